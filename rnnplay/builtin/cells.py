@@ -1,0 +1,12 @@
+"""The built-in cells: the vanilla RNN and the LSTM."""
+
+from __future__ import annotations
+
+from ..core.cells import LSTMCell, RNNCell
+from ..hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_cells(register: Register) -> None:
+    register(RNNCell())
+    register(LSTMCell())

@@ -1,0 +1,65 @@
+"""The contract every recurrent cell meets, built-in or from a plugin.
+
+Shapes: T time steps, B streams (batch), I input size, H hidden size.
+
+* ``x`` is either ids, shape (T, B) of integers (the first layer, which sees
+  characters), or vectors, shape (T, B, I) (the layers above). A cell handles
+  both with :func:`rnnplay.core.ops.project_inputs`.
+* ``state`` is a tuple of ``state_size`` arrays of shape (B, H); ``state[0]`` is
+  the hidden output h that the next layer and the softmax head read.
+* ``cache`` is whatever ``forward`` needs to keep for ``backward``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+State = tuple[np.ndarray, ...]
+Params = dict[str, np.ndarray]
+
+
+@runtime_checkable
+class Cell(Protocol):
+    """One recurrent layer type. Stateless: parameters are passed in on every call."""
+
+    name: str
+    state_size: int
+
+    def init_params(
+        self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float32
+    ) -> Params:
+        """New parameters for one layer, keyed by stable names (they are saved in checkpoints)."""
+        ...
+
+    def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
+        """Run a whole sequence: returns (h_seq (T,B,H), final state, cache)."""
+        ...
+
+    def backward(
+        self, params: Params, cache: Any, dh_seq: np.ndarray, dstate: State | None
+    ) -> tuple[np.ndarray | None, Params, State]:
+        """Backpropagation through time.
+
+        dh_seq: dLoss/dh_t for every t, (T,B,H); dstate: dLoss/d(final state) or None.
+        Returns (dx or None for ids, grads keyed like params, dLoss/d(initial state)).
+        """
+        ...
+
+    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """One time step for generation: x is (B,) ids or (B, I) vectors; returns (h, state)."""
+        ...
+
+
+def zero_state(cell: Cell, batch_size: int, hidden_size: int, dtype: Any = np.float32) -> State:
+    """The all-zero state a stream starts from."""
+    return tuple(np.zeros((batch_size, hidden_size), dtype=dtype) for _ in range(cell.state_size))
+
+
+def uniform_init(
+    rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: Any
+) -> np.ndarray:
+    """U(-1/√fan_in, 1/√fan_in), PyTorch's default for recurrent layers."""
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)

@@ -1,0 +1,178 @@
+"""The LSTM cell (Hochreiter & Schmidhuber 1997, with a forget gate).
+
+Gate order in every weight and bias is **i, f, g, o** (input, forget, cell
+candidate, output), the same as PyTorch's ``nn.LSTM``::
+
+    [z_i, z_f, z_g, z_o] = x_t@W_xh + h_{t-1}@W_hh + b_h     W_xh: (I, 4H), W_hh: (H, 4H)
+    i = σ(z_i)   f = σ(z_f)   g = tanh(z_g)   o = σ(z_o)
+    c_t = f ⊙ c_{t-1} + i ⊙ g
+    h_t = o ⊙ tanh(c_t)
+
+The forget-gate bias starts at 1 so a fresh cell remembers by default.
+
+Speed: numpy's tanh is several times slower than its exp on this kind of CPU,
+so every nonlinearity is written with one ``exp``::
+
+    σ(z)    = 1 / (1 + e^(-z))
+    tanh(z) = 2·σ(2z) - 1
+
+The weights are pre-scaled once per sequence (by -1 for the σ gates, -2 for g),
+so a step costs one matmul, one exp over all 4H gate columns and a few in-place
+ufuncs on arrays that stay in cache.
+
+Backward (⊙ elementwise; "·" matrix product)::
+
+    dh    = dL/dh_t + dz_{t+1}·W_hhᵀ
+    do    = dh ⊙ tanh(c_t)                          dz_o = do ⊙ o(1-o)
+    dc    = dc_{t+1}⊙f_{t+1} + dh ⊙ o ⊙ (1 - tanh²(c_t))
+    dz_i  = dc ⊙ g ⊙ i(1-i)     dz_f = dc ⊙ c_{t-1} ⊙ f(1-f)     dz_g = dc ⊙ i ⊙ (1-g²)
+
+The backward step works on (B, H) slices of one time step at a time, which
+stay in cache; the weight gradients are then one large matmul over all T·B rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ops import project_inputs, project_inputs_backward
+from .base import Params, State, uniform_init
+
+
+def _exp_scale(H: int, dtype: Any) -> np.ndarray:
+    """-1 for the σ gates (i, f, o) and -2 for g: exp(scale·z) is e^(-z) or e^(-2z)."""
+    scale = np.full(4 * H, -1.0, dtype=dtype)
+    scale[2 * H : 3 * H] = -2.0
+    return scale
+
+
+def _activate(a: np.ndarray, H: int) -> None:
+    """In place: a = e^(-z) (e^(-2z) for g) becomes [σ(z_i), σ(z_f), tanh(z_g), σ(z_o)]."""
+    a += 1.0
+    np.reciprocal(a, out=a)  # σ(z) = 1/(1 + e^-z)
+    g = a[:, 2 * H : 3 * H]
+    g *= 2.0
+    g -= 1.0  # tanh(z) = 2σ(2z) - 1
+
+
+def _tanh(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """tanh(x) = 2/(1 + e^(-2x)) - 1, with one exp."""
+    np.multiply(x, -2.0, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(2.0, out, out=out)
+    out -= 1.0
+    return out
+
+
+class LSTMCell:
+    name = "lstm"
+    state_size = 2  # (h, c)
+
+    def init_params(
+        self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float32
+    ) -> Params:
+        H = hidden_size
+        b = np.zeros(4 * H, dtype=dtype)
+        b[H : 2 * H] = 1.0  # forget gate open at the start
+        return {
+            "W_xh": uniform_init(rng, (input_size, 4 * H), H, dtype),
+            "W_hh": uniform_init(rng, (H, 4 * H), H, dtype),
+            "b_h": b,
+        }
+
+    def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
+        dtype = params["W_hh"].dtype
+        T = x.shape[0]
+        h0, c0 = state
+        B, H = h0.shape
+        scale = _exp_scale(H, dtype)
+        W_hh_s, b_s = params["W_hh"] * scale, params["b_h"] * scale
+        gates = project_inputs(x, params["W_xh"] * scale)  # (T, B, 4H): scale·x_t@W_xh for every t
+        hs = np.empty((T + 1, B, H), dtype=dtype)
+        cs = np.empty((T + 1, B, H), dtype=dtype)
+        tanh_c = np.empty((T, B, H), dtype=dtype)
+        hs[0], cs[0] = h0, c0
+        rec = np.empty((B, 4 * H), dtype=dtype)
+        ig = np.empty((B, H), dtype=dtype)
+        with np.errstate(over="ignore"):  # e^(-z) = inf for very negative z gives σ = 0, as it should
+            for t in range(T):
+                a = gates[t]
+                np.matmul(hs[t], W_hh_s, out=rec)
+                a += rec
+                a += b_s
+                np.exp(a, out=a)
+                _activate(a, H)  # a = [i, f, g, o]
+                np.multiply(a[:, H : 2 * H], cs[t], out=cs[t + 1])
+                np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
+                cs[t + 1] += ig  # c_t = f⊙c_{t-1} + i⊙g
+                _tanh(cs[t + 1], out=tanh_c[t])
+                np.multiply(a[:, 3 * H :], tanh_c[t], out=hs[t + 1])  # h_t = o⊙tanh(c_t)
+        return hs[1:], (hs[T], cs[T]), (x, hs, cs, tanh_c, gates)
+
+    def backward(
+        self, params: Params, cache: Any, dh_seq: np.ndarray, dstate: State | None
+    ) -> tuple[np.ndarray | None, Params, State]:
+        x, hs, cs, tanh_c, gates = cache
+        T, B, H = dh_seq.shape
+        dtype = hs.dtype
+        dz = np.empty((T, B, 4 * H), dtype=dtype)
+        W_hh_T = params["W_hh"].T
+        if dstate is None:
+            dh = np.zeros((B, H), dtype=dtype)
+            dc = np.zeros((B, H), dtype=dtype)
+        else:
+            dh, dc = dstate[0].copy(), dstate[1].copy()
+        tmp = np.empty((B, H), dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            a, d, tc = gates[t], dz[t], tanh_c[t]
+            i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            dz_i, dz_f, dz_g, dz_o = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
+            dh += dh_seq[t]
+            np.multiply(tc, tc, out=tmp)  # dc += dh ⊙ o ⊙ (1 - tanh²(c_t))
+            np.subtract(1.0, tmp, out=tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp
+            np.multiply(dh, tc, out=dz_o)  # dz_o = dh ⊙ tanh(c_t) ⊙ o(1-o)
+            np.subtract(1.0, o, out=tmp)
+            tmp *= o
+            dz_o *= tmp
+            np.multiply(dc, g, out=dz_i)  # dz_i = dc ⊙ g ⊙ i(1-i)
+            np.subtract(1.0, i, out=tmp)
+            tmp *= i
+            dz_i *= tmp
+            np.multiply(dc, cs[t], out=dz_f)  # dz_f = dc ⊙ c_{t-1} ⊙ f(1-f)
+            np.subtract(1.0, f, out=tmp)
+            tmp *= f
+            dz_f *= tmp
+            np.multiply(g, g, out=tmp)  # dz_g = dc ⊙ i ⊙ (1-g²)
+            np.subtract(1.0, tmp, out=tmp)
+            tmp *= i
+            np.multiply(dc, tmp, out=dz_g)
+            dc *= f  # to c_{t-1}
+            np.matmul(d, W_hh_T, out=dh)  # to h_{t-1}
+        dz2 = dz.reshape(T * B, 4 * H)
+        dW_xh, dx = project_inputs_backward(x, params["W_xh"], dz)
+        grads = {
+            "W_xh": dW_xh,
+            "W_hh": hs[:-1].reshape(T * B, H).T @ dz2,
+            "b_h": dz2.sum(axis=0),
+        }
+        return dx, grads, (dh, dc)
+
+    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        h, c = state
+        H = h.shape[1]
+        z = project_inputs(x, params["W_xh"])
+        z += h @ params["W_hh"]
+        z += params["b_h"]
+        z *= _exp_scale(H, z.dtype)
+        with np.errstate(over="ignore"):
+            np.exp(z, out=z)
+            _activate(z, H)
+            c_new = z[:, H : 2 * H] * c + z[:, :H] * z[:, 2 * H : 3 * H]
+            h_new = z[:, 3 * H :] * _tanh(c_new, out=np.empty_like(c_new))
+        return h_new, (h_new, c_new)

@@ -1,0 +1,83 @@
+"""Training data for truncated backpropagation through time (TBPTT).
+
+The id sequence is cut into ``B`` contiguous streams laid side by side::
+
+    stream 0: ids[0      : L]
+    stream 1: ids[L      : 2L]        L = len(ids) // B
+    ...
+
+Each batch takes the next ``T`` columns as inputs and the same columns shifted by
+one as targets, so batch ``k+1`` continues exactly where batch ``k`` stopped, and
+the hidden state can be carried from one batch to the next. When the streams run
+out, the epoch ends, the position wraps to 0 and the carried state is reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RnnplayError
+
+
+def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """First ``1 - val_fraction`` for training, the rest for validation (published numbers use 0.1)."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise RnnplayError(f"val fraction must be in [0, 1), got {val_fraction}")
+    n_train = int(round(len(ids) * (1.0 - val_fraction)))
+    return ids[:n_train], ids[n_train:]
+
+
+@dataclass
+class Batch:
+    inputs: np.ndarray  # (T, B) int32
+    targets: np.ndarray  # (T, B) int32
+    reset: bool  # True when the carried hidden state must be reset before this batch
+
+
+class StreamBatcher:
+    """Yields (T, B) batches from B parallel streams; its position is resumable."""
+
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_length: int) -> None:
+        if batch_size < 1 or seq_length < 1:
+            raise RnnplayError("batch size and sequence length must be at least 1")
+        stream_len = len(ids) // batch_size
+        if stream_len < seq_length + 1:
+            need = batch_size * (seq_length + 1)
+            raise RnnplayError(
+                f"the training text is too short for batch size {batch_size} x sequence "
+                f"length {seq_length}: it has {len(ids)} characters and needs {need}; "
+                "use a smaller --batch-size or --seq-length"
+            )
+        # (T_total, B) layout: column b is stream b, so a batch is a contiguous row slice.
+        self.streams = np.ascontiguousarray(
+            ids[: stream_len * batch_size].reshape(batch_size, stream_len).T
+        )
+        self.seq_length = seq_length
+        self.batch_size = batch_size
+        self.batches_per_epoch = (stream_len - 1) // seq_length
+        self.epoch = 0
+        self.position = 0  # index of the next batch within the epoch
+
+    def next(self) -> Batch:
+        if self.position >= self.batches_per_epoch:
+            self.epoch += 1
+            self.position = 0
+        reset = self.position == 0
+        start = self.position * self.seq_length
+        T = self.seq_length
+        batch = Batch(self.streams[start : start + T], self.streams[start + 1 : start + T + 1], reset)
+        self.position += 1
+        return batch
+
+    @property
+    def chars_per_batch(self) -> int:
+        return self.batch_size * self.seq_length
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])

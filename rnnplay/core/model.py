@@ -1,0 +1,176 @@
+"""A character model: a stack of recurrent layers and a softmax head.
+
+::
+
+    x_t (ids) ─► layer 0 ─► [dropout] ─► layer 1 ─► … ─► h_t (top layer)
+    y_t = h_t@W_hy + b_y          (the seed's y_t = W_hy·h_t + b_y, row-major)
+    p_t = softmax(y_t)
+
+Any :class:`~rnnplay.core.cells.Cell` can be stacked. Dropout (inverted, rate p)
+sits between layers, as in ``torch.nn.LSTM(dropout=p)``, and only in training.
+Parameters are kept in one flat dict with stable names (``layers.0.W_xh``,
+``head.W_hy``, …) that optimizers and checkpoints use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import RnnplayError
+from .cells.base import Cell, State, uniform_init, zero_state
+from .loss import cross_entropy, cross_entropy_with_grad
+from .vocab import Vocab
+
+States = list[State]
+
+
+class Model:
+    def __init__(
+        self,
+        cell: Cell,
+        vocab: Vocab,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        *,
+        seed: int = 0,
+        dtype: Any = np.float32,
+        params: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        if hidden_size < 1 or num_layers < 1:
+            raise RnnplayError("hidden size and number of layers must be at least 1")
+        if not 0.0 <= dropout < 1.0:
+            raise RnnplayError(f"dropout must be in [0, 1), got {dropout}")
+        self.cell = cell
+        self.vocab = vocab
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.dtype = np.dtype(dtype)
+        self.params = params if params is not None else self.init_params(np.random.default_rng(seed))
+        self.layers = [self._layer_view(i) for i in range(num_layers)]
+
+    # -- parameters ----------------------------------------------------------------
+    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Fresh parameters: each layer's from its cell, then the softmax head."""
+        params: dict[str, np.ndarray] = {}
+        V, H = self.vocab.size, self.hidden_size
+        for i in range(self.num_layers):
+            layer = self.cell.init_params(V if i == 0 else H, H, rng, self.dtype)
+            params.update({f"layers.{i}.{k}": v.astype(self.dtype, copy=False) for k, v in layer.items()})
+        params["head.W_hy"] = uniform_init(rng, (H, V), H, self.dtype)
+        params["head.b_y"] = np.zeros(V, dtype=self.dtype)
+        return params
+
+    def _layer_view(self, i: int) -> dict[str, np.ndarray]:
+        prefix = f"layers.{i}."
+        return {k[len(prefix) :]: v for k, v in self.params.items() if k.startswith(prefix)}
+
+    def num_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def astype(self, dtype: Any) -> Model:
+        """A copy of this model with every parameter cast to ``dtype`` (float64 for gradient checks)."""
+        params = {k: v.astype(dtype) for k, v in self.params.items()}
+        return Model(self.cell, self.vocab, self.hidden_size, self.num_layers, self.dropout, dtype=dtype, params=params)
+
+    def initial_state(self, batch_size: int) -> States:
+        return [zero_state(self.cell, batch_size, self.hidden_size, self.dtype) for _ in range(self.num_layers)]
+
+    # -- whole sequences (training, scoring) ------------------------------------------
+    def forward(
+        self, ids: np.ndarray, states: States, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, States, Any]:
+        """Logits (T, B, V) for ids (T, B). Dropout is applied only when ``rng`` is given."""
+        x: np.ndarray = ids
+        new_states: States = []
+        caches = []
+        masks: list[np.ndarray | None] = []
+        for i, layer in enumerate(self.layers):
+            h_seq, state, cache = self.cell.forward(layer, x, states[i])
+            new_states.append(state)
+            caches.append(cache)
+            mask = None
+            if rng is not None and self.dropout > 0 and i < self.num_layers - 1:
+                keep = 1.0 - self.dropout
+                mask = (rng.random(h_seq.shape, dtype=np.float32) < keep).astype(self.dtype)
+                mask /= keep
+                h_seq = h_seq * mask
+            masks.append(mask)
+            x = h_seq
+        logits = x @ self.params["head.W_hy"]
+        logits += self.params["head.b_y"]
+        return logits, new_states, (caches, masks, x)
+
+    def backward(self, dlogits: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
+        """Gradients of every parameter given dL/dlogits (T, B, V)."""
+        caches, masks, h_top = cache
+        T, B, V = dlogits.shape
+        H = self.hidden_size
+        dl2 = dlogits.reshape(T * B, V)
+        grads = {
+            "head.W_hy": h_top.reshape(T * B, H).T @ dl2,
+            "head.b_y": dl2.sum(axis=0),
+        }
+        dx = (dl2 @ self.params["head.W_hy"].T).reshape(T, B, H)
+        for i in range(self.num_layers - 1, -1, -1):
+            if masks[i] is not None:
+                dx = dx * masks[i]
+            dx, layer_grads, _ = self.cell.backward(self.layers[i], caches[i], dx, None)
+            grads.update({f"layers.{i}.{k}": g for k, g in layer_grads.items()})
+        return grads
+
+    def loss_and_grads(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        states: States,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[float, dict[str, np.ndarray], States]:
+        """One TBPTT step's mean cross-entropy (nats/char), gradients and carried-out state."""
+        logits, new_states, cache = self.forward(inputs, states, rng)
+        T, B, V = logits.shape
+        loss, dl = cross_entropy_with_grad(logits.reshape(T * B, V), targets.reshape(T * B))
+        return loss, self.backward(dl.reshape(T, B, V), cache), new_states
+
+    def evaluate(self, ids: np.ndarray, batch_size: int = 32, seq_length: int = 256) -> float:
+        """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1].
+
+        The text is cut into ``batch_size`` contiguous streams whose state is
+        carried across chunks, so every character but each stream's first is
+        predicted with its full left context within the stream.
+        """
+        n = len(ids) - 1
+        if n < 1:
+            raise RnnplayError("need at least two characters to compute a loss")
+        B = max(1, min(batch_size, n // 2))
+        L = n // B
+        inputs = ids[: B * L].reshape(B, L).T
+        targets = ids[1 : B * L + 1].reshape(B, L).T
+        total, count = 0.0, 0
+        states = self.initial_state(B)
+        for start in range(0, L, seq_length):
+            x, y = inputs[start : start + seq_length], targets[start : start + seq_length]
+            logits, states, _ = self.forward(x, states)
+            total += cross_entropy(logits.reshape(-1, self.vocab.size), y.reshape(-1)) * y.size
+            count += y.size
+        tail = ids[B * L :]  # the few characters left over when n is not a multiple of B
+        if len(tail) > 1:
+            logits, _, _ = self.forward(tail[:-1, None], self.initial_state(1))
+            total += cross_entropy(logits.reshape(-1, self.vocab.size), tail[1:]) * (len(tail) - 1)
+            count += len(tail) - 1
+        return total / count
+
+    # -- one step at a time (generation) ---------------------------------------------
+    def step(self, ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
+        """Logits (B, V) for the next character after ids (B,), and the new states."""
+        x: np.ndarray = ids
+        new_states: States = []
+        for layer, state in zip(self.layers, states):
+            x, s = self.cell.step(layer, x, state)
+            new_states.append(s)
+        logits = x @ self.params["head.W_hy"]
+        logits += self.params["head.b_y"]
+        return logits, new_states

@@ -1,0 +1,152 @@
+"""Optimizers, gradient clipping and learning-rate decay.
+
+Every optimizer updates the parameter arrays in place, so the model's views of
+them stay valid, and keeps its per-parameter state in arrays named
+``<slot>/<parameter>`` so checkpoints can save and restore it exactly.
+
+With g the gradient, θ a parameter, lr the learning rate, ε = 1e-8:
+
+* SGD with momentum μ:  v = μ·v + g;  θ -= lr·v
+* Adagrad (min-char-rnn):  G += g²;  θ -= lr·g / √(G + ε)
+* RMSprop (char-rnn, decay ρ = 0.95):  E = ρ·E + (1-ρ)·g²;  θ -= lr·g / (√E + ε)
+* Adam (β1 = 0.9, β2 = 0.999):  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
+  θ -= lr·m̂ / (√v̂ + ε), with m̂ = m/(1-β1ᵗ), v̂ = v/(1-β2ᵗ)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import RnnplayError
+
+Arrays = dict[str, np.ndarray]
+
+
+class Optimizer:
+    name = ""
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, params: Arrays) -> None:
+        self.state: dict[str, Arrays] = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in self.slots}
+        self.t = 0
+
+    def step(self, params: Arrays, grads: Arrays, lr: float) -> None:
+        self.t += 1
+        for name, p in params.items():
+            self.update(name, p, grads[name], lr)
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+    def state_arrays(self) -> Arrays:
+        return {f"{slot}/{name}": a for slot, arrays in self.state.items() for name, a in arrays.items()}
+
+    def load_state_arrays(self, arrays: Arrays, t: int) -> None:
+        for key, a in arrays.items():
+            slot, name = key.split("/", 1)
+            target = self.state.get(slot, {}).get(name)
+            if target is None or target.shape != a.shape:
+                raise RnnplayError(f"optimizer state {key!r} does not fit this model: start a fresh run")
+            target[...] = a
+        self.t = t
+
+
+class SGD(Optimizer):
+    name = "sgd"
+    slots = ("velocity",)
+
+    def __init__(self, params: Arrays, momentum: float = 0.9) -> None:
+        super().__init__(params)
+        self.momentum = momentum
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        v = self.state["velocity"][name]
+        v *= self.momentum
+        v += g
+        p -= lr * v
+
+
+class Adagrad(Optimizer):
+    name = "adagrad"
+    slots = ("sum_sq",)
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        G = self.state["sum_sq"][name]
+        G += g * g
+        p -= lr * g / np.sqrt(G + 1e-8)
+
+
+class RMSprop(Optimizer):
+    name = "rmsprop"
+    slots = ("mean_sq",)
+
+    def __init__(self, params: Arrays, decay: float = 0.95) -> None:
+        super().__init__(params)
+        self.decay = decay
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        E = self.state["mean_sq"][name]
+        E *= self.decay
+        E += (1.0 - self.decay) * g * g
+        p -= lr * g / (np.sqrt(E) + 1e-8)
+
+
+class Adam(Optimizer):
+    name = "adam"
+    slots = ("m", "v")
+
+    def __init__(self, params: Arrays, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        super().__init__(params)
+        self.beta1, self.beta2 = beta1, beta2
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+        m, v = self.state["m"][name], self.state["v"][name]
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        v += (1.0 - self.beta2) * (g * g)
+        # Bias corrections folded into the step size: lr·√(1-β2ᵗ)/(1-β1ᵗ).
+        step = lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
+        p -= step * m / (np.sqrt(v) + 1e-8)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in (SGD, Adagrad, RMSprop, Adam)}
+
+
+def make_optimizer(name: str, params: Arrays) -> Optimizer:
+    try:
+        return OPTIMIZERS[name](params)
+    except KeyError:
+        raise RnnplayError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}") from None
+
+
+def global_norm(grads: Arrays) -> float:
+    """‖g‖ over all parameters together: √(Σ_k Σ g_k²)."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads: Arrays, max_norm: float) -> float:
+    """Scale all gradients by max_norm/‖g‖ when ‖g‖ > max_norm. Returns ‖g‖ before clipping."""
+    norm = global_norm(grads)
+    if max_norm > 0 and norm > max_norm:
+        scale = max_norm / (norm + 1e-6)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+def clip_by_value(grads: Arrays, limit: float) -> float:
+    """Clamp each gradient entry to [-limit, limit] (min-char-rnn's ±5). Returns ‖g‖ before clipping."""
+    norm = global_norm(grads)
+    for g in grads.values():
+        np.clip(g, -limit, limit, out=g)
+    return norm
+
+
+def decayed_lr(lr: float, step: int, decay: float, every: int) -> float:
+    """Step decay: lr · decay^⌊step / every⌋ (decay = 1 means a constant rate)."""
+    if decay == 1.0 or every <= 0:
+        return lr
+    return lr * decay ** (step // every)

@@ -1,0 +1,10 @@
+"""The one exception type that front ends turn into a one-line message.
+
+Anything a user can cause (a missing file, a hostile checkpoint, an unknown
+command) raises :class:`RnnplayError` with a message that says what is wrong and
+what to do. Front ends print ``str(err)`` and never a traceback.
+"""
+
+
+class RnnplayError(Exception):
+    """A user-facing error: ``str(err)`` is one line that says what to do next."""

@@ -1,0 +1,229 @@
+"""Finding, loading and checking plugins.
+
+Plugins are distributions with an entry point in the ``rnnplay`` group. Each is
+loaded on its own and each of its hook implementations is called on its own, so
+a plugin that fails to import, raises inside a hook, registers a name that is
+already taken, or registers an object that breaks its contract is recorded in
+:attr:`PluginHost.failures` (once, by distribution name, with the reason) and
+skipped, while everything else keeps working.
+
+``RNNPLAY_LOAD_PLUGINS`` (comma-separated distribution names) limits which
+third-party plugins load; set to an empty string, none do. Built-ins always load.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import pkgutil
+import threading
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import RnnplayError
+
+BUILTIN = "rnnplay"
+
+# hook name -> (kind, attributes every registered object must have, the callable ones)
+KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "register_cells": ("cells", ("name", "state_size"), ("init_params", "forward", "backward", "step")),
+    "register_samplers": ("samplers", ("name", "params"), ("generate",)),
+    "register_corpus_loaders": ("corpus_loaders", ("name",), ("load",)),
+    "register_commands": ("commands", ("name", "help"), ("run",)),
+}
+
+
+@dataclass
+class Registered:
+    obj: Any
+    plugin: str  # distribution name ("rnnplay" for built-ins)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class PluginFailure:
+    plugin: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin} skipped: {self.reason}"
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(name, choices, n=2, cutoff=0.5)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def contract_problem(kind_hook: str, obj: Any) -> str | None:
+    """Why ``obj`` cannot be registered through ``kind_hook``, or None when it fits."""
+    _, attrs, methods = KINDS[kind_hook]
+    missing = [a for a in attrs if not hasattr(obj, a)] + [m for m in methods if not callable(getattr(obj, m, None))]
+    if missing:
+        return f"{type(obj).__name__} lacks {', '.join(missing)}"
+    name = getattr(obj, "name", None)
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
+        return f"{type(obj).__name__}.name must be a non-empty word of letters, digits, '-' or '_', got {name!r}"
+    if kind_hook == "register_cells" and not (isinstance(obj.state_size, int) and obj.state_size >= 1):
+        return f"cell {name!r}: state_size must be an int >= 1"
+    if kind_hook == "register_samplers" and not isinstance(obj.params, dict):
+        return f"sampler {name!r}: params must be a dict of Param"
+    return None
+
+
+class PluginHost:
+    """The plugin manager plus the registries the rest of rnnplay reads."""
+
+    def __init__(self, load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.registries: dict[str, dict[str, Registered]] = {kind: {} for kind, _, _ in KINDS.values()}
+        self.failures: list[PluginFailure] = []
+        self.plugins: dict[str, PluginInfo] = {}
+        from . import builtin
+
+        for module in pkgutil.iter_modules(builtin.__path__):  # every module in rnnplay/builtin is a plugin
+            self.pm.register(importlib.import_module(f"{builtin.__name__}.{module.name}"), name=f"{BUILTIN}.{module.name}")
+        self._infos_for_builtin()
+        if load_entry_points:
+            self._load_entry_points()
+        for hook in KINDS:
+            self._call(hook)
+
+    # -- loading -------------------------------------------------------------------
+    def _infos_for_builtin(self) -> None:
+        self.plugins[BUILTIN] = PluginInfo(BUILTIN, _version(BUILTIN))
+
+    def _load_entry_points(self) -> None:
+        allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
+        allow = None if allowed is None else {n.strip().lower() for n in allowed.split(",") if n.strip()}
+        for ep in metadata.entry_points(group=hookspecs.PROJECT):
+            dist = ep.dist.name if ep.dist is not None else ep.name
+            if allow is not None and dist.lower() not in allow:
+                continue
+            try:
+                module = ep.load()
+                self.pm.register(module, name=dist)
+            except Exception as err:  # a broken plugin must never take the app down
+                self._fail(dist, f"could not be imported: {err.__class__.__name__}: {err}")
+                continue
+            self.plugins[dist] = PluginInfo(dist, ep.dist.version if ep.dist is not None else "?")
+
+    def _fail(self, plugin: str, reason: str) -> None:
+        if not any(f.plugin == plugin and f.reason == reason for f in self.failures):
+            self.failures.append(PluginFailure(plugin, reason))
+
+    def _plugin_name(self, impl: pluggy.HookImpl) -> str:
+        return BUILTIN if impl.plugin_name.startswith(f"{BUILTIN}.") else impl.plugin_name
+
+    def _call(self, hook: str) -> None:
+        kind = KINDS[hook][0]
+        registry = self.registries[kind]
+        # pluggy lists implementations last-registered first; built-ins were registered first and must win.
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            plugin = self._plugin_name(impl)
+            if any(f.plugin == plugin and "imported" in f.reason for f in self.failures):
+                continue
+            staged: list[Any] = []
+            try:
+                impl.function(register=staged.append)
+            except Exception as err:
+                self._fail(plugin, f"{hook} raised {err.__class__.__name__}: {err}")
+                continue
+            info = self.plugins.setdefault(plugin, PluginInfo(plugin, _version(plugin)))
+            if hook not in info.hooks:
+                info.hooks.append(hook)
+            for obj in staged:
+                problem = contract_problem(hook, obj)
+                if problem is None and obj.name in registry:
+                    problem = f"{kind[:-1].replace('_', ' ')} name {obj.name!r} is already taken by {registry[obj.name].plugin}"
+                if problem is not None:
+                    self._fail(plugin, problem)
+                    continue
+                registry[obj.name] = Registered(obj, plugin)
+                info.provides.setdefault(kind, []).append(obj.name)
+
+    # -- lookups -------------------------------------------------------------------
+    @property
+    def cells(self) -> dict[str, Registered]:
+        return self.registries["cells"]
+
+    @property
+    def samplers(self) -> dict[str, Registered]:
+        return self.registries["samplers"]
+
+    @property
+    def corpus_loaders(self) -> dict[str, Registered]:
+        return self.registries["corpus_loaders"]
+
+    @property
+    def commands(self) -> dict[str, Registered]:
+        return self.registries["commands"]
+
+    def get(self, kind: str, name: str) -> Any:
+        registry = self.registries[kind]
+        if name in registry:
+            return registry[name].obj
+        label = kind[:-1].replace("_", " ")
+        raise RnnplayError(
+            f"unknown {label} {name!r}{suggest(name, list(registry))}; available: {', '.join(sorted(registry))}"
+        )
+
+    def cell(self, name: str) -> Any:
+        return self.get("cells", name)
+
+    def cell_plugin(self, name: str) -> str | None:
+        """The distribution that provides cell ``name`` (None for built-ins), for checkpoints."""
+        entry = self.cells.get(name)
+        return None if entry is None or entry.plugin == BUILTIN else entry.plugin
+
+    def resolve_cell(self, name: str, plugin: str | None) -> Any:
+        """The cell a checkpoint names; if it is missing, say which distribution to install."""
+        if name in self.cells:
+            return self.cells[name].obj
+        if plugin:
+            raise RnnplayError(
+                f"this model uses the cell {name!r} from the plugin {plugin}, which is not installed: "
+                f"run `rnnplay plugins install {plugin}`"
+            )
+        raise RnnplayError(f"this model uses the cell {name!r}, which no installed plugin provides")
+
+
+_host: PluginHost | None = None
+_lock = threading.Lock()
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, built on first use."""
+    global _host
+    with _lock:
+        if _host is None:
+            _host = PluginHost()
+        return _host
+
+
+def reset_host() -> None:
+    """Forget the loaded plugins (after installing one, or in tests)."""
+    global _host
+    with _lock:
+        _host = None
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+

@@ -1,0 +1,84 @@
+"""Setting up a training run from a corpus: shared by the CLI, the Session and CharRNN.
+
+A run is a :class:`~rnnplay.core.trainer.Trainer` plus what it needs to be saved
+and resumed: the corpus's name and checksum and the command that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .core.data import split_ids
+from .core.model import Model
+from .core.trainer import TrainConfig, Trainer
+from .core.vocab import Vocab
+from .corpora import Corpus
+from .errors import RnnplayError
+from .models import load_model, save_model
+from .plugins import get_host
+
+
+@dataclass
+class ModelSpec:
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 256
+    dropout: float = 0.0
+
+
+@dataclass
+class TrainingRun:
+    trainer: Trainer
+    corpus: Corpus
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> Model:
+        return self.trainer.model
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Save weights and the full training state (resumable) atomically."""
+        meta = {
+            "corpus": {"name": self.corpus.name, "source": self.corpus.source, "sha256": self.corpus.sha256,
+                       "chars": len(self.corpus.text)},
+            "history": {"val_loss": self.trainer.history.val_losses[-1] if self.trainer.history.val_losses else None},
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **self.extra,
+        }
+        return save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
+
+
+def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """A fresh model on ``corpus`` (vocabulary: every character of the corpus)."""
+    vocab = Vocab.from_text(corpus.text)
+    if len(vocab) < 2:
+        raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
+    model = Model(get_host().cell(spec.cell), vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
+    train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
+
+
+def resume_run(path: str | os.PathLike[str], corpus: Corpus, budget: dict[str, Any],
+               extra: dict[str, Any] | None = None) -> TrainingRun:
+    """Continue a saved run exactly where it stopped; ``budget`` may change steps/epochs/seconds."""
+    ckpt = load_model(path)
+    training = ckpt.training
+    if training is None:
+        raise RnnplayError(f"{path} holds no training state (it was saved without it); start a fresh run instead")
+    saved = ckpt.meta.get("corpus", {})
+    if saved.get("sha256") and saved["sha256"] != corpus.sha256:
+        raise RnnplayError(f"{path} was trained on a different text ({saved.get('name')}); resume with that corpus")
+    try:
+        config = TrainConfig(**{**training["config"], **budget})
+    except TypeError as err:
+        raise RnnplayError(f"{path}: its training settings are unreadable ({err})") from None
+    model = ckpt.model
+    train_ids, val_ids = split_ids(model.vocab.encode(corpus.text), config.val_fraction)
+    trainer = Trainer(model, train_ids, val_ids, config)
+    trainer.restore(training, ckpt.arrays)
+    keep = {k: ckpt.meta[k] for k in ("command",) if k in ckpt.meta}
+    return TrainingRun(trainer, corpus, {**keep, **(extra or {})})
