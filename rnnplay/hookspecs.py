@@ -2,7 +2,11 @@
 
 Each hook receives one argument, ``register``: call it once per object you
 provide. rnnplay's own cells, samplers, corpus loaders and slash commands are
-registered through these very hooks (see ``rnnplay/builtin/``).
+registered through these very hooks (see ``rnnplay/builtin/``). A package
+becomes a plugin by naming its module in the ``rnnplay`` entry-point group.
+
+docs/plugins.md has a section per hook (a test fails when one is missing) and
+describes each contract: Cell, Sampler, CorpusLoader, Command.
 """
 
 from __future__ import annotations
@@ -20,19 +24,25 @@ Register = Callable[[Any], None]  # the argument every hook receives
 
 @hookspec
 def register_cells(register: Register) -> None:
-    """Register recurrent cells: ``register(cell)`` for each object meeting :class:`rnnplay.core.cells.Cell`."""
+    """Register recurrent cells: ``register(cell)`` for each object meeting :class:`rnnplay.core.cells.Cell`.
+
+    The cell's ``name`` is what ``rnnplay train --cell`` takes and what checkpoints record.
+    """
 
 
 @hookspec
 def register_samplers(register: Register) -> None:
-    """Register samplers: ``register(sampler)`` for each object meeting the Sampler contract."""
+    """Register samplers: ``register(sampler)`` for each object meeting :class:`rnnplay.core.sampler.Sampler`."""
 
 
 @hookspec
 def register_corpus_loaders(register: Register) -> None:
-    """Register corpus loaders: ``register(loader)`` for each object meeting the CorpusLoader contract."""
+    """Register corpus loaders: ``register(loader)`` for each :class:`rnnplay.corpora.base.CorpusLoader`.
+
+    A loader named ``epub`` handles every corpus spec written ``epub:...``.
+    """
 
 
 @hookspec
 def register_commands(register: Register) -> None:
-    """Register slash commands: ``register(command)`` for each object meeting the Command contract."""
+    """Register slash commands: ``register(command)`` for each object with name, help, usage, aliases and run()."""

@@ -9,6 +9,9 @@ skipped, while everything else keeps working.
 
 ``RNNPLAY_LOAD_PLUGINS`` (comma-separated distribution names) limits which
 third-party plugins load; set to an empty string, none do. Built-ins always load.
+
+Hook implementations run in registration order (built-ins first, then installed
+plugins), and the first object registered under a name keeps it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import difflib
 import importlib
 import os
 import pkgutil
+import re
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -29,12 +33,12 @@ from .errors import RnnplayError
 
 BUILTIN = "rnnplay"
 
-# hook name -> (kind, attributes every registered object must have, the callable ones)
+# hook name -> (kind, attributes every registered object must have, the callable ones); see docs/plugins.md
 KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "register_cells": ("cells", ("name", "state_size"), ("init_params", "forward", "backward", "step")),
-    "register_samplers": ("samplers", ("name", "params"), ("generate",)),
-    "register_corpus_loaders": ("corpus_loaders", ("name",), ("load",)),
-    "register_commands": ("commands", ("name", "help"), ("run",)),
+    "register_samplers": ("samplers", ("name", "help", "params"), ("generate",)),
+    "register_corpus_loaders": ("corpus_loaders", ("name", "help"), ("load",)),
+    "register_commands": ("commands", ("name", "help", "usage", "aliases"), ("run",)),
 }
 
 
@@ -78,9 +82,18 @@ def contract_problem(kind_hook: str, obj: Any) -> str | None:
         return f"{type(obj).__name__}.name must be a non-empty word of letters, digits, '-' or '_', got {name!r}"
     if kind_hook == "register_cells" and not (isinstance(obj.state_size, int) and obj.state_size >= 1):
         return f"cell {name!r}: state_size must be an int >= 1"
+    if kind_hook != "register_cells" and not isinstance(obj.help, str):
+        return f"{name!r}: help must be a one-line string"
     if kind_hook == "register_samplers" and not isinstance(obj.params, dict):
         return f"sampler {name!r}: params must be a dict of Param"
+    if kind_hook == "register_commands" and not isinstance(obj.aliases, tuple | list):
+        return f"command {name!r}: aliases must be a tuple of names"
     return None
+
+
+def normalize(dist: str) -> str:
+    """A distribution name as PEP 503 compares them: 'RNNPlay_GRU' and 'rnnplay-gru' are the same."""
+    return re.sub(r"[-_.]+", "-", dist).lower()
 
 
 class PluginHost:
@@ -91,64 +104,84 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.registries: dict[str, dict[str, Registered]] = {kind: {} for kind, _, _ in KINDS.values()}
         self.failures: list[PluginFailure] = []
-        self.plugins: dict[str, PluginInfo] = {}
+        self.plugins: dict[str, PluginInfo] = {BUILTIN: PluginInfo(BUILTIN, _version(BUILTIN))}
+        self._dist: dict[str, str] = {}  # pluggy plugin name -> distribution
         from . import builtin
 
         for module in pkgutil.iter_modules(builtin.__path__):  # every module in rnnplay/builtin is a plugin
-            self.pm.register(importlib.import_module(f"{builtin.__name__}.{module.name}"), name=f"{BUILTIN}.{module.name}")
-        self._infos_for_builtin()
+            self._add(importlib.import_module(f"{builtin.__name__}.{module.name}"), f"{BUILTIN}.{module.name}", BUILTIN)
         if load_entry_points:
             self._load_entry_points()
         for hook in KINDS:
             self._call(hook)
 
     # -- loading -------------------------------------------------------------------
-    def _infos_for_builtin(self) -> None:
-        self.plugins[BUILTIN] = PluginInfo(BUILTIN, _version(BUILTIN))
-
     def _load_entry_points(self) -> None:
         allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
-        allow = None if allowed is None else {n.strip().lower() for n in allowed.split(",") if n.strip()}
+        allow = None if allowed is None else {normalize(n.strip()) for n in allowed.split(",") if n.strip()}
         for ep in metadata.entry_points(group=hookspecs.PROJECT):
             dist = ep.dist.name if ep.dist is not None else ep.name
-            if allow is not None and dist.lower() not in allow:
+            if allow is not None and normalize(dist) not in allow:
                 continue
             try:
-                module = ep.load()
-                self.pm.register(module, name=dist)
-            except Exception as err:  # a broken plugin must never take the app down
+                plugin = ep.load()
+            except (Exception, SystemExit) as err:  # a broken plugin must never take the app down
                 self._fail(dist, f"could not be imported: {err.__class__.__name__}: {err}")
                 continue
-            self.plugins[dist] = PluginInfo(dist, ep.dist.version if ep.dist is not None else "?")
+            self.plugins.setdefault(dist, PluginInfo(dist, ep.dist.version if ep.dist is not None else "?"))
+            self._add(plugin, dist if dist not in self._dist else f"{dist}:{ep.name}", dist)
+
+    def _add(self, plugin: object, name: str, dist: str) -> bool:
+        """Register ``plugin`` with pluggy, reporting a hook that rnnplay does not know or cannot call."""
+        marker = f"{hookspecs.PROJECT}_impl"  # what @hookimpl sets on a function
+        unknown = [a for a in dir(plugin) if a not in KINDS and hasattr(getattr(plugin, a, None), marker)]
+        if unknown:
+            self._fail(dist, f"implements {', '.join(unknown)}, which is not an rnnplay hook "
+                             f"(the hooks are {', '.join(KINDS)})")
+        try:
+            self.pm.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as err:
+            self._fail(dist, f"could not be registered: {err}")
+            return False
+        self._dist[name] = dist
+        return True
 
     def _fail(self, plugin: str, reason: str) -> None:
         if not any(f.plugin == plugin and f.reason == reason for f in self.failures):
             self.failures.append(PluginFailure(plugin, reason))
 
-    def _plugin_name(self, impl: pluggy.HookImpl) -> str:
-        return BUILTIN if impl.plugin_name.startswith(f"{BUILTIN}.") else impl.plugin_name
+    def register(self, plugin: object, name: str) -> None:
+        """Register ``plugin`` (a module or object with hook implementations) now, as if it were installed.
 
-    def _call(self, hook: str) -> None:
+        For applications that embed rnnplay and for tests; installed plugins are found through entry points.
+        """
+        self.plugins.setdefault(name, PluginInfo(name, "?"))
+        if self._add(plugin, name, name):
+            for hook in KINDS:
+                self._call(hook, only=name)
+
+    def _call(self, hook: str, only: str | None = None) -> None:
         kind = KINDS[hook][0]
         registry = self.registries[kind]
-        # pluggy lists implementations last-registered first; built-ins were registered first and must win.
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
-            plugin = self._plugin_name(impl)
-            if any(f.plugin == plugin and "imported" in f.reason for f in self.failures):
+        # get_hookimpls() is in registration order: built-ins first, so a name they own stays theirs.
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if only is not None and impl.plugin_name != only:
                 continue
+            plugin = self._dist[impl.plugin_name]
             staged: list[Any] = []
             try:
                 impl.function(register=staged.append)
             except Exception as err:
                 self._fail(plugin, f"{hook} raised {err.__class__.__name__}: {err}")
                 continue
-            info = self.plugins.setdefault(plugin, PluginInfo(plugin, _version(plugin)))
+            info = self.plugins[plugin]
             if hook not in info.hooks:
                 info.hooks.append(hook)
             for obj in staged:
                 problem = contract_problem(hook, obj)
                 if problem is None and obj.name in registry:
-                    problem = f"{kind[:-1].replace('_', ' ')} name {obj.name!r} is already taken by {registry[obj.name].plugin}"
+                    label = kind[:-1].replace("_", " ")
+                    problem = f"{label} name {obj.name!r} is already taken by {registry[obj.name].plugin}"
                 if problem is not None:
                     self._fail(plugin, problem)
                     continue
@@ -177,8 +210,10 @@ class PluginHost:
         if name in registry:
             return registry[name].obj
         label = kind[:-1].replace("_", " ")
+        failed = sorted({f.plugin for f in self.failures})
+        hint = f"; plugins that failed to load: {', '.join(failed)} (see `rnnplay plugins`)" if failed else ""
         raise RnnplayError(
-            f"unknown {label} {name!r}{suggest(name, list(registry))}; available: {', '.join(sorted(registry))}"
+            f"unknown {label} {name!r}{suggest(name, list(registry))}; available: {', '.join(sorted(registry))}{hint}"
         )
 
     def cell(self, name: str) -> Any:
@@ -193,6 +228,14 @@ class PluginHost:
         """The cell a checkpoint names; if it is missing, say which distribution to install."""
         if name in self.cells:
             return self.cells[name].obj
+        failure = next((f for f in self.failures if plugin and normalize(f.plugin) == normalize(plugin)), None)
+        if failure is not None:
+            raise RnnplayError(f"this model uses the cell {name!r} from {failure}; see `rnnplay plugins`")
+        if plugin and any(normalize(p) == normalize(plugin) for p in self.plugins):
+            raise RnnplayError(
+                f"this model uses the cell {name!r}, which the installed {plugin} does not provide: "
+                f"run `rnnplay plugins install -U {plugin}`"
+            )
         if plugin:
             raise RnnplayError(
                 f"this model uses the cell {name!r} from the plugin {plugin}, which is not installed: "

@@ -1,0 +1,182 @@
+"""``rnnplay plugins``: list, install, uninstall and scaffold plugins.
+
+Installing and uninstalling run pip in the interpreter that runs rnnplay
+(``sys.executable -m pip``), so a plugin always lands in the environment that
+will load it, whichever ``pip`` is first on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import RnnplayError
+from ..hookspecs import PROJECT
+from ..plugins import BUILTIN, KINDS, PluginHost, get_host, normalize, reset_host, suggest
+from ..scaffold import PluginNames, new_plugin
+
+ORDER = 40
+KIND_NAMES = [kind for kind, _, _ in KINDS.values()]
+EXAMPLES = """\
+examples:
+  rnnplay plugins                               what is loaded, and what failed to load
+  rnnplay plugins --json                        the same, for scripts
+  rnnplay plugins install rnnplay-gru           from the package index
+  rnnplay plugins install ./plugins/rnnplay-gru from a folder (-e: editable, for development)
+  rnnplay plugins uninstall rnnplay-gru
+  rnnplay plugins new mycell                    scaffold rnnplay-mycell/, a cell plugin package
+
+RNNPLAY_LOAD_PLUGINS=rnnplay-gru,rnnplay-minp loads only those plugins; RNNPLAY_LOAD_PLUGINS= loads none.
+Writing a plugin: docs/plugins.md."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plugins", help="list, install, uninstall or create plugins",
+        description="List the loaded plugins (the built-ins are the 'rnnplay' row), or manage them.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=list_plugins)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    i = actions.add_parser("install", help="install a plugin with pip (a name on the index, or a folder)")
+    i.add_argument("target", metavar="NAME|PATH", help="a distribution name, or a path to a plugin folder")
+    i.add_argument("-e", "--editable", action="store_true", help="install a folder in editable (development) mode")
+    i.add_argument("-U", "--upgrade", action="store_true", help="upgrade it if already installed")
+    i.set_defaults(func=install)
+    u = actions.add_parser("uninstall", help="uninstall a plugin with pip")
+    u.add_argument("name", metavar="NAME", help="the plugin's distribution name, as `rnnplay plugins` shows it")
+    u.set_defaults(func=uninstall)
+    n = actions.add_parser("new", help="create a new cell plugin package to edit and publish")
+    n.add_argument("name", metavar="NAME", help="the cell's name: 'demo' makes rnnplay-demo/ with the cell 'demo'")
+    n.add_argument("--dir", type=Path, default=Path("."), help="the folder to create it in (default: here)")
+    n.set_defaults(func=new)
+
+
+# -- list ------------------------------------------------------------------------------
+def describe(host: PluginHost) -> dict[str, Any]:
+    """The loaded plugins and the failures, as plain data (what --json prints)."""
+    plugins = [
+        {"name": info.name, "version": info.version, "builtin": info.name == BUILTIN, "hooks": info.hooks,
+         **{kind: info.provides.get(kind, []) for kind in KIND_NAMES}}
+        for info in host.plugins.values()
+    ]
+    failed = [{"name": f.plugin, "error": f.reason} for f in host.failures]
+    return {"plugins": plugins, "failed": failed}
+
+
+def provides_text(plugin: dict[str, Any]) -> str:
+    return "; ".join(f"{kind.replace('_', ' ')}: {', '.join(plugin[kind])}" for kind in KIND_NAMES if plugin[kind])
+
+
+def list_plugins(args: argparse.Namespace) -> int:
+    data = describe(get_host())
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    rows = [("PLUGIN", "VERSION", "HOOKS", "PROVIDES")] + [
+        (p["name"] + (" (built-in)" if p["builtin"] else ""), p["version"],
+         ", ".join(h.removeprefix("register_") for h in p["hooks"]) or "-", provides_text(p) or "-")
+        for p in data["plugins"]
+    ]
+    widths = [max(len(row[c]) for row in rows) for c in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+    if data["failed"]:
+        print("\nfailed to load (skipped):")
+        for f in data["failed"]:
+            print(f"  {f['name']}: {f['error']}")
+    if len(data["plugins"]) == 1:
+        print("\nno plugins installed; try `rnnplay plugins install rnnplay-gru`, or write one: docs/plugins.md")
+    return 0
+
+
+# -- install / uninstall -----------------------------------------------------------------
+def pip(*args: str) -> None:
+    """Run pip in this interpreter, its output going straight to the terminal."""
+    if importlib.util.find_spec("pip") is None:
+        raise RnnplayError(f"pip is not available in {sys.executable}; add it with `{sys.executable} -m ensurepip`")
+    done = subprocess.run([sys.executable, "-m", "pip", *args], check=False)
+    if done.returncode != 0:
+        raise RnnplayError(f"pip {args[0]} failed (exit {done.returncode}); see pip's messages above")
+
+
+def looks_like_path(target: str) -> bool:
+    return target.startswith((".", "/", "~")) or "/" in target or "\\" in target or Path(target).exists()
+
+
+def install(args: argparse.Namespace) -> int:
+    target = args.target
+    if looks_like_path(target):
+        path = Path(target).expanduser().resolve()
+        if not (path / "pyproject.toml").exists() and not (path / "setup.py").exists() and not path.is_file():
+            raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+        target = str(path)
+    elif args.editable:
+        raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
+    before = describe(get_host())
+    pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target)
+    reset_host()
+    after = fresh_listing()  # a new process: this one cannot see editable installs or re-import upgraded modules
+    versions = {normalize(p["name"]): p["version"] for p in before["plugins"]}
+    changed = [p for p in after["plugins"] if versions.get(normalize(p["name"])) != p["version"]]
+    for plugin in changed:
+        provides = provides_text(plugin)
+        print(f"installed plugin {plugin['name']} {plugin['version']}" + (f" ({provides})" if provides else ""))
+    new_failures = [f for f in after["failed"] if f not in before["failed"]]
+    for f in new_failures:
+        print(f"rnnplay: warning: plugin {f['name']} was installed but fails to load: {f['error']}", file=sys.stderr)
+    if not changed and not new_failures:
+        print(f"pip finished; no new rnnplay plugin appeared (is {args.target} one? "
+              "a plugin declares an entry point in the 'rnnplay' group); `rnnplay plugins` lists what is loaded")
+    return 0
+
+
+def fresh_listing() -> dict[str, Any]:
+    """What `rnnplay plugins --json` says in a new interpreter."""
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        raise RnnplayError(f"pip finished, but rnnplay no longer starts: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout)
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    name = args.name
+    if normalize(name) == BUILTIN:
+        raise RnnplayError("refusing to uninstall rnnplay itself from `rnnplay plugins`; use pip for that")
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        installed = [n for n in get_host().plugins if n != BUILTIN] + [f.plugin for f in get_host().failures]
+        raise RnnplayError(
+            f"{name} is not installed{suggest(name, installed)}; `rnnplay plugins` lists the installed plugins"
+        ) from None
+    if not any(ep.group == PROJECT for ep in dist.entry_points):
+        raise RnnplayError(f"{name} is installed but is not an rnnplay plugin; remove it with pip if you mean to")
+    pip("uninstall", "-y", name)
+    reset_host()
+    print(f"uninstalled {name}")
+    return 0
+
+
+# -- new -------------------------------------------------------------------------------
+def new(args: argparse.Namespace) -> int:
+    names = PluginNames.from_name(args.name)
+    taken = get_host().cells.get(names.cell)
+    if taken is not None:
+        raise RnnplayError(f"the cell name {names.cell!r} is already provided by {taken.plugin}; choose another name")
+    root = new_plugin(names, args.dir)
+    print(f"created {root}/ with the cell {names.cell!r} (a working leaky RNN to edit: src/{names.module}/cell.py)")
+    print("next:")
+    print(f"  cd {root}")
+    print("  pip install -e '.[test]'        # or: rnnplay plugins install -e .")
+    print("  pytest                           # gradient check and a few training steps")
+    print(f"  rnnplay train input.txt --cell {names.cell} --steps 500 --out {names.cell}.npz")
+    return 0

@@ -1,0 +1,71 @@
+"""``rnnplay plugins new NAME``: write a ready-to-publish cell plugin package from the templates beside this file.
+
+For ``NAME = "demo"`` (or ``"rnnplay-demo"``)::
+
+    rnnplay-demo/
+      pyproject.toml            the ``rnnplay`` entry point: demo = "rnnplay_demo"
+      README.md
+      src/rnnplay_demo/__init__.py   the register_cells hook
+      src/rnnplay_demo/cell.py       a working cell, its maths in the docstring, to edit
+      tests/test_cell.py        check_cell, registration, a few training steps
+
+Templates are plain text with ``{{placeholder}}`` fields.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..errors import RnnplayError
+
+TEMPLATES = Path(__file__).parent
+# template -> where it goes in the new package ({module} is filled in)
+LAYOUT = {
+    "pyproject.toml.tmpl": "pyproject.toml",
+    "README.md.tmpl": "README.md",
+    "__init__.py.tmpl": "src/{module}/__init__.py",
+    "cell.py.tmpl": "src/{module}/cell.py",
+    "test_cell.py.tmpl": "tests/test_cell.py",
+}
+NAME_RE = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
+
+
+@dataclass(frozen=True)
+class PluginNames:
+    cell: str  # "demo" (what --cell takes)
+    dist: str  # "rnnplay-demo" (what pip installs)
+    module: str  # "rnnplay_demo" (what Python imports)
+    cls: str  # "DemoCell"
+
+    @classmethod
+    def from_name(cls, name: str) -> PluginNames:
+        short = name.lower().removeprefix("rnnplay-").removeprefix("rnnplay_")
+        if not NAME_RE.fullmatch(short):
+            raise RnnplayError(
+                f"{name!r} is not a usable plugin name: use lowercase letters, digits and single '-' or '_', "
+                "starting with a letter (for example `rnnplay plugins new mycell`)"
+            )
+        words = re.split(r"[-_]", short)
+        return cls(short, f"rnnplay-{'-'.join(words)}", f"rnnplay_{'_'.join(words)}",
+                   "".join(w.capitalize() for w in words) + "Cell")
+
+
+def render(template: str, names: PluginNames) -> str:
+    fields = {"cell": names.cell, "dist": names.dist, "module": names.module, "Class": names.cls,
+              "rnnplay_version": __version__}
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], template)
+
+
+def new_plugin(names: PluginNames, parent: Path) -> Path:
+    """Write the package into ``parent / names.dist`` (which must not exist yet) and return that folder."""
+    root = parent / names.dist
+    if root.exists():
+        raise RnnplayError(f"{root} already exists; choose another name or remove it first")
+    for template, target in LAYOUT.items():
+        path = root / target.format(module=names.module)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render((TEMPLATES / template).read_text(encoding="utf-8"), names), encoding="utf-8")
+    return root

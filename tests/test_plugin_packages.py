@@ -1,0 +1,132 @@
+"""Plugin packages installed for real with pip into a fresh virtual environment this module creates.
+
+The environment gets rnnplay (editable, from this checkout) and pytest; build
+isolation is turned off (PIP_NO_BUILD_ISOLATION=0, with a recent setuptools in
+the venv) so each local package builds in seconds. Packages are copied to a
+temporary folder before installing, since building writes into the source tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import venv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+class Env:
+    """A virtual environment and a way to run commands in it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bin = path / ("Scripts" if os.name == "nt" else "bin")
+        self.environ = {**os.environ, "VIRTUAL_ENV": str(path), "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
+                        "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        for name in ("PYTHONPATH", "RNNPLAY_LOAD_PLUGINS", "PYTHONHOME"):
+            self.environ.pop(name, None)
+
+    def run(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        exe = str(self.bin / args[0]) if (self.bin / args[0]).exists() else args[0]
+        done = subprocess.run([exe, *args[1:]], capture_output=True, text=True, cwd=cwd, env=self.environ,
+                              timeout=600)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def plugins(self, cwd: Path) -> dict:
+        return json.loads(self.run("rnnplay", "plugins", "--json", cwd=cwd).stdout)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    start = time.perf_counter()
+    path = tmp_path_factory.mktemp("venv") / "env"
+    venv.create(path, with_pip=True)
+    e = Env(path)
+    here = path.parent
+    e.run("python", "-m", "pip", "install", "-q", "setuptools>=77", "pytest", cwd=here)
+    e.run("python", "-m", "pip", "install", "-q", "-e", str(ROOT), cwd=here)
+    print(f"\nfresh venv with rnnplay installed in {time.perf_counter() - start:.1f} s")
+    return e
+
+
+@pytest.fixture
+def copies(tmp_path: Path) -> Path:
+    """A folder holding a copy of plugins/rnnplay-gru, the way a user would have it checked out."""
+    shutil.copytree(ROOT / "plugins" / "rnnplay-gru", tmp_path / "rnnplay-gru",
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
+    return tmp_path
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("rnnplay: error: ") and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr
+
+
+def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
+    env: Env, copies: Path, small_file: Path
+) -> None:
+    work = copies
+    env.run("python", "-m", "pip", "install", "-q", "./rnnplay-gru", cwd=work)
+    listing = env.plugins(work)
+    gru = next(p for p in listing["plugins"] if p["name"] == "rnnplay-gru")
+    assert (gru["version"], gru["hooks"], gru["cells"]) == ("0.1.0", ["register_cells"], ["gru"])
+    assert listing["failed"] == []
+
+    # The package's own tests pass where it is installed (its PyTorch comparison skips: no torch here).
+    tests = env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "rnnplay-gru/tests", cwd=work)
+    assert " passed" in tests.stdout and "failed" not in tests.stdout
+
+    train = ["rnnplay", "train", str(small_file), "--hidden", "32", "--batch-size", "8", "--seq-length", "32"]
+    env.run(*train, "--cell", "gru", "--layers", "2", "--steps", "50", "--val-every", "25", "--out", "g.npz", cwd=work)
+    meta = json.loads(str(np.load(work / "g.npz")["__meta__"]))
+    assert (meta["cell"], meta["cell_plugin"], meta["num_layers"]) == ("gru", "rnnplay-gru", 2)
+
+    uninstalled = env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
+    assert uninstalled.stdout.endswith("uninstalled rnnplay-gru\n")
+    assert "rnnplay-gru" not in {p["name"] for p in env.plugins(work)["plugins"]}
+    wanted = ("the cell 'gru' from the plugin rnnplay-gru, which is not installed: "
+              "run `rnnplay plugins install rnnplay-gru`")
+    assert wanted in one_line_error(env.run(*train, "--resume", "g.npz", "--steps", "51", cwd=work, check=False))
+    load = env.run("python", "-c", "import sys\nfrom rnnplay.errors import RnnplayError\nfrom rnnplay.models import "
+                   "load_model\ntry:\n    load_model('g.npz')\nexcept RnnplayError as e:\n    sys.exit(str(e))",
+                   cwd=work, check=False)
+    assert wanted in load.stderr
+    if (ROOT / "rnnplay" / "cli" / "cmd_sample.py").exists():
+        assert wanted in one_line_error(env.run("rnnplay", "sample", "g.npz", cwd=work, check=False))
+
+    # Back through `rnnplay plugins install PATH`: the checkpoint loads and training resumes.
+    installed = env.run("rnnplay", "plugins", "install", "./rnnplay-gru", cwd=work)
+    assert "installed plugin rnnplay-gru 0.1.0 (cells: gru)" in installed.stdout
+    env.run(*train, "--resume", "g.npz", "--steps", "52", "--out", "g.npz", cwd=work)
+    env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
+
+
+def test_scaffolded_plugin_passes_its_own_tests_after_an_editable_install(env: Env, tmp_path: Path,
+                                                                         small_file: Path) -> None:
+    made = env.run("rnnplay", "plugins", "new", "demo", cwd=tmp_path)
+    assert "created rnnplay-demo/" in made.stdout
+    package = tmp_path / "rnnplay-demo"
+    assert sorted(str(p.relative_to(package)) for p in package.rglob("*") if p.is_file()) == [
+        "README.md", "pyproject.toml", "src/rnnplay_demo/__init__.py", "src/rnnplay_demo/cell.py",
+        "tests/test_cell.py",
+    ]
+    installed = env.run("rnnplay", "plugins", "install", "-e", "./rnnplay-demo", cwd=tmp_path)
+    assert "installed plugin rnnplay-demo 0.1.0 (cells: demo)" in installed.stdout
+    tests = env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=package)
+    assert "6 passed" in tests.stdout, tests.stdout
+    env.run("rnnplay", "train", str(small_file), "--cell", "demo", "--layers", "2", "--hidden", "16",
+            "--batch-size", "4", "--seq-length", "16", "--steps", "10", "--out", "demo.npz", cwd=tmp_path)
+    meta = json.loads(str(np.load(tmp_path / "demo.npz")["__meta__"]))
+    assert (meta["cell"], meta["cell_plugin"]) == ("demo", "rnnplay-demo")
+    env.run("rnnplay", "plugins", "uninstall", "rnnplay-demo", cwd=tmp_path)

@@ -1,0 +1,341 @@
+"""The plugin host: hooks, registries, contract checks, robust loading, `rnnplay plugins`, scaffolding names.
+
+Broken plugins are real packages (tests/fixtures/), installed with pip into a
+temporary folder that is put on sys.path (in process) or PYTHONPATH (for the CLI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from rnnplay import hookspecs
+from rnnplay.core.cells import RNNCell
+from rnnplay.corpora import Corpus
+from rnnplay.errors import RnnplayError
+from rnnplay.hookspecs import Register, hookimpl
+from rnnplay.plugins import KINDS, PluginHost, contract_problem
+from rnnplay.scaffold import PluginNames
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+BROKEN = ["rnnplay-broken-import", "rnnplay-broken-hook", "rnnplay-taken-name", "rnnplay-bad-contract"]
+RNNPLAY = [sys.executable, "-m", "rnnplay"]
+
+
+# -- plugins registered in process, through every hook ------------------------------------
+class Greedy:
+    """A sampler meeting the Sampler contract: always the most likely character."""
+
+    name = "greedy-test"
+    help = "always the most likely next character"
+    params: ClassVar[dict] = {}
+
+    def generate(self, stepper, logits, state, length, rng, **params):
+        for _ in range(length):
+            i = int(np.argmax(logits))
+            yield i
+            out, state = stepper(np.array([i]), state)
+            logits = out[0]
+
+
+class Shout:
+    """A corpus loader meeting the CorpusLoader contract."""
+
+    name = "shout"
+    help = "upper-cased text from a file"
+
+    def load(self, spec, progress):
+        text = Path(spec).read_text().upper()
+        return Corpus(f"shout:{spec}", text, spec)
+
+
+class Ping:
+    """A slash command meeting the Command contract."""
+
+    name = "ping"
+    help = "answer pong"
+    usage = "/ping"
+    aliases = ("p",)
+
+    def run(self, session, argline):
+        session.append("pong")
+
+
+class EverythingPlugin:
+    """One plugin implementing all four hooks, as a third-party package would."""
+
+    @hookimpl
+    def register_cells(self, register: Register) -> None:
+        class Tiny(RNNCell):
+            name = "tiny"
+
+        register(Tiny())
+
+    @hookimpl
+    def register_samplers(self, register: Register) -> None:
+        register(Greedy())
+
+    @hookimpl
+    def register_corpus_loaders(self, register: Register) -> None:
+        register(Shout())
+
+    @hookimpl
+    def register_commands(self, register: Register) -> None:
+        register(Ping())
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    return PluginHost(load_entry_points=False)
+
+
+def test_builtin_cells_come_through_the_hooks(host: PluginHost) -> None:
+    assert host.cells["rnn"].plugin == host.cells["lstm"].plugin == "rnnplay"
+    assert "register_cells" in host.plugins["rnnplay"].hooks
+    assert host.cell_plugin("lstm") is None  # built-ins need no install
+    assert not host.failures
+
+
+def test_a_plugin_registers_through_every_hook(host: PluginHost) -> None:
+    host.register(EverythingPlugin(), "rnnplay-everything")
+    assert not host.failures
+    info = host.plugins["rnnplay-everything"]
+    assert info.hooks == list(KINDS)
+    assert info.provides == {"cells": ["tiny"], "samplers": ["greedy-test"], "corpus_loaders": ["shout"],
+                             "commands": ["ping"]}
+    assert host.cell_plugin("tiny") == "rnnplay-everything"
+    assert host.get("samplers", "greedy-test").help.startswith("always")
+    assert host.corpus_loaders["shout"].plugin == host.commands["ping"].plugin == "rnnplay-everything"
+
+
+def test_unknown_names_get_a_suggestion(host: PluginHost) -> None:
+    with pytest.raises(RnnplayError, match=r"unknown cell 'lstn' \(did you mean 'lstm'\?\); available: lstm, rnn"):
+        host.cell("lstn")
+
+
+def test_a_checkpoint_cell_that_is_not_installed_names_the_distribution(host: PluginHost) -> None:
+    with pytest.raises(RnnplayError, match=r"from the plugin rnnplay-gru, .*`rnnplay plugins install rnnplay-gru`"):
+        host.resolve_cell("gru", "rnnplay-gru")
+    with pytest.raises(RnnplayError, match="which no installed plugin provides"):
+        host.resolve_cell("gru", None)
+    assert host.resolve_cell("lstm", None) is host.cell("lstm")
+
+
+class RaisingPlugin:
+    @hookimpl
+    def register_cells(self, register: Register) -> None:
+        raise ValueError("no cells today")
+
+    @hookimpl
+    def register_corpus_loaders(self, register: Register) -> None:
+        register(Shout())
+
+
+class TypoPlugin:
+    @hookimpl
+    def register_cell(self, register: Register) -> None:  # not a hook: the spec is register_cells
+        register(RNNCell())
+
+
+class WrongArgumentPlugin:
+    @hookimpl
+    def register_cells(self, register: Register, config: dict) -> None:
+        register(RNNCell())
+
+
+def test_a_hook_that_raises_is_reported_and_the_plugins_other_hooks_still_work(host: PluginHost) -> None:
+    host.register(RaisingPlugin(), "rnnplay-raising")
+    assert [str(f) for f in host.failures] == [
+        "plugin rnnplay-raising skipped: register_cells raised ValueError: no cells today"
+    ]
+    assert host.corpus_loaders["shout"].plugin == "rnnplay-raising"
+    assert set(host.cells) == {"rnn", "lstm"}
+
+
+def test_unknown_hooks_and_mismatched_signatures_are_reported(host: PluginHost) -> None:
+    host.register(TypoPlugin(), "rnnplay-typo")
+    host.register(WrongArgumentPlugin(), "rnnplay-wrong-args")
+    reasons = {f.plugin: f.reason for f in host.failures}
+    assert reasons["rnnplay-typo"].startswith("implements register_cell, which is not an rnnplay hook")
+    assert reasons["rnnplay-wrong-args"].startswith("could not be registered")
+    assert "config" in reasons["rnnplay-wrong-args"]
+
+
+@pytest.mark.parametrize(
+    ("hook", "obj", "problem"),
+    [
+        ("register_cells", object(), "object lacks name, state_size, init_params, forward, backward, step"),
+        ("register_cells", type("C", (RNNCell,), {"name": "two words"})(), "name must be a non-empty word"),
+        ("register_cells", type("C", (RNNCell,), {"state_size": 0})(), "state_size must be an int >= 1"),
+        ("register_samplers", type("S", (Greedy,), {"params": [1]})(), "params must be a dict of Param"),
+        ("register_samplers", type("S", (Greedy,), {"help": None})(), "help must be a one-line string"),
+        ("register_corpus_loaders", type("L", (), {"name": "x", "help": "h"})(), "L lacks load"),
+        ("register_commands", type("K", (Ping,), {"aliases": "p"})(), "aliases must be a tuple"),
+        ("register_commands", type("K", (), {"name": "k", "help": "h", "run": print})(), "K lacks usage, aliases"),
+    ],
+)
+def test_contract_checks(hook: str, obj: object, problem: str) -> None:
+    assert problem in (contract_problem(hook, obj) or "")
+
+
+def test_contract_check_accepts_the_examples() -> None:
+    assert contract_problem("register_cells", RNNCell()) is None
+    for hook, obj in [("register_samplers", Greedy()), ("register_corpus_loaders", Shout()),
+                      ("register_commands", Ping())]:
+        assert contract_problem(hook, obj) is None
+
+
+# -- real broken packages, installed with pip -------------------------------------------------
+@pytest.fixture(scope="module")
+def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four broken fixture packages, pip-installed into one folder (copied first: builds write into the tree)."""
+    work = tmp_path_factory.mktemp("broken")
+    site = work / "site"
+    for name in BROKEN:
+        shutil.copytree(FIXTURES / name, work / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
+         "--target", str(site), *(str(work / n) for n in BROKEN)],
+        check=True, capture_output=True,
+    )
+    return site
+
+
+@pytest.fixture
+def with_broken(broken_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(broken_site))
+    monkeypatch.delenv("RNNPLAY_LOAD_PLUGINS", raising=False)
+    return broken_site
+
+
+def test_each_broken_package_is_reported_once_by_name_and_skipped(with_broken: Path) -> None:
+    host = PluginHost()
+    reasons = {f.plugin: f.reason for f in host.failures}
+    assert len(reasons) == len(host.failures) == 4
+    assert reasons["rnnplay-broken-import"] == (
+        "could not be imported: ModuleNotFoundError: No module named 'rnnplay_this_dependency_is_missing'"
+    )
+    assert reasons["rnnplay-broken-hook"] == "register_cells raised RuntimeError: the broken hook fell over"
+    assert reasons["rnnplay-taken-name"] == "cell name 'lstm' is already taken by rnnplay"
+    assert reasons["rnnplay-bad-contract"] == "HalfACell lacks backward, step"
+    assert host.cells["lstm"].plugin == "rnnplay"  # the built-in keeps its name
+    assert host.cells["fresh-rnn"].plugin == "rnnplay-taken-name"  # the plugin's good cell still loads
+    assert "half" not in host.cells
+    with pytest.raises(RnnplayError, match=r"plugins that failed to load: rnnplay-bad-contract, rnnplay-broken-hook"):
+        host.cell("gru")
+
+
+def test_load_plugins_variable_limits_what_loads(with_broken: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "")
+    host = PluginHost()
+    assert list(host.plugins) == ["rnnplay"] and not host.failures
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "RNNPlay_Taken_Name, rnnplay-broken-hook")  # names normalised
+    host = PluginHost()
+    assert sorted(host.plugins) == ["rnnplay", "rnnplay-broken-hook", "rnnplay-taken-name"]
+    assert sorted(f.plugin for f in host.failures) == ["rnnplay-broken-hook", "rnnplay-taken-name"]
+
+
+def cli(*args: str, site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("RNNPLAY_LOAD_PLUGINS", None)
+    return subprocess.run([*RNNPLAY, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def test_cli_lists_and_trains_despite_broken_plugins(broken_site: Path, small_file: Path, tmp_path: Path) -> None:
+    table = cli("plugins", site=broken_site, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"^rnnplay \(built-in\)\s+\S+\s+cells.*cells: rnn, lstm", table.stdout, re.M)
+    assert re.search(r"^rnnplay-taken-name\s+0\.0\.1\s+cells\s+cells: fresh-rnn$", table.stdout, re.M)
+    failed = table.stdout.split("failed to load (skipped):\n")[1]
+    for name in BROKEN:
+        assert f"  {name}: " in failed
+
+    listing = json.loads(cli("plugins", "--json", site=broken_site, cwd=tmp_path).stdout)
+    assert {f["name"] for f in listing["failed"]} == set(BROKEN)
+    by_name = {p["name"]: p for p in listing["plugins"]}
+    assert by_name["rnnplay"]["builtin"] and by_name["rnnplay"]["cells"][:2] == ["rnn", "lstm"]
+    assert by_name["rnnplay-taken-name"]["cells"] == ["fresh-rnn"]
+
+    train = cli("train", str(small_file), "--cell", "fresh-rnn", "--layers", "1", "--hidden", "16", "--batch-size", "4",
+                "--seq-length", "16", "--steps", "5", "--out", "m.npz", site=broken_site, cwd=tmp_path)
+    assert train.returncode == 0, train.stderr
+    assert "Traceback" not in train.stderr
+    meta = json.loads(str(np.load(tmp_path / "m.npz")["__meta__"]))
+    assert (meta["cell"], meta["cell_plugin"]) == ("fresh-rnn", "rnnplay-taken-name")
+
+
+def test_cli_install_and_uninstall_refuse_bad_targets(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*RNNPLAY, "plugins", *args], capture_output=True, text=True, cwd=tmp_path)
+
+    for args, message in [
+        (("install", "./nowhere"), "./nowhere is not a Python package folder (no pyproject.toml or setup.py in it)"),
+        (("install", "-e", "rnnplay-gru"), "-e installs a folder in development mode: give a path"),
+        (("uninstall", "rnnplay"), "refusing to uninstall rnnplay itself"),
+        (("uninstall", "rnnplay-not-installed"), "rnnplay-not-installed is not installed"),
+        (("uninstall", "numpy"), "numpy is installed but is not an rnnplay plugin"),
+    ]:
+        done = run(*args)
+        assert done.returncode == 1
+        assert done.stderr.startswith(f"rnnplay: error: {message}") and done.stderr.count("\n") == 1
+
+
+# -- scaffolding ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("demo", PluginNames("demo", "rnnplay-demo", "rnnplay_demo", "DemoCell")),
+        ("rnnplay-my-cell", PluginNames("my-cell", "rnnplay-my-cell", "rnnplay_my_cell", "MyCellCell")),
+        ("Leaky_2", PluginNames("leaky_2", "rnnplay-leaky-2", "rnnplay_leaky_2", "Leaky2Cell")),
+    ],
+)
+def test_scaffold_names(name: str, expected: PluginNames) -> None:
+    assert PluginNames.from_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["", "2cells", "my cell", "a--b", "rnnplay-", "ünï"])
+def test_scaffold_refuses_unusable_names(name: str) -> None:
+    with pytest.raises(RnnplayError, match="is not a usable plugin name"):
+        PluginNames.from_name(name)
+
+
+def test_scaffold_refuses_a_taken_cell_name_and_an_existing_folder(tmp_path: Path) -> None:
+    (tmp_path / "rnnplay-demo").mkdir()
+    for name, message in [("lstm", "the cell name 'lstm' is already provided by rnnplay"),
+                          ("demo", "rnnplay-demo already exists")]:
+        done = subprocess.run([*RNNPLAY, "plugins", "new", name], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 1 and message in done.stderr
+
+
+# -- every hook is documented and tested --------------------------------------------------------
+def hook_names() -> list[str]:
+    return sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec"))
+
+
+def test_every_hookspec_is_known_to_the_host() -> None:
+    assert hook_names() == sorted(KINDS)
+
+
+@pytest.mark.parametrize("hook", hook_names())
+def test_every_hook_has_a_reference_section(hook: str) -> None:
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    reference = docs.split("\n## Hook reference", 1)[1]
+    section = re.search(rf"^### {hook}\(register\)\n(.*?)(?=^##)", reference + "\n##", re.S | re.M)
+    assert section, f"docs/plugins.md has no '### {hook}(register)' section under '## Hook reference'"
+    assert "```python" in section.group(1) and "@hookimpl" in section.group(1), f"{hook}: the section needs an example"
+
+
+@pytest.mark.parametrize("hook", hook_names())
+def test_every_hook_is_exercised_by_a_test(hook: str) -> None:
+    implemented = [p.name for p in (ROOT / "tests").glob("test_*.py") if re.search(rf"def {hook}\(", p.read_text())]
+    assert implemented, f"no tests/test_*.py registers anything through {hook}"
