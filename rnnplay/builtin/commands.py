@@ -1,0 +1,331 @@
+"""The built-in slash commands, registered through the same hook a plugin uses.
+
+Each command parses its argument line and calls one public method of the
+session (``rnnplay.session.Session``); the session does the work and emits the
+events. Names people know from Ollama's REPL work too: /bye, /?, /show,
+/load, /save and ``/set parameter temperature 0.5``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..commands import (
+    SimpleCommand,
+    command_table,
+    complete_pairs,
+    complete_path,
+    find_command,
+    last_word,
+    parse_number,
+    parse_pairs,
+    split_args,
+)
+from ..core.trainer import TrainConfig
+from ..errors import RnnplayError
+from ..hookspecs import Register, hookimpl
+from ..training import ModelSpec
+
+Session = Any  # rnnplay.session.Session, which sits above this layer
+
+
+def _no_args(name: str, argline: str) -> None:
+    if argline:
+        raise RnnplayError(f"/{name} takes no arguments (got {argline!r})")
+
+
+def _summary(obj: Any) -> str:
+    """An object's one-line help, or the first line of its class's docstring."""
+    return getattr(obj, "help", None) or (type(obj).__doc__ or "").strip().split("\n")[0]
+
+
+def _rows(rows: list[tuple[str, str]]) -> str:
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+
+
+# -- help -------------------------------------------------------------------------------
+def help_(session: Session, argline: str) -> None:
+    table = command_table(session.host)
+    if argline:
+        command = find_command(argline.strip().lstrip("/").lower(), session.host)
+        aliases = ", ".join(f"/{a}" for a in command.aliases)
+        lines = [f"{command.usage}  —  {command.help}"] + ([f"  also: {aliases}"] if aliases else [])
+        if command.name == "sampler":
+            for name, entry in sorted(session.host.samplers.items()):
+                lines.append(f"  {name}: {_summary(entry.obj)}")
+                lines += [f"      {p.describe()}" for p in entry.obj.params.values()]
+        elif command.name in ("set", "temp"):
+            lines.append(f"  {session.sampler_name}: {_summary(session.sampler)}")
+            lines += [f"      {p.describe()}" for p in session.sampler.params.values()]
+            lines.append("  also: length (characters per turn), seed (a number, or random), stop (a string, or none)")
+        session.info("\n".join(lines))
+        return
+    commands = sorted({c.name: c for c in table.values()}.values(), key=lambda c: c.name)
+    lines = ["Type a few characters and press Enter: the model continues them. Commands:"]
+    lines += [f"  {c.usage} — {c.help}" for c in commands]
+    if session.keys_help:
+        lines += ["Keys:", session.keys_help]
+    lines.append("/help COMMAND tells more about one command.")
+    session.info("\n".join(lines))
+
+
+def complete_command_name(session: Session, argline: str) -> list[str]:
+    return sorted(command_table(session.host)) if " " not in argline else []
+
+
+# -- sampler and settings -------------------------------------------------------------------
+def sampler(session: Session, argline: str) -> None:
+    words = split_args(argline)
+    if not words:
+        session.info(f"sampler: {session.sampler_label()}\n"
+                     f"samplers: {', '.join(sorted(session.host.samplers))} (/sampler NAME [key=value ...])")
+        return
+    name, *pairs = words
+    chosen = session.host.get("samplers", name)
+    session.set_sampler(name, parse_pairs(pairs, chosen.params, f"{name} parameter"))
+
+
+def complete_sampler(session: Session, argline: str) -> list[str]:
+    words = argline.split()
+    if not words or (len(words) == 1 and not argline.endswith(" ")):
+        return sorted(session.host.samplers)
+    chosen = session.host.samplers.get(words[0])
+    if chosen is None:
+        return []
+    return complete_pairs(last_word(argline), {k: _values(p) for k, p in chosen.obj.params.items()})
+
+
+def _values(param: Any) -> list[str]:
+    """Values worth offering for a parameter: its choices, or its default."""
+    choices = getattr(param, "choices", None)
+    return [str(c) for c in choices] if choices else [str(param.default)]
+
+
+def set_(session: Session, argline: str) -> None:
+    words = split_args(argline)
+    if words[:1] == ["parameter"]:  # Ollama: /set parameter temperature 0.5
+        words = words[1:]
+    if not words:
+        session.info(_rows(session.sampler_card()))
+        return
+    if len(words) != 2:
+        keys = ", ".join(session.setting_names())
+        raise RnnplayError(f"usage: /set KEY VALUE, e.g. /set temperature 0.7; keys: {keys}")
+    session.set_value(*words)
+
+
+def complete_set(session: Session, argline: str) -> list[str]:
+    words = argline.split()
+    typing_first = not words or (len(words) == 1 and not argline.endswith(" "))
+    if typing_first:
+        return [*session.setting_names(), "parameter"]
+    if words[0] == "parameter" and len(words) <= 2 and not (len(words) == 2 and argline.endswith(" ")):
+        return session.setting_names()
+    key = words[-1] if argline.endswith(" ") else words[-2]
+    if key in session.sampler.params:
+        return _values(session.sampler.params[key])
+    return {"seed": ["random"], "stop": ["none", "\\n\\n"], "length": ["300"]}.get(key, [])
+
+
+def temp(session: Session, argline: str) -> None:
+    if not argline:
+        raise RnnplayError("usage: /temp T, e.g. /temp 0.7")
+    session.set_value("temperature", argline.strip())
+
+
+def show(session: Session, argline: str) -> None:
+    what = argline.strip().lower()
+    choices = ("", "info", "model", "parameters", "sampler")
+    if what not in choices:
+        raise RnnplayError(f"/show takes nothing, 'model' or 'sampler' (got {what!r})")
+    rows = []
+    if what in ("", "info", "model"):
+        rows += session.card()
+    if what in ("", "parameters", "sampler"):
+        rows += session.sampler_card()
+    session.info(_rows(rows))
+
+
+# -- models ----------------------------------------------------------------------------------
+MODEL_KEYS = {"cell": str, "layers": int, "hidden": int, "dropout": float}
+
+
+def model_spec(session: Session, pairs: dict[str, str], base: ModelSpec) -> ModelSpec:
+    spec = ModelSpec(base.cell, base.layers, base.hidden, base.dropout)
+    if "cell" in pairs:
+        spec.cell = session.host.get("cells", pairs["cell"]).name
+    if "layers" in pairs:
+        spec.layers = parse_number("layers", pairs["layers"], int, 1, 16)
+    if "hidden" in pairs:
+        spec.hidden = parse_number("hidden", pairs["hidden"], int, 1, 4096)
+    if "dropout" in pairs:
+        spec.dropout = parse_number("dropout", pairs["dropout"], float, 0.0, 0.9)
+    return spec
+
+
+def new(session: Session, argline: str) -> None:
+    pairs = parse_pairs(split_args(argline), MODEL_KEYS, "/new option")
+    session.new_model(model_spec(session, pairs, session.spec))
+
+
+def complete_new(session: Session, argline: str) -> list[str]:
+    return complete_pairs(last_word(argline), _model_options(session))
+
+
+def _model_options(session: Session) -> dict[str, list[str]]:
+    return {"cell": sorted(session.host.cells), "layers": ["1", "2", "3"], "hidden": ["64", "128", "256", "512"],
+            "dropout": ["0", "0.2"]}
+
+
+def load(session: Session, argline: str) -> None:
+    words = split_args(argline)
+    if len(words) != 1:
+        raise RnnplayError("usage: /load PATH, e.g. /load model.npz")
+    session.load(words[0])
+
+
+def save(session: Session, argline: str) -> None:
+    words = split_args(argline)
+    if len(words) != 1:
+        raise RnnplayError("usage: /save PATH, e.g. /save my-model.npz")
+    session.save(words[0])
+
+
+def complete_npz(session: Session, argline: str) -> list[str]:
+    return complete_path(last_word(argline), (".npz",))
+
+
+# -- training ----------------------------------------------------------------------------------
+# key -> (TrainConfig field, type, minimum, maximum)
+TRAIN_KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
+    "steps": ("steps", int, 1, None),
+    "time": ("seconds", float, 1, None),
+    "epochs": ("epochs", float, 0.01, None),
+    "batch": ("batch_size", int, 1, 4096),
+    "seq": ("seq_length", int, 1, 10_000),
+    "lr": ("lr", float, 1e-8, 10),
+    "seed": ("seed", int, 0, None),
+    "val_every": ("val_every", int, 0, None),
+    "sample_every": ("sample_every", int, 0, None),
+}
+TRAIN_DEFAULTS = {"batch_size": 32, "seq_length": 64, "val_every": 100, "sample_every": 100}
+
+
+def train(session: Session, argline: str) -> None:
+    words = split_args(argline)
+    if not words or "=" in words[0]:
+        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [hidden=H] ..., "
+                           "e.g. /train notes.txt steps=500")
+    corpus, *rest = words
+    pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out"], "/train option")
+    settings = dict(TRAIN_DEFAULTS)
+    for key, (field_name, kind, low, high) in TRAIN_KEYS.items():
+        if key in pairs:
+            settings[field_name] = parse_number(key, pairs[key], kind, low, high)
+    session.train(corpus, model_spec(session, pairs, session.spec), TrainConfig(**settings), pairs.get("out"))
+
+
+def complete_train(session: Session, argline: str) -> list[str]:
+    word = last_word(argline)
+    if len(argline.split()) <= 1 and not argline.endswith(" "):
+        return complete_path(word, (".txt", ".md", ".py", ".toml"))
+    options = {**{k: [] for k in TRAIN_KEYS}, **_model_options(session), "out": []}
+    return complete_pairs(word, options)
+
+
+def stop(session: Session, argline: str) -> None:
+    _no_args("stop", argline)
+    session.stop_training()
+
+
+# -- listings -----------------------------------------------------------------------------------
+def _listing(session: Session, kind: str, title: str) -> None:
+    registry = session.host.registries[kind]
+    rows = [(n, _summary(r.obj) + (f"  [{r.plugin}]" if r.plugin != "rnnplay" else ""))
+            for n, r in sorted(registry.items())]
+    session.info(f"{title}:\n{_rows(rows)}")
+
+
+def cells(session: Session, argline: str) -> None:
+    _no_args("cells", argline)
+    _listing(session, "cells", "cells (/new cell=NAME, /train FILE cell=NAME)")
+
+
+def samplers(session: Session, argline: str) -> None:
+    _no_args("samplers", argline)
+    _listing(session, "samplers", "samplers (/sampler NAME [key=value ...])")
+
+
+def corpora(session: Session, argline: str) -> None:
+    from ..corpora.cards import builtin_cards
+
+    _no_args("corpora", argline)
+    _listing(session, "corpus_loaders", "corpus loaders (/train PREFIX:ARGUMENT)")
+    cards = builtin_cards()
+    if cards:
+        session.info(f"corpus cards (/train NAME):\n{_rows([(n, c.description) for n, c in cards.items()])}")
+
+
+def plugins(session: Session, argline: str) -> None:
+    _no_args("plugins", argline)
+    host = session.host
+    rows = [(info.name, f"{info.version}: " + "; ".join(f"{k} {', '.join(v)}" for k, v in info.provides.items()))
+            for info in host.plugins.values()]
+    text = f"plugins:\n{_rows(rows)}"
+    if host.failures:
+        text += "\n" + "\n".join(f"  {failure}" for failure in host.failures)
+    session.info(text)
+
+
+# -- playing ------------------------------------------------------------------------------------
+def compare(session: Session, argline: str) -> None:
+    if not argline:
+        raise RnnplayError("usage: /compare SEED, e.g. /compare ROMEO:")
+    session.compare(argline)
+
+
+def score(session: Session, argline: str) -> None:
+    if not argline:
+        raise RnnplayError("usage: /score TEXT, e.g. /score To be, or not to be")
+    session.score(argline)
+
+
+def clear(session: Session, argline: str) -> None:
+    _no_args("clear", argline)
+    session.clear()
+
+
+def quit_(session: Session, argline: str) -> None:
+    session.quit()
+
+
+COMMANDS = [
+    SimpleCommand("help", "list the commands, or explain one", "/help [COMMAND]", help_, ("?",), complete_command_name),
+    SimpleCommand("sampler", "choose how the next character is picked", "/sampler NAME [key=value ...]", sampler,
+                  (), complete_sampler),
+    SimpleCommand("set", "set a sampler parameter, length, seed or stop", "/set KEY VALUE", set_, (), complete_set),
+    SimpleCommand("temp", "set the temperature (/set temperature T)", "/temp T", temp),
+    SimpleCommand("show", "the model card, the sampler and its settings", "/show [model|sampler]", show),
+    SimpleCommand("new", "a new untrained model of this shape", "/new cell=NAME layers=N hidden=H", new, (),
+                  complete_new),
+    SimpleCommand("load", "open a model checkpoint", "/load PATH", load, (), complete_npz),
+    SimpleCommand("save", "save the model (and its training state)", "/save PATH", save, (), complete_npz),
+    SimpleCommand("train", "train a new model on a text in the background", "/train CORPUS [key=value ...]", train,
+                  (), complete_train),
+    SimpleCommand("stop", "stop training and keep the checkpoint", "/stop", stop),
+    SimpleCommand("cells", "list the recurrent cells", "/cells", cells),
+    SimpleCommand("samplers", "list the samplers", "/samplers", samplers),
+    SimpleCommand("corpora", "list the corpus loaders and cards", "/corpora", corpora),
+    SimpleCommand("plugins", "list the plugins and what they provide", "/plugins", plugins),
+    SimpleCommand("compare", "the same seed through every sampler, side by side", "/compare SEED", compare),
+    SimpleCommand("score", "how surprised the model is by a text", "/score TEXT", score),
+    SimpleCommand("clear", "clear the conversation", "/clear", clear),
+    SimpleCommand("quit", "leave", "/quit", quit_, ("bye", "exit")),
+]
+
+
+@hookimpl
+def register_commands(register: Register) -> None:
+    for command in COMMANDS:
+        register(command)

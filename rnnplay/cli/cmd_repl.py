@@ -1,0 +1,33 @@
+"""``rnnplay repl [MODEL]``: the same session at a plain prompt."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 2
+EXAMPLES = """\
+examples:
+  rnnplay repl                   a prompt on the bundled model when it is installed
+  rnnplay repl my.npz
+
+Tab completes /commands; history is kept in ~/.local/share/rnnplay/history ($RNNPLAY_HISTORY_FILE)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("repl", help="the same session at a plain prompt",
+                       description="Type a seed at the prompt; /help lists the commands.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="a checkpoint (.npz) to open (default: the bundled model)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..repl import Repl
+    from ..session import Session
+
+    session = Session()
+    if args.model:
+        session.load(args.model)
+    else:
+        session.load_bundled()
+    return Repl(session).run()

@@ -1,0 +1,34 @@
+"""``rnnplay tui [MODEL]`` (also plain ``rnnplay``): the chat-style app."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 1
+EXAMPLES = """\
+examples:
+  rnnplay                        the app, on the bundled model when it is installed
+  rnnplay tui my.npz             the app on your own checkpoint
+
+Inside: type a few characters and press Enter; /help lists the commands, F1 the keys."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tui", help="the chat-style app (the default command)",
+                       description="Type a seed, watch the model continue it; slash commands do the rest.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help="a checkpoint (.npz) to open (default: the bundled model)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..session import Session
+    from ..tui import RnnplayApp
+
+    session = Session()
+    if args.model:
+        session.load(args.model)  # a bad path ends here as one line, before the screen changes
+    else:
+        session.load_bundled()
+    RnnplayApp(session).run()
+    return 0

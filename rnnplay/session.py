@@ -1,0 +1,589 @@
+"""The Session: a model, a sampler and its settings, and at most one training job.
+
+Front ends are thin. They pass every line the user types to :meth:`Session.submit`
+and render the events the session emits to its subscribers::
+
+    line ─► submit ─┬─ "/name args" ─► the command registry ─► Session methods
+                    └─ anything else ─► a seed: TurnStarted, Chunk…, TurnEnded
+
+Events come from whichever thread did the work (a generation, the training
+thread), so a front end hands them over to its own UI thread. Nothing here knows
+about Textual or prompt-toolkit.
+
+Threads: one generation runs at a time (``_gen_lock``); a new one, or
+:meth:`cancel`, stops the running one within one step (a ``threading.Event``
+checked every step). The training thread owns the model's weights while it takes
+a step (``_model_lock``); a generation copies the weights under that lock and
+samples from the copy, so the user keeps playing with the latest weights while
+the model trains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .commands import find_command, parse_number, split_command
+from .core.generate import generate
+from .core.model import Model
+from .core.sampler import resolve_params, unescape
+from .core.score import Score, score_text
+from .core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from .core.vocab import describe_char
+from .corpora import load_corpus
+from .errors import RnnplayError
+from .models import BUNDLED_MODEL, load_model, save_model
+from .plugins import get_host, suggest
+from .training import ModelSpec, TrainingRun, new_run
+
+NO_MODEL = ("no model loaded: /load PATH opens a checkpoint, /train FILE trains one on a text file "
+            "(the bundled Shakespeare model is not installed)")
+DEFAULT_SAMPLER = "temperature"
+SETTINGS = ("length", "seed", "stop")
+SETTING_ALIASES = {"num_predict": "length", "max_tokens": "length"}  # names people know from Ollama and friends
+MAX_LENGTH = 100_000
+
+
+# -- events -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Message:
+    level: str  # "info", "warning" or "error"
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    seed: str  # the seed as typed
+    sampler: str  # "beam width=3"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    reason: str  # "done", "stopped" or "error"
+    chars: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    fraction: float | None  # of the budget, 0..1
+    epoch: float
+    loss: float
+    val_loss: float | None
+    chars_per_sec: float
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    step: int
+    train: float | None  # mean training loss since the last point
+    val: float | None
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    step: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TrainingEnded:
+    step: int
+    reason: str  # "budget", "stopped" or "error"
+    path: str | None
+
+
+@dataclass(frozen=True)
+class Changed:
+    what: str  # "model", "sampler", "settings" or "training" (a job started)
+
+
+@dataclass(frozen=True)
+class Cleared:
+    pass
+
+
+@dataclass(frozen=True)
+class QuitRequested:
+    pass
+
+
+Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | TrainingSample | TrainingEnded
+         | Changed | Cleared | QuitRequested)
+
+
+def data_dir() -> Path:
+    """Where rnnplay keeps its own files: $XDG_DATA_HOME/rnnplay (~/.local/share/rnnplay)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "rnnplay"
+
+
+def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
+    """Shrink (B, T) until B streams of T+1 characters fit in ``n`` training characters."""
+    batch_size = max(1, min(batch_size, n // (seq_length + 1)))
+    seq_length = max(1, min(seq_length, n // batch_size - 1))
+    return batch_size, seq_length
+
+
+def _value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+@dataclass
+class TrainingJob:
+    run: TrainingRun
+    out: Path
+    thread: threading.Thread | None = None
+    started: float = field(default_factory=time.monotonic)
+    last: StepEvent | None = None
+    val_loss: float | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss) as plotted
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class Session:
+    def __init__(self) -> None:
+        self.host = get_host()
+        self.model: Model | None = None
+        self.meta: dict[str, Any] = {}
+        self.model_name = ""
+        self.spec = ModelSpec(cell="lstm", layers=2, hidden=128)  # what /train builds; /new changes it
+        self.sampler_name = DEFAULT_SAMPLER if DEFAULT_SAMPLER in self.host.samplers else min(self.host.samplers)
+        self.params: dict[str, Any] = self._defaults(self.sampler_name)
+        self.length = 300
+        self.seed: int | None = None
+        self.stop: str | None = None
+        self.history: list[str] = []
+        self.keys_help = ""  # the front end's keys, shown by /help
+        self.training: TrainingJob | None = None
+        self._rng = np.random.default_rng()
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()  # subscribers and the current cancel event
+        self._model_lock = threading.Lock()  # the weights, while the training thread takes a step
+        self._gen_lock = threading.Lock()  # one generation at a time
+        self._cancel = threading.Event()
+        self.generating = False
+
+    # -- events ------------------------------------------------------------------------
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event (from the emitting thread); returns an unsubscribe."""
+        with self._lock:
+            self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            callback(event)
+
+    def info(self, text: str) -> None:
+        self.emit(Message("info", text))
+
+    def warn(self, text: str) -> None:
+        self.emit(Message("warning", text))
+
+    def error(self, text: str) -> None:
+        self.emit(Message("error", text))
+
+    # -- the one entry point -------------------------------------------------------------
+    def submit(self, line: str) -> None:
+        """Run a slash command, or continue ``line`` with the model. Errors become one-line events."""
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            return
+        self.history.append(line)
+        try:
+            if line.startswith("//"):  # '//x' continues the text '/x'
+                self.generate(line[1:])
+            elif line.startswith("/"):
+                self.run_command(line)
+            else:
+                self.generate(line)
+        except RnnplayError as err:
+            self.error(str(err))
+
+    def run_command(self, line: str) -> None:
+        name, argline = split_command(line)
+        command = find_command(name, self.host)
+        try:
+            command.run(self, argline)
+        except RnnplayError:
+            raise
+        except Exception as err:  # a broken plugin command must not take the app down
+            plugin = self.host.commands.get(command.name)
+            where = f" (from {plugin.plugin})" if plugin else ""
+            raise RnnplayError(f"/{command.name}{where} failed: {err.__class__.__name__}: {err}") from err
+
+    def greet(self) -> None:
+        """The first line a front end shows: what is loaded and what to do."""
+        if self.model is None:
+            self.info(NO_MODEL if not BUNDLED_MODEL.exists() else "no model loaded: /load PATH or /train FILE")
+        else:
+            self.info(f"{self.model_name}: type a few characters and press Enter; /help lists the commands")
+
+    def quit(self) -> None:
+        self.emit(QuitRequested())
+
+    def clear(self) -> None:
+        self.emit(Cleared())
+
+    def close(self) -> None:
+        """Stop a generation and any training (which saves its checkpoint) before the program ends."""
+        self.cancel()
+        job = self.training
+        if job is not None and job.alive:
+            job.run.trainer.stop()
+            assert job.thread is not None
+            job.thread.join(timeout=120)
+
+    # -- models ------------------------------------------------------------------------
+    def set_model(self, model: Model | None, meta: dict[str, Any], name: str) -> None:
+        with self._model_lock:
+            self.model, self.meta, self.model_name = model, meta, name
+        self.emit(Changed("model"))
+
+    def _refuse_while_training(self, what: str) -> None:
+        if self.training is not None and self.training.alive:
+            raise RnnplayError(f"a model is training; /stop it before you {what}")
+
+    def load(self, path: str | None) -> None:
+        """Open a checkpoint (the bundled model when ``path`` is None)."""
+        self._refuse_while_training("load another")
+        if path is None and not BUNDLED_MODEL.exists():
+            raise RnnplayError(NO_MODEL)
+        ckpt = load_model(None if path is None else os.path.expanduser(path))
+        self.training = None
+        self.set_model(ckpt.model, ckpt.meta, Path(path).name if path else BUNDLED_MODEL.name)
+        self.info(f"loaded {self.model_name}: {self.describe_model()}")
+
+    def load_bundled(self) -> None:
+        """Open the bundled model if it is installed; otherwise stay without a model (greet says so)."""
+        if BUNDLED_MODEL.exists():
+            self.load(None)
+
+    def save(self, path: str) -> Path:
+        if self.model is None:
+            raise RnnplayError("there is no model to save: /load or /train one first")
+        target = Path(os.path.expanduser(path))
+        if not target.suffix:
+            target = target.with_suffix(".npz")
+        job = self.training
+        with self._model_lock:
+            if job is not None and job.run.model is self.model:
+                saved = job.run.save(target)  # with the training state, so `rnnplay train --resume` continues it
+            else:
+                keep = {k: self.meta[k] for k in ("corpus", "history", "command") if k in self.meta}
+                saved = save_model(target, self.model, extra=keep)
+        self.info(f"saved {saved}")
+        return saved
+
+    def new_model(self, spec: ModelSpec) -> None:
+        """Set the shape /train builds; with a vocabulary at hand, also start an untrained model of it."""
+        self._refuse_while_training("start a new model")
+        cell = self.host.cell(spec.cell)
+        self.spec = spec
+        shape = f"{spec.layers}-layer {spec.cell} of {spec.hidden} units"
+        if self.model is None:
+            self.info(f"new {shape}: /train FILE trains it on a text")
+            return
+        seed = int(self._rng.integers(1 << 31))
+        model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
+        self.training = None
+        self.set_model(model, {"corpus": self.meta.get("corpus")}, "untrained")
+        self.info(f"new untrained {shape} ({model.num_params():,} parameters) on the same characters: "
+                  "it babbles until you /train FILE")
+
+    def describe_model(self) -> str:
+        m = self.model
+        if m is None:
+            return "none"
+        return f"{m.num_layers}-layer {m.cell.name} of {m.hidden_size} units, {m.num_params():,} parameters"
+
+    def card(self) -> list[tuple[str, str]]:
+        """The model card: (label, value) rows for /show and the side panel."""
+        m = self.model
+        if m is None:
+            return [("model", "none"), ("get one", "/load PATH, /train FILE")]
+        corpus = (self.meta.get("corpus") or {}).get("name", "?")
+        val = (self.meta.get("history") or {}).get("val_loss")
+        steps = (self.meta.get("training") or {}).get("step")
+        job = self.training
+        if job is not None and job.run.model is m:
+            val, steps = job.val_loss, job.run.trainer.step
+        rows = [("model", self.model_name), ("cell", m.cell.name), ("layers", str(m.num_layers)),
+                ("hidden", str(m.hidden_size)), ("parameters", f"{m.num_params():,}"),
+                ("vocabulary", f"{m.vocab.size} chars"), ("corpus", corpus or "?"),
+                ("val loss", f"{val:.3f} nats" if val is not None else "n/a")]
+        if steps is not None:
+            rows.append(("trained", f"{steps:,} steps"))
+        return rows
+
+    def snapshot(self) -> Model | None:
+        """The model to generate from: the weights themselves, or a copy while they train."""
+        with self._model_lock:
+            m = self.model
+            if m is None or self.training is None or not self.training.alive:
+                return m
+            params = {k: v.copy() for k, v in m.params.items()}
+        return Model(m.cell, m.vocab, m.hidden_size, m.num_layers, m.dropout, dtype=m.dtype, params=params)
+
+    # -- sampler and settings ----------------------------------------------------------------
+    @property
+    def sampler(self) -> Any:
+        return self.host.get("samplers", self.sampler_name)
+
+    def _defaults(self, name: str) -> dict[str, Any]:
+        return {k: p.default for k, p in self.host.get("samplers", name).params.items()}
+
+    def parse_param(self, sampler: Any, key: str, text: str) -> Any:
+        if key not in sampler.params:
+            raise RnnplayError(f"sampler {sampler.name} has no parameter {key!r}{suggest(key, list(sampler.params))}; "
+                               f"its parameters: {', '.join(sampler.params) or 'none'}")
+        return sampler.params[key].parse(text)
+
+    def set_sampler(self, name: str, pairs: dict[str, str]) -> None:
+        """Switch sampler (its defaults), or change the current one's parameters; ``pairs`` are typed text."""
+        sampler = self.host.get("samplers", name)
+        keep = self.params if name == self.sampler_name else {}
+        self.sampler_name, self.params = name, resolve_params(sampler, {**keep, **pairs})
+        self.emit(Changed("sampler"))
+        self.info(f"sampler: {self.sampler_label()}")
+
+    def setting_names(self) -> list[str]:
+        return [*self.sampler.params, *SETTINGS]
+
+    def set_value(self, key: str, text: str) -> None:
+        """/set KEY VALUE: a parameter of the current sampler, or length, seed, stop."""
+        key = SETTING_ALIASES.get(key, key)
+        if key == "length":
+            self.length = parse_number(key, text, int, 1, MAX_LENGTH)
+        elif key == "seed":
+            self.seed = None if text.lower() in ("random", "none", "") else parse_number(key, text, int, 0, 2**63 - 1)
+        elif key == "stop":
+            self.stop = None if text.lower() in ("none", "") else unescape(text)
+        elif key in self.sampler.params:
+            self.params[key] = self.parse_param(self.sampler, key, text)
+            self.emit(Changed("sampler"))
+            self.info(f"sampler: {self.sampler_label()}")
+            return
+        else:
+            owners = sorted(n for n, r in self.host.samplers.items() if key in r.obj.params)
+            if owners:
+                raise RnnplayError(f"sampler {self.sampler_name} has no parameter {key!r}; "
+                                   f"{', '.join(owners)} {'has' if len(owners) == 1 else 'have'} it: "
+                                   f"/sampler {owners[0]} {key}={text}")
+            names = self.setting_names()
+            raise RnnplayError(f"unknown setting {key!r}{suggest(key, names)}; settings: {', '.join(names)}")
+        self.emit(Changed("settings"))
+        self.info(f"{key} = {self.setting_text(key)}")
+
+    def setting_text(self, key: str) -> str:
+        if key == "length":
+            return f"{self.length} chars"
+        if key == "seed":
+            return "random" if self.seed is None else str(self.seed)
+        return "none" if self.stop is None else repr(self.stop)
+
+    def sampler_label(self) -> str:
+        return " ".join([self.sampler_name, *(f"{k}={_value_text(v)}" for k, v in self.params.items())])
+
+    def sampler_card(self) -> list[tuple[str, str]]:
+        return [("sampler", self.sampler_name), *((k, _value_text(v)) for k, v in self.params.items()),
+                *((k, self.setting_text(k)) for k in SETTINGS)]
+
+    # -- generation ------------------------------------------------------------------------
+    def cancel(self) -> bool:
+        """Stop a running generation within one step; True if one was running."""
+        running = self.generating
+        with self._lock:
+            self._cancel.set()
+        return running
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[tuple[Model, threading.Event]]:
+        """Exclusive use of the generator: stops the running generation, waits for it, yields (model, cancel)."""
+        model = self.snapshot()
+        if model is None:
+            raise RnnplayError(NO_MODEL if not BUNDLED_MODEL.exists() else "no model loaded: /load PATH or /train FILE")
+        with self._lock:
+            self._cancel.set()
+            cancel = self._cancel = threading.Event()
+        with self._gen_lock:
+            self.generating = True
+            try:
+                yield model, cancel
+            finally:
+                self.generating = False
+
+    def _turn_rng(self) -> np.random.Generator:
+        """Same seed, same continuation: a fixed /set seed restarts the generator every turn."""
+        return self._rng if self.seed is None else np.random.default_rng(self.seed)
+
+    def _report_unknown(self, model: Model, text: str) -> None:
+        unknown = model.vocab.unknown(text)
+        if unknown:
+            self.warn(f"skipped {len(unknown)} character(s) the model does not know: "
+                      f"{' '.join(describe_char(c) for c in unknown[:10])}")
+
+    def generate(self, seed: str) -> str:
+        """Continue ``seed`` with the current sampler, emitting the text as it comes."""
+        with self._turn() as (model, cancel):
+            self._report_unknown(model, seed)
+            sampler, params = self.sampler, dict(self.params)
+            self.emit(TurnStarted(seed, self.sampler_label()))
+            out: list[str] = []
+            reason = "error"
+            try:
+                for chunk in generate(model, seed, sampler, params, self.length, self._turn_rng(),
+                                      stop=self.stop, cancel=cancel, on_unknown="skip"):
+                    out.append(chunk)
+                    self.emit(Chunk(chunk))
+                reason = "stopped" if cancel.is_set() else "done"
+            finally:
+                self.emit(TurnEnded(reason, sum(map(len, out))))
+        return "".join(out)
+
+    def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
+        """The same seed and random seed through several samplers (their default settings)."""
+        names = names or sorted(self.host.samplers)
+        samplers = [self.host.get("samplers", n) for n in names]
+        rows: list[tuple[str, str]] = []
+        with self._turn() as (model, cancel):
+            self._report_unknown(model, seed)
+            seed_value = self.seed if self.seed is not None else int(self._rng.integers(1 << 31))
+            for sampler in samplers:
+                params = {k: p.default for k, p in sampler.params.items()}
+                text = "".join(generate(model, seed, sampler, params, min(length, self.length),
+                                        np.random.default_rng(seed_value), stop=self.stop, cancel=cancel,
+                                        on_unknown="skip"))
+                rows.append((sampler.name, text))
+                if cancel.is_set():
+                    break
+        width = max(len(n) for n, _ in rows)
+        self.info("\n".join([f"{seed!r} through {len(rows)} samplers (random seed {seed_value}):",
+                             *(f"{n:>{width}} │ {t.replace(chr(10), '↵')}" for n, t in rows)]))
+        return rows
+
+    def score(self, text: str, worst: int = 3) -> Score:
+        """How surprised the model is by ``text``: bits per character and its least expected characters."""
+        model = self.snapshot()
+        if model is None:
+            raise RnnplayError(NO_MODEL)
+        result = score_text(model, text)
+        lines = [f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
+                 f"over {len(result.probs)} predicted characters; least expected:"]
+        for i in np.argsort(result.probs)[:worst]:
+            guess, p = result.alternatives(int(i))[0]
+            lines.append(f"  {describe_char(text[i + 1])} after {text[max(0, i - 11) : i + 1]!r}: "
+                         f"p={result.probs[i]:.3f} (expected {describe_char(guess)}, p={p:.2f})")
+        self.info("\n".join(lines))
+        return result
+
+    # -- training --------------------------------------------------------------------------
+    def train(self, corpus_spec: str, spec: ModelSpec, config: TrainConfig, out: str | None = None) -> TrainingJob:
+        """Start training a fresh ``spec`` model on a corpus in a background thread; it becomes the current model."""
+        self._refuse_while_training("start another")
+        corpus = load_corpus(corpus_spec)
+        n_train = int(len(corpus.text) * (1 - config.val_fraction))
+        batch, seq = fit_batches(n_train, config.batch_size, config.seq_length)
+        if (batch, seq) != (config.batch_size, config.seq_length):
+            self.info(f"{corpus.name} is short ({len(corpus.text):,} chars): batch {batch} x sequence {seq}")
+            config.batch_size, config.seq_length = batch, seq
+        if config.steps is None and config.epochs is None and config.seconds is None:
+            config.steps = max(100, n_train // (batch * seq))
+            self.info(f"no budget given: {config.steps} steps (one pass, at least 100); set steps= or time=")
+        run = new_run(corpus, spec, config, {"command": f"/train {corpus_spec}"})
+        target = Path(os.path.expanduser(out)) if out else data_dir() / "models" / f"{Path(corpus.name).stem}.npz"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        job = TrainingJob(run, target)
+        self.training = job
+        meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256}}
+        self.set_model(run.model, meta, target.name)
+        self.emit(Changed("training"))
+        self.info(f"training a {self.describe_model()} on {corpus.name} ({len(corpus.text):,} chars); "
+                  f"checkpoint: {target}; /stop ends it, and you can keep generating meanwhile")
+        job.thread = threading.Thread(target=self._train_loop, args=(job,), name="rnnplay-train", daemon=True)
+        job.thread.start()
+        return job
+
+    def stop_training(self) -> None:
+        job = self.training
+        if job is None or not job.alive:
+            raise RnnplayError("no model is training; /train FILE starts one")
+        job.run.trainer.stop()
+        self.info(f"stopping after this step; the checkpoint goes to {job.out}")
+
+    def _train_loop(self, job: TrainingJob) -> None:
+        events = job.run.trainer.run()
+        pending: list[float] = []
+        last_emit = 0.0
+        try:
+            while True:
+                with self._model_lock:
+                    event = next(events, None)
+                if event is None:
+                    return
+                if isinstance(event, StepEvent):
+                    job.last = event
+                    pending.append(event.loss)
+                    if time.monotonic() - last_emit >= 0.1 or event.step == 1:
+                        last_emit = time.monotonic()
+                        job.losses.append((event.step, float(np.mean(pending))))
+                        pending.clear()
+                        self.emit(LossPoint(event.step, job.losses[-1][1], None))
+                        self._emit_progress(job)
+                elif isinstance(event, ValidationEvent):
+                    job.val_loss = event.val_loss
+                    job.val_losses.append((event.step, event.val_loss))
+                    self.emit(LossPoint(event.step, None, event.val_loss))
+                elif isinstance(event, SampleEvent):
+                    self.emit(TrainingSample(event.step, event.text))
+                elif isinstance(event, SkippedEvent):
+                    self.warn(f"training step {event.step}: {event.reason}")
+                elif isinstance(event, FinishedEvent):
+                    self._emit_progress(job)
+                    with self._model_lock:
+                        path = job.run.save(job.out)
+                    val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
+                    self.info(f"training {'stopped' if event.reason == 'stopped' else 'done'} at step {event.step}; "
+                              f"{val}; saved {path}")
+                    self.emit(TrainingEnded(event.step, event.reason, str(path)))
+                    self.emit(Changed("model"))
+        except Exception as err:  # a training failure must not take the app down
+            message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
+            self.error(f"training failed: {message}")
+            self.emit(TrainingEnded(job.run.trainer.step, "error", None))
+
+    def _emit_progress(self, job: TrainingJob) -> None:
+        e = job.last
+        if e is None:
+            return
+        steps = job.run.trainer.config.steps
+        if steps:
+            fraction: float | None = e.step / steps
+        elif e.eta_seconds is not None:
+            done = time.monotonic() - job.started
+            fraction = done / (done + e.eta_seconds) if done + e.eta_seconds > 0 else None
+        else:
+            fraction = None
+        self.emit(Progress(e.step, fraction, e.epoch, e.loss, job.val_loss, e.chars_per_sec, e.eta_seconds))
+

@@ -1,0 +1,218 @@
+"""The Textual app: a chat-style window over one :class:`~rnnplay.session.Session`.
+
+Every line typed goes to ``Session.submit`` in a worker thread, so a long
+generation or a slow command never blocks the UI. The session's events come back
+from whichever thread emitted them; they queue up here and a single ``Drain``
+message (posted thread-safely, at most one in flight) hands them to the UI thread
+in order, which keeps a fast stream of characters from flooding the message queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from functools import partial
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Footer, Input
+
+from ..commands import command_table
+from ..session import (
+    Changed,
+    Chunk,
+    Cleared,
+    Event,
+    LossPoint,
+    Progress,
+    QuitRequested,
+    Session,
+    TrainingEnded,
+    TrainingSample,
+    TurnEnded,
+    TurnStarted,
+)
+from ..session import Message as SessionMessage
+from .widgets import Card, Conversation, LossPlot, PromptInput, TrainingPanel, Turn
+
+KEYS = ("  Enter runs the line · Tab or → takes the suggestion · ↑ ↓ earlier lines\n"
+        "  Esc or Ctrl+C stops a generation · Ctrl+P command palette · F1 help · Ctrl+D or /quit leaves")
+
+
+class Drain(Message):
+    """Session events are waiting in the app's queue."""
+
+
+class SlashCommands(Provider):
+    """The command palette (Ctrl+P) lists every slash command."""
+
+    def _commands(self) -> list[Any]:
+        return sorted({c.name: c for c in command_table().values()}.values(), key=lambda c: c.name)
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(command.usage, partial(self.app.start_command, command), help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.usage)
+            if score > 0:
+                yield Hit(score, matcher.highlight(command.usage), partial(self.app.start_command, command),
+                          help=command.help)
+
+
+class RnnplayApp(App[None]):
+    TITLE = "rnnplay"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SlashCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+c", "stop", "Stop", show=False, priority=True),
+        Binding("ctrl+d", "leave", "Quit"),
+        Binding("f1", "help", "Help"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.events: deque[Event] = deque()
+        self._events_lock = threading.Lock()
+        self._drain_posted = False
+        self.turn: Turn | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield Conversation(id="conversation")
+            with VerticalScroll(id="side"):
+                yield TrainingPanel(id="training")
+                yield Card(id="model-card")
+                yield Card(id="sampler-card")
+        yield PromptInput(self.session, placeholder="type a seed, or /help", id="prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.session.keys_help = KEYS
+        self.unsubscribe = self.session.subscribe(self.receive)
+        self.show_cards()
+        self.session.greet()
+        self.query_one(PromptInput).focus()
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width < 100, "narrow")
+
+    def on_unmount(self) -> None:
+        self.unsubscribe()
+        self.session.close()
+
+    # -- from the session (any thread) to the UI thread ----------------------------------------
+    def receive(self, event: Event) -> None:
+        with self._events_lock:
+            self.events.append(event)
+            if self._drain_posted:
+                return
+            self._drain_posted = True
+        self.post_message(Drain())
+
+    def on_drain(self, _: Drain) -> None:
+        with self._events_lock:
+            events = list(self.events)
+            self.events.clear()
+            self._drain_posted = False
+        for event in events:
+            self.apply(event)
+        if self.turn is not None:
+            self.turn.show()
+
+    def apply(self, event: Event) -> None:
+        conversation = self.query_one(Conversation)
+        if isinstance(event, Chunk) and self.turn is not None:
+            self.turn.append(event.text)
+        elif isinstance(event, TurnStarted):
+            self.turn = conversation.add_turn(event.seed, event.sampler)
+        elif isinstance(event, TurnEnded) and self.turn is not None:
+            self.turn.end(event.reason)
+            self.turn.show()
+            self.turn = None
+        elif isinstance(event, SessionMessage):
+            conversation.add_message(event.level, event.text)
+        elif isinstance(event, Progress):
+            panel = self.query_one(TrainingPanel)
+            panel.add_class("active")
+            panel.show_progress(event.step, event.fraction, event.chars_per_sec, event.eta_seconds)
+            self.query_one("#model-card", Card).show_rows(self.session.card())
+        elif isinstance(event, LossPoint):
+            self.query_one(LossPlot).add(event.step, event.train, event.val)
+        elif isinstance(event, TrainingSample):
+            conversation.add_sample(event.step, event.text)
+        elif isinstance(event, TrainingEnded):
+            self.query_one(TrainingPanel).finish(event.step, event.reason)
+            self.show_cards()
+        elif isinstance(event, Changed):
+            if event.what == "training":  # a new job: a fresh plot
+                self.query_one(LossPlot).reset()
+                self.query_one(TrainingPanel).add_class("active")
+            self.show_cards()
+        elif isinstance(event, Cleared):
+            conversation.remove_children()
+            self.turn = None
+        elif isinstance(event, QuitRequested):
+            self.action_leave()
+
+    def show_cards(self) -> None:
+        self.query_one("#model-card", Card).show_rows(self.session.card())
+        self.query_one("#sampler-card", Card).show_rows(self.session.sampler_card())
+
+    # -- from the user -----------------------------------------------------------------------------
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        prompt = self.query_one(PromptInput)
+        prompt.value = ""
+        if event.value.strip():
+            prompt.remember(event.value)
+            self.submit(event.value)
+
+    @work(thread=True, group="submit")
+    def submit(self, line: str) -> None:
+        try:
+            self.session.submit(line)
+        except Exception as err:  # a bug must not take the app down; show it instead
+            self.session.error(f"unexpected {err.__class__.__name__}: {err} (please report this)")
+
+    def start_command(self, command: Any) -> None:
+        """From the palette: run a command that takes no arguments, or put it on the input line."""
+        if command.usage == f"/{command.name}":
+            self.submit(command.usage)
+            return
+        prompt = self.query_one(PromptInput)
+        prompt.value = f"/{command.name} "
+        prompt.cursor_position = len(prompt.value)
+        prompt.focus()
+
+    def action_stop(self) -> None:
+        if not self.session.cancel():
+            prompt = self.query_one(PromptInput)
+            if prompt.value:
+                prompt.value = ""
+            else:
+                self.notify("nothing to stop; Ctrl+D or /quit leaves", timeout=3)
+
+    def action_help(self) -> None:
+        self.submit("/help")
+
+    def action_leave(self) -> None:
+        job = self.session.training
+        if job is not None and job.alive:
+            self.notify("stopping the training and saving its checkpoint…")
+            self.close_then_exit()
+        else:
+            self.exit()
+
+    @work(thread=True, group="close")
+    def close_then_exit(self) -> None:
+        self.session.close()
+        self.call_from_thread(self.exit)

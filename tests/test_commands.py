@@ -1,0 +1,99 @@
+"""The command contract and the parsing and completion helpers every command shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnplay.builtin.commands import COMMANDS
+from rnnplay.commands import (
+    Command,
+    complete_line,
+    complete_pairs,
+    complete_path,
+    find_command,
+    parse_number,
+    parse_pairs,
+    split_args,
+    split_command,
+)
+from rnnplay.errors import RnnplayError
+from rnnplay.plugins import get_host
+from rnnplay.session import Session
+
+REQUIRED = {"help", "sampler", "set", "temp", "show", "new", "load", "save", "train", "stop", "cells", "samplers",
+            "corpora", "plugins", "compare", "score", "clear", "quit"}
+
+
+def test_every_builtin_meets_the_contract_and_is_registered_through_the_hook() -> None:
+    host = get_host()
+    assert set(host.commands) >= REQUIRED
+    for command in COMMANDS:
+        assert isinstance(command, Command)
+        assert host.commands[command.name].obj is command and host.commands[command.name].plugin == "rnnplay"
+        assert command.usage.startswith(f"/{command.name}") and "\n" not in command.help
+
+
+def test_split_command() -> None:
+    assert split_command("/Sampler  beam width=3 ") == ("sampler", "beam width=3")
+    assert split_command("/?") == ("?", "")
+
+
+def test_find_command_by_name_or_alias_and_suggests() -> None:
+    assert find_command("bye").name == "quit" and find_command("?").name == "help"
+    with pytest.raises(RnnplayError, match=r"unknown command /hlep \(did you mean '/help'"):
+        find_command("hlep")
+
+
+def test_parse_pairs() -> None:
+    assert parse_pairs(["width=3", "end=\\n"], ["width", "alpha", "end"]) == {"width": "3", "end": "\\n"}
+    with pytest.raises(RnnplayError, match=r"unknown option 'widht' \(did you mean 'width'\?\); options: width"):
+        parse_pairs(["widht=3"], ["width"])
+    with pytest.raises(RnnplayError, match="expected option=value, got 'width'"):
+        parse_pairs(["width"], ["width"])
+
+
+def test_parse_number_names_the_bound() -> None:
+    assert parse_number("layers", "3", int, 1, 16) == 3
+    with pytest.raises(RnnplayError, match=r"layers must be >= 1 \(got 0\)"):
+        parse_number("layers", "0", int, 1, 16)
+    with pytest.raises(RnnplayError, match=r"hidden must be <= 4096 \(got 5000\)"):
+        parse_number("hidden", "5000", int, 1, 4096)
+    with pytest.raises(RnnplayError, match="lr must be a number"):
+        parse_number("lr", "fast", float)
+
+
+def test_split_args_keeps_quoted_spaces_and_refuses_open_quotes() -> None:
+    assert split_args('"my model.npz"') == ["my model.npz"]
+    with pytest.raises(RnnplayError, match="close the quote"):
+        split_args('"my model.npz')
+
+
+def test_complete_line_names_then_arguments() -> None:
+    session = Session()
+    assert complete_line(session, "/he") == ("/he", ["/help"])
+    assert complete_line(session, "/sampler ") == ("", ["beam", "greedy", "temperature", "top-k", "top-p"])
+    assert complete_line(session, "/sampler top-k t") == ("t", ["temperature="])
+    assert complete_line(session, "/new cell=") == ("cell=", ["cell=lstm", "cell=rnn"])
+    assert complete_line(session, "/help sa") == ("sa", ["sampler", "samplers", "save"])
+    assert complete_line(session, "/set parameter te") == ("te", ["temperature"])
+    assert complete_line(session, "/set temperature ") == ("", ["0.7"])
+    assert complete_line(session, "/nosuch x") == ("x", [])
+    assert complete_line(session, "plain text") == ("", [])
+
+
+def test_complete_pairs() -> None:
+    options = {"width": ["4"], "alpha": []}
+    assert complete_pairs("", options) == ["width=", "alpha="]
+    assert complete_pairs("width=", options) == ["width=4"]
+
+
+def test_complete_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "model.npz").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    assert complete_path("mo") == ["model.npz", "models/"]
+    assert complete_path("", (".npz",)) == ["model.npz", "models/"]
+    assert complete_path(f"{tmp_path}/no") == [f"{tmp_path}/notes.txt"]

@@ -1,0 +1,308 @@
+"""The Session, driven the way every front end drives it: submit(line), then read the events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_model import build_tiny_model, write_corpus
+
+from rnnplay.commands import SimpleCommand
+from rnnplay.plugins import Registered
+from rnnplay.session import (
+    NO_MODEL,
+    Changed,
+    Chunk,
+    Event,
+    LossPoint,
+    Message,
+    Progress,
+    QuitRequested,
+    Session,
+    TrainingEnded,
+    TrainingSample,
+    TurnEnded,
+    TurnStarted,
+    fit_batches,
+)
+
+TIMEOUT = 60  # seconds to wait for a background event before failing (a bound, not a speed claim)
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+class Recorder:
+    """Collects a session's events from any thread; wait() blocks until one matches."""
+
+    def __init__(self, session: Session) -> None:
+        self.events: list[Event] = []
+        self.cond = threading.Condition()
+        session.subscribe(self.add)
+
+    def add(self, event: Event) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def of(self, kind: type) -> list:
+        with self.cond:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def wait(self, match: Callable[[Event], bool], timeout: float = TIMEOUT) -> Event:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = next((e for e in self.events if match(e)), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                assert left > 0, f"no matching event; got {self.events[-5:]}"
+                self.cond.wait(left)
+
+    def messages(self, level: str) -> list[str]:
+        return [e.text for e in self.of(Message) if e.level == level]
+
+    def text(self) -> str:
+        return "".join(e.text for e in self.of(Chunk))
+
+
+@pytest.fixture
+def session(tiny_path: Path) -> Session:
+    s = Session()
+    s.load(str(tiny_path))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def rec(session: Session) -> Recorder:
+    return Recorder(session)
+
+
+def test_without_a_model_it_says_how_to_get_one() -> None:
+    s = Session()
+    rec = Recorder(s)
+    s.greet()
+    s.submit("To be")
+    assert rec.messages("info") == [NO_MODEL]
+    assert rec.messages("error") == [NO_MODEL]
+    assert "/load" in NO_MODEL and "/train" in NO_MODEL and "\n" not in NO_MODEL
+    assert dict(s.card())["model"] == "none"
+
+
+def test_a_seed_streams_its_continuation(session: Session, rec: Recorder) -> None:
+    session.submit("/set length 40")
+    session.submit("To be")
+    started = rec.of(TurnStarted)[0]
+    assert started.seed == "To be" and started.sampler.startswith("temperature")
+    assert len(rec.of(Chunk)) == 40 and len(rec.text()) == 40
+    assert rec.of(TurnEnded) == [TurnEnded("done", 40)]
+    assert set(rec.text()) <= set(session.model.vocab.chars)
+
+
+def test_a_fixed_seed_repeats_the_continuation(session: Session, rec: Recorder) -> None:
+    session.submit("/set seed 7")
+    first = session.generate("To be")
+    assert session.generate("To be") == first
+    session.submit("/set seed random")
+    assert session.seed is None
+
+
+def test_unknown_seed_characters_are_skipped_and_named(session: Session, rec: Recorder) -> None:
+    session.submit("To be ζ")
+    assert any("'ζ'" in w for w in rec.messages("warning"))
+    assert rec.of(TurnEnded)[0].reason == "done"
+
+
+def test_a_wrong_value_names_the_bound(session: Session, rec: Recorder) -> None:
+    session.submit("/set temperature 0")
+    assert rec.messages("error") == ["temperature must be > 0 (got 0)"]
+    session.submit("/temp -1")
+    assert rec.messages("error")[-1] == "temperature must be > 0 (got -1)"
+    session.submit("/set length 0")
+    assert "length must be >= 1" in rec.messages("error")[-1]
+    assert session.params["temperature"] == 0.7
+
+
+def test_sampler_switch_changes_the_next_continuation(session: Session, rec: Recorder) -> None:
+    session.submit("/sampler beam width=3")
+    assert session.sampler_name == "beam" and session.params["width"] == 3
+    assert Changed("sampler") in rec.events
+    assert ("width", "3") in session.sampler_card()
+    session.submit("/set length 20")
+    session.submit("To")
+    assert rec.of(TurnStarted)[-1].sampler.startswith("beam width=3")
+    assert rec.of(TurnEnded)[-1] == TurnEnded("done", 20)
+
+
+def test_unknown_names_get_the_closest_valid_ones(session: Session, rec: Recorder) -> None:
+    session.submit("/smapler greedy")
+    session.submit("/sampler beam widht=3")
+    session.submit("/sampler gredy")
+    session.submit("/set temprature 0.5")
+    errors = rec.messages("error")
+    assert errors[0].startswith("unknown command /smapler (did you mean '/sampler'")
+    assert "did you mean 'width'" in errors[1]
+    assert "did you mean 'greedy'" in errors[2]
+    assert "did you mean 'temperature'" in errors[3]
+    assert all("\n" not in e for e in errors)
+
+
+def test_a_parameter_of_another_sampler_says_which(session: Session, rec: Recorder) -> None:
+    session.submit("/sampler greedy")
+    session.submit("/set temperature 0.5")
+    assert "/sampler" in rec.messages("error")[-1] and "temperature" in rec.messages("error")[-1]
+
+
+def test_ollama_style_aliases(session: Session, rec: Recorder) -> None:
+    session.submit("/set parameter temperature 0.5")
+    assert session.params["temperature"] == 0.5
+    session.submit("/set num_predict 12")
+    assert session.length == 12
+    session.submit("/?")
+    assert "/sampler NAME" in rec.messages("info")[-1]
+    session.submit("/bye")
+    assert QuitRequested() in rec.events
+
+
+def test_show_lists_the_model_card_and_sampler(session: Session, rec: Recorder) -> None:
+    session.submit("/show")
+    card = rec.messages("info")[-1]
+    for word in ("lstm", "layers", "hidden", "32", "parameters", "vocabulary", "tiny.txt", "val loss",
+                 "temperature", "0.7", "length"):
+        assert word in card
+
+
+def test_cancel_stops_a_long_generation(session: Session, rec: Recorder) -> None:
+    session.submit("/set length 100000")
+    worker = threading.Thread(target=session.submit, args=("To be",))
+    worker.start()
+    rec.wait(lambda e: isinstance(e, Chunk))
+    assert session.cancel()
+    worker.join(TIMEOUT)
+    ended = rec.wait(lambda e: isinstance(e, TurnEnded))
+    assert ended.reason == "stopped" and ended.chars < 100000
+    assert not session.generating
+
+
+def test_a_new_seed_stops_the_running_one(session: Session, rec: Recorder) -> None:
+    session.submit("/set length 100000")
+    worker = threading.Thread(target=session.submit, args=("To be",))
+    worker.start()
+    rec.wait(lambda e: isinstance(e, Chunk))
+    session.submit("/set length 5")
+    session.submit("or not")
+    worker.join(TIMEOUT)
+    assert [e.reason for e in rec.of(TurnEnded)] == ["stopped", "done"]
+
+
+def test_train_runs_in_the_background_while_generation_works(session: Session, rec: Recorder,
+                                                             tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    out = tmp_path / "trained.npz"
+    session.submit(f"/train {corpus} steps=40 hidden=24 layers=1 batch=8 seq=16 sample_every=10 val_every=10 out={out}")
+    assert not rec.messages("error")
+    rec.wait(lambda e: isinstance(e, Progress))
+    assert session.model.hidden_size == 24
+    session.submit("/set length 10")
+    session.submit("To")  # generates from a copy of the weights while they train
+    ended = rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert ended.reason == "budget" and ended.step == 40 and ended.path == str(out) and out.exists()
+    assert TurnEnded("done", 10) in rec.events
+    assert any(p.train is not None for p in rec.of(LossPoint))
+    assert any(p.val is not None for p in rec.of(LossPoint))
+    assert rec.of(TrainingSample)
+    assert all(0 <= p.fraction <= 1 for p in rec.of(Progress))
+    assert dict(session.card())["trained"] == "40 steps"
+    session.submit(f"/load {out}")
+    assert session.model.hidden_size == 24
+
+
+def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    out = tmp_path / "stopped.npz"
+    session.submit(f"/train {corpus} steps=100000 layers=1 hidden=16 batch=8 seq=16 out={out}")
+    rec.wait(lambda e: isinstance(e, Progress))
+    session.submit("/load elsewhere.npz")
+    assert "/stop" in rec.messages("error")[-1]
+    session.submit("/stop")
+    ended = rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert ended.reason == "stopped" and out.exists()
+    session.submit("/stop")
+    assert "no model is training" in rec.messages("error")[-1]
+
+
+def test_train_refuses_a_bad_corpus_in_one_line(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    session.submit(f"/train {tmp_path / 'missing.txt'}")
+    session.submit(f"/train {tmp_path} stesp=10")
+    errors = rec.messages("error")
+    assert len(errors) == 2 and all("\n" not in e for e in errors)
+    assert "did you mean 'steps'" in errors[1]
+
+
+def test_save_and_load_round_trip(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    session.submit(f"/save {tmp_path / 'copy'}")
+    assert (tmp_path / "copy.npz").exists()
+    before = {k: v.copy() for k, v in session.model.params.items()}
+    session.submit(f"/load {tmp_path / 'copy.npz'}")
+    assert all(np.array_equal(before[k], v) for k, v in session.model.params.items())
+    session.submit(f"/load {tmp_path / 'nope.npz'}")
+    assert "nope.npz" in rec.messages("error")[-1]
+
+
+def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, rec: Recorder) -> None:
+    vocab = session.model.vocab
+    session.submit("/new cell=rnn layers=2 hidden=16")
+    assert (session.model.cell.name, session.model.num_layers, session.model.hidden_size) == ("rnn", 2, 16)
+    assert session.model.vocab == vocab and session.spec.cell == "rnn"
+    session.submit("/new cell=lstn")
+    session.submit("/new layers=0")
+    errors = rec.messages("error")
+    assert "did you mean 'lstm'" in errors[0] and "layers must be >= 1" in errors[1]
+
+
+def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorder) -> None:
+    rows = session.compare("To be", length=15)
+    names = [n for n, _ in rows]
+    assert set(names) == set(session.host.samplers)
+    assert all(len(t) == 15 for _, t in rows)
+    assert all(n in rec.messages("info")[-1] for n in names)
+
+
+def test_listings_and_help(session: Session, rec: Recorder) -> None:
+    for line in ("/cells", "/samplers", "/corpora", "/plugins", "/help", "/help sampler"):
+        session.submit(line)
+    text = "\n".join(rec.messages("info"))
+    for word in ("lstm", "rnn", "beam", "greedy", "file", "rnnplay", "/train CORPUS", "width"):
+        assert word in text
+    assert not rec.messages("error")
+
+
+def test_a_plugin_command_goes_through_the_same_registry(session: Session, rec: Recorder) -> None:
+    echo = SimpleCommand("echo", "say it back", "/echo TEXT", lambda s, a: s.info(a.upper()), ("say",),
+                         lambda s, a: ["loud", "quiet"])
+    session.host.commands["echo"] = Registered(echo, "rnnplay-echo")
+    broken = SimpleCommand("boom", "fails", "/boom", lambda s, a: 1 / 0)
+    session.host.commands["boom"] = Registered(broken, "rnnplay-boom")
+    try:
+        session.submit("/say hi")
+        session.submit("/boom")
+        session.submit("/help")
+    finally:
+        del session.host.commands["echo"], session.host.commands["boom"]
+    assert rec.messages("info")[0] == "HI"
+    assert rec.messages("error") == ["/boom (from rnnplay-boom) failed: ZeroDivisionError: division by zero"]
+    assert "/echo TEXT" in rec.messages("info")[-1]
+
+
+def test_fit_batches_shrinks_to_short_texts() -> None:
+    assert fit_batches(100_000, 32, 64) == (32, 64)
+    b, t = fit_batches(500, 32, 64)
+    assert 500 // b >= t + 1

@@ -1,0 +1,196 @@
+"""The Textual app, driven through App.run_test() and Pilot at 80x24."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import ProgressBar, Static
+from tiny_model import build_tiny_model, write_corpus
+
+from rnnplay.session import Session
+from rnnplay.tui import RnnplayApp
+from rnnplay.tui.app import SlashCommands
+from rnnplay.tui.widgets import Card, LossPlot, PromptInput, TrainingPanel, Turn
+
+TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def app(tiny_path: Path) -> RnnplayApp:
+    session = Session()
+    session.load(str(tiny_path))
+    return RnnplayApp(session)
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "the app never reached the expected state"
+        await pilot.pause(0.05)
+
+
+async def type_line(pilot: Pilot, line: str) -> None:
+    """Type a short line key by key; paste a long one (typing 80 keys through Pilot is slow)."""
+    if len(line) > 24:
+        pilot.app.query_one(PromptInput).insert_text_at_cursor(line)
+        await pilot.press("enter")
+    else:
+        await pilot.press(*line, "enter")
+
+
+def turns(app: RnnplayApp) -> list[Turn]:
+    return list(app.query(Turn))
+
+
+def messages(app: RnnplayApp, level: str) -> list[str]:
+    return [str(w.render()) for w in app.query(f".message.{level}").results(Static)]
+
+
+def card_text(app: RnnplayApp, name: str) -> str:
+    return str(app.query_one(f"#{name}", Card).render())
+
+
+async def test_a_seed_streams_its_continuation_into_the_log(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.session.length = 60
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: turns(app) and turns(app)[0].ending == "" and len(turns(app)[0].text) == 60)
+        turn = turns(app)[0]
+        assert turn.seed == "To be"
+        assert str(turn.render()).startswith("To be" + turn.text[:10])
+        assert app.query_one(PromptInput).value == ""
+
+
+async def test_sampler_switch_shows_in_the_side_panel_and_is_used(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "temperature" in card_text(app, "sampler-card")
+        await type_line(pilot, "/sampler beam width=3")
+        await until(pilot, lambda: "beam" in card_text(app, "sampler-card"))
+        assert "width" in card_text(app, "sampler-card") and "3" in card_text(app, "sampler-card")
+        app.session.length = 20
+        await type_line(pilot, "To")
+        await until(pilot, lambda: len(turns(app)) == 1 and len(turns(app)[0].text) == 20)
+        assert turns(app)[0].border_title.startswith("beam width=3")
+
+
+async def test_a_wrong_value_is_one_line_naming_the_bound(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/set temperature 0")
+        await until(pilot, lambda: messages(app, "error"))
+        assert messages(app, "error") == ["temperature must be > 0 (got 0)"]
+
+
+async def test_an_unknown_command_gets_a_suggestion(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/smapler beam")
+        await until(pilot, lambda: messages(app, "error"))
+        assert "unknown command /smapler (did you mean '/sampler'" in messages(app, "error")[0]
+
+
+async def test_escape_stops_a_long_generation_and_the_app_stays(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.session.length = 100_000
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await pilot.press("escape")
+        await until(pilot, lambda: "stopped" in turns(app)[0].ending)
+        assert len(turns(app)[0].text) < 100_000 and app.is_running
+        app.session.length = 5
+        await type_line(pilot, "or not")
+        await until(pilot, lambda: len(turns(app)) == 2 and len(turns(app)[1].text) == 5)
+
+
+async def test_ctrl_c_stops_too(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.session.length = 100_000
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: "stopped" in turns(app)[0].ending)
+        assert app.is_running
+
+
+async def test_train_shows_progress_loss_plot_and_samples_while_generation_works(app: RnnplayApp,
+                                                                                  tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    out = tmp_path / "t.npz"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, f"/train {corpus} steps=60 layers=1 hidden=16 batch=8 seq=16 sample_every=20 "
+                               f"val_every=20 out={out}")
+        panel = app.query_one(TrainingPanel)
+        plot = app.query_one(LossPlot)
+        await until(pilot, lambda: panel.has_class("active") and plot.train)
+        app.session.length = 10
+        await type_line(pilot, "To")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) == 10)
+        await until(pilot, lambda: len(app.query(".sample")) > 0)
+        await until(pilot, lambda: "budget" in str(app.query_one("#train-status", Static).render()))
+        assert plot.val and len(plot.train) >= 1
+        assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(1.0)
+        assert "train" in str(plot.render())
+        assert "60 steps" in card_text(app, "model-card") and out.exists()
+
+
+async def test_completion_suggests_then_tab_takes_it_and_history_walks_back(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = app.query_one(PromptInput)
+        await pilot.press(*"/samp")
+        await until(pilot, lambda: prompt._suggestion == "/sampler")
+        await pilot.press("tab")
+        assert prompt.value == "/sampler"
+        await pilot.press("space", "b")
+        await until(pilot, lambda: prompt._suggestion == "/sampler beam")
+        await pilot.press("tab", "space", "w")
+        await until(pilot, lambda: prompt._suggestion == "/sampler beam width=")
+        prompt.value = ""
+        await type_line(pilot, "/show")
+        await type_line(pilot, "/cells")
+        await pilot.press("up")
+        assert prompt.value == "/cells"
+        await pilot.press("up")
+        assert prompt.value == "/show"
+        await pilot.press("down", "down")
+        assert prompt.value == ""
+
+
+async def test_palette_lists_the_slash_commands(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        provider = SlashCommands(app.screen)
+        hits = [hit async for hit in provider.discover()]
+        assert {"/help [COMMAND]", "/sampler NAME [key=value ...]", "/quit"} <= {h.text or str(h.display) for h in hits}
+        found = [hit async for hit in provider.search("sampler")]
+        assert found
+        found[0].command()
+        await pilot.pause()
+        assert app.query_one(PromptInput).value.startswith("/sampler")
+
+
+async def test_f1_shows_keys_and_commands_and_ctrl_d_leaves(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f1")
+        await until(pilot, lambda: any("Esc" in m and "/train" in m for m in messages(app, "info")))
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_quit_command_leaves(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/quit")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_without_a_model_it_says_how_to_get_one() -> None:
+    app = RnnplayApp(Session())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: messages(app, "info"))
+        assert "/load" in messages(app, "info")[0] and "/train" in messages(app, "info")[0]
+        assert "none" in card_text(app, "model-card")
