@@ -1,24 +1,45 @@
 """Characters <-> integer ids.
 
 The vocabulary is the sorted set of distinct characters of the training text, so
-the same text always gives the same ids. Encoding is vectorised: the text is
-viewed as an array of UTF-32 code points and mapped through a lookup table, so
-100 MB of text encodes in well under two seconds.
+the same text always gives the same ids. Both the vocabulary scan and encoding
+are vectorised and walk the text in slices, so a corpus of hundreds of MB needs
+its ids plus one slice's worth of scratch memory, never several copies of itself:
+
+- an ASCII slice (the common case) stays bytes: encoding is one C-level
+  ``bytes.translate`` through a 256-entry table ``byte -> id`` (255 marks an
+  unknown character) and the scan deletes the bytes already seen and counts only
+  what is left, which after the first slice is usually nothing;
+- any other slice becomes an array of UTF-32 code points, counted with
+  ``bincount`` and mapped through a direct lookup table ``table[cp] = id``
+  (-1 for characters outside the vocabulary).
+
+100 MB of ASCII text encodes in well under two seconds (benchmarks/encode_speed.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ..errors import RnnplayError
 
+CHUNK = 1 << 22  # characters per slice: 4M, so scratch arrays stay ~16-32 MB
+MAX_CODEPOINT = 0x10FFFF
+UNKNOWN_BYTE = 255  # in the byte table: "not in the vocabulary"
+
 
 def _codepoints(text: str) -> np.ndarray:
     """The text as a uint32 array of code points, without a Python-level loop."""
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _slices(text: str) -> Iterator[tuple[int, str]]:
+    """(start, slice) for consecutive CHUNK-character slices of ``text``."""
+    for start in range(0, len(text), CHUNK):
+        yield start, text[start : start + CHUNK]
 
 
 def describe_char(ch: str) -> str:
@@ -38,8 +59,16 @@ class Vocab:
     def from_text(cls, text: str) -> Vocab:
         if not text:
             raise RnnplayError("the corpus is empty: give a file with some text in it")
-        codes = np.unique(_codepoints(text))
-        return cls(tuple(chr(c) for c in codes.tolist()))
+        found: set[int] = set()  # code points seen so far
+        for _, part in _slices(text):
+            if part.isascii():  # O(1) in CPython: a string knows its widest character
+                new = part.encode("ascii").translate(None, bytes(c for c in found if c < 128))
+                points = np.frombuffer(new, dtype=np.uint8)
+            else:
+                points = _codepoints(part)
+            if len(points):
+                found.update(np.flatnonzero(np.bincount(points)).tolist())  # bincount[cp] > 0: cp occurs
+        return cls(tuple(chr(c) for c in sorted(found)))
 
     def __len__(self) -> int:
         return len(self.chars)
@@ -48,18 +77,33 @@ class Vocab:
     def size(self) -> int:
         return len(self.chars)
 
-    def _table(self) -> tuple[np.ndarray, np.ndarray]:
-        codes = np.array([ord(c) for c in self.chars], dtype=np.uint32)
-        return codes, np.arange(len(codes), dtype=np.int32)
+    @cached_property
+    def _table(self) -> np.ndarray:
+        """table[code point] = id, or -1 for characters outside the vocabulary (4.4 MB)."""
+        table = np.full(MAX_CODEPOINT + 1, -1, dtype=np.int32)
+        table[[ord(c) for c in self.chars]] = np.arange(len(self.chars), dtype=np.int32)
+        return table
+
+    @cached_property
+    def _byte_table(self) -> bytes | None:
+        """bytes.translate table for ASCII text: byte -> id (UNKNOWN_BYTE if absent); None if an id is too big."""
+        ascii_ids = self._table[:128]
+        if ascii_ids.max() >= UNKNOWN_BYTE:
+            return None
+        return bytes(np.where(ascii_ids >= 0, ascii_ids, UNKNOWN_BYTE).tolist()) + bytes([UNKNOWN_BYTE]) * 128
 
     def unknown(self, text: str) -> list[str]:
         """Distinct characters of ``text`` that are not in the vocabulary, in order of appearance."""
-        known = set(self.chars)
-        seen: dict[str, None] = {}
-        for ch in text:
-            if ch not in known:
-                seen.setdefault(ch, None)
-        return list(seen)
+        found: dict[int, int] = {}  # code point -> first position
+        for start, part in _slices(text):
+            points = _codepoints(part)
+            missing = self._table[points] < 0
+            if missing.any():
+                codes, first = np.unique(points[missing], return_index=True)
+                positions = start + np.flatnonzero(missing)[first]
+                for code, pos in zip(codes.tolist(), positions.tolist(), strict=True):
+                    found.setdefault(code, pos)
+        return [chr(c) for c in sorted(found, key=found.__getitem__)]
 
     def encode(self, text: str, on_unknown: str = "error") -> np.ndarray:
         """Ids of ``text`` as int32.
@@ -67,20 +111,24 @@ class Vocab:
         ``on_unknown``: "error" raises a one-line error naming the unknown
         characters; "skip" drops them.
         """
-        codes, ids = self._table()
-        points = _codepoints(text)
-        pos = np.searchsorted(codes, points)
-        pos_clipped = np.minimum(pos, len(codes) - 1)
-        known = codes[pos_clipped] == points
-        if not known.all():
-            if on_unknown == "skip":
-                return ids[pos_clipped[known]]
-            names = ", ".join(describe_char(c) for c in self.unknown(text)[:10])
-            raise RnnplayError(
-                f"the model has never seen {names}: remove those characters "
-                "or use a model trained on text that has them"
-            )
-        return ids[pos_clipped]
+        ids = np.empty(len(text), dtype=np.int32)
+        for start, part in _slices(text):
+            out = ids[start : start + len(part)]
+            if part.isascii() and self._byte_table is not None:
+                mapped = part.encode("ascii").translate(self._byte_table)
+                out[...] = np.frombuffer(mapped, dtype=np.uint8)
+                if UNKNOWN_BYTE in mapped:
+                    out[out == UNKNOWN_BYTE] = -1
+            else:
+                out[...] = self._table[_codepoints(part)]
+        if not len(ids) or ids.min() >= 0:
+            return ids
+        if on_unknown == "skip":
+            return ids[ids >= 0]
+        names = ", ".join(describe_char(c) for c in self.unknown(text)[:10])
+        raise RnnplayError(
+            f"the model has never seen {names}: remove those characters or use a model trained on text that has them"
+        )
 
     def decode(self, ids: Iterable[int] | np.ndarray) -> str:
         chars = self.chars

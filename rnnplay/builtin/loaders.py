@@ -1,0 +1,95 @@
+"""The built-in corpus loaders, one per spec prefix: file:, dir:, url:, stdlib:, card:.
+
+They are registered through ``register_corpus_loaders`` like any plugin's loaders;
+the work is done in :mod:`rnnplay.corpora` (reading, joining, downloading, cards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import urllib.parse
+from pathlib import Path
+
+from ..corpora import Corpus, Progress, load_corpus
+from ..corpora.cards import require_card
+from ..corpora.download import cache_dir, fetch
+from ..corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
+from ..corpora.text import decode, read_text_file
+from ..errors import RnnplayError
+from ..hookspecs import Register, hookimpl
+
+
+class FileLoader:
+    name = "file"
+    help = "one text file: file:PATH (a plain path works too)"
+
+    def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
+        path = Path(spec).expanduser()
+        return Corpus(path.name, read_text_file(path, encoding), str(path))
+
+
+class DirLoader:
+    name = "dir"
+    help = "every file in a folder, joined with '==> name <==' headers: dir:FOLDER[:GLOB] (default **/*)"
+
+    def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
+        folder, pattern = spec, "**/*"
+        if not Path(spec).expanduser().is_dir() and ":" in spec:
+            folder, _, pattern = spec.rpartition(":")
+        root = Path(folder).expanduser()
+        joined = join_files(folder_files(root, pattern), root, encoding, progress, f"reading {root.name or root}")
+        if not joined.files:
+            raise RnnplayError(f"dir:{folder}:{pattern} matched no text files; check the folder or the pattern "
+                               f"(e.g. dir:{folder}:*.txt)")
+        skipped = f", {joined.skipped_binary} binary files skipped" if joined.skipped_binary else ""
+        return Corpus(root.resolve().name, joined.text, str(root), description=f"{joined.files} files{skipped}")
+
+
+class UrlLoader:
+    name = "url"
+    help = "a text file on the web, downloaded once into the cache: url:https://HOST/PATH"
+
+    def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
+        parts = urllib.parse.urlsplit(spec)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise RnnplayError(f"url:{spec} is not an http(s) address; give url:https://... (or a file's path)")
+        file_name = Path(parts.path).name or parts.netloc
+        dest = cache_dir() / "corpora" / "urls" / hashlib.sha256(spec.encode()).hexdigest()[:16] / file_name
+        if not dest.exists():
+            fetch(spec, dest, progress=progress, label=f"downloading {file_name}")
+        return Corpus(file_name, decode(dest.read_bytes(), spec, encoding), spec)
+
+
+class StdlibLoader:
+    name = "stdlib"
+    help = "this Python's standard-library source, a code corpus every machine has: stdlib: or stdlib:MODULE"
+
+    def load(self, spec: str, progress: Progress) -> Corpus:
+        version = sys.version.split()[0]
+        root = stdlib_root()
+        joined = join_files(stdlib_files(spec), root, "utf-8", progress, "reading the standard library")
+        return Corpus(
+            f"stdlib:{spec}" if spec else "stdlib", joined.text, f"Python {version} standard library at {root}",
+            licence="PSF-2.0", description=f"{joined.files} source files of Python {version}'s standard library",
+        )
+
+
+class CardLoader:
+    name = "card"
+    help = "a corpus card by name (`rnnplay corpus list`), or card:PATH.toml"
+
+    def load(self, spec: str, progress: Progress) -> Corpus:
+        card = require_card(spec)
+        if card.spec is not None:
+            inner = load_corpus(card.spec, progress=progress)
+            text, source = inner.text, inner.source
+        else:
+            text, source = decode(card.read_bytes(progress), str(card.cache_path), card.encoding), str(card.url)
+        return Corpus(card.name, text, source, card.licence, card.description, dict(card.train))
+
+
+@hookimpl
+def register_corpus_loaders(register: Register) -> None:
+    for loader in (FileLoader(), DirLoader(), UrlLoader(), StdlibLoader(), CardLoader()):
+        register(loader)

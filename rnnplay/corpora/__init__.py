@@ -1,0 +1,74 @@
+"""Corpora: turning a corpus spec into checked training text.
+
+A spec is what a user types where a corpus is named (``rnnplay train SPEC``, the
+app's /train): a file path; ``PREFIX:ARGUMENT`` for a registered corpus loader
+(built-in: ``file:``, ``dir:``, ``url:``, ``stdlib:``, ``card:``; plugins add
+more); or the name of a corpus card (``tinyshakespeare``). :func:`load_corpus` is
+the one entry point: it picks the loader through the plugin registry, runs it and
+checks the result, so every source fails the same clear way.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from ..errors import RnnplayError
+from .base import Corpus, CorpusLoader, Progress, no_progress
+from .cards import builtin_cards, find_card
+from .text import check_text, read_text_file
+
+__all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "no_progress", "read_text_file", "resolve"]
+
+PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_-]+):(.*)", re.DOTALL)  # two letters or more: C:\ stays a path
+
+
+def resolve(spec: str) -> tuple[CorpusLoader, str]:
+    """The loader for ``spec`` and the argument it gets.
+
+    Order: a registered ``prefix:``; a bare http(s) URL; an existing path; a card
+    name. Anything else is an error naming the closest prefix or card.
+    """
+    from ..plugins import get_host, suggest  # the plugins layer: imported late, it imports the loaders
+
+    host = get_host()
+    loaders = host.corpus_loaders
+    if spec.startswith(("http://", "https://")):
+        return host.get("corpus_loaders", "url"), spec
+    match = PREFIX.fullmatch(spec)
+    if match and match[1] in loaders:
+        return loaders[match[1]].obj, match[2]
+    if not spec.strip():
+        raise RnnplayError("no corpus given; give a file path, a card name (`rnnplay corpus list`) or a spec")
+    if Path(spec).expanduser().exists():
+        return host.get("corpus_loaders", "file"), spec
+    if match:
+        prefix = match[1]
+        raise RnnplayError(f"unknown corpus prefix {prefix + ':'!r}{suggest(prefix, list(loaders))}; "
+                           f"known prefixes: {', '.join(sorted(loaders))} (`rnnplay corpus list`)")
+    if find_card(spec) is not None:
+        return host.get("corpus_loaders", "card"), spec
+    names = list(builtin_cards())
+    raise RnnplayError(f"{spec}: no such file or corpus card{suggest(spec, names)}; give a file path, "
+                       f"a card name ({', '.join(names)}) or a spec such as dir:FOLDER")
+
+
+def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = None) -> Corpus:
+    """The corpus ``spec`` names, checked: not empty, at least two distinct characters.
+
+    ``encoding`` reaches the loaders that read text files (file:, dir:, url:);
+    ``progress`` hears about downloads and long folder reads.
+    """
+    loader, argument = resolve(spec)
+    kwargs = {}
+    if "encoding" in inspect.signature(loader.load).parameters:
+        kwargs["encoding"] = encoding
+    elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")
+    corpus = loader.load(argument, progress or no_progress, **kwargs)
+    if not isinstance(corpus, Corpus):
+        raise RnnplayError(f"the corpus loader {loader.name!r} returned {type(corpus).__name__}, not a Corpus; "
+                           "report this to the plugin's author")
+    check_text(corpus.text, corpus.name)
+    return corpus

@@ -1,0 +1,86 @@
+"""Many files -> one text: ``dir:`` folders and the ``stdlib:`` code corpus.
+
+Files are read in sorted order (the same folder always gives the same text) and
+joined the way ``head a b`` shows several files: each starts with a header line
+``==> relative/path <==``, and a blank line separates one file from the next. The
+model sees where files begin and end, and a person reading the text can too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import RnnplayError
+from .base import Progress
+from .text import decode, looks_binary
+
+# Folders of the standard library that are not the library itself: tests, bundled
+# tools and apps, generated tables (encodings), deprecated packages, installed packages.
+STDLIB_SKIP = frozenset({
+    "test", "tests", "idle_test", "__pycache__", "site-packages", "dist-packages", "idlelib", "lib2to3",
+    "ensurepip", "turtledemo", "tkinter", "pydoc_data", "encodings", "distutils",
+})
+
+
+def header(name: str) -> str:
+    return f"==> {name} <==\n"
+
+
+@dataclass
+class Joined:
+    text: str
+    files: int
+    skipped_binary: int
+
+
+def join_files(files: list[Path], root: Path, encoding: str, progress: Progress, label: str) -> Joined:
+    """The files' texts with a header before each; files that look binary are skipped and counted."""
+    parts: list[str] = []
+    skipped = 0
+    for i, path in enumerate(files, 1):
+        data = path.read_bytes()
+        if looks_binary(data, encoding):
+            skipped += 1
+        else:
+            text = decode(data, str(path), encoding)
+            parts.append(header(path.relative_to(root).as_posix()) + text + ("" if text.endswith("\n") else "\n"))
+        progress(label, i, len(files), "files")
+    return Joined("\n".join(parts), len(parts), skipped)
+
+
+def folder_files(root: Path, pattern: str) -> list[Path]:
+    """Files under ``root`` matching the glob ``pattern``, sorted, without hidden files or folders."""
+    if not root.is_dir():
+        what = "no such folder" if not root.exists() else "not a folder"
+        raise RnnplayError(f"{root}: {what}; give dir:FOLDER or dir:FOLDER:GLOB")
+    return sorted(
+        p for p in root.glob(pattern)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+
+
+def stdlib_root() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def stdlib_files(package: str = "") -> list[Path]:
+    """The running Python's standard-library .py files (without tests and tools), sorted.
+
+    ``package`` narrows them to one module or package, e.g. ``json``.
+    """
+    root = stdlib_root()
+    files = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d not in STDLIB_SKIP]  # prune: never walk into site-packages
+        files += [Path(folder, n) for n in names if n.endswith(".py")]
+    if package:
+        files = [p for p in files if p.relative_to(root).parts[0] in (package, f"{package}.py")]
+    files.sort()
+    if not files:
+        raise RnnplayError(f"the standard library of Python {sys.version.split()[0]} has no module {package!r}; "
+                           "give stdlib: for all of it, or a module name such as stdlib:json")
+    return files

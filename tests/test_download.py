@@ -1,0 +1,172 @@
+"""Downloads against a real HTTP server on 127.0.0.1 serving the real tiny shakespeare file.
+
+The server offers the file intact, corrupted (one byte changed), cut short (the
+connection closes mid-body), under another name only, and not at all (404), so
+each of the download rules is checked end to end: the real checksum is verified,
+a corrupted or interrupted transfer leaves nothing in the cache, a mirror works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rnnplay.corpora import load_corpus
+from rnnplay.corpora.cards import require_card
+from rnnplay.corpora.download import fetch
+from rnnplay.errors import RnnplayError
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
+SHAKESPEARE = SHARED / "tinyshakespeare.txt"
+SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+
+pytestmark = pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"benchmark corpus not found at {SHAKESPEARE}")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    """/good/NAME the real file, /corrupt/NAME one byte flipped, /short/NAME half then hang up,
+    /renamed/input.txt only under the url's name, /error/NAME a 500, anything else 404."""
+
+    body = b""
+
+    def do_GET(self) -> None:
+        _, folder, name = self.path.split("/", 2)
+        body = self.body
+        if folder == "corrupt":
+            body = body[:1000] + bytes([body[1000] ^ 1]) + body[1001:]
+        if folder == "error":
+            self.send_error(500, "broken on purpose")
+            return
+        known = {"good": ("tinyshakespeare.txt", "input.txt"), "corrupt": ("tinyshakespeare.txt",),
+                 "short": ("tinyshakespeare.txt",), "renamed": ("input.txt",)}
+        if name not in known.get(folder, ()):
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if folder == "short":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)  # the transfer dies mid-body
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    Handler.body = SHAKESPEARE.read_bytes()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("RNNPLAY_CORPUS_MIRROR", raising=False)
+    return tmp_path / "cache"
+
+
+def files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_card_download_verifies_the_real_checksum(server: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", f"{server}/good")
+    seen: list[tuple[int, int | None]] = []
+    corpus = load_corpus("tinyshakespeare", progress=lambda label, done, total, unit="B": seen.append((done, total)))
+    assert corpus.sha256 == SHA256 and len(corpus.text) == 1_115_394
+    assert corpus.licence == "public domain" and corpus.settings["cell"] == "lstm"
+    assert files_in(cache) == [cache / "corpora" / "tinyshakespeare" / "tinyshakespeare.txt"]
+    assert seen[-1] == (1_115_394, 1_115_394)
+
+
+def test_a_corrupted_copy_is_rejected_and_not_kept(server: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", f"{server}/corrupt")
+    with pytest.raises(RnnplayError, match="checksum mismatch"):
+        load_corpus("tinyshakespeare")
+    assert files_in(cache) == []
+
+
+def test_an_interrupted_transfer_leaves_nothing(server: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", f"{server}/short")
+    with pytest.raises(RnnplayError, match=r"stopped after|broke off"):
+        load_corpus("tinyshakespeare")
+    assert files_in(cache) == []
+
+
+def test_ctrl_c_during_a_download_leaves_nothing(server: str, cache: Path) -> None:
+    def interrupt(label: str, done: int, total: int | None, unit: str = "B") -> None:
+        if done > 100_000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fetch(f"{server}/good/input.txt", cache / "x" / "input.txt", sha256=SHA256, progress=interrupt)
+    assert files_in(cache) == []
+
+
+def test_a_mirror_url_is_tried_under_each_file_name(server: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", f"{server}/renamed/")  # has input.txt, not tinyshakespeare.txt
+    assert load_corpus("tinyshakespeare").sha256 == SHA256
+
+
+def test_a_mirror_folder_works_without_any_network(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", str(SHARED))
+    corpus = load_corpus("tinyshakespeare")
+    assert corpus.sha256 == SHA256
+    assert corpus.source.startswith("https://raw.githubusercontent.com/")  # the origin, not the mirror
+    assert require_card("tinyshakespeare").cache_path.exists()
+
+
+def test_a_mirror_folder_without_the_file_says_so(tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", str(tmp_path))
+    with pytest.raises(RnnplayError, match=r"has none of tinyshakespeare.txt, input.txt.*unset RNNPLAY_CORPUS_MIRROR"):
+        load_corpus("tinyshakespeare")
+
+
+def test_a_damaged_cached_copy_is_fetched_again(server: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", f"{server}/good")
+    card = require_card("tinyshakespeare")
+    card.cache_path.parent.mkdir(parents=True)
+    card.cache_path.write_bytes(b"not shakespeare at all")
+    assert load_corpus("tinyshakespeare").sha256 == SHA256
+    assert hashlib.sha256(card.cache_path.read_bytes()).hexdigest() == SHA256
+
+
+def test_url_spec_downloads_once_into_the_cache(server: str, cache: Path) -> None:
+    corpus = load_corpus(f"url:{server}/good/input.txt")
+    assert (corpus.name, corpus.sha256, corpus.source) == ("input.txt", SHA256, f"{server}/good/input.txt")
+    assert len(files_in(cache)) == 1
+    again = load_corpus(f"{server}/good/input.txt")  # a bare http(s) address means url:
+    assert again.sha256 == SHA256 and len(files_in(cache)) == 1
+
+
+def test_http_errors_are_one_line(server: str, cache: Path) -> None:
+    with pytest.raises(RnnplayError, match="not found"):
+        load_corpus(f"url:{server}/good/nothing.txt")
+    with pytest.raises(RnnplayError, match="answered HTTP 500"):
+        load_corpus(f"url:{server}/error/input.txt")
+    assert files_in(cache) == []
+
+
+def test_an_unreachable_url_says_what_to_do(cache: Path) -> None:
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(RnnplayError, match=rf"cannot reach 127.0.0.1:{port}.*check the address"):
+        load_corpus(f"url:http://127.0.0.1:{port}/input.txt")
+    assert files_in(cache) == []
