@@ -18,8 +18,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .core.generate import generate
 from .core.model import Model
-from .core.sampling import sample_text
+from .core.sampler import TEMPERATURE
 from .core.trainer import Event, TrainConfig, Trainer
 from .core.vocab import Vocab, describe_char
 from .errors import RnnplayError
@@ -103,17 +104,12 @@ class CharRNN:
         """
         if self.model is None:
             raise RnnplayError("train the model first: rnn.train(text)")
-        if temp <= 0:
-            raise RnnplayError(f"temperature must be > 0, got {temp}")
-        vocab = self.model.vocab
-        unknown = vocab.unknown(seed)
+        unknown = self.model.vocab.unknown(seed)
         if unknown:
             warnings.warn(f"skipping characters the model has never seen: {', '.join(map(describe_char, unknown))}",
                           stacklevel=2)
-        ids = vocab.encode(seed, on_unknown="skip")
-        if len(ids) == 0:
-            ids = np.array([0], dtype=np.int32)  # nothing usable: start from the first character of the alphabet
-        return sample_text(self.model, ids, length, temp, np.random.default_rng(rng_seed))
+        stream = generate(self.model, seed, TEMPERATURE, {"temperature": temp}, length, np.random.default_rng(rng_seed))
+        return "".join(stream)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         if self.model is None:

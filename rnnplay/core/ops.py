@@ -12,7 +12,7 @@ import numpy as np
 
 def is_ids(x: np.ndarray) -> bool:
     """True when ``x`` holds character ids (an integer array) rather than vectors."""
-    return np.issubdtype(x.dtype, np.integer)
+    return x.dtype.kind in "iu"  # np.issubdtype says the same but costs ~1 µs, twice per generated character
 
 
 def project_inputs(x: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""Sampling speed: characters per second from a 2-layer, 256-unit LSTM (vocabulary 65), one run.
+
+    python benchmarks/sample_speed.py [--chars 3000] [--repeat 3] [--threads 1]
+
+Rows: rnnplay's generate() with the temperature sampler (one stream, everything a
+user's `rnnplay sample` does per character), beam search of width 8 (its 8 beams
+step as one batch; characters of the final text per second), and PyTorch doing the
+same single-stream loop eagerly (nn.LSTM + nn.Linear under no_grad, multinomial
+sampling, one .item() per character). Random weights: speed does not depend on them.
+Each figure is the median of --repeat runs.
+
+BLAS threads are set to --threads (default 1) for both libraries before they load:
+per-character work is a handful of (B, 256)x(256, 1024) products, too small to
+share, and on a busy 2-core machine extra BLAS threads only wait for each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chars", type=int, default=3000, help="characters per timed run")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per row; the median is printed")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS / PyTorch threads")
+    args = ap.parse_args()
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    rows = [("rnnplay, temperature 0.7, 1 stream", rnnplay_rate(args, "temperature", {"temperature": 0.7})),
+            ("rnnplay, greedy, 1 stream", rnnplay_rate(args, "greedy", {})),
+            ("rnnplay, beam width 8 (one batch of 8)", rnnplay_rate(args, "beam", {"width": 8}))]
+    rows.append(("PyTorch eager, temperature 0.7, 1 stream", torch_rate(args)))
+    print(f"\nsampling from a 2x256 LSTM, vocabulary 65; {args.chars} chars per run, median of {args.repeat}, "
+          f"{args.threads} thread(s)")
+    print(f"{'':44}{'chars/s':>10}")
+    for label, rate in rows:
+        print(f"{label:44}{'n/a (torch not installed)' if rate is None else f'{rate:10,.0f}'}")
+
+
+def timed(run: Callable[[], int], repeat: int) -> float:
+    run()  # warm up: caches, lazy imports
+    rates = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        n = run()
+        rates.append(n / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def rnnplay_rate(args: argparse.Namespace, sampler_name: str, params: dict) -> float:
+    import numpy as np
+
+    from rnnplay.builtin.samplers import BeamSampler, GreedySampler
+    from rnnplay.core.cells import LSTMCell
+    from rnnplay.core.generate import generate
+    from rnnplay.core.model import Model
+    from rnnplay.core.sampler import TEMPERATURE
+    from rnnplay.core.vocab import Vocab
+
+    sampler = {"temperature": TEMPERATURE, "greedy": GreedySampler(), "beam": BeamSampler()}[sampler_name]
+    vocab = Vocab(tuple(chr(c) for c in range(32, 32 + 65)))
+    model = Model(LSTMCell(), vocab, 256, 2, seed=0)
+    seed = "".join(vocab.chars[:20])
+    rng = np.random.default_rng(0)
+    return timed(lambda: sum(1 for _ in generate(model, seed, sampler, params, args.chars, rng)), args.repeat)
+
+
+def torch_rate(args: argparse.Namespace) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    V, H = 65, 256
+    emb = torch.nn.Embedding(V, V)
+    with torch.no_grad():
+        emb.weight.copy_(torch.eye(V))  # one-hot input, as in rnnplay
+    lstm, head = torch.nn.LSTM(V, H, 2), torch.nn.Linear(H, V)
+
+    def run() -> int:
+        with torch.no_grad():
+            state = None
+            x = torch.zeros(1, 1, dtype=torch.long)
+            for _ in range(args.chars):
+                out, state = lstm(emb(x), state)
+                p = torch.softmax(head(out[0, 0]) / 0.7, dim=-1)
+                x[0, 0] = int(torch.multinomial(p, 1).item())
+        return args.chars
+
+    return timed(run, args.repeat)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

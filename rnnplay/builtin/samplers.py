@@ -1,0 +1,164 @@
+"""The built-in samplers: temperature, greedy, top-k, top-p and beam search.
+
+The truncating samplers (top-k, top-p) decide which characters to keep on the
+model's own probabilities p = softmax(y); the temperature then reshapes what is
+left, so the two knobs are independent. docs/samplers.md has the maths of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..core.ops import log_softmax
+from ..core.sampler import TEMPERATURE, Param, Stepper, StepSampler, draw, take_rows, tempered
+from ..errors import RnnplayError
+from ..hookspecs import Register, hookimpl
+
+TEMPERATURE_PARAM = TEMPERATURE.params["temperature"]
+
+
+class GreedySampler(StepSampler):
+    """i = argmax_j y_j: always the most likely character (the lowest id on ties)."""
+
+    name = "greedy"
+    help = "always the most likely character (argmax)"
+    params: dict[str, Param] = {}  # noqa: RUF012 - read-only declaration
+
+    def choose(self, logits: np.ndarray, rng: np.random.Generator) -> int:
+        return int(logits.argmax())
+
+
+class TopKSampler(StepSampler):
+    """Keep the k highest-scoring characters, sample among them with p ∝ exp(y / T)."""
+
+    name = "top-k"
+    help = "sample among the k most likely characters"
+    params = {  # noqa: RUF012
+        "k": Param("k", int, 10, "how many of the most likely characters to keep", min=1),
+        "temperature": TEMPERATURE_PARAM,
+    }
+
+    def choose(self, logits: np.ndarray, rng: np.random.Generator, k: int = 10, temperature: float = 0.7) -> int:
+        if k >= len(logits):
+            return draw(tempered(logits, temperature), rng)
+        keep = np.argpartition(logits, len(logits) - k)[-k:]  # the k largest, in no particular order
+        return int(keep[draw(tempered(logits[keep], temperature), rng)])
+
+
+class TopPSampler(StepSampler):
+    """Nucleus sampling: keep the smallest set of most likely characters whose probability reaches p.
+
+    With p sorted descending, keep the first m where m = min{ m : Σ_{j ≤ m} p_(j) ≥ p },
+    then sample among them with p ∝ exp(y / T).
+    """
+
+    name = "top-p"
+    help = "sample among the most likely characters that together hold probability p"
+    params = {  # noqa: RUF012
+        "p": Param("p", float, 0.9, "probability mass to keep", min=0.0, max=1.0, min_open=True),
+        "temperature": TEMPERATURE_PARAM,
+    }
+
+    def choose(self, logits: np.ndarray, rng: np.random.Generator, p: float = 0.9, temperature: float = 0.7) -> int:
+        order = np.argsort(-logits, kind="stable")
+        w = tempered(logits[order], 1.0)  # the model's probabilities, unnormalised, descending
+        c = np.cumsum(w)
+        m = min(int(c.searchsorted(p * c[-1], side="left")) + 1, len(c))  # first m with Σ ≥ p
+        keep = order[:m]
+        return int(keep[draw(tempered(logits[keep], temperature), rng)])
+
+
+class BeamSampler:
+    """Beam search: keep the ``width`` most likely sequences, extend each by every character, repeat.
+
+    Scores are summed log-probabilities, s(x_1..x_t) = Σ log p(x_i | x_<i). All beams
+    step as one batch. A beam that ends with ``end`` is finished; finished and live
+    beams are ranked by s / len^alpha (length normalisation: without it short finished
+    beams always win, since every character only lowers s). The search ends at
+    ``length``, or once no live beam can still overtake the best finished one. The
+    prefix that every candidate shares can no longer change, so it is yielded at once;
+    the rest of the winner is yielded at the end.
+    """
+
+    name = "beam"
+    help = "the most likely continuation found by beam search (deterministic)"
+    needs_chars = True  # generate() passes the alphabet as chars=, to find `end`
+    params = {  # noqa: RUF012
+        "width": Param("width", int, 4, "how many sequences to keep at each step", min=1, max=256),
+        "alpha": Param("alpha", float, 0.7, "length normalisation: rank by logP / length^alpha", min=0.0, max=5.0),
+        "end": Param("end", str, "", "finish a beam when it produces this text ('' for never), e.g. '\\n'"),
+    }
+
+    def generate(
+        self,
+        stepper: Stepper,
+        logits: np.ndarray,
+        state: Any,
+        length: int,
+        rng: np.random.Generator,
+        width: int = 4,
+        alpha: float = 0.7,
+        end: str = "",
+        chars: tuple[str, ...] = (),
+    ) -> Iterator[int]:
+        if length < 1:
+            return
+        V = logits.shape[-1]
+        end_ids = _end_ids(end, chars)
+        hist = np.zeros((width, length), dtype=np.int64)  # hist[b, :t] = beam b's characters so far
+        scores = np.full(width, -np.inf)
+        scores[0] = 0.0  # one real beam to start; the other rows are empty (-inf) until filled
+        state = take_rows(state, np.zeros(width, dtype=np.int64))
+        batch_logits = np.broadcast_to(logits, (width, V))
+        finished: list[tuple[float, np.ndarray]] = []  # (normalised score, ids) of beams that produced `end`
+        emitted, n = 0, 0
+        for t in range(length):
+            if t:
+                batch_logits, state = stepper(hist[:, t - 1].copy(), state)
+            flat = (scores[:, None] + log_softmax(batch_logits.astype(np.float64))).ravel()  # (width·V,)
+            best = np.argpartition(-flat, width - 1)[:width]
+            best = best[np.argsort(-flat[best], kind="stable")]
+            parents, tokens = best // V, best % V
+            hist[:, emitted:t] = hist[parents, emitted:t]  # columns before `emitted` are shared already
+            hist[:, t] = tokens
+            scores = flat[best]
+            state = take_rows(state, parents)
+            n = t + 1
+            if len(end_ids) and n >= len(end_ids):
+                done = np.flatnonzero(np.isfinite(scores) & (hist[:, n - len(end_ids) : n] == end_ids).all(axis=1))
+                finished += [(scores[b] / n**alpha, hist[b, :n].copy()) for b in done]
+                scores[done] = -np.inf
+                # a live beam's normalised score can only reach s / length^alpha (s < 0 only falls)
+                if finished and max(f[0] for f in finished) >= scores.max() / length**alpha:
+                    break
+            while emitted < n and (shared := _shared(hist[:, emitted], scores, finished, emitted)) is not None:
+                yield shared
+                emitted += 1
+        live = [(scores[b] / n**alpha, hist[b, :n]) for b in np.flatnonzero(np.isfinite(scores))]
+        winner = max(finished + live, key=lambda c: c[0])[1]
+        yield from (int(i) for i in winner[emitted:])
+
+
+def _end_ids(end: str, chars: tuple[str, ...]) -> np.ndarray:
+    """The ids of ``end``; a character the model has never seen can never be produced."""
+    index = {c: i for i, c in enumerate(chars)}
+    missing = [c for c in end if c not in index]
+    if missing:
+        raise RnnplayError(f"end {end!r} has characters the model has never seen: {', '.join(map(repr, missing))}")
+    return np.array([index[c] for c in end], dtype=np.int64)
+
+
+def _shared(column: np.ndarray, scores: np.ndarray, finished: list[tuple[float, np.ndarray]], t: int) -> int | None:
+    """The character at position t if every live and finished candidate has the same one there, else None."""
+    live = column[np.isfinite(scores)]
+    values = set(live.tolist()) | {int(ids[t]) if t < len(ids) else -1 for _, ids in finished}
+    return values.pop() if len(values) == 1 and -1 not in values else None
+
+
+@hookimpl
+def register_samplers(register: Register) -> None:
+    for sampler in (TEMPERATURE, GreedySampler(), TopKSampler(), TopPSampler(), BeamSampler()):
+        register(sampler)

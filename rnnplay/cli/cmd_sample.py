@@ -1,0 +1,117 @@
+"""``rnnplay sample``: stream a model's continuation of a seed to stdout, character by character."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+import numpy as np
+
+from ..core.generate import generate
+from ..core.model import Model
+from ..core.sampler import parse_assignments, unescape
+from ..core.score import RunningScore
+from ..core.vocab import describe_char
+from ..errors import RnnplayError
+from ..models import BUNDLED_MODEL, load_model
+from ..plugins import get_host
+
+ORDER = 20
+EXAMPLES = """\
+examples:
+  rnnplay sample model.npz --seed "ROMEO:" --length 300 --rng-seed 1
+  rnnplay sample model.npz --seed "ROMEO:" --sampler top-p --set p=0.9 --temperature 0.8
+  rnnplay sample model.npz --seed "ROMEO:" --sampler beam --set width=8 --set end='\\n' --stop '\\n'
+  rnnplay sample model.npz --seed "KING" --heat            colour each character by its probability
+
+Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
+--stop and string parameters understand \\n and \\t."""
+
+# ANSI 256-colour codes from red (the model found it unlikely) to green (it expected it)
+HEAT = [(0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118), (1.01, 46)]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample", help="generate text from a model, streamed as it is written",
+        description="Continue a seed text with a trained model, streaming each character as it is picked.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", nargs="?", help="checkpoint from `rnnplay train` (default: the bundled model)")
+    p.add_argument("--seed", default="", help="text that primes the model (default: none)")
+    p.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
+    p.add_argument("--sampler", default="temperature", help="temperature, greedy, top-k, top-p, beam, or a plugin's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a sampler parameter (repeatable)")
+    p.add_argument("--temperature", metavar="T", help="shortcut for --set temperature=T")
+    p.add_argument("--rng-seed", type=int, help="random seed: the same seed gives the same text (default: random)")
+    p.add_argument("--stop", help="stop right after this text appears (it is printed)")
+    p.add_argument("--strict", action="store_true", help="refuse seed characters the model has never seen")
+    p.add_argument("--heat", nargs="?", const="auto", choices=["auto", "always"],
+                   help="colour characters by the probability the model gave them (on a terminal; =always to force)")
+    p.set_defaults(func=run)
+
+
+def load_model_arg(path: str | None) -> Model:
+    """The model at ``path``, or the bundled one; one line when neither exists."""
+    if path is None and not BUNDLED_MODEL.exists():
+        raise RnnplayError(
+            f"no MODEL given and the bundled model ({BUNDLED_MODEL.name}) is not installed yet: "
+            "pass a checkpoint made by `rnnplay train`"
+        )
+    return load_model(path).model
+
+
+def run(args: argparse.Namespace) -> int:
+    sampler = get_host().get("samplers", args.sampler)
+    params: dict[str, str] = parse_assignments(args.set)
+    if args.temperature is not None:
+        params["temperature"] = args.temperature
+    model = load_model_arg(args.model)
+    unknown = model.vocab.unknown(args.seed)
+    if unknown and not args.strict:
+        names = ", ".join(describe_char(c) for c in unknown)
+        print(f"rnnplay: skipping seed characters the model has never seen: {names}", file=sys.stderr)
+    rng = np.random.default_rng(args.rng_seed)
+    stop = unescape(args.stop) if args.stop else None
+    stream = generate(model, args.seed, sampler, params, args.length, rng, stop=stop,
+                      on_unknown="error" if args.strict else "skip")
+    out = sys.stdout
+    heat = args.heat == "always" or (args.heat == "auto" and out.isatty())
+    if args.heat == "auto" and not heat:
+        print("rnnplay: stdout is not a terminal, so no colours (use --heat=always to force them)", file=sys.stderr)
+    out.write(args.seed)
+    if heat:
+        _write_heat(out, stream, RunningScore(model, model.vocab.encode(args.seed, on_unknown="skip")), model)
+    else:
+        for ch in stream:
+            out.write(ch)
+            out.flush()
+    out.write("\n")
+    out.flush()
+    if heat:
+        print(legend(), file=sys.stderr)
+    return 0
+
+
+def _write_heat(out: TextIO, stream: Iterator[str], running: RunningScore, model: Model) -> None:
+    index = {c: i for i, c in enumerate(model.vocab.chars)}
+    for ch in stream:
+        p = running.push(index[ch])
+        out.write(ch if ch == "\n" else f"\x1b[38;5;{heat_colour(p)}m{ch}\x1b[0m")
+        out.flush()
+
+
+def heat_colour(p: float) -> int:
+    """The ANSI 256-colour code for probability p."""
+    return next(code for bound, code in HEAT if p < bound)
+
+
+def legend() -> str:
+    cells = []
+    low = 0.0
+    for bound, code in HEAT:
+        cells.append(f"\x1b[38;5;{code}m■\x1b[0m{low:.0%}+" if low else f"\x1b[38;5;{code}m■\x1b[0m<{bound:.0%}")
+        low = bound
+    return "heat (probability the model gave each character): " + " ".join(cells)

@@ -1,0 +1,121 @@
+"""Streaming generation: prime the state with the seed, then let a sampler pick characters.
+
+::
+
+    ids   = vocab.encode(seed)                 unknown characters skipped or refused
+    y, s  = prime(model, ids)                  the scores for the first new character
+    for i in sampler.generate(model.step, y, s, length, rng, **params):
+        yield vocab.chars[i]                   one chunk per id, as soon as it is picked
+
+It stops at ``length`` characters, right after the ``stop`` string appears (the
+stop string is part of the output), or when ``cancel`` is set: the stepper
+checks it before every model step, so a cancel from another thread stops the
+stream within one step, whatever the sampler. The same ``rng`` seed gives the
+same text.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import RnnplayError
+from .model import Model, States
+from .sampler import TEMPERATURE, Sampler, resolve_params
+
+PRIME_CHUNK = 1024  # seed characters per forward pass; bounds the memory a long seed needs
+
+
+class Cancelled(Exception):
+    """Raised inside the stepper when the cancel event is set; ends the stream quietly."""
+
+
+def prime(model: Model, ids: np.ndarray) -> tuple[np.ndarray, States]:
+    """Run the seed ids (n,) through the model: (logits (V,) for the next character, states).
+
+    With no seed the state stays zero and the scores are the head applied to the
+    zero hidden state, ``y = 0·W_hy + b_y``: the model's prediction from nothing.
+    """
+    states = model.initial_state(1)
+    if len(ids) == 0:
+        h = states[-1][0]  # the top layer's h (zeros)
+        return (h @ model.params["head.W_hy"] + model.params["head.b_y"])[0], states
+    ids = np.asarray(ids).reshape(-1, 1)
+    for start in range(0, len(ids), PRIME_CHUNK):
+        logits, states, _ = model.forward(ids[start : start + PRIME_CHUNK], states)
+    return logits[-1, 0], states
+
+
+def generate(
+    model: Model,
+    seed_text: str,
+    sampler: Sampler,
+    params: Mapping[str, Any],
+    length: int,
+    rng: np.random.Generator,
+    *,
+    stop: str | None = None,
+    cancel: threading.Event | None = None,
+    on_unknown: str = "skip",
+) -> Iterator[str]:
+    """Stream the continuation of ``seed_text``, one character per chunk, as the sampler picks them.
+
+    ``params`` (strings are parsed) are checked against ``sampler.params`` and the
+    seed is encoded before this returns, so bad input fails here, not mid-stream.
+    ``on_unknown="error"`` refuses unknown seed characters, naming them; "skip"
+    drops them (callers report them with ``model.vocab.unknown(seed_text)``).
+    """
+    if length < 0:
+        raise RnnplayError(f"length must be >= 0 (got {length})")
+    values = resolve_params(sampler, params)
+    ids = model.vocab.encode(seed_text, on_unknown=on_unknown)
+    return _stream(model, ids, sampler, values, length, rng, stop or None, cancel)
+
+
+def _stream(
+    model: Model,
+    ids: np.ndarray,
+    sampler: Sampler,
+    values: dict[str, Any],
+    length: int,
+    rng: np.random.Generator,
+    stop: str | None,
+    cancel: threading.Event | None,
+) -> Iterator[str]:
+    if length == 0 or (cancel is not None and cancel.is_set()):
+        return
+    step = model.step
+    if cancel is not None:
+
+        def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
+            if cancel.is_set():
+                raise Cancelled
+            return model.step(ids, states)
+
+    logits, states = prime(model, ids)
+    chars = model.vocab.chars
+    if getattr(sampler, "needs_chars", False):  # optional: samplers that match text (beam's `end`) get the alphabet
+        values = {**values, "chars": chars}
+    tail = ""  # the last len(stop) characters, to spot the stop string across chunks
+    try:
+        for i in sampler.generate(step, logits, states, length, rng, **values):
+            ch = chars[i]
+            yield ch
+            if stop is not None:
+                tail = (tail + ch)[-len(stop) :]
+                if tail == stop:
+                    return
+    except Cancelled:
+        return
+
+
+def sample_text(
+    model: Model, seed_ids: np.ndarray, length: int, temperature: float, rng: np.random.Generator
+) -> str:
+    """``length`` characters after ``seed_ids`` at ``temperature``: the trainer's occasional sample."""
+    logits, states = prime(model, seed_ids)
+    ids = TEMPERATURE.generate(model.step, logits, states, length, rng, temperature=temperature)
+    return model.vocab.decode(list(ids))

@@ -1,0 +1,231 @@
+"""The Sampler contract: how the next character is picked, with declared parameters.
+
+A sampler is any object with::
+
+    name: str                       "top-k"
+    help: str                       one line
+    params: dict[str, Param]        name -> type, default, bounds, one-line help
+    def generate(self, stepper, logits, state, length, rng, **params) -> Iterator[int]
+
+``stepper(ids (B,), state) -> (logits (B, V), state)`` runs the model one step
+for B streams at once (beam search runs its beams as one batch); ``logits`` (V,)
+are the scores for the first character, after the seed primed ``state`` (a
+batch of one). ``generate`` yields ``length`` character ids, one at a time.
+``state`` is a nested list/tuple of arrays whose first axis is the batch, so
+:func:`take_rows` can pick, reorder or repeat streams.
+
+Most samplers only choose one id from one logit vector: subclass
+:class:`StepSampler` and write ``choose``. The helpers here carry the maths they
+share::
+
+    p_i ∝ exp((y_i - max y) / T)          temperature T: T → 0 is argmax, T = 1 the model itself
+    i = min{ j : Σ_{m ≤ j} w_m > u·Σ w }   one draw from weights w, u ~ U[0, 1)
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import RnnplayError
+
+Stepper = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
+TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One sampler parameter: its type, default, bounds and a one-line help.
+
+    Bounds are ``min``/``max`` (inclusive unless ``min_open``/``max_open``) for
+    numbers, or ``choices`` for strings. ``/set``, ``--set``, validation and the UI
+    are all derived from this declaration.
+    """
+
+    name: str
+    type: type  # int, float, str or bool
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+    choices: tuple[str, ...] | None = None
+
+    def bounds(self) -> str:
+        """The allowed values in words: '> 0', 'in (0, 1]', '>= 1', "one of 'a', 'b'", or ''."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        lo, hi = self.min, self.max
+        if lo is not None and hi is not None:
+            return f"in {'(' if self.min_open else '['}{lo:g}, {hi:g}{')' if self.max_open else ']'}"
+        if lo is not None:
+            return f"{'>' if self.min_open else '>='} {lo:g}"
+        if hi is not None:
+            return f"{'<' if self.max_open else '<='} {hi:g}"
+        return ""
+
+    def describe(self) -> str:
+        """'temperature (float > 0, default 0.7): help', for help screens."""
+        kind = " ".join(filter(None, [self.type.__name__, self.bounds()]))
+        return f"{self.name} ({kind}, default {self.default!r}): {self.help}"
+
+    def parse(self, text: str) -> Any:
+        """Convert a user's string ('0.7', 'yes', 'a\\n') and check it."""
+        text = text.strip() if self.type is not str else text
+        if self.type is bool:
+            if text.lower() not in TRUE + FALSE:
+                raise RnnplayError(f"{self.name} must be true or false (got {text!r})")
+            return text.lower() in TRUE
+        if self.type is str:
+            return self.check(unescape(text))
+        try:
+            value = self.type(text)
+        except ValueError:
+            article = "an integer" if self.type is int else "a number"
+            raise RnnplayError(f"{self.name} must be {article} (got {text!r})") from None
+        return self.check(value)
+
+    def check(self, value: Any) -> Any:
+        """``value`` if it fits the type and bounds, else a one-line error naming the bound."""
+        if self.type is float and isinstance(value, int | np.integer | np.floating) and not isinstance(value, bool):
+            value = float(value)
+        elif self.type is int and isinstance(value, np.integer):
+            value = int(value)
+        ok_type = isinstance(value, self.type) and not (self.type is not bool and isinstance(value, bool))
+        if not ok_type:
+            raise RnnplayError(f"{self.name} must be of type {self.type.__name__} (got {value!r})")
+        if self.choices is not None and value not in self.choices:
+            raise RnnplayError(f"{self.name} must be {self.bounds()} (got {value!r})")
+        if self.type in (int, float):
+            lo, hi = self.min, self.max
+            below = lo is not None and (value <= lo if self.min_open else value < lo)
+            above = hi is not None and (value >= hi if self.max_open else value > hi)
+            if below or above or value != value:  # value != value: NaN
+                raise RnnplayError(f"{self.name} must be {self.bounds()} (got {value:g})")
+        return value
+
+
+@runtime_checkable
+class Sampler(Protocol):
+    name: str
+    help: str
+    params: dict[str, Param]
+
+    def generate(
+        self, stepper: Stepper, logits: np.ndarray, state: Any, length: int, rng: np.random.Generator, **params: Any
+    ) -> Iterator[int]: ...
+
+
+def unescape(text: str) -> str:
+    r"""'\n', '\t', '\r' and '\\' in user-typed text become the characters they name."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in ESCAPES:
+            out.append(ESCAPES[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """['width=4', 'alpha=0.6'] -> {'width': '4', 'alpha': '0.6'}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RnnplayError(f"expected key=value, got {item!r} (for example temperature=0.8)")
+        out[key.strip()] = value
+    return out
+
+
+def resolve_params(sampler: Sampler, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``sampler``: the given ones parsed (strings, as typed) or checked, the rest defaulted.
+
+    An unknown name is answered with the closest valid names.
+    """
+    params = sampler.params
+    for name in given:
+        if name not in params:
+            close = difflib.get_close_matches(name, list(params), n=2, cutoff=0.5)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            valid = ", ".join(params) or "none"
+            raise RnnplayError(f"sampler {sampler.name!r} has no parameter {name!r}{hint}; its parameters: {valid}")
+    values = {name: p.default for name, p in params.items()}
+    for name, value in given.items():
+        p = params[name]
+        values[name] = p.parse(value) if isinstance(value, str) else p.check(value)
+    return values
+
+
+def take_rows(state: Any, rows: np.ndarray) -> Any:
+    """The streams ``rows`` of a batched state (a nested list/tuple of (B, ...) arrays)."""
+    if isinstance(state, list | tuple):
+        return type(state)(take_rows(s, rows) for s in state)
+    return state[rows]
+
+
+# -- the maths per-step samplers share ------------------------------------------------
+def tempered(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Unnormalised probabilities w_i = exp((y_i - max y) / T); the largest is 1."""
+    w = logits - logits.max()
+    if temperature != 1.0:
+        w /= temperature
+    return np.exp(w, out=w)
+
+
+def draw(weights: np.ndarray, rng: np.random.Generator) -> int:
+    """One index i with probability w_i / Σ w (inverse CDF: cumsum, then a binary search)."""
+    c = weights.cumsum()
+    return min(int(c.searchsorted(rng.random() * c[-1], side="right")), len(c) - 1)  # the min guards NaN logits
+
+
+class StepSampler:
+    """Base for samplers that pick each character from the current logits alone.
+
+    Subclasses set ``name``, ``help``, ``params`` and write
+    ``choose(logits (V,), rng, **params) -> int``.
+    """
+
+    name: str
+    help: str
+    params: dict[str, Param]
+
+    def choose(self, logits: np.ndarray, rng: np.random.Generator, **params: Any) -> int:
+        raise NotImplementedError
+
+    def generate(
+        self, stepper: Stepper, logits: np.ndarray, state: Any, length: int, rng: np.random.Generator, **params: Any
+    ) -> Iterator[int]:
+        if length < 1:
+            return
+        choose = self.choose
+        i = choose(logits, rng, **params)
+        yield i
+        for _ in range(length - 1):
+            batch_logits, state = stepper(np.array([i]), state)
+            i = choose(batch_logits[0], rng, **params)
+            yield i
+
+
+class TemperatureSampler(StepSampler):
+    """p ∝ exp(y / T): the model's own distribution sharpened (T < 1) or flattened (T > 1)."""
+
+    name = "temperature"
+    help = "sample from softmax(logits / T)"
+    params = {  # noqa: RUF012 - read-only declaration
+        "temperature": Param("temperature", float, 0.7, "T: below 1 is safer, above 1 wilder", min=0.0, min_open=True)
+    }
+
+    def choose(self, logits: np.ndarray, rng: np.random.Generator, temperature: float = 0.7) -> int:
+        return draw(tempered(logits, temperature), rng)
+
+
+TEMPERATURE = TemperatureSampler()

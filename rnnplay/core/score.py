@@ -1,0 +1,84 @@
+"""How surprised the model is by a text: loss, per-character probabilities, alternatives.
+
+Convention (the same as the training loss): the first character is the model's
+input, not scored; every later character x_t is scored by the model's prediction
+after reading x_1..x_{t-1} from the zero state, with the whole left context::
+
+    p_t  = softmax(y_t)[x_t]                     t = 2..n
+    loss = -(1/(n-1)) Σ_t ln p_t   nats/char      bits/char = nats / ln 2
+
+So ``probs[i]`` is the probability of ``text[i + 1]``. The text runs through the
+model as one stream (B = 1) in chunks, carrying the state, so memory stays small
+for long files and nothing is cut.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RnnplayError
+from .generate import prime
+from .model import Model, States
+from .ops import log_softmax
+
+CHUNK = 512  # characters per forward pass
+
+
+@dataclass
+class Score:
+    text: str
+    chars: tuple[str, ...]  # the model's alphabet, to name alternative ids
+    probs: np.ndarray  # (n-1,) p(text[i+1] | text[:i+1])
+    top_ids: np.ndarray  # (n-1, k) the k most likely characters at each position, most likely first
+    top_probs: np.ndarray  # (n-1, k) their probabilities
+    nats_per_char: float
+
+    @property
+    def bits_per_char(self) -> float:
+        return self.nats_per_char / math.log(2)
+
+    def alternatives(self, i: int) -> list[tuple[str, float]]:
+        """[(character, probability), …] the model expected instead of ``text[i + 1]``, most likely first."""
+        return [(self.chars[j], float(p)) for j, p in zip(self.top_ids[i], self.top_probs[i], strict=True)]
+
+
+def score_text(model: Model, text: str, top_k: int = 5) -> Score:
+    """Score every character of ``text`` but the first (see the module docstring)."""
+    ids = model.vocab.encode(text, on_unknown="error")
+    n = len(ids) - 1
+    if n < 1:
+        raise RnnplayError("need at least two characters to score: the first one only primes the model")
+    k = min(top_k, model.vocab.size)
+    logp = np.empty(n, dtype=np.float64)
+    top_ids = np.empty((n, k), dtype=np.int32)
+    top_probs = np.empty((n, k), dtype=np.float32)
+    states: States = model.initial_state(1)
+    for start in range(0, n, CHUNK):
+        stop = min(start + CHUNK, n)
+        logits, states, _ = model.forward(ids[start:stop, None], states)
+        lp = log_softmax(logits[:, 0].astype(np.float64))  # (T, V)
+        rows = np.arange(stop - start)
+        logp[start:stop] = lp[rows, ids[start + 1 : stop + 1]]
+        best = np.argpartition(-lp, k - 1, axis=1)[:, :k]
+        best = np.take_along_axis(best, np.argsort(-np.take_along_axis(lp, best, axis=1), axis=1), axis=1)
+        top_ids[start:stop] = best
+        top_probs[start:stop] = np.exp(np.take_along_axis(lp, best, axis=1))
+    return Score(text, model.vocab.chars, np.exp(logp), top_ids, top_probs, float(-logp.mean()))
+
+
+class RunningScore:
+    """The probability the model gives each next character of a stream, one at a time (for live colouring)."""
+
+    def __init__(self, model: Model, seed_ids: np.ndarray) -> None:
+        self.model = model
+        self.logits, self.states = prime(model, seed_ids)
+
+    def push(self, i: int) -> float:
+        """p(i | everything pushed so far), then read i."""
+        p = float(np.exp(log_softmax(self.logits.astype(np.float64))[i]))
+        logits, self.states = self.model.step(np.array([i]), self.states)
+        self.logits = logits[0]
+        return p

@@ -1,0 +1,163 @@
+"""`rnnplay sample` and `rnnplay score` as a user runs them: real subprocesses, real files, a real pip install."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnplay.cli import main
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+from rnnplay.models import BUNDLED_MODEL, save_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"
+
+
+def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("rnnplay: error: ") and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    m = Model(LSTMCell(), Vocab.from_text(TEXT), 16, 2, seed=1)
+    for p in m.params.values():
+        p *= 3.0
+    return save_model(tmp_path_factory.mktemp("model") / "m.npz", m)
+
+
+def test_same_rng_seed_same_output(model_path: Path, tmp_path: Path) -> None:
+    args = ["sample", str(model_path), "--seed", "ROMEO:", "--length", "60", "--rng-seed", "7"]
+    first, again = rnnplay(*args, cwd=tmp_path), rnnplay(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == again.stdout and first.stdout.startswith("ROMEO:")
+    assert len(first.stdout) == len("ROMEO:") + 60 + 1  # seed, continuation, final newline
+    other = rnnplay(*args[:-1], "8", cwd=tmp_path)
+    assert other.stdout != first.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--sampler", "greedy"], ["--sampler", "top-k", "--set", "k=3"], ["--sampler", "top-p", "--set", "p=0.8",
+     "--temperature", "1.3"], ["--sampler", "beam", "--set", "width=4", "--set", "alpha=0.5"]],
+)
+def test_every_builtin_sampler_runs(model_path: Path, tmp_path: Path, extra: list[str]) -> None:
+    done = rnnplay("sample", str(model_path), "--seed", "It is", "--length", "30", "--rng-seed", "1", *extra,
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) == len("It is") + 30 + 1 and set(done.stdout) <= set(TEXT)
+
+
+def test_stop_string_ends_the_output(model_path: Path, tmp_path: Path) -> None:
+    full = rnnplay("sample", str(model_path), "--length", "300", "--rng-seed", "3", cwd=tmp_path).stdout[:-1]
+    pairs = (full[i : i + 2] for i in range(50, 298))
+    stop = next(p for p in pairs if full.find(p) > 0 and "\n" not in p)
+    cut = rnnplay("sample", str(model_path), "--length", "300", "--rng-seed", "3", "--stop", stop, cwd=tmp_path)
+    assert cut.stdout[:-1] == full[: full.find(stop) + len(stop)]
+
+
+def test_unknown_seed_characters_are_named_and_skipped_or_refused(model_path: Path, tmp_path: Path) -> None:
+    done = rnnplay("sample", str(model_path), "--seed", "Rosé ⚔", "--length", "10", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stderr == "rnnplay: skipping seed characters the model has never seen: 'é', '⚔'\n"
+    strict = one_line_error(rnnplay("sample", str(model_path), "--seed", "Rosé", "--strict", cwd=tmp_path))
+    assert "never seen 'é'" in strict
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--temperature", "0"], "temperature must be > 0 (got 0)"),
+        (["--sampler", "top-p", "--set", "p=1.5"], "p must be in (0, 1] (got 1.5)"),
+        (["--sampler", "top-k", "--set", "k=0"], "k must be >= 1 (got 0)"),
+        (["--sampler", "beam", "--set", "width=0"], "width must be in [1, 256] (got 0)"),
+        (["--sampler", "topk"], "unknown sampler 'topk' (did you mean 'top-k'"),
+        (["--sampler", "beam", "--set", "widht=3"], "has no parameter 'widht' (did you mean 'width'?)"),
+        (["--sampler", "greedy", "--temperature", "1"], "sampler 'greedy' has no parameter 'temperature'"),
+        (["--set", "temperature"], "expected key=value, got 'temperature'"),
+    ],
+)
+def test_bad_sampler_settings_get_one_line(
+    model_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In-process for speed: the same main() the `rnnplay` script runs (the subprocess case is below)."""
+    assert main(["sample", str(model_path), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rnnplay: error: ") and err.count("\n") == 1 and message in err
+
+
+def test_a_bad_setting_in_a_real_process_is_one_line(model_path: Path, tmp_path: Path) -> None:
+    assert "p must be in (0, 1] (got 0)" in one_line_error(
+        rnnplay("sample", str(model_path), "--sampler", "top-p", "--set", "p=0", cwd=tmp_path))
+
+
+@pytest.mark.skipif(BUNDLED_MODEL.exists(), reason="the bundled model is installed")
+def test_no_model_and_no_bundled_model_says_so(tmp_path: Path) -> None:
+    assert "bundled model" in one_line_error(rnnplay("sample", "--seed", "x", cwd=tmp_path))
+
+
+def test_heat_colours_only_when_forced_off_a_terminal(model_path: Path, tmp_path: Path) -> None:
+    base = ["sample", str(model_path), "--seed", "It", "--length", "20", "--rng-seed", "2"]
+    plain = rnnplay(*base, cwd=tmp_path)
+    auto = rnnplay(*base, "--heat", cwd=tmp_path)
+    assert auto.stdout == plain.stdout and "not a terminal" in auto.stderr
+    forced = rnnplay(*base, "--heat=always", cwd=tmp_path)
+    assert "\x1b[38;5;" in forced.stdout and "heat (probability" in forced.stderr
+    assert forced.stdout.replace("\x1b[0m", "").count("\x1b[38;5;") == sum(c != "\n" for c in plain.stdout[2:-1])
+
+
+def test_score_prints_nats_and_bits(model_path: Path, tmp_path: Path) -> None:
+    done = rnnplay("score", str(model_path), "--text", "But soft, what light", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    nats = float(done.stdout.split()[0])
+    bits = float(done.stdout.split("(")[1].split()[0])
+    assert bits == pytest.approx(nats / math.log(2), abs=1e-3)
+    assert "on 19 characters" in done.stdout
+
+
+def test_score_val_split_scores_the_last_tenth_of_the_file(model_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT * 3)
+    done = rnnplay("score", str(model_path), "--file", str(path), "--val-split", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    n = len(TEXT * 3)
+    assert f"on {n - int(n * 0.9) - 1} characters of the last 10% of" in done.stdout
+    assert "no such file" in one_line_error(rnnplay("score", str(model_path), "--file", "nope.txt", cwd=tmp_path))
+
+
+@pytest.mark.slow
+def test_minp_plugin_installs_and_its_own_tests_pass(model_path: Path, tmp_path: Path) -> None:
+    """pip install the plugin into a --target folder (not the dev venv), then use it through PYTHONPATH."""
+    source = tmp_path / "rnnplay-minp"
+    shutil.copytree(ROOT / "plugins" / "rnnplay-minp", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
+    target = tmp_path / "site"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target),
+         str(source)], capture_output=True, text=True, timeout=300,
+    )
+    assert pip.returncode == 0, pip.stderr
+    env = {**os.environ, "PYTHONPATH": str(target), "RNNPLAY_LOAD_PLUGINS": "rnnplay-minp"}
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(source / "tests")],
+                           cwd=source, capture_output=True, text=True, env=env, timeout=300)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    done = rnnplay("sample", str(model_path), "--seed", "It", "--length", "20", "--sampler", "min-p",
+                   "--set", "min_p=0.2", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) == len("It") + 20 + 1
+    assert "min_p must be in [0, 1] (got 2)" in one_line_error(
+        rnnplay("sample", str(model_path), "--sampler", "min-p", "--set", "min_p=2", cwd=tmp_path, env=env))

@@ -1,0 +1,138 @@
+"""Streaming generation: priming, reproducibility, stop strings, cancel, unknown seed characters."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rnnplay.builtin.samplers import BeamSampler, GreedySampler
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.generate import generate, prime
+from rnnplay.core.model import Model, States
+from rnnplay.core.sampler import TEMPERATURE, Sampler
+from rnnplay.core.vocab import Vocab
+from rnnplay.errors import RnnplayError
+
+ALPHABET = "\n !,.:;?ERSTabcdehilmnorstuw"
+
+
+@pytest.fixture
+def model() -> Model:
+    m = Model(LSTMCell(), Vocab(tuple(sorted(ALPHABET))), 24, 2, seed=7)
+    for p in m.params.values():  # sharper than the default init, so samples are not uniform noise
+        p *= 3.0
+    return m
+
+
+def text(model: Model, seed: str = "To be", length: int = 80, rng_seed: int = 1, sampler: Sampler = TEMPERATURE,
+         **kw: Any) -> str:
+    params = kw.pop("params", {"temperature": 1.0} if sampler is TEMPERATURE else {})
+    return "".join(generate(model, seed, sampler, params, length, np.random.default_rng(rng_seed), **kw))
+
+
+def test_streams_exactly_length_characters_from_the_alphabet(model: Model) -> None:
+    out = text(model, length=120)
+    assert len(out) == 120 and set(out) <= set(ALPHABET)
+    assert text(model, length=0) == ""
+    assert len(text(model, seed="", length=10)) == 10  # no seed: the zero state's prediction
+
+
+def test_same_rng_seed_same_text_and_another_seed_differs(model: Model) -> None:
+    assert text(model, rng_seed=3) == text(model, rng_seed=3)
+    assert text(model, rng_seed=3) != text(model, rng_seed=4)
+    assert text(model, sampler=BeamSampler(), params={"width": 3}) == text(model, sampler=BeamSampler(),
+                                                                              params={"width": 3}, rng_seed=9)
+
+
+def test_prime_equals_stepping_through_the_seed(model: Model) -> None:
+    ids = model.vocab.encode("Tis the true one")
+    logits, _ = prime(model, ids)
+    step_states = model.initial_state(1)
+    for i in ids:
+        step_logits, step_states = model.step(np.array([i]), step_states)
+    np.testing.assert_allclose(logits, step_logits[0], rtol=1e-4, atol=1e-5)
+
+
+def test_greedy_continuation_is_the_argmax_path(model: Model) -> None:
+    out = text(model, sampler=GreedySampler(), length=15)
+    logits, states = prime(model, model.vocab.encode("To be"))
+    expected = []
+    for _ in range(15):
+        i = int(np.argmax(logits))
+        expected.append(model.vocab.chars[i])
+        logits, states = model.step(np.array([i]), states)
+        logits = logits[0]
+    assert out == "".join(expected)
+    assert text(model, sampler=BeamSampler(), params={"width": 1}, length=15) == out
+
+
+def test_stop_string_ends_the_stream_right_after_it(model: Model) -> None:
+    full = text(model, length=400)
+    stop = next(full[i : i + 2] for i in range(100, 398) if full.find(full[i : i + 2]) >= 20)
+    cut = text(model, length=400, stop=stop)
+    assert cut == full[: full.find(stop) + len(stop)]
+    assert cut.endswith(stop) and stop not in cut[:-1]
+
+
+def count_steps(model: Model) -> list[int]:
+    calls = [0]
+    step = model.step
+
+    def counting(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
+        calls[0] += 1
+        return step(ids, states)
+
+    model.step = counting  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.mark.parametrize("sampler", [TEMPERATURE, BeamSampler()])
+def test_cancel_stops_within_one_step(model: Model, sampler: Sampler) -> None:
+    cancel = threading.Event()
+    calls = count_steps(model)
+    stream = generate(model, "To be", sampler, {}, 10_000, np.random.default_rng(0), cancel=cancel)
+    got = []
+    for ch in stream:
+        got.append(ch)
+        if calls[0] >= 5:
+            cancel.set()
+            at_cancel = calls[0]
+    assert calls[0] == at_cancel  # not a single model step after the cancel
+    assert len(got) < 50
+
+
+def test_cancel_from_another_thread(model: Model) -> None:
+    cancel = threading.Event()
+    first = threading.Event()
+    got: list[str] = []
+
+    def consume() -> None:
+        for ch in generate(model, "To be", TEMPERATURE, {}, 1_000_000, np.random.default_rng(0), cancel=cancel):
+            got.append(ch)
+            first.set()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    assert first.wait(30)
+    cancel.set()
+    worker.join(30)
+    assert not worker.is_alive() and 0 < len(got) < 1_000_000
+
+
+def test_unknown_seed_characters_are_skipped_or_refused(model: Model) -> None:
+    assert model.vocab.unknown("To bé, ok") == ["é", "k"]
+    assert text(model, seed="To bé, ok") == text(model, seed="To b, o")
+    with pytest.raises(RnnplayError, match="never seen 'é', 'k'"):
+        generate(model, "To bé, ok", TEMPERATURE, {}, 10, np.random.default_rng(0), on_unknown="error")
+
+
+def test_bad_parameters_fail_before_anything_is_generated(model: Model) -> None:
+    with pytest.raises(RnnplayError, match=r"temperature must be > 0 \(got 0\)"):
+        generate(model, "To", TEMPERATURE, {"temperature": "0"}, 10, np.random.default_rng(0))
+    with pytest.raises(RnnplayError, match="has no parameter 'widht' \\(did you mean 'width'\\?\\)"):
+        generate(model, "To", BeamSampler(), {"widht": 3}, 10, np.random.default_rng(0))
+    with pytest.raises(RnnplayError, match="length must be >= 0"):
+        generate(model, "To", TEMPERATURE, {}, -1, np.random.default_rng(0))

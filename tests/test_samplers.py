@@ -1,0 +1,207 @@
+"""Samplers: declared parameters, the distributions they claim, and beam search's answers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rnnplay.builtin.samplers import BeamSampler, GreedySampler, TopKSampler, TopPSampler
+from rnnplay.core.sampler import TEMPERATURE, Param, StepSampler, resolve_params, take_rows
+from rnnplay.errors import RnnplayError
+from rnnplay.plugins import PluginHost
+
+LOGITS = np.array([2.0, 1.5, 0.3, 0.0, -1.0, -2.5], dtype=np.float32)
+DRAWS = 8_000
+CHI2_999 = {1: 10.83, 2: 13.82, 3: 16.27, 4: 18.47, 5: 20.52}  # χ² critical values at p = 0.001
+
+
+def softmax(y: np.ndarray) -> np.ndarray:
+    e = np.exp(y - y.max())
+    return e / e.sum()
+
+
+def assert_matches(sampler: StepSampler, target: np.ndarray, **params: float) -> None:
+    """Draw DRAWS ids with a fixed seed: never outside the target's support, and a χ² test inside it."""
+    rng = np.random.default_rng(1234)
+    counts = np.bincount([sampler.choose(LOGITS, rng, **params) for _ in range(DRAWS)], minlength=len(target))
+    support = target > 0
+    assert counts[~support].sum() == 0, f"sampled outside the support: {counts}"
+    expected = DRAWS * target[support]
+    chi2 = float(((counts[support] - expected) ** 2 / expected).sum())
+    df = int(support.sum()) - 1
+    if df:
+        assert chi2 < CHI2_999[df], f"χ² = {chi2:.1f} for counts {counts} vs expected {DRAWS * target}"
+
+
+def test_temperature_matches_softmax_of_scaled_logits() -> None:
+    assert_matches(TEMPERATURE, softmax(LOGITS / 0.7), temperature=0.7)
+    assert_matches(TEMPERATURE, softmax(LOGITS / 1.6), temperature=1.6)
+
+
+def test_top_k_keeps_the_k_best_and_applies_the_temperature() -> None:
+    target = np.zeros(6)
+    target[:3] = softmax(LOGITS[:3] / 0.8)
+    assert_matches(TopKSampler(), target, k=3, temperature=0.8)
+    assert_matches(TopKSampler(), softmax(LOGITS), k=10, temperature=1.0)  # k >= V: plain softmax
+
+
+def nucleus(p: float, temperature: float) -> np.ndarray:
+    """Hand-computed target: LOGITS is sorted, so keep the first m whose model probabilities reach p."""
+    probs = softmax(LOGITS)
+    m = int(np.argmax(np.cumsum(probs) >= p)) + 1
+    target = np.zeros(6)
+    target[:m] = softmax(LOGITS[:m] / temperature)
+    return target
+
+
+@pytest.mark.parametrize(("p", "temperature"), [(0.5, 1.0), (0.8, 1.0), (0.8, 0.6), (1.0, 1.0)])
+def test_top_p_keeps_the_nucleus(p: float, temperature: float) -> None:
+    assert_matches(TopPSampler(), nucleus(p, temperature), p=p, temperature=temperature)
+
+
+def test_top_p_keeps_the_character_that_crosses_p() -> None:
+    probs = softmax(LOGITS)
+    assert probs[0] < 0.6 < probs[0] + probs[1]
+    assert_matches(TopPSampler(), nucleus(0.6, 1.0), p=0.6, temperature=1.0)
+    assert (nucleus(0.6, 1.0) > 0).sum() == 2
+
+
+def test_greedy_equals_argmax() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        y = rng.normal(size=30).astype(np.float32)
+        assert GreedySampler().choose(y, rng) == int(np.argmax(y))
+
+
+@pytest.mark.parametrize(
+    ("param", "text", "message"),
+    [
+        (TEMPERATURE.params["temperature"], "0", "temperature must be > 0 (got 0)"),
+        (TEMPERATURE.params["temperature"], "-1.5", "temperature must be > 0 (got -1.5)"),
+        (TopKSampler.params["k"], "0", "k must be >= 1 (got 0)"),
+        (TopKSampler.params["k"], "2.5", "k must be an integer (got '2.5')"),
+        (TopPSampler.params["p"], "0", "p must be in (0, 1] (got 0)"),
+        (TopPSampler.params["p"], "1.01", "p must be in (0, 1] (got 1.01)"),
+        (TopPSampler.params["p"], "nan", "p must be in (0, 1] (got nan)"),
+        (BeamSampler.params["width"], "0", "width must be in [1, 256] (got 0)"),
+    ],
+)
+def test_out_of_range_values_name_the_bound(param: Param, text: str, message: str) -> None:
+    with pytest.raises(RnnplayError) as err:
+        param.parse(text)
+    assert str(err.value) == message
+
+
+def test_params_parse_and_check() -> None:
+    flag = Param("flag", bool, False, "a switch")
+    assert flag.parse("yes") is True and flag.parse("off") is False
+    assert TopPSampler.params["p"].parse("1") == 1.0
+    assert BeamSampler.params["end"].parse("\\n") == "\n"
+    assert TEMPERATURE.params["temperature"].check(2) == 2.0  # an int is a fine float
+    assert TEMPERATURE.params["temperature"].describe().startswith("temperature (float > 0, default 0.7): ")
+    choice = Param("mode", str, "a", "pick one", choices=("a", "b"))
+    with pytest.raises(RnnplayError, match=r"mode must be one of 'a', 'b' \(got 'c'\)"):
+        choice.parse("c")
+
+
+def test_resolve_params_fills_defaults_and_suggests_names() -> None:
+    assert resolve_params(TopKSampler(), {"k": "5"}) == {"k": 5, "temperature": 0.7}
+    with pytest.raises(RnnplayError) as err:
+        resolve_params(TopKSampler(), {"temprature": "1"})
+    assert str(err.value) == (
+        "sampler 'top-k' has no parameter 'temprature' (did you mean 'temperature'?); its parameters: k, temperature"
+    )
+
+
+def test_builtin_samplers_are_registered_through_the_hook() -> None:
+    host = PluginHost(load_entry_points=False)
+    assert {"temperature", "greedy", "top-k", "top-p", "beam"} <= set(host.samplers)
+    assert all(host.samplers[n].plugin == "rnnplay" for n in ("temperature", "beam"))
+    for entry in host.samplers.values():
+        assert entry.obj.help and "\n" not in entry.obj.help
+        assert all(p.help and "\n" not in p.help for p in entry.obj.params.values())
+
+
+# -- beam search on hand-built steppers ---------------------------------------------------------
+class MarkovStepper:
+    """logits = log P[last id]: a first-order chain whose state is the last id (batched), counting calls."""
+
+    def __init__(self, start: np.ndarray, P: np.ndarray) -> None:
+        self.start, self.P, self.calls = np.log(start), np.log(P), 0
+
+    def __call__(self, ids: np.ndarray, state: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.calls += 1
+        return self.P[ids], [ids.copy()]
+
+    def logp(self, seq: tuple[int, ...]) -> float:
+        return float(self.start[seq[0]] + sum(self.P[a, b] for a, b in itertools.pairwise(seq)))
+
+
+def beam(stepper: MarkovStepper, length: int, chars: tuple[str, ...] = (), **params) -> list[int]:
+    state = [np.zeros(1, dtype=np.int64)]
+    values = resolve_params(BeamSampler(), params)
+    return list(BeamSampler().generate(stepper, stepper.start, state, length, np.random.default_rng(0), **values,
+                                       chars=chars))
+
+
+def greedy(stepper: MarkovStepper, length: int) -> list[int]:
+    state = [np.zeros(1, dtype=np.int64)]
+    return list(GreedySampler().generate(stepper, stepper.start, state, length, np.random.default_rng(0)))
+
+
+# a (0.5) is the best first character, but every continuation of it is poor; b (0.4) leads to b (0.95)
+TRAP = MarkovStepper(np.array([0.5, 0.4, 0.1]), np.array([[0.34, 0.33, 0.33], [0.025, 0.95, 0.025], [0.3, 0.3, 0.4]]))
+
+
+def test_beam_finds_the_better_path_that_greedy_misses() -> None:
+    assert greedy(TRAP, 2) == [0, 0]  # 0.5 · 0.34 = 0.17
+    assert beam(TRAP, 2, width=2) == [1, 1]  # 0.4 · 0.95 = 0.38
+    assert beam(TRAP, 6, width=2) == [1] * 6
+
+
+def test_beam_returns_the_highest_scoring_sequence_by_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        P = rng.dirichlet(np.ones(3) * 0.5, size=3)
+        chain = MarkovStepper(rng.dirichlet(np.ones(3)), P)
+        length = 4
+        best = max(itertools.product(range(3), repeat=length), key=chain.logp)
+        assert tuple(beam(chain, length, width=27)) == best  # width V^(L-1) keeps every prefix: exact
+
+
+def test_beam_width_one_equals_greedy() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(5):
+        chain = MarkovStepper(rng.dirichlet(np.ones(5)), rng.dirichlet(np.ones(5), size=5))
+        assert beam(chain, 12, width=1) == greedy(chain, 12)
+
+
+def test_beam_streams_the_shared_prefix_before_it_ends() -> None:
+    # after 'a', both a and b are good, so the beam starting with 'b' dies at step 2 and 'a' is settled
+    chain = MarkovStepper(np.array([0.6, 0.4, 1e-9]), np.array([[0.5, 0.5, 1e-9], [0.2, 0.2, 0.6], [0.4, 0.3, 0.3]]))
+    state = [np.zeros(1, dtype=np.int64)]
+    stream = BeamSampler().generate(chain, chain.start, state, 20, np.random.default_rng(0), width=2, alpha=0.0)
+    first = next(stream)
+    assert first == 0 and chain.calls <= 2  # yielded long before the 19 steps are done
+    assert len([first, *stream]) == 20
+
+
+def test_beam_end_finishes_beams_and_length_normalisation_ranks_them() -> None:
+    # id 2 is the end character: ending at once (0.5) beats "a" + end (0.3 · 0.9 = 0.27) on raw probability,
+    # but per character "a\n" (ln 0.27 / 2 = -0.65) beats "\n" (ln 0.5 = -0.69)
+    chain = MarkovStepper(np.array([0.3, 0.2, 0.5]), np.array([[0.05, 0.05, 0.9], [1 / 3] * 3, [1 / 3] * 3]))
+    chars = ("a", "b", "\n")
+    assert beam(chain, 10, chars, width=4, end="\n", alpha=0.0) == [2]
+    assert beam(chain, 10, chars, width=4, end="\n", alpha=1.0) == [0, 2]
+    assert chain.calls < 2 * 9  # both searches stopped early: no live beam could catch up
+    with pytest.raises(RnnplayError, match="never seen"):
+        beam(chain, 5, chars, end="z")
+
+
+def test_take_rows_reorders_nested_states() -> None:
+    state = [(np.arange(3)[:, None] * np.ones((3, 2)), np.arange(3.0)), (np.arange(3),)]
+    picked = take_rows(state, np.array([2, 2, 0]))
+    assert picked[0][1].tolist() == [2, 2, 0] and picked[1][0].tolist() == [2, 2, 0]
+    assert isinstance(picked, list) and isinstance(picked[0], tuple)

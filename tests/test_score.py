@@ -1,0 +1,71 @@
+"""Scoring a text: loss in nats and bits, per-character probabilities, top-k alternatives."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnplay.core import score as score_module
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.model import Model
+from rnnplay.core.ops import log_softmax
+from rnnplay.core.score import RunningScore, score_text
+from rnnplay.core.vocab import Vocab
+from rnnplay.errors import RnnplayError
+
+TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+
+
+@pytest.fixture
+def model() -> Model:
+    m = Model(LSTMCell(), Vocab.from_text(TEXT), 16, 2, seed=2)
+    for p in m.params.values():
+        p *= 2.0
+    return m
+
+
+def test_loss_is_the_mean_negative_log_probability_of_characters_two_to_n(model: Model) -> None:
+    ids = model.vocab.encode(TEXT)
+    logits, _, _ = model.forward(ids[:-1, None], model.initial_state(1))
+    logp = log_softmax(logits[:, 0].astype(np.float64))[np.arange(len(ids) - 1), ids[1:]]
+    s = score_text(model, TEXT)
+    assert s.probs.shape == (len(TEXT) - 1,)
+    np.testing.assert_allclose(s.probs, np.exp(logp), rtol=1e-5)
+    assert s.nats_per_char == pytest.approx(-logp.mean(), rel=1e-6)
+    assert s.bits_per_char == pytest.approx(s.nats_per_char / math.log(2))
+    assert s.nats_per_char == pytest.approx(model.evaluate(ids, batch_size=1), rel=1e-5)  # the training loss
+
+
+def test_top_k_alternatives_are_sorted_and_consistent(model: Model) -> None:
+    s = score_text(model, TEXT, top_k=4)
+    assert s.top_ids.shape == s.top_probs.shape == (len(TEXT) - 1, 4)
+    assert (np.diff(s.top_probs, axis=1) <= 0).all()
+    assert (s.top_probs[:, 0] >= s.probs - 1e-6).all()  # nothing beats the most likely alternative
+    ids = model.vocab.encode(TEXT)[1:]
+    hit = s.top_ids == ids[:, None]
+    np.testing.assert_allclose(s.top_probs[hit], s.probs[hit.any(axis=1)], rtol=1e-5)
+    alt = s.alternatives(0)
+    assert len(alt) == 4 and alt[0][0] in model.vocab.chars and alt[0][1] == pytest.approx(s.top_probs[0, 0])
+
+
+def test_chunks_carry_the_state(model: Model, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = score_text(model, TEXT)
+    monkeypatch.setattr(score_module, "CHUNK", 7)
+    chunked = score_text(model, TEXT)
+    np.testing.assert_allclose(chunked.probs, whole.probs, rtol=1e-5)
+
+
+def test_running_score_matches_score_text(model: Model) -> None:
+    s = score_text(model, TEXT[:30])
+    ids = model.vocab.encode(TEXT[:30])
+    running = RunningScore(model, ids[:1])
+    np.testing.assert_allclose([running.push(int(i)) for i in ids[1:]], s.probs, rtol=1e-4)
+
+
+def test_bad_texts_get_one_line_errors(model: Model) -> None:
+    with pytest.raises(RnnplayError, match="at least two characters"):
+        score_text(model, "T")
+    with pytest.raises(RnnplayError, match="never seen 'é'"):
+        score_text(model, "To bé")
