@@ -325,7 +325,7 @@ class Session:
             return [("model", "none"), ("get one", "/load PATH, /train FILE")]
         corpus = (self.meta.get("corpus") or {}).get("name", "?")
         val = (self.meta.get("history") or {}).get("val_loss")
-        steps = (self.meta.get("training") or {}).get("step")
+        steps = (self.meta.get("training") or self.meta.get("trained") or {}).get("step")
         job = self.training
         if job is not None and job.run.model is m:
             val, steps = job.val_loss, job.run.trainer.step

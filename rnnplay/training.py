@@ -67,8 +67,8 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, budget: dict[str, A
     """Continue a saved run exactly where it stopped; ``budget`` may change steps/epochs/seconds."""
     ckpt = load_model(path)
     training = ckpt.training
-    if training is None:
-        raise RnnplayError(f"{path} holds no training state (it was saved without it); start a fresh run instead")
+    if training is None or not any(k.startswith("opt/") for k in ckpt.arrays):
+        raise RnnplayError(f"{path} holds no training state (it is a weights-only copy); start a fresh run instead")
     saved = ckpt.meta.get("corpus", {})
     if saved.get("sha256") and saved["sha256"] != corpus.sha256:
         raise RnnplayError(f"{path} was trained on a different text ({saved.get('name')}); resume with that corpus")

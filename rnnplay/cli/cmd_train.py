@@ -10,8 +10,10 @@ from pathlib import Path
 from ..core.optim import OPTIMIZERS
 from ..core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from ..corpora import load_corpus
+from ..plot import plot_format, write_loss_plot
 from ..training import ModelSpec, TrainingRun, new_run, resume_run
-from .render import duration, loss_text
+from .progress import ProgressBar
+from .render import bar_text, duration, loss_text
 
 ORDER = 10
 EXAMPLES = """\
@@ -57,11 +59,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="precision of the saved weights (float16 halves the file)")
     r.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default utf-8)")
+    r.add_argument("--plot", metavar="PATH", help="also write the loss curves to PATH (.png or .svg) at the end")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    corpus = load_corpus(args.corpus, encoding=args.encoding)
+    if args.plot:
+        plot_format(args.plot)  # a bad name fails now, not after the training
+    corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     budget = {"steps": args.steps, "epochs": args.epochs, "seconds": args.seconds}
     if all(v is None for v in budget.values()):
         if not args.resume:
@@ -86,7 +91,14 @@ def run(args: argparse.Namespace) -> int:
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
         file=sys.stderr,
     )
-    return _loop(run_, Path(args.out), args.checkpoint_every, args.save_dtype)
+    code = _loop(run_, Path(args.out), args.checkpoint_every, args.save_dtype)
+    if args.plot:
+        h = run_.trainer.history
+        if h.steps or h.val_steps:
+            title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {corpus.name}"
+            path = write_loss_plot(args.plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
+            print(f"wrote the loss curves to {path}", file=sys.stderr)
+    return code
 
 
 def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str) -> int:
@@ -129,7 +141,8 @@ class ProgressLine:
 
     def update(self, e: StepEvent, val: float | None) -> None:
         val_s = f" val {val:.3f}" if val is not None else ""
-        line = (f"step {e.step} epoch {e.epoch:.2f} loss {e.loss:.3f}{val_s} lr {e.lr:.2g} "
+        bar = f"{bar_text(e.fraction)} " if e.fraction is not None else ""
+        line = (f"{bar}step {e.step} epoch {e.epoch:.2f} loss {e.loss:.3f}{val_s} lr {e.lr:.2g} "
                 f"| {e.chars_per_sec:,.0f} chars/s | ETA {duration(e.eta_seconds)}")
         if self.tty:
             self.stream.write("\r" + line.ljust(self.last_len))

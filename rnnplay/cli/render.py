@@ -22,3 +22,9 @@ def loss_text(nats: float | None) -> str:
     if nats is None:
         return "n/a"
     return f"{nats:.4f} nats/char ({nats / math.log(2):.3f} bits)"
+
+
+def bar_text(fraction: float, width: int = 20) -> str:
+    """'[#######-------------]  35%'."""
+    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {fraction * 100:3.0f}%"

@@ -120,6 +120,10 @@ def read_meta(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, n
         raise RnnplayError(f"{path}: no such file; check the path, or train one with `rnnplay train`")
     if path.is_dir():
         raise RnnplayError(f"{path} is a folder, not a checkpoint file")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":  # every .npz is a zip file
+        raise RnnplayError(f"{bad}: it is corrupt or truncated (not a zip archive); use another copy")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

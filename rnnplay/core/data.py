@@ -25,7 +25,7 @@ def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, n
     """First ``1 - val_fraction`` for training, the rest for validation (published numbers use 0.1)."""
     if not 0.0 <= val_fraction < 1.0:
         raise RnnplayError(f"val fraction must be in [0, 1), got {val_fraction}")
-    n_train = int(round(len(ids) * (1.0 - val_fraction)))
+    n_train = int(len(ids) * (1.0 - val_fraction))  # floor, as nanoGPT's and char-rnn's splits
     return ids[:n_train], ids[n_train:]
 
 

@@ -28,9 +28,9 @@ import numpy as np
 
 from ..errors import RnnplayError
 from .data import StreamBatcher
+from .generate import sample_text
 from .model import Model, States
 from .optim import Optimizer, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer
-from .sampling import sample_text
 
 
 @dataclass
@@ -45,6 +45,7 @@ class TrainConfig:
     lr_decay_every: int = 0  # ... every this many steps (0: once per epoch)
     val_fraction: float = 0.1
     val_every: int = 500  # steps between validation runs (0: only at the end)
+    val_max_chars: int = 250_000  # validate on at most this many characters (tiny shakespeare's split: 111,540)
     sample_every: int = 0  # steps between samples (0: never)
     sample_length: int = 200
     seed: int = 0
@@ -68,6 +69,7 @@ class StepEvent:
     grad_norm: float
     chars_per_sec: float
     eta_seconds: float | None
+    fraction: float | None = None  # how much of the budget is spent, 0..1 (None: unknown)
 
 
 @dataclass
@@ -148,6 +150,18 @@ class Trainer:
             return True
         return c.seconds is not None and time.perf_counter() - started >= c.seconds
 
+    def _fraction(self, started: float) -> float | None:
+        """The largest share of any budget spent so far (the run ends when one reaches 1)."""
+        c = self.config
+        shares = []
+        if c.steps:
+            shares.append(self.step / c.steps)
+        if c.epochs:
+            shares.append(self.epoch / c.epochs)
+        if c.seconds:
+            shares.append((time.perf_counter() - started) / c.seconds)
+        return min(1.0, max(shares)) if shares else None
+
     def _eta(self, started: float, steps_done: int) -> float | None:
         c = self.config
         if steps_done == 0:
@@ -187,7 +201,7 @@ class Trainer:
     def validate(self) -> float | None:
         if self.val_ids is None:
             return None
-        val = self.model.evaluate(self.val_ids)
+        val = self.model.evaluate(self.val_ids[: self.config.val_max_chars])
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
@@ -218,7 +232,8 @@ class Trainer:
             if now - window_start >= 1.0 or chars_per_sec == 0.0:
                 chars_per_sec = window_chars / max(now - window_start, 1e-9)
                 window_start, window_chars = now, 0
-            yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec, self._eta(started, steps_done))
+            yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec,
+                            self._eta(started, steps_done), self._fraction(started))
             if c.val_every and self.step % c.val_every == 0 and self.val_ids is not None:
                 val_loss = self.validate()
                 yield ValidationEvent(self.step, val_loss)

@@ -1,0 +1,5 @@
+"""`python -m rnnplay` is the `rnnplay` command."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,32 @@
+"""Shared fixtures: the benchmark corpus (skipped cleanly when absent) and small texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
+SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
+
+
+@pytest.fixture
+def shakespeare_path() -> Path:
+    if not SHAKESPEARE.exists():
+        pytest.skip(f"benchmark corpus not found at {SHAKESPEARE}")
+    return SHAKESPEARE
+
+
+@pytest.fixture
+def small_text() -> str:
+    """A few kB of varied text, enough for a handful of training steps."""
+    line = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n"
+    return "".join(line[i:] + line[:i] for i in range(0, 80, 3)) * 4
+
+
+@pytest.fixture
+def small_file(tmp_path: Path, small_text: str) -> Path:
+    path = tmp_path / "small.txt"
+    path.write_text(small_text)
+    return path

@@ -1,0 +1,53 @@
+"""The seed's usage, exactly as written in the issue."""
+
+from __future__ import annotations
+
+import pytest
+
+from rnnplay.errors import RnnplayError
+
+
+def test_seed_usage_works_as_written(small_text: str) -> None:
+    from rnnplay import CharRNN
+
+    text = small_text[:1500]
+    vocab_size = len(set(text))
+    rnn = CharRNN(vocab_size, hidden_size=128)
+    losses = rnn.train(text, epochs=2)
+    output = rnn.generate(seed="To be", length=200, temp=0.7)
+    assert len(output) == 200 and set(output) <= set(text)
+    assert sum(losses[-20:]) / 20 < sum(losses[:20]) / 20
+    # the seed's defaults
+    assert (rnn.hidden_size, rnn.config.seq_length, rnn.config.lr) == (128, 25, 0.01)
+    assert (rnn.config.optimizer, rnn.config.clip_mode, rnn.cell) == ("adagrad", "value", "rnn")
+
+
+def test_cell_and_layers_options_and_reproducible_generation(small_text: str, tmp_path) -> None:
+    from rnnplay import CharRNN
+
+    rnn = CharRNN(len(set(small_text)), hidden_size=32, cell="lstm", num_layers=2, batch_size=4)
+    rnn.train(small_text, steps=20)
+    assert rnn.model.num_layers == 2 and rnn.model.cell.name == "lstm"
+    a = rnn.generate(seed="To be", length=50, temp=0.7, rng_seed=1)
+    assert a == rnn.generate(seed="To be", length=50, temp=0.7, rng_seed=1)
+    rnn.save(tmp_path / "m.npz")
+    again = CharRNN.load(tmp_path / "m.npz")
+    assert again.generate(seed="To be", length=50, temp=0.7, rng_seed=1) == a
+
+
+def test_unknown_seed_characters_warn_by_name(small_text: str) -> None:
+    from rnnplay import CharRNN
+
+    rnn = CharRNN(len(set(small_text)), hidden_size=16)
+    rnn.train(small_text, steps=5)
+    with pytest.warns(UserWarning, match="'Z'"):
+        assert len(rnn.generate(seed="Zo", length=10)) == 10
+
+
+def test_wrong_vocab_size_and_unknown_cell_are_one_line_errors(small_text: str) -> None:
+    from rnnplay import CharRNN
+
+    with pytest.raises(RnnplayError, match="distinct characters"):
+        CharRNN(3).train(small_text)
+    with pytest.raises(RnnplayError, match="unknown cell 'lstn'.*did you mean 'lstm'"):
+        CharRNN(10, cell="lstn")

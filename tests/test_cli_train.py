@@ -1,0 +1,85 @@
+"""`rnnplay train` as a user runs it: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rnnplay.models import load_model
+
+
+def rnnplay(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True, **kw)
+
+
+SMALL = ["--layers", "1", "--hidden", "32", "--batch-size", "8", "--seq-length", "20"]
+
+
+def test_train_prints_final_losses_last_and_writes_a_model(small_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.npz"
+    r = rnnplay("train", str(small_file), *SMALL, "--steps", "25", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("final: train loss ") and "validation loss" in last and "nats/char" in last
+    ckpt = load_model(out)
+    assert ckpt.training["step"] == 25 and ckpt.meta["command"].startswith("rnnplay train")
+
+
+def test_resume_continues_the_step_count(small_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.npz"
+    rnnplay("train", str(small_file), *SMALL, "--steps", "10", "--out", str(out), cwd=tmp_path)
+    r = rnnplay("train", str(small_file), "--resume", str(out), "--steps", "15", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert load_model(out).training["step"] == 15
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(small_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "m.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnplay", "train", str(small_file), *SMALL, "--steps", "100000", "--out", str(out),
+         "--checkpoint-every", "0"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    for line in proc.stderr:  # wait until training has really started
+        if " step " in line or line.startswith("step "):
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "continue with --resume" in err and "Traceback" not in err
+    step = load_model(out).training["step"]
+    assert 0 < step < 100000
+
+
+def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    for args, words in [
+        (["train", str(tmp_path / "nope.txt"), "--steps", "1"], "no such file"),
+        (["train", str(binary), "--steps", "1"], "binary"),
+        (["train", str(tmp_path / "nope.txt"), "--cell", "lstn"], "no such file"),
+    ]:
+        r = rnnplay(*args, cwd=tmp_path)
+        assert r.returncode == 1
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.stderr
+
+
+def test_unknown_cell_is_suggested(small_file: Path, tmp_path: Path) -> None:
+    r = rnnplay("train", str(small_file), "--cell", "lstn", "--steps", "1", "--out", str(tmp_path / "x.npz"), cwd=tmp_path)
+    assert r.returncode == 1 and "did you mean 'lstm'" in r.stderr
+
+
+def test_same_seed_same_model_from_the_cli(small_file: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        rnnplay("train", str(small_file), *SMALL, "--steps", "5", "--dropout", "0", "--out", f"{name}.npz", cwd=tmp_path,
+                env={**os.environ, "PYTHONHASHSEED": name == "a" and "1" or "2"})
+    a, b = load_model(tmp_path / "a.npz").model, load_model(tmp_path / "b.npz").model
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)

@@ -1,0 +1,144 @@
+"""Gradient checks of every built-in cell, and parity of the LSTM with torch.nn.LSTM."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnplay.core.cells import LSTMCell, RNNCell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+from rnnplay.testing import GradientCheckError, check_cell
+
+
+@pytest.mark.parametrize("cell", [RNNCell(), LSTMCell()], ids=lambda c: c.name)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("carried_state", [True, False], ids=["carried", "zero"])
+def test_gradient_check(cell, layers: int, carried_state: bool) -> None:
+    report = check_cell(cell, num_layers=layers, carried_state=carried_state)
+    assert report.max_rel_error < 1e-6, str(report)
+    assert any(k.startswith("layers.0.W_hh") for k in report.errors)
+
+
+@pytest.mark.parametrize("cell", [RNNCell(), LSTMCell()], ids=lambda c: c.name)
+def test_gradient_check_with_vector_input(cell) -> None:
+    report = check_cell(cell, num_layers=2, vector_input=True)
+    assert report.errors["input"] < 1e-6
+
+
+def test_gradient_check_catches_a_wrong_backward() -> None:
+    class Broken(RNNCell):
+        def backward(self, params, cache, dh_seq, dstate):
+            dx, grads, d0 = super().backward(params, cache, dh_seq, dstate)
+            grads["W_hh"] = grads["W_hh"] * 1.01
+            return dx, grads, d0
+
+    with pytest.raises(GradientCheckError, match="W_hh"):
+        check_cell(Broken())
+
+
+def test_model_gradients_with_head_and_dropout() -> None:
+    """The whole model (stack + dropout + softmax head + loss) against central differences."""
+    vocab = Vocab(tuple("abcde"))
+    model = Model(LSTMCell(), vocab, 4, 2, dropout=0.3, dtype=np.float64, seed=1)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 5, (6, 2)), rng.integers(0, 5, (6, 2))
+    states = model.initial_state(2)
+
+    def loss() -> float:
+        return model.loss_and_grads(x, y, states, np.random.default_rng(5))[0]
+
+    _, grads, _ = model.loss_and_grads(x, y, states, np.random.default_rng(5))
+    eps = 1e-3
+    for name, p in model.params.items():
+        flat = p.reshape(-1)
+        for k in range(0, flat.size, 7):
+            old = flat[k]
+            vals = []
+            for m in (-2, -1, 1, 2):
+                flat[k] = old + m * eps
+                vals.append(loss())
+            flat[k] = old
+            numeric = (8 * (vals[2] - vals[1]) - (vals[3] - vals[0])) / (12 * eps)
+            analytic = grads[name].reshape(-1)[k]
+            assert abs(numeric - analytic) <= 1e-7 + 1e-6 * abs(numeric), name
+
+
+def test_lstm_forget_bias_starts_at_one() -> None:
+    params = LSTMCell().init_params(5, 3, np.random.default_rng(0))
+    assert params["b_h"].tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+
+
+def test_step_matches_forward_in_float32() -> None:
+    vocab = Vocab(tuple("abcdefg"))
+    model = Model(LSTMCell(), vocab, 16, 2, seed=3)
+    ids = np.random.default_rng(1).integers(0, 7, (12, 3))
+    logits, _, _ = model.forward(ids, model.initial_state(3))
+    states = model.initial_state(3)
+    for t in range(12):
+        step_logits, states = model.step(ids[t], states)
+        np.testing.assert_allclose(step_logits, logits[t], rtol=1e-4, atol=1e-5)
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_lstm_matches_torch_outputs_and_every_gradient() -> None:
+    """Same weights in float64: outputs, final state and every parameter gradient agree to 1e-5."""
+    T, B, V, H, L = 7, 3, 6, 5, 2
+    vocab = Vocab(tuple("abcdef"))
+    model = Model(LSTMCell(), vocab, H, L, dtype=np.float64, seed=4)
+    rng = np.random.default_rng(2)
+    for p in model.params.values():
+        p += rng.normal(0, 0.3, p.shape)
+    ids = rng.integers(0, V, (T, B))
+    targets = rng.integers(0, V, (T, B))
+    h0 = [tuple(rng.normal(0, 0.5, (B, H)) for _ in range(2)) for _ in range(L)]
+
+    lstm = torch.nn.LSTM(V, H, L).double()
+    head = torch.nn.Linear(H, V).double()
+    with torch.no_grad():
+        for i in range(L):
+            # ours: W_xh (I, 4H), W_hh (H, 4H), one bias; gate order i, f, g, o as torch
+            getattr(lstm, f"weight_ih_l{i}").copy_(torch.from_numpy(model.params[f"layers.{i}.W_xh"].T))
+            getattr(lstm, f"weight_hh_l{i}").copy_(torch.from_numpy(model.params[f"layers.{i}.W_hh"].T))
+            getattr(lstm, f"bias_ih_l{i}").copy_(torch.from_numpy(model.params[f"layers.{i}.b_h"]))
+            getattr(lstm, f"bias_hh_l{i}").zero_()
+        head.weight.copy_(torch.from_numpy(model.params["head.W_hy"].T))
+        head.bias.copy_(torch.from_numpy(model.params["head.b_y"]))
+    x = torch.nn.functional.one_hot(torch.from_numpy(ids), V).double()
+    th0 = torch.from_numpy(np.stack([s[0] for s in h0]))
+    tc0 = torch.from_numpy(np.stack([s[1] for s in h0]))
+    out, (hT, cT) = lstm(x, (th0, tc0))
+    logits_t = head(out)
+    loss_t = torch.nn.functional.cross_entropy(logits_t.reshape(-1, V), torch.from_numpy(targets).reshape(-1))
+    loss_t.backward()
+
+    logits, states, _ = model.forward(ids, h0)
+    np.testing.assert_allclose(logits, logits_t.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(states[-1][0], hT[-1].detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(states[-1][1], cT[-1].detach().numpy(), atol=1e-10)
+    loss, grads, _ = model.loss_and_grads(ids, targets, h0)
+    assert loss == pytest.approx(loss_t.item(), abs=1e-12)
+    for i in range(L):
+        np.testing.assert_allclose(grads[f"layers.{i}.W_xh"], getattr(lstm, f"weight_ih_l{i}").grad.numpy().T, atol=1e-5)
+        np.testing.assert_allclose(grads[f"layers.{i}.W_hh"], getattr(lstm, f"weight_hh_l{i}").grad.numpy().T, atol=1e-5)
+        np.testing.assert_allclose(grads[f"layers.{i}.b_h"], getattr(lstm, f"bias_ih_l{i}").grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(grads["head.W_hy"], head.weight.grad.numpy().T, atol=1e-5)
+    np.testing.assert_allclose(grads["head.b_y"], head.bias.grad.numpy(), atol=1e-5)
+
+
+def test_rnn_matches_torch_rnn() -> None:
+    T, B, V, H = 5, 2, 4, 3
+    vocab = Vocab(tuple("abcd"))
+    model = Model(RNNCell(), vocab, H, 1, dtype=np.float64, seed=0)
+    ids = np.random.default_rng(0).integers(0, V, (T, B))
+    rnn = torch.nn.RNN(V, H, 1).double()
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(model.params["layers.0.W_xh"].T))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(model.params["layers.0.W_hh"].T))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(model.params["layers.0.b_h"]))
+        rnn.bias_hh_l0.zero_()
+    out, _ = rnn(torch.nn.functional.one_hot(torch.from_numpy(ids), V).double())
+    h_seq, _, _ = RNNCell().forward(model.layers[0], ids, model.initial_state(B)[0])
+    np.testing.assert_allclose(h_seq, out.detach().numpy(), atol=1e-12)
