@@ -59,7 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="precision of the saved weights (float16 halves the file)")
     r.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default utf-8)")
-    r.add_argument("--plot", metavar="PATH", help="also write the loss curves to PATH (.png or .svg) at the end")
+    r.add_argument("--plot", metavar="PATH",
+                   help="write the loss curves to PATH (.png or .svg) when training ends or is interrupted")
     p.set_defaults(func=run)
 
 
