@@ -30,7 +30,9 @@ CONFIGS = [  # (label, cell, layers, hidden, batch, seq)
 ]
 
 
-def rnnplay_rate(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int, steps: int, warmup: int) -> float:
+def rnnplay_rate(
+    ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int, steps: int, warmup: int
+) -> float:
     model = Model(LSTMCell() if cell == "lstm" else RNNCell(), vocab, hidden, layers)
     opt = Adam(model.params)
     batcher = StreamBatcher(ids, B, T)
@@ -45,7 +47,9 @@ def rnnplay_rate(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: 
     return steps * B * T / (time.perf_counter() - start)
 
 
-def torch_rate(ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int, steps: int, warmup: int) -> float | None:
+def torch_rate(
+    ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int, steps: int, warmup: int
+) -> float | None:
     try:
         import torch
     except ImportError:
@@ -88,7 +92,9 @@ def main() -> None:
     text = CORPUS.read_text()
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
-    print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}; {args.steps} timed steps after {args.warmup} warm-up")
+    print(
+        f"machine: {os.cpu_count()} cores; numpy {np.__version__}; {args.steps} timed steps after {args.warmup} warm-up"
+    )
     print(f"{'model':<24}{'rnnplay chars/s':>17}{'torch chars/s':>15}{'ratio':>8}")
     for label, cell, layers, hidden, B, T in CONFIGS:
         ours = rnnplay_rate(ids, vocab, cell, layers, hidden, B, T, args.steps, args.warmup)

@@ -86,7 +86,7 @@ def check_cell(
             caches.append(cache)
             finals.append(final)
         total = float(np.sum(inp * proj_h))
-        total += sum(float(np.sum(s * p)) for i in range(num_layers) for s, p in zip(finals[i], proj_s[i]))
+        total += sum(float(np.sum(s * p)) for i in range(num_layers) for s, p in zip(finals[i], proj_s[i], strict=True))
         return total, caches
 
     _, caches = loss()

@@ -49,5 +49,5 @@ def test_wrong_vocab_size_and_unknown_cell_are_one_line_errors(small_text: str) 
 
     with pytest.raises(RnnplayError, match="distinct characters"):
         CharRNN(3).train(small_text)
-    with pytest.raises(RnnplayError, match="unknown cell 'lstn'.*did you mean 'lstm'"):
+    with pytest.raises(RnnplayError, match=r"unknown cell 'lstn'.*did you mean 'lstm'"):
         CharRNN(10, cell="lstn")

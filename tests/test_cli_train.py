@@ -42,9 +42,24 @@ def test_resume_continues_the_step_count(small_file: Path, tmp_path: Path) -> No
 def test_ctrl_c_saves_a_resumable_checkpoint(small_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.npz"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rnnplay", "train", str(small_file), *SMALL, "--steps", "100000", "--out", str(out),
-         "--checkpoint-every", "0"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "rnnplay",
+            "train",
+            str(small_file),
+            *SMALL,
+            "--steps",
+            "100000",
+            "--out",
+            str(out),
+            "--checkpoint-every",
+            "0",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     for line in proc.stderr:  # wait until training has really started
         if " step " in line or line.startswith("step "):
@@ -73,13 +88,26 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
 
 
 def test_unknown_cell_is_suggested(small_file: Path, tmp_path: Path) -> None:
-    r = rnnplay("train", str(small_file), "--cell", "lstn", "--steps", "1", "--out", str(tmp_path / "x.npz"), cwd=tmp_path)
+    r = rnnplay(
+        "train", str(small_file), "--cell", "lstn", "--steps", "1", "--out", str(tmp_path / "x.npz"), cwd=tmp_path
+    )
     assert r.returncode == 1 and "did you mean 'lstm'" in r.stderr
 
 
 def test_same_seed_same_model_from_the_cli(small_file: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        rnnplay("train", str(small_file), *SMALL, "--steps", "5", "--dropout", "0", "--out", f"{name}.npz", cwd=tmp_path,
-                env={**os.environ, "PYTHONHASHSEED": name == "a" and "1" or "2"})
+        rnnplay(
+            "train",
+            str(small_file),
+            *SMALL,
+            "--steps",
+            "5",
+            "--dropout",
+            "0",
+            "--out",
+            f"{name}.npz",
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONHASHSEED": (name == "a" and "1") or "2"},
+        )
     a, b = load_model(tmp_path / "a.npz").model, load_model(tmp_path / "b.npz").model
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)

@@ -121,8 +121,12 @@ def test_lstm_matches_torch_outputs_and_every_gradient() -> None:
     loss, grads, _ = model.loss_and_grads(ids, targets, h0)
     assert loss == pytest.approx(loss_t.item(), abs=1e-12)
     for i in range(L):
-        np.testing.assert_allclose(grads[f"layers.{i}.W_xh"], getattr(lstm, f"weight_ih_l{i}").grad.numpy().T, atol=1e-5)
-        np.testing.assert_allclose(grads[f"layers.{i}.W_hh"], getattr(lstm, f"weight_hh_l{i}").grad.numpy().T, atol=1e-5)
+        np.testing.assert_allclose(
+            grads[f"layers.{i}.W_xh"], getattr(lstm, f"weight_ih_l{i}").grad.numpy().T, atol=1e-5
+        )
+        np.testing.assert_allclose(
+            grads[f"layers.{i}.W_hh"], getattr(lstm, f"weight_hh_l{i}").grad.numpy().T, atol=1e-5
+        )
         np.testing.assert_allclose(grads[f"layers.{i}.b_h"], getattr(lstm, f"bias_ih_l{i}").grad.numpy(), atol=1e-5)
     np.testing.assert_allclose(grads["head.W_hy"], head.weight.grad.numpy().T, atol=1e-5)
     np.testing.assert_allclose(grads["head.b_y"], head.bias.grad.numpy(), atol=1e-5)

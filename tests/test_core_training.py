@@ -8,7 +8,7 @@ import pytest
 from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.model import Model
 from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer
-from rnnplay.core.trainer import FinishedEvent, SkippedEvent, StepEvent, TrainConfig, Trainer, ValidationEvent
+from rnnplay.core.trainer import FinishedEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from rnnplay.corpora import Corpus
 from rnnplay.errors import RnnplayError
 from rnnplay.models import load_model

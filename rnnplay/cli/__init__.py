@@ -25,7 +25,7 @@ examples:
   rnnplay                                        open the app on the bundled model
   rnnplay train input.txt --cell lstm --steps 2000 --out my.npz
   rnnplay sample my.npz --seed "ROMEO:" --length 300
-  rnnplay --help COMMAND                         help for one command"""
+  rnnplay COMMAND --help                         help for one command, with examples"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnplay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    modules = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__) if m.name.startswith("cmd_")]
+    modules = [
+        importlib.import_module(f"{__name__}.{m.name}")
+        for m in pkgutil.iter_modules(__path__)
+        if m.name.startswith("cmd_")
+    ]
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
         module.register(sub)
     return parser

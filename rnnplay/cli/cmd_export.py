@@ -19,14 +19,20 @@ state, so it can be sampled, scored and loaded in the app, not resumed."""
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "export", help="write a weights-only copy of a model (smaller; not resumable)",
-        description="Write a weights-only copy of a checkpoint.", epilog=EXAMPLES,
+        "export",
+        help="write a weights-only copy of a model (smaller; not resumable)",
+        description="Write a weights-only copy of a checkpoint.",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", help="checkpoint to copy")
     p.add_argument("out", help="file to write")
-    p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
-                   help="precision of the stored weights (default float16)")
+    p.add_argument(
+        "--dtype",
+        choices=["float16", "float32"],
+        default="float16",
+        help="precision of the stored weights (default float16)",
+    )
     p.set_defaults(func=run)
 
 
@@ -43,4 +49,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 # keys save_checkpoint writes itself from the model
-_WRITTEN_BY_SAVE = {"format", "version", "cell", "cell_plugin", "vocab", "hidden_size", "num_layers", "dropout", "dtype"}
+_WRITTEN_BY_SAVE = {
+    "format",
+    "version",
+    "cell",
+    "cell_plugin",
+    "vocab",
+    "hidden_size",
+    "num_layers",
+    "dropout",
+    "dtype",
+}

@@ -134,7 +134,7 @@ def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str) 
 class ProgressLine:
     """One status line, redrawn in place on a terminal and printed now and then elsewhere."""
 
-    def __init__(self, stream) -> None:  # noqa: ANN001 - a text stream
+    def __init__(self, stream) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.last_len = 0

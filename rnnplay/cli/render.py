@@ -9,7 +9,7 @@ def duration(seconds: float | None) -> str:
     """'1h02m', '3m05s', '42s', or '?'."""
     if seconds is None or not math.isfinite(seconds):
         return "?"
-    s = int(round(seconds))
+    s = round(seconds)
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     if s >= 60:
@@ -26,5 +26,5 @@ def loss_text(nats: float | None) -> str:
 
 def bar_text(fraction: float, width: int = 20) -> str:
     """'[#######-------------]  35%'."""
-    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    filled = round(max(0.0, min(1.0, fraction)) * width)
     return f"[{'#' * filled}{'-' * (width - filled)}] {fraction * 100:3.0f}%"

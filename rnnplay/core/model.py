@@ -168,7 +168,7 @@ class Model:
         """Logits (B, V) for the next character after ids (B,), and the new states."""
         x: np.ndarray = ids
         new_states: States = []
-        for layer, state in zip(self.layers, states):
+        for layer, state in zip(self.layers, states, strict=True):
             x, s = self.cell.step(layer, x, state)
             new_states.append(s)
         logits = x @ self.params["head.W_hy"]

@@ -58,7 +58,7 @@ def scatter_add_rows(n_rows: int, ids: np.ndarray, values: np.ndarray) -> np.nda
     bounds = np.flatnonzero(sorted_ids[1:] != sorted_ids[:-1]) + 1
     starts = np.r_[0, bounds].tolist()
     ends = np.r_[bounds, len(ids)].tolist()
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         out[sorted_ids[start]] = sorted_values[start:end].sum(axis=0)
     return out
 
