@@ -16,19 +16,24 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
+from .cli.cmd_neurons import coloured
+from .cli.cmd_sample import heat_colour, legend
 from .cli.render import duration
 from .commands import command_table, complete_line
 from .session import (
     Chunk,
     Cleared,
     Event,
+    HeatShown,
     Message,
+    NeuronsShown,
     Progress,
     QuitRequested,
     Session,
@@ -113,10 +118,28 @@ class Repl:
             self.progress(event)
         elif isinstance(event, TrainingSample):
             self.write(f"--- sample at step {event.step:,} ---\n{event.text}\n---\n", "dim")
+        elif isinstance(event, HeatShown):
+            self.heat(event)
+        elif isinstance(event, NeuronsShown):
+            self.write(f"{event.title}: red positive, blue negative\n", "dim")
+            self.write((coloured(event.text, np.array(event.values)) if self.color else event.text) + "\n")
         elif isinstance(event, Cleared):
             self.write("\x1b[2J\x1b[H" if self.color else "")
         elif isinstance(event, QuitRequested):
             self.leave()
+
+    def heat(self, e: HeatShown, worst: int = 3) -> None:
+        """The text in heat colours, the legend, and the least expected characters with their alternatives."""
+        self.write(e.seed, "seed")
+        self.write("".join(f"\x1b[38;5;{heat_colour(p)}m{ch}\x1b[0m" if self.color and p is not None and ch != "\n"
+                           else ch for ch, p in zip(e.text, e.probs, strict=True)) + "\n")
+        if self.color:
+            self.write(legend() + "\n")
+        scored = [i for i, p in enumerate(e.probs) if p is not None]
+        for i in sorted(scored, key=lambda i: e.probs[i])[:worst]:
+            options = "  ".join(f"{ch!r} {p:.0%}" for ch, p in e.alternatives[i])
+            self.write(f"  pos {i} {e.text[i]!r} {e.probs[i]:.0%} · expected {options}\n", "dim")
+        self.write(f"  /whatif POS CHAR turn={e.turn} branches from a position\n", "dim")
 
     def progress(self, e: Progress) -> None:
         if e.step == 1:

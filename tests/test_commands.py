@@ -72,7 +72,7 @@ def test_split_args_keeps_quoted_spaces_and_refuses_open_quotes() -> None:
 
 def test_complete_line_names_then_arguments() -> None:
     session = Session()
-    assert complete_line(session, "/he") == ("/he", ["/help"])
+    assert complete_line(session, "/hel") == ("/hel", ["/help"])
     assert complete_line(session, "/sampler ") == ("", ["beam", "greedy", "temperature", "top-k", "top-p"])
     assert complete_line(session, "/sampler top-k t") == ("t", ["temperature="])
     assert complete_line(session, "/new cell=") == ("cell=", ["cell=lstm", "cell=rnn"])

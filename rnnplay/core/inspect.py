@@ -56,6 +56,8 @@ from .model import Model
 from .score import Score, score_text
 
 Which = Literal["h", "c"]
+STREAM_CHARS = 5000  # auto_streams: a piece this long starts cold for about 1% of its length
+MAX_STREAMS = 32
 
 
 # -- activations ---------------------------------------------------------------------------
@@ -94,6 +96,11 @@ def activations(model: Model, text: str, which: Which = "h", streams: int = 1) -
         for layer, state in enumerate(states):
             out[:, t, layer] = state[index]
     return out.reshape(S * L, model.num_layers, model.hidden_size)[:n]
+
+
+def auto_streams(n: int) -> int:
+    """A good ``streams`` for reading n characters: one per STREAM_CHARS, at most MAX_STREAMS, at least 1."""
+    return min(MAX_STREAMS, max(1, n // STREAM_CHARS))
 
 
 def char_probabilities(model: Model, text: str, top_k: int = 5) -> Score:
@@ -180,6 +187,18 @@ def condition_signal(text: str, name: str) -> np.ndarray:
 
 
 # -- ranking --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One hidden unit: layer and index count from 0; ``which`` is "h" (the output) or "c" (an LSTM's cell state)."""
+
+    layer: int
+    unit: int
+    which: str = "h"
+
+    def __str__(self) -> str:
+        return f"layer {self.layer} unit {self.unit} ({self.which})"
 
 
 @dataclass(frozen=True)

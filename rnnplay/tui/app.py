@@ -28,7 +28,9 @@ from ..session import (
     Chunk,
     Cleared,
     Event,
+    HeatShown,
     LossPoint,
+    NeuronsShown,
     Progress,
     QuitRequested,
     Session,
@@ -41,6 +43,7 @@ from ..session import Message as SessionMessage
 from .widgets import Card, Conversation, LossPlot, PromptInput, TrainingPanel, Turn
 
 KEYS = ("  Enter runs the line · Tab or → takes the suggestion · ↑ ↓ earlier lines\n"
+        "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
         "  Esc or Ctrl+C stops a generation · Ctrl+P command palette · F1 help · Ctrl+D or /quit leaves")
 
 
@@ -141,6 +144,10 @@ class RnnplayApp(App[None]):
             self.turn = None
         elif isinstance(event, SessionMessage):
             conversation.add_message(event.level, event.text)
+        elif isinstance(event, HeatShown):
+            conversation.add_heat(event).focus()  # ←→ and 1-5 work at once; typing goes back to the prompt
+        elif isinstance(event, NeuronsShown):
+            conversation.add_neurons(event)
         elif isinstance(event, Progress):
             panel = self.query_one(TrainingPanel)
             panel.add_class("active")

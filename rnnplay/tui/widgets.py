@@ -1,4 +1,4 @@
-"""The app's widgets: the conversation, the prompt line, the side panel and the loss plot."""
+"""The app's widgets: the conversation, the prompt line, the side panel and the loss plot (heat views: heat.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from textual.widgets import Input, ProgressBar, Static
 
 from ..cli.render import duration
 from ..commands import complete_line
+from ..session import HeatShown, NeuronsShown
+from .heat import HeatView, NeuronView
 from .plot import bounds, braille
 
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
@@ -61,7 +63,13 @@ class Conversation(VerticalScroll):
     def add_turn(self, seed: str, sampler: str) -> Turn:
         return self._add(Turn(seed, sampler))
 
-    def _add(self, widget: Static) -> Any:
+    def add_heat(self, heat: HeatShown) -> HeatView:
+        return self._add(HeatView(heat))
+
+    def add_neurons(self, shown: NeuronsShown) -> NeuronView:
+        return self._add(NeuronView(shown))
+
+    def _add(self, widget: Widget) -> Any:
         self.mount(widget)
         return widget
 
@@ -91,7 +99,7 @@ class PromptInput(Input):
     ]
 
     def __init__(self, session: Any, **kwargs: Any) -> None:
-        super().__init__(suggester=SlashSuggester(session), **kwargs)
+        super().__init__(suggester=SlashSuggester(session), select_on_focus=False, **kwargs)  # typing adds to the line
         self.history = list(session.history)
         self.position = len(self.history)  # index into history; len(history) is the fresh line
         self.draft = ""

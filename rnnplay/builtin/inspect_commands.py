@@ -1,0 +1,132 @@
+"""The slash commands that look inside the model: /heat, /neurons and /whatif (docs/inspect.md).
+
+Each parses its argument line and calls one Session method (heat, neurons,
+find_neurons, whatif), which emits what the front ends draw. Texts are taken
+as typed, quotes and all (an inside-quotes search needs its quotes), so they
+come last on the line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from ..commands import SimpleCommand, last_word, parse_number
+from ..core.inspect import CONDITIONS, Unit
+from ..core.sampler import unescape
+from ..errors import RnnplayError
+from ..hookspecs import Register, hookimpl
+
+Session = Any  # rnnplay.session.Session, which sits above this layer
+
+NEURONS_USAGE = ("usage: /neurons [LAYER UNIT] [state=c] [TEXT], e.g. /neurons 0 5, "
+                 "or /neurons find CONDITION [TEXT], e.g. /neurons find inside-quotes")
+WHATIF_USAGE = ("usage: /whatif POS CHAR [turn=N], e.g. /whatif 12 e (POS as /heat shows it; "
+                "\\n is a newline, ' ' a space)")
+
+
+def _turn(word: str) -> int | None:
+    """N from 'turn=N', None for any other word."""
+    return parse_number("turn", word[len("turn="):], int, 1) if word.startswith("turn=") else None
+
+
+# -- /heat ----------------------------------------------------------------------------------
+def heat(session: Session, argline: str) -> None:
+    turn = _turn(argline) if " " not in argline else None
+    if turn is not None:
+        session.heat(turn=turn)
+    else:
+        session.heat(argline or None)
+
+
+# -- /neurons ---------------------------------------------------------------------------------
+def parse_unit(argline: str, current: Unit, layers: int) -> tuple[Unit | None, str | None]:
+    """'0 5 state=c He said "no"' -> (Unit(0, 5, 'c'), 'He said "no"'); no numbers: the current unit.
+
+    One number names a unit of a one-layer model. The text is the rest of the line, as typed.
+    """
+    numbers: list[int] = []
+    which: str | None = None
+    rest = argline
+    while rest:
+        word, _, tail = rest.partition(" ")
+        if word.isdigit() and len(numbers) < 2 and which is None:
+            numbers.append(int(word))
+        elif word in ("state=h", "state=c") and which is None:
+            which = word[-1]
+        else:
+            break
+        rest = tail.lstrip()
+    text = rest or None
+    if not numbers:
+        return (None if which is None else Unit(current.layer, current.unit, which)), text
+    if len(numbers) == 1:
+        if layers != 1:
+            raise RnnplayError(f"this model has {layers} layers: give LAYER and UNIT, e.g. /neurons 0 {numbers[0]}")
+        numbers.insert(0, 0)
+    return Unit(numbers[0], numbers[1], which or "h"), text
+
+
+def neurons(session: Session, argline: str) -> None:
+    first, _, rest = argline.partition(" ")
+    if first == "find":
+        condition, _, text = rest.strip().partition(" ")
+        if not condition:
+            raise RnnplayError(f"name a condition: /neurons find {'|'.join(CONDITIONS)}|regex:PATTERN [TEXT]")
+        session.find_neurons(condition, text.strip() or None)
+        return
+    layers = session.model.num_layers if session.model is not None else 1
+    unit, text = parse_unit(argline, session.unit, layers)
+    session.neurons(unit, text)
+
+
+def complete_neurons(session: Session, argline: str) -> list[str]:
+    words = argline.split()
+    if not words or (len(words) == 1 and not argline.endswith(" ")):
+        return ["find"]
+    if words[0] == "find" and (len(words) == 1 or (len(words) == 2 and not argline.endswith(" "))):
+        return [*CONDITIONS, "regex:"]
+    numbers = [w for w in words if w.isdigit()]
+    return ["state=c", "state=h"] if len(numbers) == 2 and last_word(argline) in ("", "s", "st") else []
+
+
+# -- /whatif ---------------------------------------------------------------------------------------
+def split_keeping_backslashes(argline: str) -> list[str]:
+    """Words as the shell splits them (quotes keep a space: ' '), but a backslash stays, so \\n reaches unescape."""
+    lexer = shlex.shlex(argline, posix=True)
+    lexer.whitespace_split, lexer.escape = True, ""
+    try:
+        return list(lexer)
+    except ValueError as err:
+        raise RnnplayError(f"cannot read {argline!r}: {err}; close the quote (a quote itself: \"'\" or '\"')") from None
+
+
+def whatif(session: Session, argline: str) -> None:
+    words = split_keeping_backslashes(argline)
+    turn = _turn(words[-1]) if words else None
+    if turn is not None:
+        words.pop()
+    if len(words) != 2:
+        raise RnnplayError(WHATIF_USAGE)
+    pos = parse_number("POS", words[0], int, 0)
+    session.whatif(pos, unescape(words[1]), turn)
+
+
+def complete_whatif(session: Session, argline: str) -> list[str]:
+    return ["turn="] if len(argline.split()) == 2 and argline.endswith(" ") else []
+
+
+COMMANDS = [
+    SimpleCommand("heat", "colour the last continuation (or TEXT) by how likely the model found each character",
+                  "/heat [TEXT]", heat),
+    SimpleCommand("neurons", "colour the text by one hidden unit, or find units that track a condition",
+                  "/neurons [LAYER UNIT] [TEXT] · /neurons find CONDITION [TEXT]", neurons, (), complete_neurons),
+    SimpleCommand("whatif", "branch: continue from position POS of the last turn with CHAR instead",
+                  "/whatif POS CHAR [turn=N]", whatif, (), complete_whatif),
+]
+
+
+@hookimpl
+def register_commands(register: Register) -> None:
+    for command in COMMANDS:
+        register(command)

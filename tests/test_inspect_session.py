@@ -1,0 +1,157 @@
+"""/heat, /neurons and /whatif through the Session, without a front end: submit(line), then read the events."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+from inspect_model import build_inspect_model
+from tiny_model import build_tiny_model
+
+from rnnplay.builtin.inspect_commands import parse_unit
+from rnnplay.core.inspect import Unit, activations
+from rnnplay.core.score import score_text
+from rnnplay.errors import RnnplayError
+from rnnplay.session import Event, HeatShown, Message, NeuronsShown, Session, TurnRecord
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_inspect_model(tmp_path_factory.mktemp("model"))
+
+
+class Session_(Session):
+    """A session that keeps its events (every call here runs in the test's thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[Event] = []
+        self.subscribe(self.events.append)
+
+    def last(self, kind: type) -> Event:
+        return [e for e in self.events if isinstance(e, kind)][-1]
+
+    def messages(self, level: str) -> list[str]:
+        return [e.text for e in self.events if isinstance(e, Message) and e.level == level]
+
+
+@pytest.fixture
+def session(model_path: Path) -> Session_:
+    s = Session_()
+    s.load(str(model_path))
+    s.length, s.seed = 30, 3
+    return s
+
+
+def test_heat_gives_each_character_of_the_last_continuation_its_probability(session: Session_) -> None:
+    session.submit("To be")
+    session.submit("/heat")
+    heat = session.last(HeatShown)
+    assert (heat.turn, heat.seed) == (1, "To be") and heat.text == session.turns[0].text and len(heat.text) == 30
+    expected = score_text(session.model, "To be" + heat.text)
+    assert heat.probs == pytest.approx(expected.probs[4:].tolist())  # p(text[i]) after "To be" + text[:i]
+    assert all(len(a) == 5 for a in heat.alternatives)
+    assert heat.alternatives[0] == tuple(expected.alternatives(4))
+    ch, p = heat.alternatives[0][0]
+    assert p >= heat.probs[0] and ch in session.model.vocab.chars
+
+
+def test_heat_of_a_text_makes_it_a_turn_whose_first_character_has_no_probability(session: Session_) -> None:
+    session.submit('/heat He said "stop" (now)')
+    heat = session.last(HeatShown)
+    assert heat.seed == "" and heat.text == 'He said "stop" (now)' and heat.probs[0] is None
+    assert heat.alternatives[0] == () and all(p is not None for p in heat.probs[1:])
+    assert session.turns == [TurnRecord("", 'He said "stop" (now)')]
+    session.submit("/heat turn=1")
+    assert session.last(HeatShown).text == heat.text
+
+
+def test_whatif_branches_with_the_alternative_and_keeps_the_original(session: Session_) -> None:
+    session.submit("To be")
+    original = session.turns[0]
+    alternative = next(c for c, _ in session.heat().alternatives[5] if c != original.text[5])
+    session.submit(f"/whatif 5 {shlex.quote(alternative)}")
+    assert session.turns[0] == original
+    branch = session.turns[1]
+    assert branch.seed == "To be" + original.text[:5] + alternative and len(branch.text) == 30
+    said = f"what if turn 1 had {alternative!r} instead of {original.text[5]!r} at position 5?"
+    assert said in session.messages("info")
+    session.submit("/whatif 0 \\n turn=1")  # a newline, typed as \n, at the first position of turn 1
+    assert session.turns[2].seed == "To be\n"
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("/whatif 99 e", "no position 99 in turn 1: its positions run from 0 to 29"),
+    ("/whatif 3 ee", "give one character to put at position 3"),
+    ("/whatif 3 Z", "the model has never seen 'Z'"),
+    ("/whatif 3 e turn=7", "there is no turn 7: the turns so far are 1 to 1"),
+    ("/whatif 3", "usage: /whatif POS CHAR [turn=N]"),
+    ("/neurons 0 99", "no layer 0 unit 99 (h): this model has layers 0-0 of units 0-31"),
+    ("/neurons find nowhere", "unknown condition 'nowhere'"),
+    ("/neurons find inside-parens no brackets here", "inside-parens never changes in the text given"),
+])
+def test_mistakes_get_one_line(session: Session_, line: str, error: str) -> None:
+    session.submit("To be")
+    session.submit(line)
+    assert session.messages("error")[-1].startswith(error)
+
+
+def test_nothing_written_yet_says_what_to_do(session: Session_) -> None:
+    session.submit("/heat")
+    assert session.messages("error") == ["nothing written yet: type a seed and press Enter, "
+                                         "or give a text (/heat TEXT)"]
+
+
+def test_neurons_colours_the_last_turn_by_one_unit(session: Session_) -> None:
+    session.submit("To be (or")
+    session.submit("/neurons 0 3")
+    shown = session.last(NeuronsShown)
+    text = "To be (or" + session.turns[0].text
+    assert shown.text == text and shown.title.startswith("layer 0 unit 3 (h)") and shown.mask is None
+    assert shown.values == pytest.approx(activations(session.model, text)[:, 0, 3].tolist())
+    session.submit('/neurons 0 4 state=c He said "no"')
+    shown = session.last(NeuronsShown)
+    c = activations(session.model, 'He said "no"', "c")[:, 0, 4]
+    assert shown.values == pytest.approx((c / np.abs(c).max()).tolist(), abs=1e-6)  # c: divided by its largest size
+    session.submit("/neurons")  # the unit last shown
+    assert session.last(NeuronsShown).title.startswith("layer 0 unit 4 (c)")
+
+
+def test_find_ranks_units_on_the_validation_text_and_colours_the_best(session: Session_) -> None:
+    session.submit("/neurons find inside-parens")
+    table = session.messages("info")[-1]
+    assert table.startswith("units that track inside-parens over 945 characters of parens.txt's validation text:")
+    rows = table.splitlines()[1:]
+    assert len(rows) == 5 and all(row.strip().startswith("r=") and "/neurons 0 " in row for row in rows)
+    values = [abs(float(row.split()[0][2:])) for row in rows]
+    assert values == sorted(values, reverse=True)
+    shown = session.last(NeuronsShown)
+    assert f"r={float(rows[0].split()[0][2:]):+.2f}" in shown.title
+    assert shown.mask is not None and any(shown.mask) and not all(shown.mask)
+    marks = {ch: {m for c, m in zip(shown.text, shown.mask, strict=True) if c == ch} for ch in "()"}
+    assert marks == {"(": {True}, ")": {False}}  # an opening parenthesis is already inside, a closing one outside
+    _, _, layer, _, unit, which, *_ = rows[0].split()
+    assert session.unit == Unit(int(layer), int(unit), which[1])
+
+
+def test_find_without_the_corpus_reads_the_conversation(tmp_path: Path) -> None:
+    s = Session_()
+    s.load(str(build_tiny_model(tmp_path)))  # its corpus source is not a file
+    s.length, s.seed = 200, 1
+    s.submit("To be, or not")
+    s.submit("/neurons find regex:t")
+    assert s.messages("info")[-1].startswith(f"units that track regex:t over {len('To be, or not') + 200} "
+                                             "characters of this session's text:")
+
+
+def test_parse_unit() -> None:
+    current = Unit(1, 7, "c")
+    assert parse_unit("", current, 2) == (None, None)
+    assert parse_unit("0 5", current, 2) == (Unit(0, 5), None)
+    assert parse_unit('1 2 state=c He said "3 men"', current, 2) == (Unit(1, 2, "c"), 'He said "3 men"')
+    assert parse_unit("state=h", current, 2) == (Unit(1, 7, "h"), None)
+    assert parse_unit("5 To be", current, 1) == (Unit(0, 5), "To be")
+    with pytest.raises(RnnplayError, match="this model has 2 layers: give LAYER and UNIT"):
+        parse_unit("5 To be", current, 2)

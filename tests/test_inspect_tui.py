@@ -1,0 +1,133 @@
+"""/heat, /neurons and /whatif in the Textual app, driven through App.run_test() and Pilot at 80x24."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from inspect_model import build_inspect_model
+from rich.style import Style
+from rich.text import Text
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from rnnplay.session import Session
+from rnnplay.tui import RnnplayApp
+from rnnplay.tui.heat import HeatView, NeuronView
+from rnnplay.tui.widgets import PromptInput, Turn
+
+TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_inspect_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def app(model_path: Path) -> RnnplayApp:
+    session = Session()
+    session.load(str(model_path))
+    session.length, session.seed = 40, 7
+    return RnnplayApp(session)
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "the app never reached the expected state"
+        await pilot.pause(0.05)
+
+
+async def type_line(pilot: Pilot, line: str) -> None:
+    pilot.app.query_one(PromptInput).insert_text_at_cursor(line)
+    await pilot.press("enter")
+
+
+def finished_turns(app: RnnplayApp) -> list[Turn]:
+    return [t for t in app.query(Turn) if t is not app.turn]
+
+
+def styles(text: Text) -> list[Style]:
+    return [s.style if isinstance(s.style, Style) else Style.parse(s.style) for s in text.spans]
+
+
+def messages(app: RnnplayApp, level: str) -> list[str]:
+    return [str(w.render()) for w in app.query(f".message.{level}").results(Static)]
+
+
+async def test_heat_colours_the_continuation_and_the_cursor_shows_alternatives(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: len(finished_turns(app)) == 1)
+        await type_line(pilot, "/heat")
+        await until(pilot, lambda: app.query(HeatView))
+        view = app.query_one(HeatView)
+        turn = finished_turns(app)[0]
+        assert view.heat.text == turn.text and view.heat.seed == "To be"
+        assert app.focused is view and view.cursor == 0
+        rendered = view.render()
+        colours = {style.color.number for style in styles(rendered) if style.color and style.meta}
+        assert len(colours) >= 2  # the characters get the probability colours
+        assert "■<1%" in rendered.plain  # the legend
+        first = view.alternatives_line().plain
+        assert first.startswith(f"pos 0 {turn.text[0]!r}") and "1 " in first and "5 " in first and "%" in first
+        await pilot.press("right", "right")
+        assert view.cursor == 2
+        assert view.alternatives_line().plain.startswith("pos 2 ")
+        await pilot.press("left")
+        assert view.cursor == 1
+        await pilot.click(HeatView, offset=(2 + len("To be") + 4, 1))  # border and padding, the seed, then text[4]
+        assert view.cursor == 4 and view.alternatives_line().plain.startswith("pos 4 ")
+
+
+async def test_a_key_1_to_5_in_the_heat_view_branches_and_keeps_the_original(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: len(finished_turns(app)) == 1)
+        original = finished_turns(app)[0].text
+        await type_line(pilot, "/heat")
+        await until(pilot, lambda: app.query(HeatView))
+        view = app.query_one(HeatView)
+        await pilot.press("right", "right", "right")
+        second = view.heat.alternatives[3][1][0]
+        await pilot.press("2")
+        await until(pilot, lambda: len(finished_turns(app)) == 2)
+        first, branch = finished_turns(app)
+        assert first.text == original  # the original stays in the log
+        assert branch.seed == "To be" + original[:3] + second
+        assert len(branch.text) == 40
+        assert any("what if turn 1 had" in m for m in messages(app, "info"))
+        assert app.focused is app.query_one(PromptInput)
+
+
+async def test_typing_in_the_heat_view_goes_back_to_the_prompt(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/heat To be, or not")
+        await until(pilot, lambda: app.query(HeatView))
+        assert app.query_one(HeatView).cursor == 1  # a given text's first character has no probability
+        await pilot.press("T", "o")
+        assert app.focused is app.query_one(PromptInput) and app.query_one(PromptInput).value == "To"
+
+
+async def test_neurons_colours_the_last_turn_and_find_lists_units(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "To be (or")
+        await until(pilot, lambda: len(finished_turns(app)) == 1)
+        await type_line(pilot, "/neurons 0 3")
+        await until(pilot, lambda: app.query(NeuronView))
+        view = app.query_one(NeuronView)
+        assert view.border_title.startswith("layer 0 unit 3 (h)")
+        text = view.text
+        assert text.plain.startswith("To be (or" + finished_turns(app)[0].text[:5])
+        backgrounds = {style.bgcolor.number for style in styles(text) if style.bgcolor}
+        assert len(backgrounds) >= 2  # red and blue shades
+        await type_line(pilot, "/neurons find inside-parens")
+        await until(pilot, lambda: len(app.query(NeuronView)) == 2)
+        found = next(m for m in messages(app, "info") if "inside-parens" in m)
+        assert "validation text" in found and found.count("r=") == 5
+        best = app.query(NeuronView).last()
+        assert "r=" in best.border_title
+        assert any(style.underline for style in styles(best.text))  # where the condition holds
