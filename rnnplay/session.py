@@ -328,6 +328,19 @@ class Session:
         self.set_model(ckpt.model, ckpt.meta, Path(path).name if path else BUNDLED_MODEL.name)
         self.info(f"loaded {self.model_name}: {self.describe_model()}")
 
+    @classmethod
+    def open(cls, path: str | None) -> Session:
+        """A session on the checkpoint at ``path``, or on the bundled model (if installed) when None.
+
+        A bad path fails here, as one line, before any front end takes the screen.
+        """
+        session = cls()
+        if path:
+            session.load(path)
+        else:
+            session.load_bundled()
+        return session
+
     def load_bundled(self) -> None:
         """Open the bundled model if it is installed; otherwise stay without a model (greet says so)."""
         if BUNDLED_MODEL.exists():

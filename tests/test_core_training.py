@@ -181,3 +181,19 @@ def test_hostile_metadata_is_refused(tmp_path) -> None:
         load_model(path)
     with pytest.raises(RnnplayError, match="no such file"):
         load_model(tmp_path / "missing.npz")
+
+
+def test_adam_matches_torch_adam_step_for_step() -> None:
+    """Textbook Adam (ε added to √v̂): identical updates to torch.optim.Adam, tiny gradients included."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(4, 3))
+    tp = torch.tensor(p.copy(), requires_grad=True)
+    ours = make_optimizer("adam", {"p": p})
+    theirs = torch.optim.Adam([tp], lr=2e-3)
+    for _ in range(5):
+        g = rng.normal(size=(4, 3)) * 10.0 ** rng.integers(-9, 1, size=(4, 3))
+        tp.grad = torch.tensor(g)
+        theirs.step()
+        ours.step({"p": p}, {"p": g.copy()}, 2e-3)
+        np.testing.assert_allclose(p, tp.detach().numpy(), rtol=0, atol=1e-12)

@@ -14,15 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.inspect import CONDITIONS, activations, find_neurons
+from ..core.inspect import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activations, auto_streams, find_neurons
 from ..core.model import Model
 from ..core.vocab import describe_char
 from ..errors import RnnplayError
 from ..models import BUNDLED_MODEL, load_model
 
 ORDER = 60
-STREAM_CHARS = 5000  # --find's default: pieces this long start cold for ~1% of their length
-MAX_STREAMS = 32
 EXAMPLES = f"""\
 conditions: {", ".join(CONDITIONS)}, regex:PATTERN
 
@@ -125,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if args.find is not None:
         if args.top < 1:
             raise RnnplayError(f"--top must be at least 1 (got {args.top})")
-        streams = args.streams or min(MAX_STREAMS, max(1, len(text) // STREAM_CHARS))
+        streams = args.streams or auto_streams(len(text))
         scores = find_neurons(model, text, args.find, args.top, args.state, streams)
         pieces = f" in {streams} pieces" if streams > 1 else ""
         layers = f"{model.num_layers} layer{'s' * (model.num_layers != 1)}"

@@ -25,9 +25,4 @@ def run(args: argparse.Namespace) -> int:
     from ..repl import Repl
     from ..session import Session
 
-    session = Session()
-    if args.model:
-        session.load(args.model)
-    else:
-        session.load_bundled()
-    return Repl(session).run()
+    return Repl(Session.open(args.model)).run()

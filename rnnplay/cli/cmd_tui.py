@@ -25,10 +25,5 @@ def run(args: argparse.Namespace) -> int:
     from ..session import Session
     from ..tui import RnnplayApp
 
-    session = Session()
-    if args.model:
-        session.load(args.model)  # a bad path ends here as one line, before the screen changes
-    else:
-        session.load_bundled()
-    RnnplayApp(session).run()
+    RnnplayApp(Session.open(args.model)).run()
     return 0

@@ -107,9 +107,12 @@ class Adam(Optimizer):
         m += (1.0 - self.beta1) * g
         v *= self.beta2
         v += (1.0 - self.beta2) * (g * g)
-        # Bias corrections folded into the step size: lr·√(1-β2ᵗ)/(1-β1ᵗ).
-        step = lr * math.sqrt(1.0 - self.beta2**self.t) / (1.0 - self.beta1**self.t)
-        p -= step * m / (np.sqrt(v) + 1e-8)
+        # θ -= lr·m̂/(√v̂ + ε) with m̂ = m/(1-β1ᵗ), √v̂ = √v/√(1-β2ᵗ): ε is added to √v̂, as in
+        # PyTorch, not to √v (that would make ε effectively 1/√(1-β2ᵗ) times larger early on).
+        denom = np.sqrt(v)
+        denom *= 1.0 / math.sqrt(1.0 - self.beta2**self.t)
+        denom += 1e-8
+        p -= (lr / (1.0 - self.beta1**self.t)) * m / denom
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in (SGD, Adagrad, RMSprop, Adam)}
