@@ -85,6 +85,9 @@ def save_checkpoint(
     except OSError as err:
         raise RnnplayError(f"cannot write {path}: {err.strerror}; choose another --out folder") from None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a saved model gets the usual permissions
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
