@@ -47,8 +47,12 @@ from .models import BUNDLED_MODEL, load_model, save_model
 from .plugins import get_host, suggest
 from .training import ModelSpec, TrainingRun, new_run
 
-NO_MODEL = ("no model loaded: /load PATH opens a checkpoint, /train FILE trains one on a text file "
-            "(the bundled Shakespeare model is not installed)")
+NO_MODEL = "no model loaded: /load PATH opens a checkpoint, /train FILE trains one on a text file"
+
+
+def no_model() -> str:
+    """What to say when there is no model, naming the bundled one's absence when it is missing."""
+    return NO_MODEL if BUNDLED_MODEL.exists() else f"{NO_MODEL} (the bundled Shakespeare model is not installed)"
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")
 SETTING_ALIASES = {"num_predict": "length", "max_tokens": "length"}  # names people know from Ollama and friends
@@ -289,7 +293,7 @@ class Session:
     def greet(self) -> None:
         """The first line a front end shows: what is loaded and what to do."""
         if self.model is None:
-            self.info(NO_MODEL if not BUNDLED_MODEL.exists() else "no model loaded: /load PATH or /train FILE")
+            self.info(no_model())
         else:
             self.info(f"{self.model_name}: type a few characters and press Enter; /help lists the commands")
 
@@ -322,7 +326,7 @@ class Session:
         """Open a checkpoint (the bundled model when ``path`` is None)."""
         self._refuse_while_training("load another")
         if path is None and not BUNDLED_MODEL.exists():
-            raise RnnplayError(NO_MODEL)
+            raise RnnplayError(no_model())
         ckpt = load_model(None if path is None else os.path.expanduser(path))
         self.training = None
         self.set_model(ckpt.model, ckpt.meta, Path(path).name if path else BUNDLED_MODEL.name)
@@ -489,7 +493,7 @@ class Session:
         """Exclusive use of the generator: stops the running generation, waits for it, yields (model, cancel)."""
         model = self.snapshot()
         if model is None:
-            raise RnnplayError(NO_MODEL if not BUNDLED_MODEL.exists() else "no model loaded: /load PATH or /train FILE")
+            raise RnnplayError(no_model())
         with self._lock:
             self._cancel.set()
             cancel = self._cancel = threading.Event()
@@ -555,7 +559,7 @@ class Session:
         """How surprised the model is by ``text``: bits per character and its least expected characters."""
         model = self.snapshot()
         if model is None:
-            raise RnnplayError(NO_MODEL)
+            raise RnnplayError(no_model())
         result = score_text(model, text)
         lines = [f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
                  f"over {len(result.probs)} predicted characters; least expected:"]
@@ -570,7 +574,7 @@ class Session:
     def _require_model(self) -> Model:
         model = self.snapshot()
         if model is None:
-            raise RnnplayError(NO_MODEL if not BUNDLED_MODEL.exists() else "no model loaded: /load PATH or /train FILE")
+            raise RnnplayError(no_model())
         return model
 
     def _known(self, model: Model, text: str) -> str:

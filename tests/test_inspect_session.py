@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_heat_gives_each_character_of_the_last_continuation_its_probability(sess
     assert all(len(a) == 5 for a in heat.alternatives)
     assert heat.alternatives[0] == tuple(expected.alternatives(4))
     ch, p = heat.alternatives[0][0]
-    assert p >= heat.probs[0] and ch in session.model.vocab.chars
+    assert p >= heat.probs[0] - 1e-6 and ch in session.model.vocab.chars  # float32 vs float64 rounding
 
 
 def test_heat_of_a_text_makes_it_a_turn_whose_first_character_has_no_probability(session: Session_) -> None:
@@ -128,7 +129,8 @@ def test_find_ranks_units_on_the_validation_text_and_colours_the_best(session: S
     values = [abs(float(row.split()[0][2:])) for row in rows]
     assert values == sorted(values, reverse=True)
     shown = session.last(NeuronsShown)
-    assert f"r={float(rows[0].split()[0][2:]):+.2f}" in shown.title
+    shown_r = float(re.search(r"r=([-+]?[0-9.]+)", shown.title).group(1))
+    assert shown_r == pytest.approx(float(rows[0].split()[0][2:]), abs=0.011)  # both rounded to 2 places
     assert shown.mask is not None and any(shown.mask) and not all(shown.mask)
     marks = {ch: {m for c, m in zip(shown.text, shown.mask, strict=True) if c == ch} for ch in "()"}
     assert marks == {"(": {True}, ")": {False}}  # an opening parenthesis is already inside, a closing one outside

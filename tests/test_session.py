@@ -14,7 +14,6 @@ from tiny_model import build_tiny_model, write_corpus
 from rnnplay.commands import SimpleCommand
 from rnnplay.plugins import Registered
 from rnnplay.session import (
-    NO_MODEL,
     Changed,
     Chunk,
     Event,
@@ -28,6 +27,7 @@ from rnnplay.session import (
     TurnEnded,
     TurnStarted,
     fit_batches,
+    no_model,
 )
 
 TIMEOUT = 60  # seconds to wait for a background event before failing (a bound, not a speed claim)
@@ -87,13 +87,13 @@ def rec(session: Session) -> Recorder:
 
 
 def test_without_a_model_it_says_how_to_get_one() -> None:
-    s = Session()
+    s = Session()  # a bare Session opens nothing, not even the bundled model
     rec = Recorder(s)
     s.greet()
     s.submit("To be")
-    assert rec.messages("info") == [NO_MODEL]
-    assert rec.messages("error") == [NO_MODEL]
-    assert "/load" in NO_MODEL and "/train" in NO_MODEL and "\n" not in NO_MODEL
+    assert rec.messages("info") == [no_model()]
+    assert rec.messages("error") == [no_model()]
+    assert "/load" in no_model() and "/train" in no_model() and "\n" not in no_model()
     assert dict(s.card())["model"] == "none"
 
 
