@@ -52,6 +52,7 @@ class CharRNN:
         self.dropout = dropout
         self.config = TrainConfig(
             batch_size=batch_size, seq_length=seq_length, optimizer=optimizer, lr=learning_rate,
+            lr_schedule="constant",  # the seed's fixed rate, however often train() is called
             clip=clip, clip_mode=clip_mode, val_fraction=0.0, val_every=0, seed=seed,
         )
         get_host().cell(cell)  # fail now, not at train(), on an unknown cell
@@ -68,7 +69,9 @@ class CharRNN:
             )
         self.model = Model(get_host().cell(self.cell), vocab, self.hidden_size, self.num_layers, self.dropout,
                            seed=self.config.seed)
-        return Trainer(self.model, vocab.encode(text), None, self.config)
+        ids = vocab.encode(text)
+        self.model.init_output_bias(ids)
+        return Trainer(self.model, ids, None, self.config)
 
     def train(
         self,

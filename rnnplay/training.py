@@ -59,6 +59,7 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
         raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
     model = Model(get_host().cell(spec.cell), vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
     train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    model.init_output_bias(train_ids)
     return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
 
 
@@ -73,7 +74,8 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, budget: dict[str, A
     if saved.get("sha256") and saved["sha256"] != corpus.sha256:
         raise RnnplayError(f"{path} was trained on a different text ({saved.get('name')}); resume with that corpus")
     try:
-        config = TrainConfig(**{**training["config"], **budget})
+        # Runs saved before schedules existed trained at a constant rate; keep it that way.
+        config = TrainConfig(**{"lr_schedule": "constant", **training["config"], **budget})
     except TypeError as err:
         raise RnnplayError(f"{path}: its training settings are unreadable ({err})") from None
     model = ckpt.model

@@ -7,7 +7,7 @@ import pytest
 
 from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.model import Model
-from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer
+from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
 from rnnplay.core.trainer import FinishedEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from rnnplay.corpora import Corpus
 from rnnplay.errors import RnnplayError
@@ -88,6 +88,8 @@ def test_clipping_and_decay() -> None:
     clip_by_value(grads, 5.0)
     assert grads["a"].tolist() == [-5.0, 2.0, 5.0]
     assert decayed_lr(1.0, 25, 0.5, 10) == 0.25
+    assert [scheduled_lr(1.0, f, "cosine") for f in (0.0, 0.5, 1.0)] == pytest.approx([1.0, 0.55, 0.1])
+    assert scheduled_lr(1.0, 0.7, "constant") == 1.0
     with pytest.raises(RnnplayError, match="unknown optimizer"):
         make_optimizer("lbfgs", {})
 
@@ -197,3 +199,13 @@ def test_adam_matches_torch_adam_step_for_step() -> None:
         theirs.step()
         ours.step({"p": p}, {"p": g.copy()}, 2e-3)
         np.testing.assert_allclose(p, tp.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_fresh_model_predicts_the_character_frequencies(small_text: str) -> None:
+    """The head's bias starts at log unigram frequencies, so the untrained loss is the unigram entropy."""
+    run = small_run(small_text)
+    ids = run.trainer.batcher.streams.ravel()
+    p = np.bincount(ids, minlength=run.model.vocab.size) / len(ids)
+    entropy = -float(np.sum(p[p > 0] * np.log(p[p > 0])))
+    assert run.model.evaluate(ids) == pytest.approx(entropy, abs=0.05)
+    assert entropy < np.log(run.model.vocab.size) - 0.3  # well below guessing uniformly

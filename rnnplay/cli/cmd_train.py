@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..core.optim import OPTIMIZERS
+from ..core.optim import OPTIMIZERS, SCHEDULES
 from ..core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from ..corpora import load_corpus
 from ..plot import plot_format, write_loss_plot
@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--batch-size", type=int, default=64, help="parallel streams B (default 64)")
     o.add_argument("--seq-length", type=int, default=100, help="BPTT length T (default 100)")
     o.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="default adam")
-    o.add_argument("--lr", type=float, default=2e-3, help="learning rate (default 2e-3)")
+    o.add_argument("--lr", type=float, default=4e-3, help="peak learning rate (default 4e-3)")
+    o.add_argument("--lr-schedule", choices=SCHEDULES, default="cosine",
+                   help="cosine: from --lr down to --lr/10 over the budget; constant: --lr throughout (default cosine)")
     o.add_argument("--lr-decay", type=float, default=1.0, help="multiply the rate by this ... (default 1: none)")
     o.add_argument("--lr-decay-every", type=int, default=0, help="... every N steps (default 0: every epoch)")
     o.add_argument("--clip", type=float, default=5.0, help="gradient clip (default 5)")
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = TrainConfig(
             batch_size=args.batch_size, seq_length=args.seq_length, optimizer=args.optimizer, lr=args.lr,
+            lr_schedule=args.lr_schedule,
             clip=args.clip, clip_mode=args.clip_mode, lr_decay=args.lr_decay, lr_decay_every=args.lr_decay_every,
             val_every=args.val_every, sample_every=args.sample_every, seed=args.seed, **budget,
         )

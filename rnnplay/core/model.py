@@ -64,6 +64,20 @@ class Model:
         params["head.b_y"] = np.zeros(V, dtype=self.dtype)
         return params
 
+    def init_output_bias(self, ids: np.ndarray) -> None:
+        """Start the head's bias at the text's log character frequencies (add-one smoothed)::
+
+            b_y[c] = log((n_c + 1) / (N + V))
+
+        An untrained network then predicts the unigram distribution, so its loss starts
+        at the text's unigram entropy (3.3 nats/char on tiny shakespeare) instead of
+        ln V (4.17). It matters most with Adam, which moves each parameter by about lr
+        per step: at lr 2e-3, walking b_y to values like log p(' ') - log p('Z') ≈ 8
+        takes thousands of steps, and training stalls on that plateau first.
+        """
+        counts = np.bincount(np.asarray(ids).ravel(), minlength=self.vocab.size)[: self.vocab.size] + 1.0
+        self.params["head.b_y"][...] = np.log(counts / counts.sum())
+
     def _layer_view(self, i: int) -> dict[str, np.ndarray]:
         prefix = f"layers.{i}."
         return {k[len(prefix) :]: v for k, v in self.params.items() if k.startswith(prefix)}

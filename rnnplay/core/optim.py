@@ -1,4 +1,4 @@
-"""Optimizers, gradient clipping and learning-rate decay.
+"""Optimizers, gradient clipping and learning-rate schedules.
 
 Every optimizer updates the parameter arrays in place, so the model's views of
 them stay valid, and keeps its per-parameter state in arrays named
@@ -146,6 +146,27 @@ def clip_by_value(grads: Arrays, limit: float) -> float:
     for g in grads.values():
         np.clip(g, -limit, limit, out=g)
     return norm
+
+
+SCHEDULES = ("cosine", "constant")
+
+
+def scheduled_lr(lr: float, fraction: float, schedule: str) -> float:
+    """The rate after ``fraction`` (0..1) of the training budget.
+
+    * constant: lr throughout.
+    * cosine (nanoGPT's, without warm-up): from lr down to lr/10 along half a cosine,
+      ``lr_min + (lr - lr_min)·½(1 + cos(π·fraction))``. Big steps while the loss is
+      high, small ones at the end so the weights settle into the valley instead of
+      rattling across it: on tiny shakespeare this is worth several hundredths of a
+      nat per character at the end of a fixed budget.
+    """
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        low = lr / 10
+        return low + (lr - low) * 0.5 * (1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
+    raise RnnplayError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
 
 
 def decayed_lr(lr: float, step: int, decay: float, every: int) -> float:

@@ -30,7 +30,7 @@ from ..errors import RnnplayError
 from .data import StreamBatcher
 from .generate import sample_text
 from .model import Model, States
-from .optim import Optimizer, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer
+from .optim import SCHEDULES, Optimizer, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
 
 
 @dataclass
@@ -38,7 +38,8 @@ class TrainConfig:
     batch_size: int = 64
     seq_length: int = 100
     optimizer: str = "adam"
-    lr: float = 2e-3
+    lr: float = 4e-3
+    lr_schedule: str = "cosine"  # over the budget: "cosine" (down to lr/10) or "constant"
     clip: float = 5.0
     clip_mode: str = "norm"  # "norm" (global norm) or "value" (min-char-rnn's ±clip)
     lr_decay: float = 1.0  # multiply the rate by this ...
@@ -56,6 +57,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.clip_mode not in ("norm", "value"):
             raise RnnplayError(f"clip mode must be 'norm' or 'value', got {self.clip_mode!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise RnnplayError(f"unknown learning-rate schedule {self.lr_schedule!r}: choose one of "
+                               f"{', '.join(SCHEDULES)}")
         if self.lr <= 0:
             raise RnnplayError(f"learning rate must be > 0, got {self.lr}")
 
@@ -127,6 +131,7 @@ class Trainer:
         self.states: States = model.initial_state(config.batch_size)
         self.step = 0
         self.history = History()
+        self._started: float | None = None  # perf_counter() when run() began: the clock of a --time budget
         self._stop = threading.Event()
 
     # -- control -------------------------------------------------------------------
@@ -139,8 +144,11 @@ class Trainer:
         return self.batcher.epoch + self.batcher.position / self.batcher.batches_per_epoch
 
     def lr(self) -> float:
-        every = self.config.lr_decay_every or self.batcher.batches_per_epoch
-        return decayed_lr(self.config.lr, self.step, self.config.lr_decay, every)
+        """The schedule over the budget spent so far, times any step decay (char-rnn's per-epoch decay)."""
+        c = self.config
+        every = c.lr_decay_every or self.batcher.batches_per_epoch
+        base = scheduled_lr(c.lr, self.budget_fraction() or 0.0, c.lr_schedule)
+        return decayed_lr(base, self.step, c.lr_decay, every)
 
     def _budget_done(self, started: float) -> bool:
         c = self.config
@@ -150,16 +158,20 @@ class Trainer:
             return True
         return c.seconds is not None and time.perf_counter() - started >= c.seconds
 
-    def _fraction(self, started: float) -> float | None:
-        """The largest share of any budget spent so far (the run ends when one reaches 1)."""
+    def budget_fraction(self) -> float | None:
+        """The largest share of any budget spent so far (the run ends when one reaches 1).
+
+        Steps and epochs count from the run's start, so a resumed run continues the same
+        schedule; a --time budget is this run's seconds.
+        """
         c = self.config
         shares = []
         if c.steps:
             shares.append(self.step / c.steps)
         if c.epochs:
             shares.append(self.epoch / c.epochs)
-        if c.seconds:
-            shares.append((time.perf_counter() - started) / c.seconds)
+        if c.seconds and self._started is not None:
+            shares.append((time.perf_counter() - self._started) / c.seconds)
         return min(1.0, max(shares)) if shares else None
 
     def _eta(self, started: float, steps_done: int) -> float | None:
@@ -212,7 +224,7 @@ class Trainer:
         if c.steps is None and c.epochs is None and c.seconds is None:
             raise RnnplayError("give a training budget: --steps, --epochs or --time")
         self._stop.clear()
-        started = time.perf_counter()
+        started = self._started = time.perf_counter()
         window_start, window_chars = started, 0
         steps_done = 0
         last_loss = float("nan")
@@ -233,7 +245,7 @@ class Trainer:
                 chars_per_sec = window_chars / max(now - window_start, 1e-9)
                 window_start, window_chars = now, 0
             yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec,
-                            self._eta(started, steps_done), self._fraction(started))
+                            self._eta(started, steps_done), self.budget_fraction())
             if c.val_every and self.step % c.val_every == 0 and self.val_ids is not None:
                 val_loss = self.validate()
                 yield ValidationEvent(self.step, val_loss)
