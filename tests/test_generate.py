@@ -78,14 +78,20 @@ def test_stop_string_ends_the_stream_right_after_it(model: Model) -> None:
 
 
 def count_steps(model: Model) -> list[int]:
+    """Count the model steps that generation makes (through the steppers it asks the model for)."""
     calls = [0]
-    step = model.step
+    make_stepper = model.stepper
 
-    def counting(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
-        calls[0] += 1
-        return step(ids, states)
+    def counting_stepper():
+        step = make_stepper()
 
-    model.step = counting  # type: ignore[method-assign]
+        def counting(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
+            calls[0] += 1
+            return step(ids, states)
+
+        return counting
+
+    model.stepper = counting_stepper  # type: ignore[method-assign]
     return calls
 
 

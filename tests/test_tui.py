@@ -100,13 +100,18 @@ def slow_down(app: RnnplayApp) -> None:
     """Make every model step take a few milliseconds, so 100,000 characters take minutes and
     the key always arrives mid-stream (the tiny model alone can finish before it does)."""
     model = app.session.model
-    fast = model.step
+    fast_stepper = model.stepper
 
-    def slow_step(ids, states):
-        time.sleep(0.002)
-        return fast(ids, states)
+    def slow_stepper():
+        fast = fast_stepper()
 
-    model.step = slow_step
+        def slow_step(ids, states):
+            time.sleep(0.002)
+            return fast(ids, states)
+
+        return slow_step
+
+    model.stepper = slow_stepper
 
 
 async def test_escape_stops_a_long_generation_and_the_app_stays(app: RnnplayApp) -> None:

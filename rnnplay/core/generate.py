@@ -4,7 +4,7 @@
 
     ids   = vocab.encode(seed)                 unknown characters skipped or refused
     y, s  = prime(model, ids)                  the scores for the first new character
-    for i in sampler.generate(model.step, y, s, length, rng, **params):
+    for i in sampler.generate(model.stepper(), y, s, length, rng, **params):
         yield vocab.chars[i]                   one chunk per id, as soon as it is picked
 
 It stops at ``length`` characters, right after the ``stop`` string appears (the
@@ -87,13 +87,13 @@ def _stream(
 ) -> Iterator[str]:
     if length == 0 or (cancel is not None and cancel.is_set()):
         return
-    step = model.step
+    step = fast_step = model.stepper()
     if cancel is not None:
 
         def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
             if cancel.is_set():
                 raise Cancelled
-            return model.step(ids, states)
+            return fast_step(ids, states)
 
     logits, states = prime(model, ids)
     chars = model.vocab.chars
@@ -117,5 +117,5 @@ def sample_text(
 ) -> str:
     """``length`` characters after ``seed_ids`` at ``temperature``: the trainer's occasional sample."""
     logits, states = prime(model, seed_ids)
-    ids = TEMPERATURE.generate(model.step, logits, states, length, rng, temperature=temperature)
+    ids = TEMPERATURE.generate(model.stepper(), logits, states, length, rng, temperature=temperature)
     return model.vocab.decode(list(ids))

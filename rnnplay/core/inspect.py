@@ -91,8 +91,9 @@ def activations(model: Model, text: str, which: Which = "h", streams: int = 1) -
     grid = grid.reshape(S, L)  # grid[k, t] = ids[k·L + t]
     out = np.empty((S, L, model.num_layers, model.hidden_size), dtype=model.dtype)
     states = model.initial_state(S)
+    step = model.stepper()
     for t in range(L):
-        _, states = model.step(grid[:, t], states)
+        _, states = step(grid[:, t], states)
         for layer, state in enumerate(states):
             out[:, t, layer] = state[index]
     return out.reshape(S * L, model.num_layers, model.hidden_size)[:n]

@@ -14,6 +14,8 @@ Parameters are kept in one flat dict with stable names (``layers.0.W_xh``,
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -178,13 +180,33 @@ class Model:
         return total / count
 
     # -- one step at a time (generation) ---------------------------------------------
+    def stepper(self) -> Callable[[np.ndarray, States], tuple[np.ndarray, States]]:
+        """A step function ``(ids (B,), states) -> (logits (B, V), states)`` for a loop of steps.
+
+        Cells that have ``prepare_step`` fold their constants in once here (the LSTM
+        pre-scales its weights); the others get ``step`` with their parameters.
+        """
+        steps = []
+        for i, layer in enumerate(self.layers):
+            prepare = getattr(self.cell, "prepare_step", None)
+            steps.append(prepare(layer, i == 0) if prepare is not None else functools.partial(self.cell.step, layer))
+        W_hy, b_y = self.params["head.W_hy"].copy(), self.params["head.b_y"].copy()
+
+        def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
+            x: np.ndarray = ids
+            new_states: States = []
+            for layer_step, state in zip(steps, states, strict=True):
+                x, s = layer_step(x, state)
+                new_states.append(s)
+            logits = x @ W_hy
+            logits += b_y  # y = h_top@W_hy + b_y
+            return logits, new_states
+
+        return step
+
     def step(self, ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
-        """Logits (B, V) for the next character after ids (B,), and the new states."""
-        x: np.ndarray = ids
-        new_states: States = []
-        for layer, state in zip(self.layers, states, strict=True):
-            x, s = self.cell.step(layer, x, state)
-            new_states.append(s)
-        logits = x @ self.params["head.W_hy"]
-        logits += self.params["head.b_y"]
-        return logits, new_states
+        """Logits (B, V) for the next character after ids (B,), and the new states.
+
+        For many steps in a row, make one :meth:`stepper` and call it instead.
+        """
+        return self.stepper()(ids, states)

@@ -75,10 +75,11 @@ class RunningScore:
     def __init__(self, model: Model, seed_ids: np.ndarray) -> None:
         self.model = model
         self.logits, self.states = prime(model, seed_ids)
+        self.step = model.stepper()
 
     def push(self, i: int) -> float:
         """p(i | everything pushed so far), then read i."""
         p = float(np.exp(log_softmax(self.logits.astype(np.float64))[i]))
-        logits, self.states = self.model.step(np.array([i]), self.states)
+        logits, self.states = self.step(np.array([i]), self.states)
         self.logits = logits[0]
         return p

@@ -8,16 +8,23 @@ Shapes: T time steps, B streams (batch), I input size, H hidden size.
 * ``state`` is a tuple of ``state_size`` arrays of shape (B, H); ``state[0]`` is
   the hidden output h that the next layer and the softmax head read.
 * ``cache`` is whatever ``forward`` needs to keep for ``backward``.
+
+Optionally a cell also has ``prepare_step(params, input_ids) -> step(x, state)``:
+a step function for a whole stream of generation steps, with whatever can be
+computed once (pre-scaled weights, reused buffers) computed in advance. Without
+it, generation calls ``step`` with the parameters every time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 State = tuple[np.ndarray, ...]
 Params = dict[str, np.ndarray]
+StepFn = Callable[[np.ndarray, State], tuple[np.ndarray, State]]  # (x, state) -> (h, state)
 
 
 @runtime_checkable

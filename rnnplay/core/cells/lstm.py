@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import project_inputs, project_inputs_backward
-from .base import Params, State, uniform_init
+from ..ops import is_ids, project_inputs, project_inputs_backward
+from .base import Params, State, StepFn, uniform_init
 
 
 def _exp_scale(H: int, dtype: Any) -> np.ndarray:
@@ -164,27 +164,55 @@ class LSTMCell:
         }
         return dx, grads, (dh, dc)
 
-    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """One step for generation. At B=1 numpy's per-call cost dominates, so the gates use
-        one tanh over all 4H columns (no overflow, hence no errstate) and cached constants::
+    def prepare_step(self, params: Params, input_ids: bool) -> StepFn:
+        """A step function for a stream of generation steps, its constants folded in once.
 
-            σ(z) = ½·tanh(z/2) + ½      g = tanh(z)      →  a = s⊙tanh(s⊙z) + k
+        At B=1 a step is a few matrix-vector products and a dozen ufuncs on short
+        vectors, so numpy's cost per call is a large part of it; this keeps the calls
+        few. One tanh covers all 4H gate columns, through σ(z) = ½·tanh(z/2) + ½:
+        with s = ½ on the σ columns (i, f, o) and 1 on g, k = ½ on σ and 0 on g::
+
+            a = s⊙tanh(s⊙z) + k = [i, f, g, o]
+
+        and s is folded into the weights here, s⊙z = x@(s⊙W_xh) + h@(s⊙W_hh) + s⊙b;
+        for ids, the bias joins the input rows: s⊙(W_xh[x] + b). The weights are
+        copied now, so training that goes on meanwhile shows in the next prepared step.
         """
-        h, c = state
-        H = h.shape[1]
-        s, k = _step_consts(H, h.dtype)
-        z = project_inputs(x, params["W_xh"])
-        z += h @ params["W_hh"]
-        z += params["b_h"]
-        z *= s
-        np.tanh(z, out=z)
-        z *= s
-        z += k  # z = [i, f, g, o]
-        c_new = z[:, H : 2 * H] * c
-        c_new += z[:, :H] * z[:, 2 * H : 3 * H]  # c_t = f⊙c_{t-1} + i⊙g
-        h_new = np.tanh(c_new)
-        h_new *= z[:, 3 * H :]  # h_t = o⊙tanh(c_t)
-        return h_new, (h_new, c_new)
+        W = params["W_hh"]
+        H, dtype = W.shape[0], W.dtype
+        s, k = _step_consts(H, dtype)
+        W_hh = W * s
+        rows = (params["W_xh"] + params["b_h"]) * s if input_ids else None
+        W_xh, b = params["W_xh"] * s, params["b_h"] * s
+        buffers: dict[int, tuple[np.ndarray, ...]] = {}  # B -> gate arrays and their views, reused
+
+        def step(x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+            h, c = state
+            B = h.shape[0]
+            if B not in buffers:
+                z, zx = np.empty((B, 4 * H), dtype), np.empty((B, 4 * H), dtype)
+                buffers[B] = (z, zx, z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :])
+            z, zx, i, f, g, o = buffers[B]
+            np.matmul(h, W_hh, out=z)
+            if rows is not None:
+                z += rows[x]
+            else:
+                z += np.matmul(x, W_xh, out=zx)
+                z += b
+            np.tanh(z, out=z)
+            z *= s
+            z += k  # z = [i, f, g, o]
+            c_new = f * c
+            c_new += i * g  # c_t = f⊙c_{t-1} + i⊙g
+            h_new = np.tanh(c_new)
+            h_new *= o  # h_t = o⊙tanh(c_t)
+            return h_new, (h_new, c_new)
+
+        return step
+
+    def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
+        """One step (generation runs many through one :meth:`prepare_step`)."""
+        return self.prepare_step(params, is_ids(x))(x, state)
 
 
 @functools.lru_cache(maxsize=32)
