@@ -10,6 +10,12 @@ from .core.model import Model
 from .plugins import get_host
 
 BUNDLED_MODEL = Path(__file__).parent / "models" / "shakespeare.npz"
+NO_MODEL = "no model loaded: /load PATH opens a checkpoint, /train FILE trains one on a text file"
+
+
+def no_model() -> str:
+    """What a front end says when there is no model, naming the bundled one's absence when it is missing."""
+    return NO_MODEL if BUNDLED_MODEL.exists() else f"{NO_MODEL} (the bundled Shakespeare model is not installed)"
 
 
 def load_model(path: str | os.PathLike[str] | None = None) -> Checkpoint:
