@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from inspect_model import build_inspect_model
+from pilot_helpers import app_on, messages, type_line, until
 from rich.style import Style
 from rich.text import Text
-from textual.pilot import Pilot
-from textual.widgets import Static
 
-from rnnplay.session import Session
 from rnnplay.tui import RnnplayApp
 from rnnplay.tui.heat import HeatView, NeuronView
 from rnnplay.tui.widgets import PromptInput, Turn
-
-TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
 
 
 @pytest.fixture(scope="module")
@@ -28,22 +22,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(model_path: Path) -> RnnplayApp:
-    session = Session()
-    session.load(str(model_path))
-    session.length, session.seed = 40, 7
-    return RnnplayApp(session)
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, "the app never reached the expected state"
-        await pilot.pause(0.05)
-
-
-async def type_line(pilot: Pilot, line: str) -> None:
-    pilot.app.query_one(PromptInput).insert_text_at_cursor(line)
-    await pilot.press("enter")
+    return app_on(model_path, length=40, seed=7)
 
 
 def finished_turns(app: RnnplayApp) -> list[Turn]:
@@ -52,10 +31,6 @@ def finished_turns(app: RnnplayApp) -> list[Turn]:
 
 def styles(text: Text) -> list[Style]:
     return [s.style if isinstance(s.style, Style) else Style.parse(s.style) for s in text.spans]
-
-
-def messages(app: RnnplayApp, level: str) -> list[str]:
-    return [str(w.render()) for w in app.query(f".message.{level}").results(Static)]
 
 
 async def test_heat_colours_the_continuation_and_the_cursor_shows_alternatives(app: RnnplayApp) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
+from pilot_helpers import app_on, messages, type_line, until
 from textual.widgets import ProgressBar, Static
 from tiny_model import build_tiny_model, write_corpus
 
@@ -15,8 +14,6 @@ from rnnplay.session import Session
 from rnnplay.tui import RnnplayApp
 from rnnplay.tui.app import SlashCommands
 from rnnplay.tui.widgets import Card, LossPlot, PromptInput, TrainingPanel, Turn
-
-TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
 
 
 @pytest.fixture(scope="module")
@@ -26,33 +23,11 @@ def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(tiny_path: Path) -> RnnplayApp:
-    session = Session()
-    session.load(str(tiny_path))
-    return RnnplayApp(session)
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, "the app never reached the expected state"
-        await pilot.pause(0.05)
-
-
-async def type_line(pilot: Pilot, line: str) -> None:
-    """Type a short line key by key; paste a long one (typing 80 keys through Pilot is slow)."""
-    if len(line) > 24:
-        pilot.app.query_one(PromptInput).insert_text_at_cursor(line)
-        await pilot.press("enter")
-    else:
-        await pilot.press(*line, "enter")
+    return app_on(tiny_path)
 
 
 def turns(app: RnnplayApp) -> list[Turn]:
     return list(app.query(Turn))
-
-
-def messages(app: RnnplayApp, level: str) -> list[str]:
-    return [str(w.render()) for w in app.query(f".message.{level}").results(Static)]
 
 
 def card_text(app: RnnplayApp, name: str) -> str:
@@ -114,29 +89,19 @@ def slow_down(app: RnnplayApp) -> None:
     model.stepper = slow_stepper
 
 
-async def test_escape_stops_a_long_generation_and_the_app_stays(app: RnnplayApp) -> None:
+@pytest.mark.parametrize("key", ["escape", "ctrl+c"])
+async def test_a_key_stops_a_long_generation_and_the_app_stays(app: RnnplayApp, key: str) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         slow_down(app)
         app.session.length = 100_000
         await type_line(pilot, "To be")
         await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
-        await pilot.press("escape")
+        await pilot.press(key)
         await until(pilot, lambda: "stopped" in turns(app)[0].ending)
         assert len(turns(app)[0].text) < 100_000 and app.is_running
         app.session.length = 5
         await type_line(pilot, "or not")
         await until(pilot, lambda: len(turns(app)) == 2 and len(turns(app)[1].text) == 5)
-
-
-async def test_ctrl_c_stops_too(app: RnnplayApp) -> None:
-    async with app.run_test(size=(80, 24)) as pilot:
-        slow_down(app)
-        app.session.length = 100_000
-        await type_line(pilot, "To be")
-        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
-        await pilot.press("ctrl+c")
-        await until(pilot, lambda: "stopped" in turns(app)[0].ending)
-        assert app.is_running
 
 
 async def test_train_shows_progress_loss_plot_and_samples_while_generation_works(app: RnnplayApp,

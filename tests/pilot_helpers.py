@@ -1,0 +1,45 @@
+"""What the Pilot tests of the Textual app share: making the app, typing a line, waiting for a state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from rnnplay.session import Session
+from rnnplay.tui import RnnplayApp
+from rnnplay.tui.widgets import PromptInput
+
+TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
+
+
+def app_on(model_path: Path, **settings: object) -> RnnplayApp:
+    """The app on a session that loaded ``model_path``, with session attributes set from ``settings``."""
+    session = Session()
+    session.load(str(model_path))
+    for name, value in settings.items():
+        setattr(session, name, value)
+    return RnnplayApp(session)
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "the app never reached the expected state"
+        await pilot.pause(0.05)
+
+
+async def type_line(pilot: Pilot, line: str) -> None:
+    """Type a short line key by key; paste a long one (typing 80 keys through Pilot is slow)."""
+    if len(line) > 24:
+        pilot.app.query_one(PromptInput).insert_text_at_cursor(line)
+        await pilot.press("enter")
+    else:
+        await pilot.press(*line, "enter")
+
+
+def messages(app: RnnplayApp, level: str) -> list[str]:
+    return [str(w.render()) for w in app.query(f".message.{level}").results(Static)]
