@@ -182,8 +182,10 @@ class LSTMCell:
         H, dtype = W.shape[0], W.dtype
         s, k = _step_consts(H, dtype)
         W_hh = W * s
-        rows = (params["W_xh"] + params["b_h"]) * s if input_ids else None
-        W_xh, b = params["W_xh"] * s, params["b_h"] * s
+        if input_ids:
+            rows, W_xh, b = (params["W_xh"] + params["b_h"]) * s, None, None
+        else:
+            rows, W_xh, b = None, params["W_xh"] * s, params["b_h"] * s
         buffers: dict[int, tuple[np.ndarray, ...]] = {}  # B -> gate arrays and their views, reused
 
         def step(x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
