@@ -151,6 +151,12 @@ def clip_by_value(grads: Arrays, limit: float) -> float:
 SCHEDULES = ("cosine", "constant")
 
 
+def check_schedule(schedule: str) -> None:
+    """Refuse a schedule name that is not one of SCHEDULES, naming the choices."""
+    if schedule not in SCHEDULES:
+        raise RnnplayError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
+
+
 def scheduled_lr(lr: float, fraction: float, schedule: str) -> float:
     """The rate after ``fraction`` (0..1) of the training budget.
 
@@ -161,12 +167,11 @@ def scheduled_lr(lr: float, fraction: float, schedule: str) -> float:
       rattling across it: on tiny shakespeare this is worth several hundredths of a
       nat per character at the end of a fixed budget.
     """
+    check_schedule(schedule)
     if schedule == "constant":
         return lr
-    if schedule == "cosine":
-        low = lr / 10
-        return low + (lr - low) * 0.5 * (1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
-    raise RnnplayError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    low = lr / 10
+    return low + (lr - low) * 0.5 * (1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
 
 
 def decayed_lr(lr: float, step: int, decay: float, every: int) -> float:

@@ -30,7 +30,15 @@ from ..errors import RnnplayError
 from .data import StreamBatcher
 from .generate import sample_text
 from .model import Model, States
-from .optim import SCHEDULES, Optimizer, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
+from .optim import (
+    Optimizer,
+    check_schedule,
+    clip_by_global_norm,
+    clip_by_value,
+    decayed_lr,
+    make_optimizer,
+    scheduled_lr,
+)
 
 
 @dataclass
@@ -57,9 +65,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.clip_mode not in ("norm", "value"):
             raise RnnplayError(f"clip mode must be 'norm' or 'value', got {self.clip_mode!r}")
-        if self.lr_schedule not in SCHEDULES:
-            raise RnnplayError(f"unknown learning-rate schedule {self.lr_schedule!r}: choose one of "
-                               f"{', '.join(SCHEDULES)}")
+        check_schedule(self.lr_schedule)
         if self.lr <= 0:
             raise RnnplayError(f"learning rate must be > 0, got {self.lr}")
 
@@ -131,7 +137,7 @@ class Trainer:
         self.states: States = model.initial_state(config.batch_size)
         self.step = 0
         self.history = History()
-        self._started: float | None = None  # perf_counter() when run() began: the clock of a --time budget
+        self._started: float | None = None  # perf_counter() when run() began
         self._stop = threading.Event()
 
     # -- control -------------------------------------------------------------------
@@ -150,13 +156,17 @@ class Trainer:
         base = scheduled_lr(c.lr, self.budget_fraction() or 0.0, c.lr_schedule)
         return decayed_lr(base, self.step, c.lr_decay, every)
 
-    def _budget_done(self, started: float) -> bool:
+    def _elapsed(self) -> float:
+        """Seconds since this run() began (0 before it does): the clock of a --time budget."""
+        return 0.0 if self._started is None else time.perf_counter() - self._started
+
+    def _budget_done(self) -> bool:
         c = self.config
         if c.steps is not None and self.step >= c.steps:
             return True
         if c.epochs is not None and self.epoch >= c.epochs:
             return True
-        return c.seconds is not None and time.perf_counter() - started >= c.seconds
+        return c.seconds is not None and self._elapsed() >= c.seconds
 
     def budget_fraction(self) -> float | None:
         """The largest share of any budget spent so far (the run ends when one reaches 1).
@@ -171,21 +181,21 @@ class Trainer:
         if c.epochs:
             shares.append(self.epoch / c.epochs)
         if c.seconds and self._started is not None:
-            shares.append((time.perf_counter() - self._started) / c.seconds)
+            shares.append(self._elapsed() / c.seconds)
         return min(1.0, max(shares)) if shares else None
 
-    def _eta(self, started: float, steps_done: int) -> float | None:
+    def _eta(self, steps_done: int) -> float | None:
         c = self.config
         if steps_done == 0:
             return None
-        per_step = (time.perf_counter() - started) / steps_done
+        per_step = self._elapsed() / steps_done
         left = []
         if c.steps is not None:
             left.append((c.steps - self.step) * per_step)
         if c.epochs is not None:
             left.append((c.epochs - self.epoch) * self.batcher.batches_per_epoch * per_step)
         if c.seconds is not None:
-            left.append(c.seconds - (time.perf_counter() - started))
+            left.append(c.seconds - self._elapsed())
         return max(0.0, min(left)) if left else None
 
     # -- one step --------------------------------------------------------------------
@@ -224,13 +234,13 @@ class Trainer:
         if c.steps is None and c.epochs is None and c.seconds is None:
             raise RnnplayError("give a training budget: --steps, --epochs or --time")
         self._stop.clear()
-        started = self._started = time.perf_counter()
-        window_start, window_chars = started, 0
+        self._started = window_start = time.perf_counter()
+        window_chars = 0
         steps_done = 0
         last_loss = float("nan")
         val_loss: float | None = None
         chars_per_sec = 0.0
-        while not self._budget_done(started) and not self._stop.is_set():
+        while not self._budget_done() and not self._stop.is_set():
             result = self.train_step()
             steps_done += 1
             if isinstance(result, str):
@@ -245,7 +255,7 @@ class Trainer:
                 chars_per_sec = window_chars / max(now - window_start, 1e-9)
                 window_start, window_chars = now, 0
             yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec,
-                            self._eta(started, steps_done), self.budget_fraction())
+                            self._eta(steps_done), self.budget_fraction())
             if c.val_every and self.step % c.val_every == 0 and self.val_ids is not None:
                 val_loss = self.validate()
                 yield ValidationEvent(self.step, val_loss)
@@ -257,7 +267,7 @@ class Trainer:
             yield ValidationEvent(self.step, val_loss)
         elif self.history.val_losses:
             val_loss = self.history.val_losses[-1]
-        yield FinishedEvent(self.step, last_loss, val_loss, reason, time.perf_counter() - started)
+        yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed())
 
     def sample(self, length: int | None = None, temperature: float = 0.8) -> str:
         """A sample from the current weights, from its own RNG so training stays reproducible."""
