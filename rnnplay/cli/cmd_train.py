@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--cell", default="lstm", help="recurrent cell: rnn, lstm, or one from a plugin (default lstm)")
     m.add_argument("--layers", type=int, default=2, help="stacked layers (default 2)")
     m.add_argument("--hidden", type=int, default=256, help="hidden units per layer (default 256)")
-    m.add_argument("--dropout", type=float, default=0.0, help="dropout between layers, 0 to <1 (default 0)")
+    m.add_argument("--dropout", type=float, default=0.0,
+                   help="dropout on each layer's output (between layers and before the head), 0 to <1 (default 0)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--batch-size", type=int, default=64, help="parallel streams B (default 64)")
     o.add_argument("--seq-length", type=int, default=100, help="BPTT length T (default 100)")

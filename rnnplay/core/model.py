@@ -2,12 +2,15 @@
 
 ::
 
-    x_t (ids) ─► layer 0 ─► [dropout] ─► layer 1 ─► … ─► h_t (top layer)
+    x_t (ids) ─► layer 0 ─► [dropout] ─► layer 1 ─► … ─► [dropout] ─► h_t (top layer)
     y_t = h_t@W_hy + b_y          (the seed's y_t = W_hy·h_t + b_y, row-major)
     p_t = softmax(y_t)
 
 Any :class:`~rnnplay.core.cells.Cell` can be stacked. Dropout (inverted, rate p)
-sits between layers, as in ``torch.nn.LSTM(dropout=p)``, and only in training.
+is applied to every layer's output sequence — between layers and before the head —
+on the non-recurrent connections only, as in char-rnn and Zaremba et al. (2014),
+"Recurrent Neural Network Regularization", and only in training. (``torch.nn.LSTM``'s
+``dropout=p`` leaves out the top layer; add ``nn.Dropout(p)`` before the head to match.)
 Parameters are kept in one flat dict with stable names (``layers.0.W_xh``,
 ``head.W_hy``, …) that optimizers and checkpoints use.
 """
@@ -109,7 +112,7 @@ class Model:
             new_states.append(state)
             caches.append(cache)
             mask = None
-            if rng is not None and self.dropout > 0 and i < self.num_layers - 1:
+            if rng is not None and self.dropout > 0:
                 keep = 1.0 - self.dropout
                 mask = (rng.random(h_seq.shape, dtype=np.float32) < keep).astype(self.dtype)
                 mask /= keep
