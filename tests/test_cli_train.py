@@ -111,3 +111,28 @@ def test_same_seed_same_model_from_the_cli(small_file: Path, tmp_path: Path) -> 
         )
     a, b = load_model(tmp_path / "a.npz").model, load_model(tmp_path / "b.npz").model
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+
+
+def test_best_keeps_the_lowest_validation_checkpoint(small_file: Path, tmp_path: Path) -> None:
+    """A run whose validation loss goes up at the end: --best holds the earlier, better weights."""
+    args = ["--steps", "45", "--val-every", "5", "--lr", "3e-2", "--lr-schedule", "constant", "--best", "best.npz"]
+    r = rnnplay("train", str(small_file), *SMALL, *args, "--out", "m.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    final, best = load_model(tmp_path / "m.npz"), load_model(tmp_path / "best.npz")
+    lowest, at = lowest_validation(final.training["history"])
+    assert at < 45, "this run was chosen because its last validation is not its best"
+    assert best.training["step"] == at and best.meta["history"]["val_loss"] == lowest
+    assert best.model.evaluate(best.model.vocab.encode(small_file.read_text())) != final.model.evaluate(
+        final.model.vocab.encode(small_file.read_text()))
+    assert f"kept best.npz: the lowest validation loss, {lowest:.4f}" in r.stderr
+    # Resuming with --best keeps comparing against the run's best so far.
+    r = rnnplay("train", str(small_file), "--resume", "m.npz", "--steps", "50", "--best", "best.npz",
+                "--out", "m.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    _, at = lowest_validation(load_model(tmp_path / "m.npz").training["history"])
+    assert load_model(tmp_path / "best.npz").training["step"] == at
+
+
+def lowest_validation(history: dict) -> tuple[float, int]:
+    """(the lowest validation loss, the step it was measured at)."""
+    return min(zip(history["val_losses"], history["val_steps"], strict=True))

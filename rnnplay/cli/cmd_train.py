@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ examples:
   rnnplay train ../shared/corpora/tinyshakespeare.txt --cell lstm --layers 2 --hidden 256 --time 600
   rnnplay train notes.txt --cell rnn --layers 1 --hidden 128 --steps 2000 --out notes.npz
   rnnplay train notes.txt --resume notes.npz --steps 4000      continue where it stopped
+  rnnplay train notes.txt --epochs 20 --dropout 0.4 --best best.npz   keep the best validation point
 
 Ctrl-C saves a resumable checkpoint to --out and exits; --resume picks it up."""
 
@@ -55,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--time", type=float, dest="seconds", metavar="SECONDS", help="wall-clock seconds for this run")
     r = p.add_argument_group("output")
     r.add_argument("--out", default="model.npz", help="checkpoint to write (default model.npz)")
+    r.add_argument("--best", metavar="PATH",
+                   help="also keep the checkpoint with the lowest validation loss so far at PATH "
+                        "(saved after each validation that beats it; a run that overfits loses nothing)")
     r.add_argument("--resume", metavar="CHECKPOINT", help="continue a run saved by train")
     r.add_argument("--val-every", type=int, default=500, help="validate every N steps (default 500)")
     r.add_argument("--sample-every", type=int, default=0, help="print a sample every N steps (default 0: never)")
@@ -96,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
         file=sys.stderr,
     )
-    code = _loop(run_, Path(args.out), args.checkpoint_every, args.save_dtype)
+    best = Path(args.best) if args.best else None
+    code = _loop(run_, Path(args.out), args.checkpoint_every, args.save_dtype, best)
     if args.plot:
         h = run_.trainer.history
         if h.steps or h.val_steps:
@@ -106,10 +112,12 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str) -> int:
+def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, best: Path | None) -> int:
     progress = ProgressLine(sys.stderr)
     save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
     val = None
+    earlier = run_.trainer.history.val_losses  # a resumed run's best so far counts too
+    best_val = min(earlier) if earlier and best is not None and best.exists() else math.inf
     try:
         for event in run_.trainer.run():
             if isinstance(event, StepEvent):
@@ -118,6 +126,9 @@ def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str) 
                     run_.save(out, **save_kwargs)
             elif isinstance(event, ValidationEvent):
                 val = event.val_loss
+                if best is not None and val < best_val:
+                    best_val = val
+                    run_.save(best, **save_kwargs)
             elif isinstance(event, SampleEvent):
                 progress.message(f"--- sample at step {event.step} ---\n{event.text}\n---")
             elif isinstance(event, SkippedEvent):
@@ -126,6 +137,11 @@ def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str) 
                 progress.finish()
                 run_.save(out, **save_kwargs)
                 print(f"saved {out} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
+                if best is not None and best_val < math.inf:
+                    h = run_.trainer.history
+                    at = h.val_steps[h.val_losses.index(best_val)]
+                    print(f"kept {best}: the lowest validation loss, {loss_text(best_val)} at step {at}",
+                          file=sys.stderr)
                 print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
     except KeyboardInterrupt:
         progress.finish()
