@@ -35,6 +35,8 @@ def test_events_and_final_validation(small_text: str) -> None:
     vals = [e for e in events if isinstance(e, ValidationEvent)]
     assert [e.step for e in steps] == list(range(1, 31))
     assert [v.step for v in vals] == [10, 20, 30]
+    # a step's validation comes first, so whatever is saved on its StepEvent includes it
+    assert all(events.index(v) == events.index(steps[v.step - 1]) - 1 for v in vals)
     assert isinstance(events[-1], FinishedEvent) and events[-1].val_loss == vals[-1].val_loss
     assert all(e.chars_per_sec > 0 for e in steps)
 

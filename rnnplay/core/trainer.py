@@ -9,7 +9,8 @@ One step::
 
 ``Trainer.run()`` is a generator of events (:class:`StepEvent`,
 :class:`ValidationEvent`, :class:`SampleEvent`, :class:`SkippedEvent`, and a
-final :class:`FinishedEvent`) that the CLI and the TUI render. Everything that
+final :class:`FinishedEvent`) that the CLI and the TUI render. A step's
+validation, when one is due, comes before its StepEvent. Everything that
 decides what happens next (weights, optimizer state, step, RNG, data position,
 carried state) is in :meth:`Trainer.checkpoint_state`, so a resumed run ends
 bit-for-bit where an uninterrupted one would.
@@ -249,6 +250,9 @@ class Trainer:
             last_loss, norm = result
             self.history.steps.append(self.step)
             self.history.losses.append(last_loss)
+            if c.val_every and self.step % c.val_every == 0 and self.val_ids is not None:
+                val_loss = self.validate()  # before the StepEvent: a checkpoint saved on it holds this loss
+                yield ValidationEvent(self.step, val_loss)
             window_chars += self.batcher.chars_per_batch
             now = time.perf_counter()
             if now - window_start >= 1.0 or chars_per_sec == 0.0:
@@ -256,9 +260,6 @@ class Trainer:
                 window_start, window_chars = now, 0
             yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec,
                             self._eta(steps_done), self.budget_fraction())
-            if c.val_every and self.step % c.val_every == 0 and self.val_ids is not None:
-                val_loss = self.validate()
-                yield ValidationEvent(self.step, val_loss)
             if c.sample_every and self.step % c.sample_every == 0:
                 yield SampleEvent(self.step, self.sample())
         reason = "stopped" if self._stop.is_set() else "budget"
