@@ -10,7 +10,7 @@ from rnnplay.core.score import score_text
 from rnnplay.models import BUNDLED_MODEL, load_model
 
 pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
-DOCUMENTED = 1.466  # nats/char on the validation split, as the README states (issue 7 asks for 1.45)
+DOCUMENTED = 1.432  # nats/char on the validation split, as the README states (issue 7 asks for <= 1.45)
 
 
 def test_it_fits_in_the_package_and_records_how_it_was_made() -> None:
