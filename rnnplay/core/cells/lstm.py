@@ -175,31 +175,36 @@ class LSTMCell:
             a = s⊙tanh(s⊙z) + k = [i, f, g, o]
 
         and s is folded into the weights here, s⊙z = x@(s⊙W_xh) + h@(s⊙W_hh) + s⊙b;
-        for ids, the bias joins the input rows: s⊙(W_xh[x] + b). The weights are
+        for ids, the bias joins the input rows: s⊙(W_xh[x] + b). A layer above the
+        first makes its two products one, [x, h]@[s⊙W_xh; s⊙W_hh]: the same bytes, one
+        call, and a product big enough for a second BLAS thread to help (2 MB at
+        H = 256: 30 µs with two threads against 50 for two 1 MB ones). The weights are
         copied now, so training that goes on meanwhile shows in the next prepared step.
         """
         W = params["W_hh"]
         H, dtype = W.shape[0], W.dtype
         s, k = _step_consts(H, dtype)
-        W_hh = W * s
         if input_ids:
-            rows, W_xh, b = (params["W_xh"] + params["b_h"]) * s, None, None
+            rows, W_in, b = (params["W_xh"] + params["b_h"]) * s, W * s, None
         else:
-            rows, W_xh, b = None, params["W_xh"] * s, params["b_h"] * s
-        buffers: dict[int, tuple[np.ndarray, ...]] = {}  # B -> gate arrays and their views, reused
+            rows, W_in, b = None, np.concatenate([params["W_xh"], W]) * s, params["b_h"] * s
+        I = W_in.shape[0] - H  # the input width; 0 for ids
+        buffers: dict[int, tuple[np.ndarray, ...]] = {}  # B -> gate arrays, input buffer and views, reused
 
         def step(x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
             h, c = state
             B = h.shape[0]
             if B not in buffers:
-                z, zx = np.empty((B, 4 * H), dtype), np.empty((B, 4 * H), dtype)
-                buffers[B] = (z, zx, z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :])
-            z, zx, i, f, g, o = buffers[B]
-            np.matmul(h, W_hh, out=z)
+                z, xh = np.empty((B, 4 * H), dtype), np.empty((B, I + H), dtype)
+                buffers[B] = (z, xh, z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :])
+            z, xh, i, f, g, o = buffers[B]
             if rows is not None:
+                np.matmul(h, W_in, out=z)
                 z += rows[x]
             else:
-                z += np.matmul(x, W_xh, out=zx)
+                xh[:, :I] = x
+                xh[:, I:] = h
+                np.matmul(xh, W_in, out=z)
                 z += b
             np.tanh(z, out=z)
             z *= s
