@@ -80,6 +80,7 @@ def test_user_mistakes_are_one_line(tmp_path: Path) -> None:
         (["train", str(tmp_path / "nope.txt"), "--steps", "1"], "no such file"),
         (["train", str(binary), "--steps", "1"], "binary"),
         (["train", str(tmp_path / "nope.txt"), "--cell", "lstn"], "no such file"),
+        (["train", str(binary), "--out", "m.npz", "--best", "./m.npz"], "a name of its own"),
     ]:
         r = rnnplay(*args, cwd=tmp_path)
         assert r.returncode == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..core.optim import OPTIMIZERS, SCHEDULES
 from ..core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from ..corpora import load_corpus
+from ..errors import RnnplayError
 from ..plot import plot_format, write_loss_plot
 from ..training import ModelSpec, TrainingRun, new_run, resume_run
 from .progress import ProgressBar
@@ -75,6 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_format(args.plot)  # a bad name fails now, not after the training
+    if args.best and Path(args.best).resolve() == Path(args.out).resolve():
+        raise RnnplayError(f"--best and --out are both {args.out}: give the best checkpoint a name of its own")
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     budget = {"steps": args.steps, "epochs": args.epochs, "seconds": args.seconds}
     if all(v is None for v in budget.values()):
