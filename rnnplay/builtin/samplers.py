@@ -119,8 +119,9 @@ class BeamSampler:
             if t:
                 batch_logits, state = stepper(hist[:, t - 1].copy(), state)
             flat = (scores[:, None] + log_softmax(batch_logits.astype(np.float64))).ravel()  # (width·V,)
-            best = np.argpartition(-flat, width - 1)[:width]
-            best = best[np.argsort(-flat[best], kind="stable")]
+            neg = -flat
+            best = neg.argpartition(width - 1)[:width]  # the width best, unordered (methods: no dispatch wrapper)
+            best = best[neg[best].argsort(kind="stable")]
             parents, tokens = best // V, best % V
             hist[:, emitted:t] = hist[parents, emitted:t]  # columns before `emitted` are shared already
             hist[:, t] = tokens

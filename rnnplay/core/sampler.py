@@ -168,7 +168,7 @@ def resolve_params(sampler: Sampler, given: Mapping[str, Any]) -> dict[str, Any]
 def take_rows(state: Any, rows: np.ndarray) -> Any:
     """The streams ``rows`` of a batched state (a nested list/tuple of (B, ...) arrays)."""
     if isinstance(state, list | tuple):
-        return type(state)(take_rows(s, rows) for s in state)
+        return type(state)([take_rows(s, rows) for s in state])
     return state[rows]
 
 
