@@ -188,14 +188,15 @@ class LSTMCell:
             rows, W_in, b = (params["W_xh"] + params["b_h"]) * s, W * s, None
         else:
             rows, W_in, b = None, np.concatenate([params["W_xh"], W]) * s, params["b_h"] * s
-        I = W_in.shape[0] - H  # the input width; 0 for ids
-        buffers: dict[int, tuple[np.ndarray, ...]] = {}  # B -> gate arrays, input buffer and views, reused
+        I = W_in.shape[0] - H  # the input width (above the first layer)
+        buffers: dict[int, tuple[Any, ...]] = {}  # B -> gate arrays, [x, h] buffer (None for ids), views; reused
 
         def step(x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
             h, c = state
             B = h.shape[0]
             if B not in buffers:
-                z, xh = np.empty((B, 4 * H), dtype), np.empty((B, I + H), dtype)
+                z = np.empty((B, 4 * H), dtype)
+                xh = None if rows is not None else np.empty((B, I + H), dtype)
                 buffers[B] = (z, xh, z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :])
             z, xh, i, f, g, o = buffers[B]
             if rows is not None:
