@@ -25,7 +25,13 @@ def softmax(y: np.ndarray) -> np.ndarray:
 def assert_matches(sampler: StepSampler, target: np.ndarray, **params: float) -> None:
     """Draw DRAWS ids with a fixed seed: never outside the target's support, and a χ² test inside it."""
     rng = np.random.default_rng(1234)
-    counts = np.bincount([sampler.choose(LOGITS, rng, **params) for _ in range(DRAWS)], minlength=len(target))
+    assert_distribution([sampler.choose(LOGITS, rng, **params) for _ in range(DRAWS)], target)
+
+
+def assert_distribution(ids: list[int], target: np.ndarray) -> None:
+    """DRAWS ids: never outside the target's support, and a χ² test at p = 0.001 inside it."""
+    assert len(ids) == DRAWS
+    counts = np.bincount(ids, minlength=len(target))
     support = target > 0
     assert counts[~support].sum() == 0, f"sampled outside the support: {counts}"
     expected = DRAWS * target[support]
@@ -38,6 +44,35 @@ def assert_matches(sampler: StepSampler, target: np.ndarray, **params: float) ->
 def test_temperature_matches_softmax_of_scaled_logits() -> None:
     assert_matches(TEMPERATURE, softmax(LOGITS / 0.7), temperature=0.7)
     assert_matches(TEMPERATURE, softmax(LOGITS / 1.6), temperature=1.6)
+
+
+def same_logits(ids: np.ndarray, state: object) -> tuple[np.ndarray, object]:
+    """A stepper whose model always says LOGITS."""
+    return LOGITS[None, :], state
+
+
+def test_temperature_stream_matches_softmax_across_noise_blocks() -> None:
+    """generate() draws its Gumbel noise NOISE_ROWS characters at a time; DRAWS spans many blocks."""
+    assert DRAWS > 10 * TEMPERATURE.NOISE_ROWS
+    for T in (0.7, 1.6):
+        ids = list(TEMPERATURE.generate(same_logits, LOGITS, None, DRAWS, np.random.default_rng(99), temperature=T))
+        assert_distribution(ids, softmax(LOGITS / T))
+
+
+def test_temperature_stream_equals_one_choose_per_character() -> None:
+    """The block-drawn noise is the same numbers in the same order: one text per seed, however it is drawn."""
+    table = np.random.default_rng(0).standard_normal((6, 6)).astype(np.float32)  # logits depend on the last id
+
+    def stepper(ids: np.ndarray, state: object) -> tuple[np.ndarray, object]:
+        return table[ids], state
+
+    n = 3 * TEMPERATURE.NOISE_ROWS + 17
+    streamed = list(TEMPERATURE.generate(stepper, table[0], None, n, np.random.default_rng(5), temperature=0.9))
+    rng, ids, logits = np.random.default_rng(5), [], table[0]
+    for _ in range(n):
+        ids.append(TEMPERATURE.choose(logits, rng, temperature=0.9))
+        logits = table[ids[-1]]
+    assert streamed == ids
 
 
 def test_top_k_keeps_the_k_best_and_applies_the_temperature() -> None:

@@ -20,6 +20,14 @@ share::
 
     p_i ∝ exp((y_i - max y) / T)          temperature T: T → 0 is argmax, T = 1 the model itself
     i = min{ j : Σ_{m ≤ j} w_m > u·Σ w }   one draw from weights w, u ~ U[0, 1)
+
+The temperature sampler itself uses the Gumbel-max trick, which needs no softmax::
+
+    i = argmax_j (y_j/T + G_j) = argmax_j (y_j + T·G_j),   G_j = -log E_j, E_j ~ Exp(1)
+
+picks j with probability exactly softmax(y/T)_j (G is standard Gumbel noise). The
+noise does not depend on the logits, so a stream draws it for many characters at
+once and each character costs one add and one argmax.
 """
 
 from __future__ import annotations
@@ -215,17 +223,50 @@ class StepSampler:
             yield i
 
 
+def gumbel_noise(rng: np.random.Generator, shape: tuple[int, ...], temperature: float, dtype: Any) -> np.ndarray:
+    """T·G for the Gumbel-max trick: G = -log E, E ~ Exp(1), so argmax(y + T·G) ~ softmax(y / T)."""
+    with np.errstate(divide="ignore"):  # E = 0 (probability ~1e-300) gives G = +inf: that pick, harmlessly
+        noise = np.log(rng.standard_exponential(shape))
+    noise *= -temperature
+    return noise.astype(dtype, copy=False)
+
+
 class TemperatureSampler(StepSampler):
-    """p ∝ exp(y / T): the model's own distribution sharpened (T < 1) or flattened (T > 1)."""
+    """p ∝ exp(y / T): the model's own distribution sharpened (T < 1) or flattened (T > 1).
+
+    Drawn by the Gumbel-max trick (module docstring): ``generate`` draws the noise
+    for up to ``NOISE_ROWS`` characters at a time, the same numbers in the same
+    order as one ``choose`` per character, so both give the same text for one seed.
+    """
 
     name = "temperature"
     help = "sample from softmax(logits / T)"
     params = {  # noqa: RUF012 - read-only declaration
         "temperature": Param("temperature", float, 0.7, "T: below 1 is safer, above 1 wilder", min=0.0, min_open=True)
     }
+    NOISE_ROWS = 256
 
     def choose(self, logits: np.ndarray, rng: np.random.Generator, temperature: float = 0.7) -> int:
-        return draw(tempered(logits, temperature), rng)
+        return int((logits + gumbel_noise(rng, logits.shape, temperature, logits.dtype)).argmax())
+
+    def generate(
+        self,
+        stepper: Stepper,
+        logits: np.ndarray,
+        state: Any,
+        length: int,
+        rng: np.random.Generator,
+        temperature: float = 0.7,
+    ) -> Iterator[int]:
+        i = -1  # no character picked yet
+        for start in range(0, length, self.NOISE_ROWS):
+            rows = min(self.NOISE_ROWS, length - start)
+            for row in gumbel_noise(rng, (rows, len(logits)), temperature, logits.dtype):
+                if i >= 0:
+                    batch_logits, state = stepper(np.array([i]), state)
+                    logits = batch_logits[0]
+                i = int((logits + row).argmax())
+                yield i
 
 
 TEMPERATURE = TemperatureSampler()
