@@ -1,18 +1,20 @@
 """Sampling speed: characters per second from a 2-layer, 256-unit LSTM (vocabulary 65), one run.
 
-    python benchmarks/sample_speed.py [--chars 3000] [--repeat 3] [--threads 1]
+    python benchmarks/sample_speed.py [--chars 3000] [--repeat 3] [--threads N]
 
 Rows: rnnplay's generate() with the temperature sampler (one stream, everything a
-user's `rnnplay sample` does per character), beam search of width 8 (its 8 beams
-step as one batch; characters of the final text per second), and PyTorch doing the
+user's `rnnplay sample` does per character), the same with the compiled gate
+kernels turned off (RNNPLAY_JIT=0: numpy only), greedy, beam search of width 8 (its
+8 beams step as one batch; characters of the final text per second), and PyTorch doing the
 same single-stream loop eagerly (nn.LSTM + nn.Linear under no_grad, multinomial
 sampling, one .item() per character). Random weights: speed does not depend on them.
 Each row gives the median and the best of --repeat runs (the best is the least
 disturbed by whatever else the machine is doing).
 
-BLAS threads are set to --threads (default 1) for both libraries before they load:
-per-character work is a handful of (B, 256)x(256, 1024) products, too small to
-share, and on a busy 2-core machine extra BLAS threads only wait for each other.
+BLAS threads are set to --threads for both libraries before they load (default:
+one per core, what `rnnplay` itself gets). Per character the work is three (B, 256)
+x(256, 1024)-sized products, reading 3 MB of weights: two threads read them faster
+when the machine is quiet, and only wait for each other when it is busy.
 """
 
 from __future__ import annotations
@@ -29,11 +31,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chars", type=int, default=3000, help="characters per timed run")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per row; the median is printed")
-    ap.add_argument("--threads", type=int, default=1, help="BLAS / PyTorch threads")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS / PyTorch threads (default: cores)")
     args = ap.parse_args()
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     rows = [("rnnplay, temperature 0.7, 1 stream", rnnplay_rate(args, "temperature", {"temperature": 0.7})),
+            ("  the same, numpy only (RNNPLAY_JIT=0)",
+             rnnplay_rate(args, "temperature", {"temperature": 0.7}, jit=False)),
             ("rnnplay, greedy, 1 stream", rnnplay_rate(args, "greedy", {})),
             ("rnnplay, beam width 8 (one batch of 8)", rnnplay_rate(args, "beam", {"width": 8}))]
     rows.append(("PyTorch eager, temperature 0.7, 1 stream", torch_rate(args)))
@@ -55,7 +59,7 @@ def timed(run: Callable[[], int], repeat: int) -> tuple[float, float]:
     return statistics.median(rates), max(rates)
 
 
-def rnnplay_rate(args: argparse.Namespace, sampler_name: str, params: dict) -> tuple[float, float]:
+def rnnplay_rate(args: argparse.Namespace, sampler_name: str, params: dict, jit: bool = True) -> tuple[float, float]:
     import numpy as np
 
     from rnnplay.builtin.samplers import BeamSampler, GreedySampler
@@ -70,7 +74,11 @@ def rnnplay_rate(args: argparse.Namespace, sampler_name: str, params: dict) -> t
     model = Model(LSTMCell(), vocab, 256, 2, seed=0)
     seed = "".join(vocab.chars[:20])
     rng = np.random.default_rng(0)
-    return timed(lambda: sum(1 for _ in generate(model, seed, sampler, params, args.chars, rng)), args.repeat)
+    os.environ["RNNPLAY_JIT"] = "1" if jit else "0"  # read when generate() makes its stepper
+    try:
+        return timed(lambda: sum(1 for _ in generate(model, seed, sampler, params, args.chars, rng)), args.repeat)
+    finally:
+        os.environ.pop("RNNPLAY_JIT")
 
 
 def torch_rate(args: argparse.Namespace) -> tuple[float, float] | None:

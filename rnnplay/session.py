@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .commands import find_command, parse_number, split_command
+from .core import jit
 from .core.generate import generate
 from .core.inspect import Unit
 from .core.model import Model
@@ -283,7 +284,9 @@ class Session(LookInside):
         """A session on the checkpoint at ``path``, or on the bundled model (if installed) when None.
 
         A bad path fails here, as one line, before any front end takes the screen.
+        The compiled kernels start loading in the background (:func:`jit.preload`).
         """
+        jit.preload()
         session = cls()
         if path:
             session.load(path)

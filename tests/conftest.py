@@ -1,4 +1,4 @@
-"""Shared fixtures: the benchmark corpus (skipped cleanly when absent) and small texts."""
+"""Shared fixtures: the benchmark corpus (skipped cleanly when absent), small texts, the kernels on."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from rnnplay.core import jit
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
+
+
+@pytest.fixture(autouse=True)
+def compiled_kernels_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the kernels on: an in-process `rnnplay sample` turns them off for its process."""
+    monkeypatch.setattr(jit, "_disabled", False)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import TextIO
 
 import numpy as np
 
+from ..core import jit
 from ..core.generate import generate
 from ..core.model import Model
 from ..core.sampler import parse_assignments, unescape
@@ -31,6 +32,9 @@ Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
 
 # ANSI 256-colour codes from red (the model found it unlikely) to green (it expected it)
 HEAT = [(0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118), (1.01, 46)]
+
+
+COMPILE_FROM = 10_000  # characters; the kernels save 40-80 µs a character (rnnplay.core.jit)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +68,8 @@ def load_model_arg(path: str | None) -> Model:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.length < COMPILE_FROM:
+        jit.disable()  # loading the kernels (~0.75 s) would take longer than they save
     sampler = get_host().get("samplers", args.sampler)
     params: dict[str, str] = parse_assignments(args.set)
     if args.temperature is not None:

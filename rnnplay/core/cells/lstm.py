@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import jit
 from ..ops import is_ids, project_inputs, project_inputs_backward
 from .base import Params, State, StepFn, uniform_init
 
@@ -179,34 +180,45 @@ class LSTMCell:
         first makes its two products one, [x, h]@[s⊙W_xh; s⊙W_hh]: the same bytes, one
         call, and a product big enough for a second BLAS thread to help (2 MB at
         H = 256: 30 µs with two threads against 50 for two 1 MB ones). The weights are
-        copied now, so training that goes on meanwhile shows in the next prepared step.
+        stored column-major (``W_in.T`` contiguous): BLAS then computes x@W_in as dot
+        products of contiguous rows with x, 15–30% faster at one stream than adding up
+        scaled rows. With float32 weights and numba at hand, the gates after the
+        product are one compiled call (:mod:`.lstm_kernels`). The weights are copied
+        now, so training that goes on meanwhile shows in the next prepared step.
         """
         W = params["W_hh"]
         H, dtype = W.shape[0], W.dtype
         s, k = _step_consts(H, dtype)
-        if input_ids:
-            rows, W_in, b = (params["W_xh"] + params["b_h"]) * s, W * s, None
+        if input_ids:  # the rows added to the products: s⊙(W_xh[id] + b) by character id, or s⊙b (row 0)
+            table, W_in = (params["W_xh"] + params["b_h"]) * s, W * s
         else:
-            rows, W_in, b = None, np.concatenate([params["W_xh"], W]) * s, params["b_h"] * s
+            table, W_in = (params["b_h"] * s)[None, :], np.concatenate([params["W_xh"], W]) * s
         I = W_in.shape[0] - H  # the input width (above the first layer)
-        buffers: dict[int, tuple[Any, ...]] = {}  # B -> gate arrays, [x, h] buffer (None for ids), views; reused
+        W_in = np.asfortranarray(W_in)
+        kernels = jit.load("rnnplay.core.cells.lstm_kernels") if dtype == np.float32 else None
+        buffers: dict[int, tuple[Any, ...]] = {}  # B -> gate arrays, [x, h] buffer (None for ids), row 0s, views
 
         def step(x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
             h, c = state
             B = h.shape[0]
             if B not in buffers:
                 z = np.empty((B, 4 * H), dtype)
-                xh = None if rows is not None else np.empty((B, I + H), dtype)
-                buffers[B] = (z, xh, z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :])
-            z, xh, i, f, g, o = buffers[B]
-            if rows is not None:
+                xh = None if input_ids else np.empty((B, I + H), dtype)
+                views = (z[:, :H], z[:, H : 2 * H], z[:, 2 * H : 3 * H], z[:, 3 * H :])
+                buffers[B] = (z, xh, np.zeros(B, np.int64), *views)
+            z, xh, row_zero, i, f, g, o = buffers[B]
+            if xh is None:
                 np.matmul(h, W_in, out=z)
-                z += rows[x]
             else:
                 xh[:, :I] = x
                 xh[:, I:] = h
                 np.matmul(xh, W_in, out=z)
-                z += b
+            rows = x if xh is None else row_zero
+            if kernels is not None:  # the same maths as below, in one compiled loop
+                h_new, c_new = np.empty_like(h), np.empty_like(c)
+                kernels.gates(z, table, rows, c, h_new, c_new)
+                return h_new, (h_new, c_new)
+            z += table[rows]
             np.tanh(z, out=z)
             z *= s
             z += k  # z = [i, f, g, o]

@@ -1,0 +1,74 @@
+"""Compiled loops for the per-character hot path, through numba when it is there.
+
+Why: at one stream (B = 1) an LSTM step is three weight products and about twenty
+elementwise numpy calls on 256–1024 numbers. Each numpy call costs 1–3 µs before it
+does any arithmetic, so the calls cost more than the maths. numba compiles a plain
+Python loop to machine code (LLVM, vectorised for the CPU it runs on), so the
+elementwise part of a layer step becomes one call. The numpy code in each cell
+stays the reference: the compiled kernels compute the same formulas, and tests
+hold them to it.
+
+A kernel module imports numba at its top and is only ever imported through
+:func:`load`, which answers None — the caller then runs its numpy code — when
+``RNNPLAY_JIT=0`` is set, numba is missing or broken, or the module's ``warm_up()``
+(its first, compiling call) fails. A broken compiler never stops generation.
+
+Loading costs time once per process: importing numba (~0.35 s here) and loading
+the kernels from numba's disk cache (~0.4 s; the first run on a machine compiles
+them, ~2 s). The TUI and REPL call :func:`preload` as they start, so that happens
+while the user types; :func:`load` waits for it. A short ``rnnplay sample`` would
+spend more time loading than the kernels save, so it calls :func:`disable`.
+Whether the kernels are used never depends on timing: the two paths agree to
+~1e-6 in the logits, not bit for bit, and a seeded text must always be the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from types import ModuleType
+
+BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)  # the kernel modules rnnplay ships
+_lock = threading.Lock()
+_loaded: dict[str, ModuleType | None] = {}
+_disabled = False  # by disable(), for the rest of the process
+
+
+def enabled() -> bool:
+    """False after :func:`disable`, or when the environment says ``RNNPLAY_JIT=0`` (or false/no/off)."""
+    return not _disabled and os.environ.get("RNNPLAY_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def disable() -> None:
+    """Use the numpy code for the rest of this process (call it before making any stepper)."""
+    global _disabled
+    _disabled = True
+
+
+def load(module: str) -> ModuleType | None:
+    """The kernel module ``module`` (a dotted name), compiled and warmed up; None if it can't be.
+
+    Waits for a :func:`preload` of it that is under way.
+    """
+    if not enabled():
+        return None
+    with _lock:
+        if module not in _loaded:
+            _loaded[module] = _import(module)
+        return _loaded[module]
+
+
+def preload(modules: tuple[str, ...] = BUILT_IN) -> None:
+    """Start loading ``modules`` in a background thread, so that the first :func:`load` finds them ready."""
+    if enabled():
+        threading.Thread(target=lambda: [load(m) for m in modules], name="rnnplay-jit", daemon=True).start()
+
+
+def _import(module: str) -> ModuleType | None:
+    try:
+        kernels = importlib.import_module(module)
+        kernels.warm_up()
+    except Exception:  # ImportError without numba; any numba/LLVM error while compiling
+        return None
+    return kernels

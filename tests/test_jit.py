@@ -1,0 +1,114 @@
+"""The compiled generation kernels (numba): the same numbers as the numpy reference, and a safe fallback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from rnnplay.core import jit
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+
+LSTM_KERNELS = "rnnplay.core.cells.lstm_kernels"
+
+
+@pytest.fixture
+def kernels() -> ModuleType:
+    """The LSTM kernels; numba is a run-time dependency, so they must load."""
+    loaded = jit.load(LSTM_KERNELS)
+    assert loaded is not None, "numba is installed with rnnplay, but the LSTM kernels did not load"
+    return loaded
+
+
+def run_steps(model: Model, ids: np.ndarray, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """Logits of every step of ids (T, B) through a stepper made with the kernels on or off."""
+    with monkeypatch.context() as m:
+        m.setenv("RNNPLAY_JIT", "1" if compiled else "0")
+        step = model.stepper()
+    states, out = model.initial_state(ids.shape[1]), []
+    for t in range(len(ids)):
+        logits, states = step(ids[t], states)
+        out.append(logits)
+    return out
+
+
+@pytest.mark.parametrize("B", [1, 5])
+@pytest.mark.parametrize("layers", [1, 3])
+def test_compiled_step_equals_numpy_step(
+    kernels: ModuleType, monkeypatch: pytest.MonkeyPatch, B: int, layers: int
+) -> None:
+    """30 steps carried through the state, one stream (B = 1) and a batch (as beam search runs)."""
+    vocab = Vocab(tuple("abcdefghij"))
+    model = Model(LSTMCell(), vocab, 24, layers, seed=7)
+    for name, value in model.params.items():  # larger weights than the initial ones: saturated gates too
+        value *= 4.0 if name.startswith("layers.") else 1.0
+    ids = np.random.default_rng(2).integers(0, 10, (30, B))
+    compiled = run_steps(model, ids, True, monkeypatch)
+    reference = run_steps(model, ids, False, monkeypatch)
+    for a, b in zip(compiled, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-5)
+    logits, _, _ = model.forward(ids, model.initial_state(B))
+    np.testing.assert_allclose(np.stack(compiled), logits, rtol=0, atol=2e-5)
+
+
+def test_tanh_approximation_within_4e_7_and_edge_values(kernels: ModuleType) -> None:
+    x = np.concatenate([np.linspace(-20, 20, 40_001), [np.inf, -np.inf, 0.0, 1e-30, 7.9, 7.91]]).astype(np.float32)
+    got = np.array([kernels.tanh32(v) for v in x], dtype=np.float64)
+    np.testing.assert_allclose(got, np.tanh(x.astype(np.float64)), rtol=0, atol=4e-7)
+    assert np.isnan(kernels.tanh32(np.float32(np.nan)))
+
+
+def test_gates_follow_the_lstm_equations(kernels: ModuleType) -> None:
+    """c = f⊙c + i⊙g and h = o⊙tanh(c) from the ½-scaled σ inputs, against numpy in float64."""
+    rng = np.random.default_rng(3)
+    B, H, V = 4, 8, 5
+    z = rng.normal(0, 3, (B, 4 * H)).astype(np.float32)
+    table = rng.normal(0, 1, (V, 4 * H)).astype(np.float32)
+    ids = np.array([4, 0, 2, 2])
+    c = rng.normal(0, 2, (B, H)).astype(np.float32)
+    h_out, c_out = np.empty_like(c), np.empty_like(c)
+    kernels.gates(z, table, ids, c, h_out, c_out)
+    a = (z + table[ids]).astype(np.float64)
+
+    def sigmoid(u: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-2 * u))  # σ(2u): the σ columns come in halved
+
+    i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
+    c_new = f * c + i * g
+    np.testing.assert_allclose(c_out, c_new, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(h_out, o * np.tanh(c_new), rtol=0, atol=2e-6)
+
+
+def test_float64_models_keep_the_exact_numpy_step() -> None:
+    """The kernels are float32; a float64 model's step still equals its forward pass to 1e-12."""
+    vocab = Vocab(tuple("abcdef"))
+    model = Model(LSTMCell(), vocab, 12, 2, seed=1, dtype=np.float64)
+    ids = np.random.default_rng(4).integers(0, 6, (10, 2))
+    logits, _, _ = model.forward(ids, model.initial_state(2))
+    step, states = model.stepper(), model.initial_state(2)
+    for t in range(10):
+        step_logits, states = step(ids[t], states)
+        np.testing.assert_allclose(step_logits, logits[t], rtol=0, atol=1e-12)
+
+
+def test_turned_off_missing_or_broken_kernels_mean_numpy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RNNPLAY_JIT", "0")
+    assert jit.load(LSTM_KERNELS) is None
+    monkeypatch.setenv("RNNPLAY_JIT", "1")
+    assert jit.load("rnnplay_no_such_kernels") is None
+    (tmp_path / "rnnplay_broken_kernels.py").write_text("def warm_up():\n    raise RuntimeError('LLVM says no')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert jit.load("rnnplay_broken_kernels") is None
+    sys.modules.pop("rnnplay_broken_kernels", None)
+
+
+def test_disable_turns_the_kernels_off_for_the_process(kernels: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jit, "_disabled", False)
+    assert jit.load(LSTM_KERNELS) is kernels
+    jit.disable()
+    assert jit.load(LSTM_KERNELS) is None
