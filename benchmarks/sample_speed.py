@@ -9,7 +9,8 @@ kernels turned off (RNNPLAY_JIT=0: numpy only), greedy, beam search of width 8 (
 same single-stream loop eagerly (nn.LSTM + nn.Linear under no_grad, multinomial
 sampling, one .item() per character). Random weights: speed does not depend on them.
 Each row gives the median and the best of --repeat runs (the best is the least
-disturbed by whatever else the machine is doing).
+disturbed by whatever else the machine is doing); the rows take turns, one run each
+per round, so the machine's slow minutes fall on all of them alike.
 
 BLAS threads are set to --threads for both libraries before they load (default:
 one per core, what `rnnplay` itself gets). Per character the work is three (B, 256)
@@ -35,31 +36,39 @@ def main() -> None:
     args = ap.parse_args()
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
-    rows = [("rnnplay, temperature 0.7, 1 stream", rnnplay_rate(args, "temperature", {"temperature": 0.7})),
-            ("  the same, numpy only (RNNPLAY_JIT=0)",
-             rnnplay_rate(args, "temperature", {"temperature": 0.7}, jit=False)),
-            ("rnnplay, greedy, 1 stream", rnnplay_rate(args, "greedy", {})),
-            ("rnnplay, beam width 8 (one batch of 8)", rnnplay_rate(args, "beam", {"width": 8}))]
-    rows.append(("PyTorch eager, temperature 0.7, 1 stream", torch_rate(args)))
+    runs = {
+        "rnnplay, temperature 0.7, 1 stream": rnnplay_run(args, "temperature", {"temperature": 0.7}),
+        "  the same, numpy only (RNNPLAY_JIT=0)": rnnplay_run(args, "temperature", {"temperature": 0.7}, jit=False),
+        "rnnplay, greedy, 1 stream": rnnplay_run(args, "greedy", {}),
+        "rnnplay, beam width 8 (one batch of 8)": rnnplay_run(args, "beam", {"width": 8}),
+        "PyTorch eager, temperature 0.7, 1 stream": torch_run(args),
+    }
+    rates = round_robin({label: run for label, run in runs.items() if run is not None}, args.repeat)
     print(f"\nsampling from a 2x256 LSTM, vocabulary 65; {args.chars} chars per run, {args.repeat} runs, "
           f"{args.threads} thread(s)")
     print(f"{'':44}{'median':>10}{'best':>10}  chars/s")
-    for label, rates in rows:
-        print(f"{label:44}" + ("n/a (torch not installed)" if rates is None else f"{rates[0]:10,.0f}{rates[1]:10,.0f}"))
+    for label in runs:
+        r = rates.get(label)
+        print(f"{label:44}" + ("n/a (torch not installed)" if r is None else f"{r[0]:10,.0f}{r[1]:10,.0f}"))
 
 
-def timed(run: Callable[[], int], repeat: int) -> tuple[float, float]:
-    """(median, best) characters per second over ``repeat`` runs, after one warm-up run."""
-    run()  # warm up: caches, lazy imports
-    rates = []
+def round_robin(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, float]]:
+    """(median, best) characters per second of each run over ``repeat`` rounds, after one warm-up each.
+
+    Each round times every row once, so a slow minute on a shared machine hits all rows alike.
+    """
+    for run in runs.values():
+        run()  # warm up: caches, lazy imports, compiled kernels
+    rates: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(repeat):
-        start = time.perf_counter()
-        n = run()
-        rates.append(n / (time.perf_counter() - start))
-    return statistics.median(rates), max(rates)
+        for label, run in runs.items():
+            start = time.perf_counter()
+            n = run()
+            rates[label].append(n / (time.perf_counter() - start))
+    return {label: (statistics.median(r), max(r)) for label, r in rates.items()}
 
 
-def rnnplay_rate(args: argparse.Namespace, sampler_name: str, params: dict, jit: bool = True) -> tuple[float, float]:
+def rnnplay_run(args: argparse.Namespace, sampler_name: str, params: dict, jit: bool = True) -> Callable[[], int]:
     import numpy as np
 
     from rnnplay.builtin.samplers import BeamSampler, GreedySampler
@@ -74,14 +83,15 @@ def rnnplay_rate(args: argparse.Namespace, sampler_name: str, params: dict, jit:
     model = Model(LSTMCell(), vocab, 256, 2, seed=0)
     seed = "".join(vocab.chars[:20])
     rng = np.random.default_rng(0)
-    os.environ["RNNPLAY_JIT"] = "1" if jit else "0"  # read when generate() makes its stepper
-    try:
-        return timed(lambda: sum(1 for _ in generate(model, seed, sampler, params, args.chars, rng)), args.repeat)
-    finally:
-        os.environ.pop("RNNPLAY_JIT")
+
+    def run() -> int:
+        os.environ["RNNPLAY_JIT"] = "1" if jit else "0"  # read when generate() makes its stepper
+        return sum(1 for _ in generate(model, seed, sampler, params, args.chars, rng))
+
+    return run
 
 
-def torch_rate(args: argparse.Namespace) -> tuple[float, float] | None:
+def torch_run(args: argparse.Namespace) -> Callable[[], int] | None:
     try:
         import torch
     except ImportError:
@@ -104,7 +114,7 @@ def torch_rate(args: argparse.Namespace) -> tuple[float, float] | None:
                 x[0, 0] = int(torch.multinomial(p, 1).item())
         return args.chars
 
-    return timed(run, args.repeat)
+    return run
 
 
 if __name__ == "__main__":
