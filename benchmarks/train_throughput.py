@@ -4,7 +4,8 @@
 
 Each row runs full training steps (forward, backward through time, clip by
 global norm 5, Adam) on batches of tiny shakespeare and prints characters per
-second. Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional
+second. "numpy only" turns the LSTM's compiled gate kernels off (RNNPLAY_JIT=0).
+Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional
 (`pip install torch==2.13.0`).
 """
 
@@ -24,9 +25,10 @@ from rnnplay.core.optim import Adam, clip_by_global_norm
 from rnnplay.core.vocab import Vocab
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
-CONFIGS = [  # (label, cell, layers, hidden, batch, seq)
-    ("LSTM 2x256, B64 T100", "lstm", 2, 256, 64, 100),
-    ("RNN 1x128, B64 T100", "rnn", 1, 128, 64, 100),
+CONFIGS = [  # (label, cell, layers, hidden, batch, seq, compiled gate kernels)
+    ("LSTM 2x256, B64 T100", "lstm", 2, 256, 64, 100, True),
+    ("  the same, numpy only", "lstm", 2, 256, 64, 100, False),
+    ("RNN 1x128, B64 T100", "rnn", 1, 128, 64, 100, True),
 ]
 
 
@@ -96,7 +98,8 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores; numpy {np.__version__}; {args.steps} timed steps after {args.warmup} warm-up"
     )
     print(f"{'model':<24}{'rnnplay chars/s':>17}{'torch chars/s':>15}{'ratio':>8}")
-    for label, cell, layers, hidden, B, T in CONFIGS:
+    for label, cell, layers, hidden, B, T, compiled in CONFIGS:
+        os.environ["RNNPLAY_JIT"] = "1" if compiled else "0"  # read each time the cell runs forward
         ours = rnnplay_rate(ids, vocab, cell, layers, hidden, B, T, args.steps, args.warmup)
         theirs = torch_rate(ids, vocab.size, cell, layers, hidden, B, T, args.steps, args.warmup)
         ratio = f"{ours / theirs:.2f}x" if theirs else "n/a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,8 +62,8 @@ def test_ctrl_c_saves_a_resumable_checkpoint(small_file: Path, tmp_path: Path) -
         stderr=subprocess.PIPE,
         text=True,
     )
-    for line in proc.stderr:  # wait until training has really started
-        if " step " in line or line.startswith("step "):
+    for line in proc.stderr:  # wait until a training step has been made (the header line says "step 0")
+        if re.search(r"\bstep [1-9]", line):
             break
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)

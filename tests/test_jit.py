@@ -112,3 +112,32 @@ def test_disable_turns_the_kernels_off_for_the_process(kernels: ModuleType, monk
     assert jit.load(LSTM_KERNELS) is kernels
     jit.disable()
     assert jit.load(LSTM_KERNELS) is None
+
+
+def lstm_pass(x: np.ndarray, params: dict, state: tuple, dh_seq: np.ndarray, dstate: tuple, compiled: bool,
+              monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:  # fmt: skip
+    """Everything one forward and one backward pass of the LSTM cell give, kernels on or off."""
+    with monkeypatch.context() as m:
+        m.setenv("RNNPLAY_JIT", "1" if compiled else "0")
+        cell = LSTMCell()
+        h_seq, (h_T, c_T), cache = cell.forward(params, x, state)
+        dx, grads, (dh0, dc0) = cell.backward(params, cache, dh_seq, dstate)
+    return [h_seq, h_T, c_T, *(() if dx is None else (dx,)), *(grads[k] for k in sorted(grads)), dh0, dc0]
+
+
+@pytest.mark.parametrize("ids_input", [True, False])
+def test_compiled_training_step_equals_numpy(monkeypatch: pytest.MonkeyPatch, ids_input: bool) -> None:
+    """Forward outputs, final state, every gradient and dx/dstate: the kernels against the numpy code."""
+    assert jit.load("rnnplay.core.cells.lstm_train_kernels") is not None
+    rng = np.random.default_rng(11)
+    T, B, I, H = 9, 3, 7, 16
+    params = {k: v * 3 for k, v in LSTMCell().init_params(I, H, rng).items()}  # saturated gates too
+    x = rng.integers(0, I, (T, B)) if ids_input else rng.normal(0, 1, (T, B, I)).astype(np.float32)
+    state = tuple(rng.normal(0, 1, (B, H)).astype(np.float32) for _ in range(2))
+    dh_seq = rng.normal(0, 1, (T, B, H)).astype(np.float32)
+    dstate = tuple(rng.normal(0, 1, (B, H)).astype(np.float32) for _ in range(2))
+    compiled = lstm_pass(x, params, state, dh_seq, dstate, True, monkeypatch)
+    reference = lstm_pass(x, params, state, dh_seq, dstate, False, monkeypatch)
+    assert len(compiled) == len(reference) == (8 if ids_input else 9)  # dx only for vector inputs
+    for a, b in zip(compiled, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)

@@ -1,17 +1,20 @@
-"""Compiled loops for the per-character hot path, through numba when it is there.
+"""Compiled loops for the LSTM's elementwise maths, through numba when it is there.
 
-Why: at one stream (B = 1) an LSTM step is three weight products and about twenty
-elementwise numpy calls on 256–1024 numbers. Each numpy call costs 1–3 µs before it
-does any arithmetic, so the calls cost more than the maths. numba compiles a plain
-Python loop to machine code (LLVM, vectorised for the CPU it runs on), so the
-elementwise part of a layer step becomes one call. The numpy code in each cell
-stays the reference: the compiled kernels compute the same formulas, and tests
-hold them to it.
+Why: at one stream (B = 1) an LSTM generation step is three weight products and
+about twenty elementwise numpy calls on 256–1024 numbers. Each numpy call costs
+1–3 µs before it does any arithmetic, so the calls cost more than the maths; in
+training, a dozen ufuncs forward and twenty backward per time step take as long as
+the matrix products. numba compiles a plain Python loop to machine code (LLVM,
+vectorised for the CPU it runs on), so the elementwise part of a step becomes one
+call; BLAS keeps every matrix product. The numpy code in each cell stays the
+reference: the compiled kernels compute the same formulas, and tests hold them to
+it (to ~1e-6, not bit for bit: a run resumed with ``RNNPLAY_JIT=0`` after training
+with the kernels, or the other way round, is not bit-identical to an unbroken one).
 
 A kernel module imports numba at its top and is only ever imported through
 :func:`load`, which answers None — the caller then runs its numpy code — when
 ``RNNPLAY_JIT=0`` is set, numba is missing or broken, or the module's ``warm_up()``
-(its first, compiling call) fails. A broken compiler never stops generation.
+(its first, compiling call) fails. A broken compiler never stops generation or training.
 
 Loading costs time once per process: importing numba (~0.35 s here) and loading
 the kernels from numba's disk cache (~0.4 s; the first run on a machine compiles
@@ -29,7 +32,7 @@ import os
 import threading
 from types import ModuleType
 
-BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)  # the kernel modules rnnplay ships
+BUILT_IN = ("rnnplay.core.cells.lstm_kernels", "rnnplay.core.cells.lstm_train_kernels")  # (priming runs forward)
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | None] = {}
 _disabled = False  # by disable(), for the rest of the process

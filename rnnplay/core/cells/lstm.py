@@ -18,7 +18,9 @@ so every nonlinearity is written with one ``exp``::
 
 The weights are pre-scaled once per sequence (by -1 for the σ gates, -2 for g),
 so a step costs one matmul, one exp over all 4H gate columns and a few in-place
-ufuncs on arrays that stay in cache.
+ufuncs on arrays that stay in cache. With float32 weights and numba at hand, the
+elementwise part of each step, forward and backward, is one compiled call instead
+(:mod:`.lstm_train_kernels`, the same formulas; ``RNNPLAY_JIT=0`` keeps this code).
 
 Backward (⊙ elementwise; "·" matrix product)::
 
@@ -41,6 +43,9 @@ import numpy as np
 from .. import jit
 from ..ops import is_ids, project_inputs, project_inputs_backward
 from .base import Params, State, StepFn, uniform_init
+
+STEP_KERNELS = "rnnplay.core.cells.lstm_kernels"  # compiled gates for generation, float32 (rnnplay.core.jit)
+TRAIN_KERNELS = "rnnplay.core.cells.lstm_train_kernels"  # ... and for training's forward and backward steps
 
 
 def _exp_scale(H: int, dtype: Any) -> np.ndarray:
@@ -90,9 +95,13 @@ class LSTMCell:
         T = x.shape[0]
         h0, c0 = state
         B, H = h0.shape
-        scale = _exp_scale(H, dtype)
-        W_hh_s, b_s = params["W_hh"] * scale, params["b_h"] * scale
-        gates = project_inputs(x, params["W_xh"] * scale)  # (T, B, 4H): scale·x_t@W_xh for every t
+        kernels = jit.load(TRAIN_KERNELS) if dtype == np.float32 else None
+        if kernels is None:  # numpy: exp(scale·z) is e^(-z) (σ gates) or e^(-2z) (g), see _activate
+            scale = _exp_scale(H, dtype)
+            W_xh, W_hh, b = params["W_xh"] * scale, params["W_hh"] * scale, params["b_h"] * scale
+        else:  # compiled: the kernel takes z itself
+            W_xh, W_hh, b = params["W_xh"], params["W_hh"], params["b_h"]
+        gates = project_inputs(x, W_xh)  # (T, B, 4H): x_t@W_xh for every t (scaled for numpy)
         hs = np.empty((T + 1, B, H), dtype=dtype)
         cs = np.empty((T + 1, B, H), dtype=dtype)
         tanh_c = np.empty((T, B, H), dtype=dtype)
@@ -102,9 +111,12 @@ class LSTMCell:
         with np.errstate(over="ignore"):  # e^(-z) = inf for very negative z gives σ = 0, as it should
             for t in range(T):
                 a = gates[t]
-                np.matmul(hs[t], W_hh_s, out=rec)
+                np.matmul(hs[t], W_hh, out=rec)
+                if kernels is not None:  # the lines below, as one compiled loop
+                    kernels.forward_gates(a, rec, b, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+                    continue
                 a += rec
-                a += b_s
+                a += b
                 np.exp(a, out=a)
                 _activate(a, H)  # a = [i, f, g, o]
                 np.multiply(a[:, H : 2 * H], cs[t], out=cs[t + 1])
@@ -128,8 +140,13 @@ class LSTMCell:
         else:
             dh, dc = dstate[0].copy(), dstate[1].copy()
         tmp = np.empty((B, H), dtype=dtype)
+        kernels = jit.load(TRAIN_KERNELS) if dtype == np.float32 else None
         for t in range(T - 1, -1, -1):
             a, d, tc = gates[t], dz[t], tanh_c[t]
+            if kernels is not None:  # the lines below, as one compiled loop
+                kernels.backward_gates(a, tc, cs[t], dh_seq[t], dh, dc, d)
+                np.matmul(d, W_hh_T, out=dh)  # to h_{t-1}
+                continue
             i, f, g, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             dz_i, dz_f, dz_g, dz_o = d[:, :H], d[:, H : 2 * H], d[:, 2 * H : 3 * H], d[:, 3 * H :]
             dh += dh_seq[t]
@@ -195,7 +212,7 @@ class LSTMCell:
             table, W_in = (params["b_h"] * s)[None, :], np.concatenate([params["W_xh"], W]) * s
         I = W_in.shape[0] - H  # the input width (above the first layer)
         W_in = np.asfortranarray(W_in)
-        kernels = jit.load("rnnplay.core.cells.lstm_kernels") if dtype == np.float32 else None
+        kernels = jit.load(STEP_KERNELS) if dtype == np.float32 else None
         buffers: dict[int, tuple[Any, ...]] = {}  # B -> gate arrays, [x, h] buffer (None for ids), row 0s, views
 
         def step(x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
