@@ -10,8 +10,10 @@ for all B streams in one call instead of a dozen numpy ones::
     i, f, o = ½·tanh(z'_i,f,o) + ½      g = tanh(z'_g)
     c_t = f⊙c_{t-1} + i⊙g               h_t = o⊙tanh(c_t)
 
-(A compiled product for one stream, rows of W scaled and added four at a time,
-was tried too: as fast as BLAS on one thread, 20–40% slower than BLAS on two.)
+(A compiled product for one stream was tried too, as dot products of W_inᵀ's rows
+four at a time: on a quiet machine 15–25% slower than BLAS's two threads at H = 256
+and twice as slow at H = 512; only when another process keeps the second core busy
+is it 2–4 times faster, because BLAS's second thread then waits for that core.)
 
 tanh is computed as x·P(x²)/Q(x²) on [-7.9, 7.9] and ±1 beyond, Eigen's float32
 rational approximation (|error| < 4e-7; numpy's float32 tanh is within 6e-8).
