@@ -1,10 +1,12 @@
 """Training throughput: rnnplay (NumPy) beside PyTorch CPU, same model, same batch, one run.
 
-    python benchmarks/train_throughput.py [--steps 10] [--warmup 3]
+    python benchmarks/train_throughput.py [--steps 10] [--warmup 3] [--rounds 3]
 
 Each row runs full training steps (forward, backward through time, clip by
 global norm 5, Adam) on batches of tiny shakespeare and prints characters per
-second. "numpy only" turns the LSTM's compiled gate kernels off (RNNPLAY_JIT=0).
+second; "numpy only" is rnnplay with its compiled LSTM kernels off (RNNPLAY_JIT=0;
+the RNN has none). The three take turns, --steps steps each, --rounds times, so the
+shared machine's slow minutes fall on all of them alike.
 Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional
 (`pip install torch==2.13.0`).
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,33 +29,30 @@ from rnnplay.core.optim import Adam, clip_by_global_norm
 from rnnplay.core.vocab import Vocab
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
-CONFIGS = [  # (label, cell, layers, hidden, batch, seq, compiled gate kernels)
-    ("LSTM 2x256, B64 T100", "lstm", 2, 256, 64, 100, True),
-    ("  the same, numpy only", "lstm", 2, 256, 64, 100, False),
-    ("RNN 1x128, B64 T100", "rnn", 1, 128, 64, 100, True),
+CONFIGS = [  # (label, cell, layers, hidden, batch, seq)
+    ("LSTM 2x256, B64 T100", "lstm", 2, 256, 64, 100),
+    ("RNN 1x128, B64 T100", "rnn", 1, 128, 64, 100),
 ]
 
 
-def rnnplay_rate(
-    ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int, steps: int, warmup: int
-) -> float:
+def rnnplay_steps(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int,
+                  compiled: bool) -> Iterator[None]:  # fmt: skip
+    """One full rnnplay training step per next(), kernels on or off."""
     model = Model(LSTMCell() if cell == "lstm" else RNNCell(), vocab, hidden, layers)
     opt = Adam(model.params)
     batcher = StreamBatcher(ids, B, T)
     states = model.initial_state(B)
-    for i in range(warmup + steps):
-        if i == warmup:
-            start = time.perf_counter()
+    while True:
+        os.environ["RNNPLAY_JIT"] = "1" if compiled else "0"  # read each time the cell runs forward/backward
         batch = batcher.next()
         _, grads, states = model.loss_and_grads(batch.inputs, batch.targets, states)
         clip_by_global_norm(grads, 5.0)
         opt.step(model.params, grads, 2e-3)
-    return steps * B * T / (time.perf_counter() - start)
+        yield
 
 
-def torch_rate(
-    ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int, steps: int, warmup: int
-) -> float | None:
+def torch_steps(ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int) -> Iterator[None] | None:
+    """One full PyTorch training step per next(), or None without torch."""
     try:
         import torch
     except ImportError:
@@ -67,27 +68,51 @@ def torch_rate(
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=2e-3)
     batcher = StreamBatcher(ids, B, T)
-    state = None
-    for i in range(warmup + steps):
-        if i == warmup:
+
+    def steps() -> Iterator[None]:
+        state = None
+        while True:
+            batch = batcher.next()
+            x = torch.from_numpy(batch.inputs.astype(np.int64))
+            y = torch.from_numpy(batch.targets.astype(np.int64))
+            out, state = rnn(emb(x), state)
+            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            yield
+
+    return steps()
+
+
+def round_robin(runners: dict[str, Iterator[None]], steps: int, warmup: int, rounds: int) -> dict[str, float]:
+    """Median seconds per step of each runner over ``rounds`` turns of ``steps`` steps each.
+
+    The runners take turns a block of steps at a time (ABC ABC ABC), so a slow minute
+    of the shared machine falls on all of them alike; a block, not a single step,
+    because one library's idle threads spin for a moment after it stops and would
+    slow the other down at every switch.
+    """
+    for runner in runners.values():
+        for _ in range(warmup):
+            next(runner)
+    per_round: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, runner in runners.items():
             start = time.perf_counter()
-        batch = batcher.next()
-        x = torch.from_numpy(batch.inputs.astype(np.int64))
-        y = torch.from_numpy(batch.targets.astype(np.int64))
-        out, state = rnn(emb(x), state)
-        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-        loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), y.reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 5.0)
-        opt.step()
-    return steps * B * T / (time.perf_counter() - start)
+            for _ in range(steps):
+                next(runner)
+            per_round[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(times) for name, times in per_round.items()}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="turns of --steps steps per runner; the median is printed")
     args = ap.parse_args()
     if not CORPUS.exists():
         raise SystemExit(f"benchmark corpus missing: {CORPUS}")
@@ -95,16 +120,23 @@ def main() -> None:
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
     print(
-        f"machine: {os.cpu_count()} cores; numpy {np.__version__}; {args.steps} timed steps after {args.warmup} warm-up"
+        f"machine: {os.cpu_count()} cores; numpy {np.__version__}; median of {args.rounds} turns of {args.steps} "
+        f"timed steps each, after {args.warmup} warm-up steps"
     )
-    print(f"{'model':<24}{'rnnplay chars/s':>17}{'torch chars/s':>15}{'ratio':>8}")
-    for label, cell, layers, hidden, B, T, compiled in CONFIGS:
-        os.environ["RNNPLAY_JIT"] = "1" if compiled else "0"  # read each time the cell runs forward
-        ours = rnnplay_rate(ids, vocab, cell, layers, hidden, B, T, args.steps, args.warmup)
-        theirs = torch_rate(ids, vocab.size, cell, layers, hidden, B, T, args.steps, args.warmup)
-        ratio = f"{ours / theirs:.2f}x" if theirs else "n/a"
-        theirs_s = f"{theirs:,.0f}" if theirs else "no torch"
-        print(f"{label:<24}{ours:>17,.0f}{theirs_s:>15}{ratio:>8}", flush=True)
+    print(f"{'model':<24}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}")
+    for label, cell, layers, hidden, B, T in CONFIGS:
+        runners = {
+            "rnnplay": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=True),
+            "numpy": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=False),
+        }
+        theirs = torch_steps(ids, vocab.size, cell, layers, hidden, B, T)
+        if theirs is not None:
+            runners["torch"] = theirs
+        seconds = round_robin(runners, args.steps, args.warmup, args.rounds)
+        rates = {name: B * T / s for name, s in seconds.items()}
+        torch_s = f"{rates['torch']:,.0f}" if "torch" in rates else "no torch"
+        ratio = f"{rates['rnnplay'] / rates['torch']:.2f}x" if "torch" in rates else "n/a"
+        print(f"{label:<24}{rates['rnnplay']:>17,.0f}{rates['numpy']:>12,.0f}{torch_s:>15}{ratio:>8}", flush=True)
 
 
 if __name__ == "__main__":
