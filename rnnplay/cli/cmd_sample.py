@@ -34,9 +34,9 @@ Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
 HEAT = [(0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118), (1.01, 46)]
 
 
-# The compiled kernels (rnnplay.core.jit) take ~0.7 s to load and save ~45 µs a character on the
-# bundled 2x512 model (4,700 against 3,850 chars/s): below this many characters they cost more than they save.
-COMPILE_FROM = 15_000
+# The compiled kernels (rnnplay.core.jit) take ~0.7 s to load and save ~30 µs a character on the bundled
+# 2x512 model (4,800-5,250 against 4,250-4,550 chars/s): below this many characters they cost more than they save.
+COMPILE_FROM = 25_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
