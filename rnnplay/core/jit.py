@@ -18,9 +18,10 @@ A kernel module imports numba at its top and is only ever imported through
 
 Loading costs time once per process: importing numba (~0.35 s here) and loading
 the kernels from numba's disk cache (~0.4 s; the first run on a machine compiles
-them, ~5 s for both modules). The TUI and REPL call :func:`preload` as they start, so that happens
-while the user types; :func:`load` waits for it. A short ``rnnplay sample`` would
-spend more time loading than the kernels save, so it calls :func:`disable`.
+them, ~5 s for both modules). The TUI and REPL call :func:`preload` as they start,
+so that happens while the user types; :func:`load` waits for it. A short
+``rnnplay sample`` would spend more time loading than the kernels save, so it
+calls :func:`disable`.
 Whether the kernels are used never depends on timing: the two paths agree to
 ~1e-6 in the logits, not bit for bit, and a seeded text must always be the same.
 """
