@@ -21,6 +21,7 @@ the model trains.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -45,7 +46,7 @@ from .errors import RnnplayError
 from .models import BUNDLED_MODEL, load_model, no_model, save_model
 from .plugins import get_host, suggest
 from .session_inspect import HeatShown, LookInside, NeuronsShown, TurnRecord
-from .training import ModelSpec, TrainingRun, new_run
+from .training import BestCheckpoint, ModelSpec, TrainingRun, new_run
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")
@@ -148,6 +149,7 @@ def _value_text(value: Any) -> str:
 class TrainingJob:
     run: TrainingRun
     out: Path
+    best: BestCheckpoint | None = None  # /train … best=PATH
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
     last: StepEvent | None = None
@@ -520,8 +522,13 @@ class Session(LookInside):
         return result
 
     # -- training --------------------------------------------------------------------------
-    def train(self, corpus_spec: str, spec: ModelSpec, config: TrainConfig, out: str | None = None) -> TrainingJob:
-        """Start training a fresh ``spec`` model on a corpus in a background thread; it becomes the current model."""
+    def train(
+        self, corpus_spec: str, spec: ModelSpec, config: TrainConfig, out: str | None = None, best: str | None = None
+    ) -> TrainingJob:
+        """Start training a fresh ``spec`` model on a corpus in a background thread; it becomes the current model.
+
+        ``best``: also keep the checkpoint with the lowest validation loss there.
+        """
         self._refuse_while_training("start another")
         corpus = load_corpus(corpus_spec)
         n_train = int(len(corpus.text) * (1 - config.val_fraction))
@@ -535,7 +542,7 @@ class Session(LookInside):
         run = new_run(corpus, spec, config, {"command": f"/train {corpus_spec}"})
         target = Path(os.path.expanduser(out)) if out else data_dir() / "models" / f"{Path(corpus.name).stem}.npz"
         target.parent.mkdir(parents=True, exist_ok=True)
-        job = TrainingJob(run, target)
+        job = TrainingJob(run, target, BestCheckpoint.for_run(best, run, target) if best else None)
         self.training = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256}}
         self.set_model(run.model, meta, target.name)
@@ -576,6 +583,9 @@ class Session(LookInside):
                     job.val_loss = event.val_loss
                     job.val_losses.append((event.step, event.val_loss))
                     self.emit(LossPoint(event.step, None, event.val_loss))
+                    if job.best is not None:
+                        with self._model_lock:
+                            job.best.offer(job.run, event.val_loss)
                 elif isinstance(event, SampleEvent):
                     self.emit(TrainingSample(event.step, event.text))
                 elif isinstance(event, SkippedEvent):
@@ -587,6 +597,8 @@ class Session(LookInside):
                     val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
                     self.info(f"training {'stopped' if event.reason == 'stopped' else 'done'} at step {event.step}; "
                               f"{val}; saved {path}")
+                    if job.best is not None and job.best.loss < math.inf:
+                        self.info(job.best.describe(job.run))
                     self.emit(TrainingEnded(event.step, event.reason, str(path)))
                     self.emit(Changed("model"))
         except Exception as err:  # a training failure must not take the app down

@@ -6,6 +6,7 @@ and resumed: the corpus's name and checksum and the command that started it.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,47 @@ class TrainingRun:
             **self.extra,
         }
         return save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
+
+
+@dataclass
+class BestCheckpoint:
+    """The run's checkpoint with the lowest validation loss so far, kept at ``path``.
+
+    ``rnnplay train --best PATH`` and ``/train … best=PATH`` offer it every validation
+    loss; it rewrites the file whenever one beats all earlier ones (a resumed run's
+    earlier validations count, if the file is there).
+    """
+
+    path: Path
+    loss: float = math.inf
+
+    @staticmethod
+    def check_paths(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+        """``path`` expanded; a one-line error if it is the regular checkpoint, which would overwrite it."""
+        target = Path(os.path.expanduser(path))
+        if target.resolve() == Path(os.path.expanduser(out)).resolve():
+            raise RnnplayError(f"the best and the regular checkpoint are both {out}: give the best a name of its own")
+        return target
+
+    @classmethod
+    def for_run(cls, path: str | os.PathLike[str], run: TrainingRun, out: str | os.PathLike[str]) -> BestCheckpoint:
+        target = cls.check_paths(path, out)
+        earlier = run.trainer.history.val_losses
+        return cls(target, min(earlier) if earlier and target.exists() else math.inf)
+
+    def offer(self, run: TrainingRun, val_loss: float, **save_kwargs: Any) -> bool:
+        """Save ``run`` here if ``val_loss`` is the lowest yet; True if it was."""
+        if not val_loss < self.loss:
+            return False
+        self.loss = val_loss
+        run.save(self.path, **save_kwargs)
+        return True
+
+    def describe(self, run: TrainingRun) -> str:
+        """'kept PATH: the lowest validation loss, 1.234 nats/char at step 500' (after at least one save)."""
+        h = run.trainer.history
+        at = h.val_steps[h.val_losses.index(self.loss)]
+        return f"kept {self.path}: the lowest validation loss, {self.loss:.4f} nats/char at step {at}"
 
 
 def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:

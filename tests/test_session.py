@@ -12,6 +12,7 @@ import pytest
 from tiny_model import build_tiny_model, write_corpus
 
 from rnnplay.commands import SimpleCommand
+from rnnplay.models import load_model
 from rnnplay.plugins import Registered
 from rnnplay.session import (
     Changed,
@@ -223,6 +224,23 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     assert dict(session.card())["trained"] == "40 steps"
     session.submit(f"/load {out}")
     assert session.model.hidden_size == 24
+
+
+def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    out, best = tmp_path / "last.npz", tmp_path / "best.npz"
+    options = "steps=45 hidden=24 layers=1 batch=8 seq=16 lr=0.03 val_every=5"
+    session.submit(f"/train {corpus} {options} out={out} best={best}")
+    assert not rec.messages("error")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    job = session.training
+    assert len(job.val_losses) == 9
+    lowest, at = min((loss, step) for step, loss in job.val_losses)
+    kept = load_model(best)
+    assert kept.training["step"] == at and kept.meta["history"]["val_loss"] == lowest
+    assert f"kept {best}: the lowest validation loss, {lowest:.4f} nats/char at step {at}" in rec.messages("info")[-1]
+    session.submit(f"/train {corpus} steps=5 out={out} best={out}")
+    assert "give the best a name of its own" in rec.messages("error")[-1]
 
 
 def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -215,22 +215,23 @@ TRAIN_DEFAULTS = {"batch_size": 32, "seq_length": 64, "val_every": 100, "sample_
 def train(session: Session, argline: str) -> None:
     words = split_args(argline)
     if not words or "=" in words[0]:
-        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [hidden=H] ..., "
+        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [hidden=H] [best=PATH] ..., "
                            "e.g. /train notes.txt steps=500")
     corpus, *rest = words
-    pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out"], "/train option")
+    pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out", "best"], "/train option")
     settings = dict(TRAIN_DEFAULTS)
     for key, (field_name, kind, low, high) in TRAIN_KEYS.items():
         if key in pairs:
             settings[field_name] = parse_number(key, pairs[key], kind, low, high)
-    session.train(corpus, model_spec(session, pairs, session.spec), TrainConfig(**settings), pairs.get("out"))
+    spec = model_spec(session, pairs, session.spec)
+    session.train(corpus, spec, TrainConfig(**settings), pairs.get("out"), pairs.get("best"))
 
 
 def complete_train(session: Session, argline: str) -> list[str]:
     word = last_word(argline)
     if len(argline.split()) <= 1 and not argline.endswith(" "):
         return complete_path(word, (".txt", ".md", ".py", ".toml"))
-    options = {**{k: [] for k in TRAIN_KEYS}, **_model_options(session), "out": []}
+    options = {**{k: [] for k in TRAIN_KEYS}, **_model_options(session), "out": [], "best": []}
     return complete_pairs(word, options)
 
 

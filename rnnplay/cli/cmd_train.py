@@ -11,9 +11,8 @@ from pathlib import Path
 from ..core.optim import OPTIMIZERS, SCHEDULES
 from ..core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from ..corpora import load_corpus
-from ..errors import RnnplayError
 from ..plot import plot_format, write_loss_plot
-from ..training import ModelSpec, TrainingRun, new_run, resume_run
+from ..training import BestCheckpoint, ModelSpec, TrainingRun, new_run, resume_run
 from .progress import ProgressBar
 from .render import bar_text, duration, loss_text
 
@@ -76,8 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_format(args.plot)  # a bad name fails now, not after the training
-    if args.best and Path(args.best).resolve() == Path(args.out).resolve():
-        raise RnnplayError(f"--best and --out are both {args.out}: give the best checkpoint a name of its own")
+    if args.best:
+        BestCheckpoint.check_paths(args.best, args.out)  # before the corpus loads
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     budget = {"steps": args.steps, "epochs": args.epochs, "seconds": args.seconds}
     if all(v is None for v in budget.values()):
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
         file=sys.stderr,
     )
-    best = Path(args.best) if args.best else None
+    best = BestCheckpoint.for_run(args.best, run_, args.out) if args.best else None
     code = _loop(run_, Path(args.out), args.checkpoint_every, args.save_dtype, best)
     if args.plot:
         h = run_.trainer.history
@@ -115,12 +114,10 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, best: Path | None) -> int:
+def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, best: BestCheckpoint | None) -> int:
     progress = ProgressLine(sys.stderr)
     save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
     val = None
-    earlier = run_.trainer.history.val_losses  # a resumed run's best so far counts too
-    best_val = min(earlier) if earlier and best is not None and best.exists() else math.inf
     try:
         for event in run_.trainer.run():
             if isinstance(event, StepEvent):
@@ -129,9 +126,8 @@ def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, 
                     run_.save(out, **save_kwargs)
             elif isinstance(event, ValidationEvent):
                 val = event.val_loss
-                if best is not None and val < best_val:
-                    best_val = val
-                    run_.save(best, **save_kwargs)
+                if best is not None:
+                    best.offer(run_, val, **save_kwargs)
             elif isinstance(event, SampleEvent):
                 progress.message(f"--- sample at step {event.step} ---\n{event.text}\n---")
             elif isinstance(event, SkippedEvent):
@@ -140,11 +136,8 @@ def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, 
                 progress.finish()
                 run_.save(out, **save_kwargs)
                 print(f"saved {out} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
-                if best is not None and best_val < math.inf:
-                    h = run_.trainer.history
-                    at = h.val_steps[h.val_losses.index(best_val)]
-                    print(f"kept {best}: the lowest validation loss, {loss_text(best_val)} at step {at}",
-                          file=sys.stderr)
+                if best is not None and best.loss < math.inf:
+                    print(best.describe(run_), file=sys.stderr)
                 print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
     except KeyboardInterrupt:
         progress.finish()
