@@ -561,6 +561,10 @@ class Session(LookInside):
         self.info(f"stopping after this step; the checkpoint goes to {job.out}")
 
     def _train_loop(self, job: TrainingJob) -> None:
+        with jit.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.jit)
+            self._train_events(job)
+
+    def _train_events(self, job: TrainingJob) -> None:
         events = job.run.trainer.run()
         pending: list[float] = []
         last_emit = 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -25,9 +26,11 @@ def kernels() -> ModuleType:
     return loaded
 
 
-def run_steps(model: Model, ids: np.ndarray, compiled: bool, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
-    """Logits of every step of ids (T, B) through a stepper made with the kernels on or off."""
-    with monkeypatch.context() as m:
+def run_steps(
+    model: Model, ids: np.ndarray, compiled: bool, monkeypatch: pytest.MonkeyPatch, busy: bool = False
+) -> list[np.ndarray]:
+    """Logits of every step of ids (T, B) through a stepper made with the kernels on or off (and cores busy)."""
+    with monkeypatch.context() as m, jit.busy_cores() if busy else contextlib.nullcontext():
         m.setenv("RNNPLAY_JIT", "1" if compiled else "0")
         step = model.stepper()
     states, out = model.initial_state(ids.shape[1]), []
@@ -37,18 +40,22 @@ def run_steps(model: Model, ids: np.ndarray, compiled: bool, monkeypatch: pytest
     return out
 
 
+@pytest.mark.parametrize("busy", [False, True])
 @pytest.mark.parametrize("B", [1, 5])
 @pytest.mark.parametrize("layers", [1, 3])
 def test_compiled_step_equals_numpy_step(
-    kernels: ModuleType, monkeypatch: pytest.MonkeyPatch, B: int, layers: int
+    kernels: ModuleType, monkeypatch: pytest.MonkeyPatch, B: int, layers: int, busy: bool
 ) -> None:
-    """30 steps carried through the state, one stream (B = 1) and a batch (as beam search runs)."""
+    """30 steps carried through the state, one stream (B = 1) and a batch (as beam search runs).
+
+    busy: made inside jit.busy_cores(), as while training runs, one stream's products are compiled too.
+    """
     vocab = Vocab(tuple("abcdefghij"))
     model = Model(LSTMCell(), vocab, 24, layers, seed=7)
     for name, value in model.params.items():  # larger weights than the initial ones: saturated gates too
         value *= 4.0 if name.startswith("layers.") else 1.0
     ids = np.random.default_rng(2).integers(0, 10, (30, B))
-    compiled = run_steps(model, ids, True, monkeypatch)
+    compiled = run_steps(model, ids, True, monkeypatch, busy)
     reference = run_steps(model, ids, False, monkeypatch)
     for a, b in zip(compiled, reference, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=2e-5)
