@@ -21,7 +21,6 @@ the model trains.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import time
@@ -601,7 +600,7 @@ class Session(LookInside):
                     val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
                     self.info(f"training {'stopped' if event.reason == 'stopped' else 'done'} at step {event.step}; "
                               f"{val}; saved {path}")
-                    if job.best is not None and job.best.loss < math.inf:
+                    if job.best is not None and job.best.kept:
                         self.info(job.best.describe(job.run))
                     self.emit(TrainingEnded(event.step, event.reason, str(path)))
                     self.emit(Changed("model"))

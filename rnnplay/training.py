@@ -79,16 +79,19 @@ class BestCheckpoint:
         earlier = run.trainer.history.val_losses
         return cls(target, min(earlier) if earlier and target.exists() else math.inf)
 
-    def offer(self, run: TrainingRun, val_loss: float, **save_kwargs: Any) -> bool:
-        """Save ``run`` here if ``val_loss`` is the lowest yet; True if it was."""
-        if not val_loss < self.loss:
-            return False
-        self.loss = val_loss
-        run.save(self.path, **save_kwargs)
-        return True
+    @property
+    def kept(self) -> bool:
+        """Whether a checkpoint is there to speak of (this run or the one it resumed saved one)."""
+        return self.loss < math.inf
+
+    def offer(self, run: TrainingRun, val_loss: float, **save_kwargs: Any) -> None:
+        """Save ``run`` here if ``val_loss`` is the lowest yet."""
+        if val_loss < self.loss:
+            self.loss = val_loss
+            run.save(self.path, **save_kwargs)
 
     def describe(self, run: TrainingRun) -> str:
-        """'kept PATH: the lowest validation loss, 1.234 nats/char at step 500' (after at least one save)."""
+        """'kept PATH: the lowest validation loss, 1.234 nats/char at step 500' (once :attr:`kept`)."""
         h = run.trainer.history
         at = h.val_steps[h.val_losses.index(self.loss)]
         return f"kept {self.path}: the lowest validation loss, {self.loss:.4f} nats/char at step {at}"

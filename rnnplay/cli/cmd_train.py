@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import shlex
 import sys
 from pathlib import Path
@@ -136,7 +135,7 @@ def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, 
                 progress.finish()
                 run_.save(out, **save_kwargs)
                 print(f"saved {out} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
-                if best is not None and best.loss < math.inf:
+                if best is not None and best.kept:
                     print(best.describe(run_), file=sys.stderr)
                 print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
     except KeyboardInterrupt:
