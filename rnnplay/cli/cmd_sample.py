@@ -71,7 +71,7 @@ def load_model_arg(path: str | None) -> Model:
 
 def run(args: argparse.Namespace) -> int:
     if args.length < COMPILE_FROM:
-        jit.disable()  # loading the kernels (~0.75 s) would take longer than they save
+        jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
     sampler = get_host().get("samplers", args.sampler)
     params: dict[str, str] = parse_assignments(args.set)
     if args.temperature is not None:
