@@ -22,6 +22,8 @@ import os
 import pkgutil
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -218,6 +220,29 @@ class PluginHost:
 
     def cell(self, name: str) -> Any:
         return self.get("cells", name)
+
+    @contextmanager
+    def blame(self, kind: str, name: str, doing: str) -> Iterator[None]:
+        """Turn an exception raised inside plugin code into one line that names its package.
+
+        ``with host.blame("samplers", "top-k", "generating"): ...`` — an :class:`RnnplayError`
+        passes through unchanged (it is already a user message), and so does
+        KeyboardInterrupt; anything else becomes ``the sampler 'top-k' (from rnnplay-foo)
+        failed while generating: ValueError: ...; report it to rnnplay-foo's authors, or
+        uninstall it``. Built-ins are blamed as rnnplay itself (a bug to report).
+        """
+        try:
+            yield
+        except (RnnplayError, KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as err:
+            entry = self.registries[kind].get(name)
+            dist = entry.plugin if entry is not None else "?"
+            label = kind[:-1].replace("_", " ")
+            what = f"{err.__class__.__name__}: {err}".splitlines()[0][:200]
+            fix = ("this is a bug in rnnplay: please report it" if dist == BUILTIN
+                   else f"report it to the authors of {dist}, or `rnnplay plugins uninstall {dist}`")
+            raise RnnplayError(f"the {label} {name!r} (from {dist}) failed while {doing}: {what}; {fix}") from err
 
     def cell_plugin(self, name: str) -> str | None:
         """The distribution that provides cell ``name`` (None for built-ins), for checkpoints."""

@@ -1,0 +1,104 @@
+"""The hostile-input table's harness: run one bad input, check it failed well.
+
+Every case is a row: a name, the argv of an ``rnnplay`` command (or a Python
+callable for faults that need one), how it should end (exit code, and for
+errors one line on stderr that mentions what went wrong), and a time bound.
+:func:`run_rnnplay` runs the real command in a subprocess inside a sandbox
+folder (its own HOME, XDG folders and cwd), so a case can also check that no
+file was created or changed outside the place it was allowed to write.
+
+Used by every ``tests/hostile/test_*.py``; ``docs/reliability.md`` lists the classes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def error_lines(self) -> list[str]:
+        """Non-empty stderr lines that are not a progress bar's redraws."""
+        return [ln for ln in self.stderr.replace("\r", "\n").splitlines() if ln.strip()]
+
+
+@dataclass
+class Sandbox:
+    """A folder that plays a user's machine: HOME, XDG folders and cwd inside it."""
+
+    root: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, root: Path) -> Sandbox:
+        for sub in ("home", "work", "data", "cache", "config", "state"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
+        env.update({
+            "HOME": str(root / "home"), "XDG_DATA_HOME": str(root / "data"), "XDG_CACHE_HOME": str(root / "cache"),
+            "XDG_CONFIG_HOME": str(root / "config"), "XDG_STATE_HOME": str(root / "state"),
+            "RNNPLAY_JIT": "0", "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "NO_COLOR": "1",
+        })
+        return cls(root, env)
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    def snapshot(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every file below the sandbox root."""
+        out = {}
+        for path in self.root.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                st = path.stat()
+                out[str(path.relative_to(self.root))] = (st.st_size, st.st_mtime_ns)
+        return out
+
+    def run(self, args: list[str], *, timeout: float = 60, stdin: str | None = None,
+            env: dict[str, str] | None = None) -> Outcome:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "rnnplay", *args], cwd=self.work, env={**self.env, **(env or {})},
+                input=stdin, capture_output=True, text=True, timeout=timeout,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"rnnplay {' '.join(args)} did not finish within {timeout} s (a hang)")
+        return Outcome(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
+
+
+def assert_one_line_error(out: Outcome, *, mentions: str | tuple[str, ...] = (), code: int = 1) -> None:
+    """The command failed with ``code`` and said so in exactly one line, with no traceback."""
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout, out.stderr[-3000:]
+    assert out.code == code, f"exit {out.code}, expected {code}; stderr: {out.stderr[-2000:]}"
+    errors = [ln for ln in out.error_lines if ln.startswith("rnnplay: ")]
+    assert len(errors) == 1, f"expected one 'rnnplay: ...' line, got: {out.error_lines}"
+    for word in (mentions,) if isinstance(mentions, str) else mentions:
+        assert word.lower() in errors[0].lower(), f"{word!r} not in {errors[0]!r}"
+
+
+def assert_nothing_outside(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]],
+                           allowed: tuple[str, ...] = ()) -> None:
+    """No file below the sandbox was created or changed except under the ``allowed`` prefixes."""
+    changed = {p for p in after if before.get(p) != after[p]} | (set(before) - set(after))
+    unexpected = sorted(p for p in changed if not p.startswith(allowed)) if allowed else sorted(changed)
+    assert not unexpected, f"files created, changed or removed: {unexpected}"
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    return Sandbox.make(tmp_path / "sandbox")
