@@ -123,8 +123,36 @@ class QuitRequested:
     pass
 
 
+@dataclass(frozen=True)
+class ClipboardCopy:
+    """/copy: put ``text`` on the user's clipboard (the TUI: copy_to_clipboard; the REPL: OSC 52)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Working:
+    """A command that may take more than a second is at work: show a spinner or a bar, and 'Esc to stop'.
+
+    Emitted when it starts (``done=False``), as it goes (``fraction`` 0..1 when known, else None),
+    and once when it ends (``done=True``); ``what`` says what it is doing ("ranking 512 units").
+    """
+
+    what: str
+    fraction: float | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CompareShown:
+    """/compare: one continuation of ``seed`` per sampler, as (sampler label, text) rows to lay out side by side."""
+
+    seed: str
+    rows: tuple[tuple[str, str], ...]
+
+
 Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | TrainingSample | TrainingEnded
-         | Changed | Cleared | QuitRequested | HeatShown | NeuronsShown)
+         | Changed | Cleared | QuitRequested | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown)
 
 
 def data_dir() -> Path:
