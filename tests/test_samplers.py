@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rnnplay.builtin.samplers import BeamSampler, GreedySampler, TopKSampler, TopPSampler
-from rnnplay.core.sampler import TEMPERATURE, Param, StepSampler, resolve_params, take_rows
+from rnnplay.core.sampler import TEMPERATURE, Param, StepSampler, resolve_params, take_rows, unescape
 from rnnplay.errors import RnnplayError
 from rnnplay.plugins import PluginHost
 
@@ -119,7 +119,11 @@ def test_greedy_equals_argmax() -> None:
         (TopKSampler.params["k"], "2.5", "k must be an integer (got '2.5')"),
         (TopPSampler.params["p"], "0", "p must be in (0, 1] (got 0)"),
         (TopPSampler.params["p"], "1.01", "p must be in (0, 1] (got 1.01)"),
-        (TopPSampler.params["p"], "nan", "p must be in (0, 1] (got nan)"),
+        (TopPSampler.params["p"], "nan", "p must be a finite number in (0, 1] (got nan)"),
+        (TEMPERATURE.params["temperature"], "inf", "temperature must be a finite number > 0 (got inf)"),
+        (TEMPERATURE.params["temperature"], "nan", "temperature must be a finite number > 0 (got nan)"),
+        (TEMPERATURE.params["temperature"], "-inf", "temperature must be a finite number > 0 (got -inf)"),
+        (Param("x", float, 0.0, "unbounded"), "1e400", "x must be a finite number (got inf)"),
         (BeamSampler.params["width"], "0", "width must be in [1, 256] (got 0)"),
     ],
 )
@@ -139,6 +143,16 @@ def test_params_parse_and_check() -> None:
     choice = Param("mode", str, "a", "pick one", choices=("a", "b"))
     with pytest.raises(RnnplayError, match=r"mode must be one of 'a', 'b' \(got 'c'\)"):
         choice.parse("c")
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("ROMEO:\\nBut", "ROMEO:\nBut"), ("a\\tb", "a\tb"), ("a\\\\nb", "a\\nb"), ("\\\\", "\\"),
+     ("c:\\x", "c:\\x"), ("end\\", "end\\"), ("\\r\\n", "\r\n"), ("plain", "plain")],
+)
+def test_unescape_is_one_rule(typed: str, meant: str) -> None:
+    """docs/escapes.md: \\n \\t \\r \\\\ name a character; any other backslash stays."""
+    assert unescape(typed) == meant
 
 
 def test_resolve_params_fills_defaults_and_suggests_names() -> None:

@@ -33,6 +33,8 @@ once and each character costs one add and one argmax.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -44,6 +46,7 @@ from ..errors import RnnplayError
 Stepper = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+ESCAPE = re.compile(r"\\([ntr\\])")  # left to right: backslash, backslash, n is '\\' then 'n'
 
 
 @dataclass(frozen=True)
@@ -110,11 +113,14 @@ class Param:
             raise RnnplayError(f"{self.name} must be of type {self.type.__name__} (got {value!r})")
         if self.choices is not None and value not in self.choices:
             raise RnnplayError(f"{self.name} must be {self.bounds()} (got {value!r})")
+        if self.type is float and not math.isfinite(value):  # NaN passes every comparison, inf a lower bound
+            bounds = " ".join(filter(None, ["a finite number", self.bounds()]))
+            raise RnnplayError(f"{self.name} must be {bounds} (got {value:g})")
         if self.type in (int, float):
             lo, hi = self.min, self.max
             below = lo is not None and (value <= lo if self.min_open else value < lo)
             above = hi is not None and (value >= hi if self.max_open else value > hi)
-            if below or above or value != value:  # value != value: NaN
+            if below or above:
                 raise RnnplayError(f"{self.name} must be {self.bounds()} (got {value:g})")
         return value
 
@@ -131,16 +137,13 @@ class Sampler(Protocol):
 
 
 def unescape(text: str) -> str:
-    r"""'\n', '\t', '\r' and '\\' in user-typed text become the characters they name."""
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in ESCAPES:
-            out.append(ESCAPES[text[i + 1]])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    r"""The one escaping rule for text a user types (docs/escapes.md): '\n', '\t', '\r', '\\' become the
+    characters they name; any other backslash stays as it is.
+
+    Seeds typed at a prompt or given with ``--seed``, ``--text``, ``--stop``, ``/set stop``, ``/whatif`` and
+    string sampler parameters all go through it; text read from a file or stdin does not.
+    """
+    return ESCAPE.sub(lambda m: ESCAPES[m[1]], text)
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
