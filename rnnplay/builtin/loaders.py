@@ -9,15 +9,21 @@ from __future__ import annotations
 import hashlib
 import sys
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from ..corpora import Corpus, Progress, load_corpus
-from ..corpora.cards import require_card
-from ..corpora.download import cache_dir, fetch
+from ..corpora.cards import Card, require_card
+from ..corpora.download import cache_dir, fetch, inside, max_download
 from ..corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
-from ..corpora.text import decode, read_text_file
+from ..corpora.text import decode, read_regular_file, read_text_file
 from ..errors import RnnplayError
 from ..hookspecs import Register, hookimpl
+
+MAX_CARD_DEPTH = 8  # a card whose spec names a card whose spec names a card ...
+_open_cards: ContextVar[tuple[Path, ...]] = ContextVar("open_cards", default=())
 
 
 class FileLoader:
@@ -51,14 +57,19 @@ class UrlLoader:
     help = "a text file on the web, downloaded once into the cache: url:https://HOST/PATH"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        parts = urllib.parse.urlsplit(spec)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urllib.parse.urlsplit(spec)
+            host = parts.hostname
+        except ValueError:  # a bad port or an unbalanced [ in the host
+            host = None
+        if parts.scheme not in ("http", "https") or not host:
             raise RnnplayError(f"url:{spec} is not an http(s) address; give url:https://... (or a file's path)")
-        file_name = Path(parts.path).name or parts.netloc
-        dest = cache_dir() / "corpora" / "urls" / hashlib.sha256(spec.encode()).hexdigest()[:16] / file_name
-        if not dest.exists():
-            fetch(spec, dest, progress=progress, label=f"downloading {file_name}")
-        return Corpus(file_name, decode(dest.read_bytes(), spec, encoding), spec)
+        file_name = Path(urllib.parse.unquote(parts.path)).name or host
+        key = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
+        if not dest.is_file():
+            fetch(spec, dest, limit=max_download(), progress=progress, label=f"downloading {file_name}")
+        return Corpus(file_name, decode(read_regular_file(dest), spec, encoding), spec)
 
 
 class StdlibLoader:
@@ -82,11 +93,30 @@ class CardLoader:
     def load(self, spec: str, progress: Progress) -> Corpus:
         card = require_card(spec)
         if card.spec is not None:
-            inner = load_corpus(card.spec, progress=progress)
+            with _opening(card):
+                inner = load_corpus(card.spec, progress=progress)
             text, source = inner.text, inner.source
         else:
             text, source = decode(card.read_bytes(progress), str(card.cache_path), card.encoding), str(card.url)
         return Corpus(card.name, text, source, card.licence, card.description, dict(card.train))
+
+
+@contextmanager
+def _opening(card: Card) -> Iterator[None]:
+    """Note ``card`` as being read while its spec loads, refusing a chain of cards that comes back to one."""
+    chain = _open_cards.get()
+    here = card.path.resolve()
+    if here in chain:
+        raise RnnplayError(f"corpus card {card.path} leads back to itself (spec = {card.spec!r}); point its spec "
+                           "at a file, a folder or a url")
+    if len(chain) >= MAX_CARD_DEPTH:
+        raise RnnplayError(f"corpus card {card.path} is one of more than {MAX_CARD_DEPTH} cards that name each "
+                           "other through spec; point a card's spec at a file, a folder or a url")
+    token = _open_cards.set((*chain, here))
+    try:
+        yield
+    finally:
+        _open_cards.reset(token)
 
 
 @hookimpl

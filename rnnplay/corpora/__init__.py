@@ -60,15 +60,19 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
     ``encoding`` reaches the loaders that read text files (file:, dir:, url:);
     ``progress`` hears about downloads and long folder reads.
     """
+    from ..plugins import get_host
+
     loader, argument = resolve(spec)
-    kwargs = {}
-    if "encoding" in inspect.signature(loader.load).parameters:
-        kwargs["encoding"] = encoding
-    elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")
-    corpus = loader.load(argument, progress or no_progress, **kwargs)
-    if not isinstance(corpus, Corpus):
-        raise RnnplayError(f"the corpus loader {loader.name!r} returned {type(corpus).__name__}, not a Corpus; "
+    with get_host().blame("corpus_loaders", loader.name, f"loading {spec[:80]!r}"):  # a plugin's bug: one line
+        kwargs = {}
+        if "encoding" in inspect.signature(loader.load).parameters:
+            kwargs["encoding"] = encoding
+        elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")
+        corpus = loader.load(argument, progress or no_progress, **kwargs)
+    if not isinstance(corpus, Corpus) or not isinstance(corpus.text, str):
+        what = type(corpus.text if isinstance(corpus, Corpus) else corpus).__name__
+        raise RnnplayError(f"the corpus loader {loader.name!r} returned {what}, not a Corpus with text; "
                            "report this to the plugin's author")
     check_text(corpus.text, corpus.name)
     return corpus

@@ -9,8 +9,10 @@ package (``rnnplay/corpus_cards/``, which the repository's ``corpora/`` links to
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
+import re
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -21,8 +23,12 @@ from ..errors import RnnplayError
 from ..plugins import suggest
 from . import download
 from .base import Progress, no_progress
+from .text import read_regular_file
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "corpus_cards"
+MAX_CARD_BYTES = 1 << 20  # a card is a few hundred bytes of TOML; anything this big is not one
+SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+OPTION = re.compile(r"[a-z][a-z0-9-]{0,39}")  # a `rnnplay train` option name in [train]
 
 
 @dataclass(frozen=True)
@@ -42,35 +48,31 @@ class Card:
 
     @classmethod
     def from_file(cls, path: Path) -> Card:
+        """The card in ``path``, every field checked; any problem is one line that names the card and the field."""
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RnnplayError(f"{path}: no such corpus card; check the path") from None
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise RnnplayError(f"corpus card {path} is unreadable ({err}); fix its TOML") from None
-        source = data.get("source", {})
-        problem = None
-        if not isinstance(source, dict) or not (source.get("url") or source.get("spec")):
-            problem = "needs a [source] table with a url (plus sha256 and size) or a local spec"
-        elif source.get("url") and not (isinstance(source.get("sha256"), str) and isinstance(source.get("size"), int)):
-            problem = "[source] with a url also needs sha256 (a hex string) and size (bytes, an integer)"
-        if problem:
-            raise RnnplayError(f"corpus card {path} {problem}; fix the card")
-        url = source.get("url")
+            data = tomllib.loads(read_regular_file(path, "corpus card", limit=MAX_CARD_BYTES).decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise RnnplayError(f"corpus card {path} is unreadable ({str(err)[:200]}); fix its TOML") from None
+        fields = CardFields(path, data)
+        source = fields.table("source")
+        url, spec = fields.url(source), fields.text(source, "spec", "")
+        if bool(url) == bool(spec):
+            raise fields.problem("needs a [source] table with a url (plus sha256 and size) or a local spec, not both")
+        name = fields.name("name", data, path.stem)
         return cls(
-            name=str(data.get("name") or path.stem), description=str(data.get("description", "")),
-            licence=str(data.get("licence", "unknown")), path=path, url=url,
-            filename=source.get("filename") or (Path(urllib.parse.urlsplit(url).path).name if url else None),
-            sha256=source.get("sha256"), size=source.get("size"), spec=source.get("spec"),
-            encoding=source.get("encoding", "utf-8"), homepage=str(data.get("homepage", "")),
-            train=dict(data.get("train", {})),
+            name=name, description=fields.text(data, "description", ""),
+            licence=fields.text(data, "licence", "unknown"), path=path, url=url or None,
+            filename=fields.filename(source, url, name) if url else None,
+            sha256=fields.sha256(source) if url else None, size=fields.size(source) if url else None,
+            spec=spec or None, encoding=fields.encoding(source), homepage=fields.text(data, "homepage", ""),
+            train=fields.train(data),
         )
 
     # -- the downloaded file ----------------------------------------------------------
     @property
     def cache_path(self) -> Path:
-        """Where the verified download lives: <cache>/corpora/<card name>/<filename>."""
-        return download.cache_dir() / "corpora" / self.name / str(self.filename)
+        """Where the verified download lives: <cache>/corpora/<card name>/<filename>, checked to stay there."""
+        return download.inside(download.cache_dir() / "corpora", self.name, str(self.filename))
 
     @property
     def mirror_names(self) -> list[str]:
@@ -82,13 +84,26 @@ class Card:
         """The verified local copy, downloading it (from the mirror when one is set) if needed."""
         if self.url is None:
             raise RnnplayError(f"corpus {self.name} is read from {self.spec} on this machine; nothing to fetch")
-        if self.cache_path.exists() and not force:
+        if self.cache_path.is_file() and not force:
             return self.cache_path
-        urls = download.mirror_urls(self.mirror_names) or [self.url]
+        mirrored = download.mirror_urls(self.mirror_names)
+        if mirrored is None:
+            for copy in self.local_copies():  # a copy beside the card or in the working folder serves first
+                with contextlib.suppress(RnnplayError):
+                    return self._fetch_from(copy, progress)
+        urls = mirrored or [self.url]
         for url in urls[:-1]:  # a mirror may lack one file name and have the next
             with contextlib.suppress(download.NotFound):
                 return self._fetch_from(url, progress)
         return self._fetch_from(urls[-1], progress)
+
+    def local_copies(self) -> list[str]:
+        """file:// URLs of files of the card's size under its file names, beside the card or in the working folder."""
+        folders = dict.fromkeys(p.resolve() for p in (self.path.parent, Path.cwd()))
+        return [
+            (folder / name).as_uri() for folder in folders for name in self.mirror_names
+            if (folder / name).is_file() and (folder / name).stat().st_size == self.size
+        ]
 
     def _fetch_from(self, url: str, progress: Progress) -> Path:
         return download.fetch(url, self.cache_path, sha256=self.sha256, size=self.size, progress=progress,
@@ -96,10 +111,99 @@ class Card:
 
     def read_bytes(self, progress: Progress = no_progress) -> bytes:
         """The corpus file's bytes, checked against the card; a damaged cached copy is fetched again once."""
-        data = self.fetch(progress).read_bytes()
+        path = self.fetch(progress)
+        data = read_regular_file(path) if path.stat().st_size == self.size else b""
         if hashlib.sha256(data).hexdigest() != self.sha256:
-            data = self.fetch(progress, force=True).read_bytes()  # fetch verifies, so this copy is sound
+            data = read_regular_file(self.fetch(progress, force=True))  # fetch verifies, so this copy is sound
         return data
+
+    @property
+    def cached(self) -> bool:
+        """True when the verified download is in the cache (a local spec is never cached)."""
+        return self.url is not None and self.cache_path.is_file()
+
+
+class CardFields:
+    """Reads a parsed card's fields, each checked for its type and shape, failing in one line naming the field."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path, self.data = path, data
+
+    def problem(self, what: str) -> RnnplayError:
+        return RnnplayError(f"corpus card {self.path} {what}; fix the card")
+
+    def table(self, key: str) -> dict[str, Any]:
+        value = self.data.get(key, {})
+        if not isinstance(value, dict):
+            raise self.problem(f"has {key} = {_short(value)}, which should be a [{key}] table")
+        return value
+
+    def text(self, table: dict[str, Any], key: str, default: str) -> str:
+        value = table.get(key, default)
+        if not isinstance(value, str) or "\0" in value:
+            raise self.problem(f"has {key} = {_short(value)}, which should be a string")
+        return value
+
+    def name(self, key: str, table: dict[str, Any], default: str) -> str:
+        value = self.text(table, key, default) or default
+        if (why := download.name_problem(value)) is not None:
+            raise self.problem(f"has {key} = {_short(value)}, which {why}: it names a folder in the cache, "
+                               "so give a plain name such as \"mybook\"")
+        return value
+
+    def url(self, source: dict[str, Any]) -> str:
+        url = self.text(source, "url", "")
+        if url:
+            parts = urllib.parse.urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.problem(f"has url = {_short(url)}, which is not an http(s) address")
+        return url
+
+    def filename(self, source: dict[str, Any], url: str, name: str) -> str:
+        if "filename" in source:
+            return self.name("filename", source, "")
+        from_url = urllib.parse.unquote(Path(urllib.parse.urlsplit(url).path).name)
+        return from_url if download.name_problem(from_url) is None else f"{name}.txt"
+
+    def sha256(self, source: dict[str, Any]) -> str:
+        value = self.required(source, "sha256")
+        if not isinstance(value, str) or not SHA256.fullmatch(value):
+            raise self.problem(f"has sha256 = {_short(value)}, which is not 64 hex digits")
+        return value.lower()
+
+    def size(self, source: dict[str, Any]) -> int:
+        value = self.required(source, "size")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.problem(f"has size = {_short(value)}, which is not a number of bytes (a positive integer)")
+        return value
+
+    def required(self, source: dict[str, Any], key: str) -> Any:
+        if key not in source:
+            raise self.problem("[source] with a url also needs sha256 (64 hex digits) and size (bytes)")
+        return source[key]
+
+    def encoding(self, source: dict[str, Any]) -> str:
+        value = self.text(source, "encoding", "utf-8")
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise self.problem(f"has encoding = {_short(value)}, which Python does not know; try \"utf-8\"") from None
+        return value
+
+    def train(self, data: dict[str, Any]) -> dict[str, Any]:
+        table = self.table("train")
+        for key, value in table.items():
+            if not OPTION.fullmatch(key):
+                raise self.problem(f"has [train] {_short(key)}, which is not an option name such as seq-length")
+            if not isinstance(value, (bool, int, float, str)):
+                raise self.problem(f"has [train] {key} = {_short(value)}; give a number or a string")
+        return dict(table)
+
+
+def _short(value: object) -> str:
+    """A value as the user wrote it, cut to fit in one line."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def builtin_cards() -> dict[str, Card]:

@@ -5,6 +5,11 @@ while it streams, and is renamed into place only once its length and sha256
 match. Anything else (a dropped connection, a short body, a wrong checksum,
 Ctrl-C) deletes the temporary file, so the cache never holds half a corpus.
 urllib does the fetching, so ``file://`` URLs (a mirror folder) take the same path.
+
+Every download is bounded: it stops with a one-line error past its size limit (a
+card's declared ``size``, or $RNNPLAY_MAX_DOWNLOAD for ``url:``) and past its
+deadline ($RNNPLAY_DOWNLOAD_TIMEOUT seconds for the whole transfer, not per read).
+Every path built from a card, a URL or a name is checked to stay inside its folder.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import contextlib
 import hashlib
 import http.client
 import os
+import re
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,8 +31,14 @@ from ..errors import RnnplayError
 from .base import Progress, no_progress
 
 MIRROR_ENV = "RNNPLAY_CORPUS_MIRROR"
+MAX_DOWNLOAD_ENV = "RNNPLAY_MAX_DOWNLOAD"
+TIMEOUT_ENV = "RNNPLAY_DOWNLOAD_TIMEOUT"
+MAX_DOWNLOAD = 1 << 30  # bytes a url: download may have unless $RNNPLAY_MAX_DOWNLOAD says otherwise (1 GiB)
+DEADLINE = 600.0  # seconds a whole download may take unless $RNNPLAY_DOWNLOAD_TIMEOUT says otherwise
 CHUNK = 1 << 16
-TIMEOUT = 30.0
+TIMEOUT = 30.0  # seconds one read may wait for the server
+UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+DRIVE = re.compile(r"[A-Za-z]:")
 
 
 class NotFound(RnnplayError):
@@ -39,6 +52,61 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "rnnplay"
 
 
+def name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be one file or folder name inside a folder, or None when it can."""
+    if not isinstance(name, str) or not name.strip():
+        return "is empty"
+    if "\0" in name:
+        return "contains a NUL character"
+    if "/" in name or "\\" in name:
+        return "is a path, not a name (it has a slash)"
+    if name in (".", ".."):
+        return f"is {name!r}, which names a folder, not a file"
+    if DRIVE.match(name):
+        return "starts with a drive letter"
+    if len(name.encode("utf-8", "surrogatepass")) > 255:
+        return "is longer than 255 bytes"
+    return None
+
+
+def inside(folder: Path, *names: str) -> Path:
+    """``folder/name/...``, refused in one line unless each name is a plain name and the result,
+    resolved (symlinks followed), is still inside ``folder``."""
+    for name in names:
+        if (problem := name_problem(name)) is not None:
+            raise RnnplayError(f"the name {name!r} {problem}; a corpus card, a URL or a name must not lead "
+                               f"outside {folder}: fix the card or the address")
+    path = folder.joinpath(*names)
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise RnnplayError(f"{path} leads outside {folder} (through a symbolic link); remove the link from the cache")
+    return path
+
+
+def size_from_env(name: str, default: int) -> int:
+    """A byte count from $name (``2G``, ``500M``, ``64K``, ``1000000``), or ``default`` when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", raw, re.IGNORECASE)
+    if not match or float(match[1]) <= 0:
+        raise RnnplayError(f"{name}={raw} is not a size; give bytes or a number with K, M or G, e.g. {name}=2G")
+    return int(float(match[1]) * UNITS[match[2].upper()])
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """A positive number of seconds from $name, or ``default`` when unset."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise RnnplayError(f"{name}={raw} is not a number of seconds; give one such as {name}=1200")
+    return value
+
+
 def mirror_urls(file_names: list[str]) -> list[str] | None:
     """Where $RNNPLAY_CORPUS_MIRROR offers a file, trying ``file_names`` in order; None when no mirror is set.
 
@@ -48,7 +116,7 @@ def mirror_urls(file_names: list[str]) -> list[str] | None:
     if not mirror:
         return None
     if "://" in mirror:
-        return [f"{mirror.rstrip('/')}/{urllib.parse.quote(name)}" for name in file_names]
+        return [f"{mirror.rstrip('/')}/{urllib.parse.quote(name, safe='')}" for name in file_names]
     folder = Path(mirror).expanduser().resolve()
     found = [(folder / name).as_uri() for name in file_names if (folder / name).is_file()]
     if not found:
@@ -58,47 +126,106 @@ def mirror_urls(file_names: list[str]) -> list[str] | None:
     return found
 
 
-def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None = None,
+def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None = None, limit: int | None = None,
           progress: Progress = no_progress, label: str = "") -> Path:
-    """Download ``url`` to ``dest`` atomically, checking its length and (if given) its sha256."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Download ``url`` to ``dest`` atomically, checking its length and (if given) its sha256.
+
+    ``size`` is the exact length expected (a card's); ``limit`` the most a download of
+    unknown length may have (a ``url:``'s, :func:`max_download`). Both stop the transfer
+    as soon as it goes past them, and so does the deadline (:func:`deadline_seconds`).
+    """
     label = label or f"downloading {dest.name}"
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    limit = size if size is not None else limit
+    tmp = _temporary(dest)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, _open(url) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else size
-            got = 0
-            progress(label, 0, total)
-            while chunk := _read(response, url):
-                out.write(chunk)
-                digest.update(chunk)
-                got += len(chunk)
-                progress(label, got, total)
+        with open(tmp, "wb") as out, _open(url, deadline_seconds()) as response:
+            got, digest, length = _stream(response, out, url, limit, progress, label, size)
             out.flush()
             os.fsync(out.fileno())
-        if length and got != int(length):
-            raise RnnplayError(f"the download of {url} stopped after {got:,} of {int(length):,} bytes; try again")
+        if length is not None and got != length:
+            raise RnnplayError(f"the download of {url} stopped after {got:,} of {length:,} bytes; try again")
         if size is not None and got != size:
             raise RnnplayError(f"{url} sent {got:,} bytes but {size:,} were expected; the file there is not the "
                                "expected one: check the address or the mirror's copy")
-        if sha256 is not None and digest.hexdigest() != sha256.lower():
-            raise RnnplayError(f"checksum mismatch for {url}: sha256 {digest.hexdigest()[:16]}..., expected "
+        if sha256 is not None and digest != sha256.lower():
+            raise RnnplayError(f"checksum mismatch for {url}: sha256 {digest[:16]}..., expected "
                                f"{sha256[:16]}...; the copy is corrupt or changed: check the source or the mirror")
-        os.replace(tmp, dest)
+        _replace(tmp, dest)
+    except OSError as err:  # the disk, not the network: full, read-only, a folder in the way
+        raise RnnplayError(f"cannot write the download to {dest}: {err.strerror or err}; check the cache "
+                           "folder (RNNPLAY_CACHE_DIR) and free space") from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             tmp.unlink()  # already renamed on success; otherwise the partial file goes
     return dest
 
 
-def _open(url: str) -> Any:  # an http.client.HTTPResponse, or urllib's response for file:// URLs
+def max_download() -> int:
+    """The most bytes a ``url:`` download may have: $RNNPLAY_MAX_DOWNLOAD, else 1 GiB."""
+    return size_from_env(MAX_DOWNLOAD_ENV, MAX_DOWNLOAD)
+
+
+def deadline_seconds() -> float:
+    """How long a whole download may take: $RNNPLAY_DOWNLOAD_TIMEOUT, else 600 s."""
+    return seconds_from_env(TIMEOUT_ENV, DEADLINE)
+
+
+def _temporary(dest: Path) -> Path:
+    """A new empty ``.part`` file beside ``dest`` (its folder created), or a one-line error."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as err:
+        raise RnnplayError(f"cannot write into {dest.parent}: {err.strerror or err}; check the cache folder "
+                           "(RNNPLAY_CACHE_DIR)") from None
+    os.close(fd)
+    return Path(name)
+
+
+def _replace(tmp: Path, dest: Path) -> None:
+    if dest.is_dir():
+        raise RnnplayError(f"{dest} is a folder in the cache where a downloaded file belongs; remove it and retry")
+    os.replace(tmp, dest)
+
+
+def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Progress, label: str,
+            size: int | None) -> tuple[int, str, int | None]:
+    """Copy the body to ``out`` within the limit and the deadline: (bytes, sha256 hex, Content-Length)."""
+    header = response.headers.get("Content-Length")
+    length = int(header) if header and header.strip().isdigit() else None
+    if limit is not None and length is not None and length > limit:
+        raise RnnplayError(_too_big(url, length, limit, size))
+    digest = hashlib.sha256()
+    got = 0
+    give_up = time.monotonic() + deadline_seconds()
+    progress(label, 0, length if length is not None else size)
+    while chunk := _read(response, url):
+        got += len(chunk)
+        if limit is not None and got > limit:
+            raise RnnplayError(_too_big(url, got, limit, size, more=True))
+        out.write(chunk)
+        digest.update(chunk)
+        progress(label, got, length if length is not None else size)
+        if time.monotonic() > give_up:
+            raise RnnplayError(f"the download of {url} took longer than {deadline_seconds():g} s ({got:,} bytes "
+                               f"so far); try again, use a mirror ({MIRROR_ENV}) or raise {TIMEOUT_ENV}")
+    return got, digest.hexdigest(), length
+
+
+def _too_big(url: str, got: int, limit: int, size: int | None, more: bool = False) -> str:
+    amount = f"more than {limit:,}" if more else f"{got:,}"
+    if size is not None:
+        return (f"{url} sends {amount} bytes but its card declares {size:,}; the file there is not the expected "
+                "one: check the card's url and size")
+    return (f"{url} sends {amount} bytes, over the {limit:,}-byte limit for url: downloads; raise it with "
+            f"{MAX_DOWNLOAD_ENV}=4G (or --max-download) if you mean it")
+
+
+def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or urllib's response for file://
     """urlopen with one-line errors: 404 (NotFound), other HTTP codes, unreachable hosts."""
     request = urllib.request.Request(url, headers={"User-Agent": "rnnplay"})
     try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT)
+        return urllib.request.urlopen(request, timeout=min(TIMEOUT, deadline))
     except urllib.error.HTTPError as err:
         if err.code == 404:
             raise NotFound(f"{url} was not found (HTTP 404); check the address") from None
@@ -112,8 +239,9 @@ def _open(url: str) -> Any:  # an http.client.HTTPResponse, or urllib's response
 
 
 def _read(response: Any, url: str) -> bytes:
+    """What has arrived, up to CHUNK bytes: one read, so a trickling server cannot hold the loop."""
     try:
-        return response.read(CHUNK)
+        return response.read1(CHUNK)
     except (OSError, ValueError, http.client.HTTPException) as err:  # reset, timeout, IncompleteRead
         raise RnnplayError(f"the download of {url} broke off ({err.__class__.__name__}); try again") from None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import RnnplayError
 from .base import Progress
-from .text import decode, looks_binary
+from .text import decode, looks_binary, read_regular_file
 
 # Folders of the standard library that are not the library itself: tests, bundled
 # tools and apps, generated tables (encodings), deprecated packages, installed packages.
@@ -42,7 +42,7 @@ def join_files(files: list[Path], root: Path, encoding: str, progress: Progress,
     parts: list[str] = []
     skipped = 0
     for i, path in enumerate(files, 1):
-        data = path.read_bytes()
+        data = read_regular_file(path)
         if looks_binary(data, encoding):
             skipped += 1
         else:
@@ -53,14 +53,24 @@ def join_files(files: list[Path], root: Path, encoding: str, progress: Progress,
 
 
 def folder_files(root: Path, pattern: str) -> list[Path]:
-    """Files under ``root`` matching the glob ``pattern``, sorted, without hidden files or folders."""
+    """Entries under ``root`` matching the glob ``pattern`` that are not folders, sorted, without hidden ones.
+
+    Named pipes, devices and sockets are kept, so that reading them is refused by name rather than
+    skipped without a word; symlinks that point nowhere are left out.
+    """
     if not root.is_dir():
         what = "no such folder" if not root.exists() else "not a folder"
         raise RnnplayError(f"{root}: {what}; give dir:FOLDER or dir:FOLDER:GLOB")
-    return sorted(
-        p for p in root.glob(pattern)
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    if not pattern or "\0" in pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        raise RnnplayError(f"dir:{root}:{pattern}: the glob must stay inside the folder (no '..', no absolute "
+                           "path); give a pattern such as **/*.txt")
+    try:
+        return sorted(
+            p for p in root.glob(pattern)
+            if not p.is_dir() and p.exists() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+    except (OSError, ValueError) as err:
+        raise RnnplayError(f"cannot list dir:{root}:{pattern} ({err}); check the folder and the pattern") from None
 
 
 def stdlib_root() -> Path:

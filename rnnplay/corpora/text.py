@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 from ..errors import RnnplayError
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
+BOM = codecs.BOM_UTF8
 
 
 def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:
@@ -24,19 +27,59 @@ def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:
 
 
 def decode(data: bytes, where: str, encoding: str = "utf-8") -> str:
-    """``data`` as text, or a one-line error naming ``where`` and what to do."""
+    """``data`` as text, or a one-line error naming ``where`` and what to do.
+
+    A UTF-8 byte-order mark at the start is dropped: it marks the encoding, it is not a character to learn.
+    """
     try:
-        codecs.lookup(encoding)
+        codec = codecs.lookup(encoding).name
     except LookupError:
         raise RnnplayError(f"unknown text encoding {encoding!r}; try --encoding utf-8 or latin-1") from None
     if looks_binary(data, encoding):
         raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
+    skipped = len(BOM) if codec == "utf-8" and data.startswith(BOM) else 0
     try:
-        return data.decode(encoding)
+        return data.decode("utf-8-sig" if skipped else encoding)
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+        at = err.start + skipped  # utf-8-sig counts from after the mark
+        line = data.count(b"\n", 0, at) + 1
         hint = "try --encoding latin-1 (or the file's real encoding)" if encoding != "latin-1" else "check the file"
-        raise RnnplayError(f"{where} is not valid {encoding} (byte {err.start}, line {line}); {hint}") from None
+        raise RnnplayError(f"{where} is not valid {encoding} (byte {at}, line {line}); {hint}") from None
+
+
+def kind_of(mode: int) -> str:
+    """What a non-regular file is, in a user's words."""
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+def read_regular_file(path: Path, what: str = "file", limit: int | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file (after symlinks) of at most ``limit`` bytes, else one line.
+
+    The file is opened without blocking and checked on the open descriptor, so a named pipe,
+    a device or a socket is refused at once instead of blocking or streaming forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise RnnplayError(f"{path}: no such {what}; check the path") from None
+    except IsADirectoryError:
+        raise RnnplayError(f"{path} is a folder, not a {what}; give a {what}") from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path
+        raise RnnplayError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}; check the path and "
+                           "its permissions") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RnnplayError(f"{path} is {kind_of(info.st_mode)}, not a regular {what}; give a regular file")
+        if limit is not None and info.st_size > limit:
+            raise RnnplayError(f"{path} has {info.st_size:,} bytes, more than the {limit:,} a {what} "
+                               "may have; check that it is the right file")
+        try:
+            return handle.read()
+        except OSError as err:
+            raise RnnplayError(f"cannot read {path}: {err.strerror}; check the file") from None
 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
@@ -45,11 +88,7 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
         raise RnnplayError(f"{path}: no such file; check the path (or give a corpus spec: `rnnplay corpus list`)")
     if path.is_dir():
         raise RnnplayError(f"{path} is a folder; give a text file, or dir:{path} to use every file in it")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise RnnplayError(f"cannot read {path}: {err.strerror}; check its permissions") from None
-    return decode(data, str(path), encoding)
+    return decode(read_regular_file(path), str(path), encoding)
 
 
 def check_text(text: str, name: str) -> str:
