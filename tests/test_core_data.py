@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rnnplay.core import vocab as vocab_module
 from rnnplay.core.data import StreamBatcher, split_ids
-from rnnplay.core.vocab import Vocab
+from rnnplay.core.vocab import Vocab, count_ids
 from rnnplay.errors import RnnplayError
 
 
@@ -15,7 +16,7 @@ def test_vocab_is_sorted_unique_and_round_trips() -> None:
     vocab = Vocab.from_text(text)
     assert list(vocab.chars) == sorted(set(text))
     assert vocab.decode(vocab.encode(text)) == text
-    assert vocab.encode(text).dtype == np.int32
+    assert vocab.encode(text).dtype == np.uint8  # one byte per character for up to 256 distinct ones
 
 
 def test_unknown_characters_are_named_not_crashed_on() -> None:
@@ -70,3 +71,50 @@ def test_batcher_state_resumes_exactly() -> None:
 def test_text_too_short_for_the_batch_says_what_to_do() -> None:
     with pytest.raises(RnnplayError, match="--batch-size"):
         StreamBatcher(np.arange(50, dtype=np.int32), 64, 100)
+
+
+@pytest.mark.parametrize(("n", "batch_size", "seq_length"), [(1000, 4, 10), (997, 3, 7), (64, 1, 5), (500, 16, 2)])
+def test_batches_are_the_columns_of_the_transposed_streams(n: int, batch_size: int, seq_length: int) -> None:
+    ids = (np.arange(n) * 7 % 61).astype(np.uint8)
+    b = StreamBatcher(ids, batch_size, seq_length)
+    length = n // batch_size
+    reference = ids[: length * batch_size].reshape(batch_size, length).T.astype(np.int32)  # the layout it replaced
+    assert np.shares_memory(b.streams, ids)  # a view: the corpus's ids are not copied
+    for k in range(2 * b.batches_per_epoch + 1):
+        batch = b.next()
+        start = (k % b.batches_per_epoch) * seq_length
+        assert batch.inputs.dtype == np.int32 and batch.inputs.flags.c_contiguous
+        assert np.array_equal(batch.inputs, reference[start : start + seq_length])
+        assert np.array_equal(batch.targets, reference[start + 1 : start + seq_length + 1])
+
+
+@pytest.mark.parametrize("state", [
+    {"epoch": 0, "position": -5}, {"epoch": 0, "position": 10**9}, {"epoch": -1, "position": 0},
+    {"epoch": 0, "position": "3"}, {"epoch": 0, "position": 2.5}, {"epoch": True, "position": 0},
+    {"epoch": 0}, {}, [0, 1], None,
+])
+def test_a_saved_position_it_cannot_reach_is_one_line(state: object) -> None:
+    b = StreamBatcher(np.arange(500, dtype=np.int32), 3, 5)
+    with pytest.raises(RnnplayError, match="data position") as err:
+        b.load_state_dict(state)  # type: ignore[arg-type]
+    assert "\n" not in str(err.value) and (b.epoch, b.position) == (0, 0)
+
+
+def test_the_end_of_an_epoch_is_a_position_it_can_resume_from() -> None:
+    b = StreamBatcher(np.arange(500, dtype=np.int32), 3, 5)
+    b.load_state_dict({"epoch": 2, "position": b.batches_per_epoch})
+    assert b.next().reset and b.epoch == 3
+
+
+def test_ids_take_the_smallest_unsigned_type_that_holds_the_vocabulary() -> None:
+    small = "".join(chr(c) for c in range(256))
+    assert Vocab.from_text(small).encode(small).dtype == np.uint8
+    big = small + "ā"
+    ids = Vocab.from_text(big).encode(big)
+    assert ids.dtype == np.uint16 and ids.tolist() == list(range(257))
+
+
+def test_ids_are_counted_in_slices_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vocab_module, "CHUNK", 5)
+    ids = np.array([0, 1, 1, 3, 3, 3, 0, 2, 1, 1, 1, 0], dtype=np.uint8)
+    assert count_ids(ids, 5).tolist() == np.bincount(ids, minlength=5).tolist()

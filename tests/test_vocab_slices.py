@@ -40,4 +40,4 @@ def test_unknown_characters_in_ascii_and_other_slices() -> None:
         vocab.encode("abc abc x abc é abcdef z")
     assert vocab.decode(vocab.encode("abc x abc é abz", on_unknown="skip")) == "abc  abc  ab"
     assert vocab.unknown("abc abc x abc é abcdef z x") == ["x", "é", "z"]
-    assert vocab.encode("").dtype == np.int32
+    assert vocab.encode("").dtype == np.uint8

@@ -10,6 +10,9 @@ Each batch takes the next ``T`` columns as inputs and the same columns shifted b
 one as targets, so batch ``k+1`` continues exactly where batch ``k`` stopped, and
 the hidden state can be carried from one batch to the next. When the streams run
 out, the epoch ends, the position wraps to 0 and the carried state is reset.
+
+The streams are a view of the ids (B rows of L), never a copy: each batch copies
+its own (T, B) columns out as int32, so a corpus costs its ids once.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, n
 
 @dataclass
 class Batch:
-    inputs: np.ndarray  # (T, B) int32
-    targets: np.ndarray  # (T, B) int32
+    inputs: np.ndarray  # (T, B) int32, C-contiguous
+    targets: np.ndarray  # (T, B) int32, C-contiguous
     reset: bool  # True when the carried hidden state must be reset before this batch
 
 
@@ -50,10 +53,7 @@ class StreamBatcher:
                 f"length {seq_length}: it has {len(ids)} characters and needs {need}; "
                 "use a smaller --batch-size or --seq-length"
             )
-        # (T_total, B) layout: column b is stream b, so a batch is a contiguous row slice.
-        self.streams = np.ascontiguousarray(
-            ids[: stream_len * batch_size].reshape(batch_size, stream_len).T
-        )
+        self.streams = ids[: stream_len * batch_size].reshape(batch_size, stream_len)  # row b is stream b: a view
         self.seq_length = seq_length
         self.batch_size = batch_size
         self.batches_per_epoch = (stream_len - 1) // seq_length
@@ -66,8 +66,8 @@ class StreamBatcher:
             self.position = 0
         reset = self.position == 0
         start = self.position * self.seq_length
-        T = self.seq_length
-        batch = Batch(self.streams[start : start + T], self.streams[start + 1 : start + T + 1], reset)
+        window = self.streams[:, start : start + self.seq_length + 1].T  # (T + 1, B)
+        batch = Batch(_columns(window[:-1]), _columns(window[1:]), reset)
         self.position += 1
         return batch
 
@@ -79,5 +79,20 @@ class StreamBatcher:
         return {"epoch": self.epoch, "position": self.position}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch = int(state["epoch"])
-        self.position = int(state["position"])
+        """Continue from a saved position, refused in one line unless it is one this batcher can reach."""
+        epoch, position = (state.get(key) if isinstance(state, dict) else None for key in ("epoch", "position"))
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (epoch, position)):
+            raise RnnplayError(f"the checkpoint's data position {state!r:.80} is not two whole numbers (epoch, "
+                               "position); the checkpoint is damaged: resume from another or start afresh")
+        if epoch < 0 or not 0 <= position <= self.batches_per_epoch:
+            raise RnnplayError(
+                f"the checkpoint's data position (epoch {epoch}, batch {position}) is outside the "
+                f"{self.batches_per_epoch:,} batches of an epoch here; the checkpoint is damaged or was saved "
+                "for another corpus, --batch-size or --seq-length: resume with those, or start afresh"
+            )
+        self.epoch, self.position = epoch, position
+
+
+def _columns(window: np.ndarray) -> np.ndarray:
+    """A (T, B) view of the streams as its own C-ordered int32 array (what the cells and kernels take)."""
+    return np.ascontiguousarray(window, dtype=np.int32)

@@ -3,7 +3,10 @@
 The vocabulary is the sorted set of distinct characters of the training text, so
 the same text always gives the same ids. Both the vocabulary scan and encoding
 are vectorised and walk the text in slices, so a corpus of hundreds of MB needs
-its ids plus one slice's worth of scratch memory, never several copies of itself:
+its ids plus one slice's worth of scratch memory, never several copies of itself.
+The ids are the smallest unsigned type that holds the vocabulary (:attr:`Vocab.id_dtype`:
+one byte per character for up to 256 distinct characters), so they take no more memory
+than ASCII text itself:
 
 - an ASCII slice (the common case) stays bytes: encoding is one C-level
   ``bytes.translate`` through a 256-entry table ``byte -> id`` (255 marks an
@@ -105,31 +108,53 @@ class Vocab:
                     found.setdefault(code, pos)
         return [chr(c) for c in sorted(found, key=found.__getitem__)]
 
+    @property
+    def id_dtype(self) -> np.dtype:
+        """The smallest unsigned integer type that holds every id: uint8 for up to 256 characters."""
+        return np.min_scalar_type(max(len(self.chars) - 1, 0))
+
     def encode(self, text: str, on_unknown: str = "error") -> np.ndarray:
-        """Ids of ``text`` as int32.
+        """Ids of ``text`` as :attr:`id_dtype`, written slice by slice into one array.
 
         ``on_unknown``: "error" raises a one-line error naming the unknown
         characters; "skip" drops them.
         """
-        ids = np.empty(len(text), dtype=np.int32)
-        for start, part in _slices(text):
-            out = ids[start : start + len(part)]
-            if part.isascii() and self._byte_table is not None:
-                mapped = part.encode("ascii").translate(self._byte_table)
-                out[...] = np.frombuffer(mapped, dtype=np.uint8)
-                if UNKNOWN_BYTE in mapped:
-                    out[out == UNKNOWN_BYTE] = -1
-            else:
-                out[...] = self._table[_codepoints(part)]
-        if not len(ids) or ids.min() >= 0:
-            return ids
-        if on_unknown == "skip":
-            return ids[ids >= 0]
-        names = ", ".join(describe_char(c) for c in self.unknown(text)[:10])
-        raise RnnplayError(
-            f"the model has never seen {names}: remove those characters or use a model trained on text that has them"
-        )
+        ids = np.empty(len(text), dtype=self.id_dtype)
+        end = 0
+        for _, part in _slices(text):
+            part_ids, unknown = self._slice_ids(part)
+            if unknown is not None:
+                if on_unknown != "skip":
+                    names = ", ".join(describe_char(c) for c in self.unknown(text)[:10])
+                    raise RnnplayError(f"the model has never seen {names}: remove those characters or use a model "
+                                       "trained on text that has them")
+                part_ids = part_ids[~unknown]
+            ids[end : end + len(part_ids)] = part_ids
+            end += len(part_ids)
+        return ids if end == len(ids) else ids[:end].copy()
+
+    def _slice_ids(self, part: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """(ids of one slice, a mask of its unknown characters or None when all are known)."""
+        if part.isascii() and self._byte_table is not None:
+            mapped = part.encode("ascii").translate(self._byte_table)
+            ids = np.frombuffer(mapped, dtype=np.uint8)
+            return ids, (ids == UNKNOWN_BYTE) if UNKNOWN_BYTE in mapped else None
+        ids = self._table[_codepoints(part)]
+        unknown = ids < 0
+        return ids, unknown if unknown.any() else None
 
     def decode(self, ids: Iterable[int] | np.ndarray) -> str:
         chars = self.chars
         return "".join(chars[i] for i in np.asarray(ids, dtype=np.int64).ravel().tolist())
+
+
+def count_ids(ids: np.ndarray, size: int) -> np.ndarray:
+    """How often each id 0..size-1 occurs, counted a slice at a time.
+
+    ``np.bincount`` converts its input to int64 first, 8 bytes per id; slices keep that scratch small.
+    """
+    counts = np.zeros(size, dtype=np.int64)
+    flat = ids.reshape(-1)
+    for start in range(0, len(flat), CHUNK):
+        counts += np.bincount(flat[start : start + CHUNK], minlength=size)[:size]
+    return counts
