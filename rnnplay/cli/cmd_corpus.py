@@ -7,9 +7,9 @@ import os
 import textwrap
 
 from ..core.vocab import Vocab, describe_char
-from ..corpora import Corpus, load_corpus
+from ..corpora import Corpus, load_corpus, resolve
 from ..corpora.cards import Card, builtin_cards, require_card
-from ..corpora.download import MIRROR_ENV, cache_dir
+from ..corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, cache_dir, size_from_env
 from ..plugins import BUILTIN, get_host
 from .progress import ProgressBar, amount
 
@@ -26,7 +26,10 @@ examples:
   rnnplay corpus list
   rnnplay corpus show tinyshakespeare
   rnnplay corpus fetch tinyshakespeare
-  RNNPLAY_CORPUS_MIRROR=/data/corpora rnnplay train tinyshakespeare --steps 2000"""
+  RNNPLAY_CORPUS_MIRROR=/data/corpora rnnplay train tinyshakespeare --steps 2000
+
+downloads stop past 1 GiB for url: (RNNPLAY_MAX_DOWNLOAD=4G raises it; a card's file
+stops at its declared size) and past 600 s in all (RNNPLAY_DOWNLOAD_TIMEOUT=1200)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("corpus", metavar="NAME|SPEC", help="a card name, a file path or a corpus spec")
     show.add_argument("--encoding", default="utf-8", help="text encoding of the files (default utf-8)")
     show.add_argument("--preview", type=int, default=400, metavar="N", help="characters to preview (default 400)")
+    show.add_argument("--max-download", metavar="SIZE",
+                      help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")
     show.set_defaults(func=run_show)
     fetch = actions.add_parser("fetch", help="download a card's corpus into the cache, checking its sha256")
     fetch.add_argument("name", help="a corpus card name")
@@ -51,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def card_status(card: Card) -> str:
     if card.url is None:
         return f"local ({card.spec})"
-    return "cached" if card.cache_path.exists() else "not downloaded"
+    return "cached" if card.cached else "not downloaded"
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -100,7 +105,32 @@ def describe(corpus: Corpus, preview: int) -> str:
     return "\n".join(lines)
 
 
+def describe_card(card: Card) -> str:
+    """What a card says about a corpus that is not downloaded yet: shown without touching the network."""
+    lines = [f"{card.name}" + (f": {card.description}" if card.description else "")]
+    lines.append(f"source:      {card.url}")
+    lines.append(f"licence:     {card.licence}")
+    if card.homepage:
+        lines.append(f"homepage:    {card.homepage}")
+    lines.append(f"size:        {card.size:,} bytes ({amount(card.size, 'B')}), as the card declares")
+    lines.append(f"sha256:      {card.sha256} (of the file)")
+    if card.train:
+        options = " ".join(f"--{k} {v}" for k, v in card.train.items())
+        lines.append(f"suggested:   rnnplay train {card.name} {options}")
+    lines.append(f"not downloaded: `rnnplay corpus fetch {card.name}` downloads it (or from {MIRROR_ENV}, a "
+                 "folder or URL that has it); then `corpus show` shows its characters")
+    return "\n".join(lines)
+
+
 def run_show(args: argparse.Namespace) -> int:
+    if args.max_download is not None:
+        os.environ[MAX_DOWNLOAD_ENV] = args.max_download
+        size_from_env(MAX_DOWNLOAD_ENV, 0)  # refuse a bad size now, before any download
+    loader, argument = resolve(args.corpus)
+    card = require_card(argument) if loader.name == "card" else None
+    if card is not None and card.url is not None and not card.cached:
+        print(describe_card(card))  # show never downloads
+        return 0
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     print(describe(corpus, args.preview))
     return 0
@@ -111,7 +141,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     if card.url is None:
         print(f"{card.name} is read from {card.spec} on this machine; there is nothing to download")
         return 0
-    cached = card.cache_path.exists() and not args.force
+    cached = card.cached and not args.force
     if args.force:
         card.fetch(ProgressBar(), force=True)
     card.read_bytes(ProgressBar())  # downloads if needed; a damaged cached copy is fetched again
