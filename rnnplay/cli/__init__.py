@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from .. import __version__
+from ..core import threads
 from ..errors import RnnplayError
 
 DESCRIPTION = """\
@@ -41,15 +42,35 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
         module.register(sub)
+    add_threads_option(parser)
     return parser
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` on ``parser`` and on every subcommand below it, so it goes anywhere on the line.
+
+    Its text is checked by :func:`rnnplay.core.threads.start` (one line for a bad
+    value); SUPPRESS keeps a subcommand's missing flag from hiding the top level's.
+    """
+    parser.add_argument(
+        "--threads", metavar="N", default=argparse.SUPPRESS,
+        help=f"BLAS threads: a number, or 'auto' (the default: the cores other processes leave free); "
+             f"overrides {threads.ENV}",
+    )  # fmt: skip
+    for action in parser._actions:  # argparse has no public way to list subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):  # aliases share one parser
+                add_threads_option(subparser)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["tui", *(argv or [])])
+        args = parser.parse_args(["tui", *argv])
     try:
+        threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
         return int(args.func(args) or 0)
     except RnnplayError as err:
         print(f"rnnplay: error: {err}", file=sys.stderr)

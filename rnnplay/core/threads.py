@@ -1,0 +1,241 @@
+"""How many threads BLAS may use: the cores other processes leave free, chosen again while rnnplay runs.
+
+Why: OpenBLAS splits every matrix product big enough between its threads and
+waits for all of them before it returns. A training step is hundreds of such
+products. When another process keeps a core busy, the scheduler keeps taking one
+of our threads off its core, and the other waits for it, spinning, at every
+product: the step gets slower than it would be on one thread alone. So:
+
+* ``auto`` (the default): a background thread (:class:`Policy`) measures every
+  :data:`INTERVAL` seconds how many cores other processes keep busy
+  (:class:`OtherLoad`: the machine's busy time from ``/proc/stat`` minus this
+  process's own CPU time; the load average where ``/proc`` is missing) and gives
+  BLAS the cores they leave free (:func:`threads_for`), at least one and never
+  more than BLAS started with (so ``OPENBLAS_NUM_THREADS`` still caps it).
+* a number, from ``--threads N`` (every subcommand) or ``RNNPLAY_THREADS=N``: that
+  many BLAS threads for the whole process; the flag wins over the variable.
+
+Per call size there is nothing to add: OpenBLAS already keeps small products on
+one thread. numba: the compiled LSTM kernels are plain ``njit`` loops (no
+``parallel=True``), so they run on the thread that calls them, and numba's own
+thread pool is never started.
+
+Training in this process (the Session's background thread) holds
+:func:`busy_cores`; that, or another process keeping a core busy, makes
+:func:`cores_busy` true, and one-stream generation then keeps off BLAS's threads
+(see :mod:`rnnplay.core.cells.lstm_kernels`).
+
+Reproducibility: OpenBLAS's float32 products round the last bits differently for
+each thread count, so the same seed gives the same weights on the same number of
+BLAS threads. ``auto`` changes the count when the machine's load changes; pin it
+(``--threads N``) to reproduce a run, or resume one, bit for bit on a loaded machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np  # noqa: F401  (loads OpenBLAS, so that threadpoolctl finds it)
+from threadpoolctl import ThreadpoolController
+
+from ..errors import RnnplayError
+
+ENV = "RNNPLAY_THREADS"
+INTERVAL = 0.5  # seconds between two readings of the machine's load
+TAKEN = 0.5  # a core counts as taken once other processes use more than this share of it ...
+FREED = 0.25  # ... and as free again once they use less than this share
+BUSY_FIELDS = (1, 2, 3, 6, 7, 8)  # /proc/stat "cpu" line: user nice system (idle iowait) irq softirq steal
+
+_claims = 0  # how many busy_cores() blocks are running, in any thread
+_claims_lock = threading.Lock()
+_policy: Policy | None = None  # made by the first start()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def parse_threads(text: str, source: str) -> int | None:
+    """A thread count from the user (``source``: ``--threads `` or ``RNNPLAY_THREADS=``); None for ``auto``."""
+    cores = usable_cores()
+    value = text.strip().lower()
+    if value == "auto":
+        return None
+    if re.fullmatch(r"[0-9]{1,6}", value) and 1 <= int(value) <= cores:
+        return int(value)
+    raise RnnplayError(
+        f"{source}{text!r} is not a thread count: give a whole number from 1 to {cores} "
+        f"(the cores rnnplay may use here), or 'auto' to follow the machine's load"
+    )
+
+
+def requested_threads(flag: str | None) -> int | None:
+    """The fixed count that ``--threads`` (``flag``) or else ``RNNPLAY_THREADS`` asks for; None for auto."""
+    if flag is not None:
+        return parse_threads(flag, "--threads ")
+    env = os.environ.get(ENV, "")
+    return parse_threads(env, f"{ENV}=") if env.strip() else None
+
+
+def blas_controller() -> ThreadpoolController:
+    """threadpoolctl's handle on the BLAS libraries loaded in this process (numpy's OpenBLAS)."""
+    return ThreadpoolController().select(user_api="blas")
+
+
+def blas_threads(controller: ThreadpoolController | None = None) -> int:
+    """How many threads BLAS uses now (the lowest, if several BLAS libraries are loaded)."""
+    return min((lib["num_threads"] for lib in (controller or blas_controller()).info()), default=1)
+
+
+def threads_for(others: float, cores: int, current: int) -> int:
+    """BLAS threads for ``cores`` cores when other processes keep ``others`` cores busy; ``current`` now.
+
+    A core counts as taken above :data:`TAKEN` of it and as free below :data:`FREED`;
+    in between the count stays, so a noisy reading does not flip it back and forth.
+    """
+    fewest = cores - max(0, math.ceil(others - TAKEN))  # what a reading asks for if we go down
+    most = cores - max(0, math.ceil(others - FREED))  # ... and if we go up
+    if fewest < current:
+        return max(1, fewest)
+    if most > current:
+        return max(1, most)
+    return current
+
+
+class OtherLoad:
+    """How many cores other processes kept busy between two calls of :meth:`read`."""
+
+    def __init__(self) -> None:
+        self._last = self._sample()
+
+    def read(self) -> float:
+        """Other processes' busy cores since the last reading (or since this object was made)."""
+        last, now = self._last, self._sample()
+        self._last = now
+        wall = max(now[0] - last[0], 1e-9)
+        own = (now[2] - last[2]) / wall
+        if now[1] is not None and last[1] is not None:
+            busy = (now[1] - last[1]) / wall
+        elif hasattr(os, "getloadavg"):
+            busy = os.getloadavg()[0]  # runnable threads, ours among them, over the last minute
+        else:
+            return 0.0
+        return max(0.0, busy - own)
+
+    @staticmethod
+    def _sample() -> tuple[float, float | None, float]:
+        """(wall clock, the machine's busy CPU seconds or None without /proc/stat, this process's CPU seconds)."""
+        times = os.times()
+        return time.monotonic(), machine_busy_seconds(), times.user + times.system
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all cores have spent busy since boot, from ``/proc/stat``; None where it is missing."""
+    try:
+        with open("/proc/stat", "rb") as stat:
+            fields = stat.readline().split()
+        ticks = sum(int(fields[i]) for i in BUSY_FIELDS if i < len(fields))
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Policy:
+    """The one thread that sets BLAS's threads: a fixed count, or the cores other processes leave free.
+
+    One thread for the process's life, because threadpoolctl lets only the first
+    thread that sets OpenBLAS's threads set them again (its pool is shared by all
+    threads; other threads' calls do nothing). Following the load, it reads
+    :class:`OtherLoad` every :data:`INTERVAL` seconds and applies :func:`threads_for`.
+    """
+
+    def __init__(self, controller: ThreadpoolController, cores: int, ceiling: int) -> None:
+        self.controller, self.cores, self.ceiling = controller, cores, ceiling
+        self.fixed: int | None = None  # None: follow the load
+        self.threads = blas_threads(controller)  # what BLAS has now
+        self.others = 0.0  # the last reading of other processes' busy cores
+        self._asked = threading.Event()  # a new fixed/auto request is waiting
+        self._done = threading.Event()  # ... and has been applied
+        self._thread = threading.Thread(target=self._run, name="rnnplay-threads", daemon=True)
+        self._thread.start()
+
+    def ask(self, fixed: int | None) -> None:
+        """Use ``fixed`` threads from now on (None: follow the load); returns once BLAS has them."""
+        self._done.clear()
+        self.fixed = fixed
+        self._asked.set()
+        while not self._done.wait(INTERVAL) and self._thread.is_alive():
+            pass
+
+    def update(self, others: float) -> None:
+        """Take a reading of other processes' busy cores; change BLAS's threads if it asks for it."""
+        self.others = others
+        self._apply(min(self.ceiling, threads_for(others, self.cores, self.threads)))
+
+    @property
+    def others_busy(self) -> bool:
+        """True while following the load has given a core up to other processes."""
+        return self.fixed is None and self.threads < self.ceiling
+
+    def _run(self) -> None:
+        load = OtherLoad()
+        while True:
+            following = self.fixed is None and self.ceiling > 1
+            asked = self._asked.wait(INTERVAL if following else None)
+            if asked:
+                self._asked.clear()
+                try:
+                    self._apply(self.fixed or self.ceiling)
+                finally:
+                    self._done.set()
+                load.read()  # the next reading starts now
+            elif following:
+                self.update(load.read())
+
+    def _apply(self, threads: int) -> None:
+        if threads != self.threads:
+            self.controller.limit(limits=threads)
+            self.threads = threads
+
+
+def start(flag: str | None = None) -> Policy:
+    """Apply the thread policy for this process (the CLI's main calls it; again is fine). Returns it.
+
+    ``flag`` is ``--threads``'s text, None when it was not given. A bad count raises
+    RnnplayError before anything changes.
+    """
+    global _policy
+    fixed = requested_threads(flag)
+    if _policy is None:
+        controller = blas_controller()
+        cores = usable_cores()
+        _policy = Policy(controller, cores, min(cores, blas_threads(controller)))
+    _policy.ask(fixed)
+    return _policy
+
+
+@contextlib.contextmanager
+def busy_cores() -> Iterator[None]:
+    """While the body runs, other work in this process keeps the cores busy (training, in the TUI and REPL)."""
+    global _claims
+    with _claims_lock:
+        _claims += 1
+    try:
+        yield
+    finally:
+        with _claims_lock:
+            _claims -= 1
+
+
+def cores_busy() -> bool:
+    """True inside a :func:`busy_cores` of any thread, or while another process keeps a core busy."""
+    return _claims > 0 or (_policy is not None and _policy.others_busy)
