@@ -9,6 +9,13 @@ skipped, while everything else keeps working.
 
 ``RNNPLAY_LOAD_PLUGINS`` (comma-separated distribution names) limits which
 third-party plugins load; set to an empty string, none do. Built-ins always load.
+A name it gives that no installed plugin has is recorded as a failure (and said
+on stderr by :func:`get_host`), and a plugin whose import takes longer than
+:data:`SLOW_IMPORT_SECONDS` is named while it is still importing.
+
+A plugin that raises KeyboardInterrupt or SystemExit (or any BaseException) while
+importing or inside a hook fails like any other; a Ctrl-C the user presses during
+loading still interrupts.
 
 Hook implementations run in registration order (built-ins first, then installed
 plugins), and the first object registered under a name keeps it.
@@ -21,11 +28,17 @@ import importlib
 import os
 import pkgutil
 import re
+import signal
+import sys
 import threading
-from collections.abc import Iterator
+import time
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
+from types import FrameType, ModuleType
 from typing import Any
 
 import pluggy
@@ -34,6 +47,9 @@ from . import hookspecs
 from .errors import RnnplayError
 
 BUILTIN = "rnnplay"
+SLOW_IMPORT_SECONDS = 3.0  # importing one plugin for longer than this gets it named on stderr
+BUNDLED_PLUGINS = Path(__file__).resolve().parent.parent / "plugins"  # the examples, in a checkout of rnnplay
+Warn = Callable[[str], None]
 
 # hook name -> (kind, attributes every registered object must have, the callable ones); see docs/plugins.md
 KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -98,45 +114,182 @@ def normalize(dist: str) -> str:
     return re.sub(r"[-_.]+", "-", dist).lower()
 
 
-class PluginHost:
-    """The plugin manager plus the registries the rest of rnnplay reads."""
+def one_line(err: BaseException) -> str:
+    """'ValueError: bad thing', cut to one line of at most 200 characters."""
+    text = str(err).strip()
+    return (f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__).splitlines()[0][:200]
 
-    def __init__(self, load_entry_points: bool = True) -> None:
+
+def import_error(err: BaseException) -> str:
+    """Why a plugin could not be imported, in words that do not blame the user's keyboard."""
+    if isinstance(err, KeyboardInterrupt):
+        return "it raised KeyboardInterrupt while importing (no Ctrl-C was pressed)"
+    if isinstance(err, SystemExit):
+        return f"it called sys.exit({err.code!r}) while importing"
+    return f"could not be imported: {one_line(err)}"
+
+
+def bundled_plugin_folder(dist: str) -> Path | None:
+    """The folder of ``dist`` among the example plugins of an rnnplay checkout (``plugins/rnnplay-gru``), if any."""
+    folder = BUNDLED_PLUGINS / normalize(dist)
+    return folder if (folder / "pyproject.toml").is_file() else None
+
+
+def install_command(dist: str) -> str:
+    """The command that installs ``dist``: from rnnplay's checkout for the unpublished examples, else by name."""
+    folder = bundled_plugin_folder(dist)
+    if folder is None:
+        return f"`rnnplay plugins install {dist}`"
+    try:
+        shown = f"./{folder.relative_to(Path.cwd())}"
+    except (ValueError, OSError):  # not below the current folder, or the current folder is gone
+        shown = str(folder)
+    return f"`rnnplay plugins install {shown}`"
+
+
+def skip_hint(others: list[str]) -> str:
+    """How to leave one plugin out: the RNNPLAY_LOAD_PLUGINS value that loads only ``others``."""
+    if others:
+        return f"`RNNPLAY_LOAD_PLUGINS={','.join(others)}` skips it"
+    return "`RNNPLAY_LOAD_PLUGINS=` (empty: no plugins) skips it"
+
+
+def entry_point_dist(ep: metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else ep.name
+
+
+class UserInterrupts:
+    """Tells a Ctrl-C the user pressed from a KeyboardInterrupt that plugin code raised by itself.
+
+    While entered (in the main thread, where signals arrive), SIGINT goes through a handler that
+    notes the press, then does what the previous handler did.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._previous: Callable[[int, FrameType | None], Any] | None = None
+
+    def __enter__(self) -> UserInterrupts:
+        self.pressed = False
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # with SIG_IGN or SIG_DFL a Ctrl-C never becomes a KeyboardInterrupt
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self.pressed = True
+        if self._previous is not None:
+            self._previous(signum, frame)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def reraise_if_pressed(self, err: BaseException) -> None:
+        """Raise ``err`` again when it is the user's Ctrl-C, which must still interrupt."""
+        if isinstance(err, KeyboardInterrupt) and self.pressed:
+            raise err
+
+
+class PluginHost:
+    """The plugin manager plus the registries the rest of rnnplay reads.
+
+    ``warn`` hears, as they happen, what a user should know while plugins load (a slow
+    import, a name in RNNPLAY_LOAD_PLUGINS that is not installed); :func:`get_host` prints them.
+    """
+
+    def __init__(self, load_entry_points: bool = True, warn: Warn | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.registries: dict[str, dict[str, Registered]] = {kind: {} for kind, _, _ in KINDS.values()}
         self.failures: list[PluginFailure] = []
+        self.warnings: list[str] = []  # what went slowly but did not fail (a slow import)
+        self.skipped: list[str] = []  # installed plugins RNNPLAY_LOAD_PLUGINS leaves out
         self.plugins: dict[str, PluginInfo] = {BUILTIN: PluginInfo(BUILTIN, _version(BUILTIN))}
         self._dist: dict[str, str] = {}  # pluggy plugin name -> distribution
+        self._modules: dict[str, str] = {BUILTIN: BUILTIN}  # top-level module -> distribution, to read tracebacks
+        self._warn = warn
+        self._interrupts = UserInterrupts()
         from . import builtin
 
-        for module in pkgutil.iter_modules(builtin.__path__):  # every module in rnnplay/builtin is a plugin
-            self._add(importlib.import_module(f"{builtin.__name__}.{module.name}"), f"{BUILTIN}.{module.name}", BUILTIN)
-        if load_entry_points:
-            self._load_entry_points()
-        for hook in KINDS:
-            self._call(hook)
+        with self._interrupts:
+            for module in pkgutil.iter_modules(builtin.__path__):  # every module in rnnplay/builtin is a plugin
+                self._add(importlib.import_module(f"{builtin.__name__}.{module.name}"),
+                          f"{BUILTIN}.{module.name}", BUILTIN)
+            if load_entry_points:
+                self._load_entry_points()
+            for hook in KINDS:
+                self._call(hook)
 
     # -- loading -------------------------------------------------------------------
     def _load_entry_points(self) -> None:
         allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
-        allow = None if allowed is None else {normalize(n.strip()) for n in allowed.split(",") if n.strip()}
-        for ep in metadata.entry_points(group=hookspecs.PROJECT):
-            dist = ep.dist.name if ep.dist is not None else ep.name
-            if allow is not None and normalize(dist) not in allow:
-                continue
+        found = list(metadata.entry_points(group=hookspecs.PROJECT))
+        chosen = found
+        if allowed is not None:
+            wanted = {normalize(n.strip()): n.strip() for n in allowed.split(",") if n.strip()}
+            chosen = [ep for ep in found if normalize(entry_point_dist(ep)) in wanted]
+            self.skipped = sorted({entry_point_dist(ep) for ep in found} - {entry_point_dist(ep) for ep in chosen})
+            self._name_unknown(wanted, sorted({entry_point_dist(ep) for ep in found}))
+        names = sorted({normalize(entry_point_dist(ep)) for ep in chosen})
+        for ep in chosen:
+            dist = entry_point_dist(ep)
             try:
-                plugin = ep.load()
-            except (Exception, SystemExit) as err:  # a broken plugin must never take the app down
-                self._fail(dist, f"could not be imported: {err.__class__.__name__}: {err}")
+                with self._watch_import(dist, skip_hint([n for n in names if n != normalize(dist)])):
+                    plugin = ep.load()
+            except BaseException as err:  # a broken plugin must never take the app down, whatever it raises
+                self._interrupts.reraise_if_pressed(err)
+                self._fail(dist, import_error(err))
                 continue
             self.plugins.setdefault(dist, PluginInfo(dist, ep.dist.version if ep.dist is not None else "?"))
             self._add(plugin, dist if dist not in self._dist else f"{dist}:{ep.name}", dist)
 
+    def _name_unknown(self, wanted: dict[str, str], installed: list[str]) -> None:
+        """Record each name in RNNPLAY_LOAD_PLUGINS that no installed plugin has, and say so."""
+        known = {normalize(d) for d in installed} | {BUILTIN}
+        listing = ", ".join(installed) or "none"
+        for key, name in wanted.items():
+            if key not in known:
+                did_you_mean = suggest(name, installed)
+                self._fail(name, f"not installed, but RNNPLAY_LOAD_PLUGINS names it{did_you_mean}; "
+                                 f"installed plugins: {listing}")
+                self._say(f"RNNPLAY_LOAD_PLUGINS names {name}, which is not installed{did_you_mean}; "
+                          f"installed plugins: {listing}")
+
+    @contextmanager
+    def _watch_import(self, dist: str, hint: str) -> Iterator[None]:
+        """Name ``dist`` if its import is still running after SLOW_IMPORT_SECONDS (it cannot be stopped safely)."""
+        said = threading.Event()
+
+        def still_importing() -> None:
+            said.set()
+            self._say(f"still importing plugin {dist} after {SLOW_IMPORT_SECONDS:g} s (slow); {hint}")
+
+        timer = threading.Timer(SLOW_IMPORT_SECONDS, still_importing)
+        timer.daemon = True
+        start = time.monotonic()
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            timer.join()
+            seconds = time.monotonic() - start
+            if seconds >= SLOW_IMPORT_SECONDS:
+                self.warnings.append(f"plugin {dist} took {seconds:.0f} s to import (slow); {hint}")
+                if not said.is_set():  # the timer thread did not get to run in time
+                    self._say(self.warnings[-1])
+
+    def _say(self, message: str) -> None:
+        if self._warn is not None:
+            self._warn(message)
+
     def _add(self, plugin: object, name: str, dist: str) -> bool:
         """Register ``plugin`` with pluggy, reporting a hook that rnnplay does not know or cannot call."""
-        marker = f"{hookspecs.PROJECT}_impl"  # what @hookimpl sets on a function
-        unknown = [a for a in dir(plugin) if a not in KINDS and hasattr(getattr(plugin, a, None), marker)]
+        unknown = [a for a in dir(plugin) if a not in KINDS and self.pm.parse_hookimpl_opts(plugin, a) is not None]
         if unknown:
             self._fail(dist, f"implements {', '.join(unknown)}, which is not an rnnplay hook "
                              f"(the hooks are {', '.join(KINDS)})")
@@ -146,6 +299,7 @@ class PluginHost:
             self._fail(dist, f"could not be registered: {err}")
             return False
         self._dist[name] = dist
+        self._remember_module(plugin, dist)
         return True
 
     def _fail(self, plugin: str, reason: str) -> None:
@@ -158,13 +312,12 @@ class PluginHost:
         For applications that embed rnnplay and for tests; installed plugins are found through entry points.
         """
         self.plugins.setdefault(name, PluginInfo(name, "?"))
-        if self._add(plugin, name, name):
-            for hook in KINDS:
-                self._call(hook, only=name)
+        with self._interrupts:
+            if self._add(plugin, name, name):
+                for hook in KINDS:
+                    self._call(hook, only=name)
 
     def _call(self, hook: str, only: str | None = None) -> None:
-        kind = KINDS[hook][0]
-        registry = self.registries[kind]
         # get_hookimpls() is in registration order: built-ins first, so a name they own stays theirs.
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if only is not None and impl.plugin_name != only:
@@ -172,23 +325,42 @@ class PluginHost:
             plugin = self._dist[impl.plugin_name]
             staged: list[Any] = []
             try:
-                impl.function(register=staged.append)
-            except Exception as err:
-                self._fail(plugin, f"{hook} raised {err.__class__.__name__}: {err}")
+                returned = impl.function(register=staged.append)
+            except BaseException as err:  # even SystemExit: one plugin's hook must not end the program
+                self._interrupts.reraise_if_pressed(err)
+                self._fail(plugin, f"{hook} raised {one_line(err)}")
                 continue
+            if returned is not None:
+                self._fail(plugin, f"{hook} returned {type(returned).__name__} (it is ignored): "
+                                   "a hook calls register(obj) for each object and returns None")
             info = self.plugins[plugin]
             if hook not in info.hooks:
                 info.hooks.append(hook)
             for obj in staged:
-                problem = contract_problem(hook, obj)
-                if problem is None and obj.name in registry:
-                    label = kind[:-1].replace("_", " ")
-                    problem = f"{label} name {obj.name!r} is already taken by {registry[obj.name].plugin}"
-                if problem is not None:
-                    self._fail(plugin, problem)
-                    continue
-                registry[obj.name] = Registered(obj, plugin)
-                info.provides.setdefault(kind, []).append(obj.name)
+                self._keep(hook, obj, plugin)
+
+    def _keep(self, hook: str, obj: Any, plugin: str) -> None:
+        """Put ``obj`` in its registry, or record why it cannot be."""
+        kind = KINDS[hook][0]
+        registry = self.registries[kind]
+        try:
+            problem = contract_problem(hook, obj)
+        except Exception as err:  # a property that raises while being checked
+            problem = f"checking {type(obj).__name__} raised {one_line(err)}"
+        if problem is None and obj.name in registry:
+            label = kind[:-1].replace("_", " ")
+            problem = f"{label} name {obj.name!r} is already taken by {registry[obj.name].plugin}"
+        if problem is not None:
+            self._fail(plugin, problem)
+            return
+        registry[obj.name] = Registered(obj, plugin)
+        self.plugins[plugin].provides.setdefault(kind, []).append(obj.name)
+        self._remember_module(obj, plugin)
+
+    def _remember_module(self, obj: object, dist: str) -> None:
+        top = _top_module(obj)
+        if top:
+            self._modules.setdefault(top, dist)
 
     # -- lookups -------------------------------------------------------------------
     @property
@@ -226,23 +398,36 @@ class PluginHost:
         """Turn an exception raised inside plugin code into one line that names its package.
 
         ``with host.blame("samplers", "top-k", "generating"): ...`` — an :class:`RnnplayError`
-        passes through unchanged (it is already a user message), and so does
-        KeyboardInterrupt; anything else becomes ``the sampler 'top-k' (from rnnplay-foo)
-        failed while generating: ValueError: ...; report it to rnnplay-foo's authors, or
-        uninstall it``. Built-ins are blamed as rnnplay itself (a bug to report).
+        passes through unchanged (it is already a user message), and so do KeyboardInterrupt
+        and GeneratorExit; anything else, SystemExit included, becomes ``the sampler 'top-k'
+        (from rnnplay-foo) failed while generating: ValueError: ...; report it to the authors
+        of rnnplay-foo, or `rnnplay plugins uninstall rnnplay-foo```. When the traceback runs
+        through another plugin's code (a plugin cell stepped by a built-in sampler), that plugin
+        is the one named. Built-ins are blamed as rnnplay itself (a bug to report).
         """
         try:
             yield
-        except (RnnplayError, KeyboardInterrupt, MemoryError):
+        except (RnnplayError, KeyboardInterrupt, GeneratorExit, MemoryError):
             raise
-        except Exception as err:
+        except BaseException as err:
             entry = self.registries[kind].get(name)
-            dist = entry.plugin if entry is not None else "?"
+            owner = entry.plugin if entry is not None else "?"
+            culprit = self._innermost_plugin(err) or owner
             label = kind[:-1].replace("_", " ")
-            what = f"{err.__class__.__name__}: {err}".splitlines()[0][:200]
-            fix = ("this is a bug in rnnplay: please report it" if dist == BUILTIN
-                   else f"report it to the authors of {dist}, or `rnnplay plugins uninstall {dist}`")
-            raise RnnplayError(f"the {label} {name!r} (from {dist}) failed while {doing}: {what}; {fix}") from err
+            fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
+                   else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
+            who = (f"the {label} {name!r} (from {owner})" if culprit == owner
+                   else f"the plugin {culprit} (used by the {label} {name!r})")
+            raise RnnplayError(f"{who} failed while {doing}: {one_line(err)}; {fix}") from err
+
+    def _innermost_plugin(self, err: BaseException) -> str | None:
+        """The installed plugin whose code raised ``err`` (the innermost of its traceback), if any did."""
+        culprit = None
+        for frame, _ in traceback.walk_tb(err.__traceback__):
+            dist = self._modules.get(str(frame.f_globals.get("__name__", "")).partition(".")[0])
+            if dist is not None and dist != BUILTIN:
+                culprit = dist
+        return culprit
 
     def cell_plugin(self, name: str) -> str | None:
         """The distribution that provides cell ``name`` (None for built-ins), for checkpoints."""
@@ -253,20 +438,36 @@ class PluginHost:
         """The cell a checkpoint names; if it is missing, say which distribution to install."""
         if name in self.cells:
             return self.cells[name].obj
-        failure = next((f for f in self.failures if plugin and normalize(f.plugin) == normalize(plugin)), None)
+        if not plugin:
+            raise RnnplayError(f"this model uses the cell {name!r}, which no installed plugin provides")
+        failure = next((f for f in self.failures if normalize(f.plugin) == normalize(plugin)), None)
         if failure is not None:
             raise RnnplayError(f"this model uses the cell {name!r} from {failure}; see `rnnplay plugins`")
-        if plugin and any(normalize(p) == normalize(plugin) for p in self.plugins):
+        if any(normalize(p) == normalize(plugin) for p in self.skipped):
+            raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which "
+                               f"RNNPLAY_LOAD_PLUGINS leaves out: add {plugin} to it, or unset it")
+        if any(normalize(p) == normalize(plugin) for p in self.plugins):
             raise RnnplayError(
                 f"this model uses the cell {name!r}, which the installed {plugin} does not provide: "
                 f"run `rnnplay plugins install -U {plugin}`"
             )
-        if plugin:
-            raise RnnplayError(
-                f"this model uses the cell {name!r} from the plugin {plugin}, which is not installed: "
-                f"run `rnnplay plugins install {plugin}`"
-            )
-        raise RnnplayError(f"this model uses the cell {name!r}, which no installed plugin provides")
+        bundled = bundled_plugin_folder(plugin) is not None
+        where = " (an example plugin of rnnplay, not on the package index yet)" if bundled else ""
+        raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which is not installed: "
+                           f"run {install_command(plugin)}{where}")
+
+
+def _top_module(obj: object) -> str:
+    """The top-level package an object, class or module comes from: 'rnnplay_gru' for rnnplay_gru.cell.GRUCell().
+
+    '' for the standard library's, whose frames must not be taken for the plugin's.
+    """
+    if isinstance(obj, ModuleType):
+        module = obj.__name__
+    else:
+        module = obj.__module__ if isinstance(obj, type) else type(obj).__module__
+    top = str(module).partition(".")[0]
+    return "" if top in sys.stdlib_module_names else top
 
 
 _host: PluginHost | None = None
@@ -274,12 +475,17 @@ _lock = threading.Lock()
 
 
 def get_host() -> PluginHost:
-    """The process-wide plugin host, built on first use."""
+    """The process-wide plugin host, built on first use; what goes wrong while loading is said on stderr."""
     global _host
     with _lock:
         if _host is None:
-            _host = PluginHost()
+            _host = PluginHost(warn=warn_on_stderr)
         return _host
+
+
+def warn_on_stderr(message: str) -> None:
+    """One 'rnnplay: warning:' line (the app has not taken the screen yet while plugins load)."""
+    print(f"rnnplay: warning: {message}", file=sys.stderr, flush=True)
 
 
 def reset_host() -> None:

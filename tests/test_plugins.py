@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
+import pluggy
 import pytest
+from plugin_fixtures import pip_install_fixtures
 
 from rnnplay import hookspecs
 from rnnplay.core.cells import RNNCell
@@ -27,7 +28,6 @@ from rnnplay.plugins import KINDS, PluginHost, contract_problem
 from rnnplay.scaffold import PluginNames
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures"
 BROKEN = ["rnnplay-broken-import", "rnnplay-broken-hook", "rnnplay-taken-name", "rnnplay-bad-contract"]
 RNNPLAY = [sys.executable, "-m", "rnnplay"]
 
@@ -123,8 +123,19 @@ def test_unknown_names_get_a_suggestion(host: PluginHost) -> None:
         host.cell("lstn")
 
 
-def test_a_checkpoint_cell_that_is_not_installed_names_the_distribution(host: PluginHost) -> None:
-    with pytest.raises(RnnplayError, match=r"from the plugin rnnplay-gru, .*`rnnplay plugins install rnnplay-gru`"):
+def test_a_checkpoint_cell_that_is_not_installed_names_the_distribution(
+    host: PluginHost, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(RnnplayError, match=r"plugin rnnplay-foo, .*: run `rnnplay plugins install rnnplay-foo`$"):
+        host.resolve_cell("foo", "rnnplay-foo")
+    # The examples in this checkout's plugins/ are not on the package index: the message gives their folder.
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(RnnplayError, match=r"from the plugin RNNPlay_GRU, .*: run `rnnplay plugins install "
+                                           r"\./plugins/rnnplay-gru` \(an example plugin of rnnplay, not on the"):
+        host.resolve_cell("gru", "RNNPlay_GRU")
+    monkeypatch.chdir(tmp_path)
+    bundled = re.escape(str(ROOT / "plugins" / "rnnplay-gru"))
+    with pytest.raises(RnnplayError, match=f"run `rnnplay plugins install {bundled}`"):
         host.resolve_cell("gru", "rnnplay-gru")
     with pytest.raises(RnnplayError, match="which no installed plugin provides"):
         host.resolve_cell("gru", None)
@@ -198,17 +209,8 @@ def test_contract_check_accepts_the_examples() -> None:
 # -- real broken packages, installed with pip -------------------------------------------------
 @pytest.fixture(scope="module")
 def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four broken fixture packages, pip-installed into one folder (copied first: builds write into the tree)."""
-    work = tmp_path_factory.mktemp("broken")
-    site = work / "site"
-    for name in BROKEN:
-        shutil.copytree(FIXTURES / name, work / name)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
-         "--target", str(site), *(str(work / n) for n in BROKEN)],
-        check=True, capture_output=True,
-    )
-    return site
+    """The four broken fixture packages, pip-installed into one folder."""
+    return pip_install_fixtures(BROKEN, tmp_path_factory.mktemp("broken"))
 
 
 @pytest.fixture
@@ -319,7 +321,8 @@ def test_scaffold_refuses_a_taken_cell_name_and_an_existing_folder(tmp_path: Pat
 
 # -- every hook is documented and tested --------------------------------------------------------
 def hook_names() -> list[str]:
-    return sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec"))
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    return sorted(name for name in dir(hookspecs) if pm.parse_hookspec_opts(hookspecs, name) is not None)
 
 
 def test_every_hookspec_is_known_to_the_host() -> None:

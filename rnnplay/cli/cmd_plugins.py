@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -18,7 +19,17 @@ from typing import Any
 
 from ..errors import RnnplayError
 from ..hookspecs import PROJECT
-from ..plugins import BUILTIN, KINDS, PluginHost, get_host, normalize, reset_host, suggest
+from ..plugins import (
+    BUILTIN,
+    KINDS,
+    PluginHost,
+    bundled_plugin_folder,
+    get_host,
+    install_command,
+    normalize,
+    reset_host,
+    suggest,
+)
 from ..scaffold import PluginNames, new_plugin
 
 ORDER = 40
@@ -27,8 +38,9 @@ EXAMPLES = """\
 examples:
   rnnplay plugins                               what is loaded, and what failed to load
   rnnplay plugins --json                        the same, for scripts
-  rnnplay plugins install rnnplay-gru           from the package index
-  rnnplay plugins install ./plugins/rnnplay-gru from a folder (-e: editable, for development)
+  rnnplay plugins install rnnplay-NAME          from the package index
+  rnnplay plugins install ./plugins/rnnplay-gru from a folder (-e: editable, for development); the examples
+                                                in rnnplay's plugins/ folder are not on the package index yet
   rnnplay plugins uninstall rnnplay-gru
   rnnplay plugins new mycell                    scaffold rnnplay-mycell/, a cell plugin package
 
@@ -68,7 +80,7 @@ def describe(host: PluginHost) -> dict[str, Any]:
         for info in host.plugins.values()
     ]
     failed = [{"name": f.plugin, "error": f.reason} for f in host.failures]
-    return {"plugins": plugins, "failed": failed}
+    return {"plugins": plugins, "failed": failed, "skipped": host.skipped, "warnings": host.warnings}
 
 
 def provides_text(plugin: dict[str, Any]) -> str:
@@ -76,7 +88,8 @@ def provides_text(plugin: dict[str, Any]) -> str:
 
 
 def list_plugins(args: argparse.Namespace) -> int:
-    data = describe(get_host())
+    host = get_host()
+    data = describe(host)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -92,19 +105,61 @@ def list_plugins(args: argparse.Namespace) -> int:
         print("\nfailed to load (skipped):")
         for f in data["failed"]:
             print(f"  {f['name']}: {f['error']}")
-    if len(data["plugins"]) == 1:
-        print("\nno plugins installed; try `rnnplay plugins install rnnplay-gru`, or write one: docs/plugins.md")
+    for warning in data["warnings"]:
+        print(f"\nwarning: {warning}")
+    if data["skipped"]:
+        print(f"\nnot loaded (RNNPLAY_LOAD_PLUGINS leaves them out): {', '.join(data['skipped'])}")
+    elif len(data["plugins"]) == 1:
+        print(f"\nno plugins installed; {first_plugin_hint()}")
     return 0
+
+
+def first_plugin_hint() -> str:
+    """Where a first plugin can come from: the bundled GRU example when this is a checkout, or your own."""
+    write = "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
+    example = "rnnplay-gru"
+    return f"try rnnplay's example, {install_command(example)}, or {write}" if bundled_plugin_folder(example) else write
 
 
 # -- install / uninstall -----------------------------------------------------------------
 def pip(*args: str) -> None:
-    """Run pip in this interpreter, its output going straight to the terminal."""
+    """Run pip in this interpreter: its progress goes straight to the terminal, a failure becomes one line.
+
+    pip's own messages are shown too, except when it only found no such distribution: that gets one line.
+    """
     if importlib.util.find_spec("pip") is None:
         raise RnnplayError(f"pip is not available in {sys.executable}; add it with `{sys.executable} -m ensurepip`")
-    done = subprocess.run([sys.executable, "-m", "pip", *args], check=False)
-    if done.returncode != 0:
-        raise RnnplayError(f"pip {args[0]} failed (exit {done.returncode}); see pip's messages above")
+    done = subprocess.run([sys.executable, "-m", "pip", *args], stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode == 0:
+        sys.stderr.write(done.stderr)  # pip's warnings, if any
+        return
+    missing = NOT_ON_INDEX.search(done.stderr)
+    if missing is not None and not UNREACHABLE.search(done.stderr):
+        raise RnnplayError(not_on_index(missing["name"], missing["versions"]))
+    sys.stderr.write(done.stderr)
+    hint = bundled_hint(missing["name"]) if missing is not None else ""
+    raise RnnplayError(f"pip {args[0]} failed (exit {done.returncode}); see pip's messages above"
+                       + (f"; {hint}" if hint else ""))
+
+
+# what pip says when the index has nothing that fits, and when it could not reach the index at all
+NOT_ON_INDEX = re.compile(
+    r"satisfies the requirement (?P<name>[A-Za-z0-9._-]+)[^\n]*\(from versions: (?P<versions>[^)]*)\)"
+)
+UNREACHABLE = re.compile(r"Retrying|NewConnectionError|Network is unreachable|Temporary failure in name resolution")
+
+
+def bundled_hint(name: str) -> str:
+    if bundled_plugin_folder(name) is None:
+        return ""
+    return f"it is an example plugin of rnnplay, not published yet: run {install_command(name)}"
+
+
+def not_on_index(name: str, versions: str) -> str:
+    """The one line for a name the package index does not have (or has no version of that fits)."""
+    found = (f"the package index has no distribution named {name}" if versions.strip() == "none"
+             else f"no version of {name} on the package index installs here (it has {versions})")
+    return f"{found}; " + (bundled_hint(name) or "check the name: plugins are usually called rnnplay-NAME")
 
 
 def looks_like_path(target: str) -> bool:
