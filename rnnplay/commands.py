@@ -8,6 +8,7 @@ A command is any object with::
     aliases: tuple[str, ...]    # ("bye",) — other names that reach it
     run(session, argline)       # argline: everything after the name
     complete(session, argline)  # optional: candidates for the last word of argline
+    details: str                # optional: what /help NAME adds to the one-liner (lines, examples)
 
 Built-ins and plugins register commands through the ``register_commands`` hook, so
 they all live in one registry (``get_host().commands``). Commands talk to the
@@ -48,6 +49,7 @@ class SimpleCommand:
     handler: Callable[[Any, str], None]
     aliases: tuple[str, ...] = ()
     completer: Callable[[Any, str], list[str]] | None = None
+    details: str = ""
 
     def run(self, session: Any, argline: str) -> None:
         self.handler(session, argline)
@@ -83,11 +85,17 @@ def find_command(name: str, host: PluginHost | None = None) -> Any:
 
 # -- parsing arguments ----------------------------------------------------------------
 def split_args(argline: str) -> list[str]:
-    """Shell-like words: quotes keep spaces ('/save "my model.npz"')."""
+    """Shell-like words: quotes keep spaces ('/save "my model.npz"'); a backslash stays as typed.
+
+    Backslashes mean something only in texts, and there through the one rule of
+    :func:`rnnplay.core.sampler.unescape` (docs/escapes.md), so ``/set stop \\n\\n`` reaches it as typed.
+    """
+    lexer = shlex.shlex(argline, posix=True)
+    lexer.whitespace_split, lexer.escape = True, ""
     try:
-        return shlex.split(argline)
+        return list(lexer)
     except ValueError as err:
-        raise RnnplayError(f"cannot read {argline!r}: {err}; close the quote") from None
+        raise RnnplayError(f"cannot read {argline!r}: {err}; close the quote (a quote itself: \"'\" or '\"')") from None
 
 
 def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "option") -> dict[str, str]:

@@ -33,19 +33,30 @@ import numpy as np
 
 from .commands import find_command, parse_number, split_command
 from .core import jit
+from .core.data import split_ids
 from .core.generate import generate
 from .core.inspect import Unit
 from .core.model import Model
 from .core.sampler import resolve_params, unescape
 from .core.score import Score, score_text
-from .core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from .core.trainer import (
+    FinishedEvent,
+    SampleEvent,
+    SkippedEvent,
+    StepEvent,
+    TrainConfig,
+    Trainer,
+    ValidationEvent,
+)
 from .core.vocab import describe_char
-from .corpora import load_corpus
+from .corpora import Corpus, load_corpus
 from .errors import RnnplayError
+from .library import find_model, free_path, library_path, models_dir
 from .models import BUNDLED_MODEL, load_model, no_model, save_model
 from .plugins import get_host, suggest
-from .session_inspect import HeatShown, LookInside, NeuronsShown, TurnRecord
+from .session_inspect import HeatShown, LookInside, NeuronsShown, TurnRecord, sampler_label, value_text
 from .training import BestCheckpoint, ModelSpec, TrainingRun, new_run
+from .transcript import save_transcript
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")
@@ -155,10 +166,7 @@ Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | Trai
          | Changed | Cleared | QuitRequested | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown)
 
 
-def data_dir() -> Path:
-    """Where rnnplay keeps its own files: $XDG_DATA_HOME/rnnplay (~/.local/share/rnnplay)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "rnnplay"
+LONG_SCORE = 5_000  # characters from which /score shows that it is at work
 
 
 def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
@@ -168,8 +176,35 @@ def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
     return batch_size, seq_length
 
 
-def _value_text(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+def shape_text(model: Model) -> str:
+    """'2×512 lstm'."""
+    return f"{model.num_layers}×{model.hidden_size} {model.cell.name}"
+
+
+def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
+
+    The model's vocabulary must cover the corpus (:meth:`Session.train` checks it first).
+    """
+    params = {k: v.copy() for k, v in model.params.items()}
+    copy = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=model.dtype,
+                 params=params)
+    train_ids, val_ids = split_ids(copy.vocab.encode(corpus.text), config.val_fraction)
+    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}))
+
+
+class WorkReport:
+    """Emits :class:`Working` events for one piece of work: at most ten a second, and whenever ``what`` changes."""
+
+    def __init__(self, emit: Callable[[Event], None], what: str) -> None:
+        self.emit, self.what, self.last = emit, what, time.monotonic()
+
+    def __call__(self, fraction: float | None, what: str | None = None) -> None:
+        now = time.monotonic()
+        if (what is None or what == self.what) and now - self.last < 0.1:
+            return
+        self.what, self.last = what or self.what, now
+        self.emit(Working(self.what, fraction))
 
 
 @dataclass
@@ -195,9 +230,11 @@ class Session(LookInside):
         self.model: Model | None = None
         self.meta: dict[str, Any] = {}
         self.model_name = ""
-        self.spec = ModelSpec(cell="lstm", layers=2, hidden=128)  # what /train builds; /new changes it
+        self.model_path: Path | None = None  # the file the model was loaded from or is trained into
+        self.spec = ModelSpec(cell="lstm", layers=2, hidden=128)  # what /train builds anew; /new changes it
         self.sampler_name = DEFAULT_SAMPLER if DEFAULT_SAMPLER in self.host.samplers else min(self.host.samplers)
-        self.params: dict[str, Any] = self._defaults(self.sampler_name)
+        self.user_values: dict[str, Any] = {}  # sampler parameters the user set, kept across samplers
+        self.params: dict[str, Any] = self._params_for(self.sampler)
         self.length = 300
         self.seed: int | None = None
         self.stop: str | None = None
@@ -246,11 +283,11 @@ class Session(LookInside):
         self.history.append(line)
         try:
             if line.startswith("//"):  # '//x' continues the text '/x'
-                self.generate(line[1:])
+                self.generate(unescape(line[1:]))
             elif line.startswith("/"):
                 self.run_command(line)
             else:
-                self.generate(line)
+                self.generate(unescape(line))
         except RnnplayError as err:
             self.error(str(err))
 
@@ -288,24 +325,34 @@ class Session(LookInside):
             assert job.thread is not None
             job.thread.join(timeout=120)
 
+    @contextlib.contextmanager
+    def working(self, what: str) -> Iterator[WorkReport]:
+        """Announce slow work (:class:`Working`), yield a callable that reports its progress, and say when it ends."""
+        self.emit(Working(what))
+        try:
+            yield WorkReport(self.emit, what)
+        finally:
+            self.emit(Working(what, 1.0, done=True))
+
     # -- models ------------------------------------------------------------------------
-    def set_model(self, model: Model | None, meta: dict[str, Any], name: str) -> None:
+    def set_model(self, model: Model | None, meta: dict[str, Any], name: str, path: Path | None = None) -> None:
         with self._model_lock:
-            self.model, self.meta, self.model_name = model, meta, name
+            self.model, self.meta, self.model_name, self.model_path = model, meta, name, path
         self.emit(Changed("model"))
 
     def _refuse_while_training(self, what: str) -> None:
         if self.training is not None and self.training.alive:
             raise RnnplayError(f"a model is training; /stop it before you {what}")
 
-    def load(self, path: str | None) -> None:
-        """Open a checkpoint (the bundled model when ``path`` is None)."""
+    def load(self, name: str | None) -> None:
+        """Open a checkpoint: a path, a model's name in the library (/models), or the bundled model when None."""
         self._refuse_while_training("load another")
-        if path is None and not BUNDLED_MODEL.exists():
+        if name is None and not BUNDLED_MODEL.exists():
             raise RnnplayError(no_model())
-        ckpt = load_model(None if path is None else os.path.expanduser(path))
+        path = BUNDLED_MODEL if name is None else find_model(name)
+        ckpt = load_model(path)
         self.training = None
-        self.set_model(ckpt.model, ckpt.meta, Path(path).name if path else BUNDLED_MODEL.name)
+        self.set_model(ckpt.model, ckpt.meta, path.name, path)
         self.info(f"loaded {self.model_name}: {self.describe_model()}")
 
     @classmethod
@@ -356,7 +403,7 @@ class Session(LookInside):
         seed = int(self._rng.integers(1 << 31))
         model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
         self.training = None
-        self.set_model(model, {"corpus": self.meta.get("corpus")}, "untrained")
+        self.set_model(model, {"corpus": self.meta.get("corpus")}, f"untrained {shape_text(model)}")
         self.info(f"new untrained {shape} ({model.num_params():,} parameters) on the same characters: "
                   "it babbles until you /train FILE")
 
@@ -399,8 +446,14 @@ class Session(LookInside):
     def sampler(self) -> Any:
         return self.host.get("samplers", self.sampler_name)
 
-    def _defaults(self, name: str) -> dict[str, Any]:
-        return {k: p.default for k, p in self.host.get("samplers", name).params.items()}
+    def _params_for(self, sampler: Any) -> dict[str, Any]:
+        """``sampler``'s defaults, except where the user set a value of the same name that it accepts."""
+        params = {k: p.default for k, p in sampler.params.items()}
+        for key, value in self.user_values.items():
+            if key in params:
+                with contextlib.suppress(RnnplayError):
+                    params[key] = sampler.params[key].check(value)
+        return params
 
     def parse_param(self, sampler: Any, key: str, text: str) -> Any:
         if key not in sampler.params:
@@ -409,10 +462,15 @@ class Session(LookInside):
         return sampler.params[key].parse(text)
 
     def set_sampler(self, name: str, pairs: dict[str, str]) -> None:
-        """Switch sampler (its defaults), or change the current one's parameters; ``pairs`` are typed text."""
+        """Switch sampler, or change the current one's parameters; ``pairs`` are typed text.
+
+        Parameters not given take the value the user set earlier for one of the same
+        name (``/temp 0.5`` survives ``/sampler top-k``), else the sampler's default.
+        """
         sampler = self.host.get("samplers", name)
-        keep = self.params if name == self.sampler_name else {}
-        self.sampler_name, self.params = name, resolve_params(sampler, {**keep, **pairs})
+        given = resolve_params(sampler, pairs)
+        self.user_values.update({k: given[k] for k in pairs})
+        self.sampler_name, self.params = name, self._params_for(sampler)
         self.emit(Changed("sampler"))
         self.info(f"sampler: {self.sampler_label()}")
 
@@ -429,7 +487,7 @@ class Session(LookInside):
         elif key == "stop":
             self.stop = None if text.lower() in ("none", "") else unescape(text)
         elif key in self.sampler.params:
-            self.params[key] = self.parse_param(self.sampler, key, text)
+            self.params[key] = self.user_values[key] = self.parse_param(self.sampler, key, text)
             self.emit(Changed("sampler"))
             self.info(f"sampler: {self.sampler_label()}")
             return
@@ -452,10 +510,11 @@ class Session(LookInside):
         return "none" if self.stop is None else repr(self.stop)
 
     def sampler_label(self) -> str:
-        return " ".join([self.sampler_name, *(f"{k}={_value_text(v)}" for k, v in self.params.items())])
+        """'temperature temperature=0.7': the current sampler and its parameters."""
+        return sampler_label(self.sampler_name, self.params)
 
     def sampler_card(self) -> list[tuple[str, str]]:
-        return [("sampler", self.sampler_name), *((k, _value_text(v)) for k, v in self.params.items()),
+        return [("sampler", self.sampler_name), *((k, value_text(v)) for k, v in self.params.items()),
                 *((k, self.setting_text(k)) for k in SETTINGS)]
 
     # -- generation ------------------------------------------------------------------------
@@ -508,29 +567,31 @@ class Session(LookInside):
                 reason = "stopped" if cancel.is_set() else "done"
             finally:
                 known = model.vocab.decode(model.vocab.encode(seed, on_unknown="skip"))
-                self.turns.append(TurnRecord(known, "".join(out)))
+                self.turns.append(TurnRecord(known, "".join(out), "continuation", self.model_name, self.sampler_name,
+                                             params, self.length, self.seed, self.stop, reason))
                 self.emit(TurnEnded(reason, sum(map(len, out))))
         return "".join(out)
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
-        """The same seed and random seed through several samplers (their default settings)."""
+        """The same seed and random seed through several samplers (their default settings): a CompareShown event."""
         names = names or sorted(self.host.samplers)
         samplers = [self.host.get("samplers", n) for n in names]
         rows: list[tuple[str, str]] = []
-        with self._turn() as (model, cancel):
+        with self._turn() as (model, cancel), self.working(f"comparing {len(samplers)} samplers") as report:
             self._report_unknown(model, seed)
             seed_value = self.seed if self.seed is not None else int(self._rng.integers(1 << 31))
-            for sampler in samplers:
+            for i, sampler in enumerate(samplers):
+                report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
                 params = {k: p.default for k, p in sampler.params.items()}
                 text = "".join(generate(model, seed, sampler, params, min(length, self.length),
                                         np.random.default_rng(seed_value), stop=self.stop, cancel=cancel,
                                         on_unknown="skip"))
-                rows.append((sampler.name, text))
+                rows.append((sampler_label(sampler.name, params), text))
                 if cancel.is_set():
                     break
-        width = max(len(n) for n, _ in rows)
-        self.info("\n".join([f"{seed!r} through {len(rows)} samplers (random seed {seed_value}):",
-                             *(f"{n:>{width}} │ {t.replace(chr(10), '↵')}" for n, t in rows)]))
+        self.emit(CompareShown(seed, tuple(rows)))
+        if self.seed is None:
+            self.info(f"random seed {seed_value}: /set seed {seed_value} repeats this comparison")
         return rows
 
     def score(self, text: str, worst: int = 3) -> Score:
@@ -538,7 +599,11 @@ class Session(LookInside):
         model = self.snapshot()
         if model is None:
             raise RnnplayError(no_model())
-        result = score_text(model, text)
+        if len(text) >= LONG_SCORE:
+            with self.working(f"scoring {len(text):,} characters"):
+                result = score_text(model, text)
+        else:
+            result = score_text(model, text)
         lines = [f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
                  f"over {len(result.probs)} predicted characters; least expected:"]
         for i in np.argsort(result.probs)[:worst]:
@@ -548,16 +613,94 @@ class Session(LookInside):
         self.info("\n".join(lines))
         return result
 
+    def copy_last(self) -> str:
+        """Put the last continuation on the clipboard (a :class:`ClipboardCopy` for the front end)."""
+        text = next((t.text for t in reversed(self.turns) if t.kind == "continuation"), None)
+        if text is None:
+            raise RnnplayError("nothing to copy yet: type a seed and press Enter, then /copy")
+        self.emit(ClipboardCopy(text))
+        self.info(f"copied the last continuation ({len(text):,} characters)")
+        return text
+
+    def save_transcript(self, path: str, force: bool = False) -> Path:
+        """Write every turn (seed, continuation, sampler and settings) as Markdown (.md) or JSON Lines (.jsonl)."""
+        if not self.turns:
+            raise RnnplayError("nothing to save yet: type a seed and press Enter first")
+        saved = save_transcript(Path(os.path.expanduser(path)), self.turns, force)
+        self.info(f"saved {len(self.turns)} turn{'s' * (len(self.turns) != 1)} to {saved}")
+        return saved
+
     # -- training --------------------------------------------------------------------------
     def train(
-        self, corpus_spec: str, spec: ModelSpec, config: TrainConfig, out: str | None = None, best: str | None = None
+        self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
+        best: str | None = None,
     ) -> TrainingJob:
-        """Start training a fresh ``spec`` model on a corpus in a background thread; it becomes the current model.
+        """Train in a background thread; the model in training becomes the current model.
 
-        ``best``: also keep the checkpoint with the lowest validation loss there.
+        With ``spec`` None the loaded model trains further (its weights, a fresh optimizer),
+        which needs its vocabulary to cover the corpus; with no model loaded, or with a
+        ``spec``, a new model of that shape (or of :attr:`spec`) starts. The checkpoint goes
+        to ``out``, or to a free name in the model library; an existing file is never
+        replaced. ``best``: also keep the checkpoint with the lowest validation loss there.
         """
         self._refuse_while_training("start another")
-        corpus = load_corpus(corpus_spec)
+        target = self._new_file(out, "out") if out else None
+        best_path = self._new_file(best, "best") if best else None
+        if best_path is not None and target is not None:
+            BestCheckpoint.check_paths(best_path, target)
+        corpus = self._load_corpus(corpus_spec)
+        base = self.model if spec is None else None
+        if base is not None:
+            self._check_covers(base, corpus, corpus_spec)
+        self._fit_config(config, corpus)
+        extra = {"command": f"/train {corpus_spec}"}
+        if base is None:
+            run = new_run(corpus, spec or self.spec, config, extra)
+            what = f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
+        else:
+            run = continue_run(base, corpus, config, {**extra, "continued_from": self.model_name})
+            what = f"continuing {self.model_name} ({shape_text(base)})"
+        target = target or library_path(corpus.name)
+        job = TrainingJob(run, target, BestCheckpoint.for_run(best_path, run, target) if best_path else None)
+        self.training = job
+        meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256}}
+        self.set_model(run.model, meta, target.name, target)
+        self.emit(Changed("training"))
+        self.info(f"{what} on {corpus.name} ({len(corpus.text):,} chars); checkpoint: {target}; "
+                  "/stop ends it, and you can keep generating meanwhile")
+        job.thread = threading.Thread(target=self._train_loop, args=(job,), name="rnnplay-train", daemon=True)
+        job.thread.start()
+        return job
+
+    @staticmethod
+    def _new_file(path: str, key: str) -> Path:
+        """``path`` expanded, refused in one line when a file is there already (a new checkpoint never replaces one)."""
+        target = Path(os.path.expanduser(path))
+        if not target.suffix:
+            target = target.with_suffix(".npz")
+        if target.exists():
+            default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
+            raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
+                               f"{default}")
+        return target
+
+    def _load_corpus(self, corpus_spec: str) -> Corpus:
+        with self.working(f"loading {corpus_spec}") as report:
+            return load_corpus(corpus_spec, progress=lambda label, done, total, unit="B":
+                               report(done / total if total else None, label))
+
+    def _check_covers(self, model: Model, corpus: Corpus, corpus_spec: str) -> None:
+        """One line when the loaded model cannot read ``corpus``: the characters it lacks, and from=new."""
+        unknown = model.vocab.unknown(corpus.text)
+        if unknown:
+            shown = " ".join(describe_char(c) for c in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise RnnplayError(f"{self.model_name} ({shape_text(model)}) cannot continue on {corpus.name}: "
+                               f"it has never seen {len(unknown)} of its characters ({shown}{more}); "
+                               f"/train {corpus_spec} from=new trains a new model on it")
+
+    def _fit_config(self, config: TrainConfig, corpus: Corpus) -> None:
+        """Shrink batch and sequence to a short corpus, and give one pass (at least 100 steps) when no budget is set."""
         n_train = int(len(corpus.text) * (1 - config.val_fraction))
         batch, seq = fit_batches(n_train, config.batch_size, config.seq_length)
         if (batch, seq) != (config.batch_size, config.seq_length):
@@ -566,19 +709,6 @@ class Session(LookInside):
         if config.steps is None and config.epochs is None and config.seconds is None:
             config.steps = max(100, n_train // (batch * seq))
             self.info(f"no budget given: {config.steps} steps (one pass, at least 100); set steps= or time=")
-        run = new_run(corpus, spec, config, {"command": f"/train {corpus_spec}"})
-        target = Path(os.path.expanduser(out)) if out else data_dir() / "models" / f"{Path(corpus.name).stem}.npz"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        job = TrainingJob(run, target, BestCheckpoint.for_run(best, run, target) if best else None)
-        self.training = job
-        meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256}}
-        self.set_model(run.model, meta, target.name)
-        self.emit(Changed("training"))
-        self.info(f"training a {self.describe_model()} on {corpus.name} ({len(corpus.text):,} chars); "
-                  f"checkpoint: {target}; /stop ends it, and you can keep generating meanwhile")
-        job.thread = threading.Thread(target=self._train_loop, args=(job,), name="rnnplay-train", daemon=True)
-        job.thread.start()
-        return job
 
     def stop_training(self) -> None:
         job = self.training

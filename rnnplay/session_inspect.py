@@ -11,12 +11,22 @@ turns written so far and the event stream; the numerical work is in
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .core.inspect import NeuronScore, Unit, activations, auto_streams, condition_signal, rank_units
+from .core.inspect import (
+    Cancelled,
+    NeuronScore,
+    Unit,
+    activations,
+    auto_streams,
+    condition_signal,
+    rank_units,
+    read_states,
+)
 from .core.model import Model
 from .core.score import score_text
 from .core.vocab import describe_char
@@ -53,10 +63,41 @@ class NeuronsShown:
 
 @dataclass(frozen=True)
 class TurnRecord:
-    """A text the model read: a continuation (its seed's known characters, and what it wrote) or a /heat TEXT."""
+    """A text the model read: a continuation (its seed's known characters, and what it wrote) or a /heat TEXT.
+
+    A continuation also records how it was written, for /transcript save: the model,
+    the sampler and its parameters, and the settings (length, random seed, stop).
+    """
 
     seed: str
     text: str
+    kind: str = "text"  # "continuation", or "text" for a text given to /heat
+    model: str = ""
+    sampler: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    length: int | None = None
+    rng_seed: int | None = None  # /set seed; None: random
+    stop: str | None = None
+    ended: str = ""  # "done", "stopped" or "error"
+
+    @property
+    def sampler_label(self) -> str:
+        return sampler_label(self.sampler, self.params)
+
+
+TYPED_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})  # unescape, reversed
+
+
+def value_text(value: Any) -> str:
+    """A setting's value as one would type it: 0.7 for a float, a newline as \\n."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return value.translate(TYPED_ESCAPES) if isinstance(value, str) else str(value)
+
+
+def sampler_label(name: str, params: dict[str, Any]) -> str:
+    """'temperature temperature=0.7': a sampler and its parameters, as /sampler takes them."""
+    return " ".join([name, *(f"{k}={value_text(v)}" for k, v in params.items())])
 
 
 def excerpt(text: str, signal: np.ndarray, size: int = EXCERPT) -> tuple[int, int]:
@@ -115,13 +156,14 @@ class LookInside:
             known = self._known(model, text)
             if len(known) < 2:
                 raise RnnplayError("give at least two characters the model knows, e.g. /heat To be, or not")
-            self.turns.append(TurnRecord("", known))
+            self.turns.append(TurnRecord("", known, "text", self.model_name))
             turn = None
         number, record = self.turn_record(turn)
         shown = record.text[:MAX_SHOWN]
         if not shown or len(record.seed) + len(shown) < 2:
             raise RnnplayError(f"turn {number} has nothing to colour; continue a longer seed first")
-        score = score_text(model, record.seed + shown)
+        with self.working(f"scoring {len(record.seed) + len(shown):,} characters"):
+            score = score_text(model, record.seed + shown)
         first = len(record.seed) - 1  # score.probs[j] is p(full[j + 1]) and text[i] is full[len(seed) + i]
         probs = tuple(float(score.probs[first + i]) if first + i >= 0 else None for i in range(len(shown)))
         alternatives = tuple(tuple(score.alternatives(first + i)) if first + i >= 0 else () for i in range(len(shown)))
@@ -188,14 +230,20 @@ class LookInside:
         corpus is at hand (the last tenth, at most FIND_CHARS characters), else everything
         written in this session.
         """
-        model = self._require_model()
-        source, text = ("the text given", self._known(model, text)) if text else self._search_text(model)
-        signal = condition_signal(text, condition)
-        if signal.std() == 0:
-            raise RnnplayError(f"{condition} never changes in {source}: give a text where it does, "
-                               f"/neurons find {condition} TEXT")
-        streams = auto_streams(len(text))
-        acts = {w: activations(model, text, w, streams) for w in ("h", "c")[: min(2, model.cell.state_size)]}
+        with self._turn() as (model, cancel):
+            source, text = ("the text given", self._known(model, text)) if text else self._search_text(model)
+            signal = condition_signal(text, condition)
+            if signal.std() == 0:
+                raise RnnplayError(f"{condition} never changes in {source}: give a text where it does, "
+                                   f"/neurons find {condition} TEXT")
+            which = ("h", "c")[: min(2, model.cell.state_size)]
+            units = model.num_layers * model.hidden_size * len(which)
+            with self.working(f"reading {len(text):,} characters to rank {units:,} units") as report:
+                try:
+                    acts = read_states(model, text, which, auto_streams(len(text)), report, cancel.is_set)
+                except Cancelled as stopped:
+                    self.info(f"/neurons find {condition}: {stopped}")
+                    return []
         ranked = [s for w, a in acts.items() for s in rank_units(a, signal, top, w)]
         scores = sorted(ranked, key=lambda s: -abs(s.correlation))[:top]
         units = [Unit(s.layer, s.unit, s.which) for s in scores]

@@ -15,7 +15,7 @@ from rnnplay.builtin.inspect_commands import parse_unit
 from rnnplay.core.inspect import Unit, activations
 from rnnplay.core.score import score_text
 from rnnplay.errors import RnnplayError
-from rnnplay.session import Event, HeatShown, Message, NeuronsShown, Session, TurnRecord
+from rnnplay.session import Event, HeatShown, Message, NeuronsShown, Session
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_heat_of_a_text_makes_it_a_turn_whose_first_character_has_no_probability
     heat = session.last(HeatShown)
     assert heat.seed == "" and heat.text == 'He said "stop" (now)' and heat.probs[0] is None
     assert heat.alternatives[0] == () and all(p is not None for p in heat.probs[1:])
-    assert session.turns == [TurnRecord("", 'He said "stop" (now)')]
+    assert [(t.seed, t.text, t.kind) for t in session.turns] == [("", 'He said "stop" (now)', "text")]
     session.submit("/heat turn=1")
     assert session.last(HeatShown).text == heat.text
 

@@ -17,6 +17,7 @@ from rnnplay.plugins import Registered
 from rnnplay.session import (
     Changed,
     Chunk,
+    CompareShown,
     Event,
     LossPoint,
     Message,
@@ -27,6 +28,7 @@ from rnnplay.session import (
     TrainingSample,
     TurnEnded,
     TurnStarted,
+    Working,
     fit_batches,
     no_model,
 )
@@ -208,7 +210,8 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
                                                              tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path)
     out = tmp_path / "trained.npz"
-    session.submit(f"/train {corpus} steps=40 hidden=24 layers=1 batch=8 seq=16 sample_every=10 val_every=10 out={out}")
+    session.submit(f"/train {corpus} steps=40 hidden=24 layers=1 batch=8 seq=16 sample_every=10 val_every=10 "
+                   f"out={out}")
     assert not rec.messages("error")
     rec.wait(lambda e: isinstance(e, Progress))
     assert session.model.hidden_size == 24
@@ -239,7 +242,8 @@ def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec
     kept = load_model(best)
     assert kept.training["step"] == at and kept.meta["history"]["val_loss"] == lowest
     assert f"kept {best}: the lowest validation loss, {lowest:.4f} nats/char at step {at}" in rec.messages("info")[-1]
-    session.submit(f"/train {corpus} steps=5 out={out} best={out}")
+    fresh = tmp_path / "fresh.npz"
+    session.submit(f"/train {corpus} steps=5 out={fresh} best={fresh}")
     assert "give the best a name of its own" in rec.messages("error")[-1]
 
 
@@ -288,10 +292,13 @@ def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, r
 
 def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorder) -> None:
     rows = session.compare("To be", length=15)
-    names = [n for n, _ in rows]
-    assert set(names) == set(session.host.samplers)
+    assert {label.split()[0] for label, _ in rows} == set(session.host.samplers)
+    assert "temperature temperature=0.7" in dict(rows)
     assert all(len(t) == 15 for _, t in rows)
-    assert all(n in rec.messages("info")[-1] for n in names)
+    assert rec.of(CompareShown) == [CompareShown("To be", tuple(rows))]
+    working = rec.of(Working)
+    assert working[0] == Working(f"comparing {len(rows)} samplers") and working[-1].done
+    assert "/set seed" in rec.messages("info")[-1]
 
 
 def test_listings_and_help(session: Session, rec: Recorder) -> None:

@@ -21,9 +21,11 @@ from ..commands import (
     parse_pairs,
     split_args,
 )
+from ..core.sampler import unescape
 from ..core.trainer import TrainConfig
 from ..errors import RnnplayError
 from ..hookspecs import Register, hookimpl
+from ..library import list_models, model_names, model_table, models_dir
 from ..training import ModelSpec
 
 Session = Any  # rnnplay.session.Session, which sits above this layer
@@ -45,12 +47,17 @@ def _rows(rows: list[tuple[str, str]]) -> str:
 
 
 # -- help -------------------------------------------------------------------------------
+ESCAPES_HELP = "In seeds and texts, \\n is a newline, \\t a tab and \\\\ a backslash (docs/escapes.md)."
+
+
 def help_(session: Session, argline: str) -> None:
     table = command_table(session.host)
     if argline:
         command = find_command(argline.strip().lstrip("/").lower(), session.host)
         aliases = ", ".join(f"/{a}" for a in command.aliases)
         lines = [f"{command.usage}  —  {command.help}"] + ([f"  also: {aliases}"] if aliases else [])
+        details = getattr(command, "details", "")
+        lines += [f"  {line}" for line in details.splitlines()]
         if command.name == "sampler":
             for name, entry in sorted(session.host.samplers.items()):
                 lines.append(f"  {name}: {_summary(entry.obj)}")
@@ -66,6 +73,7 @@ def help_(session: Session, argline: str) -> None:
     lines += [f"  {c.usage} — {c.help}" for c in commands]
     if session.keys_help:
         lines += ["Keys:", session.keys_help]
+    lines.append(ESCAPES_HELP)
     lines.append("/help COMMAND tells more about one command.")
     session.info("\n".join(lines))
 
@@ -181,8 +189,19 @@ def _model_options(session: Session) -> dict[str, list[str]]:
 def load(session: Session, argline: str) -> None:
     words = split_args(argline)
     if len(words) != 1:
-        raise RnnplayError("usage: /load PATH, e.g. /load model.npz")
+        raise RnnplayError("usage: /load NAME or /load PATH, e.g. /load shakespeare; /models lists the names")
     session.load(words[0])
+
+
+def complete_load(session: Session, argline: str) -> list[str]:
+    word = last_word(argline)
+    return [*(n for n in model_names() if n.startswith(word)), *complete_path(word, (".npz",))]
+
+
+def models(session: Session, argline: str) -> None:
+    _no_args("models", argline)
+    title = f"models (/load NAME; * marks the loaded one; /train saves new ones in {models_dir()}):"
+    session.info("\n".join([title, *model_table(list_models(), session.model_path)]))
 
 
 def save(session: Session, argline: str) -> None:
@@ -209,29 +228,43 @@ TRAIN_KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "val_every": ("val_every", int, 0, None),
     "sample_every": ("sample_every", int, 0, None),
 }
+TRAIN_DETAILS = """\
+The loaded model trains further (its weights, a fresh optimizer) when it knows every character of the
+corpus; from=new, or any of cell=, layers=, hidden=, dropout=, starts a new model of that shape
+(what is not given: as /new set it, else a 2×128 lstm).
+The checkpoint goes to out=PATH, or to a new name in the model library (/models); an existing file is
+never replaced. best=PATH also keeps the checkpoint with the lowest validation loss.
+Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps)."""
 TRAIN_DEFAULTS = {"batch_size": 32, "seq_length": 64, "val_every": 100, "sample_every": 100}
 
 
 def train(session: Session, argline: str) -> None:
     words = split_args(argline)
     if not words or "=" in words[0]:
-        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [hidden=H] [best=PATH] ..., "
+        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [from=new hidden=H] [best=PATH] ..., "
                            "e.g. /train notes.txt steps=500")
     corpus, *rest = words
-    pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out", "best"], "/train option")
+    pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out", "best", "from"], "/train option")
     settings = dict(TRAIN_DEFAULTS)
     for key, (field_name, kind, low, high) in TRAIN_KEYS.items():
         if key in pairs:
             settings[field_name] = parse_number(key, pairs[key], kind, low, high)
-    spec = model_spec(session, pairs, session.spec)
-    session.train(corpus, spec, TrainConfig(**settings), pairs.get("out"), pairs.get("best"))
+    spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
+    session.train(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"))
+
+
+def _trains_new(session: Session, pairs: dict[str, str]) -> bool:
+    """Whether /train starts a new model (from=new, a shape, or no model loaded) rather than continue the loaded one."""
+    if pairs.get("from", "new") != "new":
+        raise RnnplayError(f"from= takes only 'new' (got {pairs['from']!r}); leave it off to continue the loaded model")
+    return "from" in pairs or session.model is None or any(k in pairs for k in MODEL_KEYS)
 
 
 def complete_train(session: Session, argline: str) -> list[str]:
     word = last_word(argline)
     if len(argline.split()) <= 1 and not argline.endswith(" "):
         return complete_path(word, (".txt", ".md", ".py", ".toml"))
-    options = {**{k: [] for k in TRAIN_KEYS}, **_model_options(session), "out": [], "best": []}
+    options = {**{k: [] for k in TRAIN_KEYS}, **_model_options(session), "out": [], "best": [], "from": ["new"]}
     return complete_pairs(word, options)
 
 
@@ -283,13 +316,35 @@ def plugins(session: Session, argline: str) -> None:
 def compare(session: Session, argline: str) -> None:
     if not argline:
         raise RnnplayError("usage: /compare SEED, e.g. /compare ROMEO:")
-    session.compare(argline)
+    session.compare(unescape(argline))
 
 
 def score(session: Session, argline: str) -> None:
     if not argline:
         raise RnnplayError("usage: /score TEXT, e.g. /score To be, or not to be")
-    session.score(argline)
+    session.score(unescape(argline))
+
+
+def copy(session: Session, argline: str) -> None:
+    _no_args("copy", argline)
+    session.copy_last()
+
+
+def transcript(session: Session, argline: str) -> None:
+    words = split_args(argline)
+    if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]):
+        raise RnnplayError("usage: /transcript save PATH [force], e.g. /transcript save chat.md "
+                           "(.md for Markdown, .jsonl for JSON Lines)")
+    session.save_transcript(words[1], force=len(words) == 3)
+
+
+def complete_transcript(session: Session, argline: str) -> list[str]:
+    words = argline.split()
+    if not words or (len(words) == 1 and not argline.endswith(" ")):
+        return ["save"]
+    if len(words) == 1 or (len(words) == 2 and not argline.endswith(" ")):
+        return complete_path(last_word(argline), (".md", ".jsonl"))
+    return ["force"] if len(words) == 2 or not argline.endswith(" ") else []
 
 
 def clear(session: Session, argline: str) -> None:
@@ -310,10 +365,12 @@ COMMANDS = [
     SimpleCommand("show", "the model card, the sampler and its settings", "/show [model|sampler]", show),
     SimpleCommand("new", "a new untrained model of this shape", "/new cell=NAME layers=N hidden=H", new, (),
                   complete_new),
-    SimpleCommand("load", "open a model checkpoint", "/load PATH", load, (), complete_npz),
+    SimpleCommand("load", "open a model by name (/models) or a checkpoint by path", "/load NAME|PATH", load, (),
+                  complete_load),
+    SimpleCommand("models", "list your models: name, cell, size, corpus, validation loss, date", "/models", models),
     SimpleCommand("save", "save the model (and its training state)", "/save PATH", save, (), complete_npz),
-    SimpleCommand("train", "train a new model on a text in the background", "/train CORPUS [key=value ...]", train,
-                  (), complete_train),
+    SimpleCommand("train", "train the loaded model further on a text (from=new: a new model), in the background",
+                  "/train CORPUS [from=new] [key=value ...]", train, (), complete_train, TRAIN_DETAILS),
     SimpleCommand("stop", "stop training and keep the checkpoint", "/stop", stop),
     SimpleCommand("cells", "list the recurrent cells", "/cells", cells),
     SimpleCommand("samplers", "list the samplers", "/samplers", samplers),
@@ -321,6 +378,9 @@ COMMANDS = [
     SimpleCommand("plugins", "list the plugins and what they provide", "/plugins", plugins),
     SimpleCommand("compare", "the same seed through every sampler, side by side", "/compare SEED", compare),
     SimpleCommand("score", "how surprised the model is by a text", "/score TEXT", score),
+    SimpleCommand("copy", "copy the last continuation to the clipboard", "/copy", copy),
+    SimpleCommand("transcript", "save the conversation as Markdown (.md) or JSON Lines (.jsonl)",
+                  "/transcript save PATH [force]", transcript, (), complete_transcript),
     SimpleCommand("clear", "clear the conversation", "/clear", clear),
     SimpleCommand("quit", "leave", "/quit", quit_, ("bye", "exit")),
 ]

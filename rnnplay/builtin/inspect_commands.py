@@ -8,10 +8,9 @@ come last on the line.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
-from ..commands import SimpleCommand, last_word, parse_number
+from ..commands import SimpleCommand, last_word, parse_number, split_args
 from ..core.inspect import CONDITIONS, Unit
 from ..core.sampler import unescape
 from ..errors import RnnplayError
@@ -25,6 +24,15 @@ WHATIF_USAGE = ("usage: /whatif POS CHAR [turn=N], e.g. /whatif 12 e (POS as /he
                 "\\n is a newline, ' ' a space)")
 
 
+WHATIF_DETAILS = """\
+POS counts the continuation's characters from 0, seed left out: after the seed 'ROMEO:' wrote
+' I will go', position 0 is the space, 1 is 'I', 3 is 'w' (in the app, /heat names the position
+under its cursor).
+/whatif 3 s continues 'ROMEO: I s' instead, as a new turn; the original turn stays.
+CHAR is one character: \\n a newline, \\t a tab, ' ' (quoted) a space.
+turn=N branches from turn N instead of the last (turns count from 1: /heat turn=N shows one)."""
+
+
 def _turn(word: str) -> int | None:
     """N from 'turn=N', None for any other word."""
     return parse_number("turn", word[len("turn="):], int, 1) if word.startswith("turn=") else None
@@ -36,7 +44,7 @@ def heat(session: Session, argline: str) -> None:
     if turn is not None:
         session.heat(turn=turn)
     else:
-        session.heat(argline or None)
+        session.heat(unescape(argline) if argline else None)
 
 
 # -- /neurons ---------------------------------------------------------------------------------
@@ -73,11 +81,11 @@ def neurons(session: Session, argline: str) -> None:
         condition, _, text = rest.strip().partition(" ")
         if not condition:
             raise RnnplayError(f"name a condition: /neurons find {'|'.join(CONDITIONS)}|regex:PATTERN [TEXT]")
-        session.find_neurons(condition, text.strip() or None)
+        session.find_neurons(condition, unescape(text.strip()) or None)
         return
     layers = session.model.num_layers if session.model is not None else 1
     unit, text = parse_unit(argline, session.unit, layers)
-    session.neurons(unit, text)
+    session.neurons(unit, None if text is None else unescape(text))
 
 
 def complete_neurons(session: Session, argline: str) -> list[str]:
@@ -91,18 +99,8 @@ def complete_neurons(session: Session, argline: str) -> list[str]:
 
 
 # -- /whatif ---------------------------------------------------------------------------------------
-def split_keeping_backslashes(argline: str) -> list[str]:
-    """Words as the shell splits them (quotes keep a space: ' '), but a backslash stays, so \\n reaches unescape."""
-    lexer = shlex.shlex(argline, posix=True)
-    lexer.whitespace_split, lexer.escape = True, ""
-    try:
-        return list(lexer)
-    except ValueError as err:
-        raise RnnplayError(f"cannot read {argline!r}: {err}; close the quote (a quote itself: \"'\" or '\"')") from None
-
-
 def whatif(session: Session, argline: str) -> None:
-    words = split_keeping_backslashes(argline)
+    words = split_args(argline)
     turn = _turn(words[-1]) if words else None
     if turn is not None:
         words.pop()
@@ -122,7 +120,7 @@ COMMANDS = [
     SimpleCommand("neurons", "colour the text by one hidden unit, or find units that track a condition",
                   "/neurons [LAYER UNIT] [TEXT] · /neurons find CONDITION [TEXT]", neurons, (), complete_neurons),
     SimpleCommand("whatif", "branch: continue from position POS of the last turn with CHAR instead",
-                  "/whatif POS CHAR [turn=N]", whatif, (), complete_whatif),
+                  "/whatif POS CHAR [turn=N]", whatif, (), complete_whatif, WHATIF_DETAILS),
 ]
 
 

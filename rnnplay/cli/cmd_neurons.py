@@ -19,6 +19,7 @@ from ..core.model import Model
 from ..core.vocab import describe_char
 from ..errors import RnnplayError
 from ..models import BUNDLED_MODEL, load_model
+from .progress import ProgressBar
 
 ORDER = 60
 EXAMPLES = f"""\
@@ -124,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
         if args.top < 1:
             raise RnnplayError(f"--top must be at least 1 (got {args.top})")
         streams = args.streams or auto_streams(len(text))
-        scores = find_neurons(model, text, args.find, args.top, args.state, streams)
+        bar = ProgressBar()
+        label = f"reading {len(text):,} characters"
+        scores = find_neurons(model, text, args.find, args.top, args.state, streams,
+                              progress=lambda done: bar(label, round(done * len(text)), len(text), "characters"))
         pieces = f" in {streams} pieces" if streams > 1 else ""
         layers = f"{model.num_layers} layer{'s' * (model.num_layers != 1)}"
         print(f"units whose {args.state} tracks {args.find} over {len(text):,} characters{pieces} "

@@ -63,7 +63,18 @@ MAX_STREAMS = 32
 # -- activations ---------------------------------------------------------------------------
 
 
-def activations(model: Model, text: str, which: Which = "h", streams: int = 1) -> np.ndarray:
+Progress = Callable[[float], None]  # told the fraction done, 0..1
+Cancel = Callable[[], bool]  # asked between steps: True stops the reading
+
+
+class Cancelled(RnnplayError):
+    """A long reading was stopped because ``cancel()`` said so."""
+
+
+def activations(
+    model: Model, text: str, which: Which = "h", streams: int = 1,
+    progress: Progress | None = None, cancel: Cancel | None = None,
+) -> np.ndarray:
     """Every layer's hidden units after each character: float array (len(text), num_layers, hidden_size).
 
     ``which="h"`` reads state[0], the hidden output; ``which="c"`` reads state[1],
@@ -74,12 +85,23 @@ def activations(model: Model, text: str, which: Which = "h", streams: int = 1) -
     product per weight and memory-bound, so S pieces cost little more than one and
     a long text is read about S times faster. The price is that each piece starts
     without the text before it. S = 1 (the default) is the exact single pass.
+
+    ``progress(fraction)`` hears how far the reading has got; ``cancel()`` is asked
+    before every step and stops the reading with :class:`Cancelled` when it says True.
     """
-    if which not in ("h", "c"):
-        raise RnnplayError(f"which must be 'h' or 'c', got {which!r}")
-    index = 0 if which == "h" else 1
-    if index >= model.cell.state_size:
-        raise RnnplayError(f"a {model.cell.name} cell has no cell state c: look at its hidden output h instead")
+    return read_states(model, text, (which,), streams, progress, cancel)[which]
+
+
+def read_states(
+    model: Model, text: str, which: tuple[Which, ...] = ("h",), streams: int = 1,
+    progress: Progress | None = None, cancel: Cancel | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`activations` for several states in one reading: {"h": …, "c": …} for ``which=("h", "c")``."""
+    for w in which:
+        if w not in ("h", "c"):
+            raise RnnplayError(f"which must be 'h' or 'c', got {w!r}")
+        if w == "c" and model.cell.state_size < 2:
+            raise RnnplayError(f"a {model.cell.name} cell has no cell state c: look at its hidden output h instead")
     if streams < 1:
         raise RnnplayError(f"streams must be at least 1, got {streams}")
     ids = model.vocab.encode(text, on_unknown="error")
@@ -89,14 +111,20 @@ def activations(model: Model, text: str, which: Which = "h", streams: int = 1) -
     grid = np.zeros(S * L, dtype=ids.dtype)
     grid[:n] = ids
     grid = grid.reshape(S, L)  # grid[k, t] = ids[k·L + t]
-    out = np.empty((S, L, model.num_layers, model.hidden_size), dtype=model.dtype)
+    out = {w: np.empty((S, L, model.num_layers, model.hidden_size), dtype=model.dtype) for w in which}
     states = model.initial_state(S)
     step = model.stepper()
+    report_every = max(1, L // 100)
     for t in range(L):
+        if cancel is not None and cancel():
+            raise Cancelled(f"stopped after reading {t * S:,} of {n:,} characters")
         _, states = step(grid[:, t], states)
         for layer, state in enumerate(states):
-            out[:, t, layer] = state[index]
-    return out.reshape(S * L, model.num_layers, model.hidden_size)[:n]
+            for w in which:
+                out[w][:, t, layer] = state[0 if w == "h" else 1]
+        if progress is not None and (t + 1) % report_every == 0:
+            progress((t + 1) / L)
+    return {w: a.reshape(S * L, model.num_layers, model.hidden_size)[:n] for w, a in out.items()}
 
 
 def auto_streams(n: int) -> int:
@@ -241,13 +269,14 @@ def rank_units(acts: np.ndarray, signal: np.ndarray, top: int = 5, which: str = 
 
 
 def find_neurons(
-    model: Model, text: str, condition: str, top: int = 5, which: Which = "h", streams: int = 1
+    model: Model, text: str, condition: str, top: int = 5, which: Which = "h", streams: int = 1,
+    progress: Progress | None = None, cancel: Cancel | None = None,
 ) -> list[NeuronScore]:
     """Rank the model's units by how well they track ``condition`` (see :func:`condition_signal`) over ``text``.
 
-    ``streams`` as in :func:`activations` (more is faster on long texts).
+    ``streams``, ``progress`` and ``cancel`` as in :func:`activations` (more streams are faster on long texts).
     """
     signal = condition_signal(text, condition)
     if signal.std() == 0:
         raise RnnplayError(f"the condition {condition!r} never changes in this text: give a text where it does")
-    return rank_units(activations(model, text, which, streams), signal, top, which)
+    return rank_units(activations(model, text, which, streams, progress, cancel), signal, top, which)
