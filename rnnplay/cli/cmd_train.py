@@ -1,17 +1,50 @@
-"""``rnnplay train``: train a model on a corpus, with a live progress line."""
+"""``rnnplay train``: train a model on a corpus, with a live progress line.
+
+Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the
+checks the app's /train shares) and every output path before the first step.
+Ctrl-C only asks the trainer to stop between two steps, so the checkpoint it
+saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shlex
+import signal
 import sys
+from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from ..core.optim import OPTIMIZERS, SCHEDULES
-from ..core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from ..core.trainer import (
+    MAX_BAD_STEPS,
+    Event,
+    FinishedEvent,
+    SampleEvent,
+    SkippedEvent,
+    StepEvent,
+    TrainConfig,
+    Trainer,
+    ValidationEvent,
+    check_number,
+)
 from ..corpora import load_corpus
+from ..errors import RnnplayError
 from ..plot import plot_format, write_loss_plot
-from ..training import BestCheckpoint, ModelSpec, TrainingRun, new_run, resume_run
+from ..training import (
+    BestCheckpoint,
+    ModelSpec,
+    OutputLock,
+    Saved,
+    TrainingRun,
+    check_output_path,
+    new_run,
+    resume_run,
+)
 from .progress import ProgressBar
 from .render import bar_text, duration, loss_text
 
@@ -23,7 +56,16 @@ examples:
   rnnplay train notes.txt --resume notes.npz --steps 4000      continue where it stopped
   rnnplay train notes.txt --epochs 20 --dropout 0.4 --best best.npz   keep the best validation point
 
-Ctrl-C saves a resumable checkpoint to --out and exits; --resume picks it up."""
+Ctrl-C stops after the current step, saves a resumable checkpoint to --out and exits;
+--resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
+validation, sampling and the budget may change; the model's shape, --batch-size,
+--seq-length, --optimizer and --seed are the checkpoint's."""
+
+MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
+BUDGET_FIELDS = ("steps", "epochs", "seconds")
+CONFIG_FIELDS = ("batch_size", "seq_length", "optimizer", "lr", "lr_schedule", "lr_decay", "lr_decay_every", "clip",
+                 "clip_mode", "val_every", "sample_every", "seed", *BUDGET_FIELDS)
+DEFAULT = {f.name: f.default for f in (*fields(ModelSpec), *fields(TrainConfig))}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,37 +74,42 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("corpus", help="the training text: a file path or corpus spec")
+    # Model and optimisation flags default to None, so a resumed run knows which ones the user gave.
     m = p.add_argument_group("model")
-    m.add_argument("--cell", default="lstm", help="recurrent cell: rnn, lstm, or one from a plugin (default lstm)")
-    m.add_argument("--layers", type=int, default=2, help="stacked layers (default 2)")
-    m.add_argument("--hidden", type=int, default=256, help="hidden units per layer (default 256)")
-    m.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout on each layer's output (between layers and before the head), 0 to <1 (default 0)")
+    m.add_argument("--cell", help=f"recurrent cell: rnn, lstm, or one from a plugin (default {DEFAULT['cell']})")
+    m.add_argument("--layers", type=int, help=f"stacked layers (default {DEFAULT['layers']})")
+    m.add_argument("--hidden", type=int, help=f"hidden units per layer (default {DEFAULT['hidden']})")
+    m.add_argument("--dropout", type=float, help="dropout on each layer's output (between layers and before the "
+                                                 f"head), 0 to <1 (default {DEFAULT['dropout']:g})")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--batch-size", type=int, default=64, help="parallel streams B (default 64)")
-    o.add_argument("--seq-length", type=int, default=100, help="BPTT length T (default 100)")
-    o.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS), help="default adam")
-    o.add_argument("--lr", type=float, default=4e-3, help="peak learning rate (default 4e-3)")
-    o.add_argument("--lr-schedule", choices=SCHEDULES, default="cosine",
-                   help="cosine: from --lr down to --lr/10 over the budget; constant: --lr throughout (default cosine)")
-    o.add_argument("--lr-decay", type=float, default=1.0, help="multiply the rate by this ... (default 1: none)")
-    o.add_argument("--lr-decay-every", type=int, default=0, help="... every N steps (default 0: every epoch)")
-    o.add_argument("--clip", type=float, default=5.0, help="gradient clip (default 5)")
-    o.add_argument("--clip-mode", choices=["norm", "value"], default="norm", help="global norm or per value")
-    o.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
+    o.add_argument("--batch-size", type=int, help=f"parallel streams B (default {DEFAULT['batch_size']})")
+    o.add_argument("--seq-length", type=int, help=f"BPTT length T (default {DEFAULT['seq_length']})")
+    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"default {DEFAULT['optimizer']}")
+    o.add_argument("--lr", type=float, help=f"peak learning rate, > 0 (default {DEFAULT['lr']:g})")
+    o.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help="cosine: from --lr down to --lr/10 over the budget; constant: --lr throughout "
+                        f"(default {DEFAULT['lr_schedule']})")
+    o.add_argument("--lr-decay", type=float, help="multiply the rate by this, > 0 and <= 1 ... (default 1: none)")
+    o.add_argument("--lr-decay-every", type=int, help="... every N steps (default 0: every epoch)")
+    o.add_argument("--clip", type=float, help=f"gradient clip, 0 for none (default {DEFAULT['clip']:g})")
+    o.add_argument("--clip-mode", choices=["norm", "value"], help="global norm or per value (default norm)")
+    o.add_argument("--seed", type=int, help=f"random seed, >= 0: same seed, same run (default {DEFAULT['seed']})")
     b = p.add_argument_group("budget (one or more; training stops at the first reached)")
     b.add_argument("--steps", type=int, help="total optimisation steps")
     b.add_argument("--epochs", type=float, help="total passes over the training split")
-    b.add_argument("--time", type=float, dest="seconds", metavar="SECONDS", help="wall-clock seconds for this run")
+    b.add_argument("--time", type=float, dest="seconds", metavar="SECONDS",
+                   help="wall-clock seconds for this run, the final validation included")
     r = p.add_argument_group("output")
     r.add_argument("--out", default="model.npz", help="checkpoint to write (default model.npz)")
     r.add_argument("--best", metavar="PATH",
                    help="also keep the checkpoint with the lowest validation loss so far at PATH "
                         "(saved after each validation that beats it; a run that overfits loses nothing)")
     r.add_argument("--resume", metavar="CHECKPOINT", help="continue a run saved by train")
-    r.add_argument("--val-every", type=int, default=500, help="validate every N steps (default 500)")
-    r.add_argument("--sample-every", type=int, default=0, help="print a sample every N steps (default 0: never)")
-    r.add_argument("--checkpoint-every", type=int, default=1000, help="save every N steps (default 1000)")
+    r.add_argument("--val-every", type=int,
+                   help=f"validate every N steps, 0: only at the end (default {DEFAULT['val_every']})")
+    r.add_argument("--sample-every", type=int, help="print a sample every N steps (default 0: never)")
+    r.add_argument("--checkpoint-every", type=int, default=1000, help="save every N steps, 0: only at the end "
+                                                                      "(default 1000)")
     r.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="precision of the saved weights (float16 halves the file)")
     r.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default utf-8)")
@@ -71,79 +118,235 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The flags among ``names`` that the user gave (argparse leaves the others None)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.plot:
-        plot_format(args.plot)  # a bad name fails now, not after the training
-    if args.best:
-        BestCheckpoint.check_paths(args.best, args.out)  # before the corpus loads
+    spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
+    spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
+    check_number("checkpoint every", args.checkpoint_every, whole=True, low=0)
+    out, best, plot = check_outputs(args)
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
-    budget = {"steps": args.steps, "epochs": args.epochs, "seconds": args.seconds}
-    if all(v is None for v in budget.values()):
-        if not args.resume:
-            print("rnnplay: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
-        budget["epochs"] = None if args.resume else 1.0
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
-    if args.resume:
-        budget = {k: v for k, v in budget.items() if v is not None}
-        run_ = resume_run(args.resume, corpus, budget, extra)
+    if args.resume is not None:
+        if any(k in settings for k in BUDGET_FIELDS):  # a budget given replaces the saved one as a whole
+            settings = {**dict.fromkeys(BUDGET_FIELDS), **settings}
+        run_ = resume_run(args.resume, corpus, settings, spec_flags, extra)
     else:
-        config = TrainConfig(
-            batch_size=args.batch_size, seq_length=args.seq_length, optimizer=args.optimizer, lr=args.lr,
-            lr_schedule=args.lr_schedule,
-            clip=args.clip, clip_mode=args.clip_mode, lr_decay=args.lr_decay, lr_decay_every=args.lr_decay_every,
-            val_every=args.val_every, sample_every=args.sample_every, seed=args.seed, **budget,
-        )
-        spec = ModelSpec(args.cell, args.layers, args.hidden, args.dropout)
+        if all(k not in settings for k in BUDGET_FIELDS):
+            print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
+            config.epochs = 1.0
         run_ = new_run(corpus, spec, config, extra)
-    model = run_.model
+    announce(run_, args.resume)
+    with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
+        keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
+        loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
+        try:
+            code = loop.run()
+        finally:
+            if plot is not None:
+                write_plot(run_, plot)
+    return code
+
+
+def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
+    """--out, --best and --plot, each writable, none the same file as another or as the corpus."""
+    out = check_output_path(args.out, "--out", checkpoint=True)
+    best = BestCheckpoint.check_paths(args.best, args.out) if args.best is not None else None
+    plot = None
+    if args.plot is not None:
+        plot_format(args.plot)
+        plot = check_output_path(args.plot, "--plot")
+    named = {"--out": out, "--best": best, "--plot": plot}
+    corpus = Path(os.path.expanduser(args.corpus))
+    for flag, path in named.items():
+        if path is not None and corpus.is_file() and path.resolve() == corpus.resolve():
+            raise RnnplayError(f"{flag} {path} is the corpus itself, which the run would overwrite: "
+                               "name another file")
+    if plot is not None and plot.resolve() in {p.resolve() for p in (out, best) if p is not None}:
+        raise RnnplayError(f"--plot {plot} is also a checkpoint path: give the plot a name of its own")
+    return out, best, plot
+
+
+def announce(run_: TrainingRun, resumed: str | None) -> None:
+    model, corpus = run_.model, run_.corpus
+    what = f"resuming {resumed}" if resumed else "training"
     print(
-        f"training a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
+        f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
         f"({model.num_params():,} parameters) on {corpus.name}: {len(corpus.text):,} chars, "
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
         file=sys.stderr,
     )
-    best = BestCheckpoint.for_run(args.best, run_, args.out) if args.best else None
-    code = _loop(run_, Path(args.out), args.checkpoint_every, args.save_dtype, best)
-    if args.plot:
-        h = run_.trainer.history
-        if h.steps or h.val_steps:
-            title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {corpus.name}"
-            path = write_loss_plot(args.plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
-            print(f"wrote the loss curves to {path}", file=sys.stderr)
-    return code
+    if run_.changes:
+        print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
 
 
-def _loop(run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str, best: BestCheckpoint | None) -> int:
-    progress = ProgressLine(sys.stderr)
-    save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
-    val = None
-    try:
-        for event in run_.trainer.run():
-            if isinstance(event, StepEvent):
-                progress.update(event, val)
-                if checkpoint_every and event.step % checkpoint_every == 0:
-                    run_.save(out, **save_kwargs)
-            elif isinstance(event, ValidationEvent):
-                val = event.val_loss
-                if best is not None:
-                    best.offer(run_, val, **save_kwargs)
-            elif isinstance(event, SampleEvent):
-                progress.message(f"--- sample at step {event.step} ---\n{event.text}\n---")
-            elif isinstance(event, SkippedEvent):
-                progress.message(f"step {event.step}: {event.reason}")
-            elif isinstance(event, FinishedEvent):
-                progress.finish()
-                run_.save(out, **save_kwargs)
-                print(f"saved {out} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
-                if best is not None and best.kept:
-                    print(best.describe(run_), file=sys.stderr)
-                print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
-    except KeyboardInterrupt:
-        progress.finish()
-        run_.save(out, **save_kwargs)
-        print(f"interrupted at step {run_.trainer.step}: saved {out}; continue with --resume {out}", file=sys.stderr)
-        return 130
-    return 0
+def write_plot(run_: TrainingRun, plot: Path) -> None:
+    h, model = run_.trainer.history, run_.model
+    if h.steps or h.val_steps:
+        title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
+        path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
+        print(f"wrote the loss curves to {path}", file=sys.stderr)
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) while a run trains: a request, never an exception.
+
+    The first press asks the trainer to stop after the step it is in (a step is never
+    cut in half, so the checkpoint resumes exactly); a press while a checkpoint is being
+    written waits for it. The handler only sets the trainer's flag and writes one line
+    with ``os.write``, which is safe inside a signal handler.
+    """
+
+    def __init__(self, trainer: Trainer, out: Path) -> None:
+        self.trainer, self.out = trainer, out
+        self.presses = 0
+        self.saving: Path | None = None  # the file being written right now
+        self._previous: Any = None
+
+    def __enter__(self) -> Interrupts:
+        self._previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.presses += 1
+        self.trainer.stop()
+        if self.saving is not None:
+            note = f"Ctrl-C: still saving {self.saving}; waiting for the save to finish"
+        elif self.presses == 1:
+            note = f"Ctrl-C: stopping after this step, then saving {self.out}"
+        else:
+            note = f"Ctrl-C: still finishing this step; then {self.out} is saved"
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
+
+    @contextlib.contextmanager
+    def writing(self, path: Path) -> Iterator[None]:
+        self.saving = path
+        try:
+            yield
+        finally:
+            self.saving = None
+
+
+class TrainingLoop:
+    """One run's events on the terminal: the progress line, checkpoints, the best checkpoint, the ending."""
+
+    def __init__(self, run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str,
+                 best: BestCheckpoint | None, interrupts: Interrupts) -> None:
+        self.run_, self.out, self.checkpoint_every, self.best = run_, out, checkpoint_every, best
+        self.interrupts = interrupts
+        self.progress = ProgressLine(sys.stderr)
+        self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
+        self.val: float | None = None
+        self.start_step = run_.trainer.step
+        self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
+
+    def run(self) -> int:
+        try:
+            for event in self.run_.events():
+                result = self.handle(event)
+                if result is not None:
+                    return result
+        except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
+            self.progress.finish()
+            raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
+        return 0
+
+    def handle(self, event: Event) -> int | None:
+        if isinstance(event, StepEvent):
+            self.progress.update(event, self.val)
+            if self.checkpoint_every and event.step % self.checkpoint_every == 0:
+                self.checkpoint()
+        elif isinstance(event, ValidationEvent):
+            self.val = event.val_loss
+            if self.best is not None:
+                self.offer_best(event.val_loss)
+        elif isinstance(event, SampleEvent):
+            self.progress.message(f"--- sample at step {event.step} ---\n{event.text}\n---")
+        elif isinstance(event, SkippedEvent):
+            self.progress.message(f"step {event.step}: {event.reason}")
+        elif isinstance(event, FinishedEvent):
+            self.progress.finish()
+            return self.finish(event)
+        return None
+
+    def save(self, path: Path) -> Saved:
+        with self.interrupts.writing(path):
+            saved = self.run_.save_or_rescue(path, **self.save_kwargs)
+        if path == self.out and saved.problem is None:
+            self.saved_step = self.run_.trainer.step
+        return saved
+
+    def checkpoint(self) -> None:
+        """A periodic save; when it fails, say where the run went instead, and keep training."""
+        try:
+            saved = self.save(self.out)
+        except RnnplayError as err:
+            self.progress.message(f"warning: {err}; training goes on, and the next checkpoint tries again")
+            return
+        if saved.problem:
+            self.progress.message(f"warning: {saved.problem}; saved step {self.run_.trainer.step} to "
+                                  f"{saved.path} instead")
+
+    def offer_best(self, val_loss: float) -> None:
+        assert self.best is not None
+        try:
+            with self.interrupts.writing(self.best.path):
+                saved = self.best.offer(self.run_, val_loss, **self.save_kwargs)
+        except RnnplayError as err:
+            self.progress.message(f"warning: the best checkpoint was not saved: {err}")
+            return
+        if saved is not None and saved.problem:
+            self.progress.message(f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead")
+            self.best.path = saved.path
+
+    def final_save(self) -> Saved:
+        """The last save of the run; if both --out and the rescue copy fail, one line says what is left."""
+        try:
+            return self.save(self.out)
+        except RnnplayError as err:
+            kept = f"{self.out} holds step {self.saved_step}" if self.saved_step else "nothing was saved"
+            raise RnnplayError(f"{err}; {kept}: free some space or fix the folder, then train again") from None
+
+    def finish(self, event: FinishedEvent) -> int:
+        saved = self.final_save()
+        where = saved.path
+        lost = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
+        if event.reason == "stopped":
+            print(f"interrupted at step {event.step}: {lost}; continue with --resume {where}", file=sys.stderr)
+            return 130
+        if event.reason == "diverged":
+            raise RnnplayError(
+                f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or "
+                f"update, so the weights were left as they were; {lost}: continue with --resume {where} and a "
+                "lower --lr")
+        if saved.problem:
+            raise RnnplayError(f"the run finished at step {event.step} but {lost}: copy it where you want it, or "
+                               f"continue with --resume {where}")
+        print(f"{lost} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
+        if self.best is not None and self.best.kept:
+            print(self.best.describe(self.run_), file=sys.stderr)
+        print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
+        return 0
+
+    def save_after_failure(self) -> str:
+        """After a failed step: save the run as it was before that step, and say where."""
+        step = self.run_.trainer.step
+        if step == self.start_step:
+            return "no step was made, so nothing was saved"
+        if step == self.saved_step:
+            return f"{self.out} holds the run up to step {step}"
+        try:
+            saved = self.save(self.out)
+        except RnnplayError as err:
+            return f"the run could not be saved either ({err})"
+        return f"the run up to step {step} is saved in {saved.path}"
 
 
 class ProgressLine:

@@ -2,7 +2,9 @@
 
 Every optimizer updates the parameter arrays in place, so the model's views of
 them stay valid, and keeps its per-parameter state in arrays named
-``<slot>/<parameter>`` so checkpoints can save and restore it exactly.
+``<slot>/<parameter>`` so checkpoints can save and restore it exactly. A step is
+computed aside first (:meth:`Optimizer.propose`) and copied in afterwards
+(:meth:`Optimizer.apply`), so a step that fails or overflows changes nothing.
 
 With g the gradient, θ a parameter, lr the learning rate, ε = 1e-8:
 
@@ -16,6 +18,7 @@ With g the gradient, θ a parameter, lr the learning rate, ε = 1e-8:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,31 +27,70 @@ from ..errors import RnnplayError
 Arrays = dict[str, np.ndarray]
 
 
+@dataclass
+class Update:
+    """One optimizer step computed but not applied: the new parameters and slot arrays, and the new ``t``."""
+
+    t: int
+    params: Arrays
+    slots: dict[str, Arrays]
+
+    def finite(self) -> bool:
+        """Whether every new value is a finite number (a step that overflows must not touch the weights)."""
+        arrays = [*self.params.values(), *(a for slot in self.slots.values() for a in slot.values())]
+        return all(np.isfinite(a).all() for a in arrays)
+
+
 class Optimizer:
     name = ""
     slots: tuple[str, ...] = ()
+    nonnegative: tuple[str, ...] = ()  # slots that hold sums of squares
 
     def __init__(self, params: Arrays) -> None:
         self.state: dict[str, Arrays] = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in self.slots}
         self.t = 0
 
     def step(self, params: Arrays, grads: Arrays, lr: float) -> None:
-        self.t += 1
-        for name, p in params.items():
-            self.update(name, p, grads[name], lr)
+        self.apply(params, self.propose(params, grads, lr))
 
-    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
+    def propose(self, params: Arrays, grads: Arrays, lr: float) -> Update:
+        """The step's new values, computed aside: nothing changes until :meth:`apply`, so a failure leaves no trace."""
+        t = self.t + 1
+        update = Update(t, {}, {slot: {} for slot in self.slots})
+        for name, p in params.items():
+            update.params[name], slots = self.update(name, p, grads[name], lr, t)
+            for slot, a in slots.items():
+                update.slots[slot][name] = a
+        return update
+
+    def apply(self, params: Arrays, update: Update) -> None:
+        """Copy a proposed step into the parameters and the state (in place: the model's views stay valid)."""
+        for name, new in update.params.items():
+            np.copyto(params[name], new)
+        for slot, arrays in update.slots.items():
+            for name, new in arrays.items():
+                np.copyto(self.state[slot][name], new)
+        self.t = update.t
+
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
+        """(the new value of parameter ``name``, its new slot arrays) after step ``t``, without changing either."""
         raise NotImplementedError
 
     def state_arrays(self) -> Arrays:
         return {f"{slot}/{name}": a for slot, arrays in self.state.items() for name, a in arrays.items()}
 
     def load_state_arrays(self, arrays: Arrays, t: int) -> None:
+        """Take back :meth:`state_arrays` and ``t``; every array must fit and be finite (and ≥ 0 where squares are)."""
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise RnnplayError(f"the optimizer's step count {t!r} is not a whole number >= 0: start a fresh run")
         for key, a in arrays.items():
             slot, name = key.split("/", 1)
             target = self.state.get(slot, {}).get(name)
-            if target is None or target.shape != a.shape:
+            if target is None or target.shape != a.shape or a.dtype.kind != "f":
                 raise RnnplayError(f"optimizer state {key!r} does not fit this model: start a fresh run")
+            if not np.isfinite(a).all() or (slot in self.nonnegative and (a < 0).any()):
+                raise RnnplayError(f"optimizer state {key!r} holds impossible values (not finite, or negative "
+                                   "squares): start a fresh run")
             target[...] = a
         self.t = t
 
@@ -61,58 +103,53 @@ class SGD(Optimizer):
         super().__init__(params)
         self.momentum = momentum
 
-    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        v = self.state["velocity"][name]
-        v *= self.momentum
-        v += g
-        p -= lr * v
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
+        v = self.momentum * self.state["velocity"][name] + g
+        return p - lr * v, {"velocity": v}
 
 
 class Adagrad(Optimizer):
     name = "adagrad"
     slots = ("sum_sq",)
+    nonnegative = slots
 
-    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        G = self.state["sum_sq"][name]
-        G += g * g
-        p -= lr * g / np.sqrt(G + 1e-8)
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
+        G = self.state["sum_sq"][name] + g * g
+        return p - lr * g / np.sqrt(G + 1e-8), {"sum_sq": G}
 
 
 class RMSprop(Optimizer):
     name = "rmsprop"
     slots = ("mean_sq",)
+    nonnegative = slots
 
     def __init__(self, params: Arrays, decay: float = 0.95) -> None:
         super().__init__(params)
         self.decay = decay
 
-    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        E = self.state["mean_sq"][name]
-        E *= self.decay
-        E += (1.0 - self.decay) * g * g
-        p -= lr * g / (np.sqrt(E) + 1e-8)
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
+        E = self.decay * self.state["mean_sq"][name] + (1.0 - self.decay) * g * g
+        return p - lr * g / (np.sqrt(E) + 1e-8), {"mean_sq": E}
 
 
 class Adam(Optimizer):
     name = "adam"
     slots = ("m", "v")
+    nonnegative = ("v",)
 
     def __init__(self, params: Arrays, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__(params)
         self.beta1, self.beta2 = beta1, beta2
 
-    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        m, v = self.state["m"][name], self.state["v"][name]
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
-        v += (1.0 - self.beta2) * (g * g)
+    def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
+        m = self.beta1 * self.state["m"][name] + (1.0 - self.beta1) * g
+        v = self.beta2 * self.state["v"][name] + (1.0 - self.beta2) * (g * g)
         # θ -= lr·m̂/(√v̂ + ε) with m̂ = m/(1-β1ᵗ), √v̂ = √v/√(1-β2ᵗ): ε is added to √v̂, as in
         # PyTorch, not to √v (that would make ε effectively 1/√(1-β2ᵗ) times larger early on).
         denom = np.sqrt(v)
-        denom *= 1.0 / math.sqrt(1.0 - self.beta2**self.t)
+        denom *= 1.0 / math.sqrt(1.0 - self.beta2**t)
         denom += 1e-8
-        p -= (lr / (1.0 - self.beta1**self.t)) * m / denom
+        return p - (lr / (1.0 - self.beta1**t)) * m / denom, {"m": m, "v": v}
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in (SGD, Adagrad, RMSprop, Adam)}
@@ -131,7 +168,7 @@ def global_norm(grads: Arrays) -> float:
 
 
 def clip_by_global_norm(grads: Arrays, max_norm: float) -> float:
-    """Scale all gradients by max_norm/‖g‖ when ‖g‖ > max_norm. Returns ‖g‖ before clipping."""
+    """Scale all gradients by max_norm/‖g‖ when ‖g‖ > max_norm (0: no clipping). Returns ‖g‖ before clipping."""
     norm = global_norm(grads)
     if max_norm > 0 and norm > max_norm:
         scale = max_norm / (norm + 1e-6)
@@ -141,10 +178,11 @@ def clip_by_global_norm(grads: Arrays, max_norm: float) -> float:
 
 
 def clip_by_value(grads: Arrays, limit: float) -> float:
-    """Clamp each gradient entry to [-limit, limit] (min-char-rnn's ±5). Returns ‖g‖ before clipping."""
+    """Clamp each gradient entry to [-limit, limit] (min-char-rnn's ±5; 0: no clipping). Returns ‖g‖ before."""
     norm = global_norm(grads)
-    for g in grads.values():
-        np.clip(g, -limit, limit, out=g)
+    if limit > 0:
+        for g in grads.values():
+            np.clip(g, -limit, limit, out=g)
     return norm
 
 

@@ -32,7 +32,9 @@ from .data import StreamBatcher
 from .generate import sample_text
 from .model import Model, States
 from .optim import (
+    OPTIMIZERS,
     Optimizer,
+    Update,
     check_schedule,
     clip_by_global_norm,
     clip_by_value,
@@ -42,14 +44,43 @@ from .optim import (
 )
 
 
+def check_number(label: str, value: object, *, whole: bool = False, low: float | None = None,
+                 high: float | None = None, low_open: bool = False, high_open: bool = False) -> None:
+    """A one-line error unless ``value`` is a finite number (an int if ``whole``) within the bounds given.
+
+    ``low_open``/``high_open`` exclude the bound itself: ``low=0, low_open=True`` means "> 0".
+    """
+    kind = "a whole number" if whole else "a finite number"
+    rules = [f"{'>' if low_open else '>='} {low:g}"] if low is not None else []
+    rules += [f"{'<' if high_open else '<='} {high:g}"] if high is not None else []
+    expected = f"{label} must be {kind}{' ' if rules else ''}{' and '.join(rules)}, got {value!r}"
+    numeric = isinstance(value, int) if whole else isinstance(value, int | float)
+    if isinstance(value, bool) or not numeric or not math.isfinite(value):
+        raise RnnplayError(expected)
+    if low is not None and (value < low or (low_open and value == low)):
+        raise RnnplayError(expected)
+    if high is not None and (value > high or (high_open and value == high)):
+        raise RnnplayError(expected)
+
+
+# field -> (label in messages, lowest value) of every whole-number setting
+WHOLE_SETTINGS = {
+    "batch_size": ("batch size", 1), "seq_length": ("sequence length", 1),
+    "lr_decay_every": ("lr decay every", 0), "val_every": ("val every", 0), "val_max_chars": ("val max chars", 2),
+    "sample_every": ("sample every", 0), "sample_length": ("sample length", 1), "seed": ("seed", 0),
+}
+
+
 @dataclass
 class TrainConfig:
+    """Every setting of a run; each is checked here, once, for the CLI, the app's /train and checkpoints alike."""
+
     batch_size: int = 64
     seq_length: int = 100
     optimizer: str = "adam"
     lr: float = 4e-3
     lr_schedule: str = "cosine"  # over the budget: "cosine" (down to lr/10) or "constant"
-    clip: float = 5.0
+    clip: float = 5.0  # 0: no clipping
     clip_mode: str = "norm"  # "norm" (global norm) or "value" (min-char-rnn's ±clip)
     lr_decay: float = 1.0  # multiply the rate by this ...
     lr_decay_every: int = 0  # ... every this many steps (0: once per epoch)
@@ -64,11 +95,27 @@ class TrainConfig:
     seconds: float | None = None
 
     def __post_init__(self) -> None:
+        for name, (label, low) in WHOLE_SETTINGS.items():
+            check_number(label, getattr(self, name), whole=True, low=low)
+        check_number("learning rate", self.lr, low=0, low_open=True)
+        check_number("clip (0: no clipping)", self.clip, low=0)
+        check_number("lr decay", self.lr_decay, low=0, low_open=True, high=1)
+        check_number("val fraction", self.val_fraction, low=0, high=1, high_open=True)
+        self._check_budget()
+        if self.optimizer not in OPTIMIZERS:
+            raise RnnplayError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.clip_mode not in ("norm", "value"):
             raise RnnplayError(f"clip mode must be 'norm' or 'value', got {self.clip_mode!r}")
         check_schedule(self.lr_schedule)
-        if self.lr <= 0:
-            raise RnnplayError(f"learning rate must be > 0, got {self.lr}")
+
+    def _check_budget(self) -> None:
+        """A budget given must be one a run can reach: a positive whole number of steps, finite epochs and seconds."""
+        if self.steps is not None:
+            check_number("steps", self.steps, whole=True, low=1)
+        if self.epochs is not None:
+            check_number("epochs", self.epochs, low=0, low_open=True)
+        if self.seconds is not None:
+            check_number("time (seconds)", self.seconds, low=0, low_open=True)
 
 
 @dataclass
@@ -106,7 +153,7 @@ class FinishedEvent:
     step: int
     train_loss: float
     val_loss: float | None
-    reason: str  # "budget" or "stopped"
+    reason: str  # "budget", "stopped" or "diverged" (MAX_BAD_STEPS non-finite steps in a row; weights kept)
     seconds: float
 
 
@@ -119,6 +166,37 @@ class History:
     losses: list[float] = field(default_factory=list)
     val_steps: list[int] = field(default_factory=list)
     val_losses: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> History:
+        """A history read back from a checkpoint: pairs of lists of the same length, steps whole, losses numbers."""
+        history = cls(**saved)
+        for steps, losses in ((history.steps, history.losses), (history.val_steps, history.val_losses)):
+            if not (isinstance(steps, list) and isinstance(losses, list) and len(steps) == len(losses)):
+                raise ValueError("its loss history is not two lists of the same length")
+            if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
+                raise ValueError("its loss history has steps that are not whole numbers")
+            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in losses):
+                raise ValueError("its loss history has losses that are not numbers")
+        return history
+
+
+# Steps whose loss, gradient or update is not finite, in a row, before a run ends as "diverged". One such step
+# is skipped (the weights are kept, the carried state restarts); several in a row mean the weights will not recover.
+MAX_BAD_STEPS = 3
+# Characters a --time budget times Model.evaluate on before it has timed a whole validation (one of its chunks).
+PROBE_CHARS = 32 * 256
+
+
+@dataclass
+class Attempt:
+    """One step computed aside: what :meth:`Trainer.train_step` commits, or the reason it skips it."""
+
+    loss: float
+    norm: float
+    states: States
+    update: Update | None  # None: a non-finite step, skipped
+    skipped: str = ""
 
 
 class Trainer:
@@ -138,13 +216,19 @@ class Trainer:
         self.states: States = model.initial_state(config.batch_size)
         self.step = 0
         self.history = History()
+        self.bad_steps = 0  # non-finite steps in a row
         self._started: float | None = None  # perf_counter() when run() began
+        self._validation_seconds: float | None = None  # how long a whole validation took (or will take)
         self._stop = threading.Event()
 
     # -- control -------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask a running :meth:`run` to finish after the current step (thread-safe)."""
+        """Ask :meth:`run` to finish after the current step, or before its first (thread- and signal-safe)."""
         self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     @property
     def epoch(self) -> float:
@@ -167,7 +251,24 @@ class Trainer:
             return True
         if c.epochs is not None and self.epoch >= c.epochs:
             return True
-        return c.seconds is not None and self._elapsed() >= c.seconds
+        return c.seconds is not None and self._elapsed() >= self._seconds_for_steps()
+
+    def _seconds_for_steps(self) -> float:
+        """A --time budget less the final validation's expected time: the run ends within one step of the budget."""
+        assert self.config.seconds is not None
+        return max(0.0, self.config.seconds - self._final_validation_seconds())
+
+    def _final_validation_seconds(self) -> float:
+        """The last validation's duration; before there is one, Model.evaluate timed on PROBE_CHARS, scaled up."""
+        if self.val_ids is None:
+            return 0.0
+        if self._validation_seconds is None:
+            chars = min(len(self.val_ids), self.config.val_max_chars)
+            probe = self.val_ids[: PROBE_CHARS + 1]
+            start = time.perf_counter()
+            self.model.evaluate(probe)
+            self._validation_seconds = (time.perf_counter() - start) * chars / len(probe)
+        return self._validation_seconds
 
     def budget_fraction(self) -> float | None:
         """The largest share of any budget spent so far (the run ends when one reaches 1).
@@ -182,7 +283,8 @@ class Trainer:
         if c.epochs:
             shares.append(self.epoch / c.epochs)
         if c.seconds and self._started is not None:
-            shares.append(self._elapsed() / c.seconds)
+            limit = self._seconds_for_steps()
+            shares.append(self._elapsed() / limit if limit > 0 else 1.0)
         return min(1.0, max(shares)) if shares else None
 
     def _eta(self, steps_done: int) -> float | None:
@@ -201,30 +303,56 @@ class Trainer:
 
     # -- one step --------------------------------------------------------------------
     def train_step(self) -> tuple[float, float] | str:
-        """One optimisation step. Returns (loss, grad norm), or the reason it was skipped."""
+        """One optimisation step, all or nothing. Returns (loss, grad norm), or the reason it was skipped.
+
+        Everything that can fail (the batch, forward and backward, clipping, the optimizer's
+        arithmetic) is computed aside; if it raises, the data position and the RNG are put
+        back, so step, optimizer t, data position, RNG and carried state always agree and a
+        checkpoint saved afterwards resumes exactly.
+        """
+        position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
+        try:
+            attempt = self._attempt()
+        except BaseException:
+            self.batcher.load_state_dict(position)
+            self.rng.bit_generator.state = rng_state
+            raise
+        return self._commit(attempt)
+
+    def _attempt(self) -> Attempt:
         batch = self.batcher.next()
-        if batch.reset:
-            self.states = self.model.initial_state(self.config.batch_size)
+        states = self.model.initial_state(self.config.batch_size) if batch.reset else self.states
         dropout_rng = self.rng if self.model.dropout > 0 else None
-        loss, grads, states = self.model.loss_and_grads(batch.inputs, batch.targets, self.states, dropout_rng)
+        loss, grads, states = self.model.loss_and_grads(batch.inputs, batch.targets, states, dropout_rng)
         if self.config.clip_mode == "value":
             norm = clip_by_value(grads, self.config.clip)
         else:
             norm = clip_by_global_norm(grads, self.config.clip)
+        fresh = self.model.initial_state(self.config.batch_size)  # the streams' memory restarts after a skipped step
         if not (math.isfinite(loss) and math.isfinite(norm)):
-            # Keep the last good weights; restart the streams' memory from zero.
-            self.states = self.model.initial_state(self.config.batch_size)
-            self.step += 1
-            return f"non-finite loss ({loss}) or gradient norm ({norm}); step skipped, weights kept"
-        self.optimizer.step(self.model.params, grads, self.lr())
-        self.states = states
+            return Attempt(loss, norm, fresh, None, f"non-finite loss ({loss}) or gradient norm ({norm}); "
+                                                    "step skipped, weights kept")
+        lr = self.lr()
+        update = self.optimizer.propose(self.model.params, grads, lr)
+        if not update.finite():
+            return Attempt(loss, norm, fresh, None, f"the update at learning rate {lr:.3g} would make weights "
+                                                    "non-finite; step skipped, weights kept")
+        return Attempt(loss, norm, states, update)
+
+    def _commit(self, attempt: Attempt) -> tuple[float, float] | str:
+        if attempt.update is not None:
+            self.optimizer.apply(self.model.params, attempt.update)
+        self.states = attempt.states
         self.step += 1
-        return loss, norm
+        self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
+        return attempt.skipped or (attempt.loss, attempt.norm)
 
     def validate(self) -> float | None:
         if self.val_ids is None:
             return None
+        start = time.perf_counter()
         val = self.model.evaluate(self.val_ids[: self.config.val_max_chars])
+        self._validation_seconds = time.perf_counter() - start
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
@@ -234,18 +362,18 @@ class Trainer:
         c = self.config
         if c.steps is None and c.epochs is None and c.seconds is None:
             raise RnnplayError("give a training budget: --steps, --epochs or --time")
-        self._stop.clear()
         self._started = window_start = time.perf_counter()
         window_chars = 0
         steps_done = 0
         last_loss = float("nan")
-        val_loss: float | None = None
         chars_per_sec = 0.0
         while not self._budget_done() and not self._stop.is_set():
             result = self.train_step()
             steps_done += 1
             if isinstance(result, str):
                 yield SkippedEvent(self.step, result)
+                if self.bad_steps >= MAX_BAD_STEPS:
+                    break
                 continue
             last_loss, norm = result
             self.history.steps.append(self.step)
@@ -262,12 +390,20 @@ class Trainer:
                             self._eta(steps_done), self.budget_fraction())
             if c.sample_every and self.step % c.sample_every == 0:
                 yield SampleEvent(self.step, self.sample())
-        reason = "stopped" if self._stop.is_set() else "budget"
-        if self.val_ids is not None and (not self.history.val_steps or self.history.val_steps[-1] != self.step):
+        yield from self._finish(last_loss)
+
+    def _finish(self, last_loss: float) -> Iterator[Event]:
+        """The final validation (when the budget ran out and this step has none yet), then the FinishedEvent.
+
+        A stopped or diverged run ends at once, with the last validation loss it has.
+        """
+        reason = "diverged" if self.bad_steps >= MAX_BAD_STEPS else "stopped" if self._stop.is_set() else "budget"
+        self._stop.clear()
+        h = self.history
+        val_loss = h.val_losses[-1] if h.val_losses else None
+        if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
             val_loss = self.validate()
             yield ValidationEvent(self.step, val_loss)
-        elif self.history.val_losses:
-            val_loss = self.history.val_losses[-1]
         yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed())
 
     def sample(self, length: int | None = None, temperature: float = 0.8) -> str:
@@ -294,20 +430,31 @@ class Trainer:
         return meta, arrays
 
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Take back :meth:`checkpoint_state`; anything missing, mistyped or impossible is a one-line error."""
         try:
-            self.step = int(meta["step"])
+            step, t = meta["step"], meta["optimizer_t"]
+            check_number("its step", step, whole=True, low=0)
+            check_number("its optimizer step", t, whole=True, low=0, high=step)
+            self.step = step
             self.batcher.load_state_dict(meta["data"])
             self.rng.bit_generator.state = meta["rng"]
-            self.history = History(**meta["history"])
+            self.history = History.from_dict(meta["history"])
             opt = {k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}
-            self.optimizer.load_state_arrays(opt, int(meta["optimizer_t"]))
-            states = [list(s) for s in self.states]
-            for key, a in arrays.items():
-                if key.startswith("state/"):
-                    _, i, j = key.split("/")
-                    if states[int(i)][int(j)].shape != a.shape:
-                        raise RnnplayError("the carried state does not fit: resume with the same --batch-size")
-                    states[int(i)][int(j)] = a.astype(self.model.dtype)
-            self.states = [tuple(s) for s in states]
-        except (KeyError, TypeError, ValueError, IndexError) as err:
+            self.optimizer.load_state_arrays(opt, t)
+            self.states = self._carried_state(arrays)
+        except RnnplayError as err:
+            raise RnnplayError(f"the checkpoint's training state is unusable ({err}): start a fresh run") from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             raise RnnplayError(f"the checkpoint's training state is incomplete ({err}): start a fresh run") from None
+
+    def _carried_state(self, arrays: dict[str, np.ndarray]) -> States:
+        states = [list(s) for s in self.states]
+        for key, a in arrays.items():
+            if key.startswith("state/"):
+                _, i, j = key.split("/")
+                if states[int(i)][int(j)].shape != a.shape:
+                    raise RnnplayError("the carried state does not fit: resume with the same --batch-size")
+                if a.dtype.kind != "f" or not np.isfinite(a).all():
+                    raise RnnplayError(f"the carried state {key} is not finite numbers")
+                states[int(i)][int(j)] = a.astype(self.model.dtype)
+        return [tuple(s) for s in states]
