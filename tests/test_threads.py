@@ -1,0 +1,149 @@
+"""The BLAS thread policy (rnnplay/core/threads.py): overrides, the load reading, the switch.
+
+Real subprocesses throughout: the thread count is read back with threadpoolctl in
+the process that ran ``rnnplay``'s main, and the load is a real spinning process.
+Bad values of ``--threads`` / ``RNNPLAY_THREADS`` are in tests/hostile/test_threads.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rnnplay.cli import build_parser
+from rnnplay.core import threads
+
+CORES = threads.usable_cores()
+SPINNER = [sys.executable, "-c", "while True: pass"]
+READ_BACK = """
+import sys, threadpoolctl
+from rnnplay.cli import main
+code = main(sys.argv[1:])
+print("BLAS", min(lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"))
+sys.exit(code)
+"""
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "OPENBLAS_", "OMP_"))}
+    env.update(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_DATA_HOME=str(tmp_path / "data"))
+    return {**env, **extra}
+
+
+def blas_threads_after(args: list[str], env: dict[str, str]) -> int:
+    """BLAS's thread count in a process that ran ``rnnplay ARGS`` through main() (a quick, harmless command)."""
+    proc = subprocess.run([sys.executable, "-c", READ_BACK, *args], env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.strip().splitlines()[-1].removeprefix("BLAS "))
+
+
+@pytest.fixture
+def spinner() -> Iterator[subprocess.Popen]:
+    """A process that keeps one core busy while the test runs."""
+    proc = subprocess.Popen(SPINNER)
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("where", [
+    ["--threads", "1", "corpus", "list"],
+    ["corpus", "--threads", "1", "list"],
+    ["corpus", "list", "--threads", "1"],
+])  # fmt: skip
+def test_the_flag_sets_blas_threads_wherever_it_stands(where: list[str], tmp_path: Path) -> None:
+    assert blas_threads_after(where, env_for(tmp_path)) == 1
+
+
+def test_the_environment_sets_blas_threads(tmp_path: Path) -> None:
+    assert blas_threads_after(["corpus", "list"], env_for(tmp_path, RNNPLAY_THREADS="1")) == 1
+
+
+@pytest.mark.skipif(CORES < 2, reason="needs two cores to tell two counts apart")
+def test_the_flag_wins_over_the_environment(tmp_path: Path) -> None:
+    assert blas_threads_after(["corpus", "list", "--threads", "2"], env_for(tmp_path, RNNPLAY_THREADS="1")) == 2
+    assert blas_threads_after(["corpus", "list", "--threads", "1"], env_for(tmp_path, RNNPLAY_THREADS="2")) == 1
+
+
+def test_auto_keeps_within_the_cores(tmp_path: Path) -> None:
+    assert 1 <= blas_threads_after(["corpus", "list", "--threads", "auto"], env_for(tmp_path)) <= CORES
+
+
+def test_every_subcommand_takes_threads() -> None:
+    def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    found = list(parsers(build_parser()))
+    assert len(found) > 10  # the top level, every command and every action below one
+    for parser in found:
+        assert any("--threads" in action.option_strings for action in parser._actions), parser.prog
+
+
+@pytest.mark.parametrize(("others", "cores", "current", "wanted"), [
+    (0.0, 2, 2, 2),    # quiet: all the cores
+    (0.7, 2, 2, 1),    # another process takes most of a core (its share beside our two threads): one fewer
+    (1.0, 2, 1, 1),    # ... it still runs, now with a core to itself: stay
+    (0.4, 2, 1, 1),    # ... it uses less, but not clearly less: stay, no flapping
+    (0.1, 2, 1, 2),    # ... it stopped: back to two
+    (0.4, 2, 2, 2),    # a little noise does not take a thread away
+    (3.5, 2, 2, 1),    # a machine loaded far past its cores: one thread, never zero
+    (1.7, 8, 8, 6),    # eight cores, two taken
+    (0.0, 1, 1, 1),
+])  # fmt: skip
+def test_threads_for(others: float, cores: int, current: int, wanted: int) -> None:
+    assert threads.threads_for(others, cores, current) == wanted
+
+
+def test_the_load_reading_sees_a_spinning_process(spinner: subprocess.Popen) -> None:
+    """Other processes' busy cores while one spins: at least most of a core (the machine may be busier still)."""
+    load = threads.OtherLoad()
+    time.sleep(1.0)
+    others = load.read()
+    assert spinner.poll() is None
+    assert 0.5 < others <= CORES + 0.5
+
+
+POLICY_UNDER_LOAD = """
+import subprocess, sys, time, threadpoolctl
+from rnnplay.core import threads
+policy = threads.start(None)
+spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+deadline = time.monotonic() + 30
+try:
+    while policy.threads == policy.ceiling and time.monotonic() < deadline:
+        time.sleep(0.1)
+    blas = threadpoolctl.threadpool_info()[0]["num_threads"]
+    print(policy.ceiling, policy.threads, blas, threads.cores_busy(), round(policy.others, 2))
+finally:
+    spinner.kill()
+"""
+
+
+@pytest.mark.skipif(CORES < 2, reason="one core: there is no thread to give up")
+def test_auto_gives_a_core_up_to_a_spinning_process(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", POLICY_UNDER_LOAD], env=env_for(tmp_path), capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    ceiling, policy_threads, blas, busy, others = proc.stdout.split()
+    assert int(policy_threads) < int(ceiling), f"others read {others} cores busy"
+    assert int(blas) == int(policy_threads)  # the policy's count is what OpenBLAS has
+    assert busy == "True"
+
+
+def test_training_in_this_process_marks_the_cores_busy() -> None:
+    with threads.busy_cores():
+        assert threads.cores_busy()
