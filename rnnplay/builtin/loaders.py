@@ -57,13 +57,7 @@ class UrlLoader:
     help = "a text file on the web, downloaded once into the cache: url:https://HOST/PATH"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        try:
-            parts = urllib.parse.urlsplit(spec)
-            host = parts.hostname
-        except ValueError:  # a bad port or an unbalanced [ in the host
-            host = None
-        if parts.scheme not in ("http", "https") or not host:
-            raise RnnplayError(f"url:{spec} is not an http(s) address; give url:https://... (or a file's path)")
+        parts, host = _http_address(spec)
         file_name = Path(urllib.parse.unquote(parts.path)).name or host
         key = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
@@ -99,6 +93,18 @@ class CardLoader:
         else:
             text, source = decode(card.read_bytes(progress), str(card.cache_path), card.encoding), str(card.url)
         return Corpus(card.name, text, source, card.licence, card.description, dict(card.train))
+
+
+def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:
+    """(the parts of an http(s) URL, its host), or a one-line error."""
+    try:
+        parts = urllib.parse.urlsplit(spec)
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ in the host
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise RnnplayError(f"url:{spec[:200]} is not an http(s) address; give url:https://... (or a file's path)")
+    return parts, host
 
 
 @contextmanager

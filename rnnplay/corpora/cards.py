@@ -140,15 +140,17 @@ class CardFields:
 
     def text(self, table: dict[str, Any], key: str, default: str) -> str:
         value = table.get(key, default)
-        if not isinstance(value, str) or "\0" in value:
+        if not isinstance(value, str):
             raise self.problem(f"has {key} = {_short(value)}, which should be a string")
+        if "\0" in value:
+            raise self.problem(f"has {key} = {_short(value)}, which contains a NUL character")
         return value
 
     def name(self, key: str, table: dict[str, Any], default: str) -> str:
         value = self.text(table, key, default) or default
         if (why := download.name_problem(value)) is not None:
-            raise self.problem(f"has {key} = {_short(value)}, which {why}: it names a folder in the cache, "
-                               "so give a plain name such as \"mybook\"")
+            raise self.problem(f"has {key} = {_short(value)}, which {why}: a card's names must not lead outside "
+                               "the cache; give a plain name such as \"mybook\"")
         return value
 
     def url(self, source: dict[str, Any]) -> str:

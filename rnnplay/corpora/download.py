@@ -236,6 +236,9 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
                            f"or set {MIRROR_ENV} to a folder or URL holding the corpus") from None
     except (TimeoutError, OSError) as err:
         raise RnnplayError(f"cannot reach {_where(url)} ({err}); check the address and your connection") from None
+    except (ValueError, OverflowError, http.client.HTTPException) as err:  # a bad port, a garbled answer
+        raise RnnplayError(f"cannot download {url[:200]} ({err.__class__.__name__}: {str(err)[:100]}); check the "
+                           "address") from None
 
 
 def _read(response: Any, url: str) -> bytes:

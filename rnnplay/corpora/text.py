@@ -69,13 +69,14 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
     except (OSError, ValueError) as err:  # ValueError: a NUL in the path
         raise RnnplayError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}; check the path and "
                            "its permissions") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or (limit is not None and info.st_size > limit):
+        os.close(fd)
         if not stat.S_ISREG(info.st_mode):
             raise RnnplayError(f"{path} is {kind_of(info.st_mode)}, not a regular {what}; give a regular file")
-        if limit is not None and info.st_size > limit:
-            raise RnnplayError(f"{path} has {info.st_size:,} bytes, more than the {limit:,} a {what} "
-                               "may have; check that it is the right file")
+        raise RnnplayError(f"{path} has {info.st_size:,} bytes, more than the {limit:,} a {what} may have; "
+                           "check that it is the right file")
+    with os.fdopen(fd, "rb") as handle:
         try:
             return handle.read()
         except OSError as err:

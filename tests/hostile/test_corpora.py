@@ -1,0 +1,399 @@
+"""Hostile corpora: cards, paths, special files and HTTP servers that misbehave, each one row.
+
+Every row runs a real ``rnnplay`` command against a sandbox (its own HOME, XDG folders
+and cwd) and checks how it ended: the exit code, exactly one ``rnnplay: error:`` line
+(no traceback) that mentions what went wrong, no file created or changed outside the
+place the row allows, and a bounded run time. Rows where the front end matters (FIFOs,
+downloads, ``train``, ``score``) run in a subprocess; rows that only parse a card run
+``rnnplay.cli.main`` in-process, with the sandbox's environment and cwd.
+
+The HTTP rows talk to a real server on 127.0.0.1 started here: it answers slowly, without
+end, with a huge Content-Length, with a directory listing, with redirects and errors.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from rnnplay.cli import main
+
+from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAKESPEARE = ROOT / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
+TEXT = "To be, or not to be, that is the question.\nWhether 'tis nobler in the mind to suffer.\n" * 20
+SHA = "0" * 64
+TINY = ["--steps", "1", "--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8",
+        "--val-every", "0", "--sample-every", "0"]
+CACHE = "cache/rnnplay/"  # the sandbox's download cache (XDG_CACHE_HOME/rnnplay), relative to its root
+
+
+# -- the misbehaving server -----------------------------------------------------------------
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Special paths misbehave; anything else is served from the listing folder (with a directory listing)."""
+
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self) -> None:
+        route = self.path.split("?")[0].strip("/").split("/")[0]
+        special = {"slow": self.slow, "endless": self.endless, "huge": self.huge, "mega": self.mega,
+                   "text": self.text, "to-file": self.to_file, "loop": self.loop, "error": self.error}
+        if route in special:
+            special[route]()
+        else:
+            super().do_GET()
+
+    def headers_for(self, length: int | None, code: int = 200) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def trickle(self, piece: bytes, pause: float, until: float) -> None:
+        give_up = time.monotonic() + until
+        try:
+            while time.monotonic() < give_up:
+                self.wfile.write(piece)
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:  # the client gave up: the point of the row
+            pass
+
+    def slow(self) -> None:  # 2 bytes every 0.3 s, never done
+        self.headers_for(10_000)
+        self.trickle(b"ab", 0.3, 60)
+
+    def endless(self) -> None:  # a body without a length that never ends
+        self.headers_for(None)
+        self.trickle(b"endless text " * 5000, 0, 60)
+
+    def huge(self) -> None:  # declares 10 TB
+        self.headers_for(10**13)
+        self.trickle(b"x" * 1000, 0.1, 5)
+
+    def mega(self) -> None:  # 1 MB of text, no length given
+        self.headers_for(None)
+        self.wfile.write(TEXT.encode() * (1_000_000 // len(TEXT)))
+
+    def text(self) -> None:
+        body = TEXT.encode()
+        self.headers_for(len(body))
+        self.wfile.write(body)
+
+    def to_file(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "file:///etc/passwd")
+        self.end_headers()
+
+    def loop(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "/loop")
+        self.end_headers()
+
+    def error(self) -> None:
+        self.send_error(500, "broken on purpose")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    listing = tmp_path_factory.mktemp("listing")
+    (listing / "a.txt").write_text(TEXT)
+    (listing / "sub").mkdir()
+    handler = lambda *args: Handler(*args, directory=str(listing))  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+# -- rows -------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    """One hostile case: files to make, the command (``{url}`` is the server, ``{work}`` the cwd), how it ends."""
+
+    args: list[str]
+    mentions: tuple[str, ...] = ()
+    files: dict[str, str | bytes] = field(default_factory=dict)  # relative to the sandbox's work folder
+    make: Callable[[Path], None] | None = None  # anything files cannot say (FIFOs, symlinks)
+    env: dict[str, str] = field(default_factory=dict)
+    code: int = 1
+    allowed: tuple[str, ...] = ()  # sandbox paths the command may write
+    subprocess: bool = False
+    timeout: float = 30
+    stdout: str = ""  # a successful row's output must contain this
+
+
+def card(source: str, head: str = 'name = "evil"\n', rest: str = "") -> str:
+    return f'{head}description = "x"\nlicence = "CC0"\n[source]\n{source}\n{rest}'
+
+
+URL_SOURCE = 'url = "{url}/text/t.txt"\nsha256 = "' + SHA + '"\nsize = 1000'
+
+
+def fifo(name: str) -> Callable[[Path], None]:
+    return lambda work: os.mkfifo(work / name)
+
+
+def link(name: str, target: str) -> Callable[[Path], None]:
+    return lambda work: os.symlink(target, work / name)
+
+
+def dir_with(member: Callable[[Path], None]) -> Callable[[Path], None]:
+    def make(work: Path) -> None:
+        (work / "notes").mkdir()
+        (work / "notes" / "a.txt").write_text(TEXT)
+        member(work / "notes")
+    return make
+
+
+def cache_link(name: str) -> Callable[[Path], None]:
+    def make(work: Path) -> None:
+        corpora = work.parent / CACHE / "corpora"
+        corpora.mkdir(parents=True)
+        (work.parent / "outside").mkdir()
+        os.symlink(work.parent / "outside", corpora / name)
+    return make
+
+
+SHOW, FETCH, TRAIN = ["corpus", "show"], ["corpus", "fetch"], ["train"]
+ESCAPE = ("outside", "fix the card")
+
+ROWS = [
+    # -- a card must not lead outside the cache (issue 14 item 1) --
+    pytest.param(Row([*FETCH, "evil.toml"], (*ESCAPE, "'../../../escaped'"),
+                     {"evil.toml": card(URL_SOURCE, 'name = "../../../escaped"\n')}), id="card-name-dotdot"),
+    pytest.param(Row([*FETCH, "evil.toml"], (*ESCAPE, "escaped2.txt"),
+                     {"evil.toml": card(URL_SOURCE + '\nfilename = "../../../../escaped2.txt"')}),
+                 id="card-filename-dotdot"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("slash",), {"evil.toml": card(URL_SOURCE, 'name = "/tmp/abs"\n')}),
+                 id="card-name-absolute"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("slash",), {"evil.toml": card(URL_SOURCE + '\nfilename = "/etc/x"')}),
+                 id="card-filename-absolute"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("drive letter",), {"evil.toml": card(URL_SOURCE, 'name = "C:evil"\n')}),
+                 id="card-name-drive-letter"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("NUL",), {"evil.toml": card(URL_SOURCE + '\nfilename = "a\\u0000b"')}),
+                 id="card-filename-nul"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("empty",), {"evil.toml": card(URL_SOURCE + '\nfilename = ""')}),
+                 id="card-filename-empty"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("'.'",), {"evil.toml": card(URL_SOURCE + '\nfilename = "."')}),
+                 id="card-filename-dot"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("slash",), {"evil.toml": card(URL_SOURCE + '\nfilename = "..\\\\x.txt"')}),
+                 id="card-filename-backslash"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("symbolic link",), {"evil.toml": card(URL_SOURCE)},
+                     make=cache_link("evil"), subprocess=True), id="card-cache-folder-symlinked-outside"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ESCAPE, {"evil.toml": card(URL_SOURCE, 'name = ".."\n')}),
+                 id="show-card-name-dotdot"),
+    pytest.param(Row([*TRAIN, "card:evil.toml", *TINY], ESCAPE, {"evil.toml": card(URL_SOURCE, 'name = ".."\n')},
+                     subprocess=True), id="train-card-name-dotdot"),
+    # -- every field of a card is checked --
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("http(s)",),
+                     {"evil.toml": card('url = "file:///etc/passwd"\nsha256 = "' + SHA + '"\nsize = 10')}),
+                 id="card-url-file-scheme"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("http(s)",),
+                     {"evil.toml": card('url = "ftp://x/y"\nsha256 = "' + SHA + '"\nsize = 10')}), id="card-url-ftp"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("64 hex",),
+                     {"evil.toml": card('url = "https://x/y"\nsha256 = "xyz"\nsize = 10')}), id="card-sha256-bad"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("size = -1",),
+                     {"evil.toml": card('url = "https://x/y"\nsha256 = "' + SHA + '"\nsize = -1')}),
+                 id="card-size-negative"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("size = true",),
+                     {"evil.toml": card('url = "https://x/y"\nsha256 = "' + SHA + '"\nsize = true')}),
+                 id="card-size-bool"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("size = '10'",),
+                     {"evil.toml": card('url = "https://x/y"\nsha256 = "' + SHA + '"\nsize = "10"')}),
+                 id="card-size-string"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("not both",),
+                     {"evil.toml": card('url = "https://x/y"\nsha256 = "' + SHA + '"\nsize = 1\nspec = "stdlib:"')}),
+                 id="card-url-and-spec"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("[source]",), {"evil.toml": 'name = "x"\n'}), id="card-no-source"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("[source] table",), {"evil.toml": 'source = "stdlib:"\n'}),
+                 id="card-source-not-a-table"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("[train] table",), {"evil.toml": 'train = 5\n[source]\nspec = "x"\n'}),
+                 id="card-train-not-a-table"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("option name",),
+                     {"evil.toml": card('spec = "stdlib:json"', rest='[train]\n"../x" = 1\n')}), id="card-train-key"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("klingon",),
+                     {"evil.toml": card('spec = "stdlib:json"\nencoding = "klingon"')}), id="card-encoding-unknown"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("name = 5",),
+                     {"evil.toml": card('spec = "stdlib:json"', "name = 5\n")}), id="card-name-not-a-string"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("fix its toml",), {"evil.toml": "name = \n"}), id="card-bad-toml"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("fix its toml",), {"evil.toml": b"name = '\xff\xfe'\n"}),
+                 id="card-not-utf8"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("more than",), {"evil.toml": "# " + "x" * 2_000_000 + "\n"}),
+                 id="card-huge"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("named pipe",), make=fifo("evil.toml"), subprocess=True),
+                 id="card-is-a-fifo"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("folder",), make=lambda w: (w / "evil.toml").mkdir()),
+                 id="card-is-a-folder"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("leads back to itself",),
+                     {"evil.toml": card('spec = "card:evil.toml"')}), id="card-spec-is-itself"),
+    pytest.param(Row([*SHOW, "card:a.toml"], ("leads back to itself",),
+                     {"a.toml": card('spec = "card:b.toml"'), "b.toml": card('spec = "card:a.toml"')}),
+                 id="cards-spec-each-other"),
+    pytest.param(Row([*TRAIN, "card:evil.toml", *TINY], ("leads back to itself",),
+                     {"evil.toml": card('spec = "card:evil.toml"')}, subprocess=True), id="train-card-spec-is-itself"),
+    pytest.param(Row([*SHOW, "card:evil.toml"], ("named pipe",), {"evil.toml": card('spec = "file:pipe"')},
+                     make=fifo("pipe"), subprocess=True), id="card-spec-is-a-fifo"),
+    # -- a corpus that is not a regular file (item 6) --
+    pytest.param(Row([*SHOW, "pipe"], ("named pipe",), make=fifo("pipe"), subprocess=True), id="show-fifo"),
+    pytest.param(Row([*TRAIN, "pipe", *TINY], ("named pipe",), make=fifo("pipe"), subprocess=True), id="train-fifo"),
+    pytest.param(Row(["score", "--file", "pipe"], ("named pipe",), make=fifo("pipe"), subprocess=True, timeout=15),
+                 id="score-fifo"),
+    pytest.param(Row([*SHOW, "/dev/zero"], ("character device",), subprocess=True), id="show-dev-zero"),
+    pytest.param(Row([*TRAIN, "/dev/null", *TINY], ("character device",), subprocess=True), id="train-dev-null"),
+    pytest.param(Row([*SHOW, "zero"], ("character device",), make=link("zero", "/dev/zero"), subprocess=True),
+                 id="show-symlink-to-device"),
+    pytest.param(Row([*SHOW, "dir:notes"], ("named pipe", "pipe"), make=dir_with(fifo("pipe")), subprocess=True),
+                 id="dir-member-fifo"),
+    pytest.param(Row([*TRAIN, "dir:notes", *TINY], ("named pipe",), make=dir_with(fifo("pipe")), subprocess=True),
+                 id="train-dir-member-fifo"),
+    pytest.param(Row([*SHOW, "dir:notes"], ("cannot read", "mem"), make=dir_with(link("mem", "/proc/self/mem")),
+                     subprocess=True), id="dir-member-unreadable"),
+    pytest.param(Row([*SHOW, "dir:notes:../*"], ("inside the folder",), make=dir_with(lambda d: None)),
+                 id="dir-glob-dotdot"),
+    pytest.param(Row([*SHOW, "dir:notes:/etc/*"], ("inside the folder",), make=dir_with(lambda d: None)),
+                 id="dir-glob-absolute"),
+    pytest.param(Row([*SHOW, "dir:notes"], ("matched no text files",), make=lambda w: (w / "notes").mkdir()),
+                 id="dir-empty"),
+    pytest.param(Row([*SHOW, "no\0pe.txt"], ("no such file",)), id="path-with-nul"),
+    # -- downloads that misbehave (items 5 and 6) --
+    pytest.param(Row([*SHOW, "url:{url}/slow/s.txt"], ("took longer than 2 s", "RNNPLAY_DOWNLOAD_TIMEOUT"),
+                     env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-trickles"),
+    pytest.param(Row([*SHOW, "url:{url}/endless/e.txt", "--max-download", "1M"], ("over the 1,048,576-byte limit",),
+                     subprocess=True), id="url-endless-body"),
+    pytest.param(Row([*TRAIN, "url:{url}/endless/e.txt", *TINY], ("limit", "RNNPLAY_MAX_DOWNLOAD"),
+                     env={"RNNPLAY_MAX_DOWNLOAD": "2M"}, subprocess=True), id="train-url-endless-body"),
+    pytest.param(Row([*SHOW, "url:{url}/huge/h.txt"], ("10,000,000,000,000 bytes", "limit"), subprocess=True),
+                 id="url-huge-content-length"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("declares 1,000",),
+                     {"evil.toml": card('url = "{url}/mega/m.txt"\nsha256 = "' + SHA + '"\nsize = 1000')},
+                     subprocess=True), id="card-size-1000-body-1mb"),
+    pytest.param(Row([*FETCH, "evil.toml"], ("checksum mismatch",),
+                     {"evil.toml": card(f'url = "{{url}}/text/t.txt"\nsha256 = "{SHA}"\nsize = {len(TEXT)}')},
+                     subprocess=True), id="card-checksum-mismatch"),
+    pytest.param(Row([*SHOW, "url:{url}/to-file"], ("302",), subprocess=True), id="url-redirect-to-file"),
+    pytest.param(Row([*SHOW, "url:{url}/loop"], ("http",), subprocess=True), id="url-redirect-loop"),
+    pytest.param(Row([*SHOW, "url:{url}/error/x.txt"], ("http 500",), subprocess=True), id="url-500"),
+    pytest.param(Row([*SHOW, "url:{url}/nothing.txt"], ("not found",), subprocess=True), id="url-404"),
+    pytest.param(Row([*SHOW, "url:{url}/a/.."], ESCAPE, subprocess=True), id="url-name-dotdot"),
+    pytest.param(Row([*SHOW, "url:{url}/a/%2e%2e"], ESCAPE, subprocess=True), id="url-name-encoded-dotdot"),
+    pytest.param(Row([*SHOW, "url:{url}/a%00b"], ("NUL",), subprocess=True), id="url-name-nul"),
+    pytest.param(Row([*SHOW, "url:http://[::1/x"], ("not an http(s) address",)), id="url-unbalanced-bracket"),
+    pytest.param(Row([*SHOW, "url:file:///etc/passwd"], ("not an http(s) address",)), id="url-file-scheme"),
+    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "lots"], ("not a size",)),
+                 id="max-download-not-a-size"),
+    pytest.param(Row([*SHOW, "url:{url}/text/t.txt"], ("not a number of seconds",),
+                     env={"RNNPLAY_DOWNLOAD_TIMEOUT": "nan"}, subprocess=True), id="download-timeout-nan"),
+    pytest.param(Row([*SHOW, "url:{url}/"], (), code=0, allowed=(CACHE,), subprocess=True,
+                     stdout="Directory listing"), id="url-directory-listing-is-text"),
+    pytest.param(Row([*SHOW, "url:{url}/sub/"], (), code=0, allowed=(CACHE,), subprocess=True,
+                     stdout="Directory listing"), id="url-subfolder-listing"),
+    # -- accepted and handled --
+    pytest.param(Row([*SHOW, "bom.txt"], (), {"bom.txt": b"\xef\xbb\xbf" + TEXT.encode()}, code=0,
+                     stdout="vocabulary:  23 characters"), id="bom-is-not-a-character"),
+    pytest.param(Row([*SHOW, "tinyshakespeare"], (), code=0, stdout="not downloaded", subprocess=True),
+                 id="show-card-offline"),
+]
+
+
+def run_in_process(sandbox: Sandbox, args: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str],
+                   monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
+        monkeypatch.delenv(name)
+    for name, value in {**sandbox.env, **env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(sandbox.work)
+    capsys.readouterr()
+    start = time.perf_counter()
+    code = main(args)
+    out = capsys.readouterr()
+    return Outcome(code, out.out, out.err, time.perf_counter() - start)
+
+
+def files_beside(root: Path) -> set[str]:
+    """Files in the sandbox's parent folder, outside the sandbox: where an escaping path would land."""
+    return {str(p) for p in root.parent.rglob("*") if root not in p.parents and p != root}
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_hostile_corpus(row: Row, sandbox: Sandbox, server: str, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, content in row.files.items():
+        path = sandbox.work / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content.replace("{url}", server))
+    if row.make is not None:
+        row.make(sandbox.work)
+    args = [a.replace("{url}", server) for a in row.args]
+    before, beside = sandbox.snapshot(), files_beside(sandbox.root)
+    if row.subprocess:
+        out = sandbox.run(args, timeout=row.timeout, env=row.env)
+    else:
+        out = run_in_process(sandbox, args, row.env, capsys, monkeypatch)
+    if row.code == 0:
+        assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert row.stdout in out.stdout, out.stdout[-2000:]
+    else:
+        assert_one_line_error(out, mentions=row.mentions, code=row.code)
+    assert out.seconds < row.timeout
+    assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
+    assert files_beside(sandbox.root) == beside
+    assert not Path("/escaped2.txt").exists() and not Path("/escaped").exists()
+
+
+@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"no corpus at {SHAKESPEARE}")
+@pytest.mark.parametrize("where", ["cwd", "mirror"])
+def test_train_a_card_from_a_local_copy_without_the_network(sandbox: Sandbox, where: str) -> None:
+    """`rnnplay train tinyshakespeare` with a copy in the working folder or the mirror: no download is tried."""
+    folder = sandbox.work if where == "cwd" else sandbox.root / "mirror"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(SHAKESPEARE, folder / "tinyshakespeare.txt")
+    env = {"RNNPLAY_CORPUS_MIRROR": str(folder)} if where == "mirror" else {}
+    env["https_proxy"] = env["http_proxy"] = "http://127.0.0.1:9"  # any network use fails fast
+    out = sandbox.run(["train", "tinyshakespeare", *TINY, "--out", "m.npz"], timeout=120, env=env)
+    assert out.code == 0, out.stderr[-2000:]
+    assert (sandbox.root / CACHE / "corpora" / "tinyshakespeare" / "tinyshakespeare.txt").is_file()
+
+
+def test_a_plugin_loader_that_raises_is_blamed_on_its_package(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A real package installed with pip whose loader raises: `corpus show` and `train` name the package."""
+    package = tmp_path / "rnnplay-brokenloader"
+    (package / "brokenloader").mkdir(parents=True)
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "rnnplay-brokenloader"\nversion = "0.1"\n'
+        '[project.entry-points.rnnplay]\nbrokenloader = "brokenloader"\n'
+    )
+    (package / "brokenloader" / "__init__.py").write_text(
+        "from rnnplay.hookspecs import hookimpl\n\n\nclass Broken:\n    name = 'broken'\n    help = 'always fails'\n\n"
+        "    def load(self, spec, progress):\n        return {}['no such key']\n\n\n"
+        "@hookimpl\ndef register_corpus_loaders(register):\n    register(Broken())\n"
+    )
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(package)], check=True, capture_output=True, timeout=300)
+    env = {"PYTHONPATH": str(target)}
+    before = sandbox.snapshot()
+    for args in (["corpus", "show", "broken:x"], ["train", "broken:x", *TINY]):
+        out = sandbox.run(args, timeout=60, env=env)
+        assert_one_line_error(out, mentions=("rnnplay-brokenloader", "KeyError", "loading 'broken:x'"))
+    assert_nothing_outside(before, sandbox.snapshot())
