@@ -1,7 +1,12 @@
-"""The prompt-toolkit REPL, driven through a pipe input with a dummy output."""
+"""The prompt-toolkit REPL, driven through a pipe input with a dummy output; its text goes to a recorder.
+
+Ctrl+C and what a real terminal receives are in test_repl_pty.py (a pseudo-terminal).
+"""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,14 +16,50 @@ from pathlib import Path
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
+from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.utils import get_cwidth
 from tiny_model import build_tiny_model
 
-from rnnplay.repl import Repl, SlashCompleter, history_path
-from rnnplay.session import Session
+from rnnplay.history import load_history
+from rnnplay.repl import (
+    CLEAR_LINE,
+    Repl,
+    SharedHistory,
+    SlashCompleter,
+    block_open,
+    chop,
+    compare_layout,
+    default_history,
+    osc52,
+    unquote_block,
+)
+from rnnplay.session import ClipboardCopy, Session, Working
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
+UP = "\x1b[A"
+
+
+class Recorder:
+    """A stdout that keeps what it is given (a terminal, or not)."""
+
+    def __init__(self, tty: bool = False) -> None:
+        self.parts: list[str] = []
+        self.tty = tty
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def text(self) -> str:
+        return "".join(self.parts)
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +72,12 @@ class Running:
     keys: PipeInput
     repl: Repl
     session: Session
-    out: list[str]
+    out: Recorder
     thread: threading.Thread
     history: Path
 
     def text(self) -> str:
-        return "".join(self.out)
+        return self.out.text()
 
     def until(self, condition: Callable[[], bool]) -> None:
         deadline = time.monotonic() + TIMEOUT
@@ -45,27 +86,46 @@ class Running:
             time.sleep(0.02)
 
     def type(self, text: str) -> None:
-        """Send keys, then wait until the prompt has read them all."""
+        """Send keys, then give the prompt a moment to read them."""
         self.keys.send_text(text)
         time.sleep(0.05)
+
+    def prompt_up(self) -> bool:
+        return self.repl.prompt.app.is_running and self.repl.turn is None
+
+    def leave(self) -> None:
+        self.until(self.prompt_up)
+        self.type("\x04")
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive()
+
+
+@contextlib.contextmanager
+def start_repl(model: Path, history: Path, out: Recorder | None = None) -> Iterator[Running]:
+    """A REPL on ``model`` in a thread, its prompt up (the greeting printed)."""
+    session = Session()
+    session.load(str(model))
+    out = out or Recorder()
+    with create_pipe_input() as keys:
+        repl = Repl(session, input=keys, output=DummyOutput(), stdout=out, history=SharedHistory(history),
+                    color=False)
+        thread = threading.Thread(target=repl.run, daemon=True)
+        thread.start()
+        r = Running(keys, repl, session, out, thread, history)
+        r.until(lambda: "tiny.npz" in r.text() and r.prompt_up())
+        try:
+            yield r
+        finally:
+            if thread.is_alive():
+                keys.send_text("\x03\x04")  # Ctrl+C clears a half-typed line, Ctrl+D then leaves
+                thread.join(TIMEOUT)
+            assert not thread.is_alive()
 
 
 @pytest.fixture
 def running(tiny_path: Path, tmp_path: Path) -> Iterator[Running]:
-    session = Session()
-    session.load(str(tiny_path))
-    out: list[str] = []
-    with create_pipe_input() as keys:
-        repl = Repl(session, input=keys, output=DummyOutput(), history_file=tmp_path / "history", write=out.append,
-                    color=False)
-        thread = threading.Thread(target=repl.run, daemon=True)
-        thread.start()
-        r = Running(keys, repl, session, out, thread, tmp_path / "history")
-        r.until(lambda: "tiny.npz" in r.text())  # the greeting: the prompt is up
+    with start_repl(tiny_path, tmp_path / "history") as r:
         yield r
-        if thread.is_alive():
-            keys.send_text("\x04")
-            thread.join(TIMEOUT)
 
 
 def completions(text: str, session: Session) -> list[tuple[str, int]]:
@@ -91,35 +151,62 @@ def test_tab_completes_a_command_that_then_runs(running: Running) -> None:
     running.until(lambda: "sampler: beam width=3" in running.text())
 
 
-def test_a_seed_streams_its_continuation(running: Running) -> None:
-    running.type("/set length 30\r")
-    running.until(lambda: "length = 30" in running.text())
+def test_a_seed_streams_its_continuation_whole(running: Running) -> None:
+    running.type("/set length 300\r")
+    running.until(lambda: "length = 300" in running.text())
     running.type("To be\r")
-    running.until(lambda: running.text().endswith("\n") and "To be" in running.text().split("length = 30")[1])
-    turn = running.text().split("length = 30 chars\n")[1]
-    assert turn.startswith("To be") and len(turn) == len("To be") + 30 + 1
+    running.until(lambda: running.prompt_up() and running.text().endswith("\n") and "To be" in running.text())
+    turn = running.text().split("length = 300 chars\n")[1]
+    assert turn.startswith("To be") and len(turn) == len("To be") + 300 + 1
+    assert running.session.turns[-1].text == turn[len("To be") : -1]
 
 
-def test_ctrl_c_stops_a_generation_and_the_prompt_stays(running: Running) -> None:
-    running.type("/set length 100000\r")
-    running.until(lambda: "length = 100000" in running.text())
+def test_a_background_line_waits_for_the_turn_and_never_splits_the_text(running: Running) -> None:
+    running.type("/set length 5000\r")
+    running.until(lambda: "length = 5000" in running.text())
     running.type("To be\r")
-    running.until(lambda: running.session.generating and len(running.text().split("To be", 1)[-1]) > 5)
-    running.type("\x03")
-    running.until(lambda: "⏹ stopped" in running.text())
-    assert running.thread.is_alive() and not running.session.generating
-    running.type("\x03")  # nothing to stop: it says how to leave
-    running.until(lambda: "Ctrl+D or /quit leaves" in running.text())
-    running.type("/show\r")
-    running.until(lambda: "vocabulary" in running.text())
+    running.until(lambda: running.session.generating)
+    threading.Thread(target=running.session.info, args=("a line from the training thread",)).start()
+    running.until(lambda: "a line from the training thread" in running.text() and running.prompt_up())
+    turn = running.text().split("length = 5000 chars\n")[1]
+    continuation = running.session.turns[-1].text
+    assert turn == f"To be{continuation}\na line from the training thread\n"
+
+
+def test_a_background_line_prints_above_the_prompt_and_keeps_what_is_typed(running: Running) -> None:
+    running.type("half a se")
+    threading.Thread(target=running.session.warn, args=("training step 7: skipped",)).start()
+    running.until(lambda: running.text().endswith("warning: training step 7: skipped\n"))
+    assert running.repl.prompt.default_buffer.text == "half a se"
+    running.type("ed\r")
+    running.until(lambda: "half a seed" in running.text())
+
+
+def test_a_quoted_block_is_one_multi_line_seed_and_one_history_entry(running: Running) -> None:
+    running.type("/set length 5\r")
+    running.until(lambda: "length = 5 chars" in running.text())
+    running.type('"""\rTo be,\ror not"""\r')
+    running.until(lambda: len(running.session.turns) == 1 and running.prompt_up())
+    assert running.session.turns[-1].seed == "To be,\nor not"
+    assert "To be,\nor not" + running.session.turns[-1].text + "\n" in running.text()
+    running.leave()
+    assert load_history(running.history)[-1] == '"""\nTo be,\nor not"""'
+
+
+def test_history_is_recalled_after_a_restart(tiny_path: Path, tmp_path: Path) -> None:
+    with start_repl(tiny_path, tmp_path / "history") as first:
+        first.type("/set length 10\r")
+        first.until(lambda: "length = 10 chars" in first.text())
+        first.leave()
+    with start_repl(tiny_path, tmp_path / "history") as again:
+        again.type(UP)
+        again.until(lambda: again.repl.prompt.default_buffer.text == "/set length 10")
 
 
 def test_errors_are_one_line_and_ctrl_d_leaves_keeping_history(running: Running) -> None:
     running.type("/set temperature 0\r")
     running.until(lambda: "error: temperature must be > 0 (got 0)\n" in running.text())
-    running.type("\x04")
-    running.thread.join(TIMEOUT)
-    assert not running.thread.is_alive()
+    running.leave()
     assert "/set temperature 0" in running.history.read_text()
 
 
@@ -129,9 +216,83 @@ def test_quit_leaves(running: Running) -> None:
     assert not running.thread.is_alive()
 
 
-def test_history_file_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_history_is_the_shared_file_or_none(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("RNNPLAY_NOHISTORY", raising=False)
     monkeypatch.setenv("RNNPLAY_HISTORY_FILE", str(tmp_path / "h"))
-    assert history_path() == tmp_path / "h"
-    monkeypatch.delenv("RNNPLAY_HISTORY_FILE")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert history_path() == tmp_path / "rnnplay" / "history"
+    history = default_history()
+    assert isinstance(history, SharedHistory) and history.path == tmp_path / "h"
+    monkeypatch.setenv("RNNPLAY_NOHISTORY", "1")
+    assert isinstance(default_history(), InMemoryHistory)
+
+
+def test_a_history_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    history = SharedHistory(blocked / "history")  # its folder is a file
+    history.store_string("ROMEO:")
+    assert list(history.load_history_strings()) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "still_open", "submitted"),
+    [
+        ('"""', True, None),
+        ('"""\nROMEO:', True, None),
+        ('"""\nROMEO:\nBut soft"""', False, "ROMEO:\nBut soft"),
+        ('"""ROMEO:\n"""', False, "ROMEO:\n"),
+        ('"""\n\nROMEO:"""', False, "\nROMEO:"),
+        ('"""/help"""', False, "//help"),
+        ('  """a"""  ', False, "a"),
+        ("plain", False, "plain"),
+        ("/set stop \\n", False, "/set stop \\n"),
+    ],
+)
+def test_quoted_blocks(line: str, still_open: bool, submitted: str | None) -> None:
+    assert block_open(line) is still_open
+    if submitted is not None:
+        assert unquote_block(line) == submitted
+
+
+def test_compare_is_side_by_side_when_wide_and_stacked_when_narrow() -> None:
+    rows = [("temperature", "To be, or not\nto be, that is the question"), ("greedy", "the the the"),
+            ("beam width=3", "x" * 50)]
+    wide = compare_layout(rows, 100)
+    assert wide[0].split(" │ ")[0].strip() == "temperature" and "greedy" in wide[0] and "beam width=3" in wide[0]
+    bars = {tuple(i for i, ch in enumerate(line) if ch == "│") for line in wide[2:] if line.count("│") == 2}
+    assert len(bars) == 1  # every row puts its column rules at the same places
+    assert wide[2].startswith("To be, or not ") and wide[3].startswith("to be, that is the")
+    narrow = compare_layout(rows, 40)
+    assert all(get_cwidth(line) <= 40 for line in narrow)
+    assert narrow[0] == "temperature  │ To be, or not"
+    assert all(line.index("│") == 13 for line in narrow)  # a wrapped line stays under its own text
+    assert "".join(line[15:] for line in narrow if line.startswith(" " * 13 + "│ x") or "beam" in line) == "x" * 50
+
+
+def test_chop_counts_terminal_cells() -> None:
+    assert chop("ab\ncdef", 3) == ["ab", "cde", "f"]
+    assert chop("日本語", 4) == ["日本", "語"]
+
+
+def test_copy_asks_the_terminal_and_says_how_much(tiny_path: Path) -> None:
+    session = Session()
+    out = Recorder(tty=True)
+    repl = Repl(session, input=None, output=DummyOutput(), stdout=out, history=InMemoryHistory(), color=False)
+    repl.foreground(ClipboardCopy("ROMEO:\nBut soft"))
+    assert out.text() == osc52("ROMEO:\nBut soft") + "copied 15 characters\n"
+    assert base64.b64decode(osc52("é")[len("\x1b]52;c;") : -1]).decode() == "é"
+    plain = Recorder()
+    Repl(session, output=DummyOutput(), stdout=plain, history=InMemoryHistory()).foreground(ClipboardCopy("x"))
+    assert plain.text().startswith("error: /copy needs a terminal")
+
+
+def test_working_draws_one_line_that_is_cleared_when_done() -> None:
+    session = Session()
+    out = Recorder(tty=True)
+    repl = Repl(session, output=DummyOutput(), stdout=out, history=InMemoryHistory(), color=False)
+    repl.turn = threading.current_thread()  # as if a turn were running in the foreground
+    session.emit(Working("ranking 512 units", 0.42))
+    assert out.text().startswith(CLEAR_LINE) and "ranking 512 units  42% · Ctrl+C stops" in out.text()
+    session.info("found 3 units")  # a message clears the spinner's line, then it is drawn again below
+    assert out.text().split("found 3 units\n")[0].endswith(CLEAR_LINE)
+    session.emit(Working("ranking 512 units", done=True))
+    assert out.text().endswith(CLEAR_LINE) and "\n" not in out.text().rsplit("found 3 units\n")[1]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 
 ORDER = 2
-EXAMPLES = """\
+EXAMPLES = '''\
 examples:
   rnnplay repl                   a prompt on the bundled model when it is installed
   rnnplay repl my.npz
 
-Tab completes /commands; history is kept in ~/.local/share/rnnplay/history ($RNNPLAY_HISTORY_FILE)."""
+A line starting with """ opens a multi-line seed; a line ending with """ closes it. Tab completes /commands.
+The input history, shared with `rnnplay tui`, is kept in ~/.local/share/rnnplay/history ($RNNPLAY_HISTORY_FILE);
+RNNPLAY_NOHISTORY=1 keeps none.'''
 
 
 def register(sub: argparse._SubParsersAction) -> None:
