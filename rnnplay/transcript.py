@@ -68,12 +68,12 @@ FORMATS: dict[str, Callable[[Sequence[TurnRecord]], str]] = {".md": markdown, ".
 
 def save_transcript(path: Path, turns: Sequence[TurnRecord], force: bool = False) -> Path:
     """Write ``turns`` to ``path`` in the format its suffix names; an existing file only with ``force``."""
+    if path.is_dir():
+        raise RnnplayError(f"{path} is a folder: name a file in it, e.g. {path / 'chat.md'}")
     render = FORMATS.get(path.suffix.lower())
     if render is None:
         raise RnnplayError(f"{path.name}: name a .md (Markdown) or .jsonl (JSON Lines) file, "
                            f"e.g. /transcript save {path.stem or 'chat'}.md")
-    if path.is_dir():
-        raise RnnplayError(f"{path} is a folder: name a file in it, e.g. {path / 'chat.md'}")
     if path.exists() and not force:
         raise RnnplayError(f"{path} exists: /transcript save {path} force replaces it, or choose another name")
     if not path.parent.is_dir():

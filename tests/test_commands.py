@@ -23,7 +23,7 @@ from rnnplay.plugins import get_host
 from rnnplay.session import Session
 
 REQUIRED = {"help", "sampler", "set", "temp", "show", "new", "load", "save", "train", "stop", "cells", "samplers",
-            "corpora", "plugins", "compare", "score", "clear", "quit"}
+            "corpora", "plugins", "compare", "score", "clear", "quit", "models", "copy", "transcript"}
 
 
 def test_every_builtin_meets_the_contract_and_is_registered_through_the_hook() -> None:
@@ -64,8 +64,10 @@ def test_parse_number_names_the_bound() -> None:
         parse_number("lr", "fast", float)
 
 
-def test_split_args_keeps_quoted_spaces_and_refuses_open_quotes() -> None:
+def test_split_args_keeps_quoted_spaces_and_backslashes_and_refuses_open_quotes() -> None:
     assert split_args('"my model.npz"') == ["my model.npz"]
+    assert split_args("stop \\n\\n") == ["stop", "\\n\\n"]  # unescape, not the splitting, reads them
+    assert split_args("' ' \"'\"") == [" ", "'"]
     with pytest.raises(RnnplayError, match="close the quote"):
         split_args('"my model.npz')
 

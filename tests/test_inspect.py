@@ -13,12 +13,14 @@ from rnnplay.cli import main
 from rnnplay.core.cells.lstm import LSTMCell
 from rnnplay.core.cells.rnn import RNNCell
 from rnnplay.core.inspect import (
+    Cancelled,
     activations,
     char_probabilities,
     condition_signal,
     correlations,
     find_neurons,
     rank_units,
+    read_states,
 )
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
@@ -72,6 +74,20 @@ def test_parallel_streams_read_each_piece_from_a_fresh_state() -> None:
     assert acts.shape == (50, 2, 8)
     for start, stop in ((0, 17), (17, 34), (34, 50)):
         np.testing.assert_allclose(acts[start:stop], activations(model, text[start:stop], which="c"), atol=1e-12)
+
+
+def test_one_reading_gives_h_and_c_with_progress_and_a_cancel() -> None:
+    model = random_model(LSTMCell())
+    fractions: list[float] = []
+    both = read_states(model, PAREN_TEXT, ("h", "c"), streams=2, progress=fractions.append)
+    for which in ("h", "c"):
+        np.testing.assert_array_equal(both[which], activations(model, PAREN_TEXT, which, streams=2))
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and 0 < fractions[0] < 0.1
+    asked = []
+    with pytest.raises(Cancelled, match=f"stopped after reading 6 of {len(PAREN_TEXT)} characters"):
+        activations(model, PAREN_TEXT, streams=2, cancel=lambda: asked.append(1) or len(asked) > 3)
+    with pytest.raises(RnnplayError, match="no cell state c"):
+        read_states(random_model(RNNCell()), PAREN_TEXT, ("h", "c"))
 
 
 def test_lstm_cell_state_matches_the_forward_state_and_rnn_has_none() -> None:

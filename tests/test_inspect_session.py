@@ -15,7 +15,7 @@ from rnnplay.builtin.inspect_commands import parse_unit
 from rnnplay.core.inspect import Unit, activations
 from rnnplay.core.score import score_text
 from rnnplay.errors import RnnplayError
-from rnnplay.session import Event, HeatShown, Message, NeuronsShown, Session
+from rnnplay.session import Event, HeatShown, Message, NeuronsShown, Session, Working
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,8 @@ def test_heat_gives_each_character_of_the_last_continuation_its_probability(sess
     expected = score_text(session.model, "To be" + heat.text)
     assert heat.probs == pytest.approx(expected.probs[4:].tolist())  # p(text[i]) after "To be" + text[:i]
     assert all(len(a) == 5 for a in heat.alternatives)
+    assert [(w.what, w.done) for w in session.events if isinstance(w, Working)] == [("scoring 35 characters", False),
+                                                                                  ("scoring 35 characters", True)]
     assert heat.alternatives[0] == tuple(expected.alternatives(4))
     ch, p = heat.alternatives[0][0]
     assert p >= heat.probs[0] - 1e-6 and ch in session.model.vocab.chars  # float32 vs float64 rounding
@@ -136,6 +138,25 @@ def test_find_ranks_units_on_the_validation_text_and_colours_the_best(session: S
     assert marks == {"(": {True}, ")": {False}}  # an opening parenthesis is already inside, a closing one outside
     _, _, layer, _, unit, which, *_ = rows[0].split()
     assert session.unit == Unit(int(layer), int(unit), which[1])
+
+
+def test_find_shows_its_work_and_stops_when_cancelled(session: Session_) -> None:
+    session.submit("/neurons find inside-parens")
+    working = [e for e in session.events if isinstance(e, Working)]
+    assert working[0] == Working("reading 945 characters to rank 64 units")
+    assert working[-1].done and all(not w.done for w in working[:-1])
+    assert all(w.fraction is None or 0 <= w.fraction <= 1 for w in working)
+    shown = len([e for e in session.events if isinstance(e, NeuronsShown)])
+
+    def press_esc(event: Event) -> None:
+        if isinstance(event, Working) and not event.done:
+            session.cancel()
+
+    session.subscribe(press_esc)
+    assert session.find_neurons("inside-parens") == []
+    assert session.messages("info")[-1] == "/neurons find inside-parens: stopped after reading 0 of 945 characters"
+    assert len([e for e in session.events if isinstance(e, NeuronsShown)]) == shown
+    assert session.last(Working).done and not session.generating
 
 
 def test_find_without_the_corpus_reads_the_conversation(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from tiny_model import build_tiny_model, write_corpus
 
 from rnnplay.commands import SimpleCommand
-from rnnplay.models import load_model
+from rnnplay.models import BUNDLED_MODEL, load_model
 from rnnplay.plugins import Registered
 from rnnplay.session import (
     Changed,
@@ -74,6 +74,13 @@ class Recorder:
 
     def text(self) -> str:
         return "".join(e.text for e in self.of(Chunk))
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """rnnplay's data folder (the model library) in a fresh temporary folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data" / "rnnplay"
 
 
 @pytest.fixture
@@ -331,3 +338,113 @@ def test_fit_batches_shrinks_to_short_texts() -> None:
     assert fit_batches(100_000, 32, 64) == (32, 64)
     b, t = fit_batches(500, 32, 64)
     assert 500 // b >= t + 1
+
+
+# -- the model library and /train continuing a model ------------------------------------------------
+def finish(session: Session, rec: Recorder) -> TrainingEnded:
+    """Wait for the training job to end (its thread too, so another may start); its TrainingEnded event."""
+    session.training.thread.join(TIMEOUT)
+    return rec.of(TrainingEnded)[-1]
+
+
+def test_train_continues_the_loaded_model_and_never_overwrites_a_checkpoint(
+    session: Session, rec: Recorder, tmp_path: Path, data_home: Path
+) -> None:
+    corpus = write_corpus(tmp_path)
+    loaded = {k: v.copy() for k, v in session.model.params.items()}
+    session.submit(f"/train {corpus} steps=1 lr=0.00000001 batch=8 seq=16")
+    assert not rec.messages("error")
+    assert any(m.startswith("continuing tiny.npz (1×32 lstm) on small.txt") for m in rec.messages("info"))
+    assert rec.of(Working)[0] == Working(f"loading {corpus}") and rec.of(Working)[-1].done
+    first = finish(session, rec)
+    assert first.path == str(data_home / "models" / "small.npz")
+    assert all(np.allclose(session.model.params[k], v, atol=1e-5) for k, v in loaded.items())  # its weights, one
+    assert load_model(first.path).meta["continued_from"] == "tiny.npz"                      # tiny step further
+    before = Path(first.path).read_bytes()
+    session.submit(f"/train {corpus} steps=1 batch=8 seq=16")
+    assert any(m.startswith("continuing small.npz (1×32 lstm)") for m in rec.messages("info"))
+    second = finish(session, rec)
+    assert second.path == str(data_home / "models" / "small-2.npz")
+    assert Path(first.path).read_bytes() == before
+
+
+def test_train_from_new_or_a_shape_starts_a_new_model(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    corpus = tmp_path / "code.md"
+    corpus.write_text("# Title\n\n`x = [1, 2]` | {y}\n" * 40)
+    session.submit(f"/train {corpus} steps=1")
+    error = rec.messages("error")[-1]
+    assert error.startswith("tiny.npz (1×32 lstm) cannot continue on code.md: it has never seen")
+    assert f"/train {corpus} from=new" in error and "more" in error and "\n" not in error
+    session.submit(f"/train {corpus} from=new steps=1 layers=1 hidden=8 batch=4 seq=8")
+    assert any(m.startswith("training a new 1×8 lstm") for m in rec.messages("info"))
+    finish(session, rec)
+    session.submit(f"/train {corpus} hidden=12 steps=1 batch=4 seq=8")  # a shape means a new model
+    assert any(m.startswith("training a new 2×12 lstm") for m in rec.messages("info"))
+    finish(session, rec)
+    session.submit(f"/train {corpus} from=old")
+    assert "from= takes only 'new'" in rec.messages("error")[-1]
+
+
+def test_train_refuses_an_existing_out_file(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    mine = tmp_path / "mine.npz"
+    mine.write_bytes(b"precious")
+    session.submit(f"/train {corpus} steps=1 out={mine}")
+    refused = rec.messages("error")[-1]
+    assert refused.startswith(f"{mine} exists and would be overwritten: out={tmp_path / 'mine-2.npz'} keeps both")
+    session.submit(f"/train {corpus} steps=1 out={tmp_path / 'new.npz'} best={mine}")
+    assert "best=" in rec.messages("error")[-1]
+    assert mine.read_bytes() == b"precious" and session.training is None
+
+
+def test_load_finds_models_by_name_and_models_lists_them(session: Session, rec: Recorder, tiny_path: Path,
+                                                         data_home: Path) -> None:
+    (data_home / "models").mkdir(parents=True)
+    (data_home / "models" / "notes.npz").write_bytes(tiny_path.read_bytes())
+    session.submit("/load notes")
+    assert rec.messages("info")[-1].startswith("loaded notes.npz: 1-layer lstm of 32 units")
+    session.submit("/models")
+    listing = rec.messages("info")[-1].splitlines()
+    assert "/load NAME" in listing[0]
+    marked = [line.split()[:5] for line in listing if line.startswith("*")]
+    assert marked == [["*", "notes", "lstm", "1×32", "tiny.txt"]]
+    session.submit("/load nots")
+    assert "did you mean 'notes'" in rec.messages("error")[-1]
+    if BUNDLED_MODEL.exists():
+        session.submit("/load shakespeare")
+        assert rec.messages("info")[-1].startswith("loaded shakespeare.npz: 2-layer lstm of 512 units")
+
+
+def test_a_value_the_user_set_survives_a_sampler_switch(session: Session) -> None:
+    session.submit("/temp 0.5")
+    session.submit("/sampler temperature")
+    assert session.params == {"temperature": 0.5}
+    session.submit("/sampler top-k k=3")
+    assert session.params == {"k": 3, "temperature": 0.5}
+    session.submit("/sampler greedy")
+    session.submit("/sampler top-k")
+    assert session.params == {"k": 3, "temperature": 0.5}
+    session.submit("/sampler temperature temperature=0.9")
+    session.submit("/sampler top-p")
+    assert session.params["temperature"] == 0.9
+
+
+def test_one_escaping_rule_for_seeds_stop_and_texts(session: Session, rec: Recorder) -> None:
+    session.submit("/set stop \\n\\n")
+    assert session.stop == "\n\n"
+    session.submit("/set length 5")
+    session.submit("To be\\nor")
+    assert rec.of(TurnStarted)[-1].seed == "To be\nor" and not rec.messages("warning")
+    assert session.turns[-1].seed == "To be\nor"
+    session.submit("/sampler beam end=\\n")
+    assert session.params["end"] == "\n" and "end=\\n" in session.sampler_label()
+
+
+def test_help_explains_whatif_positions_and_the_escapes(session: Session, rec: Recorder) -> None:
+    session.submit("/help whatif")
+    text = rec.messages("info")[-1]
+    assert "POS counts the continuation's characters from 0" in text and "position 0 is the space" in text
+    session.submit("/help")
+    assert "\\n is a newline" in rec.messages("info")[-1]
+    session.submit("/help train")
+    assert "from=new" in rec.messages("info")[-1]

@@ -1,0 +1,166 @@
+"""The model library: names in the data folder, metadata read alone, numbered names that never overwrite."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_model import build_tiny_model
+
+from rnnplay import library
+from rnnplay.cli import main
+from rnnplay.errors import RnnplayError
+from rnnplay.library import (
+    BUNDLED_NAME,
+    find_model,
+    free_path,
+    library_path,
+    list_models,
+    model_table,
+    models_dir,
+    read_metadata,
+)
+from rnnplay.models import BUNDLED_MODEL, load_model
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """rnnplay's data folder in a fresh temporary folder (platformdirs reads XDG_DATA_HOME)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def in_library(tiny_path: Path, name: str) -> Path:
+    models_dir().mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(tiny_path, models_dir() / name))
+
+
+def npz_with_meta(path: Path, member: bytes, name: str = "__meta__.npy") -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name, member)
+    return path
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def test_models_dir_follows_the_data_folder(data_home: Path) -> None:
+    assert models_dir() == data_home / "rnnplay" / "models"
+
+
+def test_read_metadata_reads_what_the_full_loader_reads(tiny_path: Path) -> None:
+    assert read_metadata(tiny_path) == load_model(tiny_path).meta
+    meta = read_metadata(tiny_path)
+    assert (meta["cell"], meta["num_layers"], meta["hidden_size"]) == ("lstm", 1, 32)
+    assert meta["corpus"]["name"] == "tiny.txt"
+
+
+@pytest.mark.parametrize(("member", "expected"), [
+    (b"not an npy file", "metadata is unreadable"),
+    (npy_bytes(np.array(["a", "b"])), "not one string"),
+    (npy_bytes(np.array({"format": "x"}, dtype=object)), "not one string"),  # a pickle is never read
+    (npy_bytes(np.array("{not json")), "not valid JSON"),
+    (npy_bytes(np.array(json.dumps({"format": "other"}))), "does not say format"),
+])
+def test_read_metadata_refuses_bad_metadata_in_one_line(tmp_path: Path, member: bytes, expected: str) -> None:
+    path = npz_with_meta(tmp_path / "bad.npz", member)
+    with pytest.raises(RnnplayError, match=expected) as err:
+        read_metadata(path)
+    assert "\n" not in str(err.value)
+
+
+def test_read_metadata_refuses_missing_members_and_non_zips(tmp_path: Path) -> None:
+    with pytest.raises(RnnplayError, match="no rnnplay metadata"):
+        read_metadata(npz_with_meta(tmp_path / "other.npz", b"x", name="param.npy"))
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(RnnplayError, match="corrupt or truncated"):
+        read_metadata(tmp_path / "text.npz")
+    with pytest.raises(RnnplayError, match="no such file"):
+        read_metadata(tmp_path / "missing.npz")
+
+
+def test_read_metadata_checks_the_size_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = npz_with_meta(tmp_path / "big.npz", npy_bytes(np.array(json.dumps({"format": "rnnplay-checkpoint",
+                                                                                "pad": "x" * 1000}))))
+    monkeypatch.setattr(library, "MAX_META_BYTES", 100)
+    with pytest.raises(RnnplayError, match="more than the 100 rnnplay reads"):
+        read_metadata(path)
+
+
+def test_list_models_reads_the_library_and_names_unreadable_files(tiny_path: Path) -> None:
+    in_library(tiny_path, "notes.npz")
+    in_library(tiny_path, "alpha.npz")
+    (models_dir() / "broken.npz").write_bytes(b"PK\x03\x04 truncated")
+    (models_dir() / "readme.txt").write_text("not a model")
+    entries = list_models()
+    names = [e.name for e in entries]
+    bundled = [BUNDLED_NAME] if BUNDLED_MODEL.exists() else []
+    assert names == [*bundled, "alpha", "broken", "notes"]
+    notes = entries[-1]
+    assert (notes.cell, notes.size, notes.corpus) == ("lstm", "1×32", "tiny.txt")
+    assert notes.date and notes.problem is None
+    broken = entries[-2]
+    assert broken.problem is not None and "corrupt" in broken.problem
+
+
+def test_model_table_aligns_columns_and_marks_the_loaded_model(tiny_path: Path) -> None:
+    path = in_library(tiny_path, "notes.npz")
+    lines = model_table(list_models(), path)
+    assert lines[0].split() == ["NAME", "CELL", "SIZE", "CORPUS", "VAL", "LOSS", "DATE"]
+    marked = [line for line in lines if line.startswith("*")]
+    assert len(marked) == 1 and "notes" in marked[0] and "1×32" in marked[0]
+    assert all(line[2:].find("lstm") == lines[0][2:].find("CELL") for line in lines[1:])
+
+
+def test_find_model_by_name_path_or_the_bundled_name(tiny_path: Path, tmp_path: Path) -> None:
+    path = in_library(tiny_path, "notes.npz")
+    assert find_model("notes") == path and find_model("notes.npz") == path
+    assert find_model(str(tiny_path)) == tiny_path
+    if BUNDLED_MODEL.exists():
+        assert find_model("shakespeare") == BUNDLED_MODEL and find_model("shakespeare.npz") == BUNDLED_MODEL
+    with pytest.raises(RnnplayError, match=r"no model 'ntoes'.*did you mean 'notes'.*models: .*notes") as err:
+        find_model("ntoes")
+    assert "\n" not in str(err.value)
+    with pytest.raises(RnnplayError, match="no model"):
+        find_model(str(tmp_path / "elsewhere" / "notes.npz"))
+
+
+def test_new_names_never_take_an_existing_file(tiny_path: Path) -> None:
+    assert library_path("README.md") == models_dir() / "readme.npz"
+    in_library(tiny_path, "readme.npz")
+    assert library_path("README.md") == models_dir() / "readme-2.npz"
+    in_library(tiny_path, "readme-2.npz")
+    assert library_path("README.md") == models_dir() / "readme-3.npz"
+    assert library_path("shakespeare.txt") == models_dir() / "shakespeare-2.npz"  # the bundled name is taken
+
+
+def test_free_path_outside_the_library(tmp_path: Path) -> None:
+    (tmp_path / "shakespeare.npz").write_bytes(b"")
+    assert free_path(tmp_path / "shakespeare.npz") == tmp_path / "shakespeare-2.npz"
+    assert free_path(tmp_path / "new.npz") == tmp_path / "new.npz"
+
+
+def test_rnnplay_models_lists_them(tiny_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    assert "holds no models yet" in capsys.readouterr().out
+    in_library(tiny_path, "notes.npz")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("NAME") and "notes" in out and "tiny.txt" in out
+    assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    notes = next(e for e in listed if e["name"] == "notes")
+    assert notes["path"] == str(models_dir() / "notes.npz") and notes["hidden"] == 32

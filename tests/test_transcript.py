@@ -1,0 +1,113 @@
+"""/transcript save and /copy: the conversation as it was written, seeds, continuations and settings per turn."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_model import build_tiny_model
+
+from rnnplay.session import ClipboardCopy, Event, Message, Session, TurnRecord
+from rnnplay.transcript import markdown
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def session(tiny_path: Path) -> Session:
+    s = Session()
+    s.load(str(tiny_path))
+    s.events = []
+    s.subscribe(s.events.append)
+    return s
+
+
+def errors(session: Session) -> list[str]:
+    return [e.text for e in session.events if isinstance(e, Message) and e.level == "error"]
+
+
+def of(session: Session, kind: type) -> list[Event]:
+    return [e for e in session.events if isinstance(e, kind)]
+
+
+def play(session: Session) -> None:
+    for line in ("/set length 12", "/set seed 5", "To be", "/sampler top-k k=3", "/set stop \\n", "/set seed random",
+                 "/set length 8", "or not", "/heat whether 'tis"):
+        session.submit(line)
+
+
+def test_jsonl_has_one_turn_per_line_with_how_it_was_written(session: Session, tmp_path: Path) -> None:
+    play(session)
+    session.submit(f"/transcript save {tmp_path / 'chat.jsonl'}")
+    assert not errors(session)
+    turns = [json.loads(line) for line in (tmp_path / "chat.jsonl").read_text().splitlines()]
+    first, second, heat = turns
+    assert first == {"turn": 1, "kind": "continuation", "model": "tiny.npz", "seed": "To be",
+                     "text": session.turns[0].text, "sampler": "temperature", "params": {"temperature": 0.7},
+                     "length": 12, "rng_seed": 5, "stop": None, "ended": "done"}
+    assert (second["sampler"], second["params"], second["stop"], second["rng_seed"]) == (
+        "top-k", {"k": 3, "temperature": 0.7}, "\n", None)
+    assert second["seed"] == "or not" and second["text"] == session.turns[1].text
+    assert heat == {"turn": 3, "kind": "text", "model": "tiny.npz", "seed": "", "text": "whether 'tis"}
+    assert "saved 3 turns to" in [e.text for e in of(session, Message)][-1]
+
+
+def test_markdown_shows_each_turn_with_its_settings(session: Session, tmp_path: Path) -> None:
+    play(session)
+    session.submit(f"/transcript save {tmp_path / 'chat.md'}")
+    text = (tmp_path / "chat.md").read_text()
+    assert text.startswith("# rnnplay transcript\n\n3 turns, saved ")
+    assert "## Turn 1\n\ntiny.npz · temperature temperature=0.7 · length 12 · random seed 5 · stop none · done" in text
+    assert "top-k k=3 temperature=0.7 · length 8 · random seed random · stop '\\n'" in text
+    assert f"Seed:\n\n```text\nTo be\n```\n\nContinuation:\n\n```text\n{session.turns[0].text}\n```" in text
+    assert "## Turn 3: a text read with /heat" in text
+
+
+def test_a_fence_is_longer_than_any_backticks_in_the_text() -> None:
+    turn = TurnRecord("", "code: ```x``` and ````y````", "text", "m.npz")
+    assert "`````text\ncode: ```x``` and ````y````\n`````" in markdown([turn])
+
+
+def test_an_existing_file_is_kept_unless_force_is_given(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "chat.md"
+    path.write_text("my notes")
+    session.submit("To be")
+    session.submit(f"/transcript save {path}")
+    assert "exists" in errors(session)[-1] and "force" in errors(session)[-1]
+    assert path.read_text() == "my notes"
+    session.submit(f"/transcript save {path} force")
+    assert path.read_text().startswith("# rnnplay transcript")
+    assert [p.name for p in tmp_path.iterdir()] == ["chat.md"]  # no temporary file left
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ("save chat.txt", ".md (Markdown) or .jsonl"),
+    ("save {tmp}/missing/chat.md", "is not a folder"),
+    ("save {tmp}", "is a folder"),
+    ("load chat.md", "usage: /transcript save PATH [force]"),
+    ("save chat.md now", "usage: /transcript save PATH [force]"),
+])
+def test_bad_transcript_commands_get_one_line(session: Session, tmp_path: Path, args: str, expected: str) -> None:
+    session.submit("To be")
+    session.submit(f"/transcript {args.format(tmp=tmp_path)}")
+    assert expected in errors(session)[-1] and "\n" not in errors(session)[-1]
+
+
+def test_nothing_to_save_or_copy_before_the_first_turn(session: Session, tmp_path: Path) -> None:
+    session.submit(f"/transcript save {tmp_path / 'chat.md'}")
+    session.submit("/copy")
+    assert "nothing to save yet" in errors(session)[0] and "nothing to copy yet" in errors(session)[1]
+    assert not (tmp_path / "chat.md").exists()
+
+
+def test_copy_puts_the_last_continuation_on_the_clipboard(session: Session) -> None:
+    session.submit("/set length 20")
+    session.submit("To be")
+    session.submit("/heat or not to be")  # a text read, not a continuation
+    session.submit("/copy")
+    assert of(session, ClipboardCopy) == [ClipboardCopy(session.turns[0].text)]
+    assert "copied the last continuation (20 characters)" in [e.text for e in of(session, Message)][-1]
