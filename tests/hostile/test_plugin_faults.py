@@ -1,0 +1,245 @@
+"""Hostile table: plugins that fail, installed for real, under real rnnplay commands.
+
+The faulty packages of tests/fixtures/ are pip-installed once into a folder that
+every row puts on PYTHONPATH; ``RNNPLAY_LOAD_PLUGINS`` picks which of them a row
+loads (the slow one would cost every row its sleep). A plugin that fails while
+loading is skipped and the command works; a plugin that fails while it is used
+ends the command with one line naming its package. `rnnplay plugins` rows run in
+process (loading plugins is the whole of that command); the others are
+subprocesses in a sandbox.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from plugin_fixtures import pip_install_fixtures
+
+from rnnplay import cli
+from rnnplay.plugins import reset_host
+
+from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
+
+FAULTY = ["rnnplay-fault-sampler", "rnnplay-fault-cell", "rnnplay-fault-loader", "rnnplay-slow-import",
+          "rnnplay-interrupt-import", "rnnplay-exit-import", "rnnplay-odd-import", "rnnplay-garbage-hook"]
+BROKEN_ON_LOAD = "rnnplay-interrupt-import,rnnplay-exit-import,rnnplay-odd-import,rnnplay-garbage-hook"
+CORPUS = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n" * 6
+TINY = ["--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8", "--steps", "2"]
+MODEL = "flaky.npz"  # a model of the plugin cell 'flaky', in every sandbox's work folder
+
+
+def on_path(site: Path) -> str:
+    """PYTHONPATH with the installed fixtures first (and whatever it held before)."""
+    return os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+
+
+@pytest.fixture(scope="module")
+def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pip_install_fixtures(FAULTY, tmp_path_factory.mktemp("faulty"))
+
+
+@pytest.fixture(scope="module")
+def flaky_model(faulty_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model of the cell 'flaky', trained while the cell does not fail."""
+    box = Sandbox.make(tmp_path_factory.mktemp("model"))
+    (box.work / "corpus.txt").write_text(CORPUS)
+    out = box.run(["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", MODEL],
+                  env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-fault-cell"})
+    assert out.code == 0, out.stderr
+    return box.work / MODEL
+
+
+@pytest.fixture(scope="module")
+def empty_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A package index on 127.0.0.1 that has no distributions at all (every project page is a 404)."""
+    root = tmp_path_factory.mktemp("index")
+    (root / "simple").mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    server.shutdown()
+    server.server_close()
+
+
+# -- `rnnplay plugins`, in process: a plugin that fails to load is listed by name, the command still works -------
+LISTING = [
+    pytest.param("rnnplay-interrupt-import", ["plugins"], ("rnnplay-interrupt-import", "KeyboardInterrupt"),
+                 id="keyboardinterrupt-on-import-is-that-plugins-failure"),
+    pytest.param("rnnplay-exit-import", ["plugins"], ("rnnplay-exit-import", "sys.exit(3)"),
+                 id="sys-exit-on-import-is-that-plugins-failure"),
+    pytest.param("rnnplay-odd-import", ["plugins"], ("rnnplay-odd-import", "Abort: the odd plugin gives up"),
+                 id="baseexception-subclass-on-import-is-that-plugins-failure"),
+    pytest.param("rnnplay-garbage-hook", ["plugins"], ("rnnplay-garbage-hook", "register_cells returned list"),
+                 id="hook-returning-a-list"),
+    pytest.param("rnnplay-garbage-hook", ["plugins"], ("NoneType lacks name",), id="hook-registering-none"),
+    pytest.param("rnnplay-garbage-hook", ["plugins"], ("checking ExplodingName raised RuntimeError: no name today",),
+                 id="registered-object-whose-name-raises"),
+    pytest.param(BROKEN_ON_LOAD, ["plugins", "--json"], tuple(f'"name": "{n}"' for n in BROKEN_ON_LOAD.split(",")),
+                 id="json-lists-every-failure"),
+    pytest.param("unknown", ["plugins"], ("unknown: not installed, but RNNPLAY_LOAD_PLUGINS names it",),
+                 id="load-plugins-names-an-unknown-plugin"),
+    pytest.param("rnnplay-fault-sampel", ["plugins"], ("did you mean 'rnnplay-fault-sampler'",),
+                 id="load-plugins-typo-gets-a-suggestion"),
+    pytest.param("", ["plugins"], ("not loaded (RNNPLAY_LOAD_PLUGINS leaves them out): rnnplay-exit-import",),
+                 id="load-plugins-empty-says-what-it-left-out"),
+]
+
+
+@pytest.fixture
+def host_with(faulty_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process loads the faulty plugins afresh; RNNPLAY_LOAD_PLUGINS is the test's to set."""
+    monkeypatch.syspath_prepend(str(faulty_site))
+    reset_host()
+    yield
+    reset_host()
+
+
+@pytest.mark.parametrize(("load", "args", "mentions"), LISTING)
+def test_listing(load: str, args: list[str], mentions: tuple[str, ...], host_with: None,
+                 monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", load)
+    assert cli.main(args) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out
+    for words in mentions:
+        assert words in out.out, out.out
+
+
+def test_unknown_names_in_load_plugins_are_a_warning_on_stderr(
+    host_with: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-fault-sampel,rnnplay-fault-sampler")
+    assert cli.main(["plugins"]) == 0
+    assert capsys.readouterr().err == (
+        "rnnplay: warning: RNNPLAY_LOAD_PLUGINS names rnnplay-fault-sampel, which is not installed (did you mean "
+        f"'rnnplay-fault-sampler' or 'rnnplay-fault-cell'?); installed plugins: {', '.join(sorted(FAULTY))}\n"
+    )
+
+
+# -- real commands in a sandbox --------------------------------------------------------------------------------
+def error(*mentions: str) -> dict:
+    return {"code": 1, "mentions": mentions}
+
+
+def works(*mentions: str, allowed: tuple[str, ...] = ()) -> dict:
+    return {"code": 0, "mentions": mentions, "allowed": allowed}
+
+
+def pip_fails(*mentions: str) -> dict:
+    # pip may cache what it fetched; its User-Agent runs `rustc --version`, and rustup's proxy writes its settings
+    return {"code": 1, "mentions": mentions, "allowed": ("cache/pip/", "home/.rustup/")}
+
+
+SAMPLE = ["sample", MODEL, "--seed", "To", "--length", "12", "--rng-seed", "1"]
+TRAIN_FLAKY = ["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", "m.npz"]
+FAULT_IN = "FAULT_CELL_RAISES_IN"
+ROWS = [
+    # used while it fails: one line naming the package
+    pytest.param([*SAMPLE, "--sampler", "explode"], "rnnplay-fault-sampler", {},
+                 error("rnnplay-fault-sampler", "explode"), id="sampler-raises-while-generating"),
+    pytest.param([*SAMPLE, "--sampler", "explode", "--heat=always"], "rnnplay-fault-sampler", {},
+                 error("rnnplay-fault-sampler", "explode"), id="sampler-raises-while-generating-in-heat-mode"),
+    pytest.param(SAMPLE, "rnnplay-fault-cell", {FAULT_IN: "step"},
+                 error("rnnplay-fault-cell"), id="cell-step-raises-while-sampling"),
+    pytest.param(SAMPLE, "rnnplay-fault-cell", {FAULT_IN: "forward"},
+                 error("rnnplay-fault-cell"), id="cell-forward-raises-while-priming"),
+    pytest.param(["score", MODEL, "--text", "To be"], "rnnplay-fault-cell", {FAULT_IN: "forward"},
+                 error("rnnplay-fault-cell"), id="cell-forward-raises-while-scoring"),
+    pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {FAULT_IN: "forward"},
+                 error("rnnplay-fault-cell", "flaky"), id="cell-forward-raises-while-training"),
+    pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {FAULT_IN: "backward"},
+                 error("rnnplay-fault-cell", "flaky"), id="cell-backward-raises-while-training"),
+    pytest.param(["train", "--resume", MODEL, "--steps", "3", "--out", "m.npz"], "rnnplay-fault-cell",
+                 {FAULT_IN: "backward"}, error("rnnplay-fault-cell"), id="cell-raises-while-resuming"),
+    pytest.param(["corpus", "show", "boom:x"], "rnnplay-fault-loader", {},
+                 error("rnnplay-fault-loader", "boom"), id="loader-raises-in-corpus-show"),
+    pytest.param(["train", "boom:x", *TINY, "--out", "m.npz"], "rnnplay-fault-loader", {},
+                 error("rnnplay-fault-loader", "boom"), id="loader-raises-in-train"),
+    pytest.param(["corpus", "show", "boom:x"], f"rnnplay-fault-loader,{BROKEN_ON_LOAD}", {},
+                 error("rnnplay-fault-loader"), id="loader-raises-beside-plugins-that-fail-to-load"),
+    # not loaded: the model's cell is named, and what to do
+    pytest.param(SAMPLE, "", {}, error("rnnplay-fault-cell", "RNNPLAY_LOAD_PLUGINS leaves out"),
+                 id="model-cell-plugin-left-out-by-load-plugins"),
+    pytest.param(SAMPLE, "rnnplay-exit-import", {}, error("rnnplay-fault-cell", "RNNPLAY_LOAD_PLUGINS leaves out"),
+                 id="model-cell-plugin-left-out-beside-a-failing-one"),
+    # failing to load: the plugin is skipped and the command works (not "interrupted", not exit 3)
+    pytest.param(SAMPLE, "rnnplay-fault-cell,rnnplay-interrupt-import", {}, works("To"),
+                 id="sample-despite-keyboardinterrupt-on-import"),
+    pytest.param(SAMPLE, "rnnplay-fault-cell,rnnplay-exit-import", {}, works("To"),
+                 id="sample-despite-sys-exit-on-import"),
+    pytest.param(SAMPLE, "rnnplay-fault-cell,rnnplay-odd-import", {}, works("To"),
+                 id="sample-despite-baseexception-on-import"),
+    pytest.param(["score", MODEL, "--text", "To be"], f"rnnplay-fault-cell,{BROKEN_ON_LOAD}", {}, works(),
+                 id="score-despite-every-load-failure"),
+    pytest.param(TRAIN_FLAKY, f"rnnplay-fault-cell,{BROKEN_ON_LOAD}", {}, works(allowed=("work/m.npz",)),
+                 id="train-despite-every-load-failure"),
+    pytest.param(["corpus", "show", "corpus.txt"], BROKEN_ON_LOAD, {}, works(),
+                 id="corpus-show-despite-every-load-failure"),
+    pytest.param(["plugins"], BROKEN_ON_LOAD, {}, works("rnnplay-interrupt-import", "rnnplay-exit-import"),
+                 id="plugins-listing-in-a-subprocess"),
+    # slow to import: named on stderr while the command waits, then it works
+    pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import", {},
+                 works("rnnplay-slow-import", "`RNNPLAY_LOAD_PLUGINS=rnnplay-fault-cell` skips it"),
+                 id="slow-import-is-named"),
+    # installing what the index does not have
+    pytest.param(["plugins", "install", "rnnplay-gru"], "", {"PIP_NO_INDEX": "1"},
+                 pip_fails("no distribution named rnnplay-gru", "plugins/rnnplay-gru", "not published yet"),
+                 id="install-an-unpublished-example-points-to-its-folder"),
+    pytest.param(["plugins", "install", "rnnplay-nothing-here"], "", {"PIP_INDEX_URL": "EMPTY_INDEX"},
+                 pip_fails("no distribution named rnnplay-nothing-here", "rnnplay-NAME"),
+                 id="install-a-name-the-index-lacks"),
+]
+
+
+@pytest.mark.parametrize(("args", "load", "env", "expect"), ROWS)
+def test_plugin_fault(args: list[str], load: str, env: dict[str, str], expect: dict, sandbox: Sandbox,
+                      faulty_site: Path, flaky_model: Path, empty_index: str) -> None:
+    shutil.copy(flaky_model, sandbox.work / MODEL)
+    (sandbox.work / "corpus.txt").write_text(CORPUS)
+    env = {k: empty_index if v == "EMPTY_INDEX" else v for k, v in env.items()}
+    pip_isolated = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
+    before = sandbox.snapshot()
+    out = sandbox.run(args, timeout=90, env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": load,
+                                            **pip_isolated, **env})
+    if expect["code"] == 0:
+        assert_worked(out, expect["mentions"])
+    else:
+        assert_one_line_error(out, mentions=expect["mentions"], code=expect["code"])
+    assert_nothing_outside(before, sandbox.snapshot(), allowed=expect.get("allowed", ()))
+
+
+def assert_worked(out: Outcome, mentions: tuple[str, ...]) -> None:
+    assert "Traceback" not in out.stderr + out.stdout, out.stderr[-3000:]
+    assert out.code == 0, f"exit {out.code}; stderr: {out.stderr[-2000:]}"
+    assert not [ln for ln in out.error_lines if ln.startswith("rnnplay: error")], out.stderr
+    for words in mentions:
+        assert words in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+# -- Ctrl-C while a slow plugin imports still interrupts -----------------------------------------------------------
+def test_ctrl_c_during_a_slow_import_interrupts(sandbox: Sandbox, faulty_site: Path) -> None:
+    env = {**sandbox.env, "PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-slow-import",
+           "SLOW_IMPORT_SECONDS": "30"}
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "plugins"], cwd=sandbox.work, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = proc.stderr.readline()  # waits until the host names the slow plugin (at worst, its 30 s import)
+        assert said.startswith("rnnplay: warning: still importing plugin rnnplay-slow-import"), said
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert rest == "rnnplay: interrupted\n"
