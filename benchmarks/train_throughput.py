@@ -101,11 +101,16 @@ def round_robin(runners: dict[str, Iterator[None]], steps: int, warmup: int, rou
     per_round: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, runner in runners.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                next(runner)
-            per_round[name].append((time.perf_counter() - start) / steps)
+            per_round[name].append(seconds_per_step(runner, steps))
     return {name: statistics.median(times) for name, times in per_round.items()}
+
+
+def seconds_per_step(runner: Iterator[None], steps: int) -> float:
+    """Wall-clock seconds per step of ``runner`` over ``steps`` steps in a row."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(runner)
+    return (time.perf_counter() - start) / steps
 
 
 def main() -> None:

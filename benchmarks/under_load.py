@@ -1,0 +1,97 @@
+"""Training under load: the 2x256 LSTM step on a quiet machine and with one core kept busy, rnnplay beside PyTorch.
+
+    python benchmarks/under_load.py [--steps 10] [--warmup 2] [--rounds 3] [--threads N]
+
+The step is train_throughput.py's (forward, backward through time, clipping, Adam,
+on batches of tiny shakespeare, B64 T100). rnnplay runs under its thread policy
+as the CLI starts it (rnnplay.core.threads: by default BLAS gets the cores other
+processes leave free; --threads N pins it, to compare); PyTorch runs as it comes.
+"One core busy" is a spinning process this script starts and stops, like
+`yes > /dev/null`. Each round times both libraries quiet, then both with the
+spinner running; --warmup steps after each change let the policy and the
+scheduler see it. The figures are medians over the rounds, and only mean
+something on an otherwise quiet machine: the load average is printed first.
+Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+
+from train_throughput import CONFIGS, CORPUS, rnnplay_steps, seconds_per_step, torch_steps
+
+from rnnplay.core import threads
+from rnnplay.core.vocab import Vocab
+from rnnplay.errors import RnnplayError
+
+SPINNER = [sys.executable, "-c", "while True: pass"]
+
+
+@contextlib.contextmanager
+def one_core_busy() -> Iterator[None]:
+    """Another process keeps one core busy while the body runs."""
+    spinner = subprocess.Popen(SPINNER)
+    try:
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def time_blocks(runners: dict[str, Iterator[None]], steps: int, warmup: int, rounds: int,
+                policy: threads.Policy) -> dict[tuple[str, bool], list[float]]:  # fmt: skip
+    """Seconds per step of each runner, quiet (False) and with one core busy (True), one entry per round."""
+    seconds: dict[tuple[str, bool], list[float]] = {(name, busy): [] for name in runners for busy in (False, True)}
+    for _ in range(rounds):
+        for busy in (False, True):
+            with one_core_busy() if busy else contextlib.nullcontext():
+                for name, runner in runners.items():
+                    for _ in range(warmup):
+                        next(runner)
+                    seconds[name, busy].append(seconds_per_step(runner, steps))
+                    if name == "rnnplay":
+                        print(f"  {'busy' if busy else 'quiet'}: rnnplay ran on {policy.threads} BLAS thread(s); "
+                              f"other processes used {policy.others:.1f} cores", flush=True)  # fmt: skip
+    return seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=10, help="timed steps per block (default 10)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps after each change of load (default 2)")
+    ap.add_argument("--rounds", type=int, default=3, help="quiet/busy rounds; the median is printed (default 3)")
+    ap.add_argument("--threads", default=None, help="pin rnnplay's BLAS threads instead of the policy's 'auto'")
+    args = ap.parse_args()
+    if min(args.steps, args.warmup + 1, args.rounds) < 1:
+        raise SystemExit("--steps and --rounds must be at least 1, --warmup at least 0")
+    if not CORPUS.exists():
+        raise SystemExit(f"benchmark corpus missing: {CORPUS}")
+    try:
+        policy = threads.start(args.threads)
+    except RnnplayError as err:
+        raise SystemExit(f"under_load.py: {err}") from None
+    text = CORPUS.read_text()
+    vocab = Vocab.from_text(text)
+    ids = vocab.encode(text)
+    label, cell, layers, hidden, B, T = CONFIGS[0]
+    runners = {"rnnplay": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=True)}
+    theirs = torch_steps(ids, vocab.size, cell, layers, hidden, B, T)
+    if theirs is not None:
+        runners["PyTorch"] = theirs
+    print(f"{label}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}; "
+          f"rnnplay threads: {args.threads or 'auto'}; median of {args.rounds} rounds of {args.steps} timed steps")
+    seconds = time_blocks(runners, args.steps, args.warmup, args.rounds, policy)
+    print(f"{'':<10}{'quiet chars/s':>15}{'one core busy':>15}{'ratio':>8}")
+    for name in runners:
+        quiet, busy = (B * T / statistics.median(seconds[name, load]) for load in (False, True))
+        print(f"{name:<10}{quiet:>15,.0f}{busy:>15,.0f}{busy / quiet:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
