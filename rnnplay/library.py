@@ -202,12 +202,13 @@ def find_model(name: str, folder: Path | None = None) -> Path:
 def free_path(path: Path) -> Path:
     """``path`` if nothing is there, else the first free of stem-2, stem-3, … in the same folder.
 
-    In the library folder the bundled model's name counts as taken, so 'shakespeare' always means one model.
+    A name a training is writing (its ``.lock`` is there) is taken too. In the library folder the bundled
+    model's name counts as taken, so 'shakespeare' always means one model.
     """
     reserved = {BUNDLED_NAME} if path.parent == models_dir() else set()
     stem, number = path.stem, 1
     candidate = path
-    while candidate.exists() or candidate.stem in reserved:
+    while candidate.exists() or candidate.with_name(candidate.name + ".lock").exists() or candidate.stem in reserved:
         number += 1
         candidate = path.with_name(f"{stem}-{number}{path.suffix}")
     return candidate

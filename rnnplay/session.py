@@ -55,7 +55,7 @@ from .library import find_model, free_path, library_path, models_dir
 from .models import BUNDLED_MODEL, load_model, no_model, save_model
 from .plugins import get_host, suggest
 from .session_inspect import HeatShown, LookInside, NeuronsShown, TurnRecord, sampler_label, value_text
-from .training import BestCheckpoint, ModelSpec, TrainingRun, new_run
+from .training import BestCheckpoint, ModelSpec, OutputLock, TrainingRun, check_output_path, new_run
 from .transcript import save_transcript
 
 DEFAULT_SAMPLER = "temperature"
@@ -211,6 +211,7 @@ class WorkReport:
 class TrainingJob:
     run: TrainingRun
     out: Path
+    lock: OutputLock  # on ``out`` while the job runs, so no other training writes it
     best: BestCheckpoint | None = None  # /train … best=PATH
     thread: threading.Thread | None = None
     started: float = field(default_factory=time.monotonic)
@@ -218,10 +219,11 @@ class TrainingJob:
     val_loss: float | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss) as plotted
     val_losses: list[tuple[int, float]] = field(default_factory=list)
+    ended: TrainingEnded | None = None  # set, and the lock let go, before the event is emitted
 
     @property
     def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.thread is not None and self.thread.is_alive() and self.ended is None
 
 
 class Session(LookInside):
@@ -375,12 +377,17 @@ class Session(LookInside):
         if BUNDLED_MODEL.exists():
             self.load(None)
 
-    def save(self, path: str) -> Path:
+    def save(self, path: str, force: bool = False) -> Path:
+        """Save the model (with its training state while it trains); an existing file only with ``force``."""
         if self.model is None:
             raise RnnplayError("there is no model to save: /load or /train one first")
         target = Path(os.path.expanduser(path))
         if not target.suffix:
             target = target.with_suffix(".npz")
+        if target.is_file() and not force:
+            raise RnnplayError(f"{target} exists: /save {path} force replaces it, or /save {free_path(target)} "
+                               "keeps both")
+        check_output_path(target, "/save", checkpoint=True)
         job = self.training
         with self._model_lock:
             if job is not None and job.run.model is self.model:
@@ -646,8 +653,6 @@ class Session(LookInside):
         self._refuse_while_training("start another")
         target = self._new_file(out, "out") if out else None
         best_path = self._new_file(best, "best") if best else None
-        if best_path is not None and target is not None:
-            BestCheckpoint.check_paths(best_path, target)
         corpus = self._load_corpus(corpus_spec)
         base = self.model if spec is None else None
         if base is not None:
@@ -660,8 +665,9 @@ class Session(LookInside):
         else:
             run = continue_run(base, corpus, config, {**extra, "continued_from": self.model_name})
             what = f"continuing {self.model_name} ({shape_text(base)})"
-        target = target or library_path(corpus.name)
-        job = TrainingJob(run, target, BestCheckpoint.for_run(best_path, run, target) if best_path else None)
+        target = target or check_output_path(library_path(corpus.name), "the model library", checkpoint=True)
+        keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
+        job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper)  # released when the job ends
         self.training = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256}}
         self.set_model(run.model, meta, target.name, target)
@@ -674,15 +680,16 @@ class Session(LookInside):
 
     @staticmethod
     def _new_file(path: str, key: str) -> Path:
-        """``path`` expanded, refused in one line when a file is there already (a new checkpoint never replaces one)."""
+        """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
+        replaces one)."""
         target = Path(os.path.expanduser(path))
         if not target.suffix:
             target = target.with_suffix(".npz")
-        if target.exists():
+        if target.is_file():
             default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
             raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
                                f"{default}")
-        return target
+        return check_output_path(target, f"{key}=", checkpoint=True)
 
     def _load_corpus(self, corpus_spec: str) -> Corpus:
         with self.working(f"loading {corpus_spec}") as report:
@@ -718,19 +725,25 @@ class Session(LookInside):
         self.info(f"stopping after this step; the checkpoint goes to {job.out}")
 
     def _train_loop(self, job: TrainingJob) -> None:
-        with jit.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.jit)
-            self._train_events(job)
+        try:
+            with jit.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.jit)
+                job.ended = self._train_events(job)
+        finally:
+            job.lock.__exit__(None, None, None)
+        self.emit(job.ended)
+        self.emit(Changed("model"))
 
-    def _train_events(self, job: TrainingJob) -> None:
-        events = job.run.trainer.run()
+    def _train_events(self, job: TrainingJob) -> TrainingEnded:
+        """Forward the run's events until it ends; how it ended."""
+        events = job.run.events()
         pending: list[float] = []
         last_emit = 0.0
         try:
             while True:
                 with self._model_lock:
-                    event = next(events, None)
-                if event is None:
-                    return
+                    event = next(events)
+                if isinstance(event, FinishedEvent):
+                    return self._on_finished(job, event)
                 if isinstance(event, StepEvent):
                     job.last = event
                     pending.append(event.loss)
@@ -741,31 +754,55 @@ class Session(LookInside):
                         self.emit(LossPoint(event.step, job.losses[-1][1], None))
                         self._emit_progress(job)
                 elif isinstance(event, ValidationEvent):
-                    job.val_loss = event.val_loss
-                    job.val_losses.append((event.step, event.val_loss))
-                    self.emit(LossPoint(event.step, None, event.val_loss))
-                    if job.best is not None:
-                        with self._model_lock:
-                            job.best.offer(job.run, event.val_loss)
+                    self._on_validation(job, event)
                 elif isinstance(event, SampleEvent):
                     self.emit(TrainingSample(event.step, event.text))
                 elif isinstance(event, SkippedEvent):
                     self.warn(f"training step {event.step}: {event.reason}")
-                elif isinstance(event, FinishedEvent):
-                    self._emit_progress(job)
-                    with self._model_lock:
-                        path = job.run.save(job.out)
-                    val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
-                    self.info(f"training {'stopped' if event.reason == 'stopped' else 'done'} at step {event.step}; "
-                              f"{val}; saved {path}")
-                    if job.best is not None and job.best.kept:
-                        self.info(job.best.describe(job.run))
-                    self.emit(TrainingEnded(event.step, event.reason, str(path)))
-                    self.emit(Changed("model"))
-        except Exception as err:  # a training failure must not take the app down
+        except Exception as err:  # a training failure must not take the app down, nor lose the steps made
             message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
-            self.error(f"training failed: {message}")
-            self.emit(TrainingEnded(job.run.trainer.step, "error", None))
+            path = self._save_job(job) if job.run.trainer.step else None
+            kept = f"; the run up to step {job.run.trainer.step} is in {path}" if path else ""
+            self.error(f"training failed: {message}{kept}")
+            return TrainingEnded(job.run.trainer.step, "error", None if path is None else str(path))
+
+    def _on_validation(self, job: TrainingJob, event: ValidationEvent) -> None:
+        job.val_loss = event.val_loss
+        job.val_losses.append((event.step, event.val_loss))
+        self.emit(LossPoint(event.step, None, event.val_loss))
+        if job.best is None:
+            return
+        with self._model_lock:
+            saved = job.best.offer(job.run, event.val_loss)
+        if saved is not None and saved.problem:
+            self.warn(f"{saved.problem}; the best checkpoint is kept in {saved.path} instead")
+            job.best.path = saved.path
+
+    def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
+        self._emit_progress(job)
+        path = self._save_job(job)
+        val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
+        ended = {"stopped": "stopped", "diverged": "stopped: the loss was not finite, so the weights were kept as "
+                 "they were and a lower lr= may help"}.get(event.reason, "done")
+        self.info("; ".join(filter(None, [f"training {ended} at step {event.step}", val,
+                                          path and f"saved {path}"])))
+        if job.best is not None and job.best.kept:
+            self.info(job.best.describe(job.run))
+        return TrainingEnded(event.step, event.reason, None if path is None else str(path))
+
+    def _save_job(self, job: TrainingJob) -> Path | None:
+        """Save the run to its checkpoint, or to a rescue copy (with a warning saying why) when that fails;
+        None, with an error saying what to do, when both fail."""
+        try:
+            with self._model_lock:
+                saved = job.run.save_or_rescue(job.out)
+        except RnnplayError as err:
+            self.error(f"{err}; the model is still loaded: /save PATH keeps it")
+            return None
+        if saved.problem:
+            self.warn(f"{saved.problem}; saved to {saved.path} instead")
+        self.model_path = saved.path
+        return saved.path
 
     def _emit_progress(self, job: TrainingJob) -> None:
         e = job.last

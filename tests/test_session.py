@@ -286,6 +286,34 @@ def test_save_and_load_round_trip(session: Session, rec: Recorder, tmp_path: Pat
     assert "nope.npz" in rec.messages("error")[-1]
 
 
+def test_save_never_replaces_a_file_unless_asked(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    session.submit(f"/save {notes}")
+    assert rec.messages("error")[-1] == f"{notes} exists: /save {notes} force replaces it, or /save " \
+                                        f"{tmp_path / 'notes-2.txt'} keeps both"
+    session.submit(f"/save {notes} force")
+    assert "not an rnnplay checkpoint" in rec.messages("error")[-1] and notes.read_text() == "mine"
+    session.submit(f"/save {tmp_path / 'model.npz'}")
+    session.submit(f"/save {tmp_path / 'model.npz'} force")
+    assert len(rec.messages("error")) == 2 and rec.messages("info")[-1] == f"saved {tmp_path / 'model.npz'}"
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ("lr=nan", "learning rate must be a finite number > 0, got nan"),
+    ("time=-5", "time (seconds) must be a finite number > 0"),
+    ("steps=0", "steps must be a whole number >= 1"),
+    ("hidden=100000", "hidden size 100,000 is outside"),
+    ("dropout=1", "dropout must be"),
+    ("batch=x", "batch must be an integer (got 'x')"),
+])
+def test_train_settings_are_checked_as_for_rnnplay_train(session: Session, rec: Recorder, tmp_path: Path,
+                                                         options: str, expected: str) -> None:
+    session.submit(f"/train {write_corpus(tmp_path)} {options}")
+    assert expected in rec.messages("error")[-1] and session.training is None
+    assert not rec.of(Working)  # refused before the corpus loads
+
+
 def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, rec: Recorder) -> None:
     vocab = session.model.vocab
     session.submit("/new cell=rnn layers=2 hidden=16")
@@ -294,7 +322,7 @@ def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, r
     session.submit("/new cell=lstn")
     session.submit("/new layers=0")
     errors = rec.messages("error")
-    assert "did you mean 'lstm'" in errors[0] and "layers must be >= 1" in errors[1]
+    assert "did you mean 'lstm'" in errors[0] and "layers 0 is outside 1..64" in errors[1]
 
 
 def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorder) -> None:

@@ -8,6 +8,7 @@ events. Names people know from Ollama's REPL work too: /bye, /?, /show,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..commands import (
@@ -160,16 +161,12 @@ MODEL_KEYS = {"cell": str, "layers": int, "hidden": int, "dropout": float}
 
 
 def model_spec(session: Session, pairs: dict[str, str], base: ModelSpec) -> ModelSpec:
-    spec = ModelSpec(base.cell, base.layers, base.hidden, base.dropout)
+    """``base`` with the shape ``pairs`` give; ModelSpec checks the values, as for `rnnplay train`."""
+    given = {key: parse_number(key, text, MODEL_KEYS[key]) for key, text in pairs.items()
+             if key in MODEL_KEYS and key != "cell"}
     if "cell" in pairs:
-        spec.cell = session.host.get("cells", pairs["cell"]).name
-    if "layers" in pairs:
-        spec.layers = parse_number("layers", pairs["layers"], int, 1, 16)
-    if "hidden" in pairs:
-        spec.hidden = parse_number("hidden", pairs["hidden"], int, 1, 4096)
-    if "dropout" in pairs:
-        spec.dropout = parse_number("dropout", pairs["dropout"], float, 0.0, 0.9)
-    return spec
+        given["cell"] = session.host.get("cells", pairs["cell"]).name
+    return replace(base, **given)
 
 
 def new(session: Session, argline: str) -> None:
@@ -206,9 +203,9 @@ def models(session: Session, argline: str) -> None:
 
 def save(session: Session, argline: str) -> None:
     words = split_args(argline)
-    if len(words) != 1:
-        raise RnnplayError("usage: /save PATH, e.g. /save my-model.npz")
-    session.save(words[0])
+    if len(words) not in (1, 2) or words[1:] not in ([], ["force"]):
+        raise RnnplayError("usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing file)")
+    session.save(words[0], force=len(words) == 2)
 
 
 def complete_npz(session: Session, argline: str) -> list[str]:
@@ -216,17 +213,17 @@ def complete_npz(session: Session, argline: str) -> list[str]:
 
 
 # -- training ----------------------------------------------------------------------------------
-# key -> (TrainConfig field, type, minimum, maximum)
-TRAIN_KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
-    "steps": ("steps", int, 1, None),
-    "time": ("seconds", float, 1, None),
-    "epochs": ("epochs", float, 0.01, None),
-    "batch": ("batch_size", int, 1, 4096),
-    "seq": ("seq_length", int, 1, 10_000),
-    "lr": ("lr", float, 1e-8, 10),
-    "seed": ("seed", int, 0, None),
-    "val_every": ("val_every", int, 0, None),
-    "sample_every": ("sample_every", int, 0, None),
+# key -> (TrainConfig field, type); TrainConfig checks the values, as for `rnnplay train`
+TRAIN_KEYS: dict[str, tuple[str, type]] = {
+    "steps": ("steps", int),
+    "time": ("seconds", float),
+    "epochs": ("epochs", float),
+    "batch": ("batch_size", int),
+    "seq": ("seq_length", int),
+    "lr": ("lr", float),
+    "seed": ("seed", int),
+    "val_every": ("val_every", int),
+    "sample_every": ("sample_every", int),
 }
 TRAIN_DETAILS = """\
 The loaded model trains further (its weights, a fresh optimizer) when it knows every character of the
@@ -246,9 +243,9 @@ def train(session: Session, argline: str) -> None:
     corpus, *rest = words
     pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out", "best", "from"], "/train option")
     settings = dict(TRAIN_DEFAULTS)
-    for key, (field_name, kind, low, high) in TRAIN_KEYS.items():
+    for key, (field_name, kind) in TRAIN_KEYS.items():
         if key in pairs:
-            settings[field_name] = parse_number(key, pairs[key], kind, low, high)
+            settings[field_name] = parse_number(key, pairs[key], kind)
     spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
     session.train(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"))
 
@@ -368,7 +365,7 @@ COMMANDS = [
     SimpleCommand("load", "open a model by name (/models) or a checkpoint by path", "/load NAME|PATH", load, (),
                   complete_load),
     SimpleCommand("models", "list your models: name, cell, size, corpus, validation loss, date", "/models", models),
-    SimpleCommand("save", "save the model (and its training state)", "/save PATH", save, (), complete_npz),
+    SimpleCommand("save", "save the model (and its training state)", "/save PATH [force]", save, (), complete_npz),
     SimpleCommand("train", "train the loaded model further on a text (from=new: a new model), in the background",
                   "/train CORPUS [from=new] [key=value ...]", train, (), complete_train, TRAIN_DETAILS),
     SimpleCommand("stop", "stop training and keep the checkpoint", "/stop", stop),
