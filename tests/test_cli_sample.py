@@ -161,3 +161,75 @@ def test_minp_plugin_installs_and_its_own_tests_pass(model_path: Path, tmp_path:
     assert len(done.stdout) == len("It") + 20 + 1
     assert "min_p must be in [0, 1] (got 2)" in one_line_error(
         rnnplay("sample", str(model_path), "--sampler", "min-p", "--set", "min_p=2", cwd=tmp_path, env=env))
+
+
+def test_a_seed_with_escapes_equals_the_same_seed_from_a_file_and_from_stdin(model_path: Path, tmp_path: Path) -> None:
+    seed = "ROMEO:\nBut soft,\twhat"
+    (tmp_path / "seed.txt").write_text(seed)
+    base = ["sample", str(model_path), "--length", "40", "--rng-seed", "5"]
+    typed = rnnplay(*base, "--seed", "ROMEO:\\nBut soft,\\twhat", cwd=tmp_path)
+    from_file = rnnplay(*base, "--seed-file", "seed.txt", cwd=tmp_path)
+    from_stdin = subprocess.run([sys.executable, "-m", "rnnplay", *base, "--seed", "-"], cwd=tmp_path, input=seed,
+                                capture_output=True, text=True, timeout=300)
+    assert typed.returncode == 0, typed.stderr
+    assert typed.stderr == "rnnplay: skipping seed characters the model has never seen: '\\t'\n"  # a tab, not 't'
+    assert typed.stdout.startswith(seed) and len(typed.stdout) == len(seed) + 40 + 1
+    assert from_file.stdout == typed.stdout and from_stdin.stdout == typed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed-file", "missing.txt"], "missing.txt: no such file"),
+        (["--seed-file", "pipe"], "is a named pipe (FIFO), not a regular file"),
+        (["--seed-file", "binary.bin"], "binary.bin looks like a binary file"),
+        (["--seed-file", "latin1.txt"], "latin1.txt is not valid utf-8"),
+        (["--seed", "a\\\\nb", "--strict"], "never seen '\\\\'"),  # an escaped backslash is a backslash
+    ],
+)
+def test_seed_sources_that_cannot_be_read_get_one_line(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    args: list[str], message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe")
+    Path("binary.bin").write_bytes(b"ROMEO\x00\x01")
+    Path("latin1.txt").write_bytes("Rosé".encode("latin-1"))
+    assert main(["sample", str(model_path), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rnnplay: error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_seed_and_seed_file_together_are_refused(model_path: Path, tmp_path: Path) -> None:
+    done = rnnplay("sample", str(model_path), "--seed", "x", "--seed-file", "y", cwd=tmp_path)
+    assert done.returncode == 2 and "not allowed with argument" in done.stderr
+
+
+def test_score_reads_stdin_and_escapes_the_same(model_path: Path, tmp_path: Path) -> None:
+    typed = rnnplay("score", str(model_path), "--text", "ROMEO:\\nBut soft", cwd=tmp_path)
+    piped = subprocess.run([sys.executable, "-m", "rnnplay", "score", str(model_path), "--text", "-"], cwd=tmp_path,
+                           input="ROMEO:\nBut soft", capture_output=True, text=True, timeout=300)
+    assert typed.returncode == 0 and piped.returncode == 0, typed.stderr + piped.stderr
+    assert typed.stdout.split(" on ")[0] == piped.stdout.split(" on ")[0]
+    assert "on 14 characters of stdin" in piped.stdout
+
+
+def test_score_counts_unknown_characters_and_can_skip_them(model_path: Path, tmp_path: Path) -> None:
+    strange = "".join(chr(0x400 + i) for i in range(12))
+    refused = one_line_error(rnnplay("score", str(model_path), "--text", f"But {strange}{strange} soft", cwd=tmp_path))
+    assert "has 24 characters the model has never seen (12 distinct: 'Ѐ'" in refused
+    assert "and 2 more)" in refused and "pass --skip-unknown" in refused
+    skipped = rnnplay("score", str(model_path), "--text", f"But {strange} soft", "--skip-unknown", cwd=tmp_path)
+    plain = rnnplay("score", str(model_path), "--text", "But  soft", cwd=tmp_path)
+    assert skipped.returncode == 0 and skipped.stdout == plain.stdout
+    assert skipped.stderr.startswith("rnnplay: leaving out 12 characters the model has never seen")
+
+
+def test_score_reads_crlf_as_lf_for_a_model_that_knows_no_cr(model_path: Path, tmp_path: Path) -> None:
+    (tmp_path / "crlf.txt").write_bytes(TEXT.replace("\n", "\r\n").encode())
+    (tmp_path / "lf.txt").write_text(TEXT)
+    crlf = rnnplay("score", str(model_path), "--file", "crlf.txt", cwd=tmp_path)
+    lf = rnnplay("score", str(model_path), "--file", "lf.txt", cwd=tmp_path)
+    assert crlf.returncode == 0, crlf.stderr
+    assert crlf.stdout.replace("crlf.txt", "lf.txt") == lf.stdout
+    assert crlf.stderr == f"rnnplay: reading {TEXT.count(chr(10))} CRLF line ends as LF (the model knows no '\\r')\n"

@@ -11,7 +11,7 @@ from rnnplay.core import score as score_module
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
 from rnnplay.core.ops import log_softmax
-from rnnplay.core.score import RunningScore, score_text
+from rnnplay.core.score import RunningScore, score_text, unknown_summary
 from rnnplay.core.vocab import Vocab
 from rnnplay.errors import RnnplayError
 
@@ -67,5 +67,13 @@ def test_running_score_matches_score_text(model: Model) -> None:
 def test_bad_texts_get_one_line_errors(model: Model) -> None:
     with pytest.raises(RnnplayError, match="at least two characters"):
         score_text(model, "T")
-    with pytest.raises(RnnplayError, match="never seen 'é'"):
-        score_text(model, "To bé")
+    with pytest.raises(RnnplayError, match=r"has 2 characters the model has never seen \(1 distinct: 'é'\)"):
+        score_text(model, "To bé é")
+
+
+def test_unknown_characters_are_counted_and_at_most_ten_named(model: Model) -> None:
+    strange = "".join(chr(0x400 + i) for i in range(14))
+    summary = unknown_summary(model.vocab, "To be" + strange + strange[0])
+    assert summary.startswith("15 characters the model has never seen (14 distinct: 'Ѐ' 'Ё' ")
+    assert summary.endswith("'Љ' and 4 more)")
+    assert unknown_summary(model.vocab, "To be") == ""

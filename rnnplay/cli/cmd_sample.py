@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..core.model import Model
 from ..core.sampler import parse_assignments, unescape
 from ..core.score import RunningScore
 from ..core.vocab import describe_char
+from ..corpora.text import decode, read_regular_file
 from ..errors import RnnplayError
 from ..models import BUNDLED_MODEL, load_model
 from ..plugins import get_host
@@ -26,9 +28,12 @@ examples:
   rnnplay sample model.npz --seed "ROMEO:" --sampler top-p --set p=0.9 --temperature 0.8
   rnnplay sample model.npz --seed "ROMEO:" --sampler beam --set width=8 --set end='\\n' --stop '\\n'
   rnnplay sample model.npz --seed "KING" --heat            colour each character by its probability
+  rnnplay sample --seed 'ROMEO:\\nBut soft' --length 100    a two-line seed
+  rnnplay sample --seed-file scene.txt                     a seed as long as a file (--seed - reads stdin)
 
 Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
---stop and string parameters understand \\n and \\t."""
+--seed, --stop and string parameters understand \\n, \\t and \\\\ (docs/escapes.md); a seed file or stdin
+is taken as it is, final newline included."""
 
 # ANSI 256-colour codes from red (the model found it unlikely) to green (it expected it)
 HEAT = [(0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118), (1.01, 46)]
@@ -46,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", nargs="?", help="checkpoint from `rnnplay train` (default: the bundled model)")
-    p.add_argument("--seed", default="", help="text that primes the model (default: none)")
+    seed = p.add_mutually_exclusive_group()
+    seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
+    seed.add_argument("--seed-file", type=Path, metavar="PATH", help="prime the model with this file's text")
     p.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
     p.add_argument("--sampler", default="temperature", help="temperature, greedy, top-k, top-p, beam, or a plugin's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a sampler parameter (repeatable)")
@@ -72,35 +79,63 @@ def load_model_arg(path: str | None) -> Model:
 def run(args: argparse.Namespace) -> int:
     if args.length < COMPILE_FROM:
         jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
-    sampler = get_host().get("samplers", args.sampler)
+    host = get_host()
+    sampler = host.get("samplers", args.sampler)
     params: dict[str, str] = parse_assignments(args.set)
     if args.temperature is not None:
         params["temperature"] = args.temperature
+    seed = read_seed(args)
     model = load_model_arg(args.model)
-    unknown = model.vocab.unknown(args.seed)
+    unknown = model.vocab.unknown(seed)
     if unknown and not args.strict:
         names = ", ".join(describe_char(c) for c in unknown)
         print(f"rnnplay: skipping seed characters the model has never seen: {names}", file=sys.stderr)
     rng = np.random.default_rng(args.rng_seed)
     stop = unescape(args.stop) if args.stop else None
-    stream = generate(model, args.seed, sampler, params, args.length, rng, stop=stop,
+    stream = generate(model, seed, sampler, params, args.length, rng, stop=stop,
                       on_unknown="error" if args.strict else "skip")
     out = sys.stdout
     heat = args.heat == "always" or (args.heat == "auto" and out.isatty())
     if args.heat == "auto" and not heat:
         print("rnnplay: stdout is not a terminal, so no colours (use --heat=always to force them)", file=sys.stderr)
-    out.write(args.seed)
-    if heat:
-        _write_heat(out, stream, RunningScore(model, model.vocab.encode(args.seed, on_unknown="skip")), model)
-    else:
-        for ch in stream:
-            out.write(ch)
-            out.flush()
-    out.write("\n")
-    out.flush()
+    out.write(seed)
+    try:
+        with host.blame("samplers", args.sampler, "generating"):  # a plugin's fault is named, in one line
+            if heat:
+                _write_heat(out, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model)
+            else:
+                for ch in stream:
+                    out.write(ch)
+                    out.flush()
+    finally:
+        out.write("\n")  # an error line then starts a line of its own
+        out.flush()
     if heat:
         print(legend(), file=sys.stderr)
     return 0
+
+
+def read_seed(args: argparse.Namespace) -> str:
+    """The seed: --seed with its escapes (docs/escapes.md), or a file's or stdin's text as it is."""
+    if args.seed_file is not None:
+        return read_text(args.seed_file)
+    if args.seed == "-":
+        return read_stdin("the seed")
+    return unescape(args.seed)
+
+
+def read_text(path: Path) -> str:
+    """A regular file's UTF-8 text (a named pipe or a folder is refused in one line, not waited on)."""
+    return decode(read_regular_file(path), str(path))
+
+
+def read_stdin(what: str, encoding: str = "utf-8") -> str:
+    """All of stdin as text, as it is; on a terminal, say how to end it first."""
+    if sys.stdin is None:
+        raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
+    if sys.stdin.isatty():
+        print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
+    return decode(sys.stdin.buffer.read(), "stdin", encoding)
 
 
 def _write_heat(out: TextIO, stream: Iterator[str], running: RunningScore, model: Model) -> None:

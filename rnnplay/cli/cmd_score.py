@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ..core.score import score_text
+from ..core.model import Model
+from ..core.sampler import unescape
+from ..core.score import score_text, unknown_summary
+from ..corpora.text import decode, read_regular_file
 from ..errors import RnnplayError
-from .cmd_sample import load_model_arg
+from .cmd_sample import load_model_arg, read_stdin
 from .render import loss_text
 
 ORDER = 30
@@ -15,9 +19,12 @@ VAL_FRACTION = 0.1  # the standard split: the last 10% of a corpus is its valida
 EXAMPLES = """\
 examples:
   rnnplay score model.npz --text "To be, or not to be"
+  rnnplay score model.npz --text 'ROMEO:\\nBut soft'           \\n, \\t and \\\\ as in docs/escapes.md
   rnnplay score model.npz --file ../shared/corpora/tinyshakespeare.txt --val-split
+  cat scene.txt | rnnplay score --text - --skip-unknown
 
-Every character but the first is scored from everything before it, as in training."""
+Every character but the first is scored from everything before it, as in training.
+CRLF line ends are read as LF when the model has never seen a '\\r' (it was trained on LF text)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,31 +35,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", nargs="?", help="checkpoint from `rnnplay train` (default: the bundled model)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", help="the text to score")
+    src.add_argument("--text", help="the text to score (\\n, \\t, \\\\ understood); - reads it from stdin")
     src.add_argument("--file", type=Path, help="a file whose text to score")
     p.add_argument("--val-split", action="store_true", help="score only the last 10%% (the validation split)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of --file (default utf-8)")
+    p.add_argument("--skip-unknown", action="store_true",
+                   help="leave out characters the model has never seen (and say how many) instead of refusing")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of --file and stdin (default utf-8)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    text = args.text if args.text is not None else _read(args.file, args.encoding)
-    what = "the text" if args.text is not None else str(args.file)
+    text, what = read_source(args)
+    model = load_model_arg(args.model)
+    text = read_crlf_as_lf(text, model)
     if args.val_split:
         text = text[int(len(text) * (1 - VAL_FRACTION)) :]  # floor, as rnnplay.core.data.split_ids
         what = f"the last 10% of {what}"
-    model = load_model_arg(args.model)
+    unknown = unknown_summary(model.vocab, text)
+    if unknown and not args.skip_unknown:
+        raise RnnplayError(f"{what} has {unknown}: pass --skip-unknown to score the rest, "
+                           "or use a model trained on text that has them")
+    if unknown:
+        print(f"rnnplay: leaving out {unknown}", file=sys.stderr)
+        text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
     score = score_text(model, text)
     print(f"{loss_text(score.nats_per_char)} on {len(score.probs):,} characters of {what}")
     return 0
 
 
-def _read(path: Path, encoding: str) -> str:
-    try:
-        return path.read_text(encoding=encoding)
-    except FileNotFoundError:
-        raise RnnplayError(f"{path}: no such file; check the path") from None
-    except UnicodeDecodeError as err:
-        raise RnnplayError(f"{path} is not {encoding} text ({err.reason}); pass --encoding") from None
-    except OSError as err:
-        raise RnnplayError(f"{path}: {err.strerror}") from None
+def read_source(args: argparse.Namespace) -> tuple[str, str]:
+    """(the text, how to name it): --text with its escapes, stdin, or --file, read as it is."""
+    if args.file is not None:
+        return decode(read_regular_file(args.file), str(args.file), args.encoding), str(args.file)
+    if args.text == "-":
+        return read_stdin("the text", args.encoding), "stdin"
+    return unescape(args.text), "the text"
+
+
+def read_crlf_as_lf(text: str, model: Model) -> str:
+    """CRLF line ends as LF, when the model has never seen a '\\r' (so it learnt LF text); said on stderr."""
+    crlf = text.count("\r\n")
+    if not crlf or "\r" in model.vocab.chars:
+        return text
+    print(f"rnnplay: reading {crlf:,} CRLF line end{'' if crlf == 1 else 's'} as LF (the model knows no '\\r')",
+          file=sys.stderr)
+    return text.replace("\r\n", "\n")

@@ -23,8 +23,10 @@ from ..errors import RnnplayError
 from .generate import prime
 from .model import Model, States
 from .ops import log_softmax
+from .vocab import Vocab, describe_char
 
 CHUNK = 512  # characters per forward pass
+NAMED_UNKNOWN = 10  # unseen characters named in a message; the rest are counted
 
 
 @dataclass
@@ -45,9 +47,24 @@ class Score:
         return [(self.chars[j], float(p)) for j, p in zip(self.top_ids[i], self.top_probs[i], strict=True)]
 
 
+def unknown_summary(vocab: Vocab, text: str) -> str:
+    """"3 characters the model has never seen (2 distinct: 'é' '⚔')" naming at most ten; '' if there are none."""
+    unknown = vocab.unknown(text)
+    if not unknown:
+        return ""
+    count = len(text) - len(vocab.encode(text, on_unknown="skip"))
+    names = " ".join(describe_char(c) for c in unknown[:NAMED_UNKNOWN])
+    more = f" and {len(unknown) - NAMED_UNKNOWN:,} more" if len(unknown) > NAMED_UNKNOWN else ""
+    return (f"{count:,} character{'' if count == 1 else 's'} the model has never seen "
+            f"({len(unknown):,} distinct: {names}{more})")
+
+
 def score_text(model: Model, text: str, top_k: int = 5) -> Score:
-    """Score every character of ``text`` but the first (see the module docstring)."""
-    ids = model.vocab.encode(text, on_unknown="error")
+    """Score every character of ``text`` but the first (see the module docstring); unseen characters are refused."""
+    unknown = unknown_summary(model.vocab, text)
+    if unknown:
+        raise RnnplayError(f"the text has {unknown}: remove them, or use a model trained on text that has them")
+    ids = model.vocab.encode(text)
     n = len(ids) - 1
     if n < 1:
         raise RnnplayError("need at least two characters to score: the first one only primes the model")
