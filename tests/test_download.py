@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 
 from rnnplay.corpora import load_corpus
 from rnnplay.corpora.cards import require_card
-from rnnplay.corpora.download import fetch
+from rnnplay.corpora.download import fetch, size_from_env
 from rnnplay.errors import RnnplayError
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
@@ -31,13 +32,21 @@ pytestmark = pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"benchmark cor
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """/good/NAME the real file, /corrupt/NAME one byte flipped, /short/NAME half then hang up,
-    /renamed/input.txt only under the url's name, /error/NAME a 500, anything else 404."""
+    /renamed/input.txt only under the url's name, /error/NAME a 500, /trickle/NAME a byte at a time
+    without end, /unsized/NAME the file without a Content-Length, anything else 404."""
 
     body = b""
 
     def do_GET(self) -> None:
         _, folder, name = self.path.split("/", 2)
         body = self.body
+        if folder in ("trickle", "unsized"):
+            self.send_response(200)
+            if folder == "trickle":
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.send_slowly(body, 0.2 if folder == "trickle" else 0)
+            return
         if folder == "corrupt":
             body = body[:1000] + bytes([body[1000] ^ 1]) + body[1001:]
         if folder == "error":
@@ -59,6 +68,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.wfile.write(body)
 
+    def send_slowly(self, body: bytes, pause: float) -> None:
+        try:
+            for start in range(0, len(body), 1 if pause else 1 << 16):
+                self.wfile.write(body[start : start + (1 if pause else 1 << 16)])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:  # the client hung up
+            pass
+
     def log_message(self, *args: object) -> None:  # keep pytest's output clean
         pass
 
@@ -67,6 +85,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     Handler.body = SHAKESPEARE.read_bytes()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -170,3 +189,47 @@ def test_an_unreachable_url_says_what_to_do(cache: Path) -> None:
     with pytest.raises(RnnplayError, match=rf"cannot reach 127.0.0.1:{port}.*check the address"):
         load_corpus(f"url:http://127.0.0.1:{port}/input.txt")
     assert files_in(cache) == []
+
+
+def test_a_trickling_server_meets_the_deadline_for_the_whole_download(
+    server: str, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RNNPLAY_DOWNLOAD_TIMEOUT", "1.5")
+    with pytest.raises(RnnplayError, match=r"took longer than 1.5 s .*raise RNNPLAY_DOWNLOAD_TIMEOUT"):
+        fetch(f"{server}/trickle/input.txt", cache / "x" / "input.txt")
+    assert files_in(cache) == []
+
+
+def test_a_download_stops_past_its_limit_or_its_declared_size(server: str, cache: Path) -> None:
+    with pytest.raises(RnnplayError, match=r"more than 100,000 bytes, over the 100,000-byte limit.*MAX_DOWNLOAD"):
+        fetch(f"{server}/unsized/input.txt", cache / "x" / "input.txt", limit=100_000)
+    with pytest.raises(RnnplayError, match=r"sends 1,115,394 bytes but its card declares 1,000"):
+        fetch(f"{server}/good/input.txt", cache / "x" / "input.txt", size=1000)  # refused from Content-Length
+    with pytest.raises(RnnplayError, match=r"sends more than 1,000 bytes but its card declares 1,000"):
+        fetch(f"{server}/unsized/input.txt", cache / "x" / "input.txt", size=1000)
+    assert files_in(cache) == []
+
+
+def test_a_card_uses_a_copy_beside_it_before_the_network(cache: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cards"
+    folder.mkdir()
+    (folder / "tinyshakespeare.txt").write_bytes(SHAKESPEARE.read_bytes())
+    card = folder / "mine.toml"
+    card.write_text('[source]\nurl = "http://127.0.0.1:9/input.txt"\nfilename = "tinyshakespeare.txt"\n'
+                    f'sha256 = "{SHA256}"\nsize = 1115394\n')  # nothing listens on port 9
+    assert load_corpus(f"card:{card}").sha256 == SHA256
+    assert files_in(cache) == [cache / "corpora" / "mine" / "tinyshakespeare.txt"]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", 7), ("2G", 2 << 30), ("500M", 500 << 20), ("64k", 64 << 10),
+                                               ("1000", 1000), ("1.5GiB", 3 << 29)])
+def test_sizes_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int) -> None:
+    monkeypatch.setenv("RNNPLAY_MAX_DOWNLOAD", raw)
+    assert size_from_env("RNNPLAY_MAX_DOWNLOAD", 7) == expected
+
+
+@pytest.mark.parametrize("raw", ["lots", "-5", "0", "1X", "nan"])
+def test_a_bad_size_in_the_environment_is_one_line(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("RNNPLAY_MAX_DOWNLOAD", raw)
+    with pytest.raises(RnnplayError, match=r"RNNPLAY_MAX_DOWNLOAD=.* is not a size; give bytes"):
+        size_from_env("RNNPLAY_MAX_DOWNLOAD", 7)
