@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,88 @@ def test_dispatch_goes_through_the_registry(shout_registered: None) -> None:
     assert load_corpus("shout:hello world").text == "HELLO WORLD"
     with pytest.raises(RnnplayError, match="fewer than two distinct"):  # loader output is checked too
         load_corpus("shout:zzz")
+
+
+def test_a_loader_that_raises_is_one_line_naming_its_package() -> None:
+    class Broken:
+        name = "broken"
+        help = "fails"
+
+        def load(self, spec: str, progress: object) -> Corpus:
+            raise ZeroDivisionError("oops")
+
+    reset_host()
+    try:
+        get_host().corpus_loaders["broken"] = Registered(Broken(), "rnnplay-broken")
+        with pytest.raises(RnnplayError, match=r"'broken' \(from rnnplay-broken\) failed while loading 'broken:x': "
+                                               r"ZeroDivisionError: oops; report it to the authors of rnnplay-broken"):
+            load_corpus("broken:x")
+    finally:
+        reset_host()
+
+
+# -- hostile files and cards -------------------------------------------------------------------
+def test_a_utf8_byte_order_mark_is_not_a_character(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_bytes(b"\xef\xbb\xbfhello\n")
+    (tmp_path / "b.txt").write_bytes(b"\xef\xbb\xbfworld\n")
+    assert load_corpus(str(tmp_path / "a.txt")).text == "hello\n"
+    assert "\ufeff" not in load_corpus(f"dir:{tmp_path}").text  # each file's mark, not only the first
+    (tmp_path / "c.txt").write_bytes(b"\xef\xbb\xbfok\nbad \xff\n")
+    with pytest.raises(RnnplayError, match=r"byte 10, line 2"):  # offsets count the mark
+        load_corpus(str(tmp_path / "c.txt"))
+
+
+def test_special_files_are_refused_not_waited_on(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(RnnplayError, match=r"pipe is a named pipe \(FIFO\), not a regular file"):
+        load_corpus(str(tmp_path / "pipe"))
+    with pytest.raises(RnnplayError, match=r"pipe is a named pipe \(FIFO\), not a regular file"):
+        load_corpus(f"dir:{tmp_path}")
+    with pytest.raises(RnnplayError, match="character device"):
+        load_corpus("/dev/zero")
+
+
+def write_card(path: Path, body: str) -> Path:
+    path.write_text(body)
+    return path
+
+
+def test_card_names_cannot_lead_outside_the_cache(tmp_path: Path) -> None:
+    url = 'url = "https://example.org/x.txt"\nsha256 = "' + "0" * 64 + '"\nsize = 10\n'
+    for head, extra, message in [
+        ('name = "../../escaped"\n', "", r"name = '../../escaped', which is a path"),
+        ("", 'filename = "../escaped.txt"\n', r"filename = '../escaped.txt', which is a path"),
+        ('name = ".."\n', "", r"name = '..', which is '..'"),
+        ('name = "C:x"\n', "", "drive letter"),
+        ("", 'filename = "a\\u0000b"\n', "NUL"),
+    ]:
+        card = write_card(tmp_path / "evil.toml", f"{head}[source]\n{url}{extra}")
+        with pytest.raises(RnnplayError, match=message):
+            load_corpus(f"card:{card}")
+    assert not (tmp_path / "cache").exists()
+
+
+def test_a_cache_folder_linked_elsewhere_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "cache" / "corpora").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "cache" / "corpora" / "mine")
+    card = write_card(tmp_path / "mine.toml", '[source]\nurl = "https://example.org/x.txt"\nsha256 = "'
+                      + "0" * 64 + '"\nsize = 10\n')
+    with pytest.raises(RnnplayError, match=r"leads outside .* symbolic link"):
+        load_corpus(f"card:{card}")
+
+
+def test_cards_that_lead_back_to_themselves_are_one_line(tmp_path: Path) -> None:
+    write_card(tmp_path / "a.toml", f'[source]\nspec = "card:{tmp_path / "b.toml"}"\n')
+    write_card(tmp_path / "b.toml", f'[source]\nspec = "card:{tmp_path / "a.toml"}"\n')
+    with pytest.raises(RnnplayError, match=r"a.toml leads back to itself"):
+        load_corpus(f"card:{tmp_path / 'a.toml'}")
+
+
+def test_a_chain_of_cards_has_a_length_limit(tmp_path: Path, small_file: Path) -> None:
+    for i in range(12):
+        write_card(tmp_path / f"c{i}.toml", f'[source]\nspec = "card:{tmp_path / f"c{i + 1}.toml"}"\n')
+    write_card(tmp_path / "c12.toml", f'[source]\nspec = "file:{small_file}"\n')
+    with pytest.raises(RnnplayError, match="more than 8 cards"):
+        load_corpus(f"card:{tmp_path / 'c0.toml'}")
+    assert load_corpus(f"card:{tmp_path / 'c6.toml'}").text == small_file.read_text()
