@@ -20,10 +20,15 @@ one thread. numba: the compiled LSTM kernels are plain ``njit`` loops (no
 ``parallel=True``), so they run on the thread that calls them, and numba's own
 thread pool is never started.
 
-Training in this process (the Session's background thread) holds
-:func:`busy_cores`; that, or another process keeping a core busy, makes
-:func:`cores_busy` true, and one-stream generation then keeps off BLAS's threads
-(see :mod:`rnnplay.core.cells.lstm_kernels`).
+Cores are busy for one of two reasons, and each has its answer here. Another
+process keeps them busy: BLAS gets fewer threads (above). Training in this
+process keeps them busy (the Session's background thread, which holds
+:func:`busy_cores`): then BLAS's threads are the training's, and one-stream
+generation beside it runs its products in its own compiled loop on one core
+instead (:func:`cores_busy`, read by the LSTM's ``prepare_step``; see
+:mod:`rnnplay.core.cells.lstm_kernels`). Another process's load alone does not
+make :func:`cores_busy` true: the fewer BLAS threads already keep generation from
+waiting on a busy core.
 
 Reproducibility: OpenBLAS's float32 products round the last bits differently for
 each thread count, so the same seed gives the same weights on the same number of
@@ -181,11 +186,6 @@ class Policy:
         self.others = others
         self._apply(min(self.ceiling, threads_for(others, self.cores, self.threads)))
 
-    @property
-    def others_busy(self) -> bool:
-        """True while following the load has given a core up to other processes."""
-        return self.fixed is None and self.threads < self.ceiling
-
     def _run(self) -> None:
         load = OtherLoad()
         while True:
@@ -237,5 +237,5 @@ def busy_cores() -> Iterator[None]:
 
 
 def cores_busy() -> bool:
-    """True inside a :func:`busy_cores` of any thread, or while another process keeps a core busy."""
-    return _claims > 0 or (_policy is not None and _policy.others_busy)
+    """True inside a :func:`busy_cores` of any thread."""
+    return _claims > 0
