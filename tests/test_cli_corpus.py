@@ -93,3 +93,13 @@ def test_train_tinyshakespeare_from_the_mirror_in_a_fresh_environment(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert "on tinyshakespeare: 1,115,394 chars, vocabulary 65" in result.stderr and out.exists()
     assert (tmp_path / "cache" / "corpora" / "tinyshakespeare" / "tinyshakespeare.txt").exists()
+
+
+def test_show_a_card_offline_without_downloading(tmp_path: Path) -> None:
+    shown = rnnplay(tmp_path, "corpus", "show", "tinyshakespeare")  # no mirror, no cache: the card alone
+    assert shown.returncode == 0, shown.stderr
+    for expected in ("tinyshakespeare: 40,000 lines", "size:        1,115,394 bytes (1.1 MB), as the card declares",
+                     "sha256:      86c4e6aa", "not downloaded: `rnnplay corpus fetch tinyshakespeare`",
+                     "suggested:   rnnplay train tinyshakespeare --cell lstm"):
+        assert expected in shown.stdout
+    assert not (tmp_path / "cache").exists() and "downloading" not in shown.stderr
