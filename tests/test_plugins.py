@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -180,6 +182,89 @@ def test_unknown_hooks_and_mismatched_signatures_are_reported(host: PluginHost) 
     assert reasons["rnnplay-typo"].startswith("implements register_cell, which is not an rnnplay hook")
     assert reasons["rnnplay-wrong-args"].startswith("could not be registered")
     assert "config" in reasons["rnnplay-wrong-args"]
+
+
+class ExitingPlugin:
+    @hookimpl
+    def register_cells(self, register: Register) -> None:
+        raise KeyboardInterrupt  # raised by the plugin itself: no Ctrl-C was pressed
+
+    @hookimpl
+    def register_samplers(self, register: Register):
+        return [Greedy()]  # returned instead of registered
+
+    @hookimpl
+    def register_corpus_loaders(self, register: Register) -> None:
+        sys.exit(2)
+
+
+def test_baseexceptions_and_returned_values_from_hooks_are_that_plugins_failure(host: PluginHost) -> None:
+    host.register(ExitingPlugin(), "rnnplay-exiting")
+    assert [str(f) for f in host.failures] == [
+        "plugin rnnplay-exiting skipped: register_cells raised KeyboardInterrupt",
+        "plugin rnnplay-exiting skipped: register_samplers returned list (it is ignored): "
+        "a hook calls register(obj) for each object and returns None",
+        "plugin rnnplay-exiting skipped: register_corpus_loaders raised SystemExit: 2",
+    ]
+    assert "greedy-test" not in host.samplers
+
+
+class CtrlCPlugin:
+    @hookimpl
+    def register_cells(self, register: Register) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while this hook runs
+        time.sleep(30)
+
+
+def test_a_ctrl_c_while_plugins_load_still_interrupts(host: PluginHost) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        host.register(CtrlCPlugin(), "rnnplay-slow-hook")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the host's watch is gone
+
+
+def test_blame_names_the_package_whose_code_raised(host: PluginHost) -> None:
+    with pytest.raises(RnnplayError, match=r"^the sampler 'top-k' \(from rnnplay\) failed while generating: "
+                                           r"SystemExit: 4; this is a bug in rnnplay"), \
+            host.blame("samplers", "top-k", "generating"):
+        sys.exit(4)
+    for passes in (KeyboardInterrupt(), RnnplayError("already one line")):
+        with pytest.raises(type(passes)), host.blame("samplers", "top-k", "generating"):
+            raise passes
+    host.register(EverythingPlugin(), "rnnplay-everything")  # its classes live in this module
+    with pytest.raises(RnnplayError) as raised, host.blame("samplers", "greedy-test", "generating"):
+        raise ValueError("bad\nsecond line")
+    assert str(raised.value) == (
+        "the sampler 'greedy-test' (from rnnplay-everything) failed while generating: ValueError: bad; "
+        "report it to the authors of rnnplay-everything, or `rnnplay plugins uninstall rnnplay-everything`"
+    )
+
+
+def test_blame_names_a_plugin_cell_that_fails_under_a_builtin_sampler(tmp_path: Path) -> None:
+    (tmp_path / "rnnplay_stepper.py").write_text(
+        "from rnnplay.core.cells import RNNCell\n"
+        "class Stepper(RNNCell):\n    name = 'stepper'\n"
+        "    def step(self, params, x, state):\n        raise ValueError('no step today')\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import rnnplay_stepper
+    finally:
+        sys.path.remove(str(tmp_path))
+
+    class Plugin:
+        @hookimpl
+        def register_cells(self, register: Register) -> None:
+            register(rnnplay_stepper.Stepper())
+
+    host = PluginHost(load_entry_points=False)
+    host.register(Plugin(), "rnnplay-stepper")
+    cell = host.cell("stepper")
+    with pytest.raises(RnnplayError) as raised, host.blame("samplers", "temperature", "generating"):
+        cell.step({}, None, None)
+    assert str(raised.value).startswith(
+        "the plugin rnnplay-stepper (used by the sampler 'temperature') failed while generating: "
+        "ValueError: no step today; report it to the authors of rnnplay-stepper"
+    )
 
 
 @pytest.mark.parametrize(
