@@ -1,4 +1,7 @@
-"""What the Pilot tests of the Textual app share: making the app, typing a line, waiting for a state."""
+"""What the Pilot tests of the Textual app share: making the app, typing a line, waiting for a state.
+
+A test module imports ``own_history`` too, so that no test reads or writes the user's input history.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static
 
 from rnnplay.session import Session
 from rnnplay.tui import RnnplayApp
-from rnnplay.tui.widgets import PromptInput
+from rnnplay.tui.prompt import PromptInput
+from rnnplay.tui.widgets import Note
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
+
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A history file of the test's own (empty at the start)."""
+    path = tmp_path / "history"
+    monkeypatch.setenv("RNNPLAY_HISTORY_FILE", str(path))
+    monkeypatch.delenv("RNNPLAY_NOHISTORY", raising=False)
+    return path
 
 
 def app_on(model_path: Path, **settings: object) -> RnnplayApp:
@@ -33,13 +46,13 @@ async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
 
 
 async def type_line(pilot: Pilot, line: str) -> None:
-    """Type a short line key by key; paste a long one (typing 80 keys through Pilot is slow)."""
+    """Type a short line key by key; insert a long one (typing 80 keys through Pilot is slow)."""
     if len(line) > 24:
-        pilot.app.query_one(PromptInput).insert_text_at_cursor(line)
+        pilot.app.query_one(PromptInput).insert(line, maintain_selection_offset=False)
         await pilot.press("enter")
     else:
         await pilot.press(*line, "enter")
 
 
 def messages(app: RnnplayApp, level: str) -> list[str]:
-    return [str(w.render()) for w in app.query(f".message.{level}").results(Static)]
+    return [note.text for note in app.query(f".message.{level}").results(Note)]

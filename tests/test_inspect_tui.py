@@ -6,13 +6,14 @@ from pathlib import Path
 
 import pytest
 from inspect_model import build_inspect_model
-from pilot_helpers import app_on, messages, type_line, until
+from pilot_helpers import app_on, messages, own_history, type_line, until  # noqa: F401 - own_history: autouse
 from rich.style import Style
 from rich.text import Text
 
 from rnnplay.tui import RnnplayApp
 from rnnplay.tui.heat import HeatView, NeuronView
-from rnnplay.tui.widgets import PromptInput, Turn
+from rnnplay.tui.prompt import PromptInput
+from rnnplay.tui.widgets import Turn
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ async def test_typing_in_the_heat_view_goes_back_to_the_prompt(app: RnnplayApp) 
         await until(pilot, lambda: app.query(HeatView))
         assert app.query_one(HeatView).cursor == 1  # a given text's first character has no probability
         await pilot.press("T", "o")
-        assert app.focused is app.query_one(PromptInput) and app.query_one(PromptInput).value == "To"
+        assert app.focused is app.query_one(PromptInput) and app.query_one(PromptInput).text == "To"
 
 
 async def test_neurons_colours_the_last_turn_and_find_lists_units(app: RnnplayApp) -> None:

@@ -19,14 +19,19 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
 from textual.message import Message
-from textual.widgets import Footer, Input
+from textual.widgets import Footer
 
 from ..commands import command_table
 from ..session import (
     Changed,
     Chunk,
     Cleared,
+    ClipboardCopy,
+    CompareShown,
     Event,
     HeatShown,
     LossPoint,
@@ -38,36 +43,51 @@ from ..session import (
     TrainingSample,
     TurnEnded,
     TurnStarted,
+    Working,
 )
 from ..session import Message as SessionMessage
-from .widgets import Card, Conversation, LossPlot, PromptInput, TrainingPanel, Turn
+from .prompt import PromptArea, PromptInput
+from .widgets import Card, Conversation, LossPlot, TrainingPanel, Turn, WorkingLine
 
-KEYS = ("  Enter runs the line · Tab or → takes the suggestion · ↑ ↓ earlier lines\n"
+KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
+        "Shift+Enter as Enter); a paste keeps its lines; \\n \\t \\\\ in a seed are a newline, a tab, a backslash\n"
+        "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
+        "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
-        "  Esc or Ctrl+C stops a generation · Ctrl+P command palette · F1 help · Ctrl+D or /quit leaves")
+        "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
+        "Ctrl+D or /quit leaves")
 
 
 class Drain(Message):
     """Session events are waiting in the app's queue."""
 
 
+def highlighted(matcher: Matcher, text: str) -> Content:
+    """``text`` as it is, brackets and all (``Matcher.highlight`` reads it as markup), its matched letters marked."""
+    content = Content(text)
+    for offset in matcher.fuzzy_search.match(matcher.query, text)[1]:
+        content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class SlashCommands(Provider):
-    """The command palette (Ctrl+P) lists every slash command."""
+    """The command palette (Ctrl+P) lists every slash command with its arguments."""
 
     def _commands(self) -> list[Any]:
         return sorted({c.name: c for c in command_table().values()}.values(), key=lambda c: c.name)
 
     async def discover(self) -> Hits:
         for command in self._commands():
-            yield DiscoveryHit(command.usage, partial(self.app.start_command, command), help=command.help)
+            yield DiscoveryHit(Content(command.usage), partial(self.app.start_command, command),
+                               text=command.usage, help=escape(command.help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._commands():
             score = matcher.match(command.usage)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.usage), partial(self.app.start_command, command),
-                          help=command.help)
+                yield Hit(score, highlighted(matcher, command.usage), partial(self.app.start_command, command),
+                          text=command.usage, help=escape(command.help))
 
 
 class RnnplayApp(App[None]):
@@ -96,7 +116,8 @@ class RnnplayApp(App[None]):
                 yield TrainingPanel(id="training")
                 yield Card(id="model-card")
                 yield Card(id="sampler-card")
-        yield PromptInput(self.session, placeholder="type a seed, or /help", id="prompt")
+        yield WorkingLine(id="working")
+        yield PromptArea(self.session, placeholder="type a seed, or /help · Ctrl+J new line")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -148,6 +169,13 @@ class RnnplayApp(App[None]):
             conversation.add_heat(event).focus()  # ←→ and 1-5 work at once; typing goes back to the prompt
         elif isinstance(event, NeuronsShown):
             conversation.add_neurons(event)
+        elif isinstance(event, CompareShown):
+            conversation.add_compare(event)
+        elif isinstance(event, Working):
+            self.query_one(WorkingLine).show_work(event)
+        elif isinstance(event, ClipboardCopy):
+            self.copy_to_clipboard(event.text)
+            self.notify(f"copied {len(event.text):,} characters")
         elif isinstance(event, Progress):
             panel = self.query_one(TrainingPanel)
             panel.add_class("active")
@@ -161,27 +189,33 @@ class RnnplayApp(App[None]):
             self.query_one(TrainingPanel).finish(event.step, event.reason)
             self.show_cards()
         elif isinstance(event, Changed):
-            if event.what == "training":  # a new job: a fresh plot
-                self.query_one(LossPlot).reset()
-                self.query_one(TrainingPanel).add_class("active")
-            self.show_cards()
+            self.changed(event.what)
         elif isinstance(event, Cleared):
             conversation.remove_children()
             self.turn = None
         elif isinstance(event, QuitRequested):
             self.action_leave()
 
+    def changed(self, what: str) -> None:
+        if what == "training":  # a new job: a fresh plot
+            self.query_one(LossPlot).reset()
+            self.query_one(TrainingPanel).add_class("active")
+        elif what == "model" and not self.training_shown():
+            self.query_one(TrainingPanel).reset()
+        self.show_cards()
+
+    def training_shown(self) -> bool:
+        """Is the side panel's training that of the current model (running, or just ended)?"""
+        job = self.session.training
+        return job is not None and job.run.model is self.session.model
+
     def show_cards(self) -> None:
         self.query_one("#model-card", Card).show_rows(self.session.card())
         self.query_one("#sampler-card", Card).show_rows(self.session.sampler_card())
 
     # -- from the user -----------------------------------------------------------------------------
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        prompt = self.query_one(PromptInput)
-        prompt.value = ""
-        if event.value.strip():
-            prompt.remember(event.value)
-            self.submit(event.value)
+    def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        self.submit(event.value)
 
     @work(thread=True, group="submit")
     def submit(self, line: str) -> None:
@@ -196,17 +230,21 @@ class RnnplayApp(App[None]):
             self.submit(command.usage)
             return
         prompt = self.query_one(PromptInput)
-        prompt.value = f"/{command.name} "
-        prompt.cursor_position = len(prompt.value)
+        prompt.set_line(f"/{command.name} ")
         prompt.focus()
 
     def action_stop(self) -> None:
-        if not self.session.cancel():
-            prompt = self.query_one(PromptInput)
-            if prompt.value:
-                prompt.value = ""
-            else:
-                self.notify("nothing to stop; Ctrl+D or /quit leaves", timeout=3)
+        working = self.query_one(WorkingLine)
+        busy = working.has_class("active")
+        if busy:
+            working.stopping()
+        if self.session.cancel() or busy:
+            return
+        prompt = self.query_one(PromptInput)
+        if prompt.text:
+            prompt.set_line("")
+        else:
+            self.notify("nothing to stop; Ctrl+D or /quit leaves", timeout=3)
 
     def action_help(self) -> None:
         self.submit("/help")

@@ -23,6 +23,7 @@ from ..cli.cmd_neurons import colour_index
 from ..cli.cmd_sample import HEAT, heat_colour
 from ..core.vocab import describe_char
 from ..session import HeatShown, NeuronsShown
+from .render import SEED_STYLE, shown_char
 
 SEED_SHOWN = 120  # a branch's seed holds the whole text before it; show its end
 
@@ -47,11 +48,6 @@ def heat_legend() -> Text:
 def char_arg(ch: str) -> str:
     """A character as /whatif reads it back: escaped (\\n) and quoted for the shell-like split."""
     return shlex.quote({"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}.get(ch, ch))
-
-
-def shown_char(ch: str) -> str:
-    """What stands for a character on screen: a newline shows as ↵ before the line break."""
-    return "↵\n" if ch == "\n" else "→" if ch == "\t" else ch
 
 
 class HeatView(Widget, can_focus=True):
@@ -79,7 +75,7 @@ class HeatView(Widget, can_focus=True):
         heat = self.heat
         text = Text()
         seed = heat.seed if len(heat.seed) <= SEED_SHOWN else "…" + heat.seed[-SEED_SHOWN:]
-        text.append(seed, style="bold cyan")
+        text.append(seed, style=SEED_STYLE)
         for i, (ch, p) in enumerate(zip(heat.text, heat.probs, strict=True)):
             text.append(shown_char(ch), Style.parse(heat_style(p)) + Style(reverse=i == self.cursor, meta={"pos": i}))
         text.append("\n")
@@ -140,7 +136,7 @@ class HeatView(Widget, can_focus=True):
         if event.is_printable and event.character and event.character not in "12345":
             prompt: Any = self.app.query_one("#prompt")
             prompt.focus()
-            prompt.insert_text_at_cursor(event.character)
+            prompt.insert(event.character, maintain_selection_offset=False)
             event.stop()
 
 

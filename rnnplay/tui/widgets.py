@@ -1,21 +1,22 @@
-"""The app's widgets: the conversation, the prompt line, the side panel and the loss plot (heat views: heat.py)."""
+"""The app's widgets: the conversation, the side panel, the loss plot and the work-in-progress line.
+
+The input and its completion menu are in prompt.py, the heat views in heat.py.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.suggester import Suggester
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Input, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from ..cli.render import duration
-from ..commands import complete_line
-from ..session import HeatShown, NeuronsShown
+from ..session import CompareShown, HeatShown, NeuronsShown, Working
 from .heat import HeatView, NeuronView
 from .plot import bounds, braille
+from .render import SEED_STYLE, CompareTable, HangingText
 
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 SERIES_STYLES = ("cyan", "magenta")  # training loss, validation loss
@@ -39,26 +40,47 @@ class Turn(Static):
         self.ending = {"stopped": " ⏹ stopped", "error": " ✗"}.get(reason, "")
 
     def show(self) -> None:
-        text = Text(self.seed, style="bold cyan")
+        text = Text()
+        text.append(self.seed, style=SEED_STYLE)
         text.append(self.text)
         if self.ending:
             text.append(self.ending, style="dim")
         self.update(text)
 
 
+class Note(Static):
+    """A message from the session; wrapped lines hang under their indent."""
+
+    def __init__(self, level: str, text: str) -> None:
+        super().__init__(HangingText(text, LEVEL_STYLES.get(level, "")), classes=f"message {level}")
+        self.text = text
+
+
+class CompareView(Static):
+    """/compare: the samplers' continuations side by side."""
+
+    def __init__(self, shown: CompareShown) -> None:
+        super().__init__(CompareTable(shown.seed, shown.rows), classes="compare")
+        self.border_title = f"compare · {len(shown.rows)} samplers"
+
+
 class Conversation(VerticalScroll):
-    """The scrolling log of turns and messages; follows the newest text unless scrolled up."""
+    """The scrolling log of turns and messages.
+
+    It follows the newest text unless the user scrolled up; a new reply or turn
+    brings the end back into view (a training sample, which nobody asked for, does not).
+    """
 
     def on_mount(self) -> None:
         self.anchor()
 
-    def add_message(self, level: str, text: str) -> Static:
-        return self._add(Static(Text(text, style=LEVEL_STYLES.get(level, "")), classes=f"message {level}"))
+    def add_message(self, level: str, text: str) -> Note:
+        return self._add(Note(level, text))
 
     def add_sample(self, step: int, text: str) -> Static:
         widget = Static(Text(text, style="italic"), classes="sample")
         widget.border_title = f"sample at step {step:,}"
-        return self._add(widget)
+        return self._add(widget, follow=False)
 
     def add_turn(self, seed: str, sampler: str) -> Turn:
         return self._add(Turn(seed, sampler))
@@ -69,58 +91,14 @@ class Conversation(VerticalScroll):
     def add_neurons(self, shown: NeuronsShown) -> NeuronView:
         return self._add(NeuronView(shown))
 
-    def _add(self, widget: Widget) -> Any:
+    def add_compare(self, shown: CompareShown) -> CompareView:
+        return self._add(CompareView(shown))
+
+    def _add(self, widget: Widget, follow: bool = True) -> Any:
         self.mount(widget)
+        if follow:
+            self.scroll_end(animate=False)  # also re-anchors: the new text keeps coming into view
         return widget
-
-
-class SlashSuggester(Suggester):
-    """Suggests the rest of a slash command: its name, then what its completer offers."""
-
-    def __init__(self, session: Any) -> None:
-        super().__init__(use_cache=False, case_sensitive=True)
-        self.session = session
-
-    async def get_suggestion(self, value: str) -> str | None:
-        word, candidates = complete_line(self.session, value)
-        return value[: len(value) - len(word)] + candidates[0] if candidates else None
-
-
-class PromptInput(Input):
-    """The input line: Up/Down walk the history, Tab takes the suggestion, Esc/Ctrl+C stop, Ctrl+D quits."""
-
-    BINDINGS = [  # noqa: RUF012 - Textual's convention
-        Binding("up", "history(-1)", "Previous", show=False),
-        Binding("down", "history(1)", "Next", show=False),
-        Binding("tab", "accept_suggestion", "Complete", show=False),
-        Binding("escape", "app.stop", "Stop"),
-        Binding("ctrl+c", "app.stop", "Stop", show=False),
-        Binding("ctrl+d", "app.leave", "Quit"),
-    ]
-
-    def __init__(self, session: Any, **kwargs: Any) -> None:
-        super().__init__(suggester=SlashSuggester(session), select_on_focus=False, **kwargs)  # typing adds to the line
-        self.history = list(session.history)
-        self.position = len(self.history)  # index into history; len(history) is the fresh line
-        self.draft = ""
-
-    def remember(self, line: str) -> None:
-        self.history.append(line)
-        self.position = len(self.history)
-
-    def action_history(self, delta: int) -> None:
-        history = self.history
-        if self.position == len(history):
-            self.draft = self.value
-        self.position = max(0, min(len(history), self.position + delta))
-        self.value = history[self.position] if self.position < len(history) else self.draft
-        self.cursor_position = len(self.value)
-
-    def action_accept_suggestion(self) -> None:
-        if self._suggestion and self.cursor_at_end:
-            self.action_cursor_right()
-        else:
-            self.app.action_focus_next()
 
 
 class Card(Static):
@@ -177,6 +155,14 @@ class LossPlot(Widget):
         return text
 
 
+def show_fraction(bar: ProgressBar, fraction: float | None) -> None:
+    """The share done, or a bar that keeps moving while it is unknown."""
+    if fraction is None:
+        bar.update(total=None)
+    else:
+        bar.update(total=1.0, progress=min(1.0, fraction))
+
+
 class TrainingPanel(Vertical):
     """Progress bar, speed and ETA, and the loss plot of the running (or last) training job."""
 
@@ -188,11 +174,32 @@ class TrainingPanel(Vertical):
     def show_progress(self, step: int, fraction: float | None, chars_per_sec: float, eta: float | None) -> None:
         self.query_one("#train-status", Static).update(
             f"step {step:,} · {chars_per_sec:,.0f} chars/s · ETA {duration(eta)}")
-        bar = self.query_one("#train-bar", ProgressBar)
-        if fraction is None:
-            bar.update(total=None)
-        else:
-            bar.update(total=1.0, progress=min(1.0, fraction))
+        show_fraction(self.query_one("#train-bar", ProgressBar), fraction)
 
     def finish(self, step: int, reason: str) -> None:
         self.query_one("#train-status", Static).update(f"{reason} at step {step:,}")
+
+    def reset(self) -> None:
+        """Another model: no training to show until the next /train."""
+        self.remove_class("active")
+        self.query_one("#train-status", Static).update("training")
+        self.query_one("#train-bar", ProgressBar).update(total=1.0, progress=0)
+        self.query_one(LossPlot).reset()
+
+
+class WorkingLine(Horizontal):
+    """What a slow command is doing, a bar (moving when the share done is unknown), and how to stop it."""
+
+    def compose(self) -> Any:
+        yield Static(id="working-what")
+        yield ProgressBar(total=None, show_eta=False, id="working-bar")
+
+    def show_work(self, work: Working) -> None:
+        self.set_class(not work.done, "active")
+        if work.done:
+            return
+        self.query_one("#working-what", Static).update(f"{work.what} · Esc to stop")
+        show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
+
+    def stopping(self) -> None:
+        self.query_one("#working-what", Static).update("stopping…")

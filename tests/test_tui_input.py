@@ -1,0 +1,141 @@
+"""The app's input: multi-line seeds, pasting, the completion menu, the shared history (Pilot at 80x24)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pilot_helpers import app_on, own_history, type_line, until  # noqa: F401 - own_history: autouse
+from textual import events
+from tiny_model import build_tiny_model
+
+from rnnplay.history import append_history, history_path, load_history
+from rnnplay.tui import RnnplayApp
+from rnnplay.tui.prompt import CompletionMenu, PromptInput
+from rnnplay.tui.widgets import Turn
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def app(tiny_path: Path) -> RnnplayApp:
+    return app_on(tiny_path, length=10)
+
+
+def prompt_of(app: RnnplayApp) -> PromptInput:
+    return app.query_one(PromptInput)
+
+
+def menu_of(app: RnnplayApp) -> CompletionMenu:
+    return app.query_one(CompletionMenu)
+
+
+async def test_ctrl_j_and_shift_enter_start_new_lines_and_enter_runs_them_all(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(app)
+        height = prompt.size.height
+        await pilot.press(*"To", "ctrl+j", *"be", "shift+enter", *"or")
+        assert prompt.text == "To\nbe\nor"
+        await pilot.pause()
+        assert prompt.size.height == height + 2  # the input grows with its lines
+        await pilot.press("enter")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        assert app.query_one(Turn).seed == "To\nbe\nor" and prompt.text == ""
+
+
+async def test_the_input_stops_growing_at_six_lines(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(app)
+        prompt.insert("\n".join("abcdefghij"), maintain_selection_offset=False)
+        await pilot.pause()
+        assert prompt.size.height == 6  # six lines; the rest scrolls
+
+
+async def test_a_pasted_three_line_seed_keeps_every_line(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        seed = "ROMEO:\nBut soft, what light\nthrough yonder"
+        app.post_message(events.Paste(seed))  # as the terminal driver does
+        await until(pilot, lambda: prompt_of(app).text == seed)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        assert app.query_one(Turn).seed == seed
+
+
+async def test_tab_takes_a_command_with_a_space_then_its_arguments(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt, menu = prompt_of(app), menu_of(app)
+        await pilot.press(*"/samp")
+        await until(pilot, lambda: menu.candidates[:1] == ["/sampler"])  # highlighted first
+        assert prompt.suggestion == "ler"
+        await pilot.press("tab")
+        assert prompt.text == "/sampler "
+        await until(pilot, lambda: "beam" in menu.candidates and "temperature" in menu.candidates)
+        await pilot.press("b", "tab")
+        assert prompt.text == "/sampler beam "
+        await pilot.press("w", "tab")
+        assert prompt.text == "/sampler beam width="  # a key= wants its value right after it
+        await pilot.press("3", "enter")
+        await until(pilot, lambda: app.session.sampler_label().startswith("beam width=3"))
+
+
+async def test_the_menu_lists_every_candidate_and_arrows_pick_one(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt, menu = prompt_of(app), menu_of(app)
+        await pilot.press(*"/s")
+        await until(pilot, lambda: len(menu.candidates) > 1)
+        assert menu.has_class("open") and menu.candidates == sorted(menu.candidates)
+        assert all(c.startswith("/s") for c in menu.candidates)
+        await pilot.press("escape")  # closes the menu, keeps the text
+        assert not menu.has_class("open") and prompt.text == "/s"
+        await pilot.press("backspace", "s")  # typing opens it again
+        await until(pilot, lambda: len(menu.candidates) > 1)
+        await pilot.press("down")
+        second = menu.candidates[1]
+        assert prompt.suggestion == second[2:]
+        await pilot.press("enter")  # a candidate picked with the arrows: Enter takes it
+        assert prompt.text == second + " " and not app.query(".message.error")
+
+
+async def test_tab_with_nothing_to_complete_keeps_the_focus_in_the_input(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        await pilot.press(*"xyz", "tab")
+        assert app.focused is prompt_of(app) and prompt_of(app).text == "xyz"
+
+
+async def test_history_is_kept_across_runs_and_a_multi_line_entry_is_one(tiny_path: Path) -> None:
+    append_history("from an earlier run")
+    first = app_on(tiny_path, length=5)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/show")
+        await pilot.press(*"To", "ctrl+j", *"be", "enter")
+        await until(pilot, lambda: first.query(Turn) and first.turn is None)
+    assert load_history()[-2:] == ["/show", "To\nbe"]
+    second = app_on(tiny_path)
+    async with second.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(second)
+        await pilot.press(*"dra", "up")
+        assert prompt.text == "To\nbe"
+        await pilot.press("up")  # the cursor is on the entry's last line: ↑ goes to its first line
+        assert prompt.text == "To\nbe" and prompt.cursor_location[0] == 0
+        await pilot.press("up")
+        assert prompt.text == "/show" and not menu_of(second).has_class("open")
+        await pilot.press("up")
+        assert prompt.text == "from an earlier run"
+        await pilot.press("down", "down", "down")
+        assert prompt.text == "dra"
+
+
+async def test_nohistory_keeps_nothing(tiny_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = history_path()
+    monkeypatch.setenv("RNNPLAY_NOHISTORY", "1")
+    app = app_on(tiny_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/show")
+        await pilot.press("up")
+        assert prompt_of(app).text == "/show"  # this run still walks back
+    assert kept is not None and not kept.exists()
