@@ -184,9 +184,9 @@ class UserInterrupts:
             self._previous(signum, frame)
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
+        if self._previous is not None and signal.getsignal(signal.SIGINT) == self._note:  # unless replaced since
             signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        self._previous = None
 
     def reraise_if_pressed(self, err: BaseException) -> None:
         """Raise ``err`` again when it is the user's Ctrl-C, which must still interrupt."""
@@ -398,27 +398,34 @@ class PluginHost:
         """Turn an exception raised inside plugin code into one line that names its package.
 
         ``with host.blame("samplers", "top-k", "generating"): ...`` — an :class:`RnnplayError`
-        passes through unchanged (it is already a user message), and so do KeyboardInterrupt
-        and GeneratorExit; anything else, SystemExit included, becomes ``the sampler 'top-k'
+        passes through unchanged (it is already a user message), and so do GeneratorExit and a
+        Ctrl-C the user pressed; anything else, SystemExit and a KeyboardInterrupt the plugin
+        raised by itself included, becomes ``the sampler 'top-k'
         (from rnnplay-foo) failed while generating: ValueError: ...; report it to the authors
         of rnnplay-foo, or `rnnplay plugins uninstall rnnplay-foo```. When the traceback runs
         through another plugin's code (a plugin cell stepped by a built-in sampler), that plugin
         is the one named. Built-ins are blamed as rnnplay itself (a bug to report).
         """
-        try:
-            yield
-        except (RnnplayError, KeyboardInterrupt, GeneratorExit, MemoryError):
-            raise
-        except BaseException as err:
-            entry = self.registries[kind].get(name)
-            owner = entry.plugin if entry is not None else "?"
-            culprit = self._innermost_plugin(err) or owner
-            label = kind[:-1].replace("_", " ")
-            fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
-                   else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
-            who = (f"the {label} {name!r} (from {owner})" if culprit == owner
-                   else f"the plugin {culprit} (used by the {label} {name!r})")
-            raise RnnplayError(f"{who} failed while {doing}: {one_line(err)}; {fix}") from err
+        with UserInterrupts() as keys:
+            try:
+                yield
+            except (RnnplayError, GeneratorExit, MemoryError):
+                raise
+            except BaseException as err:
+                keys.reraise_if_pressed(err)
+                raise self._blamed(err, kind, name, doing) from err
+
+    def _blamed(self, err: BaseException, kind: str, name: str, doing: str) -> RnnplayError:
+        """The one line for ``err``, raised by plugin code while ``doing`` with the ``kind`` object ``name``."""
+        entry = self.registries[kind].get(name)
+        owner = entry.plugin if entry is not None else "?"
+        culprit = self._innermost_plugin(err) or owner
+        label = kind[:-1].replace("_", " ")
+        fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
+               else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
+        who = (f"the {label} {name!r} (from {owner})" if culprit == owner
+               else f"the plugin {culprit} (used by the {label} {name!r})")
+        return RnnplayError(f"{who} failed while {doing}: {one_line(err)}; {fix}")
 
     def _innermost_plugin(self, err: BaseException) -> str | None:
         """The installed plugin whose code raised ``err`` (the innermost of its traceback), if any did."""

@@ -95,8 +95,8 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     uninstalled = env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
     assert uninstalled.stdout.endswith("uninstalled rnnplay-gru\n")
     assert "rnnplay-gru" not in {p["name"] for p in env.plugins(work)["plugins"]}
-    wanted = ("the cell 'gru' from the plugin rnnplay-gru, which is not installed: "
-              "run `rnnplay plugins install rnnplay-gru`")
+    wanted = ("the cell 'gru' from the plugin rnnplay-gru, which is not installed: "  # rnnplay is this checkout:
+              f"run `rnnplay plugins install {ROOT / 'plugins' / 'rnnplay-gru'}` (an example plugin of rnnplay")
     assert wanted in one_line_error(env.run(*train, "--resume", "g.npz", "--steps", "51", cwd=work, check=False))
     load = env.run("python", "-c", "import sys\nfrom rnnplay.errors import RnnplayError\nfrom rnnplay.models import "
                    "load_model\ntry:\n    load_model('g.npz')\nexcept RnnplayError as e:\n    sys.exit(str(e))",

@@ -227,9 +227,14 @@ def test_blame_names_the_package_whose_code_raised(host: PluginHost) -> None:
                                            r"SystemExit: 4; this is a bug in rnnplay"), \
             host.blame("samplers", "top-k", "generating"):
         sys.exit(4)
-    for passes in (KeyboardInterrupt(), RnnplayError("already one line")):
-        with pytest.raises(type(passes)), host.blame("samplers", "top-k", "generating"):
-            raise passes
+    with pytest.raises(RnnplayError, match=r"^already one line$"), host.blame("samplers", "top-k", "generating"):
+        raise RnnplayError("already one line")
+    with pytest.raises(RnnplayError, match="failed while generating: KeyboardInterrupt; "), \
+            host.blame("samplers", "top-k", "generating"):
+        raise KeyboardInterrupt  # raised by code, not by a key
+    with pytest.raises(KeyboardInterrupt), host.blame("samplers", "top-k", "generating"):
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C still stops
+        time.sleep(30)
     host.register(EverythingPlugin(), "rnnplay-everything")  # its classes live in this module
     with pytest.raises(RnnplayError) as raised, host.blame("samplers", "greedy-test", "generating"):
         raise ValueError("bad\nsecond line")
