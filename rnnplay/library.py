@@ -186,14 +186,15 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     given = Path(os.path.expanduser(name))
     if given.exists():
         return given
+    if os.sep in name or "/" in name:
+        raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
     folder = folder or models_dir()
     stem = name[:-4] if name.endswith(".npz") else name
-    if os.sep not in name and "/" not in name and stem:
-        candidate = folder / f"{stem}.npz"
-        if candidate.is_file():
-            return candidate
-        if stem == BUNDLED_NAME and BUNDLED_MODEL.exists():
-            return BUNDLED_MODEL
+    candidate = folder / f"{stem}.npz"
+    if stem and candidate.is_file():
+        return candidate
+    if stem == BUNDLED_NAME and BUNDLED_MODEL.exists():
+        return BUNDLED_MODEL
     names = model_names(folder)
     listed = f"; models: {', '.join(names)}" if names else f"; {folder} holds no models yet"
     raise RnnplayError(f"no model {name!r}: not a file, nor a name in {folder}{suggest(stem, names)}{listed}")

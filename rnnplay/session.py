@@ -115,7 +115,7 @@ class TrainingSample:
 @dataclass(frozen=True)
 class TrainingEnded:
     step: int
-    reason: str  # "budget", "stopped" or "error"
+    reason: str  # "budget", "stopped", "diverged" (the loss was not finite; the weights kept) or "error"
     path: str | None
 
 

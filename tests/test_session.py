@@ -336,6 +336,18 @@ def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorde
     assert "/set seed" in rec.messages("info")[-1]
 
 
+def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text(session: Session,
+                                                                                   rec: Recorder) -> None:
+    session.submit("/score To be, or not to be")
+    assert "bits/char" in rec.messages("info")[-1]
+    assert not rec.of(Working)
+    long = "To be, or not to be, that is the question. " * 120
+    result = session.score(long)
+    assert len(result.probs) == len(long) - 1
+    assert rec.of(Working) == [Working(f"scoring {len(long):,} characters"),
+                               Working(f"scoring {len(long):,} characters", 1.0, done=True)]
+
+
 def test_listings_and_help(session: Session, rec: Recorder) -> None:
     for line in ("/cells", "/samplers", "/corpora", "/plugins", "/help", "/help sampler"):
         session.submit(line)
