@@ -100,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--time", type=float, dest="seconds", metavar="SECONDS",
                    help="wall-clock seconds for this run, the final validation included")
     r = p.add_argument_group("output")
-    r.add_argument("--out", default="model.npz", help="checkpoint to write (default model.npz)")
+    r.add_argument("--out", help="checkpoint to write (default model.npz; with --resume, the checkpoint resumed)")
     r.add_argument("--best", metavar="PATH",
                    help="also keep the checkpoint with the lowest validation loss so far at PATH "
                         "(saved after each validation that beats it; a run that overfits loses nothing)")
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
     check_number("checkpoint every", args.checkpoint_every, whole=True, low=0)
+    if args.out is None:
+        args.out = args.resume or "model.npz"
     out, best, plot = check_outputs(args)
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
@@ -139,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
             print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
             config.epochs = 1.0
         run_ = new_run(corpus, spec, config, extra)
-    announce(run_, args.resume)
     with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
+        announce(run_, args.resume)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
         try:
@@ -211,7 +213,9 @@ class Interrupts:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
+        # After a press the run is saved and the command is ending: a late second press must not
+        # turn its exit code 130 into death by signal, so SIGINT stays ignored until the process exits.
+        signal.signal(signal.SIGINT, signal.SIG_IGN if self.presses else self._previous)
 
     def handle(self, signum: int, frame: object) -> None:
         self.presses += 1
