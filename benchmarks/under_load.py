@@ -30,7 +30,8 @@ from rnnplay.core import threads
 from rnnplay.core.vocab import Vocab
 from rnnplay.errors import RnnplayError
 
-SPINNER = [sys.executable, "-c", "while True: pass"]
+SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
+SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or until its parent is gone
 
 
 @contextlib.contextmanager

@@ -21,7 +21,8 @@ from rnnplay.cli import build_parser
 from rnnplay.core import threads
 
 CORES = threads.usable_cores()
-SPINNER = [sys.executable, "-c", "while True: pass"]
+SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
+SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or until its parent is gone
 READ_BACK = """
 import sys, threadpoolctl
 from rnnplay.cli import main
@@ -117,11 +118,11 @@ def test_the_load_reading_sees_a_spinning_process(spinner: subprocess.Popen) -> 
     assert 0.5 < others <= CORES + 0.5
 
 
-POLICY_UNDER_LOAD = """
+POLICY_UNDER_LOAD = f"""
 import subprocess, sys, time, threadpoolctl
 from rnnplay.core import threads
 policy = threads.start(None)
-spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+spinner = subprocess.Popen({SPINNER!r})
 deadline = time.monotonic() + 30
 try:
     while policy.threads == policy.ceiling and time.monotonic() < deadline:
