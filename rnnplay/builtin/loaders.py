@@ -18,7 +18,7 @@ from ..corpora import Corpus, Progress, load_corpus
 from ..corpora.cards import Card, require_card
 from ..corpora.download import cache_dir, fetch, inside, max_download
 from ..corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
-from ..corpora.text import decode, read_regular_file, read_text_file
+from ..corpora.text import decode, is_folder, read_regular_file, read_text_file, user_path
 from ..errors import RnnplayError
 from ..hookspecs import Register, hookimpl
 
@@ -31,7 +31,7 @@ class FileLoader:
     help = "one text file: file:PATH (a plain path works too)"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        path = Path(spec).expanduser()
+        path = user_path(spec)
         return Corpus(path.name, read_text_file(path, encoding), str(path))
 
 
@@ -41,9 +41,9 @@ class DirLoader:
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
         folder, pattern = spec, "**/*"
-        if not Path(spec).expanduser().is_dir() and ":" in spec:
+        if not is_folder(user_path(spec)) and ":" in spec:
             folder, _, pattern = spec.rpartition(":")
-        root = Path(folder).expanduser()
+        root = user_path(folder)
         joined = join_files(folder_files(root, pattern), root, encoding, progress, f"reading {root.name or root}")
         if not joined.files:
             raise RnnplayError(f"dir:{folder}:{pattern} matched no text files; check the folder or the pattern "

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import inspect
 import re
-from pathlib import Path
 
 from ..errors import RnnplayError
 from .base import Corpus, CorpusLoader, Progress, no_progress
 from .cards import builtin_cards, find_card
-from .text import check_text, read_text_file
+from .text import check_text, probe, read_text_file, user_path
 
 __all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "no_progress", "read_text_file", "resolve"]
 
@@ -41,7 +40,7 @@ def resolve(spec: str) -> tuple[CorpusLoader, str]:
         return loaders[match[1]].obj, match[2]
     if not spec.strip():
         raise RnnplayError("no corpus given; give a file path, a card name (`rnnplay corpus list`) or a spec")
-    if Path(spec).expanduser().exists():
+    if probe(user_path(spec)) is not None:
         return host.get("corpus_loaders", "file"), spec
     if match:
         prefix = match[1]

@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import hashlib
 import re
+import stat
 import tomllib
 import urllib.parse
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from ..errors import RnnplayError
 from ..plugins import suggest
 from . import download
 from .base import Progress, no_progress
-from .text import read_regular_file
+from .text import probe, read_regular_file, user_path
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "corpus_cards"
 MAX_CARD_BYTES = 1 << 20  # a card is a few hundred bytes of TOML; anything this big is not one
@@ -102,7 +103,7 @@ class Card:
         folders = dict.fromkeys(p.resolve() for p in (self.path.parent, Path.cwd()))
         return [
             (folder / name).as_uri() for folder in folders for name in self.mirror_names
-            if (folder / name).is_file() and (folder / name).stat().st_size == self.size
+            if (info := probe(folder / name)) is not None and stat.S_ISREG(info.st_mode) and info.st_size == self.size
         ]
 
     def _fetch_from(self, url: str, progress: Progress) -> Path:
@@ -226,6 +227,6 @@ def require_card(name: str) -> Card:
 def find_card(name: str) -> Card | None:
     """A card by name (case-insensitive), or from a ``.toml`` path; None when there is none."""
     if name.endswith(".toml"):
-        return Card.from_file(Path(name).expanduser())
+        return Card.from_file(user_path(name))
     cards = builtin_cards()
     return cards.get(name) or next((c for n, c in cards.items() if n.lower() == name.lower()), None)

@@ -19,6 +19,7 @@ import hashlib
 import http.client
 import os
 import re
+import stat
 import tempfile
 import time
 import urllib.error
@@ -29,6 +30,7 @@ from typing import Any
 
 from ..errors import RnnplayError
 from .base import Progress, no_progress
+from .text import probe, user_path
 
 MIRROR_ENV = "RNNPLAY_CORPUS_MIRROR"
 MAX_DOWNLOAD_ENV = "RNNPLAY_MAX_DOWNLOAD"
@@ -117,8 +119,8 @@ def mirror_urls(file_names: list[str]) -> list[str] | None:
         return None
     if "://" in mirror:
         return [f"{mirror.rstrip('/')}/{urllib.parse.quote(name, safe='')}" for name in file_names]
-    folder = Path(mirror).expanduser().resolve()
-    found = [(folder / name).as_uri() for name in file_names if (folder / name).is_file()]
+    folder = user_path(mirror).resolve()
+    found = [(folder / name).as_uri() for name in file_names if is_regular(folder / name)]
     if not found:
         raise RnnplayError(
             f"{MIRROR_ENV}={mirror} has none of {', '.join(file_names)}; put one there or unset {MIRROR_ENV}"
@@ -158,6 +160,11 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None =
         with contextlib.suppress(OSError):
             tmp.unlink()  # already renamed on success; otherwise the partial file goes
     return dest
+
+
+def is_regular(path: Path) -> bool:
+    info = probe(path)
+    return info is not None and stat.S_ISREG(info.st_mode)
 
 
 def max_download() -> int:

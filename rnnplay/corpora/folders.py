@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import RnnplayError
 from .base import Progress
-from .text import decode, looks_binary, read_regular_file
+from .text import decode, is_folder, looks_binary, probe, read_regular_file
 
 # Folders of the standard library that are not the library itself: tests, bundled
 # tools and apps, generated tables (encodings), deprecated packages, installed packages.
@@ -58,19 +58,22 @@ def folder_files(root: Path, pattern: str) -> list[Path]:
     Named pipes, devices and sockets are kept, so that reading them is refused by name rather than
     skipped without a word; symlinks that point nowhere are left out.
     """
-    if not root.is_dir():
-        what = "no such folder" if not root.exists() else "not a folder"
+    if not is_folder(root):
+        what = "no such folder" if probe(root) is None else "not a folder"
         raise RnnplayError(f"{root}: {what}; give dir:FOLDER or dir:FOLDER:GLOB")
     if not pattern or "\0" in pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise RnnplayError(f"dir:{root}:{pattern}: the glob must stay inside the folder (no '..', no absolute "
                            "path); give a pattern such as **/*.txt")
     try:
-        return sorted(
-            p for p in root.glob(pattern)
-            if not p.is_dir() and p.exists() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-        )
+        return sorted(p for p in root.glob(pattern) if _is_member(p, root))
     except (OSError, ValueError) as err:
         raise RnnplayError(f"cannot list dir:{root}:{pattern} ({err}); check the folder and the pattern") from None
+
+
+def _is_member(path: Path, root: Path) -> bool:
+    """Not a folder, not hidden, and there (a symlink that points nowhere is not)."""
+    hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+    return not hidden and probe(path) is not None and not is_folder(path)
 
 
 def stdlib_root() -> Path:

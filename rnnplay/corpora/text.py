@@ -47,6 +47,31 @@ def decode(data: bytes, where: str, encoding: str = "utf-8") -> str:
         raise RnnplayError(f"{where} is not valid {encoding} (byte {at}, line {line}); {hint}") from None
 
 
+def user_path(text: str) -> Path:
+    """``text`` as a path with ``~`` expanded; left as it is when there is no such home folder."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # ~nosuchuser, or no HOME at all
+        return Path(text)
+
+
+def probe(path: Path) -> os.stat_result | None:
+    """``path``'s status (symlinks followed), or None when nothing usable is there.
+
+    Unlike ``Path.exists``, a name too long for the system or with a NUL in it is "nothing
+    there" rather than an exception.
+    """
+    try:
+        return path.stat()
+    except (OSError, ValueError):
+        return None
+
+
+def is_folder(path: Path) -> bool:
+    info = probe(path)
+    return info is not None and stat.S_ISDIR(info.st_mode)
+
+
 def kind_of(mode: int) -> str:
     """What a non-regular file is, in a user's words."""
     kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
@@ -85,9 +110,9 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """The text of ``path``, or a one-line error that says what is wrong with it."""
-    if not path.exists():
+    if probe(path) is None:
         raise RnnplayError(f"{path}: no such file; check the path (or give a corpus spec: `rnnplay corpus list`)")
-    if path.is_dir():
+    if is_folder(path):
         raise RnnplayError(f"{path} is a folder; give a text file, or dir:{path} to use every file in it")
     return decode(read_regular_file(path), str(path), encoding)
 

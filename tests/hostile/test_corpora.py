@@ -273,6 +273,11 @@ ROWS = [
     pytest.param(Row([*SHOW, "dir:notes"], ("matched no text files",), make=lambda w: (w / "notes").mkdir()),
                  id="dir-empty"),
     pytest.param(Row([*SHOW, "no\0pe.txt"], ("no such file",)), id="path-with-nul"),
+    pytest.param(Row([*SHOW, "a" * 5000], ("no such file",)), id="path-too-long"),
+    pytest.param(Row([*SHOW, "file:" + "a" * 5000], ("no such file",)), id="file-path-too-long"),
+    pytest.param(Row([*SHOW, "dir:" + "a" * 5000], ("no such folder",)), id="dir-path-too-long"),
+    pytest.param(Row([*SHOW, "card:" + "a" * 5000 + ".toml"], ("cannot read",)), id="card-path-too-long"),
+    pytest.param(Row([*SHOW, "file:~nosuchuser/x.txt"], ("no such file",)), id="tilde-of-no-user"),
     # -- downloads that misbehave (items 5 and 6) --
     pytest.param(Row([*SHOW, "url:{url}/slow/s.txt"], ("took longer than 2 s", "RNNPLAY_DOWNLOAD_TIMEOUT"),
                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-trickles"),
