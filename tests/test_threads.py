@@ -144,6 +144,34 @@ def test_auto_gives_a_core_up_to_a_spinning_process(tmp_path: Path) -> None:
     assert int(blas) == int(policy_threads)  # the policy's count is what OpenBLAS has
 
 
+POLICY_FOLLOWS_READINGS = """
+import sys, time, threadpoolctl
+from rnnplay.core import threads
+readings = [0.0]
+threads.OtherLoad.read = lambda self: readings[0]  # a machine whose load we choose
+policy = threads.start(None)
+for others in map(float, sys.argv[1:]):
+    readings[0] = others
+    wanted = threads.threads_for(others, policy.cores, policy.threads)
+    deadline = time.monotonic() + 30
+    while policy.threads != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(others, policy.threads, threadpoolctl.threadpool_info()[0]["num_threads"])
+"""
+
+
+@pytest.mark.skipif(CORES < 2, reason="one core: there is no thread to give up")
+def test_auto_follows_the_load_down_and_back_up(tmp_path: Path) -> None:
+    """Readings chosen by the test (the real policy thread and threadpoolctl): one core taken, then free again."""
+    readings = ["0.0", "1.0", "0.0", "1.0"]
+    proc = subprocess.run([sys.executable, "-c", POLICY_FOLLOWS_READINGS, *readings], env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    seen = [line.split() for line in proc.stdout.splitlines()]
+    assert [int(policy) for _, policy, _ in seen] == [CORES, CORES - 1, CORES, CORES - 1]
+    assert all(policy == blas for _, policy, blas in seen)  # what the policy says is what OpenBLAS has
+
+
 def test_training_in_this_process_marks_the_cores_busy() -> None:
     assert not threads.cores_busy()
     with threads.busy_cores(), threads.busy_cores():  # two claims (nested, or two threads): busy until both end

@@ -181,7 +181,7 @@ class Policy:
         while not self._done.wait(INTERVAL) and self._thread.is_alive():
             pass
 
-    def update(self, others: float) -> None:
+    def _update(self, others: float) -> None:
         """Take a reading of other processes' busy cores; change BLAS's threads if it asks for it."""
         self.others = others
         self._apply(min(self.ceiling, threads_for(others, self.cores, self.threads)))
@@ -199,7 +199,7 @@ class Policy:
                     self._done.set()
                 load.read()  # the next reading starts now
             elif following:
-                self.update(load.read())
+                self._update(load.read())
 
     def _apply(self, threads: int) -> None:
         if threads != self.threads:
