@@ -50,7 +50,7 @@ from .prompt import PromptArea, PromptInput
 from .widgets import Card, Conversation, LossPlot, TrainingPanel, Turn, WorkingLine
 
 KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
-        "Shift+Enter as Enter); a paste keeps its lines; \\n \\t \\\\ in a seed are a newline, a tab, a backslash\n"
+        "Shift+Enter as Enter) · a paste keeps its lines\n"
         "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
         "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"

@@ -58,6 +58,8 @@ class HangingText:
     def _hang(console: Console, line: str, width: int) -> Text:
         column = hang_column(line, width)
         parts = Text(line[column:]).wrap(console, width - column, overflow="fold")
+        for part in parts:
+            part.rstrip()
         rows = [Text(line[:column]) + parts[0] if parts else Text(line[:column])]
         rows += [Text(" " * column) + part for part in parts[1:]]
         return Text("\n").join(rows)

@@ -1,0 +1,196 @@
+"""What the app shows: streamed text equal to `rnnplay sample`'s, styles, scrolling, work in progress, /compare, /copy.
+
+Texts are read back from the widgets that show them, not from the session's events.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pilot_helpers import app_on, messages, own_history, type_line, until  # noqa: F401 - own_history: autouse
+from rich.console import Console
+from textual.geometry import Region
+from textual.widget import Widget
+from textual.widgets import ProgressBar, Static
+from tiny_model import build_tiny_model, write_corpus
+
+from rnnplay.session import Changed, ClipboardCopy, CompareShown, Working
+from rnnplay.tui import RnnplayApp
+from rnnplay.tui.render import HangingText
+from rnnplay.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
+
+STREAMED = 2_000
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def app(tiny_path: Path) -> RnnplayApp:
+    return app_on(tiny_path, length=40)
+
+
+def shown_lines(widget: Widget) -> list[str]:
+    """The widget's lines as drawn on screen (border and padding included)."""
+    width, height = widget.outer_size
+    return [strip.text for strip in widget.render_lines(Region(0, 0, width, height))]
+
+
+def sample_cli(model: Path, seed: str, rng_seed: int, length: int) -> str:
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "sample", str(model), "--seed", seed,
+                           "--rng-seed", str(rng_seed), "--length", str(length)],
+                          capture_output=True, check=True, timeout=120)
+    return done.stdout.decode()
+
+
+async def test_the_streamed_turn_shows_exactly_what_rnnplay_sample_prints(tiny_path: Path) -> None:
+    expected = sample_cli(tiny_path, "To be", 1, STREAMED)
+    app = app_on(tiny_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_line(pilot, "/set seed 1")
+        await type_line(pilot, f"/set length {STREAMED}")
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        shown = app.query_one(Turn).render()
+        assert shown.plain + "\n" == expected  # sample ends its output with a newline
+        assert shown.plain.count("\n") >= 3 and not shown.plain.endswith("\n")  # several lines, the last partial
+
+
+async def test_the_seed_style_does_not_spill_onto_the_continuation(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        turn = app.query_one(Turn)
+        text = turn.render()
+        assert turn.seed == "To be" and len(turn.text) == 40
+        assert [(span.start, span.end) for span in text.spans] == [(0, len("To be"))]  # the seed's, nothing after
+
+
+async def test_a_new_reply_scrolls_into_view_after_the_user_scrolled_up(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        conversation = app.query_one(Conversation)
+        for _ in range(3):
+            await type_line(pilot, "/help")
+        await until(pilot, lambda: len(messages(app, "info")) == 4 and conversation.max_scroll_y > 20)
+        conversation.scroll_home(animate=False)
+        await pilot.pause()
+        assert conversation.scroll_y == 0
+        await type_line(pilot, "/show")
+        await until(pilot, lambda: len(messages(app, "info")) == 5)
+        await until(pilot, lambda: conversation.scroll_y == conversation.max_scroll_y > 20)
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        await until(pilot, lambda: conversation.scroll_y == conversation.max_scroll_y)
+
+
+async def test_help_lines_hang_under_their_indent_in_the_narrow_pane(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/help")
+        await until(pilot, lambda: len(messages(app, "info")) == 2)
+        note = app.query(Note).last()
+        lines = shown_lines(note)
+        commands = lines[next(i for i, line in enumerate(lines) if line.startswith("  /")):lines.index(
+            next(line for line in lines if line.startswith("Keys:")))]
+        assert len(commands) > len([line for line in note.text.split("\n") if line.startswith("  /")])  # wrapped
+        assert all(line.startswith(("  /", "    ")) for line in commands)
+
+
+def test_hanging_text_hangs_aligned_rows_under_their_value_column() -> None:
+    console = Console(width=30, record=True, color_system=None)
+    text = "Commands:\n  /load PATH — open a checkpoint of yours\n  key    a value that wraps around"
+    console.print(HangingText(text))
+    assert console.export_text().splitlines() == [
+        "Commands:",
+        "  /load PATH — open a",
+        "    checkpoint of yours",
+        "  key    a value that wraps",
+        "         around",
+    ]
+
+
+async def test_turn_boxes_fit_short_lines_in_a_wide_window(app: RnnplayApp) -> None:
+    async with app.run_test(size=(160, 50)) as pilot:
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        turn, conversation = app.query_one(Turn), app.query_one(Conversation)
+        longest = max(len(line) for line in turn.render().plain.split("\n"))
+        assert turn.outer_size.width <= max(24, longest + 4) < conversation.size.width // 2
+
+
+async def test_a_slow_command_shows_what_it_does_and_esc_stops_it(app: RnnplayApp,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    cancelled: list[bool] = []
+    monkeypatch.setattr(app.session, "cancel", lambda: cancelled.append(True) or True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        line = app.query_one(WorkingLine)
+        assert not line.display
+        app.session.emit(Working("ranking 32 units"))
+        await until(pilot, lambda: line.has_class("active"))
+        what = app.query_one("#working-what", Static)
+        assert str(what.render()) == "ranking 32 units · Esc to stop"
+        assert app.query_one("#working-bar", ProgressBar).total is None  # moving: the share done is unknown
+        app.session.emit(Working("ranking 32 units", 0.5))
+        await until(pilot, lambda: app.query_one("#working-bar", ProgressBar).percentage == 0.5)
+        await pilot.press("escape")
+        assert cancelled and str(what.render()) == "stopping…"
+        app.session.emit(Working("ranking 32 units", done=True))
+        await until(pilot, lambda: not line.display)
+
+
+async def test_copy_puts_the_text_on_the_clipboard_and_says_so(app: RnnplayApp,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    said: list[str] = []
+    monkeypatch.setattr(app, "notify", lambda text, **_: said.append(text))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.session.emit(ClipboardCopy("To be, or not"))
+        await until(pilot, lambda: said)
+        assert app.clipboard == "To be, or not" and said == ["copied 13 characters"]
+
+
+ROWS = (("greedy", "the question: whether 'tis nobler in the mind to suffer"),
+        ("temperature temperature=1", "the quest\nion whe"))
+
+
+async def test_compare_lays_the_samplers_side_by_side_when_wide(app: RnnplayApp) -> None:
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.session.emit(CompareShown("To be ", ROWS))
+        await until(pilot, lambda: app.query(CompareView))
+        lines = shown_lines(app.query_one(CompareView))
+        header = next(line for line in lines if "greedy" in line)
+        assert "temperature temperature=1" in header
+        column = header.index("temperature temperature=1")
+        starts = [line for line in lines if line[column:].startswith("To be")]
+        assert starts and "To be the question" in starts[0]  # both columns start on the same row
+        assert "↵" in "".join(lines)
+
+
+async def test_compare_stacks_the_samplers_when_narrow(app: RnnplayApp) -> None:
+    async with app.run_test(size=(60, 40)) as pilot:
+        rows = (*ROWS, ("top-k k=5", "x"), ("top-p p=0.9", "y"))
+        app.session.emit(CompareShown("To be ", rows))
+        await until(pilot, lambda: app.query(CompareView))
+        lines = [line.strip("│ ") for line in shown_lines(app.query_one(CompareView))]
+        for label, _ in rows:
+            assert label in lines  # each label on a line of its own
+
+
+async def test_loading_another_model_clears_the_last_runs_panel(app: RnnplayApp, tiny_path: Path,
+                                                                tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, f"/train {corpus} steps=5 layers=1 hidden=8 batch=4 seq=8 out={tmp_path / 'x.npz'}")
+        panel, plot = app.query_one(TrainingPanel), app.query_one(LossPlot)
+        await until(pilot, lambda: "at step 5" in str(app.query_one("#train-status", Static).render()))
+        assert panel.has_class("active") and plot.train  # a finished run stays on show
+        app.session.emit(Changed("settings"))
+        await pilot.pause()
+        assert panel.has_class("active")
+        await type_line(pilot, f"/load {tiny_path}")
+        await until(pilot, lambda: not panel.has_class("active"))
+        assert not plot.train and not plot.val
+        assert "at step" not in str(app.query_one("#train-status", Static).render())
