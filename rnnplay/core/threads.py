@@ -55,7 +55,9 @@ ENV = "RNNPLAY_THREADS"
 INTERVAL = 0.5  # seconds between two readings of the machine's load
 TAKEN = 0.5  # a core counts as taken once other processes use more than this share of it ...
 FREED = 0.25  # ... and as free again once they use less than this share
-BUSY_FIELDS = (1, 2, 3, 6, 7, 8)  # /proc/stat "cpu" line: user nice system (idle iowait) irq softirq steal
+# /proc/stat's "cpu" line: user nice system (idle iowait) irq softirq steal; steal is time the hypervisor gave
+# our cores to other machines, as good as taken
+BUSY_FIELDS = (1, 2, 3, 6, 7, 8)
 
 _claims = 0  # how many busy_cores() blocks are running, in any thread
 _claims_lock = threading.Lock()
