@@ -88,6 +88,17 @@ async def test_typing_in_the_heat_view_goes_back_to_the_prompt(app: RnnplayApp) 
         assert app.focused is app.query_one(PromptInput) and app.query_one(PromptInput).text == "To"
 
 
+async def test_tab_with_nothing_to_complete_stays_in_the_prompt_past_a_heat_view(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/heat To be, or not")
+        await until(pilot, lambda: app.query(HeatView))
+        await pilot.press("escape")
+        prompt = app.query_one(PromptInput)
+        assert app.focused is prompt
+        await pilot.press("T", "tab")
+        assert app.focused is prompt and prompt.text == "T"
+
+
 async def test_neurons_colours_the_last_turn_and_find_lists_units(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await type_line(pilot, "To be (or")
