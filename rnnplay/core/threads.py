@@ -45,6 +45,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np  # noqa: F401  (loads OpenBLAS, so that threadpoolctl finds it)
 from threadpoolctl import ThreadpoolController
@@ -100,7 +101,8 @@ def blas_controller() -> ThreadpoolController:
 
 def blas_threads(controller: ThreadpoolController | None = None) -> int:
     """How many threads BLAS uses now (the lowest, if several BLAS libraries are loaded)."""
-    return min((lib["num_threads"] for lib in (controller or blas_controller()).info()), default=1)
+    libraries = (blas_controller() if controller is None else controller).info()
+    return min((lib["num_threads"] for lib in libraries), default=1)
 
 
 def threads_for(others: float, cores: int, current: int) -> int:
@@ -118,6 +120,12 @@ def threads_for(others: float, cores: int, current: int) -> int:
     return current
 
 
+class CpuSample(NamedTuple):
+    wall: float  # monotonic clock, seconds
+    machine_busy: float | None  # CPU seconds all cores have been busy since boot; None without /proc/stat
+    own: float  # CPU seconds this process has used, all its threads
+
+
 class OtherLoad:
     """How many cores other processes kept busy between two calls of :meth:`read`."""
 
@@ -128,10 +136,10 @@ class OtherLoad:
         """Other processes' busy cores since the last reading (or since this object was made)."""
         last, now = self._last, self._sample()
         self._last = now
-        wall = max(now[0] - last[0], 1e-9)
-        own = (now[2] - last[2]) / wall
-        if now[1] is not None and last[1] is not None:
-            busy = (now[1] - last[1]) / wall
+        wall = max(now.wall - last.wall, 1e-9)
+        own = (now.own - last.own) / wall
+        if now.machine_busy is not None and last.machine_busy is not None:
+            busy = (now.machine_busy - last.machine_busy) / wall
         elif hasattr(os, "getloadavg"):
             busy = os.getloadavg()[0]  # runnable threads, ours among them, over the last minute
         else:
@@ -139,10 +147,9 @@ class OtherLoad:
         return max(0.0, busy - own)
 
     @staticmethod
-    def _sample() -> tuple[float, float | None, float]:
-        """(wall clock, the machine's busy CPU seconds or None without /proc/stat, this process's CPU seconds)."""
+    def _sample() -> CpuSample:
         times = os.times()
-        return time.monotonic(), machine_busy_seconds(), times.user + times.system
+        return CpuSample(time.monotonic(), machine_busy_seconds(), times.user + times.system)
 
 
 def machine_busy_seconds() -> float | None:
