@@ -135,8 +135,9 @@ def test_encoding_reads_what_utf8_cannot(tmp_path: Path) -> None:
     path = tmp_path / "latin.txt"
     path.write_bytes("café au lait\n".encode("latin-1"))
     assert load_corpus(str(path), encoding="latin-1").text == "café au lait\n"
-    with pytest.raises(RnnplayError, match="unknown text encoding 'klingon'"):
-        load_corpus(str(path), encoding="klingon")
+    for name in ("klingon", "rot13", "zlib", "punycode"):  # unknown, not for text, or for domain names
+        with pytest.raises(RnnplayError, match=f"unknown text encoding '{name}'"):
+            load_corpus(str(path), encoding=name)
     with pytest.raises(RnnplayError, match="choose their own encoding; drop --encoding"):
         load_corpus("stdlib:json", encoding="latin-1")
 

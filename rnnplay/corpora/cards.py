@@ -9,7 +9,6 @@ package (``rnnplay/corpus_cards/``, which the repository's ``corpora/`` links to
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import hashlib
 import re
@@ -24,7 +23,7 @@ from ..errors import RnnplayError
 from ..plugins import suggest
 from . import download
 from .base import Progress, no_progress
-from .text import probe, read_regular_file, user_path
+from .text import probe, read_regular_file, text_codec, user_path
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "corpus_cards"
 MAX_CARD_BYTES = 1 << 20  # a card is a few hundred bytes of TOML; anything this big is not one
@@ -188,8 +187,8 @@ class CardFields:
     def encoding(self, source: dict[str, Any]) -> str:
         value = self.text(source, "encoding", "utf-8")
         try:
-            codecs.lookup(value)
-        except LookupError:
+            text_codec(value)
+        except RnnplayError:
             raise self.problem(f"has encoding = {_short(value)}, which Python does not know; try \"utf-8\"") from None
         return value
 

@@ -31,20 +31,35 @@ def decode(data: bytes, where: str, encoding: str = "utf-8") -> str:
 
     A UTF-8 byte-order mark at the start is dropped: it marks the encoding, it is not a character to learn.
     """
-    try:
-        codec = codecs.lookup(encoding).name
-    except LookupError:
-        raise RnnplayError(f"unknown text encoding {encoding!r}; try --encoding utf-8 or latin-1") from None
+    codec = text_codec(encoding)
     if looks_binary(data, encoding):
         raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
     skipped = len(BOM) if codec == "utf-8" and data.startswith(BOM) else 0
+    hint = "try --encoding latin-1 (or the file's real encoding)" if codec != "iso8859-1" else "check the file"
     try:
         return data.decode("utf-8-sig" if skipped else encoding)
     except UnicodeDecodeError as err:
         at = err.start + skipped  # utf-8-sig counts from after the mark
         line = data.count(b"\n", 0, at) + 1
-        hint = "try --encoding latin-1 (or the file's real encoding)" if encoding != "latin-1" else "check the file"
         raise RnnplayError(f"{where} is not valid {encoding} (byte {at}, line {line}); {hint}") from None
+    except UnicodeError as err:  # codecs that do not say where
+        raise RnnplayError(f"{where} is not valid {encoding} ({str(err)[:100]}); {hint}") from None
+
+
+def text_codec(encoding: str) -> str:
+    """The codec's name if ``encoding`` is one for text files, else a one-line error.
+
+    Codecs that are not text encodings (rot13, zlib, base64) and those meant for domain
+    names (idna, punycode: slow on anything long) are refused.
+    """
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, ValueError, TypeError):
+        info = None
+    name = info.name if info is not None and getattr(info, "_is_text_encoding", True) else ""  # what str.decode asks
+    if not name or name in ("idna", "punycode"):
+        raise RnnplayError(f"unknown text encoding {encoding[:40]!r}; try --encoding utf-8 or latin-1")
+    return name
 
 
 def user_path(text: str) -> Path:
