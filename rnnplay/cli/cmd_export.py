@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from ..errors import RnnplayError
 from ..models import load_model, save_model
 
 ORDER = 70
@@ -37,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if _same_file(args.model, args.out):
+        raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
+                           "would lose its training state; give another output file")
     ckpt = load_model(args.model)
     meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
     training = meta.pop("training", None)
@@ -46,6 +51,14 @@ def run(args: argparse.Namespace) -> int:
     size = path.stat().st_size
     print(f"wrote {path} ({size / 1e6:.1f} MB, {args.dtype}, {ckpt.model.num_params():,} parameters)", file=sys.stderr)
     return 0
+
+
+def _same_file(source: str, out: str) -> bool:
+    """Whether ``out`` names ``source`` itself (the same path, a link to it, or a hard link)."""
+    try:
+        return os.path.samefile(source, out)
+    except (OSError, ValueError):  # one of them does not exist (or is not a valid path): not the same file
+        return False
 
 
 # keys save_checkpoint writes itself from the model

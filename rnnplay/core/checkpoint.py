@@ -5,16 +5,24 @@
 * ``param/<name>``: every parameter under its stable name (``layers.0.W_xh``, …)
 * ``opt/<slot>/<name>``: optimizer state; ``state/<layer>/<k>``: carried hidden state
 
-Loading never unpickles (``allow_pickle=False``) and checks every name, shape
-and dtype against what the cell would create, so a corrupt, truncated,
-wrong-shaped or hostile file is refused with one line. Saving is atomic: write a
-temporary file in the same folder, fsync, rename over the old one.
+Loading validates first and allocates after, so a hostile file costs nothing
+beyond what a legal model of its declared sizes would: the zip directory and
+every member's ``.npy`` header are checked (:mod:`.checkpoint_archive`), then
+the metadata against the hard limits of :mod:`.limits`, then every member's
+name, dtype and shape against what the cell creates for those sizes (asked of
+the cell on tiny sizes, never at full size) — and only then are the arrays read,
+refused if they hold NaN or infinity, and the model built from them. Nothing is
+ever unpickled. Saving is atomic: write a temporary file in the same folder,
+fsync, rename over the old one; temporary files left by a killed save are
+removed by the next save to the same path.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -26,12 +34,17 @@ import numpy as np
 
 from ..errors import RnnplayError
 from .cells.base import Cell
+from .checkpoint_archive import Member, member_headers, open_archive, read_member
+from .limits import MAX_PARAMS, check_model_size
 from .model import Model
 from .vocab import Vocab
 
 FORMAT = "rnnplay-checkpoint"
 VERSION = 1
-MAX_HIDDEN, MAX_LAYERS = 1 << 16, 64  # refuse metadata that would allocate absurd models
+FLOAT_DTYPES = ("float16", "float32", "float64")
+MAX_META_CHARS = 4_000_000  # the metadata's JSON; a long run's loss history is thinned to fit
+MAX_OPT_SLOTS = 4  # Adam keeps two (m, v)
+MEMBER_NAME = re.compile(r"(__meta__|param/[^/]{1,200}|opt/[^/]{1,40}/[^/]{1,200}|state/\d{1,4}/\d{1,4})\.npy")
 CellResolver = Callable[[str, "str | None"], Cell]
 
 
@@ -46,6 +59,20 @@ class Checkpoint:
         return self.meta.get("training")
 
 
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the metadata says the model is, checked against the hard limits."""
+
+    cell: str
+    cell_plugin: str | None
+    vocab: Vocab
+    hidden: int
+    layers: int
+    dropout: float
+    dtype: np.dtype
+
+
+# -- saving ------------------------------------------------------------------------------
 def save_checkpoint(
     path: str | os.PathLike[str],
     model: Model,
@@ -58,7 +85,9 @@ def save_checkpoint(
     """Write ``model`` (and optionally a trainer's state) atomically to ``path``.
 
     ``dtype`` ("float16") stores the parameters at a lower precision to halve the
-    file; they are cast back to the model's own dtype when loaded.
+    file; they are cast back to the model's own dtype when loaded. Weights that
+    are NaN or infinite (or become so in ``dtype``) are refused: the previous
+    file at ``path`` stays as it was.
     """
     path = Path(path)
     meta: dict[str, Any] = {
@@ -77,11 +106,51 @@ def save_checkpoint(
         meta["training"], train_arrays = training
         arrays.update(train_arrays)
     meta.update(extra or {})
-    arrays["__meta__"] = np.array(json.dumps(meta))
+    _refuse_nonfinite(path, arrays, dtype)
+    arrays["__meta__"] = np.array(_metadata_text(meta))
+    _write_atomically(path, arrays)
+    return path
+
+
+def _refuse_nonfinite(path: Path, arrays: dict[str, np.ndarray], dtype: str | None) -> None:
+    for key, array in arrays.items():
+        if not np.isfinite(array).all():
+            stored = f" once stored as {dtype} (they exceed its range)" if dtype and key.startswith("param/") else ""
+            raise RnnplayError(f"not saving {path}: {key} holds NaN or infinite values{stored}; "
+                               "the file there (if any) is unchanged")
+
+
+def _metadata_text(meta: dict[str, Any]) -> str:
+    """The metadata as JSON within MAX_META_CHARS, keeping every other step of a long loss history."""
+    meta = dict(meta)
+    histories = []
+    for key in ("training", "trained"):  # a run's state, or the summary `rnnplay export` keeps
+        part = meta.get(key)
+        if isinstance(part, dict) and isinstance(part.get("history"), dict):
+            histories.append(dict(part["history"]))  # a thinned copy; the trainer keeps its own whole
+            meta[key] = {**part, "history": histories[-1]}
+    text = json.dumps(meta)
+    while len(text) > MAX_META_CHARS and any(_thinnable(h) for h in histories):
+        for history in filter(_thinnable, histories):
+            history["steps"], history["losses"] = history["steps"][::2], list(history.get("losses") or [])[::2]
+        text = json.dumps(meta)
+    if len(text) > MAX_META_CHARS:
+        raise RnnplayError(f"cannot save: the checkpoint's metadata is {len(text):,} characters "
+                           f"(at most {MAX_META_CHARS:,}); shorten what was passed as extra metadata")
+    return text
+
+
+def _thinnable(history: dict[str, Any]) -> bool:
+    return isinstance(history.get("steps"), list) and len(history["steps"]) > 1
+
+
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a temporary file named with this process's id, fsync it, rename it over ``path``."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
     except OSError as err:
         raise RnnplayError(f"cannot write {path}: {err.strerror}; choose another --out folder") from None
     try:
@@ -99,7 +168,34 @@ def save_checkpoint(
         if isinstance(err, OSError):
             raise RnnplayError(f"cannot write {path}: {err.strerror or err}") from None
         raise
-    return path
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary files of earlier saves to ``path`` whose process is gone (killed mid-save).
+
+    A temporary file is ``.<name>.<pid>.<random>.tmp``; one whose process still
+    runs belongs to a save in progress (two runs saving to the same path) and is
+    left alone.
+    """
+    own = re.compile(re.escape(f".{path.name}.") + r"(\d{1,10})\.[^.]+\.tmp")
+    removed = []
+    with os.scandir(path.parent if str(path.parent) else ".") as entries:
+        for entry in entries:
+            match = own.fullmatch(entry.name)
+            if match and not _process_alive(int(match.group(1))):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid <= 1 << 22  # PermissionError: someone else's live process; no pid is larger than 2^22
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -115,68 +211,188 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_meta(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The metadata and all arrays of a checkpoint, validated only as far as the file format."""
+# -- loading -----------------------------------------------------------------------------
+def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver) -> Checkpoint:
+    """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name."""
     path = Path(path)
     bad = f"{path} is not a usable rnnplay checkpoint"
-    if not path.exists():
-        raise RnnplayError(f"{path}: no such file; check the path, or train one with `rnnplay train`")
-    if path.is_dir():
-        raise RnnplayError(f"{path} is a folder, not a checkpoint file")
-    with path.open("rb") as f:
-        magic = f.read(4)
-    if magic != b"PK\x03\x04":  # every .npz is a zip file
-        raise RnnplayError(f"{bad}: it is corrupt or truncated (not a zip archive); use another copy")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except ValueError as err:
-        if "pickle" in str(err):
-            raise RnnplayError(f"{bad}: it holds pickled objects, which rnnplay never loads") from None
-        raise RnnplayError(f"{bad} ({err}); re-save or re-train it") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
-        raise RnnplayError(f"{bad}: it is corrupt or truncated ({err.__class__.__name__}); use another copy") from None
-    raw = arrays.pop("__meta__", None)
-    if raw is None or raw.dtype.kind != "U" or raw.shape != ():
+    with open_archive(path, bad) as archive:
+        _refuse_unknown_members(archive, bad)
+        members = member_headers(archive, bad)
+        meta = _read_meta(archive, members.pop("__meta__", None), path, bad)
+        spec = model_spec(meta, bad)
+        cell = resolve_cell(spec.cell, spec.cell_plugin)
+        shapes = param_shapes(cell, spec)
+        _check_params(members, shapes, spec, path)
+        _check_optimizer_state(members, shapes, bad)
+        _check_carried_state(members, cell, spec, bad)
+        arrays = {key: _read_finite(archive, member, bad) for key, member in members.items()}
+    params = {k.removeprefix("param/"): arrays.pop(k) for k in list(arrays) if k.startswith("param/")}
+    params = {k: np.ascontiguousarray(v, dtype=spec.dtype) for k, v in params.items()}
+    model = Model(cell, spec.vocab, spec.hidden, spec.layers, spec.dropout, dtype=spec.dtype, params=params)
+    return Checkpoint(model, meta, arrays)
+
+
+def _refuse_unknown_members(archive: zipfile.ZipFile, bad: str) -> None:
+    for name in archive.namelist():
+        if not MEMBER_NAME.fullmatch(name):
+            shown = repr(name) if len(name) <= 80 else repr(name[:80]) + "…"
+            raise RnnplayError(f"{bad}: it holds an unknown member {shown} (a checkpoint holds only "
+                               "__meta__, param/…, opt/… and state/… arrays)")
+
+
+def _read_meta(archive: zipfile.ZipFile, member: Member | None, path: Path, bad: str) -> dict[str, Any]:
+    if member is None or member.dtype.kind != "U" or member.shape != ():
         raise RnnplayError(f"{bad}: it has no rnnplay metadata")
+    if member.dtype.itemsize // 4 > MAX_META_CHARS:
+        raise RnnplayError(f"{bad}: its metadata declares {member.dtype.itemsize // 4:,} characters "
+                           f"(at most {MAX_META_CHARS:,}); it is damaged or hostile")
+    text = str(read_member(archive, member, bad)[()])
     try:
-        meta = json.loads(str(raw))
-    except json.JSONDecodeError:
+        meta = json.loads(text)
+    except (ValueError, RecursionError):
         raise RnnplayError(f"{bad}: its metadata is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise RnnplayError(f"{bad}: its metadata does not say format={FORMAT!r}")
     if meta.get("version") != VERSION:
-        raise RnnplayError(f"{path} has checkpoint version {meta.get('version')}; this rnnplay reads version {VERSION}")
-    return meta, arrays
+        shown = str(meta.get("version"))[:40]
+        raise RnnplayError(f"{path} has checkpoint version {shown}; this rnnplay reads version {VERSION}")
+    return meta
 
 
-def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver) -> Checkpoint:
-    """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name."""
-    meta, arrays = read_meta(path)
+def model_spec(meta: dict[str, Any], bad: str) -> ModelSpec:
+    """The model the metadata describes, or one line naming the field that is wrong."""
+    cell, plugin, vocab = meta.get("cell"), meta.get("cell_plugin"), meta.get("vocab")
+    dropout, dtype = meta.get("dropout", 0.0), meta.get("dtype", "float32")
+    if not isinstance(cell, str) or not cell or not (plugin is None or isinstance(plugin, str)):
+        raise RnnplayError(f"{bad}: bad metadata (cell {str(cell)[:40]!r} from {str(plugin)[:40]!r})")
+    if not isinstance(vocab, str) or len(vocab) < 2 or len(set(vocab)) != len(vocab):
+        raise RnnplayError(f"{bad}: bad metadata (its vocabulary must be a string of at least two "
+                           "distinct characters)")
+    hidden, layers, _ = check_model_size(meta.get("hidden_size"), meta.get("num_layers"), len(vocab),
+                                         where=f"{bad}: impossible sizes in its metadata",
+                                         advice="the file is damaged or was not written by rnnplay")
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise RnnplayError(f"{bad}: bad metadata (dropout {str(dropout)[:40]} is not a number in [0, 1))")
+    if dtype not in FLOAT_DTYPES:
+        raise RnnplayError(f"{bad}: bad metadata (dtype {str(dtype)[:40]!r} is not one of {', '.join(FLOAT_DTYPES)})")
+    return ModelSpec(cell, plugin, Vocab(tuple(vocab)), hidden, layers, float(dropout), np.dtype(dtype))
+
+
+# -- expected shapes, without building the model -----------------------------------------
+_PROBES = ((2, 3), (5, 3), (2, 7), (11, 13))  # (input size, hidden size): base, +3 input, +4 hidden, a check
+
+
+def param_shapes(cell: Cell, spec: ModelSpec) -> dict[str, tuple[int, ...]]:
+    """The shape of every parameter of ``spec``'s model, as Model.init_params would create them."""
+    V, H = len(spec.vocab), spec.hidden
+    formulas = _linear_shapes(cell)
+    shapes = {}
+    for i in range(spec.layers):
+        if formulas is None:  # a plugin cell whose shapes are not linear in the sizes: ask it at full size
+            layer = _created_shapes(cell, V if i == 0 else H, H)
+        else:
+            layer = {k: tuple(a * (V if i == 0 else H) + b * H + c for a, b, c in f) for k, f in formulas.items()}
+        shapes.update({f"layers.{i}.{k}": shape for k, shape in layer.items()})
+    shapes["head.W_hy"], shapes["head.b_y"] = (H, V), (V,)
+    return shapes
+
+
+def _linear_shapes(cell: Cell) -> dict[str, tuple[tuple[int, int, int], ...]] | None:
+    """Each dimension of each parameter as ``a·input + b·hidden + c``, learnt from tiny layers (None: not linear).
+
+    Every built-in cell (and any cell whose matrices are gate blocks of the two
+    sizes) is linear; the fourth probe confirms the formulas on sizes not used to fit them.
+    """
     try:
-        vocab = Vocab(tuple(meta["vocab"]))
-        hidden, layers = int(meta["hidden_size"]), int(meta["num_layers"])
-        dropout, dtype = float(meta.get("dropout", 0.0)), np.dtype(meta.get("dtype", "float32"))
-        cell_name = str(meta["cell"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise RnnplayError(f"{path} is not a usable rnnplay checkpoint: bad metadata ({err})") from None
-    sizes_ok = 1 <= hidden <= MAX_HIDDEN and 1 <= layers <= MAX_LAYERS and dtype.kind == "f"
-    if len(vocab) < 2 or len(set(vocab.chars)) != len(vocab) or not sizes_ok:
-        raise RnnplayError(f"{path} is not a usable rnnplay checkpoint: impossible sizes in its metadata")
-    cell = resolve_cell(cell_name, meta.get("cell_plugin"))
-    template = Model(cell, vocab, hidden, layers, dropout, dtype=dtype)
-    params = {k[6:]: arrays.pop(k) for k in list(arrays) if k.startswith("param/")}
-    missing = sorted(set(template.params) - set(params))
-    extra = sorted(set(params) - set(template.params))
+        base, wider_in, wider_hidden, check = (_created_shapes(cell, i, h) for i, h in _PROBES)
+    except RnnplayError:
+        return None
+    if not base.keys() == wider_in.keys() == wider_hidden.keys() == check.keys():
+        return None
+    formulas = {}
+    for name, dims in base.items():
+        if not len(dims) == len(wider_in[name]) == len(wider_hidden[name]) == len(check[name]):
+            return None
+        per_input = [(w - d) / 3 for w, d in zip(wider_in[name], dims, strict=True)]
+        per_hidden = [(w - d) / 4 for w, d in zip(wider_hidden[name], dims, strict=True)]
+        if any(not x.is_integer() for x in per_input + per_hidden):
+            return None
+        formulas[name] = tuple((int(a), int(b), d - 2 * int(a) - 3 * int(b))
+                               for a, b, d in zip(per_input, per_hidden, dims, strict=True))
+        if tuple(a * 11 + b * 13 + c for a, b, c in formulas[name]) != check[name]:
+            return None
+    return formulas
+
+
+def _created_shapes(cell: Cell, input_size: int, hidden: int) -> dict[str, tuple[int, ...]]:
+    try:
+        params = cell.init_params(input_size, hidden, np.random.default_rng(0), np.float32)
+        return {str(name): tuple(int(n) for n in np.shape(value)) for name, value in params.items()}
+    except RnnplayError:
+        raise
+    except Exception as err:  # a plugin cell's own bug
+        raise RnnplayError(f"the cell {cell.name!r} failed to create its parameters "
+                           f"({err.__class__.__name__}: {str(err)[:100]}); report it to its authors") from None
+
+
+# -- members against the model ------------------------------------------------------------
+def _is_float(member: Member) -> bool:
+    return member.dtype.kind == "f" and member.dtype.name in FLOAT_DTYPES
+
+
+def _check_params(members: dict[str, Member], shapes: dict[str, tuple[int, ...]], spec: ModelSpec,
+                  path: Path) -> None:
+    stored = {k.removeprefix("param/"): m for k, m in members.items() if k.startswith("param/")}
+    missing, extra = sorted(set(shapes) - set(stored)), sorted(set(stored) - set(shapes))
     if missing or extra:
-        what = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
-        raise RnnplayError(f"{path} does not match a {layers}-layer {cell_name} of size {hidden}: {what}")
-    for name, expected in template.params.items():
-        got = params[name]
-        if got.shape != expected.shape or got.dtype.kind != "f":
-            raise RnnplayError(
-                f"{path}: parameter {name} has shape {got.shape} {got.dtype}, expected {expected.shape} float"
-            )
-        params[name] = np.ascontiguousarray(got, dtype=dtype)
-    model = Model(cell, vocab, hidden, layers, dropout, dtype=dtype, params=params)
-    return Checkpoint(model, meta, arrays)
+        what = f"missing {', '.join(missing[:5])}" if missing else f"unexpected {', '.join(extra[:5])}"
+        raise RnnplayError(f"{path} does not match a {spec.layers}-layer {spec.cell} of size {spec.hidden}: {what}")
+    for name, expected in shapes.items():
+        got = stored[name]
+        if got.shape != expected or not _is_float(got):
+            raise RnnplayError(f"{path}: parameter {name} has shape {got.shape} {got.dtype}, "
+                               f"expected {expected} float")
+    total = sum(math.prod(shape) for shape in shapes.values())
+    if total > MAX_PARAMS:
+        raise RnnplayError(f"{path}: its {spec.cell} model has {total:,} parameters (at most {MAX_PARAMS:,})")
+
+
+def _check_optimizer_state(members: dict[str, Member], shapes: dict[str, tuple[int, ...]], bad: str) -> None:
+    slots: dict[str, set[str]] = {}
+    for key, member in members.items():
+        if key.startswith("opt/"):
+            _, slot, name = key.split("/", 2)
+            if name not in shapes or member.shape != shapes[name] or not _is_float(member):
+                raise RnnplayError(f"{bad}: its optimizer state {key} ({member.shape} {member.dtype}) "
+                                   "fits no parameter of the model")
+            slots.setdefault(slot, set()).add(name)
+    if len(slots) > MAX_OPT_SLOTS:
+        raise RnnplayError(f"{bad}: its optimizer state has {len(slots)} slots (at most {MAX_OPT_SLOTS})")
+    for slot, names in slots.items():
+        if names != set(shapes):
+            raise RnnplayError(f"{bad}: its optimizer state {slot} lacks {sorted(set(shapes) - names)[0]}")
+
+
+def _check_carried_state(members: dict[str, Member], cell: Cell, spec: ModelSpec, bad: str) -> None:
+    state = {k: m for k, m in members.items() if k.startswith("state/")}
+    if not state:
+        return
+    expected = {f"state/{i}/{k}" for i in range(spec.layers) for k in range(cell.state_size)}
+    if set(state) != expected:
+        odd = sorted(set(state) ^ expected)[0]
+        raise RnnplayError(f"{bad}: its carried state does not fit a {spec.layers}-layer {spec.cell} "
+                           f"({odd} is {'missing' if odd in expected else 'unexpected'})")
+    batches = {m.shape[0] if len(m.shape) == 2 else -1 for m in state.values()}
+    batch = batches.pop()
+    fits = all(m.shape == (batch, spec.hidden) and _is_float(m) for m in state.values())
+    if batches or not fits or batch < 1 or batch * spec.hidden * len(state) > MAX_PARAMS:
+        raise RnnplayError(f"{bad}: its carried state is not {len(state)} float arrays of one shape "
+                           f"(batch, {spec.hidden}) within {MAX_PARAMS:,} values")
+
+
+def _read_finite(archive: zipfile.ZipFile, member: Member, bad: str) -> np.ndarray:
+    array = read_member(archive, member, bad)
+    if not np.isfinite(array).all():
+        raise RnnplayError(f"{bad}: {member.key} holds NaN or infinite values; use an earlier checkpoint")
+    return array

@@ -30,18 +30,26 @@ def params_upper_bound(hidden: int, layers: int, vocab: int) -> int:
     return first + rest + vocab * hidden + vocab
 
 
-def check_model_size(hidden: object, layers: object, vocab: object, where: str = "the model") -> tuple[int, int, int]:
-    """``(hidden, layers, vocab)`` as ints, or a one-line error naming the limit that was passed."""
+def check_model_size(hidden: object, layers: object, vocab: object, where: str = "the model", *,
+                     advice: str | None = None) -> tuple[int, int, int]:
+    """``(hidden, layers, vocab)`` as ints, or a one-line error naming the limit that was passed.
+
+    ``advice`` replaces the closing hint (which speaks of choosing values) where the
+    sizes were not chosen by the user, as in a checkpoint's metadata.
+    """
     values = []
     for label, value, top in (("hidden size", hidden, MAX_HIDDEN), ("layers", layers, MAX_LAYERS),
                               ("vocabulary", vocab, MAX_VOCAB)):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RnnplayError(f"{where}: {label} must be a whole number, got {value!r}")
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+            raise RnnplayError(f"{where}: {label} must be a whole number, got {shown}"
+                               + (f"; {advice}" if advice else ""))
         if not 1 <= value <= top:
-            raise RnnplayError(f"{where}: {label} {value:,} is outside 1..{top:,}; choose a value in that range")
+            raise RnnplayError(f"{where}: {label} {value:,} is outside 1..{top:,}; "
+                               f"{advice or 'choose a value in that range'}")
         values.append(value)
     h, n, v = values
     if params_upper_bound(h, n, v) > MAX_PARAMS:
         raise RnnplayError(f"{where}: {n} layers of {h:,} units over {v:,} characters would need more than "
-                           f"{MAX_PARAMS:,} parameters; choose a smaller --hidden or --layers")
+                           f"{MAX_PARAMS:,} parameters; {advice or 'choose a smaller --hidden or --layers'}")
     return h, n, v
