@@ -140,16 +140,22 @@ class OtherLoad:
         own = (now.own - last.own) / wall
         if now.machine_busy is not None and last.machine_busy is not None:
             busy = (now.machine_busy - last.machine_busy) / wall
-        elif hasattr(os, "getloadavg"):
-            busy = os.getloadavg()[0]  # runnable threads, ours among them, over the last minute
         else:
-            return 0.0
+            busy = load_average()
         return max(0.0, busy - own)
 
     @staticmethod
     def _sample() -> CpuSample:
         times = os.times()
         return CpuSample(time.monotonic(), machine_busy_seconds(), times.user + times.system)
+
+
+def load_average() -> float:
+    """Runnable threads, ours among them, over the last minute (0 where the OS does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
 
 
 def machine_busy_seconds() -> float | None:
