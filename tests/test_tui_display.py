@@ -98,6 +98,7 @@ async def test_help_lines_hang_under_their_indent_in_the_narrow_pane(app: Rnnpla
             next(line for line in lines if line.startswith("Keys:")))]
         assert len(commands) > len([line for line in note.text.split("\n") if line.startswith("  /")])  # wrapped
         assert all(line.startswith(("  /", "    ")) for line in commands)
+        assert " ".join(lines).split() == note.text.split()  # every word shown, the last line too
 
 
 def test_hanging_text_hangs_aligned_rows_under_their_value_column() -> None:

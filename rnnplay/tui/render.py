@@ -47,7 +47,7 @@ class HangingText:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = max(1, options.max_width)
-        out = Text(style=self.style, end="")
+        out = Text(style=self.style)
         for i, line in enumerate(self.text.split("\n")):
             if i:
                 out.append("\n")
