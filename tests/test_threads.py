@@ -118,6 +118,14 @@ def test_the_load_reading_sees_a_spinning_process(spinner: subprocess.Popen) -> 
     assert 0.5 < others <= CORES + 0.5
 
 
+def test_without_proc_stat_the_load_average_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "machine_busy_seconds", lambda: None)
+    monkeypatch.setattr(threads, "load_average", lambda: 1.5)
+    load = threads.OtherLoad()
+    time.sleep(0.2)  # this process sleeps, so nearly all of the 1.5 is other processes'
+    assert 1.0 < load.read() <= 1.5
+
+
 POLICY_UNDER_LOAD = f"""
 import subprocess, sys, time, threadpoolctl
 from rnnplay.core import threads
