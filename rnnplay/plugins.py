@@ -423,9 +423,9 @@ class PluginHost:
         label = kind[:-1].replace("_", " ")
         fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
                else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
-        who = (f"the {label} {name!r} (from {owner})" if culprit == owner
-               else f"the plugin {culprit} (used by the {label} {name!r})")
-        return RnnplayError(f"{who} failed while {doing}: {one_line(err)}; {fix}")
+        what = (f"the {label} {name!r} (from {owner}) failed while {doing}" if culprit == owner
+                else f"the plugin {culprit} failed while {doing} (with the {label} {name!r} from {owner})")
+        return RnnplayError(f"{what}: {one_line(err)}; {fix}")
 
     def _innermost_plugin(self, err: BaseException) -> str | None:
         """The installed plugin whose code raised ``err`` (the innermost of its traceback), if any did."""

@@ -267,7 +267,7 @@ def test_blame_names_a_plugin_cell_that_fails_under_a_builtin_sampler(tmp_path: 
     with pytest.raises(RnnplayError) as raised, host.blame("samplers", "temperature", "generating"):
         cell.step({}, None, None)
     assert str(raised.value).startswith(
-        "the plugin rnnplay-stepper (used by the sampler 'temperature') failed while generating: "
+        "the plugin rnnplay-stepper failed while generating (with the sampler 'temperature' from rnnplay): "
         "ValueError: no step today; report it to the authors of rnnplay-stepper"
     )
 

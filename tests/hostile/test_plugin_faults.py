@@ -146,9 +146,9 @@ TRAIN_FLAKY = ["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", "m.npz"
 FAULT_IN = "FAULT_CELL_RAISES_IN"
 ROWS = [
     # used while it fails: one line naming the package
-    pytest.param([*SAMPLE, "--sampler", "explode"], "rnnplay-fault-sampler", {},
+    pytest.param([*SAMPLE, "--sampler", "explode"], "rnnplay-fault-sampler,rnnplay-fault-cell", {},
                  error("rnnplay-fault-sampler", "explode"), id="sampler-raises-while-generating"),
-    pytest.param([*SAMPLE, "--sampler", "explode", "--heat=always"], "rnnplay-fault-sampler", {},
+    pytest.param([*SAMPLE, "--sampler", "explode", "--heat=always"], "rnnplay-fault-sampler,rnnplay-fault-cell", {},
                  error("rnnplay-fault-sampler", "explode"), id="sampler-raises-while-generating-in-heat-mode"),
     pytest.param(SAMPLE, "rnnplay-fault-cell", {FAULT_IN: "step"},
                  error("rnnplay-fault-cell"), id="cell-step-raises-while-sampling"),
@@ -160,7 +160,7 @@ ROWS = [
                  error("rnnplay-fault-cell", "flaky"), id="cell-forward-raises-while-training"),
     pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {FAULT_IN: "backward"},
                  error("rnnplay-fault-cell", "flaky"), id="cell-backward-raises-while-training"),
-    pytest.param(["train", "--resume", MODEL, "--steps", "3", "--out", "m.npz"], "rnnplay-fault-cell",
+    pytest.param(["train", "corpus.txt", "--resume", MODEL, "--steps", "3", "--out", "m.npz"], "rnnplay-fault-cell",
                  {FAULT_IN: "backward"}, error("rnnplay-fault-cell"), id="cell-raises-while-resuming"),
     pytest.param(["corpus", "show", "boom:x"], "rnnplay-fault-loader", {},
                  error("rnnplay-fault-loader", "boom"), id="loader-raises-in-corpus-show"),
