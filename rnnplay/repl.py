@@ -205,9 +205,10 @@ def compare_layout(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
 
 @contextlib.contextmanager
 def keys_not_echoed(fd: int | None) -> Iterator[None]:
-    """While a turn streams, keys typed on the terminal ``fd`` are not echoed; the terminal still keeps them.
+    """While a turn streams, keys typed on the terminal ``fd`` are not echoed; the terminal keeps them for the prompt.
 
-    Ctrl+C still sends SIGINT (only ECHO is turned off). Not a terminal: nothing changes.
+    Ctrl+C still sends SIGINT, and no longer throws away what was typed before it
+    (NOFLSH). Not a terminal: nothing changes.
     """
     try:
         saved = termios.tcgetattr(fd) if termios is not None and fd is not None else None
@@ -217,7 +218,7 @@ def keys_not_echoed(fd: int | None) -> Iterator[None]:
         yield
         return
     quiet = list(saved)
-    quiet[3] &= ~termios.ECHO  # index 3: the local modes
+    quiet[3] = (quiet[3] & ~termios.ECHO) | termios.NOFLSH  # index 3: the local modes
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
         yield
@@ -459,20 +460,24 @@ class Repl:
     def run_turn(self, line: str) -> None:
         """Run one input line in the foreground: the main thread waits, Ctrl+C stops the work."""
 
+        done = threading.Event()  # not worker.is_alive(): a join that Ctrl+C interrupts can leave it wrong
+
         def work() -> None:
             try:
                 self.session.submit(line)
             except Exception as err:  # a bug must not kill the prompt; show it instead
                 self.session.error(f"unexpected {err.__class__.__name__}: {err} (please report this)")
+            finally:
+                done.set()
 
         worker = threading.Thread(target=work, name="rnnplay-turn", daemon=True)
         self.turn = worker
         try:
             with keys_not_echoed(self.input_fd()):
                 worker.start()
-                while worker.is_alive():
+                while not done.is_set():
                     try:
-                        worker.join()
+                        done.wait()
                     except KeyboardInterrupt:
                         self.session.cancel()
         finally:

@@ -1,0 +1,138 @@
+"""`rnnplay repl` in a real pseudo-terminal (pexpect): what the terminal receives is what `rnnplay sample` prints.
+
+The REPL runs as a user starts it, on the bundled model, in a terminal of a given
+size. The test sets the same random seed in both, types the seed, and looks for
+`rnnplay sample`'s whole output -- 2,000 characters of several lines, the last one
+unfinished -- verbatim in the bytes the terminal received (the terminal turns each
+"\n" into "\r\n"), followed at once by the next prompt. Keys typed while the text
+streams must neither land inside it nor be lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rnnplay.models import BUNDLED_MODEL
+
+pexpect = pytest.importorskip("pexpect")
+pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
+
+TIMEOUT = 120  # a bound that catches a hang, not a speed claim
+LENGTH = 2000
+SEED = "ROMEO:"
+ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # CSI and OSC sequences
+PROMPT = "›".encode()  # drawn with style codes between it and its space
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
+    env.update({
+        "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "RNNPLAY_NOHISTORY": "1",
+        "RNNPLAY_JIT": "0",  # the numpy path in both processes (`sample` uses it below 25,000 characters)
+        "NO_COLOR": "1",  # the seed without its colour, so the text is plain bytes
+        "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position requests
+        "TERM": "xterm-256color",
+    })
+    return env
+
+
+def ground_truth(env: dict[str, str], seed: str, length: int) -> bytes:
+    """What `rnnplay sample` prints for ``seed`` with --rng-seed 1 (seed, continuation, a newline)."""
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "sample", "--seed", seed, "--length", str(length),
+                           "--rng-seed", "1"], capture_output=True, env=env, timeout=TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def on_terminal(text: bytes) -> bytes:
+    return text.replace(b"\n", b"\r\n")  # what a terminal receives: the tty turns each \n into \r\n
+
+
+def visible(received: bytes) -> bytes:
+    """The bytes without escape sequences, carriage returns and newlines."""
+    return ESCAPES.sub(b"", received).replace(b"\r", b"").replace(b"\n", b"")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return environment(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def romeo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return ground_truth(environment(tmp_path_factory.mktemp("home")), SEED, LENGTH)
+
+
+@contextlib.contextmanager
+def repl(env: dict[str, str], rows: int = 24, columns: int = 80) -> Iterator[pexpect.spawn]:
+    """`rnnplay repl` on the bundled model in a rows x columns pseudo-terminal, its prompt up."""
+    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "repl"], env=env, dimensions=(rows, columns),
+                          timeout=TIMEOUT)
+    try:
+        child.expect_exact(b"type a few characters")
+        child.expect_exact(PROMPT)
+        yield child
+    finally:
+        child.close(force=True)
+
+
+def command(child: pexpect.spawn, line: str, answer: str) -> None:
+    child.send(line + "\r")
+    child.expect_exact(answer.encode())
+    child.expect_exact(PROMPT)
+
+
+@pytest.mark.parametrize(("rows", "columns"), [(24, 80), (24, 40)])  # 40: most lines are longer than a row
+def test_streamed_text_equals_rnnplay_sample_byte_for_byte(
+    env: dict[str, str], romeo: bytes, rows: int, columns: int
+) -> None:
+    expected = romeo
+    assert expected.count(b"\n") > 20 and not expected[:-1].endswith(b"\n")  # many lines, the last unfinished
+    with repl(env, rows, columns) as child:
+        command(child, "/set seed 1", "seed = 1")
+        command(child, f"/set length {LENGTH}", f"length = {LENGTH} chars")
+        child.send(SEED + "\r")
+        child.expect_exact(on_terminal(expected[:40]))  # streaming has begun
+        child.send("/sho")  # typed meanwhile: not echoed into the text, kept for the next prompt
+        child.expect_exact(on_terminal(expected[40:]))  # the rest, verbatim and contiguous
+        child.expect_exact(PROMPT)
+        assert visible(child.before) == b""  # nothing between the text and the next prompt
+        child.send("w\r")  # completes the '/sho' typed ahead
+        child.expect_exact(b"vocabulary")
+
+
+def test_ctrl_c_stops_a_generation_and_the_repl_goes_on(env: dict[str, str]) -> None:
+    with repl(env) as child:
+        command(child, "/set length 100000", "length = 100000 chars")
+        child.send("KING:\r")
+        child.expect(rb"KING:(\r\n|.){200}")  # well into the text
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        command(child, "/show", "vocabulary")
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+
+
+def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
+    expected = ground_truth(env, "KING:\\nGood morrow\\nROMEO:", 100)
+    with repl(env) as child:
+        command(child, "/set seed 1", "seed = 1")
+        command(child, "/set length 100", "length = 100 chars")
+        child.send('"""\r')
+        child.expect_exact("…".encode())  # the continuation prompt: the block is open
+        child.send("KING:\rGood morrow\rROMEO:")
+        child.send('"""\r')
+        child.expect_exact(on_terminal(expected))
+        child.expect_exact(PROMPT)
+        assert visible(child.before) == b""
