@@ -150,7 +150,8 @@ class BestCheckpoint:
         return f"kept {self.path}: the lowest validation loss, {self.loss:.4f} nats/char at step {at}"
 
 
-def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False) -> Path:
+def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
+                      example: str = "model.npz") -> Path:
     """``path`` expanded, once a file has been created and removed where it will go: a bad path fails now.
 
     Refused in one line: an empty name, a folder, something that is not a regular file, a
@@ -160,10 +161,10 @@ def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bo
     """
     text = os.fspath(path)
     if not text.strip() or "\0" in text:
-        raise RnnplayError(f"{what} path {text!r} is not a file name: name a file, e.g. model.npz")
+        raise RnnplayError(f"{what} path {text!r} is not a file name: name a file, e.g. {example}")
     target = Path(os.path.expanduser(text))
     if text.endswith(("/", os.sep)) or target.is_dir():
-        raise RnnplayError(f"{what} path {text} is a folder: name a file in it, e.g. {target / 'model.npz'}")
+        raise RnnplayError(f"{what} path {text} is a folder: name a file in it, e.g. {target / example}")
     if target.exists() and not target.is_file():
         raise RnnplayError(f"{what} path {text} is not a regular file: choose another name")
     if checkpoint and target.is_file() and not _is_checkpoint_or_empty(target):

@@ -127,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
     spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
     check_number("checkpoint every", args.checkpoint_every, whole=True, low=0)
-    if args.out is None:
-        args.out = args.resume or "model.npz"
     out, best, plot = check_outputs(args)
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
@@ -154,13 +152,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
-    """--out, --best and --plot, each writable, none the same file as another or as the corpus."""
-    out = check_output_path(args.out, "--out", checkpoint=True)
+    """--out (by default the --resume file, or model.npz), --best and --plot: each writable, none the same file
+    as another or as the corpus."""
+    if args.out is None:
+        args.out = args.resume or "model.npz"
+    out = check_output_path(args.out, "--out" if args.out != args.resume else "--resume", checkpoint=True)
     best = BestCheckpoint.check_paths(args.best, args.out) if args.best is not None else None
     plot = None
     if args.plot is not None:
-        plot_format(args.plot)
-        plot = check_output_path(args.plot, "--plot")
+        plot = check_output_path(args.plot, "--plot", example="loss.png")
+        plot_format(plot)
     named = {"--out": out, "--best": best, "--plot": plot}
     corpus = Path(os.path.expanduser(args.corpus))
     for flag, path in named.items():
@@ -252,15 +253,16 @@ class TrainingLoop:
         self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
 
     def run(self) -> int:
-        try:
-            for event in self.run_.events():
-                result = self.handle(event)
-                if result is not None:
-                    return result
-        except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
-            self.progress.finish()
-            raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
-        return 0
+        events, code = self.run_.events(), 0
+        while True:
+            try:
+                event = next(events, None)
+            except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
+                self.progress.finish()
+                raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
+            if event is None:
+                return code
+            code = self.handle(event) or code
 
     def handle(self, event: Event) -> int | None:
         if isinstance(event, StepEvent):

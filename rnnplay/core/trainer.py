@@ -312,7 +312,8 @@ class Trainer:
         """
         position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
         try:
-            attempt = self._attempt()
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results are checked
+                attempt = self._attempt()
         except BaseException:
             self.batcher.load_state_dict(position)
             self.rng.bit_generator.state = rng_state
@@ -433,8 +434,7 @@ class Trainer:
         """Take back :meth:`checkpoint_state`; anything missing, mistyped or impossible is a one-line error."""
         try:
             step, t = meta["step"], meta["optimizer_t"]
-            check_number("its step", step, whole=True, low=0)
-            check_number("its optimizer step", t, whole=True, low=0, high=step)
+            self._check_counts(step, t)
             self.step = step
             self.batcher.load_state_dict(meta["data"])
             self.rng.bit_generator.state = meta["rng"]
@@ -442,10 +442,17 @@ class Trainer:
             opt = {k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}
             self.optimizer.load_state_arrays(opt, t)
             self.states = self._carried_state(arrays)
-        except RnnplayError as err:
-            raise RnnplayError(f"the checkpoint's training state is unusable ({err}): start a fresh run") from None
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             raise RnnplayError(f"the checkpoint's training state is incomplete ({err}): start a fresh run") from None
+
+    @staticmethod
+    def _check_counts(step: Any, t: Any) -> None:
+        """A saved step, and an optimizer step count no larger (skipped steps do not count for the optimizer)."""
+        try:
+            check_number("its step", step, whole=True, low=0)
+            check_number("its optimizer step", t, whole=True, low=0, high=step)
+        except RnnplayError as err:
+            raise RnnplayError(f"the checkpoint's training state is unusable ({err}): start a fresh run") from None
 
     def _carried_state(self, arrays: dict[str, np.ndarray]) -> States:
         states = [list(s) for s in self.states]
@@ -453,8 +460,8 @@ class Trainer:
             if key.startswith("state/"):
                 _, i, j = key.split("/")
                 if states[int(i)][int(j)].shape != a.shape:
-                    raise RnnplayError("the carried state does not fit: resume with the same --batch-size")
+                    raise RnnplayError("the checkpoint's carried state does not fit: resume with the same --batch-size")
                 if a.dtype.kind != "f" or not np.isfinite(a).all():
-                    raise RnnplayError(f"the carried state {key} is not finite numbers")
+                    raise RnnplayError(f"the checkpoint's carried state {key} is not finite numbers: start a fresh run")
                 states[int(i)][int(j)] = a.astype(self.model.dtype)
         return [tuple(s) for s in states]

@@ -1,0 +1,366 @@
+"""Hostile table: `rnnplay train` under bad flags, bad output paths, bad resume files and faults.
+
+Each row is one command and how it must end: the exit code, one `rnnplay: …` line
+naming what is wrong (no traceback), nothing created or changed in the sandbox
+outside the place the row allows, and a bounded run time. Rows run in process
+through ``rnnplay.cli.main`` (the same code the command runs, without a start-up
+each); rows that need a second process, a lock held elsewhere or a limit set on the
+process run it for real. Faults that need a script of their own (a folder that
+vanishes mid-run, a file-size limit, two trainings at once) follow the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnplay import cli
+from rnnplay.core.trainer import TrainConfig
+from rnnplay.corpora import load_corpus
+from rnnplay.models import load_model, save_model
+from rnnplay.training import ModelSpec, OutputLock, new_run
+
+from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
+
+LINE = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n"
+CORPUS = "".join(LINE[i:] + LINE[:i] for i in range(0, 80, 7)) * 2
+TINY = ["--cell", "rnn", "--layers", "1", "--hidden", "8", "--batch-size", "2", "--seq-length", "8"]
+TRAIN = ["train", "small.txt", *TINY, "--steps", "2"]  # flags given after these win (argparse: the last one)
+RESUME = ["train", "small.txt", "--resume", "m.npz"]  # m.npz: a resumable checkpoint at step 3 of --steps 3
+Make = Callable[[Path], None]
+
+
+@dataclass
+class Row:
+    args: list[str]
+    mentions: tuple[str, ...] = ()
+    code: int = 1
+    make: Make | None = None  # prepares the sandbox's work folder
+    allowed: tuple[str, ...] = ()  # sandbox paths the command may create or change
+    said: str = ""  # for rows that succeed: a phrase stderr must hold
+    subprocess: bool = False
+    timeout: float = 30
+
+
+def folder(name: str) -> Make:
+    return lambda work: (work / name).mkdir()
+
+
+def text_file(name: str, text: str = "my notes\n") -> Make:
+    return lambda work: (work / name).write_text(text)
+
+
+def fifo(name: str) -> Make:
+    return lambda work: os.mkfifo(work / name)
+
+
+def edit_meta(change: Callable[[dict], None]) -> Make:
+    """m.npz with its metadata changed by ``change`` (the arrays kept as they are)."""
+    return lambda work: rewrite(work / "m.npz", meta=change)
+
+
+def edit_array(key: str, change: Callable[[np.ndarray], np.ndarray]) -> Make:
+    return lambda work: rewrite(work / "m.npz", arrays={key: change})
+
+
+def rewrite(path: Path, meta: Callable[[dict], None] | None = None,
+            arrays: dict[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        content = {k: npz[k] for k in npz.files}
+    data = json.loads(str(content["__meta__"]))
+    if meta is not None:
+        meta(data)
+    content["__meta__"] = np.array(json.dumps(data))
+    for key, change in (arrays or {}).items():
+        content[key] = change(content[key])
+    with path.open("wb") as f:
+        np.savez(f, **content)
+
+
+def training(**changes: object) -> Callable[[dict], None]:
+    return lambda meta: meta["training"].update(changes)
+
+
+def config(**changes: object) -> Callable[[dict], None]:
+    return lambda meta: meta["training"]["config"].update(changes)
+
+
+def weights_only(work: Path) -> None:
+    save_model(work / "m.npz", load_model(work / "m.npz").model)
+
+
+def stale_lock(work: Path) -> None:
+    (work / "m.npz.lock").write_text("999999999\n")  # no such process
+
+
+def bad(*args: str, mentions: str | tuple[str, ...], **kw: object) -> Row:
+    return Row([*TRAIN, *args], (mentions,) if isinstance(mentions, str) else mentions, **kw)
+
+
+def bad_resume(*args: str, mentions: str | tuple[str, ...], make: Make | None = None, **kw: object) -> Row:
+    return Row([*RESUME, *args], (mentions,) if isinstance(mentions, str) else mentions, make=make, **kw)
+
+
+ROWS = [
+    # budgets: finite, positive
+    pytest.param(bad("--steps", "-5", mentions="steps"), id="steps-negative"),
+    pytest.param(bad("--steps", "0", mentions="steps"), id="steps-zero"),
+    pytest.param(bad("--time", "-5", mentions="time"), id="time-negative"),
+    pytest.param(bad("--time", "nan", mentions="time"), id="time-nan"),
+    pytest.param(bad("--time", "inf", mentions="time"), id="time-inf"),
+    pytest.param(bad("--epochs", "-1", mentions="epochs"), id="epochs-negative"),
+    pytest.param(bad("--epochs", "nan", mentions="epochs"), id="epochs-nan"),
+    pytest.param(bad("--epochs", "0", mentions="epochs"), id="epochs-zero"),
+    # optimisation
+    pytest.param(bad("--lr", "nan", mentions="learning rate"), id="lr-nan"),
+    pytest.param(bad("--lr", "inf", mentions="learning rate"), id="lr-inf"),
+    pytest.param(bad("--lr", "0", mentions="learning rate"), id="lr-zero"),
+    pytest.param(bad("--lr", "-0.1", mentions="learning rate"), id="lr-negative"),
+    pytest.param(bad("--clip", "-1", mentions="clip"), id="clip-negative"),
+    pytest.param(bad("--clip", "nan", mentions="clip"), id="clip-nan"),
+    pytest.param(bad("--clip", "inf", mentions="clip"), id="clip-inf"),
+    pytest.param(bad("--clip-mode", "value", "--clip", "-1", mentions="clip"), id="clip-value-negative"),
+    pytest.param(bad("--lr-decay", "-1", mentions="lr decay"), id="lr-decay-negative"),
+    pytest.param(bad("--lr-decay", "0", mentions="lr decay"), id="lr-decay-zero"),
+    pytest.param(bad("--lr-decay", "2", mentions="lr decay"), id="lr-decay-growing"),
+    pytest.param(bad("--lr-decay", "nan", mentions="lr decay"), id="lr-decay-nan"),
+    pytest.param(bad("--lr-decay-every", "-1", mentions="lr decay every"), id="lr-decay-every-negative"),
+    pytest.param(bad("--val-every", "-1", mentions="val every"), id="val-every-negative"),
+    pytest.param(bad("--sample-every", "-1", mentions="sample every"), id="sample-every-negative"),
+    pytest.param(bad("--checkpoint-every", "-1", mentions="checkpoint every"), id="checkpoint-every-negative"),
+    pytest.param(bad("--batch-size", "0", mentions="batch size"), id="batch-size-zero"),
+    pytest.param(bad("--batch-size", "-3", mentions="batch size"), id="batch-size-negative"),
+    pytest.param(bad("--seq-length", "0", mentions="sequence length"), id="seq-length-zero"),
+    pytest.param(bad("--seed", "-1", mentions="seed"), id="seed-negative"),
+    pytest.param(bad("--batch-size", "100000", mentions="too short"), id="batch-size-beyond-the-text"),
+    pytest.param(bad("--seq-length", "100000", mentions="too short"), id="seq-length-beyond-the-text"),
+    # the model: checked against the loader's limits before anything is allocated
+    pytest.param(bad("--dropout", "1.5", mentions="dropout"), id="dropout-above-one"),
+    pytest.param(bad("--dropout", "1", mentions="dropout"), id="dropout-one"),
+    pytest.param(bad("--dropout", "-0.1", mentions="dropout"), id="dropout-negative"),
+    pytest.param(bad("--dropout", "nan", mentions="dropout"), id="dropout-nan"),
+    pytest.param(bad("--hidden", "1000000000", mentions="hidden size"), id="hidden-a-billion"),
+    pytest.param(bad("--hidden", "0", mentions="hidden size"), id="hidden-zero"),
+    pytest.param(bad("--layers", "65", mentions="layers"), id="layers-beyond-what-loads"),
+    pytest.param(bad("--layers", "0", mentions="layers"), id="layers-zero"),
+    pytest.param(bad("--hidden", "8192", "--layers", "64", mentions="parameters"), id="too-many-parameters"),
+    pytest.param(bad("--cell", "lstn", mentions="did you mean 'lstm'"), id="cell-misspelt"),
+    # output paths: checked before the first step, nothing left behind
+    pytest.param(bad("--out", "", mentions="not a file name"), id="out-empty"),
+    pytest.param(bad("--out", "a\0b.npz", mentions="not a file name"), id="out-with-nul"),
+    pytest.param(bad("--out", "sub/", mentions="folder", make=folder("sub")), id="out-a-folder-with-slash"),
+    pytest.param(bad("--out", "sub", mentions="folder", make=folder("sub")), id="out-an-existing-folder"),
+    pytest.param(bad("--out", "nowhere/", mentions="folder"), id="out-a-missing-folder-with-slash"),
+    pytest.param(bad("--out", "small.txt/m.npz", mentions="is a file"), id="out-inside-a-file"),
+    pytest.param(bad("--out", "/proc/rnnplay/m.npz", mentions="cannot write"), id="out-where-nobody-writes"),
+    pytest.param(bad("--out", "small.txt", mentions="not an rnnplay checkpoint"), id="out-is-the-corpus"),
+    pytest.param(bad("--out", "notes.md", mentions="will not overwrite", make=text_file("notes.md")),
+                 id="out-would-overwrite-notes"),
+    pytest.param(bad("--out", "pipe.npz", mentions="not a regular file", make=fifo("pipe.npz")), id="out-a-fifo"),
+    pytest.param(bad("--best", "", mentions="not a file name"), id="best-empty"),
+    pytest.param(bad("--out", "m.npz", "--best", "./m.npz", mentions="a name of its own"), id="best-is-out"),
+    pytest.param(bad("--best", "sub", mentions="folder", make=folder("sub")), id="best-a-folder"),
+    pytest.param(bad("--best", "small.txt/b.npz", mentions="is a file"), id="best-inside-a-file"),
+    pytest.param(bad("--best", "notes.md", mentions="will not overwrite", make=text_file("notes.md")),
+                 id="best-would-overwrite-notes"),
+    pytest.param(bad("--plot", "loss.txt", mentions=".png or .svg"), id="plot-not-an-image-name"),
+    pytest.param(bad("--plot", "", mentions="not a file name"), id="plot-empty"),
+    pytest.param(bad("--best", "x.png", "--plot", "x.png", mentions="a name of its own"), id="plot-is-best"),
+    pytest.param(bad("--plot", "small.txt/loss.png", mentions="is a file"), id="plot-inside-a-file"),
+    pytest.param(bad("--plot", "shots.png", mentions="folder", make=folder("shots.png")), id="plot-a-folder"),
+    pytest.param(bad("--plot", "/proc/rnnplay/loss.svg", mentions="cannot write"), id="plot-where-nobody-writes"),
+    # resume files: every part of the training state checked; the file itself never touched
+    pytest.param(bad_resume(mentions="weights-only", make=weights_only), id="resume-weights-only"),
+    pytest.param(bad_resume(mentions="batch size", make=edit_meta(config(batch_size="4"))),
+                 id="resume-batch-size-a-string"),
+    pytest.param(bad_resume(mentions="sequence length", make=edit_meta(config(seq_length=2.5))),
+                 id="resume-seq-length-a-fraction"),
+    pytest.param(bad_resume(mentions="learning rate", make=edit_meta(config(lr=math.nan))), id="resume-lr-nan"),
+    pytest.param(bad_resume(mentions="steps", make=edit_meta(config(steps=-5))), id="resume-budget-negative"),
+    pytest.param(bad_resume(mentions="unreadable", make=edit_meta(config(warp_speed=9))),
+                 id="resume-config-unknown-setting"),
+    pytest.param(bad_resume(mentions="unreadable", make=edit_meta(training(config=[1, 2]))),
+                 id="resume-config-not-a-table"),
+    pytest.param(bad_resume(mentions="corpus", make=edit_meta(lambda m: m.update(corpus="x"))),
+                 id="resume-corpus-a-string"),
+    pytest.param(bad_resume(mentions="step", make=edit_meta(training(step=-1))), id="resume-step-negative"),
+    pytest.param(bad_resume(mentions="optimizer step", make=edit_meta(training(optimizer_t=99))),
+                 id="resume-optimizer-ahead-of-the-step"),
+    pytest.param(bad_resume(mentions="history", make=edit_meta(training(history={"steps": ["a"], "losses": [1.0],
+                                                                                  "val_steps": [], "val_losses": []}))),
+                 id="resume-history-garbage"),
+    pytest.param(bad_resume(mentions="incomplete", make=edit_meta(training(rng={"bit_generator": "MT19937"}))),
+                 id="resume-rng-of-another-kind"),
+    pytest.param(bad_resume(mentions="position", make=edit_meta(training(data={"epoch": 0, "position": 10**9}))),
+                 id="resume-data-position-beyond-the-text"),
+    pytest.param(bad_resume(mentions="carried state", make=edit_array("state/0/0", lambda a: a * np.nan)),
+                 id="resume-carried-state-nan"),
+    pytest.param(bad_resume(mentions="optimizer state", make=edit_array("opt/v/head.b_y", lambda a: a - 1.0)),
+                 id="resume-negative-squares"),
+    pytest.param(bad_resume("--hidden", "64", "--layers", "3", "--cell", "lstm", "--batch-size", "8",
+                            mentions=("fixed by the checkpoint", "hidden 64", "layers 3", "cell lstm", "batch_size 8")),
+                 id="resume-with-another-shape"),
+    pytest.param(bad_resume("--optimizer", "sgd", mentions="optimizer sgd"), id="resume-with-another-optimizer"),
+    pytest.param(bad_resume("--seed", "5", mentions="seed 5"), id="resume-with-another-seed"),
+    pytest.param(bad_resume("--steps", "2", mentions="budget"), id="resume-budget-already-spent"),
+    pytest.param(bad_resume(mentions="budget"), id="resume-a-finished-run"),
+    pytest.param(Row(["train", "other.txt", "--resume", "m.npz"], ("different text",),
+                     make=text_file("other.txt", CORPUS.upper())), id="resume-on-another-text"),
+    pytest.param(Row(["train", "small.txt", "--resume", "gone.npz"], ("no such file",)), id="resume-missing-file"),
+    pytest.param(Row(["train", "small.txt", "--resume", "sub"], ("--resume", "folder"), make=folder("sub")),
+                 id="resume-a-folder"),
+    pytest.param(bad_resume("--lr", "nan", mentions="learning rate"), id="resume-with-lr-nan"),
+    # faults while training
+    pytest.param(bad("--optimizer", "sgd", "--lr", "1e300", "--steps", "20", mentions="diverged",
+                     allowed=("work/model.npz",)), id="loss-goes-non-finite"),
+    pytest.param(bad("--out", "m.npz", mentions=("another training", str(os.getpid())), subprocess=True),
+                 id="out-locked-by-a-live-process"),
+    # handled as they should be (exit 0)
+    pytest.param(Row([*TRAIN, "--out", "m.npz"], code=0, make=stale_lock, allowed=("work/m.npz",),
+                     said="saved m.npz"), id="stale-lock-taken-over"),
+    pytest.param(Row([*TRAIN, "--out", "new/deeper/m.npz"], code=0, allowed=("work/new/",)),
+                 id="missing-out-folders-created"),
+    pytest.param(Row([*TRAIN, "--clip", "0", "--out", "m.npz"], code=0, allowed=("work/m.npz",)),
+                 id="clip-zero-is-no-clipping"),
+    pytest.param(Row([*RESUME, "--steps", "5", "--lr", "0.01"], code=0, allowed=("work/m.npz",),
+                     said="changed for this run: steps 3 -> 5, lr 0.004 -> 0.01"), id="resume-changes-are-named"),
+]
+
+
+@pytest.fixture(scope="module")
+def resumable(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a tiny run on CORPUS at step 3 of --steps 3, as `rnnplay train` saves it."""
+    path = tmp_path_factory.mktemp("resumable") / "small.txt"
+    path.write_text(CORPUS)
+    run = new_run(load_corpus(str(path)), ModelSpec("rnn", 1, 8), TrainConfig(batch_size=2, seq_length=8, steps=3))
+    list(run.trainer.run())
+    return run.save(path.with_name("m.npz"))
+
+
+def run_in_process(sandbox: Sandbox, args: list[str], capsys: pytest.CaptureFixture[str],
+                   monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
+        monkeypatch.delenv(name)
+    for name, value in sandbox.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(sandbox.work)
+    capsys.readouterr()
+    start = time.perf_counter()
+    code = cli.main(args)
+    out = capsys.readouterr()
+    return Outcome(code, out.out, out.err, time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_hostile_train(row: Row, sandbox: Sandbox, resumable: Path, capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    (sandbox.work / "m.npz").write_bytes(resumable.read_bytes())
+    if row.make is not None:
+        row.make(sandbox.work)
+    before = sandbox.snapshot()
+    if row.subprocess:
+        with OutputLock(sandbox.work / "m.npz"):  # held by this process, alive
+            out = sandbox.run(row.args, timeout=row.timeout)
+    else:
+        out = run_in_process(sandbox, row.args, capsys, monkeypatch)
+    if row.code == 0:
+        assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert row.said in out.stderr, out.stderr
+    else:
+        assert_one_line_error(out, mentions=row.mentions, code=row.code)
+    assert out.seconds < row.timeout
+    assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
+    assert not list(sandbox.work.rglob("*.lock")), "a lock file was left behind"
+    for written in sandbox.work.rglob("model.npz"):  # what a failing run saved holds finite weights
+        assert all(np.isfinite(v).all() for v in load_model(written).model.params.values())
+
+
+# -- faults that need a script of their own ------------------------------------------------------------------------
+def start_train(sandbox: Sandbox, args: list[str], **kw: object) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rnnplay", "train", "small.txt", *TINY, *args], cwd=sandbox.work,
+                            env=sandbox.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def wait_for_line(proc: subprocess.Popen, starts: tuple[str, ...]) -> list[str]:
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if line.startswith(starts):
+            return lines
+    pytest.fail(f"the run ended before printing {starts}: {''.join(lines)}")
+
+
+def test_a_second_training_on_the_same_out_refuses(sandbox: Sandbox) -> None:
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    first = start_train(sandbox, ["--steps", "1000000", "--checkpoint-every", "0", "--out", "m.npz"])
+    try:
+        wait_for_line(first, ("training:",))
+        second = sandbox.run(["train", "small.txt", *TINY, "--steps", "5", "--out", "m.npz"], timeout=60)
+        assert_one_line_error(second, mentions=("another training", f"PID {first.pid}"))
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+        assert first.returncode == 130 and "continue with --resume m.npz" in err, err
+    finally:
+        first.kill()
+        first.wait()
+    assert load_model(sandbox.work / "m.npz").training["step"] > 0
+    assert not (sandbox.work / "m.npz.lock").exists()
+
+
+def test_a_save_that_fails_mid_run_goes_to_a_rescue_copy(sandbox: Sandbox) -> None:
+    """The --out folder is replaced by a file mid-run: the run goes on, its checkpoints go to the data folder."""
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    out = sandbox.work / "runs" / "m.npz"
+    proc = start_train(sandbox, ["--steps", "1000000", "--checkpoint-every", "5", "--out", "runs/m.npz"])
+    try:
+        wait_for_line(proc, ("training:",))
+        while not out.exists():
+            time.sleep(0.05)
+        for leftover in out.parent.iterdir():
+            leftover.unlink()
+        out.parent.rmdir()
+        out.parent.write_text("not a folder any more\n")
+        wait_for_line(proc, ("warning: cannot write",))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    rescued = list((sandbox.root / "data" / "rnnplay" / "rescued").glob("m-*.npz"))
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert len(rescued) == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted at step") and f"continue with --resume {rescued[0]}" in last, last
+    assert load_model(rescued[0]).training["step"] > 0
+
+
+def test_a_file_size_limit_keeps_the_last_good_checkpoint(sandbox: Sandbox) -> None:
+    """Under `ulimit -f`, neither --out nor the rescue copy can be written: one line, and the old file stays."""
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    old = sandbox.work / "m.npz"
+    old.write_bytes(b"")  # an empty file may be replaced
+    limit = 2000  # bytes: smaller than any checkpoint
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = start_train(sandbox, ["--steps", "3", "--out", "m.npz"], preexec_fn=small_files)
+    _, err = proc.communicate(timeout=60)
+    out = Outcome(proc.returncode, "", err, 0.0)
+    assert_one_line_error(out, mentions=("cannot write m.npz", "the rescue copy failed too", "nothing was saved"))
+    assert old.read_bytes() == b""
+    assert sorted(p.name for p in sandbox.work.iterdir()) == ["m.npz", "small.txt"]  # no .tmp, no lock
