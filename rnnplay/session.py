@@ -606,10 +606,8 @@ class Session(LookInside):
         model = self.snapshot()
         if model is None:
             raise RnnplayError(no_model())
-        if len(text) >= LONG_SCORE:
-            with self.working(f"scoring {len(text):,} characters"):
-                result = score_text(model, text)
-        else:
+        long = len(text) >= LONG_SCORE
+        with self.working(f"scoring {len(text):,} characters") if long else contextlib.nullcontext():
             result = score_text(model, text)
         lines = [f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
                  f"over {len(result.probs)} predicted characters; least expected:"]
@@ -784,8 +782,8 @@ class Session(LookInside):
         val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
         ended = {"stopped": "stopped", "diverged": "stopped: the loss was not finite, so the weights were kept as "
                  "they were and a lower lr= may help"}.get(event.reason, "done")
-        self.info("; ".join(filter(None, [f"training {ended} at step {event.step}", val,
-                                          path and f"saved {path}"])))
+        saved = f"saved {path}" if path else ""
+        self.info("; ".join(filter(None, [f"training {ended} at step {event.step}", val, saved])))
         if job.best is not None and job.best.kept:
             self.info(job.best.describe(job.run))
         return TrainingEnded(event.step, event.reason, None if path is None else str(path))
