@@ -46,6 +46,27 @@ async def test_ctrl_j_and_shift_enter_start_new_lines_and_enter_runs_them_all(ap
         assert app.query_one(Turn).seed == "To\nbe\nor" and prompt.text == ""
 
 
+def type_fast(app: RnnplayApp, *keys: str) -> None:
+    """Keys arriving together, as a terminal delivers fast typing: none waits for the one before it."""
+    for key in keys:
+        character = {"enter": "\r", "ctrl+j": "\n", "tab": "\t", "space": " "}.get(key, key)
+        app.post_message(events.Key(key, character))
+
+
+async def test_keys_typed_fast_act_in_the_order_they_came(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(app)
+        type_fast(app, "a", "ctrl+j", "b", "space", "c", "ctrl+j", "d")
+        await until(pilot, lambda: prompt.text == "a\nb c\nd")
+        prompt.set_line("")
+        type_fast(app, "/", "l", "o", "a", "tab", "x")
+        await until(pilot, lambda: prompt.text == "/load x")
+        prompt.set_line("")
+        type_fast(app, "T", "o", "enter")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        assert app.query_one(Turn).seed == "To" and prompt.text == ""
+
+
 async def test_the_input_stops_growing_at_six_lines(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         prompt = prompt_of(app)

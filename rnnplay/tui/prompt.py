@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
@@ -23,6 +24,8 @@ from textual.widgets.option_list import Option
 from ..commands import complete_line
 from ..history import append_history, load_history
 
+IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",
+           "down": "down"}  # key -> action, handled in order with the typed characters (PromptInput._on_key)
 OPEN_ENDED = ("=", "/")  # a candidate ending so ('key=', 'folder/') wants more typed right after it
 
 
@@ -61,11 +64,7 @@ class PromptInput(TextArea):
     """The input lines: Enter runs them, Shift+Enter or Ctrl+J adds a line, Tab completes, ↑ ↓ walk the history."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "submit", "Run", show=False, priority=True),
-        Binding("ctrl+j,shift+enter", "newline", "New line", key_display="^j"),
-        Binding("up", "up", "Previous", show=False),
-        Binding("down", "down", "Next", show=False),
-        Binding("tab", "complete", "Complete", show=False),
+        Binding("ctrl+j", "newline", "New line"),  # shown in the footer; the key itself goes through _on_key
         Binding("escape", "escape", "Stop"),
         Binding("ctrl+c", "app.stop", "Stop", show=False),
         Binding("ctrl+d", "app.leave", "Quit"),
@@ -86,6 +85,19 @@ class PromptInput(TextArea):
         self.draft = ""
         self.recalled: str | None = None  # the entry ↑ ↓ put here: no menu pops up over it
         self.word = ""  # the word before the cursor that the menu's candidates replace
+
+    async def _on_key(self, event: events.Key) -> None:
+        """Keys that edit or run the text act here, in turn with the typing around them.
+
+        A binding would act only once the key bubbled up to the app, after the keys
+        typed behind it were inserted: fast typing (or a paste without bracketed-paste
+        support) would run the line before its last characters arrived.
+        """
+        action = IN_TURN.get(event.key)
+        if action is not None:
+            event.stop()
+            event.prevent_default()
+            getattr(self, f"action_{action}")()
 
     # -- the text -------------------------------------------------------------------------------
     def set_line(self, text: str) -> None:
