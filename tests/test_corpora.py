@@ -178,6 +178,8 @@ def test_dispatch_goes_through_the_registry(shout_registered: None) -> None:
     assert load_corpus("shout:hello world").text == "HELLO WORLD"
     with pytest.raises(RnnplayError, match="fewer than two distinct"):  # loader output is checked too
         load_corpus("shout:zzz")
+    with pytest.raises(RnnplayError, match="'shout' returned text with unpaired surrogates"):
+        load_corpus("shout:ab\ud800")
 
 
 def test_a_loader_that_raises_is_one_line_naming_its_package() -> None:

@@ -74,4 +74,9 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
         raise RnnplayError(f"the corpus loader {loader.name!r} returned {what}, not a Corpus with text; "
                            "report this to the plugin's author")
     check_text(corpus.text, corpus.name)
+    try:
+        corpus.sha256  # noqa: B018 (computed now: it also proves the text is encodable)
+    except UnicodeEncodeError:
+        raise RnnplayError(f"the corpus loader {loader.name!r} returned text with unpaired surrogates (U+D800-U+DFFF), "
+                           "which no file can hold; report this to the plugin's author") from None
     return corpus

@@ -110,17 +110,39 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
         raise RnnplayError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}; check the path and "
                            "its permissions") from None
     info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or (limit is not None and info.st_size > limit):
+    problem = _unreadable(info, what, limit)
+    if problem:
         os.close(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise RnnplayError(f"{path} is {kind_of(info.st_mode)}, not a regular {what}; give a regular file")
-        raise RnnplayError(f"{path} has {info.st_size:,} bytes, more than the {limit:,} a {what} may have; "
-                           "check that it is the right file")
+        raise RnnplayError(f"{path} {problem}")
     with os.fdopen(fd, "rb") as handle:
         try:
             return handle.read()
         except OSError as err:
             raise RnnplayError(f"cannot read {path}: {err.strerror}; check the file") from None
+        except MemoryError:
+            raise RnnplayError(f"{path} ({info.st_size:,} bytes) does not fit in the memory left; close other "
+                               "programs or use a part of it") from None
+
+
+def _unreadable(info: os.stat_result, what: str, limit: int | None) -> str:
+    """Why a file with status ``info`` is not read (not regular, over ``limit``, over memory), or ""."""
+    if not stat.S_ISREG(info.st_mode):
+        return f"is {kind_of(info.st_mode)}, not a regular {what}; give a regular file"
+    if limit is not None and info.st_size > limit:
+        return f"has {info.st_size:,} bytes, more than the {limit:,} a {what} may have; check that it is the right file"
+    memory = physical_memory()
+    if memory and info.st_size > memory:
+        return (f"has {info.st_size:,} bytes, more than this machine's {memory:,} bytes of memory, and a corpus is "
+                "held in memory; use a part of it")
+    return ""
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:

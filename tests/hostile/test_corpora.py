@@ -151,6 +151,14 @@ def fifo(name: str) -> Callable[[Path], None]:
     return lambda work: os.mkfifo(work / name)
 
 
+def sparse(name: str) -> Callable[[Path], None]:
+    """A file that claims a terabyte (sparse: it takes no disk)."""
+    def make(work: Path) -> None:
+        with open(work / name, "wb") as f:
+            f.truncate(1 << 40)
+    return make
+
+
 def link(name: str, target: str) -> Callable[[Path], None]:
     return lambda work: os.symlink(target, work / name)
 
@@ -274,6 +282,10 @@ ROWS = [
                  id="dir-empty"),
     pytest.param(Row([*SHOW, "no\0pe.txt"], ("no such file",)), id="path-with-nul"),
     pytest.param(Row([*SHOW, "a" * 5000], ("no such file",)), id="path-too-long"),
+    pytest.param(Row([*SHOW, "big.txt"], ("more than this machine's",), make=sparse("big.txt")),
+                 id="file-bigger-than-memory"),
+    pytest.param(Row([*TRAIN, "big.txt", *TINY], ("more than this machine's",), make=sparse("big.txt"),
+                     subprocess=True), id="train-file-bigger-than-memory"),
     pytest.param(Row([*SHOW, "t.txt", "--encoding", "rot13"], ("unknown text encoding 'rot13'",), {"t.txt": TEXT}),
                  id="encoding-not-for-text"),
     pytest.param(Row([*TRAIN, "t.txt", "--encoding", "punycode", *TINY], ("unknown text encoding",),
