@@ -384,12 +384,13 @@ class Repl:
         self.write("".join(line + "\n" for line in compare_layout(e.rows, self.width())))
 
     def copy(self, text: str) -> None:
+        """Ask the terminal to copy (the session then says how much); off a terminal, say it cannot."""
         if not self.terminal:
-            self.write("error: /copy needs a terminal (it asks the terminal to copy, with OSC 52)\n", "error")
+            self.write("warning: the output is not a terminal, so nothing reached the clipboard\n", "warning")
             return
         with self.lock:
             self.out.write(osc52(text))
-        self.write(f"copied {len(text):,} character{'' if len(text) == 1 else 's'}\n")
+            self.out.flush()
 
     def progress_line(self, e: Progress) -> str:
         """One line each time another tenth of the budget is done; '' in between."""

@@ -273,16 +273,21 @@ def test_chop_counts_terminal_cells() -> None:
     assert chop("日本語", 4) == ["日本", "語"]
 
 
-def test_copy_asks_the_terminal_and_says_how_much(tiny_path: Path) -> None:
+def test_copy_asks_the_terminal_through_osc_52(tiny_path: Path) -> None:
     session = Session()
+    session.load(str(tiny_path))
     out = Recorder(tty=True)
-    repl = Repl(session, input=None, output=DummyOutput(), stdout=out, history=InMemoryHistory(), color=False)
-    repl.foreground(ClipboardCopy("ROMEO:\nBut soft"))
-    assert out.text() == osc52("ROMEO:\nBut soft") + "copied 15 characters\n"
+    repl = Repl(session, output=DummyOutput(), stdout=out, history=InMemoryHistory(), color=False)
+    repl.owner = threading.current_thread()  # as if this thread ran the REPL, with no prompt up
+    session.generate("To be")
+    out.parts.clear()
+    session.copy_last()
+    continuation = session.turns[-1].text
+    assert out.text() == osc52(continuation) + f"copied the last continuation ({len(continuation)} characters)\n"
     assert base64.b64decode(osc52("é")[len("\x1b]52;c;") : -1]).decode() == "é"
     plain = Recorder()
     Repl(session, output=DummyOutput(), stdout=plain, history=InMemoryHistory()).foreground(ClipboardCopy("x"))
-    assert plain.text().startswith("error: /copy needs a terminal")
+    assert plain.text() == "warning: the output is not a terminal, so nothing reached the clipboard\n"
 
 
 def test_working_draws_one_line_that_is_cleared_when_done() -> None:
