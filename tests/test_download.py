@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import os
+import resource
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -233,3 +237,28 @@ def test_a_bad_size_in_the_environment_is_one_line(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("RNNPLAY_MAX_DOWNLOAD", raw)
     with pytest.raises(RnnplayError, match=r"RNNPLAY_MAX_DOWNLOAD=.* is not a size; give bytes"):
         size_from_env("RNNPLAY_MAX_DOWNLOAD", 7)
+
+
+def test_part_files_of_a_killed_download_are_removed_by_the_next(server: str, cache: Path) -> None:
+    folder = cache / "x"
+    folder.mkdir(parents=True)
+    stale, fresh = folder / ".input.txt.abc123.part", folder / ".input.txt.def456.part"
+    stale.write_bytes(b"half a corpus")
+    fresh.write_bytes(b"another process, downloading now")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fetch(f"{server}/good/input.txt", folder / "input.txt", sha256=SHA256)
+    assert sorted(p.name for p in folder.iterdir()) == [fresh.name, "input.txt"]
+
+
+def test_a_full_disk_during_a_download_is_one_line(server: str, cache: Path, tmp_path: Path) -> None:
+    """The file-size limit (ulimit -f) plays a full disk: the write fails, one line, nothing left."""
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(cache), "RNNPLAY_LOAD_PLUGINS": ""}
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", f"url:{server}/good/input.txt"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, preexec_fn=small_files)
+    lines = [ln for ln in done.stderr.replace("\r", "\n").splitlines() if ln.startswith("rnnplay: ")]
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and "cannot write the download" in lines[0] and "free space" in lines[0], lines
+    assert files_in(cache) == []

@@ -15,6 +15,7 @@ Every path built from a card, a URL or a name is checked to stay inside its fold
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import http.client
 import os
@@ -178,9 +179,18 @@ def deadline_seconds() -> float:
 
 
 def _temporary(dest: Path) -> Path:
-    """A new empty ``.part`` file beside ``dest`` (its folder created), or a one-line error."""
+    """A new empty ``.part`` file beside ``dest`` (its folder created), or a one-line error.
+
+    ``.part`` files of ``dest`` older than any download may last were left by a killed
+    process, and go; a younger one may be another process's download in progress, and stays.
+    """
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        stale = time.time() - deadline_seconds() - TIMEOUT
+        for old in dest.parent.glob(f".{glob.escape(dest.name)}.*.part"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < stale:
+                    old.unlink()
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     except OSError as err:
         raise RnnplayError(f"cannot write into {dest.parent}: {err.strerror or err}; check the cache folder "
