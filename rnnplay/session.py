@@ -334,7 +334,7 @@ class Session(LookInside):
         try:
             yield WorkReport(self.emit, what)
         finally:
-            self.emit(Working(what, 1.0, done=True))
+            self.emit(Working(what, done=True))
 
     # -- models ------------------------------------------------------------------------
     def set_model(self, model: Model | None, meta: dict[str, Any], name: str, path: Path | None = None) -> None:

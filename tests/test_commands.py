@@ -85,6 +85,20 @@ def test_complete_line_names_then_arguments() -> None:
     assert complete_line(session, "plain text") == ("", [])
 
 
+def test_complete_the_new_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "rnnplay" / "models").mkdir(parents=True)
+    (tmp_path / "data" / "rnnplay" / "models" / "notes.npz").write_bytes(b"")
+    (tmp_path / "notes-copy.npz").write_bytes(b"")
+    session = Session()
+    assert complete_line(session, "/load no") == ("no", ["notes", "notes-copy.npz"])
+    assert complete_line(session, "/transcript ") == ("", ["save"])
+    assert complete_line(session, "/transcript save chat.md ") == ("", ["force"])
+    assert complete_line(session, "/train notes.txt fr") == ("fr", ["from="])
+    assert complete_line(session, "/train notes.txt from=") == ("from=", ["from=new"])
+
+
 def test_complete_pairs() -> None:
     options = {"width": ["4"], "alpha": []}
     assert complete_pairs("", options) == ["width=", "alpha="]

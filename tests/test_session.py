@@ -345,7 +345,7 @@ def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text
     result = session.score(long)
     assert len(result.probs) == len(long) - 1
     assert rec.of(Working) == [Working(f"scoring {len(long):,} characters"),
-                               Working(f"scoring {len(long):,} characters", 1.0, done=True)]
+                               Working(f"scoring {len(long):,} characters", done=True)]
 
 
 def test_listings_and_help(session: Session, rec: Recorder) -> None:
