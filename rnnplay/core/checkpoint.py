@@ -45,6 +45,7 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 MAX_META_CHARS = 4_000_000  # the metadata's JSON; a long run's loss history is thinned to fit
 MAX_OPT_SLOTS = 4  # Adam keeps two (m, v)
 MEMBER_NAME = re.compile(r"(__meta__|param/[^/]{1,200}|opt/[^/]{1,40}/[^/]{1,200}|state/\d{1,4}/\d{1,4})\.npy")
+MEMBER_KINDS = {"param": "parameter", "opt": "optimizer state", "state": "carried state"}
 CellResolver = Callable[[str, "str | None"], Cell]
 
 
@@ -116,7 +117,7 @@ def _refuse_nonfinite(path: Path, arrays: dict[str, np.ndarray], dtype: str | No
     for key, array in arrays.items():
         if not np.isfinite(array).all():
             stored = f" once stored as {dtype} (they exceed its range)" if dtype and key.startswith("param/") else ""
-            raise RnnplayError(f"not saving {path}: {key} holds NaN or infinite values{stored}; "
+            raise RnnplayError(f"not saving {path}: its {_described(key)} holds NaN or infinite values{stored}; "
                                "the file there (if any) is unchanged")
 
 
@@ -264,7 +265,7 @@ def model_spec(meta: dict[str, Any], bad: str) -> ModelSpec:
     """The model the metadata describes, or one line naming the field that is wrong."""
     cell, plugin, vocab = meta.get("cell"), meta.get("cell_plugin"), meta.get("vocab")
     dropout, dtype = meta.get("dropout", 0.0), meta.get("dtype", "float32")
-    if not isinstance(cell, str) or not cell or not (plugin is None or isinstance(plugin, str)):
+    if not (isinstance(cell, str) and 0 < len(cell) <= 100 and (plugin is None or isinstance(plugin, str))):
         raise RnnplayError(f"{bad}: bad metadata (cell {str(cell)[:40]!r} from {str(plugin)[:40]!r})")
     if not isinstance(vocab, str) or len(vocab) < 2 or len(set(vocab)) != len(vocab):
         raise RnnplayError(f"{bad}: bad metadata (its vocabulary must be a string of at least two "
@@ -394,5 +395,12 @@ def _check_carried_state(members: dict[str, Member], cell: Cell, spec: ModelSpec
 def _read_finite(archive: zipfile.ZipFile, member: Member, bad: str) -> np.ndarray:
     array = read_member(archive, member, bad)
     if not np.isfinite(array).all():
-        raise RnnplayError(f"{bad}: {member.key} holds NaN or infinite values; use an earlier checkpoint")
+        raise RnnplayError(f"{bad}: its {_described(member.key)} holds NaN or infinite values; "
+                           "use an earlier checkpoint")
     return array
+
+
+def _described(key: str) -> str:
+    """``param/head.b_y`` as "parameter head.b_y", and so on."""
+    kind, _, name = key.partition("/")
+    return f"{MEMBER_KINDS[kind]} {name}"

@@ -57,7 +57,11 @@ class Member:
 def open_archive(path: Path, bad: str) -> Iterator[zipfile.ZipFile]:
     """The checkpoint at ``path`` as an open zip archive; ``bad`` starts every refusal."""
     with _open_regular_file(path) as f:
-        if f.read(4) != b"PK\x03\x04":  # every .npz starts with a zip local header
+        try:
+            magic = f.read(4)
+        except OSError as err:
+            raise RnnplayError(f"{path}: cannot read it ({err.strerror}); use another copy") from None
+        if magic != b"PK\x03\x04":  # every .npz starts with a zip local header
             raise RnnplayError(f"{bad}: it is corrupt or truncated (not a zip archive); use another copy")
         _check_directory(f, bad)
         try:
