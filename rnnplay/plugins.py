@@ -34,7 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -213,6 +213,7 @@ class PluginHost:
         self._modules: dict[str, str] = {BUILTIN: BUILTIN}  # top-level module -> distribution, to read tracebacks
         self._warn = warn
         self._interrupts = UserInterrupts()
+        self._loading: list[str] = []  # the entry-point plugins being loaded (normalised), for skip hints
         from . import builtin
 
         with self._interrupts:
@@ -234,11 +235,11 @@ class PluginHost:
             chosen = [ep for ep in found if normalize(entry_point_dist(ep)) in wanted]
             self.skipped = sorted({entry_point_dist(ep) for ep in found} - {entry_point_dist(ep) for ep in chosen})
             self._name_unknown(wanted, sorted({entry_point_dist(ep) for ep in found}))
-        names = sorted({normalize(entry_point_dist(ep)) for ep in chosen})
+        self._loading = sorted({normalize(entry_point_dist(ep)) for ep in chosen})
         for ep in chosen:
             dist = entry_point_dist(ep)
             try:
-                with self._watch_import(dist, skip_hint([n for n in names if n != normalize(dist)])):
+                with self._watch(dist, f"importing plugin {dist}"):
                     plugin = ep.load()
             except BaseException as err:  # a broken plugin must never take the app down, whatever it raises
                 self._interrupts.reraise_if_pressed(err)
@@ -260,15 +261,20 @@ class PluginHost:
                           f"installed plugins: {listing}")
 
     @contextmanager
-    def _watch_import(self, dist: str, hint: str) -> Iterator[None]:
-        """Name ``dist`` if its import is still running after SLOW_IMPORT_SECONDS (it cannot be stopped safely)."""
+    def _watch(self, dist: str, what: str) -> Iterator[None]:
+        """Say ``what`` is going on if it still is after SLOW_IMPORT_SECONDS (plugin code cannot be stopped safely).
+
+        ``what`` is "importing plugin X" or "running plugin X's register_cells hook"; the note ends with
+        the RNNPLAY_LOAD_PLUGINS value that leaves ``dist`` out.
+        """
+        hint = skip_hint([n for n in self._loading if n != normalize(dist)])
         said = threading.Event()
 
-        def still_importing() -> None:
+        def still_running() -> None:
             said.set()
-            self._say(f"still importing plugin {dist} after {SLOW_IMPORT_SECONDS:g} s (slow); {hint}")
+            self._say(f"still {what} after {SLOW_IMPORT_SECONDS:g} s (slow); {hint}")
 
-        timer = threading.Timer(SLOW_IMPORT_SECONDS, still_importing)
+        timer = threading.Timer(SLOW_IMPORT_SECONDS, still_running)
         timer.daemon = True
         start = time.monotonic()
         timer.start()
@@ -279,7 +285,7 @@ class PluginHost:
             timer.join()
             seconds = time.monotonic() - start
             if seconds >= SLOW_IMPORT_SECONDS:
-                self.warnings.append(f"plugin {dist} took {seconds:.0f} s to import (slow); {hint}")
+                self.warnings.append(f"{what} took {seconds:.0f} s (slow); {hint}")
                 if not said.is_set():  # the timer thread did not get to run in time
                     self._say(self.warnings[-1])
 
@@ -323,21 +329,30 @@ class PluginHost:
             if only is not None and impl.plugin_name != only:
                 continue
             plugin = self._dist[impl.plugin_name]
-            staged: list[Any] = []
-            try:
-                returned = impl.function(register=staged.append)
-            except BaseException as err:  # even SystemExit: one plugin's hook must not end the program
-                self._interrupts.reraise_if_pressed(err)
-                self._fail(plugin, f"{hook} raised {one_line(err)}")
+            staged = self._run_hook(impl, hook, plugin)
+            if staged is None:
                 continue
-            if returned is not None:
-                self._fail(plugin, f"{hook} returned {type(returned).__name__} (it is ignored): "
-                                   "a hook calls register(obj) for each object and returns None")
             info = self.plugins[plugin]
             if hook not in info.hooks:
                 info.hooks.append(hook)
             for obj in staged:
                 self._keep(hook, obj, plugin)
+
+    def _run_hook(self, impl: pluggy.HookImpl, hook: str, plugin: str) -> list[Any] | None:
+        """What one plugin's hook registers, or None when it raises (recorded as that plugin's failure)."""
+        staged: list[Any] = []
+        watch = nullcontext() if plugin == BUILTIN else self._watch(plugin, f"running plugin {plugin}'s {hook} hook")
+        try:
+            with watch:
+                returned = impl.function(register=staged.append)
+        except BaseException as err:  # even SystemExit: one plugin's hook must not end the program
+            self._interrupts.reraise_if_pressed(err)
+            self._fail(plugin, f"{hook} raised {one_line(err)}")
+            return None
+        if returned is not None:
+            self._fail(plugin, f"{hook} returned {type(returned).__name__} (it is ignored): "
+                               "a hook calls register(obj) for each object and returns None")
+        return staged
 
     def _keep(self, hook: str, obj: Any, plugin: str) -> None:
         """Put ``obj`` in its registry, or record why it cannot be."""

@@ -188,10 +188,13 @@ ROWS = [
                  id="corpus-show-despite-every-load-failure"),
     pytest.param(["plugins"], BROKEN_ON_LOAD, {}, works("rnnplay-interrupt-import", "rnnplay-exit-import"),
                  id="plugins-listing-in-a-subprocess"),
-    # slow to import: named on stderr while the command waits, then it works
+    # slow to import or to register: named on stderr while the command waits, then it works
     pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import", {},
                  works("rnnplay-slow-import", "`RNNPLAY_LOAD_PLUGINS=rnnplay-fault-cell` skips it"),
                  id="slow-import-is-named"),
+    pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import",
+                 {"SLOW_IMPORT_SECONDS": "0", "SLOW_HOOK_SECONDS": "4"},
+                 works("running plugin rnnplay-slow-import's register_samplers hook"), id="slow-hook-is-named"),
     # installing what the index does not have
     pytest.param(["plugins", "install", "rnnplay-gru"], "", {"PIP_NO_INDEX": "1"},
                  pip_fails("no distribution named rnnplay-gru", "plugins/rnnplay-gru", "not published yet"),
