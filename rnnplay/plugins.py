@@ -10,8 +10,9 @@ skipped, while everything else keeps working.
 ``RNNPLAY_LOAD_PLUGINS`` (comma-separated distribution names) limits which
 third-party plugins load; set to an empty string, none do. Built-ins always load.
 A name it gives that no installed plugin has is recorded as a failure (and said
-on stderr by :func:`get_host`), and a plugin whose import takes longer than
-:data:`SLOW_IMPORT_SECONDS` is named while it is still importing.
+on stderr by :func:`get_host`), and a plugin whose import or hook takes longer
+than :data:`SLOW_PLUGIN_SECONDS` is named while it is still running (plugin code
+cannot be stopped safely, so it is waited for).
 
 A plugin that raises KeyboardInterrupt or SystemExit (or any BaseException) while
 importing or inside a hook fails like any other; a Ctrl-C the user presses during
@@ -47,7 +48,7 @@ from . import hookspecs
 from .errors import RnnplayError
 
 BUILTIN = "rnnplay"
-SLOW_IMPORT_SECONDS = 3.0  # importing one plugin for longer than this gets it named on stderr
+SLOW_PLUGIN_SECONDS = 3.0  # a plugin's import or hook running longer than this gets it named on stderr
 BUNDLED_PLUGINS = Path(__file__).resolve().parent.parent / "plugins"  # the examples, in a checkout of rnnplay
 Warn = Callable[[str], None]
 
@@ -197,8 +198,8 @@ class UserInterrupts:
 class PluginHost:
     """The plugin manager plus the registries the rest of rnnplay reads.
 
-    ``warn`` hears, as they happen, what a user should know while plugins load (a slow
-    import, a name in RNNPLAY_LOAD_PLUGINS that is not installed); :func:`get_host` prints them.
+    ``warn`` hears, as they happen, what a user should know while plugins load (a slow import
+    or hook, a name in RNNPLAY_LOAD_PLUGINS that is not installed); :func:`get_host` prints them.
     """
 
     def __init__(self, load_entry_points: bool = True, warn: Warn | None = None) -> None:
@@ -206,7 +207,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.registries: dict[str, dict[str, Registered]] = {kind: {} for kind, _, _ in KINDS.values()}
         self.failures: list[PluginFailure] = []
-        self.warnings: list[str] = []  # what went slowly but did not fail (a slow import)
+        self.warnings: list[str] = []  # what was slow but did not fail (an import or a hook)
         self.skipped: list[str] = []  # installed plugins RNNPLAY_LOAD_PLUGINS leaves out
         self.plugins: dict[str, PluginInfo] = {BUILTIN: PluginInfo(BUILTIN, _version(BUILTIN))}
         self._dist: dict[str, str] = {}  # pluggy plugin name -> distribution
@@ -262,7 +263,7 @@ class PluginHost:
 
     @contextmanager
     def _watch(self, dist: str, what: str) -> Iterator[None]:
-        """Say ``what`` is going on if it still is after SLOW_IMPORT_SECONDS (plugin code cannot be stopped safely).
+        """Say ``what`` is going on if it still is after SLOW_PLUGIN_SECONDS (plugin code cannot be stopped safely).
 
         ``what`` is "importing plugin X" or "running plugin X's register_cells hook"; the note ends with
         the RNNPLAY_LOAD_PLUGINS value that leaves ``dist`` out.
@@ -272,9 +273,9 @@ class PluginHost:
 
         def still_running() -> None:
             said.set()
-            self._say(f"still {what} after {SLOW_IMPORT_SECONDS:g} s (slow); {hint}")
+            self._say(f"still {what} after {SLOW_PLUGIN_SECONDS:g} s (slow); {hint}")
 
-        timer = threading.Timer(SLOW_IMPORT_SECONDS, still_running)
+        timer = threading.Timer(SLOW_PLUGIN_SECONDS, still_running)
         timer.daemon = True
         start = time.monotonic()
         timer.start()
@@ -284,7 +285,7 @@ class PluginHost:
             timer.cancel()
             timer.join()
             seconds = time.monotonic() - start
-            if seconds >= SLOW_IMPORT_SECONDS:
+            if seconds >= SLOW_PLUGIN_SECONDS:
                 self.warnings.append(f"{what} took {seconds:.0f} s (slow); {hint}")
                 if not said.is_set():  # the timer thread did not get to run in time
                     self._say(self.warnings[-1])
