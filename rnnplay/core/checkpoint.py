@@ -102,7 +102,8 @@ def save_checkpoint(
         "dropout": model.dropout,
         "dtype": model.dtype.name,
     }
-    arrays = {f"param/{k}": v.astype(dtype or v.dtype, copy=False) for k, v in model.params.items()}
+    with np.errstate(over="ignore"):  # a weight beyond float16's range becomes inf, refused just below
+        arrays = {f"param/{k}": v.astype(dtype or v.dtype, copy=False) for k, v in model.params.items()}
     if training is not None:
         meta["training"], train_arrays = training
         arrays.update(train_arrays)

@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import time
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +27,9 @@ import numpy as np
 import pytest
 
 from rnnplay import cli
+from rnnplay.core.checkpoint import remove_stale_temporaries, save_checkpoint
+from rnnplay.errors import RnnplayError
+from rnnplay.models import load_model
 
 from .checkpoint_files import (
     HIDDEN,
@@ -33,6 +39,7 @@ from .checkpoint_files import (
     npy_header,
     read_members,
     rewrite,
+    tiny_model,
     write_checkpoint,
     write_members,
     write_zip,
@@ -353,3 +360,68 @@ def test_hostile_checkpoint(row: Row, valid: bytes, sandbox: Sandbox, capsys: py
         assert_one_line_error(out, mentions=row.mentions, code=row.code)
     assert out.seconds < row.timeout
     assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
+
+
+# -- saving: nothing unloadable is written, nothing stale is left ---------------------------------------------------
+def test_weights_that_are_not_finite_are_not_saved(tmp_path: Path) -> None:
+    path = write_checkpoint(tmp_path / "m.npz")
+    before = path.read_bytes()
+    model = tiny_model()
+    model.params["layers.0.W_hh"][0, 0] = np.nan
+    with pytest.raises(RnnplayError, match=r"parameter layers\.0\.W_hh holds NaN") as err:
+        save_checkpoint(path, model)
+    assert "\n" not in str(err.value)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_export_to_float16_refuses_weights_beyond_its_range(sandbox: Sandbox, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    model = tiny_model()
+    model.params["head.W_hy"][0, 0] = 1e6  # float16 tops out at 65,504
+    save_checkpoint(sandbox.work / "m.npz", model)
+    before = sandbox.snapshot()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would be a second line on the terminal
+        out = run_in_process(sandbox, ("export", "m.npz", "small.npz"), capsys, monkeypatch)
+    assert_one_line_error(out, mentions=("head.W_hy", "float16"))
+    assert_nothing_outside(before, sandbox.snapshot(), allowed=("\0",))
+
+
+def test_a_long_history_is_thinned_so_that_the_file_loads(tmp_path: Path) -> None:
+    steps = list(range(1, 400_001))
+    history = {"steps": steps, "losses": [1.234567] * len(steps), "val_steps": [1000], "val_losses": [1.5]}
+    training = ({"config": {}, "step": len(steps), "history": history}, {})
+    path = save_checkpoint(tmp_path / "m.npz", tiny_model(), training=training)
+    kept = load_model(path).training["history"]
+    assert len(history["steps"]) == 400_000  # the caller's own history is left whole
+    assert kept["steps"][0] == 1 and len(kept["steps"]) == len(kept["losses"]) < 400_000
+    assert kept["val_steps"] == [1000] and kept["val_losses"] == [1.5]
+
+
+def dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
+
+
+def test_temporaries_of_killed_saves_go_at_the_next_save_and_live_ones_stay(tmp_path: Path) -> None:
+    """A save killed with SIGKILL halfway through writing leaves its temporary file; the next save removes it."""
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, signal, numpy as np; from pathlib import Path; "
+         "from tests.hostile.checkpoint_files import write_checkpoint\n"
+         "def half(f, **arrays):\n    f.write(b'PK' * 1000); f.flush(); os.kill(os.getpid(), signal.SIGKILL)\n"
+         "np.savez = half\nwrite_checkpoint(Path(os.sys.argv[1]))",
+         str(tmp_path / "m.npz")], cwd=Path(__file__).parents[2], capture_output=True)
+    assert killed.returncode == -9
+    (left,) = tmp_path.glob(".m.npz.*.tmp")
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as alive:
+        live = [tmp_path / f".m.npz.{pid}.abc123.tmp" for pid in (os.getpid(), alive.pid)]
+        others = [tmp_path / f".m.npz.5.npz.{dead_pid()}.abc.tmp", tmp_path / f".n.npz.{dead_pid()}.abc.tmp",
+                  tmp_path / ".m.npz.abc123.tmp"]  # another target's, and a name without a pid
+        for path in [*live, *others]:
+            path.write_bytes(b"being written")
+        write_checkpoint(tmp_path / "m.npz")
+        alive.kill()
+    assert not left.exists()
+    assert all(path.exists() for path in [*live, *others])
+    assert load_model(tmp_path / "m.npz").training["step"] == 3
+    assert remove_stale_temporaries(tmp_path / "m.npz") == [live[1]]  # its process has gone now
