@@ -164,9 +164,10 @@ def library_files(folder: Path | None = None) -> list[Path]:
     """The checkpoints in the library folder, by name (none when the folder does not exist yet)."""
     folder = folder or models_dir()
     try:
-        return sorted(p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file() and not p.name.startswith("."))
+        files = [p for p in folder.iterdir() if p.suffix == ".npz" and p.is_file() and not p.name.startswith(".")]
     except OSError:
         return []
+    return sorted(files, key=lambda p: p.stem)  # readme before readme-2
 
 
 def list_models(folder: Path | None = None) -> list[ModelEntry]:

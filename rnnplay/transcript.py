@@ -48,7 +48,7 @@ def _block(text: str) -> str:
 def _settings(turn: TurnRecord) -> str:
     seed = "random" if turn.rng_seed is None else str(turn.rng_seed)
     stop = "none" if turn.stop is None else repr(turn.stop)
-    return f"{turn.sampler_label} · length {turn.length} · random seed {seed} · stop {stop}"
+    return f"{turn.sampler_label} · length {turn.length} · seed {seed} · stop {stop}"
 
 
 def markdown(turns: Sequence[TurnRecord]) -> str:

@@ -144,6 +144,7 @@ def test_new_names_never_take_an_existing_file(tiny_path: Path) -> None:
     assert library_path("README.md") == models_dir() / "readme-2.npz"
     in_library(tiny_path, "readme-2.npz")
     assert library_path("README.md") == models_dir() / "readme-3.npz"
+    assert [e.name for e in list_models()][-2:] == ["readme", "readme-2"]
     assert library_path("shakespeare.txt") == models_dir() / "shakespeare-2.npz"  # the bundled name is taken
 
 
