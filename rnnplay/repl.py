@@ -159,17 +159,20 @@ def osc52(text: str) -> str:
 
 
 def chop(text: str, width: int) -> list[str]:
-    """``text`` as lines of at most ``width`` terminal cells: its own line breaks, then hard cuts."""
+    """``text`` as lines of at most ``width`` terminal cells: its own line breaks, then breaks after a space
+    where there is one (the space ends the line, so no character is dropped), else hard cuts."""
     lines: list[str] = []
     for line in text.split("\n"):
-        piece, cells = "", 0
-        for ch in line:
-            w = get_cwidth(ch)
-            if cells + w > width:
-                lines.append(piece)
-                piece, cells = "", 0
-            piece, cells = piece + ch, cells + w
-        lines.append(piece)
+        while get_cwidth(line) > width and len(line) > 1:
+            cut, cells = 0, 0
+            while cells + get_cwidth(line[cut]) <= width:
+                cells += get_cwidth(line[cut])
+                cut += 1
+            space = line.rfind(" ", 0, cut)
+            cut = space + 1 if space > 0 else max(cut, 1)
+            lines.append(line[:cut])
+            line = line[cut:]
+        lines.append(line)
     return lines
 
 

@@ -260,7 +260,7 @@ def test_compare_is_side_by_side_when_wide_and_stacked_when_narrow() -> None:
     assert wide[0].split(" │ ")[0].strip() == "temperature" and "greedy" in wide[0] and "beam width=3" in wide[0]
     bars = {tuple(i for i, ch in enumerate(line) if ch == "│") for line in wide[2:] if line.count("│") == 2}
     assert len(bars) == 1  # every row puts its column rules at the same places
-    assert wide[2].startswith("To be, or not ") and wide[3].startswith("to be, that is the")
+    assert wide[2].startswith("To be, or not ") and wide[3].startswith("to be, that is ")
     narrow = compare_layout(rows, 40)
     assert all(get_cwidth(line) <= 40 for line in narrow)
     assert narrow[0] == "temperature  │ To be, or not"
@@ -268,9 +268,13 @@ def test_compare_is_side_by_side_when_wide_and_stacked_when_narrow() -> None:
     assert "".join(line[15:] for line in narrow if line.startswith(" " * 13 + "│ x") or "beam" in line) == "x" * 50
 
 
-def test_chop_counts_terminal_cells() -> None:
+def test_chop_breaks_after_spaces_counts_terminal_cells_and_drops_nothing() -> None:
     assert chop("ab\ncdef", 3) == ["ab", "cde", "f"]
     assert chop("日本語", 4) == ["日本", "語"]
+    assert chop("To be, or not to be", 8) == ["To be, ", "or not ", "to be"]
+    assert chop("日", 1) == ["日"]  # wider than the column: it still goes somewhere
+    text = "But soft, what light through yonder window breaks?\nIt is the east"
+    assert "".join(chop(text, 7)) == text.replace("\n", "")
 
 
 def test_copy_asks_the_terminal_through_osc_52(tiny_path: Path) -> None:
