@@ -21,7 +21,8 @@ import pluggy
 import pytest
 from plugin_fixtures import pip_install_fixtures
 
-from rnnplay import hookspecs
+from rnnplay import hookspecs, plugins
+from rnnplay.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
 from rnnplay.core.cells import RNNCell
 from rnnplay.corpora import Corpus
 from rnnplay.errors import RnnplayError
@@ -380,6 +381,33 @@ def test_cli_install_and_uninstall_refuse_bad_targets(tmp_path: Path) -> None:
         done = run(*args)
         assert done.returncode == 1
         assert done.stderr.startswith(f"rnnplay: error: {message}") and done.stderr.count("\n") == 1
+
+
+def test_the_first_plugin_hint_offers_the_example_from_its_folder(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    monkeypatch.chdir(ROOT)
+    assert first_plugin_hint() == ("try rnnplay's example, `rnnplay plugins install ./plugins/rnnplay-gru`, "
+                                   "or write one with `rnnplay plugins new NAME` (docs/plugins.md)")
+    monkeypatch.setattr(plugins, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: no plugins/ beside it
+    assert first_plugin_hint() == "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "line"),
+    [
+        ("ERROR: Could not find a version that satisfies the requirement rnnplay-gru (from versions: none)\n"
+         "ERROR: No matching distribution found for rnnplay-gru\n",
+         "the package index has no distribution named rnnplay-gru; it is an example plugin of rnnplay, "
+         "not published yet: run `rnnplay plugins install ./plugins/rnnplay-gru`"),
+        ("ERROR: Could not find a version that satisfies the requirement rnnplay-foo>=2 (from versions: 0.1, 1.0)\n",
+         "no version of rnnplay-foo on the package index installs here (it has 0.1, 1.0); "
+         "check the name: plugins are usually called rnnplay-NAME"),
+    ],
+)
+def test_what_pip_could_not_find_becomes_one_line(stderr: str, line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    found = NOT_ON_INDEX.search(stderr)
+    assert found is not None and not_on_index(found["name"], found["versions"]) == line
 
 
 # -- scaffolding ------------------------------------------------------------------------------
