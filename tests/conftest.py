@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from rnnplay.core import jit
+
+# BLAS sums round differently for each thread count: runs compared bit for bit (in-process
+# or in the subprocesses that inherit this) keep one count whatever the machine's load.
+os.environ.setdefault("RNNPLAY_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"

@@ -10,7 +10,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from rnnplay.core import jit
+from rnnplay.core import jit, threads
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
@@ -30,7 +30,7 @@ def run_steps(
     model: Model, ids: np.ndarray, compiled: bool, monkeypatch: pytest.MonkeyPatch, busy: bool = False
 ) -> list[np.ndarray]:
     """Logits of every step of ids (T, B) through a stepper made with the kernels on or off (and cores busy)."""
-    with monkeypatch.context() as m, jit.busy_cores() if busy else contextlib.nullcontext():
+    with monkeypatch.context() as m, threads.busy_cores() if busy else contextlib.nullcontext():
         m.setenv("RNNPLAY_JIT", "1" if compiled else "0")
         step = model.stepper()
     states, out = model.initial_state(ids.shape[1]), []
@@ -48,7 +48,7 @@ def test_compiled_step_equals_numpy_step(
 ) -> None:
     """30 steps carried through the state, one stream (B = 1) and a batch (as beam search runs).
 
-    busy: made inside jit.busy_cores(), as while training runs, one stream's products are compiled too.
+    busy: made inside threads.busy_cores(), as while training runs, one stream's products are compiled too.
     """
     vocab = Vocab(tuple("abcdefghij"))
     model = Model(LSTMCell(), vocab, 24, layers, seed=7)

@@ -25,54 +25,28 @@ calls :func:`disable`.
 Whether the kernels are used never depends on timing: the two paths agree to
 ~1e-6 in the logits, not bit for bit, and a seeded text must always be the same.
 
-While the Session trains in its background thread it holds :func:`busy_cores`, and
-one-stream generation then does its products in its own compiled loop instead of
-BLAS's threads, which would fight the training's for the two cores (measured, 2×256:
-650–830 chars/s through BLAS while training, 4,100–5,900 with this; 9,200–13,500 alone).
+While the Session trains in its background thread it holds
+:func:`rnnplay.core.threads.busy_cores`, and one-stream generation then does its
+products in its own compiled loop instead of BLAS's threads, which would fight the
+training's for the cores (figures in docs/samplers.md).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import threading
-from collections.abc import Iterator
 from types import ModuleType
 
 BUILT_IN = ("rnnplay.core.cells.lstm_kernels", "rnnplay.core.cells.lstm_train_kernels")  # (priming runs forward)
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | None] = {}
 _disabled = False  # by disable(), for the rest of the process
-_busy = 0  # how many busy_cores() blocks are running
-_busy_lock = threading.Lock()  # not _lock: that one is held while kernels compile
 
 
 def enabled() -> bool:
     """False after :func:`disable`, or when the environment says ``RNNPLAY_JIT=0`` (or false/no/off)."""
     return not _disabled and os.environ.get("RNNPLAY_JIT", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-@contextlib.contextmanager
-def busy_cores() -> Iterator[None]:
-    """While the body runs, other work in this process keeps the cores busy (training, in the TUI).
-
-    Steppers made meanwhile avoid BLAS's threads for one stream (see
-    :mod:`rnnplay.core.cells.lstm_kernels`): those would wait for the busy cores.
-    """
-    global _busy
-    with _busy_lock:
-        _busy += 1
-    try:
-        yield
-    finally:
-        with _busy_lock:
-            _busy -= 1
-
-
-def cores_busy() -> bool:
-    """True inside a :func:`busy_cores` of any thread."""
-    return _busy > 0
 
 
 def disable() -> None:

@@ -50,7 +50,7 @@ class Sandbox:
         env.update({
             "HOME": str(root / "home"), "XDG_DATA_HOME": str(root / "data"), "XDG_CACHE_HOME": str(root / "cache"),
             "XDG_CONFIG_HOME": str(root / "config"), "XDG_STATE_HOME": str(root / "state"),
-            "RNNPLAY_JIT": "0", "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "NO_COLOR": "1",
+            "RNNPLAY_JIT": "0", "RNNPLAY_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "NO_COLOR": "1",
         })
         return cls(root, env)
 

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import jit
+from .. import jit, threads
 from ..ops import is_ids, project_inputs, project_inputs_backward
 from .base import Params, State, StepFn, uniform_init
 
@@ -201,7 +201,7 @@ class LSTMCell:
         products of contiguous rows with x, 15–30% faster at one stream than adding up
         scaled rows. With float32 weights and numba at hand, the gates after the
         product are one compiled call (:mod:`.lstm_kernels`); while training runs in
-        the same process (:func:`jit.busy_cores`), one stream's whole step is, its
+        the same process (:func:`threads.busy_cores`), one stream's whole step is, its
         product included. The weights are copied now, so training that goes on
         meanwhile shows in the next prepared step.
         """
@@ -215,7 +215,7 @@ class LSTMCell:
         I = W_in.shape[0] - H  # the input width (above the first layer)
         W_in = np.asfortranarray(W_in)
         kernels = jit.load(STEP_KERNELS) if dtype == np.float32 else None
-        one_core = kernels is not None and jit.cores_busy()  # training runs beside us: keep off BLAS's threads
+        one_core = kernels is not None and threads.cores_busy()  # training runs beside us: keep off BLAS's threads
         W_T, no_input = W_in.T, np.zeros((1, 0), dtype)  # W_inᵀ in C order; the ids layer's empty x
         buffers: dict[int, tuple[Any, ...]] = {}  # B -> gate arrays, [x, h] buffer (None for ids), row 0s, views
 

@@ -14,7 +14,7 @@ for all B streams in one call instead of a dozen numpy ones::
 dot products of W_inᵀ's contiguous rows with [x, h], four rows at a time, on one
 core. On a quiet machine that is 15–25% slower than BLAS's two threads at H = 256 and
 twice as slow at H = 512, so it is only used while training runs in the same process
-(:func:`rnnplay.core.jit.busy_cores`): then BLAS's threads fight the training's for
+(:func:`rnnplay.core.threads.busy_cores`): then BLAS's threads fight the training's for
 the two cores and a one-stream step through BLAS gets 5–10 times slower, this one not.
 
 tanh is computed as x·P(x²)/Q(x²) on [-7.9, 7.9] and ±1 beyond, Eigen's float32
