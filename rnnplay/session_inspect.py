@@ -237,8 +237,8 @@ class LookInside:
                 raise RnnplayError(f"{condition} never changes in {source}: give a text where it does, "
                                    f"/neurons find {condition} TEXT")
             which = ("h", "c")[: min(2, model.cell.state_size)]
-            units = model.num_layers * model.hidden_size * len(which)
-            with self.working(f"reading {len(text):,} characters to rank {units:,} units") as report:
+            count = model.num_layers * model.hidden_size * len(which)
+            with self.working(f"reading {len(text):,} characters to rank {count:,} units") as report:
                 try:
                     acts = read_states(model, text, which, auto_streams(len(text)), report, cancel.is_set)
                 except Cancelled as stopped:
