@@ -13,6 +13,7 @@ end, with a huge Content-Length, with a directory listing, with redirects and er
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import os
 import shutil
@@ -145,6 +146,7 @@ def card(source: str, head: str = 'name = "evil"\n', rest: str = "") -> str:
 
 
 URL_SOURCE = 'url = "{url}/text/t.txt"\nsha256 = "' + SHA + '"\nsize = 1000'
+GOOD_SOURCE = f'url = "{{url}}/text/t.txt"\nsha256 = "{hashlib.sha256(TEXT.encode()).hexdigest()}"\nsize = {len(TEXT)}'
 
 
 def fifo(name: str) -> Callable[[Path], None]:
@@ -272,6 +274,8 @@ ROWS = [
                  id="dir-member-fifo"),
     pytest.param(Row([*TRAIN, "dir:notes", *TINY], ("named pipe",), make=dir_with(fifo("pipe")), subprocess=True),
                  id="train-dir-member-fifo"),
+    pytest.param(Row([*SHOW, "dir:notes"], ("character device", "zero"), make=dir_with(link("zero", "/dev/zero")),
+                     subprocess=True), id="dir-member-link-to-device"),
     pytest.param(Row([*SHOW, "dir:notes"], ("cannot read", "mem"), make=dir_with(link("mem", "/proc/self/mem")),
                      subprocess=True), id="dir-member-unreadable"),
     pytest.param(Row([*SHOW, "dir:notes:../*"], ("inside the folder",), make=dir_with(lambda d: None)),
@@ -320,6 +324,15 @@ ROWS = [
     pytest.param(Row([*SHOW, "url:{url}/a%00b"], ("NUL",), subprocess=True), id="url-name-nul"),
     pytest.param(Row([*SHOW, "url:http://[::1/x"], ("not an http(s) address",)), id="url-unbalanced-bracket"),
     pytest.param(Row([*SHOW, "url:file:///etc/passwd"], ("not an http(s) address",)), id="url-file-scheme"),
+    pytest.param(Row([*FETCH, "good.toml"], (), {"good.toml": card(GOOD_SOURCE)}, code=0, allowed=(CACHE,),
+                     subprocess=True, stdout="downloaded, 1,720 bytes, sha256 verified"), id="card-good-download"),
+    pytest.param(Row([*FETCH, "good.toml"], ("cannot write into",), {"good.toml": card(GOOD_SOURCE), "afile": "x"},
+                     env={"RNNPLAY_CACHE_DIR": "afile"}, subprocess=True), id="cache-dir-is-a-file"),
+    pytest.param(Row([*FETCH, "tinyshakespeare"], ("has none of",), env={"RNNPLAY_CORPUS_MIRROR": "/dev/null"},
+                     subprocess=True), id="mirror-is-a-device"),
+    pytest.param(Row([*FETCH, "tinyshakespeare"], ("took longer than 2 s",),
+                     env={"RNNPLAY_CORPUS_MIRROR": "{url}/slow", "RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True),
+                 id="mirror-url-trickles"),
     pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "lots"], ("not a size",)),
                  id="max-download-not-a-size"),
     pytest.param(Row([*SHOW, "url:{url}/text/t.txt"], ("not a number of seconds",),
@@ -368,10 +381,11 @@ def test_hostile_corpus(row: Row, sandbox: Sandbox, server: str, capsys: pytest.
         row.make(sandbox.work)
     args = [a.replace("{url}", server) for a in row.args]
     before, beside = sandbox.snapshot(), files_beside(sandbox.root)
+    env = {name: value.replace("{url}", server) for name, value in row.env.items()}
     if row.subprocess:
-        out = sandbox.run(args, timeout=row.timeout, env=row.env)
+        out = sandbox.run(args, timeout=row.timeout, env=env)
     else:
-        out = run_in_process(sandbox, args, row.env, capsys, monkeypatch)
+        out = run_in_process(sandbox, args, env, capsys, monkeypatch)
     if row.code == 0:
         assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert row.stdout in out.stdout, out.stdout[-2000:]
