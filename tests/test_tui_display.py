@@ -139,8 +139,13 @@ async def test_a_slow_command_shows_what_it_does_and_esc_stops_it(app: RnnplayAp
         await until(pilot, lambda: app.query_one("#working-bar", ProgressBar).percentage == 0.5)
         await pilot.press("escape")
         assert cancelled and str(what.render()) == "stopping…"
+        app.session.emit(Working("ranking 32 units", 0.6))  # the work reports on until it stops
+        await until(pilot, lambda: app.query_one("#working-bar", ProgressBar).percentage == 0.6)
+        assert str(what.render()) == "stopping…"
         app.session.emit(Working("ranking 32 units", done=True))
         await until(pilot, lambda: not line.display)
+        app.session.emit(Working("scoring 9 characters"))
+        await until(pilot, lambda: str(what.render()) == "scoring 9 characters · Esc to stop")
 
 
 async def test_copy_puts_the_text_on_the_clipboard_and_says_so(app: RnnplayApp,

@@ -190,6 +190,10 @@ class TrainingPanel(Vertical):
 class WorkingLine(Horizontal):
     """What a slow command is doing, a bar (moving when the share done is unknown), and how to stop it."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.halting = False  # Esc was pressed: say so until the work ends
+
     def compose(self) -> Any:
         yield Static(id="working-what")
         yield ProgressBar(total=None, show_eta=False, id="working-bar")
@@ -197,9 +201,11 @@ class WorkingLine(Horizontal):
     def show_work(self, work: Working) -> None:
         self.set_class(not work.done, "active")
         if work.done:
+            self.halting = False
             return
-        self.query_one("#working-what", Static).update(f"{work.what} · Esc to stop")
+        self.query_one("#working-what", Static).update("stopping…" if self.halting else f"{work.what} · Esc to stop")
         show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
 
     def stopping(self) -> None:
+        self.halting = True
         self.query_one("#working-what", Static).update("stopping…")
