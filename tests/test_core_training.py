@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import types
+
 import numpy as np
 import pytest
 
+from rnnplay.core import trainer as trainer_module
 from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.model import Model
 from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
-from rnnplay.core.trainer import FinishedEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from rnnplay.corpora import Corpus
 from rnnplay.errors import RnnplayError
 from rnnplay.models import load_model
 from rnnplay.plugins import get_host
-from rnnplay.training import ModelSpec, new_run, resume_run
+from rnnplay.training import ModelSpec, OutputLock, check_output_path, new_run, resume_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):
@@ -211,3 +215,174 @@ def test_a_fresh_model_predicts_the_character_frequencies(small_text: str) -> No
     entropy = -float(np.sum(p[p > 0] * np.log(p[p > 0])))
     assert run.model.evaluate(ids) == pytest.approx(entropy, abs=0.05)
     assert entropy < np.log(run.model.vocab.size) - 0.3  # well below guessing uniformly
+
+
+# -- a step is all or nothing; runs that go wrong end well -------------------------------------------------
+def trainer_state(trainer) -> tuple:
+    """Everything a checkpoint holds of a trainer, as comparable values."""
+    meta, arrays = trainer.checkpoint_state()
+    params = {k: v.copy() for k, v in trainer.model.params.items()}
+    return repr({k: meta[k] for k in ("step", "optimizer_t", "data", "rng")}), {**arrays, **params}
+
+
+def assert_same_state(a: tuple, b: tuple) -> None:
+    assert a[0] == b[0]
+    assert a[1].keys() == b[1].keys() and all(np.array_equal(a[1][k], b[1][k]) for k in a[1])
+
+
+def test_a_step_that_raises_anywhere_changes_nothing(small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure in the forward/backward (after it drew dropout noise) or half-way through the optimizer's
+    arithmetic leaves step, optimizer t, data position, RNG, carried state and weights as they were, and the
+    run then goes on exactly like a twin that never failed."""
+    run, twin = small_run(small_text, steps=3), small_run(small_text, steps=3)
+    list(run.trainer.run())
+    list(twin.trainer.run())
+    trainer = run.trainer
+    before = trainer_state(trainer)
+
+    def cell_fails(*args, **kwargs):
+        trainer.rng.random(7)
+        raise RuntimeError("the cell failed")
+
+    monkeypatch.setattr(trainer.model, "loss_and_grads", cell_fails)
+    with pytest.raises(RuntimeError):
+        trainer.train_step()
+    assert_same_state(trainer_state(trainer), before)
+    monkeypatch.undo()
+
+    update, calls = trainer.optimizer.update, []
+
+    def fails_on_the_third_parameter(name, *args):
+        calls.append(name)
+        if len(calls) == 3:
+            raise MemoryError
+        return update(name, *args)
+
+    monkeypatch.setattr(trainer.optimizer, "update", fails_on_the_third_parameter)
+    with pytest.raises(MemoryError):
+        trainer.train_step()
+    assert_same_state(trainer_state(trainer), before)
+    monkeypatch.undo()
+
+    trainer.config.steps = twin.trainer.config.steps = 8
+    list(trainer.run())
+    list(twin.trainer.run())
+    assert_same_state(trainer_state(trainer), trainer_state(twin.trainer))
+
+
+def test_non_finite_steps_in_a_row_end_the_run_as_diverged(small_text: str) -> None:
+    run = small_run(small_text, steps=3, val_every=0)
+    list(run.trainer.run())
+    run.model.params["head.b_y"][0] = np.nan  # every loss is NaN from here on
+    kept = {k: v.copy() for k, v in run.model.params.items()}
+    run.trainer.config.steps = 50
+    events = list(run.trainer.run())
+    assert [type(e) for e in events] == [SkippedEvent] * MAX_BAD_STEPS + [FinishedEvent]
+    assert events[-1].reason == "diverged" and events[-1].step == 3 + MAX_BAD_STEPS
+    for k, v in kept.items():
+        np.testing.assert_array_equal(v, run.model.params[k])
+
+
+def test_an_update_that_would_overflow_is_skipped(small_text: str) -> None:
+    run = small_run(small_text, optimizer="sgd", lr=1e300, steps=2, val_every=0)
+    kept = {k: v.copy() for k, v in run.model.params.items()}
+    events = list(run.trainer.run())
+    assert all("would make weights non-finite" in e.reason for e in events if isinstance(e, SkippedEvent))
+    assert sum(isinstance(e, SkippedEvent) for e in events) == 2 and run.trainer.optimizer.t == 0
+    assert all(np.array_equal(v, run.model.params[k]) for k, v in kept.items())
+
+
+def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a clock where a step costs 1 s and validating costs 1 ms a character, a 30 s run ends within one step."""
+    clock = types.SimpleNamespace(now=0.0)
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    run = small_run(small_text * 10, val_every=0, steps=None, seconds=30.0)
+    model, step, evaluate = run.model, run.model.loss_and_grads, run.model.evaluate
+
+    def timed_step(*args, **kwargs):
+        clock.now += 1.0
+        return step(*args, **kwargs)
+
+    def timed_evaluate(ids, *args, **kwargs):
+        clock.now += len(ids) * 1e-3
+        return evaluate(ids, *args, **kwargs)
+
+    monkeypatch.setattr(model, "loss_and_grads", timed_step)
+    monkeypatch.setattr(model, "evaluate", timed_evaluate)
+    assert len(run.trainer.val_ids) > trainer_module.PROBE_CHARS  # the estimate is scaled up from a probe
+    finished = list(run.trainer.run())[-1]
+    assert finished.reason == "budget" and finished.val_loss is not None
+    assert 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch_size": True}, "batch size"), ({"seq_length": 2.5}, "sequence length"), ({"lr": float("nan")}, "rate"),
+        ({"clip": -1.0}, "clip"), ({"lr_decay": 1.5}, "lr decay"), ({"steps": 0}, "steps"),
+        ({"epochs": float("inf")}, "epochs"), ({"seconds": -1.0}, "time"), ({"seed": -1}, "seed"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer"), ({"val_fraction": 1.0}, "val fraction"),
+    ],
+)
+def test_every_setting_is_checked_once_where_it_is_made(settings: dict, message: str) -> None:
+    with pytest.raises(RnnplayError, match=message) as err:
+        TrainConfig(**settings)
+    assert "\n" not in str(err.value)
+
+
+def test_model_specs_are_checked_against_the_loaders_limits() -> None:
+    with pytest.raises(RnnplayError, match="layers 65 is outside"):
+        ModelSpec("lstm", 65, 8)
+    with pytest.raises(RnnplayError, match="dropout"):
+        ModelSpec("lstm", 1, 8, 1.0)
+
+
+def test_resume_refuses_what_it_cannot_change_and_names_what_it_changes(small_text: str, tmp_path) -> None:
+    first = small_run(small_text, steps=5)
+    list(first.trainer.run())
+    path = first.save(tmp_path / "m.npz")
+    with pytest.raises(RnnplayError, match=r"different hidden 64 \(saved: 24\), batch_size 8 \(saved: 4\)"):
+        resume_run(path, first.corpus, {"batch_size": 8}, {"hidden": 64})
+    with pytest.raises(RnnplayError, match="budget"):
+        resume_run(path, first.corpus, {"steps": 5})
+    run = resume_run(path, first.corpus, {"lr": 0.01, "steps": 9, "batch_size": 4}, {"layers": 2})
+    assert run.changes == ["lr 0.004 -> 0.01", "steps 5 -> 9"] and run.trainer.config.lr == 0.01
+
+
+# -- output paths ------------------------------------------------------------------------------------------
+def test_a_second_lock_on_the_same_output_is_refused_and_a_stale_one_taken_over(tmp_path) -> None:
+    out = tmp_path / "m.npz"
+    with OutputLock(out):
+        assert (tmp_path / "m.npz.lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(RnnplayError, match=f"another training \\(PID {os.getpid()}\\) is writing"):
+            OutputLock(out).__enter__()
+    assert not (tmp_path / "m.npz.lock").exists()
+    (tmp_path / "m.npz.lock").write_text("999999999\n")  # left by a run that was killed
+    with OutputLock(out):
+        pass
+    assert not (tmp_path / "m.npz.lock").exists()
+
+
+def test_a_save_that_fails_goes_to_a_rescue_copy(small_text: str, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    run = small_run(small_text, steps=2)
+    list(run.trainer.run())
+    (tmp_path / "gone").write_text("a file where the folder was")
+    saved = run.save_or_rescue(tmp_path / "gone" / "m.npz")
+    assert "cannot write" in saved.problem
+    assert saved.path.parent == tmp_path / "data" / "rnnplay" / "rescued" and saved.path.name.startswith("m-")
+    assert load_model(saved.path).training["step"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("", "not a file name"), ("sub", "is a folder"), ("sub/", "is a folder"), ("notes.txt", "will not overwrite"),
+     ("notes.txt/m.npz", "is a file, not a folder"), ("/proc/rnnplay-none/m.npz", "cannot write")],
+)
+def test_output_paths_are_checked_before_anything_runs(tmp_path, monkeypatch, name: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(RnnplayError, match=message):
+        check_output_path(name, "--out", checkpoint=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "sub"]

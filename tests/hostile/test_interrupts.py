@@ -45,9 +45,14 @@ def write_corpus(sandbox: Sandbox) -> None:
     (sandbox.work / "small.txt").write_text(CORPUS)
 
 
+# One BLAS thread everywhere: OpenBLAS rounds float32 products differently for each thread count, and the default
+# (auto) follows the machine's load (rnnplay.core.threads); these tests are about where a step is cut, not BLAS.
+THREADS = {"RNNPLAY_THREADS": "1"}
+
+
 def start(sandbox: Sandbox, args: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rnnplay", "train", "small.txt", *args], cwd=sandbox.work,
-                            env=sandbox.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            env={**sandbox.env, **THREADS}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -102,8 +107,10 @@ def test_ctrl_c_at_random_moments_resumes_bit_exactly(sandbox: Sandbox, monkeypa
     with ThreadPoolExecutor(max_workers=2) as pool:
         steps = list(pool.map(lambda m: interrupt(sandbox, *m), moments))
     # Resumed in this process (the same code as the command, without 20 more start-ups), on the numpy path
-    # the subprocesses took (RNNPLAY_JIT=0).
+    # the subprocesses took (RNNPLAY_JIT=0) and their one BLAS thread.
     monkeypatch.setenv("RNNPLAY_JIT", "0")
+    for name, value in THREADS.items():
+        monkeypatch.setenv(name, value)
     expected = weights(sandbox.work / "straight.npz")
     for (i, delay, twice, _), step in zip(moments, steps, strict=True):
         out = str(sandbox.work / f"run{i}.npz")
