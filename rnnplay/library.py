@@ -185,20 +185,30 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     """The checkpoint ``name`` means: a path to a file, else a library model by name (with or without .npz),
     else the bundled model for 'shakespeare'."""
     given = Path(os.path.expanduser(name))
-    if given.exists():
+    if given.is_file():
         return given
-    if os.sep in name or "/" in name:
-        raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
     folder = folder or models_dir()
-    stem = name[:-4] if name.endswith(".npz") else name
-    candidate = folder / f"{stem}.npz"
-    if stem and candidate.is_file():
-        return candidate
+    is_path = os.sep in name or "/" in name
+    named = None if is_path else _by_name(name, folder)
+    if named is not None:
+        return named
+    if given.exists():
+        return given  # a folder, say: loading it says what it is
+    if is_path:
+        raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
+    names = model_names(folder)
+    close = suggest(name.removesuffix(".npz"), names)
+    listed = f"; models: {', '.join(names)}" if names else f"; {folder} holds no models yet"
+    raise RnnplayError(f"no model {name!r}: not a file, nor a name in {folder}{close}{listed}")
+
+
+def _by_name(name: str, folder: Path) -> Path | None:
+    stem = name.removesuffix(".npz")
+    if stem and (folder / f"{stem}.npz").is_file():
+        return folder / f"{stem}.npz"
     if stem == BUNDLED_NAME and BUNDLED_MODEL.exists():
         return BUNDLED_MODEL
-    names = model_names(folder)
-    listed = f"; models: {', '.join(names)}" if names else f"; {folder} holds no models yet"
-    raise RnnplayError(f"no model {name!r}: not a file, nor a name in {folder}{suggest(stem, names)}{listed}")
+    return None
 
 
 def free_path(path: Path) -> Path:

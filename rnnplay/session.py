@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .commands import find_command, parse_number, split_command
-from .core import jit
+from .core import jit, threads
 from .core.data import split_ids
 from .core.generate import generate
 from .core.inspect import Unit
@@ -410,7 +410,7 @@ class Session(LookInside):
         seed = int(self._rng.integers(1 << 31))
         model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
         self.training = None
-        self.set_model(model, {"corpus": self.meta.get("corpus")}, f"untrained {shape_text(model)}")
+        self.set_model(model, {"corpus": self.meta.get("corpus")}, "untrained")
         self.info(f"new untrained {shape} ({model.num_params():,} parameters) on the same characters: "
                   "it babbles until you /train FILE")
 
@@ -724,7 +724,7 @@ class Session(LookInside):
 
     def _train_loop(self, job: TrainingJob) -> None:
         try:
-            with jit.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.jit)
+            with threads.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.threads)
                 job.ended = self._train_events(job)
         finally:
             job.lock.__exit__(None, None, None)
