@@ -56,8 +56,10 @@ class Card:
         fields = CardFields(path, data)
         source = fields.table("source")
         url, spec = fields.url(source), fields.text(source, "spec", "")
-        if bool(url) == bool(spec):
-            raise fields.problem("needs a [source] table with a url (plus sha256 and size) or a local spec, not both")
+        if url and spec:
+            raise fields.problem("has both a url and a spec in [source]: keep one, not both")
+        if not (url or spec):
+            raise fields.problem("needs a [source] table with a url (plus sha256 and size) or a local spec")
         name = fields.name("name", data, path.stem)
         return cls(
             name=name, description=fields.text(data, "description", ""),
@@ -189,7 +191,8 @@ class CardFields:
         try:
             text_codec(value)
         except RnnplayError:
-            raise self.problem(f"has encoding = {_short(value)}, which Python does not know; try \"utf-8\"") from None
+            raise self.problem(f"has encoding = {_short(value)}, which is no text encoding Python knows; "
+                               "try \"utf-8\"") from None
         return value
 
     def train(self, data: dict[str, Any]) -> dict[str, Any]:

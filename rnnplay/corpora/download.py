@@ -20,7 +20,6 @@ import hashlib
 import http.client
 import os
 import re
-import stat
 import tempfile
 import time
 import urllib.error
@@ -31,7 +30,7 @@ from typing import Any
 
 from ..errors import RnnplayError
 from .base import Progress, no_progress
-from .text import probe, user_path
+from .text import is_regular, user_path
 
 MIRROR_ENV = "RNNPLAY_CORPUS_MIRROR"
 MAX_DOWNLOAD_ENV = "RNNPLAY_MAX_DOWNLOAD"
@@ -161,11 +160,6 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None =
         with contextlib.suppress(OSError):
             tmp.unlink()  # already renamed on success; otherwise the partial file goes
     return dest
-
-
-def is_regular(path: Path) -> bool:
-    info = probe(path)
-    return info is not None and stat.S_ISREG(info.st_mode)
 
 
 def max_download() -> int:

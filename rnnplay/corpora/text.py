@@ -87,6 +87,11 @@ def is_folder(path: Path) -> bool:
     return info is not None and stat.S_ISDIR(info.st_mode)
 
 
+def is_regular(path: Path) -> bool:
+    info = probe(path)
+    return info is not None and stat.S_ISREG(info.st_mode)
+
+
 def kind_of(mode: int) -> str:
     """What a non-regular file is, in a user's words."""
     kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
