@@ -15,6 +15,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,13 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise RnnplayError(f"{bad}: it has no rnnplay metadata") from None
     except FileNotFoundError:
         raise RnnplayError(f"{path}: no such file; /models lists the models there are") from None
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as err:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as err:
         raise RnnplayError(f"{bad}: it is corrupt or truncated ({err.__class__.__name__}); use another copy") from None
+    if len(data) > MAX_META_BYTES:  # the zip directory understated it
+        raise RnnplayError(f"{bad}: its metadata is larger than the {MAX_META_BYTES:,} bytes rnnplay reads")
     try:
         meta = json.loads(_unicode_scalar(data, bad))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise RnnplayError(f"{bad}: its metadata is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise RnnplayError(f"{bad}: its metadata does not say format={FORMAT!r}")
@@ -115,11 +118,14 @@ def _unicode_scalar(data: bytes, bad: str) -> str:
         if version not in read_header:
             raise ValueError(f"npy version {version}")
         shape, _, dtype = read_header[version](stream)
-    except ValueError as err:
-        raise RnnplayError(f"{bad}: its metadata is unreadable ({err})") from None
+    except (ValueError, TypeError, SyntaxError) as err:
+        raise RnnplayError(f"{bad}: its metadata is unreadable ({err.__class__.__name__})") from None
     if shape != () or dtype.kind != "U" or dtype.itemsize > len(data) - stream.tell():
         raise RnnplayError(f"{bad}: its metadata is not one string")
-    return str(np.frombuffer(data, dtype=dtype, count=1, offset=stream.tell())[0])
+    try:
+        return str(np.frombuffer(data, dtype=dtype, count=1, offset=stream.tell())[0])
+    except ValueError:  # code points no character has
+        raise RnnplayError(f"{bad}: its metadata is not text") from None
 
 
 def describe(path: Path, name: str | None = None) -> ModelEntry:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tiny_model import build_tiny_model
 
 from rnnplay import library
@@ -17,6 +19,7 @@ from rnnplay.cli import main
 from rnnplay.errors import RnnplayError
 from rnnplay.library import (
     BUNDLED_NAME,
+    describe,
     find_model,
     free_path,
     library_path,
@@ -82,6 +85,54 @@ def test_read_metadata_refuses_bad_metadata_in_one_line(tmp_path: Path, member: 
     assert "\n" not in str(err.value)
 
 
+HEADERS = st.sampled_from([
+    "{'descr': '<U40', 'fortran_order': False, 'shape': (), }",
+    "{'descr': '<U999999999', 'fortran_order': False, 'shape': (), }",
+    "{'descr': '|O', 'fortran_order': False, 'shape': (), }",
+    "{'descr': '<U4', 'fortran_order': False, 'shape': (10000000000,), }",
+    "{'descr': [('a', '<U2')], 'fortran_order': False, 'shape': (), }",
+    "{'descr': '<U', 'fortran_order': False, 'shape': (-1,), }",
+    "{'descr': 'nonsense', 'fortran_order': 3, 'shape': 'x', }",
+    "__import__('os')",
+])
+
+
+def npy_with_header(header: str, body: bytes) -> bytes:
+    text = header.encode("latin1")
+    text += b" " * (-(10 + len(text) + 1) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + body
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=HEADERS, body=st.binary(max_size=200), raw=st.binary(max_size=300), pick=st.integers(0, 3))
+def test_any_metadata_member_is_read_or_refused_in_one_line(tmp_path: Path, header: str, body: bytes, raw: bytes,
+                                                            pick: int) -> None:
+    path = tmp_path / "fuzz.npz"
+    member = [npy_with_header(header, body), raw, b"\x93NUMPY" + raw, npy_bytes(np.array(raw.decode("latin1")))][pick]
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED if pick % 2 else zipfile.ZIP_STORED) as archive:
+        archive.writestr("__meta__.npy", member)
+    try:
+        read_metadata(path)
+    except RnnplayError as err:
+        assert "\n" not in str(err)
+    entry = describe(path)
+    assert entry.problem is None or entry.problem.startswith("unreadable")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=400))
+def test_any_file_is_listed_or_named_unreadable(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"PK\x03\x04" + data)
+    assert describe(path).problem is not None
+
+
+def test_deeply_nested_metadata_is_refused(tmp_path: Path) -> None:
+    path = npz_with_meta(tmp_path / "deep.npz", npy_bytes(np.array("[" * 100_000 + "]" * 100_000)))
+    with pytest.raises(RnnplayError, match="not valid JSON"):
+        read_metadata(path)
+
+
 def test_read_metadata_refuses_missing_members_and_non_zips(tmp_path: Path) -> None:
     with pytest.raises(RnnplayError, match="no rnnplay metadata"):
         read_metadata(npz_with_meta(tmp_path / "other.npz", b"x", name="param.npy"))
@@ -134,7 +185,7 @@ def test_find_model_by_name_path_or_the_bundled_name(tiny_path: Path, tmp_path: 
     with pytest.raises(RnnplayError, match=r"no model 'ntoes'.*did you mean 'notes'.*models: .*notes") as err:
         find_model("ntoes")
     assert "\n" not in str(err.value)
-    with pytest.raises(RnnplayError, match="elsewhere/notes.npz: no such file; check the path"):
+    with pytest.raises(RnnplayError, match=r"elsewhere/notes\.npz: no such file; check the path"):
         find_model(str(tmp_path / "elsewhere" / "notes.npz"))
 
 
