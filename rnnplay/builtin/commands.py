@@ -327,6 +327,13 @@ def copy(session: Session, argline: str) -> None:
     session.copy_last()
 
 
+TRANSCRIPT_DETAILS = """\
+Every turn: its seed and continuation, the model, the sampler and its parameters, length, seed and stop
+(a text read with /heat TEXT is a turn too). .md is for reading; .jsonl has one object a line with the keys
+turn, kind, model, seed, text, sampler, params, length, rng_seed, stop, ended.
+An existing file is kept unless you add force."""
+
+
 def transcript(session: Session, argline: str) -> None:
     words = split_args(argline)
     if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]):
@@ -377,7 +384,7 @@ COMMANDS = [
     SimpleCommand("score", "how surprised the model is by a text", "/score TEXT", score),
     SimpleCommand("copy", "copy the last continuation to the clipboard", "/copy", copy),
     SimpleCommand("transcript", "save the conversation as Markdown (.md) or JSON Lines (.jsonl)",
-                  "/transcript save PATH [force]", transcript, (), complete_transcript),
+                  "/transcript save PATH [force]", transcript, (), complete_transcript, TRANSCRIPT_DETAILS),
     SimpleCommand("clear", "clear the conversation", "/clear", clear),
     SimpleCommand("quit", "leave", "/quit", quit_, ("bye", "exit")),
 ]
