@@ -50,6 +50,7 @@ from .errors import RnnplayError
 BUILTIN = "rnnplay"
 SLOW_PLUGIN_SECONDS = 3.0  # a plugin's import or hook running longer than this gets it named on stderr
 BUNDLED_PLUGINS = Path(__file__).resolve().parent.parent / "plugins"  # the examples, in a checkout of rnnplay
+MAX_NAME = 64  # characters in the name of a cell, sampler, loader or command
 Warn = Callable[[str], None]
 
 # hook name -> (kind, attributes every registered object must have, the callable ones); see docs/plugins.md
@@ -90,23 +91,36 @@ def suggest(name: str, choices: list[str]) -> str:
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
+def is_word(name: object) -> bool:
+    """A usable name: 1 to MAX_NAME letters, digits, '-' or '_' (what --cell, --sampler and /commands take)."""
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME and all(c.isalnum() or c in "-_" for c in name)
+
+
+def is_alias(alias: object) -> bool:
+    """Another name for a slash command: 1 to MAX_NAME printable characters, no spaces ('?' is one)."""
+    return (isinstance(alias, str) and 0 < len(alias) <= MAX_NAME and alias.isprintable()
+            and not any(c.isspace() for c in alias))
+
+
 def contract_problem(kind_hook: str, obj: Any) -> str | None:
     """Why ``obj`` cannot be registered through ``kind_hook``, or None when it fits."""
     _, attrs, methods = KINDS[kind_hook]
     missing = [a for a in attrs if not hasattr(obj, a)] + [m for m in methods if not callable(getattr(obj, m, None))]
     if missing:
         return f"{type(obj).__name__} lacks {', '.join(missing)}"
-    name = getattr(obj, "name", None)
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-        return f"{type(obj).__name__}.name must be a non-empty word of letters, digits, '-' or '_', got {name!r}"
+    name = obj.name
+    if not is_word(name):
+        return (f"{type(obj).__name__}.name must be a word of 1 to {MAX_NAME} letters, digits, '-' or '_', "
+                f"got {printable(repr(name))}")
     if kind_hook == "register_cells" and not (isinstance(obj.state_size, int) and obj.state_size >= 1):
         return f"cell {name!r}: state_size must be an int >= 1"
-    if kind_hook != "register_cells" and not isinstance(obj.help, str):
+    if kind_hook != "register_cells" and not (isinstance(obj.help, str) and len(obj.help.splitlines()) <= 1):
         return f"{name!r}: help must be a one-line string"
     if kind_hook == "register_samplers" and not isinstance(obj.params, dict):
         return f"sampler {name!r}: params must be a dict of Param"
-    if kind_hook == "register_commands" and not isinstance(obj.aliases, tuple | list):
-        return f"command {name!r}: aliases must be a tuple of names"
+    if kind_hook == "register_commands" and not (isinstance(obj.aliases, tuple | list) and
+                                                 all(is_alias(a) for a in obj.aliases)):
+        return f"command {name!r}: aliases must be a tuple of names (no spaces, like 'q' or '?')"
     return None
 
 
@@ -116,9 +130,14 @@ def normalize(dist: str) -> str:
 
 
 def one_line(err: BaseException) -> str:
-    """'ValueError: bad thing', cut to one line of at most 200 characters."""
+    """'ValueError: bad thing', cut to one line of at most 200 characters, control characters escaped."""
     text = str(err).strip()
-    return (f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__).splitlines()[0][:200]
+    return printable((f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__).splitlines()[0][:200])
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a terminal escape sequence from plugin code, say) written as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def import_error(err: BaseException) -> str:
@@ -250,16 +269,19 @@ class PluginHost:
             self._add(plugin, dist if dist not in self._dist else f"{dist}:{ep.name}", dist)
 
     def _name_unknown(self, wanted: dict[str, str], installed: list[str]) -> None:
-        """Record each name in RNNPLAY_LOAD_PLUGINS that no installed plugin has, and say so."""
+        """Record each name in RNNPLAY_LOAD_PLUGINS that no installed plugin has, and say so in one line."""
         known = {normalize(d) for d in installed} | {BUILTIN}
+        unknown = [printable(name) for key, name in wanted.items() if key not in known]
+        if not unknown:
+            return
         listing = ", ".join(installed) or "none"
-        for key, name in wanted.items():
-            if key not in known:
-                did_you_mean = suggest(name, installed)
-                self._fail(name, f"not installed, but RNNPLAY_LOAD_PLUGINS names it{did_you_mean}; "
-                                 f"installed plugins: {listing}")
-                self._say(f"RNNPLAY_LOAD_PLUGINS names {name}, which is not installed{did_you_mean}; "
-                          f"installed plugins: {listing}")
+        for name in unknown:
+            self._fail(name, f"not installed, but RNNPLAY_LOAD_PLUGINS names it{suggest(name, installed)}; "
+                             f"installed plugins: {listing}")
+        named = [name + suggest(name, installed) for name in unknown[:10]]
+        shown = ", ".join(named) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        self._say(f"RNNPLAY_LOAD_PLUGINS names {shown}, which {'is' if len(unknown) == 1 else 'are'} not installed; "
+                  f"installed plugins: {listing}")
 
     @contextmanager
     def _watch(self, dist: str, what: str) -> Iterator[None]:

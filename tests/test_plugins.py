@@ -277,12 +277,16 @@ def test_blame_names_a_plugin_cell_that_fails_under_a_builtin_sampler(tmp_path: 
     ("hook", "obj", "problem"),
     [
         ("register_cells", object(), "object lacks name, state_size, init_params, forward, backward, step"),
-        ("register_cells", type("C", (RNNCell,), {"name": "two words"})(), "name must be a non-empty word"),
+        ("register_cells", type("C", (RNNCell,), {"name": "two words"})(), "name must be a word of 1 to 64"),
+        ("register_cells", type("C", (RNNCell,), {"name": "x" * 65})(), "name must be a word of 1 to 64"),
+        ("register_cells", type("C", (RNNCell,), {"name": "\x1b[2J"})(), "got '\\x1b[2J'"),
         ("register_cells", type("C", (RNNCell,), {"state_size": 0})(), "state_size must be an int >= 1"),
         ("register_samplers", type("S", (Greedy,), {"params": [1]})(), "params must be a dict of Param"),
         ("register_samplers", type("S", (Greedy,), {"help": None})(), "help must be a one-line string"),
         ("register_corpus_loaders", type("L", (), {"name": "x", "help": "h"})(), "L lacks load"),
         ("register_commands", type("K", (Ping,), {"aliases": "p"})(), "aliases must be a tuple"),
+        ("register_commands", type("K", (Ping,), {"aliases": ("p q",)})(), "aliases must be a tuple of names"),
+        ("register_samplers", type("S", (Greedy,), {"help": "two\nlines"})(), "help must be a one-line string"),
         ("register_commands", type("K", (), {"name": "k", "help": "h", "run": print})(), "K lacks usage, aliases"),
     ],
 )

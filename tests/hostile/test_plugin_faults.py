@@ -93,6 +93,8 @@ LISTING = [
                  id="load-plugins-typo-gets-a-suggestion"),
     pytest.param("", ["plugins"], ("not loaded (RNNPLAY_LOAD_PLUGINS leaves them out): rnnplay-exit-import",),
                  id="load-plugins-empty-says-what-it-left-out"),
+    pytest.param(",".join(f"nope{i}" for i in range(500)), ["plugins"], ("nope0: not installed", "nope499: not"),
+                 id="load-plugins-with-500-unknown-names"),
 ]
 
 
@@ -122,9 +124,18 @@ def test_unknown_names_in_load_plugins_are_a_warning_on_stderr(
     monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-fault-sampel,rnnplay-fault-sampler")
     assert cli.main(["plugins"]) == 0
     assert capsys.readouterr().err == (
-        "rnnplay: warning: RNNPLAY_LOAD_PLUGINS names rnnplay-fault-sampel, which is not installed (did you mean "
-        f"'rnnplay-fault-sampler' or 'rnnplay-fault-cell'?); installed plugins: {', '.join(sorted(FAULTY))}\n"
+        "rnnplay: warning: RNNPLAY_LOAD_PLUGINS names rnnplay-fault-sampel (did you mean 'rnnplay-fault-sampler' or "
+        f"'rnnplay-fault-cell'?), which is not installed; installed plugins: {', '.join(sorted(FAULTY))}\n"
     )
+
+
+def test_many_unknown_names_are_one_warning(host_with: None, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", ",".join(f"nope{i}" for i in range(500)) + ",rnnplay-fault-sampler")
+    assert cli.main(["plugins"]) == 0
+    [warning] = capsys.readouterr().err.splitlines()
+    assert warning.startswith("rnnplay: warning: RNNPLAY_LOAD_PLUGINS names nope0, nope1, ")
+    assert " nope9 and 490 more, which are not installed; installed plugins: rnnplay-exit-import, " in warning
 
 
 # -- real commands in a sandbox --------------------------------------------------------------------------------
