@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
             raise RnnplayError(f"--top must be at least 1 (got {args.top})")
         streams = args.streams or auto_streams(len(text))
         bar = ProgressBar()
-        label = f"reading {len(text):,} characters"
         scores = find_neurons(model, text, args.find, args.top, args.state, streams,
-                              progress=lambda done: bar(label, round(done * len(text)), len(text), "characters"))
+                              progress=lambda done: bar("reading the text", round(done * len(text)), len(text),
+                                                        "characters"))
         pieces = f" in {streams} pieces" if streams > 1 else ""
         layers = f"{model.num_layers} layer{'s' * (model.num_layers != 1)}"
         print(f"units whose {args.state} tracks {args.find} over {len(text):,} characters{pieces} "
