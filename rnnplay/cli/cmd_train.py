@@ -2,7 +2,7 @@
 
 Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the
 checks the app's /train shares) and every output path before the first step.
-Ctrl-C only asks the trainer to stop between two steps, so the checkpoint it
+Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps, so the checkpoint it
 saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
 """
 
@@ -56,8 +56,8 @@ examples:
   rnnplay train notes.txt --resume notes.npz --steps 4000      continue where it stopped
   rnnplay train notes.txt --epochs 20 --dropout 0.4 --best best.npz   keep the best validation point
 
-Ctrl-C stops after the current step, saves a resumable checkpoint to --out and exits;
---resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
+Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
+and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
 validation, sampling and the budget may change; the model's shape, --batch-size,
 --seq-length, --optimizer and --seed are the checkpoint's."""
 
@@ -130,15 +130,19 @@ def run(args: argparse.Namespace) -> int:
     out, best, plot = check_outputs(args)
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
-    if args.resume is not None:
-        if any(k in settings for k in BUDGET_FIELDS):  # a budget given replaces the saved one as a whole
-            settings = {**dict.fromkeys(BUDGET_FIELDS), **settings}
-        run_ = resume_run(args.resume, corpus, settings, spec_flags, extra)
-    else:
-        if all(k not in settings for k in BUDGET_FIELDS):
-            print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
-            config.epochs = 1.0
-        run_ = new_run(corpus, spec, config, extra)
+    try:
+        if args.resume is not None:
+            if any(k in settings for k in BUDGET_FIELDS):  # a budget given replaces the saved one as a whole
+                settings = {**dict.fromkeys(BUDGET_FIELDS), **settings}
+            run_ = resume_run(args.resume, corpus, settings, spec_flags, extra)
+        else:
+            if all(k not in settings for k in BUDGET_FIELDS):
+                print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
+                config.epochs = 1.0
+            run_ = new_run(corpus, spec, config, extra)
+    except MemoryError:
+        raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
+                           "smaller --hidden or --layers, or a smaller corpus") from None
     with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
@@ -194,39 +198,51 @@ def write_plot(run_: TrainingRun, plot: Path) -> None:
         print(f"wrote the loss curves to {path}", file=sys.stderr)
 
 
-class Interrupts:
-    """Ctrl-C (SIGINT) while a run trains: a request, never an exception.
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
 
-    The first press asks the trainer to stop after the step it is in (a step is never
-    cut in half, so the checkpoint resumes exactly); a press while a checkpoint is being
-    written waits for it. The handler only sets the trainer's flag and writes one line
-    with ``os.write``, which is safe inside a signal handler.
+
+class Interrupts:
+    """Ctrl-C (SIGINT) or SIGTERM while a run trains: a request, never an exception.
+
+    The first signal asks the trainer to stop after the step it is in (a step is never
+    cut in half, so the checkpoint resumes exactly); one that comes while a checkpoint is
+    being written waits for it. The handler only sets the trainer's flag and writes one
+    line with ``os.write``, which is safe inside a signal handler.
     """
 
     def __init__(self, trainer: Trainer, out: Path) -> None:
         self.trainer, self.out = trainer, out
         self.presses = 0
+        self.signum = signal.SIGINT  # the last signal that came
         self.saving: Path | None = None  # the file being written right now
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a command a signal ended (130 for Ctrl-C)."""
+        return 128 + self.signum
 
     def __enter__(self) -> Interrupts:
-        self._previous = signal.signal(signal.SIGINT, self.handle)
+        self._previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
         return self
 
     def __exit__(self, *exc: object) -> None:
-        # After a press the run is saved and the command is ending: a late second press must not
-        # turn its exit code 130 into death by signal, so SIGINT stays ignored until the process exits.
-        signal.signal(signal.SIGINT, signal.SIG_IGN if self.presses else self._previous)
+        # After a signal the run is saved and the command is ending: a late second one must not turn
+        # its exit code into death by signal, so signals stay ignored until the process exits.
+        for sig, previous in self._previous.items():
+            signal.signal(sig, signal.SIG_IGN if self.presses else previous)
 
     def handle(self, signum: int, frame: object) -> None:
         self.presses += 1
+        self.signum = signum
         self.trainer.stop()
+        name = STOP_SIGNALS.get(signum, "signal")
         if self.saving is not None:
-            note = f"Ctrl-C: still saving {self.saving}; waiting for the save to finish"
+            note = f"{name}: still saving {self.saving}; waiting for the save to finish"
         elif self.presses == 1:
-            note = f"Ctrl-C: stopping after this step, then saving {self.out}"
+            note = f"{name}: stopping after this step, then saving {self.out}"
         else:
-            note = f"Ctrl-C: still finishing this step; then {self.out} is saved"
+            note = f"{name}: still finishing this step; then {self.out} is saved"
         with contextlib.suppress(OSError):
             os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
 
@@ -260,9 +276,18 @@ class TrainingLoop:
             except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
                 self.progress.finish()
                 raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
+            except MemoryError:
+                self.progress.finish()
+                raise RnnplayError(f"out of memory in a training step ({self.step_size()}): use a smaller "
+                                   f"--batch-size or --seq-length; {self.save_after_failure()}") from None
             if event is None:
                 return code
             code = self.handle(event) or code
+
+    def step_size(self) -> str:
+        c, model = self.run_.trainer.config, self.run_.model
+        layers = f"{model.num_layers} layer{'s' if model.num_layers != 1 else ''}"
+        return f"{c.batch_size} streams x {c.seq_length} characters through {layers} of {model.hidden_size} units"
 
     def handle(self, event: Event) -> int | None:
         if isinstance(event, StepEvent):
@@ -326,7 +351,7 @@ class TrainingLoop:
         lost = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
         if event.reason == "stopped":
             print(f"interrupted at step {event.step}: {lost}; continue with --resume {where}", file=sys.stderr)
-            return 130
+            return self.interrupts.exit_code
         if event.reason == "diverged":
             raise RnnplayError(
                 f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or "

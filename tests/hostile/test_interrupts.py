@@ -173,3 +173,15 @@ def test_kill_9_at_random_moments_leaves_loadable_checkpoints(sandbox: Sandbox) 
 
 def temporaries(folder: Path, name: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}.npz.") and p.suffix == ".tmp")
+
+
+def test_sigterm_stops_and_saves_like_ctrl_c(sandbox: Sandbox) -> None:
+    write_corpus(sandbox)
+    proc = start(sandbox, [*FLAGS, "--steps", "100000", "--out", "m.npz"])
+    head = wait_for_training(proc)
+    proc.send_signal(signal.SIGTERM)
+    code, err = finish(proc, head)
+    step = assert_consistent(sandbox.work / "m.npz")
+    assert code == 128 + signal.SIGTERM and "Traceback" not in err, err
+    assert "SIGTERM: stopping after this step, then saving m.npz" in err
+    assert f"interrupted at step {step}: saved m.npz; continue with --resume m.npz" in err

@@ -364,3 +364,23 @@ def test_a_file_size_limit_keeps_the_last_good_checkpoint(sandbox: Sandbox) -> N
     assert_one_line_error(out, mentions=("cannot write m.npz", "the rescue copy failed too", "nothing was saved"))
     assert old.read_bytes() == b""
     assert sorted(p.name for p in sandbox.work.iterdir()) == ["m.npz", "small.txt"]  # no .tmp, no lock
+
+
+def test_a_step_too_big_for_memory_is_one_line(sandbox: Sandbox) -> None:
+    """With the address space capped at 2 GB, a (512 x 2000) step of a 256-unit LSTM cannot allocate its activations."""
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "and", "then", "some", "more"]
+    (sandbox.work / "small.txt").write_text(" ".join(words[i * 7 % len(words)] for i in range(250_000)))
+    cap = 2 << 30
+
+    def capped() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    before = sandbox.snapshot()
+    proc = subprocess.run([sys.executable, "-m", "rnnplay", "train", "small.txt", "--cell", "lstm", "--layers", "1",
+                           "--hidden", "256", "--batch-size", "512", "--seq-length", "2000", "--steps", "2"],
+                          cwd=sandbox.work, env={**sandbox.env, "OPENBLAS_NUM_THREADS": "1", "RNNPLAY_THREADS": "1"},
+                          capture_output=True, text=True, timeout=120, preexec_fn=capped)
+    out = Outcome(proc.returncode, proc.stdout, proc.stderr, 0.0)
+    assert_one_line_error(out, mentions=("out of memory", "512 streams x 2000", "smaller --batch-size",
+                                         "nothing was saved"))
+    assert_nothing_outside(before, sandbox.snapshot())
