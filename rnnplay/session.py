@@ -278,7 +278,11 @@ class Session(LookInside):
 
     # -- the one entry point -------------------------------------------------------------
     def submit(self, line: str) -> None:
-        """Run a slash command, or continue ``line`` with the model. Errors become one-line events."""
+        """Run a slash command, or continue ``line`` with the model. Errors become one-line events.
+
+        A seed is read through :func:`~rnnplay.core.sampler.unescape` (``\\n`` a newline), as
+        every text typed in a command is; :meth:`generate` itself takes text as it is.
+        """
         line = line.rstrip("\r\n")
         if not line.strip():
             return
