@@ -66,7 +66,6 @@ class PromptInput(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+j", "newline", "New line"),  # shown in the footer; the key itself goes through _on_key
         Binding("escape", "escape", "Stop"),
-        Binding("ctrl+c", "app.stop", "Stop", show=False),
         Binding("ctrl+d", "app.leave", "Quit"),
     ]
 
@@ -81,7 +80,7 @@ class PromptInput(TextArea):
         super().__init__(soft_wrap=True, tab_behavior="focus", **kwargs)
         self.session, self.menu = session, menu
         self.earlier = load_history()
-        self.position = len(self.earlier)  # index into history; len(history) is the fresh line
+        self.position = len(self.earlier)  # index into earlier; len(earlier) is the line being typed
         self.draft = ""
         self.recalled: str | None = None  # the entry ↑ ↓ put here: no menu pops up over it
         self.word = ""  # the word before the cursor that the menu's candidates replace
