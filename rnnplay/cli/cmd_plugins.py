@@ -162,18 +162,40 @@ def not_on_index(name: str, versions: str) -> str:
     return f"{found}; " + (bundled_hint(name) or "check the name: plugins are usually called rnnplay-NAME")
 
 
+ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
+
+
 def looks_like_path(target: str) -> bool:
     return target.startswith((".", "/", "~")) or "/" in target or "\\" in target or Path(target).exists()
 
 
+def check_name(text: str, what: str) -> None:
+    """Refuse an empty NAME, or one pip would take for an option."""
+    if not text.strip():
+        raise RnnplayError(f"no plugin given: {what}")
+    if text.startswith("-"):
+        raise RnnplayError(f"{text!r} looks like an option, not a plugin: {what} (pip's own options: use pip)")
+
+
+def package_path(target: str) -> str:
+    """The absolute path of a plugin folder, wheel or source archive, or a one-line error saying what it is not."""
+    path = Path(target).expanduser().resolve()
+    if path.is_dir() and not (path / "pyproject.toml").exists() and not (path / "setup.py").exists():
+        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+    if path.is_file() and not path.name.lower().endswith(ARCHIVES):
+        raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
+    if not path.exists():
+        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+    return str(path)
+
+
 def install(args: argparse.Namespace) -> int:
     target = args.target
-    if looks_like_path(target):
-        path = Path(target).expanduser().resolve()
-        if not (path / "pyproject.toml").exists() and not (path / "setup.py").exists() and not path.is_file():
-            raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
-        target = str(path)
-    elif args.editable:
+    check_name(target, "give a plugin's name (rnnplay-NAME), or the path of its folder")
+    is_url = "://" in target  # https://…/x.whl, git+https://…: pip knows what to do with it
+    if looks_like_path(target) and not is_url:
+        target = package_path(target)
+    elif args.editable and not is_url:
         raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
     before = describe(get_host())
     pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target)
@@ -204,6 +226,7 @@ def fresh_listing() -> dict[str, Any]:
 
 def uninstall(args: argparse.Namespace) -> int:
     name = args.name
+    check_name(name, "give its distribution name, as `rnnplay plugins` shows it")
     if normalize(name) == BUILTIN:
         raise RnnplayError("refusing to uninstall rnnplay itself from `rnnplay plugins`; use pip for that")
     try:

@@ -15,6 +15,7 @@ Templates are plain text with ``{{placeholder}}`` fields.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +61,25 @@ def render(template: str, names: PluginNames) -> str:
 
 
 def new_plugin(names: PluginNames, parent: Path) -> Path:
-    """Write the package into ``parent / names.dist`` (which must not exist yet) and return that folder."""
+    """Write the package into ``parent / names.dist`` (which must not exist yet) and return that folder.
+
+    ``parent`` must be an existing folder; if writing fails halfway, the half-made package is removed.
+    """
     root = parent / names.dist
-    if root.exists():
+    if not parent.is_dir():
+        raise RnnplayError(f"{parent} is not a folder; give --dir an existing folder (or leave it out: here)")
+    if root.exists() or root.is_symlink():
         raise RnnplayError(f"{root} already exists; choose another name or remove it first")
-    for template, target in LAYOUT.items():
-        path = root / target.format(module=names.module)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render((TEMPLATES / template).read_text(encoding="utf-8"), names), encoding="utf-8")
+    try:
+        root.mkdir()
+    except OSError as err:
+        raise RnnplayError(f"cannot create {root}: {err.strerror or err}; choose another folder with --dir") from None
+    try:
+        for template, target in LAYOUT.items():
+            path = root / target.format(module=names.module)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render((TEMPLATES / template).read_text(encoding="utf-8"), names), encoding="utf-8")
+    except OSError as err:
+        shutil.rmtree(root, ignore_errors=True)  # it is ours: created just above
+        raise RnnplayError(f"cannot write {root}: {err.strerror or err}; nothing was left behind") from None
     return root

@@ -138,6 +138,44 @@ def test_many_unknown_names_are_one_warning(host_with: None, monkeypatch: pytest
     assert " nope9 and 490 more, which are not installed; installed plugins: rnnplay-exit-import, " in warning
 
 
+# -- `rnnplay plugins install/uninstall/new` refusing bad input before pip or a file is touched, in process -------
+MANAGING = [
+    pytest.param(["install", ""], "no plugin given", id="install-empty-name"),
+    pytest.param(["install", "--", "-rrequirements.txt"], "looks like an option", id="install-a-pip-option"),
+    pytest.param(["install", "notes.txt"], "is a file, but not a wheel or source archive", id="install-a-text-file"),
+    pytest.param(["install", "./nowhere"], "is not a Python package folder", id="install-a-missing-folder"),
+    pytest.param(["install", "empty"], "is not a Python package folder", id="install-a-folder-without-pyproject"),
+    pytest.param(["install", "-e", "rnnplay-gru"], "-e installs a folder", id="install-editable-by-name"),
+    pytest.param(["uninstall", ""], "no plugin given", id="uninstall-empty-name"),
+    pytest.param(["uninstall", "--", "-y"], "looks like an option", id="uninstall-a-pip-option"),
+    pytest.param(["uninstall", "rnnplay"], "refusing to uninstall rnnplay itself", id="uninstall-rnnplay"),
+    pytest.param(["uninstall", "numpy"], "is installed but is not an rnnplay plugin", id="uninstall-not-a-plugin"),
+    pytest.param(["uninstall", "rnnplay-nothing-here"], "is not installed", id="uninstall-not-installed"),
+    pytest.param(["new", "demo", "--dir", "missing/deeper"], "is not a folder", id="new-in-a-missing-folder"),
+    pytest.param(["new", "demo", "--dir", "notes.txt"], "is not a folder", id="new-in-a-file"),
+    pytest.param(["new", "demo", "--dir", "taken"], "already exists", id="new-over-an-existing-package"),
+    pytest.param(["new", ""], "is not a usable plugin name", id="new-empty-name"),
+    pytest.param(["new", "../escape"], "is not a usable plugin name", id="new-name-with-a-path"),
+    pytest.param(["new", "lstm"], "already provided by rnnplay", id="new-with-a-built-in-cell-name"),
+]
+
+
+@pytest.mark.parametrize(("args", "mentions"), MANAGING)
+def test_managing_plugins_refuses(args: list[str], mentions: str, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(sandbox.work)
+    (sandbox.work / "notes.txt").write_text("not a package\n")
+    (sandbox.work / "empty").mkdir()
+    (sandbox.work / "taken" / "rnnplay-demo").mkdir(parents=True)
+    before = sandbox.snapshot()
+    assert cli.main(["plugins", *args]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.startswith("rnnplay: error: ") and out.err.count("\n") == 1, out.err
+    assert mentions in out.err
+    assert_nothing_outside(before, sandbox.snapshot())
+    assert sorted(p.name for p in sandbox.work.iterdir()) == ["empty", "notes.txt", "taken"]
+
+
 # -- real commands in a sandbox --------------------------------------------------------------------------------
 def error(*mentions: str) -> dict:
     return {"code": 1, "mentions": mentions}
