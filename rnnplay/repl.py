@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import os
 import queue
 import sys
@@ -229,6 +230,30 @@ def keys_not_echoed(fd: int | None) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
+class StderrLines(io.TextIOBase):
+    """sys.stderr while the REPL runs: what any thread prints there (a warning, a plugin's traceback) becomes
+    whole background lines, so it waits for a turn to end and never lands on the prompt's line."""
+
+    def __init__(self, repl: Repl) -> None:
+        super().__init__()
+        self.repl = repl
+        self.partial = ""
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            *lines, self.partial = (self.partial + text).split("\n")
+        if lines:
+            self.repl.background("\n".join(lines))
+        return len(text)
+
+    def close_line(self) -> None:
+        with self.lock:
+            rest, self.partial = self.partial, ""
+        if rest:
+            self.repl.background(rest)
+
+
 class Repl:
     def __init__(
         self,
@@ -258,6 +283,7 @@ class Repl:
         self.work: Working | None = None  # the Working event the spinner shows
         self.frame = 0
         self.spin_stop = threading.Event()  # a new one for each spinner thread
+        self.stderr = StderrLines(self)  # sys.stderr while run() runs
         session.keys_help = KEYS
         session.subscribe(self.render)
 
@@ -508,13 +534,15 @@ class Repl:
 
     def run(self) -> int:
         self.owner = threading.current_thread()
-        self.session.greet()
-        while not self.quitting:
-            line = self.read_line()
-            if line is None:
-                break
-            if line.strip():
-                self.run_turn(unquote_block(line))
-        self.session.close()
+        with contextlib.redirect_stderr(self.stderr):
+            self.session.greet()
+            while not self.quitting:
+                line = self.read_line()
+                if line is None:
+                    break
+                if line.strip():
+                    self.run_turn(unquote_block(line))
+            self.session.close()
+            self.stderr.close_line()
         self.drain()
         return 0

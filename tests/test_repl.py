@@ -182,6 +182,20 @@ def test_a_background_line_prints_above_the_prompt_and_keeps_what_is_typed(runni
     running.until(lambda: "half a seed" in running.text())
 
 
+def test_what_a_thread_prints_on_stderr_arrives_above_the_prompt_as_whole_lines(running: Running) -> None:
+    stderr = running.repl.stderr  # sys.stderr while the REPL runs (pytest puts its own in place for the test)
+
+    def complain() -> None:
+        stderr.write("Exception in thread rnnplay-train:")
+        time.sleep(0.2)  # the prompt may redraw in between: the half line must wait
+        stderr.write("\nTraceback ...\n")
+
+    thread = threading.Thread(target=complain)
+    thread.start()
+    thread.join(TIMEOUT)
+    running.until(lambda: running.text().endswith("Exception in thread rnnplay-train:\nTraceback ...\n"))
+
+
 def test_a_quoted_block_is_one_multi_line_seed_and_one_history_entry(running: Running) -> None:
     running.type("/set length 5\r")
     running.until(lambda: "length = 5 chars" in running.text())
