@@ -35,7 +35,7 @@ from .commands import find_command, parse_number, split_command
 from .core import jit, threads
 from .core.data import split_ids
 from .core.generate import generate
-from .core.inspect import Unit
+from .core.inspect import Cancelled, Unit
 from .core.model import Model
 from .core.sampler import resolve_params, unescape
 from .core.score import Score, score_text
@@ -294,6 +294,8 @@ class Session(LookInside):
                 self.run_command(line)
             else:
                 self.generate(unescape(line))
+        except Cancelled as stopped:  # the user stopped it: news, not an error
+            self.info(str(stopped))
         except RnnplayError as err:
             self.error(str(err))
 
@@ -542,15 +544,20 @@ class Session(LookInside):
         model = self.snapshot()
         if model is None:
             raise RnnplayError(no_model())
-        with self._lock:
-            self._cancel.set()
-            cancel = self._cancel = threading.Event()
+        cancel = self._new_cancel()
         with self._gen_lock:
             self.generating = True
             try:
                 yield model, cancel
             finally:
                 self.generating = False
+
+    def _new_cancel(self) -> threading.Event:
+        """The event :meth:`cancel` sets from now on; the running generation's is set, so it stops."""
+        with self._lock:
+            self._cancel.set()
+            self._cancel = threading.Event()
+            return self._cancel
 
     def _turn_rng(self) -> np.random.Generator:
         """Same seed, same continuation: a fixed /set seed restarts the generator every turn."""
@@ -694,9 +701,16 @@ class Session(LookInside):
         return check_output_path(target, f"{key}=", checkpoint=True)
 
     def _load_corpus(self, corpus_spec: str) -> Corpus:
+        """The corpus, with Working events while it loads; :meth:`cancel` stops a download (:class:`Cancelled`)."""
+        cancel = self._new_cancel()
+
+        def progress(label: str, done: int, total: int | None, unit: str = "B") -> None:
+            if cancel.is_set():
+                raise Cancelled(f"stopped loading {corpus_spec}; nothing was trained")
+            report(done / total if total else None, label)
+
         with self.working(f"loading {corpus_spec}") as report:
-            return load_corpus(corpus_spec, progress=lambda label, done, total, unit="B":
-                               report(done / total if total else None, label))
+            return load_corpus(corpus_spec, progress=progress)
 
     def _check_covers(self, model: Model, corpus: Corpus, corpus_spec: str) -> None:
         """One line when the loaded model cannot read ``corpus``: the characters it lacks, and from=new."""

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from .core.inspect import (
-    Cancelled,
     NeuronScore,
     Unit,
     activations,
@@ -228,7 +227,8 @@ class LookInside:
 
         The text searched: ``text`` if given, else the model's validation text when its
         corpus is at hand (the last tenth, at most FIND_CHARS characters), else everything
-        written in this session.
+        written in this session. :meth:`cancel` stops the reading within one step
+        (:class:`~rnnplay.core.inspect.Cancelled`).
         """
         with self._turn() as (model, cancel):
             source, text = ("the text given", self._known(model, text)) if text else self._search_text(model)
@@ -239,11 +239,7 @@ class LookInside:
             which = ("h", "c")[: min(2, model.cell.state_size)]
             count = model.num_layers * model.hidden_size * len(which)
             with self.working(f"reading {len(text):,} characters to rank {count:,} units") as report:
-                try:
-                    acts = read_states(model, text, which, auto_streams(len(text)), report, cancel.is_set)
-                except Cancelled as stopped:
-                    self.info(f"/neurons find {condition}: {stopped}")
-                    return []
+                acts = read_states(model, text, which, auto_streams(len(text)), report, cancel.is_set)
         ranked = [s for w, a in acts.items() for s in rank_units(a, signal, top, w)]
         scores = sorted(ranked, key=lambda s: -abs(s.correlation))[:top]
         units = [Unit(s.layer, s.unit, s.which) for s in scores]

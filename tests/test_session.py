@@ -425,6 +425,22 @@ def test_train_from_new_or_a_shape_starts_a_new_model(session: Session, rec: Rec
     assert "from= takes only 'new'" in rec.messages("error")[-1]
 
 
+def test_esc_stops_loading_a_corpus(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.txt").write_text(f"text number {i}\n" * 20)
+
+    def press_esc(event: Event) -> None:
+        if isinstance(event, Working) and event.what.startswith("loading") and not event.done:
+            session.cancel()
+
+    session.subscribe(press_esc)
+    session.submit(f"/train dir:{folder} steps=1")
+    assert rec.messages("info")[-1] == f"stopped loading dir:{folder}; nothing was trained"
+    assert not rec.messages("error") and session.training is None and rec.of(Working)[-1].done
+
+
 def test_train_refuses_an_existing_out_file(session: Session, rec: Recorder, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path)
     mine = tmp_path / "mine.npz"

@@ -68,7 +68,7 @@ Cancel = Callable[[], bool]  # asked between steps: True stops the reading
 
 
 class Cancelled(RnnplayError):
-    """A long reading was stopped because ``cancel()`` said so."""
+    """Long work (a reading here, a download in the session) was stopped because the user asked."""
 
 
 def activations(
