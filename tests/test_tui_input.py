@@ -94,6 +94,8 @@ async def test_tab_takes_a_command_with_a_space_then_its_arguments(app: RnnplayA
         await pilot.press("tab")
         assert prompt.text == "/sampler "
         await until(pilot, lambda: "beam" in menu.candidates and "temperature" in menu.candidates)
+        await pilot.pause()
+        assert menu.region.x == prompt.content_region.x + len("/sampler ")  # the menu opens under the word
         await pilot.press("b", "tab")
         assert prompt.text == "/sampler beam "
         await pilot.press("w", "tab")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -27,6 +28,7 @@ from ..history import append_history, load_history
 IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",
            "down": "down"}  # key -> action, handled in order with the typed characters (PromptInput._on_key)
 OPEN_ENDED = ("=", "/")  # a candidate ending so ('key=', 'folder/') wants more typed right after it
+MENU_ROOM = 24  # columns the menu keeps at least, however far right the word starts
 
 
 class CompletionMenu(OptionList, can_focus=False):
@@ -173,7 +175,13 @@ class PromptInput(TextArea):
         else:
             self.word, candidates = complete_line(self.session, text)
         self.menu.offer([] if candidates == [self.word] else candidates)
+        self.menu.styles.margin = (0, 0, 0, self.word_column(text))
         self.show_suggestion()
+
+    def word_column(self, text: str) -> int:
+        """The screen column where the word being completed starts: the menu opens under it."""
+        start = self.content_region.x - self.region.x + cell_len(text) - cell_len(self.word)
+        return max(0, min(start, self.size.width - MENU_ROOM))
 
     def show_suggestion(self) -> None:
         chosen = self.menu.chosen()
