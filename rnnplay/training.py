@@ -184,14 +184,15 @@ def _is_checkpoint_or_empty(path: Path) -> bool:
 
 
 def _write_test(target: Path, what: str, text: str) -> None:
-    """Create and remove a file of the shape a save's temporary file has, in the nearest folder that exists."""
+    """Create and remove a file named as a save's temporary file is, in the nearest folder that exists (so a
+    probe a killed run left in the checkpoint's folder is removed by the next save there)."""
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
         raise RnnplayError(f"cannot write {what} {text}: {folder} is a file, not a folder; choose another path")
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
     """--out (by default the --resume file, or model.npz), --best and --plot: each writable, none the same file
-    as another or as the corpus."""
+    as another; an existing file that is not a checkpoint (the corpus, say) is never a checkpoint path."""
     if args.out is None:
         args.out = args.resume or "model.npz"
     out = check_output_path(args.out, "--out" if args.out != args.resume else "--resume", checkpoint=True)
@@ -166,12 +166,6 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     if args.plot is not None:
         plot = check_output_path(args.plot, "--plot", example="loss.png")
         plot_format(plot)
-    named = {"--out": out, "--best": best, "--plot": plot}
-    corpus = Path(os.path.expanduser(args.corpus))
-    for flag, path in named.items():
-        if path is not None and corpus.is_file() and path.resolve() == corpus.resolve():
-            raise RnnplayError(f"{flag} {path} is the corpus itself, which the run would overwrite: "
-                               "name another file")
     if plot is not None and plot.resolve() in {p.resolve() for p in (out, best) if p is not None}:
         raise RnnplayError(f"--plot {plot} is also a checkpoint path: give the plot a name of its own")
     return out, best, plot
