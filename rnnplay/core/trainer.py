@@ -251,12 +251,11 @@ class Trainer:
             return True
         if c.epochs is not None and self.epoch >= c.epochs:
             return True
-        return c.seconds is not None and self._elapsed() >= self._seconds_for_steps()
+        return c.seconds is not None and self._elapsed() >= self._seconds_for_steps(c.seconds)
 
-    def _seconds_for_steps(self) -> float:
+    def _seconds_for_steps(self, seconds: float) -> float:
         """A --time budget less the final validation's expected time: the run ends within one step of the budget."""
-        assert self.config.seconds is not None
-        return max(0.0, self.config.seconds - self._final_validation_seconds())
+        return max(0.0, seconds - self._final_validation_seconds())
 
     def _final_validation_seconds(self) -> float:
         """The last validation's duration; before there is one, Model.evaluate timed on PROBE_CHARS, scaled up."""
@@ -283,7 +282,7 @@ class Trainer:
         if c.epochs:
             shares.append(self.epoch / c.epochs)
         if c.seconds and self._started is not None:
-            limit = self._seconds_for_steps()
+            limit = self._seconds_for_steps(c.seconds)
             shares.append(self._elapsed() / limit if limit > 0 else 1.0)
         return min(1.0, max(shares)) if shares else None
 
