@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import RnnplayError
 from .cells.base import Cell, State, uniform_init, zero_state
 from .loss import cross_entropy, cross_entropy_with_grad
-from .vocab import Vocab
+from .vocab import Vocab, count_ids
 
 States = list[State]
 
@@ -80,7 +80,7 @@ class Model:
         per step: at lr 2e-3, walking b_y to values like log p(' ') - log p('Z') ≈ 8
         takes thousands of steps, and training stalls on that plateau first.
         """
-        counts = np.bincount(np.asarray(ids).ravel(), minlength=self.vocab.size)[: self.vocab.size] + 1.0
+        counts = count_ids(np.asarray(ids), self.vocab.size) + 1.0
         self.params["head.b_y"][...] = np.log(counts / counts.sum())
 
     def _layer_view(self, i: int) -> dict[str, np.ndarray]:
