@@ -210,7 +210,9 @@ class LookInside:
         if not text:
             raise RnnplayError("nothing to colour: give a text the model knows, e.g. /neurons 0 5 To be, or not")
         self.unit = unit
-        return self._show_unit(unit, text, activations(model, text, unit.which)[:, unit.layer, unit.unit], None, "")
+        with self._turn() as (model, cancel), self.working(f"reading {len(text):,} characters") as report:
+            acts = activations(model, text, unit.which, progress=report, cancel=cancel.is_set)
+        return self._show_unit(unit, text, acts[:, unit.layer, unit.unit], None, "")
 
     def _show_unit(self, unit: Unit, text: str, acts: np.ndarray, mask: np.ndarray | None, note: str) -> NeuronsShown:
         """h lies in [-1, 1] and is shown as it is; c is unbounded, so it is shown as c / max|c| over the text."""

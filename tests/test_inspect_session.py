@@ -114,6 +114,7 @@ def test_neurons_colours_the_last_turn_by_one_unit(session: Session_) -> None:
     text = "To be (or" + session.turns[0].text
     assert shown.text == text and shown.title.startswith("layer 0 unit 3 (h)") and shown.mask is None
     assert shown.values == pytest.approx(activations(session.model, text)[:, 0, 3].tolist())
+    assert session.last(Working) == Working(f"reading {len(text)} characters", done=True)
     session.submit('/neurons 0 4 state=c He said "no"')
     shown = session.last(NeuronsShown)
     c = activations(session.model, 'He said "no"', "c")[:, 0, 4]
