@@ -67,6 +67,15 @@ async def test_keys_typed_fast_act_in_the_order_they_came(app: RnnplayApp) -> No
         assert app.query_one(Turn).seed == "To" and prompt.text == ""
 
 
+async def test_escapes_typed_in_a_seed_reach_the_model_as_the_characters(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"To", "backslash", "n", *"be")
+        assert prompt_of(app).text == "To\\nbe"  # the input keeps what was typed
+        await pilot.press("enter")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        assert app.query_one(Turn).seed == "To\nbe"
+
+
 async def test_the_input_stops_growing_at_six_lines(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         prompt = prompt_of(app)
