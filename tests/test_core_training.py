@@ -292,8 +292,11 @@ def test_an_update_that_would_overflow_is_skipped(small_text: str) -> None:
     assert all(np.array_equal(v, run.model.params[k]) for k, v in kept.items())
 
 
-def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a clock where a step costs 1 s and validating costs 1 ms a character, a 30 s run ends within one step."""
+@pytest.mark.parametrize("per_char", [2e-4, 1e-3], ids=["validation-fits", "validation-too-long-for-its-share"])
+def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monkeypatch: pytest.MonkeyPatch,
+                                                            per_char: float) -> None:
+    """On a clock where a step costs 1 s and validating ``per_char`` s a character, a 30 s run ends within one
+    step of 30 s; a validation longer than its share of the budget reads the part that fits, and says so."""
     clock = types.SimpleNamespace(now=0.0)
     monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
     run = small_run(small_text * 10, val_every=0, steps=None, seconds=30.0)
@@ -304,15 +307,18 @@ def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monk
         return step(*args, **kwargs)
 
     def timed_evaluate(ids, *args, **kwargs):
-        clock.now += len(ids) * 1e-3
+        clock.now += len(ids) * per_char
         return evaluate(ids, *args, **kwargs)
 
     monkeypatch.setattr(model, "loss_and_grads", timed_step)
     monkeypatch.setattr(model, "evaluate", timed_evaluate)
-    assert len(run.trainer.val_ids) > trainer_module.PROBE_CHARS  # the estimate is scaled up from a probe
-    finished = list(run.trainer.run())[-1]
-    assert finished.reason == "budget" and finished.val_loss is not None
+    val_chars = len(run.trainer.val_ids)
+    assert val_chars > trainer_module.PROBE_CHARS  # the first estimate is scaled up from a probe
+    *_, validation, finished = list(run.trainer.run())
+    assert finished.reason == "budget" and finished.val_loss == validation.val_loss
     assert 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
+    partial = val_chars * per_char > trainer_module.VALIDATION_SHARE * 30.0
+    assert ("of 9," in validation.note and "25% of the --time budget" in validation.note) == partial
 
 
 @pytest.mark.parametrize(

@@ -290,6 +290,8 @@ class TrainingLoop:
                 self.checkpoint()
         elif isinstance(event, ValidationEvent):
             self.val = event.val_loss
+            if event.note:
+                self.progress.message(f"step {event.step}: validation {event.note}")
             if self.best is not None:
                 self.offer_best(event.val_loss)
         elif isinstance(event, SampleEvent):

@@ -134,6 +134,7 @@ class StepEvent:
 class ValidationEvent:
     step: int
     val_loss: float
+    note: str = ""  # set when the validation read only part of the validation text, and why
 
 
 @dataclass
@@ -186,6 +187,9 @@ class History:
 MAX_BAD_STEPS = 3
 # Characters a --time budget times Model.evaluate on before it has timed a whole validation (one of its chunks).
 PROBE_CHARS = 32 * 256
+# The most of a --time budget the final validation may take; when the whole validation text would take longer,
+# it reads the part that fits, so a short budget still trains.
+VALIDATION_SHARE = 0.25
 
 
 @dataclass
@@ -218,7 +222,7 @@ class Trainer:
         self.history = History()
         self.bad_steps = 0  # non-finite steps in a row
         self._started: float | None = None  # perf_counter() when run() began
-        self._validation_seconds: float | None = None  # how long a whole validation took (or will take)
+        self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
         self._stop = threading.Event()
 
     # -- control -------------------------------------------------------------------
@@ -255,19 +259,26 @@ class Trainer:
 
     def _seconds_for_steps(self, seconds: float) -> float:
         """A --time budget less the final validation's expected time: the run ends within one step of the budget."""
-        return max(0.0, seconds - self._final_validation_seconds())
-
-    def _final_validation_seconds(self) -> float:
-        """The last validation's duration; before there is one, Model.evaluate timed on PROBE_CHARS, scaled up."""
         if self.val_ids is None:
-            return 0.0
-        if self._validation_seconds is None:
-            chars = min(len(self.val_ids), self.config.val_max_chars)
-            probe = self.val_ids[: PROBE_CHARS + 1]
+            return seconds
+        return max(0.0, seconds - self._final_validation_chars(self.val_ids) * self._validation_speed(self.val_ids))
+
+    def _validation_speed(self, val_ids: np.ndarray) -> float:
+        """Seconds a validation takes per character: the last one's; before any, Model.evaluate timed on a probe."""
+        if self._seconds_per_val_char is None:
+            probe = val_ids[: PROBE_CHARS + 1]
             start = time.perf_counter()
             self.model.evaluate(probe)
-            self._validation_seconds = (time.perf_counter() - start) * chars / len(probe)
-        return self._validation_seconds
+            self._seconds_per_val_char = (time.perf_counter() - start) / len(probe)
+        return self._seconds_per_val_char
+
+    def _final_validation_chars(self, val_ids: np.ndarray) -> int:
+        """The validation characters (up to val_max_chars); under a --time budget, those VALIDATION_SHARE of it
+        can validate, if that is fewer."""
+        chars = min(len(val_ids), self.config.val_max_chars)
+        if self.config.seconds is None:
+            return chars
+        return max(2, min(chars, int(VALIDATION_SHARE * self.config.seconds / self._validation_speed(val_ids))))
 
     def budget_fraction(self) -> float | None:
         """The largest share of any budget spent so far (the run ends when one reaches 1).
@@ -347,12 +358,14 @@ class Trainer:
         self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
         return attempt.skipped or (attempt.loss, attempt.norm)
 
-    def validate(self) -> float | None:
+    def validate(self, chars: int | None = None) -> float | None:
+        """The loss on the validation text's first ``chars`` characters (default: up to val_max_chars)."""
         if self.val_ids is None:
             return None
+        ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
-        val = self.model.evaluate(self.val_ids[: self.config.val_max_chars])
-        self._validation_seconds = time.perf_counter() - start
+        val = self.model.evaluate(ids)
+        self._seconds_per_val_char = (time.perf_counter() - start) / len(ids)
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
@@ -402,8 +415,11 @@ class Trainer:
         h = self.history
         val_loss = h.val_losses[-1] if h.val_losses else None
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
-            val_loss = self.validate()
-            yield ValidationEvent(self.step, val_loss)
+            chars, total = self._final_validation_chars(self.val_ids), min(len(self.val_ids), self.config.val_max_chars)
+            val_loss = self.validate(chars)
+            note = (f"on the first {chars:,} of {total:,} validation characters, what {VALIDATION_SHARE:.0%} of the "
+                    "--time budget validates" if chars < total else "")
+            yield ValidationEvent(self.step, val_loss, note)
         yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed())
 
     def sample(self, length: int | None = None, temperature: float = 0.8) -> str:
