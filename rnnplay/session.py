@@ -634,8 +634,7 @@ class Session(LookInside):
         text = next((t.text for t in reversed(self.turns) if t.kind == "continuation"), None)
         if text is None:
             raise RnnplayError("nothing to copy yet: type a seed and press Enter, then /copy")
-        self.emit(ClipboardCopy(text))
-        self.info(f"copied the last continuation ({len(text):,} characters)")
+        self.emit(ClipboardCopy(text))  # the front end copies it and says so
         return text
 
     def save_transcript(self, path: str, force: bool = False) -> Path:
