@@ -48,17 +48,31 @@ def sample_cli(model: Path, seed: str, rng_seed: int, length: int) -> str:
     return done.stdout.decode()
 
 
-async def test_the_streamed_turn_shows_exactly_what_rnnplay_sample_prints(tiny_path: Path) -> None:
+async def test_the_streamed_turn_shows_exactly_what_rnnplay_sample_prints(tiny_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     expected = sample_cli(tiny_path, "To be", 1, STREAMED)
+    drawn: list[str] = []  # the turn's text each time the UI drew it while the stream came in
+    show = Turn.show
+
+    def show_and_keep(turn: Turn) -> None:
+        show(turn)
+        drawn.append(turn.render().plain)
+
+    monkeypatch.setattr(Turn, "show", show_and_keep)
     app = app_on(tiny_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await type_line(pilot, "/set seed 1")
         await type_line(pilot, f"/set length {STREAMED}")
         await type_line(pilot, "To be")
         await until(pilot, lambda: app.query(Turn) and app.turn is None)
-        shown = app.query_one(Turn).render()
-        assert shown.plain + "\n" == expected  # sample ends its output with a newline
-        assert shown.plain.count("\n") >= 3 and not shown.plain.endswith("\n")  # several lines, the last partial
+        turn = app.query_one(Turn)
+        shown = turn.render().plain
+        assert shown + "\n" == expected  # sample ends its output with a newline
+        assert shown.count("\n") >= 3 and not shown.endswith("\n")  # several lines, the last partial
+        assert all(shown.startswith(text) for text in drawn)  # nothing drawn was lost or changed later
+        assert sum(not text.endswith("\n") for text in drawn[:-1]) >= 3  # drawn while a line was half done
+        last_row = shown_lines(turn)[-2].strip("│").strip()  # above the bottom border
+        assert last_row and shown.endswith(last_row)
 
 
 async def test_the_seed_style_does_not_spill_onto_the_continuation(app: RnnplayApp) -> None:
