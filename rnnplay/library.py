@@ -59,8 +59,8 @@ class ModelEntry:
 
     def row(self) -> tuple[str, str, str, str, str, str]:
         """(name, cell, size, corpus, validation loss, date) as text."""
-        if self.problem:
-            return self.name, "-", "-", self.problem, "", self.date
+        if self.problem:  # the whole reason is long for a table: /load NAME gives it
+            return self.name, "-", "-", "unreadable (/load it to see why)", "", self.date
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
         return self.name, self.cell, self.size, self.corpus, val, self.date
 
@@ -139,8 +139,7 @@ def describe(path: Path, name: str | None = None) -> ModelEntry:
     try:
         meta = read_metadata(path)
     except RnnplayError as err:
-        reason = str(err).split(": ", 1)[-1]
-        return ModelEntry(name, path, date=date, problem=f"unreadable: {reason}")
+        return ModelEntry(name, path, date=date, problem=str(err))
     return ModelEntry(name, path, str(meta.get("cell", "?")), _int(meta.get("num_layers")),
                       _int(meta.get("hidden_size")), _field(meta.get("corpus"), "name") or "?",
                       _float(_field(meta.get("history"), "val_loss")), _saved_at(meta) or date)
