@@ -31,6 +31,7 @@ from .plugins import suggest
 BUNDLED_NAME = BUNDLED_MODEL.stem  # "shakespeare"
 META_MEMBER = "__meta__.npy"
 MAX_META_BYTES = 64 << 20  # a long run's loss history is the largest part of the metadata
+CORPUS_WIDTH = 24  # a longer corpus name keeps its end in the table
 
 
 def models_dir() -> Path:
@@ -62,7 +63,8 @@ class ModelEntry:
         if self.problem:  # the whole reason is long for a table: /load NAME gives it
             return self.name, "-", "-", "unreadable (/load it to see why)", "", self.date
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
-        return self.name, self.cell, self.size, self.corpus, val, self.date
+        corpus = self.corpus if len(self.corpus) <= CORPUS_WIDTH else "…" + self.corpus[-(CORPUS_WIDTH - 1):]
+        return self.name, self.cell, self.size, corpus, val, self.date
 
 
 HEADER = ("NAME", "CELL", "SIZE", "CORPUS", "VAL LOSS", "DATE")

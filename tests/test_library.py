@@ -168,6 +168,11 @@ def test_list_models_reads_the_library_and_names_unreadable_files(tiny_path: Pat
     assert broken.row()[3] == "unreadable (/load it to see why)"
 
 
+def test_a_long_corpus_name_keeps_its_end(tmp_path: Path) -> None:
+    entry = library.ModelEntry("m", tmp_path / "m.npz", "lstm", 1, 8, "dir:/home/someone/texts/of/the/year/2026")
+    assert entry.row()[3] == "…/texts/of/the/year/2026" and len(entry.row()[3]) == library.CORPUS_WIDTH
+
+
 def test_model_table_aligns_columns_and_marks_the_loaded_model(tiny_path: Path) -> None:
     path = in_library(tiny_path, "notes.npz")
     lines = model_table(list_models(), path)
