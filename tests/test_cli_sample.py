@@ -222,7 +222,7 @@ def test_score_counts_unknown_characters_and_can_skip_them(model_path: Path, tmp
     skipped = rnnplay("score", str(model_path), "--text", f"But {strange} soft", "--skip-unknown", cwd=tmp_path)
     plain = rnnplay("score", str(model_path), "--text", "But  soft", cwd=tmp_path)
     assert skipped.returncode == 0 and skipped.stdout == plain.stdout
-    assert skipped.stderr.startswith("rnnplay: leaving out 12 characters the model has never seen")
+    assert skipped.stderr.startswith("rnnplay: left out 12 characters the model has never seen")
 
 
 def test_score_reads_crlf_as_lf_for_a_model_that_knows_no_cr(model_path: Path, tmp_path: Path) -> None:

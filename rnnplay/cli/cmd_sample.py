@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     params: dict[str, str] = parse_assignments(args.set)
     if args.temperature is not None:
         params["temperature"] = args.temperature
+    if args.rng_seed is not None and args.rng_seed < 0:
+        raise RnnplayError(f"--rng-seed must be a whole number >= 0 (got {args.rng_seed})")
     seed = read_seed(args)
     model = load_model_arg(args.model)
     unknown = model.vocab.unknown(seed)

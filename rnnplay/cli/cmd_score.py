@@ -56,9 +56,10 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"{what} has {unknown}: pass --skip-unknown to score the rest, "
                            "or use a model trained on text that has them")
     if unknown:
-        print(f"rnnplay: leaving out {unknown}", file=sys.stderr)
         text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
     score = score_text(model, text)
+    if unknown:
+        print(f"rnnplay: left out {unknown}", file=sys.stderr)
     print(f"{loss_text(score.nats_per_char)} on {len(score.probs):,} characters of {what}")
     return 0
 

@@ -1,0 +1,83 @@
+"""Hostile table: bad input to `rnnplay sample` and `rnnplay score`, each one row.
+
+Every row runs the real command in a subprocess inside a sandbox, on a small model
+saved there, and checks that it failed in one ``rnnplay: error:`` line that names
+what is wrong (no traceback), that it changed no file, and that it ended within its
+time bound (a FIFO or a terminal-less stdin must not block it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+from rnnplay.models import save_model
+
+from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
+
+TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"
+MODEL = "m.npz"
+STRANGE = "".join(chr(0x400 + i) for i in range(13))
+
+ROWS = [
+    # sampler parameters that compare as numbers but are none (issue 14, item 7)
+    pytest.param(["sample", MODEL, "--temperature", "inf"], None, "temperature must be a finite number", id="temp-inf"),
+    pytest.param(["sample", MODEL, "--temperature", "nan"], None, "temperature must be a finite number", id="temp-nan"),
+    pytest.param(["sample", MODEL, "--set", "temperature=-inf"], None, "finite number > 0", id="temp-minus-inf"),
+    pytest.param(["sample", MODEL, "--sampler", "top-p", "--set", "p=nan"], None, "p must be a finite number",
+                 id="top-p-nan"),
+    pytest.param(["sample", MODEL, "--sampler", "top-k", "--set", "temperature=1e999"], None, "got inf",
+                 id="overflowing-float"),
+    pytest.param(["sample", MODEL, "--rng-seed", "-5"], None, "--rng-seed must be a whole number >= 0",
+                 id="negative-rng-seed"),
+    pytest.param(["sample", MODEL, "--length", "-1"], None, "length must be >= 0", id="negative-length"),
+    # where a seed comes from
+    pytest.param(["sample", MODEL, "--seed-file", "missing.txt"], None, "missing.txt: no such file",
+                 id="seed-file-missing"),
+    pytest.param(["sample", MODEL, "--seed-file", "pipe"], None, "named pipe", id="seed-file-fifo"),
+    pytest.param(["sample", MODEL, "--seed-file", "folder"], None, "folder", id="seed-file-folder"),
+    pytest.param(["sample", MODEL, "--seed-file", "binary.bin"], None, "binary", id="seed-file-binary"),
+    pytest.param(["sample", MODEL, "--seed-file", "latin1.txt"], None, "not valid utf-8", id="seed-file-not-utf8"),
+    pytest.param(["sample", MODEL, "--seed", "-"], "ROM\x00EO", "stdin looks like a binary", id="seed-stdin-binary"),
+    pytest.param(["sample", MODEL, "--seed", "Rosé", "--strict"], None, "never seen 'é'", id="strict-seed"),
+    # what score reads
+    pytest.param(["score", MODEL, "--text", f"But {STRANGE}"], None,
+                 ("13 characters the model has never seen", "and 3 more", "--skip-unknown"), id="score-unknown"),
+    pytest.param(["score", MODEL, "--text", "-"], "", "need at least two characters", id="score-empty-stdin"),
+    pytest.param(["score", MODEL, "--file", "pipe"], None, "named pipe", id="score-fifo"),
+    pytest.param(["score", MODEL, "--file", "folder"], None, "folder", id="score-folder"),
+    pytest.param(["score", MODEL, "--file", "lone-cr.txt"], None, "'\\r'", id="score-lone-cr"),
+    pytest.param(["score", MODEL, "--text", "B"], None, "need at least two", id="score-one-char"),
+    pytest.param(["score", MODEL, "--text", "Bé", "--skip-unknown"], None, "need at least two", id="score-skip-to-one"),
+]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    m = Model(LSTMCell(), Vocab.from_text(TEXT), 8, 1, seed=1)
+    return save_model(tmp_path_factory.mktemp("model") / MODEL, m)
+
+
+def furnish(box: Sandbox, model: Path) -> None:
+    """The model and the odd files the rows name, in the sandbox's work folder."""
+    (box.work / MODEL).write_bytes(model.read_bytes())
+    os.mkfifo(box.work / "pipe")
+    (box.work / "folder").mkdir()
+    (box.work / "binary.bin").write_bytes(b"ROMEO\x00\x01")
+    (box.work / "latin1.txt").write_bytes("Rosé".encode("latin-1"))
+    (box.work / "lone-cr.txt").write_bytes(b"But soft\rwhat light")
+
+
+@pytest.mark.parametrize(("args", "stdin", "mentions"), ROWS)
+def test_bad_input_is_one_line(sandbox: Sandbox, model: Path, args: list[str], stdin: str | None,
+                               mentions: str | tuple[str, ...]) -> None:
+    furnish(sandbox, model)
+    before = sandbox.snapshot()
+    out = sandbox.run(args, stdin=stdin, timeout=60)
+    assert_one_line_error(out, mentions=mentions)
+    assert_nothing_outside(before, sandbox.snapshot())
