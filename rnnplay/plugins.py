@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -236,7 +236,7 @@ class PluginHost:
         self._loading: list[str] = []  # the entry-point plugins being loaded (normalised), for skip hints
         from . import builtin
 
-        with self._interrupts:
+        with self._interrupts, redirect_stdout(sys.stderr):  # what plugins print must not mix with rnnplay's output
             for module in pkgutil.iter_modules(builtin.__path__):  # every module in rnnplay/builtin is a plugin
                 self._add(importlib.import_module(f"{builtin.__name__}.{module.name}"),
                           f"{BUILTIN}.{module.name}", BUILTIN)
@@ -341,7 +341,7 @@ class PluginHost:
         For applications that embed rnnplay and for tests; installed plugins are found through entry points.
         """
         self.plugins.setdefault(name, PluginInfo(name, "?"))
-        with self._interrupts:
+        with self._interrupts, redirect_stdout(sys.stderr):
             if self._add(plugin, name, name):
                 for hook in KINDS:
                     self._call(hook, only=name)

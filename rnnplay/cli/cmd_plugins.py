@@ -27,6 +27,7 @@ from ..plugins import (
     get_host,
     install_command,
     normalize,
+    printable,
     reset_host,
     suggest,
 )
@@ -219,9 +220,14 @@ def fresh_listing() -> dict[str, Any]:
     """What `rnnplay plugins --json` says in a new interpreter."""
     done = subprocess.run([sys.executable, "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
                           check=False)
-    if done.returncode != 0:
-        raise RnnplayError(f"pip finished, but rnnplay no longer starts: {done.stderr.strip().splitlines()[-1:]}")
-    return json.loads(done.stdout)
+    try:
+        if done.returncode == 0:
+            return json.loads(done.stdout)
+    except ValueError:
+        pass
+    said = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+    raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs ({printable(said[-1][:200])}); "
+                       "`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins: uninstall the new one")
 
 
 def uninstall(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -118,6 +119,17 @@ def test_listing(load: str, args: list[str], mentions: tuple[str, ...], host_wit
         assert words in out.out, out.out
 
 
+def test_what_plugins_print_while_loading_goes_to_stderr(
+    host_with: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-garbage-hook")
+    monkeypatch.delitem(sys.modules, "rnnplay_garbage_hook", raising=False)  # imported afresh: it prints again
+    assert cli.main(["plugins", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["failed"][0]["name"] == "rnnplay-garbage-hook"
+    assert out.err == "rnnplay-garbage-hook says hello on stdout\n"
+
+
 def test_unknown_names_in_load_plugins_are_a_warning_on_stderr(
     host_with: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -181,8 +193,8 @@ def error(*mentions: str) -> dict:
     return {"code": 1, "mentions": mentions}
 
 
-def works(*mentions: str, allowed: tuple[str, ...] = ()) -> dict:
-    return {"code": 0, "mentions": mentions, "allowed": allowed}
+def works(*mentions: str, allowed: tuple[str, ...] = (), not_on_stdout: str | None = None) -> dict:
+    return {"code": 0, "mentions": mentions, "allowed": allowed, "not_on_stdout": not_on_stdout}
 
 
 def pip_fails(*mentions: str) -> dict:
@@ -237,6 +249,8 @@ ROWS = [
                  id="corpus-show-despite-every-load-failure"),
     pytest.param(["plugins"], BROKEN_ON_LOAD, {}, works("rnnplay-interrupt-import", "rnnplay-exit-import"),
                  id="plugins-listing-in-a-subprocess"),
+    pytest.param(SAMPLE, "rnnplay-fault-cell,rnnplay-garbage-hook", {},
+                 works("says hello on stdout", not_on_stdout="hello"), id="what-a-plugin-prints-stays-off-stdout"),
     # slow to import or to register: named on stderr while the command waits, then it works
     pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import", {},
                  works("rnnplay-slow-import", "`RNNPLAY_LOAD_PLUGINS=rnnplay-fault-cell` skips it"),
@@ -266,6 +280,7 @@ def test_plugin_fault(args: list[str], load: str, env: dict[str, str], expect: d
                                             **pip_isolated, **env})
     if expect["code"] == 0:
         assert_worked(out, expect["mentions"])
+        assert expect["not_on_stdout"] is None or expect["not_on_stdout"] not in out.stdout, out.stdout
     else:
         assert_one_line_error(out, mentions=expect["mentions"], code=expect["code"])
     assert_nothing_outside(before, sandbox.snapshot(), allowed=expect.get("allowed", ()))
