@@ -126,9 +126,9 @@ def read_seed(args: argparse.Namespace) -> str:
     return unescape(args.seed)
 
 
-def read_text(path: Path) -> str:
-    """A regular file's UTF-8 text (a named pipe or a folder is refused in one line, not waited on)."""
-    return decode(read_regular_file(path), str(path))
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """A regular file's text, as it is (a named pipe or a folder is refused in one line, not waited on)."""
+    return decode(read_regular_file(path), str(path), encoding)
 
 
 def read_stdin(what: str, encoding: str = "utf-8") -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 from ..core.model import Model
 from ..core.sampler import unescape
 from ..core.score import score_text, unknown_summary
-from ..corpora.text import decode, read_regular_file
 from ..errors import RnnplayError
-from .cmd_sample import load_model_arg, read_stdin
+from .cmd_sample import load_model_arg, read_stdin, read_text
 from .render import loss_text
 
 ORDER = 30
@@ -67,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 def read_source(args: argparse.Namespace) -> tuple[str, str]:
     """(the text, how to name it): --text with its escapes, stdin, or --file, read as it is."""
     if args.file is not None:
-        return decode(read_regular_file(args.file), str(args.file), args.encoding), str(args.file)
+        return read_text(args.file, args.encoding), str(args.file)
     if args.text == "-":
         return read_stdin("the text", args.encoding), "stdin"
     return unescape(args.text), "the text"
