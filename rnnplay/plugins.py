@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, redirect_stdout
+from contextlib import contextmanager, nullcontext, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -529,8 +529,14 @@ def get_host() -> PluginHost:
 
 
 def warn_on_stderr(message: str) -> None:
-    """One 'rnnplay: warning:' line (the app has not taken the screen yet while plugins load)."""
-    print(f"rnnplay: warning: {message}", file=sys.stderr, flush=True)
+    """One 'rnnplay: warning:' line (the app has not taken the screen yet while plugins load).
+
+    A warning that cannot be shown (stderr closed, or a broken pipe) must not stop the command.
+    """
+    if sys.stderr is None:  # started with stderr closed; print(file=None) would write to stdout
+        return
+    with suppress(OSError, ValueError):
+        print(f"rnnplay: warning: {message}", file=sys.stderr, flush=True)
 
 
 def reset_host() -> None:
