@@ -27,7 +27,10 @@ import numpy as np
 import pytest
 
 from rnnplay import cli
-from rnnplay.core.checkpoint import remove_stale_temporaries, save_checkpoint
+from rnnplay.core.cells.rnn import RNNCell
+from rnnplay.core.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
 from rnnplay.errors import RnnplayError
 from rnnplay.models import load_model
 
@@ -425,3 +428,32 @@ def test_temporaries_of_killed_saves_go_at_the_next_save_and_live_ones_stay(tmp_
     assert all(path.exists() for path in [*live, *others])
     assert load_model(tmp_path / "m.npz").training["step"] == 3
     assert remove_stale_temporaries(tmp_path / "m.npz") == [live[1]]  # its process has gone now
+
+
+# -- plugin cells: shapes asked of the cell on tiny sizes, or at full size when they are not linear ------------------
+class SquareGainCell(RNNCell):
+    """A cell with a parameter of H² values (not linear in the sizes) that refuses hidden sizes below 4."""
+
+    name = "square-gain"
+
+    def init_params(self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: object = np.float32
+                    ) -> dict[str, np.ndarray]:
+        if hidden_size < 4:
+            raise ValueError("hidden size below 4")
+        return {**super().init_params(input_size, hidden_size, rng, dtype), "gain": np.ones(hidden_size**2, dtype)}
+
+
+@pytest.mark.parametrize("cell", [RNNCell(), SquareGainCell()], ids=["linear", "not-linear"])
+def test_a_cell_is_asked_its_shapes_and_its_checkpoint_round_trips(cell: RNNCell, tmp_path: Path) -> None:
+    model = Model(cell, Vocab(tuple(VOCAB)), HIDDEN, 2, seed=3)
+    path = save_checkpoint(tmp_path / "m.npz", model)
+    loaded = load_checkpoint(path, lambda name, plugin: cell).model
+    assert all(np.array_equal(v, loaded.params[k]) for k, v in model.params.items())
+
+
+def test_a_cell_whose_shapes_are_not_linear_is_still_checked(tmp_path: Path) -> None:
+    cell = SquareGainCell()
+    path = save_checkpoint(tmp_path / "m.npz", Model(cell, Vocab(tuple(VOCAB)), HIDDEN, 2, seed=3))
+    rewrite(path, arrays={"param/layers.1.gain": lambda a: a[:-1]})
+    with pytest.raises(RnnplayError, match=r"layers\.1\.gain has shape \(63,\)"):
+        load_checkpoint(path, lambda name, plugin: cell)
