@@ -102,27 +102,29 @@ def save_checkpoint(
         "dropout": model.dropout,
         "dtype": model.dtype.name,
     }
-    with np.errstate(over="ignore"):  # a weight beyond float16's range becomes inf, refused just below
-        arrays = {f"param/{k}": v.astype(dtype or v.dtype, copy=False) for k, v in model.params.items()}
+    params = {f"param/{k}": v for k, v in model.params.items()}
+    train_arrays: dict[str, np.ndarray] = {}
     if training is not None:
         meta["training"], train_arrays = training
-        arrays.update(train_arrays)
     meta.update(extra or {})
-    _refuse_nonfinite(path, arrays, dtype)
-    arrays["__meta__"] = np.array(_metadata_text(meta))
-    _write_atomically(path, arrays)
+    _refuse_nonfinite(path, {**params, **train_arrays})
+    if dtype is not None:
+        with np.errstate(over="ignore"):  # a weight beyond float16's range becomes inf, refused just below
+            params = {k: v.astype(dtype, copy=False) for k, v in params.items()}
+        _refuse_nonfinite(path, params, f" once stored as {dtype} (beyond its range)")
+    meta_text = np.array(_metadata_text(path, meta))
+    _write_atomically(path, {**params, **train_arrays, "__meta__": meta_text})
     return path
 
 
-def _refuse_nonfinite(path: Path, arrays: dict[str, np.ndarray], dtype: str | None) -> None:
+def _refuse_nonfinite(path: Path, arrays: dict[str, np.ndarray], why: str = "") -> None:
     for key, array in arrays.items():
         if not np.isfinite(array).all():
-            stored = f" once stored as {dtype} (they exceed its range)" if dtype and key.startswith("param/") else ""
-            raise RnnplayError(f"not saving {path}: its {_described(key)} holds NaN or infinite values{stored}; "
+            raise RnnplayError(f"not saving {path}: its {_described(key)} holds NaN or infinite values{why}; "
                                "the file there (if any) is unchanged")
 
 
-def _metadata_text(meta: dict[str, Any]) -> str:
+def _metadata_text(path: Path, meta: dict[str, Any]) -> str:
     """The metadata as JSON within MAX_META_CHARS, keeping every other step of a long loss history."""
     meta = dict(meta)
     histories = []
@@ -137,7 +139,7 @@ def _metadata_text(meta: dict[str, Any]) -> str:
             history["steps"], history["losses"] = history["steps"][::2], list(history.get("losses") or [])[::2]
         text = json.dumps(meta)
     if len(text) > MAX_META_CHARS:
-        raise RnnplayError(f"cannot save: the checkpoint's metadata is {len(text):,} characters "
+        raise RnnplayError(f"cannot save {path}: its metadata is {len(text):,} characters "
                            f"(at most {MAX_META_CHARS:,}); shorten what was passed as extra metadata")
     return text
 
@@ -148,7 +150,7 @@ def _thinnable(history: dict[str, Any]) -> bool:
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write a temporary file named with this process's id, fsync it, rename it over ``path``."""
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
@@ -181,7 +183,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     """
     own = re.compile(re.escape(f".{path.name}.") + r"(\d{1,10})\.[^.]+\.tmp")
     removed = []
-    with os.scandir(path.parent if str(path.parent) else ".") as entries:
+    with os.scandir(path.parent) as entries:
         for entry in entries:
             match = own.fullmatch(entry.name)
             if match and not _process_alive(int(match.group(1))):
@@ -193,10 +195,10 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or an id no process can have
         return False
-    except (PermissionError, OverflowError):
-        return pid <= 1 << 22  # PermissionError: someone else's live process; no pid is larger than 2^22
+    except PermissionError:  # another user's process, running
+        return True
     return True
 
 
