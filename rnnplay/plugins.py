@@ -516,15 +516,23 @@ def _top_module(obj: object) -> str:
 
 
 _host: PluginHost | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant, so that a plugin calling get_host() while it loads fails instead of hanging
+_building = False
 
 
 def get_host() -> PluginHost:
     """The process-wide plugin host, built on first use; what goes wrong while loading is said on stderr."""
-    global _host
+    global _host, _building
     with _lock:
         if _host is None:
-            _host = PluginHost(warn=warn_on_stderr)
+            if _building:
+                raise RnnplayError("get_host() was called while the plugins were loading; "
+                                   "a plugin gets what it needs through its hooks, not at import")
+            _building = True
+            try:
+                _host = PluginHost(warn=warn_on_stderr)
+            finally:
+                _building = False
         return _host
 
 
