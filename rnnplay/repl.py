@@ -101,7 +101,8 @@ CLEAR_LINE = "\r\x1b[K"
 
 
 class SlashCompleter(Completer):
-    """Completes '/sa' to '/sampler', then whatever the command's own completer offers."""
+    """Completes '/sa' to '/sampler ' (the space, so what is typed next is an argument), then whatever the
+    command's own completer offers."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -111,7 +112,11 @@ class SlashCompleter(Completer):
         table = command_table(self.session.host) if " " not in document.text_before_cursor else {}
         for candidate in candidates:
             command = table.get(candidate[1:])
-            yield Completion(candidate, start_position=-len(word), display_meta=command.help if command else None)
+            if command is None:
+                yield Completion(candidate, start_position=-len(word))
+            else:
+                yield Completion(candidate + " ", start_position=-len(word), display=candidate,
+                                 display_meta=command.help)
 
 
 class SharedHistory(History):
@@ -413,13 +418,13 @@ class Repl:
         self.write("".join(line + "\n" for line in compare_layout(e.rows, self.width())))
 
     def copy(self, text: str) -> None:
-        """Ask the terminal to copy (the session then says how much); off a terminal, say it cannot."""
+        """Ask the terminal to put ``text`` on the clipboard (OSC 52) and say how much; off a terminal, say why not."""
         if not self.terminal:
             self.write("warning: the output is not a terminal, so nothing reached the clipboard\n", "warning")
             return
         with self.lock:
             self.out.write(osc52(text))
-            self.out.flush()
+        self.write(f"copied {len(text):,} character{'' if len(text) == 1 else 's'}\n")
 
     def progress_line(self, e: Progress) -> str:
         """One line each time another tenth of the budget is done; '' in between."""

@@ -135,7 +135,7 @@ def completions(text: str, session: Session) -> list[tuple[str, int]]:
 
 def test_completer_reads_the_whole_line_not_just_the_last_word() -> None:
     session = Session()
-    assert completions("/sa", session) == [("/sampler", -3), ("/samplers", -3), ("/save", -3)]
+    assert completions("/sa", session) == [("/sampler ", -3), ("/samplers ", -3), ("/save ", -3)]
     assert completions("/sampler be", session) == [("beam", -2)]
     assert completions("/sampler beam w", session) == [("width=", -1)]
     assert completions("/set tem", session) == [("temperature", -3)]
@@ -144,8 +144,8 @@ def test_completer_reads_the_whole_line_not_just_the_last_word() -> None:
 
 def test_tab_completes_a_command_that_then_runs(running: Running) -> None:
     running.type("/samp")
-    running.type("\t")
-    running.type(" beam width=3\r")
+    running.type("\t")  # '/sampler ', the space included
+    running.type("beam width=3\r")
     running.until(lambda: running.session.sampler_name == "beam")
     assert running.session.params["width"] == 3
     running.until(lambda: "sampler: beam width=3" in running.text())
@@ -301,7 +301,7 @@ def test_copy_asks_the_terminal_through_osc_52(tiny_path: Path) -> None:
     out.parts.clear()
     session.copy_last()
     continuation = session.turns[-1].text
-    assert out.text() == osc52(continuation) + f"copied the last continuation ({len(continuation)} characters)\n"
+    assert out.text() == osc52(continuation) + f"copied {len(continuation)} characters\n"
     assert base64.b64decode(osc52("é")[len("\x1b]52;c;") : -1]).decode() == "é"
     plain = Recorder()
     Repl(session, output=DummyOutput(), stdout=plain, history=InMemoryHistory()).foreground(ClipboardCopy("x"))
