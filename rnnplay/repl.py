@@ -89,8 +89,8 @@ except ImportError:  # Windows: keys typed during a turn are echoed, nothing els
 
 PROMPT, CONTINUATION = "› ", "… "
 QUOTES = '"""'
-KEYS = ('  Tab completes a /command · ↑ ↓ earlier lines · """ opens a multi-line seed, """ closes it · '
-        "Ctrl+C stops a generation · Ctrl+D or /quit leaves")
+KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
+        '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
 PROGRESS_EVERY = 0.1  # print training progress each time another tenth of the budget is done
 STYLES = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "seed": "\x1b[1;36m", "dim": "\x1b[2m"}
 RESET = "\x1b[0m"
