@@ -294,7 +294,7 @@ def param_shapes(cell: Cell, spec: ModelSpec) -> dict[str, tuple[int, ...]]:
     shapes = {}
     for i in range(spec.layers):
         if formulas is None:  # a plugin cell whose shapes are not linear in the sizes: ask it at full size
-            layer = _created_shapes(cell, V if i == 0 else H, H)
+            layer = _created_shapes(cell, V if i == 0 else H, H, spec.cell_plugin)
         else:
             layer = {k: tuple(a * (V if i == 0 else H) + b * H + c for a, b, c in f) for k, f in formulas.items()}
         shapes.update({f"layers.{i}.{k}": shape for k, shape in layer.items()})
@@ -329,15 +329,17 @@ def _linear_shapes(cell: Cell) -> dict[str, tuple[tuple[int, int, int], ...]] | 
     return formulas
 
 
-def _created_shapes(cell: Cell, input_size: int, hidden: int) -> dict[str, tuple[int, ...]]:
+def _created_shapes(cell: Cell, input_size: int, hidden: int, plugin: str | None = None
+                    ) -> dict[str, tuple[int, ...]]:
     try:
         params = cell.init_params(input_size, hidden, np.random.default_rng(0), np.float32)
         return {str(name): tuple(int(n) for n in np.shape(value)) for name, value in params.items()}
     except RnnplayError:
         raise
     except Exception as err:  # a plugin cell's own bug
+        authors = f"the authors of {plugin}" if plugin else "its authors"
         raise RnnplayError(f"the cell {cell.name!r} failed to create its parameters "
-                           f"({err.__class__.__name__}: {str(err)[:100]}); report it to its authors") from None
+                           f"({err.__class__.__name__}: {str(err)[:100]}); report it to {authors}") from None
 
 
 # -- members against the model ------------------------------------------------------------

@@ -457,3 +457,17 @@ def test_a_cell_whose_shapes_are_not_linear_is_still_checked(tmp_path: Path) -> 
     rewrite(path, arrays={"param/layers.1.gain": lambda a: a[:-1]})
     with pytest.raises(RnnplayError, match=r"layers\.1\.gain has shape \(63,\)"):
         load_checkpoint(path, lambda name, plugin: cell)
+
+
+class BrokenCell(RNNCell):
+    name = "broken"
+
+    def init_params(self, *args: object, **kwargs: object) -> dict[str, np.ndarray]:
+        raise ZeroDivisionError("a bug in the plugin")
+
+
+def test_a_cell_that_fails_to_create_its_parameters_is_named_with_its_plugin(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "m.npz", Model(RNNCell(), Vocab(tuple(VOCAB)), HIDDEN, 1), )
+    rewrite(path, meta=lambda m: m.update(cell="broken", cell_plugin="rnnplay-broken"))
+    with pytest.raises(RnnplayError, match=r"cell 'broken' failed .*ZeroDivisionError.* authors of rnnplay-broken"):
+        load_checkpoint(path, lambda name, plugin: BrokenCell())
