@@ -56,3 +56,21 @@ async def type_line(pilot: Pilot, line: str) -> None:
 
 def messages(app: RnnplayApp, level: str) -> list[str]:
     return [note.text for note in app.query(f".message.{level}").results(Note)]
+
+
+def slow_down(app: RnnplayApp) -> None:
+    """Make every model step take a few milliseconds, so 100,000 characters take minutes and
+    the key always arrives mid-stream (the tiny model alone can finish before it does)."""
+    model = app.session.model
+    fast_stepper = model.stepper
+
+    def slow_stepper():
+        fast = fast_stepper()
+
+        def slow_step(ids, states):
+            time.sleep(0.002)
+            return fast(ids, states)
+
+        return slow_step
+
+    model.stepper = slow_stepper

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, messages, own_history, type_line, until  # noqa: F401 - own_history: autouse
+from pilot_helpers import app_on, messages, own_history, slow_down, type_line, until  # noqa: F401 - own_history: autouse
 from textual.widgets import ProgressBar, Static
 from tiny_model import build_tiny_model, write_corpus
 
@@ -70,24 +69,6 @@ async def test_an_unknown_command_gets_a_suggestion(app: RnnplayApp) -> None:
         await type_line(pilot, "/smapler beam")
         await until(pilot, lambda: messages(app, "error"))
         assert "unknown command /smapler (did you mean '/sampler'" in messages(app, "error")[0]
-
-
-def slow_down(app: RnnplayApp) -> None:
-    """Make every model step take a few milliseconds, so 100,000 characters take minutes and
-    the key always arrives mid-stream (the tiny model alone can finish before it does)."""
-    model = app.session.model
-    fast_stepper = model.stepper
-
-    def slow_stepper():
-        fast = fast_stepper()
-
-        def slow_step(ids, states):
-            time.sleep(0.002)
-            return fast(ids, states)
-
-        return slow_step
-
-    model.stepper = slow_stepper
 
 
 @pytest.mark.parametrize("key", ["escape", "ctrl+c"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, own_history, type_line, until  # noqa: F401 - own_history: autouse
+from pilot_helpers import app_on, own_history, slow_down, type_line, until  # noqa: F401 - own_history: autouse
 from textual import events
 from tiny_model import build_tiny_model
 
@@ -74,6 +74,21 @@ async def test_escapes_typed_in_a_seed_reach_the_model_as_the_characters(app: Rn
         await pilot.press("enter")
         await until(pilot, lambda: app.query(Turn) and app.turn is None)
         assert app.query_one(Turn).seed == "To\nbe"
+
+
+async def test_typing_while_text_streams_in_keeps_both(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        slow_down(app)
+        app.session.length = 100_000
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.turn is not None and app.turn.text)
+        await pilot.press(*"or not", "ctrl+j", *"to")
+        turn = app.turn
+        assert turn is not None  # still streaming
+        await pilot.press("escape")  # stops the stream, keeps what is typed
+        await until(pilot, lambda: app.turn is None)
+        assert prompt_of(app).text == "or not\nto" and "stopped" in turn.ending
+        assert turn.render().plain.startswith("To be" + turn.text)
 
 
 async def test_the_input_stops_growing_at_six_lines(app: RnnplayApp) -> None:
