@@ -43,6 +43,7 @@ import contextlib
 import io
 import os
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -233,6 +234,25 @@ def keys_not_echoed(fd: int | None) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+@contextlib.contextmanager
+def ctrl_c_calls(action: Callable[[], object]) -> Iterator[None]:
+    """While the block runs, Ctrl+C (SIGINT) calls ``action`` instead of raising KeyboardInterrupt.
+
+    A handler, not ``except KeyboardInterrupt``: the exception could land anywhere in
+    the main thread -- between starting the worker and waiting for it, say -- and the
+    prompt would come back while the turn still streams. Only the main thread can set
+    a handler; elsewhere (tests) nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: action())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class StderrLines(io.TextIOBase):
@@ -493,9 +513,8 @@ class Repl:
                 loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()) if app.is_running else None)
 
     def run_turn(self, line: str) -> None:
-        """Run one input line in the foreground: the main thread waits, Ctrl+C stops the work."""
-
-        done = threading.Event()  # not worker.is_alive(): a join that Ctrl+C interrupts can leave it wrong
+        """Run one input line in the foreground: the main thread waits, and Ctrl+C meanwhile stops the work."""
+        done = threading.Event()
 
         def work() -> None:
             try:
@@ -508,13 +527,9 @@ class Repl:
         worker = threading.Thread(target=work, name="rnnplay-turn", daemon=True)
         self.turn = worker
         try:
-            with keys_not_echoed(self.input_fd()):
+            with keys_not_echoed(self.input_fd()), ctrl_c_calls(self.session.cancel):
                 worker.start()
-                while not done.is_set():
-                    try:
-                        done.wait()
-                    except KeyboardInterrupt:
-                        self.session.cancel()
+                done.wait()
         finally:
             self.stop_spinner()
             self.turn = None
@@ -546,7 +561,8 @@ class Repl:
                 if line is None:
                     break
                 if line.strip():
-                    self.run_turn(unquote_block(line))
+                    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C right after Enter: the line is dropped
+                        self.run_turn(unquote_block(line))
             self.session.close()
             self.stderr.close_line()
         self.drain()
