@@ -4,9 +4,10 @@ The faulty packages of tests/fixtures/ are pip-installed once into a folder that
 every row puts on PYTHONPATH; ``RNNPLAY_LOAD_PLUGINS`` picks which of them a row
 loads (the slow one would cost every row its sleep). A plugin that fails while
 loading is skipped and the command works; a plugin that fails while it is used
-ends the command with one line naming its package. `rnnplay plugins` rows run in
-process (loading plugins is the whole of that command); the others are
-subprocesses in a sandbox.
+ends the command with one line naming its package. The `rnnplay plugins` rows
+run in process (loading plugins is the whole of that command, and bad input to
+install/uninstall/new is refused before pip or a file is touched); the others
+are subprocesses in a sandbox, two of them against a package index on 127.0.0.1.
 """
 
 from __future__ import annotations
