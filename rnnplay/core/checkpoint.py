@@ -270,9 +270,9 @@ def model_spec(meta: dict[str, Any], bad: str) -> ModelSpec:
     dropout, dtype = meta.get("dropout", 0.0), meta.get("dtype", "float32")
     if not (isinstance(cell, str) and 0 < len(cell) <= 100 and (plugin is None or isinstance(plugin, str))):
         raise RnnplayError(f"{bad}: bad metadata (cell {str(cell)[:40]!r} from {str(plugin)[:40]!r})")
-    if not isinstance(vocab, str) or len(vocab) < 2 or len(set(vocab)) != len(vocab):
+    if not isinstance(vocab, str) or len(vocab) < 2 or len(set(vocab)) != len(vocab) or not _encodable(vocab):
         raise RnnplayError(f"{bad}: bad metadata (its vocabulary must be a string of at least two "
-                           "distinct characters)")
+                           "distinct characters, none of them an unpaired surrogate)")
     hidden, layers, _ = check_model_size(meta.get("hidden_size"), meta.get("num_layers"), len(vocab),
                                          where=f"{bad}: impossible sizes in its metadata",
                                          advice="the file is damaged or was not written by rnnplay")
@@ -281,6 +281,15 @@ def model_spec(meta: dict[str, Any], bad: str) -> ModelSpec:
     if dtype not in FLOAT_DTYPES:
         raise RnnplayError(f"{bad}: bad metadata (dtype {str(dtype)[:40]!r} is not one of {', '.join(FLOAT_DTYPES)})")
     return ModelSpec(cell, plugin, Vocab(tuple(vocab)), hidden, layers, float(dropout), np.dtype(dtype))
+
+
+def _encodable(text: str) -> bool:
+    """No unpaired surrogates (U+D800-U+DFFF): no corpus yields them, and they cannot be printed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- expected shapes, without building the model -----------------------------------------

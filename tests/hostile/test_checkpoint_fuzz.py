@@ -133,7 +133,7 @@ def test_damaged_members(data: st.DataObject, valid: Path, folder: Path, bounded
 # -- metadata -------------------------------------------------------------------------------------------------------
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=20),
                     st.sampled_from([0, 1, 2, 8, 9, 64, 65, 8192, 60_000, 10**12, 2.5, "8", "lstm", "rnn",
-                                     "float16", "float64", "\n abcdef", "ab", "aa"]))
+                                     "float16", "float64", "\n abcdef", "ab", "aa", "\ud800 abcdef"]))
 json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                             st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                            max_leaves=8)

@@ -260,6 +260,7 @@ ROWS = [
     pytest.param(bad(setting(vocab="\n abcdeff"), "vocabulary"), id="vocab-repeats-a-character"),
     pytest.param(bad(setting(vocab=""), "vocabulary"), id="vocab-empty"),
     pytest.param(bad(setting(vocab="a"), "vocabulary"), id="vocab-one-character"),
+    pytest.param(bad(setting(vocab="\ud800 abcdef"), "surrogate"), id="vocab-with-an-unpaired-surrogate"),
     pytest.param(bad(setting(vocab=list(VOCAB)), "vocabulary"), id="vocab-a-list"),
     pytest.param(bad(setting(vocab="".join(map(chr, range(0x10000, 0x10000 + 70_000)))), "vocabulary 70,000"),
                  id="vocab-of-70000-characters"),
