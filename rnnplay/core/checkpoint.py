@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import RnnplayError
 from .cells.base import Cell
 from .checkpoint_archive import Member, member_headers, open_archive, read_member
-from .limits import MAX_PARAMS, check_model_size
+from .limits import MAX_PARAMS, check_model_size, check_state_size
 from .model import Model
 from .vocab import Vocab
 
@@ -400,10 +400,11 @@ def _check_carried_state(members: dict[str, Member], cell: Cell, spec: ModelSpec
                            f"({odd} is {'missing' if odd in expected else 'unexpected'})")
     batches = {m.shape[0] if len(m.shape) == 2 else -1 for m in state.values()}
     batch = batches.pop()
-    fits = all(m.shape == (batch, spec.hidden) and _is_float(m) for m in state.values())
-    if batches or not fits or batch < 1 or batch * spec.hidden * len(state) > MAX_PARAMS:
+    if batches or batch < 1 or not all(m.shape == (batch, spec.hidden) and _is_float(m) for m in state.values()):
         raise RnnplayError(f"{bad}: its carried state is not {len(state)} float arrays of one shape "
-                           f"(batch, {spec.hidden}) within {MAX_PARAMS:,} values")
+                           f"(batch, {spec.hidden})")
+    check_state_size(batch, spec.hidden, spec.layers, cell.state_size, where=f"{bad}: its carried state",
+                     advice="the file is damaged or was not written by rnnplay")
 
 
 def _read_finite(archive: zipfile.ZipFile, member: Member, bad: str) -> np.ndarray:

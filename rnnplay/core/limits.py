@@ -19,6 +19,7 @@ MAX_HIDDEN = 8192  # units per layer
 MAX_LAYERS = 64  # stacked layers
 MAX_VOCAB = 1 << 16  # distinct characters
 MAX_PARAMS = 500_000_000  # parameters in all (2 GB of float32)
+MAX_STATE = MAX_PARAMS  # carried state in all: streams × units × layers × arrays per layer (h, and c for an LSTM)
 GATES_AT_MOST = 4  # an LSTM has four gate blocks; plugin cells declaring more are sized by their arrays
 
 
@@ -53,3 +54,13 @@ def check_model_size(hidden: object, layers: object, vocab: object, where: str =
         raise RnnplayError(f"{where}: {n} layers of {h:,} units over {v:,} characters would need more than "
                            f"{MAX_PARAMS:,} parameters; {advice or 'choose a smaller --hidden or --layers'}")
     return h, n, v
+
+
+def check_state_size(batch: int, hidden: int, layers: int, state_size: int, where: str = "the run", *,
+                     advice: str | None = None) -> None:
+    """A one-line error when the hidden state carried between batches would hold more than MAX_STATE values."""
+    values = batch * hidden * layers * state_size
+    if values > MAX_STATE:
+        raise RnnplayError(f"{where}: {batch:,} streams through {layers} layers of {hidden:,} units carry "
+                           f"{values:,} state values (at most {MAX_STATE:,}); "
+                           f"{advice or 'choose a smaller --batch-size'}")
