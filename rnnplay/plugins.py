@@ -182,12 +182,15 @@ class UserInterrupts:
     """Tells a Ctrl-C the user pressed from a KeyboardInterrupt that plugin code raised by itself.
 
     While entered (in the main thread, where signals arrive), SIGINT goes through a handler that
-    notes the press, then does what the previous handler did.
+    notes the press, then does what the previous handler did; on leaving, the previous handler is
+    put back unless another was set meanwhile. A note left in place by someone else's restore
+    still forwards every press to the handler it wrapped.
     """
 
     def __init__(self) -> None:
         self.pressed = False
-        self._previous: Callable[[int, FrameType | None], Any] | None = None
+        self._previous: Callable[[int, FrameType | None], Any] = signal.default_int_handler
+        self._installed = False
 
     def __enter__(self) -> UserInterrupts:
         self.pressed = False
@@ -196,17 +199,18 @@ class UserInterrupts:
             if callable(previous):  # with SIG_IGN or SIG_DFL a Ctrl-C never becomes a KeyboardInterrupt
                 self._previous = previous
                 signal.signal(signal.SIGINT, self._note)
+                self._installed = True
         return self
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
         self.pressed = True
-        if self._previous is not None:
-            self._previous(signum, frame)
+        self._previous(signum, frame)
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None and signal.getsignal(signal.SIGINT) == self._note:  # unless replaced since
+        main = threading.current_thread() is threading.main_thread()  # a generator may be closed elsewhere
+        if self._installed and main and signal.getsignal(signal.SIGINT) == self._note:
             signal.signal(signal.SIGINT, self._previous)
-        self._previous = None
+        self._installed = False
 
     def reraise_if_pressed(self, err: BaseException) -> None:
         """Raise ``err`` again when it is the user's Ctrl-C, which must still interrupt."""
