@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from functools import partial
+from functools import partial, singledispatchmethod
 from typing import Any, ClassVar
 
 from textual import work
@@ -153,56 +153,88 @@ class RnnplayApp(App[None]):
         if self.turn is not None:
             self.turn.show()
 
+    @singledispatchmethod
     def apply(self, event: Event) -> None:
-        conversation = self.query_one(Conversation)
-        if isinstance(event, Chunk) and self.turn is not None:
+        """Show one session event (on the UI thread); each kind has its own method below."""
+
+    @apply.register
+    def _chunk(self, event: Chunk) -> None:
+        if self.turn is not None:
             self.turn.append(event.text)
-        elif isinstance(event, TurnStarted):
-            self.turn = conversation.add_turn(event.seed, event.sampler)
-        elif isinstance(event, TurnEnded) and self.turn is not None:
+
+    @apply.register
+    def _turn_started(self, event: TurnStarted) -> None:
+        self.turn = self.query_one(Conversation).add_turn(event.seed, event.sampler)
+
+    @apply.register
+    def _turn_ended(self, event: TurnEnded) -> None:
+        if self.turn is not None:
             self.turn.end(event.reason)
             self.turn.show()
             self.turn = None
-        elif isinstance(event, SessionMessage):
-            conversation.add_message(event.level, event.text)
-        elif isinstance(event, HeatShown):
-            conversation.add_heat(event).focus()  # ←→ and 1-5 work at once; typing goes back to the prompt
-        elif isinstance(event, NeuronsShown):
-            conversation.add_neurons(event)
-        elif isinstance(event, CompareShown):
-            conversation.add_compare(event)
-        elif isinstance(event, Working):
-            self.query_one(WorkingLine).show_work(event)
-        elif isinstance(event, ClipboardCopy):
-            self.copy_to_clipboard(event.text)
-            self.notify(f"copied {len(event.text):,} characters")
-        elif isinstance(event, Progress):
-            panel = self.query_one(TrainingPanel)
-            panel.add_class("active")
-            panel.show_progress(event.step, event.fraction, event.chars_per_sec, event.eta_seconds)
-            self.query_one("#model-card", Card).show_rows(self.session.card())
-        elif isinstance(event, LossPoint):
-            self.query_one(LossPlot).add(event.step, event.train, event.val)
-        elif isinstance(event, TrainingSample):
-            conversation.add_sample(event.step, event.text)
-        elif isinstance(event, TrainingEnded):
-            self.query_one(TrainingPanel).finish(event.step, event.reason)
-            self.show_cards()
-        elif isinstance(event, Changed):
-            self.changed(event.what)
-        elif isinstance(event, Cleared):
-            conversation.remove_children()
-            self.turn = None
-        elif isinstance(event, QuitRequested):
-            self.action_leave()
 
-    def changed(self, what: str) -> None:
-        if what == "training":  # a new job: a fresh plot
+    @apply.register
+    def _message(self, event: SessionMessage) -> None:
+        self.query_one(Conversation).add_message(event.level, event.text)
+
+    @apply.register
+    def _heat(self, event: HeatShown) -> None:
+        self.query_one(Conversation).add_heat(event).focus()  # ←→ and 1-5 work at once; typing goes to the prompt
+
+    @apply.register
+    def _neurons(self, event: NeuronsShown) -> None:
+        self.query_one(Conversation).add_neurons(event)
+
+    @apply.register
+    def _compare(self, event: CompareShown) -> None:
+        self.query_one(Conversation).add_compare(event)
+
+    @apply.register
+    def _working(self, event: Working) -> None:
+        self.query_one(WorkingLine).show_work(event)
+
+    @apply.register
+    def _copy(self, event: ClipboardCopy) -> None:
+        self.copy_to_clipboard(event.text)
+        self.notify(f"copied {len(event.text):,} characters")
+
+    @apply.register
+    def _progress(self, event: Progress) -> None:
+        panel = self.query_one(TrainingPanel)
+        panel.add_class("active")
+        panel.show_progress(event.step, event.fraction, event.chars_per_sec, event.eta_seconds)
+        self.query_one("#model-card", Card).show_rows(self.session.card())
+
+    @apply.register
+    def _loss(self, event: LossPoint) -> None:
+        self.query_one(LossPlot).add(event.step, event.train, event.val)
+
+    @apply.register
+    def _sample(self, event: TrainingSample) -> None:
+        self.query_one(Conversation).add_sample(event.step, event.text)
+
+    @apply.register
+    def _training_ended(self, event: TrainingEnded) -> None:
+        self.query_one(TrainingPanel).finish(event.step, event.reason)
+        self.show_cards()
+
+    @apply.register
+    def _changed(self, event: Changed) -> None:
+        if event.what == "training":  # a new job: a fresh plot
             self.query_one(LossPlot).reset()
             self.query_one(TrainingPanel).add_class("active")
-        elif what == "model" and not self.training_shown():
+        elif event.what == "model" and not self.training_shown():
             self.query_one(TrainingPanel).reset()
         self.show_cards()
+
+    @apply.register
+    def _cleared(self, _: Cleared) -> None:
+        self.query_one(Conversation).remove_children()
+        self.turn = None
+
+    @apply.register
+    def _quit(self, _: QuitRequested) -> None:
+        self.action_leave()
 
     def training_shown(self) -> bool:
         """Is the side panel's training that of the current model (running, or just ended)?"""
