@@ -223,6 +223,19 @@ def test_a_ctrl_c_while_plugins_load_still_interrupts(host: PluginHost) -> None:
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the host's watch is gone
 
 
+def test_a_ctrl_c_still_stops_when_a_handler_set_inside_blame_is_undone_late(host: PluginHost) -> None:
+    try:
+        with host.blame("cells", "lstm", "training"):
+            watching = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, lambda signum, frame: None)  # a trainer's own handler, set inside
+        signal.signal(signal.SIGINT, watching)  # ... and put back only after blame has ended
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def test_blame_names_the_package_whose_code_raised(host: PluginHost) -> None:
     with pytest.raises(RnnplayError, match=r"^the sampler 'top-k' \(from rnnplay\) failed while generating: "
                                            r"SystemExit: 4; this is a bug in rnnplay"), \
@@ -248,20 +261,7 @@ def test_blame_names_the_package_whose_code_raised(host: PluginHost) -> None:
 def test_blame_names_a_plugin_cell_that_fails_under_a_builtin_sampler(tmp_path: Path) -> None:
     (tmp_path / "rnnplay_stepper.py").write_text(
         "from rnnplay.core.cells import RNNCell\n"
-        "def test_a_ctrl_c_still_stops_when_a_handler_set_inside_blame_is_undone_late(host: PluginHost) -> None:
-    try:
-        with host.blame("cells", "lstm", "training"):
-            watching = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, lambda signum, frame: None)  # a trainer's own handler, set inside
-        signal.signal(signal.SIGINT, watching)  # ... and put back only after blame has ended
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(30)
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
-class Stepper(RNNCell):\n    name = 'stepper'\n"
+        "class Stepper(RNNCell):\n    name = 'stepper'\n"
         "    def step(self, params, x, state):\n        raise ValueError('no step today')\n"
     )
     sys.path.insert(0, str(tmp_path))
