@@ -159,7 +159,7 @@ def bundled_hint(name: str) -> str:
 def not_on_index(name: str, versions: str) -> str:
     """The one line for a name the package index does not have (or has no version of that fits)."""
     found = (f"the package index has no distribution named {name}" if versions.strip() == "none"
-             else f"no version of {name} on the package index installs here (it has {versions})")
+             else f"no version of {name} on the package index installs here (it has {printable(versions[:200])})")
     return f"{found}; " + (bundled_hint(name) or "check the name: plugins are usually called rnnplay-NAME")
 
 
