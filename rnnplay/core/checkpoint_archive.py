@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy
@@ -72,25 +73,23 @@ def open_archive(path: Path, bad: str) -> Iterator[zipfile.ZipFile]:
             yield archive
 
 
-def _open_regular_file(path: Path):
+def _open_regular_file(path: Path) -> BinaryIO:
     """Open ``path`` for reading without blocking on a FIFO; refuse anything but a regular file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise RnnplayError(f"{path}: no such file; check the path, or train one with `rnnplay train`") from None
-    except IsADirectoryError:
-        raise RnnplayError(f"{path} is a folder, not a checkpoint file") from None
     except OSError as err:
         raise RnnplayError(f"{path}: cannot open it ({err.strerror}); check the path and its permissions") from None
     mode = os.fstat(fd).st_mode
-    if stat.S_ISDIR(mode) or not stat.S_ISREG(mode):
+    if not stat.S_ISREG(mode):
         os.close(fd)
-        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
-        raise RnnplayError(f"{path} is {what}, not a checkpoint file")
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a socket or device"
+        raise RnnplayError(f"{path} is not a regular file but {kind}; give the path of a checkpoint file")
     return os.fdopen(fd, "rb")
 
 
-def _check_directory(f, bad: str) -> None:
+def _check_directory(f: BinaryIO, bad: str) -> None:
     """Refuse a zip directory too large for a checkpoint before zipfile builds an object per entry."""
     try:
         end = zipfile._EndRecData(f)  # the end-of-directory record zipfile itself reads first
@@ -109,9 +108,8 @@ def member_headers(archive: zipfile.ZipFile, bad: str) -> dict[str, Member]:
     members: dict[str, Member] = {}
     for info in archive.infolist():
         key = info.filename.removesuffix(".npy")
-        if key in members or key == info.filename:
-            why = "twice" if key in members else "but is not an array"
-            raise RnnplayError(f"{bad}: it holds a member {info.filename!r} {why}; it is damaged or not a checkpoint")
+        if key in members:
+            raise RnnplayError(f"{bad}: it holds the member {info.filename!r} twice; it is damaged or hostile")
         if info.flag_bits & 0x1 or info.compress_type not in READABLE_COMPRESSION:
             raise RnnplayError(f"{bad}: its member {info.filename!r} is encrypted or compressed in a way "
                                "numpy never writes; re-save it with rnnplay")
