@@ -91,6 +91,16 @@ async def test_typing_while_text_streams_in_keeps_both(app: RnnplayApp) -> None:
         assert turn.render().plain.startswith("To be" + turn.text)
 
 
+async def test_esc_clears_the_input_and_ctrl_z_brings_it_back(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(app)
+        await pilot.press(*"ROMEO:", "ctrl+j", *"But")
+        await pilot.press("escape")
+        assert prompt.text == ""
+        await pilot.press("ctrl+z")
+        assert prompt.text == "ROMEO:\nBut"
+
+
 async def test_the_input_stops_growing_at_six_lines(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         prompt = prompt_of(app)

@@ -274,7 +274,8 @@ class RnnplayApp(App[None]):
             return
         prompt = self.query_one(PromptInput)
         if prompt.text:
-            prompt.set_line("")
+            prompt.clear()  # an edit like any other: Ctrl+Z brings the text back
+            self.notify("input cleared; Ctrl+Z brings it back", timeout=3)
         else:
             self.notify("nothing to stop; Ctrl+D or /quit leaves", timeout=3)
 
