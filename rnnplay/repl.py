@@ -9,14 +9,14 @@ end of a pasted seed). So, as in Ollama's REPL, nothing streams while a prompt i
 
 * **A turn runs in the foreground.** Once Enter is pressed, the prompt is gone
   until the turn (a seed or any /command) has ended. A worker thread runs
-  ``Session.submit``; the main thread waits for it, and Ctrl+C there calls
-  ``Session.cancel()``. Events from the worker (the seed, each character, messages,
+  ``Session.submit``; the main thread waits for it, and Ctrl+C meanwhile (a SIGINT
+  handler for the turn's length) calls ``Session.cancel()``. Events from the worker (the seed, each character, messages,
   a ``Working`` spinner) are written straight to the real stdout. Keys typed
   meanwhile are not echoed, so they cannot land inside the text; the terminal
   keeps them and the next prompt reads them (type-ahead).
 * **Background output comes as whole lines.** Events from other threads (the
-  training's progress, its samples, "training done") are rendered to whole lines
-  and queued. While a turn runs they wait and print after it; while the prompt is
+  training's progress, its samples, "training done") and whatever is printed on
+  stderr are rendered to whole lines and queued. While a turn runs they wait and print after it; while the prompt is
   up they print above it through ``run_in_terminal``. Whoever comes first drains the
   queue -- the prompt's event loop, the prompt's start, or the main thread when the
   prompt returns -- so each line prints exactly once, even when the prompt closes
