@@ -18,9 +18,14 @@ def no_model() -> str:
     return NO_MODEL if BUNDLED_MODEL.exists() else f"{NO_MODEL} (the bundled Shakespeare model is not installed)"
 
 
-def load_model(path: str | os.PathLike[str] | None = None) -> Checkpoint:
-    """Load a checkpoint (the bundled Shakespeare model when ``path`` is None)."""
-    return load_checkpoint(BUNDLED_MODEL if path is None else path, get_host().resolve_cell)
+def load_model(path: str | os.PathLike[str] | None = None, *, training_state: bool = True) -> Checkpoint:
+    """Load a checkpoint (the bundled Shakespeare model when ``path`` is None).
+
+    ``training_state=False`` leaves the optimizer and carried state unread (checked all the
+    same): for commands that only use the model.
+    """
+    return load_checkpoint(BUNDLED_MODEL if path is None else path, get_host().resolve_cell,
+                           training_state=training_state)
 
 
 def save_model(path: str | os.PathLike[str], model: Model, **kwargs) -> Path:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if _same_file(args.model, args.out):
         raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
-    ckpt = load_model(args.model)
+    ckpt = load_model(args.model, training_state=False)  # the copy keeps no optimizer state
     meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
     training = meta.pop("training", None)
     if training is not None:

@@ -216,8 +216,13 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # -- loading -----------------------------------------------------------------------------
-def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver) -> Checkpoint:
-    """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name."""
+def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
+                    training_state: bool = True) -> Checkpoint:
+    """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name.
+
+    With ``training_state=False`` the optimizer and carried state are checked but not
+    read (``arrays`` is empty): all that sampling, scoring or exporting needs.
+    """
     path = Path(path)
     bad = f"{path} is not a usable rnnplay checkpoint"
     with open_archive(path, bad) as archive:
@@ -230,7 +235,8 @@ def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver) ->
         _check_params(members, shapes, spec, path)
         _check_optimizer_state(members, shapes, bad)
         _check_carried_state(members, cell, spec, bad)
-        arrays = {key: _read_finite(archive, member, bad) for key, member in members.items()}
+        wanted = {k: m for k, m in members.items() if training_state or k.startswith("param/")}
+        arrays = {key: _read_finite(archive, member, bad) for key, member in wanted.items()}
     params = {k.removeprefix("param/"): arrays.pop(k) for k in list(arrays) if k.startswith("param/")}
     params = {k: np.ascontiguousarray(v, dtype=spec.dtype) for k, v in params.items()}
     model = Model(cell, spec.vocab, spec.hidden, spec.layers, spec.dropout, dtype=spec.dtype, params=params)

@@ -33,6 +33,7 @@ from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 from rnnplay.errors import RnnplayError
 from rnnplay.models import load_model
+from rnnplay.plugins import get_host
 
 from .checkpoint_files import (
     HIDDEN,
@@ -52,6 +53,7 @@ from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_e
 
 Make = Callable[[Path], None]
 SAMPLE = ["sample", "m.npz", "--length", "5"]
+RESUME = ["train", "text.txt", "--resume", "m.npz", "--steps", "5"]  # reads the optimizer and carried state
 FOUR_GB = 4_000_000_000
 
 
@@ -85,6 +87,14 @@ def array(key: str, change: Callable[[np.ndarray], object]) -> Make:
 
 def members(drop: tuple[str, ...] = (), **add: object) -> Make:
     return lambda work: rewrite(work / "m.npz", drop=drop, add={k.replace("__", "/"): v for k, v in add.items()})
+
+
+def resuming(make: Make) -> Make:
+    """``make``, and a text to resume training on."""
+    def both(work: Path) -> None:
+        make(work)
+        (work / "text.txt").write_text(VOCAB * 100)
+    return both
 
 
 def nan_at_end(a: np.ndarray) -> np.ndarray:
@@ -296,8 +306,8 @@ ROWS = [
     pytest.param(bad(members(drop=("opt/m/head.b_y",)), "optimizer state m lacks head.b_y"), id="opt-slot-incomplete"),
     pytest.param(bad(lambda w: rewrite(w / "m.npz", add={f"opt/s{i}/head.b_y": np.zeros(8, np.float32)
                                                           for i in range(5)}), "7 slots"), id="opt-stray-slots"),
-    pytest.param(bad(array("opt/m/layers.0.b_h", nan_at_end), "optimizer state m/layers.0.b_h holds NaN"),
-                 id="opt-nan"),
+    pytest.param(bad(resuming(array("opt/m/layers.0.b_h", nan_at_end)), "optimizer state m/layers.0.b_h holds NaN",
+                     args=RESUME), id="opt-nan-when-resuming"),
     pytest.param(bad(members(state__3__0=np.zeros((2, HIDDEN), np.float32)), "state/3/0 is unexpected"),
                  id="state-of-a-fourth-layer"),
     pytest.param(bad(members(drop=("state/0/1",)), "state/0/1 is missing"), id="state-without-the-lstm-c"),
@@ -306,7 +316,8 @@ ROWS = [
     pytest.param(bad(array("state/0/0", lambda a: np.zeros((3, HIDDEN), np.float32)), "carried state"),
                  id="state-two-batch-sizes"),
     pytest.param(bad(array("state/0/0", lambda a: a[None]), "carried state"), id="state-3-d"),
-    pytest.param(bad(array("state/0/0", nan_at_end), "carried state 0/0 holds NaN"), id="state-nan"),
+    pytest.param(bad(resuming(array("state/0/0", nan_at_end)), "carried state 0/0 holds NaN", args=RESUME),
+                 id="state-nan-when-resuming"),
     # other commands refuse the same file the same way
     pytest.param(bad(setting(hidden_size=60_000), "hidden size", args=["score", "--text", "abc", "m.npz"]),
                  id="score-hidden-60000"),
@@ -472,3 +483,14 @@ def test_a_cell_that_fails_to_create_its_parameters_is_named_with_its_plugin(tmp
     rewrite(path, meta=lambda m: m.update(cell="broken", cell_plugin="rnnplay-broken"))
     with pytest.raises(RnnplayError, match=r"cell 'broken' failed .*ZeroDivisionError.* authors of rnnplay-broken"):
         load_checkpoint(path, lambda name, plugin: BrokenCell())
+
+
+def test_without_training_state_only_the_parameters_are_read(tmp_path: Path) -> None:
+    path = write_checkpoint(tmp_path / "m.npz")
+    rewrite(path, arrays={"opt/m/head.b_y": nan_at_end})  # not read, so not refused
+    light = load_checkpoint(path, lambda name, plugin: get_host().cell(name), training_state=False)
+    assert light.arrays == {} and light.training["step"] == 3
+    assert all(np.array_equal(v, light.model.params[k]) for k, v in tiny_model().params.items())
+    rewrite(path, arrays={"opt/m/head.b_y": lambda a: a[:-1]})  # checked all the same
+    with pytest.raises(RnnplayError, match="optimizer state"):
+        load_checkpoint(path, lambda name, plugin: get_host().cell(name), training_state=False)
