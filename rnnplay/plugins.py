@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, redirect_stdout, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -174,6 +174,11 @@ def skip_hint(others: list[str]) -> str:
     return "`RNNPLAY_LOAD_PLUGINS=` (empty: no plugins) skips it"
 
 
+def plugin_prints_to_stderr() -> AbstractContextManager[object]:
+    """While plugins load, what they print goes to stderr: it must not mix with rnnplay's own output on stdout."""
+    return nullcontext() if sys.stderr is None else redirect_stdout(sys.stderr)  # stderr closed: leave stdout be
+
+
 def entry_point_dist(ep: metadata.EntryPoint) -> str:
     return ep.dist.name if ep.dist is not None else ep.name
 
@@ -240,7 +245,7 @@ class PluginHost:
         self._loading: list[str] = []  # the entry-point plugins being loaded (normalised), for skip hints
         from . import builtin
 
-        with self._interrupts, redirect_stdout(sys.stderr):  # what plugins print must not mix with rnnplay's output
+        with self._interrupts, plugin_prints_to_stderr():
             for module in pkgutil.iter_modules(builtin.__path__):  # every module in rnnplay/builtin is a plugin
                 self._add(importlib.import_module(f"{builtin.__name__}.{module.name}"),
                           f"{BUILTIN}.{module.name}", BUILTIN)
@@ -345,7 +350,7 @@ class PluginHost:
         For applications that embed rnnplay and for tests; installed plugins are found through entry points.
         """
         self.plugins.setdefault(name, PluginInfo(name, "?"))
-        with self._interrupts, redirect_stdout(sys.stderr):
+        with self._interrupts, plugin_prints_to_stderr():
             if self._add(plugin, name, name):
                 for hook in KINDS:
                     self._call(hook, only=name)
