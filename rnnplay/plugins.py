@@ -102,6 +102,13 @@ def is_alias(alias: object) -> bool:
             and not any(c.isspace() for c in alias))
 
 
+def suggest_plugin(name: str, installed: list[str]) -> str:
+    """' (did you mean 'rnnplay-gru'?)' for the installed plugin closest to ``name``, compared without 'rnnplay-'."""
+    short = {normalize(d).removeprefix("rnnplay-"): d for d in installed}
+    close = difflib.get_close_matches(normalize(name).removeprefix("rnnplay-"), list(short), n=1, cutoff=0.5)
+    return f" (did you mean {short[close[0]]!r}?)" if close else ""
+
+
 def contract_problem(kind_hook: str, obj: Any) -> str | None:
     """Why ``obj`` cannot be registered through ``kind_hook``, or None when it fits."""
     _, attrs, methods = KINDS[kind_hook]
@@ -285,9 +292,9 @@ class PluginHost:
             return
         listing = ", ".join(installed) or "none"
         for name in unknown:
-            self._fail(name, f"not installed, but RNNPLAY_LOAD_PLUGINS names it{suggest(name, installed)}; "
+            self._fail(name, f"not installed, but RNNPLAY_LOAD_PLUGINS names it{suggest_plugin(name, installed)}; "
                              f"installed plugins: {listing}")
-        named = [name + suggest(name, installed) for name in unknown[:10]]
+        named = [name + suggest_plugin(name, installed) for name in unknown[:10]]
         shown = ", ".join(named) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
         self._say(f"RNNPLAY_LOAD_PLUGINS names {shown}, which {'is' if len(unknown) == 1 else 'are'} not installed; "
                   f"installed plugins: {listing}")

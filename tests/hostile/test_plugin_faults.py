@@ -94,8 +94,10 @@ LISTING = [
                  id="json-lists-every-failure"),
     pytest.param("unknown", ["plugins"], ("unknown: not installed, but RNNPLAY_LOAD_PLUGINS names it",),
                  id="load-plugins-names-an-unknown-plugin"),
-    pytest.param("rnnplay-fault-sampel", ["plugins"], ("did you mean 'rnnplay-fault-sampler'",),
+    pytest.param("rnnplay-fault-sampel", ["plugins"], ("did you mean 'rnnplay-fault-sampler'?",),
                  id="load-plugins-typo-gets-a-suggestion"),
+    pytest.param("fault_loader", ["plugins"], ("fault_loader: not installed", "did you mean 'rnnplay-fault-loader'?"),
+                 id="load-plugins-without-the-rnnplay-prefix-gets-a-suggestion"),
     pytest.param("", ["plugins"], ("not loaded (RNNPLAY_LOAD_PLUGINS leaves them out): rnnplay-exit-import",),
                  id="load-plugins-empty-says-what-it-left-out"),
     pytest.param(",".join(f"nope{i}" for i in range(500)), ["plugins"], ("nope0: not installed", "nope499: not"),
@@ -140,8 +142,8 @@ def test_unknown_names_in_load_plugins_are_a_warning_on_stderr(
     monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-fault-sampel,rnnplay-fault-sampler")
     assert cli.main(["plugins"]) == 0
     assert capsys.readouterr().err == (
-        "rnnplay: warning: RNNPLAY_LOAD_PLUGINS names rnnplay-fault-sampel (did you mean 'rnnplay-fault-sampler' or "
-        f"'rnnplay-fault-cell'?), which is not installed; installed plugins: {', '.join(sorted(FAULTY))}\n"
+        "rnnplay: warning: RNNPLAY_LOAD_PLUGINS names rnnplay-fault-sampel (did you mean 'rnnplay-fault-sampler'?), "
+        f"which is not installed; installed plugins: {', '.join(sorted(FAULTY))}\n"
     )
 
 
