@@ -134,7 +134,12 @@ async def test_turn_boxes_fit_short_lines_in_a_wide_window(app: RnnplayApp) -> N
         await until(pilot, lambda: app.query(Turn) and app.turn is None)
         turn, conversation = app.query_one(Turn), app.query_one(Conversation)
         longest = max(len(line) for line in turn.render().plain.split("\n"))
-        assert turn.outer_size.width <= max(24, longest + 4) < conversation.size.width // 2
+        assert turn.outer_size.width <= max(len(turn.border_title) + 6, longest + 4) < conversation.size.width // 2
+        app.session.length = 2
+        await type_line(pilot, "To")
+        await until(pilot, lambda: len(app.query(Turn)) == 2 and app.turn is None)
+        short = app.query(Turn).last()
+        assert short.outer_size.width == len(short.border_title) + 6 and short.border_title in shown_lines(short)[0]
 
 
 async def test_a_slow_command_shows_what_it_does_and_esc_stops_it(app: RnnplayApp,

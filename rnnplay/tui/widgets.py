@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
@@ -20,6 +21,7 @@ from .render import SEED_STYLE, CompareTable, HangingText
 
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 SERIES_STYLES = ("cyan", "magenta")  # training loss, validation loss
+TITLE_FRAME = 6  # the border's corners, the title's dashes and spaces around it
 
 
 class Turn(Static):
@@ -29,6 +31,7 @@ class Turn(Static):
         super().__init__(classes="turn")
         self.seed, self.sampler, self.text, self.ending = seed, sampler, "", ""
         self.border_title = sampler
+        self.styles.min_width = cell_len(sampler) + TITLE_FRAME  # a short turn still shows its sampler whole
 
     def on_mount(self) -> None:
         self.show()
