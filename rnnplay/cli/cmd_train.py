@@ -160,7 +160,8 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     as another; an existing file that is not a checkpoint (the corpus, say) is never a checkpoint path."""
     if args.out is None:
         args.out = args.resume or "model.npz"
-    out = check_output_path(args.out, "--out" if args.out != args.resume else "--resume", checkpoint=True)
+    resumed_in_place = args.out == args.resume  # the loader says it if that file is not a checkpoint
+    out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
     best = BestCheckpoint.check_paths(args.best, args.out) if args.best is not None else None
     plot = None
     if args.plot is not None:

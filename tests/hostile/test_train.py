@@ -222,6 +222,8 @@ ROWS = [
     pytest.param(Row(["train", "small.txt", "--resume", "sub"], ("--resume", "folder"), make=folder("sub")),
                  id="resume-a-folder"),
     pytest.param(bad_resume("--lr", "nan", mentions="learning rate"), id="resume-with-lr-nan"),
+    pytest.param(Row(["train", "small.txt", "--resume", "small.txt"], ("small.txt", "not a usable rnnplay checkpoint")),
+                 id="resume-the-corpus"),
     # faults while training
     pytest.param(bad("--optimizer", "sgd", "--lr", "1e300", "--steps", "20", mentions="diverged",
                      allowed=("work/model.npz",)), id="loss-goes-non-finite"),
