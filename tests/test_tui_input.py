@@ -156,6 +156,15 @@ async def test_the_menu_lists_every_candidate_and_arrows_pick_one(app: RnnplayAp
         assert prompt.text == second + " " and not app.query(".message.error")
 
 
+async def test_a_click_on_a_candidate_takes_it(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"/s")
+        await until(pilot, lambda: len(menu_of(app).candidates) > 2)
+        third = menu_of(app).candidates[2]
+        await pilot.click(CompletionMenu, offset=(2, 2))
+        assert prompt_of(app).text == third + " " and app.focused is prompt_of(app)
+
+
 async def test_tab_with_nothing_to_complete_keeps_the_focus_in_the_input(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await type_line(pilot, "To be")
