@@ -101,6 +101,14 @@ async def test_esc_clears_the_input_and_ctrl_z_brings_it_back(app: RnnplayApp) -
         assert prompt.text == "ROMEO:\nBut"
 
 
+async def test_ctrl_d_deletes_in_a_typed_input_and_leaves_from_an_empty_one(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("a", "b", "home", "ctrl+d")
+        assert prompt_of(app).text == "b" and app.is_running
+        await pilot.press("ctrl+d", "ctrl+d")
+        await until(pilot, lambda: not app.is_running)
+
+
 async def test_the_input_stops_growing_at_six_lines(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         prompt = prompt_of(app)

@@ -55,7 +55,7 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
-        "Ctrl+D or /quit leaves")
+        "Ctrl+D (on an empty input) or /quit leaves")
 
 
 class Drain(Message):

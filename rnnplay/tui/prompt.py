@@ -68,7 +68,7 @@ class PromptInput(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+j", "newline", "New line"),  # shown in the footer; the key itself goes through _on_key
         Binding("escape", "escape", "Stop"),
-        Binding("ctrl+d", "app.leave", "Quit"),
+        Binding("ctrl+d", "leave", "Quit"),
     ]
 
     class Submitted(Message):
@@ -124,6 +124,13 @@ class PromptInput(TextArea):
             self.menu.close()
         else:
             self.app.action_stop()  # type: ignore[attr-defined]
+
+    def action_leave(self) -> None:
+        """Ctrl+D leaves from an empty input; in typed text it deletes the character at the cursor, as in the REPL."""
+        if self.text:
+            self.action_delete_right()
+        else:
+            self.app.action_leave()  # type: ignore[attr-defined]
 
     # -- history --------------------------------------------------------------------------------
     def remember(self, entry: str) -> None:
