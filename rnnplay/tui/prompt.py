@@ -169,7 +169,7 @@ class PromptInput(TextArea):
         return self.get_text_range((0, 0), self.cursor_location)
 
     def update_suggestion(self) -> None:
-        """After every edit: refresh the menu, and grey out the rest of its first candidate."""
+        """After every edit (TextArea calls it): refresh the menu, grey out the rest of its highlighted candidate."""
         self.refresh_completions()
 
     def on_text_area_selection_changed(self) -> None:
