@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -163,11 +164,19 @@ def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bo
     if not text.strip() or "\0" in text:
         raise RnnplayError(f"{what} path {text!r} is not a file name: name a file, e.g. {example}")
     target = Path(os.path.expanduser(text))
-    if text.endswith(("/", os.sep)) or target.is_dir():
+    if text.startswith("~") and str(target) == text:
+        raise RnnplayError(f"{what} path {text}: no such user's home folder; write the path out in full")
+    try:
+        mode: int | None = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there yet (a file in the way is said below)
+        mode = None
+    except OSError as err:  # a name too long, a loop of links, a folder we may not look into
+        raise RnnplayError(f"cannot write {what} {text}: {err.strerror or err}; choose another path") from None
+    if text.endswith(("/", os.sep)) or (mode is not None and stat.S_ISDIR(mode)):
         raise RnnplayError(f"{what} path {text} is a folder: name a file in it, e.g. {target / example}")
-    if target.exists() and not target.is_file():
+    if mode is not None and not stat.S_ISREG(mode):
         raise RnnplayError(f"{what} path {text} is not a regular file: choose another name")
-    if checkpoint and target.is_file() and not _is_checkpoint_or_empty(target):
+    if checkpoint and mode is not None and not _is_checkpoint_or_empty(target):
         raise RnnplayError(f"{what} path {text} is a file that is not an rnnplay checkpoint; rnnplay will not "
                            "overwrite it: choose another name")
     _write_test(target, what, text)

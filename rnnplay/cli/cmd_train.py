@@ -262,6 +262,7 @@ class TrainingLoop:
         self.val: float | None = None
         self.start_step = run_.trainer.step
         self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
+        self.trouble: str | None = None  # what went wrong with the periodic saves, already said once
 
     def run(self) -> int:
         events, code = self.run_.events(), 0
@@ -312,15 +313,25 @@ class TrainingLoop:
         return saved
 
     def checkpoint(self) -> None:
-        """A periodic save; when it fails, say where the run went instead, and keep training."""
+        """A periodic save; when it fails, say where the run goes instead (once, not at every checkpoint) and
+        keep training; say so too when --out can be written again."""
+        step = self.run_.trainer.step
         try:
             saved = self.save(self.out)
         except RnnplayError as err:
-            self.progress.message(f"warning: {err}; training goes on, and the next checkpoint tries again")
+            self.warn("unsaved", f"warning: {err}; training goes on, and each checkpoint tries again")
             return
         if saved.problem:
-            self.progress.message(f"warning: {saved.problem}; saved step {self.run_.trainer.step} to "
-                                  f"{saved.path} instead")
+            self.warn("rescued", f"warning: {saved.problem}; saved step {step} to {saved.path} instead, and so "
+                                 f"will the next checkpoints until {self.out} can be written")
+        elif self.trouble is not None:
+            self.trouble = None
+            self.progress.message(f"{self.out} can be written again: saved step {step} there")
+
+    def warn(self, trouble: str, text: str) -> None:
+        if trouble != self.trouble:
+            self.trouble = trouble
+            self.progress.message(text)
 
     def offer_best(self, val_loss: float) -> None:
         assert self.best is not None
@@ -345,19 +356,19 @@ class TrainingLoop:
     def finish(self, event: FinishedEvent) -> int:
         saved = self.final_save()
         where = saved.path
-        lost = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
+        outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
         if event.reason == "stopped":
-            print(f"interrupted at step {event.step}: {lost}; continue with --resume {where}", file=sys.stderr)
+            print(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}", file=sys.stderr)
             return self.interrupts.exit_code
         if event.reason == "diverged":
             raise RnnplayError(
                 f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or "
-                f"update, so the weights were left as they were; {lost}: continue with --resume {where} and a "
+                f"update, so the weights were left as they were; {outcome}: continue with --resume {where} and a "
                 "lower --lr")
         if saved.problem:
-            raise RnnplayError(f"the run finished at step {event.step} but {lost}: copy it where you want it, or "
+            raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
                                f"continue with --resume {where}")
-        print(f"{lost} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
+        print(f"{outcome} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
         if self.best is not None and self.best.kept:
             print(self.best.describe(self.run_), file=sys.stderr)
         print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")

@@ -18,8 +18,8 @@ def duration(seconds: float | None) -> str:
 
 
 def loss_text(nats: float | None) -> str:
-    """'1.523 nats/char (2.197 bits)'."""
-    if nats is None:
+    """'1.523 nats/char (2.197 bits)'; 'n/a' when there is none (a run that made no step has no training loss)."""
+    if nats is None or not math.isfinite(nats):
         return "n/a"
     return f"{nats:.4f} nats/char ({nats / math.log(2):.3f} bits)"
 

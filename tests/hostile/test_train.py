@@ -166,6 +166,9 @@ ROWS = [
     pytest.param(bad("--out", "small.txt/m.npz", mentions="is a file"), id="out-inside-a-file"),
     pytest.param(bad("--out", "/proc/rnnplay/m.npz", mentions="cannot write"), id="out-where-nobody-writes"),
     pytest.param(bad("--out", "small.txt", mentions="not an rnnplay checkpoint"), id="out-is-the-corpus"),
+    pytest.param(bad("--out", "~no-such-user-here/m.npz", mentions="no such user"), id="out-home-of-no-user"),
+    pytest.param(bad("--out", "n" * 300 + ".npz", mentions="cannot write"), id="out-name-too-long"),
+    pytest.param(bad("--best", "/proc/rnnplay/best.npz", mentions="cannot write"), id="best-where-nobody-writes"),
     pytest.param(bad("--out", "notes.md", mentions="will not overwrite", make=text_file("notes.md")),
                  id="out-would-overwrite-notes"),
     pytest.param(bad("--out", "pipe.npz", mentions="not a regular file", make=fifo("pipe.npz")), id="out-a-fifo"),
@@ -236,6 +239,8 @@ ROWS = [
                  id="missing-out-folders-created"),
     pytest.param(Row([*TRAIN, "--clip", "0", "--out", "m.npz"], code=0, allowed=("work/m.npz",)),
                  id="clip-zero-is-no-clipping"),
+    pytest.param(Row(["train", "small.txt", *TINY, "--time", "1e-9", "--out", "m.npz"], code=0,
+                     allowed=("work/m.npz",), said="saved m.npz after 0 steps"), id="time-too-short-for-a-step"),
     pytest.param(Row([*RESUME, "--steps", "5", "--lr", "0.01"], code=0, allowed=("work/m.npz",),
                      said="changed for this run: steps 3 -> 5, lr 0.004 -> 0.01"), id="resume-changes-are-named"),
 ]
