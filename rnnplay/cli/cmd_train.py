@@ -58,8 +58,9 @@ examples:
 
 Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
 and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
-validation, sampling and the budget may change; the model's shape, --batch-size,
---seq-length, --optimizer and --seed are the checkpoint's."""
+validation, sampling and the budget may change (a budget given replaces the saved
+one); the model's shape, --batch-size, --seq-length, --optimizer and --seed are the
+checkpoint's, and a different value is refused."""
 
 MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
@@ -104,7 +105,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--best", metavar="PATH",
                    help="also keep the checkpoint with the lowest validation loss so far at PATH "
                         "(saved after each validation that beats it; a run that overfits loses nothing)")
-    r.add_argument("--resume", metavar="CHECKPOINT", help="continue a run saved by train")
+    r.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue a run saved by train where it stopped (which flags it takes: see below)")
     r.add_argument("--val-every", type=int,
                    help=f"validate every N steps, 0: only at the end (default {DEFAULT['val_every']})")
     r.add_argument("--sample-every", type=int, help="print a sample every N steps (default 0: never)")
