@@ -12,7 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnplay.cli.cmd_train import Interrupts
+from rnnplay.core.trainer import TrainConfig
+from rnnplay.corpora import Corpus
 from rnnplay.models import load_model
+from rnnplay.training import ModelSpec, new_run
 
 
 def rnnplay(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
@@ -151,3 +155,22 @@ def test_best_keeps_the_lowest_validation_checkpoint(small_file: Path, tmp_path:
 def lowest_validation(history: dict) -> tuple[float, int]:
     """(the lowest validation loss, the step it was measured at)."""
     return min(zip(history["val_losses"], history["val_steps"], strict=True))
+
+
+def test_ctrl_c_only_asks_to_stop_and_a_second_one_while_saving_waits(small_text: str, capfd) -> None:
+    """Real SIGINTs to this process inside cmd_train's handler: a flag and a line each, never an exception."""
+    trainer = new_run(Corpus("small", small_text, "test"), ModelSpec("rnn", 1, 8), TrainConfig(2, 8)).trainer
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with Interrupts(trainer, Path("m.npz")) as interrupts:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert trainer.stopping
+            with interrupts.writing(Path("m.npz")):
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # the command is ending: no late death by signal
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    err = capfd.readouterr().err
+    assert "Ctrl-C: stopping after this step, then saving m.npz" in err
+    assert "Ctrl-C: still saving m.npz; waiting for the save to finish" in err
+    assert interrupts.exit_code == 130
