@@ -121,7 +121,7 @@ class CharRNN:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
-        model = load_model(path).model
+        model = load_model(path, training_state=False).model
         rnn = cls(model.vocab.size, model.hidden_size, cell=model.cell.name, num_layers=model.num_layers)
         rnn.model = model
         return rnn

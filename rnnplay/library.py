@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from .core.checkpoint import FORMAT
+from .core.model import Model
 from .errors import RnnplayError
 from .history import data_dir
-from .models import BUNDLED_MODEL
+from .models import BUNDLED_MODEL, load_model
 from .plugins import suggest
 
 BUNDLED_NAME = BUNDLED_MODEL.stem  # "shakespeare"
@@ -199,13 +200,15 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     named = None if is_path else _by_name(name, folder)
     if named is not None:
         return named
-    if given.exists():
-        return given  # a folder, say: loading it says what it is
+    if os.path.lexists(given):
+        return given  # a folder, or a dangling or looping link: loading it says what it is
     if is_path:
         raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
     names = model_names(folder)
     close = suggest(name.removesuffix(".npz"), names)
     listed = f"; models: {', '.join(names)}" if names else f"; {folder} holds no models yet"
+    if name.endswith(".npz"):
+        raise RnnplayError(f"{name}: no such file, nor a model of that name in {folder}{close}{listed}")
     raise RnnplayError(f"no model {name!r}: not a file, nor a name in {folder}{close}{listed}")
 
 
@@ -237,3 +240,12 @@ def library_path(corpus_name: str) -> Path:
     """Where /train saves a new run on ``corpus_name`` by default: its lowercased stem in the library, never taken."""
     stem = Path(corpus_name).stem.lower() or "model"
     return free_path(models_dir() / f"{stem}.npz")
+
+
+def open_model(name: str | None) -> Model:
+    """The weights of the model a user names on a command line: a checkpoint path, a library name,
+    'shakespeare', or the bundled model when ``name`` is None (the optimizer state is checked, not read)."""
+    if name is None and not BUNDLED_MODEL.exists():
+        raise RnnplayError("no MODEL given and the bundled model is not installed: "
+                           "name a checkpoint made by `rnnplay train`, or a model from `rnnplay models`")
+    return load_model(None if name is None else find_model(name), training_state=False).model

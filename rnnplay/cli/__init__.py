@@ -16,6 +16,7 @@ from .. import __version__
 from ..core import threads
 from ..errors import RnnplayError
 
+MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 DESCRIPTION = """\
 A terminal playground for character-level recurrent networks, trained from scratch in NumPy.
 

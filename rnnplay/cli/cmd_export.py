@@ -7,6 +7,7 @@ import os
 import sys
 
 from ..errors import RnnplayError
+from ..library import find_model
 from ..models import load_model, save_model
 
 ORDER = 70
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="checkpoint to copy")
+    p.add_argument("model", help="checkpoint to copy (or a model's name from `rnnplay models`)")
     p.add_argument("out", help="file to write")
     p.add_argument(
         "--dtype",
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if _same_file(args.model, args.out):
         raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
-    ckpt = load_model(args.model, training_state=False)  # the copy keeps no optimizer state
+    ckpt = load_model(find_model(args.model), training_state=False)  # the copy keeps no optimizer state
     meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
     training = meta.pop("training", None)
     if training is not None:

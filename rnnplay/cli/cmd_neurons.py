@@ -18,7 +18,8 @@ from ..core.inspect import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activations, a
 from ..core.model import Model
 from ..core.vocab import describe_char
 from ..errors import RnnplayError
-from ..models import BUNDLED_MODEL, load_model
+from ..library import open_model
+from . import MODEL_HELP
 from .progress import ProgressBar
 
 ORDER = 60
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "or colour a text by one unit's activation.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", nargs="?", help="a checkpoint (default: the bundled model)")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--find", metavar="CONDITION", help="rank units by |correlation| with CONDITION")
     what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")
@@ -55,12 +56,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="--find reads the text as N pieces side by side, each from a fresh state; faster on long "
                         f"texts (default: one per {STREAM_CHARS:,} characters, at most {MAX_STREAMS}; 1 = exact)")
     p.set_defaults(func=run)
-
-
-def _model(path: str | None) -> Model:
-    if path is None and not BUNDLED_MODEL.exists():
-        raise RnnplayError("this install has no bundled model yet: name a checkpoint, e.g. rnnplay neurons my.npz ...")
-    return load_model(path).model
 
 
 def _text(args: argparse.Namespace, model: Model) -> str:
@@ -117,7 +112,7 @@ def coloured(text: str, values: np.ndarray) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = _model(args.model)
+    model = open_model(args.model)
     if args.unit is not None:
         layer, unit = _unit(args.unit, model)
     text = _text(args, model)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import MODEL_HELP
+
 ORDER = 2
 EXAMPLES = '''\
 examples:
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("repl", help="the same session at a plain prompt",
                        description="Type a seed at the prompt; /help lists the commands.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="a checkpoint (.npz) to open (default: the bundled model)")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     p.set_defaults(func=run)
 
 

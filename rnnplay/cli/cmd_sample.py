@@ -18,8 +18,9 @@ from ..core.score import RunningScore
 from ..core.vocab import describe_char
 from ..corpora.text import decode, read_regular_file
 from ..errors import RnnplayError
-from ..models import BUNDLED_MODEL, load_model
+from ..library import open_model
 from ..plugins import get_host
+from . import MODEL_HELP
 
 ORDER = 20
 EXAMPLES = """\
@@ -50,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Continue a seed text with a trained model, streaming each character as it is picked.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", nargs="?", help="checkpoint from `rnnplay train` (default: the bundled model)")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
     seed.add_argument("--seed-file", type=Path, metavar="PATH", help="prime the model with this file's text")
@@ -66,16 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_model_arg(path: str | None) -> Model:
-    """The model at ``path``, or the bundled one; one line when neither exists."""
-    if path is None and not BUNDLED_MODEL.exists():
-        raise RnnplayError(
-            f"no MODEL given and the bundled model ({BUNDLED_MODEL.name}) is not installed yet: "
-            "pass a checkpoint made by `rnnplay train`"
-        )
-    return load_model(path).model
-
-
 def run(args: argparse.Namespace) -> int:
     if args.length < COMPILE_FROM:
         jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
@@ -87,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rng_seed is not None and args.rng_seed < 0:
         raise RnnplayError(f"--rng-seed must be a whole number >= 0 (got {args.rng_seed})")
     seed = read_seed(args)
-    model = load_model_arg(args.model)
+    model = open_model(args.model)
     unknown = model.vocab.unknown(seed)
     if unknown and not args.strict:
         names = ", ".join(describe_char(c) for c in unknown)

@@ -10,7 +10,9 @@ from ..core.model import Model
 from ..core.sampler import unescape
 from ..core.score import score_text, unknown_summary
 from ..errors import RnnplayError
-from .cmd_sample import load_model_arg, read_stdin, read_text
+from ..library import open_model
+from . import MODEL_HELP
+from .cmd_sample import read_stdin, read_text
 from .render import loss_text
 
 ORDER = 30
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Print how well a model predicts a text: mean cross-entropy in nats and bits per character.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", nargs="?", help="checkpoint from `rnnplay train` (default: the bundled model)")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text to score (\\n, \\t, \\\\ understood); - reads it from stdin")
     src.add_argument("--file", type=Path, help="a file whose text to score")
@@ -45,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     text, what = read_source(args)
-    model = load_model_arg(args.model)
+    model = open_model(args.model)
     text = read_crlf_as_lf(text, model)
     if args.val_split:
         text = text[int(len(text) * (1 - VAL_FRACTION)) :]  # floor, as rnnplay.core.data.split_ids

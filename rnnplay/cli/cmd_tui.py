@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import MODEL_HELP
+
 ORDER = 1
 EXAMPLES = """\
 examples:
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="the chat-style app (the default command)",
                        description="Type a seed, watch the model continue it; slash commands do the rest.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="a checkpoint (.npz) to open (default: the bundled model)")
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
     p.set_defaults(func=run)
 
 
