@@ -64,12 +64,12 @@ class Optimizer:
         return update
 
     def apply(self, params: Arrays, update: Update) -> None:
-        """Copy a proposed step into the parameters and the state (in place: the model's views stay valid)."""
+        """Take a proposed step: copied into the parameters (in place, so the model's views stay valid); the
+        new slot arrays, which nothing else holds, simply replace the old ones."""
         for name, new in update.params.items():
             np.copyto(params[name], new)
         for slot, arrays in update.slots.items():
-            for name, new in arrays.items():
-                np.copyto(self.state[slot][name], new)
+            self.state[slot].update(arrays)
         self.t = update.t
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
@@ -142,14 +142,18 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = beta1, beta2
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
-        m = self.beta1 * self.state["m"][name] + (1.0 - self.beta1) * g
-        v = self.beta2 * self.state["v"][name] + (1.0 - self.beta2) * (g * g)
+        m = self.beta1 * self.state["m"][name]
+        m += (1.0 - self.beta1) * g
+        v = self.beta2 * self.state["v"][name]
+        v += (1.0 - self.beta2) * (g * g)
         # θ -= lr·m̂/(√v̂ + ε) with m̂ = m/(1-β1ᵗ), √v̂ = √v/√(1-β2ᵗ): ε is added to √v̂, as in
         # PyTorch, not to √v (that would make ε effectively 1/√(1-β2ᵗ) times larger early on).
         denom = np.sqrt(v)
         denom *= 1.0 / math.sqrt(1.0 - self.beta2**t)
         denom += 1e-8
-        return p - (lr / (1.0 - self.beta1**t)) * m / denom, {"m": m, "v": v}
+        step = (lr / (1.0 - self.beta1**t)) * m
+        step /= denom
+        return np.subtract(p, step, out=step), {"m": m, "v": v}
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in (SGD, Adagrad, RMSprop, Adam)}
