@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rnnplay.cli.cmd_train import Interrupts
 from rnnplay.core.trainer import TrainConfig
@@ -174,3 +175,20 @@ def test_ctrl_c_only_asks_to_stop_and_a_second_one_while_saving_waits(small_text
     assert "Ctrl-C: stopping after this step, then saving m.npz" in err
     assert "Ctrl-C: still saving m.npz; waiting for the save to finish" in err
     assert interrupts.exit_code == 130
+
+
+def test_ctrl_c_in_a_real_terminal_stops_between_steps(small_file: Path, tmp_path: Path) -> None:
+    """Ctrl-C typed at a pseudo-terminal (the whole foreground group gets SIGINT) while the progress line redraws."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "train", str(small_file), *SMALL, "--steps", "1000000",
+                                           "--out", "m.npz"], cwd=str(tmp_path), encoding="utf-8", timeout=60,
+                          env={**os.environ, "RNNPLAY_JIT": "0", "COLUMNS": "120"})
+    child.expect(r"step \d+ epoch")  # the progress line, redrawn in place
+    child.sendcontrol("c")
+    child.expect("Ctrl-C: stopping after this step, then saving m.npz")
+    child.expect(r"interrupted at step (\d+): saved m.npz; continue with --resume m.npz")
+    step = int(child.match.group(1))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "Traceback" not in child.before
+    assert load_model(tmp_path / "m.npz").training["step"] == step
