@@ -283,7 +283,6 @@ class Session(LookInside):
         A seed is read through :func:`~rnnplay.core.sampler.unescape` (``\\n`` a newline), as
         every text typed in a command is; :meth:`generate` itself takes text as it is.
         """
-        line = line.rstrip("\r\n")
         if not line.strip():
             return
         self.history.append(line)

@@ -24,6 +24,16 @@ def compiled_kernels_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jit, "_disabled", False)
 
 
+@pytest.fixture(autouse=True)
+def own_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test has its own input history and data folder (models, rescued checkpoints), empty at the start."""
+    path = tmp_path / "history"
+    monkeypatch.setenv("RNNPLAY_HISTORY_FILE", str(path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.delenv("RNNPLAY_NOHISTORY", raising=False)
+    return path
+
+
 @pytest.fixture
 def shakespeare_path() -> Path:
     if not SHAKESPEARE.exists():

@@ -1,7 +1,4 @@
-"""What the Pilot tests of the Textual app share: making the app, typing a line, waiting for a state.
-
-A test module imports ``own_history`` too, so that no test reads or writes the user's input history.
-"""
+"""What the Pilot tests of the Textual app share: making the app, typing a line, waiting for a state."""
 
 from __future__ import annotations
 
@@ -9,7 +6,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from textual.pilot import Pilot
 
 from rnnplay.session import Session
@@ -18,15 +14,6 @@ from rnnplay.tui.prompt import PromptInput
 from rnnplay.tui.widgets import Note
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
-
-
-@pytest.fixture(autouse=True)
-def own_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A history file of the test's own (empty at the start)."""
-    path = tmp_path / "history"
-    monkeypatch.setenv("RNNPLAY_HISTORY_FILE", str(path))
-    monkeypatch.delenv("RNNPLAY_NOHISTORY", raising=False)
-    return path
 
 
 def app_on(model_path: Path, **settings: object) -> RnnplayApp:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from inspect_model import build_inspect_model
-from pilot_helpers import app_on, messages, own_history, type_line, until  # noqa: F401 - own_history: autouse
+from pilot_helpers import app_on, messages, type_line, until
 from rich.style import Style
 from rich.text import Text
 

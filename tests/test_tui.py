@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, messages, own_history, slow_down, type_line, until  # noqa: F401 - own_history: autouse
+from pilot_helpers import app_on, messages, slow_down, type_line, until
 from textual.widgets import ProgressBar, Static
 from tiny_model import build_tiny_model, write_corpus
 

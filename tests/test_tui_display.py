@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, messages, own_history, type_line, until  # noqa: F401 - own_history: autouse
+from pilot_helpers import app_on, messages, type_line, until
 from rich.console import Console
 from textual.geometry import Region
 from textual.widget import Widget

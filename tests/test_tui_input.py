@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, own_history, slow_down, type_line, until  # noqa: F401 - own_history: autouse
+from pilot_helpers import app_on, slow_down, type_line, until
 from textual import events
 from tiny_model import build_tiny_model
 
