@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import types
 
 import numpy as np
@@ -392,3 +393,23 @@ def test_output_paths_are_checked_before_anything_runs(tmp_path, monkeypatch, na
     with pytest.raises(RnnplayError, match=message):
         check_output_path(name, "--out", checkpoint=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "sub"]
+
+
+def test_ctrl_c_while_a_step_is_committed_waits_for_the_commit(small_text: str, monkeypatch) -> None:
+    """With Python's own SIGINT handler (a library caller, a notebook), a Ctrl-C in the middle of applying
+    a step surfaces once the step is whole: step and optimizer count still agree."""
+    run = small_run(small_text, steps=2)
+    list(run.trainer.run())
+    trainer = run.trainer
+    apply = trainer.optimizer.apply
+
+    def interrupted_apply(params, update):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives between two of the copies below
+        apply(params, update)
+
+    monkeypatch.setattr(trainer.optimizer, "apply", interrupted_apply)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train_step()
+    assert trainer.step == trainer.optimizer.t == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

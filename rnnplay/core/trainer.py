@@ -19,9 +19,11 @@ bit-for-bit where an uninterrupted one would.
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -203,6 +205,28 @@ class Attempt:
     skipped: str = ""
 
 
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold back a KeyboardInterrupt until the block is done, where Python's own Ctrl-C handler is in place.
+
+    Committing a step is a few copies and counters; a Ctrl-C between two of them would leave
+    a half-applied step. Callers that handle SIGINT themselves (``rnnplay train``: a flag
+    read between steps) and threads other than the main one are left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
 class Trainer:
     def __init__(
         self,
@@ -351,11 +375,12 @@ class Trainer:
         return Attempt(loss, norm, states, update)
 
     def _commit(self, attempt: Attempt) -> tuple[float, float] | str:
-        if attempt.update is not None:
-            self.optimizer.apply(self.model.params, attempt.update)
-        self.states = attempt.states
-        self.step += 1
-        self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
+        with ctrl_c_held():
+            if attempt.update is not None:
+                self.optimizer.apply(self.model.params, attempt.update)
+            self.states = attempt.states
+            self.step += 1
+            self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
         return attempt.skipped or (attempt.loss, attempt.norm)
 
     def validate(self, chars: int | None = None) -> float | None:
