@@ -13,7 +13,10 @@ final :class:`FinishedEvent`) that the CLI and the TUI render. A step's
 validation, when one is due, comes before its StepEvent. Everything that
 decides what happens next (weights, optimizer state, step, RNG, data position,
 carried state) is in :meth:`Trainer.checkpoint_state`, so a resumed run ends
-bit-for-bit where an uninterrupted one would.
+bit-for-bit where an uninterrupted one would. A step is all or nothing: it is
+computed aside and committed at once (:meth:`Trainer.train_step`), and
+:meth:`Trainer.stop` only sets a flag the loop reads between steps, so a
+checkpoint saved at any moment holds a whole number of steps.
 """
 
 from __future__ import annotations
