@@ -186,8 +186,52 @@ def plugin_prints_to_stderr() -> AbstractContextManager[object]:
     return nullcontext() if sys.stderr is None else redirect_stdout(sys.stderr)  # stderr closed: leave stdout be
 
 
-def entry_point_dist(ep: metadata.EntryPoint) -> str:
-    return ep.dist.name if ep.dist is not None else ep.name
+@dataclass
+class Found:
+    """One entry point of the ``rnnplay`` group and the distribution it comes from."""
+
+    dist: str
+    version: str
+    ep: metadata.EntryPoint
+
+
+def dist_label(dist: metadata.Distribution) -> str:
+    """The name of a distribution whose metadata may be broken, or where it is."""
+    with suppress(Exception):
+        if dist.name:
+            return str(dist.name)
+    return f"a package in {dist.locate_file('')}"
+
+
+def find_entry_points() -> tuple[list[Found], list[PluginFailure]]:
+    """Every entry point of the ``rnnplay`` group, and the distributions whose metadata cannot be read.
+
+    Read one distribution at a time (the first of a name on sys.path wins, as for importlib's own
+    ``entry_points()``), so that one broken install — an undecodable entry_points.txt, a METADATA
+    without a name or version — is reported instead of stopping every command.
+    """
+    found: list[Found] = []
+    unreadable: list[PluginFailure] = []
+    seen: set[str] = set()
+    for dist in metadata.distributions():
+        name = None
+        try:
+            eps = [ep for ep in dist.entry_points if ep.group == hookspecs.PROJECT]
+            if not eps:
+                continue
+            name = dist.name
+            version = dist.version
+            if not name:
+                raise ValueError("its METADATA has no Name")
+        except Exception as err:
+            unreadable.append(PluginFailure(name or dist_label(dist),
+                                            f"its installed metadata cannot be read ({one_line(err)}); reinstall it"))
+            continue
+        if normalize(name) in seen:
+            continue
+        seen.add(normalize(name))
+        found += [Found(name, version or "?", ep) for ep in eps]
+    return found, unreadable
 
 
 class UserInterrupts:
@@ -263,26 +307,27 @@ class PluginHost:
 
     # -- loading -------------------------------------------------------------------
     def _load_entry_points(self) -> None:
-        allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
-        found = list(metadata.entry_points(group=hookspecs.PROJECT))
+        found, unreadable = find_entry_points()
+        self.failures += unreadable
         chosen = found
+        allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
         if allowed is not None:
             wanted = {normalize(n.strip()): n.strip() for n in allowed.split(",") if n.strip()}
-            chosen = [ep for ep in found if normalize(entry_point_dist(ep)) in wanted]
-            self.skipped = sorted({entry_point_dist(ep) for ep in found} - {entry_point_dist(ep) for ep in chosen})
-            self._name_unknown(wanted, sorted({entry_point_dist(ep) for ep in found}))
-        self._loading = sorted({normalize(entry_point_dist(ep)) for ep in chosen})
-        for ep in chosen:
-            dist = entry_point_dist(ep)
+            chosen = [f for f in found if normalize(f.dist) in wanted]
+            self.skipped = sorted({f.dist for f in found} - {f.dist for f in chosen})
+            self._name_unknown(wanted, sorted({f.dist for f in found}))
+        self._loading = sorted({normalize(f.dist) for f in chosen})
+        for entry in chosen:
+            dist = entry.dist
             try:
                 with self._watch(dist, f"importing plugin {dist}"):
-                    plugin = ep.load()
+                    plugin = entry.ep.load()
             except BaseException as err:  # a broken plugin must never take the app down, whatever it raises
                 self._interrupts.reraise_if_pressed(err)
                 self._fail(dist, import_error(err))
                 continue
-            self.plugins.setdefault(dist, PluginInfo(dist, ep.dist.version if ep.dist is not None else "?"))
-            self._add(plugin, dist if dist not in self._dist else f"{dist}:{ep.name}", dist)
+            self.plugins.setdefault(dist, PluginInfo(dist, entry.version))
+            self._add(plugin, dist if dist not in self._dist else f"{dist}:{entry.ep.name}", dist)
 
     def _name_unknown(self, wanted: dict[str, str], installed: list[str]) -> None:
         """Record each name in RNNPLAY_LOAD_PLUGINS that no installed plugin has, and say so in one line."""

@@ -156,6 +156,45 @@ def test_many_unknown_names_are_one_warning(host_with: None, monkeypatch: pytest
     assert " nope9 and 490 more, which are not installed; installed plugins: rnnplay-exit-import, " in warning
 
 
+# -- broken installs (hand-made dist-info folders): the one package is reported, every other command still runs ------
+NAME_AND_VERSION = "Metadata-Version: 2.1\nName: rnnplay-broken-install\nVersion: 0.1\n"
+BROKEN_INSTALLS = [
+    pytest.param(NAME_AND_VERSION, b"[rnnplay]\nbad = \xff\xfe json\n",
+                 ("rnnplay-broken-install: its installed metadata cannot be read (UnicodeDecodeError",),
+                 id="entry-points-file-not-utf8"),
+    pytest.param("Metadata-Version: 2.1\nVersion: 0.1\n", b"[rnnplay]\nbad = json\n",
+                 ("its installed metadata cannot be read (ValueError: its METADATA has no Name)",),
+                 id="metadata-without-a-name"),
+    pytest.param("Metadata-Version: 2.1\nName: rnnplay-broken-install\n", b"[rnnplay]\nbad = json\n",
+                 ("rnnplay-broken-install  ?",), id="metadata-without-a-version"),
+    pytest.param(NAME_AND_VERSION, b"[rnnplay]\nbad = json:nothing_here\n",
+                 ("rnnplay-broken-install: could not be imported: AttributeError",),
+                 id="entry-point-to-a-missing-name"),
+    pytest.param(NAME_AND_VERSION, b"[rnnplay]\nbad = rnnplay_no_such_module\n",
+                 ("could not be imported: ModuleNotFoundError",), id="entry-point-to-a-missing-module"),
+]
+
+
+@pytest.mark.parametrize(("metadata_text", "entry_points", "mentions"), BROKEN_INSTALLS)
+def test_broken_install(metadata_text: str, entry_points: bytes, mentions: tuple[str, ...], tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    info = tmp_path / "site" / "rnnplay_broken_install-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(metadata_text)
+    (info / "entry_points.txt").write_bytes(entry_points)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delenv("RNNPLAY_LOAD_PLUGINS", raising=False)
+    reset_host()
+    try:
+        assert cli.main(["plugins"]) == 0
+    finally:
+        reset_host()
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    for words in mentions:
+        assert words in out.out, out.out
+
+
 # -- `rnnplay plugins install/uninstall/new` refusing bad input before pip or a file is touched, in process -------
 MANAGING = [
     pytest.param(["install", ""], "no plugin given", id="install-empty-name"),
