@@ -252,7 +252,8 @@ class UserInterrupts:
         self.pressed = False
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
-            if callable(previous):  # with SIG_IGN or SIG_DFL a Ctrl-C never becomes a KeyboardInterrupt
+            # with SIG_IGN or SIG_DFL a Ctrl-C never becomes a KeyboardInterrupt; when entered again, keep one note
+            if callable(previous) and previous != self._note:
                 self._previous = previous
                 signal.signal(signal.SIGINT, self._note)
                 self._installed = True
