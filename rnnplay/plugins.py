@@ -247,13 +247,16 @@ class UserInterrupts:
         self.pressed = False
         self._previous: Callable[[int, FrameType | None], Any] = signal.default_int_handler
         self._installed = False
+        self._depth = 0  # entered again from inside (a nested use): one note, put back by the outermost exit
 
     def __enter__(self) -> UserInterrupts:
+        self._depth += 1
+        if self._depth > 1:
+            return self
         self.pressed = False
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
-            # with SIG_IGN or SIG_DFL a Ctrl-C never becomes a KeyboardInterrupt; when entered again, keep one note
-            if callable(previous) and previous != self._note:
+            if callable(previous):  # with SIG_IGN or SIG_DFL a Ctrl-C never becomes a KeyboardInterrupt
                 self._previous = previous
                 signal.signal(signal.SIGINT, self._note)
                 self._installed = True
@@ -264,6 +267,9 @@ class UserInterrupts:
         self._previous(signum, frame)
 
     def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
         main = threading.current_thread() is threading.main_thread()  # a generator may be closed elsewhere
         if self._installed and main and signal.getsignal(signal.SIGINT) == self._note:
             signal.signal(signal.SIGINT, self._previous)
