@@ -97,12 +97,12 @@ class TrainingRun:
         """
         try:
             return Saved(self.save(path, **kwargs))
-        except RnnplayError as err:
-            problem = str(err)
+        except (RnnplayError, OSError) as err:  # OSError: any the writer let through is as much a failed save
+            problem = str(err) if isinstance(err, RnnplayError) else f"cannot write {path}: {err.strerror or err}"
         rescue = self.rescue_path(path)
         try:
             return Saved(self.save(rescue, **kwargs), problem)
-        except RnnplayError as err:
+        except (RnnplayError, OSError) as err:
             raise RnnplayError(f"{problem}; the rescue copy failed too ({err})") from None
 
 
