@@ -440,7 +440,7 @@ def test_scaffold_names(name: str, expected: PluginNames) -> None:
     assert PluginNames.from_name(name) == expected
 
 
-@pytest.mark.parametrize("name", ["", "2cells", "my cell", "a--b", "rnnplay-", "ünï"])
+@pytest.mark.parametrize("name", ["", "2cells", "my cell", "a--b", "rnnplay-", "ünï", "a" * 65, "a\x1b[2J"])
 def test_scaffold_refuses_unusable_names(name: str) -> None:
     with pytest.raises(RnnplayError, match="is not a usable plugin name"):
         PluginNames.from_name(name)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import RnnplayError
+from ..plugins import MAX_NAME
 
 TEMPLATES = Path(__file__).parent
 # template -> where it goes in the new package ({module} is filled in)
@@ -44,10 +45,11 @@ class PluginNames:
     @classmethod
     def from_name(cls, name: str) -> PluginNames:
         short = name.lower().removeprefix("rnnplay-").removeprefix("rnnplay_")
-        if not NAME_RE.fullmatch(short):
+        if not NAME_RE.fullmatch(short) or len(short) > MAX_NAME:
+            shown = repr(name if len(name) <= MAX_NAME else name[:MAX_NAME] + "…")
             raise RnnplayError(
-                f"{name!r} is not a usable plugin name: use lowercase letters, digits and single '-' or '_', "
-                "starting with a letter (for example `rnnplay plugins new mycell`)"
+                f"{shown} is not a usable plugin name: use at most {MAX_NAME} lowercase letters, "
+                "digits and single '-' or '_', starting with a letter (for example `rnnplay plugins new mycell`)"
             )
         words = re.split(r"[-_]", short)
         return cls(short, f"rnnplay-{'-'.join(words)}", f"rnnplay_{'_'.join(words)}",
