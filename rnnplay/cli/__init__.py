@@ -11,6 +11,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import NoReturn
 
 from .. import __version__
 from ..core import threads
@@ -30,8 +31,15 @@ examples:
   rnnplay COMMAND --help                         help for one command, with examples"""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake as one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rnnplay: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="rnnplay", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"rnnplay {__version__}")

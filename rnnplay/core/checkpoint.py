@@ -19,6 +19,7 @@ removed by the next save to the same path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -168,7 +169,8 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         os.replace(tmp, path)
         _fsync_dir(folder)
     except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder itself may be gone: the write's error is the one to tell
+            Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError):
             raise RnnplayError(f"cannot write {path}: {err.strerror or err}") from None
         raise

@@ -67,6 +67,26 @@ class Sandbox:
                 out[str(path.relative_to(self.root))] = (st.st_size, st.st_mtime_ns)
         return out
 
+    def run_in_process(self, args: list[str] | tuple[str, ...], capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None) -> Outcome:
+        """``rnnplay ARGS`` through ``rnnplay.cli.main`` in this process, in the sandbox's environment and cwd.
+
+        The same code path as :meth:`run` without a new interpreter: for rows where no signal, lock or
+        process exit matters.
+        """
+        from rnnplay import cli
+
+        for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
+            monkeypatch.delenv(name)
+        for name, value in {**self.env, **(env or {})}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(self.work)
+        capsys.readouterr()
+        start = time.perf_counter()
+        code = cli.main(list(args))
+        out = capsys.readouterr()
+        return Outcome(code, out.out, out.err, time.perf_counter() - start)
+
     def run(self, args: list[str], *, timeout: float = 60, stdin: str | None = None,
             env: dict[str, str] | None = None) -> Outcome:
         start = time.perf_counter()

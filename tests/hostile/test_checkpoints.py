@@ -16,7 +16,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay import cli
 from rnnplay.core.cells.rnn import RNNCell
 from rnnplay.core.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
 from rnnplay.core.model import Model
@@ -49,7 +47,7 @@ from .checkpoint_files import (
     write_zip,
     zero_bomb,
 )
-from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
+from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
 
 Make = Callable[[Path], None]
 SAMPLE = ["sample", "m.npz", "--length", "5"]
@@ -344,20 +342,6 @@ def valid(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return write_checkpoint(tmp_path_factory.mktemp("valid") / "m.npz").read_bytes()
 
 
-def run_in_process(sandbox: Sandbox, args: tuple[str, ...], capsys: pytest.CaptureFixture[str],
-                   monkeypatch: pytest.MonkeyPatch) -> Outcome:
-    for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
-        monkeypatch.delenv(name)
-    for name, value in sandbox.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(sandbox.work)
-    capsys.readouterr()
-    start = time.perf_counter()
-    code = cli.main(list(args))
-    out = capsys.readouterr()
-    return Outcome(code, out.out, out.err, time.perf_counter() - start)
-
-
 @pytest.mark.parametrize("row", ROWS)
 def test_hostile_checkpoint(row: Row, valid: bytes, sandbox: Sandbox, capsys: pytest.CaptureFixture[str],
                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -368,7 +352,7 @@ def test_hostile_checkpoint(row: Row, valid: bytes, sandbox: Sandbox, capsys: py
     if row.subprocess:
         out = sandbox.run(list(row.args), timeout=row.timeout)
     else:
-        out = run_in_process(sandbox, row.args, capsys, monkeypatch)
+        out = sandbox.run_in_process(row.args, capsys, monkeypatch)
     if row.code == 0:
         assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
     else:
@@ -397,7 +381,7 @@ def test_export_to_float16_refuses_weights_beyond_its_range(sandbox: Sandbox, ca
     before = sandbox.snapshot()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning would be a second line on the terminal
-        out = run_in_process(sandbox, ("export", "m.npz", "small.npz"), capsys, monkeypatch)
+        out = sandbox.run_in_process(("export", "m.npz", "small.npz"), capsys, monkeypatch)
     assert_one_line_error(out, mentions=("head.W_hy", "float16"))
     assert_nothing_outside(before, sandbox.snapshot(), allowed=("\0",))
 

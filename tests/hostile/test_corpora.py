@@ -27,9 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnplay.cli import main
-
-from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
+from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAKESPEARE = ROOT / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
@@ -349,20 +347,6 @@ ROWS = [
 ]
 
 
-def run_in_process(sandbox: Sandbox, args: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                   monkeypatch: pytest.MonkeyPatch) -> Outcome:
-    for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
-        monkeypatch.delenv(name)
-    for name, value in {**sandbox.env, **env}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(sandbox.work)
-    capsys.readouterr()
-    start = time.perf_counter()
-    code = main(args)
-    out = capsys.readouterr()
-    return Outcome(code, out.out, out.err, time.perf_counter() - start)
-
-
 def files_beside(root: Path) -> set[str]:
     """Files in the sandbox's parent folder, outside the sandbox: where an escaping path would land."""
     return {str(p) for p in root.parent.rglob("*") if root not in p.parents and p != root}
@@ -385,7 +369,7 @@ def test_hostile_corpus(row: Row, sandbox: Sandbox, server: str, capsys: pytest.
     if row.subprocess:
         out = sandbox.run(args, timeout=row.timeout, env=env)
     else:
-        out = run_in_process(sandbox, args, env, capsys, monkeypatch)
+        out = sandbox.run_in_process(args, capsys, monkeypatch, env=env)
     if row.code == 0:
         assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert row.stdout in out.stdout, out.stdout[-2000:]

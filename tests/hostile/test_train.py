@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay import cli
 from rnnplay.core.trainer import TrainConfig
 from rnnplay.corpora import load_corpus
 from rnnplay.models import load_model, save_model
@@ -266,20 +265,6 @@ def resumable(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run.save(path.with_name("m.npz"))
 
 
-def run_in_process(sandbox: Sandbox, args: list[str], capsys: pytest.CaptureFixture[str],
-                   monkeypatch: pytest.MonkeyPatch) -> Outcome:
-    for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
-        monkeypatch.delenv(name)
-    for name, value in sandbox.env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(sandbox.work)
-    capsys.readouterr()
-    start = time.perf_counter()
-    code = cli.main(args)
-    out = capsys.readouterr()
-    return Outcome(code, out.out, out.err, time.perf_counter() - start)
-
-
 @pytest.mark.parametrize("row", ROWS)
 def test_hostile_train(row: Row, sandbox: Sandbox, resumable: Path, capsys: pytest.CaptureFixture[str],
                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -292,7 +277,7 @@ def test_hostile_train(row: Row, sandbox: Sandbox, resumable: Path, capsys: pyte
         with OutputLock(sandbox.work / "m.npz"):  # held by this process, alive
             out = sandbox.run(row.args, timeout=row.timeout)
     else:
-        out = run_in_process(sandbox, row.args, capsys, monkeypatch)
+        out = sandbox.run_in_process(row.args, capsys, monkeypatch)
     if row.code == 0:
         assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
         assert row.said in out.stderr, out.stderr
