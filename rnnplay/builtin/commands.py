@@ -306,6 +306,9 @@ def plugins(session: Session, argline: str) -> None:
     text = f"plugins:\n{_rows(rows)}"
     if host.failures:
         text += "\n" + "\n".join(f"  {failure}" for failure in host.failures)
+    text += "".join(f"\n  warning: {w}" for w in host.warnings)
+    if host.skipped:
+        text += f"\n  not loaded (RNNPLAY_LOAD_PLUGINS leaves them out): {', '.join(host.skipped)}"
     session.info(text)
 
 

@@ -19,6 +19,7 @@ from ..core.model import Model
 from ..core.vocab import describe_char
 from ..errors import RnnplayError
 from ..library import open_model
+from ..plugins import get_host
 from . import MODEL_HELP
 from .progress import ProgressBar
 
@@ -121,9 +122,10 @@ def run(args: argparse.Namespace) -> int:
             raise RnnplayError(f"--top must be at least 1 (got {args.top})")
         streams = args.streams or auto_streams(len(text))
         bar = ProgressBar()
-        scores = find_neurons(model, text, args.find, args.top, args.state, streams,
-                              progress=lambda done: bar("reading the text", round(done * len(text)), len(text),
-                                                        "characters"))
+        with get_host().blame("cells", model.cell.name, "reading the text"):
+            scores = find_neurons(model, text, args.find, args.top, args.state, streams,
+                                  progress=lambda done: bar("reading the text", round(done * len(text)), len(text),
+                                                            "characters"))
         pieces = f" in {streams} pieces" if streams > 1 else ""
         layers = f"{model.num_layers} layer{'s' * (model.num_layers != 1)}"
         print(f"units whose {args.state} tracks {args.find} over {len(text):,} characters{pieces} "
@@ -135,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         model_arg = f"{args.model} " if args.model else ""
         print(f"see one: rnnplay neurons {model_arg}--unit {best.layer}:{best.unit} --state {args.state} --text '...'")
         return 0
-    acts = activations(model, text, args.state)[:, layer, unit].astype(np.float64)
+    with get_host().blame("cells", model.cell.name, "reading the text"):
+        acts = activations(model, text, args.state)[:, layer, unit].astype(np.float64)
     # h is in [-1, 1] for the built-in cells and is shown as it is; c is unbounded, so it is shown as
     # c / max|c| over this text, which keeps a slow ramp (a line-position counter) visible
     scale = max(float(np.abs(acts).max()), 1e-12) if args.state == "c" else 1.0

@@ -11,6 +11,7 @@ from ..core.sampler import unescape
 from ..core.score import score_text, unknown_summary
 from ..errors import RnnplayError
 from ..library import open_model
+from ..plugins import get_host
 from . import MODEL_HELP
 from .cmd_sample import read_stdin, read_text
 from .render import loss_text
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                            "or use a model trained on text that has them")
     if unknown:
         text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
-    score = score_text(model, text)
+    with get_host().blame("cells", model.cell.name, "scoring"):
+        score = score_text(model, text)
     if unknown:
         print(f"rnnplay: left out {unknown}", file=sys.stderr)
     print(f"{loss_text(score.nats_per_char)} on {len(score.probs):,} characters of {what}")
