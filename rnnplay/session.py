@@ -33,9 +33,8 @@ import numpy as np
 
 from .commands import find_command, parse_number, split_command
 from .core import jit, threads
-from .core.data import split_ids
 from .core.generate import generate
-from .core.inspect import Cancelled, Unit
+from .core.inspect import Unit
 from .core.model import Model
 from .core.sampler import resolve_params, unescape
 from .core.score import Score, score_text
@@ -45,17 +44,17 @@ from .core.trainer import (
     SkippedEvent,
     StepEvent,
     TrainConfig,
-    Trainer,
     ValidationEvent,
 )
 from .core.vocab import describe_char
+from .core.work import Cancelled
 from .corpora import Corpus, load_corpus
 from .errors import RnnplayError
 from .library import find_model, free_path, library_path, models_dir
 from .models import BUNDLED_MODEL, load_model, no_model, save_model
 from .plugins import get_host, suggest
 from .session_inspect import HeatShown, LookInside, NeuronsShown, TurnRecord, sampler_label, value_text
-from .training import BestCheckpoint, ModelSpec, OutputLock, TrainingRun, check_output_path, new_run
+from .training import BestCheckpoint, ModelSpec, OutputLock, TrainingRun, check_output_path, continue_run, new_run
 from .transcript import save_transcript
 
 DEFAULT_SAMPLER = "temperature"
@@ -179,18 +178,6 @@ def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
 def shape_text(model: Model) -> str:
     """'2×512 lstm'."""
     return f"{model.num_layers}×{model.hidden_size} {model.cell.name}"
-
-
-def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
-    """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
-
-    The model's vocabulary must cover the corpus (:meth:`Session.train` checks it first).
-    """
-    params = {k: v.copy() for k, v in model.params.items()}
-    copy = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=model.dtype,
-                 params=params)
-    train_ids, val_ids = split_ids(copy.vocab.encode(corpus.text), config.val_fraction)
-    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}))
 
 
 class WorkReport:
@@ -616,9 +603,11 @@ class Session(LookInside):
         model = self.snapshot()
         if model is None:
             raise RnnplayError(no_model())
-        long = len(text) >= LONG_SCORE
-        with self.working(f"scoring {len(text):,} characters") if long else contextlib.nullcontext():
+        if len(text) < LONG_SCORE:
             result = score_text(model, text)
+        else:
+            with self._turn() as (_, cancel), self.working(f"scoring {len(text):,} characters") as report:
+                result = score_text(model, text, progress=report, cancel=cancel.is_set)
         lines = [f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
                  f"over {len(result.probs)} predicted characters; least expected:"]
         for i in np.argsort(result.probs)[:worst]:

@@ -230,7 +230,7 @@ class LookInside:
         The text searched: ``text`` if given, else the model's validation text when its
         corpus is at hand (the last tenth, at most FIND_CHARS characters), else everything
         written in this session. :meth:`cancel` stops the reading within one step
-        (:class:`~rnnplay.core.inspect.Cancelled`).
+        (:class:`~rnnplay.core.work.Cancelled`).
         """
         with self._turn() as (model, cancel):
             source, text = ("the text given", self._known(model, text)) if text else self._search_text(model)

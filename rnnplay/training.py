@@ -21,8 +21,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .core import checkpoint
+from .core.cells.base import Cell
 from .core.data import split_ids
-from .core.limits import check_model_size
+from .core.limits import MAX_PARAMS, check_model_size, check_state_size
 from .core.model import Model
 from .core.trainer import Event, TrainConfig, Trainer, check_number
 from .core.vocab import Vocab
@@ -45,7 +49,7 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.cell, str) or not self.cell.strip():
             raise RnnplayError(f"the cell must be a name such as lstm or rnn, got {self.cell!r}")
-        check_model_size(self.hidden, self.layers, 2)
+        check_model_size(self.hidden, self.layers, None)
         check_number("dropout", self.dropout, low=0, high=1, high_open=True)
 
 
@@ -265,11 +269,36 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
     vocab = Vocab.from_text(corpus.text)
     if len(vocab) < 2:
         raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
-    check_model_size(spec.hidden, spec.layers, len(vocab))
-    model = Model(get_host().cell(spec.cell), vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
+    cell = get_host().cell(spec.cell)
+    check_buildable(cell, vocab, spec, config)
+    model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
     train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
     model.init_output_bias(train_ids)
     return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
+
+
+def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
+
+    The model's vocabulary must cover the corpus (:meth:`Session.train` checks it first).
+    """
+    check_state_size(config.batch_size, model.hidden_size, model.num_layers, model.cell.state_size)
+    params = {k: v.copy() for k, v in model.params.items()}
+    copy = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=model.dtype,
+                 params=params)
+    train_ids, val_ids = split_ids(copy.vocab.encode(corpus.text), config.val_fraction)
+    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}))
+
+
+def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConfig) -> None:
+    """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded."""
+    check_model_size(spec.hidden, spec.layers, len(vocab))
+    check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size)
+    stored = checkpoint.ModelSpec(spec.cell, None, vocab, spec.hidden, spec.layers, spec.dropout, np.dtype("float32"))
+    total = sum(math.prod(shape) for shape in checkpoint.param_shapes(cell, stored).values())
+    if total > MAX_PARAMS:
+        raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "
+                           f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller --hidden or --layers")
 
 
 # What a resumed run may change; every other setting shapes the weights, the optimizer state or the data stream.

@@ -54,6 +54,7 @@ import numpy as np
 from ..errors import RnnplayError
 from .model import Model
 from .score import Score, score_text
+from .work import Cancel, Cancelled, Progress
 
 Which = Literal["h", "c"]
 STREAM_CHARS = 5000  # auto_streams: a piece this long starts cold for about 1% of its length
@@ -63,12 +64,6 @@ MAX_STREAMS = 32
 # -- activations ---------------------------------------------------------------------------
 
 
-Progress = Callable[[float], None]  # told the fraction done, 0..1
-Cancel = Callable[[], bool]  # asked between steps: True stops the reading
-
-
-class Cancelled(RnnplayError):
-    """Long work (a reading here, a download in the session) was stopped because the user asked."""
 
 
 def activations(

@@ -36,11 +36,12 @@ def check_model_size(hidden: object, layers: object, vocab: object, where: str =
     """``(hidden, layers, vocab)`` as ints, or a one-line error naming the limit that was passed.
 
     ``advice`` replaces the closing hint (which speaks of choosing values) where the
-    sizes were not chosen by the user, as in a checkpoint's metadata.
+    sizes were not chosen by the user, as in a checkpoint's metadata. ``vocab=None``
+    checks the layers alone, before the corpus (and so the vocabulary) is known.
     """
     values = []
     for label, value, top in (("hidden size", hidden, MAX_HIDDEN), ("layers", layers, MAX_LAYERS),
-                              ("vocabulary", vocab, MAX_VOCAB)):
+                              ("vocabulary", 1 if vocab is None else vocab, MAX_VOCAB)):
         if isinstance(value, bool) or not isinstance(value, int):
             shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
             raise RnnplayError(f"{where}: {label} must be a whole number, got {shown}"
@@ -51,7 +52,8 @@ def check_model_size(hidden: object, layers: object, vocab: object, where: str =
         values.append(value)
     h, n, v = values
     if params_upper_bound(h, n, v) > MAX_PARAMS:
-        raise RnnplayError(f"{where}: {n} layers of {h:,} units over {v:,} characters would need more than "
+        over = "" if vocab is None else f" over {v:,} characters"
+        raise RnnplayError(f"{where}: {n} layers of {h:,} units{over} would need more than "
                            f"{MAX_PARAMS:,} parameters; {advice or 'choose a smaller --hidden or --layers'}")
     return h, n, v
 

@@ -24,6 +24,7 @@ from .generate import prime
 from .model import Model, States
 from .ops import log_softmax
 from .vocab import Vocab, describe_char
+from .work import Cancel, Cancelled, Progress
 
 CHUNK = 512  # characters per forward pass
 NAMED_UNKNOWN = 10  # unseen characters named in a message; the rest are counted
@@ -59,8 +60,13 @@ def unknown_summary(vocab: Vocab, text: str) -> str:
             f"({len(unknown):,} distinct: {names}{more})")
 
 
-def score_text(model: Model, text: str, top_k: int = 5) -> Score:
-    """Score every character of ``text`` but the first (see the module docstring); unseen characters are refused."""
+def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | None = None,
+               cancel: Cancel | None = None) -> Score:
+    """Score every character of ``text`` but the first (see the module docstring); unseen characters are refused.
+
+    ``progress(fraction)`` hears how far it has got and ``cancel()`` is asked between chunks of
+    CHUNK characters (True raises :class:`~rnnplay.core.work.Cancelled`), as in the neuron search.
+    """
     unknown = unknown_summary(model.vocab, text)
     if unknown:
         raise RnnplayError(f"the text has {unknown}: remove them, or use a model trained on text that has them")
@@ -74,6 +80,10 @@ def score_text(model: Model, text: str, top_k: int = 5) -> Score:
     top_probs = np.empty((n, k), dtype=np.float32)
     states: States = model.initial_state(1)
     for start in range(0, n, CHUNK):
+        if cancel is not None and cancel():
+            raise Cancelled(f"stopped after scoring {start:,} of {n:,} characters")
+        if progress is not None:
+            progress(start / n)
         stop = min(start + CHUNK, n)
         logits, states, _ = model.forward(ids[start:stop, None], states)
         lp = log_softmax(logits[:, 0].astype(np.float64))  # (T, V)

@@ -1,0 +1,19 @@
+"""Long work on a text (scoring it, reading a model's states over it) that reports how far it has got and stops
+when asked.
+
+``progress(fraction)`` is told the fraction done, 0..1; ``cancel()`` is asked between steps, and True
+ends the work with :class:`Cancelled`, whose message says how far it got.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import RnnplayError
+
+Progress = Callable[[float], None]
+Cancel = Callable[[], bool]
+
+
+class Cancelled(RnnplayError):
+    """Long work (a reading, a scoring, a download in the session) was stopped because the user asked."""
