@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import textwrap
+from collections.abc import Iterator
 
 from ..core.vocab import Vocab, describe_char
 from ..corpora import Corpus, load_corpus, resolve
@@ -122,10 +124,28 @@ def describe_card(card: Card) -> str:
     return "\n".join(lines)
 
 
-def run_show(args: argparse.Namespace) -> int:
-    if args.max_download is not None:
-        os.environ[MAX_DOWNLOAD_ENV] = args.max_download
+@contextlib.contextmanager
+def max_download_flag(value: str | None) -> Iterator[None]:
+    """``--max-download`` for this command alone: the loaders read it as $RNNPLAY_MAX_DOWNLOAD."""
+    before = os.environ.get(MAX_DOWNLOAD_ENV)
+    if value is not None:
+        os.environ[MAX_DOWNLOAD_ENV] = value
+    try:
         size_from_env(MAX_DOWNLOAD_ENV, 0)  # refuse a bad size now, before any download
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAX_DOWNLOAD_ENV, None)
+        else:
+            os.environ[MAX_DOWNLOAD_ENV] = before
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with max_download_flag(args.max_download):
+        return _show(args)
+
+
+def _show(args: argparse.Namespace) -> int:
     loader, argument = resolve(args.corpus)
     card = require_card(argument) if loader.name == "card" else None
     if card is not None and card.url is not None and not card.cached:
