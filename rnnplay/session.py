@@ -54,7 +54,17 @@ from .library import find_model, free_path, library_path, models_dir
 from .models import BUNDLED_MODEL, load_model, no_model, save_model
 from .plugins import get_host, suggest
 from .session_inspect import HeatShown, LookInside, NeuronsShown, TurnRecord, sampler_label, value_text
-from .training import BestCheckpoint, ModelSpec, OutputLock, TrainingRun, check_output_path, continue_run, new_run
+from .training import (
+    BestCheckpoint,
+    ModelSpec,
+    OutputLock,
+    TrainingRun,
+    ancestry,
+    check_output_path,
+    continue_run,
+    growth_text,
+    new_run,
+)
 from .transcript import save_transcript
 
 DEFAULT_SAMPLER = "temperature"
@@ -385,7 +395,7 @@ class Session(LookInside):
             if job is not None and job.run.model is self.model:
                 saved = job.run.save(target)  # with the training state, so `rnnplay train --resume` continues it
             else:
-                keep = {k: self.meta[k] for k in ("corpus", "history", "command") if k in self.meta}
+                keep = {k: self.meta[k] for k in ("corpus", "history", "command", "ancestry") if k in self.meta}
                 saved = save_model(target, self.model, extra=keep)
         self.info(f"saved {saved}")
         return saved
@@ -640,8 +650,9 @@ class Session(LookInside):
     ) -> TrainingJob:
         """Train in a background thread; the model in training becomes the current model.
 
-        With ``spec`` None the loaded model trains further (its weights, a fresh optimizer),
-        which needs its vocabulary to cover the corpus; with no model loaded, or with a
+        With ``spec`` None the loaded model trains further (its weights, a fresh optimizer;
+        characters of the corpus it lacks are added to its vocabulary, as `rnnplay train
+        --init-from` does, and the checkpoint records its ancestry); with no model loaded, or with a
         ``spec``, a new model of that shape (or of :attr:`spec`) starts. The checkpoint goes
         to ``out``, or to a free name in the model library; an existing file is never
         replaced. ``best``: also keep the checkpoint with the lowest validation loss there.
@@ -651,21 +662,22 @@ class Session(LookInside):
         best_path = self._new_file(best, "best") if best else None
         corpus = self._load_corpus(corpus_spec)
         base = self.model if spec is None else None
-        if base is not None:
-            self._check_covers(base, corpus, corpus_spec)
         self._fit_config(config, corpus)
         extra = {"command": f"/train {corpus_spec}"}
         if base is None:
             run = new_run(corpus, spec or self.spec, config, extra)
             what = f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
         else:
-            run = continue_run(base, corpus, config, {**extra, "continued_from": self.model_name})
-            what = f"continuing {self.model_name} ({shape_text(base)})"
+            lineage = ancestry(self.meta, self.model_path, self.model_name)
+            run = continue_run(base, corpus, config, {**extra, "continued_from": self.model_name, "ancestry": lineage})
+            grown = f", {growth_text(run)}" if run.added else ""
+            what = f"continuing {self.model_name} ({shape_text(base)}{grown})"
         target = target or check_output_path(library_path(corpus.name), "the model library", checkpoint=True)
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper)  # released when the job ends
         self.training = job
-        meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256}}
+        meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
+                **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
         self.set_model(run.model, meta, target.name, target)
         self.emit(Changed("training"))
         self.info(f"{what} on {corpus.name} ({len(corpus.text):,} chars); checkpoint: {target}; "
@@ -698,16 +710,6 @@ class Session(LookInside):
 
         with self.working(f"loading {corpus_spec}") as report:
             return load_corpus(corpus_spec, progress=progress)
-
-    def _check_covers(self, model: Model, corpus: Corpus, corpus_spec: str) -> None:
-        """One line when the loaded model cannot read ``corpus``: the characters it lacks, and from=new."""
-        unknown = model.vocab.unknown(corpus.text)
-        if unknown:
-            shown = " ".join(describe_char(c) for c in unknown[:5])
-            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            raise RnnplayError(f"{self.model_name} ({shape_text(model)}) cannot continue on {corpus.name}: "
-                               f"it has never seen {len(unknown)} of its characters ({shown}{more}); "
-                               f"/train {corpus_spec} from=new trains a new model on it")
 
     def _fit_config(self, config: TrainConfig, corpus: Corpus) -> None:
         """Shrink batch and sequence to a short corpus, and give one pass (at least 100 steps) when no budget is set."""
@@ -805,6 +807,8 @@ class Session(LookInside):
         if saved.problem:
             self.warn(f"{saved.problem}; saved to {saved.path} instead")
         self.model_path = saved.path
+        if self.model is job.run.model:
+            self.meta = {**self.meta, "trained": {"step": job.run.trainer.step}}  # the step its ancestry records
         return saved.path
 
     def _emit_progress(self, job: TrainingJob) -> None:

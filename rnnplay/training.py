@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import math
 import os
 import stat
@@ -26,13 +27,15 @@ import numpy as np
 from .core import checkpoint
 from .core.cells.base import Cell
 from .core.data import split_ids
+from .core.finetune import grow_vocab, grown_vocab
 from .core.limits import MAX_PARAMS, check_model_size, check_state_size
 from .core.model import Model
 from .core.trainer import Event, TrainConfig, Trainer, check_number
-from .core.vocab import Vocab
+from .core.vocab import Vocab, describe_char
 from .corpora import Corpus
 from .errors import RnnplayError
 from .history import data_dir
+from .library import find_model
 from .models import load_model, save_model
 from .plugins import get_host
 
@@ -65,6 +68,7 @@ class TrainingRun:
     corpus: Corpus
     extra: dict[str, Any] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)  # settings a resume changed: "lr 0.004 -> 0.1"
+    added: tuple[str, ...] = ()  # characters a fine-tuning run appended to its model's vocabulary
     started: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
 
     @property
@@ -280,14 +284,88 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
 def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
     """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
 
-    The model's vocabulary must cover the corpus (:meth:`Session.train` checks it first).
+    Characters of the corpus that the model lacks are appended to a copy's vocabulary
+    (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``):
+    ``run.added`` names them, in code-point order. ``model`` itself is never changed.
     """
-    check_state_size(config.batch_size, model.hidden_size, model.num_layers, model.cell.state_size)
-    params = {k: v.copy() for k, v in model.params.items()}
-    copy = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=model.dtype,
-                 params=params)
-    train_ids, val_ids = split_ids(copy.vocab.encode(corpus.text), config.val_fraction)
-    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}))
+    added = tuple(sorted(model.vocab.unknown(corpus.text)))
+    vocab = grown_vocab(model.vocab, added)
+    spec = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
+    check_buildable(model.cell, vocab, spec, config)
+    train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
+        copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed))
+    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added)
+
+
+def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str, Any] | None = None,
+                  extra: dict[str, Any] | None = None) -> tuple[TrainingRun, Path]:
+    """Fine-tuning: the model ``name`` (a path or a library name) trained on ``corpus`` with a fresh optimizer and
+    ``config``; its vocabulary grows to cover the corpus (:func:`continue_run`). Also the model's file.
+
+    ``spec`` (ModelSpec fields the user gave): the shape is the model's, so a different cell, layers or hidden is
+    a one-line error; dropout may change. Any checkpoint works, a weights-only copy too (its training state is
+    not read). The run's checkpoint records its ancestry (:func:`ancestry`).
+    """
+    spec = dict(spec or {})
+    path = find_model(name)
+    ckpt = load_model(path, training_state=False)
+    model = ckpt.model
+    have = {"cell": model.cell.name, "layers": model.num_layers, "hidden": model.hidden_size}
+    conflicts = [f"--{k} {v} (the model's: {have[k]})" for k, v in spec.items() if k in have and v != have[k]]
+    if conflicts:
+        raise RnnplayError(f"--init-from {name} takes its shape from the model, so {', '.join(conflicts)} cannot "
+                           "apply: leave them out, or train a new model without --init-from")
+    if spec.get("dropout", model.dropout) != model.dropout:
+        model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, spec["dropout"],
+                      dtype=model.dtype, params=model.params)
+    lineage = ancestry(ckpt.meta, path, path.name)
+    run = continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage})
+    return run, path
+
+
+MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)
+
+
+def ancestry(meta: dict[str, Any], path: str | os.PathLike[str] | None, name: str) -> list[dict[str, Any]]:
+    """The model's own ancestry (its metadata's ``ancestry``) and itself: what a model fine-tuned from it records.
+
+    Each generation is ``{"model": name, "sha256": of its file (None if it has none), "corpus": the corpus name
+    it was trained on, "step": the steps it had}``. A damaged record is left out, not passed on.
+    """
+    earlier = meta.get("ancestry")
+    kept = [dict(g) for g in earlier if _generation(g)] if isinstance(earlier, list) else []
+    corpus = meta.get("corpus")
+    trained = meta.get("training") or meta.get("trained")
+    step = trained.get("step") if isinstance(trained, dict) else None
+    me = {"model": name, "sha256": file_sha256(path) if path is not None and Path(path).is_file() else None,
+          "corpus": corpus.get("name") if isinstance(corpus, dict) else None,
+          "step": step if isinstance(step, int) and not isinstance(step, bool) else None}
+    return [*kept, me][-MAX_ANCESTRY:]
+
+
+def _generation(g: object) -> bool:
+    return (isinstance(g, dict) and set(g) <= {"model", "sha256", "corpus", "step"}
+            and all(v is None or (isinstance(v, str | int) and not isinstance(v, bool)) for v in g.values())
+            and all(len(v) <= 1000 for v in g.values() if isinstance(v, str)))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def growth_text(run: TrainingRun, shown: int = 10) -> str:
+    """"65 characters + 3 new: 'é' 'ü' '€'" (or "65 characters" when none were added)."""
+    old = run.model.vocab.size - len(run.added)
+    if not run.added:
+        return f"{old} characters"
+    names = " ".join(describe_char(c) for c in run.added[:shown])
+    more = f" and {len(run.added) - shown} more" if len(run.added) > shown else ""
+    return f"{old} characters + {len(run.added)} new: {names}{more}"
 
 
 def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConfig) -> None:
@@ -334,7 +412,7 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
     trainer = Trainer(model, train_ids, val_ids, config)
     trainer.restore(training, ckpt.arrays)
     _check_budget_left(path, trainer)
-    keep = {k: ckpt.meta[k] for k in ("command",) if k in ckpt.meta}
+    keep = {k: ckpt.meta[k] for k in ("command", "ancestry", "continued_from") if k in ckpt.meta}
     changes = [f"{k} {_setting(getattr(saved, k))} -> {_setting(v)}" for k, v in settings.items()
                if getattr(saved, k) != v]
     return TrainingRun(trainer, corpus, {**keep, **(extra or {})}, changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -408,13 +409,34 @@ def test_train_continues_the_loaded_model_and_never_overwrites_a_checkpoint(
     assert Path(first.path).read_bytes() == before
 
 
+def test_train_grows_the_vocabulary_when_the_corpus_has_new_characters(
+    session: Session, rec: Recorder, tmp_path: Path, tiny_path: Path
+) -> None:
+    corpus = tmp_path / "code.md"
+    corpus.write_text("# Title to be\n\n`x = [1, 2]` | {y}\n" * 40)
+    old = session.model
+    session.submit(f"/train {corpus} steps=1 batch=4 seq=8")
+    assert not rec.messages("error")
+    started = [m for m in rec.messages("info") if m.startswith("continuing tiny.npz")][-1]
+    added = sorted(set(corpus.read_text()) - set(old.vocab.chars))
+    assert started.startswith(f"continuing tiny.npz (1×32 lstm, {old.vocab.size} characters + {len(added)} new: ")
+    assert len(added) > 10 and started.endswith(f" and {len(added) - 10} more) on code.md "
+                                                f"({len(corpus.read_text()):,} chars); checkpoint: "
+                                                f"{session.model_path}; /stop ends it, and you can keep "
+                                                "generating meanwhile")
+    ended = finish(session, rec)
+    saved = load_model(ended.path)
+    assert saved.model.vocab.chars == old.vocab.chars + tuple(added)  # the old ids kept, the new ones appended
+    (gen,) = saved.meta["ancestry"]
+    assert gen["model"] == "tiny.npz" and gen["corpus"] == "tiny.txt" and gen["step"] == 30
+    assert gen["sha256"] == hashlib.sha256(tiny_path.read_bytes()).hexdigest()
+    session.submit("# T")  # the grown model reads its new characters
+    assert not rec.messages("error") and not rec.messages("warning")
+
+
 def test_train_from_new_or_a_shape_starts_a_new_model(session: Session, rec: Recorder, tmp_path: Path) -> None:
     corpus = tmp_path / "code.md"
     corpus.write_text("# Title\n\n`x = [1, 2]` | {y}\n" * 40)
-    session.submit(f"/train {corpus} steps=1")
-    error = rec.messages("error")[-1]
-    assert error.startswith("tiny.npz (1×32 lstm) cannot continue on code.md: it has never seen")
-    assert f"/train {corpus} from=new" in error and "more" in error and "\n" not in error
     session.submit(f"/train {corpus} from=new steps=1 layers=1 hidden=8 batch=4 seq=8")
     assert any(m.startswith("training a new 1×8 lstm") for m in rec.messages("info"))
     finish(session, rec)

@@ -226,8 +226,9 @@ TRAIN_KEYS: dict[str, tuple[str, type]] = {
     "sample_every": ("sample_every", int),
 }
 TRAIN_DETAILS = """\
-The loaded model trains further (its weights, a fresh optimizer) when it knows every character of the
-corpus; from=new, or any of cell=, layers=, hidden=, dropout=, starts a new model of that shape
+The loaded model trains further (its weights, a fresh optimizer); characters of the corpus it has never
+seen are added to its vocabulary (fine-tuning, as `rnnplay train --init-from`), and the checkpoint records
+its ancestry. from=new, or any of cell=, layers=, hidden=, dropout=, starts a new model of that shape
 (what is not given: as /new set it, else a 2×128 lstm).
 The checkpoint goes to out=PATH, or to a new name in the model library (/models); an existing file is
 never replaced. best=PATH also keeps the checkpoint with the lowest validation loss.

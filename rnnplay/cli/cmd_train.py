@@ -34,6 +34,7 @@ from ..core.trainer import (
 )
 from ..corpora import load_corpus
 from ..errors import RnnplayError
+from ..library import find_model
 from ..plot import plot_format, write_loss_plot
 from ..training import (
     BestCheckpoint,
@@ -42,6 +43,8 @@ from ..training import (
     Saved,
     TrainingRun,
     check_output_path,
+    growth_text,
+    init_from_run,
     new_run,
     resume_run,
 )
@@ -55,12 +58,18 @@ examples:
   rnnplay train notes.txt --cell rnn --layers 1 --hidden 128 --steps 2000 --out notes.npz
   rnnplay train notes.txt --resume notes.npz --steps 4000      continue where it stopped
   rnnplay train notes.txt --epochs 20 --dropout 0.4 --best best.npz   keep the best validation point
+  rnnplay train notes.txt --init-from shakespeare --time 120 --out notes.npz   fine-tune a model
 
 Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
 and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
 validation, sampling and the budget may change (a budget given replaces the saved
 one); the model's shape, --batch-size, --seq-length, --optimizer and --seed are the
-checkpoint's, and a different value is refused."""
+checkpoint's, and a different value is refused.
+
+--init-from MODEL (a path, or a name in the model library) fine-tunes: MODEL's weights, a fresh
+optimizer and fresh settings; characters of the corpus the model lacks are added to its vocabulary.
+The shape is the model's (--cell, --layers, --hidden may only repeat it); the checkpoint records its
+ancestry (the models and corpora it came from)."""
 
 MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
@@ -107,6 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(saved after each validation that beats it; a run that overfits loses nothing)")
     r.add_argument("--resume", metavar="CHECKPOINT",
                    help="continue a run saved by train where it stopped (which flags it takes: see below)")
+    r.add_argument("--init-from", metavar="MODEL",
+                   help="fine-tune: start from MODEL's weights (a path or a library name) with a fresh optimizer; "
+                        "characters it lacks are added to its vocabulary")
     r.add_argument("--val-every", type=int,
                    help=f"validate every N steps, 0: only at the end (default {DEFAULT['val_every']})")
     r.add_argument("--sample-every", type=int, help="print a sample every N steps (default 0: never)")
@@ -127,9 +139,16 @@ def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
+    if args.init_from is not None and args.resume is not None:
+        raise RnnplayError("--init-from and --resume cannot go together: --resume continues a run exactly where it "
+                           "stopped, --init-from starts a new run from a model's weights")
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
     check_number("checkpoint every", args.checkpoint_every, whole=True, low=0)
     out, best, plot = check_outputs(args)
+    base = find_model(args.init_from) if args.init_from is not None else None
+    if base is not None and base.resolve() == out.resolve():
+        raise RnnplayError(f"--out {args.out} is the model --init-from reads: give the fine-tuned model a name of "
+                           "its own")
     corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
     try:
@@ -141,12 +160,16 @@ def run(args: argparse.Namespace) -> int:
             if all(k not in settings for k in BUDGET_FIELDS):
                 print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
                 config.epochs = 1.0
-            run_ = new_run(corpus, spec, config, extra)
+            if args.init_from is not None:
+                run_, base = init_from_run(str(base), corpus, config, spec_flags, extra)
+                args.init_from = base.name
+            else:
+                run_ = new_run(corpus, spec, config, extra)
     except MemoryError:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
-        announce(run_, args.resume)  # from here on, Ctrl-C stops the run between two steps
+        announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
         try:
@@ -174,8 +197,12 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     return out, best, plot
 
 
-def announce(run_: TrainingRun, resumed: str | None) -> None:
+def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) -> None:
     model, corpus = run_.model, run_.corpus
+    if base is not None:
+        print(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
+              f"on {corpus.name}: {len(corpus.text):,} chars, {model.num_params():,} parameters", file=sys.stderr)
+        return
     what = f"resuming {resumed}" if resumed else "training"
     print(
         f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
