@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rnnplay.core.cells.rnn import RNNCell
-from rnnplay.core.finetune import grow_vocab
+from rnnplay.core.finetune import LIFT_CHARS, grow_vocab, mean_log_normaliser
 from rnnplay.core.model import Model
 from rnnplay.core.trainer import TrainConfig
 from rnnplay.core.vocab import Vocab
@@ -66,12 +66,26 @@ def test_old_rows_are_unchanged_and_new_rows_have_the_stated_init(old_model: Mod
     assert np.array_equal(new.params["head.W_hy"][:, :V], before["head.W_hy"])  # old head rows
     assert np.array_equal(new.params["head.b_y"][:V], before["head.b_y"])
     assert not new.params["head.W_hy"][:, V:].any()  # new head rows: zero weights ...
-    counts = np.bincount(ids, minlength=V + K) + 1.0  # ... and the add-one smoothed log frequency as the bias
-    assert np.allclose(new.params["head.b_y"][V:], np.log(counts[V:] / counts.sum()), rtol=1e-6)
+    counts = np.bincount(ids, minlength=V + K) + 1.0  # ... and the add-one smoothed log frequency as the bias,
+    freqs = counts[V:] / counts.sum()  # lifted by the old logits' mean log-normaliser over the new text
+    lift = mean_log_normaliser(new, ids[:LIFT_CHARS], V)
+    assert np.allclose(new.params["head.b_y"][V:], np.log(freqs) + lift - np.log1p(-freqs.sum()), rtol=1e-5)
     for name in before:  # every other parameter: the same values, copies
         if name not in ("layers.0.W_xh", "head.W_hy", "head.b_y"):
             assert np.array_equal(new.params[name], before[name])
             assert not np.shares_memory(new.params[name], old_model.params[name])
+
+
+def test_new_characters_start_with_about_their_share_of_the_text(old_model: Model) -> None:
+    """With the lift, the probability the grown model gives the new characters on the new text is near their share."""
+    new, _, ids = grown(old_model)
+    V = old_model.vocab.size
+    logits, _, _ = new.forward(ids[:, None], new.initial_state(1))
+    y = logits[:, 0].astype(np.float64)
+    p = np.exp(y - y.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    share = float((ids >= V).mean())
+    assert 0.2 * share < float(p[:, V:].sum(axis=1).mean()) < 5 * share
 
 
 def test_old_characters_keep_their_relative_probabilities_at_step_zero(old_model: Model) -> None:
@@ -100,13 +114,17 @@ def test_continue_run_grows_and_trains() -> None:
 
 
 class ConcatCell(RNNCell):
-    """A cell that keeps [inputs; hidden] rows in one matrix (only its parameters' shapes are used here)."""
+    """An RNN that keeps [inputs; hidden] rows in one matrix W, so rows follow the input block."""
 
     name = "concat"
 
     def init_params(self, input_size, hidden_size, rng, dtype=np.float32):
         return {"W": rng.uniform(-0.1, 0.1, (input_size + hidden_size, hidden_size)).astype(dtype),
                 "b": np.zeros(hidden_size, dtype)}
+
+    def forward(self, params, x, state):
+        H = params["W"].shape[1]
+        return super().forward({"W_xh": params["W"][:-H], "W_hh": params["W"][-H:], "b_h": params["b"]}, x, state)
 
 
 class DoubleCell(ConcatCell):

@@ -24,14 +24,20 @@ two places of a model have a size that follows the vocabulary:
 * the softmax head, ``y = h·W_hy + b_y`` with ``W_hy`` (H, V) and ``b_y`` (V,)::
 
       W_hy'[:, :V] = W_hy,      W_hy'[:, V:] = 0
-      b_y'[:V]     = b_y,       b_y'[c] = log((n_c + 1) / (N + V + K))   for c >= V
+      b_y'[:V]     = b_y,       b_y'[c] = log f_c + Z̄ - log(1 - F)   for c >= V
 
-  where n_c counts character c in the new text's training ids (N of them), the
-  add-one smoothed log frequency :meth:`Model.init_output_bias` gives a fresh model.
-  The new characters' logits are then constant (their bias) whatever the state,
-  and every old character's logit is exactly what it was: y'[:V] = y. The softmax
-  over V+K characters gives the old characters the same probabilities relative to
-  each other, p'(a)/p'(b) = p(a)/p(b), at step 0; the new ones take their share.
+  where f_c = (n_c + 1) / (N + V + K) is the add-one smoothed frequency of character
+  c in the new text's training ids (N of them; what :meth:`Model.init_output_bias`
+  gives a fresh model), F = Σ f_c over the new characters, and Z̄ the mean of
+  log Σ_a exp(y_a) over the old characters' logits, read on the first
+  LIFT_CHARS characters of the new text. A trained model's logits sit far above
+  the raw log frequencies (Z̄ is often 5 nats or more), so a bias of log f_c alone
+  would give a new character almost no probability; with the lift its share
+  e^{b_c} / (e^{Z} + Σ_k e^{b_k}) is about f_c wherever Z is near its mean. The new
+  characters' logits are constant (their bias) whatever the state, and every old
+  character's logit is exactly what it was: y'[:V] = y. So the old characters keep
+  their probabilities relative to each other, p'(a)/p'(b) = p(a)/p(b), at step 0;
+  the new ones take about their share of the text.
 
 Old characters that the new text never uses keep their rows: they are still the
 model's, and sampling or scoring a text that has them still works.
@@ -46,6 +52,8 @@ import numpy as np
 from ..errors import RnnplayError
 from .model import Model
 from .vocab import Vocab, count_ids
+
+LIFT_CHARS = 4096  # characters of the new text read to place the new characters' biases (Z̄ below)
 
 
 def grown_vocab(vocab: Vocab, new_chars: Sequence[str]) -> Vocab:
@@ -101,6 +109,19 @@ def grow_vocab(model: Model, new_chars: Sequence[str], train_ids: np.ndarray, rn
             params[f"layers.0.{name}"] = np.ascontiguousarray(np.concatenate(parts, axis=axis))
         params["head.W_hy"] = np.concatenate([params["head.W_hy"], np.zeros((H, K), model.dtype)], axis=1)
         counts = count_ids(np.asarray(train_ids), V + K) + 1.0
-        bias = np.log(counts[V:] / counts.sum()).astype(model.dtype)
-        params["head.b_y"] = np.concatenate([params["head.b_y"], bias])
+        freqs = counts[V:] / counts.sum()
+        params["head.b_y"] = np.concatenate([params["head.b_y"], np.zeros(K, model.dtype)])
+        grown = Model(model.cell, vocab, H, model.num_layers, model.dropout, dtype=model.dtype, params=params)
+        lift = mean_log_normaliser(grown, np.asarray(train_ids)[:LIFT_CHARS], V)
+        params["head.b_y"][V:] = np.log(freqs) + lift - np.log1p(-freqs.sum())
     return Model(model.cell, vocab, H, model.num_layers, model.dropout, dtype=model.dtype, params=params)
+
+
+def mean_log_normaliser(model: Model, ids: np.ndarray, old: int) -> float:
+    """Z̄: the mean over ``ids`` of log Σ_a exp(y_a), summed over the first ``old`` characters' logits only."""
+    if len(ids) == 0:
+        return 0.0
+    logits, _, _ = model.forward(ids[:, None], model.initial_state(1))
+    y = logits[:, 0, :old].astype(np.float64)
+    top = y.max(axis=1, keepdims=True)
+    return float(np.mean(top[:, 0] + np.log(np.exp(y - top).sum(axis=1))))
