@@ -3,9 +3,10 @@
     python benchmarks/under_load.py [--steps 10] [--warmup 2] [--rounds 3] [--threads N]
 
 The step is train_throughput.py's (forward, backward through time, clipping, Adam,
-on batches of tiny shakespeare, B64 T100). rnnplay runs under its thread policy
-as the CLI starts it (rnnplay.core.threads: by default BLAS gets the cores other
-processes leave free; --threads N pins it, to compare); PyTorch runs as it comes.
+on batches of tiny shakespeare, B64 T100). rnnplay's step runs its chunks of 16
+streams on its pool of worker threads, BLAS on one thread (rnnplay.core.parallel_step);
+the thread policy is started as the CLI starts it (--threads N pins it; it now only
+matters outside training steps). PyTorch runs as it comes.
 "One core busy" is a spinning process this script starts and stops, like
 `yes > /dev/null`. Each round times both libraries quiet, then both with the
 spinner running; --warmup steps after each change let the policy and the
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 
 from train_throughput import CONFIGS, CORPUS, rnnplay_steps, seconds_per_step, torch_steps
 
-from rnnplay.core import threads
+from rnnplay.core import parallel_step, threads
 from rnnplay.core.vocab import Vocab
 from rnnplay.errors import RnnplayError
 
@@ -46,7 +47,7 @@ def one_core_busy() -> Iterator[None]:
 
 
 def time_blocks(runners: dict[str, Iterator[None]], steps: int, warmup: int, rounds: int,
-                policy: threads.Policy) -> dict[tuple[str, bool], list[float]]:  # fmt: skip
+                policy: threads.Policy, chunks: int) -> dict[tuple[str, bool], list[float]]:  # fmt: skip
     """Seconds per step of each runner, quiet (False) and with one core busy (True), one entry per round."""
     seconds: dict[tuple[str, bool], list[float]] = {(name, busy): [] for name in runners for busy in (False, True)}
     for _ in range(rounds):
@@ -57,8 +58,9 @@ def time_blocks(runners: dict[str, Iterator[None]], steps: int, warmup: int, rou
                         next(runner)
                     seconds[name, busy].append(seconds_per_step(runner, steps))
                     if name == "rnnplay":
-                        print(f"  {'busy' if busy else 'quiet'}: rnnplay ran on {policy.threads} BLAS thread(s); "
-                              f"other processes used {policy.others:.1f} cores", flush=True)  # fmt: skip
+                        print(f"  {'busy' if busy else 'quiet'}: rnnplay's steps ran {chunks} chunks on "
+                              f"{parallel_step.worker_count()} worker threads, BLAS on 1 thread; the policy reads "
+                              f"{policy.others:.1f} cores used by other processes", flush=True)  # fmt: skip
     return seconds
 
 
@@ -87,7 +89,7 @@ def main() -> None:
         runners["PyTorch"] = theirs
     print(f"{label}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}; "
           f"rnnplay threads: {args.threads or 'auto'}; median of {args.rounds} rounds of {args.steps} timed steps")
-    seconds = time_blocks(runners, args.steps, args.warmup, args.rounds, policy)
+    seconds = time_blocks(runners, args.steps, args.warmup, args.rounds, policy, len(parallel_step.chunk_bounds(B)))
     print(f"{'':<10}{'quiet chars/s':>15}{'one core busy':>15}{'ratio':>8}")
     for name in runners:
         quiet, busy = (B * T / statistics.median(seconds[name, load]) for load in (False, True))

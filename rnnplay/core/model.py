@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import RnnplayError
+from . import parallel_step
 from .cells.base import Cell, State, uniform_init, zero_state
 from .loss import cross_entropy, cross_entropy_with_grad
 from .vocab import Vocab, count_ids
 
 States = list[State]
+Masks = list[np.ndarray | None]  # a dropout mask per layer (None: none)
 
 
 class Model:
@@ -100,28 +102,45 @@ class Model:
 
     # -- whole sequences (training, scoring) ------------------------------------------
     def forward(
-        self, ids: np.ndarray, states: States, rng: np.random.Generator | None = None
-    ) -> tuple[np.ndarray, States, Any]:
-        """Logits (T, B, V) for ids (T, B). Dropout is applied only when ``rng`` is given."""
+        self, ids: np.ndarray, states: States, rng: np.random.Generator | None = None,
+        masks: Masks | None = None,
+    ) -> tuple[np.ndarray, States, Any]:  # fmt: skip
+        """Logits (T, B, V) for ids (T, B). Dropout is applied only when ``rng`` (or ``masks``) is given.
+
+        ``masks``: the dropout masks already drawn (:meth:`dropout_masks`), one per layer.
+        """
+        if masks is None:
+            masks = self.dropout_masks(rng, *ids.shape[:2])
         x: np.ndarray = ids
         new_states: States = []
         caches = []
-        masks: list[np.ndarray | None] = []
         for i, layer in enumerate(self.layers):
             h_seq, state, cache = self.cell.forward(layer, x, states[i])
             new_states.append(state)
             caches.append(cache)
-            mask = None
-            if rng is not None and self.dropout > 0:
-                keep = 1.0 - self.dropout
-                mask = (rng.random(h_seq.shape, dtype=np.float32) < keep).astype(self.dtype)
-                mask /= keep
-                h_seq = h_seq * mask
-            masks.append(mask)
+            if masks[i] is not None:
+                h_seq = h_seq * masks[i]
             x = h_seq
         logits = x @ self.params["head.W_hy"]
         logits += self.params["head.b_y"]
         return logits, new_states, (caches, masks, x)
+
+    def dropout_masks(self, rng: np.random.Generator | None, T: int, B: int) -> Masks:
+        """Inverted dropout masks (T, B, H), one per layer, drawn in layer order: 1/keep where kept, else 0.
+
+        None for each layer without dropout (no ``rng``, or rate 0). Drawing them all
+        before the forward pass takes the same numbers from ``rng`` as drawing each
+        after its layer would, so the split into chunks keeps a seed's masks.
+        """
+        if rng is None or self.dropout == 0:
+            return [None] * self.num_layers
+        keep = 1.0 - self.dropout
+        masks: Masks = []
+        for _ in range(self.num_layers):
+            mask = (rng.random((T, B, self.hidden_size), dtype=np.float32) < keep).astype(self.dtype)
+            mask /= keep
+            masks.append(mask)
+        return masks
 
     def backward(self, dlogits: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
         """Gradients of every parameter given dL/dlogits (T, B, V)."""
@@ -148,7 +167,25 @@ class Model:
         states: States,
         rng: np.random.Generator | None = None,
     ) -> tuple[float, dict[str, np.ndarray], States]:
-        """One TBPTT step's mean cross-entropy (nats/char), gradients and carried-out state."""
+        """One TBPTT step's mean cross-entropy (nats/char), gradients and carried-out state.
+
+        A float32 model splits the B streams into fixed chunks and runs them on one
+        worker thread per core (:mod:`.parallel_step`): the same result on any number
+        of cores and under any load. Other dtypes (float64 gradient checks) run
+        :meth:`whole_loss_and_grads`, the reference.
+        """
+        if parallel_step.chunked(self):
+            return parallel_step.loss_and_grads(self, inputs, targets, states, rng)
+        return self.whole_loss_and_grads(inputs, targets, states, rng)
+
+    def whole_loss_and_grads(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        states: States,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[float, dict[str, np.ndarray], States]:
+        """:meth:`loss_and_grads` for the whole batch at once, on the calling thread (the reference)."""
         logits, new_states, cache = self.forward(inputs, states, rng)
         T, B, V = logits.shape
         loss, dl = cross_entropy_with_grad(logits.reshape(T * B, V), targets.reshape(T * B))

@@ -30,10 +30,17 @@ instead (:func:`cores_busy`, read by the LSTM's ``prepare_step``; see
 make :func:`cores_busy` true: the fewer BLAS threads already keep generation from
 waiting on a busy core.
 
+Training steps are the exception to all of the above: they split the batch's
+streams into fixed chunks and run the chunks on their own worker threads, one per
+core (:mod:`rnnplay.core.parallel_step`), so BLAS itself must stay on one thread
+while they run. :func:`one_blas_thread` asks the policy's thread for that (it stays
+the only thread that sets BLAS's threads) and gives the count back afterwards.
+
 Reproducibility: OpenBLAS's float32 products round the last bits differently for
-each thread count, so the same seed gives the same weights on the same number of
-BLAS threads. ``auto`` changes the count when the machine's load changes; pin it
-(``--threads N``) to reproduce a run, or resume one, bit for bit on a loaded machine.
+each thread count. A training step runs every product on one BLAS thread whatever
+the policy says, so the same seed gives the same weights on any load and any number
+of cores. Elsewhere (validation, scoring) ``auto`` changes the count when the
+machine's load changes, and the last bits of a loss may change with it.
 """
 
 from __future__ import annotations
@@ -182,16 +189,30 @@ class Policy:
         self.controller, self.cores, self.ceiling = controller, cores, ceiling
         self.fixed: int | None = None  # None: follow the load
         self.threads = blas_threads(controller)  # what BLAS has now
+        self.wanted = self.threads  # what the fixed count or the load asks for (BLAS has 1 while held)
+        self.holds = 0  # one_blas_thread() blocks running, in any thread
         self.others = 0.0  # the last reading of other processes' busy cores
-        self._asked = threading.Event()  # a new fixed/auto request is waiting
+        self._asking = threading.Lock()  # one request at a time
+        self._asked = threading.Event()  # a new request (fixed/auto, hold/release) is waiting
         self._done = threading.Event()  # ... and has been applied
+        self._new_fixed = False  # the waiting request changes fixed/auto (not only the holds)
         self._thread = threading.Thread(target=self._run, name="rnnplay-threads", daemon=True)
         self._thread.start()
 
     def ask(self, fixed: int | None) -> None:
         """Use ``fixed`` threads from now on (None: follow the load); returns once BLAS has them."""
+        with self._asking:
+            self.fixed, self._new_fixed = fixed, True
+            self._request()
+
+    def hold(self, change: int) -> None:
+        """One more (``change`` 1) or one fewer (-1) block that needs BLAS on one thread; returns once applied."""
+        with self._asking:
+            self.holds += change
+            self._request()
+
+    def _request(self) -> None:
         self._done.clear()
-        self.fixed = fixed
         self._asked.set()
         while not self._done.wait(INTERVAL) and self._thread.is_alive():
             pass
@@ -199,7 +220,8 @@ class Policy:
     def _update(self, others: float) -> None:
         """Take a reading of other processes' busy cores; change BLAS's threads if it asks for it."""
         self.others = others
-        self._apply(min(self.ceiling, threads_for(others, self.cores, self.threads)))
+        self.wanted = min(self.ceiling, threads_for(others, self.cores, self.wanted))
+        self._apply()
 
     def _run(self) -> None:
         load = OtherLoad()
@@ -209,14 +231,17 @@ class Policy:
             if asked:
                 self._asked.clear()
                 try:
-                    self._apply(self.fixed or self.ceiling)
+                    if self._new_fixed:
+                        self.wanted, self._new_fixed = self.fixed or self.ceiling, False
+                        load.read()  # the next reading starts now
+                    self._apply()
                 finally:
                     self._done.set()
-                load.read()  # the next reading starts now
             elif following:
                 self._update(load.read())
 
-    def _apply(self, threads: int) -> None:
+    def _apply(self) -> None:
+        threads = 1 if self.holds > 0 else self.wanted
         if threads != self.threads:
             self.controller.limit(limits=threads)
             self.threads = threads
@@ -236,6 +261,27 @@ def start(flag: str | None = None) -> Policy:
         _policy = Policy(controller, cores, min(cores, blas_threads(controller)))
     _policy.ask(fixed)
     return _policy
+
+
+def policy() -> Policy:
+    """The process's policy: the one :func:`start` made, or one started now (``RNNPLAY_THREADS`` or auto)."""
+    return _policy if _policy is not None else start()
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread while the body runs, in every thread (the policy's thread sets it; nested is fine).
+
+    For work that runs its own threads, one per core (:mod:`rnnplay.core.parallel_step`):
+    BLAS's threads on top of them would fight them for the cores, and a product on one
+    thread gives the same bits whatever the load.
+    """
+    held = policy()
+    held.hold(1)
+    try:
+        yield
+    finally:
+        held.hold(-1)
 
 
 @contextlib.contextmanager

@@ -26,13 +26,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import RnnplayError
+from . import parallel_step, threads
 from .data import StreamBatcher
 from .generate import sample_text
 from .model import Model, States
@@ -348,14 +349,18 @@ class Trainer:
         checkpoint saved afterwards resumes exactly.
         """
         position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
-        try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite results are checked
+        try:  # one BLAS thread for the whole step (the clip's norm too): its bits never depend on the load
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"), self._blas():
                 attempt = self._attempt()
         except BaseException:
             self.batcher.load_state_dict(position)
             self.rng.bit_generator.state = rng_state
             raise
         return self._commit(attempt)
+
+    def _blas(self) -> AbstractContextManager[None]:
+        """BLAS held at one thread for a chunked step (:mod:`.parallel_step` runs its own threads), else as it is."""
+        return threads.one_blas_thread() if parallel_step.chunked(self.model) else nullcontext()
 
     def _attempt(self) -> Attempt:
         batch = self.batcher.next()

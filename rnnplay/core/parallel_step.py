@@ -1,0 +1,164 @@
+"""One training step split over the batch's streams, the chunks on a pool of worker threads.
+
+The B streams of a batch are independent through the whole forward and backward
+pass; only the parameter gradients add up over them. With the streams cut into
+fixed chunks S_1 … S_K (:func:`chunk_bounds`, a function of B alone)::
+
+    L     = (1/(B·T)) Σ_k Σ_{b∈S_k} Σ_t -log p_t,b[y_t,b]
+    ∂L/∂θ = Σ_k ∂L_k/∂θ,    L_k = the chunk's terms of L, dL_k/dlogits = (p - onehot(y)) / (B·T)
+
+Each chunk runs the model's own forward and backward on its columns of the batch,
+its rows of the carried states and its columns of the dropout masks (drawn for
+the whole batch first, as the unchunked step draws them). A queue of chunks feeds
+the workers, so a worker whose core another process shares simply takes fewer of
+them. The chunks' losses and gradients are then summed in chunk order, and every
+product runs on one BLAS thread (:func:`rnnplay.core.threads.one_blas_thread`):
+the result does not depend on how many workers there are, which worker took which
+chunk, or the machine's load — the same seed gives the same weights, bit for bit.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import threads
+
+if TYPE_CHECKING:
+    from .model import Masks, Model, States
+
+CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the cores or the load
+WORKERS: int | None = None  # worker threads; None: THREADS_PER_CORE per core this process may use
+THREADS_PER_CORE = 2  # the scheduler shares a core between its runnable threads: see worker_count
+
+Grads = dict[str, np.ndarray]
+ChunkResult = tuple[float, Grads, "States"]
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def chunked(model: Model) -> bool:
+    """Whether ``model``'s training steps take the chunked path: float32 models (float64 is for checks)."""
+    return model.dtype == np.float32
+
+
+def chunk_bounds(batch_size: int, chunk: int | None = None) -> list[tuple[int, int]]:
+    """The streams [lo, hi) of each chunk, in order: chunks of ``chunk`` (default CHUNK) streams, the last shorter."""
+    chunk = chunk or CHUNK
+    return [(lo, min(lo + chunk, batch_size)) for lo in range(0, batch_size, chunk)]
+
+
+def worker_count() -> int:
+    """How many worker threads take chunks: WORKERS if set, else THREADS_PER_CORE per usable core.
+
+    More workers than cores, because the scheduler gives each runnable thread on a
+    core an equal share of it: beside another process's busy thread, one worker gets
+    half that core and two get two thirds, while the chunk queue keeps the workers on
+    the free core busy. On a quiet machine the extra threads cost little (a chunk is
+    long, tens of milliseconds). The count never changes the result.
+    """
+    return WORKERS or THREADS_PER_CORE * threads.usable_cores()
+
+
+def pool(workers: int | None = None) -> ThreadPoolExecutor:
+    """The persistent pool of ``workers`` threads (default: :func:`worker_count`)."""
+    n = workers or worker_count()
+    with _pools_lock:
+        if n not in _pools:
+            _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
+        return _pools[n]
+
+
+def loss_and_grads(
+    model: Model,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    states: States,
+    rng: np.random.Generator | None = None,
+    *,
+    workers: int | None = None,
+) -> tuple[float, Grads, States]:
+    """:meth:`Model.loss_and_grads`, chunk by chunk on ``workers`` threads (default: :func:`worker_count`)."""
+    T, B = inputs.shape[:2]
+    masks = model.dropout_masks(rng, T, B)
+    bounds = chunk_bounds(B)
+    with threads.one_blas_thread():
+        if len(bounds) == 1:  # one chunk: no hand-off
+            results = [chunk_loss_and_grads(model, inputs, targets, states, masks, B * T)]
+        else:
+            results = run_chunks(model, inputs, targets, states, masks, bounds, workers)
+    return sum_chunks(results, B * T)
+
+
+def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
+               bounds: list[tuple[int, int]], workers: int | None) -> list[ChunkResult]:  # fmt: skip
+    """Every chunk's (loss sum, gradients, carried-out states), in chunk order, computed on the pool.
+
+    If the caller is interrupted (Ctrl-C) while it waits, the chunks not started are
+    cancelled and the running ones finish before the interrupt goes on, so no
+    worker is still reading the weights when the caller changes them.
+    """
+    executor = pool(workers)
+    futures: list[Future[ChunkResult]] = []
+    try:
+        for lo, hi in bounds:
+            part = slice(lo, hi)
+            chunk_states = [tuple(s[part] for s in state) for state in states]
+            chunk_masks = [None if m is None else m[:, part] for m in masks]
+            futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
+                                           chunk_states, chunk_masks, inputs.shape[0] * inputs.shape[1]))
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        wait_all(futures)
+        raise
+
+
+def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
+                         total: int) -> ChunkResult:  # fmt: skip
+    """One chunk's summed loss (nats), its share of the gradients of the batch mean, its carried-out states."""
+    logits, new_states, cache = model.forward(inputs, states, masks=masks)
+    T, b, V = logits.shape
+    loss_sum, dlogits = cross_entropy_sum(logits.reshape(T * b, V), targets.reshape(T * b), total)
+    return loss_sum, model.backward(dlogits.reshape(T, b, V), cache), new_states
+
+
+def cross_entropy_sum(logits: np.ndarray, targets: np.ndarray, total: int) -> tuple[float, np.ndarray]:
+    """(Σ_n -log p[n, k_n], (p - onehot(k)) / total) for logits (N, V): the chunk's part of a mean over ``total``.
+
+    The same shifted softmax as :func:`rnnplay.core.loss.cross_entropy_with_grad`, divided
+    by the batch's character count rather than the chunk's.
+    """
+    rows = np.arange(len(targets))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    sums = probs.sum(axis=1, keepdims=True)
+    loss_sum = float(np.sum(np.log(sums[:, 0]) - shifted[rows, targets], dtype=np.float64))
+    probs /= sums
+    probs[rows, targets] -= 1.0
+    probs /= total
+    return loss_sum, probs
+
+
+def sum_chunks(results: list[ChunkResult], total: int) -> tuple[float, Grads, States]:
+    """(mean loss, gradients, carried-out states) of the whole batch from its chunks', added in chunk order."""
+    loss = sum(r[0] for r in results) / total
+    grads = results[0][1]  # the first chunk's arrays are fresh: add the others into them
+    for _, chunk_grads, _ in results[1:]:
+        for name, g in chunk_grads.items():
+            grads[name] += g
+    states = [join_states([r[2][i] for r in results]) for i in range(len(results[0][2]))]
+    return loss, grads, states
+
+
+def join_states(parts: list[Any]) -> tuple[np.ndarray, ...]:
+    """One layer's state for all streams from its chunks' (each a tuple of (b, H) arrays), in chunk order."""
+    if len(parts) == 1:
+        return tuple(parts[0])
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts, strict=True))
