@@ -169,9 +169,9 @@ class Model:
     ) -> tuple[float, dict[str, np.ndarray], States]:
         """One TBPTT step's mean cross-entropy (nats/char), gradients and carried-out state.
 
-        A float32 model splits the B streams into fixed chunks and runs them on one
-        worker thread per core (:mod:`.parallel_step`): the same result on any number
-        of cores and under any load. Other dtypes (float64 gradient checks) run
+        A float32 model splits the B streams into fixed chunks and runs them on a pool
+        of worker threads (:mod:`.parallel_step`): the same result on any number of
+        cores and under any load. Other dtypes (float64 gradient checks) run
         :meth:`whole_loss_and_grads`, the reference.
         """
         if parallel_step.chunked(self):
