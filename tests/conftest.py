@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tiny_model import build_tiny_model
 
 from rnnplay.core import jit
 
@@ -32,6 +33,12 @@ def own_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.delenv("RNNPLAY_NOHISTORY", raising=False)
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small trained model saved once per test module (tests/tiny_model.py)."""
+    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tiny_model import build_tiny_model
 
 from rnnplay import library
 from rnnplay.cli import main
@@ -29,11 +28,6 @@ from rnnplay.library import (
     read_metadata,
 )
 from rnnplay.models import BUNDLED_MODEL, load_model
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(autouse=True)

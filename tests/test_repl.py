@@ -20,7 +20,6 @@ from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import get_cwidth
-from tiny_model import build_tiny_model
 
 from rnnplay.history import load_history
 from rnnplay.repl import (
@@ -60,11 +59,6 @@ class Recorder:
 
     def text(self) -> str:
         return "".join(self.parts)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @dataclass

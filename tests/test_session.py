@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_model import build_tiny_model, write_corpus
+from tiny_model import write_corpus
 
 from rnnplay.commands import SimpleCommand
 from rnnplay.models import BUNDLED_MODEL, load_model
@@ -35,11 +35,6 @@ from rnnplay.session import (
 )
 
 TIMEOUT = 60  # seconds to wait for a background event before failing (a bound, not a speed claim)
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 class Recorder:

@@ -6,15 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_model import build_tiny_model
 
 from rnnplay.session import ClipboardCopy, Event, Message, Session, TurnRecord
 from rnnplay.transcript import markdown
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture

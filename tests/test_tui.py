@@ -7,18 +7,13 @@ from pathlib import Path
 import pytest
 from pilot_helpers import app_on, messages, slow_down, type_line, until
 from textual.widgets import ProgressBar, Static
-from tiny_model import build_tiny_model, write_corpus
+from tiny_model import write_corpus
 
 from rnnplay.session import Session
 from rnnplay.tui import RnnplayApp
 from rnnplay.tui.app import SlashCommands
 from rnnplay.tui.prompt import PromptInput
 from rnnplay.tui.widgets import Card, LossPlot, TrainingPanel, Turn
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture

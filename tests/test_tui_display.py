@@ -15,7 +15,7 @@ from rich.console import Console
 from textual.geometry import Region
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
-from tiny_model import build_tiny_model, write_corpus
+from tiny_model import write_corpus
 
 from rnnplay.session import Changed, ClipboardCopy, CompareShown, Working
 from rnnplay.tui import RnnplayApp
@@ -23,11 +23,6 @@ from rnnplay.tui.render import HangingText
 from rnnplay.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
 
 STREAMED = 2_000
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture

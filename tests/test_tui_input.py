@@ -7,17 +7,11 @@ from pathlib import Path
 import pytest
 from pilot_helpers import app_on, slow_down, type_line, until
 from textual import events
-from tiny_model import build_tiny_model
 
 from rnnplay.history import append_history, history_path, load_history
 from rnnplay.tui import RnnplayApp
 from rnnplay.tui.prompt import CompletionMenu, PromptInput
 from rnnplay.tui.widgets import Turn
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture
