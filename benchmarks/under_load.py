@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from train_throughput import CONFIGS, CORPUS, rnnplay_steps, seconds_per_step, torch_steps
 
 from rnnplay.core import parallel_step, threads
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
 
 SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
 SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or until its parent is gone

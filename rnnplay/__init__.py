@@ -9,11 +9,11 @@ __all__ = ["CharRNN", "RnnplayError", "__version__"]
 
 def __getattr__(name: str):  # lazy, so `import rnnplay.core` stays light
     if name == "CharRNN":
-        from .charrnn import CharRNN
+        from rnnplay.ui.charrnn import CharRNN
 
         return CharRNN
     if name == "RnnplayError":
-        from .errors import RnnplayError
+        from rnnplay.core.errors import RnnplayError
 
         return RnnplayError
     raise AttributeError(name)

@@ -1,5 +1,5 @@
 """`python -m rnnplay` is the `rnnplay` command."""
 
-from .cli import run
+from rnnplay.ui.cli import run
 
 run()

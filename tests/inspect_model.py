@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rnnplay.core.trainer import TrainConfig
 from rnnplay.corpora import load_corpus
-from rnnplay.training import ModelSpec, new_run
+from rnnplay.session.training_runs import ModelSpec, new_run
 
 LINES = [
     "To be (or not) to be, that is the question:\n",

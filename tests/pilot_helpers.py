@@ -8,10 +8,10 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from rnnplay.session import Session
-from rnnplay.tui import RnnplayApp
-from rnnplay.tui.prompt import PromptInput
-from rnnplay.tui.widgets import Note
+from rnnplay.session.session import Session
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.prompt import PromptInput
+from rnnplay.ui.tui.widgets import Note
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
 

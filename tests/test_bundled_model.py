@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rnnplay.core.score import score_text
-from rnnplay.models import BUNDLED_MODEL, load_model
+from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 
 pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
 DOCUMENTED = 1.432  # nats/char on the validation split, as the README states (issue 7 asks for <= 1.45)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rnnplay.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 
 def test_seed_usage_works_as_written(small_text: str) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rnnplay.cli import main
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-from rnnplay.models import BUNDLED_MODEL, save_model
+from rnnplay.models.bundled import BUNDLED_MODEL, save_model
+from rnnplay.ui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay.cli.cmd_train import Interrupts
 from rnnplay.core.trainer import TrainConfig
 from rnnplay.corpora import Corpus
-from rnnplay.models import load_model
-from rnnplay.training import ModelSpec, new_run
+from rnnplay.models.bundled import load_model
+from rnnplay.session.training_runs import ModelSpec, new_run
+from rnnplay.ui.cli.cmd_train import Interrupts
 
 
 def rnnplay(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:

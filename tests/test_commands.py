@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from rnnplay.builtin.commands import COMMANDS
-from rnnplay.commands import (
+from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.commands import (
     Command,
     complete_line,
     complete_pairs,
@@ -18,9 +19,8 @@ from rnnplay.commands import (
     split_args,
     split_command,
 )
-from rnnplay.errors import RnnplayError
-from rnnplay.plugins import get_host
-from rnnplay.session import Session
+from rnnplay.plugins.host import get_host
+from rnnplay.session.session import Session
 
 REQUIRED = {"help", "sampler", "set", "temp", "show", "new", "load", "save", "train", "stop", "cells", "samplers",
             "corpora", "plugins", "compare", "score", "clear", "quit", "models", "copy", "transcript"}

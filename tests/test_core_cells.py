@@ -8,7 +8,7 @@ import pytest
 from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-from rnnplay.testing import GradientCheckError, check_cell
+from rnnplay.plugins.testing import GradientCheckError, check_cell
 
 
 @pytest.mark.parametrize("cell", [RNNCell(), LSTMCell()], ids=lambda c: c.name)

@@ -7,8 +7,8 @@ import pytest
 
 from rnnplay.core import vocab as vocab_module
 from rnnplay.core.data import StreamBatcher, split_ids
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, count_ids
-from rnnplay.errors import RnnplayError
 
 
 def test_vocab_is_sorted_unique_and_round_trips() -> None:

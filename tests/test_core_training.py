@@ -11,14 +11,14 @@ import pytest
 
 from rnnplay.core import trainer as trainer_module
 from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
 from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
 from rnnplay.corpora import Corpus
-from rnnplay.errors import RnnplayError
-from rnnplay.models import load_model
-from rnnplay.plugins import get_host
-from rnnplay.training import ModelSpec, OutputLock, check_output_path, new_run, resume_run
+from rnnplay.models.bundled import load_model
+from rnnplay.plugins.host import get_host
+from rnnplay.session.training_runs import ModelSpec, OutputLock, check_output_path, new_run, resume_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):

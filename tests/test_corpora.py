@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.cards import CARDS_DIR, builtin_cards
-from rnnplay.errors import RnnplayError
-from rnnplay.plugins import Registered, get_host, reset_host
+from rnnplay.plugins.host import Registered, get_host, reset_host
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
 from rnnplay.corpora.cards import require_card
 from rnnplay.corpora.download import fetch, size_from_env
-from rnnplay.errors import RnnplayError
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED / "tinyshakespeare.txt"

@@ -10,11 +10,11 @@ import pytest
 
 from rnnplay.builtin.samplers import BeamSampler, GreedySampler
 from rnnplay.core.cells import LSTMCell
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate, prime
 from rnnplay.core.model import Model, States
 from rnnplay.core.sampler import TEMPERATURE, Sampler
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
 
 ALPHABET = "\n !,.:;?ERSTabcdehilmnorstuw"
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay.cli import main
 from rnnplay.core.cells.lstm import LSTMCell
 from rnnplay.core.cells.rnn import RNNCell
-from rnnplay.core.inspect import (
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
+from rnnplay.core.neurons import (
     Cancelled,
     activations,
     char_probabilities,
@@ -22,10 +23,9 @@ from rnnplay.core.inspect import (
     rank_units,
     read_states,
 )
-from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
-from rnnplay.models import BUNDLED_MODEL, save_model
+from rnnplay.models.bundled import BUNDLED_MODEL, save_model
+from rnnplay.ui.cli import main
 
 PAREN_TEXT = "ab (ba ab) ba\nab (a b) (bb) aa ba (abba) b\n" * 3 + "a (b) ab ab (ab ba) b\n"
 

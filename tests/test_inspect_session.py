@@ -12,10 +12,11 @@ from inspect_model import build_inspect_model
 from tiny_model import build_tiny_model
 
 from rnnplay.builtin.inspect_commands import parse_unit
-from rnnplay.core.inspect import Unit, activations
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.neurons import Unit, activations
 from rnnplay.core.score import score_text
-from rnnplay.errors import RnnplayError
-from rnnplay.session import Event, HeatShown, Message, NeuronsShown, Session, Working
+from rnnplay.session.events import Event, HeatShown, Message, NeuronsShown, Working
+from rnnplay.session.session import Session
 
 
 @pytest.fixture(scope="module")

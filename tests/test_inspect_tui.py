@@ -10,10 +10,10 @@ from pilot_helpers import app_on, messages, type_line, until
 from rich.style import Style
 from rich.text import Text
 
-from rnnplay.tui import RnnplayApp
-from rnnplay.tui.heat import HeatView, NeuronView
-from rnnplay.tui.prompt import PromptInput
-from rnnplay.tui.widgets import Turn
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.heat import HeatView, NeuronView
+from rnnplay.ui.tui.prompt import PromptInput
+from rnnplay.ui.tui.widgets import Turn
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnplay import library
-from rnnplay.cli import main
-from rnnplay.errors import RnnplayError
-from rnnplay.library import (
+from rnnplay.core.errors import RnnplayError
+from rnnplay.models import library
+from rnnplay.models.bundled import BUNDLED_MODEL, load_model
+from rnnplay.models.library import (
     BUNDLED_NAME,
     describe,
     find_model,
@@ -27,7 +27,7 @@ from rnnplay.library import (
     models_dir,
     read_metadata,
 )
-from rnnplay.models import BUNDLED_MODEL, load_model
+from rnnplay.ui.cli import main
 
 
 @pytest.fixture(autouse=True)

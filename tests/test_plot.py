@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay.errors import RnnplayError
-from rnnplay.plot import HEIGHT, TRAIN, VAL, WIDTH, nice_ticks, smooth, write_loss_plot
+from rnnplay.core.errors import RnnplayError
+from rnnplay.ui.plot_file import HEIGHT, TRAIN, VAL, WIDTH, nice_ticks, smooth, write_loss_plot
 
 STEPS = list(range(1, 301))
 LOSSES = [1.5 + 2.5 * np.exp(-s / 60) for s in STEPS]

@@ -98,7 +98,8 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     wanted = ("the cell 'gru' from the plugin rnnplay-gru, which is not installed: "  # rnnplay is this checkout:
               f"run `rnnplay plugins install {ROOT / 'plugins' / 'rnnplay-gru'}` (an example plugin of rnnplay")
     assert wanted in one_line_error(env.run(*train, "--resume", "g.npz", "--steps", "51", cwd=work, check=False))
-    load = env.run("python", "-c", "import sys\nfrom rnnplay.errors import RnnplayError\nfrom rnnplay.models import "
+    load = env.run("python", "-c", "import sys\nfrom rnnplay.core.errors import RnnplayError\n"
+                   "from rnnplay.models.bundled import "
                    "load_model\ntry:\n    load_model('g.npz')\nexcept RnnplayError as e:\n    sys.exit(str(e))",
                    cwd=work, check=False)
     assert wanted in load.stderr

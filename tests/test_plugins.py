@@ -21,14 +21,15 @@ import pluggy
 import pytest
 from plugin_fixtures import pip_install_fixtures
 
-from rnnplay import hookspecs, plugins
-from rnnplay.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
 from rnnplay.core.cells import RNNCell
+from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Corpus
-from rnnplay.errors import RnnplayError
-from rnnplay.hookspecs import Register, hookimpl
-from rnnplay.plugins import KINDS, PluginHost, contract_problem
-from rnnplay.scaffold import PluginNames
+from rnnplay.plugins import hookspecs
+from rnnplay.plugins import host as plugins
+from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.plugins.host import KINDS, PluginHost, contract_problem
+from rnnplay.plugins.scaffold import PluginNames
+from rnnplay.ui.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ["rnnplay-broken-import", "rnnplay-broken-hook", "rnnplay-taken-name", "rnnplay-bad-contract"]

@@ -21,8 +21,10 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import get_cwidth
 
-from rnnplay.history import load_history
-from rnnplay.repl import (
+from rnnplay.session.events import ClipboardCopy, Working
+from rnnplay.session.session import Session
+from rnnplay.ui.history import load_history
+from rnnplay.ui.repl.app import (
     CLEAR_LINE,
     Repl,
     SharedHistory,
@@ -34,7 +36,6 @@ from rnnplay.repl import (
     osc52,
     unquote_block,
 )
-from rnnplay.session import ClipboardCopy, Session, Working
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
 UP = "\x1b[A"

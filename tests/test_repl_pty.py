@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnplay.models import BUNDLED_MODEL
+from rnnplay.models.bundled import BUNDLED_MODEL
 
 pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")

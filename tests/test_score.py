@@ -9,11 +9,11 @@ import pytest
 
 from rnnplay.core import score as score_module
 from rnnplay.core.cells import LSTMCell
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.ops import log_softmax
 from rnnplay.core.score import RunningScore, score_text, unknown_summary
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
 

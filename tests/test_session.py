@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from tiny_model import write_corpus
 
-from rnnplay.commands import SimpleCommand
-from rnnplay.models import BUNDLED_MODEL, load_model
-from rnnplay.plugins import Registered
-from rnnplay.session import (
+from rnnplay.models.bundled import BUNDLED_MODEL, load_model
+from rnnplay.plugins.commands import SimpleCommand
+from rnnplay.plugins.host import Registered
+from rnnplay.session.events import (
     Changed,
     Chunk,
     CompareShown,
@@ -24,15 +24,13 @@ from rnnplay.session import (
     Message,
     Progress,
     QuitRequested,
-    Session,
     TrainingEnded,
     TrainingSample,
     TurnEnded,
     TurnStarted,
     Working,
-    fit_batches,
-    no_model,
 )
+from rnnplay.session.session import Session, fit_batches, no_model
 
 TIMEOUT = 60  # seconds to wait for a background event before failing (a bound, not a speed claim)
 

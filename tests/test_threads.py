@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from rnnplay.cli import build_parser
 from rnnplay.core import threads
+from rnnplay.ui.cli import build_parser
 
 CORES = threads.usable_cores()
 SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
 SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or until its parent is gone
 READ_BACK = """
 import sys, threadpoolctl
-from rnnplay.cli import main
+from rnnplay.ui.cli import main
 code = main(sys.argv[1:])
 print("BLAS", min(lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"))
 sys.exit(code)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from rnnplay.session import ClipboardCopy, Event, Message, Session, TurnRecord
-from rnnplay.transcript import markdown
+from rnnplay.session.events import ClipboardCopy, Event, Message
+from rnnplay.session.session import Session, TurnRecord
+from rnnplay.session.transcript import markdown
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pilot_helpers import app_on, messages, slow_down, type_line, until
 from textual.widgets import ProgressBar, Static
 from tiny_model import write_corpus
 
-from rnnplay.session import Session
-from rnnplay.tui import RnnplayApp
-from rnnplay.tui.app import SlashCommands
-from rnnplay.tui.prompt import PromptInput
-from rnnplay.tui.widgets import Card, LossPlot, TrainingPanel, Turn
+from rnnplay.session.session import Session
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.app import SlashCommands
+from rnnplay.ui.tui.prompt import PromptInput
+from rnnplay.ui.tui.widgets import Card, LossPlot, TrainingPanel, Turn
 
 
 @pytest.fixture

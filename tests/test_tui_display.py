@@ -17,10 +17,10 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 from tiny_model import write_corpus
 
-from rnnplay.session import Changed, ClipboardCopy, CompareShown, Working
-from rnnplay.tui import RnnplayApp
-from rnnplay.tui.render import HangingText
-from rnnplay.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
+from rnnplay.session.events import Changed, ClipboardCopy, CompareShown, Working
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.render import HangingText
+from rnnplay.ui.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
 
 STREAMED = 2_000
 

@@ -8,10 +8,10 @@ import pytest
 from pilot_helpers import app_on, slow_down, type_line, until
 from textual import events
 
-from rnnplay.history import append_history, history_path, load_history
-from rnnplay.tui import RnnplayApp
-from rnnplay.tui.prompt import CompletionMenu, PromptInput
-from rnnplay.tui.widgets import Turn
+from rnnplay.ui.history import append_history, history_path, load_history
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.prompt import CompletionMenu, PromptInput
+from rnnplay.ui.tui.widgets import Turn
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rnnplay.core import vocab as vocab_module
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from rnnplay.session import Session
-from rnnplay.tui import RnnplayApp
+from rnnplay.session.session import Session
+from rnnplay.ui.tui import RnnplayApp
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..core.cells import LSTMCell, RNNCell
-from ..hookspecs import Register, hookimpl
+from rnnplay.core.cells import LSTMCell, RNNCell
+from rnnplay.plugins.hookspecs import Register, hookimpl
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """The built-in slash commands, registered through the same hook a plugin uses.
 
 Each command parses its argument line and calls one public method of the
-session (``rnnplay.session.Session``); the session does the work and emits the
+session (``rnnplay.session.session.Session``); the session does the work and emits the
 events. Names people know from Ollama's REPL work too: /bye, /?, /show,
 /load, /save and ``/set parameter temperature 0.5``.
 """
@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..commands import (
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.sampler import unescape
+from rnnplay.core.trainer import TrainConfig
+from rnnplay.models.library import list_models, model_names, model_table, models_dir
+from rnnplay.plugins.commands import (
     SimpleCommand,
     command_table,
     complete_pairs,
@@ -22,14 +26,10 @@ from ..commands import (
     parse_pairs,
     split_args,
 )
-from ..core.sampler import unescape
-from ..core.trainer import TrainConfig
-from ..errors import RnnplayError
-from ..hookspecs import Register, hookimpl
-from ..library import list_models, model_names, model_table, models_dir
-from ..training import ModelSpec
+from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.session.training_runs import ModelSpec
 
-Session = Any  # rnnplay.session.Session, which sits above this layer
+Session = Any  # rnnplay.session.session.Session, which sits above this layer
 
 
 def _no_args(name: str, argline: str) -> None:
@@ -290,7 +290,7 @@ def samplers(session: Session, argline: str) -> None:
 
 
 def corpora(session: Session, argline: str) -> None:
-    from ..corpora.cards import builtin_cards
+    from rnnplay.corpora.cards import builtin_cards
 
     _no_args("corpora", argline)
     _listing(session, "corpus_loaders", "corpus loaders (/train PREFIX:ARGUMENT)")

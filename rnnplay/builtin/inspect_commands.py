@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..commands import SimpleCommand, last_word, parse_number, split_args
-from ..core.inspect import CONDITIONS, Unit
-from ..core.sampler import unescape
-from ..errors import RnnplayError
-from ..hookspecs import Register, hookimpl
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.neurons import CONDITIONS, Unit
+from rnnplay.core.sampler import unescape
+from rnnplay.plugins.commands import SimpleCommand, last_word, parse_number, split_args
+from rnnplay.plugins.hookspecs import Register, hookimpl
 
-Session = Any  # rnnplay.session.Session, which sits above this layer
+Session = Any  # rnnplay.session.session.Session, which sits above this layer
 
 NEURONS_USAGE = ("usage: /neurons [LAYER UNIT] [state=c] [TEXT], e.g. /neurons 0 5, "
                  "or /neurons find CONDITION [TEXT], e.g. /neurons find inside-quotes")

@@ -14,13 +14,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from ..corpora import Corpus, Progress, load_corpus
-from ..corpora.cards import Card, require_card
-from ..corpora.download import cache_dir, fetch, inside, max_download
-from ..corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
-from ..corpora.text import decode, is_folder, read_regular_file, read_text_file, user_path
-from ..errors import RnnplayError
-from ..hookspecs import Register, hookimpl
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora import Corpus, Progress, load_corpus
+from rnnplay.corpora.cards import Card, require_card
+from rnnplay.corpora.download import fetch, inside, max_download
+from rnnplay.corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
+from rnnplay.corpora.text import decode, is_folder, read_regular_file, read_text_file, user_path
+from rnnplay.folders import cache_dir
+from rnnplay.plugins.hookspecs import Register, hookimpl
 
 MAX_CARD_DEPTH = 8  # a card whose spec names a card whose spec names a card ...
 _open_cards: ContextVar[tuple[Path, ...]] = ContextVar("open_cards", default=())

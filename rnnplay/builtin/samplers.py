@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.ops import log_softmax
-from ..core.sampler import TEMPERATURE, Param, Stepper, StepSampler, draw, take_rows, tempered
-from ..errors import RnnplayError
-from ..hookspecs import Register, hookimpl
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.ops import log_softmax
+from rnnplay.core.sampler import TEMPERATURE, Param, Stepper, StepSampler, draw, take_rows, tempered
+from rnnplay.plugins.hookspecs import Register, hookimpl
 
 TEMPERATURE_PARAM = TEMPERATURE.params["temperature"]
 

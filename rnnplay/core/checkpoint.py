@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RnnplayError
-from .cells.base import Cell
-from .checkpoint_archive import Member, member_headers, open_archive, read_member
-from .limits import MAX_PARAMS, check_model_size, check_state_size
-from .model import Model
-from .vocab import Vocab
+from rnnplay.core.cells.base import Cell
+from rnnplay.core.checkpoint_archive import Member, member_headers, open_archive, read_member
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
 
 FORMAT = "rnnplay-checkpoint"
 VERSION = 1

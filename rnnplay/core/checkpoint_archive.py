@@ -30,7 +30,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npy
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 MAX_MEMBERS = 10_000  # a 64-layer model with its optimizer state and carried state has a few hundred
 MAX_DIRECTORY_BYTES = 4 << 20  # the zip's central directory (about 100 bytes a member)

@@ -49,9 +49,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import RnnplayError
-from .model import Model
-from .vocab import Vocab, count_ids
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab, count_ids
 
 LIFT_CHARS = 4096  # characters of the new text read to place the new characters' biases (Z̄ below)
 

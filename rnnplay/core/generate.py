@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RnnplayError
-from .model import Model, States
-from .sampler import TEMPERATURE, Sampler, resolve_params
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model, States
+from rnnplay.core.sampler import TEMPERATURE, Sampler, resolve_params
 
 PRIME_CHUNK = 1024  # seed characters per forward pass; bounds the memory a long seed needs
 

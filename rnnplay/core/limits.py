@@ -13,7 +13,7 @@ legal file can ask for more than a few GB.
 
 from __future__ import annotations
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 MAX_HIDDEN = 8192  # units per layer
 MAX_LAYERS = 64  # stacked layers

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .ops import log_softmax
+from rnnplay.core.ops import log_softmax
 
 
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:

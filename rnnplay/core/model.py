@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RnnplayError
-from . import parallel_step
-from .cells.base import Cell, State, uniform_init, zero_state
-from .loss import cross_entropy, cross_entropy_with_grad
-from .vocab import Vocab, count_ids
+from rnnplay.core import parallel_step
+from rnnplay.core.cells.base import Cell, State, uniform_init, zero_state
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.loss import cross_entropy, cross_entropy_with_grad
+from rnnplay.core.vocab import Vocab, count_ids
 
 States = list[State]
 Masks = list[np.ndarray | None]  # a dropout mask per layer (None: none)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 Arrays = dict[str, np.ndarray]
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import threads
+from rnnplay.core import threads
 
 if TYPE_CHECKING:
-    from .model import Masks, Model, States
+    from rnnplay.core.model import Masks, Model, States
 
 CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the cores or the load
 WORKERS: int | None = None  # worker threads; None: THREADS_PER_CORE per core this process may use

@@ -41,7 +41,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 Stepper = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import RnnplayError
-from .generate import prime
-from .model import Model, States
-from .ops import log_softmax
-from .vocab import Vocab, describe_char
-from .work import Cancel, Cancelled, Progress
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.generate import prime
+from rnnplay.core.model import Model, States
+from rnnplay.core.ops import log_softmax
+from rnnplay.core.vocab import Vocab, describe_char
+from rnnplay.core.work import Cancel, Cancelled, Progress
 
 CHUNK = 512  # characters per forward pass
 NAMED_UNKNOWN = 10  # unseen characters named in a message; the rest are counted

@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np  # noqa: F401  (loads OpenBLAS, so that threadpoolctl finds it)
 from threadpoolctl import ThreadpoolController
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 ENV = "RNNPLAY_THREADS"
 INTERVAL = 0.5  # seconds between two readings of the machine's load

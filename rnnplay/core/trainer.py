@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RnnplayError
-from . import parallel_step, threads
-from .data import StreamBatcher
-from .generate import sample_text
-from .model import Model, States
-from .optim import (
+from rnnplay.core import parallel_step, threads
+from rnnplay.core.data import StreamBatcher
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.generate import sample_text
+from rnnplay.core.model import Model, States
+from rnnplay.core.optim import (
     OPTIMIZERS,
     Optimizer,
     Update,

@@ -27,7 +27,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 CHUNK = 1 << 22  # characters per slice: 4M, so scratch arrays stay ~16-32 MB
 MAX_CODEPOINT = 0x10FFFF

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 Progress = Callable[[float], None]
 Cancel = Callable[[], bool]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import inspect
 import re
 
-from ..errors import RnnplayError
-from .base import Corpus, CorpusLoader, Progress, no_progress
-from .cards import builtin_cards, find_card
-from .text import check_text, probe, read_text_file, user_path
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora.base import Corpus, CorpusLoader, Progress, no_progress
+from rnnplay.corpora.cards import builtin_cards, find_card
+from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
 
 __all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "no_progress", "read_text_file", "resolve"]
 
@@ -29,7 +29,7 @@ def resolve(spec: str) -> tuple[CorpusLoader, str]:
     Order: a registered ``prefix:``; a bare http(s) URL; an existing path; a card
     name. Anything else is an error naming the closest prefix or card.
     """
-    from ..plugins import get_host, suggest  # the plugins layer: imported late, it imports the loaders
+    from rnnplay.plugins.host import get_host, suggest  # the plugins layer: imported late, it imports the loaders
 
     host = get_host()
     loaders = host.corpus_loaders
@@ -59,7 +59,7 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
     ``encoding`` reaches the loaders that read text files (file:, dir:, url:);
     ``progress`` hears about downloads and long folder reads.
     """
-    from ..plugins import get_host
+    from rnnplay.plugins.host import get_host
 
     loader, argument = resolve(spec)
     with get_host().blame("corpus_loaders", loader.name, f"loading {spec[:80]!r}"):  # a plugin's bug: one line

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from .text import text_sha256
+from rnnplay.corpora.text import text_sha256
 
 
 @dataclass

@@ -3,7 +3,7 @@
 A card gives a name, a description, a licence, a ``[source]`` (a ``url`` with its
 ``sha256`` and ``size``, or a local ``spec`` such as ``stdlib:``) and a ``[train]``
 table of suggested ``rnnplay train`` options. The built-in cards ship inside the
-package (``rnnplay/corpus_cards/``, which the repository's ``corpora/`` links to);
+package (``rnnplay/corpora/bundled_cards/``, which the repository's ``corpora/`` links to);
 ``card:PATH.toml`` reads any other card. See docs/corpora.md for the format.
 """
 
@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import RnnplayError
-from ..plugins import suggest
-from . import download
-from .base import Progress, no_progress
-from .text import probe, read_regular_file, text_codec, user_path
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora import download
+from rnnplay.corpora.base import Progress, no_progress
+from rnnplay.corpora.text import probe, read_regular_file, text_codec, user_path
+from rnnplay.folders import cache_dir
+from rnnplay.plugins.host import suggest
 
-CARDS_DIR = Path(__file__).resolve().parents[1] / "corpus_cards"
+CARDS_DIR = Path(__file__).resolve().parent / "bundled_cards"
 MAX_CARD_BYTES = 1 << 20  # a card is a few hundred bytes of TOML; anything this big is not one
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 OPTION = re.compile(r"[a-z][a-z0-9-]{0,39}")  # a `rnnplay train` option name in [train]
@@ -74,7 +75,7 @@ class Card:
     @property
     def cache_path(self) -> Path:
         """Where the verified download lives: <cache>/corpora/<card name>/<filename>, checked to stay there."""
-        return download.inside(download.cache_dir() / "corpora", self.name, str(self.filename))
+        return download.inside(cache_dir() / "corpora", self.name, str(self.filename))
 
     @property
     def mirror_names(self) -> list[str]:
@@ -158,8 +159,12 @@ class CardFields:
     def url(self, source: dict[str, Any]) -> str:
         url = self.text(source, "url", "")
         if url:
-            parts = urllib.parse.urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            try:
+                parts = urllib.parse.urlsplit(url)
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # "http://[::1/x": an unclosed IPv6 bracket
+                usable = False
+            if not usable:
                 raise self.problem(f"has url = {_short(url)}, which is not an http(s) address")
         return url
 

@@ -28,9 +28,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from ..errors import RnnplayError
-from .base import Progress, no_progress
-from .text import is_regular, user_path
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora.base import Progress, no_progress
+from rnnplay.corpora.text import is_regular, user_path
 
 MIRROR_ENV = "RNNPLAY_CORPUS_MIRROR"
 MAX_DOWNLOAD_ENV = "RNNPLAY_MAX_DOWNLOAD"
@@ -45,13 +45,6 @@ DRIVE = re.compile(r"[A-Za-z]:")
 
 class NotFound(RnnplayError):
     """The server answered 404 (a mirror may simply not have this file)."""
-
-
-def cache_dir() -> Path:
-    """Where downloads live: $RNNPLAY_CACHE_DIR, else $XDG_CACHE_HOME/rnnplay, else ~/.cache/rnnplay."""
-    if os.environ.get("RNNPLAY_CACHE_DIR"):
-        return Path(os.environ["RNNPLAY_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "rnnplay"
 
 
 def name_problem(name: object) -> str | None:

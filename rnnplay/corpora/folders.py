@@ -14,9 +14,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import RnnplayError
-from .base import Progress
-from .text import decode, is_folder, looks_binary, probe, read_regular_file
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora.base import Progress
+from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file
 
 # Folders of the standard library that are not the library itself: tests, bundled
 # tools and apps, generated tables (encodings), deprecated packages, installed packages.

@@ -13,7 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..errors import RnnplayError
+from rnnplay.core.errors import RnnplayError
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
 BOM = codecs.BOM_UTF8

@@ -25,7 +25,7 @@ import numpy as np
 from rnnplay.core.checkpoint import save_checkpoint
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-from rnnplay.plugins import get_host
+from rnnplay.plugins.host import get_host
 
 VOCAB = "\n abcdef"
 HIDDEN, BATCH = 8, 2

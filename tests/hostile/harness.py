@@ -69,12 +69,12 @@ class Sandbox:
 
     def run_in_process(self, args: list[str] | tuple[str, ...], capsys: pytest.CaptureFixture[str],
                        monkeypatch: pytest.MonkeyPatch, env: dict[str, str] | None = None) -> Outcome:
-        """``rnnplay ARGS`` through ``rnnplay.cli.main`` in this process, in the sandbox's environment and cwd.
+        """``rnnplay ARGS`` through ``rnnplay.ui.cli.main`` in this process, in the sandbox's environment and cwd.
 
         The same code path as :meth:`run` without a new interpreter: for rows where no signal, lock or
         process exit matters.
         """
-        from rnnplay import cli
+        from rnnplay.ui import cli
 
         for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
             monkeypatch.delenv(name)

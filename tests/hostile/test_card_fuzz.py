@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnplay.cli import main
+from rnnplay.ui.cli import main
 
 CARD = "card.toml"
 OTHER = "other.toml"

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rnnplay.core.checkpoint import load_checkpoint
-from rnnplay.errors import RnnplayError
-from rnnplay.plugins import get_host
+from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.host import get_host
 
 from .checkpoint_files import read_members, write_checkpoint, write_members
 

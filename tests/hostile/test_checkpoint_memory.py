@@ -35,8 +35,8 @@ LIMIT = 100 << 20
 FOUR_GB = 4_000_000_000
 PROBE = """
 import json, resource, sys, time
-from rnnplay.errors import RnnplayError
-from rnnplay.models import load_model
+from rnnplay.core.errors import RnnplayError
+from rnnplay.models.bundled import load_model
 load_model(sys.argv[1])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()

@@ -4,7 +4,7 @@ Each row prepares ``m.npz`` (or another path) in the sandbox's work folder, runs
 command on it — ``rnnplay sample`` unless the row says otherwise — and checks how it
 ends: the exit code, one ``rnnplay: …`` line naming what is wrong (no traceback),
 nothing created or changed in the sandbox, a bounded run time. Rows run in process
-through ``rnnplay.cli.main`` (the same code, without a start-up each); rows whose
+through ``rnnplay.ui.cli.main`` (the same code, without a start-up each); rows whose
 file could block or whose message comes from the system run as a real subprocess.
 Saving, ``export`` onto itself and stale temporary files follow the table.
 """
@@ -27,11 +27,11 @@ import pytest
 
 from rnnplay.core.cells.rnn import RNNCell
 from rnnplay.core.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
-from rnnplay.models import load_model
-from rnnplay.plugins import get_host
+from rnnplay.models.bundled import load_model
+from rnnplay.plugins.host import get_host
 
 from .checkpoint_files import (
     HIDDEN,

@@ -5,7 +5,7 @@ and cwd) and checks how it ended: the exit code, exactly one ``rnnplay: error:``
 (no traceback) that mentions what went wrong, no file created or changed outside the
 place the row allows, and a bounded run time. Rows where the front end matters (FIFOs,
 downloads, ``train``, ``score``) run in a subprocess; rows that only parse a card run
-``rnnplay.cli.main`` in-process, with the sandbox's environment and cwd.
+``rnnplay.ui.cli.main`` in-process, with the sandbox's environment and cwd.
 
 The HTTP rows talk to a real server on 127.0.0.1 started here: it answers slowly, without
 end, with a huge Content-Length, with a directory listing, with redirects and errors.
@@ -405,7 +405,8 @@ def test_a_plugin_loader_that_raises_is_blamed_on_its_package(sandbox: Sandbox, 
         '[project.entry-points.rnnplay]\nbrokenloader = "brokenloader"\n'
     )
     (package / "brokenloader" / "__init__.py").write_text(
-        "from rnnplay.hookspecs import hookimpl\n\n\nclass Broken:\n    name = 'broken'\n    help = 'always fails'\n\n"
+        "from rnnplay.plugins.hookspecs import hookimpl\n\n\n"
+        "class Broken:\n    name = 'broken'\n    help = 'always fails'\n\n"
         "    def load(self, spec, progress):\n        return {}['no such key']\n\n\n"
         "@hookimpl\ndef register_corpus_loaders(register):\n    register(Broken())\n"
     )

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay import cli
 from rnnplay.core.data import StreamBatcher, split_ids
-from rnnplay.models import load_model
+from rnnplay.models.bundled import load_model
+from rnnplay.ui import cli
 
 from .harness import Sandbox
 

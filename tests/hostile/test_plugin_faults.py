@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from plugin_fixtures import pip_install_fixtures
 
-from rnnplay import cli
-from rnnplay.plugins import reset_host
+from rnnplay.plugins.host import reset_host
+from rnnplay.ui import cli
 
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 

@@ -16,7 +16,7 @@ import pytest
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-from rnnplay.models import save_model
+from rnnplay.models.bundled import save_model
 
 from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
 

@@ -3,7 +3,7 @@
 Each row is one command and how it must end: the exit code, one `rnnplay: …` line
 naming what is wrong (no traceback), nothing created or changed in the sandbox
 outside the place the row allows, and a bounded run time. Rows run in process
-through ``rnnplay.cli.main`` (the same code the command runs, without a start-up
+through ``rnnplay.ui.cli.main`` (the same code the command runs, without a start-up
 each); rows that need a second process, a lock held elsewhere or a limit set on the
 process run it for real. Faults that need a script of their own (a folder that
 vanishes mid-run, a file-size limit, two trainings at once) follow the table.
@@ -28,8 +28,8 @@ import pytest
 
 from rnnplay.core.trainer import TrainConfig
 from rnnplay.corpora import load_corpus
-from rnnplay.models import load_model, save_model
-from rnnplay.training import ModelSpec, OutputLock, new_run
+from rnnplay.models.bundled import load_model, save_model
+from rnnplay.session.training_runs import ModelSpec, OutputLock, new_run
 
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 

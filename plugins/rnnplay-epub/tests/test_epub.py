@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
-from rnnplay.errors import RnnplayError
-from rnnplay.plugins import get_host, reset_host
+from rnnplay.plugins.host import get_host, reset_host
 
 from rnnplay_epub import EpubLoader
 

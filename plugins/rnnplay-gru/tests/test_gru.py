@@ -10,8 +10,8 @@ from rnnplay.core.cells import Cell
 from rnnplay.core.model import Model
 from rnnplay.core.trainer import StepEvent, TrainConfig, Trainer
 from rnnplay.core.vocab import Vocab
-from rnnplay.plugins import PluginHost
-from rnnplay.testing import check_cell
+from rnnplay.plugins.host import PluginHost
+from rnnplay.plugins.testing import check_cell
 
 from rnnplay_gru import GRUCell
 

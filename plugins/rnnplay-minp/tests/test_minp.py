@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from rnnplay.core.cells import LSTMCell
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate
 from rnnplay.core.model import Model
 from rnnplay.core.sampler import Sampler
 from rnnplay.core.vocab import Vocab
-from rnnplay.errors import RnnplayError
-from rnnplay.plugins import PluginHost
+from rnnplay.plugins.host import PluginHost
 
 from rnnplay_minp import MinPSampler
 

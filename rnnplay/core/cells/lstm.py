@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import jit, threads
-from ..ops import is_ids, project_inputs, project_inputs_backward
-from .base import Params, State, StepFn, uniform_init
+from rnnplay.core import jit, threads
+from rnnplay.core.cells.base import Params, State, StepFn, uniform_init
+from rnnplay.core.ops import is_ids, project_inputs, project_inputs_backward
 
 STEP_KERNELS = "rnnplay.core.cells.lstm_kernels"  # compiled gates for generation, float32 (rnnplay.core.jit)
 TRAIN_KERNELS = "rnnplay.core.cells.lstm_train_kernels"  # ... and for training's forward and backward steps

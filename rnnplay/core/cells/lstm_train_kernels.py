@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .lstm_kernels import HALF, SETTINGS, f32, tanh32
+from rnnplay.core.cells.lstm_kernels import HALF, SETTINGS, f32, tanh32
 
 ONE = f32(1.0)
 

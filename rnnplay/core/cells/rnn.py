@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import project_inputs, project_inputs_backward
-from .base import Params, State, uniform_init
+from rnnplay.core.cells.base import Params, State, uniform_init
+from rnnplay.core.ops import project_inputs, project_inputs_backward
 
 
 class RNNCell:

@@ -18,8 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Progress, no_progress
-from rnnplay.errors import RnnplayError
 
 NS = {
     "container": "urn:oasis:names:tc:opendocument:xmlns:container",

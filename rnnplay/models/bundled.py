@@ -1,0 +1,33 @@
+"""Loading and saving models by path, with the plugin registry resolving cells."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rnnplay.core.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from rnnplay.core.model import Model
+from rnnplay.plugins.host import get_host
+
+BUNDLED_MODEL = Path(__file__).parent / "shakespeare.npz"
+NO_MODEL = "no model loaded: /load PATH opens a checkpoint, /train FILE trains one on a text file"
+
+
+def no_model() -> str:
+    """What a front end says when there is no model, naming the bundled one's absence when it is missing."""
+    return NO_MODEL if BUNDLED_MODEL.exists() else f"{NO_MODEL} (the bundled Shakespeare model is not installed)"
+
+
+def load_model(path: str | os.PathLike[str] | None = None, *, training_state: bool = True) -> Checkpoint:
+    """Load a checkpoint (the bundled Shakespeare model when ``path`` is None).
+
+    ``training_state=False`` leaves the optimizer and carried state unread (checked all the
+    same): for commands that only use the model.
+    """
+    return load_checkpoint(BUNDLED_MODEL if path is None else path, get_host().resolve_cell,
+                           training_state=training_state)
+
+
+def save_model(path: str | os.PathLike[str], model: Model, **kwargs) -> Path:
+    """Save ``model``, recording which plugin distribution provides its cell."""
+    return save_checkpoint(path, model, cell_plugin=get_host().cell_plugin(model.cell.name), **kwargs)

@@ -1,0 +1,182 @@
+"""Slash commands: the contract every command meets, and the parsing they share.
+
+A command is any object with::
+
+    name: str                   # "sampler"  (typed as /sampler)
+    help: str                   # one line
+    usage: str                  # "/sampler NAME [key=value ...]"
+    aliases: tuple[str, ...]    # ("bye",) — other names that reach it
+    run(session, argline)       # argline: everything after the name
+    complete(session, argline)  # optional: candidates for the last word of argline
+    details: str                # optional: what /help NAME adds to the one-liner (lines, examples)
+
+Built-ins and plugins register commands through the ``register_commands`` hook, so
+they all live in one registry (``get_host().commands``). Commands talk to the
+session only through its public methods and raise :class:`RnnplayError` with one
+line for any mistake; unknown names are answered with the closest valid ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.host import PluginHost, get_host, suggest
+
+
+@runtime_checkable
+class Command(Protocol):
+    name: str
+    help: str
+    usage: str
+    aliases: tuple[str, ...]
+
+    def run(self, session: Any, argline: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SimpleCommand:
+    """A command made of functions: what most commands (and most plugins) need."""
+
+    name: str
+    help: str
+    usage: str
+    handler: Callable[[Any, str], None]
+    aliases: tuple[str, ...] = ()
+    completer: Callable[[Any, str], list[str]] | None = None
+    details: str = ""
+
+    def run(self, session: Any, argline: str) -> None:
+        self.handler(session, argline)
+
+    def complete(self, session: Any, argline: str) -> list[str]:
+        return self.completer(session, argline) if self.completer else []
+
+
+# -- finding commands ---------------------------------------------------------------
+def command_table(host: PluginHost | None = None) -> dict[str, Any]:
+    """Every name and alias -> command. A command's own name wins over another's alias."""
+    commands = [r.obj for r in (host or get_host()).commands.values()]
+    table = {alias: c for c in commands for alias in getattr(c, "aliases", ())}
+    table.update({c.name: c for c in commands})
+    return table
+
+
+def split_command(line: str) -> tuple[str, str]:
+    """'/sampler beam width=3' -> ('sampler', 'beam width=3')."""
+    body = line.strip()[1:]
+    name, _, argline = body.partition(" ")
+    return name.lower(), argline.strip()
+
+
+def find_command(name: str, host: PluginHost | None = None) -> Any:
+    table = command_table(host)
+    if name in table:
+        return table[name]
+    if not name:
+        raise RnnplayError("a lone '/' is not a command; /help lists them")
+    raise RnnplayError(f"unknown command /{name}{suggest(f'/{name}', [f'/{n}' for n in table])}; /help lists them")
+
+
+# -- parsing arguments ----------------------------------------------------------------
+def split_args(argline: str) -> list[str]:
+    """Shell-like words: quotes keep spaces ('/save "my model.npz"'); a backslash stays as typed.
+
+    Backslashes mean something only in texts, and there through the one rule of
+    :func:`rnnplay.core.sampler.unescape` (docs/escapes.md), so ``/set stop \\n\\n`` reaches it as typed.
+    """
+    lexer = shlex.shlex(argline, posix=True)
+    lexer.whitespace_split, lexer.escape = True, ""
+    try:
+        return list(lexer)
+    except ValueError as err:
+        raise RnnplayError(f"cannot read {argline!r}: {err}; close the quote (a quote itself: \"'\" or '\"')") from None
+
+
+def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "option") -> dict[str, str]:
+    """``key=value`` words -> {key: value}; an unknown key names the closest valid ones."""
+    allowed = list(allowed)
+    valid = f"{what}s: {', '.join(allowed) or 'none'}"
+    pairs: dict[str, str] = {}
+    for word in words:
+        key, eq, value = word.partition("=")
+        if not eq:
+            raise RnnplayError(f"expected {what}=value, got {word!r}; {valid}")
+        if key not in allowed:
+            raise RnnplayError(f"unknown {what} {key!r}{suggest(key, allowed)}; {valid}")
+        pairs[key] = value
+    return pairs
+
+
+def parse_number(key: str, text: str, kind: type, minimum: float | None = None, maximum: float | None = None) -> Any:
+    """``text`` as an int or float within [minimum, maximum], or a one-line error naming the bound."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise RnnplayError(f"{key} must be {'an integer' if kind is int else 'a number'} (got {text!r})") from None
+    if minimum is not None and value < minimum:
+        raise RnnplayError(f"{key} must be >= {minimum} (got {text})")
+    if maximum is not None and value > maximum:
+        raise RnnplayError(f"{key} must be <= {maximum} (got {text})")
+    return value
+
+
+# -- completion ---------------------------------------------------------------------
+def last_word(text: str) -> str:
+    """The word being typed at the end of ``text`` ('' right after a space)."""
+    return "" if not text or text[-1].isspace() else text.split()[-1]
+
+
+def complete_line(session: Any, text: str, host: PluginHost | None = None) -> tuple[str, list[str]]:
+    """(the word being completed, candidates that replace it) for ``text`` before the cursor.
+
+    Completion looks at the whole line, so '/sa' completes to '/sampler' and
+    '/sampler be' to 'beam': the first word is a command, later words are
+    whatever that command's ``complete`` offers.
+    """
+    if not text.startswith("/"):
+        return "", []
+    table = command_table(host)
+    if " " not in text:
+        return text, sorted(f"/{n}" for n in table if f"/{n}".startswith(text))
+    name, _ = split_command(text)
+    command = table.get(name)
+    complete = getattr(command, "complete", None)
+    if complete is None:
+        return last_word(text), []
+    argline = text.split(" ", 1)[1].lstrip()
+    word = last_word(argline)
+    return word, [c for c in complete(session, argline) if c.startswith(word) and c != word]
+
+
+def complete_pairs(word: str, options: dict[str, Iterable[str]]) -> list[str]:
+    """Candidates for a ``key=value`` word: 'key=' for keys, 'key=value' once the key is typed."""
+    key, eq, _ = word.partition("=")
+    if eq:
+        return [f"{key}={v}" for v in options.get(key, ())]
+    return [f"{k}=" for k in options]
+
+
+def complete_path(word: str, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Files and folders starting with ``word`` (folders end in '/'); only ``suffixes`` if given."""
+    folder, _, stem = word.rpartition("/")
+    base = Path(os.path.expanduser(folder or ".")) if folder or not word.startswith("/") else Path("/")
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:
+        return []
+    prefix = f"{folder}/" if folder or word.startswith("/") else ""
+    out = []
+    for entry in entries:
+        if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem.startswith(".")):
+            continue
+        if entry.is_dir():
+            out.append(f"{prefix}{entry.name}/")
+        elif not suffixes or entry.name.endswith(suffixes):
+            out.append(f"{prefix}{entry.name}")
+    return out

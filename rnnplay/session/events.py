@@ -1,0 +1,132 @@
+"""What a session tells its front ends: one frozen dataclass per kind of news.
+
+A front end subscribes with ``Session.subscribe`` and renders each event its own
+way; events come from whichever thread did the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HeatShown:
+    """/heat: how likely the model found each character of a text (see :meth:`Session.heat`)."""
+
+    turn: int  # the number /whatif takes (turn=N)
+    seed: str  # read, not coloured
+    text: str  # the coloured characters
+    probs: tuple[float | None, ...]  # p(text[i] | seed + text[:i]); None where nothing came before
+    alternatives: tuple[tuple[tuple[str, float], ...], ...]  # the top 5 at each position, most likely first
+
+
+@dataclass(frozen=True)
+class NeuronsShown:
+    """/neurons: a text coloured by one unit's value after each character."""
+
+    title: str  # "layer 0 unit 5 (h)"
+    text: str
+    values: tuple[float, ...]  # in [-1, 1]: the unit's value (c: divided by its largest size in the text)
+    mask: tuple[bool, ...] | None  # where a found condition holds (shown underlined), or None
+
+
+
+@dataclass(frozen=True)
+class Message:
+    level: str  # "info", "warning" or "error"
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    seed: str  # the seed as typed
+    sampler: str  # "beam width=3"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    reason: str  # "done", "stopped" or "error"
+    chars: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    fraction: float | None  # of the budget, 0..1
+    epoch: float
+    loss: float
+    val_loss: float | None
+    chars_per_sec: float
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class LossPoint:
+    step: int
+    train: float | None  # mean training loss since the last point
+    val: float | None
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    step: int
+    text: str
+
+
+@dataclass(frozen=True)
+class TrainingEnded:
+    step: int
+    reason: str  # "budget", "stopped", "diverged" (the loss was not finite; the weights kept) or "error"
+    path: str | None
+
+
+@dataclass(frozen=True)
+class Changed:
+    what: str  # "model", "sampler", "settings" or "training" (a job started)
+
+
+@dataclass(frozen=True)
+class Cleared:
+    pass
+
+
+@dataclass(frozen=True)
+class QuitRequested:
+    pass
+
+
+@dataclass(frozen=True)
+class ClipboardCopy:
+    """/copy: put ``text`` on the user's clipboard (the TUI: copy_to_clipboard; the REPL: OSC 52)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Working:
+    """A command that may take more than a second is at work: show a spinner or a bar, and 'Esc to stop'.
+
+    Emitted when it starts (``done=False``), as it goes (``fraction`` 0..1 when known, else None),
+    and once when it ends (``done=True``); ``what`` says what it is doing ("ranking 512 units").
+    """
+
+    what: str
+    fraction: float | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CompareShown:
+    """/compare: one continuation of ``seed`` per sampler, as (sampler label, text) rows to lay out side by side."""
+
+    seed: str
+    rows: tuple[tuple[str, str], ...]
+
+
+Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | TrainingSample | TrainingEnded
+         | Changed | Cleared | QuitRequested | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown)

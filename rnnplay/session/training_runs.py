@@ -1,0 +1,453 @@
+"""Setting up a training run from a corpus: shared by the CLI, the Session and CharRNN.
+
+A run is a :class:`~rnnplay.core.trainer.Trainer` plus what it needs to be saved
+and resumed: the corpus's name and checksum and the command that started it.
+Its output paths are checked before the first step (:func:`check_output_path`),
+locked against a second run (:class:`OutputLock`), and a save that fails goes to
+a rescue copy in rnnplay's data folder (:meth:`TrainingRun.save_or_rescue`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import math
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnplay.core import checkpoint
+from rnnplay.core.cells.base import Cell
+from rnnplay.core.data import split_ids
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.finetune import grow_vocab, grown_vocab
+from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
+from rnnplay.core.model import Model
+from rnnplay.core.trainer import Event, TrainConfig, Trainer, check_number
+from rnnplay.core.vocab import Vocab, describe_char
+from rnnplay.corpora import Corpus
+from rnnplay.folders import data_dir
+from rnnplay.models.bundled import load_model, save_model
+from rnnplay.models.library import find_model
+from rnnplay.plugins.host import get_host
+
+
+@dataclass
+class ModelSpec:
+    """The shape of a fresh model; checked here, once (the vocabulary's share of the size limit in new_run)."""
+
+    cell: str = "lstm"
+    layers: int = 2
+    hidden: int = 256
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cell, str) or not self.cell.strip():
+            raise RnnplayError(f"the cell must be a name such as lstm or rnn, got {self.cell!r}")
+        check_model_size(self.hidden, self.layers, None)
+        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
+
+
+@dataclass
+class Saved:
+    path: Path  # where the checkpoint went
+    problem: str | None = None  # why the intended path could not be written (then ``path`` is the rescue copy)
+
+
+@dataclass
+class TrainingRun:
+    trainer: Trainer
+    corpus: Corpus
+    extra: dict[str, Any] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)  # settings a resume changed: "lr 0.004 -> 0.1"
+    added: tuple[str, ...] = ()  # characters a fine-tuning run appended to its model's vocabulary
+    started: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
+
+    @property
+    def model(self) -> Model:
+        return self.trainer.model
+
+    def events(self) -> Iterator[Event]:
+        """The trainer's events; an exception inside the cell (a plugin's, say) becomes one line naming its package.
+
+        A step is all or nothing, so after such a failure the run can still be saved as it was before that step.
+        """
+        with get_host().blame("cells", self.model.cell.name, "training"):
+            yield from self.trainer.run()
+
+    def save(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Save weights and the full training state (resumable) atomically."""
+        meta = {
+            "corpus": {"name": self.corpus.name, "source": self.corpus.source, "sha256": self.corpus.sha256,
+                       "chars": len(self.corpus.text)},
+            "history": {"val_loss": self.trainer.history.val_losses[-1] if self.trainer.history.val_losses else None},
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            **self.extra,
+        }
+        return save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
+
+    def rescue_path(self, path: str | os.PathLike[str]) -> Path:
+        """Where a checkpoint goes when ``path`` cannot be written: rnnplay's data folder, one file per run."""
+        return data_dir() / "rescued" / f"{Path(path).stem or 'model'}-{self.started}-{os.getpid()}.npz"
+
+    def save_or_rescue(self, path: str | os.PathLike[str], **kwargs: Any) -> Saved:
+        """Save to ``path``, or, when that fails (a full disk, a folder gone), to :meth:`rescue_path`.
+
+        Raises a one-line error only when both fail; the training state is still in memory then.
+        """
+        try:
+            return Saved(self.save(path, **kwargs))
+        except (RnnplayError, OSError) as err:  # OSError: any the writer let through is as much a failed save
+            problem = str(err) if isinstance(err, RnnplayError) else f"cannot write {path}: {err.strerror or err}"
+        rescue = self.rescue_path(path)
+        try:
+            return Saved(self.save(rescue, **kwargs), problem)
+        except (RnnplayError, OSError) as err:
+            raise RnnplayError(f"{problem}; the rescue copy failed too ({err})") from None
+
+
+@dataclass
+class BestCheckpoint:
+    """The run's checkpoint with the lowest validation loss so far, kept at ``path``.
+
+    ``rnnplay train --best PATH`` and ``/train … best=PATH`` offer it every validation
+    loss; it rewrites the file whenever one beats all earlier ones (a resumed run's
+    earlier validations count, if the file is there).
+    """
+
+    path: Path
+    loss: float = math.inf
+
+    @staticmethod
+    def check_paths(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> Path:
+        """``path`` expanded and writable; a one-line error if it is the regular checkpoint (it would overwrite it)."""
+        target = check_output_path(path, "the best checkpoint", checkpoint=True)
+        if target.resolve() == Path(os.path.expanduser(out)).resolve():
+            raise RnnplayError(f"the best and the regular checkpoint are both {out}: give the best a name of its own")
+        return target
+
+    @classmethod
+    def for_run(cls, path: str | os.PathLike[str], run: TrainingRun, out: str | os.PathLike[str]) -> BestCheckpoint:
+        target = cls.check_paths(path, out)
+        earlier = run.trainer.history.val_losses
+        return cls(target, min(earlier) if earlier and target.exists() else math.inf)
+
+    @property
+    def kept(self) -> bool:
+        """Whether a checkpoint is there to speak of (this run or the one it resumed saved one)."""
+        return self.loss < math.inf
+
+    def offer(self, run: TrainingRun, val_loss: float, **save_kwargs: Any) -> Saved | None:
+        """Save ``run`` here (or to its rescue copy) if ``val_loss`` is the lowest yet; what was saved, if anything."""
+        if val_loss < self.loss:
+            self.loss = val_loss
+            return run.save_or_rescue(self.path, **save_kwargs)
+        return None
+
+    def describe(self, run: TrainingRun) -> str:
+        """'kept PATH: the lowest validation loss, 1.234 nats/char at step 500' (once :attr:`kept`)."""
+        h = run.trainer.history
+        at = h.val_steps[h.val_losses.index(self.loss)]
+        return f"kept {self.path}: the lowest validation loss, {self.loss:.4f} nats/char at step {at}"
+
+
+def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
+                      example: str = "model.npz") -> Path:
+    """``path`` expanded, once a file has been created and removed where it will go: a bad path fails now.
+
+    Refused in one line: an empty name, a folder, something that is not a regular file, a
+    folder nobody can write to (or a file where a folder should be), and, for checkpoints,
+    an existing file that is not one (rnnplay never overwrites a user's other files).
+    Missing folders are fine (saving creates them); nothing is left behind.
+    """
+    text = os.fspath(path)
+    if not text.strip() or "\0" in text:
+        raise RnnplayError(f"{what} path {text!r} is not a file name: name a file, e.g. {example}")
+    target = Path(os.path.expanduser(text))
+    if text.startswith("~") and str(target) == text:
+        raise RnnplayError(f"{what} path {text}: no such user's home folder; write the path out in full")
+    try:
+        mode: int | None = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there yet (a file in the way is said below)
+        mode = None
+    except OSError as err:  # a name too long, a loop of links, a folder we may not look into
+        raise RnnplayError(f"cannot write {what} {text}: {err.strerror or err}; choose another path") from None
+    if text.endswith(("/", os.sep)) or (mode is not None and stat.S_ISDIR(mode)):
+        raise RnnplayError(f"{what} path {text} is a folder: name a file in it, e.g. {target / example}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise RnnplayError(f"{what} path {text} is not a regular file: choose another name")
+    if checkpoint and mode is not None and not _is_checkpoint_or_empty(target):
+        raise RnnplayError(f"{what} path {text} is a file that is not an rnnplay checkpoint; rnnplay will not "
+                           "overwrite it: choose another name")
+    _write_test(target, what, text)
+    return target
+
+
+def _is_checkpoint_or_empty(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head in (b"", b"PK\x03\x04")  # every .npz is a zip file
+
+
+def _write_test(target: Path, what: str, text: str) -> None:
+    """Create and remove a file named as a save's temporary file is, in the nearest folder that exists (so a
+    probe a killed run left in the checkpoint's folder is removed by the next save there)."""
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise RnnplayError(f"cannot write {what} {text}: {folder} is a file, not a folder; choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise RnnplayError(f"cannot write {what} {text}: {err.strerror or err}; choose a folder you can write "
+                           "to") from None
+
+
+class OutputLock:
+    """``OUT.lock``, locked and holding this process's PID, while a run writes OUT.
+
+    A second run on the same OUT refuses in one line, naming the PID. The lock is an
+    ``flock``, which the system lets go when its process dies, so a lock left by a
+    killed run (its PID dead) is simply taken over.
+    """
+
+    def __init__(self, out: str | os.PathLike[str]) -> None:
+        out = Path(out)
+        self.path = out.with_name(out.name + ".lock")
+        self._file: Any = None
+
+    def __enter__(self) -> OutputLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            while self._file is None:
+                self._file = self._try_lock()
+        except OSError as err:
+            raise RnnplayError(f"cannot create the lock file {self.path}: {err.strerror or err}; "
+                               "choose another --out folder") from None
+        self._file.truncate(0)
+        self._file.write(f"{os.getpid()}\n")
+        self._file.flush()
+        return self
+
+    def _try_lock(self) -> Any:
+        """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it."""
+        f = self.path.open("a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            owner = f.read().strip()[:20]
+            f.close()
+            out = self.path.with_suffix("")
+            raise RnnplayError(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
+                               "or choose another --out") from None
+        same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
+        if not same:  # the holder removed it between our open and our lock: lock the new one
+            f.close()
+            return None
+        return f
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        self._file.close()
+        self._file = None
+
+
+def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """A fresh model on ``corpus`` (vocabulary: every character of the corpus)."""
+    vocab = Vocab.from_text(corpus.text)
+    if len(vocab) < 2:
+        raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
+    cell = get_host().cell(spec.cell)
+    check_buildable(cell, vocab, spec, config)
+    model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
+    train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    model.init_output_bias(train_ids)
+    return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
+
+
+def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
+
+    Characters of the corpus that the model lacks are appended to a copy's vocabulary
+    (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``):
+    ``run.added`` names them, in code-point order. ``model`` itself is never changed.
+    """
+    added = tuple(sorted(model.vocab.unknown(corpus.text)))
+    vocab = grown_vocab(model.vocab, added)
+    spec = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
+    check_buildable(model.cell, vocab, spec, config)
+    train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
+        copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed))
+    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added)
+
+
+def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str, Any] | None = None,
+                  extra: dict[str, Any] | None = None) -> tuple[TrainingRun, Path]:
+    """Fine-tuning: the model ``name`` (a path or a library name) trained on ``corpus`` with a fresh optimizer and
+    ``config``; its vocabulary grows to cover the corpus (:func:`continue_run`). Also the model's file.
+
+    ``spec`` (ModelSpec fields the user gave): the shape is the model's, so a different cell, layers or hidden is
+    a one-line error; dropout may change. Any checkpoint works, a weights-only copy too (its training state is
+    not read). The run's checkpoint records its ancestry (:func:`ancestry`).
+    """
+    spec = dict(spec or {})
+    path = find_model(name)
+    ckpt = load_model(path, training_state=False)
+    model = ckpt.model
+    have = {"cell": model.cell.name, "layers": model.num_layers, "hidden": model.hidden_size}
+    conflicts = [f"--{k} {v} (the model's: {have[k]})" for k, v in spec.items() if k in have and v != have[k]]
+    if conflicts:
+        raise RnnplayError(f"--init-from {name} takes its shape from the model, so {', '.join(conflicts)} cannot "
+                           "apply: leave them out, or train a new model without --init-from")
+    if spec.get("dropout", model.dropout) != model.dropout:
+        model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, spec["dropout"],
+                      dtype=model.dtype, params=model.params)
+    lineage = ancestry(ckpt.meta, path, path.name)
+    run = continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage})
+    return run, path
+
+
+MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)
+
+
+def ancestry(meta: dict[str, Any], path: str | os.PathLike[str] | None, name: str) -> list[dict[str, Any]]:
+    """The model's own ancestry (its metadata's ``ancestry``) and itself: what a model fine-tuned from it records.
+
+    Each generation is ``{"model": name, "sha256": of its file (None if it has none), "corpus": the corpus name
+    it was trained on, "step": the steps it had}``. A damaged record is left out, not passed on.
+    """
+    earlier = meta.get("ancestry")
+    kept = [dict(g) for g in earlier if _generation(g)] if isinstance(earlier, list) else []
+    corpus = meta.get("corpus")
+    trained = meta.get("training") or meta.get("trained")
+    step = trained.get("step") if isinstance(trained, dict) else None
+    me = {"model": name, "sha256": file_sha256(path) if path is not None and Path(path).is_file() else None,
+          "corpus": corpus.get("name") if isinstance(corpus, dict) else None,
+          "step": step if isinstance(step, int) and not isinstance(step, bool) else None}
+    return [*kept, me][-MAX_ANCESTRY:]
+
+
+def _generation(g: object) -> bool:
+    return (isinstance(g, dict) and set(g) <= {"model", "sha256", "corpus", "step"}
+            and all(v is None or (isinstance(v, str | int) and not isinstance(v, bool)) for v in g.values())
+            and all(len(v) <= 1000 for v in g.values() if isinstance(v, str)))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def growth_text(run: TrainingRun, shown: int = 10) -> str:
+    """"65 characters + 3 new: 'é' 'ü' '€'" (or "65 characters" when none were added)."""
+    old = run.model.vocab.size - len(run.added)
+    if not run.added:
+        return f"{old} characters"
+    names = " ".join(describe_char(c) for c in run.added[:shown])
+    more = f" and {len(run.added) - shown} more" if len(run.added) > shown else ""
+    return f"{old} characters + {len(run.added)} new: {names}{more}"
+
+
+def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConfig) -> None:
+    """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded."""
+    check_model_size(spec.hidden, spec.layers, len(vocab))
+    check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size)
+    stored = checkpoint.ModelSpec(spec.cell, None, vocab, spec.hidden, spec.layers, spec.dropout, np.dtype("float32"))
+    total = sum(math.prod(shape) for shape in checkpoint.param_shapes(cell, stored).values())
+    if total > MAX_PARAMS:
+        raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "
+                           f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller --hidden or --layers")
+
+
+# What a resumed run may change; every other setting shapes the weights, the optimizer state or the data stream.
+CHANGEABLE = ("lr", "lr_schedule", "lr_decay", "lr_decay_every", "clip", "clip_mode", "val_every", "val_max_chars",
+              "sample_every", "sample_length", "steps", "epochs", "seconds")
+
+
+def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str, Any] | None = None,
+               spec: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """Continue a saved run exactly where it stopped.
+
+    ``settings`` (TrainConfig fields) and ``spec`` (ModelSpec fields) are the ones the user
+    gave. Those in CHANGEABLE (the rate and its schedule, clipping, validation, sampling,
+    the budget) replace the saved ones and are listed in ``run.changes``; any other that
+    differs from the checkpoint is a one-line error, never silently ignored.
+    """
+    settings, spec = dict(settings or {}), dict(spec or {})
+    ckpt = load_model(path)
+    training = ckpt.training
+    if not isinstance(training, dict) or not any(k.startswith("opt/") for k in ckpt.arrays):
+        raise RnnplayError(f"{path} holds no training state (it is a weights-only copy); start a fresh run instead")
+    _check_same_corpus(path, ckpt.meta.get("corpus"), corpus)
+    saved = _saved_config(path, training)
+    model = ckpt.model
+    have = {"cell": model.cell.name, "layers": model.num_layers, "hidden": model.hidden_size,
+            "dropout": model.dropout, **{k: getattr(saved, k) for k in settings if k not in CHANGEABLE}}
+    conflicts = [f"{k} {v} (saved: {have[k]})" for k, v in {**spec, **settings}.items() if k in have and v != have[k]]
+    if conflicts:
+        raise RnnplayError(f"{path} cannot continue with a different {', '.join(conflicts)}: these are fixed by the "
+                           "checkpoint; leave them out, or start a new run with another --out")
+    config = replace(saved, **settings)
+    train_ids, val_ids = split_ids(model.vocab.encode(corpus.text), config.val_fraction)
+    trainer = Trainer(model, train_ids, val_ids, config)
+    trainer.restore(training, ckpt.arrays)
+    _check_budget_left(path, trainer)
+    keep = {k: ckpt.meta[k] for k in ("command", "ancestry", "continued_from") if k in ckpt.meta}
+    changes = [f"{k} {_setting(getattr(saved, k))} -> {_setting(v)}" for k, v in settings.items()
+               if getattr(saved, k) != v]
+    return TrainingRun(trainer, corpus, {**keep, **(extra or {})}, changes)
+
+
+def _setting(value: object) -> str:
+    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_same_corpus(path: str | os.PathLike[str], saved: object, corpus: Corpus) -> None:
+    if saved is None:
+        return
+    if not isinstance(saved, dict):
+        raise RnnplayError(f"{path}: its corpus record is damaged (not a table); start a fresh run")
+    if saved.get("sha256") and saved["sha256"] != corpus.sha256:
+        raise RnnplayError(f"{path} was trained on a different text ({saved.get('name')}); resume with that corpus")
+
+
+def _saved_config(path: str | os.PathLike[str], training: dict[str, Any]) -> TrainConfig:
+    saved = training.get("config")
+    known = {f.name for f in fields(TrainConfig)}
+    if not isinstance(saved, dict) or not set(saved) <= known:
+        raise RnnplayError(f"{path}: its training settings are unreadable; start a fresh run")
+    try:
+        # Runs saved before schedules existed trained at a constant rate; keep it that way.
+        return TrainConfig(**{"lr_schedule": "constant", **saved})
+    except RnnplayError as err:
+        raise RnnplayError(f"{path}: its training settings are unusable ({err}); start a fresh run") from None
+
+
+def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer) -> None:
+    """A resume whose steps or epochs budget is already spent would do nothing: say what to give instead."""
+    c = trainer.config
+    spent = [f"--steps {c.steps}"] if c.steps is not None and trainer.step >= c.steps else []
+    spent += [f"--epochs {c.epochs:g}"] if c.epochs is not None and trainer.epoch >= c.epochs else []
+    if spent:
+        raise RnnplayError(f"{path} is at step {trainer.step}, so its budget ({' and '.join(spent)}) is spent: "
+                           "give a larger --steps or --epochs to continue it")

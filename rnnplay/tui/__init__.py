@@ -1,5 +1,0 @@
-"""The Textual front end: ``rnnplay`` / ``rnnplay tui [MODEL]``."""
-
-from .app import RnnplayApp
-
-__all__ = ["RnnplayApp"]

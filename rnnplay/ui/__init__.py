@@ -1,0 +1,11 @@
+"""The faces of rnnplay: each turns a person's input into session calls and the
+session's events into something to look at.
+
+- ``cli``: the ``rnnplay`` command (argparse subcommands).
+- ``tui``: the Textual app.
+- ``repl``: the prompt-toolkit REPL.
+- ``charrnn``: ``CharRNN``, the min-char-rnn-style Python API.
+- ``history``, ``plot_file``: the input history both interactive faces share; loss plots as files.
+
+May import every layer below it. Nothing imports ``rnnplay.ui``.
+"""

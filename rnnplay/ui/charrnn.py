@@ -1,0 +1,127 @@
+"""The seed's one-object API, min-char-rnn style::
+
+    from rnnplay import CharRNN
+    rnn = CharRNN(vocab_size, hidden_size=128)
+    rnn.train(text, epochs=100)
+    output = rnn.generate(seed="To be", length=200, temp=0.7)
+
+Defaults follow the seed: a 1-layer vanilla RNN of 128 units, sequences of 25,
+learning rate 0.01 with Adagrad, gradients clipped to ±5, one stream (batch 1),
+temperature 0.7. ``cell=`` and ``num_layers=`` pick any registered cell and depth.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.generate import generate
+from rnnplay.core.model import Model
+from rnnplay.core.sampler import TEMPERATURE
+from rnnplay.core.trainer import Event, TrainConfig, Trainer
+from rnnplay.core.vocab import Vocab, describe_char
+from rnnplay.models.bundled import load_model, save_model
+from rnnplay.plugins.host import get_host
+
+
+class CharRNN:
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        *,
+        seq_length: int = 25,
+        learning_rate: float = 0.01,
+        cell: str = "rnn",
+        num_layers: int = 1,
+        batch_size: int = 1,
+        optimizer: str = "adagrad",
+        clip: float = 5.0,
+        clip_mode: str = "value",
+        dropout: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.cell = cell
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.config = TrainConfig(
+            batch_size=batch_size, seq_length=seq_length, optimizer=optimizer, lr=learning_rate,
+            lr_schedule="constant",  # the seed's fixed rate, however often train() is called
+            clip=clip, clip_mode=clip_mode, val_fraction=0.0, val_every=0, seed=seed,
+        )
+        get_host().cell(cell)  # fail now, not at train(), on an unknown cell
+        self.model: Model | None = None
+        self._trainer: Trainer | None = None
+        self._text: str | None = None
+
+    def _build(self, text: str) -> Trainer:
+        vocab = Vocab.from_text(text)
+        if len(vocab) != self.vocab_size:
+            raise RnnplayError(
+                f"vocab_size is {self.vocab_size} but the text has {len(vocab)} distinct characters: "
+                "use CharRNN(len(set(text)), ...)"
+            )
+        self.model = Model(get_host().cell(self.cell), vocab, self.hidden_size, self.num_layers, self.dropout,
+                           seed=self.config.seed)
+        ids = vocab.encode(text)
+        self.model.init_output_bias(ids)
+        return Trainer(self.model, ids, None, self.config)
+
+    def train(
+        self,
+        text: str,
+        epochs: float = 1,
+        *,
+        steps: int | None = None,
+        seconds: float | None = None,
+        callback: Callable[[Event], None] | None = None,
+    ) -> list[float]:
+        """Train on ``text`` for ``epochs`` more passes (or ``steps`` / ``seconds``); returns the step losses.
+
+        Calling it again continues the same run on the same text.
+        """
+        if self._trainer is None or text != self._text:
+            self._trainer = self._build(text)
+            self._text = text
+        trainer = self._trainer
+        c = trainer.config
+        c.epochs = trainer.epoch + epochs if steps is None and seconds is None else None
+        c.steps = trainer.step + steps if steps is not None else None
+        c.seconds = seconds
+        first = len(trainer.history.losses)
+        for event in trainer.run():
+            if callback is not None:
+                callback(event)
+        return trainer.history.losses[first:]
+
+    def generate(self, seed: str = "", length: int = 200, temp: float = 0.7, rng_seed: int | None = None) -> str:
+        """``length`` characters continuing ``seed``, sampled at temperature ``temp``.
+
+        Characters the model has never seen are skipped with a warning naming them.
+        """
+        if self.model is None:
+            raise RnnplayError("train the model first: rnn.train(text)")
+        unknown = self.model.vocab.unknown(seed)
+        if unknown:
+            warnings.warn(f"skipping characters the model has never seen: {', '.join(map(describe_char, unknown))}",
+                          stacklevel=2)
+        stream = generate(self.model, seed, TEMPERATURE, {"temperature": temp}, length, np.random.default_rng(rng_seed))
+        return "".join(stream)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        if self.model is None:
+            raise RnnplayError("nothing to save yet: train the model first")
+        save_model(path, self.model)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CharRNN:
+        model = load_model(path, training_state=False).model
+        rnn = cls(model.vocab.size, model.hidden_size, cell=model.cell.name, num_layers=model.num_layers)
+        rnn.model = model
+        return rnn

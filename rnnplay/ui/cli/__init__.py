@@ -1,0 +1,95 @@
+"""The ``rnnplay`` command line.
+
+Each subcommand lives in its own ``rnnplay/ui/cli/cmd_*.py`` module exposing
+``register(subparsers)``; they are discovered here, so adding one touches no
+other file. Every user mistake ends as one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from typing import NoReturn
+
+from rnnplay import __version__
+from rnnplay.core import threads
+from rnnplay.core.errors import RnnplayError
+
+MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
+DESCRIPTION = """\
+A terminal playground for character-level recurrent networks, trained from scratch in NumPy.
+
+Run with no command to open the chat-style app on the bundled Shakespeare model."""
+
+EPILOG = """\
+examples:
+  rnnplay                                        open the app on the bundled model
+  rnnplay train input.txt --cell lstm --steps 2000 --out my.npz
+  rnnplay sample my.npz --seed "ROMEO:" --length 300
+  rnnplay COMMAND --help                         help for one command, with examples"""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake as one line (argparse prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"rnnplay: error: {message}; see `{self.prog} --help`\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="rnnplay", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"rnnplay {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = [
+        importlib.import_module(f"{__name__}.{m.name}")
+        for m in pkgutil.iter_modules(__path__)
+        if m.name.startswith("cmd_")
+    ]
+    for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
+        module.register(sub)
+    add_threads_option(parser)
+    return parser
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` on ``parser`` and on every subcommand below it, so it goes anywhere on the line.
+
+    Its text is checked by :func:`rnnplay.core.threads.start` (one line for a bad
+    value); SUPPRESS keeps a subcommand's missing flag from hiding the top level's.
+    """
+    parser.add_argument(
+        "--threads", metavar="N", default=argparse.SUPPRESS,
+        help=f"BLAS threads: a number, or 'auto' (the default: the cores other processes leave free); "
+             f"overrides {threads.ENV}",
+    )  # fmt: skip
+    for action in parser._actions:  # argparse has no public way to list subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):  # aliases share one parser
+                add_threads_option(subparser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["tui", *argv])
+    try:
+        threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
+        return int(args.func(args) or 0)
+    except RnnplayError as err:
+        print(f"rnnplay: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rnnplay: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    sys.exit(main())

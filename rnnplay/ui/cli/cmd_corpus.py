@@ -1,0 +1,171 @@
+"""``rnnplay corpus``: list the corpus cards and spec prefixes, look inside a corpus, download a card's file."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import textwrap
+from collections.abc import Iterator
+
+from rnnplay.core.vocab import Vocab, describe_char
+from rnnplay.corpora import Corpus, load_corpus, resolve
+from rnnplay.corpora.cards import Card, builtin_cards, require_card
+from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, size_from_env
+from rnnplay.folders import cache_dir
+from rnnplay.plugins.host import BUILTIN, get_host
+from rnnplay.ui.cli.progress import ProgressBar, amount
+
+ORDER = 40
+EXAMPLES = """\
+corpus specs (anywhere a corpus is named, e.g. `rnnplay train SPEC`):
+  notes.txt  file:notes.txt          one text file
+  dir:essays  dir:src:**/*.py        every file in a folder (optionally matching a glob)
+  url:https://example.org/book.txt   a text file on the web, downloaded once into the cache
+  stdlib:  stdlib:json               this Python's standard-library source
+  tinyshakespeare                    a corpus card (see `rnnplay corpus list`)
+
+examples:
+  rnnplay corpus list
+  rnnplay corpus show tinyshakespeare
+  rnnplay corpus fetch tinyshakespeare
+  RNNPLAY_CORPUS_MIRROR=/data/corpora rnnplay train tinyshakespeare --steps 2000
+
+downloads stop past 1 GiB for url: (RNNPLAY_MAX_DOWNLOAD=4G raises it; a card's file
+stops at its declared size) and past 600 s in all (RNNPLAY_DOWNLOAD_TIMEOUT=1200)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "corpus", help="list, inspect and download training corpora",
+        description="Corpus cards, corpus specs and downloads.", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="the corpus cards and the spec prefixes").set_defaults(func=run_list)
+    show = actions.add_parser("show", help="size, characters, vocabulary and a preview of a corpus")
+    show.add_argument("corpus", metavar="NAME|SPEC", help="a card name, a file path or a corpus spec")
+    show.add_argument("--encoding", default="utf-8", help="text encoding of the files (default utf-8)")
+    show.add_argument("--preview", type=int, default=400, metavar="N", help="characters to preview (default 400)")
+    show.add_argument("--max-download", metavar="SIZE",
+                      help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")
+    show.set_defaults(func=run_show)
+    fetch = actions.add_parser("fetch", help="download a card's corpus into the cache, checking its sha256")
+    fetch.add_argument("name", help="a corpus card name")
+    fetch.add_argument("--force", action="store_true", help="download again even if it is cached")
+    fetch.set_defaults(func=run_fetch)
+
+
+def card_status(card: Card) -> str:
+    if card.url is None:
+        return f"local ({card.spec})"
+    return "cached" if card.cached else "not downloaded"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    cards = builtin_cards()
+    name_w = max(len(n) for n in cards)
+    print("corpus cards (`rnnplay corpus show NAME`, `rnnplay train NAME`):")
+    for card in cards.values():
+        size = amount(card.size, "B") if card.size else "-"
+        print(f"  {card.name:<{name_w}}  {size:>8}  {card_status(card):<16} {card.licence:<14} {card.description}")
+    print("\nspec prefixes (PREFIX:ARGUMENT):")
+    loaders = get_host().corpus_loaders
+    for name in sorted(loaders):
+        entry = loaders[name]
+        origin = "" if entry.plugin == BUILTIN else f"  [{entry.plugin}]"
+        print(f"  {name + ':':<8} {getattr(entry.obj, 'help', '')}{origin}")
+    mirror = os.environ.get(MIRROR_ENV) or "not set"
+    print(f"\ncache: {cache_dir() / 'corpora'}\nmirror ({MIRROR_ENV}): {mirror}")
+    return 0
+
+
+def vocabulary_line(vocab: Vocab) -> str:
+    """The characters in id order: printable ones as themselves, the rest by name ('\\n', U+00A0)."""
+    shown = [c if c.isprintable() and not c.isspace() else describe_char(c) for c in vocab.chars]
+    return " ".join(shown)
+
+
+def describe(corpus: Corpus, preview: int) -> str:
+    text = corpus.text
+    vocab = Vocab.from_text(text)
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    lines = [f"{corpus.name}" + (f": {corpus.description}" if corpus.description else "")]
+    lines.append(f"source:      {corpus.source}")
+    lines.append(f"licence:     {corpus.licence}")
+    lines.append(f"size:        {size:,} bytes ({amount(size, 'B')}), {len(text):,} characters, "
+                 f"{text.count(chr(10)):,} lines")
+    lines.append(f"sha256:      {corpus.sha256}")
+    wrapped = textwrap.wrap(vocabulary_line(vocab), 100, break_on_hyphens=False)
+    lines.append(f"vocabulary:  {vocab.size} characters")
+    lines += [f"  {row}" for row in wrapped]
+    if corpus.settings:
+        options = " ".join(f"--{k} {v}" for k, v in corpus.settings.items())
+        lines.append(f"suggested:   rnnplay train {corpus.name} {options}")
+    if preview > 0:
+        lines.append("preview:")
+        lines += [f"  | {row}" for row in text[:preview].splitlines()]
+    return "\n".join(lines)
+
+
+def describe_card(card: Card) -> str:
+    """What a card says about a corpus that is not downloaded yet: shown without touching the network."""
+    lines = [f"{card.name}" + (f": {card.description}" if card.description else "")]
+    lines.append(f"source:      {card.url}")
+    lines.append(f"licence:     {card.licence}")
+    if card.homepage:
+        lines.append(f"homepage:    {card.homepage}")
+    lines.append(f"size:        {card.size:,} bytes ({amount(card.size, 'B')}), as the card declares")
+    lines.append(f"sha256:      {card.sha256} (of the file)")
+    if card.train:
+        options = " ".join(f"--{k} {v}" for k, v in card.train.items())
+        lines.append(f"suggested:   rnnplay train {card.name} {options}")
+    lines.append(f"not downloaded: `rnnplay corpus fetch {card.name}` downloads it (or from {MIRROR_ENV}, a "
+                 "folder or URL that has it); then `corpus show` shows its characters")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def max_download_flag(value: str | None) -> Iterator[None]:
+    """``--max-download`` for this command alone: the loaders read it as $RNNPLAY_MAX_DOWNLOAD."""
+    before = os.environ.get(MAX_DOWNLOAD_ENV)
+    if value is not None:
+        os.environ[MAX_DOWNLOAD_ENV] = value
+    try:
+        size_from_env(MAX_DOWNLOAD_ENV, 0)  # refuse a bad size now, before any download
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAX_DOWNLOAD_ENV, None)
+        else:
+            os.environ[MAX_DOWNLOAD_ENV] = before
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with max_download_flag(args.max_download):
+        return _show(args)
+
+
+def _show(args: argparse.Namespace) -> int:
+    loader, argument = resolve(args.corpus)
+    card = require_card(argument) if loader.name == "card" else None
+    if card is not None and card.url is not None and not card.cached:
+        print(describe_card(card))  # show never downloads
+        return 0
+    corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
+    print(describe(corpus, args.preview))
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    card = require_card(args.name)
+    if card.url is None:
+        print(f"{card.name} is read from {card.spec} on this machine; there is nothing to download")
+        return 0
+    cached = card.cached and not args.force
+    if args.force:
+        card.fetch(ProgressBar(), force=True)
+    card.read_bytes(ProgressBar())  # downloads if needed; a damaged cached copy is fetched again
+    state = "already cached" if cached else "downloaded"
+    print(f"{card.name}: {state}, {card.size:,} bytes, sha256 verified: {card.cache_path}")
+    return 0

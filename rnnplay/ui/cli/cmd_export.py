@@ -1,0 +1,76 @@
+"""``rnnplay export``: a small, weights-only copy of a checkpoint for sharing or bundling."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.models.bundled import load_model, save_model
+from rnnplay.models.library import find_model
+
+ORDER = 70
+EXAMPLES = """\
+examples:
+  rnnplay export run.npz small.npz                 weights only, float16 (about a quarter of the size)
+  rnnplay export run.npz small.npz --dtype float32
+
+The copy keeps the metadata (corpus, command, loss history) but not the optimizer
+state, so it can be sampled, scored and loaded in the app, not resumed."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a weights-only copy of a model (smaller; not resumable)",
+        description="Write a weights-only copy of a checkpoint.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", help="checkpoint to copy (or a model's name from `rnnplay models`)")
+    p.add_argument("out", help="file to write")
+    p.add_argument(
+        "--dtype",
+        choices=["float16", "float32"],
+        default="float16",
+        help="precision of the stored weights (default float16)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if _same_file(args.model, args.out):
+        raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
+                           "would lose its training state; give another output file")
+    ckpt = load_model(find_model(args.model), training_state=False)  # the copy keeps no optimizer state
+    meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
+    training = meta.pop("training", None)
+    if training is not None:
+        meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
+    path = save_model(args.out, ckpt.model, extra=meta, dtype=args.dtype)
+    size = path.stat().st_size
+    print(f"wrote {path} ({size / 1e6:.1f} MB, {args.dtype}, {ckpt.model.num_params():,} parameters)", file=sys.stderr)
+    return 0
+
+
+def _same_file(source: str, out: str) -> bool:
+    """Whether ``out`` names ``source`` itself (the same path, a link to it, or a hard link)."""
+    try:
+        return os.path.samefile(source, out)
+    except (OSError, ValueError):  # one of them does not exist (or is not a valid path): not the same file
+        return False
+
+
+# keys save_checkpoint writes itself from the model
+_WRITTEN_BY_SAVE = {
+    "format",
+    "version",
+    "cell",
+    "cell_plugin",
+    "vocab",
+    "hidden_size",
+    "num_layers",
+    "dropout",
+    "dtype",
+}

@@ -1,0 +1,39 @@
+"""``rnnplay models``: the models in rnnplay's library and the bundled one, read from their metadata alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from rnnplay.models.library import library_files, list_models, model_table, models_dir
+
+ORDER = 65
+EXAMPLES = """\
+examples:
+  rnnplay models                     name, cell, size (layers×hidden), corpus, validation loss, date
+  rnnplay models --json              the same with each file's path, for scripts
+
+In the app and the REPL, /models lists them and /load NAME opens one; /train saves new ones here
+under names that never replace a file (notes.npz, notes-2.npz, ...)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "models", help="list your models: name, cell, size, corpus, validation loss, date",
+        description=f"List the models in rnnplay's library ({models_dir()}) and the bundled one.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    entries = list_models()
+    if args.json:
+        print(json.dumps([{**asdict(e), "path": str(e.path)} for e in entries], indent=2))
+        return 0
+    print("\n".join(model_table(entries)))
+    if not library_files():
+        print(f"\n{models_dir()} holds no models yet: /train FILE in the app saves one there")
+    return 0

@@ -1,0 +1,149 @@
+"""``rnnplay neurons``: find the hidden units that track a condition, or colour a text by one unit.
+
+The colouring is the picture from Karpathy's "The Unreasonable Effectiveness of
+Recurrent Neural Networks": each character's background shows the unit's value
+after reading it, red for positive, blue for negative, white near zero, in the
+terminal's 256-colour palette (cube colour 16 + 36r + 6g + b, with r, g, b in 0..5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
+from rnnplay.core.neurons import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activations, auto_streams, find_neurons
+from rnnplay.core.vocab import describe_char
+from rnnplay.models.library import open_model
+from rnnplay.plugins.host import get_host
+from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.cli.progress import ProgressBar
+
+ORDER = 60
+EXAMPLES = f"""\
+conditions: {", ".join(CONDITIONS)}, regex:PATTERN
+
+examples:
+  rnnplay neurons my.npz --find inside-parens --file notes.txt
+  rnnplay neurons my.npz --find 'regex:[A-Z]+:' --file play.txt --top 10
+  rnnplay neurons my.npz --unit 1:37 --text 'He said "stop (now)".'
+  rnnplay neurons --find line-position --file play.txt     the bundled model
+
+Layers and units count from 0; --state c looks at an LSTM's cell state instead of its output h.
+From Python: rnnplay.core.neurons (docs/inspect.md)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "neurons", help="find hidden units that track a condition, or colour a text by one unit",
+        description="Look inside a model: rank its hidden units by how well they track a condition, "
+                    "or colour a text by one unit's activation.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--find", metavar="CONDITION", help="rank units by |correlation| with CONDITION")
+    what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--text", help="the text to read")
+    src.add_argument("--file", metavar="PATH", help="read the text from a file (UTF-8)")
+    p.add_argument("--top", type=int, default=5, metavar="N", help="how many units --find shows (default 5)")
+    p.add_argument("--state", choices=["h", "c"], default="h", help="hidden output h (default) or LSTM cell state c")
+    p.add_argument("--streams", type=int, metavar="N",
+                   help="--find reads the text as N pieces side by side, each from a fresh state; faster on long "
+                        f"texts (default: one per {STREAM_CHARS:,} characters, at most {MAX_STREAMS}; 1 = exact)")
+    p.set_defaults(func=run)
+
+
+def _text(args: argparse.Namespace, model: Model) -> str:
+    if args.text is not None:
+        text = args.text
+    elif args.file is not None:
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RnnplayError(f"{args.file}: no such file; check the path") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise RnnplayError(f"cannot read {args.file} as UTF-8 text ({err.__class__.__name__})") from None
+    else:
+        raise RnnplayError("give the text to read with --text TEXT or --file PATH")
+    unknown = model.vocab.unknown(text)
+    if unknown:
+        names = ", ".join(describe_char(c) for c in unknown[:10])
+        print(f"rnnplay: note: skipping characters the model has never seen: {names}", file=sys.stderr)
+        text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
+    if len(text) < 2:
+        raise RnnplayError("the text is too short: give at least two characters the model knows")
+    return text
+
+
+def _unit(spec: str, model: Model) -> tuple[int, int]:
+    try:
+        layer, unit = (int(part) for part in spec.split(":"))
+    except ValueError:
+        raise RnnplayError(f"--unit wants LAYER:UNIT, like 0:12 (got {spec!r})") from None
+    if not 0 <= layer < model.num_layers or not 0 <= unit < model.hidden_size:
+        raise RnnplayError(
+            f"no unit {spec}: this model has layers 0-{model.num_layers - 1} of units 0-{model.hidden_size - 1}"
+        )
+    return layer, unit
+
+
+def colour_index(value: float) -> int:
+    """The 256-colour palette index for a value in [-1, 1]: white at 0, deepening to red (+1) or blue (-1)."""
+    k = round(min(abs(value), 1.0) * 5)
+    r, g, b = (5, 5 - k, 5 - k) if value >= 0 else (5 - k, 5 - k, 5)
+    return 16 + 36 * r + 6 * g + b
+
+
+def coloured(text: str, values: np.ndarray) -> str:
+    """``text`` with each character's background set by its value; newlines stay plain so lines do not bleed."""
+    out = []
+    for ch, v in zip(text, values.tolist(), strict=True):
+        if ch == "\n":
+            out.append("\x1b[0m\n")
+        else:
+            out.append(f"\x1b[38;5;16;48;5;{colour_index(v)}m{ch}")
+    out.append("\x1b[0m")
+    return "".join(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = open_model(args.model)
+    if args.unit is not None:
+        layer, unit = _unit(args.unit, model)
+    text = _text(args, model)
+    if args.find is not None:
+        if args.top < 1:
+            raise RnnplayError(f"--top must be at least 1 (got {args.top})")
+        streams = args.streams or auto_streams(len(text))
+        bar = ProgressBar()
+        with get_host().blame("cells", model.cell.name, "reading the text"):
+            scores = find_neurons(model, text, args.find, args.top, args.state, streams,
+                                  progress=lambda done: bar("reading the text", round(done * len(text)), len(text),
+                                                            "characters"))
+        pieces = f" in {streams} pieces" if streams > 1 else ""
+        layers = f"{model.num_layers} layer{'s' * (model.num_layers != 1)}"
+        print(f"units whose {args.state} tracks {args.find} over {len(text):,} characters{pieces} "
+              f"({layers} of {model.hidden_size} {model.cell.name} units):")
+        print(f"{'rank':>4}  {'layer':>5}  {'unit':>5}  correlation")
+        for rank, s in enumerate(scores, 1):
+            print(f"{rank:>4}  {s.layer:>5}  {s.unit:>5}  {s.correlation:+11.3f}")
+        best = scores[0]
+        model_arg = f"{args.model} " if args.model else ""
+        print(f"see one: rnnplay neurons {model_arg}--unit {best.layer}:{best.unit} --state {args.state} --text '...'")
+        return 0
+    with get_host().blame("cells", model.cell.name, "reading the text"):
+        acts = activations(model, text, args.state)[:, layer, unit].astype(np.float64)
+    # h is in [-1, 1] for the built-in cells and is shown as it is; c is unbounded, so it is shown as
+    # c / max|c| over this text, which keeps a slow ramp (a line-position counter) visible
+    scale = max(float(np.abs(acts).max()), 1e-12) if args.state == "c" else 1.0
+    values = np.clip(acts / scale, -1.0, 1.0)
+    print(f"layer {layer} unit {unit} ({args.state}): red positive, blue negative; "
+          f"range {acts.min():+.2f} to {acts.max():+.2f}")
+    print(coloured(text, values))
+    return 0

@@ -1,0 +1,266 @@
+"""``rnnplay plugins``: list, install, uninstall and scaffold plugins.
+
+Installing and uninstalling run pip in the interpreter that runs rnnplay
+(``sys.executable -m pip``), so a plugin always lands in the environment that
+will load it, whichever ``pip`` is first on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.hookspecs import PROJECT
+from rnnplay.plugins.host import (
+    BUILTIN,
+    KINDS,
+    PluginHost,
+    bundled_plugin_folder,
+    get_host,
+    install_command,
+    normalize,
+    printable,
+    reset_host,
+    suggest,
+)
+from rnnplay.plugins.scaffold import PluginNames, new_plugin
+
+ORDER = 40
+KIND_NAMES = [kind for kind, _, _ in KINDS.values()]
+EXAMPLES = """\
+examples:
+  rnnplay plugins                               what is loaded, and what failed to load
+  rnnplay plugins --json                        the same, for scripts
+  rnnplay plugins install rnnplay-NAME          from the package index
+  rnnplay plugins install ./plugins/rnnplay-gru from a folder (-e: editable, for development); the examples
+                                                in rnnplay's plugins/ folder are not on the package index yet
+  rnnplay plugins uninstall rnnplay-gru
+  rnnplay plugins new mycell                    scaffold rnnplay-mycell/, a cell plugin package
+
+RNNPLAY_LOAD_PLUGINS=rnnplay-gru,rnnplay-minp loads only those plugins; RNNPLAY_LOAD_PLUGINS= loads none.
+Writing a plugin: docs/plugins.md."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plugins", help="list, install, uninstall or create plugins",
+        description="List the loaded plugins (the built-ins are the 'rnnplay' row), or manage them.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=list_plugins)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    i = actions.add_parser("install", help="install a plugin with pip (a name on the index, or a folder)")
+    i.add_argument("target", metavar="NAME|PATH", help="a distribution name, or a path to a plugin folder")
+    i.add_argument("-e", "--editable", action="store_true", help="install a folder in editable (development) mode")
+    i.add_argument("-U", "--upgrade", action="store_true", help="upgrade it if already installed")
+    i.set_defaults(func=install)
+    u = actions.add_parser("uninstall", help="uninstall a plugin with pip")
+    u.add_argument("name", metavar="NAME", help="the plugin's distribution name, as `rnnplay plugins` shows it")
+    u.set_defaults(func=uninstall)
+    n = actions.add_parser("new", help="create a new cell plugin package to edit and publish")
+    n.add_argument("name", metavar="NAME", help="the cell's name: 'demo' makes rnnplay-demo/ with the cell 'demo'")
+    n.add_argument("--dir", type=Path, default=Path("."), help="the folder to create it in (default: here)")
+    n.set_defaults(func=new)
+
+
+# -- list ------------------------------------------------------------------------------
+def describe(host: PluginHost) -> dict[str, Any]:
+    """The loaded plugins and the failures, as plain data (what --json prints)."""
+    plugins = [
+        {"name": info.name, "version": info.version, "builtin": info.name == BUILTIN, "hooks": info.hooks,
+         **{kind: info.provides.get(kind, []) for kind in KIND_NAMES}}
+        for info in host.plugins.values()
+    ]
+    failed = [{"name": f.plugin, "error": f.reason} for f in host.failures]
+    return {"plugins": plugins, "failed": failed, "skipped": host.skipped, "warnings": host.warnings}
+
+
+def provides_text(plugin: dict[str, Any]) -> str:
+    return "; ".join(f"{kind.replace('_', ' ')}: {', '.join(plugin[kind])}" for kind in KIND_NAMES if plugin[kind])
+
+
+def list_plugins(args: argparse.Namespace) -> int:
+    host = get_host()
+    data = describe(host)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    rows = [("PLUGIN", "VERSION", "HOOKS", "PROVIDES")] + [
+        (p["name"] + (" (built-in)" if p["builtin"] else ""), p["version"],
+         ", ".join(h.removeprefix("register_") for h in p["hooks"]) or "-", provides_text(p) or "-")
+        for p in data["plugins"]
+    ]
+    widths = [max(len(row[c]) for row in rows) for c in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "  " + row[3])
+    if data["failed"]:
+        print("\nfailed to load (skipped):")
+        for f in data["failed"]:
+            print(f"  {f['name']}: {f['error']}")
+    for warning in data["warnings"]:
+        print(f"\nwarning: {warning}")
+    if data["skipped"]:
+        print(f"\nnot loaded (RNNPLAY_LOAD_PLUGINS leaves them out): {', '.join(data['skipped'])}")
+    elif len(data["plugins"]) == 1:
+        print(f"\nno plugins installed; {first_plugin_hint()}")
+    return 0
+
+
+def first_plugin_hint() -> str:
+    """Where a first plugin can come from: the bundled GRU example when this is a checkout, or your own."""
+    write = "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
+    example = "rnnplay-gru"
+    return f"try rnnplay's example, {install_command(example)}, or {write}" if bundled_plugin_folder(example) else write
+
+
+# -- install / uninstall -----------------------------------------------------------------
+def pip(*args: str) -> None:
+    """Run pip in this interpreter: its progress goes straight to the terminal, a failure becomes one line.
+
+    pip's own messages are shown too, except when it only found no such distribution: that gets one line.
+    """
+    if importlib.util.find_spec("pip") is None:
+        raise RnnplayError(f"pip is not available in {sys.executable}; add it with `{sys.executable} -m ensurepip`")
+    done = subprocess.run([sys.executable, "-m", "pip", *args], stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode == 0:
+        sys.stderr.write(done.stderr)  # pip's warnings, if any
+        return
+    missing = NOT_ON_INDEX.search(done.stderr)
+    if missing is not None and not UNREACHABLE.search(done.stderr):
+        raise RnnplayError(not_on_index(missing["name"], missing["versions"]))
+    sys.stderr.write(done.stderr)
+    hint = bundled_hint(missing["name"]) if missing is not None else ""
+    raise RnnplayError(f"pip {args[0]} failed (exit {done.returncode}); see pip's messages above"
+                       + (f"; {hint}" if hint else ""))
+
+
+# what pip says when the index has nothing that fits, and when it could not reach the index at all
+NOT_ON_INDEX = re.compile(
+    r"satisfies the requirement (?P<name>[A-Za-z0-9._-]+)[^\n]*\(from versions: (?P<versions>[^)]*)\)"
+)
+UNREACHABLE = re.compile(r"Retrying|NewConnectionError|Network is unreachable|Temporary failure in name resolution")
+
+
+def bundled_hint(name: str) -> str:
+    if bundled_plugin_folder(name) is None:
+        return ""
+    return f"it is an example plugin of rnnplay, not published yet: run {install_command(name)}"
+
+
+def not_on_index(name: str, versions: str) -> str:
+    """The one line for a name the package index does not have (or has no version of that fits)."""
+    found = (f"the package index has no distribution named {name}" if versions.strip() == "none"
+             else f"no version of {name} on the package index installs here (it has {printable(versions[:200])})")
+    return f"{found}; " + (bundled_hint(name) or "check the name: plugins are usually called rnnplay-NAME")
+
+
+ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
+
+
+def looks_like_path(target: str) -> bool:
+    return target.startswith((".", "/", "~")) or "/" in target or "\\" in target or Path(target).exists()
+
+
+def check_name(text: str, what: str) -> None:
+    """Refuse an empty NAME, or one pip would take for an option."""
+    if not text.strip():
+        raise RnnplayError(f"no plugin given: {what}")
+    if text.startswith("-"):
+        raise RnnplayError(f"{text!r} looks like an option, not a plugin: {what} (pip's own options: use pip)")
+
+
+def package_path(target: str) -> str:
+    """The absolute path of a plugin folder, wheel or source archive, or a one-line error saying what it is not."""
+    path = Path(target).expanduser().resolve()
+    if path.is_dir() and not (path / "pyproject.toml").exists() and not (path / "setup.py").exists():
+        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+    if path.is_file() and not path.name.lower().endswith(ARCHIVES):
+        raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
+    if not path.exists():
+        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+    return str(path)
+
+
+def install(args: argparse.Namespace) -> int:
+    target = args.target
+    check_name(target, "give a plugin's name (rnnplay-NAME), or the path of its folder")
+    is_url = "://" in target  # https://…/x.whl, git+https://…: pip knows what to do with it
+    if looks_like_path(target) and not is_url:
+        target = package_path(target)
+    elif args.editable and not is_url:
+        raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
+    before = describe(get_host())
+    pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target)
+    reset_host()
+    after = fresh_listing()  # a new process: this one cannot see editable installs or re-import upgraded modules
+    versions = {normalize(p["name"]): p["version"] for p in before["plugins"]}
+    changed = [p for p in after["plugins"] if versions.get(normalize(p["name"])) != p["version"]]
+    for plugin in changed:
+        provides = provides_text(plugin)
+        print(f"installed plugin {plugin['name']} {plugin['version']}" + (f" ({provides})" if provides else ""))
+    new_failures = [f for f in after["failed"] if f not in before["failed"]]
+    for f in new_failures:
+        print(f"rnnplay: warning: plugin {f['name']} was installed but fails to load: {f['error']}", file=sys.stderr)
+    if not changed and not new_failures:
+        print(f"pip finished; no new rnnplay plugin appeared (is {args.target} one? "
+              "a plugin declares an entry point in the 'rnnplay' group); `rnnplay plugins` lists what is loaded")
+    return 0
+
+
+def fresh_listing() -> dict[str, Any]:
+    """What `rnnplay plugins --json` says in a new interpreter."""
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
+                          check=False)
+    try:
+        if done.returncode == 0:
+            return json.loads(done.stdout)
+    except ValueError:
+        pass
+    said = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+    raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs ({printable(said[-1][:200])}); "
+                       "`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins: uninstall the new one")
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    name = args.name
+    check_name(name, "give its distribution name, as `rnnplay plugins` shows it")
+    if normalize(name) == BUILTIN:
+        raise RnnplayError("refusing to uninstall rnnplay itself from `rnnplay plugins`; use pip for that")
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        installed = [n for n in get_host().plugins if n != BUILTIN] + [f.plugin for f in get_host().failures]
+        raise RnnplayError(
+            f"{name} is not installed{suggest(name, installed)}; `rnnplay plugins` lists the installed plugins"
+        ) from None
+    if not any(ep.group == PROJECT for ep in dist.entry_points):
+        raise RnnplayError(f"{name} is installed but is not an rnnplay plugin; remove it with pip if you mean to")
+    pip("uninstall", "-y", name)
+    reset_host()
+    print(f"uninstalled {name}")
+    return 0
+
+
+# -- new -------------------------------------------------------------------------------
+def new(args: argparse.Namespace) -> int:
+    names = PluginNames.from_name(args.name)
+    taken = get_host().cells.get(names.cell)
+    if taken is not None:
+        raise RnnplayError(f"the cell name {names.cell!r} is already provided by {taken.plugin}; choose another name")
+    root = new_plugin(names, args.dir)
+    print(f"created {root}/ with the cell {names.cell!r} (a working leaky RNN to edit: src/{names.module}/cell.py)")
+    print("next:")
+    print(f"  cd {root}")
+    print("  pip install -e '.[test]'        # or: rnnplay plugins install -e .")
+    print("  pytest                           # gradient check and a few training steps")
+    print(f"  rnnplay train input.txt --cell {names.cell} --steps 500 --out {names.cell}.npz")
+    return 0

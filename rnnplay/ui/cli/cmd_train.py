@@ -1,0 +1,450 @@
+"""``rnnplay train``: train a model on a corpus, with a live progress line.
+
+Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the
+checks the app's /train shares) and every output path before the first step.
+Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps, so the checkpoint it
+saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
+from rnnplay.core.trainer import (
+    MAX_BAD_STEPS,
+    Event,
+    FinishedEvent,
+    SampleEvent,
+    SkippedEvent,
+    StepEvent,
+    TrainConfig,
+    Trainer,
+    ValidationEvent,
+    check_number,
+)
+from rnnplay.corpora import load_corpus
+from rnnplay.models.library import find_model
+from rnnplay.session.training_runs import (
+    BestCheckpoint,
+    ModelSpec,
+    OutputLock,
+    Saved,
+    TrainingRun,
+    check_output_path,
+    growth_text,
+    init_from_run,
+    new_run,
+    resume_run,
+)
+from rnnplay.ui.cli.progress import ProgressBar
+from rnnplay.ui.cli.render import bar_text, duration, loss_text
+from rnnplay.ui.plot_file import plot_format, write_loss_plot
+
+ORDER = 10
+EXAMPLES = """\
+examples:
+  rnnplay train ../shared/corpora/tinyshakespeare.txt --cell lstm --layers 2 --hidden 256 --time 600
+  rnnplay train notes.txt --cell rnn --layers 1 --hidden 128 --steps 2000 --out notes.npz
+  rnnplay train notes.txt --resume notes.npz --steps 4000      continue where it stopped
+  rnnplay train notes.txt --epochs 20 --dropout 0.4 --best best.npz   keep the best validation point
+  rnnplay train notes.txt --init-from shakespeare --time 120 --out notes.npz   fine-tune a model
+
+Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
+and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
+validation, sampling and the budget may change (a budget given replaces the saved
+one); the model's shape, --batch-size, --seq-length, --optimizer and --seed are the
+checkpoint's, and a different value is refused.
+
+--init-from MODEL (a path, or a name in the model library) fine-tunes: MODEL's weights, a fresh
+optimizer and fresh settings; characters of the corpus the model lacks are added to its vocabulary.
+The shape is the model's (--cell, --layers, --hidden may only repeat it); the checkpoint records its
+ancestry (the models and corpora it came from)."""
+
+MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
+BUDGET_FIELDS = ("steps", "epochs", "seconds")
+CONFIG_FIELDS = ("batch_size", "seq_length", "optimizer", "lr", "lr_schedule", "lr_decay", "lr_decay_every", "clip",
+                 "clip_mode", "val_every", "sample_every", "seed", *BUDGET_FIELDS)
+DEFAULT = {f.name: f.default for f in (*fields(ModelSpec), *fields(TrainConfig))}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a model on a corpus", description="Train a character model with truncated BPTT.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("corpus", help="the training text: a file path or corpus spec")
+    # Model and optimisation flags default to None, so a resumed run knows which ones the user gave.
+    m = p.add_argument_group("model")
+    m.add_argument("--cell", help=f"recurrent cell: rnn, lstm, or one from a plugin (default {DEFAULT['cell']})")
+    m.add_argument("--layers", type=int, help=f"stacked layers (default {DEFAULT['layers']})")
+    m.add_argument("--hidden", type=int, help=f"hidden units per layer (default {DEFAULT['hidden']})")
+    m.add_argument("--dropout", type=float, help="dropout on each layer's output (between layers and before the "
+                                                 f"head), 0 to <1 (default {DEFAULT['dropout']:g})")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--batch-size", type=int, help=f"parallel streams B (default {DEFAULT['batch_size']})")
+    o.add_argument("--seq-length", type=int, help=f"BPTT length T (default {DEFAULT['seq_length']})")
+    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"default {DEFAULT['optimizer']}")
+    o.add_argument("--lr", type=float, help=f"peak learning rate, > 0 (default {DEFAULT['lr']:g})")
+    o.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help="cosine: from --lr down to --lr/10 over the budget; constant: --lr throughout "
+                        f"(default {DEFAULT['lr_schedule']})")
+    o.add_argument("--lr-decay", type=float, help="multiply the rate by this, > 0 and <= 1 ... (default 1: none)")
+    o.add_argument("--lr-decay-every", type=int, help="... every N steps (default 0: every epoch)")
+    o.add_argument("--clip", type=float, help=f"gradient clip, 0 for none (default {DEFAULT['clip']:g})")
+    o.add_argument("--clip-mode", choices=["norm", "value"], help="global norm or per value (default norm)")
+    o.add_argument("--seed", type=int, help=f"random seed, >= 0: same seed, same run (default {DEFAULT['seed']})")
+    b = p.add_argument_group("budget (one or more; training stops at the first reached)")
+    b.add_argument("--steps", type=int, help="total optimisation steps")
+    b.add_argument("--epochs", type=float, help="total passes over the training split")
+    b.add_argument("--time", type=float, dest="seconds", metavar="SECONDS",
+                   help="wall-clock seconds for this run, the final validation included")
+    r = p.add_argument_group("output")
+    r.add_argument("--out", help="checkpoint to write (default model.npz; with --resume, the checkpoint resumed)")
+    r.add_argument("--best", metavar="PATH",
+                   help="also keep the checkpoint with the lowest validation loss so far at PATH "
+                        "(saved after each validation that beats it; a run that overfits loses nothing)")
+    r.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue a run saved by train where it stopped (which flags it takes: see below)")
+    r.add_argument("--init-from", metavar="MODEL",
+                   help="fine-tune: start from MODEL's weights (a path or a library name) with a fresh optimizer; "
+                        "characters it lacks are added to its vocabulary")
+    r.add_argument("--val-every", type=int,
+                   help=f"validate every N steps, 0: only at the end (default {DEFAULT['val_every']})")
+    r.add_argument("--sample-every", type=int, help="print a sample every N steps (default 0: never)")
+    r.add_argument("--checkpoint-every", type=int, default=1000, help="save every N steps, 0: only at the end "
+                                                                      "(default 1000)")
+    r.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
+                   help="precision of the saved weights (float16 halves the file)")
+    r.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default utf-8)")
+    r.add_argument("--plot", metavar="PATH",
+                   help="write the loss curves to PATH (.png or .svg) when training ends or is interrupted")
+    p.set_defaults(func=run)
+
+
+def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The flags among ``names`` that the user gave (argparse leaves the others None)."""
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
+    if args.init_from is not None and args.resume is not None:
+        raise RnnplayError("--init-from and --resume cannot go together: --resume continues a run exactly where it "
+                           "stopped, --init-from starts a new run from a model's weights")
+    spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
+    check_number("checkpoint every", args.checkpoint_every, whole=True, low=0)
+    out, best, plot = check_outputs(args)
+    base = find_model(args.init_from) if args.init_from is not None else None
+    if base is not None and base.resolve() == out.resolve():
+        raise RnnplayError(f"--out {args.out} is the model --init-from reads: give the fine-tuned model a name of "
+                           "its own")
+    corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
+    extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
+    try:
+        if args.resume is not None:
+            if any(k in settings for k in BUDGET_FIELDS):  # a budget given replaces the saved one as a whole
+                settings = {**dict.fromkeys(BUDGET_FIELDS), **settings}
+            run_ = resume_run(args.resume, corpus, settings, spec_flags, extra)
+        else:
+            if all(k not in settings for k in BUDGET_FIELDS):
+                print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
+                config.epochs = 1.0
+            if args.init_from is not None:
+                run_, base = init_from_run(str(base), corpus, config, spec_flags, extra)
+                args.init_from = base.name
+            else:
+                run_ = new_run(corpus, spec, config, extra)
+    except MemoryError:
+        raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
+                           "smaller --hidden or --layers, or a smaller corpus") from None
+    with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
+        announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
+        keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
+        loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
+        try:
+            code = loop.run()
+        finally:
+            if plot is not None:
+                write_plot(run_, plot)
+    return code
+
+
+def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
+    """--out (by default the --resume file, or model.npz), --best and --plot: each writable, none the same file
+    as another; an existing file that is not a checkpoint (the corpus, say) is never a checkpoint path."""
+    if args.out is None:
+        args.out = args.resume or "model.npz"
+    resumed_in_place = args.out == args.resume  # the loader says it if that file is not a checkpoint
+    out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
+    best = BestCheckpoint.check_paths(args.best, args.out) if args.best is not None else None
+    plot = None
+    if args.plot is not None:
+        plot = check_output_path(args.plot, "--plot", example="loss.png")
+        plot_format(plot)
+    if plot is not None and plot.resolve() in {p.resolve() for p in (out, best) if p is not None}:
+        raise RnnplayError(f"--plot {plot} is also a checkpoint path: give the plot a name of its own")
+    return out, best, plot
+
+
+def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) -> None:
+    model, corpus = run_.model, run_.corpus
+    if base is not None:
+        print(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
+              f"on {corpus.name}: {len(corpus.text):,} chars, {model.num_params():,} parameters", file=sys.stderr)
+        return
+    what = f"resuming {resumed}" if resumed else "training"
+    print(
+        f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
+        f"({model.num_params():,} parameters) on {corpus.name}: {len(corpus.text):,} chars, "
+        f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
+        file=sys.stderr,
+    )
+    if run_.changes:
+        print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
+
+
+def write_plot(run_: TrainingRun, plot: Path) -> None:
+    h, model = run_.trainer.history, run_.model
+    if h.steps or h.val_steps:
+        title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
+        path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
+        print(f"wrote the loss curves to {path}", file=sys.stderr)
+
+
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) or SIGTERM while a run trains: a request, never an exception.
+
+    The first signal asks the trainer to stop after the step it is in (a step is never
+    cut in half, so the checkpoint resumes exactly); one that comes while a checkpoint is
+    being written waits for it. The handler only sets the trainer's flag and writes one
+    line with ``os.write``, which is safe inside a signal handler.
+    """
+
+    def __init__(self, trainer: Trainer, out: Path) -> None:
+        self.trainer, self.out = trainer, out
+        self.presses = 0
+        self.signum = signal.SIGINT  # the last signal that came
+        self.saving: Path | None = None  # the file being written right now
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a command a signal ended (130 for Ctrl-C)."""
+        return 128 + self.signum
+
+    def __enter__(self) -> Interrupts:
+        self._previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # After a signal the run is saved and the command is ending: a late second one must not turn
+        # its exit code into death by signal, so signals stay ignored until the process exits.
+        for sig, previous in self._previous.items():
+            signal.signal(sig, signal.SIG_IGN if self.presses else previous)
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.presses += 1
+        self.signum = signum
+        self.trainer.stop()
+        name = STOP_SIGNALS.get(signum, "signal")
+        if self.saving is not None:
+            note = f"{name}: still saving {self.saving}; waiting for the save to finish"
+        elif self.presses == 1:
+            note = f"{name}: stopping after this step, then saving {self.out}"
+        else:
+            note = f"{name}: still finishing this step; then {self.out} is saved"
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
+
+    @contextlib.contextmanager
+    def writing(self, path: Path) -> Iterator[None]:
+        self.saving = path
+        try:
+            yield
+        finally:
+            self.saving = None
+
+
+class TrainingLoop:
+    """One run's events on the terminal: the progress line, checkpoints, the best checkpoint, the ending."""
+
+    def __init__(self, run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str,
+                 best: BestCheckpoint | None, interrupts: Interrupts) -> None:
+        self.run_, self.out, self.checkpoint_every, self.best = run_, out, checkpoint_every, best
+        self.interrupts = interrupts
+        self.progress = ProgressLine(sys.stderr)
+        self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
+        self.val: float | None = None
+        self.start_step = run_.trainer.step
+        self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
+        self.trouble: str | None = None  # what went wrong with the periodic saves, already said once
+
+    def run(self) -> int:
+        events, code = self.run_.events(), 0
+        while True:
+            try:
+                event = next(events, None)
+            except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
+                self.progress.finish()
+                raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
+            except MemoryError:
+                self.progress.finish()
+                raise RnnplayError(f"out of memory in a training step ({self.step_size()}): use a smaller "
+                                   f"--batch-size or --seq-length; {self.save_after_failure()}") from None
+            if event is None:
+                return code
+            code = self.handle(event) or code
+
+    def step_size(self) -> str:
+        c, model = self.run_.trainer.config, self.run_.model
+        layers = f"{model.num_layers} layer{'s' if model.num_layers != 1 else ''}"
+        return f"{c.batch_size} streams x {c.seq_length} characters through {layers} of {model.hidden_size} units"
+
+    def handle(self, event: Event) -> int | None:
+        if isinstance(event, StepEvent):
+            self.progress.update(event, self.val)
+            if self.checkpoint_every and event.step % self.checkpoint_every == 0:
+                self.checkpoint()
+        elif isinstance(event, ValidationEvent):
+            self.val = event.val_loss
+            if event.note:
+                self.progress.message(f"step {event.step}: validation {event.note}")
+            if self.best is not None:
+                self.offer_best(event.val_loss)
+        elif isinstance(event, SampleEvent):
+            self.progress.message(f"--- sample at step {event.step} ---\n{event.text}\n---")
+        elif isinstance(event, SkippedEvent):
+            self.progress.message(f"step {event.step}: {event.reason}")
+        elif isinstance(event, FinishedEvent):
+            self.progress.finish()
+            return self.finish(event)
+        return None
+
+    def save(self, path: Path) -> Saved:
+        with self.interrupts.writing(path):
+            saved = self.run_.save_or_rescue(path, **self.save_kwargs)
+        if path == self.out and saved.problem is None:
+            self.saved_step = self.run_.trainer.step
+        return saved
+
+    def checkpoint(self) -> None:
+        """A periodic save; when it fails, say where the run goes instead (once, not at every checkpoint) and
+        keep training; say so too when --out can be written again."""
+        step = self.run_.trainer.step
+        try:
+            saved = self.save(self.out)
+        except RnnplayError as err:
+            self.warn("unsaved", f"warning: {err}; training goes on, and each checkpoint tries again")
+            return
+        if saved.problem:
+            self.warn("rescued", f"warning: {saved.problem}; saved step {step} to {saved.path} instead, and so "
+                                 f"will the next checkpoints until {self.out} can be written")
+        elif self.trouble is not None:
+            self.trouble = None
+            self.progress.message(f"{self.out} can be written again: saved step {step} there")
+
+    def warn(self, trouble: str, text: str) -> None:
+        if trouble != self.trouble:
+            self.trouble = trouble
+            self.progress.message(text)
+
+    def offer_best(self, val_loss: float) -> None:
+        assert self.best is not None
+        try:
+            with self.interrupts.writing(self.best.path):
+                saved = self.best.offer(self.run_, val_loss, **self.save_kwargs)
+        except RnnplayError as err:
+            self.progress.message(f"warning: the best checkpoint was not saved: {err}")
+            return
+        if saved is not None and saved.problem:
+            self.progress.message(f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead")
+            self.best.path = saved.path
+
+    def final_save(self) -> Saved:
+        """The last save of the run; if both --out and the rescue copy fail, one line says what is left."""
+        try:
+            return self.save(self.out)
+        except RnnplayError as err:
+            kept = f"{self.out} holds step {self.saved_step}" if self.saved_step else "nothing was saved"
+            raise RnnplayError(f"{err}; {kept}: free some space or fix the folder, then train again") from None
+
+    def finish(self, event: FinishedEvent) -> int:
+        saved = self.final_save()
+        where = saved.path
+        outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
+        if event.reason == "stopped":
+            print(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}", file=sys.stderr)
+            return self.interrupts.exit_code
+        if event.reason == "diverged":
+            raise RnnplayError(
+                f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or "
+                f"update, so the weights were left as they were; {outcome}: continue with --resume {where} and a "
+                "lower --lr")
+        if saved.problem:
+            raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
+                               f"continue with --resume {where}")
+        print(f"{outcome} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
+        if self.best is not None and self.best.kept:
+            print(self.best.describe(self.run_), file=sys.stderr)
+        print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
+        return 0
+
+    def save_after_failure(self) -> str:
+        """After a failed step: save the run as it was before that step, and say where."""
+        step = self.run_.trainer.step
+        if step == self.start_step:
+            return "no step was made, so nothing was saved"
+        if step == self.saved_step:
+            return f"{self.out} holds the run up to step {step}"
+        try:
+            saved = self.save(self.out)
+        except RnnplayError as err:
+            return f"the run could not be saved either ({err})"
+        return f"the run up to step {step} is saved in {saved.path}"
+
+
+class ProgressLine:
+    """One status line, redrawn in place on a terminal and printed now and then elsewhere."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_len = 0
+        self.last_printed_step = 0
+
+    def update(self, e: StepEvent, val: float | None) -> None:
+        val_s = f" val {val:.3f}" if val is not None else ""
+        bar = f"{bar_text(e.fraction)} " if e.fraction is not None else ""
+        line = (f"{bar}step {e.step} epoch {e.epoch:.2f} loss {e.loss:.3f}{val_s} lr {e.lr:.2g} "
+                f"| {e.chars_per_sec:,.0f} chars/s | ETA {duration(e.eta_seconds)}")
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self.last_len))
+            self.last_len = len(line)
+            self.stream.flush()
+        elif e.step - self.last_printed_step >= 100 or e.step == 1:
+            self.last_printed_step = e.step
+            print(line, file=self.stream, flush=True)
+
+    def message(self, text: str) -> None:
+        self.finish()
+        print(text, file=self.stream, flush=True)
+
+    def finish(self) -> None:
+        if self.tty and self.last_len:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.last_len = 0

@@ -1,0 +1,31 @@
+"""``rnnplay tui [MODEL]`` (also plain ``rnnplay``): the chat-style app."""
+
+from __future__ import annotations
+
+import argparse
+
+from rnnplay.ui.cli import MODEL_HELP
+
+ORDER = 1
+EXAMPLES = """\
+examples:
+  rnnplay                        the app, on the bundled model when it is installed
+  rnnplay tui my.npz             the app on your own checkpoint
+
+Inside: type a few characters and press Enter; /help lists the commands, F1 the keys."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tui", help="the chat-style app (the default command)",
+                       description="Type a seed, watch the model continue it; slash commands do the rest.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rnnplay.session.session import Session
+    from rnnplay.ui.tui import RnnplayApp
+
+    RnnplayApp(Session.open(args.model)).run()
+    return 0

@@ -1,0 +1,296 @@
+"""The Textual app: a chat-style window over one :class:`~rnnplay.session.session.Session`.
+
+Every line typed goes to ``Session.submit`` in a worker thread, so a long
+generation or a slow command never blocks the UI. The session's events come back
+from whichever thread emitted them; they queue up here and a single ``Drain``
+message (posted thread-safely, at most one in flight) hands them to the UI thread
+in order, which keeps a fast stream of characters from flooding the message queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from functools import partial, singledispatchmethod
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
+from textual.message import Message
+from textual.widgets import Footer
+
+from rnnplay.plugins.commands import command_table
+from rnnplay.session.events import (
+    Changed,
+    Chunk,
+    Cleared,
+    ClipboardCopy,
+    CompareShown,
+    Event,
+    HeatShown,
+    LossPoint,
+    NeuronsShown,
+    Progress,
+    QuitRequested,
+    TrainingEnded,
+    TrainingSample,
+    TurnEnded,
+    TurnStarted,
+    Working,
+)
+from rnnplay.session.events import Message as SessionMessage
+from rnnplay.session.session import Session
+from rnnplay.ui.tui.prompt import PromptArea, PromptInput
+from rnnplay.ui.tui.widgets import Card, Conversation, LossPlot, TrainingPanel, Turn, WorkingLine
+
+KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
+        "Shift+Enter as Enter) · a paste keeps its lines\n"
+        "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
+        "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
+        "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
+        "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
+        "Ctrl+D (on an empty input) or /quit leaves")
+
+
+class Drain(Message):
+    """Session events are waiting in the app's queue."""
+
+
+def highlighted(matcher: Matcher, text: str) -> Content:
+    """``text`` as it is, brackets and all (``Matcher.highlight`` reads it as markup), its matched letters marked."""
+    content = Content(text)
+    for offset in matcher.fuzzy_search.match(matcher.query, text)[1]:
+        content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
+class SlashCommands(Provider):
+    """The command palette (Ctrl+P) lists every slash command with its arguments."""
+
+    def _commands(self) -> list[Any]:
+        return sorted({c.name: c for c in command_table().values()}.values(), key=lambda c: c.name)
+
+    async def discover(self) -> Hits:
+        for command in self._commands():
+            yield DiscoveryHit(Content(command.usage), partial(self.app.start_command, command),
+                               text=command.usage, help=escape(command.help))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command in self._commands():
+            score = matcher.match(command.usage)
+            if score > 0:
+                yield Hit(score, highlighted(matcher, command.usage), partial(self.app.start_command, command),
+                          text=command.usage, help=escape(command.help))
+
+
+class RnnplayApp(App[None]):
+    TITLE = "rnnplay"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {SlashCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stop", "Stop"),
+        Binding("ctrl+c", "stop", "Stop", show=False, priority=True),
+        Binding("ctrl+d", "leave", "Quit"),
+        Binding("f1", "help", "Help"),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.events: deque[Event] = deque()
+        self._events_lock = threading.Lock()
+        self._drain_posted = False
+        self.turn: Turn | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield Conversation(id="conversation")
+            with VerticalScroll(id="side"):
+                yield TrainingPanel(id="training")
+                yield Card(id="model-card")
+                yield Card(id="sampler-card")
+        yield WorkingLine(id="working")
+        yield PromptArea(self.session, placeholder="type a seed, or /help · Ctrl+J new line")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.session.keys_help = KEYS
+        self.unsubscribe = self.session.subscribe(self.receive)
+        self.show_cards()
+        self.session.greet()
+        self.query_one(PromptInput).focus()
+
+    def on_resize(self) -> None:
+        self.screen.set_class(self.size.width < 100, "narrow")
+
+    def on_unmount(self) -> None:
+        self.unsubscribe()
+        self.session.close()
+
+    # -- from the session (any thread) to the UI thread ----------------------------------------
+    def receive(self, event: Event) -> None:
+        with self._events_lock:
+            self.events.append(event)
+            if self._drain_posted:
+                return
+            self._drain_posted = True
+        self.post_message(Drain())
+
+    def on_drain(self, _: Drain) -> None:
+        with self._events_lock:
+            events = list(self.events)
+            self.events.clear()
+            self._drain_posted = False
+        for event in events:
+            self.apply(event)
+        if self.turn is not None:
+            self.turn.show()
+
+    @singledispatchmethod
+    def apply(self, event: Event) -> None:
+        """Show one session event (on the UI thread); each kind has its own method below."""
+
+    @apply.register
+    def _chunk(self, event: Chunk) -> None:
+        if self.turn is not None:
+            self.turn.append(event.text)
+
+    @apply.register
+    def _turn_started(self, event: TurnStarted) -> None:
+        self.turn = self.query_one(Conversation).add_turn(event.seed, event.sampler)
+
+    @apply.register
+    def _turn_ended(self, event: TurnEnded) -> None:
+        if self.turn is not None:
+            self.turn.end(event.reason)
+            self.turn.show()
+            self.turn = None
+
+    @apply.register
+    def _message(self, event: SessionMessage) -> None:
+        self.query_one(Conversation).add_message(event.level, event.text)
+
+    @apply.register
+    def _heat(self, event: HeatShown) -> None:
+        self.query_one(Conversation).add_heat(event).focus()  # ←→ and 1-5 work at once; typing goes to the prompt
+
+    @apply.register
+    def _neurons(self, event: NeuronsShown) -> None:
+        self.query_one(Conversation).add_neurons(event)
+
+    @apply.register
+    def _compare(self, event: CompareShown) -> None:
+        self.query_one(Conversation).add_compare(event)
+
+    @apply.register
+    def _working(self, event: Working) -> None:
+        self.query_one(WorkingLine).show_work(event)
+
+    @apply.register
+    def _copy(self, event: ClipboardCopy) -> None:
+        self.copy_to_clipboard(event.text)
+        self.notify(f"copied {len(event.text):,} characters")
+
+    @apply.register
+    def _progress(self, event: Progress) -> None:
+        panel = self.query_one(TrainingPanel)
+        panel.add_class("active")
+        panel.show_progress(event.step, event.fraction, event.chars_per_sec, event.eta_seconds)
+        self.query_one("#model-card", Card).show_rows(self.session.card())
+
+    @apply.register
+    def _loss(self, event: LossPoint) -> None:
+        self.query_one(LossPlot).add(event.step, event.train, event.val)
+
+    @apply.register
+    def _sample(self, event: TrainingSample) -> None:
+        self.query_one(Conversation).add_sample(event.step, event.text)
+
+    @apply.register
+    def _training_ended(self, event: TrainingEnded) -> None:
+        self.query_one(TrainingPanel).finish(event.step, event.reason)
+        self.show_cards()
+
+    @apply.register
+    def _changed(self, event: Changed) -> None:
+        if event.what == "training":  # a new job: a fresh plot
+            self.query_one(LossPlot).reset()
+            self.query_one(TrainingPanel).add_class("active")
+        elif event.what == "model" and not self.training_shown():
+            self.query_one(TrainingPanel).reset()
+        self.show_cards()
+
+    @apply.register
+    def _cleared(self, _: Cleared) -> None:
+        self.query_one(Conversation).remove_children()
+        self.turn = None
+
+    @apply.register
+    def _quit(self, _: QuitRequested) -> None:
+        self.action_leave()
+
+    def training_shown(self) -> bool:
+        """Is the side panel's training that of the current model (running, or just ended)?"""
+        job = self.session.training
+        return job is not None and job.run.model is self.session.model
+
+    def show_cards(self) -> None:
+        self.query_one("#model-card", Card).show_rows(self.session.card())
+        self.query_one("#sampler-card", Card).show_rows(self.session.sampler_card())
+
+    # -- from the user -----------------------------------------------------------------------------
+    def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        self.submit(event.value)
+
+    @work(thread=True, group="submit")
+    def submit(self, line: str) -> None:
+        try:
+            self.session.submit(line)
+        except Exception as err:  # a bug must not take the app down; show it instead
+            self.session.error(f"unexpected {err.__class__.__name__}: {err} (please report this)")
+
+    def start_command(self, command: Any) -> None:
+        """From the palette: run a command that takes no arguments, or put it on the input line."""
+        if command.usage == f"/{command.name}":
+            self.submit(command.usage)
+            return
+        prompt = self.query_one(PromptInput)
+        prompt.set_line(f"/{command.name} ")
+        prompt.focus()
+
+    def action_stop(self) -> None:
+        working = self.query_one(WorkingLine)
+        busy = working.has_class("active")
+        if busy:
+            working.stopping()
+        if self.session.cancel() or busy:
+            return
+        prompt = self.query_one(PromptInput)
+        if prompt.text:
+            prompt.clear()  # an edit like any other: Ctrl+Z brings the text back
+            self.notify("input cleared; Ctrl+Z brings it back", timeout=3)
+        else:
+            self.notify("nothing to stop; Ctrl+D or /quit leaves", timeout=3)
+
+    def action_help(self) -> None:
+        self.submit("/help")
+
+    def action_leave(self) -> None:
+        job = self.session.training
+        if job is not None and job.alive:
+            self.notify("stopping the training and saving its checkpoint…")
+            self.close_then_exit()
+        else:
+            self.exit()
+
+    @work(thread=True, group="close")
+    def close_then_exit(self) -> None:
+        self.session.close()
+        self.call_from_thread(self.exit)

@@ -1,0 +1,226 @@
+"""The app's input: a few lines that grow as the seed does, a completion menu above them, the shared history.
+
+Enter runs what is typed; Shift+Enter and Ctrl+J start a new line (many terminals
+send Shift+Enter as a plain Enter, so Ctrl+J is the one that always works) and a
+paste keeps every line. While a slash command is typed, the menu above the input
+lists what ``commands.complete_line`` offers (as the REPL's menu does): Tab takes
+the highlighted candidate, ↑ ↓ move in the menu, → takes the grey suggestion.
+Otherwise ↑ on the first line and ↓ on the last walk the input history, which
+the REPL shares (``rnnplay.ui.history``); a multi-line seed is one entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.cells import cell_len
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList, TextArea
+from textual.widgets.option_list import Option
+
+from rnnplay.plugins.commands import complete_line
+from rnnplay.ui.history import append_history, load_history
+
+IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",
+           "down": "down"}  # key -> action, handled in order with the typed characters (PromptInput._on_key)
+OPEN_ENDED = ("=", "/")  # a candidate ending so ('key=', 'folder/') wants more typed right after it
+MENU_ROOM = 24  # columns the menu keeps at least, however far right the word starts
+
+
+class CompletionMenu(OptionList, can_focus=False):
+    """The candidates for the word before the cursor; the prompt keeps the focus and drives it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(compact=True, **kwargs)
+        self.candidates: list[str] = []
+        self.picked = False  # the user moved the highlight: Enter takes that candidate
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self.candidates)
+
+    def offer(self, candidates: list[str]) -> None:
+        if candidates == self.candidates:
+            return
+        self.candidates, self.picked = candidates, False
+        self.set_options(Option(Content(candidate)) for candidate in candidates)
+        self.highlighted = 0 if candidates else None
+        self.set_class(bool(candidates), "open")
+
+    def close(self) -> None:
+        self.offer([])
+
+    def move(self, delta: int) -> None:
+        self.highlighted = ((self.highlighted or 0) + delta) % len(self.candidates)
+        self.picked = True
+
+    def chosen(self) -> str | None:
+        return self.candidates[self.highlighted or 0] if self.candidates else None
+
+
+class PromptInput(TextArea):
+    """The input lines: Enter runs them, Shift+Enter or Ctrl+J adds a line, Tab completes, ↑ ↓ walk the history."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+j", "newline", "New line"),  # shown in the footer; the key itself goes through _on_key
+        Binding("escape", "escape", "Stop"),
+        Binding("ctrl+d", "leave", "Quit"),
+    ]
+
+    class Submitted(Message):
+        """The user ran ``value`` (one or more lines)."""
+
+        def __init__(self, value: str) -> None:
+            super().__init__()
+            self.value = value
+
+    def __init__(self, session: Any, menu: CompletionMenu, **kwargs: Any) -> None:
+        super().__init__(soft_wrap=True, tab_behavior="focus", **kwargs)
+        self.session, self.menu = session, menu
+        self.earlier = load_history()
+        self.position = len(self.earlier)  # index into earlier; len(earlier) is the line being typed
+        self.draft = ""
+        self.recalled: str | None = None  # the entry ↑ ↓ put here: no menu pops up over it
+        self.word = ""  # the word before the cursor that the menu's candidates replace
+
+    async def _on_key(self, event: events.Key) -> None:
+        """Keys that edit or run the text act here, in turn with the typing around them.
+
+        A binding would act only once the key bubbled up to the app, after the keys
+        typed behind it were inserted: fast typing (or a paste without bracketed-paste
+        support) would run the line before its last characters arrived.
+        """
+        action = IN_TURN.get(event.key)
+        if action is not None:
+            event.stop()
+            event.prevent_default()
+            getattr(self, f"action_{action}")()
+
+    # -- the text -------------------------------------------------------------------------------
+    def set_line(self, text: str) -> None:
+        """Replace what is typed, cursor at the end."""
+        self.text = text
+        self.move_cursor(self.document.end)
+
+    def action_newline(self) -> None:
+        self.replace("\n", *self.selection, maintain_selection_offset=False)
+
+    def action_submit(self) -> None:
+        if self.menu.picked:
+            self.take(self.menu.chosen() or "")
+            return
+        value = self.text
+        self.set_line("")
+        if value.strip():
+            self.remember(value)
+            self.post_message(self.Submitted(value))
+
+    def action_escape(self) -> None:
+        if self.menu.is_open:
+            self.menu.close()
+        else:
+            self.app.action_stop()  # type: ignore[attr-defined]
+
+    def action_leave(self) -> None:
+        """Ctrl+D leaves from an empty input; in typed text it deletes the character at the cursor, as in the REPL."""
+        if self.text:
+            self.action_delete_right()
+        else:
+            self.app.action_leave()  # type: ignore[attr-defined]
+
+    # -- history --------------------------------------------------------------------------------
+    def remember(self, entry: str) -> None:
+        self.earlier.append(entry)
+        self.position = len(self.earlier)
+        append_history(entry)
+
+    def walk_history(self, delta: int) -> None:
+        if self.position == len(self.earlier):
+            self.draft = self.text
+        self.position = max(0, min(len(self.earlier), self.position + delta))
+        entry = self.earlier[self.position] if self.position < len(self.earlier) else self.draft
+        self.recalled = entry
+        self.set_line(entry)
+
+    def action_up(self) -> None:
+        if self.menu.is_open:
+            self.menu.move(-1)
+            self.show_suggestion()
+        elif self.navigator.is_first_wrapped_line(self.cursor_location):
+            self.walk_history(-1)
+        else:
+            self.action_cursor_up()
+
+    def action_down(self) -> None:
+        if self.menu.is_open:
+            self.menu.move(1)
+            self.show_suggestion()
+        elif self.navigator.is_last_wrapped_line(self.cursor_location):
+            self.walk_history(1)
+        else:
+            self.action_cursor_down()
+
+    # -- completion -----------------------------------------------------------------------------
+    def before_cursor(self) -> str:
+        return self.get_text_range((0, 0), self.cursor_location)
+
+    def update_suggestion(self) -> None:
+        """After every edit (TextArea calls it): refresh the menu, grey out the rest of its highlighted candidate."""
+        self.refresh_completions()
+
+    def on_text_area_selection_changed(self) -> None:
+        self.refresh_completions()
+
+    def refresh_completions(self) -> None:
+        text = self.before_cursor()
+        if self.text == self.recalled or "\n" in text or self.cursor_location != self.document.end:
+            self.word, candidates = "", []
+        else:
+            self.word, candidates = complete_line(self.session, text)
+        self.menu.offer([] if candidates == [self.word] else candidates)
+        self.menu.styles.margin = (0, 0, 0, self.word_column(text))
+        self.show_suggestion()
+
+    def word_column(self, text: str) -> int:
+        """The screen column where the word being completed starts: the menu opens under it."""
+        start = self.content_region.x - self.region.x + cell_len(text) - cell_len(self.word)
+        return max(0, min(start, self.size.width - MENU_ROOM))
+
+    def show_suggestion(self) -> None:
+        chosen = self.menu.chosen()
+        self.suggestion = chosen[len(self.word):] if chosen else ""
+
+    def action_complete(self) -> None:
+        """Tab: take the highlighted candidate; with none, do nothing (the focus stays here)."""
+        chosen = self.menu.chosen()
+        if chosen is not None:
+            self.take(chosen)
+
+    def take(self, candidate: str) -> None:
+        """Replace the word before the cursor with ``candidate``, and a space unless it wants more typed."""
+        rest = candidate[len(self.word):] + ("" if candidate.endswith(OPEN_ENDED) else " ")
+        self.recalled = None
+        self.insert(rest, maintain_selection_offset=False)
+
+
+class PromptArea(Vertical):
+    """The input with its completion menu above it."""
+
+    def __init__(self, session: Any, placeholder: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session, self.placeholder = session, placeholder
+
+    def compose(self) -> Any:
+        menu = CompletionMenu(id="completions")
+        yield menu
+        yield PromptInput(self.session, menu, placeholder=self.placeholder, id="prompt")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        """A click on a candidate takes it."""
+        prompt = self.query_one(PromptInput)
+        prompt.take(self.query_one(CompletionMenu).candidates[event.option_index])
+        prompt.focus()

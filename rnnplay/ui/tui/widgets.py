@@ -1,0 +1,214 @@
+"""The app's widgets: the conversation, the side panel, the loss plot and the work-in-progress line.
+
+The input and its completion menu are in prompt.py, the heat views in heat.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import ProgressBar, Static
+
+from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, Working
+from rnnplay.ui.cli.render import duration
+from rnnplay.ui.tui.heat import HeatView, NeuronView
+from rnnplay.ui.tui.plot import bounds, braille
+from rnnplay.ui.tui.render import SEED_STYLE, CompareTable, HangingText
+
+LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
+SERIES_STYLES = ("cyan", "magenta")  # training loss, validation loss
+TITLE_FRAME = 6  # the border's corners, the title's dashes and spaces around it
+
+
+class Turn(Static):
+    """One seed and its continuation, growing as chunks arrive."""
+
+    def __init__(self, seed: str, sampler: str) -> None:
+        super().__init__(classes="turn")
+        self.seed, self.sampler, self.text, self.ending = seed, sampler, "", ""
+        self.border_title = sampler
+        self.styles.min_width = cell_len(sampler) + TITLE_FRAME  # a short turn still shows its sampler whole
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def append(self, chunk: str) -> None:
+        self.text += chunk
+
+    def end(self, reason: str) -> None:
+        self.ending = {"stopped": " ⏹ stopped", "error": " ✗"}.get(reason, "")
+
+    def show(self) -> None:
+        text = Text()
+        text.append(self.seed, style=SEED_STYLE)
+        text.append(self.text)
+        if self.ending:
+            text.append(self.ending, style="dim")
+        self.update(text)
+
+
+class Note(Static):
+    """A message from the session; wrapped lines hang under their indent."""
+
+    def __init__(self, level: str, text: str) -> None:
+        super().__init__(HangingText(text, LEVEL_STYLES.get(level, "")), classes=f"message {level}")
+        self.text = text
+
+
+class CompareView(Static):
+    """/compare: the samplers' continuations side by side."""
+
+    def __init__(self, shown: CompareShown) -> None:
+        super().__init__(CompareTable(shown.seed, shown.rows), classes="compare")
+        self.border_title = f"compare · {len(shown.rows)} samplers"
+
+
+class Conversation(VerticalScroll):
+    """The scrolling log of turns and messages.
+
+    It follows the newest text unless the user scrolled up; a new reply or turn
+    brings the end back into view (a training sample, which nobody asked for, does not).
+    """
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def add_message(self, level: str, text: str) -> Note:
+        return self._add(Note(level, text))
+
+    def add_sample(self, step: int, text: str) -> Static:
+        widget = Static(Text(text, style="italic"), classes="sample")
+        widget.border_title = f"sample at step {step:,}"
+        return self._add(widget, follow=False)
+
+    def add_turn(self, seed: str, sampler: str) -> Turn:
+        return self._add(Turn(seed, sampler))
+
+    def add_heat(self, heat: HeatShown) -> HeatView:
+        return self._add(HeatView(heat))
+
+    def add_neurons(self, shown: NeuronsShown) -> NeuronView:
+        return self._add(NeuronView(shown))
+
+    def add_compare(self, shown: CompareShown) -> CompareView:
+        return self._add(CompareView(shown))
+
+    def _add(self, widget: Widget, follow: bool = True) -> Any:
+        self.mount(widget)
+        if follow:
+            self.scroll_end(animate=False)  # also re-anchors: the new text keeps coming into view
+        return widget
+
+
+class Card(Static):
+    """(label, value) rows as a small table."""
+
+    def show_rows(self, rows: list[tuple[str, str]]) -> None:
+        width = max((len(k) for k, _ in rows), default=0)
+        text = Text()
+        for i, (key, value) in enumerate(rows):
+            text.append(f"{key:<{width}} ", style="dim")
+            text.append(value + ("\n" if i < len(rows) - 1 else ""))
+        self.update(text)
+
+
+class LossPlot(Widget):
+    """Training loss (cyan) and validation loss (magenta) against steps, in braille."""
+
+    DEFAULT_CSS = "LossPlot { height: 7; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.train: list[tuple[float, float]] = []
+        self.val: list[tuple[float, float]] = []
+
+    def add(self, step: int, train: float | None, val: float | None) -> None:
+        if train is not None:
+            self.train.append((step, train))
+        if val is not None:
+            self.val.append((step, val))
+        self.refresh()
+
+    def reset(self) -> None:
+        self.train.clear()
+        self.val.clear()
+        self.refresh()
+
+    def render(self) -> Text:
+        width, height = self.size.width, self.size.height
+        box = bounds([self.train, self.val])
+        if box is None or height < 3 or width < 8:
+            return Text("loss plot: waiting for the first step", style="dim")
+        label = 5
+        grid = braille([self.train, self.val], width - label, height - 1)
+        text = Text()
+        last = f"train {self.train[-1][1]:.3f}" if self.train else ""
+        text.append(last, style=SERIES_STYLES[0])
+        if self.val:
+            text.append(f"  val {self.val[-1][1]:.3f}", style=SERIES_STYLES[1])
+        for i, row in enumerate(grid):
+            y = box[3] if i == 0 else box[2] if i == len(grid) - 1 else None
+            text.append("\n" + (f"{y:4.2f}┤" if y is not None else "    │"), style="dim")
+            for char, owner in row:
+                text.append(char, style=SERIES_STYLES[owner] if owner >= 0 else "")
+        return text
+
+
+def show_fraction(bar: ProgressBar, fraction: float | None) -> None:
+    """The share done, or a bar that keeps moving while it is unknown."""
+    if fraction is None:
+        bar.update(total=None)
+    else:
+        bar.update(total=1.0, progress=min(1.0, fraction))
+
+
+class TrainingPanel(Vertical):
+    """Progress bar, speed and ETA, and the loss plot of the running (or last) training job."""
+
+    def compose(self) -> Any:
+        yield Static("training", id="train-status")
+        yield ProgressBar(total=1.0, show_eta=False, id="train-bar")
+        yield LossPlot(id="loss-plot")
+
+    def show_progress(self, step: int, fraction: float | None, chars_per_sec: float, eta: float | None) -> None:
+        self.query_one("#train-status", Static).update(
+            f"step {step:,} · {chars_per_sec:,.0f} chars/s · ETA {duration(eta)}")
+        show_fraction(self.query_one("#train-bar", ProgressBar), fraction)
+
+    def finish(self, step: int, reason: str) -> None:
+        self.query_one("#train-status", Static).update(f"{reason} at step {step:,}")
+
+    def reset(self) -> None:
+        """Another model: no training to show until the next /train."""
+        self.remove_class("active")
+        self.query_one("#train-status", Static).update("training")
+        self.query_one("#train-bar", ProgressBar).update(total=1.0, progress=0)
+        self.query_one(LossPlot).reset()
+
+
+class WorkingLine(Horizontal):
+    """What a slow command is doing, a bar (moving when the share done is unknown), and how to stop it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.halting = False  # Esc was pressed: say so until the work ends
+
+    def compose(self) -> Any:
+        yield Static(id="working-what")
+        yield ProgressBar(total=None, show_eta=False, id="working-bar")
+
+    def show_work(self, work: Working) -> None:
+        self.set_class(not work.done, "active")
+        if work.done:
+            self.halting = False
+            return
+        self.query_one("#working-what", Static).update("stopping…" if self.halting else f"{work.what} · Esc to stop")
+        show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
+
+    def stopping(self) -> None:
+        self.halting = True
+        self.query_one("#working-what", Static).update("stopping…")
