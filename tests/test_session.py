@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from tiny_model import write_corpus
 
+from rnnplay.core.trainer import SampleEvent, StepEvent, ValidationEvent
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.commands import SimpleCommand
 from rnnplay.plugins.host import Registered
@@ -519,3 +520,15 @@ def test_help_explains_whatif_positions_and_the_escapes(session: Session, rec: R
     assert "\\n is a newline" in rec.messages("info")[-1]
     session.submit("/help train")
     assert "from=new" in rec.messages("info")[-1]
+
+
+def test_train_forwards_the_trainers_own_events(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    session.submit(f"/train {corpus} steps=30 hidden=16 layers=1 batch=8 seq=16 sample_every=10 val_every=10 "
+                   f"out={tmp_path / 'm.npz'}")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    steps = rec.of(StepEvent)
+    assert steps[0].step == 1 and all(0 <= e.fraction <= 1 for e in steps)
+    assert [e.step for e in rec.of(ValidationEvent)] == [10, 20, 30]
+    assert [e.step for e in rec.of(SampleEvent)] == [10, 20, 30]
+    assert rec.events.index(rec.of(ValidationEvent)[-1]) < rec.events.index(rec.of(TrainingEnded)[0])

@@ -2,11 +2,19 @@
 
 A front end subscribes with ``Session.subscribe`` and renders each event its own
 way; events come from whichever thread did the work.
+
+A training job forwards the trainer's own events (:mod:`rnnplay.core.trainer`), unchanged
+in type: :class:`StepEvent` for step 1 and then at most one each 0.1 s, its ``loss`` the mean
+over the steps since the last one forwarded (the others are not forwarded);
+:class:`ValidationEvent`, :class:`SampleEvent` and :class:`SkippedEvent` each time; then the
+session's own :class:`TrainingEnded` once the checkpoint is saved.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,8 @@ class TurnEnded:
 
 @dataclass(frozen=True)
 class Progress:
+    """A training step (the old form of a forwarded :class:`StepEvent`, kept while front ends render it)."""
+
     step: int
     fraction: float | None  # of the budget, 0..1
     epoch: float
@@ -67,6 +77,8 @@ class Progress:
 
 @dataclass(frozen=True)
 class LossPoint:
+    """A point of the loss plot (kept while front ends render it; StepEvent and ValidationEvent carry the same)."""
+
     step: int
     train: float | None  # mean training loss since the last point
     val: float | None
@@ -74,6 +86,8 @@ class LossPoint:
 
 @dataclass(frozen=True)
 class TrainingSample:
+    """A sample written while training (kept while front ends render it; a forwarded SampleEvent carries the same)."""
+
     step: int
     text: str
 
@@ -129,4 +143,5 @@ class CompareShown:
 
 
 Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | TrainingSample | TrainingEnded
-         | Changed | Cleared | QuitRequested | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown)
+         | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | Changed | Cleared | QuitRequested
+         | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown)

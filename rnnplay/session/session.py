@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,25 @@ def shape_text(model: Model) -> str:
     return f"{model.num_layers}×{model.hidden_size} {model.cell.name}"
 
 
+class StepThrottle:
+    """Which training steps to forward: step 1, then at most one each 0.1 s, carrying the mean loss since the last."""
+
+    def __init__(self) -> None:
+        self.pending: list[float] = []
+        self.last = 0.0
+
+    def offer(self, event: StepEvent) -> StepEvent | None:
+        """``event`` with its loss averaged over the steps held back since the last one forwarded, or None."""
+        self.pending.append(event.loss)
+        now = time.monotonic()
+        if now - self.last < 0.1 and event.step != 1:
+            return None
+        self.last = now
+        mean = float(np.mean(self.pending))
+        self.pending.clear()
+        return replace(event, loss=mean)
+
+
 class WorkReport:
     """Emits :class:`Working` events for one piece of work: at most ten a second, and whenever ``what`` changes."""
 
@@ -119,7 +138,6 @@ class TrainingJob:
     lock: OutputLock  # on ``out`` while the job runs, so no other training writes it
     best: BestCheckpoint | None = None  # /train … best=PATH
     thread: threading.Thread | None = None
-    started: float = field(default_factory=time.monotonic)
     last: StepEvent | None = None
     val_loss: float | None = None
     losses: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss) as plotted
@@ -649,29 +667,30 @@ class Session(LookInside):
     def _train_events(self, job: TrainingJob) -> TrainingEnded:
         """Forward the run's events until it ends; how it ended."""
         events = job.run.events()
-        pending: list[float] = []
-        last_emit = 0.0
+        steps = StepThrottle()
         try:
             while True:
                 with self._model_lock:
                     event = next(events)
-                if isinstance(event, FinishedEvent):
-                    return self._on_finished(job, event)
-                if isinstance(event, StepEvent):
-                    job.last = event
-                    pending.append(event.loss)
-                    if time.monotonic() - last_emit >= 0.1 or event.step == 1:
-                        last_emit = time.monotonic()
-                        job.losses.append((event.step, float(np.mean(pending))))
-                        pending.clear()
-                        self.emit(LossPoint(event.step, job.losses[-1][1], None))
-                        self._emit_progress(job)
-                elif isinstance(event, ValidationEvent):
-                    self._on_validation(job, event)
-                elif isinstance(event, SampleEvent):
-                    self.emit(TrainingSample(event.step, event.text))
-                elif isinstance(event, SkippedEvent):
-                    self.warn(f"training step {event.step}: {event.reason}")
+                match event:
+                    case FinishedEvent():
+                        return self._on_finished(job, event)
+                    case StepEvent():
+                        job.last = event
+                        forwarded = steps.offer(event)
+                        if forwarded is not None:
+                            job.losses.append((event.step, forwarded.loss))
+                            self.emit(forwarded)
+                            self.emit(LossPoint(event.step, forwarded.loss, None))
+                            self._emit_progress(job)
+                    case ValidationEvent():
+                        self._on_validation(job, event)
+                    case SampleEvent():
+                        self.emit(event)
+                        self.emit(TrainingSample(event.step, event.text))
+                    case SkippedEvent():
+                        self.emit(event)
+                        self.warn(f"training step {event.step}: {event.reason}")
         except Exception as err:  # a training failure must not take the app down, nor lose the steps made
             message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
             path = self._save_job(job) if job.run.trainer.step else None
@@ -682,6 +701,7 @@ class Session(LookInside):
     def _on_validation(self, job: TrainingJob, event: ValidationEvent) -> None:
         job.val_loss = event.val_loss
         job.val_losses.append((event.step, event.val_loss))
+        self.emit(event)
         self.emit(LossPoint(event.step, None, event.val_loss))
         if job.best is None:
             return
@@ -721,15 +741,5 @@ class Session(LookInside):
 
     def _emit_progress(self, job: TrainingJob) -> None:
         e = job.last
-        if e is None:
-            return
-        steps = job.run.trainer.config.steps
-        if steps:
-            fraction: float | None = e.step / steps
-        elif e.eta_seconds is not None:
-            done = time.monotonic() - job.started
-            fraction = done / (done + e.eta_seconds) if done + e.eta_seconds > 0 else None
-        else:
-            fraction = None
-        self.emit(Progress(e.step, fraction, e.epoch, e.loss, job.val_loss, e.chars_per_sec, e.eta_seconds))
-
+        if e is not None:
+            self.emit(Progress(e.step, e.fraction, e.epoch, e.loss, job.val_loss, e.chars_per_sec, e.eta_seconds))
