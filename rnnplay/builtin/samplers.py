@@ -14,7 +14,8 @@ import numpy as np
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.ops import log_softmax
-from rnnplay.core.sampler import TEMPERATURE, Param, Stepper, StepSampler, draw, take_rows, tempered
+from rnnplay.core.params import Param
+from rnnplay.core.sampler import TEMPERATURE, Stepper, StepSampler, draw, take_rows, tempered
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
 TEMPERATURE_PARAM = TEMPERATURE.params["temperature"]

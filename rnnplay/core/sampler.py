@@ -32,97 +32,16 @@ once and each character costs one add and one argmax.
 
 from __future__ import annotations
 
-import difflib
-import math
-import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import Param, did_you_mean
+from rnnplay.core.params import unescape as unescape  # the escaping rule, where front ends have long imported it
 
 Stepper = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
-TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
-ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
-ESCAPE = re.compile(r"\\([ntr\\])")  # left to right: backslash, backslash, n is '\\' then 'n'
-
-
-@dataclass(frozen=True)
-class Param:
-    """One sampler parameter: its type, default, bounds and a one-line help.
-
-    Bounds are ``min``/``max`` (inclusive unless ``min_open``/``max_open``) for
-    numbers, or ``choices`` for strings. ``/set``, ``--set``, validation and the UI
-    are all derived from this declaration.
-    """
-
-    name: str
-    type: type  # int, float, str or bool
-    default: Any
-    help: str
-    min: float | None = None
-    max: float | None = None
-    min_open: bool = False
-    max_open: bool = False
-    choices: tuple[str, ...] | None = None
-
-    def bounds(self) -> str:
-        """The allowed values in words: '> 0', 'in (0, 1]', '>= 1', "one of 'a', 'b'", or ''."""
-        if self.choices is not None:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
-        lo, hi = self.min, self.max
-        if lo is not None and hi is not None:
-            return f"in {'(' if self.min_open else '['}{lo:g}, {hi:g}{')' if self.max_open else ']'}"
-        if lo is not None:
-            return f"{'>' if self.min_open else '>='} {lo:g}"
-        if hi is not None:
-            return f"{'<' if self.max_open else '<='} {hi:g}"
-        return ""
-
-    def describe(self) -> str:
-        """'temperature (float > 0, default 0.7): help', for help screens."""
-        kind = " ".join(filter(None, [self.type.__name__, self.bounds()]))
-        return f"{self.name} ({kind}, default {self.default!r}): {self.help}"
-
-    def parse(self, text: str) -> Any:
-        """Convert a user's string ('0.7', 'yes', 'a\\n') and check it."""
-        text = text.strip() if self.type is not str else text
-        if self.type is bool:
-            if text.lower() not in TRUE + FALSE:
-                raise RnnplayError(f"{self.name} must be true or false (got {text!r})")
-            return text.lower() in TRUE
-        if self.type is str:
-            return self.check(unescape(text))
-        try:
-            value = self.type(text)
-        except ValueError:
-            article = "an integer" if self.type is int else "a number"
-            raise RnnplayError(f"{self.name} must be {article} (got {text!r})") from None
-        return self.check(value)
-
-    def check(self, value: Any) -> Any:
-        """``value`` if it fits the type and bounds, else a one-line error naming the bound."""
-        if self.type is float and isinstance(value, int | np.integer | np.floating) and not isinstance(value, bool):
-            value = float(value)
-        elif self.type is int and isinstance(value, np.integer):
-            value = int(value)
-        ok_type = isinstance(value, self.type) and not (self.type is not bool and isinstance(value, bool))
-        if not ok_type:
-            raise RnnplayError(f"{self.name} must be of type {self.type.__name__} (got {value!r})")
-        if self.choices is not None and value not in self.choices:
-            raise RnnplayError(f"{self.name} must be {self.bounds()} (got {value!r})")
-        if self.type is float and not math.isfinite(value):  # NaN passes every comparison, inf a lower bound
-            bounds = " ".join(filter(None, ["a finite number", self.bounds()]))
-            raise RnnplayError(f"{self.name} must be {bounds} (got {value:g})")
-        if self.type in (int, float):
-            lo, hi = self.min, self.max
-            below = lo is not None and (value <= lo if self.min_open else value < lo)
-            above = hi is not None and (value >= hi if self.max_open else value > hi)
-            if below or above:
-                raise RnnplayError(f"{self.name} must be {self.bounds()} (got {value:g})")
-        return value
 
 
 @runtime_checkable
@@ -134,16 +53,6 @@ class Sampler(Protocol):
     def generate(
         self, stepper: Stepper, logits: np.ndarray, state: Any, length: int, rng: np.random.Generator, **params: Any
     ) -> Iterator[int]: ...
-
-
-def unescape(text: str) -> str:
-    r"""The one escaping rule for text a user types (docs/escapes.md): '\n', '\t', '\r', '\\' become the
-    characters they name; any other backslash stays as it is.
-
-    Seeds typed at a prompt or given with ``--seed``, ``--text``, ``--stop``, ``/set stop``, ``/whatif`` and
-    string sampler parameters all go through it; text read from a file or stdin does not.
-    """
-    return ESCAPE.sub(lambda m: ESCAPES[m[1]], text)
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
@@ -165,8 +74,7 @@ def resolve_params(sampler: Sampler, given: Mapping[str, Any]) -> dict[str, Any]
     params = sampler.params
     for name in given:
         if name not in params:
-            close = difflib.get_close_matches(name, list(params), n=2, cutoff=0.5)
-            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(name, list(params))
             valid = ", ".join(params) or "none"
             raise RnnplayError(f"sampler {sampler.name!r} has no parameter {name!r}{hint}; its parameters: {valid}")
     values = {name: p.default for name, p in params.items()}

@@ -1,0 +1,240 @@
+"""Declared parameters: the one way a value a user gives is typed, bounded, parsed, checked and explained.
+
+A :class:`Param` declares one value: its type, default, bounds (or choices), a one-line
+help, and, for settings, the words its errors use and the other names it answers to.
+Sampler parameters, training settings, slash-command arguments and ``rnnplay train``'s
+flags are all declared this way, so each is parsed, checked and described by the same code.
+
+Three uses::
+
+    # a sampler's parameters (rnnplay.core.sampler, rnnplay.builtin.samplers)
+    params = {"k": Param("k", int, 10, "how many of the most likely characters to keep", min=1)}
+
+    # a dataclass's fields (rnnplay.core.train_config): the field's type is the Param's
+    @dataclass
+    class TrainConfig:
+        lr: float = setting(4e-3, "peak learning rate", min=0, min_open=True, label="learning rate")
+
+        def __post_init__(self) -> None:
+            check_fields(self)                      # every field through its Param: one validator
+
+    # text a user typed: `/train lr=0.01 batch=16`, or a CLI flag's value
+    values = parse_pairs(params_of(TrainConfig), {"lr": "0.01", "batch": "16"})  # {"lr": 0.01, "batch_size": 16}
+    config = TrainConfig(**values)                  # the fields not given keep the dataclass's defaults
+
+Errors are one line naming the value and what it may be. A Param without a ``label`` (a
+sampler's) words a bound as ``temperature must be > 0 (got 0)``; one with a label (a
+setting's) names the label and the kind, as ``batch size must be a whole number >= 1, got 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rnnplay.core.errors import RnnplayError
+
+TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+NONE = ("none", "off")  # what an optional setting takes to mean "not set"
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+ESCAPE = re.compile(r"\\([ntr\\])")  # left to right: backslash, backslash, n is '\\' then 'n'
+KINDS = {int: "a whole number", float: "a finite number", str: "a text", bool: "true or false"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its type, default, bounds and a one-line help.
+
+    Bounds are ``min``/``max`` (inclusive unless ``min_open``/``max_open``) for
+    numbers, or ``choices`` for strings. ``optional``: None is a value too (a
+    budget not given). ``label``: the words errors use ('learning rate'), which also
+    switches them to the settings' wording (module docstring). ``aliases``: other
+    keys that reach it in ``key=value`` text (``batch`` for ``batch_size``).
+    """
+
+    name: str
+    type: type  # int, float, str or bool
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+    choices: tuple[str, ...] | None = None
+    optional: bool = False
+    label: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def bounds(self) -> str:
+        """The allowed values in words: '> 0', 'in (0, 1]', '>= 1', "one of 'a', 'b'", or ''."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        lo, hi = self.min, self.max
+        if lo is not None and hi is not None:
+            return f"in {'(' if self.min_open else '['}{lo:g}, {hi:g}{')' if self.max_open else ']'}"
+        if lo is not None:
+            return f"{'>' if self.min_open else '>='} {lo:g}"
+        if hi is not None:
+            return f"{'<' if self.max_open else '<='} {hi:g}"
+        return ""
+
+    def describe(self) -> str:
+        """'temperature (float > 0, default 0.7): help', for help screens."""
+        kind = " ".join(filter(None, [self.type.__name__, self.bounds()]))
+        return f"{self.name} ({kind}, default {self.default!r}): {self.help}"
+
+    def parse(self, text: str) -> Any:
+        """Convert a user's string ('0.7', 'yes', 'a\\n') and check it."""
+        return parse_value(self.name, self, text)
+
+    def check(self, value: Any) -> Any:
+        """``value`` if it fits the type and bounds (an int or numpy number made a float where one is due),
+        else a one-line error naming the bound."""
+        if value is None and self.optional:
+            return None
+        if self.type is float and isinstance(value, int | np.integer | np.floating) and not isinstance(value, bool):
+            value = float(value)
+        elif self.type is int and isinstance(value, np.integer):
+            value = int(value)
+        if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
+            raise self._error(value, f"of type {self.type.__name__}", bounded=False)
+        if self.choices is not None and value not in self.choices:
+            raise self._error(value)
+        if self.type is float and not math.isfinite(value):  # NaN passes every comparison, inf a lower bound
+            raise self._error(value, "a finite number")
+        if self.type in (int, float):
+            lo, hi = self.min, self.max
+            below = lo is not None and (value <= lo if self.min_open else value < lo)
+            above = hi is not None and (value >= hi if self.max_open else value > hi)
+            if below or above:
+                raise self._error(value)
+        return value
+
+    def _error(self, value: Any, kind: str = "", bounded: bool = True) -> RnnplayError:
+        """The one-line refusal of ``value`` (``kind``: what it is not, when that is the problem)."""
+        if self.label and self.choices is not None:
+            return RnnplayError(f"unknown {self.label} {value!r}: choose one of {', '.join(self.choices)}")
+        if self.label:
+            bounds = " ".join(filter(None, [KINDS.get(self.type, self.type.__name__), self.bounds()]))
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+            return RnnplayError(f"{self.label} must be {bounds}, got {shown}")
+        shown = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+        rule = " ".join(filter(None, [kind, self.bounds() if bounded else ""]))
+        return RnnplayError(f"{self.name} must be {rule} (got {shown})")
+
+
+def parse_value(name: str, param: Param, text: str) -> Any:
+    """``text`` (as typed for the key ``name``) converted to ``param``'s type and checked against its bounds.
+
+    A text that is not of the type names ``name`` ("batch must be an integer (got 'x')"); a value
+    out of bounds is refused by :meth:`Param.check`. An optional setting takes 'none' or 'off' for None.
+    """
+    if param.optional and text.strip().lower() in NONE:
+        return None
+    text = text.strip() if param.type is not str else text
+    if param.type is bool:
+        if text.lower() not in TRUE + FALSE:
+            raise RnnplayError(f"{name} must be true or false (got {text!r})")
+        return text.lower() in TRUE
+    if param.type is str:
+        return param.check(unescape(text))
+    try:
+        value = param.type(text)
+    except ValueError:
+        article = "an integer" if param.type is int else "a number"
+        raise RnnplayError(f"{name} must be {article} (got {text!r})") from None
+    return param.check(value)
+
+
+def parse_pairs(params: Mapping[str, Param], pairs: Mapping[str, str], what: str = "setting") -> dict[str, Any]:
+    """``{key: text}`` (keys as typed, aliases too) -> ``{field name: value}``, each parsed by its Param.
+
+    An unknown key is one line naming the closest keys and every valid one; a key given
+    twice under two names ('batch' and 'batch_size') is refused.
+    """
+    keys = {alias: name for name, p in params.items() for alias in p.aliases} | {name: name for name in params}
+    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for key, text in pairs.items():
+        if key not in keys:
+            valid = ", ".join(sorted(keys)) or "none"
+            raise RnnplayError(f"unknown {what} {key!r}{did_you_mean(key, list(keys))}; {what}s: {valid}")
+        name = keys[key]
+        if name in given:
+            raise RnnplayError(f"{given[name]} and {key} are the same {what}: give it once")
+        given[name] = key
+        values[name] = parse_value(key, params[name], text)
+    return values
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest one or two of ``choices``, or ''."""
+    close = difflib.get_close_matches(name, choices, n=2, cutoff=0.5)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+# -- dataclass fields declared with a Param ------------------------------------------------
+def setting(default: Any, help: str, **declared: Any) -> Any:
+    """A dataclass field with a default and the rest of its Param (bounds, label, aliases) in its metadata."""
+    return dataclasses.field(default=default, metadata={"param": (help, declared)})
+
+
+@functools.cache
+def params_of(cls: type) -> dict[str, Param]:
+    """The Param of every field of the dataclass ``cls`` declared with :func:`setting`, in field order.
+
+    Each Param's type is the field's (``int | None`` makes an optional int).
+    """
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if "param" in f.metadata:
+            help_, declared = f.metadata["param"]
+            kind, optional = _base_type(hints[f.name])
+            out[f.name] = Param(f.name, kind, f.default, help_, optional=optional, **declared)
+    return out
+
+
+def _base_type(hint: Any) -> tuple[type, bool]:
+    """``int | None`` -> (int, True); ``float`` -> (float, False)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(hint))
+    return hint, False
+
+
+def check_fields(obj: Any) -> None:
+    """Every declared field of the dataclass instance ``obj`` checked by its Param (and made its type)."""
+    for name, param in params_of(type(obj)).items():
+        setattr(obj, name, param.check(getattr(obj, name)))
+
+
+def check_number(label: str, value: object, *, whole: bool = False, low: float | None = None,
+                 high: float | None = None, low_open: bool = False, high_open: bool = False) -> None:
+    """A one-line error unless ``value`` is a finite number (an int if ``whole``) within the bounds given.
+
+    A Param declared on the spot, for a number that is no setting (a checkpoint's step, say).
+    ``low_open``/``high_open`` exclude the bound itself: ``low=0, low_open=True`` means "> 0".
+    """
+    Param(label, int if whole else float, None, "", min=low, max=high, min_open=low_open, max_open=high_open,
+          label=label).check(value)
+
+
+def unescape(text: str) -> str:
+    r"""The one escaping rule for text a user types (docs/escapes.md): '\n', '\t', '\r', '\\' become the
+    characters they name; any other backslash stays as it is.
+
+    Seeds typed at a prompt or given with ``--seed``, ``--text``, ``--stop``, ``/set stop``, ``/whatif`` and
+    string parameters all go through it; text read from a file or stdin does not.
+    """
+    return ESCAPE.sub(lambda m: ESCAPES[m[1]], text)
