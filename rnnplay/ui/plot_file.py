@@ -109,7 +109,7 @@ def loss_figure(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.
     ax = figure.add_subplot()
     steps, losses = train
     if len(steps):
-        ax.plot(steps, losses, color=TRAIN_RAW, linewidth=1)
+        ax.plot(steps, losses, color=TRAIN_RAW, linewidth=1, label="training (each step)")
         ax.plot(steps, smooth(losses), color=TRAIN, linewidth=2, label="training (smoothed)")
     if len(val[0]):
         ax.plot(*val, color=VAL, linewidth=2, marker="o", markersize=5, label="validation")
