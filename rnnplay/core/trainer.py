@@ -9,7 +9,8 @@ One step::
 
 ``Trainer.run()`` is a generator of events (:class:`StepEvent`,
 :class:`ValidationEvent`, :class:`SampleEvent`, :class:`SkippedEvent`, and a
-final :class:`FinishedEvent`) that the CLI and the TUI render. A step's
+final :class:`FinishedEvent`, declared in :mod:`.train_events`) that the CLI and
+the TUI render; its settings are a :class:`~.train_config.TrainConfig`. A step's
 validation, when one is due, comes before its StepEvent. Everything that
 decides what happens next (weights, optimizer state, step, RNG, data position,
 carried state) is in :meth:`Trainer.checkpoint_state`, so a resumed run ends
@@ -27,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -38,155 +39,25 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import sample_text
 from rnnplay.core.model import Model, States
 from rnnplay.core.optim import (
-    OPTIMIZERS,
     Optimizer,
     Update,
-    check_schedule,
     clip_by_global_norm,
     clip_by_value,
     decayed_lr,
     make_optimizer,
     scheduled_lr,
 )
-
-
-def check_number(label: str, value: object, *, whole: bool = False, low: float | None = None,
-                 high: float | None = None, low_open: bool = False, high_open: bool = False) -> None:
-    """A one-line error unless ``value`` is a finite number (an int if ``whole``) within the bounds given.
-
-    ``low_open``/``high_open`` exclude the bound itself: ``low=0, low_open=True`` means "> 0".
-    """
-    kind = "a whole number" if whole else "a finite number"
-    rules = [f"{'>' if low_open else '>='} {low:g}"] if low is not None else []
-    rules += [f"{'<' if high_open else '<='} {high:g}"] if high is not None else []
-    expected = f"{label} must be {kind}{' ' if rules else ''}{' and '.join(rules)}, got {value!r}"
-    numeric = isinstance(value, int) if whole else isinstance(value, int | float)
-    if isinstance(value, bool) or not numeric or not math.isfinite(value):
-        raise RnnplayError(expected)
-    if low is not None and (value < low or (low_open and value == low)):
-        raise RnnplayError(expected)
-    if high is not None and (value > high or (high_open and value == high)):
-        raise RnnplayError(expected)
-
-
-# field -> (label in messages, lowest value) of every whole-number setting
-WHOLE_SETTINGS = {
-    "batch_size": ("batch size", 1), "seq_length": ("sequence length", 1),
-    "lr_decay_every": ("lr decay every", 0), "val_every": ("val every", 0), "val_max_chars": ("val max chars", 2),
-    "sample_every": ("sample every", 0), "sample_length": ("sample length", 1), "seed": ("seed", 0),
-}
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a run; each is checked here, once, for the CLI, the app's /train and checkpoints alike."""
-
-    batch_size: int = 64
-    seq_length: int = 100
-    optimizer: str = "adam"
-    lr: float = 4e-3
-    lr_schedule: str = "cosine"  # over the budget: "cosine" (down to lr/10) or "constant"
-    clip: float = 5.0  # 0: no clipping
-    clip_mode: str = "norm"  # "norm" (global norm) or "value" (min-char-rnn's ±clip)
-    lr_decay: float = 1.0  # multiply the rate by this ...
-    lr_decay_every: int = 0  # ... every this many steps (0: once per epoch)
-    val_fraction: float = 0.1
-    val_every: int = 500  # steps between validation runs (0: only at the end)
-    val_max_chars: int = 250_000  # validate on at most this many characters (tiny shakespeare's split: 111,540)
-    sample_every: int = 0  # steps between samples (0: never)
-    sample_length: int = 200
-    seed: int = 0
-    steps: int | None = None  # budget: total steps, total epochs, or seconds of this run
-    epochs: float | None = None
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        for name, (label, low) in WHOLE_SETTINGS.items():
-            check_number(label, getattr(self, name), whole=True, low=low)
-        check_number("learning rate", self.lr, low=0, low_open=True)
-        check_number("clip (0: no clipping)", self.clip, low=0)
-        check_number("lr decay", self.lr_decay, low=0, low_open=True, high=1)
-        check_number("val fraction", self.val_fraction, low=0, high=1, high_open=True)
-        self._check_budget()
-        if self.optimizer not in OPTIMIZERS:
-            raise RnnplayError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        if self.clip_mode not in ("norm", "value"):
-            raise RnnplayError(f"clip mode must be 'norm' or 'value', got {self.clip_mode!r}")
-        check_schedule(self.lr_schedule)
-
-    def _check_budget(self) -> None:
-        """A budget given must be one a run can reach: a positive whole number of steps, finite epochs and seconds."""
-        if self.steps is not None:
-            check_number("steps", self.steps, whole=True, low=1)
-        if self.epochs is not None:
-            check_number("epochs", self.epochs, low=0, low_open=True)
-        if self.seconds is not None:
-            check_number("time (seconds)", self.seconds, low=0, low_open=True)
-
-
-@dataclass
-class StepEvent:
-    step: int
-    epoch: float
-    loss: float
-    lr: float
-    grad_norm: float
-    chars_per_sec: float
-    eta_seconds: float | None
-    fraction: float | None = None  # how much of the budget is spent, 0..1 (None: unknown)
-
-
-@dataclass
-class ValidationEvent:
-    step: int
-    val_loss: float
-    note: str = ""  # set when the validation read only part of the validation text, and why
-
-
-@dataclass
-class SampleEvent:
-    step: int
-    text: str
-
-
-@dataclass
-class SkippedEvent:
-    step: int
-    reason: str
-
-
-@dataclass
-class FinishedEvent:
-    step: int
-    train_loss: float
-    val_loss: float | None
-    reason: str  # "budget", "stopped" or "diverged" (MAX_BAD_STEPS non-finite steps in a row; weights kept)
-    seconds: float
-
-
-Event = StepEvent | ValidationEvent | SampleEvent | SkippedEvent | FinishedEvent
-
-
-@dataclass
-class History:
-    steps: list[int] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    val_steps: list[int] = field(default_factory=list)
-    val_losses: list[float] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, saved: dict[str, Any]) -> History:
-        """A history read back from a checkpoint: pairs of lists of the same length, steps whole, losses numbers."""
-        history = cls(**saved)
-        for steps, losses in ((history.steps, history.losses), (history.val_steps, history.val_losses)):
-            if not (isinstance(steps, list) and isinstance(losses, list) and len(steps) == len(losses)):
-                raise ValueError("its loss history is not two lists of the same length")
-            if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
-                raise ValueError("its loss history has steps that are not whole numbers")
-            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in losses):
-                raise ValueError("its loss history has losses that are not numbers")
-        return history
-
+from rnnplay.core.params import check_number
+from rnnplay.core.train_config import TrainConfig
+from rnnplay.core.train_events import (
+    Event,
+    FinishedEvent,
+    History,
+    SampleEvent,
+    SkippedEvent,
+    StepEvent,
+    ValidationEvent,
+)
 
 # Steps whose loss, gradient or update is not finite, in a row, before a run ends as "diverged". One such step
 # is skipped (the weights are kept, the carried state restarts); several in a row mean the weights will not recover.

@@ -31,29 +31,14 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
 from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
 from rnnplay.core.model import Model
-from rnnplay.core.trainer import Event, TrainConfig, Trainer, check_number
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.trainer import Event, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.corpora import Corpus
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
-
-
-@dataclass
-class ModelSpec:
-    """The shape of a fresh model; checked here, once (the vocabulary's share of the size limit in new_run)."""
-
-    cell: str = "lstm"
-    layers: int = 2
-    hidden: int = 256
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.cell, str) or not self.cell.strip():
-            raise RnnplayError(f"the cell must be a name such as lstm or rnn, got {self.cell!r}")
-        check_model_size(self.hidden, self.layers, None)
-        check_number("dropout", self.dropout, low=0, high=1, high_open=True)
 
 
 @dataclass

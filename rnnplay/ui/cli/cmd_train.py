@@ -21,6 +21,7 @@ from typing import Any
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
+from rnnplay.core.params import check_number
 from rnnplay.core.trainer import (
     MAX_BAD_STEPS,
     Event,
@@ -31,7 +32,6 @@ from rnnplay.core.trainer import (
     TrainConfig,
     Trainer,
     ValidationEvent,
-    check_number,
 )
 from rnnplay.corpora import load_corpus
 from rnnplay.models.library import find_model

@@ -1,0 +1,72 @@
+"""A run's settings, each declared once: the model's shape (:class:`ModelSpec`) and its training (:class:`TrainConfig`).
+
+Every field carries its :class:`~rnnplay.core.params.Param` (type, default, bounds, one-line
+help, the words its errors use, the other keys it answers to), and ``__post_init__`` checks
+every field through it. ``rnnplay train``'s flags, the app's ``/train key=value``, their
+help and defaults, and the settings saved in checkpoints are all read from these two classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.limits import MAX_HIDDEN, MAX_LAYERS, check_model_size
+from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
+from rnnplay.core.params import check_fields, setting
+
+
+@dataclass
+class ModelSpec:
+    """The shape of a model; the sizes are checked against the checkpoint loader's limits (:mod:`.limits`)."""
+
+    cell: str = setting("lstm", "recurrent cell: rnn, lstm, or one from a plugin", label="cell")
+    layers: int = setting(2, f"stacked layers, 1 to {MAX_LAYERS}", label="layers")
+    hidden: int = setting(256, f"hidden units per layer, 1 to {MAX_HIDDEN:,}", label="hidden size")
+    dropout: float = setting(0.0, "dropout on each layer's output (between layers and before the head)",
+                             min=0, max=1, max_open=True, label="dropout")
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cell, str) or not self.cell.strip():
+            raise RnnplayError(f"the cell must be a name such as lstm or rnn, got {self.cell!r}")
+        check_model_size(self.hidden, self.layers, None)  # its words: "hidden size 100,000 is outside 1..8,192"
+        check_fields(self)
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; each is checked here, once, for the CLI, the app's /train and checkpoints alike."""
+
+    # data: B streams of T characters per step
+    batch_size: int = setting(64, "parallel streams B", min=1, label="batch size", aliases=("batch",))
+    seq_length: int = setting(100, "BPTT length T: characters per stream per step", min=1,
+                              label="sequence length", aliases=("seq",))
+    # the update
+    optimizer: str = setting("adam", "the update rule", choices=tuple(OPTIMIZERS), label="optimizer")
+    lr: float = setting(4e-3, "peak learning rate", min=0, min_open=True, label="learning rate")
+    lr_schedule: str = setting("cosine", "cosine: from lr down to lr/10 over the budget; constant: lr throughout",
+                               choices=SCHEDULES, label="learning-rate schedule")
+    clip: float = setting(5.0, "gradient clip, 0 for none", min=0, label="clip (0: no clipping)")
+    clip_mode: str = setting("norm", "norm: the gradients' global norm; value: each value to ±clip (min-char-rnn)",
+                             choices=("norm", "value"), label="clip mode")
+    lr_decay: float = setting(1.0, "multiply the rate by this ... (1: no decay)", min=0, min_open=True, max=1,
+                              label="lr decay")
+    lr_decay_every: int = setting(0, "... every this many steps (0: once per epoch)", min=0, label="lr decay every")
+    # validation and samples
+    val_fraction: float = setting(0.1, "share of the corpus held out for validation (its end)", min=0, max=1,
+                                  max_open=True, label="val fraction")
+    val_every: int = setting(500, "steps between validations (0: only at the end)", min=0, label="val every")
+    val_max_chars: int = setting(250_000, "validate on at most this many characters", min=2, label="val max chars")
+    sample_every: int = setting(0, "steps between samples printed during training (0: never)", min=0,
+                                label="sample every")
+    sample_length: int = setting(200, "characters per sample", min=1, label="sample length")
+    seed: int = setting(0, "random seed: same seed, same run", min=0, label="seed")
+    # the budget: the run ends at the first one reached (none given: the front end picks one)
+    steps: int | None = setting(None, "total optimisation steps", min=1, label="steps")
+    epochs: float | None = setting(None, "total passes over the training split", min=0, min_open=True,
+                                   label="epochs")
+    seconds: float | None = setting(None, "wall-clock seconds for this run, the final validation included", min=0,
+                                    min_open=True, label="time (seconds)", aliases=("time",))
+
+    def __post_init__(self) -> None:
+        check_fields(self)

@@ -1,0 +1,73 @@
+"""What a training run reports as it goes (the events :meth:`Trainer.run` yields) and the loss history it keeps.
+
+Front ends render the events; the history is saved with a checkpoint and read back by :meth:`History.from_dict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class StepEvent:
+    step: int
+    epoch: float
+    loss: float
+    lr: float
+    grad_norm: float
+    chars_per_sec: float
+    eta_seconds: float | None
+    fraction: float | None = None  # how much of the budget is spent, 0..1 (None: unknown)
+
+
+@dataclass
+class ValidationEvent:
+    step: int
+    val_loss: float
+    note: str = ""  # set when the validation read only part of the validation text, and why
+
+
+@dataclass
+class SampleEvent:
+    step: int
+    text: str
+
+
+@dataclass
+class SkippedEvent:
+    step: int
+    reason: str
+
+
+@dataclass
+class FinishedEvent:
+    step: int
+    train_loss: float
+    val_loss: float | None
+    reason: str  # "budget", "stopped" or "diverged" (MAX_BAD_STEPS non-finite steps in a row; weights kept)
+    seconds: float
+
+
+Event = StepEvent | ValidationEvent | SampleEvent | SkippedEvent | FinishedEvent
+
+
+@dataclass
+class History:
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    val_steps: list[int] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> History:
+        """A history read back from a checkpoint: pairs of lists of the same length, steps whole, losses numbers."""
+        history = cls(**saved)
+        for steps, losses in ((history.steps, history.losses), (history.val_steps, history.val_losses)):
+            if not (isinstance(steps, list) and isinstance(losses, list) and len(steps) == len(losses)):
+                raise ValueError("its loss history is not two lists of the same length")
+            if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
+                raise ValueError("its loss history has steps that are not whole numbers")
+            if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in losses):
+                raise ValueError("its loss history has losses that are not numbers")
+        return history
