@@ -152,7 +152,8 @@ def _show(args: argparse.Namespace) -> int:
     if card is not None and card.url is not None and not card.cached:
         print(describe_card(card))  # show never downloads
         return 0
-    corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
+    with ProgressBar() as bar:
+        corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
     print(describe(corpus, args.preview))
     return 0
 
@@ -163,9 +164,10 @@ def run_fetch(args: argparse.Namespace) -> int:
         print(f"{card.name} is read from {card.spec} on this machine; there is nothing to download")
         return 0
     cached = card.cached and not args.force
-    if args.force:
-        card.fetch(ProgressBar(), force=True)
-    card.read_bytes(ProgressBar())  # downloads if needed; a damaged cached copy is fetched again
+    with ProgressBar() as bar:
+        if args.force:
+            card.fetch(bar, force=True)
+        card.read_bytes(bar)  # downloads if needed; a damaged cached copy is fetched again
     state = "already cached" if cached else "downloaded"
     print(f"{card.name}: {state}, {card.size:,} bytes, sha256 verified: {card.cache_path}")
     return 0

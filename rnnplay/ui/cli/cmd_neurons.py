@@ -2,8 +2,9 @@
 
 The colouring is the picture from Karpathy's "The Unreasonable Effectiveness of
 Recurrent Neural Networks": each character's background shows the unit's value
-after reading it, red for positive, blue for negative, white near zero, in the
-terminal's 256-colour palette (cube colour 16 + 36r + 6g + b, with r, g, b in 0..5).
+after reading it, red for positive, blue for negative, white near zero
+(:func:`rnnplay.ui.console.neuron_text`). The colours are the output, so they are
+written even to a pipe or a file; ``NO_COLOR`` leaves them out.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import MODEL_HELP
 from rnnplay.ui.cli.progress import ProgressBar
+from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
 
 ORDER = 60
 EXAMPLES = f"""\
@@ -93,25 +95,6 @@ def _unit(spec: str, model: Model) -> tuple[int, int]:
     return layer, unit
 
 
-def colour_index(value: float) -> int:
-    """The 256-colour palette index for a value in [-1, 1]: white at 0, deepening to red (+1) or blue (-1)."""
-    k = round(min(abs(value), 1.0) * 5)
-    r, g, b = (5, 5 - k, 5 - k) if value >= 0 else (5 - k, 5 - k, 5)
-    return 16 + 36 * r + 6 * g + b
-
-
-def coloured(text: str, values: np.ndarray) -> str:
-    """``text`` with each character's background set by its value; newlines stay plain so lines do not bleed."""
-    out = []
-    for ch, v in zip(text, values.tolist(), strict=True):
-        if ch == "\n":
-            out.append("\x1b[0m\n")
-        else:
-            out.append(f"\x1b[38;5;16;48;5;{colour_index(v)}m{ch}")
-    out.append("\x1b[0m")
-    return "".join(out)
-
-
 def run(args: argparse.Namespace) -> int:
     model = open_model(args.model)
     if args.unit is not None:
@@ -121,8 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if args.top < 1:
             raise RnnplayError(f"--top must be at least 1 (got {args.top})")
         streams = args.streams or auto_streams(len(text))
-        bar = ProgressBar()
-        with get_host().blame("cells", model.cell.name, "reading the text"):
+        with ProgressBar() as bar, get_host().blame("cells", model.cell.name, "reading the text"):
             scores = find_neurons(model, text, args.find, args.top, args.state, streams,
                                   progress=lambda done: bar("reading the text", round(done * len(text)), len(text),
                                                             "characters"))
@@ -145,5 +127,5 @@ def run(args: argparse.Namespace) -> int:
     values = np.clip(acts / scale, -1.0, 1.0)
     print(f"layer {layer} unit {unit} ({args.state}): red positive, blue negative; "
           f"range {acts.min():+.2f} to {acts.max():+.2f}")
-    print(coloured(text, values))
+    print(ansi(make_console(color=not no_color()), neuron_text(text, values.tolist())))
     return 0

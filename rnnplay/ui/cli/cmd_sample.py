@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
+from rich.console import Console
 
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
@@ -21,6 +21,7 @@ from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.console import colours, heat_legend, heat_style, make_console, no_color, styled
 
 ORDER = 20
 EXAMPLES = """\
@@ -36,12 +37,8 @@ Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
 --seed, --stop and string parameters understand \\n, \\t and \\\\ (docs/escapes.md); a seed file or stdin
 is taken as it is, final newline included."""
 
-# ANSI 256-colour codes from red (the model found it unlikely) to green (it expected it)
-HEAT = [(0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118), (1.01, 46)]
-
-
-# The compiled kernels (rnnplay.core.jit) take ~0.7 s to load and save ~30 µs a character on the bundled
-# 2x512 model (4,800-5,250 against 4,250-4,550 chars/s): below this many characters they cost more than they save.
+# The compiled kernels (rnnplay.core.jit) take a moment to load and then save a little on each character:
+# below this many characters they cost more than they save (measured in docs/samplers.md and docs/performance.md).
 COMPILE_FROM = 25_000
 
 
@@ -88,14 +85,16 @@ def run(args: argparse.Namespace) -> int:
     stream = generate(model, seed, sampler, params, args.length, rng, stop=stop,
                       on_unknown="error" if args.strict else "skip")
     out = sys.stdout
-    heat = args.heat == "always" or (args.heat == "auto" and out.isatty())
+    console = make_console(out, color=True if args.heat == "always" else None)
+    heat = args.heat is not None and colours(console)
     if args.heat == "auto" and not heat:
-        print("rnnplay: stdout is not a terminal, so no colours (use --heat=always to force them)", file=sys.stderr)
+        why = "NO_COLOR is set" if no_color() else "stdout is not a terminal"
+        print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
     out.write(seed)
     try:
         with host.blame("samplers", args.sampler, "generating"):  # a plugin's fault is named, in one line
             if heat:
-                _write_heat(out, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model)
+                _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model)
             else:
                 for ch in stream:
                     out.write(ch)
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         out.write("\n")  # an error line then starts a line of its own
         out.flush()
     if heat:
-        print(legend(), file=sys.stderr)
+        make_console(sys.stderr, color=True).print(heat_legend())
     return 0
 
 
@@ -131,23 +130,10 @@ def read_stdin(what: str, encoding: str = "utf-8") -> str:
     return decode(sys.stdin.buffer.read(), "stdin", encoding)
 
 
-def _write_heat(out: TextIO, stream: Iterator[str], running: RunningScore, model: Model) -> None:
+def _write_heat(console: Console, stream: Iterator[str], running: RunningScore, model: Model) -> None:
+    """Each character as it comes, in the colour of the probability the model gave it."""
     index = {c: i for i, c in enumerate(model.vocab.chars)}
     for ch in stream:
         p = running.push(index[ch])
-        out.write(ch if ch == "\n" else f"\x1b[38;5;{heat_colour(p)}m{ch}\x1b[0m")
-        out.flush()
-
-
-def heat_colour(p: float) -> int:
-    """The ANSI 256-colour code for probability p."""
-    return next(code for bound, code in HEAT if p < bound)
-
-
-def legend() -> str:
-    cells = []
-    low = 0.0
-    for bound, code in HEAT:
-        cells.append(f"\x1b[38;5;{code}m■\x1b[0m{low:.0%}+" if low else f"\x1b[38;5;{code}m■\x1b[0m<{bound:.0%}")
-        low = bound
-    return "heat (probability the model gave each character): " + " ".join(cells)
+        console.file.write(ch if ch == "\n" else styled(console, ch, heat_style(p)))
+        console.file.flush()

@@ -14,7 +14,7 @@ from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import MODEL_HELP
 from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
-from rnnplay.ui.cli.render import loss_text
+from rnnplay.ui.event_text import loss_text
 
 ORDER = 30
 VAL_FRACTION = 0.1  # the standard split: the last 10% of a corpus is its validation text

@@ -1,16 +1,27 @@
-"""A progress bar on stderr for slow corpus loads (downloads, big folders).
+"""Progress on stderr, drawn by rich: slow corpus loads (downloads, big folders) and a training run's status line.
 
-On a terminal it redraws one line in place, at most ten times a second; when
-stderr is a file or a pipe it prints a single line once the work is done.
+On a terminal a rich :class:`~rich.progress.Progress` redraws in place, and lines
+printed meanwhile go above it; when stderr is a file or a pipe (or ``NO_COLOR`` is
+set and it is no terminal) nothing is redrawn: a load prints one line when it is
+done, a run its status line now and then.
 """
 
 from __future__ import annotations
 
+import atexit
 import sys
-import time
 from typing import TextIO
 
-WIDTH = 30
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.text import Text
+
+from rnnplay.core.trainer import StepEvent
+from rnnplay.ui.console import make_console
+from rnnplay.ui.event_text import EventText
+
+BAR_WIDTH = 30
+PRINT_EVERY = 100  # off a terminal, a run's status line is printed at step 1 and then each this many steps
 
 
 def amount(n: float, unit: str) -> str:
@@ -26,28 +37,90 @@ def amount(n: float, unit: str) -> str:
     return f"{n:.1f} {prefix}B"
 
 
+class LiveBar:
+    """One rich progress display on ``console``, started on demand; :meth:`close` ends it (and, at the latest,
+    the interpreter's exit does, so a failure never leaves the terminal's cursor hidden)."""
+
+    def __init__(self, console: Console, *columns: str | BarColumn | TextColumn | TaskProgressColumn) -> None:
+        self.console, self.columns = console, columns
+        self.progress: Progress | None = None
+        self.task = TaskID(0)
+
+    def update(self, description: str, completed: float, total: float | None, **fields: str) -> None:
+        if self.progress is None:
+            self.progress = Progress(*self.columns, console=self.console, refresh_per_second=10,
+                                     redirect_stdout=False, redirect_stderr=False)
+            self.task = self.progress.add_task(description, total=total, **fields)
+            self.progress.start()
+            atexit.register(self.close)
+        self.progress.update(self.task, description=description, completed=completed, total=total, **fields)
+
+    def print(self, renderable: RenderableType) -> None:
+        """A line above the bar (or just a line, when none is shown)."""
+        (self.progress.console if self.progress is not None else self.console).print(renderable)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+            atexit.unregister(self.close)
+
+
 class ProgressBar:
-    """A :class:`rnnplay.corpora.Progress` callback: ``downloading x [#####.....] 45% 0.5 MB / 1.1 MB``."""
+    """A :class:`rnnplay.corpora.Progress` callback: ``downloading x ━━━━━━━╸━━━━  45% 0.5 MB / 1.1 MB``."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.last_draw = 0.0
+        self.console = make_console(stream if stream is not None else sys.stderr)
+        self.bar = LiveBar(self.console, TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH),
+                           TaskProgressColumn(), TextColumn("{task.fields[amount]}"))
 
     def __call__(self, label: str, done: int, total: int | None, unit: str = "B") -> None:
         finished = total is not None and done >= total
-        now = time.monotonic()
-        if not finished and (not self.tty or now - self.last_draw < 0.1):
+        shown = f"{amount(done, unit)} / {amount(total, unit)}" if total else amount(done, unit)
+        if not self.console.is_terminal:
+            if finished:
+                self.console.print(f"{label} 100% {shown}")
             return
-        self.last_draw = now
-        if total:
-            filled = round(WIDTH * min(done / total, 1.0))
-            line = (f"{label} [{'#' * filled}{'.' * (WIDTH - filled)}] {100 * done / total:3.0f}% "
-                    f"{amount(done, unit)} / {amount(total, unit)}")
-        else:
-            line = f"{label} {amount(done, unit)}"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if finished else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        self.bar.update(label, done, total or None, amount=shown)
+        if finished:
+            self.bar.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
+class TrainingProgress:
+    """A training run's status on stderr: a bar and the shared status text (:class:`rnnplay.ui.event_text.EventText`)
+    redrawn in place on a terminal, printed each PRINT_EVERY steps elsewhere; the other events' lines above it."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.console = make_console(stream if stream is not None else sys.stderr)
+        self.text = EventText()
+        self.bar = LiveBar(self.console, BarColumn(bar_width=20), TaskProgressColumn(),
+                           TextColumn("{task.description}"))
+        self.last_printed_step = 0
+
+    def show(self, event: object) -> None:
+        """Draw one trainer event: a step redraws the status line, the others print their lines above it."""
+        line = self.text.text(event)
+        if isinstance(event, StepEvent):
+            self.step(event, line or Text())
+        elif line is not None:
+            self.message(line)
+
+    def step(self, e: StepEvent, line: Text) -> None:
+        if self.console.is_terminal:
+            self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
+        elif e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1:
+            self.last_printed_step = e.step
+            self.console.print(line)
+
+    def message(self, text: str | Text) -> None:
+        self.bar.print(text)
+
+    def finish(self) -> None:
+        """The status line stays as it was last drawn; what is printed next starts on a line of its own."""
+        self.bar.close()

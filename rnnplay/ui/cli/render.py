@@ -1,27 +1,11 @@
-"""Small text helpers the CLI commands share."""
+"""What ``rnnplay train`` still imports from here; the helpers live in :mod:`rnnplay.ui.event_text` (duration,
+loss_text) and the bar in :mod:`rnnplay.ui.cli.progress`. This module goes once cmd_train imports those."""
 
 from __future__ import annotations
 
-import math
+from rnnplay.ui.event_text import duration, loss_text
 
-
-def duration(seconds: float | None) -> str:
-    """'1h02m', '3m05s', '42s', or '?'."""
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    s = round(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
-
-
-def loss_text(nats: float | None) -> str:
-    """'1.523 nats/char (2.197 bits)'; 'n/a' when there is none (a run that made no step has no training loss)."""
-    if nats is None or not math.isfinite(nats):
-        return "n/a"
-    return f"{nats:.4f} nats/char ({nats / math.log(2):.3f} bits)"
+__all__ = ["bar_text", "duration", "loss_text"]
 
 
 def bar_text(fraction: float, width: int = 20) -> str:

@@ -21,28 +21,10 @@ from textual.widgets import Static
 
 from rnnplay.core.vocab import describe_char
 from rnnplay.session.events import HeatShown, NeuronsShown
-from rnnplay.ui.cli.cmd_neurons import colour_index
-from rnnplay.ui.cli.cmd_sample import HEAT, heat_colour
-from rnnplay.ui.tui.render import SEED_STYLE, shown_char
+from rnnplay.ui.console import SEED_STYLE, heat_legend, heat_style, neuron_text
+from rnnplay.ui.tui.render import shown_char
 
 SEED_SHOWN = 120  # a branch's seed holds the whole text before it; show its end
-
-
-def heat_style(p: float | None) -> str:
-    """Red (the model found it unlikely) through yellow to green (it expected it); plain without a probability."""
-    return "" if p is None else f"color({heat_colour(p)})"
-
-
-def heat_legend() -> Text:
-    """'■<1% ■1% ■5% … ■90%+': each colour and the probability it starts at."""
-    text = Text("p ", style="dim")
-    low = 0.0
-    for bound, code in HEAT:
-        text.append("■", style=f"color({code})")
-        label = f"<{bound:.0%}" if not low else f"{low:.0%}" + ("+" if bound > 1 else "")
-        text.append(f"{label} ", style="dim")
-        low = bound
-    return text
 
 
 def char_arg(ch: str) -> str:
@@ -77,9 +59,9 @@ class HeatView(Widget, can_focus=True):
         seed = heat.seed if len(heat.seed) <= SEED_SHOWN else "…" + heat.seed[-SEED_SHOWN:]
         text.append(seed, style=SEED_STYLE)
         for i, (ch, p) in enumerate(zip(heat.text, heat.probs, strict=True)):
-            text.append(shown_char(ch), Style.parse(heat_style(p)) + Style(reverse=i == self.cursor, meta={"pos": i}))
+            text.append(shown_char(ch), heat_style(p) + Style(reverse=i == self.cursor, meta={"pos": i}))
         text.append("\n")
-        text.append_text(heat_legend())
+        text.append_text(heat_legend("p "))
         text.append("\n")
         text.append_text(self.alternatives_line())
         return text
@@ -140,23 +122,11 @@ class HeatView(Widget, can_focus=True):
             event.stop()
 
 
-def neuron_text(shown: NeuronsShown) -> Text:
-    """Each character on a background for its value (red +, white 0, blue -); underlined where the condition holds."""
-    text = Text()
-    mask = shown.mask or (False,) * len(shown.text)
-    for ch, v, hit in zip(shown.text, shown.values, mask, strict=True):
-        if ch == "\n":
-            text.append("\n")
-        else:
-            text.append(ch, Style(color="color(16)", bgcolor=f"color({colour_index(v)})", underline=hit))
-    return text
-
-
 class NeuronView(Static):
     """/neurons: the text coloured by one unit, titled with the unit and its range."""
 
     def __init__(self, shown: NeuronsShown) -> None:
-        self.text = neuron_text(shown)
+        self.text = neuron_text(shown.text, shown.values, shown.mask)
         note = "red positive · blue negative" + (" · underlined: the condition holds" if shown.mask else "")
         self.text.append(f"\n{note}", style="dim")
         super().__init__(self.text, classes="neurons")

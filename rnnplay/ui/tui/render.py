@@ -13,7 +13,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-SEED_STYLE = "bold cyan"  # the seed as typed; the continuation after it keeps the terminal's colour
+from rnnplay.ui.console import SEED_STYLE
+
 LABEL_STYLE = "bold"
 COLUMN_GAP = 2
 MIN_COLUMN = 18  # narrower than this, /compare's rows stack instead of standing side by side

@@ -14,12 +14,12 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, Working
-from rnnplay.ui.cli.render import duration
+from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE
+from rnnplay.ui.event_text import duration
 from rnnplay.ui.tui.heat import HeatView, NeuronView
 from rnnplay.ui.tui.plot import bounds, braille
-from rnnplay.ui.tui.render import SEED_STYLE, CompareTable, HangingText
+from rnnplay.ui.tui.render import CompareTable, HangingText
 
-LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}
 SERIES_STYLES = ("cyan", "magenta")  # training loss, validation loss
 TITLE_FRAME = 6  # the border's corners, the title's dashes and spaces around it
 

@@ -1,0 +1,123 @@
+"""The terminal faces' console and colours: one rich ``Console`` factory, the heat and neuron colours, styles.
+
+Whether a face colours its output is decided here, once, by the conventions users set:
+
+* ``NO_COLOR`` (any value but '') -- no escape codes at all, not even bold (https://no-color.org);
+* ``FORCE_COLOR`` (any value but '') -- colours even when the output is a pipe or a file
+  (https://force-color.org; rich reads it);
+* otherwise colours when the output is a terminal.
+
+A command-line flag that asks for colours (``rnnplay sample --heat=always``) overrides both.
+The CLI, the REPL and the TUI take their colours from here, so no face imports another's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from rich.console import COLOR_SYSTEMS, Console
+from rich.control import Control
+from rich.segment import ControlType
+from rich.style import Style
+from rich.text import Text
+
+# The 256-colour palette index for each probability band, from red (the model found the character unlikely)
+# to green (it expected it): a probability below ``bound`` takes ``code``.
+HEAT = ((0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118),
+        (1.01, 46))
+LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}  # a session message's look, by its level
+SEED_STYLE = "bold cyan"  # the seed as typed; the continuation after it keeps the terminal's colour
+DIM = "dim"
+CLEAR_LINE = str(Control((ControlType.CARRIAGE_RETURN,), (ControlType.ERASE_IN_LINE, 2)))  # back to column 0, blank
+CLEAR_SCREEN = str(Control.clear()) + str(Control.home())  # the cursor ends at the start of the first line
+
+
+def no_color() -> bool:
+    """True when ``NO_COLOR`` asks for output without escape codes."""
+    return os.environ.get("NO_COLOR", "") != ""
+
+
+def make_console(file: TextIO | None = None, *, color: bool | None = None) -> Console:
+    """A rich console on ``file`` (stdout by default) that never wraps or highlights what it prints.
+
+    ``color`` True: always colours (256 colours, the faces' palette); False: never;
+    None: as the environment says (see the module's docstring).
+    """
+    file = file if file is not None else sys.stdout
+    if color is None and no_color():
+        color = False
+    # color None: rich decides, from FORCE_COLOR, else whether ``file`` is a terminal (and TERM for how many colours)
+    system = {None: "auto", True: "256", False: None}[color]
+    return Console(file=file, force_terminal=color, color_system=system, no_color=False,  # type: ignore[arg-type]
+                   highlight=False, markup=False, emoji=False, soft_wrap=True)
+
+
+def colours(console: Console) -> bool:
+    """Does ``console`` write colours (escape codes)?"""
+    return console.color_system is not None
+
+
+def ansi(console: Console, text: Text) -> str:
+    """``text`` as ``console`` writes it, codes only if it colours; as it is, no wrapping and no tab expanded."""
+    return "".join(styled(console, segment.text, segment.style or "") for segment in text.render(console))
+
+
+def styled(console: Console, text: str, style: str | Style) -> str:
+    """``text`` in ``style`` as ``console`` writes it (codes only if it colours); unlike printing a rich ``Text``,
+    the characters stay exactly as they are: tabs are not expanded, control characters not dropped."""
+    if console.color_system is None or not text or not style:
+        return text
+    return (Style.parse(style) if isinstance(style, str) else style).render(
+        text, color_system=COLOR_SYSTEMS[console.color_system])
+
+
+def heat_colour(p: float) -> int:
+    """The 256-colour palette index for probability ``p``."""
+    return next(code for bound, code in HEAT if p < bound)
+
+
+def heat_style(p: float | None) -> Style:
+    """Red (the model found it unlikely) through yellow to green (it expected it); plain without a probability."""
+    return Style() if p is None else Style(color=f"color({heat_colour(p)})")
+
+
+def heat_text(text: str, probs: tuple[float | None, ...] | list[float | None]) -> Text:
+    """``text`` with each character in the colour of its probability (newlines plain)."""
+    out = Text()
+    for ch, p in zip(text, probs, strict=True):
+        out.append(ch, None if ch == "\n" else heat_style(p))
+    return out
+
+
+def heat_legend(label: str = "heat (probability the model gave each character): ") -> Text:
+    """'■<1% ■1%+ ■5%+ … ■90%+': each colour and the probability it starts at."""
+    text = Text(label)
+    low = 0.0
+    for i, (bound, code) in enumerate(HEAT):
+        text.append(" " if i else "")
+        text.append("■", Style(color=f"color({code})"))
+        text.append(f"{low:.0%}+" if low else f"<{bound:.0%}")
+        low = bound
+    return text
+
+
+def neuron_colour(value: float) -> int:
+    """The 256-colour palette index for a value in [-1, 1]: white at 0, deepening to red (+1) or blue (-1)
+    (the cube colour 16 + 36r + 6g + b, with r, g, b in 0..5)."""
+    k = round(min(abs(value), 1.0) * 5)
+    r, g, b = (5, 5 - k, 5 - k) if value >= 0 else (5 - k, 5 - k, 5)
+    return 16 + 36 * r + 6 * g + b
+
+
+def neuron_text(text: str, values: tuple[float, ...] | list[float], mask: tuple[bool, ...] | None = None) -> Text:
+    """Each character on a background for its value (red +, white 0, blue -), underlined where ``mask`` holds;
+    newlines stay plain so a colour never bleeds to the end of a line."""
+    out = Text()
+    for ch, v, hit in zip(text, values, mask or (False,) * len(text), strict=True):
+        if ch == "\n":
+            out.append("\n")
+        else:
+            out.append(ch, Style(color="color(16)", bgcolor=f"color({neuron_colour(v)})", underline=hit or None))
+    return out

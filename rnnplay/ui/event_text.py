@@ -1,0 +1,96 @@
+"""One renderer of events as lines of terminal text, shared by ``rnnplay train`` and the REPL.
+
+The trainer's events (:mod:`rnnplay.core.trainer`) and the session's messages are
+dispatched by type once, here (``functools.singledispatchmethod``); each face only
+decides where a line goes and how often (the CLI redraws its progress line in
+place, the REPL prints one each tenth of the budget). The TUI draws the same events
+as widgets instead (:mod:`rnnplay.ui.tui.app`).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import singledispatchmethod
+
+from rich.text import Text
+
+from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.session.events import Message, Progress, TrainingSample
+from rnnplay.ui.console import DIM, LEVEL_STYLES
+
+
+def duration(seconds: float | None) -> str:
+    """'1h02m', '3m05s', '42s', or '?'."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def loss_text(nats: float | None) -> str:
+    """'1.523 nats/char (2.197 bits)'; 'n/a' when there is none (a run that made no step has no training loss)."""
+    if nats is None or not math.isfinite(nats):
+        return "n/a"
+    return f"{nats:.4f} nats/char ({nats / math.log(2):.3f} bits)"
+
+
+def step_text(step: int, epoch: float, loss: float, val: float | None, lr: float | None, chars_per_sec: float,
+              eta: float | None) -> str:
+    """'step 120 epoch 0.35 loss 1.734 val 1.802 lr 0.004 | 41,200 chars/s | ETA 3m05s'."""
+    val_s = f" val {val:.3f}" if val is not None else ""
+    lr_s = f" lr {lr:.2g}" if lr is not None else ""
+    return (f"step {step} epoch {epoch:.2f} loss {loss:.3f}{val_s}{lr_s} | {chars_per_sec:,.0f} chars/s | "
+            f"ETA {duration(eta)}")
+
+
+class EventText:
+    """Events as terminal text: :meth:`text` gives an event's lines (no final newline), or None for an event
+    that has nothing to say as a line. It remembers the last validation loss, which the progress line shows."""
+
+    def __init__(self) -> None:
+        self.val: float | None = None
+
+    @singledispatchmethod
+    def text(self, event: object) -> Text | None:
+        """The lines that show ``event``; None: nothing (each kind has its own method below)."""
+        return None
+
+    @text.register
+    def _step(self, e: StepEvent) -> Text:
+        return Text(step_text(e.step, e.epoch, e.loss, self.val, e.lr, e.chars_per_sec, e.eta_seconds))
+
+    @text.register
+    def _validation(self, e: ValidationEvent) -> Text | None:
+        self.val = e.val_loss
+        return Text(f"step {e.step}: validation {e.note}") if e.note else None
+
+    @text.register
+    def _sample(self, e: SampleEvent) -> Text:
+        return sample_text(e.step, e.text)
+
+    @text.register
+    def _skipped(self, e: SkippedEvent) -> Text:
+        return Text(f"step {e.step}: {e.reason}", style=LEVEL_STYLES["warning"])
+
+    @text.register
+    def _message(self, e: Message) -> Text:
+        prefix = "" if e.level == "info" else f"{e.level}: "
+        return Text(prefix + e.text, style=LEVEL_STYLES.get(e.level, ""))
+
+    @text.register
+    def _progress(self, e: Progress) -> Text:  # the session's old progress event, until it forwards StepEvents only
+        self.val = e.val_loss
+        return Text(step_text(e.step, e.epoch, e.loss, e.val_loss, None, e.chars_per_sec, e.eta_seconds))
+
+    @text.register
+    def _training_sample(self, e: TrainingSample) -> Text:  # the session's old sample event, likewise
+        return sample_text(e.step, e.text)
+
+
+def sample_text(step: int, text: str) -> Text:
+    """A training sample between two rules."""
+    return Text(f"--- sample at step {step:,} ---\n{text}\n---", style=DIM)
