@@ -24,10 +24,10 @@ from plugin_fixtures import pip_install_fixtures
 from rnnplay.core.cells import RNNCell
 from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Corpus
-from rnnplay.plugins import hookspecs
-from rnnplay.plugins import host as plugins
+from rnnplay.plugins import discovery, hookspecs
+from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.hookspecs import Register, hookimpl
-from rnnplay.plugins.host import KINDS, PluginHost, contract_problem
+from rnnplay.plugins.host import PluginHost
 from rnnplay.plugins.scaffold import PluginNames
 from rnnplay.ui.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
 
@@ -114,7 +114,7 @@ def test_a_plugin_registers_through_every_hook(host: PluginHost) -> None:
     host.register(EverythingPlugin(), "rnnplay-everything")
     assert not host.failures
     info = host.plugins["rnnplay-everything"]
-    assert info.hooks == list(KINDS)
+    assert info.hooks == list(HOOK_KINDS)
     assert info.provides == {"cells": ["tiny"], "samplers": ["greedy-test"], "corpus_loaders": ["shout"],
                              "commands": ["ping"]}
     assert host.cell_plugin("tiny") == "rnnplay-everything"
@@ -406,7 +406,7 @@ def test_the_first_plugin_hint_offers_the_example_from_its_folder(monkeypatch: p
     monkeypatch.chdir(ROOT)
     assert first_plugin_hint() == ("try rnnplay's example, `rnnplay plugins install ./plugins/rnnplay-gru`, "
                                    "or write one with `rnnplay plugins new NAME` (docs/plugins.md)")
-    monkeypatch.setattr(plugins, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: no plugins/ beside it
+    monkeypatch.setattr(discovery, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: no plugins/ beside it
     assert first_plugin_hint() == "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
 
 
@@ -462,7 +462,7 @@ def hook_names() -> list[str]:
 
 
 def test_every_hookspec_is_known_to_the_host() -> None:
-    assert hook_names() == sorted(KINDS)
+    assert hook_names() == sorted(HOOK_KINDS)
 
 
 @pytest.mark.parametrize("hook", hook_names())

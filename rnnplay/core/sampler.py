@@ -46,9 +46,16 @@ Stepper = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 
 @runtime_checkable
 class Sampler(Protocol):
-    name: str
-    help: str
+    """Turns a model's logits into characters (docs/samplers.md). A plugin's sampler needs every member but one:
+
+    ``needs_chars`` is optional, and False when a sampler does not set it. When True, ``generate``
+    also receives ``chars=``, the model's alphabet as a string, to match text (beam search's ``end``).
+    """
+
+    name: str  # what --sampler and /sampler take
+    help: str  # one line
     params: dict[str, Param]
+    needs_chars: bool = False
 
     def generate(
         self, stepper: Stepper, logits: np.ndarray, state: Any, length: int, rng: np.random.Generator, **params: Any

@@ -19,9 +19,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnplay import __version__
 from rnnplay.core.errors import RnnplayError
-from rnnplay.plugins.host import MAX_NAME
+from rnnplay.plugins.contracts import MAX_NAME
+from rnnplay.plugins.discovery import installed_version
 
 TEMPLATES = Path(__file__).parent
 # template -> where it goes in the new package ({module} is filled in)
@@ -57,8 +57,9 @@ class PluginNames:
 
 
 def render(template: str, names: PluginNames) -> str:
+    # the installed version, not rnnplay.__version__: the root package reaches every layer, the front ends included
     fields = {"cell": names.cell, "dist": names.dist, "module": names.module, "Class": names.cls,
-              "rnnplay_version": __version__}
+              "rnnplay_version": installed_version("rnnplay")}
     return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], template)
 
 

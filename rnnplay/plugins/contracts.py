@@ -1,0 +1,160 @@
+"""What each hook's objects must be, read from the Protocols that declare them.
+
+A hook ``register_X`` fills the registry ``X`` (``register_cells`` fills ``cells``), and every
+object it registers must meet one Protocol: :class:`rnnplay.core.cells.base.Cell`,
+:class:`rnnplay.core.sampler.Sampler`, :class:`CorpusLoader` (here) or
+:class:`rnnplay.plugins.commands.Command`. A Protocol's annotated attributes and its methods are
+what an object must have; an attribute given a value in the Protocol (``Sampler.needs_chars =
+False``) is optional, and when an object has it, it must be of the default's type. Nothing is
+listed twice: :func:`contracts` reads the Protocols themselves.
+
+Besides the members, :func:`contract_problem` checks what the Protocols cannot say: names are
+words (what ``--cell``, ``--sampler`` and ``/commands`` take), ``help`` is one line, a cell's
+``state_size`` is an int >= 1, a sampler's ``params`` a dict, a command's aliases names.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pluggy
+
+from rnnplay.core.cells.base import Cell
+from rnnplay.core.sampler import Sampler
+from rnnplay.plugins import hookspecs
+from rnnplay.plugins.problems import printable
+
+if TYPE_CHECKING:  # the corpora layer sits above this one: these names are for type checkers only
+    from rnnplay.corpora.base import Corpus, Progress
+
+MAX_NAME = 64  # characters in the name of a cell, sampler, loader or command
+
+
+class CorpusLoader(Protocol):
+    """One corpus spec prefix: ``name`` is the prefix (``dir`` handles ``dir:...``).
+
+    ``load`` receives the text after ``name:``. A loader that reads text in a
+    user-chosen encoding also takes an ``encoding`` keyword; ``load_corpus``
+    passes ``--encoding`` only to those.
+    """
+
+    name: str
+    help: str
+
+    def load(self, spec: str, progress: Progress) -> Corpus: ...
+
+
+def hook_names() -> list[str]:
+    """The hooks of :mod:`rnnplay.plugins.hookspecs`, in the order they are written there (and called)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    return [name for name in vars(hookspecs) if pm.parse_hookspec_opts(hookspecs, name) is not None]
+
+
+HOOK_KINDS: dict[str, str] = {hook: hook.removeprefix("register_") for hook in hook_names()}  # hook -> its registry
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The members one Protocol asks for, in the order it declares them."""
+
+    kind: str  # the registry: "cells"
+    protocol: type
+    attributes: tuple[str, ...]  # annotated without a value: required
+    optional: dict[str, Any]  # annotated with a value: the value is the default
+    methods: tuple[str, ...]
+
+    @classmethod
+    def of(cls, kind: str, protocol: type) -> Contract:
+        annotated = inspect.get_annotations(protocol)
+        body = vars(protocol)
+        return cls(
+            kind=kind,
+            protocol=protocol,
+            attributes=tuple(a for a in annotated if a not in body),
+            optional={a: body[a] for a in annotated if a in body},
+            methods=tuple(m for m, v in body.items() if inspect.isfunction(v) and not m.startswith("_")),
+        )
+
+    def missing(self, obj: object) -> list[str]:
+        """The required members ``obj`` lacks: attributes first, then methods (absent or not callable)."""
+        return ([a for a in self.attributes if not hasattr(obj, a)]
+                + [m for m in self.methods if not callable(getattr(obj, m, None))])
+
+
+@functools.cache
+def contracts() -> dict[str, Contract]:
+    """Each hook's contract, read from its Protocol (on first use)."""
+    from rnnplay.plugins.commands import Command  # here, not at the top: commands.py imports the host, which imports us
+
+    protocols: dict[str, type] = {"cells": Cell, "samplers": Sampler, "corpus_loaders": CorpusLoader,
+                                  "commands": Command}
+    return {hook: Contract.of(kind, protocols[kind]) for hook, kind in HOOK_KINDS.items()}
+
+
+def is_word(name: object) -> bool:
+    """A usable name: 1 to MAX_NAME letters, digits, '-' or '_' (what --cell, --sampler and /commands take)."""
+    return isinstance(name, str) and 0 < len(name) <= MAX_NAME and all(c.isalnum() or c in "-_" for c in name)
+
+
+def is_alias(alias: object) -> bool:
+    """Another name for a slash command: 1 to MAX_NAME printable characters, no spaces ('?' is one)."""
+    return (isinstance(alias, str) and 0 < len(alias) <= MAX_NAME and alias.isprintable()
+            and not any(c.isspace() for c in alias))
+
+
+def contract_problem(hook: str, obj: Any) -> str | None:
+    """Why ``obj`` cannot be registered through ``hook``, or None when it fits."""
+    contract = contracts()[hook]
+    missing = contract.missing(obj)
+    if missing:
+        return f"{type(obj).__name__} lacks {', '.join(missing)}"
+    name = obj.name
+    if not is_word(name):
+        return (f"{type(obj).__name__}.name must be a word of 1 to {MAX_NAME} letters, digits, '-' or '_', "
+                f"got {printable(repr(name))}")
+    for attr, default in contract.optional.items():
+        if hasattr(obj, attr) and type(getattr(obj, attr)) is not type(default):
+            return f"{name!r}: {attr} must be a {type(default).__name__}, like the default {default!r}"
+    check = KIND_CHECKS.get(contract.kind)
+    return check(obj) if check is not None else None
+
+
+def _cell_problem(cell: Any) -> str | None:
+    if not (isinstance(cell.state_size, int) and cell.state_size >= 1):
+        return f"cell {cell.name!r}: state_size must be an int >= 1"
+    return None
+
+
+def _help_problem(obj: Any) -> str | None:
+    if not (isinstance(obj.help, str) and len(obj.help.splitlines()) <= 1):
+        return f"{obj.name!r}: help must be a one-line string"
+    return None
+
+
+def _sampler_problem(sampler: Any) -> str | None:
+    if not isinstance(sampler.params, dict):
+        return f"sampler {sampler.name!r}: params must be a dict of Param"
+    return None
+
+
+def _command_problem(command: Any) -> str | None:
+    if not (isinstance(command.aliases, tuple | list) and all(is_alias(a) for a in command.aliases)):
+        return f"command {command.name!r}: aliases must be a tuple of names (no spaces, like 'q' or '?')"
+    return None
+
+
+def _first(*checks: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    """A check that runs ``checks`` in order and answers with the first problem found."""
+    return lambda obj: next((p for p in (check(obj) for check in checks) if p is not None), None)
+
+
+KIND_CHECKS: dict[str, Callable[[Any], str | None]] = {  # per kind, what its Protocol cannot say
+    "cells": _cell_problem,
+    "samplers": _first(_help_problem, _sampler_problem),
+    "corpus_loaders": _help_problem,
+    "commands": _first(_help_problem, _command_problem),
+}

@@ -1,0 +1,53 @@
+"""What went wrong with a plugin, said in one line a user can act on.
+
+A plugin that fails to import, raises inside a hook or registers an object that breaks its
+contract becomes a :class:`PluginFailure`; these helpers write its reason: the exception cut to
+one printable line, the names closest to a mistyped one, the setting that leaves a plugin out.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass
+class PluginFailure:
+    plugin: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin} skipped: {self.reason}"
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(name, choices, n=2, cutoff=0.5)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def one_line(err: BaseException) -> str:
+    """'ValueError: bad thing', cut to one line of at most 200 characters, control characters escaped."""
+    text = str(err).strip()
+    return printable((f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__).splitlines()[0][:200])
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (a terminal escape sequence from plugin code, say) written as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def import_error(err: BaseException) -> str:
+    """Why a plugin could not be imported, in words that do not blame the user's keyboard."""
+    if isinstance(err, KeyboardInterrupt):
+        return "it raised KeyboardInterrupt while importing (no Ctrl-C was pressed)"
+    if isinstance(err, SystemExit):
+        return f"it called sys.exit({err.code!r}) while importing"
+    return f"could not be imported: {one_line(err)}"
+
+
+def skip_hint(others: list[str]) -> str:
+    """How to leave one plugin out: the RNNPLAY_LOAD_PLUGINS value that loads only ``others``."""
+    if others:
+        return f"`RNNPLAY_LOAD_PLUGINS={','.join(others)}` skips it"
+    return "`RNNPLAY_LOAD_PLUGINS=` (empty: no plugins) skips it"

@@ -1,0 +1,174 @@
+"""What the plugins registered, and the lookups the rest of rnnplay makes in it.
+
+One registry per hook (``cells``, ``samplers``, ``corpus_loaders``, ``commands``), each a name ->
+:class:`Registered`. A name nobody registered is answered with the closest ones and the plugins
+that failed to load; an exception raised inside plugin code is turned into one line naming the
+package to blame (:meth:`Registries.blame`); a checkpoint's cell that is missing is answered with
+what to install.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.contracts import HOOK_KINDS
+from rnnplay.plugins.discovery import bundled_plugin_folder, install_command, normalize
+from rnnplay.plugins.interrupts import UserInterrupts
+from rnnplay.plugins.problems import PluginFailure, one_line, suggest
+
+BUILTIN = "rnnplay"  # the distribution name built-ins are registered under
+
+
+@dataclass
+class Registered:
+    obj: Any
+    plugin: str  # distribution name ("rnnplay" for built-ins)
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+
+def label(kind: str) -> str:
+    """'corpus loader' for the registry 'corpus_loaders'."""
+    return kind[:-1].replace("_", " ")
+
+
+class Registries:
+    """The registries, the plugins they came from and the ones that failed; :class:`PluginHost` fills them."""
+
+    def __init__(self) -> None:
+        self.registries: dict[str, dict[str, Registered]] = {kind: {} for kind in HOOK_KINDS.values()}
+        self.failures: list[PluginFailure] = []
+        self.skipped: list[str] = []  # installed plugins RNNPLAY_LOAD_PLUGINS leaves out
+        self.plugins: dict[str, PluginInfo] = {}
+        self._modules: dict[str, str] = {BUILTIN: BUILTIN}  # top-level module -> distribution, to read tracebacks
+
+    @property
+    def cells(self) -> dict[str, Registered]:
+        return self.registries["cells"]
+
+    @property
+    def samplers(self) -> dict[str, Registered]:
+        return self.registries["samplers"]
+
+    @property
+    def corpus_loaders(self) -> dict[str, Registered]:
+        return self.registries["corpus_loaders"]
+
+    @property
+    def commands(self) -> dict[str, Registered]:
+        return self.registries["commands"]
+
+    def get(self, kind: str, name: str) -> Any:
+        registry = self.registries[kind]
+        if name in registry:
+            return registry[name].obj
+        failed = sorted({f.plugin for f in self.failures})
+        hint = f"; plugins that failed to load: {', '.join(failed)} (see `rnnplay plugins`)" if failed else ""
+        raise RnnplayError(
+            f"unknown {label(kind)} {name!r}{suggest(name, list(registry))}; "
+            f"available: {', '.join(sorted(registry))}{hint}"
+        )
+
+    def cell(self, name: str) -> Any:
+        return self.get("cells", name)
+
+    def remember_module(self, obj: object, dist: str) -> None:
+        """Note that code of ``obj``'s top-level package belongs to ``dist``, to blame it in tracebacks."""
+        top = top_module(obj)
+        if top:
+            self._modules.setdefault(top, dist)
+
+    @contextmanager
+    def blame(self, kind: str, name: str, doing: str) -> Iterator[None]:
+        """Turn an exception raised inside plugin code into one line that names its package.
+
+        ``with host.blame("samplers", "top-k", "generating"): ...`` — an :class:`RnnplayError`
+        passes through unchanged (it is already a user message), and so do GeneratorExit and a
+        Ctrl-C the user pressed; anything else, SystemExit and a KeyboardInterrupt the plugin
+        raised by itself included, becomes ``the sampler 'top-k'
+        (from rnnplay-foo) failed while generating: ValueError: ...; report it to the authors
+        of rnnplay-foo, or `rnnplay plugins uninstall rnnplay-foo```. When the traceback runs
+        through another plugin's code (a plugin cell stepped by a built-in sampler), that plugin
+        is the one named. Built-ins are blamed as rnnplay itself (a bug to report).
+        """
+        with UserInterrupts() as keys:
+            try:
+                yield
+            except (RnnplayError, GeneratorExit, MemoryError):
+                raise
+            except BaseException as err:
+                keys.reraise_if_pressed(err)
+                raise self._blamed(err, kind, name, doing) from err
+
+    def _blamed(self, err: BaseException, kind: str, name: str, doing: str) -> RnnplayError:
+        """The one line for ``err``, raised by plugin code while ``doing`` with the ``kind`` object ``name``."""
+        entry = self.registries[kind].get(name)
+        owner = entry.plugin if entry is not None else "?"
+        culprit = self._innermost_plugin(err) or owner
+        fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
+               else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
+        what = (f"the {label(kind)} {name!r} (from {owner}) failed while {doing}" if culprit == owner
+                else f"the plugin {culprit} failed while {doing} (with the {label(kind)} {name!r} from {owner})")
+        return RnnplayError(f"{what}: {one_line(err)}; {fix}")
+
+    def _innermost_plugin(self, err: BaseException) -> str | None:
+        """The installed plugin whose code raised ``err`` (the innermost of its traceback), if any did."""
+        culprit = None
+        for frame, _ in traceback.walk_tb(err.__traceback__):
+            dist = self._modules.get(str(frame.f_globals.get("__name__", "")).partition(".")[0])
+            if dist is not None and dist != BUILTIN:
+                culprit = dist
+        return culprit
+
+    def cell_plugin(self, name: str) -> str | None:
+        """The distribution that provides cell ``name`` (None for built-ins), for checkpoints."""
+        entry = self.cells.get(name)
+        return None if entry is None or entry.plugin == BUILTIN else entry.plugin
+
+    def resolve_cell(self, name: str, plugin: str | None) -> Any:
+        """The cell a checkpoint names; if it is missing, say which distribution to install."""
+        if name in self.cells:
+            return self.cells[name].obj
+        if not plugin:
+            raise RnnplayError(f"this model uses the cell {name!r}, which no installed plugin provides")
+        failure = next((f for f in self.failures if normalize(f.plugin) == normalize(plugin)), None)
+        if failure is not None:
+            raise RnnplayError(f"this model uses the cell {name!r} from {failure}; see `rnnplay plugins`")
+        if any(normalize(p) == normalize(plugin) for p in self.skipped):
+            raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which "
+                               f"RNNPLAY_LOAD_PLUGINS leaves out: add {plugin} to it, or unset it")
+        if any(normalize(p) == normalize(plugin) for p in self.plugins):
+            raise RnnplayError(
+                f"this model uses the cell {name!r}, which the installed {plugin} does not provide: "
+                f"run `rnnplay plugins install -U {plugin}`"
+            )
+        bundled = bundled_plugin_folder(plugin) is not None
+        where = " (an example plugin of rnnplay, not on the package index yet)" if bundled else ""
+        raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which is not installed: "
+                           f"run {install_command(plugin)}{where}")
+
+
+def top_module(obj: object) -> str:
+    """The top-level package an object, class or module comes from: 'rnnplay_gru' for rnnplay_gru.cell.GRUCell().
+
+    '' for the standard library's, whose frames must not be taken for the plugin's.
+    """
+    if isinstance(obj, ModuleType):
+        module = obj.__name__
+    else:
+        module = obj.__module__ if isinstance(obj, type) else type(obj).__module__
+    top = str(module).partition(".")[0]
+    return "" if top in sys.stdlib_module_names else top
