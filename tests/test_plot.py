@@ -69,7 +69,7 @@ def test_one_curve_alone_and_long_curves(tmp_path: Path) -> None:
 
 
 def test_bad_extension_empty_history_and_unwritable_place_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(RnnplayError, match=r"\.png, \.svg or \.pdf"):
+    with pytest.raises(RnnplayError, match=r"\.png or \.svg file, or a \.pdf"):
         write_loss_plot(tmp_path / "loss.jpg", STEPS, LOSSES)
     with pytest.raises(RnnplayError, match="no loss to plot"):
         write_loss_plot(tmp_path / "loss.png", [], [])
@@ -113,7 +113,7 @@ def test_train_plot_writes_the_file(small_file: Path, tmp_path: Path) -> None:
     assert pixels_like(tmp_path / "loss.png", TRAIN) > 0 and pixels_like(tmp_path / "loss.png", VAL) > 0
     bad = subprocess.run([sys.executable, "-m", "rnnplay", "train", str(small_file), *TRAIN_ARGS, "--plot", "a.jpg"],
                          cwd=tmp_path, capture_output=True, text=True)
-    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and ".png, .svg or .pdf" in bad.stderr
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and ".png or .svg file, or a .pdf" in bad.stderr
 
 
 def test_train_plot_without_matplotlib_fails_before_training(small_file: Path, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def plot_format(path: str | os.PathLike[str]) -> str:
     """
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise RnnplayError(f"cannot write a plot to {Path(path).name}: name a .png, .svg or .pdf file")
+        raise RnnplayError(f"cannot write a plot to {Path(path).name}: name a .png or .svg file, or a .pdf")
     require_matplotlib()
     return suffix
 
