@@ -38,6 +38,8 @@ from rnnplay.core.checkpoint_archive import Member, member_headers, open_archive
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
 from rnnplay.core.model import Model
+from rnnplay.core.param_shapes import param_shapes
+from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.vocab import Vocab
 
 FORMAT = "rnnplay-checkpoint"
@@ -62,15 +64,12 @@ class Checkpoint:
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """What the metadata says the model is, checked against the hard limits."""
+class StoredModel:
+    """What the metadata says the model is, checked against the hard limits: its shape and what goes with it."""
 
-    cell: str
-    cell_plugin: str | None
+    spec: ModelSpec
+    cell_plugin: str | None  # the distribution that provides the cell (None: built in)
     vocab: Vocab
-    hidden: int
-    layers: int
-    dropout: float
     dtype: np.dtype
 
 
@@ -231,17 +230,18 @@ def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
         _refuse_unknown_members(archive, bad)
         members = member_headers(archive, bad)
         meta = _read_meta(archive, members.pop("__meta__", None), path, bad)
-        spec = model_spec(meta, bad)
-        cell = resolve_cell(spec.cell, spec.cell_plugin)
-        shapes = param_shapes(cell, spec)
+        stored = stored_model(meta, bad)
+        spec = stored.spec
+        cell = resolve_cell(spec.cell, stored.cell_plugin)
+        shapes = param_shapes(cell, spec, len(stored.vocab), stored.cell_plugin)
         _check_params(members, shapes, spec, path)
         _check_optimizer_state(members, shapes, bad)
         _check_carried_state(members, cell, spec, bad)
         wanted = {k: m for k, m in members.items() if training_state or k.startswith("param/")}
         arrays = {key: _read_finite(archive, member, bad) for key, member in wanted.items()}
     params = {k.removeprefix("param/"): arrays.pop(k) for k in list(arrays) if k.startswith("param/")}
-    params = {k: np.ascontiguousarray(v, dtype=spec.dtype) for k, v in params.items()}
-    model = Model(cell, spec.vocab, spec.hidden, spec.layers, spec.dropout, dtype=spec.dtype, params=params)
+    params = {k: np.ascontiguousarray(v, dtype=stored.dtype) for k, v in params.items()}
+    model = Model(cell, stored.vocab, spec.hidden, spec.layers, spec.dropout, dtype=stored.dtype, params=params)
     return Checkpoint(model, meta, arrays)
 
 
@@ -272,7 +272,7 @@ def _read_meta(archive: zipfile.ZipFile, member: Member | None, path: Path, bad:
     return meta
 
 
-def model_spec(meta: dict[str, Any], bad: str) -> ModelSpec:
+def stored_model(meta: dict[str, Any], bad: str) -> StoredModel:
     """The model the metadata describes, or one line naming the field that is wrong."""
     cell, plugin, vocab = meta.get("cell"), meta.get("cell_plugin"), meta.get("vocab")
     dropout, dtype = meta.get("dropout", 0.0), meta.get("dtype", "float32")
@@ -288,7 +288,7 @@ def model_spec(meta: dict[str, Any], bad: str) -> ModelSpec:
         raise RnnplayError(f"{bad}: bad metadata (dropout {str(dropout)[:40]} is not a number in [0, 1))")
     if dtype not in FLOAT_DTYPES:
         raise RnnplayError(f"{bad}: bad metadata (dtype {str(dtype)[:40]!r} is not one of {', '.join(FLOAT_DTYPES)})")
-    return ModelSpec(cell, plugin, Vocab(tuple(vocab)), hidden, layers, float(dropout), np.dtype(dtype))
+    return StoredModel(ModelSpec(cell, layers, hidden, float(dropout)), plugin, Vocab(tuple(vocab)), np.dtype(dtype))
 
 
 def _encodable(text: str) -> bool:
@@ -298,65 +298,6 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-# -- expected shapes, without building the model -----------------------------------------
-_PROBES = ((2, 3), (5, 3), (2, 7), (11, 13))  # (input size, hidden size): base, +3 input, +4 hidden, a check
-
-
-def param_shapes(cell: Cell, spec: ModelSpec) -> dict[str, tuple[int, ...]]:
-    """The shape of every parameter of ``spec``'s model, as Model.init_params would create them."""
-    V, H = len(spec.vocab), spec.hidden
-    formulas = _linear_shapes(cell)
-    shapes = {}
-    for i in range(spec.layers):
-        if formulas is None:  # a plugin cell whose shapes are not linear in the sizes: ask it at full size
-            layer = _created_shapes(cell, V if i == 0 else H, H, spec.cell_plugin)
-        else:
-            layer = {k: tuple(a * (V if i == 0 else H) + b * H + c for a, b, c in f) for k, f in formulas.items()}
-        shapes.update({f"layers.{i}.{k}": shape for k, shape in layer.items()})
-    shapes["head.W_hy"], shapes["head.b_y"] = (H, V), (V,)
-    return shapes
-
-
-def _linear_shapes(cell: Cell) -> dict[str, tuple[tuple[int, int, int], ...]] | None:
-    """Each dimension of each parameter as ``a·input + b·hidden + c``, learnt from tiny layers (None: not linear).
-
-    Every built-in cell (and any cell whose matrices are gate blocks of the two
-    sizes) is linear; the fourth probe confirms the formulas on sizes not used to fit them.
-    """
-    try:
-        base, wider_in, wider_hidden, check = (_created_shapes(cell, i, h) for i, h in _PROBES)
-    except RnnplayError:
-        return None
-    if not base.keys() == wider_in.keys() == wider_hidden.keys() == check.keys():
-        return None
-    formulas = {}
-    for name, dims in base.items():
-        if not len(dims) == len(wider_in[name]) == len(wider_hidden[name]) == len(check[name]):
-            return None
-        per_input = [(w - d) / 3 for w, d in zip(wider_in[name], dims, strict=True)]
-        per_hidden = [(w - d) / 4 for w, d in zip(wider_hidden[name], dims, strict=True)]
-        if any(not x.is_integer() for x in per_input + per_hidden):
-            return None
-        formulas[name] = tuple((int(a), int(b), d - 2 * int(a) - 3 * int(b))
-                               for a, b, d in zip(per_input, per_hidden, dims, strict=True))
-        if tuple(a * 11 + b * 13 + c for a, b, c in formulas[name]) != check[name]:
-            return None
-    return formulas
-
-
-def _created_shapes(cell: Cell, input_size: int, hidden: int, plugin: str | None = None
-                    ) -> dict[str, tuple[int, ...]]:
-    try:
-        params = cell.init_params(input_size, hidden, np.random.default_rng(0), np.float32)
-        return {str(name): tuple(int(n) for n in np.shape(value)) for name, value in params.items()}
-    except RnnplayError:
-        raise
-    except Exception as err:  # a plugin cell's own bug
-        authors = f"the authors of {plugin}" if plugin else "its authors"
-        raise RnnplayError(f"the cell {cell.name!r} failed to create its parameters "
-                           f"({err.__class__.__name__}: {str(err)[:100]}); report it to {authors}") from None
 
 
 # -- members against the model ------------------------------------------------------------

@@ -24,13 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import checkpoint
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.data import split_ids
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
 from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
 from rnnplay.core.model import Model
+from rnnplay.core.param_shapes import param_shapes
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Event, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
@@ -357,8 +357,7 @@ def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConf
     """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded."""
     check_model_size(spec.hidden, spec.layers, len(vocab))
     check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size)
-    stored = checkpoint.ModelSpec(spec.cell, None, vocab, spec.hidden, spec.layers, spec.dropout, np.dtype("float32"))
-    total = sum(math.prod(shape) for shape in checkpoint.param_shapes(cell, stored).values())
+    total = sum(math.prod(shape) for shape in param_shapes(cell, spec, len(vocab)).values())
     if total > MAX_PARAMS:
         raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "
                            f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller --hidden or --layers")
