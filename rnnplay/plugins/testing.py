@@ -45,6 +45,95 @@ def _rel_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return float(rel.max()) if rel.size else 0.0
 
 
+@dataclass
+class _Problem:
+    """A stack of ``cell`` with random parameters, inputs and states, and the loss that projects its outputs."""
+
+    cell: Cell
+    layers: list[dict[str, np.ndarray]]
+    x: np.ndarray
+    states: list[State]
+    proj_h: np.ndarray  # (T, B, H): the loss's weights on every output h_t of the top layer
+    proj_s: list[list[np.ndarray]]  # per layer, per state array: the loss's weights on the final state
+
+    @classmethod
+    def draw(cls, cell: Cell, rng: np.random.Generator, num_layers: int, carried_state: bool, vector_input: bool,
+             shape: tuple[int, int, int, int]) -> _Problem:
+        T, B, H, I = shape
+        layers = [cell.init_params(I if i == 0 else H, H, rng, np.float64) for i in range(num_layers)]
+        for params in layers:  # move away from the symmetric init so every path carries gradient
+            for k in params:
+                params[k] = params[k].astype(np.float64) + rng.normal(0, 0.1, params[k].shape)
+        x = rng.normal(size=(T, B, I)) if vector_input else rng.integers(0, I, size=(T, B))
+        states: list[State] = [
+            tuple((rng.normal(0, 0.5, (B, H)) if carried_state else np.zeros((B, H))) for _ in range(cell.state_size))
+            for _ in range(num_layers)
+        ]
+        proj_h = rng.normal(size=(T, B, H))
+        proj_s = [[rng.normal(size=(B, H)) for _ in range(cell.state_size)] for _ in range(num_layers)]
+        return cls(cell, layers, x, states, proj_h, proj_s)
+
+    def loss(self) -> tuple[float, list]:
+        """The loss for the current values of every parameter, input and state, and each layer's cache."""
+        inp, caches, finals = self.x, [], []
+        for i, params in enumerate(self.layers):
+            inp, final, cache = self.cell.forward(params, inp, self.states[i])
+            caches.append(cache)
+            finals.append(final)
+        total = float(np.sum(inp * self.proj_h))
+        total += sum(float(np.sum(s * p)) for final, proj in zip(finals, self.proj_s, strict=True)
+                     for s, p in zip(final, proj, strict=True))
+        return total, caches
+
+    def analytic(self, vector_input: bool) -> dict[str, np.ndarray]:
+        """Every gradient the backward pass gives, top layer first, keyed like :meth:`targets`."""
+        _, caches = self.loss()
+        dh = self.proj_h
+        grads_of: dict[str, np.ndarray] = {}
+        for i in range(len(self.layers) - 1, -1, -1):
+            dx, grads, dstate0 = self.cell.backward(self.layers[i], caches[i], dh, tuple(self.proj_s[i]))
+            grads_of.update({f"layers.{i}.{k}": g for k, g in grads.items()})
+            grads_of.update({f"state.{i}.{j}": d for j, d in enumerate(dstate0)})
+            if i == 0 and vector_input:
+                grads_of["input"] = dx
+            dh = dx
+        return grads_of
+
+    def targets(self, carried_state: bool, vector_input: bool) -> dict[str, np.ndarray]:
+        """The arrays whose gradients are checked, by name (changed in place by :meth:`numeric`)."""
+        found: dict[str, np.ndarray] = {}
+        for i, params in enumerate(self.layers):
+            found.update({f"layers.{i}.{k}": v for k, v in params.items()})
+            if carried_state:
+                found.update({f"state.{i}.{j}": s for j, s in enumerate(self.states[i])})
+        if vector_input:
+            found["input"] = self.x
+        return found
+
+    def numeric(self, arr: np.ndarray, eps: float) -> np.ndarray:
+        """dL/d``arr`` by the five-point central difference, one entry at a time."""
+        numeric = np.zeros_like(arr)
+        flat, nflat = arr.reshape(-1), numeric.reshape(-1)
+        for k in range(flat.size):
+            old = flat[k]
+            value = {}
+            for m in (-2, -1, 1, 2):
+                flat[k] = old + m * eps
+                value[m] = self.loss()[0]
+            flat[k] = old
+            nflat[k] = (8 * (value[1] - value[-1]) - (value[2] - value[-2])) / (12 * eps)
+        return numeric
+
+    def step_error(self) -> float:
+        """How far step(), one character at a time, is from forward() on the first layer."""
+        inp_seq, _, _ = self.cell.forward(self.layers[0], self.x, self.states[0])
+        state, worst = self.states[0], 0.0
+        for t in range(len(self.x)):
+            h, state = self.cell.step(self.layers[0], self.x[t], state)
+            worst = max(worst, _rel_error(h, inp_seq[t]))
+        return worst
+
+
 def check_cell(
     cell: Cell,
     *,
@@ -65,71 +154,16 @@ def check_cell(
     ``vector_input``: feed float vectors to the first layer (else character ids).
     Also checks that :meth:`Cell.step` reproduces :meth:`Cell.forward` one step at a time.
     """
-    rng = np.random.default_rng(seed)
-    T, B, H, I = seq_length, batch_size, hidden_size, input_size
-    layers = [cell.init_params(I if i == 0 else H, H, rng, np.float64) for i in range(num_layers)]
-    for params in layers:  # move away from the symmetric init so every path carries gradient
-        for k in params:
-            params[k] = params[k].astype(np.float64) + rng.normal(0, 0.1, params[k].shape)
-    x = rng.normal(size=(T, B, I)) if vector_input else rng.integers(0, I, size=(T, B))
-    states: list[State] = [
-        tuple((rng.normal(0, 0.5, (B, H)) if carried_state else np.zeros((B, H))) for _ in range(cell.state_size))
-        for _ in range(num_layers)
-    ]
-    proj_h = rng.normal(size=(T, B, H))
-    proj_s = [[rng.normal(size=(B, H)) for _ in range(cell.state_size)] for _ in range(num_layers)]
-
-    def loss() -> tuple[float, list]:
-        inp, caches, finals = x, [], []
-        for i, params in enumerate(layers):
-            inp, final, cache = cell.forward(params, inp, states[i])
-            caches.append(cache)
-            finals.append(final)
-        total = float(np.sum(inp * proj_h))
-        total += sum(float(np.sum(s * p)) for i in range(num_layers) for s, p in zip(finals[i], proj_s[i], strict=True))
-        return total, caches
-
-    _, caches = loss()
-    dh = proj_h
-    analytic: dict[str, np.ndarray] = {}
-    for i in range(num_layers - 1, -1, -1):
-        dx, grads, dstate0 = cell.backward(layers[i], caches[i], dh, tuple(proj_s[i]))
-        analytic.update({f"layers.{i}.{k}": g for k, g in grads.items()})
-        analytic.update({f"state.{i}.{j}": d for j, d in enumerate(dstate0)})
-        if i == 0 and vector_input:
-            analytic["input"] = dx
-        dh = dx
-
-    targets: dict[str, np.ndarray] = {}
-    for i, params in enumerate(layers):
-        targets.update({f"layers.{i}.{k}": v for k, v in params.items()})
-        if carried_state:
-            targets.update({f"state.{i}.{j}": s for j, s in enumerate(states[i])})
-    if vector_input:
-        targets["input"] = x
+    shape = (seq_length, batch_size, hidden_size, input_size)
+    problem = _Problem.draw(cell, np.random.default_rng(seed), num_layers, carried_state, vector_input, shape)
+    analytic = problem.analytic(vector_input)
     errors: dict[str, float] = {}
-    for name, arr in targets.items():
-        numeric = np.zeros_like(arr)
-        flat, nflat = arr.reshape(-1), numeric.reshape(-1)
-        for k in range(flat.size):
-            old = flat[k]
-            value = {}
-            for m in (-2, -1, 1, 2):
-                flat[k] = old + m * eps
-                value[m] = loss()[0]
-            flat[k] = old
-            nflat[k] = (8 * (value[1] - value[-1]) - (value[2] - value[-2])) / (12 * eps)
+    for name, arr in problem.targets(carried_state, vector_input).items():
+        numeric = problem.numeric(arr, eps)
         if name not in analytic:
             raise GradientCheckError(f"{cell.name}: backward returned no gradient for {name}")
         errors[name] = _rel_error(np.asarray(analytic[name]).reshape(arr.shape), numeric)
-
-    # step() must agree with forward(), one character at a time.
-    inp_seq, _, _ = cell.forward(layers[0], x, states[0])
-    state = states[0]
-    for t in range(T):
-        h, state = cell.step(layers[0], x[t], state)
-        errors["step"] = max(errors.get("step", 0.0), _rel_error(h, inp_seq[t]))
-
+    errors["step"] = problem.step_error()  # step() must agree with forward(), one character at a time
     report = GradCheckReport(max(errors.values()), errors)
     if report.max_rel_error > tol:
         raise GradientCheckError(f"{cell.name} x{num_layers}: {report}")
