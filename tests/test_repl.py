@@ -23,19 +23,12 @@ from prompt_toolkit.utils import get_cwidth
 
 from rnnplay.session.events import ClipboardCopy, Working
 from rnnplay.session.session import Session
+from rnnplay.ui.console import CLEAR_LINE
 from rnnplay.ui.history import load_history
-from rnnplay.ui.repl.app import (
-    CLEAR_LINE,
-    Repl,
-    SharedHistory,
-    SlashCompleter,
-    block_open,
-    chop,
-    compare_layout,
-    default_history,
-    osc52,
-    unquote_block,
-)
+from rnnplay.ui.repl.app import Repl
+from rnnplay.ui.repl.input import SharedHistory, SlashCompleter, block_open, default_history, unquote_block
+from rnnplay.ui.repl.layout import chop, compare_layout
+from rnnplay.ui.repl.terminal import osc52
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
 UP = "\x1b[A"

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import TextIO
 
-from rich.console import COLOR_SYSTEMS, Console
+from rich.console import COLOR_SYSTEMS, Console, RenderableType
 from rich.control import Control
 from rich.segment import ControlType
 from rich.style import Style
@@ -59,9 +59,14 @@ def colours(console: Console) -> bool:
     return console.color_system is not None
 
 
-def ansi(console: Console, text: Text) -> str:
-    """``text`` as ``console`` writes it, codes only if it colours; as it is, no wrapping and no tab expanded."""
-    return "".join(styled(console, segment.text, segment.style or "") for segment in text.render(console))
+def ansi(console: Console, renderable: RenderableType, width: int | None = None) -> str:
+    """``renderable`` as ``console`` writes it, codes only if it colours. A ``Text`` stays as it is (no wrapping,
+    no tab expanded); anything else is laid out ``width`` cells wide (by default, the console's width)."""
+    if isinstance(renderable, Text):
+        segments = renderable.render(console)
+    else:
+        segments = console.render(renderable, console.options.update(width=width or console.width))
+    return "".join(styled(console, segment.text, segment.style or "") for segment in segments)
 
 
 def styled(console: Console, text: str, style: str | Style) -> str:

@@ -1,0 +1,84 @@
+"""What the REPL reads: completion of /commands, the shared history, and three-double-quote blocks.
+
+Completion looks at the whole text before the cursor (prompt-toolkit's default
+word pattern would split '/' from the word, and a plain WordCompleter would then
+match nothing for '/s'). The input history is the file the app shares
+(:mod:`rnnplay.ui.history`), kept in memory only when ``RNNPLAY_NOHISTORY`` is set.
+A line starting with three double quotes opens a multi-line block, as in Ollama,
+until a line ends with three double quotes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import History, InMemoryHistory
+
+from rnnplay.plugins.commands import command_table, complete_line
+from rnnplay.session.session import Session
+from rnnplay.ui.history import append_history, history_path, load_history
+
+PROMPT, CONTINUATION = "› ", "… "
+QUOTES = '"""'
+
+
+class SlashCompleter(Completer):
+    """Completes '/sa' to '/sampler ' (the space, so what is typed next is an argument), then whatever the
+    command's own completer offers."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
+        word, candidates = complete_line(self.session, document.text_before_cursor)
+        table = command_table(self.session.host) if " " not in document.text_before_cursor else {}
+        for candidate in candidates:
+            command = table.get(candidate[1:])
+            if command is None:
+                yield Completion(candidate, start_position=-len(word))
+            else:
+                yield Completion(candidate + " ", start_position=-len(word), display=candidate,
+                                 display_meta=command.help)
+
+
+class SharedHistory(History):
+    """prompt-toolkit's view of the history file the app shares (:mod:`rnnplay.ui.history` reads and writes it)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def load_history_strings(self) -> Iterable[str]:
+        return reversed(load_history(self.path))  # prompt-toolkit wants the newest first
+
+    def store_string(self, string: str) -> None:
+        append_history(string, self.path)
+
+
+def default_history() -> History:
+    """The shared history file, or a history that lasts this run only when RNNPLAY_NOHISTORY is set."""
+    path = history_path()
+    return InMemoryHistory() if path is None else SharedHistory(path)
+
+
+def block_open(text: str) -> bool:
+    """True while the input is a block that opened with three double quotes and has not closed yet."""
+    body = text.lstrip()
+    return body.startswith(QUOTES) and not body[len(QUOTES) :].rstrip().endswith(QUOTES)
+
+
+def unquote_block(line: str) -> str:
+    """What the REPL submits for an input line: a closed block becomes the text between its quotes.
+
+    The newline right after the opening quotes is left out; a block's text that starts
+    with '/' is still text, not a command (the session reads '//x' as the text '/x').
+    """
+    body = line.strip()
+    if not (len(body) >= 2 * len(QUOTES) and body.startswith(QUOTES) and body.endswith(QUOTES)):
+        return line
+    inner = body[len(QUOTES) : -len(QUOTES)]
+    inner = inner[1:] if inner.startswith("\n") else inner
+    return "/" + inner if inner.startswith("/") else inner
