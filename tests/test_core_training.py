@@ -18,7 +18,8 @@ from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, Ste
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
-from rnnplay.session.training_runs import ModelSpec, OutputLock, check_output_path, new_run, resume_run
+from rnnplay.session.resume import resume_run
+from rnnplay.session.training_runs import ModelSpec, OutputLock, check_output_path, new_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):

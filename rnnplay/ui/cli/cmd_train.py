@@ -35,6 +35,7 @@ from rnnplay.core.trainer import (
 )
 from rnnplay.corpora import load_corpus
 from rnnplay.models.library import find_model
+from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import (
     BestCheckpoint,
     ModelSpec,
@@ -45,7 +46,6 @@ from rnnplay.session.training_runs import (
     growth_text,
     init_from_run,
     new_run,
-    resume_run,
 )
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.cli.render import bar_text, duration, loss_text

@@ -1,0 +1,93 @@
+"""Resuming a saved run exactly where it stopped: what may change, and what the checkpoint fixes.
+
+Weights, optimizer state, step, data position, RNG and carried state come from the
+checkpoint (:meth:`~rnnplay.core.trainer.Trainer.restore`); settings in :data:`CHANGEABLE`
+may be given anew; any other that differs from the saved one is refused in one line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import fields, replace
+from typing import Any
+
+from rnnplay.core.data import split_ids
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.train_config import TrainConfig
+from rnnplay.core.trainer import Trainer
+from rnnplay.corpora import Corpus
+from rnnplay.models.bundled import load_model
+from rnnplay.session.training_runs import TrainingRun
+
+# What a resumed run may change; every other setting shapes the weights, the optimizer state or the data stream.
+CHANGEABLE = ("lr", "lr_schedule", "lr_decay", "lr_decay_every", "clip", "clip_mode", "val_every", "val_max_chars",
+              "sample_every", "sample_length", "steps", "epochs", "seconds")
+
+
+def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str, Any] | None = None,
+               spec: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> TrainingRun:
+    """Continue a saved run exactly where it stopped.
+
+    ``settings`` (TrainConfig fields) and ``spec`` (ModelSpec fields) are the ones the user
+    gave. Those in CHANGEABLE (the rate and its schedule, clipping, validation, sampling,
+    the budget) replace the saved ones and are listed in ``run.changes``; any other that
+    differs from the checkpoint is a one-line error, never silently ignored.
+    """
+    settings, spec = dict(settings or {}), dict(spec or {})
+    ckpt = load_model(path)
+    training = ckpt.training
+    if not isinstance(training, dict) or not any(k.startswith("opt/") for k in ckpt.arrays):
+        raise RnnplayError(f"{path} holds no training state (it is a weights-only copy); start a fresh run instead")
+    _check_same_corpus(path, ckpt.meta.get("corpus"), corpus)
+    saved = _saved_config(path, training)
+    model = ckpt.model
+    have = {"cell": model.cell.name, "layers": model.num_layers, "hidden": model.hidden_size,
+            "dropout": model.dropout, **{k: getattr(saved, k) for k in settings if k not in CHANGEABLE}}
+    conflicts = [f"{k} {v} (saved: {have[k]})" for k, v in {**spec, **settings}.items() if k in have and v != have[k]]
+    if conflicts:
+        raise RnnplayError(f"{path} cannot continue with a different {', '.join(conflicts)}: these are fixed by the "
+                           "checkpoint; leave them out, or start a new run with another --out")
+    config = replace(saved, **settings)
+    train_ids, val_ids = split_ids(model.vocab.encode(corpus.text), config.val_fraction)
+    trainer = Trainer(model, train_ids, val_ids, config)
+    trainer.restore(training, ckpt.arrays)
+    _check_budget_left(path, trainer)
+    keep = {k: ckpt.meta[k] for k in ("command", "ancestry", "continued_from") if k in ckpt.meta}
+    changes = [f"{k} {_setting(getattr(saved, k))} -> {_setting(v)}" for k, v in settings.items()
+               if getattr(saved, k) != v]
+    return TrainingRun(trainer, corpus, {**keep, **(extra or {})}, changes)
+
+
+def _setting(value: object) -> str:
+    return "off" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _check_same_corpus(path: str | os.PathLike[str], saved: object, corpus: Corpus) -> None:
+    if saved is None:
+        return
+    if not isinstance(saved, dict):
+        raise RnnplayError(f"{path}: its corpus record is damaged (not a table); start a fresh run")
+    if saved.get("sha256") and saved["sha256"] != corpus.sha256:
+        raise RnnplayError(f"{path} was trained on a different text ({saved.get('name')}); resume with that corpus")
+
+
+def _saved_config(path: str | os.PathLike[str], training: dict[str, Any]) -> TrainConfig:
+    saved = training.get("config")
+    known = {f.name for f in fields(TrainConfig)}
+    if not isinstance(saved, dict) or not set(saved) <= known:
+        raise RnnplayError(f"{path}: its training settings are unreadable; start a fresh run")
+    try:
+        # Runs saved before schedules existed trained at a constant rate; keep it that way.
+        return TrainConfig(**{"lr_schedule": "constant", **saved})
+    except RnnplayError as err:
+        raise RnnplayError(f"{path}: its training settings are unusable ({err}); start a fresh run") from None
+
+
+def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer) -> None:
+    """A resume whose steps or epochs budget is already spent would do nothing: say what to give instead."""
+    c = trainer.config
+    spent = [f"--steps {c.steps}"] if c.steps is not None and trainer.step >= c.steps else []
+    spent += [f"--epochs {c.epochs:g}"] if c.epochs is not None and trainer.epoch >= c.epochs else []
+    if spent:
+        raise RnnplayError(f"{path} is at step {trainer.step}, so its budget ({' and '.join(spent)}) is spent: "
+                           "give a larger --steps or --epochs to continue it")
