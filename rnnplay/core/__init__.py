@@ -1,2 +1,6 @@
-"""The NumPy core: vocabulary, batching, cells, model, loss, optimizers, trainer,
-checkpoints. Nothing in here imports a UI library or pluggy."""
+"""The numerics, in NumPy: vocabulary, batching, cells, model, loss, optimizers, trainer,
+generation, scoring, neurons and checkpoints.
+
+May import: nothing of rnnplay outside ``rnnplay.core`` (not even ``rnnplay.folders``: core reads
+and writes the paths it is given). Only ``jit`` and ``cells.lstm_kernels`` import numba; nothing
+here imports pluggy, a terminal or UI library, or torch."""

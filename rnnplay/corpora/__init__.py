@@ -6,6 +6,9 @@ app's /train): a file path; ``PREFIX:ARGUMENT`` for a registered corpus loader
 more); or the name of a corpus card (``tinyshakespeare``). :func:`load_corpus` is
 the one entry point: it picks the loader through the plugin registry, runs it and
 checks the result, so every source fails the same clear way.
+
+May import: ``rnnplay.plugins`` (the loader registry), ``rnnplay.core``, ``rnnplay.folders``.
+Never ``rnnplay.models``, ``rnnplay.builtin``, the session or a face.
 """
 
 from __future__ import annotations

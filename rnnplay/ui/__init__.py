@@ -7,5 +7,7 @@ session's events into something to look at.
 - ``charrnn``: ``CharRNN``, the min-char-rnn-style Python API.
 - ``history``, ``plot_file``: the input history both interactive faces share; loss plots as files.
 
-May import every layer below it. Nothing imports ``rnnplay.ui``.
+May import every layer below it; nothing below imports ``rnnplay.ui``. Inside it, ``cli``
+starts ``tui`` and ``repl``, which never import each other or ``cli``; all three share
+``console``, ``event_text``, ``history`` and ``plot_file``, which import none of them.
 """

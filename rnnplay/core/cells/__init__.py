@@ -1,4 +1,10 @@
-"""Recurrent cells. Each one is a stateless object; its parameters live in a dict."""
+"""Recurrent cells: the :class:`Cell` contract (``base``), the vanilla RNN and the LSTM.
+
+Each cell is a stateless object; its parameters live in a dict. Plugins add cells that meet the
+same contract (``rnnplay.plugins.contracts`` reads it from :class:`Cell` itself).
+
+May import: the rest of ``rnnplay.core`` (ops, jit, threads); numba only in ``lstm_kernels``.
+"""
 
 from rnnplay.core.cells.base import Cell, State, zero_state
 from rnnplay.core.cells.lstm import LSTMCell

@@ -3,6 +3,9 @@
 Each subcommand lives in its own ``rnnplay/ui/cli/cmd_*.py`` module exposing
 ``register(subparsers)``; they are discovered here, so adding one touches no
 other file. Every user mistake ends as one line on stderr, never a traceback.
+
+May import: every layer below ``rnnplay.ui``, and ``rnnplay.ui``'s faces (``cmd_tui`` and
+``cmd_repl`` start them) and shared modules. Nothing else in ``rnnplay.ui`` imports it.
 """
 
 from __future__ import annotations
