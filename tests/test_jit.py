@@ -1,4 +1,4 @@
-"""The compiled generation kernels (numba): the same numbers as the numpy reference, and a safe fallback."""
+"""The compiled LSTM step (numba): the same numbers as the numpy reference, and a safe fallback."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rnnplay.core import jit, threads
-from rnnplay.core.cells import LSTMCell
+from rnnplay.core.cells import LSTMCell, lstm_gates
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 
@@ -70,17 +70,19 @@ def test_tanh_approximation_within_4e_7_and_edge_values(kernels: ModuleType) -> 
     assert np.isnan(kernels.tanh32(np.float32(np.nan)))
 
 
-def test_gates_follow_the_lstm_equations(kernels: ModuleType) -> None:
-    """c = f⊙c + i⊙g and h = o⊙tanh(c) from the ½-scaled σ inputs, against numpy in float64."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_gates_follow_the_lstm_equations(kernels: ModuleType, compiled: bool) -> None:
+    """c = f⊙c + i⊙g and h = o⊙tanh(c) from the ½-scaled σ inputs, against numpy in float64; both step functions."""
+    gates = kernels if compiled else lstm_gates
     rng = np.random.default_rng(3)
     B, H, V = 4, 8, 5
     z = rng.normal(0, 3, (B, 4 * H)).astype(np.float32)
     table = rng.normal(0, 1, (V, 4 * H)).astype(np.float32)
     ids = np.array([4, 0, 2, 2])
     c = rng.normal(0, 2, (B, H)).astype(np.float32)
-    h_out, c_out = np.empty_like(c), np.empty_like(c)
-    kernels.gates(z, table, ids, c, h_out, c_out)
+    h_out, c_out, tanh_c = np.empty_like(c), np.empty_like(c), np.empty_like(c)
     a = (z + table[ids]).astype(np.float64)
+    gates.forward_step(z, table[ids], c, c_out, tanh_c, h_out)
 
     def sigmoid(u: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-2 * u))  # σ(2u): the σ columns come in halved
@@ -88,7 +90,9 @@ def test_gates_follow_the_lstm_equations(kernels: ModuleType) -> None:
     i, f, g, o = sigmoid(a[:, :H]), sigmoid(a[:, H : 2 * H]), np.tanh(a[:, 2 * H : 3 * H]), sigmoid(a[:, 3 * H :])
     c_new = f * c + i * g
     np.testing.assert_allclose(c_out, c_new, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(tanh_c, np.tanh(c_new), rtol=0, atol=2e-6)
     np.testing.assert_allclose(h_out, o * np.tanh(c_new), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(z, np.concatenate([i, f, g, o], axis=1), rtol=0, atol=2e-6)  # kept for backward
 
 
 def test_float64_models_keep_the_exact_numpy_step() -> None:
@@ -135,7 +139,7 @@ def lstm_pass(x: np.ndarray, params: dict, state: tuple, dh_seq: np.ndarray, dst
 @pytest.mark.parametrize("ids_input", [True, False])
 def test_compiled_training_step_equals_numpy(monkeypatch: pytest.MonkeyPatch, ids_input: bool) -> None:
     """Forward outputs, final state, every gradient and dx/dstate: the kernels against the numpy code."""
-    assert jit.load("rnnplay.core.cells.lstm_train_kernels") is not None
+    assert jit.load(LSTM_KERNELS) is not None
     rng = np.random.default_rng(11)
     T, B, I, H = 9, 3, 7, 16
     params = {k: v * 3 for k, v in LSTMCell().init_params(I, H, rng).items()}  # saturated gates too

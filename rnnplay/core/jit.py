@@ -38,7 +38,7 @@ import os
 import threading
 from types import ModuleType
 
-BUILT_IN = ("rnnplay.core.cells.lstm_kernels", "rnnplay.core.cells.lstm_train_kernels")  # (priming runs forward)
+BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | None] = {}
 _disabled = False  # by disable(), for the rest of the process

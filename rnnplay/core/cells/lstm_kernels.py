@@ -1,26 +1,31 @@
-"""The LSTM's generation step, its gates as one compiled loop (numba, loaded through :mod:`rnnplay.core.jit`).
+"""The LSTM step of :mod:`.lstm_gates`, compiled (numba, loaded only through :mod:`rnnplay.core.jit`).
 
-The same maths as the numpy code of :meth:`LSTMCell.prepare_step`, on the same
-prepared weights (σ columns pre-scaled by ½, so σ(z) = ½·tanh(z/2) + ½ becomes
-½·tanh(z') + ½). BLAS computes each stream's products; :func:`gates` does the rest
-for all B streams in one call instead of a dozen numpy ones::
+:func:`forward_step` and :func:`backward_step` take the same arguments as their
+numpy references in :mod:`.lstm_gates` and compute the same formulas, for float32,
+as one call per time step instead of a dozen numpy calls forward and twenty
+backward; BLAS still computes every matrix product. Forward, on the ½-scaled
+pre-activations (σ(z) = ½·tanh(z/2) + ½, the weights already halved on the σ
+columns)::
 
-    z' = products + table[r]            table[r]: the ids layer's scaled row W_xh[id] + b,
-                                        or the layers above's scaled bias (r = 0)
-    i, f, o = ½·tanh(z'_i,f,o) + ½      g = tanh(z'_g)
-    c_t = f⊙c_{t-1} + i⊙g               h_t = o⊙tanh(c_t)
+    z' = a + rec                         i, f, o = ½·tanh(z'_i,f,o) + ½    g = tanh(z'_g)
+    c_t = f⊙c_{t-1} + i⊙g                h_t = o⊙tanh(c_t)
 
-:func:`step_one` does a whole layer step for one stream in one call, its product as
-dot products of W_inᵀ's contiguous rows with [x, h], four rows at a time, on one
-core. On a quiet machine that is 15–25% slower than BLAS's two threads at H = 256 and
-twice as slow at H = 512, so it is only used while training runs in the same process
-(:func:`rnnplay.core.threads.busy_cores`): then BLAS's threads fight the training's for
-the two cores and a one-stream step through BLAS gets 5–10 times slower, this one not.
+Backward, one step (dh arrives from above and from the step after)::
+
+    dc    = dc_{t+1}⊙f_{t+1} + dh ⊙ o ⊙ (1 - tanh²(c_t))
+    dz_o  = dh ⊙ tanh(c_t) ⊙ o(1-o)     dz_i = dc ⊙ g ⊙ i(1-i)
+    dz_f  = dc ⊙ c_{t-1} ⊙ f(1-f)        dz_g = dc ⊙ i ⊙ (1-g²)
+
+:func:`product_one` is the one piece with no numpy twin, because numpy's is
+``np.matmul``: one stream's product as dot products of Wᵀ's contiguous rows, on
+the calling thread alone. Generation uses it in place of BLAS while training runs
+in the same process (:func:`rnnplay.core.threads.cores_busy`) and BLAS's threads
+would wait on the training's for the cores.
 
 tanh is computed as x·P(x²)/Q(x²) on [-7.9, 7.9] and ±1 beyond, Eigen's float32
 rational approximation (|error| < 4e-7; numpy's float32 tanh is within 6e-8).
 Plain arithmetic, so LLVM vectorises it; ``math.tanh`` would be a libm call per
-element, five times slower.
+element, which does not vectorise.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 SETTINGS = {"cache": True, "nogil": True, "error_model": "numpy", "fastmath": {"contract"}}
 SUMS = {**SETTINGS, "fastmath": {"contract", "reassoc"}}  # a dot product may be summed in any order (SIMD lanes)
 f32 = np.float32
-HALF, CLAMP = f32(0.5), f32(7.90531110763549805)
+HALF, ONE, CLAMP = f32(0.5), f32(1.0), f32(7.90531110763549805)
 P0, P1, P2, P3, P4, P5, P6 = (
     f32(-2.76076847742355e-16), f32(2.00018790482477e-13), f32(-8.60467152213735e-11),
     f32(5.12229709037114e-08), f32(1.48572235717979e-05), f32(6.37261928875436e-04), f32(4.89352455891786e-03),
@@ -54,27 +59,80 @@ def tanh32(x: float) -> float:
     return p / q
 
 
+@numba.njit(**SETTINGS)
+def forward_step(
+    a: np.ndarray, rec: np.ndarray, c_prev: np.ndarray,
+    c_out: np.ndarray, tanh_c_out: np.ndarray, h_out: np.ndarray,
+) -> None:  # fmt: skip
+    """:func:`.lstm_gates.forward_step`: ``a`` (B, 4H) becomes [i, f, g, o] of z' = a + rec."""
+    for b in range(a.shape[0]):
+        forward_row(a[b], rec[b], c_prev[b], c_out[b], tanh_c_out[b], h_out[b])
+
+
 @numba.njit(inline="always", **SETTINGS)
-def cell(z: np.ndarray, add: np.ndarray, c: np.ndarray, h_out: np.ndarray, c_out: np.ndarray) -> None:
-    """One stream's gates from z + add (4H,): c_out = f⊙c + i⊙g, h_out = o⊙tanh(c_out)."""
-    H = c.shape[0]
+def forward_row(
+    a: np.ndarray, rec: np.ndarray, c_prev: np.ndarray, c_out: np.ndarray, tanh_c_out: np.ndarray, h_out: np.ndarray,
+) -> None:  # fmt: skip
+    """One stream of :func:`forward_step`.
+
+    Each loop writes one array: LLVM vectorises a loop only when it can rule out
+    overlaps between what it writes and what it reads, and gives up past a few arrays.
+    """
+    H = c_prev.shape[0]
+    sigma_gates(a[: 2 * H], rec[: 2 * H])  # i, f
+    sigma_gates(a[3 * H :], rec[3 * H :])  # o
+    i, f, g, o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+    rec_g = rec[2 * H : 3 * H]
     for j in range(H):
-        i = HALF * tanh32(z[j] + add[j]) + HALF
-        f = HALF * tanh32(z[H + j] + add[H + j]) + HALF
-        g = tanh32(z[2 * H + j] + add[2 * H + j])
-        o = HALF * tanh32(z[3 * H + j] + add[3 * H + j]) + HALF
-        c_t = f * c[j] + i * g
-        c_out[j] = c_t
-        h_out[j] = o * tanh32(c_t)
+        g[j] = tanh32(g[j] + rec_g[j])
+    for j in range(H):
+        c_out[j] = f[j] * c_prev[j] + i[j] * g[j]  # c_t = f⊙c_{t-1} + i⊙g
+    for j in range(H):
+        tanh_c_out[j] = tanh32(c_out[j])
+    for j in range(H):
+        h_out[j] = o[j] * tanh_c_out[j]  # h_t = o⊙tanh(c_t)
+
+
+@numba.njit(inline="always", **SETTINGS)
+def sigma_gates(a: np.ndarray, rec: np.ndarray) -> None:
+    """a ← σ(z) = ½·tanh(z') + ½ with z' = a + rec = z/2."""
+    for j in range(a.shape[0]):
+        a[j] = HALF * tanh32(a[j] + rec[j]) + HALF
 
 
 @numba.njit(**SETTINGS)
-def gates(
-    z: np.ndarray, table: np.ndarray, ids: np.ndarray, c: np.ndarray, h_out: np.ndarray, c_out: np.ndarray
-) -> None:
-    """The gates of B streams from their products z (B, 4H) plus table[ids[b]]."""
-    for b in range(z.shape[0]):
-        cell(z[b], table[ids[b]], c[b], h_out[b], c_out[b])
+def backward_step(
+    a: np.ndarray, tanh_c: np.ndarray, c_prev: np.ndarray, dh_from_above: np.ndarray,
+    dh: np.ndarray, dc: np.ndarray, dz: np.ndarray,
+) -> None:  # fmt: skip
+    """:func:`.lstm_gates.backward_step`: dz (B, 4H) from dh + dh_from_above and dc; dc becomes dc⊙f."""
+    for b in range(a.shape[0]):
+        backward_row(a[b], tanh_c[b], c_prev[b], dh_from_above[b], dh[b], dc[b], dz[b])
+
+
+@numba.njit(inline="always", **SETTINGS)
+def backward_row(
+    a: np.ndarray, tanh_c: np.ndarray, c_prev: np.ndarray, dh_from_above: np.ndarray,
+    dh: np.ndarray, dc: np.ndarray, dz: np.ndarray,
+) -> None:  # fmt: skip
+    """One stream of :func:`backward_step`, one written array per loop (see :func:`forward_row`)."""
+    H = dc.shape[0]
+    i, f, g, o = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+    dz_i, dz_f, dz_g, dz_o = dz[:H], dz[H : 2 * H], dz[2 * H : 3 * H], dz[3 * H :]
+    for j in range(H):
+        dh[j] += dh_from_above[j]
+    for j in range(H):  # dc += dh ⊙ o ⊙ (1 - tanh²(c_t))
+        dc[j] += dh[j] * o[j] * (ONE - tanh_c[j] * tanh_c[j])
+    for j in range(H):
+        dz_i[j] = dc[j] * g[j] * i[j] * (ONE - i[j])
+    for j in range(H):
+        dz_f[j] = dc[j] * c_prev[j] * f[j] * (ONE - f[j])
+    for j in range(H):
+        dz_g[j] = dc[j] * i[j] * (ONE - g[j] * g[j])
+    for j in range(H):
+        dz_o[j] = dh[j] * tanh_c[j] * o[j] * (ONE - o[j])
+    for j in range(H):
+        dc[j] *= f[j]  # on to c_{t-1}
 
 
 @numba.njit(inline="always", **SUMS)
@@ -91,25 +149,16 @@ def dot4(r0: np.ndarray, r1: np.ndarray, r2: np.ndarray, r3: np.ndarray, v: np.n
 
 
 @numba.njit(**SUMS)
-def step_one(
-    table: np.ndarray, ids: np.ndarray, x: np.ndarray, h: np.ndarray, c: np.ndarray, W_T: np.ndarray,
-    z: np.ndarray, h_out: np.ndarray, c_out: np.ndarray,
-) -> None:  # fmt: skip
-    """One stream's layer step: z = W_inᵀ·[x, h] (W_T = W_inᵀ in C order), then :func:`cell` with table[ids[0]]."""
-    I = x.shape[1]
-    x0, h0 = x[0], h[0]
+def product_one(v: np.ndarray, W_T: np.ndarray, out: np.ndarray) -> None:
+    """out = v@W for one stream, v (1, K) and out (1, N), from W_T = Wᵀ (N, K) in C order, N a multiple of 4."""
+    v0, z = v[0], out[0]
     for j in range(0, W_T.shape[0], 4):
-        r0, r1, r2, r3 = W_T[j], W_T[j + 1], W_T[j + 2], W_T[j + 3]
-        a0, a1, a2, a3 = dot4(r0[:I], r1[:I], r2[:I], r3[:I], x0)
-        b0, b1, b2, b3 = dot4(r0[I:], r1[I:], r2[I:], r3[I:], h0)
-        z[j], z[j + 1], z[j + 2], z[j + 3] = a0 + b0, a1 + b1, a2 + b2, a3 + b3
-    cell(z, table[ids[0]], c[0], h_out[0], c_out[0])
+        z[j], z[j + 1], z[j + 2], z[j + 3] = dot4(W_T[j], W_T[j + 1], W_T[j + 2], W_T[j + 3], v0)
 
 
 def warm_up() -> None:
-    """Compile (or load from the disk cache) both kernels for the types rnnplay uses."""
-    z, table, c, ids = np.zeros((1, 8), f32), np.zeros((2, 8), f32), np.zeros((1, 2), f32), np.zeros(1, np.int64)
-    gates(z, table, ids, c, np.empty_like(c), np.empty_like(c))
-    for I in (0, 2):  # the ids layer (no x) and a layer above it
-        W_T = np.zeros((8, I + 2), f32)
-        step_one(table, ids, np.zeros((1, I), f32), c, c, W_T, z[0], np.empty_like(c), np.empty_like(c))
+    """Compile (or load from the disk cache) every kernel for the types rnnplay uses."""
+    a, s = np.zeros((1, 8), f32), np.zeros((1, 2), f32)
+    forward_step(a, a.copy(), s, s.copy(), s.copy(), s.copy())
+    backward_step(a, s, s.copy(), s.copy(), s.copy(), s.copy(), a.copy())
+    product_one(s, np.zeros((8, 2), f32), a)
