@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnplay.corpora import Corpus, Progress
-from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.plugins import Register, hookimpl
 
 from .book import read_epub
 

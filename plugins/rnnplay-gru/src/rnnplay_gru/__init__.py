@@ -8,7 +8,7 @@ hook (entry point group ``rnnplay`` in pyproject.toml)::
 
 from __future__ import annotations
 
-from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.plugins import Register, hookimpl
 
 from .cell import GRUCell
 

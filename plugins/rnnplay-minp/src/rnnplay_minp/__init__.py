@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 from rnnplay.core.sampler import TEMPERATURE, Param, StepSampler, draw, tempered
-from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.plugins import Register, hookimpl
 
 __all__ = ["MinPSampler", "register_samplers"]
 
