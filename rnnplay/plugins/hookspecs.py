@@ -6,7 +6,9 @@ registered through these very hooks (see ``rnnplay/builtin/``). A package
 becomes a plugin by naming its module in the ``rnnplay`` entry-point group.
 
 docs/plugins.md has a section per hook (a test fails when one is missing) and
-describes each contract: Cell, Sampler, CorpusLoader, Command.
+describes each contract: Cell, Sampler, CorpusLoader, Command. The hooks are read from
+this module in the order written here; hook ``register_X`` fills the registry ``X``, and
+its contract is a Protocol (:mod:`rnnplay.plugins.contracts`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def register_samplers(register: Register) -> None:
 
 @hookspec
 def register_corpus_loaders(register: Register) -> None:
-    """Register corpus loaders: ``register(loader)`` for each :class:`rnnplay.corpora.base.CorpusLoader`.
+    """Register corpus loaders: ``register(loader)`` for each :class:`rnnplay.plugins.contracts.CorpusLoader`.
 
     A loader named ``epub`` handles every corpus spec written ``epub:...``.
     """
@@ -45,4 +47,4 @@ def register_corpus_loaders(register: Register) -> None:
 
 @hookspec
 def register_commands(register: Register) -> None:
-    """Register slash commands: ``register(command)`` for each object with name, help, usage, aliases and run()."""
+    """Register slash commands: ``register(command)`` for each :class:`rnnplay.plugins.commands.Command`."""
