@@ -11,11 +11,11 @@ import pytest
 from inspect_model import build_inspect_model
 from tiny_model import build_tiny_model
 
-from rnnplay.builtin.inspect_commands import parse_unit
+from rnnplay.builtin.inspect_commands import parse_unit, unit_command
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.neurons import Unit, activations
 from rnnplay.core.score import score_text
-from rnnplay.session.events import Event, HeatShown, Message, NeuronsShown, Working
+from rnnplay.session.events import Event, HeatShown, Message, NeuronsShown, UnitsFound, Working
 from rnnplay.session.session import Session
 
 
@@ -75,7 +75,7 @@ def test_heat_of_a_text_makes_it_a_turn_whose_first_character_has_no_probability
 def test_whatif_branches_with_the_alternative_and_keeps_the_original(session: Session_) -> None:
     session.submit("To be")
     original = session.turns[0]
-    alternative = next(c for c, _ in session.heat().alternatives[5] if c != original.text[5])
+    alternative = next(c for c, _ in session.inspection.heat().alternatives[5] if c != original.text[5])
     session.submit(f"/whatif 5 {shlex.quote(alternative)}")
     assert session.turns[0] == original
     branch = session.turns[1]
@@ -126,20 +126,20 @@ def test_neurons_colours_the_last_turn_by_one_unit(session: Session_) -> None:
 
 def test_find_ranks_units_on_the_validation_text_and_colours_the_best(session: Session_) -> None:
     session.submit("/neurons find inside-parens")
-    table = session.messages("info")[-1]
-    assert table.startswith("units that track inside-parens over 945 characters of parens.txt's validation text:")
-    rows = table.splitlines()[1:]
-    assert len(rows) == 5 and all(row.strip().startswith("r=") and "/neurons 0 " in row for row in rows)
-    values = [abs(float(row.split()[0][2:])) for row in rows]
+    summary = session.messages("info")[-1]
+    assert summary.startswith("units that track inside-parens over 945 characters of parens.txt's validation text:")
+    found = session.last(UnitsFound)
+    assert found.condition == "inside-parens" and len(found.units) == 5
+    assert all(unit_command(u).startswith("/neurons 0 ") for u, _ in found.units)
+    values = [abs(r) for _, r in found.units]
     assert values == sorted(values, reverse=True)
     shown = session.last(NeuronsShown)
     shown_r = float(re.search(r"r=([-+]?[0-9.]+)", shown.title).group(1))
-    assert shown_r == pytest.approx(float(rows[0].split()[0][2:]), abs=0.011)  # both rounded to 2 places
+    assert shown_r == pytest.approx(found.units[0][1], abs=0.006)  # the title's r is rounded to 2 places
     assert shown.mask is not None and any(shown.mask) and not all(shown.mask)
     marks = {ch: {m for c, m in zip(shown.text, shown.mask, strict=True) if c == ch} for ch in "()"}
     assert marks == {"(": {True}, ")": {False}}  # an opening parenthesis is already inside, a closing one outside
-    _, _, layer, _, unit, which, *_ = rows[0].split()
-    assert session.unit == Unit(int(layer), int(unit), which[1])
+    assert session.inspection.unit == found.units[0][0]
 
 
 def test_find_shows_its_work_and_stops_when_cancelled(session: Session_) -> None:

@@ -25,13 +25,15 @@ from rnnplay.session.events import (
     Message,
     Progress,
     QuitRequested,
+    ScoreShown,
     TrainingEnded,
     TrainingSample,
     TurnEnded,
     TurnStarted,
     Working,
 )
-from rnnplay.session.session import Session, fit_batches, no_model
+from rnnplay.session.session import Session, no_model
+from rnnplay.session.training_job import fit_batches
 
 TIMEOUT = 60  # seconds to wait for a background event before failing (a bound, not a speed claim)
 
@@ -321,7 +323,7 @@ def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, r
 
 
 def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorder) -> None:
-    rows = session.compare("To be", length=15)
+    rows = session.generation.compare("To be", length=15)
     assert {label.split()[0] for label, _ in rows} == set(session.host.samplers)
     assert "temperature temperature=0.7" in dict(rows)
     assert all(len(t) == 15 for _, t in rows)
@@ -337,10 +339,13 @@ def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text
     assert "bits/char" in rec.messages("info")[-1]
     assert not rec.of(Working)
     long = "To be, or not to be, that is the question. " * 120
-    result = session.score(long)
+    result = session.generation.score(long)
     assert len(result.probs) == len(long) - 1
-    assert rec.of(Working) == [Working(f"scoring {len(long):,} characters"),
-                               Working(f"scoring {len(long):,} characters", done=True)]
+    working = rec.of(Working)  # the start, its progress if it takes a while (on a busy machine), the end
+    assert working[0] == Working(f"scoring {len(long):,} characters")
+    assert working[-1] == Working(f"scoring {len(long):,} characters", done=True)
+    assert all(not w.done and w.what == working[0].what for w in working[1:-1])
+    assert rec.of(ScoreShown)[-1].surprises[0].prob == min(result.probs)
 
 
 def test_listings_and_help(session: Session, rec: Recorder) -> None:

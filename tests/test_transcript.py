@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rnnplay.session.events import ClipboardCopy, Event, Message
-from rnnplay.session.session import Session, TurnRecord
+from rnnplay.session.inspection import TurnRecord
+from rnnplay.session.session import Session
 from rnnplay.session.transcript import markdown
 
 

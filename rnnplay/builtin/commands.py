@@ -1,8 +1,9 @@
 """The built-in slash commands, registered through the same hook a plugin uses.
 
-Each command parses its argument line and calls one public method of the
-session (``rnnplay.session.session.Session``); the session does the work and emits the
-events. Names people know from Ollama's REPL work too: /bye, /?, /show,
+Each command parses its argument line and calls one method of the session or of
+one of its collaborators, through :class:`~rnnplay.plugins.session_api.SessionAPI`
+(the contract any plugin's command gets too); the session does the work and emits
+the events. Names people know from Ollama's REPL work too: /bye, /?, /show,
 /load, /save and ``/set parameter temperature 0.5``.
 """
 
@@ -27,9 +28,7 @@ from rnnplay.plugins.commands import (
     split_args,
 )
 from rnnplay.plugins.hookspecs import Register, hookimpl
-from rnnplay.session.training_runs import ModelSpec
-
-Session = Any  # rnnplay.session.session.Session, which sits above this layer
+from rnnplay.plugins.session_api import SessionAPI
 
 
 def _no_args(name: str, argline: str) -> None:
@@ -51,7 +50,7 @@ def _rows(rows: list[tuple[str, str]]) -> str:
 ESCAPES_HELP = "In seeds and texts, \\n is a newline, \\t a tab and \\\\ a backslash (docs/escapes.md)."
 
 
-def help_(session: Session, argline: str) -> None:
+def help_(session: SessionAPI, argline: str) -> None:
     table = command_table(session.host)
     if argline:
         command = find_command(argline.strip().lstrip("/").lower(), session.host)
@@ -79,12 +78,12 @@ def help_(session: Session, argline: str) -> None:
     session.info("\n".join(lines))
 
 
-def complete_command_name(session: Session, argline: str) -> list[str]:
+def complete_command_name(session: SessionAPI, argline: str) -> list[str]:
     return sorted(command_table(session.host)) if " " not in argline else []
 
 
 # -- sampler and settings -------------------------------------------------------------------
-def sampler(session: Session, argline: str) -> None:
+def sampler(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if not words:
         session.info(f"sampler: {session.sampler_label()}\n"
@@ -95,7 +94,7 @@ def sampler(session: Session, argline: str) -> None:
     session.set_sampler(name, parse_pairs(pairs, chosen.params, f"{name} parameter"))
 
 
-def complete_sampler(session: Session, argline: str) -> list[str]:
+def complete_sampler(session: SessionAPI, argline: str) -> list[str]:
     words = argline.split()
     if not words or (len(words) == 1 and not argline.endswith(" ")):
         return sorted(session.host.samplers)
@@ -111,7 +110,7 @@ def _values(param: Any) -> list[str]:
     return [str(c) for c in choices] if choices else [str(param.default)]
 
 
-def set_(session: Session, argline: str) -> None:
+def set_(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if words[:1] == ["parameter"]:  # Ollama: /set parameter temperature 0.5
         words = words[1:]
@@ -124,7 +123,7 @@ def set_(session: Session, argline: str) -> None:
     session.set_value(*words)
 
 
-def complete_set(session: Session, argline: str) -> list[str]:
+def complete_set(session: SessionAPI, argline: str) -> list[str]:
     words = argline.split()
     typing_first = not words or (len(words) == 1 and not argline.endswith(" "))
     if typing_first:
@@ -137,13 +136,13 @@ def complete_set(session: Session, argline: str) -> list[str]:
     return {"seed": ["random"], "stop": ["none", "\\n\\n"], "length": ["300"]}.get(key, [])
 
 
-def temp(session: Session, argline: str) -> None:
+def temp(session: SessionAPI, argline: str) -> None:
     if not argline:
         raise RnnplayError("usage: /temp T, e.g. /temp 0.7")
     session.set_value("temperature", argline.strip())
 
 
-def show(session: Session, argline: str) -> None:
+def show(session: SessionAPI, argline: str) -> None:
     what = argline.strip().lower()
     choices = ("", "info", "model", "parameters", "sampler")
     if what not in choices:
@@ -160,7 +159,7 @@ def show(session: Session, argline: str) -> None:
 MODEL_KEYS = {"cell": str, "layers": int, "hidden": int, "dropout": float}
 
 
-def model_spec(session: Session, pairs: dict[str, str], base: ModelSpec) -> ModelSpec:
+def model_spec(session: SessionAPI, pairs: dict[str, str], base: Any) -> Any:
     """``base`` with the shape ``pairs`` give; ModelSpec checks the values, as for `rnnplay train`."""
     given = {key: parse_number(key, text, MODEL_KEYS[key]) for key, text in pairs.items()
              if key in MODEL_KEYS and key != "cell"}
@@ -169,46 +168,46 @@ def model_spec(session: Session, pairs: dict[str, str], base: ModelSpec) -> Mode
     return replace(base, **given)
 
 
-def new(session: Session, argline: str) -> None:
+def new(session: SessionAPI, argline: str) -> None:
     pairs = parse_pairs(split_args(argline), MODEL_KEYS, "/new option")
     session.new_model(model_spec(session, pairs, session.spec))
 
 
-def complete_new(session: Session, argline: str) -> list[str]:
+def complete_new(session: SessionAPI, argline: str) -> list[str]:
     return complete_pairs(last_word(argline), _model_options(session))
 
 
-def _model_options(session: Session) -> dict[str, list[str]]:
+def _model_options(session: SessionAPI) -> dict[str, list[str]]:
     return {"cell": sorted(session.host.cells), "layers": ["1", "2", "3"], "hidden": ["64", "128", "256", "512"],
             "dropout": ["0", "0.2"]}
 
 
-def load(session: Session, argline: str) -> None:
+def load(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if len(words) != 1:
         raise RnnplayError("usage: /load NAME or /load PATH, e.g. /load shakespeare; /models lists the names")
     session.load(words[0])
 
 
-def complete_load(session: Session, argline: str) -> list[str]:
+def complete_load(session: SessionAPI, argline: str) -> list[str]:
     word = last_word(argline)
     return [*(n for n in model_names() if n.startswith(word)), *complete_path(word, (".npz",))]
 
 
-def models(session: Session, argline: str) -> None:
+def models(session: SessionAPI, argline: str) -> None:
     _no_args("models", argline)
     title = f"models (/load NAME; * marks the loaded one; /train saves new ones in {models_dir()}):"
     session.info("\n".join([title, *model_table(list_models(), session.model_path)]))
 
 
-def save(session: Session, argline: str) -> None:
+def save(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if len(words) not in (1, 2) or words[1:] not in ([], ["force"]):
         raise RnnplayError("usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing file)")
     session.save(words[0], force=len(words) == 2)
 
 
-def complete_npz(session: Session, argline: str) -> list[str]:
+def complete_npz(session: SessionAPI, argline: str) -> list[str]:
     return complete_path(last_word(argline), (".npz",))
 
 
@@ -236,7 +235,7 @@ Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps)
 TRAIN_DEFAULTS = {"batch_size": 32, "seq_length": 64, "val_every": 100, "sample_every": 100}
 
 
-def train(session: Session, argline: str) -> None:
+def train(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if not words or "=" in words[0]:
         raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [from=new hidden=H] [best=PATH] ..., "
@@ -248,17 +247,17 @@ def train(session: Session, argline: str) -> None:
         if key in pairs:
             settings[field_name] = parse_number(key, pairs[key], kind)
     spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
-    session.train(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"))
+    session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"))
 
 
-def _trains_new(session: Session, pairs: dict[str, str]) -> bool:
+def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
     """Whether /train starts a new model (from=new, a shape, or no model loaded) rather than continue the loaded one."""
     if pairs.get("from", "new") != "new":
         raise RnnplayError(f"from= takes only 'new' (got {pairs['from']!r}); leave it off to continue the loaded model")
     return "from" in pairs or session.model is None or any(k in pairs for k in MODEL_KEYS)
 
 
-def complete_train(session: Session, argline: str) -> list[str]:
+def complete_train(session: SessionAPI, argline: str) -> list[str]:
     word = last_word(argline)
     if len(argline.split()) <= 1 and not argline.endswith(" "):
         return complete_path(word, (".txt", ".md", ".py", ".toml"))
@@ -266,30 +265,30 @@ def complete_train(session: Session, argline: str) -> list[str]:
     return complete_pairs(word, options)
 
 
-def stop(session: Session, argline: str) -> None:
+def stop(session: SessionAPI, argline: str) -> None:
     _no_args("stop", argline)
-    session.stop_training()
+    session.runner.stop()
 
 
 # -- listings -----------------------------------------------------------------------------------
-def _listing(session: Session, kind: str, title: str) -> None:
+def _listing(session: SessionAPI, kind: str, title: str) -> None:
     registry = session.host.registries[kind]
     rows = [(n, _summary(r.obj) + (f"  [{r.plugin}]" if r.plugin != "rnnplay" else ""))
             for n, r in sorted(registry.items())]
     session.info(f"{title}:\n{_rows(rows)}")
 
 
-def cells(session: Session, argline: str) -> None:
+def cells(session: SessionAPI, argline: str) -> None:
     _no_args("cells", argline)
     _listing(session, "cells", "cells (/new cell=NAME, /train FILE cell=NAME)")
 
 
-def samplers(session: Session, argline: str) -> None:
+def samplers(session: SessionAPI, argline: str) -> None:
     _no_args("samplers", argline)
     _listing(session, "samplers", "samplers (/sampler NAME [key=value ...])")
 
 
-def corpora(session: Session, argline: str) -> None:
+def corpora(session: SessionAPI, argline: str) -> None:
     from rnnplay.corpora.cards import builtin_cards
 
     _no_args("corpora", argline)
@@ -299,7 +298,7 @@ def corpora(session: Session, argline: str) -> None:
         session.info(f"corpus cards (/train NAME):\n{_rows([(n, c.description) for n, c in cards.items()])}")
 
 
-def plugins(session: Session, argline: str) -> None:
+def plugins(session: SessionAPI, argline: str) -> None:
     _no_args("plugins", argline)
     host = session.host
     rows = [(info.name, f"{info.version}: " + "; ".join(f"{k} {', '.join(v)}" for k, v in info.provides.items()))
@@ -314,21 +313,21 @@ def plugins(session: Session, argline: str) -> None:
 
 
 # -- playing ------------------------------------------------------------------------------------
-def compare(session: Session, argline: str) -> None:
+def compare(session: SessionAPI, argline: str) -> None:
     if not argline:
         raise RnnplayError("usage: /compare SEED, e.g. /compare ROMEO:")
-    session.compare(unescape(argline))
+    session.generation.compare(unescape(argline))
 
 
-def score(session: Session, argline: str) -> None:
+def score(session: SessionAPI, argline: str) -> None:
     if not argline:
         raise RnnplayError("usage: /score TEXT, e.g. /score To be, or not to be")
-    session.score(unescape(argline))
+    session.generation.score(unescape(argline))
 
 
-def copy(session: Session, argline: str) -> None:
+def copy(session: SessionAPI, argline: str) -> None:
     _no_args("copy", argline)
-    session.copy_last()
+    session.generation.copy_last()
 
 
 TRANSCRIPT_DETAILS = """\
@@ -338,15 +337,15 @@ turn, kind, model, seed, text, sampler, params, length, rng_seed, stop, ended.
 An existing file is kept unless you add force."""
 
 
-def transcript(session: Session, argline: str) -> None:
+def transcript(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]):
         raise RnnplayError("usage: /transcript save PATH [force], e.g. /transcript save chat.md "
                            "(.md for Markdown, .jsonl for JSON Lines)")
-    session.save_transcript(words[1], force=len(words) == 3)
+    session.generation.save_transcript(words[1], force=len(words) == 3)
 
 
-def complete_transcript(session: Session, argline: str) -> list[str]:
+def complete_transcript(session: SessionAPI, argline: str) -> list[str]:
     words = argline.split()
     if not words or (len(words) == 1 and not argline.endswith(" ")):
         return ["save"]
@@ -355,12 +354,12 @@ def complete_transcript(session: Session, argline: str) -> list[str]:
     return ["force"] if len(words) == 2 or not argline.endswith(" ") else []
 
 
-def clear(session: Session, argline: str) -> None:
+def clear(session: SessionAPI, argline: str) -> None:
     _no_args("clear", argline)
     session.clear()
 
 
-def quit_(session: Session, argline: str) -> None:
+def quit_(session: SessionAPI, argline: str) -> None:
     session.quit()
 
 

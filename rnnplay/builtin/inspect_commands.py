@@ -1,22 +1,19 @@
 """The slash commands that look inside the model: /heat, /neurons and /whatif (docs/inspect.md).
 
-Each parses its argument line and calls one Session method (heat, neurons,
-find_neurons, whatif), which emits what the front ends draw. Texts are taken
+Each parses its argument line and calls one method of the session's ``inspection``
+(heat, neurons, find_neurons, whatif), which emits what the front ends draw. Texts are taken
 as typed, quotes and all (an inside-quotes search needs its quotes), so they
 come last on the line.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.neurons import CONDITIONS, Unit
 from rnnplay.core.sampler import unescape
 from rnnplay.plugins.commands import SimpleCommand, last_word, parse_number, split_args
 from rnnplay.plugins.hookspecs import Register, hookimpl
-
-Session = Any  # rnnplay.session.session.Session, which sits above this layer
+from rnnplay.plugins.session_api import SessionAPI
 
 NEURONS_USAGE = ("usage: /neurons [LAYER UNIT] [state=c] [TEXT], e.g. /neurons 0 5, "
                  "or /neurons find CONDITION [TEXT], e.g. /neurons find inside-quotes")
@@ -39,12 +36,12 @@ def _turn(word: str) -> int | None:
 
 
 # -- /heat ----------------------------------------------------------------------------------
-def heat(session: Session, argline: str) -> None:
+def heat(session: SessionAPI, argline: str) -> None:
     turn = _turn(argline) if " " not in argline else None
     if turn is not None:
-        session.heat(turn=turn)
+        session.inspection.heat(turn=turn)
     else:
-        session.heat(unescape(argline) if argline else None)
+        session.inspection.heat(unescape(argline) if argline else None)
 
 
 # -- /neurons ---------------------------------------------------------------------------------
@@ -75,20 +72,25 @@ def parse_unit(argline: str, current: Unit, layers: int) -> tuple[Unit | None, s
     return Unit(numbers[0], numbers[1], which or "h"), text
 
 
-def neurons(session: Session, argline: str) -> None:
+def unit_command(unit: Unit) -> str:
+    """The command that shows ``unit``: '/neurons 0 5', '/neurons 0 5 state=c' (what :func:`parse_unit` reads)."""
+    return f"/neurons {unit.layer} {unit.unit}" + (" state=c" if unit.which == "c" else "")
+
+
+def neurons(session: SessionAPI, argline: str) -> None:
     first, _, rest = argline.partition(" ")
     if first == "find":
         condition, _, text = rest.strip().partition(" ")
         if not condition:
             raise RnnplayError(f"name a condition: /neurons find {'|'.join(CONDITIONS)}|regex:PATTERN [TEXT]")
-        session.find_neurons(condition, unescape(text.strip()) or None)
+        session.inspection.find_neurons(condition, unescape(text.strip()) or None)
         return
     layers = session.model.num_layers if session.model is not None else 1
-    unit, text = parse_unit(argline, session.unit, layers)
-    session.neurons(unit, None if text is None else unescape(text))
+    unit, text = parse_unit(argline, session.inspection.unit, layers)
+    session.inspection.neurons(unit, None if text is None else unescape(text))
 
 
-def complete_neurons(session: Session, argline: str) -> list[str]:
+def complete_neurons(session: SessionAPI, argline: str) -> list[str]:
     words = argline.split()
     if not words or (len(words) == 1 and not argline.endswith(" ")):
         return ["find"]
@@ -99,7 +101,7 @@ def complete_neurons(session: Session, argline: str) -> list[str]:
 
 
 # -- /whatif ---------------------------------------------------------------------------------------
-def whatif(session: Session, argline: str) -> None:
+def whatif(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     turn = _turn(words[-1]) if words else None
     if turn is not None:
@@ -107,10 +109,10 @@ def whatif(session: Session, argline: str) -> None:
     if len(words) != 2:
         raise RnnplayError(WHATIF_USAGE)
     pos = parse_number("POS", words[0], int, 0)
-    session.whatif(pos, unescape(words[1]), turn)
+    session.inspection.whatif(pos, unescape(words[1]), turn)
 
 
-def complete_whatif(session: Session, argline: str) -> list[str]:
+def complete_whatif(session: SessionAPI, argline: str) -> list[str]:
     return ["turn="] if len(argline.split()) == 2 and argline.endswith(" ") else []
 
 

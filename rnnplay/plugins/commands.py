@@ -6,14 +6,15 @@ A command is any object with::
     help: str                   # one line
     usage: str                  # "/sampler NAME [key=value ...]"
     aliases: tuple[str, ...]    # ("bye",) — other names that reach it
-    run(session, argline)       # argline: everything after the name
+    run(session, argline)       # session: a SessionAPI; argline: everything after the name
     complete(session, argline)  # optional: candidates for the last word of argline
     details: str                # optional: what /help NAME adds to the one-liner (lines, examples)
 
 Built-ins and plugins register commands through the ``register_commands`` hook, so
 they all live in one registry (``get_host().commands``). Commands talk to the
-session only through its public methods and raise :class:`RnnplayError` with one
-line for any mistake; unknown names are answered with the closest valid ones.
+session only through :class:`~rnnplay.plugins.session_api.SessionAPI` and raise
+:class:`RnnplayError` with one line for any mistake; unknown names are answered
+with the closest valid ones.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.plugins.host import PluginHost, get_host, suggest
+from rnnplay.plugins.session_api import SessionAPI
 
 
 @runtime_checkable
@@ -36,7 +38,7 @@ class Command(Protocol):
     usage: str
     aliases: tuple[str, ...]
 
-    def run(self, session: Any, argline: str) -> None: ...
+    def run(self, session: SessionAPI, argline: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,15 @@ class SimpleCommand:
     name: str
     help: str
     usage: str
-    handler: Callable[[Any, str], None]
+    handler: Callable[[SessionAPI, str], None]
     aliases: tuple[str, ...] = ()
-    completer: Callable[[Any, str], list[str]] | None = None
+    completer: Callable[[SessionAPI, str], list[str]] | None = None
     details: str = ""
 
-    def run(self, session: Any, argline: str) -> None:
+    def run(self, session: SessionAPI, argline: str) -> None:
         self.handler(session, argline)
 
-    def complete(self, session: Any, argline: str) -> list[str]:
+    def complete(self, session: SessionAPI, argline: str) -> list[str]:
         return self.completer(session, argline) if self.completer else []
 
 
@@ -132,7 +134,7 @@ def last_word(text: str) -> str:
     return "" if not text or text[-1].isspace() else text.split()[-1]
 
 
-def complete_line(session: Any, text: str, host: PluginHost | None = None) -> tuple[str, list[str]]:
+def complete_line(session: SessionAPI, text: str, host: PluginHost | None = None) -> tuple[str, list[str]]:
     """(the word being completed, candidates that replace it) for ``text`` before the cursor.
 
     Completion looks at the whole line, so '/sa' completes to '/sampler' and

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnplay.core.neurons import Unit
 from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 
 
@@ -37,6 +38,31 @@ class NeuronsShown:
     values: tuple[float, ...]  # in [-1, 1]: the unit's value (c: divided by its largest size in the text)
     mask: tuple[bool, ...] | None  # where a found condition holds (shown underlined), or None
 
+
+@dataclass(frozen=True)
+class Surprise:
+    """One character a text's score found least expected."""
+
+    char: str
+    before: str  # up to 12 characters that came before it
+    prob: float  # the model's probability of it there
+    expected: str  # the character the model found likeliest there
+    expected_prob: float
+
+
+@dataclass(frozen=True)
+class ScoreShown:
+    """/score: the least expected characters of a text (a one-line info message gives its bits per character)."""
+
+    surprises: tuple[Surprise, ...]  # least expected first
+
+
+@dataclass(frozen=True)
+class UnitsFound:
+    """/neurons find: the units that best track a condition (a one-line info message says over what text)."""
+
+    condition: str
+    units: tuple[tuple[Unit, float], ...]  # (unit, Pearson r), largest |r| first
 
 
 @dataclass(frozen=True)
@@ -144,4 +170,4 @@ class CompareShown:
 
 Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | TrainingSample | TrainingEnded
          | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | Changed | Cleared | QuitRequested
-         | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown)
+         | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown | ScoreShown | UnitsFound)

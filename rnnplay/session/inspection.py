@@ -1,10 +1,11 @@
 """Looking inside the model from a session: /heat, /whatif and /neurons.
 
-:class:`LookInside` is the part of :class:`~rnnplay.session.session.Session` that reads
+:class:`Inspection`, a collaborator of :class:`~rnnplay.session.session.Session`, reads
 texts back through the model: how likely it found each character (heat), a branch
 from any position (what if), and one hidden unit's value along a text (neurons),
 or the units that best track a condition. The session provides the model, the
-turns written so far and the event stream; the numerical work is in
+turns written so far and the event stream, its :class:`~rnnplay.session.generation.Generation`
+the exclusive use of the model and the branches; the numerical work is in
 :mod:`rnnplay.core.score` and :mod:`rnnplay.core.neurons`.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +26,12 @@ from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.cards import find_card
 from rnnplay.corpora.text import read_text_file, text_sha256
 from rnnplay.models.bundled import no_model
-from rnnplay.session.events import HeatShown, NeuronsShown
+from rnnplay.session.events import HeatShown, NeuronsShown, UnitsFound
+from rnnplay.session.screen_text import units_message
+
+if TYPE_CHECKING:
+    from rnnplay.session.generation import Generation
+    from rnnplay.session.session import Session
 
 MAX_SHOWN = 2_000  # characters /heat and /neurons colour
 FIND_CHARS = 30_000  # characters /neurons find reads
@@ -81,34 +87,30 @@ def excerpt(text: str, signal: np.ndarray, size: int = EXCERPT) -> tuple[int, in
     return start, min(stop, len(text))
 
 
-def unit_command(unit: Unit) -> str:
-    """The command that shows ``unit``: '/neurons 0 5', '/neurons 0 5 state=c'."""
-    return f"/neurons {unit.layer} {unit.unit}" + (" state=c" if unit.which == "c" else "")
+class Inspection:
+    """The session's look-inside commands: /heat, /whatif, /neurons; ``unit`` is the one /neurons shows by default."""
 
-
-class LookInside:
-    """The session's look-inside commands; a mixin of :class:`~rnnplay.session.session.Session`."""
+    def __init__(self, session: Session, generation: Generation) -> None:
+        self.session, self.generation = session, generation
+        self.unit = Unit(0, 0)
+        self._corpus_cache: tuple[str, str] | None = None  # (sha256, text) of the model's corpus, once read
 
     def _require_model(self) -> Model:
-        model = self.snapshot()
+        model = self.session.snapshot()
         if model is None:
             raise RnnplayError(no_model())
         return model
 
-    def _known(self, model: Model, text: str) -> str:
-        """``text`` without the characters the model has never seen (with a warning naming them)."""
-        self._report_unknown(model, text)
-        return model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
-
     def turn_record(self, turn: int | None = None) -> tuple[int, TurnRecord]:
         """(number, record) of turn ``turn`` (counting from 1), or of the last one."""
-        if not self.turns:
+        turns = self.session.turns
+        if not turns:
             raise RnnplayError("nothing written yet: type a seed and press Enter, or give a text (/heat TEXT)")
         if turn is None:
-            return len(self.turns), self.turns[-1]
-        if not 1 <= turn <= len(self.turns):
-            raise RnnplayError(f"there is no turn {turn}: the turns so far are 1 to {len(self.turns)}")
-        return turn, self.turns[turn - 1]
+            return len(turns), turns[-1]
+        if not 1 <= turn <= len(turns):
+            raise RnnplayError(f"there is no turn {turn}: the turns so far are 1 to {len(turns)}")
+        return turn, turns[turn - 1]
 
     def heat(self, text: str | None = None, turn: int | None = None) -> HeatShown:
         """How likely the model found each character of the last continuation (or turn N, or ``text``).
@@ -124,24 +126,24 @@ class LookInside:
         """
         model = self._require_model()
         if text is not None:
-            known = self._known(model, text)
+            known = self.generation.known(model, text)
             if len(known) < 2:
                 raise RnnplayError("give at least two characters the model knows, e.g. /heat To be, or not")
-            self.turns.append(TurnRecord("", known, "text", self.model_name))
+            self.session.turns.append(TurnRecord("", known, "text", self.session.model_name))
             turn = None
         number, record = self.turn_record(turn)
         shown = record.text[:MAX_SHOWN]
         if not shown or len(record.seed) + len(shown) < 2:
             raise RnnplayError(f"turn {number} has nothing to colour; continue a longer seed first")
-        with self.working(f"scoring {len(record.seed) + len(shown):,} characters"):
+        with self.session.working(f"scoring {len(record.seed) + len(shown):,} characters"):
             score = score_text(model, record.seed + shown)
         first = len(record.seed) - 1  # score.probs[j] is p(full[j + 1]) and text[i] is full[len(seed) + i]
         probs = tuple(float(score.probs[first + i]) if first + i >= 0 else None for i in range(len(shown)))
         alternatives = tuple(tuple(score.alternatives(first + i)) if first + i >= 0 else () for i in range(len(shown)))
         if len(shown) < len(record.text):
-            self.info(f"showing the first {MAX_SHOWN:,} of turn {number}'s {len(record.text):,} characters")
+            self.session.info(f"showing the first {MAX_SHOWN:,} of turn {number}'s {len(record.text):,} characters")
         event = HeatShown(number, record.seed, shown, probs, alternatives)
-        self.emit(event)
+        self.session.emit(event)
         return event
 
     def whatif(self, pos: int, char: str, turn: int | None = None) -> str:
@@ -156,9 +158,9 @@ class LookInside:
         if model.vocab.unknown(char):
             raise RnnplayError(f"the model has never seen {describe_char(char)}; "
                                "pick one of the alternatives /heat shows")
-        self.info(f"what if turn {number} had {describe_char(char)} instead of {describe_char(record.text[pos])} "
-                  f"at position {pos}?")
-        return self.generate(record.seed + record.text[:pos] + char)
+        self.session.info(f"what if turn {number} had {describe_char(char)} instead of "
+                          f"{describe_char(record.text[pos])} at position {pos}?")
+        return self.generation.generate(record.seed + record.text[:pos] + char)
 
     def check_unit(self, unit: Unit) -> Unit:
         model = self._require_model()
@@ -177,12 +179,13 @@ class LookInside:
             _, record = self.turn_record()
             text = record.seed + record.text
         else:
-            text = self._known(model, text)
+            text = self.generation.known(model, text)
         text = text[:MAX_SHOWN]
         if not text:
             raise RnnplayError("nothing to colour: give a text the model knows, e.g. /neurons 0 5 To be, or not")
         self.unit = unit
-        with self._turn() as (model, cancel), self.working(f"reading {len(text):,} characters") as report:
+        with self.generation.exclusive() as (model, cancel), \
+                self.session.working(f"reading {len(text):,} characters") as report:
             acts = activations(model, text, unit.which, progress=report, cancel=cancel.is_set)
         return self._show_unit(unit, text, acts[:, unit.layer, unit.unit], None, "")
 
@@ -193,7 +196,7 @@ class LookInside:
         title = f"{unit}{note} · {acts.min():+.2f} to {acts.max():+.2f}"
         event = NeuronsShown(title, text, tuple(np.clip(acts / scale, -1.0, 1.0).tolist()),
                              None if mask is None else tuple(mask.tolist()))
-        self.emit(event)
+        self.session.emit(event)
         return event
 
     def find_neurons(self, condition: str, text: str | None = None, top: int = 5) -> list[NeuronScore]:
@@ -204,22 +207,23 @@ class LookInside:
         written in this session. :meth:`cancel` stops the reading within one step
         (:class:`~rnnplay.core.work.Cancelled`).
         """
-        with self._turn() as (model, cancel):
-            source, text = ("the text given", self._known(model, text)) if text else self._search_text(model)
+        with self.generation.exclusive() as (model, cancel):
+            source, text = ("the text given", self.generation.known(model, text)) if text else self._search_text(model)
             signal = condition_signal(text, condition)
             if signal.std() == 0:
                 raise RnnplayError(f"{condition} never changes in {source}: give a text where it does, "
                                    f"/neurons find {condition} TEXT")
             which = ("h", "c")[: min(2, model.cell.state_size)]
             count = model.num_layers * model.hidden_size * len(which)
-            with self.working(f"reading {len(text):,} characters to rank {count:,} units") as report:
+            with self.session.working(f"reading {len(text):,} characters to rank {count:,} units") as report:
                 acts = read_states(model, text, which, auto_streams(len(text)), report, cancel.is_set)
         ranked = [s for w, a in acts.items() for s in rank_units(a, signal, top, w)]
         scores = sorted(ranked, key=lambda s: -abs(s.correlation))[:top]
-        units = [Unit(s.layer, s.unit, s.which) for s in scores]
-        rows = [f"  r={s.correlation:+.3f}  {u}   {unit_command(u)}" for s, u in zip(scores, units, strict=True)]
-        self.info("\n".join([f"units that track {condition} over {len(text):,} characters of {source}:", *rows]))
-        self.unit = best = units[0]
+        found = UnitsFound(condition, tuple((Unit(s.layer, s.unit, s.which), s.correlation) for s in scores))
+        self.unit = best = found.units[0][0]
+        self.session.info(units_message(f"units that track {condition} over {len(text):,} characters of {source}",
+                                        found))
+        self.session.emit(found)
         start, stop = excerpt(text, signal)
         binary = bool(np.isin(signal, (0.0, 1.0)).all())
         self._show_unit(best, text[start:stop], acts[best.which][start:stop, best.layer, best.unit],
@@ -230,10 +234,10 @@ class LookInside:
         corpus = self.corpus_text()
         if corpus is not None:
             name, text = corpus
-            config = (self.meta.get("training") or {}).get("config") or {}
+            config = (self.session.meta.get("training") or {}).get("config") or {}
             start = int(len(text) * (1 - config.get("val_fraction", 0.1)))
-            return f"{name}'s validation text", self._known(model, text[start : start + FIND_CHARS])
-        written = "\n".join(r.seed + r.text for r in self.turns)[-FIND_CHARS:]
+            return f"{name}'s validation text", self.generation.known(model, text[start : start + FIND_CHARS])
+        written = "\n".join(r.seed + r.text for r in self.session.turns)[-FIND_CHARS:]
         if not written:
             raise RnnplayError("the model's corpus is not at hand and nothing is written yet: "
                                "give a text, /neurons find CONDITION TEXT")
@@ -242,10 +246,10 @@ class LookInside:
     def corpus_text(self) -> tuple[str, str] | None:
         """(name, text) of the model's training corpus when it is at hand: training now, or its file or
         cached download still there with the same checksum. Nothing is downloaded."""
-        job = self.training
-        if job is not None and job.run.model is self.model:
+        job = self.session.training
+        if job is not None and job.run.model is self.session.model:
             return job.run.corpus.name, job.run.corpus.text
-        info = self.meta.get("corpus") or {}
+        info = self.session.meta.get("corpus") or {}
         name, sha = info.get("name", "the corpus"), info.get("sha256")
         if sha is not None and self._corpus_cache is not None and self._corpus_cache[0] == sha:
             return name, self._corpus_cache[1]

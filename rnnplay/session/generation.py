@@ -1,0 +1,185 @@
+"""Writing with the model from a session: continuations, /compare, /score, /copy and /transcript save.
+
+Threads: one generation runs at a time (``lock``); a new one, or :meth:`Generation.cancel`,
+stops the running one within one step (a ``threading.Event`` checked every step). A
+generation samples from :meth:`Session.snapshot`, a copy of the weights while they train,
+so the user keeps playing with the latest weights while the model trains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.generate import generate
+from rnnplay.core.model import Model
+from rnnplay.core.score import Score, score_text
+from rnnplay.core.vocab import describe_char
+from rnnplay.models.bundled import no_model
+from rnnplay.session.events import (
+    Chunk,
+    ClipboardCopy,
+    CompareShown,
+    ScoreShown,
+    Surprise,
+    TurnEnded,
+    TurnStarted,
+)
+from rnnplay.session.inspection import TurnRecord, sampler_label
+from rnnplay.session.screen_text import score_message
+from rnnplay.session.transcript import save_transcript
+
+if TYPE_CHECKING:
+    from rnnplay.session.session import Session
+
+LONG_SCORE = 5_000  # characters from which /score shows that it is at work
+
+
+def surprises(text: str, score: Score, worst: int) -> tuple[Surprise, ...]:
+    """The ``worst`` least expected characters of ``text`` by its ``score``, least expected first."""
+    rows = []
+    for i in (int(i) for i in np.argsort(score.probs)[:worst]):
+        guess, p = score.alternatives(i)[0]
+        rows.append(Surprise(text[i + 1], text[max(0, i - 11) : i + 1], float(score.probs[i]), guess, float(p)))
+    return tuple(rows)
+
+
+class Generation:
+    """The session's generator: one continuation at a time, each recorded as a turn (``session.turns``)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.running = False
+        self._lock = threading.Lock()  # one generation at a time
+        self._cancel_lock = threading.Lock()  # the current cancel event
+        self._cancel = threading.Event()
+        self.rng = np.random.default_rng()
+
+    # -- one at a time --------------------------------------------------------------------
+    def cancel(self) -> bool:
+        """Stop a running generation within one step; True if one was running."""
+        running = self.running
+        with self._cancel_lock:
+            self._cancel.set()
+        return running
+
+    def new_cancel(self) -> threading.Event:
+        """The event :meth:`cancel` sets from now on; the running generation's is set, so it stops."""
+        with self._cancel_lock:
+            self._cancel.set()
+            self._cancel = threading.Event()
+            return self._cancel
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[tuple[Model, threading.Event]]:
+        """Exclusive use of the generator: stops the running generation, waits for it, yields (model, cancel)."""
+        model = self.session.snapshot()
+        if model is None:
+            raise RnnplayError(no_model())
+        cancel = self.new_cancel()
+        with self._lock:
+            self.running = True
+            try:
+                yield model, cancel
+            finally:
+                self.running = False
+
+    def known(self, model: Model, text: str) -> str:
+        """``text`` without the characters the model has never seen (with a warning naming them)."""
+        unknown = model.vocab.unknown(text)
+        if unknown:
+            self.session.warn(f"skipped {len(unknown)} character(s) the model does not know: "
+                              f"{' '.join(describe_char(c) for c in unknown[:10])}")
+        return model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
+
+    def _turn_rng(self) -> np.random.Generator:
+        """Same seed, same continuation: a fixed /set seed restarts the generator every turn."""
+        seed = self.session.seed
+        return self.rng if seed is None else np.random.default_rng(seed)
+
+    # -- writing --------------------------------------------------------------------------
+    def generate(self, seed: str) -> str:
+        """Continue ``seed`` with the current sampler, emitting the text as it comes."""
+        s = self.session
+        with self.exclusive() as (model, cancel):
+            known = self.known(model, seed)
+            sampler, params = s.sampler, dict(s.params)
+            s.emit(TurnStarted(seed, s.sampler_label()))
+            out: list[str] = []
+            reason = "error"
+            try:
+                for chunk in generate(model, seed, sampler, params, s.length, self._turn_rng(),
+                                      stop=s.stop, cancel=cancel, on_unknown="skip"):
+                    out.append(chunk)
+                    s.emit(Chunk(chunk))
+                reason = "stopped" if cancel.is_set() else "done"
+            finally:
+                s.turns.append(TurnRecord(known, "".join(out), "continuation", s.model_name, s.sampler_name,
+                                          params, s.length, s.seed, s.stop, reason))
+                s.emit(TurnEnded(reason, sum(map(len, out))))
+        return "".join(out)
+
+    def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
+        """The same seed and random seed through several samplers (their default settings): a CompareShown event."""
+        s = self.session
+        samplers = [s.host.get("samplers", n) for n in names or sorted(s.host.samplers)]
+        rows: list[tuple[str, str]] = []
+        with self.exclusive() as (model, cancel), s.working(f"comparing {len(samplers)} samplers") as report:
+            self.known(model, seed)
+            seed_value = s.seed if s.seed is not None else int(self.rng.integers(1 << 31))
+            for i, sampler in enumerate(samplers):
+                report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
+                params = {k: p.default for k, p in sampler.params.items()}
+                text = "".join(generate(model, seed, sampler, params, min(length, s.length),
+                                        np.random.default_rng(seed_value), stop=s.stop, cancel=cancel,
+                                        on_unknown="skip"))
+                rows.append((sampler_label(sampler.name, params), text))
+                if cancel.is_set():
+                    break
+        s.emit(CompareShown(seed, tuple(rows)))
+        if s.seed is None:
+            s.info(f"random seed {seed_value}: /set seed {seed_value} repeats this comparison")
+        return rows
+
+    def score(self, text: str, worst: int = 3) -> Score:
+        """How surprised the model is by ``text``: its bits per character, and its ``worst`` least expected
+        characters (a :class:`ScoreShown`)."""
+        s = self.session
+        model = s.snapshot()
+        if model is None:
+            raise RnnplayError(no_model())
+        if len(text) < LONG_SCORE:
+            result = score_text(model, text)
+        else:
+            with self.exclusive() as (_, cancel), s.working(f"scoring {len(text):,} characters") as report:
+                result = score_text(model, text, progress=report, cancel=cancel.is_set)
+        shown = ScoreShown(surprises(text, result, worst))
+        s.info(score_message(f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
+                             f"over {len(result.probs)} predicted characters", shown))
+        s.emit(shown)
+        return result
+
+    # -- keeping what was written -----------------------------------------------------------
+    def copy_last(self) -> str:
+        """Put the last continuation on the clipboard (a :class:`ClipboardCopy` for the front end)."""
+        text = next((t.text for t in reversed(self.session.turns) if t.kind == "continuation"), None)
+        if text is None:
+            raise RnnplayError("nothing to copy yet: type a seed and press Enter, then /copy")
+        self.session.emit(ClipboardCopy(text))  # the front end copies it and says so
+        return text
+
+    def save_transcript(self, path: str, force: bool = False) -> Path:
+        """Write every turn (seed, continuation, sampler and settings) as Markdown (.md) or JSON Lines (.jsonl)."""
+        turns = self.session.turns
+        if not turns:
+            raise RnnplayError("nothing to save yet: type a seed and press Enter first")
+        saved = save_transcript(Path(os.path.expanduser(path)), turns, force)
+        self.session.info(f"saved {len(turns)} turn{'s' * (len(turns) != 1)} to {saved}")
+        return saved

@@ -1,0 +1,301 @@
+"""The session's training job: a run in a background thread, its events forwarded, its checkpoints kept.
+
+:class:`Runner`, a collaborator of :class:`~rnnplay.session.session.Session`, starts at
+most one :class:`TrainingJob` at a time. The training thread owns the model's weights
+while it takes a step (the session's ``model_lock``), so generation copies them under
+that lock (:meth:`Session.snapshot`). The trainer's events are forwarded as they are
+(see :mod:`rnnplay.session.events`), and the checkpoint is saved (or rescued) when the
+run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rnnplay.core import threads
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
+from rnnplay.core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from rnnplay.core.work import Cancelled
+from rnnplay.corpora import Corpus, load_corpus
+from rnnplay.models.library import free_path, library_path, models_dir
+from rnnplay.session.events import Changed, LossPoint, Progress, TrainingEnded, TrainingSample
+from rnnplay.session.training_runs import (
+    BestCheckpoint,
+    ModelSpec,
+    OutputLock,
+    TrainingRun,
+    ancestry,
+    check_output_path,
+    continue_run,
+    growth_text,
+    new_run,
+)
+
+if TYPE_CHECKING:
+    from rnnplay.session.session import Session
+
+
+def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
+    """Shrink (B, T) until B streams of T+1 characters fit in ``n`` training characters."""
+    batch_size = max(1, min(batch_size, n // (seq_length + 1)))
+    seq_length = max(1, min(seq_length, n // batch_size - 1))
+    return batch_size, seq_length
+
+
+def shape_text(model: Model) -> str:
+    """'2×512 lstm'."""
+    return f"{model.num_layers}×{model.hidden_size} {model.cell.name}"
+
+
+class StepThrottle:
+    """Which training steps to forward: step 1, then at most one each 0.1 s, carrying the mean loss since the last."""
+
+    def __init__(self) -> None:
+        self.pending: list[float] = []
+        self.last = 0.0
+
+    def offer(self, event: StepEvent) -> StepEvent | None:
+        """``event`` with its loss averaged over the steps held back since the last one forwarded, or None."""
+        self.pending.append(event.loss)
+        now = time.monotonic()
+        if now - self.last < 0.1 and event.step != 1:
+            return None
+        self.last = now
+        mean = float(np.mean(self.pending))
+        self.pending.clear()
+        return replace(event, loss=mean)
+
+
+@dataclass
+class TrainingJob:
+    run: TrainingRun
+    out: Path
+    lock: OutputLock  # on ``out`` while the job runs, so no other training writes it
+    best: BestCheckpoint | None = None  # /train … best=PATH
+    thread: threading.Thread | None = None
+    last: StepEvent | None = None
+    val_loss: float | None = None
+    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss) as plotted
+    val_losses: list[tuple[int, float]] = field(default_factory=list)
+    ended: TrainingEnded | None = None  # set, and the lock let go, before the event is emitted
+
+    @property
+    def alive(self) -> bool:
+        return self.thread is not None and self.thread.is_alive() and self.ended is None
+
+
+def new_file(path: str, key: str) -> Path:
+    """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
+    replaces one)."""
+    target = Path(os.path.expanduser(path))
+    if not target.suffix:
+        target = target.with_suffix(".npz")
+    if target.is_file():
+        default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
+        raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
+                           f"{default}")
+    return check_output_path(target, f"{key}=", checkpoint=True)
+
+
+class Runner:
+    """Starts, forwards and stops the session's one training job (``job``: the running or last one)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.job: TrainingJob | None = None
+
+    def refuse_while_training(self, what: str) -> None:
+        if self.job is not None and self.job.alive:
+            raise RnnplayError(f"a model is training; /stop it before you {what}")
+
+    # -- start and stop -----------------------------------------------------------------------
+    def start(
+        self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
+        best: str | None = None,
+    ) -> TrainingJob:
+        """Train in a background thread; the model in training becomes the session's current model.
+
+        With ``spec`` None the loaded model trains further (its weights, a fresh optimizer;
+        characters of the corpus it lacks are added to its vocabulary, as `rnnplay train
+        --init-from` does, and the checkpoint records its ancestry); with no model loaded, or with a
+        ``spec``, a new model of that shape (or of the session's ``spec``) starts. The checkpoint goes
+        to ``out``, or to a free name in the model library; an existing file is never
+        replaced. ``best``: also keep the checkpoint with the lowest validation loss there.
+        """
+        s = self.session
+        self.refuse_while_training("start another")
+        target = new_file(out, "out") if out else None
+        best_path = new_file(best, "best") if best else None
+        corpus = self._load_corpus(corpus_spec)
+        self._fit_config(config, corpus)
+        run, what = self._make_run(corpus_spec, corpus, config, spec)
+        target = target or check_output_path(library_path(corpus.name), "the model library", checkpoint=True)
+        keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
+        job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper)  # released when the job ends
+        self.job = job
+        meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
+                **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
+        s.set_model(run.model, meta, target.name, target)
+        s.emit(Changed("training"))
+        s.info(f"{what} on {corpus.name} ({len(corpus.text):,} chars); checkpoint: {target}; "
+               "/stop ends it, and you can keep generating meanwhile")
+        job.thread = threading.Thread(target=self._loop, args=(job,), name="rnnplay-train", daemon=True)
+        job.thread.start()
+        return job
+
+    def _make_run(self, corpus_spec: str, corpus: Corpus, config: TrainConfig,
+                  spec: ModelSpec | None) -> tuple[TrainingRun, str]:
+        """The run (a new model, or the loaded one continued) and what it does, in words."""
+        s = self.session
+        extra = {"command": f"/train {corpus_spec}"}
+        if spec is not None or s.model is None:
+            run = new_run(corpus, spec or s.spec, config, extra)
+            return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
+        base = s.model
+        lineage = ancestry(s.meta, s.model_path, s.model_name)
+        run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
+        grown = f", {growth_text(run)}" if run.added else ""
+        return run, f"continuing {s.model_name} ({shape_text(base)}{grown})"
+
+    def _load_corpus(self, corpus_spec: str) -> Corpus:
+        """The corpus, with Working events while it loads; cancelling stops a download (:class:`Cancelled`)."""
+        cancel = self.session.generation.new_cancel()
+
+        def progress(label: str, done: int, total: int | None, unit: str = "B") -> None:
+            if cancel.is_set():
+                raise Cancelled(f"stopped loading {corpus_spec}; nothing was trained")
+            report(done / total if total else None, label)
+
+        with self.session.working(f"loading {corpus_spec}") as report:
+            return load_corpus(corpus_spec, progress=progress)
+
+    def _fit_config(self, config: TrainConfig, corpus: Corpus) -> None:
+        """Shrink batch and sequence to a short corpus, and give one pass (at least 100 steps) when no budget is set."""
+        n_train = int(len(corpus.text) * (1 - config.val_fraction))
+        batch, seq = fit_batches(n_train, config.batch_size, config.seq_length)
+        if (batch, seq) != (config.batch_size, config.seq_length):
+            self.session.info(f"{corpus.name} is short ({len(corpus.text):,} chars): batch {batch} x sequence {seq}")
+            config.batch_size, config.seq_length = batch, seq
+        if config.steps is None and config.epochs is None and config.seconds is None:
+            config.steps = max(100, n_train // (batch * seq))
+            self.session.info(f"no budget given: {config.steps} steps (one pass, at least 100); set steps= or time=")
+
+    def stop(self) -> None:
+        job = self.job
+        if job is None or not job.alive:
+            raise RnnplayError("no model is training; /train FILE starts one")
+        job.run.trainer.stop()
+        self.session.info(f"stopping after this step; the checkpoint goes to {job.out}")
+
+    def close(self) -> None:
+        """Stop the job, if one runs, and wait while it saves its checkpoint."""
+        job = self.job
+        if job is not None and job.alive:
+            job.run.trainer.stop()
+            assert job.thread is not None
+            job.thread.join(timeout=120)
+
+    # -- the training thread ------------------------------------------------------------------
+    def _loop(self, job: TrainingJob) -> None:
+        try:
+            with threads.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.threads)
+                job.ended = self._forward(job)
+        finally:
+            job.lock.__exit__(None, None, None)
+        self.session.emit(job.ended)
+        self.session.emit(Changed("model"))
+
+    def _forward(self, job: TrainingJob) -> TrainingEnded:
+        """Forward the run's events until it ends; how it ended."""
+        s = self.session
+        events = job.run.events()
+        steps = StepThrottle()
+        try:
+            while True:
+                with s.model_lock:
+                    event = next(events)
+                match event:
+                    case FinishedEvent():
+                        return self._on_finished(job, event)
+                    case StepEvent():
+                        self._on_step(job, steps.offer(event), event)
+                    case ValidationEvent():
+                        self._on_validation(job, event)
+                    case SampleEvent():
+                        s.emit(event)
+                        s.emit(TrainingSample(event.step, event.text))
+                    case SkippedEvent():
+                        s.emit(event)
+                        s.warn(f"training step {event.step}: {event.reason}")
+        except Exception as err:  # a training failure must not take the app down, nor lose the steps made
+            message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
+            path = self._save(job) if job.run.trainer.step else None
+            kept = f"; the run up to step {job.run.trainer.step} is in {path}" if path else ""
+            s.error(f"training failed: {message}{kept}")
+            return TrainingEnded(job.run.trainer.step, "error", None if path is None else str(path))
+
+    def _on_step(self, job: TrainingJob, forwarded: StepEvent | None, event: StepEvent) -> None:
+        job.last = event
+        if forwarded is None:
+            return
+        job.losses.append((event.step, forwarded.loss))
+        self.session.emit(forwarded)
+        self.session.emit(LossPoint(event.step, forwarded.loss, None))
+        self._emit_progress(job)
+
+    def _on_validation(self, job: TrainingJob, event: ValidationEvent) -> None:
+        s = self.session
+        job.val_loss = event.val_loss
+        job.val_losses.append((event.step, event.val_loss))
+        s.emit(event)
+        s.emit(LossPoint(event.step, None, event.val_loss))
+        if job.best is None:
+            return
+        with s.model_lock:
+            saved = job.best.offer(job.run, event.val_loss)
+        if saved is not None and saved.problem:
+            s.warn(f"{saved.problem}; the best checkpoint is kept in {saved.path} instead")
+            job.best.path = saved.path
+
+    def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
+        self._emit_progress(job)
+        path = self._save(job)
+        val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
+        ended = {"stopped": "stopped", "diverged": "stopped: the loss was not finite, so the weights were kept as "
+                 "they were and a lower lr= may help"}.get(event.reason, "done")
+        saved = f"saved {path}" if path else ""
+        self.session.info("; ".join(filter(None, [f"training {ended} at step {event.step}", val, saved])))
+        if job.best is not None and job.best.kept:
+            self.session.info(job.best.describe(job.run))
+        return TrainingEnded(event.step, event.reason, None if path is None else str(path))
+
+    def _save(self, job: TrainingJob) -> Path | None:
+        """Save the run to its checkpoint, or to a rescue copy (with a warning saying why) when that fails;
+        None, with an error saying what to do, when both fail."""
+        s = self.session
+        try:
+            with s.model_lock:
+                saved = job.run.save_or_rescue(job.out)
+        except RnnplayError as err:
+            s.error(f"{err}; the model is still loaded: /save PATH keeps it")
+            return None
+        if saved.problem:
+            s.warn(f"{saved.problem}; saved to {saved.path} instead")
+        s.model_path = saved.path
+        if s.model is job.run.model:
+            s.meta = {**s.meta, "trained": {"step": job.run.trainer.step}}  # the step its ancestry records
+        return saved.path
+
+    def _emit_progress(self, job: TrainingJob) -> None:
+        e = job.last
+        if e is not None:
+            self.session.emit(Progress(e.step, e.fraction, e.epoch, e.loss, job.val_loss, e.chars_per_sec,
+                                       e.eta_seconds))
