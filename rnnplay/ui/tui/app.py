@@ -2,19 +2,17 @@
 
 Every line typed goes to ``Session.submit`` in a worker thread, so a long
 generation or a slow command never blocks the UI. The session's events come back
-from whichever thread emitted them; they queue up here and a single ``Drain``
-message (posted thread-safely, at most one in flight) hands them to the UI thread
-in order, which keeps a fast stream of characters from flooding the message queue.
+from whichever thread emitted them and reach the UI thread as Textual messages, one
+class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own
+``@on`` handler below.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from functools import partial, singledispatchmethod
+from functools import partial
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -22,9 +20,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.fuzzy import Matcher
 from textual.markup import escape
-from textual.message import Message
 from textual.widgets import Footer
 
+from rnnplay.core.trainer import SampleEvent, StepEvent, ValidationEvent
 from rnnplay.plugins.commands import command_table
 from rnnplay.session.events import (
     Changed,
@@ -32,20 +30,18 @@ from rnnplay.session.events import (
     Cleared,
     ClipboardCopy,
     CompareShown,
-    Event,
     HeatShown,
-    LossPoint,
     NeuronsShown,
     Progress,
     QuitRequested,
     TrainingEnded,
-    TrainingSample,
     TurnEnded,
     TurnStarted,
     Working,
 )
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
+from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
 from rnnplay.ui.tui.widgets import Card, Conversation, LossPlot, TrainingPanel, Turn, WorkingLine
 
@@ -56,10 +52,6 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
         "Ctrl+D (on an empty input) or /quit leaves")
-
-
-class Drain(Message):
-    """Session events are waiting in the app's queue."""
 
 
 def highlighted(matcher: Matcher, text: str) -> Content:
@@ -104,9 +96,7 @@ class RnnplayApp(App[None]):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
-        self.events: deque[Event] = deque()
-        self._events_lock = threading.Lock()
-        self._drain_posted = False
+        self.queue = EventQueue(self.post_message)
         self.turn: Turn | None = None
 
     def compose(self) -> ComposeResult:
@@ -122,7 +112,7 @@ class RnnplayApp(App[None]):
 
     def on_mount(self) -> None:
         self.session.keys_help = KEYS
-        self.unsubscribe = self.session.subscribe(self.receive)
+        self.unsubscribe = self.session.subscribe(self.queue.put)
         self.show_cards()
         self.session.greet()
         self.query_one(PromptInput).focus()
@@ -134,106 +124,98 @@ class RnnplayApp(App[None]):
         self.unsubscribe()
         self.session.close()
 
-    # -- from the session (any thread) to the UI thread ----------------------------------------
-    def receive(self, event: Event) -> None:
-        with self._events_lock:
-            self.events.append(event)
-            if self._drain_posted:
-                return
-            self._drain_posted = True
-        self.post_message(Drain())
-
+    # -- from the session (any thread) to the UI thread: each kind of event is a message with its own handler ------
     def on_drain(self, _: Drain) -> None:
-        with self._events_lock:
-            events = list(self.events)
-            self.events.clear()
-            self._drain_posted = False
-        for event in events:
-            self.apply(event)
+        for message in self.queue.take():
+            self.post_message(message)
+
+    @on(Arrived.of(Chunk))
+    def _chunk(self, message: Arrived) -> None:
         if self.turn is not None:
+            self.turn.append(message.event.text)
             self.turn.show()
 
-    @singledispatchmethod
-    def apply(self, event: Event) -> None:
-        """Show one session event (on the UI thread); each kind has its own method below."""
+    @on(Arrived.of(TurnStarted))
+    def _turn_started(self, message: Arrived) -> None:
+        self.turn = self.query_one(Conversation).add_turn(message.event.seed, message.event.sampler)
 
-    @apply.register
-    def _chunk(self, event: Chunk) -> None:
+    @on(Arrived.of(TurnEnded))
+    def _turn_ended(self, message: Arrived) -> None:
         if self.turn is not None:
-            self.turn.append(event.text)
-
-    @apply.register
-    def _turn_started(self, event: TurnStarted) -> None:
-        self.turn = self.query_one(Conversation).add_turn(event.seed, event.sampler)
-
-    @apply.register
-    def _turn_ended(self, event: TurnEnded) -> None:
-        if self.turn is not None:
-            self.turn.end(event.reason)
+            self.turn.end(message.event.reason)
             self.turn.show()
             self.turn = None
 
-    @apply.register
-    def _message(self, event: SessionMessage) -> None:
-        self.query_one(Conversation).add_message(event.level, event.text)
+    @on(Arrived.of(SessionMessage))
+    def _message(self, message: Arrived) -> None:
+        self.query_one(Conversation).add_message(message.event.level, message.event.text)
 
-    @apply.register
-    def _heat(self, event: HeatShown) -> None:
-        self.query_one(Conversation).add_heat(event).focus()  # ←→ and 1-5 work at once; typing goes to the prompt
+    @on(Arrived.of(HeatShown))
+    def _heat(self, message: Arrived) -> None:
+        self.query_one(Conversation).add_heat(message.event).focus()  # ←→ and 1-5 work at once; typing: the prompt
 
-    @apply.register
-    def _neurons(self, event: NeuronsShown) -> None:
-        self.query_one(Conversation).add_neurons(event)
+    @on(Arrived.of(NeuronsShown))
+    def _neurons(self, message: Arrived) -> None:
+        self.query_one(Conversation).add_neurons(message.event)
 
-    @apply.register
-    def _compare(self, event: CompareShown) -> None:
-        self.query_one(Conversation).add_compare(event)
+    @on(Arrived.of(CompareShown))
+    def _compare(self, message: Arrived) -> None:
+        self.query_one(Conversation).add_compare(message.event)
 
-    @apply.register
-    def _working(self, event: Working) -> None:
-        self.query_one(WorkingLine).show_work(event)
+    @on(Arrived.of(Working))
+    def _working(self, message: Arrived) -> None:
+        self.query_one(WorkingLine).show_work(message.event)
 
-    @apply.register
-    def _copy(self, event: ClipboardCopy) -> None:
-        self.copy_to_clipboard(event.text)
-        self.notify(f"copied {len(event.text):,} characters")
+    @on(Arrived.of(ClipboardCopy))
+    def _copy(self, message: Arrived) -> None:
+        self.copy_to_clipboard(message.event.text)
+        self.notify(f"copied {len(message.event.text):,} characters")
 
-    @apply.register
-    def _progress(self, event: Progress) -> None:
+    @on(Arrived.of(StepEvent))
+    def _step(self, message: Arrived) -> None:
+        e = message.event
         panel = self.query_one(TrainingPanel)
         panel.add_class("active")
-        panel.show_progress(event.step, event.fraction, event.chars_per_sec, event.eta_seconds)
+        panel.show_progress(e.step, e.fraction, e.chars_per_sec, e.eta_seconds)
+        self.query_one(LossPlot).add(e.step, e.loss, None)
         self.query_one("#model-card", Card).show_rows(self.session.card())
 
-    @apply.register
-    def _loss(self, event: LossPoint) -> None:
-        self.query_one(LossPlot).add(event.step, event.train, event.val)
+    @on(Arrived.of(Progress))
+    def _progress(self, message: Arrived) -> None:
+        """The session's old progress event: only its last word on a run (the share done at the end) is news."""
+        e = message.event
+        self.query_one(TrainingPanel).show_progress(e.step, e.fraction, e.chars_per_sec, e.eta_seconds)
 
-    @apply.register
-    def _sample(self, event: TrainingSample) -> None:
-        self.query_one(Conversation).add_sample(event.step, event.text)
+    @on(Arrived.of(ValidationEvent))
+    def _validation(self, message: Arrived) -> None:
+        self.query_one(LossPlot).add(message.event.step, None, message.event.val_loss)
 
-    @apply.register
-    def _training_ended(self, event: TrainingEnded) -> None:
-        self.query_one(TrainingPanel).finish(event.step, event.reason)
+    @on(Arrived.of(SampleEvent))
+    def _sample(self, message: Arrived) -> None:
+        self.query_one(Conversation).add_sample(message.event.step, message.event.text)
+
+    @on(Arrived.of(TrainingEnded))
+    def _training_ended(self, message: Arrived) -> None:
+        self.query_one(TrainingPanel).finish(message.event.step, message.event.reason)
         self.show_cards()
 
-    @apply.register
-    def _changed(self, event: Changed) -> None:
-        if event.what == "training":  # a new job: a fresh plot
+    @on(Arrived.of(Changed))
+    def _changed(self, message: Arrived) -> None:
+        what = message.event.what
+        if what == "training":  # a new job: a fresh plot
             self.query_one(LossPlot).reset()
             self.query_one(TrainingPanel).add_class("active")
-        elif event.what == "model" and not self.training_shown():
+        elif what == "model" and not self.training_shown():
             self.query_one(TrainingPanel).reset()
         self.show_cards()
 
-    @apply.register
-    def _cleared(self, _: Cleared) -> None:
+    @on(Arrived.of(Cleared))
+    def _cleared(self, _: Arrived) -> None:
         self.query_one(Conversation).remove_children()
         self.turn = None
 
-    @apply.register
-    def _quit(self, _: QuitRequested) -> None:
+    @on(Arrived.of(QuitRequested))
+    def _quit(self, _: Arrived) -> None:
         self.action_leave()
 
     def training_shown(self) -> bool:

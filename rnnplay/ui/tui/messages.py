@@ -1,0 +1,85 @@
+"""The session's events as Textual messages: one message class per kind of event, so the app handles each kind
+with its own ``@on(Arrived.of(Kind))`` handler and Textual does the dispatching.
+
+The session emits from whichever thread did the work. Its events queue up in
+:class:`EventQueue` and one ``Drain`` message at a time (posted thread-safely)
+tells the UI thread to take them; there each becomes its Textual message, in order.
+Characters streamed between two drains arrive as one ``Chunk``, which keeps a fast
+stream from flooding the app's message queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from textual.message import Message
+
+from rnnplay.session.events import Chunk
+
+
+class Drain(Message, bubble=False):
+    """Session events are waiting in the app's queue."""
+
+
+class Arrived(Message, bubble=False):
+    """A session event, delivered on the UI thread; ``Arrived.of(Kind)`` is the message class of one kind."""
+
+    kind: type = object
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+    @classmethod
+    @cache
+    def of(cls, kind: type) -> type[Arrived]:
+        """The message class for events of type ``kind`` (the same class each time it is asked for)."""
+        return type(f"{kind.__name__}Arrived", (cls,), {"kind": kind, "__doc__": f"A session {kind.__name__}."},
+                    bubble=False)
+
+
+def as_message(event: Any) -> Arrived:
+    """``event`` wrapped in the message class of its kind."""
+    return Arrived.of(type(event))(event)
+
+
+def merged(events: list[Any]) -> list[Any]:
+    """``events`` with each run of consecutive chunks joined into one chunk (the same text, in the same place)."""
+    out: list[Any] = []
+    for event in events:
+        if isinstance(event, Chunk) and out and isinstance(out[-1], Chunk):
+            out[-1] = Chunk(out[-1].text + event.text)
+        else:
+            out.append(event)
+    return out
+
+
+class EventQueue:
+    """Session events from any thread, handed to the UI thread in order, with at most one ``Drain`` in flight."""
+
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self.post = post
+        self.events: deque[Any] = deque()
+        self.lock = threading.Lock()
+        self.drain_posted = False
+
+    def put(self, event: Any) -> None:
+        """Called from any thread (it is the session's subscriber)."""
+        with self.lock:
+            self.events.append(event)
+            if self.drain_posted:
+                return
+            self.drain_posted = True
+        self.post(Drain())
+
+    def take(self) -> list[Arrived]:
+        """On the UI thread, at a ``Drain``: every event waiting, as messages."""
+        with self.lock:
+            events = list(self.events)
+            self.events.clear()
+            self.drain_posted = False
+        return [as_message(event) for event in merged(events)]
