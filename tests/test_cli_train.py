@@ -17,7 +17,7 @@ from rnnplay.core.trainer import TrainConfig
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.session.training_runs import ModelSpec, new_run
-from rnnplay.ui.cli.cmd_train import Interrupts
+from rnnplay.ui.cli.interrupts import Interrupts
 
 
 def rnnplay(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:

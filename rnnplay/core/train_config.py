@@ -23,7 +23,7 @@ class ModelSpec:
     cell: str = setting("lstm", "recurrent cell: rnn, lstm, or one from a plugin", label="cell")
     layers: int = setting(2, f"stacked layers, 1 to {MAX_LAYERS}", label="layers")
     hidden: int = setting(256, f"hidden units per layer, 1 to {MAX_HIDDEN:,}", label="hidden size")
-    dropout: float = setting(0.0, "dropout on each layer's output (between layers and before the head)",
+    dropout: float = setting(0.0, "dropout on each layer's output, between layers and before the head",
                              min=0, max=1, max_open=True, label="dropout")
 
     def __post_init__(self) -> None:
@@ -47,17 +47,17 @@ class TrainConfig:
     lr_schedule: str = setting("cosine", "cosine: from lr down to lr/10 over the budget; constant: lr throughout",
                                choices=SCHEDULES, label="learning-rate schedule")
     clip: float = setting(5.0, "gradient clip, 0 for none", min=0, label="clip (0: no clipping)")
-    clip_mode: str = setting("norm", "norm: the gradients' global norm; value: each value to ±clip (min-char-rnn)",
+    clip_mode: str = setting("norm", "norm: the gradients' global norm; value: each value to ±clip, as min-char-rnn",
                              choices=("norm", "value"), label="clip mode")
-    lr_decay: float = setting(1.0, "multiply the rate by this ... (1: no decay)", min=0, min_open=True, max=1,
+    lr_decay: float = setting(1.0, "multiply the rate by this ..., 1: no decay", min=0, min_open=True, max=1,
                               label="lr decay")
-    lr_decay_every: int = setting(0, "... every this many steps (0: once per epoch)", min=0, label="lr decay every")
+    lr_decay_every: int = setting(0, "... every this many steps, 0: once per epoch", min=0, label="lr decay every")
     # validation and samples
-    val_fraction: float = setting(0.1, "share of the corpus held out for validation (its end)", min=0, max=1,
+    val_fraction: float = setting(0.1, "share of the corpus held out for validation, from its end", min=0, max=1,
                                   max_open=True, label="val fraction")
-    val_every: int = setting(500, "steps between validations (0: only at the end)", min=0, label="val every")
+    val_every: int = setting(500, "steps between validations, 0: only at the end", min=0, label="val every")
     val_max_chars: int = setting(250_000, "validate on at most this many characters", min=2, label="val max chars")
-    sample_every: int = setting(0, "steps between samples printed during training (0: never)", min=0,
+    sample_every: int = setting(0, "steps between samples printed during training, 0: never", min=0,
                                 label="sample every")
     sample_length: int = setting(200, "characters per sample", min=1, label="sample length")
     seed: int = setting(0, "random seed: same seed, same run", min=0, label="seed")

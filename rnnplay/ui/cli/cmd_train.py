@@ -9,19 +9,11 @@ saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import shlex
-import signal
 import sys
-from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
-from rnnplay.core.params import check_number
 from rnnplay.core.trainer import (
     MAX_BAD_STEPS,
     Event,
@@ -30,7 +22,6 @@ from rnnplay.core.trainer import (
     SkippedEvent,
     StepEvent,
     TrainConfig,
-    Trainer,
     ValidationEvent,
 )
 from rnnplay.corpora import load_corpus
@@ -47,8 +38,18 @@ from rnnplay.session.training_runs import (
     init_from_run,
     new_run,
 )
+from rnnplay.ui.cli.interrupts import Interrupts
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.cli.render import bar_text, duration, loss_text
+from rnnplay.ui.cli.train_flags import (
+    BUDGET_FIELDS,
+    CHECKPOINT_EVERY,
+    CONFIG_FIELDS,
+    MODEL_FIELDS,
+    add_output_flags,
+    add_setting_flags,
+    given,
+)
 from rnnplay.ui.plot_file import plot_format, write_loss_plot
 
 ORDER = 10
@@ -63,20 +64,13 @@ examples:
 Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
 and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
 validation, sampling and the budget may change (a budget given replaces the saved
-one); the model's shape, --batch-size, --seq-length, --optimizer and --seed are the
-checkpoint's, and a different value is refused.
+one); the model's shape, --batch-size, --seq-length, --optimizer, --val-fraction and --seed
+are the checkpoint's, and a different value is refused.
 
 --init-from MODEL (a path, or a name in the model library) fine-tunes: MODEL's weights, a fresh
 optimizer and fresh settings; characters of the corpus the model lacks are added to its vocabulary.
 The shape is the model's (--cell, --layers, --hidden may only repeat it); the checkpoint records its
 ancestry (the models and corpora it came from)."""
-
-MODEL_FIELDS = tuple(f.name for f in fields(ModelSpec))
-BUDGET_FIELDS = ("steps", "epochs", "seconds")
-CONFIG_FIELDS = ("batch_size", "seq_length", "optimizer", "lr", "lr_schedule", "lr_decay", "lr_decay_every", "clip",
-                 "clip_mode", "val_every", "sample_every", "seed", *BUDGET_FIELDS)
-DEFAULT = {f.name: f.default for f in (*fields(ModelSpec), *fields(TrainConfig))}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -84,57 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("corpus", help="the training text: a file path or corpus spec")
-    # Model and optimisation flags default to None, so a resumed run knows which ones the user gave.
-    m = p.add_argument_group("model")
-    m.add_argument("--cell", help=f"recurrent cell: rnn, lstm, or one from a plugin (default {DEFAULT['cell']})")
-    m.add_argument("--layers", type=int, help=f"stacked layers (default {DEFAULT['layers']})")
-    m.add_argument("--hidden", type=int, help=f"hidden units per layer (default {DEFAULT['hidden']})")
-    m.add_argument("--dropout", type=float, help="dropout on each layer's output (between layers and before the "
-                                                 f"head), 0 to <1 (default {DEFAULT['dropout']:g})")
-    o = p.add_argument_group("optimisation")
-    o.add_argument("--batch-size", type=int, help=f"parallel streams B (default {DEFAULT['batch_size']})")
-    o.add_argument("--seq-length", type=int, help=f"BPTT length T (default {DEFAULT['seq_length']})")
-    o.add_argument("--optimizer", choices=sorted(OPTIMIZERS), help=f"default {DEFAULT['optimizer']}")
-    o.add_argument("--lr", type=float, help=f"peak learning rate, > 0 (default {DEFAULT['lr']:g})")
-    o.add_argument("--lr-schedule", choices=SCHEDULES,
-                   help="cosine: from --lr down to --lr/10 over the budget; constant: --lr throughout "
-                        f"(default {DEFAULT['lr_schedule']})")
-    o.add_argument("--lr-decay", type=float, help="multiply the rate by this, > 0 and <= 1 ... (default 1: none)")
-    o.add_argument("--lr-decay-every", type=int, help="... every N steps (default 0: every epoch)")
-    o.add_argument("--clip", type=float, help=f"gradient clip, 0 for none (default {DEFAULT['clip']:g})")
-    o.add_argument("--clip-mode", choices=["norm", "value"], help="global norm or per value (default norm)")
-    o.add_argument("--seed", type=int, help=f"random seed, >= 0: same seed, same run (default {DEFAULT['seed']})")
-    b = p.add_argument_group("budget (one or more; training stops at the first reached)")
-    b.add_argument("--steps", type=int, help="total optimisation steps")
-    b.add_argument("--epochs", type=float, help="total passes over the training split")
-    b.add_argument("--time", type=float, dest="seconds", metavar="SECONDS",
-                   help="wall-clock seconds for this run, the final validation included")
-    r = p.add_argument_group("output")
-    r.add_argument("--out", help="checkpoint to write (default model.npz; with --resume, the checkpoint resumed)")
-    r.add_argument("--best", metavar="PATH",
-                   help="also keep the checkpoint with the lowest validation loss so far at PATH "
-                        "(saved after each validation that beats it; a run that overfits loses nothing)")
-    r.add_argument("--resume", metavar="CHECKPOINT",
-                   help="continue a run saved by train where it stopped (which flags it takes: see below)")
-    r.add_argument("--init-from", metavar="MODEL",
-                   help="fine-tune: start from MODEL's weights (a path or a library name) with a fresh optimizer; "
-                        "characters it lacks are added to its vocabulary")
-    r.add_argument("--val-every", type=int,
-                   help=f"validate every N steps, 0: only at the end (default {DEFAULT['val_every']})")
-    r.add_argument("--sample-every", type=int, help="print a sample every N steps (default 0: never)")
-    r.add_argument("--checkpoint-every", type=int, default=1000, help="save every N steps, 0: only at the end "
-                                                                      "(default 1000)")
-    r.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
-                   help="precision of the saved weights (float16 halves the file)")
-    r.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default utf-8)")
-    r.add_argument("--plot", metavar="PATH",
-                   help="write the loss curves to PATH (.png or .svg) when training ends or is interrupted")
+    add_setting_flags(p)
+    add_output_flags(p)
     p.set_defaults(func=run)
-
-
-def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
-    """The flags among ``names`` that the user gave (argparse leaves the others None)."""
-    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError("--init-from and --resume cannot go together: --resume continues a run exactly where it "
                            "stopped, --init-from starts a new run from a model's weights")
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
-    check_number("checkpoint every", args.checkpoint_every, whole=True, low=0)
+    CHECKPOINT_EVERY.check(args.checkpoint_every)
     out, best, plot = check_outputs(args)
     base = find_model(args.init_from) if args.init_from is not None else None
     if base is not None and base.resolve() == out.resolve():
@@ -220,63 +166,6 @@ def write_plot(run_: TrainingRun, plot: Path) -> None:
         title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
         path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
         print(f"wrote the loss curves to {path}", file=sys.stderr)
-
-
-STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
-
-
-class Interrupts:
-    """Ctrl-C (SIGINT) or SIGTERM while a run trains: a request, never an exception.
-
-    The first signal asks the trainer to stop after the step it is in (a step is never
-    cut in half, so the checkpoint resumes exactly); one that comes while a checkpoint is
-    being written waits for it. The handler only sets the trainer's flag and writes one
-    line with ``os.write``, which is safe inside a signal handler.
-    """
-
-    def __init__(self, trainer: Trainer, out: Path) -> None:
-        self.trainer, self.out = trainer, out
-        self.presses = 0
-        self.signum = signal.SIGINT  # the last signal that came
-        self.saving: Path | None = None  # the file being written right now
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal's number, as a shell reports a command a signal ended (130 for Ctrl-C)."""
-        return 128 + self.signum
-
-    def __enter__(self) -> Interrupts:
-        self._previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # After a signal the run is saved and the command is ending: a late second one must not turn
-        # its exit code into death by signal, so signals stay ignored until the process exits.
-        for sig, previous in self._previous.items():
-            signal.signal(sig, signal.SIG_IGN if self.presses else previous)
-
-    def handle(self, signum: int, frame: object) -> None:
-        self.presses += 1
-        self.signum = signum
-        self.trainer.stop()
-        name = STOP_SIGNALS.get(signum, "signal")
-        if self.saving is not None:
-            note = f"{name}: still saving {self.saving}; waiting for the save to finish"
-        elif self.presses == 1:
-            note = f"{name}: stopping after this step, then saving {self.out}"
-        else:
-            note = f"{name}: still finishing this step; then {self.out} is saved"
-        with contextlib.suppress(OSError):
-            os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
-
-    @contextlib.contextmanager
-    def writing(self, path: Path) -> Iterator[None]:
-        self.saving = path
-        try:
-            yield
-        finally:
-            self.saving = None
 
 
 class TrainingLoop:

@@ -1,0 +1,69 @@
+"""Ctrl-C (SIGINT) and SIGTERM while ``rnnplay train`` runs: a request to stop between two steps, never an exception."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rnnplay.core.trainer import Trainer
+
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
+
+
+class Interrupts:
+    """Ctrl-C (SIGINT) or SIGTERM while a run trains: a request, never an exception.
+
+    The first signal asks the trainer to stop after the step it is in (a step is never
+    cut in half, so the checkpoint resumes exactly); one that comes while a checkpoint is
+    being written waits for it. The handler only sets the trainer's flag and writes one
+    line with ``os.write``, which is safe inside a signal handler.
+    """
+
+    def __init__(self, trainer: Trainer, out: Path) -> None:
+        self.trainer, self.out = trainer, out
+        self.presses = 0
+        self.signum = signal.SIGINT  # the last signal that came
+        self.saving: Path | None = None  # the file being written right now
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a command a signal ended (130 for Ctrl-C)."""
+        return 128 + self.signum
+
+    def __enter__(self) -> Interrupts:
+        self._previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # After a signal the run is saved and the command is ending: a late second one must not turn
+        # its exit code into death by signal, so signals stay ignored until the process exits.
+        for sig, previous in self._previous.items():
+            signal.signal(sig, signal.SIG_IGN if self.presses else previous)
+
+    def handle(self, signum: int, frame: object) -> None:
+        self.presses += 1
+        self.signum = signum
+        self.trainer.stop()
+        name = STOP_SIGNALS.get(signum, "signal")
+        if self.saving is not None:
+            note = f"{name}: still saving {self.saving}; waiting for the save to finish"
+        elif self.presses == 1:
+            note = f"{name}: stopping after this step, then saving {self.out}"
+        else:
+            note = f"{name}: still finishing this step; then {self.out} is saved"
+        with contextlib.suppress(OSError):
+            os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
+
+    @contextlib.contextmanager
+    def writing(self, path: Path) -> Iterator[None]:
+        self.saving = path
+        try:
+            yield
+        finally:
+            self.saving = None
