@@ -6,13 +6,15 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tiny_model import write_corpus
 
-from rnnplay.core.trainer import SampleEvent, StepEvent, ValidationEvent
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.commands import SimpleCommand
 from rnnplay.plugins.host import Registered
@@ -537,3 +539,21 @@ def test_train_forwards_the_trainers_own_events(session: Session, rec: Recorder,
     assert [e.step for e in rec.of(ValidationEvent)] == [10, 20, 30]
     assert [e.step for e in rec.of(SampleEvent)] == [10, 20, 30]
     assert rec.events.index(rec.of(ValidationEvent)[-1]) < rec.events.index(rec.of(TrainingEnded)[0])
+
+
+def test_train_without_options_uses_the_declared_defaults(tmp_path: Path) -> None:
+    """/train CORPUS and `rnnplay train CORPUS` share TrainConfig's and ModelSpec's defaults; the session adds only
+    a budget (one pass, at least 100 steps), and smaller batches on a text too short for them (not this one)."""
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 500)  # 22,000 chars: room for 64 x 100
+    session = Session()  # no model loaded: /train starts a new one of the session's spec
+    rec = Recorder(session)
+    session.submit(f"/train {corpus}")
+    job = session.training
+    assert not rec.messages("error") and job is not None
+    session.submit("/stop")
+    job.thread.join(TIMEOUT)
+    assert replace(job.run.trainer.config, steps=None) == TrainConfig()
+    assert job.run.trainer.config.steps == 100 and "no budget given: 100 steps" in " ".join(rec.messages("info"))
+    model = job.run.model
+    assert ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout) == ModelSpec() == session.spec

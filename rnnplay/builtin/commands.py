@@ -13,8 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import Param, params_of
+from rnnplay.core.params import parse_pairs as parse_settings
 from rnnplay.core.sampler import unescape
-from rnnplay.core.trainer import TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.models.library import list_models, model_names, model_table, models_dir
 from rnnplay.plugins.commands import (
     SimpleCommand,
@@ -23,7 +25,6 @@ from rnnplay.plugins.commands import (
     complete_path,
     find_command,
     last_word,
-    parse_number,
     parse_pairs,
     split_args,
 )
@@ -66,6 +67,9 @@ def help_(session: SessionAPI, argline: str) -> None:
             lines.append(f"  {session.sampler_name}: {_summary(session.sampler)}")
             lines += [f"      {p.describe()}" for p in session.sampler.params.values()]
             lines.append("  also: length (characters per turn), seed (a number, or random), stop (a string, or none)")
+        elif command.name == "train":
+            lines += [f"  {p.describe()}" + (f" (also {', '.join(p.aliases)}=)" if p.aliases else "")
+                      for p in [*TRAIN_PARAMS.values(), *MODEL_PARAMS.values()]]
         session.info("\n".join(lines))
         return
     commands = sorted({c.name: c for c in table.values()}.values(), key=lambda c: c.name)
@@ -156,20 +160,25 @@ def show(session: SessionAPI, argline: str) -> None:
 
 
 # -- models ----------------------------------------------------------------------------------
-MODEL_KEYS = {"cell": str, "layers": int, "hidden": int, "dropout": float}
+MODEL_PARAMS = params_of(ModelSpec)  # cell=, layers=, hidden=, dropout=: declared once, as `rnnplay train` reads them
+TRAIN_PARAMS = params_of(TrainConfig)
 
 
-def model_spec(session: SessionAPI, pairs: dict[str, str], base: Any) -> Any:
+def keys_of(params: dict[str, Param]) -> list[str]:
+    """Every key a ``key=value`` word may use for ``params``: names and aliases."""
+    return [key for name, p in params.items() for key in (name, *p.aliases)]
+
+
+def model_spec(session: SessionAPI, pairs: dict[str, str], base: ModelSpec) -> ModelSpec:
     """``base`` with the shape ``pairs`` give; ModelSpec checks the values, as for `rnnplay train`."""
-    given = {key: parse_number(key, text, MODEL_KEYS[key]) for key, text in pairs.items()
-             if key in MODEL_KEYS and key != "cell"}
-    if "cell" in pairs:
-        given["cell"] = session.host.get("cells", pairs["cell"]).name
+    given = parse_settings(MODEL_PARAMS, {k: v for k, v in pairs.items() if k in MODEL_PARAMS}, "/new option")
+    if "cell" in given:
+        given["cell"] = session.host.get("cells", given["cell"]).name
     return replace(base, **given)
 
 
 def new(session: SessionAPI, argline: str) -> None:
-    pairs = parse_pairs(split_args(argline), MODEL_KEYS, "/new option")
+    pairs = parse_pairs(split_args(argline), MODEL_PARAMS, "/new option")
     session.new_model(model_spec(session, pairs, session.spec))
 
 
@@ -212,27 +221,15 @@ def complete_npz(session: SessionAPI, argline: str) -> list[str]:
 
 
 # -- training ----------------------------------------------------------------------------------
-# key -> (TrainConfig field, type); TrainConfig checks the values, as for `rnnplay train`
-TRAIN_KEYS: dict[str, tuple[str, type]] = {
-    "steps": ("steps", int),
-    "time": ("seconds", float),
-    "epochs": ("epochs", float),
-    "batch": ("batch_size", int),
-    "seq": ("seq_length", int),
-    "lr": ("lr", float),
-    "seed": ("seed", int),
-    "val_every": ("val_every", int),
-    "sample_every": ("sample_every", int),
-}
-TRAIN_DETAILS = """\
+TRAIN_DETAILS = f"""\
 The loaded model trains further (its weights, a fresh optimizer); characters of the corpus it has never
 seen are added to its vocabulary (fine-tuning, as `rnnplay train --init-from`), and the checkpoint records
 its ancestry. from=new, or any of cell=, layers=, hidden=, dropout=, starts a new model of that shape
-(what is not given: as /new set it, else a 2×128 lstm).
+(what is not given: as /new set it, else a {ModelSpec().layers}×{ModelSpec().hidden} {ModelSpec().cell}).
 The checkpoint goes to out=PATH, or to a new name in the model library (/models); an existing file is
 never replaced. best=PATH also keeps the checkpoint with the lowest validation loss.
-Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps)."""
-TRAIN_DEFAULTS = {"batch_size": 32, "seq_length": 64, "val_every": 100, "sample_every": 100}
+Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps).
+A short text trains on smaller batches (batch=, seq=) than the defaults below, which `rnnplay train` shares."""
 
 
 def train(session: SessionAPI, argline: str) -> None:
@@ -241,11 +238,9 @@ def train(session: SessionAPI, argline: str) -> None:
         raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [from=new hidden=H] [best=PATH] ..., "
                            "e.g. /train notes.txt steps=500")
     corpus, *rest = words
-    pairs = parse_pairs(rest, [*TRAIN_KEYS, *MODEL_KEYS, "out", "best", "from"], "/train option")
-    settings = dict(TRAIN_DEFAULTS)
-    for key, (field_name, kind) in TRAIN_KEYS.items():
-        if key in pairs:
-            settings[field_name] = parse_number(key, pairs[key], kind)
+    train_keys = keys_of(TRAIN_PARAMS)
+    pairs = parse_pairs(rest, [*train_keys, *MODEL_PARAMS, "out", "best", "from"], "/train option")
+    settings = parse_settings(TRAIN_PARAMS, {k: v for k, v in pairs.items() if k in train_keys}, "/train option")
     spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
     session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"))
 
@@ -254,14 +249,15 @@ def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
     """Whether /train starts a new model (from=new, a shape, or no model loaded) rather than continue the loaded one."""
     if pairs.get("from", "new") != "new":
         raise RnnplayError(f"from= takes only 'new' (got {pairs['from']!r}); leave it off to continue the loaded model")
-    return "from" in pairs or session.model is None or any(k in pairs for k in MODEL_KEYS)
+    return "from" in pairs or session.model is None or any(k in pairs for k in MODEL_PARAMS)
 
 
 def complete_train(session: SessionAPI, argline: str) -> list[str]:
     word = last_word(argline)
     if len(argline.split()) <= 1 and not argline.endswith(" "):
         return complete_path(word, (".txt", ".md", ".py", ".toml"))
-    options = {**{k: [] for k in TRAIN_KEYS}, **_model_options(session), "out": [], "best": [], "from": ["new"]}
+    shortest = [min((name, *p.aliases), key=len) for name, p in TRAIN_PARAMS.items()]
+    options = {**{k: [] for k in shortest}, **_model_options(session), "out": [], "best": [], "from": ["new"]}
     return complete_pairs(word, options)
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rnnplay.core.model import Model
     from rnnplay.core.neurons import NeuronScore, Unit
     from rnnplay.core.score import Score
-    from rnnplay.core.trainer import TrainConfig
+    from rnnplay.core.train_config import ModelSpec, TrainConfig
     from rnnplay.plugins.host import PluginHost
 
 
@@ -60,9 +60,9 @@ class GenerationAPI(Protocol):
 class TrainingAPI(Protocol):
     """The session's one training job, run in the background."""
 
-    def start(self, corpus_spec: str, config: TrainConfig, spec: Any = None, out: str | None = None,
+    def start(self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
               best: str | None = None) -> Any:
-        """Train on ``corpus_spec``: the loaded model further, or with ``spec`` (a ModelSpec) a new one."""
+        """Train on ``corpus_spec``: the loaded model further, or with ``spec`` a new model of that shape."""
         ...
 
     def stop(self) -> None:
@@ -111,8 +111,8 @@ class SessionAPI(Protocol):
         ...
 
     @property
-    def spec(self) -> Any:
-        """The ModelSpec /train builds a new model of; /new sets it."""
+    def spec(self) -> ModelSpec:
+        """The shape /train builds a new model of; /new sets it."""
         ...
 
     @property
@@ -144,8 +144,8 @@ class SessionAPI(Protocol):
 
     def save(self, path: str, force: bool = False) -> Path: ...
 
-    def new_model(self, spec: Any) -> None:
-        """Set the shape /train builds (a ModelSpec); with a vocabulary at hand, start an untrained model of it."""
+    def new_model(self, spec: ModelSpec) -> None:
+        """Set the shape /train builds; with a vocabulary at hand, start an untrained model of it."""
         ...
 
     def card(self) -> list[tuple[str, str]]:

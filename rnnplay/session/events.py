@@ -3,7 +3,7 @@
 A front end subscribes with ``Session.subscribe`` and renders each event its own
 way; events come from whichever thread did the work.
 
-A training job forwards the trainer's own events (:mod:`rnnplay.core.trainer`), unchanged
+A training job forwards the trainer's own events (:mod:`rnnplay.core.train_events`), unchanged
 in type: :class:`StepEvent` for step 1 and then at most one each 0.1 s, its ``loss`` the mean
 over the steps since the last one forwarded (the others are not forwarded);
 :class:`ValidationEvent`, :class:`SampleEvent` and :class:`SkippedEvent` each time; then the
@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnplay.core.neurons import Unit
-from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.core.train_events import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.sampler import resolve_params, unescape
+from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.work import Cancelled
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model, no_model, save_model
 from rnnplay.models.library import find_model, free_path
@@ -43,7 +44,7 @@ from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequest
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
 from rnnplay.session.training_job import Runner, TrainingJob
-from rnnplay.session.training_runs import ModelSpec, check_output_path
+from rnnplay.session.training_runs import check_output_path
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")
@@ -74,7 +75,7 @@ class Session:
         self.meta: dict[str, Any] = {}
         self.model_name = ""
         self.model_path: Path | None = None  # the file the model was loaded from or is trained into
-        self.spec = ModelSpec(cell="lstm", layers=2, hidden=128)  # what /train builds anew; /new changes it
+        self.spec = ModelSpec()  # what /train builds anew (the declared defaults, as `rnnplay train`); /new changes it
         self.sampler_name = DEFAULT_SAMPLER if DEFAULT_SAMPLER in self.host.samplers else min(self.host.samplers)
         self.user_values: dict[str, Any] = {}  # sampler parameters the user set, kept across samplers
         self.params: dict[str, Any] = self._params_for(self.sampler)

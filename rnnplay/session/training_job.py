@@ -22,14 +22,14 @@ import numpy as np
 from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.trainer import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.models.library import free_path, library_path, models_dir
 from rnnplay.session.events import Changed, LossPoint, Progress, TrainingEnded, TrainingSample
 from rnnplay.session.training_runs import (
     BestCheckpoint,
-    ModelSpec,
     OutputLock,
     TrainingRun,
     ancestry,
