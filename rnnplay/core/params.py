@@ -81,11 +81,11 @@ class Param:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         lo, hi = self.min, self.max
         if lo is not None and hi is not None:
-            return f"in {'(' if self.min_open else '['}{lo:g}, {hi:g}{')' if self.max_open else ']'}"
+            return f"in {'(' if self.min_open else '['}{number(lo)}, {number(hi)}{')' if self.max_open else ']'}"
         if lo is not None:
-            return f"{'>' if self.min_open else '>='} {lo:g}"
+            return f"{'>' if self.min_open else '>='} {number(lo)}"
         if hi is not None:
-            return f"{'<' if self.max_open else '<='} {hi:g}"
+            return f"{'<' if self.max_open else '<='} {number(hi)}"
         return ""
 
     def describe(self) -> str:
@@ -128,9 +128,14 @@ class Param:
             bounds = " ".join(filter(None, [KINDS.get(self.type, self.type.__name__), self.bounds()]))
             shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
             return RnnplayError(f"{self.label} must be {bounds}, got {shown}")
-        shown = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+        shown = number(value) if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
         rule = " ".join(filter(None, [kind, self.bounds() if bounded else ""]))
         return RnnplayError(f"{self.name} must be {rule} (got {shown})")
+
+
+def number(x: float) -> str:
+    """A bound or value as typed: an int whole ('9223372036854775807'), a float short ('0.004', 'nan')."""
+    return str(x) if isinstance(x, int) else f"{x:g}"
 
 
 def parse_value(name: str, param: Param, text: str) -> Any:

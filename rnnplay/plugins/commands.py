@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import Param, parse_value
 from rnnplay.plugins.host import PluginHost, get_host, suggest
 from rnnplay.plugins.session_api import SessionAPI
 
@@ -116,15 +117,13 @@ def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "optio
 
 
 def parse_number(key: str, text: str, kind: type, minimum: float | None = None, maximum: float | None = None) -> Any:
-    """``text`` as an int or float within [minimum, maximum], or a one-line error naming the bound."""
-    try:
-        value = kind(text)
-    except ValueError:
-        raise RnnplayError(f"{key} must be {'an integer' if kind is int else 'a number'} (got {text!r})") from None
-    if minimum is not None and value < minimum:
-        raise RnnplayError(f"{key} must be >= {minimum} (got {text})")
-    if maximum is not None and value > maximum:
-        raise RnnplayError(f"{key} must be <= {maximum} (got {text})")
+    """``text`` as an int or float within [minimum, maximum], or a one-line error naming the bound it crosses.
+
+    Params declared on the spot: one to read the number (:func:`~rnnplay.core.params.parse_value`), one per bound.
+    """
+    value = parse_value(key, Param(key, kind, None, ""), text)
+    for bound in (Param(key, kind, None, "", min=minimum), Param(key, kind, None, "", max=maximum)):
+        bound.check(value)
     return value
 
 
