@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -22,7 +23,8 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate
 from rnnplay.core.model import Model
 from rnnplay.core.sampler import TEMPERATURE
-from rnnplay.core.trainer import Event, TrainConfig, Trainer
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.trainer import Event, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.plugins.host import get_host
@@ -46,10 +48,7 @@ class CharRNN:
         seed: int = 0,
     ) -> None:
         self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.cell = cell
-        self.num_layers = num_layers
-        self.dropout = dropout
+        self.spec = ModelSpec(cell, num_layers, hidden_size, dropout)  # checked as `rnnplay train` checks it
         self.config = TrainConfig(
             batch_size=batch_size, seq_length=seq_length, optimizer=optimizer, lr=learning_rate,
             lr_schedule="constant",  # the seed's fixed rate, however often train() is called
@@ -60,6 +59,14 @@ class CharRNN:
         self._trainer: Trainer | None = None
         self._text: str | None = None
 
+    @property
+    def hidden_size(self) -> int:
+        return self.spec.hidden
+
+    @property
+    def cell(self) -> str:
+        return self.spec.cell
+
     def _build(self, text: str) -> Trainer:
         vocab = Vocab.from_text(text)
         if len(vocab) != self.vocab_size:
@@ -67,7 +74,8 @@ class CharRNN:
                 f"vocab_size is {self.vocab_size} but the text has {len(vocab)} distinct characters: "
                 "use CharRNN(len(set(text)), ...)"
             )
-        self.model = Model(get_host().cell(self.cell), vocab, self.hidden_size, self.num_layers, self.dropout,
+        spec = self.spec
+        self.model = Model(get_host().cell(spec.cell), vocab, spec.hidden, spec.layers, spec.dropout,
                            seed=self.config.seed)
         ids = vocab.encode(text)
         self.model.init_output_bias(ids)
@@ -90,10 +98,9 @@ class CharRNN:
             self._trainer = self._build(text)
             self._text = text
         trainer = self._trainer
-        c = trainer.config
-        c.epochs = trainer.epoch + epochs if steps is None and seconds is None else None
-        c.steps = trainer.step + steps if steps is not None else None
-        c.seconds = seconds
+        trainer.config = replace(  # the budget, checked as every TrainConfig is
+            trainer.config, epochs=trainer.epoch + epochs if steps is None and seconds is None else None,
+            steps=trainer.step + steps if steps is not None else None, seconds=seconds)
         first = len(trainer.history.losses)
         for event in trainer.run():
             if callback is not None:
