@@ -4,8 +4,9 @@ A front end subscribes with ``Session.subscribe`` and renders each event its own
 way; events come from whichever thread did the work.
 
 A training job forwards the trainer's own events (:mod:`rnnplay.core.train_events`), unchanged
-in type: :class:`StepEvent` for step 1 and then at most one each 0.1 s, its ``loss`` the mean
-over the steps since the last one forwarded (the others are not forwarded);
+in type: :class:`StepEvent` for step 1, then at most one each 0.1 s, and the run's last step
+when it ends, its ``loss`` the mean over the steps since the last one forwarded (the others
+are not forwarded);
 :class:`ValidationEvent`, :class:`SampleEvent` and :class:`SkippedEvent` each time; then the
 session's own :class:`TrainingEnded` once the checkpoint is saved.
 """
@@ -102,15 +103,6 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class LossPoint:
-    """A point of the loss plot (kept while front ends render it; StepEvent and ValidationEvent carry the same)."""
-
-    step: int
-    train: float | None  # mean training loss since the last point
-    val: float | None
-
-
-@dataclass(frozen=True)
 class TrainingSample:
     """A sample written while training (kept while front ends render it; a forwarded SampleEvent carries the same)."""
 
@@ -168,6 +160,6 @@ class CompareShown:
     rows: tuple[tuple[str, str], ...]
 
 
-Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | LossPoint | TrainingSample | TrainingEnded
+Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | TrainingSample | TrainingEnded
          | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | Changed | Cleared | QuitRequested
          | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown | ScoreShown | UnitsFound)

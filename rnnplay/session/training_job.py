@@ -27,7 +27,7 @@ from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, 
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.models.library import free_path, library_path, models_dir
-from rnnplay.session.events import Changed, LossPoint, Progress, TrainingEnded, TrainingSample
+from rnnplay.session.events import Changed, Progress, TrainingEnded, TrainingSample
 from rnnplay.session.training_runs import (
     BestCheckpoint,
     OutputLock,
@@ -56,22 +56,32 @@ def shape_text(model: Model) -> str:
 
 
 class StepThrottle:
-    """Which training steps to forward: step 1, then at most one each 0.1 s, carrying the mean loss since the last."""
+    """Which training steps to forward: step 1, then at most one each 0.1 s, and the last one held back when the
+    run ends; each carries the mean loss over the steps since the one forwarded before it."""
 
     def __init__(self) -> None:
         self.pending: list[float] = []
+        self.held: StepEvent | None = None
         self.last = 0.0
 
     def offer(self, event: StepEvent) -> StepEvent | None:
         """``event`` with its loss averaged over the steps held back since the last one forwarded, or None."""
         self.pending.append(event.loss)
+        self.held = event
         now = time.monotonic()
         if now - self.last < 0.1 and event.step != 1:
             return None
         self.last = now
+        return self.flush()
+
+    def flush(self) -> StepEvent | None:
+        """The last step held back (its loss the mean since the last forwarded), or None when there is none."""
+        held, self.held = self.held, None
+        if held is None:
+            return None
         mean = float(np.mean(self.pending))
         self.pending.clear()
-        return replace(event, loss=mean)
+        return replace(held, loss=mean)
 
 
 @dataclass
@@ -82,8 +92,8 @@ class TrainingJob:
     best: BestCheckpoint | None = None  # /train … best=PATH
     thread: threading.Thread | None = None
     last: StepEvent | None = None
+    steps: StepThrottle = field(default_factory=StepThrottle)  # which of the trainer's StepEvents are forwarded
     val_loss: float | None = None
-    losses: list[tuple[int, float]] = field(default_factory=list)  # (step, mean loss) as plotted
     val_losses: list[tuple[int, float]] = field(default_factory=list)
     ended: TrainingEnded | None = None  # set, and the lock let go, before the event is emitted
 
@@ -217,7 +227,6 @@ class Runner:
         """Forward the run's events until it ends; how it ended."""
         s = self.session
         events = job.run.events()
-        steps = StepThrottle()
         try:
             while True:
                 with s.model_lock:
@@ -226,7 +235,8 @@ class Runner:
                     case FinishedEvent():
                         return self._on_finished(job, event)
                     case StepEvent():
-                        self._on_step(job, steps.offer(event), event)
+                        job.last = event
+                        self._forward_step(job, job.steps.offer(event))
                     case ValidationEvent():
                         self._on_validation(job, event)
                     case SampleEvent():
@@ -242,21 +252,16 @@ class Runner:
             s.error(f"training failed: {message}{kept}")
             return TrainingEnded(job.run.trainer.step, "error", None if path is None else str(path))
 
-    def _on_step(self, job: TrainingJob, forwarded: StepEvent | None, event: StepEvent) -> None:
-        job.last = event
-        if forwarded is None:
-            return
-        job.losses.append((event.step, forwarded.loss))
-        self.session.emit(forwarded)
-        self.session.emit(LossPoint(event.step, forwarded.loss, None))
-        self._emit_progress(job)
+    def _forward_step(self, job: TrainingJob, forwarded: StepEvent | None) -> None:
+        if forwarded is not None:
+            self.session.emit(forwarded)
+            self._emit_progress(job)
 
     def _on_validation(self, job: TrainingJob, event: ValidationEvent) -> None:
         s = self.session
         job.val_loss = event.val_loss
         job.val_losses.append((event.step, event.val_loss))
         s.emit(event)
-        s.emit(LossPoint(event.step, None, event.val_loss))
         if job.best is None:
             return
         with s.model_lock:
@@ -266,7 +271,10 @@ class Runner:
             job.best.path = saved.path
 
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
-        self._emit_progress(job)
+        flushed = job.steps.flush()
+        self._forward_step(job, flushed)
+        if flushed is None:
+            self._emit_progress(job)
         path = self._save(job)
         val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
         ended = {"stopped": "stopped", "diverged": "stopped: the loss was not finite, so the weights were kept as "
