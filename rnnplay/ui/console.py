@@ -19,7 +19,7 @@ from typing import TextIO
 
 from rich.console import COLOR_SYSTEMS, Console, RenderableType
 from rich.control import Control
-from rich.segment import ControlType
+from rich.segment import ControlType, Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -62,8 +62,8 @@ def colours(console: Console) -> bool:
 def ansi(console: Console, renderable: RenderableType, width: int | None = None) -> str:
     """``renderable`` as ``console`` writes it, codes only if it colours. A ``Text`` stays as it is (no wrapping,
     no tab expanded); anything else is laid out ``width`` cells wide (by default, the console's width)."""
-    if isinstance(renderable, Text):
-        segments = renderable.render(console)
+    if isinstance(renderable, Text):  # its spans' styles on top of its own (which Text.render leaves to the caller)
+        segments = Segment.apply_style(renderable.render(console), console.get_style(renderable.style))
     else:
         segments = console.render(renderable, console.options.update(width=width or console.width))
     return "".join(styled(console, segment.text, segment.style or "") for segment in segments)

@@ -13,11 +13,13 @@ import sys
 from typing import TextIO
 
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn
+from rich.progress import BarColumn, Progress, Task, TaskID, TaskProgressColumn, TextColumn
+from rich.progress_bar import ProgressBar as RichBar
+from rich.table import Table
 from rich.text import Text
 
 from rnnplay.core.trainer import StepEvent
-from rnnplay.ui.console import make_console
+from rnnplay.ui.console import ansi, make_console
 from rnnplay.ui.event_text import EventText
 
 BAR_WIDTH = 30
@@ -50,7 +52,7 @@ class LiveBar:
         if self.progress is None:
             self.progress = Progress(*self.columns, console=self.console, refresh_per_second=10,
                                      redirect_stdout=False, redirect_stderr=False)
-            self.task = self.progress.add_task(description, total=total, **fields)
+            self.task = self.progress.add_task(description, total=total, completed=completed, **fields)
             self.progress.start()
             atexit.register(self.close)
         self.progress.update(self.task, description=description, completed=completed, total=total, **fields)
@@ -66,12 +68,21 @@ class LiveBar:
             atexit.unregister(self.close)
 
 
+class BracketedBar(BarColumn):
+    """rich's bar between brackets: ``[━━━━━━━╸━━━━]``."""
+
+    def render(self, task: Task) -> Table:
+        grid = Table.grid()
+        grid.add_row("[", super().render(task), "]")
+        return grid
+
+
 class ProgressBar:
-    """A :class:`rnnplay.corpora.Progress` callback: ``downloading x ━━━━━━━╸━━━━  45% 0.5 MB / 1.1 MB``."""
+    """A :class:`rnnplay.corpora.Progress` callback: ``downloading x [━━━━━━━╸━━━━]  45% 0.5 MB / 1.1 MB``."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.console = make_console(stream if stream is not None else sys.stderr)
-        self.bar = LiveBar(self.console, TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH),
+        self.bar = LiveBar(self.console, TextColumn("{task.description}"), BracketedBar(bar_width=BAR_WIDTH),
                            TaskProgressColumn(), TextColumn("{task.fields[amount]}"))
 
     def __call__(self, label: str, done: int, total: int | None, unit: str = "B") -> None:
@@ -79,7 +90,9 @@ class ProgressBar:
         shown = f"{amount(done, unit)} / {amount(total, unit)}" if total else amount(done, unit)
         if not self.console.is_terminal:
             if finished:
-                self.console.print(f"{label} 100% {shown}")
+                full = ansi(self.console, RichBar(total=1.0, completed=1.0, width=BAR_WIDTH), BAR_WIDTH)
+                self.console.file.write(f"{label} [{full}] 100% {shown}\n")
+                self.console.file.flush()
             return
         self.bar.update(label, done, total or None, amount=shown)
         if finished:
