@@ -224,17 +224,6 @@ def check_fields(obj: Any) -> None:
         setattr(obj, name, param.check(getattr(obj, name)))
 
 
-def check_number(label: str, value: object, *, whole: bool = False, low: float | None = None,
-                 high: float | None = None, low_open: bool = False, high_open: bool = False) -> None:
-    """A one-line error unless ``value`` is a finite number (an int if ``whole``) within the bounds given.
-
-    A Param declared on the spot, for a number that is no setting (a checkpoint's step, say).
-    ``low_open``/``high_open`` exclude the bound itself: ``low=0, low_open=True`` means "> 0".
-    """
-    Param(label, int if whole else float, None, "", min=low, max=high, min_open=low_open, max_open=high_open,
-          label=label).check(value)
-
-
 def unescape(text: str) -> str:
     r"""The one escaping rule for text a user types (docs/escapes.md): '\n', '\t', '\r', '\\' become the
     characters they name; any other backslash stays as it is.

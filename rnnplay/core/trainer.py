@@ -47,7 +47,7 @@ from rnnplay.core.optim import (
     make_optimizer,
     scheduled_lr,
 )
-from rnnplay.core.params import check_number
+from rnnplay.core.params import Param
 from rnnplay.core.train_config import TrainConfig
 from rnnplay.core.train_events import (
     Event,
@@ -368,8 +368,8 @@ class Trainer:
     def _check_counts(step: Any, t: Any) -> None:
         """A saved step, and an optimizer step count no larger (skipped steps do not count for the optimizer)."""
         try:
-            check_number("its step", step, whole=True, low=0)
-            check_number("its optimizer step", t, whole=True, low=0, high=step)
+            Param("step", int, 0, "", min=0, label="its step").check(step)
+            Param("optimizer_t", int, 0, "", min=0, max=step, label="its optimizer step").check(t)
         except RnnplayError as err:
             raise RnnplayError(f"the checkpoint's training state is unusable ({err}): start a fresh run") from None
 
