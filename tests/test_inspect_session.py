@@ -159,7 +159,7 @@ def test_find_shows_its_work_and_stops_when_cancelled(session: Session_) -> None
     assert session.messages("info")[-1] == "stopped after reading 0 of 945 characters"
     assert not session.messages("error")
     assert len([e for e in session.events if isinstance(e, NeuronsShown)]) == shown
-    assert session.last(Working).done and not session.generating
+    assert session.last(Working).done and not session.generation.running
 
 
 def test_find_without_the_corpus_reads_the_conversation(tmp_path: Path) -> None:

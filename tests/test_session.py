@@ -117,8 +117,8 @@ def test_a_seed_streams_its_continuation(session: Session, rec: Recorder) -> Non
 
 def test_a_fixed_seed_repeats_the_continuation(session: Session, rec: Recorder) -> None:
     session.submit("/set seed 7")
-    first = session.generate("To be")
-    assert session.generate("To be") == first
+    first = session.generation.generate("To be")
+    assert session.generation.generate("To be") == first
     session.submit("/set seed random")
     assert session.seed is None
 
@@ -197,7 +197,7 @@ def test_cancel_stops_a_long_generation(session: Session, rec: Recorder) -> None
     worker.join(TIMEOUT)
     ended = rec.wait(lambda e: isinstance(e, TurnEnded))
     assert ended.reason == "stopped" and ended.chars < 100000
-    assert not session.generating
+    assert not session.generation.running
 
 
 def test_a_new_seed_stops_the_running_one(session: Session, rec: Recorder) -> None:

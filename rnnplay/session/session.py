@@ -176,7 +176,7 @@ class Session:
         """Stop a running generation within one step (what Esc does); True if one was running."""
         return self.generation.cancel()
 
-    # the paths front ends and their tests take today; commands use ``generation`` itself
+    # the paths the REPL's tests take (tests/test_repl.py); the front ends and commands use ``generation``
     @property
     def generating(self) -> bool:
         return self.generation.running
