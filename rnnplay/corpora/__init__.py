@@ -17,9 +17,10 @@ import inspect
 import re
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.corpora.base import Corpus, CorpusLoader, Progress, no_progress
+from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.cards import builtin_cards, find_card
 from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
+from rnnplay.plugins.contracts import CorpusLoader
 
 __all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "no_progress", "read_text_file", "resolve"]
 

@@ -1,4 +1,7 @@
-"""The two things every corpus loader shares: the Corpus it returns and the progress callback it may call."""
+"""The two things every corpus loader shares: the Corpus it returns and the progress callback it may call.
+
+The loader contract itself is :class:`rnnplay.plugins.contracts.CorpusLoader`.
+"""
 
 from __future__ import annotations
 
@@ -38,16 +41,3 @@ class Progress(Protocol):
 def no_progress(label: str, done: int, total: int | None, unit: str = "B") -> None:
     """The progress callback for callers that show none."""
 
-
-class CorpusLoader(Protocol):
-    """One corpus spec prefix: ``name`` is the prefix (``dir`` handles ``dir:...``).
-
-    ``load`` receives the text after ``name:``. A loader that reads text in a
-    user-chosen encoding also takes an ``encoding`` keyword; ``load_corpus``
-    passes ``--encoding`` only to those.
-    """
-
-    name: str
-    help: str
-
-    def load(self, spec: str, progress: Progress) -> Corpus: ...
