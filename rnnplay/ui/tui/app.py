@@ -42,8 +42,9 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
+from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
-from rnnplay.ui.tui.widgets import Card, Conversation, LossPlot, TrainingPanel, Turn, WorkingLine
+from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, WorkingLine
 
 KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
         "Shift+Enter as Enter) · a paste keeps its lines\n"

@@ -1,6 +1,6 @@
-"""The app's widgets: the conversation, the side panel, the loss plot and the work-in-progress line.
+"""The app's widgets: the conversation, the side panel and the work-in-progress line.
 
-The input and its completion menu are in prompt.py, the heat views in heat.py.
+The input and its completion menu are in prompt.py, the heat views in heat.py, the loss plot in plot.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, Workin
 from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE
 from rnnplay.ui.event_text import duration
 from rnnplay.ui.tui.heat import HeatView, NeuronView
-from rnnplay.ui.tui.plot import bounds, braille
+from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.render import CompareTable, HangingText
 
-SERIES_STYLES = ("cyan", "magenta")  # training loss, validation loss
 TITLE_FRAME = 6  # the border's corners, the title's dashes and spaces around it
 
 
@@ -114,48 +113,6 @@ class Card(Static):
             text.append(f"{key:<{width}} ", style="dim")
             text.append(value + ("\n" if i < len(rows) - 1 else ""))
         self.update(text)
-
-
-class LossPlot(Widget):
-    """Training loss (cyan) and validation loss (magenta) against steps, in braille."""
-
-    DEFAULT_CSS = "LossPlot { height: 7; }"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.train: list[tuple[float, float]] = []
-        self.val: list[tuple[float, float]] = []
-
-    def add(self, step: int, train: float | None, val: float | None) -> None:
-        if train is not None:
-            self.train.append((step, train))
-        if val is not None:
-            self.val.append((step, val))
-        self.refresh()
-
-    def reset(self) -> None:
-        self.train.clear()
-        self.val.clear()
-        self.refresh()
-
-    def render(self) -> Text:
-        width, height = self.size.width, self.size.height
-        box = bounds([self.train, self.val])
-        if box is None or height < 3 or width < 8:
-            return Text("loss plot: waiting for the first step", style="dim")
-        label = 5
-        grid = braille([self.train, self.val], width - label, height - 1)
-        text = Text()
-        last = f"train {self.train[-1][1]:.3f}" if self.train else ""
-        text.append(last, style=SERIES_STYLES[0])
-        if self.val:
-            text.append(f"  val {self.val[-1][1]:.3f}", style=SERIES_STYLES[1])
-        for i, row in enumerate(grid):
-            y = box[3] if i == 0 else box[2] if i == len(grid) - 1 else None
-            text.append("\n" + (f"{y:4.2f}┤" if y is not None else "    │"), style="dim")
-            for char, owner in row:
-                text.append(char, style=SERIES_STYLES[owner] if owner >= 0 else "")
-        return text
 
 
 def show_fraction(bar: ProgressBar, fraction: float | None) -> None:
