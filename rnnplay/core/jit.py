@@ -1,27 +1,28 @@
 """Compiled loops for the LSTM's elementwise maths, through numba when it is there.
 
-Why: at one stream (B = 1) an LSTM generation step is three weight products and
-about twenty elementwise numpy calls on 256–1024 numbers. Each numpy call costs
-1–3 µs before it does any arithmetic, so the calls cost more than the maths; in
-training, a dozen ufuncs forward and twenty backward per time step take as long as
-the matrix products. numba compiles a plain Python loop to machine code (LLVM,
-vectorised for the CPU it runs on), so the elementwise part of a step becomes one
-call; BLAS keeps every matrix product. The numpy code in each cell stays the
-reference: the compiled kernels compute the same formulas, and tests hold them to
-it (to ~1e-6, not bit for bit: a run resumed with ``RNNPLAY_JIT=0`` after training
-with the kernels, or the other way round, is not bit-identical to an unbroken one).
+Why: at one stream (B = 1) an LSTM generation step is a matrix-vector product and
+about a dozen elementwise numpy calls on a few hundred numbers, and each numpy
+call has a fixed cost before it does any arithmetic, larger there than the maths;
+in training, a dozen ufuncs forward and twenty backward per time step cost about
+as much as the matrix products (docs/performance.md has the measurements). numba
+compiles a plain Python loop to machine code (LLVM, vectorised for the CPU it runs
+on), so the elementwise part of a step becomes one call; BLAS keeps every matrix
+product. The numpy code stays the reference (:mod:`rnnplay.core.cells.lstm_gates`):
+the compiled kernels compute the same formulas with the same arguments, and tests
+hold them to it (to ~1e-6, not bit for bit: a run resumed with ``RNNPLAY_JIT=0``
+after training with the kernels, or the other way round, is not bit-identical to
+an unbroken one).
 
 A kernel module imports numba at its top and is only ever imported through
 :func:`load`, which answers None — the caller then runs its numpy code — when
 ``RNNPLAY_JIT=0`` is set, numba is missing or broken, or the module's ``warm_up()``
 (its first, compiling call) fails. A broken compiler never stops generation or training.
 
-Loading costs time once per process: importing numba (~0.35 s here) and loading
-the kernels from numba's disk cache (~0.4 s; the first run on a machine compiles
-them, ~5 s for both modules). The TUI and REPL call :func:`preload` as they start,
-so that happens while the user types; :func:`load` waits for it. A short
-``rnnplay sample`` would spend more time loading than the kernels save, so it
-calls :func:`disable`.
+Loading costs time once per process: importing numba and loading the kernels from
+numba's disk cache (the first run on a machine compiles them, which takes longer).
+The TUI and REPL call :func:`preload` as they start, so that happens while the user
+types; :func:`load` waits for it. A short ``rnnplay sample`` would spend more time
+loading than the kernels save, so it calls :func:`disable`.
 Whether the kernels are used never depends on timing: the two paths agree to
 ~1e-6 in the logits, not bit for bit, and a seeded text must always be the same.
 

@@ -12,7 +12,7 @@ import numpy as np
 
 def is_ids(x: np.ndarray) -> bool:
     """True when ``x`` holds character ids (an integer array) rather than vectors."""
-    return x.dtype.kind in "iu"  # np.issubdtype says the same but costs ~1 µs, twice per generated character
+    return x.dtype.kind in "iu"  # np.issubdtype says the same, with more work per call
 
 
 def project_inputs(x: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -46,8 +46,8 @@ def scatter_add_rows(n_rows: int, ids: np.ndarray, values: np.ndarray) -> np.nda
     """``out[ids[k]] += values[k]`` for every k, as an (n_rows, G) array.
 
     The ids are sorted once; each run of equal ids is then one contiguous block
-    of rows, summed with a single ``sum(axis=0)``. For a batch of 6,400 ids this
-    is ten times faster than ``np.add.at`` or ``np.add.reduceat``.
+    of rows, summed with a single ``sum(axis=0)``: faster than ``np.add.at`` or
+    ``np.add.reduceat`` on a training batch's ids (docs/performance.md).
     """
     out = np.zeros((n_rows, values.shape[1]), dtype=values.dtype)
     if len(ids) == 0:

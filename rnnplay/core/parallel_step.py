@@ -59,8 +59,8 @@ def worker_count() -> int:
     More workers than cores, because the scheduler gives each runnable thread on a
     core an equal share of it: beside another process's busy thread, one worker gets
     half that core and two get two thirds, while the chunk queue keeps the workers on
-    the free core busy. On a quiet machine the extra threads cost little (a chunk is
-    long, tens of milliseconds). The count never changes the result.
+    the free core busy. On a quiet machine the extra threads cost little: a chunk's
+    work is long next to a switch between threads. The count never changes the result.
     """
     return WORKERS or THREADS_PER_CORE * threads.usable_cores()
 

@@ -31,9 +31,9 @@ make :func:`cores_busy` true: the fewer BLAS threads already keep generation fro
 waiting on a busy core.
 
 Training steps are the exception to all of the above: they split the batch's
-streams into fixed chunks and run the chunks on their own worker threads, one per
-core (:mod:`rnnplay.core.parallel_step`), so BLAS itself must stay on one thread
-while they run. :func:`one_blas_thread` asks the policy's thread for that (it stays
+streams into fixed chunks and run the chunks on their own worker threads,
+``THREADS_PER_CORE`` per core (:mod:`rnnplay.core.parallel_step`), so BLAS
+itself must stay on one thread while they run. :func:`one_blas_thread` asks the policy's thread for that (it stays
 the only thread that sets BLAS's threads) and gives the count back afterwards.
 
 Reproducibility: OpenBLAS's float32 products round the last bits differently for

@@ -16,7 +16,7 @@ than ASCII text itself:
   ``bincount`` and mapped through a direct lookup table ``table[cp] = id``
   (-1 for characters outside the vocabulary).
 
-100 MB of ASCII text encodes in well under two seconds (benchmarks/encode_speed.py).
+benchmarks/encode_speed.py measures the speed (figures in docs/performance.md).
 """
 
 from __future__ import annotations
