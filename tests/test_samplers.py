@@ -9,7 +9,8 @@ import pytest
 
 from rnnplay.builtin.samplers import BeamSampler, GreedySampler, TopKSampler, TopPSampler
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.sampler import TEMPERATURE, Param, StepSampler, resolve_params, take_rows, unescape
+from rnnplay.core.params import Param, unescape
+from rnnplay.core.sampler import TEMPERATURE, StepSampler, resolve_params, take_rows
 from rnnplay.plugins.host import PluginHost
 
 LOGITS = np.array([2.0, 1.5, 0.3, 0.0, -1.0, -2.5], dtype=np.float32)
