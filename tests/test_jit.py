@@ -12,6 +12,7 @@ import pytest
 
 from rnnplay.core import jit, threads
 from rnnplay.core.cells import LSTMCell, lstm_gates
+from rnnplay.core.cells.lstm import gate_maths
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 
@@ -152,3 +153,22 @@ def test_compiled_training_step_equals_numpy(monkeypatch: pytest.MonkeyPatch, id
     assert len(compiled) == len(reference) == (8 if ids_input else 9)  # dx only for vector inputs
     for a, b in zip(compiled, reference, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
+
+
+def test_the_gate_maths_is_chosen_once_per_sequence_and_per_stepper(
+    kernels: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compiled for float32, numpy for float64 or RNNPLAY_JIT=0; a sequence's backward and a stepper keep it."""
+    assert gate_maths(np.float32) is kernels
+    assert gate_maths(np.float64) is lstm_gates
+    monkeypatch.setenv("RNNPLAY_JIT", "0")
+    assert gate_maths(np.float32) is lstm_gates
+    monkeypatch.setenv("RNNPLAY_JIT", "1")
+    cell = LSTMCell()
+    params = cell.init_params(5, 8, np.random.default_rng(0))
+    state = (np.zeros((2, 8), np.float32), np.zeros((2, 8), np.float32))
+    _, _, cache = cell.forward(params, np.zeros((3, 2), np.int64), state)
+    stepper = cell.prepare_step(params, True)
+    monkeypatch.setenv("RNNPLAY_JIT", "0")  # too late for both
+    assert cache.gates is kernels and stepper.gates is kernels
+    assert cell.prepare_step(params, True).gates is lstm_gates
