@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
     MAX_BAD_STEPS,
     Event,
@@ -21,7 +22,6 @@ from rnnplay.core.trainer import (
     SampleEvent,
     SkippedEvent,
     StepEvent,
-    TrainConfig,
     ValidationEvent,
 )
 from rnnplay.corpora import load_corpus
@@ -29,7 +29,6 @@ from rnnplay.models.library import find_model
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import (
     BestCheckpoint,
-    ModelSpec,
     OutputLock,
     Saved,
     TrainingRun,
@@ -71,6 +70,7 @@ are the checkpoint's, and a different value is refused.
 optimizer and fresh settings; characters of the corpus the model lacks are added to its vocabulary.
 The shape is the model's (--cell, --layers, --hidden may only repeat it); the checkpoint records its
 ancestry (the models and corpora it came from)."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
