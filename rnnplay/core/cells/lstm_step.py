@@ -28,13 +28,16 @@ import numpy as np
 from rnnplay.core.cells.base import Params, State
 from rnnplay.core.cells.lstm_gates import GateMaths, scale
 
-Product = Callable[[np.ndarray, np.ndarray], Any]  # (v, out): out = v@W
+Product = Callable[[np.ndarray, np.ndarray], Any]  # (v, out): out = v@W_in
+OneCoreProduct = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (v, W_inᵀ, out), as lstm_kernels.product_one
 
 
 class LayerStep:
     """``step(x, state) -> (h, (h, c))`` for one layer: x is (B,) ids or (B, I) vectors."""
 
-    def __init__(self, params: Params, input_ids: bool, gates: GateMaths, one_core_product: Any = None) -> None:
+    def __init__(
+        self, params: Params, input_ids: bool, gates: GateMaths, one_core_product: OneCoreProduct | None = None
+    ) -> None:
         """``one_core_product``: :func:`.lstm_kernels.product_one`, to run one stream's product without BLAS."""
         W = params["W_hh"]
         H, dtype = W.shape[0], W.dtype
@@ -44,6 +47,7 @@ class LayerStep:
         else:
             self.table, W_in = (params["b_h"] * s)[None, :], np.concatenate([params["W_xh"], W]) * s
         self.input_ids, self.gates, self.H = input_ids, gates, H
+        self.I = 0 if input_ids else params["W_xh"].shape[0]  # the width of x above the ids layer
         self.W_in = np.asfortranarray(W_in)
         self.products: dict[int, Product] = {}  # B -> the product for B streams
         if one_core_product is not None:
@@ -61,9 +65,8 @@ class LayerStep:
             self.products[B](h, a)
             np.take(self.table, x, axis=0, out=rest, mode="clip")  # ids come from the vocabulary
         else:  # vectors: a = [x, h]@W_in, rest = the bias rows
-            I = xh.shape[1] - self.H
-            xh[:, :I] = x
-            xh[:, I:] = h
+            xh[:, : self.I] = x
+            xh[:, self.I :] = h
             self.products[B](xh, a)
         h_new, c_new = np.empty_like(h), np.empty_like(c)
         self.gates.forward_step(a, rest, c, c_new, tanh_c, h_new)
