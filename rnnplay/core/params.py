@@ -167,7 +167,7 @@ def parse_pairs(params: Mapping[str, Param], pairs: Mapping[str, str], what: str
     An unknown key is one line naming the closest keys and every valid one; a key given
     twice under two names ('batch' and 'batch_size') is refused.
     """
-    keys = {alias: name for name, p in params.items() for alias in p.aliases} | {name: name for name in params}
+    keys = keys_of(params)
     values: dict[str, Any] = {}
     given: dict[str, str] = {}
     for key, text in pairs.items():
@@ -180,6 +180,11 @@ def parse_pairs(params: Mapping[str, Param], pairs: Mapping[str, str], what: str
         given[name] = key
         values[name] = parse_value(key, params[name], text)
     return values
+
+
+def keys_of(params: Mapping[str, Param]) -> dict[str, str]:
+    """Every key a ``key=value`` word may use for ``params`` (names and aliases) -> the name it stands for."""
+    return {key: name for name, p in params.items() for key in (name, *p.aliases)}
 
 
 def did_you_mean(name: str, choices: list[str]) -> str:
