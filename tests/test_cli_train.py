@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay.core.trainer import TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
-from rnnplay.session.training_runs import ModelSpec, new_run
+from rnnplay.session.training_runs import new_run
 from rnnplay.ui.cli.interrupts import Interrupts
 
 

@@ -14,12 +14,13 @@ from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
-from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, StepEvent, TrainConfig, ValidationEvent
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import ModelSpec, OutputLock, check_output_path, new_run
+from rnnplay.session.training_runs import OutputLock, check_output_path, new_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):

@@ -14,11 +14,11 @@ from rnnplay.core.cells.rnn import RNNCell
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import LIFT_CHARS, grow_vocab, mean_log_normaliser
 from rnnplay.core.model import Model
-from rnnplay.core.trainer import TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
-from rnnplay.session.training_runs import ModelSpec, continue_run, new_run
+from rnnplay.session.training_runs import continue_run, new_run
 
 OLD_TEXT = "".join(line[i:] + line[:i] for line in ["To be, or not to be: that is the question.\n"]
                    for i in range(0, 40, 3)) * 2

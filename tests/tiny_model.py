@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnplay.core.trainer import TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import Corpus
-from rnnplay.session.training_runs import ModelSpec, new_run
+from rnnplay.session.training_runs import new_run
 
 TEXT = "".join(
     line[i:] + line[:i]
