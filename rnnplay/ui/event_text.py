@@ -15,7 +15,7 @@ from functools import singledispatchmethod
 from rich.text import Text
 
 from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
-from rnnplay.session.events import Message, Progress, TrainingSample
+from rnnplay.session.events import Message
 from rnnplay.ui.console import DIM, LEVEL_STYLES
 
 
@@ -70,7 +70,7 @@ class EventText:
 
     @text.register
     def _sample(self, e: SampleEvent) -> Text:
-        return sample_text(e.step, e.text)
+        return Text(f"--- sample at step {e.step:,} ---\n{e.text}\n---", style=DIM)
 
     @text.register
     def _skipped(self, e: SkippedEvent) -> Text:
@@ -81,16 +81,3 @@ class EventText:
         prefix = "" if e.level == "info" else f"{e.level}: "
         return Text(prefix + e.text, style=LEVEL_STYLES.get(e.level, ""))
 
-    @text.register
-    def _progress(self, e: Progress) -> Text:  # the session's old progress event, until it forwards StepEvents only
-        self.val = e.val_loss
-        return Text(step_text(e.step, e.epoch, e.loss, e.val_loss, None, e.chars_per_sec, e.eta_seconds))
-
-    @text.register
-    def _training_sample(self, e: TrainingSample) -> Text:  # the session's old sample event, likewise
-        return sample_text(e.step, e.text)
-
-
-def sample_text(step: int, text: str) -> Text:
-    """A training sample between two rules."""
-    return Text(f"--- sample at step {step:,} ---\n{text}\n---", style=DIM)

@@ -55,9 +55,7 @@ from rnnplay.session.events import (
     Event,
     HeatShown,
     NeuronsShown,
-    Progress,
     QuitRequested,
-    TrainingSample,
     TurnEnded,
     TurnStarted,
     Working,
@@ -83,7 +81,6 @@ from rnnplay.ui.repl.terminal import StderrLines, ctrl_c_calls, keys_not_echoed,
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
         '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
 PROGRESS_EVERY = 0.1  # print training progress each time another tenth of the budget is done
-OLD_EVENTS = Progress | TrainingSample  # the session's old training events, sent beside the trainer's own for now
 
 
 class Repl(TerminalOutput):
@@ -140,8 +137,8 @@ class Repl(TerminalOutput):
 
     def lines(self, event: object, write: Any) -> None:
         """An event the shared renderer shows as lines (messages, training), written by ``write``."""
-        if isinstance(event, OLD_EVENTS | SkippedEvent):
-            return  # the trainer's own events say it (and a skipped step comes as a warning too)
+        if isinstance(event, SkippedEvent):
+            return  # the session says it as a warning too
         if isinstance(event, StepEvent) and not self.progress_due(event):
             return
         text = self.events.text(event)
