@@ -43,6 +43,7 @@ def plain_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")  # a terminal that takes colours (TERM=dumb takes none)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,7 @@ def test_text_keeps_its_tabs_and_lines(plain_env: None) -> None:
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE")}
     return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True,
-                          env={**environ, "RNNPLAY_JIT": "0", **env}, timeout=300)
+                          env={**environ, "RNNPLAY_JIT": "0", "TERM": "dumb", **env}, timeout=300)  # FORCE_COLOR wins
 
 
 def test_sample_heat_is_plain_with_no_color_and_coloured_on_a_pipe_with_force_color(tiny_path: Path,

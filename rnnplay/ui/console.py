@@ -39,16 +39,21 @@ def no_color() -> bool:
     return os.environ.get("NO_COLOR", "") != ""
 
 
+def force_color() -> bool:
+    """True when ``FORCE_COLOR`` asks for colours wherever the output goes (``NO_COLOR`` wins over it)."""
+    return os.environ.get("FORCE_COLOR", "") != "" and not no_color()
+
+
 def make_console(file: TextIO | None = None, *, color: bool | None = None) -> Console:
     """A rich console on ``file`` (stdout by default) that never wraps or highlights what it prints.
 
     ``color`` True: always colours (256 colours, the faces' palette); False: never;
-    None: as the environment says (see the module's docstring).
+    None: as the environment says (see the module's docstring): NO_COLOR, then
+    FORCE_COLOR (whatever TERM says), else colours on a terminal, as many as TERM tells rich.
     """
     file = file if file is not None else sys.stdout
-    if color is None and no_color():
-        color = False
-    # color None: rich decides, from FORCE_COLOR, else whether ``file`` is a terminal (and TERM for how many colours)
+    if color is None and (no_color() or force_color()):
+        color = not no_color()
     system = {None: "auto", True: "256", False: None}[color]
     return Console(file=file, force_terminal=color, color_system=system, no_color=False,  # type: ignore[arg-type]
                    highlight=False, markup=False, emoji=False, soft_wrap=True)
