@@ -288,7 +288,11 @@ def stored_model(meta: dict[str, Any], bad: str) -> StoredModel:
         raise RnnplayError(f"{bad}: bad metadata (dropout {str(dropout)[:40]} is not a number in [0, 1))")
     if dtype not in FLOAT_DTYPES:
         raise RnnplayError(f"{bad}: bad metadata (dtype {str(dtype)[:40]!r} is not one of {', '.join(FLOAT_DTYPES)})")
-    return StoredModel(ModelSpec(cell, layers, hidden, float(dropout)), plugin, Vocab(tuple(vocab)), np.dtype(dtype))
+    try:
+        spec = ModelSpec(cell, layers, hidden, float(dropout))
+    except RnnplayError as err:  # a cell named by spaces alone, say
+        raise RnnplayError(f"{bad}: bad metadata ({err})") from None
+    return StoredModel(spec, plugin, Vocab(tuple(vocab)), np.dtype(dtype))
 
 
 def _encodable(text: str) -> bool:
