@@ -149,3 +149,13 @@ def test_a_load_on_a_terminal_draws_a_rich_bar_and_ends_its_line(plain_env: None
     shown = out.getvalue()
     assert "reading [" in shown and "10 files / 10 files" in shown and "━" in shown
     assert "\n" in shown.split("10 files / 10 files")[-1]  # what comes next starts on a line of its own
+
+
+def test_force_color_colours_a_piped_bar_but_does_not_redraw_it(plain_env: None,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    out = Stream(False)
+    with ProgressBar(out) as bar:
+        bar("downloading x", 1, 2)
+        bar("downloading x", 2, 2)
+    assert out.getvalue().count("\n") == 1 and "\r" not in out.getvalue() and "\x1b[?25l" not in out.getvalue()

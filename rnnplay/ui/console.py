@@ -64,6 +64,16 @@ def colours(console: Console) -> bool:
     return console.color_system is not None
 
 
+def redraws(console: Console) -> bool:
+    """Can ``console`` redraw a line in place: its file is a real terminal (FORCE_COLOR makes a pipe take colours,
+    not cursor moves), and not a dumb one?"""
+    try:
+        tty = console.file.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed file
+        tty = False
+    return tty and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
+
+
 def ansi(console: Console, renderable: RenderableType, width: int | None = None) -> str:
     """``renderable`` as ``console`` writes it, codes only if it colours. A ``Text`` stays as it is (no wrapping,
     no tab expanded); anything else is laid out ``width`` cells wide (by default, the console's width)."""

@@ -1,9 +1,9 @@
 """Progress on stderr, drawn by rich: slow corpus loads (downloads, big folders) and a training run's status line.
 
 On a terminal a rich :class:`~rich.progress.Progress` redraws in place, and lines
-printed meanwhile go above it; when stderr is a file or a pipe (or ``NO_COLOR`` is
-set and it is no terminal) nothing is redrawn: a load prints one line when it is
-done, a run its status line now and then.
+printed meanwhile go above it; when stderr is a file or a pipe nothing is redrawn
+(even with FORCE_COLOR, which asks for colours, not cursor moves): a load prints
+one line when it is done, a run its status line now and then.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnplay.core.trainer import StepEvent
-from rnnplay.ui.console import ansi, make_console
+from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText
 
 BAR_WIDTH = 30
@@ -88,7 +88,7 @@ class ProgressBar:
     def __call__(self, label: str, done: int, total: int | None, unit: str = "B") -> None:
         finished = total is not None and done >= total
         shown = f"{amount(done, unit)} / {amount(total, unit)}" if total else amount(done, unit)
-        if not self.console.is_terminal:
+        if not redraws(self.console):
             if finished:
                 full = ansi(self.console, RichBar(total=1.0, completed=1.0, width=BAR_WIDTH), BAR_WIDTH)
                 self.console.file.write(f"{label} [{full}] 100% {shown}\n")
@@ -125,7 +125,7 @@ class TrainingProgress:
             self.message(line)
 
     def step(self, e: StepEvent, line: Text) -> None:
-        if self.console.is_terminal:
+        if redraws(self.console):
             self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
         elif e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1:
             self.last_printed_step = e.step
