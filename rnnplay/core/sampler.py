@@ -113,8 +113,8 @@ def draw(weights: np.ndarray, rng: np.random.Generator) -> int:
     return min(int(c.searchsorted(rng.random() * c[-1], side="right")), len(c) - 1)  # the min guards NaN logits
 
 
-class StepSampler:
-    """Base for samplers that pick each character from the current logits alone.
+class StepSampler(Sampler):
+    """Base for samplers that pick each character from the current logits alone (a :class:`Sampler`).
 
     Subclasses set ``name``, ``help``, ``params`` and write
     ``choose(logits (V,), rng, **params) -> int``.
