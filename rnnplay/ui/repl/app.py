@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any, TextIO
 
@@ -135,7 +136,7 @@ class Repl(TerminalOutput):
         else:
             self.lines(event, self.background)
 
-    def lines(self, event: object, write: Any) -> None:
+    def lines(self, event: object, write: Callable[[Text], None]) -> None:
         """An event the shared renderer shows as lines (messages, training), written by ``write``."""
         if isinstance(event, SkippedEvent):
             return  # the session says it as a warning too
