@@ -19,8 +19,6 @@ from rnnplay.core.trainer import (
     MAX_BAD_STEPS,
     Event,
     FinishedEvent,
-    SampleEvent,
-    SkippedEvent,
     StepEvent,
     ValidationEvent,
 )
@@ -38,8 +36,7 @@ from rnnplay.session.training_runs import (
     new_run,
 )
 from rnnplay.ui.cli.interrupts import Interrupts
-from rnnplay.ui.cli.progress import ProgressBar
-from rnnplay.ui.cli.render import bar_text, duration, loss_text
+from rnnplay.ui.cli.progress import ProgressBar, TrainingProgress
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
     CHECKPOINT_EVERY,
@@ -49,6 +46,7 @@ from rnnplay.ui.cli.train_flags import (
     add_setting_flags,
     given,
 )
+from rnnplay.ui.event_text import duration, loss_text
 from rnnplay.ui.plot_file import plot_format, write_loss_plot
 
 ORDER = 10
@@ -95,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if base is not None and base.resolve() == out.resolve():
         raise RnnplayError(f"--out {args.out} is the model --init-from reads: give the fine-tuned model a name of "
                            "its own")
-    corpus = load_corpus(args.corpus, encoding=args.encoding, progress=ProgressBar())
+    with ProgressBar() as bar:
+        corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
     try:
         if args.resume is not None:
@@ -175,9 +174,8 @@ class TrainingLoop:
                  best: BestCheckpoint | None, interrupts: Interrupts) -> None:
         self.run_, self.out, self.checkpoint_every, self.best = run_, out, checkpoint_every, best
         self.interrupts = interrupts
-        self.progress = ProgressLine(sys.stderr)
+        self.progress = TrainingProgress(sys.stderr)
         self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
-        self.val: float | None = None
         self.start_step = run_.trainer.step
         self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
         self.trouble: str | None = None  # what went wrong with the periodic saves, already said once
@@ -204,23 +202,15 @@ class TrainingLoop:
         return f"{c.batch_size} streams x {c.seq_length} characters through {layers} of {model.hidden_size} units"
 
     def handle(self, event: Event) -> int | None:
-        if isinstance(event, StepEvent):
-            self.progress.update(event, self.val)
-            if self.checkpoint_every and event.step % self.checkpoint_every == 0:
+        self.progress.show(event)  # the status line, and the other events' lines (rnnplay.ui.event_text)
+        match event:
+            case StepEvent() if self.checkpoint_every and event.step % self.checkpoint_every == 0:
                 self.checkpoint()
-        elif isinstance(event, ValidationEvent):
-            self.val = event.val_loss
-            if event.note:
-                self.progress.message(f"step {event.step}: validation {event.note}")
-            if self.best is not None:
+            case ValidationEvent() if self.best is not None:
                 self.offer_best(event.val_loss)
-        elif isinstance(event, SampleEvent):
-            self.progress.message(f"--- sample at step {event.step} ---\n{event.text}\n---")
-        elif isinstance(event, SkippedEvent):
-            self.progress.message(f"step {event.step}: {event.reason}")
-        elif isinstance(event, FinishedEvent):
-            self.progress.finish()
-            return self.finish(event)
+            case FinishedEvent():
+                self.progress.finish()
+                return self.finish(event)
         return None
 
     def save(self, path: Path) -> Saved:
@@ -304,36 +294,3 @@ class TrainingLoop:
         except RnnplayError as err:
             return f"the run could not be saved either ({err})"
         return f"the run up to step {step} is saved in {saved.path}"
-
-
-class ProgressLine:
-    """One status line, redrawn in place on a terminal and printed now and then elsewhere."""
-
-    def __init__(self, stream) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last_len = 0
-        self.last_printed_step = 0
-
-    def update(self, e: StepEvent, val: float | None) -> None:
-        val_s = f" val {val:.3f}" if val is not None else ""
-        bar = f"{bar_text(e.fraction)} " if e.fraction is not None else ""
-        line = (f"{bar}step {e.step} epoch {e.epoch:.2f} loss {e.loss:.3f}{val_s} lr {e.lr:.2g} "
-                f"| {e.chars_per_sec:,.0f} chars/s | ETA {duration(e.eta_seconds)}")
-        if self.tty:
-            self.stream.write("\r" + line.ljust(self.last_len))
-            self.last_len = len(line)
-            self.stream.flush()
-        elif e.step - self.last_printed_step >= 100 or e.step == 1:
-            self.last_printed_step = e.step
-            print(line, file=self.stream, flush=True)
-
-    def message(self, text: str) -> None:
-        self.finish()
-        print(text, file=self.stream, flush=True)
-
-    def finish(self) -> None:
-        if self.tty and self.last_len:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.last_len = 0
