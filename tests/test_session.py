@@ -28,7 +28,6 @@ from rnnplay.session.events import (
     QuitRequested,
     ScoreShown,
     TrainingEnded,
-    TrainingSample,
     TurnEnded,
     TurnStarted,
     Working,
@@ -226,7 +225,7 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     assert ended.reason == "budget" and ended.step == 40 and ended.path == str(out) and out.exists()
     assert TurnEnded("done", 10) in rec.events
     assert rec.of(StepEvent) and rec.of(ValidationEvent)  # the loss plot's points
-    assert rec.of(TrainingSample)
+    assert rec.of(SampleEvent)
     assert all(0 <= p.fraction <= 1 for p in rec.of(Progress))
     assert dict(session.card())["trained"] == "40 steps"
     session.submit(f"/load {out}")

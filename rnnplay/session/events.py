@@ -103,14 +103,6 @@ class Progress:
 
 
 @dataclass(frozen=True)
-class TrainingSample:
-    """A sample written while training (kept while front ends render it; a forwarded SampleEvent carries the same)."""
-
-    step: int
-    text: str
-
-
-@dataclass(frozen=True)
 class TrainingEnded:
     step: int
     reason: str  # "budget", "stopped", "diverged" (the loss was not finite; the weights kept) or "error"
@@ -160,6 +152,6 @@ class CompareShown:
     rows: tuple[tuple[str, str], ...]
 
 
-Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | TrainingSample | TrainingEnded
+Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | TrainingEnded
          | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | Changed | Cleared | QuitRequested
          | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown | ScoreShown | UnitsFound)

@@ -27,7 +27,7 @@ from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, 
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.models.library import free_path, library_path, models_dir
-from rnnplay.session.events import Changed, Progress, TrainingEnded, TrainingSample
+from rnnplay.session.events import Changed, Progress, TrainingEnded
 from rnnplay.session.training_runs import (
     BestCheckpoint,
     OutputLock,
@@ -241,7 +241,6 @@ class Runner:
                         self._on_validation(job, event)
                     case SampleEvent():
                         s.emit(event)
-                        s.emit(TrainingSample(event.step, event.text))
                     case SkippedEvent():
                         s.emit(event)
                         s.warn(f"training step {event.step}: {event.reason}")
