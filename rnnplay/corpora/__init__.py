@@ -17,6 +17,7 @@ import inspect
 import re
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import did_you_mean
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.cards import builtin_cards, find_card
 from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
@@ -33,7 +34,7 @@ def resolve(spec: str) -> tuple[CorpusLoader, str]:
     Order: a registered ``prefix:``; a bare http(s) URL; an existing path; a card
     name. Anything else is an error naming the closest prefix or card.
     """
-    from rnnplay.plugins.host import get_host, suggest  # the plugins layer: imported late, it imports the loaders
+    from rnnplay.plugins.host import get_host  # the plugins layer: imported late, it imports the loaders
 
     host = get_host()
     loaders = host.corpus_loaders
@@ -48,12 +49,12 @@ def resolve(spec: str) -> tuple[CorpusLoader, str]:
         return host.get("corpus_loaders", "file"), spec
     if match:
         prefix = match[1]
-        raise RnnplayError(f"unknown corpus prefix {prefix + ':'!r}{suggest(prefix, list(loaders))}; "
+        raise RnnplayError(f"unknown corpus prefix {prefix + ':'!r}{did_you_mean(prefix, list(loaders))}; "
                            f"known prefixes: {', '.join(sorted(loaders))} (`rnnplay corpus list`)")
     if find_card(spec) is not None:
         return host.get("corpus_loaders", "card"), spec
     names = list(builtin_cards())
-    raise RnnplayError(f"{spec}: no such file or corpus card{suggest(spec, names)}; give a file path, "
+    raise RnnplayError(f"{spec}: no such file or corpus card{did_you_mean(spec, names)}; give a file path, "
                        f"a card name ({', '.join(names)}) or a spec such as dir:FOLDER")
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import did_you_mean
 from rnnplay.corpora import download
 from rnnplay.corpora.base import Progress, no_progress
 from rnnplay.corpora.text import probe, read_regular_file, text_codec, user_path
 from rnnplay.folders import cache_dir
-from rnnplay.plugins.host import suggest
 
 CARDS_DIR = Path(__file__).resolve().parent / "bundled_cards"
 MAX_CARD_BYTES = 1 << 20  # a card is a few hundred bytes of TOML; anything this big is not one
@@ -227,7 +227,7 @@ def require_card(name: str) -> Card:
     card = find_card(name)
     if card is None:
         names = list(builtin_cards())
-        raise RnnplayError(f"no corpus card {name!r}{suggest(name, names)}; the cards are: {', '.join(names)}")
+        raise RnnplayError(f"no corpus card {name!r}{did_you_mean(name, names)}; the cards are: {', '.join(names)}")
     return card
 
 

@@ -25,9 +25,9 @@ import numpy as np
 from rnnplay.core.checkpoint import FORMAT
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
+from rnnplay.core.params import did_you_mean
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
-from rnnplay.plugins.host import suggest
 
 BUNDLED_NAME = BUNDLED_MODEL.stem  # "shakespeare"
 META_MEMBER = "__meta__.npy"
@@ -205,7 +205,7 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     if is_path:
         raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
     names = model_names(folder)
-    close = suggest(name.removesuffix(".npz"), names)
+    close = did_you_mean(name.removesuffix(".npz"), names)
     listed = f"; models: {', '.join(names)}" if names else f"; {folder} holds no models yet"
     if name.endswith(".npz"):
         raise RnnplayError(f"{name}: no such file, nor a model of that name in {folder}{close}{listed}")

@@ -40,8 +40,9 @@ from typing import Any
 import pluggy
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import did_you_mean as suggest
 from rnnplay.plugins import hookspecs
-from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem, contracts
+from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
     bundled_plugin_folder,
     find_entry_points,
@@ -51,7 +52,7 @@ from rnnplay.plugins.discovery import (
     suggest_plugin,
 )
 from rnnplay.plugins.interrupts import UserInterrupts, plugin_prints_to_stderr
-from rnnplay.plugins.problems import PluginFailure, import_error, one_line, printable, skip_hint, suggest
+from rnnplay.plugins.problems import PluginFailure, import_error, one_line, printable, skip_hint
 from rnnplay.plugins.registries import BUILTIN, PluginInfo, Registered, Registries, label
 
 __all__ = [  # besides what is defined here, the names the layers above import from the host
@@ -280,13 +281,3 @@ def reset_host() -> None:
     global _host
     with _lock:
         _host = None
-
-
-def __getattr__(name: str) -> Any:
-    """``KINDS``, the old hook -> (kind, attributes, methods) table, read from the Protocols now.
-
-    Only for rnnplay/ui/cli/cmd_plugins.py until it reads ``HOOK_KINDS`` from rnnplay.plugins.contracts.
-    """
-    if name == "KINDS":
-        return {hook: (c.kind, c.attributes, c.methods) for hook, c in contracts().items()}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

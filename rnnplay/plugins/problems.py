@@ -7,7 +7,6 @@ one printable line, the names closest to a mistyped one, the setting that leaves
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 
@@ -18,12 +17,6 @@ class PluginFailure:
 
     def __str__(self) -> str:
         return f"plugin {self.plugin} skipped: {self.reason}"
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    """' (did you mean 'x'?)' for the closest choice, or ''."""
-    close = difflib.get_close_matches(name, choices, n=2, cutoff=0.5)
-    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
 
 
 def one_line(err: BaseException) -> str:

@@ -18,10 +18,11 @@ from types import ModuleType
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import did_you_mean as suggest
 from rnnplay.plugins.contracts import HOOK_KINDS
 from rnnplay.plugins.discovery import bundled_plugin_folder, install_command, normalize
 from rnnplay.plugins.interrupts import UserInterrupts
-from rnnplay.plugins.problems import PluginFailure, one_line, suggest
+from rnnplay.plugins.problems import PluginFailure, one_line
 
 BUILTIN = "rnnplay"  # the distribution name built-ins are registered under
 

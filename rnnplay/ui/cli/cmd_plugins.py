@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.contracts import HOOK_KINDS
 from rnnplay.plugins.hookspecs import PROJECT
 from rnnplay.plugins.host import (
     BUILTIN,
-    KINDS,
     PluginHost,
     bundled_plugin_folder,
     get_host,
@@ -34,7 +34,7 @@ from rnnplay.plugins.host import (
 from rnnplay.plugins.scaffold import PluginNames, new_plugin
 
 ORDER = 40
-KIND_NAMES = [kind for kind, _, _ in KINDS.values()]
+KIND_NAMES = list(HOOK_KINDS.values())
 EXAMPLES = """\
 examples:
   rnnplay plugins                               what is loaded, and what failed to load
