@@ -28,17 +28,17 @@ import numpy as np
 from rnnplay.core.cells.base import Params, State
 from rnnplay.core.cells.lstm_gates import GateMaths, scale
 
-Product = Callable[[np.ndarray, np.ndarray], Any]  # (v, out): out = v@W_in
-OneCoreProduct = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (v, W_inᵀ, out), as lstm_kernels.product_one
+Product = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]  # (v, W, out): out = v@W_in, W as the product wants it
+Buffers = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, Product, np.ndarray]
 
 
 class LayerStep:
     """``step(x, state) -> (h, (h, c))`` for one layer: x is (B,) ids or (B, I) vectors."""
 
     def __init__(
-        self, params: Params, input_ids: bool, gates: GateMaths, one_core_product: OneCoreProduct | None = None
+        self, params: Params, input_ids: bool, gates: GateMaths, one_core_product: Product | None = None
     ) -> None:
-        """``one_core_product``: :func:`.lstm_kernels.product_one`, to run one stream's product without BLAS."""
+        """``one_core_product``: :func:`.lstm_kernels.product_one` (v, W_inᵀ, out), one stream's product off BLAS."""
         W = params["W_hh"]
         H, dtype = W.shape[0], W.dtype
         s, _ = scale(H, dtype)
@@ -49,38 +49,36 @@ class LayerStep:
         self.input_ids, self.gates, self.H = input_ids, gates, H
         self.I = 0 if input_ids else params["W_xh"].shape[0]  # the width of x above the ids layer
         self.W_in = np.asfortranarray(W_in)
-        self.products: dict[int, Product] = {}  # B -> the product for B streams
-        if one_core_product is not None:
-            W_T = self.W_in.T  # C order
-            self.products[1] = lambda v, out: one_core_product(v, W_T, out)
-        self.buffers: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]] = {}
+        self.one_core_product = one_core_product
+        self.buffers: dict[int, Buffers] = {}  # B -> scratch arrays and the product for B streams
 
     def __call__(self, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         h, c = state
         B = h.shape[0]
         if B not in self.buffers:
             self._make_buffers(B)
-        a, rest, xh, tanh_c = self.buffers[B]
+        a, rest, xh, tanh_c, product, W = self.buffers[B]
         if xh is None:  # ids: a = h@W_in, rest = table[x]
-            self.products[B](h, a)
-            np.take(self.table, x, axis=0, out=rest, mode="clip")  # ids come from the vocabulary
+            product(h, W, a)
+            self.table.take(x, axis=0, out=rest, mode="clip")  # ids come from the vocabulary
         else:  # vectors: a = [x, h]@W_in, rest = the bias rows
             xh[:, : self.I] = x
             xh[:, self.I :] = h
-            self.products[B](xh, a)
+            product(xh, W, a)
         h_new, c_new = np.empty_like(h), np.empty_like(c)
         self.gates.forward_step(a, rest, c, c_new, tanh_c, h_new)
         return h_new, (h_new, c_new)
 
     def _make_buffers(self, B: int) -> None:
-        """Scratch arrays for B streams (the table's bias row repeated B times above the ids layer)."""
+        """Scratch arrays for B streams (the table's bias row repeated B times above the ids layer), the product."""
         H, dtype = self.H, self.W_in.dtype
         a = np.empty((B, 4 * H), dtype)
         if self.input_ids:
             rest, xh = np.empty((B, 4 * H), dtype), None
         else:
             rest, xh = np.repeat(self.table, B, axis=0), np.empty((B, self.W_in.shape[0]), dtype)
-        self.buffers[B] = (a, rest, xh, np.empty((B, H), dtype))
-        if B not in self.products:
-            W_in = self.W_in
-            self.products[B] = lambda v, out: np.matmul(v, W_in, out=out)
+        if B == 1 and self.one_core_product is not None:
+            product, W = self.one_core_product, self.W_in.T  # W_inᵀ in C order
+        else:
+            product, W = np.matmul, self.W_in
+        self.buffers[B] = (a, rest, xh, np.empty((B, H), dtype), product, W)
