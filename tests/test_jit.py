@@ -71,8 +71,9 @@ def test_tanh_approximation_within_4e_7_and_edge_values(kernels: ModuleType) -> 
     assert np.isnan(kernels.tanh32(np.float32(np.nan)))
 
 
+@pytest.mark.parametrize("with_bias", [True, False])  # training passes the bias; generation has folded it in
 @pytest.mark.parametrize("compiled", [True, False])
-def test_gates_follow_the_lstm_equations(kernels: ModuleType, compiled: bool) -> None:
+def test_gates_follow_the_lstm_equations(kernels: ModuleType, compiled: bool, with_bias: bool) -> None:
     """c = f⊙c + i⊙g and h = o⊙tanh(c) from the ½-scaled σ inputs, against numpy in float64; both step functions."""
     gates = kernels if compiled else lstm_gates
     rng = np.random.default_rng(3)
@@ -82,8 +83,9 @@ def test_gates_follow_the_lstm_equations(kernels: ModuleType, compiled: bool) ->
     ids = np.array([4, 0, 2, 2])
     c = rng.normal(0, 2, (B, H)).astype(np.float32)
     h_out, c_out, tanh_c = np.empty_like(c), np.empty_like(c), np.empty_like(c)
-    a = (z + table[ids]).astype(np.float64)
-    gates.forward_step(z, table[ids], c, c_out, tanh_c, h_out)
+    bias = rng.normal(0, 1, 4 * H).astype(np.float32) if with_bias else None
+    a = (z + table[ids] + (0 if bias is None else bias)).astype(np.float64)
+    gates.forward_step(z, table[ids], bias, c, c_out, tanh_c, h_out)
 
     def sigmoid(u: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-2 * u))  # σ(2u): the σ columns come in halved

@@ -38,7 +38,7 @@ from rnnplay.core.cells import lstm_gates
 from rnnplay.core.cells.base import Params, State, StepFn, uniform_init
 from rnnplay.core.cells.lstm_gates import GateMaths, scale
 from rnnplay.core.cells.lstm_step import LayerStep
-from rnnplay.core.ops import is_ids, project_inputs_backward
+from rnnplay.core.ops import is_ids, project_inputs, project_inputs_backward
 
 KERNELS = "rnnplay.core.cells.lstm_kernels"  # the compiled gate maths, float32 (rnnplay.core.jit)
 
@@ -84,7 +84,8 @@ class LSTMCell:
         gates = gate_maths(dtype)  # for this sequence, forward and backward
         s, _ = scale(H, dtype)
         W_hh = params["W_hh"] * s
-        acts = _scaled_inputs(params, x, s)  # s⊙(x_t@W_xh + b) for every t, then [i, f, g, o]
+        acts = project_inputs(x, params["W_xh"] * s)  # s⊙(x_t@W_xh) for every t, then [i, f, g, o]
+        b = params["b_h"] * s
         hs = np.empty((T + 1, B, H), dtype=dtype)
         cs = np.empty((T + 1, B, H), dtype=dtype)
         tanh_c = np.empty((T, B, H), dtype=dtype)
@@ -92,7 +93,7 @@ class LSTMCell:
         rec = np.empty((B, 4 * H), dtype=dtype)
         for t in range(T):
             np.matmul(hs[t], W_hh, out=rec)  # s⊙(h_{t-1}@W_hh)
-            gates.forward_step(acts[t], rec, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+            gates.forward_step(acts[t], rec, b, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
         return hs[1:], (hs[T], cs[T]), Cache(x, hs, cs, tanh_c, acts, gates)
 
     def backward(
@@ -133,11 +134,3 @@ class LSTMCell:
         """One step (generation runs many through one :meth:`prepare_step`)."""
         return self.prepare_step(params, is_ids(x))(x, state)
 
-
-def _scaled_inputs(params: Params, x: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """s⊙(x_t@W_xh + b) for every t, (T, B, 4H): a row lookup in s⊙(W_xh + b) for ids, one product for vectors."""
-    if is_ids(x):
-        return np.take((params["W_xh"] + params["b_h"]) * s, x, axis=0)
-    out = x @ (params["W_xh"] * s)
-    out += params["b_h"] * s
-    return out

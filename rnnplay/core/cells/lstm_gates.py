@@ -8,8 +8,9 @@ tanh, σ included, through σ(z) = ½·tanh(z/2) + ½. With s = ½ on the σ col
 
 The callers scale the weights and the bias by s once (:func:`scale`), per sequence
 in training and per stepper in generation, so a step receives s⊙z ready made, in
-two parts ``a`` and ``rec`` (s⊙z = a + rec): the input's part with the bias and the
-recurrent product, in whichever order the caller has them.
+parts: s⊙z = a + rec + bias. Training passes the input's product as ``a``, the
+recurrent one as ``rec`` and s⊙b as ``bias``; generation folds the bias into ``rec``
+and passes None.
 
 :mod:`.lstm_kernels` compiles the same two functions, with the same arguments, for
 float32; :func:`rnnplay.core.cells.lstm.gate_maths` picks one of the two once per
@@ -28,7 +29,7 @@ class GateMaths(Protocol):
     """This module, or its compiled twin :mod:`.lstm_kernels`."""
 
     def forward_step(
-        self, a: np.ndarray, rec: np.ndarray, c_prev: np.ndarray,
+        self, a: np.ndarray, rec: np.ndarray, bias: np.ndarray | None, c_prev: np.ndarray,
         c_out: np.ndarray, tanh_c_out: np.ndarray, h_out: np.ndarray,
     ) -> None: ...  # fmt: skip
 
@@ -48,10 +49,10 @@ def scale(H: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def forward_step(
-    a: np.ndarray, rec: np.ndarray, c_prev: np.ndarray,
+    a: np.ndarray, rec: np.ndarray, bias: np.ndarray | None, c_prev: np.ndarray,
     c_out: np.ndarray, tanh_c_out: np.ndarray, h_out: np.ndarray,
 ) -> None:  # fmt: skip
-    """One step for B streams: ``a`` (B, 4H) becomes [i, f, g, o] of s⊙z = a + rec.
+    """One step for B streams: ``a`` (B, 4H) becomes [i, f, g, o] of s⊙z = a + rec + bias (4H,).
 
     Writes c_t into ``c_out``, tanh(c_t) into ``tanh_c_out`` and h_t into ``h_out``
     (all (B, H)); backward reads ``a`` and ``tanh_c_out`` again.
@@ -59,6 +60,8 @@ def forward_step(
     H = c_prev.shape[1]
     s, k = scale(H, a.dtype)
     a += rec
+    if bias is not None:
+        a += bias
     np.tanh(a, out=a)
     a *= s
     a += k  # a = [i, f, g, o] = s⊙tanh(s⊙z) + k

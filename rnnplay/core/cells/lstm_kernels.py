@@ -7,7 +7,7 @@ backward; BLAS still computes every matrix product. Forward, on the ½-scaled
 pre-activations (σ(z) = ½·tanh(z/2) + ½, the weights already halved on the σ
 columns)::
 
-    z' = a + rec                         i, f, o = ½·tanh(z'_i,f,o) + ½    g = tanh(z'_g)
+    z' = a + rec (+ bias)                i, f, o = ½·tanh(z'_i,f,o) + ½    g = tanh(z'_g)
     c_t = f⊙c_{t-1} + i⊙g                h_t = o⊙tanh(c_t)
 
 Backward, one step (dh arrives from above and from the step after)::
@@ -61,12 +61,24 @@ def tanh32(x: float) -> float:
 
 @numba.njit(**SETTINGS)
 def forward_step(
-    a: np.ndarray, rec: np.ndarray, c_prev: np.ndarray,
+    a: np.ndarray, rec: np.ndarray, bias: np.ndarray | None, c_prev: np.ndarray,
     c_out: np.ndarray, tanh_c_out: np.ndarray, h_out: np.ndarray,
 ) -> None:  # fmt: skip
-    """:func:`.lstm_gates.forward_step`: ``a`` (B, 4H) becomes [i, f, g, o] of z' = a + rec."""
+    """:func:`.lstm_gates.forward_step`: ``a`` (B, 4H) becomes [i, f, g, o] of z' = a + rec + bias.
+
+    numba compiles a bias of None as a type of its own, the addition left out.
+    """
     for b in range(a.shape[0]):
+        if bias is not None:
+            add_to(a[b], bias)
         forward_row(a[b], rec[b], c_prev[b], c_out[b], tanh_c_out[b], h_out[b])
+
+
+@numba.njit(inline="always", **SETTINGS)
+def add_to(a: np.ndarray, v: np.ndarray) -> None:
+    """a += v."""
+    for j in range(a.shape[0]):
+        a[j] += v[j]
 
 
 @numba.njit(inline="always", **SETTINGS)
@@ -159,6 +171,7 @@ def product_one(v: np.ndarray, W_T: np.ndarray, out: np.ndarray) -> None:
 def warm_up() -> None:
     """Compile (or load from the disk cache) every kernel for the types rnnplay uses."""
     a, s = np.zeros((1, 8), f32), np.zeros((1, 2), f32)
-    forward_step(a, a.copy(), s, s.copy(), s.copy(), s.copy())
+    forward_step(a, a.copy(), a[0].copy(), s, s.copy(), s.copy(), s.copy())  # training
+    forward_step(a, a.copy(), None, s, s.copy(), s.copy(), s.copy())  # generation
     backward_step(a, s, s.copy(), s.copy(), s.copy(), s.copy(), a.copy())
     product_one(s, np.zeros((8, 2), f32), a)

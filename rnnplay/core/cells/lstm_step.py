@@ -66,7 +66,7 @@ class LayerStep:
             xh[:, self.I :] = h
             product(xh, W, a)
         h_new, c_new = np.empty_like(h), np.empty_like(c)
-        self.gates.forward_step(a, rest, c, c_new, tanh_c, h_new)
+        self.gates.forward_step(a, rest, None, c, c_new, tanh_c, h_new)
         return h_new, (h_new, c_new)
 
     def _make_buffers(self, B: int) -> None:
