@@ -174,3 +174,21 @@ def test_the_gate_maths_is_chosen_once_per_sequence_and_per_stepper(
     monkeypatch.setenv("RNNPLAY_JIT", "0")  # too late for both
     assert cache.gates is kernels and stepper.gates is kernels
     assert cell.prepare_step(params, True).gates is lstm_gates
+
+
+def test_one_stepper_serves_several_batch_sizes(kernels: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buffers and the product are made per B: one stream off BLAS (cores busy), three through it, then one again."""
+    vocab = Vocab(tuple("abcdefghij"))
+    model = Model(LSTMCell(), vocab, 16, 2, seed=3)
+    with threads.busy_cores():
+        compiled = model.stepper()
+    monkeypatch.setenv("RNNPLAY_JIT", "0")
+    reference = model.stepper()
+    rng = np.random.default_rng(5)
+    for B in (1, 3, 1):
+        ids, states = rng.integers(0, 10, (4, B)), model.initial_state(B)
+        ours, theirs = states, states
+        for t in range(4):
+            got, ours = compiled(ids[t], ours)
+            want, theirs = reference(ids[t], theirs)
+            np.testing.assert_allclose(got, want, rtol=0, atol=2e-5)
