@@ -40,7 +40,7 @@ def loss_text(nats: float | None) -> str:
 
 def step_text(step: int, epoch: float, loss: float, val: float | None, lr: float | None, chars_per_sec: float,
               eta: float | None) -> str:
-    """'step 120 epoch 0.35 loss 1.734 val 1.802 lr 0.004 | 41,200 chars/s | ETA 3m05s'."""
+    """The progress line: step, epoch, loss, validation loss, learning rate, characters per second and ETA."""
     val_s = f" val {val:.3f}" if val is not None else ""
     lr_s = f" lr {lr:.2g}" if lr is not None else ""
     return (f"step {step} epoch {epoch:.2f} loss {loss:.3f}{val_s}{lr_s} | {chars_per_sec:,.0f} chars/s | "
