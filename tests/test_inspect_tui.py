@@ -113,7 +113,7 @@ async def test_neurons_colours_the_last_turn_and_find_lists_units(app: RnnplayAp
         assert len(backgrounds) >= 2  # red and blue shades
         await type_line(pilot, "/neurons find inside-parens")
         await until(pilot, lambda: len(app.query(NeuronView)) == 2)
-        found = next(m for m in messages(app, "info") if "inside-parens" in m)
+        found = "\n".join(m for m in messages(app, "info") if "inside-parens" in m or "r=" in m)  # header, rows
         assert "validation text" in found and found.count("r=") == 5
         best = app.query(NeuronView).last()
         assert "r=" in best.border_title

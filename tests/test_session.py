@@ -24,7 +24,6 @@ from rnnplay.session.events import (
     CompareShown,
     Event,
     Message,
-    Progress,
     QuitRequested,
     ScoreShown,
     TrainingEnded,
@@ -217,7 +216,7 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     session.submit(f"/train {corpus} steps=40 hidden=24 layers=1 batch=8 seq=16 sample_every=10 val_every=10 "
                    f"out={out}")
     assert not rec.messages("error")
-    rec.wait(lambda e: isinstance(e, Progress))
+    rec.wait(lambda e: isinstance(e, StepEvent))
     assert session.model.hidden_size == 24
     session.submit("/set length 10")
     session.submit("To")  # generates from a copy of the weights while they train
@@ -226,7 +225,7 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     assert TurnEnded("done", 10) in rec.events
     assert rec.of(StepEvent) and rec.of(ValidationEvent)  # the loss plot's points
     assert rec.of(SampleEvent)
-    assert all(0 <= p.fraction <= 1 for p in rec.of(Progress))
+    assert all(0 <= p.fraction <= 1 for p in rec.of(StepEvent))  # the progress the faces draw
     assert dict(session.card())["trained"] == "40 steps"
     session.submit(f"/load {out}")
     assert session.model.hidden_size == 24
@@ -254,7 +253,7 @@ def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Record
     corpus = write_corpus(tmp_path)
     out = tmp_path / "stopped.npz"
     session.submit(f"/train {corpus} steps=100000 layers=1 hidden=16 batch=8 seq=16 out={out}")
-    rec.wait(lambda e: isinstance(e, Progress))
+    rec.wait(lambda e: isinstance(e, StepEvent))
     session.submit("/load elsewhere.npz")
     assert "/stop" in rec.messages("error")[-1]
     session.submit("/stop")

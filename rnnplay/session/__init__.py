@@ -10,8 +10,7 @@
   (and the trainer's own events, forwarded).
 - ``training_runs``, ``resume``: a training run from a corpus (new, continued,
   fine-tuned, resumed), its output paths checked and locked before the first step.
-- ``transcript``: the turns as Markdown or JSON Lines; ``screen_text``: the two
-  multi-line messages still sent beside their events.
+- ``transcript``: the turns as Markdown or JSON Lines.
 
 Slash commands see the session through ``rnnplay.plugins.session_api.SessionAPI``.
 

@@ -90,19 +90,6 @@ class TurnEnded:
 
 
 @dataclass(frozen=True)
-class Progress:
-    """A training step (the old form of a forwarded :class:`StepEvent`, kept while front ends render it)."""
-
-    step: int
-    fraction: float | None  # of the budget, 0..1
-    epoch: float
-    loss: float
-    val_loss: float | None
-    chars_per_sec: float
-    eta_seconds: float | None
-
-
-@dataclass(frozen=True)
 class TrainingEnded:
     step: int
     reason: str  # "budget", "stopped", "diverged" (the loss was not finite; the weights kept) or "error"
@@ -152,6 +139,6 @@ class CompareShown:
     rows: tuple[tuple[str, str], ...]
 
 
-Event = (Message | TurnStarted | Chunk | TurnEnded | Progress | TrainingEnded
+Event = (Message | TurnStarted | Chunk | TurnEnded | TrainingEnded
          | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | Changed | Cleared | QuitRequested
          | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown | ScoreShown | UnitsFound)

@@ -33,7 +33,6 @@ from rnnplay.session.events import (
     TurnStarted,
 )
 from rnnplay.session.inspection import TurnRecord, sampler_label
-from rnnplay.session.screen_text import score_message
 from rnnplay.session.transcript import save_transcript
 
 if TYPE_CHECKING:
@@ -161,8 +160,9 @@ class Generation:
             with self.exclusive() as (_, cancel), s.working(f"scoring {len(text):,} characters") as report:
                 result = score_text(model, text, progress=report, cancel=cancel.is_set)
         shown = ScoreShown(surprises(text, result, worst))
-        s.info(score_message(f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
-                             f"over {len(result.probs)} predicted characters", shown))
+        least = "; least expected:" if shown.surprises else ""
+        s.info(f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
+               f"over {len(result.probs)} predicted characters{least}")
         s.emit(shown)
         return result
 

@@ -27,7 +27,6 @@ from rnnplay.corpora.cards import find_card
 from rnnplay.corpora.text import read_text_file, text_sha256
 from rnnplay.models.bundled import no_model
 from rnnplay.session.events import HeatShown, NeuronsShown, UnitsFound
-from rnnplay.session.screen_text import units_message
 
 if TYPE_CHECKING:
     from rnnplay.session.generation import Generation
@@ -221,8 +220,7 @@ class Inspection:
         scores = sorted(ranked, key=lambda s: -abs(s.correlation))[:top]
         found = UnitsFound(condition, tuple((Unit(s.layer, s.unit, s.which), s.correlation) for s in scores))
         self.unit = best = found.units[0][0]
-        self.session.info(units_message(f"units that track {condition} over {len(text):,} characters of {source}",
-                                        found))
+        self.session.info(f"units that track {condition} over {len(text):,} characters of {source}:")
         self.session.emit(found)
         start, stop = excerpt(text, signal)
         binary = bool(np.isin(signal, (0.0, 1.0)).all())

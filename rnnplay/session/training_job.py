@@ -27,7 +27,7 @@ from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, 
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.models.library import free_path, library_path, models_dir
-from rnnplay.session.events import Changed, Progress, TrainingEnded
+from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.training_runs import (
     BestCheckpoint,
     OutputLock,
@@ -91,7 +91,6 @@ class TrainingJob:
     lock: OutputLock  # on ``out`` while the job runs, so no other training writes it
     best: BestCheckpoint | None = None  # /train … best=PATH
     thread: threading.Thread | None = None
-    last: StepEvent | None = None
     steps: StepThrottle = field(default_factory=StepThrottle)  # which of the trainer's StepEvents are forwarded
     val_loss: float | None = None
     val_losses: list[tuple[int, float]] = field(default_factory=list)
@@ -235,8 +234,7 @@ class Runner:
                     case FinishedEvent():
                         return self._on_finished(job, event)
                     case StepEvent():
-                        job.last = event
-                        self._forward_step(job, job.steps.offer(event))
+                        self._forward_step(job.steps.offer(event))
                     case ValidationEvent():
                         self._on_validation(job, event)
                     case SampleEvent():
@@ -251,10 +249,9 @@ class Runner:
             s.error(f"training failed: {message}{kept}")
             return TrainingEnded(job.run.trainer.step, "error", None if path is None else str(path))
 
-    def _forward_step(self, job: TrainingJob, forwarded: StepEvent | None) -> None:
+    def _forward_step(self, forwarded: StepEvent | None) -> None:
         if forwarded is not None:
             self.session.emit(forwarded)
-            self._emit_progress(job)
 
     def _on_validation(self, job: TrainingJob, event: ValidationEvent) -> None:
         s = self.session
@@ -270,10 +267,7 @@ class Runner:
             job.best.path = saved.path
 
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
-        flushed = job.steps.flush()
-        self._forward_step(job, flushed)
-        if flushed is None:
-            self._emit_progress(job)
+        self._forward_step(job.steps.flush())
         path = self._save(job)
         val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
         ended = {"stopped": "stopped", "diverged": "stopped: the loss was not finite, so the weights were kept as "
@@ -300,9 +294,3 @@ class Runner:
         if s.model is job.run.model:
             s.meta = {**s.meta, "trained": {"step": job.run.trainer.step}}  # the step its ancestry records
         return saved.path
-
-    def _emit_progress(self, job: TrainingJob) -> None:
-        e = job.last
-        if e is not None:
-            self.session.emit(Progress(e.step, e.fraction, e.epoch, e.loss, job.val_loss, e.chars_per_sec,
-                                       e.eta_seconds))

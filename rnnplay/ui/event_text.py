@@ -1,10 +1,11 @@
 """One renderer of events as lines of terminal text, shared by ``rnnplay train`` and the REPL.
 
-The trainer's events (:mod:`rnnplay.core.trainer`) and the session's messages are
-dispatched by type once, here (``functools.singledispatchmethod``); each face only
+The trainer's events (:mod:`rnnplay.core.trainer`), the session's messages and its
+tables (/score's least expected characters, /neurons find's units) are dispatched by
+type once, here (``functools.singledispatchmethod``); each face only
 decides where a line goes and how often (the CLI redraws its progress line in
-place, the REPL prints one each tenth of the budget). The TUI draws the same events
-as widgets instead (:mod:`rnnplay.ui.tui.app`).
+place, the REPL prints one each tenth of the budget). The TUI draws the training
+events as widgets instead (:mod:`rnnplay.ui.tui.app`), and the tables as these lines.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from functools import singledispatchmethod
 
 from rich.text import Text
 
+from rnnplay.builtin.inspect_commands import unit_command
 from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
-from rnnplay.session.events import Message
+from rnnplay.core.vocab import describe_char
+from rnnplay.session.events import Message, ScoreShown, UnitsFound
 from rnnplay.ui.console import DIM, LEVEL_STYLES
 
 
@@ -81,3 +84,13 @@ class EventText:
         prefix = "" if e.level == "info" else f"{e.level}: "
         return Text(prefix + e.text, style=LEVEL_STYLES.get(e.level, ""))
 
+    @text.register
+    def _score(self, e: ScoreShown) -> Text | None:
+        rows = [f"  {describe_char(s.char)} after {s.before!r}: p={s.prob:.3f} "
+                f"(expected {describe_char(s.expected)}, p={s.expected_prob:.2f})" for s in e.surprises]
+        return Text("\n".join(rows)) if rows else None
+
+    @text.register
+    def _units(self, e: UnitsFound) -> Text | None:
+        rows = [f"  r={r:+.3f}  {unit}   {unit_command(unit)}" for unit, r in e.units]
+        return Text("\n".join(rows)) if rows else None

@@ -32,15 +32,17 @@ from rnnplay.session.events import (
     CompareShown,
     HeatShown,
     NeuronsShown,
-    Progress,
     QuitRequested,
+    ScoreShown,
     TrainingEnded,
     TurnEnded,
     TurnStarted,
+    UnitsFound,
     Working,
 )
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
+from rnnplay.ui.event_text import EventText
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
@@ -151,6 +153,14 @@ class RnnplayApp(App[None]):
     def _message(self, message: Arrived) -> None:
         self.query_one(Conversation).add_message(message.event.level, message.event.text)
 
+    @on(Arrived.of(ScoreShown))
+    @on(Arrived.of(UnitsFound))
+    def _table(self, message: Arrived) -> None:
+        """/score's least expected characters, /neurons find's units: the lines the REPL prints too."""
+        text = EventText().text(message.event)
+        if text is not None:
+            self.query_one(Conversation).add_message("info", text.plain)
+
     @on(Arrived.of(HeatShown))
     def _heat(self, message: Arrived) -> None:
         self.query_one(Conversation).add_heat(message.event).focus()  # ←→ and 1-5 work at once; typing: the prompt
@@ -180,12 +190,6 @@ class RnnplayApp(App[None]):
         panel.show_progress(e.step, e.fraction, e.chars_per_sec, e.eta_seconds)
         self.query_one(LossPlot).add(e.step, e.loss, None)
         self.query_one("#model-card", Card).show_rows(self.session.card())
-
-    @on(Arrived.of(Progress))
-    def _progress(self, message: Arrived) -> None:
-        """The session's old progress event: only its last word on a run (the share done at the end) is news."""
-        e = message.event
-        self.query_one(TrainingPanel).show_progress(e.step, e.fraction, e.chars_per_sec, e.eta_seconds)
 
     @on(Arrived.of(ValidationEvent))
     def _validation(self, message: Arrived) -> None:
