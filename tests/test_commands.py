@@ -8,7 +8,8 @@ import pytest
 
 from rnnplay.builtin.commands import COMMANDS
 from rnnplay.core.errors import RnnplayError
-from rnnplay.plugins.commands import (
+from rnnplay.plugins.host import get_host
+from rnnplay.plugins.slash import (
     Command,
     complete_line,
     complete_pairs,
@@ -19,7 +20,6 @@ from rnnplay.plugins.commands import (
     split_args,
     split_command,
 )
-from rnnplay.plugins.host import get_host
 from rnnplay.session.session import Session
 
 REQUIRED = {"help", "sampler", "set", "temp", "show", "new", "load", "save", "train", "stop", "cells", "samplers",

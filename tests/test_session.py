@@ -16,8 +16,8 @@ from tiny_model import write_corpus
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
-from rnnplay.plugins.commands import SimpleCommand
 from rnnplay.plugins.host import Registered
+from rnnplay.plugins.slash import SimpleCommand
 from rnnplay.session.events import (
     Changed,
     Chunk,

@@ -13,12 +13,13 @@ from dataclasses import replace
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.params import Param, params_of
+from rnnplay.core.params import keys_of, params_of, unescape
 from rnnplay.core.params import parse_pairs as parse_settings
-from rnnplay.core.sampler import unescape
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.models.library import list_models, model_names, model_table, models_dir
-from rnnplay.plugins.commands import (
+from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.plugins.session_api import SessionAPI
+from rnnplay.plugins.slash import (
     SimpleCommand,
     command_table,
     complete_pairs,
@@ -28,8 +29,6 @@ from rnnplay.plugins.commands import (
     parse_pairs,
     split_args,
 )
-from rnnplay.plugins.hookspecs import Register, hookimpl
-from rnnplay.plugins.session_api import SessionAPI
 
 
 def _no_args(name: str, argline: str) -> None:
@@ -162,11 +161,6 @@ def show(session: SessionAPI, argline: str) -> None:
 # -- models ----------------------------------------------------------------------------------
 MODEL_PARAMS = params_of(ModelSpec)  # cell=, layers=, hidden=, dropout=: declared once, as `rnnplay train` reads them
 TRAIN_PARAMS = params_of(TrainConfig)
-
-
-def keys_of(params: dict[str, Param]) -> list[str]:
-    """Every key a ``key=value`` word may use for ``params``: names and aliases."""
-    return [key for name, p in params.items() for key in (name, *p.aliases)]
 
 
 def model_spec(session: SessionAPI, pairs: dict[str, str], base: ModelSpec) -> ModelSpec:

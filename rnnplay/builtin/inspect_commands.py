@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.neurons import CONDITIONS, Unit
-from rnnplay.core.sampler import unescape
-from rnnplay.plugins.commands import SimpleCommand, last_word, parse_number, split_args
+from rnnplay.core.params import unescape
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.session_api import SessionAPI
+from rnnplay.plugins.slash import SimpleCommand, last_word, parse_number, split_args
 
 NEURONS_USAGE = ("usage: /neurons [LAYER UNIT] [state=c] [TEXT], e.g. /neurons 0 5, "
                  "or /neurons find CONDITION [TEXT], e.g. /neurons find inside-quotes")

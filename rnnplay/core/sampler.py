@@ -39,7 +39,6 @@ import numpy as np
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import Param, did_you_mean
-from rnnplay.core.params import unescape as unescape  # the escaping rule, where front ends have long imported it
 
 Stepper = Callable[[np.ndarray, Any], tuple[np.ndarray, Any]]
 

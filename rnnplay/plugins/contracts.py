@@ -3,7 +3,7 @@
 A hook ``register_X`` fills the registry ``X`` (``register_cells`` fills ``cells``), and every
 object it registers must meet one Protocol: :class:`rnnplay.core.cells.base.Cell`,
 :class:`rnnplay.core.sampler.Sampler`, :class:`CorpusLoader` (here) or
-:class:`rnnplay.plugins.commands.Command`. A Protocol's annotated attributes and its methods are
+:class:`rnnplay.plugins.slash.Command`. A Protocol's annotated attributes and its methods are
 what an object must have; an attribute given a value in the Protocol (``Sampler.needs_chars =
 False``) is optional, and when an object has it, it must be of the default's type. Nothing is
 listed twice: :func:`contracts` reads the Protocols themselves.
@@ -88,7 +88,7 @@ class Contract:
 @functools.cache
 def contracts() -> dict[str, Contract]:
     """Each hook's contract, read from its Protocol (on first use)."""
-    from rnnplay.plugins.commands import Command  # here, not at the top: commands.py imports the host, which imports us
+    from rnnplay.plugins.slash import Command  # here, not at the top: commands.py imports the host, which imports us
 
     protocols: dict[str, type] = {"cells": Cell, "samplers": Sampler, "corpus_loaders": CorpusLoader,
                                   "commands": Command}

@@ -47,4 +47,4 @@ def register_corpus_loaders(register: Register) -> None:
 
 @hookspec
 def register_commands(register: Register) -> None:
-    """Register slash commands: ``register(command)`` for each :class:`rnnplay.plugins.commands.Command`."""
+    """Register slash commands: ``register(command)`` for each :class:`rnnplay.plugins.slash.Command`."""

@@ -10,7 +10,7 @@ The session holds the state; the work is done by the collaborators it owns:
 ``generation`` (:mod:`rnnplay.session.generation`: continuations, /compare, /score),
 ``runner`` (:mod:`rnnplay.session.training_job`: the training job) and ``inspection``
 (:mod:`rnnplay.session.inspection`: /heat, /whatif, /neurons). Commands reach them
-through :class:`rnnplay.plugins.commands.SessionAPI`, the surface this class provides.
+through :class:`rnnplay.plugins.slash.SessionAPI`, the surface this class provides.
 
 Events come from whichever thread did the work (a generation, the training
 thread), so a front end hands them over to its own UI thread. Nothing here knows
@@ -33,13 +33,14 @@ import numpy as np
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.sampler import resolve_params, unescape
+from rnnplay.core.params import unescape
+from rnnplay.core.sampler import resolve_params
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.work import Cancelled
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model, no_model, save_model
 from rnnplay.models.library import find_model, free_path
-from rnnplay.plugins.commands import find_command, parse_number, split_command
 from rnnplay.plugins.host import get_host, suggest
+from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
@@ -124,7 +125,7 @@ class Session:
     def submit(self, line: str) -> None:
         """Run a slash command, or continue ``line`` with the model. Errors become one-line events.
 
-        A seed is read through :func:`~rnnplay.core.sampler.unescape` (``\\n`` a newline), as
+        A seed is read through :func:`~rnnplay.core.params.unescape` (``\\n`` a newline), as
         every text typed in a command is; :meth:`generate` itself takes text as it is.
         """
         if not line.strip():

@@ -237,11 +237,8 @@ class Runner:
                         self._forward_step(job.steps.offer(event))
                     case ValidationEvent():
                         self._on_validation(job, event)
-                    case SampleEvent():
+                    case SampleEvent() | SkippedEvent():
                         s.emit(event)
-                    case SkippedEvent():
-                        s.emit(event)
-                        s.warn(f"training step {event.step}: {event.reason}")
         except Exception as err:  # a training failure must not take the app down, nor lose the steps made
             message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
             path = self._save(job) if job.run.trainer.step else None

@@ -14,7 +14,8 @@ from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate
 from rnnplay.core.model import Model
-from rnnplay.core.sampler import parse_assignments, unescape
+from rnnplay.core.params import unescape
+from rnnplay.core.sampler import parse_assignments
 from rnnplay.core.score import RunningScore
 from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.text import decode, read_regular_file

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.sampler import unescape
+from rnnplay.core.params import unescape
 from rnnplay.core.score import score_text, unknown_summary
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host

@@ -47,7 +47,7 @@ from prompt_toolkit.history import History
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from rich.text import Text
 
-from rnnplay.core.trainer import SkippedEvent, StepEvent
+from rnnplay.core.trainer import StepEvent
 from rnnplay.session.events import (
     Chunk,
     Cleared,
@@ -138,8 +138,6 @@ class Repl(TerminalOutput):
 
     def lines(self, event: object, write: Callable[[Text], None]) -> None:
         """An event the shared renderer shows as lines (messages, training), written by ``write``."""
-        if isinstance(event, SkippedEvent):
-            return  # the session says it as a warning too
         if isinstance(event, StepEvent) and not self.progress_due(event):
             return
         text = self.events.text(event)

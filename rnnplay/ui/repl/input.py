@@ -17,7 +17,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History, InMemoryHistory
 
-from rnnplay.plugins.commands import command_table, complete_line
+from rnnplay.plugins.slash import command_table, complete_line
 from rnnplay.session.session import Session
 from rnnplay.ui.history import append_history, history_path, load_history
 

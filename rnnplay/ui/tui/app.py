@@ -22,8 +22,8 @@ from textual.fuzzy import Matcher
 from textual.markup import escape
 from textual.widgets import Footer
 
-from rnnplay.core.trainer import SampleEvent, StepEvent, ValidationEvent
-from rnnplay.plugins.commands import command_table
+from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.plugins.slash import command_table
 from rnnplay.session.events import (
     Changed,
     Chunk,
@@ -160,6 +160,11 @@ class RnnplayApp(App[None]):
         text = EventText().text(message.event)
         if text is not None:
             self.query_one(Conversation).add_message("info", text.plain)
+
+    @on(Arrived.of(SkippedEvent))
+    def _skipped(self, message: Arrived) -> None:
+        text = EventText().text(message.event)
+        self.query_one(Conversation).add_message("warning", f"training {text.plain}")
 
     @on(Arrived.of(HeatShown))
     def _heat(self, message: Arrived) -> None:

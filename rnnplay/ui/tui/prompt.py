@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
-from rnnplay.plugins.commands import complete_line
+from rnnplay.plugins.slash import complete_line
 from rnnplay.ui.history import append_history, load_history
 
 IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",

@@ -91,7 +91,7 @@ def split_args(argline: str) -> list[str]:
     """Shell-like words: quotes keep spaces ('/save "my model.npz"'); a backslash stays as typed.
 
     Backslashes mean something only in texts, and there through the one rule of
-    :func:`rnnplay.core.sampler.unescape` (docs/escapes.md), so ``/set stop \\n\\n`` reaches it as typed.
+    :func:`rnnplay.core.params.unescape` (docs/escapes.md), so ``/set stop \\n\\n`` reaches it as typed.
     """
     lexer = shlex.shlex(argline, posix=True)
     lexer.whitespace_split, lexer.escape = True, ""
