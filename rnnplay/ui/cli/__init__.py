@@ -21,6 +21,15 @@ from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
+
+
+def model_command(sub: argparse._SubParsersAction, name: str, help: str, description: str,
+                  epilog: str) -> argparse.ArgumentParser:
+    """A subcommand that works on one model: its parser, with the optional MODEL argument every such command takes."""
+    p = sub.add_parser(name, help=help, description=description, epilog=epilog,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    return p
 DESCRIPTION = """\
 A terminal playground for character-level recurrent networks, trained from scratch in NumPy.
 

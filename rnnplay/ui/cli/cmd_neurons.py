@@ -21,7 +21,7 @@ from rnnplay.core.neurons import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activati
 from rnnplay.core.vocab import describe_char
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.cli import model_command
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
 
@@ -40,13 +40,9 @@ From Python: rnnplay.core.neurons (docs/inspect.md)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "neurons", help="find hidden units that track a condition, or colour a text by one unit",
-        description="Look inside a model: rank its hidden units by how well they track a condition, "
-                    "or colour a text by one unit's activation.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    p = model_command(sub, "neurons", "find hidden units that track a condition, or colour a text by one unit",
+                      "Look inside a model: rank its hidden units by how well they track a condition, "
+                      "or colour a text by one unit's activation.", EXAMPLES)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--find", metavar="CONDITION", help="rank units by |correlation| with CONDITION")
     what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")

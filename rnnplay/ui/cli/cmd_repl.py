@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.cli import model_command
 
 ORDER = 2
 EXAMPLES = '''\
@@ -18,10 +18,8 @@ RNNPLAY_NOHISTORY=1 keeps none.'''
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("repl", help="the same session at a plain prompt",
-                       description="Type a seed at the prompt; /help lists the commands.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    p = model_command(sub, "repl", "the same session at a plain prompt",
+                      "Type a seed at the prompt; /help lists the commands.", EXAMPLES)
     p.set_defaults(func=run)
 
 

@@ -21,7 +21,7 @@ from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.cli import model_command
 from rnnplay.ui.console import colours, heat_legend, heat_style, make_console, no_color, styled
 
 ORDER = 20
@@ -44,12 +44,8 @@ COMPILE_FROM = 25_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "sample", help="generate text from a model, streamed as it is written",
-        description="Continue a seed text with a trained model, streaming each character as it is picked.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    p = model_command(sub, "sample", "generate text from a model, streamed as it is written",
+                      "Continue a seed text with a trained model, streaming each character as it is picked.", EXAMPLES)
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
     seed.add_argument("--seed-file", type=Path, metavar="PATH", help="prime the model with this file's text")

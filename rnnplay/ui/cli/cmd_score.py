@@ -12,7 +12,7 @@ from rnnplay.core.params import unescape
 from rnnplay.core.score import score_text, unknown_summary
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.cli import model_command
 from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
 from rnnplay.ui.event_text import loss_text
 
@@ -30,12 +30,9 @@ CRLF line ends are read as LF when the model has never seen a '\\r' (it was trai
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "score", help="the loss of a text under a model (nats and bits per character)",
-        description="Print how well a model predicts a text: mean cross-entropy in nats and bits per character.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    p = model_command(sub, "score", "the loss of a text under a model (nats and bits per character)",
+                      "Print how well a model predicts a text: mean cross-entropy in nats and bits per character.",
+                      EXAMPLES)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text to score (\\n, \\t, \\\\ understood); - reads it from stdin")
     src.add_argument("--file", type=Path, help="a file whose text to score")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnplay.ui.cli import MODEL_HELP
+from rnnplay.ui.cli import model_command
 
 ORDER = 1
 EXAMPLES = """\
@@ -16,10 +16,8 @@ Inside: type a few characters and press Enter; /help lists the commands, F1 the 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tui", help="the chat-style app (the default command)",
-                       description="Type a seed, watch the model continue it; slash commands do the rest.",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help=MODEL_HELP)
+    p = model_command(sub, "tui", "the chat-style app (the default command)",
+                      "Type a seed, watch the model continue it; slash commands do the rest.", EXAMPLES)
     p.set_defaults(func=run)
 
 
