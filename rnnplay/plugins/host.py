@@ -40,7 +40,6 @@ from typing import Any
 import pluggy
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.params import did_you_mean as suggest
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
@@ -57,7 +56,7 @@ from rnnplay.plugins.registries import BUILTIN, PluginInfo, Registered, Registri
 
 __all__ = [  # besides what is defined here, the names the layers above import from the host
     "BUILTIN", "PluginFailure", "PluginHost", "Registered", "bundled_plugin_folder", "get_host", "install_command",
-    "normalize", "printable", "reset_host", "suggest",
+    "normalize", "printable", "reset_host",
 ]
 
 BUILTIN_PACKAGE = "rnnplay.builtin"  # every module in it is a plugin

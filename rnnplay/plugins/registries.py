@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.params import did_you_mean as suggest
+from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
 from rnnplay.plugins.discovery import bundled_plugin_folder, install_command, normalize
 from rnnplay.plugins.interrupts import UserInterrupts
@@ -79,7 +79,7 @@ class Registries:
         failed = sorted({f.plugin for f in self.failures})
         hint = f"; plugins that failed to load: {', '.join(failed)} (see `rnnplay plugins`)" if failed else ""
         raise RnnplayError(
-            f"unknown {label(kind)} {name!r}{suggest(name, list(registry))}; "
+            f"unknown {label(kind)} {name!r}{did_you_mean(name, list(registry))}; "
             f"available: {', '.join(sorted(registry))}{hint}"
         )
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.params import Param, parse_value
-from rnnplay.plugins.host import PluginHost, get_host, suggest
+from rnnplay.core.params import Param, did_you_mean, parse_value
+from rnnplay.plugins.host import PluginHost, get_host
 from rnnplay.plugins.session_api import SessionAPI
 
 
@@ -83,7 +83,7 @@ def find_command(name: str, host: PluginHost | None = None) -> Any:
         return table[name]
     if not name:
         raise RnnplayError("a lone '/' is not a command; /help lists them")
-    raise RnnplayError(f"unknown command /{name}{suggest(f'/{name}', [f'/{n}' for n in table])}; /help lists them")
+    raise RnnplayError(f"unknown command /{name}{did_you_mean(f'/{name}', [f'/{n}' for n in table])}; /help lists them")
 
 
 # -- parsing arguments ----------------------------------------------------------------
@@ -111,7 +111,7 @@ def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "optio
         if not eq:
             raise RnnplayError(f"expected {what}=value, got {word!r}; {valid}")
         if key not in allowed:
-            raise RnnplayError(f"unknown {what} {key!r}{suggest(key, allowed)}; {valid}")
+            raise RnnplayError(f"unknown {what} {key!r}{did_you_mean(key, allowed)}; {valid}")
         pairs[key] = value
     return pairs
 

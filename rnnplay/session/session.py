@@ -33,13 +33,13 @@ import numpy as np
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.params import unescape
+from rnnplay.core.params import did_you_mean, unescape
 from rnnplay.core.sampler import resolve_params
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.work import Cancelled
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model, no_model, save_model
 from rnnplay.models.library import find_model, free_path
-from rnnplay.plugins.host import get_host, suggest
+from rnnplay.plugins.host import get_host
 from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
@@ -355,7 +355,7 @@ class Session:
                                    f"{', '.join(owners)} {'has' if len(owners) == 1 else 'have'} it: "
                                    f"/sampler {owners[0]} {key}={text}")
             names = self.setting_names()
-            raise RnnplayError(f"unknown setting {key!r}{suggest(key, names)}; settings: {', '.join(names)}")
+            raise RnnplayError(f"unknown setting {key!r}{did_you_mean(key, names)}; settings: {', '.join(names)}")
         self.emit(Changed("settings"))
         self.info(f"{key} = {self.setting_text(key)}")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
 from rnnplay.plugins.hookspecs import PROJECT
 from rnnplay.plugins.host import (
@@ -29,7 +30,6 @@ from rnnplay.plugins.host import (
     normalize,
     printable,
     reset_host,
-    suggest,
 )
 from rnnplay.plugins.scaffold import PluginNames, new_plugin
 
@@ -240,7 +240,7 @@ def uninstall(args: argparse.Namespace) -> int:
     except metadata.PackageNotFoundError:
         installed = [n for n in get_host().plugins if n != BUILTIN] + [f.plugin for f in get_host().failures]
         raise RnnplayError(
-            f"{name} is not installed{suggest(name, installed)}; `rnnplay plugins` lists the installed plugins"
+            f"{name} is not installed{did_you_mean(name, installed)}; `rnnplay plugins` lists the installed plugins"
         ) from None
     if not any(ep.group == PROJECT for ep in dist.entry_points):
         raise RnnplayError(f"{name} is installed but is not an rnnplay plugin; remove it with pip if you mean to")
