@@ -26,7 +26,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -69,6 +69,12 @@ PROBE_CHARS = 32 * 256
 VALIDATION_SHARE = 0.25
 
 
+# (inputs, targets, carried states, dropout RNG or None) -> (mean loss, gradients, carried-out states):
+# Model.loss_and_grads by default; a data-parallel run passes its workers' instead.
+GradientFn = Callable[[np.ndarray, np.ndarray, States, "np.random.Generator | None"],
+                      tuple[float, dict[str, np.ndarray], States]]
+
+
 @dataclass
 class Attempt:
     """One step computed aside: what :meth:`Trainer.train_step` commits, or the reason it skips it."""
@@ -109,8 +115,10 @@ class Trainer:
         train_ids: np.ndarray,
         val_ids: np.ndarray | None,
         config: TrainConfig,
+        gradients: GradientFn | None = None,
     ) -> None:
         self.model = model
+        self.gradients = gradients  # None: the model's own
         self.config = config
         self.batcher = StreamBatcher(train_ids, config.batch_size, config.seq_length)
         self.val_ids = val_ids if val_ids is not None and len(val_ids) > 1 else None
@@ -237,7 +245,8 @@ class Trainer:
         batch = self.batcher.next()
         states = self.model.initial_state(self.config.batch_size) if batch.reset else self.states
         dropout_rng = self.rng if self.model.dropout > 0 else None
-        loss, grads, states = self.model.loss_and_grads(batch.inputs, batch.targets, states, dropout_rng)
+        gradients = self.gradients or self.model.loss_and_grads
+        loss, grads, states = gradients(batch.inputs, batch.targets, states, dropout_rng)
         if self.config.clip_mode == "value":
             norm = clip_by_value(grads, self.config.clip)
         else:

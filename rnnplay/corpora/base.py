@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+import numpy as np
+
+from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.text import text_sha256
 
 
@@ -27,6 +30,25 @@ class Corpus:
     def sha256(self) -> str:
         """sha256 of the text in UTF-8: what checkpoints record to recognise their corpus on resume."""
         return text_sha256(self.text)
+
+    # What training asks of a corpus. A run never reads ``text`` itself, only these, so a corpus
+    # may keep its text somewhere other than memory.
+    @property
+    def chars(self) -> int:
+        """How many characters the corpus has."""
+        return len(self.text)
+
+    def vocab(self) -> Vocab:
+        """Every distinct character of the corpus, sorted: a fresh model's vocabulary."""
+        return Vocab.from_text(self.text)
+
+    def encode(self, vocab: Vocab) -> np.ndarray:
+        """The corpus as ids of ``vocab`` (one line naming the characters it lacks, if any)."""
+        return vocab.encode(self.text)
+
+    def unknown(self, vocab: Vocab) -> list[str]:
+        """The corpus's characters that ``vocab`` lacks, in order of first appearance."""
+        return vocab.unknown(self.text)
 
 
 class Progress(Protocol):

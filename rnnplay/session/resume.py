@@ -48,7 +48,7 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
         raise RnnplayError(f"{path} cannot continue with a different {', '.join(conflicts)}: these are fixed by the "
                            "checkpoint; leave them out, or start a new run with another --out")
     config = replace(saved, **settings)
-    train_ids, val_ids = split_ids(model.vocab.encode(corpus.text), config.val_fraction)
+    train_ids, val_ids = split_ids(corpus.encode(model.vocab), config.val_fraction)
     trainer = Trainer(model, train_ids, val_ids, config)
     trainer.restore(training, ckpt.arrays)
     _check_budget_left(path, trainer)

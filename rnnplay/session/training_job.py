@@ -154,7 +154,7 @@ class Runner:
                 **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
         s.set_model(run.model, meta, target.name, target)
         s.emit(Changed("training"))
-        s.info(f"{what} on {corpus.name} ({len(corpus.text):,} chars); checkpoint: {target}; "
+        s.info(f"{what} on {corpus.name} ({corpus.chars:,} chars); checkpoint: {target}; "
                "/stop ends it, and you can keep generating meanwhile")
         job.thread = threading.Thread(target=self._loop, args=(job,), name="rnnplay-train", daemon=True)
         job.thread.start()
@@ -188,10 +188,10 @@ class Runner:
 
     def _fit_config(self, config: TrainConfig, corpus: Corpus) -> None:
         """Shrink batch and sequence to a short corpus, and give one pass (at least 100 steps) when no budget is set."""
-        n_train = int(len(corpus.text) * (1 - config.val_fraction))
+        n_train = int(corpus.chars * (1 - config.val_fraction))
         batch, seq = fit_batches(n_train, config.batch_size, config.seq_length)
         if (batch, seq) != (config.batch_size, config.seq_length):
-            self.session.info(f"{corpus.name} is short ({len(corpus.text):,} chars): batch {batch} x sequence {seq}")
+            self.session.info(f"{corpus.name} is short ({corpus.chars:,} chars): batch {batch} x sequence {seq}")
             config.batch_size, config.seq_length = batch, seq
         if config.steps is None and config.epochs is None and config.seconds is None:
             config.steps = max(100, n_train // (batch * seq))

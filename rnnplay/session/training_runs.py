@@ -74,7 +74,7 @@ class TrainingRun:
         """Save weights and the full training state (resumable) atomically."""
         meta = {
             "corpus": {"name": self.corpus.name, "source": self.corpus.source, "sha256": self.corpus.sha256,
-                       "chars": len(self.corpus.text)},
+                       "chars": self.corpus.chars},
             "history": {"val_loss": self.trainer.history.val_losses[-1] if self.trainer.history.val_losses else None},
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **self.extra,
@@ -257,13 +257,13 @@ class OutputLock:
 
 def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
     """A fresh model on ``corpus`` (vocabulary: every character of the corpus)."""
-    vocab = Vocab.from_text(corpus.text)
+    vocab = corpus.vocab()
     if len(vocab) < 2:
         raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
     cell = get_host().cell(spec.cell)
     check_buildable(cell, vocab, spec, config)
     model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
-    train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
     model.init_output_bias(train_ids)
     return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
 
@@ -275,11 +275,11 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
     (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``):
     ``run.added`` names them, in code-point order. ``model`` itself is never changed.
     """
-    added = tuple(sorted(model.vocab.unknown(corpus.text)))
+    added = tuple(sorted(corpus.unknown(model.vocab)))
     vocab = grown_vocab(model.vocab, added)
     spec = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
     check_buildable(model.cell, vocab, spec, config)
-    train_ids, val_ids = split_ids(vocab.encode(corpus.text), config.val_fraction)
+    train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
     with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
         copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed))
     return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added)

@@ -146,12 +146,12 @@ def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) ->
     model, corpus = run_.model, run_.corpus
     if base is not None:
         print(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
-              f"on {corpus.name}: {len(corpus.text):,} chars, {model.num_params():,} parameters", file=sys.stderr)
+              f"on {corpus.name}: {corpus.chars:,} chars, {model.num_params():,} parameters", file=sys.stderr)
         return
     what = f"resuming {resumed}" if resumed else "training"
     print(
         f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
-        f"({model.num_params():,} parameters) on {corpus.name}: {len(corpus.text):,} chars, "
+        f"({model.num_params():,} parameters) on {corpus.name}: {corpus.chars:,} chars, "
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
         file=sys.stderr,
     )
