@@ -107,9 +107,7 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     futures: list[Future[ChunkResult]] = []
     try:
         for lo, hi in bounds:
-            part = slice(lo, hi)
-            chunk_states = [tuple(s[part] for s in state) for state in states]
-            chunk_masks = [None if m is None else m[:, part] for m in masks]
+            chunk_states, chunk_masks = streams_part(states, masks, slice(lo, hi))
             futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
                                            chunk_states, chunk_masks, inputs.shape[0] * inputs.shape[1]))
         return [f.result() for f in futures]
@@ -118,6 +116,12 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
             f.cancel()
         wait_all(futures)
         raise
+
+
+def streams_part(states: States, masks: Masks, part: slice) -> tuple[States, Masks]:
+    """The carried states and dropout masks of the streams ``part`` (a state's rows; a mask's axis 1)."""
+    return ([tuple(s[part] for s in state) for state in states],
+            [None if m is None else m[:, part] for m in masks])
 
 
 def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
