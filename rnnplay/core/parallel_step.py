@@ -107,7 +107,8 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     futures: list[Future[ChunkResult]] = []
     try:
         for lo, hi in bounds:
-            chunk_states, chunk_masks = streams_part(states, masks, slice(lo, hi))
+            part = slice(lo, hi)
+            chunk_states, chunk_masks = streams_part(states, masks, part)
             futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
                                            chunk_states, chunk_masks, inputs.shape[0] * inputs.shape[1]))
         return [f.result() for f in futures]
