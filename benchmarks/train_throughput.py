@@ -6,7 +6,10 @@ Each row runs full training steps (forward, backward through time, clip by
 global norm 5, Adam) on batches of tiny shakespeare and prints characters per
 second; "numpy only" is rnnplay with its compiled LSTM kernels off (RNNPLAY_JIT=0;
 the RNN has none). The three take turns, --steps steps each, --rounds times, so the
-shared machine's slow minutes fall on all of them alike.
+shared machine's slow minutes fall on all of them alike. "% of peak" is the model's
+arithmetic per character (:func:`flops_per_char`) times chars/s, over this machine's
+single-precision matrix-multiply peak measured at start (:func:`sgemm_peak`: numpy's
+BLAS on every core, a large square product, best of a few).
 Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional
 (`pip install torch==2.13.0`).
 """
@@ -17,7 +20,7 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +34,37 @@ from rnnplay.core.vocab import Vocab
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
 CONFIGS = [  # (label, cell, layers, hidden, batch, seq)
     ("LSTM 2x256, B64 T100", "lstm", 2, 256, 64, 100),
+    ("LSTM 2x512, B64 T100", "lstm", 2, 512, 64, 100),
     ("RNN 1x128, B64 T100", "rnn", 1, 128, 64, 100),
 ]
+GATES = {"lstm": 4, "rnn": 1}  # weight blocks per layer: i, f, o, g for the LSTM; one for the vanilla RNN
+
+
+def flops_per_char(cell: str, layers: int, hidden: int, vocab: int) -> float:
+    """Floating-point operations of one training character: forward, plus backward at twice the forward.
+
+    Per character the forward multiplies h_{t-1} by W_hh (2·G·H² flops, G = GATES[cell]), the
+    layer's input by W_xh (2·G·H² for layers above the first; the first layer's input is one
+    character, a row of W_xh, no product) and the top layer's h by W_hy (2·H·V). Backward is
+    the products for dx and dW of each, twice the forward's. Elementwise gate maths is left out.
+    """
+    g, h = GATES[cell], hidden
+    forward = layers * 2 * g * h * h + (layers - 1) * 2 * g * h * h + 2 * h * vocab
+    return 3.0 * forward
+
+
+def sgemm_peak(n: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-multiply speed in flops/s: the best of ``repeats`` n×n products."""
+    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
+    a @ a  # warms up BLAS and its threads
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2.0 * n**3 / best
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def rnnplay_steps(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int,
@@ -124,11 +156,14 @@ def main() -> None:
     text = CORPUS.read_text()
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
+    peak = sgemm_peak()
     print(
-        f"machine: {os.cpu_count()} cores; numpy {np.__version__}; median of {args.rounds} turns of {args.steps} "
-        f"timed steps each, after {args.warmup} warm-up steps"
+        f"machine: {os.cpu_count()} cores; numpy {np.__version__}; sgemm peak {peak / 1e9:.1f} GFLOP/s; median of "
+        f"{args.rounds} turns of {args.steps} timed steps each, after {args.warmup} warm-up steps; load average "
+        f"{os.getloadavg()[0]:.2f}"
     )
-    print(f"{'model':<24}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}")
+    print(f"{'model':<24}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}"
+          f"{'rnnplay % peak':>16}{'torch % peak':>14}")
     for label, cell, layers, hidden, B, T in CONFIGS:
         runners = {
             "rnnplay": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=True),
@@ -141,7 +176,11 @@ def main() -> None:
         rates = {name: B * T / s for name, s in seconds.items()}
         torch_s = f"{rates['torch']:,.0f}" if "torch" in rates else "no torch"
         ratio = f"{rates['rnnplay'] / rates['torch']:.2f}x" if "torch" in rates else "n/a"
-        print(f"{label:<24}{rates['rnnplay']:>17,.0f}{rates['numpy']:>12,.0f}{torch_s:>15}{ratio:>8}", flush=True)
+        flops = flops_per_char(cell, layers, hidden, vocab.size)
+        ours_pct = f"{100 * rates['rnnplay'] * flops / peak:.0f}%"
+        torch_pct = f"{100 * rates['torch'] * flops / peak:.0f}%" if "torch" in rates else "n/a"
+        print(f"{label:<24}{rates['rnnplay']:>17,.0f}{rates['numpy']:>12,.0f}{torch_s:>15}{ratio:>8}"
+              f"{ours_pct:>16}{torch_pct:>14}", flush=True)
 
 
 if __name__ == "__main__":
