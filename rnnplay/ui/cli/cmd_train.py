@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
@@ -23,6 +25,7 @@ from rnnplay.core.trainer import (
     ValidationEvent,
 )
 from rnnplay.corpora import load_corpus
+from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import (
@@ -42,6 +45,7 @@ from rnnplay.ui.cli.train_flags import (
     CHECKPOINT_EVERY,
     CONFIG_FIELDS,
     MODEL_FIELDS,
+    add_cluster_flags,
     add_output_flags,
     add_setting_flags,
     given,
@@ -78,6 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("corpus", help="the training text: a file path or corpus spec")
     add_setting_flags(p)
     add_output_flags(p)
+    add_cluster_flags(p)
     p.set_defaults(func=run)
 
 
@@ -88,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
                            "stopped, --init-from starts a new run from a model's weights")
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
     CHECKPOINT_EVERY.check(args.checkpoint_every)
+    cluster = Cluster(args.workers, args.ray_address)
+    cluster.check(settings.get("batch_size") if args.resume else config.batch_size)  # Ray there; B split evenly
     out, best, plot = check_outputs(args)
     base = find_model(args.init_from) if args.init_from is not None else None
     if base is not None and base.resolve() == out.resolve():
@@ -113,16 +120,31 @@ def run(args: argparse.Namespace) -> int:
     except MemoryError:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
+    cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
         try:
-            code = loop.run()
+            with on_workers(run_, cluster):
+                code = loop.run()
         finally:
             if plot is not None:
                 write_plot(run_, plot)
     return code
+
+
+@contextmanager
+def on_workers(run_: TrainingRun, cluster: Cluster) -> Iterator[None]:
+    """The run's steps on the cluster's Ray workers (said once they have started), or in this process."""
+    if cluster.uses_ray:
+        print(f"starting {cluster.describe()}", file=sys.stderr)
+    with data_parallel(run_.trainer, cluster) as gradients:
+        if gradients is not None:
+            streams = run_.trainer.config.batch_size // cluster.workers
+            print(f"each step on {cluster.describe()}: {streams} streams and {gradients.cpus} CPU"
+                  f"{'s' if gradients.cpus != 1 else ''} each", file=sys.stderr)
+        yield
 
 
 def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:

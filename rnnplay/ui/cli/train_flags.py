@@ -74,6 +74,18 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
                    help="write the loss curves to PATH (.png or .svg) when training ends or is interrupted")
 
 
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    """--workers and --ray-address: where the gradients are computed (no setting of the run: a resume may change
+    them)."""
+    r = parser.add_argument_group("workers (Ray, the optional extra rnnplay[ray])")
+    r.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="Ray workers that share each batch's streams (--batch-size must divide by N; default 1: "
+                        "in this process, no Ray)")
+    r.add_argument("--ray-address", metavar="ADDR",
+                   help="the Ray cluster to join (started with `ray start --head`; default: $RAY_ADDRESS, else a "
+                        "local Ray for the run)")
+
+
 def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
     """The flags among ``names`` that the user gave (argparse leaves the others None)."""
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}

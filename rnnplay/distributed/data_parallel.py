@@ -1,0 +1,191 @@
+"""Data-parallel training on Ray: N workers, each a replica of the model and a shard of every batch's streams.
+
+One step is the Trainer's gradient function (:class:`DataParallelGradients`); everything else — clipping,
+the optimizer, checkpoints, resume, stopping between steps — stays the Trainer's::
+
+    masks  = model.dropout_masks(rng, T, B)       drawn once, on the driver, for all B streams
+    w      = ray.put(params)                      the weights once into the object store, read by every worker
+    (L_n, g_n, s_n) = worker n on its streams S_n = [n·B/N, (n+1)·B/N)          (all N at once)
+    loss   = Σ_n L_n / (B·T),   g = Σ_n g_n (in worker order),   states = s_0 ‖ s_1 ‖ … ‖ s_{N-1}
+
+Each worker sums its streams' chunks (:mod:`.shard_worker`), so g is the in-process step's gradient up to the
+order of the float additions (bit for bit when each shard is one chunk of parallel_step.CHUNK streams).
+Per step the weights go out once and each worker sends back a gradient: 4 bytes × parameters each way per
+worker.
+
+Faults: the workers are actors Ray restarts (``max_restarts``) and asks the step again (``max_task_retries``);
+a step holds no worker state, so the retried one gives the same numbers. When Ray gives up, the step raises a
+one-line error before anything changed, and the run saves its last complete step.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from rnnplay.core import parallel_step
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model, States
+from rnnplay.core.trainer import Trainer
+from rnnplay.distributed.cluster import cluster_address, ray_session, require_ray
+from rnnplay.distributed.shard_worker import Replica, ShardResult, ShardWorker
+
+MAX_RESTARTS = 3  # times Ray restarts a killed worker (and retries its step) before the run stops
+START_TIMEOUT = 120.0  # seconds the workers may take to start (a cluster may need to fetch or schedule them)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where a run's gradients are computed: ``workers`` Ray actors on the cluster at ``address`` (else
+    ``RAY_ADDRESS``, else a local Ray started for the run); one worker and no address: in this process."""
+
+    workers: int = 1
+    address: str | None = None
+
+    @property
+    def uses_ray(self) -> bool:
+        return self.workers > 1 or bool(self.address)
+
+    def check(self, batch_size: int | None = None) -> None:
+        """One line, before anything starts: fewer than one worker, Ray missing, or B not split evenly."""
+        if self.workers < 1:
+            raise RnnplayError(f"workers must be at least 1 (got {self.workers})")
+        if not self.uses_ray:
+            return
+        require_ray("training on Ray workers")
+        if batch_size is not None and batch_size % self.workers:
+            n = self.workers
+            lower, upper = batch_size - batch_size % n, batch_size + n - batch_size % n
+            near = f"{lower} or {upper}" if lower else str(upper)
+            raise RnnplayError(f"a batch of {batch_size} streams does not split evenly over {n} workers: choose a "
+                               f"batch size {n} divides ({near}) or another number of workers")
+
+    def describe(self) -> str:
+        where = f"the Ray cluster at {cluster_address(self.address)}" if cluster_address(self.address) else "local Ray"
+        return f"{self.workers} worker{'s' if self.workers != 1 else ''} on {where}"
+
+
+@dataclass
+class StepTiming:
+    """Where a step's seconds went on the driver: putting the weights, the whole round trip, the slowest worker's
+    compute (the round trip less that is communication and scheduling)."""
+
+    put: float
+    total: float
+    compute: float
+
+    @property
+    def communication(self) -> float:
+        return self.total - self.compute
+
+
+class DataParallelGradients:
+    """The Trainer's gradient function (``trainer.gradients``) over ``workers`` Ray actors."""
+
+    def __init__(self, ray: ModuleType, model: Model, workers: int) -> None:
+        self.ray, self.model = ray, model
+        self.cpus = worker_cpus(ray, workers)
+        actor = ray.remote(ShardWorker).options(num_cpus=self.cpus, max_restarts=MAX_RESTARTS,
+                                                max_task_retries=MAX_RESTARTS)
+        self.workers = [actor.remote(Replica.of(model), self.cpus) for _ in range(workers)]
+        try:
+            self.pids = self._get([w.pid.remote() for w in self.workers], START_TIMEOUT)  # started, or one line
+        except BaseException:
+            self.close()
+            raise
+        self.timing: StepTiming | None = None  # the last step's
+
+    def __call__(self, inputs: np.ndarray, targets: np.ndarray, states: States,
+                 rng: np.random.Generator | None) -> tuple[float, dict[str, np.ndarray], States]:  # fmt: skip
+        T, B = inputs.shape[:2]
+        masks = self.model.dropout_masks(rng, T, B)
+        start = time.perf_counter()
+        weights = self.ray.put(self.model.params)
+        put = time.perf_counter() - start
+        b = B // len(self.workers)
+        refs = []
+        for n, worker in enumerate(self.workers):
+            part = slice(n * b, (n + 1) * b)
+            shard_states, shard_masks = parallel_step.streams_part(states, masks, part)
+            refs.append(worker.step.remote(weights, np.ascontiguousarray(inputs[:, part]),
+                                           np.ascontiguousarray(targets[:, part]), shard_states, shard_masks, B * T))
+        answers = self._get(refs)
+        self.timing = StepTiming(put, time.perf_counter() - start, max(seconds for _, seconds in answers))
+        return parallel_step.sum_chunks([writable(result) for result, _ in answers], B * T)
+
+    def _get(self, refs: list[Any], timeout: float | None = None) -> list[Any]:
+        """``ray.get`` of the workers' answers; what went wrong on a worker as one line (nothing has changed)."""
+        exceptions = self.ray.exceptions
+        try:
+            return self.ray.get(refs, timeout=timeout)
+        except exceptions.GetTimeoutError:
+            raise RnnplayError(f"the Ray workers did not start within {timeout:.0f} s: is the cluster short of "
+                               "CPUs, or rnnplay missing on its nodes?") from None
+        except exceptions.RayTaskError as err:
+            cause = err.cause
+            if isinstance(cause, RnnplayError | MemoryError):
+                raise cause from None
+            raise RnnplayError(f"a Ray worker failed in this step: {type(cause).__name__}: {first_line(cause)}") \
+                from None
+        except exceptions.RayError as err:
+            raise RnnplayError(f"a Ray worker was lost and did not come back after {MAX_RESTARTS} restarts "
+                               f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
+
+    def close(self) -> None:
+        """End the workers (a cluster's would otherwise outlive the run)."""
+        for worker in self.workers:
+            self.ray.kill(worker)
+
+
+def writable(result: ShardResult) -> ShardResult:
+    """A worker's answer with arrays of its own: ``ray.get`` hands out read-only views of the object store,
+    and the sum, the clip and the carried states write into them."""
+    loss, grads, states = result
+    return loss, {k: np.array(g) for k, g in grads.items()}, [tuple(np.array(a) for a in s) for s in states]
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def worker_cpus(ray: ModuleType, workers: int) -> int:
+    """CPUs per worker: the cluster's CPUs shared out (at least one; no more than the largest node has), or one
+    line when the workers cannot all be placed. A worker runs that many chunk threads, each BLAS on one thread."""
+    nodes = [float(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
+    total = sum(nodes)
+    cpus = max(1, min(int(total // workers), int(max(nodes, default=0))))
+    fits = sum(int(c // cpus) for c in nodes)
+    if fits < workers:
+        raise RnnplayError(f"{workers} workers do not fit on the Ray cluster ({total:g} CPUs on {len(nodes)} "
+                           f"node{'s' if len(nodes) != 1 else ''}): use at most {fits} workers, or add nodes")
+    return cpus
+
+
+@contextmanager
+def data_parallel(trainer: Trainer, cluster: Cluster) -> Iterator[DataParallelGradients | None]:
+    """``trainer``'s gradients computed by the cluster's workers while the block runs (None: in this process).
+
+    A local Ray starts and stops with the block, with a CPU for each worker at least; a cluster is joined and
+    left, its workers ended.
+    """
+    if not cluster.uses_ray:
+        yield None
+        return
+    cluster.check(trainer.config.batch_size)
+    local_cpus = max(os.cpu_count() or 1, cluster.workers)
+    with ray_session(cluster.address, what="training on Ray workers", num_cpus=local_cpus) as ray:
+        gradients = DataParallelGradients(ray, trainer.model, cluster.workers)
+        trainer.gradients = gradients
+        try:
+            yield gradients
+        finally:
+            trainer.gradients = None
+            gradients.close()
