@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -17,6 +20,7 @@ from types import ModuleType
 from rnnplay.core.errors import RnnplayError
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
+PROBE_SECONDS = 3.0  # how long a cluster's address may take to answer before it counts as unreachable
 
 
 def require_ray(what: str = "this") -> ModuleType:
@@ -33,6 +37,44 @@ def cluster_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
+def check_reachable(address: str) -> None:
+    """One line, at once, if ``address`` (HOST:PORT of a head node) does not answer.
+
+    Ray itself waits a minute or more for an unreachable cluster, printing its own log lines;
+    a plain TCP connection says in seconds. ``auto`` and ``ray://`` addresses are left to Ray.
+    """
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise RnnplayError(f"--ray-address {address!r} is not HOST:PORT (the address `ray start --head` prints, "
+                           "such as 192.168.1.5:6379)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
+    except OSError as err:
+        raise RnnplayError(f"no Ray cluster answers at {address} ({err.strerror or err}); start one there with "
+                           "`ray start --head`, or leave out --ray-address (and RAY_ADDRESS) to run Ray "
+                           "locally") from None
+
+
+@contextmanager
+def stderr_aside() -> Iterator[None]:
+    """The process's standard error (file descriptor 2) goes to a scratch file for the block.
+
+    Ray's C++ core writes its retries and warnings there while it connects, where no
+    logging setting reaches them; what goes wrong is said in one line by the caller instead.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 @contextmanager
 def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int | None = None) -> Iterator[ModuleType]:
     """Ray, connected for the block: to the cluster at ``address`` (see :func:`cluster_address`) or a local
@@ -45,9 +87,12 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
         yield ray
         return
     target = cluster_address(address)
+    if target:
+        check_reachable(target)
     try:
-        ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
-                 log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
+        with stderr_aside():
+            ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
+                     log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError) as err:
         where = f"the Ray cluster at {target}" if target else "a local Ray instance"
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
