@@ -26,6 +26,7 @@ from rnnplay.plugins.slash import (
     complete_path,
     find_command,
     last_word,
+    parse_number,
     parse_pairs,
     split_args,
 )
@@ -222,8 +223,13 @@ its ancestry. from=new, or any of cell=, layers=, hidden=, dropout=, starts a ne
 (what is not given: as /new set it, else a {ModelSpec().layers}×{ModelSpec().hidden} {ModelSpec().cell}).
 The checkpoint goes to out=PATH, or to a new name in the model library (/models); an existing file is
 never replaced. best=PATH also keeps the checkpoint with the lowest validation loss.
+workers=N computes each step on N Ray workers (batch= must divide by N), on a local Ray, or on the
+cluster at ray_address=ADDR (or $RAY_ADDRESS); it needs the optional extra: pip install 'rnnplay[ray]'.
 Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps).
 A short text trains on smaller batches (batch=, seq=) than the defaults below, which `rnnplay train` shares."""
+
+
+RUN_KEYS = ("out", "best", "from", "workers", "ray_address")  # /train's keys that are no setting of the model or run
 
 
 def train(session: SessionAPI, argline: str) -> None:
@@ -233,10 +239,12 @@ def train(session: SessionAPI, argline: str) -> None:
                            "e.g. /train notes.txt steps=500")
     corpus, *rest = words
     train_keys = keys_of(TRAIN_PARAMS)
-    pairs = parse_pairs(rest, [*train_keys, *MODEL_PARAMS, "out", "best", "from"], "/train option")
+    pairs = parse_pairs(rest, [*train_keys, *MODEL_PARAMS, *RUN_KEYS], "/train option")
     settings = parse_settings(TRAIN_PARAMS, {k: v for k, v in pairs.items() if k in train_keys}, "/train option")
     spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
-    session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"))
+    workers = parse_number("workers", pairs["workers"], int, 1) if "workers" in pairs else 1
+    session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"),
+                         workers=workers, ray_address=pairs.get("ray_address") or None)
 
 
 def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
@@ -251,7 +259,8 @@ def complete_train(session: SessionAPI, argline: str) -> list[str]:
     if len(argline.split()) <= 1 and not argline.endswith(" "):
         return complete_path(word, (".txt", ".md", ".py", ".toml"))
     shortest = [min((name, *p.aliases), key=len) for name, p in TRAIN_PARAMS.items()]
-    options = {**{k: [] for k in shortest}, **_model_options(session), "out": [], "best": [], "from": ["new"]}
+    options = {**{k: [] for k in shortest}, **_model_options(session), **{k: [] for k in RUN_KEYS},
+               "from": ["new"], "workers": ["2", "4"]}
     return complete_pairs(word, options)
 
 

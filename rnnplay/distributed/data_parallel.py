@@ -89,8 +89,9 @@ class StepTiming:
 class DataParallelGradients:
     """The Trainer's gradient function (``trainer.gradients``) over ``workers`` Ray actors."""
 
-    def __init__(self, ray: ModuleType, model: Model, workers: int) -> None:
-        self.ray, self.model = ray, model
+    def __init__(self, ray: ModuleType, model: Model, cluster: Cluster) -> None:
+        self.ray, self.model, self.cluster = ray, model, cluster
+        workers = cluster.workers
         self.cpus = worker_cpus(ray, workers)
         actor = ray.remote(ShardWorker).options(num_cpus=self.cpus, max_restarts=MAX_RESTARTS,
                                                 max_task_retries=MAX_RESTARTS)
@@ -138,6 +139,10 @@ class DataParallelGradients:
             raise RnnplayError(f"a Ray worker was lost and did not come back after {MAX_RESTARTS} restarts "
                                f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
 
+    def describe(self) -> str:
+        """'each step on 2 workers on local Ray, 1 CPU each'."""
+        return f"each step on {self.cluster.describe()}, {self.cpus} CPU{'s' if self.cpus != 1 else ''} each"
+
     def close(self) -> None:
         """End the workers (a cluster's would otherwise outlive the run)."""
         for worker in self.workers:
@@ -182,7 +187,7 @@ def data_parallel(trainer: Trainer, cluster: Cluster) -> Iterator[DataParallelGr
     cluster.check(trainer.config.batch_size)
     local_cpus = max(os.cpu_count() or 1, cluster.workers)
     with ray_session(cluster.address, what="training on Ray workers", num_cpus=local_cpus) as ray:
-        gradients = DataParallelGradients(ray, trainer.model, cluster.workers)
+        gradients = DataParallelGradients(ray, trainer.model, cluster)
         trainer.gradients = gradients
         try:
             yield gradients

@@ -26,6 +26,7 @@ from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
+from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.training_runs import (
@@ -90,6 +91,7 @@ class TrainingJob:
     out: Path
     lock: OutputLock  # on ``out`` while the job runs, so no other training writes it
     best: BestCheckpoint | None = None  # /train … best=PATH
+    cluster: Cluster = field(default_factory=Cluster)  # /train … workers=N ray_address=ADDR: the steps on Ray
     thread: threading.Thread | None = None
     steps: StepThrottle = field(default_factory=StepThrottle)  # which of the trainer's StepEvents are forwarded
     val_loss: float | None = None
@@ -128,7 +130,7 @@ class Runner:
     # -- start and stop -----------------------------------------------------------------------
     def start(
         self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
-        best: str | None = None,
+        best: str | None = None, workers: int = 1, ray_address: str | None = None,
     ) -> TrainingJob:
         """Train in a background thread; the model in training becomes the session's current model.
 
@@ -137,18 +139,22 @@ class Runner:
         --init-from` does, and the checkpoint records its ancestry); with no model loaded, or with a
         ``spec``, a new model of that shape (or of the session's ``spec``) starts. The checkpoint goes
         to ``out``, or to a free name in the model library; an existing file is never
-        replaced. ``best``: also keep the checkpoint with the lowest validation loss there.
+        replaced. ``best``: also keep the checkpoint with the lowest validation loss there. ``workers`` > 1
+        or a ``ray_address``: each step on that many Ray workers (:mod:`rnnplay.distributed.data_parallel`).
         """
         s = self.session
         self.refuse_while_training("start another")
+        cluster = Cluster(workers, ray_address)
+        cluster.check(config.batch_size)  # Ray installed and B split evenly, before the corpus loads
         target = new_file(out, "out") if out else None
         best_path = new_file(best, "best") if best else None
         corpus = self._load_corpus(corpus_spec)
         self._fit_config(config, corpus)
+        cluster.check(config.batch_size)
         run, what = self._make_run(corpus_spec, corpus, config, spec)
         target = target or check_output_path(library_path(corpus.name), "the model library", checkpoint=True)
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
-        job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper)  # released when the job ends
+        job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper, cluster)  # released when it ends
         self.job = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
                 **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
@@ -223,28 +229,35 @@ class Runner:
         self.session.emit(Changed("model"))
 
     def _forward(self, job: TrainingJob) -> TrainingEnded:
-        """Forward the run's events until it ends; how it ended."""
+        """Run the job (on its Ray workers, if it has any) until it ends; how it ended."""
         s = self.session
-        events = job.run.events()
         try:
-            while True:
-                with s.model_lock:
-                    event = next(events)
-                match event:
-                    case FinishedEvent():
-                        return self._on_finished(job, event)
-                    case StepEvent():
-                        self._forward_step(job.steps.offer(event))
-                    case ValidationEvent():
-                        self._on_validation(job, event)
-                    case SampleEvent() | SkippedEvent():
-                        s.emit(event)
+            with data_parallel(job.run.trainer, job.cluster) as gradients:
+                if gradients is not None:
+                    s.info(gradients.describe())
+                return self._forward_events(job)
         except Exception as err:  # a training failure must not take the app down, nor lose the steps made
             message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
             path = self._save(job) if job.run.trainer.step else None
             kept = f"; the run up to step {job.run.trainer.step} is in {path}" if path else ""
             s.error(f"training failed: {message}{kept}")
             return TrainingEnded(job.run.trainer.step, "error", None if path is None else str(path))
+
+    def _forward_events(self, job: TrainingJob) -> TrainingEnded:
+        """Forward the run's events until it ends."""
+        events = job.run.events()
+        while True:
+            with self.session.model_lock:
+                event = next(events)
+            match event:
+                case FinishedEvent():
+                    return self._on_finished(job, event)
+                case StepEvent():
+                    self._forward_step(job.steps.offer(event))
+                case ValidationEvent():
+                    self._on_validation(job, event)
+                case SampleEvent() | SkippedEvent():
+                    self.session.emit(event)
 
     def _forward_step(self, forwarded: StepEvent | None) -> None:
         if forwarded is not None:

@@ -141,9 +141,7 @@ def on_workers(run_: TrainingRun, cluster: Cluster) -> Iterator[None]:
         print(f"starting {cluster.describe()}", file=sys.stderr)
     with data_parallel(run_.trainer, cluster) as gradients:
         if gradients is not None:
-            streams = run_.trainer.config.batch_size // cluster.workers
-            print(f"each step on {cluster.describe()}: {streams} streams and {gradients.cpus} CPU"
-                  f"{'s' if gradients.cpus != 1 else ''} each", file=sys.stderr)
+            print(gradients.describe(), file=sys.stderr)
         yield
 
 
