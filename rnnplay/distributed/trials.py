@@ -1,0 +1,131 @@
+"""Independent jobs on Ray, at most N at once, one CPU each, telling the driver how they are doing.
+
+A sweep's trials are such jobs (:mod:`rnnplay.session.sweep` says what one does). Here is only how they run:
+
+* each is a plain Ray task of one CPU (``max_retries=0``: a trial whose worker dies is reported, not run
+  again from its start); :class:`TrialRunner` keeps at most ``workers`` of them submitted, so the others
+  wait on the driver and start in order as places free up;
+* a job reports its progress by calling its ``report(row)`` argument, which sends ``row`` to a
+  :class:`Board`, an actor of no CPU, without waiting for an answer; the driver reads the board's rows
+  between two waits (every ``poll`` seconds) and hands them on as a :class:`Progress`;
+* a job that raises ends as a failed :class:`Outcome` with one line saying why, and the others go on;
+* when the driver stops iterating (Ctrl-C, or anything else that ends :meth:`TrialRunner.run`), every
+  task still running is cancelled (its worker is ended) and no waiting one starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from rnnplay.core import parallel_step, threads
+from rnnplay.core.errors import RnnplayError
+
+FINISHED, FAILED, CANCELLED = "finished", "failed", "cancelled"  # an Outcome's status
+Job = Callable[..., Any]  # job(*args, report=report) -> a picklable value
+
+
+@dataclass
+class Outcome:
+    """How trial ``index`` ended: ``value`` is what its job returned (FINISHED), ``error`` one line (FAILED)."""
+
+    index: int
+    status: str
+    value: Any = None
+    error: str = ""
+
+
+@dataclass
+class Progress:
+    """The newest row each running or ended trial reported, by trial index."""
+
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+class Board:
+    """What the trials report, kept for the driver (made a Ray actor by :class:`TrialRunner`)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+
+    def report(self, index: int, row: dict[str, Any]) -> None:
+        self.rows[index] = row
+
+    def snapshot(self) -> dict[int, dict[str, Any]]:
+        return dict(self.rows)
+
+
+class Reporter:
+    """A trial's ``report(row)``: sends the row to the board and returns at once (Ray pickles this to the task)."""
+
+    def __init__(self, board: Any, index: int) -> None:
+        self.board, self.index = board, index
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.board.report.remote(self.index, row)
+
+
+def one_line(err: BaseException) -> str:
+    """Why a job failed, in one line: an RnnplayError's own words, else the exception's type and first line."""
+    if isinstance(err, RnnplayError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return "out of memory: choose a smaller --hidden, --layers or --batch-size"
+    first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def run_job(job: Job, report: Reporter, *args: Any) -> tuple[str, Any]:
+    """In the worker: ``job(*args, report=report)`` on one core (BLAS on one thread, the training step's threads
+    for one core); (FINISHED, its value), or (FAILED, one line) when it raises. ``args`` are the task's own
+    arguments, so Ray hands the job the objects behind any references among them (a corpus put once)."""
+    threads.start("1")
+    parallel_step.WORKERS = parallel_step.THREADS_PER_CORE
+    try:
+        return FINISHED, job(*args, report=report)
+    except Exception as err:  # any error of one trial is that trial's alone
+        return FAILED, one_line(err)
+
+
+class TrialRunner:
+    """Runs ``job`` once per argument tuple as Ray tasks, at most ``workers`` at once (see the module's docstring)."""
+
+    def __init__(self, ray: ModuleType, job: Job, workers: int, poll: float = 0.25) -> None:
+        if workers < 1:
+            raise RnnplayError(f"--workers must be at least 1, got {workers}")
+        self.ray, self.job, self.workers, self.poll = ray, job, workers, poll
+        self.board = ray.remote(num_cpus=0)(Board).remote()
+        self.task = ray.remote(num_cpus=1, max_retries=0)(run_job)
+
+    def run(self, arglists: Sequence[tuple[Any, ...]]) -> Iterator[Outcome | Progress]:
+        """Each trial's Outcome as it ends, and a Progress every ``poll`` seconds meanwhile."""
+        waiting = list(enumerate(arglists))
+        running: dict[Any, int] = {}  # task reference -> trial index
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.workers:
+                    index, args = waiting.pop(0)
+                    running[self.task.remote(self.job, Reporter(self.board, index), *args)] = index
+                ready, _ = self.ray.wait(list(running), num_returns=1, timeout=self.poll)
+                for ref in ready:
+                    yield self._outcome(running.pop(ref), ref)
+                yield self.progress()
+        finally:
+            for ref in running:
+                self.ray.cancel(ref, force=True)
+
+    def progress(self) -> Progress:
+        return Progress(self.ray.get(self.board.snapshot.remote()))
+
+    def _outcome(self, index: int, ref: Any) -> Outcome:
+        exceptions = self.ray.exceptions
+        try:
+            status, value = self.ray.get(ref)
+        except exceptions.TaskCancelledError:
+            return Outcome(index, CANCELLED)
+        except exceptions.RayError as err:  # its worker died (killed, out of memory), or Ray lost it
+            return Outcome(index, FAILED, error=f"its Ray worker failed: {one_line(err)}")
+        return Outcome(index, status, value) if status == FINISHED else Outcome(index, status, error=value)
+

@@ -1,0 +1,153 @@
+"""``rnnplay sweep``: train one model per combination of settings on Ray, a live table of the trials, the results
+sorted by validation loss (``--json``: as JSON, alone on stdout). What a sweep does is :mod:`rnnplay.session.sweep`.
+
+Every flag and every grid value is checked, and the output folder made, before the corpus loads or Ray starts.
+Ctrl-C cancels the running trials and keeps what ended: their checkpoints, best.npz and results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import signal
+import sys
+from contextlib import closing, nullcontext
+
+from rich.live import Live
+from rich.table import Table
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora import load_corpus
+from rnnplay.distributed.cluster import ray_session, require_ray
+from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
+from rnnplay.ui.cli.progress import ProgressBar
+from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
+from rnnplay.ui.console import make_console, redraws
+from rnnplay.ui.event_text import duration
+
+ORDER = 12
+EXAMPLES = """\
+examples:
+  rnnplay sweep notes.txt --grid hidden=256,512 dropout=0.2,0.4 lr=2e-3,4e-3 --time 300
+  rnnplay sweep notes.txt --grid batch=16,32,64 --steps 2000 --workers 2 --out sweeps/batch
+  rnnplay sweep notes.txt --grid layers=1,2 --time 600 --ray-address 10.0.0.5:6379   on a cluster
+  rnnplay sweep notes.txt --grid lr=1e-3,3e-3,1e-2 --steps 500 --json > results.json
+
+--grid takes KEY=V1,V2,... words, each KEY a setting (the flags below, without the dashes: hidden, lr, batch,
+dropout, steps, ...); the trials are every combination of the values, and every other flag applies to all of
+them. Each trial is an ordinary training run of one CPU; --workers N runs N at once (default: the CPUs of the
+Ray cluster, or of this machine). Into --out DIR (default sweep-YYYYmmdd-HHMMSS) go each trial's checkpoint,
+best.npz (the lowest validation loss) and results.json. A trial that fails is reported and the others go on;
+Ctrl-C cancels the running trials and keeps the ones that ended."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", help="train one model per combination of settings, on Ray",
+        description="Train a model for every combination of the --grid settings as trials on Ray; compare them.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        conflict_handler="resolve",  # --workers here is trials at once, whatever the shared setting flags hold
+    )
+    p.add_argument("corpus", help="the training text: a file path or corpus spec")
+    p.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
+                   help="the settings to vary and their values, e.g. hidden=256,512 lr=2e-3,4e-3")
+    add_setting_flags(p)
+    s = p.add_argument_group("sweep")
+    s.add_argument("--workers", type=int, metavar="N", help="trials at once (default: the Ray cluster's CPUs)")
+    s.add_argument("--ray-address", metavar="ADDR",
+                   help="join the Ray cluster at ADDR (`ray start --head`; or RAY_ADDRESS) instead of a local Ray")
+    s.add_argument("--out", metavar="DIR", help="the sweep's folder (default sweep-YYYYmmdd-HHMMSS)")
+    s.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
+    s.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default %(default)s)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
+    trials = plan(args.grid, spec_flags, settings)
+    if args.workers is not None and args.workers < 1:
+        raise RnnplayError(f"--workers must be at least 1, got {args.workers}")
+    require_ray("rnnplay sweep")
+    with output_dir(args.out) as out:
+        with ProgressBar() as bar:
+            corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
+        sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
+        with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
+            workers = args.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+            print(f"sweep: {len(trials)} trial{'s' if len(trials) != 1 else ''} on {corpus.name} "
+                  f"({corpus.chars:,} chars), {workers} at once, into {out}", file=sys.stderr)
+            interrupted = watch(sweep, ray, workers)
+        show_results(sweep, args.json)
+    return 128 + signal.SIGINT if interrupted else 0
+
+
+def watch(sweep: Sweep, ray: object, workers: int) -> bool:
+    """Run the sweep with its live table on stderr (a line per ended trial off a terminal); True after Ctrl-C."""
+    console = make_console(sys.stderr)
+    live = Live(trial_table(sweep.results, live=True), console=console, transient=True, refresh_per_second=4,
+                redirect_stdout=False, redirect_stderr=False) if redraws(console) else None
+    try:
+        with live if live is not None else nullcontext(), closing(sweep.run(ray, workers)) as events:
+            for ended in events:
+                if ended is not None:
+                    console.print(ended_line(ended))
+                if live is not None:
+                    live.update(trial_table(sweep.results, live=True))
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the results are being written: a second Ctrl-C waits
+        kept = sum(r.checkpoint is not None for r in sweep.results)
+        console.print(f"Ctrl-C: cancelled the running trials; kept the {kept} that ended in {sweep.out}")
+        return True
+    return False
+
+
+def ended_line(result: TrialResult) -> str:
+    """'trial 3 (hidden=8 lr=0.002) finished: validation loss 2.3104 at step 200 in 41 s'."""
+    what = f"trial {result.trial.index + 1} ({settings_text(result)})"
+    if result.status == FAILED:
+        return f"{what} failed: {result.error}"
+    val = f"validation loss {result.val_loss:.4f}" if result.val_loss is not None else "no validation loss"
+    took = f" in {duration(result.seconds)}" if result.seconds is not None else ""
+    return f"{what} {result.status}: {val} at step {result.step}{took}"
+
+
+def settings_text(result: TrialResult) -> str:
+    return " ".join(f"{k}={value_text(v)}" for k, v in result.trial.settings.items())
+
+
+def number(x: float | None, digits: int = 4) -> str:
+    return "" if x is None else f"{x:,.0f}" if digits == 0 else f"{x:.{digits}f}"
+
+
+def trial_table(results: list[TrialResult], live: bool = False) -> Table:
+    """The trials as a table: in grid order with how far each got (``live``), or ranked as given."""
+    table = Table(title="rnnplay sweep" if live else None, title_justify="left")
+    for name, justify in (("#", "right"), ("trial", "right"), ("settings", "left"), ("status", "left"),
+                          ("step", "right"), ("loss", "right"), ("val loss", "right"), ("chars/s", "right")):
+        if not (live and name == "#"):
+            table.add_column(name, justify=justify, no_wrap=name != "settings")  # type: ignore[arg-type]
+    for rank, r in enumerate(results, 1):
+        status = f"{r.status} {r.fraction:.0%}" if r.status == RUNNING and r.fraction is not None else r.status
+        cells = [str(r.trial.index + 1), settings_text(r), status, str(r.step), number(r.loss),
+                 number(r.val_loss), number(r.chars_per_sec, 0)]
+        table.add_row(*([] if live else [str(rank)]), *cells)
+    return table
+
+
+def show_results(sweep: Sweep, as_json: bool) -> None:
+    """The ranked table and each failure's reason (stdout, or stderr with --json), where the best went; the
+    JSON on stdout."""
+    out = make_console(sys.stderr if as_json else sys.stdout)
+    ranked = sweep.ranked()
+    out.print(trial_table(ranked))
+    for r in ranked:
+        if r.status == FAILED:
+            out.print(ended_line(r))
+    if sweep.best is not None:
+        print(f"best: trial {sweep.best.trial.index + 1} ({settings_text(sweep.best)}), validation loss "
+              f"{number(sweep.best.val_loss)}: {sweep.out / 'best.npz'}", file=sys.stderr)
+    if any(r.status != "cancelled" for r in ranked):
+        print(f"results: {sweep.out / 'results.json'}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(sweep.summary(), indent=2))

@@ -1,0 +1,173 @@
+"""``rnnplay sweep``: real sweeps on a local Ray in a subprocess, tiny models on a small corpus the test writes.
+
+One sweep of five trials (one with an impossible batch size) serves the table, JSON, failure and best-checkpoint
+tests; a second one is stopped with SIGINT; a third process finds a ``ray`` that cannot be imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rnnplay.ui.cli import main
+
+TINY = ["--hidden", "8", "--layers", "1", "--seq", "16"]
+LINE = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n"
+TEXT = "".join(LINE[i:] + LINE[:i] for i in range(0, 80, 3)) * 4  # 8,000 characters or so
+
+
+def rnnplay(*args: str) -> list[str]:
+    return [sys.executable, "-m", "rnnplay", *args]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", **extra}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text(TEXT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def swept(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Five trials, two at once: batch sizes 2, 4, 8, 16 and 100,000 (more than the corpus has)."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    proc = subprocess.run(rnnplay("sweep", str(corpus), "--grid", "batch=2,4,8,16,100000", *TINY, "--steps", "15",
+                                  "--workers", "2", "--json", "--out", str(out)),
+                          capture_output=True, text=True, env=environment(), timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return proc, out
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of a rich table's body rows (the lines between │ bars that are not the header)."""
+    rows = [[c.strip() for c in line.strip().strip("│").split("│")] for line in text.splitlines()
+            if line.startswith("│")]
+    return [r for r in rows if r[0] != "#"]
+
+
+def test_trials_finish_and_the_table_is_sorted_by_validation_loss(swept: tuple[Any, Path]) -> None:
+    proc, _ = swept
+    rows = table_rows(proc.stderr)  # with --json, the table goes to stderr
+    assert [r[0] for r in rows] == ["1", "2", "3", "4", "5"]
+    statuses = [r[3] for r in rows]
+    assert statuses == ["finished"] * 4 + ["failed"]
+    val_losses = [float(r[6]) for r in rows[:4]]
+    assert val_losses == sorted(val_losses)
+    assert {r[2] for r in rows} == {"batch=2", "batch=4", "batch=8", "batch=16", "batch=100000"}
+
+
+def test_json_alone_on_stdout_sorted_and_as_results_json(swept: tuple[Any, Path]) -> None:
+    proc, out = swept
+    summary = json.loads(proc.stdout)
+    assert summary == json.loads((out / "results.json").read_text())
+    trials = summary["trials"]
+    assert [t["rank"] for t in trials] == [1, 2, 3, 4, 5]
+    finished = [t for t in trials if t["status"] == "finished"]
+    assert len(finished) == 4 and all(t["step"] == 15 for t in finished)
+    assert [t["val_loss"] for t in finished] == sorted(t["val_loss"] for t in finished)
+    assert sorted(t["settings"]["batch"] for t in trials) == [2, 4, 8, 16, 100000]
+
+
+def test_an_impossible_trial_fails_alone_with_its_reason(swept: tuple[Any, Path]) -> None:
+    proc, _ = swept
+    trials = json.loads(proc.stdout)["trials"]
+    failed = [t for t in trials if t["status"] == "failed"]
+    assert [t["settings"] for t in failed] == [{"batch": 100000}]
+    assert "too short for batch size 100000" in failed[0]["error"] and "\n" not in failed[0]["error"]
+    assert failed[0]["checkpoint"] is None
+    assert any(line.startswith("trial 5 (batch=100000) failed: the training text is too short")
+               for line in proc.stderr.splitlines())
+    for t in trials:
+        if t["status"] == "finished":
+            assert Path(t["checkpoint"]).is_file() and Path(t["checkpoint"]).name == f"{t['name']}.npz"
+    assert "Traceback" not in proc.stderr
+
+
+def test_best_is_the_lowest_validation_loss_and_samples(swept: tuple[Any, Path]) -> None:
+    _, out = swept
+    summary = json.loads((out / "results.json").read_text())
+    first = summary["trials"][0]
+    lowest = min(t["val_loss"] for t in summary["trials"] if t["val_loss"] is not None)
+    assert first["val_loss"] == lowest and summary["best_trial"] == first["trial"]
+    assert (out / "best.npz").read_bytes() == Path(first["checkpoint"]).read_bytes()
+    sample = subprocess.run(rnnplay("sample", str(out / "best.npz"), "--length", "40", "--rng-seed", "1"),
+                            capture_output=True, text=True, env=environment(), timeout=60)
+    assert sample.returncode == 0, sample.stderr
+    assert len(sample.stdout.strip()) > 0
+
+
+def test_ctrl_c_cancels_the_running_trials_and_keeps_the_finished(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000,30", *TINY, "--batch", "4",
+                                    "--workers", "1", "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    first = out / "trial-01-steps=20.npz"
+    deadline = time.monotonic() + 120
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the second trial is under way
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Ctrl-C: cancelled the running trials; kept the 1 that ended" in stderr
+    trials = {t["trial"]: t for t in json.loads((out / "results.json").read_text())["trials"]}
+    assert trials[1]["status"] == "finished" and Path(trials[1]["checkpoint"]) == first and first.is_file()
+    assert trials[2]["status"] == trials[3]["status"] == "cancelled"
+    assert trials[2]["checkpoint"] is None and sorted(p.name for p in out.glob("*.npz")) == [
+        "best.npz", "trial-01-steps=20.npz"]
+    assert [r[3] for r in table_rows(stdout)] == ["finished", "cancelled", "cancelled"]
+
+
+def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
+    fake = tmp_path / "fake" / "ray"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no ray here')\n")
+    out = tmp_path / "out"
+    proc = subprocess.run(rnnplay("sweep", str(corpus), "--grid", "hidden=8,16", "--steps", "5", "--out", str(out)),
+                          capture_output=True, text=True, timeout=60,
+                          env=environment(PYTHONPATH=str(fake.parent)))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == ["rnnplay: error: rnnplay sweep needs Ray, which is not installed: "
+                                        "pip install 'rnnplay[ray]'"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("grid", "words"), [
+    (["hiden=8,16"], "unknown setting 'hiden' (did you mean 'hidden'?)"),
+    (["hidden"], "--grid 'hidden' is not KEY=V1,V2,..."),
+    (["hidden=8,x"], "hidden must be an integer (got 'x')"),
+    (["dropout=0.2,1.5"], "dropout must be a finite number in [0, 1), got 1.5"),
+    (["lr=1e-3,1e-3"], "lists a value twice"),
+    (["batch=2,4", "batch_size=8"], "gives batch_size twice (batch and batch_size)"),
+    (["lr=1e-3,,2e-3"], "has an empty value"),
+])
+def test_grid_mistakes_are_one_line_before_anything_starts(grid: list[str], words: str, corpus: Path,
+                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["sweep", str(corpus), "--grid", *grid, "--steps", "5", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert words in err and len(err.splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_budget_and_a_setting_given_once(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sweep", str(corpus), "--grid", "hidden=8,16"]) == 1
+    assert "give each trial a budget: --time SECONDS, --steps N or --epochs N" in capsys.readouterr().err
+    assert main(["sweep", str(corpus), "--grid", "hidden=8,16", "--hidden", "8", "--steps", "5"]) == 1
+    assert "hidden is both a flag (--hidden 8) and a --grid key" in capsys.readouterr().err
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "results.json").write_text("{}")
+    assert main(["sweep", str(corpus), "--grid", "hidden=8,16", "--steps", "5", "--out", str(tmp_path / "done")]) == 1
+    assert "already holds a sweep's results" in capsys.readouterr().err
