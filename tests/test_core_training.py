@@ -56,12 +56,20 @@ def test_same_seed_same_weights(small_text: str) -> None:
         assert np.array_equal(a.model.params[k], b.model.params[k])
 
 
-def test_interrupted_and_resumed_run_ends_with_identical_weights(small_text: str, tmp_path) -> None:
-    """Stop after 13 steps, save, resume from the file: bit-identical to 30 uninterrupted steps."""
-    straight = small_run(small_text)
+RECIPE = {"ema": 0.95, "dropout_kind": "locked", "weight_drop": 0.2, "embedding_dropout": 0.1, "warmup": 5}
+
+
+@pytest.mark.parametrize("recipe", [{}, RECIPE], ids=["plain", "ema-and-dropouts"])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(small_text: str, tmp_path, recipe: dict) -> None:
+    """Stop after 13 steps, save, resume from the file: bit-identical to 30 uninterrupted steps.
+
+    With weight averaging the file's parameters are the average and its training state the raw weights: both
+    continue exactly.
+    """
+    straight = small_run(small_text, **recipe)
     list(straight.trainer.run())
 
-    first = small_run(small_text)
+    first = small_run(small_text, **recipe)
     for event in first.trainer.run():
         if isinstance(event, StepEvent) and event.step == 13:
             first.trainer.stop()
@@ -72,7 +80,9 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(small_text: str
     assert resumed.trainer.step == 30
     for k, v in straight.model.params.items():
         assert np.array_equal(v, resumed.model.params[k]), k
+        assert np.array_equal(straight.trainer.weights[k], resumed.trainer.weights[k]), k
     assert resumed.trainer.history.losses == straight.trainer.history.losses
+    assert resumed.trainer.history.val_losses == straight.trainer.history.val_losses
 
 
 def test_non_finite_loss_skips_the_step_and_keeps_weights(small_text: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 from rnnplay.core import parallel_step
 from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.cells.base import Cell
+from rnnplay.core.dropout import Dropout
 from rnnplay.core.model import Model, States
 from rnnplay.core.optim import Adam, clip_by_global_norm
 from rnnplay.core.vocab import Vocab
@@ -38,9 +39,11 @@ def test_chunks_are_fixed_by_the_batch_size_alone() -> None:
 
 
 @pytest.mark.parametrize("cell", [LSTMCell(), RNNCell()], ids=["lstm", "rnn"])
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_the_chunked_step_matches_the_whole_batch(cell: Cell, dropout: float) -> None:
-    model = Model(cell, VOCAB, 24, 2, dropout, seed=1)
+@pytest.mark.parametrize("noise", [Dropout(), Dropout(0.3), Dropout(0.3, locked=True, weight=0.3, embedding=0.2)],
+                         ids=["none", "dropout", "locked-weight-embedding"])
+def test_the_chunked_step_matches_the_whole_batch(cell: Cell, noise: Dropout) -> None:
+    model = Model(cell, VOCAB, 24, 2, noise.output, seed=1)
+    model.noise = noise
     inputs, targets = batch(2)
     states = carried(model, 3)
     whole = model.whole_loss_and_grads(inputs, targets, states, np.random.default_rng(4))

@@ -11,6 +11,9 @@ is applied to every layer's output sequence — between layers and before the he
 on the non-recurrent connections only, as in char-rnn and Zaremba et al. (2014),
 "Recurrent Neural Network Regularization", and only in training. (``torch.nn.LSTM``'s
 ``dropout=p`` leaves out the top layer; add ``nn.Dropout(p)`` before the head to match.)
+A trainer may add the other kinds of :mod:`.dropout` (:attr:`Model.noise`): the same
+rate locked over time, DropConnect on W_hh, dropped embedding rows; the masked weights
+W⊙m are what a layer runs on, and their gradients are masked the same way.
 Parameters are kept in one flat dict with stable names (``layers.0.W_xh``,
 ``head.W_hy``, …) that optimizers and checkpoints use.
 """
@@ -25,12 +28,12 @@ import numpy as np
 
 from rnnplay.core import parallel_step
 from rnnplay.core.cells.base import Cell, State, uniform_init, zero_state
+from rnnplay.core.dropout import Dropout, Masks, mask_grads, masked
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.loss import cross_entropy, cross_entropy_with_grad
 from rnnplay.core.vocab import Vocab, count_ids
 
 States = list[State]
-Masks = list[np.ndarray | None]  # a dropout mask per layer (None: none)
 
 
 class Model:
@@ -54,7 +57,7 @@ class Model:
         self.vocab = vocab
         self.hidden_size = hidden_size
         self.num_layers = num_layers
-        self.dropout = dropout
+        self.noise = Dropout(dropout)  # training's dropout; a trainer adds its other kinds
         self.dtype = np.dtype(dtype)
         self.params = params if params is not None else self.init_params(np.random.default_rng(seed))
         self.layers = [self._layer_view(i) for i in range(num_layers)]
@@ -89,13 +92,20 @@ class Model:
         prefix = f"layers.{i}."
         return {k[len(prefix) :]: v for k, v in self.params.items() if k.startswith(prefix)}
 
+    @property
+    def dropout(self) -> float:
+        """The output dropout rate (the model's shape's ``dropout``)."""
+        return self.noise.output
+
     def num_params(self) -> int:
         return int(sum(p.size for p in self.params.values()))
 
     def astype(self, dtype: Any) -> Model:
         """A copy of this model with every parameter cast to ``dtype`` (float64 for gradient checks)."""
         params = {k: v.astype(dtype) for k, v in self.params.items()}
-        return Model(self.cell, self.vocab, self.hidden_size, self.num_layers, self.dropout, dtype=dtype, params=params)
+        copy = Model(self.cell, self.vocab, self.hidden_size, self.num_layers, self.dropout, dtype=dtype, params=params)
+        copy.noise = self.noise
+        return copy
 
     def initial_state(self, batch_size: int) -> States:
         return [zero_state(self.cell, batch_size, self.hidden_size, self.dtype) for _ in range(self.num_layers)]
@@ -107,44 +117,40 @@ class Model:
     ) -> tuple[np.ndarray, States, Any]:  # fmt: skip
         """Logits (T, B, V) for ids (T, B). Dropout is applied only when ``rng`` (or ``masks``) is given.
 
-        ``masks``: the dropout masks already drawn (:meth:`dropout_masks`), one per layer.
+        ``masks``: the dropout masks already drawn (:meth:`dropout_masks`). Each layer runs
+        on its weights with their masks applied (:func:`.dropout.masked`), and its output
+        sequence is multiplied by its output mask.
         """
         if masks is None:
             masks = self.dropout_masks(rng, *ids.shape[:2])
         x: np.ndarray = ids
         new_states: States = []
-        caches = []
+        caches, used = [], []
         for i, layer in enumerate(self.layers):
-            h_seq, state, cache = self.cell.forward(layer, x, states[i])
+            weights = masked(layer, masks.weights[i])
+            h_seq, state, cache = self.cell.forward(weights, x, states[i])
             new_states.append(state)
             caches.append(cache)
-            if masks[i] is not None:
-                h_seq = h_seq * masks[i]
+            used.append(weights)
+            if masks.outputs[i] is not None:
+                h_seq = h_seq * masks.outputs[i]
             x = h_seq
         logits = x @ self.params["head.W_hy"]
         logits += self.params["head.b_y"]
-        return logits, new_states, (caches, masks, x)
+        return logits, new_states, (caches, masks, x, used)
 
     def dropout_masks(self, rng: np.random.Generator | None, T: int, B: int) -> Masks:
-        """Inverted dropout masks (T, B, H), one per layer, drawn in layer order: 1/keep where kept, else 0.
+        """One step's dropout masks for T characters of B streams (:meth:`.dropout.Dropout.draw`).
 
-        None for each layer without dropout (no ``rng``, or rate 0). Drawing them all
-        before the forward pass takes the same numbers from ``rng`` as drawing each
-        after its layer would, so the split into chunks keeps a seed's masks.
+        No masks without ``rng`` or with every rate 0. Drawing them all before the
+        forward pass takes the same numbers from ``rng`` as drawing each where it is
+        used would, so the split into chunks keeps a seed's masks.
         """
-        if rng is None or self.dropout == 0:
-            return [None] * self.num_layers
-        keep = 1.0 - self.dropout
-        masks: Masks = []
-        for _ in range(self.num_layers):
-            mask = (rng.random((T, B, self.hidden_size), dtype=np.float32) < keep).astype(self.dtype)
-            mask /= keep
-            masks.append(mask)
-        return masks
+        return self.noise.draw(rng, T, B, self.hidden_size, self.layers, self.dtype)
 
     def backward(self, dlogits: np.ndarray, cache: Any) -> dict[str, np.ndarray]:
         """Gradients of every parameter given dL/dlogits (T, B, V)."""
-        caches, masks, h_top = cache
+        caches, masks, h_top, used = cache
         T, B, V = dlogits.shape
         H = self.hidden_size
         dl2 = dlogits.reshape(T * B, V)
@@ -154,9 +160,10 @@ class Model:
         }
         dx = (dl2 @ self.params["head.W_hy"].T).reshape(T, B, H)
         for i in range(self.num_layers - 1, -1, -1):
-            if masks[i] is not None:
-                dx = dx * masks[i]
-            dx, layer_grads, _ = self.cell.backward(self.layers[i], caches[i], dx, None)
+            if masks.outputs[i] is not None:
+                dx = dx * masks.outputs[i]
+            dx, layer_grads, _ = self.cell.backward(used[i], caches[i], dx, None)
+            mask_grads(layer_grads, masks.weights[i])
             grads.update({f"layers.{i}.{k}": g for k, g in layer_grads.items()})
         return grads
 

@@ -216,6 +216,18 @@ def scheduled_lr(lr: float, fraction: float, schedule: str) -> float:
     return low + (lr - low) * 0.5 * (1.0 + math.cos(math.pi * min(max(fraction, 0.0), 1.0)))
 
 
+def warmed_up_lr(lr: float, step: int, warmup: int) -> float:
+    """Linear warm-up: lr · min(1, (step + 1) / warmup) for the step after ``step`` steps (warmup 0: lr).
+
+    Adam's first steps divide by second-moment estimates made of a handful of
+    gradients; small steps while they settle keep one large early gradient from
+    throwing the weights far (Goyal et al. 2017, Liu et al. 2020).
+    """
+    if warmup <= 0:
+        return lr
+    return lr * min(1.0, (step + 1) / warmup)
+
+
 def decayed_lr(lr: float, step: int, decay: float, every: int) -> float:
     """Step decay: lr · decay^⌊step / every⌋ (decay = 1 means a constant rate)."""
     if decay == 1.0 or every <= 0:

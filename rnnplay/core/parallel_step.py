@@ -29,7 +29,8 @@ import numpy as np
 from rnnplay.core import threads
 
 if TYPE_CHECKING:
-    from rnnplay.core.model import Masks, Model, States
+    from rnnplay.core.dropout import Masks
+    from rnnplay.core.model import Model, States
 
 CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the cores or the load
 WORKERS: int | None = None  # worker threads; None: THREADS_PER_CORE per core this process may use
@@ -120,9 +121,8 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
 
 
 def streams_part(states: States, masks: Masks, part: slice) -> tuple[States, Masks]:
-    """The carried states and dropout masks of the streams ``part`` (a state's rows; a mask's axis 1)."""
-    return ([tuple(s[part] for s in state) for state in states],
-            [None if m is None else m[:, part] for m in masks])
+    """The carried states and dropout masks of the streams ``part`` (a state's rows; :meth:`.Masks.streams`)."""
+    return [tuple(s[part] for s in state) for state in states], masks.streams(part)
 
 
 def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnplay.core.dropout import DROPOUT_KINDS
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.limits import MAX_HIDDEN, MAX_LAYERS, check_model_size
 from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
@@ -52,6 +53,18 @@ class TrainConfig:
     lr_decay: float = setting(1.0, "multiply the rate by this ..., 1: no decay", min=0, min_open=True, max=1,
                               label="lr decay")
     lr_decay_every: int = setting(0, "... every this many steps, 0: once per epoch", min=0, label="lr decay every")
+    warmup: int = setting(0, "steps over which the rate rises linearly to the schedule's, 0: none", min=0,
+                          label="warm-up steps")
+    # regularisation (training only: the saved model runs without it) and weight averaging
+    dropout_kind: str = setting("step", "the model's output dropout: step: a new mask every time step; locked: one "
+                                "mask per stream for the whole sequence", choices=DROPOUT_KINDS, label="dropout kind")
+    weight_drop: float = setting(0.0, "DropConnect on the recurrent weights W_hh, one mask per step", min=0, max=1,
+                                 max_open=True, label="weight drop")
+    embedding_dropout: float = setting(0.0, "per step, drop whole characters of the vocabulary from the input (rows "
+                                       "of the first layer's input weights)", min=0, max=1, max_open=True,
+                                       label="embedding dropout")
+    ema: float = setting(0.0, "decay of the weights' moving average, which validation and the saved model use; "
+                         "0: off", min=0, max=1, max_open=True, label="ema decay")
     # validation and samples
     val_fraction: float = setting(0.1, "share of the corpus held out for validation, from its end", min=0, max=1,
                                   max_open=True, label="val fraction")

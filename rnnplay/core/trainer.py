@@ -23,18 +23,20 @@ checkpoint saved at any moment holds a whole number of steps.
 from __future__ import annotations
 
 import math
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from rnnplay.core import parallel_step, threads
+from rnnplay.core.averaging import SLOT, WeightAverage
+from rnnplay.core.ctrl_c import ctrl_c_held
 from rnnplay.core.data import StreamBatcher
+from rnnplay.core.dropout import Dropout
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import sample_text
 from rnnplay.core.model import Model, States
@@ -46,6 +48,7 @@ from rnnplay.core.optim import (
     decayed_lr,
     make_optimizer,
     scheduled_lr,
+    warmed_up_lr,
 )
 from rnnplay.core.params import Param
 from rnnplay.core.train_config import TrainConfig
@@ -86,28 +89,6 @@ class Attempt:
     skipped: str = ""
 
 
-@contextmanager
-def ctrl_c_held() -> Iterator[None]:
-    """Hold back a KeyboardInterrupt until the block is done, where Python's own Ctrl-C handler is in place.
-
-    Committing a step is a few copies and counters; a Ctrl-C between two of them would leave
-    a half-applied step. Callers that handle SIGINT themselves (``rnnplay train``: a flag
-    read between steps) and threads other than the main one are left alone.
-    """
-    if threading.current_thread() is not threading.main_thread() or (
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield
-        return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
-
-
 class Trainer:
     def __init__(
         self,
@@ -120,6 +101,9 @@ class Trainer:
         self.model = model
         self.gradients = gradients  # None: the model's own
         self.config = config
+        model.noise = Dropout(model.dropout, config.dropout_kind == "locked", config.weight_drop,
+                              config.embedding_dropout)
+        self.average = WeightAverage(config.ema, model.params) if config.ema > 0 else None
         self.batcher = StreamBatcher(train_ids, config.batch_size, config.seq_length)
         self.val_ids = val_ids if val_ids is not None and len(val_ids) > 1 else None
         self.optimizer: Optimizer = make_optimizer(config.optimizer, model.params)
@@ -150,7 +134,12 @@ class Trainer:
         c = self.config
         every = c.lr_decay_every or self.batcher.batches_per_epoch
         base = scheduled_lr(c.lr, self.budget_fraction() or 0.0, c.lr_schedule)
-        return decayed_lr(base, self.step, c.lr_decay, every)
+        return warmed_up_lr(decayed_lr(base, self.step, c.lr_decay, every), self.step, c.warmup)
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """The weights the optimizer moves: the model's, or with weight averaging the raw ones (:mod:`.averaging`)."""
+        return self.average.raw if self.average is not None else self.model.params
 
     def _elapsed(self) -> float:
         """Seconds since this run() began (0 before it does): the clock of a --time budget."""
@@ -244,9 +233,10 @@ class Trainer:
     def _attempt(self) -> Attempt:
         batch = self.batcher.next()
         states = self.model.initial_state(self.config.batch_size) if batch.reset else self.states
-        dropout_rng = self.rng if self.model.dropout > 0 else None
+        dropout_rng = self.rng if self.model.noise.active else None
         gradients = self.gradients or self.model.loss_and_grads
-        loss, grads, states = gradients(batch.inputs, batch.targets, states, dropout_rng)
+        with self.average.raw_weights() if self.average is not None else nullcontext():
+            loss, grads, states = gradients(batch.inputs, batch.targets, states, dropout_rng)
         if self.config.clip_mode == "value":
             norm = clip_by_value(grads, self.config.clip)
         else:
@@ -256,7 +246,7 @@ class Trainer:
             return Attempt(loss, norm, fresh, None, f"non-finite loss ({loss}) or gradient norm ({norm}); "
                                                     "step skipped, weights kept")
         lr = self.lr()
-        update = self.optimizer.propose(self.model.params, grads, lr)
+        update = self.optimizer.propose(self.weights, grads, lr)
         if not update.finite():
             return Attempt(loss, norm, fresh, None, f"the update at learning rate {lr:.3g} would make weights "
                                                     "non-finite; step skipped, weights kept")
@@ -265,7 +255,9 @@ class Trainer:
     def _commit(self, attempt: Attempt) -> tuple[float, float] | str:
         with ctrl_c_held():
             if attempt.update is not None:
-                self.optimizer.apply(self.model.params, attempt.update)
+                self.optimizer.apply(self.weights, attempt.update)
+                if self.average is not None:
+                    self.average.update(self.optimizer.t)
             self.states = attempt.states
             self.step += 1
             self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
@@ -353,6 +345,8 @@ class Trainer:
             "history": asdict(self.history),
         }
         arrays = {f"opt/{k}": v for k, v in self.optimizer.state_arrays().items()}
+        if self.average is not None:  # the model's parameters are the average; the raw weights go here
+            arrays.update({f"opt/{SLOT}/{k}": v for k, v in self.average.state_arrays().items()})
         for i, state in enumerate(self.states):
             for j, a in enumerate(state):
                 arrays[f"state/{i}/{j}"] = a
@@ -368,7 +362,10 @@ class Trainer:
             self.rng.bit_generator.state = meta["rng"]
             self.history = History.from_dict(meta["history"])
             opt = {k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}
+            raw = {k[len(SLOT) + 1 :]: opt.pop(k) for k in list(opt) if k.startswith(f"{SLOT}/")}
             self.optimizer.load_state_arrays(opt, t)
+            if self.average is not None:
+                self.average.load(raw or None)
             self.states = self._carried_state(arrays)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             raise RnnplayError(f"the checkpoint's training state is incomplete ({err}): start a fresh run") from None

@@ -1,0 +1,153 @@
+"""What each idea of the training recipe is worth on one step budget: a table, one row per idea.
+
+    nice -n 10 python benchmarks/recipe.py [--steps 1200] [--val-every 300] [--rows baseline,ema]
+                                          [--json results.json] [--cost-steps 5]
+
+Every row trains the same 2×256 LSTM (seed 0, Adam, cosine schedule, B64 T100 unless
+the row changes it) on tiny shakespeare's first 90% for --steps steps and validates on
+the last 10% (all of it, in nats/char) every --val-every steps, as ``rnnplay train``
+would. A step budget, not a time budget, so the figures do not depend on how busy
+the machine is. Columns: the best and the final validation loss, the step of the best,
+the mean training loss of the last tenth of the steps (with the row's dropout on), and
+"step cost": the row's training step over the baseline's, timed in-process A/B on the
+same batches (the two take turns, so the machine's load falls on both alike; median of
+--cost-steps each). --json keeps each row's results, and a later call with the same
+file adds its rows to it, so the table can be run in parts and printed whole.
+Needs ../shared/corpora/tinyshakespeare.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.data import split_ids
+from rnnplay.core.model import Model
+from rnnplay.core.train_config import TrainConfig
+from rnnplay.core.train_events import ValidationEvent
+from rnnplay.core.trainer import Trainer
+from rnnplay.core.vocab import Vocab
+
+CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One idea: a name, the output dropout rate, the TrainConfig fields it changes, and its steps over --steps."""
+
+    name: str
+    dropout: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+    steps_share: float = 1.0  # a larger batch at the same characters: fewer steps
+
+
+ROWS = [
+    Row("baseline"),
+    Row("ema 0.999", settings={"ema": 0.999}),
+    Row("dropout 0.2", 0.2),
+    Row("locked dropout 0.2", 0.2, {"dropout_kind": "locked"}),
+    Row("weight drop 0.2", settings={"weight_drop": 0.2}),
+    Row("embedding dropout 0.1", settings={"embedding_dropout": 0.1}),
+    Row("warm-up 100", settings={"warmup": 100}),
+    Row("B128 lr x1.41 half the steps", settings={"batch_size": 128, "lr": 4e-3 * math.sqrt(2)}, steps_share=0.5),
+    Row("locked 0.2 + weight drop 0.2 + ema", 0.2, {"dropout_kind": "locked", "weight_drop": 0.2, "ema": 0.999}),
+]
+
+
+def trainer_for(row: Row, ids: np.ndarray, vocab: Vocab, steps: int, val_every: int) -> Trainer:
+    """A fresh run of ``row``'s settings, as ``rnnplay train`` builds it (the head's bias at the unigram)."""
+    config = replace(TrainConfig(seed=0, val_every=val_every), steps=max(1, round(steps * row.steps_share)),
+                     **row.settings)
+    if row.steps_share != 1.0:
+        config = replace(config, val_every=max(1, round(val_every * row.steps_share)))
+    model = Model(LSTMCell(), vocab, 256, 2, row.dropout, seed=config.seed)
+    train_ids, val_ids = split_ids(ids, config.val_fraction)
+    model.init_output_bias(train_ids)
+    return Trainer(model, train_ids, val_ids, config)
+
+
+def train_row(row: Row, ids: np.ndarray, vocab: Vocab, steps: int, val_every: int) -> dict[str, Any]:
+    """Train ``row`` for its budget: every validation, the final one, and the late training loss."""
+    trainer = trainer_for(row, ids, vocab, steps, val_every)
+    start = time.perf_counter()
+    vals: list[tuple[int, float]] = []
+    for event in trainer.run():
+        if isinstance(event, ValidationEvent) and event.val_loss is not None:
+            vals.append((event.step, event.val_loss))
+            print(f"  {row.name}: step {event.step} validation {event.val_loss:.4f}", flush=True)
+    losses = trainer.history.losses
+    late = losses[-max(1, len(losses) // 10) :]
+    best_step, best = min(vals, key=lambda v: v[1])
+    return {"name": row.name, "vals": vals, "best": best, "best_step": best_step, "final": vals[-1][1],
+            "train": float(np.mean(late)), "steps": trainer.step, "minutes": (time.perf_counter() - start) / 60}
+
+
+def step_cost(row: Row, ids: np.ndarray, vocab: Vocab, rounds: int) -> float:
+    """The row's training step time over the baseline's, taking turns on the same batches (median of ``rounds``)."""
+    pair = [trainer_for(r, ids, vocab, 10**6, 0) for r in (ROWS[0], row)]
+    times: list[list[float]] = [[], []]
+    for turn in range(rounds + 1):  # the first turn warms both up (compiled kernels, the pool) and is not counted
+        for side, trainer in enumerate(pair):
+            start = time.perf_counter()
+            trainer.train_step()
+            if turn:
+                times[side].append(time.perf_counter() - start)
+    chars = [t.config.batch_size * t.config.seq_length for t in pair]  # per character: a larger batch does more
+    return (statistics.median(times[1]) / chars[1]) / (statistics.median(times[0]) / chars[0])
+
+
+def table(results: dict[str, dict[str, Any]]) -> str:
+    """The rows in ROWS order, as a markdown table."""
+    lines = ["| idea | best val | at step | final val | train (last 10%) | step cost per char |",
+             "|---|---|---|---|---|---|"]
+    for row in ROWS:
+        r = results.get(row.name)
+        if r is not None:
+            cost = f"{r['cost']:.2f}x" if "cost" in r else "-"
+            lines.append(f"| {row.name} | {r['best']:.4f} | {r['best_step']} of {r['steps']} | {r['final']:.4f} | "
+                         f"{r['train']:.4f} | {cost} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--val-every", type=int, default=300)
+    ap.add_argument("--rows", help="comma-separated row names (default: all)")
+    ap.add_argument("--json", type=Path, help="keep the rows' results in this file (and add to it)")
+    ap.add_argument("--cost-steps", type=int, default=5, help="timed steps per side for the step cost, 0: none")
+    ap.add_argument("--no-train", action="store_true", help="only the step cost")
+    args = ap.parse_args()
+    if not CORPUS.exists():
+        raise SystemExit(f"missing {CORPUS}")
+    text = CORPUS.read_text(encoding="utf-8")
+    vocab = Vocab.from_text(text)
+    ids = vocab.encode(text)
+    wanted = set(args.rows.split(",")) if args.rows else {r.name for r in ROWS}
+    unknown = wanted - {r.name for r in ROWS}
+    if unknown:
+        raise SystemExit(f"unknown rows {sorted(unknown)}: choose among {[r.name for r in ROWS]}")
+    results = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+    for row in (r for r in ROWS if r.name in wanted):
+        entry = results.get(row.name, {}) if args.no_train else train_row(row, ids, vocab, args.steps, args.val_every)
+        if args.cost_steps:
+            entry["cost"] = step_cost(row, ids, vocab, args.cost_steps)
+        if entry:
+            results[row.name] = entry
+        if args.json:  # re-read, so parts run side by side do not overwrite each other's rows
+            merged = json.loads(args.json.read_text()) if args.json.exists() else {}
+            args.json.write_text(json.dumps({**merged, row.name: entry}, indent=1))
+    print(table(json.loads(args.json.read_text()) if args.json else results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Holding back Ctrl-C while a training step is committed, so a step is applied whole or not at all."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """Hold back a KeyboardInterrupt until the block is done, where Python's own Ctrl-C handler is in place.
+
+    Committing a step is a few copies and counters; a Ctrl-C between two of them would leave
+    a half-applied step. Callers that handle SIGINT themselves (``rnnplay train``: a flag
+    read between steps) and threads other than the main one are left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt

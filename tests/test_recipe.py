@@ -1,0 +1,159 @@
+"""The training recipe's pieces: locked dropout, weight drop, embedding dropout, weight averaging, warm-up.
+
+Gradient checks (float64, central differences against backward) for each kind of dropout,
+the chunked float32 step (the compiled LSTM kernels) against the float64 reference, and
+what the trainer does with EMA and warm-up. The figures of what each is worth are in
+docs/training.md ("What was tried", from benchmarks/recipe.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rnnplay.core import parallel_step
+from rnnplay.core.cells import LSTMCell, RNNCell
+from rnnplay.core.cells.base import Cell
+from rnnplay.core.dropout import Dropout
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
+from rnnplay.core.optim import warmed_up_lr
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.vocab import Vocab
+from rnnplay.corpora import Corpus
+from rnnplay.session.training_runs import new_run
+
+VOCAB_CHARS = tuple("abcdefg")
+KINDS = {
+    "locked": Dropout(0.3, locked=True),
+    "weight drop": Dropout(weight=0.4),
+    "embedding": Dropout(embedding=0.4),
+    "all": Dropout(0.3, locked=True, weight=0.4, embedding=0.4),
+}
+
+
+def noisy_model(cell: Cell, noise: Dropout, dtype: type = np.float64, hidden: int = 4) -> Model:
+    model = Model(cell, Vocab(VOCAB_CHARS), hidden, 2, noise.output, dtype=dtype, seed=1)
+    model.noise = noise
+    return model
+
+
+@pytest.mark.parametrize("cell", [LSTMCell(), RNNCell()], ids=lambda c: c.name)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_gradients_with_each_kind_of_dropout(cell: Cell, kind: str) -> None:
+    """dL/dθ through the masked weights and the locked masks against central differences, same masks each time."""
+    model = noisy_model(cell, KINDS[kind])
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 7, (6, 3)), rng.integers(0, 7, (6, 3))
+    states = [tuple(rng.uniform(-0.5, 0.5, s.shape) for s in state) for state in model.initial_state(3)]
+
+    def loss() -> float:
+        return model.loss_and_grads(x, y, states, np.random.default_rng(5))[0]
+
+    _, grads, _ = model.loss_and_grads(x, y, states, np.random.default_rng(5))
+    eps = 1e-5
+    for name, p in model.params.items():
+        flat = p.reshape(-1)
+        for k in range(0, flat.size, 5):
+            old = flat[k]
+            flat[k] = old + eps
+            up = loss()
+            flat[k] = old - eps
+            down = loss()
+            flat[k] = old
+            numeric = (up - down) / (2 * eps)
+            assert abs(numeric - grads[name].reshape(-1)[k]) <= 1e-8 + 1e-6 * abs(numeric), (name, k)
+
+
+def test_the_masks_have_the_shape_of_their_kind() -> None:
+    model = noisy_model(LSTMCell(), KINDS["all"])
+    masks = model.dropout_masks(np.random.default_rng(0), 6, 3)
+    assert [m.shape for m in masks.outputs] == [(1, 3, 4), (1, 3, 4)]  # one per stream and unit, for every t
+    assert masks.weights[0]["W_hh"].shape == (4, 16) and masks.weights[1]["W_hh"].shape == (4, 16)
+    assert masks.weights[0]["W_xh"].shape == (7, 1) and "W_xh" not in masks.weights[1]  # whole characters
+    assert set(np.unique(masks.weights[0]["W_hh"])) <= {0.0, 1 / 0.6}
+    part = masks.streams(slice(1, 3))
+    assert part.outputs[0].shape == (1, 2, 4) and part.weights is masks.weights  # shared by every chunk
+    assert model.dropout_masks(None, 6, 3).outputs == [None, None]
+
+
+@pytest.mark.parametrize("cell", [LSTMCell(), RNNCell()], ids=lambda c: c.name)
+def test_the_chunked_float32_step_matches_the_float64_reference(cell: Cell) -> None:
+    """Three chunks (40 streams) on the compiled float32 kernels, the weight masks shared by all of them."""
+    model = noisy_model(cell, KINDS["all"], np.float32, hidden=24)
+    rng = np.random.default_rng(2)
+    x, y = rng.integers(0, 7, (12, 40)), rng.integers(0, 7, (12, 40))
+    states = model.initial_state(40)
+    chunked = parallel_step.loss_and_grads(model, x, y, states, np.random.default_rng(4), workers=2)
+    reference = model.astype(np.float64)
+    whole = reference.whole_loss_and_grads(x, y, reference.initial_state(40), np.random.default_rng(4))
+    assert chunked[0] == pytest.approx(whole[0], rel=1e-5)
+    for name, g in whole[1].items():
+        np.testing.assert_allclose(chunked[1][name], g, rtol=1e-3, atol=1e-6, err_msg=name)
+
+
+def test_dropout_off_evaluates_the_raw_weights() -> None:
+    model = noisy_model(LSTMCell(), KINDS["all"])
+    ids = np.random.default_rng(0).integers(0, 7, (5, 2))
+    plain = Model(LSTMCell(), model.vocab, 4, 2, dtype=np.float64, params=model.params)
+    np.testing.assert_array_equal(model.forward(ids, model.initial_state(2))[0],
+                                  plain.forward(ids, plain.initial_state(2))[0])
+
+
+def test_a_cell_without_the_weight_gets_one_line() -> None:
+    class Named(RNNCell):
+        name = "named"
+
+        def init_params(self, input_size, hidden_size, rng, dtype=np.float32):
+            p = super().init_params(input_size, hidden_size, rng, dtype)
+            p["U"] = p.pop("W_hh")
+            return p
+
+    model = noisy_model(Named(), Dropout(weight=0.2))
+    with pytest.raises(RnnplayError, match="weight drop needs a cell with a W_hh weight"):
+        model.dropout_masks(np.random.default_rng(0), 3, 2)
+
+
+def small_run(text: str, **config):
+    defaults = {"batch_size": 4, "seq_length": 16, "steps": 12, "val_every": 6, "seed": 3}
+    return new_run(Corpus("small", text, "test"), ModelSpec("lstm", 2, 16, 0.1), TrainConfig(**{**defaults, **config}))
+
+
+def test_ema_the_model_holds_the_average_and_the_optimizer_moves_the_raw_weights(small_text: str) -> None:
+    run = small_run(small_text, ema=0.9, dropout_kind="locked", weight_drop=0.2, embedding_dropout=0.1)
+    trainer, model = run.trainer, run.model
+    assert model.noise == Dropout(0.1, locked=True, weight=0.2, embedding=0.1)
+    before = {k: v.copy() for k, v in model.params.items()}
+    trainer.train_step()
+    raw, average = trainer.average.raw, trainer.average.average
+    for name, p in model.params.items():
+        d = min(0.9, 2 / 11)  # the warm start at t = 1
+        np.testing.assert_allclose(p, d * before[name] + (1 - d) * raw[name], rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(p, average[name])
+    assert not np.array_equal(raw["layers.0.W_hh"], model.params["layers.0.W_hh"])
+    _, arrays = trainer.checkpoint_state()
+    assert {k for k in arrays if k.startswith("opt/raw/")} == {f"opt/raw/{k}" for k in model.params}
+
+
+def test_warm_up_rises_linearly_to_the_schedule() -> None:
+    assert [warmed_up_lr(1.0, s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmed_up_lr(0.5, 0, 0) == 0.5
+
+
+def test_the_trainer_warms_up(small_text: str) -> None:
+    run = small_run(small_text, warmup=5, lr_schedule="constant", lr=0.01)
+    rates = []
+    for _ in range(6):
+        rates.append(run.trainer.lr())
+        run.trainer.train_step()
+    assert rates == pytest.approx([0.002, 0.004, 0.006, 0.008, 0.01, 0.01])
+
+
+def test_the_settings_refuse_impossible_rates() -> None:
+    for bad in ({"weight_drop": 1.0}, {"embedding_dropout": -0.1}, {"ema": 1.0}, {"dropout_kind": "lockd"},
+                {"warmup": -1}):
+        with pytest.raises(RnnplayError):
+            TrainConfig(**bad)
+    assert replace(TrainConfig(), ema=0.0).ema == 0.0
