@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnplay.core.cells import LSTMCell, RNNCell
+from rnnplay.core.dropout import Dropout
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 from rnnplay.plugins.testing import GradientCheckError, check_cell
@@ -37,10 +38,26 @@ def test_gradient_check_catches_a_wrong_backward() -> None:
         check_cell(Broken())
 
 
-def test_model_gradients_with_head_and_dropout() -> None:
-    """The whole model (stack + dropout + softmax head + loss) against central differences."""
+NOISE = {  # output dropout, and the kinds a trainer adds (rnnplay/core/dropout.py); the same masks on every call
+    "dropout": Dropout(0.3),
+    "locked": Dropout(0.3, locked=True),
+    "weight-drop": Dropout(weight=0.4),
+    "embedding": Dropout(embedding=0.4),
+    "all": Dropout(0.3, locked=True, weight=0.4, embedding=0.4),
+}
+
+
+@pytest.mark.parametrize("cell", [LSTMCell(), RNNCell()], ids=lambda c: c.name)
+@pytest.mark.parametrize("noise", list(NOISE))
+def test_model_gradients_with_head_and_dropout(cell, noise: str) -> None:
+    """The whole model (stack + dropout + softmax head + loss) against central differences.
+
+    Weight drop and embedding dropout run the layer on W⊙m, so dL/dW = m ⊙ dL/d(W⊙m); locked
+    masks are one per stream and unit, broadcast over time.
+    """
     vocab = Vocab(tuple("abcde"))
-    model = Model(LSTMCell(), vocab, 4, 2, dropout=0.3, dtype=np.float64, seed=1)
+    model = Model(cell, vocab, 4, 2, dropout=NOISE[noise].output, dtype=np.float64, seed=1)
+    model.noise = NOISE[noise]
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 5, (6, 2)), rng.integers(0, 5, (6, 2))
     states = model.initial_state(2)

@@ -1,8 +1,8 @@
 """The training recipe's pieces: locked dropout, weight drop, embedding dropout, weight averaging, warm-up.
 
-Gradient checks (float64, central differences against backward) for each kind of dropout,
-the chunked float32 step (the compiled LSTM kernels) against the float64 reference, and
-what the trainer does with EMA and warm-up. The figures of what each is worth are in
+The masks' shapes, the chunked float32 step (the compiled LSTM kernels) against the float64
+reference, and what the trainer does with EMA and warm-up; the gradient checks of each kind
+of dropout are with the others, in tests/test_core_cells.py. The figures of what each is worth are in
 docs/training.md ("What was tried", from benchmarks/recipe.py).
 """
 
@@ -38,33 +38,6 @@ def noisy_model(cell: Cell, noise: Dropout, dtype: type = np.float64, hidden: in
     model = Model(cell, Vocab(VOCAB_CHARS), hidden, 2, noise.output, dtype=dtype, seed=1)
     model.noise = noise
     return model
-
-
-@pytest.mark.parametrize("cell", [LSTMCell(), RNNCell()], ids=lambda c: c.name)
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_gradients_with_each_kind_of_dropout(cell: Cell, kind: str) -> None:
-    """dL/dθ through the masked weights and the locked masks against central differences, same masks each time."""
-    model = noisy_model(cell, KINDS[kind])
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 7, (6, 3)), rng.integers(0, 7, (6, 3))
-    states = [tuple(rng.uniform(-0.5, 0.5, s.shape) for s in state) for state in model.initial_state(3)]
-
-    def loss() -> float:
-        return model.loss_and_grads(x, y, states, np.random.default_rng(5))[0]
-
-    _, grads, _ = model.loss_and_grads(x, y, states, np.random.default_rng(5))
-    eps = 1e-5
-    for name, p in model.params.items():
-        flat = p.reshape(-1)
-        for k in range(0, flat.size, 5):
-            old = flat[k]
-            flat[k] = old + eps
-            up = loss()
-            flat[k] = old - eps
-            down = loss()
-            flat[k] = old
-            numeric = (up - down) / (2 * eps)
-            assert abs(numeric - grads[name].reshape(-1)[k]) <= 1e-8 + 1e-6 * abs(numeric), (name, k)
 
 
 def test_the_masks_have_the_shape_of_their_kind() -> None:
