@@ -35,10 +35,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import Param, params_of, parse_pairs
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import FinishedEvent, StepEvent, ValidationEvent
+from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.distributed.trials import CANCELLED, FAILED, FINISHED, Outcome, Progress, TrialRunner
 from rnnplay.session.training_runs import new_run
@@ -158,6 +161,44 @@ def plan(words: list[str], spec_flags: dict[str, Any], settings: dict[str, Any])
 
 
 # -- one trial, in a Ray worker ---------------------------------------------------------------------------
+class ShippedCorpus(Corpus):
+    """What the trials train on: the corpus's vocabulary and ids, made once by the driver, with its name, source
+    and checksum (which their checkpoints record); not its text. Ray stores the ids once per node, shared by that
+    node's trials, so a cluster's nodes need neither the corpus's file nor a copy each."""
+
+    def __init__(self, corpus: Corpus) -> None:
+        self.name, self.source, self.licence = corpus.name, corpus.source, corpus.licence
+        self.description, self.settings = corpus.description, dict(corpus.settings)
+        self.checksum, self.alphabet = corpus.sha256, corpus.vocab()
+        self.ids = np.asarray(corpus.encode(self.alphabet))
+
+    def __repr__(self) -> str:
+        return f"ShippedCorpus({self.name!r}, {self.chars:,} chars)"
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        raise RnnplayError(f"a sweep's trial has the ids of {self.name}, not its text")
+
+    @property
+    def sha256(self) -> str:  # type: ignore[override]
+        return self.checksum
+
+    @property
+    def chars(self) -> int:
+        return len(self.ids)
+
+    def vocab(self) -> Vocab:
+        return self.alphabet
+
+    def encode(self, vocab: Vocab) -> np.ndarray:
+        if vocab != self.alphabet:
+            raise RnnplayError(f"a sweep's trial has the ids of {self.name} in its own vocabulary only")
+        return self.ids
+
+
 def train_trial(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[str, Any], *,
                 report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """One training run, as ``rnnplay train`` makes it; its progress rows sent to ``report`` (at most every
@@ -165,12 +206,12 @@ def train_trial(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dic
     report({"step": 0})
     run = new_run(corpus, spec, config, extra)
     row: dict[str, Any] = {"step": 0}
+    speed = Speed(config.batch_size * config.seq_length)
     sent = time.monotonic()
     for event in run.events():
         match event:
             case StepEvent():
-                row.update(step=event.step, loss=event.loss, chars_per_sec=event.chars_per_sec,
-                           fraction=event.fraction)
+                row.update(step=event.step, loss=event.loss, chars_per_sec=speed.at(event), fraction=event.fraction)
             case ValidationEvent():
                 row["val_loss"] = event.val_loss
             case FinishedEvent():
@@ -182,6 +223,22 @@ def train_trial(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dic
     with tempfile.TemporaryDirectory(prefix="rnnplay-trial-") as folder:
         row["checkpoint"] = run.save(Path(folder) / "trial.npz").read_bytes()
     return row
+
+
+class Speed:
+    """A trial's characters per second, from the end of its first step (which also compiles the kernels) to the
+    latest: (steps since) · B·T / (seconds since); the trainer's own figure until a second step is in."""
+
+    def __init__(self, chars_per_step: int) -> None:
+        self.chars_per_step = chars_per_step
+        self.first: tuple[int, float] | None = None  # the first step seen, and when
+
+    def at(self, event: StepEvent) -> float:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = (event.step, now)
+        steps, seconds = event.step - self.first[0], now - self.first[1]
+        return steps * self.chars_per_step / seconds if steps > 0 and seconds > 0 else event.chars_per_sec
 
 
 # -- the sweep, on the driver ------------------------------------------------------------------------------
@@ -223,7 +280,7 @@ class Sweep:
         """Run every trial, ``workers`` at once; yields each TrialResult as it ends, and None whenever running
         trials have reported progress. However it stops, the trials not ended are cancelled and recorded."""
         runner = TrialRunner(ray, train_trial, workers)
-        corpus = ray.put(self.corpus)
+        corpus = ray.put(ShippedCorpus(self.corpus))
         args = [(corpus, t.spec, t.config, {**self.extra, "sweep": {"trial": t.index + 1, "settings": t.settings}})
                 for t in self.trials]
         try:

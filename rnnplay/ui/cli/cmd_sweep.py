@@ -47,7 +47,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sweep", help="train one model per combination of settings, on Ray",
         description="Train a model for every combination of the --grid settings as trials on Ray; compare them.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-        conflict_handler="resolve",  # --workers here is trials at once, whatever the shared setting flags hold
     )
     p.add_argument("corpus", help="the training text: a file path or corpus spec")
     p.add_argument("--grid", nargs="+", required=True, metavar="KEY=V1,V2",
@@ -97,7 +96,8 @@ def watch(sweep: Sweep, ray: object, workers: int) -> bool:
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the results are being written: a second Ctrl-C waits
         kept = sum(r.checkpoint is not None for r in sweep.results)
-        console.print(f"Ctrl-C: cancelled the running trials; kept the {kept} that ended in {sweep.out}")
+        console.print("Ctrl-C: cancelled the running trials; " + (
+            f"kept the {kept} that ended in {sweep.out}" if kept else "none had ended, so nothing was kept"))
         return True
     return False
 
@@ -140,7 +140,10 @@ def show_results(sweep: Sweep, as_json: bool) -> None:
     JSON on stdout."""
     out = make_console(sys.stderr if as_json else sys.stdout)
     ranked = sweep.ranked()
-    out.print(trial_table(ranked))
+    table = trial_table(ranked)
+    if not redraws(out):  # a file or a pipe has no width to fit: no cell is wrapped
+        out.width = max(out.width, out.measure(table, options=out.options.update(max_width=10_000)).maximum)
+    out.print(table)
     for r in ranked:
         if r.status == FAILED:
             out.print(ended_line(r))
