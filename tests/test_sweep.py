@@ -1,7 +1,8 @@
 """``rnnplay sweep``: real sweeps on a local Ray in a subprocess, tiny models on a small corpus the test writes.
 
 One sweep of five trials (one with an impossible batch size) serves the table, JSON, failure and best-checkpoint
-tests; a second one is stopped with SIGINT; a third process finds a ``ray`` that cannot be imported.
+tests; a second one, with a plugin cell that raises, is stopped with SIGINT; a third process finds a ``ray`` that
+cannot be imported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from plugin_fixtures import pip_install_fixtures
 
 from rnnplay.ui.cli import main
 
@@ -108,26 +110,33 @@ def test_best_is_the_lowest_validation_loss_and_samples(swept: tuple[Any, Path])
     assert len(sample.stdout.strip()) > 0
 
 
-def test_ctrl_c_cancels_the_running_trials_and_keeps_the_finished(corpus: Path, tmp_path: Path) -> None:
+def test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished(corpus: Path, tmp_path: Path) -> None:
+    """One at a time: a plugin cell that raises (trial 1), a trial that finishes (2), then SIGINT while the long
+    fourth (or the failing third) runs."""
+    site = pip_install_fixtures(["rnnplay-fault-cell"], tmp_path)
     out = tmp_path / "out"
-    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000,30", *TINY, "--batch", "4",
-                                    "--workers", "1", "--out", str(out)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-    first = out / "trial-01-steps=20.npz"
+    env = environment(PYTHONPATH=str(site), FAULT_CELL_RAISES_IN="backward")
+    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", "cell=flaky,lstm", *TINY,
+                                    "--batch", "4", "--workers", "1", "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    finished = out / "trial-02-steps=20-cell=lstm.npz"
     deadline = time.monotonic() + 120
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not finished.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    time.sleep(1.0)  # the second trial is under way
+    time.sleep(1.0)  # the third trial fails, the fourth starts
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Ctrl-C: cancelled the running trials; kept the 1 that ended" in stderr
     trials = {t["trial"]: t for t in json.loads((out / "results.json").read_text())["trials"]}
-    assert trials[1]["status"] == "finished" and Path(trials[1]["checkpoint"]) == first and first.is_file()
-    assert trials[2]["status"] == trials[3]["status"] == "cancelled"
-    assert trials[2]["checkpoint"] is None and sorted(p.name for p in out.glob("*.npz")) == [
-        "best.npz", "trial-01-steps=20.npz"]
-    assert [r[3] for r in table_rows(stdout)] == ["finished", "cancelled", "cancelled"]
+    assert trials[1]["status"] == "failed" and trials[1]["checkpoint"] is None
+    assert trials[1]["error"].startswith("the cell 'flaky' (from rnnplay-fault-cell) failed while training: "
+                                         "RuntimeError: the flaky cell failed in backward")
+    assert trials[2]["status"] == "finished" and Path(trials[2]["checkpoint"]) == finished and finished.is_file()
+    assert trials[3]["status"] in ("failed", "cancelled") and trials[4]["status"] == "cancelled"
+    assert sorted(p.name for p in out.glob("*.npz")) == ["best.npz", finished.name]
+    assert table_rows(stdout)[0][2] == "steps=20 cell=lstm"  # the finished one heads the table
+    assert "Traceback" not in stderr
 
 
 def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:

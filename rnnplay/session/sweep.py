@@ -44,6 +44,7 @@ from rnnplay.core.trainer import FinishedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.distributed.trials import CANCELLED, FAILED, FINISHED, Outcome, Progress, TrialRunner
+from rnnplay.plugins.host import get_host
 from rnnplay.session.training_runs import new_run
 
 WAITING, RUNNING, DIVERGED = "waiting", "running", "diverged"
@@ -147,6 +148,9 @@ def plan(words: list[str], spec_flags: dict[str, Any], settings: dict[str, Any])
         raise RnnplayError(f"the grid makes {count:,} trials (at most {MAX_TRIALS:,}): give fewer values")
     if not any(name in settings for name in BUDGETS) and not any(a.name in BUDGETS for a in axes):
         raise RnnplayError("give each trial a budget: --time SECONDS, --steps N or --epochs N (e.g. --time 300)")
+    cells = {a.name: a.values for a in axes}.get("cell", (spec_flags.get("cell", ModelSpec.cell),))
+    for cell in cells:
+        get_host().cell(cell)  # an unknown cell's name, with the closest ones, now rather than in every trial
     width = max(2, len(str(count)))
     trials = []
     for index, combo in enumerate(itertools.product(*(a.values for a in axes))):
