@@ -18,8 +18,9 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Corpus, Progress, load_corpus
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
+from rnnplay.corpora.file_corpus import file_corpus
 from rnnplay.corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
-from rnnplay.corpora.text import decode, is_folder, read_regular_file, read_text_file, user_path
+from rnnplay.corpora.text import decode, is_folder, read_regular_file, user_path
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
@@ -32,8 +33,7 @@ class FileLoader:
     help = "one text file: file:PATH (a plain path works too)"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        path = user_path(spec)
-        return Corpus(path.name, read_text_file(path, encoding), str(path))
+        return file_corpus(user_path(spec), encoding, progress)
 
 
 class DirLoader:

@@ -12,16 +12,24 @@ the hidden state can be carried from one batch to the next. When the streams run
 out, the epoch ends, the position wraps to 0 and the carried state is reset.
 
 The streams are a view of the ids (B rows of L), never a copy: each batch copies
-its own (T, B) columns out as int32, so a corpus costs its ids once.
+its own (T, B) columns out as int32, so a corpus costs its ids once. When the ids
+are a read-only map of a file (a corpus larger than memory), every RELEASE_EVERY
+batches the pages read so far are let go of (:func:`release_pages`), so the
+resident memory of an epoch stays a few pages per stream instead of growing to
+the whole file.
 """
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from rnnplay.core.errors import RnnplayError
+
+RELEASE_EVERY = 64  # batches between two releases of a mapped corpus's pages
 
 
 def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +77,8 @@ class StreamBatcher:
         window = self.streams[:, start : start + self.seq_length + 1].T  # (T + 1, B)
         batch = Batch(_columns(window[:-1]), _columns(window[1:]), reset)
         self.position += 1
+        if self.position % RELEASE_EVERY == 0:
+            release_pages(self.streams)  # a mapped corpus: what was read so far leaves the resident set
         return batch
 
     @property
@@ -96,3 +106,26 @@ class StreamBatcher:
 def _columns(window: np.ndarray) -> np.ndarray:
     """A (T, B) view of the streams as its own C-ordered int32 array (what the cells and kernels take)."""
     return np.ascontiguousarray(window, dtype=np.int32)
+
+
+def release_pages(ids: np.ndarray) -> None:
+    """Drop the pages of ``ids`` from this process's resident memory, if they are a view of a read-only file map.
+
+    The pages of a mapped file that a process has read count in its resident set until the
+    system needs the memory back; a pass over a corpus's mapped ids (counting them, say)
+    would count the whole file. ``madvise(MADV_DONTNEED)`` unmaps them from the process (on
+    a read-only shared map they stay in the page cache and are read from it again when
+    touched). Whole pages only: those that ``ids`` covers in part are dropped too, which is
+    harmless for the same reason. Anything else (an array in memory, a system without
+    ``madvise``) is left alone.
+    """
+    owner = ids
+    while owner is not None and not isinstance(getattr(owner, "_mmap", None), mmap.mmap):
+        owner = getattr(owner, "base", None)
+    if owner is None or not hasattr(mmap.mmap, "madvise") or not ids.size:
+        return
+    mapped = owner._mmap
+    start = np.frombuffer(mapped, dtype=np.uint8).__array_interface__["data"][0]  # the map's first byte
+    low, high = (bound - start for bound in byte_bounds(ids))
+    low = max(low - low % mmap.PAGESIZE, 0)
+    mapped.madvise(mmap.MADV_DONTNEED, low, min(high, len(mapped)) - low)

@@ -27,9 +27,11 @@ from functools import cached_property
 
 import numpy as np
 
+from rnnplay.core.data import release_pages
 from rnnplay.core.errors import RnnplayError
 
 CHUNK = 1 << 22  # characters per slice: 4M, so scratch arrays stay ~16-32 MB
+COUNT_CHUNK = 1 << 20  # ids per slice when counting: 8 MB of int64 scratch
 MAX_CODEPOINT = 0x10FFFF
 UNKNOWN_BYTE = 255  # in the byte table: "not in the vocabulary"
 
@@ -50,6 +52,13 @@ def describe_char(ch: str) -> str:
     if ch.isprintable() and not ch.isspace():
         return repr(ch)
     return repr(ch) if ch in "\n\t\r " else f"U+{ord(ch):04X}"
+
+
+def unknown_error(missing: list[str]) -> RnnplayError:
+    """The one line for a text with characters a model's vocabulary lacks (``missing``, in order of appearance)."""
+    names = ", ".join(describe_char(c) for c in missing[:10])
+    return RnnplayError(f"the model has never seen {names}: remove those characters or use a model trained on "
+                        "text that has them")
 
 
 @dataclass(frozen=True)
@@ -125,9 +134,7 @@ class Vocab:
             part_ids, unknown = self._slice_ids(part)
             if unknown is not None:
                 if on_unknown != "skip":
-                    names = ", ".join(describe_char(c) for c in self.unknown(text)[:10])
-                    raise RnnplayError(f"the model has never seen {names}: remove those characters or use a model "
-                                       "trained on text that has them")
+                    raise unknown_error(self.unknown(text))
                 part_ids = part_ids[~unknown]
             ids[end : end + len(part_ids)] = part_ids
             end += len(part_ids)
@@ -152,9 +159,12 @@ def count_ids(ids: np.ndarray, size: int) -> np.ndarray:
     """How often each id 0..size-1 occurs, counted a slice at a time.
 
     ``np.bincount`` converts its input to int64 first, 8 bytes per id; slices keep that scratch small.
+    Ids read through a file map leave no pages resident behind them (:func:`~rnnplay.core.data.release_pages`).
     """
     counts = np.zeros(size, dtype=np.int64)
     flat = ids.reshape(-1)
-    for start in range(0, len(flat), CHUNK):
-        counts += np.bincount(flat[start : start + CHUNK], minlength=size)[:size]
+    for start in range(0, len(flat), COUNT_CHUNK):
+        part = flat[start : start + COUNT_CHUNK]
+        counts += np.bincount(part, minlength=size)[:size]
+        release_pages(part)
     return counts

@@ -20,6 +20,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.cards import builtin_cards, find_card
+from rnnplay.corpora.file_corpus import FileCorpus
 from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
 from rnnplay.plugins.contracts import CorpusLoader
 
@@ -74,6 +75,8 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
         elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")
         corpus = loader.load(argument, progress or no_progress, **kwargs)
+    if isinstance(corpus, FileCorpus):
+        return corpus  # checked while its ids were written, and its text is not held to check again
     if not isinstance(corpus, Corpus) or not isinstance(corpus.text, str):
         what = type(corpus.text if isinstance(corpus, Corpus) else corpus).__name__
         raise RnnplayError(f"the corpus loader {loader.name!r} returned {what}, not a Corpus with text; "

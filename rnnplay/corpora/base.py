@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rnnplay.core.vocab import Vocab
+from rnnplay.core.vocab import Vocab, count_ids
 from rnnplay.corpora.text import text_sha256
 
 
@@ -49,6 +49,16 @@ class Corpus:
     def unknown(self, vocab: Vocab) -> list[str]:
         """The corpus's characters that ``vocab`` lacks, in order of first appearance."""
         return vocab.unknown(self.text)
+
+    # What commands that describe a corpus ask (``rnnplay corpus show``), also without holding the text.
+    def counts(self) -> np.ndarray:
+        """How often each character of :meth:`vocab` occurs, by id."""
+        vocab = self.vocab()
+        return count_ids(vocab.encode(self.text), vocab.size)
+
+    def head(self, chars: int) -> str:
+        """The first ``chars`` characters."""
+        return self.text[:chars]
 
 
 class Progress(Protocol):

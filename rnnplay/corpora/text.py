@@ -12,6 +12,7 @@ import hashlib
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from rnnplay.core.errors import RnnplayError
 
@@ -32,18 +33,30 @@ def decode(data: bytes, where: str, encoding: str = "utf-8") -> str:
     A UTF-8 byte-order mark at the start is dropped: it marks the encoding, it is not a character to learn.
     """
     codec = text_codec(encoding)
-    if looks_binary(data, encoding):
-        raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
+    check_not_binary(data, where, encoding)
     skipped = len(BOM) if codec == "utf-8" and data.startswith(BOM) else 0
-    hint = "try --encoding latin-1 (or the file's real encoding)" if codec != "iso8859-1" else "check the file"
     try:
         return data.decode("utf-8-sig" if skipped else encoding)
     except UnicodeDecodeError as err:
         at = err.start + skipped  # utf-8-sig counts from after the mark
-        line = data.count(b"\n", 0, at) + 1
-        raise RnnplayError(f"{where} is not valid {encoding} (byte {at}, line {line}); {hint}") from None
+        raise invalid_text(where, encoding, at, data.count(b"\n", 0, at) + 1) from None
     except UnicodeError as err:  # codecs that do not say where
-        raise RnnplayError(f"{where} is not valid {encoding} ({str(err)[:100]}); {hint}") from None
+        raise invalid_text(where, encoding, detail=str(err)) from None
+
+
+def check_not_binary(head: bytes, where: str, encoding: str) -> None:
+    """A one-line error when the start of a file, ``head``, looks binary (:func:`looks_binary`)."""
+    if looks_binary(head, encoding):
+        raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
+
+
+def invalid_text(where: str, encoding: str, at: int = 0, line: int = 0, detail: str = "") -> RnnplayError:
+    """The one-line error for bytes that are not valid ``encoding``: at byte ``at`` of line ``line`` (counted in
+    the file, a byte-order mark included), or, for codecs that do not say where, their own ``detail``."""
+    hint = "try --encoding latin-1 (or the file's real encoding)" if text_codec(encoding) != "iso8859-1" else \
+        "check the file"
+    place = f"({detail[:100]})" if detail else f"(byte {at}, line {line})"
+    return RnnplayError(f"{where} is not valid {encoding} {place}; {hint}")
 
 
 def text_codec(encoding: str) -> str:
@@ -105,6 +118,24 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
     The file is opened without blocking and checked on the open descriptor, so a named pipe,
     a device or a socket is refused at once instead of blocking or streaming forever.
     """
+    handle, info = open_regular(path, what, limit)
+    with handle:
+        try:
+            return handle.read()
+        except OSError as err:
+            raise RnnplayError(f"cannot read {path}: {err.strerror}; check the file") from None
+        except MemoryError:
+            raise RnnplayError(f"{path} ({info.st_size:,} bytes) does not fit in the memory left; close other "
+                               "programs or use a part of it") from None
+
+
+def open_regular(path: Path, what: str = "file", limit: int | None = None,
+                 in_memory: bool = True) -> tuple[BinaryIO, os.stat_result]:
+    """``path`` opened for reading and its status, if it is a regular file (after symlinks), else one line.
+
+    Opened without blocking and checked on the open descriptor (see :func:`read_regular_file`).
+    ``in_memory``: the file will be held in memory, so one larger than the machine's memory is refused too.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
@@ -115,27 +146,20 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
         raise RnnplayError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}; check the path and "
                            "its permissions") from None
     info = os.fstat(fd)
-    problem = _unreadable(info, what, limit)
+    problem = _unreadable(info, what, limit, in_memory)
     if problem:
         os.close(fd)
         raise RnnplayError(f"{path} {problem}")
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            return handle.read()
-        except OSError as err:
-            raise RnnplayError(f"cannot read {path}: {err.strerror}; check the file") from None
-        except MemoryError:
-            raise RnnplayError(f"{path} ({info.st_size:,} bytes) does not fit in the memory left; close other "
-                               "programs or use a part of it") from None
+    return os.fdopen(fd, "rb"), info
 
 
-def _unreadable(info: os.stat_result, what: str, limit: int | None) -> str:
-    """Why a file with status ``info`` is not read (not regular, over ``limit``, over memory), or ""."""
+def _unreadable(info: os.stat_result, what: str, limit: int | None, in_memory: bool) -> str:
+    """Why a file with status ``info`` is not read (not regular, over ``limit``, over memory if held there), or ""."""
     if not stat.S_ISREG(info.st_mode):
         return f"is {kind_of(info.st_mode)}, not a regular {what}; give a regular file"
     if limit is not None and info.st_size > limit:
         return f"has {info.st_size:,} bytes, more than the {limit:,} a {what} may have; check that it is the right file"
-    memory = physical_memory()
+    memory = physical_memory() if in_memory else None
     if memory and info.st_size > memory:
         return (f"has {info.st_size:,} bytes, more than this machine's {memory:,} bytes of memory, and a corpus is "
                 "held in memory; use a part of it")
@@ -152,23 +176,35 @@ def physical_memory() -> int | None:
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
     """The text of ``path``, or a one-line error that says what is wrong with it."""
+    check_text_path(path)
+    return decode(read_regular_file(path), str(path), encoding)
+
+
+def check_text_path(path: Path) -> None:
+    """A one-line error when nothing is at ``path`` or it is a folder (what else it may be is checked on opening)."""
     if probe(path) is None:
         raise RnnplayError(f"{path}: no such file; check the path (or give a corpus spec: `rnnplay corpus list`)")
     if is_folder(path):
         raise RnnplayError(f"{path} is a folder; give a text file, or dir:{path} to use every file in it")
-    return decode(read_regular_file(path), str(path), encoding)
 
 
 def check_text(text: str, name: str) -> str:
     """``text`` if a model can learn from it: not empty, at least two distinct characters."""
     if not text:
-        raise RnnplayError(f"corpus {name} is empty; give a file with some text in it")
+        raise empty_corpus(name)
     first = text[0]
     if text.count(first) == len(text):  # one C-level pass instead of building set(text)
-        raise RnnplayError(
-            f"corpus {name} has fewer than two distinct characters (only {first!r}); there is nothing to learn"
-        )
+        raise one_character(name, first)
     return text
+
+
+def empty_corpus(name: str) -> RnnplayError:
+    return RnnplayError(f"corpus {name} is empty; give a file with some text in it")
+
+
+def one_character(name: str, char: str) -> RnnplayError:
+    return RnnplayError(f"corpus {name} has fewer than two distinct characters (only {char!r}); there is nothing "
+                        "to learn")
 
 
 def text_sha256(text: str, chunk: int = 1 << 22) -> str:

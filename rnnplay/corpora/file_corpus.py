@@ -1,0 +1,93 @@
+"""A text file as a corpus whose ids live in the cache: training reads them through a memory map.
+
+:func:`file_corpus` opens the file (only a regular file; a FIFO or a device is refused at
+once), looks up the sha256 of its text under the file's identity and state, and, if the
+cache has that text's ids, is done without reading the file; otherwise one streaming pass
+(:func:`~rnnplay.corpora.id_build.encode_file`) writes them. The result answers what a run
+asks of a corpus (``chars``, ``vocab()``, ``encode(vocab)``, ``unknown(vocab)``, ``sha256``)
+from the id file and its sidecar; ``text`` still reads the whole file, for the few commands
+that show text (``head(n)`` reads only the start).
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.vocab import Vocab
+from rnnplay.corpora.base import Corpus, Progress, no_progress
+from rnnplay.corpora.id_build import encode_file, remember, remembered_sha256
+from rnnplay.corpora.id_file import IdFile, ids_folder
+from rnnplay.corpora.text import BOM, check_text_path, open_regular, read_text_file, text_codec, text_sha256
+
+
+class FileCorpus(Corpus):
+    """A corpus read from ``path`` in ``encoding`` whose ids are :attr:`id_file`; its text is not held."""
+
+    def __init__(self, name: str, path: Path, encoding: str, id_file: IdFile, **card: Any) -> None:
+        self.name, self.source, self.path, self.encoding, self.id_file = name, str(path), path, encoding, id_file
+        self.licence = card.get("licence", "unknown")
+        self.description = card.get("description", "")
+        self.settings = dict(card.get("settings", {}))
+
+    def __repr__(self) -> str:
+        return f"FileCorpus({self.name!r}, {self.source!r}, {self.chars:,} chars, sha256 {self.sha256[:12]})"
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    @property
+    def text(self) -> str:  # type: ignore[override]  # read on demand instead of held
+        """The whole text, read from the file again; a one-line error if the file changed since it was loaded."""
+        text = read_text_file(self.path, self.encoding)
+        if text_sha256(text) != self.sha256:
+            raise RnnplayError(f"{self.path} has changed since it was loaded; load it again")
+        return text
+
+    @property
+    def sha256(self) -> str:  # type: ignore[override]
+        return self.id_file.sha256
+
+    @property
+    def chars(self) -> int:
+        return self.id_file.chars
+
+    def vocab(self) -> Vocab:
+        return self.id_file.vocab
+
+    def encode(self, vocab: Vocab) -> np.ndarray:
+        """The ids in ``vocab``: a read-only memory map of the cached id file (renumbered once for a new vocab)."""
+        return self.id_file.ids(vocab)
+
+    def unknown(self, vocab: Vocab) -> list[str]:
+        return self.id_file.unknown(vocab)
+
+    def counts(self) -> np.ndarray:
+        return self.id_file.counts
+
+    def head(self, chars: int) -> str:
+        """The first ``chars`` characters, decoded from the start of the file only."""
+        with open(self.path, "rb") as f:
+            data = f.read(4 * chars + 4)  # no encoding takes more than 4 bytes a character
+        if text_codec(self.encoding) == "utf-8" and data.startswith(BOM):
+            data = data[len(BOM) :]
+        return codecs.getincrementaldecoder(self.encoding)(errors="replace").decode(data)[:chars]
+
+
+def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None = None,
+                folder: Path | None = None) -> FileCorpus:
+    """The corpus of the text file ``path`` (see the module), its ids built in ``folder`` (default: the cache's)."""
+    check_text_path(path)
+    folder = folder or ids_folder()
+    handle, info = open_regular(path, in_memory=False)
+    with handle:
+        sha = remembered_sha256(folder, path, info, encoding)
+        ids = IdFile.find(sha, folder) if sha is not None else None
+        if ids is None:
+            ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress, folder)
+            remember(folder, path, info, encoding, ids.sha256)
+    return FileCorpus(path.name, path, encoding, ids)

@@ -1,0 +1,128 @@
+"""One streaming pass from a text file to its id file: decode, hash, find the vocabulary, write the ids.
+
+:func:`encode_file` reads the file a chunk at a time (:class:`~rnnplay.corpora.text_stream.TextStream`),
+numbers its characters as they come (:class:`~rnnplay.corpora.stream_encoder.StreamEncoder`)
+and appends each chunk's ids to a temporary file with ordinary writes. When a new
+character renumbers the ids already written (kept in sorted order while little has been
+rewritten: ``REORDER_BUDGET``), or widens their type, the part written so far is rewritten
+through the table; at the end, if the numbering is not sorted, the whole file is, once. The
+file is then renamed to its place (named by the text's sha256 and vocabulary) and the
+sidecar written: :class:`~rnnplay.corpora.id_file.IdFile`.
+
+:func:`remembered_sha256` and :func:`remember` keep, for a file, the sha256 of its text
+under the file's identity and state — (path, device, inode, size, mtime_ns, ctime_ns,
+encoding) — so loading the same, unchanged file again reads none of it: any write to the
+file changes its ctime, and a copy elsewhere has another inode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from rnnplay.core.vocab import Vocab
+from rnnplay.corpora.base import Progress, no_progress
+from rnnplay.corpora.id_file import IdFile, TempFile, renumber
+from rnnplay.corpora.stream_encoder import StreamEncoder
+from rnnplay.corpora.text import empty_corpus, one_character, text_codec
+from rnnplay.corpora.text_stream import TextStream
+
+REORDER_BUDGET = 1 << 26  # ids rewritten to keep the numbering sorted while streaming, before it waits for the end
+REPORT_BYTES = 1 << 25  # files from this size on report their encoding (a smaller one is quick and quiet)
+
+
+class Build:
+    """The id file of one text while it is written: the current temporary file and the type of its ids."""
+
+    def __init__(self, folder: Path, size: int) -> None:
+        self.folder, self.size = folder, size
+        self.temp = TempFile(folder)
+        self.temp.need(size)  # at most one id per byte, one byte an id until the vocabulary passes 256
+        self.dtype = np.dtype(np.uint8)
+        self.rewritten = 0  # ids rewritten so far to keep them sorted
+
+    def keep_sorted(self, written: int) -> bool:
+        return self.rewritten + written < REORDER_BUDGET
+
+    def rewrite(self, table: np.ndarray, dtype: np.dtype, written: int) -> None:
+        """The ``written`` ids so far, renumbered through ``table`` into ``dtype``, in a new temporary file."""
+        if dtype != self.dtype:
+            self.temp.need(self.size * np.dtype(dtype).itemsize)
+        self.temp.handle.flush()
+        old, self.temp = self.temp, TempFile(self.folder)
+        try:
+            renumber(old.path, self.dtype, self.temp, table, dtype, count=written)
+        finally:
+            old.discard()
+        self.dtype, self.rewritten = np.dtype(dtype), self.rewritten + written
+
+
+def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: str, progress: Progress,
+                folder: Path) -> IdFile:
+    """The id file of the text in ``handle`` (``size`` bytes), built in one pass; one line for bad text.
+
+    ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s" (from
+    REPORT_BYTES on).
+    """
+    progress = progress if size >= REPORT_BYTES else no_progress
+    stream = TextStream(handle, where, encoding, size)
+    encoder = StreamEncoder()
+    build = Build(folder, size)
+    started = time.perf_counter()
+    try:
+        for piece in stream.pieces(progress, f"encoding {name}"):
+            written = encoder.position
+            encoded = encoder.encode(piece, build.keep_sorted(written))
+            if encoded.renumbered is not None and written:
+                build.rewrite(encoded.renumbered, encoder.dtype, written)
+            build.temp.write(encoded.ids)
+        if encoder.position == 0:
+            raise empty_corpus(name)
+        if len(encoder.chars) < 2:
+            raise one_character(name, encoder.chars[0])
+        table = encoder.sort()
+        if table is not None:
+            build.rewrite(table, encoder.dtype, encoder.position)
+        ids = IdFile(folder, stream.sha256, encoder.position, Vocab(tuple(encoder.chars)), encoder.counts,
+                     encoder.first)
+        build.temp.commit(ids.path(ids.vocab))
+    except BaseException:
+        build.temp.discard()
+        raise
+    ids.save()
+    seconds = time.perf_counter() - started
+    progress(f"encoded {ids.chars:,} chars in {seconds:.1f} s", stream.done, stream.done, "B")
+    return ids
+
+
+def _memo_path(folder: Path, path: Path, info: os.stat_result, encoding: str) -> Path:
+    state = [os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+             text_codec(encoding)]
+    key = hashlib.sha256(json.dumps(state).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return folder / "files" / f"{key}.json"
+
+
+def remembered_sha256(folder: Path, path: Path, info: os.stat_result, encoding: str) -> str | None:
+    """The sha256 of the text of ``path`` in its state ``info``, if an earlier load noted it."""
+    try:
+        sha = json.loads(_memo_path(folder, path, info, encoding).read_text("ascii"))["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return sha if isinstance(sha, str) and len(sha) == 64 else None
+
+
+def remember(folder: Path, path: Path, info: os.stat_result, encoding: str, sha256: str) -> None:
+    """Note the sha256 of ``path``'s text in its state ``info`` (a cache: failing to note it is no error)."""
+    memo = _memo_path(folder, path, info, encoding)
+    with suppress(OSError):
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
+        part.write_text(json.dumps({"sha256": sha256}), "ascii")
+        os.replace(part, memo)

@@ -1,0 +1,215 @@
+"""A corpus's ids in a file in the cache, read through a memory map: corpora larger than memory.
+
+``cache_dir()/ids/`` holds, for each text (named by the sha256 of its UTF-8, so the same
+text gives the same files whatever its path or encoding):
+
+- ``SHA.json``, the sidecar: the text's length, its vocabulary (sorted, as
+  :class:`~rnnplay.core.vocab.Vocab`), each character's count and first position;
+- ``SHA-VOCAB.ids``, its ids in a vocabulary (VOCAB: :func:`vocab_key`) as raw
+  unsigned integers of :attr:`Vocab.id_dtype` (uint8 up to 256 characters, else uint16,
+  uint32): first the text's own, then any other a run asked for (a model's, when
+  resuming or fine-tuning), renumbered from the own file through a table ``own id -> id``,
+  a chunk at a time, never from the text.
+
+Every file is written under a temporary name with ordinary writes and renamed into place
+when complete, the sidecar last, so a reader finds whole files or none, and a writer
+killed midway leaves only a temporary file that the next build removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.vocab import Vocab, unknown_error
+from rnnplay.folders import cache_dir
+
+FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
+CHUNK_IDS = 1 << 22  # ids read and written at a time when renumbering
+TEMP = re.compile(r"\.tmp-(\d+)-")
+
+
+def ids_folder() -> Path:
+    return cache_dir() / "ids"
+
+
+def vocab_key(vocab: Vocab) -> str:
+    """A short name for a vocabulary: the start of the sha256 of its characters in id order."""
+    return hashlib.sha256(json.dumps(vocab.chars).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class IdFile:
+    """What the sidecar says of one text; its ids in any vocabulary that covers it (:meth:`ids`)."""
+
+    folder: Path
+    sha256: str
+    chars: int
+    vocab: Vocab
+    counts: np.ndarray  # by own id
+    first: np.ndarray  # by own id: the position of the character's first appearance
+
+    def path(self, vocab: Vocab) -> Path:
+        return self.folder / f"{self.sha256}-{vocab_key(vocab)}.ids"
+
+    def unknown(self, vocab: Vocab) -> list[str]:
+        """The text's characters that ``vocab`` lacks, in order of first appearance (as :meth:`Vocab.unknown`)."""
+        have = set(vocab.chars)
+        missing = [i for i, c in enumerate(self.vocab.chars) if c not in have]
+        return [self.vocab.chars[i] for i in sorted(missing, key=lambda i: int(self.first[i]))]
+
+    def ids(self, vocab: Vocab) -> np.memmap:
+        """The text as ids of ``vocab``, read-only and mapped; renumbered from the own ids once, then cached."""
+        missing = self.unknown(vocab)
+        if missing:
+            raise unknown_error(missing)
+        path = self.path(vocab)
+        if not _complete(path, self.chars, vocab.id_dtype):
+            table = np.array([vocab.chars.index(c) for c in self.vocab.chars], dtype=np.int64)
+            with writing(path) as out:
+                renumber(self.path(self.vocab), self.vocab.id_dtype, out, table, vocab.id_dtype)
+        return np.memmap(path, dtype=vocab.id_dtype, mode="r", shape=(self.chars,))
+
+    def save(self) -> None:
+        """Write the sidecar (after the own ids are in place): from now on the text's ids are found."""
+        record = {"format": FORMAT, "sha256": self.sha256, "chars": self.chars, "vocab": "".join(self.vocab.chars),
+                  "counts": self.counts.tolist(), "first": self.first.tolist()}
+        with writing(self.folder / f"{self.sha256}.json") as out:
+            out.write(json.dumps(record, ensure_ascii=True).encode("ascii"))
+
+    @classmethod
+    def find(cls, sha256: str, folder: Path | None = None) -> IdFile | None:
+        """The text ``sha256``'s ids if the cache has them whole (a damaged or partial entry counts as none)."""
+        folder = folder or ids_folder()
+        try:
+            record = json.loads((folder / f"{sha256}.json").read_text("ascii"))
+            vocab = Vocab(tuple(record["vocab"]))
+            found = cls(folder, sha256, record["chars"], vocab, np.array(record["counts"], dtype=np.int64),
+                        np.array(record["first"], dtype=np.int64))
+            sound = (record["format"] == FORMAT and record["sha256"] == sha256 and isinstance(found.chars, int)
+                     and len(found.counts) == len(found.first) == len(vocab) >= 2 and found.counts.sum() == found.chars)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return found if sound and _complete(found.path(vocab), found.chars, vocab.id_dtype) else None
+
+
+def _complete(path: Path, chars: int, dtype: np.dtype) -> bool:
+    try:
+        return path.stat().st_size == chars * np.dtype(dtype).itemsize
+    except OSError:
+        return False
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[TempFile]:
+    """A temporary file beside ``path``, renamed to it when the block ends well, removed when it does not."""
+    temp = TempFile(path.parent)
+    try:
+        yield temp
+        temp.commit(path)
+    except BaseException:
+        temp.discard()
+        raise
+
+
+class TempFile:
+    """A file being built in ``folder`` with ordinary writes: committed (renamed into place) or discarded.
+
+    Disk errors (a full disk, a folder that cannot be written) become one line naming the folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(folder)
+            fd, name = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=".part", dir=folder)
+        except OSError as err:
+            raise cache_error(folder, err) from None
+        self.path = Path(name)
+        self.handle = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes | np.ndarray) -> None:
+        try:
+            self.handle.write(data if isinstance(data, bytes) else data.tobytes())
+        except OSError as err:
+            raise cache_error(self.folder, err) from None
+
+    def need(self, size: int) -> None:
+        """A one-line error now, rather than a full disk later, if ``size`` more bytes will not fit."""
+        free = shutil.disk_usage(self.folder).free
+        if size > free:
+            raise RnnplayError(f"the corpus's ids need {size:,} bytes in {self.folder} and only {free:,} are free; "
+                               "free some space there, or set RNNPLAY_CACHE_DIR to a folder with room")
+
+    def commit(self, path: Path) -> None:
+        try:
+            self.handle.close()
+            os.replace(self.path, path)
+        except OSError as err:
+            self.discard()
+            raise cache_error(self.folder, err) from None
+
+    def discard(self) -> None:
+        with suppress(OSError):
+            self.handle.close()
+        with suppress(OSError):
+            os.unlink(self.path)
+
+
+def cache_error(folder: Path, err: OSError) -> RnnplayError:
+    return RnnplayError(f"cannot write the corpus's ids in {folder}: {err.strerror or err}; free some space there, "
+                        "or set RNNPLAY_CACHE_DIR to a folder you can write to")
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove temporary files whose writer is no longer running (killed midway through a build)."""
+    for path in folder.glob(".tmp-*.part"):
+        match = TEMP.match(path.name)
+        if match and not _alive(int(match[1])):
+            with suppress(OSError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndarray, dtype: np.dtype,
+             count: int | None = None, progress: Callable[[int], None] | None = None) -> None:
+    """Ids read from ``source`` (the first ``count``; all by default), written to ``out`` as ``table[id]``.
+
+    uint8 to uint8 is one ``bytes.translate`` a chunk; other types go through numpy.
+    """
+    byte_table = bytes(table.tolist()).ljust(256, b"\0") if source_dtype == dtype == np.uint8 else None
+    itemsize = np.dtype(source_dtype).itemsize
+    with open(source, "rb") as src:
+        done = 0
+        while count is None or done < count:
+            block = src.read(CHUNK_IDS * itemsize if count is None else min(CHUNK_IDS, count - done) * itemsize)
+            if not block:
+                break
+            if byte_table is not None:
+                out.write(block.translate(byte_table))
+            else:
+                out.write(table[np.frombuffer(block, dtype=source_dtype)].astype(dtype))
+            done += len(block) // itemsize
+            if progress is not None:
+                progress(done)

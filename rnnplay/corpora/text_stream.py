@@ -1,0 +1,94 @@
+"""A text file read a few MB at a time: pieces of text, the text's sha256, and the errors of :func:`decode`.
+
+What :func:`~rnnplay.corpora.text.decode` says about a whole file — binary (a NUL in
+the first 8 kB), not valid in its encoding (the byte offset and line, counted in the
+file), a UTF-8 byte-order mark dropped — this says about a file it never holds whole.
+An incremental decoder carries a character split between two chunks over to the next
+one; a UnicodeDecodeError's offset counts from the bytes it still held, so the offset in
+the file is ``bytes fed before this chunk - bytes held + err.start``.
+
+For UTF-8, a chunk whose bytes are all ASCII (and with nothing held from the chunk
+before) is passed on as those bytes, undecoded: its characters are its bytes. The
+sha256 is that of the text in UTF-8 (:func:`~rnnplay.corpora.text.text_sha256`, what a
+checkpoint records), so for a UTF-8 file it is the hash of its bytes after the mark.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora.base import Progress
+from rnnplay.corpora.text import BOM, check_not_binary, invalid_text, text_codec
+
+CHUNK_BYTES = 1 << 20  # bytes read at a time: the scratch of a piece stays a few tens of MB
+
+
+class TextStream:
+    """The text of an open file, a piece at a time (:meth:`pieces`); :attr:`sha256` once they are all read."""
+
+    def __init__(self, handle: BinaryIO, where: str, encoding: str, size: int | None = None) -> None:
+        self.handle, self.where, self.encoding, self.size = handle, where, encoding, size
+        self.codec = text_codec(encoding)
+        self.done = 0  # bytes read so far
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def pieces(self, progress: Progress, label: str) -> Iterator[str | bytes]:
+        """The text in pieces: ``bytes`` when a UTF-8 chunk is all ASCII, else ``str``; one line for bad bytes."""
+        decoder = codecs.getincrementaldecoder(self.encoding)()
+        raw = self.codec == "utf-8"
+        data = self._read()
+        check_not_binary(data, self.where, self.encoding)
+        if raw and data.startswith(BOM):
+            data = data[len(BOM) :]
+        fed = self.done - len(data)  # the file's bytes before ``data``
+        while True:
+            held = decoder.getstate()[0]
+            piece = data if raw and not held and data.isascii() else self._decode(decoder, data, fed - len(held))
+            self._digest.update(data if raw else piece.encode("utf-8"))
+            if self.size is None or self.done < self.size:  # the last call is the caller's, when it is done
+                progress(label, self.done, self.size, "B")
+            if piece:
+                yield piece
+            if not data:
+                return
+            fed = self.done
+            data = self._read()
+
+    def _read(self) -> bytes:
+        try:
+            data = self.handle.read(CHUNK_BYTES)
+        except OSError as err:
+            raise RnnplayError(f"cannot read {self.where}: {err.strerror}; check the file") from None
+        self.done += len(data)
+        return data
+
+    def _decode(self, decoder: codecs.IncrementalDecoder, data: bytes, start: int) -> str:
+        """``data`` through ``decoder`` (the last call, with no data, flushes it); ``start``: the file offset of the
+        first byte the decoder works on (what it held, then ``data``)."""
+        try:
+            return decoder.decode(data, final=not data)
+        except UnicodeDecodeError as err:
+            at = start + err.start
+            raise invalid_text(self.where, self.encoding, at, self._line_at(at)) from None
+        except UnicodeError as err:  # codecs that do not say where
+            raise invalid_text(self.where, self.encoding, detail=str(err)) from None
+
+    def _line_at(self, offset: int) -> int:
+        """The line (from 1) of the file's byte ``offset``: its newlines before it, read again."""
+        self.handle.seek(0)
+        lines, left = 0, offset
+        while left > 0:
+            block = self.handle.read(min(left, CHUNK_BYTES))
+            if not block:
+                break
+            lines += block.count(b"\n")
+            left -= len(block)
+        return lines + 1

@@ -1,0 +1,248 @@
+"""Corpora larger than memory: a text file's ids streamed into the cache and trained on through a memory map.
+
+Every test compares the file-backed path (rnnplay.corpora.file_corpus) with the in-memory one (a Corpus
+holding its text) on real files: same vocabulary, checksum, split, batches, weights and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnplay.core.data import StreamBatcher, split_ids
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.trainer import StepEvent
+from rnnplay.core.vocab import Vocab
+from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
+from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
+from rnnplay.corpora.text import check_text, read_text_file
+from rnnplay.session.resume import resume_run
+from rnnplay.session.training_runs import continue_run, new_run
+
+LINE = "Thé quick brown fox — jumps over 12 lazy dogs; ünïcode ✓ and\ttabs.\n"
+TEXT = "".join(LINE[i:] + LINE[:i] for i in range(0, 60, 7)) * 6  # ~3.6 kB, 40-odd distinct characters
+CONFIG = {"batch_size": 4, "seq_length": 16, "val_every": 0, "seed": 7}
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "ids"
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read 64 bytes at a time: characters split between chunks, new characters met late, renumbering mid-stream."""
+    monkeypatch.setattr(text_stream, "CHUNK_BYTES", 64)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def both(path: Path, encoding: str = "utf-8") -> tuple[Corpus, FileCorpus]:
+    text = read_text_file(path, encoding)
+    return Corpus(path.name, text, str(path)), file_corpus(path, encoding)
+
+
+def batches(ids: np.ndarray, count: int) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    batcher = StreamBatcher(ids, CONFIG["batch_size"], CONFIG["seq_length"])
+    return [(b.inputs, b.targets, b.reset) for b in (batcher.next() for _ in range(count))]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-chunk", "64-byte-chunks"])
+def test_both_paths_give_the_same_corpus_and_batches(tmp_path: Path, cache: Path, chunked: bool,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    if chunked:
+        monkeypatch.setattr(text_stream, "CHUNK_BYTES", 64)
+    memory, mapped = both(write(tmp_path / "t.txt", TEXT))
+    vocab = memory.vocab()
+    assert mapped.vocab() == vocab and mapped.sha256 == memory.sha256 and mapped.chars == memory.chars == len(TEXT)
+    ids = mapped.encode(vocab)
+    assert isinstance(ids, np.memmap) and not ids.flags.writeable and ids.dtype == np.uint8
+    (train_a, val_a), (train_b, val_b) = split_ids(memory.encode(vocab)), split_ids(ids)
+    assert np.array_equal(train_a, train_b) and np.array_equal(val_a, val_b)
+    per_epoch = StreamBatcher(train_a, CONFIG["batch_size"], CONFIG["seq_length"]).batches_per_epoch
+    for (xa, ya, ra), (xb, yb, rb) in zip(batches(train_a, 2 * per_epoch + 3), batches(train_b, 2 * per_epoch + 3),
+                                          strict=True):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb) and ra == rb and xb.dtype == np.int32
+    assert np.array_equal(mapped.counts(), memory.counts())
+    assert mapped.unknown(Vocab(tuple("Thé"))) == memory.unknown(Vocab(tuple("Thé")))
+    assert mapped.head(30) == TEXT[:30] and mapped.text == TEXT
+
+
+def test_training_on_both_paths_gives_the_same_weights(tmp_path: Path, cache: Path) -> None:
+    runs = [new_run(c, ModelSpec("lstm", 1, 16), TrainConfig(steps=4, **CONFIG))
+            for c in both(write(tmp_path / "t.txt", TEXT))]
+    for run in runs:
+        list(run.trainer.run())
+    for name, value in runs[0].model.params.items():
+        assert np.array_equal(value, runs[1].model.params[name]), name
+
+
+def test_a_second_load_reuses_the_ids_and_writes_nothing(tmp_path: Path, cache: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "t.txt", TEXT)
+    first = load_corpus(str(path))
+    assert isinstance(first, FileCorpus)
+    before = snapshot(cache)
+    sidecar = json.loads((cache / f"{first.sha256}.json").read_text())
+    assert sidecar["chars"] == len(TEXT) and sidecar["vocab"] == "".join(first.vocab().chars)
+
+    def no_encoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the text was encoded again")
+
+    monkeypatch.setattr("rnnplay.corpora.file_corpus.encode_file", no_encoding)
+    again = load_corpus(f"file:{path}")
+    assert again.sha256 == first.sha256 and np.array_equal(again.encode(again.vocab()), first.encode(first.vocab()))
+    assert snapshot(cache) == before
+    os.utime(path, ns=(1, 1))  # the file's state changed: its text is hashed and encoded again
+    monkeypatch.undo()
+    assert load_corpus(str(path)).sha256 == first.sha256
+
+
+def test_more_than_256_characters_take_uint16(tmp_path: Path, cache: Path, small_chunks: None) -> None:
+    rare = "".join(chr(0x400 + i) for i in range(300))  # met after the ASCII text: the ids widen mid-stream
+    text = TEXT * 2 + rare + TEXT + rare[::-1] + "\U0001f600"
+    memory, mapped = both(write(tmp_path / "wide.txt", text))
+    ids = mapped.encode(mapped.vocab())
+    assert ids.dtype == np.uint16 and mapped.vocab() == memory.vocab() and len(mapped.vocab()) > 256
+    assert np.array_equal(ids, memory.encode(memory.vocab())) and mapped.sha256 == memory.sha256
+
+
+def test_late_characters_are_sorted_at_the_end(tmp_path: Path, cache: Path, small_chunks: None,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(id_build, "REORDER_BUDGET", 0)  # new characters appended, one renumbering at the end
+    memory, mapped = both(write(tmp_path / "t.txt", TEXT + "!AZ"))
+    assert mapped.vocab() == memory.vocab()
+    assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
+
+
+def test_resuming_an_in_memory_checkpoint_on_the_file_path(tmp_path: Path, cache: Path) -> None:
+    memory, mapped = both(write(tmp_path / "t.txt", TEXT))
+    whole = new_run(memory, ModelSpec("lstm", 1, 16), TrainConfig(steps=6, **CONFIG))
+    list(whole.trainer.run())
+    half = new_run(memory, ModelSpec("lstm", 1, 16), TrainConfig(steps=6, **CONFIG))
+    for event in half.trainer.run():
+        if isinstance(event, StepEvent) and event.step == 3:
+            half.trainer.stop()
+    saved = half.save(tmp_path / "half.npz")
+    resumed = resume_run(saved, mapped, {"steps": 6})
+    list(resumed.trainer.run())
+    for name, value in whole.model.params.items():
+        assert np.array_equal(value, resumed.model.params[name]), name
+
+
+def test_fine_tuning_renumbers_the_ids_for_the_models_vocabulary(tmp_path: Path, cache: Path) -> None:
+    old = new_run(Corpus("old", "the quick brown fox jumps " * 40, "t"), ModelSpec("rnn", 1, 12),
+                  TrainConfig(steps=2, **CONFIG))
+    list(old.trainer.run())
+    memory, mapped = both(write(tmp_path / "new.txt", TEXT))
+    assert mapped.unknown(old.model.vocab) == memory.unknown(old.model.vocab)
+    runs = [continue_run(old.model, c, TrainConfig(steps=3, **CONFIG)) for c in (memory, mapped)]
+    assert runs[0].added == runs[1].added and runs[1].added
+    assert np.array_equal(runs[0].trainer.batcher.streams, runs[1].trainer.batcher.streams)
+    for run in runs:
+        list(run.trainer.run())
+    for name, value in runs[0].model.params.items():
+        assert np.array_equal(value, runs[1].model.params[name]), name
+    assert mapped.id_file.path(runs[1].model.vocab).is_file()  # the renumbered ids, cached beside the own
+    with pytest.raises(RnnplayError) as mapped_error:
+        mapped.encode(old.model.vocab)
+    with pytest.raises(RnnplayError) as memory_error:
+        memory.encode(old.model.vocab)
+    assert str(mapped_error.value) == str(memory_error.value)
+
+
+BAD = [
+    pytest.param(("x" * 500 + "\n") * 3 + "caf\xe9 ok", "latin-1", id="invalid-utf8-late"),
+    pytest.param("ab\ncd\x00ef", "utf-8", id="binary"),
+    pytest.param("\n" * 5 + "é" * 40, "utf-8-truncated", id="truncated-at-the-end"),
+    pytest.param("", "utf-8", id="empty"),
+    pytest.param("aaaa", "utf-8", id="one-character"),
+]
+
+
+@pytest.mark.parametrize(("text", "how"), BAD)
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-chunk", "64-byte-chunks"])
+def test_bad_text_says_the_same_line_on_both_paths(tmp_path: Path, cache: Path, text: str, how: str, chunked: bool,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    if chunked:
+        monkeypatch.setattr(text_stream, "CHUNK_BYTES", 64)
+    data = text.encode("utf-8")[:-1] if how == "utf-8-truncated" else text.encode("utf-8" if how == "utf-8" else how)
+    path = tmp_path / "bad.txt"
+    path.write_bytes(data)
+    with pytest.raises(RnnplayError) as in_memory:
+        check_text(read_text_file(path), path.name)  # what load_corpus checks of an in-memory corpus
+    with pytest.raises(RnnplayError) as mapped:
+        file_corpus(path)
+    assert str(mapped.value) == str(in_memory.value)
+    assert not [p for p in cache.rglob("*") if p.is_file()], "a failed load left files in the cache"
+
+
+def test_a_byte_order_mark_is_dropped_and_other_encodings_stream(tmp_path: Path, cache: Path,
+                                                                  small_chunks: None) -> None:
+    marked = tmp_path / "bom.txt"
+    marked.write_bytes(b"\xef\xbb\xbf" + TEXT.encode("utf-8"))
+    memory, mapped = both(marked)
+    assert mapped.text == memory.text == TEXT and mapped.sha256 == memory.sha256 and mapped.head(3) == TEXT[:3]
+    utf16 = write(tmp_path / "utf16.txt", TEXT, "utf-16")
+    memory, mapped = both(utf16, "utf-16")
+    assert mapped.sha256 == memory.sha256 and mapped.vocab() == memory.vocab()
+    assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
+
+
+def test_a_fifo_is_refused_at_once(tmp_path: Path, cache: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(RnnplayError, match="named pipe"):
+        file_corpus(tmp_path / "pipe")
+
+
+CHILD = """
+import resource, sys
+from rnnplay.corpora import load_corpus
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.trainer import StepEvent
+from rnnplay.session.training_runs import new_run
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+run = new_run(load_corpus(sys.argv[1]), ModelSpec("lstm", 1, 8), TrainConfig(batch_size=8, seq_length=16, steps=2))
+list(run.trainer.run())
+print(peak())
+"""
+
+
+def test_training_on_a_50_mb_corpus_stays_far_below_its_size_in_memory(tmp_path: Path, cache: Path) -> None:
+    """Peak RSS of a child that loads (encodes) and trains on 50 MB, against the same child on 50 kB.
+
+    The in-memory path held the text and its ids, 2.8 times the file at its peak; the file path holds one
+    MB-sized chunk's scratch while encoding and a few pages of the map while training, so the peak grows by
+    less than a fifth of the corpus (the bound leaves room for the allocator's noise).
+    """
+    words = TEXT.split(" ")
+    rng = np.random.default_rng(0)
+    sentence = " ".join(words[i] for i in rng.integers(0, len(words), 20_000)) + "\n"
+    big, small = tmp_path / "big.txt", tmp_path / "small.txt"
+    with open(big, "w") as f:
+        while f.tell() < 50_000_000:
+            f.write(sentence)
+    small.write_text(sentence[:50_000])
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(cache.parent), "RNNPLAY_JIT": "0"}
+    peaks = [int(subprocess.run([sys.executable, "-c", CHILD, str(p)], env=env, capture_output=True, text=True,
+                                check=True).stdout) for p in (small, big)]
+    grew = peaks[1] - peaks[0]
+    assert grew < big.stat().st_size / 5, f"peak RSS {peaks[1] / 1e6:.0f} MB, +{grew / 1e6:.0f} MB over 50 kB"
