@@ -7,12 +7,16 @@ Every row trains the same 2×256 LSTM (seed 0, Adam, cosine schedule, B64 T100 u
 the row changes it) on tiny shakespeare's first 90% for --steps steps and validates on
 the last 10% (all of it, in nats/char) every --val-every steps, as ``rnnplay train``
 would. A step budget, not a time budget, so the figures do not depend on how busy
-the machine is. Columns: the best and the final validation loss, the step of the best,
+the machine is. Weight averaging does not change the path the raw weights take, so
+every row keeps an average (--ema) and validates both: the raw weights (the row
+without averaging) and the average (the row with it). Columns: the raw weights' best
+and final validation loss and the step of the best, the average's final and best,
 the mean training loss of the last tenth of the steps (with the row's dropout on), and
-"step cost": the row's training step over the baseline's, timed in-process A/B on the
-same batches (the two take turns, so the machine's load falls on both alike; median of
---cost-steps each). --json keeps each row's results, and a later call with the same
-file adds its rows to it, so the table can be run in parts and printed whole.
+"step cost": the row's training step per character over the baseline's, timed
+in-process A/B on the same batches (the two take turns, so the machine's load falls on
+both alike; median of --cost-steps each; the "ema" row is the baseline with averaging).
+--json keeps each row's results, and a later call with the same file adds its rows to
+it, so the table can be run in parts and printed whole.
 Needs ../shared/corpora/tinyshakespeare.txt.
 """
 
@@ -52,14 +56,14 @@ class Row:
 
 ROWS = [
     Row("baseline"),
-    Row("ema 0.999", settings={"ema": 0.999}),
+    Row("ema", settings={"ema": 0.999}),  # step cost only: every trained row validates its average too
     Row("dropout 0.2", 0.2),
     Row("locked dropout 0.2", 0.2, {"dropout_kind": "locked"}),
     Row("weight drop 0.2", settings={"weight_drop": 0.2}),
     Row("embedding dropout 0.1", settings={"embedding_dropout": 0.1}),
     Row("warm-up 100", settings={"warmup": 100}),
     Row("B128 lr x1.41 half the steps", settings={"batch_size": 128, "lr": 4e-3 * math.sqrt(2)}, steps_share=0.5),
-    Row("locked 0.2 + weight drop 0.2 + ema", 0.2, {"dropout_kind": "locked", "weight_drop": 0.2, "ema": 0.999}),
+    Row("locked 0.2 + weight drop 0.2", 0.2, {"dropout_kind": "locked", "weight_drop": 0.2}),
 ]
 
 
@@ -75,20 +79,25 @@ def trainer_for(row: Row, ids: np.ndarray, vocab: Vocab, steps: int, val_every: 
     return Trainer(model, train_ids, val_ids, config)
 
 
-def train_row(row: Row, ids: np.ndarray, vocab: Vocab, steps: int, val_every: int) -> dict[str, Any]:
-    """Train ``row`` for its budget: every validation, the final one, and the late training loss."""
-    trainer = trainer_for(row, ids, vocab, steps, val_every)
+def train_row(row: Row, ids: np.ndarray, vocab: Vocab, steps: int, val_every: int, ema: float) -> dict[str, Any]:
+    """Train ``row`` for its budget; at each validation (of the average) the raw weights' too; the late train loss."""
+    trainer = trainer_for(replace(row, settings={"ema": ema, **row.settings}), ids, vocab, steps, val_every)
     start = time.perf_counter()
-    vals: list[tuple[int, float]] = []
-    for event in trainer.run():
+    raw: list[tuple[int, float]] = []
+    average: list[tuple[int, float]] = []
+    for event in trainer.run():  # between steps: the model holds the average, trainer.average the raw weights
         if isinstance(event, ValidationEvent) and event.val_loss is not None:
-            vals.append((event.step, event.val_loss))
-            print(f"  {row.name}: step {event.step} validation {event.val_loss:.4f}", flush=True)
+            with trainer.average.raw_weights():
+                raw.append((event.step, trainer.model.evaluate(trainer.val_ids[: trainer.config.val_max_chars])))
+            average.append((event.step, event.val_loss))
+            print(f"  {row.name}: step {event.step} validation {raw[-1][1]:.4f}, average {event.val_loss:.4f}",
+                  flush=True)
     losses = trainer.history.losses
-    late = losses[-max(1, len(losses) // 10) :]
-    best_step, best = min(vals, key=lambda v: v[1])
-    return {"name": row.name, "vals": vals, "best": best, "best_step": best_step, "final": vals[-1][1],
-            "train": float(np.mean(late)), "steps": trainer.step, "minutes": (time.perf_counter() - start) / 60}
+    best_step, best = min(raw, key=lambda v: v[1])
+    return {"name": row.name, "vals": raw, "ema_vals": average, "best": best, "best_step": best_step,
+            "final": raw[-1][1], "ema_final": average[-1][1], "ema_best": min(v for _, v in average),
+            "train": float(np.mean(losses[-max(1, len(losses) // 10) :])), "steps": trainer.step,
+            "minutes": (time.perf_counter() - start) / 60}
 
 
 def step_cost(row: Row, ids: np.ndarray, vocab: Vocab, rounds: int) -> float:
@@ -107,14 +116,16 @@ def step_cost(row: Row, ids: np.ndarray, vocab: Vocab, rounds: int) -> float:
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     """The rows in ROWS order, as a markdown table."""
-    lines = ["| idea | best val | at step | final val | train (last 10%) | step cost per char |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| idea | best val | at step | final val | with EMA: final (best) | train (last 10%) | step cost |",
+             "|---|---|---|---|---|---|---|"]
     for row in ROWS:
-        r = results.get(row.name)
-        if r is not None:
-            cost = f"{r['cost']:.2f}x" if "cost" in r else "-"
+        r = results.get(row.name, {})
+        cost = f"{r['cost']:.2f}x" if "cost" in r else "-"
+        if "best" in r:
             lines.append(f"| {row.name} | {r['best']:.4f} | {r['best_step']} of {r['steps']} | {r['final']:.4f} | "
-                         f"{r['train']:.4f} | {cost} |")
+                         f"{r['ema_final']:.4f} ({r['ema_best']:.4f}) | {r['train']:.4f} | {cost} |")
+        elif "cost" in r:
+            lines.append(f"| {row.name} | | | | | | {cost} |")
     return "\n".join(lines)
 
 
@@ -122,6 +133,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--val-every", type=int, default=300)
+    ap.add_argument("--ema", type=float, default=0.999, help="the average every trained row keeps (its decay)")
     ap.add_argument("--rows", help="comma-separated row names (default: all)")
     ap.add_argument("--json", type=Path, help="keep the rows' results in this file (and add to it)")
     ap.add_argument("--cost-steps", type=int, default=5, help="timed steps per side for the step cost, 0: none")
@@ -138,14 +150,15 @@ def main() -> None:
         raise SystemExit(f"unknown rows {sorted(unknown)}: choose among {[r.name for r in ROWS]}")
     results = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
     for row in (r for r in ROWS if r.name in wanted):
-        entry = results.get(row.name, {}) if args.no_train else train_row(row, ids, vocab, args.steps, args.val_every)
+        trains = not args.no_train and "ema" not in row.settings  # averaging is a column of every trained row
+        entry = train_row(row, ids, vocab, args.steps, args.val_every, args.ema) if trains else {}
         if args.cost_steps:
             entry["cost"] = step_cost(row, ids, vocab, args.cost_steps)
         if entry:
             results[row.name] = entry
         if args.json:  # re-read, so parts run side by side do not overwrite each other's rows
             merged = json.loads(args.json.read_text()) if args.json.exists() else {}
-            args.json.write_text(json.dumps({**merged, row.name: entry}, indent=1))
+            args.json.write_text(json.dumps({**merged, row.name: {**merged.get(row.name, {}), **entry}}, indent=1))
     print(table(json.loads(args.json.read_text()) if args.json else results))
 
 
