@@ -78,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
                   f"({corpus.chars:,} chars), {workers} at once, into {out}", file=sys.stderr)
             interrupted = watch(sweep, ray, workers)
         show_results(sweep, args.json)
-    return 128 + signal.SIGINT if interrupted else 0
+    if interrupted:
+        return 128 + signal.SIGINT
+    if all(r.status == FAILED for r in sweep.results):
+        raise RnnplayError("every trial failed (the reasons are above): fix the settings and sweep again")
+    return 0
 
 
 def watch(sweep: Sweep, ray: object, workers: int) -> bool:
@@ -120,23 +124,30 @@ def number(x: float | None, digits: int = 4) -> str:
     return "" if x is None else f"{x:,.0f}" if digits == 0 else f"{x:.{digits}f}"
 
 
+COLUMNS = (("#", "right"), ("trial", "right"), ("settings", "left"), ("status", "left"), ("step", "right"),
+           ("loss", "right"), ("val loss", "right"), ("chars/s", "right"), ("why", "left"))
+
+
 def trial_table(results: list[TrialResult], live: bool = False) -> Table:
-    """The trials as a table: in grid order with how far each got (``live``), or ranked as given."""
+    """The trials as a table: in grid order with how far each got (``live``), or ranked as given; a failed
+    trial's reason in the last column (there only when one failed)."""
     table = Table(title="rnnplay sweep" if live else None, title_justify="left")
-    for name, justify in (("#", "right"), ("trial", "right"), ("settings", "left"), ("status", "left"),
-                          ("step", "right"), ("loss", "right"), ("val loss", "right"), ("chars/s", "right")):
-        if not (live and name == "#"):
-            table.add_column(name, justify=justify, no_wrap=name != "settings")  # type: ignore[arg-type]
+    reasons = any(r.error for r in results)
+    shown = [(name, justify) for name, justify in COLUMNS
+             if not (live and name == "#") and (reasons or name != "why")]
+    for name, justify in shown:
+        table.add_column(name, justify=justify, no_wrap=name not in ("settings", "why"))  # type: ignore[arg-type]
     for rank, r in enumerate(results, 1):
         status = f"{r.status} {r.fraction:.0%}" if r.status == RUNNING and r.fraction is not None else r.status
-        cells = [str(r.trial.index + 1), settings_text(r), status, str(r.step), number(r.loss),
-                 number(r.val_loss), number(r.chars_per_sec, 0)]
-        table.add_row(*([] if live else [str(rank)]), *cells)
+        cells = {"#": str(rank), "trial": str(r.trial.index + 1), "settings": settings_text(r), "status": status,
+                 "step": str(r.step), "loss": number(r.loss), "val loss": number(r.val_loss),
+                 "chars/s": number(r.chars_per_sec, 0), "why": r.error}
+        table.add_row(*(cells[name] for name, _ in shown))
     return table
 
 
 def show_results(sweep: Sweep, as_json: bool) -> None:
-    """The ranked table and each failure's reason (stdout, or stderr with --json), where the best went; the
+    """The ranked table, failures with their reasons (stdout, or stderr with --json); where the best went; the
     JSON on stdout."""
     out = make_console(sys.stderr if as_json else sys.stdout)
     ranked = sweep.ranked()
@@ -144,9 +155,6 @@ def show_results(sweep: Sweep, as_json: bool) -> None:
     if not redraws(out):  # a file or a pipe has no width to fit: no cell is wrapped
         out.width = max(out.width, out.measure(table, options=out.options.update(max_width=10_000)).maximum)
     out.print(table)
-    for r in ranked:
-        if r.status == FAILED:
-            out.print(ended_line(r))
     if sweep.best is not None:
         print(f"best: trial {sweep.best.trial.index + 1} ({settings_text(sweep.best)}), validation loss "
               f"{number(sweep.best.val_loss)}: {sweep.out / 'best.npz'}", file=sys.stderr)
