@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core import parallel_step, threads
-from rnnplay.core.model import Masks, Model, States
+from rnnplay.core.dropout import Dropout, Masks
+from rnnplay.core.model import Model, States
 from rnnplay.core.vocab import Vocab
 from rnnplay.plugins.host import get_host
 
@@ -42,19 +43,21 @@ class Replica:
     chars: tuple[str, ...]
     hidden: int
     layers: int
-    dropout: float
+    noise: Dropout  # every kind of dropout the driver's model has (the masks themselves come with each step)
     dtype: str
     shapes: dict[str, tuple[int, ...]]
 
     @classmethod
     def of(cls, model: Model) -> Replica:
-        return cls(model.cell.name, tuple(model.vocab.chars), model.hidden_size, model.num_layers, model.dropout,
+        return cls(model.cell.name, tuple(model.vocab.chars), model.hidden_size, model.num_layers, model.noise,
                    model.dtype.str, {k: tuple(v.shape) for k, v in model.params.items()})
 
     def build(self) -> Model:
         params = {k: np.zeros(shape, self.dtype) for k, shape in self.shapes.items()}
-        return Model(get_host().cell(self.cell), Vocab(self.chars), self.hidden, self.layers, self.dropout,
-                     dtype=self.dtype, params=params)
+        model = Model(get_host().cell(self.cell), Vocab(self.chars), self.hidden, self.layers, dtype=self.dtype,
+                      params=params)
+        model.noise = self.noise
+        return model
 
 
 class ShardWorker:
@@ -82,13 +85,17 @@ class ShardWorker:
 
     def compute(self, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
                 total: int) -> ShardResult:  # fmt: skip
-        """The shard's chunks on this worker's threads, summed in chunk order (``sum_chunks`` over a total of 1
-        keeps the loss a sum)."""
+        """The shard's chunks on this worker's threads, each a share of the mean over the whole batch's ``total``
+        characters, summed in chunk order (``sum_chunks`` over a total of 1 keeps the loss a sum)."""
         bounds = parallel_step.chunk_bounds(inputs.shape[1])
         with threads.one_blas_thread():
             if len(bounds) == 1:
                 return parallel_step.chunk_loss_and_grads(self.model, inputs, targets, states, masks, total)
-            results = parallel_step.run_chunks(self.model, inputs, targets, states, masks, bounds, self.threads)
+            executor = parallel_step.pool(self.threads)
+            futures = [executor.submit(parallel_step.chunk_loss_and_grads, self.model, inputs[:, lo:hi],
+                                       targets[:, lo:hi], *parallel_step.streams_part(states, masks, slice(lo, hi)),
+                                       total) for lo, hi in bounds]
+            results = [f.result() for f in futures]
         return parallel_step.sum_chunks(results, 1)
 
     def echo(self, weights: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -1,0 +1,260 @@
+"""Data-parallel training on Ray (``--workers N``, ``--ray-address``): real Ray, real processes, the real corpus.
+
+The equivalence test shares one local Ray in this process; the others run ``rnnplay train`` as a user does (a local
+Ray started and stopped by the run, a two-node cluster started with ``ray start`` and stopped by the test, a worker
+killed with SIGKILL, Ctrl-C typed at a pseudo-terminal).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.corpora import load_corpus
+from rnnplay.distributed.data_parallel import Cluster, DataParallelGradients
+from rnnplay.models.bundled import load_model
+from rnnplay.session.training_runs import TrainingRun, new_run
+
+CORPUS = Path("/work/shared/corpora/tinyshakespeare.txt")
+needs_corpus = pytest.mark.skipif(not CORPUS.is_file(), reason=f"the benchmark corpus {CORPUS} is not on this machine")
+TIMEOUT = 120  # seconds any one Ray run may take before the test gives up (a bound, not a speed claim)
+
+SPEC = ModelSpec("lstm", 2, 32, 0.2)
+SETTINGS = {"batch_size": 32, "seq_length": 20, "lr_schedule": "constant", "val_every": 0}
+FLAGS = ["--layers", "2", "--hidden", "32", "--dropout", "0.2", "--batch-size", "32", "--seq-length", "20",
+         "--lr-schedule", "constant", "--val-every", "0"]
+
+
+def in_process(steps: int, **settings: object) -> TrainingRun:
+    """The run the flags above describe, trained ``steps`` steps in this process: what Ray's runs must equal."""
+    run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, **settings, "steps": steps}))
+    for _ in run.trainer.run():
+        pass
+    return run
+
+
+def assert_same_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    """Equal to 1e-5 relative to each parameter's largest value (float summation order aside)."""
+    assert a.keys() == b.keys()
+    for name in a:
+        scale = float(np.max(np.abs(b[name]))) or 1.0
+        assert float(np.max(np.abs(a[name] - b[name]))) <= 1e-5 * scale, name
+
+
+def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=TIMEOUT)
+
+
+# -- the same weights on any number of workers ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ray_here() -> Iterator[object]:
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+@needs_corpus
+def test_two_workers_one_worker_and_in_process_give_the_same_weights(ray_here) -> None:
+    """64 streams: in process four chunks of 16 added in order; one worker the same; two workers each add two,
+    then the driver adds the two sums (another order of the same float additions)."""
+    batch = 64
+    reference = in_process(20, batch_size=batch).model.params
+    for workers in (1, 2):
+        run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, "batch_size": batch, "steps": 20}))
+        gradients = DataParallelGradients(ray_here, run.model, Cluster(workers))
+        run.trainer.gradients = gradients
+        try:
+            events = list(run.trainer.run())
+        finally:
+            gradients.close()
+        assert events[-1].step == 20 and gradients.timing is not None
+        assert_same_weights(run.model.params, reference)
+
+
+# -- one-line refusals ----------------------------------------------------------------------------------------------
+def test_a_batch_that_does_not_split_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    r = rnnplay("train", "no-such-corpus.txt", "--batch-size", "30", "--workers", "4", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "a batch of 30 streams does not split evenly over 4 workers" in r.stderr and "(28 or 32)" in r.stderr
+
+
+def test_without_ray_workers_say_how_to_install_it(tmp_path: Path) -> None:
+    """A ``ray`` that fails to import, first on the path: the CLI and the app's /train say the pip line, once."""
+    fake = tmp_path / "fake" / "ray"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    r = rnnplay("train", "corpus.txt", "--workers", "2", cwd=tmp_path, env=env)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "pip install 'rnnplay[ray]'" in r.stderr
+    app = ("from rnnplay.session.session import Session\n"
+           "s = Session(); s.subscribe(lambda e: print(getattr(e, 'level', ''), getattr(e, 'text', '')))\n"
+           "s.submit('/train corpus.txt steps=5 workers=2')\n")
+    r = subprocess.run([sys.executable, "-c", app], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=TIMEOUT)
+    errors = [line for line in r.stdout.splitlines() if line.startswith("error ")]
+    assert len(errors) == 1 and "pip install 'rnnplay[ray]'" in errors[0] and "Traceback" not in r.stderr
+
+
+# -- a real two-node cluster --------------------------------------------------------------------------------------
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture
+def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """A head and a second node of one CPU each (``ray start --block``, each in a process this fixture ends, so
+    no other Ray on the machine is touched); their address and the environment that may join them (its own
+    token)."""
+    head_port, *agents = free_ports(3)
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    address = f"127.0.0.1:{head_port}"
+    common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--block"]
+    temp = tempfile.mkdtemp(prefix="rnp-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    head = ["--head", "--port", str(head_port), "--include-dashboard", "false", "--temp-dir", temp]
+    nodes: list[subprocess.Popen] = []
+    try:
+        for extra, agent in ((head, agents[0]), (["--address", address], agents[1])):
+            node = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", *extra, *common,
+                                     "--dashboard-agent-listen-port", str(agent)], env=env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            nodes.append(node)
+            wait_for_line(node, "will now block forever")  # `ray start` says it once its node has joined
+        yield address, env
+    finally:
+        for node in reversed(nodes):
+            node.terminate()  # `ray start --block` stops its node's processes on SIGTERM
+        for node in nodes:
+            node.wait(timeout=TIMEOUT)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def wait_for_line(process: subprocess.Popen, text: str) -> None:
+    """Read ``process``'s output until a line holds ``text`` (then go on reading it in the background)."""
+    seen = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if text in line:
+                seen.set()
+        seen.set()  # it ended
+
+    threading.Thread(target=read, daemon=True).start()
+    seen.wait(TIMEOUT)
+    assert any(text in line for line in lines), f"no {text!r} from {process.args}: {''.join(lines[-5:])}"
+
+
+@needs_corpus
+def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: Path) -> None:
+    address, env = two_nodes
+    r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
+                "--out", "m.npz", cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
+    ckpt = load_model(tmp_path / "m.npz")
+    assert ckpt.training["step"] == 20
+    assert_same_weights(ckpt.model.params, in_process(20).model.params)
+
+
+# -- a worker killed mid-run; Ctrl-C ------------------------------------------------------------------------------
+def shard_workers(driver: int) -> set[int]:
+    """PIDs of the ``ray::ShardWorker`` processes below ``driver`` (its local Ray's raylet starts them)."""
+    parents: dict[int, int] = {}
+    titles: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                titles[int(entry.name)] = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+
+    def below(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == driver:
+                return True
+        return False
+
+    return {pid for pid, title in titles.items() if title.startswith("ray::ShardWorker") and below(pid)}
+
+
+def wait_for(condition, what: str) -> object:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@needs_corpus
+def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
+    state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1)."""
+    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
+                            "--workers", "2", "--checkpoint-every", "1", "--out", "m.npz"], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint")
+        first = wait_for(lambda: shard_workers(run.pid), "the workers")
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        restarted = wait_for(lambda: shard_workers(run.pid) - first, "a restarted worker")
+        _out, _ = run.communicate(timeout=TIMEOUT)
+    finally:
+        run.kill()
+    reader.join(TIMEOUT)
+    assert run.returncode == 0, "".join(stderr)
+    assert restarted  # a new process took the killed worker's place
+    assert load_model(tmp_path / "m.npz").training["step"] == 60
+    assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(60).model.params)
+    r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(70).model.params)
+
+
+@needs_corpus
+def test_ctrl_c_in_a_terminal_stops_a_run_on_workers_between_steps(tmp_path: Path) -> None:
+    """The terminal's SIGINT reaches the whole foreground group, Ray's workers too: the run still stops between
+    two steps and saves a checkpoint that holds that step."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "1000000",
+                                           "--workers", "2", "--out", "m.npz"], cwd=str(tmp_path), encoding="utf-8",
+                          timeout=TIMEOUT, env={**os.environ, "COLUMNS": "120"})
+    child.expect(r"step \d+ epoch")
+    child.sendcontrol("c")
+    child.expect(r"interrupted at step (\d+): saved m.npz; continue with --resume m.npz")
+    step = int(child.match.group(1))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 and "Traceback" not in child.before
+    assert load_model(tmp_path / "m.npz").training["step"] == step
