@@ -2,7 +2,7 @@
 sorted by validation loss (``--json``: as JSON, alone on stdout). What a sweep does is :mod:`rnnplay.session.sweep`.
 
 Every flag and every grid value is checked, and the output folder made, before the corpus loads or Ray starts.
-Ctrl-C cancels the running trials and keeps what ended: their checkpoints, best.npz and results.json.
+Ctrl-C (or SIGTERM) cancels the running trials and keeps what ended: their checkpoints, best.npz and results.json.
 """
 
 from __future__ import annotations
@@ -76,20 +76,35 @@ def run(args: argparse.Namespace) -> int:
             workers = args.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
             print(f"sweep: {len(trials)} trial{'s' if len(trials) != 1 else ''} on {corpus.name} "
                   f"({corpus.chars:,} chars), {workers} at once, into {out}", file=sys.stderr)
-            interrupted = watch(sweep, ray, workers)
+            stopped_by = watch(sweep, ray, workers)
         show_results(sweep, args.json)
-    if interrupted:
-        return 128 + signal.SIGINT
+    if stopped_by:
+        return 128 + stopped_by
     if all(r.status == FAILED for r in sweep.results):
         raise RnnplayError("every trial failed (the reasons are above): fix the settings and sweep again")
     return 0
 
 
-def watch(sweep: Sweep, ray: object, workers: int) -> bool:
-    """Run the sweep with its live table on stderr (a line per ended trial off a terminal); True after Ctrl-C."""
+class Stop:
+    """Which signal stopped the sweep: SIGINT (Ctrl-C, Python's own KeyboardInterrupt) unless this handler, set for
+    SIGTERM, saw one. It raises KeyboardInterrupt too, as Ray re-raises whatever a signal raises in its waits."""
+
+    def __init__(self) -> None:
+        self.signum = signal.SIGINT
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signum = signal.Signals(signum)
+        raise KeyboardInterrupt
+
+
+def watch(sweep: Sweep, ray: object, workers: int) -> int:
+    """Run the sweep with its live table on stderr (a line per ended trial off a terminal). Returns 0, or the
+    signal (Ctrl-C's SIGINT, or SIGTERM) that stopped it."""
     console = make_console(sys.stderr)
     live = Live(trial_table(sweep.results, live=True), console=console, transient=True, refresh_per_second=4,
                 redirect_stdout=False, redirect_stderr=False) if redraws(console) else None
+    stop = Stop()
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         with live if live is not None else nullcontext(), closing(sweep.run(ray, workers)) as events:
             for ended in events:
@@ -98,12 +113,15 @@ def watch(sweep: Sweep, ray: object, workers: int) -> bool:
                 if live is not None:
                     live.update(trial_table(sweep.results, live=True))
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the results are being written: a second Ctrl-C waits
+        for sig in (signal.SIGINT, signal.SIGTERM):  # the results are being written: a second signal waits
+            signal.signal(sig, signal.SIG_IGN)
         kept = sum(r.checkpoint is not None for r in sweep.results)
-        console.print("Ctrl-C: cancelled the running trials; " + (
+        name = "Ctrl-C" if stop.signum == signal.SIGINT else "SIGTERM"
+        console.print(f"{name}: cancelled the running trials; " + (
             f"kept the {kept} that ended in {sweep.out}" if kept else "none had ended, so nothing was kept"))
-        return True
-    return False
+        return stop.signum
+    signal.signal(signal.SIGTERM, previous)
+    return 0
 
 
 def ended_line(result: TrialResult) -> str:
