@@ -130,7 +130,7 @@ class Runner:
     # -- start and stop -----------------------------------------------------------------------
     def start(
         self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
-        best: str | None = None, workers: int = 1, ray_address: str | None = None,
+        best: str | None = None, *, workers: int = 1, ray_address: str | None = None,
     ) -> TrainingJob:
         """Train in a background thread; the model in training becomes the session's current model.
 
