@@ -20,7 +20,7 @@ from rich.table import Table
 from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.cluster import ray_session, require_ray
-from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
+from rnnplay.session.sweep import CANCELLED, FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
 from rnnplay.ui.console import make_console, redraws
@@ -173,10 +173,13 @@ def show_results(sweep: Sweep, as_json: bool) -> None:
     if not redraws(out):  # a file or a pipe has no width to fit: no cell is wrapped
         out.width = max(out.width, out.measure(table, options=out.options.update(max_width=10_000)).maximum)
     out.print(table)
-    if sweep.best is not None:
-        print(f"best: trial {sweep.best.trial.index + 1} ({settings_text(sweep.best)}), validation loss "
-              f"{number(sweep.best.val_loss)}: {sweep.out / 'best.npz'}", file=sys.stderr)
-    if any(r.status != "cancelled" for r in ranked):
+    best = sweep.best
+    if best is not None:
+        by = (f"validation loss {number(best.val_loss)}" if best.val_loss is not None
+              else f"training loss {number(best.loss)} (no validation)")
+        print(f"best: trial {best.trial.index + 1} ({settings_text(best)}), {by}: {sweep.out / 'best.npz'}",
+              file=sys.stderr)
+    if any(r.status != CANCELLED for r in ranked):
         print(f"results: {sweep.out / 'results.json'}", file=sys.stderr)
     if as_json:
         print(json.dumps(sweep.summary(), indent=2))
