@@ -1,8 +1,9 @@
 """Data-parallel training on Ray (``--workers N``, ``--ray-address``): real Ray, real processes, the real corpus.
 
-The equivalence test shares one local Ray in this process; the others run ``rnnplay train`` as a user does (a local
+The app's /train starts a local Ray in its training thread; the others run ``rnnplay train`` as a user does (a local
 Ray started and stopped by the run, a two-node cluster started with ``ray start`` and stopped by the test, a worker
-killed with SIGKILL, Ctrl-C typed at a pseudo-terminal).
+killed with SIGKILL, Ctrl-C typed at a pseudo-terminal). Each compares its weights with the same run in this process
+(``--workers 1``, no Ray).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import pytest
 
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
-from rnnplay.distributed.data_parallel import Cluster, DataParallelGradients
 from rnnplay.models.bundled import load_model
+from rnnplay.session.events import Message, TrainingEnded
+from rnnplay.session.session import Session
 from rnnplay.session.training_runs import TrainingRun, new_run
 
 CORPUS = Path("/work/shared/corpora/tinyshakespeare.txt")
@@ -61,30 +63,27 @@ def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 
 
 # -- the same weights on any number of workers ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ray_here() -> Iterator[object]:
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
-
-
 @needs_corpus
-def test_two_workers_one_worker_and_in_process_give_the_same_weights(ray_here) -> None:
-    """64 streams: in process four chunks of 16 added in order; one worker the same; two workers each add two,
-    then the driver adds the two sums (another order of the same float additions)."""
-    batch = 64
-    reference = in_process(20, batch_size=batch).model.params
-    for workers in (1, 2):
-        run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, "batch_size": batch, "steps": 20}))
-        gradients = DataParallelGradients(ray_here, run.model, Cluster(workers))
-        run.trainer.gradients = gradients
-        try:
-            events = list(run.trainer.run())
-        finally:
-            gradients.close()
-        assert events[-1].step == 20 and gradients.timing is not None
-        assert_same_weights(run.model.params, reference)
+def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path: Path, monkeypatch) -> None:
+    """/train ... workers=2: Ray started by the training thread (not the main one) and stopped with the job; 64
+    streams, so each worker adds two chunks of 16 and the driver the two sums (in process: four in a row)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the app's folders, not the user's
+    session = Session()
+    events: list[object] = []
+    ended = threading.Event()
+    session.subscribe(lambda e: (events.append(e), isinstance(e, TrainingEnded) and ended.set()))
+    keys = "layers=2 hidden=32 dropout=0.2 batch=64 seq=20 lr_schedule=constant val_every=0 steps=20"
+    session.submit(f"/train {CORPUS} {keys} workers=2 out={tmp_path / 'm.npz'}")
+    assert ended.wait(TIMEOUT), events[-3:]
+    texts = [e.text for e in events if isinstance(e, Message)]
+    assert any(t.startswith("each step on 2 workers on local Ray") for t in texts), texts
+    assert not [e for e in events if isinstance(e, Message) and e.level == "error"]
+    job = session.training
+    assert job is not None and job.run.trainer.step == 20 and job.run.trainer.gradients is None
+    assert_same_weights(job.run.model.params, in_process(20, batch_size=64).model.params)
+    assert_same_weights(load_model(tmp_path / "m.npz").model.params, job.run.model.params)
+    assert not pytest.importorskip("ray").is_initialized()  # the job's local Ray went with it
+    session.close()
 
 
 # -- one-line refusals ----------------------------------------------------------------------------------------------
