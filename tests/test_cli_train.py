@@ -177,12 +177,13 @@ def test_ctrl_c_only_asks_to_stop_and_a_second_one_while_saving_waits(small_text
     assert interrupts.exit_code == 130
 
 
-def test_ctrl_c_in_a_real_terminal_stops_between_steps(small_file: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])  # 2: Ray's worker processes are in the foreground group too
+def test_ctrl_c_in_a_real_terminal_stops_between_steps(small_file: Path, tmp_path: Path, workers: str) -> None:
     """Ctrl-C typed at a pseudo-terminal (the whole foreground group gets SIGINT) while the progress line redraws."""
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "train", str(small_file), *SMALL, "--steps", "1000000",
-                                           "--out", "m.npz"], cwd=str(tmp_path), encoding="utf-8", timeout=60,
-                          env={**os.environ, "RNNPLAY_JIT": "0", "COLUMNS": "120"})
+                                           "--workers", workers, "--out", "m.npz"], cwd=str(tmp_path),
+                          encoding="utf-8", timeout=120, env={**os.environ, "RNNPLAY_JIT": "0", "COLUMNS": "120"})
     child.expect(r"step \d+ epoch")  # the progress line, redrawn in place
     child.sendcontrol("c")
     child.expect("Ctrl-C: stopping after this step, then saving m.npz")

@@ -2,7 +2,7 @@
 
 The app's /train starts a local Ray in its training thread; the others run ``rnnplay train`` as a user does (a local
 Ray started and stopped by the run, a two-node cluster started with ``ray start`` and stopped by the test, a worker
-killed with SIGKILL, Ctrl-C typed at a pseudo-terminal). Each compares its weights with the same run in this process
+killed with SIGKILL). Each compares its weights with the same run in this process
 (``--workers 1``, no Ray).
 """
 
@@ -179,7 +179,7 @@ def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: P
     assert_same_weights(ckpt.model.params, in_process(20).model.params)
 
 
-# -- a worker killed mid-run; Ctrl-C ------------------------------------------------------------------------------
+# -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------
 def shard_workers(driver: int) -> set[int]:
     """PIDs of the ``ray::ShardWorker`` processes below ``driver`` (its local Ray's raylet starts them)."""
     parents: dict[int, int] = {}
@@ -239,21 +239,3 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
     r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(70).model.params)
-
-
-@needs_corpus
-def test_ctrl_c_in_a_terminal_stops_a_run_on_workers_between_steps(tmp_path: Path) -> None:
-    """The terminal's SIGINT reaches the whole foreground group, Ray's workers too: the run still stops between
-    two steps and saves a checkpoint that holds that step."""
-    pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "1000000",
-                                           "--workers", "2", "--out", "m.npz"], cwd=str(tmp_path), encoding="utf-8",
-                          timeout=TIMEOUT, env={**os.environ, "COLUMNS": "120"})
-    child.expect(r"step \d+ epoch")
-    child.sendcontrol("c")
-    child.expect(r"interrupted at step (\d+): saved m.npz; continue with --resume m.npz")
-    step = int(child.match.group(1))
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 130 and "Traceback" not in child.before
-    assert load_model(tmp_path / "m.npz").training["step"] == step
