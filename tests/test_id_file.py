@@ -21,6 +21,7 @@ from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import StepEvent
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
+from rnnplay.corpora import file_corpus as file_corpus_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.text import check_text, read_text_file
 from rnnplay.session.resume import resume_run
@@ -33,7 +34,9 @@ CONFIG = {"batch_size": 4, "seq_length": 16, "val_every": 0, "seed": 7}
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of the test's own, and every text file, however small, loaded through an id file."""
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(file_corpus_module, "ID_FILE_BYTES", 0)
     return tmp_path / "cache" / "ids"
 
 
@@ -109,7 +112,7 @@ def test_a_second_load_reuses_the_ids_and_writes_nothing(tmp_path: Path, cache: 
     assert again.sha256 == first.sha256 and np.array_equal(again.encode(again.vocab()), first.encode(first.vocab()))
     assert snapshot(cache) == before
     os.utime(path, ns=(1, 1))  # the file's state changed: its text is hashed and encoded again
-    monkeypatch.undo()
+    monkeypatch.setattr("rnnplay.corpora.file_corpus.encode_file", id_build.encode_file)
     assert load_corpus(str(path)).sha256 == first.sha256
 
 
@@ -246,3 +249,17 @@ def test_training_on_a_50_mb_corpus_stays_far_below_its_size_in_memory(tmp_path:
                                 check=True).stdout) for p in (small, big)]
     grew = peaks[1] - peaks[0]
     assert grew < big.stat().st_size / 5, f"peak RSS {peaks[1] / 1e6:.0f} MB, +{grew / 1e6:.0f} MB over 50 kB"
+
+
+def test_a_cache_that_cannot_be_written_falls_back_to_memory(tmp_path: Path, cache: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "afile"))  # a file where the cache's folder should be
+    corpus = load_corpus(str(write(tmp_path / "t.txt", TEXT)))
+    assert type(corpus) is Corpus and corpus.text == TEXT
+
+
+def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = load_corpus(str(write(tmp_path / "t.txt", TEXT)))
+    assert type(corpus) is Corpus and corpus.text == TEXT and not (tmp_path / "cache").exists()

@@ -18,7 +18,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Corpus, Progress, load_corpus
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
-from rnnplay.corpora.file_corpus import file_corpus
+from rnnplay.corpora.file_corpus import text_file_corpus
 from rnnplay.corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
 from rnnplay.corpora.text import decode, is_folder, read_regular_file, user_path
 from rnnplay.folders import cache_dir
@@ -30,10 +30,10 @@ _open_cards: ContextVar[tuple[Path, ...]] = ContextVar("open_cards", default=())
 
 class FileLoader:
     name = "file"
-    help = "one text file: file:PATH (a plain path works too)"
+    help = "one text file: file:PATH (a plain path works too); from 8 MB on, its ids are kept in the cache"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        return file_corpus(user_path(spec), encoding, progress)
+        return text_file_corpus(user_path(spec), encoding, progress)
 
 
 class DirLoader:

@@ -21,8 +21,20 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.id_build import encode_file, remember, remembered_sha256
-from rnnplay.corpora.id_file import IdFile, ids_folder
-from rnnplay.corpora.text import BOM, check_text_path, open_regular, read_text_file, text_codec, text_sha256
+from rnnplay.corpora.id_file import CacheError, IdFile, ids_folder
+from rnnplay.corpora.text import (
+    BOM,
+    check_text_path,
+    open_regular,
+    physical_memory,
+    probe,
+    read_text_file,
+    text_codec,
+    text_sha256,
+)
+
+ID_FILE_BYTES = 1 << 23  # text files from this size on go through an id file; smaller ones are read into memory
+MEMORY_SHARE = 0.25  # the most of the machine's memory a file may have to be read into memory when the cache fails
 
 
 class FileCorpus(Corpus):
@@ -78,9 +90,24 @@ class FileCorpus(Corpus):
         return codecs.getincrementaldecoder(self.encoding)(errors="replace").decode(data)[:chars]
 
 
+def text_file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None = None) -> Corpus:
+    """The corpus of the text file ``path``: its ids in the cache from ID_FILE_BYTES on (:func:`file_corpus`),
+    its text in memory below (quicker to load at that size, and nothing is written to the cache)."""
+    check_text_path(path)
+    info = probe(path)
+    if info is not None and info.st_size >= ID_FILE_BYTES:
+        return file_corpus(path, encoding, progress)
+    return Corpus(path.name, read_text_file(path, encoding), str(path))
+
+
 def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None = None,
-                folder: Path | None = None) -> FileCorpus:
-    """The corpus of the text file ``path`` (see the module), its ids built in ``folder`` (default: the cache's)."""
+                folder: Path | None = None) -> Corpus:
+    """The corpus of the text file ``path`` (see the module), its ids built in ``folder`` (default: the cache's).
+
+    When the cache cannot take the ids (it cannot be written, the disk is full), a file that fits in memory
+    with room to spare (MEMORY_SHARE) is read into memory instead, as a plain :class:`Corpus`; a larger one
+    is the cache's one-line error.
+    """
     check_text_path(path)
     folder = folder or ids_folder()
     handle, info = open_regular(path, in_memory=False)
@@ -88,6 +115,12 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
         sha = remembered_sha256(folder, path, info, encoding)
         ids = IdFile.find(sha, folder) if sha is not None else None
         if ids is None:
-            ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress, folder)
+            try:
+                ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
+                                  folder)
+            except CacheError:
+                if info.st_size > (physical_memory() or 0) * MEMORY_SHARE:
+                    raise
+                return Corpus(path.name, read_text_file(path, encoding), str(path))
             remember(folder, path, info, encoding, ids.sha256)
     return FileCorpus(path.name, path, encoding, ids)

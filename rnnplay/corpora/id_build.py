@@ -28,14 +28,13 @@ from typing import BinaryIO
 import numpy as np
 
 from rnnplay.core.vocab import Vocab
-from rnnplay.corpora.base import Progress, no_progress
-from rnnplay.corpora.id_file import IdFile, TempFile, renumber
+from rnnplay.corpora.base import Progress
+from rnnplay.corpora.id_file import IdFile, TempFile, check_room, renumber
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextStream
 
 REORDER_BUDGET = 1 << 26  # ids rewritten to keep the numbering sorted while streaming, before it waits for the end
-REPORT_BYTES = 1 << 25  # files from this size on report their encoding (a smaller one is quick and quiet)
 
 
 class Build:
@@ -43,8 +42,8 @@ class Build:
 
     def __init__(self, folder: Path, size: int) -> None:
         self.folder, self.size = folder, size
+        check_room(folder, size)  # at most one id per byte, one byte an id until the vocabulary passes 256
         self.temp = TempFile(folder)
-        self.temp.need(size)  # at most one id per byte, one byte an id until the vocabulary passes 256
         self.dtype = np.dtype(np.uint8)
         self.rewritten = 0  # ids rewritten so far to keep them sorted
 
@@ -54,7 +53,7 @@ class Build:
     def rewrite(self, table: np.ndarray, dtype: np.dtype, written: int) -> None:
         """The ``written`` ids so far, renumbered through ``table`` into ``dtype``, in a new temporary file."""
         if dtype != self.dtype:
-            self.temp.need(self.size * np.dtype(dtype).itemsize)
+            check_room(self.folder, self.size * np.dtype(dtype).itemsize)
         self.temp.handle.flush()
         old, self.temp = self.temp, TempFile(self.folder)
         try:
@@ -68,10 +67,8 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
                 folder: Path) -> IdFile:
     """The id file of the text in ``handle`` (``size`` bytes), built in one pass; one line for bad text.
 
-    ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s" (from
-    REPORT_BYTES on).
+    ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s".
     """
-    progress = progress if size >= REPORT_BYTES else no_progress
     stream = TextStream(handle, where, encoding, size)
     encoder = StreamEncoder()
     build = Build(folder, size)

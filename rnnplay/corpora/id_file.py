@@ -142,16 +142,9 @@ class TempFile:
 
     def write(self, data: bytes | np.ndarray) -> None:
         try:
-            self.handle.write(data if isinstance(data, bytes) else data.tobytes())
+            self.handle.write(data)  # an array's own buffer: no copy
         except OSError as err:
             raise cache_error(self.folder, err) from None
-
-    def need(self, size: int) -> None:
-        """A one-line error now, rather than a full disk later, if ``size`` more bytes will not fit."""
-        free = shutil.disk_usage(self.folder).free
-        if size > free:
-            raise RnnplayError(f"the corpus's ids need {size:,} bytes in {self.folder} and only {free:,} are free; "
-                               "free some space there, or set RNNPLAY_CACHE_DIR to a folder with room")
 
     def commit(self, path: Path) -> None:
         try:
@@ -168,8 +161,24 @@ class TempFile:
             os.unlink(self.path)
 
 
-def cache_error(folder: Path, err: OSError) -> RnnplayError:
-    return RnnplayError(f"cannot write the corpus's ids in {folder}: {err.strerror or err}; free some space there, "
+class CacheError(RnnplayError):
+    """The cache cannot take a corpus's ids (a folder that cannot be written, a full disk)."""
+
+
+def check_room(folder: Path, size: int) -> None:
+    """A one-line error now, rather than a full disk later, if ``size`` bytes will not fit in ``folder``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as err:
+        raise cache_error(folder, err) from None
+    if size > free:
+        raise CacheError(f"the corpus's ids need {size:,} bytes in {folder} and only {free:,} are free; free some "
+                         "space there, or set RNNPLAY_CACHE_DIR to a folder with room")
+
+
+def cache_error(folder: Path, err: OSError) -> CacheError:
+    return CacheError(f"cannot write the corpus's ids in {folder}: {err.strerror or err}; free some space there, "
                         "or set RNNPLAY_CACHE_DIR to a folder you can write to")
 
 

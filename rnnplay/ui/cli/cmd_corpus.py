@@ -87,14 +87,16 @@ def vocabulary_line(vocab: Vocab) -> str:
 
 
 def describe(corpus: Corpus, preview: int) -> str:
-    text = corpus.text
-    vocab = Vocab.from_text(text)
-    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    """What ``corpus show`` prints, from the corpus's vocabulary and counts and a bounded head of its text (a
+    corpus larger than memory is never read whole)."""
+    vocab, counts = corpus.vocab(), corpus.counts()
+    size = int(sum(int(n) * len(c.encode("utf-8")) for c, n in zip(vocab.chars, counts.tolist(), strict=True)))
+    newlines = int(counts[vocab.chars.index("\n")]) if "\n" in vocab.chars else 0
     lines = [f"{corpus.name}" + (f": {corpus.description}" if corpus.description else "")]
     lines.append(f"source:      {corpus.source}")
     lines.append(f"licence:     {corpus.licence}")
-    lines.append(f"size:        {size:,} bytes ({amount(size, 'B')}), {len(text):,} characters, "
-                 f"{text.count(chr(10)):,} lines")
+    lines.append(f"size:        {size:,} bytes ({amount(size, 'B')}), {corpus.chars:,} characters, "
+                 f"{newlines:,} lines")
     lines.append(f"sha256:      {corpus.sha256}")
     wrapped = textwrap.wrap(vocabulary_line(vocab), 100, break_on_hyphens=False)
     lines.append(f"vocabulary:  {vocab.size} characters")
@@ -104,7 +106,7 @@ def describe(corpus: Corpus, preview: int) -> str:
         lines.append(f"suggested:   rnnplay train {corpus.name} {options}")
     if preview > 0:
         lines.append("preview:")
-        lines += [f"  | {row}" for row in text[:preview].splitlines()]
+        lines += [f"  | {row}" for row in corpus.head(preview).splitlines()]
     return "\n".join(lines)
 
 
