@@ -26,6 +26,7 @@ from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.text import check_text, read_text_file
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import continue_run, new_run
+from rnnplay.ui.cli.cmd_corpus import describe
 
 LINE = "Thé quick brown fox — jumps over 12 lazy dogs; ünïcode ✓ and\ttabs.\n"
 TEXT = "".join(LINE[i:] + LINE[:i] for i in range(0, 60, 7)) * 6  # ~3.6 kB, 40-odd distinct characters
@@ -263,3 +264,10 @@ def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monk
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
     corpus = load_corpus(str(write(tmp_path / "t.txt", TEXT)))
     assert type(corpus) is Corpus and corpus.text == TEXT and not (tmp_path / "cache").exists()
+
+
+def test_corpus_show_says_the_same_of_both_paths_reading_only_the_head(tmp_path: Path, cache: Path) -> None:
+    memory, mapped = both(write(tmp_path / "t.txt", TEXT))
+    assert describe(mapped, 120) == describe(memory, 120)
+    assert f"{len(TEXT.encode()):,} bytes" in describe(mapped, 0) and f"{TEXT.count(chr(10)):,} lines" in describe(
+        mapped, 0)
