@@ -271,3 +271,17 @@ def test_corpus_show_says_the_same_of_both_paths_reading_only_the_head(tmp_path:
     assert describe(mapped, 120) == describe(memory, 120)
     assert f"{len(TEXT.encode()):,} bytes" in describe(mapped, 0) and f"{TEXT.count(chr(10)):,} lines" in describe(
         mapped, 0)
+
+
+@pytest.mark.parametrize("damage", ["sidecar", "ids"])
+def test_a_damaged_cache_entry_is_built_again(tmp_path: Path, cache: Path, damage: str) -> None:
+    path = write(tmp_path / "t.txt", TEXT)
+    first = file_corpus(path)
+    if damage == "sidecar":
+        (cache / f"{first.sha256}.json").write_text('{"format": 1, "vocab": ["ab", "c"]}')
+    else:
+        with open(first.id_file.path(first.vocab()), "r+b") as f:
+            f.truncate(10)
+    again = file_corpus(path)
+    assert again.vocab() == first.vocab() and np.array_equal(again.encode(again.vocab()), Corpus(
+        "t", TEXT, "t").encode(first.vocab()))

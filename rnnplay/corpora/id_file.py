@@ -76,7 +76,8 @@ class IdFile:
             raise unknown_error(missing)
         path = self.path(vocab)
         if not _complete(path, self.chars, vocab.id_dtype):
-            table = np.array([vocab.chars.index(c) for c in self.vocab.chars], dtype=np.int64)
+            index = {c: i for i, c in enumerate(vocab.chars)}
+            table = np.array([index[c] for c in self.vocab.chars], dtype=np.int64)
             with writing(path) as out:
                 renumber(self.path(self.vocab), self.vocab.id_dtype, out, table, vocab.id_dtype)
         return np.memmap(path, dtype=vocab.id_dtype, mode="r", shape=(self.chars,))
@@ -98,6 +99,7 @@ class IdFile:
             found = cls(folder, sha256, record["chars"], vocab, np.array(record["counts"], dtype=np.int64),
                         np.array(record["first"], dtype=np.int64))
             sound = (record["format"] == FORMAT and record["sha256"] == sha256 and isinstance(found.chars, int)
+                     and isinstance(record["vocab"], str) and list(vocab.chars) == sorted(set(vocab.chars))
                      and len(found.counts) == len(found.first) == len(vocab) >= 2 and found.counts.sum() == found.chars)
         except (OSError, ValueError, KeyError, TypeError):
             return None
