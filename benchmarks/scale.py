@@ -1,6 +1,6 @@
 """Data-parallel scaling on this machine: one process against Ray workers, and what a step's communication costs.
 
-    python benchmarks/scale.py [--steps 6] [--warmup 1] [--workers 2] [--hidden 512]
+    python benchmarks/scale.py [--steps 3] [--rounds 3] [--warmup 1] [--workers 2] [--hidden 512]
 
 A 2-layer LSTM (2×512 by default) trains on tiny shakespeare with B = 64 streams of T = 100 characters:
 
@@ -9,7 +9,8 @@ A 2-layer LSTM (2×512 by default) trains on tiny shakespeare with B = 64 stream
 - "N workers": ``--workers N`` on a local Ray of N CPUs, each worker one CPU (one chunk thread, one BLAS
   thread) and B/N streams.
 
-Each row times whole training steps (gradients, clip, Adam) after ``--warmup`` steps, and prints chars/s.
+Each row times whole training steps (gradients, clip, Adam) after ``--warmup`` steps, and prints chars/s; the
+rows take turns, ``--steps`` steps each, ``--rounds`` times, so a busy minute of the shared machine falls on both.
 Communication is measured apart from compute in two ways: the round trip of a step with nothing computed
 (the driver puts the weights into Ray's object store, each worker reads them and sends back arrays the size
 of the gradients), and, inside the timed training steps, each step's round trip less its slowest worker's
@@ -28,7 +29,7 @@ from pathlib import Path
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.cluster import ray_session
-from rnnplay.distributed.data_parallel import Cluster, DataParallelGradients
+from rnnplay.distributed.data_parallel import Cluster, DataParallelGradients, StepTiming
 from rnnplay.session.training_runs import TrainingRun, new_run
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "tinyshakespeare.txt"
@@ -75,36 +76,37 @@ def round_trips(ray, gradients: DataParallelGradients, repeat: int) -> tuple[lis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per row (default 6)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per row and round (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the rows taking turns (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first (default 1)")
     parser.add_argument("--workers", type=int, default=2, help="Ray workers of the second row (default 2)")
     parser.add_argument("--hidden", type=int, default=512, help="units per layer (default 512)")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
-    run = make_run(args.hidden)
-    params = run.model.num_params()
+    single, parallel = make_run(args.hidden), make_run(args.hidden)
+    params = single.model.num_params()
     print(f"2x{args.hidden} LSTM, {params:,} parameters ({4 * params / 1e6:.1f} MB as float32), B={BATCH} T={SEQ}: "
-          f"{BATCH * SEQ:,} characters a step")
-    print(f"{'':<34} {'s/step':>10} {'chars/s':>10}")
-    row("1 process (all cores)", seconds_per_step(run, args.steps, args.warmup))
-    run = make_run(args.hidden)
-    cluster = Cluster(args.workers)
+          f"{BATCH * SEQ:,} characters a step; {args.rounds} rounds of {args.steps} steps, the rows taking turns")
     with ray_session(None, num_cpus=args.workers) as ray:
-        gradients = DataParallelGradients(ray, run.model, cluster)
-        run.trainer.gradients = gradients
-        label = f"{args.workers} workers x {gradients.cpus} thread (Ray)"
-        timings = []
-        times = seconds_per_step(run, args.steps, args.warmup, lambda: timings.append(gradients.timing))
-        comm, compute = [t.communication for t in timings], [t.compute for t in timings]
-        row(label, times)
+        gradients = DataParallelGradients(ray, parallel.model, Cluster(args.workers))
+        parallel.trainer.gradients = gradients
+        timings: list[StepTiming] = []
+        ones, many = seconds_per_step(single, 0, args.warmup), seconds_per_step(parallel, 0, args.warmup)
+        for _ in range(args.rounds):
+            ones += seconds_per_step(single, args.steps, 0)
+            many += seconds_per_step(parallel, args.steps, 0, lambda: timings.append(gradients.timing))
         puts, trips = round_trips(ray, gradients, max(3, args.steps))
+        print(f"{'':<34} {'s/step':>10} {'chars/s':>10}")
+        row("1 process (all cores)", ones)
+        row(f"{args.workers} workers x {gradients.cpus} thread (Ray)", many)
         gradients.close()
     ms = 1000.0
     print(f"\ncommunication per step, {args.workers} workers, {4 * params / 1e6:.1f} MB each way per worker:")
     print(f"  weights into the object store (ray.put)           {statistics.median(puts) * ms:8.1f} ms")
     print(f"  weights out + gradients back, nothing computed    {statistics.median(trips) * ms:8.1f} ms")
-    print(f"  in the training steps: round trip less compute    {statistics.median(comm) * ms:8.1f} ms "
-          f"(slowest worker's compute {statistics.median(compute):.3f} s)")
+    print(f"  in the training steps: round trip less compute    "
+          f"{statistics.median(t.communication for t in timings) * ms:8.1f} ms "
+          f"(slowest worker's compute {statistics.median(t.compute for t in timings):.3f} s)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
