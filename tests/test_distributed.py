@@ -173,11 +173,12 @@ def wait_for_line(process: subprocess.Popen, text: str) -> None:
 def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: Path) -> None:
     address, env = two_nodes
     r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
-                "--out", "m.npz", cwd=tmp_path, env=env)
+                "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz", cwd=tmp_path,
+                env=env)
     assert r.returncode == 0, r.stderr
     assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
     ckpt = load_model(tmp_path / "m.npz")
-    assert ckpt.training["step"] == 20
+    assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
     assert_same_weights(ckpt.model.params, in_process(20).model.params)
 
 
