@@ -61,6 +61,7 @@ examples:
   rnnplay train notes.txt --resume notes.npz --steps 4000      continue where it stopped
   rnnplay train notes.txt --epochs 20 --dropout 0.4 --best best.npz   keep the best validation point
   rnnplay train notes.txt --init-from shakespeare --time 120 --out notes.npz   fine-tune a model
+  rnnplay train big.txt --workers 4 --ray-address 10.0.0.5:6379 --batch-size 128   on a Ray cluster
 
 Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
 and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
@@ -71,7 +72,11 @@ are the checkpoint's, and a different value is refused.
 --init-from MODEL (a path, or a name in the model library) fine-tunes: MODEL's weights, a fresh
 optimizer and fresh settings; characters of the corpus the model lacks are added to its vocabulary.
 The shape is the model's (--cell, --layers, --hidden may only repeat it); the checkpoint records its
-ancestry (the models and corpora it came from)."""
+ancestry (the models and corpora it came from).
+
+--workers N computes each step on N Ray workers (pip install 'rnnplay[ray]'), each with --batch-size/N
+of the streams; the weights are the same as in one process. Without --ray-address (or RAY_ADDRESS) a
+local Ray starts and stops with the run; a run resumes with any N that divides its batch size."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -82,8 +82,8 @@ def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
                    help="Ray workers that share each batch's streams (--batch-size must divide by N; default 1: "
                         "in this process, no Ray)")
     r.add_argument("--ray-address", metavar="ADDR",
-                   help="the Ray cluster to join (started with `ray start --head`; default: $RAY_ADDRESS, else a "
-                        "local Ray for the run)")
+                   help="the Ray cluster to join, with one worker or --workers N (started with `ray start --head`; "
+                        "default: $RAY_ADDRESS if --workers is over 1, else a local Ray for the run)")
 
 
 def given(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
