@@ -75,7 +75,7 @@ The shape is the model's (--cell, --layers, --hidden may only repeat it); the ch
 ancestry (the models and corpora it came from).
 
 --workers N computes each step on N Ray workers (pip install 'rnnplay[ray]'), each with --batch-size/N
-of the streams; the weights are the same as in one process. Without --ray-address (or RAY_ADDRESS) a
+of the streams, and gives the weights one process does (to float rounding). Without --ray-address (or RAY_ADDRESS) a
 local Ray starts and stops with the run; a run resumes with any N that divides its batch size."""
 
 
