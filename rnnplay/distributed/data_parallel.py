@@ -140,8 +140,10 @@ class DataParallelGradients:
                                f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
 
     def describe(self) -> str:
-        """'each step on 2 workers on local Ray, 1 CPU each'."""
-        return f"each step on {self.cluster.describe()}, {self.cpus} CPU{'s' if self.cpus != 1 else ''} each"
+        """'each step on 2 workers on local Ray, 1 CPU each (1 thread, one BLAS thread per thread)'."""
+        plural = "s" if self.cpus != 1 else ""
+        return (f"each step on {self.cluster.describe()}, {self.cpus} CPU{plural} each ({self.cpus} thread{plural}, "
+                "one BLAS thread per thread)")
 
     def close(self) -> None:
         """End the workers (a cluster's would otherwise outlive the run)."""
