@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
+from rnnplay.distributed.data_parallel import worker_cpus
 from rnnplay.models.bundled import load_model
 from rnnplay.session.events import Message, TrainingEnded
 from rnnplay.session.session import Session
@@ -110,6 +112,25 @@ def test_without_ray_workers_say_how_to_install_it(tmp_path: Path) -> None:
                        timeout=TIMEOUT)
     errors = [line for line in r.stdout.splitlines() if line.startswith("error ")]
     assert len(errors) == 1 and "pip install 'rnnplay[ray]'" in errors[0] and "Traceback" not in r.stderr
+
+
+class FakeCluster:
+    """What worker_cpus reads of Ray: its nodes and their CPUs."""
+
+    def __init__(self, *cpus: float) -> None:
+        self.cpus = cpus
+
+    def nodes(self) -> list[dict]:
+        return [{"Alive": True, "Resources": {"CPU": c}} for c in self.cpus] + [{"Alive": False, "Resources": {}}]
+
+
+def test_workers_share_the_clusters_cpus_or_say_they_do_not_fit() -> None:
+    assert worker_cpus(FakeCluster(4, 4), 2) == 4
+    assert worker_cpus(FakeCluster(4, 2), 3) == 2  # two on the first node, one on the second
+    assert worker_cpus(FakeCluster(1, 1), 2) == 1
+    with pytest.raises(RnnplayError, match=r"3 workers do not fit on the Ray cluster \(2 CPUs on 2 nodes\): use at "
+                                           r"most 2 workers"):
+        worker_cpus(FakeCluster(1, 1), 3)
 
 
 # -- a real two-node cluster --------------------------------------------------------------------------------------
