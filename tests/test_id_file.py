@@ -285,3 +285,13 @@ def test_a_damaged_cache_entry_is_built_again(tmp_path: Path, cache: Path, damag
     again = file_corpus(path)
     assert again.vocab() == first.vocab() and np.array_equal(again.encode(again.vocab()), Corpus(
         "t", TEXT, "t").encode(first.vocab()))
+
+
+def test_a_file_larger_than_the_free_disk_is_refused_before_anything_is_written(tmp_path: Path, cache: Path) -> None:
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as f:
+        f.write(TEXT.encode() * 4)  # text first, so it is not taken for a binary file
+        f.truncate(1 << 42)  # sparse: 4 TiB that take no disk
+    with pytest.raises(RnnplayError, match="ids need 4,398,046,511,104 bytes"):
+        load_corpus(str(huge))
+    assert not [p for p in cache.rglob("*") if p.is_file()]

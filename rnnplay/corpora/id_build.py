@@ -69,10 +69,11 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
 
     ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s".
     """
+    started = time.perf_counter()
     stream = TextStream(handle, where, encoding, size)
+    stream.begin()  # a binary file is said to be one before the cache is asked for room
     encoder = StreamEncoder()
     build = Build(folder, size)
-    started = time.perf_counter()
     try:
         for piece in stream.pieces(progress, f"encoding {name}"):
             written = encoder.position

@@ -28,26 +28,34 @@ CHUNK_BYTES = 1 << 19  # bytes read at a time: a piece's scratch (about 20 bytes
 
 
 class TextStream:
-    """The text of an open file, a piece at a time (:meth:`pieces`); :attr:`sha256` once they are all read."""
+    """The text of an open file, a piece at a time (:meth:`begin`, then :meth:`pieces`); :attr:`sha256` once they
+    are all read."""
 
     def __init__(self, handle: BinaryIO, where: str, encoding: str, size: int | None = None) -> None:
         self.handle, self.where, self.encoding, self.size = handle, where, encoding, size
         self.codec = text_codec(encoding)
         self.done = 0  # bytes read so far
         self._digest = hashlib.sha256()
+        self._first = b""  # the first chunk, read by begin()
 
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def pieces(self, progress: Progress, label: str) -> Iterator[str | bytes]:
-        """The text in pieces: ``bytes`` when a UTF-8 chunk is all ASCII, else ``str``; one line for bad bytes."""
-        decoder = codecs.getincrementaldecoder(self.encoding)()
-        raw = self.codec == "utf-8"
+    def begin(self) -> None:
+        """Read the first chunk: a one-line error now if the file looks binary; a UTF-8 byte-order mark dropped."""
         data = self._read()
         check_not_binary(data, self.where, self.encoding)
-        if raw and data.startswith(BOM):
+        if self.codec == "utf-8" and data.startswith(BOM):
             data = data[len(BOM) :]
+        self._first = data
+
+    def pieces(self, progress: Progress, label: str) -> Iterator[str | bytes]:
+        """The text in pieces (after :meth:`begin`): ``bytes`` when a UTF-8 chunk is all ASCII, else ``str``;
+        one line for bytes that are not valid text."""
+        decoder = codecs.getincrementaldecoder(self.encoding)()
+        raw = self.codec == "utf-8"
+        data = self._first
         fed = self.done - len(data)  # the file's bytes before ``data``
         while True:
             held = decoder.getstate()[0]
