@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from rnnplay.core import data as data_module
 from rnnplay.core import vocab as vocab_module
-from rnnplay.core.data import StreamBatcher, split_ids
+from rnnplay.core.data import StreamBatcher, release_pages, split_ids
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, count_ids
 
@@ -118,3 +121,27 @@ def test_ids_are_counted_in_slices_exactly(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(vocab_module, "CHUNK", 5)
     ids = np.array([0, 1, 1, 3, 3, 3, 0, 2, 1, 1, 1, 0], dtype=np.uint8)
     assert count_ids(ids, 5).tolist() == np.bincount(ids, minlength=5).tolist()
+
+
+def resident_file_kb() -> int:
+    """This process's resident pages of mapped files (Linux)."""
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("RssFile:")[1].split()[0])
+
+
+def test_release_pages_lets_go_of_a_file_map_and_the_data_reads_the_same(tmp_path) -> None:
+    ids = (np.arange(32 << 20) % 251).astype(np.uint8)
+    ids.tofile(tmp_path / "ids")
+    mapped = np.memmap(tmp_path / "ids", dtype=np.uint8, mode="r")
+    before = resident_file_kb()
+    counts = count_ids(mapped[: 16 << 20], 251)  # counting lets go as it goes
+    assert resident_file_kb() - before < 4096
+    assert np.array_equal(counts, np.bincount(ids[: 16 << 20], minlength=251))
+    batcher = StreamBatcher(mapped, 8, 100)
+    first = [batcher.next().inputs for _ in range(3 * data_module.RELEASE_EVERY)]
+    assert resident_file_kb() - before < 4096
+    batcher.load_state_dict({"epoch": 0, "position": 0})
+    assert all(np.array_equal(a, batcher.next().inputs) for a in first)  # read again from the page cache
+    in_memory = ids[:1000]
+    release_pages(in_memory)  # not a map: left alone
+    assert np.array_equal(in_memory, np.arange(1000) % 251)
