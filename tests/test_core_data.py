@@ -145,3 +145,12 @@ def test_release_pages_lets_go_of_a_file_map_and_the_data_reads_the_same(tmp_pat
     in_memory = ids[:1000]
     release_pages(in_memory)  # not a map: left alone
     assert np.array_equal(in_memory, np.arange(1000) % 251)
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 7, 1000, 1001, (1 << 20) + 3])
+def test_count_ids_counts_uint8_pairs_as_bincount_would(length: int) -> None:
+    ids = np.random.default_rng(length).integers(0, 200, length).astype(np.uint8)
+    for size in (200, 300):
+        assert np.array_equal(count_ids(ids, size), np.bincount(ids, minlength=size)[:size])
+    assert np.array_equal(count_ids(ids[1::2], 200), np.bincount(ids[1::2], minlength=200))  # not contiguous
+    assert np.array_equal(count_ids(ids.astype(np.uint16), 200), np.bincount(ids, minlength=200))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnplay.core.vocab import MAX_CODEPOINT
+from rnnplay.core.vocab import MAX_CODEPOINT, count_ids
 
 Piece = str | bytes
 
@@ -71,7 +71,7 @@ class StreamEncoder:
                 renumbered = self._add(np.flatnonzero(np.bincount(points[missing])), piece, keep_sorted)
                 looked = self._table[points]
             ids = looked.astype(self.dtype)
-        self.counts += np.bincount(ids, minlength=len(self.chars))
+        self.counts += count_ids(ids, len(self.chars))
         self.position += len(ids)
         return Encoded(ids, renumbered)
 
