@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ from rnnplay.core.vocab import Vocab, unknown_error
 from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
-CHUNK_IDS = 1 << 22  # ids read and written at a time when renumbering
+CHUNK_IDS = 1 << 20  # ids read and written at a time when renumbering
 TEMP = re.compile(r"\.tmp-(\d+)-")
 
 
@@ -181,7 +181,7 @@ def check_room(folder: Path, size: int) -> None:
 
 def cache_error(folder: Path, err: OSError) -> CacheError:
     return CacheError(f"cannot write the corpus's ids in {folder}: {err.strerror or err}; free some space there, "
-                        "or set RNNPLAY_CACHE_DIR to a folder you can write to")
+                      "or set RNNPLAY_CACHE_DIR to a folder you can write to")
 
 
 def remove_stale_temporaries(folder: Path) -> None:
@@ -204,12 +204,13 @@ def _alive(pid: int) -> bool:
 
 
 def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndarray, dtype: np.dtype,
-             count: int | None = None, progress: Callable[[int], None] | None = None) -> None:
+             count: int | None = None) -> None:
     """Ids read from ``source`` (the first ``count``; all by default), written to ``out`` as ``table[id]``.
 
-    uint8 to uint8 is one ``bytes.translate`` a chunk; other types go through numpy.
+    uint8 to uint8 is one ``bytes.translate`` a chunk; other types a lookup in the table, already of ``dtype``.
     """
     byte_table = bytes(table.tolist()).ljust(256, b"\0") if source_dtype == dtype == np.uint8 else None
+    table = table.astype(dtype)
     itemsize = np.dtype(source_dtype).itemsize
     with open(source, "rb") as src:
         done = 0
@@ -220,7 +221,5 @@ def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndar
             if byte_table is not None:
                 out.write(block.translate(byte_table))
             else:
-                out.write(table[np.frombuffer(block, dtype=source_dtype)].astype(dtype))
+                out.write(table[np.frombuffer(block, dtype=source_dtype)])
             done += len(block) // itemsize
-            if progress is not None:
-                progress(done)

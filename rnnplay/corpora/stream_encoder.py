@@ -115,6 +115,8 @@ class StreamEncoder:
         return table
 
     def _ascii_ids(self, piece: bytes) -> np.ndarray:
+        """The ids of an ASCII piece whose characters are all numbered: one ``bytes.translate`` while every
+        ASCII id fits a byte."""
         if self._bytes is None:
             ascii_ids = self._table[:128]
             if ascii_ids.max() < 256:
