@@ -83,8 +83,9 @@ class FileCorpus(Corpus):
 
     def head(self, chars: int) -> str:
         """The first ``chars`` characters, decoded from the start of the file only."""
-        with open(self.path, "rb") as f:
-            data = f.read(4 * chars + 4)  # no encoding takes more than 4 bytes a character
+        handle, _ = open_regular(self.path, in_memory=False)  # still a regular file: nothing to block on
+        with handle:
+            data = handle.read(4 * chars + 4)  # no encoding takes more than 4 bytes a character
         if text_codec(self.encoding) == "utf-8" and data.startswith(BOM):
             data = data[len(BOM) :]
         return codecs.getincrementaldecoder(self.encoding)(errors="replace").decode(data)[:chars]
