@@ -136,14 +136,14 @@ class DataParallelGradients:
             raise RnnplayError(f"a Ray worker failed in this step: {type(cause).__name__}: {first_line(cause)}") \
                 from None
         except exceptions.RayError as err:
-            raise RnnplayError(f"a Ray worker was lost and did not come back after {MAX_RESTARTS} restarts "
+            raise RnnplayError(f"a Ray worker stopped and Ray could not bring it back in {MAX_RESTARTS} restarts "
                                f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
 
     def describe(self) -> str:
-        """'each step on 2 workers on local Ray, 1 CPU each (1 thread, one BLAS thread per thread)'."""
+        """'each step on 2 workers on local Ray, 1 CPU each (1 thread, each with one BLAS thread)'."""
         plural = "s" if self.cpus != 1 else ""
         return (f"each step on {self.cluster.describe()}, {self.cpus} CPU{plural} each ({self.cpus} thread{plural}, "
-                "one BLAS thread per thread)")
+                "each with one BLAS thread)")
 
     def close(self) -> None:
         """End the workers (a cluster's would otherwise outlive the run)."""
