@@ -27,7 +27,7 @@ import pytest
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
-from rnnplay.distributed.data_parallel import worker_cpus
+from rnnplay.distributed.data_parallel import last_line, worker_cpus
 from rnnplay.models.bundled import load_model
 from rnnplay.session.events import Message, TrainingEnded
 from rnnplay.session.session import Session
@@ -131,6 +131,14 @@ def test_workers_share_the_clusters_cpus_or_say_they_do_not_fit() -> None:
     with pytest.raises(RnnplayError, match=r"3 workers do not fit on the Ray cluster \(2 CPUs on 2 nodes\): use at "
                                            r"most 2 workers"):
         worker_cpus(FakeCluster(1, 1), 3)
+
+
+def test_a_worker_that_cannot_start_is_said_by_its_own_error() -> None:
+    """Ray's ActorDiedError carries the remote traceback as text; its last line is the worker's own error."""
+    died = RuntimeError("The actor died because of an error raised in its creation task, ray::ShardWorker.__init__()"
+                        "\nTraceback (most recent call last):\n  File ...\n"
+                        "rnnplay.core.errors.RnnplayError: unknown cell 'gru'; available: lstm, rnn\n")
+    assert last_line(died) == "unknown cell 'gru'; available: lstm, rnn"
 
 
 # -- a real two-node cluster --------------------------------------------------------------------------------------

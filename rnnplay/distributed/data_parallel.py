@@ -136,6 +136,8 @@ class DataParallelGradients:
             raise RnnplayError(f"a Ray worker failed in this step: {type(cause).__name__}: {first_line(cause)}") \
                 from None
         except exceptions.RayError as err:
+            if getattr(err, "actor_init_failed", False):  # its replica could not be built (a plugin's cell missing)
+                raise RnnplayError(f"a Ray worker could not start: {last_line(err)}") from None
             raise RnnplayError(f"a Ray worker stopped and Ray could not bring it back in {MAX_RESTARTS} restarts "
                                f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
 
@@ -156,6 +158,13 @@ def writable(result: ShardResult) -> ShardResult:
     and the sum, the clip and the carried states write into them."""
     loss, grads, states = result
     return loss, {k: np.array(g) for k, g in grads.items()}, [tuple(np.array(a) for a in s) for s in states]
+
+
+def last_line(err: BaseException) -> str:
+    """The last line of a remote traceback, the exception itself (an RnnplayError's text alone)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = lines[-1] if lines else type(err).__name__
+    return text.removeprefix(f"{RnnplayError.__module__}.{RnnplayError.__name__}: ")[:200]
 
 
 def first_line(err: BaseException) -> str:
