@@ -208,7 +208,12 @@ def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: P
     assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
     ckpt = load_model(tmp_path / "m.npz")
     assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
-    assert_same_weights(ckpt.model.params, in_process(20).model.params)
+    reference = in_process(20).model.params
+    assert_same_weights(ckpt.model.params, reference)
+    r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
+                cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
+    assert r.returncode == 0 and "each step on 1 worker on the Ray cluster" in r.stderr, r.stderr
+    assert_same_weights(load_model(tmp_path / "one.npz").model.params, reference)
 
 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------
