@@ -30,7 +30,7 @@ _open_cards: ContextVar[tuple[Path, ...]] = ContextVar("open_cards", default=())
 
 class FileLoader:
     name = "file"
-    help = "one text file: file:PATH (a plain path works too); from 8 MB on, its ids are kept in the cache"
+    help = "one text file: file:PATH (a plain path works too); from 4 MiB on, its ids are kept in the cache"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
         return text_file_corpus(user_path(spec), encoding, progress)

@@ -33,7 +33,7 @@ from rnnplay.corpora.text import (
     text_sha256,
 )
 
-ID_FILE_BYTES = 1 << 23  # text files from this size on go through an id file; smaller ones are read into memory
+ID_FILE_BYTES = 1 << 22  # text files from this size on go through an id file; smaller ones are read into memory
 MEMORY_SHARE = 0.25  # the most of the machine's memory a file may have to be read into memory when the cache fails
 
 
