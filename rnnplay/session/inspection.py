@@ -229,6 +229,10 @@ class Inspection:
         return scores
 
     def _search_text(self, model: Model) -> tuple[str, str]:
+        job = self.session.training
+        if job is not None and job.run.model is self.session.model and job.run.trainer.val_ids is not None:
+            ids = job.run.trainer.val_ids[:FIND_CHARS]  # the run's own validation ids: no pass over its corpus
+            return f"{job.run.corpus.name}'s validation text", self.generation.known(model, model.vocab.decode(ids))
         corpus = self.corpus_text()
         if corpus is not None:
             name, text = corpus
