@@ -61,8 +61,9 @@ class TrainingAPI(Protocol):
     """The session's one training job, run in the background."""
 
     def start(self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
-              best: str | None = None) -> Any:
-        """Train on ``corpus_spec``: the loaded model further, or with ``spec`` a new model of that shape."""
+              best: str | None = None, *, workers: int = 1, ray_address: str | None = None) -> Any:
+        """Train on ``corpus_spec``: the loaded model further, or with ``spec`` a new model of that shape;
+        ``workers`` > 1 or a ``ray_address``: each step on that many Ray workers."""
         ...
 
     def stop(self) -> None:
