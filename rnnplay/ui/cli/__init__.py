@@ -40,6 +40,7 @@ examples:
   rnnplay                                        open the app on the bundled model
   rnnplay train input.txt --cell lstm --steps 2000 --out my.npz
   rnnplay sample my.npz --seed "ROMEO:" --length 300
+  rnnplay sweep input.txt --grid hidden=128,256 lr=2e-3,4e-3 --time 300
   rnnplay COMMAND --help                         help for one command, with examples"""
 
 
