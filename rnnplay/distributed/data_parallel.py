@@ -34,7 +34,7 @@ from rnnplay.core import parallel_step
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
 from rnnplay.core.trainer import Trainer
-from rnnplay.distributed.cluster import cluster_address, ray_session, require_ray
+from rnnplay.distributed.cluster import check_reachable, cluster_address, ray_session, require_ray
 from rnnplay.distributed.shard_worker import Replica, ShardResult, ShardWorker
 
 MAX_RESTARTS = 3  # times Ray restarts a killed worker (and retries its step) before the run stops
@@ -60,12 +60,14 @@ class Cluster:
         if not self.uses_ray:
             return
         require_ray("training on Ray workers")
+        if cluster_address(self.address):  # before the corpus loads: a wrong or silent address is one line now
+            check_reachable(cluster_address(self.address))
         if batch_size is not None and batch_size % self.workers:
             n = self.workers
             lower, upper = batch_size - batch_size % n, batch_size + n - batch_size % n
             near = f"{lower} or {upper}" if lower else str(upper)
             raise RnnplayError(f"a batch of {batch_size} streams does not split evenly over {n} workers: choose a "
-                               f"batch size {n} divides ({near}) or another number of workers")
+                               f"batch size that divides by {n} ({near}) or another number of workers")
 
     def describe(self) -> str:
         where = f"the Ray cluster at {cluster_address(self.address)}" if cluster_address(self.address) else "local Ray"
