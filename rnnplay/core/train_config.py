@@ -63,7 +63,7 @@ class TrainConfig:
     embedding_dropout: float = setting(0.0, "per step, drop whole characters of the vocabulary from the input (rows "
                                        "of the first layer's input weights)", min=0, max=1, max_open=True,
                                        label="embedding dropout")
-    ema: float = setting(0.0, "decay of the weights' moving average, which validation and the saved model use; "
+    ema: float = setting(0.999, "decay of the weights' moving average, which validation and the saved model use; "
                          "0: off", min=0, max=1, max_open=True, label="ema decay")
     # validation and samples
     val_fraction: float = setting(0.1, "share of the corpus held out for validation, from its end", min=0, max=1,
