@@ -77,8 +77,9 @@ def _saved_config(path: str | os.PathLike[str], training: dict[str, Any]) -> Tra
     if not isinstance(saved, dict) or not set(saved) <= known:
         raise RnnplayError(f"{path}: its training settings are unreadable; start a fresh run")
     try:
-        # Runs saved before schedules existed trained at a constant rate; keep it that way.
-        return TrainConfig(**{"lr_schedule": "constant", **saved})
+        # Runs saved before schedules existed trained at a constant rate, and those saved before weight
+        # averaging without it; keep them that way, so a resume is their exact continuation.
+        return TrainConfig(**{"lr_schedule": "constant", "ema": 0.0, **saved})
     except RnnplayError as err:
         raise RnnplayError(f"{path}: its training settings are unusable ({err}); start a fresh run") from None
 
