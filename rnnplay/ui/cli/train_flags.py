@@ -16,6 +16,7 @@ from rnnplay.core.params import Param, params_of
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
+REGULARISATION_FIELDS = ("dropout_kind", "weight_drop", "embedding_dropout", "ema")
 MODEL_FIELDS = tuple(params_of(ModelSpec))
 CONFIG_FIELDS = tuple(params_of(TrainConfig))
 CHECKPOINT_EVERY = Param("checkpoint_every", int, 1000, "save every N steps, 0: only at the end", min=0,
@@ -40,6 +41,8 @@ def group_of(name: str) -> str:
     """The help section a TrainConfig field's flag is listed in."""
     if name in BUDGET_FIELDS:
         return "budget (one or more; training stops at the first reached)"
+    if name in REGULARISATION_FIELDS:
+        return "regularisation and weight averaging (docs/training.md)"
     return "validation and samples" if name.startswith(("val_", "sample_")) else "optimisation"
 
 
