@@ -85,8 +85,12 @@ class Model:
         per step: at lr 2e-3, walking b_y to values like log p(' ') - log p('Z') ≈ 8
         takes thousands of steps, and training stalls on that plateau first.
         """
-        counts = count_ids(np.asarray(ids), self.vocab.size) + 1.0
-        self.params["head.b_y"][...] = np.log(counts / counts.sum())
+        self.init_output_bias_from_counts(count_ids(np.asarray(ids), self.vocab.size))
+
+    def init_output_bias_from_counts(self, counts: np.ndarray) -> None:
+        """:meth:`init_output_bias` from each id's count n_c, for callers that know them without a pass over ids."""
+        smoothed = np.asarray(counts, dtype=np.float64) + 1.0
+        self.params["head.b_y"][...] = np.log(smoothed / smoothed.sum())
 
     def _layer_view(self, i: int) -> dict[str, np.ndarray]:
         prefix = f"layers.{i}."

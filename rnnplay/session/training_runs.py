@@ -35,8 +35,9 @@ from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Event, Trainer
-from rnnplay.core.vocab import Vocab, describe_char
+from rnnplay.core.vocab import Vocab, count_ids, describe_char
 from rnnplay.corpora import Corpus
+from rnnplay.corpora.file_corpus import FileCorpus
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
@@ -264,7 +265,10 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
     check_buildable(cell, vocab, spec, config)
     model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
-    model.init_output_bias(train_ids)
+    if isinstance(corpus, FileCorpus):  # its sidecar counts the whole text: count only the validation part
+        model.init_output_bias_from_counts(corpus.counts() - count_ids(val_ids, vocab.size))
+    else:
+        model.init_output_bias(train_ids)
     return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
 
 
