@@ -97,8 +97,12 @@ def loss_and_grads(
 
 
 def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
-               bounds: list[tuple[int, int]], workers: int | None) -> list[ChunkResult]:  # fmt: skip
+               bounds: list[tuple[int, int]], workers: int | None,
+               total: int | None = None) -> list[ChunkResult]:  # fmt: skip
     """Every chunk's (loss sum, gradients, carried-out states), in chunk order, computed on the pool.
+
+    ``total``: the characters the gradients are a mean over (default: these ``inputs``'; a data-parallel
+    worker, whose inputs are a shard of the batch, gives the whole batch's).
 
     If the caller is interrupted (Ctrl-C) while it waits, the chunks not started are
     cancelled and the running ones finish before the interrupt goes on, so no
@@ -111,7 +115,7 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
             part = slice(lo, hi)
             chunk_states, chunk_masks = streams_part(states, masks, part)
             futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
-                                           chunk_states, chunk_masks, inputs.shape[0] * inputs.shape[1]))
+                                           chunk_states, chunk_masks, total or inputs.shape[0] * inputs.shape[1]))
         return [f.result() for f in futures]
     except BaseException:
         for f in futures:

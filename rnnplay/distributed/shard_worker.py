@@ -91,11 +91,8 @@ class ShardWorker:
         with threads.one_blas_thread():
             if len(bounds) == 1:
                 return parallel_step.chunk_loss_and_grads(self.model, inputs, targets, states, masks, total)
-            executor = parallel_step.pool(self.threads)
-            futures = [executor.submit(parallel_step.chunk_loss_and_grads, self.model, inputs[:, lo:hi],
-                                       targets[:, lo:hi], *parallel_step.streams_part(states, masks, slice(lo, hi)),
-                                       total) for lo, hi in bounds]
-            results = [f.result() for f in futures]
+            results = parallel_step.run_chunks(self.model, inputs, targets, states, masks, bounds, self.threads,
+                                               total)
         return parallel_step.sum_chunks(results, 1)
 
     def echo(self, weights: dict[str, np.ndarray]) -> dict[str, Any]:
