@@ -276,3 +276,25 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
     r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(70).model.params)
+
+
+STAND_IN = """
+import faulthandler, io, sys
+from rnnplay.distributed.cluster import stderr_aside
+
+class StandIn(io.StringIO):  # what Textual puts in sys.stderr while the app runs: no file descriptor
+    def fileno(self):
+        return -1
+
+sys.stderr = stand_in = StandIn()
+with stderr_aside():
+    faulthandler.enable()  # what ray.init calls on sys.stderr
+assert sys.stderr is stand_in
+print("ok")
+"""
+
+
+def test_ray_can_connect_inside_the_app_whose_stderr_has_no_descriptor() -> None:
+    """In the app, /train workers=2 failed with "file.fileno() is not a valid file descriptor" (Ray's faulthandler)."""
+    r = subprocess.run([sys.executable, "-c", STAND_IN], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

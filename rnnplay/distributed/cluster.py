@@ -63,8 +63,13 @@ def stderr_aside() -> Iterator[None]:
 
     Ray's C++ core writes its retries and warnings there while it connects, where no
     logging setting reaches them; what goes wrong is said in one line by the caller instead.
+    Inside the app, ``sys.stderr`` is put back to the process's own for the block: Ray hands
+    it to ``faulthandler``, which needs a real file descriptor.
     """
     sys.stderr.flush()
+    shown = sys.stderr  # the app's (Textual's) stand-in has no file descriptor, and Ray's faulthandler needs one
+    if not has_descriptor(shown) and sys.__stderr__ is not None:
+        sys.stderr = sys.__stderr__
     saved = os.dup(2)
     with tempfile.TemporaryFile() as scratch:
         os.dup2(scratch.fileno(), 2)
@@ -73,6 +78,15 @@ def stderr_aside() -> Iterator[None]:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            sys.stderr = shown
+
+
+def has_descriptor(stream: object) -> bool:
+    """Whether ``stream`` is backed by a file descriptor (a terminal, a file, a pipe)."""
+    try:
+        return stream.fileno() >= 0  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 @contextmanager
