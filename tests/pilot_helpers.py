@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from textual import events
 from textual.pilot import Pilot
 
 from rnnplay.session.session import Session
@@ -45,8 +46,19 @@ def messages(app: RnnplayApp, level: str) -> list[str]:
     return [note.text for note in app.query(f".message.{level}").results(Note)]
 
 
+def send_keys(app: RnnplayApp, *keys: str) -> None:
+    """Send keys as the terminal driver does, without Pilot's wait for an idle process after each.
+
+    While text streams in the process is never idle, so ``pilot.press`` waits its full second
+    twice per key; wait for the state the keys lead to with :func:`until` instead.
+    """
+    for key in keys:
+        char = " " if key == "space" else key if len(key) == 1 else None
+        app.post_message(events.Key(key, char))
+
+
 def slow_down(app: RnnplayApp) -> None:
-    """Make every model step take a few milliseconds, so 100,000 characters take minutes and
+    """Make every model step take 20 milliseconds, so 100,000 characters take half an hour and
     the key always arrives mid-stream (the tiny model alone can finish before it does)."""
     model = app.session.model
     fast_stepper = model.stepper
@@ -55,7 +67,7 @@ def slow_down(app: RnnplayApp) -> None:
         fast = fast_stepper()
 
         def slow_step(ids, states):
-            time.sleep(0.002)
+            time.sleep(0.02)
             return fast(ids, states)
 
         return slow_step

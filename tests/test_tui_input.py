@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, slow_down, type_line, until
+from pilot_helpers import app_on, send_keys, slow_down, type_line, until
 from textual import events
 
 from rnnplay.ui.history import append_history, history_path, load_history
@@ -76,7 +76,8 @@ async def test_typing_while_text_streams_in_keeps_both(app: RnnplayApp) -> None:
         app.session.length = 100_000
         await type_line(pilot, "To be")
         await until(pilot, lambda: app.turn is not None and app.turn.text)
-        await pilot.press(*"or not", "ctrl+j", *"to")
+        send_keys(app, "o", "r", "space", "n", "o", "t", "ctrl+j", "t", "o")
+        await until(pilot, lambda: prompt_of(app).text == "or not\nto")
         turn = app.turn
         assert turn is not None  # still streaming
         await pilot.press("escape")  # stops the stream, keeps what is typed
