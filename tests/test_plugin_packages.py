@@ -1,8 +1,9 @@
 """Plugin packages installed for real with pip into a fresh virtual environment this module creates.
 
-The environment gets rnnplay (editable, from this checkout) and pytest; build
-isolation is turned off (PIP_NO_BUILD_ISOLATION=0, with a recent setuptools in
-the venv) so each local package builds in seconds. Packages are copied to a
+The environment gets rnnplay (editable, from this checkout); its dependencies,
+pip, setuptools and pytest are those of the environment running the tests, on
+its path after its own packages. Build isolation is turned off
+(PIP_NO_BUILD_ISOLATION=0) so each local package builds in seconds. Packages are copied to a
 temporary folder before installing, since building writes into the source tree.
 """
 
@@ -12,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sysconfig
 import time
 import venv
 from pathlib import Path
@@ -50,11 +52,16 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     start = time.perf_counter()
     path = tmp_path_factory.mktemp("venv") / "env"
-    venv.create(path, with_pip=True)
+    venv.create(path)
     e = Env(path)
     here = path.parent
-    e.run("python", "-m", "pip", "install", "-q", "setuptools>=77", "pytest", cwd=here)
-    e.run("python", "-m", "pip", "install", "-q", "-e", str(ROOT), cwd=here)
+    # rnnplay's dependencies, pip, setuptools and pytest come from the environment running these tests,
+    # put after the new one's own site-packages (a .pth line adds the folder; its own .pth files, such
+    # as the editable rnnplay's, are not read); rnnplay itself is installed into the new one.
+    site_of = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    child_site = Path(e.run("python", "-c", site_of, cwd=here).stdout.strip())
+    (child_site / "outer-environment.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    e.run("python", "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), cwd=here)
     print(f"\nfresh venv with rnnplay installed in {time.perf_counter() - start:.1f} s")
     return e
 
@@ -83,7 +90,7 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     assert (gru["version"], gru["hooks"], gru["cells"]) == ("0.1.0", ["register_cells"], ["gru"])
     assert listing["failed"] == []
 
-    # The package's own tests pass where it is installed (its PyTorch comparison skips: no torch here).
+    # The package's own tests pass where it is installed (with PyTorch from the outer environment, if it has it).
     tests = env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "rnnplay-gru/tests", cwd=work)
     assert " passed" in tests.stdout and "failed" not in tests.stdout
 
