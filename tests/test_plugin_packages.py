@@ -32,7 +32,8 @@ class Env:
         self.path = path
         self.bin = path / ("Scripts" if os.name == "nt" else "bin")
         self.environ = {**os.environ, "VIRTUAL_ENV": str(path), "PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}",
-                        "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+                        "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
         for name in ("PYTHONPATH", "RNNPLAY_LOAD_PLUGINS", "PYTHONHOME"):
             self.environ.pop(name, None)
 
@@ -57,10 +58,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     here = path.parent
     # rnnplay's dependencies, pip, setuptools and pytest come from the environment running these tests,
     # put after the new one's own site-packages (a .pth line adds the folder; its own .pth files, such
-    # as the editable rnnplay's, are not read); rnnplay itself is installed into the new one.
+    # as the editable rnnplay's, are not read); rnnplay itself is installed into the new one. PyTorch
+    # (a test extra out there) is hidden, as a user would not have it.
     site_of = "import sysconfig; print(sysconfig.get_path('purelib'))"
     child_site = Path(e.run("python", "-c", site_of, cwd=here).stdout.strip())
     (child_site / "outer-environment.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    (child_site / "torch.py").write_text('raise ModuleNotFoundError("no PyTorch here", name="torch")\n')
     e.run("python", "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), cwd=here)
     print(f"\nfresh venv with rnnplay installed in {time.perf_counter() - start:.1f} s")
     return e
@@ -90,7 +93,7 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     assert (gru["version"], gru["hooks"], gru["cells"]) == ("0.1.0", ["register_cells"], ["gru"])
     assert listing["failed"] == []
 
-    # The package's own tests pass where it is installed (with PyTorch from the outer environment, if it has it).
+    # The package's own tests pass where it is installed (its PyTorch comparison skips: no torch here).
     tests = env.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "rnnplay-gru/tests", cwd=work)
     assert " passed" in tests.stdout and "failed" not in tests.stdout
 
