@@ -22,11 +22,11 @@ def test_it_fits_in_the_package_and_records_how_it_was_made() -> None:
     assert meta["history"]["val_loss"] <= DOCUMENTED + 0.005
 
 
-def test_it_scores_what_it_scored_when_bundled_on_the_validation_split(shakespeare_path: Path) -> None:
+def test_it_scores_its_measured_loss_on_the_validation_split(shakespeare_path: Path) -> None:
     """`rnnplay score --file tinyshakespeare.txt --val-split` reads the last 10% (floor, as split_ids) as one stream.
 
     The whole split (the README's figure) takes half a minute of one-stream steps, so the suite scores its first
-    SCORED characters, whose loss was measured once on these weights (scoring is deterministic for fixed weights).
+    SCORED characters, whose loss was measured once on these weights (the same weights give it again, to rounding).
     """
     model = load_model().model
     text = shakespeare_path.read_text(encoding="utf-8")
