@@ -137,8 +137,8 @@ def test_a_worker_that_cannot_start_is_said_by_its_own_error() -> None:
     """Ray's ActorDiedError carries the remote traceback as text; its last line is the worker's own error."""
     died = RuntimeError("The actor died because of an error raised in its creation task, ray::ShardWorker.__init__()"
                         "\nTraceback (most recent call last):\n  File ...\n"
-                        "rnnplay.core.errors.RnnplayError: unknown cell 'gru'; available: lstm, rnn\n")
-    assert last_line(died) == "unknown cell 'gru'; available: lstm, rnn"
+                        "rnnplay.core.errors.RnnplayError: unknown cell 'gru'; available: lnlstm, lstm, rnn\n")
+    assert last_line(died) == "unknown cell 'gru'; available: lnlstm, lstm, rnn"
 
 
 # -- a real two-node cluster --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnplay.core.cells.layernorm_lstm import LayerNormLSTMCell
 from rnnplay.core.cells.lstm import LSTMCell
 from rnnplay.core.cells.rnn import RNNCell
 from rnnplay.core.errors import RnnplayError
@@ -55,7 +56,7 @@ def random_model(cell, layers: int = 2) -> Model:
     return Model(cell, Vocab.from_text(PAREN_TEXT), hidden_size=8, num_layers=layers, seed=1, dtype=np.float64)
 
 
-@pytest.mark.parametrize("cell", [RNNCell(), LSTMCell()], ids=["rnn", "lstm"])
+@pytest.mark.parametrize("cell", [RNNCell(), LSTMCell(), LayerNormLSTMCell()], ids=["rnn", "lstm", "lnlstm"])
 def test_activations_equal_the_forward_pass_of_every_layer(cell) -> None:
     model = random_model(cell)
     acts = activations(model, PAREN_TEXT)

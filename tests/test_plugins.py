@@ -123,7 +123,8 @@ def test_a_plugin_registers_through_every_hook(host: PluginHost) -> None:
 
 
 def test_unknown_names_get_a_suggestion(host: PluginHost) -> None:
-    with pytest.raises(RnnplayError, match=r"unknown cell 'lstn' \(did you mean 'lstm'\?\); available: lstm, rnn"):
+    suggestion = r"unknown cell 'lstn' \(did you mean 'lstm' or 'lnlstm'\?\); available: lnlstm, lstm, rnn"
+    with pytest.raises(RnnplayError, match=suggestion):
         host.cell("lstn")
 
 
@@ -174,7 +175,7 @@ def test_a_hook_that_raises_is_reported_and_the_plugins_other_hooks_still_work(h
         "plugin rnnplay-raising skipped: register_cells raised ValueError: no cells today"
     ]
     assert host.corpus_loaders["shout"].plugin == "rnnplay-raising"
-    assert set(host.cells) == {"rnn", "lstm"}
+    assert set(host.cells) == {"rnn", "lstm", "lnlstm"}
 
 
 def test_unknown_hooks_and_mismatched_signatures_are_reported(host: PluginHost) -> None:
@@ -365,7 +366,7 @@ def cli(*args: str, site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_lists_and_trains_despite_broken_plugins(broken_site: Path, small_file: Path, tmp_path: Path) -> None:
     table = cli("plugins", site=broken_site, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    assert re.search(r"^rnnplay \(built-in\)\s+\S+\s+cells.*cells: rnn, lstm", table.stdout, re.M)
+    assert re.search(r"^rnnplay \(built-in\)\s+\S+\s+cells.*cells: rnn, lstm, lnlstm", table.stdout, re.M)
     assert re.search(r"^rnnplay-taken-name\s+0\.0\.1\s+cells\s+cells: fresh-rnn$", table.stdout, re.M)
     failed = table.stdout.split("failed to load (skipped):\n")[1]
     for name in BROKEN:
@@ -374,7 +375,7 @@ def test_cli_lists_and_trains_despite_broken_plugins(broken_site: Path, small_fi
     listing = json.loads(cli("plugins", "--json", site=broken_site, cwd=tmp_path).stdout)
     assert {f["name"] for f in listing["failed"]} == set(BROKEN)
     by_name = {p["name"]: p for p in listing["plugins"]}
-    assert by_name["rnnplay"]["builtin"] and by_name["rnnplay"]["cells"][:2] == ["rnn", "lstm"]
+    assert by_name["rnnplay"]["builtin"] and by_name["rnnplay"]["cells"][:3] == ["rnn", "lstm", "lnlstm"]
     assert by_name["rnnplay-taken-name"]["cells"] == ["fresh-rnn"]
 
     train = cli("train", str(small_file), "--cell", "fresh-rnn", "--layers", "1", "--hidden", "16", "--batch-size", "4",

@@ -1,8 +1,8 @@
-"""The built-in cells: the vanilla RNN and the LSTM."""
+"""The built-in cells: the vanilla RNN, the LSTM and the layer-normalised LSTM."""
 
 from __future__ import annotations
 
-from rnnplay.core.cells import LSTMCell, RNNCell
+from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
 
@@ -10,3 +10,4 @@ from rnnplay.plugins.hookspecs import Register, hookimpl
 def register_cells(register: Register) -> None:
     register(RNNCell())
     register(LSTMCell())
+    register(LayerNormLSTMCell())

@@ -21,7 +21,9 @@ from rnnplay.core.params import check_fields, setting
 class ModelSpec:
     """The shape of a model; the sizes are checked against the checkpoint loader's limits (:mod:`.limits`)."""
 
-    cell: str = setting("lstm", "recurrent cell: rnn, lstm, or one from a plugin", label="cell")
+    cell: str = setting(
+        "lstm", "recurrent cell: rnn, lstm, lnlstm (layer-normalised), or one from a plugin", label="cell"
+    )
     layers: int = setting(2, f"stacked layers, 1 to {MAX_LAYERS}", label="layers")
     hidden: int = setting(256, f"hidden units per layer, 1 to {MAX_HIDDEN:,}", label="hidden size")
     dropout: float = setting(0.0, "dropout on each layer's output, between layers and before the head",

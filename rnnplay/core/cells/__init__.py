@@ -1,4 +1,4 @@
-"""Recurrent cells: the :class:`Cell` contract (``base``), the vanilla RNN and the LSTM.
+"""Recurrent cells: the :class:`Cell` contract (``base``), the vanilla RNN, the LSTM and the layer-normalised LSTM.
 
 Each cell is a stateless object; its parameters live in a dict. Plugins add cells that meet the
 same contract (``rnnplay.plugins.contracts`` reads it from :class:`Cell` itself).
@@ -7,7 +7,8 @@ May import: the rest of ``rnnplay.core`` (ops, jit, threads); numba only in ``ls
 """
 
 from rnnplay.core.cells.base import Cell, State, zero_state
+from rnnplay.core.cells.layernorm_lstm import LayerNormLSTMCell
 from rnnplay.core.cells.lstm import LSTMCell
 from rnnplay.core.cells.rnn import RNNCell
 
-__all__ = ["Cell", "LSTMCell", "RNNCell", "State", "zero_state"]
+__all__ = ["Cell", "LSTMCell", "LayerNormLSTMCell", "RNNCell", "State", "zero_state"]
