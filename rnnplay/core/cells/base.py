@@ -64,6 +64,13 @@ def zero_state(cell: Cell, batch_size: int, hidden_size: int, dtype: Any = np.fl
     return tuple(np.zeros((batch_size, hidden_size), dtype=dtype) for _ in range(cell.state_size))
 
 
+def state_grads(dstate: State | None, n: int, shape: tuple[int, int], dtype: Any) -> list[np.ndarray]:
+    """dL/d(final state) as ``n`` fresh arrays a backward pass may add into: copies of ``dstate``, or zeros."""
+    if dstate is None:
+        return [np.zeros(shape, dtype=dtype) for _ in range(n)]
+    return [d.copy() for d in dstate]
+
+
 def uniform_init(
     rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype: Any
 ) -> np.ndarray:

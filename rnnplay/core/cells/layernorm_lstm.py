@@ -40,8 +40,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rnnplay.core.cells.base import Params, State, uniform_init
+from rnnplay.core.cells.base import Params, State, state_grads
 from rnnplay.core.cells.layer_norm import normalise, normalise_backward, rows_sum
+from rnnplay.core.cells.lstm import LSTMCell
 from rnnplay.core.ops import project_inputs, project_inputs_backward, sigmoid
 
 
@@ -95,13 +96,10 @@ class LayerNormLSTMCell:
     def init_params(
         self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float32
     ) -> Params:
+        """The LSTM's weights and biases (its forget bias at 1), and the gains at 1 and β_c at 0."""
         H = hidden_size
-        b = np.zeros(4 * H, dtype=dtype)
-        b[H : 2 * H] = 1.0  # forget gate open at the start
         return {
-            "W_xh": uniform_init(rng, (input_size, 4 * H), H, dtype),
-            "W_hh": uniform_init(rng, (H, 4 * H), H, dtype),
-            "b_h": b,
+            **LSTMCell().init_params(input_size, hidden_size, rng, dtype),
             "g_x": np.ones(4 * H, dtype=dtype),
             "g_h": np.ones(4 * H, dtype=dtype),
             "g_c": np.ones(H, dtype=dtype),
@@ -131,10 +129,7 @@ class LayerNormLSTMCell:
         dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
         dr = np.empty((T, B, 4 * H), dtype=hs.dtype)
         du = np.empty((T, B, H), dtype=hs.dtype)
-        if dstate is None:
-            dh, dc = np.zeros((B, H), dtype=hs.dtype), np.zeros((B, H), dtype=hs.dtype)
-        else:
-            dh, dc = dstate[0].copy(), dstate[1].copy()
+        dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
         for t in range(T - 1, -1, -1):
             s = steps[t]
             i, f, g, o = (s.acts[:, k * H : (k + 1) * H] for k in range(4))

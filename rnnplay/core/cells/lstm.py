@@ -35,7 +35,7 @@ import numpy as np
 
 from rnnplay.core import jit, threads
 from rnnplay.core.cells import lstm_gates
-from rnnplay.core.cells.base import Params, State, StepFn, uniform_init
+from rnnplay.core.cells.base import Params, State, StepFn, state_grads, uniform_init
 from rnnplay.core.cells.lstm_gates import GateMaths, scale
 from rnnplay.core.cells.lstm_step import LayerStep
 from rnnplay.core.ops import is_ids, project_inputs, project_inputs_backward
@@ -103,10 +103,7 @@ class LSTMCell:
         T, B, H = dh_seq.shape
         dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
         W_hh_T = params["W_hh"].T
-        if dstate is None:
-            dh, dc = np.zeros((B, H), dtype=hs.dtype), np.zeros((B, H), dtype=hs.dtype)
-        else:
-            dh, dc = dstate[0].copy(), dstate[1].copy()
+        dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
         for t in range(T - 1, -1, -1):
             gates.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
             np.matmul(dz[t], W_hh_T, out=dh)  # to h_{t-1}

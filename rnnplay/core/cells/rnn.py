@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core.cells.base import Params, State, uniform_init
+from rnnplay.core.cells.base import Params, State, state_grads, uniform_init
 from rnnplay.core.ops import project_inputs, project_inputs_backward
 
 
@@ -67,7 +67,7 @@ class RNNCell:
         W_hh_T = params["W_hh"].T
         T, B, H = dh_seq.shape
         dz = 1.0 - hs[1:] * hs[1:]  # tanh'(z_t) for all t, then scaled in place by dh_t below
-        dh_next = np.zeros((B, H), dtype=dz.dtype) if dstate is None else dstate[0].copy()
+        (dh_next,) = state_grads(dstate, 1, (B, H), dz.dtype)
         for t in range(T - 1, -1, -1):
             dh_next += dh_seq[t]
             dz[t] *= dh_next
