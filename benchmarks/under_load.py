@@ -1,6 +1,6 @@
 """Training under load: the 2x256 LSTM step on a quiet machine and with one core kept busy, rnnplay beside PyTorch.
 
-    python benchmarks/under_load.py [--steps 10] [--warmup 2] [--rounds 3] [--threads N]
+    python benchmarks/under_load.py [--steps 10] [--warmup 2] [--rounds 3] [--threads N] [--other-session]
 
 The step is train_throughput.py's (forward, backward through time, clipping, Adam,
 on batches of tiny shakespeare, B64 T100). rnnplay's step runs its chunks of 16
@@ -12,6 +12,11 @@ matters outside training steps). PyTorch runs as it comes.
 spinner running; --warmup steps after each change let the policy and the
 scheduler see it. The figures are medians over the rounds, and only mean
 something on an otherwise quiet machine: the load average is printed first.
+"cores" is the CPU time this process used per second of a block (all its threads):
+the share of the machine the scheduler gave it. The spinner runs in this
+script's session; --other-session starts it in a session of its own, as
+`yes > /dev/null` typed in another terminal would be (where the kernel groups
+tasks by session, "autogroup", the two sessions then share the cores as equals).
 Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional.
 """
 
@@ -23,9 +28,10 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
-from train_throughput import CONFIGS, CORPUS, rnnplay_steps, seconds_per_step, torch_steps
+from train_throughput import CONFIGS, CORPUS, rnnplay_steps, torch_steps
 
 from rnnplay.core import parallel_step, threads
 from rnnplay.core.errors import RnnplayError
@@ -36,9 +42,9 @@ SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or un
 
 
 @contextlib.contextmanager
-def one_core_busy() -> Iterator[None]:
-    """Another process keeps one core busy while the body runs."""
-    spinner = subprocess.Popen(SPINNER)
+def one_core_busy(own_session: bool = False) -> Iterator[None]:
+    """Another process keeps one core busy while the body runs (in a session of its own with ``own_session``)."""
+    spinner = subprocess.Popen(SPINNER, start_new_session=own_session)
     try:
         yield
     finally:
@@ -46,22 +52,34 @@ def one_core_busy() -> Iterator[None]:
         spinner.wait()
 
 
+def timed_block(runner: Iterator[None], steps: int) -> tuple[float, float]:
+    """(wall-clock seconds per step, cores this process used meanwhile) over ``steps`` steps of ``runner``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        next(runner)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return wall / steps, cpu / wall
+
+
 def time_blocks(runners: dict[str, Iterator[None]], steps: int, warmup: int, rounds: int,
-                policy: threads.Policy, chunks: int) -> dict[tuple[str, bool], list[float]]:  # fmt: skip
-    """Seconds per step of each runner, quiet (False) and with one core busy (True), one entry per round."""
-    seconds: dict[tuple[str, bool], list[float]] = {(name, busy): [] for name in runners for busy in (False, True)}
+                policy: threads.Policy, chunks: int,
+                own_session: bool = False) -> dict[tuple[str, bool], list[tuple[float, float]]]:  # fmt: skip
+    """(seconds per step, cores used) of each runner, quiet (False) and with one core busy (True), one per round."""
+    blocks: dict[tuple[str, bool], list[tuple[float, float]]] = {
+        (name, busy): [] for name in runners for busy in (False, True)
+    }
     for _ in range(rounds):
         for busy in (False, True):
-            with one_core_busy() if busy else contextlib.nullcontext():
+            with one_core_busy(own_session) if busy else contextlib.nullcontext():
                 for name, runner in runners.items():
                     for _ in range(warmup):
                         next(runner)
-                    seconds[name, busy].append(seconds_per_step(runner, steps))
+                    blocks[name, busy].append(timed_block(runner, steps))
                     if name == "rnnplay":
                         print(f"  {'busy' if busy else 'quiet'}: rnnplay's steps ran {chunks} chunks on "
                               f"{parallel_step.worker_count()} worker threads, BLAS on 1 thread; the policy reads "
                               f"{policy.others:.1f} cores used by other processes", flush=True)  # fmt: skip
-    return seconds
+    return blocks
 
 
 def main() -> None:
@@ -70,6 +88,11 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps after each change of load (default 2)")
     ap.add_argument("--rounds", type=int, default=3, help="quiet/busy rounds; the median is printed (default 3)")
     ap.add_argument("--threads", default=None, help="pin rnnplay's BLAS threads instead of the policy's 'auto'")
+    ap.add_argument(
+        "--other-session",
+        action="store_true",
+        help="start the spinner in a session of its own, as a command typed in another terminal",
+    )
     args = ap.parse_args()
     if min(args.steps, args.warmup + 1, args.rounds) < 1:
         raise SystemExit("--steps and --rounds must be at least 1, --warmup at least 0")
@@ -87,13 +110,19 @@ def main() -> None:
     theirs = torch_steps(ids, vocab.size, cell, layers, hidden, B, T)
     if theirs is not None:
         runners["PyTorch"] = theirs
-    print(f"{label}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}; "
-          f"rnnplay threads: {args.threads or 'auto'}; median of {args.rounds} rounds of {args.steps} timed steps")
-    seconds = time_blocks(runners, args.steps, args.warmup, args.rounds, policy, len(parallel_step.chunk_bounds(B)))
-    print(f"{'':<10}{'quiet chars/s':>15}{'one core busy':>15}{'ratio':>8}")
+    print(
+        f"{label}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}; "
+        f"rnnplay threads: {args.threads or 'auto'}; median of {args.rounds} rounds of {args.steps} timed steps; "
+        f"the spinner in {'a session of its own' if args.other_session else 'this session'}"
+    )
+    blocks = time_blocks(
+        runners, args.steps, args.warmup, args.rounds, policy, len(parallel_step.chunk_bounds(B)), args.other_session
+    )
+    print(f"{'':<10}{'quiet chars/s':>15}{'one core busy':>15}{'ratio':>8}{'cores quiet':>13}{'cores busy':>12}")
     for name in runners:
-        quiet, busy = (B * T / statistics.median(seconds[name, load]) for load in (False, True))
-        print(f"{name:<10}{quiet:>15,.0f}{busy:>15,.0f}{busy / quiet:>7.2f}x")
+        quiet, busy = (B * T / statistics.median(s for s, _ in blocks[name, load]) for load in (False, True))
+        cores_quiet, cores_busy = (statistics.median(c for _, c in blocks[name, load]) for load in (False, True))
+        print(f"{name:<10}{quiet:>15,.0f}{busy:>15,.0f}{busy / quiet:>7.2f}x{cores_quiet:>13.2f}{cores_busy:>12.2f}")
 
 
 if __name__ == "__main__":
