@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 
 from rnnplay.core import jit, threads
-from rnnplay.core.cells import LSTMCell, lstm_gates
+from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, layernorm_gates, lstm_gates
+from rnnplay.core.cells.base import Cell
+from rnnplay.core.cells.layernorm_lstm import gate_maths as ln_gate_maths
 from rnnplay.core.cells.lstm import gate_maths
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 
 LSTM_KERNELS = "rnnplay.core.cells.lstm_kernels"
+LN_KERNELS = "rnnplay.core.cells.layernorm_kernels"
 
 
 @pytest.fixture
@@ -128,33 +131,36 @@ def test_disable_turns_the_kernels_off_for_the_process(kernels: ModuleType, monk
     assert jit.load(LSTM_KERNELS) is None
 
 
-def lstm_pass(x: np.ndarray, params: dict, state: tuple, dh_seq: np.ndarray, dstate: tuple, compiled: bool,
-              monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:  # fmt: skip
-    """Everything one forward and one backward pass of the LSTM cell give, kernels on or off."""
+def lstm_pass(cell: Cell, x: np.ndarray, params: dict, state: tuple, dh_seq: np.ndarray, dstate: tuple,
+              compiled: bool, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:  # fmt: skip
+    """Everything one forward and one backward pass of an LSTM cell give, kernels on or off."""
     with monkeypatch.context() as m:
         m.setenv("RNNPLAY_JIT", "1" if compiled else "0")
-        cell = LSTMCell()
         h_seq, (h_T, c_T), cache = cell.forward(params, x, state)
         dx, grads, (dh0, dc0) = cell.backward(params, cache, dh_seq, dstate)
     return [h_seq, h_T, c_T, *(() if dx is None else (dx,)), *(grads[k] for k in sorted(grads)), dh0, dc0]
 
 
+@pytest.mark.parametrize("cell", [LSTMCell(), LayerNormLSTMCell()], ids=lambda c: c.name)
 @pytest.mark.parametrize("ids_input", [True, False])
-def test_compiled_training_step_equals_numpy(monkeypatch: pytest.MonkeyPatch, ids_input: bool) -> None:
+def test_compiled_training_step_equals_numpy(monkeypatch: pytest.MonkeyPatch, ids_input: bool, cell: Cell) -> None:
     """Forward outputs, final state, every gradient and dx/dstate: the kernels against the numpy code."""
-    assert jit.load(LSTM_KERNELS) is not None
+    assert jit.load(LSTM_KERNELS) is not None and jit.load(LN_KERNELS) is not None
     rng = np.random.default_rng(11)
     T, B, I, H = 9, 3, 7, 16
-    params = {k: v * 3 for k, v in LSTMCell().init_params(I, H, rng).items()}  # saturated gates too
+    params = {k: v * 3 for k, v in cell.init_params(I, H, rng).items()}  # saturated gates too
     x = rng.integers(0, I, (T, B)) if ids_input else rng.normal(0, 1, (T, B, I)).astype(np.float32)
     state = tuple(rng.normal(0, 1, (B, H)).astype(np.float32) for _ in range(2))
     dh_seq = rng.normal(0, 1, (T, B, H)).astype(np.float32)
     dstate = tuple(rng.normal(0, 1, (B, H)).astype(np.float32) for _ in range(2))
-    compiled = lstm_pass(x, params, state, dh_seq, dstate, True, monkeypatch)
-    reference = lstm_pass(x, params, state, dh_seq, dstate, False, monkeypatch)
-    assert len(compiled) == len(reference) == (8 if ids_input else 9)  # dx only for vector inputs
+    compiled = lstm_pass(cell, x, params, state, dh_seq, dstate, True, monkeypatch)
+    reference = lstm_pass(cell, x, params, state, dh_seq, dstate, False, monkeypatch)
+    assert len(compiled) == len(reference) == len(params) + 5 + (0 if ids_input else 1)  # dx only for vectors
     for a, b in zip(compiled, reference, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
+        if cell.name == "lstm":
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
+        else:  # dividing by σ spreads float32 rounding over a row; both paths sit as close to a float64 run
+            assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()
 
 
 def test_the_gate_maths_is_chosen_once_per_sequence_and_per_stepper(
@@ -163,8 +169,11 @@ def test_the_gate_maths_is_chosen_once_per_sequence_and_per_stepper(
     """Compiled for float32, numpy for float64 or RNNPLAY_JIT=0; a sequence's backward and a stepper keep it."""
     assert gate_maths(np.float32) is kernels
     assert gate_maths(np.float64) is lstm_gates
+    assert ln_gate_maths(np.float32) is jit.load(LN_KERNELS) is not None
+    assert ln_gate_maths(np.float64) is layernorm_gates
     monkeypatch.setenv("RNNPLAY_JIT", "0")
     assert gate_maths(np.float32) is lstm_gates
+    assert ln_gate_maths(np.float32) is layernorm_gates
     monkeypatch.setenv("RNNPLAY_JIT", "1")
     cell = LSTMCell()
     params = cell.init_params(5, 8, np.random.default_rng(0))

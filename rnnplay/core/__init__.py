@@ -2,5 +2,5 @@
 generation, scoring, neurons and checkpoints.
 
 May import: nothing of rnnplay outside ``rnnplay.core`` (not even ``rnnplay.folders``: core reads
-and writes the paths it is given). Only ``jit`` and ``cells.lstm_kernels`` import numba; nothing
-here imports pluggy, a terminal or UI library, or torch."""
+and writes the paths it is given). Only ``jit`` and the kernel modules ``cells.lstm_kernels`` and
+``cells.layernorm_kernels`` import numba; nothing here imports pluggy, a terminal or UI library, or torch."""

@@ -3,7 +3,7 @@
 Each cell is a stateless object; its parameters live in a dict. Plugins add cells that meet the
 same contract (``rnnplay.plugins.contracts`` reads it from :class:`Cell` itself).
 
-May import: the rest of ``rnnplay.core`` (ops, jit, threads); numba only in ``lstm_kernels``.
+May import: the rest of ``rnnplay.core`` (ops, jit, threads); numba only in ``lstm_kernels`` and ``layernorm_kernels``.
 """
 
 from rnnplay.core.cells.base import Cell, State, zero_state

@@ -29,49 +29,33 @@ argument of the last tanh)::
     dW_hh = Σ_t h_{t-1}ᵀ·dr_t      dW_xh = Σ_t x_tᵀ·LN⁻(dz_t ⊙ γ_x)      db_h = Σ_t dz_t
     dγ_h  = Σ dz ⊙ LN(h@W_hh)      dγ_x = Σ dz ⊙ LN(x@W_xh)      dγ_c = Σ du ⊙ LN(c)      dβ_c = Σ du
 
-Each step costs the LSTM's products plus three normalisations, in numpy (no
-compiled kernel): what it buys per step and costs per minute is measured in
-docs/training.md.
+Each step costs the LSTM's products plus three normalisations. The elementwise
+part of a step is :mod:`.layernorm_gates` (numpy, the reference) or, for float32
+when numba loads, :mod:`.layernorm_kernels` (the same step compiled, one call);
+what the cell buys per step and costs per minute is measured in docs/training.md.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from rnnplay.core import jit
+from rnnplay.core.cells import layernorm_gates
 from rnnplay.core.cells.base import Params, State, state_grads
 from rnnplay.core.cells.layer_norm import normalise, normalise_backward, rows_sum
 from rnnplay.core.cells.lstm import LSTMCell
-from rnnplay.core.ops import project_inputs, project_inputs_backward, sigmoid
+from rnnplay.core.ops import project_inputs, project_inputs_backward
+
+KERNELS = "rnnplay.core.cells.layernorm_kernels"  # the compiled step, float32 (rnnplay.core.jit)
 
 
-class Step(NamedTuple):
-    """One time step's values, as forward keeps them for backward."""
-
-    acts: np.ndarray  # (B, 4H): [i, f, g, o]
-    rec_hat: np.ndarray  # (B, 4H): LN(h_{t-1}@W_hh) before its gain
-    rec_inv: np.ndarray  # (B, 1): its 1/σ
-    c: np.ndarray  # (B, H): c_t
-    c_hat: np.ndarray  # (B, H): LN(c_t) before its gain
-    c_inv: np.ndarray  # (B, 1)
-    tanh_u: np.ndarray  # (B, H): tanh(γ_c ⊙ LN(c_t) + β_c)
-    h: np.ndarray  # (B, H): h_t
-
-
-def lstm_step(params: Params, z_in: np.ndarray, h: np.ndarray, c: np.ndarray) -> Step:
-    """One step from the input side of the gates, ``z_in = LN(x_t@W_xh; γ_x) + b_h``, and the state (h, c)."""
-    H = h.shape[-1]
-    rec_hat, rec_inv = normalise(h @ params["W_hh"])
-    acts = z_in + rec_hat * params["g_h"]
-    sigmoid(acts[:, : 2 * H], out=acts[:, : 2 * H])  # i, f
-    np.tanh(acts[:, 2 * H : 3 * H], out=acts[:, 2 * H : 3 * H])  # g
-    sigmoid(acts[:, 3 * H :], out=acts[:, 3 * H :])  # o
-    i, f, g, o = (acts[:, k * H : (k + 1) * H] for k in range(4))
-    c_new = f * c + i * g
-    c_hat, c_inv = normalise(c_new)
-    tanh_u = np.tanh(c_hat * params["g_c"] + params["b_c"])
-    return Step(acts, rec_hat, rec_inv, c_new, c_hat, c_inv, tanh_u, o * tanh_u)
+def gate_maths(dtype: Any) -> ModuleType:
+    """The compiled step (:mod:`.layernorm_kernels`) for float32 when it loads, else the numpy reference."""
+    compiled = jit.load(KERNELS) if np.dtype(dtype) == np.float32 else None
+    return compiled if compiled is not None else layernorm_gates
 
 
 def input_side(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,12 +65,20 @@ def input_side(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 class Cache(NamedTuple):
+    """What forward keeps for backward: per step, the outputs of :func:`.layernorm_gates.forward_step`."""
+
     x: np.ndarray
-    x_hat: np.ndarray  # (T, B, 4H)
-    x_inv: np.ndarray  # (T, B, 1)
+    x_hat: np.ndarray  # (T, B, 4H): LN(x@W_xh) before its gain
+    x_inv: np.ndarray  # (T, B, 1): its 1/σ
     hs: np.ndarray  # (T+1, B, H): h_0 … h_T
     cs: np.ndarray  # (T+1, B, H): c_0 … c_T
-    steps: list[Step]
+    acts: np.ndarray  # (T, B, 4H): [i, f, g, o]
+    rec_hat: np.ndarray  # (T, B, 4H): LN(h_{t-1}@W_hh) before its gain
+    rec_inv: np.ndarray  # (T, B, 1)
+    c_hat: np.ndarray  # (T, B, H): LN(c_t) before its gain
+    c_inv: np.ndarray  # (T, B, 1)
+    tanh_u: np.ndarray  # (T, B, H): tanh(γ_c ⊙ LN(c_t) + β_c)
+    gates: ModuleType
 
 
 class LayerNormLSTMCell:
@@ -107,44 +99,38 @@ class LayerNormLSTMCell:
         }
 
     def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
+        gates = gate_maths(params["W_hh"].dtype)
         z_in, x_hat, x_inv = input_side(params, x)
-        h, c = state
-        T = z_in.shape[0]
-        hs = np.empty((T + 1, *h.shape), dtype=h.dtype)
-        cs = np.empty((T + 1, *c.shape), dtype=c.dtype)
-        hs[0], cs[0] = h, c
-        steps = []
+        h0, c0 = state
+        (T, B, G), H = z_in.shape, h0.shape[1]
+        dtype = z_in.dtype
+        hs, cs = np.empty((T + 1, B, H), dtype=dtype), np.empty((T + 1, B, H), dtype=dtype)
+        hs[0], cs[0] = h0, c0
+        acts, rec_hat = np.empty((T, B, G), dtype=dtype), np.empty((T, B, G), dtype=dtype)
+        c_hat, tanh_u = np.empty((T, B, H), dtype=dtype), np.empty((T, B, H), dtype=dtype)
+        rec_inv, c_inv = np.empty((T, B, 1), dtype=dtype), np.empty((T, B, 1), dtype=dtype)
+        rec = np.empty((B, G), dtype=dtype)
         for t in range(T):
-            step = lstm_step(params, z_in[t], hs[t], cs[t])
-            hs[t + 1], cs[t + 1] = step.h, step.c
-            steps.append(step)
-        return hs[1:], (hs[T], cs[T]), Cache(x, x_hat, x_inv, hs, cs, steps)
+            np.matmul(hs[t], params["W_hh"], out=rec)
+            gates.forward_step(z_in[t], rec, params["g_h"], cs[t], params["g_c"], params["b_c"], acts[t],
+                               rec_hat[t], rec_inv[t], cs[t + 1], c_hat[t], c_inv[t], tanh_u[t], hs[t + 1])
+        cache = Cache(x, x_hat, x_inv, hs, cs, acts, rec_hat, rec_inv, c_hat, c_inv, tanh_u, gates)
+        return hs[1:], (hs[T], cs[T]), cache
 
     def backward(
         self, params: Params, cache: Any, dh_seq: np.ndarray, dstate: State | None
     ) -> tuple[np.ndarray | None, Params, State]:
-        x, x_hat, x_inv, hs, cs, steps = cache
+        x, x_hat, x_inv, hs, cs, acts, rec_hat, rec_inv, c_hat, c_inv, tanh_u, gates = cache
         T, B, H = dh_seq.shape
         W_hh_T = params["W_hh"].T
-        dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
-        dr = np.empty((T, B, 4 * H), dtype=hs.dtype)
-        du = np.empty((T, B, H), dtype=hs.dtype)
+        dz, dr = np.empty_like(acts), np.empty_like(acts)
+        du = np.empty_like(tanh_u)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
         for t in range(T - 1, -1, -1):
-            s = steps[t]
-            i, f, g, o = (s.acts[:, k * H : (k + 1) * H] for k in range(4))
-            dh = dh + dh_seq[t]
-            du[t] = dh * o * (1.0 - s.tanh_u * s.tanh_u)
-            dc = dc + normalise_backward(du[t] * params["g_c"], s.c_hat, s.c_inv)
-            dz[t, :, :H] = dc * g * i * (1.0 - i)
-            dz[t, :, H : 2 * H] = dc * cs[t] * f * (1.0 - f)
-            dz[t, :, 2 * H : 3 * H] = dc * i * (1.0 - g * g)
-            dz[t, :, 3 * H :] = dh * s.tanh_u * o * (1.0 - o)
-            dc = dc * f
-            dr[t] = normalise_backward(dz[t] * params["g_h"], s.rec_hat, s.rec_inv)
-            dh = dr[t] @ W_hh_T
-        rec_hat = np.stack([s.rec_hat for s in steps])
-        c_hat = np.stack([s.c_hat for s in steps])
+            dh += dh_seq[t]
+            gates.backward_step(acts[t], rec_hat[t], rec_inv[t], cs[t], c_hat[t], c_inv[t], tanh_u[t], params["g_h"],
+                                params["g_c"], dh, dc, du[t], dz[t], dr[t])  # fmt: skip
+            np.matmul(dr[t], W_hh_T, out=dh)  # to h_{t-1}
         dW_xh, dx = project_inputs_backward(x, params["W_xh"], normalise_backward(dz * params["g_x"], x_hat, x_inv))
         grads = {
             "W_xh": dW_xh,
@@ -158,7 +144,6 @@ class LayerNormLSTMCell:
         return dx, grads, (dh, dc)
 
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """One step for generation: x is (B,) ids or (B, I) vectors."""
-        z_in, _, _ = input_side(params, x)
-        s = lstm_step(params, z_in, *state)
-        return s.h, (s.h, s.c)
+        """One step for generation: x is (B,) ids or (B, I) vectors; the forward pass of one position."""
+        h_seq, new_state, _ = self.forward(params, x[None], state)
+        return h_seq[0], new_state

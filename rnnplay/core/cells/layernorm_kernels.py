@@ -1,0 +1,123 @@
+"""The layer-normalised LSTM step of :mod:`.layernorm_gates`, compiled (numba; loaded through :mod:`rnnplay.core.jit`).
+
+:func:`forward_step` and :func:`backward_step` take the same arguments as their
+numpy references and compute the same formulas for float32, one row (stream) at a
+time: a normalisation is two passes over the row (its mean and variance, then the
+normalised values), and every gate is one more pass, so a step is one call instead
+of some forty numpy calls. σ(z) = ½·tanh(z/2) + ½ and tanh is the rational
+approximation of :mod:`.lstm_kernels` (|error| < 4e-7). BLAS computes the products.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from rnnplay.core.cells.layer_norm import EPS
+from rnnplay.core.cells.lstm_kernels import SETTINGS, SUMS, tanh32
+
+f32 = np.float32
+HALF, ONE = f32(0.5), f32(1.0)
+
+
+@numba.njit(inline="always", **SETTINGS)
+def sigmoid32(x: float) -> float:
+    """σ(x) = ½·tanh(x/2) + ½."""
+    return HALF * tanh32(HALF * x) + HALF
+
+
+@numba.njit(inline="always", **SUMS)
+def mean_and_inv_sigma(row: np.ndarray) -> tuple[float, float]:
+    """(μ, 1/√(var + ε)) of one row."""
+    n = row.shape[0]
+    total = f32(0.0)
+    for j in range(n):
+        total += row[j]
+    mean = total / n
+    squares = f32(0.0)
+    for j in range(n):
+        d = row[j] - mean
+        squares += d * d
+    return mean, ONE / math.sqrt(squares / n + EPS)
+
+
+@numba.njit(**SETTINGS)
+def forward_step(
+    z_in: np.ndarray, rec: np.ndarray, g_h: np.ndarray, c_prev: np.ndarray, g_c: np.ndarray, b_c: np.ndarray,
+    acts: np.ndarray, rec_hat: np.ndarray, rec_inv: np.ndarray, c: np.ndarray, c_hat: np.ndarray,
+    c_inv: np.ndarray, tanh_u: np.ndarray, h: np.ndarray,
+) -> None:  # fmt: skip
+    """:func:`.layernorm_gates.forward_step`."""
+    H = c.shape[1]
+    for b in range(rec.shape[0]):
+        mean, inv = mean_and_inv_sigma(rec[b])
+        rec_inv[b, 0] = inv
+        for j in range(4 * H):
+            r = (rec[b, j] - mean) * inv
+            rec_hat[b, j] = r
+            acts[b, j] = z_in[b, j] + r * g_h[j]
+        for j in range(H):
+            i = sigmoid32(acts[b, j])
+            f = sigmoid32(acts[b, H + j])
+            g = tanh32(acts[b, 2 * H + j])
+            acts[b, j], acts[b, H + j], acts[b, 2 * H + j] = i, f, g
+            acts[b, 3 * H + j] = sigmoid32(acts[b, 3 * H + j])
+            c[b, j] = f * c_prev[b, j] + i * g
+        mean, inv = mean_and_inv_sigma(c[b])
+        c_inv[b, 0] = inv
+        for j in range(H):
+            ch = (c[b, j] - mean) * inv
+            c_hat[b, j] = ch
+            tu = tanh32(ch * g_c[j] + b_c[j])
+            tanh_u[b, j] = tu
+            h[b, j] = acts[b, 3 * H + j] * tu
+
+
+@numba.njit(**SUMS)
+def backward_step(
+    acts: np.ndarray, rec_hat: np.ndarray, rec_inv: np.ndarray, c_prev: np.ndarray, c_hat: np.ndarray,
+    c_inv: np.ndarray, tanh_u: np.ndarray, g_h: np.ndarray, g_c: np.ndarray, dh: np.ndarray, dc: np.ndarray,
+    du: np.ndarray, dz: np.ndarray, dr: np.ndarray,
+) -> None:  # fmt: skip
+    """:func:`.layernorm_gates.backward_step`."""
+    H = dh.shape[1]
+    for b in range(dh.shape[0]):
+        mean_d, mean_dx = f32(0.0), f32(0.0)  # LN⁻ over the cell: mean(dâ), mean(dâ ⊙ â)
+        for j in range(H):
+            tu = tanh_u[b, j]
+            d = dh[b, j] * acts[b, 3 * H + j] * (ONE - tu * tu)
+            du[b, j] = d
+            d_hat = d * g_c[j]
+            mean_d += d_hat
+            mean_dx += d_hat * c_hat[b, j]
+        mean_d, mean_dx = mean_d / H, mean_dx / H
+        for j in range(H):
+            i, f, g, o = acts[b, j], acts[b, H + j], acts[b, 2 * H + j], acts[b, 3 * H + j]
+            d = dc[b, j] + (du[b, j] * g_c[j] - mean_d - c_hat[b, j] * mean_dx) * c_inv[b, 0]
+            dz[b, j] = d * g * i * (ONE - i)
+            dz[b, H + j] = d * c_prev[b, j] * f * (ONE - f)
+            dz[b, 2 * H + j] = d * i * (ONE - g * g)
+            tu = tanh_u[b, j]
+            dz[b, 3 * H + j] = dh[b, j] * tu * o * (ONE - o)
+            dc[b, j] = d * f
+        mean_d, mean_dx = f32(0.0), f32(0.0)  # LN⁻ over the gates
+        for j in range(4 * H):
+            d_hat = dz[b, j] * g_h[j]
+            mean_d += d_hat
+            mean_dx += d_hat * rec_hat[b, j]
+        mean_d, mean_dx = mean_d / (4 * H), mean_dx / (4 * H)
+        inv = rec_inv[b, 0]
+        for j in range(4 * H):
+            dr[b, j] = (dz[b, j] * g_h[j] - mean_d - rec_hat[b, j] * mean_dx) * inv
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) both kernels for float32."""
+    z, s, one = np.zeros((1, 8), f32), np.zeros((1, 2), f32), np.zeros((1, 1), f32)
+    g4, g1 = np.ones(8, f32), np.ones(2, f32)
+    forward_step(z, z.copy(), g4, s, g1, g1.copy(), z.copy(), z.copy(), one, s.copy(), s.copy(), one.copy(),
+                 s.copy(), s.copy())  # fmt: skip
+    backward_step(z, z.copy(), one, s, s.copy(), one.copy(), s.copy(), g4, g1, s.copy(), s.copy(), s.copy(),
+                  z.copy(), z.copy())  # fmt: skip
