@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core.cells import LSTMCell
+from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell
 from rnnplay.core.data import split_ids
 from rnnplay.core.model import Model
 from rnnplay.core.train_config import TrainConfig
@@ -46,12 +46,13 @@ CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "ti
 
 @dataclass(frozen=True)
 class Row:
-    """One idea: a name, the output dropout rate, the TrainConfig fields it changes, and its steps over --steps."""
+    """One idea: its name, output dropout rate, TrainConfig fields it changes, steps over --steps, and cell."""
 
     name: str
     dropout: float = 0.0
     settings: dict[str, Any] = field(default_factory=dict)
     steps_share: float = 1.0  # a larger batch at the same characters: fewer steps
+    cell: type = LSTMCell
 
 
 ROWS = [
@@ -64,6 +65,7 @@ ROWS = [
     Row("warm-up 100", settings={"warmup": 100}),
     Row("B128 lr x1.41 half the steps", settings={"batch_size": 128, "lr": 4e-3 * math.sqrt(2)}, steps_share=0.5),
     Row("locked 0.2 + weight drop 0.2", 0.2, {"dropout_kind": "locked", "weight_drop": 0.2}),
+    Row("layer-normalised LSTM", cell=LayerNormLSTMCell),
 ]
 
 
@@ -76,7 +78,7 @@ def trainer_for(row: Row, ids: np.ndarray, vocab: Vocab, steps: int, val_every: 
                      **row.settings)
     if row.steps_share != 1.0:
         config = replace(config, val_every=max(1, round(val_every * row.steps_share)))
-    model = Model(LSTMCell(), vocab, 256, 2, row.dropout, seed=config.seed)
+    model = Model(row.cell(), vocab, 256, 2, row.dropout, seed=config.seed)
     train_ids, val_ids = split_ids(ids, config.val_fraction)
     model.init_output_bias(train_ids)
     return Trainer(model, train_ids, val_ids, config)
