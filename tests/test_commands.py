@@ -77,7 +77,7 @@ def test_complete_line_names_then_arguments() -> None:
     assert complete_line(session, "/hel") == ("/hel", ["/help"])
     assert complete_line(session, "/sampler ") == ("", ["beam", "greedy", "temperature", "top-k", "top-p"])
     assert complete_line(session, "/sampler top-k t") == ("t", ["temperature="])
-    assert complete_line(session, "/new cell=") == ("cell=", ["cell=lstm", "cell=rnn"])
+    assert complete_line(session, "/new cell=") == ("cell=", ["cell=lnlstm", "cell=lstm", "cell=rnn"])
     assert complete_line(session, "/help sa") == ("sa", ["sampler", "samplers", "save"])
     assert complete_line(session, "/set parameter te") == ("te", ["temperature"])
     assert complete_line(session, "/set temperature ") == ("", ["0.7"])
