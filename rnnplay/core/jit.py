@@ -38,6 +38,9 @@ import importlib
 import os
 import threading
 from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)
 _lock = threading.Lock()
@@ -67,6 +70,12 @@ def load(module: str) -> ModuleType | None:
         if module not in _loaded:
             _loaded[module] = _import(module)
         return _loaded[module]
+
+
+def for_dtype(module: str, dtype: Any, reference: ModuleType) -> ModuleType:
+    """The kernel module ``module`` for float32 when it loads, else ``reference`` (the numpy module it mirrors)."""
+    compiled = load(module) if np.dtype(dtype) == np.float32 else None
+    return compiled if compiled is not None else reference
 
 
 def preload(modules: tuple[str, ...] = BUILT_IN) -> None:

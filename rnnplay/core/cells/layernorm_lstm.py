@@ -54,8 +54,7 @@ KERNELS = "rnnplay.core.cells.layernorm_kernels"  # the compiled step, float32 (
 
 def gate_maths(dtype: Any) -> ModuleType:
     """The compiled step (:mod:`.layernorm_kernels`) for float32 when it loads, else the numpy reference."""
-    compiled = jit.load(KERNELS) if np.dtype(dtype) == np.float32 else None
-    return compiled if compiled is not None else layernorm_gates
+    return jit.for_dtype(KERNELS, dtype, layernorm_gates)
 
 
 def input_side(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

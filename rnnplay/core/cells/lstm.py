@@ -45,8 +45,7 @@ KERNELS = "rnnplay.core.cells.lstm_kernels"  # the compiled gate maths, float32 
 
 def gate_maths(dtype: Any) -> GateMaths:
     """The compiled step (:mod:`.lstm_kernels`) for float32 when it loads, else the numpy reference."""
-    compiled = jit.load(KERNELS) if np.dtype(dtype) == np.float32 else None
-    return compiled if compiled is not None else lstm_gates
+    return jit.for_dtype(KERNELS, dtype, lstm_gates)
 
 
 class Cache(NamedTuple):
