@@ -39,7 +39,7 @@ def trained(cell: str, text: str = OLD_TEXT) -> Model:
     return run.model
 
 
-@pytest.fixture(scope="module", params=["lstm", "rnn"])
+@pytest.fixture(scope="module", params=["lstm", "rnn", "lnlstm"])
 def old_model(request: pytest.FixtureRequest) -> Model:
     return trained(request.param)
 
