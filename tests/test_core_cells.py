@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, RNNCell
+from rnnplay.core.cells.base import Cell
 from rnnplay.core.dropout import Dropout
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
@@ -92,9 +93,10 @@ def test_lstm_forget_bias_starts_at_one() -> None:
     assert params["b_h"].tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
 
 
-def test_step_matches_forward_in_float32() -> None:
+@pytest.mark.parametrize("cell", [LSTMCell(), LayerNormLSTMCell()], ids=lambda c: c.name)
+def test_step_matches_forward_in_float32(cell: Cell) -> None:
     vocab = Vocab(tuple("abcdefg"))
-    model = Model(LSTMCell(), vocab, 16, 2, seed=3)
+    model = Model(cell, vocab, 16, 2, seed=3)
     ids = np.random.default_rng(1).integers(0, 7, (12, 3))
     logits, _, _ = model.forward(ids, model.initial_state(3))
     states = model.initial_state(3)

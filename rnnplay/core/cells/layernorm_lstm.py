@@ -42,12 +42,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rnnplay.core import jit
-from rnnplay.core.cells import layernorm_gates
+from rnnplay.core import jit, threads
+from rnnplay.core.cells import layernorm_gates, lstm
 from rnnplay.core.cells.base import Params, State, state_grads
-from rnnplay.core.cells.layer_norm import normalise, normalise_backward, rows_sum
+from rnnplay.core.cells.layer_norm import normalise_backward, rows_sum
+from rnnplay.core.cells.layernorm_step import LayerStep, input_side
 from rnnplay.core.cells.lstm import LSTMCell
-from rnnplay.core.ops import project_inputs, project_inputs_backward
+from rnnplay.core.ops import is_ids, project_inputs_backward
 
 KERNELS = "rnnplay.core.cells.layernorm_kernels"  # the compiled step, float32 (rnnplay.core.jit)
 
@@ -55,12 +56,6 @@ KERNELS = "rnnplay.core.cells.layernorm_kernels"  # the compiled step, float32 (
 def gate_maths(dtype: Any) -> ModuleType:
     """The compiled step (:mod:`.layernorm_kernels`) for float32 when it loads, else the numpy reference."""
     return jit.for_dtype(KERNELS, dtype, layernorm_gates)
-
-
-def input_side(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(LN(x@W_xh; γ_x) + b_h, LN(x@W_xh), its 1/σ) for every position of ``x`` at once."""
-    x_hat, x_inv = normalise(project_inputs(x, params["W_xh"]))
-    return x_hat * params["g_x"] + params["b_h"], x_hat, x_inv
 
 
 class Cache(NamedTuple):
@@ -142,7 +137,17 @@ class LayerNormLSTMCell:
         }
         return dx, grads, (dh, dc)
 
+    def prepare_step(self, params: Params, input_ids: bool) -> LayerStep:
+        """A step function for a stream of generation steps (:class:`.layernorm_step.LayerStep`).
+
+        The gate maths is chosen here, once, as for the LSTM (:meth:`.LSTMCell.prepare_step`): compiled for
+        float32 when it loads, and while training runs in the same process one stream's products are compiled too.
+        """
+        dtype = params["W_hh"].dtype
+        gates = gate_maths(dtype)
+        one_core = gates is not layernorm_gates and threads.cores_busy()
+        return LayerStep(params, input_ids, gates, lstm.gate_maths(dtype).product_one if one_core else None)
+
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
-        """One step for generation: x is (B,) ids or (B, I) vectors; the forward pass of one position."""
-        h_seq, new_state, _ = self.forward(params, x[None], state)
-        return h_seq[0], new_state
+        """One step (generation runs many through one :meth:`prepare_step`)."""
+        return self.prepare_step(params, is_ids(x))(x, state)
