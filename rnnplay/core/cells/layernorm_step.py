@@ -25,15 +25,14 @@ from types import ModuleType
 import numpy as np
 
 from rnnplay.core.cells.base import Params, State
-from rnnplay.core.cells.layer_norm import normalise
+from rnnplay.core.cells.layer_norm import normalise_affine
 from rnnplay.core.cells.lstm_step import Product
 from rnnplay.core.ops import project_inputs
 
 
 def input_side(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(LN(x@W_xh; γ_x) + b_h, LN(x@W_xh), its 1/σ) for every position of ``x`` at once."""
-    x_hat, x_inv = normalise(project_inputs(x, params["W_xh"]))
-    return x_hat * params["g_x"] + params["b_h"], x_hat, x_inv
+    return normalise_affine(project_inputs(x, params["W_xh"]), params["g_x"], params["b_h"])
 
 
 class LayerStep:
@@ -71,9 +70,7 @@ class LayerStep:
             self.table.take(x, axis=0, out=z_in, mode="clip")  # ids come from the vocabulary
         else:
             self.product(x, self.W_xh, z_in)
-            x_hat, _ = normalise(z_in)
-            np.multiply(x_hat, self.g_x, out=z_in)
-            z_in += self.b_h
+            z_in[...] = normalise_affine(z_in, self.g_x, self.b_h)[0]
         self.product(h, self.W_hh, rec)
         h_new, c_new = np.empty_like(h), np.empty_like(c)
         self.gates.forward_step(z_in, rec, self.g_h, c, self.g_c, self.b_c, acts, rec_hat, rec_inv, c_new, c_hat,
