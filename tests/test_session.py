@@ -487,7 +487,7 @@ def test_load_finds_models_by_name_and_models_lists_them(session: Session, rec: 
     assert "did you mean 'notes'" in rec.messages("error")[-1]
     if BUNDLED_MODEL.exists():
         session.submit("/load shakespeare")
-        assert rec.messages("info")[-1].startswith("loaded shakespeare.npz: 2-layer lstm of 512 units")
+        assert rec.messages("info")[-1].startswith("loaded shakespeare.npz: 2-layer lnlstm of 512 units")
 
 
 def test_a_value_the_user_set_survives_a_sampler_switch(session: Session) -> None:
