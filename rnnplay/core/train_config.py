@@ -47,8 +47,8 @@ class TrainConfig:
     # the update
     optimizer: str = setting("adam", "the update rule", choices=tuple(OPTIMIZERS), label="optimizer")
     lr: float = setting(4e-3, "peak learning rate", min=0, min_open=True, label="learning rate")
-    lr_schedule: str = setting("cosine", "cosine: from lr down to lr/10 over the budget; constant: lr throughout",
-                               choices=SCHEDULES, label="learning-rate schedule")
+    lr_schedule: str = setting("cosine", "cosine: from lr down to lr × lr_floor over the budget; constant: lr "
+                               "throughout", choices=SCHEDULES, label="learning-rate schedule")
     clip: float = setting(5.0, "gradient clip, 0 for none", min=0, label="clip (0: no clipping)")
     clip_mode: str = setting("norm", "norm: the gradients' global norm; value: each value to ±clip, as min-char-rnn",
                              choices=("norm", "value"), label="clip mode")
@@ -57,6 +57,8 @@ class TrainConfig:
     lr_decay_every: int = setting(0, "... every this many steps, 0: once per epoch", min=0, label="lr decay every")
     warmup: int = setting(0, "steps over which the rate rises linearly to the schedule's, 0: none", min=0,
                           label="warm-up steps")
+    lr_floor: float = setting(0.1, "the cosine schedule's last rate, as a share of lr (0.1: lr/10; 0: down to zero)",
+                              min=0, max=1, label="lr floor")
     # regularisation (training only: the saved model runs without it) and weight averaging
     dropout_kind: str = setting("step", "the model's output dropout: step: a new mask every time step; locked: one "
                                 "mask per stream for the whole sequence", choices=DROPOUT_KINDS, label="dropout kind")

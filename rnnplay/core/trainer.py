@@ -133,7 +133,7 @@ class Trainer:
         """The schedule over the budget spent so far, times any step decay (char-rnn's per-epoch decay)."""
         c = self.config
         every = c.lr_decay_every or self.batcher.batches_per_epoch
-        base = scheduled_lr(c.lr, self.budget_fraction() or 0.0, c.lr_schedule)
+        base = scheduled_lr(c.lr, self.budget_fraction() or 0.0, c.lr_schedule, c.lr_floor)
         return warmed_up_lr(decayed_lr(base, self.step, c.lr_decay, every), self.step, c.warmup)
 
     @property
