@@ -367,8 +367,9 @@ def test_resume_refuses_what_it_cannot_change_and_names_what_it_changes(small_te
         resume_run(path, first.corpus, {"batch_size": 8}, {"hidden": 64})
     with pytest.raises(RnnplayError, match="budget"):
         resume_run(path, first.corpus, {"steps": 5})
-    run = resume_run(path, first.corpus, {"lr": 0.01, "steps": 9, "batch_size": 4}, {"layers": 2})
-    assert run.changes == ["lr 0.004 -> 0.01", "steps 5 -> 9"] and run.trainer.config.lr == 0.01
+    run = resume_run(path, first.corpus, {"lr": 0.01, "lr_floor": 0.0, "steps": 9, "batch_size": 4}, {"layers": 2})
+    assert run.changes == ["lr 0.004 -> 0.01", "lr_floor 0.1 -> 0", "steps 5 -> 9"]
+    assert (run.trainer.config.lr, run.trainer.config.lr_floor) == (0.01, 0.0)
 
 
 # -- output paths ------------------------------------------------------------------------------------------
