@@ -109,8 +109,8 @@ def test_clipping_and_decay() -> None:
     clip_by_value(grads, 5.0)
     assert grads["a"].tolist() == [-5.0, 2.0, 5.0]
     assert decayed_lr(1.0, 25, 0.5, 10) == 0.25
-    assert [scheduled_lr(1.0, f, "cosine") for f in (0.0, 0.5, 1.0)] == pytest.approx([1.0, 0.55, 0.1])
-    assert scheduled_lr(1.0, 0.7, "constant") == 1.0
+    assert [scheduled_lr(1.0, f, "cosine", floor=0.1) for f in (0.0, 0.5, 1.0)] == pytest.approx([1.0, 0.55, 0.1])
+    assert scheduled_lr(1.0, 0.7, "constant", floor=0.1) == 1.0
     assert [scheduled_lr(1.0, f, "cosine", floor=0.0) for f in (0.0, 0.5, 1.0)] == pytest.approx([1.0, 0.5, 0.0])
     with pytest.raises(RnnplayError, match="unknown optimizer"):
         make_optimizer("lbfgs", {})

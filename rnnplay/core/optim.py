@@ -199,12 +199,12 @@ def check_schedule(schedule: str) -> None:
         raise RnnplayError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
 
 
-def scheduled_lr(lr: float, fraction: float, schedule: str, floor: float = 0.1) -> float:
+def scheduled_lr(lr: float, fraction: float, schedule: str, floor: float) -> float:
     """The rate after ``fraction`` (0..1) of the training budget.
 
     * constant: lr throughout.
-    * cosine (nanoGPT's, without warm-up): from lr down to ``lr_min = floor·lr`` (lr/10 by
-      default) along half a cosine, ``lr_min + (lr - lr_min)·½(1 + cos(π·fraction))``. Big steps while the loss is
+    * cosine (nanoGPT's, without warm-up): from lr down to ``lr_min = floor·lr`` along half
+      a cosine, ``lr_min + (lr - lr_min)·½(1 + cos(π·fraction))``. Big steps while the loss is
       high, small ones at the end so the weights settle into the valley instead of
       rattling across it: on tiny shakespeare this is worth several hundredths of a
       nat per character at the end of a fixed budget.
