@@ -27,12 +27,6 @@ def normalise(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centred * inv_sigma, inv_sigma
 
 
-def normalise_affine(a: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(y = γ ⊙ â + β, â, 1/σ) of every row of ``a``: the layer's output and what its backward needs."""
-    hat, inv_sigma = normalise(a)
-    return hat * gain + bias, hat, inv_sigma
-
-
 def normalise_backward(d_hat: np.ndarray, hat: np.ndarray, inv_sigma: np.ndarray) -> np.ndarray:
     """da from dâ (the gradient with respect to the normalised rows), â and 1/σ."""
     mean_d = d_hat.mean(axis=-1, keepdims=True)

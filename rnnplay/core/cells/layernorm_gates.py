@@ -18,6 +18,11 @@ after, f_{t+1} ⊙ dc_{t+1}), with LN⁻ :func:`.layer_norm.normalise_backward`:
     du = dh ⊙ o ⊙ (1 - tanh²(u_t))      dc ← dc + LN⁻(du ⊙ γ_c)
     dz = [dc ⊙ g ⊙ i(1-i),  dc ⊙ c_{t-1} ⊙ f(1-f),  dc ⊙ i ⊙ (1-g²),  dh ⊙ tanh(u_t) ⊙ o(1-o)]
     dr = LN⁻(dz ⊙ γ_h)                  dc ← dc ⊙ f    (for step t-1)
+
+Two more functions work on every row of a sequence at once, before and after the
+steps: :func:`input_forward` normalises the input side a = x@W_xh of all T steps,
+and :func:`sequence_grads` takes the dz of all T steps to the input side's
+gradient and the gains' and bias's sums, reading dz once.
 """
 
 from __future__ import annotations
@@ -65,3 +70,19 @@ def backward_step(
     dz[:, 3 * H :] = dh * tanh_u * o * (1.0 - o)
     dc *= f
     dr[...] = normalise_backward(dz * g_h, rec_hat, rec_inv)
+
+
+def input_forward(a: np.ndarray, g_x: np.ndarray, b_h: np.ndarray, x_hat: np.ndarray, x_inv: np.ndarray) -> None:
+    """Turn the rows of ``a = x@W_xh`` into z_in = γ_x ⊙ LN(a) + b_h in place; fill LN(a) and its 1/σ (N, 1)."""
+    x_hat[...], x_inv[...] = normalise(a)
+    np.multiply(x_hat, g_x, out=a)
+    a += b_h
+
+
+def sequence_grads(
+    dz: np.ndarray, x_hat: np.ndarray, x_inv: np.ndarray, rec_hat: np.ndarray, g_x: np.ndarray, d_in: np.ndarray,
+    d_g_x: np.ndarray, d_g_h: np.ndarray, d_b_h: np.ndarray,
+) -> None:  # fmt: skip
+    """From rows of dz: d_in = LN⁻(dz ⊙ γ_x), the gradient of x@W_xh; dγ_x = Σ dz ⊙ x̂, dγ_h = Σ dz ⊙ r̂, db_h = Σ dz."""
+    d_in[...] = normalise_backward(dz * g_x, x_hat, x_inv)
+    d_g_x[...], d_g_h[...], d_b_h[...] = (dz * x_hat).sum(axis=0), (dz * rec_hat).sum(axis=0), dz.sum(axis=0)

@@ -4,7 +4,9 @@
 numpy references and compute the same formulas for float32, one row (stream) at a
 time: a normalisation is two passes over the row (its mean and variance, then the
 normalised values), and every gate is one more pass, so a step is one call instead
-of some forty numpy calls. σ(z) = ½·tanh(z/2) + ½ and tanh is the rational
+of some forty numpy calls. :func:`input_forward` and :func:`sequence_grads` do the
+same for the whole sequence's input side, before and after the steps, reading each
+row once where numpy makes a temporary array per operation. σ(z) = ½·tanh(z/2) + ½ and tanh is the rational
 approximation of :mod:`.lstm_kernels` (|error| < 4e-7). BLAS computes the products.
 """
 
@@ -113,11 +115,51 @@ def backward_step(
             dr[b, j] = (dz[b, j] * g_h[j] - mean_d - rec_hat[b, j] * mean_dx) * inv
 
 
+@numba.njit(**SUMS)
+def input_forward(a: np.ndarray, g_x: np.ndarray, b_h: np.ndarray, x_hat: np.ndarray, x_inv: np.ndarray) -> None:
+    """:func:`.layernorm_gates.input_forward`."""
+    for r in range(a.shape[0]):
+        mean, inv = mean_and_inv_sigma(a[r])
+        x_inv[r, 0] = inv
+        for j in range(a.shape[1]):
+            x = (a[r, j] - mean) * inv
+            x_hat[r, j] = x
+            a[r, j] = x * g_x[j] + b_h[j]
+
+
+@numba.njit(**SUMS)
+def sequence_grads(
+    dz: np.ndarray, x_hat: np.ndarray, x_inv: np.ndarray, rec_hat: np.ndarray, g_x: np.ndarray, d_in: np.ndarray,
+    d_g_x: np.ndarray, d_g_h: np.ndarray, d_b_h: np.ndarray,
+) -> None:  # fmt: skip
+    """:func:`.layernorm_gates.sequence_grads`; the three sums over rows in float64."""
+    G = dz.shape[1]
+    sum_x, sum_h, sum_b = np.zeros(G), np.zeros(G), np.zeros(G)
+    for r in range(dz.shape[0]):
+        mean_d, mean_dx = f32(0.0), f32(0.0)  # LN⁻ over the input side: mean(dâ), mean(dâ ⊙ â)
+        for j in range(G):
+            d = dz[r, j]
+            d_hat = d * g_x[j]
+            mean_d += d_hat
+            mean_dx += d_hat * x_hat[r, j]
+            sum_x[j] += d * x_hat[r, j]
+            sum_h[j] += d * rec_hat[r, j]
+            sum_b[j] += d
+        mean_d, mean_dx = mean_d / G, mean_dx / G
+        inv = x_inv[r, 0]
+        for j in range(G):
+            d_in[r, j] = (dz[r, j] * g_x[j] - mean_d - x_hat[r, j] * mean_dx) * inv
+    for j in range(G):
+        d_g_x[j], d_g_h[j], d_b_h[j] = sum_x[j], sum_h[j], sum_b[j]
+
+
 def warm_up() -> None:
-    """Compile (or load from the disk cache) both kernels for float32."""
+    """Compile (or load from the disk cache) every kernel for float32."""
     z, s, one = np.zeros((1, 8), f32), np.zeros((1, 2), f32), np.zeros((1, 1), f32)
     g4, g1 = np.ones(8, f32), np.ones(2, f32)
     forward_step(z, z.copy(), g4, s, g1, g1.copy(), z.copy(), z.copy(), one, s.copy(), s.copy(), one.copy(),
                  s.copy(), s.copy())  # fmt: skip
     backward_step(z, z.copy(), one, s, s.copy(), one.copy(), s.copy(), g4, g1, s.copy(), s.copy(), s.copy(),
                   z.copy(), z.copy())  # fmt: skip
+    input_forward(z.copy(), g4, g4.copy(), z.copy(), one.copy())
+    sequence_grads(z, z.copy(), one, z.copy(), g4, z.copy(), g4.copy(), g4.copy(), g4.copy())

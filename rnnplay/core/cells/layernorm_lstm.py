@@ -45,7 +45,7 @@ import numpy as np
 from rnnplay.core import jit, threads
 from rnnplay.core.cells import layernorm_gates, lstm
 from rnnplay.core.cells.base import Params, State, state_grads
-from rnnplay.core.cells.layer_norm import normalise_backward, rows_sum
+from rnnplay.core.cells.layer_norm import rows_sum
 from rnnplay.core.cells.layernorm_step import LayerStep, input_side
 from rnnplay.core.cells.lstm import LSTMCell
 from rnnplay.core.ops import is_ids, project_inputs_backward
@@ -94,7 +94,7 @@ class LayerNormLSTMCell:
 
     def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
         gates = gate_maths(params["W_hh"].dtype)
-        z_in, x_hat, x_inv = input_side(params, x)
+        z_in, x_hat, x_inv = input_side(params, x, gates)
         h0, c0 = state
         (T, B, G), H = z_in.shape, h0.shape[1]
         dtype = z_in.dtype
@@ -125,13 +125,16 @@ class LayerNormLSTMCell:
             gates.backward_step(acts[t], rec_hat[t], rec_inv[t], cs[t], c_hat[t], c_inv[t], tanh_u[t], params["g_h"],
                                 params["g_c"], dh, dc, du[t], dz[t], dr[t])  # fmt: skip
             np.matmul(dr[t], W_hh_T, out=dh)  # to h_{t-1}
-        dW_xh, dx = project_inputs_backward(x, params["W_xh"], normalise_backward(dz * params["g_x"], x_hat, x_inv))
+        d_in, (d_g_x, d_g_h, d_b_h) = np.empty_like(dz), (np.empty(4 * H, dz.dtype) for _ in range(3))
+        gates.sequence_grads(*(a.reshape(T * B, -1) for a in (dz, x_hat, x_inv, rec_hat)), params["g_x"],
+                             d_in.reshape(T * B, 4 * H), d_g_x, d_g_h, d_b_h)  # fmt: skip
+        dW_xh, dx = project_inputs_backward(x, params["W_xh"], d_in)
         grads = {
             "W_xh": dW_xh,
             "W_hh": hs[:-1].reshape(T * B, H).T @ dr.reshape(T * B, 4 * H),
-            "b_h": rows_sum(dz),
-            "g_x": rows_sum(dz * x_hat),
-            "g_h": rows_sum(dz * rec_hat),
+            "b_h": d_b_h,
+            "g_x": d_g_x,
+            "g_h": d_g_h,
             "g_c": rows_sum(du * c_hat),
             "b_c": rows_sum(du),
         }

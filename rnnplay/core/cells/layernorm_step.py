@@ -25,14 +25,17 @@ from types import ModuleType
 import numpy as np
 
 from rnnplay.core.cells.base import Params, State
-from rnnplay.core.cells.layer_norm import normalise_affine
 from rnnplay.core.cells.lstm_step import Product
 from rnnplay.core.ops import project_inputs
 
 
-def input_side(params: Params, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(LN(x@W_xh; γ_x) + b_h, LN(x@W_xh), its 1/σ) for every position of ``x`` at once."""
-    return normalise_affine(project_inputs(x, params["W_xh"]), params["g_x"], params["b_h"])
+def input_side(params: Params, x: np.ndarray, gates: ModuleType) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(LN(x@W_xh; γ_x) + b_h, LN(x@W_xh), its 1/σ) for every position of ``x`` at once, by ``gates.input_forward``."""
+    z_in = project_inputs(x, params["W_xh"])
+    x_hat, x_inv = np.empty_like(z_in), np.empty((*z_in.shape[:-1], 1), z_in.dtype)
+    G = z_in.shape[-1]
+    gates.input_forward(z_in.reshape(-1, G), params["g_x"], params["b_h"], x_hat.reshape(-1, G), x_inv.reshape(-1, 1))
+    return z_in, x_hat, x_inv
 
 
 class LayerStep:
@@ -43,7 +46,7 @@ class LayerStep:
     ) -> None:
         """``one_core_product``: :func:`.lstm_kernels.product_one` (v, Wᵀ, out), one stream's product off BLAS."""
         W_xh = params["W_xh"]
-        self.table = input_side(params, np.arange(W_xh.shape[0]))[0] if input_ids else None
+        self.table = input_side(params, np.arange(W_xh.shape[0]), gates)[0] if input_ids else None
         self.W_xh = None if input_ids else np.asfortranarray(W_xh)  # Fortran order: .T is Wᵀ in C order
         self.W_hh = np.asfortranarray(params["W_hh"])
         self.g_x, self.b_h, self.g_h, self.g_c, self.b_c = (
@@ -63,14 +66,14 @@ class LayerStep:
         B = h.shape[0]
         if B not in self.buffers:
             H, dtype = self.W_hh.shape[0], self.W_hh.dtype
-            widths = (4 * H,) * 4 + (H,) * 2 + (1,) * 2  # z_in, rec, acts, rec_hat; c_hat, tanh_u; the two 1/σ
+            widths = (4 * H,) * 5 + (H,) * 2 + (1,) * 3  # z_in, x_hat, rec, acts, rec_hat; c_hat, tanh_u; 1/σ
             self.buffers[B] = tuple(np.empty((B, n), dtype) for n in widths)
-        z_in, rec, acts, rec_hat, c_hat, tanh_u, rec_inv, c_inv = self.buffers[B]
+        z_in, x_hat, rec, acts, rec_hat, c_hat, tanh_u, x_inv, rec_inv, c_inv = self.buffers[B]
         if self.table is not None:
             self.table.take(x, axis=0, out=z_in, mode="clip")  # ids come from the vocabulary
         else:
             self.product(x, self.W_xh, z_in)
-            z_in[...] = normalise_affine(z_in, self.g_x, self.b_h)[0]
+            self.gates.input_forward(z_in, self.g_x, self.b_h, x_hat, x_inv)
         self.product(h, self.W_hh, rec)
         h_new, c_new = np.empty_like(h), np.empty_like(c)
         self.gates.forward_step(z_in, rec, self.g_h, c, self.g_c, self.b_c, acts, rec_hat, rec_inv, c_new, c_hat,
