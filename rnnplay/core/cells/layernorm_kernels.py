@@ -6,8 +6,9 @@ time: a normalisation is two passes over the row (its mean and variance, then th
 normalised values), and every gate is one more pass, so a step is one call instead
 of some forty numpy calls. :func:`input_forward` and :func:`sequence_grads` do the
 same for the whole sequence's input side, before and after the steps, reading each
-row once where numpy makes a temporary array per operation. σ(z) = ½·tanh(z/2) + ½ and tanh is the rational
-approximation of :mod:`.lstm_kernels` (|error| < 4e-7). BLAS computes the products.
+row once where numpy makes a temporary array per operation. σ(z) = ½·tanh(z/2) + ½
+and tanh is the rational approximation of :mod:`.lstm_kernels` (|error| < 4e-7).
+BLAS computes the products.
 """
 
 from __future__ import annotations
