@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnplay.core import parallel_step
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
@@ -38,8 +39,9 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_file(), reason=f"the benchmark c
 TIMEOUT = 120  # seconds any one Ray run may take before the test gives up (a bound, not a speed claim)
 
 SPEC = ModelSpec("lstm", 2, 32, 0.2)
-SETTINGS = {"batch_size": 32, "seq_length": 20, "lr_schedule": "constant", "val_every": 0}
-FLAGS = ["--layers", "2", "--hidden", "32", "--dropout", "0.2", "--batch-size", "32", "--seq-length", "20",
+B = 2 * parallel_step.CHUNK  # two workers' shards of one chunk each: the in-process run's chunks, bit for bit
+SETTINGS = {"batch_size": B, "seq_length": 20, "lr_schedule": "constant", "val_every": 0}
+FLAGS = ["--layers", "2", "--hidden", "32", "--dropout", "0.2", "--batch-size", str(B), "--seq-length", "20",
          "--lr-schedule", "constant", "--val-every", "0"]
 
 
@@ -68,7 +70,7 @@ def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 @needs_corpus
 def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path: Path, monkeypatch) -> None:
     """/train ... workers=2: Ray started by the training thread (not the main one) and stopped with the job; 64
-    streams, so each worker adds two chunks of 16 and the driver the two sums (in process: four in a row)."""
+    streams, so each worker adds its shard's chunks and the driver the two sums (in process: all chunks in a row)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the app's folders, not the user's
     session = Session()
     events: list[object] = []
