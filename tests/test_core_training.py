@@ -56,10 +56,11 @@ def test_same_seed_same_weights(small_text: str) -> None:
         assert np.array_equal(a.model.params[k], b.model.params[k])
 
 
-RECIPE = {"ema": 0.95, "dropout_kind": "locked", "weight_drop": 0.2, "embedding_dropout": 0.1, "warmup": 5}
+RECIPE = {"ema": 0.95, "dropout_kind": "locked", "weight_drop": 0.2, "embedding_dropout": 0.1, "warmup": 5,
+          "weight_decay": 0.1}
 
 
-@pytest.mark.parametrize("recipe", [{"ema": 0.0}, RECIPE], ids=["plain", "ema-and-dropouts"])
+@pytest.mark.parametrize("recipe", [{"ema": 0.0}, RECIPE], ids=["plain", "ema-dropouts-and-decay"])
 def test_interrupted_and_resumed_run_ends_with_identical_weights(small_text: str, tmp_path, recipe: dict) -> None:
     """Stop after 13 steps, save, resume from the file: bit-identical to 30 uninterrupted steps.
 
@@ -221,6 +222,34 @@ def test_adam_matches_torch_adam_step_for_step() -> None:
         theirs.step()
         ours.step({"p": p}, {"p": g.copy()}, 2e-3)
         np.testing.assert_allclose(p, tp.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_weight_decay_matches_torch_adamw_on_matrices_and_spares_biases() -> None:
+    """Decoupled weight decay: the matrix moves as torch.optim.AdamW moves it; the bias as plain Adam."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    params = {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=3)}
+    mine = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in params.items()}
+    ours = make_optimizer("adam", params, weight_decay=0.1)
+    theirs = torch.optim.AdamW([{"params": [mine["W"]], "weight_decay": 0.1},
+                                {"params": [mine["b"]], "weight_decay": 0.0}], lr=3e-2)
+    for _ in range(5):
+        grads = {k: rng.normal(size=v.shape) for k, v in params.items()}
+        for k, g in grads.items():
+            mine[k].grad = torch.tensor(g)
+        theirs.step()
+        ours.step(params, grads, 3e-2)
+        for k in params:
+            np.testing.assert_allclose(params[k], mine[k].detach().numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_weight_decay_shrinks_each_matrix_by_lr_times_its_share(name: str) -> None:
+    """With a zero gradient every rule leaves a weight where it is, so decay alone moves it: θ(1 - lr·λ)."""
+    params = {"W": np.full((2, 2), 3.0), "b": np.full(2, 3.0)}
+    make_optimizer(name, params, weight_decay=0.5).step(params, {k: np.zeros_like(v) for k, v in params.items()}, 0.1)
+    np.testing.assert_allclose(params["W"], 3.0 * (1 - 0.1 * 0.5))
+    np.testing.assert_array_equal(params["b"], 3.0)
 
 
 def test_a_fresh_model_predicts_the_character_frequencies(small_text: str) -> None:

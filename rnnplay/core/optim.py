@@ -13,6 +13,12 @@ With g the gradient, θ a parameter, lr the learning rate, ε = 1e-8:
 * RMSprop (char-rnn, decay ρ = 0.95):  E = ρ·E + (1-ρ)·g²;  θ -= lr·g / (√E + ε)
 * Adam (β1 = 0.9, β2 = 0.999):  m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²;
   θ -= lr·m̂ / (√v̂ + ε), with m̂ = m/(1-β1ᵗ), v̂ = v/(1-β2ᵗ)
+
+Any of them with decoupled weight decay λ (AdamW, Loshchilov & Hutter 2019): every weight
+matrix (an array of two or more axes) also shrinks towards zero by its own share of the
+rate, θ -= lr·λ·θ, computed from θ before the step and apart from the gradient, so the
+decay is not divided by Adam's √v̂ as an L2 term in the loss would be. Biases and gains
+(one axis) are not decayed.
 """
 
 from __future__ import annotations
@@ -46,8 +52,9 @@ class Optimizer:
     slots: tuple[str, ...] = ()
     nonnegative: tuple[str, ...] = ()  # slots that hold sums of squares
 
-    def __init__(self, params: Arrays) -> None:
+    def __init__(self, params: Arrays, weight_decay: float = 0.0) -> None:
         self.state: dict[str, Arrays] = {s: {k: np.zeros_like(v) for k, v in params.items()} for s in self.slots}
+        self.weight_decay = weight_decay
         self.t = 0
 
     def step(self, params: Arrays, grads: Arrays, lr: float) -> None:
@@ -59,6 +66,8 @@ class Optimizer:
         update = Update(t, {}, {slot: {} for slot in self.slots})
         for name, p in params.items():
             update.params[name], slots = self.update(name, p, grads[name], lr, t)
+            if self.weight_decay and p.ndim >= 2:
+                update.params[name] -= (lr * self.weight_decay) * p  # θ -= lr·λ·θ, λ decoupled from the gradient
             for slot, a in slots.items():
                 update.slots[slot][name] = a
         return update
@@ -99,8 +108,8 @@ class SGD(Optimizer):
     name = "sgd"
     slots = ("velocity",)
 
-    def __init__(self, params: Arrays, momentum: float = 0.9) -> None:
-        super().__init__(params)
+    def __init__(self, params: Arrays, weight_decay: float = 0.0, momentum: float = 0.9) -> None:
+        super().__init__(params, weight_decay)
         self.momentum = momentum
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
@@ -123,8 +132,8 @@ class RMSprop(Optimizer):
     slots = ("mean_sq",)
     nonnegative = slots
 
-    def __init__(self, params: Arrays, decay: float = 0.95) -> None:
-        super().__init__(params)
+    def __init__(self, params: Arrays, weight_decay: float = 0.0, decay: float = 0.95) -> None:
+        super().__init__(params, weight_decay)
         self.decay = decay
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
@@ -137,8 +146,8 @@ class Adam(Optimizer):
     slots = ("m", "v")
     nonnegative = ("v",)
 
-    def __init__(self, params: Arrays, beta1: float = 0.9, beta2: float = 0.999) -> None:
-        super().__init__(params)
+    def __init__(self, params: Arrays, weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999) -> None:
+        super().__init__(params, weight_decay)
         self.beta1, self.beta2 = beta1, beta2
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
@@ -159,9 +168,9 @@ class Adam(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {o.name: o for o in (SGD, Adagrad, RMSprop, Adam)}
 
 
-def make_optimizer(name: str, params: Arrays) -> Optimizer:
+def make_optimizer(name: str, params: Arrays, weight_decay: float = 0.0) -> Optimizer:
     try:
-        return OPTIMIZERS[name](params)
+        return OPTIMIZERS[name](params, weight_decay)
     except KeyError:
         raise RnnplayError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}") from None
 

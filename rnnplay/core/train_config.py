@@ -59,6 +59,8 @@ class TrainConfig:
                           label="warm-up steps")
     lr_floor: float = setting(0.1, "the cosine schedule's last rate, as a share of lr (0.1: lr/10; 0: down to zero)",
                               min=0, max=1, label="lr floor")
+    weight_decay: float = setting(0.0, "decoupled weight decay (AdamW): each step every weight matrix also shrinks "
+                                  "by lr × this share of itself; 0: none", min=0, max=1, label="weight decay")
     # regularisation (training only: the saved model runs without it) and weight averaging
     dropout_kind: str = setting("step", "the model's output dropout: step: a new mask every time step; locked: one "
                                 "mask per stream for the whole sequence", choices=DROPOUT_KINDS, label="dropout kind")

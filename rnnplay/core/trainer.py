@@ -106,7 +106,7 @@ class Trainer:
         self.average = WeightAverage(config.ema, model.params) if config.ema > 0 else None
         self.batcher = StreamBatcher(train_ids, config.batch_size, config.seq_length)
         self.val_ids = val_ids if val_ids is not None and len(val_ids) > 1 else None
-        self.optimizer: Optimizer = make_optimizer(config.optimizer, model.params)
+        self.optimizer: Optimizer = make_optimizer(config.optimizer, model.params, config.weight_decay)
         self.rng = np.random.default_rng(config.seed)
         self.states: States = model.initial_state(config.batch_size)
         self.step = 0
