@@ -82,7 +82,20 @@ def pool(workers: int | None = None) -> ThreadPoolExecutor:
     with _pools_lock:
         if n not in _pools:
             _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
+            ready = threading.Barrier(n)  # n tasks that wait for each other: every thread of the pool starts now
+            wait_all([_pools[n].submit(first_product, ready) for _ in range(n)])
         return _pools[n]
+
+
+def first_product(ready: threading.Barrier) -> None:
+    """A worker's first BLAS product, made when the pool starts: BLAS maps the thread's buffers now.
+
+    Made later, beside a chunk's arrays, that mapping can be what finds memory exhausted,
+    and OpenBLAS then ends the process instead of raising MemoryError.
+    """
+    ready.wait()
+    square = np.ones((256, 256), dtype=np.float32)  # large enough for BLAS's packed path, which needs the buffers
+    square @ square
 
 
 def loss_and_grads(
