@@ -63,6 +63,7 @@ ROWS = [
     Row("weight drop 0.2", settings={"weight_drop": 0.2}),
     Row("embedding dropout 0.1", settings={"embedding_dropout": 0.1}),
     Row("warm-up 100", settings={"warmup": 100}),
+    Row("weight decay 0.1", settings={"weight_decay": 0.1}),
     Row("B128 lr x1.41 half the steps", settings={"batch_size": 128, "lr": 4e-3 * math.sqrt(2)}, steps_share=0.5),
     Row("locked 0.2 + weight drop 0.2", 0.2, {"dropout_kind": "locked", "weight_drop": 0.2}),
     Row("layer-normalised LSTM", cell=LayerNormLSTMCell),
