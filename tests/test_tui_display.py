@@ -199,6 +199,36 @@ async def test_compare_stacks_the_samplers_when_narrow(app: RnnplayApp) -> None:
             assert label in lines  # each label on a line of its own
 
 
+async def test_a_cramped_window_gives_the_conversation_its_width_and_f2_brings_the_panel_back(
+        app: RnnplayApp, tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path)
+    async with app.run_test(size=(60, 24)) as pilot:
+        side, conversation = app.query_one("#side"), app.query_one(Conversation)
+        await pilot.pause()
+        assert not side.display and conversation.outer_size.width == 60
+        await type_line(pilot, f"/train {corpus} steps=5 layers=1 hidden=8 batch=4 seq=8 out={tmp_path / 'x.npz'}")
+        await until(pilot, lambda: any("F2" in str(n.message) for n in app._notifications))
+        await pilot.press("f2")
+        await until(pilot, lambda: side.display and side.outer_size.width > 0)
+        assert conversation.outer_size.width < 60
+        await until(pilot, lambda: "at step 5" in str(app.query_one("#train-status", Static).render()))
+        await pilot.resize_terminal(120, 30)
+        await until(pilot, lambda: app.size.width == 120)
+        assert side.display  # F2's choice holds when the window changes
+        await pilot.press("f2")
+        await pilot.pause()
+        assert not side.display and conversation.outer_size.width == 120
+
+
+async def test_a_wide_window_shows_the_side_panel(app: RnnplayApp) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.query_one("#side").display
+        await pilot.resize_terminal(50, 30)
+        await until(pilot, lambda: app.size.width == 50)
+        await until(pilot, lambda: not app.query_one("#side").display)
+
+
 async def test_loading_another_model_clears_the_last_runs_panel(app: RnnplayApp, tiny_path: Path,
                                                                 tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path)

@@ -54,7 +54,10 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
-        "Ctrl+D (on an empty input) or /quit leaves")
+        "Ctrl+D (on an empty input) or /quit leaves · F2 shows or hides the side panel")
+
+WIDE = 100  # columns from which the side panel has its full width
+CRAMPED = 70  # columns below which the side panel starts hidden, so the conversation keeps the width
 
 
 def highlighted(matcher: Matcher, text: str) -> Content:
@@ -94,6 +97,7 @@ class RnnplayApp(App[None]):
         Binding("ctrl+c", "stop", "Stop", show=False, priority=True),
         Binding("ctrl+d", "leave", "Quit"),
         Binding("f1", "help", "Help"),
+        Binding("f2", "toggle_side", "Panel"),
     ]
 
     def __init__(self, session: Session) -> None:
@@ -101,6 +105,7 @@ class RnnplayApp(App[None]):
         self.session = session
         self.queue = EventQueue(self.post_message)
         self.turn: Turn | None = None
+        self.side_wanted: bool | None = None  # F2's choice; None: shown when the window is wide enough
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -121,7 +126,17 @@ class RnnplayApp(App[None]):
         self.query_one(PromptInput).focus()
 
     def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < 100, "narrow")
+        self.screen.set_class(self.size.width < WIDE, "narrow")
+        self.place_side()
+
+    def place_side(self) -> None:
+        """Show the side panel (model card, sampler, training plot) unless F2 hid it or the window is cramped."""
+        wanted = self.side_wanted if self.side_wanted is not None else self.size.width >= CRAMPED
+        self.query_one("#side").display = wanted
+
+    def action_toggle_side(self) -> None:
+        self.side_wanted = not self.query_one("#side").display
+        self.place_side()
 
     def on_unmount(self) -> None:
         self.unsubscribe()
@@ -215,6 +230,8 @@ class RnnplayApp(App[None]):
         if what == "training":  # a new job: a fresh plot
             self.query_one(LossPlot).reset()
             self.query_one(TrainingPanel).add_class("active")
+            if not self.query_one("#side").display:
+                self.notify("training in the background: F2 shows its progress and loss plot")
         elif what == "model" and not self.training_shown():
             self.query_one(TrainingPanel).reset()
         self.show_cards()
