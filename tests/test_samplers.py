@@ -114,8 +114,10 @@ def test_greedy_equals_argmax() -> None:
 @pytest.mark.parametrize(
     ("param", "text", "message"),
     [
-        (TEMPERATURE.params["temperature"], "0", "temperature must be > 0 (got 0)"),
-        (TEMPERATURE.params["temperature"], "-1.5", "temperature must be > 0 (got -1.5)"),
+        (TEMPERATURE.params["temperature"], "0", "temperature must be > 0 (got 0); "
+         "the greedy sampler always takes the most likely character"),
+        (TEMPERATURE.params["temperature"], "-1.5", "temperature must be > 0 (got -1.5); "
+         "the greedy sampler always takes the most likely character"),
         (TopKSampler.params["k"], "0", "k must be >= 1 (got 0)"),
         (TopKSampler.params["k"], "2.5", "k must be an integer (got '2.5')"),
         (TopPSampler.params["p"], "0", "p must be in (0, 1] (got 0)"),

@@ -59,7 +59,8 @@ class Param:
     numbers, or ``choices`` for strings. ``optional``: None is a value too (a
     budget not given). ``label``: the words errors use ('learning rate'), which also
     switches them to the settings' wording (module docstring). ``aliases``: other
-    keys that reach it in ``key=value`` text (``batch`` for ``batch_size``).
+    keys that reach it in ``key=value`` text (``batch`` for ``batch_size``). ``hint``: what
+    to do instead, added to a refusal of a value out of bounds.
     """
 
     name: str
@@ -74,6 +75,7 @@ class Param:
     optional: bool = False
     label: str = ""
     aliases: tuple[str, ...] = ()
+    hint: str = ""
 
     def bounds(self) -> str:
         """The allowed values in words: '> 0', 'in (0, 1]', '>= 1', "one of 'a', 'b'", or ''."""
@@ -117,7 +119,8 @@ class Param:
             below = lo is not None and (value <= lo if self.min_open else value < lo)
             above = hi is not None and (value >= hi if self.max_open else value > hi)
             if below or above:
-                raise self._error(value)
+                error = self._error(value)
+                raise RnnplayError(f"{error}; {self.hint}") if self.hint else error
         return value
 
     def _error(self, value: Any, kind: str = "", bounded: bool = True) -> RnnplayError:

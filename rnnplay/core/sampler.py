@@ -159,7 +159,8 @@ class TemperatureSampler(StepSampler):
     name = "temperature"
     help = "sample from softmax(logits / T)"
     params = {  # noqa: RUF012 - read-only declaration
-        "temperature": Param("temperature", float, 0.7, "T: below 1 is safer, above 1 wilder", min=0.0, min_open=True)
+        "temperature": Param("temperature", float, 0.7, "T: below 1 is safer, above 1 wilder", min=0.0, min_open=True,
+                             hint="the greedy sampler always takes the most likely character")
     }
     NOISE_ROWS = 256
 
