@@ -247,6 +247,9 @@ def test_beam_end_finishes_beams_and_length_normalisation_ranks_them() -> None:
     chars = ("a", "b", "\n")
     assert beam(chain, 10, chars, width=4, end="\n", alpha=0.0) == [2]
     assert beam(chain, 10, chars, width=4, end="\n", alpha=1.0) == [0, 2]
+    # at least two characters: "a\n" (0.27) is the best finished beam that long, ahead of "\n\n" (0.17)
+    assert beam(chain, 10, chars, width=4, end="\n", alpha=0.0, min_length=2) == [0, 2]
+    assert beam(chain, 10, chars, width=4, end="\n", alpha=0.0, min_length=3)[-1] == 2
     assert chain.calls < 2 * 9  # both searches stopped early: no live beam could catch up
     with pytest.raises(RnnplayError, match="never seen"):
         beam(chain, 5, chars, end="z")

@@ -76,9 +76,11 @@ class BeamSampler:
     """Beam search: keep the ``width`` most likely sequences, extend each by every character, repeat.
 
     Scores are summed log-probabilities, s(x_1..x_t) = Σ log p(x_i | x_<i). All beams
-    step as one batch. A beam that ends with ``end`` is finished; finished and live
-    beams are ranked by s / len^alpha (length normalisation: without it short finished
-    beams always win, since every character only lowers s). The search ends at
+    step as one batch. A beam that ends with ``end`` is finished, once it has at least
+    ``min_length`` characters (so that a seed which ends a line need not end the search
+    with an empty one). Finished and live beams are ranked by s / len^alpha (length
+    normalisation: without it short finished beams always win, since every character
+    only lowers s). The search ends at
     ``length``, or once no live beam can still overtake the best finished one. The
     prefix that every candidate shares can no longer change, so it is yielded at once;
     the rest of the winner is yielded at the end.
@@ -91,6 +93,8 @@ class BeamSampler:
         "width": Param("width", int, 4, "how many sequences to keep at each step", min=1, max=256),
         "alpha": Param("alpha", float, 0.7, "length normalisation: rank by logP / length^alpha", min=0.0, max=5.0),
         "end": Param("end", str, "", "finish a beam when it produces this text ('' for never), e.g. '\\n'"),
+        "min_length": Param("min_length", int, 1, "finish no beam shorter than this many characters, end included",
+                            min=1),
     }
 
     def generate(
@@ -103,6 +107,7 @@ class BeamSampler:
         width: int = 4,
         alpha: float = 0.7,
         end: str = "",
+        min_length: int = 1,
         chars: tuple[str, ...] = (),
     ) -> Iterator[int]:
         if length < 1:
@@ -129,7 +134,7 @@ class BeamSampler:
             scores = flat[best]
             state = take_rows(state, parents)
             n = t + 1
-            if len(end_ids) and n >= len(end_ids):
+            if len(end_ids) and n >= max(len(end_ids), min_length):
                 done = np.flatnonzero(np.isfinite(scores) & (hist[:, n - len(end_ids) : n] == end_ids).all(axis=1))
                 finished += [(scores[b] / n**alpha, hist[b, :n].copy()) for b in done]
                 scores[done] = -np.inf
