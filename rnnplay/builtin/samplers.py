@@ -80,10 +80,9 @@ class BeamSampler:
     ``min_length`` characters (so that a seed which ends a line need not end the search
     with an empty one). Finished and live beams are ranked by s / len^alpha (length
     normalisation: without it short finished beams always win, since every character
-    only lowers s). The search ends at
-    ``length``, or once no live beam can still overtake the best finished one. The
-    prefix that every candidate shares can no longer change, so it is yielded at once;
-    the rest of the winner is yielded at the end.
+    only lowers s). The search ends at ``length``, or once no live beam can still
+    overtake the best finished one. The prefix that every candidate shares can no
+    longer change, so it is yielded at once; the rest of the winner is yielded at the end.
     """
 
     name = "beam"
