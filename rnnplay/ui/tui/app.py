@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -125,18 +125,18 @@ class RnnplayApp(App[None]):
         self.session.greet()
         self.query_one(PromptInput).focus()
 
-    def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < WIDE, "narrow")
-        self.place_side()
+    def on_resize(self, event: events.Resize) -> None:
+        # the new size is the event's: this handler runs before App._on_resize stores it in self.size
+        self.screen.set_class(event.size.width < WIDE, "narrow")
+        self.place_side(event.size.width)
 
-    def place_side(self) -> None:
+    def place_side(self, width: int) -> None:
         """Show the side panel (model card, sampler, training plot) unless F2 hid it or the window is cramped."""
-        wanted = self.side_wanted if self.side_wanted is not None else self.size.width >= CRAMPED
-        self.query_one("#side").display = wanted
+        self.query_one("#side").display = self.side_wanted if self.side_wanted is not None else width >= CRAMPED
 
     def action_toggle_side(self) -> None:
         self.side_wanted = not self.query_one("#side").display
-        self.place_side()
+        self.place_side(self.size.width)
 
     def on_unmount(self) -> None:
         self.unsubscribe()
