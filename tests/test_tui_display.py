@@ -200,14 +200,16 @@ async def test_compare_stacks_the_samplers_when_narrow(app: RnnplayApp) -> None:
 
 
 async def test_a_cramped_window_gives_the_conversation_its_width_and_f2_brings_the_panel_back(
-        app: RnnplayApp, tmp_path: Path) -> None:
+        app: RnnplayApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = write_corpus(tmp_path)
+    said: list[str] = []
+    monkeypatch.setattr(app, "notify", lambda text, **_: said.append(text))
     async with app.run_test(size=(60, 24)) as pilot:
         side, conversation = app.query_one("#side"), app.query_one(Conversation)
         await pilot.pause()
         assert not side.display and conversation.outer_size.width == 60
         await type_line(pilot, f"/train {corpus} steps=5 layers=1 hidden=8 batch=4 seq=8 out={tmp_path / 'x.npz'}")
-        await until(pilot, lambda: any("F2" in str(n.message) for n in app._notifications))
+        await until(pilot, lambda: any("F2 shows" in text for text in said))
         await pilot.press("f2")
         await until(pilot, lambda: side.display and side.outer_size.width > 0)
         assert conversation.outer_size.width < 60
@@ -216,8 +218,7 @@ async def test_a_cramped_window_gives_the_conversation_its_width_and_f2_brings_t
         await until(pilot, lambda: app.size.width == 120)
         assert side.display  # F2's choice holds when the window changes
         await pilot.press("f2")
-        await pilot.pause()
-        assert not side.display and conversation.outer_size.width == 120
+        await until(pilot, lambda: not side.display and conversation.outer_size.width == 120)
 
 
 async def test_a_wide_window_shows_the_side_panel(app: RnnplayApp) -> None:
