@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnplay.core import bf16
+
 
 def is_ids(x: np.ndarray) -> bool:
     """True when ``x`` holds character ids (an integer array) rather than vectors."""
@@ -22,9 +24,9 @@ def project_inputs(x: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) 
     """
     if is_ids(x):
         return np.take(W, x, axis=0, out=out)
-    if out is None:
-        return x @ W
-    return np.matmul(x, W, out=out)
+    I, G = W.shape
+    flat = bf16.product(x.reshape(-1, I), W, out=None if out is None else out.reshape(-1, G))
+    return flat.reshape(*x.shape[:-1], G)
 
 
 def project_inputs_backward(
@@ -39,7 +41,7 @@ def project_inputs_backward(
     if is_ids(x):
         return scatter_add_rows(W.shape[0], x.ravel(), dZ2), None
     x2 = x.reshape(-1, W.shape[0])
-    return x2.T @ dZ2, (dZ2 @ W.T).reshape(x.shape)
+    return bf16.product_tn(x2, dZ2), bf16.product(dZ2, W.T).reshape(x.shape)
 
 
 def scatter_add_rows(n_rows: int, ids: np.ndarray, values: np.ndarray) -> np.ndarray:

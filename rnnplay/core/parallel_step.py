@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import threads
+from rnnplay.core import bf16, threads
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -154,11 +154,15 @@ def streams_part(states: States, masks: Masks, part: slice) -> tuple[States, Mas
 
 def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
                          total: int) -> ChunkResult:  # fmt: skip
-    """One chunk's summed loss (nats), its share of the gradients of the batch mean, its carried-out states."""
-    logits, new_states, cache = model.forward(inputs, states, masks=masks)
-    T, b, V = logits.shape
-    loss_sum, dlogits = cross_entropy_sum(logits.reshape(T * b, V), targets.reshape(T * b), total)
-    return loss_sum, model.backward(dlogits.reshape(T, b, V), cache), new_states
+    """One chunk's summed loss (nats), its share of the gradients of the batch mean, its carried-out states.
+
+    Its products run in the model's training precision (``model.products``, :mod:`.bf16`).
+    """
+    with bf16.products(model.products):
+        logits, new_states, cache = model.forward(inputs, states, masks=masks)
+        T, b, V = logits.shape
+        loss_sum, dlogits = cross_entropy_sum(logits.reshape(T * b, V), targets.reshape(T * b), total)
+        return loss_sum, model.backward(dlogits.reshape(T, b, V), cache), new_states
 
 
 def cross_entropy_sum(logits: np.ndarray, targets: np.ndarray, total: int) -> tuple[float, np.ndarray]:

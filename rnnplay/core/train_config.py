@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnplay.core.bf16 import PRECISIONS
 from rnnplay.core.dropout import DROPOUT_KINDS
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.limits import MAX_HIDDEN, MAX_LAYERS, check_model_size
@@ -61,6 +62,9 @@ class TrainConfig:
                               min=0, max=1, label="lr floor")
     weight_decay: float = setting(0.0, "decoupled weight decay (AdamW): each step every weight matrix also shrinks "
                                   "by lr × this share of itself; 0: none", min=0, max=1, label="weight decay")
+    precision: str = setting("float32", "the training step's matrix products: float32, or bfloat16 inputs with "
+                             "float32 sums (CPUs with AVX512_BF16; weights and optimizer stay float32)",
+                             choices=PRECISIONS, label="precision")
     # regularisation (training only: the saved model runs without it) and weight averaging
     dropout_kind: str = setting("step", "the model's output dropout: step: a new mask every time step; locked: one "
                                 "mask per stream for the whole sequence", choices=DROPOUT_KINDS, label="dropout kind")

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import parallel_step, threads
+from rnnplay.core import bf16, parallel_step, threads
 from rnnplay.core.averaging import SLOT, WeightAverage
 from rnnplay.core.ctrl_c import ctrl_c_held
 from rnnplay.core.data import StreamBatcher
@@ -98,9 +98,13 @@ class Trainer:
         config: TrainConfig,
         gradients: GradientFn | None = None,
     ) -> None:
+        if config.precision == "bfloat16" and not bf16.available():
+            raise RnnplayError("precision bfloat16 needs a CPU with AVX512_BF16 dot products (and numba, with "
+                               "RNNPLAY_JIT not 0); this one has none: train with precision float32")
         self.model = model
         self.gradients = gradients  # None: the model's own
         self.config = config
+        model.products = config.precision
         model.noise = Dropout(model.dropout, config.dropout_kind == "locked", config.weight_drop,
                               config.embedding_dropout)
         self.average = WeightAverage(config.ema, model.params) if config.ema > 0 else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -26,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import parallel_step, threads
+from rnnplay.core import bf16, parallel_step, threads
 from rnnplay.core.dropout import Dropout, Masks
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
 from rnnplay.core.vocab import Vocab
 from rnnplay.plugins.host import get_host
@@ -46,17 +48,22 @@ class Replica:
     noise: Dropout  # every kind of dropout the driver's model has (the masks themselves come with each step)
     dtype: str
     shapes: dict[str, tuple[int, ...]]
+    products: str  # the training precision of the driver's model
 
     @classmethod
     def of(cls, model: Model) -> Replica:
         return cls(model.cell.name, tuple(model.vocab.chars), model.hidden_size, model.num_layers, model.noise,
-                   model.dtype.str, {k: tuple(v.shape) for k, v in model.params.items()})
+                   model.dtype.str, {k: tuple(v.shape) for k, v in model.params.items()}, model.products)
 
     def build(self) -> Model:
+        if self.products == "bfloat16" and not bf16.available():
+            raise RnnplayError(f"a worker on {socket.gethostname()} has no AVX512_BF16 for precision bfloat16: "
+                               "train with precision float32, or on machines that have it")
         params = {k: np.zeros(shape, self.dtype) for k, shape in self.shapes.items()}
         model = Model(get_host().cell(self.cell), Vocab(self.chars), self.hidden, self.layers, dtype=self.dtype,
                       params=params)
         model.noise = self.noise
+        model.products = self.products
         return model
 
 

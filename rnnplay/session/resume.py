@@ -21,7 +21,7 @@ from rnnplay.session.training_runs import TrainingRun
 
 # What a resumed run may change; every other setting shapes the weights, the optimizer state or the data stream.
 CHANGEABLE = ("lr", "lr_schedule", "lr_floor", "lr_decay", "lr_decay_every", "clip", "clip_mode", "val_every",
-              "val_max_chars", "sample_every", "sample_length", "steps", "epochs", "seconds")
+              "val_max_chars", "sample_every", "sample_length", "steps", "epochs", "seconds", "precision")
 
 
 def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str, Any] | None = None,

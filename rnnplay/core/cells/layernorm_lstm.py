@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rnnplay.core import jit, threads
+from rnnplay.core import bf16, jit, threads
 from rnnplay.core.cells import layernorm_gates, lstm
 from rnnplay.core.cells.base import Params, State, state_grads
 from rnnplay.core.cells.layer_norm import rows_sum
@@ -104,8 +104,9 @@ class LayerNormLSTMCell:
         c_hat, tanh_u = np.empty((T, B, H), dtype=dtype), np.empty((T, B, H), dtype=dtype)
         rec_inv, c_inv = np.empty((T, B, 1), dtype=dtype), np.empty((T, B, 1), dtype=dtype)
         rec = np.empty((B, G), dtype=dtype)
+        W_hh = bf16.operand(params["W_hh"])  # packed once when this thread's products are bfloat16
         for t in range(T):
-            np.matmul(hs[t], params["W_hh"], out=rec)
+            W_hh.times(hs[t], out=rec)
             gates.forward_step(z_in[t], rec, params["g_h"], cs[t], params["g_c"], params["b_c"], acts[t],
                                rec_hat[t], rec_inv[t], cs[t + 1], c_hat[t], c_inv[t], tanh_u[t], hs[t + 1])
         cache = Cache(x, x_hat, x_inv, hs, cs, acts, rec_hat, rec_inv, c_hat, c_inv, tanh_u, gates)
@@ -116,7 +117,7 @@ class LayerNormLSTMCell:
     ) -> tuple[np.ndarray | None, Params, State]:
         x, x_hat, x_inv, hs, cs, acts, rec_hat, rec_inv, c_hat, c_inv, tanh_u, gates = cache
         T, B, H = dh_seq.shape
-        W_hh_T = params["W_hh"].T
+        W_hh_T = bf16.operand(params["W_hh"].T)
         dz, dr = np.empty_like(acts), np.empty_like(acts)
         du = np.empty_like(tanh_u)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
@@ -124,14 +125,14 @@ class LayerNormLSTMCell:
             dh += dh_seq[t]
             gates.backward_step(acts[t], rec_hat[t], rec_inv[t], cs[t], c_hat[t], c_inv[t], tanh_u[t], params["g_h"],
                                 params["g_c"], dh, dc, du[t], dz[t], dr[t])  # fmt: skip
-            np.matmul(dr[t], W_hh_T, out=dh)  # to h_{t-1}
+            W_hh_T.times(dr[t], out=dh)  # to h_{t-1}
         d_in, (d_g_x, d_g_h, d_b_h) = np.empty_like(dz), (np.empty(4 * H, dz.dtype) for _ in range(3))
         gates.sequence_grads(*(a.reshape(T * B, -1) for a in (dz, x_hat, x_inv, rec_hat)), params["g_x"],
                              d_in.reshape(T * B, 4 * H), d_g_x, d_g_h, d_b_h)  # fmt: skip
         dW_xh, dx = project_inputs_backward(x, params["W_xh"], d_in)
         grads = {
             "W_xh": dW_xh,
-            "W_hh": hs[:-1].reshape(T * B, H).T @ dr.reshape(T * B, 4 * H),
+            "W_hh": bf16.product_tn(hs[:-1].reshape(T * B, H), dr.reshape(T * B, 4 * H)),
             "b_h": d_b_h,
             "g_x": d_g_x,
             "g_h": d_g_h,

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnplay.core import bf16
 from rnnplay.core.cells.base import Params, State, state_grads, uniform_init
 from rnnplay.core.ops import project_inputs, project_inputs_backward
 
@@ -44,18 +45,19 @@ class RNNCell:
         }
 
     def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
-        W_hh = params["W_hh"]
+        dtype = params["W_hh"].dtype
+        W_hh = bf16.operand(params["W_hh"])  # packed once when this thread's products are bfloat16
         T = x.shape[0]
         (h0,) = state
         B, H = h0.shape
-        hs = np.empty((T + 1, B, H), dtype=W_hh.dtype)  # hs[t+1] = h_t; hs[0] = carried-in state
+        hs = np.empty((T + 1, B, H), dtype=dtype)  # hs[t+1] = h_t; hs[0] = carried-in state
         hs[0] = h0
         z = hs[1:]
         project_inputs(x, params["W_xh"], out=z)  # x_t@W_xh for every t at once
         z += params["b_h"]
-        rec = np.empty((B, H), dtype=W_hh.dtype)
+        rec = np.empty((B, H), dtype=dtype)
         for t in range(T):
-            np.matmul(hs[t], W_hh, out=rec)
+            W_hh.times(hs[t], out=rec)
             z[t] += rec
             np.tanh(z[t], out=z[t])
         return hs[1:], (hs[T],), (x, hs)
@@ -64,19 +66,19 @@ class RNNCell:
         self, params: Params, cache: Any, dh_seq: np.ndarray, dstate: State | None
     ) -> tuple[np.ndarray | None, Params, State]:
         x, hs = cache
-        W_hh_T = params["W_hh"].T
+        W_hh_T = bf16.operand(params["W_hh"].T)
         T, B, H = dh_seq.shape
         dz = 1.0 - hs[1:] * hs[1:]  # tanh'(z_t) for all t, then scaled in place by dh_t below
         (dh_next,) = state_grads(dstate, 1, (B, H), dz.dtype)
         for t in range(T - 1, -1, -1):
             dh_next += dh_seq[t]
             dz[t] *= dh_next
-            np.matmul(dz[t], W_hh_T, out=dh_next)
+            W_hh_T.times(dz[t], out=dh_next)
         dz2 = dz.reshape(T * B, H)
         dW_xh, dx = project_inputs_backward(x, params["W_xh"], dz)
         grads = {
             "W_xh": dW_xh,
-            "W_hh": hs[:-1].reshape(T * B, H).T @ dz2,
+            "W_hh": bf16.product_tn(hs[:-1].reshape(T * B, H), dz2),
             "b_h": dz2.sum(axis=0),
         }
         return dx, grads, (dh_next,)

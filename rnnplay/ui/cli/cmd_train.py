@@ -65,7 +65,7 @@ examples:
 
 Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
 and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
-validation, sampling and the budget may change (a budget given replaces the saved
+validation, sampling, the budget and --precision may change (a budget given replaces the saved
 one); the model's shape, --batch-size, --seq-length, --optimizer, --val-fraction and --seed
 are the checkpoint's, and a different value is refused.
 
