@@ -10,31 +10,45 @@ once (input projections and weight gradients). This prints GFLOP/s of each on on
 thread, for b = 8, 16 (rnnplay's chunk), 32 and 64 streams and for T·b = 1,600 rows,
 beside the one-thread peak (the best of square 1,024 products). Together with the
 phase shares of step_phases.py they bound how fast a step of this shape can get.
+Where the CPU has AVX512_BF16, each row also times the same product in bfloat16
+(rnnplay/core/bf16.py, as ``--precision bfloat16`` runs it: W packed once, the left
+side rounded at every call), its speed still over the float32 peak.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from rnnplay.core import bf16
 
 STREAMS = (8, 16, 32, 64)
 ROWS = 1600  # T·b for T = 100 and a chunk of 16 streams
 
 
-def gflops(a: np.ndarray, b: np.ndarray, repeats: int) -> float:
-    """GFLOP/s of ``a @ b`` into a fixed output: the best of ``repeats`` calls after a few warm-up calls."""
+def gflops(a: np.ndarray, b: np.ndarray, repeats: int, precision: str = "float32") -> float:
+    """GFLOP/s of ``a @ b`` in ``precision`` into a fixed output: the best of ``repeats`` calls after a few warm-ups."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
+    with bf16.products(precision):
+        operand = bf16.operand(b)
+        best = best_seconds(lambda: operand.times(a, out), repeats)
+    return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
+
+
+def best_seconds(call: Callable[[], object], repeats: int) -> float:
+    """The shortest of ``repeats`` timed calls of ``call``, after five untimed ones."""
     for _ in range(5):
-        np.matmul(a, b, out=out)
+        call()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        np.matmul(a, b, out=out)
+        call()
         best = min(best, time.perf_counter() - start)
-    return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
+    return best
 
 
 def main() -> None:
@@ -48,15 +62,24 @@ def main() -> None:
     with threadpool_limits(1, user_api="blas"):
         square = rng.random((1024, 1024), dtype=np.float32)
         peak = gflops(square, square, max(5, args.repeats // 20))
+        with_bf16 = bf16.available()
         print(f"one BLAS thread; peak (square 1,024 products): {peak:.1f} GFLOP/s")
-        print(f"{'product':<34}{'GFLOP/s':>9}{'% of peak':>11}")
+        print(f"{'product':<34}{'GFLOP/s':>9}{'% of peak':>11}" + (f"{'bfloat16':>10}{'% of peak':>11}" * with_bf16))
         for H in args.hidden:
             W = rng.random((H, 4 * H), dtype=np.float32)
-            for b in STREAMS:
-                speed = gflops(rng.random((b, H), dtype=np.float32), W, args.repeats)
-                print(f"{f'H={H}: per step, {b} streams':<34}{speed:>9.1f}{speed / peak:>10.0%}")
-            speed = gflops(rng.random((ROWS, H), dtype=np.float32), W, max(5, args.repeats // 20))
-            print(f"{f'H={H}: all {ROWS:,} rows at once':<34}{speed:>9.1f}{speed / peak:>10.0%}")
+            rows = [(f"H={H}: per step, {b} streams", rng.random((b, H), dtype=np.float32), args.repeats)
+                    for b in STREAMS]  # fmt: skip
+            rows.append((f"H={H}: all {ROWS:,} rows at once", rng.random((ROWS, H), dtype=np.float32),
+                         max(5, args.repeats // 20)))
+            for label, a, repeats in rows:
+                speed = gflops(a, W, repeats)
+                line = f"{label:<34}{speed:>9.1f}{speed / peak:>10.0%}"
+                if with_bf16:
+                    fast = gflops(a, W, repeats, "bfloat16")
+                    line += f"{fast:>10.1f}{fast / peak:>10.0%}"
+                print(line)
+        if not with_bf16:
+            print("(no bfloat16 column: this CPU has no AVX512_BF16)")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@
 Each row runs full training steps (forward, backward through time, clip by
 global norm 5, Adam) on batches of tiny shakespeare and prints characters per
 second; "numpy only" is rnnplay with its compiled LSTM kernels off (RNNPLAY_JIT=0;
-the RNN has none). The three take turns, --steps steps each, --rounds times, so the
-shared machine's slow minutes fall on all of them alike. "% of peak" is the model's
+the RNN has none). Where the CPU has AVX512_BF16, a second row per model runs
+rnnplay with ``--precision bfloat16`` (:mod:`rnnplay.core.bf16`) beside PyTorch under
+``torch.autocast("cpu", dtype=torch.bfloat16)``, the same mixed precision, and its last
+column compares it with PyTorch in float32 as well. All runners take turns, --steps steps
+each, --rounds times, so the shared machine's slow minutes fall on all of them alike. "% of peak" is the model's
 arithmetic per character (:func:`flops_per_char`) times chars/s, over this machine's
 single-precision matrix-multiply peak measured at start (:func:`sgemm_peak`: numpy's
 BLAS on every core, a large square product, best of a few).
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnplay.core import bf16
 from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.data import StreamBatcher
 from rnnplay.core.model import Model
@@ -68,9 +72,10 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def rnnplay_steps(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int,
-                  compiled: bool) -> Iterator[None]:  # fmt: skip
-    """One full rnnplay training step per next(), kernels on or off."""
+                  compiled: bool, precision: str = "float32") -> Iterator[None]:  # fmt: skip
+    """One full rnnplay training step per next(), kernels on or off, products in ``precision``."""
     model = Model(LSTMCell() if cell == "lstm" else RNNCell(), vocab, hidden, layers)
+    model.products = precision
     opt = Adam(model.params)
     batcher = StreamBatcher(ids, B, T)
     states = model.initial_state(B)
@@ -83,8 +88,9 @@ def rnnplay_steps(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden:
         yield
 
 
-def torch_steps(ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int) -> Iterator[None] | None:
-    """One full PyTorch training step per next(), or None without torch."""
+def torch_steps(ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int,
+                bfloat16: bool = False) -> Iterator[None] | None:  # fmt: skip
+    """One full PyTorch training step per next(), or None without torch; ``bfloat16``: under CPU autocast."""
     try:
         import torch
     except ImportError:
@@ -107,9 +113,11 @@ def torch_steps(ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B:
             batch = batcher.next()
             x = torch.from_numpy(batch.inputs.astype(np.int64))
             y = torch.from_numpy(batch.targets.astype(np.int64))
-            out, state = rnn(emb(x), state)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bfloat16):
+                out, state = rnn(emb(x), state)
+                logits = head(out).reshape(-1, V).float()
             state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
-            loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, V), y.reshape(-1))
+            loss = torch.nn.functional.cross_entropy(logits, y.reshape(-1))
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -162,25 +170,39 @@ def main() -> None:
         f"{args.rounds} turns of {args.steps} timed steps each, after {args.warmup} warm-up steps; load average "
         f"{os.getloadavg()[0]:.2f}"
     )
-    print(f"{'model':<24}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}"
-          f"{'rnnplay % peak':>16}{'torch % peak':>14}")
+    with_bf16 = bf16.available()
+    print(f"{'model':<29}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}"
+          f"{'rnnplay % peak':>16}{'torch % peak':>14}{'vs torch float32':>18}")
     for label, cell, layers, hidden, B, T in CONFIGS:
         runners = {
             "rnnplay": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=True),
             "numpy": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=False),
+            "torch": torch_steps(ids, vocab.size, cell, layers, hidden, B, T),
         }
-        theirs = torch_steps(ids, vocab.size, cell, layers, hidden, B, T)
-        if theirs is not None:
-            runners["torch"] = theirs
-        seconds = round_robin(runners, args.steps, args.warmup, args.rounds)
+        if with_bf16:
+            runners["rnnplay bf16"] = rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, True, "bfloat16")
+            runners["torch bf16"] = torch_steps(ids, vocab.size, cell, layers, hidden, B, T, bfloat16=True)
+        seconds = round_robin({k: v for k, v in runners.items() if v is not None}, args.steps, args.warmup,
+                              args.rounds)
         rates = {name: B * T / s for name, s in seconds.items()}
-        torch_s = f"{rates['torch']:,.0f}" if "torch" in rates else "no torch"
-        ratio = f"{rates['rnnplay'] / rates['torch']:.2f}x" if "torch" in rates else "n/a"
         flops = flops_per_char(cell, layers, hidden, vocab.size)
-        ours_pct = f"{100 * rates['rnnplay'] * flops / peak:.0f}%"
-        torch_pct = f"{100 * rates['torch'] * flops / peak:.0f}%" if "torch" in rates else "n/a"
-        print(f"{label:<24}{rates['rnnplay']:>17,.0f}{rates['numpy']:>12,.0f}{torch_s:>15}{ratio:>8}"
-              f"{ours_pct:>16}{torch_pct:>14}", flush=True)
+        print_row(label, rates, "rnnplay", "torch", flops / peak, rates.get("numpy"))
+        if with_bf16:
+            print_row(f"{label}, bf16", rates, "rnnplay bf16", "torch bf16", flops / peak, None)
+    if not with_bf16:
+        print("(no bfloat16 rows: this CPU has no AVX512_BF16)")
+
+
+def print_row(label: str, rates: dict[str, float], ours: str, theirs: str, flop_share: float,
+              numpy_only: float | None) -> None:  # fmt: skip
+    """One row: ``ours`` beside ``theirs`` (absent without torch), % of the float32 peak, ``ours`` / torch float32."""
+    mine, other = rates[ours], rates.get(theirs)
+    torch_s, ratio = (f"{other:,.0f}", f"{mine / other:.2f}x") if other else ("no torch", "n/a")
+    torch_pct = f"{100 * other * flop_share:.0f}%" if other else "n/a"
+    plain = f"{mine / rates['torch']:.2f}x" if "torch" in rates else "n/a"
+    numpy_s = f"{numpy_only:,.0f}" if numpy_only else "-"
+    print(f"{label:<29}{mine:>17,.0f}{numpy_s:>12}{torch_s:>15}{ratio:>8}{100 * mine * flop_share:>15.0f}%"
+          f"{torch_pct:>14}{plain:>18}", flush=True)
 
 
 if __name__ == "__main__":
