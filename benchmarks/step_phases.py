@@ -38,7 +38,7 @@ from unittest import mock
 import numpy as np
 from train_throughput import CORPUS, _timed
 
-from rnnplay.core import parallel_step, threads
+from rnnplay.core import bf16, parallel_step, threads
 from rnnplay.core import trainer as trainer_module
 from rnnplay.core.cells import LSTMCell, lstm_gates
 from rnnplay.core.cells import lstm as lstm_module
@@ -232,28 +232,30 @@ CHUNK_PARTS = [
 ]
 
 
-class TimedNumpy:
-    """numpy, for the LSTM module while one chunk is timed: its ``matmul``, each time step's product, timed.
+class TimedProducts:
+    """:mod:`rnnplay.core.bf16`, for the LSTM module while one chunk is timed: each time step's product, timed.
 
-    The LSTM calls it once per step each way: forward h_{t-1}·W_hh with W_hh (H, 4H), backward
-    dz_t·W_hhᵀ with W_hhᵀ (4H, H); the second operand's shape says which.
+    The LSTM makes one operand per sequence each way and multiplies by it once per step:
+    forward h_{t-1}·W_hh with W_hh (H, 4H), backward dz_t·W_hhᵀ with W_hhᵀ (4H, H); the
+    operand's shape says which.
     """
 
     def __init__(self, clock: Clock) -> None:
-        self.timed = {way: clock.wrap(f"rec {way}", np.matmul) for way in ("fwd", "bwd")}
+        self.clock = clock
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(np, name)
+        return getattr(bf16, name)
 
-    def matmul(self, a: np.ndarray, w: np.ndarray, **kwargs: Any) -> Any:
-        return self.timed["fwd" if w.shape[0] < w.shape[1] else "bwd"](a, w, **kwargs)
+    def operand(self, b: np.ndarray) -> SimpleNamespace:
+        way = "fwd" if b.shape[0] < b.shape[1] else "bwd"
+        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", bf16.operand(b).times))
 
 
 def chunk_patches(model: Model, clock: Clock) -> list[tuple[Any, str, Any]]:
-    """One chunk's model, LSTM and loss calls, timed (for one thread: the LSTM module's numpy is replaced)."""
+    """One chunk's model, LSTM and loss calls, timed (for one thread: the LSTM module's products are replaced)."""
     cell, gate_maths = model.cell, lstm_module.gate_maths
     return [
-        (lstm_module, "np", TimedNumpy(clock)),
+        (lstm_module, "bf16", TimedProducts(clock)),
         (lstm_module, "gate_maths", lambda dtype: SimpleNamespace(  # the gate maths' two per-step functions
             forward_step=clock.wrap("gates fwd", gate_maths(dtype).forward_step),
             backward_step=clock.wrap("gates bwd", gate_maths(dtype).backward_step))),
@@ -268,8 +270,8 @@ def chunk_patches(model: Model, clock: Clock) -> list[tuple[Any, str, Any]]:
 
 
 def weight_grad_seconds(T: int, b: int, H: int, dtype: Any, repeats: int) -> float:
-    """One layer's dW_hh = [h_0 … h_{T-1}]ᵀ·dz on arrays of a chunk's shapes: LSTM backward's ``@``, which no
-    wrapper reaches, timed apart."""
+    """One layer's dW_hh = [h_0 … h_{T-1}]ᵀ·dz on arrays of a chunk's shapes: LSTM backward's ``product_tn``,
+    which no wrapper reaches, timed apart (float32)."""
     hs, dz = np.ones((T + 1, b, H), dtype), np.ones((T * b, 4 * H), dtype)
     return statistics.fmean(_timed(lambda: hs[:-1].reshape(T * b, H).T @ dz) for _ in range(repeats))
 

@@ -58,8 +58,25 @@ def micro_kernel_ir(rows: int, blocks: int) -> str:
         "loop:",
         "  %k = phi i64 [0, %entry], [%knext, %loop]",
         *(f"  %acc{r}_{c} = phi <16 x float> [zeroinitializer, %entry], [%sum{r}_{c}, %loop]" for r, c in acc),
-        "  %boff = mul i64 %k, 16",
+        *pair_of_k_ir(rows, blocks),
+        "  %knext = add i64 %k, 1",
+        "  %done = icmp eq i64 %knext, %kp",
+        "  br i1 %done, label %store, label %loop",
+        "store:",
     ]
+    for r, c in acc:
+        lines += [
+            f"  %crow{r}_{c} = mul i64 {r}, %ldc",
+            f"  %ci{r}_{c} = add i64 %crow{r}_{c}, {16 * c}",
+            f"  %cp{r}_{c} = getelementptr float, ptr %C, i64 %ci{r}_{c}",
+            f"  store <16 x float> %sum{r}_{c}, ptr %cp{r}_{c}, align 4",
+        ]
+    return "\n".join([*lines, "  ret void", "}"])
+
+
+def pair_of_k_ir(rows: int, blocks: int) -> list[str]:
+    """The loop body for pair ``%k``: a vector of B per column block, a broadcast word of A per row, their dots."""
+    lines = ["  %boff = mul i64 %k, 16"]
     for c in range(blocks):
         lines += [
             f"  %bi{c} = add i64 %boff, %bcol{c}",
@@ -80,20 +97,7 @@ def micro_kernel_ir(rows: int, blocks: int) -> str:
             f"<16 x float> %acc{r}_{c}, <32 x bfloat> %a{r}, <32 x bfloat> %b{c})"
             for c in range(blocks)
         ]
-    lines += [
-        "  %knext = add i64 %k, 1",
-        "  %done = icmp eq i64 %knext, %kp",
-        "  br i1 %done, label %store, label %loop",
-        "store:",
-    ]
-    for r, c in acc:
-        lines += [
-            f"  %crow{r}_{c} = mul i64 {r}, %ldc",
-            f"  %ci{r}_{c} = add i64 %crow{r}_{c}, {16 * c}",
-            f"  %cp{r}_{c} = getelementptr float, ptr %C, i64 %ci{r}_{c}",
-            f"  store <16 x float> %sum{r}_{c}, ptr %cp{r}_{c}, align 4",
-        ]
-    return "\n".join([*lines, "  ret void", "}"])
+    return lines
 
 
 def compile_micro_kernels() -> tuple[llvm.ExecutionEngine, dict[tuple[int, int], int]]:

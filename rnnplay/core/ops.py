@@ -18,12 +18,14 @@ def is_ids(x: np.ndarray) -> bool:
 
 
 def project_inputs(x: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``x·W`` for a whole sequence at once: a row gather for ids, one matmul for vectors.
+    """``x·W`` for a whole sequence at once: a row gather for ids, one product for vectors (:mod:`.bf16`'s).
 
     x: (..., ) ids or (..., I) vectors; W: (I, G). Returns (..., G).
     """
     if is_ids(x):
         return np.take(W, x, axis=0, out=out)
+    if out is not None and not out.flags.c_contiguous:  # no flat view of it to write into
+        return np.matmul(x, W, out=out)
     I, G = W.shape
     flat = bf16.product(x.reshape(-1, I), W, out=None if out is None else out.reshape(-1, G))
     return flat.reshape(*x.shape[:-1], G)
