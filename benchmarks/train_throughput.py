@@ -8,9 +8,9 @@ second; "numpy only" is rnnplay with its compiled LSTM kernels off (RNNPLAY_JIT=
 the RNN has none). Where the CPU has AVX512_BF16, a second row per model runs
 rnnplay with ``--precision bfloat16`` (:mod:`rnnplay.core.bf16`) beside PyTorch under
 ``torch.autocast("cpu", dtype=torch.bfloat16)``, the same mixed precision, and its last
-column compares it with PyTorch in float32 as well. All runners take turns, --steps steps
-each, --rounds times, so the shared machine's slow minutes fall on all of them alike. "% of peak" is the model's
-arithmetic per character (:func:`flops_per_char`) times chars/s, over this machine's
+column compares it with PyTorch in float32 as well. All runners take turns, --steps
+steps each, --rounds times, so the shared machine's slow minutes fall on all of them
+alike. "% of peak" is the model's arithmetic per character (:func:`flops_per_char`) times chars/s, over this machine's
 single-precision matrix-multiply peak measured at start (:func:`sgemm_peak`: numpy's
 BLAS on every core, a large square product, best of a few).
 Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional

@@ -70,8 +70,8 @@ class Operand:
         self._packed = compiled.pack(np.ascontiguousarray(b)) if compiled is not None else None
 
     def times(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out = a·B (a: (M, K), C order)."""
-        if self._compiled is None:
+        """out = a·B (a: (M, K)); the kernels write ``out`` as one C-order block, numpy any other."""
+        if self._compiled is None or not out.flags.c_contiguous:
             return np.matmul(a, self.b, out=out)
         self._compiled.product(self._compiled.pairs(np.ascontiguousarray(a)), self._packed, out)
         return out
