@@ -34,7 +34,7 @@ def gflops(a: np.ndarray, b: np.ndarray, repeats: int, precision: str = "float32
     """GFLOP/s of ``a @ b`` in ``precision`` into a fixed output: the best of ``repeats`` calls after a few warm-ups."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
     with bf16.products(precision):
-        operand = bf16.operand(b)
+        operand = bf16.Operand(b)
         best = best_seconds(lambda: operand.times(a, out), repeats)
     return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
 

@@ -246,9 +246,9 @@ class TimedProducts:
     def __getattr__(self, name: str) -> Any:
         return getattr(bf16, name)
 
-    def operand(self, b: np.ndarray) -> SimpleNamespace:
+    def Operand(self, b: np.ndarray) -> SimpleNamespace:  # stands in for bf16.Operand, the class
         way = "fwd" if b.shape[0] < b.shape[1] else "bwd"
-        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", bf16.operand(b).times))
+        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", bf16.Operand(b).times))
 
 
 def chunk_patches(model: Model, clock: Clock) -> list[tuple[Any, str, Any]]:

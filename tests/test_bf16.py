@@ -94,7 +94,7 @@ def test_products_fall_back_to_float32_outside_the_switch_and_where_the_kernels_
         np.testing.assert_array_equal(bf16.product(a64, b64), a64 @ b64)  # float64: the gradient checks
         np.testing.assert_array_equal(bf16.product_tn(a.T.copy(), b), kernel_product(a, b))
         strided = np.empty((48, 8), dtype=np.float32).T  # an out the kernels cannot write as one block
-        np.testing.assert_array_equal(bf16.operand(b).times(a, strided), a @ b)
+        np.testing.assert_array_equal(bf16.Operand(b).times(a, strided), a @ b)
         elsewhere: list[np.ndarray] = []
         thread = threading.Thread(target=lambda: elsewhere.append(bf16.product(a, b)))
         thread.start()

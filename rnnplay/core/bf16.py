@@ -10,7 +10,7 @@ second of numpy's BLAS at a training step's sizes (docs/training.md).
 The switch is per thread (:func:`products`): a chunk of a training step turns it on
 while it runs its forward and backward, so validation, scoring and generation — on
 other threads, or on the same one outside the chunk — keep float32 products. The
-cells ask through :func:`operand`, :func:`product` and :func:`product_tn`, which
+cells ask through :class:`Operand`, :func:`product` and :func:`product_tn`, which
 fall back to numpy's float32 products when the switch is off, the array is not
 float32, a product's N is not a multiple of 16, or the CPU has no AVX512_BF16.
 """
@@ -61,7 +61,8 @@ def _active(*arrays: np.ndarray, n: int) -> ModuleType | None:
 
 
 class Operand:
-    """The right-hand side B of many products A·B (W_hh over a sequence), rounded and packed once."""
+    """The right-hand side B of many products A·B (W_hh over a sequence), rounded and packed once when this
+    thread's products are bfloat16."""
 
     def __init__(self, b: np.ndarray) -> None:
         self.b = b
@@ -75,11 +76,6 @@ class Operand:
             return np.matmul(a, self.b, out=out)
         self._compiled.product(self._compiled.pairs(np.ascontiguousarray(a)), self._packed, out)
         return out
-
-
-def operand(b: np.ndarray) -> Operand:
-    """B, ready for many :meth:`Operand.times` (packed in bfloat16 when this thread's products are)."""
-    return Operand(b)
 
 
 def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -83,7 +83,7 @@ class LSTMCell:
         B, H = h0.shape
         gates = gate_maths(dtype)  # for this sequence, forward and backward
         s, _ = scale(H, dtype)
-        W_hh = bf16.operand(params["W_hh"] * s)  # packed once when this thread's products are bfloat16
+        W_hh = bf16.Operand(params["W_hh"] * s)  # packed once when this thread's products are bfloat16
         acts = project_inputs(x, params["W_xh"] * s)  # s⊙(x_t@W_xh) for every t, then [i, f, g, o]
         b = params["b_h"] * s
         hs = np.empty((T + 1, B, H), dtype=dtype)
@@ -102,7 +102,7 @@ class LSTMCell:
         x, hs, cs, tanh_c, acts, gates = cache
         T, B, H = dh_seq.shape
         dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
-        W_hh_T = bf16.operand(params["W_hh"].T)
+        W_hh_T = bf16.Operand(params["W_hh"].T)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
         for t in range(T - 1, -1, -1):
             gates.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
