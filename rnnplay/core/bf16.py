@@ -4,8 +4,8 @@ Mixed precision as PyTorch's autocast does it on CPUs with AVX512_BF16: the inpu
 a product are rounded to bfloat16 (8 bits of mantissa), every product's sum is
 float32, and the weights, the optimizer, the gate maths and the loss stay float32.
 The products, :mod:`rnnplay.core.bf16_kernels`, do twice the multiply-adds per
-instruction of float32's, and more than three times the float32 products per
-second of numpy's BLAS at a training step's sizes (docs/training.md).
+instruction of float32's; how much faster than numpy's BLAS they run at a training
+step's sizes is measured in docs/training.md (benchmarks/product_speed.py).
 
 The switch is per thread (:func:`products`): a chunk of a training step turns it on
 while it runs its forward and backward, so validation, scoring and generation — on
