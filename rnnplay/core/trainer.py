@@ -371,7 +371,7 @@ class Trainer:
             if self.average is not None:
                 self.average.load(raw or None)
             self.states = self._carried_state(arrays)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as err:  # an RNG
             raise RnnplayError(f"the checkpoint's training state is incomplete ({err}): start a fresh run") from None
 
     @staticmethod

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 WIDTH, HEIGHT = 800, 480  # pixels of a .png
 DPI = 100
 FORMATS = (".png", ".svg", ".pdf")
+HEADS = {".png": (b"\x89PNG\r\n\x1a\n",), ".svg": (b"<?xml", b"<svg"), ".pdf": (b"%PDF-",)}  # how each begins
 NEEDS_MATPLOTLIB = "--plot needs matplotlib, which is not installed: pip install 'rnnplay[plot]'"
 
 TRAIN_RAW = "#bed0e8"
@@ -66,6 +67,20 @@ def plot_format(path: str | os.PathLike[str]) -> str:
         raise RnnplayError(f"cannot write a plot to {Path(path).name}: name a .png or .svg file, or a .pdf")
     require_matplotlib()
     return suffix
+
+
+def check_replaceable(path: Path) -> None:
+    """A file already at ``path`` may be replaced only if it is empty or a plot of its format (never a corpus, a
+    checkpoint or a picture of another kind that happens to have the name)."""
+    suffix = plot_format(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(16)
+    except OSError:  # nothing there (or unreadable: writing it fails in one line later)
+        return
+    if head and not head.startswith(HEADS[suffix]):
+        raise RnnplayError(f"--plot path {path} is a file that is not a {suffix} plot; rnnplay will not overwrite "
+                           "it: choose another name")
 
 
 def finite_pairs(steps: Sequence[int], losses: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

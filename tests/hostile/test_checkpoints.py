@@ -331,6 +331,12 @@ ROWS = [
                  id="export-onto-a-symlink-to-itself"),
     pytest.param(bad(lambda w: os.link(w / "m.npz", w / "hard.npz"), "being exported",
                      args=["export", "hard.npz", "m.npz"]), id="export-onto-a-hard-link-of-itself"),
+    pytest.param(bad(lambda w: (w / "text.txt").write_text("my corpus\n"), "not an rnnplay checkpoint",
+                     args=["export", "m.npz", "text.txt"]), id="export-onto-the-corpus"),
+    pytest.param(bad(lambda w: os.mkfifo(w / "pipe.npz"), "not a regular file", args=["export", "m.npz", "pipe.npz"]),
+                 id="export-onto-a-fifo"),
+    pytest.param(bad(lambda w: (w / "sub").mkdir(), "folder", args=["export", "m.npz", "sub"]),
+                 id="export-onto-a-folder"),
     # handled as they should be (exit 0)
     pytest.param(Row(None, (), code=0), id="the-valid-checkpoint"),
     pytest.param(Row(compressed, (), code=0), id="savez-compressed-checkpoint"),
@@ -359,6 +365,20 @@ def test_hostile_checkpoint(row: Row, valid: bytes, sandbox: Sandbox, capsys: py
         assert_one_line_error(out, mentions=row.mentions, code=row.code)
     assert out.seconds < row.timeout
     assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
+
+
+def test_models_lists_hostile_metadata_on_one_line(valid: bytes, sandbox: Sandbox,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A corpus name or cell holding newlines and escape sequences neither breaks the table nor moves the cursor."""
+    library = sandbox.root / "data" / "rnnplay" / "models"
+    library.mkdir(parents=True)
+    (library / "evil.npz").write_bytes(valid)
+    rewrite(library / "evil.npz", meta=lambda m: m.update(corpus={"name": "a\n\x1b[31mb\rc"}, cell="rnn\x1b[2J"))
+    out = sandbox.run_in_process(("models",), capsys, monkeypatch)
+    assert out.code == 0, out.stderr
+    assert "\x1b" not in out.stdout and "\r" not in out.stdout
+    assert next(ln for ln in out.stdout.splitlines() if "evil" in ln).split()[1:2] == ["rnn\\x1b[2J"]
 
 
 # -- saving: nothing unloadable is written, nothing stale is left ---------------------------------------------------

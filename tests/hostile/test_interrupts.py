@@ -175,13 +175,14 @@ def temporaries(folder: Path, name: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(f".{name}.npz.") and p.suffix == ".tmp")
 
 
-def test_sigterm_stops_and_saves_like_ctrl_c(sandbox: Sandbox) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP-the-terminal-closed"])
+def test_sigterm_stops_and_saves_like_ctrl_c(signum: signal.Signals, sandbox: Sandbox) -> None:
     write_corpus(sandbox)
     proc = start(sandbox, [*FLAGS, "--steps", "100000", "--out", "m.npz"])
     head = wait_for_training(proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     code, err = finish(proc, head)
     step = assert_consistent(sandbox.work / "m.npz")
-    assert code == 128 + signal.SIGTERM and "Traceback" not in err, err
-    assert "SIGTERM: stopping after this step, then saving m.npz" in err
+    assert code == 128 + signum and "Traceback" not in err, err
+    assert f"{signum.name}: stopping after this step, then saving m.npz" in err
     assert f"interrupted at step {step}: saved m.npz; continue with --resume m.npz" in err

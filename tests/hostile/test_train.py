@@ -183,6 +183,14 @@ ROWS = [
     pytest.param(bad("--plot", "small.txt/loss.png", mentions="is a file"), id="plot-inside-a-file"),
     pytest.param(bad("--plot", "shots.png", mentions="folder", make=folder("shots.png")), id="plot-a-folder"),
     pytest.param(bad("--plot", "/proc/rnnplay/loss.svg", mentions="cannot write"), id="plot-where-nobody-writes"),
+    pytest.param(bad("--plot", "notes.png", mentions="not a .png plot", make=text_file("notes.png")),
+                 id="plot-would-overwrite-notes"),
+    pytest.param(Row(["train", "text.svg", *TINY, "--steps", "2", "--plot", "text.svg"], ("not a .svg plot",),
+                     make=text_file("text.svg", CORPUS)), id="plot-is-the-corpus"),
+    pytest.param(bad_resume("--out", "o.npz", "--plot", "m.png", mentions="not a .png plot",
+                            make=lambda work: (work / "m.png").write_bytes((work / "m.npz").read_bytes())),
+                 id="plot-is-the-resumed-checkpoint"),
+    pytest.param(bad("--out", "no\nwhere/", mentions=("no\\nwhere/", "folder")), id="out-with-a-newline-one-line"),
     # resume files: every part of the training state checked; the file itself never touched
     pytest.param(bad_resume(mentions="weights-only", make=weights_only), id="resume-weights-only"),
     pytest.param(bad_resume(mentions="batch size", make=edit_meta(config(batch_size="4"))),
@@ -217,6 +225,10 @@ ROWS = [
                  id="resume-rng-of-another-kind"),
     pytest.param(bad_resume(mentions="position", make=edit_meta(training(data={"epoch": 0, "position": 10**9}))),
                  id="resume-data-position-beyond-the-text"),
+    pytest.param(bad_resume(mentions="incomplete", make=edit_meta(lambda m: m["training"]["rng"]["state"].update(
+        state=-1))), id="resume-rng-state-negative"),
+    pytest.param(bad_resume(mentions="incomplete", make=edit_meta(lambda m: m["training"]["rng"]["state"].update(
+        inc=10**60))), id="resume-rng-state-beyond-64-bits"),
     pytest.param(bad_resume(mentions="carried state", make=edit_array("state/0/0", lambda a: a * np.nan)),
                  id="resume-carried-state-nan"),
     pytest.param(bad_resume(mentions="optimizer state", make=edit_array("opt/v/head.b_y", lambda a: a - 1.0)),
@@ -252,6 +264,8 @@ ROWS = [
                      allowed=("work/m.npz",), said="saved m.npz after 0 steps"), id="time-too-short-for-a-step"),
     pytest.param(Row([*RESUME, "--steps", "5", "--lr", "0.01"], code=0, allowed=("work/m.npz",),
                      said="changed for this run: steps 3 -> 5, lr 0.004 -> 0.01"), id="resume-changes-are-named"),
+    pytest.param(Row([*TRAIN, "--save-dtype", "float16", "--out", "m.npz"], code=0, allowed=("work/m.npz",),
+                     said="not exactly where"), id="save-dtype-float16-says-resume-is-not-exact"),
 ]
 
 
@@ -385,3 +399,15 @@ def test_a_step_too_big_for_memory_is_one_line(sandbox: Sandbox) -> None:
     assert_one_line_error(out, mentions=("out of memory", "512 streams x 2000", "smaller --batch-size",
                                          "nothing was saved"))
     assert_nothing_outside(before, sandbox.snapshot())
+
+
+def test_a_pipe_closed_under_the_progress_does_not_lose_the_run(sandbox: Sandbox) -> None:
+    """`rnnplay train … 2>&1 | head`: once the reader has gone, the run goes on silently and is saved."""
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    proc = start_train(sandbox, ["--steps", "400", "--checkpoint-every", "0", "--out", "m.npz"])
+    proc.stderr.read(40)
+    proc.stderr.close()
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert load_model(sandbox.work / "m.npz").training["step"] == 400
+    assert not (sandbox.work / "m.npz.lock").exists()

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from rnnplay import __version__
 from rnnplay.core import threads
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, one_line
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -48,7 +48,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with a usage mistake as one line (argparse prints the whole usage block first)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"rnnplay: error: {message}; see `{self.prog} --help`\n")
+        self.exit(2, f"rnnplay: error: {one_line(message)}; see `{self.prog} --help`\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
         return int(args.func(args) or 0)
     except RnnplayError as err:
-        print(f"rnnplay: error: {err}", file=sys.stderr)
+        print(f"rnnplay: error: {one_line(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rnnplay: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ import sys
 from rnnplay.core.errors import RnnplayError
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
+from rnnplay.session.training_runs import check_output_path
 
 ORDER = 70
 EXAMPLES = """\
@@ -43,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
     if _same_file(args.model, args.out):
         raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
+    out = check_output_path(args.out, "the export", checkpoint=True)  # never the corpus, a device or a folder
     ckpt = load_model(find_model(args.model), training_state=False)  # the copy keeps no optimizer state
     meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
     training = meta.pop("training", None)
     if training is not None:
         meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
-    path = save_model(args.out, ckpt.model, extra=meta, dtype=args.dtype)
+    path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype)
     size = path.stat().st_size
     print(f"wrote {path} ({size / 1e6:.1f} MB, {args.dtype}, {ckpt.model.num_params():,} parameters)", file=sys.stderr)
     return 0

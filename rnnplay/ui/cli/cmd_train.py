@@ -38,7 +38,7 @@ from rnnplay.session.training_runs import (
     init_from_run,
     new_run,
 )
-from rnnplay.ui.cli.interrupts import Interrupts
+from rnnplay.ui.cli.interrupts import Interrupts, lenient_output
 from rnnplay.ui.cli.progress import ProgressBar, TrainingProgress
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
@@ -51,7 +51,7 @@ from rnnplay.ui.cli.train_flags import (
     given,
 )
 from rnnplay.ui.event_text import duration, loss_text
-from rnnplay.ui.plot_file import plot_format, write_loss_plot
+from rnnplay.ui.plot_file import check_replaceable, write_loss_plot
 
 ORDER = 10
 EXAMPLES = """\
@@ -126,8 +126,11 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
-    with OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
+    with lenient_output(), OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
+        if args.save_dtype != "float32":
+            print(f"note: --save-dtype {args.save_dtype} rounds the saved weights, so --resume continues close to, "
+                  "not exactly where, this run would; leave it out to resume bit for bit", file=sys.stderr)
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
         try:
@@ -161,7 +164,7 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     plot = None
     if args.plot is not None:
         plot = check_output_path(args.plot, "--plot", example="loss.png")
-        plot_format(plot)
+        check_replaceable(plot)  # its format known, and never the corpus or a checkpoint
     if plot is not None and plot.resolve() in {p.resolve() for p in (out, best) if p is not None}:
         raise RnnplayError(f"--plot {plot} is also a checkpoint path: give the plot a name of its own")
     return out, best, plot

@@ -1,4 +1,5 @@
-"""Ctrl-C (SIGINT) and SIGTERM while ``rnnplay train`` runs: a request to stop between two steps, never an exception."""
+"""Ctrl-C (SIGINT), SIGTERM and SIGHUP while ``rnnplay train`` runs: a request to stop between two steps, never an
+exception; nor is a terminal or pipe that goes away while the run prints its progress."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rnnplay.core.trainer import Trainer
 
 STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
+if hasattr(signal, "SIGHUP"):  # the terminal closed (an ssh session dropped): save, as for SIGTERM
+    STOP_SIGNALS[signal.SIGHUP] = "SIGHUP"
 
 
 class Interrupts:
@@ -67,3 +70,45 @@ class Interrupts:
             yield
         finally:
             self.saving = None
+
+
+class LenientStream:
+    """A text stream whose first failed write (a pipe whose reader left, a terminal hung up) points its file
+    descriptor at os.devnull instead of raising: the run goes on and is saved, with nobody left to read it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self._silence()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            self._silence()
+
+    def _silence(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+            self._stream.flush()  # what was buffered goes to os.devnull, not to a failing flush at exit
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def lenient_output() -> Iterator[None]:
+    """sys.stdout and sys.stderr as :class:`LenientStream` for the block: printing never ends a run unsaved."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LenientStream(sys.stdout), LenientStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
