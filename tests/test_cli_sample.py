@@ -81,8 +81,9 @@ def test_unknown_seed_characters_are_named_and_skipped_or_refused(model_path: Pa
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--temperature", "0"], "temperature must be > 0 (got 0); "
-         "the greedy sampler always takes the most likely character"),
+        (["--temperature", "0"], "temperature must be in (0, 100] (got 0); "
+         "the greedy sampler always takes the most likely character, "
+         "and at 100 every character is already about equally likely"),
         (["--sampler", "top-p", "--set", "p=1.5"], "p must be in (0, 1] (got 1.5)"),
         (["--sampler", "top-k", "--set", "k=0"], "k must be >= 1 (got 0)"),
         (["--sampler", "beam", "--set", "width=0"], "width must be in [1, 256] (got 0)"),

@@ -13,6 +13,8 @@ from rnnplay.core.params import Param, unescape
 from rnnplay.core.sampler import TEMPERATURE, StepSampler, resolve_params, take_rows
 from rnnplay.plugins.host import PluginHost
 
+TEMPERATURE_HINT = TEMPERATURE.params["temperature"].hint
+
 LOGITS = np.array([2.0, 1.5, 0.3, 0.0, -1.0, -2.5], dtype=np.float32)
 DRAWS = 8_000
 CHI2_999 = {1: 10.83, 2: 13.82, 3: 16.27, 4: 18.47, 5: 20.52}  # χ² critical values at p = 0.001
@@ -114,18 +116,18 @@ def test_greedy_equals_argmax() -> None:
 @pytest.mark.parametrize(
     ("param", "text", "message"),
     [
-        (TEMPERATURE.params["temperature"], "0", "temperature must be > 0 (got 0); "
-         "the greedy sampler always takes the most likely character"),
-        (TEMPERATURE.params["temperature"], "-1.5", "temperature must be > 0 (got -1.5); "
-         "the greedy sampler always takes the most likely character"),
+        (TEMPERATURE.params["temperature"], "0", "temperature must be in (0, 100] (got 0); " + TEMPERATURE_HINT),
+        (TEMPERATURE.params["temperature"], "-1.5", "temperature must be in (0, 100] (got -1.5); " + TEMPERATURE_HINT),
+        (TEMPERATURE.params["temperature"], "1e300",
+         "temperature must be in (0, 100] (got 1e+300); " + TEMPERATURE_HINT),
         (TopKSampler.params["k"], "0", "k must be >= 1 (got 0)"),
         (TopKSampler.params["k"], "2.5", "k must be an integer (got '2.5')"),
         (TopPSampler.params["p"], "0", "p must be in (0, 1] (got 0)"),
         (TopPSampler.params["p"], "1.01", "p must be in (0, 1] (got 1.01)"),
         (TopPSampler.params["p"], "nan", "p must be a finite number in (0, 1] (got nan)"),
-        (TEMPERATURE.params["temperature"], "inf", "temperature must be a finite number > 0 (got inf)"),
-        (TEMPERATURE.params["temperature"], "nan", "temperature must be a finite number > 0 (got nan)"),
-        (TEMPERATURE.params["temperature"], "-inf", "temperature must be a finite number > 0 (got -inf)"),
+        (TEMPERATURE.params["temperature"], "inf", "temperature must be a finite number in (0, 100] (got inf)"),
+        (TEMPERATURE.params["temperature"], "nan", "temperature must be a finite number in (0, 100] (got nan)"),
+        (TEMPERATURE.params["temperature"], "-inf", "temperature must be a finite number in (0, 100] (got -inf)"),
         (Param("x", float, 0.0, "unbounded"), "1e400", "x must be a finite number (got inf)"),
         (BeamSampler.params["width"], "0", "width must be in [1, 256] (got 0)"),
     ],
@@ -142,7 +144,7 @@ def test_params_parse_and_check() -> None:
     assert TopPSampler.params["p"].parse("1") == 1.0
     assert BeamSampler.params["end"].parse("\\n") == "\n"
     assert TEMPERATURE.params["temperature"].check(2) == 2.0  # an int is a fine float
-    assert TEMPERATURE.params["temperature"].describe().startswith("temperature (float > 0, default 0.7): ")
+    assert TEMPERATURE.params["temperature"].describe().startswith("temperature (float in (0, 100], default 0.7): ")
     choice = Param("mode", str, "a", "pick one", choices=("a", "b"))
     with pytest.raises(RnnplayError, match=r"mode must be one of 'a', 'b' \(got 'c'\)"):
         choice.parse("c")

@@ -129,11 +129,13 @@ def test_unknown_seed_characters_are_skipped_and_named(session: Session, rec: Re
 
 def test_a_wrong_value_names_the_bound(session: Session, rec: Recorder) -> None:
     session.submit("/set temperature 0")
-    assert rec.messages("error") == ["temperature must be > 0 (got 0); "
-                                     "the greedy sampler always takes the most likely character"]
+    assert rec.messages("error") == ["temperature must be in (0, 100] (got 0); "
+                                     "the greedy sampler always takes the most likely character, "
+                                     "and at 100 every character is already about equally likely"]
     session.submit("/temp -1")
-    assert rec.messages("error")[-1] == ("temperature must be > 0 (got -1); "
-                                         "the greedy sampler always takes the most likely character")
+    assert rec.messages("error")[-1] == ("temperature must be in (0, 100] (got -1); "
+                                         "the greedy sampler always takes the most likely character, "
+                                         "and at 100 every character is already about equally likely")
     session.submit("/set length 0")
     assert "length must be >= 1" in rec.messages("error")[-1]
     assert session.params["temperature"] == 0.7
