@@ -136,7 +136,7 @@ def test_unknown_seed_characters_are_skipped_or_refused(model: Model) -> None:
 
 
 def test_bad_parameters_fail_before_anything_is_generated(model: Model) -> None:
-    with pytest.raises(RnnplayError, match=r"temperature must be > 0 \(got 0\)"):
+    with pytest.raises(RnnplayError, match=r"temperature must be in \(0, 100\] \(got 0\)"):
         generate(model, "To", TEMPERATURE, {"temperature": "0"}, 10, np.random.default_rng(0))
     with pytest.raises(RnnplayError, match="has no parameter 'widht' \\(did you mean 'width'\\?\\)"):
         generate(model, "To", BeamSampler(), {"widht": 3}, 10, np.random.default_rng(0))

@@ -23,7 +23,7 @@ Three uses::
     config = TrainConfig(**values)                  # the fields not given keep the dataclass's defaults
 
 Errors are one line naming the value and what it may be. A Param without a ``label`` (a
-sampler's) words a bound as ``temperature must be > 0 (got 0)``; one with a label (a
+sampler's) words a bound as ``temperature must be in (0, 100] (got 0)``; one with a label (a
 setting's) names the label and the kind, as ``batch size must be a whole number >= 1, got 0``.
 """
 
