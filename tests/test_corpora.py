@@ -178,7 +178,7 @@ def test_dispatch_goes_through_the_registry(shout_registered: None) -> None:
     assert load_corpus("shout:hello world").text == "HELLO WORLD"
     with pytest.raises(RnnplayError, match="fewer than two distinct"):  # loader output is checked too
         load_corpus("shout:zzz")
-    with pytest.raises(RnnplayError, match="'shout' returned text with unpaired surrogates"):
+    with pytest.raises(RnnplayError, match=r"'shout' \(from rnnplay-shout\) returned text with unpaired surrogates"):
         load_corpus("shout:ab\ud800")
 
 

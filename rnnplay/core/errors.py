@@ -10,7 +10,7 @@ class RnnplayError(Exception):
     """A user-facing error: ``str(err)`` is one line that says what to do next."""
 
 
-def one_line(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with control and invisible characters (a newline in a file name, an escape sequence in a
     checkpoint's metadata) written as escapes, so it prints as one line and moves no cursor."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

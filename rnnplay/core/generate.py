@@ -101,7 +101,11 @@ def _stream(
         values = {**values, "chars": chars}
     tail = ""  # the last len(stop) characters, to spot the stop string across chunks
     try:
-        for i in sampler.generate(step, logits, states, length, rng, **values):
+        for n, i in enumerate(sampler.generate(step, logits, states, length, rng, **values)):
+            if n == length:  # a sampler that yields more than asked must not write forever
+                return
+            if not 0 <= i < len(chars):  # chars[-1] would be a character too: the sampler's bug, said as such
+                raise ValueError(f"the sampler gave the character id {i!r}, not one of 0 to {len(chars) - 1}")
             ch = chars[i]
             yield ch
             if stop is not None:

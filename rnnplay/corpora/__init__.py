@@ -68,6 +68,8 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
     from rnnplay.plugins.host import get_host
 
     loader, argument = resolve(spec)
+    owner = get_host().corpus_loaders[loader.name].plugin if loader.name in get_host().corpus_loaders else "?"
+    report = f"report it to the authors of {owner}, or `rnnplay plugins uninstall {owner}`"
     with get_host().blame("corpus_loaders", loader.name, f"loading {spec[:80]!r}"):  # a plugin's bug: one line
         kwargs = {}
         if "encoding" in inspect.signature(loader.load).parameters:
@@ -79,12 +81,12 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
         return corpus  # checked while its ids were written, and its text is not held to check again
     if not isinstance(corpus, Corpus) or not isinstance(corpus.text, str):
         what = type(corpus.text if isinstance(corpus, Corpus) else corpus).__name__
-        raise RnnplayError(f"the corpus loader {loader.name!r} returned {what}, not a Corpus with text; "
-                           "report this to the plugin's author")
+        raise RnnplayError(f"the corpus loader {loader.name!r} (from {owner}) returned {what}, not a Corpus with text; "
+                           f"{report}")
     check_text(corpus.text, corpus.name)
     try:
         corpus.sha256  # noqa: B018 (computed now: it also proves the text is encodable)
     except UnicodeEncodeError:
-        raise RnnplayError(f"the corpus loader {loader.name!r} returned text with unpaired surrogates (U+D800-U+DFFF), "
-                           "which no file can hold; report this to the plugin's author") from None
+        raise RnnplayError(f"the corpus loader {loader.name!r} (from {owner}) returned text with unpaired surrogates "
+                           f"(U+D800-U+DFFF), which no file can hold; {report}") from None
     return corpus

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core.checkpoint import FORMAT
-from rnnplay.core.errors import RnnplayError, one_line
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean
 from rnnplay.folders import data_dir
@@ -65,7 +65,7 @@ class ModelEntry:
             return self.name, "-", "-", "unreadable (/load it to see why)", "", self.date
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
         corpus = self.corpus if len(self.corpus) <= CORPUS_WIDTH else "…" + self.corpus[-(CORPUS_WIDTH - 1):]
-        return one_line(self.name), one_line(self.cell), self.size, one_line(corpus), val, self.date
+        return printable(self.name), printable(self.cell), self.size, printable(corpus), val, self.date
 
 
 HEADER = ("NAME", "CELL", "SIZE", "CORPUS", "VAL LOSS", "DATE")

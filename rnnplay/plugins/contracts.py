@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 
 from rnnplay.core.cells.base import Cell
+from rnnplay.core.errors import printable
+from rnnplay.core.params import Param
 from rnnplay.core.sampler import Sampler
 from rnnplay.plugins import hookspecs
-from rnnplay.plugins.problems import printable
 
 if TYPE_CHECKING:  # the corpora layer sits above this one: these names are for type checkers only
     from rnnplay.corpora.base import Corpus, Progress
@@ -109,6 +110,8 @@ def is_alias(alias: object) -> bool:
 def contract_problem(hook: str, obj: Any) -> str | None:
     """Why ``obj`` cannot be registered through ``hook``, or None when it fits."""
     contract = contracts()[hook]
+    if isinstance(obj, type):  # its methods would be unbound: every call would fail later, far from here
+        return f"{obj.__name__} is a class: register an instance of it, register({obj.__name__}())"
     missing = contract.missing(obj)
     if missing:
         return f"{type(obj).__name__} lacks {', '.join(missing)}"
@@ -136,12 +139,15 @@ def _help_problem(obj: Any) -> str | None:
 
 
 def _sampler_problem(sampler: Any) -> str | None:
-    if not isinstance(sampler.params, dict):
+    if not (isinstance(sampler.params, dict)
+            and all(isinstance(k, str) and isinstance(p, Param) for k, p in sampler.params.items())):
         return f"sampler {sampler.name!r}: params must be a dict of Param"
     return None
 
 
 def _command_problem(command: Any) -> str | None:
+    if not (isinstance(command.usage, str) and command.usage.isprintable()):
+        return f"command {command.name!r}: usage must be a one-line string, like '/{command.name} ARG'"
     if not (isinstance(command.aliases, tuple | list) and all(is_alias(a) for a in command.aliases)):
         return f"command {command.name!r}: aliases must be a tuple of names (no spaces, like 'q' or '?')"
     return None

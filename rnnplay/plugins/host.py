@@ -39,7 +39,7 @@ from typing import Any
 
 import pluggy
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
@@ -51,7 +51,7 @@ from rnnplay.plugins.discovery import (
     suggest_plugin,
 )
 from rnnplay.plugins.interrupts import UserInterrupts, plugin_prints_to_stderr
-from rnnplay.plugins.problems import PluginFailure, import_error, one_line, printable, skip_hint
+from rnnplay.plugins.problems import PluginFailure, import_error, one_line, skip_hint
 from rnnplay.plugins.registries import BUILTIN, PluginInfo, Registered, Registries, label
 
 __all__ = [  # besides what is defined here, the names the layers above import from the host
@@ -106,7 +106,7 @@ class PluginHost(Registries):
         for entry in chosen:
             dist = entry.dist
             try:
-                with self._watch(dist, f"importing plugin {dist}"):
+                with self._watch(dist, f"importing plugin {dist}"), self._keep_cwd(dist, "while importing"):
                     plugin = entry.ep.load()
             except BaseException as err:  # a broken plugin must never take the app down, whatever it raises
                 self._interrupts.reraise_if_pressed(err)
@@ -159,6 +159,23 @@ class PluginHost(Registries):
                 if not said.is_set():  # the timer thread did not get to run in time
                     self._say(self.warnings[-1])
 
+    @contextmanager
+    def _keep_cwd(self, dist: str, when: str) -> Iterator[None]:
+        """Put back the working folder if plugin code changed it: every relative path the user gave depends on it."""
+        try:
+            before = os.getcwd()
+        except OSError:  # the working folder is gone already: nothing to keep
+            yield
+            return
+        try:
+            yield
+        finally:
+            with suppress(OSError):
+                if os.getcwd() != before:
+                    os.chdir(before)
+                    self._fail(dist, f"changed the working folder {when} (rnnplay changed it back); "
+                                     "report it to its authors")
+
     def _say(self, message: str) -> None:
         if self._warn is not None:
             self._warn(message)
@@ -173,7 +190,8 @@ class PluginHost(Registries):
         try:
             self.pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as err:
-            self._fail(dist, f"could not be registered: {err}")
+            said = " ".join(str(err).split())  # pluggy's message spans lines; its second half says what is wrong
+            self._fail(dist, f"could not be registered: {printable(said[:300])}")
             return False
         self._dist[name] = dist
         self.remember_module(plugin, dist)
@@ -195,8 +213,10 @@ class PluginHost(Registries):
                     self._call(hook, only=name)
 
     def _call(self, hook: str, only: str | None = None) -> None:
-        # get_hookimpls() is in registration order: built-ins first, so a name they own stays theirs.
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+        # In registration order (built-ins first, so a name they own stays theirs), whatever tryfirst or
+        # trylast a plugin's hookimpl asks for: pluggy would move a trylast one before the built-ins.
+        order = {name: i for i, name in enumerate(self._dist)}
+        for impl in sorted(getattr(self.pm.hook, hook).get_hookimpls(), key=lambda impl: order[impl.plugin_name]):
             if only is not None and impl.plugin_name != only:
                 continue
             plugin = self._dist[impl.plugin_name]
@@ -214,7 +234,7 @@ class PluginHost(Registries):
         staged: list[Any] = []
         watch = nullcontext() if plugin == BUILTIN else self._watch(plugin, f"running plugin {plugin}'s {hook} hook")
         try:
-            with watch:
+            with watch, self._keep_cwd(plugin, f"in its {hook} hook"):
                 returned = impl.function(register=staged.append)
         except BaseException as err:  # even SystemExit: one plugin's hook must not end the program
             self._interrupts.reraise_if_pressed(err)
@@ -235,12 +255,26 @@ class PluginHost(Registries):
             problem = f"checking {type(obj).__name__} raised {one_line(err)}"
         if problem is None and obj.name in registry:
             problem = f"{label(kind)} name {obj.name!r} is already taken by {registry[obj.name].plugin}"
+        if problem is None and kind == "commands":
+            problem = self._command_name_taken(obj)
         if problem is not None:
             self._fail(plugin, problem)
             return
         registry[obj.name] = Registered(obj, plugin)
         self.plugins[plugin].provides.setdefault(kind, []).append(obj.name)
         self.remember_module(obj, plugin)
+
+    def _command_name_taken(self, command: Any) -> str | None:
+        """Why ``command``'s name or an alias would take over another command's name or alias (/exit, /?), or None."""
+        taken = {alias: r.plugin for r in self.commands.values() for alias in r.obj.aliases}
+        taken.update({name: r.plugin for name, r in self.commands.items()})
+        aliases = list(command.aliases)
+        for name in [command.name, *aliases]:
+            if name in taken:
+                return f"command {command.name!r}: /{name} is already taken by {taken[name]}"
+        if len(set(aliases)) != len(aliases) or command.name in aliases:
+            return f"command {command.name!r}: an alias is given twice"
+        return None
 
 
 _host: PluginHost | None = None

@@ -16,9 +16,24 @@ from types import FrameType
 from typing import Any
 
 
+class _StderrForPlugins:
+    """stderr as the ``sys.stdout`` plugins see while they load: a plugin closing it must not close rnnplay's."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def close(self) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def plugin_prints_to_stderr() -> AbstractContextManager[object]:
     """While plugins load, what they print goes to stderr: it must not mix with rnnplay's own output on stdout."""
-    return nullcontext() if sys.stderr is None else redirect_stdout(sys.stderr)  # stderr closed: leave stdout be
+    if sys.stderr is None:  # stderr closed: leave stdout be
+        return nullcontext()
+    return redirect_stdout(_StderrForPlugins(sys.stderr))  # type: ignore[arg-type]
 
 
 class UserInterrupts:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rnnplay.core.errors import printable
+
 
 @dataclass
 class PluginFailure:
@@ -23,11 +25,6 @@ def one_line(err: BaseException) -> str:
     """'ValueError: bad thing', cut to one line of at most 200 characters, control characters escaped."""
     text = str(err).strip()
     return printable((f"{err.__class__.__name__}: {text}" if text else err.__class__.__name__).splitlines()[0][:200])
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (a terminal escape sequence from plugin code, say) written as escapes."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def import_error(err: BaseException) -> str:

@@ -93,7 +93,7 @@ class Registries:
             self._modules.setdefault(top, dist)
 
     @contextmanager
-    def blame(self, kind: str, name: str, doing: str) -> Iterator[None]:
+    def blame(self, kind: str, name: str, doing: str, cell: str | None = None) -> Iterator[None]:
         """Turn an exception raised inside plugin code into one line that names its package.
 
         ``with host.blame("samplers", "top-k", "generating"): ...`` — an :class:`RnnplayError`
@@ -103,7 +103,8 @@ class Registries:
         (from rnnplay-foo) failed while generating: ValueError: ...; report it to the authors
         of rnnplay-foo, or `rnnplay plugins uninstall rnnplay-foo```. When the traceback runs
         through another plugin's code (a plugin cell stepped by a built-in sampler), that plugin
-        is the one named. Built-ins are blamed as rnnplay itself (a bug to report).
+        is the one named. Built-ins are blamed as rnnplay itself (a bug to report), unless the work ran through
+        ``cell`` from a plugin: a built-in sampler failing on what a plugin cell returned blames that plugin.
         """
         with UserInterrupts() as keys:
             try:
@@ -112,13 +113,15 @@ class Registries:
                 raise
             except BaseException as err:
                 keys.reraise_if_pressed(err)
-                raise self._blamed(err, kind, name, doing) from err
+                raise self._blamed(err, kind, name, doing, cell) from err
 
-    def _blamed(self, err: BaseException, kind: str, name: str, doing: str) -> RnnplayError:
+    def _blamed(self, err: BaseException, kind: str, name: str, doing: str, cell: str | None = None) -> RnnplayError:
         """The one line for ``err``, raised by plugin code while ``doing`` with the ``kind`` object ``name``."""
         entry = self.registries[kind].get(name)
         owner = entry.plugin if entry is not None else "?"
         culprit = self._innermost_plugin(err) or owner
+        if culprit == BUILTIN and cell is not None:  # rnnplay's code failed on what a plugin cell gave it
+            culprit = self.cell_plugin(cell) or culprit
         fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
                else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
         what = (f"the {label(kind)} {name!r} (from {owner}) failed while {doing}" if culprit == owner
@@ -140,26 +143,31 @@ class Registries:
         return None if entry is None or entry.plugin == BUILTIN else entry.plugin
 
     def resolve_cell(self, name: str, plugin: str | None) -> Any:
-        """The cell a checkpoint names; if it is missing, say which distribution to install."""
-        if name in self.cells:
-            return self.cells[name].obj
+        """The cell a checkpoint names; if it is missing, say which distribution to install.
+
+        Another plugin's cell of the same name is not this model's (its weights would mean something else).
+        """
+        entry = self.cells.get(name)
+        if entry is not None and (not plugin or normalize(entry.plugin) in (BUILTIN, normalize(plugin))):
+            return entry.obj
+        other = f" (the cell {name!r} loaded now is another, from {entry.plugin})" if entry is not None else ""
         if not plugin:
             raise RnnplayError(f"this model uses the cell {name!r}, which no installed plugin provides")
         failure = next((f for f in self.failures if normalize(f.plugin) == normalize(plugin)), None)
         if failure is not None:
-            raise RnnplayError(f"this model uses the cell {name!r} from {failure}; see `rnnplay plugins`")
+            raise RnnplayError(f"this model uses the cell {name!r} from {failure}{other}; see `rnnplay plugins`")
         if any(normalize(p) == normalize(plugin) for p in self.skipped):
             raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which "
-                               f"RNNPLAY_LOAD_PLUGINS leaves out: add {plugin} to it, or unset it")
+                               f"RNNPLAY_LOAD_PLUGINS leaves out{other}: add {plugin} to it, or unset it")
         if any(normalize(p) == normalize(plugin) for p in self.plugins):
             raise RnnplayError(
-                f"this model uses the cell {name!r}, which the installed {plugin} does not provide: "
+                f"this model uses the cell {name!r}, which the installed {plugin} does not provide{other}: "
                 f"run `rnnplay plugins install -U {plugin}`"
             )
         bundled = bundled_plugin_folder(plugin) is not None
         where = " (an example plugin of rnnplay, not on the package index yet)" if bundled else ""
-        raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which is not installed: "
-                           f"run {install_command(plugin)}{where}")
+        raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which is not "
+                           f"installed{other}: run {install_command(plugin)}{where}")
 
 
 def top_module(obj: object) -> str:

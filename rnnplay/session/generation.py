@@ -114,10 +114,12 @@ class Generation:
             out: list[str] = []
             reason = "error"
             try:
-                for chunk in generate(model, seed, sampler, params, s.length, self._turn_rng(),
-                                      stop=s.stop, cancel=cancel, on_unknown="skip"):
-                    out.append(chunk)
-                    s.emit(Chunk(chunk))
+                # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
+                with s.host.blame("samplers", s.sampler_name, "generating", cell=model.cell.name):
+                    for chunk in generate(model, seed, sampler, params, s.length, self._turn_rng(),
+                                          stop=s.stop, cancel=cancel, on_unknown="skip"):
+                        out.append(chunk)
+                        s.emit(Chunk(chunk))
                 reason = "stopped" if cancel.is_set() else "done"
             finally:
                 s.turns.append(TurnRecord(known, "".join(out), "continuation", s.model_name, s.sampler_name,
@@ -136,9 +138,10 @@ class Generation:
             for i, sampler in enumerate(samplers):
                 report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
                 params = {k: p.default for k, p in sampler.params.items()}
-                text = "".join(generate(model, seed, sampler, params, min(length, s.length),
-                                        np.random.default_rng(seed_value), stop=s.stop, cancel=cancel,
-                                        on_unknown="skip"))
+                with s.host.blame("samplers", sampler.name, "comparing samplers", cell=model.cell.name):
+                    text = "".join(generate(model, seed, sampler, params, min(length, s.length),
+                                            np.random.default_rng(seed_value), stop=s.stop, cancel=cancel,
+                                            on_unknown="skip"))
                 rows.append((sampler_label(sampler.name, params), text))
                 if cancel.is_set():
                     break

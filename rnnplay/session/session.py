@@ -40,6 +40,8 @@ from rnnplay.core.work import Cancelled
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model, no_model, save_model
 from rnnplay.models.library import find_model, free_path
 from rnnplay.plugins.host import get_host
+from rnnplay.plugins.interrupts import UserInterrupts
+from rnnplay.plugins.problems import one_line
 from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
@@ -146,14 +148,16 @@ class Session:
     def run_command(self, line: str) -> None:
         name, argline = split_command(line)
         command = find_command(name, self.host)
-        try:
-            command.run(self, argline)
-        except RnnplayError:
-            raise
-        except Exception as err:  # a broken plugin command must not take the app down
-            plugin = self.host.commands.get(command.name)
-            where = f" (from {plugin.plugin})" if plugin else ""
-            raise RnnplayError(f"/{command.name}{where} failed: {err.__class__.__name__}: {err}") from err
+        with UserInterrupts() as keys:
+            try:
+                command.run(self, argline)
+            except RnnplayError:
+                raise
+            except BaseException as err:  # a broken plugin command must not take the app down, whatever it raises
+                keys.reraise_if_pressed(err)  # a Ctrl-C the user pressed still interrupts
+                plugin = self.host.commands.get(command.name)
+                where = f" (from {plugin.plugin})" if plugin else ""
+                raise RnnplayError(f"/{command.name}{where} failed: {one_line(err)}") from err
 
     def greet(self) -> None:
         """The first line a front end shows: what is loaded and what to do."""

@@ -263,7 +263,8 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
         raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
     cell = get_host().cell(spec.cell)
     check_buildable(cell, vocab, spec, config)
-    model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
+    with get_host().blame("cells", spec.cell, "creating its parameters"):  # a plugin's init_params
+        model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
     if isinstance(corpus, FileCorpus):  # its sidecar counts the whole text: count only the validation part
         model.init_output_bias_from_counts(corpus.counts() - count_ids(val_ids, vocab.size))
@@ -363,7 +364,8 @@ def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConf
     """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded."""
     check_model_size(spec.hidden, spec.layers, len(vocab))
     check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size)
-    total = sum(math.prod(shape) for shape in param_shapes(cell, spec, len(vocab)).values())
+    shapes = param_shapes(cell, spec, len(vocab), get_host().cell_plugin(spec.cell))
+    total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_PARAMS:
         raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "
                            f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller --hidden or --layers")

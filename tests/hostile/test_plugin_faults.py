@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import FIXTURES, pip_install_fixtures
 
 from rnnplay.plugins.host import reset_host
 from rnnplay.ui import cli
@@ -33,11 +33,13 @@ from rnnplay.ui import cli
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
 FAULTY = ["rnnplay-fault-sampler", "rnnplay-fault-cell", "rnnplay-fault-loader", "rnnplay-slow-import",
-          "rnnplay-interrupt-import", "rnnplay-exit-import", "rnnplay-odd-import", "rnnplay-garbage-hook"]
+          "rnnplay-interrupt-import", "rnnplay-exit-import", "rnnplay-odd-import", "rnnplay-garbage-hook",
+          "rnnplay-sly-names", "rnnplay-wild"]
 BROKEN_ON_LOAD = "rnnplay-interrupt-import,rnnplay-exit-import,rnnplay-odd-import,rnnplay-garbage-hook"
 CORPUS = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n" * 6
 TINY = ["--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8", "--steps", "2"]
 MODEL = "flaky.npz"  # a model of the plugin cell 'flaky', in every sandbox's work folder
+RNNPLAY_CHECKOUT = str(Path(__file__).resolve().parents[2])  # rnnplay's own pyproject.toml
 
 
 def on_path(site: Path) -> str:
@@ -102,6 +104,17 @@ LISTING = [
                  id="load-plugins-empty-says-what-it-left-out"),
     pytest.param(",".join(f"nope{i}" for i in range(500)), ["plugins"], ("nope0: not installed", "nope499: not"),
                  id="load-plugins-with-500-unknown-names"),
+    pytest.param("rnnplay-sly-names", ["plugins"], ("rnnplay-sly-names: cell name 'lstm' is already taken by rnnplay",
+                                                    "sampler name 'temperature' is already taken by rnnplay"),
+                 id="trylast-hooks-cannot-take-built-in-names"),
+    pytest.param("rnnplay-sly-names", ["plugins"], ("KlassCell is a class: register an instance of it",),
+                 id="registering-a-class-instead-of-an-instance"),
+    pytest.param("rnnplay-sly-names", ["plugins"], ("sampler 'junkparams': params must be a dict of Param",),
+                 id="sampler-params-that-are-not-params"),
+    pytest.param("rnnplay-sly-names", ["plugins"], ("command 'sly': /exit is already taken by rnnplay",),
+                 id="command-alias-taking-a-built-in-alias"),
+    pytest.param("rnnplay-sly-names", ["plugins"], ("command 'nousage': usage must be a one-line string",),
+                 id="command-without-a-usage-line"),
 ]
 
 
@@ -123,6 +136,7 @@ def test_listing(load: str, args: list[str], mentions: tuple[str, ...], host_wit
     assert "Traceback" not in out.err + out.out
     for words in mentions:
         assert words in out.out, out.out
+    assert "\n  rnnplay: " not in out.out, out.out  # no plugin makes a built-in fail
 
 
 def test_what_plugins_print_while_loading_goes_to_stderr(
@@ -214,6 +228,8 @@ MANAGING = [
     pytest.param(["new", ""], "is not a usable plugin name", id="new-empty-name"),
     pytest.param(["new", "../escape"], "is not a usable plugin name", id="new-name-with-a-path"),
     pytest.param(["new", "lstm"], "already provided by rnnplay", id="new-with-a-built-in-cell-name"),
+    pytest.param(["install", "-U", "RNNPlay"], "refusing to install rnnplay itself", id="install-rnnplay-by-name"),
+    pytest.param(["install", RNNPLAY_CHECKOUT], "refusing to install rnnplay itself", id="install-rnnplay-checkout"),
 ]
 
 
@@ -248,6 +264,7 @@ def pip_fails(*mentions: str) -> dict:
 
 
 SAMPLE = ["sample", MODEL, "--seed", "To", "--length", "12", "--rng-seed", "1"]
+REPL_HISTORY = ("data/rnnplay/history",)  # the REPL keeps what was typed
 TRAIN_FLAKY = ["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", "m.npz"]
 FAULT_IN = "FAULT_CELL_RAISES_IN"
 ROWS = [
@@ -278,11 +295,37 @@ ROWS = [
                  error("rnnplay-fault-loader", "boom"), id="loader-raises-in-train"),
     pytest.param(["corpus", "show", "boom:x"], f"rnnplay-fault-loader,{BROKEN_ON_LOAD}", {},
                  error("rnnplay-fault-loader"), id="loader-raises-beside-plugins-that-fail-to-load"),
+    pytest.param(["corpus", "show", "bytes:x"], "rnnplay-wild", {},
+                 error("the corpus loader 'bytes' (from rnnplay-wild) returned bytes"), id="loader-returns-bytes"),
+    pytest.param(SAMPLE, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "none"},
+                 error("the plugin rnnplay-fault-cell failed while generating (with the sampler 'temperature'"),
+                 id="built-in-sampler-trips-on-what-a-plugin-cell-returned"),
+    pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "junk"},
+                 error("the cell 'flaky' (from rnnplay-fault-cell) failed while creating its parameters"),
+                 id="cell-parameter-that-is-not-an-array"),
+    pytest.param([*SAMPLE, "--sampler", "negative"], "rnnplay-fault-cell,rnnplay-wild", {},
+                 error("rnnplay-wild", "the character id -1"), id="sampler-gives-a-negative-id"),
+    pytest.param([*SAMPLE, "--sampler", "oom"], "rnnplay-fault-cell,rnnplay-wild", {},
+                 error("out of memory (the oom sampler gives up)"), id="sampler-raises-memoryerror"),
+    pytest.param([*SAMPLE, "--sampler", "endless"], "rnnplay-fault-cell,rnnplay-wild", {},
+                 works(), id="sampler-that-never-stops-gets-its-length"),
+    pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild",
+                 {"STDIN": "/halt\n/ctrlc\n/sampler negative\nTo\n"},
+                 works("/halt (from rnnplay-wild) failed: SystemExit: 5", "/ctrlc (from rnnplay-wild) failed: "
+                       "KeyboardInterrupt", "the sampler 'negative' (from rnnplay-wild) failed while generating",
+                       allowed=REPL_HISTORY), id="repl-plugin-command-and-sampler-faults-are-named"),
+    pytest.param(["repl"], "rnnplay-sly-names", {"STDIN": "/exit\nTo\n"},
+                 works(not_on_stdout="the sly command ran", allowed=REPL_HISTORY), id="repl-exit-stays-rnnplays"),
+    pytest.param(["neurons", MODEL, "--find", "line-position", "--file", "/dev/zero"], "rnnplay-fault-cell", {},
+                 error("/dev/zero is a character device"), id="neurons-file-is-a-device"),
     # not loaded: the model's cell is named, and what to do
     pytest.param(SAMPLE, "", {}, error("rnnplay-fault-cell", "RNNPLAY_LOAD_PLUGINS leaves out"),
                  id="model-cell-plugin-left-out-by-load-plugins"),
     pytest.param(SAMPLE, "rnnplay-exit-import", {}, error("rnnplay-fault-cell", "RNNPLAY_LOAD_PLUGINS leaves out"),
                  id="model-cell-plugin-left-out-beside-a-failing-one"),
+    pytest.param(SAMPLE, "rnnplay-sly-names", {},
+                 error("rnnplay-fault-cell", "the cell 'flaky' loaded now is another, from rnnplay-sly-names"),
+                 id="model-cell-of-the-same-name-from-another-plugin"),
     # failing to load: the plugin is skipped and the command works (not "interrupted", not exit 3)
     pytest.param(SAMPLE, "rnnplay-fault-cell,rnnplay-interrupt-import", {}, works("To"),
                  id="sample-despite-keyboardinterrupt-on-import"),
@@ -300,6 +343,10 @@ ROWS = [
                  id="plugins-listing-in-a-subprocess"),
     pytest.param(SAMPLE, "rnnplay-fault-cell,rnnplay-garbage-hook", {},
                  works("says hello on stdout", not_on_stdout="hello"), id="what-a-plugin-prints-stays-off-stdout"),
+    pytest.param(["sample", "missing.npz"], "rnnplay-wild", {"WILD_CLOSE_STDOUT": "1"},
+                 error("missing.npz: no such file"), id="plugin-closing-stdout-on-import-leaves-stderr-open"),
+    pytest.param(["sample", "--seed-file", "corpus.txt", "--length", "5"], "rnnplay-sly-names", {"SLY_CHDIR": "1"},
+                 works("To be, or not"), id="plugin-changing-the-working-folder-is-undone"),
     # slow to import or to register: named on stderr while the command waits, then it works
     pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import", {},
                  works("rnnplay-slow-import", "`RNNPLAY_LOAD_PLUGINS=rnnplay-fault-cell` skips it"),
@@ -314,6 +361,9 @@ ROWS = [
     pytest.param(["plugins", "install", "rnnplay-nothing-here"], "", {"PIP_INDEX_URL": "EMPTY_INDEX"},
                  pip_fails("no distribution named rnnplay-nothing-here", "rnnplay-NAME"),
                  id="install-a-name-the-index-lacks"),
+    pytest.param(["plugins", "install", str(FIXTURES / "rnnplay-unbuildable")], "", {"PIP_INDEX_URL": "EMPTY_INDEX"},
+                 pip_fails("the package index has no rnnplay-no-such-build-requirement, which installing"),
+                 id="install-a-folder-whose-build-requirement-the-index-lacks"),
 ]
 
 
@@ -323,10 +373,11 @@ def test_plugin_fault(args: list[str], load: str, env: dict[str, str], expect: d
     shutil.copy(flaky_model, sandbox.work / MODEL)
     (sandbox.work / "corpus.txt").write_text(CORPUS)
     env = {k: empty_index if v == "EMPTY_INDEX" else v for k, v in env.items()}
+    stdin = env.pop("STDIN", None)  # lines for the REPL
     pip_isolated = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
     before = sandbox.snapshot()
-    out = sandbox.run(args, timeout=90, env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": load,
-                                            **pip_isolated, **env})
+    out = sandbox.run(args, timeout=90, stdin=stdin,
+                      env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": load, **pip_isolated, **env})
     if expect["code"] == 0:
         assert_worked(out, expect["mentions"])
         assert expect["not_on_stdout"] is None or expect["not_on_stdout"] not in out.stdout, out.stdout

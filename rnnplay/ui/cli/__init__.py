@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from rnnplay import __version__
 from rnnplay.core import threads
-from rnnplay.core.errors import RnnplayError, one_line
+from rnnplay.core.errors import RnnplayError, printable
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -48,7 +48,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with a usage mistake as one line (argparse prints the whole usage block first)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"rnnplay: error: {one_line(message)}; see `{self.prog} --help`\n")
+        self.exit(2, f"rnnplay: error: {printable(message)}; see `{self.prog} --help`\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,11 +95,16 @@ def main(argv: list[str] | None = None) -> int:
         threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
         return int(args.func(args) or 0)
     except RnnplayError as err:
-        print(f"rnnplay: error: {one_line(str(err))}", file=sys.stderr)
+        print(f"rnnplay: error: {printable(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rnnplay: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as err:  # what no command turned into its own line (a plugin's, raised while generating)
+        said = f" ({printable(str(err)[:200])})" if str(err) else ""
+        print(f"rnnplay: error: out of memory{said}; close other programs, or try a smaller model or text",
+              file=sys.stderr)
+        return 1
     except BrokenPipeError:
         return 0
 

@@ -19,6 +19,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.neurons import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activations, auto_streams, find_neurons
 from rnnplay.core.vocab import describe_char
+from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import model_command
@@ -61,12 +62,7 @@ def _text(args: argparse.Namespace, model: Model) -> str:
     if args.text is not None:
         text = args.text
     elif args.file is not None:
-        try:
-            text = Path(args.file).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RnnplayError(f"{args.file}: no such file; check the path") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise RnnplayError(f"cannot read {args.file} as UTF-8 text ({err.__class__.__name__})") from None
+        text = decode(read_regular_file(Path(args.file)), args.file, "utf-8")  # a FIFO or device: one line
     else:
         raise RnnplayError("give the text to read with --text TEXT or --file PATH")
     unknown = model.vocab.unknown(text)

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,11 @@ def pip(*args: str) -> None:
         sys.stderr.write(done.stderr)  # pip's warnings, if any
         return
     missing = NOT_ON_INDEX.search(done.stderr)
+    asked = args[-1]
+    if missing is not None and not UNREACHABLE.search(done.stderr) and normalize(missing["name"]) != normalize(asked):
+        sys.stderr.write(done.stderr)  # what needed it: a dependency, or a build requirement of a folder
+        raise RnnplayError(f"pip {args[0]} failed: the package index has no {missing['name']}, which installing "
+                           f"{asked} needs; see pip's messages above, and check that pip can reach its index")
     if missing is not None and not UNREACHABLE.search(done.stderr):
         raise RnnplayError(not_on_index(missing["name"], missing["versions"]))
     sys.stderr.write(done.stderr)
@@ -190,6 +196,15 @@ def package_path(target: str) -> str:
     return str(path)
 
 
+def project_name(folder: Path) -> str | None:
+    """The normalised [project] name in ``folder``'s pyproject.toml, if it can be read."""
+    try:
+        name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return normalize(name) if isinstance(name, str) else None
+
+
 def install(args: argparse.Namespace) -> int:
     target = args.target
     check_name(target, "give a plugin's name (rnnplay-NAME), or the path of its folder")
@@ -198,6 +213,9 @@ def install(args: argparse.Namespace) -> int:
         target = package_path(target)
     elif args.editable and not is_url:
         raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
+    if normalize(target) == BUILTIN or (Path(target).is_dir() and project_name(Path(target)) == BUILTIN):
+        raise RnnplayError("refusing to install rnnplay itself from `rnnplay plugins` (it would replace the rnnplay "
+                           "running now); use pip for that")
     before = describe(get_host())
     pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target)
     reset_host()
@@ -238,7 +256,8 @@ def uninstall(args: argparse.Namespace) -> int:
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
-        installed = [n for n in get_host().plugins if n != BUILTIN] + [f.plugin for f in get_host().failures]
+        installed = list(dict.fromkeys([n for n in get_host().plugins if n != BUILTIN]
+                                       + [f.plugin for f in get_host().failures]))
         raise RnnplayError(
             f"{name} is not installed{did_you_mean(name, installed)}; `rnnplay plugins` lists the installed plugins"
         ) from None

@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
     out.write(seed)
     try:
-        with host.blame("samplers", args.sampler, "generating"):  # a plugin's fault is named, in one line
+        # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
+        with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
             if heat:
                 _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model)
             else:
