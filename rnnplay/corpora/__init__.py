@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import re
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.params import did_you_mean
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.cards import builtin_cards, find_card
@@ -26,6 +26,7 @@ from rnnplay.plugins.contracts import CorpusLoader
 
 __all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "no_progress", "read_text_file", "resolve"]
 
+NAME_CHARS = 200  # a corpus name longer than this is cut
 PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_-]+):(.*)", re.DOTALL)  # two letters or more: C:\ stays a path
 
 
@@ -77,6 +78,8 @@ def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = 
         elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")
         corpus = loader.load(argument, progress or no_progress, **kwargs)
+    if isinstance(corpus, Corpus):  # its name is shown on screen and kept in checkpoints: one short line
+        corpus.name = printable(str(corpus.name))[:NAME_CHARS]
     if isinstance(corpus, FileCorpus):
         return corpus  # checked while its ids were written, and its text is not held to check again
     if not isinstance(corpus, Corpus) or not isinstance(corpus.text, str):
