@@ -359,6 +359,7 @@ def clear(session: SessionAPI, argline: str) -> None:
 
 
 def quit_(session: SessionAPI, argline: str) -> None:
+    _no_args("quit", argline)
     session.quit()
 
 

@@ -33,11 +33,13 @@ class Cancelled(Exception):
     """Raised inside the stepper when the cancel event is set; ends the stream quietly."""
 
 
-def prime(model: Model, ids: np.ndarray) -> tuple[np.ndarray, States]:
+def prime(model: Model, ids: np.ndarray, cancel: threading.Event | None = None) -> tuple[np.ndarray, States]:
     """Run the seed ids (n,) through the model: (logits (V,) for the next character, states).
 
     With no seed the state stays zero and the scores are the head applied to the
     zero hidden state, ``y = 0·W_hy + b_y``: the model's prediction from nothing.
+    ``cancel``, checked before each chunk of PRIME_CHUNK characters, raises :class:`Cancelled`:
+    a long seed stops within a chunk.
     """
     states = model.initial_state(1)
     if len(ids) == 0:
@@ -45,6 +47,8 @@ def prime(model: Model, ids: np.ndarray) -> tuple[np.ndarray, States]:
         return (h @ model.params["head.W_hy"] + model.params["head.b_y"])[0], states
     ids = np.asarray(ids).reshape(-1, 1)
     for start in range(0, len(ids), PRIME_CHUNK):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
         logits, states, _ = model.forward(ids[start : start + PRIME_CHUNK], states)
     return logits[-1, 0], states
 
@@ -95,7 +99,10 @@ def _stream(
                 raise Cancelled
             return fast_step(ids, states)
 
-    logits, states = prime(model, ids)
+    try:
+        logits, states = prime(model, ids, cancel)
+    except Cancelled:
+        return
     chars = model.vocab.chars
     if getattr(sampler, "needs_chars", False):  # optional: samplers that match text (beam's `end`) get the alphabet
         values = {**values, "chars": chars}

@@ -1,7 +1,8 @@
 """Writing with the model from a session: continuations, /compare, /score, /copy and /transcript save.
 
-Threads: one generation runs at a time (``lock``); a new one, or :meth:`Generation.cancel`,
-stops the running one within one step (a ``threading.Event`` checked every step). A
+Threads: one generation runs at a time, in the order they were asked for (a ticket each, as at a
+counter); a new one, or :meth:`Generation.cancel`, stops the running one within one step (a
+``threading.Event`` checked every step). A
 generation samples from :meth:`Session.snapshot`, a copy of the weights while they train,
 so the user keeps playing with the latest weights while the model trains.
 """
@@ -56,8 +57,10 @@ class Generation:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.running = False
-        self._lock = threading.Lock()  # one generation at a time
-        self._cancel_lock = threading.Lock()  # the current cancel event
+        self._turn = threading.Condition()  # one generation at a time, served in ticket order
+        self._tickets = self._serving = 0
+        self._given_up: set[int] = set()  # tickets finished or abandoned, not yet passed by _serving
+        self._cancel_lock = threading.RLock()  # the current cancel event, and the tickets given with it
         self._cancel = threading.Event()
         self.rng = np.random.default_rng()
 
@@ -82,13 +85,30 @@ class Generation:
         model = self.session.snapshot()
         if model is None:
             raise RnnplayError(no_model())
-        cancel = self.new_cancel()
-        with self._lock:
-            self.running = True
-            try:
-                yield model, cancel
-            finally:
-                self.running = False
+        with self._cancel_lock, self._turn:  # a ticket: generations run in the order they stopped the one before,
+            cancel, ticket = self.new_cancel(), self._tickets  # so seeds sent quickly keep the order they were typed
+            self._tickets += 1
+        try:
+            with self._turn:
+                self._turn.wait_for(lambda: self._serving == ticket)
+        except BaseException:  # interrupted while waiting: the ticket is given up, not left to block the queue
+            self._done(ticket)
+            raise
+        self.running = True
+        try:
+            yield model, cancel
+        finally:
+            self.running = False
+            self._done(ticket)
+
+    def _done(self, ticket: int) -> None:
+        """Ticket ``ticket`` is finished or given up: serve the next one still waiting."""
+        with self._turn:
+            self._given_up.add(ticket)
+            while self._serving in self._given_up:
+                self._given_up.remove(self._serving)
+                self._serving += 1
+            self._turn.notify_all()
 
     def known(self, model: Model, text: str) -> str:
         """``text`` without the characters the model has never seen (with a warning naming them)."""

@@ -34,6 +34,25 @@ CLEAR_LINE = str(Control((ControlType.CARRIAGE_RETURN,), (ControlType.ERASE_IN_L
 CLEAR_SCREEN = str(Control.clear()) + str(Control.home())  # the cursor ends at the start of the first line
 
 
+# Control characters a terminal would act on rather than show (ESC starts a sequence, CR moves the cursor, BEL
+# rings): C0 but newline and tab as their Unicode control pictures (ESC shows as ␛), DEL as ␡, C1 as �. One
+# character for one, so a styled text's spans still fit.
+VISIBLE = {**{c: 0x2400 + c for c in range(0x20) if chr(c) not in "\n\t"}, 0x7F: 0x2421,
+           **{c: 0xFFFD for c in range(0x80, 0xA0)}}
+
+
+def visible(text: str) -> str:
+    """``text`` safe to put on a terminal: every control character shown (newline and tab kept), none acted on."""
+    return text.translate(VISIBLE)
+
+
+def visible_text(text: Text) -> Text:
+    """A rich ``Text`` with :func:`visible` characters, its styles kept."""
+    shown = text.copy()
+    shown.plain = visible(text.plain)
+    return shown
+
+
 def no_color() -> bool:
     """True when ``NO_COLOR`` asks for output without escape codes."""
     return os.environ.get("NO_COLOR", "") != ""
@@ -107,7 +126,7 @@ def heat_text(text: str, probs: tuple[float | None, ...] | list[float | None]) -
     """``text`` with each character in the colour of its probability (newlines plain)."""
     out = Text()
     for ch, p in zip(text, probs, strict=True):
-        out.append(ch, None if ch == "\n" else heat_style(p))
+        out.append(visible(ch), None if ch == "\n" else heat_style(p))
     return out
 
 
@@ -139,5 +158,6 @@ def neuron_text(text: str, values: tuple[float, ...] | list[float], mask: tuple[
         if ch == "\n":
             out.append("\n")
         else:
-            out.append(ch, Style(color="color(16)", bgcolor=f"color({neuron_colour(v)})", underline=hit or None))
+            out.append(visible(ch), Style(color="color(16)", bgcolor=f"color({neuron_colour(v)})",
+                                          underline=hit or None))
     return out

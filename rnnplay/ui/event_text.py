@@ -19,7 +19,7 @@ from rnnplay.builtin.inspect_commands import unit_command
 from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import describe_char
 from rnnplay.session.events import Message, ScoreShown, UnitsFound
-from rnnplay.ui.console import DIM, LEVEL_STYLES
+from rnnplay.ui.console import DIM, LEVEL_STYLES, visible
 
 
 def duration(seconds: float | None) -> str:
@@ -73,7 +73,7 @@ class EventText:
 
     @text.register
     def _sample(self, e: SampleEvent) -> Text:
-        return Text(f"--- sample at step {e.step:,} ---\n{e.text}\n---", style=DIM)
+        return Text(f"--- sample at step {e.step:,} ---\n{visible(e.text)}\n---", style=DIM)
 
     @text.register
     def _skipped(self, e: SkippedEvent) -> Text:
@@ -82,7 +82,7 @@ class EventText:
     @text.register
     def _message(self, e: Message) -> Text:
         prefix = "" if e.level == "info" else f"{e.level}: "
-        return Text(prefix + e.text, style=LEVEL_STYLES.get(e.level, ""))
+        return Text(prefix + visible(e.text), style=LEVEL_STYLES.get(e.level, ""))  # a CR or BEL shown, not dropped
 
     @text.register
     def _score(self, e: ScoreShown) -> Text | None:

@@ -30,6 +30,14 @@ def model_command(sub: argparse._SubParsersAction, name: str, help: str, descrip
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help=MODEL_HELP)
     return p
+
+
+def require_stdin(command: str) -> None:
+    """The interactive faces read keys: with standard input closed (``<&-``), one line instead of a traceback."""
+    if sys.stdin is None:
+        raise RnnplayError(f"standard input is closed, and `rnnplay {command}` reads what you type there: "
+                           "run it in a terminal, or pipe lines into `rnnplay repl`")
+
 DESCRIPTION = """\
 A terminal playground for character-level recurrent networks, trained from scratch in NumPy.
 

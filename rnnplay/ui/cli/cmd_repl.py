@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnplay.ui.cli import model_command
+from rnnplay.ui.cli import model_command, require_stdin
 
 ORDER = 2
 EXAMPLES = '''\
@@ -27,4 +27,5 @@ def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
     from rnnplay.ui.repl.app import Repl
 
+    require_stdin("repl")
     return Repl(Session.open(args.model)).run()

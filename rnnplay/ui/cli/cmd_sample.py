@@ -22,7 +22,7 @@ from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import model_command
-from rnnplay.ui.console import colours, heat_legend, heat_style, make_console, no_color, styled
+from rnnplay.ui.console import colours, heat_legend, heat_style, make_console, no_color, styled, visible
 
 ORDER = 20
 EXAMPLES = """\
@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.heat == "auto" and not heat:
         why = "NO_COLOR is set" if no_color() else "stdout is not a terminal"
         print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
-    out.write(seed)
+    shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
+    out.write(shown(seed))
     try:
         # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
         with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model)
             else:
                 for ch in stream:
-                    out.write(ch)
+                    out.write(shown(ch))
                     out.flush()
     finally:
         out.write("\n")  # an error line then starts a line of its own
@@ -133,5 +134,5 @@ def _write_heat(console: Console, stream: Iterator[str], running: RunningScore, 
     index = {c: i for i, c in enumerate(model.vocab.chars)}
     for ch in stream:
         p = running.push(index[ch])
-        console.file.write(ch if ch == "\n" else styled(console, ch, heat_style(p)))
+        console.file.write(ch if ch == "\n" else styled(console, visible(ch), heat_style(p)))
         console.file.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnplay.ui.cli import model_command
+from rnnplay.ui.cli import model_command, require_stdin
 
 ORDER = 1
 EXAMPLES = """\
@@ -25,5 +25,6 @@ def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
     from rnnplay.ui.tui import RnnplayApp
 
+    require_stdin("tui")
     RnnplayApp(Session.open(args.model)).run()
     return 0

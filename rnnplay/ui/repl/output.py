@@ -28,7 +28,7 @@ from rich.style import Style
 from rich.text import Text
 
 from rnnplay.session.events import Working
-from rnnplay.ui.console import CLEAR_LINE, DIM, ansi, styled
+from rnnplay.ui.console import CLEAR_LINE, DIM, ansi, styled, visible, visible_text
 from rnnplay.ui.repl.layout import chop
 
 SPINNER = SPINNERS["dots"]["frames"]
@@ -50,8 +50,11 @@ class TerminalOutput:
         self.spin_stop = threading.Event()  # a new one for each spinner thread
 
     def shown(self, text: str | Text, style: str | Style = "") -> str:
-        """``text`` with its styles as escape codes, or plain when the console does not colour."""
-        return ansi(self.console, text) if isinstance(text, Text) else styled(self.console, text, style)
+        """``text`` with its styles as escape codes, or plain when the console does not colour; its own control
+        characters are shown, not acted on (:func:`~rnnplay.ui.console.visible`)."""
+        if isinstance(text, Text):
+            return ansi(self.console, visible_text(text))
+        return styled(self.console, visible(text), style)
 
     def write(self, text: str | Text, style: str | Style = "") -> None:
         """Foreground text, straight to the terminal (no prompt is up); the spinner steps aside for it."""
@@ -136,7 +139,7 @@ class TerminalOutput:
             bar = ansi(self.console, ProgressBar(total=1.0, completed=fraction, width=BAR_WIDTH), BAR_WIDTH) + " "
             room -= BAR_WIDTH + 1
         share = f"  {fraction:.0%}" if fraction is not None else ""
-        line = f"{self.work.what}{share} · Ctrl+C stops"
+        line = f"{visible(self.work.what)}{share} · Ctrl+C stops"
         spinner = styled(self.console, SPINNER[self.frame % len(SPINNER)] + " ", DIM)
         return spinner + bar + styled(self.console, chop(line, max(1, room - 2))[0], DIM)
 

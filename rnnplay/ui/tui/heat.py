@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from rnnplay.core.vocab import describe_char
 from rnnplay.session.events import HeatShown, NeuronsShown
-from rnnplay.ui.console import SEED_STYLE, heat_legend, heat_style, neuron_text
+from rnnplay.ui.console import SEED_STYLE, heat_legend, heat_style, neuron_text, visible
 from rnnplay.ui.tui.render import shown_char
 
 SEED_SHOWN = 120  # a branch's seed holds the whole text before it; show its end
@@ -57,7 +57,7 @@ class HeatView(Widget, can_focus=True):
         heat = self.heat
         text = Text()
         seed = heat.seed if len(heat.seed) <= SEED_SHOWN else "…" + heat.seed[-SEED_SHOWN:]
-        text.append(seed, style=SEED_STYLE)
+        text.append(visible(seed), style=SEED_STYLE)
         for i, (ch, p) in enumerate(zip(heat.text, heat.probs, strict=True)):
             text.append(shown_char(ch), heat_style(p) + Style(reverse=i == self.cursor, meta={"pos": i}))
         text.append("\n")

@@ -13,7 +13,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from rnnplay.ui.console import SEED_STYLE
+from rnnplay.ui.console import SEED_STYLE, visible
 
 LABEL_STYLE = "bold"
 COLUMN_GAP = 2
@@ -22,8 +22,9 @@ ALIGNED_GAP = re.compile(r"\S {2,}(?=\S)")  # 'key   value': the value column a 
 
 
 def shown_char(ch: str) -> str:
-    """What stands for a character on screen: a newline shows as ↵ before the line break."""
-    return "↵\n" if ch == "\n" else "→" if ch == "\t" else ch
+    """What stands for a character on screen: a newline shows as ↵ before the line break, a control character as
+    its picture (:func:`~rnnplay.ui.console.visible`)."""
+    return "↵\n" if ch == "\n" else "→" if ch == "\t" else visible(ch)
 
 
 def hang_column(line: str, width: int) -> int:
@@ -75,7 +76,7 @@ class CompareTable:
     rows: tuple[tuple[str, str], ...]
 
     def cell(self, text: str) -> Text:
-        return Text.assemble((self.seed, SEED_STYLE), "".join(map(shown_char, text)))
+        return Text.assemble((visible(self.seed), SEED_STYLE), "".join(map(shown_char, text)))
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         count = max(1, len(self.rows))

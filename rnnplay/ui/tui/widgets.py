@@ -10,11 +10,12 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, Working
-from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE
+from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE, visible
 from rnnplay.ui.event_text import duration
 from rnnplay.ui.tui.heat import HeatView, NeuronView
 from rnnplay.ui.tui.plot import LossPlot
@@ -29,7 +30,7 @@ class Turn(Static):
     def __init__(self, seed: str, sampler: str) -> None:
         super().__init__(classes="turn")
         self.seed, self.sampler, self.text, self.ending = seed, sampler, "", ""
-        self.border_title = sampler
+        self.border_title = Content(visible(sampler))  # as it is: a str title would be read as markup
         self.styles.min_width = cell_len(sampler) + TITLE_FRAME  # a short turn still shows its sampler whole
 
     def on_mount(self) -> None:
@@ -43,8 +44,8 @@ class Turn(Static):
 
     def show(self) -> None:
         text = Text()
-        text.append(self.seed, style=SEED_STYLE)
-        text.append(self.text)
+        text.append(visible(self.seed), style=SEED_STYLE)
+        text.append(visible(self.text))
         if self.ending:
             text.append(self.ending, style="dim")
         self.update(text)
@@ -54,7 +55,7 @@ class Note(Static):
     """A message from the session; wrapped lines hang under their indent."""
 
     def __init__(self, level: str, text: str) -> None:
-        super().__init__(HangingText(text, LEVEL_STYLES.get(level, "")), classes=f"message {level}")
+        super().__init__(HangingText(visible(text), LEVEL_STYLES.get(level, "")), classes=f"message {level}")
         self.text = text
 
 
@@ -80,7 +81,7 @@ class Conversation(VerticalScroll):
         return self._add(Note(level, text))
 
     def add_sample(self, step: int, text: str) -> Static:
-        widget = Static(Text(text, style="italic"), classes="sample")
+        widget = Static(Text(visible(text), style="italic"), classes="sample")
         widget.border_title = f"sample at step {step:,}"
         return self._add(widget, follow=False)
 
@@ -111,7 +112,7 @@ class Card(Static):
         text = Text()
         for i, (key, value) in enumerate(rows):
             text.append(f"{key:<{width}} ", style="dim")
-            text.append(value + ("\n" if i < len(rows) - 1 else ""))
+            text.append(visible(value) + ("\n" if i < len(rows) - 1 else ""))
         self.update(text)
 
 
@@ -137,7 +138,7 @@ class TrainingPanel(Vertical):
         show_fraction(self.query_one("#train-bar", ProgressBar), fraction)
 
     def finish(self, step: int, reason: str) -> None:
-        self.query_one("#train-status", Static).update(f"{reason} at step {step:,}")
+        self.query_one("#train-status", Static).update(Content(f"{reason} at step {step:,}"))
 
     def reset(self) -> None:
         """Another model: no training to show until the next /train."""
@@ -163,7 +164,8 @@ class WorkingLine(Horizontal):
         if work.done:
             self.halting = False
             return
-        self.query_one("#working-what", Static).update("stopping…" if self.halting else f"{work.what} · Esc to stop")
+        what = "stopping…" if self.halting else f"{visible(work.what)} · Esc to stop"
+        self.query_one("#working-what", Static).update(Content(what))  # a file name's [brackets] are no markup
         show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
 
     def stopping(self) -> None:
