@@ -232,7 +232,7 @@ def test_sizes_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, e
     assert size_from_env("RNNPLAY_MAX_DOWNLOAD", 7) == expected
 
 
-@pytest.mark.parametrize("raw", ["lots", "-5", "0", "1X", "nan"])
+@pytest.mark.parametrize("raw", ["lots", "-5", "0", "1X", "nan", "0.5", "1" + "0" * 400])
 def test_a_bad_size_in_the_environment_is_one_line(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv("RNNPLAY_MAX_DOWNLOAD", raw)
     with pytest.raises(RnnplayError, match=r"RNNPLAY_MAX_DOWNLOAD=.* is not a size; give bytes"):

@@ -7,6 +7,7 @@ the work is done in :mod:`rnnplay.corpora` (reading, joining, downloading, cards
 from __future__ import annotations
 
 import hashlib
+import inspect
 import sys
 import urllib.parse
 from collections.abc import Iterator
@@ -15,12 +16,12 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.corpora import Corpus, Progress, load_corpus
+from rnnplay.corpora import Corpus, Progress, load_corpus, resolve
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
 from rnnplay.corpora.file_corpus import text_file_corpus
 from rnnplay.corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
-from rnnplay.corpora.text import decode, is_folder, read_regular_file, user_path
+from rnnplay.corpora.text import decode, is_folder, looks_binary, read_regular_file, user_path, wide_encoding
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
@@ -64,7 +65,10 @@ class UrlLoader:
         dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
         if not dest.is_file():
             fetch(spec, dest, limit=max_download(), progress=progress, label=f"downloading {file_name}")
-        return Corpus(file_name, decode(read_regular_file(dest), spec, encoding), spec)
+        data = read_regular_file(dest)
+        if not data or (looks_binary(data, encoding) and not wide_encoding(data)):
+            dest.unlink(missing_ok=True)  # no text in any encoding: not kept, so the next load downloads it again
+        return Corpus(file_name, decode(data, spec, encoding), spec)
 
 
 class StdlibLoader:
@@ -89,11 +93,19 @@ class CardLoader:
         card = require_card(spec)
         if card.spec is not None:
             with _opening(card):
-                inner = load_corpus(card.spec, progress=progress)
+                inner = load_corpus(card.spec, _encoding_for(card), progress)
             text, source = inner.text, inner.source
         else:
-            text, source = decode(card.read_bytes(progress), str(card.cache_path), card.encoding), str(card.url)
+            hint = f"set encoding = \"latin-1\" (or the file's real encoding) in [source] of the card {card.path}"
+            text = decode(card.read_bytes(progress), str(card.cache_path), card.encoding, hint)
+            source = str(card.url)
         return Corpus(card.name, text, source, card.licence, card.description, dict(card.train))
+
+
+def _encoding_for(card: Card) -> str:
+    """The card's encoding for the loader of its spec, if that loader reads text files in one (file:, dir:, url:)."""
+    loader, _ = resolve(str(card.spec))
+    return card.encoding if "encoding" in inspect.signature(loader.load).parameters else "utf-8"
 
 
 def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:

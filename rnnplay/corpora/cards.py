@@ -54,6 +54,8 @@ class Card:
             data = tomllib.loads(read_regular_file(path, "corpus card", limit=MAX_CARD_BYTES).decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
             raise RnnplayError(f"corpus card {path} is unreadable ({str(err)[:200]}); fix its TOML") from None
+        except RecursionError:  # tomllib parses nested arrays and tables by recursion
+            raise RnnplayError(f"corpus card {path} nests arrays or tables too deeply to read; fix its TOML") from None
         fields = CardFields(path, data)
         source = fields.table("source")
         url, spec = fields.url(source), fields.text(source, "spec", "")
@@ -234,6 +236,11 @@ def require_card(name: str) -> Card:
 def find_card(name: str) -> Card | None:
     """A card by name (case-insensitive), or from a ``.toml`` path; None when there is none."""
     if name.endswith(".toml"):
-        return Card.from_file(user_path(name))
+        card = Card.from_file(user_path(name))
+        builtin = builtin_cards().get(card.name) if card.url else None
+        if builtin is not None and (builtin.filename, builtin.sha256) != (card.filename, card.sha256):
+            raise RnnplayError(f"corpus card {card.path} has name = {card.name!r}, the name of a built-in card whose "
+                               "download it would replace in the cache; give the card a name of its own")
+        return card
     cards = builtin_cards()
     return cards.get(name) or next((c for n, c in cards.items() if n.lower() == name.lower()), None)

@@ -53,6 +53,8 @@ def name_problem(name: object) -> str | None:
         return "is empty"
     if "\0" in name:
         return "contains a NUL character"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):  # a line break or a terminal's escape sequence
+        return "contains a control character"
     if "/" in name or "\\" in name:
         return "is a path, not a name (it has a slash)"
     if name in (".", ".."):
@@ -83,9 +85,10 @@ def size_from_env(name: str, default: int) -> int:
     if not raw:
         return default
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", raw, re.IGNORECASE)
-    if not match or float(match[1]) <= 0:
-        raise RnnplayError(f"{name}={raw} is not a size; give bytes or a number with K, M or G, e.g. {name}=2G")
-    return int(float(match[1]) * UNITS[match[2].upper()])
+    value = float(match[1]) * UNITS[match[2].upper()] if match else 0.0  # 1e400 digits: inf, refused below
+    if not 1 <= value < float("inf"):
+        raise RnnplayError(f"{name}={raw[:40]} is not a size; give bytes or a number with K, M or G, e.g. {name}=2G")
+    return int(value)
 
 
 def seconds_from_env(name: str, default: float) -> float:
@@ -195,6 +198,10 @@ def _replace(tmp: Path, dest: Path) -> None:
 def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Progress, label: str,
             size: int | None) -> tuple[int, str, int | None]:
     """Copy the body to ``out`` within the limit and the deadline: (bytes, sha256 hex, Content-Length)."""
+    coding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
+    if coding not in ("", "identity"):  # urllib asks for none and unpacks none: these bytes are not the file
+        raise RnnplayError(f"{url} was sent compressed (Content-Encoding: {_flat(coding)[:40]}), which rnnplay does "
+                           "not unpack; download it by hand (e.g. curl --compressed) and give the file's path")
     header = response.headers.get("Content-Length")
     length = int(header) if header and header.strip().isdigit() else None
     if limit is not None and length is not None and length > limit:
@@ -233,7 +240,8 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
     except urllib.error.HTTPError as err:
         if err.code == 404:
             raise NotFound(f"{url} was not found (HTTP 404); check the address") from None
-        raise RnnplayError(f"{url} answered HTTP {err.code} {err.reason}; check the address or try later") from None
+        raise RnnplayError(f"{url} answered HTTP {err.code} {_flat(err.reason)}; check the address or try "
+                           "later") from None
     except urllib.error.URLError as err:
         reason = getattr(err.reason, "strerror", None) or err.reason
         raise RnnplayError(f"cannot reach {_where(url)} ({reason}); check the address and your connection, "
@@ -241,8 +249,8 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
     except (TimeoutError, OSError) as err:
         raise RnnplayError(f"cannot reach {_where(url)} ({err}); check the address and your connection") from None
     except (ValueError, OverflowError, http.client.HTTPException) as err:  # a bad port, a garbled answer
-        raise RnnplayError(f"cannot download {url[:200]} ({err.__class__.__name__}: {str(err)[:100]}); check the "
-                           "address") from None
+        raise RnnplayError(f"cannot download {_flat(url[:200])} ({err.__class__.__name__}: {_flat(str(err))[:100]}); "
+                           "check the address") from None
 
 
 def _read(response: Any, url: str) -> bytes:
@@ -251,6 +259,11 @@ def _read(response: Any, url: str) -> bytes:
         return response.read1(CHUNK)
     except (OSError, ValueError, http.client.HTTPException) as err:  # reset, timeout, IncompleteRead
         raise RnnplayError(f"the download of {url} broke off ({err.__class__.__name__}); try again") from None
+
+
+def _flat(text: object) -> str:
+    """``text`` on one line: a server's reason or an address may hold line breaks (urllib's redirect loop does)."""
+    return " ".join(str(text).split())
 
 
 def _where(url: str) -> str:

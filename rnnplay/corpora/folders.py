@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora.base import Progress
-from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file
+from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file, wide_encoding
 
 # Folders of the standard library that are not the library itself: tests, bundled
 # tools and apps, generated tables (encodings), deprecated packages, installed packages.
@@ -43,11 +43,12 @@ def join_files(files: list[Path], root: Path, encoding: str, progress: Progress,
     skipped = 0
     for i, path in enumerate(files, 1):
         data = read_regular_file(path)
-        if looks_binary(data, encoding):
+        if looks_binary(data, encoding) and not wide_encoding(data):  # UTF-16/32 text: decode says which --encoding
             skipped += 1
         else:
             text = decode(data, str(path), encoding)
-            parts.append(header(path.relative_to(root).as_posix()) + text + ("" if text.endswith("\n") else "\n"))
+            name = path.relative_to(root).as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            parts.append(header(name) + text + ("" if text.endswith("\n") else "\n"))  # a name not in UTF-8: '�'s
         progress(label, i, len(files), "files")
     return Joined("\n".join(parts), len(parts), skipped)
 
@@ -64,10 +65,22 @@ def folder_files(root: Path, pattern: str) -> list[Path]:
     if not pattern or "\0" in pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise RnnplayError(f"dir:{root}:{pattern}: the glob must stay inside the folder (no '..', no absolute "
                            "path); give a pattern such as **/*.txt")
+    if "**" in pattern:  # the glob skips folders it cannot list without a word: name the first one instead
+        _check_listable(root)
     try:
         return sorted(p for p in root.glob(pattern) if _is_member(p, root))
     except (OSError, ValueError) as err:
         raise RnnplayError(f"cannot list dir:{root}:{pattern} ({err}); check the folder and the pattern") from None
+
+
+def _check_listable(root: Path) -> None:
+    """A one-line error naming a folder under ``root`` (not hidden, links not followed) that cannot be listed."""
+    def refuse(err: OSError) -> None:
+        raise RnnplayError(f"cannot read the folder {err.filename}: {err.strerror}; check its permissions, or give "
+                           "a glob that leaves it out (dir:FOLDER:GLOB)")
+
+    for _folder, subfolders, _names in os.walk(root, onerror=refuse):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
 
 
 def _is_member(path: Path, root: Path) -> bool:

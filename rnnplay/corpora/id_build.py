@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Progress
 from rnnplay.corpora.id_file import IdFile, TempFile, check_room, renumber
@@ -81,6 +82,9 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
             if encoded.renumbered is not None and written:
                 build.rewrite(encoded.renumbered, encoder.dtype, written)
             build.temp.write(encoded.ids)
+        if stream.done != size:  # grew or shrank while read: the ids would be of neither text
+            raise RnnplayError(f"{where} changed while it was read ({size:,} bytes, then {stream.done:,}); load it "
+                               "again once nothing writes to it")
         if encoder.position == 0:
             raise empty_corpus(name)
         if len(encoder.chars) < 2:

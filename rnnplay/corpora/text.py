@@ -20,6 +20,16 @@ BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git a
 BOM = codecs.BOM_UTF8
 
 
+# Byte-order marks of the encodings whose text has NUL bytes (UTF-32's first: its LE mark starts with UTF-16's).
+WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+             (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """"utf-16" or "utf-32" when ``data`` starts with that encoding's byte-order mark, else None."""
+    return next((name for bom, name in WIDE_BOMS if data.startswith(bom)), None)
+
+
 def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:
     """True when ``data`` has a NUL byte near its start (UTF-16/32 text legitimately has them)."""
     if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
@@ -27,8 +37,9 @@ def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:
     return b"\x00" in data[:BINARY_SNIFF]
 
 
-def decode(data: bytes, where: str, encoding: str = "utf-8") -> str:
-    """``data`` as text, or a one-line error naming ``where`` and what to do.
+def decode(data: bytes, where: str, encoding: str = "utf-8", hint: str = "") -> str:
+    """``data`` as text, or a one-line error naming ``where`` and what to do (``hint``, if the usual advice,
+    ``--encoding``, does not apply).
 
     A UTF-8 byte-order mark at the start is dropped: it marks the encoding, it is not a character to learn.
     """
@@ -39,22 +50,27 @@ def decode(data: bytes, where: str, encoding: str = "utf-8") -> str:
         return data.decode("utf-8-sig" if skipped else encoding)
     except UnicodeDecodeError as err:
         at = err.start + skipped  # utf-8-sig counts from after the mark
-        raise invalid_text(where, encoding, at, data.count(b"\n", 0, at) + 1) from None
+        raise invalid_text(where, encoding, at, data.count(b"\n", 0, at) + 1, hint=hint) from None
     except UnicodeError as err:  # codecs that do not say where
-        raise invalid_text(where, encoding, detail=str(err)) from None
+        raise invalid_text(where, encoding, detail=str(err), hint=hint) from None
 
 
 def check_not_binary(head: bytes, where: str, encoding: str) -> None:
-    """A one-line error when the start of a file, ``head``, looks binary (:func:`looks_binary`)."""
+    """A one-line error when the start of a file, ``head``, looks binary (:func:`looks_binary`); UTF-16/32 text
+    (NUL bytes after a byte-order mark) is named as such."""
+    if looks_binary(head, encoding) and (wide := wide_encoding(head)):
+        raise RnnplayError(f"{where} is {wide.upper()} text (it starts with a {wide.upper()} byte-order mark), not "
+                           f"{encoding}; give --encoding {wide}")
     if looks_binary(head, encoding):
         raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
 
 
-def invalid_text(where: str, encoding: str, at: int = 0, line: int = 0, detail: str = "") -> RnnplayError:
+def invalid_text(where: str, encoding: str, at: int = 0, line: int = 0, detail: str = "",
+                 hint: str = "") -> RnnplayError:
     """The one-line error for bytes that are not valid ``encoding``: at byte ``at`` of line ``line`` (counted in
     the file, a byte-order mark included), or, for codecs that do not say where, their own ``detail``."""
-    hint = "try --encoding latin-1 (or the file's real encoding)" if text_codec(encoding) != "iso8859-1" else \
-        "check the file"
+    hint = hint or ("try --encoding latin-1 (or the file's real encoding)" if text_codec(encoding) != "iso8859-1"
+                    else "check the file")
     place = f"({detail[:100]})" if detail else f"(byte {at}, line {line})"
     return RnnplayError(f"{where} is not valid {encoding} {place}; {hint}")
 
