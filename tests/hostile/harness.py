@@ -107,6 +107,7 @@ def assert_one_line_error(out: Outcome, *, mentions: str | tuple[str, ...] = (),
     assert out.code == code, f"exit {out.code}, expected {code}; stderr: {out.stderr[-2000:]}"
     errors = [ln for ln in out.error_lines if ln.startswith("rnnplay: ")]
     assert len(errors) == 1, f"expected one 'rnnplay: ...' line, got: {out.error_lines}"
+    assert out.error_lines[-1] == errors[0], f"the error is not the last line: {out.error_lines}"  # no second half
     for word in (mentions,) if isinstance(mentions, str) else mentions:
         assert word.lower() in errors[0].lower(), f"{word!r} not in {errors[0]!r}"
 

@@ -28,7 +28,10 @@ ROWS = [
     # sampler parameters that compare as numbers but are none (issue 14, item 7)
     pytest.param(["sample", MODEL, "--temperature", "inf"], None, "temperature must be a finite number", id="temp-inf"),
     pytest.param(["sample", MODEL, "--temperature", "nan"], None, "temperature must be a finite number", id="temp-nan"),
-    pytest.param(["sample", MODEL, "--set", "temperature=-inf"], None, "finite number > 0", id="temp-minus-inf"),
+    pytest.param(["sample", MODEL, "--set", "temperature=-inf"], None, "finite number in (0, 100]",
+                 id="temp-minus-inf"),
+    pytest.param(["sample", MODEL, "--temperature", "1e300"], None, "temperature must be in (0, 100]",
+                 id="temp-overflowing-the-noise"),
     pytest.param(["sample", MODEL, "--sampler", "top-p", "--set", "p=nan"], None, "p must be a finite number",
                  id="top-p-nan"),
     pytest.param(["sample", MODEL, "--sampler", "top-k", "--set", "temperature=1e999"], None, "got inf",
