@@ -178,6 +178,17 @@ def test_url_spec_downloads_once_into_the_cache(server: str, cache: Path) -> Non
     assert again.sha256 == SHA256 and len(files_in(cache)) == 1
 
 
+def test_a_large_url_corpus_keeps_its_ids_in_the_cache_as_a_file_does(server: str, cache: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnnplay.corpora import file_corpus
+
+    monkeypatch.setattr(file_corpus, "ID_FILE_BYTES", 1000)  # the threshold, lowered below tiny shakespeare's size
+    corpus = load_corpus(f"url:{server}/good/input.txt")
+    assert isinstance(corpus, file_corpus.FileCorpus)  # its text is not held in memory
+    assert (corpus.name, corpus.sha256, corpus.source) == ("input.txt", SHA256, f"{server}/good/input.txt")
+    assert corpus.chars == len(SHAKESPEARE.read_text(encoding="utf-8"))
+
+
 def test_http_errors_are_one_line(server: str, cache: Path) -> None:
     with pytest.raises(RnnplayError, match="not found"):
         load_corpus(f"url:{server}/good/nothing.txt")

@@ -21,7 +21,16 @@ from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
 from rnnplay.corpora.file_corpus import text_file_corpus
 from rnnplay.corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
-from rnnplay.corpora.text import decode, is_folder, looks_binary, read_regular_file, user_path, wide_encoding
+from rnnplay.corpora.text import (
+    BINARY_SNIFF,
+    check_not_binary,
+    decode,
+    empty_corpus,
+    is_folder,
+    looks_binary,
+    user_path,
+    wide_encoding,
+)
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
@@ -65,10 +74,16 @@ class UrlLoader:
         dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
         if not dest.is_file():
             fetch(spec, dest, limit=max_download(), progress=progress, label=f"downloading {file_name}")
-        data = read_regular_file(dest)
-        if not data or (looks_binary(data, encoding) and not wide_encoding(data)):
+        with dest.open("rb") as f:
+            head = f.read(BINARY_SNIFF)
+        if not head or (looks_binary(head, encoding) and not wide_encoding(head)):
             dest.unlink(missing_ok=True)  # no text in any encoding: not kept, so the next load downloads it again
-        return Corpus(file_name, decode(data, spec, encoding), spec)
+            if not head:
+                raise empty_corpus(spec)
+            check_not_binary(head, spec, encoding)
+        corpus = text_file_corpus(dest, encoding, progress)  # as a file's: its ids in the cache from 4 MiB on
+        corpus.name, corpus.source = file_name, spec
+        return corpus
 
 
 class StdlibLoader:
@@ -117,6 +132,9 @@ def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:
         parts, host = None, None
     if parts is None or parts.scheme not in ("http", "https") or not host:
         raise RnnplayError(f"url:{spec[:200]} is not an http(s) address; give url:https://... (or a file's path)")
+    if parts.username is not None or parts.password is not None:  # urllib would take them for the host
+        raise RnnplayError(f"url:https://{host}/...: addresses with a user name or password are not supported; "
+                           "download the file by hand and give its path")
     return parts, host
 
 

@@ -232,11 +232,24 @@ def _too_big(url: str, got: int, limit: int, size: int | None, more: bool = Fals
             f"{MAX_DOWNLOAD_ENV}=4G (or --max-download) if you mean it")
 
 
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to another http(s) address (urllib's own handler would follow one to ftp://)."""
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"a redirect to {_flat(newurl)[:100]}, which is not an "
+                                         "http(s) address", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpRedirectsOnly)
+
+
 def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or urllib's response for file://
     """urlopen with one-line errors: 404 (NotFound), other HTTP codes, unreachable hosts."""
     request = urllib.request.Request(url, headers={"User-Agent": "rnnplay"})
     try:
-        return urllib.request.urlopen(request, timeout=min(TIMEOUT, deadline))
+        return _OPENER.open(request, timeout=min(TIMEOUT, deadline))
     except urllib.error.HTTPError as err:
         if err.code == 404:
             raise NotFound(f"{url} was not found (HTTP 404); check the address") from None

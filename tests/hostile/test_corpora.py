@@ -49,8 +49,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         route = self.path.split("?")[0].strip("/").split("/")[0]
         special = {"slow": self.slow, "endless": self.endless, "huge": self.huge, "mega": self.mega,
-                   "text": self.text, "to-file": self.to_file, "loop": self.loop, "error": self.error,
-                   "gzip": self.gzipped, "empty": self.empty, "garbage": self.garbage}
+                   "text": self.text, "to-file": self.to_file, "to-ftp": self.to_ftp, "loop": self.loop,
+                   "error": self.error, "gzip": self.gzipped, "empty": self.empty, "garbage": self.garbage}
         if route in special:
             special[route]()
         else:
@@ -97,6 +97,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def to_file(self) -> None:
         self.send_response(302)
         self.send_header("Location", "file:///etc/passwd")
+        self.end_headers()
+
+    def to_ftp(self) -> None:  # urllib's own redirect handler would follow this one
+        self.send_response(302)
+        self.send_header("Location", "ftp://127.0.0.1:9/x.txt")
         self.end_headers()
 
     def loop(self) -> None:
@@ -154,6 +159,7 @@ class Row:
     subprocess: bool = False
     timeout: float = 30
     stdout: str = ""  # a successful row's output must contain this
+    lacks: str = ""  # no output may contain this (a password in the address)
 
 
 def card(source: str, head: str = 'name = "evil"\n', rest: str = "") -> str:
@@ -367,6 +373,10 @@ ROWS = [
                      {"evil.toml": card(f'url = "{{url}}/text/t.txt"\nsha256 = "{SHA}"\nsize = {len(TEXT)}')},
                      subprocess=True), id="card-checksum-mismatch"),
     pytest.param(Row([*SHOW, "url:{url}/to-file"], ("302",), subprocess=True), id="url-redirect-to-file"),
+    pytest.param(Row([*SHOW, "url:{url}/to-ftp"], ("302", "not an http(s) address"), subprocess=True),
+                 id="url-redirect-to-ftp"),
+    pytest.param(Row([*SHOW, "url:http://user:secret@127.0.0.1:9/x.txt"], ("user name or password",),
+                     lacks="secret"), id="url-with-a-password-is-refused-without-echoing-it"),
     pytest.param(Row([*SHOW, "url:{url}/loop"], ("http", "infinite loop", "try later"), subprocess=True),
                  id="url-redirect-loop"),  # urllib's reason has line breaks: all of it on the one line
     pytest.param(Row([*SHOW, "url:{url}/garbage/g.txt"], ("BadStatusLine", "HELLO THERE); check the address"),
@@ -441,6 +451,7 @@ def test_hostile_corpus(row: Row, sandbox: Sandbox, server: str, capsys: pytest.
         assert row.stdout in out.stdout, out.stdout[-2000:]
     else:
         assert_one_line_error(out, mentions=row.mentions, code=row.code)
+    assert not row.lacks or row.lacks not in out.stdout + out.stderr, out.stderr
     assert out.seconds < row.timeout
     assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed)
     assert files_beside(sandbox.root) == beside
