@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -309,3 +312,20 @@ def test_working_draws_one_line_that_is_cleared_when_done() -> None:
     assert out.text().split("found 3 units\n")[0].endswith(CLEAR_LINE)
     session.emit(Working("ranking 512 units", done=True))
     assert out.text().endswith(CLEAR_LINE) and "\n" not in out.text().rsplit("found 3 units\n")[1]
+
+
+def test_lines_from_a_pipe_run_as_a_script_without_prompts_or_echo(tiny_path: Path, tmp_path: Path) -> None:
+    """`printf ... | rnnplay repl`: each line a turn, a quoted block one seed, the text as `rnnplay sample` has it."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "NO_COLOR": "1"}
+    script = '/set length 8\n/sampler greedy\nTo\n"""\nTo\nbe"""\n/frob\n'
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=script, text=True,
+                          capture_output=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = done.stdout + done.stderr
+    assert "not a terminal" not in said and "›" not in said and "/sampler greedy" not in said, said
+    assert "length = 8" in said and "unknown command /frob" in said, said
+    for seed in ("To", "To\\nbe"):
+        truth = subprocess.run([sys.executable, "-m", "rnnplay", "sample", str(tiny_path), "--seed", seed,
+                                "--sampler", "greedy", "--length", "8"], text=True, capture_output=True, env=env,
+                               timeout=120)
+        assert truth.returncode == 0 and truth.stdout.rstrip("\n") in done.stdout, (truth.stdout, done.stdout)

@@ -44,6 +44,7 @@ from typing import Any, TextIO
 from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import History
+from prompt_toolkit.input import DummyInput
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from rich.text import Text
 
@@ -98,9 +99,12 @@ class Repl(TerminalOutput):
         color: bool | None = None,
     ) -> None:
         self.session = session
+        # Lines from a pipe or a file (`printf 'ROMEO:\n' | rnnplay repl`) are read as lines: no prompt, no echo.
+        self.piped = input is None and sys.stdin is not None and not sys.stdin.isatty()
         prompt: PromptSession[str] = PromptSession(
             history=history or default_history(), completer=SlashCompleter(session), complete_while_typing=True,
-            input=input, output=output, key_bindings=self._key_bindings(), prompt_continuation=CONTINUATION,
+            input=DummyInput() if self.piped else input, output=output, key_bindings=self._key_bindings(),
+            prompt_continuation=CONTINUATION,
         )
         out = stdout or sys.stdout
         super().__init__(out, make_console(out, color=color), prompt)
@@ -263,6 +267,8 @@ class Repl(TerminalOutput):
 
     def read_line(self) -> str | None:
         """The next input line; None at Ctrl+D (or /quit from another thread)."""
+        if self.piped:
+            return self.read_piped_line()
         while True:
             self.drain()
             try:
@@ -271,6 +277,17 @@ class Repl(TerminalOutput):
                 self.write("(Ctrl+D or /quit leaves)\n", "dim")
             except EOFError:
                 return None
+
+    def read_piped_line(self) -> str | None:
+        """The next line from a pipe (a block opened with three quotes runs to its closing line); None at its end."""
+        self.drain()
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        text = line.removesuffix("\n")
+        while block_open(text) and (more := sys.stdin.readline()):
+            text += "\n" + more.removesuffix("\n")
+        return text
 
     def run(self) -> int:
         self.owner = threading.current_thread()
