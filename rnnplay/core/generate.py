@@ -91,18 +91,19 @@ def _stream(
 ) -> Iterator[str]:
     if length == 0 or (cancel is not None and cancel.is_set()):
         return
-    step = fast_step = model.stepper()
-    if cancel is not None:
+    model_step = model.stepper()
 
-        def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
-            if cancel.is_set():
-                raise Cancelled
-            return fast_step(ids, states)
+    def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
+        logits, states = model_step(ids, states)
+        return finite_scores(logits), states
 
     try:
         logits, states = prime(model, ids, cancel)
     except Cancelled:
         return
+    finite_scores(logits)
     chars = model.vocab.chars
     if getattr(sampler, "needs_chars", False):  # optional: samplers that match text (beam's `end`) get the alphabet
         values = {**values, "chars": chars}
@@ -121,6 +122,15 @@ def _stream(
                     return
     except Cancelled:
         return
+
+
+def finite_scores(logits: np.ndarray) -> np.ndarray:
+    """``logits``, unless they are NaN: a state gone bad (NaN spreads to every score, so the first tells) would
+    be sampled as the lowest id over and over, silently; it is an error instead."""
+    first = logits.flat[0]
+    if first != first:
+        raise ValueError("the model's scores for the next character are NaN (its cell's state is not a number)")
+    return logits
 
 
 def sample_text(
