@@ -209,11 +209,12 @@ def test_seed_and_seed_file_together_are_refused(model_path: Path, tmp_path: Pat
 
 def test_score_reads_stdin_and_escapes_the_same(model_path: Path, tmp_path: Path) -> None:
     typed = rnnplay("score", str(model_path), "--text", "ROMEO:\\nBut soft", cwd=tmp_path)
-    piped = subprocess.run([sys.executable, "-m", "rnnplay", "score", str(model_path), "--text", "-"], cwd=tmp_path,
-                           input="ROMEO:\nBut soft", capture_output=True, text=True, timeout=300)
-    assert typed.returncode == 0 and piped.returncode == 0, typed.stderr + piped.stderr
-    assert typed.stdout.split(" on ")[0] == piped.stdout.split(" on ")[0]
-    assert "on 14 characters of stdin" in piped.stdout
+    for flag in ("--text", "--file"):  # `--file -` is stdin too
+        piped = subprocess.run([sys.executable, "-m", "rnnplay", "score", str(model_path), flag, "-"], cwd=tmp_path,
+                               input="ROMEO:\nBut soft", capture_output=True, text=True, timeout=300)
+        assert typed.returncode == 0 and piped.returncode == 0, typed.stderr + piped.stderr
+        assert typed.stdout.split(" on ")[0] == piped.stdout.split(" on ")[0]
+        assert "on 14 characters of stdin" in piped.stdout
 
 
 def test_score_counts_unknown_characters_and_can_skip_them(model_path: Path, tmp_path: Path) -> None:
