@@ -14,7 +14,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.corpora.base import Progress
 from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file, wide_encoding
 
@@ -48,7 +48,8 @@ def join_files(files: list[Path], root: Path, encoding: str, progress: Progress,
         else:
             text = decode(data, str(path), encoding)
             name = path.relative_to(root).as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            parts.append(header(name) + text + ("" if text.endswith("\n") else "\n"))  # a name not in UTF-8: '�'s
+            # a name not in UTF-8 gets '�'s; one with a line break cannot forge a header line of its own
+            parts.append(header(printable(name)) + text + ("" if text.endswith("\n") else "\n"))
         progress(label, i, len(files), "files")
     return Joined("\n".join(parts), len(parts), skipped)
 

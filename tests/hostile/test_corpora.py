@@ -353,6 +353,8 @@ ROWS = [
         lambda d: (d / "b.txt").write_bytes(TEXT.encode("utf-16")))), id="dir-member-utf16-not-skipped-as-binary"),
     pytest.param(Row([*SHOW, "dir:notes"], (), code=0, stdout="notes: 2 files", make=dir_with(
         lambda d: (d / os.fsdecode(b"caf\xe9.txt")).write_text(TEXT))), id="dir-member-name-not-utf8"),
+    pytest.param(Row([*SHOW, "dir:notes"], (), code=0, stdout="==> 0\\n==> fake <==.txt <==", make=dir_with(
+        lambda d: (d / "0\n==> fake <==.txt").write_text(TEXT))), id="dir-member-name-cannot-forge-a-header"),
     pytest.param(Row([*SHOW, "dir:notes"], ("cannot read the folder", "sub"), make=dir_with(unlisted("sub")),
                      subprocess=True), id="dir-subfolder-unreadable",
                  marks=pytest.mark.skipif(os.geteuid() == 0, reason="root lists folders whatever their mode")),
