@@ -265,3 +265,18 @@ def test_a_chain_of_cards_has_a_length_limit(tmp_path: Path, small_file: Path) -
     with pytest.raises(RnnplayError, match="more than 8 cards"):
         load_corpus(f"card:{tmp_path / 'c0.toml'}")
     assert load_corpus(f"card:{tmp_path / 'c6.toml'}").text == small_file.read_text()
+
+
+@pytest.mark.parametrize("spec", ["t.txt", "file:t.txt", "dir:notes:*.txt", "card:other.toml"])
+def test_a_cards_relative_spec_is_read_beside_the_card(spec: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "cards"
+    (folder / "notes").mkdir(parents=True)
+    for path in (folder / "t.txt", folder / "notes" / "t.txt"):
+        path.write_text("text that lives beside the card\n")
+    write_card(folder / "other.toml", 'name = "other"\n[source]\nspec = "t.txt"\n')
+    card = write_card(folder / "mine.toml", f'name = "mine"\n[source]\nspec = "{spec}"\n')
+    monkeypatch.chdir(tmp_path)  # not the card's folder: a t.txt here would be another file
+    (tmp_path / "t.txt").write_text("the working folder's file, not the card's\n")
+    corpus = load_corpus(f"card:{card}")
+    assert corpus.text.endswith("text that lives beside the card\n") and "working folder" not in corpus.text

@@ -28,6 +28,7 @@ from rnnplay.corpora.text import (
     empty_corpus,
     is_folder,
     looks_binary,
+    probe,
     user_path,
     wide_encoding,
 )
@@ -107,8 +108,9 @@ class CardLoader:
     def load(self, spec: str, progress: Progress) -> Corpus:
         card = require_card(spec)
         if card.spec is not None:
+            spec = _beside(card, card.spec)
             with _opening(card):
-                inner = load_corpus(card.spec, _encoding_for(card), progress)
+                inner = load_corpus(spec, _encoding_for(card, spec), progress)
             text, source = inner.text, inner.source
         else:
             hint = f"set encoding = \"latin-1\" (or the file's real encoding) in [source] of the card {card.path}"
@@ -117,9 +119,21 @@ class CardLoader:
         return Corpus(card.name, text, source, card.licence, card.description, dict(card.train))
 
 
-def _encoding_for(card: Card) -> str:
-    """The card's encoding for the loader of its spec, if that loader reads text files in one (file:, dir:, url:)."""
-    loader, _ = resolve(str(card.spec))
+def _beside(card: Card, spec: str) -> str:
+    """``spec`` with a relative path in it (``t.txt``, ``file:t.txt``, ``dir:notes:*.txt``, ``card:b.toml``) read
+    from the card's folder, as a card's local copy of its download is; names and addresses stay as they are."""
+    prefix, _, rest = spec.partition(":") if spec.startswith(("file:", "dir:", "card:")) else ("", "", spec)
+    if not rest or Path(rest).expanduser().is_absolute() or (prefix == "card" and not rest.endswith(".toml")):
+        return spec
+    beside = card.path.parent / rest
+    if not prefix:  # a bare word may be a card's name: a path only if there is a file or folder of that name
+        return str(beside) if probe(beside) is not None else spec
+    return f"{prefix}:{beside}"
+
+
+def _encoding_for(card: Card, spec: str) -> str:
+    """The card's encoding for the loader of ``spec``, if that loader reads text files in one (file:, dir:, url:)."""
+    loader, _ = resolve(spec)
     return card.encoding if "encoding" in inspect.signature(loader.load).parameters else "utf-8"
 
 
