@@ -6,6 +6,7 @@ the work is done in :mod:`rnnplay.corpora` (reading, joining, downloading, cards
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import sys
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.corpora import Corpus, Progress, load_corpus, resolve
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
@@ -74,7 +75,8 @@ class UrlLoader:
         key = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
         if not dest.is_file():
-            fetch(spec, dest, limit=max_download(), progress=progress, label=f"downloading {file_name}")
+            fetch(_ascii_address(parts), dest, limit=max_download(), progress=progress,
+                  label=f"downloading {file_name}")
         with dest.open("rb") as f:
             head = f.read(BINARY_SNIFF)
         if not head or (looks_binary(head, encoding) and not wide_encoding(head)):
@@ -139,6 +141,8 @@ def _encoding_for(card: Card, spec: str) -> str:
 
 def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:
     """(the parts of an http(s) URL, its host), or a one-line error."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in spec):  # urlsplit would drop a line break without a word
+        raise RnnplayError(f"url:{printable(spec[:200])} has control characters (a line break?); check the address")
     try:
         parts = urllib.parse.urlsplit(spec)
         host = parts.hostname
@@ -150,6 +154,26 @@ def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:
         raise RnnplayError(f"url:https://{host}/...: addresses with a user name or password are not supported; "
                            "download the file by hand and give its path")
     return parts, host
+
+
+def _ascii_address(parts: urllib.parse.SplitResult) -> str:
+    """The address as HTTP sends it: a host like 例え.テスト in IDNA, a path like /ü.txt percent-encoded (browsers
+    show them decoded, and urllib refuses anything but ASCII)."""
+    try:
+        host = parts.hostname.encode("idna").decode("ascii") if parts.hostname else ""
+    except UnicodeError:
+        raise RnnplayError(f"url:{parts.geturl()[:200]}: {parts.hostname!r} is not a valid host name; check the "
+                           "address") from None
+    try:
+        port = parts.port
+    except ValueError:
+        raise RnnplayError(f"url:{parts.geturl()[:200]}: the port is not a number from 0 to 65535; check the "
+                           "address") from None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    quote = functools.partial(urllib.parse.quote, safe="/%:@!$&'()*+,;=~-._")
+    return urllib.parse.urlunsplit((parts.scheme, netloc, quote(parts.path), quote(parts.query), ""))
 
 
 @contextmanager

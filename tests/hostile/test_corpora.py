@@ -375,6 +375,8 @@ ROWS = [
                      {"evil.toml": card(f'url = "{{url}}/text/t.txt"\nsha256 = "{SHA}"\nsize = {len(TEXT)}')},
                      subprocess=True), id="card-checksum-mismatch"),
     pytest.param(Row([*SHOW, "url:{url}/to-file"], ("302",), subprocess=True), id="url-redirect-to-file"),
+    pytest.param(Row([*SHOW, "url:{url}/text/ü.txt"], (), code=0, stdout="ü.txt", allowed=(CACHE,), subprocess=True),
+                 id="url-with-a-non-ascii-path-is-percent-encoded"),
     pytest.param(Row([*SHOW, "url:{url}/to-ftp"], ("302", "not an http(s) address"), subprocess=True),
                  id="url-redirect-to-ftp"),
     pytest.param(Row([*SHOW, "url:http://user:secret@127.0.0.1:9/x.txt"], ("user name or password",),
