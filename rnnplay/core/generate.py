@@ -97,13 +97,17 @@ def _stream(
         if cancel is not None and cancel.is_set():
             raise Cancelled
         logits, states = model_step(ids, states)
-        return finite_scores(logits), states
+        first = logits.item(0)
+        if first != first:  # NaN (the one test that costs next to nothing per character)
+            raise nan_scores()
+        return logits, states
 
     try:
         logits, states = prime(model, ids, cancel)
     except Cancelled:
         return
-    finite_scores(logits)
+    if np.isnan(logits).any():
+        raise nan_scores()
     chars = model.vocab.chars
     if getattr(sampler, "needs_chars", False):  # optional: samplers that match text (beam's `end`) get the alphabet
         values = {**values, "chars": chars}
@@ -124,13 +128,10 @@ def _stream(
         return
 
 
-def finite_scores(logits: np.ndarray) -> np.ndarray:
-    """``logits``, unless they are NaN: a state gone bad (NaN spreads to every score, so the first tells) would
-    be sampled as the lowest id over and over, silently; it is an error instead."""
-    first = logits.flat[0]
-    if first != first:
-        raise ValueError("the model's scores for the next character are NaN (its cell's state is not a number)")
-    return logits
+def nan_scores() -> ValueError:
+    """The error for scores that are NaN. A state gone bad spreads NaN to every score (so the first one tells);
+    sampled, they would give the lowest id over and over, silently."""
+    return ValueError("the model's scores for the next character are NaN (its cell's state is not a number)")
 
 
 def sample_text(
