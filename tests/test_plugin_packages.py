@@ -119,6 +119,8 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     # Back through `rnnplay plugins install PATH`: the checkpoint loads and training resumes.
     installed = env.run("rnnplay", "plugins", "install", "./rnnplay-gru", cwd=work)
     assert "installed plugin rnnplay-gru 0.1.0 (cells: gru)" in installed.stdout
+    again = env.run("rnnplay", "plugins", "install", "./rnnplay-gru", cwd=work)
+    assert "rnnplay-gru 0.1.0 is already installed; nothing changed" in again.stdout, again.stdout
     env.run(*train, "--resume", "g.npz", "--steps", "52", "--out", "g.npz", cwd=work)
     env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
 

@@ -14,7 +14,7 @@ from rnnplay.session.training_runs import check_output_path
 ORDER = 70
 EXAMPLES = """\
 examples:
-  rnnplay export run.npz small.npz                 weights only, float16 (about a quarter of the size)
+  rnnplay export run.npz small.npz                 weights only, float16 (an eighth of a training checkpoint)
   rnnplay export run.npz small.npz --dtype float32
 
 The copy keeps the metadata (corpus, command, loss history) but not the optimizer

@@ -228,7 +228,11 @@ def install(args: argparse.Namespace) -> int:
     new_failures = [f for f in after["failed"] if f not in before["failed"]]
     for f in new_failures:
         print(f"rnnplay: warning: plugin {f['name']} was installed but fails to load: {f['error']}", file=sys.stderr)
-    if not changed and not new_failures:
+    asked = project_name(Path(target)) if Path(target).is_dir() else normalize(target)
+    if not changed and not new_failures and asked in versions:
+        print(f"{asked} {versions[asked]} is already installed; nothing changed"
+              + ("" if args.upgrade else f" (`rnnplay plugins install -U {args.target}` upgrades it)"))
+    elif not changed and not new_failures:
         print(f"pip finished; no new rnnplay plugin appeared (is {args.target} one? "
               "a plugin declares an entry point in the 'rnnplay' group); `rnnplay plugins` lists what is loaded")
     return 0

@@ -29,7 +29,7 @@ EXAMPLES = """\
 examples:
   rnnplay sample model.npz --seed "ROMEO:" --length 300 --rng-seed 1
   rnnplay sample model.npz --seed "ROMEO:" --sampler top-p --set p=0.9 --temperature 0.8
-  rnnplay sample model.npz --seed "ROMEO:" --sampler beam --set width=8 --set end='\\n' --stop '\\n'
+  rnnplay sample model.npz --seed 'ROMEO:\\n' --sampler beam --set width=8 --set end='\\n' --stop '\\n'
   rnnplay sample model.npz --seed "KING" --heat            colour each character by its probability
   rnnplay sample --seed 'ROMEO:\\nBut soft' --length 100    a two-line seed
   rnnplay sample --seed-file scene.txt                     a seed as long as a file (--seed - reads stdin)

@@ -108,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
     with ProgressBar() as bar:
         corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
+    no_budget = args.resume is None and all(k not in settings for k in BUDGET_FIELDS)
     try:
         if args.resume is not None:
             if any(k in settings for k in BUDGET_FIELDS):  # a budget given replaces the saved one as a whole
                 settings = {**dict.fromkeys(BUDGET_FIELDS), **settings}
             run_ = resume_run(args.resume, corpus, settings, spec_flags, extra)
         else:
-            if all(k not in settings for k in BUDGET_FIELDS):
-                print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
+            if no_budget:
                 config.epochs = 1.0
             if args.init_from is not None:
                 run_, base = init_from_run(str(base), corpus, config, spec_flags, extra)
@@ -126,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
+    if no_budget:  # said once the model is built, so that a mistake in its flags is the only line
+        print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
     with lenient_output(), OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         if args.save_dtype != "float32":

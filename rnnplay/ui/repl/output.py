@@ -105,8 +105,8 @@ class TerminalOutput:
     # -- the Working spinner ---------------------------------------------------------------------
     def working(self, e: Working) -> None:
         """A slow command at work: one line that spins (with a bar, when the share done is known) until it is done."""
-        if self.turn is None:
-            return  # only a turn in the foreground shows one; the prompt line is the user's
+        if self.turn is None or not self.out.isatty():
+            return  # only a turn in the foreground shows one (the prompt line is the user's), and only on a terminal
         with self.lock:
             started = self.work is None
             self.work = None if e.done else e
