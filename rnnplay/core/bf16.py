@@ -41,6 +41,15 @@ def available() -> bool:
     return kernels() is not None
 
 
+def why_unavailable() -> str:
+    """What keeps bfloat16 from running here, and what to do, in words for a one-line error."""
+    if not jit.enabled():
+        return ("precision bfloat16 runs on compiled kernels, and RNNPLAY_JIT=0 turns them off: unset it, or train "
+                "with precision float32")
+    return ("precision bfloat16 needs a CPU with AVX512_BF16 dot products (and numba); this one has none: train with "
+            "precision float32")
+
+
 @contextmanager
 def products(precision: str) -> Iterator[None]:
     """This thread's products in ``precision`` ("float32" or "bfloat16") until the block ends."""

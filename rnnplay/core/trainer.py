@@ -99,8 +99,7 @@ class Trainer:
         gradients: GradientFn | None = None,
     ) -> None:
         if config.precision == "bfloat16" and not bf16.available():
-            raise RnnplayError("precision bfloat16 needs a CPU with AVX512_BF16 dot products (and numba, with "
-                               "RNNPLAY_JIT not 0); this one has none: train with precision float32")
+            raise RnnplayError(bf16.why_unavailable())
         self.model = model
         self.gradients = gradients  # None: the model's own
         self.config = config
