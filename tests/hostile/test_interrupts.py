@@ -13,6 +13,7 @@ a few kB) and go two at a time; the moments are random, the assertions never abo
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -186,3 +187,29 @@ def test_sigterm_stops_and_saves_like_ctrl_c(signum: signal.Signals, sandbox: Sa
     assert code == 128 + signum and "Traceback" not in err, err
     assert f"{signum.name}: stopping after this step, then saving m.npz" in err
     assert f"interrupted at step {step}: saved m.npz; continue with --resume m.npz" in err
+
+
+def test_under_nohup_a_hangup_is_ignored_and_ctrl_c_still_saves(sandbox: Sandbox) -> None:
+    """`nohup rnnplay train ...`: SIGHUP was ignored before rnnplay started, and stays ignored."""
+    write_corpus(sandbox)
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, "--steps", "100000",
+                             "--out", "m.npz"], cwd=sandbox.work, env={**sandbox.env, **THREADS},
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # what nohup does
+    head = wait_for_training(proc)
+    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGINT)  # the run must still be there to hear it
+    code, err = finish(proc, head)
+    assert code == 130 and "SIGHUP" not in err and "Traceback" not in err, err
+    assert_consistent(sandbox.work / "m.npz")
+
+
+def test_with_stderr_closed_a_run_trains_and_saves(sandbox: Sandbox) -> None:
+    """`rnnplay train ... 2>&-`: nothing to print to, and the run still trains and saves."""
+    write_corpus(sandbox)
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, "--steps", "3",
+                           "--out", "m.npz"], cwd=sandbox.work, env={**sandbox.env, **THREADS},
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=TIMEOUT,
+                          preexec_fn=lambda: os.close(2))  # stderr closed, as 2>&- leaves it
+    assert done.returncode == 0
+    assert assert_consistent(sandbox.work / "m.npz") == 3

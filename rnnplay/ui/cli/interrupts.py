@@ -40,7 +40,9 @@ class Interrupts:
         return 128 + self.signum
 
     def __enter__(self) -> Interrupts:
-        self._previous = {sig: signal.signal(sig, self.handle) for sig in STOP_SIGNALS}
+        # A signal ignored already stays ignored: `nohup rnnplay train ...` must outlive its terminal.
+        watched = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+        self._previous = {sig: signal.signal(sig, self.handle) for sig in watched}
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -60,7 +62,7 @@ class Interrupts:
             note = f"{name}: stopping after this step, then saving {self.out}"
         else:
             note = f"{name}: still finishing this step; then {self.out} is saved"
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, AttributeError, ValueError):  # stderr closed (2>&-): nobody to tell
             os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
 
     @contextlib.contextmanager
@@ -107,7 +109,7 @@ class LenientStream:
 def lenient_output() -> Iterator[None]:
     """sys.stdout and sys.stderr as :class:`LenientStream` for the block: printing never ends a run unsaved."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = LenientStream(sys.stdout), LenientStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = (None if s is None else LenientStream(s) for s in saved)  # type: ignore[assignment]
     try:
         yield
     finally:
