@@ -84,7 +84,10 @@ class UrlLoader:
             if not head:
                 raise empty_corpus(spec)
             check_not_binary(head, spec, encoding)
-        corpus = text_file_corpus(dest, encoding, progress)  # as a file's: its ids in the cache from 4 MiB on
+        try:
+            corpus = text_file_corpus(dest, encoding, progress)  # as a file's: its ids in the cache from 4 MiB on
+        except RnnplayError as err:  # named by the address the user gave, not the cache file it went to
+            raise RnnplayError(str(err).replace(str(dest), spec)) from None
         corpus.name, corpus.source = file_name, spec
         return corpus
 

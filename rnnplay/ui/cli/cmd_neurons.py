@@ -19,10 +19,10 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.neurons import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activations, auto_streams, find_neurons
 from rnnplay.core.vocab import describe_char
-from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import model_command
+from rnnplay.ui.cli.cmd_sample import NOT_UTF8, read_stdin, read_text
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
 
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help="the text to read")
-    src.add_argument("--file", metavar="PATH", help="read the text from a file (UTF-8)")
+    src.add_argument("--file", metavar="PATH", help="read the text from a file (UTF-8; - reads stdin)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="how many units --find shows (default 5)")
     p.add_argument("--state", choices=["h", "c"], default="h", help="hidden output h (default) or LSTM cell state c")
     p.add_argument("--streams", type=int, metavar="N",
@@ -62,7 +62,7 @@ def _text(args: argparse.Namespace, model: Model) -> str:
     if args.text is not None:
         text = args.text
     elif args.file is not None:
-        text = decode(read_regular_file(Path(args.file)), args.file, "utf-8")  # a FIFO or device: one line
+        text = read_stdin("the text") if args.file == "-" else read_text(Path(args.file), hint=NOT_UTF8)
     else:
         raise RnnplayError("give the text to read with --text TEXT or --file PATH")
     unknown = model.vocab.unknown(text)

@@ -200,7 +200,7 @@ def project_name(folder: Path) -> str | None:
     """The normalised [project] name in ``folder``'s pyproject.toml, if it can be read."""
     try:
         name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # RecursionError: TOML nested too deeply
         return None
     return normalize(name) if isinstance(name, str) else None
 

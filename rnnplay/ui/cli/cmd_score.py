@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       EXAMPLES)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text to score (\\n, \\t, \\\\ understood); - reads it from stdin")
-    src.add_argument("--file", type=Path, help="a file whose text to score; - reads it from stdin")
+    src.add_argument("--file", metavar="PATH", help="a file whose text to score; - reads it from stdin")
     p.add_argument("--val-split", action="store_true", help="score only the last 10%% (the validation split)")
     p.add_argument("--skip-unknown", action="store_true",
                    help="leave out characters the model has never seen (and say how many) instead of refusing")
@@ -66,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
 def read_source(args: argparse.Namespace) -> tuple[str, str]:
     """(the text, how to name it): --text with its escapes, stdin, or --file, read as it is."""
-    if args.file is not None and str(args.file) != "-":
-        return read_text(args.file, args.encoding), str(args.file)
-    if args.text == "-" or str(args.file) == "-":  # `--file -` reads stdin too, as most tools' do
+    if args.file is not None and args.file != "-":
+        return read_text(Path(args.file), args.encoding), args.file
+    if args.text == "-" or args.file == "-":  # `--file -` reads stdin too, as most tools' do
         return read_stdin("the text", args.encoding), "stdin"
     return unescape(args.text), "the text"
 
