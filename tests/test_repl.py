@@ -317,13 +317,15 @@ def test_working_draws_one_line_that_is_cleared_when_done() -> None:
 def test_lines_from_a_pipe_run_as_a_script_without_prompts_or_echo(tiny_path: Path, tmp_path: Path) -> None:
     """`printf ... | rnnplay repl`: each line a turn, a quoted block one seed, the text as `rnnplay sample` has it."""
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "NO_COLOR": "1"}
-    script = '/set length 8\n/sampler greedy\nTo\n"""\nTo\nbe"""\n/frob\n'
-    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=script, text=True,
+    script = b'/set length 8\r\n/sampler greedy\nTo\n"""\nTo\nbe"""\n/frob\nT\xffo\n'  # a CRLF line; a byte not UTF-8
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=script,
                           capture_output=True, env=env, timeout=120)
+    done.stdout, done.stderr = done.stdout.decode(), done.stderr.decode()
     assert done.returncode == 0, done.stderr
     said = done.stdout + done.stderr
     assert "not a terminal" not in said and "›" not in said and "/sampler greedy" not in said, said
-    assert "length = 8" in said and "unknown command /frob" in said, said
+    assert "length = 8" in said and "unknown command /frob" in said and "'\\r'" not in said, said
+    assert "skipped 1 character(s) the model does not know: '\ufffd'" in said, said
     for seed in ("To", "To\\nbe"):
         truth = subprocess.run([sys.executable, "-m", "rnnplay", "sample", str(tiny_path), "--seed", seed,
                                 "--sampler", "greedy", "--length", "8"], text=True, capture_output=True, env=env,

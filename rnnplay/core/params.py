@@ -48,6 +48,7 @@ TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 NONE = ("none", "off")  # what an optional setting takes to mean "not set"
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 ESCAPE = re.compile(r"\\([ntr\\])")  # left to right: backslash, backslash, n is '\\' then 'n'
+NOT_UTF8 = re.compile("[\\udc80-\\udcff]")  # how Python keeps command-line bytes that are not UTF-8
 KINDS = {int: "a whole number", float: "a finite number", str: "a text", bool: "true or false"}
 
 
@@ -237,6 +238,10 @@ def unescape(text: str) -> str:
     characters they name; any other backslash stays as it is.
 
     Seeds typed at a prompt or given with ``--seed``, ``--text``, ``--stop``, ``/set stop``, ``/whatif`` and
-    string parameters all go through it; text read from a file or stdin does not.
+    string parameters all go through it; text read from a file or stdin does not. Bytes that were not UTF-8 on
+    the command line (Python keeps them as lone surrogates) are refused here, in one line.
     """
+    if NOT_UTF8.search(text):
+        raise RnnplayError(f"{text.encode('utf-8', 'surrogateescape')[:60]!r} is not UTF-8 text; type it in UTF-8 "
+                           "(check your terminal's encoding), or put it in a file")
     return ESCAPE.sub(lambda m: ESCAPES[m[1]], text)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
@@ -23,6 +23,8 @@ from rnnplay.plugins.contracts import HOOK_KINDS
 from rnnplay.plugins.discovery import bundled_plugin_folder, install_command, normalize
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.problems import PluginFailure, one_line
+
+T = TypeVar("T")
 
 BUILTIN = "rnnplay"  # the distribution name built-ins are registered under
 
@@ -114,6 +116,12 @@ class Registries:
             except BaseException as err:
                 keys.reraise_if_pressed(err)
                 raise self._blamed(err, kind, name, doing, cell) from err
+
+    def blamed(self, stream: Iterable[T], kind: str, name: str, doing: str, cell: str | None = None) -> Iterator[T]:
+        """``stream``'s items, with what producing them raises blamed as :meth:`blame` does; what the code that
+        takes each item raises (a front end showing it) is that code's own, and not blamed on a plugin."""
+        with self.blame(kind, name, doing, cell):
+            yield from stream
 
     def _blamed(self, err: BaseException, kind: str, name: str, doing: str, cell: str | None = None) -> RnnplayError:
         """The one line for ``err``, raised by plugin code while ``doing`` with the ``kind`` object ``name``."""

@@ -134,12 +134,12 @@ class Generation:
             out: list[str] = []
             reason = "error"
             try:
+                stream = generate(model, seed, sampler, params, s.length, self._turn_rng(), stop=s.stop,
+                                  cancel=cancel, on_unknown="skip")
                 # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
-                with s.host.blame("samplers", s.sampler_name, "generating", cell=model.cell.name):
-                    for chunk in generate(model, seed, sampler, params, s.length, self._turn_rng(),
-                                          stop=s.stop, cancel=cancel, on_unknown="skip"):
-                        out.append(chunk)
-                        s.emit(Chunk(chunk))
+                for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
+                    out.append(chunk)
+                    s.emit(Chunk(chunk))
                 reason = "stopped" if cancel.is_set() else "done"
             finally:
                 s.turns.append(TurnRecord(known, "".join(out), "continuation", s.model_name, s.sampler_name,

@@ -55,6 +55,8 @@ ROWS = [
                  id="neurons-file-dash-is-stdin"),
     pytest.param(["sample", MODEL, "--seed", "-"], "ROM\x00EO", "stdin looks like a binary", id="seed-stdin-binary"),
     pytest.param(["sample", MODEL, "--seed", "Rosé", "--strict"], None, "never seen 'é'", id="strict-seed"),
+    pytest.param(["sample", MODEL, "--seed", "RO\udcff"], None, "is not UTF-8 text", id="seed-argument-not-utf8"),
+    pytest.param(["score", MODEL, "--text", "To\udce9"], None, "is not UTF-8 text", id="score-argument-not-utf8"),
     # what score reads
     pytest.param(["score", MODEL, "--text", f"But {STRANGE}"], None,
                  ("13 characters the model has never seen", "and 3 more", "--skip-unknown"), id="score-unknown"),

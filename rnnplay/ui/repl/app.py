@@ -85,6 +85,12 @@ KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a g
 PROGRESS_EVERY = 0.1  # print training progress each time another tenth of the budget is done
 
 
+def piped_line() -> str | None:
+    """A line of stdin without its line end (LF or CRLF), bytes that are not UTF-8 as U+FFFD; None at the end."""
+    raw = sys.stdin.buffer.readline()
+    return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r") if raw else None
+
+
 class Repl(TerminalOutput):
     """The REPL: reads lines at a prompt, runs each as a turn, and shows the session's events."""
 
@@ -281,13 +287,12 @@ class Repl(TerminalOutput):
     def read_piped_line(self) -> str | None:
         """The next line from a pipe (a block opened with three quotes runs to its closing line); None at its end."""
         self.drain()
-        line = sys.stdin.readline()
-        if not line:
+        line = piped_line()
+        if line is None:
             return None
-        text = line.removesuffix("\n")
-        while block_open(text) and (more := sys.stdin.readline()):
-            text += "\n" + more.removesuffix("\n")
-        return text
+        while block_open(line) and (more := piped_line()) is not None:
+            line += "\n" + more
+        return line
 
     def run(self) -> int:
         self.owner = threading.current_thread()
