@@ -14,3 +14,9 @@ def printable(text: str) -> str:
     """``text`` with control and invisible characters (a newline in a file name, an escape sequence in a
     checkpoint's metadata) written as escapes, so it prints as one line and moves no cursor."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def out_of_memory(err: MemoryError) -> str:
+    """The one line for a MemoryError that no command turned into a message of its own."""
+    said = f" ({printable(str(err)[:200])})" if str(err) else ""
+    return f"out of memory{said}; close other programs, or try a smaller model or text"

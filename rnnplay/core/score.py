@@ -93,7 +93,10 @@ def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | Non
         best = np.take_along_axis(best, np.argsort(-np.take_along_axis(lp, best, axis=1), axis=1), axis=1)
         top_ids[start:stop] = best
         top_probs[start:stop] = np.exp(np.take_along_axis(lp, best, axis=1))
-    return Score(text, model.vocab.chars, np.exp(logp), top_ids, top_probs, float(-logp.mean()))
+    loss = float(-logp.mean())
+    if loss != loss:  # NaN: a cell's state went bad somewhere in the text; a "nan nats/char" would pass for a score
+        raise ValueError("the model's scores are NaN (its cell's state is not a number)")
+    return Score(text, model.vocab.chars, np.exp(logp), top_ids, top_probs, loss)
 
 
 class RunningScore:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core import jit
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, out_of_memory
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean, unescape
 from rnnplay.core.sampler import resolve_params
@@ -144,6 +144,8 @@ class Session:
             self.info(str(stopped))
         except RnnplayError as err:
             self.error(str(err))
+        except MemoryError as err:  # raised where nothing could say more (a plugin's sampler, say)
+            self.error(out_of_memory(err))
 
     def run_command(self, line: str) -> None:
         name, argline = split_command(line)

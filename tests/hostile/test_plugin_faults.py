@@ -305,6 +305,8 @@ ROWS = [
     pytest.param(SAMPLE, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "nan"},
                  error("rnnplay-fault-cell", "scores for the next character are NaN"),
                  id="plugin-cell-whose-state-turns-nan-while-generating"),
+    pytest.param(["score", MODEL, "--text", "To be"], "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "nan"},
+                 error("rnnplay-fault-cell", "scores are NaN"), id="plugin-cell-whose-state-turns-nan-while-scoring"),
     pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "junk"},
                  error("the cell 'flaky' (from rnnplay-fault-cell) failed while creating its parameters"),
                  id="cell-parameter-that-is-not-an-array"),
@@ -319,6 +321,9 @@ ROWS = [
                  works("/halt (from rnnplay-wild) failed: SystemExit: 5", "/ctrlc (from rnnplay-wild) failed: "
                        "KeyboardInterrupt", "the sampler 'negative' (from rnnplay-wild) failed while generating",
                        allowed=REPL_HISTORY), id="repl-plugin-command-and-sampler-faults-are-named"),
+    pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild", {"STDIN": "/sampler oom\nTo\n"},
+                 works("error: out of memory (the oom sampler gives up)", allowed=REPL_HISTORY),
+                 id="repl-sampler-raising-memoryerror-is-one-line"),
     pytest.param(["repl"], "rnnplay-sly-names", {"STDIN": "/exit\nTo\n"},
                  works(not_on_stdout="the sly command ran", allowed=REPL_HISTORY), id="repl-exit-stays-rnnplays"),
     pytest.param(["neurons", MODEL, "--find", "line-position", "--file", "/dev/zero"], "rnnplay-fault-cell", {},

@@ -18,7 +18,7 @@ from typing import NoReturn
 
 from rnnplay import __version__
 from rnnplay.core import threads
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError, out_of_memory, printable
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -109,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print("rnnplay: interrupted", file=sys.stderr)
         return 130
     except MemoryError as err:  # what no command turned into its own line (a plugin's, raised while generating)
-        said = f" ({printable(str(err)[:200])})" if str(err) else ""
-        print(f"rnnplay: error: out of memory{said}; close other programs, or try a smaller model or text",
-              file=sys.stderr)
+        print(f"rnnplay: error: {out_of_memory(err)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 0
