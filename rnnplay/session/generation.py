@@ -13,6 +13,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,20 +131,23 @@ class Generation:
         with self.exclusive() as (model, cancel):
             known = self.known(model, seed)
             sampler, params = s.sampler, dict(s.params)
+            # how this turn is written, as it starts: a /load, /set or /sampler while it streams changes the next
+            record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=s.sampler_name,
+                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop)
+            length, stop = s.length, s.stop
             s.emit(TurnStarted(seed, s.sampler_label()))
             out: list[str] = []
             reason = "error"
             try:
-                stream = generate(model, seed, sampler, params, s.length, self._turn_rng(), stop=s.stop,
-                                  cancel=cancel, on_unknown="skip")
+                stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
+                                  on_unknown="skip")
                 # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
                 for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
                     out.append(chunk)
                     s.emit(Chunk(chunk))
                 reason = "stopped" if cancel.is_set() else "done"
             finally:
-                s.turns.append(TurnRecord(known, "".join(out), "continuation", s.model_name, s.sampler_name,
-                                          params, s.length, s.seed, s.stop, reason))
+                s.turns.append(record(text="".join(out), ended=reason))
                 s.emit(TurnEnded(reason, sum(map(len, out))))
         return "".join(out)
 
@@ -192,6 +196,8 @@ class Generation:
     # -- keeping what was written -----------------------------------------------------------
     def copy_last(self) -> str:
         """Put the last continuation on the clipboard (a :class:`ClipboardCopy` for the front end)."""
+        if self.running:  # its record comes when it ends: the last one recorded is the turn before
+            raise RnnplayError("a continuation is still being written: /copy when it ends, or Esc stops it first")
         text = next((t.text for t in reversed(self.session.turns) if t.kind == "continuation"), None)
         if text is None:
             raise RnnplayError("nothing to copy yet: type a seed and press Enter, then /copy")

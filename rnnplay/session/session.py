@@ -245,6 +245,8 @@ class Session:
         if self.model is None:
             raise RnnplayError("there is no model to save: /load or /train one first")
         target = Path(os.path.expanduser(path))
+        if target.is_dir():  # refused as a folder, not taken as FOLDER.npz beside it (which force would replace)
+            check_output_path(target, "/save", checkpoint=True)
         if not target.suffix:
             target = target.with_suffix(".npz")
         if target.is_file() and not force:

@@ -107,6 +107,8 @@ def new_file(path: str, key: str) -> Path:
     """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
     replaces one)."""
     target = Path(os.path.expanduser(path))
+    if target.is_dir():  # refused as a folder, not taken as FOLDER.npz beside it
+        check_output_path(target, f"{key}=", checkpoint=True)
     if not target.suffix:
         target = target.with_suffix(".npz")
     if target.is_file():

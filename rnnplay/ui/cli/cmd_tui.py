@@ -23,8 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
+    from rnnplay.ui.leave_signals import exit_code
     from rnnplay.ui.tui import RnnplayApp
 
     require_stdin("tui")
-    RnnplayApp(Session.open(args.model)).run()
-    return 0
+    session = Session.open(args.model)
+    app = RnnplayApp(session)
+    try:
+        app.run()
+    finally:
+        session.close()  # whatever ended the app (a signal, a lost terminal), a training saves its checkpoint
+    return exit_code(app.left_by)

@@ -75,6 +75,7 @@ from rnnplay.ui.console import (
 )
 from rnnplay.ui.console import neuron_text as neuron_colours
 from rnnplay.ui.event_text import EventText
+from rnnplay.ui.leave_signals import LeaveSignal, exit_code, on_leave_signals
 from rnnplay.ui.repl.input import CONTINUATION, PROMPT, SlashCompleter, block_open, default_history, unquote_block
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
@@ -118,6 +119,7 @@ class Repl(TerminalOutput):
         self.color = colours(self.console)
         self.events = EventText()
         self.quitting = False
+        self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) that ended the loop
         self.next_progress = 0.0
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
         self.stderr = StderrLines(self.background)  # sys.stderr while run() runs
@@ -242,6 +244,15 @@ class Repl(TerminalOutput):
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(lambda: app.exit(exception=EOFError()) if app.is_running else None)
 
+    def leave_on_signal(self, signum: int) -> None:
+        """SIGTERM or SIGHUP (in the main thread): stop the turn and leave as Ctrl+D does, so that
+        ``run`` closes the session and a training saves its checkpoint."""
+        self.left_by = signum
+        self.session.cancel()
+        if self.piped:  # a blocking read of the pipe: only an exception ends it
+            raise LeaveSignal(signum)
+        self.leave()
+
     def run_turn(self, line: str) -> None:
         """Run one input line in the foreground: the main thread waits, and Ctrl+C meanwhile stops the work."""
         done = threading.Event()
@@ -298,14 +309,24 @@ class Repl(TerminalOutput):
         self.owner = threading.current_thread()
         with contextlib.redirect_stderr(self.stderr):
             self.session.greet()
-            while not self.quitting:
-                line = self.read_line()
-                if line is None:
-                    break
-                if line.strip():
-                    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C right after Enter: the line is dropped
-                        self.run_turn(unquote_block(line))
-            self.session.close()
-            self.stderr.close_line()
-        self.drain()
-        return 0
+            try:
+                with on_leave_signals(self.leave_on_signal):  # SIGTERM, or SIGHUP from a closed terminal
+                    while not self.quitting:
+                        line = self.read_line()
+                        if line is None:
+                            break
+                        if line.strip():
+                            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C after Enter: the line is dropped
+                                self.run_turn(unquote_block(line))
+            except LeaveSignal:
+                pass
+            except OSError:  # the prompt redrawing on a terminal that SIGHUP says is gone
+                if self.left_by is None:
+                    raise
+            finally:  # whatever ended the loop (a signal, a terminal gone), a training saves its checkpoint
+                self.session.close()
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                self.stderr.close_line()
+        with contextlib.suppress(OSError):
+            self.drain()
+        return exit_code(self.left_by)

@@ -9,6 +9,10 @@ class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import threading
 from functools import partial
 from typing import Any, ClassVar
 
@@ -43,11 +47,13 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
+from rnnplay.ui.leave_signals import exit_code, heard
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
 from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, WorkingLine
 
+EXIT_GRACE = 3.0  # seconds the app may take to exit after a signal, once the session is closed
 KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
         "Shift+Enter as Enter) · a paste keeps its lines\n"
         "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
@@ -106,6 +112,7 @@ class RnnplayApp(App[None]):
         self.queue = EventQueue(self.post_message)
         self.turn: Turn | None = None
         self.side_wanted: bool | None = None  # F2's choice; None: shown when the window is wide enough
+        self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) the app left on, if any
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -124,6 +131,26 @@ class RnnplayApp(App[None]):
         self.show_cards()
         self.session.greet()
         self.query_one(PromptInput).focus()
+        loop = asyncio.get_running_loop()
+        for sig in heard():  # SIGTERM, or SIGHUP from a closed terminal: leave as Ctrl+D does
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                loop.add_signal_handler(sig, self.leave_on_signal, sig)
+
+    def leave_on_signal(self, signum: int) -> None:
+        """Close the session (a training saves its checkpoint), then exit; a second signal changes nothing."""
+        if self.left_by is None:
+            self.left_by = signum
+            self.close_then_leave(signum)
+
+    @work(thread=True, group="close")
+    def close_then_leave(self, signum: int) -> None:
+        self.session.close()
+        # After SIGHUP the terminal is gone and Textual may wait forever to restore it: the checkpoint is
+        # saved, so a process still here a few seconds after exit() was asked ends without waiting.
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, (exit_code(signum),))
+        watchdog.daemon = True
+        watchdog.start()
+        self.call_from_thread(self.exit)
 
     def on_resize(self, event: events.Resize) -> None:
         # the new size is the event's: this handler runs before App._on_resize stores it in self.size

@@ -1,0 +1,60 @@
+"""SIGTERM, and SIGHUP when the terminal closes, in the app and the REPL: leave as /quit does.
+
+Without a handler either signal ends the process at once, and a training that runs in the
+background is lost with its lock file left behind. With one, the front end leaves the way
+Ctrl+D does: the session closes (a training stops after its step and saves its checkpoint),
+then the program exits with 128 + the signal's number, as ``rnnplay train`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+
+LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def heard() -> list[signal.Signals]:
+    """The leave signals not ignored already: under ``nohup`` a closed terminal must not end the session."""
+    return [sig for sig in LEAVE_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+
+
+def exit_code(signum: int | None) -> int:
+    """128 + the signal's number, as a shell reports a command a signal ended; 0 without one."""
+    return 0 if signum is None else 128 + signum
+
+
+class LeaveSignal(SystemExit):
+    """Raised where a blocking read cannot be woken otherwise (the REPL reading a pipe).
+
+    A SystemExit, so that no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(exit_code(signum))
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
+    """While the block runs, the first SIGTERM or SIGHUP calls ``leave(signum)`` in the main thread; later ones
+    are ignored, so that a second signal cannot cut the save short. The handlers before are back afterwards.
+    Only the main thread can set handlers: elsewhere (a test driving a front end from a thread) this does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, _frame: object) -> None:
+        for sig in LEAVE_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        leave(signum)
+
+    previous = {sig: signal.signal(sig, handle) for sig in heard()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

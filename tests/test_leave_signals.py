@@ -1,0 +1,87 @@
+"""SIGTERM and SIGHUP while the app or the REPL trains: the run is saved, as Ctrl+D saves it.
+
+Each front end runs as a user starts it, in a pseudo-terminal (or reading a pipe), with its own
+data folder. A /train starts; once its lock file shows it writing, a signal comes (for SIGHUP, after
+the terminal's other end is closed, as when a window or an ssh session goes away). The process must
+end with 128 + the signal's number, leave a checkpoint in the library that loads, and no lock file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rnnplay.models.bundled import load_model
+
+TIMEOUT = 60  # a bound that catches a hang, not a speed claim
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
+    env.update({"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "RNNPLAY_NOHISTORY": "1",
+                "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"})
+    return env
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def drain(fd: int) -> None:
+    """Read the terminal's output until it closes, so that the program never blocks on a full pty."""
+    try:
+        while os.read(fd, 65536):
+            pass
+    except OSError:
+        pass
+
+
+@pytest.mark.parametrize("front", ["tui", "repl", "repl-piped"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals, tmp_path: Path,
+                                         small_file: Path) -> None:
+    library = tmp_path / "data" / "rnnplay" / "models"
+    command = f"/train {small_file} from=new hidden=8 time=120\n"
+    master = None
+    if front == "repl-piped":
+        proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(tmp_path))
+        assert proc.stdin is not None
+        proc.stdin.write(command.encode())
+        proc.stdin.flush()  # the pipe stays open: the REPL waits for its next line
+    else:
+        master, slave = os.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "rnnplay", front.removesuffix("-piped")], stdin=slave,
+                                stdout=slave, stderr=slave, env=environment(tmp_path), start_new_session=True)
+        os.close(slave)
+        threading.Thread(target=drain, args=(master,), daemon=True).start()
+        time.sleep(3)  # the app draws its first screen
+        os.write(master, command.replace("\n", "\r").encode())
+    try:
+        wait_for(lambda: any(library.glob("*.lock")), "the training to start")
+        time.sleep(1)
+        if signum == signal.SIGHUP and master is not None:
+            os.close(master)  # the terminal goes away: writes to it fail from now on
+            master = None
+        proc.send_signal(signum)
+        assert proc.wait(TIMEOUT) == 128 + signum
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if master is not None:
+            os.close(master)
+    saved = sorted(library.glob("*.npz"))
+    assert [p.name for p in saved] == [f"{small_file.stem}.npz"]
+    assert not list(library.glob("*.lock")) and not list(library.glob("*.tmp"))
+    assert load_model(saved[0]).meta["training"]["step"] > 0
