@@ -144,7 +144,7 @@ def _encoding_for(card: Card, spec: str) -> str:
 
 def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:
     """(the parts of an http(s) URL, its host), or a one-line error."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in spec):  # urlsplit would drop a line break without a word
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in spec):  # urlsplit would drop a line break without a word
         raise RnnplayError(f"url:{printable(spec[:200])} has control characters (a line break?); check the address")
     try:
         parts = urllib.parse.urlsplit(spec)

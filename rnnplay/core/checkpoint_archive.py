@@ -30,7 +30,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npy
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, flat
 
 MAX_MEMBERS = 10_000  # a 64-layer model with its optimizer state and carried state has a few hundred
 MAX_DIRECTORY_BYTES = 4 << 20  # the zip's central directory (about 100 bytes a member)
@@ -155,5 +155,5 @@ def _damaged(bad: str, err: BaseException) -> RnnplayError:
 
 def _reason(err: BaseException) -> str:
     """A short, one-line reason from a library's exception."""
-    text = " ".join(str(err).split())
+    text = flat(err)
     return f"{err.__class__.__name__}: {text[:120]}" if text else err.__class__.__name__

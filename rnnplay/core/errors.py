@@ -10,6 +10,12 @@ class RnnplayError(Exception):
     """A user-facing error: ``str(err)`` is one line that says what to do next."""
 
 
+def flat(text: object) -> str:
+    """``text`` on one line: each run of whitespace, line breaks included, as one space (a server's reason, a
+    library's message that spans lines)."""
+    return " ".join(str(text).split())
+
+
 def printable(text: str) -> str:
     """``text`` with control and invisible characters (a newline in a file name, an escape sequence in a
     checkpoint's metadata) written as escapes, so it prints as one line and moves no cursor."""

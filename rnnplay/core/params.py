@@ -92,7 +92,7 @@ class Param:
         return ""
 
     def describe(self) -> str:
-        """'temperature (float > 0, default 0.7): help', for help screens."""
+        """'temperature (float in (0, 100], default 0.7): help', for help screens."""
         kind = " ".join(filter(None, [self.type.__name__, self.bounds()]))
         return f"{self.name} ({kind}, default {self.default!r}): {self.help}"
 

@@ -237,7 +237,9 @@ def find_card(name: str) -> Card | None:
     """A card by name (case-insensitive), or from a ``.toml`` path; None when there is none."""
     if name.endswith(".toml"):
         card = Card.from_file(user_path(name))
-        builtin = builtin_cards().get(card.name) if card.url else None
+        # names are matched as find_card matches them, whatever their case (some file systems ignore it too)
+        builtin = next((c for n, c in builtin_cards().items() if n.lower() == card.name.lower()), None) \
+            if card.url else None
         if builtin is not None and (builtin.filename, builtin.sha256) != (card.filename, card.sha256):
             raise RnnplayError(f"corpus card {card.path} has name = {card.name!r}, the name of a built-in card whose "
                                "download it would replace in the cache; give the card a name of its own")

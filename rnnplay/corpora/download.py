@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, flat
 from rnnplay.corpora.base import Progress, no_progress
 from rnnplay.corpora.text import is_regular, user_path
 
@@ -200,7 +200,7 @@ def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Prog
     """Copy the body to ``out`` within the limit and the deadline: (bytes, sha256 hex, Content-Length)."""
     coding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if coding not in ("", "identity"):  # urllib asks for none and unpacks none: these bytes are not the file
-        raise RnnplayError(f"{url} was sent compressed (Content-Encoding: {_flat(coding)[:40]}), which rnnplay does "
+        raise RnnplayError(f"{url} was sent compressed (Content-Encoding: {flat(coding)[:40]}), which rnnplay does "
                            "not unpack; download it by hand (e.g. curl --compressed) and give the file's path")
     header = response.headers.get("Content-Length")
     length = int(header) if header and header.strip().isdigit() else None
@@ -237,7 +237,7 @@ class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
         if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, f"a redirect to {_flat(newurl)[:100]}, which is not an "
+            raise urllib.error.HTTPError(newurl, code, f"a redirect to {flat(newurl)[:100]}, which is not an "
                                          "http(s) address", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
@@ -253,7 +253,7 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
     except urllib.error.HTTPError as err:
         if err.code == 404:
             raise NotFound(f"{url} was not found (HTTP 404); check the address") from None
-        raise RnnplayError(f"{url} answered HTTP {err.code} {_flat(err.reason)}; check the address or try "
+        raise RnnplayError(f"{url} answered HTTP {err.code} {flat(err.reason)}; check the address or try "
                            "later") from None
     except urllib.error.URLError as err:
         reason = getattr(err.reason, "strerror", None) or err.reason
@@ -262,7 +262,7 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
     except (TimeoutError, OSError) as err:
         raise RnnplayError(f"cannot reach {_where(url)} ({err}); check the address and your connection") from None
     except (ValueError, OverflowError, http.client.HTTPException) as err:  # a bad port, a garbled answer
-        raise RnnplayError(f"cannot download {_flat(url[:200])} ({err.__class__.__name__}: {_flat(str(err))[:100]}); "
+        raise RnnplayError(f"cannot download {flat(url[:200])} ({err.__class__.__name__}: {flat(str(err))[:100]}); "
                            "check the address") from None
 
 
@@ -273,10 +273,6 @@ def _read(response: Any, url: str) -> bytes:
     except (OSError, ValueError, http.client.HTTPException) as err:  # reset, timeout, IncompleteRead
         raise RnnplayError(f"the download of {url} broke off ({err.__class__.__name__}); try again") from None
 
-
-def _flat(text: object) -> str:
-    """``text`` on one line: a server's reason or an address may hold line breaks (urllib's redirect loop does)."""
-    return " ".join(str(text).split())
 
 
 def _where(url: str) -> str:

@@ -64,8 +64,9 @@ class ModelEntry:
         if self.problem:  # the whole reason is long for a table: /load NAME gives it
             return self.name, "-", "-", "unreadable (/load it to see why)", "", self.date
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
-        corpus = self.corpus if len(self.corpus) <= CORPUS_WIDTH else "…" + self.corpus[-(CORPUS_WIDTH - 1):]
-        return printable(self.name), printable(self.cell), self.size, printable(corpus), val, self.date
+        corpus = printable(self.corpus)  # escaped first, so that the cut below keeps the table's width
+        corpus = corpus if len(corpus) <= CORPUS_WIDTH else "…" + corpus[-(CORPUS_WIDTH - 1):]
+        return printable(self.name), printable(self.cell), self.size, corpus, val, self.date
 
 
 HEADER = ("NAME", "CELL", "SIZE", "CORPUS", "VAL LOSS", "DATE")

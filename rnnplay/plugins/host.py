@@ -39,7 +39,7 @@ from typing import Any
 
 import pluggy
 
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError, flat, printable
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
@@ -190,7 +190,7 @@ class PluginHost(Registries):
         try:
             self.pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as err:
-            said = " ".join(str(err).split())  # pluggy's message spans lines; its second half says what is wrong
+            said = flat(err)  # pluggy's message spans lines; its second half says what is wrong
             self._fail(dist, f"could not be registered: {printable(said[:300])}")
             return False
         self._dist[name] = dist

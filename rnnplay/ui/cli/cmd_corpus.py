@@ -15,6 +15,7 @@ from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, size_from_env
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
 from rnnplay.ui.cli.progress import ProgressBar, amount
+from rnnplay.ui.console import visible
 
 ORDER = 40
 EXAMPLES = """\
@@ -152,11 +153,11 @@ def _show(args: argparse.Namespace) -> int:
     loader, argument = resolve(args.corpus)
     card = require_card(argument) if loader.name == "card" else None
     if card is not None and card.url is not None and not card.cached:
-        print(describe_card(card))  # show never downloads
+        print(visible(describe_card(card)))  # show never downloads; a card's text may hold escapes
         return 0
     with ProgressBar() as bar:
         corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
-    print(describe(corpus, args.preview))
+    print(visible(describe(corpus, args.preview)))  # the preview as text, never as terminal commands
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.session.training_runs import check_output_path
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
     path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype)
     size = path.stat().st_size
-    print(f"wrote {path} ({size / 1e6:.1f} MB, {args.dtype}, {ckpt.model.num_params():,} parameters)", file=sys.stderr)
+    print(f"wrote {printable(str(path))} ({size / 1e6:.1f} MB, {args.dtype}, {ckpt.model.num_params():,} "
+          "parameters)", file=sys.stderr)
     return 0
 
 

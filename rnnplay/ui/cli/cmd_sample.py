@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
         with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
             if heat:
-                _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model)
+                _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model,
+                            shown)
             else:
                 for ch in stream:
                     out.write(shown(ch))
@@ -133,10 +134,11 @@ def read_stdin(what: str, encoding: str = "utf-8") -> str:
     return decode(sys.stdin.buffer.read(), "stdin", encoding)
 
 
-def _write_heat(console: Console, stream: Iterator[str], running: RunningScore, model: Model) -> None:
-    """Each character as it comes, in the colour of the probability the model gave it."""
+def _write_heat(console: Console, stream: Iterator[str], running: RunningScore, model: Model,
+                shown: Callable[[str], str]) -> None:
+    """Each character as it comes (``shown`` as the terminal should see it), in the colour of its probability."""
     index = {c: i for i, c in enumerate(model.vocab.chars)}
     for ch in stream:
         p = running.push(index[ch])
-        console.file.write(ch if ch == "\n" else styled(console, visible(ch), heat_style(p)))
+        console.file.write(ch if ch == "\n" else styled(console, shown(ch), heat_style(p)))
         console.file.flush()

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
 from rnnplay.core.params import unescape
 from rnnplay.core.score import score_text, unknown_summary
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 def read_source(args: argparse.Namespace) -> tuple[str, str]:
     """(the text, how to name it): --text with its escapes, stdin, or --file, read as it is."""
     if args.file is not None and args.file != "-":
-        return read_text(Path(args.file), args.encoding), args.file
+        return read_text(Path(args.file), args.encoding), printable(args.file)
     if args.text == "-" or args.file == "-":  # `--file -` reads stdin too, as most tools' do
         return read_stdin("the text", args.encoding), "stdin"
     return unescape(args.text), "the text"
