@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tiny_model import build_tiny_model
 
 from rnnplay.core import jit
+from rnnplay.session.session import Session
 
 # BLAS sums round differently for each thread count: runs compared bit for bit (in-process
 # or in the subprocesses that inherit this) keep one count whatever the machine's load.
@@ -60,3 +62,13 @@ def small_file(tmp_path: Path, small_text: str) -> Path:
     path = tmp_path / "small.txt"
     path.write_text(small_text)
     return path
+
+
+@pytest.fixture
+def tiny_session(tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
+    """A session on the tiny model, its model library in a fresh folder; closed (a training saved) at the end."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    s = Session()
+    s.load(str(tiny_path))
+    yield s
+    s.close()

@@ -6,7 +6,6 @@ there that the user never named); `/train … best=FOLDER` kept its best checkpo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,8 @@ from rnnplay.session.session import Session
 
 
 @pytest.fixture
-def session(tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    s = Session()
-    s.load(str(tiny_path))
-    yield s
-    s.close()
+def session(tiny_session: Session) -> Session:
+    return tiny_session
 
 
 def test_save_refuses_a_folder_and_keeps_the_file_beside_it(session: Session, tmp_path: Path) -> None:

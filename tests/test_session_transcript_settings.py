@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,8 @@ from rnnplay.session.session import Session
 
 
 @pytest.fixture
-def session(tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    s = Session()
-    s.load(str(tiny_path))
-    yield s
-    s.close()
+def session(tiny_session: Session) -> Session:
+    return tiny_session
 
 
 def test_settings_changed_while_a_turn_streams_are_not_recorded_as_its_own(session: Session, tmp_path: Path,
