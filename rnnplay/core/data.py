@@ -56,10 +56,11 @@ class StreamBatcher:
         stream_len = len(ids) // batch_size
         if stream_len < seq_length + 1:
             need = batch_size * (seq_length + 1)
+            fix = ("give a longer text" if need <= 2 else "use a smaller batch size or sequence length (--batch-size, "
+                   "--seq-length; batch=, seq= in the app), or a longer text")
             raise RnnplayError(
                 f"the training text is too short for batch size {batch_size} x sequence "
-                f"length {seq_length}: it has {len(ids)} characters and needs {need}; "
-                "use a smaller --batch-size or --seq-length"
+                f"length {seq_length}: it has {len(ids)} characters and needs {need}; {fix}"
             )
         self.streams = ids[: stream_len * batch_size].reshape(batch_size, stream_len)  # row b is stream b: a view
         self.seq_length = seq_length
