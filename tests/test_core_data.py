@@ -74,7 +74,7 @@ def test_batcher_state_resumes_exactly() -> None:
 def test_text_too_short_for_the_batch_says_what_to_do() -> None:
     with pytest.raises(RnnplayError, match="--batch-size"):
         StreamBatcher(np.arange(50, dtype=np.int32), 64, 100)
-    with pytest.raises(RnnplayError, match="needs 2; give a longer text$"):  # nothing smaller to suggest
+    with pytest.raises(RnnplayError, match=r"needs 2; give a longer text$"):  # nothing smaller to suggest
         StreamBatcher(np.arange(1, dtype=np.int32), 1, 1)
 
 
