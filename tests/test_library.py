@@ -217,3 +217,13 @@ def test_rnnplay_models_lists_them(tiny_path: Path, capsys: pytest.CaptureFixtur
     listed = json.loads(capsys.readouterr().out)
     notes = next(e for e in listed if e["name"] == "notes")
     assert notes["path"] == str(models_dir() / "notes.npz") and notes["hidden"] == 32
+
+
+def test_a_name_is_taken_while_a_training_holds_its_lock_and_free_once_the_lock_is_stale(tmp_path: Path) -> None:
+    from rnnplay.session.training_runs import OutputLock
+
+    target = tmp_path / "notes.npz"
+    with OutputLock(target):  # a training writing notes.npz now
+        assert free_path(target) == tmp_path / "notes-2.npz"
+    (tmp_path / "notes.npz.lock").write_text("4194303\n")  # what a killed run leaves: a file nobody holds
+    assert free_path(target) == target

@@ -11,6 +11,7 @@ existing file: readme.npz, then readme-2.npz, readme-3.npz, …
 from __future__ import annotations
 
 import datetime
+import fcntl
 import io
 import json
 import os
@@ -225,16 +226,30 @@ def _by_name(name: str, folder: Path) -> Path | None:
 def free_path(path: Path) -> Path:
     """``path`` if nothing is there, else the first free of stem-2, stem-3, … in the same folder.
 
-    A name a training is writing (its ``.lock`` is there) is taken too. In the library folder the bundled
-    model's name counts as taken, so 'shakespeare' always means one model.
+    A name a training is writing (its ``.lock`` held) is taken too; a lock file a killed run left behind is not.
+    In the library folder the bundled model's name counts as taken, so 'shakespeare' always means one model.
     """
     reserved = {BUNDLED_NAME} if path.parent == models_dir() else set()
     stem, number = path.stem, 1
     candidate = path
-    while candidate.exists() or candidate.with_name(candidate.name + ".lock").exists() or candidate.stem in reserved:
+    while candidate.exists() or being_written(candidate) or candidate.stem in reserved:
         number += 1
         candidate = path.with_name(f"{stem}-{number}{path.suffix}")
     return candidate
+
+
+def being_written(path: Path) -> bool:
+    """Whether a training holds ``path``'s lock file now (an flock, which the system lets go when its process
+    dies: the file of a killed run holds nothing)."""
+    try:
+        with path.with_name(path.name + ".lock").open("rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return True
+    except OSError:  # no lock file, or none that can be read
+        return False
+    return False
 
 
 def library_path(corpus_name: str) -> Path:
