@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,14 @@ def tiny_session(tiny_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     s.load(str(tiny_path))
     yield s
     s.close()
+
+
+@pytest.fixture(autouse=True)
+def stop_signals_as_they_were() -> Iterator[None]:
+    """An in-process ``rnnplay train`` leaves its stop signals ignored on purpose (a late one must not kill the
+    exiting program); the tests after it, and the processes they start, get the handlers back as they were."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)

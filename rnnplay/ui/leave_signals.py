@@ -18,8 +18,9 @@ LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
 
 
 def heard() -> list[signal.Signals]:
-    """The leave signals not ignored already: under ``nohup`` a closed terminal must not end the session."""
-    return [sig for sig in LEAVE_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+    """The leave signals to handle: SIGHUP only when it is not ignored already (under ``nohup`` a closed terminal
+    must not end the session)."""
+    return [sig for sig in LEAVE_SIGNALS if sig.name != "SIGHUP" or signal.getsignal(sig) is not signal.SIG_IGN]
 
 
 def exit_code(signum: int | None) -> int:

@@ -126,13 +126,9 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
-    if no_budget:  # said once the model is built, so that a mistake in its flags is the only line
-        print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
+    say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
     with lenient_output(), OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
-        if args.save_dtype != "float32":
-            print(f"note: --save-dtype {args.save_dtype} rounds the saved weights, so --resume continues close to, "
-                  "not exactly where, this run would; leave it out to resume bit for bit", file=sys.stderr)
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
         try:
@@ -142,6 +138,15 @@ def run(args: argparse.Namespace) -> int:
             if plot is not None:
                 write_plot(run_, plot)
     return code
+
+
+def say_notes(no_budget: bool, save_dtype: str) -> None:
+    """What the run will do that its flags did not say, or that a user may not expect."""
+    if no_budget:
+        print("note: no budget given (--steps, --epochs or --time); training for 1 epoch", file=sys.stderr)
+    if save_dtype != "float32":
+        print(f"note: --save-dtype {save_dtype} rounds the saved weights, so --resume continues close to, not "
+              "exactly where, this run would; leave it out to resume bit for bit", file=sys.stderr)
 
 
 @contextmanager

@@ -14,8 +14,9 @@ from typing import Any, TextIO
 from rnnplay.core.trainer import Trainer
 
 STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
-if hasattr(signal, "SIGHUP"):  # the terminal closed (an ssh session dropped): save, as for SIGTERM
-    STOP_SIGNALS[signal.SIGHUP] = "SIGHUP"
+HANGUP = getattr(signal, "SIGHUP", None)  # the terminal closed (an ssh session dropped): save, as for SIGTERM
+if HANGUP is not None:
+    STOP_SIGNALS[HANGUP] = "SIGHUP"
 
 
 class Interrupts:
@@ -40,8 +41,8 @@ class Interrupts:
         return 128 + self.signum
 
     def __enter__(self) -> Interrupts:
-        # A signal ignored already stays ignored: `nohup rnnplay train ...` must outlive its terminal.
-        watched = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+        # A hangup ignored already stays ignored: `nohup rnnplay train ...` must outlive its terminal.
+        watched = [sig for sig in STOP_SIGNALS if sig != HANGUP or signal.getsignal(sig) is not signal.SIG_IGN]
         self._previous = {sig: signal.signal(sig, self.handle) for sig in watched}
         return self
 
