@@ -116,7 +116,7 @@ def _stream(
         for n, i in enumerate(sampler.generate(step, logits, states, length, rng, **values)):
             if n == length:  # a sampler that yields more than asked must not write forever
                 return
-            if not 0 <= i < len(chars):  # chars[-1] would be a character too: the sampler's bug, said as such
+            if i < 0:  # chars[-1] would be a character too (an id past the end fails on its own): said as such
                 raise ValueError(f"the sampler gave the character id {i!r}, not one of 0 to {len(chars) - 1}")
             ch = chars[i]
             yield ch
