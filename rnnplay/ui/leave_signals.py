@@ -11,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def heard() -> list[signal.Signals]:
-    """The leave signals to handle: SIGHUP only when it is not ignored already (under ``nohup`` a closed terminal
-    must not end the session)."""
-    return [sig for sig in LEAVE_SIGNALS if sig.name != "SIGHUP" or signal.getsignal(sig) is not signal.SIG_IGN]
+def heard(signals: Iterable[int] = LEAVE_SIGNALS) -> list[int]:
+    """Which of ``signals`` to handle: SIGHUP only when it is not ignored already (under ``nohup`` a closed
+    terminal must not end the session, nor a training)."""
+    hangup = getattr(signal, "SIGHUP", None)
+    return [sig for sig in signals if sig != hangup or signal.getsignal(sig) is not signal.SIG_IGN]
 
 
 def exit_code(signum: int | None) -> int:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rnnplay.core.trainer import Trainer
+from rnnplay.ui.leave_signals import heard
 
 STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
-HANGUP = getattr(signal, "SIGHUP", None)  # the terminal closed (an ssh session dropped): save, as for SIGTERM
-if HANGUP is not None:
-    STOP_SIGNALS[HANGUP] = "SIGHUP"
+if hasattr(signal, "SIGHUP"):  # the terminal closed (an ssh session dropped): save, as for SIGTERM
+    STOP_SIGNALS[signal.SIGHUP] = "SIGHUP"
 
 
 class Interrupts:
@@ -41,9 +41,8 @@ class Interrupts:
         return 128 + self.signum
 
     def __enter__(self) -> Interrupts:
-        # A hangup ignored already stays ignored: `nohup rnnplay train ...` must outlive its terminal.
-        watched = [sig for sig in STOP_SIGNALS if sig != HANGUP or signal.getsignal(sig) is not signal.SIG_IGN]
-        self._previous = {sig: signal.signal(sig, self.handle) for sig in watched}
+        # a hangup ignored already stays ignored: `nohup rnnplay train ...` outlives its terminal
+        self._previous = {sig: signal.signal(sig, self.handle) for sig in heard(STOP_SIGNALS)}
         return self
 
     def __exit__(self, *exc: object) -> None:
