@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.cells import cell_len
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.models import library
@@ -227,3 +228,13 @@ def test_a_name_is_taken_while_a_training_holds_its_lock_and_free_once_the_lock_
         assert free_path(target) == tmp_path / "notes-2.npz"
     (tmp_path / "notes.npz.lock").write_text("4194303\n")  # what a killed run leaves: a file nobody holds
     assert free_path(target) == target
+
+
+def test_wide_names_keep_the_columns_where_a_terminal_draws_them(tiny_path: Path) -> None:
+    in_library(tiny_path, "笔记.npz")  # two characters, four columns on a terminal
+    in_library(tiny_path, "notes.npz")
+    lines = model_table(list_models())
+    column = cell_len(lines[0][: lines[0].find("CELL")])
+    for line in lines[1:]:
+        name, cell = line.split()[:2]
+        assert cell_len(line[: line.find(cell, len(name))]) == column, line

@@ -489,6 +489,11 @@ def test_load_finds_models_by_name_and_models_lists_them(session: Session, rec: 
     assert marked == [["*", "notes", "lstm", "1×32", "tiny.txt"]]
     session.submit("/load nots")
     assert "did you mean 'notes'" in rec.messages("error")[-1]
+    (data_home / "models" / "my notes.npz").write_bytes(tiny_path.read_bytes())
+    session.submit("/load my notes")  # a name with a space, as /models lists it, typed without quotes
+    assert rec.messages("info")[-1].startswith("loaded my notes.npz")
+    session.submit("/load my notes please")
+    assert 'quote a name with spaces: /load "my model"' in rec.messages("error")[-1]
     if BUNDLED_MODEL.exists():
         session.submit("/load shakespeare")
         assert rec.messages("info")[-1].startswith("loaded shakespeare.npz: 2-layer lnlstm of 512 units")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.cells import cell_len
 
 from rnnplay.core.checkpoint import FORMAT
 from rnnplay.core.errors import RnnplayError, printable
@@ -76,8 +77,9 @@ HEADER = ("NAME", "CELL", "SIZE", "CORPUS", "VAL LOSS", "DATE")
 def model_table(entries: list[ModelEntry], current: Path | None = None) -> list[str]:
     """Aligned lines, a header first; with ``current``, a '*' column marks the entry at that path."""
     rows = [HEADER, *(e.row() for e in entries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(len(HEADER))]  # columns a terminal draws
+    lines = ["  ".join(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
     if current is None:
         return lines
     here = current.resolve()
