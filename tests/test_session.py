@@ -493,7 +493,8 @@ def test_load_finds_models_by_name_and_models_lists_them(session: Session, rec: 
     session.submit("/load my notes")  # a name with a space, as /models lists it, typed without quotes
     assert rec.messages("info")[-1].startswith("loaded my notes.npz")
     session.submit("/load my notes please")
-    assert 'quote a name with spaces: /load "my model"' in rec.messages("error")[-1]
+    assert "no model 'my notes please'" in rec.messages("error")[-1]
+    assert "did you mean 'my notes'" in rec.messages("error")[-1]
     if BUNDLED_MODEL.exists():
         session.submit("/load shakespeare")
         assert rec.messages("info")[-1].startswith("loaded shakespeare.npz: 2-layer lnlstm of 512 units")

@@ -10,7 +10,6 @@ the events. Names people know from Ollama's REPL work too: /bye, /?, /show,
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
@@ -189,13 +188,9 @@ def _model_options(session: SessionAPI) -> dict[str, list[str]]:
 
 def load(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
-    whole = argline.strip()
-    if len(words) > 1 and (whole in model_names() or Path(whole).expanduser().exists()):
-        words = [whole]  # a name or path with spaces, typed without quotes
-    if len(words) != 1:
-        raise RnnplayError("usage: /load NAME or /load PATH, e.g. /load shakespeare (quote a name with spaces: "
-                           "/load \"my model\"); /models lists the names")
-    session.load(words[0])
+    if not words:
+        raise RnnplayError("usage: /load NAME or /load PATH, e.g. /load shakespeare; /models lists the names")
+    session.load(words[0] if len(words) == 1 else argline.strip())  # a name with spaces needs no quotes
 
 
 def complete_load(session: SessionAPI, argline: str) -> list[str]:
