@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError, has_control, printable
 from rnnplay.corpora import Corpus, Progress, load_corpus, resolve
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
@@ -144,7 +144,7 @@ def _encoding_for(card: Card, spec: str) -> str:
 
 def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:
     """(the parts of an http(s) URL, its host), or a one-line error."""
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in spec):  # urlsplit would drop a line break without a word
+    if has_control(spec):  # urlsplit would drop a line break without a word
         raise RnnplayError(f"url:{printable(spec[:200])} has control characters (a line break?); check the address")
     try:
         parts = urllib.parse.urlsplit(spec)

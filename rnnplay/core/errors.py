@@ -16,6 +16,12 @@ def flat(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (C0, DEL or C1): a line break, or the start of a terminal's
+    escape sequence, where a name or an address should have none."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
 def printable(text: str) -> str:
     """``text`` with control and invisible characters (a newline in a file name, an escape sequence in a
     checkpoint's metadata) written as escapes, so it prints as one line and moves no cursor."""

@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from rnnplay.core.errors import RnnplayError, flat
+from rnnplay.core.errors import RnnplayError, flat, has_control
 from rnnplay.corpora.base import Progress, no_progress
 from rnnplay.corpora.text import is_regular, user_path
 
@@ -53,7 +53,7 @@ def name_problem(name: object) -> str | None:
         return "is empty"
     if "\0" in name:
         return "contains a NUL character"
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):  # a line break or a terminal's escape sequence
+    if has_control(name):
         return "contains a control character"
     if "/" in name or "\\" in name:
         return "is a path, not a name (it has a slash)"

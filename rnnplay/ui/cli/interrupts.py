@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rnnplay.core.trainer import Trainer
-from rnnplay.ui.leave_signals import heard
+from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard
+from rnnplay.ui.leave_signals import exit_code as code_for
 
-STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}  # what each is called on screen
-if hasattr(signal, "SIGHUP"):  # the terminal closed (an ssh session dropped): save, as for SIGTERM
-    STOP_SIGNALS[signal.SIGHUP] = "SIGHUP"
+# what each is called on screen; SIGHUP (the terminal closed, an ssh session dropped) saves as SIGTERM does
+STOP_SIGNALS = {signal.SIGINT: "Ctrl-C", **{sig: sig.name for sig in LEAVE_SIGNALS}}
 
 
 class Interrupts:
@@ -38,7 +38,7 @@ class Interrupts:
     @property
     def exit_code(self) -> int:
         """128 + the signal's number, as a shell reports a command a signal ended (130 for Ctrl-C)."""
-        return 128 + self.signum
+        return code_for(self.signum)
 
     def __enter__(self) -> Interrupts:
         # a hangup ignored already stays ignored: `nohup rnnplay train ...` outlives its terminal
