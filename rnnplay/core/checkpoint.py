@@ -35,7 +35,7 @@ import numpy as np
 
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.checkpoint_archive import Member, member_headers, open_archive, read_member
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
 from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
@@ -267,7 +267,7 @@ def _read_meta(archive: zipfile.ZipFile, member: Member | None, path: Path, bad:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise RnnplayError(f"{bad}: its metadata does not say format={FORMAT!r}")
     if meta.get("version") != VERSION:
-        shown = str(meta.get("version"))[:40]
+        shown = printable(str(meta.get("version"))[:40])  # one line, whatever the file says
         raise RnnplayError(f"{path} has checkpoint version {shown}; this rnnplay reads version {VERSION}")
     return meta
 
@@ -285,7 +285,7 @@ def stored_model(meta: dict[str, Any], bad: str) -> StoredModel:
                                          where=f"{bad}: impossible sizes in its metadata",
                                          advice="the file is damaged or was not written by rnnplay")
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise RnnplayError(f"{bad}: bad metadata (dropout {str(dropout)[:40]} is not a number in [0, 1))")
+        raise RnnplayError(f"{bad}: bad metadata (dropout {printable(str(dropout)[:40])} is not a number in [0, 1))")
     if dtype not in FLOAT_DTYPES:
         raise RnnplayError(f"{bad}: bad metadata (dtype {str(dtype)[:40]!r} is not one of {', '.join(FLOAT_DTYPES)})")
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnplay.core.cells.base import Cell
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.train_config import ModelSpec
 
 _PROBES = ((2, 3), (5, 3), (2, 7), (11, 13))  # (input size, hidden size): base, +3 input, +4 hidden, a check
@@ -71,4 +71,4 @@ def _created_shapes(cell: Cell, input_size: int, hidden: int, plugin: str | None
     except Exception as err:  # a plugin cell's own bug
         authors = f"the authors of {plugin}" if plugin else "its authors"
         raise RnnplayError(f"the cell {cell.name!r} failed to create its parameters "
-                           f"({err.__class__.__name__}: {str(err)[:100]}); report it to {authors}") from None
+                           f"({err.__class__.__name__}: {printable(str(err)[:100])}); report it to {authors}") from None

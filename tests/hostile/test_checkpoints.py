@@ -382,6 +382,16 @@ def test_models_lists_hostile_metadata_on_one_line(valid: bytes, sandbox: Sandbo
 
 
 # -- saving: nothing unloadable is written, nothing stale is left ---------------------------------------------------
+@pytest.mark.parametrize("change", [{"version": "\n"}, {"dropout": "0.1\n"}], ids=["version", "dropout"])
+def test_metadata_quoted_in_an_error_stays_on_one_line(change: dict, valid: bytes, tmp_path: Path) -> None:
+    """The message itself, not only what the command line prints of it (hypothesis found a version of '\\n')."""
+    (tmp_path / "m.npz").write_bytes(valid)
+    setting(**change)(tmp_path)
+    with pytest.raises(RnnplayError) as err:
+        load_model(tmp_path / "m.npz")
+    assert "\n" not in str(err.value) and "\\n" in str(err.value), str(err.value)
+
+
 def test_weights_that_are_not_finite_are_not_saved(tmp_path: Path) -> None:
     path = write_checkpoint(tmp_path / "m.npz")
     before = path.read_bytes()
