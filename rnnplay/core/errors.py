@@ -5,6 +5,8 @@ command) raises :class:`RnnplayError` with a message that says what is wrong and
 what to do. Front ends print ``str(err)`` and never a traceback.
 """
 
+from rnnplay.core import address_space
+
 
 class RnnplayError(Exception):
     """A user-facing error: ``str(err)`` is one line that says what to do next."""
@@ -31,4 +33,4 @@ def printable(text: str) -> str:
 def out_of_memory(err: MemoryError) -> str:
     """The one line for a MemoryError that no command turned into a message of its own."""
     said = f" ({printable(str(err)[:200])})" if str(err) else ""
-    return f"out of memory{said}; close other programs, or try a smaller model or text"
+    return f"out of memory{said}; {address_space.advice() or 'close other programs, or '}try a smaller model or text"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import bf16, threads
+from rnnplay.core import address_space, bf16, threads
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -81,10 +81,31 @@ def pool(workers: int | None = None) -> ThreadPoolExecutor:
     n = workers or worker_count()
     with _pools_lock:
         if n not in _pools:
-            _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
-            ready = threading.Barrier(n)  # n tasks that wait for each other: every thread of the pool starts now
-            wait_all([_pools[n].submit(first_product, ready) for _ in range(n)])
+            _pools[n] = started_pool(n)
         return _pools[n]
+
+
+def started_pool(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` threads that have all started and made their first product, or ``MemoryError``.
+
+    Under an address-space limit, the room the threads will map is checked first
+    (:mod:`.address_space`); a thread that still cannot start (``RuntimeError``) lets
+    the ones already started go, so none of them waits for it when the process ends.
+    """
+    address_space.ensure_room(n * address_space.thread_room(), f"starting {n} worker threads")
+    executor = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
+    ready = threading.Barrier(n)  # n tasks that wait for each other: every thread of the pool starts now
+    futures: list[Future[None]] = []
+    try:
+        for _ in range(n):
+            futures.append(executor.submit(first_product, ready))
+        for future in futures:
+            future.result()
+    except (RuntimeError, MemoryError) as err:  # "can't start new thread", or no room for a first product
+        ready.abort()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise MemoryError(f"cannot start {n} worker threads ({err})") from None
+    return executor
 
 
 def first_product(ready: threading.Barrier) -> None:
@@ -94,8 +115,7 @@ def first_product(ready: threading.Barrier) -> None:
     and OpenBLAS then ends the process instead of raising MemoryError.
     """
     ready.wait()
-    square = np.ones((256, 256), dtype=np.float32)  # large enough for BLAS's packed path, which needs the buffers
-    square @ square
+    threads.first_product()
 
 
 def loss_and_grads(

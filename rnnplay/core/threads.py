@@ -54,9 +54,10 @@ import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import numpy as np  # noqa: F401  (loads OpenBLAS, so that threadpoolctl finds it)
+import numpy as np  # loads OpenBLAS, so that threadpoolctl finds it
 from threadpoolctl import ThreadpoolController
 
+from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
 
 ENV = "RNNPLAY_THREADS"
@@ -263,9 +264,32 @@ def start(flag: str | None = None) -> Policy:
     if _policy is None:
         controller = blas_controller()
         cores = usable_cores()
-        _policy = Policy(controller, cores, min(cores, blas_threads(controller)))
+        ceiling = min(cores, blas_threads(controller))
+        map_blas_buffers(controller, ceiling)
+        _policy = Policy(controller, cores, ceiling)
     _policy.ask(fixed)
     return _policy
+
+
+def map_blas_buffers(controller: ThreadpoolController, threads: int) -> None:
+    """Under an address-space limit, BLAS's ``threads`` map their buffers now, or ``MemoryError``.
+
+    OpenBLAS maps a thread's buffer at that thread's first product, keeps it for the
+    process's life, and ends the process with its own message when the mapping fails.
+    Made here, after :func:`.address_space.ensure_room`, a shortage is rnnplay's one line
+    instead. Without a limit there is nothing to fear and nothing is done.
+    """
+    if address_space.limit() is None:
+        return
+    address_space.ensure_room((threads + 1) * address_space.BLAS_BUFFER, "mapping BLAS's buffers")
+    with controller.limit(limits=threads):
+        first_product()
+
+
+def first_product() -> None:
+    """A product large enough for BLAS's packed path (which needs the buffers) and for its threads to share."""
+    square = np.ones((512, 512), dtype=np.float32)
+    square @ square
 
 
 def policy() -> Policy:

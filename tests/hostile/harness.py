@@ -88,17 +88,26 @@ class Sandbox:
         return Outcome(code, out.out, out.err, time.perf_counter() - start)
 
     def run(self, args: list[str], *, timeout: float = 60, stdin: str | None = None,
-            env: dict[str, str] | None = None) -> Outcome:
+            env: dict[str, str] | None = None, address_space: int | None = None) -> Outcome:
+        """``rnnplay ARGS`` in a new interpreter; ``address_space``: its limit in bytes, as ``ulimit -v`` sets."""
         start = time.perf_counter()
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "rnnplay", *args], cwd=self.work, env={**self.env, **(env or {})},
                 input=stdin, capture_output=True, text=True, timeout=timeout,
                 stdin=None if stdin is not None else subprocess.DEVNULL,
+                preexec_fn=None if address_space is None else lambda: limit_address_space(address_space),
             )
         except subprocess.TimeoutExpired:
             pytest.fail(f"rnnplay {' '.join(args)} did not finish within {timeout} s (a hang)")
         return Outcome(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - start)
+
+
+def limit_address_space(nbytes: int) -> None:
+    """In a child before it runs rnnplay: what ``ulimit -v`` does."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (nbytes, nbytes))
 
 
 def assert_one_line_error(out: Outcome, *, mentions: str | tuple[str, ...] = (), code: int = 1) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
@@ -225,8 +226,8 @@ class TrainingLoop:
                 raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
             except MemoryError:
                 self.progress.finish()
-                raise RnnplayError(f"out of memory in a training step ({self.step_size()}): use a smaller "
-                                   f"--batch-size or --seq-length; {self.save_after_failure()}") from None
+                raise RnnplayError(f"out of memory in a training step ({self.step_size()}): {address_space.advice()}"
+                                   f"use a smaller --batch-size or --seq-length; {self.save_after_failure()}") from None
             if event is None:
                 return code
             code = self.handle(event) or code

@@ -1,0 +1,66 @@
+"""The address-space limit (``ulimit -v``), and room under it checked before threads start.
+
+Under an address-space limit every mapping counts, touched or only reserved. A new
+thread maps its stack, the C library gives it a malloc arena, and OpenBLAS maps a
+buffer at the thread's first product. The first two fail as a ``RuntimeError`` or a
+``MemoryError`` that rnnplay can turn into one line; OpenBLAS's does not fail at all:
+it prints its own message and ends the process. So before worker threads start,
+:func:`ensure_room` maps (without touching) what they will map, gives it back, and
+raises ``MemoryError`` if the limit does not leave it. Without a limit nothing is
+checked: a machine's real memory is not what ``mmap`` of untouched pages measures.
+"""
+
+from __future__ import annotations
+
+import mmap
+import threading
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space limits to respect
+    resource = None  # type: ignore[assignment]
+
+MIB = 1 << 20
+MALLOC_ARENA = 64 * MIB  # glibc's per-thread arena on 64-bit systems (HEAP_MAX_SIZE)
+BLAS_BUFFER = 32 * MIB  # OpenBLAS's per-thread buffer (BUFFER_SIZE of its x86-64 builds)
+
+
+def limit() -> int | None:
+    """The soft address-space limit in bytes, or None when there is none."""
+    if resource is None:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def described() -> str:
+    """``"the address-space limit of 390 MiB (ulimit -v)"`` when one is set, else ``""``."""
+    bytes_ = limit()
+    return "" if bytes_ is None else f"the address-space limit of {bytes_ // MIB:,} MiB (ulimit -v)"
+
+
+def advice() -> str:
+    """``"raise the address-space limit of 390 MiB (ulimit -v), or "`` when one is set, else ``""``: the
+    first thing to try when memory runs out under a limit."""
+    limited = described()
+    return f"raise {limited}, or " if limited else ""
+
+
+def thread_room() -> int:
+    """What one more thread that makes BLAS products maps: its stack, its malloc arena, its BLAS buffer."""
+    stack = threading.stack_size()
+    if not stack and resource is not None:
+        soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+        stack = soft if soft != resource.RLIM_INFINITY else 0
+    return (stack or 8 * MIB) + MALLOC_ARENA + BLAS_BUFFER
+
+
+def ensure_room(nbytes: int, doing: str) -> None:
+    """Raise ``MemoryError`` when the address-space limit leaves less than ``nbytes`` for ``doing``."""
+    if limit() is None or nbytes <= 0:
+        return
+    try:
+        probe = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)
+    except OSError:
+        raise MemoryError(f"{doing} needs {nbytes // MIB:,} MiB more than the limit leaves") from None
+    probe.close()
