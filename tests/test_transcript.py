@@ -10,7 +10,7 @@ import pytest
 from rnnplay.session.events import ClipboardCopy, Event, Message
 from rnnplay.session.inspection import TurnRecord
 from rnnplay.session.session import Session
-from rnnplay.session.transcript import markdown
+from rnnplay.session.transcript import Conversation, markdown
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_jsonl_has_one_turn_per_line_with_how_it_was_written(session: Session, t
     first, second, heat = turns
     assert first == {"turn": 1, "kind": "continuation", "model": "tiny.npz", "seed": "To be",
                      "text": session.turns[0].text, "sampler": "temperature", "params": {"temperature": 0.7},
-                     "length": 12, "rng_seed": 5, "stop": None, "ended": "done"}
+                     "length": 12, "rng_seed": 5, "stop": None, "ended": "done", "branch": None}
     assert (second["sampler"], second["params"], second["stop"], second["rng_seed"]) == (
         "top-k", {"k": 3, "temperature": 0.7}, "\n", None)
     assert second["seed"] == "or not" and second["text"] == session.turns[1].text
@@ -65,7 +65,7 @@ def test_markdown_shows_each_turn_with_its_settings(session: Session, tmp_path: 
 
 def test_a_fence_is_longer_than_any_backticks_in_the_text() -> None:
     turn = TurnRecord("", "code: ```x``` and ````y````", "text", "m.npz")
-    assert "`````text\ncode: ```x``` and ````y````\n`````" in markdown([turn])
+    assert "`````text\ncode: ```x``` and ````y````\n`````" in markdown(Conversation([turn]))
 
 
 def test_an_existing_file_is_kept_unless_force_is_given(session: Session, tmp_path: Path) -> None:

@@ -330,9 +330,9 @@ def copy(session: SessionAPI, argline: str) -> None:
 
 
 TRANSCRIPT_DETAILS = """\
-Every turn: its seed and continuation, the model, the sampler and its parameters, length, seed and stop
-(a text read with /heat TEXT is a turn too). .md is for reading; .jsonl has one object a line with the keys
-turn, kind, model, seed, text, sampler, params, length, rng_seed, stop, ended.
+Every turn (seed and continuation, model, sampler and parameters, length, seed, stop; a /whatif branch names
+its turn and position; a text read with /heat TEXT is a turn too) and every /compare, in the order they came.
+.md is for reading; .jsonl has one object a line, of kind "continuation", "text" or "compare".
 An existing file is kept unless you add force."""
 
 

@@ -34,8 +34,8 @@ from rnnplay.session.events import (
     TurnEnded,
     TurnStarted,
 )
-from rnnplay.session.inspection import TurnRecord, sampler_label
-from rnnplay.session.transcript import save_transcript
+from rnnplay.session.inspection import Branch, TurnRecord
+from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, save_transcript
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
@@ -64,6 +64,7 @@ class Generation:
         self._cancel_lock = threading.RLock()  # the current cancel event, and the tickets given with it
         self._cancel = threading.Event()
         self.rng = np.random.default_rng()
+        self.compares: list[CompareRecord] = []  # every /compare shown, for /transcript save
 
     # -- one at a time --------------------------------------------------------------------
     def cancel(self) -> bool:
@@ -127,13 +128,17 @@ class Generation:
     # -- writing --------------------------------------------------------------------------
     def generate(self, seed: str) -> str:
         """Continue ``seed`` with the current sampler, emitting the text as it comes."""
+        return self.write(seed)
+
+    def write(self, seed: str, branch: Branch | None = None) -> str:
+        """:meth:`generate`, recording the turn as a /whatif ``branch`` when it is one."""
         s = self.session
         with self.exclusive() as (model, cancel):
             known = self.known(model, seed)
             sampler, params = s.sampler, dict(s.params)
             # how this turn is written, as it starts: a /load, /set or /sampler while it streams changes the next
             record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=s.sampler_name,
-                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop)
+                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch)
             length, stop = s.length, s.stop
             s.emit(TurnStarted(seed, s.sampler_label()))
             out: list[str] = []
@@ -152,27 +157,31 @@ class Generation:
         return "".join(out)
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
-        """The same seed and random seed through several samplers (their default settings): a CompareShown event."""
+        """The same seed and random seed through several samplers (their default settings): a CompareShown event,
+        and a comparison in the conversation (:attr:`compares`)."""
         s = self.session
         samplers = [s.host.get("samplers", n) for n in names or sorted(s.host.samplers)]
-        rows: list[tuple[str, str]] = []
+        rows: list[CompareRow] = []
+        length = min(length, s.length)
         with self.exclusive() as (model, cancel), s.working(f"comparing {len(samplers)} samplers") as report:
-            self.known(model, seed)
+            record = partial(CompareRecord, len(s.turns), s.model_name, self.known(model, seed))
             seed_value = s.seed if s.seed is not None else int(self.rng.integers(1 << 31))
             for i, sampler in enumerate(samplers):
                 report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
                 params = {k: p.default for k, p in sampler.params.items()}
                 with s.host.blame("samplers", sampler.name, "comparing samplers", cell=model.cell.name):
-                    text = "".join(generate(model, seed, sampler, params, min(length, s.length),
-                                            np.random.default_rng(seed_value), stop=s.stop, cancel=cancel,
-                                            on_unknown="skip"))
-                rows.append((sampler_label(sampler.name, params), text))
+                    text = "".join(generate(model, seed, sampler, params, length, np.random.default_rng(seed_value),
+                                            stop=s.stop, cancel=cancel, on_unknown="skip"))
+                rows.append(CompareRow(sampler.name, params, text))
                 if cancel.is_set():
                     break
-        s.emit(CompareShown(seed, tuple(rows)))
+            self.compares.append(record(seed_value, length, s.stop, tuple(rows),
+                                        "stopped" if cancel.is_set() else "done"))
+        shown = [(row.label, row.text) for row in rows]
+        s.emit(CompareShown(seed, tuple(shown)))
         if s.seed is None:
             s.info(f"random seed {seed_value}: /set seed {seed_value} repeats this comparison")
-        return rows
+        return shown
 
     def score(self, text: str, worst: int = 3) -> Score:
         """How surprised the model is by ``text``: its bits per character, and its ``worst`` least expected
@@ -205,10 +214,11 @@ class Generation:
         return text
 
     def save_transcript(self, path: str, force: bool = False) -> Path:
-        """Write every turn (seed, continuation, sampler and settings) as Markdown (.md) or JSON Lines (.jsonl)."""
-        turns = self.session.turns
-        if not turns:
+        """Write every turn (seed, continuation, sampler and settings) and every /compare as Markdown (.md) or
+        JSON Lines (.jsonl)."""
+        conversation = Conversation(list(self.session.turns), list(self.compares))
+        if not conversation.turns and not conversation.compares:
             raise RnnplayError("nothing to save yet: type a seed and press Enter first")
-        saved = save_transcript(Path(os.path.expanduser(path)), turns, force)
-        self.session.info(f"saved {len(turns)} turn{'s' * (len(turns) != 1)} to {saved}")
+        saved = save_transcript(Path(os.path.expanduser(path)), conversation, force)
+        self.session.info(f"saved {conversation.summary()} to {saved}")
         return saved

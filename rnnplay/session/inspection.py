@@ -38,11 +38,22 @@ EXCERPT = 240  # characters of the searched text /neurons find colours
 
 
 @dataclass(frozen=True)
+class Branch:
+    """Where a /whatif branch comes from: turn ``turn`` with ``char`` at ``position`` instead of ``original``."""
+
+    turn: int
+    position: int
+    char: str
+    original: str
+
+
+@dataclass(frozen=True)
 class TurnRecord:
     """A text the model read: a continuation (its seed's known characters, and what it wrote) or a /heat TEXT.
 
     A continuation also records how it was written, for /transcript save: the model,
-    the sampler and its parameters, and the settings (length, random seed, stop).
+    the sampler and its parameters, the settings (length, random seed, stop), and for a
+    /whatif branch, the turn and position it branches from.
     """
 
     seed: str
@@ -55,6 +66,7 @@ class TurnRecord:
     rng_seed: int | None = None  # /set seed; None: random
     stop: str | None = None
     ended: str = ""  # "done", "stopped" or "error"
+    branch: Branch | None = None
 
     @property
     def sampler_label(self) -> str:
@@ -74,6 +86,12 @@ def value_text(value: Any) -> str:
 def sampler_label(name: str, params: dict[str, Any]) -> str:
     """'temperature temperature=0.7': a sampler and its parameters, as /sampler takes them."""
     return " ".join([name, *(f"{k}={value_text(v)}" for k, v in params.items())])
+
+
+def branch_question(branch: Branch) -> str:
+    """'what if turn 2 had 'x' instead of 'v' at position 2?'"""
+    return (f"what if turn {branch.turn} had {describe_char(branch.char)} instead of "
+            f"{describe_char(branch.original)} at position {branch.position}?")
 
 
 def excerpt(text: str, signal: np.ndarray, size: int = EXCERPT) -> tuple[int, int]:
@@ -157,9 +175,9 @@ class Inspection:
         if model.vocab.unknown(char):
             raise RnnplayError(f"the model has never seen {describe_char(char)}; "
                                "pick one of the alternatives /heat shows")
-        self.session.info(f"what if turn {number} had {describe_char(char)} instead of "
-                          f"{describe_char(record.text[pos])} at position {pos}?")
-        return self.generation.generate(record.seed + record.text[:pos] + char)
+        branch = Branch(number, pos, char, record.text[pos])
+        self.session.info(branch_question(branch))
+        return self.generation.write(record.seed + record.text[:pos] + char, branch)
 
     def check_unit(self, unit: Unit) -> Unit:
         model = self._require_model()

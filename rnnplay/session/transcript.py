@@ -1,14 +1,21 @@
 """/transcript save: the conversation as Markdown (to read) or JSON Lines (to process).
 
-Each turn is a continuation (its seed, what the model wrote, and how: model,
-sampler, parameters, length, random seed, stop) or a text given to /heat. In
-JSON Lines every line is one turn::
+The conversation holds turns and comparisons, in the order they came. A turn is a
+continuation (its seed, what the model wrote, and how: model, sampler, parameters,
+length, random seed, stop; for a /whatif branch also the turn, position and character
+it branches from) or a text given to /heat. Turns are numbered from 1 as /heat turn=N
+and /whatif turn=N count them; a /compare is no turn: comparisons are numbered apart,
+so they never shift a turn's number. In JSON Lines every line is one turn or comparison::
 
     {"turn": 1, "kind": "continuation", "model": "shakespeare.npz", "seed": "ROMEO:", "text": "...",
      "sampler": "temperature", "params": {"temperature": 0.7}, "length": 300, "rng_seed": null,
-     "stop": null, "ended": "done"}
+     "stop": null, "ended": "done", "branch": null}
+    {"compare": 1, "kind": "compare", "after_turn": 1, "model": "shakespeare.npz", "seed": "ROMEO",
+     "rng_seed": 1234, "length": 80, "stop": null, "ended": "done",
+     "samplers": [{"sampler": "greedy", "params": {}, "text": "..."}, ...]}
 
-A transcript never replaces an existing file unless asked to (``force``).
+(docs/transcripts.md has the whole format.) A transcript never replaces an existing
+file unless asked to (``force``).
 """
 
 from __future__ import annotations
@@ -17,12 +24,65 @@ import datetime
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.session.inspection import TurnRecord
+from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One sampler's continuation in a /compare."""
+
+    sampler: str
+    params: dict[str, Any]
+    text: str
+
+    @property
+    def label(self) -> str:
+        return sampler_label(self.sampler, self.params)
+
+
+@dataclass(frozen=True)
+class CompareRecord:
+    """A /compare: one seed (its known characters) and random seed through several samplers, as shown."""
+
+    after: int  # the number of turns before it: it came after turn ``after`` (0: before the first)
+    model: str
+    seed: str
+    rng_seed: int  # the random seed every sampler started from (/set seed N repeats it)
+    length: int
+    stop: str | None
+    rows: tuple[CompareRow, ...]
+    ended: str  # "done", or "stopped" (the samplers after the one stopped are left out)
+
+
+Entry = tuple[int, TurnRecord | CompareRecord]  # (turn or comparison number, record)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What /transcript save writes: the turns and the comparisons."""
+
+    turns: Sequence[TurnRecord]
+    compares: Sequence[CompareRecord] = ()
+
+    def entries(self) -> Iterator[Entry]:
+        """The turns (numbered from 1) and the comparisons (numbered apart, from 1) in the order they came."""
+        keyed = [((n, 0), (n, t)) for n, t in enumerate(self.turns, 1)]
+        keyed += [((c.after, 1), (n, c)) for n, c in enumerate(self.compares, 1)]  # just after turn ``after``
+        return (entry for _, entry in sorted(keyed, key=lambda pair: pair[0]))
+
+    def summary(self) -> str:
+        """'3 turns and 1 comparison'."""
+        turns = len(self.turns)
+        parts = [f"{turns} turn{'s' * (turns != 1)}"]
+        if self.compares:
+            parts.append(f"{len(self.compares)} comparison{'s' * (len(self.compares) != 1)}")
+        return " and ".join(parts)
 
 
 def turn_dict(number: int, turn: TurnRecord) -> dict[str, Any]:
@@ -31,12 +91,21 @@ def turn_dict(number: int, turn: TurnRecord) -> dict[str, Any]:
                             "text": turn.text}
     if turn.kind == "continuation":
         data.update(sampler=turn.sampler, params=turn.params, length=turn.length, rng_seed=turn.rng_seed,
-                    stop=turn.stop, ended=turn.ended)
+                    stop=turn.stop, ended=turn.ended, branch=turn.branch and asdict(turn.branch))
     return data
 
 
-def json_lines(turns: Sequence[TurnRecord]) -> str:
-    return "".join(json.dumps(turn_dict(i, t), ensure_ascii=False) + "\n" for i, t in enumerate(turns, 1))
+def compare_dict(number: int, compare: CompareRecord) -> dict[str, Any]:
+    """One comparison as plain data (one line of a JSON Lines transcript)."""
+    data = {"compare": number, "kind": "compare", "after_turn": compare.after, **asdict(compare)}
+    data["samplers"] = data.pop("rows")
+    del data["after"]
+    return data
+
+
+def json_lines(conversation: Conversation) -> str:
+    return "".join(json.dumps(turn_dict(n, e) if isinstance(e, TurnRecord) else compare_dict(n, e),
+                              ensure_ascii=False) + "\n" for n, e in conversation.entries())
 
 
 def _block(text: str) -> str:
@@ -45,29 +114,46 @@ def _block(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
-def _settings(turn: TurnRecord) -> str:
-    seed = "random" if turn.rng_seed is None else str(turn.rng_seed)
-    stop = "none" if turn.stop is None else repr(turn.stop)
-    return f"{turn.sampler_label} · length {turn.length} · seed {seed} · stop {stop}"
+def _settings(length: int | None, rng_seed: int | None, stop: str | None) -> str:
+    seed = "random" if rng_seed is None else str(rng_seed)
+    return f"length {length} · seed {seed} · stop {'none' if stop is None else repr(stop)}"
 
 
-def markdown(turns: Sequence[TurnRecord]) -> str:
+def _turn_markdown(number: int, turn: TurnRecord) -> list[str]:
+    if turn.kind != "continuation":
+        return [f"## Turn {number}: a text read with /heat", f"{turn.model}", _block(turn.text)]
+    head = [f"## Turn {number}"]
+    if turn.branch is not None:
+        question = branch_question(turn.branch)
+        head = [f"## Turn {number}: a branch of turn {turn.branch.turn}", question[:1].upper() + question[1:]]
+    settings = _settings(turn.length, turn.rng_seed, turn.stop)
+    return [*head, f"{turn.model} · {turn.sampler_label} · {settings} · {turn.ended}",
+            "Seed:", _block(turn.seed), "Continuation:", _block(turn.text)]
+
+
+def _compare_markdown(number: int, compare: CompareRecord) -> list[str]:
+    parts = [f"## Comparison {number}: the same seed through {len(compare.rows)} samplers",
+             f"{compare.model} · {_settings(compare.length, compare.rng_seed, compare.stop)} · {compare.ended}",
+             "Seed:", _block(compare.seed)]
+    for row in compare.rows:
+        parts += [f"### {row.label}", _block(row.text)]
+    return parts
+
+
+def markdown(conversation: Conversation) -> str:
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    parts = ["# rnnplay transcript", f"{len(turns)} turn{'s' * (len(turns) != 1)}, saved {stamp}."]
-    for number, turn in enumerate(turns, 1):
-        if turn.kind == "continuation":
-            parts += [f"## Turn {number}", f"{turn.model} · {_settings(turn)} · {turn.ended}",
-                      "Seed:", _block(turn.seed), "Continuation:", _block(turn.text)]
-        else:
-            parts += [f"## Turn {number}: a text read with /heat", f"{turn.model}", _block(turn.text)]
+    parts = ["# rnnplay transcript", f"{conversation.summary()}, saved {stamp}."]
+    for number, entry in conversation.entries():
+        parts += (_turn_markdown(number, entry) if isinstance(entry, TurnRecord)
+                  else _compare_markdown(number, entry))
     return "\n\n".join(parts) + "\n"
 
 
-FORMATS: dict[str, Callable[[Sequence[TurnRecord]], str]] = {".md": markdown, ".jsonl": json_lines}
+FORMATS: dict[str, Callable[[Conversation], str]] = {".md": markdown, ".jsonl": json_lines}
 
 
-def save_transcript(path: Path, turns: Sequence[TurnRecord], force: bool = False) -> Path:
-    """Write ``turns`` to ``path`` in the format its suffix names; an existing file only with ``force``."""
+def save_transcript(path: Path, conversation: Conversation, force: bool = False) -> Path:
+    """Write ``conversation`` to ``path`` in the format its suffix names; an existing file only with ``force``."""
     if path.is_dir():
         raise RnnplayError(f"{path} is a folder: name a file in it, e.g. {path / 'chat.md'}")
     render = FORMATS.get(path.suffix.lower())
@@ -80,7 +166,7 @@ def save_transcript(path: Path, turns: Sequence[TurnRecord], force: bool = False
         raise RnnplayError(f"{path.parent} is not a folder: create it first, or choose another path")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(render(turns), encoding="utf-8")
+        tmp.write_text(render(conversation), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)

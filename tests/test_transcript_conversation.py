@@ -1,0 +1,89 @@
+"""/transcript save writes the whole conversation: /compare results and /whatif branches as what they are,
+without shifting the turn numbers /heat turn=N and /whatif turn=N use. Before, a /compare was in neither file,
+and a branch was a plain continuation with a seed nobody typed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_session import Recorder
+
+from rnnplay.session.events import CompareShown, HeatShown
+from rnnplay.session.session import Session
+
+
+@pytest.fixture
+def session(tiny_session: Session) -> Session:
+    return tiny_session
+
+
+def saved(session: Session, path: Path, force: bool = False) -> str:
+    session.submit(f"/transcript save {path}{' force' * force}")
+    return path.read_text(encoding="utf-8")
+
+
+def lines(session: Session, path: Path, force: bool = False) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in saved(session, path, force).splitlines()]
+
+
+def test_a_compare_is_saved_where_it_came_and_the_turns_keep_their_numbers(session: Session,
+                                                                          tmp_path: Path) -> None:
+    rec = Recorder(session)
+    for line in ("/set length 12", "To be", "/compare or not", "/heat whether 'tis", "/heat turn=2"):
+        session.submit(line)
+    assert not rec.messages("error")
+    shown = rec.of(CompareShown)[0]
+    random_seed = int(re.search(r"random seed (\d+)", " ".join(rec.messages("info")))[1])
+    first, compare, heat = lines(session, tmp_path / "t.jsonl")
+    assert (first["turn"], first["kind"], heat["turn"], heat["kind"]) == (1, "continuation", 2, "text")
+    assert rec.of(HeatShown)[-1].turn == 2 and rec.of(HeatShown)[-1].text == heat["text"] == "whether 'tis"
+    samplers = compare.pop("samplers")
+    assert compare == {"compare": 1, "kind": "compare", "after_turn": 1, "model": "tiny.npz", "seed": "or not",
+                       "rng_seed": random_seed, "length": 12, "stop": None, "ended": "done"}
+    assert [s["sampler"] for s in samplers] == sorted(session.host.samplers)
+    assert [s["text"] for s in samplers] == [text for _, text in shown.rows]
+    assert next(s for s in samplers if s["sampler"] == "top-k")["params"] == {"k": 10, "temperature": 0.7}
+
+    text = saved(session, tmp_path / "t.md")
+    assert "2 turns and 1 comparison, saved" in text
+    heads = re.findall(r"^#+ .*", text, re.M)
+    assert heads[:3] == ["# rnnplay transcript", "## Turn 1",
+                         f"## Comparison 1: the same seed through {len(samplers)} samplers"]
+    assert heads[-1] == "## Turn 2: a text read with /heat"
+    for label, row_text in shown.rows:
+        assert f"### {label}\n\n```text\n{row_text}\n```" in text
+    assert f"tiny.npz · length 12 · seed {random_seed} · stop none · done\n\nSeed:\n\n```text\nor not\n```" in text
+    assert rec.messages("info")[-1].startswith("saved 2 turns and 1 comparison to ")
+
+
+def test_a_whatif_branch_names_its_turn_position_and_characters(session: Session, tmp_path: Path) -> None:
+    rec = Recorder(session)
+    for line in ("/set length 12", "/set seed 3", "To be", "/heat or not to be"):
+        session.submit(line)
+    original = session.turns[0].text
+    session.submit("/whatif 3 o turn=1")
+    session.submit("/whatif 1 t turn=2")  # from the text read with /heat
+    assert not rec.messages("error")
+    first, heat, branch, second_branch = lines(session, tmp_path / "t.jsonl")
+    assert first["branch"] is None and "branch" not in heat
+    assert branch["kind"] == "continuation" and branch["turn"] == 3
+    assert branch["branch"] == {"turn": 1, "position": 3, "char": "o", "original": original[3]}
+    assert branch["seed"] == "To be" + original[:3] + "o" and branch["text"] == session.turns[2].text
+    assert second_branch["branch"] == {"turn": 2, "position": 1, "char": "t", "original": "r"}
+
+    text = saved(session, tmp_path / "t.md")
+    assert (f"## Turn 3: a branch of turn 1\n\nWhat if turn 1 had 'o' instead of {original[3]!r} at position 3?\n\n"
+            "tiny.npz · temperature temperature=0.7 · length 12 · seed 3 · stop none · done") in text
+    assert "## Turn 4: a branch of turn 2\n\nWhat if turn 2 had 't' instead of 'r' at position 1?" in text
+
+
+def test_a_compare_alone_is_a_conversation_to_save(session: Session, tmp_path: Path) -> None:
+    rec = Recorder(session)
+    session.submit("/set length 8")
+    session.submit("/compare To be")
+    (compare,) = lines(session, tmp_path / "t.jsonl")
+    assert (compare["kind"], compare["after_turn"], rec.messages("error")) == ("compare", 0, [])
