@@ -1,18 +1,20 @@
-"""/transcript save writes the whole conversation: /compare results and /whatif branches as what they are,
-without shifting the turn numbers /heat turn=N and /whatif turn=N use. Before, a /compare was in neither file,
-and a branch was a plain continuation with a seed nobody typed."""
+"""/transcript save writes the whole conversation: /compare results and /whatif branches as what they are, and a
+turn still being written (its text so far), without shifting the turn numbers /heat turn=N and /whatif turn=N use.
+Before, a /compare was in neither file, a branch was a plain continuation with a seed nobody typed, and a turn
+saved while it streamed was silently missing."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_session import Recorder
+from test_session import TIMEOUT, Recorder
 
-from rnnplay.session.events import CompareShown, HeatShown
+from rnnplay.session.events import Chunk, CompareShown, Event, HeatShown, TurnEnded
 from rnnplay.session.session import Session
 
 
@@ -79,6 +81,52 @@ def test_a_whatif_branch_names_its_turn_position_and_characters(session: Session
     assert (f"## Turn 3: a branch of turn 1\n\nWhat if turn 1 had 'o' instead of {original[3]!r} at position 3?\n\n"
             "tiny.npz · temperature temperature=0.7 · length 12 · seed 3 · stop none · done") in text
     assert "## Turn 4: a branch of turn 2\n\nWhat if turn 2 had 't' instead of 'r' at position 1?" in text
+
+
+class Held:
+    """Holds the generating thread at its first chunk (a subscriber that waits) until released."""
+
+    def __init__(self, session: Session) -> None:
+        self.first = threading.Event()
+        self.release = threading.Event()
+        self.chunk = ""
+        session.subscribe(self.hold)
+
+    def hold(self, event: Event) -> None:
+        if isinstance(event, Chunk) and not self.first.is_set():
+            self.chunk = event.text
+            self.first.set()
+            assert self.release.wait(TIMEOUT), "the test never released the generation"
+
+
+def test_a_turn_still_being_written_is_saved_with_its_text_so_far(session: Session, tmp_path: Path) -> None:
+    rec = Recorder(session)
+    session.submit("/set length 12")
+    session.submit("To be")
+    session.submit("/set length 100000")
+    held = Held(session)
+    worker = threading.Thread(target=session.submit, args=("or not",))
+    worker.start()
+    try:
+        assert held.first.wait(TIMEOUT)
+        done, writing = lines(session, tmp_path / "t.jsonl")
+        text = saved(session, tmp_path / "t.md")
+    finally:
+        session.cancel()
+        held.release.set()
+        worker.join(TIMEOUT)
+    assert done["ended"] == "done"
+    assert (writing["turn"], writing["seed"], writing["text"]) == (2, "or not", held.chunk)
+    assert (writing["ended"], writing["length"]) == ("writing", 100000)
+    assert (f"## Turn 2\n\ntiny.npz · temperature temperature=0.7 · length 100000 · seed random · stop none · "
+            f"still being written when saved: {len(held.chunk):,} characters so far") in text
+    assert rec.messages("info")[-1].endswith(f"(turn 2 is still being written: its first {len(held.chunk):,} "
+                                             "characters)")
+
+    rec.wait(lambda e: isinstance(e, TurnEnded) and e.reason == "stopped")
+    after = lines(session, tmp_path / "t.jsonl", force=True)  # once ended, it is there once, as it ended
+    assert [(t["turn"], t["ended"]) for t in after] == [(1, "done"), (2, "stopped")]
+    assert after[1]["text"] == session.turns[1].text
 
 
 def test_a_compare_alone_is_a_conversation_to_save(session: Session, tmp_path: Path) -> None:

@@ -65,6 +65,8 @@ class Generation:
         self._cancel = threading.Event()
         self.rng = np.random.default_rng()
         self.compares: list[CompareRecord] = []  # every /compare shown, for /transcript save
+        self._records = threading.Lock()  # the turns, the comparisons and the turn being written, saved together
+        self._writing: tuple[partial[TurnRecord], list[str]] | None = None  # (its record, its text so far)
 
     # -- one at a time --------------------------------------------------------------------
     def cancel(self) -> bool:
@@ -140,8 +142,9 @@ class Generation:
             record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=s.sampler_name,
                              params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch)
             length, stop = s.length, s.stop
-            s.emit(TurnStarted(seed, s.sampler_label()))
             out: list[str] = []
+            self._writing = (record, out)  # /transcript save takes its text so far
+            s.emit(TurnStarted(seed, s.sampler_label()))
             reason = "error"
             try:
                 stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
@@ -152,7 +155,9 @@ class Generation:
                     s.emit(Chunk(chunk))
                 reason = "stopped" if cancel.is_set() else "done"
             finally:
-                s.turns.append(record(text="".join(out), ended=reason))
+                with self._records:
+                    s.turns.append(record(text="".join(out), ended=reason))
+                    self._writing = None
                 s.emit(TurnEnded(reason, sum(map(len, out))))
         return "".join(out)
 
@@ -175,8 +180,9 @@ class Generation:
                 rows.append(CompareRow(sampler.name, params, text))
                 if cancel.is_set():
                     break
-            self.compares.append(record(seed_value, length, s.stop, tuple(rows),
-                                        "stopped" if cancel.is_set() else "done"))
+            with self._records:
+                self.compares.append(record(seed_value, length, s.stop, tuple(rows),
+                                            "stopped" if cancel.is_set() else "done"))
         shown = [(row.label, row.text) for row in rows]
         s.emit(CompareShown(seed, tuple(shown)))
         if s.seed is None:
@@ -213,12 +219,22 @@ class Generation:
         self.session.emit(ClipboardCopy(text))  # the front end copies it and says so
         return text
 
+    def conversation(self) -> Conversation:
+        """Everything written so far, for /transcript save: the turns, the comparisons, the turn being written."""
+        with self._records:
+            writing = None if self._writing is None else self._writing[0](text="".join(self._writing[1]),
+                                                                           ended="writing")
+            return Conversation(list(self.session.turns), list(self.compares), writing)
+
     def save_transcript(self, path: str, force: bool = False) -> Path:
         """Write every turn (seed, continuation, sampler and settings) and every /compare as Markdown (.md) or
-        JSON Lines (.jsonl)."""
-        conversation = Conversation(list(self.session.turns), list(self.compares))
-        if not conversation.turns and not conversation.compares:
+        JSON Lines (.jsonl); a turn still being written goes in with its text so far."""
+        conversation = self.conversation()
+        if not conversation.turns and not conversation.compares and conversation.writing is None:
             raise RnnplayError("nothing to save yet: type a seed and press Enter first")
         saved = save_transcript(Path(os.path.expanduser(path)), conversation, force)
-        self.session.info(f"saved {conversation.summary()} to {saved}")
+        writing = conversation.writing
+        note = "" if writing is None else (f" (turn {len(conversation.turns) + 1} is still being written: "
+                                           f"its first {len(writing.text):,} characters)")
+        self.session.info(f"saved {conversation.summary()} to {saved}{note}")
         return saved

@@ -65,7 +65,7 @@ class TurnRecord:
     length: int | None = None
     rng_seed: int | None = None  # /set seed; None: random
     stop: str | None = None
-    ended: str = ""  # "done", "stopped" or "error"
+    ended: str = ""  # "done", "stopped" or "error"; "writing" in a transcript saved while it streams
     branch: Branch | None = None
 
     @property

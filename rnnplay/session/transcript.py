@@ -5,7 +5,8 @@ continuation (its seed, what the model wrote, and how: model, sampler, parameter
 length, random seed, stop; for a /whatif branch also the turn, position and character
 it branches from) or a text given to /heat. Turns are numbered from 1 as /heat turn=N
 and /whatif turn=N count them; a /compare is no turn: comparisons are numbered apart,
-so they never shift a turn's number. In JSON Lines every line is one turn or comparison::
+so they never shift a turn's number. A turn still being written is saved with its text
+so far, ``ended`` "writing". In JSON Lines every line is one turn or comparison::
 
     {"turn": 1, "kind": "continuation", "model": "shakespeare.npz", "seed": "ROMEO:", "text": "...",
      "sampler": "temperature", "params": {"temperature": 0.7}, "length": 300, "rng_seed": null,
@@ -65,20 +66,22 @@ Entry = tuple[int, TurnRecord | CompareRecord]  # (turn or comparison number, re
 
 @dataclass(frozen=True)
 class Conversation:
-    """What /transcript save writes: the turns and the comparisons."""
+    """What /transcript save writes: the turns, the comparisons, and the turn being written (its text so far)."""
 
     turns: Sequence[TurnRecord]
     compares: Sequence[CompareRecord] = ()
+    writing: TurnRecord | None = None  # ended "writing"; it will be turn len(turns) + 1
 
     def entries(self) -> Iterator[Entry]:
         """The turns (numbered from 1) and the comparisons (numbered apart, from 1) in the order they came."""
-        keyed = [((n, 0), (n, t)) for n, t in enumerate(self.turns, 1)]
+        turns = [*self.turns, *([self.writing] if self.writing else [])]
+        keyed = [((n, 0), (n, t)) for n, t in enumerate(turns, 1)]
         keyed += [((c.after, 1), (n, c)) for n, c in enumerate(self.compares, 1)]  # just after turn ``after``
         return (entry for _, entry in sorted(keyed, key=lambda pair: pair[0]))
 
     def summary(self) -> str:
         """'3 turns and 1 comparison'."""
-        turns = len(self.turns)
+        turns = len(self.turns) + (self.writing is not None)
         parts = [f"{turns} turn{'s' * (turns != 1)}"]
         if self.compares:
             parts.append(f"{len(self.compares)} comparison{'s' * (len(self.compares) != 1)}")
@@ -119,6 +122,12 @@ def _settings(length: int | None, rng_seed: int | None, stop: str | None) -> str
     return f"length {length} · seed {seed} · stop {'none' if stop is None else repr(stop)}"
 
 
+def _ended(turn: TurnRecord) -> str:
+    if turn.ended == "writing":
+        return f"still being written when saved: {len(turn.text):,} characters so far"
+    return turn.ended
+
+
 def _turn_markdown(number: int, turn: TurnRecord) -> list[str]:
     if turn.kind != "continuation":
         return [f"## Turn {number}: a text read with /heat", f"{turn.model}", _block(turn.text)]
@@ -127,7 +136,7 @@ def _turn_markdown(number: int, turn: TurnRecord) -> list[str]:
         question = branch_question(turn.branch)
         head = [f"## Turn {number}: a branch of turn {turn.branch.turn}", question[:1].upper() + question[1:]]
     settings = _settings(turn.length, turn.rng_seed, turn.stop)
-    return [*head, f"{turn.model} · {turn.sampler_label} · {settings} · {turn.ended}",
+    return [*head, f"{turn.model} · {turn.sampler_label} · {settings} · {_ended(turn)}",
             "Seed:", _block(turn.seed), "Continuation:", _block(turn.text)]
 
 
