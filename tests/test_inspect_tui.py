@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,11 @@ from pilot_helpers import app_on, messages, type_line, until
 from rich.style import Style
 from rich.text import Text
 
+from rnnplay.session.events import CompareShown
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.heat import HeatView, NeuronView
 from rnnplay.ui.tui.prompt import PromptInput
-from rnnplay.ui.tui.widgets import Turn
+from rnnplay.ui.tui.widgets import CompareView, Turn
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,33 @@ async def test_a_key_1_to_5_in_the_heat_view_branches_and_keeps_the_original(app
         assert len(branch.text) == 40
         assert any("what if turn 1 had" in m for m in messages(app, "info"))
         assert app.focused is app.query_one(PromptInput)
+
+
+async def test_the_transcript_holds_the_branch_the_heat_view_made_and_a_compare(app: RnnplayApp,
+                                                                                tmp_path: Path) -> None:
+    compares: list[CompareShown] = []
+    app.session.subscribe(lambda event: isinstance(event, CompareShown) and compares.append(event))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: len(finished_turns(app)) == 1)
+        original = finished_turns(app)[0].text
+        await type_line(pilot, "/heat")
+        await until(pilot, lambda: app.query(HeatView))
+        await pilot.press("right", "right", "right")
+        second = app.query_one(HeatView).heat.alternatives[3][1][0]
+        await pilot.press("2")
+        await until(pilot, lambda: len(finished_turns(app)) == 2)
+        await type_line(pilot, "/compare or not")
+        await until(pilot, lambda: app.query(CompareView))
+        path = tmp_path / "chat.jsonl"
+        await type_line(pilot, f"/transcript save {path}")
+        await until(pilot, lambda: any(m.startswith("saved 2 turns and 1 comparison") for m in messages(app, "info")))
+    first, branch, compare = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+    assert (first["turn"], first["branch"], first["text"]) == (1, None, original)
+    assert branch["turn"] == 2 and branch["branch"] == {"turn": 1, "position": 3, "char": second,
+                                                        "original": original[3]}
+    assert (compare["kind"], compare["after_turn"], compare["seed"], compare["rng_seed"]) == ("compare", 2, "or not", 7)
+    assert [row["text"] for row in compare["samplers"]] == [text for _, text in compares[0].rows]
 
 
 async def test_typing_in_the_heat_view_goes_back_to_the_prompt(app: RnnplayApp) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -331,3 +332,23 @@ def test_lines_from_a_pipe_run_as_a_script_without_prompts_or_echo(tiny_path: Pa
                                 "--sampler", "greedy", "--length", "8"], text=True, capture_output=True, env=env,
                                timeout=120)
         assert truth.returncode == 0 and truth.stdout.rstrip("\n") in done.stdout, (truth.stdout, done.stdout)
+
+
+def test_a_piped_transcript_holds_the_branch_and_the_compare(tiny_path: Path, tmp_path: Path) -> None:
+    """The sweep's script: /heat, a /whatif, a seed and a /compare, saved as both formats; the turns keep their
+    numbers and the comparison comes after the turn it followed."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "NO_COLOR": "1"}
+    script = (f"/set length 12\n/set seed 4\n/heat naïve été\n/whatif 1 o turn=1\nthé\n/compare To\n"
+              f"/transcript save {tmp_path / 't.md'}\n/transcript save {tmp_path / 't.jsonl'}\n")
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=script.encode(),
+                          capture_output=True, env=env, timeout=120)
+    said = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode == 0 and said.count("saved 3 turns and 1 comparison to ") == 2, said
+    heat, branch, turn, compare = map(json.loads, (tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines())
+    assert [heat["kind"], branch["kind"], turn["kind"], compare["kind"]] == ["text", "continuation",
+                                                                              "continuation", "compare"]
+    assert branch["branch"] == {"turn": 1, "position": 1, "char": "o", "original": heat["text"][1]}
+    assert (turn["turn"], turn["branch"], compare["compare"], compare["after_turn"]) == (3, None, 1, 3)
+    headings = [line for line in (tmp_path / "t.md").read_text(encoding="utf-8").splitlines() if line[:3] == "## "]
+    assert headings == ["## Turn 1: a text read with /heat", "## Turn 2: a branch of turn 1", "## Turn 3",
+                        f"## Comparison 1: the same seed through {len(compare['samplers'])} samplers"]
