@@ -34,8 +34,9 @@ def lines(session: Session, path: Path, force: bool = False) -> list[dict[str, A
 
 def test_a_compare_is_saved_where_it_came_and_the_turns_keep_their_numbers(session: Session,
                                                                           tmp_path: Path) -> None:
+    """/clear clears the screen, not the record: what came before it is saved, and the numbering goes on."""
     rec = Recorder(session)
-    for line in ("/set length 12", "To be", "/compare or not", "/heat whether 'tis", "/heat turn=2"):
+    for line in ("/set length 12", "To be", "/compare or not", "/clear", "/heat whether 'tis", "/heat turn=2"):
         session.submit(line)
     assert not rec.messages("error")
     shown = rec.of(CompareShown)[0]

@@ -332,7 +332,7 @@ def copy(session: SessionAPI, argline: str) -> None:
 TRANSCRIPT_DETAILS = """\
 Every turn (seed and continuation, model, sampler and parameters, length, seed, stop; a /whatif branch names
 its turn and position; a text read with /heat TEXT is a turn too) and every /compare, in the order they came.
-.md is for reading; .jsonl has one object a line, of kind "continuation", "text" or "compare".
+.md is for reading; .jsonl has one object a line, kind "continuation", "text" or "compare" (docs/transcripts.md).
 An existing file is kept unless you add force."""
 
 
@@ -388,7 +388,7 @@ COMMANDS = [
     SimpleCommand("copy", "copy the last continuation to the clipboard", "/copy", copy),
     SimpleCommand("transcript", "save the conversation as Markdown (.md) or JSON Lines (.jsonl)",
                   "/transcript save PATH [force]", transcript, (), complete_transcript, TRANSCRIPT_DETAILS),
-    SimpleCommand("clear", "clear the conversation", "/clear", clear),
+    SimpleCommand("clear", "clear the screen; the turns and their numbers stay", "/clear", clear),
     SimpleCommand("quit", "leave", "/quit", quit_, ("bye", "exit")),
 ]
 
