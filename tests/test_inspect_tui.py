@@ -10,6 +10,7 @@ from inspect_model import build_inspect_model
 from pilot_helpers import app_on, messages, type_line, until
 from rich.style import Style
 from rich.text import Text
+from textual.pilot import Pilot
 
 from rnnplay.session.events import CompareShown
 from rnnplay.ui.tui import RnnplayApp
@@ -61,18 +62,23 @@ async def test_heat_colours_the_continuation_and_the_cursor_shows_alternatives(a
         assert view.cursor == 4 and view.alternatives_line().plain.startswith("pos 4 ")
 
 
+async def branch_with_key_2(app: RnnplayApp, pilot: Pilot) -> tuple[str, str]:
+    """Write a turn, open its heat view, press 2 at position 3: (the turn's text, the character put there)."""
+    await type_line(pilot, "To be")
+    await until(pilot, lambda: len(finished_turns(app)) == 1)
+    original = finished_turns(app)[0].text
+    await type_line(pilot, "/heat")
+    await until(pilot, lambda: app.query(HeatView))
+    await pilot.press("right", "right", "right")
+    second = app.query_one(HeatView).heat.alternatives[3][1][0]
+    await pilot.press("2")
+    await until(pilot, lambda: len(finished_turns(app)) == 2)
+    return original, second
+
+
 async def test_a_key_1_to_5_in_the_heat_view_branches_and_keeps_the_original(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
-        await type_line(pilot, "To be")
-        await until(pilot, lambda: len(finished_turns(app)) == 1)
-        original = finished_turns(app)[0].text
-        await type_line(pilot, "/heat")
-        await until(pilot, lambda: app.query(HeatView))
-        view = app.query_one(HeatView)
-        await pilot.press("right", "right", "right")
-        second = view.heat.alternatives[3][1][0]
-        await pilot.press("2")
-        await until(pilot, lambda: len(finished_turns(app)) == 2)
+        original, second = await branch_with_key_2(app, pilot)
         first, branch = finished_turns(app)
         assert first.text == original  # the original stays in the log
         assert branch.seed == "To be" + original[:3] + second
@@ -86,15 +92,7 @@ async def test_the_transcript_holds_the_branch_the_heat_view_made_and_a_compare(
     compares: list[CompareShown] = []
     app.session.subscribe(lambda event: isinstance(event, CompareShown) and compares.append(event))
     async with app.run_test(size=(80, 24)) as pilot:
-        await type_line(pilot, "To be")
-        await until(pilot, lambda: len(finished_turns(app)) == 1)
-        original = finished_turns(app)[0].text
-        await type_line(pilot, "/heat")
-        await until(pilot, lambda: app.query(HeatView))
-        await pilot.press("right", "right", "right")
-        second = app.query_one(HeatView).heat.alternatives[3][1][0]
-        await pilot.press("2")
-        await until(pilot, lambda: len(finished_turns(app)) == 2)
+        original, second = await branch_with_key_2(app, pilot)
         await type_line(pilot, "/compare or not")
         await until(pilot, lambda: app.query(CompareView))
         path = tmp_path / "chat.jsonl"
