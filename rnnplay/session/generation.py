@@ -142,11 +142,11 @@ class Generation:
             record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=s.sampler_name,
                              params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch)
             length, stop = s.length, s.stop
-            out: list[str] = []
-            self._writing = (record, out)  # /transcript save takes its text so far
             s.emit(TurnStarted(seed, s.sampler_label()))
+            out: list[str] = []
             reason = "error"
             try:
+                self._writing = (record, out)  # /transcript save takes its text so far; the finally below clears it
                 stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
                                   on_unknown="skip")
                 # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
