@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,25 @@ async def test_a_key_stops_a_long_generation_and_the_app_stays(app: RnnplayApp, 
         app.session.length = 5
         await type_line(pilot, "or not")
         await until(pilot, lambda: len(turns(app)) == 2 and len(turns(app)[1].text) == 5)
+
+
+async def test_transcript_save_while_a_turn_streams_keeps_it_with_its_text_so_far(app: RnnplayApp,
+                                                                                  tmp_path: Path) -> None:
+    path = tmp_path / "chat.jsonl"
+    async with app.run_test(size=(80, 24)) as pilot:
+        slow_down(app)
+        app.session.length = 100_000
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await type_line(pilot, f"/transcript save {path}")
+        await until(pilot, lambda: any("turn 1 is still being written" in m for m in messages(app, "info")))
+        assert app.session.generating  # the save neither stopped it nor waited for it
+        await pilot.press("escape")
+        await until(pilot, lambda: "stopped" in turns(app)[0].ending)
+        shown = turns(app)[0].text
+    (turn,) = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert (turn["turn"], turn["seed"], turn["ended"], turn["length"]) == (1, "To be", "writing", 100_000)
+    assert len(turn["text"]) > 5 and shown.startswith(turn["text"])
 
 
 async def test_train_shows_progress_loss_plot_and_samples_while_generation_works(app: RnnplayApp,
