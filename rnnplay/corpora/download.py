@@ -28,7 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from rnnplay.core.errors import RnnplayError, flat, has_control
+from rnnplay.core.errors import RnnplayError, flat, has_control, printable
 from rnnplay.corpora.base import Progress, no_progress
 from rnnplay.corpora.text import is_regular, user_path
 
@@ -108,12 +108,17 @@ def seconds_from_env(name: str, default: float) -> float:
 def mirror_urls(file_names: list[str]) -> list[str] | None:
     """Where $RNNPLAY_CORPUS_MIRROR offers a file, trying ``file_names`` in order; None when no mirror is set.
 
-    The mirror is a base URL (``https://host/corpora``) or a local folder.
+    The mirror is a base URL (``https://host/corpora``; ``file:///folder`` too) or a local folder.
     """
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if not mirror:
         return None
     if "://" in mirror:
+        scheme = mirror.partition("://")[0].lower()
+        if scheme not in ("http", "https", "file"):  # urllib would try data:, ftp: ... and fail in its own words
+            raise RnnplayError(f"{MIRROR_ENV}={printable(mirror[:200])} is a {printable(scheme[:20])}:// address, "
+                               "which rnnplay does not download from; give an http:// or https:// address or a "
+                               f"local folder, or unset {MIRROR_ENV}")
         return [f"{mirror.rstrip('/')}/{urllib.parse.quote(name, safe='')}" for name in file_names]
     folder = user_path(mirror).resolve()
     found = [(folder / name).as_uri() for name in file_names if is_regular(folder / name)]

@@ -404,6 +404,12 @@ ROWS = [
                      env={"RNNPLAY_CACHE_DIR": "afile"}, subprocess=True), id="cache-dir-is-a-file"),
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("has none of",), env={"RNNPLAY_CORPUS_MIRROR": "/dev/null"},
                      subprocess=True), id="mirror-is-a-device"),
+    pytest.param(Row([*FETCH, "tinyshakespeare"], ("RNNPLAY_CORPUS_MIRROR=data://x is a data:// address",
+                                                   "http:// or https://"), env={"RNNPLAY_CORPUS_MIRROR": "data://x"}),
+                 id="mirror-data-scheme"),  # urllib said "ValueError: not enough values to unpack"
+    pytest.param(Row([*FETCH, "tinyshakespeare"], ("ftp:// address", "http:// or https://"),
+                     env={"RNNPLAY_CORPUS_MIRROR": "ftp://127.0.0.1:9/corpora"}), id="mirror-ftp-scheme"),
+    pytest.param(Row([*SHOW, "url:data://x/t.txt"], ("not an http(s) address",)), id="url-data-scheme"),
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("took longer than 2 s",),
                      env={"RNNPLAY_CORPUS_MIRROR": "{url}/slow", "RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True),
                  id="mirror-url-trickles"),
