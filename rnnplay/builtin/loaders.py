@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
+import os
 import sys
 import urllib.parse
 from collections.abc import Iterator
@@ -17,17 +17,16 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, has_control, printable
-from rnnplay.corpora import Corpus, Progress, load_corpus, resolve
+from rnnplay.corpora import Corpus, Progress, load_resolved, resolve, takes_encoding
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
 from rnnplay.corpora.file_corpus import text_file_corpus
-from rnnplay.corpora.folders import folder_files, join_files, stdlib_files, stdlib_root
+from rnnplay.corpora.folders import folder_files, join_files, split_dir_spec, stdlib_files, stdlib_root
 from rnnplay.corpora.text import (
     BINARY_SNIFF,
     check_not_binary,
     decode,
     empty_corpus,
-    is_folder,
     looks_binary,
     probe,
     user_path,
@@ -53,9 +52,7 @@ class DirLoader:
     help = "every file in a folder, joined with '==> name <==' headers: dir:FOLDER[:GLOB] (default **/*)"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        folder, pattern = spec, "**/*"
-        if not is_folder(user_path(spec)) and ":" in spec:
-            folder, _, pattern = spec.rpartition(":")
+        folder, pattern = split_dir_spec(spec)
         root = user_path(folder)
         joined = join_files(folder_files(root, pattern), root, encoding, progress, f"reading {root.name or root}")
         if not joined.files:
@@ -114,8 +111,10 @@ class CardLoader:
         card = require_card(spec)
         if card.spec is not None:
             spec = _beside(card, card.spec)
+            loader, argument = resolve(spec)
             with _opening(card):
-                inner = load_corpus(spec, _encoding_for(card, spec), progress)
+                inner = load_resolved(spec, loader, argument, card.encoding if takes_encoding(loader) else "utf-8",
+                                      progress)
             text, source = inner.text, inner.source
         else:
             hint = f"set encoding = \"latin-1\" (or the file's real encoding) in [source] of the card {card.path}"
@@ -126,20 +125,27 @@ class CardLoader:
 
 def _beside(card: Card, spec: str) -> str:
     """``spec`` with a relative path in it (``t.txt``, ``file:t.txt``, ``dir:notes:*.txt``, ``card:b.toml``) read
-    from the card's folder, as a card's local copy of its download is; names and addresses stay as they are."""
+    from the card's folder, as a card's local copy of its download is; names and addresses stay as they are.
+
+    The path must stay inside the card's folder once symbolic links are resolved: a card may come from anyone,
+    and a corpus read from ``dir:..`` or ``/home/me/.ssh`` could leak through a model trained on it.
+    """
     prefix, _, rest = spec.partition(":") if spec.startswith(("file:", "dir:", "card:")) else ("", "", spec)
-    if not rest or Path(rest).expanduser().is_absolute() or (prefix == "card" and not rest.endswith(".toml")):
+    if not rest or (prefix == "card" and not rest.endswith(".toml")):
         return spec
-    beside = card.path.parent / rest
-    if not prefix:  # a bare word may be a card's name: a path only if there is a file or folder of that name
-        return str(beside) if probe(beside) is not None else spec
-    return f"{prefix}:{beside}"
-
-
-def _encoding_for(card: Card, spec: str) -> str:
-    """The card's encoding for the loader of ``spec``, if that loader reads text files in one (file:, dir:, url:)."""
-    loader, _ = resolve(spec)
-    return card.encoding if "encoding" in inspect.signature(loader.load).parameters else "utf-8"
+    home = card.path.parent
+    where, pattern = split_dir_spec(rest, home) if prefix == "dir" else (rest, "")
+    target = home / user_path(where)  # an absolute path stays itself, and is then outside
+    if not prefix and probe(target) is None:  # a bare word that is no file or folder there is a card's name
+        return spec
+    real, real_home = Path(os.path.realpath(target)), Path(os.path.realpath(home))
+    located = f"{prefix}:{target}" if prefix else str(target)
+    if not real.is_relative_to(real_home):
+        direct = f"{prefix or 'file'}:{real}" + (f":{pattern}" if pattern and pattern != "**/*" else "")
+        raise RnnplayError(f"corpus card {printable(str(card.path))}: its spec {printable(spec)} reads outside the "
+                           f"card's folder {printable(str(real_home))}; move the text next to the card, or name it "
+                           f"directly: rnnplay train {printable(direct)}")
+    return f"{located}:{pattern}" if pattern else located
 
 
 def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:

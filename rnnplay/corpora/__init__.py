@@ -24,7 +24,8 @@ from rnnplay.corpora.file_corpus import FileCorpus
 from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
 from rnnplay.plugins.contracts import CorpusLoader
 
-__all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "no_progress", "read_text_file", "resolve"]
+__all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "load_resolved", "no_progress", "read_text_file",
+           "resolve", "takes_encoding"]
 
 NAME_CHARS = 200  # a corpus name longer than this is cut
 PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_-]+):(.*)", re.DOTALL)  # two letters or more: C:\ stays a path
@@ -60,20 +61,30 @@ def resolve(spec: str) -> tuple[CorpusLoader, str]:
                        f"a card name ({', '.join(names)}) or a spec such as dir:FOLDER")
 
 
+def takes_encoding(loader: CorpusLoader) -> bool:
+    """Whether ``loader`` reads text in an encoding the user chooses (its ``load`` has an ``encoding`` keyword)."""
+    return "encoding" in inspect.signature(loader.load).parameters
+
+
 def load_corpus(spec: str, encoding: str = "utf-8", progress: Progress | None = None) -> Corpus:
     """The corpus ``spec`` names, checked: not empty, at least two distinct characters.
 
     ``encoding`` reaches the loaders that read text files (file:, dir:, url:);
     ``progress`` hears about downloads and long folder reads.
     """
+    return load_resolved(spec, *resolve(spec), encoding, progress)
+
+
+def load_resolved(spec: str, loader: CorpusLoader, argument: str, encoding: str = "utf-8",
+                  progress: Progress | None = None) -> Corpus:
+    """:func:`load_corpus` of ``spec`` once :func:`resolve` has found its ``loader`` and ``argument``."""
     from rnnplay.plugins.host import get_host
 
-    loader, argument = resolve(spec)
     owner = get_host().corpus_loaders[loader.name].plugin if loader.name in get_host().corpus_loaders else "?"
     report = f"report it to the authors of {owner}, or `rnnplay plugins uninstall {owner}`"
     with get_host().blame("corpus_loaders", loader.name, f"loading {spec[:80]!r}"):  # a plugin's bug: one line
         kwargs = {}
-        if "encoding" in inspect.signature(loader.load).parameters:
+        if takes_encoding(loader):
             kwargs["encoding"] = encoding
         elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")

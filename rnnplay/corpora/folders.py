@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.corpora.base import Progress
-from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file, wide_encoding
+from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file, user_path, wide_encoding
 
 # Folders of the standard library that are not the library itself: tests, bundled
 # tools and apps, generated tables (encodings), deprecated packages, installed packages.
@@ -52,6 +52,15 @@ def join_files(files: list[Path], root: Path, encoding: str, progress: Progress,
             parts.append(header(printable(name)) + text + ("" if text.endswith("\n") else "\n"))
         progress(label, i, len(files), "files")
     return Joined("\n".join(parts), len(parts), skipped)
+
+
+def split_dir_spec(spec: str, base: Path = Path()) -> tuple[str, str]:
+    """(FOLDER, GLOB) of the argument of ``dir:FOLDER[:GLOB]``, a relative FOLDER read from ``base``: all of it when
+    it names a folder (a folder's name may have a colon), else split at its last colon; GLOB defaults to ``**/*``."""
+    if not is_folder(base / user_path(spec)) and ":" in spec:
+        folder, _, pattern = spec.rpartition(":")
+        return folder, pattern
+    return spec, "**/*"
 
 
 def folder_files(root: Path, pattern: str) -> list[Path]:

@@ -213,7 +213,21 @@ def cache_link(name: str) -> Callable[[Path], None]:
     return make
 
 
+def card_in(folder: str, source: str, then: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    """A card c.toml of ``source`` in the work folder's subfolder ``folder``, a secret.txt beside that folder
+    and in the sandbox's home; ``then`` makes more in the card's folder."""
+    def make(work: Path) -> None:
+        (work / folder).mkdir()
+        (work / folder / "c.toml").write_text(card(source))
+        for secret in (work / "secret.txt", work.parent / "home" / "secret.txt"):
+            secret.write_text(TEXT)
+        if then is not None:
+            then(work / folder)
+    return make
+
+
 SHOW, FETCH, TRAIN = ["corpus", "show"], ["corpus", "fetch"], ["train"]
+OUTSIDE_CARD = ("reads outside the card's folder", "move the text next to the card", "rnnplay train")
 ESCAPE = ("outside", "fix the card")
 
 ROWS = [
@@ -290,6 +304,26 @@ ROWS = [
                  id="cards-spec-each-other"),
     pytest.param(Row([*TRAIN, "card:evil.toml", *TINY], ("leads back to itself",),
                      {"evil.toml": card('spec = "card:evil.toml"')}, subprocess=True), id="train-card-spec-is-itself"),
+    # -- a card's local spec stays in the card's folder (issue 14, sweep O7) --
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (*OUTSIDE_CARD, "spec dir:..", "rnnplay train dir:/"),
+                     make=card_in("cards", 'spec = "dir:.."')), id="card-spec-dir-dotdot"),
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (*OUTSIDE_CARD, "rnnplay train dir:/etc:host*"),
+                     make=card_in("cards", 'spec = "dir:/etc:host*"')), id="card-spec-dir-absolute"),
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (*OUTSIDE_CARD, "secret.txt"),
+                     make=card_in("cards", 'spec = "../secret.txt"')), id="card-spec-path-dotdot"),
+    pytest.param(Row([*TRAIN, "card:cards/c.toml", *TINY], (*OUTSIDE_CARD, "file:/etc/hostname"),
+                     make=card_in("cards", 'spec = "file:/etc/hostname"'), subprocess=True),
+                 id="train-card-spec-file-absolute"),
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (*OUTSIDE_CARD, "home/secret.txt"),
+                     make=card_in("cards", 'spec = "file:~/secret.txt"')), id="card-spec-file-tilde"),
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (*OUTSIDE_CARD, "card:"),
+                     make=card_in("cards", 'spec = "card:../c2.toml"', lambda d: (d.parent / "c2.toml").write_text(
+                         card('spec = "secret.txt"')))), id="card-spec-card-dotdot"),
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (*OUTSIDE_CARD, "spec dir:notes"),
+                     make=card_in("cards", 'spec = "dir:notes"', lambda d: os.symlink(d.parent, d / "notes"))),
+                 id="card-spec-dir-symlinked-out"),
+    pytest.param(Row([*SHOW, "card:cards/c.toml"], (), code=0, stdout="source:      cards/notes", make=card_in(
+        "cards", 'spec = "dir:notes:*.txt"', lambda d: dir_with(lambda n: None)(d))), id="card-spec-dir-inside"),
     pytest.param(Row([*SHOW, "card:evil.toml"], ("named pipe",), {"evil.toml": card('spec = "file:pipe"')},
                      make=fifo("pipe"), subprocess=True), id="card-spec-is-a-fifo"),
     # -- a corpus that is not a regular file (item 6) --
