@@ -54,12 +54,27 @@ class DirLoader:
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
         folder, pattern = split_dir_spec(spec)
         root = user_path(folder)
-        joined = join_files(folder_files(root, pattern), root, encoding, progress, f"reading {root.name or root}")
+        listing = folder_files(root, pattern)
+        joined = join_files(listing.files, root, encoding, progress, f"reading {root.name or root}")
+        outside = _linked_out(listing.outside, folder)
+        if not joined.files and outside:
+            raise RnnplayError(f"dir:{printable(folder)}:{printable(pattern)} matched no text files inside "
+                               f"{printable(folder)}/ ({outside}); give the folder they link to itself, or copy the "
+                               f"files into {printable(folder)}/")
         if not joined.files:
             raise RnnplayError(f"dir:{folder}:{pattern} matched no text files; check the folder or the pattern "
                                f"(e.g. dir:{folder}:*.txt)")
         skipped = f", {joined.skipped_binary} binary files skipped" if joined.skipped_binary else ""
+        skipped += f", {outside}" if outside else ""
         return Corpus(root.resolve().name, joined.text, str(root), description=f"{joined.files} files{skipped}")
+
+
+def _linked_out(count: int, folder: str) -> str:
+    """What the summary says of ``count`` files that a symbolic link leads outside ``folder``; "" for none."""
+    if not count:
+        return ""
+    return f"skipped {count} file{'s' if count > 1 else ''} that link{'' if count > 1 else 's'} outside " \
+           f"{printable(folder.rstrip('/') or '/')}/"
 
 
 class UrlLoader:

@@ -63,11 +63,18 @@ def split_dir_spec(spec: str, base: Path = Path()) -> tuple[str, str]:
     return spec, "**/*"
 
 
-def folder_files(root: Path, pattern: str) -> list[Path]:
+@dataclass
+class Listing:
+    files: list[Path]  # the members, sorted
+    outside: int  # entries skipped because they resolve (through a symbolic link) outside the folder
+
+
+def folder_files(root: Path, pattern: str) -> Listing:
     """Entries under ``root`` matching the glob ``pattern`` that are not folders, sorted, without hidden ones.
 
     Named pipes, devices and sockets are kept, so that reading them is refused by name rather than
-    skipped without a word; symlinks that point nowhere are left out.
+    skipped without a word; symlinks that point nowhere are left out, and so are entries whose real path
+    (symbolic links resolved) is outside ``root``'s: a link may lead anywhere, the glob only stays in the folder.
     """
     if not is_folder(root):
         what = "no such folder" if probe(root) is None else "not a folder"
@@ -78,9 +85,12 @@ def folder_files(root: Path, pattern: str) -> list[Path]:
     if "**" in pattern:  # the glob skips folders it cannot list without a word: name the first one instead
         _check_listable(root)
     try:
-        return sorted(p for p in root.glob(pattern) if _is_member(p, root))
+        found = sorted(p for p in root.glob(pattern) if _is_member(p, root))
     except (OSError, ValueError) as err:
         raise RnnplayError(f"cannot list dir:{root}:{pattern} ({err}); check the folder and the pattern") from None
+    real_root = os.path.realpath(root)
+    files = [p for p in found if Path(os.path.realpath(p)).is_relative_to(real_root)]
+    return Listing(files, len(found) - len(files))
 
 
 def _check_listable(root: Path) -> None:
