@@ -208,6 +208,54 @@ def test_a_byte_order_mark_is_dropped_and_other_encodings_stream(tmp_path: Path,
     assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
 
 
+def folder(root: Path) -> Path:
+    """Files of every kind a folder joins: nested, a byte-order mark, no last line break, empty, binary (skipped),
+    a name that is not UTF-8, one with a line break, text past U+FFFF."""
+    (root / "sub" / "deeper").mkdir(parents=True)
+    write(root / "a.txt", TEXT)
+    write(root / "sub" / "b.md", "no line break at the end \U0001f600")
+    (root / "sub" / "deeper" / "c.txt").write_bytes(b"\xef\xbb\xbf" + b"marked\n" * 3)
+    write(root / "empty.txt", "")
+    (root / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
+    write(root / os.fsdecode(b"caf\xe9.txt"), "Latin-1 name\n")
+    write(root / "x\n==> y <==.txt", "forged?\n")
+    return root
+
+
+JOINED = (f"==> a.txt <==\n{TEXT}\n\n==> caf\ufffd.txt <==\nLatin-1 name\n\n==> empty.txt <==\n\n\n"
+          "==> sub/b.md <==\nno line break at the end \U0001f600\n\n==> sub/deeper/c.txt <==\nmarked\nmarked\nmarked\n"
+          "\n==> x\\n==> y <==.txt <==\nforged?\n")  # what folder() joins to (TEXT has no last line break)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-chunk", "64-byte-chunks"])
+def test_a_folder_gives_the_same_text_and_ids_through_the_id_file(tmp_path: Path, chunked: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """dir: below ID_FILE_BYTES joins its text in memory; from it on, streams it into an id file (as a large
+    file does): the same text, header lines, checksum, vocabulary, ids, head and summary either way."""
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    if chunked:
+        monkeypatch.setattr(text_stream, "CHUNK_BYTES", 64)
+    spec = f"dir:{folder(tmp_path / 'notes')}"
+    memory = load_corpus(spec)
+    assert memory.text == JOINED and memory.description == "6 files, 1 binary files skipped"
+    monkeypatch.setattr(file_corpus_module, "ID_FILE_BYTES", 0)
+    mapped = load_corpus(spec)
+    assert type(memory) is Corpus and isinstance(mapped, FileCorpus)
+    assert mapped.text == JOINED and mapped.sha256 == memory.sha256 and mapped.chars == memory.chars
+    assert mapped.vocab() == memory.vocab() and mapped.description == memory.description
+    assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
+    assert np.array_equal(mapped.counts(), memory.counts())
+    assert mapped.head(100) == JOINED[:100] and describe(mapped, 300) == describe(memory, 300)
+
+
+def test_a_folder_with_a_bad_file_is_one_line_and_leaves_no_ids(tmp_path: Path, cache: Path) -> None:
+    root = folder(tmp_path / "notes")
+    (root / "sub" / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(RnnplayError, match=r"latin.txt is not valid utf-8 \(byte 3, line 1\); try --encoding"):
+        load_corpus(f"dir:{root}")
+    assert not [p for p in cache.rglob("*") if p.is_file()], "a failed load left files in the cache"
+
+
 def test_a_fifo_is_refused_at_once(tmp_path: Path, cache: Path) -> None:
     os.mkfifo(tmp_path / "pipe")
     with pytest.raises(RnnplayError, match="named pipe"):
@@ -230,12 +278,16 @@ print(peak())
 """
 
 
-def test_training_on_a_50_mb_corpus_stays_far_below_its_size_in_memory(tmp_path: Path, cache: Path) -> None:
-    """Peak RSS of a child that loads (encodes) and trains on 50 MB, against the same child on 50 kB.
+@pytest.mark.parametrize("as_folder", [False, True], ids=["file", "dir"])
+def test_training_on_a_50_mb_corpus_stays_far_below_its_size_in_memory(tmp_path: Path, cache: Path,
+                                                                       as_folder: bool) -> None:
+    """Peak RSS of a child that loads (encodes) and trains on 50 MB, against the same child on 50 kB; as a file,
+    and as the one file of a ``dir:`` folder.
 
-    The in-memory path held the text and its ids, 2.8 times the file at its peak; the file path holds one
-    MB-sized chunk's scratch while encoding and a few pages of the map while training, so the peak grows by
-    less than a fifth of the corpus (the bound leaves room for the allocator's noise).
+    The in-memory path held the text and its ids, 2.8 times the file at its peak (a folder joined in memory
+    more: its files' texts and the joined text); the file path holds one MB-sized chunk's scratch while
+    encoding and a few pages of the map while training, so the peak grows by less than a fifth of the corpus
+    (the bound leaves room for the allocator's noise).
     """
     words = TEXT.split(" ")
     rng = np.random.default_rng(0)
@@ -245,11 +297,17 @@ def test_training_on_a_50_mb_corpus_stays_far_below_its_size_in_memory(tmp_path:
         while f.tell() < 50_000_000:
             f.write(sentence)
     small.write_text(sentence[:50_000])
+    specs = [str(small), str(big)]
+    if as_folder:
+        for path in (small, big):
+            path.parent.joinpath(path.stem).mkdir()
+            path.rename(path.parent / path.stem / path.name)
+        specs = [f"dir:{tmp_path / 'small'}", f"dir:{tmp_path / 'big'}"]
     env = {**os.environ, "RNNPLAY_CACHE_DIR": str(cache.parent), "RNNPLAY_JIT": "0"}
-    peaks = [int(subprocess.run([sys.executable, "-c", CHILD, str(p)], env=env, capture_output=True, text=True,
-                                check=True).stdout) for p in (small, big)]
+    peaks = [int(subprocess.run([sys.executable, "-c", CHILD, spec], env=env, capture_output=True, text=True,
+                                check=True).stdout) for spec in specs]
     grew = peaks[1] - peaks[0]
-    assert grew < big.stat().st_size / 5, f"peak RSS {peaks[1] / 1e6:.0f} MB, +{grew / 1e6:.0f} MB over 50 kB"
+    assert grew < 50_000_000 / 5, f"peak RSS {peaks[1] / 1e6:.0f} MB, +{grew / 1e6:.0f} MB over 50 kB"
 
 
 def test_a_cache_that_cannot_be_written_falls_back_to_memory(tmp_path: Path, cache: Path,

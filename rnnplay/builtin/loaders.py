@@ -20,8 +20,8 @@ from rnnplay.core.errors import RnnplayError, has_control, printable
 from rnnplay.corpora import Corpus, Progress, load_resolved, resolve, takes_encoding
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
-from rnnplay.corpora.file_corpus import text_file_corpus
-from rnnplay.corpora.folders import folder_files, join_files, split_dir_spec, stdlib_files, stdlib_root
+from rnnplay.corpora.file_corpus import folder_corpus, text_file_corpus
+from rnnplay.corpora.folders import JoinedStream, folder_files, split_dir_spec, stdlib_files, stdlib_root
 from rnnplay.corpora.text import (
     BINARY_SNIFF,
     check_not_binary,
@@ -55,18 +55,16 @@ class DirLoader:
         folder, pattern = split_dir_spec(spec)
         root = user_path(folder)
         listing = folder_files(root, pattern)
-        joined = join_files(listing.files, root, encoding, progress, f"reading {root.name or root}")
         outside = _linked_out(listing.outside, folder)
-        if not joined.files and outside:
-            raise RnnplayError(f"dir:{printable(folder)}:{printable(pattern)} matched no text files inside "
-                               f"{printable(folder)}/ ({outside}); give the folder they link to itself, or copy the "
-                               f"files into {printable(folder)}/")
-        if not joined.files:
-            raise RnnplayError(f"dir:{folder}:{pattern} matched no text files; check the folder or the pattern "
-                               f"(e.g. dir:{folder}:*.txt)")
-        skipped = f", {joined.skipped_binary} binary files skipped" if joined.skipped_binary else ""
-        skipped += f", {outside}" if outside else ""
-        return Corpus(root.resolve().name, joined.text, str(root), description=f"{joined.files} files{skipped}")
+        if outside:
+            none = (f"dir:{printable(folder)}:{printable(pattern)} matched no text files inside {printable(folder)}/ "
+                    f"({outside}); give the folder they link to itself, or copy the files into {printable(folder)}/")
+        else:
+            none = (f"dir:{folder}:{pattern} matched no text files; check the folder or the pattern "
+                    f"(e.g. dir:{folder}:*.txt)")
+        corpus = folder_corpus(JoinedStream(listing.files, root, encoding, none), root.resolve().name, progress)
+        corpus.description += f", {outside}" if outside else ""
+        return corpus
 
 
 def _linked_out(count: int, folder: str) -> str:
@@ -111,10 +109,11 @@ class StdlibLoader:
     def load(self, spec: str, progress: Progress) -> Corpus:
         version = sys.version.split()[0]
         root = stdlib_root()
-        joined = join_files(stdlib_files(spec), root, "utf-8", progress, "reading the standard library")
+        joined = JoinedStream(stdlib_files(spec), root, "utf-8")
         return Corpus(
-            f"stdlib:{spec}" if spec else "stdlib", joined.text, f"Python {version} standard library at {root}",
-            licence="PSF-2.0", description=f"{joined.files} source files of Python {version}'s standard library",
+            f"stdlib:{spec}" if spec else "stdlib", joined.text(progress, "reading the standard library"),
+            f"Python {version} standard library at {root}", licence="PSF-2.0",
+            description=f"{joined.members} source files of Python {version}'s standard library",
         )
 
 

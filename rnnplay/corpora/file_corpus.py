@@ -7,11 +7,15 @@ cache has that text's ids, is done without reading the file; otherwise one strea
 asks of a corpus (``chars``, ``vocab()``, ``encode(vocab)``, ``unknown(vocab)``, ``sha256``)
 from the id file and its sidecar; ``text`` still reads the whole file, for the few commands
 that show text (``head(n)`` reads only the start).
+
+:func:`folder_corpus` does the same for a ``dir:`` folder's joined text
+(:class:`~rnnplay.corpora.folders.JoinedStream`) once its files are large: a :class:`FolderCorpus`.
 """
 
 from __future__ import annotations
 
 import codecs
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,8 @@ import numpy as np
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Corpus, Progress, no_progress
-from rnnplay.corpora.id_build import encode_file, remember, remembered_sha256
+from rnnplay.corpora.folders import JoinedStream, as_text
+from rnnplay.corpora.id_build import encode_file, encode_text, remember, remembered_sha256
 from rnnplay.corpora.id_file import CacheError, IdFile, ids_folder
 from rnnplay.corpora.text import (
     BOM,
@@ -55,10 +60,13 @@ class FileCorpus(Corpus):
     @property
     def text(self) -> str:  # type: ignore[override]  # read on demand instead of held
         """The whole text, read from the file again; a one-line error if the file changed since it was loaded."""
-        text = read_text_file(self.path, self.encoding)
+        text = self.read_text()
         if text_sha256(text) != self.sha256:
             raise RnnplayError(f"{self.path} has changed since it was loaded; load it again")
         return text
+
+    def read_text(self) -> str:
+        return read_text_file(self.path, self.encoding)
 
     @property
     def sha256(self) -> str:  # type: ignore[override]
@@ -120,8 +128,58 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
                 ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
                                   folder)
             except CacheError:
-                if info.st_size > (physical_memory() or 0) * MEMORY_SHARE:
+                if not fits_in_memory(info.st_size):
                     raise
                 return Corpus(path.name, read_text_file(path, encoding), str(path))
             remember(folder, path, info, encoding, ids.sha256)
     return FileCorpus(path.name, path, encoding, ids)
+
+
+def fits_in_memory(size: int) -> bool:
+    """Whether a text of ``size`` bytes may be read into memory when the cache cannot take its ids (MEMORY_SHARE)."""
+    return size <= (physical_memory() or 0) * MEMORY_SHARE
+
+
+class FolderCorpus(FileCorpus):
+    """A folder's joined text (``dir:``) as a corpus whose ids are :attr:`id_file`; its text is joined again when
+    asked for."""
+
+    def __init__(self, name: str, joined: JoinedStream, id_file: IdFile) -> None:
+        super().__init__(name, joined.root, joined.encoding, id_file, description=joined_summary(joined))
+        self.joined = joined
+
+    def read_text(self) -> str:
+        return self.joined.again().text()
+
+    def head(self, chars: int) -> str:
+        """The first ``chars`` characters, joined from the first files only."""
+        pieces: list[str] = []
+        got = 0
+        with closing(self.joined.again().pieces(no_progress, "")) as stream:  # closed: no file left open
+            for piece in stream:
+                pieces.append(as_text(piece))
+                got += len(piece)
+                if got >= chars:
+                    break
+        return "".join(pieces)[:chars]
+
+
+def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = None) -> Corpus:
+    """The corpus of a folder's joined text: from ID_FILE_BYTES of files on, its ids in the cache as a large file's
+    (built anew at each load), else its text in memory (so too when the cache cannot take the ids and it fits)."""
+    progress = progress or no_progress
+    if joined.size >= ID_FILE_BYTES:
+        try:
+            return FolderCorpus(name, joined, encode_text(joined, joined.most_chars, name, progress, ids_folder()))
+        except CacheError:
+            if not fits_in_memory(joined.size):
+                raise
+            joined = joined.again()
+    text = joined.text(progress, f"reading {name}")
+    return Corpus(name, text, str(joined.root), description=joined_summary(joined))
+
+
+def joined_summary(joined: JoinedStream) -> str:
+    """What a corpus description says of a folder once joined: "3 files, 1 binary files skipped"."""
+    skipped = f", {joined.skipped_binary} binary files skipped" if joined.skipped_binary else ""
+    return f"{joined.members} files{skipped}"

@@ -4,19 +4,24 @@ Files are read in sorted order (the same folder always gives the same text) and
 joined the way ``head a b`` shows several files: each starts with a header line
 ``==> relative/path <==``, and a blank line separates one file from the next. The
 model sees where files begin and end, and a person reading the text can too.
+The joined text is streamed a file and a chunk at a time (:class:`JoinedStream`), so a large
+folder goes through an id file as a large text file does, never held whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import sysconfig
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, printable
-from rnnplay.corpora.base import Progress
-from rnnplay.corpora.text import decode, is_folder, looks_binary, probe, read_regular_file, user_path, wide_encoding
+from rnnplay.corpora.base import Progress, no_progress
+from rnnplay.corpora.text import is_folder, open_regular, probe, user_path
+from rnnplay.corpora.text_stream import TextStream
 
 # Folders of the standard library that are not the library itself: tests, bundled
 # tools and apps, generated tables (encodings), deprecated packages, installed packages.
@@ -30,28 +35,91 @@ def header(name: str) -> str:
     return f"==> {name} <==\n"
 
 
-@dataclass
-class Joined:
-    text: str
-    files: int
-    skipped_binary: int
+def as_text(piece: str | bytes) -> str:
+    """A piece of streamed text as ``str`` (``bytes`` pieces are all ASCII)."""
+    return piece if isinstance(piece, str) else piece.decode("ascii")
 
 
-def join_files(files: list[Path], root: Path, encoding: str, progress: Progress, label: str) -> Joined:
-    """The files' texts with a header before each; files that look binary are skipped and counted."""
-    parts: list[str] = []
-    skipped = 0
-    for i, path in enumerate(files, 1):
-        data = read_regular_file(path)
-        if looks_binary(data, encoding) and not wide_encoding(data):  # UTF-16/32 text: decode says which --encoding
-            skipped += 1
-        else:
-            text = decode(data, str(path), encoding)
-            name = path.relative_to(root).as_posix().encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            # a name not in UTF-8 gets '�'s; one with a line break cannot forge a header line of its own
-            parts.append(header(printable(name)) + text + ("" if text.endswith("\n") else "\n"))
-        progress(label, i, len(files), "files")
-    return Joined("\n".join(parts), len(parts), skipped)
+class JoinedStream:
+    """The text of ``files`` joined (see the module), a piece at a time as a :class:`TextStream` gives one file's:
+    each file is decoded as it is reached, and the sha256 is of the whole. So a large folder becomes an id file
+    as a large file does, never held whole (:func:`~rnnplay.corpora.file_corpus.folder_corpus`); :meth:`text`
+    joins a small one in memory. Files that look binary are skipped and counted; ``none_error`` is the one
+    line for a folder with no text file at all."""
+
+    def __init__(self, files: list[Path], root: Path, encoding: str, none_error: str = "") -> None:
+        self.files, self.root, self.encoding, self.none_error = files, root, encoding, none_error
+        self.size = sum(info.st_size for p in files if (info := probe(p)) is not None)  # bytes, when listed
+        self.done = 0  # bytes read so far
+        self.members = 0  # files joined so far
+        self.skipped_binary = 0
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    @property
+    def most_chars(self) -> int:
+        """At most how many characters the joined text has: one a byte of the files, and the header lines."""
+        return self.size + sum(len(header(self.name(p))) + 1 for p in self.files)
+
+    def again(self) -> JoinedStream:
+        """A new stream of the same files, read from their start."""
+        return JoinedStream(self.files, self.root, self.encoding, self.none_error)
+
+    def name(self, path: Path) -> str:
+        """``path`` as its header line shows it: relative to the folder, a name not in UTF-8 with '�'s, and a line
+        break escaped (a file's name cannot forge a header line of its own)."""
+        name = path.relative_to(self.root).as_posix()
+        return printable(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+    def begin(self) -> bool:
+        """Nothing to read ahead: each file is checked when it is reached."""
+        return True
+
+    def pieces(self, progress: Progress, label: str) -> Iterator[str | bytes]:
+        """The joined text in pieces (``bytes`` when all ASCII, else ``str``); one line for a file that is not
+        text in the encoding, or when no file is."""
+        for path in self.files:
+            yield from self._member(path, progress, label)
+        if not self.members and self.none_error:
+            raise RnnplayError(self.none_error)
+
+    def text(self, progress: Progress = no_progress, label: str = "") -> str:
+        """The whole joined text."""
+        text = "".join(map(as_text, self.pieces(progress, label)))
+        progress(label, self.done, self.done, "B")
+        return text
+
+    def _member(self, path: Path, progress: Progress, label: str) -> Iterator[str | bytes]:
+        start = self.done
+
+        def told(_label: str, done: int, _total: int | None, unit: str = "B") -> None:
+            progress(label, start + done, max(self.size, start + done), unit)
+
+        handle, info = open_regular(path, in_memory=False)
+        with handle:
+            stream = TextStream(handle, str(path), self.encoding, info.st_size, self._digest)
+            if stream.begin(skip_binary=True):
+                yield self._own(("\n" if self.members else "") + header(self.name(path)))
+                last: str | bytes = ""
+                for piece in stream.pieces(told, label):
+                    last = piece[-1:]
+                    yield piece
+                if last not in ("\n", b"\n"):
+                    yield self._own("\n")
+                self.members += 1
+            else:
+                self.skipped_binary += 1
+        self.done = start + info.st_size  # a skipped file too
+        if self.done < self.size:
+            progress(label, self.done, self.size, "B")
+
+    def _own(self, text: str) -> str:
+        """``text`` of the joining itself (a header, a line break), hashed as the files' text is."""
+        self._digest.update(text.encode("utf-8"))
+        return text
 
 
 def split_dir_spec(spec: str, base: Path = Path()) -> tuple[str, str]:

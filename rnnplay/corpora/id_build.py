@@ -27,13 +27,12 @@ from typing import BinaryIO
 
 import numpy as np
 
-from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Progress
 from rnnplay.corpora.id_file import IdFile, TempFile, check_room, renumber
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
-from rnnplay.corpora.text_stream import TextStream
+from rnnplay.corpora.text_stream import TextSource, TextStream
 
 REORDER_BUDGET = 1 << 26  # ids rewritten to keep the numbering sorted while streaming, before it waits for the end
 
@@ -70,8 +69,13 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
 
     ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s".
     """
+    return encode_text(TextStream(handle, where, encoding, size), size, name, progress, folder)
+
+
+def encode_text(stream: TextSource, size: int, name: str, progress: Progress, folder: Path) -> IdFile:
+    """The id file of the text ``stream`` gives, of at most ``size`` characters, built in one pass (see
+    :func:`encode_file`)."""
     started = time.perf_counter()
-    stream = TextStream(handle, where, encoding, size)
     stream.begin()  # a binary file is said to be one before the cache is asked for room
     encoder = StreamEncoder()
     build = Build(folder, size)
@@ -82,9 +86,6 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
             if encoded.renumbered is not None and written:
                 build.rewrite(encoded.renumbered, encoder.dtype, written)
             build.temp.write(encoded.ids)
-        if stream.done != size:  # grew or shrank while read: the ids would be of neither text
-            raise RnnplayError(f"{where} changed while it was read ({size:,} bytes, then {stream.done:,}); load it "
-                               "again once nothing writes to it")
         if encoder.position == 0:
             raise empty_corpus(name)
         if len(encoder.chars) < 2:

@@ -18,37 +18,59 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora.base import Progress
-from rnnplay.corpora.text import BOM, check_not_binary, invalid_text, text_codec
+from rnnplay.corpora.text import BOM, check_not_binary, invalid_text, looks_binary, text_codec, wide_encoding
 
 CHUNK_BYTES = 1 << 19  # bytes read at a time: a piece's scratch (about 20 bytes a character) stays near 10 MB
+
+
+class TextSource(Protocol):
+    """What an id file is built from (:func:`~rnnplay.corpora.id_build.encode_text`): a :class:`TextStream`, or
+    the joined text of a folder (:class:`~rnnplay.corpora.folders.JoinedStream`)."""
+
+    done: int  # bytes read so far
+
+    @property
+    def sha256(self) -> str: ...  # of the text in UTF-8, once every piece is read
+
+    def begin(self) -> bool: ...
+
+    def pieces(self, progress: Progress, label: str) -> Iterator[str | bytes]: ...
 
 
 class TextStream:
     """The text of an open file, a piece at a time (:meth:`begin`, then :meth:`pieces`); :attr:`sha256` once they
     are all read."""
 
-    def __init__(self, handle: BinaryIO, where: str, encoding: str, size: int | None = None) -> None:
+    def __init__(self, handle: BinaryIO, where: str, encoding: str, size: int | None = None,
+                 digest: Any = None) -> None:
+        """``size``: the file's bytes when it was opened (more or fewer by the end is an error); ``digest``: a
+        hashlib object that the text's UTF-8 goes into, if it is to hash more than this file's text."""
         self.handle, self.where, self.encoding, self.size = handle, where, encoding, size
         self.codec = text_codec(encoding)
         self.done = 0  # bytes read so far
-        self._digest = hashlib.sha256()
+        self._digest = digest if digest is not None else hashlib.sha256()
         self._first = b""  # the first chunk, read by begin()
 
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def begin(self) -> None:
-        """Read the first chunk: a one-line error now if the file looks binary; a UTF-8 byte-order mark dropped."""
+    def begin(self, skip_binary: bool = False) -> bool:
+        """Read the first chunk: a one-line error now if the file looks binary, or False if ``skip_binary`` (text
+        with a UTF-16/32 byte-order mark is never skipped: its error names its encoding); a UTF-8 byte-order
+        mark dropped."""
         data = self._read()
+        if skip_binary and looks_binary(data, self.encoding) and not wide_encoding(data):
+            return False
         check_not_binary(data, self.where, self.encoding)
         if self.codec == "utf-8" and data.startswith(BOM):
             data = data[len(BOM) :]
         self._first = data
+        return True
 
     def pieces(self, progress: Progress, label: str) -> Iterator[str | bytes]:
         """The text in pieces (after :meth:`begin`): ``bytes`` when a UTF-8 chunk is all ASCII, else ``str``;
@@ -66,6 +88,9 @@ class TextStream:
             if piece:
                 yield piece
             if not data:
+                if self.size is not None and self.done != self.size:  # grew or shrank: the text of neither
+                    raise RnnplayError(f"{self.where} changed while it was read ({self.size:,} bytes, then "
+                                       f"{self.done:,}); load it again once nothing writes to it")
                 return
             fed = self.done
             data = self._read()
