@@ -368,6 +368,8 @@ ROWS = [
                  id="file-bigger-than-memory"),
     pytest.param(Row([*TRAIN, "big.txt", *TINY], ("ids need", "are free"), make=sparse("big.txt"),
                      subprocess=True), id="train-file-bigger-than-memory"),
+    pytest.param(Row([*SHOW, "dir:notes"], ("ids need", "are free"), make=dir_with(sparse("big.txt"))),
+                 id="dir-member-bigger-than-memory"),  # streamed as a large file is: refused for the disk its ids need
     pytest.param(Row([*SHOW, "t.txt", "--encoding", "rot13"], ("unknown text encoding 'rot13'",), {"t.txt": TEXT}),
                  id="encoding-not-for-text"),
     pytest.param(Row([*TRAIN, "t.txt", "--encoding", "punycode", *TINY], ("unknown text encoding",),
