@@ -71,8 +71,8 @@ def _linked_out(count: int, folder: str) -> str:
     """What the summary says of ``count`` files that a symbolic link leads outside ``folder``; "" for none."""
     if not count:
         return ""
-    return f"skipped {count} file{'s' if count > 1 else ''} that link{'' if count > 1 else 's'} outside " \
-           f"{printable(folder.rstrip('/') or '/')}/"
+    files = f"{count} file that links" if count == 1 else f"{count} files that link"
+    return f"skipped {files} outside {printable(folder.rstrip('/'))}/"
 
 
 class UrlLoader:
