@@ -458,3 +458,23 @@ def test_ctrl_c_while_a_step_is_committed_waits_for_the_commit(small_text: str, 
         trainer.train_step()
     assert trainer.step == trainer.optimizer.t == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_evaluating_with_a_large_vocabulary_holds_few_logits_at_once() -> None:
+    """A text of 3,000 distinct characters: its validation used to hold 8,192 rows of logits in float64 three times
+    over; chunks of at most EVAL_LOGITS logits hold a few tens of MB, and give the same loss."""
+    import tracemalloc
+
+    from rnnplay.core.cells import LSTMCell
+    from rnnplay.core.vocab import Vocab
+
+    chars = "".join(chr(0x4E00 + i) for i in range(3000))
+    model = Model(LSTMCell(), Vocab.from_text(chars), 8, 1, seed=1)
+    ids = np.random.default_rng(0).integers(0, 3000, size=20_000).astype(np.int32)
+    whole = model.evaluate(ids[:600], seq_length=256)  # a short text: one chunk of 18 steps, nothing to split
+    tracemalloc.start()
+    model.evaluate(ids)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB at once"
+    assert model.evaluate(ids[:600], seq_length=1) == pytest.approx(whole, rel=1e-9)  # chunking keeps the loss

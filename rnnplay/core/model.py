@@ -33,6 +33,8 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.loss import cross_entropy, cross_entropy_with_grad
 from rnnplay.core.vocab import Vocab, count_ids
 
+EVAL_LOGITS = 1 << 20  # logits in one chunk of Model.evaluate: the batch's streams x time steps x vocabulary
+
 States = list[State]
 
 
@@ -208,13 +210,16 @@ class Model:
 
         The text is cut into ``batch_size`` contiguous streams whose state is
         carried across chunks, so every character but each stream's first is
-        predicted with its full left context within the stream.
+        predicted with its full left context within the stream. A chunk holds at most
+        EVAL_LOGITS logits (fewer time steps for a large vocabulary): its softmax, in
+        float64, makes a few arrays of that size.
         """
         n = len(ids) - 1
         if n < 1:
             raise RnnplayError("need at least two characters to compute a loss")
         B = max(1, min(batch_size, n // 2))
         L = n // B
+        seq_length = max(1, min(seq_length, EVAL_LOGITS // (B * self.vocab.size)))
         inputs = ids[: B * L].reshape(B, L).T
         targets = ids[1 : B * L + 1].reshape(B, L).T
         total, count = 0.0, 0
