@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rnnplay.core import address_space
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
     MAX_BAD_STEPS,
@@ -178,19 +178,22 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     return out, best, plot
 
 
+def say(text: str) -> None:
+    """One line on stderr; a file name in it (--out, --init-from, a corpus) may hold a newline or an escape
+    sequence, which is written as an escape so that it neither splits the line nor moves the cursor."""
+    print(printable(text), file=sys.stderr)
+
+
 def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) -> None:
     model, corpus = run_.model, run_.corpus
     if base is not None:
-        print(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
-              f"on {corpus.name}: {corpus.chars:,} chars, {model.num_params():,} parameters", file=sys.stderr)
+        say(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
+            f"on {corpus.name}: {corpus.chars:,} chars, {model.num_params():,} parameters")
         return
     what = f"resuming {resumed}" if resumed else "training"
-    print(
-        f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
+    say(f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
         f"({model.num_params():,} parameters) on {corpus.name}: {corpus.chars:,} chars, "
-        f"vocabulary {model.vocab.size}; step {run_.trainer.step}",
-        file=sys.stderr,
-    )
+        f"vocabulary {model.vocab.size}; step {run_.trainer.step}")
     if run_.changes:
         print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
 
@@ -200,7 +203,7 @@ def write_plot(run_: TrainingRun, plot: Path) -> None:
     if h.steps or h.val_steps:
         title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
         path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
-        print(f"wrote the loss curves to {path}", file=sys.stderr)
+        say(f"wrote the loss curves to {path}")
 
 
 class TrainingLoop:
@@ -270,12 +273,12 @@ class TrainingLoop:
                                  f"will the next checkpoints until {self.out} can be written")
         elif self.trouble is not None:
             self.trouble = None
-            self.progress.message(f"{self.out} can be written again: saved step {step} there")
+            self.progress.message(printable(f"{self.out} can be written again: saved step {step} there"))
 
     def warn(self, trouble: str, text: str) -> None:
         if trouble != self.trouble:
             self.trouble = trouble
-            self.progress.message(text)
+            self.progress.message(printable(text))
 
     def offer_best(self, val_loss: float) -> None:
         assert self.best is not None
@@ -283,10 +286,11 @@ class TrainingLoop:
             with self.interrupts.writing(self.best.path):
                 saved = self.best.offer(self.run_, val_loss, **self.save_kwargs)
         except RnnplayError as err:
-            self.progress.message(f"warning: the best checkpoint was not saved: {err}")
+            self.progress.message(printable(f"warning: the best checkpoint was not saved: {err}"))
             return
         if saved is not None and saved.problem:
-            self.progress.message(f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead")
+            kept = f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead"
+            self.progress.message(printable(kept))
             self.best.path = saved.path
 
     def final_save(self) -> Saved:
@@ -302,7 +306,7 @@ class TrainingLoop:
         where = saved.path
         outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
         if event.reason == "stopped":
-            print(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}", file=sys.stderr)
+            say(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}")
             return self.interrupts.exit_code
         if event.reason == "diverged":
             raise RnnplayError(
@@ -312,9 +316,9 @@ class TrainingLoop:
         if saved.problem:
             raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
                                f"continue with --resume {where}")
-        print(f"{outcome} after {event.step} steps in {duration(event.seconds)}", file=sys.stderr)
+        say(f"{outcome} after {event.step} steps in {duration(event.seconds)}")
         if self.best is not None and self.best.kept:
-            print(self.best.describe(self.run_), file=sys.stderr)
+            say(self.best.describe(self.run_))
         print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
         return 0
 

@@ -1,0 +1,81 @@
+"""Hostile table: fine-tuning with a growing vocabulary (`rnnplay train --init-from`) and looking inside a model
+(`rnnplay neurons`), each case one row.
+
+A row runs the real command in process (``rnnplay.ui.cli.main``) inside a sandbox
+holding a small model ``m.npz`` and a text ``small.txt``. A failing row must end in
+one ``rnnplay: error:`` line naming what is wrong, and change nothing; a row that
+succeeds may write only its ``--out``, and every line it prints on stderr must be
+one line with no control character (a file name holding an escape sequence is
+shown escaped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rnnplay.core.cells import RNNCell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+from rnnplay.models.bundled import save_model
+
+from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
+
+TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" * 8
+TINY = ["--batch-size", "2", "--seq-length", "8", "--steps", "2", "--val-every", "0", "--sample-every", "0"]
+ESCAPED = "m\x1b[31mred\nx.npz"  # a model file name with an escape sequence and a line break
+Make = Callable[[Path], None]
+
+
+@dataclass
+class Row:
+    args: list[str]
+    mentions: tuple[str, ...] = ()
+    code: int = 1
+    make: Make | None = None  # prepares the sandbox's work folder
+    allowed: tuple[str, ...] = ()  # sandbox paths a successful command may create or change
+    said: str = ""  # for rows that succeed: a phrase stderr must hold
+
+
+def copy_model(name: str) -> Make:
+    return lambda work: (work / name).write_bytes((work / "m.npz").read_bytes())
+
+
+def text_file(name: str, text: str) -> Make:
+    return lambda work: (work / name).write_text(text, encoding="utf-8")
+
+
+ROWS = [
+    # file names with escape sequences and line breaks, in the lines a successful fine-tune prints
+    pytest.param(Row(["train", "small.txt", "--init-from", ESCAPED, *TINY, "--out", "ft\x1b[2J.npz"], code=0,
+                     make=copy_model(ESCAPED), allowed=("work/ft\x1b[2J.npz",),
+                     said="fine-tuning m\\x1b[31mred\\nx.npz"), id="init-from-and-out-names-with-escapes"),
+]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    m = Model(RNNCell(), Vocab.from_text(TEXT), 8, 1, seed=1)
+    return save_model(tmp_path_factory.mktemp("model") / "m.npz", m, extra={"corpus": {"name": "small.txt"}})
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_hostile_finetune_and_inspect(row: Row, sandbox: Sandbox, model: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (sandbox.work / "small.txt").write_text(TEXT)
+    (sandbox.work / "m.npz").write_bytes(model.read_bytes())
+    if row.make is not None:
+        row.make(sandbox.work)
+    before = sandbox.snapshot()
+    out = sandbox.run_in_process(row.args, capsys, monkeypatch)
+    if row.code == 0:
+        assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        assert row.said in out.stderr, out.stderr
+        shown = out.stderr.replace("\r", "\n").splitlines()  # a progress bar's redraws are lines of their own
+        assert not [ln for ln in shown if any(not c.isprintable() for c in ln)], out.stderr
+    else:
+        assert_one_line_error(out, mentions=row.mentions, code=row.code)
+    assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
