@@ -53,6 +53,15 @@ ROWS = [
     pytest.param(Row(["train", "small.txt", "--init-from", ESCAPED, *TINY, "--out", "ft\x1b[2J.npz"], code=0,
                      make=copy_model(ESCAPED), allowed=("work/ft\x1b[2J.npz",),
                      said="fine-tuning m\\x1b[31mred\\nx.npz"), id="init-from-and-out-names-with-escapes"),
+    # rnnplay neurons: texts and numbers it cannot use
+    pytest.param(Row(["neurons", "m.npz", "--unit", "0:0", "--text", "ééé"], ("too short", "'é'")),
+                 id="neurons-text-all-unseen"),  # the skipped characters said in the error, not in a note before it
+    pytest.param(Row(["neurons", "m.npz", "--find", "inside-quotes", "--text", "€\x1b"], ("too short", "U+001B")),
+                 id="neurons-find-text-all-unseen"),
+    pytest.param(Row(["neurons", "m.npz", "--find", "after-newline", "--file", "small.txt", "--streams", "0"],
+                     ("--streams must be at least 1",)), id="neurons-streams-zero"),
+    pytest.param(Row(["neurons", "m.npz", "--find", "after-newline", "--file", "small.txt", "--streams", "-5"],
+                     ("--streams must be at least 1",)), id="neurons-streams-negative"),
 ]
 
 

@@ -66,12 +66,14 @@ def _text(args: argparse.Namespace, model: Model) -> str:
     else:
         raise RnnplayError("give the text to read with --text TEXT or --file PATH")
     unknown = model.vocab.unknown(text)
+    names = ", ".join(describe_char(c) for c in unknown[:10])
     if unknown:
-        names = ", ".join(describe_char(c) for c in unknown[:10])
-        print(f"rnnplay: note: skipping characters the model has never seen: {names}", file=sys.stderr)
         text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
-    if len(text) < 2:
-        raise RnnplayError("the text is too short: give at least two characters the model knows")
+    if len(text) < 2:  # the one line says what was skipped too: no note before it
+        skipped = f" once the characters the model has never seen ({names}) are left out" if unknown else ""
+        raise RnnplayError(f"the text is too short{skipped}: give at least two characters the model knows")
+    if unknown:
+        print(f"rnnplay: note: skipping characters the model has never seen: {names}", file=sys.stderr)
     return text
 
 
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.find is not None:
         if args.top < 1:
             raise RnnplayError(f"--top must be at least 1 (got {args.top})")
+        if args.streams is not None and args.streams < 1:
+            raise RnnplayError(f"--streams must be at least 1 (got {args.streams}); leave it out for the default")
         streams = args.streams or auto_streams(len(text))
         with ProgressBar() as bar, get_host().blame("cells", model.cell.name, "reading the text"):
             scores = find_neurons(model, text, args.find, args.top, args.state, streams,
