@@ -30,7 +30,7 @@ from rnnplay.core.cells.base import Cell
 from rnnplay.core.data import split_ids
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
-from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
+from rnnplay.core.limits import MAX_PARAMS, MAX_VOCAB, check_model_size, check_state_size
 from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
 from rnnplay.core.train_config import ModelSpec, TrainConfig
@@ -261,6 +261,7 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
     vocab = corpus.vocab()
     if len(vocab) < 2:
         raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
+    check_vocab_size(corpus, 0, len(vocab))
     cell = get_host().cell(spec.cell)
     check_buildable(cell, vocab, spec, config)
     with get_host().blame("cells", spec.cell, "creating its parameters"):  # a plugin's init_params
@@ -281,6 +282,7 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
     ``run.added`` names them, in code-point order. ``model`` itself is never changed.
     """
     added = tuple(sorted(corpus.unknown(model.vocab)))
+    check_vocab_size(corpus, model.vocab.size, len(added))
     vocab = grown_vocab(model.vocab, added)
     spec = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
     check_buildable(model.cell, vocab, spec, config)
@@ -358,6 +360,20 @@ def growth_text(run: TrainingRun, shown: int = 10) -> str:
     names = " ".join(describe_char(c) for c in run.added[:shown])
     more = f" and {len(run.added) - shown} more" if len(run.added) > shown else ""
     return f"{old} characters + {len(run.added)} new: {names}{more}"
+
+
+def check_vocab_size(corpus: Corpus, have: int, added: int) -> None:
+    """One line when a model of ``have`` characters (0: a new model) plus the corpus's ``added`` would read more
+    characters than any model may (the loader's limit), naming what to change: the text, since no flag sets it."""
+    if have + added <= MAX_VOCAB:
+        return
+    if not have:
+        raise RnnplayError(f"corpus {corpus.name} has {added:,} distinct characters, more than the {MAX_VOCAB:,} a "
+                           "model can read: train on a text with fewer distinct characters (leave out rare scripts "
+                           "or symbols)")
+    raise RnnplayError(f"corpus {corpus.name} has {added:,} characters the model lacks; with its {have:,} that makes "
+                       f"{have + added:,}, more than the {MAX_VOCAB:,} a model can read: fine-tune on a text with at "
+                       f"most {MAX_VOCAB - have:,} new characters, or train a new model on it")
 
 
 def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConfig) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from rnnplay.core.cells import RNNCell
+from rnnplay.core.limits import MAX_VOCAB
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import save_model
@@ -48,11 +49,27 @@ def text_file(name: str, text: str) -> Make:
     return lambda work: (work / name).write_text(text, encoding="utf-8")
 
 
+def alphabet(name: str, distinct: int) -> Make:
+    """A text of TEXT's characters and CJK ones after them (surrogates skipped), ``distinct`` characters in all."""
+    def make(work: Path) -> None:
+        have = sorted(set(TEXT))
+        more = (chr(c) for c in range(0x4E00, 0x110000) if not 0xD800 <= c < 0xE000)
+        extra = [next(more) for _ in range(distinct - len(have))]
+        (work / name).write_text(TEXT + "".join(extra), encoding="utf-8")
+    return make
+
+
 ROWS = [
     # file names with escape sequences and line breaks, in the lines a successful fine-tune prints
     pytest.param(Row(["train", "small.txt", "--init-from", ESCAPED, *TINY, "--out", "ft\x1b[2J.npz"], code=0,
                      make=copy_model(ESCAPED), allowed=("work/ft\x1b[2J.npz",),
                      said="fine-tuning m\\x1b[31mred\\nx.npz"), id="init-from-and-out-names-with-escapes"),
+    # a vocabulary that would grow past the limit: no flag sets it, so the line names the text, not a value
+    pytest.param(Row(["train", "wide.txt", "--init-from", "m.npz", *TINY], ("lacks", "65,536", "at most"),
+                     make=alphabet("wide.txt", MAX_VOCAB + 1)), id="init-from-grows-past-the-vocabulary-limit"),
+    pytest.param(Row(["train", "wide.txt", "--cell", "rnn", "--hidden", "8", "--layers", "1", *TINY],
+                     ("65,537 distinct characters", "fewer distinct"), make=alphabet("wide.txt", MAX_VOCAB + 1)),
+                 id="new-model-past-the-vocabulary-limit"),
     # rnnplay neurons: texts and numbers it cannot use
     pytest.param(Row(["neurons", "m.npz", "--unit", "0:0", "--text", "ééé"], ("too short", "'é'")),
                  id="neurons-text-all-unseen"),  # the skipped characters said in the error, not in a note before it
