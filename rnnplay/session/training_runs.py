@@ -279,8 +279,12 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
 
     Characters of the corpus that the model lacks are appended to a copy's vocabulary
     (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``):
-    ``run.added`` names them, in code-point order. ``model`` itself is never changed.
+    ``run.added`` names them, in code-point order. A float16 model trains as float32 (each step would be
+    skipped in half precision). ``model`` itself is never changed.
     """
+    if model.dtype == np.float16:  # Adam's updates underflow or overflow in half precision: train in float32
+        model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=np.float32,
+                      params={k: v.astype(np.float32) for k, v in model.params.items()})
     added = tuple(sorted(corpus.unknown(model.vocab)))
     check_vocab_size(corpus, model.vocab.size, len(added))
     vocab = grown_vocab(model.vocab, added)

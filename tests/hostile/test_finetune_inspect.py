@@ -11,10 +11,12 @@ shown escaped).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rnnplay.core.cells import RNNCell
@@ -49,6 +51,16 @@ def text_file(name: str, text: str) -> Make:
     return lambda work: (work / name).write_text(text, encoding="utf-8")
 
 
+def half_precision(work: Path) -> None:
+    """m.npz as a float16 model: its metadata's dtype (which a checkpoint may say) and its arrays."""
+    with np.load(work / "m.npz", allow_pickle=False) as npz:
+        content = {k: npz[k].astype(np.float16) if k.startswith("param/") else npz[k] for k in npz.files}
+    meta = json.loads(str(content["__meta__"]))
+    content["__meta__"] = np.array(json.dumps({**meta, "dtype": "float16"}))
+    with (work / "m.npz").open("wb") as f:
+        np.savez(f, **content)
+
+
 def alphabet(name: str, distinct: int) -> Make:
     """A text of TEXT's characters and CJK ones after them (surrogates skipped), ``distinct`` characters in all."""
     def make(work: Path) -> None:
@@ -70,6 +82,10 @@ ROWS = [
     pytest.param(Row(["train", "wide.txt", "--cell", "rnn", "--hidden", "8", "--layers", "1", *TINY],
                      ("65,537 distinct characters", "fewer distinct"), make=alphabet("wide.txt", MAX_VOCAB + 1)),
                  id="new-model-past-the-vocabulary-limit"),
+    # a float16 model trains in float32: in half precision every step was skipped, then "diverged: a lower --lr"
+    pytest.param(Row(["train", "small.txt", "--init-from", "m.npz", *TINY, "--steps", "4", "--out", "ft.npz"],
+                     code=0, make=half_precision, allowed=("work/ft.npz",), said="saved ft.npz after 4 steps"),
+                 id="init-from-a-float16-model"),
     # rnnplay neurons: texts and numbers it cannot use
     pytest.param(Row(["neurons", "m.npz", "--unit", "0:0", "--text", "ééé"], ("too short", "'é'")),
                  id="neurons-text-all-unseen"),  # the skipped characters said in the error, not in a note before it
