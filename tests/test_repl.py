@@ -352,3 +352,15 @@ def test_a_piped_transcript_holds_the_branch_and_the_compare(tiny_path: Path, tm
     headings = [line for line in (tmp_path / "t.md").read_text(encoding="utf-8").splitlines() if line[:3] == "## "]
     assert headings == ["## Turn 1: a text read with /heat", "## Turn 2: a branch of turn 1", "## Turn 3",
                         f"## Comparison 1: the same seed through {len(compare['samplers'])} samplers"]
+
+
+def test_a_second_training_shows_its_own_validation_loss_not_the_last_runs(running: Running, tmp_path: Path) -> None:
+    """The progress line's 'val' is the run's own: the first run's last validation is not carried into the next."""
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 20)
+    for n, out in enumerate(("a.npz", "b.npz"), 1):
+        running.type(f"/train {corpus} steps=2 batch=2 seq=8 out={tmp_path / out}\r")
+        running.until(lambda n=n: running.text().count("training done at step 2") == n)
+    steps = [line for line in running.text().splitlines() if line.startswith("training: step 1 ")]
+    assert len(steps) == 2 and " val " not in steps[1], steps
+

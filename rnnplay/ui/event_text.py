@@ -18,7 +18,7 @@ from rich.text import Text
 from rnnplay.builtin.inspect_commands import unit_command
 from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import describe_char
-from rnnplay.session.events import Message, ScoreShown, UnitsFound
+from rnnplay.session.events import Message, ScoreShown, TrainingEnded, UnitsFound
 from rnnplay.ui.console import DIM, LEVEL_STYLES, visible
 
 
@@ -70,6 +70,11 @@ class EventText:
     def _validation(self, e: ValidationEvent) -> Text | None:
         self.val = e.val_loss
         return Text(f"step {e.step}: validation {e.note}") if e.note else None
+
+    @text.register
+    def _ended(self, e: TrainingEnded) -> None:
+        self.val = None  # the next run's progress line shows its own validation loss, never this run's
+        return None
 
     @text.register
     def _sample(self, e: SampleEvent) -> Text:
