@@ -364,3 +364,15 @@ def test_a_second_training_shows_its_own_validation_loss_not_the_last_runs(runni
     steps = [line for line in running.text().splitlines() if line.startswith("training: step 1 ")]
     assert len(steps) == 2 and " val " not in steps[1], steps
 
+
+def test_a_model_name_with_a_line_break_stays_inside_the_one_error_line(tiny_path: Path, tmp_path: Path) -> None:
+    """/load of a missing name lists the library's names: one holding a newline or an ESC is shown escaped."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "NO_COLOR": "1"}
+    library = tmp_path / "data" / "rnnplay" / "models"
+    library.mkdir(parents=True)
+    (library / "nl\nname.npz").write_bytes(tiny_path.read_bytes())
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=b"/load nope\n",
+                          capture_output=True, env=env, timeout=120)
+    said = done.stdout.decode() + done.stderr.decode()
+    errors = [line for line in said.splitlines() if "no model 'nope'" in line]
+    assert len(errors) == 1 and "nl\\nname" in errors[0] and "nl\nname" not in said, said

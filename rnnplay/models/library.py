@@ -210,7 +210,7 @@ def find_model(name: str, folder: Path | None = None) -> Path:
         raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
     names = model_names(folder)
     close = did_you_mean(name.removesuffix(".npz"), names)
-    listed = f"; models: {', '.join(names)}" if names else f"; {folder} holds no models yet"
+    listed = f"; models: {', '.join(map(printable, names))}" if names else f"; {folder} holds no models yet"
     if name.endswith(".npz"):
         raise RnnplayError(f"{name}: no such file, nor a model of that name in {folder}{close}{listed}")
     raise RnnplayError(f"no model {name!r}: not a file, nor a name in {folder}{close}{listed}")
