@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_session import Recorder
 
+from rnnplay.core import checkpoint
 from rnnplay.session.session import Session
 
 
@@ -43,3 +44,25 @@ def test_train_refuses_a_folder_as_best_or_out(session: Session, tmp_path: Path,
     assert rec.messages("error") == [f"{key}= path {folder} is a folder: name a file in it, "
                                      f"e.g. {folder / 'model.npz'}"]
     assert session.training is None and not (tmp_path / "runs.npz").exists()
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard-links", "no-hard-links"])
+def test_save_keeps_a_file_another_program_writes_meanwhile(session: Session, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch, links: bool) -> None:
+    """Two apps saving one name at once: the check that the name is free passes in both, and the second rename
+    used to replace the first one's model silently. Here the other program writes while this save runs."""
+    rec = Recorder(session)
+    target = tmp_path / "same.npz"
+    real_savez = checkpoint.np.savez
+
+    def savez_while_another_saves(f: object, **arrays: object) -> None:
+        target.write_bytes(b"the other program's model")
+        real_savez(f, **arrays)
+
+    monkeypatch.setattr(checkpoint.np, "savez", savez_while_another_saves)
+    if not links:
+        monkeypatch.setattr(checkpoint.os, "link", lambda *a: (_ for _ in ()).throw(OSError(1, "not permitted")))
+    session.submit(f"/save {target}")
+    assert "another program created it meanwhile" in rec.messages("error")[-1]
+    assert target.read_bytes() == b"the other program's model"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".same")] == []  # no temporary left

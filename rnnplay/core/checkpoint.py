@@ -82,8 +82,12 @@ def save_checkpoint(
     training: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
     extra: dict[str, Any] | None = None,
     dtype: str | None = None,
+    replace: bool = True,
 ) -> Path:
     """Write ``model`` (and optionally a trainer's state) atomically to ``path``.
+
+    ``replace=False``: a file that appears at ``path`` while this one is written (another process saving the
+    same name) is kept, and this save fails in one line, instead of the rename replacing it.
 
     ``dtype`` ("float16") stores the parameters at a lower precision to halve the
     file; they are cast back to the model's own dtype when loaded. Weights that
@@ -113,7 +117,7 @@ def save_checkpoint(
             params = {k: v.astype(dtype, copy=False) for k, v in params.items()}
         _refuse_nonfinite(path, params, f" once stored as {dtype} (beyond its range)")
     meta_text = np.array(_metadata_text(path, meta))
-    _write_atomically(path, {**params, **train_arrays, "__meta__": meta_text})
+    _write_atomically(path, {**params, **train_arrays, "__meta__": meta_text}, replace)
     return path
 
 
@@ -148,8 +152,9 @@ def _thinnable(history: dict[str, Any]) -> bool:
     return isinstance(history.get("steps"), list) and len(history["steps"]) > 1
 
 
-def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write a temporary file named with this process's id, fsync it, rename it over ``path``."""
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray], replace: bool = True) -> None:
+    """Write a temporary file named with this process's id, fsync it, rename it over ``path`` (or, with
+    ``replace=False``, link it there only if nothing is there: :func:`_put_new`)."""
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -165,7 +170,7 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path) if replace else _put_new(Path(tmp), path)
         _fsync_dir(folder)
     except BaseException as err:
         with contextlib.suppress(OSError):  # the folder itself may be gone: the write's error is the one to tell
@@ -173,6 +178,24 @@ def _write_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
         if isinstance(err, OSError):
             raise RnnplayError(f"cannot write {path}: {err.strerror or err}") from None
         raise
+
+
+def _put_new(tmp: Path, path: Path) -> None:
+    """``tmp`` renamed to ``path`` if no file is there: a hard link fails when the name is taken, where a rename
+    would replace it. On a file system without hard links, the check and the rename are two steps."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if not os.path.lexists(path):
+            os.replace(tmp, path)
+            return
+    else:
+        tmp.unlink()
+        return
+    raise RnnplayError(f"not saving {path}: another program created it meanwhile; it is kept as it is: save under "
+                       "another name")
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:

@@ -256,10 +256,10 @@ class Session:
         job = self.training
         with self.model_lock:
             if job is not None and job.run.model is self.model:
-                saved = job.run.save(target)  # with the training state, so `rnnplay train --resume` continues it
+                saved = job.run.save(target, replace=force)  # with the training state, for `train --resume`
             else:
                 keep = {k: self.meta[k] for k in ("corpus", "history", "command", "ancestry") if k in self.meta}
-                saved = save_model(target, self.model, extra=keep)
+                saved = save_model(target, self.model, extra=keep, replace=force)  # another's save kept
         self.info(f"saved {saved}")
         return saved
 
