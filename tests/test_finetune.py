@@ -12,7 +12,7 @@ import pytest
 
 from rnnplay.core.cells.rnn import RNNCell
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.finetune import LIFT_CHARS, grow_vocab, mean_log_normaliser
+from rnnplay.core.finetune import LIFT_CHARS, grow_vocab, grown_vocab, mean_log_normaliser
 from rnnplay.core.model import Model
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.vocab import Vocab
@@ -145,6 +145,29 @@ def test_the_cell_says_which_axes_grow() -> None:
     assert "\n" not in str(err.value)
     with pytest.raises(RnnplayError, match="already there"):
         grow_vocab(old, ["a"], np.array([0]), np.random.default_rng(0))
+
+
+class Char(str):
+    """A character that counts how often it is compared for equality (sets hash it; a scan compares it)."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        Char.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_growing_by_many_characters_compares_each_a_few_times_not_with_every_other() -> None:
+    """A text of 65,000 new characters waited minutes before its first step: the check for repeated characters
+    counted each one in the whole tuple (K² comparisons). Counted here in comparisons, not seconds."""
+    new = [Char(chr(0x4E00 + i)) for i in range(2000)]
+    Char.compared = 0
+    grown = grown_vocab(Vocab(tuple("abc")), new)
+    assert grown.size == 2003 and Char.compared < 10 * len(new), Char.compared
+    with pytest.raises(RnnplayError, match="given twice"):
+        grown_vocab(Vocab(tuple("abc")), [*new, new[5]])
 
 
 # -- rnnplay train --init-from, end to end ------------------------------------------------------------

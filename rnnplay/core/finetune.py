@@ -45,6 +45,7 @@ model's, and sampling or scoring a text that has them still works.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,7 +60,7 @@ LIFT_CHARS = 4096  # characters of the new text read to place the new characters
 def grown_vocab(vocab: Vocab, new_chars: Sequence[str]) -> Vocab:
     """``vocab`` with ``new_chars`` appended (the old ids unchanged); one line if any is already there or repeated."""
     new = tuple(new_chars)
-    clash = sorted(set(new) & set(vocab.chars)) or sorted({c for c in new if new.count(c) > 1})
+    clash = sorted(set(new) & set(vocab.chars)) or sorted(c for c, n in Counter(new).items() if n > 1)  # linear
     if clash:
         raise RnnplayError(f"cannot add {clash[0]!r} to the vocabulary: it is already there or given twice")
     return Vocab(vocab.chars + new)
