@@ -12,8 +12,6 @@ shown escaped).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,29 +24,15 @@ from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import save_model
 
 from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
+from .test_train import Make, Row
 
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" * 8
 TINY = ["--batch-size", "2", "--seq-length", "8", "--steps", "2", "--val-every", "0", "--sample-every", "0"]
 ESCAPED = "m\x1b[31mred\nx.npz"  # a model file name with an escape sequence and a line break
-Make = Callable[[Path], None]
-
-
-@dataclass
-class Row:
-    args: list[str]
-    mentions: tuple[str, ...] = ()
-    code: int = 1
-    make: Make | None = None  # prepares the sandbox's work folder
-    allowed: tuple[str, ...] = ()  # sandbox paths a successful command may create or change
-    said: str = ""  # for rows that succeed: a phrase stderr must hold
 
 
 def copy_model(name: str) -> Make:
     return lambda work: (work / name).write_bytes((work / "m.npz").read_bytes())
-
-
-def text_file(name: str, text: str) -> Make:
-    return lambda work: (work / name).write_text(text, encoding="utf-8")
 
 
 def half_precision(work: Path) -> None:
