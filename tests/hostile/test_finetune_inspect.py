@@ -1,12 +1,10 @@
 """Hostile table: fine-tuning with a growing vocabulary (`rnnplay train --init-from`) and looking inside a model
 (`rnnplay neurons`), each case one row.
 
-A row runs the real command in process (``rnnplay.ui.cli.main``) inside a sandbox
-holding a small model ``m.npz`` and a text ``small.txt``. A failing row must end in
-one ``rnnplay: error:`` line naming what is wrong, and change nothing; a row that
-succeeds may write only its ``--out``, and every line it prints on stderr must be
-one line with no control character (a file name holding an escape sequence is
-shown escaped).
+Rows are checked as the training table's (test_train.py) are, in a sandbox holding
+its small model ``m.npz`` and text ``small.txt``: a failing row must end in one
+``rnnplay: error:`` line naming what is wrong and change nothing; a row that
+succeeds must say its phrase on stderr and may write only its ``--out``.
 """
 
 from __future__ import annotations
@@ -17,16 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay.core.cells import RNNCell
 from rnnplay.core.limits import MAX_VOCAB
-from rnnplay.core.model import Model
-from rnnplay.core.vocab import Vocab
-from rnnplay.models.bundled import save_model
 
-from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
-from .test_train import Make, Row
+from . import test_train as train_table
+from .harness import Sandbox
+from .test_train import CORPUS, Make, Row
 
-TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n" * 8
+resumable = train_table.resumable  # the training table's m.npz (a fixture), and its checks of a row
+check_row = train_table.test_hostile_train
+
 TINY = ["--batch-size", "2", "--seq-length", "8", "--steps", "2", "--val-every", "0", "--sample-every", "0"]
 ESCAPED = "m\x1b[31mred\nx.npz"  # a model file name with an escape sequence and a line break
 
@@ -46,12 +43,12 @@ def half_precision(work: Path) -> None:
 
 
 def alphabet(name: str, distinct: int) -> Make:
-    """A text of TEXT's characters and CJK ones after them (surrogates skipped), ``distinct`` characters in all."""
+    """A text of CORPUS's characters and CJK ones after them (surrogates skipped), ``distinct`` characters in all."""
     def make(work: Path) -> None:
-        have = sorted(set(TEXT))
+        have = sorted(set(CORPUS))
         more = (chr(c) for c in range(0x4E00, 0x110000) if not 0xD800 <= c < 0xE000)
         extra = [next(more) for _ in range(distinct - len(have))]
-        (work / name).write_text(TEXT + "".join(extra), encoding="utf-8")
+        (work / name).write_text(CORPUS + "".join(extra), encoding="utf-8")
     return make
 
 
@@ -82,26 +79,7 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    m = Model(RNNCell(), Vocab.from_text(TEXT), 8, 1, seed=1)
-    return save_model(tmp_path_factory.mktemp("model") / "m.npz", m, extra={"corpus": {"name": "small.txt"}})
-
-
 @pytest.mark.parametrize("row", ROWS)
-def test_hostile_finetune_and_inspect(row: Row, sandbox: Sandbox, model: Path, capsys: pytest.CaptureFixture[str],
+def test_hostile_finetune_and_inspect(row: Row, sandbox: Sandbox, resumable: Path, capsys: pytest.CaptureFixture[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    (sandbox.work / "small.txt").write_text(TEXT)
-    (sandbox.work / "m.npz").write_bytes(model.read_bytes())
-    if row.make is not None:
-        row.make(sandbox.work)
-    before = sandbox.snapshot()
-    out = sandbox.run_in_process(row.args, capsys, monkeypatch)
-    if row.code == 0:
-        assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
-        assert row.said in out.stderr, out.stderr
-        shown = out.stderr.replace("\r", "\n").splitlines()  # a progress bar's redraws are lines of their own
-        assert not [ln for ln in shown if any(not c.isprintable() for c in ln)], out.stderr
-    else:
-        assert_one_line_error(out, mentions=row.mentions, code=row.code)
-    assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
+    check_row(row, sandbox, resumable, capsys, monkeypatch)  # the training table's checks, on its m.npz and text
