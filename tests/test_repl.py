@@ -376,3 +376,18 @@ def test_a_model_name_with_a_line_break_stays_inside_the_one_error_line(tiny_pat
     said = done.stdout.decode() + done.stderr.decode()
     errors = [line for line in said.splitlines() if "no model 'nope'" in line]
     assert len(errors) == 1 and "nl\\nname" in errors[0] and "nl\nname" not in said, said
+
+
+def test_a_model_file_name_with_a_line_break_is_shown_escaped(tiny_path: Path, tmp_path: Path) -> None:
+    """The greeting, /train's 'continuing NAME' and /show name the model by its file name: a newline or an ESC in
+    it is written as an escape, never as a second line or a raw escape sequence."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "NO_COLOR": "1"}
+    odd = tmp_path / "nl\nm\x1b[31m.npz"
+    odd.write_bytes(tiny_path.read_bytes())
+    (tmp_path / "small.txt").write_text("To be, or not to be, that is the question.\n" * 20)
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(odd)], cwd=tmp_path, capture_output=True,
+                          input=b"/show\n/train small.txt steps=1 batch=2 seq=8 out=ft.npz\n", env=env, timeout=120)
+    said = done.stdout.decode() + done.stderr.decode()
+    shown = "nl\\nm\\x1b[31m.npz"
+    assert f"{shown}: type a few" in said and f"model        {shown}" in said, said
+    assert f"continuing {shown} (" in said and "\x1b" not in said, said

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core import jit
-from rnnplay.core.errors import RnnplayError, out_of_memory
+from rnnplay.core.errors import RnnplayError, out_of_memory, printable
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean, unescape
 from rnnplay.core.sampler import resolve_params
@@ -166,7 +166,7 @@ class Session:
         if self.model is None:
             self.info(no_model())
         else:
-            self.info(f"{self.model_name}: type a few characters and press Enter; /help lists the commands")
+            self.info(f"{printable(self.model_name)}: type a few characters and press Enter; /help lists the commands")
 
     def quit(self) -> None:
         self.emit(QuitRequested())
@@ -218,7 +218,7 @@ class Session:
         ckpt = load_model(path)
         self.runner.job = None
         self.set_model(ckpt.model, ckpt.meta, path.name, path)
-        self.info(f"loaded {self.model_name}: {self.describe_model()}")
+        self.info(f"loaded {printable(self.model_name)}: {self.describe_model()}")
 
     @classmethod
     def open(cls, path: str | None) -> Session:
@@ -296,7 +296,7 @@ class Session:
         job = self.training
         if job is not None and job.run.model is m:
             val, steps = job.val_loss, job.run.trainer.step
-        rows = [("model", self.model_name), ("cell", m.cell.name), ("layers", str(m.num_layers)),
+        rows = [("model", printable(self.model_name)), ("cell", m.cell.name), ("layers", str(m.num_layers)),
                 ("hidden", str(m.hidden_size)), ("parameters", f"{m.num_params():,}"),
                 ("vocabulary", f"{m.vocab.size} chars"), ("corpus", corpus or "?"),
                 ("val loss", f"{val:.3f} nats" if val is not None else "n/a")]

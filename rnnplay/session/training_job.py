@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnnplay.core import threads
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
@@ -180,7 +180,7 @@ class Runner:
         lineage = ancestry(s.meta, s.model_path, s.model_name)
         run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
         grown = f", {growth_text(run)}" if run.added else ""
-        return run, f"continuing {s.model_name} ({shape_text(base)}{grown})"
+        return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
 
     def _load_corpus(self, corpus_spec: str) -> Corpus:
         """The corpus, with Working events while it loads; cancelling stops a download (:class:`Cancelled`)."""
