@@ -57,6 +57,10 @@ ROWS = [
     pytest.param(Row(["train", "small.txt", "--init-from", ESCAPED, *TINY, "--out", "ft\x1b[2J.npz"], code=0,
                      make=copy_model(ESCAPED), allowed=("work/ft\x1b[2J.npz",),
                      said="fine-tuning m\\x1b[31mred\\nx.npz"), id="init-from-and-out-names-with-escapes"),
+    # the model fine-tuning starts from is kept: --best may not name it either (its best step replaced it)
+    pytest.param(Row(["train", "small.txt", "--init-from", "m.npz", *TINY, "--val-every", "1", "--best", "./m.npz",
+                      "--out", "ft.npz"], ("--best", "is the model --init-from reads")),
+                 id="init-from-best-is-the-model"),
     # a vocabulary that would grow past the limit: no flag sets it, so the line names the text, not a value
     pytest.param(Row(["train", "wide.txt", "--init-from", "m.npz", *TINY], ("lacks", "65,536", "at most"),
                      make=alphabet("wide.txt", MAX_VOCAB + 1)), id="init-from-grows-past-the-vocabulary-limit"),

@@ -103,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
     cluster.check(settings.get("batch_size") if args.resume else config.batch_size)  # Ray there; B split evenly
     out, best, plot = check_outputs(args)
     base = find_model(args.init_from) if args.init_from is not None else None
-    if base is not None and base.resolve() == out.resolve():
-        raise RnnplayError(f"--out {args.out} is the model --init-from reads: give the fine-tuned model a name of "
-                           "its own")
+    for flag, path in (("--out", out), ("--best", best)):  # the model fine-tuning starts from is kept
+        if base is not None and path is not None and base.resolve() == path.resolve():
+            raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
+                               "its own")
     with ProgressBar() as bar:
         corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
