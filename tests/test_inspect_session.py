@@ -181,3 +181,10 @@ def test_parse_unit() -> None:
     assert parse_unit("5 To be", current, 1) == (Unit(0, 5), "To be")
     with pytest.raises(RnnplayError, match="this model has 2 layers: give LAYER and UNIT"):
         parse_unit("5 To be", current, 2)
+
+
+@pytest.mark.parametrize("line", ["0 5 state=x To be", "state=C", "1 2 state= To be"])
+def test_a_state_that_is_neither_h_nor_c_is_refused_not_read_as_the_text(line: str) -> None:
+    """'/neurons 0 5 state=x …' used to colour the text 'state=x …' by unit 0 5's h, as if nothing were wrong."""
+    with pytest.raises(RnnplayError, match=r"state= is h .* or c"):
+        parse_unit(line, Unit(1, 7, "c"), 2)

@@ -59,6 +59,9 @@ def parse_unit(argline: str, current: Unit, layers: int) -> tuple[Unit | None, s
             numbers.append(int(word))
         elif word in ("state=h", "state=c") and which is None:
             which = word[-1]
+        elif word.startswith("state=") and which is None:  # not read as the text: that was a typo
+            raise RnnplayError(f"state= is h (the hidden output) or c (an LSTM's cell state), not "
+                               f"{word[len('state='):]!r}; {NEURONS_USAGE}")
         else:
             break
         rest = tail.lstrip()
