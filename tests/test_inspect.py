@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.neurons import (
     Cancelled,
+    Unit,
     activations,
     char_probabilities,
     condition_signal,
@@ -23,6 +26,7 @@ from rnnplay.core.neurons import (
     find_neurons,
     rank_units,
     read_states,
+    unit_activations,
 )
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import BUNDLED_MODEL, save_model
@@ -205,3 +209,51 @@ def test_cli_mistakes_are_one_line_errors(tmp_path: Path, capsys: pytest.Capture
     if not BUNDLED_MODEL.exists():
         assert main(["neurons", "--find", "inside-parens", "--text", "ab (a)"]) == 1
         assert "no bundled model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("condition", "which", "streams"), [("inside-parens", "h", 1), ("line-position", "c", 3),
+                                                            ("after-newline", "h", 7)])
+def test_find_neurons_reads_without_keeping_the_activations_and_ranks_as_the_exact_pass(
+        condition: str, which: str, streams: int) -> None:
+    """The running sums give the correlations that the stored activations give (with a unit that never changes
+    kept at r = 0), read in as many pieces."""
+    model = random_model(LSTMCell())
+    model.params["layers.1.W_xh"][:, 3] = 0.0  # layer 1 unit 3's input gate... and more: make unit 3 constant
+    model.params["layers.1.W_hh"][:, 3] = 0.0
+    text = PAREN_TEXT * 3
+    exact = rank_units(activations(model, text, which, streams), condition_signal(text, condition), 16, which)
+    found = find_neurons(model, text, condition, 16, which, streams)
+    assert [(s.layer, s.unit) for s in found] == [(s.layer, s.unit) for s in exact]
+    assert np.allclose([s.correlation for s in found], [s.correlation for s in exact], atol=1e-9)
+
+
+def test_a_long_text_is_read_in_memory_that_follows_the_text_not_the_units() -> None:
+    """`rnnplay neurons --find/--unit --file` on tiny Shakespeare with the bundled model kept every unit after
+    every character (4.5 GB, then two float64 copies of it). The peak allocation is counted here, in bytes: four
+    times the text may cost a few bytes a character more, not a copy of every unit's values."""
+    model = Model(RNNCell(), Vocab.from_text(PAREN_TEXT), hidden_size=64, num_layers=2, seed=1)
+    every_unit = model.num_layers * model.hidden_size * 4  # bytes a character that one float32 copy of them holds
+
+    def peak(read: Callable[[str], object], text: str) -> int:
+        tracemalloc.start()
+        try:
+            read(text)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    short, long = PAREN_TEXT * 60, PAREN_TEXT * 240
+    for read in (lambda text: find_neurons(model, text, "inside-parens", streams=4),
+                 lambda text: unit_activations(model, text, Unit(1, 5))):
+        read(short)  # what a first reading sets up once (compiled steps, caches) is not the text's
+        more = peak(read, long) - peak(read, short)
+        assert more < (len(long) - len(short)) * every_unit / 8, more
+
+
+def test_unit_activations_are_that_column_of_the_activations() -> None:
+    model = random_model(LSTMCell())
+    for unit in (Unit(0, 2), Unit(1, 7, "c")):
+        column = activations(model, PAREN_TEXT, unit.which)[:, unit.layer, unit.unit]
+        assert np.array_equal(unit_activations(model, PAREN_TEXT, unit), column)
+    with pytest.raises(RnnplayError, match="no layer 2 unit 0"):
+        unit_activations(model, PAREN_TEXT, Unit(2, 0))

@@ -45,7 +45,7 @@ strongly *negative* while the condition holds tracks it as well as a positive on
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,21 +92,59 @@ def read_states(
     progress: Progress | None = None, cancel: Cancel | None = None,
 ) -> dict[str, np.ndarray]:
     """:func:`activations` for several states in one reading: {"h": …, "c": …} for ``which=("h", "c")``."""
+    _check_which(model, which)
+    grid, n = _pieces(model, text, streams)
+    S, L = grid.shape
+    out = {w: np.empty((S, L, model.num_layers, model.hidden_size), dtype=model.dtype) for w in which}
+    for t, states in _steps(model, grid, n, progress, cancel):
+        for layer, state in enumerate(states):
+            for w in which:
+                out[w][:, t, layer] = state[0 if w == "h" else 1]
+    return {w: a.reshape(S * L, model.num_layers, model.hidden_size)[:n] for w, a in out.items()}
+
+
+def unit_activations(model: Model, text: str, unit: Unit, progress: Progress | None = None,
+                     cancel: Cancel | None = None) -> np.ndarray:
+    """``activations(model, text, unit.which)[:, unit.layer, unit.unit]`` as float64, in one exact pass that keeps
+    only that unit: len(text) numbers, where all the units of a long text would not fit in memory."""
+    _check_which(model, (unit.which,))
+    if not (0 <= unit.layer < model.num_layers and 0 <= unit.unit < model.hidden_size):
+        raise RnnplayError(f"no {unit}: this model has layers 0-{model.num_layers - 1} of units "
+                           f"0-{model.hidden_size - 1}")
+    grid, n = _pieces(model, text, 1)
+    out = np.empty(n, dtype=np.float64)
+    k = 0 if unit.which == "h" else 1
+    for t, states in _steps(model, grid, n, progress, cancel):
+        out[t] = states[unit.layer][k][0, unit.unit]
+    return out
+
+
+def _check_which(model: Model, which: tuple[str, ...]) -> None:
     for w in which:
         if w not in ("h", "c"):
             raise RnnplayError(f"which must be 'h' or 'c', got {w!r}")
         if w == "c" and model.cell.state_size < 2:
             raise RnnplayError(f"a {model.cell.name} cell has no cell state c: look at its hidden output h instead")
+
+
+def _pieces(model: Model, text: str, streams: int) -> tuple[np.ndarray, int]:
+    """The text's ids as S consecutive pieces side by side, ``grid[k, t] = ids[k·L + t]`` (S, L), and their number
+    n; the last piece is padded at its end (a reader drops the padding)."""
     if streams < 1:
         raise RnnplayError(f"streams must be at least 1, got {streams}")
     ids = model.vocab.encode(text, on_unknown="error")
     n = len(ids)
     S = max(1, min(streams, n))
-    L = -(-n // S)  # piece length; the last piece is padded at its end, and the padding dropped
+    L = -(-n // S)
     grid = np.zeros(S * L, dtype=ids.dtype)
     grid[:n] = ids
-    grid = grid.reshape(S, L)  # grid[k, t] = ids[k·L + t]
-    out = {w: np.empty((S, L, model.num_layers, model.hidden_size), dtype=model.dtype) for w in which}
+    return grid.reshape(S, L), n
+
+
+def _steps(model: Model, grid: np.ndarray, n: int, progress: Progress | None,
+           cancel: Cancel | None) -> Iterator[tuple[int, list]]:
+    """(t, every layer's state after reading column t of ``grid``), from the zero state; see :func:`activations`."""
+    S, L = grid.shape
     states = model.initial_state(S)
     step = model.stepper()
     report_every = max(1, L // 100)
@@ -114,12 +152,9 @@ def read_states(
         if cancel is not None and cancel():
             raise Cancelled(f"stopped after reading {t * S:,} of {n:,} characters")
         _, states = step(grid[:, t], states)
-        for layer, state in enumerate(states):
-            for w in which:
-                out[w][:, t, layer] = state[0 if w == "h" else 1]
+        yield t, states
         if progress is not None and (t + 1) % report_every == 0:
             progress((t + 1) / L)
-    return {w: a.reshape(S * L, model.num_layers, model.hidden_size)[:n] for w, a in out.items()}
 
 
 def auto_streams(n: int) -> int:
@@ -257,7 +292,11 @@ def correlations(acts: np.ndarray, signal: np.ndarray) -> np.ndarray:
 
 def rank_units(acts: np.ndarray, signal: np.ndarray, top: int = 5, which: str = "h") -> list[NeuronScore]:
     """The ``top`` units of acts (T, layers, hidden) whose activation correlates most (in |r|) with ``signal``."""
-    r = correlations(acts, signal)
+    return rank_correlations(correlations(acts, signal), top, which)
+
+
+def rank_correlations(r: np.ndarray, top: int = 5, which: str = "h") -> list[NeuronScore]:
+    """The ``top`` units of r (layers, hidden) by |r|."""
     order = np.argsort(-np.abs(r), axis=None, kind="stable")[: max(top, 0)]
     layers, units = np.unravel_index(order, r.shape)
     return [NeuronScore(int(i), int(j), float(r[i, j]), which) for i, j in zip(layers, units, strict=True)]
@@ -274,4 +313,44 @@ def find_neurons(
     signal = condition_signal(text, condition)
     if signal.std() == 0:
         raise RnnplayError(f"the condition {condition!r} never changes in this text: give a text where it does")
-    return rank_units(activations(model, text, which, streams, progress, cancel), signal, top, which)
+    _check_which(model, (which,))
+    grid, n = _pieces(model, text, streams)
+    S, L = grid.shape
+    z = np.zeros(S * L)
+    z[:n] = (signal - signal.mean()) / signal.std()
+    read = (np.arange(S * L) < n).astype(np.float64).reshape(S, L)  # 0 on the last piece's padding
+    sums = Moments()
+    for t, states in _steps(model, grid, n, progress, cancel):
+        sums.add(z.reshape(S, L)[:, t], read[:, t], [state[0 if which == "h" else 1] for state in states])
+    return rank_correlations(sums.correlations(n), top, which)
+
+
+class Moments:
+    """Running sums that give every unit's Pearson r with a standardised signal z, without keeping the
+    activations (a long text's would not fit in memory): with a' = a - (the unit's first value),
+
+        Σ z·a',  Σ a',  Σ a'²   →   r = Σ z·a' / (T·σ(a')),   σ² = Σ a'²/T - (Σ a'/T)²
+
+    (Σ z = 0, so the shift leaves Σ z·a unchanged; it keeps a unit that never changes exactly at σ = 0, r = 0,
+    as :func:`correlations` has it.)"""
+
+    def __init__(self) -> None:
+        self.shift: np.ndarray | None = None
+        self.za = self.a = self.aa = np.zeros(0)
+
+    def add(self, z: np.ndarray, read: np.ndarray, acts: list[np.ndarray]) -> None:
+        """One step: z (S,) and read (S,: 1 for a real position, 0 for padding), acts per layer (S, hidden)."""
+        a = np.stack(acts).astype(np.float64)  # (layers, S, hidden)
+        if self.shift is None:
+            self.shift = a[:, 0, :].copy()
+            self.za, self.a, self.aa = (np.zeros_like(self.shift) for _ in range(3))
+        a -= self.shift[:, None, :]
+        self.za += np.einsum("s,lsh->lh", z, a)
+        self.a += np.einsum("s,lsh->lh", read, a)
+        self.aa += np.einsum("s,lsh->lh", read, a * a)
+
+    def correlations(self, n: int) -> np.ndarray:
+        """r (layers, hidden) over the n positions read."""
+        std = np.sqrt(np.maximum(self.aa / n - (self.a / n) ** 2, 0.0))
+        r = np.where(std > 0, self.za / (n * np.where(std > 0, std, 1.0)), 0.0)
+        return np.clip(r, -1.0, 1.0)

@@ -17,7 +17,15 @@ import numpy as np
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.neurons import CONDITIONS, MAX_STREAMS, STREAM_CHARS, activations, auto_streams, find_neurons
+from rnnplay.core.neurons import (
+    CONDITIONS,
+    MAX_STREAMS,
+    STREAM_CHARS,
+    Unit,
+    auto_streams,
+    find_neurons,
+    unit_activations,
+)
 from rnnplay.core.vocab import describe_char
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
@@ -116,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"see one: rnnplay neurons {model_arg}--unit {best.layer}:{best.unit} --state {args.state} --text '...'")
         return 0
     with get_host().blame("cells", model.cell.name, "reading the text"):
-        acts = activations(model, text, args.state)[:, layer, unit].astype(np.float64)
+        acts = unit_activations(model, text, Unit(layer, unit, args.state))  # that unit alone: a long text fits
     # h is in [-1, 1] for the built-in cells and is shown as it is; c is unbounded, so it is shown as
     # c / max|c| over this text, which keeps a slow ramp (a line-position counter) visible
     scale = max(float(np.abs(acts).max()), 1e-12) if args.state == "c" else 1.0
