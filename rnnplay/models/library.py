@@ -196,6 +196,8 @@ def model_names(folder: Path | None = None) -> list[str]:
 def find_model(name: str, folder: Path | None = None) -> Path:
     """The checkpoint ``name`` means: a path to a file, else a library model by name (with or without .npz),
     else the bundled model for 'shakespeare'."""
+    if not name:  # Path("") is the current folder, which the loader would name as '.'
+        raise RnnplayError("the model's name is empty: give a checkpoint's path, or a name from `rnnplay models`")
     given = Path(os.path.expanduser(name))
     if given.is_file():
         return given

@@ -61,6 +61,10 @@ ROWS = [
     pytest.param(Row(["train", "small.txt", "--init-from", "m.npz", *TINY, "--val-every", "1", "--best", "./m.npz",
                       "--out", "ft.npz"], ("--best", "is the model --init-from reads")),
                  id="init-from-best-is-the-model"),
+    pytest.param(Row(["train", "small.txt", "--init-from", "", *TINY, "--out", "ft.npz"], ("name is empty",)),
+                 id="init-from-an-empty-name"),  # was ". is not a regular file but a folder"
+    pytest.param(Row(["neurons", "", "--unit", "0:0", "--text", "To be"], ("name is empty",)),
+                 id="neurons-an-empty-model-name"),
     # a vocabulary that would grow past the limit: no flag sets it, so the line names the text, not a value
     pytest.param(Row(["train", "wide.txt", "--init-from", "m.npz", *TINY], ("lacks", "65,536", "at most"),
                      make=alphabet("wide.txt", MAX_VOCAB + 1)), id="init-from-grows-past-the-vocabulary-limit"),
