@@ -15,10 +15,10 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import LIFT_CHARS, grow_vocab, grown_vocab, mean_log_normaliser
 from rnnplay.core.model import Model
 from rnnplay.core.train_config import ModelSpec, TrainConfig
-from rnnplay.core.vocab import Vocab
+from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
-from rnnplay.session.training_runs import continue_run, new_run
+from rnnplay.session.training_runs import continue_run, growth_text, new_run
 
 OLD_TEXT = "".join(line[i:] + line[:i] for line in ["To be, or not to be: that is the question.\n"]
                    for i in range(0, 40, 3)) * 2
@@ -168,6 +168,16 @@ def test_growing_by_many_characters_compares_each_a_few_times_not_with_every_oth
     assert grown.size == 2003 and Char.compared < 10 * len(new), Char.compared
     with pytest.raises(RnnplayError, match="given twice"):
         grown_vocab(Vocab(tuple("abc")), [*new, new[5]])
+
+
+def test_growth_names_combining_marks_by_code_point() -> None:
+    """A fine-tune on text with decomposed accents said "2 new: '\u0301' '\u0308'" with each mark drawn on its
+    opening quote; it names them U+0301 and U+0308, as it names control characters."""
+    old = trained("rnn")
+    run = continue_run(old, Corpus("marks.txt", OLD_TEXT + "e\u0301 a\u0308 " * 5, "tests"),
+                       TrainConfig(batch_size=2, seq_length=8, steps=1))
+    assert growth_text(run).endswith("2 new: U+0301 U+0308"), growth_text(run)
+    assert describe_char("é") == "'é'" and describe_char("\x1b") == "U+001B"
 
 
 # -- rnnplay train --init-from, end to end ------------------------------------------------------------

@@ -21,6 +21,7 @@ benchmarks/encode_speed.py measures the speed (figures in docs/performance.md).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -48,8 +49,9 @@ def _slices(text: str) -> Iterator[tuple[int, str]]:
 
 
 def describe_char(ch: str) -> str:
-    """A printable name for a character: 'x', '\\n', 'U+00E9 é'."""
-    if ch.isprintable() and not ch.isspace():
+    """A printable name for a character: 'x', '\\n', 'é'; U+0301 for one that has no look of its own (a control,
+    a space other than ' ', or a combining mark, which in quotes would sit on the opening quote)."""
+    if ch.isprintable() and not ch.isspace() and unicodedata.category(ch) not in ("Mn", "Me"):
         return repr(ch)
     return repr(ch) if ch in "\n\t\r " else f"U+{ord(ch):04X}"
 
