@@ -238,3 +238,11 @@ def test_wide_names_keep_the_columns_where_a_terminal_draws_them(tiny_path: Path
     for line in lines[1:]:
         name, cell = line.split()[:2]
         assert cell_len(line[: line.find(cell, len(name))]) == column, line
+
+
+def test_rnnplay_models_says_why_a_library_that_is_a_file_lists_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    """It said the file 'holds no models yet: /train FILE in the app saves one there', and /train then failed."""
+    models_dir().parent.mkdir(parents=True, exist_ok=True)
+    models_dir().write_text("not a folder")
+    assert main(["models"]) == 0
+    assert "is a file, not a folder" in capsys.readouterr().out

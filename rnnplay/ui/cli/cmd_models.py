@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import asdict
+from pathlib import Path
 
+from rnnplay.core.errors import printable
 from rnnplay.models.library import library_files, list_models, model_table, models_dir
 
 ORDER = 65
@@ -35,5 +38,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print("\n".join(model_table(entries)))
     if not library_files():
-        print(f"\n{models_dir()} holds no models yet: /train FILE in the app saves one there")
+        print(f"\n{printable(str(models_dir()))} {why_empty(models_dir())}")
     return 0
+
+
+def why_empty(folder: Path) -> str:
+    """Why the library lists nothing: no model yet, or a folder that is a file or cannot be read."""
+    if folder.exists() and not folder.is_dir():
+        return "is a file, not a folder, so no model can be kept there: move that file away"
+    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+        return "cannot be read (permission denied): let your user read it to see its models"
+    return "holds no models yet: /train FILE in the app saves one there"
