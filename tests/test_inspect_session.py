@@ -188,3 +188,10 @@ def test_a_state_that_is_neither_h_nor_c_is_refused_not_read_as_the_text(line: s
     """'/neurons 0 5 state=x …' used to colour the text 'state=x …' by unit 0 5's h, as if nothing were wrong."""
     with pytest.raises(RnnplayError, match=r"state= is h .* or c"):
         parse_unit(line, Unit(1, 7, "c"), 2)
+
+
+def test_heat_of_only_unseen_characters_is_one_error_that_names_them(session: Session_) -> None:
+    session.submit("/heat ☃☃☃")
+    (error,) = session.messages("error")
+    assert "at least two characters the model knows" in error and "'☃'" in error
+    assert session.messages("warning") == [] and session.turns == []

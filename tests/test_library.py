@@ -160,7 +160,7 @@ def test_list_models_reads_the_library_and_names_unreadable_files(tiny_path: Pat
     assert notes.date and notes.problem is None
     broken = entries[-2]
     assert broken.problem is not None and "corrupt" in broken.problem and "\n" not in broken.problem
-    assert broken.row()[3] == "unreadable (/load it to see why)"
+    assert broken.row()[3] == "unreadable (loading it says why)"
 
 
 def test_a_long_corpus_name_keeps_its_end(tmp_path: Path) -> None:
@@ -246,3 +246,8 @@ def test_rnnplay_models_says_why_a_library_that_is_a_file_lists_nothing(capsys: 
     models_dir().write_text("not a folder")
     assert main(["models"]) == 0
     assert "is a file, not a folder" in capsys.readouterr().out
+
+
+def test_an_unreadable_model_with_an_escape_in_its_name_is_listed_escaped(tmp_path: Path) -> None:
+    entry = library.ModelEntry("evil\x1b]2;PWNED\x07", tmp_path / "m.npz", problem="corrupt")
+    assert entry.row()[0] == "evil\\x1b]2;PWNED\\x07"

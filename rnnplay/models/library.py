@@ -63,8 +63,8 @@ class ModelEntry:
 
     def row(self) -> tuple[str, str, str, str, str, str]:
         """(name, cell, size, corpus, validation loss, date) as text."""
-        if self.problem:  # the whole reason is long for a table: /load NAME gives it
-            return self.name, "-", "-", "unreadable (/load it to see why)", "", self.date
+        if self.problem:  # the whole reason is long for a table: loading it gives it
+            return printable(self.name), "-", "-", "unreadable (loading it says why)", "", self.date
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
         corpus = printable(self.corpus)  # escaped first, so that the cut below keeps the table's width
         corpus = corpus if len(corpus) <= CORPUS_WIDTH else "…" + corpus[-(CORPUS_WIDTH - 1):]

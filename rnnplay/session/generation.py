@@ -114,13 +114,21 @@ class Generation:
                 self._serving += 1
             self._turn.notify_all()
 
-    def known(self, model: Model, text: str) -> str:
-        """``text`` without the characters the model has never seen (with a warning naming them)."""
+    def known(self, model: Model, text: str, too_short: str = "") -> str:
+        """``text`` without the characters the model has never seen (with a warning naming them).
+
+        ``too_short``: the error when fewer than two known characters remain, raised instead of the warning
+        (which it then includes), so that the user reads one line.
+        """
         unknown = model.vocab.unknown(text)
+        kept = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
+        skipped = (f"skipped {len(unknown)} character(s) the model does not know: "
+                   f"{' '.join(describe_char(c) for c in unknown[:10])}")
+        if too_short and len(kept) < 2:
+            raise RnnplayError(f"{too_short} ({skipped})" if unknown else too_short)
         if unknown:
-            self.session.warn(f"skipped {len(unknown)} character(s) the model does not know: "
-                              f"{' '.join(describe_char(c) for c in unknown[:10])}")
-        return model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
+            self.session.warn(skipped)
+        return kept
 
     def _turn_rng(self) -> np.random.Generator:
         """Same seed, same continuation: a fixed /set seed restarts the generator every turn."""

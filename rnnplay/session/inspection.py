@@ -143,9 +143,8 @@ class Inspection:
         """
         model = self._require_model()
         if text is not None:
-            known = self.generation.known(model, text)
-            if len(known) < 2:
-                raise RnnplayError("give at least two characters the model knows, e.g. /heat To be, or not")
+            known = self.generation.known(model, text, "give at least two characters the model knows, e.g. /heat "
+                                                        "To be, or not")
             self.session.turns.append(TurnRecord("", known, "text", self.session.model_name))
             turn = None
         number, record = self.turn_record(turn)
