@@ -13,7 +13,7 @@ from tiny_model import build_tiny_model
 
 from rnnplay.builtin.inspect_commands import parse_unit, unit_command
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.neurons import Unit, activations
+from rnnplay.core.neurons import Unit, activations, auto_streams, condition_signal, rank_units
 from rnnplay.core.score import score_text
 from rnnplay.session.events import Event, HeatShown, Message, NeuronsShown, UnitsFound, Working
 from rnnplay.session.session import Session
@@ -195,3 +195,26 @@ def test_heat_of_only_unseen_characters_is_one_error_that_names_them(session: Se
     (error,) = session.messages("error")
     assert "at least two characters the model knows" in error and "'☃'" in error
     assert session.messages("warning") == [] and session.turns == []
+
+
+def test_find_in_a_long_pasted_text_keeps_no_activations(session: Session_) -> None:
+    """/neurons find TEXT ranks by running sums: 200,000 characters through 32 units (h and c) would be 51 MB of
+    activations in float32 and twice that once made float64; the ranking is what the exact correlations give."""
+    import tracemalloc
+
+    text = "a (b c) d " * 20_000
+    tracemalloc.start()
+    session.submit(f"/neurons find inside-parens {text}")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    found = session.last(UnitsFound)
+    assert peak < 30 * 2**20, f"{peak / 2**20:.0f} MiB at once"
+    model = session.model
+    text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))  # as the session read it
+    signal = condition_signal(text, "inside-parens")
+    streams = auto_streams(len(text))
+    exact = sorted([*rank_units(activations(model, text, "h", streams), signal, 5, "h"),
+                    *rank_units(activations(model, text, "c", streams), signal, 5, "c")],
+                   key=lambda s: -abs(s.correlation))[:5]
+    assert [u for u, _ in found.units] == [Unit(s.layer, s.unit, s.which) for s in exact]
+    assert [r for _, r in found.units] == pytest.approx([s.correlation for s in exact], abs=1e-6)

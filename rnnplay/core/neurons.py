@@ -313,16 +313,27 @@ def find_neurons(
     signal = condition_signal(text, condition)
     if signal.std() == 0:
         raise RnnplayError(f"the condition {condition!r} never changes in this text: give a text where it does")
-    _check_which(model, (which,))
+    return rank_by_signal(model, text, signal, (which,), top, streams, progress, cancel)
+
+
+def rank_by_signal(
+    model: Model, text: str, signal: np.ndarray, which: tuple[Which, ...], top: int = 5, streams: int = 1,
+    progress: Progress | None = None, cancel: Cancel | None = None,
+) -> list[NeuronScore]:
+    """The ``top`` units of the states ``which`` by |Pearson r| with ``signal`` (one number per character of
+    ``text``, not constant), read in one pass that keeps running sums (:class:`Moments`), not the activations."""
+    _check_which(model, which)
     grid, n = _pieces(model, text, streams)
     S, L = grid.shape
     z = np.zeros(S * L)
     z[:n] = (signal - signal.mean()) / signal.std()
     read = (np.arange(S * L) < n).astype(np.float64).reshape(S, L)  # 0 on the last piece's padding
-    sums = Moments()
+    sums = {w: Moments() for w in which}
     for t, states in _steps(model, grid, n, progress, cancel):
-        sums.add(z.reshape(S, L)[:, t], read[:, t], [state[0 if which == "h" else 1] for state in states])
-    return rank_correlations(sums.correlations(n), top, which)
+        for w, moments in sums.items():
+            moments.add(z.reshape(S, L)[:, t], read[:, t], [state[0 if w == "h" else 1] for state in states])
+    ranked = [s for w, moments in sums.items() for s in rank_correlations(moments.correlations(n), top, w)]
+    return sorted(ranked, key=lambda s: -abs(s.correlation))[:top]
 
 
 class Moments:

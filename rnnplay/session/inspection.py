@@ -20,7 +20,15 @@ import numpy as np
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.neurons import NeuronScore, Unit, activations, auto_streams, condition_signal, rank_units, read_states
+from rnnplay.core.neurons import (
+    NeuronScore,
+    Unit,
+    activations,
+    auto_streams,
+    condition_signal,
+    rank_by_signal,
+    unit_activations,
+)
 from rnnplay.core.score import score_text
 from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.cards import find_card
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 MAX_SHOWN = 2_000  # characters /heat and /neurons colour
 FIND_CHARS = 30_000  # characters /neurons find reads
 EXCERPT = 240  # characters of the searched text /neurons find colours
+EXCERPT_CONTEXT = 2000  # characters read before that excerpt, for the unit's state when it starts
 
 
 @dataclass(frozen=True)
@@ -232,17 +241,18 @@ class Inspection:
             which = ("h", "c")[: min(2, model.cell.state_size)]
             count = model.num_layers * model.hidden_size * len(which)
             with self.session.working(f"reading {len(text):,} characters to rank {count:,} units") as report:
-                acts = read_states(model, text, which, auto_streams(len(text)), report, cancel.is_set)
-        ranked = [s for w, a in acts.items() for s in rank_units(a, signal, top, w)]
-        scores = sorted(ranked, key=lambda s: -abs(s.correlation))[:top]
-        found = UnitsFound(condition, tuple((Unit(s.layer, s.unit, s.which), s.correlation) for s in scores))
-        self.unit = best = found.units[0][0]
+                scores = rank_by_signal(model, text, signal, which, top, auto_streams(len(text)), report,
+                                        cancel.is_set)  # running sums: a pasted megabyte keeps no activations
+            found = UnitsFound(condition, tuple((Unit(s.layer, s.unit, s.which), s.correlation) for s in scores))
+            self.unit = best = found.units[0][0]
+            start, stop = excerpt(text, signal)
+            lo = max(0, start - EXCERPT_CONTEXT)  # the excerpt's unit read after some of its left context
+            acts = unit_activations(model, text[lo:stop], best, cancel=cancel.is_set)[start - lo :]
         self.session.info(f"units that track {condition} over {len(text):,} characters of {source}:")
         self.session.emit(found)
-        start, stop = excerpt(text, signal)
         binary = bool(np.isin(signal, (0.0, 1.0)).all())
-        self._show_unit(best, text[start:stop], acts[best.which][start:stop, best.layer, best.unit],
-                        signal[start:stop] > 0.5 if binary else None, f", r={scores[0].correlation:+.2f}")
+        self._show_unit(best, text[start:stop], acts, signal[start:stop] > 0.5 if binary else None,
+                        f", r={scores[0].correlation:+.2f}")
         return scores
 
     def _search_text(self, model: Model) -> tuple[str, str]:
