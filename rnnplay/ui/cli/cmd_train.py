@@ -274,12 +274,12 @@ class TrainingLoop:
                                  f"will the next checkpoints until {self.out} can be written")
         elif self.trouble is not None:
             self.trouble = None
-            self.progress.message(printable(f"{self.out} can be written again: saved step {step} there"))
+            self.progress.message(f"{self.out} can be written again: saved step {step} there")
 
     def warn(self, trouble: str, text: str) -> None:
         if trouble != self.trouble:
             self.trouble = trouble
-            self.progress.message(printable(text))
+            self.progress.message(text)
 
     def offer_best(self, val_loss: float) -> None:
         assert self.best is not None
@@ -287,11 +287,10 @@ class TrainingLoop:
             with self.interrupts.writing(self.best.path):
                 saved = self.best.offer(self.run_, val_loss, **self.save_kwargs)
         except RnnplayError as err:
-            self.progress.message(printable(f"warning: the best checkpoint was not saved: {err}"))
+            self.progress.message(f"warning: the best checkpoint was not saved: {err}")
             return
         if saved is not None and saved.problem:
-            kept = f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead"
-            self.progress.message(printable(kept))
+            self.progress.message(f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead")
             self.best.path = saved.path
 
     def final_save(self) -> Saved:

@@ -18,6 +18,7 @@ from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
 
+from rnnplay.core.errors import printable
 from rnnplay.core.trainer import StepEvent
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText
@@ -132,7 +133,9 @@ class TrainingProgress:
             self.console.print(line)
 
     def message(self, text: str | Text) -> None:
-        self.bar.print(text)
+        """A line above the status line; a plain string may quote a file name, so its control characters are
+        written as escapes (it neither splits the line nor reaches the terminal raw)."""
+        self.bar.print(printable(text) if isinstance(text, str) else text)
 
     def finish(self) -> None:
         """The status line stays as it was last drawn; what is printed next starts on a line of its own."""
