@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +147,10 @@ def test_find_ranks_units_on_the_validation_text_and_colours_the_best(session: S
 def test_find_shows_its_work_and_stops_when_cancelled(session: Session_) -> None:
     session.submit("/neurons find inside-parens")
     working = [e for e in session.events if isinstance(e, Working)]
-    assert working[0] == Working("reading 945 characters to rank 64 units")
+    assert working[:3] == [Working("finding where inside-parens holds in 945 characters"),
+                           Working("finding where inside-parens holds in 945 characters", done=True),
+                           Working("reading 945 characters to rank 64 units")]
+    working = working[2:]
     assert working[-1].done and all(not w.done for w in working[:-1])
     assert all(w.fraction is None or 0 <= w.fraction <= 1 for w in working)
     shown = len([e for e in session.events if isinstance(e, NeuronsShown)])
@@ -218,3 +223,23 @@ def test_find_in_a_long_pasted_text_keeps_no_activations(session: Session_) -> N
                    key=lambda s: -abs(s.correlation))[:5]
     assert [u for u, _ in found.units] == [Unit(s.layer, s.unit, s.which) for s in exact]
     assert [r for _, r in found.units] == pytest.approx([s.correlation for s in exact], abs=1e-6)
+
+
+def test_find_with_a_pattern_that_never_ends_stops_on_esc(model_path: Path) -> None:
+    """Run in a child interpreter: matched in-process, the pattern would hold the GIL and hang this test too."""
+    script = f"""
+from rnnplay.session.events import Message, Working
+from rnnplay.session.session import Session
+s = Session()
+said = []
+s.subscribe(lambda e: said.append(e.text) if isinstance(e, Message) else None)
+s.subscribe(lambda e: s.cancel() if isinstance(e, Working) and not e.done else None)
+s.load({str(model_path)!r})
+s.submit("/neurons find regex:(a+)+$ " + "a" * 40 + ".")
+print(said[-1])
+"""
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("Esc did not stop the match (a hang)")
+    assert done.stdout.strip() == "stopped while matching the regular expression", done.stderr[-2000:]

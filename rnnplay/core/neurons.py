@@ -53,6 +53,7 @@ import numpy as np
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
+from rnnplay.core.regex_search import match_spans
 from rnnplay.core.score import Score, score_text
 from rnnplay.core.work import Cancel, Cancelled, Progress
 
@@ -228,16 +229,19 @@ CONDITIONS: dict[str, Callable[[str], np.ndarray]] = {
 }
 
 
-def condition_signal(text: str, name: str) -> np.ndarray:
-    """A float array (len(text),) saying where the condition holds (0/1), or a value in [0, 1] for line-position."""
+def condition_signal(text: str, name: str, cancel: Cancel | None = None) -> np.ndarray:
+    """A float array (len(text),) saying where the condition holds (0/1), or a value in [0, 1] for line-position.
+
+    A ``regex:`` is matched where ``cancel()`` (or Ctrl-C) can stop it (:mod:`.regex_search`).
+    """
     if name.startswith("regex:"):
         try:
-            pattern = re.compile(name[len("regex:") :])
+            spans = match_spans(name[len("regex:") :], text, cancel)
         except re.error as err:
             raise RnnplayError(f"bad regular expression in {name!r}: {err}") from None
         out = np.zeros(len(text))
-        for m in pattern.finditer(text):
-            out[m.start() : m.end()] = 1.0
+        for start, end in spans:
+            out[start:end] = 1.0
         return out
     if name not in CONDITIONS:
         known = ", ".join([*CONDITIONS, "regex:PATTERN"])
@@ -310,7 +314,7 @@ def find_neurons(
 
     ``streams``, ``progress`` and ``cancel`` as in :func:`activations` (more streams are faster on long texts).
     """
-    signal = condition_signal(text, condition)
+    signal = condition_signal(text, condition, cancel)
     if signal.std() == 0:
         raise RnnplayError(f"the condition {condition!r} never changes in this text: give a text where it does")
     return rank_by_signal(model, text, signal, (which,), top, streams, progress, cancel)

@@ -234,7 +234,8 @@ class Inspection:
         """
         with self.generation.exclusive() as (model, cancel):
             source, text = ("the text given", self.generation.known(model, text)) if text else self._search_text(model)
-            signal = condition_signal(text, condition)
+            with self.session.working(f"finding where {condition} holds in {len(text):,} characters"):
+                signal = condition_signal(text, condition, cancel.is_set)  # a user's regex may take long
             if signal.std() == 0:
                 raise RnnplayError(f"{condition} never changes in {source}: give a text where it does, "
                                    f"/neurons find {condition} TEXT")
