@@ -7,8 +7,8 @@ for that thread, until it ends, which may be never. So the matching runs in a ch
 interpreter (``python -I -S``: no site, no user paths), which is killed when
 ``cancel()`` says so or the caller is interrupted (Ctrl-C, which reaches only this
 process: the child has a session of its own, so that the front end says what
-stopped it, never the child's own traceback). A child costs a few tens
-of milliseconds, small beside reading a model's states over the same text.
+stopped it, never the child's own traceback). Starting a child is small beside
+reading a model's states over the same text.
 """
 
 from __future__ import annotations
