@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, has_control, printable
-from rnnplay.corpora import Corpus, Progress, load_resolved, resolve, takes_encoding
+from rnnplay.corpora import PREFIX, Corpus, Progress, load_resolved, resolve, takes_encoding
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import fetch, inside, max_download
 from rnnplay.corpora.file_corpus import folder_corpus, text_file_corpus
@@ -35,6 +35,7 @@ from rnnplay.corpora.text import (
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
+BUILT_IN = frozenset({"file", "dir", "url", "stdlib", "card"})  # the prefixes of this module's loaders
 MAX_CARD_DEPTH = 8  # a card whose spec names a card whose spec names a card ...
 _open_cards: ContextVar[tuple[Path, ...]] = ContextVar("open_cards", default=())
 
@@ -138,12 +139,16 @@ class CardLoader:
 
 
 def _beside(card: Card, spec: str) -> str:
-    """``spec`` with a relative path in it (``t.txt``, ``file:t.txt``, ``dir:notes:*.txt``, ``card:b.toml``) read
-    from the card's folder, as a card's local copy of its download is; names and addresses stay as they are.
+    """``spec`` with a relative path in it (``t.txt``, ``file:t.txt``, ``dir:notes:*.txt``, ``card:b.toml``, a
+    plugin's ``epub:book.epub``) read from the card's folder, as a card's local copy of its download is; names
+    and addresses stay as they are.
 
     The path must stay inside the card's folder once symbolic links are resolved: a card may come from anyone,
     and a corpus read from ``dir:..`` or ``/home/me/.ssh`` could leak through a model trained on it.
     """
+    plugin = _plugin_prefix(spec)
+    if plugin is not None:
+        return _plugin_argument_beside(card, spec, plugin)
     prefix, _, rest = spec.partition(":") if spec.startswith(("file:", "dir:", "card:")) else ("", "", spec)
     if not rest or (prefix == "card" and not rest.endswith(".toml")):
         return spec
@@ -152,6 +157,36 @@ def _beside(card: Card, spec: str) -> str:
     target = home / user_path(where)  # an absolute path stays itself, and is then outside
     if not prefix and probe(target) is None:  # a bare word that is no file or folder there is a card's name
         return spec
+    return _kept_inside(card, spec, prefix, target, pattern)
+
+
+def _plugin_prefix(spec: str) -> str | None:
+    """The prefix of ``spec`` when a plugin's loader reads it (``epub:book.epub``), else None."""
+    from rnnplay.plugins.host import get_host  # the plugins layer: imported late, it imports these loaders
+
+    match = PREFIX.fullmatch(spec)
+    if match and match[1] not in BUILT_IN and match[1] in get_host().corpus_loaders:
+        return match[1]
+    return None
+
+
+def _plugin_argument_beside(card: Card, spec: str, prefix: str) -> str:
+    """A plugin's ``prefix:ARGUMENT`` from a card: the argument may be a path or not (a catalogue number, a name).
+
+    One that names a file or folder beside the card, or is written as a path that leaves the
+    card's folder (absolute, ``~``, ``..``), is a path: read from the card's folder and kept
+    inside it, as a built-in spec's is. Anything else reaches the plugin as written.
+    """
+    where = user_path(spec[len(prefix) + 1:])
+    target = card.path.parent / where
+    if not (where.is_absolute() or ".." in where.parts) and probe(target) is None:
+        return spec
+    return _kept_inside(card, spec, prefix, target, "")
+
+
+def _kept_inside(card: Card, spec: str, prefix: str, target: Path, pattern: str) -> str:
+    """``prefix:target`` (and ``:pattern``), or a one-line error when ``target`` resolves outside the card's folder."""
+    home = card.path.parent
     real, real_home = Path(os.path.realpath(target)), Path(os.path.realpath(home))
     located = f"{prefix}:{target}" if prefix else str(target)
     if not real.is_relative_to(real_home):

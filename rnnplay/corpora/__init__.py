@@ -24,8 +24,8 @@ from rnnplay.corpora.file_corpus import FileCorpus
 from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
 from rnnplay.plugins.contracts import CorpusLoader
 
-__all__ = ["Corpus", "CorpusLoader", "Progress", "load_corpus", "load_resolved", "no_progress", "read_text_file",
-           "resolve", "takes_encoding"]
+__all__ = ["PREFIX", "Corpus", "CorpusLoader", "Progress", "load_corpus", "load_resolved", "no_progress",
+           "read_text_file", "resolve", "takes_encoding"]
 
 NAME_CHARS = 200  # a corpus name longer than this is cut
 PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_-]+):(.*)", re.DOTALL)  # two letters or more: C:\ stays a path
