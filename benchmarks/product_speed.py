@@ -10,31 +10,35 @@ once (input projections and weight gradients). This prints GFLOP/s of each on on
 thread, for b = 8, 16 (rnnplay's chunk), 32 and 64 streams and for T·b = 1,600 rows,
 beside the one-thread peak (the best of square 1,024 products). Together with the
 phase shares of step_phases.py they bound how fast a step of this shape can get.
-Where the CPU has AVX512_BF16, each row also times the same product in bfloat16
-(rnnplay/core/bf16.py, as ``--precision bfloat16`` runs it: W packed once, the left
-side rounded at every call), its speed still over the float32 peak.
+Each row also times the product as a training step runs it (rnnplay/core/products.py):
+"packed" is float32 on W packed once (rnnplay/core/f32_kernels.py, CPUs with
+AVX-512; a step uses it for the per-step products only), "bfloat16" is ``--precision
+bfloat16`` (CPUs with AVX512_BF16: W packed once, the left side rounded at every
+call), both still over the float32 peak.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from rnnplay.core import bf16
+from rnnplay.core import products
 
 STREAMS = (8, 16, 32, 64)
 ROWS = 1600  # T·b for T = 100 and a chunk of 16 streams
 
 
-def gflops(a: np.ndarray, b: np.ndarray, repeats: int, precision: str = "float32") -> float:
-    """GFLOP/s of ``a @ b`` in ``precision`` into a fixed output: the best of ``repeats`` calls after a few warm-ups."""
+def gflops(a: np.ndarray, b: np.ndarray, repeats: int, precision: str | None = None) -> float:
+    """GFLOP/s of ``a @ b`` into a fixed output, by numpy's BLAS (``precision`` None) or by a training step's kernels
+    of ``precision``: the best of ``repeats`` calls after a few warm-ups."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
-    with bf16.products(precision):
-        operand = bf16.Operand(b)
+    with products.precision(precision) if precision else contextlib.nullcontext():
+        operand = products.Operand(b)
         best = best_seconds(lambda: operand.times(a, out), repeats)
     return 2.0 * a.shape[0] * a.shape[1] * b.shape[1] / best / 1e9
 
@@ -62,9 +66,10 @@ def main() -> None:
     with threadpool_limits(1, user_api="blas"):
         square = rng.random((1024, 1024), dtype=np.float32)
         peak = gflops(square, square, max(5, args.repeats // 20))
-        with_bf16 = bf16.available()
+        kinds = [p for p in products.PRECISIONS if products.kernels(p) is not None]
+        names = {"float32": "packed", "bfloat16": "bfloat16"}
         print(f"one BLAS thread; peak (square 1,024 products): {peak:.1f} GFLOP/s")
-        print(f"{'product':<34}{'GFLOP/s':>9}{'% of peak':>11}" + (f"{'bfloat16':>10}{'% of peak':>11}" * with_bf16))
+        print(f"{'product':<34}" + "".join(f"{name:>10}{'% of peak':>11}" for name in ["BLAS", *map(names.get, kinds)]))
         for H in args.hidden:
             W = rng.random((H, 4 * H), dtype=np.float32)
             rows = [(f"H={H}: per step, {b} streams", rng.random((b, H), dtype=np.float32), args.repeats)
@@ -72,14 +77,11 @@ def main() -> None:
             rows.append((f"H={H}: all {ROWS:,} rows at once", rng.random((ROWS, H), dtype=np.float32),
                          max(5, args.repeats // 20)))
             for label, a, repeats in rows:
-                speed = gflops(a, W, repeats)
-                line = f"{label:<34}{speed:>9.1f}{speed / peak:>10.0%}"
-                if with_bf16:
-                    fast = gflops(a, W, repeats, "bfloat16")
-                    line += f"{fast:>10.1f}{fast / peak:>10.0%}"
-                print(line)
-        if not with_bf16:
-            print("(no bfloat16 column: this CPU has no AVX512_BF16)")
+                speeds = [gflops(a, W, repeats, kind) for kind in [None, *kinds]]
+                print(f"{label:<34}" + "".join(f"{speed:>10.1f}{speed / peak:>10.0%} " for speed in speeds))
+        missing = [names[p] for p in products.PRECISIONS if p not in kinds]
+        if missing:
+            print(f"(no {' or '.join(missing)} column: this CPU lacks AVX-512 or AVX512_BF16, or numba is off)")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from unittest import mock
 import numpy as np
 from train_throughput import CORPUS, _timed
 
-from rnnplay.core import bf16, parallel_step, threads
+from rnnplay.core import parallel_step, products, threads
 from rnnplay.core import trainer as trainer_module
 from rnnplay.core.cells import LSTMCell, lstm_gates
 from rnnplay.core.cells import lstm as lstm_module
@@ -233,7 +233,7 @@ CHUNK_PARTS = [
 
 
 class TimedProducts:
-    """:mod:`rnnplay.core.bf16`, for the LSTM module while one chunk is timed: each time step's product, timed.
+    """:mod:`rnnplay.core.products`, for the LSTM module while one chunk is timed: each time step's product, timed.
 
     The LSTM makes one operand per sequence each way and multiplies by it once per step:
     forward h_{t-1}·W_hh with W_hh (H, 4H), backward dz_t·W_hhᵀ with W_hhᵀ (4H, H); the
@@ -244,18 +244,18 @@ class TimedProducts:
         self.clock = clock
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(bf16, name)
+        return getattr(products, name)
 
-    def Operand(self, b: np.ndarray) -> SimpleNamespace:  # stands in for bf16.Operand, the class
+    def Operand(self, b: np.ndarray) -> SimpleNamespace:  # stands in for products.Operand, the class
         way = "fwd" if b.shape[0] < b.shape[1] else "bwd"
-        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", bf16.Operand(b).times))
+        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", products.Operand(b).times))
 
 
 def chunk_patches(model: Model, clock: Clock) -> list[tuple[Any, str, Any]]:
     """One chunk's model, LSTM and loss calls, timed (for one thread: the LSTM module's products are replaced)."""
     cell, gate_maths = model.cell, lstm_module.gate_maths
     return [
-        (lstm_module, "bf16", TimedProducts(clock)),
+        (lstm_module, "products", TimedProducts(clock)),
         (lstm_module, "gate_maths", lambda dtype: SimpleNamespace(  # the gate maths' two per-step functions
             forward_step=clock.wrap("gates fwd", gate_maths(dtype).forward_step),
             backward_step=clock.wrap("gates bwd", gate_maths(dtype).backward_step))),

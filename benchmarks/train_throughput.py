@@ -6,7 +6,7 @@ Each row runs full training steps (forward, backward through time, clip by
 global norm 5, Adam) on batches of tiny shakespeare and prints characters per
 second; "numpy only" is rnnplay with its compiled LSTM kernels off (RNNPLAY_JIT=0;
 the RNN has none). Where the CPU has AVX512_BF16, a second row per model runs
-rnnplay with ``--precision bfloat16`` (:mod:`rnnplay.core.bf16`) beside PyTorch under
+rnnplay with ``--precision bfloat16`` (:mod:`rnnplay.core.products`) beside PyTorch under
 ``torch.autocast("cpu", dtype=torch.bfloat16)``, the same mixed precision, and its last
 column compares it with PyTorch in float32 as well. All runners take turns, --steps
 steps each, --rounds times, so the shared machine's slow minutes fall on all of them
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnplay.core import bf16
+from rnnplay.core import products
 from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.data import StreamBatcher
 from rnnplay.core.model import Model
@@ -170,7 +170,7 @@ def main() -> None:
         f"{args.rounds} turns of {args.steps} timed steps each, after {args.warmup} warm-up steps; load average "
         f"{os.getloadavg()[0]:.2f}"
     )
-    with_bf16 = bf16.available()
+    with_bf16 = products.bf16_available()
     print(f"{'model':<29}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}"
           f"{'rnnplay % peak':>16}{'torch % peak':>14}{'vs torch float32':>18}")
     for label, cell, layers, hidden, B, T in CONFIGS:

@@ -1,4 +1,4 @@
-"""bfloat16 products (rnnplay/core/bf16.py, bf16_kernels.py): rounding, products, the switch, training with them.
+"""bfloat16 products (rnnplay/core/products.py, bf16_kernels.py): rounding, products, the switch, training with them.
 
 The kernels need a CPU with AVX512_BF16; their tests skip elsewhere. The one-line refusal of
 ``--precision bfloat16`` where it cannot run is tested everywhere (``RNNPLAY_JIT=0`` turns it off).
@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnplay.core import bf16, parallel_step
+from rnnplay.core import parallel_step, products
 from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import load_model
 
-needs_bf16 = pytest.mark.skipif(not bf16.available(), reason="this CPU has no AVX512_BF16 (or numba is off)")
+needs_bf16 = pytest.mark.skipif(not products.bf16_available(), reason="this CPU has no AVX512_BF16 (or numba is off)")
 SMALL = ["--layers", "2", "--hidden", "32", "--batch-size", "16", "--seq-length", "20"]
 
 
@@ -35,19 +35,19 @@ def rounded(x: np.ndarray) -> np.ndarray:
 
 
 def kernel_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    with bf16.products("bfloat16"):
-        return bf16.product(a, b)
+    with products.precision("bfloat16"):
+        return products.product(a, b)
 
 
 @needs_bf16
 def test_rounding_to_bfloat16_is_to_nearest_with_ties_to_even_and_keeps_nan_and_inf() -> None:
-    k = bf16.kernels()
+    k = products.kernels("bfloat16")
     low = np.float32(1.0).view(np.uint32)
     values = np.array([1.0, -2.5, 0.0, np.inf, -np.inf, np.nan,
                        (low + 0x8000).view(np.float32),  # halfway between 1 and the next bfloat16: to even, 1
                        (low + 0x18000).view(np.float32),  # halfway above an odd last bit: up
                        (low + 0x8001).view(np.float32)], dtype=np.float32)  # fmt: skip
-    words = k.pairs(values.reshape(1, -1))[0]
+    words = k.prepare(values.reshape(1, -1))[0]
     halves = np.stack([words & 0xFFFF, words >> 16], axis=1).ravel()[: len(values)]
     back = (halves.astype(np.uint32) << 16).view(np.float32)
     np.testing.assert_array_equal(back[:5], values[:5])
@@ -86,22 +86,22 @@ def test_products_fall_back_to_float32_outside_the_switch_and_where_the_kernels_
     rng = np.random.default_rng(6)
     a = rng.standard_normal((8, 32), dtype=np.float32)
     b = rng.standard_normal((32, 48), dtype=np.float32)
-    np.testing.assert_array_equal(bf16.product(a, b), a @ b)  # off by default
-    with bf16.products("bfloat16"):
-        assert not np.array_equal(bf16.product(a, b), a @ b)
-        np.testing.assert_array_equal(bf16.product(a, b[:, :40]), a @ b[:, :40])  # N not a multiple of 16
+    np.testing.assert_array_equal(products.product(a, b), a @ b)  # off by default
+    with products.precision("bfloat16"):
+        assert not np.array_equal(products.product(a, b), a @ b)
+        np.testing.assert_array_equal(products.product(a, b[:, :40]), a @ b[:, :40])  # N not a multiple of 16
         a64, b64 = a.astype(np.float64), b.astype(np.float64)
-        np.testing.assert_array_equal(bf16.product(a64, b64), a64 @ b64)  # float64: the gradient checks
-        np.testing.assert_array_equal(bf16.product_tn(a.T.copy(), b), kernel_product(a, b))
+        np.testing.assert_array_equal(products.product(a64, b64), a64 @ b64)  # float64: the gradient checks
+        np.testing.assert_array_equal(products.product_tn(a.T.copy(), b), kernel_product(a, b))
         strided = np.empty((48, 8), dtype=np.float32).T  # an out the kernels cannot write as one block
-        np.testing.assert_array_equal(bf16.Operand(b).times(a, strided), a @ b)
+        np.testing.assert_array_equal(products.Operand(b).times(a, strided), a @ b)
         elsewhere: list[np.ndarray] = []
-        thread = threading.Thread(target=lambda: elsewhere.append(bf16.product(a, b)))
+        thread = threading.Thread(target=lambda: elsewhere.append(products.product(a, b)))
         thread.start()
         thread.join()
     np.testing.assert_array_equal(elsewhere[0], a @ b)  # the switch is this thread's alone
-    with bf16.products("float32"):
-        np.testing.assert_array_equal(bf16.product(a, b), a @ b)
+    with products.precision("float32"):
+        np.testing.assert_array_equal(products.product(a, b), a @ b)
 
 
 @needs_bf16

@@ -60,7 +60,7 @@ class Model:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.noise = Dropout(dropout)  # training's dropout; a trainer adds its other kinds
-        self.products = "float32"  # precision of a training step's products (rnnplay.core.bf16); a trainer sets it
+        self.products = "float32"  # precision of a training step's products (rnnplay.core.products); a trainer sets it
         self.dtype = np.dtype(dtype)
         self.params = params if params is not None else self.init_params(np.random.default_rng(seed))
         self.layers = [self._layer_view(i) for i in range(num_layers)]

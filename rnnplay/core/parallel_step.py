@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import address_space, bf16, threads
+from rnnplay.core import address_space, products, threads
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -176,9 +176,9 @@ def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, 
                          total: int) -> ChunkResult:  # fmt: skip
     """One chunk's summed loss (nats), its share of the gradients of the batch mean, its carried-out states.
 
-    Its products run in the model's training precision (``model.products``, :mod:`.bf16`).
+    Its products run in the model's training precision (``model.products``, :mod:`.products`).
     """
-    with bf16.products(model.products):
+    with products.precision(model.products):
         logits, new_states, cache = model.forward(inputs, states, masks=masks)
         T, b, V = logits.shape
         loss_sum, dlogits = cross_entropy_sum(logits.reshape(T * b, V), targets.reshape(T * b), total)

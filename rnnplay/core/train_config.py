@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnplay.core.bf16 import PRECISIONS
 from rnnplay.core.dropout import DROPOUT_KINDS
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.limits import MAX_HIDDEN, MAX_LAYERS, check_model_size
 from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
 from rnnplay.core.params import check_fields, setting
+from rnnplay.core.products import PRECISIONS
 
 
 @dataclass

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import bf16, parallel_step, threads
+from rnnplay.core import parallel_step, products, threads
 from rnnplay.core.averaging import SLOT, WeightAverage
 from rnnplay.core.ctrl_c import ctrl_c_held
 from rnnplay.core.data import StreamBatcher
@@ -98,8 +98,8 @@ class Trainer:
         config: TrainConfig,
         gradients: GradientFn | None = None,
     ) -> None:
-        if config.precision == "bfloat16" and not bf16.available():
-            raise RnnplayError(bf16.why_unavailable())
+        if config.precision == "bfloat16" and not products.bf16_available():
+            raise RnnplayError(products.why_bf16_unavailable())
         self.model = model
         self.gradients = gradients  # None: the model's own
         self.config = config

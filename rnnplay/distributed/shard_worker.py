@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import bf16, parallel_step, threads
+from rnnplay.core import parallel_step, products, threads
 from rnnplay.core.dropout import Dropout, Masks
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
@@ -56,7 +56,7 @@ class Replica:
                    model.dtype.str, {k: tuple(v.shape) for k, v in model.params.items()}, model.products)
 
     def build(self) -> Model:
-        if self.products == "bfloat16" and not bf16.available():
+        if self.products == "bfloat16" and not products.bf16_available():
             raise RnnplayError(f"a worker on {socket.gethostname()} has no AVX512_BF16 for precision bfloat16: "
                                "train with precision float32, or on machines that have it")
         params = {k: np.zeros(shape, self.dtype) for k, shape in self.shapes.items()}

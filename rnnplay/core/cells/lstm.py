@@ -24,8 +24,8 @@ and backward through time, here) and generation (:mod:`.lstm_step`) alike.
 :mod:`.lstm_kernels` is the same step compiled with numba, for float32;
 :func:`gate_maths` picks one of the two once per sequence or stepper. The loops
 here do what is left: the matrix products, one per step, and the weight
-gradients as one large product over all T·B rows — BLAS's in float32, or
-:mod:`rnnplay.core.bf16`'s while a training step runs them in bfloat16.
+gradients as one large product over all T·B rows, through :mod:`rnnplay.core.products`
+(in a training step: on W_hh packed once per sequence, or in bfloat16; numpy's elsewhere).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rnnplay.core import bf16, jit, threads
+from rnnplay.core import jit, products, threads
 from rnnplay.core.cells import lstm_gates
 from rnnplay.core.cells.base import Params, State, StepFn, state_grads, uniform_init
 from rnnplay.core.cells.lstm_gates import GateMaths, scale
@@ -83,7 +83,7 @@ class LSTMCell:
         B, H = h0.shape
         gates = gate_maths(dtype)  # for this sequence, forward and backward
         s, _ = scale(H, dtype)
-        W_hh = bf16.Operand(params["W_hh"] * s)  # packed once when this thread's products are bfloat16
+        W_hh = products.Operand(params["W_hh"] * s)  # packed once for this thread's kernels, if any
         acts = project_inputs(x, params["W_xh"] * s)  # s⊙(x_t@W_xh) for every t, then [i, f, g, o]
         b = params["b_h"] * s
         hs = np.empty((T + 1, B, H), dtype=dtype)
@@ -102,7 +102,7 @@ class LSTMCell:
         x, hs, cs, tanh_c, acts, gates = cache
         T, B, H = dh_seq.shape
         dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
-        W_hh_T = bf16.Operand(params["W_hh"].T)
+        W_hh_T = products.Operand(params["W_hh"].T)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
         for t in range(T - 1, -1, -1):
             gates.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
@@ -111,7 +111,7 @@ class LSTMCell:
         dW_xh, dx = project_inputs_backward(x, params["W_xh"], dz)
         grads = {
             "W_xh": dW_xh,
-            "W_hh": bf16.product_tn(hs[:-1].reshape(T * B, H), dz2),
+            "W_hh": products.product_tn(hs[:-1].reshape(T * B, H), dz2),
             "b_h": dz2.sum(axis=0),
         }
         return dx, grads, (dh, dc)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import bf16
+from rnnplay.core import products
 from rnnplay.core.cells.base import Params, State, state_grads, uniform_init
 from rnnplay.core.ops import project_inputs, project_inputs_backward
 
@@ -46,7 +46,7 @@ class RNNCell:
 
     def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
         dtype = params["W_hh"].dtype
-        W_hh = bf16.Operand(params["W_hh"])  # packed once when this thread's products are bfloat16
+        W_hh = products.Operand(params["W_hh"])  # packed once for this thread's kernels, if any
         T = x.shape[0]
         (h0,) = state
         B, H = h0.shape
@@ -66,7 +66,7 @@ class RNNCell:
         self, params: Params, cache: Any, dh_seq: np.ndarray, dstate: State | None
     ) -> tuple[np.ndarray | None, Params, State]:
         x, hs = cache
-        W_hh_T = bf16.Operand(params["W_hh"].T)
+        W_hh_T = products.Operand(params["W_hh"].T)
         T, B, H = dh_seq.shape
         dz = 1.0 - hs[1:] * hs[1:]  # tanh'(z_t) for all t, then scaled in place by dh_t below
         (dh_next,) = state_grads(dstate, 1, (B, H), dz.dtype)
@@ -78,7 +78,7 @@ class RNNCell:
         dW_xh, dx = project_inputs_backward(x, params["W_xh"], dz)
         grads = {
             "W_xh": dW_xh,
-            "W_hh": bf16.product_tn(hs[:-1].reshape(T * B, H), dz2),
+            "W_hh": products.product_tn(hs[:-1].reshape(T * B, H), dz2),
             "b_h": dz2.sum(axis=0),
         }
         return dx, grads, (dh_next,)

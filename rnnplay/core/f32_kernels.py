@@ -1,0 +1,70 @@
+"""float32 products on a right-hand side packed once, for the per-time-step products of training (AVX-512 CPUs).
+
+At every time step a training chunk multiplies a few dozen rows by W_hh (forward) and
+by W_hhᵀ (backward): products too small for BLAS to reach its peak, because each call
+packs W again. Here W is packed once per sequence (:func:`pack`: blocks of 16 columns,
+k by k) and each step runs the tiles of :mod:`rnnplay.core.tile_kernels`, whose loop
+body is one FMA per row and column block::
+
+    acc[r][c] = fma(broadcast(A[r, k]), B[block c][k][0:16], acc[r][c])
+
+A is used as it is (:func:`prepare`: its rows, C order). Each element of C is a plain
+sum over k in order, so it is the same whichever rows are computed with it. Products
+over all T·B rows stay numpy's: BLAS runs those near its peak already (``BATCHED``).
+Loaded only by :mod:`rnnplay.core.jit`, and only on CPUs with AVX-512 (16 float32 lanes).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, word_pointers
+
+BATCHED = False  # products over all T·B rows: numpy's BLAS
+
+
+def fma_ir(rows: int, blocks: int) -> list[str]:
+    """The loop body for ``%k``: a vector of B per column block, a broadcast element of A per row, their FMAs."""
+    lines = word_pointers(rows, blocks)
+    lines += [f"  %b{c} = load <16 x float>, ptr %bp{c}, align 4" for c in range(blocks)]
+    for r in range(rows):
+        lines += [
+            f"  %aw{r} = load float, ptr %ap{r}, align 4",
+            f"  %av{r} = insertelement <16 x float> poison, float %aw{r}, i32 0",
+            f"  %a{r} = shufflevector <16 x float> %av{r}, <16 x float> poison, <16 x i32> zeroinitializer",
+        ]
+        lines += [
+            f"  %sum{r}_{c} = call <16 x float> @llvm.fma.v16f32(<16 x float> %a{r}, <16 x float> %b{c}, "
+            f"<16 x float> %acc{r}_{c})"
+            for c in range(blocks)
+        ]
+    return lines
+
+
+if "avx512f" not in cpu_features():
+    raise ImportError("this CPU has no AVX-512")  # jit.load answers None: numpy's products
+_COMPILED = Compiled(fma_ir, "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)")
+product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
+
+
+def prepare(a: np.ndarray) -> np.ndarray:
+    """A's rows as the kernels read them: M × K float32 in C order."""
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+@numba.njit(cache=True, **SETTINGS)
+def pack(b: np.ndarray) -> np.ndarray:
+    """B (K×N float32, any order; N a multiple of 16) as N/16 blocks of K × 16: [j/16, k, j%16] holds B[k, j]."""
+    K, N = b.shape
+    out = np.empty((N // 16, K, 16), dtype=np.float32)
+    for block in range(N // 16):
+        for k in range(K):
+            for i in range(16):
+                out[block, k, i] = b[k, block * 16 + i]
+    return out
+
+
+def warm_up() -> None:
+    """Compile the numba loops and check one small product against numpy's."""
+    check_product(prepare, pack, product, tolerance=1e-4, what="the packed float32 product")

@@ -1,0 +1,109 @@
+"""A training step's matrix products: W_hh packed once per sequence, and bfloat16 where asked (``--precision``).
+
+The cells ask for their products here — :class:`Operand` for the right-hand side of
+the per-time-step products (W_hh over a sequence: ``Operand(W).times(h, out)``),
+:func:`product` and :func:`product_tn` for the products over all T·B rows — and a
+per-thread switch (:func:`precision`), which a chunk of a training step turns on while
+it runs its forward and backward, says how they run:
+
+- **float32** (the default): the per-step products on a W packed once per sequence
+  (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512), where BLAS would pack it again
+  at every call; the products over all rows stay numpy's.
+- **bfloat16**: mixed precision as PyTorch's autocast does it on CPUs with
+  AVX512_BF16 (:mod:`rnnplay.core.bf16_kernels`): a product's inputs are rounded to
+  bfloat16 (8 bits of mantissa), its sums are float32, and the weights, the
+  optimizer, the gate maths and the loss stay float32. Every product runs there.
+
+Outside the switch (validation, scoring, generation, on other threads or on the same
+one outside a chunk), and whenever the kernels cannot run — an array that is not
+float32, a product's N not a multiple of 16, no numba, ``RNNPLAY_JIT=0``, a CPU
+without the instructions — every product is numpy's float32 one. How much faster the
+kernels run at a training step's sizes is measured in docs/training.md
+(benchmarks/product_speed.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+import numpy as np
+
+from rnnplay.core import jit
+
+KERNELS = {"float32": "rnnplay.core.f32_kernels", "bfloat16": "rnnplay.core.bf16_kernels"}
+PRECISIONS = tuple(KERNELS)  # of a training step's products
+_switch = threading.local()
+
+
+def kernels(precision: str) -> ModuleType | None:
+    """The compiled products of ``precision``, or None where they cannot run (see the module)."""
+    return jit.load(KERNELS[precision])
+
+
+def bf16_available() -> bool:
+    """Whether ``--precision bfloat16`` can run here."""
+    return kernels("bfloat16") is not None
+
+
+def why_bf16_unavailable() -> str:
+    """What keeps bfloat16 from running here, and what to do, in words for a one-line error."""
+    if not jit.enabled():
+        return ("precision bfloat16 runs on compiled kernels, and RNNPLAY_JIT=0 turns them off: unset it, or train "
+                "with precision float32")
+    return ("precision bfloat16 needs a CPU with AVX512_BF16 dot products (and numba); this one has none: train with "
+            "precision float32")
+
+
+@contextmanager
+def precision(name: str) -> Iterator[None]:
+    """This thread's products in precision ``name`` ("float32" or "bfloat16") until the block ends."""
+    before = getattr(_switch, "kernels", None)
+    _switch.kernels = kernels(name)
+    try:
+        yield
+    finally:
+        _switch.kernels = before
+
+
+def _active(*arrays: np.ndarray, n: int, batched: bool) -> ModuleType | None:
+    """The kernels when this thread's switch is on, they run this kind of product (``batched``: over all T·B
+    rows), every array is float32 and N (``n``) is a multiple of 16."""
+    compiled = getattr(_switch, "kernels", None)
+    if compiled is None or (batched and not compiled.BATCHED) or n % 16 or any(a.dtype != np.float32 for a in arrays):
+        return None
+    return compiled
+
+
+class Operand:
+    """The right-hand side B of many products A·B (W_hh over a sequence), packed once for this thread's kernels."""
+
+    def __init__(self, b: np.ndarray, *, batched: bool = False) -> None:
+        self.b = b
+        compiled = _active(b, n=b.shape[1], batched=batched)
+        self._compiled = compiled
+        self._packed = compiled.pack(np.ascontiguousarray(b)) if compiled is not None else None
+
+    def times(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out = a·B (a: (M, K)); the kernels write ``out`` as one C-order block, numpy any other."""
+        if self._compiled is None or not out.flags.c_contiguous:
+            return np.matmul(a, self.b, out=out)
+        self._compiled.product(self._compiled.prepare(np.ascontiguousarray(a)), self._packed, out)
+        return out
+
+
+def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a·b, once (a: (M, K), b: (K, N)), into ``out`` (M, N) if given."""
+    if _active(a, b, n=b.shape[1], batched=True) is None:
+        return np.matmul(a, b, out=out)
+    result = np.empty((a.shape[0], b.shape[1]), dtype=np.float32) if out is None else out
+    return Operand(b, batched=True).times(a, result)
+
+
+def product_tn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """xᵀ·y (x: (R, M), y: (R, N)): a weight gradient summed over all R = T·B rows."""
+    if _active(x, y, n=y.shape[1], batched=True) is None:
+        return x.T @ y
+    return product(np.ascontiguousarray(x.T), y)

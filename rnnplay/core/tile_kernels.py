@@ -1,0 +1,147 @@
+"""Matrix products C = A·B on a right-hand side packed once, in micro-kernels of LLVM IR (loaded by the kernel modules).
+
+A training step multiplies the same W_hh by a new h at every time step. BLAS packs
+both operands again at each call; here B is packed once per sequence, into blocks of
+16 columns stored k by k (a :func:`pack` of the kernel module), and each call only
+walks the tiles. A micro-kernel keeps a tile of C — ``rows`` × 16·``blocks`` float32,
+in ``rows·blocks`` vector registers of 16 lanes — for the whole of k::
+
+    for k in 0 … kk-1:                         (kk: k's count in A's words)
+        b_c = B[block c][k][0:16]              one vector load per column block
+        a_r = broadcast(A[r, k])               one word of A per row
+        acc[r][c] = step(acc[r][c], a_r, b_c)  an FMA, or bfloat16 pairs' dot
+    C[r, 16c : 16c+16] = acc[r][c]
+
+``step`` is the kernel module's (:mod:`.f32_kernels`, :mod:`.bf16_kernels`). Every
+element of C is summed over k in the same order whatever M, N or the tile it falls
+in, so a row's result does not depend on how the rows are chunked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+
+SETTINGS = {"nogil": True, "error_model": "numpy"}
+ROWS, COLUMN_BLOCKS = 8, 2  # the main micro-kernel's tile: 8 rows × 2·16 columns, 16 accumulators
+TILES = ((ROWS, COLUMN_BLOCKS), (ROWS, 1), (1, COLUMN_BLOCKS), (1, 1))  # the last rows and columns
+StepIR = Callable[[int, int], list[str]]  # (rows, blocks) -> the loop body for word %k, defining %sum{r}_{c}
+
+
+def cpu_features() -> set[str]:
+    """This CPU's features as LLVM names them (``avx512f``, ``avx512bf16``, …)."""
+    return {f[1:] for f in llvm.get_host_cpu_features().flatten().split(",") if f.startswith("+")}
+
+
+def micro_kernel_ir(rows: int, blocks: int, step: StepIR) -> str:
+    """LLVM IR of ``micro_{rows}x{blocks}(C, A, B, kk, lda, ldc, bstride)``: one rows×(16·blocks) tile of C = A·B.
+
+    C: float32, row stride ``ldc``; A: rows of ``lda`` 32-bit words; B: the first column
+    block of a pack (``bstride`` words apart); ``kk`` words of k. ``step`` writes the body.
+    """
+    acc = [(r, c) for r in range(rows) for c in range(blocks)]
+    lines = [
+        f"define void @micro_{rows}x{blocks}(ptr %C, ptr %A, ptr %B, i64 %kk, i64 %lda, i64 %ldc, i64 %bstride) {{",
+        "entry:",
+        *(f"  %arow{r} = mul i64 {r}, %lda" for r in range(rows)),
+        *(f"  %bcol{c} = mul i64 {c}, %bstride" for c in range(blocks)),
+        "  br label %loop",
+        "loop:",
+        "  %k = phi i64 [0, %entry], [%knext, %loop]",
+        *(f"  %acc{r}_{c} = phi <16 x float> [zeroinitializer, %entry], [%sum{r}_{c}, %loop]" for r, c in acc),
+        "  %boff = mul i64 %k, 16",
+        *step(rows, blocks),
+        "  %knext = add i64 %k, 1",
+        "  %done = icmp eq i64 %knext, %kk",
+        "  br i1 %done, label %store, label %loop",
+        "store:",
+    ]
+    for r, c in acc:
+        lines += [
+            f"  %crow{r}_{c} = mul i64 {r}, %ldc",
+            f"  %ci{r}_{c} = add i64 %crow{r}_{c}, {16 * c}",
+            f"  %cp{r}_{c} = getelementptr float, ptr %C, i64 %ci{r}_{c}",
+            f"  store <16 x float> %sum{r}_{c}, ptr %cp{r}_{c}, align 4",
+        ]
+    return "\n".join([*lines, "  ret void", "}"])
+
+
+def word_pointers(rows: int, blocks: int) -> list[str]:
+    """IR of the pointers the loop body reads at word %k: %bp{c} into B's column blocks, %ap{r} into A's rows."""
+    lines = []
+    for c in range(blocks):
+        lines += [f"  %bi{c} = add i64 %boff, %bcol{c}", f"  %bp{c} = getelementptr i32, ptr %B, i64 %bi{c}"]
+    for r in range(rows):
+        lines += [f"  %ai{r} = add i64 %arow{r}, %k", f"  %ap{r} = getelementptr i32, ptr %A, i64 %ai{r}"]
+    return lines
+
+
+class Compiled:
+    """Every tile of TILES compiled for this CPU from ``step``; :attr:`product` walks them."""
+
+    def __init__(self, step: StepIR, declarations: str) -> None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        machine = llvm.Target.from_default_triple().create_target_machine(
+            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
+        )
+        module = llvm.parse_assembly("\n".join([declarations, *(micro_kernel_ir(r, b, step) for r, b in TILES)]))
+        module.verify()
+        self.engine = llvm.create_mcjit_compiler(module, machine)  # kept alive: the kernels' code lives in it
+        self.engine.finalize_object()
+        signature = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * 7)  # addresses of C, A, B; kk, lda, ldc, bstride
+        kernels = [signature(self.engine.get_function_address(f"micro_{r}x{b}")) for r, b in TILES]
+        self.product = tile_walk(*kernels)
+
+
+def tile_walk(micro_8x2: Callable[..., None], micro_8x1: Callable[..., None], micro_1x2: Callable[..., None],
+              micro_1x1: Callable[..., None]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:  # fmt: skip
+    """``product(a_words, b_packed, out)``: out = A·B through the four micro-kernels; N a multiple of 16.
+
+    The column blocks are the outer loop, so a block of B stays in cache while every row tile uses it.
+    """
+
+    @numba.njit(**SETTINGS)  # not cached: the micro-kernels' addresses are this process's
+    def product(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
+        M, kk = a_words.shape
+        N = out.shape[1]
+        bstride = kk * 16  # words from one block of 16 columns to the next
+        a0, b0, c0 = np.int64(a_words.ctypes.data), np.int64(b_packed.ctypes.data), np.int64(out.ctypes.data)
+        j = 0
+        while j < N:
+            blocks = COLUMN_BLOCKS if j + 16 * COLUMN_BLOCKS <= N else 1
+            pb = b0 + 4 * (j // 16) * bstride
+            i = 0
+            while i < M:
+                rows = ROWS if i + ROWS <= M else 1
+                pa, pc = a0 + 4 * i * kk, c0 + 4 * (i * N + j)
+                if rows == ROWS:
+                    if blocks == COLUMN_BLOCKS:
+                        micro_8x2(pc, pa, pb, kk, kk, N, bstride)
+                    else:
+                        micro_8x1(pc, pa, pb, kk, kk, N, bstride)
+                elif blocks == COLUMN_BLOCKS:
+                    micro_1x2(pc, pa, pb, kk, kk, N, bstride)
+                else:
+                    micro_1x1(pc, pa, pb, kk, kk, N, bstride)
+                i += rows
+            j += 16 * blocks
+
+    return product
+
+
+def check_product(prepare: Callable[[np.ndarray], np.ndarray], pack: Callable[[np.ndarray], np.ndarray],
+                  product: Callable[[np.ndarray, np.ndarray, np.ndarray], None], tolerance: float, what: str) -> None:
+    """A kernel module's warm-up: compile its loops on a small product with every kind of tile, and compare it with
+    numpy's float32 product; ``RuntimeError`` (the module does not load) when it disagrees."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((ROWS + 1, 5), dtype=np.float32)
+    b = rng.standard_normal((5, 48), dtype=np.float32)
+    out = np.empty((ROWS + 1, 48), dtype=np.float32)
+    product(prepare(a), pack(b), out)
+    if not np.allclose(out, a @ b, rtol=tolerance, atol=tolerance):
+        raise RuntimeError(f"{what} disagrees with float32 arithmetic")

@@ -1,0 +1,93 @@
+"""float32 per-step products on W packed once (rnnplay/core/f32_kernels.py, tile_kernels.py, through products.py).
+
+The kernels need a CPU with AVX-512; their tests skip elsewhere, where every product is numpy's.
+No timings here: the speed is in docs/training.md (benchmarks/product_speed.py, train_throughput.py).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from rnnplay.core import parallel_step, products
+from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, RNNCell
+from rnnplay.core.cells.base import Cell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+
+needs_packed = pytest.mark.skipif(products.kernels("float32") is None, reason="this CPU has no AVX-512 (or no numba)")
+
+
+def packed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
+    with products.precision("float32"):
+        return products.Operand(b).times(a, out)
+
+
+@needs_packed
+@pytest.mark.parametrize(("M", "K", "N"), [(32, 256, 1024), (64, 1024, 256), (9, 33, 48), (1, 1, 16), (17, 64, 16),
+                                           (40, 7, 80)])  # fmt: skip
+def test_the_packed_product_is_a_float32_sum_of_the_exact_products(M: int, K: int, N: int) -> None:
+    rng = np.random.default_rng(M * K + N)
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((K, N), dtype=np.float32)
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    scale = np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))
+    got = packed_product(a, b)
+    assert got.dtype == np.float32 and got.shape == (M, N)
+    assert np.all(np.abs(got - exact) <= K * np.finfo(np.float32).eps * scale)  # K roundings of a running sum at most
+
+
+@needs_packed
+def test_each_row_comes_out_the_same_whatever_rows_surround_it() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((37, 96), dtype=np.float32)
+    b = rng.standard_normal((96, 64), dtype=np.float32)
+    whole = packed_product(a, b)
+    parts = np.concatenate([packed_product(a[lo:hi], b) for lo, hi in ((0, 16), (16, 32), (32, 37))])
+    np.testing.assert_array_equal(parts, whole)  # so the chunked step's result does not depend on the chunks
+    np.testing.assert_array_equal(packed_product(a, b.T.copy().T), whole)  # a transposed W (backward's) packs alike
+
+
+@needs_packed
+def test_only_the_per_step_products_of_a_float32_step_are_packed() -> None:
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((8, 32), dtype=np.float32)
+    b = rng.standard_normal((32, 48), dtype=np.float32)
+    out = np.empty((8, 48), dtype=np.float32)
+    assert products.Operand(b)._compiled is None  # off by default: validation, scoring, generation
+    with products.precision("float32"):
+        assert products.Operand(b)._compiled is products.kernels("float32")
+        np.testing.assert_array_equal(products.product(a, b), a @ b)  # all T·B rows at once: numpy's BLAS
+        np.testing.assert_array_equal(products.product_tn(a.T.copy(), b), a @ b)
+        np.testing.assert_array_equal(products.Operand(b[:, :40]).times(a, out[:, :40].copy()), a @ b[:, :40])
+        assert products.Operand(b.astype(np.float64))._compiled is None  # float64: the gradient checks
+        strided = np.empty((48, 8), dtype=np.float32).T  # an out the kernels cannot write as one block
+        np.testing.assert_array_equal(products.Operand(b).times(a, strided), a @ b)
+        elsewhere: list[object] = []
+        thread = threading.Thread(target=lambda: elsewhere.append(products.Operand(b)._compiled))
+        thread.start()
+        thread.join()
+    assert elsewhere == [None]  # the switch is this thread's alone
+
+
+@needs_packed
+@pytest.mark.parametrize("cell", [LSTMCell(), RNNCell(), LayerNormLSTMCell()], ids=["lstm", "rnn", "lnlstm"])
+def test_a_step_on_packed_products_has_numpys_gradients_and_repeats_bit_for_bit(
+    cell: Cell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vocab = Vocab.from_text("abcdefghijklmnopqrstuvwxyz .,\n")
+    model = Model(cell, vocab, 32, 2, seed=1)
+    rng = np.random.default_rng(2)
+    inputs, targets = rng.integers(0, vocab.size, (12, 40)), rng.integers(0, vocab.size, (12, 40))
+    states = model.initial_state(40)
+    packed = parallel_step.loss_and_grads(model, inputs, targets, states, workers=2)
+    again = parallel_step.loss_and_grads(model, inputs, targets, states, workers=3)
+    monkeypatch.setitem(products.KERNELS, "float32", "rnnplay.core.no_such_kernels")  # numpy's products
+    loss, grads, _ = parallel_step.loss_and_grads(model, inputs, targets, states, workers=2)
+    assert packed[0] == pytest.approx(loss, rel=1e-6)
+    for name, g in grads.items():
+        assert np.linalg.norm(packed[1][name] - g) <= 1e-4 * np.linalg.norm(g), name
+        np.testing.assert_array_equal(again[1][name], packed[1][name], err_msg=name)  # any worker count, same bits
