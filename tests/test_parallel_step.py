@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnplay.core import parallel_step, threads
+from rnnplay.core import parallel_step
 from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.dropout import Dropout
@@ -32,15 +32,12 @@ def carried(model: Model, seed: int) -> States:
             for state in model.initial_state(B)]  # fmt: skip
 
 
-def test_chunks_are_fixed_by_the_batch_size_and_the_blas_kernels() -> None:
+def test_chunks_are_fixed_by_the_batch_size_alone() -> None:
     assert parallel_step.chunk_bounds(40, 16) == [(0, 16), (16, 32), (32, 40)]
     assert parallel_step.chunk_bounds(64, 16) == [(0, 16), (16, 32), (32, 48), (48, 64)]
     assert parallel_step.chunk_bounds(64, 32) == [(0, 32), (32, 64)]
     assert parallel_step.chunk_bounds(5) == [(0, 5)]
-    assert parallel_step.chunk_bounds(64) == parallel_step.chunk_bounds(64, parallel_step.CHUNK)
-    assert [parallel_step.streams_per_chunk(a) for a in ("Haswell", "Zen", "SkylakeX", "COOPERLAKE", "")] == [
-        16, 16, 32, 32, 16]
-    assert parallel_step.streams_per_chunk(threads.blas_architecture()) == parallel_step.CHUNK
+    assert parallel_step.chunk_bounds(64) == parallel_step.chunk_bounds(64, 16)
 
 
 @pytest.mark.parametrize("cell", [LSTMCell(), RNNCell(), LayerNormLSTMCell()], ids=["lstm", "rnn", "lnlstm"])

@@ -2,8 +2,7 @@
 
 The B streams of a batch are independent through the whole forward and backward
 pass; only the parameter gradients add up over them. With the streams cut into
-fixed chunks S_1 … S_K (:func:`chunk_bounds`, a function of B and of the machine's
-BLAS kernels alone, :func:`streams_per_chunk`)::
+fixed chunks S_1 … S_K (:func:`chunk_bounds`, a function of B alone)::
 
     L     = (1/(B·T)) Σ_k Σ_{b∈S_k} Σ_t -log p_t,b[y_t,b]
     ∂L/∂θ = Σ_k ∂L_k/∂θ,    L_k = the chunk's terms of L, dL_k/dlogits = (p - onehot(y)) / (B·T)
@@ -33,16 +32,7 @@ if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
     from rnnplay.core.model import Model, States
 
-# OpenBLAS kernels for AVX-512 (threadpoolctl's "architecture"): they need more rows per product to run near peak.
-WIDE_KERNELS = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
-
-
-def streams_per_chunk(architecture: str) -> int:
-    """Streams per chunk for BLAS kernels of this name: 32 for AVX-512's, else 16 (docs/performance.md)."""
-    return 32 if architecture.lower() in WIDE_KERNELS else 16
-
-
-CHUNK = streams_per_chunk(threads.blas_architecture())  # K = ⌈B/CHUNK⌉ chunks, whatever the cores or the load
+CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the machine, its cores or its load (performance.md)
 WORKERS: int | None = None  # worker threads; None: THREADS_PER_CORE per core this process may use
 THREADS_PER_CORE = 2  # the scheduler shares a core between its runnable threads: see worker_count
 

@@ -113,11 +113,6 @@ def blas_threads(controller: ThreadpoolController | None = None) -> int:
     return min((lib["num_threads"] for lib in libraries), default=1)
 
 
-def blas_architecture() -> str:
-    """The CPU kernels BLAS chose for this machine, as OpenBLAS names them ("Haswell", "SkylakeX"); "" if unknown."""
-    return next((str(lib.get("architecture") or "") for lib in blas_controller().info()), "")
-
-
 def threads_for(others: float, cores: int, current: int) -> int:
     """BLAS threads for ``cores`` cores when other processes keep ``others`` cores busy; ``current`` now.
 
