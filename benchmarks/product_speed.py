@@ -78,7 +78,7 @@ def main() -> None:
                          max(5, args.repeats // 20)))
             for label, a, repeats in rows:
                 speeds = [gflops(a, W, repeats, kind) for kind in [None, *kinds]]
-                print(f"{label:<34}" + "".join(f"{speed:>10.1f}{speed / peak:>10.0%} " for speed in speeds))
+                print(f"{label:<34}" + "".join(f"{speed:>10.1f}{speed / peak:>11.0%}" for speed in speeds))
         missing = [names[p] for p in products.PRECISIONS if p not in kinds]
         if missing:
             print(f"(no {' or '.join(missing)} column: this CPU lacks AVX-512 or AVX512_BF16, or numba is off)")
