@@ -19,6 +19,7 @@ from typing import NoReturn
 from rnnplay import __version__
 from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable
+from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -95,25 +96,41 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    with guarded_streams():  # stdout that cannot be written, stderr closed or full: see streams.py
+        try:
+            return dispatch(argv)
+        except ReaderGone:  # `rnnplay sample | head`: the reader has what it wanted
+            return 0
+        except RnnplayError as err:
+            print(f"rnnplay: error: {printable(str(err))}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("rnnplay: interrupted", file=sys.stderr)
+            return 130
+        except MemoryError as err:  # what no command turned into its own line (a plugin's, raised while generating)
+            print(f"rnnplay: error: {out_of_memory(err)}", file=sys.stderr)
+            return 1
+        except BrokenPipeError:
+            return 0
+
+
+def dispatch(argv: list[str]) -> int:
+    """Parse ``argv`` and run its command; what it printed is flushed before it returns, so that a stdout that
+    cannot take it fails here, in one line, rather than at exit."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["tui", *argv])
     try:
-        threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
-        return int(args.func(args) or 0)
-    except RnnplayError as err:
-        print(f"rnnplay: error: {printable(str(err))}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("rnnplay: interrupted", file=sys.stderr)
-        return 130
-    except MemoryError as err:  # what no command turned into its own line (a plugin's, raised while generating)
-        print(f"rnnplay: error: {out_of_memory(err)}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        return 0
+        args = parser.parse_args(argv)
+        if args.command is None:
+            args = parser.parse_args(["tui", *argv])
+    except SystemExit:  # --help, --version, or a usage error: argparse printed it
+        sys.stdout.flush()
+        raise
+    threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
+    code = int(args.func(args) or 0)
+    sys.stdout.flush()
+    return code
 
 
 def run() -> None:
+    open_closed_descriptors()
     sys.exit(main())

@@ -39,8 +39,9 @@ from rnnplay.session.training_runs import (
     init_from_run,
     new_run,
 )
-from rnnplay.ui.cli.interrupts import Interrupts, lenient_output
+from rnnplay.ui.cli.interrupts import Interrupts
 from rnnplay.ui.cli.progress import ProgressBar, TrainingProgress
+from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
     CHECKPOINT_EVERY,

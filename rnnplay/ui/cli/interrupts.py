@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from rnnplay.core.trainer import Trainer
 from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard
@@ -72,45 +72,3 @@ class Interrupts:
             yield
         finally:
             self.saving = None
-
-
-class LenientStream:
-    """A text stream whose first failed write (a pipe whose reader left, a terminal hung up) points its file
-    descriptor at os.devnull instead of raising: the run goes on and is saved, with nobody left to read it."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(text)
-        except OSError:
-            self._silence()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
-        except OSError:
-            self._silence()
-
-    def _silence(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, self._stream.fileno())
-            os.close(null)
-            self._stream.flush()  # what was buffered goes to os.devnull, not to a failing flush at exit
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-@contextlib.contextmanager
-def lenient_output() -> Iterator[None]:
-    """sys.stdout and sys.stderr as :class:`LenientStream` for the block: printing never ends a run unsaved."""
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (None if s is None else LenientStream(s) for s in saved)  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
