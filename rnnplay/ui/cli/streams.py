@@ -3,7 +3,8 @@ encoding that cannot hold every character.
 
 * **stdout** is what a command promised to print: a write that fails ends the command in one line that says
   why (a full disk, a descriptor not open for writing, ``>&-``), never a traceback; a reader that left
-  (``| head``) ends it quietly, as any Unix tool.
+  (``| head``) ends it quietly, as any Unix tool. Characters its encoding cannot hold (``PYTHONIOENCODING=ascii``,
+  a Latin-1 locale) are written as ``\\u`` escapes, said once on stderr, instead of ending the command.
 * **stderr** carries notes and errors: when it cannot be written, nobody is left to tell, and the command
   goes on (the exit code still says how it ended).
 * A descriptor 0, 1 or 2 that was closed is opened on ``os.devnull`` first, so that no file rnnplay opens
@@ -45,11 +46,15 @@ class GuardedOutput:
 
     def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
+        self._noted = False
 
     def write(self, text: str) -> int:
         if self._stream is None:
             raise OutputError(CLOSED)
         try:
+            return self._stream.write(text)
+        except UnicodeEncodeError as err:
+            self._escape_from_now_on(err)
             return self._stream.write(text)
         except OSError as err:
             raise self._failed(err) from err
@@ -66,6 +71,19 @@ class GuardedOutput:
         with contextlib.suppress(AttributeError, ValueError, OSError):
             return self._stream is not None and self._stream.isatty()
         return False
+
+    def _escape_from_now_on(self, err: UnicodeEncodeError) -> None:
+        """Characters ``err``'s encoding cannot hold are written as escapes from now on, and said so once."""
+        reconfigure = getattr(self._stream, "reconfigure", None)
+        if reconfigure is None:
+            raise err
+        reconfigure(errors="backslashreplace")
+        if not self._noted:
+            self._noted = True
+            char = err.object[err.start] if isinstance(err.object, str) else "?"
+            print(f"rnnplay: note: standard output's encoding ({err.encoding}) cannot hold {char!r} "
+                  f"(U+{ord(char):04X}) and maybe more: they are written as escapes such as \\xe9; use a UTF-8 locale "
+                  "(LANG=C.UTF-8) or PYTHONIOENCODING=utf-8 to keep them", file=sys.stderr)
 
     def _failed(self, err: OSError) -> RnnplayError:
         """After a failed write: the rest goes to os.devnull (no second error at exit); the line to end with."""
