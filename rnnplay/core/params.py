@@ -33,6 +33,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import os
 import re
 import types
 import typing
@@ -233,6 +234,15 @@ def check_fields(obj: Any) -> None:
         setattr(obj, name, param.check(getattr(obj, name)))
 
 
+def utf8_argument(text: str) -> str:
+    """A command-line argument whose bytes are UTF-8, decoded as such where the locale said otherwise (``LC_ALL=C``
+    with ``PYTHONUTF8=0`` decodes argv as ASCII, keeping every other byte as a lone surrogate); else as it is."""
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except (UnicodeError, ValueError):
+        return text
+
+
 def unescape(text: str) -> str:
     r"""The one escaping rule for text a user types (docs/escapes.md): '\n', '\t', '\r', '\\' become the
     characters they name; any other backslash stays as it is.
@@ -241,6 +251,8 @@ def unescape(text: str) -> str:
     string parameters all go through it; text read from a file or stdin does not. Bytes that were not UTF-8 on
     the command line (Python keeps them as lone surrogates) are refused here, in one line.
     """
+    if NOT_UTF8.search(text):
+        text = utf8_argument(text)
     if NOT_UTF8.search(text):
         raise RnnplayError(f"{text.encode('utf-8', 'surrogateescape')[:60]!r} is not UTF-8 text; type it in UTF-8 "
                            "(check your terminal's encoding), or put it in a file")
