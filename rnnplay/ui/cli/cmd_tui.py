@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.ui.cli import model_command, require_stdin
 
 ORDER = 1
@@ -27,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from rnnplay.ui.tui import RnnplayApp
 
     require_stdin("tui")
+    require_terminal()
     session = Session.open(args.model)
     app = RnnplayApp(session)
     try:
@@ -34,3 +37,19 @@ def run(args: argparse.Namespace) -> int:
     finally:
         session.close()  # whatever ended the app (a signal, a lost terminal), a training saves its checkpoint
     return exit_code(app.left_by)
+
+
+def require_terminal() -> None:
+    """The app reads keys from stdin and draws on stderr (Textual's way): either one not a terminal (a file or
+    /dev/null as input, stderr sent to a file) would have it type the file's lines as keys, or draw where
+    nobody sees, and wait for keys that never come. One line instead."""
+    for name in ("stdin", "stderr"):
+        stream = getattr(sys, f"__{name}__")
+        try:
+            tty = stream is not None and stream.isatty()
+        except (AttributeError, ValueError, OSError):
+            tty = False
+        if not tty:
+            raise RnnplayError(f"standard {'input' if name == 'stdin' else 'error'} is not a terminal, and the app "
+                               "reads keys and draws there: run `rnnplay` in a terminal, or pipe lines into "
+                               "`rnnplay repl`")
