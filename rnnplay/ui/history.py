@@ -10,13 +10,18 @@ data folder); ``RNNPLAY_NOHISTORY=1`` keeps nothing, as Ollama's ``OLLAMA_NOHIST
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from rnnplay.folders import data_dir
 
 MAX_ENTRIES = 1000  # what a front end loads at start
+MAX_BYTES = 4 << 20  # what is read of the file at most: its end (a history file grows without a bound)
 
 
 def history_path() -> Path | None:
@@ -32,7 +37,10 @@ def load_history(path: Path | None = None, limit: int = MAX_ENTRIES) -> list[str
     if path is None:
         return []
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with regular_file(path, os.O_RDONLY) as f:
+            size = os.fstat(f.fileno()).st_size
+            f.seek(max(0, size - MAX_BYTES))  # the last entries are the ones kept
+            text = f.read(MAX_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return []
     entries: list[str] = []
@@ -56,7 +64,24 @@ def append_history(entry: str, path: Path | None = None) -> None:
     stamp = datetime.datetime.now().isoformat(sep=" ", timespec="seconds")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as f:
-            f.write(f"\n# {stamp}\n" + "".join(f"+{line}\n" for line in entry.split("\n")))
+        with regular_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as f:
+            text = f"\n# {stamp}\n" + "".join(f"+{line}\n" for line in entry.split("\n"))
+            f.write(text.encode("utf-8", errors="replace"))
     except OSError:
         pass
+
+
+@contextlib.contextmanager
+def regular_file(path: Path, flags: int) -> Iterator[BinaryIO]:
+    """``path`` opened without waiting (a named pipe with no writer would block the app forever) and only if it
+    is a regular file: a FIFO, a device (``/dev/zero`` would never end) or a folder raises OSError."""
+    fd = os.open(path, flags | os.O_NONBLOCK, 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb" if flags & (os.O_WRONLY | os.O_RDWR) == 0 else "ab") as f:
+        yield f
