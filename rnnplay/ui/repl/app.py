@@ -76,7 +76,15 @@ from rnnplay.ui.console import (
 from rnnplay.ui.console import neuron_text as neuron_colours
 from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import LeaveSignal, exit_code, on_leave_signals
-from rnnplay.ui.repl.input import CONTINUATION, PROMPT, SlashCompleter, block_open, default_history, unquote_block
+from rnnplay.ui.repl.input import (
+    CONTINUATION,
+    PROMPT,
+    SlashCompleter,
+    block_open,
+    bound_undo,
+    default_history,
+    unquote_block,
+)
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
 from rnnplay.ui.repl.terminal import StderrLines, ctrl_c_calls, keys_not_echoed, osc52
@@ -111,8 +119,9 @@ class Repl(TerminalOutput):
         prompt: PromptSession[str] = PromptSession(
             history=history or default_history(), completer=SlashCompleter(session), complete_while_typing=True,
             input=DummyInput() if self.piped else input, output=output, key_bindings=self._key_bindings(),
-            prompt_continuation=CONTINUATION,
+            prompt_continuation=CONTINUATION, enable_suspend=True,  # Ctrl+Z at the prompt: the shell's job control
         )
+        prompt.default_buffer.on_text_changed += bound_undo
         out = stdout or sys.stdout
         super().__init__(out, make_console(out, color=color), prompt)
         self.terminal = out.isatty()

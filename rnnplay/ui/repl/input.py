@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History, InMemoryHistory
@@ -62,6 +63,19 @@ def default_history() -> History:
     """The shared history file, or a history that lasts this run only when RNNPLAY_NOHISTORY is set."""
     path = history_path()
     return InMemoryHistory() if path is None else SharedHistory(path)
+
+
+UNDO_CHARS = 1 << 20  # what the prompt's undo steps may hold, all together, in characters
+
+
+def bound_undo(buffer: Buffer) -> None:
+    """Drop the oldest undo steps past :data:`UNDO_CHARS`. prompt-toolkit saves the whole input before each key
+    for undo: a long line pasted key by key (a terminal without bracketed paste) kept one copy per character,
+    quadratic memory that reached gigabytes for a paste of 100 KB."""
+    stack = buffer._undo_stack  # prompt-toolkit offers no public bound
+    total = sum(len(text) for text, _ in stack)
+    while len(stack) > 1 and total > UNDO_CHARS:
+        total -= len(stack.pop(0)[0])
 
 
 def block_open(text: str) -> bool:
