@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     console = make_console(out, color=True if args.heat == "always" else None)
     heat = args.heat is not None and colours(console)
     if args.heat == "auto" and not heat:
-        why = "NO_COLOR is set" if no_color() else "stdout is not a terminal"
+        why = ("NO_COLOR is set" if no_color() else "stdout is not a terminal" if not out.isatty()
+               else f"the terminal is TERM={os.environ.get('TERM', '')!r}")
         print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
     out.write(shown(seed))
