@@ -46,6 +46,9 @@ def why_empty(folder: Path) -> str:
     """Why the library lists nothing: no model yet, or a folder that is a file or cannot be read."""
     if folder.exists() and not folder.is_dir():
         return "is a file, not a folder, so no model can be kept there: move that file away"
+    parent = next((p for p in folder.parents if p.exists()), None)  # XDG_DATA_HOME or HOME itself a file, say
+    if not folder.exists() and parent is not None and not parent.is_dir():
+        return f"cannot be made, for {parent} is a file, not a folder: move it away, or set XDG_DATA_HOME elsewhere"
     if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
         return "cannot be read (permission denied): let your user read it to see its models"
     return "holds no models yet: /train FILE in the app saves one there"
