@@ -1,0 +1,233 @@
+"""Hostile table: a real user's terminal and environment, each condition one row.
+
+Standard streams as a shell may hand them over (stdout on a full disk, closed, read-only, or read by a
+``head`` that leaves; stderr closed or full), encodings that cannot hold the text (``PYTHONIOENCODING=ascii``,
+``LC_ALL=C`` with ``PYTHONUTF8=0``), the app started without a terminal, a history file that is a FIFO or a
+device, the REPL's prompt under Ctrl+Z and a long paste typed key by key, a dumb terminal, and a data folder
+that is a file. Each row runs the real command in a subprocess inside a sandbox (``harness.py``); it ends in one
+line or as a Unix tool would, changes no file outside its place and never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from rnnplay.core.cells import LSTMCell
+from rnnplay.core.model import Model
+from rnnplay.core.vocab import Vocab
+from rnnplay.models.bundled import save_model
+
+from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
+
+TEXT = "ROMEO: But soft, what light? Café résumé naïve. 日本語 🎉 e\u0301 שלום\n" * 20
+ASCII = {"PYTHONIOENCODING": "ascii"}
+NAME = "ünï日本.txt"  # a corpus and a text whose name the ascii stdout cannot hold
+TRAIN = ("train", NAME, "--steps", "2", "--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8",
+         "--val-every", "0", "--sample-every", "0", "--out", "out.npz")
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]
+    stdout: str = "pipe"  # pipe, full (/dev/full), closed (>&-), read-only (1<file), head (a reader that leaves)
+    stderr: str = "pipe"  # pipe, full, closed
+    stdin: str | None = None  # text to pipe in; None: /dev/null
+    env: dict[str, str] = field(default_factory=dict)
+    error: str | tuple[str, ...] | None = None  # the one line's words; None: the command must succeed
+    out: str = ""  # what stdout must hold when it succeeds
+    not_out: str = ""  # what stdout must not hold
+    writes: tuple[str, ...] = ()  # the files it may create in its work folder
+
+
+def row(id: str, *args: str, **kw: object) -> object:
+    return pytest.param(Case(args, **kw), id=id)  # type: ignore[arg-type]
+
+
+ROWS = [
+    # stdout that cannot be written: one line, not a traceback (or a silent exit 0)
+    row("sample-stdout-full", "sample", "m.npz", "--seed", "ROMEO", "--length", "50", stdout="full",
+        error=("cannot write to standard output", "disk is full")),
+    row("score-stdout-full", "score", "m.npz", "--text", "ROMEO: But", stdout="full", error="disk is full"),
+    row("models-stdout-full", "models", stdout="full", error="disk is full"),
+    row("help-stdout-full", "--help", stdout="full", error="disk is full"),
+    row("sample-stdout-closed", "sample", "m.npz", "--seed", "ROMEO", stdout="closed",
+        error="standard output is closed"),
+    row("score-stdout-closed", "score", "m.npz", "--text", "ROMEO: But", stdout="closed",
+        error="standard output is closed"),
+    row("version-stdout-closed", "--version", stdout="closed", error="standard output is closed"),
+    row("sample-stdout-read-only", "sample", "m.npz", "--seed", "ROMEO", stdout="read-only",
+        error="not open for writing"),
+    row("sample-reader-leaves", "sample", "m.npz", "--seed", "ROMEO", "--length", "400000", stdout="head"),
+    row("train-stdout-full-still-saves", *TRAIN, stdout="full", writes=("out.npz",)),
+    row("train-stdout-closed-still-saves", *TRAIN, stdout="closed", writes=("out.npz",)),
+    # stderr closed or full: notes and errors go nowhere, never to stdout, and never end the command
+    row("sample-note-stderr-full", "sample", "m.npz", "--seed", "ROMEO ✓", "--length", "5", stderr="full",
+        out="ROMEO"),
+    row("error-stderr-closed", "sample", "missing.npz", stderr="closed", error=(), not_out="rnnplay"),
+    row("train-stderr-closed", *TRAIN, stderr="closed", not_out="step ", writes=("out.npz",)),
+    row("train-stderr-full", *TRAIN, stderr="full", writes=("out.npz",)),
+    # an encoding that cannot hold the text: escapes and a note, not a traceback or 'a bug in rnnplay'
+    row("sample-ascii-stdout", "sample", "m.npz", "--seed", "Café", "--length", "30", env=ASCII, out="Caf\\xe9"),
+    row("models-ascii-stdout", "models", env=ASCII, out="2\\xd7512"),
+    row("score-ascii-file-name", "score", "m.npz", "--file", NAME, env=ASCII, out="nats/char"),
+    row("corpus-show-ascii", "corpus", "show", NAME, env=ASCII, out="Caf\\xe9"),
+    row("neurons-ascii", "neurons", "m.npz", "--unit", "0:1", "--text", "Café résumé", env=ASCII, out="\\xe9"),
+    row("repl-ascii", "repl", "m.npz", stdin="Café\n/score Café\n", env=ASCII, out="bits/char",
+        not_out="unexpected"),
+    row("seed-utf8-in-c-locale", "sample", "m.npz", "--seed", "Café", "--length", "5",
+        env={"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}, out="Caf\\xe9"),
+    # the app reads keys from a terminal: a file or /dev/null as stdin is one line, not keys typed or a hang
+    row("app-stdin-file", "tui", stdin="ROMEO:\nBut soft\n", error="standard input is not a terminal"),
+    row("app-stdin-devnull", error="standard input is not a terminal"),
+    # rnnplay's data folder below a file
+    row("models-data-home-a-file", "models", env={"XDG_DATA_HOME": "{work}/afile"}, out="is a file"),
+]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    m = Model(LSTMCell(), Vocab.from_text(TEXT), 8, 1, seed=1)
+    return save_model(tmp_path_factory.mktemp("model") / "m.npz", m)
+
+
+def furnish(box: Sandbox, model: Path) -> None:
+    (box.work / "m.npz").write_bytes(model.read_bytes())
+    (box.work / NAME).write_text(TEXT, encoding="utf-8")
+    (box.work / "afile").write_text("not a folder\n")
+    (box.work / "read-only").write_text("")
+
+
+def run_case(box: Sandbox, case: Case, timeout: float = 60) -> Outcome:
+    """The command with its standard streams as the row sets them up."""
+    env = {**box.env, **{k: v.format(work=box.work) for k, v in case.env.items()}}
+    closing = [fd for fd, how in ((1, case.stdout), (2, case.stderr)) if how == "closed"]
+    targets = {"full": "/dev/full", "read-only": str(box.work / "read-only")}
+    files = {name: open(targets[how], "r" if how == "read-only" else "w")  # noqa: SIM115
+             for name, how in (("stdout", case.stdout), ("stderr", case.stderr)) if how in targets}
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnnplay", *case.args], cwd=box.work, env=env,
+        stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
+        stdout=files.get("stdout", subprocess.PIPE), stderr=files.get("stderr", subprocess.PIPE),
+        preexec_fn=(lambda: [os.close(fd) for fd in closing]) if closing else None,
+    )
+    try:
+        if case.stdout == "head":
+            assert proc.stdout is not None
+            head = proc.stdout.read(20)  # then the reader leaves, as `| head -c 20` does
+            proc.stdout.close()
+            err = proc.stderr.read() if proc.stderr else b""
+            proc.wait(timeout)
+            out = head
+        else:
+            out, err = proc.communicate(case.stdin.encode() if case.stdin is not None else None, timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"rnnplay {' '.join(case.args)} did not finish within {timeout} s (a hang)")
+    finally:
+        for f in files.values():
+            f.close()
+    return Outcome(proc.returncode, (out or b"").decode("utf-8", "replace"),
+                   (err or b"").decode("utf-8", "replace"), time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("case", ROWS)
+def test_field_condition(sandbox: Sandbox, model: Path, case: Case) -> None:
+    furnish(sandbox, model)
+    before = sandbox.snapshot()
+    out = run_case(sandbox, case, timeout=30 if case.stdin is not None or not case.args else 60)
+    assert "Traceback" not in out.stderr + out.stdout, out.stderr[-3000:]
+    if case.error is not None and case.stderr == "pipe":
+        assert_one_line_error(out, mentions=case.error)
+    elif case.error is not None:  # stderr closed: nobody to tell, and nothing of it on stdout
+        assert out.code == 1
+    else:
+        assert out.code == 0, f"exit {out.code}: {out.stderr[-2000:]}"
+        assert not [ln for ln in out.error_lines if ln.startswith("rnnplay: error")], out.stderr
+    assert case.out in out.stdout, out.stdout[-2000:]
+    assert not case.not_out or case.not_out not in out.stdout, out.stdout[-2000:]
+    assert_nothing_outside(before, sandbox.snapshot(), allowed=tuple(f"work/{w}" for w in case.writes))
+
+
+# -- rows that need a terminal or the REPL's own prompt ------------------------------------------
+def test_a_history_file_that_is_a_fifo_or_a_device_is_skipped_not_waited_on(tmp_path: Path) -> None:
+    """RNNPLAY_HISTORY_FILE at a FIFO hung the app at start and the REPL at the first Enter (SIGTERM too)."""
+    from rnnplay.ui.history import append_history, load_history
+
+    os.mkfifo(tmp_path / "fifo")
+    done: list[str] = []
+    for path in (tmp_path / "fifo", Path("/dev/zero"), tmp_path):
+        worker = threading.Thread(target=lambda p=path: (load_history(p), append_history("ROMEO", p),
+                                                         done.append(str(p))), daemon=True)
+        worker.start()
+        worker.join(30)
+    assert len(done) == 3, f"history reads or writes blocked on: {done}"
+
+
+def test_ctrl_z_at_the_repl_prompt_suspends_instead_of_typing_a_control_character() -> None:
+    from prompt_toolkit.filters import to_filter
+    from prompt_toolkit.history import InMemoryHistory
+    from prompt_toolkit.output import DummyOutput
+
+    from rnnplay.session.session import Session
+    from rnnplay.ui.repl.app import Repl
+
+    repl = Repl(Session(), output=DummyOutput(), stdout=open(os.devnull, "w"), history=InMemoryHistory())  # noqa: SIM115
+    assert to_filter(repl.prompt.enable_suspend)(), "Ctrl+Z typed '\\x1a' into the seed"
+
+
+def test_a_long_line_typed_key_by_key_keeps_the_undo_memory_bounded() -> None:
+    """A 100 KB paste in a terminal without bracketed paste took the REPL past 5 GB (one undo copy per key)."""
+    from prompt_toolkit.history import InMemoryHistory
+    from prompt_toolkit.output import DummyOutput
+
+    from rnnplay.session.session import Session
+    from rnnplay.ui.repl.app import Repl
+    from rnnplay.ui.repl.input import UNDO_CHARS
+
+    repl = Repl(Session(), output=DummyOutput(), stdout=open(os.devnull, "w"), history=InMemoryHistory())  # noqa: SIM115
+    buffer = repl.prompt.default_buffer
+    buffer.complete_while_typing = lambda: False  # type: ignore[method-assign]  # completion needs the prompt's loop
+
+    async def type_keys() -> None:  # the buffer's handlers run in an event loop, as at the prompt
+        buffer.insert_text("ROMEO " * 5000)  # a long line so far, then a key at a time
+        for _ in range(100):
+            buffer.save_to_undo_stack()  # what prompt-toolkit does before each key
+            buffer.insert_text("x")
+
+    asyncio.run(type_keys())
+    assert sum(len(text) for text, _ in buffer._undo_stack) <= UNDO_CHARS + len(buffer.text)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_heat_on_a_dumb_terminal_says_so(sandbox: Sandbox, model: Path) -> None:
+    """`sample --heat` on TERM=dumb said 'stdout is not a terminal' about a terminal."""
+    furnish(sandbox, model)
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "sample", "m.npz", "--seed", "ROMEO", "--length", "5",
+                             "--heat"], cwd=sandbox.work, env={**sandbox.env, "TERM": "dumb", "NO_COLOR": ""},
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    err = proc.communicate(timeout=60)[1].decode()
+    os.close(master)
+    assert proc.returncode == 0, err
+    assert "TERM='dumb'" in err and "not a terminal" not in err, err
