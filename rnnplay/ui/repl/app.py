@@ -48,6 +48,7 @@ from prompt_toolkit.input import DummyInput
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from rich.text import Text
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.trainer import StepEvent
 from rnnplay.session.events import (
     Chunk,
@@ -329,13 +330,13 @@ class Repl(TerminalOutput):
                                 self.run_turn(unquote_block(line))
             except LeaveSignal:
                 pass
-            except OSError:  # the prompt redrawing on a terminal that SIGHUP says is gone
+            except (OSError, RnnplayError):  # a terminal SIGHUP says is gone (the CLI's stdout raises RnnplayError)
                 if self.left_by is None:
                     raise
             finally:  # whatever ended the loop (a signal, a terminal gone), a training saves its checkpoint
                 self.session.close()
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 self.stderr.close_line()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, RnnplayError):
             self.drain()
         return exit_code(self.left_by)
