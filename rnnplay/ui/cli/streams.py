@@ -87,12 +87,7 @@ class GuardedOutput:
 
     def _failed(self, err: OSError) -> RnnplayError:
         """After a failed write: the rest goes to os.devnull (no second error at exit); the line to end with."""
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            fd = self._stream.fileno()  # type: ignore[union-attr]
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, fd)
-            os.close(null)
-            self._stream.flush()  # type: ignore[union-attr]
+        to_devnull(self._stream)
         if isinstance(err, BrokenPipeError):
             return ReaderGone("the reader of standard output left")
         advice = ADVICE.get(err.errno or 0, "send the output elsewhere")
@@ -125,12 +120,7 @@ class LenientStream:
             self._silence()
 
     def _silence(self) -> None:
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: a closed stdout
-            fd = self._stream.fileno()
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, fd)
-            os.close(null)
-            self._stream.flush()  # what was buffered goes to os.devnull, not to a failing flush at exit
+        to_devnull(self._stream)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -145,6 +135,17 @@ def lenient_output() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+def to_devnull(stream: Any) -> None:
+    """Point ``stream``'s file descriptor at os.devnull after a write to it failed: what is still buffered goes
+    there, not to a failing flush at exit (nothing to do for a closed stream)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # AttributeError: a closed stdout (None)
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+        stream.flush()
 
 
 def open_closed_descriptors() -> None:
