@@ -20,9 +20,9 @@ from rnnplay.core.vocab import Vocab
 needs_packed = pytest.mark.skipif(products.kernels("float32") is None, reason="this CPU has no AVX-512 (or no numba)")
 
 
-def packed_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def packed_product(a: np.ndarray, b: np.ndarray, precision: str = "float32") -> np.ndarray:
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.float32)
-    with products.precision("float32"):
+    with products.precision(precision):
         return products.Operand(b).times(a, out)
 
 
@@ -40,15 +40,16 @@ def test_the_packed_product_is_a_float32_sum_of_the_exact_products(M: int, K: in
     assert np.all(np.abs(got - exact) <= K * np.finfo(np.float32).eps * scale)  # K roundings of a running sum at most
 
 
-@needs_packed
-def test_each_row_comes_out_the_same_whatever_rows_surround_it() -> None:
+@pytest.mark.parametrize("precision", [pytest.param("float32", marks=needs_packed), pytest.param(
+    "bfloat16", marks=pytest.mark.skipif(not products.bf16_available(), reason="this CPU has no AVX512_BF16"))])
+def test_each_row_comes_out_the_same_whatever_rows_surround_it(precision: str) -> None:
     rng = np.random.default_rng(5)
     a = rng.standard_normal((37, 96), dtype=np.float32)
     b = rng.standard_normal((96, 64), dtype=np.float32)
-    whole = packed_product(a, b)
-    parts = np.concatenate([packed_product(a[lo:hi], b) for lo, hi in ((0, 16), (16, 32), (32, 37))])
+    whole = packed_product(a, b, precision)
+    parts = np.concatenate([packed_product(a[lo:hi], b, precision) for lo, hi in ((0, 16), (16, 32), (32, 37))])
     np.testing.assert_array_equal(parts, whole)  # so the chunked step's result does not depend on the chunks
-    np.testing.assert_array_equal(packed_product(a, b.T.copy().T), whole)  # a transposed W (backward's) packs alike
+    np.testing.assert_array_equal(packed_product(a, b.T.copy().T, precision), whole)  # a transposed W packs alike
 
 
 @needs_packed

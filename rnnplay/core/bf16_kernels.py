@@ -24,10 +24,12 @@ product, stays float32.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
-from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, word_pointers
+from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
 BATCHED = True  # products over all T·B rows run here too: they gain as much as the per-step ones
 
@@ -37,28 +39,17 @@ def has_bf16_dot() -> bool:
     return "avx512bf16" in cpu_features()
 
 
-def pair_of_k_ir(rows: int, blocks: int) -> list[str]:
-    """The loop body for pair ``%k``: a vector of B per column block, a broadcast word of A per row, their dots."""
-    lines = word_pointers(rows, blocks)
-    lines += [f"  %b{c} = load <32 x bfloat>, ptr %bp{c}, align 4" for c in range(blocks)]
-    for r in range(rows):
-        lines += [
-            f"  %aw{r} = load i32, ptr %ap{r}, align 4",
-            f"  %av{r} = insertelement <16 x i32> poison, i32 %aw{r}, i32 0",
-            f"  %as{r} = shufflevector <16 x i32> %av{r}, <16 x i32> poison, <16 x i32> zeroinitializer",
-            f"  %a{r} = bitcast <16 x i32> %as{r} to <32 x bfloat>",
-        ]
-        lines += [
-            f"  %sum{r}_{c} = call <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512("
-            f"<16 x float> %acc{r}_{c}, <32 x bfloat> %a{r}, <32 x bfloat> %b{c})"
-            for c in range(blocks)
-        ]
-    return lines
+def pair_dot(r: int, c: int) -> str:
+    """acc[r][c] + the dots of a_r's and b_c's pairs (``vdpbf16ps``)."""
+    return (f"  %sum{r}_{c} = call <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512(<16 x float> %acc{r}_{c}, "
+            f"<32 x bfloat> %a{r}, <32 x bfloat> %b{c})")
 
 
 if not has_bf16_dot():
     raise ImportError("this CPU has no AVX512_BF16 dot products")  # jit.load answers None: float32 products
-_COMPILED = Compiled(pair_of_k_ir, "declare <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512(<16 x float>, "
+_COMPILED = Compiled(functools.partial(loop_body, b_vector="<32 x bfloat>", a_word="i32", a_vector="<32 x bfloat>",
+                                       step=pair_dot),
+                     "declare <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512(<16 x float>, "
                      "<32 x bfloat>, <32 x bfloat>)")
 product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
 

@@ -16,35 +16,27 @@ Loaded only by :mod:`rnnplay.core.jit`, and only on CPUs with AVX-512 (16 float3
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
-from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, word_pointers
+from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
 BATCHED = False  # products over all T·B rows: numpy's BLAS
 
 
-def fma_ir(rows: int, blocks: int) -> list[str]:
-    """The loop body for ``%k``: a vector of B per column block, a broadcast element of A per row, their FMAs."""
-    lines = word_pointers(rows, blocks)
-    lines += [f"  %b{c} = load <16 x float>, ptr %bp{c}, align 4" for c in range(blocks)]
-    for r in range(rows):
-        lines += [
-            f"  %aw{r} = load float, ptr %ap{r}, align 4",
-            f"  %av{r} = insertelement <16 x float> poison, float %aw{r}, i32 0",
-            f"  %a{r} = shufflevector <16 x float> %av{r}, <16 x float> poison, <16 x i32> zeroinitializer",
-        ]
-        lines += [
-            f"  %sum{r}_{c} = call <16 x float> @llvm.fma.v16f32(<16 x float> %a{r}, <16 x float> %b{c}, "
-            f"<16 x float> %acc{r}_{c})"
-            for c in range(blocks)
-        ]
-    return lines
+def fma(r: int, c: int) -> str:
+    """acc[r][c] + a_r·b_c, rounded once."""
+    return (f"  %sum{r}_{c} = call <16 x float> @llvm.fma.v16f32(<16 x float> %a{r}, <16 x float> %b{c}, "
+            f"<16 x float> %acc{r}_{c})")
 
 
 if "avx512f" not in cpu_features():
     raise ImportError("this CPU has no AVX-512")  # jit.load answers None: numpy's products
-_COMPILED = Compiled(fma_ir, "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)")
+_COMPILED = Compiled(functools.partial(loop_body, b_vector="<16 x float>", a_word="float", a_vector="<16 x float>",
+                                       step=fma),
+                     "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)")
 product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
 
 
