@@ -75,20 +75,20 @@ def loop_body(rows: int, blocks: int, *, b_vector: str, a_word: str, a_vector: s
     """The loop body for word %k: B's vector (of type ``b_vector``) per column block, A's word at %ap{r} (of type
     ``a_word``) in all 16 lanes as %a{r} (of type ``a_vector``), and ``step(r, c)``, the instruction defining
     %sum{r}_{c}. A kernel module gives the last four (``functools.partial``) to make its :data:`StepIR`."""
-    splat = "%as{r}" if a_vector != f"<16 x {a_word}>" else "%a{r}"
+    bitcast = a_vector != f"<16 x {a_word}>"  # the same 32 bits as another type: a pair of bfloat16 in each lane
     lines = []
     for c in range(blocks):
         lines += [f"  %bi{c} = add i64 %boff, %bcol{c}", f"  %bp{c} = getelementptr i32, ptr %B, i64 %bi{c}",
                   f"  %b{c} = load {b_vector}, ptr %bp{c}, align 4"]
     for r in range(rows):
+        splat = f"%as{r}" if bitcast else f"%a{r}"
         lines += [
             f"  %ai{r} = add i64 %arow{r}, %k", f"  %ap{r} = getelementptr i32, ptr %A, i64 %ai{r}",
             f"  %aw{r} = load {a_word}, ptr %ap{r}, align 4",
             f"  %av{r} = insertelement <16 x {a_word}> poison, {a_word} %aw{r}, i32 0",
-            f"  {splat.format(r=r)} = shufflevector <16 x {a_word}> %av{r}, <16 x {a_word}> poison, "
-            "<16 x i32> zeroinitializer",
+            f"  {splat} = shufflevector <16 x {a_word}> %av{r}, <16 x {a_word}> poison, <16 x i32> zeroinitializer",
         ]
-        if splat != "%a{r}":  # the same 32 bits as another type: a pair of bfloat16 in each lane
+        if bitcast:
             lines.append(f"  %a{r} = bitcast <16 x {a_word}> %as{r} to {a_vector}")
         lines += [step(r, c) for c in range(blocks)]
     return lines
