@@ -209,13 +209,12 @@ def test_a_long_line_typed_key_by_key_keeps_the_undo_memory_bounded() -> None:
     assert sum(len(text) for text, _ in buffer._undo_stack) <= UNDO_CHARS + len(buffer.text)
 
 
-@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_heat_on_a_dumb_terminal_says_so(sandbox: Sandbox, model: Path) -> None:
-    """`sample --heat` on TERM=dumb said 'stdout is not a terminal' about a terminal."""
+def heat_on_a_terminal(sandbox: Sandbox, model: Path, term: str) -> tuple[bytes, str]:
+    """`rnnplay sample --heat` with stdout on a pseudo-terminal of type ``term``: (what the terminal got, stderr)."""
     furnish(sandbox, model)
     master, slave = os.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "sample", "m.npz", "--seed", "ROMEO", "--length", "5",
-                             "--heat"], cwd=sandbox.work, env={**sandbox.env, "TERM": "dumb", "NO_COLOR": ""},
+                             "--heat"], cwd=sandbox.work, env={**sandbox.env, "TERM": term, "NO_COLOR": ""},
                             stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
     os.close(slave)
     chunks = []
@@ -230,4 +229,19 @@ def test_heat_on_a_dumb_terminal_says_so(sandbox: Sandbox, model: Path) -> None:
     err = proc.communicate(timeout=60)[1].decode()
     os.close(master)
     assert proc.returncode == 0, err
+    return b"".join(chunks), err
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_heat_on_a_dumb_terminal_says_so(sandbox: Sandbox, model: Path) -> None:
+    """`sample --heat` on TERM=dumb said 'stdout is not a terminal' about a terminal."""
+    err = heat_on_a_terminal(sandbox, model, "dumb")[1]
     assert "TERM='dumb'" in err and "not a terminal" not in err, err
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_the_heat_legend_is_in_the_colours_of_the_text(sandbox: Sandbox, model: Path) -> None:
+    """On TERM=xterm-mono rich writes the text in the 16 standard colours; the legend was forced to 256 (F13)."""
+    shown, err = heat_on_a_terminal(sandbox, model, "xterm-mono")
+    assert b"\x1b[" in shown and b"38;5;" not in shown, shown  # the text: 16 colours
+    assert "\x1b[" in err and "38;5;" not in err, err  # the legend: the same colours, not the 256 palette

@@ -23,7 +23,7 @@ from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import model_command
-from rnnplay.ui.console import colours, heat_legend, heat_style, make_console, no_color, styled, visible
+from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, styled, visible
 
 ORDER = 20
 EXAMPLES = """\
@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         out.write("\n")  # an error line then starts a line of its own
         out.flush()
-    if heat:
-        make_console(sys.stderr, color=True).print(heat_legend())
+    if heat:  # on stderr, in the colours the text got (a 16-colour terminal gets 16, not the 256 of the palette)
+        print(ansi(console, heat_legend()), file=sys.stderr)
     return 0
 
 
