@@ -61,6 +61,22 @@ async def test_keys_typed_fast_act_in_the_order_they_came(app: RnnplayApp) -> No
         assert app.query_one(Turn).seed == "To" and prompt.text == ""
 
 
+async def test_a_long_paste_typed_key_by_key_arrives_whole_and_is_inserted_in_runs(
+        app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal without bracketed paste types a paste key by key: the keys queued together are one insert."""
+    text = ("But soft, what light through yonder window breaks?\n" * 400)[:20_000]
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(app)
+        inserts: list[str] = []
+        replace = prompt._replace_via_keyboard
+        monkeypatch.setattr(prompt, "_replace_via_keyboard", lambda typed, *where: (inserts.append(typed),
+                                                                                    replace(typed, *where))[1])
+        type_fast(app, *("ctrl+j" if c == "\n" else "space" if c == " " else c for c in text), "enter")
+        await until(pilot, lambda: app.query(Turn) and app.turn is None)
+        assert app.query_one(Turn).seed == text and prompt.text == ""
+        assert "".join(inserts) == text.replace("\n", "") and len(inserts) < len(text) // 50, len(inserts)
+
+
 async def test_escapes_typed_in_a_seed_reach_the_model_as_the_characters(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"To", "backslash", "n", *"be")

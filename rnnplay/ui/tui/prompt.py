@@ -86,6 +86,7 @@ class PromptInput(TextArea):
         self.draft = ""
         self.recalled: str | None = None  # the entry ↑ ↓ put here: no menu pops up over it
         self.word = ""  # the word before the cursor that the menu's candidates replace
+        self.typed: list[str] = []  # characters typed since the last insert: inserted together
 
     async def _on_key(self, event: events.Key) -> None:
         """Keys that edit or run the text act here, in turn with the typing around them.
@@ -93,12 +94,35 @@ class PromptInput(TextArea):
         A binding would act only once the key bubbled up to the app, after the keys
         typed behind it were inserted: fast typing (or a paste without bracketed-paste
         support) would run the line before its last characters arrived.
+
+        Typed characters are gathered and inserted together once the keys queued behind
+        them are read: TextArea rewraps the whole line at every insert, so a long paste
+        inserted key by key costs time quadratic in its length (and holds a signal or a
+        keystroke up behind it). Any other key inserts what was gathered first.
         """
         action = IN_TURN.get(event.key)
+        if action is None and event.is_printable and event.character and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            if not self.typed:
+                self.call_later(self.insert_typed)
+            self.typed.append(event.character)
+            return
+        self.insert_typed()
         if action is not None:
             event.stop()
             event.prevent_default()
             getattr(self, f"action_{action}")()
+
+    def insert_typed(self) -> None:
+        """Insert the characters gathered by :meth:`_on_key` where the cursor is, as TextArea inserts a key."""
+        if self.typed:
+            text, self.typed = "".join(self.typed), []
+            self._restart_blink()
+            self._replace_via_keyboard(text, *self.selection)
+
+    def _on_mouse_down(self, _: events.MouseDown) -> None:
+        self.insert_typed()  # a click moves the cursor: what was typed before it goes where the cursor was
 
     # -- the text -------------------------------------------------------------------------------
     def set_line(self, text: str) -> None:
