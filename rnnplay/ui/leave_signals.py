@@ -8,6 +8,7 @@ then the program exits with 128 + the signal's number, as ``rnnplay train`` does
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import threading
@@ -60,3 +61,19 @@ def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def leave_through_loop(loop: asyncio.AbstractEventLoop, leave: Callable[[int], None]) -> None:
+    """In the running ``loop`` (the app's): SIGTERM or SIGHUP calls ``leave(signum)`` in the loop, however busy.
+
+    asyncio hears a signal as a byte on its loop's self-pipe, and a thread that hands the loop work writes a
+    byte there too: a paste typed key by key without bracketed paste (a hundred thousand keys from the
+    terminal driver's thread) fills that pipe, the signal's byte is dropped and the signal lost. So the
+    Python handler, which asyncio leaves as a no-op, hands the signal over as well: it runs in the main
+    thread whatever the pipe holds. ``leave`` may be called twice and must act once. Only the main thread
+    can set handlers: elsewhere (a test driving the app from a thread) this does nothing.
+    """
+    for sig in heard():
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, leave, sig)  # wakes the loop through its self-pipe when the byte fits
+            signal.signal(sig, lambda signum, _frame: loop.call_soon_threadsafe(leave, signum))

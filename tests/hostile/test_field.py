@@ -245,3 +245,47 @@ def test_the_heat_legend_is_in_the_colours_of_the_text(sandbox: Sandbox, model: 
     shown, err = heat_on_a_terminal(sandbox, model, "xterm-mono")
     assert b"\x1b[" in shown and b"38;5;" not in shown, shown  # the text: 16 colours
     assert "\x1b[" in err and "38;5;" not in err, err  # the legend: the same colours, not the 256 palette
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_a_long_paste_typed_into_the_app_key_by_key_leaves_it_free_to_quit(sandbox: Sandbox, model: Path) -> None:
+    """A 100 KB paste in a terminal without bracketed paste arrives as 100,000 keys; the app rewrapped its line at
+    each one (time quadratic in the paste), and SIGTERM waited behind them for over a minute."""
+    furnish(sandbox, model)
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "tui", "m.npz"], cwd=sandbox.work,
+                            env={**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1"},
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    shown: list[bytes] = []
+    threading.Thread(target=lambda: read_until_closed(master, shown), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 60
+        while b"type a few characters" not in b"".join(shown):  # the app has drawn its first screen
+            assert proc.poll() is None and time.monotonic() < deadline, b"".join(shown)[-500:]
+            time.sleep(0.1)
+        paste = ("But soft, what light through yonder window breaks? " * 2000)[:100_000].encode()
+        typist = threading.Thread(target=lambda: write_all(master, paste), daemon=True)
+        typist.start()
+        typist.join(120)  # the terminal hands keys over as fast as the app reads them
+        assert not typist.is_alive(), "the app stopped reading its keys"
+        proc.terminate()
+        assert proc.wait(60) == 143  # 128 + SIGTERM, once the keys ahead of it are read
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+
+
+def read_until_closed(fd: int, into: list[bytes]) -> None:
+    try:
+        while chunk := os.read(fd, 65536):
+            into.append(chunk)
+    except OSError:
+        pass
+
+
+def write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data[:4096]):]

@@ -10,7 +10,6 @@ class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import threading
 from functools import partial
@@ -47,7 +46,7 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import exit_code, heard
+from rnnplay.ui.leave_signals import exit_code, leave_through_loop
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
@@ -131,16 +130,18 @@ class RnnplayApp(App[None]):
         self.show_cards()
         self.session.greet()
         self.query_one(PromptInput).focus()
-        loop = asyncio.get_running_loop()
-        for sig in heard():  # SIGTERM, or SIGHUP from a closed terminal: leave as Ctrl+D does
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                loop.add_signal_handler(sig, self.leave_on_signal, sig)
+        leave_through_loop(asyncio.get_running_loop(), self.leave_on_signal)  # SIGTERM, SIGHUP: as Ctrl+D
 
     def leave_on_signal(self, signum: int) -> None:
         """Close the session (a training saves its checkpoint), then exit; a second signal changes nothing."""
         if self.left_by is None:
             self.left_by = signum
             self.close_then_leave(signum)
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.left_by is not None and isinstance(event, events.Key):
+            return  # leaving: keys still queued behind the signal (a long paste typed key by key) are not typed
+        await super().on_event(event)
 
     @work(thread=True, group="close")
     def close_then_leave(self, signum: int) -> None:
