@@ -191,18 +191,28 @@ def _is_checkpoint_or_empty(path: Path) -> bool:
 def _write_test(target: Path, what: str, text: str) -> None:
     """Create and remove a file named as a save's temporary file is, in the nearest folder that exists (so a
     probe a killed run left in the checkpoint's folder is removed by the next save there)."""
-    folder = target.parent
+    why = why_unwritable(target.parent, prefix=f".{target.name}.{os.getpid()}.")
+    if why is not None:
+        raise RnnplayError(f"cannot write {what} {text}: {why}")
+
+
+def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> str | None:
+    """None once a file named ``prefix…tmp`` was created and removed in ``folder``, or in the nearest folder
+    above it that exists (saving creates the rest); else why not, and what to do, in a few words.
+
+    A real file is tried, not the permission bits: root writes past them, and a read-only mount
+    refuses whatever they say."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        raise RnnplayError(f"cannot write {what} {text}: {folder} is a file, not a folder; choose another path")
+        return f"{folder} is a file, not a folder; choose another path"
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise RnnplayError(f"cannot write {what} {text}: {err.strerror or err}; choose a folder you can write "
-                           "to") from None
+        return f"{err.strerror or err}; choose a folder you can write to"
+    return None
 
 
 class OutputLock:

@@ -90,6 +90,9 @@ ROWS = [
     row("app-stdin-devnull", error="standard input is not a terminal"),
     # rnnplay's data folder below a file
     row("models-data-home-a-file", "models", env={"XDG_DATA_HOME": "{work}/afile"}, out="is a file"),
+    row("models-data-home-read-only", "models", env={"XDG_DATA_HOME": "/sys/kernel"},  # refuses even root
+        out="cannot be written (Permission denied), so /train in the app cannot save models there",
+        not_out="saves one there"),
 ]
 
 

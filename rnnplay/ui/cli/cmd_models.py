@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import printable
 from rnnplay.models.library import library_files, list_models, model_table, models_dir
+from rnnplay.session.training_runs import why_unwritable
 
 ORDER = 65
 EXAMPLES = """\
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def why_empty(folder: Path) -> str:
-    """Why the library lists nothing: no model yet, or a folder that is a file or cannot be read."""
+    """Why the library lists nothing: no model yet, or a folder that is a file or cannot be read or written."""
     if folder.exists() and not folder.is_dir():
         return "is a file, not a folder, so no model can be kept there: move that file away"
     parent = next((p for p in folder.parents if p.exists()), None)  # XDG_DATA_HOME or HOME itself a file, say
@@ -51,4 +52,8 @@ def why_empty(folder: Path) -> str:
         return f"cannot be made, for {parent} is a file, not a folder: move it away, or set XDG_DATA_HOME elsewhere"
     if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
         return "cannot be read (permission denied): let your user read it to see its models"
+    unwritable = why_unwritable(folder)
+    if unwritable is not None:
+        return (f"cannot be written ({unwritable.split(';')[0]}), so /train in the app cannot save models there: "
+                "set XDG_DATA_HOME to a folder you can write")
     return "holds no models yet: /train FILE in the app saves one there"
