@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,45 +252,88 @@ def test_the_heat_legend_is_in_the_colours_of_the_text(sandbox: Sandbox, model: 
     assert "\x1b[" in err and "38;5;" not in err, err  # the legend: the same colours, not the 256 palette
 
 
-@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_a_long_paste_typed_into_the_app_key_by_key_leaves_it_free_to_quit(sandbox: Sandbox, model: Path) -> None:
-    """A 100 KB paste in a terminal without bracketed paste arrives as 100,000 keys; the app rewrapped its line at
-    each one (time quadratic in the paste), and SIGTERM waited behind them for over a minute."""
-    furnish(sandbox, model)
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "tui", "m.npz"], cwd=sandbox.work,
-                            env={**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1"},
-                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-    os.close(slave)
-    shown: list[bytes] = []
-    threading.Thread(target=lambda: read_until_closed(master, shown), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 60
-        while b"type a few characters" not in b"".join(shown):  # the app has drawn its first screen
-            assert proc.poll() is None and time.monotonic() < deadline, b"".join(shown)[-500:]
+class AppInATerminal:
+    """``rnnplay tui m.npz`` in a pseudo-terminal of its own, a thread reading all it shows."""
+
+    def __init__(self, sandbox: Sandbox, model: Path) -> None:
+        furnish(sandbox, model)
+        self.master, slave = os.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "tui", "m.npz"], cwd=sandbox.work,
+                                     env={**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1"},
+                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        os.close(slave)
+        self.chunks: list[bytes] = []
+        threading.Thread(target=self.read_until_closed, daemon=True).start()
+        self.wait_for(lambda: b"type a few characters" in self.shown(), "the first screen")
+
+    def read_until_closed(self) -> None:
+        try:
+            while chunk := os.read(self.master, 65536):
+                self.chunks.append(chunk)
+        except OSError:
+            pass
+
+    def shown(self, since: int = 0) -> bytes:
+        return b"".join(self.chunks[since:])
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 60  # a bound that catches a hang, not a speed claim
+        while not condition():
+            assert time.monotonic() < deadline, f"waited in vain for {what}: {self.shown()[-300:]!r}"
             time.sleep(0.1)
-        paste = ("But soft, what light through yonder window breaks? " * 2000)[:100_000].encode()
-        typist = threading.Thread(target=lambda: write_all(master, paste), daemon=True)
-        typist.start()
-        typist.join(120)  # the terminal hands keys over as fast as the app reads them
-        assert not typist.is_alive(), "the app stopped reading its keys"
-        proc.terminate()
-        assert proc.wait(60) == 143  # 128 + SIGTERM, once the keys ahead of it are read
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+
+    def state(self) -> str:
+        """The process's state letter from /proc: T while stopped."""
+        return Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+    def type(self, data: bytes) -> None:
+        while data:
+            data = data[os.write(self.master, data[:4096]):]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
 
 
-def read_until_closed(fd: int, into: list[bytes]) -> None:
-    try:
-        while chunk := os.read(fd, 65536):
-            into.append(chunk)
-    except OSError:
-        pass
+@pytest.fixture
+def app_in_a_terminal(sandbox: Sandbox, model: Path) -> Iterator[AppInATerminal]:
+    if not hasattr(os, "openpty") or not Path("/proc/self/stat").exists():
+        pytest.skip("needs a pseudo-terminal and /proc")
+    app = AppInATerminal(sandbox, model)
+    yield app
+    app.close()
 
 
-def write_all(fd: int, data: bytes) -> None:
-    while data:
-        data = data[os.write(fd, data[:4096]):]
+def test_a_long_paste_typed_into_the_app_key_by_key_leaves_it_free_to_quit(app_in_a_terminal: AppInATerminal) -> None:
+    """A 100 KB paste in a terminal without bracketed paste arrives as 100,000 keys; the app rewrapped its line at
+    each one (time quadratic in the paste), and SIGTERM waited behind them for over a minute, or was lost."""
+    app = app_in_a_terminal
+    paste = ("But soft, what light through yonder window breaks? " * 2000)[:100_000].encode()
+    typist = threading.Thread(target=app.type, args=(paste,), daemon=True)
+    typist.start()
+    typist.join(120)  # the terminal hands keys over as fast as the app reads them
+    assert not typist.is_alive(), "the app stopped reading its keys"
+    app.proc.terminate()
+    assert app.proc.wait(60) == 143  # 128 + SIGTERM
+
+
+def test_the_app_stopped_by_sigtstp_gives_the_terminal_back_and_carries_on_after_sigcont(
+        app_in_a_terminal: AppInATerminal) -> None:
+    """Ctrl+Z is the input's undo in the app, so a stop comes as SIGTSTP from a shell (kill -TSTP, a job control
+    script): the screen must be given back to the shell, and the typed seed kept for when it continues."""
+    app = app_in_a_terminal
+    app.type(b"ROMEO")
+    app.wait_for(lambda: b"ROMEO" in app.shown(), "the typed seed on screen")
+    before_stop = len(app.chunks)
+    app.proc.send_signal(signal.SIGTSTP)
+    app.wait_for(lambda: app.state() == "T", "the process to stop")
+    assert b"\x1b[?1049l" in app.shown(before_stop)  # the alternate screen left: the shell's screen is back
+    before_continue = len(app.chunks)
+    app.proc.send_signal(signal.SIGCONT)
+    app.wait_for(lambda: b"\x1b[?1049h" in app.shown(before_continue), "the app's screen back")
+    app.type(b"\r")  # the seed typed before the stop is still there: Enter continues it
+    app.wait_for(lambda: b"temperature=" in app.shown(before_continue), "a turn: its title names the sampler")
+    app.proc.terminate()
+    assert app.proc.wait(60) == 143
