@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -77,3 +78,14 @@ def leave_through_loop(loop: asyncio.AbstractEventLoop, leave: Callable[[int], N
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, leave, sig)  # wakes the loop through its self-pipe when the byte fits
             signal.signal(sig, lambda signum, _frame: loop.call_soon_threadsafe(leave, signum))
+
+
+def hung_up(fd: int) -> bool:
+    """Whether the terminal on ``fd`` has gone away (its other end closed): reads give end-of-file from now on.
+
+    A closed window sends SIGHUP only to the processes of the terminal's own session, and not even
+    them under ``nohup``; a front end that is not told must notice for itself, or it reads the
+    end-of-file again and again."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _, events in poller.poll(0))

@@ -337,3 +337,12 @@ def test_the_app_stopped_by_sigtstp_gives_the_terminal_back_and_carries_on_after
     app.wait_for(lambda: b"temperature=" in app.shown(before_continue), "a turn: its title names the sampler")
     app.proc.terminate()
     assert app.proc.wait(60) == 143
+
+
+def test_the_app_whose_terminal_goes_away_without_a_sighup_leaves(app_in_a_terminal: AppInATerminal) -> None:
+    """Under nohup, or in a terminal that is not its controlling one, no SIGHUP comes when the terminal closes: the
+    app read end-of-file from it forever, a core busy at 100%. It must leave as after SIGHUP."""
+    app = app_in_a_terminal
+    os.close(app.master)  # the terminal window closes
+    app.master = os.open(os.devnull, os.O_RDONLY)  # what close() closes instead
+    assert app.proc.wait(60) == 128 + signal.SIGHUP

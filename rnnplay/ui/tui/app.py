@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import sys
 import threading
 from functools import partial
 from typing import Any, ClassVar
@@ -46,12 +48,13 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import exit_code, leave_through_loop
+from rnnplay.ui.leave_signals import exit_code, hung_up, leave_through_loop
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
 from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, WorkingLine
 
+HANGUP_CHECK = 1.0  # seconds between looks at whether the terminal is still there
 EXIT_GRACE = 3.0  # seconds the app may take to exit after a signal, once the session is closed
 KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
         "Shift+Enter as Enter) · a paste keeps its lines\n"
@@ -131,6 +134,13 @@ class RnnplayApp(App[None]):
         self.session.greet()
         self.query_one(PromptInput).focus()
         leave_through_loop(asyncio.get_running_loop(), self.leave_on_signal)  # SIGTERM, SIGHUP: as Ctrl+D
+        if not self.is_headless and sys.stdin.isatty():
+            self.set_interval(HANGUP_CHECK, self.leave_if_hung_up)
+
+    def leave_if_hung_up(self) -> None:
+        """The terminal closed and no SIGHUP reached the app (``nohup``, a terminal of another session): as SIGHUP."""
+        if self.left_by is None and hung_up(sys.stdin.fileno()):
+            self.leave_on_signal(signal.SIGHUP)
 
     def leave_on_signal(self, signum: int) -> None:
         """Close the session (a training saves its checkpoint), then exit; a second signal changes nothing."""
