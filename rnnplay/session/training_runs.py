@@ -197,11 +197,9 @@ def _write_test(target: Path, what: str, text: str) -> None:
 
 
 def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> str | None:
-    """None once a file named ``prefix…tmp`` was created and removed in ``folder``, or in the nearest folder
-    above it that exists (saving creates the rest); else why not, and what to do, in a few words.
-
-    A real file is tried, not the permission bits: root writes past them, and a read-only mount
-    refuses whatever they say."""
+    """None once a file ``prefix…tmp`` was created and removed in ``folder`` or the nearest folder above it that
+    exists (saving creates the rest); else why not, and what to do. A real file, not the permission bits: root
+    writes past them, and a read-only mount refuses whatever they say."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
