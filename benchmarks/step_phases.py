@@ -300,7 +300,7 @@ def time_chunk(trainer: Trainer, repeats: int) -> ChunkTiming:
     """The first chunk of the next batch, forward and backward alone on this thread, ``repeats`` times each way."""
     model, batch = trainer.model, trainer.batcher.next()
     T, B = batch.inputs.shape
-    part = slice(0, min(parallel_step.CHUNK, B))
+    part = slice(0, min(parallel_step.chunk_size(model), B))
     states, masks = parallel_step.streams_part(trainer.states, model.dropout_masks(None, T, B), part)
     inputs, targets = batch.inputs[:, part], batch.targets[:, part]
     run = functools.partial(parallel_step.chunk_loss_and_grads, model, inputs, targets, states, masks, B * T)
@@ -363,10 +363,11 @@ def report(trainer: Trainer, label: str, steps: int, warmup: int, repeats: int) 
     plain = statistics.fmean(_timed(trainer.train_step) for _ in range(steps))
     chunk = time_chunk(trainer, repeats)
     compiled = lstm_module.gate_maths(np.float32) is not lstm_gates
+    streams = parallel_step.chunk_size(trainer.model)
     print(f"\n### {label}, B{B} T{T}\n")
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {threads.usable_cores()} usable cores, "
           f"{parallel_step.worker_count()} worker threads (parallel_step.worker_count), "
-          f"{len(parallel_step.chunk_bounds(B))} chunks of {parallel_step.CHUNK} streams; BLAS at 1 thread in the "
+          f"{len(parallel_step.chunk_bounds(B, streams))} chunks of {streams} streams; BLAS at 1 thread in the "
           f"step; gate maths {'compiled' if compiled else 'numpy'}.")
     print(f"step: {ms(plain)} ms plain, {B * T / plain:,.0f} chars/s; instrumented "
           f"{ms(statistics.fmean(timing.step_seconds))} ms (mean of {steps}, after {warmup} warm-up); the workers used "

@@ -25,8 +25,11 @@ import numpy as np
 import pytest
 
 from rnnplay.core import parallel_step
+from rnnplay.core.cells import LSTMCell
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
 from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.data_parallel import last_line, worker_cpus
 from rnnplay.models.bundled import load_model
@@ -39,7 +42,8 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_file(), reason=f"the benchmark c
 TIMEOUT = 120  # seconds any one Ray run may take before the test gives up (a bound, not a speed claim)
 
 SPEC = ModelSpec("lstm", 2, 32, 0.2)
-B = 2 * parallel_step.CHUNK  # two workers' shards of one chunk each: the in-process run's chunks, bit for bit
+B = 2 * parallel_step.chunk_size(Model(LSTMCell(), Vocab.from_text("ab"), 32, 2))  # two workers' shards of one chunk
+# each: the in-process run's chunks, bit for bit
 SETTINGS = {"batch_size": B, "seq_length": 20, "lr_schedule": "constant", "val_every": 0}
 FLAGS = ["--layers", "2", "--hidden", "32", "--dropout", "0.2", "--batch-size", str(B), "--seq-length", "20",
          "--lr-schedule", "constant", "--val-every", "0"]

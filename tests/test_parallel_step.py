@@ -17,7 +17,7 @@ from rnnplay.core.optim import Adam, clip_by_global_norm
 from rnnplay.core.vocab import Vocab
 
 VOCAB = Vocab.from_text("abcdefghijklmnopqrstuvwxyz .,\n")
-B, T = 40, 12  # three chunks of 16, 16 and 8 streams
+B, T = 40, 12  # chunks of 32 and 8 streams: the small models here take chunk_size's WIDE_CHUNK
 
 
 def batch(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +32,12 @@ def carried(model: Model, seed: int) -> States:
             for state in model.initial_state(B)]  # fmt: skip
 
 
-def test_chunks_are_fixed_by_the_batch_size_alone() -> None:
+def test_chunks_are_fixed_by_the_batch_size_and_the_model_shape_alone() -> None:
+    assert parallel_step.chunk_size(Model(RNNCell(), VOCAB, 128, 1)) == parallel_step.WIDE_CHUNK  # 128² products
+    assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 24, 2)) == parallel_step.WIDE_CHUNK
+    assert parallel_step.chunk_size(Model(RNNCell(), VOCAB, 256, 1)) == parallel_step.CHUNK  # 256²: SMALL_STEP
+    assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 256, 2)) == parallel_step.CHUNK
+    assert parallel_step.chunk_size(Model(LayerNormLSTMCell(), VOCAB, 512, 2)) == parallel_step.CHUNK
     assert parallel_step.chunk_bounds(40, 16) == [(0, 16), (16, 32), (32, 40)]
     assert parallel_step.chunk_bounds(64, 16) == [(0, 16), (16, 32), (32, 48), (48, 64)]
     assert parallel_step.chunk_bounds(64, 32) == [(0, 32), (32, 64)]

@@ -29,7 +29,7 @@ def step_phases(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 def test_the_phases_add_up_to_the_step_and_none_is_negative(step_phases: ModuleType) -> None:
     originals = (parallel_step.run_chunks, threads.one_blas_thread, trainer_module.clip_by_global_norm)
-    trainer = step_phases.build_trainer(TEXT, 8, 2, 32, 8)  # two chunks of 16 streams
+    trainer = step_phases.build_trainer(TEXT, 8, 2, 64, 8)  # two chunks of 32 streams (WIDE_CHUNK: a small model)
     timing = step_phases.time_steps(trainer, steps=2, warmup=1)
     assert trainer.step == 3
     assert list(timing.phases) == [key for key, _ in step_phases.STEP_PHASES] + [step_phases.REMAINDER]
@@ -46,7 +46,7 @@ def test_one_chunk_s_parts_add_up_to_it(step_phases: ModuleType) -> None:
     trainer = step_phases.build_trainer(TEXT, 8, 2, 32, 8)
     trainer.train_step()
     chunk = step_phases.time_chunk(trainer, repeats=2)
-    assert chunk.streams == parallel_step.CHUNK
+    assert chunk.streams == min(parallel_step.chunk_size(trainer.model), trainer.config.batch_size)
     assert list(chunk.parts) == [key for key, _, _ in step_phases.CHUNK_PARTS]
     assert math.isclose(sum(chunk.parts.values()), chunk.instrumented, rel_tol=1e-9)
     assert min(chunk.parts[key] for key in ("rec fwd", "gates fwd", "rec bwd", "gates bwd", "loss")) > 0

@@ -2,7 +2,7 @@
 
 The B streams of a batch are independent through the whole forward and backward
 pass; only the parameter gradients add up over them. With the streams cut into
-fixed chunks S_1 … S_K (:func:`chunk_bounds`, a function of B alone)::
+fixed chunks S_1 … S_K (:func:`chunk_bounds`, a function of B and the model's shape alone)::
 
     L     = (1/(B·T)) Σ_k Σ_{b∈S_k} Σ_t -log p_t,b[y_t,b]
     ∂L/∂θ = Σ_k ∂L_k/∂θ,    L_k = the chunk's terms of L, dL_k/dlogits = (p - onehot(y)) / (B·T)
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from rnnplay.core.model import Model, States
 
 CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the machine, its cores or its load (performance.md)
+WIDE_CHUNK = 32  # streams per chunk of a model whose per-step products are small (chunk_size)
+SMALL_STEP = 1 << 16  # Σ over layers of |W_hh| below which a model's products count as small
 WORKERS: int | None = None  # worker threads; None: THREADS_PER_CORE per core this process may use
 THREADS_PER_CORE = 2  # the scheduler shares a core between its runnable threads: see worker_count
 
@@ -52,6 +54,19 @@ def chunk_bounds(batch_size: int, chunk: int | None = None) -> list[tuple[int, i
     """The streams [lo, hi) of each chunk, in order: chunks of ``chunk`` (default CHUNK) streams, the last shorter."""
     chunk = chunk or CHUNK
     return [(lo, min(lo + chunk, batch_size)) for lo in range(0, batch_size, chunk)]
+
+
+def chunk_size(model: Model) -> int:
+    """Streams per chunk for ``model``: CHUNK, or WIDE_CHUNK when its per-step products are small.
+
+    A chunk of b streams does b·Σ|W_hh| multiply-adds per time step (Σ over the layers' W_hh,
+    4H² for an LSTM layer, H² for the vanilla RNN's), beside a fixed number of calls from
+    Python. Below SMALL_STEP (the RNN at H = 128: 128² = 16,384) the calls set the pace, and
+    half as many chunks twice as wide go faster; above it, narrower chunks keep more workers
+    busy. A function of the model's shape alone, so a seed's run repeats bit for bit.
+    """
+    step = sum(p.size for name, p in model.params.items() if name.endswith("W_hh"))
+    return WIDE_CHUNK if 0 < step < SMALL_STEP else CHUNK
 
 
 def worker_count() -> int:
@@ -120,7 +135,7 @@ def loss_and_grads(
     """:meth:`Model.loss_and_grads`, chunk by chunk on ``workers`` threads (default: :func:`worker_count`)."""
     T, B = inputs.shape[:2]
     masks = model.dropout_masks(rng, T, B)
-    bounds = chunk_bounds(B)
+    bounds = chunk_bounds(B, chunk_size(model))
     with threads.one_blas_thread():
         if len(bounds) == 1:  # one chunk: no hand-off
             results = [chunk_loss_and_grads(model, inputs, targets, states, masks, B * T)]

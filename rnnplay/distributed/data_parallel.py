@@ -9,7 +9,7 @@ the optimizer, checkpoints, resume, stopping between steps — stays the Trainer
     loss   = Σ_n L_n / (B·T),   g = Σ_n g_n (in worker order),   states = s_0 ‖ s_1 ‖ … ‖ s_{N-1}
 
 Each worker sums its streams' chunks (:mod:`.shard_worker`), so g is the in-process step's gradient up to the
-order of the float additions (bit for bit when each shard is one chunk of parallel_step.CHUNK streams).
+order of the float additions (bit for bit when each shard is one chunk of parallel_step.chunk_size(model) streams).
 Per step the weights go out once and each worker sends back a gradient: 4 bytes × parameters each way per
 worker.
 

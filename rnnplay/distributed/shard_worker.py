@@ -6,7 +6,7 @@ through the plugin host (a plugin's cell works where the plugin is installed), t
 and the dtype. The weights arrive with every step, so a worker holds no training state: a step it is
 asked again (after a restart) gives the same numbers.
 
-A step on the worker's streams S (b of the batch's B, cut into parallel_step's chunks of CHUNK streams)::
+A step on the worker's streams S (b of the batch's B, cut into parallel_step's chunks of chunk_size(model) streams)::
 
     L_S = Σ_{b∈S} Σ_t -log p_t,b[y_t,b]          the loss summed, not averaged
     g_S = Σ_chunks ∂L_chunk/∂θ,  dL/dlogits = (p - onehot(y)) / (B·T)
@@ -94,7 +94,7 @@ class ShardWorker:
                 total: int) -> ShardResult:  # fmt: skip
         """The shard's chunks on this worker's threads, each a share of the mean over the whole batch's ``total``
         characters, summed in chunk order (``sum_chunks`` over a total of 1 keeps the loss a sum)."""
-        bounds = parallel_step.chunk_bounds(inputs.shape[1])
+        bounds = parallel_step.chunk_bounds(inputs.shape[1], parallel_step.chunk_size(self.model))
         with threads.one_blas_thread():
             if len(bounds) == 1:
                 return parallel_step.chunk_loss_and_grads(self.model, inputs, targets, states, masks, total)
