@@ -180,6 +180,37 @@ def test_auto_follows_the_load_down_and_back_up(tmp_path: Path) -> None:
     assert all(policy == blas for _, policy, blas in seen)  # what the policy says is what OpenBLAS has
 
 
+POLICY_READS_WHILE_HELD = """
+import sys, threading, time
+from rnnplay.core import threads
+readings = [0.0]
+threads.OtherLoad.read = lambda self: readings[0]  # a machine whose load we choose
+policy = threads.start(None)
+def steps():  # a training's steps: BLAS held on one thread and released, far more often than INTERVAL
+    while True:
+        with threads.one_blas_thread():
+            time.sleep(0.01)
+threading.Thread(target=steps, daemon=True).start()
+for others in (1.0, 0.0):
+    readings[0] = others
+    deadline = time.monotonic() + 30
+    while policy.others != others and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(policy.others, policy.wanted)
+"""
+
+
+@pytest.mark.skipif(CORES < 2, reason="one core: there is no thread to give up")
+def test_the_load_is_read_while_training_steps_hold_blas(tmp_path: Path) -> None:
+    """The steps' requests kept the policy from reading the load at all: a validation between steps ran on a
+    count read before the training began, a busy machine or not."""
+    proc = subprocess.run([sys.executable, "-c", POLICY_READS_WHILE_HELD], env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    seen = [line.split() for line in proc.stdout.splitlines()]
+    assert [(float(others), int(wanted)) for others, wanted in seen] == [(1.0, CORES - 1), (0.0, CORES)]
+
+
 def test_training_in_this_process_marks_the_cores_busy() -> None:
     assert not threads.cores_busy()
     with threads.busy_cores(), threads.busy_cores():  # two claims (nested, or two threads): busy until both end

@@ -225,21 +225,26 @@ class Policy:
         self._apply()
 
     def _run(self) -> None:
+        """Apply each request as it comes, and read the load every INTERVAL while following it: also while
+        requests keep coming (a training's steps hold and release BLAS's threads more often than that), or a
+        validation between steps would run on a count read before the training started."""
         load = OtherLoad()
+        next_reading = time.monotonic() + INTERVAL
         while True:
             following = self.fixed is None and self.ceiling > 1
-            asked = self._asked.wait(INTERVAL if following else None)
-            if asked:
+            if self._asked.wait(max(0.0, next_reading - time.monotonic()) if following else None):
                 self._asked.clear()
                 try:
                     if self._new_fixed:
                         self.wanted, self._new_fixed = self.fixed or self.ceiling, False
                         load.read()  # the next reading starts now
+                        next_reading = time.monotonic() + INTERVAL
                     self._apply()
                 finally:
                     self._done.set()
-            elif following:
+            if following and time.monotonic() >= next_reading:
                 self._update(load.read())
+                next_reading = time.monotonic() + INTERVAL
 
     def _apply(self) -> None:
         threads = 1 if self.holds > 0 else self.wanted
