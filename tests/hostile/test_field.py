@@ -253,12 +253,12 @@ def test_the_heat_legend_is_in_the_colours_of_the_text(sandbox: Sandbox, model: 
 
 
 class AppInATerminal:
-    """``rnnplay tui m.npz`` in a pseudo-terminal of its own, a thread reading all it shows."""
+    """``rnnplay tui m.npz`` (or ``repl``) in a pseudo-terminal of its own, a thread reading all it shows."""
 
-    def __init__(self, sandbox: Sandbox, model: Path) -> None:
+    def __init__(self, sandbox: Sandbox, model: Path, front: str = "tui") -> None:
         furnish(sandbox, model)
         self.master, slave = os.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "tui", "m.npz"], cwd=sandbox.work,
+        self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", front, "m.npz"], cwd=sandbox.work,
                                      env={**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1"},
                                      stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
@@ -298,10 +298,11 @@ class AppInATerminal:
 
 
 @pytest.fixture
-def app_in_a_terminal(sandbox: Sandbox, model: Path) -> Iterator[AppInATerminal]:
+def app_in_a_terminal(sandbox: Sandbox, model: Path, request: pytest.FixtureRequest) -> Iterator[AppInATerminal]:
+    """The app (or, parametrized indirectly, the front end named) in a pseudo-terminal, killed at the end."""
     if not hasattr(os, "openpty") or not Path("/proc/self/stat").exists():
         pytest.skip("needs a pseudo-terminal and /proc")
-    app = AppInATerminal(sandbox, model)
+    app = AppInATerminal(sandbox, model, getattr(request, "param", "tui"))
     yield app
     app.close()
 
@@ -339,9 +340,11 @@ def test_the_app_stopped_by_sigtstp_gives_the_terminal_back_and_carries_on_after
     assert app.proc.wait(60) == 143
 
 
-def test_the_app_whose_terminal_goes_away_without_a_sighup_leaves(app_in_a_terminal: AppInATerminal) -> None:
+@pytest.mark.parametrize("app_in_a_terminal", ["tui", "repl"], indirect=True)
+def test_a_front_end_whose_terminal_goes_away_without_a_sighup_leaves(app_in_a_terminal: AppInATerminal) -> None:
     """Under nohup, or in a terminal that is not its controlling one, no SIGHUP comes when the terminal closes: the
-    app read end-of-file from it forever, a core busy at 100%. It must leave as after SIGHUP."""
+    app read end-of-file from it forever, a core busy at 100%, and the REPL ended in a traceback (EIO from its next
+    write). Both must leave as after SIGHUP."""
     app = app_in_a_terminal
     os.close(app.master)  # the terminal window closes
     app.master = os.open(os.devnull, os.O_RDONLY)  # what close() closes instead

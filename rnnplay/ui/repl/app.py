@@ -35,6 +35,7 @@ escaping rule (docs/escapes.md).
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -76,7 +77,7 @@ from rnnplay.ui.console import (
 )
 from rnnplay.ui.console import neuron_text as neuron_colours
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import LeaveSignal, exit_code, on_leave_signals
+from rnnplay.ui.leave_signals import LeaveSignal, exit_code, hung_up, on_leave_signals
 from rnnplay.ui.repl.input import (
     CONTINUATION,
     PROMPT,
@@ -331,6 +332,9 @@ class Repl(TerminalOutput):
             except LeaveSignal:
                 pass
             except (OSError, RnnplayError):  # a terminal SIGHUP says is gone (the CLI's stdout raises RnnplayError)
+                fd = self.input_fd()
+                if self.left_by is None and fd is not None and hung_up(fd):
+                    self.left_by = signal.SIGHUP  # the terminal closed and no SIGHUP came (nohup): as if one had
                 if self.left_by is None:
                     raise
             finally:  # whatever ended the loop (a signal, a terminal gone), a training saves its checkpoint
