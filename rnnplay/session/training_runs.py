@@ -193,23 +193,23 @@ def _write_test(target: Path, what: str, text: str) -> None:
     probe a killed run left in the checkpoint's folder is removed by the next save there)."""
     why = why_unwritable(target.parent, prefix=f".{target.name}.{os.getpid()}.")
     if why is not None:
-        raise RnnplayError(f"cannot write {what} {text}: {why}")
+        raise RnnplayError(f"cannot write {what} {text}: {why[0]}; {why[1]}")
 
 
-def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> str | None:
+def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, str] | None:
     """None once a file ``prefix…tmp`` was created and removed in ``folder`` or the nearest folder above it that
-    exists (saving creates the rest); else why not, and what to do. A real file, not the permission bits: root
+    exists (saving creates the rest); else (why not, what to do). A real file, not the permission bits: root
     writes past them, and a read-only mount refuses whatever they say."""
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        return f"{folder} is a file, not a folder; choose another path"
+        return f"{folder} is a file, not a folder", "choose another path"
     try:
         fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        return f"{err.strerror or err}; choose a folder you can write to"
+        return err.strerror or str(err), "choose a folder you can write to"
     return None
 
 

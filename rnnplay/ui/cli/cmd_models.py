@@ -54,6 +54,6 @@ def why_empty(folder: Path) -> str:
         return "cannot be read (permission denied): let your user read it to see its models"
     unwritable = why_unwritable(folder)
     if unwritable is not None:
-        return (f"cannot be written ({unwritable.split(';')[0]}), so /train in the app cannot save models there: "
+        return (f"cannot be written ({unwritable[0]}), so /train in the app cannot save models there: "
                 "set XDG_DATA_HOME to a folder you can write")
     return "holds no models yet: /train FILE in the app saves one there"
