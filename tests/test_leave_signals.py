@@ -10,16 +10,15 @@ none came), leave a checkpoint in the library that loads, and no lock file.
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from terminal_reader import TerminalReader
 
 from rnnplay.models.bundled import load_model
 
@@ -40,18 +39,6 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.1)
 
 
-def drain(fd: int, stop: threading.Event) -> None:
-    """Read the terminal's output until it closes or ``stop`` is set, so that the program never blocks on a full
-    pty. Never blocked in a read when the test closes ``fd``: a close while another thread reads leaves the
-    terminal open until that read returns, and a quiet program would never see it close."""
-    try:
-        while not stop.is_set():
-            if select.select([fd], [], [], 0.1)[0] and not os.read(fd, 65536):
-                break
-    except OSError:
-        pass
-
-
 @pytest.mark.parametrize("front", ["tui", "repl", "repl-piped"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, None], ids=["SIGTERM", "SIGHUP", "no-signal"])
 def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | None, tmp_path: Path,
@@ -63,7 +50,6 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
     library = tmp_path / "data" / "rnnplay" / "models"
     command = f"/train {small_file} from=new hidden=8 time=120\n"
     master = None
-    stop_draining = threading.Event()
     if front == "repl-piped":
         proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(tmp_path))
@@ -75,16 +61,14 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
         proc = subprocess.Popen([sys.executable, "-m", "rnnplay", front.removesuffix("-piped")], stdin=slave,
                                 stdout=slave, stderr=slave, env=environment(tmp_path), start_new_session=True)
         os.close(slave)
-        drainer = threading.Thread(target=drain, args=(master, stop_draining), daemon=True)
-        drainer.start()
+        reader = TerminalReader(master)  # the program never blocks on a full pty
         time.sleep(3)  # the app draws its first screen
         os.write(master, command.replace("\n", "\r").encode())
     try:
         wait_for(lambda: any(library.glob("*.lock")), "the training to start")
         time.sleep(1)
         if signum != signal.SIGTERM and master is not None:
-            stop_draining.set()
-            drainer.join()
+            reader.stop()
             os.close(master)  # the terminal goes away: writes to it fail from now on
             master = None
         if signum is not None:

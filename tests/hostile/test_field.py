@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from terminal_reader import TerminalReader
 
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
@@ -262,19 +263,15 @@ class AppInATerminal:
                                      env={**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1"},
                                      stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
-        self.chunks: list[bytes] = []
-        threading.Thread(target=self.read_until_closed, daemon=True).start()
+        self.reader = TerminalReader(self.master)
+        self.chunks, self.shown = self.reader.chunks, self.reader.shown
         self.wait_for(lambda: b"type a few characters" in self.shown(), "the first screen")
 
-    def read_until_closed(self) -> None:
-        try:
-            while chunk := os.read(self.master, 65536):
-                self.chunks.append(chunk)
-        except OSError:
-            pass
-
-    def shown(self, since: int = 0) -> bytes:
-        return b"".join(self.chunks[since:])
+    def hang_up(self) -> None:
+        """The terminal window closes: its master end closes, with no signal sent."""
+        self.reader.stop()
+        os.close(self.master)
+        self.master = os.open(os.devnull, os.O_RDONLY)  # what close() closes instead
 
     def wait_for(self, condition: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + 60  # a bound that catches a hang, not a speed claim
@@ -294,6 +291,7 @@ class AppInATerminal:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.reader.stop()
         os.close(self.master)
 
 
@@ -346,6 +344,5 @@ def test_a_front_end_whose_terminal_goes_away_without_a_sighup_leaves(app_in_a_t
     app read end-of-file from it forever, a core busy at 100%, and the REPL ended in a traceback (EIO from its next
     write). Both must leave as after SIGHUP."""
     app = app_in_a_terminal
-    os.close(app.master)  # the terminal window closes
-    app.master = os.open(os.devnull, os.O_RDONLY)  # what close() closes instead
+    app.hang_up()
     assert app.proc.wait(60) == 128 + signal.SIGHUP
