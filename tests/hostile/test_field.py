@@ -46,6 +46,7 @@ class Case:
     stdin: str | None = None  # text to pipe in; None: /dev/null
     env: dict[str, str] = field(default_factory=dict)
     error: str | tuple[str, ...] | None = None  # the one line's words; None: the command must succeed
+    code: int = 1  # the exit code with that line (2: a usage mistake argparse reports)
     out: str = ""  # what stdout must hold when it succeeds
     not_out: str = ""  # what stdout must not hold
     writes: tuple[str, ...] = ()  # the files it may create in its work folder
@@ -91,6 +92,9 @@ ROWS = [
     # the app reads keys from a terminal: a file or /dev/null as stdin is one line, not keys typed or a hang
     row("app-stdin-file", "tui", stdin="ROMEO:\nBut soft\n", error="standard input is not a terminal"),
     row("app-stdin-devnull", error="standard input is not a terminal"),
+    # `rnnplay FILE.npz` is the app on that checkpoint (it said "invalid choice"); a mistyped command stays one
+    row("app-on-a-checkpoint-named-first", "m.npz", error="standard input is not a terminal"),
+    row("a-mistyped-command", "trian", "m.npz", error="invalid choice: 'trian'", code=2),
     # rnnplay's data folder below a file
     row("models-data-home-a-file", "models", env={"XDG_DATA_HOME": "{work}/afile"}, out="is a file"),
     row("models-data-home-read-only", "models", env={"XDG_DATA_HOME": "/sys/kernel"},  # refuses even root
@@ -154,7 +158,7 @@ def test_field_condition(sandbox: Sandbox, model: Path, case: Case) -> None:
     out = run_case(sandbox, case, timeout=30 if case.stdin is not None or not case.args else 60)
     assert "Traceback" not in out.stderr + out.stdout, out.stderr[-3000:]
     if case.error is not None and case.stderr == "pipe":
-        assert_one_line_error(out, mentions=case.error)
+        assert_one_line_error(out, mentions=case.error, code=case.code)
     elif case.error is not None:  # stderr closed: nobody to tell, and nothing of it on stdout
         assert out.code == 1
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from typing import NoReturn
@@ -47,6 +48,7 @@ Run with no command to open the chat-style app on the bundled Shakespeare model.
 EPILOG = """\
 examples:
   rnnplay                                        open the app on the bundled model
+  rnnplay my.npz                                 open the app on your own checkpoint (= rnnplay tui my.npz)
   rnnplay train input.txt --cell lstm --steps 2000 --out my.npz
   rnnplay sample my.npz --seed "ROMEO:" --length 300
   rnnplay sweep input.txt --grid hidden=128,256 lr=2e-3,4e-3 --time 300
@@ -94,6 +96,16 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
                 add_threads_option(subparser)
 
 
+def opens_a_checkpoint(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
+    """``rnnplay notes.npz``: a first word that is no command but a checkpoint (a file there, or a name ending in
+    ``.npz``) means the app on it, as ``rnnplay tui notes.npz`` does; a mistyped command stays one."""
+    if not argv or argv[0].startswith("-"):
+        return False
+    commands = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices}  # fmt: skip
+    return argv[0] not in commands and (argv[0].endswith(".npz") or os.path.isfile(argv[0]))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     with guarded_streams():  # stdout that cannot be written, stderr closed or full: see streams.py
@@ -119,7 +131,7 @@ def dispatch(argv: list[str]) -> int:
     cannot take it fails here, in one line, rather than at exit."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(["tui", *argv] if opens_a_checkpoint(parser, argv) else argv)
         if args.command is None:
             args = parser.parse_args(["tui", *argv])
     except SystemExit:  # --help, --version, or a usage error: argparse printed it
