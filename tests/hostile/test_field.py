@@ -92,9 +92,10 @@ ROWS = [
     # the app reads keys from a terminal: a file or /dev/null as stdin is one line, not keys typed or a hang
     row("app-stdin-file", "tui", stdin="ROMEO:\nBut soft\n", error="standard input is not a terminal"),
     row("app-stdin-devnull", error="standard input is not a terminal"),
-    # `rnnplay FILE.npz` is the app on that checkpoint (it said "invalid choice"); a mistyped command stays one
+    # `rnnplay FILE.npz` is the app on that checkpoint (it said "invalid choice"); a typo or a text stays a command
     row("app-on-a-checkpoint-named-first", "m.npz", error="standard input is not a terminal"),
     row("a-mistyped-command", "trian", "m.npz", error="invalid choice: 'trian'", code=2),
+    row("a-text-named-first", NAME, error=("invalid choice", "train"), code=2),
     # rnnplay's data folder below a file
     row("models-data-home-a-file", "models", env={"XDG_DATA_HOME": "{work}/afile"}, out="is a file"),
     row("models-data-home-read-only", "models", env={"XDG_DATA_HOME": "/sys/kernel"},  # refuses even root

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 from typing import NoReturn
@@ -97,13 +96,14 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 
 def opens_a_checkpoint(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
-    """``rnnplay notes.npz``: a first word that is no command but a checkpoint (a file there, or a name ending in
-    ``.npz``) means the app on it, as ``rnnplay tui notes.npz`` does; a mistyped command stays one."""
+    """``rnnplay notes.npz``: a first word that is no command but a checkpoint's name (``.npz``) means the app on
+    it, as ``rnnplay tui notes.npz`` does. Any other first word stays a command, so ``rnnplay notes.txt`` is told
+    the commands (``train`` among them) rather than that a text is no checkpoint."""
     if not argv or argv[0].startswith("-"):
         return False
     commands = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
                 for name in action.choices}  # fmt: skip
-    return argv[0] not in commands and (argv[0].endswith(".npz") or os.path.isfile(argv[0]))
+    return argv[0] not in commands and argv[0].lower().endswith(".npz")
 
 
 def main(argv: list[str] | None = None) -> int:
