@@ -89,10 +89,14 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
         help=f"BLAS threads: a number, or 'auto' (the default: the cores other processes leave free); "
              f"overrides {threads.ENV}",
     )  # fmt: skip
-    for action in parser._actions:  # argparse has no public way to list subparsers
-        if isinstance(action, argparse._SubParsersAction):
-            for subparser in dict.fromkeys(action.choices.values()):  # aliases share one parser
-                add_threads_option(subparser)
+    for subparser in dict.fromkeys(subcommands(parser).values()):  # aliases share one parser
+        add_threads_option(subparser)
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """``parser``'s subcommands by name, aliases included (argparse has no public way to list them)."""
+    return {name: subparser for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name, subparser in action.choices.items()}  # fmt: skip
 
 
 def opens_a_checkpoint(parser: argparse.ArgumentParser, argv: list[str]) -> bool:
@@ -101,9 +105,7 @@ def opens_a_checkpoint(parser: argparse.ArgumentParser, argv: list[str]) -> bool
     the commands (``train`` among them) rather than that a text is no checkpoint."""
     if not argv or argv[0].startswith("-"):
         return False
-    commands = {name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-                for name in action.choices}  # fmt: skip
-    return argv[0] not in commands and argv[0].lower().endswith(".npz")
+    return argv[0] not in subcommands(parser) and argv[0].lower().endswith(".npz")
 
 
 def main(argv: list[str] | None = None) -> int:
