@@ -199,15 +199,15 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     if not name:  # Path("") is the current folder, which the loader would name as '.'
         raise RnnplayError("the model's name is empty: give a checkpoint's path, or a name from `rnnplay models`")
     given = Path(os.path.expanduser(name))
-    if given.is_file():
+    if os.path.isfile(given):
         return given
     folder = folder or models_dir()
     is_path = os.sep in name or "/" in name
     named = None if is_path else _by_name(name, folder)
     if named is not None:
         return named
-    if os.path.lexists(given):
-        return given  # a folder, or a dangling or looping link: loading it says what it is
+    if is_there(given):
+        return given  # a folder, a dangling or looping link, a folder we may not enter: loading it says what
     if is_path:
         raise RnnplayError(f"{name}: no such file; check the path (/models lists the models you can load by name)")
     names = model_names(folder)
@@ -220,7 +220,7 @@ def find_model(name: str, folder: Path | None = None) -> Path:
 
 def _by_name(name: str, folder: Path) -> Path | None:
     stem = name.removesuffix(".npz")
-    if stem and (folder / f"{stem}.npz").is_file():
+    if stem and os.path.isfile(folder / f"{stem}.npz"):  # False too when the library cannot be entered
         return folder / f"{stem}.npz"
     if stem == BUNDLED_NAME and BUNDLED_MODEL.exists():
         return BUNDLED_MODEL
@@ -236,10 +236,22 @@ def free_path(path: Path) -> Path:
     reserved = {BUNDLED_NAME} if path.parent == models_dir() else set()
     stem, number = path.stem, 1
     candidate = path
-    while candidate.exists() or being_written(candidate) or candidate.stem in reserved:
+    while os.path.lexists(candidate) or being_written(candidate) or candidate.stem in reserved:  # False if unreachable
         number += 1
         candidate = path.with_name(f"{stem}-{number}{path.suffix}")
     return candidate
+
+
+def is_there(path: Path) -> bool:
+    """Whether anything is at ``path`` (a dangling link too), or a folder on the way may not be searched, so that
+    nobody can tell (``Path.exists`` raises there)."""
+    try:
+        os.lstat(path)
+    except PermissionError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def being_written(path: Path) -> bool:

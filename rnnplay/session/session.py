@@ -245,11 +245,11 @@ class Session:
         if self.model is None:
             raise RnnplayError("there is no model to save: /load or /train one first")
         target = Path(os.path.expanduser(path))
-        if target.is_dir():  # refused as a folder, not taken as FOLDER.npz beside it (which force would replace)
+        if os.path.isdir(target):  # refused as a folder, not taken as FOLDER.npz beside it (force would replace it)
             check_output_path(target, "/save", checkpoint=True)
         if not target.suffix:
             target = target.with_suffix(".npz")
-        if target.is_file() and not force:
+        if os.path.isfile(target) and not force:  # False past a folder we may not search: the check says so
             raise RnnplayError(f"{target} exists: /save {path} force replaces it, or /save {free_path(target)} "
                                "keeps both")
         check_output_path(target, "/save", checkpoint=True)

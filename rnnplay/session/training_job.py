@@ -107,15 +107,23 @@ def new_file(path: str, key: str) -> Path:
     """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
     replaces one)."""
     target = Path(os.path.expanduser(path))
-    if target.is_dir():  # refused as a folder, not taken as FOLDER.npz beside it
+    if os.path.isdir(target):  # refused as a folder, not taken as FOLDER.npz beside it
         check_output_path(target, f"{key}=", checkpoint=True)
     if not target.suffix:
         target = target.with_suffix(".npz")
-    if target.is_file():
+    if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
         default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
         raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
                            f"{default}")
     return check_output_path(target, f"{key}=", checkpoint=True)
+
+
+def library_target(corpus_name: str) -> Path:
+    """A new checkpoint's path in the model library, checked as :func:`new_file` checks ``out=``."""
+    try:
+        return check_output_path(library_path(corpus_name), "the model library", checkpoint=True)
+    except RnnplayError as err:
+        raise RnnplayError(f"{err} (or give /train out=PATH)") from None
 
 
 class Runner:
@@ -154,7 +162,7 @@ class Runner:
         self._fit_config(config, corpus)
         cluster.check(config.batch_size)
         run, what = self._make_run(corpus_spec, corpus, config, spec)
-        target = target or check_output_path(library_path(corpus.name), "the model library", checkpoint=True)
+        target = target or library_target(corpus.name)
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper, cluster)  # released when it ends
         self.job = job

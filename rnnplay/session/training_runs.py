@@ -200,9 +200,9 @@ def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, 
     """None once a file ``prefix…tmp`` was created and removed in ``folder`` or the nearest folder above it that
     exists (saving creates the rest); else (why not, what to do). A real file, not the permission bits: root
     writes past them, and a read-only mount refuses whatever they say."""
-    while not folder.exists() and folder != folder.parent:
+    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
         folder = folder.parent
-    if not folder.is_dir():
+    if not os.path.isdir(folder):
         return f"{folder} is a file, not a folder", "choose another path"
     try:
         fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)

@@ -21,6 +21,7 @@ file unless asked to (``force``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -163,21 +164,22 @@ FORMATS: dict[str, Callable[[Conversation], str]] = {".md": markdown, ".jsonl": 
 
 def save_transcript(path: Path, conversation: Conversation, force: bool = False) -> Path:
     """Write ``conversation`` to ``path`` in the format its suffix names; an existing file only with ``force``."""
-    if path.is_dir():
+    if os.path.isdir(path):  # os.path's tests are False where Path's raise (a folder we may not search)
         raise RnnplayError(f"{path} is a folder: name a file in it, e.g. {path / 'chat.md'}")
     render = FORMATS.get(path.suffix.lower())
     if render is None:
         raise RnnplayError(f"{path.name}: name a .md (Markdown) or .jsonl (JSON Lines) file, "
                            f"e.g. /transcript save {path.stem or 'chat'}.md")
-    if path.exists() and not force:
+    if os.path.exists(path) and not force:
         raise RnnplayError(f"{path} exists: /transcript save {path} force replaces it, or choose another name")
-    if not path.parent.is_dir():
+    if not os.path.isdir(path.parent):
         raise RnnplayError(f"{path.parent} is not a folder: create it first, or choose another path")
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(render(conversation), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not there, or in a folder we may not search
+            tmp.unlink()
         raise RnnplayError(f"cannot write {path}: {err.strerror or err}; choose another folder") from None
     return path

@@ -12,6 +12,7 @@ Used by every ``tests/hostile/test_*.py``; ``docs/reliability.md`` lists the cla
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
@@ -88,15 +89,25 @@ class Sandbox:
         return Outcome(code, out.out, out.err, time.perf_counter() - start)
 
     def run(self, args: list[str], *, timeout: float = 60, stdin: str | None = None,
-            env: dict[str, str] | None = None, address_space: int | None = None) -> Outcome:
-        """``rnnplay ARGS`` in a new interpreter; ``address_space``: its limit in bytes, as ``ulimit -v`` sets."""
+            env: dict[str, str] | None = None, address_space: int | None = None,
+            obey_permissions: bool = False, cwd: Path | None = None) -> Outcome:
+        """``rnnplay ARGS`` in a new interpreter; ``address_space``: its limit in bytes, as ``ulimit -v`` sets;
+        ``obey_permissions``: held to permission bits as a user is, even when the tests run as root
+        (:func:`drop_root_rights`); ``cwd``: where it runs (default: the work folder)."""
         start = time.perf_counter()
+
+        def before_exec() -> None:
+            if address_space is not None:
+                limit_address_space(address_space)
+            if obey_permissions:
+                drop_root_rights()
+
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "rnnplay", *args], cwd=self.work, env={**self.env, **(env or {})},
+                [sys.executable, "-m", "rnnplay", *args], cwd=cwd or self.work, env={**self.env, **(env or {})},
                 input=stdin, capture_output=True, text=True, timeout=timeout,
                 stdin=None if stdin is not None else subprocess.DEVNULL,
-                preexec_fn=None if address_space is None else lambda: limit_address_space(address_space),
+                preexec_fn=before_exec if address_space is not None or obey_permissions else None,
             )
         except subprocess.TimeoutExpired:
             pytest.fail(f"rnnplay {' '.join(args)} did not finish within {timeout} s (a hang)")
@@ -108,6 +119,21 @@ def limit_address_space(nbytes: int) -> None:
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (nbytes, nbytes))
+
+
+PASS_PERMISSIONS = (1, 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: how root reads and writes past permission bits
+PR_CAPBSET_DROP = 24
+
+
+def drop_root_rights() -> None:
+    """In a child before it runs rnnplay: if it is root, take away the capabilities that let root pass permission
+    bits, from the bounding set, so the program it runs has none of them either; a user's process has none."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in PASS_PERMISSIONS:
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "cannot drop root's rights to pass permission bits")
 
 
 def assert_one_line_error(out: Outcome, *, mentions: str | tuple[str, ...] = (), code: int = 1) -> None:

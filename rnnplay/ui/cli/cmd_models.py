@@ -45,12 +45,19 @@ def run(args: argparse.Namespace) -> int:
 
 def why_empty(folder: Path) -> str:
     """Why the library lists nothing: no model yet, or a folder that is a file or cannot be read or written."""
-    if folder.exists() and not folder.is_dir():
+    try:
+        os.stat(folder)
+    except PermissionError:  # a folder above it may not be searched
+        return ("cannot be reached (permission denied on a folder above it): let your user into it, or set "
+                "XDG_DATA_HOME to a folder you can write")
+    except OSError:
+        pass
+    if os.path.exists(folder) and not os.path.isdir(folder):
         return "is a file, not a folder, so no model can be kept there: move that file away"
-    parent = next((p for p in folder.parents if p.exists()), None)  # XDG_DATA_HOME or HOME itself a file, say
-    if not folder.exists() and parent is not None and not parent.is_dir():
+    parent = next((p for p in folder.parents if os.path.exists(p)), None)  # XDG_DATA_HOME or HOME a file, say
+    if not os.path.exists(folder) and parent is not None and not os.path.isdir(parent):
         return f"cannot be made, for {parent} is a file, not a folder: move it away, or set XDG_DATA_HOME elsewhere"
-    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+    if os.path.isdir(folder) and not os.access(folder, os.R_OK | os.X_OK):
         return "cannot be read (permission denied): let your user read it to see its models"
     unwritable = why_unwritable(folder)
     if unwritable is not None:
