@@ -85,7 +85,7 @@ class UrlLoader:
         file_name = Path(urllib.parse.unquote(parts.path)).name or host
         key = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
-        if not dest.is_file():
+        if not os.path.isfile(dest):  # False too where the cache may not be entered: fetch says why
             fetch(_ascii_address(parts), dest, limit=max_download(), progress=progress,
                   label=f"downloading {file_name}")
         with dest.open("rb") as f:

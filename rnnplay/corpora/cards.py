@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import stat
 import tomllib
@@ -89,7 +90,7 @@ class Card:
         """The verified local copy, downloading it (from the mirror when one is set) if needed."""
         if self.url is None:
             raise RnnplayError(f"corpus {self.name} is read from {self.spec} on this machine; nothing to fetch")
-        if self.cache_path.is_file() and not force:
+        if os.path.isfile(self.cache_path) and not force:  # False where the cache may not be entered: fetch says why
             return self.cache_path
         mirrored = download.mirror_urls(self.mirror_names)
         if mirrored is None:
@@ -125,7 +126,7 @@ class Card:
     @property
     def cached(self) -> bool:
         """True when the verified download is in the cache (a local spec is never cached)."""
-        return self.url is not None and self.cache_path.is_file()
+        return self.url is not None and os.path.isfile(self.cache_path)
 
 
 class CardFields:

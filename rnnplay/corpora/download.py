@@ -195,7 +195,7 @@ def _temporary(dest: Path) -> Path:
 
 
 def _replace(tmp: Path, dest: Path) -> None:
-    if dest.is_dir():
+    if os.path.isdir(dest):
         raise RnnplayError(f"{dest} is a folder in the cache where a downloaded file belongs; remove it and retry")
     os.replace(tmp, dest)
 

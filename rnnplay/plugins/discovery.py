@@ -8,6 +8,7 @@ the example plugins under ``plugins/``, which are not on the package index.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from contextlib import suppress
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ def suggest_plugin(name: str, installed: list[str]) -> str:
 def bundled_plugin_folder(dist: str) -> Path | None:
     """The folder of ``dist`` among the example plugins of an rnnplay checkout (``plugins/rnnplay-gru``), if any."""
     folder = BUNDLED_PLUGINS / normalize(dist)
-    return folder if (folder / "pyproject.toml").is_file() else None
+    return folder if os.path.isfile(folder / "pyproject.toml") else None
 
 
 def install_command(dist: str) -> str:

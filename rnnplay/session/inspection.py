@@ -286,7 +286,7 @@ class Inspection:
         card = find_card(name) if name and not name.endswith(".toml") else None
         places = [Path(os.path.expanduser(info.get("source") or "")), *([card.cache_path] if card and card.url else [])]
         for path in places:
-            if not path.is_file():
+            if not os.path.isfile(path):  # False too where a folder on the way may not be searched
                 continue
             try:
                 text = read_text_file(path)

@@ -252,7 +252,7 @@ def output_dir(path: str | None) -> Iterator[Path]:
     if it is still empty at the end (the sweep stopped before any trial ended). One that already holds a
     sweep's results is refused."""
     folder = Path(os.path.expanduser(path or time.strftime("sweep-%Y%m%d-%H%M%S")))
-    if (folder / "results.json").exists():
+    if os.path.exists(folder / "results.json"):
         raise RnnplayError(f"--out {folder} already holds a sweep's results: choose another folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)

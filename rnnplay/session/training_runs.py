@@ -126,7 +126,7 @@ class BestCheckpoint:
     def for_run(cls, path: str | os.PathLike[str], run: TrainingRun, out: str | os.PathLike[str]) -> BestCheckpoint:
         target = cls.check_paths(path, out)
         earlier = run.trainer.history.val_losses
-        return cls(target, min(earlier) if earlier and target.exists() else math.inf)
+        return cls(target, min(earlier) if earlier and os.path.exists(target) else math.inf)
 
     @property
     def kept(self) -> bool:
@@ -344,7 +344,7 @@ def ancestry(meta: dict[str, Any], path: str | os.PathLike[str] | None, name: st
     corpus = meta.get("corpus")
     trained = meta.get("training") or meta.get("trained")
     step = trained.get("step") if isinstance(trained, dict) else None
-    me = {"model": name, "sha256": file_sha256(path) if path is not None and Path(path).is_file() else None,
+    me = {"model": name, "sha256": file_sha256(path) if path is not None and os.path.isfile(path) else None,
           "corpus": corpus.get("name") if isinstance(corpus, dict) else None,
           "step": step if isinstance(step, int) and not isinstance(step, bool) else None}
     return [*kept, me][-MAX_ANCESTRY:]

@@ -14,6 +14,7 @@ Templates are plain text with ``{{placeholder}}`` fields.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -69,9 +70,9 @@ def new_plugin(names: PluginNames, parent: Path) -> Path:
     ``parent`` must be an existing folder; if writing fails halfway, the half-made package is removed.
     """
     root = parent / names.dist
-    if not parent.is_dir():
+    if not os.path.isdir(parent):
         raise RnnplayError(f"{parent} is not a folder; give --dir an existing folder (or leave it out: here)")
-    if root.exists() or root.is_symlink():
+    if os.path.lexists(root):
         raise RnnplayError(f"{root} already exists; choose another name or remove it first")
     try:
         root.mkdir()

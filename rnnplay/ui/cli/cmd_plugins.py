@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -173,7 +174,7 @@ ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs
 
 
 def looks_like_path(target: str) -> bool:
-    return target.startswith((".", "/", "~")) or "/" in target or "\\" in target or Path(target).exists()
+    return target.startswith((".", "/", "~")) or "/" in target or "\\" in target or os.path.exists(target)
 
 
 def check_name(text: str, what: str) -> None:
@@ -187,11 +188,17 @@ def check_name(text: str, what: str) -> None:
 def package_path(target: str) -> str:
     """The absolute path of a plugin folder, wheel or source archive, or a one-line error saying what it is not."""
     path = Path(target).expanduser().resolve()
-    if path.is_dir() and not (path / "pyproject.toml").exists() and not (path / "setup.py").exists():
+    try:
+        os.listdir(path) if os.path.isdir(path) else os.stat(path)
+    except PermissionError as err:  # the folder, or one on the way to it, is not the user's to read
+        raise RnnplayError(f"cannot read {target}: {err.strerror}; check its permissions and its folders'") from None
+    except OSError:
+        pass  # not there: said below
+    if os.path.isdir(path) and not any(os.path.exists(path / name) for name in ("pyproject.toml", "setup.py")):
         raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
-    if path.is_file() and not path.name.lower().endswith(ARCHIVES):
+    if os.path.isfile(path) and not path.name.lower().endswith(ARCHIVES):
         raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
-    if not path.exists():
+    if not os.path.exists(path):
         raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
     return str(path)
 
@@ -213,7 +220,7 @@ def install(args: argparse.Namespace) -> int:
         target = package_path(target)
     elif args.editable and not is_url:
         raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
-    if normalize(target) == BUILTIN or (Path(target).is_dir() and project_name(Path(target)) == BUILTIN):
+    if normalize(target) == BUILTIN or (os.path.isdir(target) and project_name(Path(target)) == BUILTIN):
         raise RnnplayError("refusing to install rnnplay itself from `rnnplay plugins` (it would replace the rnnplay "
                            "running now); use pip for that")
     before = describe(get_host())
@@ -228,7 +235,7 @@ def install(args: argparse.Namespace) -> int:
     new_failures = [f for f in after["failed"] if f not in before["failed"]]
     for f in new_failures:
         print(f"rnnplay: warning: plugin {f['name']} was installed but fails to load: {f['error']}", file=sys.stderr)
-    asked = project_name(Path(target)) if Path(target).is_dir() else normalize(target)
+    asked = project_name(Path(target)) if os.path.isdir(target) else normalize(target)
     if not changed and not new_failures and asked in versions:
         print(f"{asked} {versions[asked]} is already installed; nothing changed"
               + ("" if args.upgrade else f" (`rnnplay plugins install -U {args.target}` upgrades it)"))
