@@ -17,12 +17,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from rnnplay.core import parallel_step
 from rnnplay.core.cells import LSTMCell
@@ -245,16 +245,6 @@ def shard_workers(driver: int) -> set[int]:
     return {pid for pid, title in titles.items() if title.startswith("ray::ShardWorker") and below(pid)}
 
 
-def wait_for(condition, what: str) -> object:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @needs_corpus
 def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
     """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
@@ -266,11 +256,11 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
     reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
     reader.start()
     try:
-        wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint")
-        first = wait_for(lambda: shard_workers(run.pid), "the workers")
+        wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
+        first = wait_for(lambda: shard_workers(run.pid), "the workers", TIMEOUT)
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
-        restarted = wait_for(lambda: shard_workers(run.pid) - first, "a restarted worker")
+        restarted = wait_for(lambda: shard_workers(run.pid) - first, "a restarted worker", TIMEOUT)
         _out, _ = run.communicate(timeout=TIMEOUT)
     finally:
         run.kill()

@@ -14,11 +14,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from terminal_reader import TerminalReader
+from waiting import wait_for
 
 from rnnplay.models.bundled import load_model
 
@@ -30,13 +30,6 @@ def environment(home: Path) -> dict[str, str]:
     env.update({"HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "RNNPLAY_NOHISTORY": "1",
                 "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"})
     return env
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("front", ["tui", "repl", "repl-piped"])
@@ -65,7 +58,7 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
         time.sleep(3)  # the app draws its first screen
         os.write(master, command.replace("\n", "\r").encode())
     try:
-        wait_for(lambda: any(library.glob("*.lock")), "the training to start")
+        wait_for(lambda: any(library.glob("*.lock")), "the training to start", TIMEOUT)
         time.sleep(1)
         if signum != signal.SIGTERM and master is not None:
             reader.stop()

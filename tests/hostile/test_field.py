@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from terminal_reader import TerminalReader
+from waiting import wait_for
 
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
@@ -279,10 +280,7 @@ class AppInATerminal:
         self.master = os.open(os.devnull, os.O_RDONLY)  # what close() closes instead
 
     def wait_for(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + 60  # a bound that catches a hang, not a speed claim
-        while not condition():
-            assert time.monotonic() < deadline, f"waited in vain for {what}: {self.shown()[-300:]!r}"
-            time.sleep(0.1)
+        wait_for(condition, f"{what} (the screen so far ends {self.shown()[-300:]!r})")
 
     def state(self) -> str:
         """The process's state letter from /proc: T while stopped."""
