@@ -252,9 +252,14 @@ class TimedProducts:
 
 
 def chunk_patches(model: Model, clock: Clock) -> list[tuple[Any, str, Any]]:
-    """One chunk's model, LSTM and loss calls, timed (for one thread: the LSTM module's products are replaced)."""
+    """One chunk's model, LSTM and loss calls, timed (for one thread: the LSTM module's products are replaced).
+
+    The loops over time run in Python here, so that each step's calls can be timed: the same calls, in the same
+    order, that the compiled loops (:mod:`rnnplay.core.cells.lstm_loops`) make in one call per layer and way.
+    """
     cell, gate_maths = model.cell, lstm_module.gate_maths
     return [
+        (lstm_module, "time_loops", lambda gates, W: None),
         (lstm_module, "products", TimedProducts(clock)),
         (lstm_module, "gate_maths", lambda dtype: SimpleNamespace(  # the gate maths' two per-step functions
             forward_step=clock.wrap("gates fwd", gate_maths(dtype).forward_step),
@@ -341,7 +346,8 @@ def step_table(timing: StepTiming) -> list[str]:
 
 def chunk_table(timing: ChunkTiming) -> list[str]:
     """One chunk's parts as markdown rows, then the recurrence's and the batched work's totals."""
-    lines = [f"| part of one chunk ({timing.streams} streams, alone on one thread) | group | ms/chunk | % of chunk |",
+    lines = [f"| part of one chunk ({timing.streams} streams, alone on one thread, its loops over time in Python) "
+             "| group | ms/chunk | % of chunk |",
              "| --- | --- | ---: | ---: |"]
     groups: dict[str, float] = defaultdict(float)
     for key, label, group in CHUNK_PARTS:

@@ -34,7 +34,9 @@ from collections.abc import Iterator
 from train_throughput import CONFIGS, CORPUS, rnnplay_steps, torch_steps
 
 from rnnplay.core import parallel_step, threads
+from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 
 SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
@@ -62,9 +64,11 @@ def timed_block(runner: Iterator[None], steps: int) -> tuple[float, float]:
 
 
 def time_blocks(runners: dict[str, Iterator[None]], steps: int, warmup: int, rounds: int,
-                policy: threads.Policy, chunks: int,
+                policy: threads.Policy, chunks: tuple[int, int],
                 own_session: bool = False) -> dict[tuple[str, bool], list[tuple[float, float]]]:  # fmt: skip
-    """(seconds per step, cores used) of each runner, quiet (False) and with one core busy (True), one per round."""
+    """(seconds per step, cores used) of each runner, quiet (False) and with one core busy (True), one per round.
+
+    ``chunks``: rnnplay's step as (chunks, streams in each), for the lines it prints."""
     blocks: dict[tuple[str, bool], list[tuple[float, float]]] = {
         (name, busy): [] for name in runners for busy in (False, True)
     }
@@ -76,8 +80,9 @@ def time_blocks(runners: dict[str, Iterator[None]], steps: int, warmup: int, rou
                         next(runner)
                     blocks[name, busy].append(timed_block(runner, steps))
                     if name == "rnnplay":
-                        print(f"  {'busy' if busy else 'quiet'}: rnnplay's steps ran {chunks} chunks on "
-                              f"{parallel_step.worker_count()} worker threads, BLAS on 1 thread; the policy reads "
+                        print(f"  {'busy' if busy else 'quiet'}: rnnplay's steps ran {chunks[0]} chunks of {chunks[1]} "
+                              f"streams on {min(parallel_step.worker_count(), chunks[0])} worker threads, BLAS on 1 "
+                              "thread; the policy reads "
                               f"{policy.others:.1f} cores used by other processes", flush=True)  # fmt: skip
     return blocks
 
@@ -115,9 +120,9 @@ def main() -> None:
         f"rnnplay threads: {args.threads or 'auto'}; median of {args.rounds} rounds of {args.steps} timed steps; "
         f"the spinner in {'a session of its own' if args.other_session else 'this session'}"
     )
-    blocks = time_blocks(
-        runners, args.steps, args.warmup, args.rounds, policy, len(parallel_step.chunk_bounds(B)), args.other_session
-    )
+    streams = parallel_step.chunk_size(Model(LSTMCell() if cell == "lstm" else RNNCell(), vocab, hidden, layers))
+    chunks = (len(parallel_step.chunk_bounds(B, streams)), streams)
+    blocks = time_blocks(runners, args.steps, args.warmup, args.rounds, policy, chunks, args.other_session)
     print(f"{'':<10}{'quiet chars/s':>15}{'one core busy':>15}{'ratio':>8}{'cores quiet':>13}{'cores busy':>12}")
     for name in runners:
         quiet, busy = (B * T / statistics.median(s for s, _ in blocks[name, load]) for load in (False, True))

@@ -58,17 +58,17 @@ def test_only_the_per_step_products_of_a_float32_step_are_packed() -> None:
     a = rng.standard_normal((8, 32), dtype=np.float32)
     b = rng.standard_normal((32, 48), dtype=np.float32)
     out = np.empty((8, 48), dtype=np.float32)
-    assert products.Operand(b)._compiled is None  # off by default: validation, scoring, generation
+    assert products.Operand(b).kernels is None  # off by default: validation, scoring, generation
     with products.precision("float32"):
-        assert products.Operand(b)._compiled is products.kernels("float32")
+        assert products.Operand(b).kernels is products.kernels("float32")
         np.testing.assert_array_equal(products.product(a, b), a @ b)  # all T·B rows at once: numpy's BLAS
         np.testing.assert_array_equal(products.product_tn(a.T.copy(), b), a @ b)
         np.testing.assert_array_equal(products.Operand(b[:, :40]).times(a, out[:, :40].copy()), a @ b[:, :40])
-        assert products.Operand(b.astype(np.float64))._compiled is None  # float64: the gradient checks
+        assert products.Operand(b.astype(np.float64)).kernels is None  # float64: the gradient checks
         strided = np.empty((48, 8), dtype=np.float32).T  # an out the kernels cannot write as one block
         np.testing.assert_array_equal(products.Operand(b).times(a, strided), a @ b)
         elsewhere: list[object] = []
-        thread = threading.Thread(target=lambda: elsewhere.append(products.Operand(b)._compiled))
+        thread = threading.Thread(target=lambda: elsewhere.append(products.Operand(b).kernels))
         thread.start()
         thread.join()
     assert elsewhere == [None]  # the switch is this thread's alone

@@ -36,7 +36,7 @@ def test_chunks_are_fixed_by_the_batch_size_and_the_model_shape_alone() -> None:
     assert parallel_step.chunk_size(Model(RNNCell(), VOCAB, 128, 1)) == parallel_step.WIDE_CHUNK  # 128² products
     assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 24, 2)) == parallel_step.WIDE_CHUNK
     assert parallel_step.chunk_size(Model(RNNCell(), VOCAB, 256, 1)) == parallel_step.CHUNK  # 256²: SMALL_STEP
-    assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 256, 2)) == parallel_step.CHUNK
+    assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 256, 2, dtype=np.float64)) == parallel_step.CHUNK
     assert parallel_step.chunk_size(Model(LayerNormLSTMCell(), VOCAB, 512, 2)) == parallel_step.CHUNK
     assert parallel_step.chunk_bounds(40, 16) == [(0, 16), (16, 32), (32, 40)]
     assert parallel_step.chunk_bounds(64, 16) == [(0, 16), (16, 32), (32, 48), (48, 64)]

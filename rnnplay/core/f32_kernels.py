@@ -40,9 +40,10 @@ _COMPILED = Compiled(functools.partial(loop_body, b_vector="<16 x float>", a_wor
 product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
 
 
+@numba.njit(cache=True, **SETTINGS)
 def prepare(a: np.ndarray) -> np.ndarray:
-    """A's rows as the kernels read them: M × K float32 in C order."""
-    return np.ascontiguousarray(a, dtype=np.float32)
+    """A's rows as the kernels read them: M × K float32 (as given) in C order, a copy only if it is not."""
+    return np.ascontiguousarray(a)
 
 
 @numba.njit(cache=True, **SETTINGS)

@@ -32,11 +32,12 @@ if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
     from rnnplay.core.model import Model, States
 
-CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the machine, its cores or its load (performance.md)
+CHUNK = 16  # streams per chunk: K = ⌈B/CHUNK⌉ chunks, whatever the machine's cores or its load (performance.md)
 WIDE_CHUNK = 32  # streams per chunk of a model whose per-step products are small (chunk_size)
+NARROW_CHUNK = 8  # streams per chunk of a model whose loops over time are compiled whole (chunk_size)
 SMALL_STEP = 1 << 16  # Σ over layers of |W_hh| below which a model's products count as small
 WORKERS: int | None = None  # worker threads; None: THREADS_PER_CORE per core this process may use
-THREADS_PER_CORE = 2  # the scheduler shares a core between its runnable threads: see worker_count
+THREADS_PER_CORE = 4  # the scheduler shares a core between its runnable threads: see worker_count
 
 Grads = dict[str, np.ndarray]
 ChunkResult = tuple[float, Grads, "States"]
@@ -57,16 +58,25 @@ def chunk_bounds(batch_size: int, chunk: int | None = None) -> list[tuple[int, i
 
 
 def chunk_size(model: Model) -> int:
-    """Streams per chunk for ``model``: CHUNK, or WIDE_CHUNK when its per-step products are small.
+    """Streams per chunk for ``model``: CHUNK; WIDE_CHUNK when its per-step products are small; NARROW_CHUNK when
+    its loops over time run compiled whole.
 
     A chunk of b streams does b·Σ|W_hh| multiply-adds per time step (Σ over the layers' W_hh,
     4H² for an LSTM layer, H² for the vanilla RNN's), beside a fixed number of calls from
     Python. Below SMALL_STEP (the RNN at H = 128: 128² = 16,384) the calls set the pace, and
     half as many chunks twice as wide go faster; above it, narrower chunks keep more workers
-    busy. A function of the model's shape alone, so a seed's run repeats bit for bit.
+    busy. Where the cell runs its loops over time as one compiled call (``cell.compiled_loops``,
+    the LSTM's :mod:`.cells.lstm_loops`), the calls hold the interpreter's lock once per layer,
+    and chunks of NARROW_CHUNK on THREADS_PER_CORE workers a core keep their speed quiet and
+    most of it beside another busy process. A function of the model's shape, its training
+    precision and the kernels this machine runs, never of the load: a seed's run repeats bit for bit.
     """
     step = sum(p.size for name, p in model.params.items() if name.endswith("W_hh"))
-    return WIDE_CHUNK if 0 < step < SMALL_STEP else CHUNK
+    if 0 < step < SMALL_STEP:
+        return WIDE_CHUNK
+    compiled = getattr(model.cell, "compiled_loops", None)
+    fast = compiled is not None and compiled(model.dtype, model.products, model.hidden_size)
+    return NARROW_CHUNK if fast else CHUNK
 
 
 def worker_count() -> int:
@@ -74,7 +84,7 @@ def worker_count() -> int:
 
     More workers than cores, because the scheduler gives each runnable thread on a
     core an equal share of it: beside another process's busy thread, one worker gets
-    half that core and two get two thirds, while the chunk queue keeps the workers on
+    half that core and four get four fifths, while the chunk queue keeps the workers on
     the free core busy. On a quiet machine the extra threads cost little: a chunk's
     work is long next to a switch between threads. The count never changes the result.
     """
@@ -156,7 +166,7 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     cancelled and the running ones finish before the interrupt goes on, so no
     worker is still reading the weights when the caller changes them.
     """
-    executor = pool(workers)
+    executor = pool(workers or min(worker_count(), len(bounds)))  # no idle threads in the pool
     futures: list[Future[ChunkResult]] = []
     try:
         for lo, hi in bounds:

@@ -83,14 +83,14 @@ class Operand:
     def __init__(self, b: np.ndarray, *, batched: bool = False) -> None:
         self.b = b
         compiled = _active(b, n=b.shape[1], batched=batched)
-        self._compiled = compiled
-        self._packed = compiled.pack(np.ascontiguousarray(b)) if compiled is not None else None
+        self.kernels = compiled  # the kernel module its products run on, or None: numpy's
+        self.packed = compiled.pack(np.ascontiguousarray(b)) if compiled is not None else None
 
     def times(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = a·B (a: (M, K)); the kernels write ``out`` as one C-order block, numpy any other."""
-        if self._compiled is None or not out.flags.c_contiguous:
+        if self.kernels is None or not out.flags.c_contiguous:
             return np.matmul(a, self.b, out=out)
-        self._compiled.product(self._compiled.prepare(np.ascontiguousarray(a)), self._packed, out)
+        self.kernels.product(self.kernels.prepare(np.ascontiguousarray(a)), self.packed, out)
         return out
 
 

@@ -26,6 +26,8 @@ and backward through time, here) and generation (:mod:`.lstm_step`) alike.
 here do what is left: the matrix products, one per step, and the weight
 gradients as one large product over all T·B rows, through :mod:`rnnplay.core.products`
 (in a training step: on W_hh packed once per sequence, or in bfloat16; numpy's elsewhere).
+Where those products and the gate maths are both compiled, :mod:`.lstm_loops` runs the
+same loops over time as one compiled call each way (:func:`time_loops`).
 """
 
 from __future__ import annotations
@@ -42,11 +44,20 @@ from rnnplay.core.cells.lstm_step import LayerStep
 from rnnplay.core.ops import is_ids, project_inputs, project_inputs_backward
 
 KERNELS = "rnnplay.core.cells.lstm_kernels"  # the compiled gate maths, float32 (rnnplay.core.jit)
+LOOPS = "rnnplay.core.cells.lstm_loops"  # the loops over time compiled whole, on those and the products' kernels
 
 
 def gate_maths(dtype: Any) -> GateMaths:
     """The compiled step (:mod:`.lstm_kernels`) for float32 when it loads, else the numpy reference."""
     return jit.for_dtype(KERNELS, dtype, lstm_gates)
+
+
+def time_loops(gates: GateMaths, W: products.Operand) -> Any:
+    """:mod:`.lstm_loops`' loops over time when the gate maths and ``W``'s products are both compiled, else None."""
+    if gates is lstm_gates or W.kernels is None:
+        return None
+    loops = jit.load(LOOPS)
+    return loops.for_kernels(W.kernels) if loops is not None else None
 
 
 class Cache(NamedTuple):
@@ -91,9 +102,13 @@ class LSTMCell:
         tanh_c = np.empty((T, B, H), dtype=dtype)
         hs[0], cs[0] = h0, c0
         rec = np.empty((B, 4 * H), dtype=dtype)
-        for t in range(T):
-            W_hh.times(hs[t], out=rec)  # s⊙(h_{t-1}@W_hh)
-            gates.forward_step(acts[t], rec, b, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+        loops = time_loops(gates, W_hh)
+        if loops is not None:  # the same loop, compiled whole
+            loops.forward(acts, W_hh.packed, b, hs, cs, tanh_c, rec)
+        else:
+            for t in range(T):
+                W_hh.times(hs[t], out=rec)  # s⊙(h_{t-1}@W_hh)
+                gates.forward_step(acts[t], rec, b, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
         return hs[1:], (hs[T], cs[T]), Cache(x, hs, cs, tanh_c, acts, gates)
 
     def backward(
@@ -104,9 +119,13 @@ class LSTMCell:
         dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
         W_hh_T = products.Operand(params["W_hh"].T)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
-        for t in range(T - 1, -1, -1):
-            gates.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
-            W_hh_T.times(dz[t], out=dh)  # to h_{t-1}
+        loops = time_loops(gates, W_hh_T)
+        if loops is not None:
+            loops.backward(acts, tanh_c, cs, np.ascontiguousarray(dh_seq), dh, dc, dz, W_hh_T.packed)
+        else:
+            for t in range(T - 1, -1, -1):
+                gates.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
+                W_hh_T.times(dz[t], out=dh)  # to h_{t-1}
         dz2 = dz.reshape(T * B, 4 * H)
         dW_xh, dx = project_inputs_backward(x, params["W_xh"], dz)
         grads = {
@@ -115,6 +134,14 @@ class LSTMCell:
             "b_h": dz2.sum(axis=0),
         }
         return dx, grads, (dh, dc)
+
+    def compiled_loops(self, dtype: Any, precision: str, hidden_size: int) -> bool:
+        """Whether a training step in ``precision`` runs this cell's loops over time compiled whole, both ways
+        (:func:`time_loops`; the products' kernels take H and 4H columns in blocks of 16): the chunk size
+        depends on it."""
+        if hidden_size % 16 or gate_maths(dtype) is lstm_gates or products.kernels(precision) is None:
+            return False
+        return jit.load(LOOPS) is not None
 
     def prepare_step(self, params: Params, input_ids: bool) -> StepFn:
         """A step function for a stream of generation steps (:class:`.lstm_step.LayerStep`).

@@ -1,0 +1,69 @@
+"""An LSTM layer's loops over time, compiled whole: one call forward and one backward per sequence and layer.
+
+:mod:`.lstm` runs the loops in Python, two calls a time step each way: the product
+with W_hh (:mod:`rnnplay.core.products`) and the gate maths (:mod:`.lstm_kernels`).
+Where both are compiled, this module makes the same loops one numba function each,
+calling the same two compiled functions in the same order, so the result is the
+same, bit for bit::
+
+    forward,  t = 0 … T-1:     rec = h_{t-1}·(s⊙W_hh)          step(acts_t, rec, s⊙b)  → c_t, tanh(c_t), h_t
+    backward, t = T-1 … 0:     step⁻¹(acts_t, …) → dz_t        dh = dz_t·W_hhᵀ           (to h_{t-1})
+
+What changes is who waits: the Python loop takes the interpreter's lock (the GIL) a
+few times per step, and the threads of a chunked training step
+(:mod:`rnnplay.core.parallel_step`) queue for it; here a thread takes it once per
+sequence and layer, so many threads can share the cores with small chunks of streams
+(docs/performance.md, "time loops compiled whole").
+
+The product's kernels are compiled for this process (their code's addresses are this
+process's), so these loops are compiled when first asked for, once per kernel module
+(float32 or bfloat16), and never cached on disk. Loaded only through :mod:`rnnplay.core.jit`.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numba
+import numpy as np
+
+from rnnplay.core.cells import lstm_kernels
+
+SETTINGS = {"nogil": True, "error_model": "numpy"}  # no cache: see the module's docstring
+
+
+class TimeLoops(NamedTuple):
+    """``forward(acts, W_packed, bias, hs, cs, tanh_c, rec)`` and ``backward(acts, tanh_c, cs, dh_seq, dh, dc, dz,
+    W_T_packed)``, the arrays as :class:`.lstm.LSTMCell` keeps them, each C-contiguous."""
+
+    forward: Any
+    backward: Any
+
+
+@functools.cache
+def for_kernels(kernels: ModuleType) -> TimeLoops:
+    """The loops on ``kernels``' product (:mod:`rnnplay.core.f32_kernels` or :mod:`.bf16_kernels`)."""
+    product, prepare = kernels.product, kernels.prepare
+    step, step_back = lstm_kernels.forward_step, lstm_kernels.backward_step
+
+    @numba.njit(**SETTINGS)
+    def forward(acts: np.ndarray, W_packed: np.ndarray, bias: np.ndarray, hs: np.ndarray, cs: np.ndarray,
+                tanh_c: np.ndarray, rec: np.ndarray) -> None:  # fmt: skip
+        for t in range(acts.shape[0]):
+            product(prepare(hs[t]), W_packed, rec)  # s⊙(h_{t-1}·W_hh)
+            step(acts[t], rec, bias, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+
+    @numba.njit(**SETTINGS)
+    def backward(acts: np.ndarray, tanh_c: np.ndarray, cs: np.ndarray, dh_seq: np.ndarray, dh: np.ndarray,
+                 dc: np.ndarray, dz: np.ndarray, W_T_packed: np.ndarray) -> None:  # fmt: skip
+        for t in range(acts.shape[0] - 1, -1, -1):
+            step_back(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
+            product(prepare(dz[t]), W_T_packed, dh)  # to h_{t-1}
+
+    return TimeLoops(forward, backward)
+
+
+def warm_up() -> None:
+    """Nothing to compile before a kernel module asks: :func:`for_kernels` compiles on its first call."""
