@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tiny_model import write_corpus
+from waiting import wait_for
 
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.host import Registered
 from rnnplay.plugins.slash import SimpleCommand
+from rnnplay.session import training_job
 from rnnplay.session.events import (
     Changed,
     Chunk,
@@ -251,6 +253,28 @@ def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec
     fresh = tmp_path / "fresh.npz"
     session.submit(f"/train {corpus} steps=5 out={fresh} best={fresh}")
     assert "give the best a name of its own" in rec.messages("error")[-1]
+
+
+def test_training_waits_while_a_continuation_is_written(session: Session, rec: Recorder, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training_job, "GIVE_WAY_SECONDS", TIMEOUT)  # no step of its own while the test watches
+    corpus = write_corpus(tmp_path)
+    session.submit(f"/train {corpus} steps=100000 layers=1 hidden=16 batch=8 seq=16 out={tmp_path / 'w.npz'}")
+    rec.wait(lambda e: isinstance(e, StepEvent))
+    trainer = session.training.run.trainer
+    session.submit("/set length 100000")
+    writer = threading.Thread(target=session.submit, args=("To be",))
+    writer.start()
+    rec.wait(lambda e: isinstance(e, Chunk))
+    step_at_start = trainer.step
+    wait_for(lambda: len(rec.of(Chunk)) >= 3000, "3,000 characters")  # the time of hundreds of its steps
+    assert trainer.step <= step_at_start + 1  # at most the step that was under way
+    session.cancel()
+    writer.join(TIMEOUT)
+    resumed = trainer.step
+    rec.wait(lambda e: isinstance(e, StepEvent) and e.step > resumed + 1)  # and it goes on once the text is done
+    session.submit("/stop")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
 
 
 def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:

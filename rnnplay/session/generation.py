@@ -4,7 +4,10 @@ Threads: one generation runs at a time, in the order they were asked for (a tick
 counter); a new one, or :meth:`Generation.cancel`, stops the running one within one step (a
 ``threading.Event`` checked every step). A
 generation samples from :meth:`Session.snapshot`, a copy of the weights while they train,
-so the user keeps playing with the latest weights while the model trains.
+so the user keeps playing with the latest weights while the model trains. While one runs,
+``quiet`` is clear and the training's next step waits for it (for at most
+``training_job.GIVE_WAY_SECONDS``): the two would otherwise share the cores, and the
+continuation the user is reading would crawl (docs/performance.md, "Generation beside a training").
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ class Generation:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.running = False
+        self.quiet = threading.Event()  # set while no generation runs: a training step waits for it (Runner)
+        self.quiet.set()
         self._turn = threading.Condition()  # one generation at a time, served in ticket order
         self._tickets = self._serving = 0
         self._given_up: set[int] = set()  # tickets finished or abandoned, not yet passed by _serving
@@ -69,6 +73,10 @@ class Generation:
         self._writing: tuple[partial[TurnRecord], list[str]] | None = None  # (its record, its text so far)
 
     # -- one at a time --------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return not self.quiet.is_set()
+
     def cancel(self) -> bool:
         """Stop a running generation within one step; True if one was running."""
         running = self.running
@@ -98,11 +106,11 @@ class Generation:
         except BaseException:  # interrupted while waiting: the ticket is given up, not left to block the queue
             self._done(ticket)
             raise
-        self.running = True
+        self.quiet.clear()
         try:
             yield model, cancel
         finally:
-            self.running = False
+            self.quiet.set()
             self._done(ticket)
 
     def _done(self, ticket: int) -> None:

@@ -6,6 +6,12 @@ while it takes a step (the session's ``model_lock``), so generation copies them 
 that lock (:meth:`Session.snapshot`). The trainer's events are forwarded as they are
 (see :mod:`rnnplay.session.events`), and the checkpoint is saved (or rescued) when the
 run ends, however it ends.
+
+A continuation comes first: while one is being written (or a /compare, /score or
+inspection runs), the training waits before its next step, for at most
+GIVE_WAY_SECONDS, then takes one step and waits again. The step in progress finishes
+beside it. Both at once share the cores and the interpreter's lock, and the continuation
+the user is reading would slow to a tenth of its speed (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from rnnplay.session.training_runs import (
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
+
+GIVE_WAY_SECONDS = 2.0  # the longest a training step waits for a running generation
 
 
 def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
@@ -257,6 +265,7 @@ class Runner:
         """Forward the run's events until it ends."""
         events = job.run.events()
         while True:
+            self.session.generation.quiet.wait(GIVE_WAY_SECONDS)  # a continuation being written goes first
             with self.session.model_lock:
                 event = next(events)
             match event:
