@@ -27,7 +27,7 @@ class ModelSpec:
     )
     layers: int = setting(2, f"stacked layers, 1 to {MAX_LAYERS}", label="layers")
     hidden: int = setting(256, f"hidden units per layer, 1 to {MAX_HIDDEN:,}", label="hidden size")
-    dropout: float = setting(0.0, "dropout on each layer's output, between layers and before the head",
+    dropout: float = setting(0.1, "dropout on each layer's output, between layers and before the head",
                              min=0, max=1, max_open=True, label="dropout")
 
     def __post_init__(self) -> None:
