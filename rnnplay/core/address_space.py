@@ -4,9 +4,11 @@ Under an address-space limit every mapping counts, touched or only reserved. A n
 thread maps its stack, the C library gives it a malloc arena, and OpenBLAS maps a
 buffer at the thread's first product. The first two fail as a ``RuntimeError`` or a
 ``MemoryError`` that rnnplay can turn into one line; OpenBLAS's does not fail at all:
-it prints its own message and ends the process. So before worker threads start,
+it prints its own message and ends the process, and neither does LLVM's while numba
+compiles a kernel (``std::bad_alloc``). So before worker threads start,
 :func:`ensure_room` maps (without touching) what they will map, gives it back, and
-raises ``MemoryError`` if the limit does not leave it. Without a limit nothing is
+raises ``MemoryError`` if the limit does not leave it; before numba compiles,
+:func:`has_room` asks the same, and the numpy code runs instead. Without a limit nothing is
 checked: a machine's real memory is not what ``mmap`` of untouched pages measures.
 """
 
@@ -23,6 +25,8 @@ except ImportError:  # Windows: no address-space limits to respect
 MIB = 1 << 20
 MALLOC_ARENA = 64 * MIB  # glibc's per-thread arena on 64-bit systems (HEAP_MAX_SIZE)
 BLAS_BUFFER = 32 * MIB  # OpenBLAS's per-thread buffer (BUFFER_SIZE of its x86-64 builds)
+COMPILER = 64 * MIB  # what LLVM may map while numba compiles a kernel module or loads it from its cache
+NUMBA = 256 * MIB  # importing numba maps LLVM's library and numba's own, then compiles: COMPILER and more
 
 
 def limit() -> int | None:
@@ -57,10 +61,17 @@ def thread_room() -> int:
 
 def ensure_room(nbytes: int, doing: str) -> None:
     """Raise ``MemoryError`` when the address-space limit leaves less than ``nbytes`` for ``doing``."""
+    if not has_room(nbytes):
+        raise MemoryError(f"{doing} needs {nbytes // MIB:,} MiB more than the limit leaves")
+
+
+def has_room(nbytes: int) -> bool:
+    """Whether the address-space limit, if any, leaves ``nbytes`` to map (mapped and given back at once)."""
     if limit() is None or nbytes <= 0:
-        return
+        return True
     try:
         probe = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=mmap.PROT_READ)
     except OSError:
-        raise MemoryError(f"{doing} needs {nbytes // MIB:,} MiB more than the limit leaves") from None
+        return False
     probe.close()
+    return True

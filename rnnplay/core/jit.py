@@ -16,7 +16,8 @@ an unbroken one).
 A kernel module imports numba at its top and is only ever imported through
 :func:`load`, which answers None — the caller then runs its numpy code — when
 ``RNNPLAY_JIT=0`` is set, numba is missing or broken, or the module's ``warm_up()``
-(its first, compiling call) fails. A broken compiler never stops generation or training.
+(its first, compiling call) fails, or an address-space limit (``ulimit -v``) leaves too
+little room to compile. A broken compiler never stops generation or training.
 
 Loading costs time once per process: importing numba and loading the kernels from
 numba's disk cache (the first run on a machine compiles them, which takes longer).
@@ -36,11 +37,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from rnnplay.core import address_space
 
 BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)
 _lock = threading.Lock()
@@ -85,6 +89,9 @@ def preload(modules: tuple[str, ...] = BUILT_IN) -> None:
 
 
 def _import(module: str) -> ModuleType | None:
+    first = "numba" not in sys.modules
+    if not address_space.has_room(address_space.NUMBA if first else address_space.COMPILER):
+        return None  # LLVM short of memory would end the process (rnnplay.core.address_space)
     try:
         kernels = importlib.import_module(module)
         kernels.warm_up()

@@ -139,9 +139,10 @@ class LSTMCell:
         """Whether a training step in ``precision`` runs this cell's loops over time compiled whole, both ways
         (:func:`time_loops`; the products' kernels take H and 4H columns in blocks of 16): the chunk size
         depends on it."""
-        if hidden_size % 16 or gate_maths(dtype) is lstm_gates or products.kernels(precision) is None:
+        if hidden_size % 16 or gate_maths(dtype) is lstm_gates:
             return False
-        return jit.load(LOOPS) is not None
+        kernels, loops = products.kernels(precision), jit.load(LOOPS)
+        return kernels is not None and loops is not None and loops.for_kernels(kernels) is not None  # compiled now
 
     def prepare_step(self, params: Params, input_ids: bool) -> StepFn:
         """A step function for a stream of generation steps (:class:`.lstm_step.LayerStep`).

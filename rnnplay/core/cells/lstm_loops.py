@@ -17,21 +17,30 @@ sequence and layer, so many threads can share the cores with small chunks of str
 
 The product's kernels are compiled for this process (their code's addresses are this
 process's), so these loops are compiled when first asked for, once per kernel module
-(float32 or bfloat16), and never cached on disk. Loaded only through :mod:`rnnplay.core.jit`.
+(float32 or bfloat16), and never cached on disk. They are compiled there and then, on
+arrays of one stream and one step, and not at their first real call: that call comes
+in a training step's worker thread beside the step's arrays, and LLVM, short of memory
+under an address-space limit, ends the process (``std::bad_alloc``) where Python would
+raise. So the room is checked first (:func:`.address_space.has_room`); without it the
+loops stay in Python for the rest of the process. Loaded only through
+:mod:`rnnplay.core.jit`.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
+from rnnplay.core import address_space
 from rnnplay.core.cells import lstm_kernels
 
 SETTINGS = {"nogil": True, "error_model": "numpy"}  # no cache: see the module's docstring
+_compiling = threading.Lock()  # one compilation per kernel module, whichever thread asks first
 
 
 class TimeLoops(NamedTuple):
@@ -42,9 +51,17 @@ class TimeLoops(NamedTuple):
     backward: Any
 
 
+def for_kernels(kernels: ModuleType) -> TimeLoops | None:
+    """The loops on ``kernels``' product (:mod:`rnnplay.core.f32_kernels` or :mod:`.bf16_kernels`), compiled;
+    None, for the rest of the process, when an address-space limit leaves no room to compile them."""
+    with _compiling:
+        return _compiled(kernels)
+
+
 @functools.cache
-def for_kernels(kernels: ModuleType) -> TimeLoops:
-    """The loops on ``kernels``' product (:mod:`rnnplay.core.f32_kernels` or :mod:`.bf16_kernels`)."""
+def _compiled(kernels: ModuleType) -> TimeLoops | None:
+    if not address_space.has_room(address_space.COMPILER):
+        return None
     product, prepare = kernels.product, kernels.prepare
     step, step_back = lstm_kernels.forward_step, lstm_kernels.backward_step
 
@@ -62,8 +79,21 @@ def for_kernels(kernels: ModuleType) -> TimeLoops:
             step_back(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
             product(prepare(dz[t]), W_T_packed, dh)  # to h_{t-1}
 
-    return TimeLoops(forward, backward)
+    loops = TimeLoops(forward, backward)
+    compile_on_one_step(loops, kernels)
+    return loops
+
+
+def compile_on_one_step(loops: TimeLoops, kernels: ModuleType, H: int = 16) -> None:
+    """Call both loops once on one stream, one step and ``H`` units: numba compiles them for the array types
+    every real call passes (float32, C order)."""
+    zeros = functools.partial(np.zeros, dtype=np.float32)
+    W_hh = zeros((H, 4 * H))
+    (acts, dz), hs, cs, tanh_c = zeros((2, 1, 1, 4 * H)), zeros((2, 1, H)), zeros((2, 1, H)), zeros((1, 1, H))
+    loops.forward(acts, kernels.pack(W_hh), zeros(4 * H), hs, cs, tanh_c, zeros((1, 4 * H)))
+    loops.backward(acts, tanh_c, cs, zeros((1, 1, H)), zeros((1, H)), zeros((1, H)), dz,
+                   kernels.pack(np.ascontiguousarray(W_hh.T)))
 
 
 def warm_up() -> None:
-    """Nothing to compile before a kernel module asks: :func:`for_kernels` compiles on its first call."""
+    """Nothing to compile before a kernel module asks: :func:`for_kernels` compiles for it."""
