@@ -246,9 +246,9 @@ class TimedProducts:
     def __getattr__(self, name: str) -> Any:
         return getattr(products, name)
 
-    def Operand(self, b: np.ndarray) -> SimpleNamespace:  # stands in for products.Operand, the class
+    def operand(self, b: np.ndarray) -> SimpleNamespace:  # stands in for products.operand
         way = "fwd" if b.shape[0] < b.shape[1] else "bwd"
-        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", products.Operand(b).times))
+        return SimpleNamespace(times=self.clock.wrap(f"rec {way}", products.operand(b).times))
 
 
 def chunk_patches(model: Model, clock: Clock) -> list[tuple[Any, str, Any]]:

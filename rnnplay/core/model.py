@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import parallel_step
+from rnnplay.core import parallel_step, step_memo
 from rnnplay.core.cells.base import Cell, State, uniform_init, zero_state
 from rnnplay.core.dropout import Dropout, Masks, mask_grads, masked
 from rnnplay.core.errors import RnnplayError
@@ -134,7 +134,8 @@ class Model:
         new_states: States = []
         caches, used = [], []
         for i, layer in enumerate(self.layers):
-            weights = masked(layer, masks.weights[i])
+            weights = step_memo.once("masked", functools.partial(masked, layer, masks.weights[i]),
+                                     *layer.values(), *masks.weights[i].values())
             h_seq, state, cache = self.cell.forward(weights, x, states[i])
             new_states.append(state)
             caches.append(cache)

@@ -20,14 +20,15 @@ def is_ids(x: np.ndarray) -> bool:
 def project_inputs(x: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``x·W`` for a whole sequence at once: a row gather for ids, one product for vectors (:mod:`.products`'s).
 
-    x: (..., ) ids or (..., I) vectors; W: (I, G). Returns (..., G).
+    x: (..., ) ids or (..., I) vectors; W: (I, G), a weight (packed once a step where products are). Returns
+    (..., G).
     """
     if is_ids(x):
         return np.take(W, x, axis=0, out=out)
     if out is not None and not out.flags.c_contiguous:  # no flat view of it to write into
         return np.matmul(x, W, out=out)
     I, G = W.shape
-    flat = products.product(x.reshape(-1, I), W, out=None if out is None else out.reshape(-1, G))
+    flat = products.product(x.reshape(-1, I), W, out=None if out is None else out.reshape(-1, G), weight=True)
     return flat.reshape(*x.shape[:-1], G)
 
 
@@ -43,7 +44,7 @@ def project_inputs_backward(
     if is_ids(x):
         return scatter_add_rows(W.shape[0], x.ravel(), dZ2), None
     x2 = x.reshape(-1, W.shape[0])
-    return products.product_tn(x2, dZ2), products.product(dZ2, W.T).reshape(x.shape)
+    return products.product_tn(x2, dZ2), products.product(dZ2, W.T, weight=True).reshape(x.shape)
 
 
 def scatter_add_rows(n_rows: int, ids: np.ndarray, values: np.ndarray) -> np.ndarray:

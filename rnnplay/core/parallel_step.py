@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import address_space, products, threads
+from rnnplay.core import address_space, products, step_memo, threads
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -167,13 +167,15 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     worker is still reading the weights when the caller changes them.
     """
     executor = pool(workers or min(worker_count(), len(bounds)))  # no idle threads in the pool
+    memo = step_memo.StepMemo()  # what every chunk derives from the weights, made once (step_memo)
     futures: list[Future[ChunkResult]] = []
     try:
         for lo, hi in bounds:
             part = slice(lo, hi)
             chunk_states, chunk_masks = streams_part(states, masks, part)
             futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
-                                           chunk_states, chunk_masks, total or inputs.shape[0] * inputs.shape[1]))
+                                           chunk_states, chunk_masks, total or inputs.shape[0] * inputs.shape[1],
+                                           memo))
         return [f.result() for f in futures]
     except BaseException:
         for f in futures:
@@ -188,12 +190,13 @@ def streams_part(states: States, masks: Masks, part: slice) -> tuple[States, Mas
 
 
 def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
-                         total: int) -> ChunkResult:  # fmt: skip
+                         total: int, memo: step_memo.StepMemo | None = None) -> ChunkResult:  # fmt: skip
     """One chunk's summed loss (nats), its share of the gradients of the batch mean, its carried-out states.
 
-    Its products run in the model's training precision (``model.products``, :mod:`.products`).
+    Its products run in the model's training precision (``model.products``, :mod:`.products`);
+    ``memo``: the step's arrays made once for all its chunks (:mod:`.step_memo`).
     """
-    with products.precision(model.products):
+    with products.precision(model.products), step_memo.sharing(memo):
         logits, new_states, cache = model.forward(inputs, states, masks=masks)
         T, b, V = logits.shape
         loss_sum, dlogits = cross_entropy_sum(logits.reshape(T * b, V), targets.reshape(T * b), total)

@@ -1,12 +1,13 @@
-"""A training step's matrix products: W_hh packed once per sequence, and bfloat16 where asked (``--precision``).
+"""A training step's matrix products: W_hh packed once a step, and bfloat16 where asked (``--precision``).
 
-The cells ask for their products here — :class:`Operand` for the right-hand side of
-the per-time-step products (W_hh over a sequence: ``Operand(W).times(h, out)``),
+The cells ask for their products here — :func:`operand` for the right-hand side of
+the per-time-step products (W_hh over a sequence: ``operand(W).times(h, out)``, packed
+once a step for all of its chunks, :mod:`.step_memo`),
 :func:`product` and :func:`product_tn` for the products over all T·B rows — and a
 per-thread switch (:func:`precision`), which a chunk of a training step turns on while
 it runs its forward and backward, says how they run:
 
-- **float32** (the default): the per-step products on a W packed once per sequence
+- **float32** (the default): the per-step products on a W packed once a step
   (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512), where BLAS would pack it again
   at every call; the products over all rows stay numpy's.
 - **bfloat16**: mixed precision as PyTorch's autocast does it on CPUs with
@@ -31,7 +32,7 @@ from types import ModuleType
 
 import numpy as np
 
-from rnnplay.core import jit
+from rnnplay.core import jit, step_memo
 
 KERNELS = {"float32": "rnnplay.core.f32_kernels", "bfloat16": "rnnplay.core.bf16_kernels"}
 PRECISIONS = tuple(KERNELS)  # of a training step's products
@@ -94,12 +95,23 @@ class Operand:
         return out
 
 
-def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """a·b, once (a: (M, K), b: (K, N)), into ``out`` (M, N) if given."""
+def operand(b: np.ndarray, *, batched: bool = False) -> Operand:
+    """``Operand(b)``, packed once per training step for all of the step's chunks (:mod:`.step_memo`)."""
+    compiled = getattr(_switch, "kernels", None)
+    tag = f"operand of {getattr(compiled, '__name__', 'numpy')}, batched {batched}"
+    return step_memo.once(tag, lambda: Operand(b, batched=batched), b)
+
+
+def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, weight: bool = False) -> np.ndarray:
+    """a·b, once (a: (M, K), b: (K, N)), into ``out`` (M, N) if given.
+
+    ``weight``: b is a weight, the same for every chunk of a step, so it is packed once a
+    step (:func:`operand`); a chunk's own b (a gradient) is packed for this call alone.
+    """
     if _active(a, b, n=b.shape[1], batched=True) is None:
         return np.matmul(a, b, out=out)
     result = np.empty((a.shape[0], b.shape[1]), dtype=np.float32) if out is None else out
-    return Operand(b, batched=True).times(a, result)
+    return (operand(b, batched=True) if weight else Operand(b, batched=True)).times(a, result)
 
 
 def product_tn(x: np.ndarray, y: np.ndarray) -> np.ndarray:

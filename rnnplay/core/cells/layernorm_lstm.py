@@ -104,7 +104,7 @@ class LayerNormLSTMCell:
         c_hat, tanh_u = np.empty((T, B, H), dtype=dtype), np.empty((T, B, H), dtype=dtype)
         rec_inv, c_inv = np.empty((T, B, 1), dtype=dtype), np.empty((T, B, 1), dtype=dtype)
         rec = np.empty((B, G), dtype=dtype)
-        W_hh = products.Operand(params["W_hh"])  # packed once for this thread's kernels, if any
+        W_hh = products.operand(params["W_hh"])  # packed once a step for this thread's kernels, if any
         for t in range(T):
             W_hh.times(hs[t], out=rec)
             gates.forward_step(z_in[t], rec, params["g_h"], cs[t], params["g_c"], params["b_c"], acts[t],
@@ -117,7 +117,7 @@ class LayerNormLSTMCell:
     ) -> tuple[np.ndarray | None, Params, State]:
         x, x_hat, x_inv, hs, cs, acts, rec_hat, rec_inv, c_hat, c_inv, tanh_u, gates = cache
         T, B, H = dh_seq.shape
-        W_hh_T = products.Operand(params["W_hh"].T)
+        W_hh_T = products.operand(params["W_hh"].T)
         dz, dr = np.empty_like(acts), np.empty_like(acts)
         du = np.empty_like(tanh_u)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from rnnplay.core import jit, products, threads
+from rnnplay.core import jit, products, step_memo, threads
 from rnnplay.core.cells import lstm_gates
 from rnnplay.core.cells.base import Params, State, StepFn, state_grads, uniform_init
 from rnnplay.core.cells.lstm_gates import GateMaths, scale
@@ -58,6 +58,11 @@ def time_loops(gates: GateMaths, W: products.Operand) -> Any:
         return None
     loops = jit.load(LOOPS)
     return loops.for_kernels(W.kernels) if loops is not None else None
+
+
+def scaled(W: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """W's columns times the gate scales s (``W * s``), made once a step for all its chunks."""
+    return step_memo.once("gate-scaled", lambda: W * s, W)
 
 
 class Cache(NamedTuple):
@@ -94,8 +99,8 @@ class LSTMCell:
         B, H = h0.shape
         gates = gate_maths(dtype)  # for this sequence, forward and backward
         s, _ = scale(H, dtype)
-        W_hh = products.Operand(params["W_hh"] * s)  # packed once for this thread's kernels, if any
-        acts = project_inputs(x, params["W_xh"] * s)  # s⊙(x_t@W_xh) for every t, then [i, f, g, o]
+        W_hh = products.operand(scaled(params["W_hh"], s))  # packed once a step for this thread's kernels, if any
+        acts = project_inputs(x, scaled(params["W_xh"], s))  # s⊙(x_t@W_xh) for every t, then [i, f, g, o]
         b = params["b_h"] * s
         hs = np.empty((T + 1, B, H), dtype=dtype)
         cs = np.empty((T + 1, B, H), dtype=dtype)
@@ -117,7 +122,7 @@ class LSTMCell:
         x, hs, cs, tanh_c, acts, gates = cache
         T, B, H = dh_seq.shape
         dz = np.empty((T, B, 4 * H), dtype=hs.dtype)
-        W_hh_T = products.Operand(params["W_hh"].T)
+        W_hh_T = products.operand(params["W_hh"].T)
         dh, dc = state_grads(dstate, 2, (B, H), hs.dtype)
         loops = time_loops(gates, W_hh_T)
         if loops is not None:

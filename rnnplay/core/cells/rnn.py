@@ -46,7 +46,7 @@ class RNNCell:
 
     def forward(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State, Any]:
         dtype = params["W_hh"].dtype
-        W_hh = products.Operand(params["W_hh"])  # packed once for this thread's kernels, if any
+        W_hh = products.operand(params["W_hh"])  # packed once a step for this thread's kernels, if any
         T = x.shape[0]
         (h0,) = state
         B, H = h0.shape
@@ -66,7 +66,7 @@ class RNNCell:
         self, params: Params, cache: Any, dh_seq: np.ndarray, dstate: State | None
     ) -> tuple[np.ndarray | None, Params, State]:
         x, hs = cache
-        W_hh_T = products.Operand(params["W_hh"].T)
+        W_hh_T = products.operand(params["W_hh"].T)
         T, B, H = dh_seq.shape
         dz = 1.0 - hs[1:] * hs[1:]  # tanh'(z_t) for all t, then scaled in place by dh_t below
         (dh_next,) = state_grads(dstate, 1, (B, H), dz.dtype)
