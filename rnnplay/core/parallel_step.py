@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import address_space, products, step_memo, threads
+from rnnplay.core import address_space, freed_memory, products, step_memo, threads
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -144,6 +144,7 @@ def loss_and_grads(
 ) -> tuple[float, Grads, States]:
     """:meth:`Model.loss_and_grads`, chunk by chunk on ``workers`` threads (default: :func:`worker_count`)."""
     T, B = inputs.shape[:2]
+    freed_memory.keep()  # the next step reuses this one's memory (freed_memory)
     masks = model.dropout_masks(rng, T, B)
     bounds = chunk_bounds(B, chunk_size(model))
     with threads.one_blas_thread():

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import parallel_step, products, threads
+from rnnplay.core import freed_memory, parallel_step, products, threads
 from rnnplay.core.averaging import SLOT, WeightAverage
 from rnnplay.core.ctrl_c import ctrl_c_held
 from rnnplay.core.data import StreamBatcher
@@ -220,6 +220,7 @@ class Trainer:
         checkpoint saved afterwards resumes exactly.
         """
         position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
+        freed_memory.keep()  # before the step starts its threads: they share the heap that keeps its memory
         try:  # one BLAS thread for the whole step (the clip's norm too): its bits never depend on the load
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"), self._blas():
                 attempt = self._attempt()
@@ -328,6 +329,7 @@ class Trainer:
             note = (f"on the first {chars:,} of {total:,} validation characters, what {VALIDATION_SHARE:.0%} of the "
                     "--time budget validates" if chars < total else "")
             yield ValidationEvent(self.step, val_loss, note)
+        freed_memory.give_back()  # the steps' arrays are gone: what malloc kept for them goes back
         yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed())
 
     def sample(self, length: int | None = None, temperature: float = 0.8) -> str:
