@@ -76,3 +76,42 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
     assert [p.name for p in saved] == [f"{small_file.stem}.npz"]
     assert not list(library.glob("*.lock")) and not list(library.glob("*.tmp"))
     assert load_model(saved[0]).meta["training"]["step"] > 0
+
+
+def test_after_a_leave_signal_a_second_one_stays_ignored_until_the_exit() -> None:
+    """A closed terminal's hangup and a ``kill`` a moment apart: the first is handled, and the second must not end
+    the process by the default action once the save is done (it died by SIGHUP, exit -1, in a CI run)."""
+    from rnnplay.ui.leave_signals import on_leave_signals
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    try:
+        with on_leave_signals(lambda signum: None):
+            pass
+        assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before  # no signal: restored
+
+        came: list[int] = []
+        with on_leave_signals(came.append):
+            os.kill(os.getpid(), signal.SIGHUP)
+            wait_for(lambda: came, "the handler to run", 10)
+        assert came == [signal.SIGHUP]
+        assert signal.getsignal(signal.SIGTERM) == signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGHUP)  # the second one: ignored, this process goes on
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGHUP, before[1])
+
+
+def test_a_leave_signal_in_an_inner_block_leaves_the_outer_one_ignoring_them_too() -> None:
+    from rnnplay.ui.leave_signals import on_leave_signals
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    came: list[int] = []
+    try:
+        with on_leave_signals(came.append), on_leave_signals(came.append):
+            os.kill(os.getpid(), signal.SIGTERM)
+            wait_for(lambda: came, "the handler to run", 10)
+        assert came == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) == signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGHUP, before[1])

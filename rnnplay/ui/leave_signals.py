@@ -41,10 +41,22 @@ class LeaveSignal(SystemExit):
         self.signum = signum
 
 
+def ignore_leave_signals() -> None:
+    """From now on SIGTERM and SIGHUP are ignored (main thread only): the process is leaving after one of them or a
+    closed terminal, and a second one (a hangup and a ``kill`` a moment apart) must not end it by the default
+    action while it saves a training and exits."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in LEAVE_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
     """While the block runs, the first SIGTERM or SIGHUP calls ``leave(signum)`` in the main thread; later ones
-    are ignored, so that a second signal cannot cut the save short. The handlers before are back afterwards.
+    are ignored, so that a second signal cannot cut the save short. The handlers before are back afterwards,
+    unless one of the signals came, in this block or one inside it: then the process is on its way out, and a
+    second one (a closed terminal's hangup and a ``kill`` a moment apart) stays ignored, so that it cannot end
+    the process by the default action between the block's end and the exit.
     Only the main thread can set handlers: elsewhere (a test driving a front end from a thread) this does
     nothing."""
     if threading.current_thread() is not threading.main_thread():
@@ -52,8 +64,7 @@ def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
         return
 
     def handle(signum: int, _frame: object) -> None:
-        for sig in LEAVE_SIGNALS:
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_leave_signals()
         leave(signum)
 
     previous = {sig: signal.signal(sig, handle) for sig in heard()}
@@ -61,7 +72,8 @@ def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            if signal.getsignal(sig) is handle:  # not when a signal came, here or in a block inside: then ignored
+                signal.signal(sig, handler)
 
 
 def leave_through_loop(loop: asyncio.AbstractEventLoop, leave: Callable[[int], None]) -> None:

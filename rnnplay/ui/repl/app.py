@@ -77,7 +77,7 @@ from rnnplay.ui.console import (
 )
 from rnnplay.ui.console import neuron_text as neuron_colours
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import LeaveSignal, exit_code, hung_up, on_leave_signals
+from rnnplay.ui.leave_signals import LeaveSignal, exit_code, hung_up, ignore_leave_signals, on_leave_signals
 from rnnplay.ui.repl.input import (
     CONTINUATION,
     PROMPT,
@@ -338,6 +338,8 @@ class Repl(TerminalOutput):
                 if self.left_by is None:
                     raise
             finally:  # whatever ended the loop (a signal, a terminal gone), a training saves its checkpoint
+                if self.left_by is not None:
+                    ignore_leave_signals()  # the terminal gone and a SIGHUP a moment later: the save goes on
                 self.session.close()
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 self.stderr.close_line()
