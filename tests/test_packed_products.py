@@ -53,7 +53,7 @@ def test_each_row_comes_out_the_same_whatever_rows_surround_it(precision: str) -
 
 
 @needs_packed
-def test_only_the_per_step_products_of_a_float32_step_are_packed() -> None:
+def test_a_float32_step_packs_its_weights_and_leaves_a_chunks_own_arrays_to_blas() -> None:
     rng = np.random.default_rng(6)
     a = rng.standard_normal((8, 32), dtype=np.float32)
     b = rng.standard_normal((32, 48), dtype=np.float32)
@@ -61,8 +61,10 @@ def test_only_the_per_step_products_of_a_float32_step_are_packed() -> None:
     assert products.Operand(b).kernels is None  # off by default: validation, scoring, generation
     with products.precision("float32"):
         assert products.Operand(b).kernels is products.kernels("float32")
-        np.testing.assert_array_equal(products.product(a, b), a @ b)  # all T·B rows at once: numpy's BLAS
+        np.testing.assert_array_equal(products.product(a, b), a @ b)  # b a chunk's own array: numpy's BLAS
         np.testing.assert_array_equal(products.product_tn(a.T.copy(), b), a @ b)
+        weight = products.product(a, b, weight=True)  # b a weight, packed once a step: the kernels
+        np.testing.assert_array_equal(weight, packed_product(a, b))
         np.testing.assert_array_equal(products.Operand(b[:, :40]).times(a, out[:, :40].copy()), a @ b[:, :40])
         assert products.Operand(b.astype(np.float64)).kernels is None  # float64: the gradient checks
         strided = np.empty((48, 8), dtype=np.float32).T  # an out the kernels cannot write as one block

@@ -73,7 +73,7 @@ def test_chunks_racing_for_a_value_share_the_one_made() -> None:
 
 
 @pytest.mark.parametrize("cell", [LSTMCell(), RNNCell(), LayerNormLSTMCell()], ids=["lstm", "rnn", "lnlstm"])
-def test_a_chunked_step_packs_each_recurrent_weight_once_and_gives_the_same_numbers(
+def test_a_chunked_step_packs_each_weight_once_and_gives_the_same_numbers(
     cell: Cell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = Model(cell, VOCAB, 24, 2, seed=1)
@@ -83,21 +83,23 @@ def test_a_chunked_step_packs_each_recurrent_weight_once_and_gives_the_same_numb
     states = model.initial_state(40)
     assert len(parallel_step.chunk_bounds(40, parallel_step.chunk_size(model))) == 2
 
-    packed: list[tuple[int, ...]] = []
+    packed: list[tuple[object, ...]] = []
     original = products.Operand.__init__
 
-    def counted(self: products.Operand, b: np.ndarray, *, batched: bool = False) -> None:
-        packed.append(b.shape)
-        original(self, b, batched=batched)
+    def counted(self: products.Operand, b: np.ndarray, *, kind: str = "step") -> None:
+        packed.append(step_memo.identity(b))
+        original(self, b, kind=kind)
 
     monkeypatch.setattr(products.Operand, "__init__", counted)
     shared = parallel_step.loss_and_grads(model, inputs, targets, states, np.random.default_rng(3), workers=2)
-    assert len(packed) == 2 * model.num_layers  # W_hh and W_hhᵀ of each layer, for both chunks together
+    weights = len(packed)
+    assert weights >= 2 * model.num_layers  # W_hh and W_hhᵀ of each layer at least (and a weight's x·W_xh) …
+    assert len(set(packed)) == weights  # … each once, for both chunks together
 
     packed.clear()
     monkeypatch.setattr(step_memo.StepMemo, "get", lambda self, tag, make, inputs: make())  # every chunk its own
     apart = parallel_step.loss_and_grads(model, inputs, targets, states, np.random.default_rng(3), workers=2)
-    assert len(packed) == 2 * 2 * model.num_layers
+    assert len(packed) == 2 * weights
     assert shared[0] == apart[0]
     for name, g in apart[1].items():
         np.testing.assert_array_equal(shared[1][name], g, err_msg=name)

@@ -31,7 +31,7 @@ import numpy as np
 
 from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
-BATCHED = True  # products over all T·B rows run here too: they gain as much as the per-step ones
+KINDS = frozenset({"step", "weight", "batched"})  # every product (rnnplay.core.products): each gains alike
 
 
 def has_bf16_dot() -> bool:

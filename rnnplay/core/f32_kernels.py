@@ -9,8 +9,10 @@ body is one FMA per row and column block::
     acc[r][c] = fma(broadcast(A[r, k]), B[block c][k][0:16], acc[r][c])
 
 A is used as it is (:func:`prepare`: its rows, C order). Each element of C is a plain
-sum over k in order, so it is the same whichever rows are computed with it. Products
-over all T·B rows stay numpy's: BLAS runs those near its peak already (``BATCHED``).
+sum over k in order, so it is the same whichever rows are computed with it. The
+products over all T·B rows on a weight (x·W_xh, dz·W_xhᵀ) run here too, on W packed
+once a step; those on a chunk's own array (xᵀ·dz) stay numpy's (``KINDS``, see
+:mod:`rnnplay.core.products`; docs/training.md measures both).
 Loaded only by :mod:`rnnplay.core.jit`, and only on CPUs with AVX-512 (16 float32 lanes).
 """
 
@@ -23,7 +25,7 @@ import numpy as np
 
 from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
-BATCHED = False  # products over all T·B rows: numpy's BLAS
+KINDS = frozenset({"step", "weight"})  # the products that run here (rnnplay.core.products); "batched": BLAS
 
 
 def fma(r: int, c: int) -> str:

@@ -1,15 +1,22 @@
-"""A training step's matrix products: W_hh packed once a step, and bfloat16 where asked (``--precision``).
+"""A training step's matrix products: on right-hand sides packed once, and in bfloat16 where asked (``--precision``).
 
 The cells ask for their products here — :func:`operand` for the right-hand side of
 the per-time-step products (W_hh over a sequence: ``operand(W).times(h, out)``, packed
 once a step for all of its chunks, :mod:`.step_memo`),
 :func:`product` and :func:`product_tn` for the products over all T·B rows — and a
 per-thread switch (:func:`precision`), which a chunk of a training step turns on while
-it runs its forward and backward, says how they run:
+it runs its forward and backward, says how they run. A product is of one of three
+kinds, and a kernel module declares the kinds it runs (its ``KINDS``):
 
-- **float32** (the default): the per-step products on a W packed once a step
-  (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512), where BLAS would pack it again
-  at every call; the products over all rows stay numpy's.
+- ``step``: h·W_hh and dz·W_hhᵀ at each time step, W packed once a step;
+- ``weight``: over all T·B rows on a weight (x·W_xh, dz·W_xhᵀ), W packed once a step;
+- ``batched``: over all T·B rows on a chunk's own array (xᵀ·dz for a weight's
+  gradient), packed for that one product.
+
+- **float32** (the default): the ``step`` and ``weight`` products on the packed
+  kernels (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512), where BLAS would pack
+  W again at every call; the ``batched`` ones stay numpy's, since packing their
+  right-hand side for one product costs what the kernels gain on it.
 - **bfloat16**: mixed precision as PyTorch's autocast does it on CPUs with
   AVX512_BF16 (:mod:`rnnplay.core.bf16_kernels`): a product's inputs are rounded to
   bfloat16 (8 bits of mantissa), its sums are float32, and the weights, the
@@ -69,11 +76,11 @@ def precision(name: str) -> Iterator[None]:
         _switch.kernels = before
 
 
-def _active(*arrays: np.ndarray, n: int, batched: bool) -> ModuleType | None:
-    """The kernels when this thread's switch is on, they run this kind of product (``batched``: over all T·B
-    rows), every array is float32 and N (``n``) is a multiple of 16."""
+def _active(*arrays: np.ndarray, n: int, kind: str) -> ModuleType | None:
+    """The kernels when this thread's switch is on, they run products of ``kind`` ("step", "weight" or "batched":
+    see the module), every array is float32 and N (``n``) is a multiple of 16."""
     compiled = getattr(_switch, "kernels", None)
-    if compiled is None or (batched and not compiled.BATCHED) or n % 16 or any(a.dtype != np.float32 for a in arrays):
+    if compiled is None or kind not in compiled.KINDS or n % 16 or any(a.dtype != np.float32 for a in arrays):
         return None
     return compiled
 
@@ -81,9 +88,9 @@ def _active(*arrays: np.ndarray, n: int, batched: bool) -> ModuleType | None:
 class Operand:
     """The right-hand side B of many products A·B (W_hh over a sequence), packed once for this thread's kernels."""
 
-    def __init__(self, b: np.ndarray, *, batched: bool = False) -> None:
+    def __init__(self, b: np.ndarray, *, kind: str = "step") -> None:
         self.b = b
-        compiled = _active(b, n=b.shape[1], batched=batched)
+        compiled = _active(b, n=b.shape[1], kind=kind)
         self.kernels = compiled  # the kernel module its products run on, or None: numpy's
         self.packed = compiled.pack(np.ascontiguousarray(b)) if compiled is not None else None
 
@@ -95,11 +102,12 @@ class Operand:
         return out
 
 
-def operand(b: np.ndarray, *, batched: bool = False) -> Operand:
-    """``Operand(b)``, packed once per training step for all of the step's chunks (:mod:`.step_memo`)."""
+def operand(b: np.ndarray, *, kind: str = "step") -> Operand:
+    """``Operand(b, kind=kind)`` of a weight, packed once per training step for all of the step's chunks
+    (:mod:`.step_memo`)."""
     compiled = getattr(_switch, "kernels", None)
-    tag = f"operand of {getattr(compiled, '__name__', 'numpy')}, batched {batched}"
-    return step_memo.once(tag, lambda: Operand(b, batched=batched), b)
+    tag = f"operand of {getattr(compiled, '__name__', 'numpy')}, {kind}"
+    return step_memo.once(tag, lambda: Operand(b, kind=kind), b)
 
 
 def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, weight: bool = False) -> np.ndarray:
@@ -108,14 +116,15 @@ def product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None, *, weig
     ``weight``: b is a weight, the same for every chunk of a step, so it is packed once a
     step (:func:`operand`); a chunk's own b (a gradient) is packed for this call alone.
     """
-    if _active(a, b, n=b.shape[1], batched=True) is None:
+    kind = "weight" if weight else "batched"
+    if _active(a, b, n=b.shape[1], kind=kind) is None:
         return np.matmul(a, b, out=out)
     result = np.empty((a.shape[0], b.shape[1]), dtype=np.float32) if out is None else out
-    return (operand(b, batched=True) if weight else Operand(b, batched=True)).times(a, result)
+    return (operand(b, kind=kind) if weight else Operand(b, kind=kind)).times(a, result)
 
 
 def product_tn(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """xᵀ·y (x: (R, M), y: (R, N)): a weight gradient summed over all R = T·B rows."""
-    if _active(x, y, n=y.shape[1], batched=True) is None:
+    if _active(x, y, n=y.shape[1], kind="batched") is None:
         return x.T @ y
     return product(np.ascontiguousarray(x.T), y)
