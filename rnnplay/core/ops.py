@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnplay.core import products
+from rnnplay.core import jit, products
+
+SCATTER_KERNELS = "rnnplay.core.scatter_kernels"  # scatter_add_rows compiled, for float32 (rnnplay.core.jit)
 
 
 def is_ids(x: np.ndarray) -> bool:
@@ -50,10 +52,15 @@ def project_inputs_backward(
 def scatter_add_rows(n_rows: int, ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``out[ids[k]] += values[k]`` for every k, as an (n_rows, G) array.
 
-    The ids are sorted once; each run of equal ids is then one contiguous block
+    For float32 values in C order, one compiled pass over the rows (:mod:`.scatter_kernels`).
+    Otherwise the ids are sorted once; each run of equal ids is then one contiguous block
     of rows, summed with a single ``sum(axis=0)``: faster than ``np.add.at`` or
-    ``np.add.reduceat`` on a training batch's ids (docs/performance.md).
+    ``np.add.reduceat`` on a training batch's ids (docs/performance.md). Both add each
+    row's values in the order of k: the same sums.
     """
+    compiled = jit.load(SCATTER_KERNELS) if values.dtype == np.float32 and values.flags.c_contiguous else None
+    if compiled is not None:
+        return compiled.scatter_add_rows(n_rows, ids.astype(np.intp, copy=False), values)
     out = np.zeros((n_rows, values.shape[1]), dtype=values.dtype)
     if len(ids) == 0:
         return out
