@@ -12,7 +12,12 @@ column compares it with PyTorch in float32 as well. All runners take turns, --st
 steps each, --rounds times, so the shared machine's slow minutes fall on all of them
 alike. "% of peak" is the model's arithmetic per character (:func:`flops_per_char`) times chars/s, over this machine's
 single-precision matrix-multiply peak measured at start (:func:`sgemm_peak`: numpy's
-BLAS on every core, a large square product, best of a few).
+BLAS on every core, a large square product, best of a few). On CPUs with AVX-512 a
+second figure bounds each LSTM row from above: rnnplay's own packed float32 kernel
+run on every core at once on the products of that row's step (:func:`kernel_peak`),
+faster than BLAS's square product; "ceiling" is that speed over the flops per
+character — the chars/s of a step that did nothing but its products, each at that
+speed — and "% of ceiling" is how near each library comes to it.
 Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional
 (`pip install torch==2.13.0`).
 """
@@ -22,13 +27,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from rnnplay.core import products
+from rnnplay.core import parallel_step, products, threads
 from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.data import StreamBatcher
 from rnnplay.core.model import Model
@@ -63,6 +69,43 @@ def sgemm_peak(n: int = 2048, repeats: int = 5) -> float:
     a @ a  # warms up BLAS and its threads
     best = min(_timed(lambda: a @ a) for _ in range(repeats))
     return 2.0 * n**3 / best
+
+
+def kernel_peak(hidden: int, seconds: float = 1.0) -> float | None:
+    """rnnplay's packed float32 product on every usable core at once, in flops/s: the better of a chunk's per-step
+    product (NARROW_CHUNK streams by W_hh, H×4H) and its product over all T·b rows on a weight (x·W_xh, T = 100).
+    None where the kernels cannot run (no AVX-512, no numba)."""
+    if products.kernels("float32") is None:
+        return None
+    W = np.random.default_rng(0).random((hidden, 4 * hidden), dtype=np.float32)
+    return max(all_cores_speed(W, rows) for rows in (parallel_step.NARROW_CHUNK, 100 * parallel_step.NARROW_CHUNK))
+
+
+def all_cores_speed(W: np.ndarray, rows: int, seconds: float = 1.0) -> float:
+    """flops/s of ``rows``×K by W (K×N) on the float32 kernels, one thread per usable core, all at once."""
+    cores = threads.usable_cores()
+    start_together = threading.Barrier(cores)
+    rates = [0.0] * cores
+
+    def run(i: int) -> None:
+        a = np.random.default_rng(i).random((rows, W.shape[0]), dtype=np.float32)
+        out = np.empty((rows, W.shape[1]), dtype=np.float32)
+        with products.precision("float32"):
+            operand = products.Operand(W)
+            operand.times(a, out)  # compiled and warm before the clock starts
+            start_together.wait()
+            start, calls = time.perf_counter(), 0
+            while (elapsed := time.perf_counter() - start) < seconds:
+                operand.times(a, out)
+                calls += 1
+        rates[i] = calls * 2.0 * a.size * W.shape[1] / elapsed
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(cores)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(rates)
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -189,8 +232,24 @@ def main() -> None:
         print_row(label, rates, "rnnplay", "torch", flops / peak, rates.get("numpy"))
         if with_bf16:
             print_row(f"{label}, bf16", rates, "rnnplay bf16", "torch bf16", flops / peak, None)
+        if cell == "lstm":
+            print_ceiling(hidden, flops, rates)
     if not with_bf16:
         print("(no bfloat16 rows: this CPU has no AVX512_BF16)")
+
+
+def print_ceiling(hidden: int, flops: float, rates: dict[str, float]) -> None:
+    """The float32 row's ceiling: the kernels' all-core speed (:func:`kernel_peak`) over ``flops`` per character."""
+    speed = kernel_peak(hidden)
+    if speed is None:
+        print("  (no ceiling: rnnplay's float32 kernels do not run on this CPU)")
+        return
+    ceiling = speed / flops
+    shares = ", ".join(f"{name} {100 * rates[name] / ceiling:.0f}%" for name in ("rnnplay", "torch") if name in rates)
+    needs = (f"; 1.3x torch would be {130 * rates['torch'] / ceiling:.0f}%, 1.5x {150 * rates['torch'] / ceiling:.0f}%"
+             if "torch" in rates else "")
+    print(f"  ceiling: the packed kernel on all {threads.usable_cores()} cores at once, {speed / 1e9:.1f} GFLOP/s, "
+          f"is {ceiling:,.0f} chars/s; float32 at {shares} of it{needs}", flush=True)
 
 
 def print_row(label: str, rates: dict[str, float], ours: str, theirs: str, flop_share: float,
