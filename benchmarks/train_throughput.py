@@ -71,7 +71,7 @@ def sgemm_peak(n: int = 2048, repeats: int = 5) -> float:
     return 2.0 * n**3 / best
 
 
-def kernel_peak(hidden: int, seconds: float = 1.0) -> float | None:
+def kernel_peak(hidden: int) -> float | None:
     """rnnplay's packed float32 product on every usable core at once, in flops/s: the better of a chunk's per-step
     product (NARROW_CHUNK streams by W_hh, H×4H) and its product over all T·b rows on a weight (x·W_xh, T = 100).
     None where the kernels cannot run (no AVX-512, no numba)."""

@@ -13,6 +13,8 @@ kinds, and a kernel module declares the kinds it runs (its ``KINDS``):
 - ``batched``: over all T·B rows on a chunk's own array (xᵀ·dz for a weight's
   gradient), packed for that one product.
 
+And the precisions:
+
 - **float32** (the default): the ``step`` and ``weight`` products on the packed
   kernels (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512), where BLAS would pack
   W again at every call; the ``batched`` ones stay numpy's, since packing their
