@@ -8,12 +8,22 @@ import types
 
 import numpy as np
 import pytest
+from numpy_updates import numpy_updates
 
+from rnnplay.core import jit
 from rnnplay.core import trainer as trainer_module
 from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
-from rnnplay.core.optim import OPTIMIZERS, clip_by_global_norm, clip_by_value, decayed_lr, make_optimizer, scheduled_lr
+from rnnplay.core.optim import (
+    OPTIMIZERS,
+    UPDATE_KERNELS,
+    clip_by_global_norm,
+    clip_by_value,
+    decayed_lr,
+    make_optimizer,
+    scheduled_lr,
+)
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.corpora import Corpus
@@ -295,19 +305,24 @@ def test_a_step_that_raises_anywhere_changes_nothing(small_text: str, monkeypatc
     assert_same_state(trainer_state(trainer), before)
     monkeypatch.undo()
 
-    update, calls = trainer.optimizer.update, []
+    # numpy's step (one parameter at a time) and the compiled pass (update_kernels: one call per parameter and piece)
+    for owner, method in ((trainer.optimizer, "update"), (jit.load(UPDATE_KERNELS), "adam")):
+        original, calls = getattr(owner, method), []
 
-    def fails_on_the_third_parameter(name, *args):
-        calls.append(name)
-        if len(calls) == 3:
-            raise MemoryError
-        return update(name, *args)
+        def fails_on_the_third_parameter(*args, original=original, calls=calls):
+            calls.append(args)
+            if len(calls) == 3:
+                raise MemoryError
+            return original(*args)
 
-    monkeypatch.setattr(trainer.optimizer, "update", fails_on_the_third_parameter)
-    with pytest.raises(MemoryError):
-        trainer.train_step()
-    assert_same_state(trainer_state(trainer), before)
-    monkeypatch.undo()
+        monkeypatch.setattr(owner, method, fails_on_the_third_parameter)
+        if method == "update":  # the compiled pass unloadable: Adam takes numpy's step
+            numpy_updates(monkeypatch)
+        with pytest.raises(MemoryError):
+            trainer.train_step()
+        assert len(calls) == 3, f"{method} was not what failed"
+        assert_same_state(trainer_state(trainer), before)
+        monkeypatch.undo()
 
     trainer.config.steps = twin.trainer.config.steps = 8
     list(trainer.run())

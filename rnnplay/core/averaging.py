@@ -27,6 +27,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from rnnplay.core import jit, pieces
+from rnnplay.core.optim import UPDATE_KERNELS
+
 Arrays = dict[str, np.ndarray]
 SLOT = "raw"  # the training state's arrays opt/raw/<name>: θ, the weights the optimizer moves
 
@@ -52,10 +55,21 @@ class WeightAverage:
     def update(self, t: int) -> None:
         """θ̄ ← d_t·θ̄ + (1 - d_t)·θ after step ``t`` (θ already moved), and the model's weights with it."""
         d = min(self.decay, (1.0 + t) / (10.0 + t))
-        for name, avg in self.average.items():
-            avg *= d
-            avg += (1.0 - d) * self.raw[name]
-        copy_into(self.params, self.average)
+        arrays = (self.average, self.raw, self.params)
+        kernels = jit.load(UPDATE_KERNELS) if pieces.eligible(*(a.values() for a in arrays)) else None
+        if kernels is None:
+            for name, avg in self.average.items():
+                avg *= d
+                avg += (1.0 - d) * self.raw[name]
+            copy_into(self.params, self.average)
+            return
+        d32, rest = np.float32(d), np.float32(1.0 - d)  # as numpy rounds them for float32 arrays
+
+        def one_piece(piece: pieces.Piece) -> None:  # the same sums in one pass, on every core (pieces)
+            for name, avg in self.average.items():
+                kernels.average(piece.of(avg), piece.of(self.raw[name]), piece.of(self.params[name]), d32, rest)
+
+        pieces.run(one_piece, sum(a.size for a in self.average.values()))
 
     def state_arrays(self) -> Arrays:
         """θ, for a checkpoint (θ̄ is the model's parameters)."""

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnplay.core import jit, pieces
 from rnnplay.core.errors import RnnplayError
 
+UPDATE_KERNELS = "rnnplay.core.update_kernels"  # Adam's step compiled, for float32 (rnnplay.core.jit)
 Arrays = dict[str, np.ndarray]
 
 
@@ -40,9 +42,12 @@ class Update:
     t: int
     params: Arrays
     slots: dict[str, Arrays]
+    checked: bool | None = None  # finite(), when the pass that made the arrays has already found it out
 
     def finite(self) -> bool:
         """Whether every new value is a finite number (a step that overflows must not touch the weights)."""
+        if self.checked is not None:
+            return self.checked
         arrays = [*self.params.values(), *(a for slot in self.slots.values() for a in slot.values())]
         return all(np.isfinite(a).all() for a in arrays)
 
@@ -149,6 +154,32 @@ class Adam(Optimizer):
     def __init__(self, params: Arrays, weight_decay: float = 0.0, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__(params, weight_decay)
         self.beta1, self.beta2 = beta1, beta2
+
+    def propose(self, params: Arrays, grads: Arrays, lr: float) -> Update:
+        """:meth:`Optimizer.propose`; for float32 weights in one compiled pass, its finiteness check included,
+        on every core (:mod:`.update_kernels`, :mod:`.pieces`): the same numbers as :meth:`update`'s, bit for bit."""
+        m, v = self.state["m"], self.state["v"]
+        kernels = jit.load(UPDATE_KERNELS) if pieces.eligible(params.values(), grads.values(), m.values(),
+                                                                v.values()) else None  # fmt: skip
+        if kernels is None:
+            return super().propose(params, grads, lr)
+        t = self.t + 1
+        new_p, new_m, new_v = ({name: np.empty_like(p) for name, p in params.items()} for _ in range(3))
+        f32 = np.float32
+        betas = np.array([self.beta1, 1.0 - self.beta1, self.beta2, 1.0 - self.beta2], dtype=f32)  # numpy's roundings
+        rate, root = f32(lr / (1.0 - self.beta1**t)), f32(1.0 / math.sqrt(1.0 - self.beta2**t))
+        decay = f32(lr * self.weight_decay)
+
+        def one_piece(piece: pieces.Piece) -> bool:
+            finite = True
+            for name, p in params.items():
+                arrays = (p, grads[name], m[name], v[name], new_p[name], new_m[name], new_v[name])
+                finite &= kernels.adam(*map(piece.of, arrays), betas, rate, root,
+                                       decay if p.ndim >= 2 else f32(0.0))
+            return finite
+
+        finite = all(pieces.run(one_piece, sum(p.size for p in params.values())))
+        return Update(t, new_p, {"m": new_m, "v": new_v}, checked=finite)
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> tuple[np.ndarray, Arrays]:
         m = self.beta1 * self.state["m"][name]

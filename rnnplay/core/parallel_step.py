@@ -20,8 +20,10 @@ chunk, or the machine's load — the same seed gives the same weights, bit for b
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -170,7 +172,7 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     executor = pool(workers or min(worker_count(), len(bounds)))  # no idle threads in the pool
     memo = step_memo.StepMemo()  # what every chunk derives from the weights, made once (step_memo)
     futures: list[Future[ChunkResult]] = []
-    try:
+    with all_finished(futures):
         for lo, hi in bounds:
             part = slice(lo, hi)
             chunk_states, chunk_masks = streams_part(states, masks, part)
@@ -178,6 +180,14 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
                                            chunk_states, chunk_masks, total or inputs.shape[0] * inputs.shape[1],
                                            memo))
         return [f.result() for f in futures]
+
+
+@contextmanager
+def all_finished(futures: list[Future[Any]]) -> Iterator[None]:
+    """If the block is interrupted (Ctrl-C, or a task's error), ``futures`` not started are cancelled and the
+    running ones finish before the exception goes on: no worker still reads or writes the arrays after it."""
+    try:
+        yield
     except BaseException:
         for f in futures:
             f.cancel()
