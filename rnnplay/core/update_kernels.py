@@ -8,7 +8,7 @@ element what numpy does per array, in the same order, in float32, with no fused
 multiply-add (no ``fastmath``), so the results are numpy's, bit for bit::
 
     adam:     m' = β1·m + (1-β1)·g         v' = β2·v + (1-β2)·(g·g)
-              θ' = θ - (r·m') / (√v'·q + ε)  [- λ·θ]      r = lr/(1-β1ᵗ), q = 1/√(1-β2ᵗ), λ = lr·decay
+              θ' = θ - (r·m') / (√v'·q + ε)  [- lr·λ·θ]      r = lr/(1-β1ᵗ), q = 1/√(1-β2ᵗ), λ the weight decay
     average:  θ̄ ← d·θ̄ + (1-d)·θ;  the model's weights ← θ̄
 
 Each function takes flat (1-D) float32 arrays, so a caller can hand it a share of every
@@ -29,8 +29,8 @@ EPS = f32(1e-8)
 def adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, new_p: np.ndarray, new_m: np.ndarray,
          new_v: np.ndarray, betas: np.ndarray, rate: float, root: float, decay: float) -> bool:  # fmt: skip
     """new_p, new_m, new_v from p, g, m, v (the formulas of the module; ``betas`` [β1, 1-β1, β2, 1-β2], each
-    rounded to float32 from the float64 number; ``rate`` r, ``root`` q, ``decay`` λ, 0 for none; every scalar
-    float32). Returns whether every new value is finite."""
+    rounded to float32 from the float64 number; ``rate`` r, ``root`` q, ``decay`` lr·λ, 0 for none; every
+    scalar float32). Returns whether every new value is finite."""
     beta1, keep1, beta2, keep2 = betas[0], betas[1], betas[2], betas[3]
     finite = True
     for k in range(p.shape[0]):
