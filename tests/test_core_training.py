@@ -381,6 +381,32 @@ def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monk
     assert ("of 9," in validation.note and "25% of the --time budget" in validation.note) == partial
 
 
+def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process's first Model.evaluate pays one-time costs (here 20 s of the clock on top of its characters); the
+    reserve for the final validation is made from the faster probe, so a 30 s run still ends within one step of 30 s
+    and validates the whole text (a reserve from the first probe alone would end it near 22.5 s)."""
+    clock = types.SimpleNamespace(now=0.0, evaluations=0)
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
+    run = small_run(small_text * 10, val_every=0, steps=None, seconds=30.0)
+    model, step, evaluate = run.model, run.model.loss_and_grads, run.model.evaluate
+
+    def timed_step(*args, **kwargs):
+        clock.now += 1.0
+        return step(*args, **kwargs)
+
+    def timed_evaluate(ids, *args, **kwargs):
+        clock.now += len(ids) * 2e-4 + (20.0 if clock.evaluations == 0 else 0.0)
+        clock.evaluations += 1
+        return evaluate(ids, *args, **kwargs)
+
+    monkeypatch.setattr(model, "loss_and_grads", timed_step)
+    monkeypatch.setattr(model, "evaluate", timed_evaluate)
+    *_, validation, finished = list(run.trainer.run())
+    assert finished.reason == "budget" and 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
+    assert validation.note == ""  # the whole validation text: its warm cost is well inside its share
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import timeit
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
@@ -67,6 +68,9 @@ from rnnplay.core.train_events import (
 MAX_BAD_STEPS = 3
 # Characters a --time budget times Model.evaluate on before it has timed a whole validation (one of its chunks).
 PROBE_CHARS = 32 * 256
+# Times the probe is read, the fastest counting: a process's first evaluation also pays one-time costs (threads
+# started, buffers first touched) that would cut a short budget's training by up to VALIDATION_SHARE of it.
+PROBE_RUNS = 2
 # The most of a --time budget the final validation may take; when the whole validation text would take longer,
 # it reads the part that fits, so a short budget still trains.
 VALIDATION_SHARE = 0.25
@@ -163,12 +167,11 @@ class Trainer:
         return max(0.0, seconds - self._final_validation_chars(self.val_ids) * self._validation_speed(self.val_ids))
 
     def _validation_speed(self, val_ids: np.ndarray) -> float:
-        """Seconds a validation takes per character: the last one's; before any, Model.evaluate timed on a probe."""
+        """Seconds a validation takes per character: the last one's; before any, Model.evaluate's best on a probe."""
         if self._seconds_per_val_char is None:
             probe = val_ids[: PROBE_CHARS + 1]
-            start = time.perf_counter()
-            self.model.evaluate(probe)
-            self._seconds_per_val_char = (time.perf_counter() - start) / len(probe)
+            evaluation = timeit.Timer(lambda: self.model.evaluate(probe), timer=time.perf_counter)
+            self._seconds_per_val_char = min(evaluation.repeat(repeat=PROBE_RUNS, number=1)) / len(probe)
         return self._seconds_per_val_char
 
     def _final_validation_chars(self, val_ids: np.ndarray) -> int:
