@@ -10,8 +10,8 @@ from rnnplay.core.score import score_text
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 
 pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
-DOCUMENTED = 1.376  # nats/char on the validation split, as the README states (issue 7 asks for <= 1.45)
-SCORED, SCORED_LOSS = 20_000, 1.3024  # the validation split's first characters, and their loss in nats/char
+DOCUMENTED = 1.359  # nats/char on the validation split, as the README states (issue 7 asks for <= 1.45)
+SCORED, SCORED_LOSS = 20_000, 1.2926  # the validation split's first characters, and their loss in nats/char
 
 
 def test_it_fits_in_the_package_and_records_how_it_was_made() -> None:
