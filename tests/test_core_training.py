@@ -30,7 +30,7 @@ from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import OutputLock, check_output_path, new_run
+from rnnplay.session.training_runs import OutputLock, TrainingRun, check_output_path, new_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):
@@ -352,43 +352,13 @@ def test_an_update_that_would_overflow_is_skipped(small_text: str) -> None:
     assert all(np.array_equal(v, run.model.params[k]) for k, v in kept.items())
 
 
-@pytest.mark.parametrize("per_char", [2e-4, 1e-3], ids=["validation-fits", "validation-too-long-for-its-share"])
-def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monkeypatch: pytest.MonkeyPatch,
-                                                            per_char: float) -> None:
-    """On a clock where a step costs 1 s and validating ``per_char`` s a character, a 30 s run ends within one
-    step of 30 s; a validation longer than its share of the budget reads the part that fits, and says so."""
-    clock = types.SimpleNamespace(now=0.0)
-    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
-    run = small_run(small_text * 10, val_every=0, steps=None, seconds=30.0)
-    model, step, evaluate = run.model, run.model.loss_and_grads, run.model.evaluate
-
-    def timed_step(*args, **kwargs):
-        clock.now += 1.0
-        return step(*args, **kwargs)
-
-    def timed_evaluate(ids, *args, **kwargs):
-        clock.now += len(ids) * per_char
-        return evaluate(ids, *args, **kwargs)
-
-    monkeypatch.setattr(model, "loss_and_grads", timed_step)
-    monkeypatch.setattr(model, "evaluate", timed_evaluate)
-    val_chars = len(run.trainer.val_ids)
-    assert val_chars > trainer_module.PROBE_CHARS  # the first estimate is scaled up from a probe
-    *_, validation, finished = list(run.trainer.run())
-    assert finished.reason == "budget" and finished.val_loss == validation.val_loss
-    assert 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
-    partial = val_chars * per_char > trainer_module.VALIDATION_SHARE * 30.0
-    assert ("of 9," in validation.note and "25% of the --time budget" in validation.note) == partial
-
-
-def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """A process's first Model.evaluate pays one-time costs (here 20 s of the clock on top of its characters); the
-    reserve for the final validation is made from the faster probe, so a 30 s run still ends within one step of 30 s
-    and validates the whole text (a reserve from the first probe alone would end it near 22.5 s)."""
+def thirty_seconds_on_a_fake_clock(text: str, monkeypatch: pytest.MonkeyPatch, per_char: float,
+                                   first_evaluation: float = 0.0) -> tuple[TrainingRun, list]:
+    """A 30 s --time run on a clock where a step costs 1 s and validating ``per_char`` s a character, the process's
+    first Model.evaluate ``first_evaluation`` s more: the run and its events."""
     clock = types.SimpleNamespace(now=0.0, evaluations=0)
     monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
-    run = small_run(small_text * 10, val_every=0, steps=None, seconds=30.0)
+    run = small_run(text * 10, val_every=0, steps=None, seconds=30.0)
     model, step, evaluate = run.model, run.model.loss_and_grads, run.model.evaluate
 
     def timed_step(*args, **kwargs):
@@ -396,13 +366,34 @@ def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,
         return step(*args, **kwargs)
 
     def timed_evaluate(ids, *args, **kwargs):
-        clock.now += len(ids) * 2e-4 + (20.0 if clock.evaluations == 0 else 0.0)
+        clock.now += len(ids) * per_char + (first_evaluation if clock.evaluations == 0 else 0.0)
         clock.evaluations += 1
         return evaluate(ids, *args, **kwargs)
 
     monkeypatch.setattr(model, "loss_and_grads", timed_step)
     monkeypatch.setattr(model, "evaluate", timed_evaluate)
-    *_, validation, finished = list(run.trainer.run())
+    assert len(run.trainer.val_ids) > trainer_module.PROBE_CHARS  # the first estimate is scaled up from a probe
+    return run, list(run.trainer.run())
+
+
+@pytest.mark.parametrize("per_char", [2e-4, 1e-3], ids=["validation-fits", "validation-too-long-for-its-share"])
+def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monkeypatch: pytest.MonkeyPatch,
+                                                            per_char: float) -> None:
+    """A 30 s run ends within one step of 30 s; a validation longer than its share of the budget reads the part
+    that fits, and says so."""
+    run, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, per_char)
+    assert finished.reason == "budget" and finished.val_loss == validation.val_loss
+    assert 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
+    partial = len(run.trainer.val_ids) * per_char > trainer_module.VALIDATION_SHARE * 30.0
+    assert ("of 9," in validation.note and "25% of the --time budget" in validation.note) == partial
+
+
+def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process's first Model.evaluate pays one-time costs (here 20 s of the clock); the reserve for the final
+    validation is made from the faster probe, so a 30 s run still ends within one step of 30 s and validates the
+    whole text (a reserve from the first probe alone would end it near 22.5 s)."""
+    _, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4, first_evaluation=20.0)
     assert finished.reason == "budget" and 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
     assert validation.note == ""  # the whole validation text: its warm cost is well inside its share
 
