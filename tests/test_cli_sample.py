@@ -102,6 +102,28 @@ def test_bad_sampler_settings_get_one_line(
     assert err.startswith("rnnplay: error: ") and err.count("\n") == 1 and message in err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sample", "--seed-text", "ROMEO:"],
+         "unrecognized arguments: --seed-text (did you mean --seed or --seed-file?); see `rnnplay sample --help`"),
+        (["sample", "--lenght=5"],
+         "unrecognized arguments: --lenght=5 (did you mean --length?); see `rnnplay sample --help`"),
+        (["train", "notes.txt", "--hiden", "5", "--dropuot", "0.1"],
+         "unrecognized arguments: --hiden 5 --dropuot 0.1 (did you mean --hidden or --dropout?); "
+         "see `rnnplay train --help`"),
+        (["--bogus"], "unrecognized arguments: --bogus; see `rnnplay --help`"),
+    ],
+)
+def test_an_unknown_flag_names_its_command_and_the_closest_flags(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err == f"rnnplay: error: {message}\n"
+
+
 def test_a_bad_setting_in_a_real_process_is_one_line(model_path: Path, tmp_path: Path) -> None:
     assert "p must be in (0, 1] (got 0)" in one_line_error(
         rnnplay("sample", str(model_path), "--sampler", "top-p", "--set", "p=0", cwd=tmp_path))

@@ -11,6 +11,7 @@ May import: every layer below ``rnnplay.ui``, and ``rnnplay.ui``'s faces (``cmd_
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import pkgutil
 import sys
@@ -133,9 +134,9 @@ def dispatch(argv: list[str]) -> int:
     cannot take it fails here, in one line, rather than at exit."""
     parser = build_parser()
     try:
-        args = parser.parse_args(["tui", *argv] if opens_a_checkpoint(parser, argv) else argv)
+        args = parse(parser, ["tui", *argv] if opens_a_checkpoint(parser, argv) else argv)
         if args.command is None:
-            args = parser.parse_args(["tui", *argv])
+            args = parse(parser, ["tui", *argv])
     except SystemExit:  # --help, --version, or a usage error: argparse printed it
         sys.stdout.flush()
         raise
@@ -143,6 +144,27 @@ def dispatch(argv: list[str]) -> int:
     code = int(args.func(args) or 0)
     sys.stdout.flush()
     return code
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but words no flag takes are refused by the subcommand they were given to, so
+    the line names that command's help and the flags closest to each unknown one (``--seed-text``: ``--seed``)."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        command = subcommands(parser).get(args.command, parser)
+        flags = [flag for action in command._actions for flag in action.option_strings]
+        guesses = [guess for word in extras if word.startswith("-") for guess in closest_flags(word, flags)]
+        hint = f" (did you mean {' or '.join(dict.fromkeys(guesses))}?)" if guesses else ""
+        command.error(f"unrecognized arguments: {' '.join(extras)}{hint}")
+    return args
+
+
+def closest_flags(word: str, flags: list[str]) -> list[str]:
+    """The flags a mistyped ``word`` most likely meant: the longest flag it starts with (``--seed`` for
+    ``--seed-text``), then the one spelt most like it (``--hidden`` for ``--hiden``)."""
+    name = word.split("=")[0]
+    prefix = max((f for f in flags if f.startswith("--") and name.startswith(f + "-")), key=len, default=None)
+    return [f for f in (prefix, *difflib.get_close_matches(name, flags, n=1)) if f is not None]
 
 
 def run() -> None:
