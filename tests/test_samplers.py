@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -240,6 +241,29 @@ def test_beam_streams_the_shared_prefix_before_it_ends() -> None:
     first = next(stream)
     assert first == 0 and chain.calls <= 2  # yielded long before the 19 steps are done
     assert len([first, *stream]) == 20
+
+
+def test_beam_streams_a_length_too_large_to_hold_in_memory_width_by_length() -> None:
+    """`rnnplay sample --sampler beam --length 10**12 | head`: what is settled is yielded and forgotten, so memory
+    follows the undecided characters, not width x length (4 x 10**12 ids would be 32 TB)."""
+    # "a" again and again is the most likely text; a beam that leaves it falls further behind at every step,
+    # so the beams settle each character a few steps later (a chain whose rival paths never die would not)
+    leaves = [1e-9, 0.5, 0.5]  # from b or c, never back to a
+    chain = MarkovStepper(np.array([0.9, 0.05, 0.05]), np.array([[0.9, 0.05, 0.05], leaves, leaves]))
+    beam(chain, 20)  # numpy's one-time allocations happen outside the measurement
+
+    def peak_memory(chars: int) -> int:
+        state = [np.zeros(1, dtype=np.int64)]
+        tracemalloc.start()
+        try:
+            stream = BeamSampler().generate(chain, chain.start, state, 10**12, np.random.default_rng(0), width=4)
+            assert sum(1 for c in itertools.islice(stream, chars) if c == 0) == chars
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    short, long = peak_memory(3_000), peak_memory(30_000)
+    assert long < 2_000_000 and long < 1.2 * short + 65_536, (short, long)  # ten times the text, the same memory
 
 
 def test_beam_end_finishes_beams_and_length_normalisation_ranks_them() -> None:

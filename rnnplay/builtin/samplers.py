@@ -8,7 +8,7 @@ left, so the two knobs are independent. docs/samplers.md has the maths of each.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -81,8 +81,10 @@ class BeamSampler:
     with an empty one). Finished and live beams are ranked by s / len^alpha (length
     normalisation: without it short finished beams always win, since every character
     only lowers s). The search ends at ``length``, or once no live beam can still
-    overtake the best finished one. The prefix that every candidate shares can no
-    longer change, so it is yielded at once; the rest of the winner is yielded at the end.
+    overtake the best finished one. The prefix that every candidate that can still win
+    shares (the live beams and the best finished one) can no longer change, so it is
+    yielded at once and forgotten; the rest of the winner is yielded at the end. Memory
+    is width x the undecided characters, not width x length.
     """
 
     name = "beam"
@@ -113,39 +115,54 @@ class BeamSampler:
             return
         V = logits.shape[-1]
         end_ids = _end_ids(end, chars)
-        hist = np.zeros((width, length), dtype=np.int64)  # hist[b, :t] = beam b's characters so far
+        keep = max(len(end_ids) - 1, 1)  # columns kept behind the undecided ones: the last character, `end`'s start
+        base = 0  # tail[:, j] is every beam's character at position base + j; those before `emitted` are settled
+        tail = np.zeros((width, 0), dtype=np.int64)
         scores = np.full(width, -np.inf)
         scores[0] = 0.0  # one real beam to start; the other rows are empty (-inf) until filled
         state = take_rows(state, np.zeros(width, dtype=np.int64))
         batch_logits = np.broadcast_to(logits, (width, V))
-        finished: list[tuple[float, np.ndarray]] = []  # (normalised score, ids) of beams that produced `end`
+        best_finished: Finished | None = None  # of the beams that produced `end`, the best: no other can win
         emitted, n = 0, 0
         for t in range(length):
             if t:
-                batch_logits, state = stepper(hist[:, t - 1].copy(), state)
+                batch_logits, state = stepper(tail[:, -1].copy(), state)
             flat = (scores[:, None] + log_softmax(batch_logits.astype(np.float64))).ravel()  # (width·V,)
             neg = -flat
             best = neg.argpartition(width - 1)[:width]  # the width best, unordered (methods: no dispatch wrapper)
             best = best[neg[best].argsort(kind="stable")]
             parents, tokens = best // V, best % V
-            hist[:, emitted:t] = hist[parents, emitted:t]  # columns before `emitted` are shared already
-            hist[:, t] = tokens
+            tail = np.concatenate([tail[parents], tokens[:, None]], axis=1)
             scores = flat[best]
             state = take_rows(state, parents)
             n = t + 1
             if len(end_ids) and n >= max(len(end_ids), min_length):
-                done = np.flatnonzero(np.isfinite(scores) & (hist[:, n - len(end_ids) : n] == end_ids).all(axis=1))
-                finished += [(scores[b] / n**alpha, hist[b, :n].copy()) for b in done]
+                done = np.flatnonzero(np.isfinite(scores) & (tail[:, -len(end_ids) :] == end_ids).all(axis=1))
+                for b in done:
+                    if best_finished is None or scores[b] / n**alpha > best_finished.score:
+                        best_finished = Finished(scores[b] / n**alpha, base, tail[b].copy())
                 scores[done] = -np.inf
                 # a live beam's normalised score can only reach s / length^alpha (s < 0 only falls)
-                if finished and max(f[0] for f in finished) >= scores.max() / length**alpha:
+                if best_finished is not None and best_finished.score >= scores.max() / length**alpha:
                     break
-            while emitted < n and (shared := _shared(hist[:, emitted], scores, finished, emitted)) is not None:
-                yield shared
+            while emitted < n and (c := _shared(tail[:, emitted - base], scores, best_finished, emitted)) is not None:
+                yield c
                 emitted += 1
-        live = [(scores[b] / n**alpha, hist[b, :n]) for b in np.flatnonzero(np.isfinite(scores))]
-        winner = max(finished + live, key=lambda c: c[0])[1]
-        yield from (int(i) for i in winner[emitted:])
+            drop = min(emitted, n - keep) - base  # settled columns no longer needed: memory stays width x undecided
+            if drop > 0:
+                tail, base = tail[:, drop:], base + drop
+        live = [Finished(scores[b] / n**alpha, base, tail[b]) for b in np.flatnonzero(np.isfinite(scores))]
+        winner = max([best_finished, *live] if best_finished is not None else live, key=lambda c: c.score)
+        yield from (int(i) for i in winner.ids[emitted - winner.start :])
+
+
+class Finished(NamedTuple):
+    """A candidate: its normalised score s / len^alpha and its characters from position ``start`` on (the
+    earlier ones are settled: every candidate shares them)."""
+
+    score: float
+    start: int
+    ids: np.ndarray
 
 
 def _end_ids(end: str, chars: tuple[str, ...]) -> np.ndarray:
@@ -157,10 +174,12 @@ def _end_ids(end: str, chars: tuple[str, ...]) -> np.ndarray:
     return np.array([index[c] for c in end], dtype=np.int64)
 
 
-def _shared(column: np.ndarray, scores: np.ndarray, finished: list[tuple[float, np.ndarray]], t: int) -> int | None:
-    """The character at position t if every live and finished candidate has the same one there, else None."""
-    live = column[np.isfinite(scores)]
-    values = set(live.tolist()) | {int(ids[t]) if t < len(ids) else -1 for _, ids in finished}
+def _shared(column: np.ndarray, scores: np.ndarray, finished: Finished | None, t: int) -> int | None:
+    """The character at position t if every live candidate and the best finished one have the same one there,
+    else None."""
+    values = set(column[np.isfinite(scores)].tolist())
+    if finished is not None:
+        values.add(int(finished.ids[t - finished.start]) if t - finished.start < len(finished.ids) else -1)
     return values.pop() if len(values) == 1 and -1 not in values else None
 
 
