@@ -129,6 +129,14 @@ def test_unknown_seed_characters_are_skipped_and_named(session: Session, rec: Re
     assert rec.of(TurnEnded)[0].reason == "done"
 
 
+def test_set_takes_key_equals_value_as_sampler_does(session: Session, rec: Recorder) -> None:
+    session.submit("/set length=40")
+    session.submit("/set stop==")  # the value may itself hold '='
+    session.submit("/set length=")
+    assert session.length == 40 and session.stop == "="
+    assert rec.messages("error") == ["length must be an integer (got '')"]
+
+
 def test_a_wrong_value_names_the_bound(session: Session, rec: Recorder) -> None:
     session.submit("/set temperature 0")
     assert rec.messages("error") == ["temperature must be in (0, 100] (got 0); "
