@@ -326,7 +326,7 @@ def test_lines_from_a_pipe_run_as_a_script_without_prompts_or_echo(tiny_path: Pa
     said = done.stdout + done.stderr
     assert "not a terminal" not in said and "›" not in said and "/sampler greedy" not in said, said
     assert "length = 8" in said and "unknown command /frob" in said and "'\\r'" not in said, said
-    assert "skipped 1 character(s) the model does not know: '\ufffd'" in said, said
+    assert "skipped 1 character the model has never seen (1 distinct: '\ufffd')" in said, said
     for seed in ("To", "To\\nbe"):
         truth = subprocess.run([sys.executable, "-m", "rnnplay", "sample", str(tiny_path), "--seed", seed,
                                 "--sampler", "greedy", "--length", "8"], text=True, capture_output=True, env=env,

@@ -25,8 +25,7 @@ import numpy as np
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate
 from rnnplay.core.model import Model
-from rnnplay.core.score import Score, score_text
-from rnnplay.core.vocab import describe_char
+from rnnplay.core.score import Score, score_text, unknown_summary
 from rnnplay.models.bundled import no_model
 from rnnplay.session.events import (
     Chunk,
@@ -128,10 +127,9 @@ class Generation:
         ``too_short``: the error when fewer than two known characters remain, raised instead of the warning
         (which it then includes), so that the user reads one line.
         """
-        unknown = model.vocab.unknown(text)
+        unknown = unknown_summary(model.vocab, text)
         kept = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
-        skipped = (f"skipped {len(unknown)} character(s) the model does not know: "
-                   f"{' '.join(describe_char(c) for c in unknown[:10])}")
+        skipped = f"skipped {unknown}"
         if too_short and len(kept) < 2:
             raise RnnplayError(f"{too_short} ({skipped})" if unknown else too_short)
         if unknown:
