@@ -121,8 +121,7 @@ def set_(session: SessionAPI, argline: str) -> None:
     if not words:
         session.info(_rows(session.sampler_card()))
         return
-    if len(words) == 1 and "=" in words[0]:  # /set length=50, as /sampler takes its parameters
-        words = words[0].split("=", 1)
+    words = words[0].split("=", 1) if len(words) == 1 and "=" in words[0] else words  # /set length=50 too
     if len(words) != 2:
         keys = ", ".join(session.setting_names())
         raise RnnplayError(f"usage: /set KEY VALUE (or KEY=VALUE), e.g. /set temperature 0.7; keys: {keys}")

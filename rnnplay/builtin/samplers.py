@@ -127,13 +127,8 @@ class BeamSampler:
         for t in range(length):
             if t:
                 batch_logits, state = stepper(tail[:, -1].copy(), state)
-            flat = (scores[:, None] + log_softmax(batch_logits.astype(np.float64))).ravel()  # (width·V,)
-            neg = -flat
-            best = neg.argpartition(width - 1)[:width]  # the width best, unordered (methods: no dispatch wrapper)
-            best = best[neg[best].argsort(kind="stable")]
-            parents, tokens = best // V, best % V
+            parents, tokens, scores = _extensions(scores, batch_logits, width)
             tail = np.concatenate([tail[parents], tokens[:, None]], axis=1)
-            scores = flat[best]
             state = take_rows(state, parents)
             n = t + 1
             if len(end_ids) and n >= max(len(end_ids), min_length):
@@ -148,12 +143,21 @@ class BeamSampler:
             while emitted < n and (c := _shared(tail[:, emitted - base], scores, best_finished, emitted)) is not None:
                 yield c
                 emitted += 1
-            drop = min(emitted, n - keep) - base  # settled columns no longer needed: memory stays width x undecided
-            if drop > 0:
+            if (drop := min(emitted, n - keep) - base) > 0:  # settled columns no longer needed: width x undecided
                 tail, base = tail[:, drop:], base + drop
         live = [Finished(scores[b] / n**alpha, base, tail[b]) for b in np.flatnonzero(np.isfinite(scores))]
         winner = max([best_finished, *live] if best_finished is not None else live, key=lambda c: c.score)
         yield from (int(i) for i in winner.ids[emitted - winner.start :])
+
+
+def _extensions(scores: np.ndarray, logits: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``width`` best one-character extensions of the beams, best first: (parent beams, characters, scores)."""
+    V = logits.shape[-1]
+    flat = (scores[:, None] + log_softmax(logits.astype(np.float64))).ravel()  # (width·V,)
+    neg = -flat
+    best = neg.argpartition(width - 1)[:width]  # the width best, unordered (methods: no dispatch wrapper)
+    best = best[neg[best].argsort(kind="stable")]
+    return best // V, best % V, flat[best]
 
 
 class Finished(NamedTuple):
