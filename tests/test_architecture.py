@@ -7,6 +7,7 @@ wrong import added, which must break them.
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -74,3 +75,11 @@ def test_modules_and_functions_are_small() -> None:
 def test_every_exception_is_still_needed() -> None:
     small = EXCEPTIONS - {name for name, _ in oversized()}
     assert not small, f"small now, take them off EXCEPTIONS: {', '.join(sorted(small))}"
+
+
+def test_every_module_is_in_the_architecture_doc() -> None:
+    """docs/architecture.md names every module by its file name, so a new module cannot slip in undescribed."""
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    unnamed = [p.relative_to(ROOT).as_posix() for p in python_files()
+               if p.name != "__init__.py" and not re.search(rf"(?<!\w){re.escape(p.name)}", doc)]  # not event_text.py
+    assert not unnamed, f"add a row for each to docs/architecture.md: {', '.join(unnamed)}"

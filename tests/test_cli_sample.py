@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -222,6 +223,21 @@ def test_seed_sources_that_cannot_be_read_get_one_line(
     assert main(["sample", str(model_path), *args]) == 1
     err = capsys.readouterr().err
     assert err.startswith("rnnplay: error: ") and err.count("\n") == 1 and message in err, err
+
+
+def test_seed_and_neuron_files_in_another_encoding_are_read_with_encoding(
+    model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("wide.txt").write_bytes("ROMEO: and JULIET".encode("utf-16"))
+    assert main(["sample", str(model_path), "--seed-file", "wide.txt", "--length", "5"]) == 1
+    assert capsys.readouterr().err.endswith("not utf-8; give --encoding utf-16\n")  # a flag that sample has
+    assert main(["sample", str(model_path), "--seed-file", "wide.txt", "--encoding", "utf-16", "--length", "5",
+                 "--rng-seed", "1"]) == 0
+    assert capsys.readouterr().out.startswith("ROMEO: and JULIET")
+    assert main(["neurons", str(model_path), "--unit", "0:1", "--file", "wide.txt", "--encoding", "utf-16"]) == 0
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)  # the text, one colour a character
+    assert shown.endswith("\nROMEO: and JIE\n")  # U, L and T: characters this small model has never seen
 
 
 def test_seed_and_seed_file_together_are_refused(model_path: Path, tmp_path: Path) -> None:

@@ -14,8 +14,10 @@ import pytest
 from tiny_model import write_corpus
 from waiting import wait_for
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
+from rnnplay.corpora import load_corpus
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.host import Registered
 from rnnplay.plugins.slash import SimpleCommand
@@ -478,6 +480,26 @@ def test_train_from_new_or_a_shape_starts_a_new_model(session: Session, rec: Rec
     finish(session, rec)
     session.submit(f"/train {corpus} from=old")
     assert "from= takes only 'new'" in rec.messages("error")[-1]
+
+
+def test_train_reads_a_text_in_another_encoding(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    latin = tmp_path / "notes.txt"
+    latin.write_bytes(("Café au lait, naïve résumé.\n" * 40).encode("latin-1"))
+    wide = tmp_path / "wide.txt"
+    wide.write_bytes(("Hello there.\n" * 40).encode("utf-16"))
+    session.submit(f"/train {latin} steps=1 batch=4 seq=8")
+    session.submit(f"/train {wide} steps=1 batch=4 seq=8")
+    session.submit("/train stdlib:json encoding=latin-1")
+    not_utf8, utf16, stdlib = rec.messages("error")  # each names the option as /train takes it, not the CLI's flag
+    assert "is not valid utf-8" in not_utf8 and "try encoding=latin-1" in not_utf8
+    assert utf16.endswith("is UTF-16 text (it starts with a UTF-16 byte-order mark), not utf-8; give encoding=utf-16")
+    assert stdlib.endswith("corpora choose their own encoding; drop encoding=")
+    assert session.training is None
+    session.submit(f"/train {latin} encoding=latin-1 steps=1 batch=4 seq=8")
+    assert not rec.messages("error")[3:]
+    assert {"é", "ï"} <= set(load_model(finish(session, rec).path).model.vocab.chars)
+    with pytest.raises(RnnplayError, match=r"give --encoding utf-16$"):  # the command line's wording is back
+        load_corpus(str(wide))
 
 
 def test_esc_stops_loading_a_corpus(session: Session, rec: Recorder, tmp_path: Path) -> None:

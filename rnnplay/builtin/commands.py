@@ -13,9 +13,9 @@ from dataclasses import replace
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.params import keys_of, params_of, unescape
+from rnnplay.core.params import params_of, unescape
 from rnnplay.core.params import parse_pairs as parse_settings
-from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_config import ModelSpec
 from rnnplay.models.library import list_models, model_names, model_table, models_dir
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.session_api import SessionAPI
@@ -26,13 +26,12 @@ from rnnplay.plugins.slash import (
     complete_path,
     find_command,
     last_word,
-    parse_number,
     parse_pairs,
     split_args,
 )
 
 
-def _no_args(name: str, argline: str) -> None:
+def no_args(name: str, argline: str) -> None:
     if argline:
         raise RnnplayError(f"/{name} takes no arguments (got {argline!r})")
 
@@ -67,9 +66,6 @@ def help_(session: SessionAPI, argline: str) -> None:
             lines.append(f"  {session.sampler_name}: {_summary(session.sampler)}")
             lines += [f"      {p.describe()}" for p in session.sampler.params.values()]
             lines.append("  also: length (characters per turn), seed (a number, or random), stop (a string, or none)")
-        elif command.name == "train":
-            lines += [f"  {p.describe()}" + (f" (also {', '.join(p.aliases)}=)" if p.aliases else "")
-                      for p in [*TRAIN_PARAMS.values(), *MODEL_PARAMS.values()]]
         session.info("\n".join(lines))
         return
     commands = sorted({c.name: c for c in table.values()}.values(), key=lambda c: c.name)
@@ -162,7 +158,6 @@ def show(session: SessionAPI, argline: str) -> None:
 
 # -- models ----------------------------------------------------------------------------------
 MODEL_PARAMS = params_of(ModelSpec)  # cell=, layers=, hidden=, dropout=: declared once, as `rnnplay train` reads them
-TRAIN_PARAMS = params_of(TrainConfig)
 
 
 def model_spec(session: SessionAPI, pairs: dict[str, str], base: ModelSpec) -> ModelSpec:
@@ -179,10 +174,10 @@ def new(session: SessionAPI, argline: str) -> None:
 
 
 def complete_new(session: SessionAPI, argline: str) -> list[str]:
-    return complete_pairs(last_word(argline), _model_options(session))
+    return complete_pairs(last_word(argline), model_options(session))
 
 
-def _model_options(session: SessionAPI) -> dict[str, list[str]]:
+def model_options(session: SessionAPI) -> dict[str, list[str]]:
     return {"cell": sorted(session.host.cells), "layers": ["1", "2", "3"], "hidden": ["64", "128", "256", "512"],
             "dropout": ["0", "0.2"]}
 
@@ -200,7 +195,7 @@ def complete_load(session: SessionAPI, argline: str) -> list[str]:
 
 
 def models(session: SessionAPI, argline: str) -> None:
-    _no_args("models", argline)
+    no_args("models", argline)
     title = f"models (/load NAME; * marks the loaded one; /train saves new ones in {models_dir()}):"
     session.info("\n".join([title, *model_table(list_models(), session.model_path)]))
 
@@ -216,60 +211,6 @@ def complete_npz(session: SessionAPI, argline: str) -> list[str]:
     return complete_path(last_word(argline), (".npz",))
 
 
-# -- training ----------------------------------------------------------------------------------
-TRAIN_DETAILS = f"""\
-The loaded model trains further (its weights, a fresh optimizer); characters of the corpus it has never
-seen are added to its vocabulary (fine-tuning, as `rnnplay train --init-from`), and the checkpoint records
-its ancestry. from=new, or any of cell=, layers=, hidden=, dropout=, starts a new model of that shape
-(what is not given: as /new set it, else a {ModelSpec().layers}×{ModelSpec().hidden} {ModelSpec().cell}).
-The checkpoint goes to out=PATH, or to a new name in the model library (/models); an existing file is
-never replaced. best=PATH also keeps the checkpoint with the lowest validation loss.
-workers=N computes each step on N Ray workers (batch= must divide by N), on a local Ray, or on the
-cluster at ray_address=ADDR (or $RAY_ADDRESS); it needs the optional extra: pip install 'rnnplay[ray]'.
-Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps).
-A short text trains on smaller batches (batch=, seq=) than the defaults below, which `rnnplay train` shares."""
-
-
-RUN_KEYS = ("out", "best", "from", "workers", "ray_address")  # /train's keys that are no setting of the model or run
-
-
-def train(session: SessionAPI, argline: str) -> None:
-    words = split_args(argline)
-    if not words or "=" in words[0]:
-        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [from=new hidden=H] [best=PATH] ..., "
-                           "e.g. /train notes.txt steps=500")
-    corpus, *rest = words
-    train_keys = keys_of(TRAIN_PARAMS)
-    pairs = parse_pairs(rest, [*train_keys, *MODEL_PARAMS, *RUN_KEYS], "/train option")
-    settings = parse_settings(TRAIN_PARAMS, {k: v for k, v in pairs.items() if k in train_keys}, "/train option")
-    spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
-    workers = parse_number("workers", pairs["workers"], int, 1) if "workers" in pairs else 1
-    session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"),
-                         workers=workers, ray_address=pairs.get("ray_address") or None)
-
-
-def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
-    """Whether /train starts a new model (from=new, a shape, or no model loaded) rather than continue the loaded one."""
-    if pairs.get("from", "new") != "new":
-        raise RnnplayError(f"from= takes only 'new' (got {pairs['from']!r}); leave it off to continue the loaded model")
-    return "from" in pairs or session.model is None or any(k in pairs for k in MODEL_PARAMS)
-
-
-def complete_train(session: SessionAPI, argline: str) -> list[str]:
-    word = last_word(argline)
-    if len(argline.split()) <= 1 and not argline.endswith(" "):
-        return complete_path(word, (".txt", ".md", ".py", ".toml"))
-    shortest = [min((name, *p.aliases), key=len) for name, p in TRAIN_PARAMS.items()]
-    options = {**{k: [] for k in shortest}, **_model_options(session), **{k: [] for k in RUN_KEYS},
-               "from": ["new"], "workers": ["2", "4"]}
-    return complete_pairs(word, options)
-
-
-def stop(session: SessionAPI, argline: str) -> None:
-    _no_args("stop", argline)
-    session.runner.stop()
-
-
 # -- listings -----------------------------------------------------------------------------------
 def _listing(session: SessionAPI, kind: str, title: str) -> None:
     registry = session.host.registries[kind]
@@ -279,19 +220,19 @@ def _listing(session: SessionAPI, kind: str, title: str) -> None:
 
 
 def cells(session: SessionAPI, argline: str) -> None:
-    _no_args("cells", argline)
+    no_args("cells", argline)
     _listing(session, "cells", "cells (/new cell=NAME, /train FILE cell=NAME)")
 
 
 def samplers(session: SessionAPI, argline: str) -> None:
-    _no_args("samplers", argline)
+    no_args("samplers", argline)
     _listing(session, "samplers", "samplers (/sampler NAME [key=value ...])")
 
 
 def corpora(session: SessionAPI, argline: str) -> None:
     from rnnplay.corpora.cards import builtin_cards
 
-    _no_args("corpora", argline)
+    no_args("corpora", argline)
     _listing(session, "corpus_loaders", "corpus loaders (/train PREFIX:ARGUMENT)")
     cards = builtin_cards()
     if cards:
@@ -299,7 +240,7 @@ def corpora(session: SessionAPI, argline: str) -> None:
 
 
 def plugins(session: SessionAPI, argline: str) -> None:
-    _no_args("plugins", argline)
+    no_args("plugins", argline)
     host = session.host
     rows = [(info.name, f"{info.version}: " + "; ".join(f"{k} {', '.join(v)}" for k, v in info.provides.items()))
             for info in host.plugins.values()]
@@ -326,7 +267,7 @@ def score(session: SessionAPI, argline: str) -> None:
 
 
 def copy(session: SessionAPI, argline: str) -> None:
-    _no_args("copy", argline)
+    no_args("copy", argline)
     session.generation.copy_last()
 
 
@@ -355,12 +296,12 @@ def complete_transcript(session: SessionAPI, argline: str) -> list[str]:
 
 
 def clear(session: SessionAPI, argline: str) -> None:
-    _no_args("clear", argline)
+    no_args("clear", argline)
     session.clear()
 
 
 def quit_(session: SessionAPI, argline: str) -> None:
-    _no_args("quit", argline)
+    no_args("quit", argline)
     session.quit()
 
 
@@ -377,9 +318,6 @@ COMMANDS = [
                   complete_load),
     SimpleCommand("models", "list your models: name, cell, size, corpus, validation loss, date", "/models", models),
     SimpleCommand("save", "save the model (and its training state)", "/save PATH [force]", save, (), complete_npz),
-    SimpleCommand("train", "train the loaded model further on a text (from=new: a new model), in the background",
-                  "/train CORPUS [from=new] [key=value ...]", train, (), complete_train, TRAIN_DETAILS),
-    SimpleCommand("stop", "stop training and keep the checkpoint", "/stop", stop),
     SimpleCommand("cells", "list the recurrent cells", "/cells", cells),
     SimpleCommand("samplers", "list the samplers", "/samplers", samplers),
     SimpleCommand("corpora", "list the corpus loaders and cards", "/corpora", corpora),

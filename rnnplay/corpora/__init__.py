@@ -21,7 +21,7 @@ from rnnplay.core.params import did_you_mean
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.cards import builtin_cards, find_card
 from rnnplay.corpora.file_corpus import FileCorpus
-from rnnplay.corpora.text import check_text, probe, read_text_file, user_path
+from rnnplay.corpora.text import check_text, encoding_option, probe, read_text_file, user_path
 from rnnplay.plugins.contracts import CorpusLoader
 
 __all__ = ["PREFIX", "Corpus", "CorpusLoader", "Progress", "load_corpus", "load_resolved", "no_progress",
@@ -87,7 +87,7 @@ def load_resolved(spec: str, loader: CorpusLoader, argument: str, encoding: str 
         if takes_encoding(loader):
             kwargs["encoding"] = encoding
         elif encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop --encoding")
+            raise RnnplayError(f"{loader.name}: corpora choose their own encoding; drop {encoding_option()}")
         corpus = loader.load(argument, progress or no_progress, **kwargs)
     if isinstance(corpus, Corpus):  # its name is shown on screen and kept in checkpoints: one short line
         corpus.name = printable(str(corpus.name))[:NAME_CHARS]

@@ -11,6 +11,7 @@ import codecs
 import hashlib
 import os
 import stat
+from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +19,15 @@ from rnnplay.core.errors import RnnplayError
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
 BOM = codecs.BOM_UTF8
+
+# How the user names an encoding where the text is read: the command line's flag, or the app's key=value.
+ENCODING_OPTION: ContextVar[str] = ContextVar("encoding_option", default="--encoding ")
+
+
+def encoding_option(value: str = "") -> str:
+    """The option that chooses the encoding, as the user types it here: ``--encoding utf-16`` on the command
+    line, ``encoding=utf-16`` in the app (where :data:`ENCODING_OPTION` is set to ``"encoding="``)."""
+    return f"{ENCODING_OPTION.get()}{value}".strip()
 
 
 # Byte-order marks of the encodings whose text has NUL bytes (UTF-32's first: its LE mark starts with UTF-16's).
@@ -39,7 +49,7 @@ def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:
 
 def decode(data: bytes, where: str, encoding: str = "utf-8", hint: str = "") -> str:
     """``data`` as text, or a one-line error naming ``where`` and what to do (``hint``, if the usual advice,
-    ``--encoding``, does not apply).
+    :func:`encoding_option`, does not apply).
 
     A UTF-8 byte-order mark at the start is dropped: it marks the encoding, it is not a character to learn.
     """
@@ -60,7 +70,7 @@ def check_not_binary(head: bytes, where: str, encoding: str) -> None:
     (NUL bytes after a byte-order mark) is named as such."""
     if looks_binary(head, encoding) and (wide := wide_encoding(head)):
         raise RnnplayError(f"{where} is {wide.upper()} text (it starts with a {wide.upper()} byte-order mark), not "
-                           f"{encoding}; give --encoding {wide}")
+                           f"{encoding}; give {encoding_option(wide)}")
     if looks_binary(head, encoding):
         raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
 
@@ -69,8 +79,8 @@ def invalid_text(where: str, encoding: str, at: int = 0, line: int = 0, detail: 
                  hint: str = "") -> RnnplayError:
     """The one-line error for bytes that are not valid ``encoding``: at byte ``at`` of line ``line`` (counted in
     the file, a byte-order mark included), or, for codecs that do not say where, their own ``detail``."""
-    hint = hint or ("try --encoding latin-1 (or the file's real encoding)" if text_codec(encoding) != "iso8859-1"
-                    else "check the file")
+    latin = text_codec(encoding) == "iso8859-1"
+    hint = hint or ("check the file" if latin else f"try {encoding_option('latin-1')} (or the file's real encoding)")
     place = f"({detail[:100]})" if detail else f"(byte {at}, line {line})"
     return RnnplayError(f"{where} is not valid {encoding} {place}; {hint}")
 
@@ -87,7 +97,7 @@ def text_codec(encoding: str) -> str:
         info = None
     name = info.name if info is not None and getattr(info, "_is_text_encoding", True) else ""  # what str.decode asks
     if not name or name in ("idna", "punycode"):
-        raise RnnplayError(f"unknown text encoding {encoding[:40]!r}; try --encoding utf-8 or latin-1")
+        raise RnnplayError(f"unknown text encoding {encoding[:40]!r}; try {encoding_option('utf-8')} or latin-1")
     return name
 
 

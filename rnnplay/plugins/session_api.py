@@ -61,9 +61,10 @@ class TrainingAPI(Protocol):
     """The session's one training job, run in the background."""
 
     def start(self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
-              best: str | None = None, *, workers: int = 1, ray_address: str | None = None) -> Any:
+              best: str | None = None, *, workers: int = 1, ray_address: str | None = None,
+              encoding: str = "utf-8") -> Any:
         """Train on ``corpus_spec``: the loaded model further, or with ``spec`` a new model of that shape;
-        ``workers`` > 1 or a ``ray_address``: each step on that many Ray workers."""
+        ``workers`` > 1 or a ``ray_address``: each step on that many Ray workers; ``encoding``: the text's."""
         ...
 
     def stop(self) -> None:

@@ -32,6 +32,7 @@ from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
+from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
@@ -148,7 +149,7 @@ class Runner:
     # -- start and stop -----------------------------------------------------------------------
     def start(
         self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
-        best: str | None = None, *, workers: int = 1, ray_address: str | None = None,
+        best: str | None = None, *, workers: int = 1, ray_address: str | None = None, encoding: str = "utf-8",
     ) -> TrainingJob:
         """Train in a background thread; the model in training becomes the session's current model.
 
@@ -159,6 +160,7 @@ class Runner:
         to ``out``, or to a free name in the model library; an existing file is never
         replaced. ``best``: also keep the checkpoint with the lowest validation loss there. ``workers`` > 1
         or a ``ray_address``: each step on that many Ray workers (:mod:`rnnplay.distributed.data_parallel`).
+        ``encoding``: the text encoding of a corpus read from files.
         """
         s = self.session
         self.refuse_while_training("start another")
@@ -166,7 +168,7 @@ class Runner:
         cluster.check(config.batch_size)  # Ray installed and B split evenly, before the corpus loads
         target = new_file(out, "out") if out else None
         best_path = new_file(best, "best") if best else None
-        corpus = self._load_corpus(corpus_spec)
+        corpus = self._load_corpus(corpus_spec, encoding)
         self._fit_config(config, corpus)
         cluster.check(config.batch_size)
         run, what = self._make_run(corpus_spec, corpus, config, spec)
@@ -198,8 +200,9 @@ class Runner:
         grown = f", {growth_text(run)}" if run.added else ""
         return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
 
-    def _load_corpus(self, corpus_spec: str) -> Corpus:
-        """The corpus, with Working events while it loads; cancelling stops a download (:class:`Cancelled`)."""
+    def _load_corpus(self, corpus_spec: str, encoding: str) -> Corpus:
+        """The corpus, with Working events while it loads; cancelling stops a download (:class:`Cancelled`).
+        Its errors name the encoding as /train takes it (``encoding=latin-1``)."""
         cancel = self.session.generation.new_cancel()
 
         def progress(label: str, done: int, total: int | None, unit: str = "B") -> None:
@@ -207,8 +210,12 @@ class Runner:
                 raise Cancelled(f"stopped loading {corpus_spec}; nothing was trained")
             report(done / total if total else None, label)
 
-        with self.session.working(f"loading {corpus_spec}") as report:
-            return load_corpus(corpus_spec, progress=progress)
+        option = ENCODING_OPTION.set("encoding=")
+        try:
+            with self.session.working(f"loading {corpus_spec}") as report:
+                return load_corpus(corpus_spec, encoding, progress)
+        finally:
+            ENCODING_OPTION.reset(option)
 
     def _fit_config(self, config: TrainConfig, corpus: Corpus) -> None:
         """Shrink batch and sequence to a short corpus, and give one pass (at least 100 steps) when no budget is set."""

@@ -45,10 +45,10 @@ ROWS = [
     pytest.param(["sample", MODEL, "--seed-file", "pipe"], None, "named pipe", id="seed-file-fifo"),
     pytest.param(["sample", MODEL, "--seed-file", "folder"], None, "folder", id="seed-file-folder"),
     pytest.param(["sample", MODEL, "--seed-file", "binary.bin"], None, "binary", id="seed-file-binary"),
-    pytest.param(["sample", MODEL, "--seed-file", "latin1.txt"], None, ("not valid utf-8", "save it as UTF-8"),
-                 id="seed-file-not-utf8"),  # sample has no --encoding to suggest
+    pytest.param(["sample", MODEL, "--seed-file", "latin1.txt"], None, ("not valid utf-8", "try --encoding latin-1"),
+                 id="seed-file-not-utf8"),
     pytest.param(["neurons", MODEL, "--unit", "0:1", "--file", "latin1.txt"], None,
-                 ("not valid utf-8", "save it as UTF-8"), id="neurons-file-not-utf8"),
+                 ("not valid utf-8", "try --encoding latin-1"), id="neurons-file-not-utf8"),
     pytest.param(["sample", MODEL, "--seed-file", "-"], "ROM\x00EO", "stdin looks like a binary",
                  id="seed-file-dash-is-stdin"),
     pytest.param(["neurons", MODEL, "--unit", "0:1", "--file", "-"], "B", "too short",

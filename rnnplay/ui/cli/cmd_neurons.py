@@ -30,7 +30,7 @@ from rnnplay.core.vocab import describe_char
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import model_command
-from rnnplay.ui.cli.cmd_sample import NOT_UTF8, read_stdin, read_text
+from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
 
@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help="the text to read")
-    src.add_argument("--file", metavar="PATH", help="read the text from a file (UTF-8; - reads stdin)")
+    src.add_argument("--file", metavar="PATH", help="read the text from a file (- reads stdin)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of --file and stdin (default utf-8)")
     p.add_argument("--top", type=int, default=5, metavar="N", help="how many units --find shows (default 5)")
     p.add_argument("--state", choices=["h", "c"], default="h", help="hidden output h (default) or LSTM cell state c")
     p.add_argument("--streams", type=int, metavar="N",
@@ -70,7 +71,7 @@ def _text(args: argparse.Namespace, model: Model) -> str:
     if args.text is not None:
         text = args.text
     elif args.file is not None:
-        text = read_stdin("the text") if args.file == "-" else read_text(Path(args.file), hint=NOT_UTF8)
+        text = read_stdin("the text", args.encoding) if args.file == "-" else read_text(Path(args.file), args.encoding)
     else:
         raise RnnplayError("give the text to read with --text TEXT or --file PATH")
     unknown = model.vocab.unknown(text)

@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
     seed.add_argument("--seed-file", metavar="PATH", help="prime the model with this file's text (- reads stdin)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of --seed-file and stdin (default utf-8)")
     p.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
     p.add_argument("--sampler", default="temperature", help="temperature, greedy, top-k, top-p, beam, or a plugin's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a sampler parameter (repeatable)")
@@ -112,19 +113,15 @@ def run(args: argparse.Namespace) -> int:
 def read_seed(args: argparse.Namespace) -> str:
     """The seed: --seed with its escapes (docs/escapes.md), or a file's or stdin's text as it is."""
     if args.seed_file == "-" or args.seed == "-":
-        return read_stdin("the seed")
+        return read_stdin("the seed", args.encoding)
     if args.seed_file is not None:
-        return read_text(Path(args.seed_file), hint=NOT_UTF8)
+        return read_text(Path(args.seed_file), args.encoding)
     return unescape(args.seed)
 
 
-NOT_UTF8 = "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > NEW)"  # for commands without --encoding
-
-
-def read_text(path: Path, encoding: str = "utf-8", hint: str = "") -> str:
-    """A regular file's text, as it is (a named pipe or a folder is refused in one line, not waited on); ``hint``
-    says what to do with bytes that are not ``encoding`` when the command has no --encoding to offer."""
-    return decode(read_regular_file(path), str(path), encoding, hint)
+def read_text(path: Path, encoding: str = "utf-8") -> str:
+    """A regular file's text, as it is (a named pipe or a folder is refused in one line, not waited on)."""
+    return decode(read_regular_file(path), str(path), encoding)
 
 
 def read_stdin(what: str, encoding: str = "utf-8") -> str:
