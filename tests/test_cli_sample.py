@@ -240,6 +240,22 @@ def test_seed_and_neuron_files_in_another_encoding_are_read_with_encoding(
     assert shown.endswith("\nROMEO: and JIE\n")  # U, L and T: characters this small model has never seen
 
 
+@pytest.mark.parametrize("args", [
+    ["sample", "{model}", "--seed", "ROMEO", "--encoding", "nosuch"],  # no file to read, and still checked
+    ["score", "{model}", "--text", "ROMEO", "--encoding", "rot13"],
+    ["neurons", "{model}", "--unit", "0:1", "--text", "ROMEO", "--encoding", "idna"],
+    ["train", "{model}.txt", "--steps", "1", "--encoding", ""],
+])
+def test_an_encoding_that_is_no_text_codec_is_one_usage_line_before_anything_is_read(
+    model_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main([arg.replace("{model}", str(model_path)) for arg in args])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and err.count("\n") == 1, err
+    assert "unknown text encoding" in err and "try --encoding utf-8 or latin-1" in err and f"rnnplay {args[0]}" in err
+
+
 def test_seed_and_seed_file_together_are_refused(model_path: Path, tmp_path: Path) -> None:
     done = rnnplay("sample", str(model_path), "--seed", "x", "--seed-file", "y", cwd=tmp_path)
     assert done.returncode == 2 and "not allowed with argument" in done.stderr

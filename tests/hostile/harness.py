@@ -84,7 +84,10 @@ class Sandbox:
         monkeypatch.chdir(self.work)
         capsys.readouterr()
         start = time.perf_counter()
-        code = cli.main(list(args))
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit:  # a usage mistake: argparse's line, then the exit the console script makes
+            code = int(exit.code or 0)
         out = capsys.readouterr()
         return Outcome(code, out.out, out.err, time.perf_counter() - start)
 

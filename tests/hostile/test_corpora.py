@@ -370,10 +370,10 @@ ROWS = [
                      subprocess=True), id="train-file-bigger-than-memory"),
     pytest.param(Row([*SHOW, "dir:notes"], ("ids need", "are free"), make=dir_with(sparse("big.txt"))),
                  id="dir-member-bigger-than-memory"),  # streamed as a large file is: refused for the disk its ids need
-    pytest.param(Row([*SHOW, "t.txt", "--encoding", "rot13"], ("unknown text encoding 'rot13'",), {"t.txt": TEXT}),
-                 id="encoding-not-for-text"),
+    pytest.param(Row([*SHOW, "t.txt", "--encoding", "rot13"], ("unknown text encoding 'rot13'",), {"t.txt": TEXT},
+                     code=2), id="encoding-not-for-text"),  # refused as the flags are parsed: a usage mistake
     pytest.param(Row([*TRAIN, "t.txt", "--encoding", "punycode", *TINY], ("unknown text encoding",),
-                     {"t.txt": TEXT}, subprocess=True), id="train-encoding-for-domain-names"),
+                     {"t.txt": TEXT}, code=2, subprocess=True), id="train-encoding-for-domain-names"),
     pytest.param(Row([*SHOW, "card:evil.toml"], ("encoding = 'zlib'",),
                      {"evil.toml": card('spec = "stdlib:json"\nencoding = "zlib"')}), id="card-encoding-not-for-text"),
     pytest.param(Row([*SHOW, "file:" + "a" * 5000], ("no such file",)), id="file-path-too-long"),

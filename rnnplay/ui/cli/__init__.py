@@ -20,6 +20,7 @@ from typing import NoReturn
 from rnnplay import __version__
 from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable
+from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
@@ -92,6 +93,22 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     for subparser in dict.fromkeys(subcommands(parser).values()):  # aliases share one parser
         add_threads_option(subparser)
+
+
+def add_encoding_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, of: str) -> None:
+    """``--encoding NAME`` for the text ``of`` names, checked as it is parsed: an unknown codec, or one that is no
+    text encoding (rot13, idna), is one line before any file is opened, even where no file is read."""
+    parser.add_argument("--encoding", default="utf-8", type=known_encoding,
+                        help=f"text encoding of {of} (default %(default)s)")
+
+
+def known_encoding(name: str) -> str:
+    """``name`` as given, if :func:`text_codec` knows it as a text encoding; else argparse's one-line error."""
+    try:
+        text_codec(name)
+    except RnnplayError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return name
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

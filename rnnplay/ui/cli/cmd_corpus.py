@@ -14,6 +14,7 @@ from rnnplay.corpora.cards import Card, builtin_cards, require_card
 from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, size_from_env
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
+from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.progress import ProgressBar, amount
 from rnnplay.ui.console import visible
 
@@ -46,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.add_parser("list", help="the corpus cards and the spec prefixes").set_defaults(func=run_list)
     show = actions.add_parser("show", help="size, characters, vocabulary and a preview of a corpus")
     show.add_argument("corpus", metavar="NAME|SPEC", help="a card name, a file path or a corpus spec")
-    show.add_argument("--encoding", default="utf-8", help="text encoding of the files (default utf-8)")
+    add_encoding_option(show, "the files")
     show.add_argument("--preview", type=int, default=400, metavar="N", help="characters to preview (default 400)")
     show.add_argument("--max-download", metavar="SIZE",
                       help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")

@@ -29,7 +29,7 @@ from rnnplay.core.neurons import (
 from rnnplay.core.vocab import describe_char
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import model_command
+from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
@@ -58,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help="the text to read")
     src.add_argument("--file", metavar="PATH", help="read the text from a file (- reads stdin)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of --file and stdin (default utf-8)")
+    add_encoding_option(p, "--file and stdin")
     p.add_argument("--top", type=int, default=5, metavar="N", help="how many units --find shows (default 5)")
     p.add_argument("--state", choices=["h", "c"], default="h", help="hidden output h (default) or LSTM cell state c")
     p.add_argument("--streams", type=int, metavar="N",

@@ -22,7 +22,7 @@ from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import model_command
+from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, styled, visible
 
 ORDER = 20
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
     seed.add_argument("--seed-file", metavar="PATH", help="prime the model with this file's text (- reads stdin)")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of --seed-file and stdin (default utf-8)")
+    add_encoding_option(p, "--seed-file and stdin")
     p.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
     p.add_argument("--sampler", default="temperature", help="temperature, greedy, top-k, top-p, beam, or a plugin's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a sampler parameter (repeatable)")

@@ -12,7 +12,7 @@ from rnnplay.core.params import unescape
 from rnnplay.core.score import score_text, unknown_summary
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import model_command
+from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
 from rnnplay.ui.event_text import loss_text
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-split", action="store_true", help="score only the last 10%% (the validation split)")
     p.add_argument("--skip-unknown", action="store_true",
                    help="leave out characters the model has never seen (and say how many) instead of refusing")
-    p.add_argument("--encoding", default="utf-8", help="text encoding of --file and stdin (default utf-8)")
+    add_encoding_option(p, "--file and stdin")
     p.set_defaults(func=run)
 
 

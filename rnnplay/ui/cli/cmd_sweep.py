@@ -21,6 +21,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.cluster import ray_session, require_ray
 from rnnplay.session.sweep import CANCELLED, FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
+from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
 from rnnplay.ui.console import make_console, redraws
@@ -58,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="join the Ray cluster at ADDR (`ray start --head`; or RAY_ADDRESS) instead of a local Ray")
     s.add_argument("--out", metavar="DIR", help="the sweep's folder (default sweep-YYYYmmdd-HHMMSS)")
     s.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
-    s.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default %(default)s)")
+    add_encoding_option(s, "the corpus")
     p.set_defaults(func=run)
 
 

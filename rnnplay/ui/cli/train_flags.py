@@ -14,6 +14,7 @@ from typing import Any
 
 from rnnplay.core.params import Param, params_of
 from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.ui.cli import add_encoding_option
 
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
 REGULARISATION_FIELDS = ("dropout_kind", "weight_drop", "embedding_dropout", "ema")
@@ -72,7 +73,7 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--checkpoint-every", type=int, default=CHECKPOINT_EVERY.default, help=flag_help(CHECKPOINT_EVERY))
     r.add_argument("--save-dtype", choices=["float32", "float16"], default="float32",
                    help="precision of the saved weights (float16 halves the file)")
-    r.add_argument("--encoding", default="utf-8", help="text encoding of the corpus (default %(default)s)")
+    add_encoding_option(r, "the corpus")
     r.add_argument("--plot", metavar="PATH",
                    help="write the loss curves to PATH (.png or .svg) when training ends or is interrupted")
 
