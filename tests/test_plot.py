@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from file_limits import files_no_larger_than
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.ui.plot_file import HEIGHT, TRAIN, VAL, WIDTH, smooth, write_loss_plot
@@ -79,6 +80,15 @@ def test_bad_extension_empty_history_and_unwritable_place_are_one_line_errors(tm
     with pytest.raises(RnnplayError, match=r"cannot write .*folder\.png") as err:
         write_loss_plot(tmp_path / "folder.png", STEPS, LOSSES)
     assert "\n" not in str(err.value)
+
+
+def test_a_plot_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_was(tmp_path: Path) -> None:
+    earlier = write_loss_plot(tmp_path / "loss.png", STEPS, LOSSES)
+    before = earlier.read_bytes()
+    with files_no_larger_than(1000), pytest.raises(RnnplayError) as err:  # as a disk that fills up while it writes
+        write_loss_plot(earlier, STEPS, LOSSES, VAL_STEPS, VAL_LOSSES)
+    assert str(err.value) == f"cannot write {earlier}: File too large; pick another place"
+    assert earlier.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["loss.png"]  # no .tmp left
 
 
 def test_without_matplotlib_the_error_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

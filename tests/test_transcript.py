@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from file_limits import files_no_larger_than
 
 from rnnplay.session.events import ClipboardCopy, Event, Message
 from rnnplay.session.inspection import TurnRecord
@@ -78,6 +79,20 @@ def test_an_existing_file_is_kept_unless_force_is_given(session: Session, tmp_pa
     session.submit(f"/transcript save {path} force")
     assert path.read_text().startswith("# rnnplay transcript")
     assert [p.name for p in tmp_path.iterdir()] == ["chat.md"]  # no temporary file left
+
+
+def test_a_transcript_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_was(
+    session: Session, tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.md"
+    session.submit("To be")
+    session.submit(f"/transcript save {path}")
+    before = path.read_text()
+    session.submit("or not")
+    with files_no_larger_than(len(before)):  # room for the earlier transcript, not for the longer one
+        session.submit(f"/transcript save {path} force")
+    assert errors(session) == [f"cannot write {path}: File too large; choose another folder"]
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["chat.md"]
 
 
 @pytest.mark.parametrize(("args", "expected"), [

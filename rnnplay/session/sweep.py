@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnplay.core.atomic_write import write_atomically
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import Param, params_of, parse_pairs
 from rnnplay.core.train_config import ModelSpec, TrainConfig
@@ -351,22 +352,3 @@ class Sweep:
         write_atomically(self.out / "results.json", lambda f: f.write(text.encode()))
 
 
-def write_atomically(path: Path, write: Callable[[Any], Any]) -> None:
-    """``write(file)`` into a temporary file beside ``path``, then renamed over it: ``path`` is whole or absent."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; the files get the usual permissions
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as err:
-        raise RnnplayError(f"cannot write {path}: {err.strerror or err}; free some space or fix the folder") from None

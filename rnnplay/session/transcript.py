@@ -21,7 +21,6 @@ file unless asked to (``force``).
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import os
@@ -31,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from rnnplay.core.atomic_write import write_atomically
 from rnnplay.core.errors import RnnplayError
 from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
 
@@ -174,12 +174,6 @@ def save_transcript(path: Path, conversation: Conversation, force: bool = False)
         raise RnnplayError(f"{path} exists: /transcript save {path} force replaces it, or choose another name")
     if not os.path.isdir(path.parent):
         raise RnnplayError(f"{path.parent} is not a folder: create it first, or choose another path")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(render(conversation), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        with contextlib.suppress(OSError):  # not there, or in a folder we may not search
-            tmp.unlink()
-        raise RnnplayError(f"cannot write {path}: {err.strerror or err}; choose another folder") from None
+    text = render(conversation).encode("utf-8")
+    write_atomically(path, lambda f: f.write(text), fix="choose another folder")
     return path

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnnplay.core.atomic_write import write_atomically
 from rnnplay.core.errors import RnnplayError
 
 if TYPE_CHECKING:
@@ -102,15 +103,12 @@ def write_loss_plot(
 ) -> Path:
     """Write the loss curves to ``path``; its extension (.png, .svg or .pdf) picks the format."""
     path = Path(path)
-    plot_format(path)
+    suffix = plot_format(path)
     train, val = finite_pairs(steps, losses), finite_pairs(val_steps, val_losses)
     if not len(train[0]) and not len(val[0]):
         raise RnnplayError("there is no loss to plot yet: train for at least one step")
     figure = loss_figure(train, val, title)
-    try:
-        figure.savefig(path)
-    except OSError as err:
-        raise RnnplayError(f"cannot write {path}: {err.strerror}; pick another place") from None
+    write_atomically(path, lambda f: figure.savefig(f, format=suffix[1:]), fix="pick another place")
     return path
 
 
