@@ -29,8 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+from spinner import one_core_busy
 from train_throughput import CORPUS
-from under_load import one_core_busy
 
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.train_events import StepEvent

@@ -1,6 +1,6 @@
 """Sampling speed: characters per second from a 2-layer, 256-unit LSTM (vocabulary 65), one run.
 
-    python benchmarks/sample_speed.py [--chars 3000] [--repeat 3] [--threads N]
+    python benchmarks/sample_speed.py [--chars 3000] [--repeat 3] [--threads N|auto]
 
 Rows: rnnplay's generate() with the temperature sampler (one stream, everything a
 user's `rnnplay sample` does per character), the same with the compiled gate
@@ -10,32 +10,43 @@ same single-stream loop eagerly (nn.LSTM + nn.Linear under no_grad, multinomial
 sampling, one .item() per character). Random weights: speed does not depend on them.
 Each row gives the median and the best of --repeat runs (the best is the least
 disturbed by whatever else the machine is doing); the rows take turns, one run each
-per round, so the machine's slow minutes fall on all of them alike.
+per round, so the machine's slow minutes fall on all of them alike. Each round runs
+every row twice: quiet, then with another process spinning on one core
+(:mod:`spinner`), and the last columns give the busy median and its share of the quiet one.
 
-BLAS threads are set to --threads for both libraries before they load (default:
-one per core, what `rnnplay` itself gets). Per character the work is three (B, 256)
-x(256, 1024)-sized products, reading 3 MB of weights: two threads read them faster
-when the machine is quiet, and only wait for each other when it is busy.
+--threads N sets N BLAS threads for both libraries before they load. The default,
+auto, is what `rnnplay sample` does: rnnplay under its thread policy
+(:mod:`rnnplay.core.threads`, BLAS on the cores other processes leave free, read every
+half second), PyTorch on one thread per core, its own default. Per character the work
+is three (B, 256) x(256, 1024)-sized products, reading 3 MB of weights: two threads
+read them faster when the machine is quiet, and only wait for each other when it is busy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 
+from spinner import one_core_busy
+
+SETTLE = 2.0  # seconds after a change of load: four of the thread policy's readings
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chars", type=int, default=3000, help="characters per timed run")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per row; the median is printed")
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS / PyTorch threads (default: cores)")
+    ap.add_argument("--threads", type=thread_count, default="auto",
+                    help="BLAS / PyTorch threads (default auto: rnnplay's policy, and one per core for PyTorch)")
     args = ap.parse_args()
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    if args.threads != "auto":
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = args.threads
     runs = {
         "rnnplay, temperature 0.7, 1 stream": rnnplay_run(args, "temperature", {"temperature": 0.7}),
         "  the same, numpy only (RNNPLAY_JIT=0)": rnnplay_run(args, "temperature", {"temperature": 0.7}, jit=False),
@@ -43,29 +54,47 @@ def main() -> None:
         "rnnplay, beam width 8 (one batch of 8)": rnnplay_run(args, "beam", {"width": 8}),
         "PyTorch eager, temperature 0.7, 1 stream": torch_run(args),
     }
+    load = os.getloadavg()[0]
+    if args.threads == "auto":
+        from rnnplay.core import threads
+
+        threads.start("auto")  # as `rnnplay sample` does: BLAS gets the cores other processes leave free
     rates = round_robin({label: run for label, run in runs.items() if run is not None}, args.repeat)
     print(f"\nsampling from a 2x256 LSTM, vocabulary 65; {args.chars} chars per run, {args.repeat} runs, "
-          f"{args.threads} thread(s)")
-    print(f"{'':44}{'median':>10}{'best':>10}  chars/s")
+          f"threads: {args.threads}; load average before: {load:.2f}")
+    print(f"{'':44}{'median':>10}{'best':>10}{'busy':>10}{'of quiet':>10}  chars/s (busy: one core spinning)")
     for label in runs:
         r = rates.get(label)
-        print(f"{label:44}" + ("n/a (torch not installed)" if r is None else f"{r[0]:10,.0f}{r[1]:10,.0f}"))
+        print(f"{label:44}" + ("n/a (torch not installed)" if r is None else
+                               f"{r[0]:10,.0f}{r[1]:10,.0f}{r[2]:10,.0f}{r[2] / r[0]:9.2f}x"))
 
 
-def round_robin(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, float]]:
-    """(median, best) characters per second of each run over ``repeat`` rounds, after one warm-up each.
+def thread_count(text: str) -> str:
+    if text != "auto" and not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"give a number of threads or 'auto' (got {text!r})")
+    return text
 
-    Each round times every row once, so a slow minute on a shared machine hits all rows alike.
+
+def round_robin(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, float, float]]:
+    """(quiet median, quiet best, busy median) characters per second of each run over ``repeat`` rounds,
+    after one warm-up each.
+
+    Each round times every row once quiet and once with one core busy, so a slow minute on a
+    shared machine hits all rows alike.
     """
     for run in runs.values():
         run()  # warm up: caches, lazy imports, compiled kernels
-    rates: dict[str, list[float]] = {label: [] for label in runs}
+    rates: dict[tuple[str, bool], list[float]] = {(label, busy): [] for label in runs for busy in (False, True)}
     for _ in range(repeat):
-        for label, run in runs.items():
-            start = time.perf_counter()
-            n = run()
-            rates[label].append(n / (time.perf_counter() - start))
-    return {label: (statistics.median(r), max(r)) for label, r in rates.items()}
+        for busy in (False, True):
+            with one_core_busy() if busy else contextlib.nullcontext():
+                time.sleep(SETTLE)  # the thread policy's readings see the new load before the runs
+                for label, run in runs.items():
+                    start = time.perf_counter()
+                    n = run()
+                    rates[label, busy].append(n / (time.perf_counter() - start))
+    return {label: (statistics.median(rates[label, False]), max(rates[label, False]),
+                    statistics.median(rates[label, True])) for label in runs}
 
 
 def rnnplay_run(args: argparse.Namespace, sampler_name: str, params: dict, jit: bool = True) -> Callable[[], int]:
@@ -96,7 +125,7 @@ def torch_run(args: argparse.Namespace) -> Callable[[], int] | None:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(os.cpu_count() or 1 if args.threads == "auto" else int(args.threads))
     torch.manual_seed(0)
     V, H = 65, 256
     emb = torch.nn.Embedding(V, V)

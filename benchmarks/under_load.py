@@ -26,11 +26,10 @@ import argparse
 import contextlib
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
+from spinner import one_core_busy
 from train_throughput import CONFIGS, CORPUS, rnnplay_steps, torch_steps
 
 from rnnplay.core import parallel_step, threads
@@ -38,20 +37,6 @@ from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
-
-SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
-SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or until its parent is gone
-
-
-@contextlib.contextmanager
-def one_core_busy(own_session: bool = False) -> Iterator[None]:
-    """Another process keeps one core busy while the body runs (in a session of its own with ``own_session``)."""
-    spinner = subprocess.Popen(SPINNER, start_new_session=own_session)
-    try:
-        yield
-    finally:
-        spinner.kill()
-        spinner.wait()
 
 
 def timed_block(runner: Iterator[None], steps: int) -> tuple[float, float]:
