@@ -5,7 +5,7 @@
 What a user of the app does: a model loaded, `/train CORPUS` running in the background,
 a seed typed. The session writes the continuation from a copy of the weights while
 the training goes on (rnnplay.session). Rows, each quiet and with one core kept busy
-by another process (the spinner of under_load.py):
+by another process (the spinner of spinner.py):
 
 - alone: no training;
 - beside /train: the training waits between its steps while a continuation is
