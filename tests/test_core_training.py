@@ -8,6 +8,7 @@ import types
 
 import numpy as np
 import pytest
+from file_limits import files_no_larger_than
 from numpy_updates import numpy_updates
 
 from rnnplay.core import jit
@@ -29,8 +30,9 @@ from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, Ste
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
+from rnnplay.session.output_paths import OutputLock, check_output_path
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import OutputLock, TrainingRun, check_output_path, new_run
+from rnnplay.session.training_runs import TrainingRun, new_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):
@@ -470,6 +472,21 @@ def test_output_paths_are_checked_before_anything_runs(tmp_path, monkeypatch, na
     with pytest.raises(RnnplayError, match=message):
         check_output_path(name, "--out", checkpoint=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "sub"]
+
+
+def test_a_folder_that_cannot_take_a_byte_is_refused_before_anything_runs(tmp_path) -> None:
+    """A full disk still lets an empty file be made: the probe writes a byte, and so does the lock."""
+    out = tmp_path / "m.npz"
+    with files_no_larger_than(0), pytest.raises(RnnplayError) as err:  # as a full disk, where every write fails
+        check_output_path(out, "--out", checkpoint=True)
+    assert str(err.value) == f"cannot write --out {out}: File too large; free some space or choose another folder"
+    with files_no_larger_than(0), pytest.raises(RnnplayError) as err:
+        OutputLock(out).__enter__()
+    assert str(err.value) == (f"cannot write the lock file {out}.lock: File too large; "
+                              "free some space or choose another folder")
+    assert list(tmp_path.iterdir()) == []  # no probe, no lock file left behind
+    with OutputLock(out):  # and the lock it let go of is free
+        pass
 
 
 def test_ctrl_c_while_a_step_is_committed_waits_for_the_commit(small_text: str, monkeypatch) -> None:

@@ -221,7 +221,7 @@ def test_rnnplay_models_lists_them(tiny_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_a_name_is_taken_while_a_training_holds_its_lock_and_free_once_the_lock_is_stale(tmp_path: Path) -> None:
-    from rnnplay.session.training_runs import OutputLock
+    from rnnplay.session.output_paths import OutputLock
 
     target = tmp_path / "notes.npz"
     with OutputLock(target):  # a training writing notes.npz now

@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from file_limits import files_no_larger_than
 from plugin_fixtures import pip_install_fixtures
 
+from rnnplay.core.errors import RnnplayError
+from rnnplay.session.sweep import output_dir
 from rnnplay.ui.cli import main
 
 TINY = ["--hidden", "8", "--layers", "1", "--seq", "16"]
@@ -169,6 +172,14 @@ def test_grid_mistakes_are_one_line_before_anything_starts(grid: list[str], word
     err = capsys.readouterr().err
     assert words in err and len(err.splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_an_out_folder_that_cannot_take_a_byte_is_refused_before_any_trial(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    with files_no_larger_than(0), pytest.raises(RnnplayError) as err, output_dir(str(out)):  # as a full disk
+        pass
+    assert str(err.value) == f"cannot write to --out {out}: File too large; free some space or choose another folder"
+    assert list(tmp_path.iterdir()) == []  # the folder it made is gone again
 
 
 def test_a_budget_and_a_setting_given_once(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

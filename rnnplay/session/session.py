@@ -46,8 +46,8 @@ from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
+from rnnplay.session.output_paths import check_output_path
 from rnnplay.session.training_job import Runner, TrainingJob
-from rnnplay.session.training_runs import check_output_path
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")

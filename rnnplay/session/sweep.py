@@ -46,6 +46,7 @@ from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.distributed.trials import CANCELLED, FAILED, FINISHED, Outcome, Progress, TrialRunner
 from rnnplay.plugins.host import get_host
+from rnnplay.session.output_paths import out_of_room_hint, why_unwritable
 from rnnplay.session.training_runs import new_run
 
 WAITING, RUNNING, DIVERGED = "waiting", "running", "diverged"
@@ -257,11 +258,14 @@ def output_dir(path: str | None) -> Iterator[Path]:
         raise RnnplayError(f"--out {folder} already holds a sweep's results: choose another folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
-            pass
     except OSError as err:
-        raise RnnplayError(f"cannot write to --out {folder}: {err.strerror or err}; choose a folder you can "
-                           "write to") from None
+        why = (err.strerror or str(err), out_of_room_hint(err, "choose a folder you can write to"))
+    else:
+        why = why_unwritable(folder, prefix=".probe-")  # a byte, so that a full disk is refused now too
+    if why is not None:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # if this made it (empty)
+        raise RnnplayError(f"cannot write to --out {folder}: {why[0]}; {why[1]}")
     try:
         yield folder
     finally:

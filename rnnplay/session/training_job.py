@@ -36,16 +36,8 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.training_runs import (
-    BestCheckpoint,
-    OutputLock,
-    TrainingRun,
-    ancestry,
-    check_output_path,
-    continue_run,
-    growth_text,
-    new_run,
-)
+from rnnplay.session.output_paths import OutputLock, check_output_path
+from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, ancestry, continue_run, growth_text, new_run
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session

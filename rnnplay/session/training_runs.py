@@ -4,20 +4,16 @@ A run is a :class:`~rnnplay.core.trainer.Trainer` plus what it needs to be saved
 and resumed: the corpus's name and checksum and the command that started it. A
 fresh run (:func:`new_run`) or fine-tuning (:func:`continue_run`, :func:`init_from_run`)
 starts here; resuming a saved one is :func:`rnnplay.session.resume.resume_run`.
-Its output paths are checked before the first step (:func:`check_output_path`),
-locked against a second run (:class:`OutputLock`), and a save that fails goes to
-a rescue copy in rnnplay's data folder (:meth:`TrainingRun.save_or_rescue`).
+Its output paths are checked before the first step and locked against a second run
+(:mod:`rnnplay.session.output_paths`), and a save that fails goes to a rescue copy in
+rnnplay's data folder (:meth:`TrainingRun.save_or_rescue`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import math
 import os
-import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +38,7 @@ from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
+from rnnplay.session.output_paths import check_output_path
 
 
 @dataclass
@@ -145,123 +142,6 @@ class BestCheckpoint:
         h = run.trainer.history
         at = h.val_steps[h.val_losses.index(self.loss)]
         return f"kept {self.path}: the lowest validation loss, {self.loss:.4f} nats/char at step {at}"
-
-
-def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
-                      example: str = "model.npz") -> Path:
-    """``path`` expanded, once a file has been created and removed where it will go: a bad path fails now.
-
-    Refused in one line: an empty name, a folder, something that is not a regular file, a
-    folder nobody can write to (or a file where a folder should be), and, for checkpoints,
-    an existing file that is not one (rnnplay never overwrites a user's other files).
-    Missing folders are fine (saving creates them); nothing is left behind.
-    """
-    text = os.fspath(path)
-    if not text.strip() or "\0" in text:
-        raise RnnplayError(f"{what} path {text!r} is not a file name: name a file, e.g. {example}")
-    target = Path(os.path.expanduser(text))
-    if text.startswith("~") and str(target) == text:
-        raise RnnplayError(f"{what} path {text}: no such user's home folder; write the path out in full")
-    try:
-        mode: int | None = target.stat().st_mode
-    except (FileNotFoundError, NotADirectoryError):  # nothing there yet (a file in the way is said below)
-        mode = None
-    except OSError as err:  # a name too long, a loop of links, a folder we may not look into
-        raise RnnplayError(f"cannot write {what} {text}: {err.strerror or err}; choose another path") from None
-    if text.endswith(("/", os.sep)) or (mode is not None and stat.S_ISDIR(mode)):
-        raise RnnplayError(f"{what} path {text} is a folder: name a file in it, e.g. {target / example}")
-    if mode is not None and not stat.S_ISREG(mode):
-        raise RnnplayError(f"{what} path {text} is not a regular file: choose another name")
-    if checkpoint and mode is not None and not _is_checkpoint_or_empty(target):
-        raise RnnplayError(f"{what} path {text} is a file that is not an rnnplay checkpoint; rnnplay will not "
-                           "overwrite it: choose another name")
-    _write_test(target, what, text)
-    return target
-
-
-def _is_checkpoint_or_empty(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            head = f.read(4)
-    except OSError:
-        return False
-    return head in (b"", b"PK\x03\x04")  # every .npz is a zip file
-
-
-def _write_test(target: Path, what: str, text: str) -> None:
-    """Create and remove a file named as a save's temporary file is, in the nearest folder that exists (so a
-    probe a killed run left in the checkpoint's folder is removed by the next save there)."""
-    why = why_unwritable(target.parent, prefix=f".{target.name}.{os.getpid()}.")
-    if why is not None:
-        raise RnnplayError(f"cannot write {what} {text}: {why[0]}; {why[1]}")
-
-
-def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, str] | None:
-    """None once a file ``prefix…tmp`` was created and removed in ``folder`` or the nearest folder above it that
-    exists (saving creates the rest); else (why not, what to do). A real file, not the permission bits: root
-    writes past them, and a read-only mount refuses whatever they say."""
-    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
-        folder = folder.parent
-    if not os.path.isdir(folder):
-        return f"{folder} is a file, not a folder", "choose another path"
-    try:
-        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        return err.strerror or str(err), "choose a folder you can write to"
-    return None
-
-
-class OutputLock:
-    """``OUT.lock``, locked and holding this process's PID, while a run writes OUT.
-
-    A second run on the same OUT refuses in one line, naming the PID. The lock is an
-    ``flock``, which the system lets go when its process dies, so a lock left by a
-    killed run (its PID dead) is simply taken over.
-    """
-
-    def __init__(self, out: str | os.PathLike[str]) -> None:
-        out = Path(out)
-        self.path = out.with_name(out.name + ".lock")
-        self._file: Any = None
-
-    def __enter__(self) -> OutputLock:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            while self._file is None:
-                self._file = self._try_lock()
-        except OSError as err:
-            raise RnnplayError(f"cannot create the lock file {self.path}: {err.strerror or err}; "
-                               "choose another --out folder") from None
-        self._file.truncate(0)
-        self._file.write(f"{os.getpid()}\n")
-        self._file.flush()
-        return self
-
-    def _try_lock(self) -> Any:
-        """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it."""
-        f = self.path.open("a+")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            owner = f.read().strip()[:20]
-            f.close()
-            out = self.path.with_suffix("")
-            raise RnnplayError(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
-                               "or choose another --out") from None
-        same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
-        if not same:  # the holder removed it between our open and our lock: lock the new one
-            f.close()
-            return None
-        return f
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-        self._file.close()
-        self._file = None
 
 
 def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:

@@ -29,7 +29,8 @@ import pytest
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
 from rnnplay.models.bundled import load_model, save_model
-from rnnplay.session.training_runs import OutputLock, new_run
+from rnnplay.session.output_paths import OutputLock
+from rnnplay.session.training_runs import new_run
 
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 

@@ -9,7 +9,7 @@ import sys
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
-from rnnplay.session.training_runs import check_output_path
+from rnnplay.session.output_paths import check_output_path
 
 ORDER = 70
 EXAMPLES = """\

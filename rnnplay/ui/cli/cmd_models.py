@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import printable
 from rnnplay.models.library import library_files, list_models, model_table, models_dir
-from rnnplay.session.training_runs import why_unwritable
+from rnnplay.session.output_paths import why_unwritable
 
 ORDER = 65
 EXAMPLES = """\

@@ -28,17 +28,9 @@ from rnnplay.core.trainer import (
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
+from rnnplay.session.output_paths import OutputLock, check_output_path
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import (
-    BestCheckpoint,
-    OutputLock,
-    Saved,
-    TrainingRun,
-    check_output_path,
-    growth_text,
-    init_from_run,
-    new_run,
-)
+from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, growth_text, init_from_run, new_run
 from rnnplay.ui.cli.interrupts import Interrupts
 from rnnplay.ui.cli.progress import ProgressBar, TrainingProgress
 from rnnplay.ui.cli.streams import lenient_output

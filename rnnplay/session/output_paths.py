@@ -1,0 +1,156 @@
+"""Where a training writes, checked before its first step and held while it runs.
+
+:func:`check_output_path` refuses, in one line and before any work, a path that is a
+folder, a device, a file that is not a checkpoint, or in a folder that cannot take a file
+(no permission, a read-only mount, a full disk: :func:`why_unwritable` writes a real
+probe). :class:`OutputLock` keeps a second training off the same ``--out``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rnnplay.core.errors import RnnplayError
+
+
+def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
+                      example: str = "model.npz") -> Path:
+    """``path`` expanded, once a file has been created and removed where it will go: a bad path fails now.
+
+    Refused in one line: an empty name, a folder, something that is not a regular file, a
+    folder nobody can write to (or a file where a folder should be), and, for checkpoints,
+    an existing file that is not one (rnnplay never overwrites a user's other files).
+    Missing folders are fine (saving creates them); nothing is left behind.
+    """
+    text = os.fspath(path)
+    if not text.strip() or "\0" in text:
+        raise RnnplayError(f"{what} path {text!r} is not a file name: name a file, e.g. {example}")
+    target = Path(os.path.expanduser(text))
+    if text.startswith("~") and str(target) == text:
+        raise RnnplayError(f"{what} path {text}: no such user's home folder; write the path out in full")
+    try:
+        mode: int | None = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # nothing there yet (a file in the way is said below)
+        mode = None
+    except OSError as err:  # a name too long, a loop of links, a folder we may not look into
+        raise RnnplayError(f"cannot write {what} {text}: {err.strerror or err}; choose another path") from None
+    if text.endswith(("/", os.sep)) or (mode is not None and stat.S_ISDIR(mode)):
+        raise RnnplayError(f"{what} path {text} is a folder: name a file in it, e.g. {target / example}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise RnnplayError(f"{what} path {text} is not a regular file: choose another name")
+    if checkpoint and mode is not None and not _is_checkpoint_or_empty(target):
+        raise RnnplayError(f"{what} path {text} is a file that is not an rnnplay checkpoint; rnnplay will not "
+                           "overwrite it: choose another name")
+    _write_test(target, what, text)
+    return target
+
+
+def _is_checkpoint_or_empty(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head in (b"", b"PK\x03\x04")  # every .npz is a zip file
+
+
+def _write_test(target: Path, what: str, text: str) -> None:
+    """Create and remove a file named as a save's temporary file is, in the nearest folder that exists (so a
+    probe a killed run left in the checkpoint's folder is removed by the next save there)."""
+    why = why_unwritable(target.parent, prefix=f".{target.name}.{os.getpid()}.")
+    if why is not None:
+        raise RnnplayError(f"cannot write {what} {text}: {why[0]}; {why[1]}")
+
+
+def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, str] | None:
+    """None once a file ``prefix…tmp`` was created, written a byte and removed in ``folder`` or the nearest folder
+    above it that exists (saving creates the rest); else (why not, what to do). A real file, not the permission
+    bits: root writes past them, and a read-only mount refuses whatever they say; the byte finds a full disk,
+    where an empty file can still be made."""
+    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
+        folder = folder.parent
+    if not os.path.isdir(folder):
+        return f"{folder} is a file, not a folder", "choose another path"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+        try:
+            os.write(fd, b"\n")
+            os.fsync(fd)  # a file system that reserves space only when the data goes out says so here
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as err:
+        return err.strerror or str(err), out_of_room_hint(err, "choose a folder you can write to")
+    return None
+
+
+def out_of_room_hint(err: OSError, otherwise: str) -> str:
+    """What to do about ``err``: free some space when the disk or a quota is full, else ``otherwise``."""
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    return "free some space or choose another folder" if full else otherwise
+
+
+class OutputLock:
+    """``OUT.lock``, locked and holding this process's PID, while a run writes OUT.
+
+    A second run on the same OUT refuses in one line, naming the PID. The lock is an
+    ``flock``, which the system lets go when its process dies, so a lock left by a
+    killed run (its PID dead) is simply taken over.
+    """
+
+    def __init__(self, out: str | os.PathLike[str]) -> None:
+        out = Path(out)
+        self.path = out.with_name(out.name + ".lock")
+        self._file: Any = None
+
+    def __enter__(self) -> OutputLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            while self._file is None:
+                self._file = self._try_lock()
+            self._file.truncate(0)
+            self._file.write(f"{os.getpid()}\n")
+            self._file.flush()
+        except OSError as err:
+            self._let_go()  # locked but not written (a full disk): leave nothing behind
+            raise RnnplayError(f"cannot write the lock file {self.path}: {err.strerror or err}; "
+                               f"{out_of_room_hint(err, 'choose another --out folder')}") from None
+        return self
+
+    def _try_lock(self) -> Any:
+        """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it."""
+        f = self.path.open("a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            owner = f.read().strip()[:20]
+            f.close()
+            out = self.path.with_suffix("")
+            raise RnnplayError(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
+                               "or choose another --out") from None
+        same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
+        if not same:  # the holder removed it between our open and our lock: lock the new one
+            f.close()
+            return None
+        return f
+
+    def __exit__(self, *exc: object) -> None:
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Remove the lock file, then close it (which unlocks it); a close that cannot flush is let pass."""
+        if self._file is None:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._file = None
