@@ -187,8 +187,8 @@ def _unreadable(info: os.stat_result, what: str, limit: int | None, in_memory: b
         return f"has {info.st_size:,} bytes, more than the {limit:,} a {what} may have; check that it is the right file"
     memory = physical_memory() if in_memory else None
     if memory and info.st_size > memory:
-        return (f"has {info.st_size:,} bytes, more than this machine's {memory:,} bytes of memory, and a corpus is "
-                "held in memory; use a part of it")
+        return (f"has {info.st_size:,} bytes, more than this machine's {memory:,} bytes of memory, and this {what} "
+                "is read into memory whole; use a part of it")
     return ""
 
 

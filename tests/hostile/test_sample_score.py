@@ -24,6 +24,7 @@ TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the ea
 MODEL = "m.npz"
 STRANGE = "".join(chr(0x400 + i) for i in range(13))
 
+BIGGER_THAN_MEMORY = ("bytes of memory, and this file is read into memory whole", "use a part of it")
 ROWS = [
     # sampler parameters that compare as numbers but are none (issue 14, item 7)
     pytest.param(["sample", MODEL, "--temperature", "inf"], None, "temperature must be a finite number", id="temp-inf"),
@@ -66,6 +67,10 @@ ROWS = [
     pytest.param(["score", MODEL, "--file", "lone-cr.txt"], None, "'\\r'", id="score-lone-cr"),
     pytest.param(["score", MODEL, "--text", "B"], None, "need at least two", id="score-one-char"),
     pytest.param(["score", MODEL, "--text", "Bé", "--skip-unknown"], None, "need at least two", id="score-skip-to-one"),
+    pytest.param(["sample", MODEL, "--seed-file", "huge.txt"], None, BIGGER_THAN_MEMORY, id="seed-file-over-memory"),
+    pytest.param(["score", MODEL, "--file", "huge.txt"], None, BIGGER_THAN_MEMORY, id="score-file-over-memory"),
+    pytest.param(["neurons", MODEL, "--unit", "0:1", "--file", "huge.txt"], None, BIGGER_THAN_MEMORY,
+                 id="neurons-file-over-memory"),
 ]
 
 
@@ -83,6 +88,9 @@ def furnish(box: Sandbox, model: Path) -> None:
     (box.work / "binary.bin").write_bytes(b"ROMEO\x00\x01")
     (box.work / "latin1.txt").write_bytes("Rosé".encode("latin-1"))
     (box.work / "lone-cr.txt").write_bytes(b"But soft\rwhat light")
+    with open(box.work / "huge.txt", "wb") as f:  # a terabyte that takes no disk (sparse): more than any memory here
+        f.write(b"ROMEO: ")
+        f.truncate(1 << 40)
 
 
 @pytest.mark.parametrize(("args", "stdin", "mentions"), ROWS)
