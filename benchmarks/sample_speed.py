@@ -125,7 +125,7 @@ def torch_run(args: argparse.Namespace) -> Callable[[], int] | None:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(os.cpu_count() or 1 if args.threads == "auto" else int(args.threads))
+    torch.set_num_threads((os.cpu_count() or 1) if args.threads == "auto" else int(args.threads))
     torch.manual_seed(0)
     V, H = 65, 256
     emb = torch.nn.Embedding(V, V)
