@@ -19,12 +19,10 @@ removed by the next save to the same path.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnplay.core.atomic_write import write_atomically
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.checkpoint_archive import Member, member_headers, open_archive, read_member
 from rnnplay.core.errors import RnnplayError, printable
@@ -153,31 +152,13 @@ def _thinnable(history: dict[str, Any]) -> bool:
 
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray], replace: bool = True) -> None:
-    """Write a temporary file named with this process's id, fsync it, rename it over ``path`` (or, with
-    ``replace=False``, link it there only if nothing is there: :func:`_put_new`)."""
-    folder = path.parent
+    """The arrays as an ``.npz`` written whole or not at all (:func:`write_atomically`); with ``replace=False``
+    put at ``path`` only if nothing is there (:func:`_put_new`)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise RnnplayError(f"cannot write {path}: {err.strerror}; choose another --out folder") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; a saved model gets the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path) if replace else _put_new(Path(tmp), path)
-        _fsync_dir(folder)
-    except BaseException as err:
-        with contextlib.suppress(OSError):  # the folder itself may be gone: the write's error is the one to tell
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise RnnplayError(f"cannot write {path}: {err.strerror or err}") from None
-        raise
+    write_atomically(path, lambda f: np.savez(f, **arrays), fix=None, put=os.replace if replace else _put_new)
 
 
 def _put_new(tmp: Path, path: Path) -> None:
@@ -198,48 +179,9 @@ def _put_new(tmp: Path, path: Path) -> None:
                        "another name")
 
 
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Remove the temporary files of earlier saves to ``path`` whose process is gone (killed mid-save).
-
-    A temporary file is ``.<name>.<pid>.<random>.tmp``; one whose process still
-    runs belongs to a save in progress (two runs saving to the same path) and is
-    left alone.
-    """
-    own = re.compile(re.escape(f".{path.name}.") + r"(\d{1,10})\.[^.]+\.tmp")
-    removed = []
-    with os.scandir(path.parent) as entries:
-        for entry in entries:
-            match = own.fullmatch(entry.name)
-            if match and not _process_alive(int(match.group(1))):
-                Path(entry.path).unlink(missing_ok=True)
-                removed.append(Path(entry.path))
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # gone, or an id no process can have
-        return False
-    except PermissionError:  # another user's process, running
-        return True
-    return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # -- loading -----------------------------------------------------------------------------
+
+
 def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
                     training_state: bool = True) -> Checkpoint:
     """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name.

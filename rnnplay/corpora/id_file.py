@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnplay.core.atomic_write import process_alive
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
 from rnnplay.folders import cache_dir
@@ -188,19 +189,9 @@ def remove_stale_temporaries(folder: Path) -> None:
     """Remove temporary files whose writer is no longer running (killed midway through a build)."""
     for path in folder.glob(".tmp-*.part"):
         match = TEMP.match(path.name)
-        if match and not _alive(int(match[1])):
+        if match and not process_alive(int(match[1])):
             with suppress(OSError):
                 path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: alive
-        return True
-    return True
 
 
 def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndarray, dtype: np.dtype,

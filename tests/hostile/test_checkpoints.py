@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnplay.core.atomic_write import remove_stale_temporaries
 from rnnplay.core.cells.rnn import RNNCell
-from rnnplay.core.checkpoint import load_checkpoint, remove_stale_temporaries, save_checkpoint
+from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
