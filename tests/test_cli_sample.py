@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from terminal_reader import TerminalReader
 
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
@@ -290,3 +291,35 @@ def test_score_reads_crlf_as_lf_for_a_model_that_knows_no_cr(model_path: Path, t
     assert crlf.returncode == 0, crlf.stderr
     assert crlf.stdout.replace("crlf.txt", "lf.txt") == lf.stdout
     assert crlf.stderr == f"rnnplay: reading {TEXT.count(chr(10))} CRLF line ends as LF (the model knows no '\\r')\n"
+
+
+def stderr_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, bytes]:
+    """Run ``args`` with stdout to a pipe and stderr on a real pty (as in `rnnplay sample … > out.txt`):
+    (exit code, stdout, every byte the terminal was sent)."""
+    master, slave = os.openpty()
+    try:
+        with subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=slave) as proc:
+            os.close(slave)
+            reader = TerminalReader(master)
+            out, _ = proc.communicate(timeout=300)
+            reader.stop()
+    finally:
+        os.close(master)
+    return proc.returncode, out.decode(), reader.shown()
+
+
+@pytest.mark.parametrize(("command", "label"), [(["sample", "--seed-file"], b"reading the seed"),
+                                                (["score", "--file"], b"scoring")])
+def test_a_long_text_shows_its_reading_on_a_terminal_and_nothing_in_a_pipe(model_path: Path, tmp_path: Path,
+                                                                           command: list[str], label: bytes) -> None:
+    seed = TEXT * 80  # past LONG_SEED
+    (tmp_path / "scene.txt").write_text(seed)
+    args = [sys.executable, "-m", "rnnplay", command[0], str(model_path), command[1], "scene.txt"]
+    args += ["--length", "20", "--rng-seed", "3"] if command[0] == "sample" else []
+    piped = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+    if command[0] == "sample":
+        assert piped.stdout.startswith(seed) and len(piped.stdout) == len(seed) + 20 + 1
+    code, out, shown = stderr_on_a_terminal(args, tmp_path)
+    assert code == 0 and out == piped.stdout  # the same text, whatever stderr is
+    assert label in shown and b"100%" in shown and f"{len(seed):,} chars".encode() in shown

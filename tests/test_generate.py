@@ -11,7 +11,7 @@ import pytest
 from rnnplay.builtin.samplers import BeamSampler, GreedySampler
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import generate, prime
+from rnnplay.core.generate import PRIME_CHUNK, generate, prime
 from rnnplay.core.model import Model, States
 from rnnplay.core.sampler import TEMPERATURE, Sampler
 from rnnplay.core.vocab import Vocab
@@ -142,3 +142,19 @@ def test_bad_parameters_fail_before_anything_is_generated(model: Model) -> None:
         generate(model, "To", BeamSampler(), {"widht": 3}, 10, np.random.default_rng(0))
     with pytest.raises(RnnplayError, match="length must be >= 0"):
         generate(model, "To", TEMPERATURE, {}, -1, np.random.default_rng(0))
+
+
+def test_a_long_seed_is_read_before_generate_returns_its_progress_heard_and_a_cancel_stops_the_reading(
+        model: Model) -> None:
+    seed = "To be, or not to be: that is the true one.\n" * 100  # four chunks and a part
+    heard: list[float] = []
+    stream = generate(model, seed, TEMPERATURE, {}, 20, np.random.default_rng(0), progress=heard.append)
+    n = len(seed)
+    assert heard == [min(k + PRIME_CHUNK, n) / n for k in range(0, n, PRIME_CHUNK)]  # all read, nothing asked yet
+    assert "".join(stream) == text(model, seed=seed, length=20, rng_seed=0, params={})
+
+    cancel = threading.Event()
+    heard.clear()
+    stream = generate(model, seed, TEMPERATURE, {}, 20, np.random.default_rng(0), cancel=cancel,
+                      progress=lambda fraction: (heard.append(fraction), cancel.set()))
+    assert heard == [PRIME_CHUNK / n] and list(stream) == []  # stopped after the chunk it was in

@@ -384,6 +384,19 @@ def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text
     assert rec.of(ScoreShown)[-1].surprises[0].prob == min(result.probs)
 
 
+def test_a_long_seed_shows_its_reading_as_work_before_the_turn_starts(session: Session, rec: Recorder) -> None:
+    session.generation.generate("To be")
+    assert not rec.of(Working)
+    long = "To be, or not to be, that is the question. " * 150
+    text = session.generation.generate(long)
+    assert text and rec.of(TurnEnded)[-1] == TurnEnded("done", len(text))
+    what = f"reading a seed of {len(long):,} characters"
+    working = rec.of(Working)  # the start, its share done if it takes a while (on a busy machine), the end
+    assert working[0] == Working(what) and working[-1] == Working(what, done=True)
+    assert all(not w.done and w.what == what and 0 < w.fraction <= 1 for w in working[1:-1])
+    assert rec.events.index(working[-1]) < rec.events.index(rec.of(TurnStarted)[-1])  # read, then written
+
+
 def test_listings_and_help(session: Session, rec: Recorder) -> None:
     for line in ("/cells", "/samplers", "/corpora", "/plugins", "/help", "/help sampler"):
         session.submit(line)

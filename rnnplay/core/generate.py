@@ -3,7 +3,7 @@
 ::
 
     ids   = vocab.encode(seed)                 unknown characters skipped or refused
-    y, s  = prime(model, ids)                  the scores for the first new character
+    y, s  = prime(model, ids)                  the scores for the first new character (before generate returns)
     for i in sampler.generate(model.stepper(), y, s, length, rng, **params):
         yield vocab.chars[i]                   one chunk per id, as soon as it is picked
 
@@ -11,7 +11,9 @@ It stops at ``length`` characters, right after the ``stop`` string appears (the
 stop string is part of the output), or when ``cancel`` is set: the stepper
 checks it before every model step, so a cancel from another thread stops the
 stream within one step, whatever the sampler. The same ``rng`` seed gives the
-same text.
+same text. A long seed takes a while to read (one model step per character, each
+needing the last): ``progress(fraction)`` hears how far it has got, and ``cancel``
+stops it too.
 """
 
 from __future__ import annotations
@@ -25,21 +27,24 @@ import numpy as np
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
 from rnnplay.core.sampler import TEMPERATURE, Sampler, resolve_params
+from rnnplay.core.work import Progress
 
 PRIME_CHUNK = 1024  # seed characters per forward pass; bounds the memory a long seed needs
+LONG_SEED = 5 * PRIME_CHUNK  # seed characters from which front ends show the reading of a seed as work
 
 
 class Cancelled(Exception):
     """Raised inside the stepper when the cancel event is set; ends the stream quietly."""
 
 
-def prime(model: Model, ids: np.ndarray, cancel: threading.Event | None = None) -> tuple[np.ndarray, States]:
+def prime(model: Model, ids: np.ndarray, cancel: threading.Event | None = None,
+          progress: Progress | None = None) -> tuple[np.ndarray, States]:  # fmt: skip
     """Run the seed ids (n,) through the model: (logits (V,) for the next character, states).
 
     With no seed the state stays zero and the scores are the head applied to the
     zero hidden state, ``y = 0·W_hy + b_y``: the model's prediction from nothing.
     ``cancel``, checked before each chunk of PRIME_CHUNK characters, raises :class:`Cancelled`:
-    a long seed stops within a chunk.
+    a long seed stops within a chunk. ``progress(fraction)`` hears the share read after each chunk.
     """
     states = model.initial_state(1)
     if len(ids) == 0:
@@ -50,6 +55,8 @@ def prime(model: Model, ids: np.ndarray, cancel: threading.Event | None = None) 
         if cancel is not None and cancel.is_set():
             raise Cancelled
         logits, states, _ = model.forward(ids[start : start + PRIME_CHUNK], states)
+        if progress is not None:
+            progress(min(start + PRIME_CHUNK, len(ids)) / len(ids))
     return logits[-1, 0], states
 
 
@@ -64,24 +71,37 @@ def generate(
     stop: str | None = None,
     cancel: threading.Event | None = None,
     on_unknown: str = "skip",
+    progress: Progress | None = None,
 ) -> Iterator[str]:
     """Stream the continuation of ``seed_text``, one character per chunk, as the sampler picks them.
 
-    ``params`` (strings are parsed) are checked against ``sampler.params`` and the
-    seed is encoded before this returns, so bad input fails here, not mid-stream.
+    ``params`` (strings are parsed) are checked against ``sampler.params``, and the
+    seed is encoded and read into the model's state before this returns, so bad input
+    (and a model whose scores are NaN) fails here, not mid-stream, and a front end can
+    show a long seed's reading (``progress``) before the continuation starts.
     ``on_unknown="error"`` refuses unknown seed characters, naming them; "skip"
     drops them (callers report them with ``model.vocab.unknown(seed_text)``).
+    A ``cancel`` set while the seed is read gives an empty stream.
     """
     if length < 0:
         raise RnnplayError(f"length must be >= 0 (got {length})")
     values = resolve_params(sampler, params)
     ids = model.vocab.encode(seed_text, on_unknown=on_unknown)
-    return _stream(model, ids, sampler, values, length, rng, stop or None, cancel)
+    if length == 0 or (cancel is not None and cancel.is_set()):
+        return iter(())
+    try:
+        logits, states = prime(model, ids, cancel, progress)
+    except Cancelled:
+        return iter(())
+    if np.isnan(logits).any():
+        raise nan_scores()
+    return _stream(model, logits, states, sampler, values, length, rng, stop or None, cancel)
 
 
 def _stream(
     model: Model,
-    ids: np.ndarray,
+    logits: np.ndarray,
+    states: States,
     sampler: Sampler,
     values: dict[str, Any],
     length: int,
@@ -89,8 +109,6 @@ def _stream(
     stop: str | None,
     cancel: threading.Event | None,
 ) -> Iterator[str]:
-    if length == 0 or (cancel is not None and cancel.is_set()):
-        return
     model_step = model.stepper()
 
     def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
@@ -102,12 +120,6 @@ def _stream(
             raise nan_scores()
         return logits, states
 
-    try:
-        logits, states = prime(model, ids, cancel)
-    except Cancelled:
-        return
-    if np.isnan(logits).any():
-        raise nan_scores()
     chars = model.vocab.chars
     if getattr(sampler, "needs_chars", False):  # optional: samplers that match text (beam's `end`) get the alphabet
         values = {**values, "chars": chars}

@@ -82,8 +82,6 @@ def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | Non
     for start in range(0, n, CHUNK):
         if cancel is not None and cancel():
             raise Cancelled(f"stopped after scoring {start:,} of {n:,} characters")
-        if progress is not None:
-            progress(start / n)
         stop = min(start + CHUNK, n)
         logits, states, _ = model.forward(ids[start:stop, None], states)
         lp = log_softmax(logits[:, 0].astype(np.float64))  # (T, V)
@@ -93,6 +91,8 @@ def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | Non
         best = np.take_along_axis(best, np.argsort(-np.take_along_axis(lp, best, axis=1), axis=1), axis=1)
         top_ids[start:stop] = best
         top_probs[start:stop] = np.exp(np.take_along_axis(lp, best, axis=1))
+        if progress is not None:
+            progress(stop / n)
     loss = float(-logp.mean())
     if loss != loss:  # NaN: a cell's state went bad somewhere in the text; a "nan nats/char" would pass for a score
         raise ValueError("the model's scores are NaN (its cell's state is not a number)")

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import generate
+from rnnplay.core.generate import LONG_SEED, generate
 from rnnplay.core.model import Model
 from rnnplay.core.score import Score, score_text, unknown_summary
+from rnnplay.core.work import Progress
 from rnnplay.models.bundled import no_model
 from rnnplay.session.events import (
     Chunk,
@@ -156,14 +157,16 @@ class Generation:
             record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=s.sampler_name,
                              params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch)
             length, stop = s.length, s.stop
+            # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
+            blame = partial(s.host.blame, "samplers", s.sampler_name, "generating", cell=model.cell.name)
+            with blame(), self.reading(known) as progress:  # the seed is read before the turn starts
+                stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
+                                  on_unknown="skip", progress=progress)
             s.emit(TurnStarted(seed, s.sampler_label()))
             out: list[str] = []
             reason = "error"
             try:
                 self._writing = (record, out)  # /transcript save takes its text so far; the finally below clears it
-                stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
-                                  on_unknown="skip")
-                # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
                 for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
                     out.append(chunk)
                     s.emit(Chunk(chunk))
@@ -174,6 +177,15 @@ class Generation:
                     self._writing = None
                 s.emit(TurnEnded(reason, sum(map(len, out))))
         return "".join(out)
+
+    @contextlib.contextmanager
+    def reading(self, seed: str) -> Iterator[Progress | None]:
+        """A long seed's reading into the model shown as work (its share done), before its continuation starts."""
+        if len(seed) < LONG_SEED:
+            yield None
+            return
+        with self.session.working(f"reading a seed of {len(seed):,} characters") as report:
+            yield report
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
         """The same seed and random seed through several samplers (their default settings): a CompareShown event,

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 from rich.console import Console
@@ -23,7 +24,17 @@ from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
-from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, styled, visible
+from rnnplay.ui.cli.progress import reading_bar
+from rnnplay.ui.console import (
+    ansi,
+    colours,
+    heat_legend,
+    heat_style,
+    make_console,
+    no_color,
+    styled,
+    visible,
+)
 
 ORDER = 20
 EXAMPLES = """\
@@ -40,7 +51,8 @@ Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
 is taken as it is, final newline included."""
 
 # The compiled kernels (rnnplay.core.jit) take a moment to load and then save a little on each character:
-# below this many characters they cost more than they save (measured in docs/samplers.md and docs/performance.md).
+# below this many characters, seed and continuation together, they cost more than they save (measured in
+# docs/samplers.md and docs/performance.md).
 COMPILE_FROM = 25_000
 
 
@@ -64,8 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.length < COMPILE_FROM:
-        jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
     host = get_host()
     sampler = host.get("samplers", args.sampler)
     params: dict[str, str] = parse_assignments(args.set)
@@ -74,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rng_seed is not None and args.rng_seed < 0:
         raise RnnplayError(f"--rng-seed must be a whole number >= 0 (got {args.rng_seed})")
     seed = read_seed(args)
+    if len(seed) + args.length < COMPILE_FROM:  # the seed's characters are model steps too
+        jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
     model = open_model(args.model)
     unknown = model.vocab.unknown(seed)
     if unknown and not args.strict:
@@ -81,20 +93,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"rnnplay: skipping seed characters the model has never seen: {names}", file=sys.stderr)
     rng = np.random.default_rng(args.rng_seed)
     stop = unescape(args.stop) if args.stop else None
-    stream = generate(model, seed, sampler, params, args.length, rng, stop=stop,
-                      on_unknown="error" if args.strict else "skip")
     out = sys.stdout
-    console = make_console(out, color=True if args.heat == "always" else None)
-    heat = args.heat is not None and colours(console)
-    if args.heat == "auto" and not heat:
-        why = ("NO_COLOR is set" if no_color() else "stdout is not a terminal" if not out.isatty()
-               else f"the terminal is TERM={os.environ.get('TERM', '')!r}")
-        print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
+    console, heat = heat_console(args.heat, out)
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
-    out.write(shown(seed))
-    try:
-        # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
-        with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
+    # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
+    with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
+        with reading_bar("reading the seed", len(seed)) as progress:
+            stream = generate(model, seed, sampler, params, args.length, rng, stop=stop,
+                              on_unknown="error" if args.strict else "skip", progress=progress)
+        out.write(shown(seed))
+        try:
             if heat:
                 _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model,
                             shown)
@@ -102,12 +110,23 @@ def run(args: argparse.Namespace) -> int:
                 for ch in stream:
                     out.write(shown(ch))
                     out.flush()
-    finally:
-        out.write("\n")  # an error line then starts a line of its own
-        out.flush()
+        finally:
+            out.write("\n")  # an error line then starts a line of its own
+            out.flush()
     if heat:  # on stderr, in the colours the text got (a 16-colour terminal gets 16, not the 256 of the palette)
         print(ansi(console, heat_legend()), file=sys.stderr)
     return 0
+
+
+def heat_console(wanted: str | None, out: TextIO) -> tuple[Console, bool]:
+    """The console for ``out`` and whether it shows --heat's colours (saying why not, when they were asked for)."""
+    console = make_console(out, color=True if wanted == "always" else None)
+    heat = wanted is not None and colours(console)
+    if wanted == "auto" and not heat:
+        why = ("NO_COLOR is set" if no_color() else "stdout is not a terminal" if not out.isatty()
+               else f"the terminal is TERM={os.environ.get('TERM', '')!r}")
+        print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
+    return console, heat
 
 
 def read_seed(args: argparse.Namespace) -> str:

@@ -14,6 +14,7 @@ from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
+from rnnplay.ui.cli.progress import reading_bar
 from rnnplay.ui.event_text import loss_text
 
 ORDER = 30
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
                            "or use a model trained on text that has them")
     if unknown:
         text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
-    with get_host().blame("cells", model.cell.name, "scoring"):
-        score = score_text(model, text)
+    with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", len(text)) as progress:
+        score = score_text(model, text, progress=progress)
     if unknown:
         print(f"rnnplay: left out {unknown}", file=sys.stderr)
     print(f"{loss_text(score.nats_per_char)} on {len(score.probs):,} characters of {what}")

@@ -1,4 +1,5 @@
-"""Progress on stderr, drawn by rich: slow corpus loads (downloads, big folders) and a training run's status line.
+"""Progress on stderr, drawn by rich: slow corpus loads (downloads, big folders), a model reading a long text,
+and a training run's status line.
 
 On a terminal a rich :class:`~rich.progress.Progress` redraws in place, and lines
 printed meanwhile go above it; when stderr is a file or a pipe nothing is redrawn
@@ -9,7 +10,9 @@ one line when it is done, a run its status line now and then.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import TextIO
 
 from rich.console import Console, RenderableType
@@ -19,7 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnplay.core.errors import printable
+from rnnplay.core.generate import LONG_SEED
 from rnnplay.core.trainer import StepEvent
+from rnnplay.core.work import Progress as FractionDone
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText
 
@@ -104,6 +109,19 @@ class ProgressBar:
 
     def __exit__(self, *exc: object) -> None:
         self.bar.close()
+
+
+@contextlib.contextmanager
+def reading_bar(label: str, length: int, stream: TextIO | None = None) -> Iterator[FractionDone | None]:
+    """A ``progress(fraction)`` that draws ``label [━━━╸━━]  56% 56,320 chars / 100,000 chars`` while a model reads
+    a text of ``length`` characters (one step a character, so a long one takes a while); None when the text is
+    short or stderr is no terminal (a pipe or a log gets no line)."""
+    bar = ProgressBar(stream)
+    if length < LONG_SEED or not redraws(bar.console):
+        yield None
+        return
+    with bar:
+        yield lambda fraction: bar(label, round(fraction * length), length, "chars")
 
 
 class TrainingProgress:
