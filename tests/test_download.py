@@ -25,7 +25,7 @@ import pytest
 from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
 from rnnplay.corpora.cards import require_card
-from rnnplay.corpora.download import fetch, size_from_env
+from rnnplay.corpora.download import _refuse_a_web_page, fetch, size_from_env
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED / "tinyshakespeare.txt"
@@ -37,7 +37,8 @@ pytestmark = pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"benchmark cor
 class Handler(http.server.BaseHTTPRequestHandler):
     """/good/NAME the real file, /corrupt/NAME one byte flipped, /short/NAME half then hang up,
     /renamed/input.txt only under the url's name, /error/NAME a 500, /trickle/NAME a byte at a time
-    without end, /unsized/NAME the file without a Content-Length, anything else 404."""
+    without end, /unsized/NAME the file without a Content-Length, /page/NAME a web page showing it,
+    anything else 404."""
 
     body = b""
 
@@ -55,6 +56,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = body[:1000] + bytes([body[1000] ^ 1]) + body[1001:]
         if folder == "error":
             self.send_error(500, "broken on purpose")
+            return
+        if folder == "page":  # the page around a file, as github.com/…/blob/… answers
+            page = b"<!DOCTYPE html><html><body><pre>" + body[:2000] + b"</pre></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
             return
         known = {"good": ("tinyshakespeare.txt", "input.txt"), "corrupt": ("tinyshakespeare.txt",),
                  "short": ("tinyshakespeare.txt",), "renamed": ("input.txt",)}
@@ -195,6 +204,19 @@ def test_http_errors_are_one_line(server: str, cache: Path) -> None:
     with pytest.raises(RnnplayError, match="answered HTTP 500"):
         load_corpus(f"url:{server}/error/input.txt")
     assert files_in(cache) == []
+
+
+def test_a_web_page_where_a_text_file_was_meant_is_refused_with_the_raw_address(server: str, cache: Path) -> None:
+    with pytest.raises(RnnplayError, match=r"/page/input\.txt is a web page \(Content-Type: text/html\), not the "
+                                           r"text file itself; give the address of the file itself"):
+        load_corpus(f"url:{server}/page/input.txt")
+    assert files_in(cache) == []
+    for page in ("story.html", "v1.2/", "story"):  # a page asked for as one
+        assert "<!DOCTYPE html>" in load_corpus(f"url:{server}/page/{page}").text
+    with pytest.raises(RnnplayError, match=r"give the raw file's address, https://raw\.githubusercontent\.com/"
+                                           r"karpathy/char-rnn/master/data/tinyshakespeare/input\.txt$"):
+        _refuse_a_web_page("text/html; charset=utf-8",
+                           "https://github.com/karpathy/char-rnn/blob/master/data/tinyshakespeare/input.txt")
 
 
 def test_an_unreachable_url_says_what_to_do(cache: Path) -> None:

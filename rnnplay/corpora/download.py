@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError, flat, has_control, printable
@@ -41,6 +41,8 @@ CHUNK = 1 << 16
 TIMEOUT = 30.0  # seconds one read may wait for the server
 UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 DRIVE = re.compile(r"[A-Za-z]:")
+GITHUB_BLOB = re.compile(r"https?://(?:www\.)?github\.com/(?P<repo>[^/]+/[^/]+)/blob/(?P<rest>.+)", re.IGNORECASE)
+RAW_GITHUB = "https://raw.githubusercontent.com"
 
 
 class NotFound(RnnplayError):
@@ -207,6 +209,7 @@ def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Prog
     if coding not in ("", "identity"):  # urllib asks for none and unpacks none: these bytes are not the file
         raise RnnplayError(f"{url} was sent compressed (Content-Encoding: {flat(coding)[:40]}), which rnnplay does "
                            "not unpack; download it by hand (e.g. curl --compressed) and give the file's path")
+    _refuse_a_web_page(response.headers.get("Content-Type") or "", url)
     header = response.headers.get("Content-Length")
     length = int(header) if header and header.strip().isdigit() else None
     if limit is not None and length is not None and length > limit:
@@ -226,6 +229,23 @@ def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Prog
             raise RnnplayError(f"the download of {url} took longer than {deadline_seconds():g} s ({got:,} bytes "
                                f"so far); try again, use a mirror ({MIRROR_ENV}) or raise {TIMEOUT_ENV}")
     return got, digest.hexdigest(), length
+
+
+def _refuse_a_web_page(content_type: str, url: str) -> None:
+    """A page of HTML where the address names some other kind of file (``notes.txt``, or any ``…/blob/…`` on
+    GitHub): the page around the file, not the file. Refused before its body is read, with the raw file's
+    address if known. An address of a page (``/``, ``/story``, ``.html``) is taken as it comes."""
+    kind = content_type.partition(";")[0].strip().lower()
+    path = urllib.parse.urlsplit(url).path
+    suffix = "" if path.endswith("/") else PurePosixPath(path).suffix.lower()  # "" for "/", "/v1.2/" and "/story"
+    blob = GITHUB_BLOB.fullmatch(url.split("?", 1)[0].split("#", 1)[0])
+    names_another_file = suffix not in ("", ".html", ".htm", ".xhtml")
+    if kind not in ("text/html", "application/xhtml+xml") or not (blob or names_another_file):
+        return
+    fix = (f"give the raw file's address, {RAW_GITHUB}/{blob['repo']}/{blob['rest']}" if blob else
+           "give the address of the file itself (a \"raw\" link), or save the page and give its path")
+    raise RnnplayError(f"{flat(url)[:200]} is a web page (Content-Type: {flat(kind)[:40]}), not the text file "
+                       f"itself; {fix}")
 
 
 def _too_big(url: str, got: int, limit: int, size: int | None, more: bool = False) -> str:
