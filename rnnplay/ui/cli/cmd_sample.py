@@ -25,16 +25,7 @@ from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.cli.progress import reading_bar
-from rnnplay.ui.console import (
-    ansi,
-    colours,
-    heat_legend,
-    heat_style,
-    make_console,
-    no_color,
-    styled,
-    visible,
-)
+from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, styled, visible
 
 ORDER = 20
 EXAMPLES = """\
