@@ -146,6 +146,22 @@ def test_heat_colours_only_when_forced_off_a_terminal(model_path: Path, tmp_path
     assert forced.stdout.replace("\x1b[0m", "").count("\x1b[38;5;") == sum(c != "\n" for c in plain.stdout[2:-1])
 
 
+def test_heat_reads_a_long_seed_once_for_the_text_and_its_colours(model_path: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "long.txt").write_text(TEXT * 60)  # past LONG_SEED
+    args = ["sample", str(model_path), "--seed-file", str(tmp_path / "long.txt"), "--length", "30", "--rng-seed", "2"]
+    assert main(args) == 0
+    plain = capsys.readouterr().out
+    read: list[int] = []  # characters through Model.forward: the seed's reading, however it is reached
+    forward = Model.forward
+    monkeypatch.setattr(Model, "forward", lambda self, ids, *a: read.append(ids.size) or forward(self, ids, *a))
+    assert main([*args, "--heat=always"]) == 0
+    coloured = capsys.readouterr().out
+    assert sum(read) == len(TEXT) * 60  # once (it was twice: for the text, then for the colours)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain and "\x1b[38;5;" in coloured
+
+
 def test_score_prints_nats_and_bits(model_path: Path, tmp_path: Path) -> None:
     done = rnnplay("score", str(model_path), "--text", "But soft, what light", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from rnnplay.builtin.samplers import BeamSampler, GreedySampler
+from rnnplay.core import generate as generate_module
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import PRIME_CHUNK, generate, prime
+from rnnplay.core.generate import PRIME_CHUNK, generate, prime, prime_seed
 from rnnplay.core.model import Model, States
 from rnnplay.core.sampler import TEMPERATURE, Sampler
 from rnnplay.core.vocab import Vocab
@@ -158,3 +159,22 @@ def test_a_long_seed_is_read_before_generate_returns_its_progress_heard_and_a_ca
     stream = generate(model, seed, TEMPERATURE, {}, 20, np.random.default_rng(0), cancel=cancel,
                       progress=lambda fraction: (heard.append(fraction), cancel.set()))
     assert heard == [PRIME_CHUNK / n] and list(stream) == []  # stopped after the chunk it was in
+
+
+def test_a_seed_read_once_starts_every_continuation_as_the_text_would(model: Model,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    seed = "To be, or not to be: that is the true one.\n" * 30  # two chunks
+    runs = ((TEMPERATURE, {"temperature": 1.0}), (GreedySampler(), {}), (BeamSampler(), {"width": 3}))
+    expected = [text(model, seed=seed, length=40, rng_seed=5, sampler=sampler, params=params)
+                for sampler, params in runs]
+    reads: list[int] = []
+    real_prime = generate_module.prime
+    monkeypatch.setattr(generate_module, "prime", lambda m, ids, *a: reads.append(len(ids)) or real_prime(m, ids, *a))
+    primed = prime_seed(model, seed)
+    logits, states = primed.fresh()
+    got = ["".join(generate(model, primed, sampler, params, 40, np.random.default_rng(5))) for sampler, params in runs]
+    assert got == expected and reads == [len(seed)]  # read once, continued three times
+    np.testing.assert_array_equal(primed.logits, logits)  # the reading itself is left as it was
+    for kept, now in zip(states, primed.states, strict=True):
+        for a, b in zip(kept, now, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -14,7 +14,9 @@ import pytest
 from tiny_model import write_corpus
 from waiting import wait_for
 
+from rnnplay.core import generate as generate_module
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.generate import generate
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
 from rnnplay.corpora import load_corpus
@@ -367,6 +369,24 @@ def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorde
     working = rec.of(Working)
     assert working[0] == Working(f"comparing {len(rows)} samplers") and working[-1].done
     assert "/set seed" in rec.messages("info")[-1]
+
+
+def test_compare_reads_a_long_seed_once_for_every_sampler(session: Session, rec: Recorder,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    long = "To be, or not to be, that is the question. " * 150
+    session.submit("/set seed 4")
+    reads: list[int] = []
+    real_prime = generate_module.prime
+    monkeypatch.setattr(generate_module, "prime", lambda m, ids, *a: reads.append(len(ids)) or real_prime(m, ids, *a))
+    rows = dict(session.generation.compare(long, length=15))
+    assert reads == [len(session.model.vocab.encode(long))]  # one reading, continued by every sampler
+    monkeypatch.setattr(generate_module, "prime", real_prime)
+    for name in session.host.samplers:
+        sampler = session.host.get("samplers", name)
+        params = {k: p.default for k, p in sampler.params.items()}
+        alone = "".join(generate(session.model, long, sampler, params, 15, np.random.default_rng(4), stop=session.stop))
+        assert [text for label, text in rows.items() if label.split()[0] == name] == [alone]
+    assert f"reading a seed of {len(long):,} characters" in {w.what for w in rec.of(Working)}  # shown as work
 
 
 def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text(session: Session,

@@ -7,6 +7,10 @@
     for i in sampler.generate(model.stepper(), y, s, length, rng, **params):
         yield vocab.chars[i]                   one chunk per id, as soon as it is picked
 
+A seed read once (:func:`prime_seed`, a :class:`Primed`) can start many continuations:
+each gets its own copy of the state, so colouring a stream or comparing samplers
+does not read a long seed again.
+
 It stops at ``length`` characters, right after the ``stop`` string appears (the
 stop string is part of the output), or when ``cancel`` is set: the stepper
 checks it before every model step, so a cancel from another thread stops the
@@ -18,8 +22,10 @@ stops it too.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,9 +66,37 @@ def prime(model: Model, ids: np.ndarray, cancel: threading.Event | None = None,
     return logits[-1, 0], states
 
 
+@dataclass(frozen=True)
+class Primed:
+    """A seed read into the model: the scores for the first new character and the state after the seed."""
+
+    logits: np.ndarray  # (V,)
+    states: States
+
+    def fresh(self) -> tuple[np.ndarray, States]:
+        """Copies of the scores and state, for one continuation (a sampler or cell may write into its arrays)."""
+        return self.logits.copy(), copy.deepcopy(self.states)
+
+
+def prime_seed(model: Model, seed_text: str, *, on_unknown: str = "skip", cancel: threading.Event | None = None,
+              progress: Progress | None = None) -> Primed:  # fmt: skip
+    """Encode ``seed_text`` and read it into the model (:func:`prime`); :class:`Cancelled` when ``cancel`` is set.
+
+    Unknown characters are refused (``on_unknown="error"``) or dropped ("skip"); scores
+    that are NaN are refused here, before any continuation starts.
+    """
+    ids = model.vocab.encode(seed_text, on_unknown=on_unknown)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+    logits, states = prime(model, ids, cancel, progress)
+    if np.isnan(logits).any():
+        raise nan_scores()
+    return Primed(logits, states)
+
+
 def generate(
     model: Model,
-    seed_text: str,
+    seed: str | Primed,
     sampler: Sampler,
     params: Mapping[str, Any],
     length: int,
@@ -73,8 +107,9 @@ def generate(
     on_unknown: str = "skip",
     progress: Progress | None = None,
 ) -> Iterator[str]:
-    """Stream the continuation of ``seed_text``, one character per chunk, as the sampler picks them.
+    """Stream the continuation of ``seed``, one character per chunk, as the sampler picks them.
 
+    ``seed`` is text, or a seed already read (:func:`prime_seed`), which is then not read again.
     ``params`` (strings are parsed) are checked against ``sampler.params``, and the
     seed is encoded and read into the model's state before this returns, so bad input
     (and a model whose scores are NaN) fails here, not mid-stream, and a front end can
@@ -86,15 +121,16 @@ def generate(
     if length < 0:
         raise RnnplayError(f"length must be >= 0 (got {length})")
     values = resolve_params(sampler, params)
-    ids = model.vocab.encode(seed_text, on_unknown=on_unknown)
-    if length == 0 or (cancel is not None and cancel.is_set()):
+    if length == 0:
+        if isinstance(seed, str):
+            model.vocab.encode(seed, on_unknown=on_unknown)  # an unknown character is still refused
         return iter(())
     try:
-        logits, states = prime(model, ids, cancel, progress)
+        primed = seed if isinstance(seed, Primed) else prime_seed(model, seed, on_unknown=on_unknown, cancel=cancel,
+                                                                 progress=progress)
     except Cancelled:
         return iter(())
-    if np.isnan(logits).any():
-        raise nan_scores()
+    logits, states = primed.fresh()
     return _stream(model, logits, states, sampler, values, length, rng, stop or None, cancel)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import prime
+from rnnplay.core.generate import Primed
 from rnnplay.core.model import Model, States
 from rnnplay.core.ops import log_softmax
 from rnnplay.core.vocab import Vocab, describe_char
@@ -102,9 +102,10 @@ def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | Non
 class RunningScore:
     """The probability the model gives each next character of a stream, one at a time (for live colouring)."""
 
-    def __init__(self, model: Model, seed_ids: np.ndarray) -> None:
+    def __init__(self, model: Model, seed: Primed) -> None:
+        """Start after ``seed`` (:func:`.generate.prime_seed`), read once for the stream and for its colours."""
         self.model = model
-        self.logits, self.states = prime(model, seed_ids)
+        self.logits, self.states = seed.fresh()
         self.step = model.stepper()
 
     def push(self, i: int) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import LONG_SEED, generate
+from rnnplay.core.generate import LONG_SEED, Cancelled, Primed, generate, prime_seed
 from rnnplay.core.model import Model
 from rnnplay.core.score import Score, score_text, unknown_summary
 from rnnplay.core.work import Progress
@@ -197,15 +197,16 @@ class Generation:
         with self.exclusive() as (model, cancel), s.working(f"comparing {len(samplers)} samplers") as report:
             record = partial(CompareRecord, len(s.turns), s.model_name, self.known(model, seed))
             seed_value = s.seed if s.seed is not None else int(self.rng.integers(1 << 31))
+            primed = self._read_once(model, seed, cancel, report)  # every sampler continues the same reading
             for i, sampler in enumerate(samplers):
+                if primed is None or cancel.is_set():
+                    break
                 report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
                 params = {k: p.default for k, p in sampler.params.items()}
                 with s.host.blame("samplers", sampler.name, "comparing samplers", cell=model.cell.name):
-                    text = "".join(generate(model, seed, sampler, params, length, np.random.default_rng(seed_value),
-                                            stop=s.stop, cancel=cancel, on_unknown="skip"))
+                    text = "".join(generate(model, primed, sampler, params, length, np.random.default_rng(seed_value),
+                                            stop=s.stop, cancel=cancel))
                 rows.append(CompareRow(sampler.name, params, text))
-                if cancel.is_set():
-                    break
             with self._records:
                 self.compares.append(record(seed_value, length, s.stop, tuple(rows),
                                             "stopped" if cancel.is_set() else "done"))
@@ -214,6 +215,17 @@ class Generation:
         if s.seed is None:
             s.info(f"random seed {seed_value}: /set seed {seed_value} repeats this comparison")
         return shown
+
+    def _read_once(self, model: Model, seed: str, cancel: threading.Event,
+                   report: Callable[[float, str], None]) -> Primed | None:  # fmt: skip
+        """``seed`` read into ``model`` (None when stopped), a long one shown as work (its share read)."""
+        what = f"reading a seed of {len(seed):,} characters"
+        progress = None if len(seed) < LONG_SEED else lambda done: report(done, what)
+        try:
+            with self.session.host.blame("cells", model.cell.name, "reading the seed"):
+                return prime_seed(model, seed, cancel=cancel, progress=progress)
+        except Cancelled:
+            return None
 
     def score(self, text: str, worst: int = 3) -> Score:
         """How surprised the model is by ``text``: its bits per character, and its ``worst`` least expected

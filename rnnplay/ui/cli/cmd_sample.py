@@ -14,7 +14,7 @@ from rich.console import Console
 
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import generate
+from rnnplay.core.generate import generate, prime_seed
 from rnnplay.core.model import Model
 from rnnplay.core.params import unescape
 from rnnplay.core.sampler import parse_assignments
@@ -89,14 +89,13 @@ def run(args: argparse.Namespace) -> int:
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
     # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
     with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
-        with reading_bar("reading the seed", len(seed)) as progress:
-            stream = generate(model, seed, sampler, params, args.length, rng, stop=stop,
-                              on_unknown="error" if args.strict else "skip", progress=progress)
+        with reading_bar("reading the seed", len(seed)) as progress:  # read once, for the text and its colours
+            primed = prime_seed(model, seed, on_unknown="error" if args.strict else "skip", progress=progress)
+        stream = generate(model, primed, sampler, params, args.length, rng, stop=stop)
         out.write(shown(seed))
         try:
             if heat:
-                _write_heat(console, stream, RunningScore(model, model.vocab.encode(seed, on_unknown="skip")), model,
-                            shown)
+                _write_heat(console, stream, RunningScore(model, primed), model, shown)
             else:
                 for ch in stream:
                     out.write(shown(ch))
