@@ -5,12 +5,15 @@ size. The test sets the same random seed in both, types the seed, and looks for
 `rnnplay sample`'s whole output -- 2,000 characters of several lines, the last one
 unfinished -- verbatim in the bytes the terminal received (the terminal turns each
 "\n" into "\r\n"), followed at once by the next prompt. Keys typed while the text
-streams must neither land inside it nor be lost.
+streams must neither land inside it nor be lost. A turn that goes quiet mid-line shows
+its spinner on the row below, and the screen (pyte, a terminal emulator fed the same
+bytes) keeps no trace of it once the text goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import subprocess
@@ -19,10 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_fixtures import pip_install_fixtures
 
 from rnnplay.models.bundled import BUNDLED_MODEL
 
 pexpect = pytest.importorskip("pexpect")
+pyte = pytest.importorskip("pyte")
 pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
 
 TIMEOUT = 120  # a bound that catches a hang, not a speed claim
@@ -136,3 +141,38 @@ def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
         child.expect_exact(on_terminal(expected))
         child.expect_exact(PROMPT)
         assert visible(child.before) == b""
+
+
+def screen_of(received: bytes, rows: int, columns: int) -> pyte.Screen:
+    """The screen a terminal of rows x columns shows after ``received``."""
+    screen = pyte.Screen(columns, rows)
+    pyte.ByteStream(screen).feed(received)
+    return screen
+
+
+def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: dict[str, str],
+                                                                          tmp_path: Path) -> None:
+    seed = "ROMEO: Is"  # the bundled model's greedy continuation: " there?" then new lines
+    env = {**env, "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path)),
+           "WILD_RESUME": str(tmp_path / "resume")}  # the sampler `pause` waits, after three characters, for it
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "sample", "--sampler", "greedy", "--seed", seed,
+                           "--length", "60"], capture_output=True, env=env, timeout=TIMEOUT)
+    expected = done.stdout.decode().rstrip("\n").split("\n")  # `pause` picks what greedy picks
+    assert "\n" not in expected[0][: len(seed) + 3] and len(expected) > 2
+    with repl(env) as child:
+        child.logfile_read = received = io.BytesIO()
+        command(child, "/sampler pause", "sampler: pause")
+        command(child, "/set length 60", "length = 60 chars")
+        child.send(seed + "\r")
+        child.expect_exact(b"pause is still choosing the next characters (3 of 60 written)")
+        child.expect_exact(b"\x1b8")  # the cursor back after the spinner's row
+        screen = screen_of(received.getvalue(), 24, 80)
+        y, x = screen.cursor.y, screen.cursor.x
+        assert screen.display[y].rstrip() == expected[0][: len(seed) + 3] and x == len(seed) + 3
+        assert "pause is still choosing the next characters" in screen.display[y + 1]
+        (tmp_path / "resume").touch()
+        child.expect_exact(PROMPT)
+        shown = [row.rstrip() for row in screen_of(received.getvalue(), 24, 80).display]
+    start = shown.index(expected[0])
+    assert shown[start : start + len(expected)] == expected  # the text as `sample` prints it, nothing left over
+    assert not any("still choosing" in row for row in shown)

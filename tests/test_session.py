@@ -23,7 +23,7 @@ from rnnplay.corpora import load_corpus
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.host import Registered
 from rnnplay.plugins.slash import SimpleCommand
-from rnnplay.session import training_job
+from rnnplay.session import stall_watch, training_job
 from rnnplay.session.events import (
     Changed,
     Chunk,
@@ -415,6 +415,34 @@ def test_a_long_seed_shows_its_reading_as_work_before_the_turn_starts(session: S
     assert working[0] == Working(what) and working[-1] == Working(what, done=True)
     assert all(not w.done and w.what == what and 0 < w.fraction <= 1 for w in working[1:-1])
     assert rec.events.index(working[-1]) < rec.events.index(rec.of(TurnStarted)[-1])  # read, then written
+
+
+class Hesitant:
+    """A sampler that gives two characters (id 0), then waits until the turn has said that it is still at work."""
+
+    name, help, params = "hesitant", "waits after two characters", {}
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    def generate(self, stepper, logits, state, length, rng, **params):
+        for n in range(length):
+            if n == 2:
+                self.rec.wait(lambda e: isinstance(e, Working) and not e.done)
+            yield 0
+
+
+def test_a_turn_gone_quiet_says_it_is_still_choosing_until_its_next_character(
+        session: Session, rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stall_watch, "STALL_SECONDS", 0.5)  # far above a step of the tiny model
+    session.host.samplers["hesitant"] = Registered(Hesitant(rec), "rnnplay-tests")
+    session.submit("/sampler hesitant")
+    session.submit("/set length 5")
+    assert session.generation.generate("To") == session.model.vocab.chars[0] * 5
+    chunk = Chunk(session.model.vocab.chars[0])
+    what = "hesitant is still choosing the next characters (2 of 5 written)"
+    turn = [e for e in rec.events if isinstance(e, Chunk | Working | TurnEnded)]
+    assert turn == [chunk, chunk, Working(what), Working(what, done=True), chunk, chunk, chunk, TurnEnded("done", 5)]
 
 
 def test_listings_and_help(session: Session, rec: Recorder) -> None:

@@ -38,6 +38,7 @@ from rnnplay.session.events import (
     TurnStarted,
 )
 from rnnplay.session.inspection import Branch, TurnRecord
+from rnnplay.session.stall_watch import StallWatch
 from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, save_transcript
 
 if TYPE_CHECKING:
@@ -167,9 +168,10 @@ class Generation:
             reason = "error"
             try:
                 self._writing = (record, out)  # /transcript save takes its text so far; the finally below clears it
-                for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
-                    out.append(chunk)
-                    s.emit(Chunk(chunk))
+                with StallWatch(s.emit, s.sampler_name, length) as watch:  # a quiet turn says it is at work
+                    for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
+                        out.append(chunk)
+                        watch.chunk(Chunk(chunk))
                 reason = "stopped" if cancel.is_set() else "done"
             finally:
                 with self._records:

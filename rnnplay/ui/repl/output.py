@@ -3,7 +3,9 @@ and the one line a slow command's spinner draws.
 
 * **A turn writes in the foreground.** No prompt is up while a turn runs, so its
   text (the seed, each character, messages) goes straight to stdout; the spinner's
-  line steps aside for it and is drawn again below it.
+  line steps aside for it and is drawn again below it. A spinner that starts while
+  the text is mid-line (a turn gone quiet) is drawn on the row below the text, the
+  cursor kept where the next character goes (``BELOW``).
 * **Background output comes as whole lines.** Lines from other threads (the
   training's progress, its samples, "training done", stderr) are queued. While a
   turn runs they wait and print after it; while the prompt is up they print above
@@ -34,6 +36,9 @@ from rnnplay.ui.repl.layout import chop
 SPINNER = SPINNERS["dots"]["frames"]
 SPIN_EVERY = 0.1  # seconds between two frames of the Working spinner
 BAR_WIDTH = 10  # the Working line's bar, when the share done is known
+# VT100: index then reverse index (a row below exists, scrolled into being at the bottom, the column kept), save the
+# cursor, down a row, column 0, erase the row, {the line}, restore the cursor
+BELOW = "\x1bD\x1bM\x1b7\x1bD\r\x1b[2K{}\x1b8"
 
 
 class TerminalOutput:
@@ -61,11 +66,10 @@ class TerminalOutput:
         if not text:
             return
         with self.lock:
-            clear = self.work is not None and self.at_line_start
-            self.out.write((CLEAR_LINE if clear else "") + self.shown(text, style))
+            self.out.write((self.work_codes("") if self.work is not None else "") + self.shown(text, style))
             self.at_line_start = str(text).endswith("\n")
-            if self.work is not None and self.at_line_start:
-                self.out.write(self.work_line())
+            if self.work is not None:
+                self.out.write(self.work_codes(self.work_line()))
             self.out.flush()
 
     def background(self, text: str | Text, style: str | Style = "") -> None:
@@ -110,9 +114,8 @@ class TerminalOutput:
         with self.lock:
             started = self.work is None
             self.work = None if e.done else e
-            if self.at_line_start:
-                self.out.write(CLEAR_LINE + (self.work_line() if self.work else ""))
-                self.out.flush()
+            self.out.write(self.work_codes(self.work_line() if self.work else ""))
+            self.out.flush()
         if started and not e.done:
             self.spin_stop = threading.Event()
             threading.Thread(target=self.spin, args=(self.spin_stop,), name="rnnplay-spinner", daemon=True).start()
@@ -125,9 +128,12 @@ class TerminalOutput:
                 if self.work is None:
                     return
                 self.frame += 1
-                if self.at_line_start:
-                    self.out.write(CLEAR_LINE + self.work_line())
-                    self.out.flush()
+                self.out.write(self.work_codes(self.work_line()))
+                self.out.flush()
+
+    def work_codes(self, line: str) -> str:
+        """What draws ``line`` ("" erases) where the spinner goes: this row at a line's start, else the row below."""
+        return CLEAR_LINE + line if self.at_line_start else BELOW.format(line)
 
     def work_line(self) -> str:
         """'⠹ ━━━━╸━━━━━ ranking 512 units  42% · Ctrl+C stops', cut to the terminal's width so it stays one line."""
@@ -146,7 +152,7 @@ class TerminalOutput:
     def stop_spinner(self) -> None:
         self.spin_stop.set()
         with self.lock:
-            if self.work is not None and self.at_line_start:
-                self.out.write(CLEAR_LINE)
+            if self.work is not None:
+                self.out.write(self.work_codes(""))
                 self.out.flush()
             self.work = None
