@@ -149,7 +149,7 @@ def test_heat_colours_only_when_forced_off_a_terminal(model_path: Path, tmp_path
 def test_heat_reads_a_long_seed_once_for_the_text_and_its_colours(model_path: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "long.txt").write_text(TEXT * 60)  # past LONG_SEED
+    (tmp_path / "long.txt").write_text(TEXT * 60)  # past LONG_TEXT
     args = ["sample", str(model_path), "--seed-file", str(tmp_path / "long.txt"), "--length", "30", "--rng-seed", "2"]
     assert main(args) == 0
     plain = capsys.readouterr().out
@@ -328,7 +328,7 @@ def stderr_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, bytes]:
                                                 (["score", "--file"], b"scoring")])
 def test_a_long_text_shows_its_reading_on_a_terminal_and_nothing_in_a_pipe(model_path: Path, tmp_path: Path,
                                                                            command: list[str], label: bytes) -> None:
-    seed = TEXT * 80  # past LONG_SEED
+    seed = TEXT * 80  # past LONG_TEXT
     (tmp_path / "scene.txt").write_text(seed)
     args = [sys.executable, "-m", "rnnplay", command[0], str(model_path), command[1], "scene.txt"]
     args += ["--length", "20", "--rng-seed", "3"] if command[0] == "sample" else []

@@ -36,7 +36,6 @@ from rnnplay.core.sampler import TEMPERATURE, Sampler, resolve_params
 from rnnplay.core.work import Progress
 
 PRIME_CHUNK = 1024  # seed characters per forward pass; bounds the memory a long seed needs
-LONG_SEED = 5 * PRIME_CHUNK  # seed characters from which front ends show the reading of a seed as work
 
 
 class Cancelled(Exception):

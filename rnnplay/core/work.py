@@ -13,6 +13,7 @@ from rnnplay.core.errors import RnnplayError
 
 Progress = Callable[[float], None]
 Cancel = Callable[[], bool]
+LONG_TEXT = 5_120  # characters from which front ends show reading or scoring a text as work (a bar, Esc to stop)
 
 
 class Cancelled(RnnplayError):

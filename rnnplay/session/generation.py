@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import LONG_SEED, Cancelled, Primed, generate, prime_seed
+from rnnplay.core.generate import Cancelled, Primed, generate, prime_seed
 from rnnplay.core.model import Model
 from rnnplay.core.score import Score, score_text, unknown_summary
-from rnnplay.core.work import Progress
+from rnnplay.core.work import LONG_TEXT, Progress
 from rnnplay.models.bundled import no_model
 from rnnplay.session.events import (
     Chunk,
@@ -43,8 +43,6 @@ from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, 
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
-
-LONG_SCORE = 5_000  # characters from which /score shows that it is at work
 
 
 def surprises(text: str, score: Score, worst: int) -> tuple[Surprise, ...]:
@@ -183,7 +181,7 @@ class Generation:
     @contextlib.contextmanager
     def reading(self, seed: str) -> Iterator[Progress | None]:
         """A long seed's reading into the model shown as work (its share done), before its continuation starts."""
-        if len(seed) < LONG_SEED:
+        if len(seed) < LONG_TEXT:
             yield None
             return
         with self.session.working(f"reading a seed of {len(seed):,} characters") as report:
@@ -222,7 +220,7 @@ class Generation:
                    report: Callable[[float, str], None]) -> Primed | None:  # fmt: skip
         """``seed`` read into ``model`` (None when stopped), a long one shown as work (its share read)."""
         what = f"reading a seed of {len(seed):,} characters"
-        progress = None if len(seed) < LONG_SEED else lambda done: report(done, what)
+        progress = None if len(seed) < LONG_TEXT else lambda done: report(done, what)
         try:
             with self.session.host.blame("cells", model.cell.name, "reading the seed"):
                 return prime_seed(model, seed, cancel=cancel, progress=progress)
@@ -236,7 +234,7 @@ class Generation:
         model = s.snapshot()
         if model is None:
             raise RnnplayError(no_model())
-        if len(text) < LONG_SCORE:
+        if len(text) < LONG_TEXT:
             result = score_text(model, text)
         else:
             with self.exclusive() as (_, cancel), s.working(f"scoring {len(text):,} characters") as report:

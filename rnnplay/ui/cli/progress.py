@@ -22,8 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnplay.core.errors import printable
-from rnnplay.core.generate import LONG_SEED
 from rnnplay.core.trainer import StepEvent
+from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText
@@ -117,7 +117,7 @@ def reading_bar(label: str, length: int, stream: TextIO | None = None) -> Iterat
     a text of ``length`` characters (one step a character, so a long one takes a while); None when the text is
     short or stderr is no terminal (a pipe or a log gets no line)."""
     bar = ProgressBar(stream)
-    if length < LONG_SEED or not redraws(bar.console):
+    if length < LONG_TEXT or not redraws(bar.console):
         yield None
         return
     with bar:
