@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,28 @@ def test_continue_run_grows_and_trains() -> None:
     assert last.reason == "budget" and np.isfinite(last.train_loss)
 
 
+def test_a_run_from_a_model_is_compared_with_it_on_the_same_validation_characters() -> None:
+    old = trained("lstm")
+    corpus = Corpus("old.txt", OLD_TEXT, "tests")
+    config = TrainConfig(batch_size=4, seq_length=16, steps=3, val_every=0, seed=5)
+    before = {k: v.copy() for k, v in old.params.items()}
+    harmed = continue_run(old, corpus, replace(config, lr=3.0))  # far too high: the run undoes what it had
+    *_, last = harmed.trainer.run()
+    line, worse = harmed.against_start()
+    start_loss = old.evaluate(harmed.trainer.val_ids[: harmed.trainer.val_chars])
+    assert worse and last.val_loss > start_loss
+    assert line.startswith(f"validation loss {last.val_loss:.4f} nats/char, against {start_loss:.4f} for the "
+                           f"model it started from (the same {harmed.trainer.val_chars:,} characters): this run made "
+                           "it worse")
+    assert all(np.array_equal(before[k], v) for k, v in old.params.items())  # the start is unchanged
+    helped = continue_run(old, corpus, replace(config, steps=40))  # 3 steps in, the model has much to learn
+    *_, last = helped.trainer.run()
+    line, worse = helped.against_start()
+    assert not worse and last.val_loss < start_loss and "made it worse" not in line
+    assert continue_run(old, Corpus("new.txt", NEW_TEXT, "tests"), config).against_start() is None  # grown: no
+    assert new_run(corpus, ModelSpec("lstm", 1, 8), config).against_start() is None  # fresh: nothing to compare
+
+
 class ConcatCell(RNNCell):
     """An RNN that keeps [inputs; hidden] rows in one matrix W, so rows follow the input block."""
 
@@ -219,6 +242,10 @@ def test_init_from_fine_tunes_samples_scores_and_records_ancestry(files: Path) -
     assert "+ 3 new: 'g' 'm' 'Ω')" in r.stderr.splitlines()[0]
     lineage = load_model(files / "more.npz").meta["ancestry"]
     assert [g["model"] for g in lineage] == ["old.npz", "weights.npz"] and lineage[1]["corpus"] == "new.txt"
+    r = rnnplay("train", "old.txt", "--init-from", "old.npz", *SMALL, "--steps", "3", "--lr", "3", "--out",
+                "worse.npz", cwd=files)  # the same vocabulary: compared with the start, said when worse
+    assert r.returncode == 0 and r.stderr.splitlines()[-1].endswith("A lower learning rate than 3 or a longer run "
+                                                                    "may help"), r.stderr
     r = rnnplay("train", "more.txt", "--resume", "more.npz", "--steps", "3", cwd=files)  # --resume keeps it
     assert r.returncode == 0, r.stderr
     assert load_model(files / "more.npz").meta["ancestry"] == lineage

@@ -267,6 +267,17 @@ def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec
     assert "give the best a name of its own" in rec.messages("error")[-1]
 
 
+def test_training_the_loaded_model_says_when_it_ended_worse_than_it_started(session: Session, rec: Recorder,
+                                                                            tmp_path: Path) -> None:
+    session.submit(f"/train {write_corpus(tmp_path)} steps=3 lr=3 val_every=0 out={tmp_path / 'worse.npz'}")
+    assert not rec.messages("error")
+    assert rec.wait(lambda e: isinstance(e, TrainingEnded)).reason == "budget"
+    said = rec.messages("warning")[-1]
+    assert said.startswith("validation loss ") and "for the model it started from (the same " in said
+    assert said.endswith("this run made it worse; the model it started from is unchanged. A lower learning rate "
+                         "than 3 or a longer run may help")
+
+
 def test_training_waits_while_a_continuation_is_written(session: Session, rec: Recorder, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training_job, "GIVE_WAY_SECONDS", TIMEOUT)  # no step of its own while the test watches

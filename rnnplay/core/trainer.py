@@ -116,9 +116,9 @@ class Trainer:
         self.optimizer: Optimizer = make_optimizer(config.optimizer, model.params, config.weight_decay)
         self.rng = np.random.default_rng(config.seed)
         self.states: States = model.initial_state(config.batch_size)
-        self.step = 0
+        self.step, self.bad_steps = 0, 0  # steps made; non-finite steps in a row
         self.history = History()
-        self.bad_steps = 0  # non-finite steps in a row
+        self.val_chars = 0  # the characters the last validation read (0: none yet)
         self._started: float | None = None  # perf_counter() when run() began
         self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
         self._stop = threading.Event()
@@ -277,7 +277,7 @@ class Trainer:
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
         val = self.model.evaluate(ids)
-        self._seconds_per_val_char = (time.perf_counter() - start) / len(ids)
+        self.val_chars, self._seconds_per_val_char = len(ids), (time.perf_counter() - start) / len(ids)
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val

@@ -304,6 +304,8 @@ class Runner:
         self.session.info("; ".join(filter(None, [f"training {ended} at step {event.step}", val, saved])))
         if job.best is not None and job.best.kept:
             self.session.info(job.best.describe(job.run))
+        if event.reason == "budget" and (compared := job.run.against_start()) is not None:
+            (self.session.warn if compared[1] else self.session.info)(compared[0])
         return TrainingEnded(event.step, event.reason, None if path is None else str(path))
 
     def _save(self, job: TrainingJob) -> Path | None:

@@ -55,6 +55,25 @@ class TrainingRun:
     changes: list[str] = field(default_factory=list)  # settings a resume changed: "lr 0.004 -> 0.1"
     added: tuple[str, ...] = ()  # characters a fine-tuning run appended to its model's vocabulary
     started: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
+    start: Model | None = None  # the model a run continues with its vocabulary unchanged, to compare it with
+
+    def against_start(self) -> tuple[str, bool] | None:
+        """The last validation beside the model the run started from, on the same characters (one more validation,
+        of the start), and whether the run made it worse; None without a start or a validation.
+
+        Continuing a model on the text it was trained on, at a fresh optimizer's full learning rate, can undo more
+        than it teaches in a short run; a user should hear that the model they started from was better.
+        """
+        t = self.trainer
+        if self.start is None or t.val_ids is None or not t.val_chars:
+            return None
+        before, after = self.start.evaluate(t.val_ids[: t.val_chars]), t.history.val_losses[-1]
+        line = (f"validation loss {after:.4f} nats/char, against {before:.4f} for the model it started from "
+                f"(the same {t.val_chars:,} characters)")
+        if after <= before:
+            return line, False
+        return (f"{line}: this run made it worse; the model it started from is unchanged. A lower learning rate "
+                f"than {t.config.lr:g} or a longer run may help"), True
 
     @property
     def model(self) -> Model:
@@ -181,7 +200,8 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
     with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
         copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed))
-    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added)
+    return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added,
+                       start=None if added else model)
 
 
 def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str, Any] | None = None,

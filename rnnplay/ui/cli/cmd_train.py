@@ -313,6 +313,8 @@ class TrainingLoop:
         if self.best is not None and self.best.kept:
             say(self.best.describe(self.run_))
         print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
+        if (compared := self.run_.against_start()) is not None:
+            say(compared[0])
         return 0
 
     def save_after_failure(self) -> str:
