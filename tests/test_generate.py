@@ -174,6 +174,9 @@ def test_a_seed_read_once_starts_every_continuation_as_the_text_would(model: Mod
     logits, states = primed.fresh()
     got = ["".join(generate(model, primed, sampler, params, 40, np.random.default_rng(5))) for sampler, params in runs]
     assert got == expected and reads == [len(seed)]  # read once, continued three times
+    stopped = threading.Event()
+    stopped.set()
+    assert list(generate(model, primed, TEMPERATURE, {}, 40, np.random.default_rng(5), cancel=stopped)) == []
     np.testing.assert_array_equal(primed.logits, logits)  # the reading itself is left as it was
     for kept, now in zip(states, primed.states, strict=True):
         for a, b in zip(kept, now, strict=True):

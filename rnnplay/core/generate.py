@@ -120,7 +120,7 @@ def generate(
     if length < 0:
         raise RnnplayError(f"length must be >= 0 (got {length})")
     values = resolve_params(sampler, params)
-    if length == 0:
+    if length == 0 or (cancel is not None and cancel.is_set()):
         if isinstance(seed, str):
             model.vocab.encode(seed, on_unknown=on_unknown)  # an unknown character is still refused
         return iter(())

@@ -8,7 +8,7 @@ since the last character; the next character ends the line, before it is shown.
 
 ::
 
-    with StallWatch(session.emit, "beam width=256", length) as watch:
+    with StallWatch(session.emit, "beam", length) as watch:
         for chunk in stream:
             watch.chunk(Chunk(chunk))      # emitted under the watch's lock, after the Working line's end
 """

@@ -5,7 +5,9 @@ and the one line a slow command's spinner draws.
   text (the seed, each character, messages) goes straight to stdout; the spinner's
   line steps aside for it and is drawn again below it. A spinner that starts while
   the text is mid-line (a turn gone quiet) is drawn on the row below the text, the
-  cursor kept where the next character goes (``BELOW``).
+  cursor kept where the next character goes (``BELOW``) -- unless the text has just
+  filled its row: a terminal waiting to wrap forgets it when the cursor moves, and the
+  next character would overwrite the row's last, so no spinner is drawn then.
 * **Background output comes as whole lines.** Lines from other threads (the
   training's progress, its samples, "training done", stderr) are queued. While a
   turn runs they wait and print after it; while the prompt is up they print above
@@ -23,6 +25,7 @@ from typing import TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.spinner import SPINNERS
@@ -50,6 +53,7 @@ class TerminalOutput:
         self.pending: queue.SimpleQueue[str] = queue.SimpleQueue()  # background lines not printed yet
         self.lock = threading.RLock()  # one writer at a time on self.out
         self.at_line_start = True
+        self.column = 0  # terminal cells written since the last new line (a row waits to wrap at each width)
         self.work: Working | None = None  # the Working event the spinner shows
         self.frame = 0
         self.spin_stop = threading.Event()  # a new one for each spinner thread
@@ -68,6 +72,8 @@ class TerminalOutput:
         with self.lock:
             self.out.write((self.work_codes("") if self.work is not None else "") + self.shown(text, style))
             self.at_line_start = str(text).endswith("\n")
+            *lines, last = visible(str(text)).split("\n")
+            self.column = cell_len(last) + (0 if lines else self.column)
             if self.work is not None:
                 self.out.write(self.work_codes(self.work_line()))
             self.out.flush()
@@ -112,11 +118,12 @@ class TerminalOutput:
         if self.turn is None or not self.out.isatty():
             return  # only a turn in the foreground shows one (the prompt line is the user's), and only on a terminal
         with self.lock:
-            started = self.work is None
+            shown = self.work is not None
             self.work = None if e.done else e
-            self.out.write(self.work_codes(self.work_line() if self.work else ""))
-            self.out.flush()
-        if started and not e.done:
+            if shown or self.work is not None:  # an end with nothing shown writes nothing
+                self.out.write(self.work_codes(self.work_line() if self.work else ""))
+                self.out.flush()
+        if not shown and not e.done:
             self.spin_stop = threading.Event()
             threading.Thread(target=self.spin, args=(self.spin_stop,), name="rnnplay-spinner", daemon=True).start()
         elif e.done:
@@ -132,8 +139,11 @@ class TerminalOutput:
                 self.out.flush()
 
     def work_codes(self, line: str) -> str:
-        """What draws ``line`` ("" erases) where the spinner goes: this row at a line's start, else the row below."""
-        return CLEAR_LINE + line if self.at_line_start else BELOW.format(line)
+        """What draws ``line`` ("" erases) where the spinner goes: this row at a line's start, else the row below
+        (nothing while the row is full: the cursor waits to wrap, and moving it would lose that)."""
+        if self.at_line_start:
+            return CLEAR_LINE + line
+        return "" if self.column % max(1, self.width()) == 0 else BELOW.format(line)
 
     def work_line(self) -> str:
         """'⠹ ━━━━╸━━━━━ ranking 512 units  42% · Ctrl+C stops', cut to the terminal's width so it stays one line."""
