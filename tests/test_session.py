@@ -446,7 +446,7 @@ class Hesitant:
 def test_a_turn_gone_quiet_says_it_is_still_choosing_until_its_next_character(
         session: Session, rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stall_watch, "STALL_SECONDS", 0.5)  # far above a step of the tiny model
-    session.host.samplers["hesitant"] = Registered(Hesitant(rec), "rnnplay-tests")
+    monkeypatch.setitem(session.host.samplers, "hesitant", Registered(Hesitant(rec), "rnnplay-tests"))  # host: shared
     session.submit("/sampler hesitant")
     session.submit("/set length 5")
     assert session.generation.generate("To") == session.model.vocab.chars[0] * 5
