@@ -45,6 +45,12 @@ if TYPE_CHECKING:
     from rnnplay.session.session import Session
 
 
+def long_seed_work(seed: str) -> str | None:
+    """'reading a seed of 100,000 characters': how a seed long enough to show its reading as work is shown; None
+    for a shorter one."""
+    return f"reading a seed of {len(seed):,} characters" if len(seed) >= LONG_TEXT else None
+
+
 def surprises(text: str, score: Score, worst: int) -> tuple[Surprise, ...]:
     """The ``worst`` least expected characters of ``text`` by its ``score``, least expected first."""
     rows = []
@@ -181,10 +187,11 @@ class Generation:
     @contextlib.contextmanager
     def reading(self, seed: str) -> Iterator[Progress | None]:
         """A long seed's reading into the model shown as work (its share done), before its continuation starts."""
-        if len(seed) < LONG_TEXT:
+        what = long_seed_work(seed)
+        if what is None:
             yield None
             return
-        with self.session.working(f"reading a seed of {len(seed):,} characters") as report:
+        with self.session.working(what) as report:
             yield report
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
@@ -219,8 +226,8 @@ class Generation:
     def _read_once(self, model: Model, seed: str, cancel: threading.Event,
                    report: Callable[[float, str], None]) -> Primed | None:  # fmt: skip
         """``seed`` read into ``model`` (None when stopped), a long one shown as work (its share read)."""
-        what = f"reading a seed of {len(seed):,} characters"
-        progress = None if len(seed) < LONG_TEXT else lambda done: report(done, what)
+        what = long_seed_work(seed)
+        progress = None if what is None else lambda done: report(done, what)
         try:
             with self.session.host.blame("cells", model.cell.name, "reading the seed"):
                 return prime_seed(model, seed, cancel=cancel, progress=progress)
