@@ -268,14 +268,16 @@ def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec
 
 
 def test_training_the_loaded_model_says_when_it_ended_worse_than_it_started(session: Session, rec: Recorder,
-                                                                            tmp_path: Path) -> None:
+                                                                            tmp_path: Path, tiny_path: Path) -> None:
     session.submit(f"/train {write_corpus(tmp_path)} steps=3 lr=3 val_every=0 out={tmp_path / 'worse.npz'}")
     assert not rec.messages("error")
     assert rec.wait(lambda e: isinstance(e, TrainingEnded)).reason == "budget"
     said = rec.messages("warning")[-1]
     assert said.startswith("validation loss ") and "for the model it started from (the same " in said
     assert said.endswith("this run made it worse; the model it started from is unchanged. A lower learning rate "
-                         "than 3 or a longer run may help")
+                         f"than 3 or a longer run may help; /load {tiny_path} brings it back")
+    session.submit(said.rsplit("; ", 1)[1].removesuffix(" brings it back"))  # the command, as the user would type it
+    assert session.model_path == tiny_path and not rec.messages("error")
 
 
 def test_training_waits_while_a_continuation_is_written(session: Session, rec: Recorder, tmp_path: Path,

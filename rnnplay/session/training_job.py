@@ -34,7 +34,7 @@ from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
-from rnnplay.models.library import free_path, library_path, models_dir
+from rnnplay.models.library import find_model, free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.output_paths import OutputLock, check_output_path
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, ancestry, continue_run, growth_text, new_run
@@ -98,6 +98,7 @@ class TrainingJob:
     val_loss: float | None = None
     val_losses: list[tuple[int, float]] = field(default_factory=list)
     ended: TrainingEnded | None = None  # set, and the lock let go, before the event is emitted
+    back: str | None = None  # '/load NAME': the model the run continues, when it has a file to open again
 
     @property
     def alive(self) -> bool:
@@ -167,6 +168,7 @@ class Runner:
         target = target or library_target(corpus.name)
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper, cluster)  # released when it ends
+        job.back = self._way_back() if run.start is not None else None
         self.job = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
                 **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
@@ -191,6 +193,18 @@ class Runner:
         run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
         grown = f", {growth_text(run)}" if run.added else ""
         return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
+
+    def _way_back(self) -> str | None:
+        """'/load NAME' that opens the loaded model again (by name when that finds it, else by path); None when it
+        has no file."""
+        s = self.session
+        if s.model_path is None:
+            return None
+        try:
+            by_name = find_model(s.model_name) == s.model_path
+        except RnnplayError:
+            by_name = False
+        return f"/load {printable(s.model_name if by_name else str(s.model_path))}"
 
     def _load_corpus(self, corpus_spec: str, encoding: str) -> Corpus:
         """The corpus, with Working events while it loads; cancelling stops a download (:class:`Cancelled`).
@@ -305,7 +319,11 @@ class Runner:
         if job.best is not None and job.best.kept:
             self.session.info(job.best.describe(job.run))
         if event.reason == "budget" and (compared := job.run.against_start()) is not None:
-            (self.session.warn if compared[1] else self.session.info)(compared[0])
+            line, worse = compared
+            if worse and job.back:
+                self.session.warn(f"{line}; {job.back} brings it back")
+            else:
+                (self.session.warn if worse else self.session.info)(line)
         return TrainingEnded(event.step, event.reason, None if path is None else str(path))
 
     def _save(self, job: TrainingJob) -> Path | None:
