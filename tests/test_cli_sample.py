@@ -15,9 +15,12 @@ from terminal_reader import TerminalReader
 
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
+from rnnplay.core.score import score_text
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import BUNDLED_MODEL, save_model
+from rnnplay.models.library import open_model
 from rnnplay.ui.cli import main
+from rnnplay.ui.console import HEAT
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"
@@ -144,6 +147,23 @@ def test_heat_colours_only_when_forced_off_a_terminal(model_path: Path, tmp_path
     forced = rnnplay(*base, "--heat=always", cwd=tmp_path)
     assert "\x1b[38;5;" in forced.stdout and "heat (probability" in forced.stderr
     assert forced.stdout.replace("\x1b[0m", "").count("\x1b[38;5;") == sum(c != "\n" for c in plain.stdout[2:-1])
+
+
+def test_heat_colours_each_character_by_the_probability_the_model_gave_it(model_path: Path, tmp_path: Path) -> None:
+    seed = "ROMEO:"
+    done = rnnplay("sample", str(model_path), "--seed", seed, "--length", "80", "--rng-seed", "4", "--heat=always",
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    pieces = re.findall(r"\x1b\[38;5;(\d+)m(.)\x1b\[0m|(\n)", done.stdout[len(seed) : -1])
+    text = "".join(ch or newline for _, ch, newline in pieces)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", done.stdout) == seed + text + "\n"  # every character coloured, but "\n"
+    assert text.count("\n") >= 2
+    probs = score_text(open_model(str(model_path)), seed + text).probs[len(seed) - 1 :]  # p(text[i] | what came before)
+    bands = {code: (low, high) for (low, _), (high, code) in zip(((0.0, 0), *HEAT), HEAT, strict=False)}
+    for (code, ch, _), p in zip(pieces, probs, strict=True):
+        if ch:
+            low, high = bands[int(code)]
+            assert low - 1e-4 <= p <= high + 1e-4, (ch, p, code)  # the colour of the band p falls in
 
 
 def test_heat_reads_a_long_seed_once_for_the_text_and_its_colours(model_path: Path, tmp_path: Path,

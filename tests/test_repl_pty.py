@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import subprocess
 import sys
@@ -23,30 +22,17 @@ from pathlib import Path
 
 import pytest
 from plugin_fixtures import pip_install_fixtures
+from pty_screen import TIMEOUT, environment, screen_of
 
 from rnnplay.models.bundled import BUNDLED_MODEL
 
 pexpect = pytest.importorskip("pexpect")
-pyte = pytest.importorskip("pyte")
 pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
 
-TIMEOUT = 120  # a bound that catches a hang, not a speed claim
 LENGTH = 2000
 SEED = "ROMEO:"
 ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # CSI and OSC sequences
 PROMPT = "›".encode()  # drawn with style codes between it and its space
-
-
-def environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
-    env.update({
-        "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "RNNPLAY_NOHISTORY": "1",
-        "RNNPLAY_JIT": "0",  # the numpy path in both processes (`sample` uses it below 25,000 characters)
-        "NO_COLOR": "1",  # the seed without its colour, so the text is plain bytes
-        "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position requests
-        "TERM": "xterm-256color",
-    })
-    return env
 
 
 def ground_truth(env: dict[str, str], seed: str, length: int) -> bytes:
@@ -141,13 +127,6 @@ def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
         child.expect_exact(on_terminal(expected))
         child.expect_exact(PROMPT)
         assert visible(child.before) == b""
-
-
-def screen_of(received: bytes, rows: int, columns: int) -> pyte.Screen:
-    """The screen a terminal of rows x columns shows after ``received``."""
-    screen = pyte.Screen(columns, rows)
-    pyte.ByteStream(screen).feed(received)
-    return screen
 
 
 def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: dict[str, str],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -23,9 +25,12 @@ from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.text import decode, read_regular_file
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
+from rnnplay.session.events import Chunk, Event, Working
+from rnnplay.session.stall_watch import StallWatch
 from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.cli.progress import reading_bar
-from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, styled, visible
+from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, redraws, styled, visible
+from rnnplay.ui.work_line import WorkLine
 
 ORDER = 20
 EXAMPLES = """\
@@ -92,17 +97,15 @@ def run(args: argparse.Namespace) -> int:
         with reading_bar("reading the seed", len(seed)) as progress:  # read once, for the text and its colours
             primed = prime_seed(model, seed, on_unknown="error" if args.strict else "skip", progress=progress)
         stream = generate(model, primed, sampler, params, args.length, rng, stop=stop)
-        out.write(shown(seed))
+        paint = heat_paint(console, RunningScore(model, primed), model, shown) if heat else shown
+        screen = SampleOutput(out, console, paint)
+        screen.write(shown(seed), seed)
         try:
-            if heat:
-                _write_heat(console, stream, RunningScore(model, primed), model, shown)
-            else:
+            with StallWatch(screen.show, args.sampler, args.length) as watch:  # a quiet sampler says it is at work
                 for ch in stream:
-                    out.write(shown(ch))
-                    out.flush()
+                    watch.chunk(Chunk(ch))
         finally:
-            out.write("\n")  # an error line then starts a line of its own
-            out.flush()
+            screen.write("\n", "\n")  # an error line then starts a line of its own
     if heat:  # on stderr, in the colours the text got (a 16-colour terminal gets 16, not the 256 of the palette)
         print(ansi(console, heat_legend()), file=sys.stderr)
     return 0
@@ -142,11 +145,53 @@ def read_stdin(what: str, encoding: str = "utf-8") -> str:
     return decode(sys.stdin.buffer.read(), "stdin", encoding)
 
 
-def _write_heat(console: Console, stream: Iterator[str], running: RunningScore, model: Model,
-                shown: Callable[[str], str]) -> None:
-    """Each character as it comes (``shown`` as the terminal should see it), in the colour of its probability."""
+def heat_paint(console: Console, running: RunningScore, model: Model, shown: Callable[[str], str]
+               ) -> Callable[[str], str]:
+    """What writes each next character (``shown`` as the terminal should see it) in the colour of its probability."""
     index = {c: i for i, c in enumerate(model.vocab.chars)}
-    for ch in stream:
-        p = running.push(index[ch])
-        console.file.write(ch if ch == "\n" else styled(console, shown(ch), heat_style(p)))
-        console.file.flush()
+
+    def paint(text: str) -> str:
+        return "".join(colour(ch, running.push(index[ch])) for ch in text)  # each one read, a new line too
+
+    def colour(ch: str, p: float) -> str:
+        return ch if ch == "\n" else styled(console, shown(ch), heat_style(p))
+
+    return paint
+
+
+def is_file(out: TextIO) -> bool:
+    """Is ``out`` a file, or a device that shows nothing (/dev/null)? Neither reaches a terminal's screen."""
+    try:
+        mode = os.fstat(out.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISREG(mode) or (stat.S_ISCHR(mode) and not out.isatty())
+
+
+class SampleOutput:
+    """Where the text goes as it comes: stdout, and, while the sampler is quiet (a wide beam), a line that says it
+    is at work (:class:`~rnnplay.ui.work_line.WorkLine`): under the text when stdout is a terminal; on stderr, when
+    that is one, if stdout is a file (a pipe may end in the same terminal, ``| cat``, and the line would erase the
+    text's row there); never in the text itself."""
+
+    def __init__(self, out: TextIO, console: Console, paint: Callable[[str], str]) -> None:
+        self.out, self.paint = out, paint
+        lock = threading.RLock()
+        where = console if redraws(console) else make_console(sys.stderr) if is_file(out) else None
+        self.line = WorkLine(where.file, where, lambda: where.width, lock) if where and redraws(where) else None
+        self.below_text = self.line is not None and where is console  # the line shares the text's rows
+
+    def write(self, codes: str, text: str) -> None:
+        """``codes`` (``text`` as the terminal should get it), at once."""
+        if self.below_text and self.line is not None:
+            self.line.write(codes, text)
+            return
+        self.out.write(codes)
+        self.out.flush()
+
+    def show(self, event: Event) -> None:
+        """The stream's next characters (in their colours), or the quiet line's start or end."""
+        if isinstance(event, Chunk):
+            self.write(self.paint(event.text), event.text)
+        elif isinstance(event, Working) and self.line is not None:
+            self.line.show(event)

@@ -243,7 +243,7 @@ class Repl(TerminalOutput):
             with self.lock:
                 self.out.write(CLEAR_SCREEN)
                 self.out.flush()
-                self.at_line_start = True
+                self.work_line.moved_home()
 
     # -- input -------------------------------------------------------------------------------
     def leave(self) -> None:
