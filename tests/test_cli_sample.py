@@ -182,6 +182,31 @@ def test_heat_reads_a_long_seed_once_for_the_text_and_its_colours(model_path: Pa
     assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain and "\x1b[38;5;" in coloured
 
 
+@pytest.mark.parametrize(("extra", "error"), [(["--set", "temperature=0"], "temperature must be"),
+                                              (["--length", "-1"], "length must be >= 0"),
+                                              (["--length", "0"], None)])
+def test_a_long_seed_is_not_read_for_nothing(model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str], extra: list[str],
+                                             error: str | None) -> None:
+    """A bad parameter is refused before the seed is read (a long one takes seconds), and --length 0 reads none."""
+    (tmp_path / "long.txt").write_text(TEXT * 60)
+    read: list[int] = []
+    forward = Model.forward
+    monkeypatch.setattr(Model, "forward", lambda self, ids, *a: read.append(ids.size) or forward(self, ids, *a))
+    code = main(["sample", str(model_path), "--seed-file", str(tmp_path / "long.txt"), *extra])
+    out, err = capsys.readouterr()
+    assert read == []
+    if error is None:
+        assert code == 0 and out == TEXT * 60 + "\n"
+    else:
+        assert code == 1 and error in err and out == ""
+
+
+def test_length_0_still_refuses_unknown_seed_characters_when_strict(model_path: Path, tmp_path: Path) -> None:
+    assert "never seen 'é'" in one_line_error(
+        rnnplay("sample", str(model_path), "--seed", "Rosé", "--length", "0", "--strict", cwd=tmp_path))
+
+
 def test_score_prints_nats_and_bits(model_path: Path, tmp_path: Path) -> None:
     done = rnnplay("score", str(model_path), "--text", "But soft, what light", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

@@ -93,6 +93,14 @@ def prime_seed(model: Model, seed_text: str, *, on_unknown: str = "skip", cancel
     return Primed(logits, states)
 
 
+def check_request(sampler: Sampler, params: Mapping[str, Any], length: int) -> dict[str, Any]:
+    """``params`` resolved for ``sampler`` (strings parsed, bounds checked); a bad one, or a negative ``length``,
+    refused in one line. :func:`generate` calls it; a front end may call it first, before it reads a long seed."""
+    if length < 0:
+        raise RnnplayError(f"length must be >= 0 (got {length})")
+    return resolve_params(sampler, params)
+
+
 def generate(
     model: Model,
     seed: str | Primed,
@@ -117,9 +125,7 @@ def generate(
     drops them (callers report them with ``model.vocab.unknown(seed_text)``).
     A ``cancel`` set while the seed is read gives an empty stream.
     """
-    if length < 0:
-        raise RnnplayError(f"length must be >= 0 (got {length})")
-    values = resolve_params(sampler, params)
+    values = check_request(sampler, params, length)
     if length == 0 or (cancel is not None and cancel.is_set()):
         if isinstance(seed, str):
             model.vocab.encode(seed, on_unknown=on_unknown)  # an unknown character is still refused

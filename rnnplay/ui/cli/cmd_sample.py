@@ -16,7 +16,7 @@ from rich.console import Console
 
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import generate, prime_seed
+from rnnplay.core.generate import check_request, generate, prime_seed
 from rnnplay.core.model import Model
 from rnnplay.core.params import unescape
 from rnnplay.core.sampler import parse_assignments
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         params["temperature"] = args.temperature
     if args.rng_seed is not None and args.rng_seed < 0:
         raise RnnplayError(f"--rng-seed must be a whole number >= 0 (got {args.rng_seed})")
+    check_request(sampler, params, args.length)  # before a long seed is read for nothing
     seed = read_seed(args)
     if len(seed) + args.length < COMPILE_FROM:  # the seed's characters are model steps too
         jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
@@ -94,10 +95,12 @@ def run(args: argparse.Namespace) -> int:
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
     # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
     with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
-        with reading_bar("reading the seed", len(seed)) as progress:  # read once, for the text and its colours
-            primed = prime_seed(model, seed, on_unknown="error" if args.strict else "skip", progress=progress)
-        stream = generate(model, primed, sampler, params, args.length, rng, stop=stop)
-        paint = heat_paint(console, RunningScore(model, primed), model, shown) if heat else shown
+        on_unknown = "error" if args.strict else "skip"
+        with reading_bar("reading the seed", len(seed) if args.length else 0) as progress:
+            primed = prime_seed(model, seed, on_unknown=on_unknown, progress=progress) if args.length else None
+        stream = generate(model, seed if primed is None else primed, sampler, params, args.length, rng, stop=stop,
+                          on_unknown=on_unknown)
+        paint = heat_paint(console, RunningScore(model, primed), model, shown) if heat and primed is not None else shown
         screen = SampleOutput(out, console, paint)
         screen.write(shown(seed), seed)
         try:
