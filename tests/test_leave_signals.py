@@ -5,6 +5,8 @@ data folder. A /train starts; once its lock file shows it writing, a signal come
 the terminal's other end is closed, as when a window or an ssh session goes away), or the terminal
 closes and no signal comes at all. The process must end with 128 + the signal's number (SIGHUP's when
 none came), leave a checkpoint in the library that loads, and no lock file.
+
+And Ctrl-C once any command is done, while Python shuts down: the process ends at once, with no traceback.
 """
 
 from __future__ import annotations
@@ -115,3 +117,32 @@ def test_a_leave_signal_in_an_inner_block_leaves_the_outer_one_ignoring_them_too
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGHUP, before[1])
+
+
+# A command run as `rnnplay models` is, beside a thread that keeps Python's shutdown waiting: once the main thread
+# has stopped (the command done, Python joining threads), the thread says so and waits, as a slow atexit would.
+IN_SHUTDOWN = """
+import sys, threading, time
+def wait() -> None:
+    while threading.main_thread().is_alive():
+        time.sleep(0.01)
+    print("in shutdown", file=sys.stderr, flush=True)
+    time.sleep(60)
+threading.Thread(target=wait).start()
+sys.argv = ["rnnplay", "models"]
+from rnnplay.ui.cli import run
+run()
+"""
+
+
+def test_ctrl_c_while_python_shuts_down_ends_the_command_at_once_without_a_traceback(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", IN_SHUTDOWN], env=environment(tmp_path), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr.readline() == "in shutdown\n"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=TIMEOUT)  # within the thread's 60 s: the process did not wait for it
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and err == "", err  # "Exception ignored ... KeyboardInterrupt" before
+    assert "shakespeare" in out  # the command's output, flushed before the exit

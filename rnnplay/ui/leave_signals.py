@@ -1,4 +1,5 @@
-"""SIGTERM, and SIGHUP when the terminal closes, in the app and the REPL: leave as /quit does.
+"""SIGTERM, and SIGHUP when the terminal closes, in the app and the REPL: leave as /quit does; and Ctrl-C once a
+command is done (:func:`exit_on_ctrl_c`).
 
 Without a handler either signal ends the process at once, and a training that runs in the
 background is lost with its lock file left behind. With one, the front end leaves the way
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import select
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
@@ -48,6 +51,22 @@ def ignore_leave_signals() -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in LEAVE_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def exit_on_ctrl_c() -> None:
+    """From now on Ctrl-C ends the process at once (130): for a command that is done, its files saved.
+
+    Python's shutdown (joining threads, atexit handlers) otherwise meets a Ctrl-C pressed
+    just then as a KeyboardInterrupt it can only print: "Exception ignored in: <module
+    'threading'>" and a traceback. A SIGINT ignored already (a late second press after
+    a run's save, a background job) stays ignored.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    for stream in (sys.stdout, sys.stderr):  # what is written is out before an exit that flushes nothing
+        with contextlib.suppress(Exception):
+            stream.flush()
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(exit_code(signum)))
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable
 from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
+from rnnplay.ui.leave_signals import exit_on_ctrl_c
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -186,4 +187,6 @@ def closest_flags(word: str, flags: list[str]) -> list[str]:
 
 def run() -> None:
     open_closed_descriptors()
-    sys.exit(main())
+    code = main()
+    exit_on_ctrl_c()
+    sys.exit(code)
