@@ -331,7 +331,8 @@ def test_the_app_stopped_by_sigtstp_gives_the_terminal_back_and_carries_on_after
     before_stop = len(app.chunks)
     app.proc.send_signal(signal.SIGTSTP)
     app.wait_for(lambda: app.state() == "T", "the process to stop")
-    assert b"\x1b[?1049l" in app.shown(before_stop)  # the alternate screen left: the shell's screen is back
+    # the alternate screen left: the shell's screen is back (written before the stop; the reader may lag behind it)
+    app.wait_for(lambda: b"\x1b[?1049l" in app.shown(before_stop), "the alternate screen left")
     before_continue = len(app.chunks)
     app.proc.send_signal(signal.SIGCONT)
     app.wait_for(lambda: b"\x1b[?1049h" in app.shown(before_continue), "the app's screen back")
