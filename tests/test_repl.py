@@ -27,12 +27,12 @@ from prompt_toolkit.utils import get_cwidth
 
 from rnnplay.session.events import ClipboardCopy, Working
 from rnnplay.session.session import Session
-from rnnplay.ui.console import CLEAR_LINE
 from rnnplay.ui.history import load_history
 from rnnplay.ui.repl.app import Repl
 from rnnplay.ui.repl.input import SharedHistory, SlashCompleter, block_open, default_history, unquote_block
 from rnnplay.ui.repl.layout import chop, compare_layout
 from rnnplay.ui.repl.terminal import osc52
+from rnnplay.ui.work_line import HERE
 
 TIMEOUT = 60  # a bound on waiting for background work, not a speed claim
 UP = "\x1b[A"
@@ -307,12 +307,13 @@ def test_working_draws_one_line_that_is_cleared_when_done() -> None:
     out = Recorder(tty=True)
     repl = Repl(session, output=DummyOutput(), stdout=out, history=InMemoryHistory(), color=False)
     repl.turn = threading.current_thread()  # as if a turn were running in the foreground
+    erase = HERE.format("")  # column 0, and the screen below it blank
     session.emit(Working("ranking 512 units", 0.42))
-    assert out.text().startswith(CLEAR_LINE) and "ranking 512 units  42% · Ctrl+C stops" in out.text()
+    assert out.text().startswith(erase[:-2]) and "ranking 512 units  42% · Ctrl+C stops" in out.text()
     session.info("found 3 units")  # a message clears the spinner's line, then it is drawn again below
-    assert out.text().split("found 3 units\n")[0].endswith(CLEAR_LINE)
+    assert out.text().split("found 3 units\n")[0].endswith(erase)
     session.emit(Working("ranking 512 units", done=True))
-    assert out.text().endswith(CLEAR_LINE) and "\n" not in out.text().rsplit("found 3 units\n")[1]
+    assert out.text().endswith(erase) and "\n" not in out.text().rsplit("found 3 units\n")[1]
 
 
 def test_lines_from_a_pipe_run_as_a_script_without_prompts_or_echo(tiny_path: Path, tmp_path: Path) -> None:

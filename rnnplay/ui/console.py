@@ -19,7 +19,7 @@ from typing import TextIO
 
 from rich.console import COLOR_SYSTEMS, Console, RenderableType
 from rich.control import Control
-from rich.segment import ControlType, Segment
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -30,7 +30,6 @@ HEAT = ((0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190
 LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}  # a session message's look, by its level
 SEED_STYLE = "bold cyan"  # the seed as typed; the continuation after it keeps the terminal's colour
 DIM = "dim"
-CLEAR_LINE = str(Control((ControlType.CARRIAGE_RETURN,), (ControlType.ERASE_IN_LINE, 2)))  # back to column 0, blank
 CLEAR_SCREEN = str(Control.clear()) + str(Control.home())  # the cursor ends at the start of the first line
 
 

@@ -4,11 +4,15 @@
 The text's cursor stays where its next character goes, so the line is drawn where it
 does not get in the text's way:
 
-* **at a line's start**, on the text's own row (the next character erases it);
+* **at a line's start**, on the text's own row, the cursor kept at its start (``HERE``);
 * **mid-line** (a turn gone quiet), on the row below, the cursor kept (``BELOW``);
 * **nowhere while the text has just filled its row**: a terminal waiting to wrap
   forgets it when the cursor moves, and the next character would overwrite the row's
   last one (tmux and xterm do).
+
+Nothing is below the text but the line, so it is erased with everything under the
+cursor's row: a terminal narrowed while the line is up (tmux reflows it into two
+rows) keeps no piece of it.
 
 Before any text is written the line is erased, and drawn again after it while the work
 goes on; a thread moves its spinner meanwhile. One lock orders the writers.
@@ -26,14 +30,16 @@ from rich.progress_bar import ProgressBar
 from rich.spinner import SPINNERS
 
 from rnnplay.session.events import Working
-from rnnplay.ui.console import CLEAR_LINE, DIM, ansi, styled, visible
+from rnnplay.ui.console import DIM, ansi, styled, visible
 
 SPINNER = SPINNERS["dots"]["frames"]
 SPIN_EVERY = 0.1  # seconds between two frames of the spinner
 BAR_WIDTH = 10  # the line's bar, when the share done is known
-# VT100: index then reverse index (a row below exists, scrolled into being at the bottom, the column kept), save the
-# cursor, down a row, column 0, erase the row, {the line}, restore the cursor
-BELOW = "\x1bD\x1bM\x1b7\x1bD\r\x1b[2K{}\x1b8"
+# VT100, at a line's start: column 0, erase to the end of the screen, save the cursor, {the line}, restore the cursor
+HERE = "\r\x1b[J\x1b7{}\x1b8"
+# mid-line: index then reverse index (a row below exists, scrolled into being at the bottom, the column kept), save
+# the cursor, down a row, column 0, erase to the end of the screen, {the line}, restore the cursor
+BELOW = "\x1bD\x1bM\x1b7\x1bD\r\x1b[J{}\x1b8"
 
 
 class WorkLine:
@@ -105,7 +111,7 @@ class WorkLine:
         """What draws ``line`` ("" erases) where it goes: this row at a line's start, else the row below (nothing
         while the row is full: the cursor waits to wrap, and moving it would lose that)."""
         if self.at_line_start:
-            return CLEAR_LINE + line
+            return HERE.format(line)
         return "" if self.column % max(1, self.width()) == 0 else BELOW.format(line)
 
     def line(self) -> str:
