@@ -56,6 +56,25 @@ def test_resume_writes_back_to_its_checkpoint_and_names_what_changed(small_file:
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "hidden 64 (saved: 32)" in r.stderr
 
 
+def test_a_resume_on_another_or_an_edited_text_is_refused_with_the_way_on(small_file: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "notes.txt"
+    corpus.write_text(small_file.read_text())
+    rnnplay("train", "notes.txt", *SMALL, "--steps", "10", "--out", "m.npz", cwd=tmp_path)
+    saved = (tmp_path / "m.npz").read_bytes()
+    with corpus.open("a") as f:
+        f.write("one more line\n")  # edited since: the same name, another text
+    edited = rnnplay("train", "notes.txt", "--resume", "m.npz", "--steps", "15", cwd=tmp_path)
+    assert edited.returncode == 1 and edited.stderr.count("\n") == 1, edited.stderr
+    assert "notes.txt has changed since m.npz was trained on it" in edited.stderr
+    assert edited.stderr.rstrip().endswith("with --init-from m.npz")
+    (tmp_path / "other.txt").write_text(small_file.read_text()[::-1])
+    other = rnnplay("train", "other.txt", "--resume", "m.npz", "--steps", "15", cwd=tmp_path)
+    assert other.returncode == 1 and "m.npz was trained on a different text (notes.txt)" in other.stderr
+    assert (tmp_path / "m.npz").read_bytes() == saved
+    way_on = rnnplay("train", "notes.txt", "--init-from", "m.npz", "--steps", "5", "--out", "m2.npz", cwd=tmp_path)
+    assert way_on.returncode == 0, way_on.stderr
+
+
 def test_ctrl_c_saves_a_resumable_checkpoint(small_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "m.npz"
     proc = subprocess.Popen(

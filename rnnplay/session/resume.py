@@ -68,7 +68,11 @@ def _check_same_corpus(path: str | os.PathLike[str], saved: object, corpus: Corp
     if not isinstance(saved, dict):
         raise RnnplayError(f"{path}: its corpus record is damaged (not a table); start a fresh run")
     if saved.get("sha256") and saved["sha256"] != corpus.sha256:
-        raise RnnplayError(f"{path} was trained on a different text ({saved.get('name')}); resume with that corpus")
+        name = saved.get("name")
+        what = (f"{corpus.name} has changed since {path} was trained on it, and a resume needs the very same text: "
+                "put it back as it was" if name == corpus.name else
+                f"{path} was trained on a different text ({name}): resume with that corpus")
+        raise RnnplayError(f"{what}, or start a new run from the model's weights on this text with --init-from {path}")
 
 
 def _saved_config(path: str | os.PathLike[str], training: dict[str, Any]) -> TrainConfig:
