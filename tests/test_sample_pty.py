@@ -4,6 +4,7 @@ three characters it waits for a file) says it is still at work, and leaves no tr
 With stdout on the terminal the line is drawn on the row under the text, the cursor
 kept where the next character goes; with stdout in a file it is drawn on stderr's
 terminal and erased at the end. The screens are pyte's, fed the bytes the terminal got.
+And a seed typed at the terminal (`--seed -`) that Ctrl+C ends: the last line goes on a line of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +100,19 @@ def test_only_a_file_or_a_device_that_shows_nothing_counts_as_a_file(tmp_path: P
     finally:
         for fd in (read, write, master, slave):
             os.close(fd)
+
+
+def test_ctrl_c_while_the_seed_is_typed_ends_on_a_line_of_its_own(tmp_path: Path) -> None:
+    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "sample", "--seed", "-"], env=environment(tmp_path),
+                          dimensions=(24, 80), timeout=TIMEOUT)
+    try:
+        child.expect_exact(b"end it with Ctrl+D")
+        child.send(b"ROMEO")
+        child.expect_exact(b"ROMEO")  # echoed: the terminal has it
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130
+    # after "ROMEO" (and the terminal's echo of Ctrl+C), a new line first: it was "ROMEO^Crnnplay: interrupted"
+    assert re.fullmatch(rb"(\^C)?\r\nrnnplay: interrupted\r\n", child.before), child.before

@@ -143,9 +143,14 @@ def read_stdin(what: str, encoding: str = "utf-8") -> str:
     """All of stdin as text, as it is; on a terminal, say how to end it first."""
     if sys.stdin is None:
         raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
-    if sys.stdin.isatty():
-        print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
-    return decode(sys.stdin.buffer.read(), "stdin", encoding)
+    if not sys.stdin.isatty():
+        return decode(sys.stdin.buffer.read(), "stdin", encoding)
+    print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
+    try:
+        return decode(sys.stdin.buffer.read(), "stdin", encoding)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
+        raise
 
 
 def heat_paint(console: Console, running: RunningScore, model: Model, shown: Callable[[str], str]
