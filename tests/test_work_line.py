@@ -11,7 +11,7 @@ import pyte
 from rich.console import Console
 
 from rnnplay.session.events import Working
-from rnnplay.ui.work_line import WorkLine
+from rnnplay.ui.work_line import WorkLine, advance
 
 COLUMNS, ROWS = 40, 10
 
@@ -80,6 +80,24 @@ def test_no_line_while_the_text_has_just_filled_its_row() -> None:
     """The terminal waits to wrap; a cursor move would make it forget, and the next character overwrite the last."""
     term = Terminal()
     term.write("x" * COLUMNS)
+    written = term.out.getvalue()
+    term.line.show(Working("beam is still choosing the next characters"))
+    term.line.stop()
+    assert term.out.getvalue() == written
+
+
+def test_the_cursor_column_follows_the_terminal_through_wide_characters_and_tabs() -> None:
+    """As tmux places it (checked there at 20 columns: 19 'a', '中', 18 'b' leave the cursor at 20 on the second
+    row, the row full): a wide character that does not fit goes to the next row whole."""
+    assert advance(0, "a" * 19 + "中" + "b" * 18, 20) == 20  # counting cells (39, so 19 on the row) gets it wrong
+    assert advance(0, "a" * 20, 20) == 20 and advance(20, "b", 20) == 1  # full, then the next row
+    assert advance(5, "x\nab", 20) == 2 and advance(0, "e\u0301", 20) == 1  # a combining mark takes no cell
+    assert advance(3, "\t", 20) == 8 and advance(17, "\t", 20) == 19 and advance(8, "\t", 20) == 16
+
+
+def test_no_line_while_a_row_that_wrapped_a_wide_character_early_is_full() -> None:
+    term = Terminal()
+    term.write("a" * (COLUMNS - 1) + "中" + "b" * (COLUMNS - 2))  # 中 starts the second row; the b's fill it
     written = term.out.getvalue()
     term.line.show(Working("beam is still choosing the next characters"))
     term.line.stop()

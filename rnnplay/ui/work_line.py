@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from rich.cells import cell_len, chop_cells
+from rich.cells import chop_cells, get_character_cell_size
 from rich.console import Console
 from rich.progress_bar import ProgressBar
 from rich.spinner import SPINNERS
@@ -52,7 +52,7 @@ class WorkLine:
                  hint: str = "Ctrl+C stops") -> None:
         self.out, self.console, self.width, self.lock, self.hint = out, console, width, lock, hint
         self.at_line_start = True
-        self.column = 0  # terminal cells written since the last new line (a row waits to wrap at each width)
+        self.column = 0  # the cursor's column (the width itself: the row is full, the terminal waits to wrap)
         self.work: Working | None = None  # what the line shows, while it is up
         self.frame = 0
         self.spin_stop = threading.Event()  # a new one for each spinner thread
@@ -65,8 +65,7 @@ class WorkLine:
         with self.lock:
             self.out.write((self.codes("") if self.work is not None else "") + codes)
             self.at_line_start = text.endswith("\n")
-            *lines, last = visible(text).split("\n")
-            self.column = cell_len(last) + (0 if lines else self.column)
+            self.column = advance(self.column, visible(text), max(1, self.width()))
             if self.work is not None:
                 self.out.write(self.codes(self.line()))
             self.out.flush()
@@ -112,7 +111,7 @@ class WorkLine:
         while the row is full: the cursor waits to wrap, and moving it would lose that)."""
         if self.at_line_start:
             return HERE.format(line)
-        return "" if self.column % max(1, self.width()) == 0 else BELOW.format(line)
+        return "" if self.column >= self.width() else BELOW.format(line)
 
     def line(self) -> str:
         """'⠹ ━━━━╸━━━━━ ranking 512 units  42% · Ctrl+C stops', cut to the terminal's width so it stays one row."""
@@ -127,3 +126,21 @@ class WorkLine:
         text = f"{visible(self.work.what)}{share} · {self.hint}"
         spinner = styled(self.console, SPINNER[self.frame % len(SPINNER)] + " ", DIM)
         return spinner + bar + styled(self.console, chop_cells(text, max(1, room - 2))[0], DIM)
+
+
+def advance(column: int, text: str, width: int) -> int:
+    """The cursor's column after ``text`` is written from ``column`` on a terminal ``width`` cells wide, as xterm
+    and tmux place it: a new line goes back to 0, a tab to the next tab stop; a character wider than what is left
+    of the row goes to the next row whole (a wide character is never split: the row's last cell stays empty);
+    ``width`` itself means the row is full and the terminal waits to wrap (the next character starts a row)."""
+    for ch in text:
+        if ch == "\n":
+            column = 0
+            continue
+        if ch == "\t":  # to the next tab stop (every 8 columns), at most the row's last cell; no wrap
+            column = column if column >= width else min(column // 8 * 8 + 8, width - 1)
+            continue
+        cells = get_character_cell_size(ch)
+        if cells:
+            column = cells if column + cells > width else column + cells
+    return column

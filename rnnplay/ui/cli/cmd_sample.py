@@ -187,12 +187,12 @@ class SampleOutput:
         lock = threading.RLock()
         where = console if redraws(console) else make_console(sys.stderr) if is_file(out) else None
         self.line = WorkLine(where.file, where, lambda: where.width, lock) if where and redraws(where) else None
-        self.below_text = self.line is not None and where is console  # the line shares the text's rows
+        self.text_line = self.line if where is console else None  # the line shares the text's rows: text through it
 
     def write(self, codes: str, text: str) -> None:
         """``codes`` (``text`` as the terminal should get it), at once."""
-        if self.below_text and self.line is not None:
-            self.line.write(codes, text)
+        if self.text_line is not None:
+            self.text_line.write(codes, text)
             return
         self.out.write(codes)
         self.out.flush()
