@@ -251,8 +251,8 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
     state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1)."""
     run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
                             "--workers", "2", "--checkpoint-every", "1", "--out", "m.npz"], cwd=tmp_path,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stderr: list[str] = []
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stderr: list[str] = []  # read by this thread alone (communicate() would close the pipe under it)
     reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
     reader.start()
     try:
@@ -261,7 +261,7 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         restarted = wait_for(lambda: shard_workers(run.pid) - first, "a restarted worker", TIMEOUT)
-        _out, _ = run.communicate(timeout=TIMEOUT)
+        run.wait(timeout=TIMEOUT)
     finally:
         run.kill()
     reader.join(TIMEOUT)
