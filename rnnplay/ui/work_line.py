@@ -45,12 +45,11 @@ BELOW = "\x1bD\x1bM\x1b7\x1bD\r\x1b[J{}\x1b8"
 class WorkLine:
     """The Working line on the terminal ``out`` (``width()`` cells wide), where text is written through :meth:`write`.
 
-    ``lock`` is the one its owner writes ``out`` under; ``hint`` ends the line (what stops the work).
+    ``lock`` is the one its owner writes ``out`` under.
     """
 
-    def __init__(self, out: TextIO, console: Console, width: Callable[[], int], lock: threading.RLock,
-                 hint: str = "Ctrl+C stops") -> None:
-        self.out, self.console, self.width, self.lock, self.hint = out, console, width, lock, hint
+    def __init__(self, out: TextIO, console: Console, width: Callable[[], int], lock: threading.RLock) -> None:
+        self.out, self.console, self.width, self.lock = out, console, width, lock
         self.at_line_start = True
         self.column = 0  # the cursor's column (the width itself: the row is full, the terminal waits to wrap)
         self.work: Working | None = None  # what the line shows, while it is up
@@ -123,7 +122,7 @@ class WorkLine:
             bar = ansi(self.console, ProgressBar(total=1.0, completed=fraction, width=BAR_WIDTH), BAR_WIDTH) + " "
             room -= BAR_WIDTH + 1
         share = f"  {fraction:.0%}" if fraction is not None else ""
-        text = f"{visible(self.work.what)}{share} · {self.hint}"
+        text = f"{visible(self.work.what)}{share} · Ctrl+C stops"
         spinner = styled(self.console, SPINNER[self.frame % len(SPINNER)] + " ", DIM)
         return spinner + bar + styled(self.console, chop_cells(text, max(1, room - 2))[0], DIM)
 
