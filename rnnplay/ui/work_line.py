@@ -50,7 +50,6 @@ class WorkLine:
 
     def __init__(self, out: TextIO, console: Console, width: Callable[[], int], lock: threading.RLock) -> None:
         self.out, self.console, self.width, self.lock = out, console, width, lock
-        self.at_line_start = True
         self.column = 0  # the cursor's column (the width itself: the row is full, the terminal waits to wrap)
         self.work: Working | None = None  # what the line shows, while it is up
         self.frame = 0
@@ -63,15 +62,19 @@ class WorkLine:
             return
         with self.lock:
             self.out.write((self.codes("") if self.work is not None else "") + codes)
-            self.at_line_start = text.endswith("\n")
             self.column = advance(self.column, visible(text), max(1, self.width()))
             if self.work is not None:
                 self.out.write(self.codes(self.line()))
             self.out.flush()
 
+    @property
+    def at_line_start(self) -> bool:
+        """Is the cursor at a row's first cell (after a new line, or nothing on the row yet)?"""
+        return self.column == 0
+
     def moved_home(self) -> None:
         """The cursor was put at a line's start by other means (the screen was cleared)."""
-        self.at_line_start, self.column = True, 0
+        self.column = 0
 
     def show(self, e: Working) -> None:
         """Start, change or (``e.done``) end the line; a spinner thread keeps it moving while it is up."""
