@@ -190,7 +190,8 @@ def nan_scores() -> ValueError:
 def sample_text(
     model: Model, seed_ids: np.ndarray, length: int, temperature: float, rng: np.random.Generator
 ) -> str:
-    """``length`` characters after ``seed_ids`` at ``temperature``: the trainer's occasional sample."""
+    """The seed and ``length`` characters after it at ``temperature``: the trainer's occasional sample, which
+    reads from the seed's first character as the text it continues does."""
     logits, states = prime(model, seed_ids)
     ids = TEMPERATURE.generate(model.stepper(), logits, states, length, rng, temperature=temperature)
-    return model.vocab.decode(list(ids))
+    return model.vocab.decode([*seed_ids.tolist(), *ids])

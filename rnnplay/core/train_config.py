@@ -82,7 +82,7 @@ class TrainConfig:
     val_max_chars: int = setting(250_000, "validate on at most this many characters", min=2, label="val max chars")
     sample_every: int = setting(0, "steps between samples printed during training, 0: never", min=0,
                                 label="sample every")
-    sample_length: int = setting(200, "characters per sample", min=1, label="sample length")
+    sample_length: int = setting(200, "characters per sample", min=1, max=10_000, label="sample length")
     seed: int = setting(0, "random seed: same seed, same run", min=0, label="seed")
     # the budget: the run ends at the first one reached (none given: the front end picks one)
     steps: int | None = setting(None, "total optimisation steps", min=1, label="steps")

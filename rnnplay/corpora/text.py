@@ -155,6 +155,22 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
                                "programs or use a part of it") from None
 
 
+def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: int = 1 << 20) -> str:
+    """All of ``stream``'s text (a pipe, a terminal), read a block at a time so that Ctrl-C lands between
+    blocks: one that starts binary (``< /dev/zero``) is refused at its first block, one larger than this
+    machine's memory before it fills it."""
+    head = stream.read(BINARY_SNIFF)
+    check_not_binary(head, where, encoding)
+    blocks, size, memory = [head], len(head), physical_memory()
+    while more := stream.read(block):
+        blocks.append(more)
+        size += len(more)
+        if memory and size > memory:
+            raise RnnplayError(f"{where} has sent more than this machine's {memory:,} bytes of memory; give a "
+                               "part of it")
+    return decode(b"".join(blocks), where, encoding)
+
+
 def open_regular(path: Path, what: str = "file", limit: int | None = None,
                  in_memory: bool = True) -> tuple[BinaryIO, os.stat_result]:
     """``path`` opened for reading and its status, if it is a regular file (after symlinks), else one line.

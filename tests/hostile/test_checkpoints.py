@@ -382,6 +382,19 @@ def test_models_lists_hostile_metadata_on_one_line(valid: bytes, sandbox: Sandbo
     assert next(ln for ln in out.stdout.splitlines() if "evil" in ln).split()[1:2] == ["rnn\\x1b[2J"]
 
 
+def test_export_by_name_onto_its_own_file_is_refused(valid: bytes, sandbox: Sandbox,
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model named from the library is compared as the file it names: exporting 'mine' onto the library's
+    mine.npz would replace a training checkpoint with its weights-only copy."""
+    library = sandbox.root / "data" / "rnnplay" / "models"
+    library.mkdir(parents=True)
+    (library / "mine.npz").write_bytes(valid)
+    out = sandbox.run_in_process(("export", "mine", str(library / "mine.npz")), capsys, monkeypatch)
+    assert_one_line_error(out, mentions="is the checkpoint being exported")
+    assert (library / "mine.npz").read_bytes() == valid
+
+
 # -- saving: nothing unloadable is written, nothing stale is left ---------------------------------------------------
 @pytest.mark.parametrize("change", [{"version": "\n"}, {"dropout": "0.1\n"}], ids=["version", "dropout"])
 def test_metadata_quoted_in_an_error_stays_on_one_line(change: dict, valid: bytes, tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ time bound (a FIFO or a terminal-less stdin must not block it).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import save_model
 
-from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
+from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"
 MODEL = "m.npz"
@@ -101,3 +103,17 @@ def test_bad_input_is_one_line(sandbox: Sandbox, model: Path, args: list[str], s
     out = sandbox.run(args, stdin=stdin, timeout=60)
     assert_one_line_error(out, mentions=mentions)
     assert_nothing_outside(before, sandbox.snapshot())
+
+
+@pytest.mark.parametrize("args", [["sample", MODEL, "--seed", "-"], ["score", MODEL, "--text", "-"],
+                                  ["neurons", MODEL, "--unit", "0:1", "--file", "-"]],
+                         ids=["sample", "score", "neurons"])
+def test_an_endless_binary_stdin_is_refused_at_its_first_block(sandbox: Sandbox, model: Path, args: list[str]) -> None:
+    """``< /dev/zero`` never ends: stdin is read a block at a time, and the first one is found binary (read whole,
+    it filled the memory and Ctrl-C could not stop it)."""
+    furnish(sandbox, model)
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=sandbox.work, env=sandbox.env,
+                              stdin=zero, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(Outcome(proc.returncode, proc.stdout, proc.stderr, 0.0),
+                          mentions="stdin looks like a binary file")

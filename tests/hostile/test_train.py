@@ -139,6 +139,8 @@ ROWS = [
     pytest.param(bad("--lr-decay-every", "-1", mentions="lr decay every"), id="lr-decay-every-negative"),
     pytest.param(bad("--val-every", "-1", mentions="val every"), id="val-every-negative"),
     pytest.param(bad("--sample-every", "-1", mentions="sample every"), id="sample-every-negative"),
+    pytest.param(bad("--sample-length", "100000000", mentions=("sample length", "[1, 10000]")),
+                 id="sample-length-that-would-not-stop"),  # a sample is written between two steps, whole
     pytest.param(bad("--checkpoint-every", "-1", mentions="checkpoint every"), id="checkpoint-every-negative"),
     pytest.param(bad("--batch-size", "0", mentions="batch size"), id="batch-size-zero"),
     pytest.param(bad("--batch-size", "-3", mentions="batch size"), id="batch-size-negative"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
@@ -41,11 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if _same_file(args.model, args.out):
+    source = find_model(args.model)  # a name is compared as the file it names
+    if _same_file(source, args.out):
         raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
     out = check_output_path(args.out, "the export", checkpoint=True)  # never the corpus, a device or a folder
-    ckpt = load_model(find_model(args.model), training_state=False)  # the copy keeps no optimizer state
+    ckpt = load_model(source, training_state=False)  # the copy keeps no optimizer state
     meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
     training = meta.pop("training", None)
     if training is not None:
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _same_file(source: str, out: str) -> bool:
+def _same_file(source: Path, out: str) -> bool:
     """Whether ``out`` names ``source`` itself (the same path, a link to it, or a hard link)."""
     try:
         return os.path.samefile(source, out)

@@ -22,7 +22,7 @@ from rnnplay.core.params import unescape
 from rnnplay.core.sampler import parse_assignments
 from rnnplay.core.score import RunningScore
 from rnnplay.core.vocab import describe_char
-from rnnplay.corpora.text import decode, read_regular_file
+from rnnplay.corpora.text import decode, read_regular_file, read_stream
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.events import Chunk, Event, Working
@@ -144,10 +144,10 @@ def read_stdin(what: str, encoding: str = "utf-8") -> str:
     if sys.stdin is None:
         raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
     if not sys.stdin.isatty():
-        return decode(sys.stdin.buffer.read(), "stdin", encoding)
+        return read_stream(sys.stdin.buffer, "stdin", encoding)
     print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
     try:
-        return decode(sys.stdin.buffer.read(), "stdin", encoding)
+        return read_stream(sys.stdin.buffer, "stdin", encoding)
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
         raise
