@@ -242,7 +242,8 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     assert ended.reason == "budget" and ended.step == 40 and ended.path == str(out) and out.exists()
     assert TurnEnded("done", 10) in rec.events
     assert rec.of(StepEvent) and rec.of(ValidationEvent)  # the loss plot's points
-    assert rec.of(SampleEvent)
+    first = corpus.read_text()[0]  # a sample shows the character it continues, as the corpus it comes from does
+    assert rec.of(SampleEvent) and all(e.text.startswith(first) and len(e.text) > 1 for e in rec.of(SampleEvent))
     assert all(0 <= p.fraction <= 1 for p in rec.of(StepEvent))  # the progress the faces draw
     assert dict(session.card())["trained"] == "40 steps"
     session.submit(f"/load {out}")
@@ -309,9 +310,11 @@ def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Record
     rec.wait(lambda e: isinstance(e, StepEvent))
     session.submit("/load elsewhere.npz")
     assert "/stop" in rec.messages("error")[-1]
+    assert session.stop_hint().startswith("training goes on in the background: /stop ends it")  # Esc, Ctrl+C
     session.submit("/stop")
     ended = rec.wait(lambda e: isinstance(e, TrainingEnded))
     assert ended.reason == "stopped" and out.exists()
+    assert session.stop_hint() == "nothing to stop; Ctrl+D or /quit leaves"
     session.submit("/stop")
     assert "no model is training" in rec.messages("error")[-1]
 
@@ -332,6 +335,14 @@ def test_save_and_load_round_trip(session: Session, rec: Recorder, tmp_path: Pat
     assert all(np.array_equal(before[k], v) for k, v in session.model.params.items())
     session.submit(f"/load {tmp_path / 'nope.npz'}")
     assert "nope.npz" in rec.messages("error")[-1]
+
+
+def test_a_model_saved_by_a_bare_name_loads_by_it(session: Session, rec: Recorder, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    session.submit("/save mine")  # writes mine.npz
+    session.submit("/load mine")
+    assert not rec.messages("error") and session.model_path == Path("mine.npz")
 
 
 def test_save_never_replaces_a_file_unless_asked(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ def test_save_refuses_a_folder_and_keeps_the_file_beside_it(session: Session, tm
     before = beside.read_bytes()
     for line in (f"/save {folder}", f"/save {folder} force"):
         session.submit(line)
-        assert rec.messages("error")[-1] == (f"/save path {folder} is a folder: name a file in it, "
+        assert rec.messages("error")[-1] == (f"the checkpoint path {folder} is a folder: name a file in it, "
                                              f"e.g. {folder / 'model.npz'}")
     assert beside.read_bytes() == before and list(folder.iterdir()) == []
 

@@ -206,6 +206,8 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     named = None if is_path else _by_name(name, folder)
     if named is not None:
         return named
+    if not given.suffix and os.path.isfile(given.with_suffix(".npz")):  # what /save NAME wrote
+        return given.with_suffix(".npz")
     if is_there(given):
         return given  # a folder, a dangling or looping link, a folder we may not enter: loading it says what
     if is_path:

@@ -101,6 +101,13 @@ class Session:
         """The running training job, or the last one."""
         return self.runner.job
 
+    def stop_hint(self) -> str:
+        """What Esc or Ctrl+C says when no turn or command is at work to stop."""
+        job = self.training
+        if job is not None and job.alive:
+            return "training goes on in the background: /stop ends it; Ctrl+D or /quit leaves"
+        return "nothing to stop; Ctrl+D or /quit leaves"
+
     # -- events ------------------------------------------------------------------------
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event (from the emitting thread); returns an unsubscribe."""
@@ -246,13 +253,13 @@ class Session:
             raise RnnplayError("there is no model to save: /load or /train one first")
         target = Path(os.path.expanduser(path))
         if os.path.isdir(target):  # refused as a folder, not taken as FOLDER.npz beside it (force would replace it)
-            check_output_path(target, "/save", checkpoint=True)
+            check_output_path(target, "the checkpoint", checkpoint=True)
         if not target.suffix:
             target = target.with_suffix(".npz")
         if os.path.isfile(target) and not force:  # False past a folder we may not search: the check says so
             raise RnnplayError(f"{target} exists: /save {path} force replaces it, or /save {free_path(target)} "
                                "keeps both")
-        check_output_path(target, "/save", checkpoint=True)
+        check_output_path(target, "the checkpoint", checkpoint=True)
         job = self.training
         with self.model_lock:
             if job is not None and job.run.model is self.model:

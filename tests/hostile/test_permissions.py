@@ -130,9 +130,9 @@ ROWS = [
         error=("m.npz", "permission denied")),
     # the app's and the REPL's commands that read or write a path (the session, shared by both)
     row("repl-save-into-read-only", "repl", "m.npz", stdin="/save ro/x.npz\n", prepare=read_only("work/ro"),
-        out=("cannot write /save ro/x.npz: Permission denied")),
+        out=("cannot write the checkpoint ro/x.npz: Permission denied")),
     row("repl-save-into-unreachable", "repl", "m.npz", stdin="/save ro/x.npz\n", prepare=locked("work/ro"),
-        out=("cannot write /save ro/x.npz: Permission denied")),
+        out=("cannot write the checkpoint ro/x.npz: Permission denied")),
     row("repl-transcript-into-read-only", "repl", "m.npz", stdin="ROMEO\n/transcript save ro/t.md\n",
         prepare=read_only("work/ro"), out="cannot write ro/t.md: Permission denied"),
     row("repl-transcript-into-unreachable", "repl", "m.npz", stdin="ROMEO\n/transcript save ro/t.md\n",

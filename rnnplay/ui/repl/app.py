@@ -302,7 +302,7 @@ class Repl(TerminalOutput):
             try:
                 return self.prompt.prompt(PROMPT, pre_run=self.drain)
             except KeyboardInterrupt:
-                self.write("(Ctrl+D or /quit leaves)\n", "dim")
+                self.write(f"({self.session.stop_hint()})\n", "dim")
             except EOFError:
                 return None
 

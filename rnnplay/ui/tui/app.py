@@ -324,7 +324,7 @@ class RnnplayApp(App[None]):
             prompt.clear()  # an edit like any other: Ctrl+Z brings the text back
             self.notify("input cleared; Ctrl+Z brings it back", timeout=3)
         else:
-            self.notify("nothing to stop; Ctrl+D or /quit leaves", timeout=3)
+            self.notify(self.session.stop_hint(), timeout=3)
 
     def action_help(self) -> None:
         self.submit("/help")
