@@ -37,6 +37,7 @@ from rnnplay.session.events import (
     TurnStarted,
     Working,
 )
+from rnnplay.session.output_paths import OutputLock
 from rnnplay.session.session import Session, no_model
 from rnnplay.session.training_job import fit_batches
 
@@ -301,6 +302,14 @@ def test_training_waits_while_a_continuation_is_written(session: Session, rec: R
     rec.wait(lambda e: isinstance(e, StepEvent) and e.step > resumed + 1)  # and it goes on once the text is done
     session.submit("/stop")
     rec.wait(lambda e: isinstance(e, TrainingEnded))
+
+
+def test_train_refuses_a_best_checkpoint_another_run_writes(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    corpus, out, best = write_corpus(tmp_path), tmp_path / "o.npz", tmp_path / "best.npz"
+    with OutputLock(best):  # a run in another process that keeps its best checkpoint there
+        session.submit(f"/train {corpus} steps=5 layers=1 hidden=8 batch=2 seq=8 out={out} best={best}")
+    assert "another training" in rec.messages("error")[-1] and "choose another best=" in rec.messages("error")[-1]
+    assert session.training is None and list(tmp_path.glob("*.lock")) == [] and not out.exists()
 
 
 def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -105,9 +105,10 @@ class OutputLock:
     killed run (its PID dead) is simply taken over.
     """
 
-    def __init__(self, out: str | os.PathLike[str]) -> None:
+    def __init__(self, out: str | os.PathLike[str], key: str = "--out") -> None:
         out = Path(out)
         self.path = out.with_name(out.name + ".lock")
+        self.key = key  # how the user names this output, for the advice when another run holds it
         self._file: Any = None
 
     def __enter__(self) -> OutputLock:
@@ -135,7 +136,7 @@ class OutputLock:
             f.close()
             out = self.path.with_suffix("")
             raise RnnplayError(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
-                               "or choose another --out") from None
+                               f"or choose another {self.key}") from None
         same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
         if not same:  # the holder removed it between our open and our lock: lock the new one
             f.close()
@@ -154,3 +155,14 @@ class OutputLock:
         with contextlib.suppress(OSError):
             self._file.close()
         self._file = None
+
+
+def lock_outputs(*outputs: tuple[Path | None, str]) -> contextlib.ExitStack:
+    """An :class:`OutputLock` on each ``(path, key)`` given (a None path: none), held together until the stack is
+    closed; when one cannot be taken, none is held. A run locks its best checkpoint as well as its regular one, so
+    that no other run writes either while it trains."""
+    with contextlib.ExitStack() as stack:
+        for path, key in outputs:
+            if path is not None:
+                stack.enter_context(OutputLock(path, key))
+        return stack.pop_all()

@@ -16,6 +16,7 @@ the user is reading would slow to a tenth of its speed (docs/performance.md).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -36,7 +37,7 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model, free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import OutputLock, check_output_path
+from rnnplay.session.output_paths import check_output_path, lock_outputs
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, ancestry, continue_run, growth_text, new_run
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class StepThrottle:
 class TrainingJob:
     run: TrainingRun
     out: Path
-    lock: OutputLock  # on ``out`` while the job runs, so no other training writes it
+    locks: contextlib.ExitStack  # on ``out`` and ``best`` while the job runs, so no other training writes them
     best: BestCheckpoint | None = None  # /train … best=PATH
     cluster: Cluster = field(default_factory=Cluster)  # /train … workers=N ray_address=ADDR: the steps on Ray
     thread: threading.Thread | None = None
@@ -167,7 +168,8 @@ class Runner:
         run, what = self._make_run(corpus_spec, corpus, config, spec)
         target = target or library_target(corpus.name)
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
-        job = TrainingJob(run, target, OutputLock(target).__enter__(), keeper, cluster)  # released when it ends
+        locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
+        job = TrainingJob(run, target, locks, keeper, cluster)
         job.back = self._way_back() if run.start is not None else None
         self.job = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
@@ -255,7 +257,7 @@ class Runner:
             with threads.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.threads)
                 job.ended = self._forward(job)
         finally:
-            job.lock.__exit__(None, None, None)
+            job.locks.close()
         self.session.emit(job.ended)
         self.session.emit(Changed("model"))
 

@@ -256,6 +256,8 @@ ROWS = [
                      allowed=("work/model.npz",)), id="loss-goes-non-finite"),
     pytest.param(bad("--out", "m.npz", mentions=("another training", str(os.getpid())), subprocess=True),
                  id="out-locked-by-a-live-process"),
+    pytest.param(bad("--best", "m.npz", mentions=("another training", str(os.getpid()), "choose another --best"),
+                     subprocess=True), id="best-locked-by-a-live-process"),  # its run's checkpoint, not replaced
     # handled as they should be (exit 0)
     pytest.param(Row([*TRAIN, "--out", "m.npz"], code=0, make=stale_lock, allowed=("work/m.npz",),
                      said="saved m.npz"), id="stale-lock-taken-over"),

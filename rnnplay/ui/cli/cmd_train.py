@@ -28,7 +28,7 @@ from rnnplay.core.trainer import (
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.session.output_paths import OutputLock, check_output_path
+from rnnplay.session.output_paths import check_output_path, lock_outputs
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, growth_text, init_from_run, new_run
 from rnnplay.ui.cli.interrupts import Interrupts
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
-    with lenient_output(), OutputLock(out), Interrupts(run_.trainer, out) as interrupts:
+    with lenient_output(), lock_outputs((out, "--out"), (best, "--best")), Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
