@@ -199,11 +199,11 @@ class Trainer:
             shares.append(self._elapsed() / limit if limit > 0 else 1.0)
         return min(1.0, max(shares)) if shares else None
 
-    def _eta(self, steps_done: int) -> float | None:
+    def _eta(self, steps_since: int, since: float) -> float | None:
         c = self.config
-        if steps_done == 0:
+        if steps_since == 0:
             return None
-        per_step = self._elapsed() / steps_done
+        per_step = (time.perf_counter() - since) / steps_since
         left = []
         if c.steps is not None:
             left.append((c.steps - self.step) * per_step)
@@ -288,13 +288,13 @@ class Trainer:
         if c.steps is None and c.epochs is None and c.seconds is None:
             raise RnnplayError("give a training budget: --steps, --epochs or --time")
         self._started = window_start = time.perf_counter()
-        window_chars = 0
-        steps_done = 0
-        last_loss = float("nan")
-        chars_per_sec = 0.0
+        window_chars = steps_done = 0
+        last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
         while not self._budget_done() and not self._stop.is_set():
             result = self.train_step()
             steps_done += 1
+            if steps_done == 1:  # the ETA is paced by the steps after it: the first loads kernels and memory
+                first_done = time.perf_counter()
             if isinstance(result, str):
                 yield SkippedEvent(self.step, result)
                 if self.bad_steps >= MAX_BAD_STEPS:
@@ -312,7 +312,7 @@ class Trainer:
                 chars_per_sec = window_chars / max(now - window_start, 1e-9)
                 window_start, window_chars = now, 0
             yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec,
-                            self._eta(steps_done), self.budget_fraction())
+                            self._eta(steps_done - 1, first_done), self.budget_fraction())
             if c.sample_every and self.step % c.sample_every == 0:
                 yield SampleEvent(self.step, self.sample())
         yield from self._finish(last_loss)
