@@ -144,6 +144,20 @@ async def test_f1_shows_keys_and_commands_and_ctrl_d_leaves(app: RnnplayApp) -> 
         await until(pilot, lambda: not app.is_running)
 
 
+async def test_leaving_while_training_keeps_where_it_saved_for_the_shell(app: RnnplayApp, tmp_path: Path) -> None:
+    """Ctrl+D during a /train stops it and saves; the app is gone by the time the session says where, so the line
+    is kept in ``farewell`` for `rnnplay` to print on the shell's screen (it said nothing at all)."""
+    out = tmp_path / "t.npz"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, f"/train {write_corpus(tmp_path)} steps=100000 layers=1 hidden=16 batch=8 seq=16 "
+                               f"out={out}")
+        await until(pilot, lambda: app.query_one(TrainingPanel).has_class("active"))
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: not app.is_running)
+    assert any(line.startswith("training stopped at step") and f"saved {out}" in line for line in app.farewell)
+    assert out.exists()
+
+
 async def test_quit_command_leaves(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await type_line(pilot, "/quit")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.ui.cli import model_command, require_stdin
 
 ORDER = 1
@@ -35,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        session.close()  # whatever ended the app (a signal, a lost terminal), a training saves its checkpoint
+        app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves its checkpoint
+    for line in app.farewell:  # on the shell's screen again: where that checkpoint went ("saved PATH")
+        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
+            print(f"rnnplay: {printable(line)}", file=sys.stderr, flush=True)
     return exit_code(app.left_by)
 
 

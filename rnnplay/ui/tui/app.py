@@ -115,6 +115,8 @@ class RnnplayApp(App[None]):
         self.turn: Turn | None = None
         self.side_wanted: bool | None = None  # F2's choice; None: shown when the window is wide enough
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) the app left on, if any
+        self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
+        self._keeping_farewell = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -153,9 +155,21 @@ class RnnplayApp(App[None]):
             return  # leaving: keys still queued behind the signal (a long paste typed key by key) are not typed
         await super().on_event(event)
 
+    def close_session(self) -> None:
+        """Stop a training (it saves its checkpoint), keeping what the session says meanwhile ("training stopped
+        at step N; saved PATH") in :attr:`farewell`: the app is leaving and will not show it."""
+        if not self._keeping_farewell:
+            self._keeping_farewell = True
+            self.session.subscribe(self._keep_farewell)
+        self.session.close()
+
+    def _keep_farewell(self, event: object) -> None:
+        if isinstance(event, SessionMessage):
+            self.farewell.append(event.text)
+
     @work(thread=True, group="close")
     def close_then_leave(self, signum: int) -> None:
-        self.session.close()
+        self.close_session()
         # After SIGHUP the terminal is gone and Textual may wait forever to restore it: the checkpoint is
         # saved, so a process still here a few seconds after exit() was asked ends without waiting.
         watchdog = threading.Timer(EXIT_GRACE, os._exit, (exit_code(signum),))
@@ -178,7 +192,7 @@ class RnnplayApp(App[None]):
 
     def on_unmount(self) -> None:
         self.unsubscribe()
-        self.session.close()
+        self.close_session()
 
     # -- from the session (any thread) to the UI thread: each kind of event is a message with its own handler ------
     def on_drain(self, _: Drain) -> None:
@@ -339,5 +353,5 @@ class RnnplayApp(App[None]):
 
     @work(thread=True, group="close")
     def close_then_exit(self) -> None:
-        self.session.close()
+        self.close_session()
         self.call_from_thread(self.exit)
