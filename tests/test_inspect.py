@@ -132,6 +132,8 @@ def test_bad_conditions_are_one_line_errors() -> None:
         condition_signal("abc", "inside-braces")
     with pytest.raises(RnnplayError, match="bad regular expression"):
         condition_signal("abc", "regex:(")
+    with pytest.raises(RnnplayError, match="regex: needs a pattern after it"):  # not 'never changes'
+        condition_signal("abc", "regex:")
     with pytest.raises(RnnplayError, match="never changes"):
         find_neurons(parens_model(), "ab ba", "inside-parens")
 

@@ -681,6 +681,8 @@ def test_help_explains_whatif_positions_and_the_escapes(session: Session, rec: R
     assert "\\n is a newline" in rec.messages("info")[-1]
     session.submit("/help train")
     assert "from=new" in rec.messages("info")[-1]
+    session.submit("/help set extra")  # not 'unknown command /set extra'
+    assert rec.messages("error") == ["/help explains one command at a time: /help set"]
 
 
 def test_train_forwards_the_trainers_own_events(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.params import params_of, unescape
 from rnnplay.core.params import parse_pairs as parse_settings
 from rnnplay.core.train_config import ModelSpec
@@ -53,7 +53,10 @@ ESCAPES_HELP = "In seeds and texts, \\n is a newline, \\t a tab and \\\\ a backs
 def help_(session: SessionAPI, argline: str) -> None:
     table = command_table(session.host)
     if argline:
-        command = find_command(argline.strip().lstrip("/").lower(), session.host)
+        name, *more = argline.split()
+        if more:  # '/help set extra' named no command '/set extra'
+            raise RnnplayError(f"/help explains one command at a time: /help {printable(name)}")
+        command = find_command(name.lstrip("/").lower(), session.host)
         aliases = ", ".join(f"/{a}" for a in command.aliases)
         lines = [f"{command.usage}  —  {command.help}"] + ([f"  also: {aliases}"] if aliases else [])
         details = getattr(command, "details", "")

@@ -235,6 +235,8 @@ def condition_signal(text: str, name: str, cancel: Cancel | None = None) -> np.n
     A ``regex:`` is matched where ``cancel()`` (or Ctrl-C) can stop it (:mod:`.regex_search`).
     """
     if name.startswith("regex:"):
+        if name == "regex:":  # an empty pattern matches nowhere: its signal would never change
+            raise RnnplayError("regex: needs a pattern after it, e.g. regex:[aeiou]")
         try:
             spans = match_spans(name[len("regex:") :], text, cancel)
         except re.error as err:

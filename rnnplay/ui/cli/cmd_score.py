@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
                            "or use a model trained on text that has them")
     if unknown:
         text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
+    if len(text) < 2:  # said here, where the cause is known: a short text, a short last 10%, or all unseen
+        left = " once those the model has never seen are left out" if unknown else ""
+        raise RnnplayError(f"{what} has {len(text)} character{'' if len(text) == 1 else 's'}{left}: need at least "
+                           "two characters to score (the first one only primes the model)")
     with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", len(text)) as progress:
         score = score_text(model, text, progress=progress)
     if unknown:
