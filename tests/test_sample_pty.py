@@ -116,3 +116,20 @@ def test_ctrl_c_while_the_seed_is_typed_ends_on_a_line_of_its_own(tmp_path: Path
     assert child.exitstatus == 130
     # after "ROMEO" (and the terminal's echo of Ctrl+C), a new line first: it was "ROMEO^Crnnplay: interrupted"
     assert re.fullmatch(rb"(\^C)?\r\nrnnplay: interrupted\r\n", child.before), child.before
+
+
+def test_one_ctrl_d_ends_a_text_typed_at_the_terminal(tmp_path: Path) -> None:
+    """stdin is read a block at a time (so that `< /dev/zero` is refused at once); at a terminal, a block cut
+    short by Ctrl+D is the end, not a reason to read again (which waited for a second Ctrl+D)."""
+    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "score", "--text", "-"], env=environment(tmp_path),
+                          dimensions=(24, 80), timeout=TIMEOUT)
+    try:
+        child.expect_exact(b"end it with Ctrl+D")
+        child.send(b"To be, or not to be\n")
+        child.expect_exact(b"not to be")  # echoed: the terminal has it
+        child.sendeof()
+        child.expect(rb"nats/char \(.* bits\) on 19 characters of stdin")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0

@@ -159,12 +159,13 @@ def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: in
     """All of ``stream``'s text (a pipe, a terminal), read a block at a time so that Ctrl-C lands between
     blocks: one that starts binary (``< /dev/zero``) is refused at its first block, one larger than this
     machine's memory before it fills it."""
-    head = stream.read(BINARY_SNIFF)
-    check_not_binary(head, where, encoding)
-    blocks, size, memory = [head], len(head), physical_memory()
-    while more := stream.read(block):
-        blocks.append(more)
-        size += len(more)
+    blocks = [stream.read(BINARY_SNIFF)]
+    check_not_binary(blocks[0], where, encoding)
+    wanted, size, memory = BINARY_SNIFF, len(blocks[0]), physical_memory()
+    while len(blocks[-1]) == wanted:  # a short read is the end: read again, a terminal would wait for a second ^D
+        wanted = block
+        blocks.append(stream.read(block))
+        size += len(blocks[-1])
         if memory and size > memory:
             raise RnnplayError(f"{where} has sent more than this machine's {memory:,} bytes of memory; give a "
                                "part of it")
