@@ -15,7 +15,9 @@ import pty
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from plugin_fixtures import pip_install_fixtures
@@ -102,17 +104,24 @@ def test_only_a_file_or_a_device_that_shows_nothing_counts_as_a_file(tmp_path: P
             os.close(fd)
 
 
-def test_ctrl_c_while_the_seed_is_typed_ends_on_a_line_of_its_own(tmp_path: Path) -> None:
-    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "sample", "--seed", "-"], env=environment(tmp_path),
-                          dimensions=(24, 80), timeout=TIMEOUT)
+def typed_at_the_terminal(tmp_path: Path, args: list[str], typed: bytes, then: Callable[[Any], None]) -> Any:
+    """``rnnplay ARGS`` reading stdin from a pseudo-terminal: ``typed`` typed (and echoed), then ``then(child)``
+    (a Ctrl+C, a Ctrl+D), the child read to its end and closed."""
+    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", *args], env=environment(tmp_path), dimensions=(24, 80),
+                          timeout=TIMEOUT)
     try:
         child.expect_exact(b"end it with Ctrl+D")
-        child.send(b"ROMEO")
-        child.expect_exact(b"ROMEO")  # echoed: the terminal has it
-        child.sendintr()
+        child.send(typed)
+        child.expect_exact(typed.strip())  # echoed: the terminal has it
+        then(child)
         child.expect(pexpect.EOF)
     finally:
         child.close(force=True)
+    return child
+
+
+def test_ctrl_c_while_the_seed_is_typed_ends_on_a_line_of_its_own(tmp_path: Path) -> None:
+    child = typed_at_the_terminal(tmp_path, ["sample", "--seed", "-"], b"ROMEO", lambda c: c.sendintr())
     assert child.exitstatus == 130
     # after "ROMEO" (and the terminal's echo of Ctrl+C), a new line first: it was "ROMEO^Crnnplay: interrupted"
     assert re.fullmatch(rb"(\^C)?\r\nrnnplay: interrupted\r\n", child.before), child.before
@@ -121,15 +130,6 @@ def test_ctrl_c_while_the_seed_is_typed_ends_on_a_line_of_its_own(tmp_path: Path
 def test_one_ctrl_d_ends_a_text_typed_at_the_terminal(tmp_path: Path) -> None:
     """stdin is read a block at a time (so that `< /dev/zero` is refused at once); at a terminal, a block cut
     short by Ctrl+D is the end, not a reason to read again (which waited for a second Ctrl+D)."""
-    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "score", "--text", "-"], env=environment(tmp_path),
-                          dimensions=(24, 80), timeout=TIMEOUT)
-    try:
-        child.expect_exact(b"end it with Ctrl+D")
-        child.send(b"To be, or not to be\n")
-        child.expect_exact(b"not to be")  # echoed: the terminal has it
-        child.sendeof()
-        child.expect(rb"nats/char \(.* bits\) on 19 characters of stdin")
-        child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
+    child = typed_at_the_terminal(tmp_path, ["score", "--text", "-"], b"To be, or not to be\n", lambda c: c.sendeof())
     assert child.exitstatus == 0
+    assert re.search(rb"nats/char \(.* bits\) on 19 characters of stdin", child.before), child.before
