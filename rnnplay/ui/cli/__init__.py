@@ -11,6 +11,7 @@ May import: every layer below ``rnnplay.ui``, and ``rnnplay.ui``'s faces (``cmd_
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import importlib
 import pkgutil
@@ -187,6 +188,11 @@ def closest_flags(word: str, flags: list[str]) -> list[str]:
 
 def run() -> None:
     open_closed_descriptors()
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # after main's own handler, as its streams are put back (a second Ctrl-C while a run
+        with contextlib.suppress(OSError, ValueError):  # saved): what the command had is done and kept
+            print("rnnplay: interrupted", file=sys.stderr)
+        code = 130
     exit_on_ctrl_c()
     sys.exit(code)
