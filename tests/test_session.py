@@ -346,6 +346,12 @@ def test_save_and_load_round_trip(session: Session, rec: Recorder, tmp_path: Pat
     assert "nope.npz" in rec.messages("error")[-1]
 
 
+def test_a_path_thousands_long_is_shown_cut_in_its_middle(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    session.submit(f"/load {tmp_path / ('a' * 5000)}.npz")
+    error = rec.messages("error")[-1]
+    assert len(error) < 300 and f"{tmp_path}/aaa" in error and "a…a" in error and "aaa.npz" in error
+
+
 def test_a_model_saved_by_a_bare_name_loads_by_it(session: Session, rec: Recorder, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

@@ -5,7 +5,11 @@ command) raises :class:`RnnplayError` with a message that says what is wrong and
 what to do. Front ends print ``str(err)`` and never a traceback.
 """
 
+import re
+
 from rnnplay.core import address_space
+
+LONGEST_WORD = 160  # characters of one word (a path, a URL) that a message shows in full
 
 
 class RnnplayError(Exception):
@@ -28,6 +32,14 @@ def printable(text: str) -> str:
     """``text`` with control and invisible characters (a newline in a file name, an escape sequence in a
     checkpoint's metadata) written as escapes, so it prints as one line and moves no cursor."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def shortened(text: str) -> str:
+    """``text`` with each word longer than :data:`LONGEST_WORD` cut in its middle (``/tmp/aaaa…bbbb.npz``), so that
+    a path of thousands of characters in a message stays a line that still tells where it starts and which file
+    it names."""
+    keep = (LONGEST_WORD - 1) // 2
+    return re.sub(rf"\S{{{LONGEST_WORD + 1},}}", lambda word: f"{word[0][:keep]}…{word[0][-keep:]}", text)
 
 
 def out_of_memory(err: MemoryError) -> str:

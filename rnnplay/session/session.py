@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core import jit
-from rnnplay.core.errors import RnnplayError, out_of_memory, printable
+from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean, unescape
 from rnnplay.core.sampler import resolve_params
@@ -125,10 +125,10 @@ class Session:
         self.emit(Message("info", text))
 
     def warn(self, text: str) -> None:
-        self.emit(Message("warning", text))
+        self.emit(Message("warning", shortened(text)))
 
     def error(self, text: str) -> None:
-        self.emit(Message("error", text))
+        self.emit(Message("error", shortened(text)))
 
     # -- the one entry point -------------------------------------------------------------
     def submit(self, line: str) -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+LONGEST_ERROR = 500  # characters: a line a person reads, even when a path in it is thousands long
+
 
 @dataclass
 class Outcome:
@@ -146,6 +148,7 @@ def assert_one_line_error(out: Outcome, *, mentions: str | tuple[str, ...] = (),
     errors = [ln for ln in out.error_lines if ln.startswith("rnnplay: ")]
     assert len(errors) == 1, f"expected one 'rnnplay: ...' line, got: {out.error_lines}"
     assert out.error_lines[-1] == errors[0], f"the error is not the last line: {out.error_lines}"  # no second half
+    assert len(errors[0]) <= LONGEST_ERROR, f"{len(errors[0])} characters: {errors[0][:LONGEST_ERROR]}…"
     for word in (mentions,) if isinstance(mentions, str) else mentions:
         assert word.lower() in errors[0].lower(), f"{word!r} not in {errors[0]!r}"
 

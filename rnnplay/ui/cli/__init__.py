@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from rnnplay import __version__
 from rnnplay.core import threads
-from rnnplay.core.errors import RnnplayError, out_of_memory, printable
+from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
 from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
 from rnnplay.ui.leave_signals import exit_on_ctrl_c
@@ -62,7 +62,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with a usage mistake as one line (argparse prints the whole usage block first)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"rnnplay: error: {printable(message)}; see `{self.prog} --help`\n")
+        self.exit(2, f"rnnplay: error: {shortened(printable(message))}; see `{self.prog} --help`\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         except ReaderGone:  # `rnnplay sample | head`: the reader has what it wanted
             return 0
         except RnnplayError as err:
-            print(f"rnnplay: error: {printable(str(err))}", file=sys.stderr)
+            print(f"rnnplay: error: {shortened(printable(str(err)))}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
             print("rnnplay: interrupted", file=sys.stderr)
