@@ -91,21 +91,29 @@ def test_a_transcript_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_
     session.submit("or not")
     with files_no_larger_than(len(before)):  # room for the earlier transcript, not for the longer one
         session.submit(f"/transcript save {path} force")
-    assert errors(session) == [f"cannot write {path}: File too large; choose another folder"]
+    assert errors(session) == [f"cannot write {path}: File too large; free some space or fix the folder"]
     assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["chat.md"]
 
 
 @pytest.mark.parametrize(("args", "expected"), [
     ("save chat.txt", ".md (Markdown) or .jsonl"),
-    ("save {tmp}/missing/chat.md", "is not a folder"),
+    ("save {tmp}/notes.txt/chat.md", "notes.txt is a file, not a folder; choose another path"),
+    ("save {tmp}/" + "n" * 300 + ".md", "File name too long; choose another path"),
     ("save {tmp}", "is a folder"),
     ("load chat.md", "usage: /transcript save PATH [force]"),
     ("save chat.md now", "usage: /transcript save PATH [force]"),
 ])
 def test_bad_transcript_commands_get_one_line(session: Session, tmp_path: Path, args: str, expected: str) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
     session.submit("To be")
     session.submit(f"/transcript {args.format(tmp=tmp_path)}")
     assert expected in errors(session)[-1] and "\n" not in errors(session)[-1]
+
+
+def test_a_transcript_into_a_new_folder_makes_the_folder_as_save_does(session: Session, tmp_path: Path) -> None:
+    session.submit("To be")
+    session.submit(f"/transcript save {tmp_path / 'new' / 'talks' / 'chat.md'}")
+    assert not errors(session) and (tmp_path / "new" / "talks" / "chat.md").read_text().startswith("# rnnplay")
 
 
 def test_nothing_to_save_or_copy_before_the_first_turn(session: Session, tmp_path: Path) -> None:

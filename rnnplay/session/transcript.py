@@ -33,6 +33,7 @@ from typing import Any
 from rnnplay.core.atomic_write import write_atomically
 from rnnplay.core.errors import RnnplayError
 from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
+from rnnplay.session.output_paths import check_output_path
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,12 @@ def save_transcript(path: Path, conversation: Conversation, force: bool = False)
                            f"e.g. /transcript save {path.stem or 'chat'}.md")
     if os.path.exists(path) and not force:
         raise RnnplayError(f"{path} exists: /transcript save {path} force replaces it, or choose another name")
-    if not os.path.isdir(path.parent):
-        raise RnnplayError(f"{path.parent} is not a folder: create it first, or choose another path")
+    check_output_path(path, "the transcript", example="chat.md")  # a file in the way, no rights, a name too long
     text = render(conversation).encode("utf-8")
-    write_atomically(path, lambda f: f.write(text), fix="choose another folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as /save does: a new folder is made, not refused
+    except OSError as err:
+        raise RnnplayError(f"cannot create the folder {path.parent}: {err.strerror or err}; choose another path") \
+            from None
+    write_atomically(path, lambda f: f.write(text))
     return path
