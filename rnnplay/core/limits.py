@@ -54,7 +54,7 @@ def check_model_size(hidden: object, layers: object, vocab: object, where: str =
     if params_upper_bound(h, n, v) > MAX_PARAMS:
         over = "" if vocab is None else f" over {v:,} characters"
         raise RnnplayError(f"{where}: {n} layers of {h:,} units{over} would need more than "
-                           f"{MAX_PARAMS:,} parameters; {advice or 'choose a smaller --hidden or --layers'}")
+                           f"{MAX_PARAMS:,} parameters; {advice or 'choose a smaller hidden size or fewer layers'}")
     return h, n, v
 
 
@@ -65,4 +65,4 @@ def check_state_size(batch: int, hidden: int, layers: int, state_size: int, wher
     if values > MAX_STATE:
         raise RnnplayError(f"{where}: {batch:,} streams through {layers} layers of {hidden:,} units carry "
                            f"{values:,} state values (at most {MAX_STATE:,}); "
-                           f"{advice or 'choose a smaller --batch-size'}")
+                           f"{advice or 'choose a smaller batch size'}")

@@ -31,6 +31,8 @@ from rnnplay.core.params import Param, did_you_mean, parse_value
 from rnnplay.plugins.host import PluginHost, get_host
 from rnnplay.plugins.session_api import SessionAPI
 
+MAX_LISTED = 12  # a command with more keys than this names /help in an error instead of listing them all
+
 
 @runtime_checkable
 class Command(Protocol):
@@ -102,9 +104,15 @@ def split_args(argline: str) -> list[str]:
 
 
 def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "option") -> dict[str, str]:
-    """``key=value`` words -> {key: value}; an unknown key names the closest valid ones."""
+    """``key=value`` words -> {key: value}; an unknown key names the closest valid ones, and a key given twice
+    (``p=0.9 p=0.5``) is refused rather than the last one silently kept.
+
+    The valid keys are listed in the line when they are few; a command with many (``/train``'s) is named with
+    ``/help``, which describes each."""
     allowed = list(allowed)
-    valid = f"{what}s: {', '.join(allowed) or 'none'}"
+    command = what.split()[0] if what.startswith("/") else None
+    many = command is not None and len(allowed) > MAX_LISTED
+    valid = f"/help {command[1:]} lists them" if many else f"{what}s: {', '.join(allowed) or 'none'}"
     pairs: dict[str, str] = {}
     for word in words:
         key, eq, value = word.partition("=")
@@ -112,6 +120,8 @@ def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "optio
             raise RnnplayError(f"expected {what}=value, got {word!r}; {valid}")
         if key not in allowed:
             raise RnnplayError(f"unknown {what} {key!r}{did_you_mean(key, allowed)}; {valid}")
+        if key in pairs:
+            raise RnnplayError(f"{key}= is given twice ({key}={pairs[key]} and {word}): give it once")
         pairs[key] = value
     return pairs
 

@@ -296,4 +296,5 @@ def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConf
     total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_PARAMS:
         raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "
-                           f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller --hidden or --layers")
+                           f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller hidden size or fewer "
+                           "layers")
