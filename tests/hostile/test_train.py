@@ -406,6 +406,23 @@ def test_a_step_too_big_for_memory_is_one_line(sandbox: Sandbox) -> None:
     assert_nothing_outside(before, sandbox.snapshot())
 
 
+def test_a_resumed_step_too_big_for_memory_advises_what_a_resume_can_change(
+        sandbox: Sandbox, resumable: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """--resume keeps the checkpoint's batch and sequence length, so the advice is a new run from its weights.
+    The step's MemoryError is raised on purpose: the test is of what is said, the 2 GB cap above of the real thing."""
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    (sandbox.work / "m.npz").write_bytes(resumable.read_bytes())
+
+    def no_memory(self: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("rnnplay.core.trainer.Trainer.train_step", no_memory)
+    out = sandbox.run_in_process([*RESUME, "--steps", "5"], capsys, monkeypatch)
+    assert_one_line_error(out, mentions=("out of memory", "a resumed run keeps its batch", "--init-from m.npz",
+                                         "no step was made"))
+    assert (sandbox.work / "m.npz").read_bytes() == resumable.read_bytes()
+
+
 def test_a_pipe_closed_under_the_progress_does_not_lose_the_run(sandbox: Sandbox) -> None:
     """`rnnplay train … 2>&1 | head`: once the reader has gone, the run goes on silently and is saved."""
     (sandbox.work / "small.txt").write_text(CORPUS)

@@ -224,10 +224,18 @@ class TrainingLoop:
             except MemoryError:
                 self.progress.finish()
                 raise RnnplayError(f"out of memory in a training step ({self.step_size()}): {address_space.advice()}"
-                                   f"use a smaller --batch-size or --seq-length; {self.save_after_failure()}") from None
+                                   f"{self.smaller_steps()}; {self.save_after_failure()}") from None
             if event is None:
                 return code
             code = self.handle(event) or code
+
+    def smaller_steps(self) -> str:
+        """How to make a step need less memory: a new run's flags, or, for a resumed run (whose batch and sequence
+        length are its checkpoint's), a new run that starts from its weights."""
+        if self.start_step == 0:
+            return "use a smaller --batch-size or --seq-length"
+        return (f"a resumed run keeps its batch and sequence length, so close other programs, or start a new run "
+                f"from its weights: --init-from {self.out} with a smaller --batch-size or --seq-length")
 
     def step_size(self) -> str:
         c, model = self.run_.trainer.config, self.run_.model
