@@ -45,6 +45,8 @@ class FileLoader:
     help = "one text file: file:PATH (a plain path works too); from 4 MiB on, its ids are kept in the cache"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
+        if not spec.strip():
+            raise RnnplayError("file: needs a path after it, e.g. file:notes.txt")
         return text_file_corpus(user_path(spec), encoding, progress)
 
 
@@ -54,6 +56,9 @@ class DirLoader:
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
         folder, pattern = split_dir_spec(spec)
+        if not folder.strip():  # never the folder the user happens to be in, read whole without a word
+            raise RnnplayError("dir: needs a folder after it, e.g. dir:notes or dir:notes:*.txt (dir:. is the folder "
+                               "you are in)")
         root = user_path(folder)
         listing = folder_files(root, pattern)
         outside = _linked_out(listing.outside, folder)

@@ -14,6 +14,7 @@ Never ``rnnplay.models``, ``rnnplay.builtin``, the session or a face.
 from __future__ import annotations
 
 import inspect
+import os
 import re
 
 from rnnplay.core.errors import RnnplayError, printable
@@ -48,7 +49,7 @@ def resolve(spec: str) -> tuple[CorpusLoader, str]:
         return loaders[match[1]].obj, match[2]
     if not spec.strip():
         raise RnnplayError("no corpus given; give a file path, a card name (`rnnplay corpus list`) or a spec")
-    if probe(user_path(spec)) is not None:
+    if probe(user_path(spec)) is not None or os.path.lexists(user_path(spec)):  # a dangling link: the file says
         return host.get("corpus_loaders", "file"), spec
     if match:
         prefix = match[1]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.corpora.base import Progress, no_progress
-from rnnplay.corpora.text import is_folder, open_regular, probe, user_path
+from rnnplay.corpora.text import is_folder, nothing_at, open_regular, probe, user_path
 from rnnplay.corpora.text_stream import TextStream
 
 # Folders of the standard library that are not the library itself: tests, bundled
@@ -145,7 +145,7 @@ def folder_files(root: Path, pattern: str) -> Listing:
     (symbolic links resolved) is outside ``root``'s: a link may lead anywhere, the glob only stays in the folder.
     """
     if not is_folder(root):
-        what = "no such folder" if probe(root) is None else "not a folder"
+        what = nothing_at(root, "folder") if probe(root) is None else "not a folder"
         raise RnnplayError(f"{root}: {what}; give dir:FOLDER or dir:FOLDER:GLOB")
     if not pattern or "\0" in pattern or Path(pattern).is_absolute() or ".." in Path(pattern).parts:
         raise RnnplayError(f"dir:{root}:{pattern}: the glob must stay inside the folder (no '..', no absolute "

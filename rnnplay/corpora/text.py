@@ -121,6 +121,13 @@ def probe(path: Path) -> os.stat_result | None:
         return None
 
 
+def nothing_at(path: Path, what: str) -> str:
+    """Why :func:`probe` found nothing at ``path``: no such ``what``, or a symbolic link there that leads nowhere."""
+    if os.path.lexists(path):
+        return "a symbolic link that leads nowhere (its target is missing, or the links go round in a loop)"
+    return f"no such {what}"
+
+
 def is_folder(path: Path) -> bool:
     info = probe(path)
     return info is not None and stat.S_ISDIR(info.st_mode)
@@ -226,7 +233,8 @@ def read_text_file(path: Path, encoding: str = "utf-8") -> str:
 def check_text_path(path: Path) -> None:
     """A one-line error when nothing is at ``path`` or it is a folder (what else it may be is checked on opening)."""
     if probe(path) is None:
-        raise RnnplayError(f"{path}: no such file; check the path (or give a corpus spec: `rnnplay corpus list`)")
+        raise RnnplayError(f"{path}: {nothing_at(path, 'file')}; check the path (or give a corpus spec: "
+                           "`rnnplay corpus list`)")
     if is_folder(path):
         raise RnnplayError(f"{path} is a folder; give a text file, or dir:{path} to use every file in it")
 

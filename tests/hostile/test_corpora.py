@@ -363,6 +363,13 @@ ROWS = [
     pytest.param(Row([*SHOW, "dir:notes"], ("matched no text files",), make=lambda w: (w / "notes").mkdir()),
                  id="dir-empty"),
     pytest.param(Row([*SHOW, "no\0pe.txt"], ("no such file",)), id="path-with-nul"),
+    pytest.param(Row([*SHOW, "loop.txt"], ("loop.txt", "symbolic link that leads nowhere", "loop"),
+                     make=link("loop.txt", "loop.txt")), id="path-is-a-loop-of-links"),
+    pytest.param(Row([*SHOW, "dir:notes"], ("notes", "symbolic link that leads nowhere"),
+                     make=link("notes", "gone")), id="dir-is-a-link-to-nothing"),
+    pytest.param(Row([*SHOW, "file:"], ("file: needs a path", "file:notes.txt")), id="file-prefix-alone"),
+    pytest.param(Row([*SHOW, "dir::*.txt"], ("dir: needs a folder", "dir:."), files={"t.txt": TEXT}),
+                 id="dir-prefix-without-a-folder"),  # never the folder the user is in, read without a word
     pytest.param(Row([*SHOW, "a" * 5000], ("no such file",)), id="path-too-long"),
     pytest.param(Row([*SHOW, "big.txt"], ("ids need", "are free"), make=sparse("big.txt")),
                  id="file-bigger-than-memory"),
