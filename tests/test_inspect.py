@@ -206,6 +206,8 @@ def test_cli_mistakes_are_one_line_errors(tmp_path: Path, capsys: pytest.Capture
         assert main(["neurons", "parens.npz", *args]) == 1
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, (args, err)
+    assert main(["neurons", "parens.npz", "--find", "after-newline", "--text", r"ab (a)\nba (b)\nab"]) == 0
+    assert "skipping" not in capsys.readouterr().err  # \n typed is a newline (docs/escapes.md), not '\' and 'n'
     r = rnnplay("neurons", "parens.npz", "--find", "inside-parens", "--text", "ab ba", cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "never changes in this text" in r.stderr
     if not BUNDLED_MODEL.exists():

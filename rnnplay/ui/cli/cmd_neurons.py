@@ -26,6 +26,7 @@ from rnnplay.core.neurons import (
     find_neurons,
     unit_activations,
 )
+from rnnplay.core.params import unescape
 from rnnplay.core.vocab import describe_char
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
@@ -56,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--find", metavar="CONDITION", help="rank units by |correlation| with CONDITION")
     what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--text", help="the text to read")
+    src.add_argument("--text", help="the text to read (\\n a newline: docs/escapes.md)")
     src.add_argument("--file", metavar="PATH", help="read the text from a file (- reads stdin)")
     add_encoding_option(p, "--file and stdin")
     p.add_argument("--top", type=int, default=5, metavar="N", help="how many units --find shows (default 5)")
@@ -69,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _text(args: argparse.Namespace, model: Model) -> str:
     if args.text is not None:
-        text = args.text
+        text = unescape(args.text)  # \n a newline, as in every text typed in a command (docs/escapes.md)
     elif args.file is not None:
         text = read_stdin("the text", args.encoding) if args.file == "-" else read_text(Path(args.file), args.encoding)
     else:
