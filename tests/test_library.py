@@ -163,6 +163,19 @@ def test_list_models_reads_the_library_and_names_unreadable_files(tiny_path: Pat
     assert broken.row()[3] == "unreadable (loading it says why)"
 
 
+@pytest.mark.parametrize(("layers", "hidden", "expected"), [(2, 10**12, "hidden size 1,000,000,000,000 is outside"),
+                                                         (True, 8, "layers must be a whole number"),
+                                                         (2, None, "hidden size must be a whole number")])
+def test_sizes_that_loading_refuses_are_listed_unreadable(tiny_path: Path, layers: object, hidden: object,
+                                                           expected: str) -> None:
+    meta = {**read_metadata(tiny_path), "num_layers": layers, "hidden_size": hidden}
+    models_dir().mkdir(parents=True)
+    path = npz_with_meta(models_dir() / "huge.npz", npy_bytes(np.array(json.dumps(meta))))
+    entry = next(e for e in list_models() if e.path == path)
+    assert entry.problem is not None and expected in entry.problem, entry.problem
+    assert entry.row()[3] == "unreadable (loading it says why)"
+
+
 def test_a_long_corpus_name_keeps_its_end(tmp_path: Path) -> None:
     entry = library.ModelEntry("m", tmp_path / "m.npz", "lstm", 1, 8, "dir:/home/someone/texts/of/the/year/2026")
     assert entry.row()[3] == "…/texts/of/the/year/2026" and len(entry.row()[3]) == library.CORPUS_WIDTH

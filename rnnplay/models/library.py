@@ -26,6 +26,7 @@ from rich.cells import cell_len
 
 from rnnplay.core.checkpoint import FORMAT
 from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.limits import check_model_size
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean
 from rnnplay.folders import data_dir
@@ -145,19 +146,17 @@ def describe(path: Path, name: str | None = None) -> ModelEntry:
     date = datetime.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M") if mtime is not None else ""
     try:
         meta = read_metadata(path)
+        layers, hidden = meta.get("num_layers"), meta.get("hidden_size")
+        check_model_size(hidden, layers, None, f"{path} is not a usable rnnplay checkpoint: its metadata",
+                         advice="the file is damaged or was not written by rnnplay")  # what loading it would refuse
     except RnnplayError as err:
         return ModelEntry(name, path, date=date, problem=str(err))
-    return ModelEntry(name, path, str(meta.get("cell", "?")), _int(meta.get("num_layers")),
-                      _int(meta.get("hidden_size")), _field(meta.get("corpus"), "name") or "?",
+    return ModelEntry(name, path, str(meta.get("cell", "?")), layers, hidden, _field(meta.get("corpus"), "name") or "?",
                       _float(_field(meta.get("history"), "val_loss")), _saved_at(meta) or date)
 
 
 def _field(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _float(value: Any) -> float | None:
