@@ -19,7 +19,7 @@ from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, Validatio
 from rnnplay.session.session import Session
 from rnnplay.ui.cli.progress import ProgressBar, TrainingProgress
 from rnnplay.ui.console import ansi, colours, make_console
-from rnnplay.ui.event_text import EventText
+from rnnplay.ui.event_text import EventText, duration
 from rnnplay.ui.repl.app import Repl
 
 ESCAPE = re.compile(r"\x1b\[")
@@ -121,6 +121,12 @@ def test_the_cli_and_the_repl_show_a_training_step_with_the_same_text(plain_env:
     assert repl_out.getvalue().splitlines()[0] == f"training: {expected}"
     sample = "--- sample at step 1 ---\nTo be\n---\n"
     assert cli.getvalue().endswith(sample) and repl_out.getvalue().endswith(sample)
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(None, "?"), (42.4, "42s"), (185, "3m05s"), (3720, "1h02m"),
+                                               (2 * 86_400 + 4 * 3600, "2d04h"), (1e22, "over a year")])
+def test_a_duration_reads_at_a_glance_however_long(seconds: float | None, shown: str) -> None:
+    assert duration(seconds) == shown
 
 
 def test_the_cli_prints_a_skipped_step_and_a_partial_validation_as_lines(plain_env: None) -> None:

@@ -21,12 +21,18 @@ from rnnplay.core.vocab import describe_char
 from rnnplay.session.events import Message, ScoreShown, TrainingEnded, UnitsFound
 from rnnplay.ui.console import DIM, LEVEL_STYLES, visible
 
+DAY, YEAR = 86_400, 365 * 86_400  # seconds
+
 
 def duration(seconds: float | None) -> str:
-    """'1h02m', '3m05s', '42s', or '?'."""
+    """'over a year', '3d04h', '1h02m', '3m05s', '42s', or '?'."""
     if seconds is None or not math.isfinite(seconds):
         return "?"
     s = round(seconds)
+    if s >= YEAR:  # a budget of steps no machine finishes: its size, not a number of hours, is the news
+        return "over a year"
+    if s >= 2 * DAY:
+        return f"{s // DAY}d{s % DAY // 3600:02d}h"
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     if s >= 60:
