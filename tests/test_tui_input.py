@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, send_keys, slow_down, type_line, until
+from pilot_helpers import app_on, messages, send_keys, slow_down, type_line, until
 from textual import events
 
+from rnnplay.plugins.host import Registered, get_host, reset_host
+from rnnplay.plugins.slash import SimpleCommand
 from rnnplay.ui.history import append_history, history_path, load_history
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.prompt import CompletionMenu, PromptInput
@@ -224,3 +226,29 @@ async def test_nohistory_keeps_nothing(tiny_path: Path, monkeypatch: pytest.Monk
         await pilot.press("up")
         assert prompt_of(app).text == "/show"  # this run still walks back
     assert kept is not None and not kept.exists()
+
+
+def broken_completer(session: object, argline: str) -> list[str]:
+    if argline.startswith("b"):
+        return None  # type: ignore[return-value]
+    raise RuntimeError("completer exploded")
+
+
+async def test_a_plugin_completer_that_fails_offers_nothing_and_says_so_once(tiny_path: Path) -> None:
+    """A completer runs at every key typed: one that raised, or returned None, ended the app in a traceback."""
+    reset_host()
+    try:
+        get_host().commands["badcomp"] = Registered(SimpleCommand("badcomp", "fails to complete", "/badcomp X",
+                                                                  lambda s, a: s.info(f"ran {a}"),
+                                                                  completer=broken_completer), "rnnplay-badcomp")
+        app = app_on(tiny_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await type_line(pilot, "/badcomp a")
+            await type_line(pilot, "/badcomp b")
+            await until(pilot, lambda: "ran b" in messages(app, "info"))
+            warned = [m for m in messages(app, "warning") if "/badcomp's completion" in m]
+            assert warned == ["/badcomp's completion raised RuntimeError: completer exploded; it offers nothing now "
+                              "(a bug in rnnplay-badcomp: tell its authors)"]
+            assert "ran a" in messages(app, "info") and not menu_of(app).has_class("open")
+    finally:
+        reset_host()

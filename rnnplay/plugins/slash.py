@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import Param, did_you_mean, parse_value
 from rnnplay.plugins.host import PluginHost, get_host
+from rnnplay.plugins.problems import one_line
 from rnnplay.plugins.session_api import SessionAPI
 
 MAX_LISTED = 12  # a command with more keys than this names /help in an error instead of listing them all
@@ -157,12 +158,32 @@ def complete_line(session: SessionAPI, text: str, host: PluginHost | None = None
         return text, sorted(f"/{n}" for n in table if f"/{n}".startswith(text))
     name, _ = split_command(text)
     command = table.get(name)
-    complete = getattr(command, "complete", None)
-    if complete is None:
+    if getattr(command, "complete", None) is None:
         return last_word(text), []
     argline = text.split(" ", 1)[1].lstrip()
     word = last_word(argline)
-    return word, [c for c in complete(session, argline) if c.startswith(word) and c != word]
+    return word, [c for c in offered(command, session, argline, host) if c.startswith(word) and c != word]
+
+
+def offered(command: Any, session: SessionAPI, argline: str, host: PluginHost | None = None) -> list[str]:
+    """What ``command.complete`` offers for ``argline``. A completer runs at every key typed, so one that raises or
+    gives no list of strings (a plugin's bug) must not take the app down: it offers nothing, and says why once."""
+    try:
+        candidates = list(command.complete(session, argline))
+        problem = "" if all(isinstance(c, str) for c in candidates) else "gave something other than strings"
+    except Exception as err:
+        problem = f"raised {one_line(err)}"
+    if not problem:
+        return candidates
+    if command.name not in _said_broken:
+        _said_broken.add(command.name)
+        plugin = (host or get_host()).commands.get(command.name)
+        session.warn(f"/{command.name}'s completion {problem}; it offers nothing now"
+                     f"{f' (a bug in {plugin.plugin}: tell its authors)' if plugin else ''}")
+    return []
+
+
+_said_broken: set[str] = set()  # commands whose completer has failed and said so (once a process)
 
 
 def complete_pairs(word: str, options: dict[str, Iterable[str]]) -> list[str]:
