@@ -23,6 +23,7 @@ from plugin_fixtures import pip_install_fixtures
 
 from rnnplay.core.cells import RNNCell
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import Param
 from rnnplay.corpora import Corpus
 from rnnplay.plugins import discovery, hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
@@ -303,6 +304,13 @@ def test_blame_names_a_plugin_cell_that_fails_under_a_builtin_sampler(tmp_path: 
         ("register_commands", type("K", (Ping,), {"aliases": ("p q",)})(), "aliases must be a tuple of names"),
         ("register_samplers", type("S", (Greedy,), {"help": "two\nlines"})(), "help must be a one-line string"),
         ("register_commands", type("K", (), {"name": "k", "help": "h", "run": print})(), "K lacks usage, aliases"),
+        ("register_commands", type("K", (Ping,), {"name": "MyCmd"})(), "/MyCmd has capitals, and commands are "
+                                                                      "typed in lower case: /mycmd"),
+        ("register_commands", type("K", (Ping,), {"aliases": ("P",)})(), "/P has capitals"),
+        ("register_samplers", type("S", (Greedy,), {"params": {"length": Param("length", int, 5, "")}})(),
+         "may not be named 'length', which generate() already takes"),
+        ("register_samplers", type("S", (Greedy,), {"params": {"p": Param("p", float, 5.0, "", max=1.0)}})(),
+         "the default of p is outside its own bounds"),
     ],
 )
 def test_contract_checks(hook: str, obj: object, problem: str) -> None:

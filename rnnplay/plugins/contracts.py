@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pluggy
 
 from rnnplay.core.cells.base import Cell
-from rnnplay.core.errors import printable
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.params import Param
 from rnnplay.core.sampler import Sampler
 from rnnplay.plugins import hookspecs
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the corpora layer sits above this one: these names are for 
     from rnnplay.corpora.base import Corpus, Progress
 
 MAX_NAME = 64  # characters in the name of a cell, sampler, loader or command
+GENERATE_ARGUMENTS = frozenset(inspect.signature(Sampler.generate).parameters) - {"self", "params"}  # no param's name
 
 
 class CorpusLoader(Protocol):
@@ -142,6 +143,15 @@ def _sampler_problem(sampler: Any) -> str | None:
     if not (isinstance(sampler.params, dict)
             and all(isinstance(k, str) and isinstance(p, Param) for k, p in sampler.params.items())):
         return f"sampler {sampler.name!r}: params must be a dict of Param"
+    taken = sorted(set(sampler.params) & GENERATE_ARGUMENTS)
+    if taken:
+        return (f"sampler {sampler.name!r}: a parameter may not be named {taken[0]!r}, which generate() already "
+                "takes as an argument; give it another name")
+    for key, param in sampler.params.items():
+        try:
+            param.check(param.default)
+        except RnnplayError as err:
+            return f"sampler {sampler.name!r}: the default of {key} is outside its own bounds ({err})"
     return None
 
 
@@ -150,6 +160,10 @@ def _command_problem(command: Any) -> str | None:
         return f"command {command.name!r}: usage must be a one-line string, like '/{command.name} ARG'"
     if not (isinstance(command.aliases, tuple | list) and all(is_alias(a) for a in command.aliases)):
         return f"command {command.name!r}: aliases must be a tuple of names (no spaces, like 'q' or '?')"
+    upper = next((n for n in [command.name, *command.aliases] if n != n.lower()), None)
+    if upper is not None:  # a typed command is read in lower case: /MyCmd would be /mycmd, which is not there
+        return f"command {command.name!r}: /{upper} has capitals, and commands are typed in lower case: " \
+               f"/{upper.lower()}"
     return None
 
 
