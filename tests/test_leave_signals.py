@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from plugin_fixtures import pip_install_fixtures
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -78,6 +79,39 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
     assert [p.name for p in saved] == [f"{small_file.stem}.npz"]
     assert not list(library.glob("*.lock")) and not list(library.glob("*.tmp"))
     assert load_model(saved[0]).meta["training"]["step"] > 0
+
+
+def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tmp_path: Path,
+                                                                              small_file: Path) -> None:
+    """A plugin's sampler that never checks for a stop (rnnplay-wild's `pause`, its file never made): Esc says so
+    after a moment, and Ctrl+D leaves, the training saved. The process stayed alive before, waiting for the
+    sampler's thread, at 60% of a core, deaf to SIGTERM."""
+    env = {**environment(tmp_path), "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path / "site")),
+           "WILD_RESUME": str(tmp_path / "never")}
+    library = tmp_path / "data" / "rnnplay" / "models"
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    try:
+        time.sleep(3)  # the app draws its first screen
+        for line in (f"/train {small_file} from=new hidden=8 time=120", "/sampler pause", "ROMEO:"):
+            os.write(master, f"{line}\r".encode())
+            time.sleep(1)
+        wait_for(lambda: any(library.glob("*.lock")), "the training to start", TIMEOUT)
+        wait_for(lambda: b"still choosing" in reader.shown(), "the sampler to go quiet", TIMEOUT)
+        os.write(master, b"\x1b")  # Esc
+        wait_for(lambda: b"never checks for a stop" in reader.shown(), "the app to say it does not stop", TIMEOUT)
+        os.write(master, b"\x04")  # Ctrl+D
+        assert proc.wait(TIMEOUT) == 0
+        wait_for(lambda: b"left without it" in reader.shown(), "the farewell on the shell's screen", TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)
+    assert [p.name for p in library.glob("*.npz")] == [f"{small_file.stem}.npz"] and not list(library.glob("*.lock"))
 
 
 def test_after_a_leave_signal_a_second_one_stays_ignored_until_the_exit() -> None:

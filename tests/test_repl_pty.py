@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -155,3 +156,32 @@ def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: d
     start = shown.index(expected[0])
     assert shown[start : start + len(expected)] == expected  # the text as `sample` prints it, nothing left over
     assert not any("still choosing" in row for row in shown)
+
+
+@pytest.mark.parametrize("leave", ["ctrl-c-twice", "sigterm"])
+def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, str], tmp_path: Path,
+                                                                leave: str) -> None:
+    """A plugin's sampler that never checks for a stop (`pause`, its file never made) held the REPL for good:
+    Ctrl+C and SIGTERM did nothing, and a /train running beside it was never saved."""
+    env = {**env, "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path)),
+           "WILD_RESUME": str(tmp_path / "never")}
+    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
+    out = tmp_path / "run.npz"
+    with repl(env) as child:
+        command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
+                "/stop ends it")
+        command(child, "/sampler pause", "sampler: pause")
+        child.send("ROMEO:\r")
+        child.expect_exact(b"pause is still choosing")
+        if leave == "sigterm":
+            child.kill(signal.SIGTERM)
+            child.expect_exact(b"it does not stop: a plugin never checks for a stop; leaving")
+        else:
+            child.sendcontrol("c")
+            child.expect_exact(b"Ctrl+C again leaves rnnplay (a training saves its checkpoint)")
+            child.sendcontrol("c")
+        child.expect_exact(b"saved")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == (143 if leave == "sigterm" else 0)
+    assert out.exists() and not list(tmp_path.glob("*.lock"))

@@ -38,6 +38,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any, TextIO
@@ -65,6 +66,7 @@ from rnnplay.session.events import (
     Working,
 )
 from rnnplay.session.session import Session
+from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
 from rnnplay.ui.console import (
     CLEAR_SCREEN,
     DIM,
@@ -132,6 +134,9 @@ class Repl(TerminalOutput):
         self.quitting = False
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) that ended the loop
         self.next_progress = 0.0
+        self.stop_asked: float | None = None  # when Ctrl+C (or a signal) told the running turn to stop
+        self.give_up = False  # Ctrl+C again, once that turn had not stopped for STOP_GRACE
+        self.said_stuck = False
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
         self.stderr = StderrLines(self.background)  # sys.stderr while run() runs
         session.keys_help = KEYS
@@ -265,7 +270,12 @@ class Repl(TerminalOutput):
         self.leave()
 
     def run_turn(self, line: str) -> None:
-        """Run one input line in the foreground: the main thread waits, and Ctrl+C meanwhile stops the work."""
+        """Run one input line in the foreground: the main thread waits, and Ctrl+C meanwhile stops the work.
+
+        A turn that does not stop within STOP_GRACE of being told to (a plugin's sampler or command that never
+        checks) is left to its thread once Ctrl+C is pressed again or a signal asked the REPL to leave: the
+        REPL leaves then, as the turn holds the model, and a training saves its checkpoint on the way out.
+        """
         done = threading.Event()
 
         def work() -> None:
@@ -277,15 +287,39 @@ class Repl(TerminalOutput):
                 done.set()
 
         worker = threading.Thread(target=work, name="rnnplay-turn", daemon=True)
-        self.turn = worker
+        self.turn, self.stop_asked, self.give_up, self.said_stuck = worker, None, False, False
         try:
-            with keys_not_echoed(self.input_fd()), ctrl_c_calls(self.session.cancel):
+            with keys_not_echoed(self.input_fd()), ctrl_c_calls(self.stop_turn):
                 worker.start()
-                done.wait()
+                while not done.wait(0.1) and not self.given_up():
+                    pass
         finally:
             self.stop_spinner()
             self.turn = None
             self.drain()
+
+    def stop_turn(self) -> None:
+        """Ctrl+C during a turn: stop it; pressed again once the turn has ignored that for STOP_GRACE, give up."""
+        if self.stop_asked is not None and time.monotonic() - self.stop_asked >= STOP_GRACE:
+            self.give_up = True
+        self.stop_asked = self.stop_asked or time.monotonic()
+        self.session.cancel()
+
+    def given_up(self) -> bool:
+        """Whether to stop waiting for a turn that was told to stop STOP_GRACE ago and has not (said once)."""
+        if self.left_by is not None and self.stop_asked is None:
+            self.stop_asked = time.monotonic()  # SIGTERM, SIGHUP: the turn was cancelled with it
+        if self.stop_asked is None or time.monotonic() - self.stop_asked < STOP_GRACE:
+            return False
+        if not self.said_stuck:
+            self.said_stuck = True
+            self.stop_spinner()
+            then = "leaving" if self.left_by is not None else "Ctrl+C again leaves rnnplay"
+            self.write(f"\n{DOES_NOT_STOP}; {then} (a training saves its checkpoint)\n", LEVEL_STYLES["warning"])
+        if self.give_up or self.left_by is not None:
+            self.quitting = True
+            return True
+        return False
 
     def input_fd(self) -> int | None:
         try:

@@ -116,6 +116,7 @@ class RnnplayApp(App[None]):
         self.side_wanted: bool | None = None  # F2's choice; None: shown when the window is wide enough
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) the app left on, if any
         self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
+        self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
         self._keeping_farewell = False
 
     def compose(self) -> ComposeResult:
@@ -310,12 +311,20 @@ class RnnplayApp(App[None]):
     def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         self.submit(event.value)
 
-    @work(thread=True, group="submit")
     def submit(self, line: str) -> None:
+        """Run ``line`` on a daemon thread of its own. Not a Textual thread worker: those are joined as the app's
+        event loop closes, so a plugin's sampler that never returns would keep the process alive for good."""
+        threading.Thread(target=self._run_line, args=(line,), name="rnnplay-submit", daemon=True).start()
+
+    def _run_line(self, line: str) -> None:
+        me = threading.current_thread()
+        self.submitting.add(me)
         try:
             self.session.submit(line)
         except Exception as err:  # a bug must not take the app down; show it instead
             self.session.error(f"unexpected {err.__class__.__name__}: {err} (please report this)")
+        finally:
+            self.submitting.discard(me)
 
     def start_command(self, command: Any) -> None:
         """From the palette: run a command that takes no arguments, or put it on the input line."""

@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, Working
+from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
 from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE, visible
 from rnnplay.ui.event_text import duration
 from rnnplay.ui.tui.heat import HeatView, NeuronView
@@ -154,6 +155,7 @@ class WorkingLine(Horizontal):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.halting = False  # Esc was pressed: say so until the work ends
+        self.stuck = False  # ... and the work went on for STOP_GRACE after it: a plugin that never checks
 
     def compose(self) -> Any:
         yield Static(id="working-what")
@@ -162,12 +164,21 @@ class WorkingLine(Horizontal):
     def show_work(self, work: Working) -> None:
         self.set_class(not work.done, "active")
         if work.done:
-            self.halting = False
+            self.halting = self.stuck = False
             return
-        what = "stopping…" if self.halting else f"{visible(work.what)} · Esc to stop"
+        what = self.halt_text() if self.halting else f"{visible(work.what)} · Esc to stop"
         self.query_one("#working-what", Static).update(Content(what))  # a file name's [brackets] are no markup
         show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
 
     def stopping(self) -> None:
         self.halting = True
-        self.query_one("#working-what", Static).update("stopping…")
+        self.query_one("#working-what", Static).update(self.halt_text())
+        self.set_timer(STOP_GRACE, self.not_stopping)
+
+    def not_stopping(self) -> None:
+        if self.halting and self.has_class("active"):
+            self.stuck = True
+            self.query_one("#working-what", Static).update(self.halt_text())
+
+    def halt_text(self) -> str:
+        return f"{DOES_NOT_STOP} · Ctrl+D leaves rnnplay" if self.stuck else "stopping…"
