@@ -43,6 +43,39 @@ def test_gradient_check_catches_a_wrong_backward() -> None:
         check_cell(Broken())
 
 
+class NaNForward(RNNCell):
+    def forward(self, params, x, state):
+        hs, last, cache = super().forward(params, x, state)
+        return hs * np.nan, tuple(s * np.nan for s in last), cache
+
+
+class NaNGradients(RNNCell):
+    def backward(self, params, cache, dh_seq, dstate):
+        dx, grads, d0 = super().backward(params, cache, dh_seq, dstate)
+        return dx, {k: g * np.nan for k, g in grads.items()}, d0
+
+
+class ColumnGradient(RNNCell):
+    def backward(self, params, cache, dh_seq, dstate):
+        dx, grads, d0 = super().backward(params, cache, dh_seq, dstate)
+        return dx, {**grads, "b_h": grads["b_h"][:, None]}, d0  # numpy would broadcast it into a matrix
+
+
+@pytest.mark.parametrize(("cell", "says"), [(NaNForward(), "inf"), (NaNGradients(), "inf"),
+                                            (ColumnGradient(), r"shape \(4, 1\) for layers.0.b_h")])
+def test_gradient_check_fails_nan_and_a_gradient_of_another_shape(cell: RNNCell, says: str) -> None:
+    """A NaN compared as no error at all: a cell of NaN passed with 'max relative error 0.00e+00'."""
+    with pytest.raises(GradientCheckError, match=says):
+        check_cell(cell)
+
+
+def test_training_refuses_a_gradient_of_another_shape(small_text: str) -> None:
+    model = Model(ColumnGradient(), Vocab.from_text(small_text), 4, 1, seed=0)
+    ids = model.vocab.encode(small_text[:41]).reshape(41, 1)
+    with pytest.raises(ValueError, match=r"a gradient of shape \(4, 1\) for b_h, whose shape is \(4,\)"):
+        model.loss_and_grads(ids[:-1], ids[1:], model.initial_state(1))
+
+
 NOISE = {  # output dropout, and the kinds a trainer adds (rnnplay/core/dropout.py); the same masks on every call
     "dropout": Dropout(0.3),
     "locked": Dropout(0.3, locked=True),

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core import parallel_step, step_memo
-from rnnplay.core.cells.base import Cell, State, uniform_init, zero_state
+from rnnplay.core.cells.base import Cell, State, check_grads, checked_params, uniform_init, zero_state
 from rnnplay.core.dropout import Dropout, Masks, mask_grads, masked
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.loss import cross_entropy, cross_entropy_with_grad
@@ -71,7 +71,7 @@ class Model:
         params: dict[str, np.ndarray] = {}
         V, H = self.vocab.size, self.hidden_size
         for i in range(self.num_layers):
-            layer = self.cell.init_params(V if i == 0 else H, H, rng, self.dtype)
+            layer = checked_params(self.cell, self.cell.init_params(V if i == 0 else H, H, rng, self.dtype))
             params.update({f"layers.{i}.{k}": v.astype(self.dtype, copy=False) for k, v in layer.items()})
         params["head.W_hy"] = uniform_init(rng, (H, V), H, self.dtype)
         params["head.b_y"] = np.zeros(V, dtype=self.dtype)
@@ -171,6 +171,7 @@ class Model:
             if masks.outputs[i] is not None:
                 dx = dx * masks.outputs[i]
             dx, layer_grads, _ = self.cell.backward(used[i], caches[i], dx, None)
+            check_grads(used[i], layer_grads)
             mask_grads(layer_grads, masks.weights[i])
             grads.update({f"layers.{i}.{k}": g for k, g in layer_grads.items()})
         return grads

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnplay.core.cells.base import Cell
+from rnnplay.core.cells.base import Cell, checked_params
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.train_config import ModelSpec
 
@@ -64,11 +64,11 @@ def _linear_shapes(cell: Cell) -> dict[str, tuple[tuple[int, int, int], ...]] | 
 def _created_shapes(cell: Cell, input_size: int, hidden: int, plugin: str | None = None
                     ) -> dict[str, tuple[int, ...]]:
     try:
-        params = cell.init_params(input_size, hidden, np.random.default_rng(0), np.float32)
+        params = checked_params(cell, cell.init_params(input_size, hidden, np.random.default_rng(0), np.float32))
         return {str(name): tuple(int(n) for n in np.shape(value)) for name, value in params.items()}
     except RnnplayError:
         raise
     except Exception as err:  # a plugin cell's own bug
         authors = f"the authors of {plugin}" if plugin else "its authors"
         raise RnnplayError(f"the cell {cell.name!r} failed to create its parameters "
-                           f"({err.__class__.__name__}: {printable(str(err)[:100])}); report it to {authors}") from None
+                           f"({err.__class__.__name__}: {printable(str(err)[:200])}); report it to {authors}") from None

@@ -38,7 +38,10 @@ class GradCheckReport:
 
 
 def _rel_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """max |a - n| / max(|a|, |n|), with 0 where both are 0."""
+    """max |a - n| / max(|a|, |n|), with 0 where both are 0; inf where either is NaN or infinite (a NaN would
+    otherwise compare as no error at all)."""
+    if not (np.isfinite(analytic).all() and np.isfinite(numeric).all()):
+        return float("inf")
     num = np.abs(analytic - numeric)
     den = np.maximum(np.abs(analytic), np.abs(numeric))
     rel = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
@@ -162,7 +165,11 @@ def check_cell(
         numeric = problem.numeric(arr, eps)
         if name not in analytic:
             raise GradientCheckError(f"{cell.name}: backward returned no gradient for {name}")
-        errors[name] = _rel_error(np.asarray(analytic[name]).reshape(arr.shape), numeric)
+        grad = np.asarray(analytic[name])
+        if grad.shape != arr.shape:
+            raise GradientCheckError(f"{cell.name}: backward returned a gradient of shape {grad.shape} for {name}, "
+                                     f"whose shape is {arr.shape}")
+        errors[name] = _rel_error(grad, numeric)
     errors["step"] = problem.step_error()  # step() must agree with forward(), one character at a time
     report = GradCheckReport(max(errors.values()), errors)
     if report.max_rel_error > tol:

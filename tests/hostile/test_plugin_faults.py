@@ -308,8 +308,12 @@ ROWS = [
     pytest.param(["score", MODEL, "--text", "To be"], "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "nan"},
                  error("rnnplay-fault-cell", "scores are NaN"), id="plugin-cell-whose-state-turns-nan-while-scoring"),
     pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "junk"},
-                 error("the cell 'flaky' (from rnnplay-fault-cell) failed while creating its parameters"),
+                 error("the cell 'flaky' failed to create its parameters (ValueError: init_params returned junk as a "
+                       "str, not a numpy array); report it to the authors of rnnplay-fault-cell"),
                  id="cell-parameter-that-is-not-an-array"),
+    pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "slash"},
+                 error("init_params named a parameter 'in/W', which a checkpoint cannot hold", "rnnplay-fault-cell"),
+                 id="cell-parameter-name-a-checkpoint-cannot-hold"),  # it trained, saved, and never loaded again
     pytest.param([*SAMPLE, "--sampler", "negative"], "rnnplay-fault-cell,rnnplay-wild", {},
                  error("rnnplay-wild", "the character id -1"), id="sampler-gives-a-negative-id"),
     pytest.param([*SAMPLE, "--sampler", "oom"], "rnnplay-fault-cell,rnnplay-wild", {},

@@ -22,6 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from rnnplay.core.errors import printable
+
 State = tuple[np.ndarray, ...]
 Params = dict[str, np.ndarray]
 StepFn = Callable[[np.ndarray, State], tuple[np.ndarray, State]]  # (x, state) -> (h, state)
@@ -57,6 +59,38 @@ class Cell(Protocol):
     def step(self, params: Params, x: np.ndarray, state: State) -> tuple[np.ndarray, State]:
         """One time step for generation: x is (B,) ids or (B, I) vectors; returns (h, state)."""
         ...
+
+
+PARAM_NAME_CHARS = 180  # a checkpoint holds param/layers.N.NAME.npy, a member name of at most 200 characters
+
+
+def checked_params(cell: Cell, params: object) -> Params:
+    """What ``cell.init_params`` returned, if a checkpoint can hold it: a dict of names (1 to PARAM_NAME_CHARS
+    characters, no '/', which would be a folder in the .npz) to numpy arrays. Anything else is a ValueError,
+    which the caller blames on the cell's plugin, before a run that could never be loaded again has trained."""
+    if not isinstance(params, dict):
+        raise ValueError(f"init_params returned a {type(params).__name__}, not a dict of arrays")
+    for name, value in params.items():
+        if not isinstance(name, str) or not 1 <= len(name) <= PARAM_NAME_CHARS or "/" in name:
+            raise ValueError(f"init_params named a parameter {printable(repr(name))[:60]}, which a checkpoint "
+                             f"cannot hold: 1 to {PARAM_NAME_CHARS} characters, no '/'")
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"init_params returned {printable(name)} as a {type(value).__name__}, not a numpy array")
+    return params
+
+
+def check_grads(params: Params, grads: object) -> None:
+    """A ValueError unless ``grads`` (what a cell's ``backward`` returned) has one array of each parameter's shape:
+    one that numpy would broadcast into the update would train a model silently wrong."""
+    if not isinstance(grads, dict):
+        raise ValueError(f"backward returned {type(grads).__name__} for the gradients, not a dict of arrays")
+    for name, value in params.items():
+        grad = grads.get(name)
+        if grad is None:
+            raise ValueError(f"backward returned no gradient for {printable(name)}")
+        if getattr(grad, "shape", None) != value.shape:
+            raise ValueError(f"backward returned a gradient of shape {getattr(grad, 'shape', type(grad).__name__)} "
+                             f"for {printable(name)}, whose shape is {value.shape}")
 
 
 def zero_state(cell: Cell, batch_size: int, hidden_size: int, dtype: Any = np.float32) -> State:
