@@ -51,3 +51,24 @@ def test_wrong_vocab_size_and_unknown_cell_are_one_line_errors(small_text: str) 
         CharRNN(3).train(small_text)
     with pytest.raises(RnnplayError, match=r"unknown cell 'lstn'.*did you mean 'lstm'"):
         CharRNN(10, cell="lstn")
+
+
+def test_a_loaded_or_trained_model_goes_on_learning_and_is_never_replaced(small_text: str, tmp_path) -> None:
+    """CharRNN.load(path).train(text) built a new random model (its first loss 3.4 where the saved one had 2.5),
+    and a later save over the same path would have lost the trained weights; so did train() on another text."""
+    from rnnplay import CharRNN
+
+    rnn = CharRNN(len(set(small_text)), hidden_size=32)
+    rnn.train(small_text, steps=300)
+    trained = rnn.model.evaluate(rnn.model.vocab.encode(small_text[:2000]))
+    rnn.save(tmp_path / "m.npz")
+    loaded = CharRNN.load(tmp_path / "m.npz")
+    model = loaded.model
+    first = loaded.train(small_text[:3000], steps=5)[0]
+    assert loaded.model is model and first < trained + 0.5  # its own weights: nowhere near a new model's ln V
+    part = small_text[3000:6000]
+    assert rnn.train(part, steps=5)[0] < trained + 0.5 and rnn.model.vocab.size == len(set(small_text))
+    with pytest.raises(RnnplayError, match=r"never seen \('€'\).*--init-from"):
+        loaded.train(small_text[:100] + "€", steps=1)
+    with pytest.raises(RnnplayError, match=r"not a bytes: decode it first"):
+        loaded.train(small_text[:100].encode(), steps=1)

@@ -68,6 +68,18 @@ class CharRNN:
         return self.spec.cell
 
     def _build(self, text: str) -> Trainer:
+        """A trainer on ``text``: of the model there is (loaded, or trained on another text), with a fresh optimizer;
+        else of a new model of this object's shape."""
+        if not isinstance(text, str):
+            raise RnnplayError(f"train takes the text as a str, not a {type(text).__name__}"
+                               + (": decode it first, text.decode('utf-8')" if isinstance(text, bytes) else ""))
+        if self.model is not None:  # never a new random model in place of the one trained or loaded
+            unknown = self.model.vocab.unknown(text)
+            if unknown:
+                raise RnnplayError(f"the text has characters this model has never seen "
+                                   f"({', '.join(map(describe_char, unknown[:10]))}): fine-tune with `rnnplay train "
+                                   "TEXT --init-from MODEL`, which adds them, or start a new CharRNN")
+            return Trainer(self.model, self.model.vocab.encode(text), None, self.config)
         vocab = Vocab.from_text(text)
         if len(vocab) != self.vocab_size:
             raise RnnplayError(
@@ -92,7 +104,9 @@ class CharRNN:
     ) -> list[float]:
         """Train on ``text`` for ``epochs`` more passes (or ``steps`` / ``seconds``); returns the step losses.
 
-        Calling it again continues the same run on the same text.
+        Calling it again on the same text continues the same run (the optimizer's state too). A model that was
+        loaded, or trained on another text, goes on from its weights with a fresh optimizer; a text with
+        characters it has never seen is refused.
         """
         if self._trainer is None or text != self._text:
             self._trainer = self._build(text)
