@@ -23,6 +23,7 @@ from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
 from rnnplay.corpora import file_corpus as file_corpus_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
+from rnnplay.corpora.id_file import vocab_key
 from rnnplay.corpora.text import check_text, read_text_file
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import continue_run, new_run
@@ -168,6 +169,27 @@ def test_fine_tuning_renumbers_the_ids_for_the_models_vocabulary(tmp_path: Path,
     with pytest.raises(RnnplayError) as memory_error:
         memory.encode(old.model.vocab)
     assert str(mapped_error.value) == str(memory_error.value)
+
+
+@pytest.mark.parametrize("damage", [200, 7], ids=["past-the-vocabulary", "another-character"])
+def test_an_id_file_damaged_on_the_disk_is_made_again(tmp_path: Path, cache: Path, damage: int) -> None:
+    """One byte changed in the cached ids: 200 failed every later run as 'a bug in rnnplay' (index out of range)
+    until the cache was removed by hand, and 7, a valid id, trained on another text without a word."""
+    path = write(tmp_path / "t.txt", TEXT)
+    first = load_corpus(str(path))
+    good = np.array(first.encode(first.vocab()))
+    own = cache / f"{first.sha256}-{vocab_key(first.vocab())}.ids"
+    with own.open("r+b") as f:
+        f.seek(10)
+        f.write(bytes([damage if good[10] != damage else damage + 1]))
+    again = load_corpus(str(path))
+    assert np.array_equal(again.encode(again.vocab()), good)
+    other = Vocab(tuple(sorted(set(TEXT) | {"€"})))  # a model's vocabulary: the ids renumbered into it, then damaged
+    renumbered = np.array(again.encode(other))
+    with again.id_file.path(other).open("r+b") as f:
+        f.seek(10)
+        f.write(bytes([renumbered[10] + 1]))
+    assert np.array_equal(load_corpus(str(path)).encode(other), renumbered)
 
 
 BAD = [

@@ -38,6 +38,7 @@ from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
 CHUNK_IDS = 1 << 20  # ids read and written at a time when renumbering
+CHECK_IDS = 1 << 22  # ids counted at a time when a file is checked against its sidecar's counts
 TEMP = re.compile(r"\.tmp-(\d+)-")
 
 
@@ -76,9 +77,11 @@ class IdFile:
         if missing:
             raise unknown_error(missing)
         path = self.path(vocab)
-        if not _complete(path, self.chars, vocab.id_dtype):
-            index = {c: i for i, c in enumerate(vocab.chars)}
-            table = np.array([index[c] for c in self.vocab.chars], dtype=np.int64)
+        index = {c: i for i, c in enumerate(vocab.chars)}
+        table = np.array([index[c] for c in self.vocab.chars], dtype=np.int64)
+        counts = np.zeros(len(vocab), dtype=np.int64)
+        counts[table] = self.counts
+        if not _sound(path, self.chars, vocab.id_dtype, counts):  # missing, cut short or damaged: made again
             with writing(path) as out:
                 renumber(self.path(self.vocab), self.vocab.id_dtype, out, table, vocab.id_dtype)
         return np.memmap(path, dtype=vocab.id_dtype, mode="r", shape=(self.chars,))
@@ -104,14 +107,30 @@ class IdFile:
                      and len(found.counts) == len(found.first) == len(vocab) >= 2 and found.counts.sum() == found.chars)
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return found if sound and _complete(found.path(vocab), found.chars, vocab.id_dtype) else None
+        return found if sound and _sound(found.path(vocab), found.chars, vocab.id_dtype, found.counts) else None
 
 
-def _complete(path: Path, chars: int, dtype: np.dtype) -> bool:
+def _sound(path: Path, chars: int, dtype: np.dtype, counts: np.ndarray) -> bool:
+    """Whether ``path`` holds ``chars`` ids of ``dtype`` that count up to ``counts``, id by id.
+
+    One pass of plain reads, a chunk at a time (a memory map would keep every page it touched): a byte changed
+    on the disk changes two counts, or gives an id past the vocabulary, which a run would otherwise read as
+    another text, or fail on as an index out of range.
+    """
+    dtype = np.dtype(dtype)
+    seen = np.zeros(len(counts), dtype=np.int64)
     try:
-        return path.stat().st_size == chars * np.dtype(dtype).itemsize
-    except OSError:
+        if path.stat().st_size != chars * dtype.itemsize:
+            return False
+        with path.open("rb") as f:
+            while (chunk := np.fromfile(f, dtype=dtype, count=CHECK_IDS)).size:
+                found = np.bincount(chunk)
+                if len(found) > len(seen):  # an id past the vocabulary
+                    return False
+                seen[: len(found)] += found
+    except (OSError, ValueError):
         return False
+    return bool(np.array_equal(seen, counts))
 
 
 @contextmanager
