@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -181,3 +182,22 @@ def test_a_seed_read_once_starts_every_continuation_as_the_text_would(model: Mod
     for kept, now in zip(states, primed.states, strict=True):
         for a, b in zip(kept, now, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+class Gives:
+    """A plugin's sampler that yields one fixed id."""
+
+    name, help, params = "gives", "one id", {}
+
+    def __init__(self, i: object) -> None:
+        self.i = i
+
+    def generate(self, stepper, logits, state, length, rng, **params):
+        yield self.i
+
+
+@pytest.mark.parametrize("i", [-1, 10**6, 2.0, True, "a", np.int64(10**9)])
+def test_an_id_that_is_no_character_is_said_in_one_line(model: Model, i: object) -> None:
+    """-1 had a clear line; 10**6 said 'IndexError: tuple index out of range', 2.0 a TypeError, True was the id 1."""
+    with pytest.raises(ValueError, match=re.escape(f"the sampler gave the character id {i!r}, not one of 0 to")):
+        list(generate(model, "ab", Gives(i), {}, 5, np.random.default_rng(0)))

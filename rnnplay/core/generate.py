@@ -169,9 +169,9 @@ def _stream(
         for n, i in enumerate(sampler.generate(step, logits, states, length, rng, **values)):
             if n == length:  # a sampler that yields more than asked must not write forever
                 return
-            if i < 0:  # chars[-1] would be a character too (an id past the end fails on its own): said as such
+            if not isinstance(i, int | np.integer) or isinstance(i, bool) or not 0 <= i < len(chars):
                 raise ValueError(f"the sampler gave the character id {i!r}, not one of 0 to {len(chars) - 1}")
-            ch = chars[i]
+            ch = chars[i]  # (chars[-1] would have been a character too, and True the id 1)
             yield ch
             if stop is not None:
                 tail = (tail + ch)[-len(stop) :]
