@@ -127,7 +127,7 @@ class Registries:
         """The one line for ``err``, raised by plugin code while ``doing`` with the ``kind`` object ``name``."""
         entry = self.registries[kind].get(name)
         owner = entry.plugin if entry is not None else "?"
-        culprit = self._innermost_plugin(err) or owner
+        culprit = self.plugin_in(err) or owner
         if culprit == BUILTIN and cell is not None:  # rnnplay's code failed on what a plugin cell gave it
             culprit = self.cell_plugin(cell) or culprit
         fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
@@ -136,7 +136,21 @@ class Registries:
                 else f"the plugin {culprit} failed while {doing} (with the {label(kind)} {name!r} from {owner})")
         return RnnplayError(f"{what}: {one_line(err)}; {fix}")
 
-    def _innermost_plugin(self, err: BaseException) -> str | None:
+    def command_failure(self, name: str, err: BaseException, cell: str | None = None) -> str:
+        """The one line for command /``name`` raising ``err``: blamed on the plugin whose code raised it, else on
+        the plugin of ``cell``, the cell the model runs (a built-in /score on a cell whose scores are NaN), else on
+        the command's own distribution."""
+        entry = self.commands.get(name)
+        owner = entry.plugin if entry is not None else "?"
+        culprit = self.plugin_in(err)
+        if culprit is None and cell is not None and self.cell_plugin(cell) not in (None, owner):
+            return (f"/{name} failed with the cell {cell!r} from {self.cell_plugin(cell)}: {one_line(err)}; "
+                    f"report it to the authors of {self.cell_plugin(cell)}")
+        if culprit is not None and culprit != owner:
+            return f"/{name} failed in the plugin {culprit}: {one_line(err)}; report it to the authors of {culprit}"
+        return f"/{name} (from {owner}) failed: {one_line(err)}"
+
+    def plugin_in(self, err: BaseException) -> str | None:
         """The installed plugin whose code raised ``err`` (the innermost of its traceback), if any did."""
         culprit = None
         for frame, _ in traceback.walk_tb(err.__traceback__):

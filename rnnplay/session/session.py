@@ -41,7 +41,6 @@ from rnnplay.models.bundled import BUNDLED_MODEL, load_model, no_model, save_mod
 from rnnplay.models.library import find_model, free_path
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
-from rnnplay.plugins.problems import one_line
 from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
@@ -164,9 +163,9 @@ class Session:
                 raise
             except BaseException as err:  # a broken plugin command must not take the app down, whatever it raises
                 keys.reraise_if_pressed(err)  # a Ctrl-C the user pressed still interrupts
-                plugin = self.host.commands.get(command.name)
-                where = f" (from {plugin.plugin})" if plugin else ""
-                raise RnnplayError(f"/{command.name}{where} failed: {one_line(err)}") from err
+                cell = self.model.cell.name if self.model is not None else None
+                raise RnnplayError(self.host.command_failure(command.name, err, cell)) from err
+
 
     def greet(self) -> None:
         """The first line a front end shows: what is loaded and what to do."""
@@ -280,7 +279,8 @@ class Session:
             self.info(f"new {shape}: /train FILE trains it on a text")
             return
         seed = int(self._rng.integers(1 << 31))
-        model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
+        with self.host.blame("cells", spec.cell, "creating its parameters"):  # a plugin's init_params
+            model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
         self.runner.job = None
         self.set_model(model, {"corpus": self.meta.get("corpus")}, "untrained")
         self.info(f"new untrained {shape} ({model.num_params():,} parameters) on the same characters: "

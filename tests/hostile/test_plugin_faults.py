@@ -325,6 +325,13 @@ ROWS = [
                  works("/halt (from rnnplay-wild) failed: SystemExit: 5", "/ctrlc (from rnnplay-wild) failed: "
                        "KeyboardInterrupt", "the sampler 'negative' (from rnnplay-wild) failed while generating",
                        allowed=REPL_HISTORY), id="repl-plugin-command-and-sampler-faults-are-named"),
+    pytest.param(["repl", MODEL], "rnnplay-fault-cell", {"STDIN": "/score To be, or not\n/neurons find "
+                                                          "line-position\n", "FAULT_CELL_RETURNS": "nan",
+                                                          FAULT_IN: "step"},
+                 works("/score failed with the cell 'flaky' from rnnplay-fault-cell: ValueError: ",
+                       "report it to the authors of rnnplay-fault-cell",
+                       "/neurons failed in the plugin rnnplay-fault-cell: RuntimeError: the flaky cell failed in step",
+                       allowed=REPL_HISTORY), id="repl-built-in-command-failing-in-a-plugin-cell-names-the-plugin"),
     pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild", {"STDIN": "/sampler oom\nTo\n"},
                  works("error: out of memory (the oom sampler gives up)", allowed=REPL_HISTORY),
                  id="repl-sampler-raising-memoryerror-is-one-line"),
