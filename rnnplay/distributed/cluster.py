@@ -38,23 +38,50 @@ def cluster_address(address: str | None) -> str | None:
 
 
 def check_reachable(address: str) -> None:
-    """One line, at once, if ``address`` (HOST:PORT of a head node) does not answer.
+    """One line, within seconds, if nothing at ``address`` (HOST:PORT of a head node) answers as Ray's head does.
 
-    Ray itself waits a minute or more for an unreachable cluster, printing its own log lines;
-    a plain TCP connection says in seconds. ``auto`` and ``ray://`` addresses are left to Ray.
+    Ray itself waits a minute or more for an unreachable cluster, and for a port where another server
+    listens (a web server, say) it waited 14 minutes, deaf to Ctrl-C. A plain TCP connection says the first
+    in seconds; the second, an HTTP/2 greeting: Ray's head speaks gRPC, which answers it with its settings.
+    ``auto`` and ``ray://`` addresses are left to Ray.
     """
     if address == "auto" or "://" in address:
         return
+    named = f"the Ray address {address!r}{' (from RAY_ADDRESS)' if address == os.environ.get('RAY_ADDRESS') else ''}"
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise RnnplayError(f"--ray-address {address!r} is not HOST:PORT (the address `ray start --head` prints, "
-                           "such as 192.168.1.5:6379)")
+        raise RnnplayError(f"{named} is not HOST:PORT (the address `ray start --head` prints, such as "
+                           "192.168.1.5:6379)")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
+        answer = http2_greeting(host.strip("[]"), int(port))
     except OSError as err:
         raise RnnplayError(f"no Ray cluster answers at {address} ({err.strerror or err}); start one there with "
                            "`ray start --head`, or leave out --ray-address (and RAY_ADDRESS) to run Ray "
                            "locally") from None
+    if answer is not None:
+        raise RnnplayError(f"something listens at {address}, but it is not a Ray head ({answer}); check the port: "
+                           "`ray start --head` prints the address to give")
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])  # then empty SETTINGS
+
+
+def http2_greeting(host: str, port: int) -> str | None:
+    """None if the server at (host, port) answers an HTTP/2 client's preface with a SETTINGS frame, as a gRPC
+    server (Ray's head) does; else what it did instead. An OSError if nothing accepts a connection there."""
+    with socket.create_connection((host, port), timeout=PROBE_SECONDS) as conn:
+        try:
+            conn.sendall(HTTP2_PREFACE)
+            head = b""
+            while len(head) < 9 and (got := conn.recv(9 - len(head))):
+                head += got
+        except TimeoutError:
+            return f"it said nothing in {PROBE_SECONDS:g} s"
+        except OSError as err:
+            return f"it dropped the connection: {err.strerror or err}"
+    if len(head) == 9 and head[3] == 4:  # a frame's type is its fourth byte; 4 is SETTINGS
+        return None
+    return f"it answered {head[:12]!r}" if head else "it closed the connection"
 
 
 @contextmanager

@@ -8,6 +8,10 @@ trial) is tested in tests/test_distributed.py and tests/test_sweep.py.
 
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -43,6 +47,13 @@ ROWS = [
                  id="train-address-nobody-listens"),
     pytest.param(Row([*TRAIN, "--workers", "2"], ("no Ray cluster answers",), env={"RAY_ADDRESS": SILENT}),
                  id="train-RAY_ADDRESS-nobody-listens"),
+    pytest.param(Row([*TRAIN, "--workers", "2"], ("the Ray address 'garbage' (from RAY_ADDRESS) is not HOST:PORT",),
+                     env={"RAY_ADDRESS": "garbage"}), id="train-RAY_ADDRESS-garbage-is-named-as-such"),
+    pytest.param(Row([*TRAIN, "--ray-address", "{web}"], ("something listens at 127.0.0.1:", "not a Ray head",
+                                                          "it answered")), id="train-address-of-a-web-server"),
+    pytest.param(Row([*SWEEP, "--grid", "seed=1", "--ray-address", "{mute}"], ("not a Ray head",
+                                                                              "said nothing in 3 s")),
+                 id="sweep-address-that-accepts-and-never-answers"),  # Ray waited 14 minutes, deaf to Ctrl-C
     pytest.param(Row([*SWEEP, "--grid", "hiden=8"], ("unknown setting 'hiden'", "did you mean 'hidden'")),
                  id="sweep-unknown-key"),
     pytest.param(Row([*SWEEP, "--grid", "hidden="], ("empty value",)), id="sweep-empty-values"),
@@ -68,15 +79,30 @@ ROWS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def listeners() -> Iterator[dict[str, str]]:
+    """Two addresses on 127.0.0.1 where something other than Ray listens: a web server, and a socket that
+    accepts connections and never says a word."""
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    mute = socket.create_server(("127.0.0.1", 0))  # the kernel completes connections for its backlog
+    try:
+        yield {"web": f"127.0.0.1:{web.server_address[1]}", "mute": f"127.0.0.1:{mute.getsockname()[1]}"}
+    finally:
+        web.shutdown()
+        mute.close()
+
+
 @pytest.mark.parametrize("row", ROWS)
-def test_hostile_scale_out(row: Row, sandbox: Sandbox, capsys: pytest.CaptureFixture[str],
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostile_scale_out(row: Row, sandbox: Sandbox, listeners: dict[str, str],
+                           capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     (sandbox.work / "small.txt").write_text(CORPUS)
     before = sandbox.snapshot()
+    args = [arg.format(**listeners) for arg in row.args]
     if row.subprocess:
-        out = sandbox.run(row.args, timeout=60, env=row.env)
+        out = sandbox.run(args, timeout=60, env=row.env)
     else:
-        out = sandbox.run_in_process(row.args, capsys, monkeypatch, env=row.env)
+        out = sandbox.run_in_process(args, capsys, monkeypatch, env=row.env)
     assert_one_line_error(out, mentions=row.mentions, code=row.code)
     assert out.seconds < 30
     assert_nothing_outside(before, sandbox.snapshot())
