@@ -281,14 +281,24 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
         raise RnnplayError(f"{url} answered HTTP {err.code} {flat(err.reason)}; check the address or try "
                            "later") from None
     except urllib.error.URLError as err:
+        if isinstance(err.reason, TimeoutError):
+            raise _no_answer(url, min(TIMEOUT, deadline)) from None
         reason = getattr(err.reason, "strerror", None) or err.reason
         raise RnnplayError(f"cannot reach {_where(url)} ({reason}); check the address and your connection, "
                            f"or set {MIRROR_ENV} to a folder or URL holding the corpus") from None
-    except (TimeoutError, OSError) as err:
+    except TimeoutError:
+        raise _no_answer(url, min(TIMEOUT, deadline)) from None
+    except OSError as err:
         raise RnnplayError(f"cannot reach {_where(url)} ({err}); check the address and your connection") from None
     except (ValueError, OverflowError, http.client.HTTPException) as err:  # a bad port, a garbled answer
         raise RnnplayError(f"cannot download {flat(url[:200])} ({err.__class__.__name__}: {flat(str(err))[:100]}); "
                            "check the address") from None
+
+
+def _no_answer(url: str, seconds: float) -> RnnplayError:
+    """A server that did not answer in time: unreachable, or reached and silent (a connection it accepted)."""
+    return RnnplayError(f"{_where(url)} did not answer within {seconds:g} s; check the address and your connection, "
+                        f"or raise {TIMEOUT_ENV} for a slow server")
 
 
 def _read(response: Any, url: str) -> bytes:

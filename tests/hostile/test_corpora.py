@@ -50,7 +50,8 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         route = self.path.split("?")[0].strip("/").split("/")[0]
         special = {"slow": self.slow, "endless": self.endless, "huge": self.huge, "mega": self.mega,
                    "text": self.text, "to-file": self.to_file, "to-ftp": self.to_ftp, "loop": self.loop,
-                   "error": self.error, "gzip": self.gzipped, "empty": self.empty, "garbage": self.garbage}
+                   "error": self.error, "gzip": self.gzipped, "empty": self.empty, "garbage": self.garbage,
+                   "mute": self.mute}
         if route in special:
             special[route]()
         else:
@@ -72,6 +73,9 @@ class Handler(http.server.SimpleHTTPRequestHandler):
                 time.sleep(pause)
         except OSError:  # the client gave up: the point of the row
             pass
+
+    def mute(self) -> None:  # the request read, no answer at all
+        time.sleep(10)
 
     def slow(self) -> None:  # 2 bytes every 0.3 s, never done
         self.headers_for(10_000)
@@ -418,6 +422,9 @@ ROWS = [
     # -- downloads that misbehave (items 5 and 6) --
     pytest.param(Row([*SHOW, "url:{url}/slow/s.txt"], ("took longer than 2 s", "RNNPLAY_DOWNLOAD_TIMEOUT"),
                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-trickles"),
+    pytest.param(Row([*SHOW, "url:{url}/mute/m.txt"], ("127.0.0.1", "did not answer within 2 s",
+                                                       "RNNPLAY_DOWNLOAD_TIMEOUT"),
+                     env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-reached-and-silent"),
     pytest.param(Row([*SHOW, "url:{url}/endless/e.txt", "--max-download", "1M"], ("over the 1,048,576-byte limit",),
                      subprocess=True), id="url-endless-body"),
     pytest.param(Row([*TRAIN, "url:{url}/endless/e.txt", *TINY], ("limit", "RNNPLAY_MAX_DOWNLOAD"),
