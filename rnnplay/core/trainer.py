@@ -250,8 +250,8 @@ class Trainer:
             norm = clip_by_global_norm(grads, self.config.clip)
         fresh = self.model.initial_state(self.config.batch_size)  # the streams' memory restarts after a skipped step
         if not (math.isfinite(loss) and math.isfinite(norm)):
-            return Attempt(loss, norm, fresh, None, f"non-finite loss ({loss}) or gradient norm ({norm}); "
-                                                    "step skipped, weights kept")
+            bad = [f"{k} ({v})" for k, v in (("loss", loss), ("gradient norm", norm)) if not math.isfinite(v)]
+            return Attempt(loss, norm, fresh, None, f"non-finite {' and '.join(bad)}; step skipped, weights kept")
         lr = self.lr()
         update = self.optimizer.propose(self.weights, grads, lr)
         if not update.finite():

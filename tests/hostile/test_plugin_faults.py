@@ -311,6 +311,10 @@ ROWS = [
                  error("the cell 'flaky' failed to create its parameters (ValueError: init_params returned junk as a "
                        "str, not a numpy array); report it to the authors of rnnplay-fault-cell"),
                  id="cell-parameter-that-is-not-an-array"),
+    pytest.param([*TRAIN_FLAKY, "--steps", "20"], "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "nan"},
+                 {**error("the model's cell 'flaky' gives non-finite values from the start", "does not mend",
+                          "report it to the authors of rnnplay-fault-cell"), "allowed": ("work/m.npz",)},
+                 id="cell-of-nan-diverges-from-the-first-step"),  # it advised a lower --lr and to resume
     pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "slash"},
                  error("init_params named a parameter 'in/W', which a checkpoint cannot hold", "rnnplay-fault-cell"),
                  id="cell-parameter-name-a-checkpoint-cannot-hold"),  # it trained, saved, and never loaded again

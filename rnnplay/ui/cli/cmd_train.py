@@ -28,6 +28,7 @@ from rnnplay.core.trainer import (
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
+from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import check_output_path, lock_outputs
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, growth_text, init_from_run, new_run
@@ -310,10 +311,15 @@ class TrainingLoop:
             say(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}")
             return self.interrupts.exit_code
         if event.reason == "diverged":
-            raise RnnplayError(
-                f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or "
-                f"update, so the weights were left as they were; {outcome}: continue with --resume {where} and a "
-                "lower --lr")
+            bad = f"{MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or update"
+            if event.step - self.start_step == MAX_BAD_STEPS:  # no step of this run went through: no rate mends it
+                plugin = get_host().cell_plugin(self.run_.model.cell.name)
+                blame = f"; report it to the authors of {plugin}" if plugin else ""
+                raise RnnplayError(f"training diverged: {bad}, the first of this run among them, so the model's cell "
+                                   f"{self.run_.model.cell.name!r} gives non-finite values from the start, which a "
+                                   f"lower --lr does not mend{blame}; {outcome}")
+            raise RnnplayError(f"training diverged: {bad}, so the weights were left as they were; {outcome}: continue "
+                               f"with --resume {where} and a lower --lr")
         if saved.problem:
             raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
                                f"continue with --resume {where}")
