@@ -120,7 +120,8 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     installed = env.run("rnnplay", "plugins", "install", "./rnnplay-gru", cwd=work)
     assert "installed plugin rnnplay-gru 0.1.0 (cells: gru)" in installed.stdout
     again = env.run("rnnplay", "plugins", "install", "./rnnplay-gru", cwd=work)
-    assert "rnnplay-gru 0.1.0 is already installed; nothing changed" in again.stdout, again.stdout
+    assert "rnnplay-gru 0.1.0 installed again from ./rnnplay-gru, as the folder has it now" in again.stdout, \
+        again.stdout  # pip did replace it: "nothing changed" was not so for an edited folder
     env.run(*train, "--resume", "g.npz", "--steps", "52", "--out", "g.npz", cwd=work)
     env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
 
@@ -142,4 +143,10 @@ def test_scaffolded_plugin_passes_its_own_tests_after_an_editable_install(env: E
             "--batch-size", "4", "--seq-length", "16", "--steps", "10", "--out", "demo.npz", cwd=tmp_path)
     meta = json.loads(str(np.load(tmp_path / "demo.npz")["__meta__"]))
     assert (meta["cell"], meta["cell_plugin"]) == ("demo", "rnnplay-demo")
+    cell = package / "src" / "rnnplay_demo" / "cell.py"  # renamed in the editable install: 'demo' is free again
+    cell.write_text(cell.read_text().replace('name = "demo"', 'name = "demo2"'))
+    (tmp_path / "other").mkdir()
+    twin = env.run("rnnplay", "plugins", "new", "demo", "--dir", "other", cwd=tmp_path, check=False)
+    assert "rnnplay-demo 0.1.0 is installed already, and installing a new package of that name would replace " \
+           "it" in twin.stderr and not list((tmp_path / "other").iterdir())  # it replaced it, and said nothing
     env.run("rnnplay", "plugins", "uninstall", "rnnplay-demo", cwd=tmp_path)

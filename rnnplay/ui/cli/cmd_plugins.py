@@ -236,7 +236,10 @@ def install(args: argparse.Namespace) -> int:
     for f in new_failures:
         print(f"rnnplay: warning: plugin {f['name']} was installed but fails to load: {f['error']}", file=sys.stderr)
     asked = project_name(Path(target)) if os.path.isdir(target) else normalize(target)
-    if not changed and not new_failures and asked in versions:
+    if not changed and not new_failures and asked in versions and os.path.isdir(target):
+        print(f"{asked} {versions[asked]} installed again from {args.target}, as the folder has it now (the same "
+              "version number)")
+    elif not changed and not new_failures and asked in versions:
         print(f"{asked} {versions[asked]} is already installed; nothing changed"
               + ("" if args.upgrade else f" (`rnnplay plugins install -U {args.target}` upgrades it)"))
     elif not changed and not new_failures:
@@ -286,6 +289,13 @@ def new(args: argparse.Namespace) -> int:
     taken = get_host().cells.get(names.cell)
     if taken is not None:
         raise RnnplayError(f"the cell name {names.cell!r} is already provided by {taken.plugin}; choose another name")
+    try:  # installing a package of the same name would replace that one, whatever it provides
+        installed = metadata.version(names.dist)
+    except metadata.PackageNotFoundError:
+        installed = None
+    if installed is not None:
+        raise RnnplayError(f"{names.dist} {installed} is installed already, and installing a new package of that "
+                           "name would replace it; choose another name")
     root = new_plugin(names, args.dir)
     print(f"created {root}/ with the cell {names.cell!r} (a working leaky RNN to edit: src/{names.module}/cell.py)")
     print("next:")
