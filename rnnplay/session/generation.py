@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, out_of_memory
 from rnnplay.core.generate import Cancelled, Primed, generate, prime_seed
 from rnnplay.core.model import Model
 from rnnplay.core.score import Score, score_text, unknown_summary
@@ -210,9 +210,14 @@ class Generation:
                     break
                 report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
                 params = {k: p.default for k, p in sampler.params.items()}
-                with s.host.blame("samplers", sampler.name, "comparing samplers", cell=model.cell.name):
-                    text = "".join(generate(model, primed, sampler, params, length, np.random.default_rng(seed_value),
-                                            stop=s.stop, cancel=cancel))
+                try:  # one sampler that fails (a plugin's) leaves the others' rows
+                    with s.host.blame("samplers", sampler.name, "comparing samplers", cell=model.cell.name):
+                        text = "".join(generate(model, primed, sampler, params, length,
+                                                np.random.default_rng(seed_value), stop=s.stop, cancel=cancel))
+                except (RnnplayError, MemoryError) as err:
+                    s.error(str(err) if isinstance(err, RnnplayError) else out_of_memory(err))
+                    rows.append(CompareRow(f"{sampler.name} failed (the error above)", params, ""))
+                    continue
                 rows.append(CompareRow(sampler.name, params, text))
             with self._records:
                 self.compares.append(record(seed_value, length, s.stop, tuple(rows),

@@ -336,6 +336,10 @@ ROWS = [
                        "report it to the authors of rnnplay-fault-cell",
                        "/neurons failed in the plugin rnnplay-fault-cell: RuntimeError: the flaky cell failed in step",
                        allowed=REPL_HISTORY), id="repl-built-in-command-failing-in-a-plugin-cell-names-the-plugin"),
+    pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild", {"STDIN": "/compare To\n"},
+                 works("the sampler 'negative' (from rnnplay-wild) failed while comparing samplers",
+                       "negative failed (the error above)", "greedy", "top-p", allowed=REPL_HISTORY),
+                 id="repl-compare-keeps-the-rows-of-samplers-that-work"),  # one failing sampler showed no row at all
     pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild", {"STDIN": "/sampler oom\nTo\n"},
                  works("error: out of memory (the oom sampler gives up)", allowed=REPL_HISTORY),
                  id="repl-sampler-raising-memoryerror-is-one-line"),
