@@ -72,3 +72,16 @@ def test_a_loaded_or_trained_model_goes_on_learning_and_is_never_replaced(small_
         loaded.train(small_text[:100] + "€", steps=1)
     with pytest.raises(RnnplayError, match=r"not a bytes: decode it first"):
         loaded.train(small_text[:100].encode(), steps=1)
+
+
+def test_divergence_and_bad_generate_arguments_are_one_line_errors(small_text: str) -> None:
+    """A run whose every step was skipped returned [] without a word; generate(5) or length=2.5 raised TypeError."""
+    from rnnplay import CharRNN
+
+    rnn = CharRNN(len(set(small_text)), hidden_size=8, optimizer="sgd", learning_rate=1e300, clip=1e300)
+    with pytest.raises(RnnplayError, match="training diverged: 3 steps in a row"):
+        rnn.train(small_text, steps=20)
+    for kwargs, says in [({"seed": 5}, "seed must be a str, not a int"), ({"length": 2.5}, "length must be"),
+                         ({"length": -1}, "length must be"), ({"rng_seed": "a"}, "rng_seed must be")]:
+        with pytest.raises(RnnplayError, match=says):
+            rnn.generate(**kwargs)

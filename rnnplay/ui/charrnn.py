@@ -24,7 +24,7 @@ from rnnplay.core.generate import generate
 from rnnplay.core.model import Model
 from rnnplay.core.sampler import TEMPERATURE
 from rnnplay.core.train_config import ModelSpec, TrainConfig
-from rnnplay.core.trainer import Event, Trainer
+from rnnplay.core.trainer import MAX_BAD_STEPS, Event, FinishedEvent, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.plugins.host import get_host
@@ -119,6 +119,10 @@ class CharRNN:
         for event in trainer.run():
             if callback is not None:
                 callback(event)
+            if isinstance(event, FinishedEvent) and event.reason == "diverged":  # not an empty list without a word
+                raise RnnplayError(f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a "
+                                   "non-finite loss or update, so the weights were left as they were; try a lower "
+                                   "learning_rate (or, if no step ever went through, check the cell)")
         return trainer.history.losses[first:]
 
     def generate(self, seed: str = "", length: int = 200, temp: float = 0.7, rng_seed: int | None = None) -> str:
@@ -128,6 +132,11 @@ class CharRNN:
         """
         if self.model is None:
             raise RnnplayError("train the model first: rnn.train(text)")
+        if not isinstance(seed, str):
+            raise RnnplayError(f"seed must be a str, not a {type(seed).__name__}")
+        for name, value in (("length", length), ("rng_seed", 0 if rng_seed is None else rng_seed)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise RnnplayError(f"{name} must be a whole number of 0 or more, got {value!r}")
         unknown = self.model.vocab.unknown(seed)
         if unknown:
             warnings.warn(f"skipping characters the model has never seen: {', '.join(map(describe_char, unknown))}",
