@@ -40,6 +40,19 @@ def wide_encoding(data: bytes) -> str | None:
     return next((name for bom, name in WIDE_BOMS if data.startswith(bom)), None)
 
 
+def unmarked_utf16(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when ``data`` (no byte-order mark) looks like text of that encoding: a NUL
+    in nearly every odd (LE) or even (BE) byte, as Latin text has, and almost none in the others; else None."""
+    head = data[:BINARY_SNIFF] if len(data) >= 64 else b""
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    half = len(head) // 2
+    if odd > 0.9 * half and even < 0.05 * half:
+        return "utf-16-le"
+    if even > 0.9 * half and odd < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
 def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:
     """True when ``data`` has a NUL byte near its start (UTF-16/32 text legitimately has them)."""
     if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
@@ -71,6 +84,9 @@ def check_not_binary(head: bytes, where: str, encoding: str) -> None:
     if looks_binary(head, encoding) and (wide := wide_encoding(head)):
         raise RnnplayError(f"{where} is {wide.upper()} text (it starts with a {wide.upper()} byte-order mark), not "
                            f"{encoding}; give {encoding_option(wide)}")
+    if looks_binary(head, encoding) and (wide := unmarked_utf16(head)):
+        raise RnnplayError(f"{where} looks like {wide.upper()} text without a byte-order mark, not {encoding}; "
+                           f"give {encoding_option(wide)}")
     if looks_binary(head, encoding):
         raise RnnplayError(f"{where} looks like a binary file (it has NUL bytes); give a plain text file")
 

@@ -407,6 +407,10 @@ ROWS = [
                  id="card-spec-in-its-encoding"),
     pytest.param(Row([*SHOW, "u.txt"], ("UTF-16 text", "--encoding utf-16"), {"u.txt": TEXT.encode("utf-16")}),
                  id="utf16-with-bom"),
+    pytest.param(Row([*SHOW, "u.txt"], ("UTF-16-LE text without a byte-order mark", "--encoding utf-16-le"),
+                     {"u.txt": TEXT.encode("utf-16-le")}), id="utf16le-without-bom"),  # it said "binary"
+    pytest.param(Row([*TRAIN, "u.txt", *TINY], ("UTF-16-BE text without a byte-order mark", "--encoding utf-16-be"),
+                     {"u.txt": TEXT.encode("utf-16-be")}, subprocess=True), id="train-utf16be-without-bom"),
     pytest.param(Row([*TRAIN, "u.txt", *TINY], ("UTF-32 text", "--encoding utf-32"), {"u.txt": TEXT.encode("utf-32")},
                      subprocess=True), id="train-utf32-with-bom"),
     pytest.param(Row([*SHOW, "dir:notes"], ("b.txt", "UTF-16 text"), make=dir_with(
