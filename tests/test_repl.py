@@ -199,6 +199,15 @@ def test_a_quoted_block_is_one_multi_line_seed_and_one_history_entry(running: Ru
     assert load_history(running.history)[-1] == '"""\nTo be,\nor not"""'
 
 
+def test_ctrl_c_drops_a_half_typed_line_and_up_brings_it_back(running: Running) -> None:
+    running.type("ROMEO: a long seed typed by hand")
+    running.type("\x03")
+    running.until(lambda: "the line is in the history: ↑ brings it back" in running.text() and running.prompt_up())
+    assert running.repl.prompt.default_buffer.text == ""
+    running.type(UP)
+    running.until(lambda: running.repl.prompt.default_buffer.text == "ROMEO: a long seed typed by hand")
+
+
 def test_history_is_recalled_after_a_restart(tiny_path: Path, tmp_path: Path) -> None:
     with start_repl(tiny_path, tmp_path / "history") as first:
         first.type("/set length 10\r")

@@ -335,8 +335,12 @@ class Repl(TerminalOutput):
             self.drain()
             try:
                 return self.prompt.prompt(PROMPT, pre_run=self.drain)
-            except KeyboardInterrupt:
-                self.write(f"({self.session.stop_hint()})\n", "dim")
+            except KeyboardInterrupt:  # the line typed so far is dropped, as in a shell, but kept in the history
+                typed = self.prompt.default_buffer.text
+                if typed.strip():
+                    self.prompt.history.append_string(typed)
+                kept = "the line is in the history: ↑ brings it back; " if typed.strip() else ""
+                self.write(f"({kept}{self.session.stop_hint()})\n", "dim")
             except EOFError:
                 return None
 
