@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
-    from rnnplay.session.stall_watch import DOES_NOT_STOP
+    from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
     from rnnplay.ui.leave_signals import exit_code
     from rnnplay.ui.tui import RnnplayApp
 
@@ -39,12 +39,13 @@ def run(args: argparse.Namespace) -> int:
         app.run()
     finally:
         app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves its checkpoint
-    if app.submitting:  # a plugin's sampler or command that never checks for a stop: Python would wait for it
+    stuck = app.stuck_lines(STOP_GRACE)  # a plugin's sampler or command that never checks for a stop
+    if stuck:
         app.farewell.append(f"{DOES_NOT_STOP}; left without it")
     for line in app.farewell:  # on the shell's screen again: where that checkpoint went ("saved PATH")
         with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
             print(f"rnnplay: {printable(line)}", file=sys.stderr, flush=True)
-    if app.submitting:  # the session is closed and a training saved: nothing is lost by not waiting
+    if stuck:  # the session is closed and a training saved: nothing is lost by not waiting for it
         os._exit(exit_code(app.left_by))
     return exit_code(app.left_by)
 

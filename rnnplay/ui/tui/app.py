@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from functools import partial
 from typing import Any, ClassVar
 
@@ -325,6 +326,13 @@ class RnnplayApp(App[None]):
             self.session.error(f"unexpected {err.__class__.__name__}: {err} (please report this)")
         finally:
             self.submitting.discard(me)
+
+    def stuck_lines(self, grace: float) -> bool:
+        """Whether a line still runs after ``grace`` seconds more (a stopped generation ends within a step)."""
+        give_up = time.monotonic() + grace
+        for thread in list(self.submitting):
+            thread.join(max(0.0, give_up - time.monotonic()))
+        return bool(self.submitting)
 
     def start_command(self, command: Any) -> None:
         """From the palette: run a command that takes no arguments, or put it on the input line."""
