@@ -77,6 +77,8 @@ class IdFile:
         if missing:
             raise unknown_error(missing)
         path = self.path(vocab)
+        if vocab == self.vocab:  # the own ids: checked when found (:meth:`find`), or just written
+            return np.memmap(path, dtype=vocab.id_dtype, mode="r", shape=(self.chars,))
         index = {c: i for i, c in enumerate(vocab.chars)}
         table = np.array([index[c] for c in self.vocab.chars], dtype=np.int64)
         counts = np.zeros(len(vocab), dtype=np.int64)
