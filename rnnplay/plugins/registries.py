@@ -143,9 +143,10 @@ class Registries:
         entry = self.commands.get(name)
         owner = entry.plugin if entry is not None else "?"
         culprit = self.plugin_in(err)
-        if culprit is None and cell is not None and self.cell_plugin(cell) not in (None, owner):
-            return (f"/{name} failed with the cell {cell!r} from {self.cell_plugin(cell)}: {one_line(err)}; "
-                    f"report it to the authors of {self.cell_plugin(cell)}")
+        cell_plugin = self.cell_plugin(cell) if cell is not None else None
+        if culprit is None and cell_plugin not in (None, owner):
+            return (f"/{name} failed with the cell {cell!r} from {cell_plugin}: {one_line(err)}; "
+                    f"report it to the authors of {cell_plugin}")
         if culprit is not None and culprit != owner:
             return f"/{name} failed in the plugin {culprit}: {one_line(err)}; report it to the authors of {culprit}"
         return f"/{name} (from {owner}) failed: {one_line(err)}"
