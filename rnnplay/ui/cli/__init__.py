@@ -139,8 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rnnplay: error: {shortened(printable(str(err)))}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print("rnnplay: interrupted", file=sys.stderr)
-            return 130
+            return interrupted()
         except MemoryError as err:  # what no command turned into its own line (a plugin's, raised while generating)
             print(f"rnnplay: error: {out_of_memory(err)}", file=sys.stderr)
             return 1
@@ -186,13 +185,18 @@ def closest_flags(word: str, flags: list[str]) -> list[str]:
     return [f for f in (prefix, *difflib.get_close_matches(name, flags, n=1)) if f is not None]
 
 
+def interrupted() -> int:
+    """Say that Ctrl-C ended the command (on a stderr that may be gone) and give its exit code."""
+    with contextlib.suppress(OSError, ValueError):
+        print("rnnplay: interrupted", file=sys.stderr)
+    return 130
+
+
 def run() -> None:
     open_closed_descriptors()
     try:
         code = main()
     except KeyboardInterrupt:  # after main's own handler, as its streams are put back (a second Ctrl-C while a run
-        with contextlib.suppress(OSError, ValueError):  # saved): what the command had is done and kept
-            print("rnnplay: interrupted", file=sys.stderr)
-        code = 130
+        code = interrupted()  # saved): what the command had is done and kept
     exit_on_ctrl_c()
     sys.exit(code)
