@@ -51,6 +51,9 @@ def test_wrong_vocab_size_and_unknown_cell_are_one_line_errors(small_text: str) 
         CharRNN(3).train(small_text)
     with pytest.raises(RnnplayError, match=r"unknown cell 'lstn'.*did you mean 'lstm'"):
         CharRNN(10, cell="lstn")
+    for size in (0, -1, "10", 2.5, True):  # each was taken until train() failed on it, or at random
+        with pytest.raises(RnnplayError, match="vocab_size must be a whole number"):
+            CharRNN(size)
 
 
 def test_a_loaded_or_trained_model_goes_on_learning_and_is_never_replaced(small_text: str, tmp_path) -> None:

@@ -123,6 +123,18 @@ def test_a_plugin_registers_through_every_hook(host: PluginHost) -> None:
     assert host.corpus_loaders["shout"].plugin == host.commands["ping"].plugin == "rnnplay-everything"
 
 
+def test_a_plugin_registered_under_no_name_or_a_taken_one_is_one_line(host: PluginHost) -> None:
+    """An empty name raised a KeyError from deep in the hook calls; 'rnnplay' passed a plugin off as rnnplay's."""
+    for name in ("", "  ", None, 5):
+        with pytest.raises(RnnplayError, match="registered under a name"):
+            host.register(EverythingPlugin(), name)
+    host.register(EverythingPlugin(), "rnnplay-everything")
+    for name in ("rnnplay", "rnnplay-everything"):
+        with pytest.raises(RnnplayError, match=f"named '{name}' is already registered"):
+            host.register(EverythingPlugin(), name)
+    assert not host.failures
+
+
 def test_unknown_names_get_a_suggestion(host: PluginHost) -> None:
     suggestion = r"unknown cell 'lstn' \(did you mean 'lstm' or 'lnlstm'\?\); available: lnlstm, lstm, rnn"
     with pytest.raises(RnnplayError, match=suggestion):

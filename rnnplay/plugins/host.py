@@ -206,6 +206,10 @@ class PluginHost(Registries):
 
         For applications that embed rnnplay and for tests; installed plugins are found through entry points.
         """
+        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+            raise RnnplayError(f"a plugin is registered under a name, such as 'rnnplay-myplugin', not {name!r}")
+        if name in self._dist or name in self.plugins:
+            raise RnnplayError(f"a plugin named {name!r} is already registered: give this one another name")
         self.plugins.setdefault(name, PluginInfo(name, "?"))
         with self._interrupts, plugin_prints_to_stderr():
             if self._add(plugin, name, name):

@@ -47,7 +47,9 @@ class CharRNN:
         dropout: float = 0.0,
         seed: int = 0,
     ) -> None:
-        self.vocab_size = vocab_size
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int | np.integer) or vocab_size < 1:
+            raise RnnplayError(f"vocab_size must be a whole number of 1 or more (len(set(text))), got {vocab_size!r}")
+        self.vocab_size = int(vocab_size)
         self.spec = ModelSpec(cell, num_layers, hidden_size, dropout)  # checked as `rnnplay train` checks it
         self.config = TrainConfig(
             batch_size=batch_size, seq_length=seq_length, optimizer=optimizer, lr=learning_rate,
