@@ -17,6 +17,7 @@ from rnnplay.core.generate import PRIME_CHUNK, generate, prime, prime_seed
 from rnnplay.core.model import Model, States
 from rnnplay.core.sampler import TEMPERATURE, Sampler
 from rnnplay.core.vocab import Vocab
+from rnnplay.plugins.host import get_host
 
 ALPHABET = "\n !,.:;?ERSTabcdehilmnorstuw"
 
@@ -201,3 +202,27 @@ def test_an_id_that_is_no_character_is_said_in_one_line(model: Model, i: object)
     """-1 had a clear line; 10**6 said 'IndexError: tuple index out of range', 2.0 a TypeError, True was the id 1."""
     with pytest.raises(ValueError, match=re.escape(f"the sampler gave the character id {i!r}, not one of 0 to")):
         list(generate(model, "ab", Gives(i), {}, 5, np.random.default_rng(0)))
+
+
+class Steps:
+    """A plugin's sampler that steps the model with fixed ids, then yields a good one."""
+
+    name, help, params = "steps", "steps with ids", {}
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = np.array(ids)
+
+    def generate(self, stepper, logits, state, length, rng, **params):
+        stepper(self.ids, state)
+        yield 0
+
+
+@pytest.mark.parametrize("cell", ["lstm", "lnlstm", "rnn"])
+@pytest.mark.parametrize("ids", [[-1], [99], [0, 1, 99]])
+def test_stepping_the_model_with_an_id_that_is_no_character_is_said(cell: str, ids: list[int]) -> None:
+    """The cells' table lookups clamp an id out of range to the first or last row, which sampled on silently."""
+    text = "abcdefghij" * 20
+    built = Model(get_host().cell(cell), Vocab.from_text(text), 8, 1)
+    said = f"stepped the model with the character ids {ids}, not all of 0 to 9"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        list(generate(built, "ab", Steps(ids), {}, 5, np.random.default_rng(0)))

@@ -151,10 +151,14 @@ def _stream(
     cancel: threading.Event | None,
 ) -> Iterator[str]:
     model_step = model.stepper()
+    size = model.vocab.size
 
     def step(ids: np.ndarray, states: States) -> tuple[np.ndarray, States]:
         if cancel is not None and cancel.is_set():
             raise Cancelled
+        if outside(ids, size):
+            raise ValueError(f"the sampler stepped the model with the character ids {ids.ravel()[:8].tolist()}, "
+                             f"not all of 0 to {size - 1}")  # the cells' table lookups would clamp them silently
         logits, states = model_step(ids, states)
         first = logits.item(0)
         if first != first:  # NaN (the one test that costs next to nothing per character)
@@ -179,6 +183,13 @@ def _stream(
                     return
     except Cancelled:
         return
+
+
+def outside(ids: np.ndarray, size: int) -> bool:
+    """Whether an id in ``ids`` is not one of 0 to ``size - 1`` (one stream's id is read without a reduction)."""
+    if ids.size == 1:
+        return not 0 <= ids.item(0) < size
+    return bool(ids.min() < 0 or ids.max() >= size)
 
 
 def nan_scores() -> ValueError:
