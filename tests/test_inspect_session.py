@@ -202,6 +202,23 @@ def test_heat_of_only_unseen_characters_is_one_error_that_names_them(session: Se
     assert session.messages("warning") == [] and session.turns == []
 
 
+def test_heat_of_a_turn_another_model_wrote_says_so(session: Session_, tmp_path: Path) -> None:
+    """After /load, /heat said 'the text has characters the model has never seen', naming ones nobody typed."""
+    from rnnplay.core.cells import LSTMCell
+    from rnnplay.core.model import Model
+    from rnnplay.core.vocab import Vocab
+    from rnnplay.models.bundled import save_model
+
+    session.submit("To be")
+    writer = session.model_name
+    save_model(tmp_path / "few.npz", Model(LSTMCell(), Vocab.from_text("To be"), 8, 1))
+    session.submit(f"/load {tmp_path / 'few.npz'}")
+    session.submit("/heat")
+    (error,) = session.messages("error")
+    assert error.startswith(f"turn 1 was written by {writer} and has ") and "the loaded model has never seen" in error
+    assert error.endswith(f"/load {writer} to colour it, or give a text: /heat TEXT")
+
+
 def test_find_in_a_long_pasted_text_keeps_no_activations(session: Session_) -> None:
     """/neurons find TEXT ranks by running sums: 200,000 characters through 32 units (h and c) would be 51 MB of
     activations in float32 and twice that once made float64; the ranking is what the exact correlations give."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
 from rnnplay.core.neurons import (
     NeuronScore,
@@ -29,7 +29,7 @@ from rnnplay.core.neurons import (
     rank_by_signal,
     unit_activations,
 )
-from rnnplay.core.score import score_text
+from rnnplay.core.score import score_text, unknown_summary
 from rnnplay.core.vocab import describe_char
 from rnnplay.corpora.cards import find_card
 from rnnplay.corpora.text import read_text_file, text_sha256
@@ -160,6 +160,7 @@ class Inspection:
         shown = record.text[:MAX_SHOWN]
         if not shown or len(record.seed) + len(shown) < 2:
             raise RnnplayError(f"turn {number} has nothing to colour; continue a longer seed first")
+        self._check_known(model, number, record, record.seed + shown)
         with self.session.working(f"scoring {len(record.seed) + len(shown):,} characters"):
             score = score_text(model, record.seed + shown)
         first = len(record.seed) - 1  # score.probs[j] is p(full[j + 1]) and text[i] is full[len(seed) + i]
@@ -170,6 +171,17 @@ class Inspection:
         event = HeatShown(number, record.seed, shown, probs, alternatives)
         self.session.emit(event)
         return event
+
+    def _check_known(self, model: Model, number: int, record: TurnRecord, text: str) -> None:
+        """One line when turn ``number`` has characters the loaded model lacks: written by another model, mostly."""
+        unknown = unknown_summary(model.vocab, text)
+        if not unknown:
+            return
+        other = record.model and record.model != self.session.model_name
+        by = f"turn {number} was written by {printable(record.model)} and has" if other else f"turn {number} has"
+        fix = f"/load {printable(record.model)} to colour it" if other else "colour another turn"
+        raise RnnplayError(f"{by} {unknown.replace('the model', 'the loaded model', 1)}: {fix}, or give a text: "
+                           "/heat TEXT")
 
     def whatif(self, pos: int, char: str, turn: int | None = None) -> str:
         """A branch: continue turn N (default the last) from its seed + text[:pos] + ``char``; the original stays."""
