@@ -6,12 +6,14 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from terminal_reader import TerminalReader
+from waiting import wait_for
 
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
@@ -384,3 +386,32 @@ def test_a_long_text_shows_its_reading_on_a_terminal_and_nothing_in_a_pipe(model
     code, out, shown = stderr_on_a_terminal(args, tmp_path)
     assert code == 0 and out == piped.stdout  # the same text, whatever stderr is
     assert label in shown and b"100%" in shown and f"{len(seed):,} chars".encode() in shown
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether process ``pid`` has a handler for SIGTERM (its SigCgt mask in /proc): it is past Python's start."""
+    caught = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigCgt"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+
+
+@pytest.mark.parametrize(("command", "stdin"), [(("sample", "--length", "100000000"), None),
+                                                (("score", "--text", "-"), "endless")])
+def test_sigterm_ends_a_command_as_ctrl_c_does_saying_so(model_path: Path, tmp_path: Path, command: tuple[str, ...],
+                                                         stdin: str | None) -> None:
+    """`kill` ended `rnnplay sample` without a word (exit -15); in plugin code it was blamed as a bug."""
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", command[0], str(model_path), *command[1:]], cwd=tmp_path,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "RNNPLAY_LOAD_PLUGINS": ""})
+    try:
+        if stdin is None:
+            assert len(proc.stdout.read(1000)) == 1000  # it streams: now it is in the sampler's loop
+        else:
+            proc.stdin.write(b"ROMEO: But soft\n")  # and the pipe stays open: it reads on
+            proc.stdin.flush()
+            wait_for(lambda: catches_sigterm(proc.pid), "rnnplay to handle SIGTERM")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.decode().splitlines()[-1] == "rnnplay: stopped by SIGTERM", err.decode()

@@ -1,4 +1,5 @@
-"""Holding back Ctrl-C while a training step is committed, so a step is applied whole or not at all."""
+"""Holding back Ctrl-C while a training step is committed, so a step is applied whole or not at all; and the
+signals that end a command as Ctrl-C does."""
 
 from __future__ import annotations
 
@@ -6,6 +7,16 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP in a command with no way of its own to leave (``rnnplay sample``, ``score``): raised where
+    Ctrl-C's KeyboardInterrupt would be, so that the command ends as Ctrl-C ends it. Plugin code it passes through
+    is not blamed for it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeVar
 
+from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
@@ -111,7 +112,7 @@ class Registries:
         with UserInterrupts() as keys:
             try:
                 yield
-            except (RnnplayError, GeneratorExit, MemoryError):
+            except (RnnplayError, GeneratorExit, MemoryError, Terminated):  # Terminated: the user's SIGTERM
                 raise
             except BaseException as err:
                 keys.reraise_if_pressed(err)

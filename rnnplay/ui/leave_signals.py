@@ -18,6 +18,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
+from rnnplay.core.ctrl_c import Terminated
+
 LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
@@ -42,6 +44,11 @@ class LeaveSignal(SystemExit):
     def __init__(self, signum: int) -> None:
         super().__init__(exit_code(signum))
         self.signum = signum
+
+
+def raise_terminated(signum: int) -> None:
+    """For :func:`on_leave_signals`: the signal as a :class:`Terminated` in the main thread."""
+    raise Terminated(signum)
 
 
 def ignore_leave_signals() -> None:

@@ -15,15 +15,17 @@ import contextlib
 import difflib
 import importlib
 import pkgutil
+import signal
 import sys
 from typing import NoReturn
 
 from rnnplay import __version__
 from rnnplay.core import threads
+from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
 from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
-from rnnplay.ui.leave_signals import exit_on_ctrl_c
+from rnnplay.ui.leave_signals import exit_code, exit_on_ctrl_c, on_leave_signals, raise_terminated
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -130,7 +132,9 @@ def opens_a_checkpoint(parser: argparse.ArgumentParser, argv: list[str]) -> bool
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    with guarded_streams():  # stdout that cannot be written, stderr closed or full: see streams.py
+    # stdout that cannot be written, stderr closed or full: see streams.py; SIGTERM and SIGHUP end a command as
+    # Ctrl-C does, unless it leaves its own way (train, sweep, the app and the REPL set handlers of their own)
+    with guarded_streams(), on_leave_signals(raise_terminated):
         try:
             return dispatch(argv)
         except ReaderGone:  # `rnnplay sample | head`: the reader has what it wanted
@@ -138,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         except RnnplayError as err:
             print(f"rnnplay: error: {shortened(printable(str(err)))}", file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            return interrupted()
+        except KeyboardInterrupt as stop:
+            return interrupted(stop)
         except MemoryError as err:  # what no command turned into its own line (a plugin's, raised while generating)
             print(f"rnnplay: error: {out_of_memory(err)}", file=sys.stderr)
             return 1
@@ -185,18 +189,21 @@ def closest_flags(word: str, flags: list[str]) -> list[str]:
     return [f for f in (prefix, *difflib.get_close_matches(name, flags, n=1)) if f is not None]
 
 
-def interrupted() -> int:
-    """Say that Ctrl-C ended the command (on a stderr that may be gone) and give its exit code."""
+def interrupted(stop: KeyboardInterrupt | None = None) -> int:
+    """Say that Ctrl-C (or the signal of a :class:`Terminated`) ended the command, on a stderr that may be gone,
+    and give its exit code."""
+    signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
     with contextlib.suppress(OSError, ValueError):
-        print("rnnplay: interrupted", file=sys.stderr)
-    return 130
+        said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"rnnplay: {said}", file=sys.stderr)
+    return exit_code(signum)
 
 
 def run() -> None:
     open_closed_descriptors()
     try:
         code = main()
-    except KeyboardInterrupt:  # after main's own handler, as its streams are put back (a second Ctrl-C while a run
-        code = interrupted()  # saved): what the command had is done and kept
+    except KeyboardInterrupt as stop:  # after main's own handler, as its streams are put back (a second Ctrl-C
+        code = interrupted(stop)  # while a run saved): what the command had is done and kept
     exit_on_ctrl_c()
     sys.exit(code)
