@@ -72,8 +72,10 @@ ROWS = [
     row("sample-stdout-read-only", "sample", "m.npz", "--seed", "ROMEO", stdout="read-only",
         error="not open for writing"),
     row("sample-reader-leaves", "sample", "m.npz", "--seed", "ROMEO", "--length", "400000", stdout="head"),
-    row("train-stdout-full-still-saves", *TRAIN, stdout="full", writes=("out.npz",)),
-    row("train-stdout-closed-still-saves", *TRAIN, stdout="closed", writes=("out.npz",)),
+    row("train-stdout-full-still-saves-and-says", *TRAIN, stdout="full", writes=("out.npz",),  # it exited 0
+        error=("disk is full", "the run itself ended well, and its checkpoint is out.npz")),
+    row("train-stdout-closed-still-saves-and-says", *TRAIN, stdout="closed", writes=("out.npz",),
+        error=("standard output is closed", "its checkpoint is out.npz")),
     # stderr closed or full: notes and errors go nowhere, never to stdout, and never end the command
     row("sample-note-stderr-full", "sample", "m.npz", "--seed", "ROMEO ✓", "--length", "5", stderr="full",
         out="ROMEO"),

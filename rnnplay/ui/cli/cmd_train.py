@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
-    with lenient_output(), lock_outputs((out, "--out"), (best, "--best")), Interrupts(run_.trainer, out) as interrupts:
+    with lenient_output() as stdout, lock_outputs((out, "--out"), (best, "--best")), \
+            Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
@@ -133,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if plot is not None:
                 write_plot(run_, plot)
+    if code == 0 and stdout is not None and (problem := stdout.problem()):  # its last lines went nowhere: said
+        raise RnnplayError(f"{problem}; the run itself ended well, and its checkpoint is {out}")
     return code
 
 

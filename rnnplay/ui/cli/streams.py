@@ -101,25 +101,36 @@ class GuardedOutput:
 
 class LenientStream:
     """A text stream whose first failed write (a pipe whose reader left, a terminal hung up) points its file
-    descriptor at os.devnull instead of raising: the run goes on and is saved, with nobody left to read it."""
+    descriptor at os.devnull instead of raising: the run goes on and is saved, with nobody left to read it.
+    :meth:`problem` says afterwards what failed, for the command to end with."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._failure: Exception | None = None
 
     def write(self, text: str) -> int:
         try:
             return self._stream.write(text)
-        except (OSError, OutputError, ReaderGone):  # GuardedOutput's too: printing never ends a training
-            self._silence()
+        except (OSError, OutputError, ReaderGone) as err:  # GuardedOutput's too: printing never ends a training
+            self._silence(err)
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
-        except (OSError, OutputError, ReaderGone):
-            self._silence()
+        except (OSError, OutputError, ReaderGone) as err:
+            self._silence(err)
 
-    def _silence(self) -> None:
+    def problem(self) -> str | None:
+        """The one line of the first write that failed; None if none did, or if the reader just left (``| head``)."""
+        if self._failure is None or isinstance(self._failure, ReaderGone | BrokenPipeError):
+            return None
+        if isinstance(self._failure, OSError):
+            return f"cannot write ({self._failure.strerror or self._failure})"
+        return str(self._failure)
+
+    def _silence(self, err: Exception) -> None:
+        self._failure = self._failure or err
         to_devnull(self._stream)
 
     def __getattr__(self, name: str) -> Any:
@@ -127,12 +138,13 @@ class LenientStream:
 
 
 @contextlib.contextmanager
-def lenient_output() -> Iterator[None]:
-    """sys.stdout and sys.stderr as :class:`LenientStream` for the block: printing never ends a run unsaved."""
+def lenient_output() -> Iterator[LenientStream | None]:
+    """sys.stdout and sys.stderr as :class:`LenientStream` for the block: printing never ends a run unsaved.
+    Gives stdout's, whose :meth:`~LenientStream.problem` the command ends with once its work is kept."""
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = (None if s is None else LenientStream(s) for s in saved)  # type: ignore[assignment]
     try:
-        yield
+        yield sys.stdout  # type: ignore[misc]
     finally:
         sys.stdout, sys.stderr = saved
 
