@@ -49,8 +49,9 @@ def test_corpus_list_shows_cards_and_prefixes(tmp_path: Path) -> None:
 def test_fetch_then_show_a_card_from_the_mirror_folder(tmp_path: Path) -> None:
     fetched = rnnplay(tmp_path, "corpus", "fetch", "tinyshakespeare", mirror=str(MIRROR))
     assert fetched.returncode == 0, fetched.stderr
-    assert "downloaded, 1,115,394 bytes, sha256 verified" in fetched.stdout
-    assert "downloading tinyshakespeare [" in fetched.stderr and "100%" in fetched.stderr
+    copied = f"copied from {(MIRROR / 'tinyshakespeare.txt').resolve()}, 1,115,394 bytes, sha256 verified"
+    assert copied in fetched.stdout  # not 'downloaded' from a folder on this machine
+    assert "copying tinyshakespeare [" in fetched.stderr and "100%" in fetched.stderr
     shown = rnnplay(tmp_path, "corpus", "show", "tinyshakespeare")  # cached now: no mirror needed
     assert shown.returncode == 0, shown.stderr
     for expected in ("1,115,394 characters", "40,000 lines", "vocabulary:  65 characters", "| First Citizen:",
@@ -65,6 +66,7 @@ def test_show_a_file_in_another_encoding(tmp_path: Path) -> None:
     assert_one_line_error(rnnplay(tmp_path, "corpus", "show", str(path)), "byte 0, line 1", "--encoding latin-1")
     shown = rnnplay(tmp_path, "corpus", "show", str(path), "--encoding", "latin-1")
     assert shown.returncode == 0 and "| Ça va très bien." in shown.stdout
+    assert "17 characters, 1 line\n" in shown.stdout  # not '1 lines'
 
 
 def test_bad_specs_are_one_line_errors(tmp_path: Path) -> None:

@@ -53,7 +53,7 @@ def test_dir_joins_files_in_order_with_headers_skipping_hidden_and_binary(tmp_pa
     assert corpus.text == (
         "==> a.txt <==\nfirst file\n\n==> b.txt <==\nsecond file\n\n==> sub/c.md <==\n# nested\n"
     )
-    assert corpus.name == "notes" and corpus.description == "3 files, 1 binary files skipped"
+    assert corpus.name == "notes" and corpus.description == "3 files, 1 binary file skipped"
 
 
 def test_dir_with_a_glob_and_one_with_no_match(tmp_path: Path) -> None:

@@ -114,7 +114,11 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def files_in(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    """The files in the cache ``folder``, and the empty folders a download made for itself (a url's hash folder)."""
+    if not folder.exists():
+        return []
+    kept = {folder / "corpora", folder / "corpora" / "urls"}  # the cache's own layout may stay
+    return [p for p in folder.rglob("*") if p.is_file() or (p not in kept and p.is_dir() and not any(p.iterdir()))]
 
 
 def test_card_download_verifies_the_real_checksum(server: str, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,6 +200,25 @@ def test_a_large_url_corpus_keeps_its_ids_in_the_cache_as_a_file_does(server: st
     assert isinstance(corpus, file_corpus.FileCorpus)  # its text is not held in memory
     assert (corpus.name, corpus.sha256, corpus.source) == ("input.txt", SHA256, f"{server}/good/input.txt")
     assert corpus.chars == len(SHAKESPEARE.read_text(encoding="utf-8"))
+
+
+def test_corpus_fetch_downloads_a_url_and_again_with_force(server: str, cache: Path, tmp_path: Path) -> None:
+    """A url: was downloaded once and for good: nothing fetched it again (a file that changed on the server)."""
+    def corpus_fetch(*args: str) -> str:
+        env = {**os.environ, "RNNPLAY_CACHE_DIR": str(cache), "RNNPLAY_LOAD_PLUGINS": ""}
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "fetch", *args], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    address = f"{server}/good/input.txt"
+    said = corpus_fetch(f"url:{address}")
+    assert f"input.txt: downloaded from {address}, 1,115,394 bytes (no checksum to verify)" in said
+    [cached] = files_in(cache)
+    cached.write_bytes(b"changed since")
+    assert "input.txt: already cached, 13 bytes" in corpus_fetch(address)  # a bare address is url: too
+    assert f"downloaded from {address}, 1,115,394 bytes" in corpus_fetch(f"url:{address}", "--force")
+    assert cached.read_bytes() == SHAKESPEARE.read_bytes()
 
 
 def test_http_errors_are_one_line(server: str, cache: Path) -> None:

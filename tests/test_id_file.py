@@ -259,7 +259,7 @@ def test_a_folder_gives_the_same_text_and_ids_through_the_id_file(tmp_path: Path
         monkeypatch.setattr(text_stream, "CHUNK_BYTES", 64)
     spec = f"dir:{folder(tmp_path / 'notes')}"
     memory = load_corpus(spec)
-    assert memory.text == JOINED and memory.description == "6 files, 1 binary files skipped"
+    assert memory.text == JOINED and memory.description == "6 files, 1 binary file skipped"
     monkeypatch.setattr(file_corpus_module, "ID_FILE_BYTES", 0)
     mapped = load_corpus(spec)
     assert type(memory) is Corpus and isinstance(mapped, FileCorpus)
@@ -338,6 +338,23 @@ def test_a_cache_that_cannot_be_written_falls_back_to_memory(tmp_path: Path, cac
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "afile"))  # a file where the cache's folder should be
     corpus = load_corpus(str(write(tmp_path / "t.txt", TEXT)))
     assert type(corpus) is Corpus and corpus.text == TEXT
+    (tmp_path / "notes").mkdir()
+    write(tmp_path / "notes" / "a.txt", TEXT)
+    folder = load_corpus(f"dir:{tmp_path / 'notes'}")
+    for loaded in (corpus, folder):  # said, not silent: each later run reads the whole text again
+        [note] = loaded.notes
+        assert note.startswith(f"cannot write the corpus's ids in {tmp_path / 'afile'}") and "into memory" in note
+
+
+def test_the_cli_says_when_the_cache_could_not_take_the_ids(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    big = write(tmp_path / "big.txt", TEXT * (file_corpus_module.ID_FILE_BYTES // len(TEXT) + 1))
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "afile"), "RNNPLAY_LOAD_PLUGINS": ""}
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", str(big)], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0 and "big.txt" in done.stdout, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("rnnplay: note: cannot write")]
+    assert len(notes) == 1 and "RNNPLAY_CACHE_DIR" in notes[0] and "read into memory" in notes[0], done.stderr
 
 
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
-from rnnplay.corpora import load_corpus
+from rnnplay.corpora import file_corpus, load_corpus
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.host import Registered
 from rnnplay.plugins.slash import SimpleCommand
@@ -249,6 +249,16 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     assert dict(session.card())["trained"] == "40 steps"
     session.submit(f"/load {out}")
     assert session.model.hidden_size == 24
+
+
+def test_train_says_when_the_cache_could_not_take_the_corpus_ids(session: Session, rec: Recorder, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "afile"))
+    monkeypatch.setattr(file_corpus, "ID_FILE_BYTES", 0)  # every file through the cache
+    session.submit(f"/train {write_corpus(tmp_path)} steps=5 hidden=8 layers=1 batch=4 seq=8 out={tmp_path / 'm.npz'}")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert any(m.startswith("cannot write the corpus's ids") and "into memory" in m for m in rec.messages("warning"))
 
 
 def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from rnnplay.core.errors import RnnplayError, has_control, printable
 from rnnplay.corpora import PREFIX, Corpus, Progress, load_resolved, resolve, takes_encoding
 from rnnplay.corpora.cards import Card, require_card
-from rnnplay.corpora.download import fetch, inside, max_download
+from rnnplay.corpora.download import discard, fetch, inside, max_download
 from rnnplay.corpora.file_corpus import folder_corpus, text_file_corpus
 from rnnplay.corpora.folders import JoinedStream, folder_files, split_dir_spec, stdlib_files, stdlib_root
 from rnnplay.corpora.text import (
@@ -86,17 +86,11 @@ class UrlLoader:
     help = "a text file on the web, downloaded once into the cache: url:https://HOST/PATH"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
-        parts, host = _http_address(spec)
-        file_name = Path(urllib.parse.unquote(parts.path)).name or host
-        key = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        dest = inside(cache_dir() / "corpora" / "urls", key, file_name)
-        if not os.path.isfile(dest):  # False too where the cache may not be entered: fetch says why
-            fetch(_ascii_address(parts), dest, limit=max_download(), progress=progress,
-                  label=f"downloading {file_name}")
+        dest = fetch_url(spec, progress)
         with dest.open("rb") as f:
             head = f.read(BINARY_SNIFF)
         if not head or (looks_binary(head, encoding) and not wide_encoding(head)):
-            dest.unlink(missing_ok=True)  # no text in any encoding: not kept, so the next load downloads it again
+            discard(dest)  # no text in any encoding: not kept, so the next load downloads it again
             if not head:
                 raise empty_corpus(spec)
             check_not_binary(head, spec, encoding)
@@ -104,7 +98,7 @@ class UrlLoader:
             corpus = text_file_corpus(dest, encoding, progress)  # as a file's: its ids in the cache from 4 MiB on
         except RnnplayError as err:  # named by the address the user gave, not the cache file it went to
             raise RnnplayError(str(err).replace(str(dest), spec)) from None
-        corpus.name, corpus.source = file_name, spec
+        corpus.name, corpus.source = dest.name, spec
         return corpus
 
 
@@ -200,6 +194,22 @@ def _kept_inside(card: Card, spec: str, prefix: str, target: Path, pattern: str)
                            f"card's folder {printable(str(real_home))}; move the text next to the card, or name it "
                            f"directly: rnnplay train {printable(direct)}")
     return f"{located}:{pattern}" if pattern else located
+
+
+def url_cache_path(spec: str) -> tuple[str, Path]:
+    """(the address to download, where the cache keeps it) for url:``spec``: corpora/urls/<hash of spec>/<name>."""
+    parts, host = _http_address(spec)
+    file_name = Path(urllib.parse.unquote(parts.path)).name or host
+    key = hashlib.sha256(spec.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return _ascii_address(parts), inside(cache_dir() / "corpora" / "urls", key, file_name)
+
+
+def fetch_url(spec: str, progress: Progress, *, force: bool = False) -> Path:
+    """The cached download of url:``spec``, downloaded first if it is not in the cache yet (or ``force``)."""
+    address, dest = url_cache_path(spec)
+    if force or not os.path.isfile(dest):  # False too where the cache may not be entered: fetch says why
+        fetch(address, dest, limit=max_download(), progress=progress, label=f"downloading {dest.name}")
+    return dest
 
 
 def _http_address(spec: str) -> tuple[urllib.parse.SplitResult, str]:

@@ -42,6 +42,11 @@ def shortened(text: str) -> str:
     return re.sub(rf"\S{{{LONGEST_WORD + 1},}}", lambda word: f"{word[0][:keep]}…{word[0][-keep:]}", text)
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 line', '2 lines', '1,024 lines': ``n`` and the noun, plural when n is not 1."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def out_of_memory(err: MemoryError) -> str:
     """The one line for a MemoryError that no command turned into a message of its own."""
     said = f" ({printable(str(err)[:200])})" if str(err) else ""

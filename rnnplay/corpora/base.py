@@ -25,6 +25,7 @@ class Corpus:
     licence: str = "unknown"
     description: str = ""
     settings: dict[str, Any] = field(default_factory=dict)  # suggested `rnnplay train` options (from a card)
+    notes: list[str] = field(default_factory=list)  # what the loader tells the user (a cache it could not use)
 
     @cached_property
     def sha256(self) -> str:

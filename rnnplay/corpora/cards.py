@@ -90,14 +90,18 @@ class Card:
         """The verified local copy, downloading it (from the mirror when one is set) if needed."""
         if self.url is None:
             raise RnnplayError(f"corpus {self.name} is read from {self.spec} on this machine; nothing to fetch")
-        if os.path.isfile(self.cache_path) and not force:  # False where the cache may not be entered: fetch says why
-            return self.cache_path
+        if force or not os.path.isfile(self.cache_path):  # False where the cache may not be entered: fetch says why
+            self.download(progress)
+        return self.cache_path
+
+    def download(self, progress: Progress = no_progress) -> str:
+        """Put a verified copy in the cache, whether or not one is there; the address it came from."""
         mirrored = download.mirror_urls(self.mirror_names)
         if mirrored is None:
             for copy in self.local_copies():  # a copy beside the card or in the working folder serves first
                 with contextlib.suppress(RnnplayError):
                     return self._fetch_from(copy, progress)
-        urls = mirrored or [self.url]
+        urls = mirrored or [str(self.url)]
         for url in urls[:-1]:  # a mirror may lack one file name and have the next
             with contextlib.suppress(download.NotFound):
                 return self._fetch_from(url, progress)
@@ -111,9 +115,11 @@ class Card:
             if (info := probe(folder / name)) is not None and stat.S_ISREG(info.st_mode) and info.st_size == self.size
         ]
 
-    def _fetch_from(self, url: str, progress: Progress) -> Path:
-        return download.fetch(url, self.cache_path, sha256=self.sha256, size=self.size, progress=progress,
-                              label=f"downloading {self.name}")
+    def _fetch_from(self, url: str, progress: Progress) -> str:
+        doing = "copying" if url.startswith("file:") else "downloading"
+        download.fetch(url, self.cache_path, sha256=self.sha256, size=self.size, progress=progress,
+                       label=f"{doing} {self.name}")
+        return url
 
     def read_bytes(self, progress: Progress = no_progress) -> bytes:
         """The corpus file's bytes, checked against the card; a damaged cached copy is fetched again once."""

@@ -160,9 +160,15 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None =
         raise RnnplayError(f"cannot write the download to {dest}: {err.strerror or err}; check the cache "
                            "folder (RNNPLAY_CACHE_DIR) and free space") from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()  # already renamed on success; otherwise the partial file goes
+        discard(tmp)  # already renamed on success; else the partial file goes, and a folder made for it alone
     return dest
+
+
+def discard(path: Path) -> None:
+    """Remove the cache file ``path``, and its folder if that is left empty (a failed download's hash folder)."""
+    for gone in (path.unlink, path.parent.rmdir):
+        with contextlib.suppress(OSError):
+            gone()
 
 
 def max_download() -> int:

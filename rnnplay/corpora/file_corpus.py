@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.folders import JoinedStream, as_text
@@ -127,12 +127,17 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
             try:
                 ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
                                   folder)
-            except CacheError:
+            except CacheError as err:
                 if not fits_in_memory(info.st_size):
                     raise
-                return Corpus(path.name, read_text_file(path, encoding), str(path))
+                return Corpus(path.name, read_text_file(path, encoding), str(path), notes=[in_memory_note(err)])
             remember(folder, path, info, encoding, ids.sha256)
     return FileCorpus(path.name, path, encoding, ids)
+
+
+def in_memory_note(err: CacheError) -> str:
+    """What the user is told when the cache could not take the ids and the text was read into memory."""
+    return f"{err} (this time the text was read into memory instead)"
 
 
 def fits_in_memory(size: int) -> bool:
@@ -167,19 +172,19 @@ class FolderCorpus(FileCorpus):
 def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = None) -> Corpus:
     """The corpus of a folder's joined text: from ID_FILE_BYTES of files on, its ids in the cache as a large file's
     (built anew at each load), else its text in memory (so too when the cache cannot take the ids and it fits)."""
-    progress = progress or no_progress
+    progress, notes = progress or no_progress, []
     if joined.size >= ID_FILE_BYTES:
         try:
             return FolderCorpus(name, joined, encode_text(joined, joined.most_chars, name, progress, ids_folder()))
-        except CacheError:
+        except CacheError as err:
             if not fits_in_memory(joined.size):
                 raise
-            joined = joined.again()
+            joined, notes = joined.again(), [in_memory_note(err)]
     text = joined.text(progress, f"reading {name}")
-    return Corpus(name, text, str(joined.root), description=joined_summary(joined))
+    return Corpus(name, text, str(joined.root), description=joined_summary(joined), notes=notes)
 
 
 def joined_summary(joined: JoinedStream) -> str:
     """What a corpus description says of a folder once joined: "3 files, 1 binary files skipped"."""
-    skipped = f", {joined.skipped_binary} binary files skipped" if joined.skipped_binary else ""
-    return f"{joined.members} files{skipped}"
+    skipped = f", {counted(joined.skipped_binary, 'binary file')} skipped" if joined.skipped_binary else ""
+    return f"{counted(joined.members, 'file')}{skipped}"

@@ -209,8 +209,8 @@ class Runner:
         return f"/load {printable(s.model_name if by_name else str(s.model_path))}"
 
     def _load_corpus(self, corpus_spec: str, encoding: str) -> Corpus:
-        """The corpus, with Working events while it loads; cancelling stops a download (:class:`Cancelled`).
-        Its errors name the encoding as /train takes it (``encoding=latin-1``)."""
+        """The corpus, with Working events while it loads (its loader's notes said after); cancelling stops a
+        download (:class:`Cancelled`). Its errors name the encoding as /train takes it (``encoding=latin-1``)."""
         cancel = self.session.generation.new_cancel()
 
         def progress(label: str, done: int, total: int | None, unit: str = "B") -> None:
@@ -221,9 +221,12 @@ class Runner:
         option = ENCODING_OPTION.set("encoding=")
         try:
             with self.session.working(f"loading {corpus_spec}") as report:
-                return load_corpus(corpus_spec, encoding, progress)
+                corpus = load_corpus(corpus_spec, encoding, progress)
         finally:
             ENCODING_OPTION.reset(option)
+        for note in corpus.notes:  # a cache it could not use
+            self.session.warn(note)
+        return corpus
 
     def _fit_config(self, config: TrainConfig, corpus: Corpus) -> None:
         """Shrink batch and sequence to a short corpus, and give one pass (at least 100 steps) when no budget is set."""

@@ -401,7 +401,7 @@ def test_a_step_too_big_for_memory_is_one_line(sandbox: Sandbox) -> None:
                           cwd=sandbox.work, env={**sandbox.env, "OPENBLAS_NUM_THREADS": "1", "RNNPLAY_THREADS": "1"},
                           capture_output=True, text=True, timeout=120, preexec_fn=capped)
     out = Outcome(proc.returncode, proc.stdout, proc.stderr, 0.0)
-    assert_one_line_error(out, mentions=("out of memory", "512 streams x 2000", "smaller --batch-size",
+    assert_one_line_error(out, mentions=("out of memory", "512 streams x 2,000 characters", "smaller --batch-size",
                                          "nothing was saved"))
     assert_nothing_outside(before, sandbox.snapshot())
 

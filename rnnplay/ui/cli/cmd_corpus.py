@@ -6,16 +6,20 @@ import argparse
 import contextlib
 import os
 import textwrap
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 
+from rnnplay.builtin.loaders import fetch_url, url_cache_path
+from rnnplay.core.errors import counted
 from rnnplay.core.vocab import Vocab, describe_char
-from rnnplay.corpora import Corpus, load_corpus, resolve
+from rnnplay.corpora import Corpus, resolve
 from rnnplay.corpora.cards import Card, builtin_cards, require_card
 from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, size_from_env
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
 from rnnplay.ui.cli import add_encoding_option
-from rnnplay.ui.cli.progress import ProgressBar, amount
+from rnnplay.ui.cli.progress import ProgressBar, amount, read_corpus
 from rnnplay.ui.console import visible
 
 ORDER = 40
@@ -31,6 +35,7 @@ examples:
   rnnplay corpus list
   rnnplay corpus show tinyshakespeare
   rnnplay corpus fetch tinyshakespeare
+  rnnplay corpus fetch url:https://example.org/notes.txt --force
   RNNPLAY_CORPUS_MIRROR=/data/corpora rnnplay train tinyshakespeare --steps 2000
 
 downloads stop past 1 GiB for url: (RNNPLAY_MAX_DOWNLOAD=4G raises it; a card's file
@@ -49,12 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("corpus", metavar="NAME|SPEC", help="a card name, a file path or a corpus spec")
     add_encoding_option(show, "the files")
     show.add_argument("--preview", type=int, default=400, metavar="N", help="characters to preview (default 400)")
-    show.add_argument("--max-download", metavar="SIZE",
-                      help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")
     show.set_defaults(func=run_show)
-    fetch = actions.add_parser("fetch", help="download a card's corpus into the cache, checking its sha256")
-    fetch.add_argument("name", help="a corpus card name")
+    fetch = actions.add_parser("fetch", help="download a card's corpus (checking its sha256) or a url: into the cache")
+    fetch.add_argument("name", metavar="NAME|URL", help="a corpus card name, or url:https://HOST/PATH")
     fetch.add_argument("--force", action="store_true", help="download again even if it is cached")
+    for parser in (show, fetch):
+        parser.add_argument("--max-download", metavar="SIZE",
+                            help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")
     fetch.set_defaults(func=run_fetch)
 
 
@@ -97,11 +103,11 @@ def describe(corpus: Corpus, preview: int) -> str:
     lines = [f"{corpus.name}" + (f": {corpus.description}" if corpus.description else "")]
     lines.append(f"source:      {corpus.source}")
     lines.append(f"licence:     {corpus.licence}")
-    lines.append(f"size:        {size:,} bytes ({amount(size, 'B')}), {corpus.chars:,} characters, "
-                 f"{newlines:,} lines")
+    lines.append(f"size:        {counted(size, 'byte')} ({amount(size, 'B')}), {counted(corpus.chars, 'character')}, "
+                 f"{counted(newlines, 'line')}")
     lines.append(f"sha256:      {corpus.sha256}")
     wrapped = textwrap.wrap(vocabulary_line(vocab), 100, break_on_hyphens=False)
-    lines.append(f"vocabulary:  {vocab.size} characters")
+    lines.append(f"vocabulary:  {counted(vocab.size, 'character')}")
     lines += [f"  {row}" for row in wrapped]
     if corpus.settings:
         options = " ".join(f"--{k} {v}" for k, v in corpus.settings.items())
@@ -156,22 +162,41 @@ def _show(args: argparse.Namespace) -> int:
     if card is not None and card.url is not None and not card.cached:
         print(visible(describe_card(card)))  # show never downloads; a card's text may hold escapes
         return 0
-    with ProgressBar() as bar:
-        corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
+    corpus = read_corpus(args.corpus, args.encoding)
     print(visible(describe(corpus, args.preview)))  # the preview as text, never as terminal commands
     return 0
 
 
 def run_fetch(args: argparse.Namespace) -> int:
+    if args.name.startswith(("url:", "http://", "https://")):
+        with max_download_flag(args.max_download):
+            return fetch_address(args.name.removeprefix("url:"), args.force)
     card = require_card(args.name)
     if card.url is None:
         print(f"{card.name} is read from {card.spec} on this machine; there is nothing to download")
         return 0
-    cached = card.cached and not args.force
+    source = None
     with ProgressBar() as bar:
-        if args.force:
-            card.fetch(bar, force=True)
-        card.read_bytes(bar)  # downloads if needed; a damaged cached copy is fetched again
-    state = "already cached" if cached else "downloaded"
+        if args.force or not card.cached:
+            source = card.download(bar)
+        card.read_bytes(bar)  # a damaged cached copy is fetched again
+    state = "already cached" if source is None else fetched_from(source)
     print(f"{card.name}: {state}, {card.size:,} bytes, sha256 verified: {card.cache_path}")
     return 0
+
+
+def fetch_address(spec: str, force: bool) -> int:
+    """`corpus fetch url:https://...`: the download into the cache, again with --force."""
+    cached = os.path.isfile(url_cache_path(spec)[1]) and not force
+    with ProgressBar() as bar:
+        path = fetch_url(spec, bar, force=force)
+    state = "already cached" if cached else fetched_from(spec)
+    print(f"{path.name}: {state}, {path.stat().st_size:,} bytes (no checksum to verify): {path}")
+    return 0
+
+
+def fetched_from(source: str) -> str:
+    """'downloaded from https://...', or 'copied from /folder/file' for a local copy (a file:// address)."""
+    if source.startswith("file:"):
+        return f"copied from {urllib.request.url2pathname(urllib.parse.urlsplit(source).path)}"
+    return f"downloaded from {source}"

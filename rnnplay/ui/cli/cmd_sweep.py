@@ -17,12 +17,11 @@ from contextlib import closing, nullcontext
 from rich.live import Live
 from rich.table import Table
 
-from rnnplay.core.errors import RnnplayError
-from rnnplay.corpora import load_corpus
+from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.distributed.cluster import ray_session, require_ray
 from rnnplay.session.sweep import CANCELLED, FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
 from rnnplay.ui.cli import add_encoding_option
-from rnnplay.ui.cli.progress import ProgressBar
+from rnnplay.ui.cli.progress import read_corpus
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
 from rnnplay.ui.console import make_console, redraws
 from rnnplay.ui.event_text import duration
@@ -70,13 +69,12 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"--workers must be at least 1, got {args.workers}")
     require_ray("rnnplay sweep")
     with output_dir(args.out) as out:
-        with ProgressBar() as bar:
-            corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
+        corpus = read_corpus(args.corpus, args.encoding)
         sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
         with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
             workers = args.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-            print(f"sweep: {len(trials)} trial{'s' if len(trials) != 1 else ''} on {corpus.name} "
-                  f"({corpus.chars:,} chars), {workers} at once, into {out}", file=sys.stderr)
+            print(f"sweep: {counted(len(trials), 'trial')} on {corpus.name} ({corpus.chars:,} chars), "
+                  f"{min(workers, len(trials))} at once, into {out}", file=sys.stderr)
             stopped_by = watch(sweep, ray, workers)
         show_results(sweep, args.json)
     if stopped_by:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rnnplay.core import address_space
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
     MAX_BAD_STEPS,
@@ -25,7 +25,6 @@ from rnnplay.core.trainer import (
     StepEvent,
     ValidationEvent,
 )
-from rnnplay.corpora import load_corpus
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
@@ -33,7 +32,7 @@ from rnnplay.session.output_paths import check_output_path, lock_outputs
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, growth_text, init_from_run, new_run
 from rnnplay.ui.cli.interrupts import Interrupts
-from rnnplay.ui.cli.progress import ProgressBar, TrainingProgress
+from rnnplay.ui.cli.progress import TrainingProgress, read_corpus
 from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
@@ -101,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
         if base is not None and path is not None and base.resolve() == path.resolve():
             raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
                                "its own")
-    with ProgressBar() as bar:
-        corpus = load_corpus(args.corpus, encoding=args.encoding, progress=bar)
+    corpus = read_corpus(args.corpus, args.encoding)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
     no_budget = args.resume is None and all(k not in settings for k in BUDGET_FIELDS)
     try:
@@ -243,8 +241,8 @@ class TrainingLoop:
 
     def step_size(self) -> str:
         c, model = self.run_.trainer.config, self.run_.model
-        layers = f"{model.num_layers} layer{'s' if model.num_layers != 1 else ''}"
-        return f"{c.batch_size} streams x {c.seq_length} characters through {layers} of {model.hidden_size} units"
+        return (f"{counted(c.batch_size, 'stream')} x {counted(c.seq_length, 'character')} through "
+                f"{counted(model.num_layers, 'layer')} of {model.hidden_size} units")
 
     def handle(self, event: Event) -> int | None:
         self.progress.show(event)  # the status line, and the other events' lines (rnnplay.ui.event_text)

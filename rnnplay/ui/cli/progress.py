@@ -25,11 +25,21 @@ from rnnplay.core.errors import printable
 from rnnplay.core.trainer import StepEvent
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
+from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText
 
 BAR_WIDTH = 30
 PRINT_EVERY = 100  # off a terminal, a run's status line is printed at step 1 and then each this many steps
+
+
+def read_corpus(spec: str, encoding: str) -> Corpus:
+    """The corpus of ``spec``, read under a progress bar; what its loader notes is said on stderr, a line each."""
+    with ProgressBar() as bar:
+        corpus = load_corpus(spec, encoding=encoding, progress=bar)
+    for note in corpus.notes:
+        print(f"rnnplay: note: {note}", file=sys.stderr)
+    return corpus
 
 
 def amount(n: float, unit: str) -> str:
