@@ -139,7 +139,26 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise RnnplayError(f"cannot connect to {where} ({first}); start one with `ray start --head`, or leave out "
                            "--ray-address (and RAY_ADDRESS) to run Ray locally") from None
+    with cluster_errors_unprinted(ray):  # until Ray has shut down
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+
+
+@contextmanager
+def cluster_errors_unprinted(ray: ModuleType) -> Iterator[None]:
+    """Ray's printing of the cluster's errors held back for the block.
+
+    ``ray.init`` starts a thread in the driver (``listen_error_messages``) that prints every error the cluster
+    publishes to ``sys.stdout``, ``log_to_driver=False`` or not: a node that dies is the last lines of a raylet's
+    log (44 lines), each retried step another line, in the middle of ``rnnplay sweep --json``'s output. The run
+    says what went wrong in one line instead. Ray's debugger holds them back with the same switch (``ray.util.rpdb``).
+    """
+    worker = ray._private.worker
+    worker._worker_logs_enabled = False
     try:
-        yield ray
+        yield
     finally:
-        ray.shutdown()
+        worker._worker_logs_enabled = True
+

@@ -21,6 +21,7 @@ one-line error before anything changed, and the run saves its last complete step
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,11 +35,15 @@ from rnnplay.core import parallel_step
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
 from rnnplay.core.trainer import Trainer
-from rnnplay.distributed.cluster import check_reachable, cluster_address, ray_session, require_ray
+from rnnplay.distributed.cluster import PROBE_SECONDS, check_reachable, cluster_address, ray_session, require_ray
 from rnnplay.distributed.shard_worker import Replica, ShardResult, ShardWorker
 
 MAX_RESTARTS = 3  # times Ray restarts a killed worker (and retries its step) before the run stops
 START_TIMEOUT = 120.0  # seconds the workers may take to start (a cluster may need to fetch or schedule them)
+
+
+class NodeLost(RnnplayError):
+    """A node of the cluster died with a worker on it, and the worker could not be started again elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class DataParallelGradients:
         actor = ray.remote(ShardWorker).options(num_cpus=self.cpus, max_restarts=MAX_RESTARTS,
                                                 max_task_retries=MAX_RESTARTS)
         self.workers = [actor.remote(Replica.of(model), self.cpus) for _ in range(workers)]
+        self.nodes = {n["NodeID"]: (n["NodeManagerAddress"], n["NodeManagerPort"]) for n in ray.nodes() if n["Alive"]}
         try:
             self.pids = self._get([w.pid.remote() for w in self.workers], START_TIMEOUT)  # started, or one line
         except BaseException:
@@ -140,8 +146,24 @@ class DataParallelGradients:
         except exceptions.RayError as err:
             if getattr(err, "actor_init_failed", False):  # its replica could not be built (a plugin's cell missing)
                 raise RnnplayError(f"a Ray worker could not start: {last_line(err)}") from None
+            if lost := self.lost_nodes():
+                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and has no room "
+                               "to start that worker again; this step was not made") from None
             raise RnnplayError(f"a Ray worker stopped and Ray could not bring it back in {MAX_RESTARTS} restarts "
                                f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
+
+    def lost_nodes(self) -> str:
+        """The nodes alive when the workers started that are gone now ('the node 10.0.0.6'), or ''.
+
+        Gone: dead to Ray, or its raylet refuses connections. The head marks a node dead only after several missed
+        health checks (15 s by default), well after a step's retries have run out on a node whose raylet was killed.
+        """
+        try:
+            dead = {n["NodeID"] for n in self.ray.nodes() if not n["Alive"]}
+        except (self.ray.exceptions.RayError, ConnectionError):  # the cluster itself is out of reach
+            return ""
+        gone = [host for node, (host, port) in self.nodes.items() if node in dead or not answers(host, port)]
+        return f"the node{'s' if len(gone) > 1 else ''} {', '.join(gone)}" if gone else ""
 
     def describe(self) -> str:
         """'each step on 2 workers on local Ray, 1 CPU each (1 thread, each with one BLAS thread)'."""
@@ -153,6 +175,15 @@ class DataParallelGradients:
         """End the workers (a cluster's would otherwise outlive the run)."""
         for worker in self.workers:
             self.ray.kill(worker)
+
+
+def answers(host: str, port: int) -> bool:
+    """Whether something accepts a connection at (host, port) within PROBE_SECONDS."""
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError:
+        return False
+    return True
 
 
 def writable(result: ShardResult) -> ShardResult:

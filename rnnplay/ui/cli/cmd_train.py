@@ -25,7 +25,7 @@ from rnnplay.core.trainer import (
     StepEvent,
     ValidationEvent,
 )
-from rnnplay.distributed.data_parallel import Cluster, data_parallel
+from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import check_output_path, lock_outputs
@@ -222,7 +222,7 @@ class TrainingLoop:
                 event = next(events, None)
             except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
                 self.progress.finish()
-                raise RnnplayError(f"{err}; {self.save_after_failure()}") from None
+                raise RnnplayError(f"{err}; {self.save_after_failure(resumable=isinstance(err, NodeLost))}") from None
             except MemoryError:
                 self.progress.finish()
                 raise RnnplayError(f"out of memory in a training step ({self.step_size()}): {address_space.advice()}"
@@ -332,15 +332,18 @@ class TrainingLoop:
             say(compared[0])
         return 0
 
-    def save_after_failure(self) -> str:
-        """After a failed step: save the run as it was before that step, and say where."""
+    def save_after_failure(self, resumable: bool = False) -> str:
+        """After a failed step: save the run as it was before that step, and say where (and, for a failure that
+        another try may not meet, such as a lost Ray node, how to continue)."""
         step = self.run_.trainer.step
         if step == self.start_step:
             return "no step was made, so nothing was saved"
         if step == self.saved_step:
-            return f"{self.out} holds the run up to step {step}"
-        try:
-            saved = self.save(self.out)
-        except RnnplayError as err:
-            return f"the run could not be saved either ({err})"
-        return f"the run up to step {step} is saved in {saved.path}"
+            path, kept = self.out, f"{self.out} holds the run up to step {step}"
+        else:
+            try:
+                path = self.save(self.out).path
+            except RnnplayError as err:
+                return f"the run could not be saved either ({err})"
+            kept = f"the run up to step {step} is saved in {path}"
+        return kept + (f": continue with --resume {path} (and --workers the cluster has room for)" if resumable else "")
