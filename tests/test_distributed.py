@@ -223,6 +223,23 @@ def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: P
 
 
 # -- a cluster that turns the run away, a node lost mid-run -----------------------------------------------------
+def test_a_token_the_cluster_refuses_is_named_in_one_line(two_nodes, tmp_path: Path) -> None:
+    """A wrong token, one sent without RAY_AUTH_MODE=token, none at all: Ray says "cannot connect" after 20 s of
+    retries; the line names RAY_AUTH_TOKEN and RAY_AUTH_MODE instead of blaming a cluster that is there."""
+    address, env = two_nodes
+    args = ("train", str(CORPUS), "--hidden", "8", "--steps", "1", "--ray-address", address)
+    plain = {k: v for k, v in env.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    cases = {"does not match the cluster's": {**env, "RAY_AUTH_TOKEN": "0" * 64},
+             "RAY_AUTH_MODE is not 'token'": {**plain, "HOME": str(tmp_path)},
+             "none is given: RAY_AUTH_TOKEN is not set": {**plain, "RAY_AUTH_MODE": "token", "HOME": str(tmp_path)}}
+    for said, case in cases.items():
+        r = rnnplay(*args, cwd=tmp_path, env=case)
+        line = r.stderr.splitlines()[-1]
+        assert r.returncode == 1 and line.startswith("rnnplay: error: ") and said in line, r.stderr
+        assert "RAY_AUTH_TOKEN" in line and "RAY_AUTH_MODE=token" in line and "Traceback" not in r.stderr
+        assert not (tmp_path / "model.npz").exists()
+
+
 def raylet_of_second_node(address: str) -> int:
     """The PID of the raylet that ``ray start --address ADDRESS`` (the fixture's second node) started."""
     for entry in Path("/proc").iterdir():

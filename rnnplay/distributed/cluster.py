@@ -134,7 +134,9 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
         with stderr_aside():
             ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
                      log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
-    except (ConnectionError, RuntimeError, ValueError) as err:
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:  # Ray's AuthenticationError
+        if target and refused_token(err):
+            raise RnnplayError(token_advice(target)) from None
         where = f"the Ray cluster at {target}" if target else "a local Ray instance"
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise RnnplayError(f"cannot connect to {where} ({first}); start one with `ray start --head`, or leave out "
@@ -162,3 +164,37 @@ def cluster_errors_unprinted(ray: ModuleType) -> Iterator[None]:
     finally:
         worker._worker_logs_enabled = True
 
+
+def refused_token(err: BaseException) -> bool:
+    """Whether the head turned ``err``'s connection away for its token: Ray retries for 20 s, then raises a
+    ConnectionError from a RuntimeError that holds, as text, its last ``AuthenticationError`` (InvalidAuthToken)."""
+    chain: BaseException | None = err
+    while chain is not None:
+        if "InvalidAuthToken" in str(chain) or type(chain).__name__ == "AuthenticationError":
+            return True
+        chain = chain.__cause__ or chain.__context__
+    return False
+
+
+def token_advice(target: str) -> str:
+    """What to do when the cluster at ``target`` refused this run's token: turn token mode on, give the token, or
+    give the right one (naming where Ray took the one it sent)."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+        why = "asks for a token, and this run sends none because RAY_AUTH_MODE is not 'token'"
+    elif (source := token_source()) is None:
+        why = "is joined with a token (RAY_AUTH_MODE=token), and none is given: RAY_AUTH_TOKEN is not set"
+    else:
+        why = f"refused the token this run sends ({source}): it does not match the cluster's"
+    return (f"the Ray cluster at {target} {why}; set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to the token the cluster "
+            "was started with, then run again")
+
+
+def token_source() -> str | None:
+    """Where Ray takes a driver's token from, in Ray's order: RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names,
+    ~/.ray/auth_token; None if from nowhere."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    if path := os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return f"the file RAY_AUTH_TOKEN_PATH names, {path}"
+    default = os.path.expanduser("~/.ray/auth_token")
+    return f"{default}, as RAY_AUTH_TOKEN is not set" if os.path.exists(default) else None
