@@ -240,6 +240,25 @@ def test_a_token_the_cluster_refuses_is_named_in_one_line(two_nodes, tmp_path: P
         assert not (tmp_path / "model.npz").exists()
 
 
+def test_ctrl_c_while_ray_connects_ends_the_run_at_once(two_nodes, tmp_path: Path) -> None:
+    """Ray retries a refused connection for 20 s; the run's Ctrl-C handler only asked it to stop after a step, so
+    Ctrl-C went unheard until Ray gave up. Now it ends the command there, with nothing to save."""
+    address, env = two_nodes
+    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), "--hidden", "8", "--steps", "1",
+                            "--ray-address", address, "--out", "m.npz"], cwd=tmp_path, text=True,
+                           env={**env, "RAY_AUTH_TOKEN": "0" * 64}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        for line in run.stderr:
+            if line.startswith("starting 1 worker on the Ray cluster"):
+                break
+        run.send_signal(signal.SIGINT)
+        out, rest = run.communicate(timeout=TIMEOUT)
+    finally:
+        run.kill()
+    assert run.returncode == 130 and rest.splitlines() == ["rnnplay: interrupted"] and out == "", rest
+    assert not (tmp_path / "m.npz").exists()
+
+
 def raylet_of_second_node(address: str) -> int:
     """The PID of the raylet that ``ray start --address ADDRESS`` (the fixture's second node) started."""
     for entry in Path("/proc").iterdir():

@@ -39,3 +39,20 @@ def ctrl_c_held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
     if pressed:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def ctrl_c_raises() -> Iterator[None]:
+    """Python's own Ctrl-C for the block, whatever handler the caller set: a KeyboardInterrupt where it is pressed.
+
+    For a wait that nothing needs to survive (no step made yet), under a handler that would only ask to stop
+    later. Threads other than the main one are left alone (no signal reaches them).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -12,10 +12,11 @@ import argparse
 import shlex
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rnnplay.core import address_space
+from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
@@ -148,12 +149,19 @@ def say_notes(no_budget: bool, save_dtype: str) -> None:
 
 @contextmanager
 def on_workers(run_: TrainingRun, cluster: Cluster) -> Iterator[None]:
-    """The run's steps on the cluster's Ray workers (said once they have started), or in this process."""
-    if cluster.uses_ray:
-        print(f"starting {cluster.describe()}", file=sys.stderr)
-    with data_parallel(run_.trainer, cluster) as gradients:
-        if gradients is not None:
-            print(gradients.describe(), file=sys.stderr)
+    """The run's steps on the cluster's Ray workers (said once they have started), or in this process.
+
+    Until the workers have started no step is made, so Ctrl-C ends the command there and then ("rnnplay:
+    interrupted"), with nothing to save: Ray waits 20 s for a cluster that turns it away, deaf to the run's own
+    Ctrl-C handler, which only asks the run to stop after its next step.
+    """
+    with ExitStack() as stack:
+        with ctrl_c_raises():
+            if cluster.uses_ray:
+                print(f"starting {cluster.describe()}", file=sys.stderr)
+            gradients = stack.enter_context(data_parallel(run_.trainer, cluster))
+            if gradients is not None:
+                print(gradients.describe(), file=sys.stderr)
         yield
 
 
