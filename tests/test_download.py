@@ -187,6 +187,9 @@ def test_url_spec_downloads_once_into_the_cache(server: str, cache: Path) -> Non
     corpus = load_corpus(f"url:{server}/good/input.txt")
     assert (corpus.name, corpus.sha256, corpus.source) == ("input.txt", SHA256, f"{server}/good/input.txt")
     assert len(files_in(cache)) == 1
+    umask = os.umask(0)
+    os.umask(umask)
+    assert files_in(cache)[0].stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600: a shared cache
     again = load_corpus(f"{server}/good/input.txt")  # a bare http(s) address means url:
     assert again.sha256 == SHA256 and len(files_in(cache)) == 1
 

@@ -97,6 +97,14 @@ def test_training_on_both_paths_gives_the_same_weights(tmp_path: Path, cache: Pa
         assert np.array_equal(value, runs[1].model.params[name]), name
 
 
+def test_id_files_get_the_permissions_a_plain_open_gives(tmp_path: Path, cache: Path) -> None:
+    file_corpus(write(tmp_path / "t.txt", TEXT))
+    umask = os.umask(0)
+    os.umask(umask)
+    built = [p for p in cache.rglob("*") if p.is_file()]
+    assert built and all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in built), built
+
+
 def test_a_second_load_reuses_the_ids_and_writes_nothing(tmp_path: Path, cache: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "t.txt", TEXT)

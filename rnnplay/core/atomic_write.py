@@ -37,9 +37,7 @@ def write_atomically(
         remove_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
         try:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; the file gets the permissions a plain open gives
+            as_plainly_opened(fd)
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
@@ -52,6 +50,14 @@ def write_atomically(
             raise
     except OSError as err:
         raise RnnplayError(f"cannot write {path}: {err.strerror or err}" + (f"; {fix}" if fix else "")) from None
+
+
+def as_plainly_opened(fd: int) -> None:
+    """Give the file ``fd`` the permissions a plain ``open`` would (0666 less the umask): mkstemp makes it 0600, and a
+    checkpoint or a cached corpus renamed into place would be unreadable to the user's group."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:

@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from rnnplay.core.atomic_write import as_plainly_opened
 from rnnplay.core.errors import RnnplayError, flat, has_control, printable
 from rnnplay.corpora.base import Progress, no_progress
 from rnnplay.corpora.text import is_regular, user_path
@@ -195,6 +196,7 @@ def _temporary(dest: Path) -> Path:
                 if old.stat().st_mtime < stale:
                     old.unlink()
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        as_plainly_opened(fd)
     except OSError as err:
         raise RnnplayError(f"cannot write into {dest.parent}: {err.strerror or err}; check the cache folder "
                            "(RNNPLAY_CACHE_DIR)") from None

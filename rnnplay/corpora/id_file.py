@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnplay.core.atomic_write import process_alive
+from rnnplay.core.atomic_write import as_plainly_opened, process_alive
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
 from rnnplay.folders import cache_dir
@@ -159,6 +159,7 @@ class TempFile:
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(folder)
             fd, name = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=".part", dir=folder)
+            as_plainly_opened(fd)
         except OSError as err:
             raise cache_error(folder, err) from None
         self.path = Path(name)
