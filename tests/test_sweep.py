@@ -190,4 +190,10 @@ def test_a_budget_and_a_setting_given_once(corpus: Path, tmp_path: Path, capsys:
     (tmp_path / "done").mkdir()
     (tmp_path / "done" / "results.json").write_text("{}")
     assert main(["sweep", str(corpus), "--grid", "hidden=8,16", "--steps", "5", "--out", str(tmp_path / "done")]) == 1
-    assert "already holds a sweep's results" in capsys.readouterr().err
+    assert "done already holds results.json, which this sweep would replace" in capsys.readouterr().err
+    (tmp_path / "mine").mkdir()  # `--best best.npz` of a training, or a trial's checkpoint of another sweep: kept
+    for name in ("best.npz", "trial-02-hidden=16.npz"):
+        (tmp_path / "mine" / name).write_bytes(b"my model")
+    assert main(["sweep", str(corpus), "--grid", "hidden=8,16", "--steps", "5", "--out", str(tmp_path / "mine")]) == 1
+    assert "mine already holds best.npz (and 1 other file it writes), which" in capsys.readouterr().err
+    assert {p.read_bytes() for p in (tmp_path / "mine").iterdir()} == {b"my model"}

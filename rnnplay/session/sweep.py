@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core.atomic_write import write_atomically
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.params import Param, params_of, parse_pairs
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import FinishedEvent, StepEvent, ValidationEvent
@@ -249,13 +249,16 @@ class Speed:
 
 # -- the sweep, on the driver ------------------------------------------------------------------------------
 @contextlib.contextmanager
-def output_dir(path: str | None) -> Iterator[Path]:
+def output_dir(path: str | None, trials: list[Trial] | None = None) -> Iterator[Path]:
     """The sweep's folder (default ``sweep-YYYYmmdd-HHMMSS``), made and proved writable now; removed again
-    if it is still empty at the end (the sweep stopped before any trial ended). One that already holds a
-    sweep's results is refused."""
+    if it is still empty at the end (the sweep stopped before any trial ended). One that already holds a file the
+    sweep writes (results.json, best.npz, a checkpoint of one of ``trials``) is refused: it would be replaced."""
     folder = Path(os.path.expanduser(path or time.strftime("sweep-%Y%m%d-%H%M%S")))
-    if os.path.exists(folder / "results.json"):
-        raise RnnplayError(f"--out {folder} already holds a sweep's results: choose another folder")
+    names = ["results.json", "best.npz", *(f"{t.name}.npz" for t in trials or [])]
+    if taken := [n for n in names if os.path.lexists(folder / n)]:
+        more = f" (and {counted(len(taken) - 1, 'other file')} it writes)" if len(taken) > 1 else ""
+        raise RnnplayError(f"--out {folder} already holds {taken[0]}{more}, which this sweep would replace: choose "
+                           "another folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise RnnplayError(f"--workers must be at least 1, got {args.workers}")
     require_ray("rnnplay sweep")
-    with output_dir(args.out) as out:
+    with output_dir(args.out, trials) as out:
         corpus = read_corpus(args.corpus, args.encoding)
         sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
         with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
