@@ -213,3 +213,27 @@ def test_ctrl_c_in_a_real_terminal_stops_between_steps(small_file: Path, tmp_pat
     child.close()
     assert child.exitstatus == 130 and "Traceback" not in child.before
     assert load_model(tmp_path / "m.npz").training["step"] == step
+
+
+def with_files_of_at_most(limit: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``rnnplay ARGS`` where no file may grow past ``limit`` bytes (ulimit -f): a disk that fills up at that size."""
+    import resource
+
+    return rnnplay(*args, cwd=cwd, timeout=300,
+                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+
+
+def test_a_plot_that_cannot_be_written_names_where_the_run_is_saved(tmp_path: Path) -> None:
+    """The plot's error was the only line, even when the run had gone to a rescue copy; now the run's own comes
+    first. Files of at most 25 kB: the checkpoint fits, the plot does not."""
+    (tmp_path / "tiny.txt").write_text("ab ba aab\n" * 300)
+    done = with_files_of_at_most(25_000, "train", "tiny.txt", "--steps", "3", "--hidden", "4", "--layers", "1",
+                                 "--batch-size", "2", "--seq-length", "8", "--out", "t.npz", "--plot", "t.png",
+                                 cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.splitlines()[-1] == ("rnnplay: error: cannot write t.png: File too large; pick another place; "
+                                            "the run itself ended well, and its checkpoint is t.npz")
+    assert load_model(tmp_path / "t.npz").training["step"] == 3
+    exported = with_files_of_at_most(2_000, "export", "t.npz", "e.npz", cwd=tmp_path)  # it said no more than why
+    assert exported.stderr == ("rnnplay: error: cannot write e.npz: File too large; free some space, or give another "
+                               "output file\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import types
 
@@ -30,9 +31,9 @@ from rnnplay.core.trainer import MAX_BAD_STEPS, FinishedEvent, SkippedEvent, Ste
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
-from rnnplay.session.output_paths import OutputLock, check_output_path
+from rnnplay.session.output_paths import OutputLock, check_output_path, check_room
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import TrainingRun, new_run
+from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, new_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):
@@ -466,6 +467,20 @@ def test_a_second_lock_on_the_same_output_is_refused_and_a_stale_one_taken_over(
     assert not (tmp_path / "m.npz.lock").exists()
 
 
+def test_a_lock_name_taken_by_a_link_or_a_fifo_is_refused_and_never_written_through(tmp_path) -> None:
+    """OUT.lock as a link to another file emptied that file and wrote the PID in it."""
+    out, victim = tmp_path / "m.npz", tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "m.npz.lock").symlink_to(victim)
+    with pytest.raises(RnnplayError, match=r"m\.npz\.lock is a symbolic link, not a lock file of rnnplay's: remove"):
+        OutputLock(out).__enter__()
+    assert victim.read_text() == "precious\n" and (tmp_path / "m.npz.lock").is_symlink()
+    (tmp_path / "m.npz.lock").unlink()
+    os.mkfifo(tmp_path / "m.npz.lock")
+    with pytest.raises(RnnplayError, match=r"m\.npz\.lock is not a regular file"):
+        OutputLock(out).__enter__()
+
+
 def test_a_save_that_fails_goes_to_a_rescue_copy(small_text: str, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     run = small_run(small_text, steps=2)
@@ -475,6 +490,24 @@ def test_a_save_that_fails_goes_to_a_rescue_copy(small_text: str, tmp_path, monk
     assert "cannot write" in saved.problem
     assert saved.path.parent == tmp_path / "data" / "rnnplay" / "rescued" and saved.path.name.startswith("m-")
     assert load_model(saved.path).training["step"] == 2
+    best = run.save_or_rescue(tmp_path / "gone" / "best" / "m.npz")  # --best of the same name, elsewhere
+    assert best.path != saved.path and load_model(saved.path).training["step"] == 2  # each its own rescue copy
+
+
+def test_a_best_checkpoint_that_cannot_be_saved_anywhere_is_not_claimed(small_text: str, tmp_path,
+                                                                       monkeypatch) -> None:
+    """--best whose file and rescue copy both failed still ended 'kept PATH: the lowest validation loss ...'."""
+    (tmp_path / "afile").write_text("no folder")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "afile"))  # the rescue copy fails too
+    run = small_run(small_text, steps=2)
+    list(run.trainer.run())
+    best = BestCheckpoint(tmp_path / "afile" / "best.npz")
+    with pytest.raises(RnnplayError, match="the rescue copy failed too"):
+        best.offer(run, 2.5)
+    assert not best.kept
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    saved = best.offer(run, 2.6)  # rescued: the best is kept there, and said to be
+    assert saved is not None and best.kept and best.path == saved.path and saved.path.parent.name == "rescued"
 
 
 @pytest.mark.parametrize(
@@ -489,6 +522,21 @@ def test_output_paths_are_checked_before_anything_runs(tmp_path, monkeypatch, na
     with pytest.raises(RnnplayError, match=message):
         check_output_path(name, "--out", checkpoint=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "sub"]
+
+
+def test_checkpoints_that_will_not_fit_are_refused_before_the_first_step(small_text: str, tmp_path) -> None:
+    """A full disk was found at the first checkpoint or at the end, with the run lost if the rescue copy's disk was
+    full too; the check before the run wrote one byte. Sizes against this disk's real free space."""
+    run = small_run(small_text, steps=2)
+    saved = run.save(tmp_path / "m.npz").stat().st_size
+    assert saved <= run.checkpoint_bytes() <= saved + (1 << 16)  # its arrays, and room for the metadata
+    free = shutil.disk_usage(tmp_path).free
+    check_room([(tmp_path / "new" / "m.npz", "--out")], free // 3)  # fits: nothing said
+    with pytest.raises(RnnplayError, match=rf"--out {tmp_path}/new/m\.npz: a checkpoint of this run takes about "
+                                           rf"[\d,]+ bytes, and only [\d,]+ are free in {tmp_path}; free some space"):
+        check_room([(tmp_path / "new" / "m.npz", "--out")], free + (1 << 30))
+    with pytest.raises(RnnplayError, match=r"--best .*b\.npz: the checkpoints of this run take about [\d,]+ bytes on "):
+        check_room([(tmp_path / "m.npz", "--out"), (tmp_path / "b.npz", "--best")], free // 2 + (1 << 20))
 
 
 def test_a_folder_that_cannot_take_a_byte_is_refused_before_anything_runs(tmp_path) -> None:

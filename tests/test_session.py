@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -259,6 +260,46 @@ def test_train_says_when_the_cache_could_not_take_the_corpus_ids(session: Sessio
     session.submit(f"/train {write_corpus(tmp_path)} steps=5 hidden=8 layers=1 batch=4 seq=8 out={tmp_path / 'm.npz'}")
     rec.wait(lambda e: isinstance(e, TrainingEnded))
     assert any(m.startswith("cannot write the corpus's ids") and "into memory" in m for m in rec.messages("warning"))
+
+
+@pytest.mark.parametrize("line", ["/save {path}", "/save {path} force", "/train {corpus} steps=2 out={path}"])
+def test_a_fifo_or_device_as_a_checkpoint_is_refused_not_written_beside(session: Session, rec: Recorder,
+                                                                       tmp_path: Path, line: str) -> None:
+    """/save /dev/null wrote /dev/null.npz (the suffix added to a name that was taken by a device)."""
+    os.mkfifo(tmp_path / "pipe")
+    session.submit(line.format(path=tmp_path / "pipe", corpus=write_corpus(tmp_path)))
+    assert any("pipe is not a regular file" in m for m in rec.messages("error")), rec.messages("error")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "small.txt"]
+
+
+def test_save_force_never_turns_a_resumable_checkpoint_into_weights_only(session: Session, rec: Recorder,
+                                                                        tiny_path: Path, tmp_path: Path) -> None:
+    """/save own.npz force over the checkpoint it was loaded from dropped its training state: --resume failed."""
+    own = tmp_path / "own.npz"
+    own.write_bytes(tiny_path.read_bytes())
+    session.submit(f"/load {own}")
+    session.submit(f"/save {own} force")
+    [error] = rec.messages("error")
+    assert "holds a training run that `rnnplay train --resume` continues (step 30)" in error and "own-2.npz" in error
+    assert own.read_bytes() == tiny_path.read_bytes()
+
+
+def test_closing_says_when_a_trainings_model_could_not_be_saved_until_save_keeps_it(
+        session: Session, rec: Recorder, tmp_path: Path, data_home: Path) -> None:
+    """The app and the REPL left at Ctrl+D with a training whose checkpoint and rescue copy both failed, exit 0, and
+    their own advice, '/save PATH keeps it', could no longer be followed."""
+    (tmp_path / "o").mkdir()
+    session.submit(f"/train {write_corpus(tmp_path)} time=600 hidden=8 layers=1 batch=4 seq=8 out={tmp_path}/o/m.npz")
+    rec.wait(lambda e: isinstance(e, StepEvent))
+    (tmp_path / "o").rename(tmp_path / "gone")
+    (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
+    data_home.parent.mkdir(parents=True, exist_ok=True)
+    data_home.write_text("a file where rnnplay's data folder was")  # nor can the rescue copy
+    assert session.close() is False  # the training stopped, and its model is only in the session
+    assert any("the rescue copy failed too" in m and "/save PATH keeps it" in m for m in rec.messages("error"))
+    data_home.unlink()
+    session.submit(f"/save {tmp_path / 'kept.npz'}")
+    assert session.close() is True and load_model(tmp_path / "kept.npz").model.hidden_size == 8
 
 
 def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:

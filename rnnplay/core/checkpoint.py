@@ -82,8 +82,12 @@ def save_checkpoint(
     extra: dict[str, Any] | None = None,
     dtype: str | None = None,
     replace: bool = True,
+    fix: str | None = None,
 ) -> Path:
     """Write ``model`` (and optionally a trainer's state) atomically to ``path``.
+
+    A write that fails is one line, ``cannot write PATH: REASON``, ending ``; FIX`` when ``fix`` (what to do) is given;
+    callers that go on to a rescue copy say what happens next themselves.
 
     ``replace=False``: a file that appears at ``path`` while this one is written (another process saving the
     same name) is kept, and this save fails in one line, instead of the rename replacing it.
@@ -116,7 +120,7 @@ def save_checkpoint(
             params = {k: v.astype(dtype, copy=False) for k, v in params.items()}
         _refuse_nonfinite(path, params, f" once stored as {dtype} (beyond its range)")
     meta_text = np.array(_metadata_text(path, meta))
-    _write_atomically(path, {**params, **train_arrays, "__meta__": meta_text}, replace)
+    _write_atomically(path, {**params, **train_arrays, "__meta__": meta_text}, replace, fix)
     return path
 
 
@@ -151,14 +155,14 @@ def _thinnable(history: dict[str, Any]) -> bool:
     return isinstance(history.get("steps"), list) and len(history["steps"]) > 1
 
 
-def _write_atomically(path: Path, arrays: dict[str, np.ndarray], replace: bool = True) -> None:
+def _write_atomically(path: Path, arrays: dict[str, np.ndarray], replace: bool = True, fix: str | None = None) -> None:
     """The arrays as an ``.npz`` written whole or not at all (:func:`write_atomically`); with ``replace=False``
     put at ``path`` only if nothing is there (:func:`_put_new`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise RnnplayError(f"cannot write {path}: {err.strerror}; choose another --out folder") from None
-    write_atomically(path, lambda f: np.savez(f, **arrays), fix=None, put=os.replace if replace else _put_new)
+        raise RnnplayError(f"cannot write {path}: {err.strerror}; {fix or 'choose another folder'}") from None
+    write_atomically(path, lambda f: np.savez(f, **arrays), fix=fix, put=os.replace if replace else _put_new)
 
 
 def _put_new(tmp: Path, path: Path) -> None:

@@ -117,6 +117,17 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return meta
 
 
+def resumable_step(path: str | os.PathLike[str]) -> int | None:
+    """The step of the training run the checkpoint ``path`` can resume; None for a weights-only copy, or a file that
+    is no checkpoint."""
+    try:
+        training = read_metadata(path).get("training")
+    except RnnplayError:
+        return None
+    step = training.get("step") if isinstance(training, dict) else None
+    return step if isinstance(step, int) else None
+
+
 def _unicode_scalar(data: bytes, bad: str) -> str:
     """The string a 0-d unicode ``.npy`` holds, from its bytes; its header is checked before any array is made."""
     stream = io.BytesIO(data)

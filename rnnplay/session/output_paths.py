@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -69,13 +70,46 @@ def _write_test(target: Path, what: str, text: str) -> None:
         raise RnnplayError(f"cannot write {what} {text}: {why[0]}; {why[1]}")
 
 
+def check_room(outputs: list[tuple[Path, str]], size: int) -> None:
+    """One line now, not when the first checkpoint is due hours later, if ``outputs`` ((path, how the user names it)
+    each getting a checkpoint of about ``size`` bytes) will not fit in the free space where they go. A save writes
+    a new file before it replaces the old one, so each needs the whole size, on top of the others on the same disk."""
+    needed: dict[int, int] = {}
+    for path, key in outputs:
+        folder = nearest_folder(path.parent)
+        try:
+            free, disk = shutil.disk_usage(folder).free, os.stat(folder).st_dev
+        except OSError:  # the writability check before this one says what is wrong with the folder
+            continue
+        needed[disk] = needed.get(disk, 0) + size
+        if needed[disk] > free:
+            takes = (f"a checkpoint of this run takes about {size:,} bytes" if needed[disk] == size else
+                     f"the checkpoints of this run take about {needed[disk]:,} bytes on that disk")
+            raise RnnplayError(f"{key} {path}: {takes}, and only {free:,} are free in {folder}; free some space or "
+                               "choose another folder")
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether ``a`` and ``b`` name one file (the same path, a link to it, or a hard link)."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):  # one of them does not exist (or is not a valid path): not the same file
+        return False
+
+
+def nearest_folder(folder: Path) -> Path:
+    """``folder``, or the nearest folder above it that exists (saving creates the rest)."""
+    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
+        folder = folder.parent
+    return folder
+
+
 def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, str] | None:
     """None once a file ``prefix…tmp`` was created, written a byte and removed in ``folder`` or the nearest folder
     above it that exists (saving creates the rest); else (why not, what to do). A real file, not the permission
     bits: root writes past them, and a read-only mount refuses whatever they say; the byte finds a full disk,
     where an empty file can still be made."""
-    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
-        folder = folder.parent
+    folder = nearest_folder(folder)
     if not os.path.isdir(folder):
         return f"{folder} is a file, not a folder", "choose another path"
     try:
@@ -126,8 +160,21 @@ class OutputLock:
         return self
 
     def _try_lock(self) -> Any:
-        """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it."""
-        f = self.path.open("a+")
+        """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it,
+        or when the name is taken by something else (a link, a FIFO), which is never opened through or emptied."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            fd = None
+        if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+            if fd is not None:
+                os.close(fd)
+            what = "a symbolic link" if fd is None else "not a regular file"
+            raise RnnplayError(f"{self.path} is {what}, not a lock file of rnnplay's: remove it if no training runs "
+                               f"there, or choose another {self.key}")
+        f = os.fdopen(fd, "a+")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -38,7 +38,7 @@ from rnnplay.core.sampler import resolve_params
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.work import Cancelled
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model, no_model, save_model
-from rnnplay.models.library import find_model, free_path
+from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.slash import find_command, parse_number, split_command
@@ -180,10 +180,12 @@ class Session:
     def clear(self) -> None:
         self.emit(Cleared())
 
-    def close(self) -> None:
-        """Stop a generation and any training (which saves its checkpoint) before the program ends."""
+    def close(self) -> bool:
+        """Stop a generation and any training (which saves its checkpoint) before the program ends; False if a
+        training's model could not be saved, and only the session holds it (/save keeps it)."""
         self.generation.cancel()
         self.runner.close()
+        return not self.runner.unsaved()
 
     def cancel(self) -> bool:
         """Stop a running generation within one step (what Esc does); True if one was running."""
@@ -251,8 +253,8 @@ class Session:
         if self.model is None:
             raise RnnplayError("there is no model to save: /load or /train one first")
         target = Path(os.path.expanduser(path))
-        if os.path.isdir(target):  # refused as a folder, not taken as FOLDER.npz beside it (force would replace it)
-            check_output_path(target, "the checkpoint", checkpoint=True)
+        if os.path.exists(target) and not os.path.isfile(target):  # a folder, a device (/dev/null), a FIFO: refused
+            check_output_path(target, "the checkpoint", checkpoint=True)  # as such, not taken as TARGET.npz beside it
         if not target.suffix:
             target = target.with_suffix(".npz")
         if os.path.isfile(target) and not force:  # False past a folder we may not search: the check says so
@@ -260,12 +262,18 @@ class Session:
                                "keeps both")
         check_output_path(target, "the checkpoint", checkpoint=True)
         job = self.training
+        resumable = resumable_step(target) if force and (job is None or job.run.model is not self.model) else None
+        if resumable is not None:  # /save writes the weights only: `train --resume` would have nothing to go on with
+            raise RnnplayError(f"{target} holds a training run that `rnnplay train --resume` continues (step "
+                               f"{resumable:,}), and /save writes the weights only: /save {free_path(target)} instead")
         with self.model_lock:
+            fix = "free some space, or /save to another path"
             if job is not None and job.run.model is self.model:
-                saved = job.run.save(target, replace=force)  # with the training state, for `train --resume`
+                saved = job.run.save(target, replace=force, fix=fix)  # with the training state, for `train --resume`
             else:
                 keep = {k: self.meta[k] for k in ("corpus", "history", "command", "ancestry") if k in self.meta}
-                saved = save_model(target, self.model, extra=keep, replace=force)  # another's save kept
+                saved = save_model(target, self.model, extra=keep, replace=force, fix=fix)  # another's save kept
+        self.runner.kept(self.model)
         self.info(f"saved {saved}")
         return saved
 

@@ -37,7 +37,7 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model, free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import check_output_path, lock_outputs
+from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, ancestry, continue_run, growth_text, new_run
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class TrainingJob:
     val_losses: list[tuple[int, float]] = field(default_factory=list)
     ended: TrainingEnded | None = None  # set, and the lock let go, before the event is emitted
     back: str | None = None  # '/load NAME': the model the run continues, when it has a file to open again
+    unsaved: bool = False  # its checkpoint and the rescue copy failed, and no /save has kept its model since
 
     @property
     def alive(self) -> bool:
@@ -110,8 +111,8 @@ def new_file(path: str, key: str) -> Path:
     """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
     replaces one)."""
     target = Path(os.path.expanduser(path))
-    if os.path.isdir(target):  # refused as a folder, not taken as FOLDER.npz beside it
-        check_output_path(target, f"{key}=", checkpoint=True)
+    if os.path.exists(target) and not os.path.isfile(target):  # a folder, a device, a FIFO: refused as such, not
+        check_output_path(target, f"{key}=", checkpoint=True)  # taken as TARGET.npz beside it
     if not target.suffix:
         target = target.with_suffix(".npz")
     if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
@@ -135,6 +136,16 @@ class Runner:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.job: TrainingJob | None = None
+
+    def unsaved(self) -> bool:
+        """Whether the loaded model is a training's that could not be saved (only the session holds it)."""
+        job = self.job
+        return job is not None and job.unsaved and job.run.model is self.session.model
+
+    def kept(self, model: Model) -> None:
+        """``model`` was saved (/save): a training of it whose own save failed has nothing more to lose."""
+        if self.job is not None and self.job.run.model is model:
+            self.job.unsaved = False
 
     def refuse_while_training(self, what: str) -> None:
         if self.job is not None and self.job.alive:
@@ -167,6 +178,7 @@ class Runner:
         cluster.check(config.batch_size)
         run, what = self._make_run(corpus_spec, corpus, config, spec)
         target = target or library_target(corpus.name)
+        check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
         job = TrainingJob(run, target, locks, keeper, cluster)
@@ -307,11 +319,14 @@ class Runner:
         s.emit(event)
         if job.best is None:
             return
-        with s.model_lock:
-            saved = job.best.offer(job.run, event.val_loss)
+        try:
+            with s.model_lock:
+                saved = job.best.offer(job.run, event.val_loss)
+        except RnnplayError as err:  # the training goes on, and the next best tries again
+            s.warn(f"the best checkpoint was not saved: {err}; training goes on")
+            return
         if saved is not None and saved.problem:
             s.warn(f"{saved.problem}; the best checkpoint is kept in {saved.path} instead")
-            job.best.path = saved.path
 
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
         self._forward_step(job.steps.flush())
@@ -339,6 +354,7 @@ class Runner:
             with s.model_lock:
                 saved = job.run.save_or_rescue(job.out)
         except RnnplayError as err:
+            job.unsaved = True
             s.error(f"{err}; the model is still loaded: /save PATH keeps it")
             return None
         if saved.problem:

@@ -47,6 +47,9 @@ class Saved:
     problem: str | None = None  # why the intended path could not be written (then ``path`` is the rescue copy)
 
 
+METADATA_ROOM = 1 << 16  # bytes a checkpoint's metadata and zip headers take, about (a long run's history: more)
+
+
 @dataclass
 class TrainingRun:
     trainer: Trainer
@@ -87,6 +90,12 @@ class TrainingRun:
         with get_host().blame("cells", self.model.cell.name, "training"):
             yield from self.trainer.run()
 
+    def checkpoint_bytes(self) -> int:
+        """About how large a checkpoint of this run is: its arrays (weights, optimizer state, carried states), which
+        ``np.savez`` stores as they are, and room for the metadata."""
+        arrays = [*self.model.params.values(), *self.trainer.checkpoint_state()[1].values()]
+        return sum(a.nbytes for a in arrays) + METADATA_ROOM
+
     def save(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
         """Save weights and the full training state (resumable) atomically."""
         meta = {
@@ -99,8 +108,10 @@ class TrainingRun:
         return save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
 
     def rescue_path(self, path: str | os.PathLike[str]) -> Path:
-        """Where a checkpoint goes when ``path`` cannot be written: rnnplay's data folder, one file per run."""
-        return data_dir() / "rescued" / f"{Path(path).stem or 'model'}-{self.started}-{os.getpid()}.npz"
+        """Where a checkpoint goes when ``path`` cannot be written: rnnplay's data folder, one file per run and path
+        (``--out o1/m.npz`` and ``--best o2/m.npz`` share a name, and must not share a rescue copy)."""
+        where = hashlib.sha256(os.path.abspath(os.path.expanduser(path)).encode("utf-8", "surrogatepass")).hexdigest()
+        return data_dir() / "rescued" / f"{Path(path).stem or 'model'}-{self.started}-{os.getpid()}-{where[:6]}.npz"
 
     def save_or_rescue(self, path: str | os.PathLike[str], **kwargs: Any) -> Saved:
         """Save to ``path``, or, when that fails (a full disk, a folder gone), to :meth:`rescue_path`.
@@ -150,11 +161,13 @@ class BestCheckpoint:
         return self.loss < math.inf
 
     def offer(self, run: TrainingRun, val_loss: float, **save_kwargs: Any) -> Saved | None:
-        """Save ``run`` here (or to its rescue copy) if ``val_loss`` is the lowest yet; what was saved, if anything."""
-        if val_loss < self.loss:
-            self.loss = val_loss
-            return run.save_or_rescue(self.path, **save_kwargs)
-        return None
+        """Save ``run`` here (or to its rescue copy, which is then where the best is kept) if ``val_loss`` is the
+        lowest yet; what was saved, if anything. When both fail, the error is raised and the best stays as it was."""
+        if val_loss >= self.loss:
+            return None
+        saved = run.save_or_rescue(self.path, **save_kwargs)
+        self.loss, self.path = val_loss, saved.path
+        return saved
 
     def describe(self, run: TrainingRun) -> str:
         """'kept PATH: the lowest validation loss, 1.234 nats/char at step 500' (once :attr:`kept`)."""

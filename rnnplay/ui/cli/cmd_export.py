@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
-from rnnplay.session.output_paths import check_output_path
+from rnnplay.session.output_paths import check_output_path, same_file
+from rnnplay.ui.cli.progress import amount
 
 ORDER = 70
 EXAMPLES = """\
@@ -43,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     source = find_model(args.model)  # a name is compared as the file it names
-    if _same_file(source, args.out):
+    if same_file(source, args.out):
         raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
     out = check_output_path(args.out, "the export", checkpoint=True)  # never the corpus, a device or a folder
@@ -52,19 +51,11 @@ def run(args: argparse.Namespace) -> int:
     training = meta.pop("training", None)
     if training is not None:
         meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
-    path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype)
+    path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype, fix="free some space, or give another output file")
     size = path.stat().st_size
-    print(f"wrote {printable(str(path))} ({size / 1e6:.1f} MB, {args.dtype}, {ckpt.model.num_params():,} "
+    print(f"wrote {printable(str(path))} ({amount(size, 'B')}, {args.dtype}, {ckpt.model.num_params():,} "
           "parameters)", file=sys.stderr)
     return 0
-
-
-def _same_file(source: Path, out: str) -> bool:
-    """Whether ``out`` names ``source`` itself (the same path, a link to it, or a hard link)."""
-    try:
-        return os.path.samefile(source, out)
-    except (OSError, ValueError):  # one of them does not exist (or is not a valid path): not the same file
-        return False
 
 
 # keys save_checkpoint writes itself from the model

@@ -12,7 +12,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 from rnnplay.core import address_space
@@ -29,7 +29,7 @@ from rnnplay.core.trainer import (
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
-from rnnplay.session.output_paths import check_output_path, lock_outputs
+from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs, same_file
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, growth_text, init_from_run, new_run
 from rnnplay.ui.cli.interrupts import Interrupts
@@ -121,20 +121,35 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
+    check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
+    return train(run_, args, cluster, (out, best, plot))
+
+
+def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
+          outputs: tuple[Path, Path | None, Path | None]) -> int:
+    """Run ``run_`` to its end, saving it to --out (and --best), then draw --plot; the exit code."""
+    out, best, plot = outputs
     with lenient_output() as stdout, lock_outputs((out, "--out"), (best, "--best")), \
             Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
+        if args.resume is not None and same_file(args.resume, out):  # until a save, --out holds the step resumed
+            loop.saved_step = run_.trainer.step
         try:
             with on_workers(run_, cluster):
                 code = loop.run()
-        finally:
-            if plot is not None:
-                write_plot(run_, plot)
-    if code == 0 and stdout is not None and (problem := stdout.problem()):  # its last lines went nowhere: said
+        except BaseException:
+            if plot is not None and (failed := plotted(run_, plot)):
+                say(f"warning: {failed}")  # before the run's own line, which says where it is saved
+            raise
+        failed = plotted(run_, plot) if plot is not None else None
+    problem = failed or (stdout.problem() if stdout is not None else None)  # a plot not drawn, last lines unseen
+    if problem and code == 0:
         raise RnnplayError(f"{problem}; the run itself ended well, and its checkpoint is {out}")
+    if problem:
+        say(f"warning: {problem}")
     return code
 
 
@@ -156,7 +171,7 @@ def on_workers(run_: TrainingRun, cluster: Cluster) -> Iterator[None]:
     Ctrl-C handler, which only asks the run to stop after its next step.
     """
     with ExitStack() as stack:
-        with ctrl_c_raises():
+        with ctrl_c_raises() if cluster.uses_ray else nullcontext():  # in this process: the first step is at once
             if cluster.uses_ray:
                 print(f"starting {cluster.describe()}", file=sys.stderr)
             gradients = stack.enter_context(data_parallel(run_.trainer, cluster))
@@ -202,12 +217,17 @@ def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) ->
         print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
 
 
-def write_plot(run_: TrainingRun, plot: Path) -> None:
+def plotted(run_: TrainingRun, plot: Path) -> str | None:
+    """Draw the run's loss curves into ``plot``; the one line of what went wrong, if it could not be written."""
     h, model = run_.trainer.history, run_.model
     if h.steps or h.val_steps:
         title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
-        path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
+        try:
+            path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
+        except RnnplayError as err:
+            return str(err)
         say(f"wrote the loss curves to {path}")
+    return None
 
 
 class TrainingLoop:
@@ -221,7 +241,7 @@ class TrainingLoop:
         self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
         self.start_step = run_.trainer.step
         self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
-        self.trouble: str | None = None  # what went wrong with the periodic saves, already said once
+        self.troubles: dict[str, str] = {}  # what went wrong with the periodic saves ("out") or the best's, said once
 
     def run(self) -> int:
         events, code = self.run_.events(), 0
@@ -283,13 +303,13 @@ class TrainingLoop:
         if saved.problem:
             self.warn("rescued", f"warning: {saved.problem}; saved step {step} to {saved.path} instead, and so "
                                  f"will the next checkpoints until {self.out} can be written")
-        elif self.trouble is not None:
-            self.trouble = None
+        elif self.troubles.pop("out", None) is not None:
             self.progress.message(f"{self.out} can be written again: saved step {step} there")
 
-    def warn(self, trouble: str, text: str) -> None:
-        if trouble != self.trouble:
-            self.trouble = trouble
+    def warn(self, trouble: str, text: str, of: str = "out") -> None:
+        """Say ``text`` unless the saves ``of`` --out or the best already met this ``trouble`` last time."""
+        if self.troubles.get(of) != trouble:
+            self.troubles[of] = trouble
             self.progress.message(text)
 
     def offer_best(self, val_loss: float) -> None:
@@ -298,11 +318,12 @@ class TrainingLoop:
             with self.interrupts.writing(self.best.path):
                 saved = self.best.offer(self.run_, val_loss, **self.save_kwargs)
         except RnnplayError as err:
-            self.progress.message(f"warning: the best checkpoint was not saved: {err}")
+            self.warn("unsaved", f"warning: the best checkpoint was not saved: {err}; each new best tries again",
+                      of="best")
             return
         if saved is not None and saved.problem:
-            self.progress.message(f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead")
-            self.best.path = saved.path
+            self.warn("rescued", f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead",
+                      of="best")
 
     def final_save(self) -> Saved:
         """The last save of the run; if both --out and the rescue copy fail, one line says what is left."""
