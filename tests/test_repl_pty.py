@@ -185,3 +185,27 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
         child.close()
     assert child.exitstatus == (143 if leave == "sigterm" else 0)
     assert out.exists() and not list(tmp_path.glob("*.lock"))
+
+
+def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(env: dict[str, str], tmp_path: Path) -> None:
+    """Ctrl+D left at once, exit 0, while the training's checkpoint and its rescue copy had failed: the error's
+    own advice, '/save PATH keeps it', came too late. Now it stays once, and the second Ctrl+D exits 1."""
+    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
+    (tmp_path / "o").mkdir()
+    with repl(env) as child:
+        command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 "
+                       f"out={tmp_path / 'o' / 'm.npz'}", "/stop ends it")
+        (tmp_path / "o").rename(tmp_path / "gone")
+        (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
+        data = Path(env["XDG_DATA_HOME"])
+        data.mkdir(exist_ok=True)
+        (data / "rnnplay").write_text("a file where the data folder was")  # nor can the rescue copy
+        child.sendeof()
+        child.expect_exact(b"the rescue copy failed too")
+        child.expect_exact(b"the trained model is not saved anywhere: /save PATH keeps it; Ctrl+D again leaves")
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect_exact(b"the trained model was not saved anywhere, and is gone with the REPL")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 1

@@ -158,6 +158,26 @@ async def test_leaving_while_training_keeps_where_it_saved_for_the_shell(app: Rn
     assert out.exists()
 
 
+async def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(app: RnnplayApp, tmp_path: Path) -> None:
+    """Ctrl+D left at once, exit 0, though the training's checkpoint and rescue copy had failed and the error's advice
+    was '/save PATH keeps it'; now it stays once, and the second Ctrl+D leaves (`rnnplay` then exits 1)."""
+    (tmp_path / "o").mkdir()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, f"/train {write_corpus(tmp_path)} steps=100000 layers=1 hidden=16 batch=8 seq=16 "
+                               f"out={tmp_path / 'o' / 'm.npz'}")
+        await until(pilot, lambda: app.query_one(TrainingPanel).has_class("active"))
+        (tmp_path / "o").rename(tmp_path / "gone")
+        (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
+        (tmp_path / "xdg-data").mkdir(exist_ok=True)
+        (tmp_path / "xdg-data" / "rnnplay").write_text("a file where the data folder was")  # nor the rescue copy
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: app.kept_back)
+        assert app.is_running and not app.session.close()
+        await pilot.press("ctrl+d")
+        await until(pilot, lambda: not app.is_running)
+    assert any("the rescue copy failed too" in line for line in app.farewell)
+
+
 async def test_quit_command_leaves(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await type_line(pilot, "/quit")

@@ -60,6 +60,7 @@ class Case:
     args: tuple[str, ...]
     prepare: Prepare
     error: str | tuple[str, ...] | None = None  # the one line's words; None: the command works
+    code: int = 0  # its exit code when it works (1: a REPL script with a line that failed)
     out: str | tuple[str, ...] = ""  # what stdout and stderr must hold
     stdin: str | None = None
     cwd: str = "work"  # where it runs, below the sandbox root
@@ -130,23 +131,23 @@ ROWS = [
         error=("m.npz", "permission denied")),
     # the app's and the REPL's commands that read or write a path (the session, shared by both)
     row("repl-save-into-read-only", "repl", "m.npz", stdin="/save ro/x.npz\n", prepare=read_only("work/ro"),
-        out=("cannot write the checkpoint ro/x.npz: Permission denied")),
+        out=("cannot write the checkpoint ro/x.npz: Permission denied"), code=1),
     row("repl-save-into-unreachable", "repl", "m.npz", stdin="/save ro/x.npz\n", prepare=locked("work/ro"),
-        out=("cannot write the checkpoint ro/x.npz: Permission denied")),
+        out=("cannot write the checkpoint ro/x.npz: Permission denied"), code=1),
     row("repl-transcript-into-read-only", "repl", "m.npz", stdin="ROMEO\n/transcript save ro/t.md\n",
-        prepare=read_only("work/ro"), out="cannot write the transcript ro/t.md: Permission denied"),
+        prepare=read_only("work/ro"), out="cannot write the transcript ro/t.md: Permission denied", code=1),
     row("repl-transcript-into-unreachable", "repl", "m.npz", stdin="ROMEO\n/transcript save ro/t.md\n",
-        prepare=locked("work/ro"), out="cannot write the transcript ro/t.md: Permission denied"),
+        prepare=locked("work/ro"), out="cannot write the transcript ro/t.md: Permission denied", code=1),
     row("repl-load-unreadable", "repl", "m.npz", stdin="/load ro/m.npz\n", prepare=locked("work/ro/m.npz"),
-        out="ro/m.npz: cannot open it (Permission denied)"),
+        out="ro/m.npz: cannot open it (Permission denied)", code=1),
     row("repl-load-from-unreachable", "repl", "m.npz", stdin="/load ro/m.npz\n", prepare=locked("work/ro"),
-        out="ro/m.npz: cannot open it (Permission denied)"),
+        out="ro/m.npz: cannot open it (Permission denied)", code=1),
     row("repl-train-library-unreachable", "repl", "m.npz", stdin="/train c.txt steps=2\n", prepare=locked("data"),
-        out=("cannot write the model library", "Permission denied", "out=PATH")),
+        out=("cannot write the model library", "Permission denied", "out=PATH"), code=1),
     row("repl-train-out-read-only", "repl", "m.npz", stdin="/train c.txt steps=2 out=ro/x.npz\n",
-        prepare=read_only("work/ro"), out=("cannot write out= ro/x.npz: Permission denied")),
+        prepare=read_only("work/ro"), out=("cannot write out= ro/x.npz: Permission denied"), code=1),
     row("repl-train-corpus-unreadable", "repl", "m.npz", stdin="/train c.txt steps=2\n",
-        prepare=locked("work/c.txt"), out="c.txt: Permission denied"),
+        prepare=locked("work/c.txt"), out="c.txt: Permission denied", code=1),
     # the corpus cache a download goes to
     row("url-into-read-only-cache", "corpus", "show", "url:{url}/c.txt", prepare=read_only("cache"),
         error=("cache", "permission denied")),
@@ -229,7 +230,7 @@ def test_a_place_the_user_has_no_rights_to(sandbox: Sandbox, obeys_permissions: 
     if case.error is not None:
         assert_one_line_error(out, mentions=case.error)
     else:
-        assert out.code == 0, f"exit {out.code}: {out.stderr[-2000:]}"
+        assert out.code == case.code, f"exit {out.code}: {out.stderr[-2000:]}"
     for words in (case.out,) if isinstance(case.out, str) else case.out:
         assert words in out.stdout + out.stderr, (out.stdout[-2000:], out.stderr[-2000:])
     assert_nothing_outside(before, sandbox.snapshot(), allowed=(*case.writes, "home/", "data/rnnplay/history"))

@@ -254,8 +254,11 @@ def error(*mentions: str) -> dict:
     return {"code": 1, "mentions": mentions}
 
 
-def works(*mentions: str, allowed: tuple[str, ...] = (), not_on_stdout: str | None = None) -> dict:
-    return {"code": 0, "mentions": mentions, "allowed": allowed, "not_on_stdout": not_on_stdout}
+def works(*mentions: str, allowed: tuple[str, ...] = (), not_on_stdout: str | None = None, script: str = "") -> dict:
+    """Expect the command to go on past the fault and end well; a REPL ``script`` ("failed") that shows an error
+    line ends with exit 1, as a script with a failed line does."""
+    return {"code": 0, "mentions": mentions, "allowed": allowed, "not_on_stdout": not_on_stdout,
+            "script_failed": script == "failed"}
 
 
 def pip_fails(*mentions: str) -> dict:
@@ -328,20 +331,24 @@ ROWS = [
                  {"STDIN": "/halt\n/ctrlc\n/sampler negative\nTo\n"},
                  works("/halt (from rnnplay-wild) failed: SystemExit: 5", "/ctrlc (from rnnplay-wild) failed: "
                        "KeyboardInterrupt", "the sampler 'negative' (from rnnplay-wild) failed while generating",
-                       allowed=REPL_HISTORY), id="repl-plugin-command-and-sampler-faults-are-named"),
+                       allowed=REPL_HISTORY,
+                       script="failed"), id="repl-plugin-command-and-sampler-faults-are-named"),
     pytest.param(["repl", MODEL], "rnnplay-fault-cell", {"STDIN": "/score To be, or not\n/neurons find "
                                                           "line-position\n", "FAULT_CELL_RETURNS": "nan",
                                                           FAULT_IN: "step"},
                  works("/score failed with the cell 'flaky' from rnnplay-fault-cell: ValueError: ",
                        "report it to the authors of rnnplay-fault-cell",
                        "/neurons failed in the plugin rnnplay-fault-cell: RuntimeError: the flaky cell failed in step",
-                       allowed=REPL_HISTORY), id="repl-built-in-command-failing-in-a-plugin-cell-names-the-plugin"),
+                       allowed=REPL_HISTORY,
+                       script="failed"), id="repl-built-in-command-failing-in-a-plugin-cell-names-the-plugin"),
     pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild", {"STDIN": "/compare To\n"},
                  works("the sampler 'negative' (from rnnplay-wild) failed while comparing samplers",
-                       "negative failed (the error above)", "greedy", "top-p", allowed=REPL_HISTORY),
+                       "negative failed (the error above)", "greedy", "top-p", allowed=REPL_HISTORY,
+                       script="failed"),
                  id="repl-compare-keeps-the-rows-of-samplers-that-work"),  # one failing sampler showed no row at all
     pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-wild", {"STDIN": "/sampler oom\nTo\n"},
-                 works("error: out of memory (the oom sampler gives up)", allowed=REPL_HISTORY),
+                 works("error: out of memory (the oom sampler gives up)", allowed=REPL_HISTORY,
+                       script="failed"),
                  id="repl-sampler-raising-memoryerror-is-one-line"),
     pytest.param(["repl"], "rnnplay-sly-names", {"STDIN": "/exit\nTo\n"},
                  works(not_on_stdout="the sly command ran", allowed=REPL_HISTORY), id="repl-exit-stays-rnnplays"),
@@ -408,16 +415,16 @@ def test_plugin_fault(args: list[str], load: str, env: dict[str, str], expect: d
     out = sandbox.run(args, timeout=90, stdin=stdin,
                       env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": load, **pip_isolated, **env})
     if expect["code"] == 0:
-        assert_worked(out, expect["mentions"])
+        assert_worked(out, expect["mentions"], code=int(expect["script_failed"]))
         assert expect["not_on_stdout"] is None or expect["not_on_stdout"] not in out.stdout, out.stdout
     else:
         assert_one_line_error(out, mentions=expect["mentions"], code=expect["code"])
     assert_nothing_outside(before, sandbox.snapshot(), allowed=expect.get("allowed", ()))
 
 
-def assert_worked(out: Outcome, mentions: tuple[str, ...]) -> None:
+def assert_worked(out: Outcome, mentions: tuple[str, ...], code: int = 0) -> None:
     assert "Traceback" not in out.stderr + out.stdout, out.stderr[-3000:]
-    assert out.code == 0, f"exit {out.code}; stderr: {out.stderr[-2000:]}"
+    assert out.code == code, f"exit {out.code}; stderr: {out.stderr[-2000:]}"
     assert not [ln for ln in out.error_lines if ln.startswith("rnnplay: error")], out.stderr
     for words in mentions:
         assert words in out.stdout + out.stderr, out.stdout + out.stderr

@@ -38,16 +38,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves its checkpoint
+        kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
     stuck = app.stuck_lines(STOP_GRACE)  # a plugin's sampler or command that never checks for a stop
     if stuck:
         app.farewell.append(f"{DOES_NOT_STOP}; left without it")
+    if not kept:
+        app.farewell.append("the trained model was not saved anywhere, and is gone with the app")
     for line in app.farewell:  # on the shell's screen again: where that checkpoint went ("saved PATH")
         with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
             print(f"rnnplay: {printable(line)}", file=sys.stderr, flush=True)
+    code = exit_code(app.left_by) or int(not kept)
     if stuck:  # the session is closed and a training saved: nothing is lost by not waiting for it
-        os._exit(exit_code(app.left_by))
-    return exit_code(app.left_by)
+        os._exit(code)
+    return code
 
 
 def require_terminal() -> None:

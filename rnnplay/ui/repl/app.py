@@ -59,6 +59,7 @@ from rnnplay.session.events import (
     CompareShown,
     Event,
     HeatShown,
+    Message,
     NeuronsShown,
     QuitRequested,
     TurnEnded,
@@ -87,6 +88,7 @@ from rnnplay.ui.repl.input import (
     block_open,
     bound_undo,
     default_history,
+    piped_line,
     unquote_block,
 )
 from rnnplay.ui.repl.layout import compare_layout
@@ -96,12 +98,6 @@ from rnnplay.ui.repl.terminal import StderrLines, ctrl_c_calls, keys_not_echoed,
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
         '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
 PROGRESS_EVERY = 0.1  # print training progress each time another tenth of the budget is done
-
-
-def piped_line() -> str | None:
-    """A line of stdin without its line end (LF or CRLF), bytes that are not UTF-8 as U+FFFD; None at the end."""
-    raw = sys.stdin.buffer.readline()
-    return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r") if raw else None
 
 
 class Repl(TerminalOutput):
@@ -137,6 +133,8 @@ class Repl(TerminalOutput):
         self.stop_asked: float | None = None  # when Ctrl+C (or a signal) told the running turn to stop
         self.give_up = False  # Ctrl+C again, once that turn had not stopped for STOP_GRACE
         self.said_stuck = False
+        self.errors = 0  # error lines shown so far
+        self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
         self.stderr = StderrLines(self.background)  # sys.stderr while run() runs
         session.keys_help = KEYS
@@ -159,6 +157,8 @@ class Repl(TerminalOutput):
     def render(self, event: Event) -> None:
         """Show one session event (called from the thread that emitted it): a turn's own events in the foreground,
         anything else as whole lines in the background; the spinner and /quit whichever thread sends them."""
+        if isinstance(event, Message) and event.level == "error":
+            self.errors += 1  # a script piped in ends with exit 1 if a line of it failed
         if self.in_foreground() or isinstance(event, Working | QuitRequested):
             self.foreground(event)
         else:
@@ -360,10 +360,12 @@ class Repl(TerminalOutput):
             self.session.greet()
             try:
                 with on_leave_signals(self.leave_on_signal):  # SIGTERM, or SIGHUP from a closed terminal
-                    while not self.quitting:
-                        line = self.read_line()
+                    while True:
+                        line = None if self.quitting else self.read_line()
                         if line is None:
-                            break
+                            if self.may_leave():
+                                break
+                            continue
                         if line.strip():
                             with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C after Enter: the line is dropped
                                 self.run_turn(unquote_block(line))
@@ -378,9 +380,21 @@ class Repl(TerminalOutput):
             finally:  # whatever ended the loop (a signal, a terminal gone), a training saves its checkpoint
                 if self.left_by is not None:
                     ignore_leave_signals()  # the terminal gone and a SIGHUP a moment later: the save goes on
-                self.session.close()
+                kept = self.session.close()
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                if not kept:
+                    self.background("the trained model was not saved anywhere, and is gone with the REPL")
                 self.stderr.close_line()
         with contextlib.suppress(OSError, RnnplayError):
             self.drain()
-        return exit_code(self.left_by)
+        return exit_code(self.left_by) or int(not kept or (self.piped and self.errors > 0))
+
+    def may_leave(self) -> bool:
+        """At Ctrl+D or /quit: stop a training (it saves); if it could not, stay once, so that /save keeps the model."""
+        if self.left_by is not None or self.give_up or self.piped or self.kept_back or self.session.close():
+            return True
+        self.kept_back, self.quitting = True, False
+        self.drain()  # the training's own lines first: where it stopped, why it could not be saved
+        self.write("the trained model is not saved anywhere: /save PATH keeps it; Ctrl+D again leaves without it\n",
+                   LEVEL_STYLES["warning"])
+        return False

@@ -10,6 +10,7 @@ until a line ends with three double quotes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -57,6 +58,12 @@ class SharedHistory(History):
 
     def store_string(self, string: str) -> None:
         append_history(string, self.path)
+
+
+def piped_line() -> str | None:
+    """A line of stdin without its line end (LF or CRLF), bytes that are not UTF-8 as U+FFFD; None at the end."""
+    raw = sys.stdin.buffer.readline()
+    return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r") if raw else None
 
 
 def default_history() -> History:

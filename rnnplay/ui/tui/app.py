@@ -116,6 +116,7 @@ class RnnplayApp(App[None]):
         self.turn: Turn | None = None
         self.side_wanted: bool | None = None  # F2's choice; None: shown when the window is wide enough
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) the app left on, if any
+        self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
         self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
         self._keeping_farewell = False
@@ -157,13 +158,14 @@ class RnnplayApp(App[None]):
             return  # leaving: keys still queued behind the signal (a long paste typed key by key) are not typed
         await super().on_event(event)
 
-    def close_session(self) -> None:
+    def close_session(self) -> bool:
         """Stop a training (it saves its checkpoint), keeping what the session says meanwhile ("training stopped
-        at step N; saved PATH") in :attr:`farewell`: the app is leaving and will not show it."""
+        at step N; saved PATH") in :attr:`farewell`: the app may be leaving and not show it. False when the
+        training's model could not be saved (see :meth:`Session.close`)."""
         if not self._keeping_farewell:
             self._keeping_farewell = True
             self.session.subscribe(self._keep_farewell)
-        self.session.close()
+        return self.session.close()
 
     def _keep_farewell(self, event: object) -> None:
         if isinstance(event, SessionMessage):
@@ -365,10 +367,20 @@ class RnnplayApp(App[None]):
         if job is not None and job.alive:
             self.notify("stopping the training and saving its checkpoint…")
             self.close_then_exit()
+        elif self.session.runner.unsaved() and not self.kept_back:
+            self.keep_back()
         else:
             self.exit()
 
     @work(thread=True, group="close")
     def close_then_exit(self) -> None:
-        self.close_session()
-        self.call_from_thread(self.exit)
+        if self.close_session() or self.kept_back:
+            self.call_from_thread(self.exit)
+        else:
+            self.call_from_thread(self.keep_back)
+
+    def keep_back(self) -> None:
+        """Stay, once, when leaving would lose a training's model that could not be saved: /save can keep it."""
+        self.kept_back = True
+        self.notify("the trained model is not saved anywhere: /save PATH keeps it; Ctrl+D again leaves without it",
+                    severity="warning", timeout=10)
