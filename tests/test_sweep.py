@@ -197,3 +197,25 @@ def test_a_budget_and_a_setting_given_once(corpus: Path, tmp_path: Path, capsys:
     assert main(["sweep", str(corpus), "--grid", "hidden=8,16", "--steps", "5", "--out", str(tmp_path / "mine")]) == 1
     assert "mine already holds best.npz (and 1 other file it writes), which" in capsys.readouterr().err
     assert {p.read_bytes() for p in (tmp_path / "mine").iterdir()} == {b"my model"}
+
+
+def test_a_checkpoint_or_results_that_cannot_be_written_do_not_end_the_sweep(tmp_path: Path, monkeypatch) -> None:
+    """A full disk at trial 2's checkpoint ended the whole sweep (rc 1, no table, trial 3 never run); trial 2's
+    weights are now kept in the data folder's rescue copies, and results.json's failure is a note."""
+    from rnnplay.corpora import Corpus
+    from rnnplay.distributed.trials import FINISHED, Outcome
+    from rnnplay.session.sweep import Sweep, plan
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    out = tmp_path / "sweep"
+    out.mkdir()
+    sweep = Sweep(plan(["seed=0,1"], {}, {"steps": 2}), Corpus("c", "abc" * 50, "test"), out)
+    sweep._ended(Outcome(0, FINISHED, {"checkpoint": b"weights of trial 1", "val_loss": 2.0, "step": 2}))
+    assert (out / "trial-01-seed=0.npz").read_bytes() == b"weights of trial 1" and sweep.results_written
+    out.rename(tmp_path / "gone")
+    out.write_text("a file where the sweep's folder was")  # nothing can be written there any more
+    second = sweep._ended(Outcome(1, FINISHED, {"checkpoint": b"weights of trial 2", "val_loss": 1.0, "step": 2}))
+    assert second.status == FINISHED and second.checkpoint.read_bytes() == b"weights of trial 2"
+    assert second.checkpoint.parent == tmp_path / "data" / "rnnplay" / "rescued"
+    assert not sweep.results_written and any("results.json" in note for note in sweep.notes)
+    assert any(f"kept trial-02-seed=1 in {second.checkpoint} instead" in note for note in sweep.notes)

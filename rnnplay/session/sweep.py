@@ -45,6 +45,7 @@ from rnnplay.core.trainer import FinishedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.distributed.trials import CANCELLED, FAILED, FINISHED, Outcome, Progress, TrialRunner
+from rnnplay.folders import data_dir
 from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import out_of_room_hint, why_unwritable
 from rnnplay.session.training_runs import new_run
@@ -284,6 +285,8 @@ class Sweep:
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in every checkpoint (the command line)
     results: list[TrialResult] = field(init=False)
     best: TrialResult | None = field(init=False, default=None)
+    notes: list[str] = field(init=False, default_factory=list)  # what could not be written where it belongs
+    results_written: bool = field(init=False, default=False)  # results.json holds the latest results
 
     def __post_init__(self) -> None:
         self.results = [TrialResult(t) for t in self.trials]
@@ -324,24 +327,49 @@ class Sweep:
         result = self.results[outcome.index]
         if outcome.status == FINISHED:
             row = outcome.value
-            path = self.out / f"{result.trial.name}.npz"
-            write_atomically(path, lambda f: f.write(row["checkpoint"]))
             self._take(result, row)
-            result.checkpoint = path
-            result.status = DIVERGED if row.get("reason") == "diverged" else FINISHED
-            self._offer_best(result)
+            try:
+                result.checkpoint = self._keep(result.trial.name, row["checkpoint"])
+            except RnnplayError as err:  # the trial's weights are lost: it failed, and the sweep goes on
+                result.status, result.error = FAILED, f"its checkpoint could not be written: {err}"
+            else:
+                result.status = DIVERGED if row.get("reason") == "diverged" else FINISHED
+                self._offer_best(result)
         else:
             result.status, result.error = outcome.status, outcome.error
         self.write_results()
         return result
+
+    def _keep(self, name: str, checkpoint: bytes) -> Path:
+        """Write a trial's checkpoint into the sweep's folder, or, when that fails (a full disk, the folder gone),
+        into rnnplay's data folder as a training's rescue copy is; where it went."""
+        path = self.out / f"{name}.npz"
+        try:
+            write_atomically(path, lambda f: f.write(checkpoint))
+        except RnnplayError as err:
+            rescue = data_dir() / "rescued" / f"{self.out.name}-{name}.npz"
+            try:
+                with contextlib.suppress(OSError):  # a folder that cannot be made: the write says why
+                    rescue.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(rescue, lambda f: f.write(checkpoint))
+            except RnnplayError as again:
+                raise RnnplayError(f"{err}; the rescue copy failed too ({again})") from None
+            self.notes.append(f"{err}; kept {name} in {rescue} instead")
+            return rescue
+        return path
 
     def _offer_best(self, result: TrialResult) -> None:
         """``best.npz`` becomes a copy of ``result``'s checkpoint if it now heads the sorted finished trials."""
         if result.status != FINISHED or (self.best is not None and self.best.rank() < result.rank()):
             return
         assert result.checkpoint is not None
-        with result.checkpoint.open("rb") as source:
-            write_atomically(self.out / "best.npz", lambda f: shutil.copyfileobj(source, f))
+        try:
+            with result.checkpoint.open("rb") as source:
+                write_atomically(self.out / "best.npz", lambda f: shutil.copyfileobj(source, f))
+        except (RnnplayError, OSError) as err:  # the trial's own checkpoint holds the same weights
+            self.notes.append(f"best.npz was not updated ({err}); the best trial's own checkpoint is "
+                              f"{result.checkpoint}")
+            return
         self.best = result
 
     def ranked(self) -> list[TrialResult]:
@@ -355,7 +383,14 @@ class Sweep:
                 "trials": [{"rank": i + 1, **r.row()} for i, r in enumerate(self.ranked())]}
 
     def write_results(self) -> None:
+        """Rewrite results.json; when it cannot be written the sweep goes on (the table and --json still say it)."""
         text = json.dumps(self.summary(), indent=2) + "\n"
-        write_atomically(self.out / "results.json", lambda f: f.write(text.encode()))
+        try:
+            write_atomically(self.out / "results.json", lambda f: f.write(text.encode()))
+        except RnnplayError as err:
+            self.notes.append(str(err))
+            self.results_written = False
+        else:
+            self.results_written = True
 
 

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.distributed.cluster import ray_session, require_ray
-from rnnplay.session.sweep import CANCELLED, FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
+from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
 from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.progress import read_corpus
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
@@ -102,13 +102,16 @@ def watch(sweep: Sweep, ray: object, workers: int) -> int:
     console = make_console(sys.stderr)
     live = Live(trial_table(sweep.results, live=True), console=console, transient=True, refresh_per_second=4,
                 redirect_stdout=False, redirect_stderr=False) if redraws(console) else None
-    stop = Stop()
+    stop, said = Stop(), 0
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         with live if live is not None else nullcontext(), closing(sweep.run(ray, workers)) as events:
             for ended in events:
                 if ended is not None:
                     console.print(ended_line(ended))
+                for note in dict.fromkeys(sweep.notes[said:]):  # a disk that filled up: said once, and it goes on
+                    console.print(f"warning: {note}")
+                said = len(sweep.notes)
                 if live is not None:
                     live.update(trial_table(sweep.results, live=True))
     except KeyboardInterrupt:
@@ -178,7 +181,7 @@ def show_results(sweep: Sweep, as_json: bool) -> None:
               else f"training loss {number(best.loss)} (no validation)")
         print(f"best: trial {best.trial.index + 1} ({settings_text(best)}), {by}: {sweep.out / 'best.npz'}",
               file=sys.stderr)
-    if any(r.status != CANCELLED for r in ranked):
+    if sweep.results_written:
         print(f"results: {sweep.out / 'results.json'}", file=sys.stderr)
     if as_json:
         print(json.dumps(sweep.summary(), indent=2))
