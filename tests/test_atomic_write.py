@@ -52,3 +52,14 @@ def test_a_failed_write_is_one_line_with_or_without_a_fix_and_leaves_nothing(tmp
     with pytest.raises(RnnplayError, match=r"^cannot write .*plot\.png: No space left on device$"):
         write_atomically(path, fails, fix=None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_link_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    """`--resume link.npz` replaced the link with a file: the checkpoint it pointed at stayed at the old step."""
+    (tmp_path / "kept").mkdir()
+    target = tmp_path / "kept" / "real.npz"
+    target.write_bytes(b"step 30")
+    (tmp_path / "link.npz").symlink_to(target)
+    write_atomically(tmp_path / "link.npz", lambda f: f.write(b"step 40"))
+    assert (tmp_path / "link.npz").is_symlink() and target.read_bytes() == b"step 40"
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["real.npz"]  # no temporary left beside it

@@ -32,7 +32,10 @@ def write_atomically(
     ``put`` is a rename over ``path`` unless the caller gives one that refuses to replace (a checkpoint's).
     An OSError on the way is one line, ``cannot write PATH: REASON; FIX`` (no ``; FIX`` when ``fix`` is None),
     and the temporary file is gone; any other error passes through, the temporary file gone as well.
+    A ``path`` that is a symbolic link is written through: its target gets the new file, and the link stays.
     """
+    if os.path.islink(path):  # `--out link.npz` to a checkpoint kept elsewhere: a new file in its place strands it
+        path = Path(os.path.realpath(path))
     try:
         remove_stale_temporaries(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
