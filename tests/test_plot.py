@@ -159,3 +159,17 @@ def test_train_plot_is_written_when_interrupted(small_file: Path, tmp_path: Path
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "wrote the loss curves to loss.svg" in err, err
     assert ET.parse(tmp_path / "loss.svg").getroot().tag == f"{SVG}svg"
+
+
+def test_matplotlib_says_nothing_of_a_config_folder_it_cannot_make(tmp_path: Path) -> None:
+    """With the config and cache folders read-only (here: under a file), matplotlib printed two lines of its own
+    before the training started (mkdir failed, a temporary cache folder made)."""
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "tiny.txt").write_text("ab ba aab\n" * 300)
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR",)}
+    env.update(XDG_CONFIG_HOME=str(tmp_path / "afile"), XDG_CACHE_HOME=str(tmp_path / "afile"), HOME=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "train", "tiny.txt", "--steps", "2", "--hidden", "4",
+                           "--layers", "1", "--batch-size", "2", "--seq-length", "8", "--out", "t.npz", "--plot",
+                           "t.png"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "matplotlib" not in done.stderr.lower() and (tmp_path / "t.png").exists(), done.stderr

@@ -13,6 +13,7 @@ lag behind the raw curve as an exponential average would.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,7 +52,9 @@ def smooth(values: np.ndarray) -> np.ndarray:
 
 
 def require_matplotlib() -> None:
-    """A one-line error saying how to install matplotlib when it cannot be imported."""
+    """A one-line error saying how to install matplotlib when it cannot be imported. Its own warnings about a
+    config or cache folder it cannot write (a read-only home, a full disk) stay out of the terminal: it works on."""
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
