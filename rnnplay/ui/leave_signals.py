@@ -70,10 +70,15 @@ def exit_on_ctrl_c() -> None:
     """
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return
-    for stream in (sys.stdout, sys.stderr):  # what is written is out before an exit that flushes nothing
+    signal.signal(signal.SIGINT, lambda signum, frame: flush_and_exit(signum))
+
+
+def flush_and_exit(signum: int) -> None:
+    """End the process at once with 128 + ``signum``, what is written to stdout and stderr out first."""
+    for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(exit_code(signum)))
+    os._exit(exit_code(signum))
 
 
 @contextlib.contextmanager

@@ -102,6 +102,8 @@ ROWS = [
         prepare=read_only("work/ro"), error=("--plot", *CANNOT_WRITE)),
     row("train-resume-out-read-only", "train", "c.txt", *TINY, "--resume", "m.npz", "--out", "ro/m2.npz",
         prepare=read_only("work/ro"), error=CANNOT_WRITE),
+    row("train-resume-in-a-read-only-folder", "train", "c.txt", *TINY, "--resume", "ro/m.npz",
+        prepare=read_only("work/ro"), error=("--resume ro/m.npz", "or give --out PATH to save the resumed run")),
     row("export-into-read-only", "export", "m.npz", "ro/w.npz", prepare=read_only("work/ro"),
         error=CANNOT_WRITE),
     # inputs the user cannot read

@@ -25,7 +25,7 @@ from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
 from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
-from rnnplay.ui.leave_signals import exit_code, exit_on_ctrl_c, on_leave_signals, raise_terminated
+from rnnplay.ui.leave_signals import exit_code, exit_on_ctrl_c, flush_and_exit, on_leave_signals, raise_terminated
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -205,5 +205,8 @@ def run() -> None:
         code = main()
     except KeyboardInterrupt as stop:  # after main's own handler, as its streams are put back (a second Ctrl-C
         code = interrupted(stop)  # while a run saved): what the command had is done and kept
-    exit_on_ctrl_c()
+    try:
+        exit_on_ctrl_c()
+    except KeyboardInterrupt:  # pressed in the instant between the command's end and the handler's change
+        flush_and_exit(signal.SIGINT)
     sys.exit(code)

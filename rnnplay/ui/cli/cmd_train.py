@@ -186,7 +186,12 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     if args.out is None:
         args.out = args.resume or "model.npz"
     resumed_in_place = args.out == args.resume  # the loader says it if that file is not a checkpoint
-    out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
+    try:
+        out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
+    except RnnplayError as err:
+        if not resumed_in_place:
+            raise
+        raise RnnplayError(f"{err} (or give --out PATH to save the resumed run elsewhere)") from None
     best = BestCheckpoint.check_paths(args.best, args.out) if args.best is not None else None
     plot = None
     if args.plot is not None:
