@@ -302,6 +302,25 @@ def test_closing_says_when_a_trainings_model_could_not_be_saved_until_save_keeps
     assert session.close() is True and load_model(tmp_path / "kept.npz").model.hidden_size == 8
 
 
+def test_train_saves_its_checkpoint_as_it_goes(session: Session, rec: Recorder, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """/train saved only when it ended: a crash, or a disk that filled up meanwhile, lost the whole run."""
+    monkeypatch.setattr(training_job, "CHECKPOINT_EVERY", replace(training_job.CHECKPOINT_EVERY, default=5))
+    out = tmp_path / "o" / "m.npz"
+    session.submit(f"/train {write_corpus(tmp_path)} time=600 hidden=8 layers=1 batch=4 seq=8 out={out}")
+    wait_for(lambda: out.exists(), "the first periodic checkpoint")
+    assert load_model(out).training["step"] % 5 == 0
+    (tmp_path / "o").rename(tmp_path / "gone")
+    (tmp_path / "o").write_text("a file where the folder was")
+    rec.wait(lambda e: isinstance(e, Message) and "saved to" in e.text and "instead" in e.text)  # its rescue copy
+    (tmp_path / "o").unlink()
+    (tmp_path / "gone").rename(tmp_path / "o")
+    rec.wait(lambda e: isinstance(e, Message) and e.text == f"{out} can be written again")
+    session.submit("/stop")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert sum("instead" in m for m in rec.messages("warning")) == 1  # said once, not at every checkpoint
+
+
 def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path)
     out, best = tmp_path / "last.npz", tmp_path / "best.npz"

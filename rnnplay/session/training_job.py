@@ -38,7 +38,15 @@ from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model, free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs
-from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, ancestry, continue_run, growth_text, new_run
+from rnnplay.session.training_runs import (
+    CHECKPOINT_EVERY,
+    BestCheckpoint,
+    TrainingRun,
+    ancestry,
+    continue_run,
+    growth_text,
+    new_run,
+)
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
@@ -101,6 +109,7 @@ class TrainingJob:
     ended: TrainingEnded | None = None  # set, and the lock let go, before the event is emitted
     back: str | None = None  # '/load NAME': the model the run continues, when it has a file to open again
     unsaved: bool = False  # its checkpoint and the rescue copy failed, and no /save has kept its model since
+    trouble: str | None = None  # what went wrong with the last periodic save ("unsaved", "rescued"), said once
 
     @property
     def alive(self) -> bool:
@@ -303,6 +312,8 @@ class Runner:
                     return self._on_finished(job, event)
                 case StepEvent():
                     self._forward_step(job.steps.offer(event))
+                    if event.step % CHECKPOINT_EVERY.default == 0:
+                        self._checkpoint(job)
                 case ValidationEvent():
                     self._on_validation(job, event)
                 case SampleEvent() | SkippedEvent():
@@ -327,6 +338,26 @@ class Runner:
             return
         if saved is not None and saved.problem:
             s.warn(f"{saved.problem}; the best checkpoint is kept in {saved.path} instead")
+
+    def _checkpoint(self, job: TrainingJob) -> None:
+        """A periodic save, as `rnnplay train` makes: a crash or a disk that fills up later loses no more than the
+        steps since. A failure is said once (again once it is mended), and the training goes on."""
+        s = self.session
+        try:
+            with s.model_lock:
+                saved = job.run.save_or_rescue(job.out)
+        except RnnplayError as err:
+            trouble, text = "unsaved", f"{err}; training goes on, and each checkpoint tries again"
+        else:
+            trouble, text = ("rescued", f"{saved.problem}; saved to {saved.path} instead") if saved.problem else (
+                None, f"{job.out} can be written again")
+        if trouble == job.trouble:
+            return
+        if trouble is not None:
+            s.warn(text)
+        else:  # mended: the checkpoint is where it belongs again
+            s.info(text)
+        job.trouble = trouble
 
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
         self._forward_step(job.steps.flush())

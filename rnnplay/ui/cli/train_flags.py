@@ -14,14 +14,13 @@ from typing import Any
 
 from rnnplay.core.params import Param, params_of
 from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.session.training_runs import CHECKPOINT_EVERY
 from rnnplay.ui.cli import add_encoding_option
 
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
 REGULARISATION_FIELDS = ("dropout_kind", "weight_drop", "embedding_dropout", "ema")
 MODEL_FIELDS = tuple(params_of(ModelSpec))
 CONFIG_FIELDS = tuple(params_of(TrainConfig))
-CHECKPOINT_EVERY = Param("checkpoint_every", int, 1000, "save every N steps, 0: only at the end", min=0,
-                         label="checkpoint every")
 
 
 def flag_names(name: str, param: Param) -> list[str]:
