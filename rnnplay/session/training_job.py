@@ -41,11 +41,13 @@ from rnnplay.session.output_paths import check_output_path, check_room, lock_out
 from rnnplay.session.training_runs import (
     CHECKPOINT_EVERY,
     BestCheckpoint,
+    Saved,
     TrainingRun,
     ancestry,
     continue_run,
     growth_text,
     new_run,
+    periodic_save,
 )
 
 if TYPE_CHECKING:
@@ -343,14 +345,12 @@ class Runner:
         """A periodic save, as `rnnplay train` makes: a crash or a disk that fills up later loses no more than the
         steps since. A failure is said once (again once it is mended), and the training goes on."""
         s = self.session
-        try:
+
+        def save() -> Saved:
             with s.model_lock:
-                saved = job.run.save_or_rescue(job.out)
-        except RnnplayError as err:
-            trouble, text = "unsaved", f"{err}; training goes on, and each checkpoint tries again"
-        else:
-            trouble, text = ("rescued", f"{saved.problem}; saved to {saved.path} instead") if saved.problem else (
-                None, f"{job.out} can be written again")
+                return job.run.save_or_rescue(job.out)
+
+        trouble, text = periodic_save(save, job.out, job.run.trainer.step)
         if trouble == job.trouble:
             return
         if trouble is not None:

@@ -15,7 +15,7 @@ import hashlib
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,20 @@ class TrainingRun:
             return Saved(self.save(rescue, **kwargs), problem)
         except (RnnplayError, OSError) as err:
             raise RnnplayError(f"{problem}; the rescue copy failed too ({err})") from None
+
+
+def periodic_save(save: Callable[[], Saved], out: Path, step: int) -> tuple[str | None, str]:
+    """A periodic checkpoint of step ``step`` to ``out`` by ``save()``, for `rnnplay train` and /train alike: what
+    went wrong ("unsaved", "rescued", or None) and what to say of it (when it is news: a trouble met at the last
+    checkpoint too is said once; None after a trouble, that ``out`` can be written again)."""
+    try:
+        saved = save()
+    except RnnplayError as err:
+        return "unsaved", f"{err}; training goes on, and each checkpoint tries again"
+    if saved.problem:
+        return "rescued", (f"{saved.problem}; saved step {step} to {saved.path} instead, and so will the next "
+                           f"checkpoints until {out} can be written")
+    return None, f"{out} can be written again: saved step {step} there"
 
 
 @dataclass

@@ -31,7 +31,15 @@ from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs, same_file
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, growth_text, init_from_run, new_run
+from rnnplay.session.training_runs import (
+    BestCheckpoint,
+    Saved,
+    TrainingRun,
+    growth_text,
+    init_from_run,
+    new_run,
+    periodic_save,
+)
 from rnnplay.ui.cli.interrupts import Interrupts
 from rnnplay.ui.cli.progress import TrainingProgress, read_corpus
 from rnnplay.ui.cli.streams import lenient_output
@@ -299,17 +307,11 @@ class TrainingLoop:
     def checkpoint(self) -> None:
         """A periodic save; when it fails, say where the run goes instead (once, not at every checkpoint) and
         keep training; say so too when --out can be written again."""
-        step = self.run_.trainer.step
-        try:
-            saved = self.save(self.out)
-        except RnnplayError as err:
-            self.warn("unsaved", f"warning: {err}; training goes on, and each checkpoint tries again")
-            return
-        if saved.problem:
-            self.warn("rescued", f"warning: {saved.problem}; saved step {step} to {saved.path} instead, and so "
-                                 f"will the next checkpoints until {self.out} can be written")
+        trouble, text = periodic_save(lambda: self.save(self.out), self.out, self.run_.trainer.step)
+        if trouble is not None:
+            self.warn(trouble, f"warning: {text}")
         elif self.troubles.pop("out", None) is not None:
-            self.progress.message(f"{self.out} can be written again: saved step {step} there")
+            self.progress.message(text)
 
     def warn(self, trouble: str, text: str, of: str = "out") -> None:
         """Say ``text`` unless the saves ``of`` --out or the best already met this ``trouble`` last time."""
