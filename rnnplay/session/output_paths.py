@@ -70,6 +70,15 @@ def _write_test(target: Path, what: str, text: str) -> None:
         raise RnnplayError(f"cannot write {what} {text}: {why[0]}; {why[1]}")
 
 
+def checkpoint_name(path: str, what: str) -> Path:
+    """``path`` expanded, with ``.npz`` added when it has no suffix; a folder, a device (/dev/null) or a FIFO there
+    is refused as such (:func:`check_output_path`), not taken for a name to put ``.npz`` after."""
+    target = Path(os.path.expanduser(path))
+    if os.path.exists(target) and not os.path.isfile(target):
+        check_output_path(target, what, checkpoint=True)
+    return target if target.suffix else target.with_suffix(".npz")
+
+
 def check_room(outputs: list[tuple[Path, str]], size: int) -> None:
     """One line now, not when the first checkpoint is due hours later, if ``outputs`` ((path, how the user names it)
     each getting a checkpoint of about ``size`` bytes) will not fit in the free space where they go. A save writes

@@ -45,7 +45,7 @@ from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
-from rnnplay.session.output_paths import check_output_path
+from rnnplay.session.output_paths import check_output_path, checkpoint_name
 from rnnplay.session.training_job import Runner, TrainingJob
 
 DEFAULT_SAMPLER = "temperature"
@@ -252,11 +252,7 @@ class Session:
         """Save the model (with its training state while it trains); an existing file only with ``force``."""
         if self.model is None:
             raise RnnplayError("there is no model to save: /load or /train one first")
-        target = Path(os.path.expanduser(path))
-        if os.path.exists(target) and not os.path.isfile(target):  # a folder, a device (/dev/null), a FIFO: refused
-            check_output_path(target, "the checkpoint", checkpoint=True)  # as such, not taken as TARGET.npz beside it
-        if not target.suffix:
-            target = target.with_suffix(".npz")
+        target = checkpoint_name(path, "the checkpoint")
         if os.path.isfile(target) and not force:  # False past a folder we may not search: the check says so
             raise RnnplayError(f"{target} exists: /save {path} force replaces it, or /save {free_path(target)} "
                                "keeps both")

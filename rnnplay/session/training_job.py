@@ -37,7 +37,7 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model, free_path, library_path, models_dir
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs
+from rnnplay.session.output_paths import check_output_path, check_room, checkpoint_name, lock_outputs
 from rnnplay.session.training_runs import (
     CHECKPOINT_EVERY,
     BestCheckpoint,
@@ -121,11 +121,7 @@ class TrainingJob:
 def new_file(path: str, key: str) -> Path:
     """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
     replaces one)."""
-    target = Path(os.path.expanduser(path))
-    if os.path.exists(target) and not os.path.isfile(target):  # a folder, a device, a FIFO: refused as such, not
-        check_output_path(target, f"{key}=", checkpoint=True)  # taken as TARGET.npz beside it
-    if not target.suffix:
-        target = target.with_suffix(".npz")
+    target = checkpoint_name(path, f"{key}=")
     if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
         default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
         raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
