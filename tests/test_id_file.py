@@ -25,6 +25,7 @@ from rnnplay.corpora import file_corpus as file_corpus_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.id_file import vocab_key
 from rnnplay.corpora.text import check_text, read_text_file
+from rnnplay.models.bundled import load_model
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import continue_run, new_run
 from rnnplay.ui.cli.cmd_corpus import describe
@@ -363,6 +364,23 @@ def test_the_cli_says_when_the_cache_could_not_take_the_ids(tmp_path: Path) -> N
     assert done.returncode == 0 and "big.txt" in done.stdout, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("rnnplay: note: cannot write")]
     assert len(notes) == 1 and "RNNPLAY_CACHE_DIR" in notes[0] and "read into memory" in notes[0], done.stderr
+
+
+@pytest.mark.parametrize("as_folder", [False, True], ids=["file", "dir"])
+def test_the_cli_trains_and_shows_a_corpus_through_its_id_file(tmp_path: Path, as_folder: bool) -> None:
+    """Every corpus of ID_FILE_BYTES or more ended in a traceback ('FileCorpus' object has no attribute 'notes')
+    in `train` and `corpus show`: the tests loaded such corpora, but no command read their notes."""
+    (tmp_path / "notes").mkdir()
+    big = write(tmp_path / "notes" / "big.txt", TEXT * (file_corpus_module.ID_FILE_BYTES // len(TEXT) + 1))
+    spec = f"dir:{big.parent}" if as_folder else str(big)
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "cache"), "RNNPLAY_LOAD_PLUGINS": "", "RNNPLAY_JIT": "0"}
+    for command in (["corpus", "show", spec, "--preview", "20"],
+                    ["train", spec, "--steps", "2", "--hidden", "8", "--layers", "1", "--batch-size", "2",
+                     "--seq-length", "8", "--val-every", "0", "--out", str(tmp_path / "m.npz")]):
+        done = subprocess.run([sys.executable, "-m", "rnnplay", *command], capture_output=True, text=True, env=env,
+                              timeout=300, cwd=tmp_path)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert list((tmp_path / "cache" / "ids").glob("*.ids")) and load_model(tmp_path / "m.npz").training["step"] == 2
 
 
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,6 +50,7 @@ class FileCorpus(Corpus):
         self.licence = card.get("licence", "unknown")
         self.description = card.get("description", "")
         self.settings = dict(card.get("settings", {}))
+        self.notes: list[str] = []  # what the loader tells the user (Corpus.notes)
 
     def __repr__(self) -> str:
         return f"FileCorpus({self.name!r}, {self.source!r}, {self.chars:,} chars, sha256 {self.sha256[:12]})"
