@@ -302,12 +302,11 @@ def test_closing_says_when_a_trainings_model_could_not_be_saved_until_save_keeps
     assert session.close() is True and load_model(tmp_path / "kept.npz").model.hidden_size == 8
 
 
-def test_train_saves_its_checkpoint_as_it_goes(session: Session, rec: Recorder, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_saves_its_checkpoint_as_it_goes(session: Session, rec: Recorder, tmp_path: Path) -> None:
     """/train saved only when it ended: a crash, or a disk that filled up meanwhile, lost the whole run."""
-    monkeypatch.setattr(training_job, "CHECKPOINT_EVERY", replace(training_job.CHECKPOINT_EVERY, default=5))
     out = tmp_path / "o" / "m.npz"
-    session.submit(f"/train {write_corpus(tmp_path)} time=600 hidden=8 layers=1 batch=4 seq=8 out={out}")
+    options = "time=600 hidden=8 layers=1 batch=4 seq=8 checkpoint_every=5"
+    session.submit(f"/train {write_corpus(tmp_path)} {options} out={out}")
     wait_for(lambda: out.exists(), "the first periodic checkpoint")
     assert load_model(out).training["step"] % 5 == 0
     (tmp_path / "o").rename(tmp_path / "gone")
@@ -319,6 +318,17 @@ def test_train_saves_its_checkpoint_as_it_goes(session: Session, rec: Recorder, 
     session.submit("/stop")
     rec.wait(lambda e: isinstance(e, TrainingEnded))
     assert sum("so will the next" in m for m in rec.messages("warning")) == 1  # said once, not at every checkpoint
+
+
+def test_train_checkpoint_every_zero_saves_only_at_the_end(session: Session, rec: Recorder, tmp_path: Path) -> None:
+    out = tmp_path / "m.npz"
+    session.submit(f"/train {write_corpus(tmp_path)} checkpoint_every=-1 steps=5 out={out}")
+    assert rec.messages("error")[-1] == "checkpoint every must be a whole number >= 0, got -1"
+    session.submit(f"/train {write_corpus(tmp_path)} steps=1200 hidden=8 layers=1 batch=4 seq=8 val_every=0 "
+                   f"checkpoint_every=0 out={out}")
+    rec.wait(lambda e: isinstance(e, StepEvent) and e.step > 1000)
+    assert not out.exists()  # the default would have saved at step 1,000
+    assert rec.wait(lambda e: isinstance(e, TrainingEnded)).step == 1200 and load_model(out).training["step"] == 1200
 
 
 def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from rnnplay.builtin.commands import MODEL_PARAMS, model_options, model_spec, no
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import keys_of, params_of
 from rnnplay.core.params import parse_pairs as parse_settings
-from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.session_api import SessionAPI
 from rnnplay.plugins.slash import (
@@ -24,7 +24,8 @@ from rnnplay.plugins.slash import (
 )
 
 TRAIN_PARAMS = params_of(TrainConfig)
-RUN_KEYS = ("out", "best", "from", "workers", "ray_address", "encoding")  # keys that are no setting of model or run
+# keys that are no setting of model or run
+RUN_KEYS = ("out", "best", "checkpoint_every", "from", "workers", "ray_address", "encoding")
 
 TRAIN_DETAILS = f"""\
 The loaded model trains further (its weights, a fresh optimizer); characters of the corpus it has never
@@ -33,6 +34,8 @@ its ancestry. from=new, or any of cell=, layers=, hidden=, dropout=, starts a ne
 (what is not given: as /new set it, else a {ModelSpec().layers}×{ModelSpec().hidden} {ModelSpec().cell}).
 The checkpoint goes to out=PATH, or to a new name in the model library (/models); an existing file is
 never replaced. best=PATH also keeps the checkpoint with the lowest validation loss.
+checkpoint_every=N saves the checkpoint every N steps as it trains (default {CHECKPOINT_EVERY.default}; 0: only when
+it ends), so a crash loses no more than the steps since.
 workers=N computes each step on N Ray workers (batch= must divide by N), on a local Ray, or on the
 cluster at ray_address=ADDR (or $RAY_ADDRESS); it needs the optional extra: pip install 'rnnplay[ray]'.
 Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps).
@@ -53,8 +56,10 @@ def train(session: SessionAPI, argline: str) -> None:
     settings = parse_settings(TRAIN_PARAMS, {k: v for k, v in pairs.items() if k in train_keys}, "/train option")
     spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
     workers = parse_number("workers", pairs["workers"], int, 1) if "workers" in pairs else 1
+    every = CHECKPOINT_EVERY.parse(pairs["checkpoint_every"]) if "checkpoint_every" in pairs else None
     session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"), workers=workers,
-                         ray_address=pairs.get("ray_address") or None, encoding=pairs.get("encoding", "utf-8"))
+                         ray_address=pairs.get("ray_address") or None, encoding=pairs.get("encoding", "utf-8"),
+                         checkpoint_every=CHECKPOINT_EVERY.default if every is None else every)
 
 
 def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
@@ -70,7 +75,8 @@ def complete_train(session: SessionAPI, argline: str) -> list[str]:
         return complete_path(word, (".txt", ".md", ".py", ".toml"))
     shortest = [min((name, *p.aliases), key=len) for name, p in TRAIN_PARAMS.items()]
     options = {**{k: [] for k in shortest}, **model_options(session), **{k: [] for k in RUN_KEYS},
-               "from": ["new"], "workers": ["2", "4"], "encoding": ["utf-8", "latin-1", "utf-16"]}
+               "from": ["new"], "workers": ["2", "4"], "checkpoint_every": ["0", "100"],
+               "encoding": ["utf-8", "latin-1", "utf-16"]}
     return complete_pairs(word, options)
 
 

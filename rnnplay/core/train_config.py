@@ -14,7 +14,7 @@ from rnnplay.core.dropout import DROPOUT_KINDS
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.limits import MAX_HIDDEN, MAX_LAYERS, check_model_size
 from rnnplay.core.optim import OPTIMIZERS, SCHEDULES
-from rnnplay.core.params import check_fields, setting
+from rnnplay.core.params import Param, check_fields, setting
 from rnnplay.core.products import PRECISIONS
 
 
@@ -93,3 +93,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+
+# Not a setting of the training itself (the trainer never saves): where its front ends save, in steps.
+CHECKPOINT_EVERY = Param("checkpoint_every", int, 1000, "save every N steps, 0: only at the end", min=0,
+                         label="checkpoint every")  # `train --checkpoint-every`, `/train checkpoint_every=`

@@ -21,6 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rnnplay.core.train_config import CHECKPOINT_EVERY
+
 if TYPE_CHECKING:
     from rnnplay.core.model import Model
     from rnnplay.core.neurons import NeuronScore, Unit
@@ -62,9 +64,10 @@ class TrainingAPI(Protocol):
 
     def start(self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
               best: str | None = None, *, workers: int = 1, ray_address: str | None = None,
-              encoding: str = "utf-8") -> Any:
+              encoding: str = "utf-8", checkpoint_every: int = CHECKPOINT_EVERY.default) -> Any:
         """Train on ``corpus_spec``: the loaded model further, or with ``spec`` a new model of that shape;
-        ``workers`` > 1 or a ``ray_address``: each step on that many Ray workers; ``encoding``: the text's."""
+        ``workers`` > 1 or a ``ray_address``: each step on that many Ray workers; ``encoding``: the text's;
+        ``checkpoint_every``: save every that many steps (0: only when it ends)."""
         ...
 
     def stop(self) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
-from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
 from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
@@ -39,7 +39,6 @@ from rnnplay.models.library import find_model, free_path, library_path, models_d
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.output_paths import check_output_path, check_room, checkpoint_name, lock_outputs
 from rnnplay.session.training_runs import (
-    CHECKPOINT_EVERY,
     BestCheckpoint,
     Saved,
     TrainingRun,
@@ -104,6 +103,7 @@ class TrainingJob:
     locks: contextlib.ExitStack  # on ``out`` and ``best`` while the job runs, so no other training writes them
     best: BestCheckpoint | None = None  # /train … best=PATH
     cluster: Cluster = field(default_factory=Cluster)  # /train … workers=N ray_address=ADDR: the steps on Ray
+    checkpoint_every: int = CHECKPOINT_EVERY.default  # /train … checkpoint_every=N; 0: only when it ends
     thread: threading.Thread | None = None
     steps: StepThrottle = field(default_factory=StepThrottle)  # which of the trainer's StepEvents are forwarded
     val_loss: float | None = None
@@ -162,6 +162,7 @@ class Runner:
     def start(
         self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
         best: str | None = None, *, workers: int = 1, ray_address: str | None = None, encoding: str = "utf-8",
+        checkpoint_every: int = CHECKPOINT_EVERY.default,
     ) -> TrainingJob:
         """Train in a background thread; the model in training becomes the session's current model.
 
@@ -172,10 +173,12 @@ class Runner:
         to ``out``, or to a free name in the model library; an existing file is never
         replaced. ``best``: also keep the checkpoint with the lowest validation loss there. ``workers`` > 1
         or a ``ray_address``: each step on that many Ray workers (:mod:`rnnplay.distributed.data_parallel`).
-        ``encoding``: the text encoding of a corpus read from files.
+        ``encoding``: the text encoding of a corpus read from files. ``checkpoint_every``: save every that many
+        steps (0: only when it ends).
         """
         s = self.session
         self.refuse_while_training("start another")
+        CHECKPOINT_EVERY.check(checkpoint_every)
         cluster = Cluster(workers, ray_address)
         cluster.check(config.batch_size)  # Ray installed and B split evenly, before the corpus loads
         target = new_file(out, "out") if out else None
@@ -188,7 +191,7 @@ class Runner:
         check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
-        job = TrainingJob(run, target, locks, keeper, cluster)
+        job = TrainingJob(run, target, locks, keeper, cluster, checkpoint_every)
         job.back = self._way_back() if run.start is not None else None
         self.job = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
@@ -310,7 +313,7 @@ class Runner:
                     return self._on_finished(job, event)
                 case StepEvent():
                     self._forward_step(job.steps.offer(event))
-                    if event.step % CHECKPOINT_EVERY.default == 0:
+                    if job.checkpoint_every and event.step % job.checkpoint_every == 0:
                         self._checkpoint(job)
                 case ValidationEvent():
                     self._on_validation(job, event)

@@ -29,7 +29,6 @@ from rnnplay.core.finetune import grow_vocab, grown_vocab
 from rnnplay.core.limits import MAX_PARAMS, MAX_VOCAB, check_model_size, check_state_size
 from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
-from rnnplay.core.params import Param
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Event, Trainer
 from rnnplay.core.vocab import Vocab, count_ids, describe_char
@@ -48,8 +47,6 @@ class Saved:
     problem: str | None = None  # why the intended path could not be written (then ``path`` is the rescue copy)
 
 
-CHECKPOINT_EVERY = Param("checkpoint_every", int, 1000, "save every N steps, 0: only at the end", min=0,
-                         label="checkpoint every")  # `train --checkpoint-every`; /train saves at the default
 METADATA_ROOM = 1 << 16  # bytes a checkpoint's metadata and zip headers take, about (a long run's history: more)
 
 

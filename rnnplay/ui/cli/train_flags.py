@@ -13,8 +13,7 @@ import argparse
 from typing import Any
 
 from rnnplay.core.params import Param, params_of
-from rnnplay.core.train_config import ModelSpec, TrainConfig
-from rnnplay.session.training_runs import CHECKPOINT_EVERY
+from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
 from rnnplay.ui.cli import add_encoding_option
 
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
