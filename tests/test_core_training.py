@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -33,7 +35,7 @@ from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import OutputLock, check_output_path, check_room
 from rnnplay.session.resume import resume_run
-from rnnplay.session.training_runs import BestCheckpoint, TrainingRun, new_run
+from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, new_run
 
 
 def small_run(text: str, cell: str = "lstm", **config):
@@ -479,6 +481,40 @@ def test_a_lock_name_taken_by_a_link_or_a_fifo_is_refused_and_never_written_thro
     os.mkfifo(tmp_path / "m.npz.lock")
     with pytest.raises(RnnplayError, match=r"m\.npz\.lock is not a regular file"):
         OutputLock(out).__enter__()
+
+
+def test_a_lock_removed_with_its_folder_is_taken_again_and_never_saved_over_another_runs(small_text: str, tmp_path,
+                                                                                       monkeypatch) -> None:
+    """Deleting --out's folder mid-run took the lock file with it: a second run could then take the same --out, and
+    the first run's next checkpoint replaced the second's (or, the folder replaced, another file of that name)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    run = small_run(small_text, steps=2)
+    list(run.trainer.run())
+    out = tmp_path / "o" / "m.npz"
+    with OutputLock(out):
+        shutil.rmtree(tmp_path / "o")  # nothing else took it: the lock is made again, and the save goes to out
+        assert run.save_or_rescue(out) == Saved(out) and (tmp_path / "o" / "m.npz.lock").exists()
+        os.rename(tmp_path / "o", tmp_path / "moved")  # the library moved away, and another file put in its place
+        (tmp_path / "o").mkdir()
+        out.write_bytes(b"another model")
+        replaced = run.save_or_rescue(out)
+        assert replaced.problem == f"{out} was replaced by another file while this run trained; that file is kept"
+        assert out.read_bytes() == b"another model" and replaced.path.parent.name == "rescued"
+        shutil.rmtree(tmp_path / "o")
+        second = subprocess.Popen(  # a second run, started meanwhile, takes out
+            [sys.executable, "-c", "import sys; from rnnplay.session.output_paths import OutputLock\n"
+             f"with OutputLock({str(out)!r}):\n print('held', flush=True); sys.stdin.read()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert second.stdout is not None and second.stdout.readline() == "held\n"
+        out.write_bytes(b"the second run's checkpoint")
+        saved = run.save_or_rescue(out)
+        second.communicate("")
+        assert saved.path.parent.name == "rescued" and load_model(saved.path).training["step"] == 2
+        assert saved.problem.startswith(f"{out}.lock was removed while this run trained, and another training (PID")
+        assert out.read_bytes() == b"the second run's checkpoint"
+        assert not (tmp_path / "o" / "m.npz.lock").exists()
+        (tmp_path / "o" / "m.npz.lock").write_text("a third run's lock")  # the first run leaves it be
+    assert (tmp_path / "o" / "m.npz.lock").read_text() == "a third run's lock"
 
 
 def test_a_save_that_fails_goes_to_a_rescue_copy(small_text: str, tmp_path, monkeypatch) -> None:

@@ -3,7 +3,8 @@
 :func:`check_output_path` refuses, in one line and before any work, a path that is a
 folder, a device, a file that is not a checkpoint, or in a folder that cannot take a file
 (no permission, a read-only mount, a full disk: :func:`why_unwritable` writes a real
-probe). :class:`OutputLock` keeps a second training off the same ``--out``.
+probe). :class:`OutputLock` keeps a second training off the same ``--out``, and
+:func:`still_locked`, before each save, keeps it off when the lock file went with its folder.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rnnplay.core.errors import RnnplayError
 
@@ -140,6 +141,10 @@ def out_of_room_hint(err: OSError, otherwise: str) -> str:
     return "free some space or choose another folder" if full else otherwise
 
 
+class LockHeld(RnnplayError):
+    """Another run holds the lock on an output."""
+
+
 class OutputLock:
     """``OUT.lock``, locked and holding this process's PID, while a run writes OUT.
 
@@ -148,13 +153,49 @@ class OutputLock:
     killed run (its PID dead) is simply taken over.
     """
 
+    held: ClassVar[dict[str, OutputLock]] = {}  # this process's locks, by their output's absolute path
+
     def __init__(self, out: str | os.PathLike[str], key: str = "--out") -> None:
         out = Path(out)
         self.path = out.with_name(out.name + ".lock")
         self.key = key  # how the user names this output, for the advice when another run holds it
+        self.wrote: tuple[int, int] | None = None  # (device, inode) of the file this run last saved there
         self._file: Any = None
 
     def __enter__(self) -> OutputLock:
+        self._take()
+        OutputLock.held[os.path.abspath(self.path.with_suffix(""))] = self
+        return self
+
+    def keep(self) -> None:
+        """Hold the lock again if its file was removed (with its folder, say) since it was taken: otherwise a second
+        run could take the output meanwhile, and the next save would replace that run's checkpoint. When another run
+        holds it by now, or another file took the place of the one this run saved last, a one-line error says so
+        (and the save goes to its rescue copy)."""
+        if not self._is_ours():
+            if self._file is not None:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                self._file = None
+            try:
+                self._take()
+            except LockHeld as err:
+                raise RnnplayError(f"{self.path} was removed while this run trained, and {err}") from None
+            except RnnplayError:
+                pass  # nothing holds it, but it cannot be made (nor, likely, the checkpoint): the save says why
+        out = self.path.with_suffix("")
+        if self.wrote is not None and not _same_file(out, self.wrote):
+            raise RnnplayError(f"{out} was replaced by another file while this run trained; that file is kept")
+
+    def _is_ours(self) -> bool:
+        """Whether the file at ``path`` is the one this run holds locked."""
+        try:
+            return self._file is not None and os.path.samestat(os.fstat(self._file.fileno()), os.lstat(self.path))
+        except OSError:
+            return False
+
+    def _take(self) -> None:
+        """Create (with its folder), lock and fill the lock file, or a one-line error."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             while self._file is None:
@@ -166,7 +207,6 @@ class OutputLock:
             self._let_go()  # locked but not written (a full disk): leave nothing behind
             raise RnnplayError(f"cannot write the lock file {self.path}: {err.strerror or err}; "
                                f"{out_of_room_hint(err, 'choose another --out folder')}") from None
-        return self
 
     def _try_lock(self) -> Any:
         """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it,
@@ -191,7 +231,7 @@ class OutputLock:
             owner = f.read().strip()[:20]
             f.close()
             out = self.path.with_suffix("")
-            raise RnnplayError(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
+            raise LockHeld(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
                                f"or choose another {self.key}") from None
         same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
         if not same:  # the holder removed it between our open and our lock: lock the new one
@@ -200,14 +240,17 @@ class OutputLock:
         return f
 
     def __exit__(self, *exc: object) -> None:
+        OutputLock.held.pop(os.path.abspath(self.path.with_suffix("")), None)
         self._let_go()
 
     def _let_go(self) -> None:
-        """Remove the lock file, then close it (which unlocks it); a close that cannot flush is let pass."""
+        """Remove the lock file (if it is still this run's: not another's that took its name), then close it (which
+        unlocks it); a close that cannot flush is let pass."""
         if self._file is None:
             return
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        if self._is_ours():
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         with contextlib.suppress(OSError):
             self._file.close()
         self._file = None
@@ -222,3 +265,29 @@ def lock_outputs(*outputs: tuple[Path | None, str]) -> contextlib.ExitStack:
             if path is not None:
                 stack.enter_context(OutputLock(path, key))
         return stack.pop_all()
+
+
+def still_locked(out: str | os.PathLike[str]) -> None:
+    """Before a save to ``out``: if this process locked it (:class:`OutputLock`), the lock is still held
+    (:meth:`OutputLock.keep`) and the file there is the one this run saved last, or a one-line error says what
+    took its place."""
+    lock = OutputLock.held.get(os.path.abspath(out))
+    if lock is not None:
+        lock.keep()
+
+
+def saved_to(out: str | os.PathLike[str]) -> None:
+    """After a save to ``out``: the file there is this run's (:func:`still_locked` checks it before the next)."""
+    lock = OutputLock.held.get(os.path.abspath(out))
+    if lock is not None:
+        with contextlib.suppress(OSError):
+            info = os.stat(out)
+            lock.wrote = (info.st_dev, info.st_ino)
+
+
+def _same_file(path: Path, identity: tuple[int, int]) -> bool:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return True  # gone, or out of reach: nothing there to keep, and the save says what is wrong
+    return (info.st_dev, info.st_ino) == identity

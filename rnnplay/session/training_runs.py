@@ -38,7 +38,7 @@ from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
-from rnnplay.session.output_paths import check_output_path
+from rnnplay.session.output_paths import check_output_path, saved_to, still_locked
 
 
 @dataclass
@@ -97,7 +97,9 @@ class TrainingRun:
         return sum(a.nbytes for a in arrays) + METADATA_ROOM
 
     def save(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
-        """Save weights and the full training state (resumable) atomically."""
+        """Save weights and the full training state (resumable) atomically; refused when another run took ``path``
+        since this one locked it (:func:`~rnnplay.session.output_paths.still_locked`)."""
+        still_locked(path)
         meta = {
             "corpus": {"name": self.corpus.name, "source": self.corpus.source, "sha256": self.corpus.sha256,
                        "chars": self.corpus.chars},
@@ -105,7 +107,9 @@ class TrainingRun:
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             **self.extra,
         }
-        return save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
+        saved = save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
+        saved_to(path)
+        return saved
 
     def rescue_path(self, path: str | os.PathLike[str]) -> Path:
         """Where a checkpoint goes when ``path`` cannot be written: rnnplay's data folder, one file per run and path
