@@ -45,7 +45,8 @@ async def test_ctrl_j_and_shift_enter_start_new_lines_and_enter_runs_them_all(ap
 def type_fast(app: RnnplayApp, *keys: str) -> None:
     """Keys arriving together, as a terminal delivers fast typing: none waits for the one before it."""
     for key in keys:
-        character = {"enter": "\r", "ctrl+j": "\n", "tab": "\t", "space": " "}.get(key, key)
+        character = {"enter": "\r", "ctrl+j": "\n", "tab": "\t", "space": " ", "backspace": "\x7f", "ctrl+u": "\x15",
+                     "ctrl+w": "\x17", "left": None, "home": None}.get(key, key)
         app.post_message(events.Key(key, character))
 
 
@@ -252,3 +253,23 @@ async def test_a_plugin_completer_that_fails_offers_nothing_and_says_so_once(tin
             assert "ran a" in messages(app, "info") and not menu_of(app).has_class("open")
     finally:
         reset_host()
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    (("a", "b", "c", "backspace", "d"), "abd"),
+    (("h", "e", "l", "l", "o", "ctrl+u", "w", "o", "r", "l", "d"), "world"),
+    (("a", "b", "c", "left", "x"), "abxc"),
+    (("a", "b", "c", "home", "x"), "xabc"),
+    (("o", "n", "e", "space", "t", "w", "o", "ctrl+w", "t", "h", "r", "e", "e"), "one three"),
+], ids=["backspace", "ctrl+u", "left", "home", "ctrl+w"])
+async def test_editing_keys_in_a_burst_of_typing_act_where_they_came(app: RnnplayApp, keys: tuple[str, ...],
+                                                                     expected: str) -> None:
+    """Over ssh or from a script, an editing key comes in one read with the text around it: it acted after all of
+    it (`abc`, Backspace, `d` gave `abc`), as its binding ran only once the key had bubbled up to the app."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt = prompt_of(app)
+        type_fast(app, *keys)
+        for _ in range(3):  # every key handled: the prompt's, then those that bubbled up to the app
+            await pilot.pause()
+        assert prompt.text == expected
+

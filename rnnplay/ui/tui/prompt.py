@@ -98,7 +98,9 @@ class PromptInput(TextArea):
         Typed characters are gathered and inserted together once the keys queued behind
         them are read: TextArea rewraps the whole line at every insert, so a long paste
         inserted key by key costs time quadratic in its length (and holds a signal or a
-        keystroke up behind it). Any other key inserts what was gathered first.
+        keystroke up behind it). Any other key inserts what was gathered first, and a key
+        bound here (TextArea's editing keys: Backspace, ←, Home, Ctrl+U, Ctrl+W, …) acts
+        here too: as a binding it would act after the characters typed behind it.
         """
         action = IN_TURN.get(event.key)
         if action is None and event.is_printable and event.character and not self.read_only:
@@ -113,6 +115,17 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             getattr(self, f"action_{action}")()
+        elif await self.run_own_binding(event.key):
+            event.stop()
+            event.prevent_default()
+
+    async def run_own_binding(self, key: str) -> bool:
+        """Run this widget's own binding of ``key``, as the app would once the key bubbled up to it; False if none
+        ran (the key goes on to TextArea and up to the app, whose bindings act there)."""
+        for binding in self._bindings.key_to_bindings.get(key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                return True
+        return False
 
     def insert_typed(self) -> None:
         """Insert the characters gathered by :meth:`_on_key` where the cursor is, as TextArea inserts a key."""
