@@ -273,3 +273,13 @@ async def test_editing_keys_in_a_burst_of_typing_act_where_they_came(app: Rnnpla
             await pilot.pause()
         assert prompt.text == expected
 
+
+async def test_ctrl_q_leaves_as_ctrl_d_does_and_stays_once_for_an_unsaved_model(app: RnnplayApp) -> None:
+    """Textual's own Ctrl+Q quit at once: no stop for a trained model that could not be saved (Ctrl+D's `keep_back`)."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.session.runner.unsaved = lambda: True  # type: ignore[method-assign]
+        await pilot.press(*"ROMEO", "ctrl+q")
+        await until(pilot, lambda: app.kept_back)
+        assert app.is_running and prompt_of(app).text == "ROMEO"
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)

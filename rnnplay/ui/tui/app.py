@@ -63,7 +63,7 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
-        "Ctrl+D (on an empty input) or /quit leaves · F2 shows or hides the side panel")
+        "Ctrl+D (on an empty input), Ctrl+Q or /quit leaves · F2 shows or hides the side panel")
 
 WIDE = 100  # columns from which the side panel has its full width
 CRAMPED = 70  # columns below which the side panel starts hidden, so the conversation keeps the width
@@ -361,6 +361,10 @@ class RnnplayApp(App[None]):
 
     def action_help(self) -> None:
         self.submit("/help")
+
+    async def action_quit(self) -> None:
+        """Textual's Ctrl+Q and the palette's Quit leave as Ctrl+D does: a training saves, an unsaved model stays."""
+        self.action_leave()
 
     def action_leave(self) -> None:
         job = self.session.training
