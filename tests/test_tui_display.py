@@ -19,6 +19,7 @@ from tiny_model import write_corpus
 
 from rnnplay.session.events import Changed, ClipboardCopy, CompareShown, Working
 from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.prompt import PromptInput
 from rnnplay.ui.tui.render import HangingText
 from rnnplay.ui.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
 
@@ -245,3 +246,23 @@ async def test_loading_another_model_clears_the_last_runs_panel(app: RnnplayApp,
         await until(pilot, lambda: not panel.has_class("active"))
         assert not plot.train and not plot.val
         assert "at step" not in str(app.query_one("#train-status", Static).render())
+
+
+@pytest.mark.parametrize("size", [(3, 3), (1, 1), (5, 2)])
+async def test_a_window_a_few_columns_wide_draws_without_a_crash(app: RnnplayApp, size: tuple[int, int]) -> None:
+    """At five columns or fewer the input's placeholder was wrapped at width 0 (ValueError in TextArea)."""
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press(*"ab")
+        await pilot.pause()
+        assert app.is_running and app.query_one(PromptInput).text == "ab"
+
+
+async def test_a_window_narrowed_to_a_column_and_back_keeps_working(app: RnnplayApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        for width in (40, 6, 5, 3, 1, 2, 80):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+        await pilot.press(*"ab")
+        await pilot.pause()
+        assert app.is_running and app.query_one(PromptInput).text == "ab"
