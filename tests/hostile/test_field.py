@@ -3,7 +3,8 @@
 Standard streams as a shell may hand them over (stdout on a full disk, closed, read-only, or read by a
 ``head`` that leaves; stderr closed or full), encodings that cannot hold the text (``PYTHONIOENCODING=ascii``,
 ``LC_ALL=C`` with ``PYTHONUTF8=0``), the app started without a terminal, a history file that is a FIFO or a
-device, the REPL's prompt under Ctrl+Z and a long paste typed key by key, a dumb terminal, and a data folder
+device, the REPL's prompt under Ctrl+Z and a long paste typed key by key, a dumb terminal, the app in a terminal
+that is not UTF-8 or sent a byte that is not, or with stdout sent to a file, and a data folder
 that is a file. Each row runs the real command in a subprocess inside a sandbox (``harness.py``); it ends in one
 line or as a Unix tool would, changes no file outside its place and never hangs.
 """
@@ -11,10 +12,13 @@ line or as a Unix tool would, changes no file outside its place and never hangs.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from pty_screen import screen_of
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -264,16 +269,27 @@ def test_the_heat_legend_is_in_the_colours_of_the_text(sandbox: Sandbox, model: 
 class AppInATerminal:
     """``rnnplay tui m.npz`` (or ``repl``) in a pseudo-terminal of its own, a thread reading all it shows."""
 
-    def __init__(self, sandbox: Sandbox, model: Path, front: str = "tui") -> None:
+    def __init__(self, sandbox: Sandbox, model: Path, front: str = "tui", *, env: dict[str, str | None] | None = None,
+                 stdout: Path | None = None, size: tuple[int, int] | None = None, started: bool = True,
+                 command: tuple[str, ...] = ("-m", "rnnplay")) -> None:
+        """``env``: more environment (a value None removes the name); ``stdout``: a file instead of the terminal;
+        ``size``: the terminal's (rows, columns); ``started``: wait for the app's first screen."""
         furnish(sandbox, model)
         self.master, slave = os.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", front, "m.npz"], cwd=sandbox.work,
-                                     env={**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1"},
-                                     stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        if size is not None:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
+        environ = {**sandbox.env, "TERM": "xterm-256color", "RNNPLAY_NOHISTORY": "1", **(env or {})}
+        out = open(stdout, "wb") if stdout is not None else None  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, *command, front, "m.npz"], cwd=sandbox.work,
+                                     env={k: v for k, v in environ.items() if v is not None},
+                                     stdin=slave, stdout=out or slave, stderr=slave, start_new_session=True)
         os.close(slave)
+        if out is not None:
+            out.close()
         self.reader = TerminalReader(self.master)
         self.chunks, self.shown = self.reader.chunks, self.reader.shown
-        self.wait_for(lambda: b"type a few characters" in self.shown(), "the first screen")
+        if started:
+            self.wait_for(lambda: b"type a few characters" in self.shown(), "the first screen")
 
     def hang_up(self) -> None:
         """The terminal window closes: its master end closes, with no signal sent."""
@@ -352,3 +368,62 @@ def test_a_front_end_whose_terminal_goes_away_without_a_sighup_leaves(app_in_a_t
     app = app_in_a_terminal
     app.hang_up()
     assert app.proc.wait(60) == 128 + signal.SIGHUP
+
+
+def test_a_byte_from_the_terminal_that_is_not_utf8_is_read_as_a_replacement_character(
+        app_in_a_terminal: AppInATerminal) -> None:
+    """`caf` and a Latin-1 é (the byte 0xE9): Textual's input thread ended in a UnicodeDecodeError, the app gone
+    with exit 0 (with a training running, the app stayed and no key worked any more)."""
+    app = app_in_a_terminal
+    app.type(b"caf\xe9")
+    app.type(b"s")
+    app.wait_for(lambda: "caf\ufffds" in app.shown().decode("utf-8", "replace"), "the text typed, U+FFFD for the byte")
+    app.proc.terminate()
+    assert app.proc.wait(60) == 143
+
+
+def test_the_app_ending_on_an_exception_exits_non_zero(sandbox: Sandbox, model: Path) -> None:
+    """A bug that ends the app (a crash in drawing it, the input thread's death) was an exit 0: a script saw success."""
+    crash = ("import runpy, rnnplay.ui.tui.app as a; a.RnnplayApp.show_cards = lambda self: 1 / 0; "
+             "runpy.run_module('rnnplay', run_name='__main__')")
+    app = AppInATerminal(sandbox, model, command=("-c", crash), started=False)
+    try:
+        assert app.proc.wait(60) == 1
+        app.wait_for(lambda: b"unexpected error" in app.shown(), "the line that says so")
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize(("env", "words"), [
+    ({"TERM": "dumb"}, ("TERM=dumb", "`rnnplay repl`")),
+    ({"PYTHONIOENCODING": "ascii"}, ("draws in UTF-8", "encoding is ascii", "LANG=C.UTF-8", "`rnnplay repl`")),
+    ({"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}, ("draws in UTF-8", "LANG=C.UTF-8")),
+], ids=["term-dumb", "pythonioencoding-ascii", "c-locale"])
+def test_a_terminal_the_app_cannot_draw_on_is_refused_in_one_line(sandbox: Sandbox, model: Path,
+                                                                  env: dict[str, str | None],
+                                                                  words: tuple[str, ...]) -> None:
+    """TERM=dumb had the full screen drawn anyway (truecolour, the alternate screen, mouse tracking); an encoding
+    that is not UTF-8 had every box and block character of the frame drawn as an escape such as \\u258a."""
+    app = AppInATerminal(sandbox, model, env=env, started=False)
+    try:
+        assert app.proc.wait(60) == 1
+        app.wait_for(lambda: app.shown().endswith(b"\n"), "the line")
+        text = app.shown().decode("utf-8", "replace")
+    finally:
+        app.close()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("rnnplay: error: ") and "\x1b" not in text, text
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_the_app_with_stdout_sent_to_a_file_draws_at_the_windows_size(sandbox: Sandbox, model: Path) -> None:
+    """`rnnplay > log.txt`: Textual took the window's size from stdout, and drew at 80x24 in any window."""
+    log = sandbox.root / "log.txt"
+    app = AppInATerminal(sandbox, model, env={"COLUMNS": None}, stdout=log, size=(30, 90))
+    try:
+        app.wait_for(lambda: "Help" in screen_of(app.shown(), 30, 90).display[29], "the footer on the last row")
+        app.proc.terminate()
+        assert app.proc.wait(60) == 143
+    finally:
+        app.close()
+    assert log.read_bytes() == b""  # the app writes nothing there

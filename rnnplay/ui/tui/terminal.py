@@ -1,0 +1,92 @@
+"""The terminal the app runs in, as a user's shell hands it over.
+
+Textual reads keys from stdin, draws on stderr and takes the window's size from stdout. So:
+
+* stdin and stderr must be terminals, TERM not ``dumb`` (no cursor movement, no colours: the
+  REPL draws there) and stderr's encoding UTF-8 (the frame's box and block characters were drawn
+  as ``\\u258a`` escapes); otherwise one line that says what to do (:func:`require_terminal`);
+* stdout sent to a file or a pipe (``rnnplay > log.txt``) is pointed at stderr's terminal while
+  the app runs, so that it draws at the window's size, not at 80x24 (:func:`stdout_on_the_terminal`);
+* a byte from the terminal that is not UTF-8 (a Latin-1 é, line noise) is read as U+FFFD instead
+  of ending Textual's input thread (:func:`lenient_keys`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Iterator
+
+from rnnplay.core.errors import RnnplayError, printable
+
+
+def is_terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def require_terminal() -> None:
+    """One line instead of an app that types a file's lines as keys, draws where nobody sees, or draws garbage."""
+    for name in ("stdin", "stderr"):
+        stream = getattr(sys, f"__{name}__")
+        try:
+            tty = stream is not None and stream.isatty()
+        except (AttributeError, ValueError, OSError):
+            tty = False
+        if not tty:
+            raise RnnplayError(f"standard {'input' if name == 'stdin' else 'error'} is not a terminal, and the app "
+                               "reads keys and draws there: run `rnnplay` in a terminal, or pipe lines into "
+                               "`rnnplay repl`")
+    if os.environ.get("TERM") == "dumb":
+        raise RnnplayError("this terminal (TERM=dumb) cannot draw the app's screen: use `rnnplay repl`, or a "
+                           "terminal that can (TERM=xterm-256color)")
+    encoding = getattr(sys.__stderr__, "encoding", None) or "ascii"
+    try:
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if not utf8:
+        raise RnnplayError(f"the app draws in UTF-8, and this terminal's encoding is {printable(encoding)}: set a "
+                           "UTF-8 locale (e.g. LANG=C.UTF-8), or use `rnnplay repl`")
+
+
+@contextlib.contextmanager
+def stdout_on_the_terminal() -> Iterator[None]:
+    """Descriptor 1 on stderr's terminal for the block when stdout is a file or a pipe, given back after it (the
+    app writes nothing there; what was written before the app stays in the file, in its place)."""
+    if is_terminal(1) or not is_terminal(2):
+        yield
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.__stdout__.flush()  # type: ignore[union-attr]
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def lenient_keys() -> None:
+    """Textual's input thread decodes the terminal's bytes as strict UTF-8: one byte that is not UTF-8 ended the
+    thread (a traceback, or, with a training running, an app that took no key any more). Its decoder replaces
+    such a byte with U+FFFD from now on."""
+    try:
+        from textual.drivers import linux_driver
+    except ImportError:  # not a POSIX system: Textual's Windows driver reads keys otherwise
+        return
+    if hasattr(linux_driver, "getincrementaldecoder"):
+        linux_driver.getincrementaldecoder = lenient_decoder  # type: ignore[attr-defined]
+
+
+def lenient_decoder(encoding: str) -> functools.partial[codecs.IncrementalDecoder]:
+    """``codecs.getincrementaldecoder`` whose decoders replace what they cannot decode."""
+    return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
