@@ -39,6 +39,7 @@ from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_e
 
 TEXT = "ROMEO: But soft, what light? Café résumé naïve. 日本語 🎉 e\u0301 שלום\n" * 20
 ASCII = {"PYTHONIOENCODING": "ascii"}
+WRITE_ONLY = "<write-only>"  # stdin as GNU nohup leaves it (`0>/dev/null`): reads fail with EBADF
 NAME = "ünï日本.txt"  # a corpus and a text whose name the ascii stdout cannot hold
 TRAIN = ("train", NAME, "--steps", "2", "--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8",
          "--val-every", "0", "--sample-every", "0", "--out", "out.npz")
@@ -49,7 +50,7 @@ class Case:
     args: tuple[str, ...]
     stdout: str = "pipe"  # pipe, full (/dev/full), closed (>&-), read-only (1<file), head (a reader that leaves)
     stderr: str = "pipe"  # pipe, full, closed
-    stdin: str | None = None  # text to pipe in; None: /dev/null
+    stdin: str | None = None  # text to pipe in; None: /dev/null; WRITE_ONLY: /dev/null opened write-only (nohup's)
     env: dict[str, str] = field(default_factory=dict)
     error: str | tuple[str, ...] | None = None  # the one line's words; None: the command must succeed
     code: int = 1  # the exit code with that line (2: a usage mistake argparse reports)
@@ -104,6 +105,14 @@ ROWS = [
     row("app-on-a-checkpoint-named-first", "m.npz", error="standard input is not a terminal"),
     row("a-mistyped-command", "trian", "m.npz", error="invalid choice: 'trian'", code=2),
     row("a-text-named-first", NAME, error=("invalid choice", "train"), code=2),
+    # stdin open for writing only (`nohup`, `0>/dev/null`): reads fail with EBADF, which ended in a traceback
+    row("repl-stdin-write-only", "repl", "m.npz", stdin=WRITE_ONLY, error="cannot read stdin: Bad file descriptor"),
+    row("sample-seed-stdin-write-only", "sample", "m.npz", "--seed", "-", stdin=WRITE_ONLY,
+        error="cannot read stdin: Bad file descriptor"),
+    row("score-file-stdin-write-only", "score", "m.npz", "--file", "-", stdin=WRITE_ONLY,
+        error="cannot read stdin: Bad file descriptor"),
+    row("neurons-file-stdin-write-only", "neurons", "m.npz", "--unit", "0:1", "--file", "-", stdin=WRITE_ONLY,
+        error="cannot read stdin: Bad file descriptor"),
     # rnnplay's data folder below a file
     row("models-data-home-a-file", "models", env={"XDG_DATA_HOME": "{work}/afile"}, out="is a file"),
     row("models-data-home-read-only", "models", env={"XDG_DATA_HOME": "/sys/kernel"},  # refuses even root
@@ -132,10 +141,12 @@ def run_case(box: Sandbox, case: Case, timeout: float = 60) -> Outcome:
     targets = {"full": "/dev/full", "read-only": str(box.work / "read-only")}
     files = {name: open(targets[how], "r" if how == "read-only" else "w")  # noqa: SIM115
              for name, how in (("stdout", case.stdout), ("stderr", case.stderr)) if how in targets}
+    if case.stdin == WRITE_ONLY:
+        files["stdin"] = open(os.devnull, "w")  # noqa: SIM115
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "rnnplay", *case.args], cwd=box.work, env=env,
-        stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
+        stdin=files.get("stdin", subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL),
         stdout=files.get("stdout", subprocess.PIPE), stderr=files.get("stderr", subprocess.PIPE),
         preexec_fn=(lambda: [os.close(fd) for fd in closing]) if closing else None,
     )
@@ -148,7 +159,8 @@ def run_case(box: Sandbox, case: Case, timeout: float = 60) -> Outcome:
             proc.wait(timeout)
             out = head
         else:
-            out, err = proc.communicate(case.stdin.encode() if case.stdin is not None else None, timeout)
+            piped = case.stdin is not None and case.stdin != WRITE_ONLY
+            out, err = proc.communicate(case.stdin.encode() if piped else None, timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()

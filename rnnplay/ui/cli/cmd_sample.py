@@ -144,13 +144,22 @@ def read_stdin(what: str, encoding: str = "utf-8") -> str:
     if sys.stdin is None:
         raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
     if not sys.stdin.isatty():
-        return read_stream(sys.stdin.buffer, "stdin", encoding)
+        return read_stdin_stream(what, encoding)
     print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
     try:
-        return read_stream(sys.stdin.buffer, "stdin", encoding)
+        return read_stdin_stream(what, encoding)
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
         raise
+
+
+def read_stdin_stream(what: str, encoding: str) -> str:
+    """stdin's text; one that cannot be read (``nohup`` opens /dev/null write-only in its place) is one line."""
+    try:
+        return read_stream(sys.stdin.buffer, "stdin", encoding)
+    except OSError as err:
+        raise RnnplayError(f"cannot read stdin: {err.strerror or err}; pipe {what} in, or pass it as an argument "
+                           "or a file") from None
 
 
 def heat_paint(console: Console, running: RunningScore, model: Model, shown: Callable[[str], str]

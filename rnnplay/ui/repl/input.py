@@ -19,6 +19,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import History, InMemoryHistory
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.plugins.slash import command_table, complete_line
 from rnnplay.session.session import Session
 from rnnplay.ui.history import append_history, history_path, load_history
@@ -61,8 +62,14 @@ class SharedHistory(History):
 
 
 def piped_line() -> str | None:
-    """A line of stdin without its line end (LF or CRLF), bytes that are not UTF-8 as U+FFFD; None at the end."""
-    raw = sys.stdin.buffer.readline()
+    """A line of stdin without its line end (LF or CRLF), bytes that are not UTF-8 as U+FFFD; None at the end.
+
+    A stdin that cannot be read (``nohup`` opens /dev/null write-only in its place: EBADF) is one line."""
+    try:
+        raw = sys.stdin.buffer.readline()
+    except OSError as err:
+        raise RnnplayError(f"cannot read stdin: {err.strerror or err}; run `rnnplay repl` in a terminal, or pipe "
+                           "a script into it (… | rnnplay repl)") from None
     return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r") if raw else None
 
 
