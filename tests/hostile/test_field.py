@@ -113,6 +113,9 @@ ROWS = [
         error="cannot read stdin: Bad file descriptor"),
     row("neurons-file-stdin-write-only", "neurons", "m.npz", "--unit", "0:1", "--file", "-", stdin=WRITE_ONLY,
         error="cannot read stdin: Bad file descriptor"),
+    # a piped script that ends inside an open """ block ran the block's opening quotes as a seed and exited 0
+    row("repl-script-ends-inside-a-block", "repl", "m.npz", stdin='/set length 10\n"""\nline1\nline2\n',
+        error=("never closed", '"""')),
     # rnnplay's data folder below a file
     row("models-data-home-a-file", "models", env={"XDG_DATA_HOME": "{work}/afile"}, out="is a file"),
     row("models-data-home-read-only", "models", env={"XDG_DATA_HOME": "/sys/kernel"},  # refuses even root

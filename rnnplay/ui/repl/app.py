@@ -88,7 +88,7 @@ from rnnplay.ui.repl.input import (
     block_open,
     bound_undo,
     default_history,
-    piped_line,
+    piped_entry,
     unquote_block,
 )
 from rnnplay.ui.repl.layout import compare_layout
@@ -347,12 +347,7 @@ class Repl(TerminalOutput):
     def read_piped_line(self) -> str | None:
         """The next line from a pipe (a block opened with three quotes runs to its closing line); None at its end."""
         self.drain()
-        line = piped_line()
-        if line is None:
-            return None
-        while block_open(line) and (more := piped_line()) is not None:
-            line += "\n" + more
-        return line
+        return piped_entry()
 
     def run(self) -> int:
         self.owner = threading.current_thread()

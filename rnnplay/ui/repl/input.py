@@ -73,6 +73,20 @@ def piped_line() -> str | None:
     return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r") if raw else None
 
 
+def piped_entry() -> str | None:
+    """The next entry of a piped script: a line, or a block opened with three double quotes through the line that
+    closes it; None at the script's end. A script that ends inside a block is one line: the block was cut short,
+    or its closing quotes forgotten, and its text is no seed."""
+    line = piped_line()
+    while line is not None and block_open(line):
+        more = piped_line()
+        if more is None:
+            raise RnnplayError(f'the script ended inside a block opened with {QUOTES} and never closed; end the '
+                               f'block with a line ending in {QUOTES}')
+        line += "\n" + more
+    return line
+
+
 def default_history() -> History:
     """The shared history file, or a history that lasts this run only when RNNPLAY_NOHISTORY is set."""
     path = history_path()
