@@ -18,12 +18,14 @@ import re
 import signal
 import subprocess
 import sys
+import termios
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import TIMEOUT, environment, screen_of
+from waiting import wait_for
 
 from rnnplay.models.bundled import BUNDLED_MODEL
 
@@ -209,3 +211,51 @@ def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(env: dict[str, s
         child.expect(pexpect.EOF)
         child.close()
     assert child.exitstatus == 1
+
+
+def test_ctrl_backslash_while_a_turn_streams_loses_no_training(env: dict[str, str], tmp_path: Path) -> None:
+    """Ctrl+\\ during a turn sent SIGQUIT (the terminal's signal keys stay on while a turn streams) and ended the
+    REPL at once, exit 131: a /train running in it was lost, its lock file left. Now the key does nothing there, as
+    at the prompt: the turn goes on, and the training is saved when the REPL leaves."""
+    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
+    out = tmp_path / "run.npz"
+    with repl(env) as child:
+        command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
+                "/stop ends it")
+        command(child, "/set length 100000", "length = 100000 chars")
+        child.send("KING:\r")
+        child.expect(rb"KING:(\r\n|.){200}")  # well into the text
+        child.send("\x1c")  # Ctrl+\\
+        child.expect(rb"(\r\n|.){200}")  # the turn goes on
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        child.sendeof()
+        child.expect_exact(b"saved")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus)
+    assert out.exists() and not list(tmp_path.glob("*.lock"))
+
+
+def test_a_turn_stopped_and_brought_back_sets_its_terminal_mode_again(env: dict[str, str]) -> None:
+    """Ctrl+Z mid-turn, then `fg`: the shell puts its own mode back while the REPL is stopped, and the turn went on
+    with keys echoed into its text and type-ahead flushed by Ctrl+C (``echo -noflsh``). SIGCONT now sets the
+    streaming mode again. (SIGSTOP stands for Ctrl+Z: the kernel drops a terminal's SIGTSTP to this orphaned
+    process group.)"""
+    with repl(env) as child:
+        command(child, "/set length 100000", "length = 100000 chars")
+        child.send("KING:\r")
+        child.expect(rb"KING:(\r\n|.){200}")
+        streaming = termios.tcgetattr(child.child_fd)  # the pty's master reads and sets the terminal's mode
+        assert not streaming[3] & termios.ECHO and streaming[3] & termios.NOFLSH
+        child.kill(signal.SIGSTOP)
+        shell = list(streaming)
+        shell[3] = (shell[3] | termios.ECHO) & ~termios.NOFLSH  # what the shell puts back
+        termios.tcsetattr(child.child_fd, termios.TCSANOW, shell)
+        child.kill(signal.SIGCONT)
+        wait_for(lambda: termios.tcgetattr(child.child_fd)[3] == streaming[3], "the streaming mode again", TIMEOUT)
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        command(child, "/show", "vocabulary")

@@ -1,11 +1,13 @@
-"""The REPL's hold on the terminal during a turn: keys not echoed, Ctrl+C as a request, stderr as whole lines,
-and the one escape sequence written by hand, OSC 52 (the clipboard), which rich has no call for."""
+"""The REPL's hold on the terminal during a turn: keys not echoed (and Ctrl+\\ off, the mode set again after
+``fg``), Ctrl+C as a request, stderr as whole lines, and the one escape sequence written by hand, OSC 52 (the
+clipboard), which rich has no call for."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import io
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -26,22 +28,57 @@ def keys_not_echoed(fd: int | None) -> Iterator[None]:
     """While a turn streams, keys typed on the terminal ``fd`` are not echoed; the terminal keeps them for the prompt.
 
     Ctrl+C still sends SIGINT, and no longer throws away what was typed before it
-    (NOFLSH). Not a terminal: nothing changes.
+    (NOFLSH). Ctrl+\\ sends nothing, as at the prompt (prompt-toolkit's raw mode): its
+    SIGQUIT ended the REPL at once, and a training running in it was lost. Stopped
+    (Ctrl+Z) and brought back (``fg``), the turn sets that mode again, as the shell
+    put back its own meanwhile. Not a terminal: nothing changes.
     """
     try:
         saved = termios.tcgetattr(fd) if termios is not None and fd is not None else None
     except (termios.error, OSError, ValueError):
         saved = None
-    if saved is None:
+    if saved is None or fd is None:
         yield
         return
     quiet = list(saved)
     quiet[3] = (quiet[3] & ~termios.ECHO) | termios.NOFLSH  # index 3: the local modes
+    quiet[6] = list(saved[6])  # the control characters: VQUIT off
+    quiet[6][termios.VQUIT] = bytes([_vdisable(fd)])
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        with mode_kept_on_continue(fd, quiet):
+            yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def _vdisable(fd: int) -> int:
+    """The value that turns a terminal's control character off (_POSIX_VDISABLE: 0 on Linux, 0xff on the BSDs)."""
+    try:
+        value = os.fpathconf(fd, "PC_VDISABLE")
+    except (OSError, ValueError):
+        return 0
+    return value if 0 <= value <= 255 else 0
+
+
+@contextlib.contextmanager
+def mode_kept_on_continue(fd: int, mode: list) -> Iterator[None]:
+    """While the block runs, SIGCONT (``fg`` after Ctrl+Z) sets the terminal ``fd`` to ``mode`` again, when this
+    process is in the foreground (in the background, ``bg``, it would be stopped for it). Main thread only."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGCONT"):
+        yield
+        return
+
+    def again(_signum: int, _frame: object) -> None:
+        with contextlib.suppress(termios.error, OSError):
+            if os.tcgetpgrp(fd) == os.getpgrp():
+                termios.tcsetattr(fd, termios.TCSANOW, mode)
+
+    previous = signal.signal(signal.SIGCONT, again)
     try:
         yield
     finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
+        signal.signal(signal.SIGCONT, previous)
 
 
 @contextlib.contextmanager
