@@ -267,6 +267,28 @@ def heat_on_a_terminal(sandbox: Sandbox, model: Path, term: str) -> tuple[bytes,
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_the_repl_typed_at_a_terminal_with_stdout_to_a_file_refuses_in_one_line(sandbox: Sandbox,
+                                                                                 model: Path) -> None:
+    """`rnnplay repl > out.txt` in a terminal: the screen stayed blank while the file filled with the prompt's
+    redraw codes (the /quit typed here ended it, exit 0). Now one line on stderr, exit 1, and an empty file."""
+    furnish(sandbox, model)
+    master, slave = os.openpty()
+    os.write(master, b"/quit\r")  # what the old REPL read at its prompt, blank on the screen
+    with open(sandbox.work / "out.txt", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl", "m.npz"], cwd=sandbox.work, env=sandbox.env,
+                                stdin=slave, stdout=out, stderr=subprocess.PIPE)
+    os.close(slave)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        os.close(master)
+    outcome = Outcome(proc.returncode, (sandbox.work / "out.txt").read_text(), err.decode(), 0.0)
+    assert_one_line_error(outcome, mentions=("stdout is not a terminal", "rnnplay sample"))
+    assert outcome.stdout == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_heat_on_a_dumb_terminal_says_so(sandbox: Sandbox, model: Path) -> None:
     """`sample --heat` on TERM=dumb said 'stdout is not a terminal' about a terminal."""
     err = heat_on_a_terminal(sandbox, model, "dumb")[1]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.ui.cli import model_command, require_stdin
 
 ORDER = 2
@@ -28,4 +30,14 @@ def run(args: argparse.Namespace) -> int:
     from rnnplay.ui.repl.app import Repl
 
     require_stdin("repl")
+    require_terminal_output()
     return Repl(Session.open(args.model)).run()
+
+
+def require_terminal_output() -> None:
+    """Keys typed at a terminal, stdout a file or a pipe (`rnnplay repl > out.txt`): the prompt would be drawn into
+    the file, redraw codes and all, and the screen stay blank. One line instead."""
+    if sys.stdin.isatty() and not sys.stdout.isatty():
+        raise RnnplayError("the REPL's stdout is not a terminal, and its prompt would be drawn there: run it with "
+                           "stdout on the terminal, pipe a script into it (… | rnnplay repl > FILE), or use "
+                           "`rnnplay sample … > FILE`")
