@@ -151,3 +151,25 @@ def test_the_docs_list_every_setting_with_its_default() -> None:
 
 if __name__ == "__main__":
     print(settings_table(), end="")
+
+
+def test_an_integer_past_pythons_digit_limit_is_too_large_not_no_integer() -> None:
+    """`/sampler top-k k=<5,000 nines>` said "k must be an integer": int() refuses more than 4,300 digits."""
+    k = Param("k", int, 40, "how many", min=1)
+    with pytest.raises(RnnplayError, match=r"^k is too large \(5,000 digits\): k must be >= 1$"):
+        parse_value("k", k, "9" * 5000)
+    with pytest.raises(RnnplayError, match=r"^k is too small \(5,000 digits\): k must be >= 1$"):
+        parse_value("k", k, "-" + "9" * 5000)
+    with pytest.raises(RnnplayError, match=r"^k must be an integer \(got 'x9{39}'…\)$"):  # a long text shown cut
+        parse_value("k", k, "x" + "9" * 5000)
+
+
+def test_the_sampler_command_says_a_huge_k_is_too_large() -> None:
+    from rnnplay.session.events import Message
+    from rnnplay.session.session import Session
+
+    session = Session()
+    said: list[str] = []
+    session.subscribe(lambda e: said.append(e.text) if isinstance(e, Message) else None)
+    session.submit("/sampler top-k k=" + "9" * 5000)
+    assert any("k is too large (5,000 digits)" in line for line in said), said

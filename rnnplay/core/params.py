@@ -161,9 +161,22 @@ def parse_value(name: str, param: Param, text: str) -> Any:
     try:
         value = param.type(text)
     except ValueError:
+        if param.type is int and INTEGER.fullmatch(text):  # past Python's 4,300-digit limit on int()
+            digits = sum(c.isdigit() for c in text)
+            size = "small" if text.startswith("-") else "large"
+            rule = f": {name} must be {param.bounds()}" if param.bounds() else ""
+            raise RnnplayError(f"{name} is too {size} ({digits:,} digits){rule}") from None
         article = "an integer" if param.type is int else "a number"
-        raise RnnplayError(f"{name} must be {article} (got {text!r})") from None
+        raise RnnplayError(f"{name} must be {article} (got {shown_text(text)})") from None
     return param.check(value)
+
+
+INTEGER = re.compile(r"[+-]?\d+(_\d+)*")  # what int() reads, given digits enough
+
+
+def shown_text(text: str, limit: int = 40) -> str:
+    """``text``'s repr, cut after ``limit`` characters (a value typed thousands of characters long)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
 def parse_pairs(params: Mapping[str, Param], pairs: Mapping[str, str], what: str = "setting") -> dict[str, Any]:
