@@ -250,6 +250,19 @@ def test_a_history_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
     assert list(history.load_history_strings()) == []
 
 
+def test_a_file_name_that_is_not_utf8_is_kept_in_the_history_as_typed(tiny_path: Path, tmp_path: Path) -> None:
+    """`/save hi\\xe9st.npz` typed in a Latin-1 terminal (the prompt holds the byte as a lone surrogate): the
+    history kept `/save hi?st.npz`, and the line recalled saved under another name."""
+    name = os.fsencode(tmp_path) + b"/hi\xe9st.npz"
+    with start_repl(tiny_path, tmp_path / "history") as r:
+        r.keys.send_bytes(b"/save " + name + b"\r")
+        r.until(lambda: "saved" in r.text())
+    assert os.path.exists(name)
+    assert b"+/save " + name + b"\n" in (tmp_path / "history").read_bytes()
+    assert next(iter(SharedHistory(tmp_path / "history").load_history_strings())) == "/save " + os.fsdecode(name)
+    assert load_history(tmp_path / "history")[-1] == "/save " + os.fsdecode(name).replace("\udce9", "\ufffd")
+
+
 @pytest.mark.parametrize(
     ("line", "still_open", "submitted"),
     [

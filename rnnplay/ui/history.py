@@ -31,8 +31,12 @@ def history_path() -> Path | None:
     return Path(os.environ.get("RNNPLAY_HISTORY_FILE") or data_dir() / "history")
 
 
-def load_history(path: Path | None = None, limit: int = MAX_ENTRIES) -> list[str]:
-    """The last ``limit`` entries, oldest first ([] when there is no file, or history is off)."""
+def load_history(path: Path | None = None, limit: int = MAX_ENTRIES, exact: bool = False) -> list[str]:
+    """The last ``limit`` entries, oldest first ([] when there is no file, or history is off).
+
+    ``exact``: bytes that are not UTF-8 (a file name typed in another encoding, kept as the terminal sent it) come
+    back as the lone surrogates they were typed as, so that the line recalled names the same file; else as U+FFFD.
+    """
     path = path or history_path()
     if path is None:
         return []
@@ -40,7 +44,7 @@ def load_history(path: Path | None = None, limit: int = MAX_ENTRIES) -> list[str
         with regular_file(path, os.O_RDONLY) as f:
             size = os.fstat(f.fileno()).st_size
             f.seek(max(0, size - MAX_BYTES))  # the last entries are the ones kept
-            text = f.read(MAX_BYTES).decode("utf-8", errors="replace")
+            text = f.read(MAX_BYTES).decode("utf-8", errors="surrogateescape" if exact else "replace")
     except OSError:
         return []
     entries: list[str] = []
@@ -62,11 +66,15 @@ def append_history(entry: str, path: Path | None = None) -> None:
     if path is None or not entry.strip():
         return
     stamp = datetime.datetime.now().isoformat(sep=" ", timespec="seconds")
+    text = f"\n# {stamp}\n" + "".join(f"+{line}\n" for line in entry.split("\n"))
+    try:
+        data = text.encode("utf-8", errors="surrogateescape")  # a name's bytes that are not UTF-8 kept as typed
+    except UnicodeEncodeError:  # a surrogate no byte stands for ('\ud800'): '?' then, and the entry still kept
+        data = text.encode("utf-8", errors="replace")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with regular_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as f:
-            text = f"\n# {stamp}\n" + "".join(f"+{line}\n" for line in entry.split("\n"))
-            f.write(text.encode("utf-8", errors="replace"))
+            f.write(data)
     except OSError:
         pass
 

@@ -55,7 +55,7 @@ class SharedHistory(History):
         self.path = path
 
     def load_history_strings(self) -> Iterable[str]:
-        return reversed(load_history(self.path))  # prompt-toolkit wants the newest first
+        return reversed(load_history(self.path, exact=True))  # prompt-toolkit wants the newest first
 
     def store_string(self, string: str) -> None:
         append_history(string, self.path)
