@@ -93,6 +93,9 @@ def test_complete_the_new_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "notes-copy.npz").write_bytes(b"")
     session = Session()
     assert complete_line(session, "/load no") == ("no", ["notes", "notes-copy.npz"])
+    assert complete_line(session, "/load notes-copy.npz ") == ("", [])  # /load takes one argument, not a second name
+    (tmp_path / "data" / "rnnplay" / "models" / "my notes.npz").write_bytes(b"")
+    assert complete_line(session, "/load my no") == ("no", ["notes"])  # a name with a space goes on
     assert complete_line(session, "/transcript ") == ("", ["save"])
     assert complete_line(session, "/transcript save chat.md ") == ("", ["force"])
     assert complete_line(session, "/train notes.txt fr") == ("fr", ["from="])

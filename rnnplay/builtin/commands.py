@@ -193,8 +193,12 @@ def load(session: SessionAPI, argline: str) -> None:
 
 
 def complete_load(session: SessionAPI, argline: str) -> list[str]:
+    """A model's name or a checkpoint's path: one argument, so after a first word only the rest of a library name
+    that has spaces in it (``/load my mo`` -> ``model``), never a second name (``/load o2.npz shakespeare``)."""
     word = last_word(argline)
-    return [*(n for n in model_names() if n.startswith(word)), *complete_path(word, (".npz",))]
+    before = argline[: len(argline) - len(word)]  # the words typed before the one being completed
+    names = [n[len(before) :] for n in model_names() if n.startswith(before + word)]
+    return names if before else [*names, *complete_path(word, (".npz",))]
 
 
 def models(session: SessionAPI, argline: str) -> None:
