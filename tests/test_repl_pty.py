@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import TIMEOUT, environment, screen_of
+from terminal_reader import TerminalReader
 from waiting import wait_for
 
 from rnnplay.models.bundled import BUNDLED_MODEL
@@ -259,3 +261,33 @@ def test_a_turn_stopped_and_brought_back_sets_its_terminal_mode_again(env: dict[
         child.expect_exact(" ⏹ stopped\r\n".encode())
         child.expect_exact(PROMPT)
         command(child, "/show", "vocabulary")
+
+
+def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[str, str]) -> None:
+    """`setsid -w rnnplay repl`: the terminal is not the REPL's controlling one, and its Ctrl+C went to the shell's
+    job (here, to no one): the turn could not be stopped. Now the REPL reads that terminal's keys during a turn
+    itself: Ctrl+C stops the turn, and the keys typed before it reach the next prompt."""
+    master, slave = os.openpty()
+    termios.tcsetwinsize(slave, (24, 80))
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True)  # a session of its own that the pty does not belong to
+    os.close(slave)
+    reader = TerminalReader(master)
+    try:
+        wait_for(lambda: PROMPT in reader.shown(), "the prompt", TIMEOUT)
+        os.write(master, b"/set length 100000\r")
+        wait_for(lambda: b"length = 100000 chars" in reader.shown(), "the length set", TIMEOUT)
+        start = len(reader.chunks)  # the chunks read so far
+        os.write(master, b"KING:\r")
+        wait_for(lambda: len(reader.shown(since=start)) > 300, "the turn to stream", TIMEOUT)
+        os.write(master, b"/sho\x03")  # typed ahead, then Ctrl+C
+        wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
+        os.write(master, b"w\r")  # completes the '/sho' typed ahead
+        wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
+        os.write(master, b"\x04")
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)

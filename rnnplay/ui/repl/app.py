@@ -94,6 +94,7 @@ from rnnplay.ui.repl.input import (
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
 from rnnplay.ui.repl.terminal import StderrLines, ctrl_c_calls, keys_not_echoed, osc52
+from rnnplay.ui.repl.typeahead import TurnKeys
 
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
         '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
@@ -288,12 +289,14 @@ class Repl(TerminalOutput):
 
         worker = threading.Thread(target=work, name="rnnplay-turn", daemon=True)
         self.turn, self.stop_asked, self.give_up, self.said_stuck = worker, None, False, False
+        keys = TurnKeys(self.input_fd(), self.prompt.input)  # read here on a terminal not controlled (setsid)
         try:
-            with keys_not_echoed(self.input_fd()), ctrl_c_calls(self.stop_turn):
+            with keys_not_echoed(self.input_fd(), keys.own), ctrl_c_calls(self.stop_turn):
                 worker.start()
-                while not done.wait(0.1) and not self.given_up():
+                while not keys.wait(done, self.stop_turn) and not self.given_up():
                     pass
         finally:
+            keys.keep()
             self.stop_spinner()
             self.turn = None
             self.drain()

@@ -24,14 +24,15 @@ def osc52(text: str) -> str:
 
 
 @contextlib.contextmanager
-def keys_not_echoed(fd: int | None) -> Iterator[None]:
+def keys_not_echoed(fd: int | None, own_keys: bool = False) -> Iterator[None]:
     """While a turn streams, keys typed on the terminal ``fd`` are not echoed; the terminal keeps them for the prompt.
 
     Ctrl+C still sends SIGINT, and no longer throws away what was typed before it
     (NOFLSH). Ctrl+\\ sends nothing, as at the prompt (prompt-toolkit's raw mode): its
     SIGQUIT ended the REPL at once, and a training running in it was lost. Stopped
     (Ctrl+Z) and brought back (``fg``), the turn sets that mode again, as the shell
-    put back its own meanwhile. Not a terminal: nothing changes.
+    put back its own meanwhile. Not a terminal: nothing changes. ``own_keys``: the REPL reads
+    the keys itself (:mod:`rnnplay.ui.repl.typeahead`), so no key is a signal or edits a line.
     """
     try:
         saved = termios.tcgetattr(fd) if termios is not None and fd is not None else None
@@ -44,6 +45,10 @@ def keys_not_echoed(fd: int | None) -> Iterator[None]:
     quiet[3] = (quiet[3] & ~termios.ECHO) | termios.NOFLSH  # index 3: the local modes
     quiet[6] = list(saved[6])  # the control characters: VQUIT off
     quiet[6][termios.VQUIT] = bytes([_vdisable(fd)])
+    if own_keys:  # each key as it comes, Ctrl+C a key, Enter a '\r' as at the prompt
+        quiet[3] &= ~(termios.ISIG | termios.ICANON | termios.IEXTEN)
+        quiet[0] &= ~termios.ICRNL  # index 0: the input modes
+        quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
         with mode_kept_on_continue(fd, quiet):
