@@ -183,6 +183,21 @@ def test_a_damaged_cached_copy_is_fetched_again(server: str, cache: Path, monkey
     assert hashlib.sha256(card.cache_path.read_bytes()).hexdigest() == SHA256
 
 
+def test_a_damaged_cached_copy_that_cannot_be_fetched_again_says_so(cache: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`corpus show` and `train` of a card whose cached file was edited said only "cannot reach HOST", offline."""
+    with socket.socket() as sock:  # a port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", f"http://127.0.0.1:{port}/good")
+    card = require_card("tinyshakespeare")
+    card.cache_path.parent.mkdir(parents=True)
+    card.cache_path.write_bytes(b"not shakespeare at all")
+    with pytest.raises(RnnplayError, match=rf"^the cached copy {card.cache_path} does not match tinyshakespeare's "
+                       rf"sha256 \(damaged, or edited\), and fetching it again failed: cannot reach 127.0.0.1:{port}"):
+        load_corpus("tinyshakespeare")
+
+
 def test_url_spec_downloads_once_into_the_cache(server: str, cache: Path) -> None:
     corpus = load_corpus(f"url:{server}/good/input.txt")
     assert (corpus.name, corpus.sha256, corpus.source) == ("input.txt", SHA256, f"{server}/good/input.txt")

@@ -126,7 +126,11 @@ class Card:
         path = self.fetch(progress)
         data = read_regular_file(path) if path.stat().st_size == self.size else b""
         if hashlib.sha256(data).hexdigest() != self.sha256:
-            data = read_regular_file(self.fetch(progress, force=True))  # fetch verifies, so this copy is sound
+            try:
+                data = read_regular_file(self.fetch(progress, force=True))  # fetch verifies, so this copy is sound
+            except RnnplayError as err:  # say why it was fetched at all: "cannot reach …" alone misleads
+                raise RnnplayError(f"the cached copy {path} does not match {self.name}'s sha256 (damaged, or "
+                                   f"edited), and fetching it again failed: {err}") from None
         return data
 
     @property
