@@ -182,6 +182,18 @@ def test_an_out_folder_that_cannot_take_a_byte_is_refused_before_any_trial(tmp_p
     assert list(tmp_path.iterdir()) == []  # the folder it made is gone again
 
 
+def test_two_sweeps_into_one_folder_at_once_are_refused(tmp_path: Path) -> None:
+    """Two sweeps started together into one --out both passed its check for files, then replaced each other's
+    checkpoints and best.npz, each exiting 0 and naming its own best."""
+    out = tmp_path / "sweep"
+    taken = pytest.raises(RnnplayError, match=r"another training \(PID \d+\) is writing .*results\.json")
+    with output_dir(str(out)):
+        with taken, output_dir(str(out)):
+            pass
+        assert (out / "results.json.lock").exists()
+    assert not out.exists()  # the lock let go, and the empty folder removed
+
+
 def test_a_budget_and_a_setting_given_once(corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", str(corpus), "--grid", "hidden=8,16"]) == 1
     assert "give each trial a budget: --time SECONDS, --steps N or --epochs N" in capsys.readouterr().err

@@ -47,7 +47,7 @@ from rnnplay.corpora import Corpus
 from rnnplay.distributed.trials import CANCELLED, FAILED, FINISHED, Outcome, Progress, TrialRunner
 from rnnplay.folders import data_dir
 from rnnplay.plugins.host import get_host
-from rnnplay.session.output_paths import out_of_room_hint, why_unwritable
+from rnnplay.session.output_paths import OutputLock, out_of_room_hint, why_unwritable
 from rnnplay.session.training_runs import new_run
 
 WAITING, RUNNING, DIVERGED = "waiting", "running", "diverged"
@@ -271,7 +271,8 @@ def output_dir(path: str | None, trials: list[Trial] | None = None) -> Iterator[
             folder.rmdir()  # if this made it (empty)
         raise RnnplayError(f"cannot write to --out {folder}: {why[0]}; {why[1]}")
     try:
-        yield folder
+        with OutputLock(folder / "results.json", "--out"):  # two sweeps into one folder replaced each other's files
+            yield folder
     finally:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only if empty
