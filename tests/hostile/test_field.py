@@ -456,7 +456,7 @@ def test_a_terminal_the_app_cannot_draw_on_is_refused_in_one_line(sandbox: Sandb
 def test_the_app_with_stdout_sent_to_a_file_draws_at_the_windows_size(sandbox: Sandbox, model: Path) -> None:
     """`rnnplay > log.txt`: Textual took the window's size from stdout, and drew at 80x24 in any window."""
     log = sandbox.root / "log.txt"
-    app = AppInATerminal(sandbox, model, env={"COLUMNS": None}, stdout=log, size=(30, 90))
+    app = AppInATerminal(sandbox, model, env={"COLUMNS": None, "LINES": None}, stdout=log, size=(30, 90))
     try:
         app.wait_for(lambda: "Help" in screen_of(app.shown(), 30, 90).display[29], "the footer on the last row")
         app.proc.terminate()
