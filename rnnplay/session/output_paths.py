@@ -280,8 +280,11 @@ def saved_to(out: str | os.PathLike[str]) -> None:
     """After a save to ``out``: the file there is this run's (:func:`still_locked` checks it before the next)."""
     lock = OutputLock.held.get(os.path.abspath(out))
     if lock is not None:
-        with contextlib.suppress(OSError):
+        try:
             info = os.stat(out)
+        except OSError:  # moved away the moment it was written: what is there later cannot be told from ours
+            lock.wrote = None
+        else:
             lock.wrote = (info.st_dev, info.st_ino)
 
 
