@@ -22,6 +22,7 @@ from rnnplay.core.trainer import StepEvent
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
 from rnnplay.corpora import file_corpus as file_corpus_module
+from rnnplay.corpora import text as text_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.id_file import vocab_key
 from rnnplay.corpora.text import check_text, read_text_file
@@ -381,6 +382,40 @@ def test_the_cli_trains_and_shows_a_corpus_through_its_id_file(tmp_path: Path, a
                               timeout=300, cwd=tmp_path)
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert list((tmp_path / "cache" / "ids").glob("*.ids")) and load_model(tmp_path / "m.npz").training["step"] == 2
+
+
+def test_a_killed_builds_part_file_is_removed_before_the_room_is_measured(tmp_path: Path, cache: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The free space was checked before a killed build's part file was removed: where that file was what filled
+    the disk, every later load was refused room (and read the text into memory) while the file stayed."""
+    cache.mkdir(parents=True)
+    stale = cache / ".tmp-999999999-dead.part"  # a PID no process has
+    stale.write_bytes(b"ids of a build killed midway")
+    seen = []
+    measure = id_build.check_room
+    monkeypatch.setattr(id_build, "check_room", lambda folder, size: (seen.append(stale.exists()), measure(folder,
+                                                                                                         size)))
+    load_corpus(str(write(tmp_path / "t.txt", TEXT)))
+    assert seen and not any(seen)
+
+
+def test_memory_limited_by_a_control_group_bounds_what_is_read_into_memory(tmp_path: Path) -> None:
+    """A text read into memory was weighed against the machine's RAM alone: in a container (or under systemd's
+    MemoryMax=) of less, the process was killed outright, with no word."""
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    (v1 / "memory" / "jobs" / "one").mkdir(parents=True)
+    (v1 / "memory" / "jobs" / "one" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # none
+    (v1 / "memory" / "jobs" / "memory.limit_in_bytes").write_text("300000000\n")  # its parent's
+    (tmp_path / "v1.cgroup").write_text("9:cpu:/\n4:memory:/jobs/one\n0::/\n")
+    assert text_module._cgroup_limit(tmp_path / "v1.cgroup", v1) == 300_000_000
+    (v2 / "user.slice").mkdir(parents=True)
+    (v2 / "user.slice" / "memory.max").write_text("max\n")
+    (tmp_path / "v2.cgroup").write_text("0::/user.slice\n")
+    assert text_module._cgroup_limit(tmp_path / "v2.cgroup", v2) is None
+    (v2 / "user.slice" / "memory.max").write_text("1073741824\n")
+    assert text_module._cgroup_limit(tmp_path / "v2.cgroup", v2) == 1 << 30
+    assert text_module._cgroup_limit(tmp_path / "missing", v2) is None
+    assert 0 < text_module.usable_memory() <= text_module._ram()
 
 
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

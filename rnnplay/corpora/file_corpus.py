@@ -31,11 +31,11 @@ from rnnplay.corpora.text import (
     BOM,
     check_text_path,
     open_regular,
-    physical_memory,
     probe,
     read_text_file,
     text_codec,
     text_sha256,
+    usable_memory,
 )
 
 ID_FILE_BYTES = 1 << 22  # text files from this size on go through an id file; smaller ones are read into memory
@@ -143,7 +143,7 @@ def in_memory_note(err: CacheError) -> str:
 
 def fits_in_memory(size: int) -> bool:
     """Whether a text of ``size`` bytes may be read into memory when the cache cannot take its ids (MEMORY_SHARE)."""
-    return size <= (physical_memory() or 0) * MEMORY_SHARE
+    return size <= (usable_memory() or 0) * MEMORY_SHARE
 
 
 class FolderCorpus(FileCorpus):

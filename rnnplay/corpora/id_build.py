@@ -29,7 +29,7 @@ import numpy as np
 
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Progress
-from rnnplay.corpora.id_file import IdFile, TempFile, check_room, renumber
+from rnnplay.corpora.id_file import IdFile, TempFile, check_room, remove_stale_temporaries, renumber
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -42,6 +42,7 @@ class Build:
 
     def __init__(self, folder: Path, size: int) -> None:
         self.folder, self.size = folder, size
+        remove_stale_temporaries(folder)  # a killed build's part file must not count against the room
         check_room(folder, size)  # at most one id per byte, one byte an id until the vocabulary passes 256
         self.temp = TempFile(folder)
         self.dtype = np.dtype(np.uint8)

@@ -8,6 +8,7 @@ its encoding (with the byte offset and line), or too few distinct characters.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import os
 import stat
@@ -184,14 +185,14 @@ def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: in
     machine's memory before it fills it."""
     blocks = [stream.read(BINARY_SNIFF)]
     check_not_binary(blocks[0], where, encoding)
-    wanted, size, memory = BINARY_SNIFF, len(blocks[0]), physical_memory()
+    wanted, size, memory = BINARY_SNIFF, len(blocks[0]), usable_memory()
     while len(blocks[-1]) == wanted:  # a short read is the end: read again, a terminal would wait for a second ^D
         wanted = block
         blocks.append(stream.read(block))
         size += len(blocks[-1])
         if memory and size > memory:
-            raise RnnplayError(f"{where} has sent more than this machine's {memory:,} bytes of memory; give a "
-                               "part of it")
+            raise RnnplayError(f"{where} has sent more than the {memory:,} bytes of memory rnnplay may use here; "
+                               "give a part of it")
     return decode(b"".join(blocks), where, encoding)
 
 
@@ -225,19 +226,53 @@ def _unreadable(info: os.stat_result, what: str, limit: int | None, in_memory: b
         return f"is {kind_of(info.st_mode)}, not a regular {what}; give a regular file"
     if limit is not None and info.st_size > limit:
         return f"has {info.st_size:,} bytes, more than the {limit:,} a {what} may have; check that it is the right file"
-    memory = physical_memory() if in_memory else None
+    memory = usable_memory() if in_memory else None
     if memory and info.st_size > memory:
-        return (f"has {info.st_size:,} bytes, more than this machine's {memory:,} bytes of memory, and this {what} "
-                "is read into memory whole; use a part of it")
+        return (f"has {info.st_size:,} bytes, more than the {memory:,} bytes of memory rnnplay may use here, and "
+                f"this {what} is read into memory whole; use a part of it")
     return ""
 
 
-def physical_memory() -> int | None:
-    """Bytes of RAM, or None where the system does not say."""
+def usable_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's RAM, or less where a control group limits it (a
+    container, systemd's MemoryMax=, which ends a process past it with no word); None where nothing says."""
+    limits = [n for n in (_ram(), _cgroup_limit()) if n]
+    return min(limits) if limits else None
+
+
+def _ram() -> int | None:
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):
         return None
+
+
+def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The lowest memory limit of this process's control group and its parents (cgroup v2's ``memory.max``, v1's
+    ``memory.limit_in_bytes``), or None when none is set or readable. ``proc`` and ``root``: where the system
+    says which group the process is in, and where the groups' files are."""
+    try:
+        lines = proc.read_text().splitlines()
+    except OSError:
+        return None
+    found = []
+    for line in lines:
+        _, controllers, group = [*line.split(":", 2), "", ""][:3]
+        if controllers == "":
+            base, name = root, "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = root / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        folder = base / group.strip("/")
+        for level in [folder, *folder.parents]:
+            with contextlib.suppress(OSError):
+                text = (level / name).read_text().strip()
+                if text.isdigit():
+                    found.append(int(text))
+            if level == base:
+                break
+    return min(found) if found else None
 
 
 def read_text_file(path: Path, encoding: str = "utf-8") -> str:
