@@ -162,6 +162,13 @@ def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: d
     assert not any("still choosing" in row for row in shown)
 
 
+def start_training(child: pexpect.spawn, tmp_path: Path, out: Path) -> None:
+    """A /train in the background that runs until the REPL stops it, its checkpoint going to ``out``."""
+    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
+    command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
+            "/stop ends it")
+
+
 @pytest.mark.parametrize("leave", ["ctrl-c-twice", "sigterm"])
 def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, str], tmp_path: Path,
                                                                 leave: str) -> None:
@@ -169,11 +176,9 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
     Ctrl+C and SIGTERM did nothing, and a /train running beside it was never saved."""
     env = {**env, "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path)),
            "WILD_RESUME": str(tmp_path / "never")}
-    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
     out = tmp_path / "run.npz"
     with repl(env) as child:
-        command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
-                "/stop ends it")
+        start_training(child, tmp_path, out)
         command(child, "/sampler pause", "sampler: pause")
         child.send("ROMEO:\r")
         child.expect_exact(b"pause is still choosing")
@@ -194,11 +199,9 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
 def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(env: dict[str, str], tmp_path: Path) -> None:
     """Ctrl+D left at once, exit 0, while the training's checkpoint and its rescue copy had failed: the error's
     own advice, '/save PATH keeps it', came too late. Now it stays once, and the second Ctrl+D exits 1."""
-    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
     (tmp_path / "o").mkdir()
     with repl(env) as child:
-        command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 "
-                       f"out={tmp_path / 'o' / 'm.npz'}", "/stop ends it")
+        start_training(child, tmp_path, tmp_path / "o" / "m.npz")
         (tmp_path / "o").rename(tmp_path / "gone")
         (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
         data = Path(env["XDG_DATA_HOME"])
@@ -219,11 +222,9 @@ def test_ctrl_backslash_while_a_turn_streams_loses_no_training(env: dict[str, st
     """Ctrl+\\ during a turn sent SIGQUIT (the terminal's signal keys stay on while a turn streams) and ended the
     REPL at once, exit 131: a /train running in it was lost, its lock file left. Now the key does nothing there, as
     at the prompt: the turn goes on, and the training is saved when the REPL leaves."""
-    (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
     out = tmp_path / "run.npz"
     with repl(env) as child:
-        command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
-                "/stop ends it")
+        start_training(child, tmp_path, out)
         command(child, "/set length 100000", "length = 100000 chars")
         child.send("KING:\r")
         child.expect(rb"KING:(\r\n|.){200}")  # well into the text
