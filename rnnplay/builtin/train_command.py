@@ -56,10 +56,10 @@ def train(session: SessionAPI, argline: str) -> None:
     settings = parse_settings(TRAIN_PARAMS, {k: v for k, v in pairs.items() if k in train_keys}, "/train option")
     spec = model_spec(session, pairs, session.spec) if _trains_new(session, pairs) else None
     workers = parse_number("workers", pairs["workers"], int, 1) if "workers" in pairs else 1
-    every = CHECKPOINT_EVERY.parse(pairs["checkpoint_every"]) if "checkpoint_every" in pairs else None
+    every = CHECKPOINT_EVERY.parse(pairs.get("checkpoint_every", str(CHECKPOINT_EVERY.default)))
     session.runner.start(corpus, TrainConfig(**settings), spec, pairs.get("out"), pairs.get("best"), workers=workers,
                          ray_address=pairs.get("ray_address") or None, encoding=pairs.get("encoding", "utf-8"),
-                         checkpoint_every=CHECKPOINT_EVERY.default if every is None else every)
+                         checkpoint_every=every)
 
 
 def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:

@@ -156,15 +156,15 @@ class OutputLock:
     held: ClassVar[dict[str, OutputLock]] = {}  # this process's locks, by their output's absolute path
 
     def __init__(self, out: str | os.PathLike[str], key: str = "--out") -> None:
-        out = Path(out)
-        self.path = out.with_name(out.name + ".lock")
+        self.out = Path(out)
+        self.path = self.out.with_name(self.out.name + ".lock")
         self.key = key  # how the user names this output, for the advice when another run holds it
         self.wrote: tuple[int, int] | None = None  # (device, inode) of the file this run last saved there
         self._file: Any = None
 
     def __enter__(self) -> OutputLock:
         self._take()
-        OutputLock.held[os.path.abspath(self.path.with_suffix(""))] = self
+        OutputLock.held[os.path.abspath(self.out)] = self
         return self
 
     def keep(self) -> None:
@@ -183,9 +183,8 @@ class OutputLock:
                 raise RnnplayError(f"{self.path} was removed while this run trained, and {err}") from None
             except RnnplayError:
                 pass  # nothing holds it, but it cannot be made (nor, likely, the checkpoint): the save says why
-        out = self.path.with_suffix("")
-        if self.wrote is not None and not _same_file(out, self.wrote):
-            raise RnnplayError(f"{out} was replaced by another file while this run trained; that file is kept")
+        if self.wrote is not None and not _holds(self.out, self.wrote):
+            raise RnnplayError(f"{self.out} was replaced by another file while this run trained; that file is kept")
 
     def _is_ours(self) -> bool:
         """Whether the file at ``path`` is the one this run holds locked."""
@@ -230,9 +229,8 @@ class OutputLock:
             f.seek(0)
             owner = f.read().strip()[:20]
             f.close()
-            out = self.path.with_suffix("")
-            raise LockHeld(f"another training (PID {owner or '?'}) is writing {out}: wait for it to end, "
-                               f"or choose another {self.key}") from None
+            raise LockHeld(f"another training (PID {owner or '?'}) is writing {self.out}: wait for it to end, "
+                           f"or choose another {self.key}") from None
         same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
         if not same:  # the holder removed it between our open and our lock: lock the new one
             f.close()
@@ -240,7 +238,7 @@ class OutputLock:
         return f
 
     def __exit__(self, *exc: object) -> None:
-        OutputLock.held.pop(os.path.abspath(self.path.with_suffix("")), None)
+        OutputLock.held.pop(os.path.abspath(self.out), None)
         self._let_go()
 
     def _let_go(self) -> None:
@@ -288,7 +286,8 @@ def saved_to(out: str | os.PathLike[str]) -> None:
             lock.wrote = (info.st_dev, info.st_ino)
 
 
-def _same_file(path: Path, identity: tuple[int, int]) -> bool:
+def _holds(path: Path, identity: tuple[int, int]) -> bool:
+    """Whether ``path`` is the file of ``identity`` (device, inode), or nothing is there to tell."""
     try:
         info = os.stat(path)
     except OSError:
