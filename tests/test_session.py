@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import os
 import threading
 import time
@@ -647,6 +648,27 @@ def test_train_grows_the_vocabulary_when_the_corpus_has_new_characters(
     assert gen["sha256"] == hashlib.sha256(tiny_path.read_bytes()).hexdigest()
     session.submit("# T")  # the grown model reads its new characters
     assert not rec.messages("error") and not rec.messages("warning")
+
+
+def test_train_records_the_loaded_file_in_its_ancestry_though_the_path_was_replaced(
+    session: Session, rec: Recorder, tmp_path: Path, tiny_path: Path
+) -> None:
+    mine = tmp_path / "mine.npz"
+    shutil.copyfile(tiny_path, mine)
+    loaded = hashlib.sha256(mine.read_bytes()).hexdigest()
+    session.submit(f"/load {mine}")
+    mine.write_bytes(b"another file now")  # given another file after /load: the ancestry names what was loaded
+    corpus = tmp_path / "small.txt"
+    corpus.write_text("To be, or not to be\n" * 40)
+    session.submit(f"/train {corpus} steps=1 batch=4 seq=8 out={tmp_path / 'next.npz'}")
+    assert not rec.messages("error")
+    (gen,) = load_model(finish(session, rec).path).meta["ancestry"]
+    assert gen["model"] == "mine.npz" and gen["sha256"] == loaded
+    saved = hashlib.sha256((tmp_path / "next.npz").read_bytes()).hexdigest()
+    (tmp_path / "next.npz").write_bytes(b"replaced too")  # and the saved one before the next /train from it
+    session.submit(f"/train {corpus} steps=1 batch=4 seq=8 out={tmp_path / 'third.npz'}")
+    assert load_model(finish(session, rec).path).meta["ancestry"][-1] == {
+        "model": "next.npz", "sha256": saved, "corpus": "small.txt", "step": 1}
 
 
 def test_train_from_new_or_a_shape_starts_a_new_model(session: Session, rec: Recorder, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ removed by the next save to the same path.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -27,7 +28,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -56,6 +57,7 @@ class Checkpoint:
     model: Model
     meta: dict[str, Any]
     arrays: dict[str, np.ndarray]  # everything but the parameters (optimizer, carried state)
+    sha256: str | None = None  # of the file's bytes as read, when asked for (load_checkpoint's with_sha256)
 
     @property
     def training(self) -> dict[str, Any] | None:
@@ -187,11 +189,13 @@ def _put_new(tmp: Path, path: Path) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
-                    training_state: bool = True) -> Checkpoint:
+                    training_state: bool = True, with_sha256: bool = False) -> Checkpoint:
     """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name.
 
     With ``training_state=False`` the optimizer and carried state are checked but not
-    read (``arrays`` is empty): all that sampling, scoring or exporting needs.
+    read (``arrays`` is empty): all that sampling, scoring or exporting needs. With
+    ``with_sha256`` the file's sha256 is taken from the same open file, so that it names
+    the bytes loaded even when the path is given another file later.
     """
     path = Path(path)
     bad = f"{path} is not a usable rnnplay checkpoint"
@@ -208,10 +212,20 @@ def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
         _check_carried_state(members, cell, spec, bad)
         wanted = {k: m for k, m in members.items() if training_state or k.startswith("param/")}
         arrays = {key: _read_finite(archive, member, bad) for key, member in wanted.items()}
+        sha256 = _sha256(archive.fp, bad) if with_sha256 and archive.fp is not None else None
     params = {k.removeprefix("param/"): arrays.pop(k) for k in list(arrays) if k.startswith("param/")}
     params = {k: np.ascontiguousarray(v, dtype=stored.dtype) for k, v in params.items()}
     model = Model(cell, stored.vocab, spec.hidden, spec.layers, spec.dropout, dtype=stored.dtype, params=params)
-    return Checkpoint(model, meta, arrays)
+    return Checkpoint(model, meta, arrays, sha256)
+
+
+def _sha256(f: IO[bytes], bad: str) -> str:
+    """The sha256 of the whole open file ``f``, read from its start."""
+    try:
+        f.seek(0)
+        return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as err:
+        raise RnnplayError(f"{bad}: cannot read it ({err.strerror}); use another copy") from None
 
 
 def _refuse_unknown_members(archive: zipfile.ZipFile, bad: str) -> None:

@@ -18,14 +18,15 @@ def no_model() -> str:
     return NO_MODEL if BUNDLED_MODEL.exists() else f"{NO_MODEL} (the bundled Shakespeare model is not installed)"
 
 
-def load_model(path: str | os.PathLike[str] | None = None, *, training_state: bool = True) -> Checkpoint:
+def load_model(path: str | os.PathLike[str] | None = None, *, training_state: bool = True,
+               with_sha256: bool = False) -> Checkpoint:
     """Load a checkpoint (the bundled Shakespeare model when ``path`` is None).
 
     ``training_state=False`` leaves the optimizer and carried state unread (checked all the
-    same): for commands that only use the model.
+    same): for commands that only use the model. ``with_sha256`` hashes the bytes loaded.
     """
     return load_checkpoint(BUNDLED_MODEL if path is None else path, get_host().resolve_cell,
-                           training_state=training_state)
+                           training_state=training_state, with_sha256=with_sha256)
 
 
 def save_model(path: str | os.PathLike[str], model: Model, **kwargs) -> Path:

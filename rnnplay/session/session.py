@@ -77,6 +77,7 @@ class Session:
         self.meta: dict[str, Any] = {}
         self.model_name = ""
         self.model_path: Path | None = None  # the file the model was loaded from or is trained into
+        self.model_sha256: str | None = None  # of that file's bytes when loaded or saved (its ancestry's record)
         self.spec = ModelSpec()  # what /train builds anew (the declared defaults, as `rnnplay train`); /new changes it
         self.sampler_name = DEFAULT_SAMPLER if DEFAULT_SAMPLER in self.host.samplers else min(self.host.samplers)
         self.user_values: dict[str, Any] = {}  # sampler parameters the user set, kept across samplers
@@ -212,9 +213,11 @@ class Session:
             self.emit(Working(what, done=True))
 
     # -- models ------------------------------------------------------------------------
-    def set_model(self, model: Model | None, meta: dict[str, Any], name: str, path: Path | None = None) -> None:
+    def set_model(self, model: Model | None, meta: dict[str, Any], name: str, path: Path | None = None,
+                  sha256: str | None = None) -> None:
         with self.model_lock:
             self.model, self.meta, self.model_name, self.model_path = model, meta, name, path
+            self.model_sha256 = sha256
         self.emit(Changed("model"))
 
     def load(self, name: str | None) -> None:
@@ -223,9 +226,9 @@ class Session:
         if name is None and not BUNDLED_MODEL.exists():
             raise RnnplayError(no_model())
         path = BUNDLED_MODEL if name is None else find_model(name)
-        ckpt = load_model(path)
+        ckpt = load_model(path, with_sha256=True)
         self.runner.job = None
-        self.set_model(ckpt.model, ckpt.meta, path.name, path)
+        self.set_model(ckpt.model, ckpt.meta, path.name, path, ckpt.sha256)
         self.info(f"loaded {printable(self.model_name)}: {self.describe_model()}")
 
     @classmethod

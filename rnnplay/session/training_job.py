@@ -44,6 +44,7 @@ from rnnplay.session.training_runs import (
     TrainingRun,
     ancestry,
     continue_run,
+    file_sha256,
     growth_text,
     new_run,
     periodic_save,
@@ -213,7 +214,7 @@ class Runner:
             run = new_run(corpus, spec or s.spec, config, extra)
             return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
         base = s.model
-        lineage = ancestry(s.meta, s.model_path, s.model_name)
+        lineage = ancestry(s.meta, s.model_sha256, s.model_name)
         run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
         grown = f", {growth_text(run)}" if run.added else ""
         return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
@@ -389,7 +390,7 @@ class Runner:
             return None
         if saved.problem:
             s.warn(f"{saved.problem}; saved to {saved.path} instead")
-        s.model_path = saved.path
+        s.model_path, s.model_sha256 = saved.path, file_sha256(saved.path)  # what a later /train's ancestry names
         if s.model is job.run.model:
             s.meta = {**s.meta, "trained": {"step": job.run.trainer.step}}  # the step its ancestry records
         return saved.path

@@ -246,7 +246,7 @@ def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str
     """
     spec = dict(spec or {})
     path = find_model(name)
-    ckpt = load_model(path, training_state=False)
+    ckpt = load_model(path, training_state=False, with_sha256=True)
     model = ckpt.model
     have = {"cell": model.cell.name, "layers": model.num_layers, "hidden": model.hidden_size}
     conflicts = [f"--{k} {v} (the model's: {have[k]})" for k, v in spec.items() if k in have and v != have[k]]
@@ -256,7 +256,7 @@ def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str
     if spec.get("dropout", model.dropout) != model.dropout:
         model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, spec["dropout"],
                       dtype=model.dtype, params=model.params)
-    lineage = ancestry(ckpt.meta, path, path.name)
+    lineage = ancestry(ckpt.meta, ckpt.sha256, path.name)
     run = continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage})
     return run, path
 
@@ -264,18 +264,19 @@ def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str
 MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)
 
 
-def ancestry(meta: dict[str, Any], path: str | os.PathLike[str] | None, name: str) -> list[dict[str, Any]]:
+def ancestry(meta: dict[str, Any], sha256: str | None, name: str) -> list[dict[str, Any]]:
     """The model's own ancestry (its metadata's ``ancestry``) and itself: what a model fine-tuned from it records.
 
-    Each generation is ``{"model": name, "sha256": of its file (None if it has none), "corpus": the corpus name
-    it was trained on, "step": the steps it had}``. A damaged record is left out, not passed on.
+    Each generation is ``{"model": name, "sha256": of its file as it was loaded or saved (None if it has none),
+    "corpus": the corpus name it was trained on, "step": the steps it had}``. A damaged record is left out, not
+    passed on.
     """
     earlier = meta.get("ancestry")
     kept = [dict(g) for g in earlier if _generation(g)] if isinstance(earlier, list) else []
     corpus = meta.get("corpus")
     trained = meta.get("training") or meta.get("trained")
     step = trained.get("step") if isinstance(trained, dict) else None
-    me = {"model": name, "sha256": file_sha256(path) if path is not None and os.path.isfile(path) else None,
+    me = {"model": name, "sha256": sha256,
           "corpus": corpus.get("name") if isinstance(corpus, dict) else None,
           "step": step if isinstance(step, int) and not isinstance(step, bool) else None}
     return [*kept, me][-MAX_ANCESTRY:]
@@ -288,11 +289,8 @@ def _generation(g: object) -> bool:
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def growth_text(run: TrainingRun, shown: int = 10) -> str:
