@@ -27,8 +27,9 @@ def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bo
     """``path`` expanded, once a file has been created and removed where it will go: a bad path fails now.
 
     Refused in one line: an empty name, a folder, something that is not a regular file, a
-    folder nobody can write to (or a file where a folder should be), and, for checkpoints,
-    an existing file that is not one (rnnplay never overwrites a user's other files).
+    file marked immutable or append-only, a folder nobody can write to (or a file where a
+    folder should be), and, for checkpoints, an existing file that is not one (rnnplay never
+    overwrites a user's other files).
     Missing folders are fine (saving creates them); nothing is left behind.
     """
     text = os.fspath(path)
@@ -50,8 +51,22 @@ def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bo
     if checkpoint and mode is not None and not _is_checkpoint_or_empty(target):
         raise RnnplayError(f"{what} path {text} is a file that is not an rnnplay checkpoint; rnnplay will not "
                            "overwrite it: choose another name")
+    if mode is not None and _sealed(target):
+        raise RnnplayError(f"{what} path {text} is marked immutable or append-only (chattr +i or +a), so "
+                           f"a save cannot replace it: clear the mark with chattr -i -a {text}, or choose another name")
     _write_test(target, what, text)
     return target
+
+
+def _sealed(path: Path) -> bool:
+    """Whether the file at ``path`` refuses to be written whoever asks (``chattr +i`` or ``+a``): opening it for
+    writing, without truncating, fails with EPERM. Permission bits say EACCES, and do not stop a save, which
+    renames a new file over the old one."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)))
+    except OSError as err:
+        return err.errno == errno.EPERM
+    return False
 
 
 def _is_checkpoint_or_empty(path: Path) -> bool:

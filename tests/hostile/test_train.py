@@ -15,11 +15,12 @@ import json
 import math
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -433,3 +434,39 @@ def test_a_pipe_closed_under_the_progress_does_not_lose_the_run(sandbox: Sandbox
     assert proc.returncode == 0
     assert load_model(sandbox.work / "m.npz").training["step"] == 400
     assert not (sandbox.work / "m.npz.lock").exists()
+
+
+@pytest.fixture
+def sealed(sandbox: Sandbox, resumable: Path) -> Iterator[Callable[[str], Path]]:
+    """``sealed("+i")``: work/m.npz, a checkpoint, given that attribute; cleared again after the test (an
+    immutable file cannot be removed, not even by root). Skips where chattr cannot set it (not root, tmpfs)."""
+    target = sandbox.work / "m.npz"
+    target.write_bytes(resumable.read_bytes())
+
+    def seal(flag: str) -> Path:
+        done = subprocess.run(["chattr", flag, str(target)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"chattr {flag} is not possible here: {done.stderr.strip()}")
+        return target
+
+    try:
+        yield seal
+    finally:
+        subprocess.run(["chattr", "-i", "-a", str(target)], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("flag", ["+i", "+a"])
+@pytest.mark.parametrize("args", [
+    [*TRAIN, "--out", "m.npz"],
+    [*TRAIN, "--out", "o.npz", "--best", "m.npz"],
+    ["train", "small.txt", "--resume", "m.npz", "--steps", "5"],
+    ["export", "o.npz", "m.npz"],
+], ids=["out", "best", "resume-in-place", "export"])
+def test_an_output_marked_immutable_is_refused_before_the_first_step(
+        args: list[str], flag: str, sandbox: Sandbox, sealed: Callable[[str], Path]) -> None:
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    shutil.copyfile(sandbox.work / "m.npz", sandbox.work / "o.npz")
+    before = sealed(flag).read_bytes()
+    out = sandbox.run(args, timeout=120)
+    assert_one_line_error(out, mentions=("m.npz", "immutable or append-only", "chattr -i -a m.npz"))
+    assert "training:" not in out.stderr and (sandbox.work / "m.npz").read_bytes() == before
