@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
+from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
@@ -131,7 +134,7 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
     if target:
         check_reachable(target)
     try:
-        with stderr_aside():
+        with stderr_aside(), sigterm_kept(ray):
             ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
                      log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:  # Ray's AuthenticationError
@@ -146,6 +149,28 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
             yield ray
         finally:
             ray.shutdown()
+
+
+@contextmanager
+def sigterm_kept(ray: ModuleType) -> Iterator[None]:
+    """The caller's SIGTERM handler kept across ``ray.init``, which sets its own (``sys.exit(15)``, and its C++ core's
+    that prints a stack): after it, the handler before is put back, so that a training saves on SIGTERM as it
+    does without Ray; during it, a SIGTERM ends the start as a :class:`Terminated`, Ray's half-started processes
+    stopped. Threads other than the main one are left alone (Ray sets no handler there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    except SystemExit as leaving:
+        if leaving.code != signal.SIGTERM:
+            raise
+        ray.shutdown()
+        raise Terminated(signal.SIGTERM) from None
+    finally:
+        if previous is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

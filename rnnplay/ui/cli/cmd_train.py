@@ -12,7 +12,7 @@ import argparse
 import shlex
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rnnplay.core import address_space
@@ -54,6 +54,7 @@ from rnnplay.ui.cli.train_flags import (
     given,
 )
 from rnnplay.ui.event_text import duration, loss_text
+from rnnplay.ui.leave_signals import on_leave_signals, raise_terminated
 from rnnplay.ui.plot_file import check_replaceable, write_loss_plot
 
 ORDER = 10
@@ -174,13 +175,15 @@ def say_notes(no_budget: bool, save_dtype: str) -> None:
 def on_workers(run_: TrainingRun, cluster: Cluster) -> Iterator[None]:
     """The run's steps on the cluster's Ray workers (said once they have started), or in this process.
 
-    Until the workers have started no step is made, so Ctrl-C ends the command there and then ("rnnplay:
-    interrupted"), with nothing to save: Ray waits 20 s for a cluster that turns it away, deaf to the run's own
-    Ctrl-C handler, which only asks the run to stop after its next step.
+    Until the workers have started no step is made, so Ctrl-C, SIGTERM or SIGHUP ends the command there and then
+    ("rnnplay: interrupted", "rnnplay: stopped by SIGTERM"), with nothing to save: Ray waits 20 s for a cluster
+    that turns it away, deaf to the run's own handler, which only asks the run to stop after its next step.
     """
     with ExitStack() as stack:
-        with ctrl_c_raises() if cluster.uses_ray else nullcontext():  # in this process: the first step is at once
-            if cluster.uses_ray:
+        with ExitStack() as starting:
+            if cluster.uses_ray:  # in this process the first step is at once
+                starting.enter_context(ctrl_c_raises())
+                starting.enter_context(on_leave_signals(raise_terminated))
                 print(f"starting {cluster.describe()}", file=sys.stderr)
             gradients = stack.enter_context(data_parallel(run_.trainer, cluster))
             if gradients is not None:
