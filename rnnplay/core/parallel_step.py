@@ -20,7 +20,7 @@ chunk, or the machine's load — the same seed gives the same weights, bit for b
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from contextlib import contextmanager
@@ -74,11 +74,17 @@ def chunk_size(model: Model) -> int:
     precision and the kernels this machine runs, never of the load: a seed's run repeats bit for bit.
     """
     step = sum(p.size for name, p in model.params.items() if name.endswith("W_hh"))
+    compiled = getattr(model.cell, "compiled_loops", None)
+    return chunk_streams(step, lambda: compiled is not None and compiled(model.dtype, model.products,
+                                                                         model.hidden_size))
+
+
+def chunk_streams(step: int, compiled: Callable[[], bool]) -> int:
+    """:func:`chunk_size` for models whose W_hh hold ``step`` values in all, ``compiled()`` saying whether the
+    cell's loops over time run compiled whole (asked only where it decides)."""
     if 0 < step < SMALL_STEP:
         return WIDE_CHUNK
-    compiled = getattr(model.cell, "compiled_loops", None)
-    fast = compiled is not None and compiled(model.dtype, model.products, model.hidden_size)
-    return NARROW_CHUNK if fast else CHUNK
+    return NARROW_CHUNK if compiled() else CHUNK
 
 
 def worker_count() -> int:

@@ -236,8 +236,34 @@ def _unreadable(info: os.stat_result, what: str, limit: int | None, in_memory: b
 def usable_memory() -> int | None:
     """Bytes of memory this process may use: the machine's RAM, or less where a control group limits it (a
     container, systemd's MemoryMax=, which ends a process past it with no word); None where nothing says."""
-    limits = [n for n in (_ram(), _cgroup_limit()) if n]
-    return min(limits) if limits else None
+    limit = memory_limit()
+    return limit[0] if limit else None
+
+
+def memory_limit() -> tuple[int, str] | None:
+    """:func:`usable_memory` and where it comes from, in words ("the memory cgroup's limit", "the machine's
+    RAM"); None where nothing says."""
+    limits = [(n, what) for n, what in ((_cgroup_limit(*_cgroup_places()), "the memory cgroup's limit"),
+                                        (_ram(), "the machine's RAM")) if n]
+    return min(limits, key=lambda limit: limit[0]) if limits else None
+
+
+def _cgroup_places() -> tuple[Path, Path]:
+    """Where :func:`_cgroup_limit` reads: /proc/self/cgroup and /sys/fs/cgroup; for tests only,
+    ``$RNNPLAY_CGROUP_ROOT`` stands for /sys/fs/cgroup and its file ``self.cgroup`` for /proc/self/cgroup."""
+    root = os.environ.get("RNNPLAY_CGROUP_ROOT")
+    if root:
+        return Path(root) / "self.cgroup", Path(root)
+    return Path("/proc/self/cgroup"), Path("/sys/fs/cgroup")
+
+
+def resident_memory() -> int:
+    """Bytes of memory this process holds now (its resident set; 0 where the system does not say)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
 
 
 def _ram() -> int | None:

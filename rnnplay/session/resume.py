@@ -13,10 +13,11 @@ from typing import Any
 
 from rnnplay.core.data import split_ids
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.train_config import TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Trainer
 from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
+from rnnplay.session.memory_room import check_memory, footprint
 from rnnplay.session.training_runs import TrainingRun
 
 # What a resumed run may change; every other setting shapes the weights, the optimizer state or the data stream.
@@ -48,6 +49,9 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
         raise RnnplayError(f"{path} cannot continue with a different {', '.join(conflicts)}: these are fixed by the "
                            "checkpoint; leave them out, or start a new run with another --out")
     config = replace(saved, **settings)
+    shape = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
+    need = footprint(model.cell, {k: v.shape for k, v in model.params.items()}, shape, config, corpus)
+    warning = check_memory(need, config)  # before the ids and the trainer's arrays
     train_ids, val_ids = split_ids(corpus.encode(model.vocab), config.val_fraction)
     trainer = Trainer(model, train_ids, val_ids, config)
     trainer.restore(training, ckpt.arrays)
@@ -55,7 +59,7 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
     keep = {k: ckpt.meta[k] for k in ("command", "ancestry", "continued_from") if k in ckpt.meta}
     changes = [f"{k} {_setting(getattr(saved, k))} -> {_setting(v)}" for k, v in settings.items()
                if getattr(saved, k) != v]
-    return TrainingRun(trainer, corpus, {**keep, **(extra or {})}, changes)
+    return TrainingRun(trainer, corpus, {**keep, **(extra or {})}, changes, warnings=[warning] if warning else [])
 
 
 def _setting(value: object) -> str:

@@ -188,6 +188,8 @@ class Runner:
         self._fit_config(config, corpus)
         cluster.check(config.batch_size)
         run, what = self._make_run(corpus_spec, corpus, config, spec)
+        for warning in run.warnings:
+            s.warn(warning)
         target = target or library_target(corpus.name)
         check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None

@@ -38,6 +38,7 @@ from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
+from rnnplay.session.memory_room import check_memory, footprint
 from rnnplay.session.output_paths import check_output_path, saved_to, still_locked
 
 
@@ -59,6 +60,7 @@ class TrainingRun:
     added: tuple[str, ...] = ()  # characters a fine-tuning run appended to its model's vocabulary
     started: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
     start: Model | None = None  # the model a run continues with its vocabulary unchanged, to compare it with
+    warnings: list[str] = field(default_factory=list)  # what a face says before the first step (memory to spare)
 
     def against_start(self) -> tuple[str, bool] | None:
         """The last validation beside the model the run started from, on the same characters (one more validation,
@@ -201,7 +203,7 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
         raise RnnplayError(f"corpus {corpus.name} has fewer than two distinct characters; there is nothing to learn")
     check_vocab_size(corpus, 0, len(vocab))
     cell = get_host().cell(spec.cell)
-    check_buildable(cell, vocab, spec, config)
+    warning = check_memory(footprint(cell, check_buildable(cell, vocab, spec, config), spec, config, corpus), config)
     with get_host().blame("cells", spec.cell, "creating its parameters"):  # a plugin's init_params
         model = Model(cell, vocab, spec.hidden, spec.layers, spec.dropout, seed=config.seed)
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
@@ -209,7 +211,8 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
         model.init_output_bias_from_counts(corpus.counts() - count_ids(val_ids, vocab.size))
     else:
         model.init_output_bias(train_ids)
-    return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}))
+    return TrainingRun(Trainer(model, train_ids, val_ids, config), corpus, dict(extra or {}),
+                       warnings=[warning] if warning else [])
 
 
 def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
@@ -227,12 +230,13 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
     check_vocab_size(corpus, model.vocab.size, len(added))
     vocab = grown_vocab(model.vocab, added)
     spec = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
-    check_buildable(model.cell, vocab, spec, config)
+    shapes = check_buildable(model.cell, vocab, spec, config)
+    warning = check_memory(footprint(model.cell, shapes, spec, config, corpus), config)
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
     with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
         copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed))
     return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added,
-                       start=None if added else model)
+                       start=None if added else model, warnings=[warning] if warning else [])
 
 
 def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str, Any] | None = None,
@@ -317,8 +321,9 @@ def check_vocab_size(corpus: Corpus, have: int, added: int) -> None:
                        f"most {MAX_VOCAB - have:,} new characters, or train a new model on it")
 
 
-def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConfig) -> None:
-    """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded."""
+def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConfig) -> dict[str, tuple[int, ...]]:
+    """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded.
+    The shapes of the model's parameters."""
     check_model_size(spec.hidden, spec.layers, len(vocab))
     check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size)
     shapes = param_shapes(cell, spec, len(vocab), get_host().cell_plugin(spec.cell))
@@ -327,3 +332,4 @@ def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConf
         raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "
                            f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller hidden size or fewer "
                            "layers")
+    return shapes

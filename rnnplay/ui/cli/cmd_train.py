@@ -41,7 +41,7 @@ from rnnplay.session.training_runs import (
     periodic_save,
 )
 from rnnplay.ui.cli.interrupts import Interrupts
-from rnnplay.ui.cli.progress import TrainingProgress, read_corpus
+from rnnplay.ui.cli.progress import STATUS_SECONDS, TrainingProgress, read_corpus, status_seconds
 from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
@@ -102,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                            "stopped, --init-from starts a new run from a model's weights")
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
     CHECKPOINT_EVERY.check(args.checkpoint_every)
+    args.status_seconds = status_seconds()
     cluster = Cluster(args.workers, args.ray_address)
     cluster.check(settings.get("batch_size") if args.resume else config.batch_size)  # Ray there; B split evenly
     out, best, plot = check_outputs(args)
@@ -132,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
+    for warning in run_.warnings:
+        say(f"warning: {warning}")
     return train(run_, args, cluster, (out, best, plot))
 
 
@@ -143,7 +146,7 @@ def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
             Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
-        loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts)
+        loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts, args.status_seconds)
         if args.resume is not None and same_file(args.resume, out):  # until a save, --out holds the step resumed
             loop.saved_step = run_.trainer.step
         try:
@@ -250,10 +253,10 @@ class TrainingLoop:
     """One run's events on the terminal: the progress line, checkpoints, the best checkpoint, the ending."""
 
     def __init__(self, run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str,
-                 best: BestCheckpoint | None, interrupts: Interrupts) -> None:
+                 best: BestCheckpoint | None, interrupts: Interrupts, status_every: float = STATUS_SECONDS) -> None:
         self.run_, self.out, self.checkpoint_every, self.best = run_, out, checkpoint_every, best
         self.interrupts = interrupts
-        self.progress = TrainingProgress(sys.stderr)
+        self.progress = TrainingProgress(sys.stderr, status_every)
         self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
         self.start_step = run_.trainer.step
         self.saved_step: int | None = None  # the step of the newest checkpoint written to --out

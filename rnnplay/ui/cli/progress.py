@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import math
+import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -21,16 +25,32 @@ from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
 
-from rnnplay.core.errors import printable
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.trainer import StepEvent
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.ui.console import ansi, make_console, redraws
-from rnnplay.ui.event_text import EventText
+from rnnplay.ui.event_text import EventText, duration
 
 BAR_WIDTH = 30
 PRINT_EVERY = 100  # off a terminal, a run's status line is printed at step 1 and then each this many steps
+STATUS_SECONDS = 30.0  # ... or when this long has passed since its last line; $RNNPLAY_STATUS_SECONDS changes it
+
+
+def status_seconds() -> float:
+    """The most seconds a run goes without a status line: STATUS_SECONDS, or ``$RNNPLAY_STATUS_SECONDS``."""
+    given = os.environ.get("RNNPLAY_STATUS_SECONDS", "").strip()
+    if not given:
+        return STATUS_SECONDS
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise RnnplayError(f"RNNPLAY_STATUS_SECONDS must be a number of seconds > 0, got {given!r}; unset it for "
+                           f"a status line at least every {STATUS_SECONDS:g} s")
+    return seconds
 
 
 def read_corpus(spec: str, encoding: str) -> Corpus:
@@ -136,35 +156,73 @@ def reading_bar(label: str, length: int, stream: TextIO | None = None) -> Iterat
 
 class TrainingProgress:
     """A training run's status on stderr: a bar and the shared status text (:class:`rnnplay.ui.event_text.EventText`)
-    redrawn in place on a terminal, printed each PRINT_EVERY steps elsewhere; the other events' lines above it."""
+    redrawn in place on a terminal, printed each PRINT_EVERY steps elsewhere; the other events' lines above it.
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    Steps that turn slow (memory short, a busy machine, a huge model) never leave the user without a word: a
+    watcher thread says how long the run has been at work since its last step once ``every`` seconds pass with no
+    line (off a terminal a line of its own, on one the status line's end), and off a terminal a step's status
+    line is printed too when ``every`` seconds have passed since the last one.
+    """
+
+    def __init__(self, stream: TextIO | None = None, every: float = STATUS_SECONDS) -> None:
         self.console = make_console(stream if stream is not None else sys.stderr)
         self.text = EventText()
         self.bar = LiveBar(self.console, BarColumn(bar_width=20), TaskProgressColumn(),
                            TextColumn("{task.description}"))
-        self.last_printed_step = 0
+        self.last_printed_step = self.last_step = 0
+        self.every, self.lock, self.done = every, threading.Lock(), threading.Event()
+        self.last_line = self.last_step_at = self.last_status = time.monotonic()
+        self.shown: tuple[str, float | None] = ("", None)  # the status line's text and fraction, on a terminal
+        threading.Thread(target=self._watch, name="rnnplay-status", daemon=True).start()
 
     def show(self, event: object) -> None:
         """Draw one trainer event: a step redraws the status line, the others print their lines above it."""
         line = self.text.text(event)
         if isinstance(event, StepEvent):
-            self.step(event, line or Text())
+            with self.lock:
+                self.last_step, self.last_step_at = event.step, time.monotonic()
+                self.step(event, line or Text())
         elif line is not None:
             self.message(line)
 
     def step(self, e: StepEvent, line: Text) -> None:
         if redraws(self.console):
+            self.shown = (line.plain, e.fraction)
             self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
-        elif e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1:
-            self.last_printed_step = e.step
-            self.console.print(line)
+        elif (e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1
+              or time.monotonic() - self.last_status >= self.every):
+            self.last_printed_step, self.last_status = e.step, time.monotonic()
+            self._print(line)
 
     def message(self, text: str | Text) -> None:
         """A line above the status line; a plain string may quote a file name, so its control characters are
         written as escapes (it neither splits the line nor reaches the terminal raw)."""
-        self.bar.print(printable(text) if isinstance(text, str) else text)
+        with self.lock:
+            self._print(printable(text) if isinstance(text, str) else text)
+
+    def _print(self, line: str | Text) -> None:
+        self.last_line = time.monotonic()
+        self.bar.print(line)
+
+    def _watch(self) -> None:
+        """Once ``every`` seconds pass with no line, say how long the run has been at work since its last step."""
+        while not self.done.wait(min(1.0, self.every / 4)):
+            with self.lock:
+                now = time.monotonic()
+                if self.done.is_set() or now - self.last_line < self.every:
+                    continue
+                since = f"step {self.last_step:,}" if self.last_step else "the run started"
+                waited = f"still training: {duration(now - self.last_step_at)} since {since}"
+                if redraws(self.console):
+                    self.last_line = now
+                    text, fraction = self.shown
+                    shown = f"{text} | {waited}" if text else waited
+                    self.bar.update(shown, fraction or 0.0, 1.0 if fraction is not None else None)
+                else:
+                    self._print(waited)
 
     def finish(self) -> None:
         """The status line stays as it was last drawn; what is printed next starts on a line of its own."""
-        self.bar.close()
+        with self.lock:
+            self.done.set()
+            self.bar.close()

@@ -1,0 +1,96 @@
+"""A run weighed against its memory limit before it allocates, and a status line by time when steps turn slow.
+
+Each test runs the real `rnnplay train` in a subprocess. The memory cgroup is read where
+the code reads it: a folder laid out as /sys/fs/cgroup is (v1: memory/GROUP/memory.limit_in_bytes)
+and a copy of /proc/self/cgroup naming the group, which ``$RNNPLAY_CGROUP_ROOT`` stands for
+(creating a real group needs root; docs/training.md shows one made by hand).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
+RUN = ["--cell", "lstm", "--layers", "1", "--hidden", "64", "--batch-size", "16", "--seq-length", "40",
+       "--steps", "2", "--val-every", "0", "--val-max-chars", "500"]
+NEEDS = re.compile(r"needs about ([\d,]+) MiB .* beside the ([\d,]+) MiB rnnplay holds")
+
+
+def cgroup(folder: Path, limit: int) -> Path:
+    """A cgroup v1 layout whose group ``jobs/one`` has no limit of its own and its parent ``jobs`` has ``limit``."""
+    (folder / "memory" / "jobs" / "one").mkdir(parents=True, exist_ok=True)
+    (folder / "memory" / "jobs" / "one" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (folder / "memory" / "jobs" / "memory.limit_in_bytes").write_text(f"{limit}\n")
+    (folder / "self.cgroup").write_text("9:cpu:/\n4:memory:/jobs/one\n0::/\n")
+    return folder
+
+
+def train(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    corpus = tmp_path / "fox.txt"
+    corpus.write_text(TEXT)
+    command = [sys.executable, "-m", "rnnplay", "train", str(corpus), *RUN, *extra, "--out", str(tmp_path / "m.npz")]
+    return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def predicted_peak(tmp_path: Path) -> int:
+    """The estimate plus what the process held at the check, in MiB, read from the refusal under a 1 MB limit."""
+    refused = train(tmp_path, env={"RNNPLAY_CGROUP_ROOT": str(cgroup(tmp_path / "tiny", 1_000_000))})
+    found = NEEDS.search(refused.stderr)
+    assert refused.returncode == 1 and found, refused.stderr
+    return sum(int(n.replace(",", "")) for n in found.groups())
+
+
+def test_the_estimate_is_a_little_above_the_peak_a_real_run_reaches(tmp_path: Path) -> None:
+    """The peak resident memory of a real run (its ru_maxrss, measured by a parent that has no other child) lies
+    under the estimate plus what the process held at the check, and not far under."""
+    predicted = predicted_peak(tmp_path)
+    corpus = tmp_path / "fox.txt"
+    measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+               "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    command = [sys.executable, "-c", measure, sys.executable, "-m", "rnnplay", "train", str(corpus), *RUN,
+               "--out", str(tmp_path / "m.npz")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    code, peak_kib = map(int, done.stdout.splitlines()[-1].split())  # after the run's own "final:" line
+    assert code == 0, done.stderr
+    assert peak_kib / 1024 <= predicted <= 1.5 * peak_kib / 1024, (predicted, peak_kib)
+
+
+def test_a_run_that_cannot_fit_under_the_cgroup_limit_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Under a memory cgroup smaller than the run, the run was killed with no word (or thrashed for minutes)."""
+    done = train(tmp_path, env={"RNNPLAY_CGROUP_ROOT": str(cgroup(tmp_path / "cg", 100_000_000))})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("rnnplay: error: this run needs about "), lines
+    assert "the memory cgroup's limit, 95 MiB" in lines[0] and "smaller batch size" in lines[0], lines
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_run_that_fits_narrowly_is_warned_of_and_goes_on(tmp_path: Path) -> None:
+    limit = int(predicted_peak(tmp_path) * 1.1 * (1 << 20))  # room for the estimate, less than NARROW to spare
+    done = train(tmp_path, env={"RNNPLAY_CGROUP_ROOT": str(cgroup(tmp_path / "cg", limit))})
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: this run needs about")]
+    assert done.returncode == 0 and len(warnings) == 1 and "little to spare" in warnings[0], done.stderr
+    assert (tmp_path / "m.npz").exists()
+
+
+def test_slow_steps_still_get_a_line_by_time(tmp_path: Path) -> None:
+    """A step slower than the status interval (here set to 0.05 s, the first step compiling and a 2×256 model's
+    steps taking longer) gets lines that say the run is at work; there were none between step lines."""
+    done = train(tmp_path, "--hidden", "256", "--layers", "2", "--batch-size", "64", "--seq-length", "100",
+                 env={"RNNPLAY_STATUS_SECONDS": "0.05"})
+    assert done.returncode == 0, done.stderr
+    still = [line for line in done.stderr.splitlines() if line.startswith("still training: ")]
+    assert any("since the run started" in line for line in still), done.stderr
+    assert any(re.search(r"since step [12]$", line) for line in still), done.stderr
+
+
+def test_a_bad_status_interval_is_one_line(tmp_path: Path) -> None:
+    done = train(tmp_path, env={"RNNPLAY_STATUS_SECONDS": "soon"})
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        "rnnplay: error: RNNPLAY_STATUS_SECONDS must be a number of seconds > 0, got 'soon'; unset it for a status "
+        "line at least every 30 s"]
