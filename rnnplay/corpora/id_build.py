@@ -5,7 +5,7 @@ numbers its characters as they come (:class:`~rnnplay.corpora.stream_encoder.Str
 and appends each chunk's ids to a temporary file with ordinary writes. When a new
 character renumbers the ids already written (kept in sorted order while little has been
 rewritten: ``REORDER_BUDGET``), or widens their type, the part written so far is rewritten
-through the table; at the end, if the numbering is not sorted, the whole file is, once. The
+through the table, in the same file; at the end, if the numbering is not sorted, the whole file is, once. The
 file is then renamed to its place (named by the text's sha256 and vocabulary) and the
 sidecar written: :class:`~rnnplay.corpora.id_file.IdFile`.
 
@@ -29,7 +29,14 @@ import numpy as np
 
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Progress
-from rnnplay.corpora.id_file import IdFile, TempFile, check_room, remove_stale_temporaries, renumber
+from rnnplay.corpora.id_file import (
+    IdFile,
+    TempFile,
+    cache_error,
+    check_room,
+    remove_stale_temporaries,
+    renumber_in_place,
+)
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -52,15 +59,19 @@ class Build:
         return self.rewritten + written < REORDER_BUDGET
 
     def rewrite(self, table: np.ndarray, dtype: np.dtype, written: int) -> None:
-        """The ``written`` ids so far, renumbered through ``table`` into ``dtype``, in a new temporary file."""
+        """The ``written`` ids so far renumbered through ``table`` into ``dtype``, in the temporary file itself.
+
+        In place, so a build never needs room for a second copy; a build killed midway leaves a part file whose
+        name no reader looks for (removed by the next build), never an id file with half its ids renumbered.
+        """
         if dtype != self.dtype:
             check_room(self.folder, self.size * np.dtype(dtype).itemsize)
-        self.temp.handle.flush()
-        old, self.temp = self.temp, TempFile(self.folder)
         try:
-            renumber(old.path, self.dtype, self.temp, table, dtype, count=written)
-        finally:
-            old.discard()
+            self.temp.handle.flush()
+            renumber_in_place(self.temp.path, self.dtype, table, dtype, written)
+            self.temp.handle.seek(0, os.SEEK_END)  # a wider type made the file longer
+        except OSError as err:
+            raise cache_error(self.folder, err) from None
         self.dtype, self.rewritten = np.dtype(dtype), self.rewritten + written
 
 
