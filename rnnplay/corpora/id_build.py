@@ -12,7 +12,9 @@ sidecar written: :class:`~rnnplay.corpora.id_file.IdFile`.
 :func:`remembered_sha256` and :func:`remember` keep, for a file, the sha256 of its text
 under the file's identity and state — (path, device, inode, size, mtime_ns, ctime_ns,
 encoding) — so loading the same, unchanged file again reads none of it: any write to the
-file changes its ctime, and a copy elsewhere has another inode.
+file changes its ctime, and a copy elsewhere has another inode. The memo records that state
+too (``source``), by which ``rnnplay corpus cache`` tells a file still there unchanged; a memo
+of an older rnnplay holds the sha256 alone.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from rnnplay.corpora.id_file import (
     remove_stale_temporaries,
     renumber_in_place,
 )
+from rnnplay.corpora.id_hold import hold
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -107,6 +110,7 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
             build.rewrite(table, encoder.dtype, encoder.position)
         ids = IdFile(folder, stream.sha256, encoder.position, Vocab(tuple(encoder.chars)), encoder.counts,
                      encoder.first)
+        hold(folder, ids.sha256)  # from before the ids are in place: a prune leaves them there
         build.temp.commit(ids.path(ids.vocab))
     except BaseException:
         build.temp.discard()
@@ -117,9 +121,16 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
     return ids
 
 
-def _memo_path(folder: Path, path: Path, info: os.stat_result, encoding: str) -> Path:
-    state = [os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
-             text_codec(encoding)]
+SOURCE_FIELDS = ("path", "device", "inode", "size", "mtime_ns", "ctime_ns", "encoding")  # a memo's "source"
+
+
+def _state(path: Path, info: os.stat_result, encoding: str) -> list[str | int]:
+    """A file's identity and state, in the order of SOURCE_FIELDS."""
+    return [os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+            text_codec(encoding)]
+
+
+def _memo_path(folder: Path, state: list[str | int]) -> Path:
     key = hashlib.sha256(json.dumps(state).encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return folder / "files" / f"{key}.json"
 
@@ -127,17 +138,20 @@ def _memo_path(folder: Path, path: Path, info: os.stat_result, encoding: str) ->
 def remembered_sha256(folder: Path, path: Path, info: os.stat_result, encoding: str) -> str | None:
     """The sha256 of the text of ``path`` in its state ``info``, if an earlier load noted it."""
     try:
-        sha = json.loads(_memo_path(folder, path, info, encoding).read_text("ascii"))["sha256"]
+        sha = json.loads(_memo_path(folder, _state(path, info, encoding)).read_text("ascii"))["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sha if isinstance(sha, str) and len(sha) == 64 else None
 
 
 def remember(folder: Path, path: Path, info: os.stat_result, encoding: str, sha256: str) -> None:
-    """Note the sha256 of ``path``'s text in its state ``info`` (a cache: failing to note it is no error)."""
-    memo = _memo_path(folder, path, info, encoding)
+    """Note the sha256 of ``path``'s text in its state ``info`` (a cache: failing to note it is no error), and that
+    state itself, by which ``rnnplay corpus cache`` tells whether the file is still there unchanged."""
+    state = _state(path, info, encoding)
+    memo = _memo_path(folder, state)
     with suppress(OSError):
         memo.parent.mkdir(parents=True, exist_ok=True)
         part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
-        part.write_text(json.dumps({"sha256": sha256}), "ascii")
+        part.write_text(json.dumps({"sha256": sha256, "source": dict(zip(SOURCE_FIELDS, state, strict=True))}),
+                        "ascii")  # a path that is not UTF-8 kept as its escaped surrogates
         os.replace(part, memo)

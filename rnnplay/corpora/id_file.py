@@ -11,6 +11,9 @@ text gives the same files whatever its path or encoding):
   resuming or fine-tuning), renumbered from the own file through a table ``own id -> id``,
   a chunk at a time, never from the text.
 
+- ``SHA.lock``, held shared by every process that uses the text's ids (:mod:`~rnnplay.corpora.id_hold`),
+  so that ``rnnplay corpus cache --prune`` leaves them alone.
+
 Every file is written under a temporary name with ordinary writes and renamed into place
 when complete, the sidecar last, so a reader finds whole files or none, and a writer
 killed midway leaves only a temporary file that the next build removes.
@@ -34,6 +37,7 @@ import numpy as np
 from rnnplay.core.atomic_write import as_plainly_opened, process_alive
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
+from rnnplay.corpora.id_hold import hold
 from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
@@ -99,6 +103,7 @@ class IdFile:
     def find(cls, sha256: str, folder: Path | None = None) -> IdFile | None:
         """The text ``sha256``'s ids if the cache has them whole (a damaged or partial entry counts as none)."""
         folder = folder or ids_folder()
+        hold(folder, sha256)  # before reading: a prune leaves the text's files alone from now on
         try:
             record = json.loads((folder / f"{sha256}.json").read_text("ascii"))
             vocab = Vocab(tuple(record["vocab"]))
