@@ -22,6 +22,7 @@ from rnnplay.core.trainer import StepEvent
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
 from rnnplay.corpora import file_corpus as file_corpus_module
+from rnnplay.corpora import id_file as id_file_module
 from rnnplay.corpora import text as text_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.id_file import vocab_key
@@ -143,6 +144,46 @@ def test_late_characters_are_sorted_at_the_end(tmp_path: Path, cache: Path, smal
     memory, mapped = both(write(tmp_path / "t.txt", TEXT + "!AZ"))
     assert mapped.vocab() == memory.vocab()
     assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
+
+
+@pytest.mark.parametrize("late", ["!AZ", "".join(chr(0x400 + i) for i in range(300))], ids=["sorted", "widened"])
+def test_ids_are_renumbered_in_their_own_file_a_few_at_a_time(tmp_path: Path, cache: Path, small_chunks: None,
+                                                             monkeypatch: pytest.MonkeyPatch, late: str) -> None:
+    """The renumbering rewrites the part file in place, 5 ids at a time: widened to uint16 from its end backwards,
+    no id overwritten before it is read. It wrote a second part file, which needed room for two copies."""
+    monkeypatch.setattr(id_build, "REORDER_BUDGET", 0)
+    monkeypatch.setattr(id_file_module, "CHUNK_IDS", 5)
+    made = []
+    monkeypatch.setattr(id_build, "TempFile", lambda folder: made.append(id_file_module.TempFile(folder)) or made[-1])
+    memory, mapped = both(write(tmp_path / "t.txt", TEXT + late + TEXT[:101]))
+    assert len(made) == 1
+    assert mapped.vocab() == memory.vocab()
+    assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
+    assert not list(cache.glob(".tmp-*"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system takes root")
+def test_a_late_early_character_needs_no_room_for_a_second_copy(tmp_path: Path) -> None:
+    """A character that sorts first, met last, renumbers every id at the end. That rewrite wrote a second file
+    beside the first: on a disk with room for one copy and not two, the build filled it, and the text was read
+    into memory instead (a note, and every later load encoded it again)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        big = tmp_path / "big.txt"
+        line = "the quick brown fox jumps over the lazy dog\n"
+        big.write_text(line * (file_corpus_module.ID_FILE_BYTES // len(line) + 1) + "\t")  # 4.2 MB of 6 MB free
+        env = {**os.environ, "RNNPLAY_CACHE_DIR": str(disk), "RNNPLAY_LOAD_PLUGINS": ""}
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", str(big), "--preview", "0"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0 and "vocabulary:  29 characters" in done.stdout, done.stderr
+        assert "note" not in done.stderr, done.stderr
+        [ids] = (disk / "ids").glob("*.ids")
+        assert ids.stat().st_size == big.stat().st_size and not list((disk / "ids").glob(".tmp-*"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_resuming_an_in_memory_checkpoint_on_the_file_path(tmp_path: Path, cache: Path) -> None:

@@ -182,6 +182,11 @@ def deadline_seconds() -> float:
     return seconds_from_env(TIMEOUT_ENV, DEADLINE)
 
 
+def stale_part(info: os.stat_result) -> bool:
+    """Whether a download's ``.part`` file (``info``) is older than any download may last: a killed process's."""
+    return info.st_mtime < time.time() - deadline_seconds() - TIMEOUT
+
+
 def _temporary(dest: Path) -> Path:
     """A new empty ``.part`` file beside ``dest`` (its folder created), or a one-line error.
 
@@ -190,10 +195,9 @@ def _temporary(dest: Path) -> Path:
     """
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        stale = time.time() - deadline_seconds() - TIMEOUT
         for old in dest.parent.glob(f".{glob.escape(dest.name)}.*.part"):
             with contextlib.suppress(OSError):
-                if old.stat().st_mtime < stale:
+                if stale_part(old.stat()):
                     old.unlink()
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         as_plainly_opened(fd)

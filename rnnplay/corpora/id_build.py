@@ -5,14 +5,16 @@ numbers its characters as they come (:class:`~rnnplay.corpora.stream_encoder.Str
 and appends each chunk's ids to a temporary file with ordinary writes. When a new
 character renumbers the ids already written (kept in sorted order while little has been
 rewritten: ``REORDER_BUDGET``), or widens their type, the part written so far is rewritten
-through the table; at the end, if the numbering is not sorted, the whole file is, once. The
+through the table, in the same file; at the end, if the numbering is not sorted, the whole file is, once. The
 file is then renamed to its place (named by the text's sha256 and vocabulary) and the
 sidecar written: :class:`~rnnplay.corpora.id_file.IdFile`.
 
 :func:`remembered_sha256` and :func:`remember` keep, for a file, the sha256 of its text
 under the file's identity and state — (path, device, inode, size, mtime_ns, ctime_ns,
 encoding) — so loading the same, unchanged file again reads none of it: any write to the
-file changes its ctime, and a copy elsewhere has another inode.
+file changes its ctime, and a copy elsewhere has another inode. The memo records that state
+too (``source``), by which ``rnnplay corpus cache`` tells a file still there unchanged; a memo
+of an older rnnplay holds the sha256 alone.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ import numpy as np
 
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.base import Progress
-from rnnplay.corpora.id_file import IdFile, TempFile, check_room, remove_stale_temporaries, renumber
+from rnnplay.corpora.id_file import (
+    IdFile,
+    TempFile,
+    cache_error,
+    check_room,
+    remove_stale_temporaries,
+    renumber_in_place,
+)
+from rnnplay.corpora.id_hold import hold
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -52,15 +62,19 @@ class Build:
         return self.rewritten + written < REORDER_BUDGET
 
     def rewrite(self, table: np.ndarray, dtype: np.dtype, written: int) -> None:
-        """The ``written`` ids so far, renumbered through ``table`` into ``dtype``, in a new temporary file."""
+        """The ``written`` ids so far renumbered through ``table`` into ``dtype``, in the temporary file itself.
+
+        In place, so a build never needs room for a second copy; a build killed midway leaves a part file whose
+        name no reader looks for (removed by the next build), never an id file with half its ids renumbered.
+        """
         if dtype != self.dtype:
             check_room(self.folder, self.size * np.dtype(dtype).itemsize)
-        self.temp.handle.flush()
-        old, self.temp = self.temp, TempFile(self.folder)
         try:
-            renumber(old.path, self.dtype, self.temp, table, dtype, count=written)
-        finally:
-            old.discard()
+            self.temp.handle.flush()
+            renumber_in_place(self.temp.path, self.dtype, table, dtype, written)
+            self.temp.handle.seek(0, os.SEEK_END)  # a wider type made the file longer
+        except OSError as err:
+            raise cache_error(self.folder, err) from None
         self.dtype, self.rewritten = np.dtype(dtype), self.rewritten + written
 
 
@@ -96,6 +110,7 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
             build.rewrite(table, encoder.dtype, encoder.position)
         ids = IdFile(folder, stream.sha256, encoder.position, Vocab(tuple(encoder.chars)), encoder.counts,
                      encoder.first)
+        hold(folder, ids.sha256)  # from before the ids are in place: a prune leaves them there
         build.temp.commit(ids.path(ids.vocab))
     except BaseException:
         build.temp.discard()
@@ -106,9 +121,16 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
     return ids
 
 
-def _memo_path(folder: Path, path: Path, info: os.stat_result, encoding: str) -> Path:
-    state = [os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
-             text_codec(encoding)]
+SOURCE_FIELDS = ("path", "device", "inode", "size", "mtime_ns", "ctime_ns", "encoding")  # a memo's "source"
+
+
+def _state(path: Path, info: os.stat_result, encoding: str) -> list[str | int]:
+    """A file's identity and state, in the order of SOURCE_FIELDS."""
+    return [os.path.realpath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+            text_codec(encoding)]
+
+
+def _memo_path(folder: Path, state: list[str | int]) -> Path:
     key = hashlib.sha256(json.dumps(state).encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return folder / "files" / f"{key}.json"
 
@@ -116,17 +138,20 @@ def _memo_path(folder: Path, path: Path, info: os.stat_result, encoding: str) ->
 def remembered_sha256(folder: Path, path: Path, info: os.stat_result, encoding: str) -> str | None:
     """The sha256 of the text of ``path`` in its state ``info``, if an earlier load noted it."""
     try:
-        sha = json.loads(_memo_path(folder, path, info, encoding).read_text("ascii"))["sha256"]
+        sha = json.loads(_memo_path(folder, _state(path, info, encoding)).read_text("ascii"))["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sha if isinstance(sha, str) and len(sha) == 64 else None
 
 
 def remember(folder: Path, path: Path, info: os.stat_result, encoding: str, sha256: str) -> None:
-    """Note the sha256 of ``path``'s text in its state ``info`` (a cache: failing to note it is no error)."""
-    memo = _memo_path(folder, path, info, encoding)
+    """Note the sha256 of ``path``'s text in its state ``info`` (a cache: failing to note it is no error), and that
+    state itself, by which ``rnnplay corpus cache`` tells whether the file is still there unchanged."""
+    state = _state(path, info, encoding)
+    memo = _memo_path(folder, state)
     with suppress(OSError):
         memo.parent.mkdir(parents=True, exist_ok=True)
         part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
-        part.write_text(json.dumps({"sha256": sha256}), "ascii")
+        part.write_text(json.dumps({"sha256": sha256, "source": dict(zip(SOURCE_FIELDS, state, strict=True))}),
+                        "ascii")  # a path that is not UTF-8 kept as its escaped surrogates
         os.replace(part, memo)

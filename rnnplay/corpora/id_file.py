@@ -11,6 +11,9 @@ text gives the same files whatever its path or encoding):
   resuming or fine-tuning), renumbered from the own file through a table ``own id -> id``,
   a chunk at a time, never from the text.
 
+- ``SHA.lock``, held shared by every process that uses the text's ids (:mod:`~rnnplay.corpora.id_hold`),
+  so that ``rnnplay corpus cache --prune`` leaves them alone.
+
 Every file is written under a temporary name with ordinary writes and renamed into place
 when complete, the sidecar last, so a reader finds whole files or none, and a writer
 killed midway leaves only a temporary file that the next build removes.
@@ -24,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,7 @@ import numpy as np
 from rnnplay.core.atomic_write import as_plainly_opened, process_alive
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
+from rnnplay.corpora.id_hold import hold
 from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
@@ -99,6 +103,7 @@ class IdFile:
     def find(cls, sha256: str, folder: Path | None = None) -> IdFile | None:
         """The text ``sha256``'s ids if the cache has them whole (a damaged or partial entry counts as none)."""
         folder = folder or ids_folder()
+        hold(folder, sha256)  # before reading: a prune leaves the text's files alone from now on
         try:
             record = json.loads((folder / f"{sha256}.json").read_text("ascii"))
             vocab = Vocab(tuple(record["vocab"]))
@@ -216,23 +221,36 @@ def remove_stale_temporaries(folder: Path) -> None:
                 path.unlink()
 
 
-def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndarray, dtype: np.dtype,
-             count: int | None = None) -> None:
-    """Ids read from ``source`` (the first ``count``; all by default), written to ``out`` as ``table[id]``.
-
-    uint8 to uint8 is one ``bytes.translate`` a chunk; other types a lookup in the table, already of ``dtype``.
-    """
-    byte_table = bytes(table.tolist()).ljust(256, b"\0") if source_dtype == dtype == np.uint8 else None
-    table = table.astype(dtype)
-    itemsize = np.dtype(source_dtype).itemsize
+def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndarray, dtype: np.dtype) -> None:
+    """Every id read from ``source``, written to ``out`` as ``table[id]`` in ``dtype``, a chunk at a time."""
+    convert = _converter(source_dtype, table, dtype)
     with open(source, "rb") as src:
-        done = 0
-        while count is None or done < count:
-            block = src.read(CHUNK_IDS * itemsize if count is None else min(CHUNK_IDS, count - done) * itemsize)
-            if not block:
-                break
-            if byte_table is not None:
-                out.write(block.translate(byte_table))
-            else:
-                out.write(table[np.frombuffer(block, dtype=source_dtype)])
-            done += len(block) // itemsize
+        while block := src.read(CHUNK_IDS * np.dtype(source_dtype).itemsize):
+            out.write(convert(block))
+
+
+def renumber_in_place(path: Path, source_dtype: np.dtype, table: np.ndarray, dtype: np.dtype, count: int) -> None:
+    """The ``count`` ids of ``path`` rewritten as ``table[id]`` in ``dtype`` within the same file: no second file.
+
+    A wider ``dtype`` grows the file, and its chunks go from the last to the first, so that no id is overwritten
+    before it is read (chunk k's new bytes cover only old ids of chunk k and after).
+    """
+    convert = _converter(source_dtype, table, dtype)
+    size, new_size = np.dtype(source_dtype).itemsize, np.dtype(dtype).itemsize
+    starts = range(0, count, CHUNK_IDS)
+    with open(path, "r+b") as f:
+        for start in reversed(starts) if new_size > size else starts:
+            f.seek(start * size)
+            block = f.read(min(CHUNK_IDS, count - start) * size)
+            f.seek(start * new_size)
+            f.write(convert(block))
+
+
+def _converter(source_dtype: np.dtype, table: np.ndarray, dtype: np.dtype) -> Callable[[bytes], bytes | np.ndarray]:
+    """A block of ids of ``source_dtype`` to ``table[id]`` in ``dtype``: uint8 to uint8 one ``bytes.translate``,
+    other types a lookup in the table, already of ``dtype``."""
+    if source_dtype == dtype == np.uint8:
+        byte_table = bytes(table.tolist()).ljust(256, b"\0")
+        return lambda block: block.translate(byte_table)
+    typed = table.astype(dtype)
+    return lambda block: typed[np.frombuffer(block, dtype=source_dtype)]

@@ -11,11 +11,12 @@ import urllib.request
 from collections.abc import Iterator
 
 from rnnplay.builtin.loaders import fetch_url, url_cache_path
-from rnnplay.core.errors import counted
+from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.corpora import Corpus, resolve
 from rnnplay.corpora.cards import Card, builtin_cards, require_card
 from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, size_from_env
+from rnnplay.corpora.id_cache import STALE_MEMOS, Survey, Text, prune, survey
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
 from rnnplay.ui.cli import add_encoding_option
@@ -36,6 +37,9 @@ examples:
   rnnplay corpus show tinyshakespeare
   rnnplay corpus fetch tinyshakespeare
   rnnplay corpus fetch url:https://example.org/notes.txt --force
+  rnnplay corpus cache                        the id files of large corpora and the downloads, with their sizes
+  rnnplay corpus cache --prune                remove id files whose source file is gone or changed
+  rnnplay corpus cache --prune --all          remove every id file no running rnnplay uses (loads encode again)
   RNNPLAY_CORPUS_MIRROR=/data/corpora rnnplay train tinyshakespeare --steps 2000
 
 downloads stop past 1 GiB for url: (RNNPLAY_MAX_DOWNLOAD=4G raises it; a card's file
@@ -62,6 +66,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--max-download", metavar="SIZE",
                             help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")
     fetch.set_defaults(func=run_fetch)
+    cache = actions.add_parser("cache", help="the cache's id files and downloads; --prune removes what no load reads")
+    cache.add_argument("--prune", action="store_true",
+                       help="remove id files whose source is gone or changed, and part files of killed builds")
+    cache.add_argument("--all", action="store_true", dest="everything",
+                       help="with --prune: also id files whose source is unchanged or unknown (not one in use)")
+    cache.set_defaults(func=run_cache)
 
 
 def card_status(card: Card) -> str:
@@ -200,3 +210,57 @@ def fetched_from(source: str) -> str:
     if source.startswith("file:"):
         return f"copied from {urllib.request.url2pathname(urllib.parse.urlsplit(source).path)}"
     return f"downloaded from {source}"
+
+
+STATES = {"changed": "source changed", "gone": "source gone", "unknown": "source unknown", "memo, changed":
+          "memo, source changed", "memo, gone": "memo, source gone"}
+NO_SOURCE = {"unknown": "(noted by an older rnnplay, or not checkable)", "no memo": "(a dir: folder's, or its "
+             "build was killed before its memo)", "incomplete": "(its sidecar or ids missing)"}
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    if args.everything and not args.prune:
+        raise RnnplayError("--all goes with --prune: `rnnplay corpus cache --prune --all` removes every id file "
+                           "no running rnnplay uses")
+    if not args.prune:
+        print(visible("\n".join(cache_lines(survey()))))
+        return 0
+    done = prune(args.everything)
+    for where, size, why in done.removed:
+        print(visible(f"removed {amount(size, 'B'):>9}  {STATES.get(why, why):<16} {shown_path(where)}"))
+    for text in done.held:
+        print(visible(f"kept    {amount(text.size, 'B'):>9}  in use           {source_of(text)}"))
+    print(f"freed {amount(done.freed, 'B')}" if done.removed else "nothing to remove")
+    return 0
+
+
+def cache_lines(found: Survey) -> list[str]:
+    """What `corpus cache` prints: a row a text (its sidecar and id files), then the files of no text, the total."""
+    lines = [f"id files in {found.folder / 'ids'} (a row a text: its id files and sidecar):"]
+    for text in found.texts:
+        more = f" ({text.id_files} id files)" if text.id_files > 1 else ""
+        lines.append(f"  {amount(text.size, 'B'):>9}  {STATES.get(text.state, text.state):<16} {source_of(text)}{more}")
+    if not found.texts:
+        lines.append("  none")
+    stale = sum(m.state in STALE_MEMOS for m in found.memos)
+    lines.append(f"  memos: {len(found.memos)} ({amount(sum(m.size for m in found.memos), 'B')}), {stale} stale")
+    if found.loose:
+        lines.append("other files:")
+        lines += [f"  {amount(x.size, 'B'):>9}  {x.state:<16} {shown_path(x.where)}" for x in found.loose]
+    lines.append(f"total {amount(found.size, 'B')} in {found.folder}; `rnnplay corpus cache --prune` frees "
+                 f"{amount(found.freed(), 'B')} (with --all: {amount(found.freed(everything=True), 'B')})")
+    return lines
+
+
+def source_of(text: Text) -> str:
+    """The source file a text's memo names, or why there is none."""
+    return shown_path(text.source) if text.source else NO_SOURCE.get(text.state, "(no memo)")
+
+
+def shown_path(path: str) -> str:
+    """A path as text to show: bytes that are not UTF-8 as \\xNN (never an encoding error on the way out)."""
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "backslashreplace")
+    return raw.decode("utf-8", "backslashreplace")

@@ -1,0 +1,83 @@
+"""Which texts' id files a running rnnplay uses: a shared ``flock`` on ``SHA.lock`` beside them.
+
+A process that finds or builds a text's ids (:func:`hold`) takes a shared lock on that text's lock
+file before it reads the sidecar or renames its ids into place, and keeps it until it ends (the
+system lets a lock go when its process dies, killed or not). ``rnnplay corpus cache --prune``
+removes a text's files only under the exclusive lock (:func:`take`), which it cannot get while any
+process holds the shared one: an id file a training maps, or that a build has just renamed into
+place and is about to map, stays where it is. A prune removes the lock file too, while it holds it;
+a process that opened that file before it went finds, once it has the lock, that the name now
+leads elsewhere or nowhere, and opens it again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import suppress
+from pathlib import Path
+
+HELD: dict[Path, int] = {}  # lock file -> the descriptor this process holds it by, for the process's life
+ATTEMPTS = 100  # times a lock file removed under the caller is opened again
+
+
+def lock_path(folder: Path, sha256: str) -> Path:
+    return folder / f"{sha256}.lock"
+
+
+def hold(folder: Path, sha256: str) -> None:
+    """Hold the text ``sha256``'s lock file in ``folder`` shared, from now on in this process (once a text).
+
+    Waits while a prune removes the text's files. A cache where no lock file can be made (it cannot be written)
+    is no error: nothing can be pruned from it either.
+    """
+    path = lock_path(folder, sha256)
+    if path in HELD:
+        return
+    with suppress(OSError):
+        fd = _locked(path, fcntl.LOCK_SH)
+        if fd is not None:
+            HELD[path] = fd
+
+
+def take(path: Path) -> int | None:
+    """The descriptor of lock file ``path`` held exclusively (a prune's), or None while a process holds it (or it
+    cannot be taken)."""
+    try:
+        return _locked(path, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held, or a name that is no lock file of ours (a link: never opened through)
+        return None
+
+
+def in_use(path: Path) -> bool:
+    """Whether a process holds lock file ``path`` now (without making one where there is none)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _locked(path: Path, how: int) -> int | None:
+    """A descriptor of ``path`` (made if missing, never through a link) locked ``how``, its name still leading to
+    it; None when the name keeps being removed under us (ATTEMPTS times)."""
+    for _ in range(ATTEMPTS):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        try:
+            fcntl.flock(fd, how)
+            mine, named = os.fstat(fd), os.stat(path, follow_symlinks=False)
+            if (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino):
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    return None

@@ -1,0 +1,151 @@
+"""`rnnplay corpus cache [--prune [--all]]` on real id files of real 4 MiB corpora, through the real command.
+
+Each test has its own cache folder (RNNPLAY_CACHE_DIR); the corpora are built by `corpus show`, as a user's
+first load builds them, and the processes that hold a text are real ones that loaded it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnplay.corpora.file_corpus import ID_FILE_BYTES
+
+LINE = "the quick brown fox jumps over the lazy dog\n"
+HOLDER = """import sys
+from rnnplay.corpora import load_corpus
+corpus = load_corpus(sys.argv[1])
+ids = corpus.encode(corpus.vocab())
+print("ready", flush=True)
+sys.stdin.readline()
+print(len(ids), int(ids.sum()), flush=True)
+"""
+
+
+def big(path: Path, line: str = LINE) -> Path:
+    path.write_text(line * (ID_FILE_BYTES // len(line) + 1))
+    return path
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "cache"), "RNNPLAY_LOAD_PLUGINS": "",
+            "PYTHONIOENCODING": "utf-8"}
+
+
+def rnnplay(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "rnnplay", *args], capture_output=True, text=True,
+                          env=env(tmp_path), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def load(tmp_path: Path, path: Path) -> str:
+    """`corpus show PATH`: its stderr (which says "encoded" when the text was encoded)."""
+    return rnnplay(tmp_path, "corpus", "show", str(path), "--preview", "0").stderr
+
+
+def cache_files(tmp_path: Path) -> set[str]:
+    folder = tmp_path / "cache" / "ids"
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def sha_of(tmp_path: Path, path: Path) -> str:
+    shown = rnnplay(tmp_path, "corpus", "show", str(path), "--preview", "0").stdout
+    return next(line.split()[1] for line in shown.splitlines() if line.startswith("sha256:"))
+
+
+def test_the_cache_lists_each_text_and_prunes_those_whose_source_is_gone_or_changed(tmp_path: Path) -> None:
+    gone, changed, kept = big(tmp_path / "gone.txt"), big(tmp_path / "b.txt", LINE.upper()), big(
+        tmp_path / "c.txt", LINE.title())
+    for path in (gone, changed, kept):
+        assert "encoded" in load(tmp_path, path)
+    kept_sha = sha_of(tmp_path, kept)
+    gone.unlink()
+    with changed.open("a") as f:
+        f.write("one line more\n")
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    size = f"{(gone.stat().st_size if gone.exists() else kept.stat().st_size) / 1e6:.1f} MB"
+    for state, path in (("source gone", gone), ("source changed", changed), ("unchanged", kept)):
+        assert f"{size}  {state:<16} {path}" in listed, listed
+    assert "memos: 3" in listed and "2 stale" in listed and "--prune` frees 8.4 MB (with --all: 12.6 MB)" in listed
+    pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+    assert f"source gone      {gone}" in pruned and f"source changed   {changed}" in pruned, pruned
+    assert "freed 8.4 MB" in pruned and str(kept) not in pruned
+    assert {name.split("-")[0].split(".")[0] for name in cache_files(tmp_path) if "/" not in name} == {kept_sha}
+    assert len([n for n in cache_files(tmp_path) if n.startswith("files/")]) == 1
+    assert "encoded" not in load(tmp_path, kept)  # its memo and ids kept: read, not encoded again
+    assert "frees 0 B" in rnnplay(tmp_path, "corpus", "cache").stdout
+
+
+def test_a_memo_of_an_older_rnnplay_is_source_unknown_kept_by_prune_and_removed_by_all(tmp_path: Path) -> None:
+    path = big(tmp_path / "a.txt")
+    load(tmp_path, path)
+    [memo] = (tmp_path / "cache" / "ids" / "files").glob("*.json")
+    record = json.loads(memo.read_text())
+    assert record["source"]["path"] == str(path.resolve()) and record["source"]["size"] == path.stat().st_size
+    memo.write_text(json.dumps({"sha256": record["sha256"]}))  # what an older rnnplay wrote
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    assert "source unknown   (noted by an older rnnplay" in listed, listed
+    assert "nothing to remove" in rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+    assert "encoded" not in load(tmp_path, path)  # the old memo still leads a load to the ids
+    removed = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
+    assert "source unknown" in removed and "freed 4.2 MB" in removed
+    assert cache_files(tmp_path) == set()
+    one_line = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "cache", "--all"], capture_output=True,
+                              text=True, env=env(tmp_path), timeout=120)
+    assert one_line.returncode == 1 and one_line.stderr.startswith("rnnplay: error: --all goes with --prune")
+
+
+@pytest.mark.parametrize("built_by_holder", [True, False], ids=["built-by-it", "found-by-it"])
+def test_a_text_a_running_process_loaded_is_never_pruned(tmp_path: Path, built_by_holder: bool) -> None:
+    """The process builds the ids (holding them before they are renamed into place) or finds them; either way a
+    prune, even --all, leaves them while it runs, and the process reads all its ids after the prune."""
+    path = big(tmp_path / "a.txt")
+    if not built_by_holder:
+        load(tmp_path, path)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env(tmp_path))
+    try:
+        assert holder.stdout.readline() == "ready\n"
+        path.unlink()  # its source gone: a prune would remove it, were it not held
+        before = cache_files(tmp_path)
+        pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+        assert f"kept       4.2 MB  in use           {path.resolve()}" in pruned, pruned
+        assert "memo, source gone" in pruned  # the memo leads nowhere now: it goes
+        pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
+        assert "kept       4.2 MB  in use           (no memo)" in pruned and "nothing to remove" in pruned, pruned
+        assert "in use" in rnnplay(tmp_path, "corpus", "cache").stdout
+        assert {n for n in before if n.endswith((".ids", ".json")) and "/" not in n} <= cache_files(tmp_path)
+        out, _ = holder.communicate("\n", timeout=120)
+    finally:
+        holder.kill()
+    assert holder.returncode == 0 and out.split() == [str(ID_FILE_BYTES // len(LINE) * len(LINE) + len(LINE)),
+                                                      out.split()[1]]
+    assert "freed 4.2 MB" in rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+    assert cache_files(tmp_path) == set()
+
+
+def test_part_files_of_killed_builds_and_downloads_go_and_live_ones_and_downloads_stay(tmp_path: Path) -> None:
+    ids, corpora = tmp_path / "cache" / "ids", tmp_path / "cache" / "corpora"
+    (ids / "files").mkdir(parents=True)
+    dead, live = ids / ".tmp-999999999-ab.part", ids / f".tmp-{os.getpid()}-cd.part"
+    dead_memo = ids / "files" / f"{'0' * 32}.json.999999999.part"
+    (corpora / "urls" / "h").mkdir(parents=True)
+    download, old_part, young_part = (corpora / "urls" / "h" / "x.txt", corpora / "urls" / "h" / ".x.txt.ab.part",
+                                      corpora / "urls" / "h" / ".x.txt.cd.part")
+    for made in (dead, live, dead_memo, download, old_part, young_part):
+        made.write_bytes(b"x" * 1000)
+    os.utime(old_part, (1, 1))  # older than any download may last
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    for state, where in (("killed build", dead.name), ("building", live.name), ("download", "urls/h/x.txt"),
+                         ("killed download", old_part.name), ("downloading", young_part.name)):
+        assert any(state + " " in line and line.endswith(where) for line in listed.splitlines()), (state, listed)
+    pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
+    assert "freed 3.0 kB" in pruned, pruned
+    assert not dead.exists() and not dead_memo.exists() and not old_part.exists()
+    assert live.exists() and download.exists() and young_part.exists()
