@@ -1,8 +1,10 @@
 """`rnnplay score --file` and `rnnplay sample --seed-file` read their file a piece at a time, never whole: the same
-numbers as the text read whole, the memory of a piece, a word up front for a long scoring."""
+numbers as the text read whole, the memory of a piece, a word up front for a long scoring; stdin, held whole,
+refused while it still fits."""
 
 from __future__ import annotations
 
+import io
 import re
 import signal
 import subprocess
@@ -16,6 +18,7 @@ from tiny_model import save_sharp_model
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import prime, prime_stream
 from rnnplay.core.score import score_stream, score_text
+from rnnplay.corpora import text as text_module
 from rnnplay.corpora import text_stream
 from rnnplay.corpora.text_pieces import TextFile, TextPieces
 from rnnplay.models.library import open_model
@@ -189,3 +192,20 @@ def test_sample_from_a_seed_file_in_pieces_is_the_sample_from_the_seed_whole(mod
     monkeypatch.setattr(text_stream, "CHUNK_BYTES", 7)
     assert main([*args, "--seed-file", str(tmp_path / "seed.txt")]) == 0
     assert capsys.readouterr().out == typed and typed.startswith(seed)
+
+
+@pytest.mark.parametrize(("command", "flag"), [(["sample", "--seed", "-"], "--seed-file"),
+                                               (["score", "--text", "-"], "--file")])
+def test_stdin_too_large_for_memory_three_times_over_points_to_the_file_flag(
+    model_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str],
+    flag: str,
+) -> None:
+    """stdin cannot be read twice, so it is held whole: three times over while it is read (blocks, joined, text).
+    It was refused only past the whole memory: 1.5 MB passed a 3 MB limit."""
+    monkeypatch.setattr(text_module, "usable_memory", lambda: 3 << 20)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode() * (1_500_000 // len(TEXT)))))
+    assert main([command[0], str(model_path), *command[1:]]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"rnnplay: error: stdin has sent more than {(3 << 20) // 3:,} bytes, and its text is held whole, "
+                   f"3 times over while it is read, in the {3 << 20:,} bytes of memory rnnplay may use here; save it "
+                   f"in a file and give {flag} FILE, read a piece at a time\n")

@@ -135,7 +135,7 @@ def read_seed(args: argparse.Namespace) -> TextPieces:
     """The seed: a file, read a piece at a time each time it is asked; --seed with its escapes (docs/escapes.md),
     or stdin's text as it is, in memory."""
     if args.seed_file == "-" or args.seed == "-":
-        return TextPieces(read_stdin("the seed", args.encoding))
+        return TextPieces(read_stdin("the seed", args.encoding, "--seed-file"))
     if args.seed_file is not None:
         return TextFile(Path(args.seed_file), args.encoding)
     return TextPieces(unescape(args.seed))
@@ -146,24 +146,26 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     return decode(read_regular_file(path), str(path), encoding)
 
 
-def read_stdin(what: str, encoding: str = "utf-8") -> str:
-    """All of stdin as text, as it is; on a terminal, say how to end it first."""
+def read_stdin(what: str, encoding: str = "utf-8", file_flag: str = "") -> str:
+    """All of stdin as text, as it is; on a terminal, say how to end it first. Too much for the memory, it says to
+    save it in a file for ``file_flag`` (which reads a file a piece at a time), or else to give a part of it."""
     if sys.stdin is None:
         raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
     if not sys.stdin.isatty():
-        return read_stdin_stream(what, encoding)
+        return read_stdin_stream(what, encoding, file_flag)
     print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
     try:
-        return read_stdin_stream(what, encoding)
+        return read_stdin_stream(what, encoding, file_flag)
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
         raise
 
 
-def read_stdin_stream(what: str, encoding: str) -> str:
+def read_stdin_stream(what: str, encoding: str, file_flag: str = "") -> str:
     """stdin's text; one that cannot be read (``nohup`` opens /dev/null write-only in its place) is one line."""
+    instead = f"save it in a file and give {file_flag} FILE, read a piece at a time" if file_flag else ""
     try:
-        return read_stream(sys.stdin.buffer, "stdin", encoding)
+        return read_stream(sys.stdin.buffer, "stdin", encoding, instead=instead or "give a part of it")
     except OSError as err:
         raise RnnplayError(f"cannot read stdin: {err.strerror or err}; pipe {what} in, or pass it as an argument "
                            "or a file") from None

@@ -91,5 +91,5 @@ def read_source(args: argparse.Namespace) -> tuple[TextPieces, str]:
     if args.file is not None and args.file != "-":
         return TextFile(Path(args.file), args.encoding), printable(args.file)
     if args.text == "-" or args.file == "-":  # `--file -` reads stdin too, as most tools' do
-        return TextPieces(read_stdin("the text", args.encoding)), "stdin"
+        return TextPieces(read_stdin("the text", args.encoding, "--file")), "stdin"
     return TextPieces(unescape(args.text)), "the text"
