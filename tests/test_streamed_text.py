@@ -1,6 +1,6 @@
 """`rnnplay score --file` and `rnnplay sample --seed-file` read their file a piece at a time, never whole: the same
 numbers as the text read whole, the memory of a piece, a word up front for a long scoring; stdin, held whole,
-refused while it still fits."""
+refused while it still fits; a file removed from a folder being read said as such."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from rnnplay.core.generate import prime, prime_stream
 from rnnplay.core.score import score_stream, score_text
 from rnnplay.corpora import text as text_module
 from rnnplay.corpora import text_stream
+from rnnplay.corpora.base import no_progress
+from rnnplay.corpora.folders import JoinedStream
 from rnnplay.corpora.text_pieces import TextFile, TextPieces
 from rnnplay.models.library import open_model
 from rnnplay.ui.cli import cmd_sample, main, progress
@@ -209,3 +211,16 @@ def test_stdin_too_large_for_memory_three_times_over_points_to_the_file_flag(
     assert err == (f"rnnplay: error: stdin has sent more than {(3 << 20) // 3:,} bytes, and its text is held whole, "
                    f"3 times over while it is read, in the {3 << 20:,} bytes of memory rnnplay may use here; save it "
                    f"in a file and give {flag} FILE, read a piece at a time\n")
+
+
+def test_a_folder_member_removed_before_its_turn_is_said_so(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(TEXT * 10)
+    joined = JoinedStream([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path, "utf-8")
+    pieces = joined.pieces(no_progress, "")
+    next(pieces)
+    (tmp_path / "b.txt").unlink()
+    with pytest.raises(RnnplayError) as err:
+        list(pieces)
+    assert str(err.value) == (f"{tmp_path / 'b.txt'} was removed while the folder was read (it was listed, then "
+                              "gone before its turn); run the command again once nothing removes files there")
