@@ -1,11 +1,13 @@
 """`rnnplay score --file` and `rnnplay sample --seed-file` read their file a piece at a time, never whole: the same
 numbers as the text read whole, the memory of a piece, a word up front for a long scoring; stdin, held whole,
-refused while it still fits; a file removed from a folder being read said as such."""
+refused while it still fits; a file removed from a folder being read, and a file-size limit (ulimit -f), said as
+such."""
 
 from __future__ import annotations
 
 import io
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -173,6 +175,32 @@ def test_ctrl_c_ends_a_long_scoring_in_one_line(model_path: Path, tmp_path: Path
     assert proc.returncode == 130 and out == "" and err == "rnnplay: interrupted\n", err
 
 
+def test_a_folder_member_removed_before_its_turn_is_said_so(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text(TEXT * 10)
+    joined = JoinedStream([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path, "utf-8")
+    pieces = joined.pieces(no_progress, "")
+    next(pieces)
+    (tmp_path / "b.txt").unlink()
+    with pytest.raises(RnnplayError) as err:
+        list(pieces)
+    assert str(err.value) == (f"{tmp_path / 'b.txt'} was removed while the folder was read (it was listed, then "
+                              "gone before its turn); run the command again once nothing removes files there")
+
+
+def test_stdout_past_the_file_size_limit_says_so_not_a_full_disk(model_path: Path, tmp_path: Path) -> None:
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))
+
+    with open(tmp_path / "out.txt", "w") as out:
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "sample", str(model_path), "--length", "500"],
+                              cwd=tmp_path, stdout=out, stderr=subprocess.PIPE, text=True, preexec_fn=small_files,
+                              timeout=300)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.rstrip().endswith("the file-size limit (ulimit -f) was reached: raise it, or send the output "
+                                         "elsewhere"), done.stderr
+
+
 def test_text_file_refuses_a_file_that_changed_between_its_readings(tmp_path: Path) -> None:
     path = tmp_path / "t.txt"
     path.write_text(TEXT)
@@ -211,16 +239,3 @@ def test_stdin_too_large_for_memory_three_times_over_points_to_the_file_flag(
     assert err == (f"rnnplay: error: stdin has sent more than {(3 << 20) // 3:,} bytes, and its text is held whole, "
                    f"3 times over while it is read, in the {3 << 20:,} bytes of memory rnnplay may use here; save it "
                    f"in a file and give {flag} FILE, read a piece at a time\n")
-
-
-def test_a_folder_member_removed_before_its_turn_is_said_so(tmp_path: Path) -> None:
-    for name in ("a.txt", "b.txt"):
-        (tmp_path / name).write_text(TEXT * 10)
-    joined = JoinedStream([tmp_path / "a.txt", tmp_path / "b.txt"], tmp_path, "utf-8")
-    pieces = joined.pieces(no_progress, "")
-    next(pieces)
-    (tmp_path / "b.txt").unlink()
-    with pytest.raises(RnnplayError) as err:
-        list(pieces)
-    assert str(err.value) == (f"{tmp_path / 'b.txt'} was removed while the folder was read (it was listed, then "
-                              "gone before its turn); run the command again once nothing removes files there")
