@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 from terminal_reader import TerminalReader
+from tiny_model import save_sharp_model
 from waiting import wait_for
 
-from rnnplay.core.cells import LSTMCell
 from rnnplay.core.model import Model
 from rnnplay.core.score import score_text
-from rnnplay.core.vocab import Vocab
-from rnnplay.models.bundled import BUNDLED_MODEL, save_model
+from rnnplay.models.bundled import BUNDLED_MODEL
 from rnnplay.models.library import open_model
 from rnnplay.ui.cli import main
 from rnnplay.ui.console import HEAT
@@ -41,10 +40,7 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    m = Model(LSTMCell(), Vocab.from_text(TEXT), 16, 2, seed=1)
-    for p in m.params.values():
-        p *= 3.0
-    return save_model(tmp_path_factory.mktemp("model") / "m.npz", m)
+    return save_sharp_model(tmp_path_factory.mktemp("model") / "m.npz", TEXT)
 
 
 def test_same_rng_seed_same_output(model_path: Path, tmp_path: Path) -> None:

@@ -578,13 +578,13 @@ def test_checkpoints_that_will_not_fit_are_refused_before_the_first_step(small_t
 def test_a_folder_that_cannot_take_a_byte_is_refused_before_anything_runs(tmp_path) -> None:
     """A full disk still lets an empty file be made: the probe writes a byte, and so does the lock."""
     out = tmp_path / "m.npz"
+    limit = "the file-size limit (ulimit -f) was reached: raise it, or choose another folder"  # not "free some space"
     with files_no_larger_than(0), pytest.raises(RnnplayError) as err:  # as a full disk, where every write fails
         check_output_path(out, "--out", checkpoint=True)
-    assert str(err.value) == f"cannot write --out {out}: File too large; free some space or choose another folder"
+    assert str(err.value) == f"cannot write --out {out}: File too large; {limit}"
     with files_no_larger_than(0), pytest.raises(RnnplayError) as err:
         OutputLock(out).__enter__()
-    assert str(err.value) == (f"cannot write the lock file {out}.lock: File too large; "
-                              "free some space or choose another folder")
+    assert str(err.value) == f"cannot write the lock file {out}.lock: File too large; {limit}"
     assert list(tmp_path.iterdir()) == []  # no probe, no lock file left behind
     with OutputLock(out):  # and the lock it let go of is free
         pass

@@ -176,9 +176,10 @@ def test_grid_mistakes_are_one_line_before_anything_starts(grid: list[str], word
 
 def test_an_out_folder_that_cannot_take_a_byte_is_refused_before_any_trial(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    with files_no_larger_than(0), pytest.raises(RnnplayError) as err, output_dir(str(out)):  # as a full disk
+    with files_no_larger_than(0), pytest.raises(RnnplayError) as err, output_dir(str(out)):  # not a full disk
         pass
-    assert str(err.value) == f"cannot write to --out {out}: File too large; free some space or choose another folder"
+    assert str(err.value) == (f"cannot write to --out {out}: File too large; the file-size limit (ulimit -f) was "
+                              "reached: raise it, or choose another folder")
     assert list(tmp_path.iterdir()) == []  # the folder it made is gone again
 
 

@@ -28,3 +28,17 @@ def write_corpus(folder: Path) -> Path:
     path = folder / "small.txt"
     path.write_text(TEXT)
     return path
+
+
+def save_sharp_model(path: Path, text: str) -> Path:
+    """An untrained 2×16 LSTM on ``text``'s characters, its weights tripled so that its scores differ from one
+    character to the next, saved at ``path``: what the `sample` and `score` command tests run."""
+    from rnnplay.core.cells import LSTMCell
+    from rnnplay.core.model import Model
+    from rnnplay.core.vocab import Vocab
+    from rnnplay.models.bundled import save_model
+
+    m = Model(LSTMCell(), Vocab.from_text(text), 16, 2, seed=1)
+    for p in m.params.values():
+        p *= 3.0
+    return save_model(path, m)

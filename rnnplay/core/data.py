@@ -22,6 +22,7 @@ the whole file.
 from __future__ import annotations
 
 import mmap
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +33,33 @@ from rnnplay.core.errors import RnnplayError
 RELEASE_EVERY = 64  # batches between two releases of a mapped corpus's pages
 
 
+def blocks(pieces: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The ids of ``pieces`` (1-d arrays, one after the other) cut again into blocks of ``size``, the last one
+    shorter, none empty: a text that arrives in pieces goes through the model in the same blocks as the whole
+    array would (the same products, so the same numbers). One piece gives views of it, not copies."""
+    held: np.ndarray | None = None
+    for piece in pieces:
+        if held is not None and len(held):
+            piece = np.concatenate([held, piece])
+        full = len(piece) - len(piece) % size
+        for start in range(0, full, size):
+            yield piece[start : start + size]
+        held = piece[full:]
+    if held is not None and len(held):
+        yield held
+
+
 def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """First ``1 - val_fraction`` for training, the rest for validation (published numbers use 0.1)."""
     if not 0.0 <= val_fraction < 1.0:
         raise RnnplayError(f"val fraction must be in [0, 1), got {val_fraction}")
-    n_train = int(len(ids) * (1.0 - val_fraction))  # floor, as nanoGPT's and char-rnn's splits
+    n_train = split_point(len(ids), val_fraction)
     return ids[:n_train], ids[n_train:]
+
+
+def split_point(n: int, val_fraction: float = 0.1) -> int:
+    """Where the validation part of ``n`` characters starts: floor, as nanoGPT's and char-rnn's splits."""
+    return int(n * (1.0 - val_fraction))
 
 
 @dataclass

@@ -47,6 +47,12 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def file_size_limit(elsewhere: str) -> str:
+    """What to do about EFBIG, a file grown to the largest this process may write (``ulimit -f``) or the file
+    system holds: not a full disk; ``elsewhere``, where else to write ("send the output elsewhere")."""
+    return f"the file-size limit (ulimit -f) was reached: raise it, or {elsewhere}"
+
+
 def out_of_memory(err: MemoryError) -> str:
     """The one line for a MemoryError that no command turned into a message of its own."""
     said = f" ({printable(str(err)[:200])})" if str(err) else ""

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from rnnplay.core.data import blocks
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
 from rnnplay.core.sampler import TEMPERATURE, Sampler, resolve_params
@@ -51,17 +52,25 @@ def prime(model: Model, ids: np.ndarray, cancel: threading.Event | None = None,
     ``cancel``, checked before each chunk of PRIME_CHUNK characters, raises :class:`Cancelled`:
     a long seed stops within a chunk. ``progress(fraction)`` hears the share read after each chunk.
     """
+    return prime_pieces(model, [np.asarray(ids).reshape(-1)], len(ids), cancel, progress)
+
+
+def prime_pieces(model: Model, id_pieces: Iterable[np.ndarray], total: int, cancel: threading.Event | None = None,
+                 progress: Progress | None = None) -> tuple[np.ndarray, States]:  # fmt: skip
+    """:func:`prime` for a seed whose ``total`` ids arrive in pieces (a file read a piece at a time): the same
+    chunks, so the same state, in the memory of one piece."""
     states = model.initial_state(1)
-    if len(ids) == 0:
-        h = states[-1][0]  # the top layer's h (zeros)
-        return (h @ model.params["head.W_hy"] + model.params["head.b_y"])[0], states
-    ids = np.asarray(ids).reshape(-1, 1)
-    for start in range(0, len(ids), PRIME_CHUNK):
+    logits, done = None, 0
+    for block in blocks(id_pieces, PRIME_CHUNK):
         if cancel is not None and cancel.is_set():
             raise Cancelled
-        logits, states, _ = model.forward(ids[start : start + PRIME_CHUNK], states)
+        logits, states, _ = model.forward(block[:, None], states)
+        done += len(block)
         if progress is not None:
-            progress(min(start + PRIME_CHUNK, len(ids)) / len(ids))
+            progress(min(done / max(total, 1), 1.0))
+    if logits is None:
+        h = states[-1][0]  # the top layer's h (zeros)
+        return (h @ model.params["head.W_hy"] + model.params["head.b_y"])[0], states
     return logits[-1, 0], states
 
 
@@ -87,7 +96,17 @@ def prime_seed(model: Model, seed_text: str, *, on_unknown: str = "skip", cancel
     ids = model.vocab.encode(seed_text, on_unknown=on_unknown)
     if cancel is not None and cancel.is_set():
         raise Cancelled
-    logits, states = prime(model, ids, cancel, progress)
+    return checked(*prime(model, ids, cancel, progress))
+
+
+def prime_stream(model: Model, id_pieces: Iterable[np.ndarray], total: int, *, cancel: threading.Event | None = None,
+                 progress: Progress | None = None) -> Primed:  # fmt: skip
+    """:func:`prime_seed` for a seed's ``total`` ids that arrive in pieces (unknown characters already left out)."""
+    return checked(*prime_pieces(model, id_pieces, total, cancel, progress))
+
+
+def checked(logits: np.ndarray, states: States) -> Primed:
+    """A seed read: scores that are NaN are refused here, before any continuation starts."""
     if np.isnan(logits).any():
         raise nan_scores()
     return Primed(logits, states)

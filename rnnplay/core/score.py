@@ -15,10 +15,12 @@ for long files and nothing is cut.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from rnnplay.core.data import blocks
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import Primed
 from rnnplay.core.model import Model, States
@@ -51,9 +53,14 @@ class Score:
 def unknown_summary(vocab: Vocab, text: str) -> str:
     """"3 characters the model has never seen (2 distinct: 'é' '⚔')" naming at most ten; '' if there are none."""
     unknown = vocab.unknown(text)
+    return describe_unknown(unknown, len(text) - len(vocab.encode(text, on_unknown="skip")) if unknown else 0)
+
+
+def describe_unknown(unknown: list[str], count: int) -> str:
+    """:func:`unknown_summary`'s words for ``count`` unseen characters, ``unknown`` the distinct ones in order of
+    appearance; '' if there are none."""
     if not unknown:
         return ""
-    count = len(text) - len(vocab.encode(text, on_unknown="skip"))
     names = " ".join(describe_char(c) for c in unknown[:NAMED_UNKNOWN])
     more = f" and {len(unknown) - NAMED_UNKNOWN:,} more" if len(unknown) > NAMED_UNKNOWN else ""
     return (f"{count:,} character{'' if count == 1 else 's'} the model has never seen "
@@ -78,25 +85,62 @@ def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | Non
     logp = np.empty(n, dtype=np.float64)
     top_ids = np.empty((n, k), dtype=np.int32)
     top_probs = np.empty((n, k), dtype=np.float32)
-    states: States = model.initial_state(1)
-    for start in range(0, n, CHUNK):
+    start = 0
+    for lp, targets in log_probs(model, [ids]):
         if cancel is not None and cancel():
             raise Cancelled(f"stopped after scoring {start:,} of {n:,} characters")
-        stop = min(start + CHUNK, n)
-        logits, states, _ = model.forward(ids[start:stop, None], states)
-        lp = log_softmax(logits[:, 0].astype(np.float64))  # (T, V)
-        rows = np.arange(stop - start)
-        logp[start:stop] = lp[rows, ids[start + 1 : stop + 1]]
+        stop = start + len(targets)
+        logp[start:stop] = lp[np.arange(len(targets)), targets]
         best = np.argpartition(-lp, k - 1, axis=1)[:, :k]
         best = np.take_along_axis(best, np.argsort(-np.take_along_axis(lp, best, axis=1), axis=1), axis=1)
         top_ids[start:stop] = best
         top_probs[start:stop] = np.exp(np.take_along_axis(lp, best, axis=1))
+        start = stop
         if progress is not None:
             progress(stop / n)
     loss = float(-logp.mean())
     if loss != loss:  # NaN: a cell's state went bad somewhere in the text; a "nan nats/char" would pass for a score
-        raise ValueError("the model's scores are NaN (its cell's state is not a number)")
+        raise nan_loss()
     return Score(text, model.vocab.chars, np.exp(logp), top_ids, top_probs, loss)
+
+
+def score_stream(model: Model, id_pieces: Iterable[np.ndarray], total: int,
+                 progress: Progress | None = None) -> tuple[float, int]:
+    """(nats per character, characters scored) of the text whose ids arrive in ``id_pieces``, ``total`` of them,
+    scored as :func:`score_text` scores it (the same chunks, so the same probabilities) but kept as a running sum:
+    memory for one piece, whatever the text's length. Unseen characters must be left out before."""
+    nats, scored = 0.0, 0
+    for lp, targets in log_probs(model, id_pieces):
+        nats -= float(lp[np.arange(len(targets)), targets].sum())
+        scored += len(targets)
+        if progress is not None:
+            progress(scored / max(total - 1, 1))
+    if scored < 1:
+        raise RnnplayError("need at least two characters to score: the first one only primes the model")
+    loss = nats / scored
+    if loss != loss:
+        raise nan_loss()
+    return loss, scored
+
+
+def log_probs(model: Model, id_pieces: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(log-probabilities (T, V) after each of T characters, the ids of the T characters that follow them) for
+    chunks of CHUNK characters of the ids in ``id_pieces``, read as one stream (B = 1) with the state carried;
+    every character but the first is a target once."""
+    states: States = model.initial_state(1)
+    last = None  # a chunk, read once the first character after it is known
+    for block in blocks(id_pieces, CHUNK):
+        if last is not None:
+            logits, states, _ = model.forward(last[:, None], states)
+            yield log_softmax(logits[:, 0].astype(np.float64)), np.concatenate([last[1:], block[:1]])
+        last = block
+    if last is not None and len(last) > 1:
+        logits, states, _ = model.forward(last[:-1, None], states)
+        yield log_softmax(logits[:, 0].astype(np.float64)), last[1:]
+
+
+def nan_loss() -> ValueError:
+    return ValueError("the model's scores are NaN (its cell's state is not a number)")
 
 
 class RunningScore:

@@ -17,6 +17,7 @@ import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.corpora.base import Progress, no_progress
@@ -98,7 +99,7 @@ class JoinedStream:
         def told(_label: str, done: int, _total: int | None, unit: str = "B") -> None:
             progress(label, start + done, max(self.size, start + done), unit)
 
-        handle, info = open_regular(path, in_memory=False)
+        handle, info = self._open(path)
         with handle:
             stream = TextStream(handle, str(path), self.encoding, info.st_size, self._digest)
             if stream.begin(skip_binary=True):
@@ -115,6 +116,16 @@ class JoinedStream:
         self.done = start + info.st_size  # a skipped file too
         if self.done < self.size:
             progress(label, self.done, self.size, "B")
+
+    def _open(self, path: Path) -> tuple[BinaryIO, os.stat_result]:
+        """``path`` opened (:func:`open_regular`); a file listed, then removed before its turn, said as such."""
+        try:
+            return open_regular(path, in_memory=False)
+        except RnnplayError:
+            if os.path.lexists(path):
+                raise
+            raise RnnplayError(f"{path} was removed while the folder was read (it was listed, then gone before its "
+                               "turn); run the command again once nothing removes files there") from None
 
     def _own(self, text: str) -> str:
         """``text`` of the joining itself (a header, a line break), hashed as the files' text is."""

@@ -20,6 +20,7 @@ from rnnplay.core.errors import RnnplayError
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
 BOM = codecs.BOM_UTF8
+STREAM_COPIES = 3  # a text read from a stream is held this many times over while it is read (blocks, joined, text)
 
 # How the user names an encoding where the text is read: the command line's flag, or the app's key=value.
 ENCODING_OPTION: ContextVar[str] = ContextVar("encoding_option", default="--encoding ")
@@ -179,10 +180,12 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
                                "programs or use a part of it") from None
 
 
-def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: int = 1 << 20) -> str:
+def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: int = 1 << 20,
+                instead: str = "give a part of it") -> str:
     """All of ``stream``'s text (a pipe, a terminal), read a block at a time so that Ctrl-C lands between
-    blocks: one that starts binary (``< /dev/zero``) is refused at its first block, one larger than this
-    machine's memory before it fills it."""
+    blocks: one that starts binary (``< /dev/zero``) is refused at its first block, one that would not fit in
+    this machine's memory (held about STREAM_COPIES times over while it is read: the blocks, joined, decoded)
+    before it fills it, saying what to do ``instead``."""
     blocks = [stream.read(BINARY_SNIFF)]
     check_not_binary(blocks[0], where, encoding)
     wanted, size, memory = BINARY_SNIFF, len(blocks[0]), usable_memory()
@@ -190,9 +193,10 @@ def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: in
         wanted = block
         blocks.append(stream.read(block))
         size += len(blocks[-1])
-        if memory and size > memory:
-            raise RnnplayError(f"{where} has sent more than the {memory:,} bytes of memory rnnplay may use here; "
-                               "give a part of it")
+        if memory and size > memory // STREAM_COPIES:
+            raise RnnplayError(f"{where} has sent more than {memory // STREAM_COPIES:,} bytes, and its text is held "
+                               f"whole, {STREAM_COPIES} times over while it is read, in the {memory:,} bytes of "
+                               f"memory rnnplay may use here; {instead}")
     return decode(b"".join(blocks), where, encoding)
 
 

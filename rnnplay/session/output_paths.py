@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, file_size_limit
 
 
 def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
@@ -151,8 +151,11 @@ def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, 
 
 
 def out_of_room_hint(err: OSError, otherwise: str) -> str:
-    """What to do about ``err``: free some space when the disk or a quota is full, else ``otherwise``."""
-    full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    """What to do about ``err``: free some space when the disk or a quota is full, raise the file-size limit when
+    that was reached (``ulimit -f``), else ``otherwise``."""
+    if err.errno == errno.EFBIG:
+        return file_size_limit("choose another folder")
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT)
     return "free some space or choose another folder" if full else otherwise
 
 

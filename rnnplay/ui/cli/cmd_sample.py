@@ -16,19 +16,20 @@ from rich.console import Console
 
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.generate import check_request, generate, prime_seed
+from rnnplay.core.generate import check_request, generate, prime_stream
 from rnnplay.core.model import Model
 from rnnplay.core.params import unescape
 from rnnplay.core.sampler import parse_assignments
 from rnnplay.core.score import RunningScore
-from rnnplay.core.vocab import describe_char
+from rnnplay.core.vocab import describe_char, unknown_error
 from rnnplay.corpora.text import decode, read_regular_file, read_stream
+from rnnplay.corpora.text_pieces import TextFile, TextPieces
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.events import Chunk, Event, Working
 from rnnplay.session.stall_watch import StallWatch
 from rnnplay.ui.cli import add_encoding_option, model_command
-from rnnplay.ui.cli.progress import reading_bar
+from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, redraws, styled, visible
 from rnnplay.ui.work_line import WorkLine
 
@@ -81,12 +82,15 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"--rng-seed must be a whole number >= 0 (got {args.rng_seed})")
     check_request(sampler, params, args.length)  # before a long seed is read for nothing
     seed = read_seed(args)
-    if len(seed) + args.length < COMPILE_FROM:  # the seed's characters are model steps too
-        jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
     model = open_model(args.model)
-    unknown = model.vocab.unknown(seed)
-    if unknown and not args.strict:
-        names = ", ".join(describe_char(c) for c in unknown)
+    with file_pass(seed.bytes_hint) as progress:  # a pass over a seed file before the model reads it
+        tally = seed.tally(model.vocab, 0, progress, "reading the seed file")  # how long, which characters unseen
+    if tally.chars + args.length < COMPILE_FROM:  # the seed's characters are model steps too
+        jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
+    if tally.unknown and args.strict:
+        raise unknown_error(list(tally.unknown))
+    if tally.unknown:
+        names = ", ".join(describe_char(c) for c in tally.unknown)
         print(f"rnnplay: skipping seed characters the model has never seen: {names}", file=sys.stderr)
     rng = np.random.default_rng(args.rng_seed)
     stop = unescape(args.stop) if args.stop else None
@@ -95,14 +99,16 @@ def run(args: argparse.Namespace) -> int:
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
     # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
     with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
-        on_unknown = "error" if args.strict else "skip"
-        with reading_bar("reading the seed", len(seed) if args.length else 0) as progress:
-            primed = prime_seed(model, seed, on_unknown=on_unknown, progress=progress) if args.length else None
-        stream = generate(model, seed if primed is None else primed, sampler, params, args.length, rng, stop=stop,
-                          on_unknown=on_unknown)
+        known = tally.chars - tally.unknown_count
+        with reading_bar("reading the seed", known if args.length else 0) as bar:
+            ids = (model.vocab.encode(piece, on_unknown="skip") for piece in seed.pieces())
+            progress = Estimate(f"reading {known:,} characters of the seed", known, bar)
+            primed = prime_stream(model, ids, known, progress=progress) if args.length else None
+        stream = generate(model, "" if primed is None else primed, sampler, params, args.length, rng, stop=stop)
         paint = heat_paint(console, RunningScore(model, primed), model, shown) if heat and primed is not None else shown
         screen = SampleOutput(out, console, paint)
-        screen.write(shown(seed), seed)
+        for piece in seed.pieces():  # the seed as it is, again a piece at a time
+            screen.write(shown(piece), piece)
         try:
             with StallWatch(screen.show, args.sampler, args.length) as watch:  # a quiet sampler says it is at work
                 for ch in stream:
@@ -125,13 +131,14 @@ def heat_console(wanted: str | None, out: TextIO) -> tuple[Console, bool]:
     return console, heat
 
 
-def read_seed(args: argparse.Namespace) -> str:
-    """The seed: --seed with its escapes (docs/escapes.md), or a file's or stdin's text as it is."""
+def read_seed(args: argparse.Namespace) -> TextPieces:
+    """The seed: a file, read a piece at a time each time it is asked; --seed with its escapes (docs/escapes.md),
+    or stdin's text as it is, in memory."""
     if args.seed_file == "-" or args.seed == "-":
-        return read_stdin("the seed", args.encoding)
+        return TextPieces(read_stdin("the seed", args.encoding, "--seed-file"))
     if args.seed_file is not None:
-        return read_text(Path(args.seed_file), args.encoding)
-    return unescape(args.seed)
+        return TextFile(Path(args.seed_file), args.encoding)
+    return TextPieces(unescape(args.seed))
 
 
 def read_text(path: Path, encoding: str = "utf-8") -> str:
@@ -139,24 +146,26 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     return decode(read_regular_file(path), str(path), encoding)
 
 
-def read_stdin(what: str, encoding: str = "utf-8") -> str:
-    """All of stdin as text, as it is; on a terminal, say how to end it first."""
+def read_stdin(what: str, encoding: str = "utf-8", file_flag: str = "") -> str:
+    """All of stdin as text, as it is; on a terminal, say how to end it first. Too much for the memory, it says to
+    save it in a file for ``file_flag`` (which reads a file a piece at a time), or else to give a part of it."""
     if sys.stdin is None:
         raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
     if not sys.stdin.isatty():
-        return read_stdin_stream(what, encoding)
+        return read_stdin_stream(what, encoding, file_flag)
     print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
     try:
-        return read_stdin_stream(what, encoding)
+        return read_stdin_stream(what, encoding, file_flag)
     except KeyboardInterrupt:
         print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
         raise
 
 
-def read_stdin_stream(what: str, encoding: str) -> str:
+def read_stdin_stream(what: str, encoding: str, file_flag: str = "") -> str:
     """stdin's text; one that cannot be read (``nohup`` opens /dev/null write-only in its place) is one line."""
+    instead = f"save it in a file and give {file_flag} FILE, read a piece at a time" if file_flag else ""
     try:
-        return read_stream(sys.stdin.buffer, "stdin", encoding)
+        return read_stream(sys.stdin.buffer, "stdin", encoding, instead=instead or "give a part of it")
     except OSError as err:
         raise RnnplayError(f"cannot read stdin: {err.strerror or err}; pipe {what} in, or pass it as an argument "
                            "or a file") from None

@@ -6,15 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError, printable
-from rnnplay.core.model import Model
+from rnnplay.core.data import split_point
+from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.params import unescape
-from rnnplay.core.score import score_text, unknown_summary
+from rnnplay.core.score import describe_unknown, score_stream
+from rnnplay.core.vocab import Vocab
+from rnnplay.corpora.text_pieces import Tally, TextFile, TextPieces
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
-from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
-from rnnplay.ui.cli.progress import reading_bar
+from rnnplay.ui.cli.cmd_sample import read_stdin
+from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.event_text import loss_text
 
 ORDER = 30
@@ -45,44 +47,49 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    text, what = read_source(args)
+    source, what = read_source(args)
     model = open_model(args.model)
-    text = read_crlf_as_lf(text, model)
-    if args.val_split:
-        text = text[int(len(text) * (1 - VAL_FRACTION)) :]  # floor, as rnnplay.core.data.split_ids
-        what = f"the last 10% of {what}"
-    unknown = unknown_summary(model.vocab, text)
+    source.crlf_as_lf = "\r" not in model.vocab.chars  # the model learnt LF text: CRLF is read as LF
+    start, what, tally = scored_part(source, model.vocab, what, args.val_split)
+    unknown = describe_unknown(list(tally.unknown), tally.unknown_count)
+    left = tally.chars - tally.unknown_count
     if unknown and not args.skip_unknown:
         raise RnnplayError(f"{what} has {unknown}: pass --skip-unknown to score the rest, "
                            "or use a model trained on text that has them")
-    if unknown:
-        text = model.vocab.decode(model.vocab.encode(text, on_unknown="skip"))
-    if len(text) < 2:  # said here, where the cause is known: a short text, a short last 10%, or all unseen
-        left = " once those the model has never seen are left out" if unknown else ""
-        raise RnnplayError(f"{what} has {len(text)} character{'' if len(text) == 1 else 's'}{left}: need at least "
-                           "two characters to score (the first one only primes the model)")
-    with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", len(text)) as progress:
-        score = score_text(model, text, progress=progress)
+    if left < 2:  # said here, where the cause is known: a short text, a short last 10%, or all unseen
+        gone = " once those the model has never seen are left out" if unknown else ""
+        raise RnnplayError(f"{what} has {counted(left, 'character')}{gone}: need at least two characters to score "
+                           "(the first one only primes the model)")
+    ids = (model.vocab.encode(piece, on_unknown="skip") for piece in source.pieces(start))
+    with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", left) as bar:
+        estimate = Estimate(f"scoring {left - 1:,} characters of {what}", left - 1, bar)
+        nats, scored = score_stream(model, ids, left, progress=estimate)
     if unknown:
         print(f"rnnplay: left out {unknown}", file=sys.stderr)
-    print(f"{loss_text(score.nats_per_char)} on {len(score.probs):,} characters of {what}")
+    print(f"{loss_text(nats)} on {scored:,} characters of {what}")
     return 0
 
 
-def read_source(args: argparse.Namespace) -> tuple[str, str]:
-    """(the text, how to name it): --text with its escapes, stdin, or --file, read as it is."""
+def scored_part(source: TextPieces, vocab: Vocab, what: str, val_split: bool) -> tuple[int, str, Tally]:
+    """(the first character to score, the part's name, its tally): the whole text, or its last 10% by characters
+    (floor, as :func:`~rnnplay.core.data.split_ids`), counted after CRLF is read as LF. A pass over the text
+    each, before the model reads any of it; CRLF read as LF is said on stderr."""
+    with file_pass(source.bytes_hint) as progress:
+        tally = source.tally(vocab, 0, progress, f"reading {what}")
+    if source.crlf:
+        print(f"rnnplay: reading {counted(source.crlf, 'CRLF line end')} as LF (the model knows no '\\r')",
+              file=sys.stderr)
+    if not val_split:
+        return 0, what, tally
+    start, what = split_point(tally.chars, VAL_FRACTION), f"the last 10% of {what}"
+    with file_pass(source.bytes_hint) as progress:
+        return start, what, source.tally(vocab, start, progress, f"reading {what}")
+
+
+def read_source(args: argparse.Namespace) -> tuple[TextPieces, str]:
+    """(the text, how to name it): --file, read a piece at a time; --text with its escapes, or stdin, in memory."""
     if args.file is not None and args.file != "-":
-        return read_text(Path(args.file), args.encoding), printable(args.file)
+        return TextFile(Path(args.file), args.encoding), printable(args.file)
     if args.text == "-" or args.file == "-":  # `--file -` reads stdin too, as most tools' do
-        return read_stdin("the text", args.encoding), "stdin"
-    return unescape(args.text), "the text"
-
-
-def read_crlf_as_lf(text: str, model: Model) -> str:
-    """CRLF line ends as LF, when the model has never seen a '\\r' (so it learnt LF text); said on stderr."""
-    crlf = text.count("\r\n")
-    if not crlf or "\r" in model.vocab.chars:
-        return text
-    print(f"rnnplay: reading {crlf:,} CRLF line end{'' if crlf == 1 else 's'} as LF (the model knows no '\\r')",
-          file=sys.stderr)
-    return text.replace("\r\n", "\n")
+        return TextPieces(read_stdin("the text", args.encoding, "--file")), "stdin"
+    return TextPieces(unescape(args.text)), "the text"

@@ -30,10 +30,16 @@ from rnnplay.core.trainer import StepEvent
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
 from rnnplay.corpora import Corpus, load_corpus
+from rnnplay.corpora.base import Progress as BytesDone
+from rnnplay.corpora.base import no_progress
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText, duration
 
 BAR_WIDTH = 30
+LARGE_TEXT = 100_000  # characters from which a model's reading says up front how many and about how long
+LARGE_FILE = 1 << 26  # bytes from which a pass over a file before the model reads it shows its progress
+ESTIMATE_AFTER = 16_384  # characters read after the first chunk before the rate is taken for the estimate
+ESTIMATE_WITHIN = 3.0  # seconds after the first chunk: the estimate comes by then, whatever was read
 PRINT_EVERY = 100  # off a terminal, a run's status line is printed at step 1 and then each this many steps
 STATUS_SECONDS = 30.0  # ... or when this long has passed since its last line; $RNNPLAY_STATUS_SECONDS changes it
 
@@ -226,3 +232,34 @@ class TrainingProgress:
         with self.lock:
             self.done.set()
             self.bar.close()
+
+
+def file_pass(size: int) -> contextlib.AbstractContextManager[BytesDone]:
+    """The progress of a pass over the ``size`` bytes of a file before a model reads it: a bar on a terminal and a
+    line elsewhere for a large file; none for a small one."""
+    return ProgressBar() if size >= LARGE_FILE else contextlib.nullcontext(no_progress)
+
+
+class Estimate:
+    """The ``progress(fraction)`` of a model reading ``chars`` characters: for a large text, one line on stderr
+    that says ``doing`` ("scoring 3,000,000 characters of big.txt") and about how long it takes, at the rate from
+    the end of the first chunk (the first one loads the compiled kernels) to ESTIMATE_AFTER characters or
+    ESTIMATE_WITHIN seconds later; then the bar (``bar``, None where none is drawn)."""
+
+    def __init__(self, doing: str, chars: int, bar: FractionDone | None) -> None:
+        self.doing, self.chars, self.bar = doing, chars, bar
+        self.said = chars < LARGE_TEXT
+        self.first: tuple[float, float] | None = None  # (characters, time) at the first chunk's end
+
+    def __call__(self, fraction: float) -> None:
+        if not self.said:
+            done, now = fraction * self.chars, time.perf_counter()
+            self.first = self.first or (done, now)
+            if done - self.first[0] < ESTIMATE_AFTER and now - self.first[1] < ESTIMATE_WITHIN and fraction < 1:
+                return
+            self.said = True
+            rate = (done - self.first[0]) / max(now - self.first[1], 1e-9)
+            left = f"about {duration((self.chars - done) / rate)} at {rate:,.0f} characters a second" if rate else ""
+            print(f"rnnplay: {self.doing}{': ' if left else ''}{left}", file=sys.stderr)
+        if self.bar is not None:
+            self.bar(fraction)

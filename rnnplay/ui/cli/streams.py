@@ -20,13 +20,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, file_size_limit
 
 # what to do when stdout cannot be written, by the error's number
 ADVICE = {
     errno.ENOSPC: "the disk is full: free some space, or send the output elsewhere",
     errno.EDQUOT: "your disk quota is used up: free some space, or send the output elsewhere",
-    errno.EFBIG: "the file is as large as it may be (ulimit -f): send the output elsewhere",
+    errno.EFBIG: file_size_limit("send the output elsewhere"),
     errno.EBADF: "it is not open for writing: redirect it to a file or a pipe (> FILE)",
     errno.EIO: "the terminal is gone: run the command again in a terminal, or redirect its output",
 }
