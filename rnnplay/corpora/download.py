@@ -82,16 +82,24 @@ def inside(folder: Path, *names: str) -> Path:
     return path
 
 
+def parse_size(raw: str) -> int | None:
+    """A byte count from ``2G``, ``500M``, ``64K`` or ``1000000``; None when ``raw`` is no size of 1 byte or more."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", raw.strip(), re.IGNORECASE)
+    value = float(match[1]) * UNITS[match[2].upper()] if match else 0.0  # 1e400 digits: inf, refused below
+    return int(value) if 1 <= value < float("inf") else None
+
+
+SIZE_HINT = "give bytes or a number with K, M or G"
+
+
 def size_from_env(name: str, default: int) -> int:
-    """A byte count from $name (``2G``, ``500M``, ``64K``, ``1000000``), or ``default`` when unset."""
+    """A byte count from $name (see :func:`parse_size`), or ``default`` when unset."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?", raw, re.IGNORECASE)
-    value = float(match[1]) * UNITS[match[2].upper()] if match else 0.0  # 1e400 digits: inf, refused below
-    if not 1 <= value < float("inf"):
-        raise RnnplayError(f"{name}={raw[:40]} is not a size; give bytes or a number with K, M or G, e.g. {name}=2G")
-    return int(value)
+    if (value := parse_size(raw)) is None:
+        raise RnnplayError(f"{name}={raw[:40]} is not a size; {SIZE_HINT}, e.g. {name}=2G")
+    return value
 
 
 def seconds_from_env(name: str, default: float) -> float:

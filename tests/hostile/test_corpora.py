@@ -231,6 +231,7 @@ def card_in(folder: str, source: str, then: Callable[[Path], None] | None = None
 
 
 SHOW, FETCH, TRAIN = ["corpus", "show"], ["corpus", "fetch"], ["train"]
+FLAG_NOT_A_SIZE = ("argument --max-download:", "is not a size", "e.g. --max-download 2G")
 OUTSIDE_CARD = ("reads outside the card's folder", "move the text next to the card", "rnnplay train")
 ESCAPE = ("outside", "fix the card")
 
@@ -480,11 +481,13 @@ ROWS = [
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("took longer than 2 s",),
                      env={"RNNPLAY_CORPUS_MIRROR": "{url}/slow", "RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True),
                  id="mirror-url-trickles"),
-    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "lots"], ("not a size",)),
-                 id="max-download-not-a-size"),
-    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "1" + "0" * 400], ("not a size",)),
+    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "lots"], FLAG_NOT_A_SIZE, code=2),
+                 id="max-download-not-a-size"),  # it named RNNPLAY_MAX_DOWNLOAD, which was not set, and exit 1
+    pytest.param(Row([*FETCH, "url:{url}/text/t.txt", "--max-download", "4X"], FLAG_NOT_A_SIZE, code=2),
+                 id="fetch-max-download-not-a-size"),
+    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "1" + "0" * 400], FLAG_NOT_A_SIZE, code=2),
                  id="max-download-past-float"),
-    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "0.5"], ("not a size",)),
+    pytest.param(Row([*SHOW, "url:{url}/text/t.txt", "--max-download", "0.5"], FLAG_NOT_A_SIZE, code=2),
                  id="max-download-under-a-byte"),
     pytest.param(Row([*SHOW, "url:{url}/text/t.txt"], ("not a number of seconds",),
                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "nan"}, subprocess=True), id="download-timeout-nan"),

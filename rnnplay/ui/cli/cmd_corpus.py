@@ -15,7 +15,7 @@ from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.corpora import Corpus, resolve
 from rnnplay.corpora.cards import Card, builtin_cards, require_card
-from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, size_from_env
+from rnnplay.corpora.download import MAX_DOWNLOAD_ENV, MIRROR_ENV, SIZE_HINT, parse_size, size_from_env
 from rnnplay.corpora.id_cache import STALE_MEMOS, Survey, Text, prune, survey
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("name", metavar="NAME|URL", help="a corpus card name, or url:https://HOST/PATH")
     fetch.add_argument("--force", action="store_true", help="download again even if it is cached")
     for parser in (show, fetch):
-        parser.add_argument("--max-download", metavar="SIZE",
+        parser.add_argument("--max-download", metavar="SIZE", type=download_size,
                             help=f"the most a url: download may have, e.g. 4G (default 1G, or ${MAX_DOWNLOAD_ENV})")
     fetch.set_defaults(func=run_fetch)
     cache = actions.add_parser("cache", help="the cache's id files and downloads; --prune removes what no load reads")
@@ -72,6 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     cache.add_argument("--all", action="store_true", dest="everything",
                        help="with --prune: also id files whose source is unchanged or unknown (not one in use)")
     cache.set_defaults(func=run_cache)
+
+
+def download_size(text: str) -> str:
+    """``--max-download``'s value as given, if it is a size; else argparse's one-line error (exit 2) naming the flag,
+    not the variable the value is handed on as."""
+    if parse_size(text) is None:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a size; {SIZE_HINT}, e.g. --max-download 2G")
+    return text
 
 
 def card_status(card: Card) -> str:
