@@ -7,6 +7,7 @@ only the mirror folder ../shared/corpora to fetch from — no network needed.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ def rnnplay(tmp_path: Path, *args: str, mirror: str | None = None, cwd: Path | N
            "RNNPLAY_CACHE_DIR": str(tmp_path / "cache"), "PYTHONIOENCODING": "utf-8"}
     if mirror is not None:
         env["RNNPLAY_CORPUS_MIRROR"] = mirror
+    if "PYTHONPATH" in os.environ:  # a work tree tested with another's installed package
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run([sys.executable, "-m", "rnnplay", *args], capture_output=True, text=True, env=env,
                           cwd=cwd or tmp_path, timeout=300)
 
@@ -105,3 +108,30 @@ def test_show_a_card_offline_without_downloading(tmp_path: Path) -> None:
                      "suggested:   rnnplay train tinyshakespeare --cell lstm"):
         assert expected in shown.stdout
     assert not (tmp_path / "cache").exists() and "downloading" not in shown.stderr
+
+
+def suggestion(shown: subprocess.CompletedProcess) -> list[str]:
+    line = next(line for line in shown.stdout.splitlines() if line.startswith("suggested:"))
+    return shlex.split(line.removeprefix("suggested:"))
+
+
+def test_a_card_read_from_a_file_is_suggested_by_its_spec(tmp_path: Path) -> None:
+    folder = tmp_path / "my cards"
+    folder.mkdir()
+    (folder / "t.txt").write_text("To be, or not to be, that is the question.\n" * 40)
+    head = 'name = "dcard"\ndescription = "d"\nlicence = "CC0"\n'
+    (folder / "d.toml").write_text(f'{head}[source]\nspec = "t.txt"\n[train]\ncell = "lstm"\nhidden = 8\n')
+    (folder / "u.toml").write_text(f'{head}[source]\nurl = "http://127.0.0.1:9/t.txt"\nsha256 = "{"0" * 64}"\n'
+                                   'size = 1000\n[train]\nhidden = 8\n')  # nothing listens on port 9
+    shown = rnnplay(tmp_path, "corpus", "show", "card:my cards/d.toml")
+    assert shown.returncode == 0, shown.stderr
+    command = suggestion(shown)  # it said `rnnplay train dcard`, which finds no such file or card
+    assert command == ["rnnplay", "train", "card:my cards/d.toml", "--cell", "lstm", "--hidden", "8"]
+    out = tmp_path / "d.npz"
+    trained = rnnplay(tmp_path, *command[1:], "--steps", "1", "--batch-size", "2", "--seq-length", "8",
+                      "--out", str(out))
+    assert trained.returncode == 0 and out.exists(), trained.stderr
+    offline = rnnplay(tmp_path, "corpus", "show", "card:my cards/u.toml")
+    assert offline.returncode == 0, offline.stderr
+    assert suggestion(offline)[:3] == ["rnnplay", "train", "card:my cards/u.toml"]
+    assert "`rnnplay corpus fetch 'my cards/u.toml'`" in offline.stdout

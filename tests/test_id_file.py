@@ -318,7 +318,7 @@ def test_a_folder_gives_the_same_text_and_ids_through_the_id_file(tmp_path: Path
     assert mapped.vocab() == memory.vocab() and mapped.description == memory.description
     assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
     assert np.array_equal(mapped.counts(), memory.counts())
-    assert mapped.head(100) == JOINED[:100] and describe(mapped, 300) == describe(memory, 300)
+    assert mapped.head(100) == JOINED[:100] and describe(mapped, 300, "x") == describe(memory, 300, "x")
 
 
 def test_a_folder_with_a_bad_file_is_one_line_and_leaves_no_ids(tmp_path: Path, cache: Path) -> None:
@@ -467,9 +467,9 @@ def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monk
 
 def test_corpus_show_says_the_same_of_both_paths_reading_only_the_head(tmp_path: Path, cache: Path) -> None:
     memory, mapped = both(write(tmp_path / "t.txt", TEXT))
-    assert describe(mapped, 120) == describe(memory, 120)
-    assert f"{len(TEXT.encode()):,} bytes" in describe(mapped, 0) and f"{TEXT.count(chr(10)):,} lines" in describe(
-        mapped, 0)
+    assert describe(mapped, 120, "x") == describe(memory, 120, "x")
+    shown = describe(mapped, 0, "x")
+    assert f"{len(TEXT.encode()):,} bytes" in shown and f"{TEXT.count(chr(10)):,} lines" in shown
 
 
 @pytest.mark.parametrize("damage", ["sidecar", "ids"])

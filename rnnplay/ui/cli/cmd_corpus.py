@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import textwrap
 import urllib.parse
 import urllib.request
@@ -112,9 +113,10 @@ def vocabulary_line(vocab: Vocab) -> str:
     return " ".join(shown)
 
 
-def describe(corpus: Corpus, preview: int) -> str:
-    """What ``corpus show`` prints, from the corpus's vocabulary and counts and a bounded head of its text (a
-    corpus larger than memory is never read whole)."""
+def describe(corpus: Corpus, preview: int, spec: str) -> str:
+    """What ``corpus show SPEC`` prints, from the corpus's vocabulary and counts and a bounded head of its text (a
+    corpus larger than memory is never read whole). The suggested command names ``spec``, which found the corpus:
+    a card read from a file is not found by its name."""
     vocab, counts = corpus.vocab(), corpus.counts()
     size = int(sum(int(n) * len(c.encode("utf-8")) for c, n in zip(vocab.chars, counts.tolist(), strict=True)))
     newlines = int(counts[vocab.chars.index("\n")]) if "\n" in vocab.chars else 0
@@ -129,15 +131,16 @@ def describe(corpus: Corpus, preview: int) -> str:
     lines += [f"  {row}" for row in wrapped]
     if corpus.settings:
         options = " ".join(f"--{k} {v}" for k, v in corpus.settings.items())
-        lines.append(f"suggested:   rnnplay train {corpus.name} {options}")
+        lines.append(f"suggested:   rnnplay train {shlex.quote(spec)} {options}")
     if preview > 0:
         lines.append("preview:")
         lines += [f"  | {row}" for row in corpus.head(preview).splitlines()]
     return "\n".join(lines)
 
 
-def describe_card(card: Card) -> str:
-    """What a card says about a corpus that is not downloaded yet: shown without touching the network."""
+def describe_card(card: Card, spec: str, name: str) -> str:
+    """What a card says about a corpus that is not downloaded yet: shown without touching the network. The commands
+    it suggests name the card as ``spec`` (for ``train``) and ``name`` (for ``corpus fetch``) found it."""
     lines = [f"{card.name}" + (f": {card.description}" if card.description else "")]
     lines.append(f"source:      {card.url}")
     lines.append(f"licence:     {card.licence}")
@@ -147,8 +150,8 @@ def describe_card(card: Card) -> str:
     lines.append(f"sha256:      {card.sha256} (of the file)")
     if card.train:
         options = " ".join(f"--{k} {v}" for k, v in card.train.items())
-        lines.append(f"suggested:   rnnplay train {card.name} {options}")
-    lines.append(f"not downloaded: `rnnplay corpus fetch {card.name}` downloads it (or from {MIRROR_ENV}, a "
+        lines.append(f"suggested:   rnnplay train {shlex.quote(spec)} {options}")
+    lines.append(f"not downloaded: `rnnplay corpus fetch {shlex.quote(name)}` downloads it (or from {MIRROR_ENV}, a "
                  "folder or URL that has it); then `corpus show` shows its characters")
     return "\n".join(lines)
 
@@ -178,10 +181,10 @@ def _show(args: argparse.Namespace) -> int:
     loader, argument = resolve(args.corpus)
     card = require_card(argument) if loader.name == "card" else None
     if card is not None and card.url is not None and not card.cached:
-        print(visible(describe_card(card)))  # show never downloads; a card's text may hold escapes
+        print(visible(describe_card(card, args.corpus, argument)))  # no card download; its text may hold escapes
         return 0
     corpus = read_corpus(args.corpus, args.encoding)
-    print(visible(describe(corpus, args.preview)))  # the preview as text, never as terminal commands
+    print(visible(describe(corpus, args.preview, args.corpus)))  # the preview as text, never as terminal commands
     return 0
 
 
