@@ -141,6 +141,13 @@ def test_unknown_names_get_a_suggestion(host: PluginHost) -> None:
         host.cell("lstn")
 
 
+def test_an_unknown_kind_is_one_line_naming_the_kinds(host: PluginHost) -> None:
+    """docs/plugins.md promises a one-line error from ``host.get``: an unknown kind raised a bare KeyError."""
+    kinds = r"no plugin kind 'sampler' \(did you mean 'samplers'\?\); the kinds are: cells, samplers, corpus_loaders"
+    with pytest.raises(RnnplayError, match=kinds):
+        host.get("sampler", "greedy")
+
+
 def test_a_checkpoint_cell_that_is_not_installed_names_the_distribution(
     host: PluginHost, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -76,6 +76,9 @@ class Registries:
         return self.registries["commands"]
 
     def get(self, kind: str, name: str) -> Any:
+        if kind not in self.registries:
+            kinds = list(self.registries)
+            raise RnnplayError(f"no plugin kind {kind!r}{did_you_mean(kind, kinds)}; the kinds are: {', '.join(kinds)}")
         registry = self.registries[kind]
         if name in registry:
             return registry[name].obj
