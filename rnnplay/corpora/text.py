@@ -44,15 +44,25 @@ def wide_encoding(data: bytes) -> str | None:
 
 def unmarked_utf16(data: bytes) -> str | None:
     """"utf-16-le" or "utf-16-be" when ``data`` (no byte-order mark) looks like text of that encoding: a NUL
-    in nearly every odd (LE) or even (BE) byte, as Latin text has, and almost none in the others; else None."""
-    head = data[:BINARY_SNIFF] if len(data) >= 64 else b""
-    odd, even = head[1::2].count(0), head[0::2].count(0)
+    in nearly every odd (LE) or even (BE) byte, as Latin text has, and almost none in the others; else None.
+    A head shorter than 64 bytes must also read as printable text in that encoding (a few 16-bit numbers
+    have the same NULs)."""
+    head = data[:BINARY_SNIFF]
     half = len(head) // 2
-    if odd > 0.9 * half and even < 0.05 * half:
-        return "utf-16-le"
-    if even > 0.9 * half and odd < 0.05 * half:
-        return "utf-16-be"
+    for name, nuls, chars in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
+        if half >= 2 and nuls.count(0) > 0.9 * half and chars.count(0) < 0.05 * half \
+                and (len(head) >= 64 or printable(head[:2 * half], name)):
+            return name
     return None
+
+
+def printable(data: bytes, encoding: str) -> bool:
+    """True when ``data`` decodes in ``encoding`` to printable characters and line breaks and tabs alone."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\n\r\t" for c in text)
 
 
 def looks_binary(data: bytes, encoding: str = "utf-8") -> bool:

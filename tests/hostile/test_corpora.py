@@ -410,6 +410,10 @@ ROWS = [
                  id="utf16-with-bom"),
     pytest.param(Row([*SHOW, "u.txt"], ("UTF-16-LE text without a byte-order mark", "--encoding utf-16-le"),
                      {"u.txt": TEXT.encode("utf-16-le")}), id="utf16le-without-bom"),  # it said "binary"
+    pytest.param(Row([*SHOW, "u.txt"], ("UTF-16-LE text without a byte-order mark", "--encoding utf-16-le"),
+                     {"u.txt": "hello world\n".encode("utf-16-le") * 2}), id="short-utf16le-without-bom"),  # "binary"
+    pytest.param(Row([*SHOW, "n.bin"], ("looks like a binary file",), {"n.bin": b"".join(
+        i.to_bytes(2, "little") for i in range(1, 25))}), id="short-16-bit-numbers-are-binary"),  # not UTF-16
     pytest.param(Row([*TRAIN, "u.txt", *TINY], ("UTF-16-BE text without a byte-order mark", "--encoding utf-16-be"),
                      {"u.txt": TEXT.encode("utf-16-be")}, subprocess=True), id="train-utf16be-without-bom"),
     pytest.param(Row([*TRAIN, "u.txt", *TINY], ("UTF-32 text", "--encoding utf-32"), {"u.txt": TEXT.encode("utf-32")},
