@@ -173,3 +173,11 @@ def test_matplotlib_says_nothing_of_a_config_folder_it_cannot_make(tmp_path: Pat
                            "t.png"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "matplotlib" not in done.stderr.lower() and (tmp_path / "t.png").exists(), done.stderr
+
+
+def test_train_help_names_every_kind_of_plot_file() -> None:
+    """The help said `(.png or .svg)`, though a .pdf is written too (README)."""
+    r = subprocess.run([sys.executable, "-m", "rnnplay", "train", "--help"], capture_output=True, text=True,
+                       env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    assert "write the loss curves to PATH (.png, .svg or .pdf)" in r.stdout

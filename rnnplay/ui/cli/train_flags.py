@@ -73,7 +73,7 @@ def add_output_flags(parser: argparse.ArgumentParser) -> None:
                    help="precision of the saved weights (float16 halves the file)")
     add_encoding_option(r, "the corpus")
     r.add_argument("--plot", metavar="PATH",
-                   help="write the loss curves to PATH (.png or .svg) when training ends or is interrupted")
+                   help="write the loss curves to PATH (.png, .svg or .pdf) when training ends or is interrupted")
 
 
 def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
