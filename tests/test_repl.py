@@ -345,8 +345,10 @@ def test_lines_from_a_pipe_run_as_a_script_without_prompts_or_echo(tiny_path: Pa
     done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=script,
                           capture_output=True, env=env, timeout=120)
     done.stdout, done.stderr = done.stdout.decode(), done.stderr.decode()
-    assert done.returncode == 1, done.stderr  # /frob failed: a script with a failed line ends with 1 (it ended 0)
     said = done.stdout + done.stderr
+    assert done.returncode == 1, done.stderr  # /frob failed: a script with a failed line ends with 1 (it ended 0)
+    greeting = "type a few characters and press Enter"  # on stderr: stdout holds the script's output alone
+    assert greeting not in done.stdout and greeting in done.stderr and done.stdout.startswith("length = 8"), said
     assert "not a terminal" not in said and "›" not in said and "/sampler greedy" not in said, said
     assert "length = 8" in said and "unknown command /frob" in said and "'\\r'" not in said, said
     assert "skipped 1 character the model has never seen (1 distinct: '\ufffd')" in said, said

@@ -7,6 +7,7 @@ import sys
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.ui.cli import model_command, require_stdin
+from rnnplay.ui.event_text import EventText
 
 ORDER = 2
 EXAMPLES = '''\
@@ -31,7 +32,12 @@ def run(args: argparse.Namespace) -> int:
 
     require_stdin("repl")
     require_terminal_output()
-    return Repl(Session.open(args.model)).run()
+    session = Session.open(args.model)
+    if not sys.stdin.isatty():  # a script piped in: its stdout holds the script's output alone, the greeting on stderr
+        stop = session.subscribe(lambda event: print(EventText().text(event), file=sys.stderr))
+        session.greet()
+        stop()
+    return Repl(session).run()
 
 
 def require_terminal_output() -> None:

@@ -355,7 +355,8 @@ class Repl(TerminalOutput):
     def run(self) -> int:
         self.owner = threading.current_thread()
         with contextlib.redirect_stderr(self.stderr):
-            self.session.greet()
+            if not self.piped:  # a piped script's stdout holds its own output alone (`rnnplay repl` greets on stderr)
+                self.session.greet()
             try:
                 with on_leave_signals(self.leave_on_signal):  # SIGTERM, or SIGHUP from a closed terminal
                     while True:
