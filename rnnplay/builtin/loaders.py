@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError, has_control, printable
+from rnnplay.core.errors import RnnplayError, counted, has_control, printable
 from rnnplay.corpora import PREFIX, Corpus, Progress, load_resolved, resolve, takes_encoding
 from rnnplay.corpora.cards import Card, require_card
 from rnnplay.corpora.download import discard, fetch, inside, max_download
@@ -61,7 +61,7 @@ class DirLoader:
                                "you are in)")
         root = user_path(folder)
         listing = folder_files(root, pattern)
-        outside = _linked_out(listing.outside, folder)
+        outside = _linked_out(listing.outside, listing.folders_outside, folder)
         if outside:
             none = (f"dir:{printable(folder)}:{printable(pattern)} matched no text files inside {printable(folder)}/ "
                     f"({outside}); give the folder they link to itself, or copy the files into {printable(folder)}/")
@@ -73,12 +73,13 @@ class DirLoader:
         return corpus
 
 
-def _linked_out(count: int, folder: str) -> str:
-    """What the summary says of ``count`` files that a symbolic link leads outside ``folder``; "" for none."""
-    if not count:
+def _linked_out(files: int, folders: int, folder: str) -> str:
+    """What the summary says of the files and folders that a symbolic link leads outside ``folder``; "" for none."""
+    if not files + folders:
         return ""
-    files = f"{count} file that links" if count == 1 else f"{count} files that link"
-    return f"skipped {files} outside {printable(folder.rstrip('/'))}/"
+    what = " and ".join(counted(n, kind) for n, kind in ((files, "file"), (folders, "folder")) if n)
+    verb = "links" if files + folders == 1 else "link"
+    return f"skipped {what} that {verb} outside {printable(folder.rstrip('/'))}/"
 
 
 class UrlLoader:

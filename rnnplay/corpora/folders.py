@@ -145,7 +145,8 @@ def split_dir_spec(spec: str, base: Path = Path()) -> tuple[str, str]:
 @dataclass
 class Listing:
     files: list[Path]  # the members, sorted
-    outside: int  # entries skipped because they resolve (through a symbolic link) outside the folder
+    outside: int  # files skipped because they resolve (through a symbolic link) outside the folder
+    folders_outside: int  # links to folders outside it, never entered
 
 
 def folder_files(root: Path, pattern: str) -> Listing:
@@ -154,6 +155,7 @@ def folder_files(root: Path, pattern: str) -> Listing:
     Named pipes, devices and sockets are kept, so that reading them is refused by name rather than
     skipped without a word; symlinks that point nowhere are left out, and so are entries whose real path
     (symbolic links resolved) is outside ``root``'s: a link may lead anywhere, the glob only stays in the folder.
+    Links to folders outside are counted too (the glob never enters them).
     """
     if not is_folder(root):
         what = nothing_at(root, "folder") if probe(root) is None else "not a folder"
@@ -164,12 +166,14 @@ def folder_files(root: Path, pattern: str) -> Listing:
     if "**" in pattern:  # the glob skips folders it cannot list without a word: name the first one instead
         _check_listable(root)
     try:
-        found = sorted(p for p in root.glob(pattern) if _is_member(p, root))
+        found = sorted(p for p in root.glob(pattern) if _is_visible(p, root))
     except (OSError, ValueError) as err:
         raise RnnplayError(f"cannot list dir:{root}:{pattern} ({err}); check the folder and the pattern") from None
     real_root = os.path.realpath(root)
-    files = [p for p in found if Path(os.path.realpath(p)).is_relative_to(real_root)]
-    return Listing(files, len(found) - len(files))
+    outside = {p for p in found if not Path(os.path.realpath(p)).is_relative_to(real_root)}
+    files = [p for p in found if not is_folder(p) and p not in outside]
+    folders_out = sum(1 for p in outside if is_folder(p))
+    return Listing(files, len(outside) - folders_out, folders_out)
 
 
 def _check_listable(root: Path) -> None:
@@ -182,10 +186,10 @@ def _check_listable(root: Path) -> None:
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
 
 
-def _is_member(path: Path, root: Path) -> bool:
-    """Not a folder, not hidden, and there (a symlink that points nowhere is not)."""
+def _is_visible(path: Path, root: Path) -> bool:
+    """Not hidden, and there (a symlink that points nowhere is not)."""
     hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-    return not hidden and probe(path) is not None and not is_folder(path)
+    return not hidden and probe(path) is not None
 
 
 def stdlib_root() -> Path:

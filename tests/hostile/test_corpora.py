@@ -361,6 +361,8 @@ ROWS = [
     pytest.param(Row([*SHOW, "dir:notes"], (), code=0, stdout="notes: 1 file, skipped 1 file that links outside "
                      "notes/", files={"secret.txt": TEXT}, make=dir_with(link("s.txt", "../secret.txt"))),
                  id="dir-member-linked-out-is-skipped"),
+    pytest.param(Row([*SHOW, "dir:notes"], (), code=0, stdout="notes: 1 file, skipped 1 folder that links outside "
+                     "notes/", make=dir_with(link("etc", "/etc"))), id="dir-folder-linked-out-is-said"),  # "1 file"
     pytest.param(Row([*SHOW, "dir:notes"], (), code=0, stdout="notes: 2 files\n",
                      make=dir_with(link("b.txt", "a.txt"))), id="dir-member-linked-inside-counts"),
     pytest.param(Row([*SHOW, "dir:there"], (), code=0, stdout="notes: 2 files\n", make=lambda w: (
