@@ -122,6 +122,17 @@ def test_any_file_is_listed_or_named_unreadable(tmp_path: Path, data: bytes) -> 
     assert describe(path).problem is not None
 
 
+def test_a_file_that_is_no_zip_is_named_so_in_the_listing_as_when_loaded(tmp_path: Path) -> None:
+    """`rnnplay models --json` said "(BadZipFile)" where `/load` says "(not a zip archive)"."""
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"ROMEO: hello\n" * 50)
+    with pytest.raises(RnnplayError) as loaded:
+        load_model(path)
+    listed = describe(path).problem
+    assert listed is not None and "corrupt or truncated (not a zip archive)" in listed and "BadZipFile" not in listed
+    assert "(not a zip archive)" in str(loaded.value)
+
+
 def test_deeply_nested_metadata_is_refused(tmp_path: Path) -> None:
     path = npz_with_meta(tmp_path / "deep.npz", npy_bytes(np.array("[" * 100_000 + "]" * 100_000)))
     with pytest.raises(RnnplayError, match="not valid JSON"):

@@ -35,6 +35,7 @@ from rnnplay.core.errors import RnnplayError, flat
 MAX_MEMBERS = 10_000  # a 64-layer model with its optimizer state and carried state has a few hundred
 MAX_DIRECTORY_BYTES = 4 << 20  # the zip's central directory (about 100 bytes a member)
 READABLE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # np.savez, np.savez_compressed
+NOT_ZIP = "not a zip archive"  # why a file that zipfile cannot open is no checkpoint, in the user's words
 # What a damaged or hostile archive makes zipfile, zlib or numpy's header parser raise.
 DAMAGE = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError,
           RuntimeError, struct.error, zlib.error, OverflowError, SyntaxError)
@@ -63,7 +64,7 @@ def open_archive(path: Path, bad: str) -> Iterator[zipfile.ZipFile]:
         except OSError as err:
             raise RnnplayError(f"{path}: cannot read it ({err.strerror}); use another copy") from None
         if magic != b"PK\x03\x04":  # every .npz starts with a zip local header
-            raise RnnplayError(f"{bad}: it is corrupt or truncated (not a zip archive); use another copy")
+            raise RnnplayError(f"{bad}: it is corrupt or truncated ({NOT_ZIP}); use another copy")
         _check_directory(f, bad)
         try:
             archive = zipfile.ZipFile(f)
@@ -155,5 +156,7 @@ def _damaged(bad: str, err: BaseException) -> RnnplayError:
 
 def _reason(err: BaseException) -> str:
     """A short, one-line reason from a library's exception."""
+    if isinstance(err, zipfile.BadZipFile):
+        return NOT_ZIP
     text = flat(err)
     return f"{err.__class__.__name__}: {text[:120]}" if text else err.__class__.__name__

@@ -25,6 +25,7 @@ import numpy as np
 from rich.cells import cell_len
 
 from rnnplay.core.checkpoint import FORMAT
+from rnnplay.core.checkpoint_archive import NOT_ZIP
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.limits import check_model_size
 from rnnplay.core.model import Model
@@ -105,7 +106,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     except FileNotFoundError:
         raise RnnplayError(f"{path}: no such file; /models lists the models there are") from None
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as err:
-        raise RnnplayError(f"{bad}: it is corrupt or truncated ({err.__class__.__name__}); use another copy") from None
+        reason = NOT_ZIP if isinstance(err, zipfile.BadZipFile) else err.__class__.__name__  # as /load says it
+        raise RnnplayError(f"{bad}: it is corrupt or truncated ({reason}); use another copy") from None
     if len(data) > MAX_META_BYTES:  # the zip directory understated it
         raise RnnplayError(f"{bad}: its metadata is larger than the {MAX_META_BYTES:,} bytes rnnplay reads")
     try:
