@@ -116,3 +116,19 @@ def test_complete_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert complete_path("mo") == ["model.npz", "models/"]
     assert complete_path("", (".npz",)) == ["model.npz", "models/"]
     assert complete_path(f"{tmp_path}/no") == [f"{tmp_path}/notes.txt"]
+
+
+def test_the_help_texts_name_every_escape_typed_text_reads() -> None:
+    """docs/escapes.md lists \\r and unescape reads it; /help, `sample --help` and `score --help` named only
+    \\n, \\t and \\\\."""
+    from rnnplay.core.params import ESCAPES, unescape
+    from rnnplay.ui.cli import build_parser, subcommands
+
+    assert unescape("".join(f"\\{k}" for k in ESCAPES)) == "".join(ESCAPES.values())
+    session = Session()
+    shown: list[str] = []
+    session.subscribe(lambda event: shown.append(str(getattr(event, "text", ""))))
+    session.submit("/help")
+    commands = subcommands(build_parser())
+    for text in ("\n".join(shown), commands["sample"].format_help(), commands["score"].format_help()):
+        assert all(f"\\{k}" in text for k in ESCAPES), text

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError, printable
-from rnnplay.core.params import params_of, unescape
+from rnnplay.core.params import ESCAPES_SAID, params_of, unescape
 from rnnplay.core.params import parse_pairs as parse_settings
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.models.library import list_models, model_names, model_table, models_dir
@@ -47,7 +47,7 @@ def _rows(rows: list[tuple[str, str]]) -> str:
 
 
 # -- help -------------------------------------------------------------------------------
-ESCAPES_HELP = "In seeds and texts, \\n is a newline, \\t a tab and \\\\ a backslash (docs/escapes.md)."
+ESCAPES_HELP = f"In seeds and texts, {ESCAPES_SAID} are read as the characters they name (docs/escapes.md)."
 
 
 def help_(session: SessionAPI, argline: str) -> None:

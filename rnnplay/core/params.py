@@ -48,6 +48,8 @@ from rnnplay.core.errors import RnnplayError
 TRUE, FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 NONE = ("none", "off")  # what an optional setting takes to mean "not set"
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+# The escapes as help texts name them: "\n, \t, \r and \\".
+ESCAPES_SAID = ", ".join(f"\\{k}" for k in list(ESCAPES)[:-1]) + f" and \\{list(ESCAPES)[-1]}"
 ESCAPE = re.compile(r"\\([ntr\\])")  # left to right: backslash, backslash, n is '\\' then 'n'
 NOT_UTF8 = re.compile("[\\udc80-\\udcff]")  # how Python keeps command-line bytes that are not UTF-8
 KINDS = {int: "a whole number", float: "a finite number", str: "a text", bool: "true or false"}

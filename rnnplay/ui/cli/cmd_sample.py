@@ -18,7 +18,7 @@ from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import check_request, generate, prime_stream
 from rnnplay.core.model import Model
-from rnnplay.core.params import unescape
+from rnnplay.core.params import ESCAPES_SAID, unescape
 from rnnplay.core.sampler import parse_assignments
 from rnnplay.core.score import RunningScore
 from rnnplay.core.vocab import describe_char, unknown_error
@@ -34,7 +34,7 @@ from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_cons
 from rnnplay.ui.work_line import WorkLine
 
 ORDER = 20
-EXAMPLES = """\
+EXAMPLES = f"""\
 examples:
   rnnplay sample model.npz --seed "ROMEO:" --length 300 --rng-seed 1
   rnnplay sample model.npz --seed "ROMEO:" --sampler top-p --set p=0.9 --temperature 0.8
@@ -44,7 +44,7 @@ examples:
   rnnplay sample --seed-file scene.txt                     a seed as long as a file (--seed - reads stdin)
 
 Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
---seed, --stop and string parameters understand \\n, \\t and \\\\ (docs/escapes.md); a seed file or stdin
+--seed, --stop and string parameters understand {ESCAPES_SAID} (docs/escapes.md); a seed file or stdin
 is taken as it is, final newline included."""
 
 # The compiled kernels (rnnplay.core.jit) take a moment to load and then save a little on each character:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rnnplay.core.data import split_point
 from rnnplay.core.errors import RnnplayError, counted, printable
-from rnnplay.core.params import unescape
+from rnnplay.core.params import ESCAPES_SAID, unescape
 from rnnplay.core.score import describe_unknown, score_stream
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.text_pieces import Tally, TextFile, TextPieces
@@ -21,10 +21,10 @@ from rnnplay.ui.event_text import loss_text
 
 ORDER = 30
 VAL_FRACTION = 0.1  # the standard split: the last 10% of a corpus is its validation text
-EXAMPLES = """\
+EXAMPLES = f"""\
 examples:
   rnnplay score model.npz --text "To be, or not to be"
-  rnnplay score model.npz --text 'ROMEO:\\nBut soft'           \\n, \\t and \\\\ as in docs/escapes.md
+  rnnplay score model.npz --text 'ROMEO:\\nBut soft'           {ESCAPES_SAID} as in docs/escapes.md
   rnnplay score model.npz --file ../shared/corpora/tinyshakespeare.txt --val-split
   cat scene.txt | rnnplay score --text - --skip-unknown
 
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       "Print how well a model predicts a text: mean cross-entropy in nats and bits per character.",
                       EXAMPLES)
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", help="the text to score (\\n, \\t, \\\\ understood); - reads it from stdin")
+    src.add_argument("--text", help=f"the text to score ({ESCAPES_SAID} understood); - reads it from stdin")
     src.add_argument("--file", metavar="PATH", help="a file whose text to score; - reads it from stdin")
     p.add_argument("--val-split", action="store_true", help="score only the last 10%% (the validation split)")
     p.add_argument("--skip-unknown", action="store_true",
