@@ -587,7 +587,8 @@ def test_a_plugin_command_goes_through_the_same_registry(session: Session, rec: 
     finally:
         del session.host.commands["echo"], session.host.commands["boom"]
     assert rec.messages("info")[0] == "HI"
-    assert rec.messages("error") == ["/boom (from rnnplay-boom) failed: ZeroDivisionError: division by zero"]
+    assert rec.messages("error") == ["/boom (from rnnplay-boom) failed: ZeroDivisionError: division by zero; report it "
+                                     "to the authors of rnnplay-boom, or `rnnplay plugins uninstall rnnplay-boom`"]
     assert "/echo TEXT" in rec.messages("info")[-1]
 
 

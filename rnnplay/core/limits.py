@@ -63,6 +63,6 @@ def check_state_size(batch: int, hidden: int, layers: int, state_size: int, wher
     """A one-line error when the hidden state carried between batches would hold more than MAX_STATE values."""
     values = batch * hidden * layers * state_size
     if values > MAX_STATE:
-        raise RnnplayError(f"{where}: {batch:,} streams through {layers} layers of {hidden:,} units carry "
-                           f"{values:,} state values (at most {MAX_STATE:,}); "
+        raise RnnplayError(f"{where}: {batch:,} streams through {layers} layer{'s' * (layers != 1)} of {hidden:,} "
+                           f"units carry {values:,} state values (at most {MAX_STATE:,}); "
                            f"{advice or 'choose a smaller batch size'}")

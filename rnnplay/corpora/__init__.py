@@ -24,6 +24,7 @@ from rnnplay.corpora.cards import builtin_cards, find_card
 from rnnplay.corpora.file_corpus import FileCorpus
 from rnnplay.corpora.text import check_text, encoding_option, probe, read_text_file, user_path
 from rnnplay.plugins.contracts import CorpusLoader
+from rnnplay.plugins.problems import what_to_do
 
 __all__ = ["PREFIX", "Corpus", "CorpusLoader", "Progress", "load_corpus", "load_resolved", "no_progress",
            "read_text_file", "resolve", "takes_encoding"]
@@ -82,7 +83,7 @@ def load_resolved(spec: str, loader: CorpusLoader, argument: str, encoding: str 
     from rnnplay.plugins.host import get_host
 
     owner = get_host().corpus_loaders[loader.name].plugin if loader.name in get_host().corpus_loaders else "?"
-    report = f"report it to the authors of {owner}, or `rnnplay plugins uninstall {owner}`"
+    report = what_to_do(owner)
     with get_host().blame("corpus_loaders", loader.name, f"loading {spec[:80]!r}"):  # a plugin's bug: one line
         kwargs = {}
         if takes_encoding(loader):

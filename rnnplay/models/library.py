@@ -32,6 +32,8 @@ from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
+from rnnplay.plugins.discovery import install_hint, installed_version
+from rnnplay.plugins.host import get_host
 
 BUNDLED_NAME = BUNDLED_MODEL.stem  # "shakespeare"
 META_MEMBER = "__meta__.npy"
@@ -57,6 +59,7 @@ class ModelEntry:
     val_loss: float | None = None
     date: str = ""
     problem: str | None = None
+    needs: str | None = None  # the plugin of its cell, not loaded now ('?': a cell that no plugin provides)
 
     @property
     def size(self) -> str:
@@ -70,7 +73,8 @@ class ModelEntry:
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
         corpus = printable(self.corpus)  # escaped first, so that the cut below keeps the table's width
         corpus = corpus if len(corpus) <= CORPUS_WIDTH else "…" + corpus[-(CORPUS_WIDTH - 1):]
-        return printable(self.name), printable(self.cell), self.size, corpus, val, self.date
+        cell = printable(self.cell) + (f" (needs {printable(self.needs)})" if self.needs else "")
+        return printable(self.name), cell, self.size, corpus, val, self.date
 
 
 HEADER = ("NAME", "CELL", "SIZE", "CORPUS", "VAL LOSS", "DATE")
@@ -82,11 +86,23 @@ def model_table(entries: list[ModelEntry], current: Path | None = None) -> list[
     widths = [max(cell_len(row[i]) for row in rows) for i in range(len(HEADER))]  # columns a terminal draws
     lines = ["  ".join(cell + " " * (w - cell_len(cell)) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
-    if current is None:
-        return lines
-    here = current.resolve()
-    marks = [" ", *("*" if e.path.resolve() == here else " " for e in entries)]
-    return [f"{mark} {line}" for mark, line in zip(marks, lines, strict=True)]
+    if current is not None:
+        here = current.resolve()
+        marks = [" ", *("*" if e.path.resolve() == here else " " for e in entries)]
+        lines = [f"{mark} {line}" for mark, line in zip(marks, lines, strict=True)]
+    needed = sorted({e.needs for e in entries if e.needs})
+    if needed:
+        lines.append(f"a model marked (needs PLUGIN) has a cell that no loaded plugin provides: {needs_hint(needed)}")
+    return lines
+
+
+def needs_hint(plugins: list[str]) -> str:
+    """What to do for models whose cells come from ``plugins``, not loaded now: install those that are not installed
+    (one named, else PLUGIN); a plugin that is installed but not loaded is in `rnnplay plugins`."""
+    missing = [p for p in plugins if p != "?" and installed_version(p) == "?"]
+    if missing:
+        return install_hint(missing[0] if len(missing) == 1 else "PLUGIN")
+    return "`rnnplay plugins` says why it is not loaded"
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -164,8 +180,19 @@ def describe(path: Path, name: str | None = None) -> ModelEntry:
                          advice="the file is damaged or was not written by rnnplay")  # what loading it would refuse
     except RnnplayError as err:
         return ModelEntry(name, path, date=date, problem=str(err))
-    return ModelEntry(name, path, str(meta.get("cell", "?")), layers, hidden, _field(meta.get("corpus"), "name") or "?",
-                      _float(_field(meta.get("history"), "val_loss")), _saved_at(meta) or date)
+    cell, plugin = str(meta.get("cell", "?")), meta.get("cell_plugin")
+    return ModelEntry(name, path, cell, layers, hidden, _field(meta.get("corpus"), "name") or "?",
+                      _float(_field(meta.get("history"), "val_loss")), _saved_at(meta) or date,
+                      needs=missing_plugin(cell, plugin if isinstance(plugin, str) else None))
+
+
+def missing_plugin(cell: str, plugin: str | None) -> str | None:
+    """The plugin a model's cell comes from when it is not loaded now ('?' when the model names none), or None."""
+    try:
+        get_host().resolve_cell(cell, plugin)
+    except RnnplayError:
+        return plugin or "?"
+    return None
 
 
 def _field(value: Any, key: str) -> Any:

@@ -51,6 +51,15 @@ def install_command(dist: str) -> str:
     return f"`rnnplay plugins install {shown}`"
 
 
+def install_hint(dist: str) -> str:
+    """How to install ``dist`` for a model that needs it: by name only if it is published, which rnnplay cannot know
+    (an unpublished plugin is installed from its source folder); an example plugin of rnnplay from its folder."""
+    if bundled_plugin_folder(dist) is not None:
+        return f"run {install_command(dist)} (an example plugin of rnnplay, not on the package index yet)"
+    return (f"install the plugin that provides it (`rnnplay plugins install {dist}` if it is published, or "
+            "`rnnplay plugins install PATH` from its source folder)")
+
+
 def installed_version(dist: str) -> str:
     """The installed version of ``dist``, or '?'."""
     try:

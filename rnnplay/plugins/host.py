@@ -16,7 +16,7 @@ cannot be stopped safely, so it is waited for).
 
 A plugin that raises KeyboardInterrupt or SystemExit (or any BaseException) while
 importing or inside a hook fails like any other; a Ctrl-C the user presses during
-loading still interrupts.
+loading still interrupts, and a SIGTERM or SIGHUP still ends the command.
 
 Hook implementations run in registration order (built-ins first, then installed
 plugins), and the first object registered under a name keeps it.

@@ -1,8 +1,8 @@
 """Plugin code running inside rnnplay: a Ctrl-C the user pressed told from one the plugin raised, and its prints.
 
 A plugin that raises KeyboardInterrupt by itself fails like any other plugin; a Ctrl-C the user
-presses while plugin code runs must still interrupt. What a plugin prints while it loads goes to
-stderr, so that it never mixes with rnnplay's own output on stdout.
+presses while plugin code runs must still interrupt, and so must a SIGTERM or SIGHUP. What a plugin
+prints while it loads goes to stderr, so that it never mixes with rnnplay's own output on stdout.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext, redirect_stdout
 from types import FrameType
 from typing import Any
+
+from rnnplay.core.ctrl_c import Terminated
 
 
 class _StderrForPlugins:
@@ -78,6 +80,8 @@ class UserInterrupts:
         self._installed = False
 
     def reraise_if_pressed(self, err: BaseException) -> None:
-        """Raise ``err`` again when it is the user's Ctrl-C, which must still interrupt."""
-        if isinstance(err, KeyboardInterrupt) and self.pressed:
+        """Raise ``err`` again when it is the user's Ctrl-C, or the SIGTERM or SIGHUP of a command that ends on
+        them (:class:`~rnnplay.core.ctrl_c.Terminated`): either must still end the command, not be the plugin's
+        failure."""
+        if isinstance(err, Terminated) or (isinstance(err, KeyboardInterrupt) and self.pressed):
             raise err

@@ -36,6 +36,11 @@ def import_error(err: BaseException) -> str:
     return f"could not be imported: {one_line(err)}"
 
 
+def what_to_do(plugin: str) -> str:
+    """What a user does about a plugin that misbehaves: the one wording every message that blames a plugin ends with."""
+    return f"report it to the authors of {plugin}, or `rnnplay plugins uninstall {plugin}`"
+
+
 def skip_hint(others: list[str]) -> str:
     """How to leave one plugin out: the RNNPLAY_LOAD_PLUGINS value that loads only ``others``."""
     if others:

@@ -21,9 +21,9 @@ from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
-from rnnplay.plugins.discovery import bundled_plugin_folder, install_command, normalize
+from rnnplay.plugins.discovery import install_hint, normalize
 from rnnplay.plugins.interrupts import UserInterrupts
-from rnnplay.plugins.problems import PluginFailure, one_line
+from rnnplay.plugins.problems import PluginFailure, one_line, what_to_do
 
 T = TypeVar("T")
 
@@ -82,12 +82,15 @@ class Registries:
         registry = self.registries[kind]
         if name in registry:
             return registry[name].obj
-        failed = sorted({f.plugin for f in self.failures})
-        hint = f"; plugins that failed to load: {', '.join(failed)} (see `rnnplay plugins`)" if failed else ""
         raise RnnplayError(
             f"unknown {label(kind)} {name!r}{did_you_mean(name, list(registry))}; "
-            f"available: {', '.join(sorted(registry))}{hint}"
+            f"available: {', '.join(sorted(registry))}{self.failed_hint()}"
         )
+
+    def failed_hint(self) -> str:
+        """'; plugins that failed to load: X, Y (see `rnnplay plugins`)', where an unknown name may have gone; or ''."""
+        failed = sorted({f.plugin for f in self.failures})
+        return f"; plugins that failed to load: {', '.join(failed)} (see `rnnplay plugins`)" if failed else ""
 
     def cell(self, name: str) -> Any:
         return self.get("cells", name)
@@ -134,11 +137,9 @@ class Registries:
         culprit = self.plugin_in(err) or owner
         if culprit == BUILTIN and cell is not None:  # rnnplay's code failed on what a plugin cell gave it
             culprit = self.cell_plugin(cell) or culprit
-        fix = ("this is a bug in rnnplay: please report it" if culprit == BUILTIN
-               else f"report it to the authors of {culprit}, or `rnnplay plugins uninstall {culprit}`")
         what = (f"the {label(kind)} {name!r} (from {owner}) failed while {doing}" if culprit == owner
                 else f"the plugin {culprit} failed while {doing} (with the {label(kind)} {name!r} from {owner})")
-        return RnnplayError(f"{what}: {one_line(err)}; {fix}")
+        return RnnplayError(f"{what}: {one_line(err)}; {fix_for(culprit)}")
 
     def command_failure(self, name: str, err: BaseException, cell: str | None = None) -> str:
         """The one line for command /``name`` raising ``err``: blamed on the plugin whose code raised it, else on
@@ -148,12 +149,13 @@ class Registries:
         owner = entry.plugin if entry is not None else "?"
         culprit = self.plugin_in(err)
         cell_plugin = self.cell_plugin(cell) if cell is not None else None
-        if culprit is None and cell_plugin not in (None, owner):
-            return (f"/{name} failed with the cell {cell!r} from {cell_plugin}: {one_line(err)}; "
-                    f"report it to the authors of {cell_plugin}")
-        if culprit is not None and culprit != owner:
-            return f"/{name} failed in the plugin {culprit}: {one_line(err)}; report it to the authors of {culprit}"
-        return f"/{name} (from {owner}) failed: {one_line(err)}"
+        if culprit is None and cell_plugin is not None and cell_plugin != owner:
+            culprit, what = cell_plugin, f"/{name} failed with the cell {cell!r} from {cell_plugin}"
+        elif culprit is not None and culprit != owner:
+            what = f"/{name} failed in the plugin {culprit}"
+        else:
+            culprit, what = owner, f"/{name} (from {owner}) failed"
+        return f"{what}: {one_line(err)}; {fix_for(culprit)}"
 
     def plugin_in(self, err: BaseException) -> str | None:
         """The installed plugin whose code raised ``err`` (the innermost of its traceback), if any did."""
@@ -191,10 +193,13 @@ class Registries:
                 f"this model uses the cell {name!r}, which the installed {plugin} does not provide{other}: "
                 f"run `rnnplay plugins install -U {plugin}`"
             )
-        bundled = bundled_plugin_folder(plugin) is not None
-        where = " (an example plugin of rnnplay, not on the package index yet)" if bundled else ""
         raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which is not "
-                           f"installed{other}: run {install_command(plugin)}{where}")
+                           f"installed{other}: {install_hint(plugin)}")
+
+
+def fix_for(culprit: str) -> str:
+    """What to do about code of ``culprit`` that failed: tell its authors, or leave it out; rnnplay's own: a bug."""
+    return "this is a bug in rnnplay: please report it" if culprit == BUILTIN else what_to_do(culprit)
 
 
 def top_module(obj: object) -> str:

@@ -81,12 +81,16 @@ def split_command(line: str) -> tuple[str, str]:
 
 
 def find_command(name: str, host: PluginHost | None = None) -> Any:
+    """The command called ``name`` or with that alias; an unknown one names the closest, and the plugins that failed
+    to load (one of them may have brought it)."""
+    host = host or get_host()
     table = command_table(host)
     if name in table:
         return table[name]
     if not name:
         raise RnnplayError("a lone '/' is not a command; /help lists them")
-    raise RnnplayError(f"unknown command /{name}{did_you_mean(f'/{name}', [f'/{n}' for n in table])}; /help lists them")
+    raise RnnplayError(f"unknown command /{name}{did_you_mean(f'/{name}', [f'/{n}' for n in table])}; /help lists "
+                       f"them{host.failed_hint()}")
 
 
 # -- parsing arguments ----------------------------------------------------------------

@@ -365,10 +365,11 @@ class Runner:
         self._forward_step(job.steps.flush())
         path = self._save(job)
         val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
-        ended = {"stopped": "stopped", "diverged": "stopped: the loss was not finite, so the weights were kept as "
-                 "they were and a lower lr= may help"}.get(event.reason, "done")
+        ended = {"stopped": f"stopped at step {event.step}", "diverged": "diverged: " + job.run.divergence(
+            event.step, "lr=", "a lower lr= may help")}.get(event.reason, f"done at step {event.step}")
         saved = f"saved {path}" if path else ""
-        self.session.info("; ".join(filter(None, [f"training {ended} at step {event.step}", val, saved])))
+        say = self.session.warn if event.reason == "diverged" else self.session.info
+        say("; ".join(filter(None, [f"training {ended}", val, saved])))
         if job.best is not None and job.best.kept:
             self.session.info(job.best.describe(job.run))
         if event.reason == "budget" and (compared := job.run.against_start()) is not None:

@@ -26,11 +26,11 @@ from rnnplay.core.cells.base import Cell
 from rnnplay.core.data import split_ids
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
-from rnnplay.core.limits import MAX_PARAMS, MAX_VOCAB, check_model_size, check_state_size
+from rnnplay.core.limits import MAX_PARAMS, MAX_STATE, MAX_VOCAB, check_model_size, check_state_size
 from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
 from rnnplay.core.train_config import ModelSpec, TrainConfig
-from rnnplay.core.trainer import Event, Trainer
+from rnnplay.core.trainer import MAX_BAD_STEPS, Event, Trainer
 from rnnplay.core.vocab import Vocab, count_ids, describe_char
 from rnnplay.corpora import Corpus
 from rnnplay.corpora.file_corpus import FileCorpus
@@ -38,6 +38,7 @@ from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
+from rnnplay.plugins.problems import what_to_do
 from rnnplay.session.memory_room import check_memory, footprint
 from rnnplay.session.output_paths import check_output_path, saved_to, still_locked
 
@@ -61,6 +62,14 @@ class TrainingRun:
     started: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S"))
     start: Model | None = None  # the model a run continues with its vocabulary unchanged, to compare it with
     warnings: list[str] = field(default_factory=list)  # what a face says before the first step (memory to spare)
+    first_step: int = field(init=False)  # the trainer's step when the run was set up: where this run's steps begin
+
+    def __post_init__(self) -> None:
+        self.first_step = self.trainer.step
+
+    def divergence(self, step: int, rate: str, retry: str) -> str:
+        """Why this run ended as "diverged" at ``step``, and what to do (:func:`divergence`)."""
+        return divergence(step, self.first_step, self.model.cell.name, rate, retry)
 
     def against_start(self) -> tuple[str, bool] | None:
         """The last validation beside the model the run started from, on the same characters (one more validation,
@@ -133,6 +142,20 @@ class TrainingRun:
             return Saved(self.save(rescue, **kwargs), problem)
         except (RnnplayError, OSError) as err:
             raise RnnplayError(f"{problem}; the rescue copy failed too ({err})") from None
+
+
+def divergence(step: int, first_step: int, cell: str, rate: str, retry: str) -> str:
+    """Why a run that began at ``first_step`` ended as "diverged" at ``step``, and what to do, in the words of every
+    face: ``rate`` is the face's name for the learning rate (``--lr``, ``lr=``), ``retry`` what it says to do when
+    a lower one may help. When no step of the run went through, no rate mends it: the cell gives non-finite values
+    from the start, and a plugin's cell is blamed on its plugin."""
+    bad = f"{MAX_BAD_STEPS} steps in a row at step {step} had a non-finite loss or update"
+    if step - first_step > MAX_BAD_STEPS:
+        return f"{bad}, so the weights were left as they were; {retry}"
+    plugin = get_host().cell_plugin(cell)
+    owner, fix = (f" (from {plugin})", f"; {what_to_do(plugin)}") if plugin else ("", "")
+    return (f"{bad}, the first of this run among them, so the model's cell {cell!r}{owner} gives non-finite values "
+            f"from the start, which a lower {rate} does not mend{fix}")
 
 
 def periodic_save(save: Callable[[], Saved], out: Path, step: int) -> tuple[str | None, str]:
@@ -325,8 +348,14 @@ def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConf
     """The checkpoint loader's limits, checked before a model is built: a run that can save can be loaded.
     The shapes of the model's parameters."""
     check_model_size(spec.hidden, spec.layers, len(vocab))
-    check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size)
-    shapes = param_shapes(cell, spec, len(vocab), get_host().cell_plugin(spec.cell))
+    plugin = get_host().cell_plugin(spec.cell)
+    where, advice = "the run", None
+    if plugin is not None:  # the state's size is partly the plugin's choice: say so, and blame it if no batch fits
+        where = f"the run of the cell {spec.cell!r} (from {plugin}, which gives it state_size {cell.state_size:,})"
+        if spec.hidden * spec.layers * cell.state_size > MAX_STATE:
+            advice = f"not even one stream fits, so no batch size mends it; {what_to_do(plugin)}"
+    check_state_size(config.batch_size, spec.hidden, spec.layers, cell.state_size, where, advice=advice)
+    shapes = param_shapes(cell, spec, len(vocab), plugin)
     total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_PARAMS:
         raise RnnplayError(f"a {spec.layers}-layer {spec.cell} of {spec.hidden:,} units over {len(vocab)} characters "

@@ -24,10 +24,11 @@ from rnnplay.core.generate import generate
 from rnnplay.core.model import Model
 from rnnplay.core.sampler import TEMPERATURE
 from rnnplay.core.train_config import ModelSpec, TrainConfig
-from rnnplay.core.trainer import MAX_BAD_STEPS, Event, FinishedEvent, Trainer
+from rnnplay.core.trainer import Event, FinishedEvent, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.plugins.host import get_host
+from rnnplay.session.training_runs import divergence
 
 
 class CharRNN:
@@ -117,14 +118,14 @@ class CharRNN:
         trainer.config = replace(  # the budget, checked as every TrainConfig is
             trainer.config, epochs=trainer.epoch + epochs if steps is None and seconds is None else None,
             steps=trainer.step + steps if steps is not None else None, seconds=seconds)
-        first = len(trainer.history.losses)
+        first, first_step = len(trainer.history.losses), trainer.step
         for event in trainer.run():
             if callback is not None:
                 callback(event)
             if isinstance(event, FinishedEvent) and event.reason == "diverged":  # not an empty list without a word
-                raise RnnplayError(f"training diverged: {MAX_BAD_STEPS} steps in a row at step {event.step} had a "
-                                   "non-finite loss or update, so the weights were left as they were; try a lower "
-                                   "learning_rate (or, if no step ever went through, check the cell)")
+                why = divergence(event.step, first_step, trainer.model.cell.name, "learning_rate",
+                                 "try a lower learning_rate")
+                raise RnnplayError(f"training diverged: {why}")
         return trainer.history.losses[first:]
 
     def generate(self, seed: str = "", length: int = 200, temp: float = 0.7, rng_seed: int | None = None) -> str:

@@ -25,42 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import FIXTURES, pip_install_fixtures
+from plugin_fixtures import FIXTURES
 
 from rnnplay.plugins.host import reset_host
 from rnnplay.ui import cli
 
+from .faulty_plugins import BROKEN_ON_LOAD, CORPUS, FAULTY, MODEL, TINY, on_path
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
-FAULTY = ["rnnplay-fault-sampler", "rnnplay-fault-cell", "rnnplay-fault-loader", "rnnplay-slow-import",
-          "rnnplay-interrupt-import", "rnnplay-exit-import", "rnnplay-odd-import", "rnnplay-garbage-hook",
-          "rnnplay-sly-names", "rnnplay-wild"]
-BROKEN_ON_LOAD = "rnnplay-interrupt-import,rnnplay-exit-import,rnnplay-odd-import,rnnplay-garbage-hook"
-CORPUS = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n" * 6
-TINY = ["--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8", "--steps", "2"]
-MODEL = "flaky.npz"  # a model of the plugin cell 'flaky', in every sandbox's work folder
 RNNPLAY_CHECKOUT = str(Path(__file__).resolve().parents[2])  # rnnplay's own pyproject.toml
-
-
-def on_path(site: Path) -> str:
-    """PYTHONPATH with the installed fixtures first (and whatever it held before)."""
-    return os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
-
-
-@pytest.fixture(scope="module")
-def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pip_install_fixtures(FAULTY, tmp_path_factory.mktemp("faulty"))
-
-
-@pytest.fixture(scope="module")
-def flaky_model(faulty_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model of the cell 'flaky', trained while the cell does not fail."""
-    box = Sandbox.make(tmp_path_factory.mktemp("model"))
-    (box.work / "corpus.txt").write_text(CORPUS)
-    out = box.run(["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", MODEL],
-                  env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-fault-cell"})
-    assert out.code == 0, out.stderr
-    return box.work / MODEL
 
 
 @pytest.fixture(scope="module")
@@ -315,8 +288,9 @@ ROWS = [
                        "str, not a numpy array); report it to the authors of rnnplay-fault-cell"),
                  id="cell-parameter-that-is-not-an-array"),
     pytest.param([*TRAIN_FLAKY, "--steps", "20"], "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "nan"},
-                 {**error("the model's cell 'flaky' gives non-finite values from the start", "does not mend",
-                          "report it to the authors of rnnplay-fault-cell"), "allowed": ("work/m.npz",)},
+                 {**error("the model's cell 'flaky' (from rnnplay-fault-cell) gives non-finite values from the start",
+                          "does not mend", "report it to the authors of rnnplay-fault-cell"),
+                  "allowed": ("work/m.npz",)},
                  id="cell-of-nan-diverges-from-the-first-step"),  # it advised a lower --lr and to resume
     pytest.param(TRAIN_FLAKY, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "slash"},
                  error("init_params named a parameter 'in/W', which a checkpoint cannot hold", "rnnplay-fault-cell"),

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tomllib
@@ -22,6 +23,7 @@ from typing import Any
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
+from rnnplay.plugins.discovery import find_entry_points
 from rnnplay.plugins.hookspecs import PROJECT
 from rnnplay.plugins.host import (
     BUILTIN,
@@ -223,10 +225,11 @@ def install(args: argparse.Namespace) -> int:
     if normalize(target) == BUILTIN or (os.path.isdir(target) and project_name(Path(target)) == BUILTIN):
         raise RnnplayError("refusing to install rnnplay itself from `rnnplay plugins` (it would replace the rnnplay "
                            "running now); use pip for that")
-    before = describe(get_host())
+    before, dists = describe(get_host()), installed_plugins()
     pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target)
     reset_host()
-    after = fresh_listing()  # a new process: this one cannot see editable installs or re-import upgraded modules
+    new = [name for name, version in installed_plugins().items() if dists.get(name) != version]
+    after = fresh_listing(new)  # a new process: this one cannot see editable installs or re-import upgraded modules
     versions = {normalize(p["name"]): p["version"] for p in before["plugins"]}
     changed = [p for p in after["plugins"] if versions.get(normalize(p["name"])) != p["version"]]
     for plugin in changed:
@@ -248,18 +251,52 @@ def install(args: argparse.Namespace) -> int:
     return 0
 
 
-def fresh_listing() -> dict[str, Any]:
-    """What `rnnplay plugins --json` says in a new interpreter."""
-    done = subprocess.run([sys.executable, "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
-                          check=False)
+def installed_plugins() -> dict[str, str]:
+    """The installed plugins' distributions (normalised) and versions, read from their metadata, not imported."""
+    importlib.invalidate_caches()  # what pip has just written
+    return {normalize(found.dist): found.version for found in find_entry_points()[0]}
+
+
+def listing(only: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`rnnplay plugins --json` run in a new interpreter, loading ``only`` those plugins when given."""
+    env = None if only is None else {**os.environ, "RNNPLAY_LOAD_PLUGINS": ",".join(only)}
+    return subprocess.run([sys.executable, "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
+                          check=False, env=env)
+
+
+def fresh_listing(new: list[str]) -> dict[str, Any]:
+    """What `rnnplay plugins --json` says in a new interpreter, now that pip installed or upgraded the plugins
+    ``new``; when it no longer runs, one line naming them and the command that uninstalls them. The reason is
+    read from a run that loads ``new`` alone: what the other plugins print is theirs, not the reason."""
+    done = listing()
     try:
         if done.returncode == 0:
             return json.loads(done.stdout)
     except ValueError:
         pass
-    said = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
-    raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs ({printable(said[-1][:200])}); "
-                       "`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins: uninstall the new one")
+    if not new:
+        raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs ({why_it_ended(done)}); "
+                           "`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins: uninstall the new one "
+                           "(`rnnplay plugins uninstall NAME`)")
+    alone = listing(new)
+    why = why_it_ended(alone) if alone.returncode != 0 else f"{why_it_ended(done)}, beside the other plugins"
+    remove = (f"`rnnplay plugins uninstall {new[0]}` removes it" if len(new) == 1
+              else f"`rnnplay plugins uninstall NAME` removes each ({', '.join(new)})")
+    raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs with {', '.join(new)} installed ({why}): "
+                       f"{remove} (`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins meanwhile)")
+
+
+def why_it_ended(done: subprocess.CompletedProcess[str]) -> str:
+    """'exit 7', 'killed by SIGSEGV', or rnnplay's own last line or a traceback's: never what plugins printed."""
+    code = done.returncode
+    why = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
+    if -code in signal.valid_signals():
+        why = f"killed by {signal.Signals(-code).name}"
+    lines = done.stderr.strip().splitlines()
+    last = lines[-1] if lines else ""
+    if last.startswith("rnnplay: ") or (lines and "Traceback (most recent call last):" in lines):
+        return f"{why}: {printable(last.removeprefix('rnnplay: ')[:200])}"
+    return why
 
 
 def uninstall(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from rnnplay.corpora.text import decode, read_regular_file, read_stream
 from rnnplay.corpora.text_pieces import TextFile, TextPieces
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
+from rnnplay.plugins.interrupts import plugin_prints_to_stderr
 from rnnplay.session.events import Chunk, Event, Working
 from rnnplay.session.stall_watch import StallWatch
 from rnnplay.ui.cli import add_encoding_option, model_command
@@ -97,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     console, heat = heat_console(args.heat, out)
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
-    # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it)
-    with host.blame("samplers", args.sampler, "generating", cell=model.cell.name):
+    # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it); what plugin
+    # code prints goes to stderr, never into the text on stdout (``out``, taken above)
+    with host.blame("samplers", args.sampler, "generating", cell=model.cell.name), plugin_prints_to_stderr():
         known = tally.chars - tally.unknown_count
         with reading_bar("reading the seed", known if args.length else 0) as bar:
             ids = (model.vocab.encode(piece, on_unknown="skip") for piece in seed.pieces())

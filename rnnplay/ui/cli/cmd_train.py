@@ -20,7 +20,6 @@ from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
-    MAX_BAD_STEPS,
     Event,
     FinishedEvent,
     StepEvent,
@@ -28,7 +27,6 @@ from rnnplay.core.trainer import (
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs, same_file
 from rnnplay.session.resume import resume_run
 from rnnplay.session.training_runs import (
@@ -354,15 +352,8 @@ class TrainingLoop:
             say(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}")
             return self.interrupts.exit_code
         if event.reason == "diverged":
-            bad = f"{MAX_BAD_STEPS} steps in a row at step {event.step} had a non-finite loss or update"
-            if event.step - self.start_step == MAX_BAD_STEPS:  # no step of this run went through: no rate mends it
-                plugin = get_host().cell_plugin(self.run_.model.cell.name)
-                blame = f"; report it to the authors of {plugin}" if plugin else ""
-                raise RnnplayError(f"training diverged: {bad}, the first of this run among them, so the model's cell "
-                                   f"{self.run_.model.cell.name!r} gives non-finite values from the start, which a "
-                                   f"lower --lr does not mend{blame}; {outcome}")
-            raise RnnplayError(f"training diverged: {bad}, so the weights were left as they were; {outcome}: continue "
-                               f"with --resume {where} and a lower --lr")
+            why = self.run_.divergence(event.step, "--lr", f"continue with --resume {where} and a lower --lr")
+            raise RnnplayError(f"training diverged: {why}; {outcome}")
         if saved.problem:
             raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
                                f"continue with --resume {where}")

@@ -1,0 +1,41 @@
+"""The faulty plugin packages of tests/fixtures/, pip-installed once a module into a folder that every row of
+test_plugin_faults.py and test_plugin_advice.py puts on PYTHONPATH, and a model of their cell 'flaky'."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from plugin_fixtures import pip_install_fixtures
+
+from .harness import Sandbox
+
+FAULTY = ["rnnplay-fault-sampler", "rnnplay-fault-cell", "rnnplay-fault-loader", "rnnplay-slow-import",
+          "rnnplay-interrupt-import", "rnnplay-exit-import", "rnnplay-odd-import", "rnnplay-garbage-hook",
+          "rnnplay-sly-names", "rnnplay-wild", "rnnplay-noisy"]
+BROKEN_ON_LOAD = "rnnplay-interrupt-import,rnnplay-exit-import,rnnplay-odd-import,rnnplay-garbage-hook"
+CORPUS = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n" * 6
+TINY = ["--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8", "--steps", "2"]
+MODEL = "flaky.npz"  # a model of the plugin cell 'flaky', in every sandbox's work folder
+
+
+def on_path(site: Path) -> str:
+    """PYTHONPATH with the installed fixtures first (and whatever it held before)."""
+    return os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+
+
+@pytest.fixture(scope="module")
+def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pip_install_fixtures(FAULTY, tmp_path_factory.mktemp("faulty"))
+
+
+@pytest.fixture(scope="module")
+def flaky_model(faulty_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model of the cell 'flaky', trained while the cell does not fail."""
+    box = Sandbox.make(tmp_path_factory.mktemp("model"))
+    (box.work / "corpus.txt").write_text(CORPUS)
+    out = box.run(["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", MODEL],
+                  env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-fault-cell"})
+    assert out.code == 0, out.stderr
+    return box.work / MODEL
