@@ -31,7 +31,13 @@ def run(args: argparse.Namespace) -> int:
 
     require_stdin("repl")
     require_terminal_output()
-    return Repl(Session.open(args.model)).run()
+    from rnnplay.ui.leave_signals import leave_now
+
+    repl = Repl(Session.open(args.model))
+    code = repl.run()
+    if repl.behind:  # a plugin's thread that never returns: the interpreter's exit would wait on it
+        leave_now(code)
+    return code
 
 
 def require_terminal_output() -> None:
