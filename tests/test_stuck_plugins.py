@@ -224,9 +224,10 @@ def test_the_repl_names_a_hung_command_and_ctrl_c_twice_leaves_with_130(env: dic
         child.close(force=True)
 
 
-def test_the_repl_refuses_a_seed_beside_a_hung_step_and_ctrl_d_leaves(env: dict[str, str], tmp_path: Path,
-                                                                      small_file: Path) -> None:
-    """A seed typed beside the hung step blocked for good, and Ctrl+D waited for the step for good."""
+@pytest.mark.parametrize("leave", ["ctrl-d", "sigterm", "sighup"])
+def test_the_repl_refuses_a_seed_beside_a_hung_step_and_leaves(env: dict[str, str], tmp_path: Path,
+                                                               small_file: Path, leave: str) -> None:
+    """A seed typed beside the hung step blocked for good, and Ctrl+D or a signal waited for the step for good."""
     child = spawn(["repl"], env, tmp_path)
     try:
         child.expect_exact(b"type a few characters")
@@ -235,10 +236,13 @@ def test_the_repl_refuses_a_seed_beside_a_hung_step_and_ctrl_d_leaves(env: dict[
         child.send("ROMEO\r")
         child.expect_exact(b"the model is busy, so this is not run: training step 1 has not returned")
         child.expect_exact(PROMPT)  # the turn over: Ctrl+D reaches the prompt
-        child.sendeof()
+        if leave == "ctrl-d":
+            child.sendeof()
+        else:
+            child.kill(getattr(signal, leave.upper()))
         child.expect_exact(b"left training step 1 behind, unfinished (the cell 'stuck' from rnnplay-hang has not "
                            b"returned); no checkpoint of this run was saved")
-        assert ended(child) == 130
+        assert ended(child) == {"ctrl-d": 130, "sigterm": 143, "sighup": 129}[leave]
     finally:
         child.close(force=True)
 
@@ -278,7 +282,7 @@ def test_rnnplay_train_leaves_a_hung_step_at_ctrl_c_again(env: dict[str, str], t
         child.close(force=True)
 
 
-@pytest.mark.parametrize("leave", ["ctrl-d", "sigterm"])
+@pytest.mark.parametrize("leave", ["ctrl-d", "sigterm", "sighup"])
 def test_the_app_leaves_past_a_hung_step_naming_the_last_checkpoint(env: dict[str, str], tmp_path: Path,
                                                                    small_file: Path, leave: str) -> None:
     """Ctrl+D showed 'stopping the training and saving its checkpoint…' for good; /quit, Ctrl+C and SIGTERM did
@@ -292,11 +296,11 @@ def test_the_app_leaves_past_a_hung_step_naming_the_last_checkpoint(env: dict[st
         wait_for(lambda: b"type a few characters" in reader.shown(), "the app's first screen", TIMEOUT)
         os.write(master, f"/train {small_file} from=new cell=stuck {SMALL} checkpoint_every=1 out=run.npz\r".encode())
         wait_for(lambda: b"may never return" in reader.shown(), "the stall to be named", TIMEOUT)
-        if leave == "sigterm":
-            proc.send_signal(signal.SIGTERM)
+        if leave == "ctrl-d":
+            os.write(master, b"\x04")
         else:
-            os.write(master, b"\x04")  # Ctrl+D
-        assert proc.wait(TIMEOUT) == (143 if leave == "sigterm" else 130)
+            proc.send_signal(getattr(signal, leave.upper()))
+        assert proc.wait(TIMEOUT) == {"ctrl-d": 130, "sigterm": 143, "sighup": 129}[leave]
         farewell = wait_for(lambda: re.search(rb"rnnplay: left training step (\d+) behind, unfinished \(the cell "
                                               rb"'stuck' from rnnplay-hang has not returned\); the run's last "
                                               rb"checkpoint is \S*run.npz, at step (\d+)", reader.shown()),
