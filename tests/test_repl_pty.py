@@ -173,8 +173,10 @@ def start_training(child: pexpect.spawn, tmp_path: Path, out: Path) -> None:
 def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, str], tmp_path: Path,
                                                                 leave: str) -> None:
     """A plugin's sampler that never checks for a stop (`pause`, its file never made) held the REPL for good:
-    Ctrl+C and SIGTERM did nothing, and a /train running beside it was never saved."""
-    env = {**env, "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path)),
+    Ctrl+C and SIGTERM did nothing, and a /train running beside it was never saved. Then the line named no plugin,
+    and Ctrl+C twice exited 0."""
+    site = str(pip_install_fixtures(["rnnplay-wild"], tmp_path))
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [site, env.get("PYTHONPATH")])),
            "WILD_RESUME": str(tmp_path / "never")}
     out = tmp_path / "run.npz"
     with repl(env) as child:
@@ -184,15 +186,17 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
         child.expect_exact(b"pause is still choosing")
         if leave == "sigterm":
             child.kill(signal.SIGTERM)
-            child.expect_exact(b"it does not stop: a plugin never checks for a stop; leaving")
+            child.expect_exact(b"it does not stop: the sampler 'pause' from rnnplay-wild never checks for a stop; "
+                               b"leaving")
         else:
             child.sendcontrol("c")
-            child.expect_exact(b"Ctrl+C again leaves rnnplay (a training saves its checkpoint)")
+            child.expect_exact(b"it does not stop: the sampler 'pause' from rnnplay-wild never checks for a stop; "
+                               b"Ctrl+C again leaves rnnplay")
             child.sendcontrol("c")
         child.expect_exact(b"saved")
         child.expect(pexpect.EOF)
         child.close()
-    assert child.exitstatus == (143 if leave == "sigterm" else 0)
+    assert child.exitstatus == (143 if leave == "sigterm" else 130)  # the turn left behind: not a clean 0
     assert out.exists() and not list(tmp_path.glob("*.lock"))
 
 

@@ -166,6 +166,12 @@ class Registries:
                 culprit = dist
         return culprit
 
+    def who(self, kind: str, name: str) -> str:
+        """"the cell 'stuck' from rnnplay-hang", or "the sampler 'beam' of rnnplay": what a line blames."""
+        entry = self.registries[kind].get(name)
+        owner = "of rnnplay" if entry is None or entry.plugin == BUILTIN else f"from {entry.plugin}"
+        return f"/{name} ({owner})" if kind == "commands" else f"the {label(kind)} {name!r} {owner}"
+
     def cell_plugin(self, name: str) -> str | None:
         """The distribution that provides cell ``name`` (None for built-ins), for checkpoints."""
         entry = self.cells.get(name)

@@ -5,9 +5,11 @@ counter); a new one, or :meth:`Generation.cancel`, stops the running one within 
 ``threading.Event`` checked every step). A
 generation samples from :meth:`Session.snapshot`, a copy of the weights while they train,
 so the user keeps playing with the latest weights while the model trains. While one runs,
-``quiet`` is clear and the training's next step waits for it (for at most
+``steps_may_run`` is clear and the training's next step waits for it (for at most
 ``training_job.GIVE_WAY_SECONDS``): the two would otherwise share the cores, and the
 continuation the user is reading would crawl (docs/performance.md, "Generation beside a training").
+A turn gone quiet for ``stall_watch.STALL_SECONDS`` (a plugin's sampler that hangs) sets it again:
+training waiting on a turn that writes nothing would crawl instead, for as long as the turn hangs.
 """
 
 from __future__ import annotations
@@ -65,8 +67,10 @@ class Generation:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.quiet = threading.Event()  # set while no generation runs: a training step waits for it (Runner)
+        self.quiet = threading.Event()  # set while no generation runs
         self.quiet.set()
+        self.steps_may_run = threading.Event()  # ... or while the one running has gone quiet: a training step waits
+        self.steps_may_run.set()
         self._turn = threading.Condition()  # one generation at a time, served in ticket order
         self._tickets = self._serving = 0
         self._given_up: set[int] = set()  # tickets finished or abandoned, not yet passed by _serving
@@ -112,10 +116,12 @@ class Generation:
             self._done(ticket)
             raise
         self.quiet.clear()
+        self.steps_may_run.clear()
         try:
             yield model, cancel
         finally:
             self.quiet.set()
+            self.steps_may_run.set()
             self._done(ticket)
 
     def _done(self, ticket: int) -> None:
@@ -155,7 +161,8 @@ class Generation:
     def write(self, seed: str, branch: Branch | None = None) -> str:
         """:meth:`generate`, recording the turn as a /whatif ``branch`` when it is one."""
         s = self.session
-        with self.exclusive() as (model, cancel):
+        with self.exclusive() as (model, cancel), \
+                s.at_work.running(("samplers", s.sampler_name), ("cells", model.cell.name)):
             known = self.known(model, seed)
             sampler, params = s.sampler, dict(s.params)
             # how this turn is written, as it starts: a /load, /set or /sampler while it streams changes the next
@@ -172,7 +179,8 @@ class Generation:
             reason = "error"
             try:
                 self._writing = (record, out)  # /transcript save takes its text so far; the finally below clears it
-                with StallWatch(s.emit, s.sampler_name, length) as watch:  # a quiet turn says it is at work
+                quiet = self.quiet_turn  # a quiet turn says it is at work, and a training stops giving way
+                with StallWatch(s.emit, s.sampler_name, length, quiet) as watch:
                     for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
                         out.append(chunk)
                         watch.chunk(Chunk(chunk))
@@ -183,6 +191,10 @@ class Generation:
                     self._writing = None
                 s.emit(TurnEnded(reason, sum(map(len, out))))
         return "".join(out)
+
+    def quiet_turn(self, quiet: bool) -> None:
+        """The turn being written has gone quiet (True: a training beside it need not wait) or writes again."""
+        (self.steps_may_run.set if quiet else self.steps_may_run.clear)()
 
     @contextlib.contextmanager
     def reading(self, seed: str) -> Iterator[Progress | None]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnplay.core.errors import RnnplayError, file_size_limit
+from rnnplay.models.library import free_path, library_path, models_dir
 
 
 def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
@@ -283,6 +284,13 @@ def lock_outputs(*outputs: tuple[Path | None, str]) -> contextlib.ExitStack:
         return stack.pop_all()
 
 
+def let_go_of_all() -> None:
+    """Remove every lock file this process holds: for a process that leaves at once (``os._exit``), a step that
+    never returns left behind, so that no lock file stays to puzzle the user."""
+    for lock in list(OutputLock.held.values()):
+        lock.__exit__()
+
+
 def still_locked(out: str | os.PathLike[str]) -> None:
     """Before a save to ``out``: if this process locked it (:class:`OutputLock`), the lock is still held
     (:meth:`OutputLock.keep`) and the file there is the one this run saved last, or a one-line error says what
@@ -311,3 +319,22 @@ def _holds(path: Path, identity: tuple[int, int]) -> bool:
     except OSError:
         return True  # gone, or out of reach: nothing there to keep, and the save says what is wrong
     return (info.st_dev, info.st_ino) == identity
+
+
+def new_file(path: str, key: str) -> Path:
+    """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
+    replaces one)."""
+    target = checkpoint_name(path, f"{key}=")
+    if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
+        default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
+        raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
+                           f"{default}")
+    return check_output_path(target, f"{key}=", checkpoint=True)
+
+
+def library_target(corpus_name: str) -> Path:
+    """A new checkpoint's path in the model library, checked as :func:`new_file` checks ``out=``."""
+    try:
+        return check_output_path(library_path(corpus_name), "the model library", checkpoint=True)
+    except RnnplayError as err:
+        raise RnnplayError(f"{err} (or give /train out=PATH)") from None

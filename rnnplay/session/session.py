@@ -42,6 +42,7 @@ from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.slash import find_command, parse_number, split_command
+from rnnplay.session.at_work import AtWork
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
@@ -92,6 +93,7 @@ class Session:
         self._subscribers: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()  # the subscribers
         self.model_lock = threading.Lock()  # the weights, while the training thread takes a step
+        self.at_work = AtWork(self.host, self.emit)  # the plugin code running now, named if it does not stop
         self.generation = Generation(self)
         self.runner = Runner(self)
         self.inspection = Inspection(self, self.generation)
@@ -157,7 +159,7 @@ class Session:
     def run_command(self, line: str) -> None:
         name, argline = split_command(line)
         command = find_command(name, self.host)
-        with UserInterrupts() as keys:
+        with UserInterrupts() as keys, self.at_work.command(command.name):
             try:
                 command.run(self, argline)
             except RnnplayError:
@@ -265,7 +267,7 @@ class Session:
         if resumable is not None:  # /save writes the weights only: `train --resume` would have nothing to go on with
             raise RnnplayError(f"{target} holds a training run that `rnnplay train --resume` continues (step "
                                f"{resumable:,}), and /save writes the weights only: /save {free_path(target)} instead")
-        with self.model_lock:
+        with self.runner.weights("/save cannot save it now"):
             fix = "free some space, or /save to another path"
             if job is not None and job.run.model is self.model:
                 saved = job.run.save(target, replace=force, fix=fix)  # with the training state, for `train --resume`
@@ -320,7 +322,7 @@ class Session:
 
     def snapshot(self) -> Model | None:
         """The model to generate from: the weights themselves, or a copy while they train."""
-        with self.model_lock:
+        with self.runner.weights("the model is busy, so this is not run"):
             m = self.model
             if m is None or self.training is None or not self.training.alive:
                 return m

@@ -11,20 +11,20 @@ A continuation comes first: while one is being written (or a /compare, /score or
 inspection runs), the training waits before its next step, for at most
 GIVE_WAY_SECONDS, then takes one step and waits again. The step in progress finishes
 beside it. Both at once share the cores and the interpreter's lock, and the continuation
-the user is reading would slow to a tenth of its speed (docs/performance.md).
+the user is reading would slow to a tenth of its speed (docs/performance.md). A continuation
+that has gone quiet (a plugin's sampler that hangs) is not waited for. A step that does not
+return (a plugin's cell) is noticed and named (:mod:`rnnplay.session.step_watch`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, printable
@@ -35,9 +35,11 @@ from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
-from rnnplay.models.library import find_model, free_path, library_path, models_dir
+from rnnplay.models.library import find_model
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import check_output_path, check_room, checkpoint_name, lock_outputs
+from rnnplay.session.output_paths import check_room, library_target, lock_outputs, new_file
+from rnnplay.session.step_throttle import StepThrottle
+from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
     BestCheckpoint,
     Saved,
@@ -45,9 +47,11 @@ from rnnplay.session.training_runs import (
     ancestry,
     continue_run,
     file_sha256,
+    fit_batches,
     growth_text,
     new_run,
     periodic_save,
+    shape_text,
 )
 
 if TYPE_CHECKING:
@@ -56,52 +60,12 @@ if TYPE_CHECKING:
 GIVE_WAY_SECONDS = 2.0  # the longest a training step waits for a running generation
 
 
-def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
-    """Shrink (B, T) until B streams of T+1 characters fit in ``n`` training characters."""
-    batch_size = max(1, min(batch_size, n // (seq_length + 1)))
-    seq_length = max(1, min(seq_length, n // batch_size - 1))
-    return batch_size, seq_length
-
-
-def shape_text(model: Model) -> str:
-    """'2×512 lstm'."""
-    return f"{model.num_layers}×{model.hidden_size} {model.cell.name}"
-
-
-class StepThrottle:
-    """Which training steps to forward: step 1, then at most one each 0.1 s, and the last one held back when the
-    run ends; each carries the mean loss over the steps since the one forwarded before it."""
-
-    def __init__(self) -> None:
-        self.pending: list[float] = []
-        self.held: StepEvent | None = None
-        self.last = 0.0
-
-    def offer(self, event: StepEvent) -> StepEvent | None:
-        """``event`` with its loss averaged over the steps held back since the last one forwarded, or None."""
-        self.pending.append(event.loss)
-        self.held = event
-        now = time.monotonic()
-        if now - self.last < 0.1 and event.step != 1:
-            return None
-        self.last = now
-        return self.flush()
-
-    def flush(self) -> StepEvent | None:
-        """The last step held back (its loss the mean since the last forwarded), or None when there is none."""
-        held, self.held = self.held, None
-        if held is None:
-            return None
-        mean = float(np.mean(self.pending))
-        self.pending.clear()
-        return replace(held, loss=mean)
-
-
 @dataclass
 class TrainingJob:
     run: TrainingRun
     out: Path
     locks: contextlib.ExitStack  # on ``out`` and ``best`` while the job runs, so no other training writes them
+    watch: StepWatch  # a step that does not return (a plugin's cell), noticed and named
     best: BestCheckpoint | None = None  # /train … best=PATH
     cluster: Cluster = field(default_factory=Cluster)  # /train … workers=N ray_address=ADDR: the steps on Ray
     checkpoint_every: int = CHECKPOINT_EVERY.default  # /train … checkpoint_every=N; 0: only when it ends
@@ -113,29 +77,14 @@ class TrainingJob:
     back: str | None = None  # '/load NAME': the model the run continues, when it has a file to open again
     unsaved: bool = False  # its checkpoint and the rescue copy failed, and no /save has kept its model since
     trouble: str | None = None  # what went wrong with the last periodic save ("unsaved", "rescued"), said once
+    before: tuple[Any, ...] = ()  # the session's model, meta, name, path and sha256 before: kept if no step is made
+    first_step: int = 0
+    last_saved: tuple[Path, int] | None = None  # where and at which step the run was last saved
+    abandoned: bool = False  # the session left while a step had not returned
 
     @property
     def alive(self) -> bool:
-        return self.thread is not None and self.thread.is_alive() and self.ended is None
-
-
-def new_file(path: str, key: str) -> Path:
-    """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
-    replaces one)."""
-    target = checkpoint_name(path, f"{key}=")
-    if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
-        default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
-        raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
-                           f"{default}")
-    return check_output_path(target, f"{key}=", checkpoint=True)
-
-
-def library_target(corpus_name: str) -> Path:
-    """A new checkpoint's path in the model library, checked as :func:`new_file` checks ``out=``."""
-    try:
-        return check_output_path(library_path(corpus_name), "the model library", checkpoint=True)
-    except RnnplayError as err:
-        raise RnnplayError(f"{err} (or give /train out=PATH)") from None
+        return self.thread is not None and self.thread.is_alive() and self.ended is None and not self.abandoned
 
 
 class Runner:
@@ -180,6 +129,7 @@ class Runner:
         s = self.session
         self.refuse_while_training("start another")
         CHECKPOINT_EVERY.check(checkpoint_every)
+        stall = step_stall_seconds()
         cluster = Cluster(workers, ray_address)
         cluster.check(config.batch_size)  # Ray installed and B split evenly, before the corpus loads
         target = new_file(out, "out") if out else None
@@ -194,7 +144,10 @@ class Runner:
         check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
-        job = TrainingJob(run, target, locks, keeper, cluster, checkpoint_every)
+        watch = StepWatch(s.warn, s.host.who("cells", run.model.cell.name), "Ctrl+D or /quit leaves rnnplay without it",
+                          stall)
+        job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
+                          before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
         job.back = self._way_back() if run.start is not None else None
         self.job = job
         meta = {"corpus": {"name": corpus.name, "source": corpus.source, "sha256": corpus.sha256},
@@ -269,25 +222,69 @@ class Runner:
         if job is None or not job.alive:
             raise RnnplayError("no model is training; /train FILE starts one")
         job.run.trainer.stop()
-        self.session.info(f"stopping after this step; the checkpoint goes to {job.out}")
+        if job.watch.stalled():
+            self.session.warn(job.watch.line())
+        else:
+            self.session.info(f"stopping after this step; the checkpoint goes to {job.out}")
+
+    @contextlib.contextmanager
+    def weights(self, what: str) -> Iterator[None]:
+        """The model lock; refused in one line, which ``what`` begins, while a step that does not return holds it."""
+        lock = self.session.model_lock
+        while not lock.acquire(timeout=0.1):
+            job = self.job
+            if job is not None and job.watch.stalled():
+                raise RnnplayError(f"{what}: {job.watch.line()}")
+        try:
+            yield
+        finally:
+            lock.release()
 
     def close(self) -> None:
-        """Stop the job, if one runs, and wait while it saves its checkpoint."""
+        """Stop the job, if one runs, and wait while it saves its checkpoint; a step that has not returned for
+        the watch's time is left behind, the last checkpoint named (:meth:`left_behind` then says so)."""
         job = self.job
-        if job is not None and job.alive:
-            job.run.trainer.stop()
-            assert job.thread is not None
-            job.thread.join(timeout=120)
+        if job is None or not job.alive:
+            return
+        job.run.trainer.stop()
+        assert job.thread is not None
+        give_up = time.monotonic() + 120
+        while job.thread.is_alive() and time.monotonic() < give_up:
+            if job.watch.stalled():
+                self._leave_behind(job)
+                return
+            job.thread.join(0.1)
+
+    def left_behind(self) -> bool:
+        """Whether the session was closed without a training step that never returned (its thread still runs)."""
+        return self.job is not None and self.job.abandoned
+
+    def _leave_behind(self, job: TrainingJob) -> None:
+        job.abandoned = True
+        job.locks.close()
+        self.session.warn(job.watch.left_behind(job.last_saved, job.back))
 
     # -- the training thread ------------------------------------------------------------------
     def _loop(self, job: TrainingJob) -> None:
         try:
-            with threads.busy_cores():  # generation meanwhile keeps off BLAS's threads (rnnplay.core.threads)
+            with threads.busy_cores(), job.watch:  # generation meanwhile keeps off BLAS's threads (core.threads)
                 job.ended = self._forward(job)
         finally:
             job.locks.close()
+        self._keep_model(job)
         self.session.emit(job.ended)
         self.session.emit(Changed("model"))
+
+    def _keep_model(self, job: TrainingJob) -> None:
+        """A run of which no step went through (its cell failed or gave NaN at once, or it was stopped first)
+        leaves the model that was loaded before it, said in one line."""
+        s = self.session
+        trainer = job.run.trainer
+        if trainer.step - job.first_step > trainer.bad_steps or s.model is not job.run.model:  # a step went through
+            return
+        s.set_model(*job.before)
+        kept = f"{printable(s.model_name)} is loaded, as before" if s.model is not None else "no model is loaded"
+        s.info(f"no step of the training went through, so {kept}")
 
     def _forward(self, job: TrainingJob) -> TrainingEnded:
         """Run the job (on its Ray workers, if it has any) until it ends; how it ended."""
@@ -297,7 +294,8 @@ class Runner:
                 if gradients is not None:
                     s.info(gradients.describe())
                 return self._forward_events(job)
-        except Exception as err:  # a training failure must not take the app down, nor lose the steps made
+        except BaseException as err:  # a training failure must not take the app down, nor lose the steps made;
+            # no Ctrl-C reaches this thread, so a KeyboardInterrupt or SystemExit here is the plugin's own
             message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
             path = self._save(job) if job.run.trainer.step else None
             kept = f"; the run up to step {job.run.trainer.step} is in {path}" if path else ""
@@ -308,8 +306,8 @@ class Runner:
         """Forward the run's events until it ends."""
         events = job.run.events()
         while True:
-            self.session.generation.quiet.wait(GIVE_WAY_SECONDS)  # a continuation being written goes first
-            with self.session.model_lock:
+            self.session.generation.steps_may_run.wait(GIVE_WAY_SECONDS)  # a continuation being written goes first
+            with job.watch.taking(job.run.trainer.step + 1), self.session.model_lock:
                 event = next(events)
             match event:
                 case FinishedEvent():
@@ -350,7 +348,9 @@ class Runner:
 
         def save() -> Saved:
             with s.model_lock:
-                return job.run.save_or_rescue(job.out)
+                saved = job.run.save_or_rescue(job.out)
+            job.last_saved = saved.path, job.run.trainer.step
+            return saved
 
         trouble, text = periodic_save(save, job.out, job.run.trainer.step)
         if trouble == job.trouble:
@@ -393,6 +393,7 @@ class Runner:
             return None
         if saved.problem:
             s.warn(f"{saved.problem}; saved to {saved.path} instead")
+        job.last_saved = saved.path, job.run.trainer.step
         s.model_path, s.model_sha256 = saved.path, file_sha256(saved.path)  # what a later /train's ancestry names
         if s.model is job.run.model:
             s.meta = {**s.meta, "trained": {"step": job.run.trainer.step}}  # the step its ancestry records

@@ -362,3 +362,15 @@ def check_buildable(cell: Cell, vocab: Vocab, spec: ModelSpec, config: TrainConf
                            f"has {total:,} parameters (at most {MAX_PARAMS:,}); choose a smaller hidden size or fewer "
                            "layers")
     return shapes
+
+
+def fit_batches(n: int, batch_size: int, seq_length: int) -> tuple[int, int]:
+    """Shrink (B, T) until B streams of T+1 characters fit in ``n`` training characters."""
+    batch_size = max(1, min(batch_size, n // (seq_length + 1)))
+    seq_length = max(1, min(seq_length, n // batch_size - 1))
+    return batch_size, seq_length
+
+
+def shape_text(model: Model) -> str:
+    """'2×512 lstm'."""
+    return f"{model.num_layers}×{model.hidden_size} {model.cell.name}"

@@ -75,10 +75,17 @@ def exit_on_ctrl_c() -> None:
 
 def flush_and_exit(signum: int) -> None:
     """End the process at once with 128 + ``signum``, what is written to stdout and stderr out first."""
+    leave_now(exit_code(signum))
+
+
+def leave_now(code: int) -> None:
+    """End the process at once with ``code``, what is written to stdout and stderr out first: for a front end
+    that leaves a plugin's thread behind (a thread cannot be ended in Python, and the interpreter's exit
+    would wait for it, or for what it holds)."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(exit_code(signum))
+    os._exit(code)
 
 
 @contextlib.contextmanager

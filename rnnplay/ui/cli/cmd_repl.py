@@ -28,16 +28,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
+    from rnnplay.ui.leave_signals import leave_now
     from rnnplay.ui.repl.app import Repl
 
     require_stdin("repl")
     require_terminal_output()
+
     session = Session.open(args.model)
     if not sys.stdin.isatty():  # a script piped in: its stdout holds the script's output alone, the greeting on stderr
         stop = session.subscribe(lambda event: print(EventText().text(event), file=sys.stderr))
         session.greet()
         stop()
-    return Repl(session).run()
+    repl = Repl(session)
+    code = repl.run()
+    if repl.behind:  # a plugin's thread that never returns: the interpreter's exit would wait on it
+        leave_now(code)
+    return code
 
 
 def require_terminal_output() -> None:

@@ -27,8 +27,10 @@ from rnnplay.core.trainer import (
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
+from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs, same_file
 from rnnplay.session.resume import resume_run
+from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
     BestCheckpoint,
     Saved,
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
     CHECKPOINT_EVERY.check(args.checkpoint_every)
     args.status_seconds = status_seconds()
+    step_stall_seconds()  # $RNNPLAY_STEP_STALL_SECONDS checked before anything loads
     cluster = Cluster(args.workers, args.ray_address)
     cluster.check(settings.get("batch_size") if args.resume else config.batch_size)  # Ray there; B split evenly
     out, best, plot = check_outputs(args)
@@ -262,19 +265,24 @@ class TrainingLoop:
 
     def run(self) -> int:
         events, code = self.run_.events(), 0
-        while True:
-            try:
-                event = next(events, None)
-            except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
-                self.progress.finish()
-                raise RnnplayError(f"{err}; {self.save_after_failure(resumable=isinstance(err, NodeLost))}") from None
-            except MemoryError:
-                self.progress.finish()
-                raise RnnplayError(f"out of memory in a training step ({self.step_size()}): {address_space.advice()}"
-                                   f"{self.smaller_steps()}; {self.save_after_failure()}") from None
-            if event is None:
-                return code
-            code = self.handle(event) or code
+        who = get_host().who("cells", self.run_.model.cell.name)
+        with StepWatch(self.progress.message, who, "Ctrl-C twice leaves without it") as watch:
+            self.interrupts.watch = watch  # a step that never returns: Ctrl-C again leaves without it
+            while True:
+                try:
+                    with watch.taking(self.run_.trainer.step + 1):
+                        event = next(events, None)
+                except RnnplayError as err:  # a step failed (a plugin cell, say); the one before it is intact: keep it
+                    self.progress.finish()
+                    kept = self.save_after_failure(resumable=isinstance(err, NodeLost))
+                    raise RnnplayError(f"{err}; {kept}") from None
+                except MemoryError:
+                    self.progress.finish()
+                    advice = f"{address_space.advice()}{self.smaller_steps()}; {self.save_after_failure()}"
+                    raise RnnplayError(f"out of memory in a training step ({self.step_size()}): {advice}") from None
+                if event is None:
+                    return code
+                code = self.handle(event) or code
 
     def smaller_steps(self) -> str:
         """How to make a step need less memory: a new run's flags, or, for a resumed run (whose batch and sequence
@@ -306,6 +314,8 @@ class TrainingLoop:
             saved = self.run_.save_or_rescue(path, **self.save_kwargs)
         if path == self.out and saved.problem is None:
             self.saved_step = self.run_.trainer.step
+        if path == self.out:
+            self.interrupts.kept = saved.path, self.run_.trainer.step
         return saved
 
     def checkpoint(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 
 from rnnplay.core.errors import printable
@@ -27,8 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
-    from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
-    from rnnplay.ui.leave_signals import exit_code
+    from rnnplay.session.stall_watch import STOP_GRACE
+    from rnnplay.ui.leave_signals import exit_code, leave_now
     from rnnplay.ui.tui import RnnplayApp
     from rnnplay.ui.tui.terminal import lenient_keys, require_terminal, stdout_on_the_terminal
 
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
     stuck = app.stuck_lines(STOP_GRACE)  # a plugin's sampler or command that never checks for a stop
     if stuck:
-        app.farewell.append(f"{DOES_NOT_STOP}; left without it")
+        app.farewell.append(f"{session.at_work.does_not_stop()}; left without it")
     if not kept:
         app.farewell.append("the trained model was not saved anywhere, and is gone with the app")
     # an exception, or a panic (Textual's input thread died): no exit() set the code; Textual printed the traceback
@@ -54,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
     for line in app.farewell:  # on the shell's screen again: where that checkpoint went ("saved PATH")
         with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
             print(f"rnnplay: {printable(line)}", file=sys.stderr, flush=True)
-    code = exit_code(app.left_by) or int(not kept or crashed)
-    if stuck:  # the session is closed and a training saved: nothing is lost by not waiting for it
-        os._exit(code)
+    behind = stuck or session.runner.left_behind()  # a thread that never returns: it cannot be ended in Python
+    code = exit_code(app.left_by) or (130 if behind else int(not kept or crashed))
+    if behind:  # the session is closed and a training saved (or left behind, its last checkpoint named)
+        leave_now(code)
     return code
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnplay.core.trainer import Trainer
+from rnnplay.session.output_paths import let_go_of_all
+from rnnplay.session.step_watch import StepWatch
 from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard
 from rnnplay.ui.leave_signals import exit_code as code_for
 
@@ -25,7 +27,9 @@ class Interrupts:
     The first signal asks the trainer to stop after the step it is in (a step is never
     cut in half, so the checkpoint resumes exactly); one that comes while a checkpoint is
     being written waits for it. The handler only sets the trainer's flag and writes one
-    line with ``os.write``, which is safe inside a signal handler.
+    line with ``os.write``, which is safe inside a signal handler. A step that does not return (a plugin's cell
+    that hangs) cannot be waited for: a second signal once ``watch`` has said so, or a third one, ends the process
+    at once (``os._exit``), its line naming the run's last checkpoint (``kept``: path and step).
     """
 
     def __init__(self, trainer: Trainer, out: Path) -> None:
@@ -34,6 +38,8 @@ class Interrupts:
         self.signum = signal.SIGINT  # the last signal that came
         self.saving: Path | None = None  # the file being written right now
         self._previous: dict[int, Any] = {}
+        self.watch: StepWatch | None = None  # the run's steps, timed
+        self.kept: tuple[Path, int] | None = None  # where and at which step the run was last saved
 
     @property
     def exit_code(self) -> int:
@@ -60,8 +66,17 @@ class Interrupts:
             note = f"{name}: still saving {self.saving}; waiting for the save to finish"
         elif self.presses == 1:
             note = f"{name}: stopping after this step, then saving {self.out}"
+        elif self.watch is not None and (self.watch.stalled() or self.presses >= 3):
+            self._say(f"{name}: {self.watch.left_behind(self.kept)}")
+            let_go_of_all()
+            os._exit(self.exit_code)
         else:
-            note = f"{name}: still finishing this step; then {self.out} is saved"
+            then = " (a third one leaves without it)" if self.watch is not None else ""
+            note = f"{name}: still finishing this step; then {self.out} is saved{then}"
+        self._say(note)
+
+    @staticmethod
+    def _say(note: str) -> None:
         with contextlib.suppress(OSError, AttributeError, ValueError):  # stderr closed (2>&-): nobody to tell
             os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
 

@@ -67,7 +67,7 @@ from rnnplay.session.events import (
     Working,
 )
 from rnnplay.session.session import Session
-from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
+from rnnplay.session.stall_watch import STOP_GRACE
 from rnnplay.ui.console import (
     CLEAR_SCREEN,
     DIM,
@@ -134,6 +134,7 @@ class Repl(TerminalOutput):
         self.stop_asked: float | None = None  # when Ctrl+C (or a signal) told the running turn to stop
         self.give_up = False  # Ctrl+C again, once that turn had not stopped for STOP_GRACE
         self.said_stuck = False
+        self.behind = False  # run() left a turn or a training step that never returned
         self.errors = 0  # error lines shown so far
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
@@ -274,8 +275,7 @@ class Repl(TerminalOutput):
         """Run one input line in the foreground: the main thread waits, and Ctrl+C meanwhile stops the work.
 
         A turn that does not stop within STOP_GRACE of being told to (a plugin's sampler or command that never
-        checks) is left to its thread once Ctrl+C is pressed again or a signal asked the REPL to leave: the
-        REPL leaves then, as the turn holds the model, and a training saves its checkpoint on the way out.
+        checks) is left to its thread at a second Ctrl+C or a leaving signal: the REPL leaves then (it holds the model).
         """
         done = threading.Event()
 
@@ -318,7 +318,7 @@ class Repl(TerminalOutput):
             self.said_stuck = True
             self.stop_spinner()
             then = "leaving" if self.left_by is not None else "Ctrl+C again leaves rnnplay"
-            self.write(f"\n{DOES_NOT_STOP}; {then} (a training saves its checkpoint)\n", LEVEL_STYLES["warning"])
+            self.write(f"\n{self.session.at_work.does_not_stop()}; {then}\n", LEVEL_STYLES["warning"])
         if self.give_up or self.left_by is not None:
             self.quitting = True
             return True
@@ -386,7 +386,8 @@ class Repl(TerminalOutput):
                 self.stderr.close_line()
         with contextlib.suppress(OSError, RnnplayError):
             self.drain()
-        return exit_code(self.left_by) or int(not kept or (self.piped and self.errors > 0))
+        self.behind = self.give_up or self.session.runner.left_behind()  # a thread that never returned, still at work
+        return exit_code(self.left_by) or (130 if self.behind else int(not kept or (self.piped and self.errors > 0)))
 
     def may_leave(self) -> bool:
         """At Ctrl+D or /quit: stop a training (it saves); if it could not, stay once, so that /save keeps the model."""

@@ -349,7 +349,7 @@ class RnnplayApp(App[None]):
         working = self.query_one(WorkingLine)
         busy = working.has_class("active")
         if busy:
-            working.stopping()
+            working.stopping(self.session.at_work.does_not_stop)
         if self.session.cancel() or busy:
             return
         prompt = self.query_one(PromptInput)
@@ -368,7 +368,10 @@ class RnnplayApp(App[None]):
 
     def action_leave(self) -> None:
         job = self.session.training
-        if job is not None and job.alive:
+        if job is not None and job.alive and job.watch.stalled():
+            self.notify(f"leaving without training step {job.watch.step}, which has not returned…")
+            self.close_then_exit()
+        elif job is not None and job.alive:
             self.notify("stopping the training and saving its checkpoint…")
             self.close_then_exit()
         elif self.session.runner.unsaved() and not self.kept_back:

@@ -5,6 +5,7 @@ The input and its completion menu are in prompt.py, the heat views in heat.py, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
@@ -156,6 +157,7 @@ class WorkingLine(Horizontal):
         super().__init__(**kwargs)
         self.halting = False  # Esc was pressed: say so until the work ends
         self.stuck = False  # ... and the work went on for STOP_GRACE after it: a plugin that never checks
+        self.stuck_text: Callable[[], str] = lambda: DOES_NOT_STOP  # what says so, naming the plugin
 
     def compose(self) -> Any:
         yield Static(id="working-what")
@@ -170,8 +172,9 @@ class WorkingLine(Horizontal):
         self.query_one("#working-what", Static).update(Content(what))  # a file name's [brackets] are no markup
         show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
 
-    def stopping(self) -> None:
-        self.halting = True
+    def stopping(self, stuck_text: Callable[[], str]) -> None:
+        """Esc: say so; ``stuck_text()`` names the work if it has not stopped after STOP_GRACE."""
+        self.halting, self.stuck_text = True, stuck_text
         self.query_one("#working-what", Static).update(self.halt_text())
         self.set_timer(STOP_GRACE, self.not_stopping)
 
@@ -181,4 +184,4 @@ class WorkingLine(Horizontal):
             self.query_one("#working-what", Static).update(self.halt_text())
 
     def halt_text(self) -> str:
-        return f"{DOES_NOT_STOP} · Ctrl+D leaves rnnplay" if self.stuck else "stopping…"
+        return f"{self.stuck_text()} · Ctrl+D leaves rnnplay" if self.stuck else "stopping…"

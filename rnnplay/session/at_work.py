@@ -1,0 +1,80 @@
+"""What plugin code the session runs now, so that a line about work that does not stop or return can name it.
+
+A seed runs a sampler and the model's cell, a slash command its command; each is entered here for as
+long as it runs (:meth:`AtWork.running`). When Esc or Ctrl+C has not stopped it after ``STOP_GRACE``,
+the front end says :meth:`AtWork.does_not_stop`: "it does not stop: the sampler 'slow' from
+rnnplay-slow never checks for a stop", a plugin's part named before a built-in's. A plugin's command
+that has not returned after ``STALL_SECONDS`` shows a :class:`Working` line naming it, as a quiet turn does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+from rnnplay.plugins.registries import BUILTIN, Registries
+from rnnplay.session import stall_watch
+from rnnplay.session.events import Event, Working
+
+
+class AtWork:
+    """The (kind, name) parts of the work running now, in the order it started."""
+
+    def __init__(self, host: Registries, emit: Callable[[Event], None]) -> None:
+        self.host, self.emit = host, emit
+        self._lock = threading.Lock()
+        self._now: list[list[tuple[str, str]]] = []
+
+    @contextlib.contextmanager
+    def running(self, *parts: tuple[str, str]) -> Iterator[None]:
+        """``parts`` at work for the block: ``("samplers", "top-k"), ("cells", "lstm")``."""
+        entry = list(parts)
+        with self._lock:
+            self._now.append(entry)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._now.remove(entry)
+
+    @contextlib.contextmanager
+    def command(self, name: str) -> Iterator[None]:
+        """Command /``name`` at work for the block; a plugin's says so when it runs quiet for ``STALL_SECONDS``."""
+        shown: list[Working] = []
+        if not self._from_plugin("commands", name):  # a built-in command shows its own slow work
+            with self.running(("commands", name)):
+                yield
+            return
+
+        def quiet() -> None:
+            shown.append(Working(f"{self.host.who('commands', name)} has not returned yet"))
+            self.emit(shown[0])
+
+        timer = threading.Timer(stall_watch.STALL_SECONDS, quiet)
+        timer.daemon = True
+        with self.running(("commands", name)):
+            timer.start()
+            try:
+                yield
+            finally:
+                timer.cancel()
+                timer.join()  # a line being shown right now is shown before it is ended
+                if shown:
+                    self.emit(Working(shown[0].what, done=True))
+
+    def culprit(self) -> str | None:
+        """The part at work to name: the latest work's plugin part, else its first part; None when idle."""
+        with self._lock:
+            parts = [part for entry in reversed(self._now) for part in entry]
+        chosen = [part for part in parts if self._from_plugin(*part)] or parts
+        return self.host.who(*chosen[0]) if chosen else None
+
+    def _from_plugin(self, kind: str, name: str) -> bool:
+        entry = self.host.registries[kind].get(name)
+        return entry is not None and entry.plugin != BUILTIN
+
+    def does_not_stop(self) -> str:
+        """'it does not stop: the sampler 'slow' from rnnplay-slow never checks for a stop'."""
+        who = self.culprit()
+        return stall_watch.DOES_NOT_STOP if who is None else f"it does not stop: {who} never checks for a stop"
