@@ -787,7 +787,7 @@ def test_help_explains_whatif_positions_and_the_escapes(session: Session, rec: R
     text = rec.messages("info")[-1]
     assert "POS counts the continuation's characters from 0" in text and "position 0 is the space" in text
     session.submit("/help")
-    assert "\\n is a newline" in rec.messages("info")[-1]
+    assert "\\n, \\t, \\r and \\\\ are read as the characters they name" in rec.messages("info")[-1]
     session.submit("/help train")
     assert "from=new" in rec.messages("info")[-1]
     session.submit("/help set extra")  # not 'unknown command /set extra'
