@@ -92,5 +92,5 @@ def test_slow_steps_still_get_a_line_by_time(tmp_path: Path) -> None:
 def test_a_bad_status_interval_is_one_line(tmp_path: Path) -> None:
     done = train(tmp_path, env={"RNNPLAY_STATUS_SECONDS": "soon"})
     assert done.returncode == 1 and done.stderr.strip().splitlines() == [
-        "rnnplay: error: RNNPLAY_STATUS_SECONDS must be a number of seconds > 0, got 'soon'; unset it for a status "
-        "line at least every 30 s"]
+        "rnnplay: error: RNNPLAY_STATUS_SECONDS=soon is not a number of seconds; give one such as "
+        "RNNPLAY_STATUS_SECONDS=30, or unset it"]

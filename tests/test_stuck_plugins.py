@@ -312,3 +312,14 @@ def test_the_app_leaves_past_a_hung_step_naming_the_last_checkpoint(env: dict[st
         os.close(master)
     hung, saved = (int(n) for n in farewell.groups())
     assert hung == saved + 1 and not list(tmp_path.glob("*.lock"))
+
+
+def test_a_slow_step_of_a_built_in_cell_is_called_slow_not_stuck(tmp_path: Path, small_file: Path) -> None:
+    """rnnplay's own cells always return: their steps past the stall time (a busy machine, a large model) are said
+    to be slow and may yet return, and the run goes on to its end."""
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "train", str(small_file), "--hidden", "64", "--steps", "2",
+                           "--out", str(tmp_path / "m.npz")], capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "RNNPLAY_STEP_STALL_SECONDS": "0.0001"})
+    assert done.returncode == 0, done.stderr
+    assert "the cell 'lstm' of rnnplay is slow here (a large model, a busy machine, memory short) and may yet return" \
+        in done.stderr and "may never return" not in done.stderr and "returned after all" in done.stderr

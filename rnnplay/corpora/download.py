@@ -112,7 +112,7 @@ def seconds_from_env(name: str, default: float) -> float:
     except ValueError:
         value = float("nan")
     if not 0 < value < float("inf"):
-        raise RnnplayError(f"{name}={raw} is not a number of seconds; give one such as {name}=1200")
+        raise RnnplayError(f"{name}={raw} is not a number of seconds; give one such as {name}={default:g}, or unset it")
     return value
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rnnplay.corpora.download import seconds_from_env
+from rnnplay.plugins.host import get_host
 from rnnplay.session.stall_watch import Watcher
 
 STEP_STALL_SECONDS = 30.0  # a training step this long has not returned: say so, and stop waiting for it to leave
@@ -33,11 +34,13 @@ def step_stall_seconds() -> float:
 class StepWatch(Watcher):
     """Says ``line()`` through ``say`` once a step has run for ``seconds``; and when that step returns after all.
 
-    ``who``: what the step runs, named ("the cell 'stuck' from rnnplay-hang"); ``then``: what the user may do.
+    ``cell``: the name of the cell the step runs (a plugin's is named with its plugin, "the cell 'stuck' from
+    rnnplay-hang"); ``then``: what the user may do.
     """
 
-    def __init__(self, say: Callable[[str], None], who: str, then: str, seconds: float | None = None) -> None:
-        self.say, self.who, self.then = say, who, then
+    def __init__(self, say: Callable[[str], None], cell: str, then: str, seconds: float | None = None) -> None:
+        self.say, self.who, self.then = say, get_host().who("cells", cell), then
+        self.built_in = get_host().cell_plugin(cell) is None  # slow, not stuck: rnnplay's own cells always return
         self.seconds = step_stall_seconds() if seconds is None else seconds
         super().__init__("rnnplay-step-watch", min(0.25, self.seconds / 4))
         self.lock = threading.Lock()
@@ -64,11 +67,12 @@ class StepWatch(Watcher):
         return self.reported
 
     def line(self) -> str:
-        """'training step 3 has not returned for 31 s: the cell …  may never return; THEN'."""
+        """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in)."""
         since = self.since
         waited = 0.0 if since is None else time.monotonic() - since
-        return (f"training step {self.step} has not returned for {waited:.0f} s: {self.who} may never return; "
-                f"{self.then}")
+        why = ("is slow here (a large model, a busy machine, memory short) and may yet return" if self.built_in
+               else "may never return")
+        return f"training step {self.step} has not returned for {waited:.0f} s: {self.who} {why}; {self.then}"
 
     def left_behind(self, saved: tuple[Path, int] | None, back: str | None = None) -> str:
         """The line for leaving without the step that has not returned: where the run was last ``saved`` (path,

@@ -144,8 +144,7 @@ class Runner:
         check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
         keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
         locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
-        watch = StepWatch(s.warn, s.host.who("cells", run.model.cell.name), "Ctrl+D or /quit leaves rnnplay without it",
-                          stall)
+        watch = StepWatch(s.warn, run.model.cell.name, "Ctrl+D or /quit leaves rnnplay without it", stall)
         job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
                           before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
         job.back = self._way_back() if run.start is not None else None

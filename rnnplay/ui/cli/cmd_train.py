@@ -27,7 +27,6 @@ from rnnplay.core.trainer import (
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs, same_file
 from rnnplay.session.resume import resume_run
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
@@ -265,8 +264,7 @@ class TrainingLoop:
 
     def run(self) -> int:
         events, code = self.run_.events(), 0
-        who = get_host().who("cells", self.run_.model.cell.name)
-        with StepWatch(self.progress.message, who, "Ctrl-C twice leaves without it") as watch:
+        with StepWatch(self.progress.message, self.run_.model.cell.name, "Ctrl-C twice leaves without it") as watch:
             self.interrupts.watch = watch  # a step that never returns: Ctrl-C again leaves without it
             while True:
                 try:

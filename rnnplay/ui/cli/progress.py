@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import math
-import os
 import sys
 import threading
 import time
@@ -25,13 +23,14 @@ from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
 
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import printable
 from rnnplay.core.trainer import StepEvent
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.base import Progress as BytesDone
 from rnnplay.corpora.base import no_progress
+from rnnplay.corpora.download import seconds_from_env
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText, duration
 
@@ -46,17 +45,7 @@ STATUS_SECONDS = 30.0  # ... or when this long has passed since its last line; $
 
 def status_seconds() -> float:
     """The most seconds a run goes without a status line: STATUS_SECONDS, or ``$RNNPLAY_STATUS_SECONDS``."""
-    given = os.environ.get("RNNPLAY_STATUS_SECONDS", "").strip()
-    if not given:
-        return STATUS_SECONDS
-    try:
-        seconds = float(given)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise RnnplayError(f"RNNPLAY_STATUS_SECONDS must be a number of seconds > 0, got {given!r}; unset it for "
-                           f"a status line at least every {STATUS_SECONDS:g} s")
-    return seconds
+    return seconds_from_env("RNNPLAY_STATUS_SECONDS", STATUS_SECONDS)
 
 
 def read_corpus(spec: str, encoding: str) -> Corpus:
