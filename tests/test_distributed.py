@@ -365,7 +365,8 @@ def test_sigterm_mid_run_on_workers_saves_as_without_ray(tmp_path: Path) -> None
         _, err = run.communicate(timeout=TIMEOUT)
     finally:
         run.kill()
-    assert run.returncode == 143 and "SIGTERM: stopping after this step, then saving m.npz" in err, err
+    said = ("SIGTERM: stopping after this step, then saving m.npz", "SIGTERM: still saving m.npz")  # a save each step
+    assert run.returncode == 143 and any(line in err for line in said), err
     assert "continue with --resume m.npz" in err.splitlines()[-1] and "bug" not in err and "PC: @" not in err, err
     assert load_model(tmp_path / "m.npz").training["step"] > 0
 
