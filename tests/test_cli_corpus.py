@@ -135,3 +135,5 @@ def test_a_card_read_from_a_file_is_suggested_by_its_spec(tmp_path: Path) -> Non
     assert offline.returncode == 0, offline.stderr
     assert suggestion(offline)[:3] == ["rnnplay", "train", "card:my cards/u.toml"]
     assert "`rnnplay corpus fetch 'my cards/u.toml'`" in offline.stdout
+    fetched = rnnplay(tmp_path, "corpus", "fetch", "card:my cards/d.toml")  # the spec as train takes it
+    assert fetched.returncode == 0 and "there is nothing to download" in fetched.stdout, fetched.stderr

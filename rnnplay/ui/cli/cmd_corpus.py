@@ -192,7 +192,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     if args.name.startswith(("url:", "http://", "https://")):
         with max_download_flag(args.max_download):
             return fetch_address(args.name.removeprefix("url:"), args.force)
-    card = require_card(args.name)
+    card = require_card(args.name.removeprefix("card:"))  # `card:PATH.toml`, the spec train takes, as well
     if card.url is None:
         print(f"{card.name} is read from {card.spec} on this machine; there is nothing to download")
         return 0
