@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pyte
+from child_env import python_path
 
 TIMEOUT = 120  # a bound that catches a hang, not a speed claim
 
@@ -18,7 +19,7 @@ def environment(home: Path) -> dict[str, str]:
         "RNNPLAY_JIT": "0",  # the numpy path in both processes (`sample` uses it below 25,000 characters)
         "NO_COLOR": "1",  # the seed without its colour, so the text is plain bytes
         "PROMPT_TOOLKIT_NO_CPR": "1",  # pexpect does not answer cursor-position requests
-        "TERM": "xterm-256color",
+        "TERM": "xterm-256color", "PYTHONPATH": python_path(),
     })
     return env
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_env import python_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT / ".." / "shared" / "corpora"
@@ -26,8 +27,7 @@ def rnnplay(tmp_path: Path, *args: str, mirror: str | None = None, cwd: Path | N
            "RNNPLAY_CACHE_DIR": str(tmp_path / "cache"), "PYTHONIOENCODING": "utf-8"}
     if mirror is not None:
         env["RNNPLAY_CORPUS_MIRROR"] = mirror
-    if "PYTHONPATH" in os.environ:  # a work tree tested with another's installed package
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env["PYTHONPATH"] = python_path()  # a work tree tested with another's installed package
     return subprocess.run([sys.executable, "-m", "rnnplay", *args], capture_output=True, text=True, env=env,
                           cwd=cwd or tmp_path, timeout=300)
 

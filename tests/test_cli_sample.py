@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from terminal_reader import TerminalReader
 from tiny_model import save_sharp_model
 from waiting import wait_for
@@ -236,7 +237,7 @@ def test_minp_plugin_installs_and_its_own_tests_pass(model_path: Path, tmp_path:
          str(source)], capture_output=True, text=True, timeout=300,
     )
     assert pip.returncode == 0, pip.stderr
-    env = {**os.environ, "PYTHONPATH": str(target), "RNNPLAY_LOAD_PLUGINS": "rnnplay-minp"}
+    env = child_env(target, RNNPLAY_LOAD_PLUGINS="rnnplay-minp")
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(source / "tests")],
                            cwd=source, capture_output=True, text=True, env=env, timeout=300)
     assert tests.returncode == 0, tests.stdout + tests.stderr

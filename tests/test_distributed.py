@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from child_env import child_env
 from waiting import wait_for
 
 from rnnplay.core import parallel_step
@@ -108,7 +109,7 @@ def test_without_ray_workers_say_how_to_install_it(tmp_path: Path) -> None:
     fake = tmp_path / "fake" / "ray"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('No module named ray')\n")
-    env = {**os.environ, "PYTHONPATH": f"{fake.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = child_env(fake.parent)
     r = rnnplay("train", "corpus.txt", "--workers", "2", cwd=tmp_path, env=env)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "pip install 'rnnplay[ray]'" in r.stderr
     app = ("from rnnplay.session.session import Session\n"

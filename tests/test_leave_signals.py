@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from plugin_fixtures import pip_install_fixtures
 from terminal_reader import TerminalReader
 from waiting import wait_for
@@ -87,8 +88,7 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
     after a moment, and Ctrl+D leaves, the training saved. The process stayed alive before, waiting for the
     sampler's thread, at 60% of a core, deaf to SIGTERM."""
     site = str(pip_install_fixtures(["rnnplay-wild"], tmp_path / "site"))
-    env = {**environment(tmp_path), "PYTHONPATH": os.pathsep.join(filter(None, [site, os.environ.get("PYTHONPATH")])),
-           "WILD_RESUME": str(tmp_path / "never")}
+    env = child_env(site, base=environment(tmp_path), WILD_RESUME=str(tmp_path / "never"))
     library = tmp_path / "data" / "rnnplay" / "models"
     master, slave = os.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,

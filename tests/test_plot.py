@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from child_env import child_env
 from file_limits import files_no_larger_than
 
 from rnnplay.core.errors import RnnplayError
@@ -132,7 +133,7 @@ def test_train_plot_without_matplotlib_fails_before_training(small_file: Path, t
     (stub / "__init__.py").write_text("raise ImportError('matplotlib is blocked for this test')\n")
     run = tmp_path / "run"
     run.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(stub.parent)}
+    env = child_env(stub.parent)
     r = subprocess.run([sys.executable, "-m", "rnnplay", "train", str(small_file), *TRAIN_ARGS, "--plot", "loss.png"],
                        cwd=run, capture_output=True, text=True, env=env)
     assert r.returncode == 1

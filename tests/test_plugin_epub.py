@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from child_env import python_path
+
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN = ROOT / "plugins" / "rnnplay-epub"
 
@@ -27,7 +29,7 @@ def test_the_epub_plugin_installs_and_passes_its_own_tests(tmp_path: Path) -> No
                              timeout=300)
     assert install.returncode == 0, install.stderr
     assert (target / "rnnplay_epub").is_dir()
-    env["PYTHONPATH"] = str(target)
+    env["PYTHONPATH"] = python_path(target)
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=source,
                            capture_output=True, text=True, env=env, timeout=300)
     assert tests.returncode == 0, tests.stdout + tests.stderr

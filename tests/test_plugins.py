@@ -19,6 +19,7 @@ from typing import ClassVar
 import numpy as np
 import pluggy
 import pytest
+from child_env import child_env
 from plugin_fixtures import pip_install_fixtures
 
 from rnnplay.core.cells import RNNCell
@@ -389,7 +390,7 @@ def test_load_plugins_variable_limits_what_loads(with_broken: Path, monkeypatch:
 
 
 def cli(*args: str, site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(site)}
+    env = child_env(site)
     env.pop("RNNPLAY_LOAD_PLUGINS", None)
     return subprocess.run([*RNNPLAY, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
 

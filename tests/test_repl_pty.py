@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import TIMEOUT, environment, screen_of
 from terminal_reader import TerminalReader
@@ -137,8 +138,8 @@ def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
 def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: dict[str, str],
                                                                           tmp_path: Path) -> None:
     seed = "ROMEO: Is"  # the bundled model's greedy continuation: " there?" then new lines
-    env = {**env, "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path)),
-           "WILD_RESUME": str(tmp_path / "resume")}  # the sampler `pause` waits, after three characters, for it
+    site = pip_install_fixtures(["rnnplay-wild"], tmp_path)
+    env = child_env(site, base=env, WILD_RESUME=str(tmp_path / "resume"))  # `pause` waits for it
     done = subprocess.run([sys.executable, "-m", "rnnplay", "sample", "--sampler", "greedy", "--seed", seed,
                            "--length", "60"], capture_output=True, env=env, timeout=TIMEOUT)
     expected = done.stdout.decode().rstrip("\n").split("\n")  # `pause` picks what greedy picks
@@ -176,8 +177,7 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
     Ctrl+C and SIGTERM did nothing, and a /train running beside it was never saved. Then the line named no plugin,
     and Ctrl+C twice exited 0."""
     site = str(pip_install_fixtures(["rnnplay-wild"], tmp_path))
-    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [site, env.get("PYTHONPATH")])),
-           "WILD_RESUME": str(tmp_path / "never")}
+    env = child_env(site, base=env, WILD_RESUME=str(tmp_path / "never"))
     out = tmp_path / "run.npz"
     with repl(env) as child:
         start_training(child, tmp_path, out)

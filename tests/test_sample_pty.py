@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from child_env import child_env
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import TIMEOUT, environment, screen_of
 
@@ -35,8 +36,8 @@ needs_model = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {**environment(tmp_path), "PYTHONPATH": str(pip_install_fixtures(["rnnplay-wild"], tmp_path)),
-            "WILD_RESUME": str(tmp_path / "resume")}
+    return child_env(pip_install_fixtures(["rnnplay-wild"], tmp_path), base=environment(tmp_path),
+                     WILD_RESUME=str(tmp_path / "resume"))
 
 
 def greedy(env: dict[str, str]) -> str:

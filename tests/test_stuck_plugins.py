@@ -22,6 +22,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from child_env import child_env
 from pilot_helpers import type_line, until
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import environment
@@ -197,9 +198,7 @@ def spawn(args: list[str], env: dict[str, str], cwd: Path) -> pexpect.spawn:
 
 @pytest.fixture
 def env(site: Path, tmp_path: Path) -> dict[str, str]:
-    env = environment(tmp_path)
-    path = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))  # rnnplay's own checkout kept first
-    return {**env, "PYTHONPATH": path, "RNNPLAY_STEP_STALL_SECONDS": "1"}
+    return child_env(site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1")
 
 
 def ended(child: pexpect.spawn) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from child_env import child_env
 from file_limits import files_no_larger_than
 from plugin_fixtures import pip_install_fixtures
 
@@ -118,7 +119,7 @@ def test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished(corpus: Path, 
     fourth (or the failing third) runs."""
     site = pip_install_fixtures(["rnnplay-fault-cell"], tmp_path)
     out = tmp_path / "out"
-    env = environment(PYTHONPATH=str(site), FAULT_CELL_RAISES_IN="backward")
+    env = child_env(site, base=environment(), FAULT_CELL_RAISES_IN="backward")
     proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", "cell=flaky,lstm", *TINY,
                                     "--batch", "4", "--workers", "1", "--out", str(out)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -149,7 +150,7 @@ def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = subprocess.run(rnnplay("sweep", str(corpus), "--grid", "hidden=8,16", "--steps", "5", "--out", str(out)),
                           capture_output=True, text=True, timeout=60,
-                          env=environment(PYTHONPATH=str(fake.parent)))
+                          env=child_env(fake.parent, base=environment()))
     assert proc.returncode == 1
     [line] = proc.stderr.splitlines()
     assert line.startswith("rnnplay: error: rnnplay sweep needs Ray") and line.endswith("pip install 'rnnplay[ray]'")

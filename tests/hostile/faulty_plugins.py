@@ -3,10 +3,10 @@ test_plugin_faults.py and test_plugin_advice.py puts on PYTHONPATH, and a model 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from child_env import python_path
 from plugin_fixtures import pip_install_fixtures
 
 from .harness import Sandbox
@@ -22,7 +22,7 @@ MODEL = "flaky.npz"  # a model of the plugin cell 'flaky', in every sandbox's wo
 
 def on_path(site: Path) -> str:
     """PYTHONPATH with the installed fixtures first (and whatever it held before)."""
-    return os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    return python_path(site)
 
 
 @pytest.fixture(scope="module")

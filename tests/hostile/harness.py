@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from child_env import python_path
 
 LONGEST_ERROR = 500  # characters: a line a person reads, even when a path in it is thousands long
 
@@ -54,6 +55,7 @@ class Sandbox:
             "HOME": str(root / "home"), "XDG_DATA_HOME": str(root / "data"), "XDG_CACHE_HOME": str(root / "cache"),
             "XDG_CONFIG_HOME": str(root / "config"), "XDG_STATE_HOME": str(root / "state"),
             "RNNPLAY_JIT": "0", "RNNPLAY_THREADS": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "NO_COLOR": "1",
+            "PYTHONPATH": python_path(),
         })
         return cls(root, env)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from child_env import python_path
 
 from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
 
@@ -57,7 +58,7 @@ def peek_plugin(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     target = root / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(package)], check=True, capture_output=True, timeout=300)
-    return {"PYTHONPATH": str(target)}
+    return {"PYTHONPATH": python_path(target)}
 
 
 def secrets_and(make: Callable[[Path], None] | None = None) -> Callable[[Path], None]:

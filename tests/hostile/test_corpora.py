@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from child_env import python_path
 
 from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
 
@@ -576,7 +577,7 @@ def test_a_plugin_loader_that_raises_is_blamed_on_its_package(sandbox: Sandbox, 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(package)], check=True, capture_output=True, timeout=300)
-    env = {"PYTHONPATH": str(target)}
+    env = {"PYTHONPATH": python_path(target)}
     before = sandbox.snapshot()
     for args in (["corpus", "show", "broken:x"], ["train", "broken:x", *TINY]):
         out = sandbox.run(args, timeout=60, env=env)
