@@ -143,6 +143,39 @@ def test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished(corpus: Path, 
     assert "Traceback" not in stderr
 
 
+BACKGROUND = """
+"$@" 2>"$OUT.err" >"$OUT.table" &
+sweep=$!
+for _ in $(seq 1200); do [ -e "$FIRST" ] || ! kill -0 $sweep 2>/dev/null && break; sleep 0.1; done
+sleep 1  # the second trial starts
+kill -INT $sweep
+for _ in $(seq 600); do kill -0 $sweep 2>/dev/null || break; sleep 0.1; done
+kill -0 $sweep 2>/dev/null && { echo "SIGINT did not stop it"; kill -TERM $sweep; }
+wait $sweep
+echo "exit $?"
+"""
+
+
+def test_sigint_stops_a_sweep_started_in_the_background_of_a_script(corpus: Path, tmp_path: Path) -> None:
+    """`rnnplay sweep ... &` in a script: the shell starts it with SIGINT ignored, and `kill -INT` did nothing (the
+    second trial's million steps went on), where `rnnplay train` in the same place stops and saves. Now the sweep
+    stops as at Ctrl-C: the running trial cancelled, the one that ended kept."""
+    out = tmp_path / "out"
+    first = out / "trial-01-steps=20.npz"
+    script = subprocess.run(["bash", "-c", BACKGROUND, "script", *rnnplay(
+        "sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4", "--workers", "1", "--out",
+        str(out))], env={**environment(), "OUT": str(out), "FIRST": str(first)}, capture_output=True, text=True,
+        timeout=300)
+    stderr = Path(f"{out}.err").read_text()
+    assert script.stdout.splitlines() == ["exit 130"], script.stdout + stderr
+    assert "Ctrl-C: cancelled the running trials; kept the 1 that ended" in stderr
+    trials = {t["trial"]: t for t in json.loads((out / "results.json").read_text())["trials"]}
+    assert trials[1]["status"] == "finished" and Path(trials[1]["checkpoint"]) == first and first.is_file()
+    assert trials[2]["status"] == "cancelled" and trials[2]["checkpoint"] is None
+    assert (out / "best.npz").read_bytes() == first.read_bytes()
+    assert "Traceback" not in stderr
+
+
 def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
     fake = tmp_path / "fake" / "ray"
     fake.mkdir(parents=True)

@@ -2,7 +2,8 @@
 sorted by validation loss (``--json``: as JSON, alone on stdout). What a sweep does is :mod:`rnnplay.session.sweep`.
 
 Every flag and every grid value is checked, and the output folder made, before the corpus loads or Ray starts.
-Ctrl-C (or SIGTERM) cancels the running trials and keeps what ended: their checkpoints, best.npz and results.json.
+Ctrl-C (or SIGTERM) cancels the running trials and keeps what ended: their checkpoints, best.npz and results.json;
+SIGINT does so even where the shell started the sweep with it ignored, as it does ``rnnplay sweep ... &`` in a script.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from contextlib import closing, nullcontext
 from rich.live import Live
 from rich.table import Table
 
+from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.distributed.cluster import ray_session, require_ray
 from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
@@ -68,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise RnnplayError(f"--workers must be at least 1, got {args.workers}")
     require_ray("rnnplay sweep")
-    with output_dir(args.out, trials) as out:
+    # Ctrl-C's KeyboardInterrupt stops the sweep (below, in Ray's start, or while the corpus loads), also where the
+    # shell started it with SIGINT ignored (`rnnplay sweep ... &` in a script), as `rnnplay train` hears it there
+    with ctrl_c_raises(), output_dir(args.out, trials) as out:
         corpus = read_corpus(args.corpus, args.encoding)
         sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
         with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
