@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -392,3 +393,46 @@ def test_ray_can_connect_inside_the_app_whose_stderr_has_no_descriptor() -> None
     """In the app, /train workers=2 failed with "file.fileno() is not a valid file descriptor" (Ray's faulthandler)."""
     r = subprocess.run([sys.executable, "-c", STAND_IN], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+# -- a local Ray stopped while it starts ---------------------------------------------------------------------------
+def in_session(sid: int) -> dict[int, str]:
+    """The live processes (zombies left out) of the session ``sid``, by PID: what each runs."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize(("signum", "delay"), [(signal.SIGINT, 0.5), (signal.SIGTERM, 1.5), (signal.SIGINT, 3.0),
+                                               (signal.SIGTERM, 4.5), (signal.SIGINT, 6.0)])
+def test_a_local_ray_stopped_while_it_starts_leaves_none_of_its_processes(signum: int, delay: float,
+                                                                          small_file: Path, tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM at points of a local Ray's start: once `rnnplay train` has exited, no process it started is
+    left. Ray's raylet had started `ray::DashboardAgent` and `ray::RuntimeEnvAgent`, which its shutdown did not
+    end: they stayed a minute. The run has a session of its own, so its processes are told from other runs'."""
+    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), "--workers", "2", "--hidden",
+                            "8", "--layers", "1", "--batch-size", "4", "--seq-length", "16", "--steps", "100000",
+                            "--out", "m.npz"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, start_new_session=True)
+    try:
+        for line in run.stderr:
+            if line.startswith("starting 2 workers on local Ray"):
+                break
+        time.sleep(delay)  # somewhere in Ray's start (or, on a fast machine, just after it)
+        run.send_signal(signum)
+        _, err = run.communicate(timeout=TIMEOUT)
+        deadline = time.monotonic() + 15  # a bound on the wait, not a speed claim: they stayed a minute
+        while (left := in_session(run.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        names = sorted(" ".join(command.split()) for command in left.values())
+        assert not left, f"left running after rnnplay exited ({run.returncode}): {names}\n{err}"
+    finally:
+        run.kill()
+        for pid in in_session(run.pid):  # the processes of a failed run, not to linger into other tests
+            os.kill(pid, signal.SIGKILL)

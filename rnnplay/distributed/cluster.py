@@ -16,11 +16,12 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import ModuleType
 
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
+from rnnplay.distributed.local_processes import ray_processes_ended
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
 PROBE_SECONDS = 3.0  # how long a cluster's address may take to answer before it counts as unreachable
@@ -133,8 +134,19 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
     target = cluster_address(address)
     if target:
         check_reachable(target)
+    with ExitStack() as stack:
+        if not target:  # the local Ray's processes end with the block, however it ends: even those Ray forgets
+            stack.enter_context(ray_processes_ended())
+        stack.enter_context(cluster_errors_unprinted(ray))  # until Ray has shut down
+        stack.callback(ray.shutdown)  # also after a start cut short: what had started is stopped
+        connect(ray, target, num_cpus)
+        yield ray
+
+
+def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
+    """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     try:
-        with stderr_aside(), sigterm_kept(ray):
+        with stderr_aside(), sigterm_kept():
             ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
                      log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:  # Ray's AuthenticationError
@@ -144,19 +156,14 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise RnnplayError(f"cannot connect to {where} ({first}); start one with `ray start --head`, or leave out "
                            "--ray-address (and RAY_ADDRESS) to run Ray locally") from None
-    with cluster_errors_unprinted(ray):  # until Ray has shut down
-        try:
-            yield ray
-        finally:
-            ray.shutdown()
 
 
 @contextmanager
-def sigterm_kept(ray: ModuleType) -> Iterator[None]:
+def sigterm_kept() -> Iterator[None]:
     """The caller's SIGTERM handler kept across ``ray.init``, which sets its own (``sys.exit(15)``, and its C++ core's
     that prints a stack): after it, the handler before is put back, so that a training saves on SIGTERM as it
-    does without Ray; during it, a SIGTERM ends the start as a :class:`Terminated`, Ray's half-started processes
-    stopped. Threads other than the main one are left alone (Ray sets no handler there)."""
+    does without Ray; during it, a SIGTERM ends the start as a :class:`Terminated` (the caller stops Ray's
+    half-started processes). Threads other than the main one are left alone (Ray sets no handler there)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -166,7 +173,6 @@ def sigterm_kept(ray: ModuleType) -> Iterator[None]:
     except SystemExit as leaving:
         if leaving.code != signal.SIGTERM:
             raise
-        ray.shutdown()
         raise Terminated(signal.SIGTERM) from None
     finally:
         if previous is not None:  # None: a handler set outside Python, which cannot be put back
