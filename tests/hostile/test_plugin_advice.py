@@ -36,6 +36,9 @@ ROWS = [
     pytest.param(["sample", MODEL, "--sampler", "noisy", "--seed", "To", "--length", "9"],
                  "rnnplay-fault-cell,rnnplay-noisy", "", {"code": 0, "stderr": ("<NOISE>" * 9,)},
                  id="sampler-printing-while-generating-stays-off-stdout"),
+    # and in a REPL reading a script from a pipe (they came between its characters on stdout too)
+    pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-noisy", "/sampler noisy\n/set length 9\nTo\n",
+                 {"code": 0, "stderr": ("<NOISE>" * 9,)}, id="sampler-printing-in-a-piped-repl-stays-off-stdout"),
     # an unknown command says which plugins failed to load, as unknown cells and samplers do
     pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-exit-import", "/upper\n",
                  {"code": 1, "stdout": ("unknown command /upper", "plugins that failed to load: rnnplay-exit-import")},
