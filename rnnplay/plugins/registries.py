@@ -211,8 +211,9 @@ class Registries:
             wanted = (f"`rnnplay plugins install {shell_quoted(provider.requirement)}` installs the version it was "
                       f"saved with" if provider is not None and provider.version != installed.version
                       else f"run `rnnplay plugins install -U {plugin}`")
-            raise RnnplayError(f"this model uses the cell {name!r}, which the installed {plugin} "
-                               f"{installed.version} does not provide{other}: {wanted}")
+            version = f" {installed.version}" if installed.version != "?" else ""  # "?": registered in code
+            raise RnnplayError(f"this model uses the cell {name!r}, which the installed {plugin}{version} does not "
+                               f"provide{other}: {wanted}")
         saved = f" {provider.version}" if provider is not None else ""
         raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}{saved}, which is not "
                            f"installed{other}: {install_hint(plugin, provider)}")
