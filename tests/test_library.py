@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -12,8 +15,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from plugin_fixtures import pip_install_fixtures
 from rich.cells import cell_len
 
+from rnnplay.core.checkpoint import save_checkpoint
 from rnnplay.core.errors import RnnplayError
 from rnnplay.models import library
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
@@ -275,3 +280,28 @@ def test_rnnplay_models_says_why_a_library_that_is_a_file_lists_nothing(capsys: 
 def test_an_unreadable_model_with_an_escape_in_its_name_is_listed_escaped(tmp_path: Path) -> None:
     entry = library.ModelEntry("evil\x1b]2;PWNED\x07", tmp_path / "m.npz", problem="corrupt")
     assert entry.row()[0] == "evil\\x1b]2;PWNED\\x07"
+
+
+def test_rnnplay_models_imports_no_plugin_and_says_what_it_cannot_tell(tiny_path: Path, tmp_path: Path,
+                                                                       data_home: Path) -> None:
+    """A plugin calling os._exit on import ended `rnnplay models` (exit 3) before it listed anything. Without
+    importing plugins, a plugin cell whose model names no plugin is "(plugin cell)" while a plugin could provide
+    it, and "(needs ?)" when none could (RNNPLAY_LOAD_PLUGINS empty)."""
+    site = pip_install_fixtures(["rnnplay-exit-import"], tmp_path / "fixtures")
+    model = load_model(tiny_path).model
+    models_dir().mkdir(parents=True)
+    save_checkpoint(models_dir() / "mystery.npz", model, extra={"cell": "mystery"})  # no cell_plugin: unnamed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "XDG_DATA_HOME": str(data_home), "EXIT_IMPORT_HARD": "1"}
+    listed = subprocess.run([sys.executable, "-m", "rnnplay", "models"], env=env, capture_output=True, text=True,
+                            check=False)
+    assert (listed.returncode, listed.stderr) == (0, ""), listed.stderr
+    assert row_of("mystery", listed.stdout)[:3] == ["mystery", "mystery", "(plugin"], listed.stdout
+    assert "a model marked (plugin cell) does not name its plugin" in listed.stdout
+    none = subprocess.run([sys.executable, "-m", "rnnplay", "models"], env={**env, "RNNPLAY_LOAD_PLUGINS": ""},
+                          capture_output=True, text=True, check=False)
+    assert row_of("mystery", none.stdout)[:4] == ["mystery", "mystery", "(needs", "?)"], none.stdout
+
+
+def row_of(name: str, table: str) -> list[str]:
+    return next(line.split() for line in table.splitlines() if line.startswith(f"{name} "))

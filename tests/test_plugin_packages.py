@@ -101,11 +101,13 @@ def test_gru_plugin_installs_trains_is_remembered_and_is_asked_for_once_gone(
     env.run(*train, "--cell", "gru", "--layers", "2", "--steps", "50", "--val-every", "25", "--out", "g.npz", cwd=work)
     meta = json.loads(str(np.load(work / "g.npz")["__meta__"]))
     assert (meta["cell"], meta["cell_plugin"], meta["num_layers"]) == ("gru", "rnnplay-gru", 2)
+    version = meta["plugins"]["cell"]["version"]  # the installed distribution's, recorded at save
+    assert meta["plugins"] == {"cell": {"name": "rnnplay-gru", "version": version}} and version[0].isdigit()
 
     uninstalled = env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
     assert uninstalled.stdout.endswith("uninstalled rnnplay-gru\n")
     assert "rnnplay-gru" not in {p["name"] for p in env.plugins(work)["plugins"]}
-    wanted = ("the cell 'gru' from the plugin rnnplay-gru, which is not installed: "  # rnnplay is this checkout:
+    wanted = (f"the cell 'gru' from the plugin rnnplay-gru {version}, which is not installed: "  # this checkout's:
               f"run `rnnplay plugins install {ROOT / 'plugins' / 'rnnplay-gru'}` (an example plugin of rnnplay")
     assert wanted in one_line_error(env.run(*train, "--resume", "g.npz", "--steps", "51", cwd=work, check=False))
     load = env.run("python", "-c", "import sys\nfrom rnnplay.core.errors import RnnplayError\n"

@@ -25,6 +25,7 @@ from plugin_fixtures import pip_install_fixtures
 from rnnplay.core.cells import RNNCell
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import Param
+from rnnplay.core.plugin_record import Provider
 from rnnplay.corpora import Corpus
 from rnnplay.plugins import discovery, hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
@@ -511,3 +512,20 @@ def test_every_hook_has_a_reference_section(hook: str) -> None:
 def test_every_hook_is_exercised_by_a_test(hook: str) -> None:
     implemented = [p.name for p in (ROOT / "tests").glob("test_*.py") if re.search(rf"def {hook}\(", p.read_text())]
     assert implemented, f"no tests/test_*.py registers anything through {hook}"
+
+
+def test_a_cell_the_installed_plugin_lacks_names_the_version_the_model_was_saved_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model whose cell's distribution is installed, at another version than the one it recorded: the line pins
+    the recorded one (it said `rnnplay plugins install -U`, which may not bring that cell back)."""
+    monkeypatch.syspath_prepend(str(pip_install_fixtures(["rnnplay-noisy"], tmp_path)))  # version 0.0.1
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-noisy")
+    host = PluginHost()
+    assert host.cell_provider("bigstate") == Provider("rnnplay-noisy", "0.0.1") and host.cell_provider("lstm") is None
+    with pytest.raises(RnnplayError, match=r"which the installed rnnplay-noisy 0\.0\.1 does not provide: `rnnplay "
+                                           r"plugins install 'rnnplay-noisy==0\.0\.2'` installs the version it was "
+                                           r"saved with$"):
+        host.resolve_cell("quiet", "rnnplay-noisy", Provider("rnnplay-noisy", "0.0.2"))
+    with pytest.raises(RnnplayError, match=r"0\.0\.1 does not provide: run `rnnplay plugins install -U rnnplay-noisy`"):
+        host.resolve_cell("quiet", "rnnplay-noisy", Provider("rnnplay-noisy", "0.0.1"))

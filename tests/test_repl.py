@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from plugin_fixtures import pip_install_fixtures
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
@@ -25,6 +26,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import get_cwidth
 
+from rnnplay.plugins.host import reset_host
 from rnnplay.session.events import ClipboardCopy, Working
 from rnnplay.session.session import Session
 from rnnplay.ui.history import load_history
@@ -416,3 +418,26 @@ def test_a_model_file_name_with_a_line_break_is_shown_escaped(tiny_path: Path, t
     shown = "nl\\nm\\x1b[31m.npz"
     assert f"{shown}: type a few" in said and f"model        {shown}" in said, said
     assert f"continuing {shown} (" in said and "\x1b" not in said, said
+
+
+def test_what_a_plugin_prints_while_it_samples_stays_out_of_the_text(tiny_path: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sampler 'noisy' of a pip-installed plugin prints '<NOISE>' (no newline) for each character it picks: it
+    came between the characters of the continuation. Now it is one line of its own after the turn."""
+    monkeypatch.syspath_prepend(str(pip_install_fixtures(["rnnplay-noisy"], tmp_path / "plugins")))
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-noisy")
+    screen = Recorder()
+    monkeypatch.setattr(sys, "stdout", screen)  # the REPL's stdout is the process's, as on a terminal
+    reset_host()
+    try:
+        with start_repl(tiny_path, tmp_path / "history", screen) as running:
+            running.type("/sampler noisy\r")
+            running.until(lambda: running.session.sampler_name == "noisy" and running.prompt_up())
+            running.type("/set length 5\r")
+            running.until(lambda: "length = 5 chars" in running.text() and running.prompt_up())
+            running.type("To be\r")
+            running.until(lambda: len(running.session.turns) == 1 and running.prompt_up())
+            after = running.text().split("length = 5 chars\n")[1]
+    finally:
+        reset_host()
+    assert after == f"To be{running.session.turns[-1].text}\n{'<NOISE>' * 5}\n", after

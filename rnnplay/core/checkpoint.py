@@ -39,6 +39,7 @@ from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
 from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
+from rnnplay.core.plugin_record import Provider, plugins_meta, read_providers
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.vocab import Vocab
 
@@ -49,7 +50,7 @@ MAX_META_CHARS = 4_000_000  # the metadata's JSON; a long run's loss history is 
 MAX_OPT_SLOTS = 4  # Adam keeps two (m, v)
 MEMBER_NAME = re.compile(r"(__meta__|param/[^/]{1,200}|opt/[^/]{1,40}/[^/]{1,200}|state/\d{1,4}/\d{1,4})\.npy")
 MEMBER_KINDS = {"param": "parameter", "opt": "optimizer state", "state": "carried state"}
-CellResolver = Callable[[str, "str | None"], Cell]
+CellResolver = Callable[[str, "str | None", "Provider | None"], Cell]  # name, cell_plugin, plugins.cell
 
 
 @dataclass
@@ -70,6 +71,7 @@ class StoredModel:
 
     spec: ModelSpec
     cell_plugin: str | None  # the distribution that provides the cell (None: built in)
+    cell_provider: Provider | None  # that distribution and its version, when it was installed (plugins.cell)
     vocab: Vocab
     dtype: np.dtype
 
@@ -80,11 +82,11 @@ def save_checkpoint(
     model: Model,
     *,
     cell_plugin: str | None = None,
+    cell_provider: Provider | None = None,
     training: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None,
     extra: dict[str, Any] | None = None,
     dtype: str | None = None,
-    replace: bool = True,
-    fix: str | None = None,
+    replace: bool = True, fix: str | None = None,
 ) -> Path:
     """Write ``model`` (and optionally a trainer's state) atomically to ``path``.
 
@@ -105,6 +107,7 @@ def save_checkpoint(
         "version": VERSION,
         "cell": model.cell.name,
         "cell_plugin": cell_plugin,
+        "plugins": plugins_meta({"cell": cell_provider} if cell_provider is not None else {}),
         "vocab": "".join(model.vocab.chars),
         "hidden_size": model.hidden_size,
         "num_layers": model.num_layers,
@@ -190,7 +193,7 @@ def _put_new(tmp: Path, path: Path) -> None:
 
 def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
                     training_state: bool = True, with_sha256: bool = False) -> Checkpoint:
-    """Load and validate a checkpoint; ``resolve_cell(name, plugin)`` finds the cell by name.
+    """Load and validate a checkpoint; ``resolve_cell(name, plugin, provider)`` finds the cell by name.
 
     With ``training_state=False`` the optimizer and carried state are checked but not
     read (``arrays`` is empty): all that sampling, scoring or exporting needs. With
@@ -205,7 +208,7 @@ def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
         meta = _read_meta(archive, members.pop("__meta__", None), path, bad)
         stored = stored_model(meta, bad)
         spec = stored.spec
-        cell = resolve_cell(spec.cell, stored.cell_plugin)
+        cell = resolve_cell(spec.cell, stored.cell_plugin, stored.cell_provider)
         shapes = param_shapes(cell, spec, len(stored.vocab), stored.cell_plugin)
         _check_params(members, shapes, spec, path)
         _check_optimizer_state(members, shapes, bad)
@@ -259,7 +262,8 @@ def stored_model(meta: dict[str, Any], bad: str) -> StoredModel:
     """The model the metadata describes, or one line naming the field that is wrong."""
     cell, plugin, vocab = meta.get("cell"), meta.get("cell_plugin"), meta.get("vocab")
     dropout, dtype = meta.get("dropout", 0.0), meta.get("dtype", "float32")
-    if not (isinstance(cell, str) and 0 < len(cell) <= 100 and (plugin is None or isinstance(plugin, str))):
+    if not (isinstance(cell, str) and 0 < len(cell) <= 100
+            and (plugin is None or (isinstance(plugin, str) and 0 < len(plugin) <= 100 and plugin.isprintable()))):
         raise RnnplayError(f"{bad}: bad metadata (cell {str(cell)[:40]!r} from {str(plugin)[:40]!r})")
     if not isinstance(vocab, str) or len(vocab) < 2 or len(set(vocab)) != len(vocab) or not _encodable(vocab):
         raise RnnplayError(f"{bad}: bad metadata (its vocabulary must be a string of at least two "
@@ -275,7 +279,8 @@ def stored_model(meta: dict[str, Any], bad: str) -> StoredModel:
         spec = ModelSpec(cell, layers, hidden, float(dropout))
     except RnnplayError as err:  # a cell named by spaces alone, say
         raise RnnplayError(f"{bad}: bad metadata ({err})") from None
-    return StoredModel(spec, plugin, Vocab(tuple(vocab)), np.dtype(dtype))
+    provider = read_providers(meta, bad).get("cell")
+    return StoredModel(spec, plugin, provider, Vocab(tuple(vocab)), np.dtype(dtype))
 
 
 def _encodable(text: str) -> bool:

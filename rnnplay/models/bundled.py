@@ -30,5 +30,7 @@ def load_model(path: str | os.PathLike[str] | None = None, *, training_state: bo
 
 
 def save_model(path: str | os.PathLike[str], model: Model, **kwargs) -> Path:
-    """Save ``model``, recording which plugin distribution provides its cell."""
-    return save_checkpoint(path, model, cell_plugin=get_host().cell_plugin(model.cell.name), **kwargs)
+    """Save ``model``, recording which plugin provides its cell (and its installed distribution's version)."""
+    host = get_host()
+    return save_checkpoint(path, model, cell_plugin=host.cell_plugin(model.cell.name),
+                           cell_provider=host.cell_provider(model.cell.name), **kwargs)

@@ -30,10 +30,12 @@ from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.limits import check_model_size
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean
+from rnnplay.core.plugin_record import Provider, read_providers
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.discovery import install_hint, installed_version
-from rnnplay.plugins.host import get_host
+from rnnplay.plugins.host import loaded_host
+from rnnplay.plugins.unloaded import CellsWithoutImport
 
 BUNDLED_NAME = BUNDLED_MODEL.stem  # "shakespeare"
 META_MEMBER = "__meta__.npy"
@@ -60,6 +62,8 @@ class ModelEntry:
     date: str = ""
     problem: str | None = None
     needs: str | None = None  # the plugin of its cell, not loaded now ('?': a cell that no plugin provides)
+    provider: Provider | None = None  # the distribution and version its cell came from, when it was recorded
+    unchecked: bool = False  # a plugin's cell, its plugin not named in the file: loading it tells whether one has it
 
     @property
     def size(self) -> str:
@@ -73,7 +77,8 @@ class ModelEntry:
         val = f"{self.val_loss:.3f}" if self.val_loss is not None else "n/a"
         corpus = printable(self.corpus)  # escaped first, so that the cut below keeps the table's width
         corpus = corpus if len(corpus) <= CORPUS_WIDTH else "…" + corpus[-(CORPUS_WIDTH - 1):]
-        cell = printable(self.cell) + (f" (needs {printable(self.needs)})" if self.needs else "")
+        cell = printable(self.cell) + (f" (needs {printable(self.needs)})" if self.needs else
+                                       " (plugin cell)" if self.unchecked else "")
         return printable(self.name), cell, self.size, corpus, val, self.date
 
 
@@ -90,18 +95,25 @@ def model_table(entries: list[ModelEntry], current: Path | None = None) -> list[
         here = current.resolve()
         marks = [" ", *("*" if e.path.resolve() == here else " " for e in entries)]
         lines = [f"{mark} {line}" for mark, line in zip(marks, lines, strict=True)]
-    needed = sorted({e.needs for e in entries if e.needs})
+    needed = [e for e in entries if e.needs]
     if needed:
         lines.append(f"a model marked (needs PLUGIN) has a cell that no loaded plugin provides: {needs_hint(needed)}")
+    if any(e.unchecked for e in entries):
+        lines.append("a model marked (plugin cell) does not name its plugin: loading it says whether an installed "
+                     "plugin provides that cell")
     return lines
 
 
-def needs_hint(plugins: list[str]) -> str:
-    """What to do for models whose cells come from ``plugins``, not loaded now: install those that are not installed
-    (one named, else PLUGIN); a plugin that is installed but not loaded is in `rnnplay plugins`."""
-    missing = [p for p in plugins if p != "?" and installed_version(p) == "?"]
+def needs_hint(needed: list[ModelEntry]) -> str:
+    """What to do for models whose cells come from plugins not loaded now: install those that are not installed
+    (one named, with the version its models were saved with when they agree; else PLUGIN); a plugin that is
+    installed but not loaded is in `rnnplay plugins`."""
+    missing = sorted({e.needs for e in needed if e.needs and e.needs != "?" and installed_version(e.needs) == "?"})
+    if len(missing) == 1:
+        versions = {e.provider for e in needed if e.needs == missing[0]}
+        return install_hint(missing[0], versions.pop() if len(versions) == 1 else None)
     if missing:
-        return install_hint(missing[0] if len(missing) == 1 else "PLUGIN")
+        return install_hint("PLUGIN")
     return "`rnnplay plugins` says why it is not loaded"
 
 
@@ -165,8 +177,11 @@ def _unicode_scalar(data: bytes, bad: str) -> str:
         raise RnnplayError(f"{bad}: its metadata is not text") from None
 
 
-def describe(path: Path, name: str | None = None) -> ModelEntry:
-    """The library entry of the checkpoint at ``path`` (a ``problem`` instead of an error when it is unreadable)."""
+def describe(path: Path, name: str | None = None, cells: CellsWithoutImport | None = None) -> ModelEntry:
+    """The library entry of the checkpoint at ``path`` (a ``problem`` instead of an error when it is unreadable).
+
+    Whether its cell is there is asked of the plugins when they are loaded already (the app, the REPL), else of
+    ``cells``, which reads the installed plugins' metadata and imports none (`rnnplay models`)."""
     name = name or path.stem
     try:
         mtime = path.stat().st_mtime
@@ -178,21 +193,27 @@ def describe(path: Path, name: str | None = None) -> ModelEntry:
         layers, hidden = meta.get("num_layers"), meta.get("hidden_size")
         check_model_size(hidden, layers, None, f"{path} is not a usable rnnplay checkpoint: its metadata",
                          advice="the file is damaged or was not written by rnnplay")  # what loading it would refuse
+        provider = read_providers(meta, f"{path} is not a usable rnnplay checkpoint").get("cell")
     except RnnplayError as err:
         return ModelEntry(name, path, date=date, problem=str(err))
     cell, plugin = str(meta.get("cell", "?")), meta.get("cell_plugin")
+    needs, unchecked = cell_need(cell, plugin if isinstance(plugin, str) else None, cells)
     return ModelEntry(name, path, cell, layers, hidden, _field(meta.get("corpus"), "name") or "?",
                       _float(_field(meta.get("history"), "val_loss")), _saved_at(meta) or date,
-                      needs=missing_plugin(cell, plugin if isinstance(plugin, str) else None))
+                      needs=needs, provider=provider if needs else None, unchecked=unchecked)
 
 
-def missing_plugin(cell: str, plugin: str | None) -> str | None:
-    """The plugin a model's cell comes from when it is not loaded now ('?' when the model names none), or None."""
+def cell_need(cell: str, plugin: str | None, cells: CellsWithoutImport | None) -> tuple[str | None, bool]:
+    """The plugin a model's cell comes from when it is not loaded now ('?' when the model names none), or None;
+    and whether that could not be told without importing plugins."""
+    host = loaded_host()
+    if host is None:
+        return (cells or CellsWithoutImport()).need(cell, plugin)
     try:
-        get_host().resolve_cell(cell, plugin)
+        host.resolve_cell(cell, plugin)
     except RnnplayError:
-        return plugin or "?"
-    return None
+        return plugin or "?", False
+    return None, False
 
 
 def _field(value: Any, key: str) -> Any:
@@ -223,8 +244,9 @@ def library_files(folder: Path | None = None) -> list[Path]:
 
 def list_models(folder: Path | None = None) -> list[ModelEntry]:
     """The bundled model (when installed), then every checkpoint in the library folder."""
-    bundled = [describe(BUNDLED_MODEL, BUNDLED_NAME)] if BUNDLED_MODEL.exists() else []
-    return bundled + [describe(path) for path in library_files(folder)]
+    cells = CellsWithoutImport() if loaded_host() is None else None  # the installed plugins read once
+    bundled = [describe(BUNDLED_MODEL, BUNDLED_NAME, cells)] if BUNDLED_MODEL.exists() else []
+    return bundled + [describe(path, cells=cells) for path in library_files(folder)]
 
 
 def model_names(folder: Path | None = None) -> list[str]:

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from contextlib import suppress
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from rnnplay.core.plugin_record import Provider, normalize
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.problems import PluginFailure, one_line
 
+__all__ = ["normalize"]  # besides what is defined here: the PEP 503 comparison of names, from the core
+
 BUNDLED_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"  # the examples, in a checkout of rnnplay
-
-
-def normalize(dist: str) -> str:
-    """A distribution name as PEP 503 compares them: 'RNNPlay_GRU' and 'rnnplay-gru' are the same."""
-    return re.sub(r"[-_.]+", "-", dist).lower()
 
 
 def suggest_plugin(name: str, installed: list[str]) -> str:
@@ -51,13 +48,20 @@ def install_command(dist: str) -> str:
     return f"`rnnplay plugins install {shown}`"
 
 
-def install_hint(dist: str) -> str:
+def install_hint(dist: str, provider: Provider | None = None) -> str:
     """How to install ``dist`` for a model that needs it: by name only if it is published, which rnnplay cannot know
-    (an unpublished plugin is installed from its source folder); an example plugin of rnnplay from its folder."""
+    (an unpublished plugin is installed from its source folder), pinned to ``provider``'s version (the one the model
+    was saved with) when the checkpoint recorded it; an example plugin of rnnplay from its folder."""
     if bundled_plugin_folder(dist) is not None:
         return f"run {install_command(dist)} (an example plugin of rnnplay, not on the package index yet)"
-    return (f"install the plugin that provides it (`rnnplay plugins install {dist}` if it is published, or "
+    wanted = shell_quoted(provider.requirement) if provider is not None else dist
+    return (f"install the plugin that provides it (`rnnplay plugins install {wanted}` if it is published, or "
             "`rnnplay plugins install PATH` from its source folder)")
+
+
+def shell_quoted(text: str) -> str:
+    """``text`` in single quotes, as a POSIX shell reads it back unchanged ('rnnplay-gru==0.1.0')."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def installed_version(dist: str) -> str:
@@ -114,3 +118,13 @@ def find_entry_points() -> tuple[list[Found], list[PluginFailure]]:
         seen.add(normalize(name))
         found += [Found(name, version or "?", ep) for ep in eps]
     return found, unreadable
+
+
+def chosen_entry_points(found: list[Found]) -> tuple[list[Found], dict[str, str] | None]:
+    """The entry points ``RNNPLAY_LOAD_PLUGINS`` lets load (all when it is not set), and the names it gives
+    (normalised -> as given; None when it is not set)."""
+    allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
+    if allowed is None:
+        return found, None
+    wanted = {normalize(n.strip()): n.strip() for n in allowed.split(",") if n.strip()}
+    return [f for f in found if normalize(f.dist) in wanted], wanted

@@ -44,6 +44,7 @@ from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
     bundled_plugin_folder,
+    chosen_entry_points,
     find_entry_points,
     install_command,
     installed_version,
@@ -95,11 +96,8 @@ class PluginHost(Registries):
     def _load_entry_points(self) -> None:
         found, unreadable = find_entry_points()
         self.failures += unreadable
-        chosen = found
-        allowed = os.environ.get("RNNPLAY_LOAD_PLUGINS")
-        if allowed is not None:
-            wanted = {normalize(n.strip()): n.strip() for n in allowed.split(",") if n.strip()}
-            chosen = [f for f in found if normalize(f.dist) in wanted]
+        chosen, wanted = chosen_entry_points(found)
+        if wanted is not None:
             self.skipped = sorted({f.dist for f in found} - {f.dist for f in chosen})
             self._name_unknown(wanted, sorted({f.dist for f in found}))
         self._loading = sorted({normalize(f.dist) for f in chosen})
@@ -112,7 +110,7 @@ class PluginHost(Registries):
                 self._interrupts.reraise_if_pressed(err)
                 self._fail(dist, import_error(err))
                 continue
-            self.plugins.setdefault(dist, PluginInfo(dist, entry.version))
+            self.plugins.setdefault(dist, PluginInfo(dist, entry.version, installed=True))
             self._add(plugin, dist if dist not in self._dist else f"{dist}:{entry.ep.name}", dist)
 
     def _name_unknown(self, wanted: dict[str, str], installed: list[str]) -> None:
@@ -206,7 +204,7 @@ class PluginHost(Registries):
 
         For applications that embed rnnplay and for tests; installed plugins are found through entry points.
         """
-        if not isinstance(name, str) or not name.strip() or not name.isprintable():
+        if not isinstance(name, str) or not name.strip() or not name.isprintable() or len(name) > 100:
             raise RnnplayError(f"a plugin is registered under a name, such as 'rnnplay-myplugin', not {name!r}")
         if name in self._dist or name in self.plugins:
             raise RnnplayError(f"a plugin named {name!r} is already registered: give this one another name")
@@ -300,6 +298,11 @@ def get_host() -> PluginHost:
             finally:
                 _building = False
         return _host
+
+
+def loaded_host() -> PluginHost | None:
+    """The process-wide plugin host if it is built already, else None (nothing is loaded by asking)."""
+    return _host
 
 
 def warn_on_stderr(message: str) -> None:

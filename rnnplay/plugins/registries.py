@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
+from rnnplay.core.plugin_record import Provider
 from rnnplay.plugins.contracts import HOOK_KINDS
-from rnnplay.plugins.discovery import install_hint, normalize
+from rnnplay.plugins.discovery import install_hint, normalize, shell_quoted
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.problems import PluginFailure, one_line, what_to_do
 
@@ -40,6 +41,7 @@ class Registered:
 class PluginInfo:
     name: str
     version: str
+    installed: bool = False  # loaded from an installed distribution's entry point (not registered in code)
     hooks: list[str] = field(default_factory=list)
     provides: dict[str, list[str]] = field(default_factory=dict)
 
@@ -177,8 +179,18 @@ class Registries:
         entry = self.cells.get(name)
         return None if entry is None or entry.plugin == BUILTIN else entry.plugin
 
-    def resolve_cell(self, name: str, plugin: str | None) -> Any:
-        """The cell a checkpoint names; if it is missing, say which distribution to install.
+    def cell_provider(self, name: str) -> Provider | None:
+        """The installed distribution and version that provide cell ``name``, for checkpoints; None for a built-in
+        cell, or one from a plugin registered in code (no distribution to install)."""
+        entry = self.cells.get(name)
+        info = self.plugins.get(entry.plugin) if entry is not None else None
+        if info is None or not info.installed or info.version == "?":
+            return None
+        return Provider(info.name, info.version)
+
+    def resolve_cell(self, name: str, plugin: str | None, provider: Provider | None = None) -> Any:
+        """The cell a checkpoint names; if it is missing, say which distribution to install (``provider``: the
+        version the model was saved with, when the checkpoint recorded one).
 
         Another plugin's cell of the same name is not this model's (its weights would mean something else).
         """
@@ -194,13 +206,17 @@ class Registries:
         if any(normalize(p) == normalize(plugin) for p in self.skipped):
             raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which "
                                f"RNNPLAY_LOAD_PLUGINS leaves out{other}: add {plugin} to it, or unset it")
-        if any(normalize(p) == normalize(plugin) for p in self.plugins):
-            raise RnnplayError(
-                f"this model uses the cell {name!r}, which the installed {plugin} does not provide{other}: "
-                f"run `rnnplay plugins install -U {plugin}`"
-            )
-        raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}, which is not "
-                           f"installed{other}: {install_hint(plugin)}")
+        installed = next((p for p in self.plugins.values() if normalize(p.name) == normalize(plugin)), None)
+        if installed is not None:
+            wanted = (f"`rnnplay plugins install {shell_quoted(provider.requirement)}` installs the version it was "
+                      f"saved with" if provider is not None and provider.version != installed.version
+                      else f"run `rnnplay plugins install -U {plugin}`")
+            version = f" {installed.version}" if installed.version != "?" else ""  # "?": registered in code
+            raise RnnplayError(f"this model uses the cell {name!r}, which the installed {plugin}{version} does not "
+                               f"provide{other}: {wanted}")
+        saved = f" {provider.version}" if provider is not None else ""
+        raise RnnplayError(f"this model uses the cell {name!r} from the plugin {plugin}{saved}, which is not "
+                           f"installed{other}: {install_hint(plugin, provider)}")
 
 
 def fix_for(culprit: str) -> str:

@@ -137,8 +137,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.f
 json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                             st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                            max_leaves=8)
-KEYS = ["format", "version", "cell", "cell_plugin", "vocab", "hidden_size", "num_layers", "dropout", "dtype",
-        "training", "corpus"]
+KEYS = ["format", "version", "cell", "cell_plugin", "plugins", "vocab", "hidden_size", "num_layers", "dropout",
+        "dtype", "training", "corpus"]
 
 
 @FUZZ

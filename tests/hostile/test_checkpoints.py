@@ -278,6 +278,36 @@ ROWS = [
     pytest.param(bad(setting(cell=42), "bad metadata"), id="cell-a-number"),
     pytest.param(bad(setting(cell="x" * 100_000), "bad metadata"), id="cell-name-of-100000-characters"),
     pytest.param(bad(setting(cell_plugin=["x"]), "bad metadata"), id="cell-plugin-a-list"),
+    pytest.param(bad(setting(cell_plugin="x" * 100_000), "bad metadata"), id="cell-plugin-of-100000-characters"),
+    pytest.param(bad(setting(cell_plugin="a\x1b[2J\nb"), "bad metadata"), id="cell-plugin-with-escapes"),
+    # the plugins table: which installed distribution and version the cell came from (advice, never run)
+    pytest.param(bad(setting(cell="gru", cell_plugin="rnnplay-foo",
+                             plugins={"cell": {"name": "rnnplay-foo", "version": "1.2.0"}}),
+                     "from the plugin rnnplay-foo 1.2.0, which is not installed",
+                     "`rnnplay plugins install 'rnnplay-foo==1.2.0'` if it is published"),
+                 id="cell-of-a-missing-plugin-of-a-recorded-version"),
+    pytest.param(bad(setting(plugins=["x"]), "plugins is not a table"), id="plugins-a-list"),
+    pytest.param(bad(setting(plugins={str(i): {} for i in range(100_000)}), "plugins is not a table"),
+                 id="plugins-of-100000-entries"),
+    pytest.param(bad(setting(plugins={"cell": "rnnplay-foo==1.2.0"}), "plugins.cell is not a distribution's name"),
+                 id="plugins-cell-a-string"),
+    pytest.param(bad(setting(cell="gru", cell_plugin="x'; rm -rf ~",
+                             plugins={"cell": {"name": "x'; rm -rf ~", "version": "1"}}),
+                     "plugins.cell is not a distribution's name"), id="plugins-cell-name-a-shell-command"),
+    pytest.param(bad(setting(cell="gru", cell_plugin="rnnplay-foo",
+                             plugins={"cell": {"name": "rnnplay-foo", "version": "1" * 1_000_000}}),
+                     "plugins.cell is not a distribution's name"), id="plugins-cell-version-of-a-million-characters"),
+    pytest.param(bad(setting(cell="gru", cell_plugin="rnnplay-foo",
+                             plugins={"cell": {"name": "rnnplay-foo", "version": "1\x1b[2J\n$(reboot)"}}),
+                     "plugins.cell is not a distribution's name"), id="plugins-cell-version-with-escapes"),
+    pytest.param(bad(setting(cell="gru", cell_plugin="rnnplay-foo", plugins={"cell": {"name": 7, "version": 1}}),
+                     "plugins.cell is not a distribution's name"), id="plugins-cell-numbers"),
+    pytest.param(bad(setting(cell="gru", cell_plugin="rnnplay-foo",
+                             plugins={"cell": {"name": "rnnplay-evil", "version": "1.0"}}),
+                     "plugins.cell names rnnplay-evil, but cell_plugin rnnplay-foo"),
+                 id="plugins-cell-names-another-plugin"),
+    pytest.param(bad(setting(plugins={"cell": {"name": "rnnplay-foo", "version": "1.0"}}),
+                     "plugins.cell names rnnplay-foo, but cell_plugin None"), id="plugins-cell-of-a-built-in-cell"),
     pytest.param(bad(setting(dropout="0.5"), "dropout"), id="dropout-a-string"),
     pytest.param(bad(setting(dropout=1.5), "dropout"), id="dropout-above-one"),
     pytest.param(bad(setting(dropout=math.nan), "dropout"), id="dropout-nan"),
@@ -395,6 +425,19 @@ def test_export_by_name_onto_its_own_file_is_refused(valid: bytes, sandbox: Sand
     assert (library / "mine.npz").read_bytes() == valid
 
 
+@pytest.mark.parametrize("change", [lambda m: m.pop("plugins"),
+                                    lambda m: m.update(plugins={"sampler": {"name": [1] * 1000}, "x" * 1000: None})],
+                         ids=["saved-before-the-table", "roles-this-rnnplay-does-not-know"])
+def test_the_plugins_table_is_written_and_may_be_missing_or_newer(change: Callable[[dict], object],
+                                                                   tmp_path: Path) -> None:
+    """A built-in cell records no plugin (``"plugins": {}``); a checkpoint without the table, or with roles a later
+    rnnplay may add, loads as it did."""
+    path = write_checkpoint(tmp_path / "m.npz")
+    assert load_model(path).meta["plugins"] == {}
+    rewrite(path, meta=change)
+    assert load_model(path).model.cell.name == "lstm"
+
+
 # -- saving: nothing unloadable is written, nothing stale is left ---------------------------------------------------
 @pytest.mark.parametrize("change", [{"version": "\n"}, {"dropout": "0.1\n"}], ids=["version", "dropout"])
 def test_metadata_quoted_in_an_error_stays_on_one_line(change: dict, valid: bytes, tmp_path: Path) -> None:
@@ -487,7 +530,7 @@ class SquareGainCell(RNNCell):
 def test_a_cell_is_asked_its_shapes_and_its_checkpoint_round_trips(cell: RNNCell, tmp_path: Path) -> None:
     model = Model(cell, Vocab(tuple(VOCAB)), HIDDEN, 2, seed=3)
     path = save_checkpoint(tmp_path / "m.npz", model)
-    loaded = load_checkpoint(path, lambda name, plugin: cell).model
+    loaded = load_checkpoint(path, lambda name, *_: cell).model
     assert all(np.array_equal(v, loaded.params[k]) for k, v in model.params.items())
 
 
@@ -496,7 +539,7 @@ def test_a_cell_whose_shapes_are_not_linear_is_still_checked(tmp_path: Path) -> 
     path = save_checkpoint(tmp_path / "m.npz", Model(cell, Vocab(tuple(VOCAB)), HIDDEN, 2, seed=3))
     rewrite(path, arrays={"param/layers.1.gain": lambda a: a[:-1]})
     with pytest.raises(RnnplayError, match=r"layers\.1\.gain has shape \(63,\)"):
-        load_checkpoint(path, lambda name, plugin: cell)
+        load_checkpoint(path, lambda name, *_: cell)
 
 
 class BrokenCell(RNNCell):
@@ -510,15 +553,15 @@ def test_a_cell_that_fails_to_create_its_parameters_is_named_with_its_plugin(tmp
     path = save_checkpoint(tmp_path / "m.npz", Model(RNNCell(), Vocab(tuple(VOCAB)), HIDDEN, 1), )
     rewrite(path, meta=lambda m: m.update(cell="broken", cell_plugin="rnnplay-broken"))
     with pytest.raises(RnnplayError, match=r"cell 'broken' failed .*ZeroDivisionError.* authors of rnnplay-broken"):
-        load_checkpoint(path, lambda name, plugin: BrokenCell())
+        load_checkpoint(path, lambda name, *_: BrokenCell())
 
 
 def test_without_training_state_only_the_parameters_are_read(tmp_path: Path) -> None:
     path = write_checkpoint(tmp_path / "m.npz")
     rewrite(path, arrays={"opt/m/head.b_y": nan_at_end})  # not read, so not refused
-    light = load_checkpoint(path, lambda name, plugin: get_host().cell(name), training_state=False)
+    light = load_checkpoint(path, lambda name, *_: get_host().cell(name), training_state=False)
     assert light.arrays == {} and light.training["step"] == 3
     assert all(np.array_equal(v, light.model.params[k]) for k, v in tiny_model().params.items())
     rewrite(path, arrays={"opt/m/head.b_y": lambda a: a[:-1]})  # checked all the same
     with pytest.raises(RnnplayError, match="optimizer state"):
-        load_checkpoint(path, lambda name, plugin: get_host().cell(name), training_state=False)
+        load_checkpoint(path, lambda name, *_: get_host().cell(name), training_state=False)

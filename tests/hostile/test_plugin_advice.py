@@ -36,6 +36,9 @@ ROWS = [
     pytest.param(["sample", MODEL, "--sampler", "noisy", "--seed", "To", "--length", "9"],
                  "rnnplay-fault-cell,rnnplay-noisy", "", {"code": 0, "stderr": ("<NOISE>" * 9,)},
                  id="sampler-printing-while-generating-stays-off-stdout"),
+    # and in a REPL reading a script from a pipe (they came between its characters on stdout too)
+    pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-noisy", "/sampler noisy\n/set length 9\nTo\n",
+                 {"code": 0, "stderr": ("<NOISE>" * 9,)}, id="sampler-printing-in-a-piped-repl-stays-off-stdout"),
     # an unknown command says which plugins failed to load, as unknown cells and samplers do
     pytest.param(["repl", MODEL], "rnnplay-fault-cell,rnnplay-exit-import", "/upper\n",
                  {"code": 1, "stdout": ("unknown command /upper", "plugins that failed to load: rnnplay-exit-import")},
@@ -45,17 +48,25 @@ ROWS = [
                  {"code": 1, "stdout": ("/halt (from rnnplay-wild) failed: SystemExit: 5; "
                                         + WHAT_TO_DO.format("rnnplay-wild"),)},
                  id="plugin-command-error-says-what-to-do"),
-    # a model whose plugin is not installed: advice that works for a plugin that is not published too
+    # a model whose plugin is not installed: advice that works for a plugin that is not published too, pinned to
+    # the version the checkpoint records (it named no version: the model did not say which it was saved with)
     pytest.param(["sample", MODEL, "--seed", "To"], None, "",
-                 {"code": 1, "stderr": ("`rnnplay plugins install rnnplay-fault-cell` if it is published, or "
-                                        "`rnnplay plugins install PATH` from its source folder",)},
+                 {"code": 1, "stderr": ("from the plugin rnnplay-fault-cell 0.0.1, which is not installed",
+                                        "`rnnplay plugins install 'rnnplay-fault-cell==0.0.1'` if it is published, "
+                                        "or `rnnplay plugins install PATH` from its source folder",)},
                  id="model-whose-plugin-is-not-installed"),
     pytest.param(["models"], None, "",
                  {"code": 0, "stdout": ("flaky (needs rnnplay-fault-cell)  1×8",
                                         "a model marked (needs PLUGIN) has a cell that no loaded plugin provides: "
                                         "install the plugin that provides it (`rnnplay plugins install "
-                                        "rnnplay-fault-cell` if it is published")},
+                                        "'rnnplay-fault-cell==0.0.1'` if it is published")},
                  id="models-marks-a-model-whose-plugin-is-not-installed"),
+    # `rnnplay models` imports no plugin: one calling os._exit on import, one slow to import (named on stderr
+    # after 3 s when imported) and the model's own all installed and let load (it ended with exit 3)
+    pytest.param(["models"], "rnnplay-exit-import,rnnplay-slow-import,rnnplay-fault-cell", "",
+                 {"code": 0, "stdout": ("flaky        flaky   1×8", "shakespeare  lnlstm"), "quiet": True,
+                  "env": {"EXIT_IMPORT_HARD": "1", "SLOW_IMPORT_SECONDS": "30"}},
+                 id="models-imports-no-plugin"),
     pytest.param(["models"], "", "",
                  {"code": 0, "stdout": ("flaky (needs rnnplay-fault-cell)", "`rnnplay plugins` says why it is not "
                                                                             "loaded")},
@@ -94,6 +105,9 @@ def test_advice(args: list[str], load: str | None, stdin: str, expect: dict, san
     for words in expect.get("stderr", ()):
         assert words in out.stderr, out.stderr
     assert "<NOISE>" not in out.stdout
+    assert out.stderr == "" or not expect.get("quiet"), out.stderr
+    if expect.get("quiet"):
+        assert "(needs" not in out.stdout and "plugin cell" not in out.stdout, out.stdout
     assert_nothing_outside(before, sandbox.snapshot(), allowed=expect.get("allowed", ()) + REPL_HISTORY)
 
 

@@ -64,6 +64,7 @@ _WRITTEN_BY_SAVE = {
     "version",
     "cell",
     "cell_plugin",
+    "plugins",
     "vocab",
     "hidden_size",
     "num_layers",

@@ -93,7 +93,7 @@ from rnnplay.ui.repl.input import (
 )
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
-from rnnplay.ui.repl.terminal import StderrLines, ctrl_c_calls, keys_not_echoed, osc52
+from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, osc52
 from rnnplay.ui.repl.typeahead import TurnKeys
 
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
@@ -138,7 +138,6 @@ class Repl(TerminalOutput):
         self.errors = 0  # error lines shown so far
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
-        self.stderr = StderrLines(self.background)  # sys.stderr while run() runs
         session.keys_help = KEYS
         session.subscribe(self.render)
 
@@ -297,9 +296,7 @@ class Repl(TerminalOutput):
                     pass
         finally:
             keys.keep()
-            self.stop_spinner()
-            self.turn = None
-            self.drain()
+            self.end_turn()
 
     def stop_turn(self) -> None:
         """Ctrl+C during a turn: stop it; pressed again once the turn has ignored that for STOP_GRACE, give up."""
@@ -354,7 +351,7 @@ class Repl(TerminalOutput):
 
     def run(self) -> int:
         self.owner = threading.current_thread()
-        with contextlib.redirect_stderr(self.stderr):
+        with self.plugins_print(self.piped), contextlib.redirect_stderr(self.stderr):
             if not self.piped:  # a piped script's stdout holds its own output alone (`rnnplay repl` greets on stderr)
                 self.session.greet()
             try:

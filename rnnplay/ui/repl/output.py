@@ -11,6 +11,11 @@ and the one line a slow command's spinner draws.
   it through ``run_in_terminal``. Whoever comes first drains the queue -- the
   prompt's event loop, the prompt's start, or the main thread when the prompt
   returns -- so each line prints exactly once.
+* **What plugins print is kept out of the text.** ``sys.stdout`` is
+  :attr:`TerminalOutput.prints` while the REPL runs (its own text goes to ``out``):
+  a sampler printing as it picks each character, or a cell while a training runs,
+  gets dim background lines, after the turn or above the prompt. A REPL reading a
+  script from a pipe sends them to stderr instead, as ``rnnplay sample`` does.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+from contextlib import AbstractContextManager
 from typing import TextIO
 
 from prompt_toolkit import PromptSession
@@ -26,8 +32,10 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
+from rnnplay.plugins.interrupts import plugin_prints_to_stderr
 from rnnplay.session.events import Working
 from rnnplay.ui.console import ansi, styled, visible, visible_text
+from rnnplay.ui.repl.terminal import StderrLines
 from rnnplay.ui.work_line import WorkLine
 
 
@@ -40,6 +48,8 @@ class TerminalOutput:
         self.pending: queue.SimpleQueue[str] = queue.SimpleQueue()  # background lines not printed yet
         self.lock = threading.RLock()  # one writer at a time on self.out
         self.work_line = WorkLine(out, console, self.width, self.lock)  # the spinner, and where the cursor is
+        self.stderr = StderrLines(self.background)  # sys.stderr while the REPL runs
+        self.prints = StderrLines(lambda text: self.background(text, "dim"))  # sys.stdout: what plugins print
 
     def shown(self, text: str | Text, style: str | Style = "") -> str:
         """``text`` with its styles as escape codes, or plain when the console does not colour; its own control
@@ -76,6 +86,18 @@ class TerminalOutput:
                 except queue.Empty:
                     break
             self.out.flush()
+
+    def plugins_print(self, piped: bool) -> AbstractContextManager[object]:
+        """``sys.stdout`` while the REPL runs: :attr:`prints` (dim lines, never in the text); stderr for a script
+        read from a pipe, whose stdout holds the REPL's own output alone. Entered before stderr is redirected."""
+        return plugin_prints_to_stderr() if piped else contextlib.redirect_stdout(self.prints)
+
+    def end_turn(self) -> None:
+        """A turn is over: the spinner goes, then what waited for the turn (a print without its newline too)."""
+        self.stop_spinner()
+        self.turn = None
+        self.prints.close_line()
+        self.drain()
 
     def end_line(self) -> None:
         if not self.work_line.at_line_start:

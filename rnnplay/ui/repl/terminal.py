@@ -122,6 +122,9 @@ class StderrLines(io.TextIOBase):
             self.background("\n".join(lines))
         return len(text)
 
+    def close(self) -> None:
+        """Nothing: these lines are the REPL's, and a plugin closing sys.stdout or sys.stderr must not end them."""
+
     def close_line(self) -> None:
         with self.lock:
             rest, self.partial = self.partial, ""
