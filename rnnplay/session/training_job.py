@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +52,7 @@ from rnnplay.session.training_runs import (
     periodic_save,
     shape_text,
 )
+from rnnplay.session.weights_wait import WeightsWait
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
@@ -93,6 +93,7 @@ class Runner:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.job: TrainingJob | None = None
+        self.wait = WeightsWait(session)  # the model lock for a seed or /save, waited for with a word
 
     def unsaved(self) -> bool:
         """Whether the loaded model is a training's that could not be saved (only the session holds it)."""
@@ -225,19 +226,6 @@ class Runner:
             self.session.warn(job.watch.line())
         else:
             self.session.info(f"stopping after this step; the checkpoint goes to {job.out}")
-
-    @contextlib.contextmanager
-    def weights(self, what: str) -> Iterator[None]:
-        """The model lock; refused in one line, which ``what`` begins, while a step that does not return holds it."""
-        lock = self.session.model_lock
-        while not lock.acquire(timeout=0.1):
-            job = self.job
-            if job is not None and job.watch.stalled():
-                raise RnnplayError(f"{what}: {job.watch.line()}")
-        try:
-            yield
-        finally:
-            lock.release()
 
     def close(self) -> None:
         """Stop the job, if one runs, and wait while it saves its checkpoint; a step that has not returned for
