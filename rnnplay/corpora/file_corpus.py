@@ -90,6 +90,11 @@ class FileCorpus(Corpus):
     def counts(self) -> np.ndarray:
         return self.id_file.counts
 
+    def release(self) -> None:
+        """The text's ids no longer held from a prune by this corpus (a memory map of them stays readable: a
+        removed file's pages live as long as the map)."""
+        self.id_file.use.release()
+
     def head(self, chars: int) -> str:
         """The first ``chars`` characters, decoded from the start of the file only."""
         handle, _ = open_regular(self.path, in_memory=False)  # still a regular file: nothing to block on

@@ -39,7 +39,7 @@ from rnnplay.corpora.id_file import (
     remove_stale_temporaries,
     renumber_in_place,
 )
-from rnnplay.corpora.id_hold import hold
+from rnnplay.corpora.id_hold import Hold, hold
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -94,6 +94,7 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
     stream.begin()  # a binary file is said to be one before the cache is asked for room
     encoder = StreamEncoder()
     build = Build(folder, size)
+    use = Hold()
     try:
         for piece in stream.pieces(progress, f"encoding {name}"):
             written = encoder.position
@@ -108,14 +109,15 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
         table = encoder.sort()
         if table is not None:
             build.rewrite(table, encoder.dtype, encoder.position)
+        use = hold(folder, stream.sha256)  # from before the ids are in place: a prune leaves them there
         ids = IdFile(folder, stream.sha256, encoder.position, Vocab(tuple(encoder.chars)), encoder.counts,
-                     encoder.first)
-        hold(folder, ids.sha256)  # from before the ids are in place: a prune leaves them there
+                     encoder.first, use)
         build.temp.commit(ids.path(ids.vocab))
+        ids.save()
     except BaseException:
         build.temp.discard()
+        use.release()
         raise
-    ids.save()
     seconds = time.perf_counter() - started
     progress(f"encoded {ids.chars:,} chars in {seconds:.1f} s", stream.done, stream.done, "B")
     return ids

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,16 @@ if TYPE_CHECKING:
     from rnnplay.session.session import Session
 
 GIVE_WAY_SECONDS = 2.0  # the longest a training step waits for a running generation
+
+
+@contextlib.contextmanager
+def released_on_failure(corpus: Corpus) -> Iterator[None]:
+    """The block sets a run up on ``corpus``: when it fails, no run reads the corpus, and its ids may go."""
+    try:
+        yield
+    except BaseException:
+        corpus.release()
+        raise
 
 
 @dataclass
@@ -136,15 +147,16 @@ class Runner:
         target = new_file(out, "out") if out else None
         best_path = new_file(best, "best") if best else None
         corpus = self._load_corpus(corpus_spec, encoding)
-        self._fit_config(config, corpus)
-        cluster.check(config.batch_size)
-        run, what = self._make_run(corpus_spec, corpus, config, spec)
-        for warning in run.warnings:
-            s.warn(warning)
-        target = target or library_target(corpus.name)
-        check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
-        keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
-        locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
+        with released_on_failure(corpus):
+            self._fit_config(config, corpus)
+            cluster.check(config.batch_size)
+            run, what = self._make_run(corpus_spec, corpus, config, spec)
+            for warning in run.warnings:
+                s.warn(warning)
+            target = target or library_target(corpus.name)
+            check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
+            keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
+            locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
         watch = StepWatch(s.warn, run.model.cell.name, "Ctrl+D or /quit leaves rnnplay without it", stall)
         job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
                           before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
@@ -258,6 +270,7 @@ class Runner:
                 job.ended = self._forward(job)
         finally:
             job.locks.close()
+        job.run.corpus.release()  # read no more: its ids may go to a prune (the arrays made stay readable)
         self._keep_model(job)
         self.session.emit(job.ended)
         self.session.emit(Changed("model"))
