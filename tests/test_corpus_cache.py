@@ -188,3 +188,34 @@ def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None
         repl.kill()
     assert repl.returncode == 0, err
     assert (tmp_path / "a.npz").exists() and (tmp_path / "b.npz").exists()
+
+
+def test_a_dir_folder_is_encoded_again_only_when_its_listing_changes(tmp_path: Path) -> None:
+    """A `dir:` folder's ids were built anew at each load, and `corpus cache` listed them as '(no memo)'. Now a memo
+    keyed by the folder's listing (names, sizes, mtimes, ctimes, inodes) finds them while it is unchanged, and the
+    listing names the folder as the spec that loads it."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    half = ID_FILE_BYTES // 2 // len(LINE) + 1
+    (folder / "a.txt").write_text(LINE * half)
+    (folder / "b.txt").write_text(LINE.upper() * half)
+    spec = f"dir:{folder}"
+    assert "encoded" in load(tmp_path, Path(spec))
+    shown = rnnplay(tmp_path, "corpus", "show", spec, "--preview", "0")
+    assert "encoded" not in shown.stderr and "2 files" in shown.stdout, shown.stdout + shown.stderr
+    assert f"unchanged        {spec}" in rnnplay(tmp_path, "corpus", "cache").stdout
+    with (folder / "b.txt").open("a") as f:
+        f.write("one line more\n")
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    assert f"source changed   {spec}" in listed, listed
+    assert "encoded" in load(tmp_path, Path(spec))
+    pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+    assert f"source changed   {spec}" in pruned and "freed 4.2 MB" in pruned, pruned
+    assert f"unchanged        {spec}" in rnnplay(tmp_path, "corpus", "cache").stdout
+    (folder / "c.txt").write_text("a third file\n")
+    assert "encoded" in load(tmp_path, Path(spec))  # a member more: another text
+    assert "3 files" in rnnplay(tmp_path, "corpus", "show", spec, "--preview", "0").stdout
+    two = f"{spec}:[ab].txt"  # a glob is part of the folder's listing: the two files' text again, its memo anew
+    assert "encoded" in load(tmp_path, Path(two)) and "encoded" not in load(tmp_path, Path(two))
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    assert f"unchanged        {two}\n" in listed and f"unchanged        {spec}\n" in listed, listed
