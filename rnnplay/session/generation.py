@@ -82,6 +82,7 @@ class Generation:
         self._writing: tuple[partial[TurnRecord], list[str]] | None = None  # (its record, its text so far)
         self._kept = Conversation([]).size  # the conversation as last written by /transcript save or keep_unsaved
         self._recovery: Path | None = None  # the file keep_unsaved writes, once named
+        self._keeping = threading.Lock()  # one keep_unsaved at a time (the app may close from two threads)
 
     # -- one at a time --------------------------------------------------------------------
     @property
@@ -308,13 +309,14 @@ class Generation:
         """As the front end leaves: a conversation holding what no /transcript save wrote goes to the session's
         recovery file in the data folder (written again if more came since); the line naming it, or saying why
         it could not be written; None when nothing was unsaved."""
-        conversation = self.conversation()
-        if conversation.size == self._kept:
-            return None
-        self._recovery = self._recovery or recovery_path()
-        try:
-            save_transcript(self._recovery, conversation, force=True)
-        except RnnplayError as err:
-            return f"{conversation.summary()} not saved with /transcript save, and not kept either: {err}"
-        self._kept = conversation.size
-        return f"{conversation.summary()} not saved with /transcript save: kept in {self._recovery}"
+        with self._keeping:
+            conversation = self.conversation()
+            if conversation.size == self._kept:
+                return None
+            self._recovery = self._recovery or recovery_path()
+            try:
+                save_transcript(self._recovery, conversation, force=True)
+            except RnnplayError as err:
+                return f"{conversation.summary()} not saved with /transcript save, and not kept either: {err}"
+            self._kept = conversation.size
+            return f"{conversation.summary()} not saved with /transcript save: kept in {self._recovery}"
