@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
@@ -83,10 +84,12 @@ def listing_state(source: dict) -> str:
     it cannot be listed (no rights, a NUL in the path)."""
     root = Path(source["path"])
     try:
-        if not os.path.isdir(root):
-            return "gone" if not os.path.lexists(root) else "changed"
+        if not stat.S_ISDIR(os.stat(root).st_mode):
+            return "changed"  # a file in the folder's place
         files = folder_files(root, source["pattern"]).files
-    except (RnnplayError, OSError, ValueError):
+    except (FileNotFoundError, NotADirectoryError):
+        return "gone"
+    except (RnnplayError, OSError, ValueError):  # not allowed to look, a NUL in the path, a glob leaving the folder
         return "unknown"
     signature = listing_signature(files, root)
     return "unknown" if signature is None else "unchanged" if signature == source["listing"] else "changed"
