@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from rnnplay.corpora.file_corpus import ID_FILE_BYTES
 
@@ -149,3 +150,72 @@ def test_part_files_of_killed_builds_and_downloads_go_and_live_ones_and_download
     assert "freed 3.0 kB" in pruned, pruned
     assert not dead.exists() and not dead_memo.exists() and not old_part.exists()
     assert live.exists() and download.exists() and young_part.exists()
+
+
+def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None:
+    """A REPL held every text it had trained on until it left: `corpus cache` listed them all as in use, and no
+    prune could free them. Now a text is held while its training runs (never pruned then), and let go after."""
+    first, second = big(tmp_path / "a.txt"), big(tmp_path / "b.txt", LINE.upper())
+    repl = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**env(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}, cwd=tmp_path)
+    assert repl.stdin is not None
+
+    def send(line: str) -> None:
+        repl.stdin.write(line + "\n")
+        repl.stdin.flush()
+
+    def row(path: Path) -> str:
+        """The text's row in the listing: '4.2 MB  in use           PATH'."""
+        listed = rnnplay(tmp_path, "corpus", "cache").stdout
+        return next((line for line in listed.splitlines() if line.endswith(f" {path}")), "")
+
+    try:
+        send(f"/train {first} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 out=a.npz")
+        wait_for(lambda: "in use" in row(first), "the first text held while it trains", 120)
+        pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
+        assert f"in use           {first}" in pruned and "nothing to remove" in pruned, pruned
+        send("/stop")
+        wait_for(lambda: "unchanged" in row(first), "the first text let go once its training ended", 120)
+        send(f"/train {second} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 out=b.npz")
+        wait_for(lambda: "in use" in row(second), "the second text held while it trains", 120)
+        pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
+        assert f"removed    4.2 MB  unchanged        {first}" in pruned, pruned
+        assert f"kept       4.2 MB  in use           {second}" in pruned and "freed 4.2 MB" in pruned, pruned
+        send("/stop")
+        _, err = repl.communicate(timeout=120)
+    finally:
+        repl.kill()
+    assert repl.returncode == 0, err
+    assert (tmp_path / "a.npz").exists() and (tmp_path / "b.npz").exists()
+
+
+def test_a_dir_folder_is_encoded_again_only_when_its_listing_changes(tmp_path: Path) -> None:
+    """A `dir:` folder's ids were built anew at each load, and `corpus cache` listed them as '(no memo)'. Now a memo
+    keyed by the folder's listing (names, sizes, mtimes, ctimes, inodes) finds them while it is unchanged, and the
+    listing names the folder as the spec that loads it."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    half = ID_FILE_BYTES // 2 // len(LINE) + 1
+    (folder / "a.txt").write_text(LINE * half)
+    (folder / "b.txt").write_text(LINE.upper() * half)
+    spec = f"dir:{folder}"
+    assert "encoded" in load(tmp_path, Path(spec))
+    shown = rnnplay(tmp_path, "corpus", "show", spec, "--preview", "0")
+    assert "encoded" not in shown.stderr and "2 files" in shown.stdout, shown.stdout + shown.stderr
+    assert f"unchanged        {spec}" in rnnplay(tmp_path, "corpus", "cache").stdout
+    with (folder / "b.txt").open("a") as f:
+        f.write("one line more\n")
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    assert f"source changed   {spec}" in listed, listed
+    assert "encoded" in load(tmp_path, Path(spec))
+    pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+    assert f"source changed   {spec}" in pruned and "freed 4.2 MB" in pruned, pruned
+    assert f"unchanged        {spec}" in rnnplay(tmp_path, "corpus", "cache").stdout
+    (folder / "c.txt").write_text("a third file\n")
+    assert "encoded" in load(tmp_path, Path(spec))  # a member more: another text
+    assert "3 files" in rnnplay(tmp_path, "corpus", "show", spec, "--preview", "0").stdout
+    two = f"{spec}:[ab].txt"  # a glob is part of the folder's listing: the two files' text again, its memo anew
+    assert "encoded" in load(tmp_path, Path(two)) and "encoded" not in load(tmp_path, Path(two))
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    assert f"unchanged        {two}\n" in listed and f"unchanged        {spec}\n" in listed, listed

@@ -26,6 +26,7 @@ from rnnplay.corpora import id_file as id_file_module
 from rnnplay.corpora import text as text_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.id_file import vocab_key
+from rnnplay.corpora.id_hold import hold, in_use, lock_path
 from rnnplay.corpora.text import check_text, read_text_file
 from rnnplay.models.bundled import load_model
 from rnnplay.session.resume import resume_run
@@ -494,3 +495,16 @@ def test_a_file_larger_than_the_free_disk_is_refused_before_anything_is_written(
     with pytest.raises(RnnplayError, match="ids need 4,398,046,511,104 bytes"):
         load_corpus(str(huge))
     assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+def test_uses_of_one_text_share_its_lock_until_the_last_is_released(tmp_path: Path) -> None:
+    """A text's shared lock was kept for the process's life; now it goes with the last use released."""
+    sha = "a" * 64
+    lock = lock_path(tmp_path, sha)
+    first, second = hold(tmp_path, sha), hold(tmp_path, sha)
+    assert in_use(lock)
+    first.release()
+    first.release()  # a second release of the same use changes nothing
+    assert in_use(lock)
+    second.release()
+    assert not in_use(lock) and lock.exists()

@@ -68,7 +68,8 @@ class DirLoader:
         else:
             none = (f"dir:{folder}:{pattern} matched no text files; check the folder or the pattern "
                     f"(e.g. dir:{folder}:*.txt)")
-        corpus = folder_corpus(JoinedStream(listing.files, root, encoding, none), root.resolve().name, progress)
+        joined = JoinedStream(listing.files, root, encoding, none, pattern)
+        corpus = folder_corpus(joined, root.resolve().name, progress)
         corpus.description += f", {outside}" if outside else ""
         return corpus
 

@@ -61,6 +61,10 @@ class Corpus:
         """The first ``chars`` characters."""
         return self.text[:chars]
 
+    def release(self) -> None:
+        """Nothing of the corpus is read again (arrays of its ids already made stay readable): what it holds
+        in the cache may go (a :class:`~rnnplay.corpora.file_corpus.FileCorpus`'s ids, to a prune)."""
+
 
 class Progress(Protocol):
     """Told how far a slow load has got: ``progress("downloading x", 512_000, 1_115_394)``.

@@ -9,7 +9,8 @@ from the id file and its sidecar; ``text`` still reads the whole file, for the f
 that show text (``head(n)`` reads only the start).
 
 :func:`folder_corpus` does the same for a ``dir:`` folder's joined text
-(:class:`~rnnplay.corpora.folders.JoinedStream`) once its files are large: a :class:`FolderCorpus`.
+(:class:`~rnnplay.corpora.folders.JoinedStream`) once its files are large: a :class:`FolderCorpus`, found again
+without reading the folder while its listing is unchanged (:mod:`~rnnplay.corpora.folder_memo`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.vocab import Vocab
+from rnnplay.corpora import folder_memo
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.folders import JoinedStream, as_text
 from rnnplay.corpora.id_build import encode_file, encode_text, remember, remembered_sha256
@@ -89,6 +91,11 @@ class FileCorpus(Corpus):
 
     def counts(self) -> np.ndarray:
         return self.id_file.counts
+
+    def release(self) -> None:
+        """The text's ids no longer held from a prune by this corpus (a memory map of them stays readable: a
+        removed file's pages live as long as the map)."""
+        self.id_file.use.release()
 
     def head(self, chars: int) -> str:
         """The first ``chars`` characters, decoded from the start of the file only."""
@@ -172,11 +179,20 @@ class FolderCorpus(FileCorpus):
 
 def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = None) -> Corpus:
     """The corpus of a folder's joined text: from ID_FILE_BYTES of files on, its ids in the cache as a large file's
-    (built anew at each load), else its text in memory (so too when the cache cannot take the ids and it fits)."""
+    (found again while the folder's listing is unchanged: :mod:`.folder_memo`), else its text in memory (so too
+    when the cache cannot take the ids and it fits)."""
     progress, notes = progress or no_progress, []
     if joined.size >= ID_FILE_BYTES:
+        folder = ids_folder()
+        sha = folder_memo.remembered(folder, joined)
+        ids = IdFile.find(sha, folder) if sha is not None else None
+        if ids is not None:
+            return FolderCorpus(name, joined, ids)
+        joined = joined.again()  # counts a memo set are counted again by the read
         try:
-            return FolderCorpus(name, joined, encode_text(joined, joined.most_chars, name, progress, ids_folder()))
+            ids = encode_text(joined, joined.most_chars, name, progress, folder)
+            folder_memo.remember(folder, joined, ids.sha256)
+            return FolderCorpus(name, joined, ids)
         except CacheError as err:
             if not fits_in_memory(joined.size):
                 raise

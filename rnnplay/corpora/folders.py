@@ -48,8 +48,9 @@ class JoinedStream:
     joins a small one in memory. Files that look binary are skipped and counted; ``none_error`` is the one
     line for a folder with no text file at all."""
 
-    def __init__(self, files: list[Path], root: Path, encoding: str, none_error: str = "") -> None:
+    def __init__(self, files: list[Path], root: Path, encoding: str, none_error: str = "", pattern: str = "") -> None:
         self.files, self.root, self.encoding, self.none_error = files, root, encoding, none_error
+        self.pattern = pattern  # the dir: glob that listed the files ("": not a dir: folder's)
         self.size = sum(info.st_size for p in files if (info := probe(p)) is not None)  # bytes, when listed
         self.done = 0  # bytes read so far
         self.members = 0  # files joined so far
@@ -67,7 +68,7 @@ class JoinedStream:
 
     def again(self) -> JoinedStream:
         """A new stream of the same files, read from their start."""
-        return JoinedStream(self.files, self.root, self.encoding, self.none_error)
+        return JoinedStream(self.files, self.root, self.encoding, self.none_error, self.pattern)
 
     def name(self, path: Path) -> str:
         """``path`` as its header line shows it: relative to the folder, a name not in UTF-8 with '�'s, and a line
@@ -133,13 +134,16 @@ class JoinedStream:
         return text
 
 
+DEFAULT_GLOB = "**/*"  # dir:FOLDER reads every file under FOLDER
+
+
 def split_dir_spec(spec: str, base: Path = Path()) -> tuple[str, str]:
     """(FOLDER, GLOB) of the argument of ``dir:FOLDER[:GLOB]``, a relative FOLDER read from ``base``: all of it when
     it names a folder (a folder's name may have a colon), else split at its last colon; GLOB defaults to ``**/*``."""
     if not is_folder(base / user_path(spec)) and ":" in spec:
         folder, _, pattern = spec.rpartition(":")
         return folder, pattern
-    return spec, "**/*"
+    return spec, DEFAULT_GLOB
 
 
 @dataclass

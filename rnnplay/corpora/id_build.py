@@ -39,7 +39,7 @@ from rnnplay.corpora.id_file import (
     remove_stale_temporaries,
     renumber_in_place,
 )
-from rnnplay.corpora.id_hold import hold
+from rnnplay.corpora.id_hold import Hold, hold
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -94,6 +94,7 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
     stream.begin()  # a binary file is said to be one before the cache is asked for room
     encoder = StreamEncoder()
     build = Build(folder, size)
+    use = Hold()
     try:
         for piece in stream.pieces(progress, f"encoding {name}"):
             written = encoder.position
@@ -108,14 +109,15 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
         table = encoder.sort()
         if table is not None:
             build.rewrite(table, encoder.dtype, encoder.position)
+        use = hold(folder, stream.sha256)  # from before the ids are in place: a prune leaves them there
         ids = IdFile(folder, stream.sha256, encoder.position, Vocab(tuple(encoder.chars)), encoder.counts,
-                     encoder.first)
-        hold(folder, ids.sha256)  # from before the ids are in place: a prune leaves them there
+                     encoder.first, use)
         build.temp.commit(ids.path(ids.vocab))
+        ids.save()
     except BaseException:
         build.temp.discard()
+        use.release()
         raise
-    ids.save()
     seconds = time.perf_counter() - started
     progress(f"encoded {ids.chars:,} chars in {seconds:.1f} s", stream.done, stream.done, "B")
     return ids
@@ -130,28 +132,37 @@ def _state(path: Path, info: os.stat_result, encoding: str) -> list[str | int]:
             text_codec(encoding)]
 
 
-def _memo_path(folder: Path, state: list[str | int]) -> Path:
+def memo_path(folder: Path, state: list[str | int]) -> Path:
+    """The memo of a source in its ``state`` (a file's, or a ``dir:`` folder's: :mod:`.folder_memo`)."""
     key = hashlib.sha256(json.dumps(state).encode("utf-8", "surrogateescape")).hexdigest()[:32]
     return folder / "files" / f"{key}.json"
 
 
-def remembered_sha256(folder: Path, path: Path, info: os.stat_result, encoding: str) -> str | None:
-    """The sha256 of the text of ``path`` in its state ``info``, if an earlier load noted it."""
+def read_memo_sha256(memo: Path) -> str | None:
+    """The sha256 a memo records (None when it cannot be read, or records none)."""
     try:
-        sha = json.loads(_memo_path(folder, _state(path, info, encoding)).read_text("ascii"))["sha256"]
+        sha = json.loads(memo.read_text("ascii"))["sha256"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return sha if isinstance(sha, str) and len(sha) == 64 else None
+
+
+def write_memo(memo: Path, record: dict) -> None:
+    """Write ``record`` to ``memo`` whole (a cache: failing to write it is no error)."""
+    with suppress(OSError):
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
+        part.write_text(json.dumps(record), "ascii")  # a path that is not UTF-8 kept as its escaped surrogates
+        os.replace(part, memo)
+
+
+def remembered_sha256(folder: Path, path: Path, info: os.stat_result, encoding: str) -> str | None:
+    """The sha256 of the text of ``path`` in its state ``info``, if an earlier load noted it."""
+    return read_memo_sha256(memo_path(folder, _state(path, info, encoding)))
 
 
 def remember(folder: Path, path: Path, info: os.stat_result, encoding: str, sha256: str) -> None:
     """Note the sha256 of ``path``'s text in its state ``info`` (a cache: failing to note it is no error), and that
     state itself, by which ``rnnplay corpus cache`` tells whether the file is still there unchanged."""
     state = _state(path, info, encoding)
-    memo = _memo_path(folder, state)
-    with suppress(OSError):
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
-        part.write_text(json.dumps({"sha256": sha256, "source": dict(zip(SOURCE_FIELDS, state, strict=True))}),
-                        "ascii")  # a path that is not UTF-8 kept as its escaped surrogates
-        os.replace(part, memo)
+    write_memo(memo_path(folder, state), {"sha256": sha256, "source": dict(zip(SOURCE_FIELDS, state, strict=True))})

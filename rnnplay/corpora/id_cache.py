@@ -2,11 +2,12 @@
 
 :func:`survey` reads the cache without changing it: in ``ids/``, each text's files (sidecar, id files,
 lock file: :mod:`~rnnplay.corpora.id_file`) and the memos of ``ids/files/`` that lead to it, each memo's
-source file judged by the state it recorded (:mod:`~rnnplay.corpora.id_build`): still there unchanged,
+source file (or ``dir:`` folder, listed again: :mod:`~rnnplay.corpora.folder_memo`) judged by the state it
+recorded (:mod:`~rnnplay.corpora.id_build`): still there unchanged,
 changed, gone, or unknown (a memo of an older rnnplay records no state, or one that cannot be checked);
 build part files, live or left by a killed build; and in ``corpora/``, the downloads. :func:`prune`
 removes what no load will read again: a text whose every memo's source is gone or changed, or that no
-memo leads to (a ``dir:`` folder's, built anew at each load, or a build killed before its memo), with its
+memo leads to (a build killed before its memo, or a ``dir:`` folder's of an older rnnplay), with its
 memos; memos that are damaged, stale or lead to no text; part files no live process writes. ``everything``
 removes every text no process holds too. Never a text a running rnnplay holds (:mod:`id_hold`), never a
 download but a stale part file, and only files of the names rnnplay gives, by name in their own folder
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from rnnplay.core.atomic_write import process_alive
 from rnnplay.corpora.download import stale_part
+from rnnplay.corpora.folder_memo import folder_spec, is_folder_source, listing_state
 from rnnplay.corpora.id_build import SOURCE_FIELDS
 from rnnplay.corpora.id_file import TEMP
 from rnnplay.corpora.id_hold import in_use, lock_path, take
@@ -163,6 +165,8 @@ def read_memo(path: Path, size: int) -> Memo:
     if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
         return Memo(path.name, size, None, None, "damaged")
     source = record.get("source")
+    if isinstance(source, dict) and is_folder_source(source):  # a dir: folder's, named as the spec that loads it
+        return Memo(path.name, size, sha, folder_spec(source), listing_state(source))
     if not (isinstance(source, dict) and isinstance(source.get("path"), str)):
         return Memo(path.name, size, sha, None, "unknown")
     return Memo(path.name, size, sha, source["path"], source_state(source))

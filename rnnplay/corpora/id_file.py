@@ -12,7 +12,7 @@ text gives the same files whatever its path or encoding):
   a chunk at a time, never from the text.
 
 - ``SHA.lock``, held shared by every process that uses the text's ids (:mod:`~rnnplay.corpora.id_hold`),
-  so that ``rnnplay corpus cache --prune`` leaves them alone.
+  so that ``rnnplay corpus cache --prune`` leaves them alone; :attr:`IdFile.use` is this process's use.
 
 Every file is written under a temporary name with ordinary writes and renamed into place
 when complete, the sidecar last, so a reader finds whole files or none, and a writer
@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ import numpy as np
 from rnnplay.core.atomic_write import as_plainly_opened, process_alive
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
-from rnnplay.corpora.id_hold import hold
+from rnnplay.corpora.id_hold import Hold, hold
 from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
@@ -65,6 +65,7 @@ class IdFile:
     vocab: Vocab
     counts: np.ndarray  # by own id
     first: np.ndarray  # by own id: the position of the character's first appearance
+    use: Hold = field(default_factory=Hold, compare=False, repr=False)  # the text held from a prune while used
 
     def path(self, vocab: Vocab) -> Path:
         return self.folder / f"{self.sha256}-{vocab_key(vocab)}.ids"
@@ -103,18 +104,21 @@ class IdFile:
     def find(cls, sha256: str, folder: Path | None = None) -> IdFile | None:
         """The text ``sha256``'s ids if the cache has them whole (a damaged or partial entry counts as none)."""
         folder = folder or ids_folder()
-        hold(folder, sha256)  # before reading: a prune leaves the text's files alone from now on
+        use = hold(folder, sha256)  # before reading: a prune leaves the text's files alone from now on
         try:
             record = json.loads((folder / f"{sha256}.json").read_text("ascii"))
             vocab = Vocab(tuple(record["vocab"]))
             found = cls(folder, sha256, record["chars"], vocab, np.array(record["counts"], dtype=np.int64),
-                        np.array(record["first"], dtype=np.int64))
+                        np.array(record["first"], dtype=np.int64), use)
             sound = (record["format"] == FORMAT and record["sha256"] == sha256 and isinstance(found.chars, int)
                      and isinstance(record["vocab"], str) and list(vocab.chars) == sorted(set(vocab.chars))
                      and len(found.counts) == len(found.first) == len(vocab) >= 2 and found.counts.sum() == found.chars)
         except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return found if sound and _sound(found.path(vocab), found.chars, vocab.id_dtype, found.counts) else None
+            sound = False
+        if sound and _sound(found.path(vocab), found.chars, vocab.id_dtype, found.counts):
+            return found
+        use.release()  # built again by the caller, which holds it anew
+        return None
 
 
 def _sound(path: Path, chars: int, dtype: np.dtype, counts: np.ndarray) -> bool:

@@ -1,8 +1,10 @@
 """Which texts' id files a running rnnplay uses: a shared ``flock`` on ``SHA.lock`` beside them.
 
 A process that finds or builds a text's ids (:func:`hold`) takes a shared lock on that text's lock
-file before it reads the sidecar or renames its ids into place, and keeps it until it ends (the
-system lets a lock go when its process dies, killed or not). ``rnnplay corpus cache --prune``
+file before it reads the sidecar or renames its ids into place, and keeps it while it uses them: until
+the corpus is released (:meth:`Hold.release`; a session's training releases its corpus when it ends),
+or the process ends (the system lets a lock go when its process dies, killed or not). Uses of one text
+in one process share one lock, let go with the last. ``rnnplay corpus cache --prune``
 removes a text's files only under the exclusive lock (:func:`take`), which it cannot get while any
 process holds the shared one: an id file a training maps, or that a build has just renamed into
 place and is about to map, stays where it is. A prune removes the lock file too, while it holds it;
@@ -14,30 +16,56 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from contextlib import suppress
 from pathlib import Path
 
-HELD: dict[Path, int] = {}  # lock file -> the descriptor this process holds it by, for the process's life
+HELD: dict[Path, list[int]] = {}  # lock file -> [the descriptor this process holds it by, the uses not released]
 ATTEMPTS = 100  # times a lock file removed under the caller is opened again
+_GUARD = threading.Lock()  # HELD, from the app's threads
+
+
+class Hold:
+    """One use of a text's ids in this process (see the module); :meth:`release` once it is no longer read."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path  # None: nothing held (released, or a cache where no lock file can be made)
+
+    def release(self) -> None:
+        """This use is over: the lock is let go with the text's last use in the process (a second call does nothing)."""
+        path, self.path = self.path, None
+        if path is None:
+            return
+        with _GUARD:
+            entry = HELD.get(path)
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del HELD[path]
+                    os.close(entry[0])
 
 
 def lock_path(folder: Path, sha256: str) -> Path:
     return folder / f"{sha256}.lock"
 
 
-def hold(folder: Path, sha256: str) -> None:
-    """Hold the text ``sha256``'s lock file in ``folder`` shared, from now on in this process (once a text).
+def hold(folder: Path, sha256: str) -> Hold:
+    """Hold the text ``sha256``'s lock file in ``folder`` shared, until the use returned is released.
 
     Waits while a prune removes the text's files. A cache where no lock file can be made (it cannot be written)
     is no error: nothing can be pruned from it either.
     """
     path = lock_path(folder, sha256)
-    if path in HELD:
-        return
-    with suppress(OSError):
-        fd = _locked(path, fcntl.LOCK_SH)
-        if fd is not None:
-            HELD[path] = fd
+    with _GUARD:
+        if path not in HELD:
+            fd = None
+            with suppress(OSError):
+                fd = _locked(path, fcntl.LOCK_SH)
+            if fd is None:
+                return Hold()
+            HELD[path] = [fd, 0]
+        HELD[path][1] += 1
+    return Hold(path)
 
 
 def take(path: Path) -> int | None:

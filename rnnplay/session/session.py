@@ -191,8 +191,9 @@ class Session:
         return not self.runner.unsaved()
 
     def cancel(self) -> bool:
-        """Stop a running generation within one step (what Esc does); True if one was running."""
-        return self.generation.cancel()
+        """Stop a running generation within one step (what Esc does), or a training a seed waits for after its
+        step; True if either was running."""
+        return self.generation.cancel() or self.runner.wait.stop_training()
 
     # the paths the REPL's tests take (tests/test_repl.py); the front ends and commands use ``generation``
     @property
@@ -267,7 +268,7 @@ class Session:
         if resumable is not None:  # /save writes the weights only: `train --resume` would have nothing to go on with
             raise RnnplayError(f"{target} holds a training run that `rnnplay train --resume` continues (step "
                                f"{resumable:,}), and /save writes the weights only: /save {free_path(target)} instead")
-        with self.runner.weights("/save cannot save it now"):
+        with self.runner.wait.held("/save cannot save it now"):
             fix = "free some space, or /save to another path"
             if job is not None and job.run.model is self.model:
                 saved = job.run.save(target, replace=force, fix=fix)  # with the training state, for `train --resume`
@@ -322,7 +323,7 @@ class Session:
 
     def snapshot(self) -> Model | None:
         """The model to generate from: the weights themselves, or a copy while they train."""
-        with self.runner.weights("the model is busy, so this is not run"):
+        with self.runner.wait.held("the model is busy, so this is not run"):
             m = self.model
             if m is None or self.training is None or not self.training.alive:
                 return m

@@ -62,6 +62,10 @@ class StepWatch(Watcher):
             if late:
                 self.say(f"training step {step} returned after all, after {late:.0f} s; training goes on")
 
+    def running(self) -> bool:
+        """Whether a step is in progress."""
+        return self.since is not None
+
     def stalled(self) -> bool:
         """Whether the step in progress has been said not to return."""
         return self.reported

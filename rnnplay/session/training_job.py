@@ -53,11 +53,22 @@ from rnnplay.session.training_runs import (
     periodic_save,
     shape_text,
 )
+from rnnplay.session.weights_wait import WeightsWait
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
 
 GIVE_WAY_SECONDS = 2.0  # the longest a training step waits for a running generation
+
+
+@contextlib.contextmanager
+def released_on_failure(corpus: Corpus) -> Iterator[None]:
+    """The block sets a run up on ``corpus``: when it fails, no run reads the corpus, and its ids may go."""
+    try:
+        yield
+    except BaseException:
+        corpus.release()
+        raise
 
 
 @dataclass
@@ -93,6 +104,7 @@ class Runner:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.job: TrainingJob | None = None
+        self.wait = WeightsWait(session)  # the model lock for a seed or /save, waited for with a word
 
     def unsaved(self) -> bool:
         """Whether the loaded model is a training's that could not be saved (only the session holds it)."""
@@ -135,15 +147,16 @@ class Runner:
         target = new_file(out, "out") if out else None
         best_path = new_file(best, "best") if best else None
         corpus = self._load_corpus(corpus_spec, encoding)
-        self._fit_config(config, corpus)
-        cluster.check(config.batch_size)
-        run, what = self._make_run(corpus_spec, corpus, config, spec)
-        for warning in run.warnings:
-            s.warn(warning)
-        target = target or library_target(corpus.name)
-        check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
-        keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
-        locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
+        with released_on_failure(corpus):
+            self._fit_config(config, corpus)
+            cluster.check(config.batch_size)
+            run, what = self._make_run(corpus_spec, corpus, config, spec)
+            for warning in run.warnings:
+                s.warn(warning)
+            target = target or library_target(corpus.name)
+            check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
+            keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
+            locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
         watch = StepWatch(s.warn, run.model.cell.name, "Ctrl+D or /quit leaves rnnplay without it", stall)
         job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
                           before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
@@ -226,19 +239,6 @@ class Runner:
         else:
             self.session.info(f"stopping after this step; the checkpoint goes to {job.out}")
 
-    @contextlib.contextmanager
-    def weights(self, what: str) -> Iterator[None]:
-        """The model lock; refused in one line, which ``what`` begins, while a step that does not return holds it."""
-        lock = self.session.model_lock
-        while not lock.acquire(timeout=0.1):
-            job = self.job
-            if job is not None and job.watch.stalled():
-                raise RnnplayError(f"{what}: {job.watch.line()}")
-        try:
-            yield
-        finally:
-            lock.release()
-
     def close(self) -> None:
         """Stop the job, if one runs, and wait while it saves its checkpoint; a step that has not returned for
         the watch's time is left behind, the last checkpoint named (:meth:`left_behind` then says so)."""
@@ -270,6 +270,7 @@ class Runner:
                 job.ended = self._forward(job)
         finally:
             job.locks.close()
+        job.run.corpus.release()  # read no more: its ids may go to a prune (the arrays made stay readable)
         self._keep_model(job)
         self.session.emit(job.ended)
         self.session.emit(Changed("model"))

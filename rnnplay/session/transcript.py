@@ -16,7 +16,8 @@ so far, ``ended`` "writing". In JSON Lines every line is one turn or comparison:
      "samplers": [{"sampler": "greedy", "params": {}, "text": "..."}, ...]}
 
 (docs/transcripts.md has the whole format.) A transcript never replaces an existing
-file unless asked to (``force``).
+file unless asked to (``force``). A conversation not saved when the app or the REPL leaves goes to a file of
+its own in the data folder (:func:`recovery_path`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from rnnplay.core.atomic_write import write_atomically
 from rnnplay.core.errors import RnnplayError
+from rnnplay.folders import data_dir
 from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
 from rnnplay.session.output_paths import check_output_path
 
@@ -80,6 +82,11 @@ class Conversation:
         keyed = [((n, 0), (n, t)) for n, t in enumerate(turns, 1)]
         keyed += [((c.after, 1), (n, c)) for n, c in enumerate(self.compares, 1)]  # just after turn ``after``
         return (entry for _, entry in sorted(keyed, key=lambda pair: pair[0]))
+
+    @property
+    def size(self) -> tuple[int, int, int | None]:
+        """(turns, comparisons, characters of the turn being written or None): what a later save would add to."""
+        return len(self.turns), len(self.compares), None if self.writing is None else len(self.writing.text)
 
     def summary(self) -> str:
         """'3 turns and 1 comparison'."""
@@ -158,6 +165,13 @@ def markdown(conversation: Conversation) -> str:
         parts += (_turn_markdown(number, entry) if isinstance(entry, TurnRecord)
                   else _compare_markdown(number, entry))
     return "\n\n".join(parts) + "\n"
+
+
+def recovery_path() -> Path:
+    """Where a conversation not saved is kept as the app or the REPL leaves: the data folder's ``conversations/``,
+    named by the time and the process, so two sessions never share one."""
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    return data_dir() / "conversations" / f"unsaved-{stamp}-{os.getpid()}.md"
 
 
 FORMATS: dict[str, Callable[[Conversation], str]] = {".md": markdown, ".jsonl": json_lines}

@@ -52,6 +52,19 @@ def source(path: str, **changes: object) -> dict:
                                       "encoding": "utf-8", **changes}}
 
 
+def folder(path: str, pattern: str = "**/*") -> dict:
+    """A `dir:` folder's memo (corpora/folder_memo.py), its listing's signature one no folder has."""
+    return {"sha256": SHA, "source": {"path": path, "pattern": pattern, "encoding": "utf-8", "listing": "0" * 64},
+            "members": 1, "skipped_binary": 0}
+
+
+def outside_folder(cache: Path, outside: Path) -> None:
+    """A folder memo naming the outside folder, whose files the judge lists (and must leave as they are)."""
+    (outside / "notes").mkdir()
+    (outside / "notes" / "a.txt").write_bytes(b"precious")
+    memo(folder(str(outside / "notes")))(cache, outside)
+
+
 def real_file_named_in_bytes(cache: Path, outside: Path) -> None:
     name = os.fsencode(outside) + b"/caf\xe9.txt"
     with open(name, "wb") as f:
@@ -115,6 +128,15 @@ ROWS = {
                                                 (*IDS, f"ids/files/{MEMO}")),
     "memo naming a gone file with escapes": Row(memo(source("/nowhere/\x1b[31mred")), ("source gone", "␛[31mred"),
                                                 (*IDS, f"ids/files/{MEMO}")),
+    "folder memo naming a path with NUL": Row(memo(folder("/tmp/a\0b")), ("source unknown", "dir:/tmp/a"), (),
+                                              (*IDS, f"ids/files/{MEMO}")),
+    "folder memo whose glob leaves the folder": Row(memo(folder("/tmp", "../*")), ("source unknown", "dir:/tmp:../*"),
+                                                    (), (*IDS, f"ids/files/{MEMO}")),
+    "folder memo naming a gone folder with escapes": Row(memo(folder("/nowhere/\x1b[31mred")),
+                                                         ("source gone", "dir:/nowhere/␛[31mred"),
+                                                         (*IDS, f"ids/files/{MEMO}")),
+    "folder memo of a folder outside, changed": Row(outside_folder, ("source changed", "dir:"),
+                                                    (*IDS, f"ids/files/{MEMO}")),
     "id file without a memo": Row(lambda cache, outside: text(cache), ("no memo",), IDS),
     "sidecar without its ids": Row(made(f"ids/{SHA}.json"), ("incomplete",), (f"ids/{SHA}.json",)),
     "id file a link out": Row(link(f"ids/{SHA}-{'ee' * 8}.ids", "precious.ids"), ("a symbolic link",), IDS,

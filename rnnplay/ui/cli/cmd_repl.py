@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.ui.cli import model_command, require_stdin
 from rnnplay.ui.event_text import EventText
 
@@ -41,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
         stop()
     repl = Repl(session)
     code = repl.run()
+    if not repl.piped or repl.behind:  # a script's stdout holds its turns, unless one was left unfinished
+        kept = session.generation.keep_unsaved()  # a conversation not saved, to a recovery file
+        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
+            if kept:
+                print(f"rnnplay: {printable(kept)}", file=sys.stderr, flush=True)
     if repl.behind:  # a plugin's thread that never returns: the interpreter's exit would wait on it
         leave_now(code)
     return code

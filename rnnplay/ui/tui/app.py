@@ -160,12 +160,15 @@ class RnnplayApp(App[None]):
 
     def close_session(self) -> bool:
         """Stop a training (it saves its checkpoint), keeping what the session says meanwhile ("training stopped
-        at step N; saved PATH") in :attr:`farewell`: the app may be leaving and not show it. False when the
-        training's model could not be saved (see :meth:`Session.close`)."""
+        at step N; saved PATH") in :attr:`farewell`: the app may be leaving and not show it; a conversation not
+        saved goes to a recovery file, named there too. False when the training's model could not be saved
+        (see :meth:`Session.close`)."""
         if not self._keeping_farewell:
             self._keeping_farewell = True
             self.session.subscribe(self._keep_farewell)
-        return self.session.close()
+        kept = self.session.close()
+        self.farewell.extend(filter(None, [self.session.generation.keep_unsaved()]))
+        return kept
 
     def _keep_farewell(self, event: object) -> None:
         if isinstance(event, SessionMessage):

@@ -1,0 +1,111 @@
+"""A seed typed while a training step runs long says at once that it waits for the step, and Ctrl+C stops the training.
+
+A seed typed beside a step that takes long (a large model, a busy machine, a plugin's cell that blocks) waited
+without a word until the stall line came, 30 s later (``$RNNPLAY_STEP_STALL_SECONDS``), and Ctrl+C meanwhile did
+nothing it said. rnnplay-hang (tests/fixtures, pip-installed for real) holds its second training step until the test
+lets it go; the stall time is made long, so that only the new line can be what the user sees.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from pilot_helpers import messages, type_line, until
+from plugin_fixtures import pip_install_fixtures
+from waiting import wait_for
+
+from rnnplay.plugins.host import reset_host
+from rnnplay.session.session import Session
+from rnnplay.ui.tui import RnnplayApp
+
+TIMEOUT = 60  # a bound that catches a hang, not a speed claim
+SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
+WAITS = "this waits for training step 2 to end; Ctrl+C stops the training after that step, and this runs then"
+STOPPING = "stopping the training after step 2; what you typed runs then"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
+
+
+@pytest.fixture
+def hang(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """This process loads rnnplay-hang afresh, its second training step held until the test lets it go."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-hang")
+    monkeypatch.setenv("RNNPLAY_STEP_STALL_SECONDS", "1000")
+    monkeypatch.setenv("HANG_AFTER", "1")
+    monkeypatch.setenv("HANG_MARK", str(tmp_path / "mark"))
+    reset_host()
+    module = importlib.import_module("rnnplay_hang")
+    module.RELEASE.clear()
+    module.forwards = 0
+    yield module
+    module.RELEASE.set()
+    reset_host()
+
+
+async def test_the_app_says_a_seed_waits_for_the_step_and_esc_stops_the_training(
+        hang: ModuleType, tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
+    session = Session()
+    session.load(str(tiny_path))
+    app = RnnplayApp(session)
+    try:
+        async with app.run_test() as pilot:
+            await type_line(pilot, f"/train {small_file} cell=stuck {SMALL} out={tmp_path / 'run.npz'}")
+            await until(pilot, (tmp_path / "mark").exists)  # step 2 under way, and held
+            await type_line(pilot, "to be")
+            await until(pilot, lambda: WAITS in messages(app, "info"))
+            await pilot.press("escape")
+            await until(pilot, lambda: STOPPING in messages(app, "info"))
+            hang.RELEASE.set()
+            await until(pilot, lambda: any(t.seed == "to be" and t.ended == "done" for t in session.turns))
+            await until(pilot, lambda: any(m.startswith("training stopped at step 2") for m in messages(app, "info")))
+    finally:
+        hang.RELEASE.set()
+        job = session.training
+        if job is not None and job.thread is not None:
+            job.thread.join(TIMEOUT)
+
+
+def test_the_piped_repl_says_a_seed_waits_for_the_step_and_ctrl_c_stops_the_training(
+        site: Path, tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
+    mark, release = tmp_path / "mark", tmp_path / "release"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(site)])),
+           "RNNPLAY_LOAD_PLUGINS": "rnnplay-hang", "RNNPLAY_STEP_STALL_SECONDS": "1000", "HANG_AFTER": "1",
+           "HANG_MARK": str(mark), "HANG_RELEASE": str(release), "XDG_DATA_HOME": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(f"/train {small_file} cell=stuck {SMALL} out=run.npz\n")
+        proc.stdin.flush()
+        wait_for(mark.exists, "step 2 under way", TIMEOUT)
+        proc.stdin.write("to be\n")
+        proc.stdin.flush()
+        wait_for(lambda: any(WAITS in line for line in lines), "the line that the seed waits", TIMEOUT)
+        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: any(STOPPING in line for line in lines), "the training to be stopping", TIMEOUT)
+        release.touch()
+        wait_for(lambda: any(line.startswith("to be") for line in lines), "the seed to run", TIMEOUT)
+        proc.stdin.close()
+        assert proc.wait(TIMEOUT) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        release.touch()
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(TIMEOUT)
+    assert any(line.startswith("training stopped at step 2") for line in lines), lines
