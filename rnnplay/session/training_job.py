@@ -135,10 +135,11 @@ class Runner:
         target = new_file(out, "out") if out else None
         best_path = new_file(best, "best") if best else None
         corpus = self._load_corpus(corpus_spec, encoding)
+        said = len(corpus.notes)  # said as it loaded; a model's vocabulary's ids kept in memory are noted later
         self._fit_config(config, corpus)
         cluster.check(config.batch_size)
         run, what = self._make_run(corpus_spec, corpus, config, spec)
-        for warning in run.warnings:
+        for warning in (*corpus.notes[said:], *run.warnings):
             s.warn(warning)
         target = target or library_target(corpus.name)
         check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())

@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
     for note in corpus.notes[said:]:  # the model's vocabulary's ids, when the cache had no room for them
-        say(f"note: {note}")
+        say(f"rnnplay: note: {note}")  # as read_corpus says a load's
     for warning in run_.warnings:
         say(f"warning: {warning}")
     return train(run_, args, cluster, (out, best, plot))
