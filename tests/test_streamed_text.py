@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import resource
 import signal
@@ -245,6 +246,20 @@ def test_a_long_stdin_is_kept_in_a_file_and_read_as_the_file_is(
     assert main([command[0], str(model_path), *command[1:], "-"]) == 0, capsys.readouterr().err
     assert capsys.readouterr().out == from_file.replace(str(tmp_path / "t.txt"), "stdin")
     assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+
+
+def test_a_file_given_as_stdin_is_read_in_place_not_copied(model_path: Path, tmp_path: Path) -> None:
+    """``score --file - < big.txt``: stdin is a regular file, read again as a file is, not copied to the cache."""
+    (tmp_path / "t.txt").write_text(("\u00a7" * 99_999 + "R") * 30)  # 6 MB, 30 characters the model knows
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "rnnplay", "score", str(model_path), "--skip-unknown", "--file"]
+    with (tmp_path / "t.txt").open("rb") as text:
+        piped = subprocess.run([*args, "-"], stdin=text, cwd=tmp_path, env=env, capture_output=True, text=True,
+                               timeout=300)
+    named = subprocess.run([*args, "t.txt"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and named.returncode == 0, piped.stderr + named.stderr
+    assert piped.stdout == named.stdout.replace("t.txt", "stdin") and " on 29 characters of stdin" in piped.stdout
+    assert not (tmp_path / "cache" / "tmp").exists()
 
 
 def test_a_disk_without_room_for_a_long_stdin_is_one_line(model_path: Path, tmp_path: Path,

@@ -10,15 +10,18 @@ pass before the model's: how many characters, and which of them a vocabulary lac
 A file changed between two readings, or during one (another inode, size, mtime or ctime
 than at the first), is one line: a score of two texts mixed is no score.
 
-stdin cannot be read twice: :func:`stdin_pieces` holds a short one in memory and keeps a
+A pipe cannot be read twice: :func:`stdin_pieces` holds a short one in memory and keeps a
 longer one in a temporary file (unlinked at once) in the cache's ``tmp/`` folder, block
-by block, each block only once the disk there has room for it and SPOOL_MARGIN more.
+by block, each block only once the disk there has room for it and SPOOL_MARGIN more; a
+stdin that is a regular file is read again through its descriptor, as a file is.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +36,11 @@ from rnnplay.corpora.folders import as_text
 from rnnplay.corpora.text import decode, open_regular, probe, read_blocks
 from rnnplay.corpora.text_stream import TextStream
 from rnnplay.folders import cache_dir
+
+try:
+    import fcntl
+except ImportError:  # Windows: no /proc/self/fd either, so stdin is never read again by its descriptor
+    fcntl = None  # type: ignore[assignment]
 
 SPOOL_FROM = 1 << 22  # stdin of more bytes than this is kept in a temporary file, not in memory
 SPOOL_MARGIN = 64 << 20  # bytes a spooled stdin leaves free on its disk, for the other programs there
@@ -102,9 +110,10 @@ class TextFile(TextPieces):
     """A regular file's text, read a piece at a time each time it is asked, never whole; a change to the file
     between readings or during one is one line (see the module)."""
 
-    def __init__(self, path: Path, encoding: str = "utf-8", crlf_as_lf: bool = False) -> None:
+    def __init__(self, path: Path, encoding: str = "utf-8", crlf_as_lf: bool = False, where: str = "") -> None:
+        """``where``: how messages name the file (default: its path)."""
         super().__init__(crlf_as_lf=crlf_as_lf)
-        self.path, self.encoding = path, encoding
+        self.path, self.encoding, self.where = path, encoding, where or str(path)
         self.size: int | None = None  # its bytes at the first reading: another size later is an error
         self.state: tuple[int, ...] | None = None  # its identity and state at the first reading
 
@@ -119,12 +128,12 @@ class TextFile(TextPieces):
             if self.state is None:
                 self.size, self.state = info.st_size, file_state(info)
             self._unchanged(info)
-            yield from text_of(handle, str(self.path), self.encoding, self.size, progress, label)
+            yield from text_of(handle, self.where, self.encoding, self.size, progress, label)
             self._unchanged(os.fstat(handle.fileno()))
 
     def _unchanged(self, info: os.stat_result) -> None:
         if file_state(info) != self.state:
-            raise RnnplayError(f"{self.path} changed while it was read (another file, size or time than at the "
+            raise RnnplayError(f"{self.where} changed while it was read (another file, size or time than at the "
                                "first of rnnplay's passes over it): the result would mix two texts; run the command "
                                "again once nothing writes to it, or on a copy of it")
 
@@ -156,7 +165,10 @@ def text_of(handle: BinaryIO, where: str, encoding: str, size: int | None, progr
 
 def stdin_pieces(stream: BinaryIO, encoding: str, instead: str) -> TextPieces:
     """stdin's text (see the module): in memory up to SPOOL_FROM bytes, else in a temporary file; a disk without
-    room for it is one line, saying what to do ``instead`` as well."""
+    room for it is one line, saying what to do ``instead`` as well. A regular file (``< big.txt``) is read as a
+    file is, through its descriptor, with no copy."""
+    if readable_file(stream):
+        return TextFile(Path(f"/proc/self/fd/{stream.fileno()}"), encoding, where="stdin")
     blocks, size = [], 0
     reader = read_blocks(stream, "stdin", encoding)
     for data in reader:
@@ -166,6 +178,19 @@ def stdin_pieces(stream: BinaryIO, encoding: str, instead: str) -> TextPieces:
             handle, size = spool(chain(blocks, reader), instead)
             return SpooledText(handle, "stdin", encoding, size)
     return TextPieces(decode(b"".join(blocks), "stdin", encoding))
+
+
+def readable_file(stream: BinaryIO) -> bool:
+    """Whether ``stream`` is a regular file open for reading that this system lets rnnplay open again by its
+    descriptor (``/proc/self/fd``), as a file is read at each pass."""
+    if fcntl is None:
+        return False
+    try:
+        fd = stream.fileno()
+        readable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_WRONLY  # `0>file` gives no text to read
+        return readable and stat.S_ISREG(os.fstat(fd).st_mode) and os.path.exists(f"/proc/self/fd/{fd}")
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
 
 
 def spool(blocks: Iterable[bytes], instead: str) -> tuple[BinaryIO, int]:

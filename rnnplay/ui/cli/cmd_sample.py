@@ -46,8 +46,8 @@ examples:
 
 Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
 --seed, --stop and string parameters understand {ESCAPES_SAID} (docs/escapes.md); a seed file or stdin
-is taken as it is, final newline included; a stdin of more than 4 MiB is kept in a temporary file in the
-cache folder while it is read (it needs room there: RNNPLAY_CACHE_DIR)."""
+is taken as it is, final newline included; a piped stdin of more than 4 MiB is kept in a temporary file in
+the cache folder while it is read (it needs room there: RNNPLAY_CACHE_DIR)."""
 
 # The compiled kernels (rnnplay.core.jit) take a moment to load and then save a little on each character:
 # below this many characters, seed and continuation together, they cost more than they save (measured in
