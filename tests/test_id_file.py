@@ -187,6 +187,31 @@ def test_a_late_early_character_needs_no_room_for_a_second_copy(tmp_path: Path) 
         subprocess.run(["umount", str(disk)], check=True)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system takes root")
+def test_a_models_vocabulary_without_room_for_its_ids_is_renumbered_in_memory(tmp_path: Path) -> None:
+    """A model's vocabulary (fine-tuning, resuming) gets the text's ids in a second file. That file was written
+    without asking for room first: on a disk with room for one copy, it filled the disk and failed. Now the room
+    is checked as a build's is, and the ids are renumbered in memory instead, with a note."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        big = tmp_path / "big.txt"
+        line = "the quick brown fox jumps over the lazy dog\n"
+        text = line * (file_corpus_module.ID_FILE_BYTES // len(line) + 1)  # 4.2 MB of 6 MB free
+        big.write_text(text)
+        corpus = file_corpus(big, folder=disk / "ids")
+        wider = Vocab(tuple(sorted(set(text) | set("XYZ"))))
+        ids = corpus.encode(wider)
+        assert np.array_equal(ids, wider.encode(text))
+        assert len(corpus.notes) == 1 and "only" in corpus.notes[0] and "in memory instead" in corpus.notes[0]
+        assert [p.name for p in (disk / "ids").glob("*.ids")] == [corpus.id_file.path(corpus.vocab()).name]
+        assert not list((disk / "ids").glob(".tmp-*"))
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)  # this process holds the text's lock there
+
+
 def test_resuming_an_in_memory_checkpoint_on_the_file_path(tmp_path: Path, cache: Path) -> None:
     memory, mapped = both(write(tmp_path / "t.txt", TEXT))
     whole = new_run(memory, ModelSpec("lstm", 1, 16), TrainConfig(steps=6, **CONFIG))

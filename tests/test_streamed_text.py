@@ -1,11 +1,13 @@
 """`rnnplay score --file` and `rnnplay sample --seed-file` read their file a piece at a time, never whole: the same
-numbers as the text read whole, the memory of a piece, a word up front for a long scoring; stdin, held whole,
-refused while it still fits; a file removed from a folder being read, and a file-size limit (ulimit -f), said as
-such."""
+numbers as the text read whole, the memory of a piece, a word up front for a long scoring; a long stdin kept in
+a temporary file, and refused in one line when the disk has no room for it; a file changed between passes;
+a file removed from a folder being read, and a file-size limit (ulimit -f), said as such."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import re
 import resource
 import signal
@@ -21,9 +23,10 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import prime, prime_stream
 from rnnplay.core.score import score_stream, score_text
 from rnnplay.corpora import text as text_module
-from rnnplay.corpora import text_stream
+from rnnplay.corpora import text_pieces, text_stream
 from rnnplay.corpora.base import no_progress
 from rnnplay.corpora.folders import JoinedStream
+from rnnplay.corpora.id_build import encode_file
 from rnnplay.corpora.text_pieces import TextFile, TextPieces
 from rnnplay.models.library import open_model
 from rnnplay.ui.cli import cmd_sample, main, progress
@@ -224,18 +227,90 @@ def test_sample_from_a_seed_file_in_pieces_is_the_sample_from_the_seed_whole(mod
     assert capsys.readouterr().out == typed and typed.startswith(seed)
 
 
-@pytest.mark.parametrize(("command", "flag"), [(["sample", "--seed", "-"], "--seed-file"),
-                                               (["score", "--text", "-"], "--file")])
-def test_stdin_too_large_for_memory_three_times_over_points_to_the_file_flag(
-    model_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: list[str],
-    flag: str,
+@pytest.mark.parametrize("command", [["sample", "--length", "20", "--rng-seed", "3", "--seed-file"],
+                                     ["score", "--val-split", "--file"]], ids=["sample", "score"])
+def test_a_long_stdin_is_kept_in_a_file_and_read_as_the_file_is(
+    model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
 ) -> None:
-    """stdin cannot be read twice, so it is held whole: three times over while it is read (blocks, joined, text).
-    It was refused only past the whole memory: 1.5 MB passed a 3 MB limit."""
+    """stdin cannot be read twice, so it was held whole, and refused past a third of the memory: 1.5 MB under
+    3 MB. Now past SPOOL_FROM it goes to a temporary file in the cache, gone once read: the file's output."""
     monkeypatch.setattr(text_module, "usable_memory", lambda: 3 << 20)
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode() * (1_500_000 // len(TEXT)))))
-    assert main([command[0], str(model_path), *command[1:]]) == 1
+    monkeypatch.setattr(text_pieces, "SPOOL_FROM", 1 << 16)
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    text = prose(1_500_000, seed=8)
+    (tmp_path / "t.txt").write_text(text)
+    assert main([command[0], str(model_path), *command[1:], str(tmp_path / "t.txt")]) == 0
+    from_file = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main([command[0], str(model_path), *command[1:], "-"]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out == from_file.replace(str(tmp_path / "t.txt"), "stdin")
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+
+
+def test_a_file_given_as_stdin_is_read_in_place_not_copied(model_path: Path, tmp_path: Path) -> None:
+    """``score --file - < big.txt``: stdin is a regular file, read again as a file is, not copied to the cache."""
+    (tmp_path / "t.txt").write_text(("\u00a7" * 99_999 + "R") * 30)  # 6 MB, 30 characters the model knows
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "rnnplay", "score", str(model_path), "--skip-unknown", "--file"]
+    with (tmp_path / "t.txt").open("rb") as text:
+        piped = subprocess.run([*args, "-"], stdin=text, cwd=tmp_path, env=env, capture_output=True, text=True,
+                               timeout=300)
+    named = subprocess.run([*args, "t.txt"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and named.returncode == 0, piped.stderr + named.stderr
+    assert piped.stdout == named.stdout.replace("t.txt", "stdin") and " on 29 characters of stdin" in piped.stdout
+    assert not (tmp_path / "cache" / "tmp").exists()
+
+
+def test_a_disk_without_room_for_a_long_stdin_is_one_line(model_path: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_pieces, "SPOOL_FROM", 1 << 16)
+    monkeypatch.setattr(text_pieces, "SPOOL_MARGIN", 1 << 62)  # more than any disk has free
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(prose(200_000).encode())))
+    assert main(["score", str(model_path), "--file", "-"]) == 1
     err = capsys.readouterr().err
-    assert err == (f"rnnplay: error: stdin has sent more than {(3 << 20) // 3:,} bytes, and its text is held whole, "
-                   f"3 times over while it is read, in the {3 << 20:,} bytes of memory rnnplay may use here; save it "
-                   f"in a file and give {flag} FILE, read a piece at a time\n")
+    assert err.startswith(f"rnnplay: error: stdin has sent more than 0 bytes, and {tmp_path / 'cache' / 'tmp'} has ")
+    assert err.endswith("free some space there, set RNNPLAY_CACHE_DIR to a folder with room, or save it in a file "
+                        "and give --file FILE\n") and err.count("\n") == 1, err
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+
+
+def test_a_file_changed_between_the_passes_of_score_is_refused(model_path: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """score reads a file twice, count then score: rewritten in between with the same size, its score mixed two
+    texts and said nothing."""
+    path = tmp_path / "t.txt"
+    path.write_text(prose(5000, seed=1))
+    tally = TextFile.tally
+
+    def then_changed(self: TextFile, *args: object) -> object:
+        found = tally(self, *args)
+        path.write_text(prose(5000, seed=2))  # the same size, another text
+        return found
+
+    monkeypatch.setattr(TextFile, "tally", then_changed)
+    assert main(["score", str(model_path), "--file", str(path)]) == 1
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == (
+        f"rnnplay: error: {path} changed while it was read (another file, size or time than at the first of "
+        "rnnplay's passes over it): the result would mix two texts; run the command again once nothing writes to "
+        "it, or on a copy of it\n")
+
+
+def test_passes_over_a_file_hash_nothing_and_an_id_file_still_gets_its_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every pass of score and sample hashed the whole text, for a sha256 nothing read."""
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT * 100)
+    sha256 = text_module.text_sha256(TEXT * 100)
+    real = hashlib.sha256
+    monkeypatch.setattr(text_stream.hashlib, "sha256", lambda *a: pytest.fail("a pass hashed its text"))
+    assert "".join(TextFile(path).pieces()) == TEXT * 100
+    monkeypatch.setattr(text_stream.hashlib, "sha256", real)
+    with path.open("rb") as handle:
+        ids = encode_file(handle, path.stat().st_size, str(path), "t", "utf-8", no_progress, tmp_path / "ids")
+    assert ids.sha256 == sha256

@@ -37,6 +37,19 @@ def limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else soft
 
 
+def room() -> int | None:
+    """Bytes the address-space limit leaves to map now (the limit less what is mapped), or None without one."""
+    bytes_ = limit()
+    if bytes_ is None:
+        return None
+    try:
+        with open("/proc/self/statm") as statm:
+            mapped = int(statm.read().split()[0]) * mmap.PAGESIZE
+    except (OSError, ValueError, IndexError):
+        return bytes_
+    return max(bytes_ - mapped, 0)
+
+
 def described() -> str:
     """``"the address-space limit of 390 MiB (ulimit -v)"`` when one is set, else ``""``."""
     bytes_ = limit()

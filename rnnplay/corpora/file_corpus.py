@@ -83,8 +83,17 @@ class FileCorpus(Corpus):
         return self.id_file.vocab
 
     def encode(self, vocab: Vocab) -> np.ndarray:
-        """The ids in ``vocab``: a read-only memory map of the cached id file (renumbered once for a new vocab)."""
-        return self.id_file.ids(vocab)
+        """The ids in ``vocab``: a read-only memory map of the cached id file (renumbered once for a new vocab).
+
+        When the cache has no room for a new vocabulary's ids, they are renumbered into memory instead if they fit
+        (MEMORY_SHARE), as a build's text is, and :attr:`notes` says so."""
+        try:
+            return self.id_file.ids(vocab)
+        except CacheError as err:
+            if not fits_in_memory(self.chars * np.dtype(vocab.id_dtype).itemsize):
+                raise
+            self.notes.append(f"{err} (this time the ids were renumbered in memory instead)")
+            return self.id_file.ids_in_memory(vocab)
 
     def unknown(self, vocab: Vocab) -> list[str]:
         return self.id_file.unknown(vocab)

@@ -84,7 +84,7 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
 
     ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s".
     """
-    return encode_text(TextStream(handle, where, encoding, size), size, name, progress, folder)
+    return encode_text(TextStream(handle, where, encoding, size, hashed=True), size, name, progress, folder)
 
 
 def encode_text(stream: TextSource, size: int, name: str, progress: Progress, folder: Path) -> IdFile:

@@ -84,14 +84,31 @@ class IdFile:
         path = self.path(vocab)
         if vocab == self.vocab:  # the own ids: checked when found (:meth:`find`), or just written
             return np.memmap(path, dtype=vocab.id_dtype, mode="r", shape=(self.chars,))
-        index = {c: i for i, c in enumerate(vocab.chars)}
-        table = np.array([index[c] for c in self.vocab.chars], dtype=np.int64)
+        table = self._table(vocab)
         counts = np.zeros(len(vocab), dtype=np.int64)
         counts[table] = self.counts
         if not _sound(path, self.chars, vocab.id_dtype, counts):  # missing, cut short or damaged: made again
+            check_room(self.folder, self.chars * np.dtype(vocab.id_dtype).itemsize)
             with writing(path) as out:
                 renumber(self.path(self.vocab), self.vocab.id_dtype, out, table, vocab.id_dtype)
         return np.memmap(path, dtype=vocab.id_dtype, mode="r", shape=(self.chars,))
+
+    def ids_in_memory(self, vocab: Vocab) -> np.ndarray:
+        """:meth:`ids` renumbered into memory, a chunk at a time, when the cache has no room for their file."""
+        out = np.empty(self.chars, dtype=vocab.id_dtype)
+        convert = _converter(self.vocab.id_dtype, self._table(vocab), vocab.id_dtype)
+        done = 0
+        with open(self.path(self.vocab), "rb") as src:
+            while block := src.read(CHUNK_IDS * self.vocab.id_dtype.itemsize):
+                ids = np.frombuffer(convert(block), dtype=vocab.id_dtype)
+                out[done : done + len(ids)] = ids
+                done += len(ids)
+        return out
+
+    def _table(self, vocab: Vocab) -> np.ndarray:
+        """own id -> id in ``vocab`` (which covers the text)."""
+        index = {c: i for i, c in enumerate(vocab.chars)}
+        return np.array([index[c] for c in self.vocab.chars], dtype=np.int64)
 
     def save(self) -> None:
         """Write the sidecar (after the own ids are in place): from now on the text's ids are found."""

@@ -12,10 +12,12 @@ import contextlib
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import BinaryIO
 
+from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
@@ -190,24 +192,33 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
                                "programs or use a part of it") from None
 
 
-def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", block: int = 1 << 20,
-                instead: str = "give a part of it") -> str:
-    """All of ``stream``'s text (a pipe, a terminal), read a block at a time so that Ctrl-C lands between
-    blocks: one that starts binary (``< /dev/zero``) is refused at its first block, one that would not fit in
-    this machine's memory (held about STREAM_COPIES times over while it is read: the blocks, joined, decoded)
-    before it fills it, saying what to do ``instead``."""
-    blocks = [stream.read(BINARY_SNIFF)]
-    check_not_binary(blocks[0], where, encoding)
-    wanted, size, memory = BINARY_SNIFF, len(blocks[0]), usable_memory()
-    while len(blocks[-1]) == wanted:  # a short read is the end: read again, a terminal would wait for a second ^D
-        wanted = block
-        blocks.append(stream.read(block))
-        size += len(blocks[-1])
-        if memory and size > memory // STREAM_COPIES:
-            raise RnnplayError(f"{where} has sent more than {memory // STREAM_COPIES:,} bytes, and its text is held "
-                               f"whole, {STREAM_COPIES} times over while it is read, in the {memory:,} bytes of "
-                               f"memory rnnplay may use here; {instead}")
+def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", instead: str = "give a part of it",
+                held: int = STREAM_COPIES) -> str:
+    """All of ``stream``'s text (a pipe, a terminal), read a block at a time (:func:`read_blocks`): one that would
+    not fit in this process's memory (held about ``held`` times over, STREAM_COPIES while it is read: the blocks,
+    joined, decoded) is refused before it fills it, saying what to do ``instead``."""
+    blocks, size, memory = [], 0, memory_room()
+    for data in read_blocks(stream, where, encoding):
+        blocks.append(data)
+        size += len(data)
+        if memory and size > memory // held:
+            raise RnnplayError(f"{where} has sent more than {memory // held:,} bytes, and its text is held whole, "
+                               f"{held} times over while it is used, in the {memory:,} bytes of memory rnnplay may "
+                               f"use here; {address_space.advice()}{instead}")
     return decode(b"".join(blocks), where, encoding)
+
+
+def read_blocks(stream: BinaryIO, where: str, encoding: str, block: int = 1 << 20) -> Iterator[bytes]:
+    """``stream``'s bytes a block at a time, so that Ctrl-C lands between blocks; one that starts binary
+    (``< /dev/zero``) is refused at its first block. A short read is the end (read again, a terminal would wait
+    for a second ^D)."""
+    data, wanted = stream.read(BINARY_SNIFF), BINARY_SNIFF
+    check_not_binary(data, where, encoding)
+    while True:
+        yield data
+        if len(data) < wanted:
+            return
+        data, wanted = stream.read(block), block
 
 
 def open_regular(path: Path, what: str = "file", limit: int | None = None,
@@ -252,6 +263,12 @@ def usable_memory() -> int | None:
     container, systemd's MemoryMax=, which ends a process past it with no word); None where nothing says."""
     limit = memory_limit()
     return limit[0] if limit else None
+
+
+def memory_room() -> int | None:
+    """:func:`usable_memory`, or less where an address-space limit (``ulimit -v``) leaves less room to map."""
+    found = [n for n in (usable_memory(), address_space.room()) if n is not None]
+    return min(found) if found else None
 
 
 def memory_limit() -> tuple[int, str] | None:

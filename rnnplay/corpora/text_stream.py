@@ -43,20 +43,23 @@ class TextSource(Protocol):
 
 class TextStream:
     """The text of an open file, a piece at a time (:meth:`begin`, then :meth:`pieces`); :attr:`sha256` once they
-    are all read."""
+    are all read, if it was asked for."""
 
     def __init__(self, handle: BinaryIO, where: str, encoding: str, size: int | None = None,
-                 digest: Any = None) -> None:
-        """``size``: the file's bytes when it was opened (more or fewer by the end is an error); ``digest``: a
-        hashlib object that the text's UTF-8 goes into, if it is to hash more than this file's text."""
+                 digest: Any = None, hashed: bool = False) -> None:
+        """``size``: the file's bytes when it was opened (more or fewer by the end is an error); ``hashed``: the
+        text's sha256 is wanted; ``digest``: a hashlib object that the text's UTF-8 goes into, if it is to hash
+        more than this file's text. With neither, nothing is hashed."""
         self.handle, self.where, self.encoding, self.size = handle, where, encoding, size
         self.codec = text_codec(encoding)
         self.done = 0  # bytes read so far
-        self._digest = digest if digest is not None else hashlib.sha256()
+        self._digest = digest if digest is not None else hashlib.sha256() if hashed else None
         self._first = b""  # the first chunk, read by begin()
 
     @property
     def sha256(self) -> str:
+        if self._digest is None:
+            raise ValueError("this TextStream hashes nothing: make it with hashed=True")
         return self._digest.hexdigest()
 
     def begin(self, skip_binary: bool = False) -> bool:
@@ -82,7 +85,8 @@ class TextStream:
         while True:
             held = decoder.getstate()[0]
             piece = data if raw and not held and data.isascii() else self._decode(decoder, data, fed - len(held))
-            self._digest.update(data if raw else piece.encode("utf-8"))
+            if self._digest is not None:
+                self._digest.update(data if raw else piece.encode("utf-8"))
             if self.size is None or self.done < self.size:  # the last call is the caller's, when it is done
                 progress(label, self.done, self.size, "B")
             if piece:

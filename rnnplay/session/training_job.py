@@ -132,11 +132,10 @@ class Runner:
         characters of the corpus it lacks are added to its vocabulary, as `rnnplay train
         --init-from` does, and the checkpoint records its ancestry); with no model loaded, or with a
         ``spec``, a new model of that shape (or of the session's ``spec``) starts. The checkpoint goes
-        to ``out``, or to a free name in the model library; an existing file is never
-        replaced. ``best``: also keep the checkpoint with the lowest validation loss there. ``workers`` > 1
-        or a ``ray_address``: each step on that many Ray workers (:mod:`rnnplay.distributed.data_parallel`).
-        ``encoding``: the text encoding of a corpus read from files. ``checkpoint_every``: save every that many
-        steps (0: only when it ends).
+        to ``out``, or to a free name in the model library; an existing file is never replaced. ``best``: also
+        keep the lowest validation loss's checkpoint there. ``workers`` > 1 or a ``ray_address``: each step on
+        that many Ray workers (:mod:`rnnplay.distributed.data_parallel`). ``encoding``: the text encoding of a
+        corpus read from files. ``checkpoint_every``: save every that many steps (0: only when it ends).
         """
         s = self.session
         self.refuse_while_training("start another")
@@ -147,11 +146,12 @@ class Runner:
         target = new_file(out, "out") if out else None
         best_path = new_file(best, "best") if best else None
         corpus = self._load_corpus(corpus_spec, encoding)
+        said = len(corpus.notes)  # said as it loaded; a model's vocabulary's ids kept in memory are noted later
         with released_on_failure(corpus):
             self._fit_config(config, corpus)
             cluster.check(config.batch_size)
             run, what = self._make_run(corpus_spec, corpus, config, spec)
-            for warning in run.warnings:
+            for warning in (*corpus.notes[said:], *run.warnings):
                 s.warn(warning)
             target = target or library_target(corpus.name)
             check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())

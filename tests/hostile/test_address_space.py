@@ -13,11 +13,13 @@ threads and the compiled kernels are on, as a user runs them.
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from .harness import Sandbox, assert_one_line_error
+from .harness import Outcome, Sandbox, assert_one_line_error, limit_address_space
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="address-space limits as Linux counts them")
 
@@ -45,3 +47,40 @@ def test_bundled_model_under_an_address_space_limit(command: str, limit_mib: int
     (sandbox.work / "t.txt").write_text(TEXT)
     args = ["sample", "--length", "200"] if command == "sample" else ["score", "--file", "t.txt"]
     outcome_is_sound(sandbox, args, limit_mib)
+
+
+PIPED_MIB = 256  # more than the limit below leaves to map once Python, numpy and rnnplay are in
+LINE = ("\u00a7" * 99_999 + "e") * 5 + "\n"  # a MB: 500,001 characters, 6 of them known to the bundled model
+
+
+@pytest.mark.parametrize("command", ["sample", "score", "neurons"])
+def test_a_piped_text_larger_than_the_limit_is_streamed(command: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    """``cat BIG | rnnplay score --file -`` under ``ulimit -v``: stdin was held whole (blocks, joined, text) and ran
+    out of room; now it is kept in a temporary file in the cache and read a piece at a time, as a file is. The text
+    is mostly a character the bundled model has never seen, so the model reads little of it. neurons holds its text
+    whole: refused in one line, before it runs out of room."""
+    big = tmp_path / "big.txt"
+    with big.open("w") as f:
+        for _ in range(PIPED_MIB):
+            f.write(LINE)
+    args = {"sample": ["sample", "--seed", "-", "--length", "5", "--rng-seed", "1"],
+            "score": ["score", "--file", "-", "--skip-unknown"],
+            "neurons": ["neurons", "--find", "inside-quotes", "--file", "-"]}[command]
+    with big.open("rb") as text, (tmp_path / "out.txt").open("w") as out:
+        cat = subprocess.Popen(["cat"], stdin=text, stdout=subprocess.PIPE)  # a real pipe
+        done = subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=sandbox.work, env=sandbox.env,
+                              stdin=cat.stdout, stdout=out, stderr=subprocess.PIPE, text=True, timeout=600,
+                              preexec_fn=lambda: limit_address_space(400 * MIB))
+        cat.stdout.close()
+        cat.wait()
+    err = done.stderr
+    if command == "neurons":
+        assert_one_line_error(Outcome(done.returncode, "", err, 0.0), mentions=("ulimit -v", "give a part of it"))
+        return
+    assert done.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and not list((sandbox.root / "cache").rglob("tmp/*"))
+    said = (tmp_path / "out.txt").read_text()
+    if command == "score":
+        assert said.endswith(f" on {PIPED_MIB * 6 - 1:,} characters of stdin\n"), said
+    else:
+        assert len(said) == PIPED_MIB * len(LINE) + 6 and said.startswith(LINE)  # the seed as it came, 5 more

@@ -10,11 +10,13 @@ written even to a pipe or a file; ``NO_COLOR`` leaves them out.
 from __future__ import annotations
 
 import argparse
+import stat
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.neurons import (
@@ -28,6 +30,7 @@ from rnnplay.core.neurons import (
 )
 from rnnplay.core.params import unescape
 from rnnplay.core.vocab import describe_char
+from rnnplay.corpora.text import memory_room, probe, read_stream
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
@@ -36,6 +39,10 @@ from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
 
 ORDER = 60
+# Bytes of memory held for each character of the text, found by measuring (docs/inspect.md): --find keeps the text,
+# its ids and a few numbers a character; --unit also builds the coloured text, character by character.
+FIND_BYTES = 32
+UNIT_BYTES = 600
 EXAMPLES = f"""\
 conditions: {", ".join(CONDITIONS)}, regex:PATTERN
 
@@ -72,7 +79,7 @@ def _text(args: argparse.Namespace, model: Model) -> str:
     if args.text is not None:
         text = unescape(args.text)  # \n a newline, as in every text typed in a command (docs/escapes.md)
     elif args.file is not None:
-        text = read_stdin("the text", args.encoding) if args.file == "-" else read_text(Path(args.file), args.encoding)
+        text = read_whole(args.file, args.encoding, FIND_BYTES if args.unit is None else UNIT_BYTES)
     else:
         raise RnnplayError("give the text to read with --text TEXT or --file PATH")
     unknown = model.vocab.unknown(text)
@@ -85,6 +92,20 @@ def _text(args: argparse.Namespace, model: Model) -> str:
     if unknown:
         print(f"rnnplay: note: skipping characters the model has never seen: {names}", file=sys.stderr)
     return text
+
+
+def read_whole(name: str, encoding: str, per_char: int) -> str:
+    """The text of the file ``name`` (- for stdin), held whole, with ``per_char`` bytes more for each character
+    while it is read: one too large for the memory left (or the address-space limit) refused before it is read."""
+    if name == "-":
+        return read_stdin("the text", lambda data: read_stream(data, "stdin", encoding, held=per_char))
+    path = Path(name)
+    info, room = probe(path), memory_room()
+    if info is not None and stat.S_ISREG(info.st_mode) and room is not None and info.st_size * per_char > room:
+        raise RnnplayError(f"{path} has {info.st_size:,} bytes, and rnnplay neurons holds about {per_char} bytes for "
+                           f"each character of its text at once, more than the {room:,} bytes of memory it may use "
+                           f"here; {address_space.advice()}give a part of it, of at most {room // per_char:,} bytes")
+    return read_text(path, encoding)
 
 
 def _unit(spec: str, model: Model) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO, TypeVar
 
 import numpy as np
 from rich.console import Console
@@ -22,8 +22,8 @@ from rnnplay.core.params import ESCAPES_SAID, unescape
 from rnnplay.core.sampler import parse_assignments
 from rnnplay.core.score import RunningScore
 from rnnplay.core.vocab import describe_char, unknown_error
-from rnnplay.corpora.text import decode, read_regular_file, read_stream
-from rnnplay.corpora.text_pieces import TextFile, TextPieces
+from rnnplay.corpora.text import decode, read_regular_file
+from rnnplay.corpora.text_pieces import TextFile, TextPieces, stdin_pieces
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import plugin_prints_to_stderr
@@ -46,12 +46,15 @@ examples:
 
 Samplers and their parameters: rnnplay plugins, or docs/samplers.md.
 --seed, --stop and string parameters understand {ESCAPES_SAID} (docs/escapes.md); a seed file or stdin
-is taken as it is, final newline included."""
+is taken as it is, final newline included; a piped stdin of more than 4 MiB is kept in a temporary file in
+the cache folder while it is read (it needs room there: RNNPLAY_CACHE_DIR)."""
 
 # The compiled kernels (rnnplay.core.jit) take a moment to load and then save a little on each character:
 # below this many characters, seed and continuation together, they cost more than they save (measured in
 # docs/samplers.md and docs/performance.md).
 COMPILE_FROM = 25_000
+SPOOL_INSTEAD = "save it in a file and give %s FILE"  # what to do when a long stdin finds no room on the disk
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -134,10 +137,10 @@ def heat_console(wanted: str | None, out: TextIO) -> tuple[Console, bool]:
 
 
 def read_seed(args: argparse.Namespace) -> TextPieces:
-    """The seed: a file, read a piece at a time each time it is asked; --seed with its escapes (docs/escapes.md),
-    or stdin's text as it is, in memory."""
+    """The seed: a file, read a piece at a time each time it is asked; --seed with its escapes (docs/escapes.md);
+    stdin's text as it is, a long one kept in a temporary file (:func:`~rnnplay.corpora.text_pieces.stdin_pieces`)."""
     if args.seed_file == "-" or args.seed == "-":
-        return TextPieces(read_stdin("the seed", args.encoding, "--seed-file"))
+        return read_stdin("the seed", lambda data: stdin_pieces(data, args.encoding, SPOOL_INSTEAD % "--seed-file"))
     if args.seed_file is not None:
         return TextFile(Path(args.seed_file), args.encoding)
     return TextPieces(unescape(args.seed))
@@ -148,29 +151,22 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     return decode(read_regular_file(path), str(path), encoding)
 
 
-def read_stdin(what: str, encoding: str = "utf-8", file_flag: str = "") -> str:
-    """All of stdin as text, as it is; on a terminal, say how to end it first. Too much for the memory, it says to
-    save it in a file for ``file_flag`` (which reads a file a piece at a time), or else to give a part of it."""
+def read_stdin(what: str, read: Callable[[BinaryIO], T]) -> T:
+    """What ``read`` makes of stdin; on a terminal, say how to end it first. A stdin that cannot be read (``nohup``
+    opens /dev/null write-only in its place) is one line."""
     if sys.stdin is None:
         raise RnnplayError(f"there is no stdin to read {what} from; pass it as an argument or a file")
-    if not sys.stdin.isatty():
-        return read_stdin_stream(what, encoding, file_flag)
-    print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
+    if sys.stdin.isatty():
+        print(f"rnnplay: reading {what} from the terminal; end it with Ctrl+D", file=sys.stderr)
     try:
-        return read_stdin_stream(what, encoding, file_flag)
-    except KeyboardInterrupt:
-        print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
-        raise
-
-
-def read_stdin_stream(what: str, encoding: str, file_flag: str = "") -> str:
-    """stdin's text; one that cannot be read (``nohup`` opens /dev/null write-only in its place) is one line."""
-    instead = f"save it in a file and give {file_flag} FILE, read a piece at a time" if file_flag else ""
-    try:
-        return read_stream(sys.stdin.buffer, "stdin", encoding, instead=instead or "give a part of it")
+        return read(sys.stdin.buffer)
     except OSError as err:
         raise RnnplayError(f"cannot read stdin: {err.strerror or err}; pipe {what} in, or pass it as an argument "
                            "or a file") from None
+    except KeyboardInterrupt:
+        if sys.stdin.isatty():
+            print(file=sys.stderr)  # the "interrupted" line on a line of its own, not after what was typed
+        raise
 
 
 def heat_paint(console: Console, running: RunningScore, model: Model, shown: Callable[[str], str]

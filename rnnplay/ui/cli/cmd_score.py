@@ -11,11 +11,11 @@ from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.params import ESCAPES_SAID, unescape
 from rnnplay.core.score import describe_unknown, score_stream
 from rnnplay.core.vocab import Vocab
-from rnnplay.corpora.text_pieces import Tally, TextFile, TextPieces
+from rnnplay.corpora.text_pieces import Tally, TextFile, TextPieces, stdin_pieces
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
-from rnnplay.ui.cli.cmd_sample import read_stdin
+from rnnplay.ui.cli.cmd_sample import SPOOL_INSTEAD, read_stdin
 from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.event_text import loss_text
 
@@ -29,7 +29,9 @@ examples:
   cat scene.txt | rnnplay score --text - --skip-unknown
 
 Every character but the first is scored from everything before it, as in training.
-CRLF line ends are read as LF when the model has never seen a '\\r' (it was trained on LF text)."""
+CRLF line ends are read as LF when the model has never seen a '\\r' (it was trained on LF text).
+A file is read twice (count, then score); one that changes in between is refused, not scored as two texts.
+stdin piped in past 4 MiB is kept in a temporary file in the cache folder (RNNPLAY_CACHE_DIR) for those passes."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                       EXAMPLES)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help=f"the text to score ({ESCAPES_SAID} understood); - reads it from stdin")
-    src.add_argument("--file", metavar="PATH", help="a file whose text to score; - reads it from stdin")
+    src.add_argument("--file", metavar="PATH", help="a file whose text to score; - reads it from stdin (a pipe's past "
+                     "4 MiB kept in a temporary file in the cache folder, as the text is read twice: count, then score)")
     p.add_argument("--val-split", action="store_true", help="score only the last 10%% (the validation split)")
     p.add_argument("--skip-unknown", action="store_true",
                    help="leave out characters the model has never seen (and say how many) instead of refusing")
@@ -87,9 +90,10 @@ def scored_part(source: TextPieces, vocab: Vocab, what: str, val_split: bool) ->
 
 
 def read_source(args: argparse.Namespace) -> tuple[TextPieces, str]:
-    """(the text, how to name it): --file, read a piece at a time; --text with its escapes, or stdin, in memory."""
+    """(the text, how to name it): --file, read a piece at a time; --text with its escapes; stdin, a long one kept
+    in a temporary file for the passes (:func:`~rnnplay.corpora.text_pieces.stdin_pieces`)."""
     if args.file is not None and args.file != "-":
         return TextFile(Path(args.file), args.encoding), printable(args.file)
     if args.text == "-" or args.file == "-":  # `--file -` reads stdin too, as most tools' do
-        return TextPieces(read_stdin("the text", args.encoding, "--file")), "stdin"
+        return read_stdin("the text", lambda data: stdin_pieces(data, args.encoding, SPOOL_INSTEAD % "--file")), "stdin"
     return TextPieces(unescape(args.text)), "the text"

@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
                                "its own")
     corpus = read_corpus(args.corpus, args.encoding)
+    said = len(corpus.notes)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
     no_budget = args.resume is None and all(k not in settings for k in BUDGET_FIELDS)
     try:
@@ -133,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
+    for note in corpus.notes[said:]:  # the model's vocabulary's ids, when the cache had no room for them
+        say(f"rnnplay: note: {note}")  # as read_corpus says a load's
     for warning in run_.warnings:
         say(f"warning: {warning}")
     return train(run_, args, cluster, (out, best, plot))
