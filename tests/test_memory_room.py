@@ -8,11 +8,14 @@ and a copy of /proc/self/cgroup naming the group, which ``$RNNPLAY_CGROUP_ROOT``
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from rnnplay.core.memory_estimate import StepShape, training_footprint
 
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
 RUN = ["--cell", "lstm", "--layers", "1", "--hidden", "64", "--batch-size", "16", "--seq-length", "40",
@@ -94,3 +97,19 @@ def test_a_bad_status_interval_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1 and done.stderr.strip().splitlines() == [
         "rnnplay: error: RNNPLAY_STATUS_SECONDS=soon is not a number of seconds; give one such as "
         "RNNPLAY_STATUS_SECONDS=30, or unset it"]
+
+
+def test_the_estimate_counts_the_gradient_sets_a_step_holds_at_once() -> None:
+    """Each chunk's gradients are added in chunk order and freed (core/parallel_step.py): a step holds the sum and
+    the sets of the chunks its workers have in hand, not one set for every chunk of the batch."""
+    shapes = {"layers.0.W_xh": (65, 2048), "layers.0.W_hh": (512, 2048), "layers.0.b_h": (2048,),
+              "head.W_hy": (512, 65), "head.b_y": (65,)}
+    one_set = 4 * sum(math.prod(s) for s in shapes.values())
+
+    def gradients(batch: int) -> int:
+        step = StepShape(batch=batch, seq=100, chunk=8, workers=8)
+        return training_footprint(shapes, 512, 1, 65, step, slots=2, compiler=False).gradients
+
+    assert gradients(256) == 9 * one_set  # 32 chunks: the sum and the 8 workers' sets
+    assert gradients(64) == 8 * one_set  # 8 chunks, all in flight at once
+    assert gradients(8) == one_set

@@ -5,13 +5,18 @@ No timings here: the speed is in docs/performance.md (benchmarks/under_load.py).
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
 from rnnplay.core import parallel_step
 from rnnplay.core.cells import LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnplay.core.cells.base import Cell
-from rnnplay.core.dropout import Dropout
+from rnnplay.core.dropout import Dropout, Masks
 from rnnplay.core.model import Model, States
 from rnnplay.core.optim import Adam, clip_by_global_norm
 from rnnplay.core.vocab import Vocab
@@ -114,3 +119,116 @@ def test_a_failing_chunk_raises_in_the_caller(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(parallel_step, "chunk_loss_and_grads", broken)
     with pytest.raises(RuntimeError, match="chunk failed"):
         parallel_step.loss_and_grads(model, inputs, targets, model.initial_state(B), workers=2)
+
+
+def ordered_sum(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
+                chunk: int) -> tuple[float, dict[str, np.ndarray]]:  # fmt: skip
+    """The step done by hand: each chunk alone, in order, then loss l0 + l1 + … and gradients g0 + g1 + …."""
+    results = []
+    for lo, hi in parallel_step.chunk_bounds(inputs.shape[1], chunk):
+        part_states, part_masks = parallel_step.streams_part(states, masks, slice(lo, hi))
+        results.append(parallel_step.chunk_loss_and_grads(model, inputs[:, lo:hi], targets[:, lo:hi], part_states,
+                                                          part_masks, inputs.size))
+    grads = {name: g.copy() for name, g in results[0][1].items()}
+    for _, chunk_grads, _ in results[1:]:
+        for name, g in chunk_grads.items():
+            grads[name] += g
+    return sum(loss for loss, _, _ in results) / inputs.size, grads
+
+
+@pytest.mark.parametrize("chunk", [40, 20, 8, 5, 3], ids=lambda c: f"{-(-B // c)}-chunks")
+@pytest.mark.parametrize("workers", [1, 3])
+def test_the_step_is_bit_for_bit_the_ordered_sum_of_its_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int,
+                                                                workers: int) -> None:  # fmt: skip
+    monkeypatch.setattr(parallel_step, "chunk_size", lambda model: chunk)
+    model = Model(LSTMCell(), VOCAB, 24, 2, 0.3, seed=21)
+    inputs, targets = batch(22)
+    states = carried(model, 23)
+    want_loss, want = ordered_sum(model, inputs, targets, states, model.dropout_masks(np.random.default_rng(24), T, B),
+                                  chunk)
+    loss, grads, _ = parallel_step.loss_and_grads(model, inputs, targets, states, np.random.default_rng(24),
+                                                  workers=workers)
+    assert loss == want_loss
+    assert grads.keys() == want.keys()
+    for name, g in want.items():
+        assert np.array_equal(grads[name], g), name
+
+
+class GradientSets:
+    """Wraps chunk_loss_and_grads: each chunk's gradient set watched until it is freed.
+
+    With ``workers=1`` the chunks run one after the other; chunk k (k ≥ 3) first waits, up to WAIT
+    seconds, for chunk k-2's gradients to be gone. Added in order and let go, they are gone once
+    the caller has taken chunk k-2; kept until every chunk is done, they never are, and ``late``
+    records the chunk that waited in vain (it waits no more after that).
+    """
+
+    WAIT = 30.0  # a guard against a hang on code that keeps every set; never reached when the sets go
+
+    def __init__(self, real: Callable[..., parallel_step.ChunkResult]) -> None:
+        self.real = real
+        self.freed: list[threading.Event] = []
+        self.alive = self.most = 0
+        self.late: int | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, *args: Any) -> parallel_step.ChunkResult:
+        k = len(self.freed)
+        if k >= 3 and self.late is None and not self.freed[k - 2].wait(self.WAIT):
+            self.late = k
+        result = self.real(*args)
+        gone = threading.Event()
+        self.freed.append(gone)
+        with self.lock:
+            self.alive += 1
+            self.most = max(self.most, self.alive)
+        weakref.finalize(result[1]["layers.0.W_hh"], self.let_go, gone)
+        return result
+
+    def let_go(self, gone: threading.Event) -> None:
+        with self.lock:
+            self.alive -= 1
+        gone.set()
+
+
+def test_a_chunk_s_gradients_are_let_go_once_added(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel_step, "chunk_size", lambda model: 2)  # 20 chunks
+    sets = GradientSets(parallel_step.chunk_loss_and_grads)
+    monkeypatch.setattr(parallel_step, "chunk_loss_and_grads", sets)
+    model = Model(LSTMCell(), VOCAB, 24, 2, 0.3, seed=31)
+    inputs, targets = batch(32)
+    parallel_step.loss_and_grads(model, inputs, targets, carried(model, 33), np.random.default_rng(34), workers=1)
+    assert len(sets.freed) == B // 2
+    assert sets.late is None, f"chunk {sets.late} started with chunk {sets.late - 2}'s gradients still kept"
+    assert sets.most <= 3  # the sum (chunk 0's arrays), the chunk the caller is adding, the one just done
+
+
+def test_ctrl_c_while_adding_leaves_no_chunk_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel_step, "chunk_size", lambda model: 4)  # 10 chunks on 3 workers
+    real, added = parallel_step.chunk_loss_and_grads, parallel_step.ChunkSum.add
+    interrupted, started, running = threading.Event(), [], []
+
+    def chunk(*args: Any) -> parallel_step.ChunkResult:
+        later = bool(started)  # the first chunk runs at once, the others wait to be at work when the caller is
+        started.append(1)  # interrupted
+        running.append(1)
+        try:
+            if later:
+                interrupted.wait(GradientSets.WAIT)
+            return real(*args)
+        finally:
+            running.pop()
+
+    def add(summed: parallel_step.ChunkSum, result: parallel_step.ChunkResult) -> None:
+        added(summed, result)
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel_step, "chunk_loss_and_grads", chunk)
+    monkeypatch.setattr(parallel_step.ChunkSum, "add", add)
+    model = Model(LSTMCell(), VOCAB, 24, 2, seed=41)
+    inputs, targets = batch(42)
+    with pytest.raises(KeyboardInterrupt):
+        parallel_step.loss_and_grads(model, inputs, targets, carried(model, 43), workers=3)
+    assert running == []  # every chunk begun had finished before the interrupt reached the caller
+    assert 1 < len(started) < B // 4  # some were at work then, the rest were cancelled

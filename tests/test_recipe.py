@@ -8,6 +8,7 @@ docs/training.md ("What was tried", from benchmarks/recipe.py).
 
 from __future__ import annotations
 
+import tracemalloc
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from rnnplay.core import parallel_step
 from rnnplay.core.cells import LSTMCell, RNNCell
 from rnnplay.core.cells.base import Cell
-from rnnplay.core.dropout import Dropout
+from rnnplay.core.dropout import Dropout, keep_mask
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.optim import warmed_up_lr
@@ -50,6 +51,37 @@ def test_the_masks_have_the_shape_of_their_kind() -> None:
     part = masks.streams(slice(1, 3))
     assert part.outputs[0].shape == (1, 2, 4) and part.weights is masks.weights  # shared by every chunk
     assert model.dropout_masks(None, 6, 3).outputs == [None, None]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("locked", [False, True], ids=["step", "locked"])
+def test_the_output_masks_are_booleans_applied_with_the_bits_of_the_float_masks(dtype: type, locked: bool) -> None:
+    model = noisy_model(LSTMCell(), Dropout(0.3, locked=locked), dtype, hidden=9)
+    masks = model.dropout_masks(np.random.default_rng(5), 7, 5)
+    rng = np.random.default_rng(5)  # the float masks, drawn whole, layer after layer, from the same seed
+    floats = [keep_mask(rng, (1 if locked else 7, 5, 9), 0.3, dtype) for _ in range(2)]
+    x = np.random.default_rng(6).standard_normal((7, 5, 9)).astype(dtype)
+    x[0, 0, :] = [np.nan, np.inf, -np.inf, -0.0, 0.0, -1e-30, 1e30, -3.0, 3.0]
+    for i, want in enumerate(floats):
+        assert masks.outputs[i].dtype == bool and masks.outputs[i].shape == want.shape  # a quarter of float32's
+        with np.errstate(invalid="ignore"):  # ±inf dropped: NaN, both ways
+            got, product = masks.dropped(i, x), x * want
+        assert got.dtype == x.dtype and np.array_equal(got, product, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(product))  # -0.0 where a negative value is dropped
+    assert masks.outputs[0].tobytes() != masks.outputs[1].tobytes()
+
+
+def test_drawing_the_output_masks_makes_no_float_array_of_the_batch() -> None:
+    model = noisy_model(LSTMCell(), Dropout(0.2), np.float32, hidden=64)
+    T, B = 50, 64
+    tracemalloc.start()
+    try:
+        model.dropout_masks(np.random.default_rng(0), T, B)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_layer = T * B * 64  # booleans: a byte a unit (float32 masks were 4, and their draws 4 more)
+    assert peak < 2 * one_layer + one_layer // 2
 
 
 @pytest.mark.parametrize("cell", [LSTMCell(), RNNCell()], ids=lambda c: c.name)

@@ -20,6 +20,11 @@ takes each chunk's columns (:meth:`Masks.streams`); the weight masks belong to t
 whole batch and go to every chunk as they are. Masks are drawn in a fixed order
 (outputs layer by layer, then the weights layer by layer), so a seed gives the same
 masks however the step is split.
+
+The output masks, one value per character of the batch and unit, are kept as booleans
+(a byte, not four) and drawn a time step at a time (no float array of the batch's
+size), from the same numbers in the same order as float masks drawn whole: the same
+seed trains the same weights, bit for bit.
 """
 
 from __future__ import annotations
@@ -36,14 +41,32 @@ DROPOUT_KINDS = ("step", "locked")  # the output masks: a new one every time ste
 
 
 class Masks(NamedTuple):
-    """One step's masks: ``outputs[i]`` for layer i's output (or None), ``weights[i]`` {weight name: mask}."""
+    """One step's masks: ``outputs[i]`` the units kept in layer i's output (booleans, or None), ``weights[i]``
+    {weight name: mask}; ``scale``, 1/keep in the model's dtype, what a kept output is multiplied by.
+
+    The output masks are the large ones, one value per character of the batch and unit: kept
+    as booleans, a quarter of the floats they stand for, and applied by :meth:`dropped`.
+    """
 
     outputs: list[np.ndarray | None]
     weights: list[Params]
+    scale: Any = 1.0
 
     def streams(self, part: slice) -> Masks:
         """The masks of the streams ``part``: the output masks' columns (axis 1); the weight masks are shared."""
-        return Masks([None if m is None else m[:, part] for m in self.outputs], self.weights)
+        return Masks([None if m is None else m[:, part] for m in self.outputs], self.weights, self.scale)
+
+    def dropped(self, i: int, x: np.ndarray) -> np.ndarray:
+        """``x`` (T, B, H) times layer i's output mask (``scale`` where kept, else 0), as a new array.
+
+        x·kept is x or ±0 exactly, so (x·kept)·scale has the bits of x times the float mask.
+        """
+        kept = self.outputs[i]
+        if kept is None:
+            return x
+        out = x * kept
+        out *= self.scale
+        return out
 
 
 def no_masks(num_layers: int) -> Masks:
@@ -76,7 +99,7 @@ class Dropout:
         if rng is None or not self.active:
             return no_masks(len(layers))
         shape = (1 if self.locked else T, B, H)
-        outputs = [keep_mask(rng, shape, self.output, dtype) if self.output > 0 else None for _ in layers]
+        outputs = [kept_units(rng, shape, self.output) if self.output > 0 else None for _ in layers]
         weights: list[Params] = [{} for _ in layers]
         for i, layer in enumerate(layers):
             if self.weight > 0:
@@ -84,7 +107,17 @@ class Dropout:
         if self.embedding > 0:
             rows = needs(layers[0], "W_xh", "embedding dropout").shape[0]
             weights[0]["W_xh"] = keep_mask(rng, (rows, 1), self.embedding, dtype)
-        return Masks(outputs, weights)
+        return Masks(outputs, weights, (np.ones(1, dtype) / (1.0 - self.output))[0])
+
+
+def kept_units(rng: np.random.Generator, shape: tuple[int, ...], rate: float) -> np.ndarray:
+    """Booleans of ``shape``, True with probability 1 - rate: the numbers :func:`keep_mask` draws, drawn a
+    slice of axis 0 at a time (the generator's stream is the same in pieces), so no float array of the
+    whole shape is ever made."""
+    kept = np.empty(shape, dtype=bool)
+    for t in range(shape[0]):
+        np.less(rng.random(shape[1:], dtype=np.float32), 1.0 - rate, out=kept[t])
+    return kept
 
 
 def keep_mask(rng: np.random.Generator, shape: tuple[Any, ...], rate: float, dtype: Any) -> np.ndarray:

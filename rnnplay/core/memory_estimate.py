@@ -9,8 +9,11 @@ above them (docs/training.md, "Memory a run needs", has the table)::
 
     weights      P · (1 + 2·(1 + slots) + 2 + 1)     weights; optimizer slots and the staged update of both;
                                                      the average and its update; what the chunks share
-    gradients    P · K                               one set per chunk, kept until they are summed in order
-    activations  B·T · 3·L·H                          the whole batch's dropout masks, drawn before the chunks
+    gradients    P · min(K, workers + 1)             the running sum and the sets of the chunks in flight or done
+                                                     and not yet added (each added in chunk order, then freed)
+    activations  B·T · 2.5·L·H                        per character of the batch: its dropout masks (booleans, a
+                                                     quarter of that), the rest what the chunks' arrays, made and
+                                                     freed by the hundred, leave mapped in malloc's heap (fitted)
                + b·T · (1.9·Σ_l (gates_l + H) + 3·V)  what each chunk in flight keeps for backpropagation
     runtime      RUNTIME + THREAD · workers (+ COMPILER while numba is still to load)
     corpus       the ids of a text held in memory, twice (0 for a memory-mapped id file)
@@ -29,7 +32,7 @@ MIB = 1 << 20
 RUNTIME = 20 * MIB  # what a first training step adds besides its arrays and threads: BLAS, malloc, loaded code
 THREAD = 3 * MIB  # each worker thread: its stack, its share of malloc's heap, its BLAS buffer as touched
 COMPILER = 100 * MIB  # numba and LLVM, imported and compiling the kernels, when a process has not loaded them yet
-MASK_FLOATS = 3  # per layer and unit, per character of the batch: dropout masks and the draws they come from
+BATCH_FLOATS = 2.5  # per layer and unit, per character of the batch: the dropout masks and the heap's turnover
 KEPT_FLOATS = 1.9  # per layer and column of (gates + hidden), per character in flight: the forward's cache and
 # the backward's arrays
 HEAD_FLOATS = 3  # per character of the vocabulary and character in flight: logits, probabilities, their gradient
@@ -71,11 +74,11 @@ def training_footprint(shapes: Mapping[str, tuple[int, ...]], hidden: int, layer
     in_flight = min(step.batch, step.workers * step.chunk) * step.seq
     gates = sum(shapes.get(f"layers.{i}.W_hh", (hidden, hidden))[-1] for i in range(layers))
     kept = KEPT_FLOATS * (gates + layers * hidden) + HEAD_FLOATS * vocab_size
-    masks = step.batch * step.seq * MASK_FLOATS * layers * hidden
+    batch = step.batch * step.seq * BATCH_FLOATS * layers * hidden
     return Footprint(
         weights=params * size * (1 + 2 * (1 + slots) + 2 + 1),
-        gradients=params * size * chunks,
-        activations=int((masks + in_flight * kept) * size),
+        gradients=params * size * min(chunks, step.workers + 1),
+        activations=int((batch + in_flight * kept) * size),
         runtime=RUNTIME + THREAD * step.workers + (COMPILER if compiler else 0),
         corpus=corpus_bytes,
     )

@@ -140,9 +140,7 @@ class Model:
             new_states.append(state)
             caches.append(cache)
             used.append(weights)
-            if masks.outputs[i] is not None:
-                h_seq = h_seq * masks.outputs[i]
-            x = h_seq
+            x = masks.dropped(i, h_seq)
         logits = x @ self.params["head.W_hy"]
         logits += self.params["head.b_y"]
         return logits, new_states, (caches, masks, x, used)
@@ -168,8 +166,7 @@ class Model:
         }
         dx = (dl2 @ self.params["head.W_hy"].T).reshape(T, B, H)
         for i in range(self.num_layers - 1, -1, -1):
-            if masks.outputs[i] is not None:
-                dx = dx * masks.outputs[i]
+            dx = masks.dropped(i, dx)
             dx, layer_grads, _ = self.cell.backward(used[i], caches[i], dx, None)
             check_grads(used[i], layer_grads)
             mask_grads(layer_grads, masks.weights[i])

@@ -11,7 +11,9 @@ Each chunk runs the model's own forward and backward on its columns of the batch
 its rows of the carried states and its columns of the dropout masks (drawn for
 the whole batch first, as the unchunked step draws them). A queue of chunks feeds
 the workers, so a worker whose core another process shares simply takes fewer of
-them. The chunks' losses and gradients are then summed in chunk order, and every
+them. The chunks' losses and gradients are summed in chunk order as they come in
+(:class:`ChunkSum`: chunk k is added once chunks 0 … k are done, then let go, so a
+step holds a few chunks' gradients at a time rather than all K), and every
 product runs on one BLAS thread (:func:`rnnplay.core.threads.one_blas_thread`):
 the result does not depend on how many workers there are, which worker took which
 chunk, or the machine's load — the same seed gives the same weights, bit for bit.
@@ -20,7 +22,7 @@ chunk, or the machine's load — the same seed gives the same weights, bit for b
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_all
 from contextlib import contextmanager
@@ -157,27 +159,29 @@ def loss_and_grads(
     bounds = chunk_bounds(B, chunk_size(model))
     with threads.one_blas_thread():
         if len(bounds) == 1:  # one chunk: no hand-off
-            results = [chunk_loss_and_grads(model, inputs, targets, states, masks, B * T)]
+            summed = ChunkSum()
+            summed.add(chunk_loss_and_grads(model, inputs, targets, states, masks, B * T))
         else:
-            results = run_chunks(model, inputs, targets, states, masks, bounds, workers)
-    return sum_chunks(results, B * T)
+            summed = run_chunks(model, inputs, targets, states, masks, bounds, workers)
+    return summed.total(B * T)
 
 
 def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
-               bounds: list[tuple[int, int]], workers: int | None,
-               total: int | None = None) -> list[ChunkResult]:  # fmt: skip
-    """Every chunk's (loss sum, gradients, carried-out states), in chunk order, computed on the pool.
+               bounds: list[tuple[int, int]], workers: int | None, total: int | None = None) -> ChunkSum:
+    """The chunks computed on the pool, each added into the sum, in chunk order, as soon as it and the chunks
+    before it are done; its gradients then let go.
 
     ``total``: the characters the gradients are a mean over (default: these ``inputs``'; a data-parallel
     worker, whose inputs are a shard of the batch, gives the whole batch's).
 
-    If the caller is interrupted (Ctrl-C) while it waits, the chunks not started are
+    If the caller is interrupted (Ctrl-C) while it waits or adds, the chunks not started are
     cancelled and the running ones finish before the interrupt goes on, so no
     worker is still reading the weights when the caller changes them.
     """
     executor = pool(workers or min(worker_count(), len(bounds)))  # no idle threads in the pool
     memo = step_memo.StepMemo()  # what every chunk derives from the weights, made once (step_memo)
     futures: list[Future[ChunkResult]] = []
+    summed = ChunkSum()
     with all_finished(futures):
         for lo, hi in bounds:
             part = slice(lo, hi)
@@ -185,7 +189,10 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
             futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
                                            chunk_states, chunk_masks, total or inputs.shape[0] * inputs.shape[1],
                                            memo))
-        return [f.result() for f in futures]
+        while futures:
+            summed.add(futures[0].result())
+            del futures[0]  # the future held the chunk's result: its gradients go with it
+    return summed
 
 
 @contextmanager
@@ -237,15 +244,44 @@ def cross_entropy_sum(logits: np.ndarray, targets: np.ndarray, total: int) -> tu
     return loss_sum, probs
 
 
-def sum_chunks(results: list[ChunkResult], total: int) -> tuple[float, Grads, States]:
+class ChunkSum:
+    """Chunks' (loss sum, gradients, carried-out states) added one at a time, in chunk order.
+
+    The first chunk's gradient arrays are fresh and become the sum; each later chunk's are
+    added into them (``g0 + g1 + g2 …``, the order that makes a step repeat bit for bit) and
+    are not kept. The states are kept, in order, to be joined by :meth:`total`.
+    """
+
+    def __init__(self) -> None:
+        self.loss = 0.0
+        self.grads: Grads | None = None
+        self.states: list[States] = []
+
+    def add(self, result: ChunkResult) -> None:
+        """Add the next chunk's result."""
+        loss, grads, states = result
+        self.loss += loss
+        if self.grads is None:
+            self.grads = grads
+        else:
+            for name, g in grads.items():
+                self.grads[name] += g
+        self.states.append(states)
+
+    def total(self, total: int) -> tuple[float, Grads, States]:
+        """(mean loss over ``total`` characters, gradients, carried-out states of all the chunks' streams)."""
+        if self.grads is None:
+            raise ValueError("no chunk was added")
+        states = [join_states([chunk[i] for chunk in self.states]) for i in range(len(self.states[0]))]
+        return self.loss / total, self.grads, states
+
+
+def sum_chunks(results: Iterable[ChunkResult], total: int) -> tuple[float, Grads, States]:
     """(mean loss, gradients, carried-out states) of the whole batch from its chunks', added in chunk order."""
-    loss = sum(r[0] for r in results) / total
-    grads = results[0][1]  # the first chunk's arrays are fresh: add the others into them
-    for _, chunk_grads, _ in results[1:]:
-        for name, g in chunk_grads.items():
-            grads[name] += g
-    states = [join_states([r[2][i] for r in results]) for i in range(len(results[0][2]))]
-    return loss, grads, states
+    summed = ChunkSum()
+    for result in results:
+        summed.add(result)
+    return summed.total(total)
 
 
 def join_states(parts: list[Any]) -> tuple[np.ndarray, ...]:

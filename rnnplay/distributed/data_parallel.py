@@ -127,7 +127,7 @@ class DataParallelGradients:
                                            np.ascontiguousarray(targets[:, part]), shard_states, shard_masks, B * T))
         answers = self._get(refs)
         self.timing = StepTiming(put, time.perf_counter() - start, max(seconds for _, seconds in answers))
-        return parallel_step.sum_chunks([writable(result) for result, _ in answers], B * T)
+        return parallel_step.sum_chunks((writable(result) for result, _ in answers), B * T)  # one copy at a time
 
     def _get(self, refs: list[Any], timeout: float | None = None) -> list[Any]:
         """``ray.get`` of the workers' answers; what went wrong on a worker as one line (nothing has changed)."""

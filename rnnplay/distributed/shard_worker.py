@@ -93,14 +93,13 @@ class ShardWorker:
     def compute(self, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
                 total: int) -> ShardResult:  # fmt: skip
         """The shard's chunks on this worker's threads, each a share of the mean over the whole batch's ``total``
-        characters, summed in chunk order (``sum_chunks`` over a total of 1 keeps the loss a sum)."""
+        characters, summed in chunk order as they finish (a total of 1 keeps the loss a sum)."""
         bounds = parallel_step.chunk_bounds(inputs.shape[1], parallel_step.chunk_size(self.model))
         with threads.one_blas_thread():
             if len(bounds) == 1:
                 return parallel_step.chunk_loss_and_grads(self.model, inputs, targets, states, masks, total)
-            results = parallel_step.run_chunks(self.model, inputs, targets, states, masks, bounds, self.threads,
-                                               total)
-        return parallel_step.sum_chunks(results, 1)
+            summed = parallel_step.run_chunks(self.model, inputs, targets, states, masks, bounds, self.threads, total)
+        return summed.total(1)
 
     def echo(self, weights: dict[str, np.ndarray]) -> dict[str, Any]:
         """Arrays the size of a gradient back, nothing computed: the round trip a step's communication costs."""
