@@ -40,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                       EXAMPLES)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help=f"the text to score ({ESCAPES_SAID} understood); - reads it from stdin")
-    src.add_argument("--file", metavar="PATH", help="a file whose text to score; - reads it from stdin (a pipe's past "
-                     "4 MiB kept in a temporary file in the cache folder, as the text is read twice: count, then score)")
+    src.add_argument("--file", metavar="PATH", help="a file whose text to score; - reads it from stdin (a pipe's "
+                     "past 4 MiB kept in a temporary file in the cache folder, as the text is read twice: count, "
+                     "then score)")
     p.add_argument("--val-split", action="store_true", help="score only the last 10%% (the validation split)")
     p.add_argument("--skip-unknown", action="store_true",
                    help="leave out characters the model has never seen (and say how many) instead of refusing")
