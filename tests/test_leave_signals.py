@@ -45,7 +45,7 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
     if signum is None and front == "repl-piped":
         pytest.skip("a pipe has no terminal to close")
     library = tmp_path / "data" / "rnnplay" / "models"
-    command = f"/train {small_file} from=new hidden=8 time=120\n"
+    command = f"/train {small_file} from=new hidden=8 time=120 checkpoint_every=20\n"  # a first save: steps made
     master = None
     if front == "repl-piped":
         proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=subprocess.PIPE,
@@ -63,7 +63,7 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
         os.write(master, command.replace("\n", "\r").encode())
     try:
         wait_for(lambda: any(library.glob("*.lock")), "the training to start", TIMEOUT)
-        time.sleep(1)
+        wait_for(lambda: any(library.glob("*.npz")), "the training's first checkpoint", TIMEOUT)
         if signum != signal.SIGTERM and master is not None:
             reader.stop()
             os.close(master)  # the terminal goes away: writes to it fail from now on
