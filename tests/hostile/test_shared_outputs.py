@@ -10,12 +10,16 @@ others are told the name was taken meanwhile.
 
 from __future__ import annotations
 
+import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
 
-from .harness import Sandbox
+from rnnplay.models.bundled import load_model
+
+from .harness import Sandbox, assert_one_line_error
 
 LINE = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n"
 CORPUS = "".join(LINE[i:] + LINE[:i] for i in range(0, 80, 7)) * 2
@@ -27,10 +31,80 @@ def start(sandbox: Sandbox, args: list[str], **kw: object) -> subprocess.Popen:
                             **{"cwd": sandbox.work, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw})
 
 
+def training(sandbox: Sandbox, out: str) -> subprocess.Popen:
+    """A training of --out ``out`` that runs until it gets SIGINT, once it has started (its lock taken)."""
+    proc = start(sandbox, ["train", "small.txt", *TINY, "--steps", "1000000", "--checkpoint-every", "0",
+                           "--out", out], stdin=subprocess.DEVNULL)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("training:"):
+            return proc
+    pytest.fail(f"the training of {out} ended before it started: {proc.communicate()}")
+
+
+def stopped(proc: subprocess.Popen) -> str:
+    """SIGINT to a training: its stderr once it has saved and left."""
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    return err
+
+
 @pytest.fixture
 def work(sandbox: Sandbox) -> Sandbox:
     (sandbox.work / "small.txt").write_text(CORPUS)
     return sandbox
+
+
+def test_save_and_export_refuse_a_running_trainings_output(work: Sandbox) -> None:
+    """`/save y.npz` said "saved y.npz" while a training of --out y.npz ran, and `export` wrote z.npz while one of
+    --out z.npz ran; each training then replaced that file at its end, exit 0. And a file another program put
+    at --out after the training started (no lock of its own) was replaced by the training's first save."""
+    model = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "m.npz"])
+    assert model.code == 0, model.stderr
+    first, second = training(work, "y.npz"), training(work, "z.npz")
+    try:
+        save = work.run(["repl", "m.npz"], stdin="/save y.npz\n")
+        assert save.code == 1 and "saved" not in save.stdout, save.stdout
+        assert f"error: another training (PID {first.pid}) is writing y.npz: wait for it to end, or choose another " \
+               "name" in save.stdout + save.stderr
+        export = work.run(["export", "m.npz", "z.npz"])
+        assert_one_line_error(export, mentions=(f"another training (PID {second.pid}) is writing z.npz",
+                                                "choose another output file"))
+        assert not (work.work / "y.npz").exists() and not (work.work / "z.npz").exists()
+        shutil.copy(work.work / "m.npz", work.work / "z.npz")  # a program that takes no lock: cp
+        err = stopped(second)
+        assert "z.npz was created by another program while this run trained; that file is kept" in err, err
+        assert (work.work / "z.npz").read_bytes() == (work.work / "m.npz").read_bytes()
+        assert "saved y.npz; continue with --resume y.npz" in stopped(first)
+    finally:
+        for proc in (first, second):
+            proc.kill()
+            proc.wait()
+    assert load_model(work.work / "y.npz").training["step"] > 3
+    assert sorted(p.name for p in work.work.glob("*.lock")) == []
+
+
+def test_a_link_and_its_target_are_one_output(work: Sandbox) -> None:
+    """The lock was named after the link (link.npz.lock): trainings of --out m.npz and --out link.npz ran at once
+    and wrote over each other. And `--resume m.npz --steps 5` beside the running training said its budget was
+    spent before it said another run held m.npz."""
+    model = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "m.npz"])
+    assert model.code == 0, model.stderr
+    (work.work / "link.npz").symlink_to("m.npz")
+    first = training(work, "link.npz")
+    try:
+        second = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "m.npz"])
+        assert_one_line_error(second, mentions=(f"another training (PID {first.pid}) is writing m.npz",))
+        assert (work.work / "m.npz.lock").exists() and not (work.work / "link.npz.lock").exists()
+        resumed = work.run(["train", "small.txt", "--resume", "m.npz", "--steps", "3"])
+        assert_one_line_error(resumed, mentions=(f"another training (PID {first.pid}) is writing m.npz",))
+        stopped(first)
+    finally:
+        first.kill()
+        first.wait()
+    assert (work.work / "link.npz").is_symlink()  # written through: the link stays, its target has the run
+    assert load_model(work.work / "m.npz").training["step"] > 3
 
 
 def test_transcripts_saved_at_once_under_one_name_keep_one(work: Sandbox) -> None:
