@@ -56,6 +56,38 @@ def work(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
+def test_a_sweep_keeps_off_a_trainings_files_in_its_folder(work: Sandbox) -> None:
+    """The sweep locked only results.json and checked for its files once, at its start: a training's --out
+    best.npz ran (exit 0) and was then replaced by the sweep's best, and a training's --out trial-01-….npz by the
+    trial's checkpoint, without a word. A second sweep into the folder was told "another training"."""
+    (work.work / "sw").mkdir()
+    sweep = start(work, ["sweep", "../small.txt", "--grid", "lr=0.004", *TINY, "--seconds", "20", "--workers", "1",
+                         "--out", "."], cwd=work.work / "sw", stdin=subprocess.DEVNULL)
+    try:
+        while not (work.work / "sw" / "results.json.lock").exists():  # the sweep has its folder
+            assert sweep.poll() is None, sweep.communicate()
+        best = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/best.npz"])
+        assert_one_line_error(best, mentions=("another sweep", f"PID {sweep.pid}", "sw/best.npz"))
+        again = work.run(["sweep", "small.txt", "--grid", "lr=0.004", *TINY, "--steps", "3", "--out", "sw"])
+        assert_one_line_error(again, mentions=("another sweep", f"PID {sweep.pid}", "sw/results.json"))
+        trial = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/trial-01-lr=0.004.npz"])
+        assert trial.code == 0, trial.stderr
+        mine = (work.work / "sw" / "trial-01-lr=0.004.npz").read_bytes()
+        _, err = sweep.communicate(timeout=300)
+    finally:
+        sweep.kill()
+        sweep.wait()
+    assert sweep.returncode == 0, err
+    assert (work.work / "sw" / "trial-01-lr=0.004.npz").read_bytes() == mine  # the training's file, kept
+    said = [ln for ln in err.splitlines() if ln.startswith("warning: ")]
+    assert said == ["warning: another program made trial-01-lr=0.004.npz while the sweep ran (it is kept as it is), "
+                    "so this trial's checkpoint is trial-01-lr=0.004-2.npz"], err
+    kept = (work.work / "sw" / "trial-01-lr=0.004-2.npz").read_bytes()
+    assert (work.work / "sw" / "best.npz").read_bytes() == kept and load_model(work.work / "sw" / "best.npz")
+    assert sorted(p.name for p in (work.work / "sw").iterdir()) == [
+        "best.npz", "results.json", "trial-01-lr=0.004-2.npz", "trial-01-lr=0.004.npz"]
+
+
 def test_save_and_export_refuse_a_running_trainings_output(work: Sandbox) -> None:
     """`/save y.npz` said "saved y.npz" while a training of --out y.npz ran, and `export` wrote z.npz while one of
     --out z.npz ran; each training then replaced that file at its end, exit 0. And a file another program put
