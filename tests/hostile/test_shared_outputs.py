@@ -66,13 +66,13 @@ def test_a_sweep_keeps_off_a_trainings_files_in_its_folder(work: Sandbox) -> Non
     try:
         while not (work.work / "sw" / "results.json.lock").exists():  # the sweep has its folder
             assert sweep.poll() is None, sweep.communicate()
+        trial = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/trial-01-lr=0.004.npz"])
+        assert trial.code == 0, trial.stderr  # well before the trial's 20 s are over
+        mine = (work.work / "sw" / "trial-01-lr=0.004.npz").read_bytes()
         best = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/best.npz"])
         assert_one_line_error(best, mentions=("another sweep", f"PID {sweep.pid}", "sw/best.npz"))
         again = work.run(["sweep", "small.txt", "--grid", "lr=0.004", *TINY, "--steps", "3", "--out", "sw"])
         assert_one_line_error(again, mentions=("another sweep", f"PID {sweep.pid}", "sw/results.json"))
-        trial = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/trial-01-lr=0.004.npz"])
-        assert trial.code == 0, trial.stderr
-        mine = (work.work / "sw" / "trial-01-lr=0.004.npz").read_bytes()
         _, err = sweep.communicate(timeout=300)
     finally:
         sweep.kill()
