@@ -459,7 +459,7 @@ def test_resume_refuses_what_it_cannot_change_and_names_what_it_changes(small_te
 def test_a_second_lock_on_the_same_output_is_refused_and_a_stale_one_taken_over(tmp_path) -> None:
     out = tmp_path / "m.npz"
     with OutputLock(out):
-        assert (tmp_path / "m.npz.lock").read_text() == f"{os.getpid()}\n"
+        assert (tmp_path / "m.npz.lock").read_text() == f"{os.getpid()} training\n"
         with pytest.raises(RnnplayError, match=f"another training \\(PID {os.getpid()}\\) is writing"):
             OutputLock(out).__enter__()
     assert not (tmp_path / "m.npz.lock").exists()

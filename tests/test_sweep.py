@@ -22,7 +22,7 @@ from file_limits import files_no_larger_than
 from plugin_fixtures import pip_install_fixtures
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.session.sweep import output_dir
+from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import main
 
 TINY = ["--hidden", "8", "--layers", "1", "--seq", "16"]
@@ -221,7 +221,7 @@ def test_two_sweeps_into_one_folder_at_once_are_refused(tmp_path: Path) -> None:
     """Two sweeps started together into one --out both passed its check for files, then replaced each other's
     checkpoints and best.npz, each exiting 0 and naming its own best."""
     out = tmp_path / "sweep"
-    taken = pytest.raises(RnnplayError, match=r"another training \(PID \d+\) is writing .*results\.json")
+    taken = pytest.raises(RnnplayError, match=r"another sweep \(PID \d+\) is writing .*results\.json")
     with output_dir(str(out)):
         with taken, output_dir(str(out)):
             pass

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnplay.core.atomic_write import write_atomically
+from rnnplay.core.atomic_write import put_new, write_atomically
 from rnnplay.core.errors import RnnplayError
 from rnnplay.folders import data_dir
 from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
@@ -194,5 +194,5 @@ def save_transcript(path: Path, conversation: Conversation, force: bool = False)
     except OSError as err:
         raise RnnplayError(f"cannot create the folder {path.parent}: {err.strerror or err}; choose another path") \
             from None
-    write_atomically(path, lambda f: f.write(text))
+    write_atomically(path, lambda f: f.write(text), put=os.replace if force else put_new)  # another's kept
     return path

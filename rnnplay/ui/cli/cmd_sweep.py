@@ -21,7 +21,8 @@ from rich.table import Table
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.distributed.cluster import ray_session, require_ray
-from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
+from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, plan, value_text
+from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.progress import read_corpus
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     require_ray("rnnplay sweep")
     # Ctrl-C's KeyboardInterrupt stops the sweep (below, in Ray's start, or while the corpus loads), also where the
     # shell started it with SIGINT ignored (`rnnplay sweep ... &` in a script), as `rnnplay train` hears it there
-    with ctrl_c_raises(), output_dir(args.out, trials) as out:
+    with ctrl_c_raises(), output_dir(args.out, [f"{t.name}.npz" for t in trials]) as out:
         corpus = read_corpus(args.corpus, args.encoding)
         sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
         with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
