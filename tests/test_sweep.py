@@ -176,6 +176,30 @@ def test_sigint_stops_a_sweep_started_in_the_background_of_a_script(corpus: Path
     assert "Traceback" not in stderr
 
 
+def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(corpus: Path, tmp_path: Path) -> None:
+    """The terminal a sweep runs in closes (a sweep in a session of its own gets SIGHUP): it said "Ctrl-C: cancelled
+    ..." and exited 130, as if Ctrl-C had been pressed; now it names SIGHUP and exits 129, as `rnnplay train` does,
+    and results.json keeps the trial that finished."""
+    out = tmp_path / "out"
+    first = out / "trial-01-steps=20.npz"
+    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4",
+                                    "--workers", "1", "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)  # the second trial starts
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 129, stderr
+    assert "SIGHUP: cancelled the running trials; kept the 1 that ended" in stderr
+    trials = {t["trial"]: t for t in json.loads((out / "results.json").read_text())["trials"]}
+    assert trials[1]["status"] == "finished" and Path(trials[1]["checkpoint"]) == first and first.is_file()
+    assert trials[2]["status"] == "cancelled" and trials[2]["checkpoint"] is None
+    assert "Traceback" not in stderr
+
+
 def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
     fake = tmp_path / "fake" / "ray"
     fake.mkdir(parents=True)
