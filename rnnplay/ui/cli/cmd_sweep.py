@@ -26,6 +26,7 @@ from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_di
 from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.interrupts import STOP_SIGNALS
 from rnnplay.ui.cli.progress import read_corpus
+from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
 from rnnplay.ui.console import make_console, redraws
 from rnnplay.ui.event_text import duration
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"sweep: {counted(len(trials), 'trial')} on {corpus.name} ({corpus.chars:,} chars), "
                   f"{min(workers, len(trials))} at once, into {out}", file=sys.stderr)
             stopped_by = watch(sweep, ray, workers)
-        show_results(sweep, args.json)
+        with lenient_output() if stopped_by else nullcontext():  # a closed terminal's SIGHUP: no reader, same code
+            show_results(sweep, args.json)
     if stopped_by:
         return 128 + stopped_by
     if all(r.status == FAILED for r in sweep.results):
