@@ -120,6 +120,36 @@ def test_ctrl_c_stops_a_generation_and_the_repl_goes_on(env: dict[str, str]) -> 
         assert child.exitstatus == 0
 
 
+def paste(child: pexpect.spawn, text: str, received: bytes) -> None:
+    """Paste ``text`` as a terminal does: marked (ESC[200~ ... ESC[201~) while the program's last word on it was
+    bracketed paste on (ESC[?2004h), as keys otherwise; each newline sent as Enter (CR), as tmux pastes it."""
+    marked = received.rfind(b"\x1b[?2004h") > received.rfind(b"\x1b[?2004l")
+    keys = text.replace("\n", "\r").encode()
+    child.send(b"\x1b[200~" + keys + b"\x1b[201~" if marked else keys)
+
+
+def test_a_paste_during_a_turn_is_one_input_at_the_next_prompt(env: dict[str, str]) -> None:
+    """A paste of three lines, the second `/quit`, while a turn streams: prompt-toolkit turned bracketed paste off as
+    the prompt ended, so the paste came as keys and the next prompt ran each line as typed: its first as a seed, then
+    `/quit` ended the REPL (a 6 KB paste became ~130 turns). Now it stays on during a turn: the paste is one input."""
+    pasted = "To be, or not to be\n/quit\nthat is the question"
+    with repl(env) as child:
+        child.logfile_read = received = io.BytesIO()
+        command(child, "/set length 100000", "length = 100000 chars")
+        child.send("KING:\r")
+        child.expect(rb"KING:(\r\n|.){200}")
+        paste(child, pasted, received.getvalue())
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        child.send("\r")  # the three lines run as one seed
+        child.expect_exact(on_terminal(pasted.encode()))
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        command(child, "/show", "vocabulary")  # still here: `/quit` was a line of the seed
+
+
 def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
     expected = ground_truth(env, "KING:\\nGood morrow\\nROMEO:", 100)
     with repl(env) as child:
