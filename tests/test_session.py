@@ -517,6 +517,7 @@ def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text
     long = "To be, or not to be, that is the question. " * 120
     result = session.generation.score(long)
     assert len(result.probs) == len(long) - 1
+    assert f"over {len(long) - 1:,} predicted characters" in rec.messages("info")[-1]  # 5,159: as `rnnplay score`
     working = rec.of(Working)  # the start, its progress if it takes a while (on a busy machine), the end
     assert working[0] == Working(f"scoring {len(long):,} characters")
     assert working[-1] == Working(f"scoring {len(long):,} characters", done=True)

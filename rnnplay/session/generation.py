@@ -266,7 +266,7 @@ class Generation:
         shown = ScoreShown(surprises(text, result, worst))
         least = "; least expected:" if shown.surprises else ""
         s.info(f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
-               f"over {len(result.probs)} predicted characters{least}")
+               f"over {len(result.probs):,} predicted characters{least}")
         s.emit(shown)
         return result
 
