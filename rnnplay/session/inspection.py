@@ -93,8 +93,10 @@ def value_text(value: Any) -> str:
 
 
 def sampler_label(name: str, params: dict[str, Any]) -> str:
-    """'temperature temperature=0.7': a sampler and its parameters, as /sampler takes them."""
-    return " ".join([name, *(f"{k}={value_text(v)}" for k, v in params.items())])
+    """'beam width=4 alpha=0.7', 'temperature 0.7': a sampler and its parameters as /sampler takes them, but a
+    parameter named as its sampler by its value alone, and one that is empty (beam's ``end=``) left out."""
+    shown = (value_text(v) if k == name else f"{k}={value_text(v)}" for k, v in params.items() if v != "")
+    return " ".join([name, *shown])
 
 
 def branch_question(branch: Branch) -> str:
