@@ -167,7 +167,8 @@ class Generation:
             sampler, name, params = s.sampler, s.sampler_name, dict(s.params)
             # how this turn is written, as it starts: a /load, /set or /sampler while it streams changes the next
             record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=name,
-                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch)
+                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch,
+                             typed=seed if known != seed else "")
             length, stop = s.length, s.stop
             # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
             blame = partial(s.host.blame, "samplers", s.sampler_name, "generating", cell=model.cell.name)

@@ -76,10 +76,17 @@ class TurnRecord:
     stop: str | None = None
     ended: str = ""  # "done", "stopped" or "error"; "writing" in a transcript saved while it streams
     branch: Branch | None = None
+    typed: str = ""  # the seed as typed, when the model left out characters of it that it has never seen
 
     @property
     def sampler_label(self) -> str:
         return sampler_label(self.sampler, self.params)
+
+    @property
+    def skipped(self) -> str:
+        """The characters of the typed seed that the model has never seen and left out, each once, in order."""
+        read = set(self.seed)
+        return "".join(dict.fromkeys(ch for ch in self.typed if ch not in read))
 
 
 TYPED_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})  # unescape, reversed
