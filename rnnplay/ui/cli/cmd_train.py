@@ -1,9 +1,8 @@
 """``rnnplay train``: train a model on a corpus, with a live progress line.
 
-Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the
-checks the app's /train shares) and every output path before the first step.
-Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps, so the checkpoint it
-saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
+Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the checks the app's /train shares)
+and every output path before the first step. Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps,
+so the checkpoint it saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
 """
 
 from __future__ import annotations
@@ -145,10 +144,9 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
-    for note in corpus.notes[said:]:  # the model's vocabulary's ids, when the cache had no room for them
-        say(f"rnnplay: note: {note}")  # as read_corpus says a load's
-    for warning in run_.warnings:
-        say(f"warning: {warning}")
+    # the model's vocabulary's ids kept in memory, when the cache had no room (said as read_corpus says a load's)
+    for line in [*(f"rnnplay: note: {n}" for n in corpus.notes[said:]), *(f"warning: {w}" for w in run_.warnings)]:
+        say(line)
     return train(run_, args, cluster, outputs)
 
 
