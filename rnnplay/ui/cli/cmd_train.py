@@ -144,9 +144,8 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
-    # the model's vocabulary's ids kept in memory, when the cache had no room (said as read_corpus says a load's)
     for line in [*(f"rnnplay: note: {n}" for n in corpus.notes[said:]), *(f"warning: {w}" for w in run_.warnings)]:
-        say(line)
+        say(line)  # a note: the vocabulary's ids kept in memory, the cache had no room (as read_corpus says a load's)
     return train(run_, args, cluster, outputs)
 
 
