@@ -70,6 +70,11 @@ def test_split_args_keeps_quoted_spaces_and_backslashes_and_refuses_open_quotes(
     assert split_args("' ' \"'\"") == [" ", "'"]
     with pytest.raises(RnnplayError, match="close the quote"):
         split_args('"my model.npz')
+    pasted = "First Citizen:\nBefore we proceed any further, hear me speak.\n" * 100 + "You're all resolved?"
+    with pytest.raises(RnnplayError) as refused:  # a 6 KB paste with an apostrophe: its start, not all of it
+        split_args("corpus.txt " + pasted)
+    assert str(refused.value) == ("cannot read 'corpus.txt First Citizen:\\nBefore we proc'…: No closing quotation; "
+                                  "close the quote (a quote itself: \"'\" or '\"')")
 
 
 def test_complete_line_names_then_arguments() -> None:

@@ -61,6 +61,17 @@ def test_events_and_final_validation(small_text: str) -> None:
     assert all(events.index(v) == events.index(steps[v.step - 1]) - 1 for v in vals)
     assert isinstance(events[-1], FinishedEvent) and events[-1].val_loss == vals[-1].val_loss
     assert all(e.chars_per_sec > 0 for e in steps)
+    assert events[-1].val_step == 30 and events[-1].val_at() == ""
+
+
+def test_a_run_stopped_between_validations_says_which_step_its_validation_loss_is_from(small_text: str) -> None:
+    """/stop at step 845 said 'validation loss 3.993', the loss of step 600, as if it were the last step's."""
+    run = small_run(small_text)
+    for event in run.trainer.run():
+        if isinstance(event, StepEvent) and event.step == 13:
+            run.trainer.stop()
+    assert isinstance(event, FinishedEvent) and (event.step, event.reason, event.val_step) == (13, "stopped", 10)
+    assert event.val_loss == run.trainer.history.val_losses[-1] and event.val_at() == " (at step 10)"
 
 
 def test_eta_is_paced_by_the_steps_after_the_first(small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -459,7 +470,7 @@ def test_resume_refuses_what_it_cannot_change_and_names_what_it_changes(small_te
 def test_a_second_lock_on_the_same_output_is_refused_and_a_stale_one_taken_over(tmp_path) -> None:
     out = tmp_path / "m.npz"
     with OutputLock(out):
-        assert (tmp_path / "m.npz.lock").read_text() == f"{os.getpid()}\n"
+        assert (tmp_path / "m.npz.lock").read_text() == f"{os.getpid()} training\n"
         with pytest.raises(RnnplayError, match=f"another training \\(PID {os.getpid()}\\) is writing"):
             OutputLock(out).__enter__()
     assert not (tmp_path / "m.npz.lock").exists()

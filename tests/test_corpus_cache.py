@@ -6,6 +6,7 @@ first load builds them, and the processes that hold a text are real ones that lo
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -132,24 +133,70 @@ def test_a_text_a_running_process_loaded_is_never_pruned(tmp_path: Path, built_b
 
 
 def test_part_files_of_killed_builds_and_downloads_go_and_live_ones_and_downloads_stay(tmp_path: Path) -> None:
+    """A part file is alive while its writer holds it locked, whatever PID its name holds: one named with this live
+    process's PID but held by none is a killed build's (a PID the system gave again), and goes."""
     ids, corpora = tmp_path / "cache" / "ids", tmp_path / "cache" / "corpora"
     (ids / "files").mkdir(parents=True)
-    dead, live = ids / ".tmp-999999999-ab.part", ids / f".tmp-{os.getpid()}-cd.part"
+    dead, live = ids / ".tmp-999999999-ab.part", ids / ".tmp-999999999-cd.part"
+    unheld = ids / f".tmp-{os.getpid()}-ef.part"
     dead_memo = ids / "files" / f"{'0' * 32}.json.999999999.part"
     (corpora / "urls" / "h").mkdir(parents=True)
     download, old_part, young_part = (corpora / "urls" / "h" / "x.txt", corpora / "urls" / "h" / ".x.txt.ab.part",
                                       corpora / "urls" / "h" / ".x.txt.cd.part")
-    for made in (dead, live, dead_memo, download, old_part, young_part):
+    for made in (dead, live, unheld, dead_memo, download, old_part, young_part):
         made.write_bytes(b"x" * 1000)
     os.utime(old_part, (1, 1))  # older than any download may last
-    listed = rnnplay(tmp_path, "corpus", "cache").stdout
-    for state, where in (("killed build", dead.name), ("building", live.name), ("download", "urls/h/x.txt"),
-                         ("killed download", old_part.name), ("downloading", young_part.name)):
-        assert any(state + " " in line and line.endswith(where) for line in listed.splitlines()), (state, listed)
-    pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
-    assert "freed 3.0 kB" in pruned, pruned
-    assert not dead.exists() and not dead_memo.exists() and not old_part.exists()
+    with live.open("rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)  # its writer's lock, as a build holds it
+        listed = rnnplay(tmp_path, "corpus", "cache").stdout
+        for state, where in (("killed build", dead.name), ("building", live.name), ("killed build", unheld.name),
+                             ("download", "urls/h/x.txt"), ("killed download", old_part.name),
+                             ("downloading", young_part.name)):
+            assert any(state + " " in line and line.endswith(where) for line in listed.splitlines()), (state, listed)
+        pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
+    assert "freed 4.0 kB" in pruned, pruned
+    assert not dead.exists() and not unheld.exists() and not dead_memo.exists() and not old_part.exists()
     assert live.exists() and download.exists() and young_part.exists()
+
+
+BUILDER = """import sys
+from pathlib import Path
+from rnnplay.corpora.id_file import TempFile
+part = TempFile(Path(sys.argv[1]))
+part.write(b"ids so far" * 100_000)
+print(part.path.name, flush=True)
+sys.stdin.readline()
+"""
+
+
+def in_another_pid_namespace(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`rnnplay ARGS` in a PID namespace of its own (as in a container), where this machine's processes are not."""
+    done = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "rnnplay", *args],
+                          capture_output=True, text=True, env=env(tmp_path), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_a_prune_in_another_pid_namespace_leaves_a_live_build_alone(tmp_path: Path) -> None:
+    """A prune in a container (or on a second machine with the same NFS home) judged a build's part file by its
+    writer's PID, which it could not see: it removed a live build's 53.5 MB ("killed build"). Now the writer's lock
+    says it is alive to any process that sees the file; once the writer is killed, the file goes."""
+    if subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode != 0:
+        pytest.skip("unshare --pid is not permitted here")
+    ids = tmp_path / "cache" / "ids"
+    builder = subprocess.Popen([sys.executable, "-c", BUILDER, str(ids)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, env=env(tmp_path))
+    try:
+        part = ids / builder.stdout.readline().strip()
+        listed = in_another_pid_namespace(tmp_path, "corpus", "cache").stdout
+        assert f"building         ids/{part.name}" in listed, listed
+        pruned = in_another_pid_namespace(tmp_path, "corpus", "cache", "--prune").stdout
+        assert part.name not in pruned and part.exists(), pruned
+    finally:
+        builder.kill()
+        builder.wait()
+    pruned = in_another_pid_namespace(tmp_path, "corpus", "cache", "--prune").stdout
+    assert f"killed build     ids/{part.name}" in pruned and not part.exists(), pruned
 
 
 def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None:

@@ -466,6 +466,25 @@ def test_a_killed_builds_part_file_is_removed_before_the_room_is_measured(tmp_pa
     assert seen and not any(seen)
 
 
+def test_a_part_file_removed_by_another_process_is_said_so(tmp_path: Path, cache: Path, small_chunks: None) -> None:
+    """A prune that could not see a live build (another PID namespace, a second machine on the same NFS home)
+    removed its part file; the build then said "cannot write the corpus's ids in …: No such file or directory; free
+    some space there, or set RNNPLAY_CACHE_DIR …", which no space would cure. Now it says what happened."""
+    removed: list[Path] = []
+
+    def remove_the_part(*_: object) -> None:  # as another process does, while the build reads its text
+        for part in cache.glob(".tmp-*.part"):
+            part.unlink()
+            removed.append(part)
+
+    corpus = file_corpus(write(tmp_path / "t.txt", TEXT), progress=remove_the_part)
+    assert removed and corpus.text == TEXT
+    [note] = corpus.notes
+    assert "were removed by another process" in note and str(removed[0]) in note, note
+    assert "free some space" not in note and note.endswith("(this time the text was read into memory instead)")
+    assert not list(cache.glob(".tmp-*"))
+
+
 def test_memory_limited_by_a_control_group_bounds_what_is_read_into_memory(tmp_path: Path) -> None:
     """A text read into memory was weighed against the machine's RAM alone: in a container (or under systemd's
     MemoryMax=) of less, the process was killed outright, with no word."""

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import termios
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,7 @@ LENGTH = 2000
 SEED = "ROMEO:"
 ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # CSI and OSC sequences
 PROMPT = "›".encode()  # drawn with style codes between it and its space
+PASTE = "To be, or not to be\n/quit\nthat is the question"  # pasted during a turn: one input, not three lines
 
 
 def ground_truth(env: dict[str, str], seed: str, length: int) -> bytes:
@@ -119,6 +121,35 @@ def test_ctrl_c_stops_a_generation_and_the_repl_goes_on(env: dict[str, str]) -> 
         child.expect(pexpect.EOF)
         child.close()
         assert child.exitstatus == 0
+
+
+def pasted(text: str, received: bytes) -> bytes:
+    """What a terminal sends for a paste of ``text``: marked (ESC[200~ ... ESC[201~) while the program's last word on
+    it was bracketed paste on (ESC[?2004h), keys otherwise; each newline sent as Enter (CR), as tmux pastes it."""
+    marked = received.rfind(b"\x1b[?2004h") > received.rfind(b"\x1b[?2004l")
+    keys = text.replace("\n", "\r").encode()
+    return b"\x1b[200~" + keys + b"\x1b[201~" if marked else keys
+
+
+def test_a_paste_during_a_turn_is_one_input_at_the_next_prompt(env: dict[str, str]) -> None:
+    """A paste of three lines, the second `/quit`, while a turn streams: prompt-toolkit turned bracketed paste off as
+    the prompt ended, so the paste came as keys and the next prompt ran each line as typed: its first as a seed, then
+    `/quit` ended the REPL (a 6 KB paste became ~130 turns). Now it stays on during a turn: the paste is one input."""
+    with repl(env) as child:
+        child.logfile_read = received = io.BytesIO()
+        command(child, "/set length 100000", "length = 100000 chars")
+        child.send("KING:\r")
+        child.expect(rb"KING:(\r\n|.){200}")
+        child.send(pasted(PASTE, received.getvalue()))
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        child.send("\r")  # the three lines run as one seed
+        child.expect_exact(on_terminal(PASTE.encode()))
+        child.sendintr()
+        child.expect_exact(" ⏹ stopped\r\n".encode())
+        child.expect_exact(PROMPT)
+        command(child, "/show", "vocabulary")  # still here: `/quit` was a line of the seed
 
 
 def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
@@ -288,6 +319,45 @@ def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[s
         os.write(master, b"/sho\x03")  # typed ahead, then Ctrl+C
         wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
         os.write(master, b"w\r")  # completes the '/sho' typed ahead
+        wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
+        os.write(master, b"\x04")
+        assert proc.wait(TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)
+
+
+def test_a_paste_a_turn_ends_in_the_middle_of_reaches_the_next_prompt_whole(env: dict[str, str]) -> None:
+    """`setsid -w rnnplay repl`, where the REPL reads a turn's keys itself: a paste whose end came after the turn
+    ended lost its start (the key reader's paste buffer was dropped) and its rest came as keys typed. Now the turn
+    reads the paste to its end first."""
+    master, slave = os.openpty()
+    termios.tcsetwinsize(slave, (24, 80))
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    try:
+        wait_for(lambda: PROMPT in reader.shown(), "the prompt", TIMEOUT)
+        os.write(master, b"/set length 100000\r")
+        wait_for(lambda: b"length = 100000 chars" in reader.shown(), "the length set", TIMEOUT)
+        start = len(reader.chunks)
+        os.write(master, b"KING:\r")
+        wait_for(lambda: len(reader.shown(since=start)) > 300, "the turn to stream", TIMEOUT)
+        keys = pasted(PASTE, reader.shown())
+        assert keys.startswith(b"\x1b[200~")  # bracketed paste is on during the turn
+        half = keys.index(b"/quit") + len(b"/quit\r")
+        os.write(master, b"\x03" + keys[:half])  # Ctrl+C, then a paste that begins as the turn ends
+        wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
+        time.sleep(0.5)  # the turn has ended (its reader looks every 0.1 s), within PASTE_END of the paste's start
+        start = len(reader.chunks)
+        os.write(master, keys[half:] + b"\r")  # the paste's rest, then Enter: the three lines run as one seed
+        wait_for(lambda: on_terminal(PASTE.encode()) in reader.shown(since=start), "the paste as a seed", TIMEOUT)
+        os.write(master, b"\x03")
+        wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
+        os.write(master, b"/show\r")
         wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0

@@ -483,7 +483,8 @@ def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, r
 def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorder) -> None:
     rows = session.generation.compare("To be", length=15)
     assert {label.split()[0] for label, _ in rows} == set(session.host.samplers)
-    assert "temperature temperature=0.7" in dict(rows)
+    assert "temperature 0.7" in dict(rows)  # was 'temperature temperature=0.7'
+    assert not [label for label, _ in rows if "= " in label + " "]  # beam's empty end= left out
     assert all(len(t) == 15 for _, t in rows)
     assert rec.of(CompareShown) == [CompareShown("To be", tuple(rows))]
     working = rec.of(Working)
@@ -517,6 +518,7 @@ def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text
     long = "To be, or not to be, that is the question. " * 120
     result = session.generation.score(long)
     assert len(result.probs) == len(long) - 1
+    assert f"over {len(long) - 1:,} predicted characters" in rec.messages("info")[-1]  # 5,159: as `rnnplay score`
     working = rec.of(Working)  # the start, its progress if it takes a while (on a busy machine), the end
     assert working[0] == Working(f"scoring {len(long):,} characters")
     assert working[-1] == Working(f"scoring {len(long):,} characters", done=True)

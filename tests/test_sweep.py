@@ -20,9 +20,11 @@ import pytest
 from child_env import child_env
 from file_limits import files_no_larger_than
 from plugin_fixtures import pip_install_fixtures
+from terminal_reader import TerminalReader
+from waiting import wait_for
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.session.sweep import output_dir
+from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import main
 
 TINY = ["--hidden", "8", "--layers", "1", "--seq", "16"]
@@ -176,6 +178,39 @@ def test_sigint_stops_a_sweep_started_in_the_background_of_a_script(corpus: Path
     assert "Traceback" not in stderr
 
 
+def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(corpus: Path, tmp_path: Path) -> None:
+    """The terminal a sweep runs in closes (its session's terminal goes away, then SIGHUP): it said "Ctrl-C:
+    cancelled ..." as if Ctrl-C had been pressed, and exited 1 once its table met the closed terminal (130 where
+    stdout was no terminal); now it names SIGHUP and exits 129, as `rnnplay train` does, and results.json keeps the
+    trial that finished."""
+    out = tmp_path / "out"
+    first = out / "trial-01-steps=20.npz"
+    master, slave = os.openpty()
+    with (tmp_path / "stderr").open("w+") as stderr:  # the table goes to the terminal, the lines to a file
+        proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4",
+                                        "--workers", "1", "--out", str(out)),
+                                stdin=slave, stdout=slave, stderr=stderr, env=environment(), start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)  # the sweep never blocks on a full pty
+    try:
+        wait_for(lambda: first.exists() or proc.poll() is not None, "the first trial to finish", 120)
+        time.sleep(1.0)  # the second trial starts
+        reader.stop()
+        os.close(master)  # the terminal goes away: writes to it fail from now on
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = (tmp_path / "stderr").read_text()
+    assert proc.returncode == 129 and "SIGHUP: cancelled the running trials; kept the 1 that ended" in said, said
+    assert "Traceback" not in said
+    trials = {t["trial"]: t for t in json.loads((out / "results.json").read_text())["trials"]}
+    assert trials[1]["status"] == "finished" and Path(trials[1]["checkpoint"]) == first and first.is_file()
+    assert trials[2]["status"] == "cancelled" and trials[2]["checkpoint"] is None
+    assert (out / "best.npz").read_bytes() == first.read_bytes()
+
+
 def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
     fake = tmp_path / "fake" / "ray"
     fake.mkdir(parents=True)
@@ -221,7 +256,7 @@ def test_two_sweeps_into_one_folder_at_once_are_refused(tmp_path: Path) -> None:
     """Two sweeps started together into one --out both passed its check for files, then replaced each other's
     checkpoints and best.npz, each exiting 0 and naming its own best."""
     out = tmp_path / "sweep"
-    taken = pytest.raises(RnnplayError, match=r"another training \(PID \d+\) is writing .*results\.json")
+    taken = pytest.raises(RnnplayError, match=r"another sweep \(PID \d+\) is writing .*results\.json")
     with output_dir(str(out)):
         with taken, output_dir(str(out)):
             pass

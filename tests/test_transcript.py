@@ -53,12 +53,26 @@ def test_jsonl_has_one_turn_per_line_with_how_it_was_written(session: Session, t
     assert "saved 3 turns to" in [e.text for e in of(session, Message)][-1]
 
 
+def test_a_seed_keeps_the_characters_the_model_never_saw_and_names_them(session: Session, tmp_path: Path) -> None:
+    """'To 🙂 中文be' was saved as 'To  be': the characters the model skipped were gone from the transcript, unsaid."""
+    session.submit("/set length 5")
+    session.submit("To 🙂 中文be")
+    assert session.turns[0].seed == "To  be"  # what the model read (/whatif and /heat go on from it)
+    session.submit(f"/transcript save {tmp_path / 'chat.md'}")
+    session.submit(f"/transcript save {tmp_path / 'chat.jsonl'}")
+    text = (tmp_path / "chat.md").read_text()
+    assert ("Seed:\n\n```text\nTo 🙂 中文be\n```\n\nThe model has never seen '🙂', '中', '文': it read the seed "
+            "without them.\n\nContinuation:") in text
+    (turn,) = [json.loads(line) for line in (tmp_path / "chat.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert (turn["seed"], turn["skipped"]) == ("To 🙂 中文be", "🙂中文")
+
+
 def test_markdown_shows_each_turn_with_its_settings(session: Session, tmp_path: Path) -> None:
     play(session)
     session.submit(f"/transcript save {tmp_path / 'chat.md'}")
     text = (tmp_path / "chat.md").read_text()
     assert text.startswith("# rnnplay transcript\n\n3 turns, saved ")
-    assert "## Turn 1\n\ntiny.npz · temperature temperature=0.7 · length 12 · seed 5 · stop none · done" in text
+    assert "## Turn 1\n\ntiny.npz · temperature 0.7 · length 12 · seed 5 · stop none · done" in text
     assert "top-k k=3 temperature=0.7 · length 8 · seed random · stop '\\n'" in text
     assert f"Seed:\n\n```text\nTo be\n```\n\nContinuation:\n\n```text\n{session.turns[0].text}\n```" in text
     assert "## Turn 3: a text read with /heat" in text

@@ -80,7 +80,7 @@ def test_a_whatif_branch_names_its_turn_position_and_characters(session: Session
 
     text = saved(session, tmp_path / "t.md")
     assert (f"## Turn 3: a branch of turn 1\n\nWhat if turn 1 had 'o' instead of {original[3]!r} at position 3?\n\n"
-            "tiny.npz · temperature temperature=0.7 · length 12 · seed 3 · stop none · done") in text
+            "tiny.npz · temperature 0.7 · length 12 · seed 3 · stop none · done") in text
     assert "## Turn 4: a branch of turn 2\n\nWhat if turn 2 had 't' instead of 'r' at position 1?" in text
 
 
@@ -119,7 +119,7 @@ def test_a_turn_still_being_written_is_saved_with_its_text_so_far(session: Sessi
     assert done["ended"] == "done"
     assert (writing["turn"], writing["seed"], writing["text"]) == (2, "or not", held.chunk)
     assert (writing["ended"], writing["length"]) == ("writing", 100000)
-    assert (f"## Turn 2\n\ntiny.npz · temperature temperature=0.7 · length 100000 · seed random · stop none · "
+    assert (f"## Turn 2\n\ntiny.npz · temperature 0.7 · length 100000 · seed random · stop none · "
             f"still being written when saved: {len(held.chunk):,} characters so far") in text
     assert rec.messages("info")[-1].endswith(f"(turn 2 is still being written: its first {len(held.chunk):,} "
                                              "characters)")

@@ -55,6 +55,29 @@ def write_atomically(
         raise RnnplayError(f"cannot write {path}: {err.strerror or err}" + (f"; {fix}" if fix else "")) from None
 
 
+class NameTaken(RnnplayError):
+    """A new file's name was taken by another program while it was written (:func:`put_new`)."""
+
+
+def put_new(tmp: Path, path: Path) -> None:
+    """``tmp`` renamed to ``path`` if no file is there (``write_atomically``'s ``put`` for a file that must not
+    replace another): a hard link fails when the name is taken, where a rename would replace it. On a file system
+    without hard links, the check and the rename are two steps."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here (some network and FAT file systems)
+        if not os.path.lexists(path):
+            os.replace(tmp, path)
+            return
+    else:
+        tmp.unlink()
+        return
+    raise NameTaken(f"not saving {path}: another program created it meanwhile; it is kept as it is: save under "
+                    "another name")
+
+
 def as_plainly_opened(fd: int) -> None:
     """Give the file ``fd`` the permissions a plain ``open`` would (0666 less the umask): mkstemp makes it 0600, and a
     checkpoint or a cached corpus renamed into place would be unreadable to the user's group."""

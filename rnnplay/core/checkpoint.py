@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from rnnplay.core.atomic_write import write_atomically
+from rnnplay.core.atomic_write import put_new, write_atomically
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.checkpoint_archive import Member, member_headers, open_archive, read_member
 from rnnplay.core.errors import RnnplayError, printable
@@ -162,30 +162,12 @@ def _thinnable(history: dict[str, Any]) -> bool:
 
 def _write_atomically(path: Path, arrays: dict[str, np.ndarray], replace: bool = True, fix: str | None = None) -> None:
     """The arrays as an ``.npz`` written whole or not at all (:func:`write_atomically`); with ``replace=False``
-    put at ``path`` only if nothing is there (:func:`_put_new`)."""
+    put at ``path`` only if nothing is there (:func:`~rnnplay.core.atomic_write.put_new`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise RnnplayError(f"cannot write {path}: {err.strerror}; {fix or 'choose another folder'}") from None
-    write_atomically(path, lambda f: np.savez(f, **arrays), fix=fix, put=os.replace if replace else _put_new)
-
-
-def _put_new(tmp: Path, path: Path) -> None:
-    """``tmp`` renamed to ``path`` if no file is there: a hard link fails when the name is taken, where a rename
-    would replace it. On a file system without hard links, the check and the rename are two steps."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    except OSError:  # no hard links here (some network and FAT file systems)
-        if not os.path.lexists(path):
-            os.replace(tmp, path)
-            return
-    else:
-        tmp.unlink()
-        return
-    raise RnnplayError(f"not saving {path}: another program created it meanwhile; it is kept as it is: save under "
-                       "another name")
+    write_atomically(path, lambda f: np.savez(f, **arrays), fix=fix, put=os.replace if replace else put_new)
 
 
 # -- loading -----------------------------------------------------------------------------

@@ -47,6 +47,11 @@ class FinishedEvent:
     val_loss: float | None
     reason: str  # "budget", "stopped" or "diverged" (MAX_BAD_STEPS non-finite steps in a row; weights kept)
     seconds: float
+    val_step: int | None = None  # the step val_loss was measured at (an earlier one for a run stopped between two)
+
+    def val_at(self) -> str:
+        """' (at step 600)' when the validation loss is an earlier step's than the last; '' otherwise."""
+        return f" (at step {self.val_step})" if self.val_step not in (None, self.step) else ""
 
 
 Event = StepEvent | ValidationEvent | SampleEvent | SkippedEvent | FinishedEvent

@@ -325,15 +325,15 @@ class Trainer:
         reason = "diverged" if self.bad_steps >= MAX_BAD_STEPS else "stopped" if self._stop.is_set() else "budget"
         self._stop.clear()
         h = self.history
-        val_loss = h.val_losses[-1] if h.val_losses else None
+        val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
             chars, total = self._final_validation_chars(self.val_ids), min(len(self.val_ids), self.config.val_max_chars)
-            val_loss = self.validate(chars)
+            val_loss, val_step = self.validate(chars), self.step
             note = (f"on the first {chars:,} of {total:,} validation characters, what {VALIDATION_SHARE:.0%} of the "
                     "--time budget validates" if chars < total else "")
             yield ValidationEvent(self.step, val_loss, note)
         freed_memory.give_back()  # the steps' arrays are gone: what malloc kept for them goes back
-        yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed())
+        yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed(), val_step)
 
     def sample(self, length: int | None = None, temperature: float = 0.8) -> str:
         """A sample from the current weights, from its own RNG so training stays reproducible."""

@@ -34,12 +34,11 @@ from rnnplay.corpora.base import Progress
 from rnnplay.corpora.id_file import (
     IdFile,
     TempFile,
-    cache_error,
     check_room,
     remove_stale_temporaries,
     renumber_in_place,
 )
-from rnnplay.corpora.id_hold import Hold, hold
+from rnnplay.corpora.id_hold import Hold, held_anew, hold
 from rnnplay.corpora.stream_encoder import StreamEncoder
 from rnnplay.corpora.text import empty_corpus, one_character, text_codec
 from rnnplay.corpora.text_stream import TextSource, TextStream
@@ -74,7 +73,7 @@ class Build:
             renumber_in_place(self.temp.path, self.dtype, table, dtype, written)
             self.temp.handle.seek(0, os.SEEK_END)  # a wider type made the file longer
         except OSError as err:
-            raise cache_error(self.folder, err) from None
+            raise self.temp.error(err) from None
         self.dtype, self.rewritten = np.dtype(dtype), self.rewritten + written
 
 
@@ -148,12 +147,19 @@ def read_memo_sha256(memo: Path) -> str | None:
 
 
 def write_memo(memo: Path, record: dict) -> None:
-    """Write ``record`` to ``memo`` whole (a cache: failing to write it is no error)."""
+    """Write ``record`` to ``memo`` whole (a cache: failing to write it is no error), through a part file this
+    process holds while it writes (:func:`~rnnplay.corpora.id_hold.held_anew`: a prune leaves it alone)."""
     with suppress(OSError):
         memo.parent.mkdir(parents=True, exist_ok=True)
         part = memo.with_name(f"{memo.name}.{os.getpid()}.part")
-        part.write_text(json.dumps(record), "ascii")  # a path that is not UTF-8 kept as its escaped surrogates
-        os.replace(part, memo)
+        if (fd := held_anew(part)) is None:
+            return
+        try:  # a path that is not UTF-8 kept as its escaped surrogates
+            with open(fd, "w", encoding="ascii", closefd=False) as out:
+                out.write(json.dumps(record))
+            os.replace(part, memo)
+        finally:
+            os.close(fd)
 
 
 def remembered_sha256(folder: Path, path: Path, info: os.stat_result, encoding: str) -> str | None:

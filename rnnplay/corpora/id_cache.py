@@ -8,7 +8,7 @@ changed, gone, or unknown (a memo of an older rnnplay records no state, or one t
 build part files, live or left by a killed build; and in ``corpora/``, the downloads. :func:`prune`
 removes what no load will read again: a text whose every memo's source is gone or changed, or that no
 memo leads to (a build killed before its memo, or a ``dir:`` folder's of an older rnnplay), with its
-memos; memos that are damaged, stale or lead to no text; part files no live process writes. ``everything``
+memos; memos that are damaged, stale or lead to no text; part files no writer holds (killed builds). ``everything``
 removes every text no process holds too. Never a text a running rnnplay holds (:mod:`id_hold`), never a
 download but a stale part file, and only files of the names rnnplay gives, by name in their own folder
 (never through a link): whatever else is there is listed and left alone.
@@ -23,12 +23,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rnnplay.core.atomic_write import process_alive
 from rnnplay.corpora.download import stale_part
 from rnnplay.corpora.folder_memo import folder_spec, is_folder_source, listing_state
 from rnnplay.corpora.id_build import SOURCE_FIELDS
 from rnnplay.corpora.id_file import TEMP
-from rnnplay.corpora.id_hold import in_use, lock_path, take
+from rnnplay.corpora.id_hold import in_use, lock_path, remove_unheld, take
 from rnnplay.folders import cache_dir
 
 TEXT_FILE = re.compile(r"([0-9a-f]{64})(?:\.json|\.lock|-[0-9a-f]{16}\.ids)")
@@ -205,14 +204,14 @@ def _texts(folder: Path, loose: list[Loose]) -> dict[str, Text]:
 
 
 def _part(where: str, entry: os.DirEntry, pattern: re.Pattern) -> Loose:
-    """A build's part file (``pattern`` holds its writer's PID), or an entry left alone."""
+    """A build's part file (a name ``pattern`` matches), alive while its writer holds it, or an entry left alone."""
     match = pattern.match(entry.name)
     if not entry.is_file(follow_symlinks=False):
         why = "a symbolic link" if entry.is_symlink() else "not a file"
         return Loose(where, 0, f"left alone: {why}")
     if match is None or not entry.name.endswith(".part"):
         return Loose(where, _size(entry), "left alone: not a name rnnplay gives")
-    return Loose(where, _size(entry), "building" if process_alive(int(match[1])) else "killed build")
+    return Loose(where, _size(entry), "building" if in_use(Path(entry.path)) else "killed build")  # its writer's lock
 
 
 def _downloads(folder: Path) -> list[Loose]:
@@ -266,8 +265,11 @@ def prune(everything: bool = False) -> Pruned:
             why = f"memo, {memo.state}" if memo.state in STALE_MEMOS else "memo of no text"
             _unlink(ids / "files", memo.name, memo.size, f"ids/files/{memo.name}", why, done)
     for entry in found.loose:
-        if entry.stale:
-            where = found.folder / entry.where
+        where = found.folder / entry.where
+        if entry.state == "killed build":  # judged again under its lock: a build may have made it since
+            if remove_unheld(where.parent, where.name):
+                done.removed.append((entry.where, entry.size, entry.state))
+        elif entry.stale:
             _unlink(where.parent, where.name, entry.size, entry.where, entry.state, done)
     return done
 

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -34,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnplay.core.atomic_write import as_plainly_opened, process_alive
+from rnnplay.core.atomic_write import as_plainly_opened
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
-from rnnplay.corpora.id_hold import Hold, hold
+from rnnplay.corpora.id_hold import Hold, hold, new_held, remove_unheld
 from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
@@ -176,7 +175,9 @@ def writing(path: Path) -> Iterator[TempFile]:
 class TempFile:
     """A file being built in ``folder`` with ordinary writes: committed (renamed into place) or discarded.
 
-    Disk errors (a full disk, a folder that cannot be written) become one line naming the folder.
+    Its writer holds it locked (:func:`~rnnplay.corpora.id_hold.new_held`) until it has its name, so that a prune,
+    or a build, in any process that sees the cache leaves it alone. Disk errors (a full disk, a folder that cannot
+    be written) become one line naming the folder; the file removed by another process, one line saying so.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -184,32 +185,42 @@ class TempFile:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temporaries(folder)
-            fd, name = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=".part", dir=folder)
+            fd, self.path = new_held(folder, f".tmp-{os.getpid()}-", ".part")
             as_plainly_opened(fd)
         except OSError as err:
             raise cache_error(folder, err) from None
-        self.path = Path(name)
         self.handle = os.fdopen(fd, "wb")
 
     def write(self, data: bytes | np.ndarray) -> None:
         try:
             self.handle.write(data)  # an array's own buffer: no copy
         except OSError as err:
-            raise cache_error(self.folder, err) from None
+            raise self.error(err) from None
 
     def commit(self, path: Path) -> None:
         try:
+            self.handle.flush()
+            os.replace(self.path, path)  # still held: its lock goes with the descriptor, once it has its name
             self.handle.close()
-            os.replace(self.path, path)
         except OSError as err:
             self.discard()
-            raise cache_error(self.folder, err) from None
+            raise self.error(err) from None
 
     def discard(self) -> None:
         with suppress(OSError):
             self.handle.close()
         with suppress(OSError):
             os.unlink(self.path)
+
+    def error(self, err: OSError) -> CacheError:
+        """The line for ``err``: the part file gone from under this writer (another process removed it), or the
+        cache's trouble (:func:`cache_error`)."""
+        if isinstance(err, FileNotFoundError) and not self.path.exists():
+            return CacheError(f"the corpus's ids being built in {self.path} were removed by another process (a "
+                              "`rnnplay corpus cache --prune` or a cleanup that did not see this build's lock, as "
+                              "over NFS without working locks); load the corpus again to build them, and prune while "
+                              "no build runs")
+        return cache_error(self.folder, err)
 
 
 class CacheError(RnnplayError):
@@ -234,12 +245,10 @@ def cache_error(folder: Path, err: OSError) -> CacheError:
 
 
 def remove_stale_temporaries(folder: Path) -> None:
-    """Remove temporary files whose writer is no longer running (killed midway through a build)."""
+    """Remove temporary files no writer holds (killed midway through a build): :mod:`~rnnplay.corpora.id_hold`."""
     for path in folder.glob(".tmp-*.part"):
-        match = TEMP.match(path.name)
-        if match and not process_alive(int(match[1])):
-            with suppress(OSError):
-                path.unlink()
+        if TEMP.match(path.name):
+            remove_unheld(folder, path.name)
 
 
 def renumber(source: Path, source_dtype: np.dtype, out: TempFile, table: np.ndarray, dtype: np.dtype) -> None:

@@ -10,12 +10,22 @@ process holds the shared one: an id file a training maps, or that a build has ju
 place and is about to map, stays where it is. A prune removes the lock file too, while it holds it;
 a process that opened that file before it went finds, once it has the lock, that the name now
 leads elsewhere or nowhere, and opens it again.
+
+A file being written in the cache (a build's part file, ``.tmp-PID-….part``; a memo's) is held the same way, by its
+writer, exclusively (:func:`new_held`, :func:`held_anew`): it is being written while any process holds it, and left
+by a killed writer when none does (:func:`in_use`, :func:`remove_unheld`). The PID in its name is no proof either
+way: a process of another PID namespace (a container) or of another machine that shares the cache sees a live
+writer's PID as gone, and the system may give a dead writer's PID to a new process. A lock is seen by every process
+that sees the file; over NFS only as far as the server's locking goes (``flock`` there is best effort).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
+import tempfile
 import threading
 from contextlib import suppress
 from pathlib import Path
@@ -78,9 +88,9 @@ def take(path: Path) -> int | None:
 
 
 def in_use(path: Path) -> bool:
-    """Whether a process holds lock file ``path`` now (without making one where there is none)."""
+    """Whether a process holds lock file (or part file) ``path`` now (without making one where there is none)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO: not waited on
     except OSError:
         return False
     try:
@@ -92,20 +102,78 @@ def in_use(path: Path) -> bool:
     return False
 
 
+def new_held(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new file in ``folder`` (as ``tempfile.mkstemp`` names it), held exclusively by its writer until the
+    descriptor returned is closed: a prune anywhere leaves it alone. An OSError if it cannot be made."""
+    for _ in range(ATTEMPTS):
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        if (path := _held_by(fd, Path(name), fcntl.LOCK_EX)) is not None:
+            return fd, path
+    raise OSError(errno.ENOENT, "a new file was removed as soon as it was made", str(folder))
+
+
+def held_anew(path: Path) -> int | None:
+    """The descriptor of ``path`` (made if missing, never through a link), held exclusively and emptied: a file
+    this process writes again under a name of its own (a memo's part file). None where it cannot be made."""
+    try:
+        fd = _locked(path, fcntl.LOCK_EX)
+    except OSError:
+        return None
+    if fd is not None:
+        try:
+            os.ftruncate(fd, 0)  # what a killed writer of the same PID left
+        except OSError:
+            os.close(fd)
+            return None
+    return fd
+
+
+def remove_unheld(folder: Path, name: str) -> bool:
+    """Remove the part file ``name`` from ``folder`` (never through a link) if no process holds it, under its
+    exclusive lock, so that a writer that makes it at that moment makes another; whether it was removed."""
+    try:
+        where = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=where)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            mine, named = os.fstat(fd), os.stat(name, dir_fd=where, follow_symlinks=False)
+            if (mine.st_dev, mine.st_ino) != (named.st_dev, named.st_ino) or not stat.S_ISREG(mine.st_mode):
+                return False
+            os.unlink(name, dir_fd=where)
+            return True
+        finally:
+            os.close(fd)
+    except OSError:  # held (being written), gone, or no file of ours
+        return False
+    finally:
+        os.close(where)
+
+
 def _locked(path: Path, how: int) -> int | None:
     """A descriptor of ``path`` (made if missing, never through a link) locked ``how``, its name still leading to
     it; None when the name keeps being removed under us (ATTEMPTS times)."""
     for _ in range(ATTEMPTS):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-        try:
-            fcntl.flock(fd, how)
-            mine, named = os.fstat(fd), os.stat(path, follow_symlinks=False)
-            if (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino):
-                return fd
-        except FileNotFoundError:
-            pass
-        except BaseException:
-            os.close(fd)
-            raise
+        if _held_by(fd, path, how) is not None:
+            return fd
+    return None
+
+
+def _held_by(fd: int, path: Path, how: int) -> Path | None:
+    """``path`` once ``fd`` holds its lock ``how`` and the name still leads to ``fd``'s file; else None, and ``fd``
+    closed (a prune removed the name meanwhile)."""
+    try:
+        fcntl.flock(fd, how)
+        mine, named = os.fstat(fd), os.stat(path, follow_symlinks=False)
+        if (mine.st_dev, mine.st_ino) == (named.st_dev, named.st_ino):
+            return path
+    except FileNotFoundError:
+        pass
+    except BaseException:
         os.close(fd)
+        raise
+    os.close(fd)
     return None

@@ -24,6 +24,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.distributed.local_processes import ray_processes_ended
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
+UNFINISHED_START = threading.Event()  # set once a ray.init in this process raised: see start_unfinished
 PROBE_SECONDS = 3.0  # how long a cluster's address may take to answer before it counts as unreachable
 
 
@@ -146,7 +147,7 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
 def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     try:
-        with stderr_aside(), sigterm_kept():
+        with stderr_aside(), sigterm_kept(), start_watched():
             ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
                      log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
     except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:  # Ray's AuthenticationError
@@ -156,6 +157,26 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise RnnplayError(f"cannot connect to {where} ({first}); start one with `ray start --head`, or leave out "
                            "--ray-address (and RAY_ADDRESS) to run Ray locally") from None
+
+
+@contextmanager
+def start_watched() -> Iterator[None]:
+    """Notes a ``ray.init`` that raised (Ctrl-C, a signal, an error) for :func:`start_unfinished`."""
+    try:
+        yield
+    except BaseException:
+        UNFINISHED_START.set()
+        raise
+
+
+def start_unfinished() -> bool:
+    """Whether a ``ray.init`` in this process was cut short (Ctrl-C or SIGTERM late in a local Ray's start) or failed.
+
+    Such a start may leave Ray's core worker made but never registered, so ``ray.shutdown`` does not stop it: its
+    thread still runs while the interpreter exits, which then died of SIGSEGV after SIGINT, or of SIGABRT after
+    SIGTERM (about one exit in four), after the command had said its line. A process for which this is true leaves
+    with ``os._exit`` once its command is done and its output flushed (``rnnplay.ui.cli.run``)."""
+    return UNFINISHED_START.is_set()
 
 
 @contextmanager

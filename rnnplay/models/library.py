@@ -317,11 +317,18 @@ def is_there(path: Path) -> bool:
     return True
 
 
+def lock_file(path: str | os.PathLike[str]) -> Path:
+    """The lock file of an output ``path``: beside the file it names, symbolic links followed, so that a link and
+    its target are one output."""
+    target = Path(os.path.realpath(os.path.expanduser(path)))
+    return target.with_name(target.name + ".lock")
+
+
 def being_written(path: Path) -> bool:
     """Whether a training holds ``path``'s lock file now (an flock, which the system lets go when its process
     dies: the file of a killed run holds nothing)."""
     try:
-        with path.with_name(path.name + ".lock").open("rb") as lock:
+        with lock_file(path).open("rb") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.flock(lock, fcntl.LOCK_UN)
     except BlockingIOError:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.params import Param, did_you_mean, parse_value
+from rnnplay.core.params import Param, did_you_mean, parse_value, shown_text
 from rnnplay.plugins.host import PluginHost, get_host
 from rnnplay.plugins.problems import one_line
 from rnnplay.plugins.session_api import SessionAPI
@@ -105,7 +105,8 @@ def split_args(argline: str) -> list[str]:
     try:
         return list(lexer)
     except ValueError as err:
-        raise RnnplayError(f"cannot read {argline!r}: {err}; close the quote (a quote itself: \"'\" or '\"')") from None
+        raise RnnplayError(f"cannot read {shown_text(argline)}: {err}; close the quote (a quote itself: \"'\" or "
+                           "'\"')") from None
 
 
 def parse_pairs(words: Iterable[str], allowed: Iterable[str], what: str = "option") -> dict[str, str]:

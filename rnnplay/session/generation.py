@@ -39,7 +39,7 @@ from rnnplay.session.events import (
     TurnEnded,
     TurnStarted,
 )
-from rnnplay.session.inspection import Branch, TurnRecord
+from rnnplay.session.inspection import Branch, TurnRecord, sampler_label
 from rnnplay.session.stall_watch import StallWatch
 from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, recovery_path, save_transcript
 
@@ -167,17 +167,18 @@ class Generation:
         with self.exclusive() as (model, cancel), \
                 s.at_work.running(("samplers", s.sampler_name), ("cells", model.cell.name)):
             known = self.known(model, seed)
-            sampler, params = s.sampler, dict(s.params)
+            sampler, name, params = s.sampler, s.sampler_name, dict(s.params)
             # how this turn is written, as it starts: a /load, /set or /sampler while it streams changes the next
-            record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=s.sampler_name,
-                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch)
+            record = partial(TurnRecord, known, kind="continuation", model=s.model_name, sampler=name,
+                             params=params, length=s.length, rng_seed=s.seed, stop=s.stop, branch=branch,
+                             typed=seed if known != seed else "")
             length, stop = s.length, s.stop
             # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
             blame = partial(s.host.blame, "samplers", s.sampler_name, "generating", cell=model.cell.name)
             with blame(), self.reading(known) as progress:  # the seed is read before the turn starts
                 stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
                                   on_unknown="skip", progress=progress)
-            s.emit(TurnStarted(seed, s.sampler_label()))
+            s.emit(TurnStarted(seed, sampler_label(name, params)))  # the header: the settings the turn is written with
             out: list[str] = []
             reason = "error"
             try:
@@ -269,7 +270,7 @@ class Generation:
         shown = ScoreShown(surprises(text, result, worst))
         least = "; least expected:" if shown.surprises else ""
         s.info(f"{result.bits_per_char:.3f} bits/char ({result.nats_per_char:.3f} nats/char) "
-               f"over {len(result.probs)} predicted characters{least}")
+               f"over {len(result.probs):,} predicted characters{least}")
         s.emit(shown)
         return result
 

@@ -76,10 +76,17 @@ class TurnRecord:
     stop: str | None = None
     ended: str = ""  # "done", "stopped" or "error"; "writing" in a transcript saved while it streams
     branch: Branch | None = None
+    typed: str = ""  # the seed as typed, when the model left out characters of it that it has never seen
 
     @property
     def sampler_label(self) -> str:
         return sampler_label(self.sampler, self.params)
+
+    @property
+    def skipped(self) -> str:
+        """The characters of the typed seed that the model has never seen and left out, each once, in order."""
+        read = set(self.seed)
+        return "".join(dict.fromkeys(ch for ch in self.typed if ch not in read))
 
 
 TYPED_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})  # unescape, reversed
@@ -93,8 +100,10 @@ def value_text(value: Any) -> str:
 
 
 def sampler_label(name: str, params: dict[str, Any]) -> str:
-    """'temperature temperature=0.7': a sampler and its parameters, as /sampler takes them."""
-    return " ".join([name, *(f"{k}={value_text(v)}" for k, v in params.items())])
+    """'beam width=4 alpha=0.7', 'temperature 0.7': a sampler and its parameters as /sampler takes them, but a
+    parameter named as its sampler by its value alone, and one that is empty (beam's ``end=``) left out."""
+    shown = (value_text(v) if k == name else f"{k}={value_text(v)}" for k, v in params.items() if v != "")
+    return " ".join([name, *shown])
 
 
 def branch_question(branch: Branch) -> str:

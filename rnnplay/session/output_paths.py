@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnplay.core.errors import RnnplayError, file_size_limit
-from rnnplay.models.library import free_path, library_path, models_dir
+from rnnplay.models.library import free_path, library_path, lock_file, models_dir
 
 
 def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
@@ -161,29 +161,40 @@ def out_of_room_hint(err: OSError, otherwise: str) -> str:
 
 
 class LockHeld(RnnplayError):
-    """Another run holds the lock on an output."""
+    """Another run holds the lock on an output: ``holder`` (one of HOLDERS) of process ``pid``."""
+
+    def __init__(self, message: str, pid: str, holder: str) -> None:
+        super().__init__(message)
+        self.pid, self.holder = pid, holder
+
+
+HOLDERS = ("training", "sweep", "save", "export")  # what may hold an output's lock, as its lock file says
 
 
 class OutputLock:
-    """``OUT.lock``, locked and holding this process's PID, while a run writes OUT.
+    """``OUT.lock``, locked and holding this process's PID and what it is (a training, a sweep, …), while it writes
+    OUT. With OUT a symbolic link, the lock is beside the file the link leads to (:func:`lock_file`).
 
     A second run on the same OUT refuses in one line, naming the PID. The lock is an
     ``flock``, which the system lets go when its process dies, so a lock left by a
-    killed run (its PID dead) is simply taken over.
+    killed run (its PID dead) is simply taken over. The file at OUT when the lock is taken (or none) is the only
+    one a save may replace, until the save's own (:meth:`keep`, :func:`saved_to`).
     """
 
-    held: ClassVar[dict[str, OutputLock]] = {}  # this process's locks, by their output's absolute path
+    held: ClassVar[dict[Path, OutputLock]] = {}  # this process's locks, by their lock file's path
 
-    def __init__(self, out: str | os.PathLike[str], key: str = "--out") -> None:
+    def __init__(self, out: str | os.PathLike[str], key: str = "--out", holder: str = "training") -> None:
         self.out = Path(out)
-        self.path = self.out.with_name(self.out.name + ".lock")
+        self.path = lock_file(out)
         self.key = key  # how the user names this output, for the advice when another run holds it
-        self.wrote: tuple[int, int] | None = None  # (device, inode) of the file this run last saved there
+        self.holder = holder  # one of HOLDERS
+        self.wrote: tuple[int, ...] | None = None  # the file a save may replace (_identity): () for none; None: any
         self._file: Any = None
 
     def __enter__(self) -> OutputLock:
         self._take()
-        OutputLock.held[os.path.abspath(self.out)] = self
+        self.wrote = _identity(self.out)
+        OutputLock.held[self.path] = self
         return self
 
     def keep(self) -> None:
@@ -202,8 +213,9 @@ class OutputLock:
                 raise RnnplayError(f"{self.path} was removed while this run trained, and {err}") from None
             except RnnplayError:
                 pass  # nothing holds it, but it cannot be made (nor, likely, the checkpoint): the save says why
-        if self.wrote is not None and not _holds(self.out, self.wrote):
-            raise RnnplayError(f"{self.out} was replaced by another file while this run trained; that file is kept")
+        if self.wrote is not None and _identity(self.out) not in ((), self.wrote):
+            what = "was replaced by another file" if self.wrote else "was created by another program"
+            raise RnnplayError(f"{self.out} {what} while this run trained; that file is kept")
 
     def _is_ours(self) -> bool:
         """Whether the file at ``path`` is the one this run holds locked."""
@@ -219,7 +231,7 @@ class OutputLock:
             while self._file is None:
                 self._file = self._try_lock()
             self._file.truncate(0)
-            self._file.write(f"{os.getpid()}\n")
+            self._file.write(f"{os.getpid()} {self.holder}\n")
             self._file.flush()
         except OSError as err:
             self._let_go()  # locked but not written (a full disk): leave nothing behind
@@ -246,10 +258,10 @@ class OutputLock:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
-            owner = f.read().strip()[:20]
+            pid, holder = _holder(f.read(100))
             f.close()
-            raise LockHeld(f"another training (PID {owner or '?'}) is writing {self.out}: wait for it to end, "
-                           f"or choose another {self.key}") from None
+            raise LockHeld(f"another {holder} (PID {pid}) is writing {self.out}: wait for it to end, "
+                           f"or choose another {self.key}", pid, holder) from None
         same = os.path.exists(self.path) and os.path.samestat(os.fstat(f.fileno()), os.stat(self.path))
         if not same:  # the holder removed it between our open and our lock: lock the new one
             f.close()
@@ -257,7 +269,7 @@ class OutputLock:
         return f
 
     def __exit__(self, *exc: object) -> None:
-        OutputLock.held.pop(os.path.abspath(self.out), None)
+        OutputLock.held.pop(self.path, None)
         self._let_go()
 
     def _let_go(self) -> None:
@@ -273,15 +285,29 @@ class OutputLock:
         self._file = None
 
 
-def lock_outputs(*outputs: tuple[Path | None, str]) -> contextlib.ExitStack:
+def _holder(text: str) -> tuple[str, str]:
+    """(PID, what holds it) as a lock file says: ``PID HOLDER``; a PID alone (an earlier rnnplay's) is a training's.
+    Only digits and the words of HOLDERS are shown."""
+    words = text.split()
+    pid = words[0] if words and words[0].isdigit() else "?"
+    return pid[:20], words[1] if len(words) > 1 and words[1] in HOLDERS else "training"
+
+
+def lock_outputs(*outputs: tuple[Path | None, str], holder: str = "training") -> contextlib.ExitStack:
     """An :class:`OutputLock` on each ``(path, key)`` given (a None path: none), held together until the stack is
     closed; when one cannot be taken, none is held. A run locks its best checkpoint as well as its regular one, so
     that no other run writes either while it trains."""
     with contextlib.ExitStack() as stack:
         for path, key in outputs:
             if path is not None:
-                stack.enter_context(OutputLock(path, key))
+                stack.enter_context(OutputLock(path, key, holder))
         return stack.pop_all()
+
+
+def holding(out: str | os.PathLike[str], key: str, holder: str) -> contextlib.AbstractContextManager[Any]:
+    """The lock on ``out`` for one save (``/save``, ``export``), unless this process holds it already (a save of
+    the training that locked it): a live training's output is refused in one line, never written over."""
+    return contextlib.nullcontext() if lock_file(out) in OutputLock.held else OutputLock(out, key, holder)
 
 
 def let_go_of_all() -> None:
@@ -295,30 +321,27 @@ def still_locked(out: str | os.PathLike[str]) -> None:
     """Before a save to ``out``: if this process locked it (:class:`OutputLock`), the lock is still held
     (:meth:`OutputLock.keep`) and the file there is the one this run saved last, or a one-line error says what
     took its place."""
-    lock = OutputLock.held.get(os.path.abspath(out))
+    lock = OutputLock.held.get(lock_file(out))
     if lock is not None:
         lock.keep()
 
 
 def saved_to(out: str | os.PathLike[str]) -> None:
     """After a save to ``out``: the file there is this run's (:func:`still_locked` checks it before the next)."""
-    lock = OutputLock.held.get(os.path.abspath(out))
-    if lock is not None:
-        try:
-            info = os.stat(out)
-        except OSError:  # moved away the moment it was written: what is there later cannot be told from ours
-            lock.wrote = None
-        else:
-            lock.wrote = (info.st_dev, info.st_ino)
+    lock = OutputLock.held.get(lock_file(out))
+    if lock is not None:  # () when moved away the moment it was written: what is there later cannot be told from ours
+        lock.wrote = _identity(out) or None
 
 
-def _holds(path: Path, identity: tuple[int, int]) -> bool:
-    """Whether ``path`` is the file of ``identity`` (device, inode), or nothing is there to tell."""
+def _identity(path: Path | str) -> tuple[int, ...]:
+    """What tells the file at ``path`` from another: device, inode, size and time of its last write (an inode
+    number is given again to a file made after one is deleted); () when nothing is there, or out of reach (the save
+    says what is wrong)."""
     try:
         info = os.stat(path)
     except OSError:
-        return True  # gone, or out of reach: nothing there to keep, and the save says what is wrong
-    return (info.st_dev, info.st_ino) == identity
+        return ()
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def new_file(path: str, key: str) -> Path:

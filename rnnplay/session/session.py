@@ -46,7 +46,7 @@ from rnnplay.session.at_work import AtWork
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
-from rnnplay.session.output_paths import check_output_path, checkpoint_name
+from rnnplay.session.output_paths import check_output_path, checkpoint_name, holding
 from rnnplay.session.training_job import Runner, TrainingJob
 
 DEFAULT_SAMPLER = "temperature"
@@ -268,7 +268,7 @@ class Session:
         if resumable is not None:  # /save writes the weights only: `train --resume` would have nothing to go on with
             raise RnnplayError(f"{target} holds a training run that `rnnplay train --resume` continues (step "
                                f"{resumable:,}), and /save writes the weights only: /save {free_path(target)} instead")
-        with self.runner.wait.held("/save cannot save it now"):
+        with self.runner.wait.held("/save cannot save it now"), holding(target, "name", "save"):  # not a run's output
             fix = "free some space, or /save to another path"
             if job is not None and job.run.model is self.model:
                 saved = job.run.save(target, replace=force, fix=fix)  # with the training state, for `train --resume`
@@ -392,7 +392,7 @@ class Session:
         return "none" if self.stop is None else repr(self.stop)
 
     def sampler_label(self) -> str:
-        """'temperature temperature=0.7': the current sampler and its parameters."""
+        """'temperature 0.7': the current sampler and its parameters."""
         return sampler_label(self.sampler_name, self.params)
 
     def sampler_card(self) -> list[tuple[str, str]]:

@@ -7,7 +7,8 @@ k_1 … k_m with n_1 … n_m values, n_1·n_2·…·n_m trials. Every other sett
 
 A trial is what ``rnnplay train`` does (:func:`~rnnplay.session.training_runs.new_run`, its events,
 ``save``), in a Ray worker (:mod:`rnnplay.distributed.trials`); its checkpoint comes back to the driver
-as bytes, so on a cluster too the files land in the driver's ``--out`` folder::
+as bytes, so on a cluster too the files land in the driver's ``--out`` folder, never over another run's
+(:mod:`rnnplay.session.sweep_files`)::
 
     DIR/trial-NN-<key=value-...>.npz    every trial that finished (or diverged)
     DIR/best.npz                        a copy of the one with the lowest validation loss so far
@@ -20,13 +21,10 @@ recorded with its one-line reason; the others go on. A sweep that stops early (C
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
-import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -38,16 +36,15 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core.atomic_write import write_atomically
-from rnnplay.core.errors import RnnplayError, counted
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import Param, params_of, parse_pairs
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import FinishedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.distributed.trials import CANCELLED, FAILED, FINISHED, Outcome, Progress, TrialRunner
-from rnnplay.folders import data_dir
 from rnnplay.plugins.host import get_host
-from rnnplay.session.output_paths import OutputLock, out_of_room_hint, why_unwritable
+from rnnplay.session.sweep_files import copy_best, keep_checkpoint
 from rnnplay.session.training_runs import new_run
 
 WAITING, RUNNING, DIVERGED = "waiting", "running", "diverged"
@@ -249,35 +246,6 @@ class Speed:
 
 
 # -- the sweep, on the driver ------------------------------------------------------------------------------
-@contextlib.contextmanager
-def output_dir(path: str | None, trials: list[Trial] | None = None) -> Iterator[Path]:
-    """The sweep's folder (default ``sweep-YYYYmmdd-HHMMSS``), made and proved writable now; removed again
-    if it is still empty at the end (the sweep stopped before any trial ended). One that already holds a file the
-    sweep writes (results.json, best.npz, a checkpoint of one of ``trials``) is refused: it would be replaced."""
-    folder = Path(os.path.expanduser(path or time.strftime("sweep-%Y%m%d-%H%M%S")))
-    names = ["results.json", "best.npz", *(f"{t.name}.npz" for t in trials or [])]
-    if taken := [n for n in names if os.path.lexists(folder / n)]:
-        more = f" (and {counted(len(taken) - 1, 'other file')} it writes)" if len(taken) > 1 else ""
-        raise RnnplayError(f"--out {folder} already holds {taken[0]}{more}, which this sweep would replace: choose "
-                           "another folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        why = (err.strerror or str(err), out_of_room_hint(err, "choose a folder you can write to"))
-    else:
-        why = why_unwritable(folder, prefix=".probe-")  # a byte, so that a full disk is refused now too
-    if why is not None:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # if this made it (empty)
-        raise RnnplayError(f"cannot write to --out {folder}: {why[0]}; {why[1]}")
-    try:
-        with OutputLock(folder / "results.json", "--out"):  # two sweeps into one folder replaced each other's files
-            yield folder
-    finally:
-        with contextlib.suppress(OSError):
-            folder.rmdir()  # only if empty
-
-
 @dataclass
 class Sweep:
     trials: list[Trial]
@@ -330,7 +298,7 @@ class Sweep:
             row = outcome.value
             self._take(result, row)
             try:
-                result.checkpoint = self._keep(result.trial.name, row["checkpoint"])
+                result.checkpoint = keep_checkpoint(self.out, result.trial.name, row["checkpoint"], self.notes)
             except RnnplayError as err:  # the trial's weights are lost: it failed, and the sweep goes on
                 result.status, result.error = FAILED, f"its checkpoint could not be written: {err}"
             else:
@@ -341,32 +309,13 @@ class Sweep:
         self.write_results()
         return result
 
-    def _keep(self, name: str, checkpoint: bytes) -> Path:
-        """Write a trial's checkpoint into the sweep's folder, or, when that fails (a full disk, the folder gone),
-        into rnnplay's data folder as a training's rescue copy is; where it went."""
-        path = self.out / f"{name}.npz"
-        try:
-            write_atomically(path, lambda f: f.write(checkpoint))
-        except RnnplayError as err:
-            rescue = data_dir() / "rescued" / f"{self.out.name}-{name}.npz"
-            try:
-                with contextlib.suppress(OSError):  # a folder that cannot be made: the write says why
-                    rescue.parent.mkdir(parents=True, exist_ok=True)
-                write_atomically(rescue, lambda f: f.write(checkpoint))
-            except RnnplayError as again:
-                raise RnnplayError(f"{err}; the rescue copy failed too ({again})") from None
-            self.notes.append(f"{err}; kept {name} in {rescue} instead")
-            return rescue
-        return path
-
     def _offer_best(self, result: TrialResult) -> None:
         """``best.npz`` becomes a copy of ``result``'s checkpoint if it now heads the sorted finished trials."""
         if result.status != FINISHED or (self.best is not None and self.best.rank() < result.rank()):
             return
         assert result.checkpoint is not None
         try:
-            with result.checkpoint.open("rb") as source:
-                write_atomically(self.out / "best.npz", lambda f: shutil.copyfileobj(source, f))
+            copy_best(self.out, result.checkpoint)
         except (RnnplayError, OSError) as err:  # the trial's own checkpoint holds the same weights
             self.notes.append(f"best.npz was not updated ({err}); the best trial's own checkpoint is "
                               f"{result.checkpoint}")

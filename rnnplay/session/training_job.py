@@ -364,7 +364,7 @@ class Runner:
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
         self._forward_step(job.steps.flush())
         path = self._save(job)
-        val = f"validation loss {event.val_loss:.3f} nats/char" if event.val_loss is not None else ""
+        val = f"validation loss {event.val_loss:.3f} nats/char{event.val_at()}" if event.val_loss is not None else ""
         ended = {"stopped": f"stopped at step {event.step}", "diverged": "diverged: " + job.run.divergence(
             event.step, "lr=", "a lower lr= may help")}.get(event.reason, f"done at step {event.step}")
         saved = f"saved {path}" if path else ""

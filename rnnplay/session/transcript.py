@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from rnnplay.core.atomic_write import write_atomically
+from rnnplay.core.atomic_write import put_new, write_atomically
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.vocab import describe_char
 from rnnplay.folders import data_dir
 from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
 from rnnplay.session.output_paths import check_output_path
@@ -99,8 +100,8 @@ class Conversation:
 
 def turn_dict(number: int, turn: TurnRecord) -> dict[str, Any]:
     """One turn as plain data (what a JSON Lines transcript holds per line)."""
-    data: dict[str, Any] = {"turn": number, "kind": turn.kind, "model": turn.model, "seed": turn.seed,
-                            "text": turn.text}
+    data: dict[str, Any] = {"turn": number, "kind": turn.kind, "model": turn.model, "seed": turn.typed or turn.seed,
+                            **({"skipped": turn.skipped} if turn.typed else {}), "text": turn.text}
     if turn.kind == "continuation":
         data.update(sampler=turn.sampler, params=turn.params, length=turn.length, rng_seed=turn.rng_seed,
                     stop=turn.stop, ended=turn.ended, branch=turn.branch and asdict(turn.branch))
@@ -145,8 +146,10 @@ def _turn_markdown(number: int, turn: TurnRecord) -> list[str]:
         question = branch_question(turn.branch)
         head = [f"## Turn {number}: a branch of turn {turn.branch.turn}", question[:1].upper() + question[1:]]
     settings = _settings(turn.length, turn.rng_seed, turn.stop)
+    skipped = [f"The model has never seen {', '.join(map(describe_char, turn.skipped))}: it read the seed without "
+               "them."] if turn.typed else []
     return [*head, f"{turn.model} · {turn.sampler_label} · {settings} · {_ended(turn)}",
-            "Seed:", _block(turn.seed), "Continuation:", _block(turn.text)]
+            "Seed:", _block(turn.typed or turn.seed), *skipped, "Continuation:", _block(turn.text)]
 
 
 def _compare_markdown(number: int, compare: CompareRecord) -> list[str]:
@@ -194,5 +197,5 @@ def save_transcript(path: Path, conversation: Conversation, force: bool = False)
     except OSError as err:
         raise RnnplayError(f"cannot create the folder {path.parent}: {err.strerror or err}; choose another path") \
             from None
-    write_atomically(path, lambda f: f.write(text))
+    write_atomically(path, lambda f: f.write(text), put=os.replace if force else put_new)  # another's kept
     return path

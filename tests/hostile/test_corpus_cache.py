@@ -9,9 +9,10 @@ outside the cache is created, changed or removed, whatever a link or a memo name
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,26 @@ def made(*names: str, fifo: bool = False) -> Callable[[Path, Path], None]:
     return setup
 
 
+WRITERS: list[int] = []  # descriptors by which a row's part files are held, as a build holds its own
+
+
+def held(name: str) -> Callable[[Path, Path], None]:
+    """A part file its writer holds locked (:mod:`rnnplay.corpora.id_hold`), whatever PID its name holds."""
+    def setup(cache: Path, outside: Path) -> None:
+        made(name)(cache, outside)
+        fd = os.open(cache / name, os.O_RDONLY)
+        WRITERS.append(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    return setup
+
+
+@pytest.fixture(autouse=True)
+def writers_let_go() -> Iterator[None]:
+    yield
+    while WRITERS:
+        os.close(WRITERS.pop())
+
+
 IDS = tuple(f"ids/{n}" for n in TEXT)
 ROWS = {
     "memo not JSON": Row(memo(b"\xff\xfe\0garbage"), ("1 stale",), (f"ids/files/{MEMO}", *IDS)),
@@ -154,7 +175,10 @@ ROWS = {
                               ("corpora",)),
     "part file of a PID past any": Row(made("ids/.tmp-99999999999999999999-x.part"), ("killed build",),
                                        ("ids/.tmp-99999999999999999999-x.part",)),
-    "part file of a live PID (1)": Row(made("ids/.tmp-1-x.part"), ("building",), (), ("ids/.tmp-1-x.part",)),
+    "part file of a live PID (1), held by none": Row(made("ids/.tmp-1-x.part"), ("killed build",),
+                                                    ("ids/.tmp-1-x.part",)),
+    "part file its writer holds, of a PID past any": Row(held("ids/.tmp-99999999999999999999-y.part"), ("building",),
+                                                         (), ("ids/.tmp-99999999999999999999-y.part",)),
     "folder named like a sidecar": Row(made(f"ids/{SHA}.json/"), ("not a file",), (), (f"ids/{SHA}.json",)),
     "FIFO named like a memo": Row(made(f"ids/files/{MEMO}", fifo=True), ("not a file",), (), (f"ids/files/{MEMO}",)),
     "FIFO named like an id file": Row(made(f"ids/{SHA}-{KEY}.ids", fifo=True), ("not a file",), (),

@@ -25,7 +25,14 @@ from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
 from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
-from rnnplay.ui.leave_signals import exit_code, exit_on_ctrl_c, flush_and_exit, on_leave_signals, raise_terminated
+from rnnplay.ui.leave_signals import (
+    exit_code,
+    exit_on_ctrl_c,
+    flush_and_exit,
+    leave_now,
+    on_leave_signals,
+    raise_terminated,
+)
 
 MODEL_HELP = "a checkpoint, or a model's name from `rnnplay models` (default: the bundled model)"
 
@@ -209,4 +216,14 @@ def run() -> None:
         exit_on_ctrl_c()
     except KeyboardInterrupt:  # pressed in the instant between the command's end and the handler's change
         flush_and_exit(signal.SIGINT)
+    if ray_start_unfinished():  # the command is done and its files saved; the interpreter's exit could crash
+        leave_now(code)
     sys.exit(code)
+
+
+def ray_start_unfinished() -> bool:
+    """Whether this process cut a Ray start short (:func:`rnnplay.distributed.cluster.start_unfinished`): Ray's
+    core worker may still run, and the interpreter's exit beside it crashed. Only a process that imported the
+    cluster module can have started Ray, so other commands do not import it for this question."""
+    cluster = sys.modules.get("rnnplay.distributed.cluster")
+    return cluster is not None and cluster.start_unfinished()

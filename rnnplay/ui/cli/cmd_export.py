@@ -8,7 +8,7 @@ import sys
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
-from rnnplay.session.output_paths import check_output_path, same_file
+from rnnplay.session.output_paths import check_output_path, holding, same_file
 from rnnplay.ui.cli.progress import amount
 
 ORDER = 70
@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
     training = meta.pop("training", None)
     if training is not None:
         meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
-    path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype, fix="free some space, or give another output file")
+    with holding(out, "output file", "export"):  # never written over a running training's output
+        path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype,
+                          fix="free some space, or give another output file")
     size = path.stat().st_size
     print(f"wrote {printable(str(path))} ({amount(size, 'B')}, {args.dtype}, {ckpt.model.num_params():,} "
           "parameters)", file=sys.stderr)

@@ -2,8 +2,9 @@
 sorted by validation loss (``--json``: as JSON, alone on stdout). What a sweep does is :mod:`rnnplay.session.sweep`.
 
 Every flag and every grid value is checked, and the output folder made, before the corpus loads or Ray starts.
-Ctrl-C (or SIGTERM) cancels the running trials and keeps what ended: their checkpoints, best.npz and results.json;
-SIGINT does so even where the shell started the sweep with it ignored, as it does ``rnnplay sweep ... &`` in a script.
+Ctrl-C (or SIGTERM, or SIGHUP when its terminal closes) cancels the running trials and keeps what ended: their
+checkpoints, best.npz and results.json; SIGINT does so even where the shell started the sweep with it ignored, as it
+does ``rnnplay sweep ... &`` in a script.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from rich.table import Table
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.distributed.cluster import ray_session, require_ray
-from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, output_dir, plan, value_text
+from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, plan, value_text
+from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import add_encoding_option
+from rnnplay.ui.cli.interrupts import STOP_SIGNALS
 from rnnplay.ui.cli.progress import read_corpus
+from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
 from rnnplay.ui.console import make_console, redraws
 from rnnplay.ui.event_text import duration
+from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard
 
 ORDER = 12
 EXAMPLES = """\
@@ -72,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     require_ray("rnnplay sweep")
     # Ctrl-C's KeyboardInterrupt stops the sweep (below, in Ray's start, or while the corpus loads), also where the
     # shell started it with SIGINT ignored (`rnnplay sweep ... &` in a script), as `rnnplay train` hears it there
-    with ctrl_c_raises(), output_dir(args.out, trials) as out:
+    with ctrl_c_raises(), output_dir(args.out, [f"{t.name}.npz" for t in trials]) as out:
         corpus = read_corpus(args.corpus, args.encoding)
         sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
         with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
@@ -80,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"sweep: {counted(len(trials), 'trial')} on {corpus.name} ({corpus.chars:,} chars), "
                   f"{min(workers, len(trials))} at once, into {out}", file=sys.stderr)
             stopped_by = watch(sweep, ray, workers)
-        show_results(sweep, args.json)
+        with lenient_output() if stopped_by else nullcontext():  # a closed terminal's SIGHUP: no reader, same code
+            show_results(sweep, args.json)
     if stopped_by:
         return 128 + stopped_by
     if all(r.status == FAILED for r in sweep.results):
@@ -90,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 class Stop:
     """Which signal stopped the sweep: SIGINT (Ctrl-C, Python's own KeyboardInterrupt) unless this handler, set for
-    SIGTERM, saw one. It raises KeyboardInterrupt too, as Ray re-raises whatever a signal raises in its waits."""
+    SIGTERM and SIGHUP (a closed terminal, as ``rnnplay train`` hears it), saw one. It raises KeyboardInterrupt too,
+    as Ray re-raises whatever a signal raises in its waits."""
 
     def __init__(self) -> None:
         self.signum = signal.SIGINT
@@ -102,12 +109,12 @@ class Stop:
 
 def watch(sweep: Sweep, ray: object, workers: int) -> int:
     """Run the sweep with its live table on stderr (a line per ended trial off a terminal). Returns 0, or the
-    signal (Ctrl-C's SIGINT, or SIGTERM) that stopped it."""
+    signal (Ctrl-C's SIGINT, SIGTERM, or SIGHUP unless it was ignored, as under ``nohup``) that stopped it."""
     console = make_console(sys.stderr)
     live = Live(trial_table(sweep.results, live=True), console=console, transient=True, refresh_per_second=4,
                 redirect_stdout=False, redirect_stderr=False) if redraws(console) else None
     stop, said = Stop(), 0
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous = {sig: signal.signal(sig, stop) for sig in heard(LEAVE_SIGNALS)}
     try:
         with live if live is not None else nullcontext(), closing(sweep.run(ray, workers)) as events:
             for ended in events:
@@ -119,14 +126,14 @@ def watch(sweep: Sweep, ray: object, workers: int) -> int:
                 if live is not None:
                     live.update(trial_table(sweep.results, live=True))
     except KeyboardInterrupt:
-        for sig in (signal.SIGINT, signal.SIGTERM):  # the results are being written: a second signal waits
+        for sig in (signal.SIGINT, *previous):  # the results are being written: a second signal waits
             signal.signal(sig, signal.SIG_IGN)
         kept = sum(r.checkpoint is not None for r in sweep.results)
-        name = "Ctrl-C" if stop.signum == signal.SIGINT else "SIGTERM"
-        console.print(f"{name}: cancelled the running trials; " + (
+        console.print(f"{STOP_SIGNALS[stop.signum]}: cancelled the running trials; " + (
             f"kept the {kept} that ended in {sweep.out}" if kept else "none had ended, so nothing was kept"))
         return stop.signum
-    signal.signal(signal.SIGTERM, previous)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
     return 0
 
 

@@ -1,9 +1,8 @@
 """``rnnplay train``: train a model on a corpus, with a live progress line.
 
-Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the
-checks the app's /train shares) and every output path before the first step.
-Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps, so the checkpoint it
-saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
+Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the checks the app's /train shares)
+and every output path before the first step. Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps,
+so the checkpoint it saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import ctrl_c_raises
@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     if args.init_from is not None and args.resume is not None:
         raise RnnplayError("--init-from and --resume cannot go together: --resume continues a run exactly where it "
                            "stopped, --init-from starts a new run from a model's weights")
-    spec, config = ModelSpec(**spec_flags), TrainConfig(**settings)  # every flag checked before anything loads
+    ModelSpec(**spec_flags)  # every flag checked before anything loads
+    config = TrainConfig(**settings)
     CHECKPOINT_EVERY.check(args.checkpoint_every)
     args.status_seconds = status_seconds()
     step_stall_seconds()  # $RNNPLAY_STEP_STALL_SECONDS checked before anything loads
@@ -111,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
         if base is not None and path is not None and base.resolve() == path.resolve():
             raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
                                "its own")
+    with lock_outputs((out, "--out"), (best, "--best")):  # another run's output refused before the corpus loads
+        return build(args, spec_flags, settings, cluster, (out, best, plot))
+
+
+def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[str, Any], cluster: Cluster,
+          outputs: tuple[Path, Path | None, Path | None]) -> int:
+    """The run the flags ask for (new, fine-tuned or resumed) on its corpus, checked to fit, then trained."""
+    out, best, _ = outputs
     corpus = read_corpus(args.corpus, args.encoding)
     said = len(corpus.notes)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
@@ -121,32 +130,30 @@ def run(args: argparse.Namespace) -> int:
                 settings = {**dict.fromkeys(BUDGET_FIELDS), **settings}
             run_ = resume_run(args.resume, corpus, settings, spec_flags, extra)
         else:
+            config = TrainConfig(**settings)
             if no_budget:
                 config.epochs = 1.0
             if args.init_from is not None:
-                run_, base = init_from_run(str(base), corpus, config, spec_flags, extra)
+                run_, base = init_from_run(str(find_model(args.init_from)), corpus, config, spec_flags, extra)
                 args.init_from = base.name
             else:
-                run_ = new_run(corpus, spec, config, extra)
+                run_ = new_run(corpus, ModelSpec(**spec_flags), config, extra)
     except MemoryError:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
-    for note in corpus.notes[said:]:  # the model's vocabulary's ids, when the cache had no room for them
-        say(f"rnnplay: note: {note}")  # as read_corpus says a load's
-    for warning in run_.warnings:
-        say(f"warning: {warning}")
-    return train(run_, args, cluster, (out, best, plot))
+    for line in [*(f"rnnplay: note: {n}" for n in corpus.notes[said:]), *(f"warning: {w}" for w in run_.warnings)]:
+        say(line)  # a note: the vocabulary's ids kept in memory, the cache had no room (as read_corpus says a load's)
+    return train(run_, args, cluster, outputs)
 
 
 def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
           outputs: tuple[Path, Path | None, Path | None]) -> int:
-    """Run ``run_`` to its end, saving it to --out (and --best), then draw --plot; the exit code."""
+    """Run ``run_`` to its end, saving it to --out (and --best, both locked by run), then draw --plot; the exit code."""
     out, best, plot = outputs
-    with lenient_output() as stdout, lock_outputs((out, "--out"), (best, "--best")), \
-            Interrupts(run_.trainer, out) as interrupts:
+    with lenient_output() as stdout, Interrupts(run_.trainer, out) as interrupts:
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts, args.status_seconds)

@@ -93,7 +93,7 @@ from rnnplay.ui.repl.input import (
 )
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
-from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, osc52
+from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, mark_pastes, osc52, pastes_marked
 from rnnplay.ui.repl.typeahead import TurnKeys
 
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
@@ -126,6 +126,7 @@ class Repl(TerminalOutput):
         out = stdout or sys.stdout
         super().__init__(out, make_console(out, color=color), prompt)
         self.terminal = out.isatty()
+        self.paste_output = prompt.output if self.terminal and not self.piped else None  # where pastes are marked
         self.color = colours(self.console)
         self.events = EventText()
         self.quitting = False
@@ -291,6 +292,7 @@ class Repl(TerminalOutput):
         keys = TurnKeys(self.input_fd(), self.prompt.input)  # read here on a terminal not controlled (setsid)
         try:
             with keys_not_echoed(self.input_fd(), keys.own), ctrl_c_calls(self.stop_turn):
+                mark_pastes(self.paste_output)
                 worker.start()
                 while not keys.wait(done, self.stop_turn) and not self.given_up():
                     pass
@@ -329,8 +331,9 @@ class Repl(TerminalOutput):
 
     def read_line(self) -> str | None:
         """The next input line; None at Ctrl+D (or /quit from another thread)."""
-        if self.piped:
-            return self.read_piped_line()
+        if self.piped:  # the next line from a pipe (a block opened with three quotes runs to its closing line)
+            self.drain()
+            return piped_entry()
         while True:
             self.drain()
             try:
@@ -344,18 +347,13 @@ class Repl(TerminalOutput):
             except EOFError:
                 return None
 
-    def read_piped_line(self) -> str | None:
-        """The next line from a pipe (a block opened with three quotes runs to its closing line); None at its end."""
-        self.drain()
-        return piped_entry()
-
     def run(self) -> int:
         self.owner = threading.current_thread()
         with self.plugins_print(self.piped), contextlib.redirect_stderr(self.stderr):
             if not self.piped:  # a piped script's stdout holds its own output alone (`rnnplay repl` greets on stderr)
                 self.session.greet()
             try:
-                with on_leave_signals(self.leave_on_signal):  # SIGTERM, or SIGHUP from a closed terminal
+                with on_leave_signals(self.leave_on_signal), pastes_marked(self.paste_output):  # SIGTERM, SIGHUP
                     while True:
                         line = None if self.quitting else self.read_line()
                         if line is None:

@@ -1,6 +1,6 @@
 """The REPL's hold on the terminal during a turn: keys not echoed (and Ctrl+\\ off, the mode set again after
-``fg``), Ctrl+C as a request, stderr as whole lines, and the one escape sequence written by hand, OSC 52 (the
-clipboard), which rich has no call for."""
+``fg``), Ctrl+C as a request, a paste still marked as one (bracketed paste), stderr as whole lines, and the one
+escape sequence written by hand, OSC 52 (the clipboard), which rich has no call for."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+
+from prompt_toolkit.output import Output
 
 try:
     import termios
@@ -55,6 +57,34 @@ def keys_not_echoed(fd: int | None, own_keys: bool = False) -> Iterator[None]:
             yield
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+@contextlib.contextmanager
+def pastes_marked(output: Output | None) -> Iterator[None]:
+    """While the block runs, the terminal marks where a paste starts and ends (bracketed paste), also during a turn.
+
+    prompt-toolkit turns bracketed paste off as each prompt ends and on as the next
+    starts, so a paste during a turn came as typed keys: the next prompt read each of
+    its newlines as Enter, and a pasted ``/quit`` line ended the REPL. Call
+    :func:`mark_pastes` as a turn starts; when the block ends, it is off.
+    ``output`` None (not a terminal, or a piped script): nothing is written.
+    """
+    mark_pastes(output)
+    try:
+        yield
+    finally:
+        if output is not None:
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                output.disable_bracketed_paste()
+                output.flush()
+
+
+def mark_pastes(output: Output | None) -> None:
+    """Bracketed paste on again (the prompt that just ended turned it off): a paste now reaches the next prompt as
+    one piece of text with its newlines, as a paste at the prompt does."""
+    if output is not None:
+        output.enable_bracketed_paste()
+        output.flush()
 
 
 def _vdisable(fd: int) -> int:

@@ -15,6 +15,7 @@ import codecs
 import os
 import select
 import threading
+from collections.abc import Callable
 
 from prompt_toolkit.input import Input
 from prompt_toolkit.input.typeahead import store_typeahead
@@ -22,6 +23,7 @@ from prompt_toolkit.input.vt100_parser import Vt100Parser
 from prompt_toolkit.key_binding import KeyPress
 
 CTRL_C = "\x03"
+PASTE_END = 3.0  # seconds of silence after which a paste left open (its end mark never came) is given up
 
 
 def controls(fd: int | None) -> bool:
@@ -52,11 +54,18 @@ class TurnKeys:
         """Whether the REPL reads this turn's keys itself (the terminal's signal keys are then off)."""
         return self.fd is not None
 
-    def wait(self, done: threading.Event, ctrl_c: object, timeout: float = 0.1) -> bool:
+    def wait(self, done: threading.Event, ctrl_c: Callable[[], object], timeout: float = 0.1) -> bool:
         """Wait up to ``timeout`` for the turn to be ``done``; meanwhile keys typed are read, and Ctrl+C among them
         calls ``ctrl_c()``. True once the turn is done."""
         if self.fd is None:
             return done.wait(timeout)
+        self.read(ctrl_c, timeout)
+        return done.is_set()
+
+    def read(self, ctrl_c: Callable[[], object], timeout: float) -> bool:
+        """Read the keys that come within ``timeout``; False when none came (or the terminal is gone)."""
+        if self.fd is None:
+            return False
         try:
             ready, _, _ = select.select([self.fd], [], [], timeout)
             data = os.read(self.fd, 4096) if ready else None
@@ -65,14 +74,27 @@ class TurnKeys:
         if data == b"":
             self.fd = None
         elif data:
-            text = self.decoder.decode(data)
-            for _ in range(text.count(CTRL_C)):
-                ctrl_c()  # type: ignore[operator]
-            self.parser.feed(text.replace(CTRL_C, ""))
-        return done.is_set()
+            first, *rest = self.decoder.decode(data).split(CTRL_C)
+            self.parser.feed(first)
+            for text in rest:  # a Ctrl+C key stops the turn; one inside a paste is a character of it
+                if self.pasting:
+                    self.parser.feed(CTRL_C)
+                else:
+                    ctrl_c()
+                self.parser.feed(text)
+        return bool(data)
 
-    def keep(self) -> None:
-        """Hand the keys read during the turn to the next prompt."""
+    @property
+    def pasting(self) -> bool:
+        """Whether a paste has begun (bracketed paste's start mark read) and not yet ended."""
+        return bool(getattr(self.parser, "_in_bracketed_paste", False))
+
+    def keep(self, paste_end: float = PASTE_END) -> None:
+        """Hand the keys read during the turn to the next prompt; a paste the turn ended in the middle of is read to
+        its end first (for at most ``paste_end`` seconds of silence), or the prompt would read its rest as keys typed,
+        each newline an Enter, and its start would be lost."""
+        while self.pasting and self.fd is not None and self.read(lambda: None, paste_end):
+            pass
         self.parser.flush()
         if self.pressed and self.keep_for is not None:
             store_typeahead(self.keep_for, self.pressed)

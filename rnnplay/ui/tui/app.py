@@ -1,10 +1,9 @@
 """The Textual app: a chat-style window over one :class:`~rnnplay.session.session.Session`.
 
-Every line typed goes to ``Session.submit`` in a worker thread, so a long
-generation or a slow command never blocks the UI. The session's events come back
-from whichever thread emitted them and reach the UI thread as Textual messages, one
-class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own
-``@on`` handler below.
+Every line typed goes to ``Session.submit`` in a worker thread, so a long generation or a slow command never
+blocks the UI; lines run in the order typed, a few commands at once (:mod:`rnnplay.ui.tui.line_order`). The
+session's events come back from whichever thread emitted them and reach the UI thread as Textual messages, one
+class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own ``@on`` handler below.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import exit_code, hung_up, leave_through_loop
+from rnnplay.ui.tui.line_order import LineOrder
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
@@ -62,6 +62,8 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
         "otherwise ↑ ↓ walk earlier inputs (kept across runs)\n"
         "  in a /heat view: ← → or a click picks a character, 1-5 branches with an alternative (/whatif)\n"
+        "  lines run in the order typed: one typed during a turn waits for it (/stop, /quit, /help and "
+        "/transcript save act at once)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
         "Ctrl+D (on an empty input), Ctrl+Q or /quit leaves · F2 shows or hides the side panel")
 
@@ -119,6 +121,7 @@ class RnnplayApp(App[None]):
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
         self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
+        self.order = LineOrder(self._run_line)
         self._keeping_farewell = False
 
     def compose(self) -> ComposeResult:
@@ -318,9 +321,9 @@ class RnnplayApp(App[None]):
         self.submit(event.value)
 
     def submit(self, line: str) -> None:
-        """Run ``line`` on a daemon thread of its own. Not a Textual thread worker: those are joined as the app's
-        event loop closes, so a plugin's sampler that never returns would keep the process alive for good."""
-        threading.Thread(target=self._run_line, args=(line,), name="rnnplay-submit", daemon=True).start()
+        """Run ``line`` after the lines before it, on a daemon thread (:class:`LineOrder`), not a Textual worker:
+        those are joined as the app's loop closes, so a plugin's sampler that never returns would keep it alive."""
+        self.order.submit(line)
 
     def _run_line(self, line: str) -> None:
         me = threading.current_thread()

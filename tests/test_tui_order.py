@@ -1,0 +1,80 @@
+"""The app runs the lines typed in the order they were typed, as the REPL does (:mod:`rnnplay.ui.tui.line_order`).
+
+Each line ran on a thread of its own: a command typed after a seed ran beside the
+turn (its reply above the turn, a /temp changing what the turn's header said), and a
+seed typed while a turn streamed stopped that turn. A few commands still act at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pilot_helpers import app_on, messages, send_keys, slow_down, type_line, until
+
+from rnnplay.session.inspection import sampler_label
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.line_order import at_once
+from rnnplay.ui.tui.widgets import Conversation, Note, Turn
+
+
+@pytest.fixture
+def app(tiny_path: Path) -> RnnplayApp:
+    return app_on(tiny_path)
+
+
+def turns(app: RnnplayApp) -> list[Turn]:
+    return list(app.query(Turn))
+
+
+def typed(app: RnnplayApp, line: str) -> None:
+    """Type ``line`` and Enter without waiting for the app to be idle (it never is while a turn streams)."""
+    send_keys(app, *("space" if c == " " else c for c in line), "enter")
+
+
+async def test_a_command_typed_after_a_seed_waits_for_its_turn(app: RnnplayApp) -> None:
+    """`ROMEO:` then `/temp 0.3`: the turn is written, headed and recorded at 0.7, and /temp's reply comes after it."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/set seed 1")
+        slow_down(app)
+        app.session.length = 100_000
+        typed(app, "ROMEO:")
+        typed(app, "/temp 0.3")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 20)  # /temp typed long before this
+        assert app.session.params["temperature"] == 0.7
+        assert not [m for m in messages(app, "info") if "temperature" in m]  # /temp has not run yet
+        await pilot.press("escape")
+        await until(pilot, lambda: app.session.params["temperature"] == 0.3)
+        await until(pilot, lambda: isinstance(app.query_one(Conversation).children[-1], Note))
+        turn = turns(app)[0]
+        assert turn.ending == " ⏹ stopped"
+        assert str(turn.border_title) == sampler_label("temperature", {"temperature": 0.7})
+        assert app.session.turns[0].params == {"temperature": 0.7}
+        assert app.query_one(Conversation).children[-1].text == f"sampler: {app.session.sampler_label()}"  # /temp's
+
+
+async def test_a_seed_typed_while_a_turn_streams_waits_for_it(app: RnnplayApp) -> None:
+    """`JULIET:` then `HAMLET:` while JULIET streams: JULIET is written to its end (it was stopped),
+    then HAMLET."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        slow_down(app)
+        app.session.length = 40
+        typed(app, "JULIET:")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        typed(app, "HAMLET:")
+        await until(pilot, lambda: len(turns(app)) == 2 and app.turn is None and not app.session.generating)
+        assert [(t.seed, len(t.text), t.ending) for t in turns(app)] == [("JULIET:", 40, ""), ("HAMLET:", 40, "")]
+
+
+async def test_stop_quit_help_and_transcript_act_at_once(app: RnnplayApp) -> None:
+    assert all(at_once(line) for line in ["/stop", "/quit", "/bye", "/help temp", "/transcript save t.md"])
+    assert not any(at_once(line) for line in ["/temp 0.3", "/set seed 1", "//stop", "ROMEO:", "/nosuch"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        slow_down(app)
+        app.session.length = 100_000
+        typed(app, "To be")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        typed(app, "/help temp")
+        await until(pilot, lambda: any("/temp" in m for m in messages(app, "info")))
+        assert app.session.generating  # /help neither waited for the turn nor stopped it
+        await pilot.press("escape")
