@@ -17,7 +17,7 @@ import time
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import events, on, work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -50,7 +50,7 @@ from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import exit_code, hung_up, leave_through_loop
 from rnnplay.ui.tui.line_order import LineOrder
-from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue
+from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, arrived
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
 from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, WorkingLine
@@ -209,62 +209,62 @@ class RnnplayApp(App[None]):
         for message in self.queue.take():
             self.post_message(message)
 
-    @on(Arrived.of(Chunk))
+    @arrived(Chunk)
     def _chunk(self, message: Arrived) -> None:
         if self.turn is not None:
             self.turn.append(message.event.text)
             self.turn.show()
 
-    @on(Arrived.of(TurnStarted))
+    @arrived(TurnStarted)
     def _turn_started(self, message: Arrived) -> None:
         self.turn = self.query_one(Conversation).add_turn(message.event.seed, message.event.sampler)
 
-    @on(Arrived.of(TurnEnded))
+    @arrived(TurnEnded)
     def _turn_ended(self, message: Arrived) -> None:
         if self.turn is not None:
             self.turn.end(message.event.reason)
             self.turn.show()
             self.turn = None
 
-    @on(Arrived.of(SessionMessage))
+    @arrived(SessionMessage)
     def _message(self, message: Arrived) -> None:
         self.query_one(Conversation).add_message(message.event.level, message.event.text)
 
-    @on(Arrived.of(ScoreShown))
-    @on(Arrived.of(UnitsFound))
+    @arrived(ScoreShown)
+    @arrived(UnitsFound)
     def _table(self, message: Arrived) -> None:
         """/score's least expected characters, /neurons find's units: the lines the REPL prints too."""
         text = EventText().text(message.event)
         if text is not None:
             self.query_one(Conversation).add_message("info", text.plain)
 
-    @on(Arrived.of(SkippedEvent))
+    @arrived(SkippedEvent)
     def _skipped(self, message: Arrived) -> None:
         text = EventText().text(message.event)
         self.query_one(Conversation).add_message("warning", f"training {text.plain}")
 
-    @on(Arrived.of(HeatShown))
+    @arrived(HeatShown)
     def _heat(self, message: Arrived) -> None:
         self.query_one(Conversation).add_heat(message.event).focus()  # ←→ and 1-5 work at once; typing: the prompt
 
-    @on(Arrived.of(NeuronsShown))
+    @arrived(NeuronsShown)
     def _neurons(self, message: Arrived) -> None:
         self.query_one(Conversation).add_neurons(message.event)
 
-    @on(Arrived.of(CompareShown))
+    @arrived(CompareShown)
     def _compare(self, message: Arrived) -> None:
         self.query_one(Conversation).add_compare(message.event)
 
-    @on(Arrived.of(Working))
+    @arrived(Working)
     def _working(self, message: Arrived) -> None:
         self.query_one(WorkingLine).show_work(message.event)
 
-    @on(Arrived.of(ClipboardCopy))
+    @arrived(ClipboardCopy)
     def _copy(self, message: Arrived) -> None:
         self.copy_to_clipboard(message.event.text)
         self.notify(f"copied {len(message.event.text):,} characters")
 
-    @on(Arrived.of(StepEvent))
+    @arrived(StepEvent)
     def _step(self, message: Arrived) -> None:
         e = message.event
         panel = self.query_one(TrainingPanel)
@@ -273,20 +273,20 @@ class RnnplayApp(App[None]):
         self.query_one(LossPlot).add(e.step, e.loss, None)
         self.query_one("#model-card", Card).show_rows(self.session.card())
 
-    @on(Arrived.of(ValidationEvent))
+    @arrived(ValidationEvent)
     def _validation(self, message: Arrived) -> None:
         self.query_one(LossPlot).add(message.event.step, None, message.event.val_loss)
 
-    @on(Arrived.of(SampleEvent))
+    @arrived(SampleEvent)
     def _sample(self, message: Arrived) -> None:
         self.query_one(Conversation).add_sample(message.event.step, message.event.text)
 
-    @on(Arrived.of(TrainingEnded))
+    @arrived(TrainingEnded)
     def _training_ended(self, message: Arrived) -> None:
         self.query_one(TrainingPanel).finish(message.event.step, message.event.reason)
         self.show_cards()
 
-    @on(Arrived.of(Changed))
+    @arrived(Changed)
     def _changed(self, message: Arrived) -> None:
         what = message.event.what
         if what == "training":  # a new job: a fresh plot
@@ -298,12 +298,12 @@ class RnnplayApp(App[None]):
             self.query_one(TrainingPanel).reset()
         self.show_cards()
 
-    @on(Arrived.of(Cleared))
+    @arrived(Cleared)
     def _cleared(self, _: Arrived) -> None:
         self.query_one(Conversation).remove_children()
         self.turn = None
 
-    @on(Arrived.of(QuitRequested))
+    @arrived(QuitRequested)
     def _quit(self, _: Arrived) -> None:
         self.action_leave()
 

@@ -1,5 +1,6 @@
 """The session's events as Textual messages: one message class per kind of event, so the app handles each kind
-with its own ``@on(Arrived.of(Kind))`` handler and Textual does the dispatching.
+with its own ``@arrived(Kind)`` handler (``@on(Arrived.of(Kind))`` while the app runs) and Textual does the
+dispatching.
 
 The session emits from whichever thread did the work. Its events queue up in
 :class:`EventQueue` and one ``Drain`` message at a time (posted thread-safely)
@@ -13,12 +14,15 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, TypeVar
 
+from textual import on
 from textual.message import Message
 
 from rnnplay.session.events import Chunk
+
+Handler = TypeVar("Handler", bound=Callable[..., None])
 
 
 class Drain(Message, bubble=False):
@@ -40,6 +44,21 @@ class Arrived(Message, bubble=False):
         """The message class for events of type ``kind`` (the same class each time it is asked for)."""
         return type(f"{kind.__name__}Arrived", (cls,), {"kind": kind, "__doc__": f"A session {kind.__name__}."},
                     bubble=False)
+
+
+def arrived(kind: type) -> Callable[[Handler], Handler]:
+    """``@on(Arrived.of(kind))`` for a handler that runs only while the app does: events that come in while it
+    closes (a training's last step, its model saved) are dropped, as the widgets they would update are gone."""
+
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        def while_running(app: Any, message: Arrived) -> None:
+            if app.is_running:
+                handler(app, message)
+
+        return on(Arrived.of(kind))(while_running)
+
+    return decorate
 
 
 def as_message(event: Any) -> Arrived:
