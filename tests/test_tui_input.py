@@ -141,6 +141,22 @@ async def test_a_pasted_three_line_seed_keeps_every_line(app: RnnplayApp) -> Non
         assert app.query_one(Turn).seed == seed
 
 
+async def test_tab_offers_what_show_shows_and_the_corpus_cards_of_train(
+        app: RnnplayApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt, menu = prompt_of(app), menu_of(app)
+        await pilot.press(*"/show ")
+        await until(pilot, lambda: menu.candidates == ["model", "sampler", "info", "parameters"])
+        await pilot.press("s", "tab")
+        assert prompt.text == "/show sampler "
+        prompt.clear()
+        await pilot.press(*"/train ti")
+        await until(pilot, lambda: menu.candidates == ["tinyshakespeare"])
+        await pilot.press("tab")
+        assert prompt.text == "/train tinyshakespeare "
+
+
 async def test_tab_takes_a_command_with_a_space_then_its_arguments(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         prompt, menu = prompt_of(app), menu_of(app)
