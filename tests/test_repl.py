@@ -136,6 +136,18 @@ def test_completer_reads_the_whole_line_not_just_the_last_word() -> None:
     assert completions("To be", session) == []
 
 
+def test_show_offers_what_it_shows_and_train_the_corpus_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing was offered after '/show ', and /train's corpus offered files only, never a card's name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tides.txt").write_text("the sea " * 10)
+    session = Session()
+    assert completions("/show ", session) == [(w, 0) for w in ("model", "sampler", "info", "parameters")]
+    assert completions("/show sa", session) == [("sampler", -2)]
+    assert completions("/show model ", session) == []
+    assert completions("/train ti", session) == [("tides.txt", -2), ("tinyshakespeare", -2)]
+    assert completions("/train card:s", session) == [("card:stdlib", -6)]
+
+
 def test_tab_completes_a_command_that_then_runs(running: Running) -> None:
     running.type("/samp")
     running.type("\t")  # '/sampler ', the space included

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from child_env import child_env
 from pilot_helpers import messages, type_line, until
 from plugin_fixtures import pip_install_fixtures
 from waiting import wait_for
@@ -109,3 +110,59 @@ def test_the_piped_repl_says_a_seed_waits_for_the_step_and_ctrl_c_stops_the_trai
             proc.kill()
     reader.join(TIMEOUT)
     assert any(line.startswith("training stopped at step 2") for line in lines), lines
+
+
+# The REPL with rnnplay's own LSTM made slow by the test itself (no plugin): its second training step waits for a file.
+SLOW_LSTM = """
+import os, sys, threading, time
+from pathlib import Path
+from rnnplay.core.cells.lstm import LSTMCell
+from rnnplay.ui.cli import run
+forward, steps = LSTMCell.forward, []
+def held(self, *args, **kwargs):
+    if threading.current_thread().name == "rnnplay-train":
+        steps.append(1)
+        if len(steps) == 2:
+            Path(os.environ["HANG_MARK"]).touch()
+            while not Path(os.environ["HANG_RELEASE"]).exists():
+                time.sleep(0.05)
+    return forward(self, *args, **kwargs)
+LSTMCell.forward = held
+sys.exit(run())
+"""
+
+
+def test_ctrl_c_beside_a_slow_step_of_a_built_in_cell_says_it_is_slow_not_that_it_never_checks(
+        tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
+    """Past the stop's grace the REPL said 'the cell 'lstm' of rnnplay never checks for a stop': rnnplay's own
+    cells always return, so it is said to be slow, as the stall line says."""
+    mark, release = tmp_path / "mark", tmp_path / "release"
+    env = child_env(RNNPLAY_STEP_STALL_SECONDS="1000", HANG_MARK=str(mark), HANG_RELEASE=str(release),
+                    XDG_DATA_HOME=str(tmp_path / "data"))
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_LSTM, "repl", str(tiny_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(f"/train {small_file} from=new cell=lstm {SMALL} out=run.npz\n")
+        proc.stdin.flush()
+        wait_for(mark.exists, "step 2 under way", TIMEOUT)
+        proc.stdin.write("to be\n")
+        proc.stdin.flush()
+        wait_for(lambda: any(WAITS in line for line in lines), "the line that the seed waits", TIMEOUT)
+        proc.send_signal(signal.SIGINT)
+        said = wait_for(lambda: next((line for line in lines if line.startswith("it ")), None),
+                        "the line that the turn has not stopped", TIMEOUT)
+        assert said.rstrip() == ("it has not stopped yet: the cell 'lstm' of rnnplay is slow here (a large model, a "
+                                 "busy machine, memory short) and may yet return; Ctrl+C again leaves rnnplay")
+        release.touch()
+        wait_for(lambda: any(line.startswith("to be") for line in lines), "the seed to run", TIMEOUT)
+        proc.stdin.close()
+        assert proc.wait(TIMEOUT) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        release.touch()
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(TIMEOUT)

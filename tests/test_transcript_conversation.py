@@ -136,3 +136,20 @@ def test_a_compare_alone_is_a_conversation_to_save(session: Session, tmp_path: P
     session.submit("/compare To be")
     (compare,) = lines(session, tmp_path / "t.jsonl")
     assert (compare["kind"], compare["after_turn"], rec.messages("error")) == ("compare", 0, [])
+
+
+def test_a_compare_keeps_the_seed_as_typed_and_names_the_characters_the_model_never_saw(
+        session: Session, tmp_path: Path) -> None:
+    """'/compare To 🙂 中文be' was saved with the seed 'To  be': the characters the model skipped were gone, unsaid,
+    while a turn of the same seed kept them and named them."""
+    rec = Recorder(session)
+    session.submit("/set length 5")
+    session.submit("/compare To 🙂 中文be")
+    session.submit("/compare or not")
+    assert not rec.messages("error")
+    odd, plain = lines(session, tmp_path / "t.jsonl")
+    assert (odd["seed"], odd["skipped"]) == ("To 🙂 中文be", "🙂中文")
+    assert list(odd)[4:6] == ["seed", "skipped"] and plain["seed"] == "or not" and "skipped" not in plain
+    text = saved(session, tmp_path / "t.md")
+    assert ("Seed:\n\n```text\nTo 🙂 中文be\n```\n\nThe model has never seen '🙂', '中', '文': it read the seed "
+            "without them.\n\n### ") in text

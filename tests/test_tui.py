@@ -12,7 +12,7 @@ from tiny_model import write_corpus
 
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
-from rnnplay.ui.tui.app import SlashCommands
+from rnnplay.ui.tui.palette import SlashCommands
 from rnnplay.ui.tui.prompt import PromptInput
 from rnnplay.ui.tui.widgets import Card, LossPlot, TrainingPanel, Turn
 

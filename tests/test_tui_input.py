@@ -141,6 +141,22 @@ async def test_a_pasted_three_line_seed_keeps_every_line(app: RnnplayApp) -> Non
         assert app.query_one(Turn).seed == seed
 
 
+async def test_tab_offers_what_show_shows_and_the_corpus_cards_of_train(
+        app: RnnplayApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt, menu = prompt_of(app), menu_of(app)
+        await pilot.press(*"/show ")
+        await until(pilot, lambda: menu.candidates == ["model", "sampler", "info", "parameters"])
+        await pilot.press("s", "tab")
+        assert prompt.text == "/show sampler "
+        prompt.clear()
+        await pilot.press(*"/train ti")
+        await until(pilot, lambda: menu.candidates == ["tinyshakespeare"])
+        await pilot.press("tab")
+        assert prompt.text == "/train tinyshakespeare "
+
+
 async def test_tab_takes_a_command_with_a_space_then_its_arguments(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         prompt, menu = prompt_of(app), menu_of(app)
@@ -278,8 +294,53 @@ async def test_ctrl_q_leaves_as_ctrl_d_does_and_stays_once_for_an_unsaved_model(
     """Textual's own Ctrl+Q quit at once: no stop for a trained model that could not be saved (Ctrl+D's `keep_back`)."""
     async with app.run_test(size=(80, 24)) as pilot:
         app.session.runner.unsaved = lambda: True  # type: ignore[method-assign]
-        await pilot.press(*"ROMEO", "ctrl+q")
+        await pilot.press(*"ROMEO", "ctrl+q", "ctrl+q")  # the first says what the typed text loses
         await until(pilot, lambda: app.kept_back)
         assert app.is_running and prompt_of(app).text == "ROMEO"
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running)
+
+
+def notes_of(app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the app notifies from now on."""
+    said: list[str] = []
+    monkeypatch.setattr(app, "notify", lambda text, **_: said.append(text))
+    return said
+
+
+async def test_a_first_ctrl_q_with_text_typed_says_it_drops_it_and_the_second_leaves(
+        app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl+Q, pressed by reflex (flow control: Ctrl+S, Ctrl+Q), left at once and the typed text was gone."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        said = notes_of(app, monkeypatch)
+        await pilot.press(*"ROMEO", "ctrl+q")
+        assert said == ["Ctrl+Q: leaving drops the 5 characters typed in the input; Ctrl+Q again leaves"]
+        assert app.is_running and prompt_of(app).text == "ROMEO"
+        await pilot.press("backspace", "ctrl+q")  # another key between: the next Ctrl+Q warns again
+        assert app.is_running and said[-1].startswith("Ctrl+Q: leaving drops the 4 characters")
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_a_first_ctrl_d_while_a_turn_streams_says_it_ends_it_and_the_second_leaves(
+        app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        said = notes_of(app, monkeypatch)
+        slow_down(app)
+        app.session.length = 100_000
+        await type_line(pilot, "To be")
+        await until(pilot, lambda: app.turn is not None and app.turn.text)
+        send_keys(app, "ctrl+d")
+        await until(pilot, lambda: bool(said))
+        assert said == ["Ctrl+D: leaving ends the turn being written where it is; Ctrl+D again leaves"]
+        assert app.is_running and app.turn is not None
+        send_keys(app, "ctrl+d")
+        await until(pilot, lambda: not app.is_running)
+
+
+async def test_ctrl_q_with_nothing_to_lose_leaves_at_once(app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        said = notes_of(app, monkeypatch)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running)
+        assert said == []

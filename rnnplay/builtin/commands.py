@@ -146,10 +146,12 @@ def temp(session: SessionAPI, argline: str) -> None:
     session.set_value("temperature", argline.strip())
 
 
+SHOW_WHAT = ("model", "sampler", "info", "parameters")  # the last two Ollama's names for the first two
+
+
 def show(session: SessionAPI, argline: str) -> None:
     what = argline.strip().lower()
-    choices = ("", "info", "model", "parameters", "sampler")
-    if what not in choices:
+    if what not in ("", *SHOW_WHAT):
         raise RnnplayError(f"/show takes nothing, 'model' or 'sampler' (got {what!r})")
     rows = []
     if what in ("", "info", "model"):
@@ -157,6 +159,10 @@ def show(session: SessionAPI, argline: str) -> None:
     if what in ("", "parameters", "sampler"):
         rows += session.sampler_card()
     session.info(_rows(rows))
+
+
+def complete_show(session: SessionAPI, argline: str) -> list[str]:
+    return list(SHOW_WHAT) if len(argline.split()) <= 1 and not argline.endswith(" ") else []
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -318,7 +324,8 @@ COMMANDS = [
                   (), complete_sampler),
     SimpleCommand("set", "set a sampler parameter, length, seed or stop", "/set KEY VALUE", set_, (), complete_set),
     SimpleCommand("temp", "set the temperature (/set temperature T)", "/temp T", temp),
-    SimpleCommand("show", "the model card, the sampler and its settings", "/show [model|sampler]", show),
+    SimpleCommand("show", "the model card, the sampler and its settings", "/show [model|sampler]", show, (),
+                  complete_show),
     SimpleCommand("new", "a new untrained model of this shape", "/new cell=NAME layers=N hidden=H", new, (),
                   complete_new),
     SimpleCommand("load", "open a model by name (/models) or a checkpoint by path", "/load NAME|PATH", load, (),

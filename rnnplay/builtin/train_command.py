@@ -11,6 +11,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import keys_of, params_of
 from rnnplay.core.params import parse_pairs as parse_settings
 from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
+from rnnplay.corpora.cards import builtin_cards
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.session_api import SessionAPI
 from rnnplay.plugins.slash import (
@@ -72,12 +73,19 @@ def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
 def complete_train(session: SessionAPI, argline: str) -> list[str]:
     word = last_word(argline)
     if len(argline.split()) <= 1 and not argline.endswith(" "):
-        return complete_path(word, (".txt", ".md", ".py", ".toml"))
+        return complete_corpus(word)
     shortest = [min((name, *p.aliases), key=len) for name, p in TRAIN_PARAMS.items()]
     options = {**{k: [] for k in shortest}, **model_options(session), **{k: [] for k in RUN_KEYS},
                "from": ["new"], "workers": ["2", "4"], "checkpoint_every": ["0", "100"],
                "encoding": ["utf-8", "latin-1", "utf-16"]}
     return complete_pairs(word, options)
+
+
+def complete_corpus(word: str) -> list[str]:
+    """/train's corpus: files and folders, and the corpus cards by name (``card:NAME`` once ``card:`` is typed)."""
+    cards = list(builtin_cards())
+    return [*complete_path(word, (".txt", ".md", ".py", ".toml")), *cards,
+            *(f"card:{name}" for name in cards if word.startswith("card:"))]
 
 
 def stop(session: SessionAPI, argline: str) -> None:

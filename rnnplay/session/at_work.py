@@ -3,8 +3,10 @@
 A seed runs a sampler and the model's cell, a slash command its command; each is entered here for as
 long as it runs (:meth:`AtWork.running`). When Esc or Ctrl+C has not stopped it after ``STOP_GRACE``,
 the front end says :meth:`AtWork.does_not_stop`: "it does not stop: the sampler 'slow' from
-rnnplay-slow never checks for a stop", a plugin's part named before a built-in's. A plugin's command
-that has not returned after ``STALL_SECONDS`` shows a :class:`Working` line naming it, as a quiet turn does.
+rnnplay-slow never checks for a stop", a plugin's part named before a built-in's; rnnplay's own parts
+(a long step of a built-in cell that a seed waits for) are said to be slow, as :mod:`step_watch` says them.
+A plugin's command that has not returned after ``STALL_SECONDS`` shows a :class:`Working` line naming it,
+as a quiet turn does.
 """
 
 from __future__ import annotations
@@ -63,18 +65,27 @@ class AtWork:
                 if shown:
                     self.emit(Working(shown[0].what, done=True))
 
-    def culprit(self) -> str | None:
-        """The part at work to name: the latest work's plugin part, else its first part; None when idle."""
+    def culprit(self) -> tuple[str, bool] | None:
+        """The part at work to name, and whether a plugin's: the latest work's plugin part, else its first part;
+        None when idle."""
         with self._lock:
             parts = [part for entry in reversed(self._now) for part in entry]
-        chosen = [part for part in parts if self._from_plugin(*part)] or parts
-        return self.host.who(*chosen[0]) if chosen else None
+        plugins = [part for part in parts if self._from_plugin(*part)]
+        chosen = plugins or parts
+        return (self.host.who(*chosen[0]), bool(plugins)) if chosen else None
 
     def _from_plugin(self, kind: str, name: str) -> bool:
         entry = self.host.registries[kind].get(name)
         return entry is not None and entry.plugin != BUILTIN
 
     def does_not_stop(self) -> str:
-        """'it does not stop: the sampler 'slow' from rnnplay-slow never checks for a stop'."""
-        who = self.culprit()
-        return stall_watch.DOES_NOT_STOP if who is None else f"it does not stop: {who} never checks for a stop"
+        """'it does not stop: the sampler 'slow' from rnnplay-slow never checks for a stop'; rnnplay's own code,
+        which always returns, 'it has not stopped yet: the cell 'lstm' of rnnplay is slow here … and may yet return'
+        (a long training step a seed waits for), as the step's stall line says it."""
+        culprit = self.culprit()
+        if culprit is None:
+            return stall_watch.DOES_NOT_STOP
+        who, plugin = culprit
+        if not plugin:
+            return f"it has not stopped yet: {who} {stall_watch.SLOW_NOT_STUCK}"
+        return f"it does not stop: {who} never checks for a stop"

@@ -218,7 +218,8 @@ class Generation:
         rows: list[CompareRow] = []
         length = min(length, s.length)
         with self.exclusive() as (model, cancel), s.working(f"comparing {len(samplers)} samplers") as report:
-            record = partial(CompareRecord, len(s.turns), s.model_name, self.known(model, seed))
+            known = self.known(model, seed)
+            record = partial(CompareRecord, len(s.turns), s.model_name, known, typed=seed if known != seed else "")
             seed_value = s.seed if s.seed is not None else int(self.rng.integers(1 << 31))
             primed = self._read_once(model, seed, cancel, report)  # every sampler continues the same reading
             for i, sampler in enumerate(samplers):

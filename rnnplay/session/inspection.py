@@ -85,8 +85,13 @@ class TurnRecord:
     @property
     def skipped(self) -> str:
         """The characters of the typed seed that the model has never seen and left out, each once, in order."""
-        read = set(self.seed)
-        return "".join(dict.fromkeys(ch for ch in self.typed if ch not in read))
+        return left_out(self.seed, self.typed)
+
+
+def left_out(read: str, typed: str) -> str:
+    """The characters of ``typed`` that are not in ``read`` (the seed the model read), each once, in order."""
+    known = set(read)
+    return "".join(dict.fromkeys(ch for ch in typed if ch not in known))
 
 
 TYPED_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"})  # unescape, reversed

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rnnplay.corpora.download import seconds_from_env
 from rnnplay.plugins.host import get_host
-from rnnplay.session.stall_watch import Watcher
+from rnnplay.session.stall_watch import SLOW_NOT_STUCK, Watcher
 
 STEP_STALL_SECONDS = 30.0  # a training step this long has not returned: say so, and stop waiting for it to leave
 
@@ -74,8 +74,7 @@ class StepWatch(Watcher):
         """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in)."""
         since = self.since
         waited = 0.0 if since is None else time.monotonic() - since
-        why = ("is slow here (a large model, a busy machine, memory short) and may yet return" if self.built_in
-               else "may never return")
+        why = SLOW_NOT_STUCK if self.built_in else "may never return"
         return f"training step {self.step} has not returned for {waited:.0f} s: {self.who} {why}; {self.then}"
 
     def left_behind(self, saved: tuple[Path, int] | None, back: str | None = None) -> str:

@@ -35,7 +35,7 @@ from rnnplay.core.atomic_write import put_new, write_atomically
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import describe_char
 from rnnplay.folders import data_dir
-from rnnplay.session.inspection import TurnRecord, branch_question, sampler_label
+from rnnplay.session.inspection import TurnRecord, branch_question, left_out, sampler_label
 from rnnplay.session.output_paths import check_output_path
 
 
@@ -64,6 +64,12 @@ class CompareRecord:
     stop: str | None
     rows: tuple[CompareRow, ...]
     ended: str  # "done", or "stopped" (the samplers after the one stopped are left out)
+    typed: str = ""  # the seed as typed, when the model left out characters of it that it has never seen
+
+    @property
+    def skipped(self) -> str:
+        """The characters of the typed seed that the model has never seen and left out, each once, in order."""
+        return left_out(self.seed, self.typed)
 
 
 Entry = tuple[int, TurnRecord | CompareRecord]  # (turn or comparison number, record)
@@ -109,11 +115,11 @@ def turn_dict(number: int, turn: TurnRecord) -> dict[str, Any]:
 
 
 def compare_dict(number: int, compare: CompareRecord) -> dict[str, Any]:
-    """One comparison as plain data (one line of a JSON Lines transcript)."""
-    data = {"compare": number, "kind": "compare", "after_turn": compare.after, **asdict(compare)}
-    data["samplers"] = data.pop("rows")
-    del data["after"]
-    return data
+    """One comparison as plain data (one line of a JSON Lines transcript); its seed as typed, as a turn's."""
+    fields = asdict(compare)
+    return {"compare": number, "kind": "compare", "after_turn": compare.after, "model": compare.model,
+            "seed": compare.typed or compare.seed, **({"skipped": compare.skipped} if compare.typed else {}),
+            **{key: fields[key] for key in ("rng_seed", "length", "stop", "ended")}, "samplers": fields["rows"]}
 
 
 def json_lines(conversation: Conversation) -> str:
@@ -146,16 +152,21 @@ def _turn_markdown(number: int, turn: TurnRecord) -> list[str]:
         question = branch_question(turn.branch)
         head = [f"## Turn {number}: a branch of turn {turn.branch.turn}", question[:1].upper() + question[1:]]
     settings = _settings(turn.length, turn.rng_seed, turn.stop)
-    skipped = [f"The model has never seen {', '.join(map(describe_char, turn.skipped))}: it read the seed without "
-               "them."] if turn.typed else []
     return [*head, f"{turn.model} · {turn.sampler_label} · {settings} · {_ended(turn)}",
-            "Seed:", _block(turn.typed or turn.seed), *skipped, "Continuation:", _block(turn.text)]
+            *_seed_markdown(turn), "Continuation:", _block(turn.text)]
+
+
+def _seed_markdown(entry: TurnRecord | CompareRecord) -> list[str]:
+    """'Seed:', the seed as typed, and the characters the model has never seen and read it without."""
+    skipped = [f"The model has never seen {', '.join(map(describe_char, entry.skipped))}: it read the seed without "
+               "them."] if entry.typed else []
+    return ["Seed:", _block(entry.typed or entry.seed), *skipped]
 
 
 def _compare_markdown(number: int, compare: CompareRecord) -> list[str]:
     parts = [f"## Comparison {number}: the same seed through {len(compare.rows)} samplers",
              f"{compare.model} · {_settings(compare.length, compare.rng_seed, compare.stop)} · {compare.ended}",
-             "Seed:", _block(compare.seed)]
+             *_seed_markdown(compare)]
     for row in compare.rows:
         parts += [f"### {row.label}", _block(row.text)]
     return parts

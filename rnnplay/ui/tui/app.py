@@ -14,21 +14,15 @@ import signal
 import sys
 import threading
 import time
-from functools import partial
 from typing import Any, ClassVar
 
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, VerticalScroll
-from textual.content import Content
-from textual.fuzzy import Matcher
-from textual.markup import escape
 from textual.widgets import Footer
 
 from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
-from rnnplay.plugins.slash import command_table
 from rnnplay.session.events import (
     Changed,
     Chunk,
@@ -49,8 +43,10 @@ from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import exit_code, hung_up, leave_through_loop
+from rnnplay.ui.tui.leave_keys import LeaveKeys
 from rnnplay.ui.tui.line_order import LineOrder
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, arrived
+from rnnplay.ui.tui.palette import SlashCommands
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
 from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, WorkingLine
@@ -65,38 +61,12 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "  lines run in the order typed: one typed during a turn waits for it (/stop, /quit, /help and "
         "/transcript save act at once)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
-        "Ctrl+D (on an empty input), Ctrl+Q or /quit leaves · F2 shows or hides the side panel")
+        "Ctrl+D (on an empty input), Ctrl+Q or /quit leaves · F2 shows or hides the side panel\n"
+        "  while a turn streams or the input holds text, a first Ctrl+Q or Ctrl+D says what leaving loses, "
+        "and the second leaves")
 
 WIDE = 100  # columns from which the side panel has its full width
 CRAMPED = 70  # columns below which the side panel starts hidden, so the conversation keeps the width
-
-
-def highlighted(matcher: Matcher, text: str) -> Content:
-    """``text`` as it is, brackets and all (``Matcher.highlight`` reads it as markup), its matched letters marked."""
-    content = Content(text)
-    for offset in matcher.fuzzy_search.match(matcher.query, text)[1]:
-        content = content.stylize(matcher.match_style, offset, offset + 1)
-    return content
-
-
-class SlashCommands(Provider):
-    """The command palette (Ctrl+P) lists every slash command with its arguments."""
-
-    def _commands(self) -> list[Any]:
-        return sorted({c.name: c for c in command_table().values()}.values(), key=lambda c: c.name)
-
-    async def discover(self) -> Hits:
-        for command in self._commands():
-            yield DiscoveryHit(Content(command.usage), partial(self.app.start_command, command),
-                               text=command.usage, help=escape(command.help))
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for command in self._commands():
-            score = matcher.match(command.usage)
-            if score > 0:
-                yield Hit(score, highlighted(matcher, command.usage), partial(self.app.start_command, command),
-                          text=command.usage, help=escape(command.help))
 
 
 class RnnplayApp(App[None]):
@@ -106,7 +76,8 @@ class RnnplayApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+c", "stop", "Stop", show=False, priority=True),
-        Binding("ctrl+d", "leave", "Quit"),
+        Binding("ctrl+d", "leave_key('ctrl+d')", "Quit"),
+        Binding("ctrl+q", "leave_key('ctrl+q')", "Quit", show=False, priority=True),
         Binding("f1", "help", "Help"),
         Binding("f2", "toggle_side", "Panel"),
     ]
@@ -119,6 +90,7 @@ class RnnplayApp(App[None]):
         self.side_wanted: bool | None = None  # F2's choice; None: shown when the window is wide enough
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) the app left on, if any
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
+        self.leave_keys = LeaveKeys()  # a first Ctrl+Q or Ctrl+D that would lose a turn or typed text says so
         self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
         self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
         self.order = LineOrder(self._run_line)
@@ -159,6 +131,8 @@ class RnnplayApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if self.left_by is not None and isinstance(event, events.Key):
             return  # leaving: keys still queued behind the signal (a long paste typed key by key) are not typed
+        if isinstance(event, events.Key):
+            self.leave_keys.other_key(event.key)
         await super().on_event(event)
 
     def close_session(self) -> bool:
@@ -369,8 +343,18 @@ class RnnplayApp(App[None]):
         self.submit("/help")
 
     async def action_quit(self) -> None:
-        """Textual's Ctrl+Q and the palette's Quit leave as Ctrl+D does: a training saves, an unsaved model stays."""
+        """The palette's Quit leaves as /quit does: a training saves, an unsaved model stays."""
         self.action_leave()
+
+    def action_leave_key(self, key: str) -> None:
+        """Ctrl+Q, or Ctrl+D on an empty input: leave, unless a turn streams or text is typed and this is the
+        first press (:class:`LeaveKeys`). A turn said not to stop is no loss: the line said Ctrl+D leaves."""
+        streaming = self.turn is not None and not self.query_one(WorkingLine).stuck
+        warning = self.leave_keys.first_press(key, streaming, self.query_one(PromptInput).text)
+        if warning is None:
+            self.action_leave()
+        else:
+            self.notify(warning, severity="warning", timeout=10)
 
     def action_leave(self) -> None:
         job = self.session.training

@@ -167,7 +167,7 @@ class PromptInput(TextArea):
         if self.text:
             self.action_delete_right()
         else:
-            self.app.action_leave()  # type: ignore[attr-defined]
+            self.app.action_leave_key("ctrl+d")  # type: ignore[attr-defined]
 
     # -- history --------------------------------------------------------------------------------
     def remember(self, entry: str) -> None:
