@@ -160,3 +160,29 @@ def test_the_app_keeps_the_turns_when_it_leaves_past_a_hung_step(env: dict[str, 
         os.close(master)
     assert kept.group(1) == b"1 turn"
     assert "## Turn 1" in recovered(kept, tmp_path) and "```text\nto be\n```" in recovered(kept, tmp_path)
+
+
+def test_the_repl_keeps_the_turns_when_its_window_closes_during_a_turn(env: dict[str, str], tmp_path: Path,
+                                                                       tiny_path: Path) -> None:
+    """The terminal gone in the middle of a turn (the window closed: SIGHUP, and the terminal answers EIO): putting
+    the terminal's modes back after the turn raised termios.error, a traceback, and no recovery file was written."""
+    err = tmp_path / "stderr.txt"
+    child = pexpect.spawn("bash", ["-c", 'exec "$0" -m rnnplay repl "$1" 2>"$2"', sys.executable, str(tiny_path),
+                                   str(err)], env=env, cwd=str(tmp_path), dimensions=(30, 250), timeout=TIMEOUT)
+    try:
+        child.expect_exact(b"type a few characters")
+        child.expect_exact(PROMPT)
+        turn(child, "/set length 1000000")
+        child.send("to be\r")
+        child.expect(rb"to be\S*\s\S+\s\S+")  # the turn streams
+        os.close(child.child_fd)  # the window closes: the kernel hangs up the terminal and sends SIGHUP
+        child.closed = True
+        assert child.ptyproc.wait() == 128 + 1, err.read_text()
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    said = err.read_text()
+    assert "Traceback" not in said, said
+    kept = re.search(KEPT.decode(), said)
+    assert kept is not None, said
+    assert "to be" in Path(kept.group(2)).read_text()

@@ -51,12 +51,17 @@ def keys_not_echoed(fd: int | None, own_keys: bool = False) -> Iterator[None]:
         quiet[3] &= ~(termios.ISIG | termios.ICANON | termios.IEXTEN)
         quiet[0] &= ~termios.ICRNL  # index 0: the input modes
         quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
-    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    except (termios.error, OSError):  # the terminal has gone (its window closed): no modes to set or put back
+        yield
+        return
     try:
         with mode_kept_on_continue(fd, quiet):
             yield
     finally:
-        termios.tcsetattr(fd, termios.TCSANOW, saved)
+        with contextlib.suppress(termios.error, OSError):  # gone during the turn: the REPL leaves as after SIGHUP
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 @contextlib.contextmanager
