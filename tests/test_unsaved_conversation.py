@@ -269,3 +269,27 @@ def test_a_fast_series_of_turns_writes_the_file_once_per_interval(monkeypatch: p
     assert taken.read_text() == "someone else's\n"
     assert kept.finish() == f"10 turns not saved with /transcript save: kept in {kept.path}"
     assert "seed 9" in kept.path.read_text() and kept.finish() is None and not warnings
+
+
+def test_the_app_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str], tmp_path: Path,
+                                                             tiny_path: Path) -> None:
+    """The app killed outright after two turns: nothing was written before it left."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", str(tiny_path)], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, cwd=tmp_path, start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    try:
+        wait_for(lambda: b"type a few characters" in reader.shown(), "the app's first screen", TIMEOUT)
+        os.write(master, b"to be\r")
+        wait_for(lambda: recovery_holding(tmp_path, "to be"), "the first turn kept", TIMEOUT)
+        os.write(master, b"whether\r")
+        path = wait_for(lambda: recovery_holding(tmp_path, "## Turn 2", "whether"), "both turns kept", TIMEOUT)
+        proc.kill()
+        assert proc.wait(TIMEOUT) == -9
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)
+    assert path.name.endswith(f"-{proc.pid}.md") and "```text\nto be\n```" in path.read_text()
