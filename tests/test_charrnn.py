@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+from pty_screen import environment
 
 from rnnplay.core.errors import RnnplayError
 
@@ -88,3 +94,35 @@ def test_divergence_and_bad_generate_arguments_are_one_line_errors(small_text: s
                          ({"length": -1}, "length must be"), ({"rng_seed": "a"}, "rng_seed must be")]:
         with pytest.raises(RnnplayError, match=says):
             rnn.generate(**kwargs)
+
+
+def test_save_keeps_an_existing_file_and_a_running_trainings_output(small_text: str, small_file: Path,
+                                                                    tmp_path: Path) -> None:
+    """save() replaced any file at its path, and wrote over the --out of a running `rnnplay train` (which then
+    replaced it again at its end): now an existing file only with overwrite=True, and a held output never."""
+    from rnnplay import CharRNN
+
+    rnn = CharRNN(len(set(small_text)), hidden_size=16)
+    rnn.train(small_text, steps=5)
+    path = rnn.save(tmp_path / "m.npz")
+    before = path.read_bytes()
+    rnn.train(small_text, steps=5)
+    with pytest.raises(RnnplayError, match=r"m\.npz exists: save\(path, overwrite=True\) replaces it"):
+        rnn.save(path)
+    assert path.read_bytes() == before
+    assert rnn.save(path, overwrite=True) == path and path.read_bytes() != before
+    train = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), "--cell", "rnn", "--hidden",
+                              "8", "--batch-size", "2", "--seq-length", "8", "--steps", "1000000",
+                              "--checkpoint-every", "0", "--out", "run.npz"], cwd=tmp_path, env=environment(tmp_path),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert train.stderr is not None
+        assert any(line.startswith("training:") for line in train.stderr), train.communicate()  # its lock taken
+        for overwrite in (False, True):
+            with pytest.raises(RnnplayError, match=rf"another training \(PID {train.pid}\) is writing .*run\.npz"):
+                rnn.save(tmp_path / "run.npz", overwrite=overwrite)
+        assert not (tmp_path / "run.npz").exists()
+    finally:
+        train.send_signal(signal.SIGINT)
+        train.communicate(timeout=120)
+    assert train.returncode == 130 and (tmp_path / "run.npz").exists()

@@ -8,6 +8,7 @@ screen. The app and the REPL run as a user starts them, in pseudo-terminals.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -24,6 +25,7 @@ pexpect = pytest.importorskip("pexpect")
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 PROMPT = "›".encode()
+EMPTY_PROMPT = PROMPT + b"\x1b[0m"  # the prompt with nothing typed after it
 SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
 KEPT = rb"rnnplay: (.+) not saved with /transcript save: kept in (\S+\.md)"
 
@@ -49,8 +51,11 @@ def repl(env: dict[str, str], tmp_path: Path, model: Path) -> pexpect.spawn:
 
 
 def turn(child: pexpect.spawn, line: str) -> None:
+    """``line`` typed and run: its echo first (drawn as it is typed and as Enter takes it: a prompt with text), then
+    the next prompt, an empty one."""
     child.send(line + "\r")
-    child.expect_exact(PROMPT)
+    child.expect_exact(PROMPT + b" " + line.encode())
+    child.expect_exact(EMPTY_PROMPT)
 
 
 def recovered(match: re.Match[bytes], tmp_path: Path) -> str:
@@ -123,7 +128,7 @@ def test_the_repl_keeps_only_what_transcript_save_did_not(env: dict[str, str], t
         child.send("/quit\r")  # typed ahead, it runs after the turn; a Ctrl+D that lands in the turn is dropped
         assert ended(child) == 0
         assert b"not saved with /transcript save" not in child.before
-        assert not (tmp_path / "data" / "rnnplay" / "conversations").exists()
+        assert not list(conversations(tmp_path).glob("*"))  # the file written after the turn, removed by the save
         child = repl(env, tmp_path, tiny_path)
         turn(child, "to be")
         turn(child, "/transcript save chat2.md")
@@ -186,3 +191,131 @@ def test_the_repl_keeps_the_turns_when_its_window_closes_during_a_turn(env: dict
     kept = re.search(KEPT.decode(), said)
     assert kept is not None, said
     assert "to be" in Path(kept.group(2)).read_text()
+
+
+def conversations(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "rnnplay" / "conversations"
+
+
+def recovery_holding(tmp_path: Path, *texts: str) -> Path | None:
+    """The one recovery file once it holds ``texts`` (None before)."""
+    files = sorted(conversations(tmp_path).glob("unsaved-*.md")) if conversations(tmp_path).is_dir() else []
+    assert len(files) <= 1, files
+    return files[0] if files and all(t in files[0].read_text() for t in texts) else None
+
+
+def test_the_repl_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str], tmp_path: Path,
+                                                              tiny_path: Path) -> None:
+    """kill -9 (an OOM kill, a power loss) after two turns: the file was written only at leaving, so none was."""
+    child = repl(env, tmp_path, tiny_path)
+    try:
+        turn(child, "to be")
+        turn(child, "whether")
+        path = wait_for(lambda: recovery_holding(tmp_path, "## Turn 2", "```text\nwhether\n```"),
+                        "the recovery file to hold both turns", TIMEOUT)
+        assert path.name.endswith(f"-{child.pid}.md")
+        child.kill(9)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    text = path.read_text()
+    assert text.startswith("# rnnplay transcript\n\n2 turns, saved ") and "```text\nto be\n```" in text
+    assert [p.name for p in conversations(tmp_path).iterdir()] == [path.name]  # no temporary file beside it
+
+
+def test_a_transcript_save_removes_the_recovery_file_and_a_later_turn_writes_it_again(
+        env: dict[str, str], tmp_path: Path, tiny_path: Path) -> None:
+    """Saved whole, the conversation needs no recovery file; the next turn makes it again, named at leaving."""
+    child = repl(env, tmp_path, tiny_path)
+    try:
+        turn(child, "to be")
+        path = wait_for(lambda: recovery_holding(tmp_path, "to be"), "the recovery file", TIMEOUT)
+        turn(child, "/transcript save chat.md")
+        assert not path.exists()
+        turn(child, "whether")
+        wait_for(lambda: recovery_holding(tmp_path, "## Turn 2", "whether"), "the file written again", TIMEOUT)
+        assert recovery_holding(tmp_path) == path  # the same name: the process's own
+        child.sendeof()
+        child.expect(KEPT)
+        assert child.match.group(1) == b"2 turns" and Path(child.match.group(2).decode()) == path
+        assert ended(child) == 0
+    finally:
+        child.close(force=True)
+
+
+def test_a_data_folder_that_cannot_be_written_is_said_once(env: dict[str, str], tmp_path: Path,
+                                                           tiny_path: Path) -> None:
+    """Every turn tries the recovery file again; the user reads why it fails once, and once more at leaving."""
+    (tmp_path / "data").write_text("not a folder\n")
+    child = repl(env, tmp_path, tiny_path)
+    child.logfile_read = shown = io.BytesIO()
+    try:
+        turn(child, "to be")
+        child.expect_exact(b"this conversation cannot be kept as it goes")
+        for seed in ("whether", "romeo", "juliet"):
+            turn(child, seed)
+        child.sendeof()
+        child.expect(rb"4 turns not saved with /transcript save, and not kept either")
+        assert ended(child) == 0
+    finally:
+        child.close(force=True)
+    assert shown.getvalue().count(b"cannot be kept as it goes") == 1
+
+
+def test_a_fast_series_of_turns_writes_the_file_once_per_interval(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    """Ten turns in a row: the first written at once, the other nine together once the interval is past (here an
+    hour: none of them yet), then all of them as the session leaves; another PID's file of the same name kept."""
+    from rnnplay.session import recovery
+    from rnnplay.session.inspection import TurnRecord
+    from rnnplay.session.transcript import Conversation
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(recovery, "RECOVERY_SECONDS", 3600.0)
+    turns: list[TurnRecord] = []
+    rendered: list[int] = []
+
+    def conversation() -> Conversation:
+        rendered.append(len(turns))
+        return Conversation(list(turns))
+
+    taken = recovery.recovery_path()  # a file of this name from before (another PID namespace's)
+    taken.parent.mkdir(parents=True)
+    taken.write_text("someone else's\n")
+    monkeypatch.setattr(recovery, "recovery_path", lambda: taken)  # the same second and PID: the same name
+    warnings: list[str] = []
+    kept = recovery.RecoveryFile(conversation, warnings.append)
+    kept.follow()
+    for n in range(10):
+        turns.append(TurnRecord("", f"seed {n}", "text", "tiny.npz"))
+        kept.changed()
+        if n == 0:
+            wait_for(lambda: kept.path is not None, "the first write", TIMEOUT)
+    assert rendered == [1] and "seed 0" in kept.path.read_text() and kept.path.name == f"{taken.stem}-2.md"
+    assert taken.read_text() == "someone else's\n"
+    assert kept.finish() == f"10 turns not saved with /transcript save: kept in {kept.path}"
+    assert "seed 9" in kept.path.read_text() and kept.finish() is None and not warnings
+
+
+def test_the_app_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str], tmp_path: Path,
+                                                             tiny_path: Path) -> None:
+    """The app killed outright after two turns: nothing was written before it left."""
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", str(tiny_path)], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, cwd=tmp_path, start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    try:
+        wait_for(lambda: b"type a few characters" in reader.shown(), "the app's first screen", TIMEOUT)
+        os.write(master, b"to be\r")
+        wait_for(lambda: recovery_holding(tmp_path, "to be"), "the first turn kept", TIMEOUT)
+        os.write(master, b"whether\r")
+        path = wait_for(lambda: recovery_holding(tmp_path, "## Turn 2", "whether"), "both turns kept", TIMEOUT)
+        proc.kill()
+        assert proc.wait(TIMEOUT) == -9
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)
+    assert path.name.endswith(f"-{proc.pid}.md") and "```text\nto be\n```" in path.read_text()

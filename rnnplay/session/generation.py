@@ -40,8 +40,9 @@ from rnnplay.session.events import (
     TurnStarted,
 )
 from rnnplay.session.inspection import Branch, TurnRecord, sampler_label
+from rnnplay.session.recovery import RecoveryFile
 from rnnplay.session.stall_watch import StallWatch
-from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, recovery_path, save_transcript
+from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, save_transcript
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
@@ -80,9 +81,7 @@ class Generation:
         self.compares: list[CompareRecord] = []  # every /compare shown, for /transcript save
         self._records = threading.Lock()  # the turns, the comparisons and the turn being written, saved together
         self._writing: tuple[partial[TurnRecord], list[str]] | None = None  # (its record, its text so far)
-        self._kept = Conversation([]).size  # the conversation as last written by /transcript save or keep_unsaved
-        self._recovery: Path | None = None  # the file keep_unsaved writes, once named
-        self._keeping = threading.Lock()  # one keep_unsaved at a time (the app may close from two threads)
+        self.recovery = RecoveryFile(self.conversation, session.warn)  # what no /transcript save holds
 
     # -- one at a time --------------------------------------------------------------------
     @property
@@ -194,6 +193,7 @@ class Generation:
                     s.turns.append(record(text="".join(out), ended=reason))
                     self._writing = None
                 s.emit(TurnEnded(reason, sum(map(len, out))))
+                self.recovery.changed()
         return "".join(out)
 
     def quiet_turn(self, quiet: bool) -> None:
@@ -239,6 +239,7 @@ class Generation:
             with self._records:
                 self.compares.append(record(seed_value, length, s.stop, tuple(rows),
                                             "stopped" if cancel.is_set() else "done"))
+            self.recovery.changed()
         shown = [(row.label, row.text) for row in rows]
         s.emit(CompareShown(seed, tuple(shown)))
         if s.seed is None:
@@ -300,7 +301,7 @@ class Generation:
         if not conversation.turns and not conversation.compares and conversation.writing is None:
             raise RnnplayError("nothing to save yet: type a seed and press Enter first")
         saved = save_transcript(Path(os.path.expanduser(path)), conversation, force)
-        self._kept = conversation.size
+        self.recovery.saved(conversation.size)
         writing = conversation.writing
         note = "" if writing is None else (f" (turn {len(conversation.turns) + 1} is still being written: "
                                            f"its first {len(writing.text):,} characters)")
@@ -311,14 +312,4 @@ class Generation:
         """As the front end leaves: a conversation holding what no /transcript save wrote goes to the session's
         recovery file in the data folder (written again if more came since); the line naming it, or saying why
         it could not be written; None when nothing was unsaved."""
-        with self._keeping:
-            conversation = self.conversation()
-            if conversation.size == self._kept:
-                return None
-            self._recovery = self._recovery or recovery_path()
-            try:
-                save_transcript(self._recovery, conversation, force=True)
-            except RnnplayError as err:
-                return f"{conversation.summary()} not saved with /transcript save, and not kept either: {err}"
-            self._kept = conversation.size
-            return f"{conversation.summary()} not saved with /transcript save: kept in {self._recovery}"
+        return self.recovery.finish()

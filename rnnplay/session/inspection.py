@@ -169,6 +169,7 @@ class Inspection:
             known = self.generation.known(model, text, "give at least two characters the model knows, e.g. /heat "
                                                         "To be, or not")
             self.session.turns.append(TurnRecord("", known, "text", self.session.model_name))
+            self.generation.recovery.changed()
             turn = None
         number, record = self.turn_record(turn)
         shown = record.text[:MAX_SHOWN]

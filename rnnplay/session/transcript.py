@@ -16,8 +16,8 @@ so far, ``ended`` "writing". In JSON Lines every line is one turn or comparison:
      "samplers": [{"sampler": "greedy", "params": {}, "text": "..."}, ...]}
 
 (docs/transcripts.md has the whole format.) A transcript never replaces an existing
-file unless asked to (``force``). A conversation not saved when the app or the REPL leaves goes to a file of
-its own in the data folder (:func:`recovery_path`).
+file unless asked to (``force``). A conversation that no /transcript save holds is kept in a file of its own
+in the data folder (:func:`recovery_path`) as it goes and when the app or the REPL leaves (``recovery.py``).
 """
 
 from __future__ import annotations
@@ -182,8 +182,8 @@ def markdown(conversation: Conversation) -> str:
 
 
 def recovery_path() -> Path:
-    """Where a conversation not saved is kept as the app or the REPL leaves: the data folder's ``conversations/``,
-    named by the time and the process, so two sessions never share one."""
+    """Where a conversation not saved is kept (``recovery.py``): the data folder's ``conversations/``, named by the
+    time and the process, so two sessions never share one."""
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
     return data_dir() / "conversations" / f"unsaved-{stamp}-{os.getpid()}.md"
 

@@ -16,6 +16,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from rnnplay.core.trainer import Event, FinishedEvent, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.plugins.host import get_host
+from rnnplay.session.output_paths import check_output_path, holding
 from rnnplay.session.training_runs import divergence
 
 
@@ -147,10 +149,20 @@ class CharRNN:
         stream = generate(self.model, seed, TEMPERATURE, {"temperature": temp}, length, np.random.default_rng(rng_seed))
         return "".join(stream)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write the model (its weights, no training state) to the checkpoint ``path``; the path written.
+
+        An existing file is replaced only with ``overwrite=True`` (and never one that is not a checkpoint), and a
+        checkpoint that another rnnplay process writes (a running ``rnnplay train --out``, a sweep, a ``/save``) is
+        refused whatever ``overwrite`` says: an :class:`RnnplayError` naming that process's PID.
+        """
         if self.model is None:
             raise RnnplayError("nothing to save yet: train the model first")
-        save_model(path, self.model)
+        target = check_output_path(path, "the checkpoint", checkpoint=True)
+        if os.path.exists(target) and not overwrite:
+            raise RnnplayError(f"{target} exists: save(path, overwrite=True) replaces it, or choose another path")
+        with holding(target, "path", "save"):  # never written over a running training's output
+            return save_model(target, self.model, replace=overwrite)  # another program's file made meanwhile kept
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:

@@ -31,10 +31,11 @@ def start(sandbox: Sandbox, args: list[str], **kw: object) -> subprocess.Popen:
                             **{"cwd": sandbox.work, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw})
 
 
-def training(sandbox: Sandbox, out: str) -> subprocess.Popen:
-    """A training of --out ``out`` that runs until it gets SIGINT, once it has started (its lock taken)."""
+def training(sandbox: Sandbox, out: str, *more: str) -> subprocess.Popen:
+    """A training of --out ``out`` (and ``more`` flags) that runs until it gets SIGINT, once it has started (its
+    locks taken)."""
     proc = start(sandbox, ["train", "small.txt", *TINY, "--steps", "1000000", "--checkpoint-every", "0",
-                           "--out", out], stdin=subprocess.DEVNULL)
+                           "--out", out, *more], stdin=subprocess.DEVNULL)
     assert proc.stderr is not None
     for line in proc.stderr:
         if line.startswith("training:"):
@@ -114,6 +115,23 @@ def test_save_and_export_refuse_a_running_trainings_output(work: Sandbox) -> Non
             proc.kill()
             proc.wait()
     assert load_model(work.work / "y.npz").training["step"] > 3
+    assert sorted(p.name for p in work.work.glob("*.lock")) == []
+
+
+def test_a_second_training_refuses_a_running_trainings_plot(work: Sandbox) -> None:
+    """Two trainings of other --out but one --plot ran at once, and the one that ended last replaced the other's
+    loss curves without a word."""
+    first = training(work, "a.npz", "--plot", "loss.svg")
+    try:
+        second = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "b.npz", "--plot", "loss.svg"])
+        assert_one_line_error(second, mentions=(f"another training (PID {first.pid}) is writing loss.svg",
+                                                "choose another --plot"))
+        assert "training:" not in second.stderr and not (work.work / "b.npz").exists()  # refused before it starts
+        assert "wrote the loss curves to loss.svg" in stopped(first)
+    finally:
+        first.kill()
+        first.wait()
+    assert (work.work / "loss.svg").read_text().lstrip().startswith("<?xml")
     assert sorted(p.name for p in work.work.glob("*.lock")) == []
 
 

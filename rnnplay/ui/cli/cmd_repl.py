@@ -41,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         session.greet()
         stop()
     repl = Repl(session)
+    if not repl.piped:  # a conversation at a terminal kept in its recovery file as it goes (a crash loses none)
+        session.generation.recovery.follow()
     code = repl.run()
     if not repl.piped or repl.behind:  # a script's stdout holds its turns, unless one was left unfinished
         kept = session.generation.keep_unsaved()  # a conversation not saved, to a recovery file

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if base is not None and path is not None and base.resolve() == path.resolve():
             raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
                                "its own")
-    with lock_outputs((out, "--out"), (best, "--best")):  # another run's output refused before the corpus loads
+    with lock_outputs((out, "--out"), (best, "--best"), (plot, "--plot")):  # held: refused before the corpus loads
         return build(args, spec_flags, settings, cluster, (out, best, plot))
 
 

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     require_stdin("tui")
     require_terminal()
     session = Session.open(args.model)
+    session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes (a crash loses none)
     app = RnnplayApp(session)
     lenient_keys()
     try:
