@@ -177,7 +177,7 @@ def test_the_repl_keeps_the_turns_when_its_window_closes_during_a_turn(env: dict
     try:
         child.expect_exact(b"type a few characters")
         child.expect_exact(PROMPT)
-        turn(child, "/set length 1000000")
+        turn(child, "/set length 100000")
         child.send("to be\r")
         child.expect(rb"to be\S*\s\S+\s\S+")  # the turn streams
         os.close(child.child_fd)  # the window closes: the kernel hangs up the terminal and sends SIGHUP
