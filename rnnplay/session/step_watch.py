@@ -86,6 +86,10 @@ class StepWatch(Watcher):
             return f"{self.trainer.reading.what} after step {step}"
         return f"the work after step {step}" if step >= self.step else f"training step {self.step}"
 
+    def stops_after(self) -> int:
+        """The step a stop asked now ends the run after: the one in progress, or the one a validation follows."""
+        return self.step if self.doing().startswith("training step") else self.trainer.step
+
     def reads_only(self) -> bool:
         """Whether the block in progress is a validation or a sample, which only read the weights."""
         return self.since is not None and bool(self.trainer.reading.what)

@@ -74,5 +74,5 @@ class WeightsWait:
             return False
         if not job.run.trainer.stopping:
             job.run.trainer.stop()
-            self.session.info(f"stopping the training after step {job.watch.step}; what you typed runs then")
+            self.session.info(f"stopping the training after step {job.watch.stops_after()}; what you typed runs then")
         return True
