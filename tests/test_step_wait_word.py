@@ -25,6 +25,7 @@ from plugin_fixtures import pip_install_fixtures
 from waiting import wait_for
 
 from rnnplay.plugins.host import reset_host
+from rnnplay.session.events import Message
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
 
@@ -166,3 +167,31 @@ def test_ctrl_c_beside_a_slow_step_of_a_built_in_cell_says_it_is_slow_not_that_i
         if proc.poll() is None:
             proc.kill()
     reader.join(TIMEOUT)
+
+
+def test_a_seed_beside_a_held_final_validation_says_it_waits_for_the_validation(
+        hang: ModuleType, tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
+    """It said it waited for 'training step 2' and would stop 'after step 2', of a run of one step whose final
+    validation held the weights."""
+    session = Session()
+    session.load(str(tiny_path))
+    said: list[str] = []
+    session.subscribe(lambda e: said.append(e.text) if isinstance(e, Message) else None)
+    seed = threading.Thread(target=session.submit, args=("to be",), daemon=True)
+    try:
+        session.submit(f"/train {small_file} cell=stuck hidden=8 layers=1 batch=2 seq=8 steps=1 "
+                       f"out={tmp_path / 'run.npz'}")
+        wait_for((tmp_path / "mark").exists, "the final validation under way", TIMEOUT)
+        seed.start()
+        wait_for(lambda: "this waits for the validation after step 1 to end; Ctrl+C stops the training after that "
+                         "step, and this runs then" in said, "the wait named", TIMEOUT)
+        assert session.cancel()
+        assert said[-1] == "stopping the training after step 1; what you typed runs then"
+        hang.RELEASE.set()
+        seed.join(TIMEOUT)
+        assert any(t.seed == "to be" and t.ended == "done" for t in session.turns)
+    finally:
+        hang.RELEASE.set()
+        job = session.training
+        if job is not None and job.thread is not None:
+            job.thread.join(TIMEOUT)

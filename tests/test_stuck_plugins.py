@@ -322,3 +322,48 @@ def test_a_slow_step_of_a_built_in_cell_is_called_slow_not_stuck(tmp_path: Path,
     assert done.returncode == 0, done.stderr
     assert "the cell 'lstm' of rnnplay is slow here (a large model, a busy machine, memory short) and may yet return" \
         in done.stderr and "may never return" not in done.stderr and "returned after all" in done.stderr
+
+
+VALIDATION = (r"the validation after step 3 has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may never "
+              r"return; Ctrl\+D or /quit leaves rnnplay without it$")
+
+
+def test_a_hung_final_validation_is_named_and_leaving_saves_the_finished_steps(
+        hang: ModuleType, tiny_path: Path, small_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final validation was called 'training step 4', a step there is not, and leaving past it lost the run's
+    three finished steps: no checkpoint of it had been saved."""
+    monkeypatch.setenv("RNNPLAY_STEP_STALL_SECONDS", "0.5")
+    monkeypatch.setenv("HANG_AFTER", "3")  # steps 1 to 3 return; the final validation's forward waits
+    heard, out = Heard(tiny_path), tmp_path / "run.npz"
+    try:
+        heard.session.submit(f"/train {small_file} cell=stuck hidden=8 layers=1 batch=2 seq=8 steps=3 out={out}")
+        heard.line("warning", VALIDATION)
+        heard.session.submit("/stop")
+        assert re.fullmatch(VALIDATION, heard.said("warning")[-1])
+        assert heard.in_thread(heard.session.close) is True
+        assert heard.said("warning")[-1] == ("left the validation after step 3 behind, unfinished (the cell 'stuck' "
+                                             f"from rnnplay-hang has not returned); the run's last checkpoint is "
+                                             f"{out}, at step 3")
+        assert load_model(out).meta["training"]["step"] == 3
+    finally:
+        heard.finish(hang)
+
+
+@pytest.mark.parametrize(("steps", "every", "after", "then"), [(3, 0, 3, "the run ends"), (6, 2, 2, "the run goes on")])
+def test_a_validation_that_returns_late_says_whether_the_run_goes_on(
+        hang: ModuleType, steps: int, every: int, after: int, then: str, tiny_path: Path, small_file: Path,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It said 'training step 4 returned after all; training goes on', and the training was done; a validation every
+    two steps was called the step after it."""
+    monkeypatch.setenv("RNNPLAY_STEP_STALL_SECONDS", "0.5")
+    monkeypatch.setenv("HANG_AFTER", str(after))  # the steps up to ``after`` return; the validation after it waits
+    heard, out = Heard(tiny_path), tmp_path / "run.npz"
+    try:
+        heard.session.submit(f"/train {small_file} cell=stuck hidden=8 layers=1 batch=2 seq=8 steps={steps} "
+                             f"val_every={every} out={out}")
+        heard.line("warning", VALIDATION.replace("step 3", f"step {after}"))
+        hang.RELEASE.set()
+        heard.line("warning", rf"^the validation after step {after} returned after all, after \d+ s; {then}$")
+        heard.line("info", f"^training done at step {steps}; validation loss .*; saved {re.escape(str(out))}$")
+    finally:
+        heard.finish(hang)

@@ -1,10 +1,13 @@
 """What a training run reports as it goes (the events :meth:`Trainer.run` yields) and the loss history it keeps.
 
 Front ends render the events; the history is saved with a checkpoint and read back by :meth:`History.from_dict`.
+Between its steps a run also says what it only reads the weights for (a validation, a sample): :class:`Reading`.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,3 +79,20 @@ class History:
             if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in losses):
                 raise ValueError("its loss history has losses that are not numbers")
         return history
+
+
+class Reading:
+    """What the trainer reads the weights for now, without changing them: ``what`` is "the validation" inside
+    ``with reading("the validation"):``, "" outside. A watch on a block that does not return names it from this,
+    and a checkpoint may be saved meanwhile (:mod:`rnnplay.session.past_validation`)."""
+
+    def __init__(self) -> None:
+        self.what = ""
+
+    @contextlib.contextmanager
+    def __call__(self, what: str) -> Iterator[None]:
+        self.what = what
+        try:
+            yield
+        finally:
+            self.what = ""

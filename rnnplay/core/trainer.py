@@ -57,6 +57,7 @@ from rnnplay.core.train_events import (
     Event,
     FinishedEvent,
     History,
+    Reading,
     SampleEvent,
     SkippedEvent,
     StepEvent,
@@ -94,14 +95,8 @@ class Attempt:
 
 
 class Trainer:
-    def __init__(
-        self,
-        model: Model,
-        train_ids: np.ndarray,
-        val_ids: np.ndarray | None,
-        config: TrainConfig,
-        gradients: GradientFn | None = None,
-    ) -> None:
+    def __init__(self, model: Model, train_ids: np.ndarray, val_ids: np.ndarray | None, config: TrainConfig,
+                 gradients: GradientFn | None = None) -> None:
         if config.precision == "bfloat16" and not products.bf16_available():
             raise RnnplayError(products.why_bf16_unavailable())
         self.model = model
@@ -119,6 +114,7 @@ class Trainer:
         self.step, self.bad_steps = 0, 0  # steps made; non-finite steps in a row
         self.history = History()
         self.val_chars = 0  # the characters the last validation read (0: none yet)
+        self.reading = Reading()  # a validation or a sample under way: it only reads the weights
         self._started: float | None = None  # perf_counter() when run() began
         self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
         self._stop = threading.Event()
@@ -276,7 +272,8 @@ class Trainer:
             return None
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
-        val = self.model.evaluate(ids)
+        with self.reading("the validation"):
+            val = self.model.evaluate(ids)
         self.val_chars, self._seconds_per_val_char = len(ids), (time.perf_counter() - start) / len(ids)
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
@@ -339,7 +336,8 @@ class Trainer:
         """A sample from the current weights, from its own RNG so training stays reproducible."""
         rng = np.random.default_rng([self.config.seed, self.step])
         first = int(self.batcher.streams[0, 0])
-        return sample_text(self.model, np.array([first]), length or self.config.sample_length, temperature, rng)
+        with self.reading("the sample"):
+            return sample_text(self.model, np.array([first]), length or self.config.sample_length, temperature, rng)
 
     # -- resume -------------------------------------------------------------------------
     def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

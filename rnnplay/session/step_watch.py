@@ -7,6 +7,10 @@ cell and its plugin (:meth:`StepWatch.line`). What waits on the step can then gi
 refused in one line, leaving the app or the REPL leaves without that step, a Ctrl-C pressed again ends
 ``rnnplay train``. A thread cannot be killed in Python, so the process leaves with ``os._exit``.
 
+The trainer says when it validates (``Trainer.validating``): a validation that does not return is named as one,
+"the validation after step 6", not as a step 7 there is not; leaving past it keeps the run
+(:mod:`rnnplay.session.past_validation`).
+
 The time is ``STEP_STALL_SECONDS`` or ``$RNNPLAY_STEP_STALL_SECONDS``: a first step that compiles the kernels
 on a busy machine takes a good part of it, and a step that returns later says so and training goes on.
 """
@@ -18,10 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rnnplay.corpora.download import seconds_from_env
 from rnnplay.plugins.host import get_host
 from rnnplay.session.stall_watch import SLOW_NOT_STUCK, Watcher
+
+if TYPE_CHECKING:
+    from rnnplay.core.trainer import Trainer
 
 STEP_STALL_SECONDS = 30.0  # a training step this long has not returned: say so, and stop waiting for it to leave
 
@@ -34,23 +42,24 @@ def step_stall_seconds() -> float:
 class StepWatch(Watcher):
     """Says ``line()`` through ``say`` once a step has run for ``seconds``; and when that step returns after all.
 
-    ``cell``: the name of the cell the step runs (a plugin's is named with its plugin, "the cell 'stuck' from
-    rnnplay-hang"); ``then``: what the user may do.
+    ``trainer``: the run's, which says whether it is validating (the validation after step N, not step N+1);
+    its cell is named with its plugin ("the cell 'stuck' from rnnplay-hang"); ``then``: what the user may do.
     """
 
-    def __init__(self, say: Callable[[str], None], cell: str, then: str, seconds: float | None = None) -> None:
-        self.say, self.who, self.then = say, get_host().who("cells", cell), then
+    def __init__(self, say: Callable[[str], None], trainer: Trainer, then: str, seconds: float | None = None) -> None:
+        cell = trainer.model.cell.name
+        self.say, self.trainer, self.who, self.then = say, trainer, get_host().who("cells", cell), then
         self.built_in = get_host().cell_plugin(cell) is None  # slow, not stuck: rnnplay's own cells always return
         self.seconds = step_stall_seconds() if seconds is None else seconds
         super().__init__("rnnplay-step-watch", min(0.25, self.seconds / 4))
         self.lock = threading.Lock()
         self.since: float | None = None  # when the step in progress began
         self.step = 0  # its number
-        self.reported = False  # it was said to have stalled
+        self.reported = ""  # what was said to have stalled ("training step 7"); "" when nothing was
 
     @contextlib.contextmanager
     def taking(self, step: int) -> Iterator[None]:
-        """The block is training step ``step``."""
+        """The block is training step ``step`` (and the validation after it, or after the step before)."""
         with self.lock:
             self.since, self.step = time.monotonic(), step
         try:
@@ -58,9 +67,32 @@ class StepWatch(Watcher):
         finally:
             with self.lock:
                 late = self.reported and self.since is not None and time.monotonic() - self.since
-                self.since, self.reported = None, False
+                what, self.since, self.reported = self.reported, None, ""
             if late:
-                self.say(f"training step {step} returned after all, after {late:.0f} s; training goes on")
+                self.say(f"{what} returned after all, after {late:.0f} s; {self._after(what)}")
+
+    def _after(self, what: str) -> str:
+        """What comes after ``what`` returned: more steps, or the end of the run."""
+        if what.startswith("training step"):
+            return "training goes on"
+        ends = self.trainer.stopping or (self.trainer.budget_fraction() or 0.0) >= 1.0
+        return "the run ends" if ends else "the run goes on"
+
+    def doing(self) -> str:
+        """'training step 7'; 'the validation after step 6' (or 'the sample') while the trainer only reads the
+        weights; 'the work after step 6' once that step returned (the end of the run, say)."""
+        step = self.trainer.step
+        if self.reads_only():
+            return f"{self.trainer.reading.what} after step {step}"
+        return f"the work after step {step}" if step >= self.step else f"training step {self.step}"
+
+    def stops_after(self) -> int:
+        """The step a stop asked now ends the run after: the one in progress, or the one a validation follows."""
+        return self.step if self.doing().startswith("training step") else self.trainer.step
+
+    def reads_only(self) -> bool:
+        """Whether the block in progress is a validation or a sample, which only read the weights."""
+        return self.since is not None and bool(self.trainer.reading.what)
 
     def running(self) -> bool:
         """Whether a step is in progress."""
@@ -68,14 +100,15 @@ class StepWatch(Watcher):
 
     def stalled(self) -> bool:
         """Whether the step in progress has been said not to return."""
-        return self.reported
+        return bool(self.reported)
 
     def line(self) -> str:
-        """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in)."""
+        """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in);
+        'the validation after step 6 has not returned …' while it validates."""
         since = self.since
         waited = 0.0 if since is None else time.monotonic() - since
         why = SLOW_NOT_STUCK if self.built_in else "may never return"
-        return f"training step {self.step} has not returned for {waited:.0f} s: {self.who} {why}; {self.then}"
+        return f"{self.doing()} has not returned for {waited:.0f} s: {self.who} {why}; {self.then}"
 
     def left_behind(self, saved: tuple[Path, int] | None, back: str | None = None) -> str:
         """The line for leaving without the step that has not returned: where the run was last ``saved`` (path,
@@ -84,11 +117,12 @@ class StepWatch(Watcher):
             kept = f"the run's last checkpoint is {saved[0]}, at step {saved[1]:,}"
         else:
             kept = "no checkpoint of this run was saved" + (f" ({back} opens the model it continued)" if back else "")
-        return f"left training step {self.step} behind, unfinished ({self.who} has not returned); {kept}"
+        return f"left {self.doing()} behind, unfinished ({self.who} has not returned); {kept}"
 
     def tick(self) -> None:
         with self.lock:
             due = self.since is not None and not self.reported and time.monotonic() - self.since >= self.seconds
-            self.reported = self.reported or due
+            if due:
+                self.reported = self.doing()
         if due:
             self.say(self.line())

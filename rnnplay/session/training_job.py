@@ -38,6 +38,7 @@ from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.output_paths import check_room, library_target, lock_outputs, new_file
+from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.step_throttle import StepThrottle
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
@@ -157,7 +158,7 @@ class Runner:
             check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
             keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
             locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
-        watch = StepWatch(s.warn, run.model.cell.name, "Ctrl+D or /quit leaves rnnplay without it", stall)
+        watch = StepWatch(s.warn, run.trainer, "Ctrl+D or /quit leaves rnnplay without it", stall)
         job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
                           before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
         job.back = self._way_back() if run.start is not None else None
@@ -260,8 +261,9 @@ class Runner:
 
     def _leave_behind(self, job: TrainingJob) -> None:
         job.abandoned = True
+        kept = kept_past_validation(job, self.session.warn)  # a validation only reads the weights: the run is saved
         job.locks.close()
-        self.session.warn(job.watch.left_behind(job.last_saved, job.back))
+        self.session.warn(job.watch.left_behind(kept, job.back))
 
     # -- the training thread ------------------------------------------------------------------
     def _loop(self, job: TrainingJob) -> None:
@@ -355,10 +357,7 @@ class Runner:
         trouble, text = periodic_save(save, job.out, job.run.trainer.step)
         if trouble == job.trouble:
             return
-        if trouble is not None:
-            s.warn(text)
-        else:  # mended: the checkpoint is where it belongs again
-            s.info(text)
+        (s.warn if trouble is not None else s.info)(text)  # info: mended, the checkpoint is where it belongs again
         job.trouble = trouble
 
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:

@@ -64,7 +64,7 @@ class WeightsWait:
                 if not said and job is not None and job.alive and job.watch.running():
                     said = True  # the cell at work meanwhile, for a line that it does not stop
                     meanwhile.enter_context(self.session.at_work.running(("cells", job.run.model.cell.name)))
-                    self.session.info(f"this waits for training step {job.watch.step} to end; "
+                    self.session.info(f"this waits for {job.watch.doing()} to end; "
                                       "Ctrl+C stops the training after that step, and this runs then")
 
     def stop_training(self) -> bool:
@@ -74,5 +74,5 @@ class WeightsWait:
             return False
         if not job.run.trainer.stopping:
             job.run.trainer.stop()
-            self.session.info(f"stopping the training after step {job.watch.step}; what you typed runs then")
+            self.session.info(f"stopping the training after step {job.watch.stops_after()}; what you typed runs then")
         return True

@@ -274,7 +274,7 @@ class TrainingLoop:
 
     def run(self) -> int:
         events, code = self.run_.events(), 0
-        with StepWatch(self.progress.message, self.run_.model.cell.name, "Ctrl-C twice leaves without it") as watch:
+        with StepWatch(self.progress.message, self.run_.trainer, "Ctrl-C twice leaves without it") as watch:
             self.interrupts.watch = watch  # a step that never returns: Ctrl-C again leaves without it
             while True:
                 try:

@@ -359,7 +359,7 @@ class RnnplayApp(App[None]):
     def action_leave(self) -> None:
         job = self.session.training
         if job is not None and job.alive and job.watch.stalled():
-            self.notify(f"leaving without training step {job.watch.step}, which has not returned…")
+            self.notify(f"leaving without {job.watch.doing()}, which has not returned…")
             self.close_then_exit()
         elif job is not None and job.alive:
             self.notify("stopping the training and saving its checkpoint…")
