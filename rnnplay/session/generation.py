@@ -81,6 +81,7 @@ class Generation:
         self._records = threading.Lock()  # the turns, the comparisons and the turn being written, saved together
         self._writing: tuple[partial[TurnRecord], list[str]] | None = None  # (its record, its text so far)
         self._kept = Conversation([]).size  # the conversation as last written by /transcript save or keep_unsaved
+        self._saved = self._kept  # the conversation as last written by /transcript save
         self._recovery: Path | None = None  # the file keep_unsaved writes, once named
         self._keeping = threading.Lock()  # one keep_unsaved at a time (the app may close from two threads)
 
@@ -300,7 +301,7 @@ class Generation:
         if not conversation.turns and not conversation.compares and conversation.writing is None:
             raise RnnplayError("nothing to save yet: type a seed and press Enter first")
         saved = save_transcript(Path(os.path.expanduser(path)), conversation, force)
-        self._kept = conversation.size
+        self._kept = self._saved = conversation.size
         writing = conversation.writing
         note = "" if writing is None else (f" (turn {len(conversation.turns) + 1} is still being written: "
                                            f"its first {len(writing.text):,} characters)")
@@ -319,6 +320,19 @@ class Generation:
             try:
                 save_transcript(self._recovery, conversation, force=True)
             except RnnplayError as err:
-                return f"{conversation.summary()} not saved with /transcript save, and not kept either: {err}"
+                return f"{unsaved(conversation, self._saved)}, and not kept either: {err}"
             self._kept = conversation.size
-            return f"{conversation.summary()} not saved with /transcript save: kept in {self._recovery}"
+            return f"{unsaved(conversation, self._saved)}: kept in {self._recovery}"
+
+
+def unsaved(conversation: Conversation, saved: tuple[int, int, int | None]) -> str:
+    """'1 turn not saved with /transcript save (3 turns in all)': what came since the conversation was ``saved``
+    (its size then; a turn being written then, and longer now, counts again), and the whole when that is more."""
+    turns = len(conversation.turns) + (conversation.writing is not None) - saved[0]
+    compares = len(conversation.compares) - saved[1]
+    since = " and ".join(f"{n} {word}{'s' * (n != 1)}" for n, word in ((turns, "turn"), (compares, "comparison"))
+                         if n > 0)
+    whole = conversation.summary()
+    if not since or since == whole:
+        return f"{whole} not saved with /transcript save"
+    return f"{since} not saved with /transcript save ({whole} in all)"
