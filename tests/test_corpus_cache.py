@@ -266,3 +266,21 @@ def test_a_dir_folder_is_encoded_again_only_when_its_listing_changes(tmp_path: P
     assert "encoded" in load(tmp_path, Path(two)) and "encoded" not in load(tmp_path, Path(two))
     listed = rnnplay(tmp_path, "corpus", "cache").stdout
     assert f"unchanged        {two}\n" in listed and f"unchanged        {spec}\n" in listed, listed
+
+
+def test_the_stdin_spool_folder_is_named_rnnplays_and_a_killed_spool_file_goes(tmp_path: Path) -> None:
+    """``tmp/`` holds a piped stdin's spool file (docs/corpora.md): listed as rnnplay's own, not "not rnnplay's".
+    A spool file is unlinked at once (or never named); one left named by a killed process (its pid in the name,
+    the pid of a process that has ended) is pruned, one of a live process and a stranger's file stay."""
+    spool = tmp_path / "cache" / "tmp"
+    spool.mkdir(parents=True)
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (spool / f".spool-{ended.stdout.strip()}-k1ll3d").write_bytes(b"x" * 1000)
+    (spool / f".spool-{os.getpid()}-l1v3").write_bytes(b"y" * 10)
+    (spool / "notes.txt").write_text("mine")
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    assert "stdin spool" in listed and "not rnnplay's" not in listed, listed
+    assert "killed spool" in listed and "spooling" in listed, listed
+    pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
+    assert "killed spool" in pruned, pruned
+    assert sorted(p.name for p in spool.iterdir()) == [f".spool-{os.getpid()}-l1v3", "notes.txt"]

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 from rnnplay.core.memory_estimate import StepShape, training_footprint
+from rnnplay.corpora.text import MARGIN
+from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
 RUN = ["--cell", "lstm", "--layers", "1", "--hidden", "64", "--batch-size", "16", "--seq-length", "40",
@@ -113,3 +115,23 @@ def test_the_estimate_counts_the_gradient_sets_a_step_holds_at_once() -> None:
     assert gradients(256) == 9 * one_set  # 32 chunks: the sum and the 8 workers' sets
     assert gradients(64) == 8 * one_set  # 8 chunks, all in flight at once
     assert gradients(8) == one_set
+
+
+def test_neurons_weighs_its_text_against_the_memory_available_now(tmp_path: Path) -> None:
+    """`rnnplay neurons --unit --file` holds about UNIT_BYTES a character: weighed against what is free now (here
+    what a cgroup's limit leaves beside its usage), less MARGIN, not the machine's RAM, which let a 23 MB text grow to
+    15 GB on a busy machine. A text at the last byte that fits runs; one byte more is refused, naming the figure."""
+    limit, usage = 10 * 2**30, 10 * 2**30 - 60 * 2**20
+    root = cgroup(tmp_path / "cg", limit)
+    (root / "memory" / "jobs" / "memory.usage_in_bytes").write_text(f"{usage}\n")
+    fits = int((limit - usage) * (1 - MARGIN)) // UNIT_BYTES
+    for size, refused in ((fits, False), (fits + 1, True)):
+        text = tmp_path / "t.txt"
+        text.write_text(("the cat sat.\n" * (size // 13 + 1))[:size])
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "neurons", "--unit", "0:1", "--file", str(text)],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                              env={**os.environ, "RNNPLAY_CGROUP_ROOT": str(root), "NO_COLOR": "1"})
+        assert (done.returncode == 1) == refused, done.stderr
+        if refused:
+            assert done.stderr.count("\n") == 1, done.stderr
+            assert f"what the memory cgroup's limit leaves, {limit - usage:,} bytes, less 10%" in done.stderr

@@ -235,7 +235,7 @@ def test_a_long_stdin_is_kept_in_a_file_and_read_as_the_file_is(
 ) -> None:
     """stdin cannot be read twice, so it was held whole, and refused past a third of the memory: 1.5 MB under
     3 MB. Now past SPOOL_FROM it goes to a temporary file in the cache, gone once read: the file's output."""
-    monkeypatch.setattr(text_module, "usable_memory", lambda: 3 << 20)
+    monkeypatch.setattr(text_module, "available_memory", lambda: (3 << 20, "3 MiB, as a test says"))
     monkeypatch.setattr(text_pieces, "SPOOL_FROM", 1 << 16)
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
     text = prose(1_500_000, seed=8)

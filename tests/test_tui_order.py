@@ -78,3 +78,39 @@ async def test_stop_quit_help_and_transcript_act_at_once(app: RnnplayApp) -> Non
         await until(pilot, lambda: any("/temp" in m for m in messages(app, "info")))
         assert app.session.generating  # /help neither waited for the turn nor stopped it
         await pilot.press("escape")
+
+
+def kept_lines(app: RnnplayApp) -> list[str]:
+    return [line for line in app.farewell if "not saved with /transcript save" in line]
+
+
+async def test_a_seed_still_waiting_when_the_app_quits_is_not_run(app: RnnplayApp) -> None:
+    """`A:` streaming, `QUEUED SEED` typed behind it, then /quit: the queued seed started after /quit and the
+    recovery line was said twice ("1 turn", then "2 turns", one file). Now it never starts; the farewell says a
+    typed line was not run, and names the recovery file once."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        slow_down(app)
+        app.session.length = 3000
+        typed(app, "To be")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        typed(app, "QUEUED SEED")
+        await until(pilot, lambda: app.order.waiting == 1)
+        typed(app, "/quit")
+    app.close_session()  # as `rnnplay tui` does once the app has left
+    assert [t.seed for t in app.session.generation.conversation().turns] == ["To be"]
+    assert "1 typed line waiting behind a turn not run" in " ".join(app.farewell), app.farewell
+    assert len(kept_lines(app)) == 1, app.farewell
+
+
+async def test_sigterm_while_a_turn_streams_names_the_recovery_file_once(app: RnnplayApp,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rnnplay.ui.tui.app.EXIT_GRACE", 3600)  # the watchdog must not end the test's process
+    async with app.run_test(size=(80, 24)) as pilot:
+        slow_down(app)
+        app.session.length = 3000
+        typed(app, "To be")
+        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        app.leave_on_signal(15)
+        await until(pilot, lambda: bool(kept_lines(app)))
+    app.close_session()
+    assert len(kept_lines(app)) == 1, app.farewell

@@ -8,7 +8,8 @@ changed, gone, or unknown (a memo of an older rnnplay records no state, or one t
 build part files, live or left by a killed build; and in ``corpora/``, the downloads. :func:`prune`
 removes what no load will read again: a text whose every memo's source is gone or changed, or that no
 memo leads to (a build killed before its memo, or a ``dir:`` folder's of an older rnnplay), with its
-memos; memos that are damaged, stale or lead to no text; part files no writer holds (killed builds). ``everything``
+memos; memos that are damaged, stale or lead to no text; part files no writer holds (killed builds), and
+stdin spool files (``tmp/``) of processes that run no more. ``everything``
 removes every text no process holds too. Never a text a running rnnplay holds (:mod:`id_hold`), never a
 download but a stale part file, and only files of the names rnnplay gives, by name in their own folder
 (never through a link): whatever else is there is listed and left alone.
@@ -23,11 +24,13 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnplay.core.atomic_write import process_alive
 from rnnplay.corpora.download import stale_part
 from rnnplay.corpora.folder_memo import folder_spec, is_folder_source, listing_state
 from rnnplay.corpora.id_build import SOURCE_FIELDS
 from rnnplay.corpora.id_file import TEMP
 from rnnplay.corpora.id_hold import in_use, lock_path, remove_unheld, take
+from rnnplay.corpora.text_pieces import SPOOL
 from rnnplay.folders import cache_dir
 
 TEXT_FILE = re.compile(r"([0-9a-f]{64})(?:\.json|\.lock|-[0-9a-f]{16}\.ids)")
@@ -35,6 +38,7 @@ MEMO = re.compile(r"[0-9a-f]{32}\.json")
 MEMO_PART = re.compile(r"[0-9a-f]{32}\.json\.(\d+)\.part")
 PRUNED = ("gone", "changed", "no memo", "incomplete")  # a text's states a plain prune removes
 STALE_MEMOS = ("gone", "changed", "damaged")
+OWN = ("ids", "corpora", "tmp")  # the cache's folders of rnnplay's (tmp: the stdin spool, listed by _spool)
 MEMO_BYTES = 1 << 16  # the most of a memo read: one of rnnplay's is a few hundred bytes
 
 
@@ -63,7 +67,8 @@ class Loose:
 
     where: str  # its path in the cache, from the cache folder
     size: int
-    state: str  # "killed build", "building", "download", "downloading", "killed download", "left alone: WHY"
+    state: str  # "killed build", "building", "download", "downloading", "killed download", "stdin spool",
+    # "spooling", "killed spool", "left alone: WHY"
 
     @property
     def stale(self) -> bool:
@@ -103,7 +108,8 @@ def survey() -> Survey:
     folder = cache_dir()
     memos = _memos(folder / "ids" / "files")
     loose = [Loose(e.name, 0, "left alone: a symbolic link" if e.is_symlink() else "left alone: not rnnplay's")
-             for e in _entries(folder) if not (e.name in ("ids", "corpora") and e.is_dir(follow_symlinks=False))]
+             for e in _entries(folder) if not (e.name in OWN and e.is_dir(follow_symlinks=False))]
+    loose += _spool(folder / "tmp")
     texts = _texts(folder / "ids", loose)
     for text in texts.values():
         text.state, text.source = judge(text, memos, in_use(lock_path(folder / "ids", text.sha256)))
@@ -212,6 +218,22 @@ def _part(where: str, entry: os.DirEntry, pattern: re.Pattern) -> Loose:
     if match is None or not entry.name.endswith(".part"):
         return Loose(where, _size(entry), "left alone: not a name rnnplay gives")
     return Loose(where, _size(entry), "building" if in_use(Path(entry.path)) else "killed build")  # its writer's lock
+
+
+def _spool(folder: Path) -> list[Loose]:
+    """The stdin spool folder ``tmp/`` (:func:`rnnplay.corpora.text_pieces.spool`), if it is a real folder, and
+    what is in it: a spool file has no name while it is used (unlinked at once, or never named); one named
+    ``.spool-PID-…`` was left by a process killed before it unlinked it, dead when that process runs no more."""
+    if not (os.path.isdir(folder) and not os.path.islink(folder)):
+        return []
+    found = [Loose("tmp/", 0, "stdin spool")]
+    for entry in _entries(folder):
+        match, where = SPOOL.fullmatch(entry.name), f"tmp/{entry.name}"
+        if match and entry.is_file(follow_symlinks=False):
+            found.append(Loose(where, _size(entry), "spooling" if process_alive(int(match[1])) else "killed spool"))
+        else:
+            found.append(Loose(where, _size(entry), "left alone: not a name rnnplay gives"))
+    return found
 
 
 def _downloads(folder: Path) -> list[Loose]:

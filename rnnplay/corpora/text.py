@@ -22,6 +22,7 @@ from rnnplay.core.errors import RnnplayError
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
 BOM = codecs.BOM_UTF8
+MARGIN = 0.1  # the share of the memory available now a text held whole leaves to spare (docs/inspect.md)
 STREAM_COPIES = 3  # a text read from a stream is held this many times over while it is read (blocks, joined, text)
 
 # How the user names an encoding where the text is read: the command line's flag, or the app's key=value.
@@ -197,14 +198,14 @@ def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", instead: 
     """All of ``stream``'s text (a pipe, a terminal), read a block at a time (:func:`read_blocks`): one that would
     not fit in this process's memory (held about ``held`` times over, STREAM_COPIES while it is read: the blocks,
     joined, decoded) is refused before it fills it, saying what to do ``instead``."""
-    blocks, size, memory = [], 0, memory_room()
+    blocks, size, (memory, whence) = [], 0, memory_room() or (0, "")
     for data in read_blocks(stream, where, encoding):
         blocks.append(data)
         size += len(data)
         if memory and size > memory // held:
             raise RnnplayError(f"{where} has sent more than {memory // held:,} bytes, and its text is held whole, "
                                f"{held} times over while it is used, in the {memory:,} bytes of memory rnnplay may "
-                               f"use here; {address_space.advice()}{instead}")
+                               f"use now ({whence}); {address_space.advice()}{instead}")
     return decode(b"".join(blocks), where, encoding)
 
 
@@ -265,10 +266,29 @@ def usable_memory() -> int | None:
     return limit[0] if limit else None
 
 
-def memory_room() -> int | None:
-    """:func:`usable_memory`, or less where an address-space limit (``ulimit -v``) leaves less room to map."""
-    found = [n for n in (usable_memory(), address_space.room()) if n is not None]
-    return min(found) if found else None
+def memory_room() -> tuple[int, str] | None:
+    """The bytes a text held whole may take now (:func:`available_memory` less MARGIN) and, in words, whence."""
+    room = available_memory()
+    return (int(room[0] * (1 - MARGIN)), f"{room[1]}, {room[0]:,} bytes, less {MARGIN:.0%}") if room else None
+
+
+def available_memory() -> tuple[int, str] | None:
+    """Bytes of memory free to take now and where that comes from, in words: the lowest of the kernel's
+    MemAvailable, what a memory cgroup's limit leaves beside its usage, and what an address-space limit
+    (``ulimit -v``) leaves to map; None where nothing says. (Not the machine's RAM: other programs hold some.)"""
+    rooms = [(n, what) for n, what in ((_mem_available(), "the memory available now (MemAvailable)"),
+                                       (_cgroup_limit(*_cgroup_places(), left=True),
+                                        "what the memory cgroup's limit leaves"),
+                                       (address_space.room(), "what the address-space limit leaves (ulimit -v)"))
+             if n is not None]
+    return min(rooms, key=lambda room: room[0]) if rooms else None
+
+
+def _mem_available() -> int | None:
+    """The kernel's estimate of the memory that can be taken without swapping (/proc/meminfo), or None."""
+    with contextlib.suppress(OSError, ValueError, IndexError, StopIteration), open("/proc/meminfo") as meminfo:
+        return next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    return None
 
 
 def memory_limit() -> tuple[int, str] | None:
@@ -304,10 +324,12 @@ def _ram() -> int | None:
         return None
 
 
-def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> int | None:
+def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup"),
+                  left: bool = False) -> int | None:
     """The lowest memory limit of this process's control group and its parents (cgroup v2's ``memory.max``, v1's
     ``memory.limit_in_bytes``), or None when none is set or readable. ``proc`` and ``root``: where the system
-    says which group the process is in, and where the groups' files are."""
+    says which group the process is in, and where the groups' files are. ``left``: each limit less its group's
+    usage (``memory.current``, ``memory.usage_in_bytes``), what the limit leaves now."""
     try:
         lines = proc.read_text().splitlines()
     except OSError:
@@ -316,17 +338,17 @@ def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sy
     for line in lines:
         _, controllers, group = [*line.split(":", 2), "", ""][:3]
         if controllers == "":
-            base, name = root, "memory.max"
+            base, name, usage = root, "memory.max", "memory.current"
         elif "memory" in controllers.split(","):
-            base, name = root / "memory", "memory.limit_in_bytes"
+            base, name, usage = root / "memory", "memory.limit_in_bytes", "memory.usage_in_bytes"
         else:
             continue
         folder = base / group.strip("/")
         for level in [folder, *folder.parents]:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 text = (level / name).read_text().strip()
                 if text.isdigit():
-                    found.append(int(text))
+                    found.append(int(text) - (int((level / usage).read_text()) if left else 0))
             if level == base:
                 break
     return min(found) if found else None

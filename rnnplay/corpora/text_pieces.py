@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -43,6 +44,7 @@ except ImportError:  # Windows: no /proc/self/fd either, so stdin is never read 
     fcntl = None  # type: ignore[assignment]
 
 SPOOL_FROM = 1 << 22  # stdin of more bytes than this is kept in a temporary file, not in memory
+SPOOL = re.compile(r"\.spool-(\d{1,10})-\w+")  # a spool file's name, where the file system gives it one (no O_TMPFILE)
 SPOOL_MARGIN = 64 << 20  # bytes a spooled stdin leaves free on its disk, for the other programs there
 
 
@@ -199,7 +201,7 @@ def spool(blocks: Iterable[bytes], instead: str) -> tuple[BinaryIO, int]:
     folder = cache_dir() / "tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115  # returned open; no name left behind
+        handle = tempfile.TemporaryFile(dir=folder, prefix=f".spool-{os.getpid()}-")  # noqa: SIM115  # returned open
     except OSError as err:
         raise spool_error(folder, err, instead) from None
     written = 0

@@ -125,6 +125,19 @@ class RecoveryFile:
             try:
                 self._write(conversation)
             except RnnplayError as err:
-                return f"{conversation.summary()} not saved with /transcript save, and not kept either: {err}"
+                return f"{unsaved(conversation, self._saved)}, and not kept either: {err}"
             self._told = conversation.size
-            return f"{conversation.summary()} not saved with /transcript save: kept in {self.path}"
+            return f"{unsaved(conversation, self._saved)}: kept in {self.path}"
+
+
+def unsaved(conversation: Conversation, saved: Size) -> str:
+    """'1 turn not saved with /transcript save (3 turns in all)': what came since the conversation was ``saved``
+    (its size then; a turn being written then, and longer now, counts again), and the whole when that is more."""
+    turns = len(conversation.turns) + (conversation.writing is not None) - saved[0]
+    compares = len(conversation.compares) - saved[1]
+    since = " and ".join(f"{n} {word}{'s' * (n != 1)}" for n, word in ((turns, "turn"), (compares, "comparison"))
+                         if n > 0)
+    whole = conversation.summary()
+    if not since or since == whole:
+        return f"{whole} not saved with /transcript save"
+    return f"{since} not saved with /transcript save ({whole} in all)"

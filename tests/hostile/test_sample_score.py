@@ -27,7 +27,7 @@ MODEL = "m.npz"
 STRANGE = "".join(chr(0x400 + i) for i in range(13))
 
 BIGGER_THAN_MEMORY = ("rnnplay neurons holds about", "bytes for each character of its text at once",
-                      "bytes of memory it may use here", "give a part of it")
+                      "bytes of memory it may use now", "give a part of it")
 ROWS = [
     # sampler parameters that compare as numbers but are none (issue 14, item 7)
     pytest.param(["sample", MODEL, "--temperature", "inf"], None, "temperature must be a finite number", id="temp-inf"),

@@ -100,11 +100,12 @@ def read_whole(name: str, encoding: str, per_char: int) -> str:
     if name == "-":
         return read_stdin("the text", lambda data: read_stream(data, "stdin", encoding, held=per_char))
     path = Path(name)
-    info, room = probe(path), memory_room()
-    if info is not None and stat.S_ISREG(info.st_mode) and room is not None and info.st_size * per_char > room:
+    info, (room, whence) = probe(path), memory_room() or (0, "")
+    if info is not None and stat.S_ISREG(info.st_mode) and room and info.st_size * per_char > room:
         raise RnnplayError(f"{path} has {info.st_size:,} bytes, and rnnplay neurons holds about {per_char} bytes for "
                            f"each character of its text at once, more than the {room:,} bytes of memory it may use "
-                           f"here; {address_space.advice()}give a part of it, of at most {room // per_char:,} bytes")
+                           f"now ({whence}); {address_space.advice()}give a part of it, of at most "
+                           f"{room // per_char:,} bytes")
     return read_text(path, encoding)
 
 

@@ -95,6 +95,7 @@ class RnnplayApp(App[None]):
         self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
         self.order = LineOrder(self._run_line)
         self._keeping_farewell = False
+        self._kept_lines: list[str] = []  # the recovery-file lines said so far (only the last is shown)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -143,8 +144,15 @@ class RnnplayApp(App[None]):
         if not self._keeping_farewell:
             self._keeping_farewell = True
             self.session.subscribe(self._keep_farewell)
+        dropped = self.order.close()  # a seed typed behind the turn must not start as the session closes
+        if dropped:
+            self.farewell.append(f"{dropped} typed line{'' if dropped == 1 else 's'} waiting behind a turn not run: "
+                                 "the app left first (type again after `rnnplay tui`)")
         kept = self.session.close()
-        self.farewell.extend(filter(None, [self.session.generation.keep_unsaved()]))
+        kept_in = self.session.generation.keep_unsaved()
+        if kept_in:  # called again as the app leaves (a turn written meanwhile): the last count, said once
+            self.farewell[:] = [line for line in self.farewell if line not in self._kept_lines] + [kept_in]
+            self._kept_lines.append(kept_in)
         return kept
 
     def _keep_farewell(self, event: object) -> None:

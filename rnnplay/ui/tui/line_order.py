@@ -43,17 +43,35 @@ class LineOrder:
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.worker: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.waiting = 0  # lines given and not yet started
+        self.closed = False
 
     def submit(self, line: str) -> None:
         if at_once(line):
             threading.Thread(target=self.run, args=(line,), name="rnnplay-at-once", daemon=True).start()
             return
-        self.lines.put(line)
         with self.lock:
+            if self.closed:
+                return
+            self.waiting += 1
+            self.lines.put(line)
             if self.worker is None:
                 self.worker = threading.Thread(target=self._work, name="rnnplay-lines", daemon=True)
                 self.worker.start()
 
+    def close(self) -> int:
+        """No line still waiting starts, nor one given from now on: the app is leaving. How many were waiting
+        (0 when closed before)."""
+        with self.lock:
+            dropped = 0 if self.closed else self.waiting
+            self.closed = True
+            return dropped
+
     def _work(self) -> None:
         while True:
-            self.run(self.lines.get())
+            line = self.lines.get()
+            with self.lock:
+                if self.closed:
+                    continue
+                self.waiting -= 1
+            self.run(line)
