@@ -9,12 +9,12 @@ lets it go; the stall time is made long, so that only the new line can be what t
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -83,34 +83,57 @@ async def test_the_app_says_a_seed_waits_for_the_step_and_esc_stops_the_training
 def test_the_piped_repl_says_a_seed_waits_for_the_step_and_ctrl_c_stops_the_training(
         site: Path, tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
     mark, release = tmp_path / "mark", tmp_path / "release"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(site)])),
-           "RNNPLAY_LOAD_PLUGINS": "rnnplay-hang", "RNNPLAY_STEP_STALL_SECONDS": "1000", "HANG_AFTER": "1",
-           "HANG_MARK": str(mark), "HANG_RELEASE": str(release), "XDG_DATA_HOME": str(tmp_path / "data")}
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, text=True)
+    env = child_env(site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS="1000", HANG_AFTER="1",
+                    HANG_MARK=str(mark), HANG_RELEASE=str(release), XDG_DATA_HOME=str(tmp_path / "data"))
+    with piped_repl(["-m", "rnnplay", "repl", str(tiny_path)], env, tmp_path, release) as (proc, lines):
+        seed_beside_held_step(proc, lines, f"/train {small_file} cell=stuck {SMALL} out=run.npz", mark)
+        wait_for(lambda: any(STOPPING in line for line in lines), "the training to be stopping", TIMEOUT)
+        seed_runs(proc, lines, release)
+    assert any(line.startswith("training stopped at step 2") for line in lines), lines
+
+
+@contextmanager
+def piped_repl(argv: list[str], env: dict[str, str], cwd: Path,
+               release: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``python ARGV`` (a REPL reading a pipe) and the list its stdout's lines go into as they come; at the end the
+    held step is let go and the process killed if it is still there."""
+    proc = subprocess.Popen([sys.executable, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=cwd, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        proc.stdin.write(f"/train {small_file} cell=stuck {SMALL} out=run.npz\n")
-        proc.stdin.flush()
-        wait_for(mark.exists, "step 2 under way", TIMEOUT)
-        proc.stdin.write("to be\n")
-        proc.stdin.flush()
-        wait_for(lambda: any(WAITS in line for line in lines), "the line that the seed waits", TIMEOUT)
-        proc.send_signal(signal.SIGINT)
-        wait_for(lambda: any(STOPPING in line for line in lines), "the training to be stopping", TIMEOUT)
-        release.touch()
-        wait_for(lambda: any(line.startswith("to be") for line in lines), "the seed to run", TIMEOUT)
-        proc.stdin.close()
-        assert proc.wait(TIMEOUT) == 0, proc.stderr.read() if proc.stderr else ""
+        yield proc, lines
     finally:
         release.touch()
         if proc.poll() is None:
             proc.kill()
     reader.join(TIMEOUT)
-    assert any(line.startswith("training stopped at step 2") for line in lines), lines
+
+
+def typed(proc: subprocess.Popen[str], line: str) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+
+
+def seed_beside_held_step(proc: subprocess.Popen[str], lines: list[str], train: str, mark: Path) -> None:
+    """``train`` typed, its step 2 held (``mark`` made), a seed typed beside it and told it waits, then Ctrl+C."""
+    typed(proc, train)
+    wait_for(mark.exists, "step 2 under way", TIMEOUT)
+    typed(proc, "to be")
+    wait_for(lambda: any(WAITS in line for line in lines), "the line that the seed waits", TIMEOUT)
+    proc.send_signal(signal.SIGINT)
+
+
+def seed_runs(proc: subprocess.Popen[str], lines: list[str], release: Path) -> None:
+    """The held step let go: the seed runs, and the REPL ends at the end of its input."""
+    release.touch()
+    wait_for(lambda: any(line.startswith("to be") for line in lines), "the seed to run", TIMEOUT)
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait(TIMEOUT) == 0, proc.stderr.read() if proc.stderr else ""
 
 
 # The REPL with rnnplay's own LSTM made slow by the test itself (no plugin): its second training step waits for a file.
@@ -140,33 +163,13 @@ def test_ctrl_c_beside_a_slow_step_of_a_built_in_cell_says_it_is_slow_not_that_i
     mark, release = tmp_path / "mark", tmp_path / "release"
     env = child_env(RNNPLAY_STEP_STALL_SECONDS="1000", HANG_MARK=str(mark), HANG_RELEASE=str(release),
                     XDG_DATA_HOME=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_LSTM, "repl", str(tiny_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, text=True)
-    assert proc.stdin is not None and proc.stdout is not None
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-    reader.start()
-    try:
-        proc.stdin.write(f"/train {small_file} from=new cell=lstm {SMALL} out=run.npz\n")
-        proc.stdin.flush()
-        wait_for(mark.exists, "step 2 under way", TIMEOUT)
-        proc.stdin.write("to be\n")
-        proc.stdin.flush()
-        wait_for(lambda: any(WAITS in line for line in lines), "the line that the seed waits", TIMEOUT)
-        proc.send_signal(signal.SIGINT)
+    with piped_repl(["-c", SLOW_LSTM, "repl", str(tiny_path)], env, tmp_path, release) as (proc, lines):
+        seed_beside_held_step(proc, lines, f"/train {small_file} from=new cell=lstm {SMALL} out=run.npz", mark)
         said = wait_for(lambda: next((line for line in lines if line.startswith("it ")), None),
                         "the line that the turn has not stopped", TIMEOUT)
         assert said.rstrip() == ("it has not stopped yet: the cell 'lstm' of rnnplay is slow here (a large model, a "
                                  "busy machine, memory short) and may yet return; Ctrl+C again leaves rnnplay")
-        release.touch()
-        wait_for(lambda: any(line.startswith("to be") for line in lines), "the seed to run", TIMEOUT)
-        proc.stdin.close()
-        assert proc.wait(TIMEOUT) == 0, proc.stderr.read() if proc.stderr else ""
-    finally:
-        release.touch()
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(TIMEOUT)
+        seed_runs(proc, lines, release)
 
 
 def test_a_seed_beside_a_held_final_validation_says_it_waits_for_the_validation(
