@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from rnnplay.core.memory_estimate import StepShape, training_footprint
-from rnnplay.corpora.text import MARGIN
+from rnnplay.corpora.text import MARGIN, _cgroup_limit
 from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
@@ -135,3 +135,15 @@ def test_neurons_weighs_its_text_against_the_memory_available_now(tmp_path: Path
         if refused:
             assert done.stderr.count("\n") == 1, done.stderr
             assert f"what the memory cgroup's limit leaves, {limit - usage:,} bytes, less 10%" in done.stderr
+
+
+def test_a_cgroups_file_cache_it_may_drop_counts_as_free(tmp_path: Path) -> None:
+    """A group's usage counts the page cache of the files it read, which the kernel drops before it refuses memory:
+    a container that had read its corpus looked full, and a small text piped in was refused. What is left is the
+    limit less the usage less the inactive file cache (v1's total_inactive_file), as `docker stats` counts it."""
+    limit, usage, cache = 10 * 2**30, 10 * 2**30 - 2**20, 3 * 2**30
+    root = cgroup(tmp_path / "cg", limit)
+    (root / "memory" / "jobs" / "memory.usage_in_bytes").write_text(f"{usage}\n")
+    assert _cgroup_limit(root / "self.cgroup", root, left=True) == limit - usage  # no memory.stat: no cache known
+    (root / "memory" / "jobs" / "memory.stat").write_text(f"cache {cache}\ntotal_inactive_file {cache}\n")
+    assert _cgroup_limit(root / "self.cgroup", root, left=True) == limit - usage + cache

@@ -1,8 +1,7 @@
 """Bytes -> checked text: the one place that says what is wrong with a would-be corpus.
 
-Every loader ends here, so every source (a file, a folder, a download) gives the
-same one-line answers for the same mistakes: missing, empty, binary, not valid in
-its encoding (with the byte offset and line), or too few distinct characters.
+Every loader ends here, so every source (a file, a folder, a download) gives the same one-line answers for the
+same mistakes: missing, empty, binary, invalid in its encoding (byte offset and line), or too few distinct characters.
 """
 
 from __future__ import annotations
@@ -46,10 +45,9 @@ def wide_encoding(data: bytes) -> str | None:
 
 
 def unmarked_utf16(data: bytes) -> str | None:
-    """"utf-16-le" or "utf-16-be" when ``data`` (no byte-order mark) looks like text of that encoding: a NUL
-    in nearly every odd (LE) or even (BE) byte, as Latin text has, and almost none in the others; else None.
-    A head shorter than 64 bytes must also read as printable text in that encoding (a few 16-bit numbers
-    have the same NULs)."""
+    """"utf-16-le" or "utf-16-be" when ``data`` (no byte-order mark) looks like text of that encoding: a NUL in nearly
+    every odd (LE) or even (BE) byte, as Latin text has, and almost none in the others; else None. A head shorter than
+    64 bytes must also read as printable text in that encoding (a few 16-bit numbers have the same NULs)."""
     head = data[:BINARY_SNIFF]
     half = len(head) // 2
     for name, nuls, chars in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
@@ -273,15 +271,22 @@ def memory_room() -> tuple[int, str] | None:
 
 
 def available_memory() -> tuple[int, str] | None:
-    """Bytes of memory free to take now and where that comes from, in words: the lowest of the kernel's
-    MemAvailable, what a memory cgroup's limit leaves beside its usage, and what an address-space limit
-    (``ulimit -v``) leaves to map; None where nothing says. (Not the machine's RAM: other programs hold some.)"""
+    """Bytes free to take now and, in words, whence: the lowest of MemAvailable, what a memory cgroup's limit leaves
+    (:func:`in_use`) and what ``ulimit -v`` leaves to map; None where nothing says (not the RAM: others hold some)."""
     rooms = [(n, what) for n, what in ((_mem_available(), "the memory available now (MemAvailable)"),
                                        (_cgroup_limit(*_cgroup_places(), left=True),
                                         "what the memory cgroup's limit leaves"),
                                        (address_space.room(), "what the address-space limit leaves (ulimit -v)"))
              if n is not None]
     return min(rooms, key=lambda room: room[0]) if rooms else None
+
+
+def in_use(group: Path, usage: str) -> int:
+    """A cgroup's usage less the file cache it may drop (memory.stat's inactive_file), as docker stats counts it."""
+    stat = group / "memory.stat"
+    cache = dict(line.split()[:2] for line in stat.read_text().splitlines() if " " in line) if stat.is_file() else {}
+    dropped = cache.get("total_inactive_file", cache.get("inactive_file", 0))  # v1's total_ counts the children's
+    return max(0, int((group / usage).read_text()) - int(dropped))
 
 
 def _mem_available() -> int | None:
@@ -292,8 +297,7 @@ def _mem_available() -> int | None:
 
 
 def memory_limit() -> tuple[int, str] | None:
-    """:func:`usable_memory` and where it comes from, in words ("the memory cgroup's limit", "the machine's
-    RAM"); None where nothing says."""
+    """:func:`usable_memory` and, in words, whence ("the memory cgroup's limit", "the machine's RAM"); or None."""
     limits = [(n, what) for n, what in ((_cgroup_limit(*_cgroup_places()), "the memory cgroup's limit"),
                                         (_ram(), "the machine's RAM")) if n]
     return min(limits, key=lambda limit: limit[0]) if limits else None
@@ -348,7 +352,7 @@ def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sy
             with contextlib.suppress(OSError, ValueError):
                 text = (level / name).read_text().strip()
                 if text.isdigit():
-                    found.append(int(text) - (int((level / usage).read_text()) if left else 0))
+                    found.append(int(text) - (in_use(level, usage) if left else 0))
             if level == base:
                 break
     return min(found) if found else None
