@@ -97,7 +97,8 @@ async def test_a_seed_still_waiting_when_the_app_quits_is_not_run(app: RnnplayAp
         await until(pilot, lambda: app.order.waiting == 1)
         typed(app, "/quit")
     app.close_session()  # as `rnnplay tui` does once the app has left
-    assert [t.seed for t in app.session.generation.conversation().turns] == ["To be"]
+    conversation = app.session.generation.conversation()  # the stopped turn: recorded, or still being written
+    assert [t.seed for t in [*conversation.turns, *filter(None, [conversation.writing])]] == ["To be"]
     assert "1 typed line waiting behind a turn not run" in " ".join(app.farewell), app.farewell
     assert len(kept_lines(app)) == 1, app.farewell
 
