@@ -419,6 +419,24 @@ def test_a_byte_from_the_terminal_that_is_not_utf8_is_read_as_a_replacement_char
     assert app.proc.wait(60) == 143
 
 
+def test_the_repl_in_a_latin1_terminal_prompts_with_a_character_it_can_show(sandbox: Sandbox, model: Path) -> None:
+    """A Latin-1 locale has no "›": prompt-toolkit drew the prompt as "?", which reads as a question. The prompt is
+    "> " there; the README sends users of such a terminal to the REPL."""
+    app = AppInATerminal(sandbox, model, "repl", env={"PYTHONIOENCODING": "latin-1"}, size=(24, 80))
+
+    def below_greeting() -> str:
+        lines = [line.rstrip() for line in screen_of(app.shown(), 24, 80).display]
+        return next((lines[n + 1] for n, line in enumerate(lines) if "type a few characters" in line), "")
+
+    try:
+        app.wait_for(lambda: below_greeting() != "", "the prompt")
+        assert below_greeting() == ">"
+        app.type(b"/quit\r")
+        assert app.proc.wait(60) == 0
+    finally:
+        app.close()
+
+
 def test_the_app_ending_on_an_exception_exits_non_zero(sandbox: Sandbox, model: Path) -> None:
     """A bug that ends the app (a crash in drawing it, the input thread's death) was an exit 0: a script saw success."""
     crash = ("import runpy, rnnplay.ui.tui.app as a; a.RnnplayApp.show_cards = lambda self: 1 / 0; "

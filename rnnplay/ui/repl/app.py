@@ -82,13 +82,12 @@ from rnnplay.ui.console import neuron_text as neuron_colours
 from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import LeaveSignal, exit_code, hung_up, ignore_leave_signals, on_leave_signals
 from rnnplay.ui.repl.input import (
-    CONTINUATION,
-    PROMPT,
     SlashCompleter,
     block_open,
     bound_undo,
     default_history,
     piped_entry,
+    prompts,
     unquote_block,
 )
 from rnnplay.ui.repl.layout import compare_layout
@@ -117,13 +116,14 @@ class Repl(TerminalOutput):
         self.session = session
         # Lines from a pipe or a file (`printf 'ROMEO:\n' | rnnplay repl`) are read as lines: no prompt, no echo.
         self.piped = input is None and sys.stdin is not None and not sys.stdin.isatty()
+        out = stdout or sys.stdout
+        self.prompt_text, continuation = prompts(getattr(out, "encoding", None))
         prompt: PromptSession[str] = PromptSession(
             history=history or default_history(), completer=SlashCompleter(session), complete_while_typing=True,
             input=DummyInput() if self.piped else input, output=output, key_bindings=self._key_bindings(),
-            prompt_continuation=CONTINUATION, enable_suspend=True,  # Ctrl+Z at the prompt: the shell's job control
+            prompt_continuation=continuation, enable_suspend=True,  # Ctrl+Z at the prompt: the shell's job control
         )
         prompt.default_buffer.on_text_changed += bound_undo
-        out = stdout or sys.stdout
         super().__init__(out, make_console(out, color=color), prompt)
         self.terminal = out.isatty()
         self.paste_output = prompt.output if self.terminal and not self.piped else None  # where pastes are marked
@@ -337,7 +337,7 @@ class Repl(TerminalOutput):
         while True:
             self.drain()
             try:
-                return self.prompt.prompt(PROMPT, pre_run=self.drain)
+                return self.prompt.prompt(self.prompt_text, pre_run=self.drain)
             except KeyboardInterrupt:  # the line typed so far is dropped, as in a shell, but kept in the history
                 typed = self.prompt.default_buffer.text
                 if typed.strip():

@@ -25,7 +25,18 @@ from rnnplay.session.session import Session
 from rnnplay.ui.history import append_history, history_path, load_history
 
 PROMPT, CONTINUATION = "› ", "… "
+PLAIN_PROMPT, PLAIN_CONTINUATION = "> ", ". "  # where the terminal's encoding holds no "›" (Latin-1, ASCII)
 QUOTES = '"""'
+
+
+def prompts(encoding: str | None) -> tuple[str, str]:
+    """The prompt and the continuation prompt a terminal writing ``encoding`` can show: "› " and "… " where it
+    holds them, else "> " and ". " (prompt-toolkit would draw "?", which reads as a question)."""
+    try:
+        (PROMPT + CONTINUATION).encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return PLAIN_PROMPT, PLAIN_CONTINUATION
+    return PROMPT, CONTINUATION
 
 
 class SlashCompleter(Completer):
