@@ -10,7 +10,6 @@ times are made short through ``$RNNPLAY_STEP_STALL_SECONDS`` and the stall watch
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import signal
@@ -24,14 +23,13 @@ from types import ModuleType
 import pytest
 from child_env import child_env
 from pilot_helpers import type_line, until
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import hang_loaded
 from pty_screen import environment
 from terminal_reader import TerminalReader
 from textual.widgets import Static
 from waiting import wait_for
 
 from rnnplay.models.bundled import load_model
-from rnnplay.plugins.host import reset_host
 from rnnplay.session import stall_watch, training_job
 from rnnplay.session.events import Event, Message, Working
 from rnnplay.session.session import Session
@@ -45,23 +43,11 @@ SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
 STALL = r"training step (\d+) has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may never return; "
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
-
-
 @pytest.fixture
-def hang(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def hang(hang_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """This process loads rnnplay-hang afresh; whatever waits on its event is let go at the end."""
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-hang")
-    reset_host()
-    module = importlib.import_module("rnnplay_hang")
-    module.RELEASE.clear()
-    module.forwards = 0
-    yield module
-    module.RELEASE.set()
-    reset_host()
+    with hang_loaded(hang_site, monkeypatch) as module:
+        yield module
 
 
 class Heard:
@@ -197,8 +183,8 @@ def spawn(args: list[str], env: dict[str, str], cwd: Path) -> pexpect.spawn:
 
 
 @pytest.fixture
-def env(site: Path, tmp_path: Path) -> dict[str, str]:
-    return child_env(site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1")
+def env(hang_site: Path, tmp_path: Path) -> dict[str, str]:
+    return child_env(hang_site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1")
 
 
 def ended(child: pexpect.spawn) -> int:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import pip_install_fixtures
+from child_env import child_env
 from pty_screen import environment
 from terminal_reader import TerminalReader
 from waiting import wait_for
@@ -32,16 +32,10 @@ SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
 KEPT = rb"rnnplay: (.+) not saved with /transcript save(?: \(.+ in all\))?: kept in (\S+\.md)"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
-
-
 @pytest.fixture
-def env(site: Path, tmp_path: Path) -> dict[str, str]:
-    env = environment(tmp_path)
-    path = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))  # rnnplay's own checkout kept first
-    return {**env, "PYTHONPATH": path, "RNNPLAY_STEP_STALL_SECONDS": "1", "RNNPLAY_LOAD_PLUGINS": "rnnplay-hang"}
+def env(hang_site: Path, tmp_path: Path) -> dict[str, str]:
+    return child_env(hang_site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1",
+                     RNNPLAY_LOAD_PLUGINS="rnnplay-hang")
 
 
 def repl(env: dict[str, str], tmp_path: Path, model: Path) -> pexpect.spawn:
