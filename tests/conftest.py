@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from plugin_fixtures import pip_install_fixtures
 from tiny_model import build_tiny_model
 
 from rnnplay.core import jit
@@ -63,6 +64,13 @@ def small_file(tmp_path: Path, small_text: str) -> Path:
     path = tmp_path / "small.txt"
     path.write_text(small_text)
     return path
+
+
+@pytest.fixture(scope="session")
+def hang_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """rnnplay-hang (tests/fixtures: a cell, a sampler and a command that can be made to hang) pip-installed for
+    real, once per test process: the folder to put on sys.path or PYTHONPATH."""
+    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -163,53 +164,52 @@ def test_ids_are_renumbered_in_their_own_file_a_few_at_a_time(tmp_path: Path, ca
     assert not list(cache.glob(".tmp-*"))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system takes root")
-def test_a_late_early_character_needs_no_room_for_a_second_copy(tmp_path: Path) -> None:
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MB tmpfs (mounting it takes root): room for one copy of :func:`one_copy` and its ids, not two."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small file system takes root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield disk
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)  # the test's own process may hold a text's lock there
+
+
+def one_copy() -> str:
+    """A text just over the size that goes through an id file: 4.2 MB of the small disk's 6 MB."""
+    line = "the quick brown fox jumps over the lazy dog\n"
+    return line * (file_corpus_module.ID_FILE_BYTES // len(line) + 1)
+
+
+def test_a_late_early_character_needs_no_room_for_a_second_copy(tmp_path: Path, small_disk: Path) -> None:
     """A character that sorts first, met last, renumbers every id at the end. That rewrite wrote a second file
     beside the first: on a disk with room for one copy and not two, the build filled it, and the text was read
     into memory instead (a note, and every later load encoded it again)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        big = tmp_path / "big.txt"
-        line = "the quick brown fox jumps over the lazy dog\n"
-        big.write_text(line * (file_corpus_module.ID_FILE_BYTES // len(line) + 1) + "\t")  # 4.2 MB of 6 MB free
-        env = {**os.environ, "RNNPLAY_CACHE_DIR": str(disk), "RNNPLAY_LOAD_PLUGINS": ""}
-        done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", str(big), "--preview", "0"],
-                              capture_output=True, text=True, env=env, timeout=120)
-        assert done.returncode == 0 and "vocabulary:  29 characters" in done.stdout, done.stderr
-        assert "note" not in done.stderr, done.stderr
-        [ids] = (disk / "ids").glob("*.ids")
-        assert ids.stat().st_size == big.stat().st_size and not list((disk / "ids").glob(".tmp-*"))
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
+    big = write(tmp_path / "big.txt", one_copy() + "\t")
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(small_disk), "RNNPLAY_LOAD_PLUGINS": ""}
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", str(big), "--preview", "0"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and "vocabulary:  29 characters" in done.stdout, done.stderr
+    assert "note" not in done.stderr, done.stderr
+    [ids] = (small_disk / "ids").glob("*.ids")
+    assert ids.stat().st_size == big.stat().st_size and not list((small_disk / "ids").glob(".tmp-*"))
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system takes root")
-def test_a_models_vocabulary_without_room_for_its_ids_is_renumbered_in_memory(tmp_path: Path) -> None:
+def test_a_models_vocabulary_without_room_for_its_ids_is_renumbered_in_memory(tmp_path: Path,
+                                                                               small_disk: Path) -> None:
     """A model's vocabulary (fine-tuning, resuming) gets the text's ids in a second file. That file was written
     without asking for room first: on a disk with room for one copy, it filled the disk and failed. Now the room
     is checked as a build's is, and the ids are renumbered in memory instead, with a note."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        big = tmp_path / "big.txt"
-        line = "the quick brown fox jumps over the lazy dog\n"
-        text = line * (file_corpus_module.ID_FILE_BYTES // len(line) + 1)  # 4.2 MB of 6 MB free
-        big.write_text(text)
-        corpus = file_corpus(big, folder=disk / "ids")
-        wider = Vocab(tuple(sorted(set(text) | set("XYZ"))))
-        ids = corpus.encode(wider)
-        assert np.array_equal(ids, wider.encode(text))
-        assert len(corpus.notes) == 1 and "only" in corpus.notes[0] and "in memory instead" in corpus.notes[0]
-        assert [p.name for p in (disk / "ids").glob("*.ids")] == [corpus.id_file.path(corpus.vocab()).name]
-        assert not list((disk / "ids").glob(".tmp-*"))
-    finally:
-        subprocess.run(["umount", "--lazy", str(disk)], check=True)  # this process holds the text's lock there
+    text = one_copy()
+    corpus = file_corpus(write(tmp_path / "big.txt", text), folder=small_disk / "ids")
+    wider = Vocab(tuple(sorted(set(text) | set("XYZ"))))
+    ids = corpus.encode(wider)
+    assert np.array_equal(ids, wider.encode(text))
+    assert len(corpus.notes) == 1 and "only" in corpus.notes[0] and "in memory instead" in corpus.notes[0]
+    assert [p.name for p in (small_disk / "ids").glob("*.ids")] == [corpus.id_file.path(corpus.vocab()).name]
+    assert not list((small_disk / "ids").glob(".tmp-*"))
 
 
 def test_resuming_an_in_memory_checkpoint_on_the_file_path(tmp_path: Path, cache: Path) -> None:

@@ -15,11 +15,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from child_env import child_env
+from on_a_terminal import STARTED, on_a_terminal
 from plugin_fixtures import pip_install_fixtures
 from terminal_reader import TerminalReader
 from waiting import wait_for
@@ -59,7 +59,7 @@ def test_a_signal_saves_the_training_run(front: str, signum: signal.Signals | No
                                 stdout=slave, stderr=slave, env=environment(tmp_path), start_new_session=True)
         os.close(slave)
         reader = TerminalReader(master)  # the program never blocks on a full pty
-        time.sleep(3)  # the app draws its first screen
+        wait_for(lambda: STARTED in reader.shown(), "the first screen", TIMEOUT)
         os.write(master, command.replace("\n", "\r").encode())
     try:
         wait_for(lambda: any(library.glob("*.lock")), "the training to start", TIMEOUT)
@@ -90,17 +90,12 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
     site = str(pip_install_fixtures(["rnnplay-wild"], tmp_path / "site"))
     env = child_env(site, base=environment(tmp_path), WILD_RESUME=str(tmp_path / "never"))
     library = tmp_path / "data" / "rnnplay" / "models"
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)
-    os.close(slave)
-    reader = TerminalReader(master)
-    try:
-        time.sleep(3)  # the app draws its first screen
-        for line in (f"/train {small_file} from=new hidden=8 time=120", "/sampler pause", "ROMEO:"):
-            os.write(master, f"{line}\r".encode())
-            time.sleep(1)
+    with on_a_terminal([], env) as (proc, master, reader):
+        os.write(master, f"/train {small_file} from=new hidden=8 time=120\r".encode())
         wait_for(lambda: any(library.glob("*.lock")), "the training to start", TIMEOUT)
+        os.write(master, b"/sampler pause\r")
+        wait_for(lambda: b"sampler: pause" in reader.shown(), "the sampler set", TIMEOUT)
+        os.write(master, b"ROMEO:\r")
         wait_for(lambda: b"still choosing" in reader.shown(), "the sampler to go quiet", TIMEOUT)
         os.write(master, b"\x1b")  # Esc
         wait_for(lambda: b"never checks for a stop" in reader.shown(), "the app to say it does not stop", TIMEOUT)
@@ -108,11 +103,6 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
         assert proc.wait(TIMEOUT) == 130  # the sampler's thread left behind: not a clean 0
         wait_for(lambda: b"it does not stop: the sampler 'pause' from rnnplay-wild never checks for a stop; left "
                  b"without it" in reader.shown(), "the farewell on the shell's screen, naming the plugin", TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.stop()
-        os.close(master)
     assert [p.name for p in library.glob("*.npz")] == [f"{small_file.stem}.npz"] and not list(library.glob("*.lock"))
 
 

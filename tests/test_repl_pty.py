@@ -12,7 +12,6 @@ bytes) keeps no trace of it once the text goes on.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
@@ -21,11 +20,12 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from child_env import child_env
+from on_a_terminal import EMPTY_PROMPT, PROMPT, STOPPED, ended, on_a_terminal, run_line, started_repl, stop_the_turn
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import TIMEOUT, environment, screen_of
 from terminal_reader import TerminalReader
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled 
 LENGTH = 2000
 SEED = "ROMEO:"
 ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # CSI and OSC sequences
-PROMPT = "›".encode()  # drawn with style codes between it and its space
+LONG_TURN = re.compile(rb"KING:[^\x1b]{200}")  # the turn's seed and 200 bytes of its text (no escape: not the echo)
 PASTE = "To be, or not to be\n/quit\nthat is the question"  # pasted during a turn: one input, not three lines
 
 
@@ -70,23 +70,16 @@ def romeo(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return ground_truth(environment(tmp_path_factory.mktemp("home")), SEED, LENGTH)
 
 
-@contextlib.contextmanager
-def repl(env: dict[str, str], rows: int = 24, columns: int = 80) -> Iterator[pexpect.spawn]:
-    """`rnnplay repl` on the bundled model in a rows x columns pseudo-terminal, its prompt up."""
-    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "repl"], env=env, dimensions=(rows, columns),
-                          timeout=TIMEOUT)
-    try:
-        child.expect_exact(b"type a few characters")
-        child.expect_exact(PROMPT)
-        yield child
-    finally:
-        child.close(force=True)
+def repl(env: dict[str, str], rows: int = 24, columns: int = 80) -> pexpect.spawn:
+    """`rnnplay repl` on the bundled model in a rows x columns pseudo-terminal, its prompt up (``with`` closes it)."""
+    return started_repl([], env, rows=rows, columns=columns)
 
 
-def command(child: pexpect.spawn, line: str, answer: str) -> None:
-    child.send(line + "\r")
-    child.expect_exact(answer.encode())
-    child.expect_exact(PROMPT)
+def long_turn(child: pexpect.spawn) -> None:
+    """A turn of 100,000 characters, well under way."""
+    run_line(child, "/set length 100000", b"length = 100000 chars")
+    child.send("KING:\r")
+    child.expect(LONG_TURN)
 
 
 @pytest.mark.parametrize(("rows", "columns"), [(24, 80), (24, 40)])  # 40: most lines are longer than a row
@@ -96,8 +89,8 @@ def test_streamed_text_equals_rnnplay_sample_byte_for_byte(
     expected = romeo
     assert expected.count(b"\n") > 20 and not expected[:-1].endswith(b"\n")  # many lines, the last unfinished
     with repl(env, rows, columns) as child:
-        command(child, "/set seed 1", "seed = 1")
-        command(child, f"/set length {LENGTH}", f"length = {LENGTH} chars")
+        run_line(child, "/set seed 1", b"seed = 1")
+        run_line(child, f"/set length {LENGTH}", f"length = {LENGTH} chars".encode())
         child.send(SEED + "\r")
         child.expect_exact(on_terminal(expected[:40]))  # streaming has begun
         child.send("/sho")  # typed meanwhile: not echoed into the text, kept for the next prompt
@@ -110,17 +103,11 @@ def test_streamed_text_equals_rnnplay_sample_byte_for_byte(
 
 def test_ctrl_c_stops_a_generation_and_the_repl_goes_on(env: dict[str, str]) -> None:
     with repl(env) as child:
-        command(child, "/set length 100000", "length = 100000 chars")
-        child.send("KING:\r")
-        child.expect(rb"KING:(\r\n|.){200}")  # well into the text
-        child.sendintr()
-        child.expect_exact(" ⏹ stopped\r\n".encode())
-        child.expect_exact(PROMPT)
-        command(child, "/show", "vocabulary")
+        long_turn(child)
+        stop_the_turn(child)
+        run_line(child, "/show", b"vocabulary")
         child.sendcontrol("d")
-        child.expect(pexpect.EOF)
-        child.close()
-        assert child.exitstatus == 0
+        assert ended(child) == 0
 
 
 def pasted(text: str, received: bytes) -> bytes:
@@ -137,26 +124,22 @@ def test_a_paste_during_a_turn_is_one_input_at_the_next_prompt(env: dict[str, st
     `/quit` ended the REPL (a 6 KB paste became ~130 turns). Now it stays on during a turn: the paste is one input."""
     with repl(env) as child:
         child.logfile_read = received = io.BytesIO()
-        command(child, "/set length 100000", "length = 100000 chars")
-        child.send("KING:\r")
-        child.expect(rb"KING:(\r\n|.){200}")
+        long_turn(child)
         child.send(pasted(PASTE, received.getvalue()))
         child.sendintr()
-        child.expect_exact(" ⏹ stopped\r\n".encode())
-        child.expect_exact(PROMPT)
+        child.expect_exact(STOPPED)
+        child.expect_exact(PROMPT)  # the paste in it
         child.send("\r")  # the three lines run as one seed
         child.expect_exact(on_terminal(PASTE.encode()))
-        child.sendintr()
-        child.expect_exact(" ⏹ stopped\r\n".encode())
-        child.expect_exact(PROMPT)
-        command(child, "/show", "vocabulary")  # still here: `/quit` was a line of the seed
+        stop_the_turn(child)
+        run_line(child, "/show", b"vocabulary")  # still here: `/quit` was a line of the seed
 
 
 def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
     expected = ground_truth(env, "KING:\\nGood morrow\\nROMEO:", 100)
     with repl(env) as child:
-        command(child, "/set seed 1", "seed = 1")
-        command(child, "/set length 100", "length = 100 chars")
+        run_line(child, "/set seed 1", b"seed = 1")
+        run_line(child, "/set length 100", b"length = 100 chars")
         child.send('"""\r')
         child.expect_exact("…".encode())  # the continuation prompt: the block is open
         child.send("KING:\rGood morrow\rROMEO:")
@@ -177,8 +160,8 @@ def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: d
     assert "\n" not in expected[0][: len(seed) + 3] and len(expected) > 2
     with repl(env) as child:
         child.logfile_read = received = io.BytesIO()
-        command(child, "/sampler pause", "sampler: pause")
-        command(child, "/set length 60", "length = 60 chars")
+        run_line(child, "/sampler pause", b"sampler: pause")
+        run_line(child, "/set length 60", b"length = 60 chars")
         child.send(seed + "\r")
         child.expect_exact(b"pause is still choosing the next characters (3 of 60 written)")
         child.expect_exact(b"\x1b8")  # the cursor back after the spinner's row
@@ -187,7 +170,7 @@ def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: d
         assert screen.display[y].rstrip() == expected[0][: len(seed) + 3] and x == len(seed) + 3
         assert "pause is still choosing the next characters" in screen.display[y + 1]
         (tmp_path / "resume").touch()
-        child.expect_exact(PROMPT)
+        child.expect_exact(EMPTY_PROMPT)
         shown = [row.rstrip() for row in screen_of(received.getvalue(), 24, 80).display]
     start = shown.index(expected[0])
     assert shown[start : start + len(expected)] == expected  # the text as `sample` prints it, nothing left over
@@ -197,8 +180,8 @@ def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: d
 def start_training(child: pexpect.spawn, tmp_path: Path, out: Path) -> None:
     """A /train in the background that runs until the REPL stops it, its checkpoint going to ``out``."""
     (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
-    command(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
-            "/stop ends it")
+    run_line(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
+             b"/stop ends it")
 
 
 @pytest.mark.parametrize("leave", ["ctrl-c-twice", "sigterm"])
@@ -212,7 +195,7 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
     out = tmp_path / "run.npz"
     with repl(env) as child:
         start_training(child, tmp_path, out)
-        command(child, "/sampler pause", "sampler: pause")
+        run_line(child, "/sampler pause", b"sampler: pause")
         child.send("ROMEO:\r")
         child.expect_exact(b"pause is still choosing")
         if leave == "sigterm":
@@ -225,9 +208,7 @@ def test_a_turn_that_never_stops_is_left_and_the_training_saved(env: dict[str, s
                                b"Ctrl+C again leaves rnnplay")
             child.sendcontrol("c")
         child.expect_exact(b"saved")
-        child.expect(pexpect.EOF)
-        child.close()
-    assert child.exitstatus == (143 if leave == "sigterm" else 130)  # the turn left behind: not a clean 0
+        assert ended(child) == (143 if leave == "sigterm" else 130)  # the turn left behind: not a clean 0
     assert out.exists() and not list(tmp_path.glob("*.lock"))
 
 
@@ -245,12 +226,10 @@ def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(env: dict[str, s
         child.sendeof()
         child.expect_exact(b"the rescue copy failed too")
         child.expect_exact(b"the trained model is not saved anywhere: /save PATH keeps it; Ctrl+D again leaves")
-        child.expect_exact(PROMPT)
+        child.expect_exact(EMPTY_PROMPT)
         child.sendeof()
         child.expect_exact(b"the trained model was not saved anywhere, and is gone with the REPL")
-        child.expect(pexpect.EOF)
-        child.close()
-    assert child.exitstatus == 1
+        assert ended(child) == 1
 
 
 def test_ctrl_backslash_while_a_turn_streams_loses_no_training(env: dict[str, str], tmp_path: Path) -> None:
@@ -260,19 +239,13 @@ def test_ctrl_backslash_while_a_turn_streams_loses_no_training(env: dict[str, st
     out = tmp_path / "run.npz"
     with repl(env) as child:
         start_training(child, tmp_path, out)
-        command(child, "/set length 100000", "length = 100000 chars")
-        child.send("KING:\r")
-        child.expect(rb"KING:(\r\n|.){200}")  # well into the text
+        long_turn(child)
         child.send("\x1c")  # Ctrl+\\
-        child.expect(rb"(\r\n|.){200}")  # the turn goes on
-        child.sendintr()
-        child.expect_exact(" ⏹ stopped\r\n".encode())
-        child.expect_exact(PROMPT)
+        child.expect(rb"[^\x1b]{200}")  # the turn goes on
+        stop_the_turn(child)
         child.sendeof()
         child.expect_exact(b"saved")
-        child.expect(pexpect.EOF)
-        child.close()
-    assert child.exitstatus == 0, (child.exitstatus, child.signalstatus)
+        assert ended(child) == 0, child.signalstatus
     assert out.exists() and not list(tmp_path.glob("*.lock"))
 
 
@@ -282,9 +255,7 @@ def test_a_turn_stopped_and_brought_back_sets_its_terminal_mode_again(env: dict[
     streaming mode again. (SIGSTOP stands for Ctrl+Z: the kernel drops a terminal's SIGTSTP to this orphaned
     process group.)"""
     with repl(env) as child:
-        command(child, "/set length 100000", "length = 100000 chars")
-        child.send("KING:\r")
-        child.expect(rb"KING:(\r\n|.){200}")
+        long_turn(child)
         streaming = termios.tcgetattr(child.child_fd)  # the pty's master reads and sets the terminal's mode
         assert not streaming[3] & termios.ECHO and streaming[3] & termios.NOFLSH
         child.kill(signal.SIGSTOP)
@@ -293,76 +264,57 @@ def test_a_turn_stopped_and_brought_back_sets_its_terminal_mode_again(env: dict[
         termios.tcsetattr(child.child_fd, termios.TCSANOW, shell)
         child.kill(signal.SIGCONT)
         wait_for(lambda: termios.tcgetattr(child.child_fd)[3] == streaming[3], "the streaming mode again", TIMEOUT)
-        child.sendintr()
-        child.expect_exact(" ⏹ stopped\r\n".encode())
-        child.expect_exact(PROMPT)
-        command(child, "/show", "vocabulary")
+        stop_the_turn(child)
+        run_line(child, "/show", b"vocabulary")
+
+
+def setsid_repl(env: dict[str, str]) -> AbstractContextManager[tuple[subprocess.Popen[bytes], int, TerminalReader]]:
+    """`setsid -w rnnplay repl`: the REPL on a 24 x 80 terminal that is not its controlling one, its prompt up."""
+    return on_a_terminal(["repl"], env, ready=PROMPT, size=(24, 80))
+
+
+def long_turn_on(master: int, reader: TerminalReader) -> int:
+    """:func:`long_turn` typed at ``master``: the number of chunks ``reader`` had read before the turn's seed."""
+    os.write(master, b"/set length 100000\r")
+    wait_for(lambda: b"length = 100000 chars" in reader.shown(), "the length set", TIMEOUT)
+    start = len(reader.chunks)
+    os.write(master, b"KING:\r")
+    wait_for(lambda: LONG_TURN.search(reader.shown(since=start)), "the turn to stream", TIMEOUT)
+    return start
 
 
 def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[str, str]) -> None:
     """`setsid -w rnnplay repl`: the terminal is not the REPL's controlling one, and its Ctrl+C went to the shell's
     job (here, to no one): the turn could not be stopped. Now the REPL reads that terminal's keys during a turn
     itself: Ctrl+C stops the turn, and the keys typed before it reach the next prompt."""
-    master, slave = os.openpty()
-    termios.tcsetwinsize(slave, (24, 80))
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, start_new_session=True)  # a session of its own that the pty does not belong to
-    os.close(slave)
-    reader = TerminalReader(master)
-    try:
-        wait_for(lambda: PROMPT in reader.shown(), "the prompt", TIMEOUT)
-        os.write(master, b"/set length 100000\r")
-        wait_for(lambda: b"length = 100000 chars" in reader.shown(), "the length set", TIMEOUT)
-        start = len(reader.chunks)  # the chunks read so far
-        os.write(master, b"KING:\r")
-        wait_for(lambda: len(reader.shown(since=start)) > 300, "the turn to stream", TIMEOUT)
+    with setsid_repl(env) as (proc, master, reader):
+        start = long_turn_on(master, reader)
         os.write(master, b"/sho\x03")  # typed ahead, then Ctrl+C
-        wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
+        wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
         os.write(master, b"w\r")  # completes the '/sho' typed ahead
         wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.stop()
-        os.close(master)
 
 
 def test_a_paste_a_turn_ends_in_the_middle_of_reaches_the_next_prompt_whole(env: dict[str, str]) -> None:
     """`setsid -w rnnplay repl`, where the REPL reads a turn's keys itself: a paste whose end came after the turn
     ended lost its start (the key reader's paste buffer was dropped) and its rest came as keys typed. Now the turn
     reads the paste to its end first."""
-    master, slave = os.openpty()
-    termios.tcsetwinsize(slave, (24, 80))
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, start_new_session=True)
-    os.close(slave)
-    reader = TerminalReader(master)
-    try:
-        wait_for(lambda: PROMPT in reader.shown(), "the prompt", TIMEOUT)
-        os.write(master, b"/set length 100000\r")
-        wait_for(lambda: b"length = 100000 chars" in reader.shown(), "the length set", TIMEOUT)
-        start = len(reader.chunks)
-        os.write(master, b"KING:\r")
-        wait_for(lambda: len(reader.shown(since=start)) > 300, "the turn to stream", TIMEOUT)
+    with setsid_repl(env) as (proc, master, reader):
+        start = long_turn_on(master, reader)
         keys = pasted(PASTE, reader.shown())
         assert keys.startswith(b"\x1b[200~")  # bracketed paste is on during the turn
         half = keys.index(b"/quit") + len(b"/quit\r")
         os.write(master, b"\x03" + keys[:half])  # Ctrl+C, then a paste that begins as the turn ends
-        wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
+        wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
         time.sleep(0.5)  # the turn has ended (its reader looks every 0.1 s), within PASTE_END of the paste's start
         start = len(reader.chunks)
         os.write(master, keys[half:] + b"\r")  # the paste's rest, then Enter: the three lines run as one seed
         wait_for(lambda: on_terminal(PASTE.encode()) in reader.shown(since=start), "the paste as a seed", TIMEOUT)
         os.write(master, b"\x03")
-        wait_for(lambda: " ⏹ stopped".encode() in reader.shown(since=start), "the turn to stop", TIMEOUT)
+        wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
         os.write(master, b"/show\r")
         wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.stop()
-        os.close(master)

@@ -8,7 +8,6 @@ lets it go; the stall time is made long, so that only the new line can be what t
 
 from __future__ import annotations
 
-import importlib
 import signal
 import subprocess
 import sys
@@ -21,10 +20,9 @@ from types import ModuleType
 import pytest
 from child_env import child_env
 from pilot_helpers import messages, type_line, until
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import hang_loaded
 from waiting import wait_for
 
-from rnnplay.plugins.host import reset_host
 from rnnplay.session.events import Message
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
@@ -35,26 +33,14 @@ WAITS = "this waits for training step 2 to end; Ctrl+C stops the training after 
 STOPPING = "stopping the training after step 2; what you typed runs then"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
-
-
 @pytest.fixture
-def hang(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def hang(hang_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """This process loads rnnplay-hang afresh, its second training step held until the test lets it go."""
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-hang")
     monkeypatch.setenv("RNNPLAY_STEP_STALL_SECONDS", "1000")
     monkeypatch.setenv("HANG_AFTER", "1")
     monkeypatch.setenv("HANG_MARK", str(tmp_path / "mark"))
-    reset_host()
-    module = importlib.import_module("rnnplay_hang")
-    module.RELEASE.clear()
-    module.forwards = 0
-    yield module
-    module.RELEASE.set()
-    reset_host()
+    with hang_loaded(hang_site, monkeypatch) as module:
+        yield module
 
 
 async def test_the_app_says_a_seed_waits_for_the_step_and_esc_stops_the_training(
@@ -81,9 +67,9 @@ async def test_the_app_says_a_seed_waits_for_the_step_and_esc_stops_the_training
 
 
 def test_the_piped_repl_says_a_seed_waits_for_the_step_and_ctrl_c_stops_the_training(
-        site: Path, tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
+        hang_site: Path, tiny_path: Path, small_file: Path, tmp_path: Path) -> None:
     mark, release = tmp_path / "mark", tmp_path / "release"
-    env = child_env(site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS="1000", HANG_AFTER="1",
+    env = child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS="1000", HANG_AFTER="1",
                     HANG_MARK=str(mark), HANG_RELEASE=str(release), XDG_DATA_HOME=str(tmp_path / "data"))
     with piped_repl(["-m", "rnnplay", "repl", str(tiny_path)], env, tmp_path, release) as (proc, lines):
         seed_beside_held_step(proc, lines, f"/train {small_file} cell=stuck {SMALL} out=run.npz", mark)

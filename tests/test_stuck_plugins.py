@@ -10,7 +10,6 @@ times are made short through ``$RNNPLAY_STEP_STALL_SECONDS`` and the stall watch
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import signal
@@ -23,45 +22,29 @@ from types import ModuleType
 
 import pytest
 from child_env import child_env
+from on_a_terminal import ended, on_a_terminal, run_line, spawn
 from pilot_helpers import type_line, until
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import hang_loaded
 from pty_screen import environment
-from terminal_reader import TerminalReader
 from textual.widgets import Static
 from waiting import wait_for
 
 from rnnplay.models.bundled import load_model
-from rnnplay.plugins.host import reset_host
 from rnnplay.session import stall_watch, training_job
 from rnnplay.session.events import Event, Message, Working
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp, widgets
 
-pexpect = pytest.importorskip("pexpect")
-
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
-PROMPT = "›".encode()
 SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
 STALL = r"training step (\d+) has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may never return; "
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
-
-
 @pytest.fixture
-def hang(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+def hang(hang_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """This process loads rnnplay-hang afresh; whatever waits on its event is let go at the end."""
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-hang")
-    reset_host()
-    module = importlib.import_module("rnnplay_hang")
-    module.RELEASE.clear()
-    module.forwards = 0
-    yield module
-    module.RELEASE.set()
-    reset_host()
+    with hang_loaded(hang_site, monkeypatch) as module:
+        yield module
 
 
 class Heard:
@@ -190,21 +173,10 @@ async def test_the_app_names_a_command_that_hangs_and_esc_names_it_again(
         hang.RELEASE.set()
 
 
-# -- front ends as a user starts them, in pseudo-terminals ----------------------------------------------------
-def spawn(args: list[str], env: dict[str, str], cwd: Path) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "rnnplay", *args], env=env, cwd=str(cwd), dimensions=(30, 250),
-                         timeout=TIMEOUT)
-
-
+# -- front ends as a user starts them, in pseudo-terminals (tests/on_a_terminal.py) -----------------------------
 @pytest.fixture
-def env(site: Path, tmp_path: Path) -> dict[str, str]:
-    return child_env(site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1")
-
-
-def ended(child: pexpect.spawn) -> int:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus
+def env(hang_site: Path, tmp_path: Path) -> dict[str, str]:
+    return child_env(hang_site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1")
 
 
 def test_the_repl_names_a_hung_command_and_ctrl_c_twice_leaves_with_130(env: dict[str, str], tmp_path: Path) -> None:
@@ -232,9 +204,7 @@ def test_the_repl_refuses_a_seed_beside_a_hung_step_and_leaves(env: dict[str, st
         child.expect_exact(b"type a few characters")
         child.send(f"/train {small_file} from=new cell=stuck {SMALL} out={tmp_path / 'run.npz'}\r")
         child.expect(STALL.encode() + rb"Ctrl\+D or /quit leaves rnnplay without it")
-        child.send("ROMEO\r")
-        child.expect_exact(b"the model is busy, so this is not run: training step 1 has not returned")
-        child.expect_exact(PROMPT)  # the turn over: Ctrl+D reaches the prompt
+        run_line(child, "ROMEO", b"the model is busy, so this is not run: training step 1 has not returned")
         if leave == "ctrl-d":
             child.sendeof()
         else:
@@ -286,13 +256,7 @@ def test_the_app_leaves_past_a_hung_step_naming_the_last_checkpoint(env: dict[st
                                                                    small_file: Path, leave: str) -> None:
     """Ctrl+D showed 'stopping the training and saving its checkpoint…' for good; /quit, Ctrl+C and SIGTERM did
     nothing; only kill -9 ended the app."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave,
-                            env={**env, "HANG_AFTER": "2"}, cwd=tmp_path, start_new_session=True)
-    os.close(slave)
-    reader = TerminalReader(master)
-    try:
-        wait_for(lambda: b"type a few characters" in reader.shown(), "the app's first screen", TIMEOUT)
+    with on_a_terminal([], {**env, "HANG_AFTER": "2"}, tmp_path) as (proc, master, reader):
         os.write(master, f"/train {small_file} from=new cell=stuck {SMALL} checkpoint_every=1 out=run.npz\r".encode())
         wait_for(lambda: b"may never return" in reader.shown(), "the stall to be named", TIMEOUT)
         if leave == "ctrl-d":
@@ -304,11 +268,6 @@ def test_the_app_leaves_past_a_hung_step_naming_the_last_checkpoint(env: dict[st
                                               rb"'stuck' from rnnplay-hang has not returned\); the run's last "
                                               rb"checkpoint is \S*run.npz, at step (\d+)", reader.shown()),
                             "the farewell on the shell's screen", TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.stop()
-        os.close(master)
     hung, saved = (int(n) for n in farewell.groups())
     assert hung == saved + 1 and not list(tmp_path.glob("*.lock"))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from pilot_helpers import app_on, messages, send_keys, slow_down, type_line, until
+from textual.pilot import Pilot
 
 from rnnplay.session.inspection import sampler_label
 from rnnplay.ui.tui import RnnplayApp
@@ -30,6 +31,14 @@ def turns(app: RnnplayApp) -> list[Turn]:
 def typed(app: RnnplayApp, line: str) -> None:
     """Type ``line`` and Enter without waiting for the app to be idle (it never is while a turn streams)."""
     send_keys(app, *("space" if c == " " else c for c in line), "enter")
+
+
+async def streaming(app: RnnplayApp, pilot: Pilot, seed: str, length: int) -> None:
+    """``seed`` typed, and its turn (``length`` characters, slowed down) under way."""
+    slow_down(app)
+    app.session.length = length
+    typed(app, seed)
+    await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
 
 
 async def test_a_command_typed_after_a_seed_waits_for_its_turn(app: RnnplayApp) -> None:
@@ -57,10 +66,7 @@ async def test_a_seed_typed_while_a_turn_streams_waits_for_it(app: RnnplayApp) -
     """`JULIET:` then `HAMLET:` while JULIET streams: JULIET is written to its end (it was stopped),
     then HAMLET."""
     async with app.run_test(size=(80, 24)) as pilot:
-        slow_down(app)
-        app.session.length = 40
-        typed(app, "JULIET:")
-        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await streaming(app, pilot, "JULIET:", 40)
         typed(app, "HAMLET:")
         await until(pilot, lambda: len(turns(app)) == 2 and app.turn is None and not app.session.generating)
         assert [(t.seed, len(t.text), t.ending) for t in turns(app)] == [("JULIET:", 40, ""), ("HAMLET:", 40, "")]
@@ -70,10 +76,7 @@ async def test_stop_quit_help_and_transcript_act_at_once(app: RnnplayApp) -> Non
     assert all(at_once(line) for line in ["/stop", "/quit", "/bye", "/help temp", "/transcript save t.md"])
     assert not any(at_once(line) for line in ["/temp 0.3", "/set seed 1", "//stop", "ROMEO:", "/nosuch"])
     async with app.run_test(size=(80, 24)) as pilot:
-        slow_down(app)
-        app.session.length = 100_000
-        typed(app, "To be")
-        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await streaming(app, pilot, "To be", 100_000)
         typed(app, "/help temp")
         await until(pilot, lambda: any("/temp" in m for m in messages(app, "info")))
         assert app.session.generating  # /help neither waited for the turn nor stopped it
@@ -89,10 +92,7 @@ async def test_a_seed_still_waiting_when_the_app_quits_is_not_run(app: RnnplayAp
     recovery line was said twice ("1 turn", then "2 turns", one file). Now it never starts; the farewell says a
     typed line was not run, and names the recovery file once."""
     async with app.run_test(size=(80, 24)) as pilot:
-        slow_down(app)
-        app.session.length = 3000
-        typed(app, "To be")
-        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await streaming(app, pilot, "To be", 3000)
         typed(app, "QUEUED SEED")
         await until(pilot, lambda: app.order.waiting == 1)
         typed(app, "/quit")
@@ -107,10 +107,7 @@ async def test_sigterm_while_a_turn_streams_names_the_recovery_file_once(app: Rn
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("rnnplay.ui.tui.app.EXIT_GRACE", 3600)  # the watchdog must not end the test's process
     async with app.run_test(size=(80, 24)) as pilot:
-        slow_down(app)
-        app.session.length = 3000
-        typed(app, "To be")
-        await until(pilot, lambda: turns(app) and len(turns(app)[0].text) > 5)
+        await streaming(app, pilot, "To be", 3000)
         app.leave_on_signal(15)
         await until(pilot, lambda: bool(kept_lines(app)))
     app.close_session()

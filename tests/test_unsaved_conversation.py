@@ -13,12 +13,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import pip_install_fixtures
+from child_env import child_env
+from on_a_terminal import PROMPT, ended, on_a_terminal, started_repl
+from on_a_terminal import run_line as turn
 from pty_screen import environment
 from terminal_reader import TerminalReader
 from waiting import wait_for
@@ -26,38 +27,19 @@ from waiting import wait_for
 pexpect = pytest.importorskip("pexpect")
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
-PROMPT = "›".encode()
-EMPTY_PROMPT = PROMPT + b"\x1b[0m"  # the prompt with nothing typed after it
 SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
 KEPT = rb"rnnplay: (.+) not saved with /transcript save(?: \(.+ in all\))?: kept in (\S+\.md)"
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pip_install_fixtures(["rnnplay-hang"], tmp_path_factory.mktemp("hang"))
-
-
 @pytest.fixture
-def env(site: Path, tmp_path: Path) -> dict[str, str]:
-    env = environment(tmp_path)
-    path = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))  # rnnplay's own checkout kept first
-    return {**env, "PYTHONPATH": path, "RNNPLAY_STEP_STALL_SECONDS": "1", "RNNPLAY_LOAD_PLUGINS": "rnnplay-hang"}
+def env(hang_site: Path, tmp_path: Path) -> dict[str, str]:
+    return child_env(hang_site, base=environment(tmp_path), RNNPLAY_STEP_STALL_SECONDS="1",
+                     RNNPLAY_LOAD_PLUGINS="rnnplay-hang")
 
 
 def repl(env: dict[str, str], tmp_path: Path, model: Path) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["-m", "rnnplay", "repl", str(model)], env=env, cwd=str(tmp_path),
-                          dimensions=(30, 250), timeout=TIMEOUT)
-    child.expect_exact(b"type a few characters")
-    child.expect_exact(PROMPT)
-    return child
-
-
-def turn(child: pexpect.spawn, line: str) -> None:
-    """``line`` typed and run: its echo first (drawn as it is typed and as Enter takes it: a prompt with text), then
-    the next prompt, an empty one."""
-    child.send(line + "\r")
-    child.expect_exact(PROMPT + b" " + line.encode())
-    child.expect_exact(EMPTY_PROMPT)
+    """`rnnplay repl MODEL` in ``tmp_path``, its prompt up (``with`` closes it)."""
+    return started_repl([str(model)], env, tmp_path)
 
 
 def recovered(match: re.Match[bytes], tmp_path: Path) -> str:
@@ -67,33 +49,26 @@ def recovered(match: re.Match[bytes], tmp_path: Path) -> str:
     return path.read_text()
 
 
-def ended(child: pexpect.spawn) -> int:
-    child.expect(pexpect.EOF)
-    child.close()
-    return child.exitstatus
+def kept_at_leaving(child: pexpect.spawn, code: int) -> re.Match[bytes]:
+    """The line that names the recovery file as the REPL leaves, once it has left with exit code ``code``."""
+    child.expect(KEPT)
+    kept = child.match
+    assert ended(child) == code
+    return kept
 
 
 def test_the_repl_keeps_the_turns_when_it_leaves_past_a_hung_step(env: dict[str, str], tmp_path: Path,
                                                                   tiny_path: Path, small_file: Path) -> None:
     """Ctrl+D past a step that never returns exited through os._exit: the turns were gone, said nowhere."""
-    child = repl(env, tmp_path, tiny_path)
-    try:
-        turn(child, "/set seed 3")
-        turn(child, "to be")
-        turn(child, "/set length 20")
-        turn(child, "whether")
-        child.send(f"/train {small_file} from=new cell=stuck {SMALL}\r")
-        child.expect_exact(b"may never return")
-        child.expect_exact(PROMPT)
+    with repl(env, tmp_path, tiny_path) as child:
+        for line in ("/set seed 3", "to be", "/set length 20", "whether"):
+            turn(child, line)
+        turn(child, f"/train {small_file} from=new cell=stuck {SMALL}", b"may never return")
         child.sendeof()
         child.expect_exact(b"left training step 1 behind")
-        child.expect(KEPT)
-        assert child.match.group(1) == b"2 turns"
-        text = recovered(child.match, tmp_path)
-        assert ended(child) == 130
-    finally:
-        child.close(force=True)
-    assert text.startswith("# rnnplay transcript\n\n2 turns, saved ")
+        kept = kept_at_leaving(child, 130)
+    text = recovered(kept, tmp_path)
+    assert kept.group(1) == b"2 turns" and text.startswith("# rnnplay transcript\n\n2 turns, saved ")
     assert "## Turn 1" in text and "```text\nto be\n```" in text and "## Turn 2" in text and "whether" in text
     assert "tiny.npz · temperature" in text and "length 20 · seed 3" in text
 
@@ -101,8 +76,7 @@ def test_the_repl_keeps_the_turns_when_it_leaves_past_a_hung_step(env: dict[str,
 def test_the_repl_keeps_the_turn_a_hung_sampler_was_writing(env: dict[str, str], tmp_path: Path,
                                                            tiny_path: Path) -> None:
     """Ctrl+C twice past a sampler that never returns: the turns before it, and the one it was writing."""
-    child = repl(env, tmp_path, tiny_path)
-    try:
+    with repl(env, tmp_path, tiny_path) as child:
         turn(child, "to be")
         turn(child, "/sampler stuck")
         child.send("romeo\r")
@@ -110,12 +84,9 @@ def test_the_repl_keeps_the_turn_a_hung_sampler_was_writing(env: dict[str, str],
         child.sendcontrol("c")
         child.expect_exact(b"never checks for a stop; Ctrl+C again leaves rnnplay")
         child.sendcontrol("c")
-        child.expect(KEPT)
-        assert child.match.group(1) == b"2 turns"
-        text = recovered(child.match, tmp_path)
-        assert ended(child) == 130
-    finally:
-        child.close(force=True)
+        kept = kept_at_leaving(child, 130)
+    text = recovered(kept, tmp_path)
+    assert kept.group(1) == b"2 turns"
     assert "## Turn 2" in text and "```text\nromeo\n```" in text and "still being written when saved: 0 characters" \
         in text
 
@@ -123,25 +94,20 @@ def test_the_repl_keeps_the_turn_a_hung_sampler_was_writing(env: dict[str, str],
 def test_the_repl_keeps_only_what_transcript_save_did_not(env: dict[str, str], tmp_path: Path,
                                                           tiny_path: Path) -> None:
     """A conversation saved whole needs no recovery file; a turn after the save does."""
-    child = repl(env, tmp_path, tiny_path)
-    try:
+    with repl(env, tmp_path, tiny_path) as child:
         turn(child, "to be")
         turn(child, "/transcript save chat.md")
         child.send("/quit\r")  # typed ahead, it runs after the turn; a Ctrl+D that lands in the turn is dropped
         assert ended(child) == 0
         assert b"not saved with /transcript save" not in child.before
-        assert not list(conversations(tmp_path).glob("*"))  # the file written after the turn, removed by the save
-        child = repl(env, tmp_path, tiny_path)
-        turn(child, "to be")
-        turn(child, "/transcript save chat2.md")
-        turn(child, "whether")
+    assert not list(conversations(tmp_path).glob("*"))  # the file written after the turn, removed by the save
+    with repl(env, tmp_path, tiny_path) as child:
+        for line in ("to be", "/transcript save chat2.md", "whether"):
+            turn(child, line)
         child.send("/quit\r")
-        child.expect(KEPT)
-        assert child.match.group(1) == b"1 turn" and b"(2 turns in all)" in child.match.group(0)  # not "2 turns"
-        assert "whether" in recovered(child.match, tmp_path)
-        assert ended(child) == 0
-    finally:
-        child.close(force=True)
+        kept = kept_at_leaving(child, 0)
+    assert kept.group(1) == b"1 turn" and b"(2 turns in all)" in kept.group(0)  # not "2 turns"
+    assert "whether" in recovered(kept, tmp_path)
 
 
 def test_the_app_keeps_the_turns_when_it_leaves_past_a_hung_step(env: dict[str, str], tmp_path: Path,
@@ -149,7 +115,7 @@ def test_the_app_keeps_the_turns_when_it_leaves_past_a_hung_step(env: dict[str, 
     """The app's Ctrl+D past a step that never returns: the farewell names the recovery file."""
     with app_on_a_terminal(env, tmp_path, tiny_path) as (proc, master, reader):
         os.write(master, b"to be\r")
-        wait_for(lambda: b"to be" in reader.shown(), "the seed typed", TIMEOUT)
+        wait_for(lambda: recovery_holding(tmp_path, "to be"), "the turn kept", TIMEOUT)
         os.write(master, f"/train {small_file} from=new cell=stuck {SMALL}\r".encode())
         wait_for(lambda: b"may never return" in reader.shown(), "the stall to be named", TIMEOUT)
         os.write(master, b"\x04")
@@ -199,8 +165,7 @@ def recovery_holding(tmp_path: Path, *texts: str) -> Path | None:
 def test_the_repl_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str], tmp_path: Path,
                                                               tiny_path: Path) -> None:
     """kill -9 (an OOM kill, a power loss) after two turns: the file was written only at leaving, so none was."""
-    child = repl(env, tmp_path, tiny_path)
-    try:
+    with repl(env, tmp_path, tiny_path) as child:
         turn(child, "to be")
         turn(child, "whether")
         path = wait_for(lambda: recovery_holding(tmp_path, "## Turn 2", "```text\nwhether\n```"),
@@ -208,8 +173,6 @@ def test_the_repl_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str
         assert path.name.endswith(f"-{child.pid}.md")
         child.kill(9)
         child.expect(pexpect.EOF)
-    finally:
-        child.close(force=True)
     text = path.read_text()
     assert text.startswith("# rnnplay transcript\n\n2 turns, saved ") and "```text\nto be\n```" in text
     assert [p.name for p in conversations(tmp_path).iterdir()] == [path.name]  # no temporary file beside it
@@ -218,8 +181,7 @@ def test_the_repl_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str
 def test_a_transcript_save_removes_the_recovery_file_and_a_later_turn_writes_it_again(
         env: dict[str, str], tmp_path: Path, tiny_path: Path) -> None:
     """Saved whole, the conversation needs no recovery file; the next turn makes it again, named at leaving."""
-    child = repl(env, tmp_path, tiny_path)
-    try:
+    with repl(env, tmp_path, tiny_path) as child:
         turn(child, "to be")
         path = wait_for(lambda: recovery_holding(tmp_path, "to be"), "the recovery file", TIMEOUT)
         turn(child, "/transcript save chat.md")
@@ -228,28 +190,22 @@ def test_a_transcript_save_removes_the_recovery_file_and_a_later_turn_writes_it_
         wait_for(lambda: recovery_holding(tmp_path, "## Turn 2", "whether"), "the file written again", TIMEOUT)
         assert recovery_holding(tmp_path) == path  # the same name: the process's own
         child.sendeof()
-        child.expect(KEPT)
-        assert child.match.group(1) == b"1 turn" and b"(2 turns in all)" in child.match.group(0)
-        assert Path(child.match.group(2).decode()) == path
-        assert ended(child) == 0
-    finally:
-        child.close(force=True)
+        kept = kept_at_leaving(child, 0)
+    assert kept.group(1) == b"1 turn" and b"(2 turns in all)" in kept.group(0)
+    assert Path(kept.group(2).decode()) == path
 
 
 def test_a_data_folder_that_cannot_be_written_is_said_once(env: dict[str, str], tmp_path: Path,
                                                            tiny_path: Path) -> None:
     """Every turn tries the recovery file again; the user reads why it fails once, and once more at leaving."""
     (tmp_path / "data").write_text("not a folder\n")
-    child = repl(env, tmp_path, tiny_path)
-    child.logfile_read = shown = io.BytesIO()
-    try:
+    with repl(env, tmp_path, tiny_path) as child:
+        child.logfile_read = shown = io.BytesIO()
         for seed in ("to be", "whether", "romeo", "juliet"):  # the warning comes from a timer: before or after a prompt
             turn(child, seed)
         child.sendeof()
         child.expect(rb"4 turns not saved with /transcript save, and not kept either")
         assert ended(child) == 0
-    finally:
-        child.close(force=True)
     assert shown.getvalue().count(b"cannot be kept as it goes") == 1
 
 
@@ -301,21 +257,8 @@ def test_the_app_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str]
     assert path.name.endswith(f"-{proc.pid}.md") and "```text\nto be\n```" in path.read_text()
 
 
-@contextmanager
-def app_on_a_terminal(env: dict[str, str], cwd: Path, model: Path) -> Iterator[tuple[subprocess.Popen[bytes], int,
-                                                                                     TerminalReader]]:
-    """The app on ``model`` in a pseudo-terminal of its own, once its first screen is drawn: (process, the
-    terminal's master end, its reader); killed at the end if it is still there."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", str(model)], stdin=slave, stdout=slave, stderr=slave,
-                            env=env, cwd=cwd, start_new_session=True)
-    os.close(slave)
-    reader = TerminalReader(master)
-    try:
-        wait_for(lambda: b"type a few characters" in reader.shown(), "the app's first screen", TIMEOUT)
-        yield proc, master, reader
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.stop()
-        os.close(master)
+def app_on_a_terminal(env: dict[str, str], cwd: Path,
+                      model: Path) -> AbstractContextManager[tuple[subprocess.Popen[bytes], int, TerminalReader]]:
+    """The app on ``model`` in a pseudo-terminal of its own, once its first screen is drawn (see
+    :func:`on_a_terminal.on_a_terminal`)."""
+    return on_a_terminal([str(model)], env, cwd)
