@@ -8,7 +8,6 @@ lets it go; the stall time is made long, so that only the new line can be what t
 
 from __future__ import annotations
 
-import importlib
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from types import ModuleType
 import pytest
 from child_env import child_env
 from pilot_helpers import messages, type_line, until
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import load_hang, pip_install_fixtures
 from waiting import wait_for
 
 from rnnplay.plugins.host import reset_host
@@ -43,15 +42,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def hang(site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """This process loads rnnplay-hang afresh, its second training step held until the test lets it go."""
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-hang")
     monkeypatch.setenv("RNNPLAY_STEP_STALL_SECONDS", "1000")
     monkeypatch.setenv("HANG_AFTER", "1")
     monkeypatch.setenv("HANG_MARK", str(tmp_path / "mark"))
-    reset_host()
-    module = importlib.import_module("rnnplay_hang")
-    module.RELEASE.clear()
-    module.forwards = 0
+    module = load_hang(site, monkeypatch)
     yield module
     module.RELEASE.set()
     reset_host()

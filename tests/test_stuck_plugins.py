@@ -10,7 +10,6 @@ times are made short through ``$RNNPLAY_STEP_STALL_SECONDS`` and the stall watch
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import signal
@@ -24,7 +23,7 @@ from types import ModuleType
 import pytest
 from child_env import child_env
 from pilot_helpers import type_line, until
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import load_hang, pip_install_fixtures
 from pty_screen import environment
 from terminal_reader import TerminalReader
 from textual.widgets import Static
@@ -53,12 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def hang(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """This process loads rnnplay-hang afresh; whatever waits on its event is let go at the end."""
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-hang")
-    reset_host()
-    module = importlib.import_module("rnnplay_hang")
-    module.RELEASE.clear()
-    module.forwards = 0
+    module = load_hang(site, monkeypatch)
     yield module
     module.RELEASE.set()
     reset_host()
