@@ -10,6 +10,7 @@ go (``HANG_RELEASE``); `rnnplay train` runs as a real process, gets real signals
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,8 @@ TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 FLAGS = ["--cell", "stuck", "--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8"]
 LEFT = ("{name}: left the validation after step 3 behind, unfinished; interrupted at step 3: saved run.npz; "
         "continue with --resume run.npz")
+STALLED = re.compile(r"the validation after step 3 has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may "
+                     r"never return; Ctrl-C twice leaves without it, saving the run at step 3\n")
 WAITING = ("Ctrl-C: waiting for the validation after step 3 to end, then saving run.npz; Ctrl-C again saves the run "
            "at step 3 now and leaves")
 
@@ -139,7 +142,7 @@ def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_nev
     saved". Now the run is saved at step 3, and resumed to step 6 it has the weights of a run never stopped."""
     with Run(folder, site, "--steps", "6", "--val-every", "3", stall="0.5") as run:
         run.held()
-        wait_for(lambda: "the validation after step 3 has not returned" in run.said(), "the stall line", TIMEOUT)
+        wait_for(lambda: STALLED.search(run.said()), "the stall line", TIMEOUT)
         run.proc.send_signal(signal.SIGINT)
         wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
         run.proc.send_signal(signal.SIGINT)
