@@ -104,11 +104,13 @@ class StepWatch(Watcher):
 
     def line(self) -> str:
         """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in);
-        'the validation after step 6 has not returned …' while it validates."""
+        'the validation after step 6 has not returned …; THEN, saving the run at step 6' while it validates (leaving
+        past a validation saves the run first: :mod:`rnnplay.session.past_validation`)."""
         since = self.since
         waited = 0.0 if since is None else time.monotonic() - since
         why = SLOW_NOT_STUCK if self.built_in else "may never return"
-        return f"{self.doing()} has not returned for {waited:.0f} s: {self.who} {why}; {self.then}"
+        then = f"{self.then}, saving the run at step {self.trainer.step:,}" if self.reads_only() else self.then
+        return f"{self.doing()} has not returned for {waited:.0f} s: {self.who} {why}; {then}"
 
     def left_behind(self, saved: tuple[Path, int] | None, back: str | None = None) -> str:
         """The line for leaving without the step that has not returned: where the run was last ``saved`` (path,

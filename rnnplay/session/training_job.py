@@ -261,9 +261,10 @@ class Runner:
 
     def _leave_behind(self, job: TrainingJob) -> None:
         job.abandoned = True
-        kept = kept_past_validation(job, self.session.warn)  # a validation only reads the weights: the run is saved
+        job.last_saved = kept_past_validation(job.watch, lambda: job.run.save_or_rescue(job.out), job.last_saved,
+                                              self.session.warn)  # a validation only reads the weights: saved now
         job.locks.close()
-        self.session.warn(job.watch.left_behind(kept, job.back))
+        self.session.warn(job.watch.left_behind(job.last_saved, job.back))
 
     # -- the training thread ------------------------------------------------------------------
     def _loop(self, job: TrainingJob) -> None:

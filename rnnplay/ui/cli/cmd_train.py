@@ -1,8 +1,8 @@
 """``rnnplay train``: train a model on a corpus, with a live progress line.
 
 Every flag is checked before the corpus loads (by TrainConfig and ModelSpec, the checks the app's /train shares)
-and every output path before the first step. Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps,
-so the checkpoint it saves resumes bit-for-bit; a save that fails goes to a rescue copy it names.
+and every output path before the first step. Ctrl-C (or SIGTERM) only asks the trainer to stop between two steps
+(or saves at once past a validation), so its checkpoint resumes bit-for-bit; a failed save goes to a rescue copy.
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ examples:
   rnnplay train notes.txt --init-from shakespeare --time 120 --out notes.npz   fine-tune a model
   rnnplay train big.txt --workers 4 --ray-address 10.0.0.5:6379 --batch-size 128   on a Ray cluster
 
-Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out
-and exits; --resume picks it up exactly there. On --resume, --lr, the schedule, clipping,
-validation, sampling, the budget and --precision may change (a budget given replaces the saved
-one); the model's shape, --batch-size, --seq-length, --optimizer, --val-fraction and --seed
-are the checkpoint's, and a different value is refused.
+Ctrl-C (or SIGTERM) stops after the current step, saves a resumable checkpoint to --out and exits
+(during a validation, a second Ctrl-C or the first SIGTERM saves the run at its last step at once);
+--resume picks it up exactly there. On --resume, --lr, the schedule, clipping, validation, sampling, the
+budget and --precision may change (a budget given replaces the saved one); the model's shape, --batch-size,
+--seq-length, --optimizer, --val-fraction and --seed are the checkpoint's, and a different value is refused.
 
 --init-from MODEL (a path, or a name in the model library) fine-tunes: MODEL's weights, a fresh
 optimizer and fresh settings; characters of the corpus the model lacks are added to its vocabulary.
@@ -275,7 +275,7 @@ class TrainingLoop:
     def run(self) -> int:
         events, code = self.run_.events(), 0
         with StepWatch(self.progress.message, self.run_.trainer, "Ctrl-C twice leaves without it") as watch:
-            self.interrupts.watch = watch  # a step that never returns: Ctrl-C again leaves without it
+            self.interrupts.follow(watch, lambda: self.save(self.out))  # Ctrl-C again leaves a step that never returns
             while True:
                 try:
                     with watch.taking(self.run_.trainer.step + 1):

@@ -1,5 +1,6 @@
 """Ctrl-C (SIGINT), SIGTERM and SIGHUP while ``rnnplay train`` runs: a request to stop between two steps, never an
-exception; nor is a terminal or pipe that goes away while the run prints its progress."""
+exception (past a validation, which only reads the weights, the run saved as it is and left); nor is a terminal or
+pipe that goes away while the run prints its progress."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rnnplay.core.errors import printable
 from rnnplay.core.trainer import Trainer
 from rnnplay.session.output_paths import let_go_of_all
+from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.step_watch import StepWatch
-from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard
+from rnnplay.session.training_runs import Saved
+from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard, leave_now
 from rnnplay.ui.leave_signals import exit_code as code_for
 
 # what each is called on screen; SIGHUP (the terminal closed, an ssh session dropped) saves as SIGTERM does
@@ -30,6 +34,12 @@ class Interrupts:
     line with ``os.write``, which is safe inside a signal handler. A step that does not return (a plugin's cell
     that hangs) cannot be waited for: a second signal once ``watch`` has said so, or a third one, ends the process
     at once (``os._exit``), its line naming the run's last checkpoint (``kept``: path and step).
+
+    A validation or a sample (``watch.reads_only()``: they read the weights, never write them) need not be waited
+    for, however long it runs: a second Ctrl-C, or the first SIGTERM or SIGHUP (a deadline, or nobody left to
+    press again), saves the run at its last finished step through ``save_now`` and ends the process at once. That
+    save runs in the handler itself, on the main thread the validation holds: between two of its bytecodes, so
+    with no array half written (:mod:`rnnplay.session.past_validation`).
     """
 
     def __init__(self, trainer: Trainer, out: Path) -> None:
@@ -40,6 +50,7 @@ class Interrupts:
         self._previous: dict[int, Any] = {}
         self.watch: StepWatch | None = None  # the run's steps, timed
         self.kept: tuple[Path, int] | None = None  # where and at which step the run was last saved
+        self.save_now: Callable[[], Saved] | None = None  # saves the run to --out as it is (and sets ``kept``)
 
     @property
     def exit_code(self) -> int:
@@ -57,28 +68,51 @@ class Interrupts:
         for sig, previous in self._previous.items():
             signal.signal(sig, signal.SIG_IGN if self.presses else previous)
 
+    def follow(self, watch: StepWatch, save_now: Callable[[], Saved]) -> None:
+        """From now on the run's steps are timed by ``watch``, and ``save_now`` saves it between two of them."""
+        self.watch, self.save_now = watch, save_now
+
     def handle(self, signum: int, frame: object) -> None:
         self.presses += 1
         self.signum = signum
         self.trainer.stop()
         name = STOP_SIGNALS.get(signum, "signal")
+        watch = self.watch
         if self.saving is not None:
             note = f"{name}: still saving {self.saving}; waiting for the save to finish"
+        elif watch is not None and watch.reads_only() and (self.presses > 1 or signum != signal.SIGINT):
+            self._leave(name, watch)  # what runs only reads the weights: the run is saved as it is
+        elif self.presses == 1 and watch is not None and watch.reads_only():
+            note = (f"{name}: waiting for {watch.doing()} to end, then saving {self.out}; Ctrl-C again saves the "
+                    f"run at step {self.trainer.step} now and leaves")
         elif self.presses == 1:
             note = f"{name}: stopping after this step, then saving {self.out}"
-        elif self.watch is not None and (self.watch.stalled() or self.presses >= 3):
-            self._say(f"{name}: {self.watch.left_behind(self.kept)}")
-            let_go_of_all()
-            os._exit(self.exit_code)
+        elif watch is not None and (watch.stalled() or self.presses >= 3):
+            self._leave(name, watch)
         else:
-            then = " (a third one leaves without it)" if self.watch is not None else ""
+            then = " (a third one leaves without it)" if watch is not None else ""
             note = f"{name}: still finishing this step; then {self.out} is saved{then}"
         self._say(note)
+
+    def _leave(self, name: str, watch: StepWatch) -> None:
+        """End the process now, without what ``watch`` times; past a validation or a sample, the run saved first as
+        it is. One line says where the run is kept."""
+        kept = self.kept
+        if self.save_now is not None:
+            kept = kept_past_validation(watch, self.save_now, kept, lambda text: self._say(f"{name}: {text}"))
+        if watch.reads_only() and kept is not None and kept[1] == self.trainer.step:  # the run as it is, kept
+            line = (f"left {watch.doing()} behind, unfinished; interrupted at step {kept[1]}: saved {kept[0]}; "
+                    f"continue with --resume {kept[0]}")
+        else:
+            line = watch.left_behind(kept)
+        self._say(f"{name}: {line}")
+        let_go_of_all()
+        leave_now(self.exit_code)
 
     @staticmethod
     def _say(note: str) -> None:
         with contextlib.suppress(OSError, AttributeError, ValueError):  # stderr closed (2>&-): nobody to tell
-            os.write(sys.stderr.fileno(), f"\n{note}\n".encode())
+            os.write(sys.stderr.fileno(), f"\n{printable(note)}\n".encode())
 
     @contextlib.contextmanager
     def writing(self, path: Path) -> Iterator[None]:

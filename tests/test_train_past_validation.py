@@ -1,0 +1,159 @@
+"""`rnnplay train` left during a validation that does not return: the run saved at its last finished step.
+
+A validation only reads the weights, so the run between two steps is whole while one runs. Yet Ctrl-C, SIGTERM and
+SIGHUP each only asked the trainer to stop "after this step", a step that was not running: past a validation that
+never returned (or a very long one) nothing was saved; only once the stall line had come did a second Ctrl-C leave,
+saying "no checkpoint of this run was saved". rnnplay-hang (tests/fixtures, pip-installed for real) holds the
+forward of the validation after step 3 (``HANG_AFTER=3``: the steps' three forwards return) until the test lets it
+go (``HANG_RELEASE``); `rnnplay train` runs as a real process, gets real signals, and its checkpoint is loaded.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from child_env import child_env
+from plugin_fixtures import hang_loaded
+from waiting import wait_for
+
+from rnnplay.models.bundled import load_model
+
+TIMEOUT = 60  # a bound that catches a hang, not a speed claim
+FLAGS = ["--cell", "stuck", "--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8"]
+LEFT = ("{name}: left the validation after step 3 behind, unfinished; interrupted at step 3: saved run.npz; "
+        "continue with --resume run.npz")
+STALLED = re.compile(r"the validation after step 3 has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may "
+                     r"never return; Ctrl-C twice leaves without it, saving the run at step 3\n")
+WAITING = ("Ctrl-C: waiting for the validation after step 3 to end, then saving run.npz; Ctrl-C again saves the run "
+           "at step 3 now and leaves")
+
+
+@pytest.fixture
+def site(hang_site: Path) -> Path:
+    return hang_site
+
+
+@pytest.fixture
+def stuck(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process knows the cell 'stuck', to load the checkpoints the runs save."""
+    with hang_loaded(site, monkeypatch):
+        yield
+
+
+class Run:
+    """``rnnplay train small.txt FLAGS ARGS --out run.npz`` in ``folder``, its stderr in a file; the validation after
+    step 3 held until :meth:`release` (at the end in any case)."""
+
+    def __init__(self, folder: Path, site: Path, *args: str, stall: str = "1000") -> None:
+        self.folder, self.err = folder, folder / "stderr.txt"
+        env = child_env(site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS=stall, HANG_AFTER="3",
+                        HANG_MARK=str(folder / "mark"), HANG_RELEASE=str(folder / "release"), RNNPLAY_JIT="0")
+        with self.err.open("w") as err:
+            self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, *args,
+                                          "--out", "run.npz"], cwd=folder, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
+
+    def held(self) -> None:
+        """Once the validation after step 3 is under way (and held)."""
+        wait_for(lambda: (self.folder / "mark").exists() or self.proc.poll() is not None, "the validation", TIMEOUT)
+        assert self.proc.poll() is None, self.said()
+
+    def said(self) -> str:
+        return self.err.read_text()
+
+    def release(self) -> None:
+        (self.folder / "release").touch()
+
+    def ended(self) -> int:
+        try:
+            return self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.release()
+            self.proc.kill()
+            pytest.fail(f"rnnplay train did not end within {TIMEOUT} s of the signal; it said:\n{self.said()}")
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(TIMEOUT)
+
+
+@pytest.fixture
+def folder(tmp_path: Path, small_text: str) -> Path:
+    (tmp_path / "small.txt").write_text(small_text)
+    return tmp_path
+
+
+def step_of(path: Path) -> int:
+    return load_model(path).meta["training"]["step"]
+
+
+@pytest.mark.parametrize("leave", ["ctrl-c-twice", "sigterm", "sighup"])
+@pytest.mark.parametrize("validation", ["final", "periodic"])
+def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
+        stuck: None, site: Path, folder: Path, leave: str, validation: str) -> None:
+    """The final validation of a 3-step run, or the one every 3 steps of a longer run: the first Ctrl-C says what it
+    waits for; a second one, or the first SIGTERM or SIGHUP, saves the run at step 3 and leaves with 128 + N."""
+    budget = ["--steps", "3"] if validation == "final" else ["--steps", "100", "--val-every", "3"]
+    with Run(folder, site, *budget) as run:
+        run.held()
+        signum = signal.SIGINT if leave == "ctrl-c-twice" else getattr(signal, leave.upper())
+        run.proc.send_signal(signum)
+        if leave == "ctrl-c-twice":
+            wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
+            run.proc.send_signal(signal.SIGINT)
+        assert run.ended() == 128 + signum
+    said = run.said()
+    name = {"ctrl-c-twice": "Ctrl-C"}.get(leave, leave.upper())
+    assert said.rstrip().splitlines()[-1] == LEFT.format(name=name), said
+    assert "Traceback" not in said and "stopping after this step" not in said
+    assert step_of(folder / "run.npz") == 3 and not list(folder.glob("*.lock"))
+
+
+def test_a_validation_that_returns_after_the_first_ctrl_c_ends_the_run_at_that_step(
+        stuck: None, site: Path, folder: Path) -> None:
+    """What the first Ctrl-C's line says comes true: the validation ends, and the run is saved after it."""
+    with Run(folder, site, "--steps", "100", "--val-every", "3") as run:
+        run.held()
+        run.proc.send_signal(signal.SIGINT)
+        wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
+        run.release()
+        assert run.ended() == 130
+    assert "interrupted at step 3: saved run.npz; continue with --resume run.npz" in run.said()
+    assert load_model(folder / "run.npz").meta["training"]["history"]["val_steps"] == [3]
+
+
+def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_never_stopped(
+        stuck: None, site: Path, folder: Path) -> None:
+    """Once the held validation was said to have stalled, Ctrl-C twice left with "no checkpoint of this run was
+    saved". Now the run is saved at step 3, and resumed to step 6 it has the weights of a run never stopped."""
+    with Run(folder, site, "--steps", "6", "--val-every", "3", stall="0.5") as run:
+        run.held()
+        wait_for(lambda: STALLED.search(run.said()), "the stall line", TIMEOUT)
+        run.proc.send_signal(signal.SIGINT)
+        wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
+        run.proc.send_signal(signal.SIGINT)
+        assert run.ended() == 130
+    assert run.said().rstrip().splitlines()[-1] == LEFT.format(name="Ctrl-C")
+    assert step_of(folder / "run.npz") == 3
+    env = child_env(site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", HANG_AFTER=str(10**6), RNNPLAY_JIT="0")  # none held
+    for args in (["--resume", "run.npz"], ["--steps", "6", "--val-every", "3", "--out", "straight.npz"]):
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, *args], cwd=folder,
+                              env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        assert done.returncode == 0, done.stderr
+    resumed, straight = (load_model(folder / name) for name in ("run.npz", "straight.npz"))
+    assert resumed.meta["training"]["step"] == straight.meta["training"]["step"] == 6
+    for name, value in straight.model.params.items():
+        assert np.array_equal(resumed.model.params[name], value), name
+
