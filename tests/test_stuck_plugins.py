@@ -284,7 +284,7 @@ def test_a_slow_step_of_a_built_in_cell_is_called_slow_not_stuck(tmp_path: Path,
 
 
 VALIDATION = (r"the validation after step 3 has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may never "
-              r"return; Ctrl\+D or /quit leaves rnnplay without it$")
+              r"return; Ctrl\+D or /quit leaves rnnplay without it, saving the run at step 3$")
 
 
 def test_a_hung_final_validation_is_named_and_leaving_saves_the_finished_steps(

@@ -36,14 +36,9 @@ WAITING = ("Ctrl-C: waiting for the validation after step 3 to end, then saving 
 
 
 @pytest.fixture
-def site(hang_site: Path) -> Path:
-    return hang_site
-
-
-@pytest.fixture
-def stuck(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def stuck(hang_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process knows the cell 'stuck', to load the checkpoints the runs save."""
-    with hang_loaded(site, monkeypatch):
+    with hang_loaded(hang_site, monkeypatch):
         yield
 
 
@@ -51,10 +46,11 @@ class Run:
     """``rnnplay train small.txt FLAGS ARGS --out run.npz`` in ``folder``, its stderr in a file; the validation after
     step 3 held until :meth:`release` (at the end in any case)."""
 
-    def __init__(self, folder: Path, site: Path, *args: str, stall: str = "1000") -> None:
+    def __init__(self, folder: Path, hang_site: Path, *args: str, stall: str = "1000") -> None:
         self.folder, self.err = folder, folder / "stderr.txt"
-        env = child_env(site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS=stall, HANG_AFTER="3",
-                        HANG_MARK=str(folder / "mark"), HANG_RELEASE=str(folder / "release"), RNNPLAY_JIT="0")
+        env = child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS=stall,
+                        HANG_AFTER="3", HANG_MARK=str(folder / "mark"), HANG_RELEASE=str(folder / "release"),
+                        RNNPLAY_JIT="0")
         with self.err.open("w") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, *args,
                                           "--out", "run.npz"], cwd=folder, env=env, stdin=subprocess.DEVNULL,
@@ -102,11 +98,11 @@ def step_of(path: Path) -> int:
 @pytest.mark.parametrize("leave", ["ctrl-c-twice", "sigterm", "sighup"])
 @pytest.mark.parametrize("validation", ["final", "periodic"])
 def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
-        stuck: None, site: Path, folder: Path, leave: str, validation: str) -> None:
+        stuck: None, hang_site: Path, folder: Path, leave: str, validation: str) -> None:
     """The final validation of a 3-step run, or the one every 3 steps of a longer run: the first Ctrl-C says what it
     waits for; a second one, or the first SIGTERM or SIGHUP, saves the run at step 3 and leaves with 128 + N."""
     budget = ["--steps", "3"] if validation == "final" else ["--steps", "100", "--val-every", "3"]
-    with Run(folder, site, *budget) as run:
+    with Run(folder, hang_site, *budget) as run:
         run.held()
         signum = signal.SIGINT if leave == "ctrl-c-twice" else getattr(signal, leave.upper())
         run.proc.send_signal(signum)
@@ -122,9 +118,9 @@ def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
 
 
 def test_a_validation_that_returns_after_the_first_ctrl_c_ends_the_run_at_that_step(
-        stuck: None, site: Path, folder: Path) -> None:
+        stuck: None, hang_site: Path, folder: Path) -> None:
     """What the first Ctrl-C's line says comes true: the validation ends, and the run is saved after it."""
-    with Run(folder, site, "--steps", "100", "--val-every", "3") as run:
+    with Run(folder, hang_site, "--steps", "100", "--val-every", "3") as run:
         run.held()
         run.proc.send_signal(signal.SIGINT)
         wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
@@ -135,10 +131,10 @@ def test_a_validation_that_returns_after_the_first_ctrl_c_ends_the_run_at_that_s
 
 
 def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_never_stopped(
-        stuck: None, site: Path, folder: Path) -> None:
+        stuck: None, hang_site: Path, folder: Path) -> None:
     """Once the held validation was said to have stalled, Ctrl-C twice left with "no checkpoint of this run was
     saved". Now the run is saved at step 3, and resumed to step 6 it has the weights of a run never stopped."""
-    with Run(folder, site, "--steps", "6", "--val-every", "3", stall="0.5") as run:
+    with Run(folder, hang_site, "--steps", "6", "--val-every", "3", stall="0.5") as run:
         run.held()
         wait_for(lambda: STALLED.search(run.said()), "the stall line", TIMEOUT)
         run.proc.send_signal(signal.SIGINT)
@@ -147,7 +143,7 @@ def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_nev
         assert run.ended() == 130
     assert run.said().rstrip().splitlines()[-1] == LEFT.format(name="Ctrl-C")
     assert step_of(folder / "run.npz") == 3
-    env = child_env(site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", HANG_AFTER=str(10**6), RNNPLAY_JIT="0")  # none held
+    env = child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", HANG_AFTER=str(10**6), RNNPLAY_JIT="0")  # none held
     for args in (["--resume", "run.npz"], ["--steps", "6", "--val-every", "3", "--out", "straight.npz"]):
         done = subprocess.run([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, *args], cwd=folder,
                               env=env, capture_output=True, text=True, timeout=TIMEOUT)
