@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,11 @@ def cache_files(tmp_path: Path) -> set[str]:
     return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
 
 
+def squeezed(out: str) -> str:
+    """Output with each run of spaces as one: a prune's rows, whose state column is as wide as its widest state."""
+    return re.sub(" +", " ", out)
+
+
 def sha_of(tmp_path: Path, path: Path) -> str:
     shown = rnnplay(tmp_path, "corpus", "show", str(path), "--preview", "0").stdout
     return next(line.split()[1] for line in shown.splitlines() if line.startswith("sha256:"))
@@ -76,7 +82,7 @@ def test_the_cache_lists_each_text_and_prunes_those_whose_source_is_gone_or_chan
         assert f"{size}  {state:<16} {path}" in listed, listed
     assert "memos: 3" in listed and "2 stale" in listed and "--prune` frees 8.4 MB (with --all: 12.6 MB)" in listed
     pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
-    assert f"source gone      {gone}" in pruned and f"source changed   {changed}" in pruned, pruned
+    assert f"source gone {gone}" in squeezed(pruned) and f"source changed {changed}" in squeezed(pruned), pruned
     assert "freed 8.4 MB" in pruned and str(kept) not in pruned
     assert {name.split("-")[0].split(".")[0] for name in cache_files(tmp_path) if "/" not in name} == {kept_sha}
     assert len([n for n in cache_files(tmp_path) if n.startswith("files/")]) == 1
@@ -117,10 +123,10 @@ def test_a_text_a_running_process_loaded_is_never_pruned(tmp_path: Path, built_b
         path.unlink()  # its source gone: a prune would remove it, were it not held
         before = cache_files(tmp_path)
         pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
-        assert f"kept       4.2 MB  in use           {path.resolve()}" in pruned, pruned
+        assert f"kept 4.2 MB in use {path.resolve()}" in squeezed(pruned), pruned
         assert "memo, source gone" in pruned  # the memo leads nowhere now: it goes
         pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
-        assert "kept       4.2 MB  in use           (no memo)" in pruned and "nothing to remove" in pruned, pruned
+        assert "kept 4.2 MB in use (no memo)" in squeezed(pruned) and "nothing to remove" in pruned, pruned
         assert "in use" in rnnplay(tmp_path, "corpus", "cache").stdout
         assert {n for n in before if n.endswith((".ids", ".json")) and "/" not in n} <= cache_files(tmp_path)
         out, _ = holder.communicate("\n", timeout=120)
@@ -196,7 +202,7 @@ def test_a_prune_in_another_pid_namespace_leaves_a_live_build_alone(tmp_path: Pa
         builder.kill()
         builder.wait()
     pruned = in_another_pid_namespace(tmp_path, "corpus", "cache", "--prune").stdout
-    assert f"killed build     ids/{part.name}" in pruned and not part.exists(), pruned
+    assert f"killed build ids/{part.name}" in squeezed(pruned) and not part.exists(), pruned
 
 
 def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None:
@@ -221,14 +227,14 @@ def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None
         send(f"/train {first} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 out=a.npz")
         wait_for(lambda: "in use" in row(first), "the first text held while it trains", 120)
         pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
-        assert f"in use           {first}" in pruned and "nothing to remove" in pruned, pruned
+        assert f"in use {first}" in squeezed(pruned) and "nothing to remove" in pruned, pruned
         send("/stop")
         wait_for(lambda: "unchanged" in row(first), "the first text let go once its training ended", 120)
         send(f"/train {second} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 out=b.npz")
         wait_for(lambda: "in use" in row(second), "the second text held while it trains", 120)
         pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
-        assert f"removed    4.2 MB  unchanged        {first}" in pruned, pruned
-        assert f"kept       4.2 MB  in use           {second}" in pruned and "freed 4.2 MB" in pruned, pruned
+        assert f"removed 4.2 MB unchanged {first}" in squeezed(pruned), pruned
+        assert f"kept 4.2 MB in use {second}" in squeezed(pruned) and "freed 4.2 MB" in pruned, pruned
         send("/stop")
         _, err = repl.communicate(timeout=120)
     finally:
@@ -257,7 +263,7 @@ def test_a_dir_folder_is_encoded_again_only_when_its_listing_changes(tmp_path: P
     assert f"source changed   {spec}" in listed, listed
     assert "encoded" in load(tmp_path, Path(spec))
     pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
-    assert f"source changed   {spec}" in pruned and "freed 4.2 MB" in pruned, pruned
+    assert f"source changed {spec}" in squeezed(pruned) and "freed 4.2 MB" in pruned, pruned
     assert f"unchanged        {spec}" in rnnplay(tmp_path, "corpus", "cache").stdout
     (folder / "c.txt").write_text("a third file\n")
     assert "encoded" in load(tmp_path, Path(spec))  # a member more: another text
@@ -284,3 +290,23 @@ def test_the_stdin_spool_folder_is_named_rnnplays_and_a_killed_spool_file_goes(t
     pruned = rnnplay(tmp_path, "corpus", "cache", "--prune").stdout
     assert "killed spool" in pruned, pruned
     assert sorted(p.name for p in spool.iterdir()) == [f".spool-{os.getpid()}-l1v3", "notes.txt"]
+
+
+def test_the_listing_lines_up_its_columns_however_long_a_state_is(tmp_path: Path) -> None:
+    """'left alone: not a name rnnplay gives' is wider than the state column was (16): its rows pushed their path
+    out of line with the others', as 'memo, source gone' did in a prune's. Every row's path now starts where the
+    others' do."""
+    path = big(tmp_path / "a.txt")
+    load(tmp_path, path)
+    (tmp_path / "cache" / "tmp").mkdir()
+    for stray in ("ids/notes.txt", "tmp/notes"):
+        (tmp_path / "cache" / stray).write_text("mine")
+    listed = rnnplay(tmp_path, "corpus", "cache").stdout
+    rows = {where: next(line for line in listed.splitlines() if line.endswith(where))
+            for where in (str(path.resolve()), "tmp/", "ids/notes.txt", "tmp/notes")}
+    assert "left alone: not a name rnnplay gives  ids/notes.txt" in rows["ids/notes.txt"], listed
+    assert len({line.rindex(where) for where, line in rows.items()}) == 1, listed
+    path.unlink()  # the text and its memo go: 'memo, source gone' is wider than 16 too
+    removed = [line for line in rnnplay(tmp_path, "corpus", "cache", "--prune").stdout.splitlines()
+               if line.startswith("removed")]
+    assert len(removed) == 2 and len({len(line) - len(line.rsplit("  ", 1)[1]) for line in removed}) == 1, removed

@@ -78,6 +78,29 @@ def test_tanh_approximation_within_4e_7_and_edge_values(kernels: ModuleType) -> 
     assert np.isnan(kernels.tanh32(np.float32(np.nan)))
 
 
+def test_the_layer_normalised_step_gives_each_row_the_bits_it_has_alone() -> None:
+    """The compiled step sums four rows' normalisations side by side and the rest one by one: a row's numbers are
+    still those it gets alone (B = 1), bit for bit, whatever the batch (--streams, beam search, a training chunk)."""
+    ln = jit.load(LN_KERNELS)
+    assert ln is not None
+    rng = np.random.default_rng(5)
+    B, H = 7, 24  # a group of four and three rows after it
+    rows = [rng.normal(0, 2, (B, 4 * H)), rng.normal(0, 3, (B, 4 * H)) + rng.normal(0, 5, (B, 1)),
+            rng.normal(1, 1, 4 * H), rng.normal(0, 2, (B, H)), rng.normal(1, 1, H), rng.normal(0, 1, H)]
+    z_in, rec, g_h, c_prev, g_c, b_c = (a.astype(np.float32) for a in rows)
+
+    def step(b: slice) -> list[np.ndarray]:
+        n = len(range(B)[b])
+        out = [np.empty((n, k), np.float32) for k in (4 * H, 4 * H, 1, H, H, 1, H, H)]
+        ln.forward_step(z_in[b], rec[b], g_h, c_prev[b], g_c, b_c, *out)
+        return out
+
+    together = step(slice(None))
+    for r in range(B):
+        for all_rows, alone in zip(together, step(slice(r, r + 1)), strict=True):
+            assert all_rows[r].tobytes() == alone[0].tobytes()
+
+
 @pytest.mark.parametrize("with_bias", [True, False])  # training passes the bias; generation has folded it in
 @pytest.mark.parametrize("compiled", [True, False])
 def test_gates_follow_the_lstm_equations(kernels: ModuleType, compiled: bool, with_bias: bool) -> None:

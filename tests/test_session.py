@@ -482,8 +482,8 @@ def test_new_makes_an_untrained_model_of_the_same_characters(session: Session, r
 
 def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorder) -> None:
     rows = session.generation.compare("To be", length=15)
-    assert {label.split()[0] for label, _ in rows} == set(session.host.samplers)
-    assert "temperature 0.7" in dict(rows)  # was 'temperature temperature=0.7'
+    assert {label.split()[0].split("=")[0] for label, _ in rows} == set(session.host.samplers)
+    assert "temperature=0.7" in dict(rows) and "top-k k=10 temperature=0.7" in dict(rows)  # one style: key=value
     assert not [label for label, _ in rows if "= " in label + " "]  # beam's empty end= left out
     assert all(len(t) == 15 for _, t in rows)
     assert rec.of(CompareShown) == [CompareShown("To be", tuple(rows))]
@@ -506,7 +506,7 @@ def test_compare_reads_a_long_seed_once_for_every_sampler(session: Session, rec:
         sampler = session.host.get("samplers", name)
         params = {k: p.default for k, p in sampler.params.items()}
         alone = "".join(generate(session.model, long, sampler, params, 15, np.random.default_rng(4), stop=session.stop))
-        assert [text for label, text in rows.items() if label.split()[0] == name] == [alone]
+        assert [text for label, text in rows.items() if label.split()[0].split("=")[0] == name] == [alone]
     assert f"reading a seed of {len(long):,} characters" in {w.what for w in rec.of(Working)}  # shown as work
 
 

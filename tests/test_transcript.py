@@ -72,7 +72,7 @@ def test_markdown_shows_each_turn_with_its_settings(session: Session, tmp_path: 
     session.submit(f"/transcript save {tmp_path / 'chat.md'}")
     text = (tmp_path / "chat.md").read_text()
     assert text.startswith("# rnnplay transcript\n\n3 turns, saved ")
-    assert "## Turn 1\n\ntiny.npz · temperature 0.7 · length 12 · seed 5 · stop none · done" in text
+    assert "## Turn 1\n\ntiny.npz · temperature=0.7 · length 12 · seed 5 · stop none · done" in text
     assert "top-k k=3 temperature=0.7 · length 8 · seed random · stop '\\n'" in text
     assert f"Seed:\n\n```text\nTo be\n```\n\nContinuation:\n\n```text\n{session.turns[0].text}\n```" in text
     assert "## Turn 3: a text read with /heat" in text

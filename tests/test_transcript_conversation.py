@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from test_session import TIMEOUT, Recorder
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.session.events import Chunk, CompareShown, Event, HeatShown, TurnEnded
 from rnnplay.session.session import Session
 
@@ -80,7 +81,7 @@ def test_a_whatif_branch_names_its_turn_position_and_characters(session: Session
 
     text = saved(session, tmp_path / "t.md")
     assert (f"## Turn 3: a branch of turn 1\n\nWhat if turn 1 had 'o' instead of {original[3]!r} at position 3?\n\n"
-            "tiny.npz · temperature 0.7 · length 12 · seed 3 · stop none · done") in text
+            "tiny.npz · temperature=0.7 · length 12 · seed 3 · stop none · done") in text
     assert "## Turn 4: a branch of turn 2\n\nWhat if turn 2 had 't' instead of 'r' at position 1?" in text
 
 
@@ -119,7 +120,7 @@ def test_a_turn_still_being_written_is_saved_with_its_text_so_far(session: Sessi
     assert done["ended"] == "done"
     assert (writing["turn"], writing["seed"], writing["text"]) == (2, "or not", held.chunk)
     assert (writing["ended"], writing["length"]) == ("writing", 100000)
-    assert (f"## Turn 2\n\ntiny.npz · temperature 0.7 · length 100000 · seed random · stop none · "
+    assert (f"## Turn 2\n\ntiny.npz · temperature=0.7 · length 100000 · seed random · stop none · "
             f"still being written when saved: {len(held.chunk):,} characters so far") in text
     assert rec.messages("info")[-1].endswith(f"(turn 2 is still being written: its first {len(held.chunk):,} "
                                              "characters)")
@@ -153,3 +154,21 @@ def test_a_compare_keeps_the_seed_as_typed_and_names_the_characters_the_model_ne
     text = saved(session, tmp_path / "t.md")
     assert ("Seed:\n\n```text\nTo 🙂 中文be\n```\n\nThe model has never seen '🙂', '中', '文': it read the seed "
             "without them.\n\n### ") in text
+
+
+def test_a_sampler_that_fails_in_a_compare_keeps_its_name_and_settings(session: Session, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed row's label was 'top-k failed (the error above) k=10 temperature=0.7' (its sampler the whole
+    phrase, its settings after it), and the transcript's sampler read 'top-k failed (the error above)'."""
+    def fails(*args: Any, **params: Any) -> Any:
+        raise RnnplayError("top-k cannot today")
+
+    monkeypatch.setattr(session.host.get("samplers", "top-k"), "generate", fails)
+    rec = Recorder(session)
+    session.submit("/compare To be")
+    assert rec.messages("error") == ["top-k cannot today"]
+    labels = [label for label, _ in rec.of(CompareShown)[0].rows]
+    assert "top-k k=10 temperature=0.7 failed (the error above)" in labels and "temperature=0.7" in labels
+    (compare,) = lines(session, tmp_path / "t.jsonl")
+    failed = [row for row in compare["samplers"] if row["failed"]]
+    assert failed == [{"sampler": "top-k", "params": {"k": 10, "temperature": 0.7}, "text": "", "failed": True}]

@@ -174,7 +174,7 @@ async def test_copy_puts_the_text_on_the_clipboard_and_says_so(app: RnnplayApp,
 
 
 ROWS = (("greedy", "the question: whether 'tis nobler in the mind to suffer"),
-        ("temperature 1", "the quest\nion whe"))
+        ("temperature=1", "the quest\nion whe"))
 
 
 async def test_compare_lays_the_samplers_side_by_side_when_wide(app: RnnplayApp) -> None:
@@ -183,8 +183,8 @@ async def test_compare_lays_the_samplers_side_by_side_when_wide(app: RnnplayApp)
         await until(pilot, lambda: app.query(CompareView))
         lines = shown_lines(app.query_one(CompareView))
         header = next(line for line in lines if "greedy" in line)
-        assert "temperature 1" in header
-        column = header.index("temperature 1")
+        assert "temperature=1" in header
+        column = header.index("temperature=1")
         starts = [line for line in lines if line[column:].startswith("To be")]
         assert starts and "To be the question" in starts[0]  # both columns start on the same row
         assert "↵" in "".join(lines)

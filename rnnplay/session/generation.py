@@ -233,7 +233,7 @@ class Generation:
                                                 np.random.default_rng(seed_value), stop=s.stop, cancel=cancel))
                 except (RnnplayError, MemoryError) as err:
                     s.error(str(err) if isinstance(err, RnnplayError) else out_of_memory(err))
-                    rows.append(CompareRow(f"{sampler.name} failed (the error above)", params, ""))
+                    rows.append(CompareRow(sampler.name, params, "", failed=True))
                     continue
                 rows.append(CompareRow(sampler.name, params, text))
             with self._records:

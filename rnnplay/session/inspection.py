@@ -105,10 +105,12 @@ def value_text(value: Any) -> str:
 
 
 def sampler_label(name: str, params: dict[str, Any]) -> str:
-    """'beam width=4 alpha=0.7', 'temperature 0.7': a sampler and its parameters as /sampler takes them, but a
-    parameter named as its sampler by its value alone, and one that is empty (beam's ``end=``) left out."""
-    shown = (value_text(v) if k == name else f"{k}={value_text(v)}" for k, v in params.items() if v != "")
-    return " ".join([name, *shown])
+    """'top-k k=10 temperature=0.7', 'temperature=0.7', 'greedy': the one label of a sampler and its parameters,
+    wherever one is shown (turns, /sampler, /compare, transcripts). Every parameter is key=value, as /sampler and /set
+    take it; a parameter named as its sampler stands for the sampler's name ('temperature=0.7', not 'temperature
+    temperature=0.7'), and one that is empty (beam's ``end=``) is left out."""
+    head = name if params.get(name, "") == "" else f"{name}={value_text(params[name])}"
+    return " ".join([head, *(f"{k}={value_text(v)}" for k, v in params.items() if k != name and v != "")])
 
 
 def branch_question(branch: Branch) -> str:

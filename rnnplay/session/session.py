@@ -392,7 +392,7 @@ class Session:
         return "none" if self.stop is None else repr(self.stop)
 
     def sampler_label(self) -> str:
-        """'temperature 0.7': the current sampler and its parameters."""
+        """'temperature=0.7': the current sampler and its parameters (:func:`.inspection.sampler_label`)."""
         return sampler_label(self.sampler_name, self.params)
 
     def sampler_card(self) -> list[tuple[str, str]]:

@@ -46,10 +46,11 @@ class CompareRow:
     sampler: str
     params: dict[str, Any]
     text: str
+    failed: bool = False  # the sampler raised: its error was shown, and it has no text
 
     @property
     def label(self) -> str:
-        return sampler_label(self.sampler, self.params)
+        return sampler_label(self.sampler, self.params) + " failed (the error above)" * self.failed
 
 
 @dataclass(frozen=True)

@@ -392,7 +392,7 @@ def test_the_app_stopped_by_sigtstp_gives_the_terminal_back_and_carries_on_after
     app.proc.send_signal(signal.SIGCONT)
     app.wait_for(lambda: b"\x1b[?1049h" in app.shown(before_continue), "the app's screen back")
     app.type(b"\r")  # the seed typed before the stop is still there: Enter continues it
-    app.wait_for(lambda: b" temperature 0.7 " in app.shown(before_continue), "a turn: its title names the sampler")
+    app.wait_for(lambda: b" temperature=0.7 " in app.shown(before_continue), "a turn: its title names the sampler")
     app.proc.terminate()
     assert app.proc.wait(60) == 143
 

@@ -237,30 +237,37 @@ def run_cache(args: argparse.Namespace) -> int:
         print(visible("\n".join(cache_lines(survey()))))
         return 0
     done = prune(args.everything)
-    for where, size, why in done.removed:
-        print(visible(f"removed {amount(size, 'B'):>9}  {STATES.get(why, why):<16} {shown_path(where)}"))
-    for text in done.held:
-        print(visible(f"kept    {amount(text.size, 'B'):>9}  in use           {source_of(text)}"))
+    rows = [("removed ", size, STATES.get(why, why), shown_path(where)) for where, size, why in done.removed]
+    rows += [("kept    ", text.size, "in use", source_of(text)) for text in done.held]
+    for line in aligned(rows):
+        print(visible(line))
     print(f"freed {amount(done.freed, 'B')}" if done.removed else "nothing to remove")
     return 0
 
 
 def cache_lines(found: Survey) -> list[str]:
     """What `corpus cache` prints: a row a text (its sidecar and id files), then the files of no text, the total."""
-    lines = [f"id files in {found.folder / 'ids'} (a row a text: its id files and sidecar):"]
-    for text in found.texts:
-        more = f" ({text.id_files} id files)" if text.id_files > 1 else ""
-        lines.append(f"  {amount(text.size, 'B'):>9}  {STATES.get(text.state, text.state):<16} {source_of(text)}{more}")
+    texts = [("  ", text.size, STATES.get(text.state, text.state),
+              source_of(text) + (f" ({text.id_files} id files)" if text.id_files > 1 else "")) for text in found.texts]
+    loose = [("  ", x.size, x.state, shown_path(x.where)) for x in found.loose]
+    rows = aligned(texts + loose)  # one state column for both parts, as wide as its longest state
+    lines = [f"id files in {found.folder / 'ids'} (a row a text: its id files and sidecar):", *rows[: len(texts)]]
     if not found.texts:
         lines.append("  none")
     stale = sum(m.state in STALE_MEMOS for m in found.memos)
     lines.append(f"  memos: {len(found.memos)} ({amount(sum(m.size for m in found.memos), 'B')}), {stale} stale")
     if found.loose:
-        lines.append("other files:")
-        lines += [f"  {amount(x.size, 'B'):>9}  {x.state:<16} {shown_path(x.where)}" for x in found.loose]
+        lines += ["other files:", *rows[len(texts) :]]
     lines.append(f"total {amount(found.size, 'B')} in {found.folder}; `rnnplay corpus cache --prune` frees "
                  f"{amount(found.freed(), 'B')} (with --all: {amount(found.freed(everything=True), 'B')})")
     return lines
+
+
+def aligned(rows: list[tuple[str, int, str, str]]) -> list[str]:
+    """Rows of (lead, size, state, what) as lines whose columns line up: the state column 17 wide, or as wide as
+    its longest state and two spaces ("left alone: not a name rnnplay gives")."""
+    width = max([17, *(len(state) + 2 for _, _, state, _ in rows)])
+    return [f"{lead}{amount(size, 'B'):>9}  {state:<{width}}{what}" for lead, size, state, what in rows]
 
 
 def source_of(text: Text) -> str:
