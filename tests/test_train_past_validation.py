@@ -33,6 +33,7 @@ STALLED = re.compile(r"the validation after step 3 has not returned for \d+ s: t
                      r"never return; Ctrl-C twice leaves without it, saving the run at step 3\n")
 WAITING = ("Ctrl-C: waiting for the validation after step 3 to end, then saving run.npz; Ctrl-C again saves the run "
            "at step 3 now and leaves")
+BUDGETS = {"final": ["--steps", "3"], "periodic": ["--steps", "100", "--val-every", "3"]}  # the validation after 3
 
 
 @pytest.fixture
@@ -101,8 +102,7 @@ def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
         stuck: None, hang_site: Path, folder: Path, leave: str, validation: str) -> None:
     """The final validation of a 3-step run, or the one every 3 steps of a longer run: the first Ctrl-C says what it
     waits for; a second one, or the first SIGTERM or SIGHUP, saves the run at step 3 and leaves with 128 + N."""
-    budget = ["--steps", "3"] if validation == "final" else ["--steps", "100", "--val-every", "3"]
-    with Run(folder, hang_site, *budget) as run:
+    with Run(folder, hang_site, *BUDGETS[validation]) as run:
         run.held()
         signum = signal.SIGINT if leave == "ctrl-c-twice" else getattr(signal, leave.upper())
         run.proc.send_signal(signum)
@@ -117,16 +117,21 @@ def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
     assert step_of(folder / "run.npz") == 3 and not list(folder.glob("*.lock"))
 
 
+@pytest.mark.parametrize("validation", ["final", "periodic"])
 def test_a_validation_that_returns_after_the_first_ctrl_c_ends_the_run_at_that_step(
-        stuck: None, hang_site: Path, folder: Path) -> None:
-    """What the first Ctrl-C's line says comes true: the validation ends, and the run is saved after it."""
-    with Run(folder, hang_site, "--steps", "100", "--val-every", "3") as run:
+        stuck: None, hang_site: Path, folder: Path, validation: str) -> None:
+    """What the first Ctrl-C's line says comes true: the validation ends, and the run is saved after it as
+    interrupted, exit 130. The final validation's Ctrl-C ended the run as finished, exit 0 ("saved run.npz after 3
+    steps"): the trainer forgot the stop asked during it."""
+    with Run(folder, hang_site, *BUDGETS[validation]) as run:
         run.held()
         run.proc.send_signal(signal.SIGINT)
         wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
         run.release()
-        assert run.ended() == 130
-    assert "interrupted at step 3: saved run.npz; continue with --resume run.npz" in run.said()
+        assert run.ended() == 130, run.said()
+    said = run.said()
+    assert said.rstrip().splitlines()[-1] == "interrupted at step 3: saved run.npz; continue with --resume run.npz"
+    assert "Traceback" not in said, said
     assert load_model(folder / "run.npz").meta["training"]["history"]["val_steps"] == [3]
 
 
