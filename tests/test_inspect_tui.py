@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from inspect_model import build_inspect_model
@@ -33,18 +34,26 @@ def finished_turns(app: RnnplayApp) -> list[Turn]:
     return [t for t in app.query(Turn) if t is not app.turn]
 
 
+View = TypeVar("View", HeatView, NeuronView)
+
+
+async def opened_on_a_turn(app: RnnplayApp, pilot: Pilot, seed: str, command: str,
+                           kind: type[View]) -> tuple[View, Turn]:
+    """Write a turn from ``seed``, then open ``command``'s view of it (``kind``): (the view, the turn)."""
+    await type_line(pilot, seed)
+    await until(pilot, lambda: len(finished_turns(app)) == 1)
+    await type_line(pilot, command)
+    await until(pilot, lambda: app.query(kind))
+    return app.query_one(kind), finished_turns(app)[0]
+
+
 def styles(text: Text) -> list[Style]:
     return [s.style if isinstance(s.style, Style) else Style.parse(s.style) for s in text.spans]
 
 
 async def test_heat_colours_the_continuation_and_the_cursor_shows_alternatives(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
-        await type_line(pilot, "To be")
-        await until(pilot, lambda: len(finished_turns(app)) == 1)
-        await type_line(pilot, "/heat")
-        await until(pilot, lambda: app.query(HeatView))
-        view = app.query_one(HeatView)
-        turn = finished_turns(app)[0]
+        view, turn = await opened_on_a_turn(app, pilot, "To be", "/heat", HeatView)
         assert view.heat.text == turn.text and view.heat.seed == "To be"
         assert app.focused is view and view.cursor == 0
         rendered = view.render()
@@ -64,16 +73,12 @@ async def test_heat_colours_the_continuation_and_the_cursor_shows_alternatives(a
 
 async def branch_with_key_2(app: RnnplayApp, pilot: Pilot) -> tuple[str, str]:
     """Write a turn, open its heat view, press 2 at position 3: (the turn's text, the character put there)."""
-    await type_line(pilot, "To be")
-    await until(pilot, lambda: len(finished_turns(app)) == 1)
-    original = finished_turns(app)[0].text
-    await type_line(pilot, "/heat")
-    await until(pilot, lambda: app.query(HeatView))
+    view, turn = await opened_on_a_turn(app, pilot, "To be", "/heat", HeatView)
     await pilot.press("right", "right", "right")
-    second = app.query_one(HeatView).heat.alternatives[3][1][0]
+    second = view.heat.alternatives[3][1][0]
     await pilot.press("2")
     await until(pilot, lambda: len(finished_turns(app)) == 2)
-    return original, second
+    return turn.text, second
 
 
 async def test_a_key_1_to_5_in_the_heat_view_branches_and_keeps_the_original(app: RnnplayApp) -> None:
@@ -128,14 +133,10 @@ async def test_tab_with_nothing_to_complete_stays_in_the_prompt_past_a_heat_view
 
 async def test_neurons_colours_the_last_turn_and_find_lists_units(app: RnnplayApp) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
-        await type_line(pilot, "To be (or")
-        await until(pilot, lambda: len(finished_turns(app)) == 1)
-        await type_line(pilot, "/neurons 0 3")
-        await until(pilot, lambda: app.query(NeuronView))
-        view = app.query_one(NeuronView)
+        view, turn = await opened_on_a_turn(app, pilot, "To be (or", "/neurons 0 3", NeuronView)
         assert view.border_title.startswith("layer 0 unit 3 (h)")
         text = view.text
-        assert text.plain.startswith("To be (or" + finished_turns(app)[0].text[:5])
+        assert text.plain.startswith("To be (or" + turn.text[:5])
         backgrounds = {style.bgcolor.number for style in styles(text) if style.bgcolor}
         assert len(backgrounds) >= 2  # red and blue shades
         await type_line(pilot, "/neurons find inside-parens")

@@ -81,6 +81,16 @@ class Recorder:
         return "".join(e.text for e in self.of(Chunk))
 
 
+def streaming(session: Session, rec: Recorder, seed: str = "To be") -> threading.Thread:
+    """``seed`` continued for 100,000 characters on a thread of its own, returned once the first chunk has come."""
+    before = len(rec.of(Chunk))
+    session.submit("/set length 100000")
+    worker = threading.Thread(target=session.submit, args=(seed,))
+    worker.start()
+    rec.wait(lambda e: len(rec.of(Chunk)) > before)
+    return worker
+
+
 @pytest.fixture(autouse=True)
 def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """rnnplay's data folder (the model library) in a fresh temporary folder."""
@@ -208,10 +218,7 @@ def test_show_lists_the_model_card_and_sampler(session: Session, rec: Recorder) 
 
 
 def test_cancel_stops_a_long_generation(session: Session, rec: Recorder) -> None:
-    session.submit("/set length 100000")
-    worker = threading.Thread(target=session.submit, args=("To be",))
-    worker.start()
-    rec.wait(lambda e: isinstance(e, Chunk))
+    worker = streaming(session, rec)
     assert session.cancel()
     worker.join(TIMEOUT)
     ended = rec.wait(lambda e: isinstance(e, TurnEnded))
@@ -220,10 +227,7 @@ def test_cancel_stops_a_long_generation(session: Session, rec: Recorder) -> None
 
 
 def test_a_new_seed_stops_the_running_one(session: Session, rec: Recorder) -> None:
-    session.submit("/set length 100000")
-    worker = threading.Thread(target=session.submit, args=("To be",))
-    worker.start()
-    rec.wait(lambda e: isinstance(e, Chunk))
+    worker = streaming(session, rec)
     session.submit("/set length 5")
     session.submit("or not")
     worker.join(TIMEOUT)
@@ -370,10 +374,7 @@ def test_training_waits_while_a_continuation_is_written(session: Session, rec: R
     session.submit(f"/train {corpus} steps=100000 layers=1 hidden=16 batch=8 seq=16 out={tmp_path / 'w.npz'}")
     rec.wait(lambda e: isinstance(e, StepEvent))
     trainer = session.training.run.trainer
-    session.submit("/set length 100000")
-    writer = threading.Thread(target=session.submit, args=("To be",))
-    writer.start()
-    rec.wait(lambda e: isinstance(e, Chunk))
+    writer = streaming(session, rec)
     step_at_start = trainer.step
     wait_for(lambda: len(rec.of(Chunk)) >= 3000, "3,000 characters")  # the time of hundreds of its steps
     assert trainer.step <= step_at_start + 1  # at most the step that was under way

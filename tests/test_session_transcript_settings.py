@@ -6,13 +6,12 @@ under the name of the model loaded while it streamed)."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
-from test_session import TIMEOUT, Recorder
+from test_session import TIMEOUT, Recorder, streaming
 
-from rnnplay.session.events import Chunk, ClipboardCopy, TurnEnded
+from rnnplay.session.events import ClipboardCopy, TurnEnded
 from rnnplay.session.session import Session
 
 
@@ -24,11 +23,8 @@ def session(tiny_session: Session) -> Session:
 def test_settings_changed_while_a_turn_streams_are_not_recorded_as_its_own(session: Session, tmp_path: Path,
                                                                            tiny_path: Path) -> None:
     rec = Recorder(session)
-    session.submit("/set length 100000")
     session.submit("/set seed 7")
-    worker = threading.Thread(target=session.submit, args=("To be",))
-    worker.start()
-    rec.wait(lambda e: isinstance(e, Chunk))
+    worker = streaming(session, rec)
     session.submit("/set length 200")
     session.submit("/set seed 8")
     copy = tmp_path / "other.npz"
@@ -45,11 +41,7 @@ def test_copy_while_a_turn_streams_does_not_copy_the_turn_before(session: Sessio
     rec = Recorder(session)
     session.submit("/set length 5")
     session.submit("To be")
-    session.submit("/set length 100000")
-    before = len(rec.of(Chunk))
-    worker = threading.Thread(target=session.submit, args=("or not",))
-    worker.start()
-    rec.wait(lambda e: len(rec.of(Chunk)) > before)
+    worker = streaming(session, rec, "or not")
     session.submit("/copy")
     running = session.generation.running
     session.cancel()

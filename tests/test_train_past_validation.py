@@ -33,6 +33,7 @@ STALLED = re.compile(r"the validation after step 3 has not returned for \d+ s: t
                      r"never return; Ctrl-C twice leaves without it, saving the run at step 3\n")
 WAITING = ("Ctrl-C: waiting for the validation after step 3 to end, then saving run.npz; Ctrl-C again saves the run "
            "at step 3 now and leaves")
+BUDGETS = {"final": ["--steps", "3"], "periodic": ["--steps", "100", "--val-every", "3"]}  # the validation after 3
 
 
 @pytest.fixture
@@ -46,11 +47,11 @@ class Run:
     """``rnnplay train small.txt FLAGS ARGS --out run.npz`` in ``folder``, its stderr in a file; the validation after
     step 3 held until :meth:`release` (at the end in any case)."""
 
-    def __init__(self, folder: Path, hang_site: Path, *args: str, stall: str = "1000") -> None:
+    def __init__(self, folder: Path, hang_site: Path, *args: str, stall: str = "1000", status: str = "30") -> None:
         self.folder, self.err = folder, folder / "stderr.txt"
         env = child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", RNNPLAY_STEP_STALL_SECONDS=stall,
-                        HANG_AFTER="3", HANG_MARK=str(folder / "mark"), HANG_RELEASE=str(folder / "release"),
-                        RNNPLAY_JIT="0")
+                        RNNPLAY_STATUS_SECONDS=status, HANG_AFTER="3", HANG_MARK=str(folder / "mark"),
+                        HANG_RELEASE=str(folder / "release"), RNNPLAY_JIT="0")
         with self.err.open("w") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", "small.txt", *FLAGS, *args,
                                           "--out", "run.npz"], cwd=folder, env=env, stdin=subprocess.DEVNULL,
@@ -101,8 +102,7 @@ def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
         stuck: None, hang_site: Path, folder: Path, leave: str, validation: str) -> None:
     """The final validation of a 3-step run, or the one every 3 steps of a longer run: the first Ctrl-C says what it
     waits for; a second one, or the first SIGTERM or SIGHUP, saves the run at step 3 and leaves with 128 + N."""
-    budget = ["--steps", "3"] if validation == "final" else ["--steps", "100", "--val-every", "3"]
-    with Run(folder, hang_site, *budget) as run:
+    with Run(folder, hang_site, *BUDGETS[validation]) as run:
         run.held()
         signum = signal.SIGINT if leave == "ctrl-c-twice" else getattr(signal, leave.upper())
         run.proc.send_signal(signum)
@@ -117,17 +117,37 @@ def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
     assert step_of(folder / "run.npz") == 3 and not list(folder.glob("*.lock"))
 
 
+@pytest.mark.parametrize("validation", ["final", "periodic"])
 def test_a_validation_that_returns_after_the_first_ctrl_c_ends_the_run_at_that_step(
-        stuck: None, hang_site: Path, folder: Path) -> None:
-    """What the first Ctrl-C's line says comes true: the validation ends, and the run is saved after it."""
-    with Run(folder, hang_site, "--steps", "100", "--val-every", "3") as run:
+        stuck: None, hang_site: Path, folder: Path, validation: str) -> None:
+    """What the first Ctrl-C's line says comes true: the validation ends, and the run is saved after it as
+    interrupted, exit 130. The final validation's Ctrl-C ended the run as finished, exit 0 ("saved run.npz after 3
+    steps"): the trainer forgot the stop asked during it."""
+    with Run(folder, hang_site, *BUDGETS[validation]) as run:
         run.held()
         run.proc.send_signal(signal.SIGINT)
         wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
         run.release()
-        assert run.ended() == 130
-    assert "interrupted at step 3: saved run.npz; continue with --resume run.npz" in run.said()
+        assert run.ended() == 130, run.said()
+    said = run.said()
+    assert said.rstrip().splitlines()[-1] == "interrupted at step 3: saved run.npz; continue with --resume run.npz"
+    assert "Traceback" not in said, said
     assert load_model(folder / "run.npz").meta["training"]["history"]["val_steps"] == [3]
+
+
+def test_the_line_that_says_the_run_is_at_work_names_the_held_validation(
+        stuck: None, hang_site: Path, folder: Path) -> None:
+    """Off a terminal, a line comes when none has for RNNPLAY_STATUS_SECONDS. During the validation after step 3,
+    whose status line is not shown yet, it said "still training: 1s since step 2", a step that had ended."""
+    with Run(folder, hang_site, "--steps", "100", "--val-every", "3", status="0.2") as run:
+        run.held()
+        before = len(run.said())
+
+        def still() -> list[str]:  # the lines said since the validation began (the first may be from step 3)
+            return [line for line in run.said()[before:].splitlines() if line.startswith("still ")]
+
+        wait_for(lambda: len(still()) >= 2, "two lines that the run is at work", TIMEOUT)
+    assert re.fullmatch(r"still running the validation after step 3: \S+ since step 2", still()[-1]), run.said()
 
 
 def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_never_stopped(

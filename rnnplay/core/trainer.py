@@ -317,10 +317,10 @@ class Trainer:
     def _finish(self, last_loss: float) -> Iterator[Event]:
         """The final validation (when the budget ran out and this step has none yet), then the FinishedEvent.
 
-        A stopped or diverged run ends at once, with the last validation loss it has.
+        A stopped or diverged run ends at once, with the last validation loss it has; a stop asked during the final
+        validation (or while its event is handled) ends the run as stopped too, never as one that ran its budget.
         """
         reason = "diverged" if self.bad_steps >= MAX_BAD_STEPS else "stopped" if self._stop.is_set() else "budget"
-        self._stop.clear()
         h = self.history
         val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
@@ -329,6 +329,8 @@ class Trainer:
             note = (f"on the first {chars:,} of {total:,} validation characters, what {VALIDATION_SHARE:.0%} of the "
                     "--time budget validates" if chars < total else "")
             yield ValidationEvent(self.step, val_loss, note)
+        reason = "stopped" if reason == "budget" and self._stop.is_set() else reason
+        self._stop.clear()
         freed_memory.give_back()  # the steps' arrays are gone: what malloc kept for them goes back
         yield FinishedEvent(self.step, last_loss, val_loss, reason, self._elapsed(), val_step)
 

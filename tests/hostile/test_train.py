@@ -114,50 +114,37 @@ def bad_resume(*args: str, mentions: str | tuple[str, ...], make: Make | None = 
     return Row([*RESUME, *args], (mentions,) if isinstance(mentions, str) else mentions, make=make, **kw)
 
 
+def bad_values(flag: str, mentions: str, **values: str) -> list[object]:
+    """A row for each bad value of ``flag``, named by its key: ``zero="0"`` is the row ``lr-zero`` for --lr."""
+    return [pytest.param(bad(flag, value, mentions=mentions), id=f"{flag[2:]}-{key.replace('_', '-')}")
+            for key, value in values.items()]
+
+
 ROWS = [
     # budgets: finite, positive
-    pytest.param(bad("--steps", "-5", mentions="steps"), id="steps-negative"),
-    pytest.param(bad("--steps", "0", mentions="steps"), id="steps-zero"),
-    pytest.param(bad("--time", "-5", mentions="time"), id="time-negative"),
-    pytest.param(bad("--time", "nan", mentions="time"), id="time-nan"),
-    pytest.param(bad("--time", "inf", mentions="time"), id="time-inf"),
-    pytest.param(bad("--epochs", "-1", mentions="epochs"), id="epochs-negative"),
-    pytest.param(bad("--epochs", "nan", mentions="epochs"), id="epochs-nan"),
-    pytest.param(bad("--epochs", "0", mentions="epochs"), id="epochs-zero"),
+    *bad_values("--steps", "steps", negative="-5", zero="0"),
+    *bad_values("--time", "time", negative="-5", nan="nan", inf="inf"),
+    *bad_values("--epochs", "epochs", negative="-1", nan="nan", zero="0"),
     # optimisation
-    pytest.param(bad("--lr", "nan", mentions="learning rate"), id="lr-nan"),
-    pytest.param(bad("--lr", "inf", mentions="learning rate"), id="lr-inf"),
-    pytest.param(bad("--lr", "0", mentions="learning rate"), id="lr-zero"),
-    pytest.param(bad("--lr", "-0.1", mentions="learning rate"), id="lr-negative"),
-    pytest.param(bad("--clip", "-1", mentions="clip"), id="clip-negative"),
-    pytest.param(bad("--clip", "nan", mentions="clip"), id="clip-nan"),
-    pytest.param(bad("--clip", "inf", mentions="clip"), id="clip-inf"),
+    *bad_values("--lr", "learning rate", nan="nan", inf="inf", zero="0", negative="-0.1"),
+    *bad_values("--clip", "clip", negative="-1", nan="nan", inf="inf"),
     pytest.param(bad("--clip-mode", "value", "--clip", "-1", mentions="clip"), id="clip-value-negative"),
-    pytest.param(bad("--lr-decay", "-1", mentions="lr decay"), id="lr-decay-negative"),
-    pytest.param(bad("--lr-decay", "0", mentions="lr decay"), id="lr-decay-zero"),
-    pytest.param(bad("--lr-decay", "2", mentions="lr decay"), id="lr-decay-growing"),
-    pytest.param(bad("--lr-decay", "nan", mentions="lr decay"), id="lr-decay-nan"),
+    *bad_values("--lr-decay", "lr decay", negative="-1", zero="0", growing="2", nan="nan"),
     pytest.param(bad("--lr-decay-every", "-1", mentions="lr decay every"), id="lr-decay-every-negative"),
     pytest.param(bad("--val-every", "-1", mentions="val every"), id="val-every-negative"),
     pytest.param(bad("--sample-every", "-1", mentions="sample every"), id="sample-every-negative"),
     pytest.param(bad("--sample-length", "100000000", mentions=("sample length", "[1, 10000]")),
                  id="sample-length-that-would-not-stop"),  # a sample is written between two steps, whole
     pytest.param(bad("--checkpoint-every", "-1", mentions="checkpoint every"), id="checkpoint-every-negative"),
-    pytest.param(bad("--batch-size", "0", mentions="batch size"), id="batch-size-zero"),
-    pytest.param(bad("--batch-size", "-3", mentions="batch size"), id="batch-size-negative"),
+    *bad_values("--batch-size", "batch size", zero="0", negative="-3"),
     pytest.param(bad("--seq-length", "0", mentions="sequence length"), id="seq-length-zero"),
     pytest.param(bad("--seed", "-1", mentions="seed"), id="seed-negative"),
     pytest.param(bad("--batch-size", "100000", mentions="too short"), id="batch-size-beyond-the-text"),
     pytest.param(bad("--seq-length", "100000", mentions="too short"), id="seq-length-beyond-the-text"),
     # the model: checked against the loader's limits before anything is allocated
-    pytest.param(bad("--dropout", "1.5", mentions="dropout"), id="dropout-above-one"),
-    pytest.param(bad("--dropout", "1", mentions="dropout"), id="dropout-one"),
-    pytest.param(bad("--dropout", "-0.1", mentions="dropout"), id="dropout-negative"),
-    pytest.param(bad("--dropout", "nan", mentions="dropout"), id="dropout-nan"),
-    pytest.param(bad("--hidden", "1000000000", mentions="hidden size"), id="hidden-a-billion"),
-    pytest.param(bad("--hidden", "0", mentions="hidden size"), id="hidden-zero"),
-    pytest.param(bad("--layers", "65", mentions="layers"), id="layers-beyond-what-loads"),
-    pytest.param(bad("--layers", "0", mentions="layers"), id="layers-zero"),
+    *bad_values("--dropout", "dropout", above_one="1.5", one="1", negative="-0.1", nan="nan"),
+    *bad_values("--hidden", "hidden size", a_billion="1000000000", zero="0"),
+    *bad_values("--layers", "layers", beyond_what_loads="65", zero="0"),
     pytest.param(bad("--hidden", "8192", "--layers", "64", mentions="parameters"), id="too-many-parameters"),
     pytest.param(bad("--cell", "lstn", mentions="did you mean 'lstm'"), id="cell-misspelt"),
     # output paths: checked before the first step, nothing left behind

@@ -266,7 +266,7 @@ class TrainingLoop:
                  best: BestCheckpoint | None, interrupts: Interrupts, status_every: float = STATUS_SECONDS) -> None:
         self.run_, self.out, self.checkpoint_every, self.best = run_, out, checkpoint_every, best
         self.interrupts = interrupts
-        self.progress = TrainingProgress(sys.stderr, status_every)
+        self.progress = TrainingProgress(sys.stderr, status_every, run_.trainer)
         self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
         self.start_step = run_.trainer.step
         self.saved_step: int | None = None  # the step of the newest checkpoint written to --out

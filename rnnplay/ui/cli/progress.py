@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnplay.core.errors import printable
-from rnnplay.core.trainer import StepEvent
+from rnnplay.core.trainer import StepEvent, Trainer
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
 from rnnplay.corpora import Corpus, load_corpus
@@ -156,11 +156,14 @@ class TrainingProgress:
     Steps that turn slow (memory short, a busy machine, a huge model) never leave the user without a word: a
     watcher thread says how long the run has been at work since its last step once ``every`` seconds pass with no
     line (off a terminal a line of its own, on one the status line's end), and off a terminal a step's status
-    line is printed too when ``every`` seconds have passed since the last one.
+    line is printed too when ``every`` seconds have passed since the last one. While ``trainer`` only reads its
+    weights (a validation, a sample) that line names it: the step before it has ended but is not shown yet.
     """
 
-    def __init__(self, stream: TextIO | None = None, every: float = STATUS_SECONDS) -> None:
+    def __init__(self, stream: TextIO | None = None, every: float = STATUS_SECONDS,
+                 trainer: Trainer | None = None) -> None:
         self.console = make_console(stream if stream is not None else sys.stderr)
+        self.trainer = trainer
         self.text = EventText()
         self.bar = LiveBar(self.console, BarColumn(bar_width=20), TaskProgressColumn(),
                            TextColumn("{task.description}"))
@@ -207,7 +210,7 @@ class TrainingProgress:
                 if self.done.is_set() or now - self.last_line < self.every:
                     continue
                 since = f"step {self.last_step:,}" if self.last_step else "the run started"
-                waited = f"still training: {duration(now - self.last_step_at)} since {since}"
+                waited = f"still {self._doing()}: {duration(now - self.last_step_at)} since {since}"
                 if redraws(self.console):
                     self.last_line = now
                     text, fraction = self.shown
@@ -215,6 +218,12 @@ class TrainingProgress:
                     self.bar.update(shown, fraction or 0.0, 1.0 if fraction is not None else None)
                 else:
                     self._print(waited)
+
+    def _doing(self) -> str:
+        """'training'; 'running the validation after step 3' (or the sample) while the trainer only reads."""
+        if self.trainer is None or not self.trainer.reading.what:
+            return "training"
+        return f"running {self.trainer.reading.what} after step {self.trainer.step:,}"
 
     def finish(self) -> None:
         """The status line stays as it was last drawn; what is printed next starts on a line of its own."""
