@@ -386,16 +386,22 @@ def test_an_update_that_would_overflow_is_skipped(small_text: str) -> None:
 
 
 def thirty_seconds_on_a_fake_clock(text: str, monkeypatch: pytest.MonkeyPatch, per_char: float,
-                                   first_evaluation: float = 0.0) -> tuple[TrainingRun, list]:
+                                   first_evaluation: float = 0.0, stop_at: float | None = None,
+                                   resume: tuple | None = None) -> tuple[TrainingRun, list]:
     """A 30 s --time run on a clock where a step costs 1 s and validating ``per_char`` s a character, the process's
-    first Model.evaluate ``first_evaluation`` s more: the run and its events."""
+    first Model.evaluate ``first_evaluation`` s more: the run and its events. ``stop_at``: stopped (as by Ctrl-C)
+    once the clock reaches it; ``resume``: the run begins from that ``checkpoint_state()``."""
     clock = types.SimpleNamespace(now=0.0, evaluations=0)
     monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
     run = small_run(text * 10, val_every=0, steps=None, seconds=30.0)
+    if resume is not None:
+        run.trainer.restore(*resume)
     model, step, evaluate = run.model, run.model.loss_and_grads, run.model.evaluate
 
     def timed_step(*args, **kwargs):
         clock.now += 1.0
+        if stop_at is not None and clock.now >= stop_at:
+            run.trainer.stop()
         return step(*args, **kwargs)
 
     def timed_evaluate(ids, *args, **kwargs):
@@ -429,6 +435,21 @@ def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,
     _, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4, first_evaluation=20.0)
     assert finished.reason == "budget" and 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
     assert validation.note == ""  # the whole validation text: its warm cost is well inside its share
+
+
+def test_a_resumed_time_budget_goes_on_with_the_seconds_left(small_text: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 30 s run stopped at 10 s and resumed trains the 20 s left, its rate going on down the schedule: it started
+    a fresh 30 s, the rate back at its top (a tester's `--time` run, resumed, trained 45 s of 30)."""
+    _, whole = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4)
+    stopped, first = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4, stop_at=10.0)
+    saved = stopped.trainer.checkpoint_state()
+    assert 10.0 <= saved[0]["seconds"] < 12.0
+    resumed, rest = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4, resume=saved)
+    steps = [[e for e in events if isinstance(e, StepEvent)] for events in (whole, first, rest)]
+    assert rest[-1].reason == "budget" and 29.0 <= resumed.trainer.checkpoint_state()[0]["seconds"] <= 31.0
+    assert steps[2][-1].step <= steps[0][-1].step  # no more steps in all than the run never stopped (its probe again)
+    assert steps[2][0].lr < steps[1][-1].lr  # the schedule goes on down from where it stopped
 
 
 @pytest.mark.parametrize(

@@ -88,8 +88,9 @@ class TrainConfig:
     steps: int | None = setting(None, "total optimisation steps", min=1, label="steps")
     epochs: float | None = setting(None, "total passes over the training split", min=0, min_open=True,
                                    label="epochs")
-    seconds: float | None = setting(None, "wall-clock seconds for this run, the final validation included", min=0,
-                                    min_open=True, label="time (seconds)", aliases=("time",))
+    seconds: float | None = setting(None, "wall-clock seconds of training, the final validation included; a "
+                                    "resumed run counts its earlier ones", min=0, min_open=True,
+                                    label="time (seconds)", aliases=("time",))
 
     def __post_init__(self) -> None:
         check_fields(self)

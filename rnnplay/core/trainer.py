@@ -51,7 +51,7 @@ from rnnplay.core.optim import (
     scheduled_lr,
     warmed_up_lr,
 )
-from rnnplay.core.params import Param
+from rnnplay.core.saved_counts import saved_counts
 from rnnplay.core.train_config import TrainConfig
 from rnnplay.core.train_events import (
     Event,
@@ -116,6 +116,7 @@ class Trainer:
         self.val_chars = 0  # the characters the last validation read (0: none yet)
         self.reading = Reading()  # a validation or a sample under way: it only reads the weights
         self._started: float | None = None  # perf_counter() when run() began
+        self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
         self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
         self._stop = threading.Event()
 
@@ -145,8 +146,12 @@ class Trainer:
         return self.average.raw if self.average is not None else self.model.params
 
     def _elapsed(self) -> float:
-        """Seconds since this run() began (0 before it does): the clock of a --time budget."""
+        """Seconds since this run() began (0 before it does)."""
         return 0.0 if self._started is None else time.perf_counter() - self._started
+
+    def _spent(self) -> float:
+        """The clock of a --time budget: the run's seconds, a resumed run's earlier pieces included."""
+        return self._spent_before + self._elapsed()
 
     def _budget_done(self) -> bool:
         c = self.config
@@ -154,7 +159,7 @@ class Trainer:
             return True
         if c.epochs is not None and self.epoch >= c.epochs:
             return True
-        return c.seconds is not None and self._elapsed() >= self._seconds_for_steps(c.seconds)
+        return c.seconds is not None and self._spent() >= self._seconds_for_steps(c.seconds)
 
     def _seconds_for_steps(self, seconds: float) -> float:
         """A --time budget less the final validation's expected time: the run ends within one step of the budget."""
@@ -181,8 +186,7 @@ class Trainer:
     def budget_fraction(self) -> float | None:
         """The largest share of any budget spent so far (the run ends when one reaches 1).
 
-        Steps and epochs count from the run's start, so a resumed run continues the same
-        schedule; a --time budget is this run's seconds.
+        Steps, epochs and seconds count from the run's start, so a resumed run continues the same schedule.
         """
         c = self.config
         shares = []
@@ -192,7 +196,7 @@ class Trainer:
             shares.append(self.epoch / c.epochs)
         if c.seconds and self._started is not None:
             limit = self._seconds_for_steps(c.seconds)
-            shares.append(self._elapsed() / limit if limit > 0 else 1.0)
+            shares.append(self._spent() / limit if limit > 0 else 1.0)
         return min(1.0, max(shares)) if shares else None
 
     def _eta(self, steps_since: int, since: float) -> float | None:
@@ -206,7 +210,7 @@ class Trainer:
         if c.epochs is not None:
             left.append((c.epochs - self.epoch) * self.batcher.batches_per_epoch * per_step)
         if c.seconds is not None:
-            left.append(c.seconds - self._elapsed())
+            left.append(c.seconds - self._spent())
         return max(0.0, min(left)) if left else None
 
     # -- one step --------------------------------------------------------------------
@@ -347,6 +351,7 @@ class Trainer:
         meta = {
             "config": asdict(self.config),
             "step": self.step,
+            "seconds": self._spent(),
             "optimizer_t": self.optimizer.t,
             "data": self.batcher.state_dict(),
             "rng": self.rng.bit_generator.state,
@@ -363,9 +368,7 @@ class Trainer:
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Take back :meth:`checkpoint_state`; anything missing, mistyped or impossible is a one-line error."""
         try:
-            step, t = meta["step"], meta["optimizer_t"]
-            self._check_counts(step, t)
-            self.step = step
+            self.step, t, self._spent_before = saved_counts(meta)
             self.batcher.load_state_dict(meta["data"])
             self.rng.bit_generator.state = meta["rng"]
             self.history = History.from_dict(meta["history"])
@@ -377,15 +380,6 @@ class Trainer:
             self.states = self._carried_state(arrays)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as err:  # an RNG
             raise RnnplayError(f"the checkpoint's training state is incomplete ({err}): start a fresh run") from None
-
-    @staticmethod
-    def _check_counts(step: Any, t: Any) -> None:
-        """A saved step, and an optimizer step count no larger (skipped steps do not count for the optimizer)."""
-        try:
-            Param("step", int, 0, "", min=0, label="its step").check(step)
-            Param("optimizer_t", int, 0, "", min=0, max=step, label="its optimizer step").check(t)
-        except RnnplayError as err:
-            raise RnnplayError(f"the checkpoint's training state is unusable ({err}): start a fresh run") from None
 
     def _carried_state(self, arrays: dict[str, np.ndarray]) -> States:
         states = [list(s) for s in self.states]
