@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tracemalloc
@@ -184,11 +185,32 @@ def test_cli_ranks_units_and_colours_a_text(tmp_path: Path) -> None:
     assert (rank, layer, unit) == ("1", "0", "0") and float(corr) > 0.99
     assert "--unit 0:0" in lines[-1]
 
-    r = rnnplay("neurons", "parens.npz", "--unit", "0:0", "--text", "ab (ab) a", cwd=tmp_path)
+    r = rnnplay("neurons", "parens.npz", "--unit", "0:0", "--text", "ab (ab) a", "--color=always", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("layer 0 unit 0 (h): red positive, blue negative")
     assert "\x1b[38;5;16;48;5;196m(" in r.stdout  # deep red inside the parentheses
     assert "\x1b[38;5;16;48;5;21ma" in r.stdout  # deep blue outside
+
+
+COLOURING = ["-m", "rnnplay", "neurons", "parens.npz", "--unit", "0:0", "--text", "ab (ab) a"]
+
+
+@pytest.mark.parametrize("into", ["> coloured.txt", "| cat > coloured.txt"])
+def test_cli_colours_a_text_only_on_a_terminal(tmp_path: Path, into: str) -> None:
+    """As `sample --heat` does: a file or a pipe got the escape codes (the README says colours are off in a pipe);
+    now the text, and a line on stderr that says why and how to force them. A terminal still gets them."""
+    pexpect = pytest.importorskip("pexpect")
+    save_model(tmp_path / "parens.npz", parens_model())
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    r = subprocess.run(["bash", "-c", f'"$@" {into}', "-", sys.executable, *COLOURING], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "rnnplay: stdout is not a terminal, so no colours (use --color=always to force them)\n"
+    assert (tmp_path / "coloured.txt").read_text() == "layer 0 unit 0 (h): range -1.00 to +1.00\nab (ab) a\n"
+    child = pexpect.spawn(sys.executable, COLOURING, cwd=str(tmp_path), env={**env, "TERM": "xterm-256color"},
+                          timeout=60)
+    child.expect(pexpect.EOF)
+    assert "\x1b[38;5;16;48;5;196m(" in child.before.decode()  # deep red inside the parentheses
 
 
 def test_cli_mistakes_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str],

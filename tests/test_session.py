@@ -493,6 +493,21 @@ def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorde
     assert "/set seed" in rec.messages("info")[-1]
 
 
+def test_compare_shows_the_active_sampler_with_its_settings(session: Session, rec: Recorder) -> None:
+    """The active sampler's row was written with its defaults (top-k k=10 temperature=0.7), whatever /sampler and
+    /set had made of it; the others keep theirs."""
+    session.submit("/sampler top-k k=3")
+    session.submit("/set temperature 0.4")
+    session.submit("/set seed 5")
+    rows = dict(session.generation.compare("To be", length=15))
+    assert "top-k k=3 temperature=0.4" in rows and "top-p p=0.9 temperature=0.7" in rows
+    alone = generate(session.model, "To be", session.sampler, {"k": 3, "temperature": 0.4}, 15,
+                     np.random.default_rng(5), stop=session.stop)
+    assert rows["top-k k=3 temperature=0.4"] == "".join(alone)  # written with them, not only labelled so
+    kept = {row.label: row.params for row in session.generation.compares[-1].rows}
+    assert kept["top-k k=3 temperature=0.4"] == {"k": 3, "temperature": 0.4}  # and so kept for /transcript
+
+
 def test_compare_reads_a_long_seed_once_for_every_sampler(session: Session, rec: Recorder,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     long = "To be, or not to be, that is the question. " * 150

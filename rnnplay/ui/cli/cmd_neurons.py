@@ -3,8 +3,8 @@
 The colouring is the picture from Karpathy's "The Unreasonable Effectiveness of
 Recurrent Neural Networks": each character's background shows the unit's value
 after reading it, red for positive, blue for negative, white near zero
-(:func:`rnnplay.ui.console.neuron_text`). The colours are the output, so they are
-written even to a pipe or a file; ``NO_COLOR`` leaves them out.
+(:func:`rnnplay.ui.console.neuron_text`). As ``sample --heat`` does, it colours only a terminal's text, saying
+why not elsewhere (a pipe or a file, ``NO_COLOR``, a dumb terminal); ``--color=always`` forces the colours.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from rnnplay.corpora.text import memory_room, probe, read_stream
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
-from rnnplay.ui.cli.cmd_sample import read_stdin, read_text
+from rnnplay.ui.cli.cmd_sample import colour_console, read_stdin, read_text
 from rnnplay.ui.cli.progress import ProgressBar
-from rnnplay.ui.console import ansi, make_console, neuron_text, no_color
+from rnnplay.ui.console import ansi, neuron_text
 
 ORDER = 60
 # Bytes of memory held for each character of the text, found by measuring (docs/inspect.md): --find keeps the text,
@@ -68,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--file", metavar="PATH", help="read the text from a file (- reads stdin)")
     add_encoding_option(p, "--file and stdin")
     p.add_argument("--top", type=int, default=5, metavar="N", help="how many units --find shows (default 5)")
+    p.add_argument("--color", choices=["auto", "always"], default="auto",
+                   help="--unit's colours: on a terminal (auto, the default), or always, even to a pipe or a file")
     p.add_argument("--state", choices=["h", "c"], default="h", help="hidden output h (default) or LSTM cell state c")
     p.add_argument("--streams", type=int, metavar="N",
                    help="--find reads the text as N pieces side by side, each from a fresh state; faster on long "
@@ -153,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
     # c / max|c| over this text, which keeps a slow ramp (a line-position counter) visible
     scale = max(float(np.abs(acts).max()), 1e-12) if args.state == "c" else 1.0
     values = np.clip(acts / scale, -1.0, 1.0)
-    print(f"layer {layer} unit {unit} ({args.state}): red positive, blue negative; "
-          f"range {acts.min():+.2f} to {acts.max():+.2f}")
-    print(ansi(make_console(color=not no_color()), neuron_text(text, values.tolist())))
+    console, coloured = colour_console(args.color, sys.stdout, "--color=always")
+    legend = "red positive, blue negative; " if coloured else ""
+    print(f"layer {layer} unit {unit} ({args.state}): {legend}range {acts.min():+.2f} to {acts.max():+.2f}")
+    print(ansi(console, neuron_text(text, values.tolist())))
     return 0

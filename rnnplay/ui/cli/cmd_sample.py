@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.rng_seed)
     stop = unescape(args.stop) if args.stop else None
     out = sys.stdout
-    console, heat = heat_console(args.heat, out)
+    console, heat = colour_console(args.heat, out, "--heat=always")
     shown = visible if out.isatty() else str  # a terminal would act on ESC or CR; a pipe or file gets text as it is
     # a plugin's fault is named, in one line (a plugin cell's too, when a built-in sampler trips on it); what plugin
     # code prints goes to stderr, never into the text on stdout (``out``, taken above)
@@ -125,14 +125,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def heat_console(wanted: str | None, out: TextIO) -> tuple[Console, bool]:
-    """The console for ``out`` and whether it shows --heat's colours (saying why not, when they were asked for)."""
+def colour_console(wanted: str | None, out: TextIO, force: str) -> tuple[Console, bool]:
+    """The console for ``out`` and whether it shows colours, ``wanted`` "auto" (where they show: saying why not
+    when they do not, and that ``force`` forces them), "always", or None (none asked for)."""
     console = make_console(out, color=True if wanted == "always" else None)
     heat = wanted is not None and colours(console)
     if wanted == "auto" and not heat:
         why = ("NO_COLOR is set" if no_color() else "stdout is not a terminal" if not out.isatty()
                else f"the terminal is TERM={os.environ.get('TERM', '')!r}")
-        print(f"rnnplay: {why}, so no colours (use --heat=always to force them)", file=sys.stderr)
+        print(f"rnnplay: {why}, so no colours (use {force} to force them)", file=sys.stderr)
     return console, heat
 
 
