@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from rnnplay.core.ctrl_c import Terminated
+from rnnplay.core.errors import printable
 
 LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -86,6 +87,31 @@ def leave_now(code: int) -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code)
+
+
+class Farewell:
+    """The lines for the shell's screen as the app or the REPL leaves ("saved PATH", "… kept in FILE"), each said
+    once on stderr once the terminal is given back. ``said`` is called once every line got there:
+    the recovery file is let go (``RecoveryFile.said``); a terminal gone, or one that took nothing more, leaves it
+    to the next session to name."""
+
+    def __init__(self, said: Callable[[], None]) -> None:
+        self._said = said
+        self._lock = threading.Lock()
+        self._done: set[str] = set()
+        self._lost = False
+
+    def say(self, lines: Iterable[str]) -> None:
+        with self._lock:
+            new = [line for line in list(lines) if line not in self._done]
+            self._done.update(new)
+            try:  # the process's own stderr: sys.stderr may be Textual's yet, which shows nothing
+                for line in new:
+                    print(f"rnnplay: {printable(line)}", file=sys.__stderr__, flush=True)
+            except (OSError, ValueError, AttributeError):  # the terminal gone, or no stderr at all
+                self._lost = True
+            if not self._lost:
+                self._said()
 
 
 @contextlib.contextmanager

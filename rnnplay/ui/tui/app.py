@@ -42,7 +42,7 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import exit_code, hung_up, leave_through_loop
+from rnnplay.ui.leave_signals import Farewell, exit_code, hung_up, leave_through_loop
 from rnnplay.ui.tui.leave_keys import LeaveKeys
 from rnnplay.ui.tui.line_order import LineOrder
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, arrived
@@ -92,6 +92,7 @@ class RnnplayApp(App[None]):
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.leave_keys = LeaveKeys()  # a first Ctrl+Q or Ctrl+D that would lose a turn or typed text says so
         self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
+        self.saying = Farewell(session.generation.recovery.said)  # ... said once, after the app
         self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
         self.order = LineOrder(self._run_line)
         self._keeping_farewell = False
