@@ -456,3 +456,21 @@ def test_old_files_are_removed_as_a_session_starts_but_never_a_live_sessions_nor
     assert not old.exists() and not recent[-1].exists() and all(p.exists() for p in recent[:-1])
     assert live.exists() and Path(f"{live}.lock").exists() and unnamed.exists()
     assert not Path(f"{unnamed}.lock").exists()  # named now: a later start treats it as any file named already
+
+
+def test_the_apps_farewell_is_said_when_giving_the_terminal_back_hangs(env: dict[str, str], tmp_path: Path,
+                                                                      tiny_path: Path) -> None:
+    """The terminal stops taking output (flow control, a stalled ssh) as the app leaves on SIGTERM: giving it back
+    hangs, and the watchdog ended the process three seconds later without a word, the line naming the recovery file
+    lost with it. Now the watchdog writes the farewell first: it comes as soon as the terminal takes output again."""
+    with app_on_a_terminal(env, tmp_path, tiny_path) as (proc, master, reader):
+        os.write(master, b"to be\r")
+        wait_for(lambda: recovery_holding(tmp_path, "to be"), "the turn kept", TIMEOUT)
+        since = len(reader.chunks)
+        with output_stopped(proc.pid):
+            proc.send_signal(signal.SIGTERM)
+            wait_for(lambda: writing_to_stderr(proc.pid) >= 2 or proc.poll() is not None,
+                     "a second write waiting behind the app's own", TIMEOUT)
+        assert proc.wait(TIMEOUT) == 128 + signal.SIGTERM
+        kept = wait_for(lambda: re.search(KEPT, reader.shown(since)), "the farewell naming the file", TIMEOUT)
+    assert kept.group(1) == b"1 turn" and "```text\nto be\n```" in recovered(kept, tmp_path)
