@@ -6,6 +6,8 @@ no more often than that, so a kill -9, an OOM kill or a power loss loses at most
 when /transcript save writes the conversation, written again when more follows; finished as the session leaves
 (:meth:`RecoveryFile.finish`, with the turn still being written). The file is the process's own: its name holds
 the PID, and it is created only where no file has that name (``put_new``), then replaced by this process alone.
+Its name is held by a lock file until the leaving line reached the user (:meth:`RecoveryFile.said`): a session
+that ends without it leaves the lock file, and the next one names the file (``recovery_folder.py``).
 """
 
 from __future__ import annotations
