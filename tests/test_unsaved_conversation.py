@@ -8,12 +8,17 @@ screen. The app and the REPL run as a user starts them, in pseudo-terminals.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
-from contextlib import AbstractContextManager
+import termios
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -175,7 +180,8 @@ def test_the_repl_keeps_the_turns_as_it_goes_through_a_kill_9(env: dict[str, str
         child.expect(pexpect.EOF)
     text = path.read_text()
     assert text.startswith("# rnnplay transcript\n\n2 turns, saved ") and "```text\nto be\n```" in text
-    assert [p.name for p in conversations(tmp_path).iterdir()] == [path.name]  # no temporary file beside it
+    beside = sorted(p.name for p in conversations(tmp_path).iterdir())  # no temporary file beside it; the lock file
+    assert beside == [path.name, f"{path.name}.lock"]  # left: no line named the file (the next session names it)
 
 
 def test_a_transcript_save_removes_the_recovery_file_and_a_later_turn_writes_it_again(
@@ -262,3 +268,151 @@ def app_on_a_terminal(env: dict[str, str], cwd: Path,
     """The app on ``model`` in a pseudo-terminal of its own, once its first screen is drawn (see
     :func:`on_a_terminal.on_a_terminal`)."""
     return on_a_terminal([str(model)], env, cwd)
+
+
+NAMED_AT_START = rb"(\d+) unsaved conversations? from (?:a session|sessions) that ended without saying so: (\S+)"
+
+
+def started_saying(env: dict[str, str], tmp_path: Path, model: Path) -> tuple[bytes, pexpect.spawn]:
+    """A REPL started at a terminal: what it said between its greeting and its first prompt (the line naming earlier
+    sessions' files, if it has one), and the REPL."""
+    child = started_repl([str(model)], env, tmp_path)
+    return child.before, child
+
+
+def test_a_session_killed_outright_has_its_file_named_once_by_the_next(env: dict[str, str], tmp_path: Path,
+                                                                      tiny_path: Path) -> None:
+    """kill -9 after a turn: the file was there, but nothing ever said so; a session that left naming its file is
+    not named again, and the killed one's is named by the next session alone."""
+    said, child = started_saying(env, tmp_path, tiny_path)
+    try:
+        turn(child, "to be")
+        child.sendeof()
+        child.expect(KEPT)
+        told = Path(child.match.group(2).decode())
+        assert ended(child) == 0
+        said, child = started_saying(env, tmp_path, tiny_path)
+        assert b"that ended without saying so" not in said, said  # named at leaving: not named again
+        turn(child, "whether")
+        killed = wait_for(lambda: [p for p in conversations(tmp_path).glob("*.md") if p != told], "its file",
+                          TIMEOUT)[0]
+        child.kill(9)
+        child.expect(pexpect.EOF)
+        child.close()
+        said, child = started_saying(env, tmp_path, tiny_path)
+        named = re.search(NAMED_AT_START, said)
+        assert named is not None and named.group(1) == b"1", said
+        assert Path(named.group(2).decode()) == killed and "whether" in killed.read_text()
+        child.sendeof()
+        assert ended(child) == 0
+        said, child = started_saying(env, tmp_path, tiny_path)
+        assert b"that ended without saying so" not in said, said  # once
+        child.sendeof()
+        assert ended(child) == 0
+    finally:
+        child.close(force=True)
+    assert told.exists() and killed.exists()
+
+
+@contextmanager
+def output_stopped(pid: int) -> Iterator[None]:
+    """The terminal of process ``pid`` takes no output while the block runs (flow control, as behind a stalled ssh):
+    every write to it waits, and none of it gets through."""
+    terminal = os.open(f"/proc/{pid}/fd/2", os.O_RDWR | os.O_NOCTTY)
+    try:
+        termios.tcflow(terminal, termios.TCOOFF)
+        yield
+    finally:
+        with contextlib.suppress(termios.error):  # hung up meanwhile
+            termios.tcflow(terminal, termios.TCOON)
+        os.close(terminal)
+
+
+def writing_to_stderr(pid: int) -> int:
+    """How many threads of process ``pid`` wait in a write to its stderr now (Linux's /proc/PID/task/*/syscall)."""
+    waiting = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            waiting += (task / "syscall").read_text().split()[:2] == ["1", "0x2"]
+    return waiting
+
+
+def test_the_apps_file_is_named_by_the_next_session_when_its_terminal_took_nothing_more(
+        env: dict[str, str], tmp_path: Path, tiny_path: Path) -> None:
+    """A terminal that takes nothing more (a stalled ssh) while a turn streams, then SIGTERM, then the terminal gone:
+    the app's farewell reached nobody, and the file it named was never named anywhere. The next session names it."""
+    with app_on_a_terminal(env, tmp_path, tiny_path) as (proc, master, _):
+        os.write(master, b"to be\r")
+        wait_for(lambda: recovery_holding(tmp_path, "to be"), "the first turn kept", TIMEOUT)
+        os.write(master, b"/set length 100000\r")
+        with output_stopped(proc.pid):
+            os.write(master, b"whether\r")  # the turn runs, and its drawing waits
+            wait_for(lambda: writing_to_stderr(proc.pid), "the app's drawing to wait", TIMEOUT)
+            proc.send_signal(signal.SIGTERM)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, master)  # the terminal gone, its master end closed (the helper closes /dev/null instead)
+            os.close(null)
+        assert proc.wait(TIMEOUT) in (128 + signal.SIGHUP, 128 + signal.SIGTERM)
+    said, child = started_saying(env, tmp_path, tiny_path)
+    try:
+        named = re.search(NAMED_AT_START, said)
+        assert named is not None and named.group(1) == b"1", said
+        assert "```text\nto be\n```" in Path(named.group(2).decode()).read_text()
+        child.sendeof()
+        assert ended(child) == 0
+    finally:
+        child.close(force=True)
+
+
+def test_old_files_are_removed_as_a_session_starts_but_never_a_live_sessions_nor_one_not_named_yet(
+        env: dict[str, str], tmp_path: Path, tiny_path: Path) -> None:
+    """The files piled up forever. Now a start removes the ones named already that are older than 30 days or past
+    the 100 newest; a file whose lock another process holds (a session running beside, here a process holding the
+    lock as a session does) stays, however old, and so does an old one no line named yet: it is named first."""
+    folder = conversations(tmp_path)
+    folder.mkdir(parents=True)
+    now = time.time()
+
+    def made(name: str, days: float, lock: bool = False) -> Path:
+        path = folder / f"unsaved-{name}.md"
+        path.write_text(f"# rnnplay transcript\n\n{name}\n")
+        if lock:
+            Path(f"{path}.lock").write_text("1 conversation\n")
+        os.utime(path, (now - days * 86_400, now - days * 86_400))
+        return path
+
+    old, live, unnamed = made("old", 31), made("live", 40, lock=True), made("unnamed", 45, lock=True)
+    recent = [made(f"recent-{n:03d}", n / 1000) for n in range(101)]  # the last of them past the 100 newest
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()",
+                               f"{live}.lock"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        said, child = started_saying(env, tmp_path, tiny_path)
+        child.sendeof()
+        assert ended(child) == 0
+    finally:
+        holder.communicate(b"")
+    named = re.search(NAMED_AT_START, said)
+    assert named is not None and Path(named.group(2).decode()) == unnamed, said
+    assert not old.exists() and not recent[-1].exists() and all(p.exists() for p in recent[:-1])
+    assert live.exists() and Path(f"{live}.lock").exists() and unnamed.exists()
+    assert not Path(f"{unnamed}.lock").exists()  # named now: a later start treats it as any file named already
+
+
+def test_the_apps_farewell_is_said_when_giving_the_terminal_back_hangs(env: dict[str, str], tmp_path: Path,
+                                                                      tiny_path: Path) -> None:
+    """The terminal stops taking output (flow control, a stalled ssh) as the app leaves on SIGTERM: giving it back
+    hangs, and the watchdog ended the process three seconds later without a word, the line naming the recovery file
+    lost with it. Now the watchdog writes the farewell first: it comes as soon as the terminal takes output again."""
+    with app_on_a_terminal(env, tmp_path, tiny_path) as (proc, master, reader):
+        os.write(master, b"to be\r")
+        wait_for(lambda: recovery_holding(tmp_path, "to be"), "the turn kept", TIMEOUT)
+        since = len(reader.chunks)
+        with output_stopped(proc.pid):
+            proc.send_signal(signal.SIGTERM)
+            wait_for(lambda: writing_to_stderr(proc.pid) >= 2 or proc.poll() is not None,
+                     "a second write waiting behind the app's own", TIMEOUT)
+        assert proc.wait(TIMEOUT) == 128 + signal.SIGTERM
+        kept = wait_for(lambda: re.search(KEPT, reader.shown(since)), "the farewell naming the file", TIMEOUT)
+    assert kept.group(1) == b"1 turn" and "```text\nto be\n```" in recovered(kept, tmp_path)

@@ -68,7 +68,7 @@ class UnitsFound:
 
 @dataclass(frozen=True)
 class Message:
-    level: str  # "info", "warning" or "error"
+    level: str  # "info", "note" (an aside, shown dim), "warning" or "error"
     text: str
 
 

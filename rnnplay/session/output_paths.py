@@ -168,7 +168,7 @@ class LockHeld(RnnplayError):
         self.pid, self.holder = pid, holder
 
 
-HOLDERS = ("training", "sweep", "save", "export")  # what may hold an output's lock, as its lock file says
+HOLDERS = ("training", "sweep", "save", "export", "conversation")  # what may hold an output's lock, as its file says
 
 
 class OutputLock:
@@ -183,8 +183,10 @@ class OutputLock:
 
     held: ClassVar[dict[Path, OutputLock]] = {}  # this process's locks, by their lock file's path
 
-    def __init__(self, out: str | os.PathLike[str], key: str = "--out", holder: str = "training") -> None:
+    def __init__(self, out: str | os.PathLike[str], key: str = "--out", holder: str = "training",
+                 fix: str = "choose another --out folder") -> None:
         self.out = Path(out)
+        self.fix = fix  # what to do when the lock file cannot be written
         self.path = lock_file(out)
         self.key = key  # how the user names this output, for the advice when another run holds it
         self.holder = holder  # one of HOLDERS
@@ -236,7 +238,7 @@ class OutputLock:
         except OSError as err:
             self._let_go()  # locked but not written (a full disk): leave nothing behind
             raise RnnplayError(f"cannot write the lock file {self.path}: {err.strerror or err}; "
-                               f"{out_of_room_hint(err, 'choose another --out folder')}") from None
+                               f"{out_of_room_hint(err, self.fix)}") from None
 
     def _try_lock(self) -> Any:
         """The locked lock file; None when it was removed meanwhile (try again); an error when another run holds it,

@@ -6,6 +6,8 @@ no more often than that, so a kill -9, an OOM kill or a power loss loses at most
 when /transcript save writes the conversation, written again when more follows; finished as the session leaves
 (:meth:`RecoveryFile.finish`, with the turn still being written). The file is the process's own: its name holds
 the PID, and it is created only where no file has that name (``put_new``), then replaced by this process alone.
+Its name is held by a lock file until the leaving line reached the user (:meth:`RecoveryFile.said`): a session
+that ends without it leaves the lock file, and the next one names the file (``recovery_folder.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 from rnnplay.core.atomic_write import NameTaken
 from rnnplay.core.errors import RnnplayError
+from rnnplay.session.output_paths import OutputLock
+from rnnplay.session.recovery_folder import hold, look_over, recovered
 from rnnplay.session.transcript import Conversation, recovery_path, save_transcript
 
 RECOVERY_SECONDS = 2.0  # the most the file lags behind the conversation, and the least time between two writes
@@ -42,9 +46,13 @@ class RecoveryFile:
         self._timer: threading.Timer | None = None
         self._last = float("-inf")  # time.monotonic() of the last write
         self._warned = False
+        self._held: OutputLock | None = None  # the lock on the file's name, held until its line is said
+        self.recovered: str | None = None  # the line about earlier sessions' files, for the greeting
 
     def follow(self) -> None:
-        """Keep the file as the conversation goes from now on (:meth:`changed` writes it)."""
+        """Keep the file as the conversation goes from now on (:meth:`changed` writes it); the files of earlier
+        sessions looked over first (``recovery_folder.py``): :attr:`recovered` names those no line named."""
+        self.recovered = recovered(look_over(recovery_path().parent))
         self._following = True
 
     def changed(self) -> None:
@@ -83,22 +91,27 @@ class RecoveryFile:
 
     def _create(self, conversation: Conversation) -> None:
         """The file made where no file is: a name another process took (its PID in another namespace, or a file
-        left from before) is never replaced, the next name tried."""
+        left from before) is never replaced, the next name tried. The name is held (its lock file,
+        ``recovery_folder.py``) before the file is there, so that a session starting meanwhile leaves it alone."""
+        first = self.path or recovery_path()
         for attempt in range(100):
-            path = self.path or recovery_path()
-            if attempt:
-                path = path.with_name(f"{path.stem}-{attempt + 1}{path.suffix}")
+            path = first.with_name(f"{first.stem}-{attempt + 1}{first.suffix}") if attempt else first
+            lock = self._held if path == self.path else hold(path)
+            if lock is None:
+                continue
             try:
                 save_transcript(path, conversation)
-            except NameTaken:
-                continue
-            except RnnplayError:
-                if not os.path.lexists(path):
-                    raise
-                continue  # "exists": taken before the check
-            self.path, self._on_disk = path, True
+            except RnnplayError as err:  # NameTaken among them
+                if lock is not self._held:
+                    lock.__exit__()
+                if isinstance(err, NameTaken) or os.path.lexists(path):
+                    continue  # "exists": taken before the check
+                raise
+            if lock is not self._held:
+                self._let_go()
+            self.path, self._on_disk, self._held = path, True, lock
             return
-        raise RnnplayError(f"cannot name a new file beside {self.path or recovery_path()}: 100 names are taken")
+        raise RnnplayError(f"cannot name a new file beside {first}: 100 names are taken")
 
     def saved(self, size: Size) -> None:
         """/transcript save wrote the conversation (of ``size``): the file holds nothing more, and goes."""
@@ -128,6 +141,18 @@ class RecoveryFile:
                 return f"{unsaved(conversation, self._saved)}, and not kept either: {err}"
             self._told = conversation.size
             return f"{unsaved(conversation, self._saved)}: kept in {self.path}"
+
+    def said(self) -> None:
+        """The line :meth:`finish` gave reached the user (or there was none): the name is let go, and the next session
+        does not name the file again. Until then a session that ends (killed, or its terminal taking nothing more)
+        leaves the lock file, and the next one names the file as it starts."""
+        with self._lock:
+            self._let_go()
+
+    def _let_go(self) -> None:
+        if self._held is not None:
+            self._held.__exit__()
+            self._held = None
 
 
 def unsaved(conversation: Conversation, saved: Size) -> str:

@@ -172,10 +172,10 @@ class Session:
 
     def greet(self) -> None:
         """The first line a front end shows: what is loaded and what to do."""
-        if self.model is None:
-            self.info(no_model())
-        else:
-            self.info(f"{printable(self.model_name)}: type a few characters and press Enter; /help lists the commands")
+        self.info(no_model() if self.model is None else
+                  f"{printable(self.model_name)}: type a few characters and press Enter; /help lists the commands")
+        if self.generation.recovery.recovered:  # earlier sessions' conversations no line named (recovery_folder.py)
+            self.emit(Message("note", self.generation.recovery.recovered))
 
     def quit(self) -> None:
         self.emit(QuitRequested())

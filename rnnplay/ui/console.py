@@ -27,7 +27,7 @@ from rich.text import Text
 # to green (it expected it): a probability below ``bound`` takes ``code``.
 HEAT = ((0.01, 196), (0.05, 202), (0.1, 208), (0.2, 214), (0.35, 220), (0.5, 190), (0.7, 154), (0.9, 118),
         (1.01, 46))
-LEVEL_STYLES = {"info": "", "warning": "yellow", "error": "bold red"}  # a session message's look, by its level
+LEVEL_STYLES = {"info": "", "note": "dim", "warning": "yellow", "error": "bold red"}  # a session message's look
 SEED_STYLE = "bold cyan"  # the seed as typed; the continuation after it keeps the terminal's colour
 DIM = "dim"
 CLEAR_SCREEN = str(Control.clear()) + str(Control.home())  # the cursor ends at the start of the first line

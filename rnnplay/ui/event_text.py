@@ -92,7 +92,7 @@ class EventText:
 
     @text.register
     def _message(self, e: Message) -> Text:
-        prefix = "" if e.level == "info" else f"{e.level}: "
+        prefix = "" if e.level in ("info", "note") else f"{e.level}: "
         return Text(prefix + visible(e.text), style=LEVEL_STYLES.get(e.level, ""))  # a CR or BEL shown, not dropped
 
     @text.register

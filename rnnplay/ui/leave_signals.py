@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from rnnplay.core.ctrl_c import Terminated
+from rnnplay.core.errors import printable
 
 LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -86,6 +87,40 @@ def leave_now(code: int) -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code)
+
+
+class Farewell:
+    """The lines for the shell's screen as the app or the REPL leaves ("saved PATH", "… kept in FILE"), each said
+    once on stderr, by whichever thread gets there first: the front end once the terminal is given back, or the
+    app's watchdog when giving it back hangs (:meth:`say_then_exit`). ``said`` is called once every line got there:
+    the recovery file is let go (``RecoveryFile.said``); a terminal gone, or one that took nothing more, leaves it
+    to the next session to name."""
+
+    def __init__(self, said: Callable[[], None]) -> None:
+        self._said = said
+        self._lock = threading.Lock()
+        self._done: set[str] = set()
+        self._lost = False
+
+    def say(self, lines: Iterable[str]) -> None:
+        with self._lock:
+            new = [line for line in list(lines) if line not in self._done]
+            self._done.update(new)
+            try:  # the process's own stderr: while the app runs, sys.stderr is Textual's, which shows nothing
+                for line in new:
+                    print(f"rnnplay: {printable(line)}", file=sys.__stderr__, flush=True)
+            except (OSError, ValueError, AttributeError):  # the terminal gone, or no stderr at all
+                self._lost = True
+            if not self._lost:
+                self._said()
+
+    def say_then_exit(self, lines: Iterable[str], code: int, within: float) -> None:
+        """For a watchdog: :meth:`say` ``lines`` (a terminal that takes nothing more blocks the write: waited for at
+        most ``within`` seconds), then end the process at once with ``code``."""
+        sayer = threading.Thread(target=self.say, args=(lines,), daemon=True)
+        sayer.start()
+        sayer.join(within)
+        os._exit(code)
 
 
 @contextlib.contextmanager

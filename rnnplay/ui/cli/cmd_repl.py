@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError
 from rnnplay.ui.cli import model_command, require_stdin
 from rnnplay.ui.event_text import EventText
 
@@ -29,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
-    from rnnplay.ui.leave_signals import leave_now
+    from rnnplay.ui.leave_signals import Farewell, leave_now
     from rnnplay.ui.repl.app import Repl
 
     require_stdin("repl")
@@ -46,9 +45,7 @@ def run(args: argparse.Namespace) -> int:
     code = repl.run()
     if not repl.piped or repl.behind:  # a script's stdout holds its turns, unless one was left unfinished
         kept = session.generation.keep_unsaved()  # a conversation not saved, to a recovery file
-        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
-            if kept:
-                print(f"rnnplay: {printable(kept)}", file=sys.stderr, flush=True)
+        Farewell(session.generation.recovery.said).say([kept] if kept else [])  # the terminal may be gone
     if repl.behind:  # a plugin's thread that never returns: the interpreter's exit would wait on it
         leave_now(code)
     return code

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 
-from rnnplay.core.errors import printable
 from rnnplay.ui.cli import model_command, require_stdin
 
 ORDER = 1
@@ -51,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
     crashed = app.return_code != 0 or app._exception is not None
     if crashed:
         app.farewell.append("the app ended on an unexpected error (a bug in rnnplay: please report it)")
-    for line in app.farewell:  # on the shell's screen again: where that checkpoint went ("saved PATH")
-        with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
-            print(f"rnnplay: {printable(line)}", file=sys.stderr, flush=True)
+    app.saying.say(app.farewell)  # on the shell's screen again: where that checkpoint went ("saved PATH")
     behind = stuck or session.runner.left_behind()  # a thread that never returns: it cannot be ended in Python
     code = exit_code(app.left_by) or (130 if behind else int(not kept or crashed))
     if behind:  # the session is closed and a training saved (or left behind, its last checkpoint named)

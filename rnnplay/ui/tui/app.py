@@ -9,7 +9,6 @@ class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import threading
@@ -42,7 +41,7 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import exit_code, hung_up, leave_through_loop
+from rnnplay.ui.leave_signals import Farewell, exit_code, hung_up, leave_through_loop
 from rnnplay.ui.tui.leave_keys import LeaveKeys
 from rnnplay.ui.tui.line_order import LineOrder
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, arrived
@@ -53,6 +52,7 @@ from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, Work
 
 HANGUP_CHECK = 1.0  # seconds between looks at whether the terminal is still there
 EXIT_GRACE = 3.0  # seconds the app may take to exit after a signal, once the session is closed
+SAY_GRACE = 2.0  # seconds the watchdog waits for its farewell to be written, then ends the process all the same
 KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
         "Shift+Enter as Enter) · a paste keeps its lines\n"
         "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
@@ -92,6 +92,7 @@ class RnnplayApp(App[None]):
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.leave_keys = LeaveKeys()  # a first Ctrl+Q or Ctrl+D that would lose a turn or typed text says so
         self.farewell: list[str] = []  # what the session said while the app closed it: the shell's to show
+        self.saying = Farewell(session.generation.recovery.said)  # ... said once, after the app or by the watchdog
         self.submitting: set[threading.Thread] = set()  # the threads running a line now (a plugin's may never end)
         self.order = LineOrder(self._run_line)
         self._keeping_farewell = False
@@ -162,9 +163,10 @@ class RnnplayApp(App[None]):
     @work(thread=True, group="close")
     def close_then_leave(self, signum: int) -> None:
         self.close_session()
-        # After SIGHUP the terminal is gone and Textual may wait forever to restore it: the checkpoint is
-        # saved, so a process still here a few seconds after exit() was asked ends without waiting.
-        watchdog = threading.Timer(EXIT_GRACE, os._exit, (exit_code(signum),))
+        # After SIGHUP the terminal is gone and Textual may wait forever to restore it (or the terminal takes
+        # nothing more): the checkpoint is saved, so a process still here a few seconds after exit() was asked
+        # says its farewell, where the terminal takes it, and ends without waiting.
+        watchdog = threading.Timer(EXIT_GRACE, self.saying.say_then_exit, (self.farewell, exit_code(signum), SAY_GRACE))
         watchdog.daemon = True
         watchdog.start()
         self.call_from_thread(self.exit)
