@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnplay.core import address_space, freed_memory, products, step_memo, threads
+from rnnplay.core.errors import counted
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -127,7 +128,7 @@ def fitting(n: int) -> int:
     each = address_space.thread_room()
     fit = address_space.threads_fitting(n, each)
     if fit < n:
-        instead = f"{fit} worker threads" if fit else "no worker threads (the step's chunks run one by one)"
+        instead = counted(fit, "worker thread") if fit else "no worker threads (the step's chunks run one by one)"
         notes.append(f"{instead} instead of {n}: {address_space.described()} leaves room for no more, as each maps "
                      f"{each // address_space.MIB} MiB of address space; the results are the same, only slower")
     return fit

@@ -109,7 +109,7 @@ def test_training_under_a_limit_starts_the_worker_threads_that_fit(threads: list
     if threads:
         assert notes == []
     else:
-        assert len(notes) == 1 and re.fullmatch(r"note: [1-7] worker threads instead of 8: the address-space limit "
+        assert len(notes) == 1 and re.fullmatch(r"note: [1-7] worker threads? instead of 8: the address-space limit "
                                                 r"of 1,100 MiB \(ulimit -v\) leaves room for no more.*", notes[0])
     with np.load(sandbox.work / "free.npz") as a, np.load(sandbox.work / "capped.npz") as b:
         weights = [name for name in a.files if name.startswith("param/")]
