@@ -232,3 +232,27 @@ def test_ctrl_c_while_adding_leaves_no_chunk_running(monkeypatch: pytest.MonkeyP
         parallel_step.loss_and_grads(model, inputs, targets, carried(model, 43), workers=3)
     assert running == []  # every chunk begun had finished before the interrupt reached the caller
     assert 1 < len(started) < B // 4  # some were at work then, the rest were cancelled
+
+
+def test_without_room_for_a_worker_thread_the_caller_takes_the_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under an address-space limit that leaves no room for a thread's mappings, no pool starts: the calling
+    thread runs the chunks in order, the weights are those of any worker count, and a note says so, once."""
+    two = train(2, LSTMCell())
+    monkeypatch.setattr(parallel_step, "_pools", {})
+    monkeypatch.setattr(parallel_step.address_space, "threads_fitting", lambda wanted, each: 0)
+    started = threading.active_count()
+    none = train(3, LSTMCell())
+    assert threading.active_count() == started
+    assert all(np.array_equal(w, none[name]) for name, w in two.items())
+    notes = parallel_step.take_notes()
+    assert len(notes) == 1 and notes[0].startswith("no worker threads (the step's chunks run one by one) instead of 3")
+    assert parallel_step.take_notes() == []
+
+
+def test_a_fixed_thread_count_is_the_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--threads 1`` (or RNNPLAY_THREADS=1) asks for one busy thread: one worker, not 4 a core."""
+    monkeypatch.setattr(parallel_step, "WORKERS", None)
+    monkeypatch.setattr(parallel_step.threads, "fixed_count", lambda: 1)
+    assert parallel_step.worker_count() == 1
+    monkeypatch.setattr(parallel_step.threads, "fixed_count", lambda: None)
+    assert parallel_step.worker_count() == parallel_step.THREADS_PER_CORE * parallel_step.threads.usable_cores()

@@ -88,3 +88,10 @@ def has_room(nbytes: int) -> bool:
         return False
     probe.close()
     return True
+
+
+def threads_fitting(wanted: int, each: int) -> int:
+    """How many of ``wanted`` threads that each map ``each`` bytes the limit leaves room for now (0 … ``wanted``);
+    ``wanted`` without a limit."""
+    left = room()
+    return wanted if left is None else max(0, min(wanted, left // each))

@@ -17,6 +17,9 @@ step holds a few chunks' gradients at a time rather than all K), and every
 product runs on one BLAS thread (:func:`rnnplay.core.threads.one_blas_thread`):
 the result does not depend on how many workers there are, which worker took which
 chunk, or the machine's load — the same seed gives the same weights, bit for bit.
+So under an address-space limit (``ulimit -v``) that leaves no room for every worker's
+stack, malloc arena and BLAS buffer, the pool has the workers that fit, and with none the
+calling thread takes the chunks (:func:`fitting`; the run says so once, :func:`take_notes`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rnnplay.core import address_space, freed_memory, products, step_memo, threads
+from rnnplay.core.errors import counted
 
 if TYPE_CHECKING:
     from rnnplay.core.dropout import Masks
@@ -46,7 +50,8 @@ THREADS_PER_CORE = 4  # the scheduler shares a core between its runnable threads
 Grads = dict[str, np.ndarray]
 ChunkResult = tuple[float, Grads, "States"]
 
-_pools: dict[int, ThreadPoolExecutor] = {}
+_pools: dict[int, ThreadPoolExecutor | None] = {}  # None: no room for a thread (fitting)
+notes: list[str] = []  # what the user is to be told about the worker threads (take_notes)
 _pools_lock = threading.Lock()
 
 
@@ -90,24 +95,50 @@ def chunk_streams(step: int, compiled: Callable[[], bool]) -> int:
 
 
 def worker_count() -> int:
-    """How many worker threads take chunks: WORKERS if set, else THREADS_PER_CORE per usable core.
+    """How many worker threads take chunks: WORKERS if set, else the count ``--threads N`` fixed, else
+    THREADS_PER_CORE per usable core.
 
     More workers than cores, because the scheduler gives each runnable thread on a
     core an equal share of it: beside another process's busy thread, one worker gets
     half that core and four get four fifths, while the chunk queue keeps the workers on
     the free core busy. On a quiet machine the extra threads cost little: a chunk's
-    work is long next to a switch between threads. The count never changes the result.
+    work is long next to a switch between threads. ``--threads N`` asks for N threads
+    busy at once, so N workers. The count never changes the result.
     """
-    return WORKERS or THREADS_PER_CORE * threads.usable_cores()
+    return WORKERS or threads.fixed_count() or THREADS_PER_CORE * threads.usable_cores()
 
 
-def pool(workers: int | None = None) -> ThreadPoolExecutor:
-    """The persistent pool of ``workers`` threads (default: :func:`worker_count`)."""
+def pool(workers: int | None = None) -> ThreadPoolExecutor | None:
+    """The persistent pool of ``workers`` threads (default: :func:`worker_count`), or of as many as the
+    address-space limit leaves room for (:func:`fitting`); None when not one fits: the caller runs the chunks."""
     n = workers or worker_count()
     with _pools_lock:
         if n not in _pools:
-            _pools[n] = started_pool(n)
+            fit = fitting(n)
+            _pools[n] = _pools.get(fit) or (started_pool(fit) if fit else None)
         return _pools[n]
+
+
+def fitting(n: int) -> int:
+    """``n``, or fewer under an address-space limit that leaves no room for ``n`` threads' mappings; a note says so.
+
+    The result is the same on any number of workers (the chunks are summed in order), and on
+    none: the calling thread then takes the chunks one by one.
+    """
+    each = address_space.thread_room()
+    fit = address_space.threads_fitting(n, each)
+    if fit < n:
+        instead = counted(fit, "worker thread") if fit else "no worker threads (the step's chunks run one by one)"
+        notes.append(f"{instead} instead of {n}: {address_space.described()} leaves room for no more, as each maps "
+                     f"{each // address_space.MIB} MiB of address space; the results are the same, only slower")
+    return fit
+
+
+def take_notes() -> list[str]:
+    """The notes on worker threads not started (:func:`fitting`) since the last call, each once."""
+    taken = notes[:]
+    del notes[: len(taken)]
+    return taken
 
 
 def started_pool(n: int) -> ThreadPoolExecutor:
@@ -180,19 +211,30 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     """
     executor = pool(workers or min(worker_count(), len(bounds)))  # no idle threads in the pool
     memo = step_memo.StepMemo()  # what every chunk derives from the weights, made once (step_memo)
-    futures: list[Future[ChunkResult]] = []
+    tasks = chunk_tasks(model, inputs, targets, states, masks, bounds, total or inputs.shape[0] * inputs.shape[1],
+                        memo)
     summed = ChunkSum()
+    if executor is None:  # no room for a worker thread (fitting): the chunks one by one, in this thread
+        for task in tasks:
+            summed.add(chunk_loss_and_grads(*task))
+        return summed
+    futures: list[Future[ChunkResult]] = []
     with all_finished(futures):
-        for lo, hi in bounds:
-            part = slice(lo, hi)
-            chunk_states, chunk_masks = streams_part(states, masks, part)
-            futures.append(executor.submit(chunk_loss_and_grads, model, inputs[:, part], targets[:, part],
-                                           chunk_states, chunk_masks, total or inputs.shape[0] * inputs.shape[1],
-                                           memo))
+        for task in tasks:
+            futures.append(executor.submit(chunk_loss_and_grads, *task))
         while futures:
             summed.add(futures[0].result())
             del futures[0]  # the future held the chunk's result: its gradients go with it
     return summed
+
+
+def chunk_tasks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
+                bounds: list[tuple[int, int]], total: int, memo: step_memo.StepMemo) -> Iterator[tuple[Any, ...]]:
+    """The arguments of :func:`chunk_loss_and_grads` for each chunk of ``bounds``, in order."""
+    for lo, hi in bounds:
+        part = slice(lo, hi)
+        chunk_states, chunk_masks = streams_part(states, masks, part)
+        yield model, inputs[:, part], targets[:, part], chunk_states, chunk_masks, total, memo
 
 
 @contextmanager

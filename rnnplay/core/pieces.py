@@ -50,9 +50,9 @@ def run(work: Callable[[Piece], R], numbers: int) -> list[R]:
     """``work(piece)`` for every piece of a pass over ``numbers`` numbers, at once on the step's pool; the results
     in the pieces' order. If interrupted, no piece is still running when the exception goes on."""
     count = 1 if numbers < SMALL else threads.usable_cores()
-    if count == 1:
-        return [work(Piece(0, 1))]
-    executor = parallel_step.pool()
+    executor = parallel_step.pool() if count > 1 else None
+    if executor is None:  # one piece, or no room for a worker thread (parallel_step.fitting): the same pieces here
+        return [work(Piece(k, count)) for k in range(count)]
     futures: list[Future[R]] = []
     with parallel_step.all_finished(futures):
         futures.extend(executor.submit(work, Piece(k, count)) for k in range(count))

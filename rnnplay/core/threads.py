@@ -80,6 +80,11 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def fixed_count() -> int | None:
+    """The thread count ``--threads N`` or ``RNNPLAY_THREADS=N`` fixed, once :func:`start` took it; else None."""
+    return None if _policy is None else _policy.fixed
+
+
 def parse_threads(text: str, source: str) -> int | None:
     """A thread count from the user (``source``: ``--threads `` or ``RNNPLAY_THREADS=``); None for ``auto``."""
     cores = usable_cores()

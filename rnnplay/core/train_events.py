@@ -44,6 +44,12 @@ class SkippedEvent:
 
 
 @dataclass
+class NoteEvent:
+    step: int  # the step it was noted at, from 0 (before the first is done)
+    text: str  # what the user is to know about how the run trains (fewer worker threads), said once
+
+
+@dataclass
 class FinishedEvent:
     step: int
     train_loss: float
@@ -57,7 +63,7 @@ class FinishedEvent:
         return f" (at step {self.val_step})" if self.val_step not in (None, self.step) else ""
 
 
-Event = StepEvent | ValidationEvent | SampleEvent | SkippedEvent | FinishedEvent
+Event = StepEvent | ValidationEvent | SampleEvent | SkippedEvent | NoteEvent | FinishedEvent
 
 
 @dataclass

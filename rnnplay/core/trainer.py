@@ -8,7 +8,7 @@ One step::
     optimizer.step(params, grads, lr(step))
 
 ``Trainer.run()`` is a generator of events (:class:`StepEvent`,
-:class:`ValidationEvent`, :class:`SampleEvent`, :class:`SkippedEvent`, and a
+:class:`ValidationEvent`, :class:`SampleEvent`, :class:`SkippedEvent`, :class:`NoteEvent`, and a
 final :class:`FinishedEvent`, declared in :mod:`.train_events`) that the CLI and
 the TUI render; its settings are a :class:`~.train_config.TrainConfig`. A step's
 validation, when one is due, comes before its StepEvent. Everything that
@@ -57,6 +57,7 @@ from rnnplay.core.train_events import (
     Event,
     FinishedEvent,
     History,
+    NoteEvent,
     Reading,
     SampleEvent,
     SkippedEvent,
@@ -293,6 +294,7 @@ class Trainer:
         last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
         while not self._budget_done() and not self._stop.is_set():
             result = self.train_step()
+            yield from (NoteEvent(self.step, note) for note in parallel_step.take_notes())  # fewer worker threads
             steps_done += 1
             if steps_done == 1:  # the ETA is paced by the steps after it: the first loads kernels and memory
                 first_done = time.perf_counter()

@@ -7,7 +7,7 @@ A training job forwards the trainer's own events (:mod:`rnnplay.core.train_event
 in type: :class:`StepEvent` for step 1, then at most one each 0.1 s, and the run's last step
 when it ends, its ``loss`` the mean over the steps since the last one forwarded (the others
 are not forwarded);
-:class:`ValidationEvent`, :class:`SampleEvent` and :class:`SkippedEvent` each time; then the
+:class:`ValidationEvent`, :class:`SampleEvent`, :class:`SkippedEvent` and :class:`NoteEvent` each time; then the
 session's own :class:`TrainingEnded` once the checkpoint is saved.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rnnplay.core.neurons import Unit
-from rnnplay.core.train_events import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.core.train_events import NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 
 
 @dataclass(frozen=True)
@@ -140,5 +140,5 @@ class CompareShown:
 
 
 Event = (Message | TurnStarted | Chunk | TurnEnded | TrainingEnded
-         | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | Changed | Cleared | QuitRequested
+         | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | NoteEvent | Changed | Cleared | QuitRequested
          | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown | ScoreShown | UnitsFound)

@@ -30,7 +30,7 @@ from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
 from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
-from rnnplay.core.train_events import FinishedEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.core.train_events import FinishedEvent, NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.text import ENCODING_OPTION
@@ -321,7 +321,7 @@ class Runner:
                         self._checkpoint(job)
                 case ValidationEvent():
                     self._on_validation(job, event)
-                case SampleEvent() | SkippedEvent():
+                case SampleEvent() | SkippedEvent() | NoteEvent():
                     self.session.emit(event)
 
     def _forward_step(self, forwarded: StepEvent | None) -> None:

@@ -16,7 +16,7 @@ from functools import singledispatchmethod
 from rich.text import Text
 
 from rnnplay.builtin.inspect_commands import unit_command
-from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.core.trainer import NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import describe_char
 from rnnplay.session.events import Message, ScoreShown, TrainingEnded, UnitsFound
 from rnnplay.ui.console import DIM, LEVEL_STYLES, visible
@@ -89,6 +89,10 @@ class EventText:
     @text.register
     def _skipped(self, e: SkippedEvent) -> Text:
         return Text(f"step {e.step}: {e.reason}", style=LEVEL_STYLES["warning"])
+
+    @text.register
+    def _note(self, e: NoteEvent) -> Text:
+        return Text(f"note: {e.text}")
 
     @text.register
     def _message(self, e: Message) -> Text:

@@ -13,10 +13,13 @@ threads and the compiled kernels are on, as a user runs them.
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .harness import Outcome, Sandbox, assert_one_line_error, limit_address_space
@@ -84,3 +87,30 @@ def test_a_piped_text_larger_than_the_limit_is_streamed(command: str, sandbox: S
         assert said.endswith(f" on {PIPED_MIB * 6 - 1:,} characters of stdin\n"), said
     else:
         assert len(said) == PIPED_MIB * len(LINE) + 6 and said.startswith(LINE)  # the seed as it came, 5 more
+
+
+FEWER_WORKERS_MIB = 1100  # room for a few of the step's 8 worker threads (104 MiB of mappings each), not all
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="8 workers: 4 a core, on 2 cores or more")
+@pytest.mark.parametrize("threads", [[], ["--threads", "1"]], ids=["auto", "one"])
+def test_training_under_a_limit_starts_the_worker_threads_that_fit(threads: list[str], sandbox: Sandbox) -> None:
+    """A 2-layer LSTM of 128 units needs about 300 MB, yet under ``ulimit -v`` of 1.2 GB every step was refused:
+    its 8 worker threads' stacks, malloc arenas and BLAS buffers did not fit beside numba's compiler. Now the
+    threads that fit start, a note says so, and the weights are the unlimited run's, bit for bit; ``--threads 1``
+    starts one worker (it asked for 8 too), which fits, so nothing is noted."""
+    (sandbox.work / "t.txt").write_text(TEXT * 4)
+    args = ["train", "t.txt", "--hidden", "128", "--layers", "2", "--steps", "3", "--val-every", "0", *threads]
+    free = sandbox.run([*args, "--out", "free.npz"], env=AS_A_USER_RUNS, timeout=300)
+    capped = sandbox.run([*args, "--out", "capped.npz"], env=AS_A_USER_RUNS, address_space=FEWER_WORKERS_MIB * MIB,
+                         timeout=300)
+    assert free.code == 0 and capped.code == 0, capped.stderr[-2000:]
+    notes = [line for line in capped.stderr.splitlines() if "worker threads" in line]
+    if threads:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and re.fullmatch(r"note: [1-7] worker threads? instead of 8: the address-space limit "
+                                                r"of 1,100 MiB \(ulimit -v\) leaves room for no more.*", notes[0])
+    with np.load(sandbox.work / "free.npz") as a, np.load(sandbox.work / "capped.npz") as b:
+        weights = [name for name in a.files if name.startswith("param/")]
+        assert weights and all(np.array_equal(a[name], b[name]) for name in weights)

@@ -99,8 +99,8 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """
     parser.add_argument(
         "--threads", metavar="N", default=argparse.SUPPRESS,
-        help=f"BLAS threads: a number, or 'auto' (the default: the cores other processes leave free); "
-             f"overrides {threads.ENV}",
+        help=f"BLAS threads, and a training step's worker threads: a number, or 'auto' (the default: the cores "
+             f"other processes leave free, and four workers a core); overrides {threads.ENV}",
     )  # fmt: skip
     for subparser in dict.fromkeys(subcommands(parser).values()):  # aliases share one parser
         add_threads_option(subparser)

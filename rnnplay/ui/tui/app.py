@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer
 
-from rnnplay.core.trainer import SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.core.trainer import NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.session.events import (
     Changed,
     Chunk,
@@ -216,8 +216,10 @@ class RnnplayApp(App[None]):
 
     @arrived(ScoreShown)
     @arrived(UnitsFound)
+    @arrived(NoteEvent)
     def _table(self, message: Arrived) -> None:
-        """/score's least expected characters, /neurons find's units: the lines the REPL prints too."""
+        """/score's least expected characters, /neurons find's units, a training's note: the lines the REPL prints
+        too."""
         text = EventText().text(message.event)
         if text is not None:
             self.query_one(Conversation).add_message("info", text.plain)
