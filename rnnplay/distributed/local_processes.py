@@ -5,8 +5,11 @@ Stopped while it was still starting (Ctrl-C or SIGTERM inside ``ray.init``), Ray
 its raylet died before it could end them: they lived on, orphaned, for about a minute, until they noticed their
 raylet had gone. So while a local Ray runs this process is a child subreaper (``PR_SET_CHILD_SUBREAPER``): an
 orphaned descendant is handed to it rather than to init, and whatever of Ray's is left among its descendants
-after ``ray.shutdown`` is ended (SIGTERM, then SIGKILL) and reaped. Only this process's own descendants are
-looked at, never the processes of a cluster started with ``ray start``.
+after ``ray.shutdown`` is ended (SIGTERM, then SIGKILL) and reaped. Those that had ended by themselves by then
+(``ray::IDLE`` workers, ``ray::RuntimeEnvAgent``, handed to this process when their raylet went) are reaped too:
+they stayed zombies, children of this process, until it exited (the app's or the REPL's whole life after a
+``/train workers=`` interrupted). Only this process's own descendants are looked at, never the processes of a
+cluster started with ``ray start``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ def ray_processes_ended() -> Iterator[None]:
         yield
         return
     before = set(descendants())
+    children = set(zombie_children())  # ended already, and not Ray's: their parent's code reaps them
     try:
         yield
     finally:
@@ -45,6 +49,10 @@ def ray_processes_ended() -> Iterator[None]:
             if not left:
                 break
             end(left)
+        for pid, _ in set(zombie_children()) - children:
+            if is_ray_name(pid):
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
         subreaper(previous)
 
 
@@ -106,6 +114,12 @@ def descendants() -> list[Process]:
     return found
 
 
+def zombie_children() -> list[Process]:
+    """This process's children that have ended and wait to be reaped."""
+    return [(pid, info[2]) for pid in all_pids()
+            if (info := stat(pid)) is not None and info[0] == os.getpid() and info[1] == "Z"]
+
+
 def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -118,6 +132,15 @@ def stat(pid: int) -> tuple[int, str, str] | None:
         return None
     fields = text[text.rindex(")") + 2:].split()  # after the name, which may hold spaces and parentheses
     return int(fields[1]), fields[0], fields[19]
+
+
+def is_ray_name(pid: int) -> bool:
+    """Whether ``pid``, ended (its command line gone with it), was one of Ray's by its name (``ray::IDLE``)."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return False
+    return name.startswith("ray::") or name in ("raylet", "gcs_server")
 
 
 def is_ray(pid: int) -> bool:
