@@ -485,9 +485,8 @@ def ray_zombies_of(pid: int) -> list[int]:
 def test_ray_processes_that_ended_by_themselves_are_reaped_with_the_local_ray() -> None:
     """A `ray::IDLE` worker is handed to this process (the subreaper) when its raylet goes, and may end by itself
     before Ray's processes are looked for: zombies were left out of that look, so it stayed a zombie, a child of
-    this process, for the rest of its life (the app's or the REPL's, after a `/train workers=` interrupted). Seen
-    after 5 of 15 local Rays interrupted at 1 to 8 s (`ray::RuntimeEnv`, `ray::IDLE`). Here a real orphan of that
-    name, whose parent (a shell) is gone, ends inside the block."""
+    this process, for the rest of its life (`ray::RuntimeEnv` and `ray::IDLE` after a local Ray interrupted). Here
+    a real orphan of that name, whose parent (a shell) is gone, ends inside the block."""
     from rnnplay.distributed.local_processes import ray_processes_ended
 
     with ray_processes_ended():

@@ -7,9 +7,9 @@ raylet had gone. So while a local Ray runs this process is a child subreaper (``
 orphaned descendant is handed to it rather than to init, and whatever of Ray's is left among its descendants
 after ``ray.shutdown`` is ended (SIGTERM, then SIGKILL) and reaped. Those that had ended by themselves by then
 (``ray::IDLE`` workers, ``ray::RuntimeEnvAgent``, handed to this process when their raylet went) are reaped too:
-they stayed zombies, children of this process, until it exited (the app's or the REPL's whole life after a
-``/train workers=`` interrupted). Only this process's own descendants are looked at, never the processes of a
-cluster started with ``ray start``.
+they stayed zombies, children of this process, until it exited (in a process that goes on after its Ray, as the
+app and the REPL do, for the rest of its life). Only this process's own descendants are looked at, never the
+processes of a cluster started with ``ray start``.
 """
 
 from __future__ import annotations
