@@ -12,12 +12,13 @@ the watcher writes the line on the stderr they share. Once the plugins are loade
 
 The watcher runs in a session of its own, so the Ctrl-C a terminal sends to rnnplay's process group does not
 reach it (rnnplay handles that one, and clears the line on the way out). Where no process can be started
-(no ``sys.executable``, no file descriptors left), plugins load as before, unwatched.
+(no ``sys.executable``, no file descriptors left, not POSIX), plugins load as before, unwatched.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -25,6 +26,7 @@ from typing import IO
 
 from rnnplay.core.errors import printable
 
+READY_SECONDS = 5.0  # the longest the first plugin waits for the watcher to read: a bound, not an expected time
 WATCHER = """
 import os, sys
 os.write(1, b"r")
@@ -67,6 +69,8 @@ class LastWords:
 
     def start(self) -> None:
         """Start the watcher (plugin code will run); where no process can be started, plugins load unwatched."""
+        if os.name != "posix" or not sys.executable:  # a pipe's end set non-blocking, a session of its own: POSIX
+            return
         try:
             read, write = os.pipe()  # neither end is inherited by the processes plugins start
         except OSError:
@@ -86,7 +90,8 @@ class LastWords:
         """Should the process end before :meth:`clear`, the watcher writes ``line`` on stderr."""
         if self._ready is not None:  # the first line: wait until the watcher reads (b"" if it could not start)
             with self._ready:
-                self._ready.read(1)
+                if select.select([self._ready], [], [], READY_SECONDS)[0]:
+                    self._ready.read(1)
             self._ready = None
         self._send(printable(line))
 
