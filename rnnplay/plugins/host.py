@@ -160,8 +160,8 @@ class PluginHost(Registries):
         timer.daemon = True
         start = time.monotonic()
         timer.start()
-        self._last_words.say_if_ended(ended_while(what + detail, dist, hint))
         try:
+            self._last_words.say_if_ended(ended_while(what + detail, dist, hint))
             yield
         finally:
             self._last_words.clear()
