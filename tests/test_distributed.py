@@ -463,3 +463,38 @@ def test_a_signal_late_in_a_local_rays_start_ends_the_run_with_its_code(signum: 
     died of SIGSEGV (SIGABRT after SIGTERM) in most tries, as the interpreter exited beside Ray's core worker, made
     but never registered, whose thread ray.shutdown had not stopped. Now it leaves with 130 (143)."""
     signal_a_starting_run(signum, tmp_path, small_file, late=True, delay=delay)
+
+
+ENDS_AS_A_RAY_WORKER = ("import ctypes; ctypes.CDLL(None).prctl(15, b'ray::IDLE', 0, 0, 0)")  # PR_SET_NAME, then exit
+
+
+def ray_zombies_of(pid: int) -> list[int]:
+    """The children of ``pid`` that have ended, named as Ray's processes are (a zombie's command line is gone)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] == "Z" and (entry / "comm").read_text().startswith("ray::"):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux's")
+def test_ray_processes_that_ended_by_themselves_are_reaped_with_the_local_ray() -> None:
+    """A `ray::IDLE` worker is handed to this process (the subreaper) when its raylet goes, and may end by itself
+    before Ray's processes are looked for: zombies were left out of that look, so it stayed a zombie, a child of
+    this process, for the rest of its life (`ray::RuntimeEnv` and `ray::IDLE` after a local Ray interrupted). Here
+    a real orphan of that name, whose parent (a shell) is gone, ends inside the block. A child that rnnplay's own
+    code started in a session of its own (as its regular-expression child) and has not waited for yet is left to it:
+    its exit status stays there to be read."""
+    from rnnplay.distributed.local_processes import ray_processes_ended
+
+    with ray_processes_ended():
+        own = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"], start_new_session=True)
+        subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{ENDS_AS_A_RAY_WORKER}" &'], check=True)
+        wait_for(lambda: ray_zombies_of(os.getpid()), "the orphan, handed to this process, to end")
+        wait_for(lambda: Path(f"/proc/{own.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", "its end")
+    assert ray_zombies_of(os.getpid()) == []
+    assert own.wait() == 7  # not reaped by the block (a stolen status reads as 0)

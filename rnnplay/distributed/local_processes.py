@@ -5,8 +5,12 @@ Stopped while it was still starting (Ctrl-C or SIGTERM inside ``ray.init``), Ray
 its raylet died before it could end them: they lived on, orphaned, for about a minute, until they noticed their
 raylet had gone. So while a local Ray runs this process is a child subreaper (``PR_SET_CHILD_SUBREAPER``): an
 orphaned descendant is handed to it rather than to init, and whatever of Ray's is left among its descendants
-after ``ray.shutdown`` is ended (SIGTERM, then SIGKILL) and reaped. Only this process's own descendants are
-looked at, never the processes of a cluster started with ``ray start``.
+after ``ray.shutdown`` is ended (SIGTERM, then SIGKILL) and reaped. Those that had ended by themselves by then
+(``ray::IDLE`` workers, ``ray::RuntimeEnvAgent``, handed to this process when their raylet went; helpers whose
+start a Ctrl-C cut short) are reaped too, those of this process's session that ended during the block:
+they stayed zombies, children of this process, until it exited (in a process that goes on after its Ray, as the
+app and the REPL do, for the rest of its life). Only this process's own descendants are looked at, never the
+processes of a cluster started with ``ray start``.
 """
 
 from __future__ import annotations
@@ -37,15 +41,26 @@ def ray_processes_ended() -> Iterator[None]:
         yield
         return
     before = set(descendants())
+    children = set(zombie_children())  # ended already, so not Ray's: the code that started them reaps them
     try:
         yield
     finally:
-        for _ in range(ROUNDS):  # a raylet that was still starting may start a helper while it is ended
-            left = [p for p in descendants() if p not in before and is_ray(p[0])]
-            if not left:
-                break
-            end(left)
-        subreaper(previous)
+        try:
+            for _ in range(ROUNDS):  # a raylet that was still starting may start a helper while it is ended
+                left = [p for p in descendants() if p not in before and is_ray(p[0])]
+                if not left:
+                    break
+                end(left)
+        finally:  # a second Ctrl-C while they are ended still leaves no zombie and no subreaper behind
+            reap([p for p in set(zombie_children()) - children if is_ray_name(p[0])])
+            subreaper(previous)
+
+
+def reap(processes: list[Process]) -> None:
+    """Reap those of ``processes`` that are children of this process and have ended."""
+    for pid, _ in processes:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
 
 
 def subreaper(on: bool) -> bool | None:
@@ -85,8 +100,7 @@ def alive(processes: list[Process]) -> list[Process]:
         if info is None or info[2] != started:
             continue
         if info[1] == "Z":
-            with contextlib.suppress(ChildProcessError):  # not this process's child: its parent reaps it
-                os.waitpid(pid, os.WNOHANG)
+            reap([(pid, started)])  # when it is not this process's child, its parent reaps it
             continue
         running.append((pid, started))
     return running
@@ -106,6 +120,19 @@ def descendants() -> list[Process]:
     return found
 
 
+def zombie_children() -> list[Process]:
+    """This process's children in its own session that have ended and wait to be reaped (Ray's processes share the
+    session; rnnplay's own helpers, such as its regular-expression child, run in sessions of their own)."""
+    found = []
+    for pid in all_pids():
+        info = stat(pid)
+        if info is not None and info[0] == os.getpid() and info[1] == "Z":
+            with contextlib.suppress(OSError):
+                if os.getsid(pid) == os.getsid(0):
+                    found.append((pid, info[2]))
+    return found
+
+
 def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -118,6 +145,16 @@ def stat(pid: int) -> tuple[int, str, str] | None:
         return None
     fields = text[text.rindex(")") + 2:].split()  # after the name, which may hold spaces and parentheses
     return int(fields[1]), fields[0], fields[19]
+
+
+def is_ray_name(pid: int) -> bool:
+    """Whether ``pid``, ended (its command line gone with it), may have been one of Ray's by its name: ``ray::IDLE``,
+    ``raylet``, or this interpreter's, which Ray starts its Python helpers with."""
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return False
+    return name.startswith("ray::") or name in ("raylet", "gcs_server", Path(sys.executable).name[:15])
 
 
 def is_ray(pid: int) -> bool:

@@ -7,8 +7,9 @@
 - ``host``: ``PluginHost`` loads the built-ins and the installed plugins and calls their
   hooks; ``get_host()`` is the process's one host.
 - ``registries``: what was registered, the lookups in it, and the blame for a plugin's error.
-- ``discovery``, ``problems``, ``interrupts``: finding entry points; a failure said in one
-  line; a user's Ctrl-C told from a plugin's KeyboardInterrupt.
+- ``discovery``, ``problems``, ``interrupts``, ``last_words``: finding entry points; a failure said
+  in one line; a user's Ctrl-C told from a plugin's KeyboardInterrupt; a plugin that ends the process
+  as it loads (``os._exit``) named by a watcher process.
 - ``commands``, ``session_api``: the slash-command contract, lookup and argument parsing,
   and what of the session a command may use.
 - ``testing``: ``check_cell``, the gradient check a cell author runs in their tests.

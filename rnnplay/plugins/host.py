@@ -16,7 +16,9 @@ cannot be stopped safely, so it is waited for).
 
 A plugin that raises KeyboardInterrupt or SystemExit (or any BaseException) while
 importing or inside a hook fails like any other; a Ctrl-C the user presses during
-loading still interrupts, and a SIGTERM or SIGHUP still ends the command.
+loading still interrupts, and a SIGTERM or SIGHUP still ends the command. One that ends
+the process outright (``os._exit``) cannot be caught: a watcher process
+(:class:`~rnnplay.plugins.last_words.LastWords`) names it and says what to do.
 
 Hook implementations run in registration order (built-ins first, then installed
 plugins), and the first object registered under a name keeps it.
@@ -43,6 +45,7 @@ from rnnplay.core.errors import RnnplayError, flat, printable
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
+    Found,
     bundled_plugin_folder,
     chosen_entry_points,
     find_entry_points,
@@ -52,7 +55,8 @@ from rnnplay.plugins.discovery import (
     suggest_plugin,
 )
 from rnnplay.plugins.interrupts import UserInterrupts, plugin_prints_to_stderr
-from rnnplay.plugins.problems import PluginFailure, import_error, one_line, skip_hint
+from rnnplay.plugins.last_words import LastWords
+from rnnplay.plugins.problems import PluginFailure, ended_while, import_error, one_line, skip_hint
 from rnnplay.plugins.registries import BUILTIN, PluginInfo, Registered, Registries, label
 
 __all__ = [  # besides what is defined here, the names the layers above import from the host
@@ -82,18 +86,23 @@ class PluginHost(Registries):
         self._warn = warn
         self._interrupts = UserInterrupts()
         self._loading: list[str] = []  # the entry-point plugins being loaded (normalised), for skip hints
+        self._last_words = LastWords()  # names the plugin that ends the process outright (os._exit) as it loads
         builtin = importlib.import_module(BUILTIN_PACKAGE)
-        with self._interrupts, plugin_prints_to_stderr():
+        with self._interrupts, plugin_prints_to_stderr(), self._last_words:
+            chosen = self._choose_entry_points() if load_entry_points else []
+            if chosen:
+                self._last_words.start()  # now, to be ready by their first import
             for module in pkgutil.iter_modules(builtin.__path__):
                 self._add(importlib.import_module(f"{BUILTIN_PACKAGE}.{module.name}"),
                           f"{BUILTIN}.{module.name}", BUILTIN)
-            if load_entry_points:
-                self._load_entry_points()
+            self._load_entry_points(chosen)
             for hook in HOOK_KINDS:
                 self._call(hook)
 
     # -- loading -------------------------------------------------------------------
-    def _load_entry_points(self) -> None:
+    def _choose_entry_points(self) -> list[Found]:
+        """The entry points to load, those that cannot be read and the names RNNPLAY_LOAD_PLUGINS gives wrong
+        recorded as failures."""
         found, unreadable = find_entry_points()
         self.failures += unreadable
         chosen, wanted = chosen_entry_points(found)
@@ -101,10 +110,14 @@ class PluginHost(Registries):
             self.skipped = sorted({f.dist for f in found} - {f.dist for f in chosen})
             self._name_unknown(wanted, sorted({f.dist for f in found}))
         self._loading = sorted({normalize(f.dist) for f in chosen})
+        return chosen
+
+    def _load_entry_points(self, chosen: list[Found]) -> None:
         for entry in chosen:
             dist = entry.dist
             try:
-                with self._watch(dist, f"importing plugin {dist}"), self._keep_cwd(dist, "while importing"):
+                with (self._watch(dist, f"importing plugin {dist}", f" (entry point {entry.ep.name})"),
+                      self._keep_cwd(dist, "while importing")):
                     plugin = entry.ep.load()
             except BaseException as err:  # a broken plugin must never take the app down, whatever it raises
                 self._interrupts.reraise_if_pressed(err)
@@ -129,11 +142,12 @@ class PluginHost(Registries):
                   f"installed plugins: {listing}")
 
     @contextmanager
-    def _watch(self, dist: str, what: str) -> Iterator[None]:
-        """Say ``what`` is going on if it still is after SLOW_PLUGIN_SECONDS (plugin code cannot be stopped safely).
+    def _watch(self, dist: str, what: str, detail: str = "") -> Iterator[None]:
+        """Say ``what`` is going on if it still is after SLOW_PLUGIN_SECONDS (plugin code cannot be stopped safely),
+        and, through the watcher of :class:`LastWords`, if the process ends in it (``os._exit``).
 
         ``what`` is "importing plugin X" or "running plugin X's register_cells hook"; the note ends with
-        the RNNPLAY_LOAD_PLUGINS value that leaves ``dist`` out.
+        the RNNPLAY_LOAD_PLUGINS value that leaves ``dist`` out. ``detail`` is for the line said if it ends.
         """
         hint = skip_hint([n for n in self._loading if n != normalize(dist)])
         said = threading.Event()
@@ -147,8 +161,10 @@ class PluginHost(Registries):
         start = time.monotonic()
         timer.start()
         try:
+            self._last_words.say_if_ended(ended_while(what + detail, dist, hint))
             yield
         finally:
+            self._last_words.clear()
             timer.cancel()
             timer.join()
             seconds = time.monotonic() - start

@@ -46,3 +46,10 @@ def skip_hint(others: list[str]) -> str:
     if others:
         return f"`RNNPLAY_LOAD_PLUGINS={','.join(others)}` skips it"
     return "`RNNPLAY_LOAD_PLUGINS=` (empty: no plugins) skips it"
+
+
+def ended_while(what: str, plugin: str, hint: str) -> str:
+    """The line said when the process ends outright while ``what`` runs (a plugin's import or hook): no exception
+    to show, so what happened and what to do."""
+    return (f"rnnplay: error: the process ended while {what}, with no error to show (the plugin called os._exit, "
+            f"or a signal ended it); {what_to_do(plugin)}; {hint}")

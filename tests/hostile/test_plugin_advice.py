@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_env import python_path
 from plugin_fixtures import FIXTURES, pip_install_fixtures
 from waiting import wait_for
 
@@ -157,6 +158,39 @@ def test_sigterm_while_a_plugin_imports_ends_the_command(args: list[str], sandbo
     assert (proc.returncode, out, rest) == (128 + signal.SIGTERM, "", "rnnplay: stopped by SIGTERM\n")
 
 
+ENDED = ("rnnplay: error: the process ended while {}, with no error to show (the plugin called os._exit, or a "
+         "signal ended it); {}; `RNNPLAY_LOAD_PLUGINS={}` skips it")
+IMPORTING = "importing plugin rnnplay-exit-import (entry point fault)"
+
+
+@pytest.mark.parametrize(("args", "stdin", "env", "code", "said"), [
+    pytest.param(["plugins"], None, {"EXIT_IMPORT_CODE": "0"}, 0, (IMPORTING, "rnnplay-exit-import"),
+                 id="plugins-os-exit-0"),
+    pytest.param(["sample", "shakespeare", "--seed", "a", "--length", "5"], None, {}, 3,
+                 (IMPORTING, "rnnplay-exit-import"), id="sample-os-exit-3"),
+    pytest.param(["repl"], "hello\n", {"EXIT_IMPORT_HARD": "kill"}, -signal.SIGKILL,
+                 (IMPORTING, "rnnplay-exit-import"), id="repl-sigkill"),
+    pytest.param(["plugins"], None, {"RNNPLAY_LOAD_PLUGINS": "rnnplay-exit-hook,rnnplay-fault-cell"}, 9,
+                 ("running plugin rnnplay-exit-hook's register_samplers hook", "rnnplay-exit-hook"),
+                 id="plugins-hook-os-exit-9"),
+])
+def test_a_plugin_ending_the_process_as_it_loads_is_named(args: list[str], stdin: str | None, env: dict[str, str],
+                                                          code: int, said: tuple[str, str], sandbox: Sandbox,
+                                                          faulty_site: Path, tmp_path: Path) -> None:
+    """A real pip-installed plugin calling os._exit (or killing itself) in its import or a hook: the command ended
+    without a word (exit 0 for os._exit(0)), which package did it, and what to do, left to guess. The exit status
+    stays the plugin's: nothing of the process is left to change it."""
+    hook_site = pip_install_fixtures(["rnnplay-exit-hook"], tmp_path)
+    env = {"PYTHONPATH": python_path(faulty_site, hook_site), "EXIT_IMPORT_HARD": "1",
+           "RNNPLAY_LOAD_PLUGINS": "rnnplay-exit-import,rnnplay-fault-cell", **env}
+    before = sandbox.snapshot()
+    out = sandbox.run(args, timeout=90, stdin=stdin, env=env)
+    what, plugin = said
+    line = ENDED.format(what, WHAT_TO_DO.format(plugin), "rnnplay-fault-cell")
+    assert (out.code, out.stdout, out.error_lines) == (code, "", [line])
+    assert_nothing_outside(before, sandbox.snapshot())
+
+
 def test_install_whose_plugin_ends_the_process_names_it_and_its_uninstall(sandbox: Sandbox, tmp_path: Path) -> None:
     """`rnnplay plugins install` of a package whose hook calls os._exit: it said "uninstall the new one" without
     naming it, and quoted what another plugin printed in its hook as the reason ("\\x1b[2J\\x1b[HPRINT IN HOOK")."""
@@ -167,7 +201,9 @@ def test_install_whose_plugin_ends_the_process_names_it_and_its_uninstall(sandbo
     out = sandbox.run(["plugins", "install", "./rnnplay-exit-hook"], timeout=120, env=env)
     assert_one_line_error(out, mentions=(), code=1)
     error = out.error_lines[-1]
-    assert "no longer runs with rnnplay-exit-hook installed (exit 9)" in error, error
+    assert ("no longer runs with rnnplay-exit-hook installed (exit 9: the process ended while running plugin "
+            "rnnplay-exit-hook's register_samplers hook, with no error to show (the plugin called os._exit, or a "
+            "signal ended it)): `rnnplay plugins uninstall rnnplay-exit-hook` removes it") in error, error
     assert "`rnnplay plugins uninstall rnnplay-exit-hook` removes it" in error, error
     assert "PRINT IN HOOK" not in error and "x1b" not in error, error
     again = sandbox.run(["plugins", "uninstall", "rnnplay-exit-hook"], timeout=120, env=env)

@@ -287,15 +287,18 @@ def fresh_listing(new: list[str]) -> dict[str, Any]:
 
 
 def why_it_ended(done: subprocess.CompletedProcess[str]) -> str:
-    """'exit 7', 'killed by SIGSEGV', or rnnplay's own last line or a traceback's: never what plugins printed."""
+    """'exit 7', 'killed by SIGSEGV', and what rnnplay's own last line says is wrong (not what to do, said here
+    anew) or a traceback's last line: never what plugins printed."""
     code = done.returncode
     why = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
     if -code in signal.valid_signals():
         why = f"killed by {signal.Signals(-code).name}"
     lines = done.stderr.strip().splitlines()
     last = lines[-1] if lines else ""
-    if last.startswith("rnnplay: ") or (lines and "Traceback (most recent call last):" in lines):
-        return f"{why}: {printable(last.removeprefix('rnnplay: ')[:200])}"
+    if last.startswith("rnnplay: "):
+        return f"{why}: {printable(last.removeprefix('rnnplay: ').removeprefix('error: ').split('; ')[0][:200])}"
+    if "Traceback (most recent call last):" in lines:
+        return f"{why}: {printable(last[:200])}"
     return why
 
 
