@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from rnnplay.core.memory_estimate import StepShape, training_footprint
-from rnnplay.corpora.text import MARGIN, _cgroup_limit
+from rnnplay.corpora.memory import MARGIN, _cgroup_limit
 from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))

@@ -4,7 +4,7 @@ Under a memory control group (a container, systemd's MemoryMax=) a run that outg
 the limit is killed with no word, or, where the kernel can still reclaim pages, slows
 to a crawl for minutes. So :func:`check_memory` weighs the run's estimate
 (:func:`rnnplay.core.memory_estimate.training_footprint`) against the lowest limit
-(:func:`rnnplay.corpora.text.memory_limit`) less what the process already holds: a run
+(:func:`rnnplay.corpora.memory.memory_limit`) less what the process already holds: a run
 that cannot fit is refused in one line, one that fits narrowly (within NARROW of its
 estimate) gets a warning and goes on. Shared by `rnnplay train`, `/train`, `--resume`
 and a sweep's trials, which all make their run through :mod:`.training_runs` or
@@ -28,7 +28,7 @@ from rnnplay.core.parallel_step import chunk_streams, worker_count
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import Corpus
 from rnnplay.corpora.file_corpus import FileCorpus
-from rnnplay.corpora.text import memory_limit, resident_memory
+from rnnplay.corpora.memory import memory_limit, resident_memory
 
 NARROW = 0.2  # a run whose estimate leaves less than this share of itself free is warned of (docs/training.md)
 
