@@ -110,6 +110,11 @@ def pool(workers: int | None = None) -> ThreadPoolExecutor:
         return _pools[n]
 
 
+def started(n: int) -> bool:
+    """Whether the pool of ``n`` threads is running (its threads' memory mapped already)."""
+    return n in _pools
+
+
 def started_pool(n: int) -> ThreadPoolExecutor:
     """A pool of ``n`` threads that have all started and made their first product, or ``MemoryError``.
 
