@@ -133,7 +133,7 @@ def started_pool(n: int) -> ThreadPoolExecutor:
             futures.append(executor.submit(first_product, ready))
         for future in futures:
             future.result()
-        held = sum(_pools) + n + threads.policy().ceiling + 1  # every pool's workers, a product beside them
+        held = sum(_pools) + n + 1  # every pool's workers, and a product beside them (a validation, a generation)
         blas_buffers.hold(held, f"mapping BLAS's buffers for {n} worker threads")
     except (RuntimeError, MemoryError) as err:  # "can't start new thread", or no room for a first product
         ready.abort()

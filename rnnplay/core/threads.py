@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np  # loads OpenBLAS, so that threadpoolctl finds it
 from threadpoolctl import ThreadpoolController
 
-from rnnplay.core import address_space, blas_buffers
+from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
 
 ENV = "RNNPLAY_THREADS"
@@ -277,15 +277,15 @@ def map_blas_buffers(controller: ThreadpoolController, threads: int) -> None:
     OpenBLAS maps a buffer for a product when the ones it has mapped are all in use
     (:mod:`.blas_buffers`), keeps it for the process's life, and ends the process with its
     own message when the mapping fails. Made here, after :func:`.address_space.ensure_room`,
-    a shortage is rnnplay's one line instead. Without a limit there is nothing to fear and
-    nothing is done.
+    a shortage is rnnplay's one line instead; one thread's product takes one buffer however
+    many BLAS threads share it (theirs are their own). Without a limit there is nothing to
+    fear and nothing is done.
     """
     if address_space.limit() is None:
         return
     address_space.ensure_room((threads + 1) * address_space.BLAS_BUFFER, "mapping BLAS's buffers")
     with controller.limit(limits=threads):
         first_product()
-    blas_buffers.hold(threads, "mapping BLAS's buffers")  # one for each thread of a product: mapped whatever the load
 
 
 def first_product() -> None:
