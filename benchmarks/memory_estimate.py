@@ -24,7 +24,7 @@ SIZES = [  # (cell, layers, hidden, batch, seq)
 ]
 CHILD = """
 import atexit, resource, sys
-from rnnplay.corpora.text import resident_memory
+from rnnplay.corpora.memory import resident_memory
 from rnnplay.session import memory_room
 check = memory_room.check_memory
 def noted(need, config):

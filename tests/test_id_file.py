@@ -24,7 +24,7 @@ from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
 from rnnplay.corpora import file_corpus as file_corpus_module
 from rnnplay.corpora import id_file as id_file_module
-from rnnplay.corpora import text as text_module
+from rnnplay.corpora import memory as memory_module
 from rnnplay.corpora.file_corpus import FileCorpus, file_corpus
 from rnnplay.corpora.id_file import vocab_key
 from rnnplay.corpora.id_hold import hold, in_use, lock_path
@@ -493,15 +493,15 @@ def test_memory_limited_by_a_control_group_bounds_what_is_read_into_memory(tmp_p
     (v1 / "memory" / "jobs" / "one" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # none
     (v1 / "memory" / "jobs" / "memory.limit_in_bytes").write_text("300000000\n")  # its parent's
     (tmp_path / "v1.cgroup").write_text("9:cpu:/\n4:memory:/jobs/one\n0::/\n")
-    assert text_module._cgroup_limit(tmp_path / "v1.cgroup", v1) == 300_000_000
+    assert memory_module._cgroup_limit(tmp_path / "v1.cgroup", v1) == 300_000_000
     (v2 / "user.slice").mkdir(parents=True)
     (v2 / "user.slice" / "memory.max").write_text("max\n")
     (tmp_path / "v2.cgroup").write_text("0::/user.slice\n")
-    assert text_module._cgroup_limit(tmp_path / "v2.cgroup", v2) is None
+    assert memory_module._cgroup_limit(tmp_path / "v2.cgroup", v2) is None
     (v2 / "user.slice" / "memory.max").write_text("1073741824\n")
-    assert text_module._cgroup_limit(tmp_path / "v2.cgroup", v2) == 1 << 30
-    assert text_module._cgroup_limit(tmp_path / "missing", v2) is None
-    assert 0 < text_module.usable_memory() <= text_module._ram()
+    assert memory_module._cgroup_limit(tmp_path / "v2.cgroup", v2) == 1 << 30
+    assert memory_module._cgroup_limit(tmp_path / "missing", v2) is None
+    assert 0 < memory_module.usable_memory() <= memory_module._ram()
 
 
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

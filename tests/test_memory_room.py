@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from rnnplay.core.memory_estimate import StepShape, training_footprint
-from rnnplay.corpora.text import MARGIN, _cgroup_limit
+from rnnplay.corpora.memory import MARGIN, _cgroup_limit
 from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
@@ -70,9 +70,50 @@ def test_a_run_that_cannot_fit_under_the_cgroup_limit_is_refused_in_one_line(tmp
     done = train(tmp_path, env={"RNNPLAY_CGROUP_ROOT": str(cgroup(tmp_path / "cg", 100_000_000))})
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert len(lines) == 1 and lines[0].startswith("rnnplay: error: this run needs about "), lines
-    assert "the memory cgroup's limit, 95 MiB" in lines[0] and "smaller batch size" in lines[0], lines
+    assert len(lines) == 1 and lines[0].startswith("rnnplay: error: out of memory for a step of 16 streams x 40 "
+                                                   "characters: this run needs about "), lines
+    assert "the memory cgroup's limit, 95 MiB" in lines[0] and "smaller --batch-size or --seq-length" in lines[0]
+    assert lines[0].endswith("no step was made, so nothing was saved"), lines
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_resume_that_cannot_fit_is_told_what_a_resume_can_change(tmp_path: Path) -> None:
+    """A resumed run keeps its checkpoint's batch and sequence length (other ones are refused), so the refusal's
+    advice is a new run from its weights, not flags the resume would refuse."""
+    assert train(tmp_path).returncode == 0
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "train", "fox.txt", "--resume", "m.npz", "--steps", "4"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "RNNPLAY_CGROUP_ROOT": str(cgroup(tmp_path / "cg", 100_000_000))})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1 and lines[0].startswith("rnnplay: error: out of memory"), lines
+    assert "start a new run from its weights, --init-from m.npz with a smaller --batch-size" in lines[0], lines
+
+
+def test_train_in_the_app_names_the_sizes_as_train_takes_them(tmp_path: Path) -> None:
+    """/train is refused in the same words, its advice in /train's key=value (the command line's flags meant
+    nothing there)."""
+    (tmp_path / "fox.txt").write_text(TEXT)
+    env = {**os.environ, "RNNPLAY_CGROUP_ROOT": str(cgroup(tmp_path / "cg", 100_000_000)),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl"], input="/train fox.txt hidden=64 steps=2\n",
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    said = done.stdout + done.stderr
+    assert "error: out of memory for a step of" in said and "use a smaller batch_size= or seq_length=" in said, said
+    assert "--batch-size" not in said
+
+
+def test_a_run_past_the_memory_free_now_is_warned_of_and_goes_on(tmp_path: Path) -> None:
+    """The memory free now (what a cgroup's limit leaves beside its usage, or MemAvailable) is not a limit: other
+    programs hold the rest and may free it. A run that fits the limit but not what is free now was let go without a
+    word; now it gets one warning with the figures, and runs."""
+    limit = 10 * 2**30
+    root = cgroup(tmp_path / "cg", limit)
+    (root / "memory" / "jobs" / "memory.usage_in_bytes").write_text(f"{limit - 4 * 2**20}\n")  # 4 MiB left
+    done = train(tmp_path, env={"RNNPLAY_CGROUP_ROOT": str(root)})
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: this run needs about")]
+    assert done.returncode == 0 and len(warnings) == 1, done.stderr
+    assert "more than the 4 MiB free now (what the memory cgroup's limit leaves)" in warnings[0], warnings
+    assert (tmp_path / "m.npz").exists()
 
 
 def test_a_run_that_fits_narrowly_is_warned_of_and_goes_on(tmp_path: Path) -> None:

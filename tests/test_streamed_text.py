@@ -22,6 +22,7 @@ from tiny_model import save_sharp_model
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import prime, prime_stream
 from rnnplay.core.score import score_stream, score_text
+from rnnplay.corpora import memory as memory_module
 from rnnplay.corpora import text as text_module
 from rnnplay.corpora import text_pieces, text_stream
 from rnnplay.corpora.base import no_progress
@@ -235,7 +236,7 @@ def test_a_long_stdin_is_kept_in_a_file_and_read_as_the_file_is(
 ) -> None:
     """stdin cannot be read twice, so it was held whole, and refused past a third of the memory: 1.5 MB under
     3 MB. Now past SPOOL_FROM it goes to a temporary file in the cache, gone once read: the file's output."""
-    monkeypatch.setattr(text_module, "available_memory", lambda: (3 << 20, "3 MiB, as a test says"))
+    monkeypatch.setattr(memory_module, "available_memory", lambda: (3 << 20, "3 MiB, as a test says"))
     monkeypatch.setattr(text_pieces, "SPOOL_FROM", 1 << 16)
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
     text = prose(1_500_000, seed=8)

@@ -2,7 +2,8 @@
 
 Under an address-space limit every mapping counts, touched or only reserved. A new
 thread maps its stack, the C library gives it a malloc arena, and OpenBLAS maps a
-buffer at the thread's first product. The first two fail as a ``RuntimeError`` or a
+buffer for a product that finds all those it has mapped in use (:mod:`.blas_buffers`
+maps them before a step). The first two fail as a ``RuntimeError`` or a
 ``MemoryError`` that rnnplay can turn into one line; OpenBLAS's does not fail at all:
 it prints its own message and ends the process, and neither does LLVM's while numba
 compiles a kernel (``std::bad_alloc``). So before worker threads start,

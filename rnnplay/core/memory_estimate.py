@@ -47,6 +47,7 @@ class Footprint:
     activations: int
     runtime: int
     corpus: int
+    threads: int = 0  # worker threads the step starts (each maps a stack, an arena and a BLAS buffer: address_space)
 
     @property
     def total(self) -> int:
@@ -81,4 +82,5 @@ def training_footprint(shapes: Mapping[str, tuple[int, ...]], hidden: int, layer
         activations=int((batch + in_flight * kept) * size),
         runtime=RUNTIME + THREAD * step.workers + (COMPILER if compiler else 0),
         corpus=corpus_bytes,
+        threads=min(step.workers, chunks) if chunks > 1 else 0,
     )

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import address_space, freed_memory, products, step_memo, threads
+from rnnplay.core import address_space, blas_buffers, freed_memory, products, step_memo, threads
 from rnnplay.core.errors import counted
 
 if TYPE_CHECKING:
@@ -145,8 +145,10 @@ def started_pool(n: int) -> ThreadPoolExecutor:
     """A pool of ``n`` threads that have all started and made their first product, or ``MemoryError``.
 
     Under an address-space limit, the room the threads will map is checked first
-    (:mod:`.address_space`); a thread that still cannot start (``RuntimeError``) lets
-    the ones already started go, so none of them waits for it when the process ends.
+    (:mod:`.address_space`), and OpenBLAS's buffers are mapped for every thread that may make a
+    product at once (:mod:`.blas_buffers`), so the step's products map none beside its arrays; a
+    thread that still cannot start (``RuntimeError``) lets the ones already started go, so none of
+    them waits for it when the process ends.
     """
     address_space.ensure_room(n * address_space.thread_room(), f"starting {n} worker threads")
     executor = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
@@ -157,6 +159,8 @@ def started_pool(n: int) -> ThreadPoolExecutor:
             futures.append(executor.submit(first_product, ready))
         for future in futures:
             future.result()
+        held = sum(_pools) + n + 1  # every pool's workers, and a product beside them (a validation, a generation)
+        blas_buffers.hold(held, f"mapping BLAS's buffers for {n} worker threads")
     except (RuntimeError, MemoryError) as err:  # "can't start new thread", or no room for a first product
         ready.abort()
         executor.shutdown(wait=True, cancel_futures=True)
@@ -165,10 +169,11 @@ def started_pool(n: int) -> ThreadPoolExecutor:
 
 
 def first_product(ready: threading.Barrier) -> None:
-    """A worker's first BLAS product, made when the pool starts: BLAS maps the thread's buffers now.
+    """A worker's first BLAS product, made when the pool starts: what BLAS maps for a thread is mapped now.
 
     Made later, beside a chunk's arrays, that mapping can be what finds memory exhausted,
-    and OpenBLAS then ends the process instead of raising MemoryError.
+    and OpenBLAS then ends the process instead of raising MemoryError. Its buffers, shared by
+    products that do not overlap, are mapped one a thread by :func:`.blas_buffers.hold`.
     """
     ready.wait()
     threads.first_product()

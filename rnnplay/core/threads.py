@@ -279,10 +279,12 @@ def start(flag: str | None = None) -> Policy:
 def map_blas_buffers(controller: ThreadpoolController, threads: int) -> None:
     """Under an address-space limit, BLAS's ``threads`` map their buffers now, or ``MemoryError``.
 
-    OpenBLAS maps a thread's buffer at that thread's first product, keeps it for the
-    process's life, and ends the process with its own message when the mapping fails.
-    Made here, after :func:`.address_space.ensure_room`, a shortage is rnnplay's one line
-    instead. Without a limit there is nothing to fear and nothing is done.
+    OpenBLAS maps a buffer for a product when the ones it has mapped are all in use
+    (:mod:`.blas_buffers`), keeps it for the process's life, and ends the process with its
+    own message when the mapping fails. Made here, after :func:`.address_space.ensure_room`,
+    a shortage is rnnplay's one line instead; one thread's product takes one buffer however
+    many BLAS threads share it (theirs are their own). Without a limit there is nothing to
+    fear and nothing is done.
     """
     if address_space.limit() is None:
         return

@@ -8,6 +8,9 @@ help and defaults, and the settings saved in checkpoints are all read from these
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from rnnplay.core.dropout import DROPOUT_KINDS
@@ -99,3 +102,23 @@ class TrainConfig:
 # Not a setting of the training itself (the trainer never saves): where its front ends save, in steps.
 CHECKPOINT_EVERY = Param("checkpoint_every", int, 1000, "save every N steps, 0: only at the end", min=0,
                          label="checkpoint every")  # `train --checkpoint-every`, `/train checkpoint_every=`
+
+# How the user names a setting where a run is made: the command line's flag, or the app's /train key=value.
+SETTING_FORM: ContextVar[str] = ContextVar("setting_form", default="--{}")
+
+
+def setting_name(name: str) -> str:
+    """A setting as the user types it here: ``--batch-size`` on the command line, ``batch_size=`` in the app
+    (within :func:`settings_named`)."""
+    form = SETTING_FORM.get()
+    return form.format(name.replace("_", "-") if form.startswith("--") else name)
+
+
+@contextlib.contextmanager
+def settings_named(form: str) -> Iterator[None]:
+    """Within the block, :func:`setting_name` names settings in ``form`` (``"{}="``: the app's /train)."""
+    token = SETTING_FORM.set(form)
+    try:
+        yield
+    finally:
+        SETTING_FORM.reset(token)

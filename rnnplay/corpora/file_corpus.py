@@ -29,6 +29,7 @@ from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.folders import JoinedStream, as_text
 from rnnplay.corpora.id_build import encode_file, encode_text, remember, remembered_sha256
 from rnnplay.corpora.id_file import CacheError, IdFile, ids_folder
+from rnnplay.corpora.memory import usable_memory
 from rnnplay.corpora.text import (
     BOM,
     check_text_path,
@@ -37,7 +38,6 @@ from rnnplay.corpora.text import (
     read_text_file,
     text_codec,
     text_sha256,
-    usable_memory,
 )
 
 ID_FILE_BYTES = 1 << 22  # text files from this size on go through an id file; smaller ones are read into memory

@@ -2,11 +2,15 @@
 
 Under a memory control group (a container, systemd's MemoryMax=) a run that outgrows
 the limit is killed with no word, or, where the kernel can still reclaim pages, slows
-to a crawl for minutes. So :func:`check_memory` weighs the run's estimate
-(:func:`rnnplay.core.memory_estimate.training_footprint`) against the lowest limit
-(:func:`rnnplay.corpora.text.memory_limit`) less what the process already holds: a run
-that cannot fit is refused in one line, one that fits narrowly (within NARROW of its
-estimate) gets a warning and goes on. Shared by `rnnplay train`, `/train`, `--resume`
+to a crawl for minutes; under an address-space limit (``ulimit -v``) its arrays fail to
+map, and OpenBLAS, when its buffer is what fails, ends the process. So :func:`check_memory`
+weighs the run's estimate (:func:`rnnplay.core.memory_estimate.training_footprint`) against
+the hard limits: the lowest of the cgroup's and the RAM (:func:`rnnplay.corpora.memory.memory_limit`)
+less what the process already holds, and what the address-space limit leaves to map (the
+step's worker threads then start as many as fit beside it). A run that cannot fit is refused in one
+line; one that fits narrowly (within NARROW of its estimate), or not in the memory free
+now (:func:`rnnplay.corpora.memory.available_now`: other programs hold the rest, and may
+free it), gets a warning and goes on. Shared by `rnnplay train`, `/train`, `--resume`
 and a sweep's trials, which all make their run through :mod:`.training_runs` or
 :mod:`.resume`.
 """
@@ -16,19 +20,19 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
-from rnnplay.core import jit
+from rnnplay.core import address_space, jit, parallel_step
 from rnnplay.core.cells.base import Cell
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.memory_estimate import MIB, Footprint, StepShape, training_footprint
 from rnnplay.core.optim import OPTIMIZERS
-from rnnplay.core.parallel_step import chunk_streams, worker_count
-from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig, setting_name
 from rnnplay.corpora import Corpus
 from rnnplay.corpora.file_corpus import FileCorpus
-from rnnplay.corpora.text import memory_limit, resident_memory
+from rnnplay.corpora.memory import available_now, memory_limit, resident_memory
 
 NARROW = 0.2  # a run whose estimate leaves less than this share of itself free is warned of (docs/training.md)
 
@@ -39,7 +43,8 @@ def footprint(cell: Cell, shapes: Mapping[str, tuple[int, ...]], spec: ModelSpec
     vocab_size = shapes["head.b_y"][0]
     w_hh = sum(math.prod(s) for name, s in shapes.items() if name.endswith("W_hh"))
     compiled = hasattr(cell, "compiled_loops") and spec.hidden % 16 == 0 and jit.enabled()  # never loads numba
-    step = StepShape(config.batch_size, config.seq_length, chunk_streams(w_hh, lambda: compiled), worker_count(),
+    step = StepShape(config.batch_size, config.seq_length,
+                     parallel_step.chunk_streams(w_hh, lambda: compiled), parallel_step.worker_count(),
                      np.dtype(dtype).itemsize)
     in_memory = 0 if isinstance(corpus, FileCorpus) else 2 * corpus.chars * np.dtype(np.uint32).itemsize
     return training_footprint(shapes, spec.hidden, spec.layers, vocab_size, step,
@@ -47,28 +52,68 @@ def footprint(cell: Cell, shapes: Mapping[str, tuple[int, ...]], spec: ModelSpec
                               compiler=jit.enabled() and "numba" not in sys.modules, corpus_bytes=in_memory)
 
 
-def check_memory(need: Footprint, config: TrainConfig) -> str | None:
-    """Raise the one line when ``need`` cannot fit in the memory left; the warning when it fits narrowly, or None."""
+class Room(NamedTuple):
+    """What a hard limit leaves the run, the limit and that in words, and the first thing to try when it is short."""
+
+    left: int
+    words: str
+    advice: str
+
+
+def check_memory(need: Footprint, config: TrainConfig, smaller: str = "") -> str | None:
+    """Raise the one line when ``need`` cannot fit under a hard limit; the warning when it fits narrowly or not in
+    the memory free now; else None. ``smaller``: how to make the step smaller, where it is not a smaller batch size
+    or sequence length (a resumed run keeps its checkpoint's)."""
+    hard = [room for room in (memory_left(), mappable_left()) if room is not None]
+    if not hard:
+        return None
+    room = min(hard, key=lambda room: room.left)
+    needs = f"this run needs about {mib(need.total)} of memory ({parts(need)}), and {room.words}"
+    smaller = smaller or f"use a smaller {setting_name('batch_size')} or {setting_name('seq_length')}"
+    if need.total > room.left:
+        raise RnnplayError(f"out of memory for a step of {step_size(config)}: {needs}; {room.advice}{smaller}; "
+                           "no step was made, so nothing was saved")
+    now = available_now()
+    if now is not None and need.total > now[0]:
+        return (f"this run needs about {mib(need.total)} of memory, more than the {mib(now[0])} free now "
+                f"({now[1]}): it runs if other programs free some, else it swaps or is killed; to need less, "
+                f"{smaller}")
+    if need.total * (1 + NARROW) > room.left:
+        return f"{needs}: little to spare, so a short estimate means a killed or crawling run; to need less, {smaller}"
+    return None
+
+
+def memory_left() -> Room | None:
+    """What the lowest memory limit (the cgroup's, the RAM) leaves beside what rnnplay holds."""
     limit = memory_limit()
     if limit is None:
         return None
     total, source = limit
     held = resident_memory()
     left = total - held
-    needs = (f"this run needs about {mib(need.total)} of memory ({parts(need, config)}), and {source}, "
-             f"{mib(total)}, leaves {mib(max(left, 0))} beside the {mib(held)} rnnplay holds")
-    smaller = "a smaller batch size, sequence length or hidden size"
-    if need.total > left:
-        raise RnnplayError(f"{needs}: choose {smaller}, or raise the limit")
-    if need.total * (1 + NARROW) > left:
-        return f"{needs}: little to spare, so a short estimate means a killed or crawling run; {smaller} gives room"
-    return None
+    return Room(left, f"{source}, {mib(total)}, leaves {mib(max(left, 0))} beside the {mib(held)} rnnplay holds",
+                "raise the limit, or " if source != "the machine's RAM" else "")
 
 
-def parts(need: Footprint, config: TrainConfig) -> str:
-    return (f"weights and optimizer {mib(need.weights)}, gradients {mib(need.gradients)}, activations of "
-            f"{config.batch_size}x{config.seq_length} characters {mib(need.activations)}, threads and code "
-            f"{mib(need.runtime)}" + (f", corpus {mib(need.corpus)}" if need.corpus else ""))
+def mappable_left() -> Room | None:
+    """What the address-space limit leaves to map; None without one. The step's worker threads are not set aside:
+    it starts those whose mappings fit beside the run, and with room for none runs its chunks on the calling thread
+    (:func:`.parallel_step.fitting`), so a run refused for want of room for them would have fitted."""
+    room = address_space.room()
+    if room is None:
+        return None
+    return Room(room, f"ulimit -v leaves {mib(room)} to map (the step starts the worker threads that fit beside it)",
+                address_space.advice())
+
+
+def step_size(config: TrainConfig) -> str:
+    return f"{counted(config.batch_size, 'stream')} x {counted(config.seq_length, 'character')}"
+
+
+def parts(need: Footprint) -> str:
+    return (f"activations {mib(need.activations)}, weights, optimizer and gradients "
+            f"{mib(need.weights + need.gradients)}, threads and code {mib(need.runtime)}"
+            + (f", corpus {mib(need.corpus)}" if need.corpus else ""))
 
 
 def mib(n: int) -> str:

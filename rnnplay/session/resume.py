@@ -51,7 +51,8 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
     config = replace(saved, **settings)
     shape = ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout)
     need = footprint(model.cell, {k: v.shape for k, v in model.params.items()}, shape, config, corpus)
-    warning = check_memory(need, config)  # before the ids and the trainer's arrays
+    warning = check_memory(need, config, f"start a new run from its weights, --init-from {path} with a smaller "
+                           "--batch-size or --seq-length (a resume keeps them)")  # before the ids and the arrays
     train_ids, val_ids = split_ids(corpus.encode(model.vocab), config.val_fraction)
     trainer = Trainer(model, train_ids, val_ids, config)
     trainer.restore(training, ckpt.arrays)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from rnnplay.core import threads
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.model import Model
-from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
+from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig, settings_named
 from rnnplay.core.train_events import FinishedEvent, NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.work import Cancelled
 from rnnplay.corpora import Corpus, load_corpus
@@ -178,12 +178,12 @@ class Runner:
         """The run (a new model, or the loaded one continued) and what it does, in words."""
         s = self.session
         extra = {"command": f"/train {corpus_spec}"}
-        if spec is not None or s.model is None:
-            run = new_run(corpus, spec or s.spec, config, extra)
-            return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
-        base = s.model
-        lineage = ancestry(s.meta, s.model_sha256, s.model_name)
-        run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
+        with settings_named("{}="):  # a run refused for its memory names its sizes as /train takes them
+            if spec is not None or s.model is None:
+                run = new_run(corpus, spec or s.spec, config, extra)
+                return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
+            base, lineage = s.model, ancestry(s.meta, s.model_sha256, s.model_name)
+            run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
         grown = f", {growth_text(run)}" if run.added else ""
         return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
 

@@ -30,7 +30,8 @@ from rnnplay.core.neurons import (
 )
 from rnnplay.core.params import unescape
 from rnnplay.core.vocab import describe_char
-from rnnplay.corpora.text import memory_room, probe, read_stream
+from rnnplay.corpora.memory import memory_room
+from rnnplay.corpora.text import probe, read_stream
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
