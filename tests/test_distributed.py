@@ -122,6 +122,20 @@ def test_without_ray_workers_say_how_to_install_it(tmp_path: Path) -> None:
     assert len(errors) == 1 and "pip install 'rnnplay[ray]'" in errors[0] and "Traceback" not in r.stderr
 
 
+def test_a_folder_named_rnnplay_where_the_run_starts_does_not_stand_in_for_it_on_the_workers(tmp_path: Path) -> None:
+    """Ray put the driver's current folder first on each worker's path: from the folder holding a clone of the
+    repository (./rnnplay), every worker imported that folder for rnnplay and the run failed with "a Ray worker
+    could not start: ModuleNotFoundError: No module named 'rnnplay.plugins.host'"."""
+    (tmp_path / "rnnplay" / "plugins").mkdir(parents=True)
+    (tmp_path / "rnnplay" / "__init__.py").write_text("")
+    (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 200)
+    r = subprocess.run([sys.executable, "-P", "-m", "rnnplay", "train", "corpus.txt", "--hidden", "8", "--layers",
+                        "1", "--batch-size", "4", "--seq-length", "16", "--steps", "3", "--workers", "2", "--out",
+                        "m.npz"], cwd=tmp_path, capture_output=True, text=True, env=child_env(), timeout=TIMEOUT)
+    assert r.returncode == 0 and "each step on 2 workers on local Ray" in r.stderr, r.stderr
+    assert load_model(tmp_path / "m.npz").training["step"] == 3
+
+
 class FakeCluster:
     """What worker_cpus reads of Ray: its nodes and their CPUs."""
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import ModuleType
+from typing import Any
 
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
@@ -149,7 +150,8 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     try:
         with stderr_aside(), sigterm_kept(), start_watched():
             ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
-                     log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
+                     log_to_driver=False, configure_logging=True, logging_level=logging.ERROR,
+                     job_config=driver_path_unshared(ray))
     except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:  # Ray's AuthenticationError
         if target and refused_token(err):
             raise RnnplayError(token_advice(target)) from None
@@ -157,6 +159,17 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise RnnplayError(f"cannot connect to {where} ({first}); start one with `ray start --head`, or leave out "
                            "--ray-address (and RAY_ADDRESS) to run Ray locally") from None
+
+
+def driver_path_unshared(ray: ModuleType) -> Any:
+    """A job configuration that keeps this process's current folder off the workers' ``sys.path``.
+
+    Ray puts the driver's current folder first on every worker's path, where a folder named ``rnnplay`` (a clone
+    of the repository, or an empty one) stood in for the installed package: every worker failed with "No module
+    named 'rnnplay.plugins.host'". Ray adds it for any driver but a Ray Client's (``_client_job``), whose code
+    comes with its job; a worker finds rnnplay, and the plugins, where this process found them: installed.
+    """
+    return ray.job_config.JobConfig(_client_job=True)
 
 
 @contextmanager
