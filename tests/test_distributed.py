@@ -122,6 +122,42 @@ def test_without_ray_workers_say_how_to_install_it(tmp_path: Path) -> None:
     assert len(errors) == 1 and "pip install 'rnnplay[ray]'" in errors[0] and "Traceback" not in r.stderr
 
 
+def test_a_folder_named_rnnplay_where_the_run_starts_does_not_stand_in_for_it_on_the_workers(tmp_path: Path) -> None:
+    """Ray put the driver's current folder first on each worker's path: from the folder holding a clone of the
+    repository (./rnnplay), every worker imported that folder for rnnplay and the run failed with "a Ray worker
+    could not start: ModuleNotFoundError: No module named 'rnnplay.plugins.host'"."""
+    (tmp_path / "rnnplay" / "plugins").mkdir(parents=True)
+    (tmp_path / "rnnplay" / "__init__.py").write_text("")
+    (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 200)
+    r = subprocess.run([sys.executable, "-P", "-m", "rnnplay", "train", "corpus.txt", "--hidden", "8", "--layers",
+                        "1", "--batch-size", "4", "--seq-length", "16", "--steps", "3", "--workers", "2", "--out",
+                        "m.npz"], cwd=tmp_path, capture_output=True, text=True, env=child_env(), timeout=TIMEOUT)
+    assert r.returncode == 0 and "each step on 2 workers on local Ray" in r.stderr, r.stderr
+    assert load_model(tmp_path / "m.npz").training["step"] == 3
+
+
+def under_limit(kib: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``rnnplay ARGS`` under ``ulimit -v KIB``."""
+    return subprocess.run(["bash", "-c", f'ulimit -v {kib} && exec "$@"', "-", sys.executable, "-m", "rnnplay",
+                           *args], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_a_local_ray_fits_its_object_store_under_ulimit_v_or_says_it_cannot_start(tmp_path: Path) -> None:
+    """Ray's object store is 30% of the memory, which the raylet and each worker map: under ``ulimit -v 3000000``
+    the raylet could not, and the run printed a traceback ("The current node timed out during startup") after
+    40 s. Now the store is a quarter of the limit; a limit too small for a worker besides it is one line before
+    Ray starts (the workers died at their start, and the run waited for them)."""
+    (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 200)
+    args = ("train", "corpus.txt", "--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-length", "16",
+            "--steps", "3", "--workers", "2", "--out", "m.npz")
+    r = under_limit(3_000_000, *args, cwd=tmp_path)
+    assert r.returncode == 0 and "each step on 2 workers on local Ray" in r.stderr, r.stderr[-2000:]
+    r = under_limit(1_600_000, *args, "--out", "small.npz", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith(
+        "rnnplay: error: local Ray cannot start under the address-space limit of 1,562 MiB (ulimit -v): "), r.stderr
+    assert "raise the limit to " in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "small.npz").exists()
+
+
 class FakeCluster:
     """What worker_cpus reads of Ray: its nodes and their CPUs."""
 

@@ -152,3 +152,19 @@ def test_scaffolded_plugin_passes_its_own_tests_after_an_editable_install(env: E
     assert "rnnplay-demo 0.1.0 is installed already, and installing a new package of that name would replace " \
            "it" in twin.stderr and not list((tmp_path / "other").iterdir())  # it replaced it, and said nothing
     env.run("rnnplay", "plugins", "uninstall", "rnnplay-demo", cwd=tmp_path)
+
+
+def test_from_the_folder_holding_a_clone_plugins_install_and_ray_workers_find_the_installed_rnnplay(
+        env: Env, copies: Path, small_file: Path) -> None:
+    """The folder a user cloned the repository into holds ./rnnplay (the clone: no __init__.py, a plugins/ folder),
+    and rnnplay suggests `rnnplay plugins install ./rnnplay/plugins/rnnplay-gru` there. Both the check after pip and
+    Ray's workers imported ./rnnplay for the editable rnnplay: the install exited 1 although pip had installed the
+    plugin, and `--workers 2` failed with "No module named 'rnnplay.plugins.host'"."""
+    work = copies
+    shutil.copytree(work / "rnnplay-gru", work / "rnnplay" / "plugins" / "rnnplay-gru")
+    installed = env.run("rnnplay", "plugins", "install", "./rnnplay/plugins/rnnplay-gru", cwd=work, check=False)
+    assert installed.returncode == 0 and "installed plugin rnnplay-gru 0.1.0" in installed.stdout, installed.stderr
+    train = env.run("rnnplay", "train", str(small_file), "--cell", "gru", "--hidden", "8", "--batch-size", "4",
+                    "--seq-length", "16", "--steps", "3", "--workers", "2", "--out", "w.npz", cwd=work, check=False)
+    assert train.returncode == 0 and "each step on 2 workers on local Ray" in train.stderr, train.stderr
+    env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)

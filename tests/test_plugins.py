@@ -32,6 +32,7 @@ from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.host import PluginHost
 from rnnplay.plugins.scaffold import PluginNames
+from rnnplay.ui.cli import cmd_plugins
 from rnnplay.ui.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -529,3 +530,19 @@ def test_a_cell_the_installed_plugin_lacks_names_the_version_the_model_was_saved
         host.resolve_cell("quiet", "rnnplay-noisy", Provider("rnnplay-noisy", "0.0.2"))
     with pytest.raises(RnnplayError, match=r"0\.0\.1 does not provide: run `rnnplay plugins install -U rnnplay-noisy`"):
         host.resolve_cell("quiet", "rnnplay-noisy", Provider("rnnplay-noisy", "0.0.1"))
+
+
+def test_the_child_interpreters_ignore_folders_named_like_their_modules_where_they_start(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`python -m` put the current folder first on the child's path: after `rnnplay plugins install` from the folder
+    holding a clone of the repository (./rnnplay), the check run after pip imported the clone's folder for rnnplay
+    ("cannot import name '__version__' from 'rnnplay'") and said the new plugin broke rnnplay; ./pip stood in for
+    pip the same way."""
+    for name in ("rnnplay", "pip"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"raise ImportError('a folder named {name}, not {name}')\n")
+    (tmp_path / "rnnplay" / "plugins").mkdir()
+    monkeypatch.chdir(tmp_path)
+    done = cmd_plugins.listing()
+    assert done.returncode == 0 and "plugins" in json.loads(done.stdout), done.stderr
+    cmd_plugins.pip("--version")  # one line (RnnplayError) if it ran ./pip

@@ -225,6 +225,46 @@ def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_a_folder_named_rnnplay_where_the_sweep_starts_does_not_stand_in_for_it_on_the_workers(
+        corpus: Path, tmp_path: Path) -> None:
+    """Ray put the driver's current folder first on each worker's path: from the folder holding a clone of the
+    repository (./rnnplay), every trial failed ("its Ray worker failed: RayTaskError(RaySystemError): " and Ray's
+    colour codes)."""
+    (tmp_path / "rnnplay" / "plugins").mkdir(parents=True)
+    (tmp_path / "rnnplay" / "__init__.py").write_text("")
+    proc = subprocess.run([sys.executable, "-P", "-m", "rnnplay", "sweep", str(corpus), "--grid", "hidden=8,12",
+                           "--steps", "3", "--workers", "2", "--json", "--out", "out"], cwd=tmp_path,
+                          capture_output=True, text=True, env=child_env(base=environment()), timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert [t["status"] for t in json.loads(proc.stdout)["trials"]] == ["finished", "finished"]
+
+
+WORKER_CANNOT_READ = """
+import sys
+from rnnplay.distributed.cluster import ray_session
+from rnnplay.distributed.trials import Outcome, TrialRunner
+sys.path.insert(0, sys.argv[1])  # here only: not on the workers' path
+import driver_only
+
+def job(thing, report):
+    return 1
+
+with ray_session(num_cpus=1) as ray:
+    print(*[o.error for o in TrialRunner(ray, job, 1).run([(driver_only.Thing(),)]) if isinstance(o, Outcome)])
+"""
+
+
+def test_a_trial_whose_worker_cannot_read_its_arguments_says_why_in_plain_text(tmp_path: Path) -> None:
+    """It said "its Ray worker failed: RayTaskError(RaySystemError): \\x1b[36mray::run_job()\\x1b[39m (pid=..."
+    in the table and in results.json: Ray's colour codes, and not why."""
+    (tmp_path / "only_here").mkdir()
+    (tmp_path / "only_here" / "driver_only.py").write_text("class Thing:\n    pass\n")
+    proc = subprocess.run([sys.executable, "-c", WORKER_CANNOT_READ, str(tmp_path / "only_here")], cwd=tmp_path,
+                          capture_output=True, text=True, env=environment(), timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "its Ray worker failed: ModuleNotFoundError: No module named 'driver_only'\n", proc.stdout
+
+
 @pytest.mark.parametrize(("grid", "words"), [
     (["hiden=8,16"], "unknown setting 'hiden' (did you mean 'hidden'?)"),
     (["hidden"], "--grid 'hidden' is not KEY=V1,V2,..."),

@@ -18,7 +18,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import ModuleType
+from typing import Any
 
+from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.distributed.local_processes import ray_processes_ended
@@ -26,6 +28,8 @@ from rnnplay.distributed.local_processes import ray_processes_ended
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
 UNFINISHED_START = threading.Event()  # set once a ray.init in this process raised: see start_unfinished
 PROBE_SECONDS = 3.0  # how long a cluster's address may take to answer before it counts as unreachable
+MIN_OBJECT_STORE = 75 << 20  # the smallest object store Ray accepts, in bytes
+WORKER_ROOM = 1400 << 20  # what a Ray worker with rnnplay loaded maps of its own (Ray 2.60, x86-64 Linux)
 
 
 def require_ray(what: str = "this") -> ModuleType:
@@ -146,17 +150,58 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
 
 def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
+    local = {} if target else {"num_cpus": num_cpus, "object_store_memory": object_store_size()}
     try:
         with stderr_aside(), sigterm_kept(), start_watched():
-            ray.init(address=target, num_cpus=None if target else num_cpus, include_dashboard=False,
-                     log_to_driver=False, configure_logging=True, logging_level=logging.ERROR)
-    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:  # Ray's AuthenticationError
+            ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=True,
+                     logging_level=logging.ERROR, job_config=driver_path_unshared(ray), **local)
+    except Exception as err:  # Ray's AuthenticationError, ConnectionError; a bare Exception when its node times out
         if target and refused_token(err):
             raise RnnplayError(token_advice(target)) from None
-        where = f"the Ray cluster at {target}" if target else "a local Ray instance"
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise RnnplayError(f"cannot connect to {where} ({first}); start one with `ray start --head`, or leave out "
-                           "--ray-address (and RAY_ADDRESS) to run Ray locally") from None
+        if not target:
+            raise RnnplayError(f"local Ray could not start ({first}); {local_advice()}") from None
+        raise RnnplayError(f"cannot connect to the Ray cluster at {target} ({first}); start one with `ray start "
+                           "--head`, or leave out --ray-address (and RAY_ADDRESS) to run Ray locally") from None
+
+
+def driver_path_unshared(ray: ModuleType) -> Any:
+    """A job configuration that keeps this process's current folder off the workers' ``sys.path``.
+
+    Ray puts the driver's current folder first on every worker's path, where a folder named ``rnnplay`` (a clone
+    of the repository, or an empty one) stood in for the installed package: every worker failed with "No module
+    named 'rnnplay.plugins.host'". Ray adds it for any driver but a Ray Client's (``_client_job``), whose code
+    comes with its job; a worker finds rnnplay, and the plugins, where this process found them: installed.
+    """
+    return ray.job_config.JobConfig(_client_job=True)
+
+
+def object_store_size() -> int | None:
+    """Bytes for a local Ray's object store under an address-space limit: a quarter of it, as the raylet and every
+    worker map the whole store (Ray's own size, 30% of the memory, made the raylet's mapping fail: it waited for
+    it, then raised "The current node timed out during startup"); None (Ray's own size) when that is smaller.
+
+    One line, before Ray starts, when the limit leaves a worker no room besides the store: its workers died at
+    their start (``mmap failed``) and the run waited for them."""
+    limit = address_space.limit()
+    if limit is None:
+        return None
+    store = max(limit // 4, MIN_OBJECT_STORE)
+    if store + WORKER_ROOM > limit:
+        least = max(WORKER_ROOM * 4 // 3, WORKER_ROOM + MIN_OBJECT_STORE)
+        raise RnnplayError(f"local Ray cannot start under {address_space.described()}: each of its workers maps "
+                           f"about {WORKER_ROOM >> 20:,} MiB of its own besides the object store ({store >> 20:,} "
+                           f"MiB); raise the limit to {least >> 20:,} MiB or more (`ulimit -v unlimited`), or join a "
+                           "cluster with --ray-address")
+    return store if store < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 10 else None
+
+
+def local_advice() -> str:
+    """What to do when a local Ray could not start: under ``ulimit -v``, raise the limit."""
+    if limited := address_space.described():
+        return (f"{limited} is too little for Ray's processes, which each map its object store: raise the limit "
+                "(`ulimit -v unlimited`), or join a cluster with --ray-address")
+    return "Ray's logs are in /tmp/ray/session_latest/logs; or join a cluster with --ray-address"
 
 
 @contextmanager

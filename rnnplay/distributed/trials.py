@@ -15,6 +15,7 @@ A sweep's trials are such jobs (:mod:`rnnplay.session.sweep` says what one does)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -25,6 +26,8 @@ from rnnplay.core.errors import RnnplayError
 
 FINISHED, FAILED, CANCELLED = "finished", "failed", "cancelled"  # an Outcome's status
 Job = Callable[..., Any]  # job(*args, report=report) -> a picklable value
+COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # a terminal's colour codes, which Ray puts in its errors' text
+WRAPPERS = 4  # the most wrappers looked into: Ray's error around a task's, around its cause
 
 
 @dataclass
@@ -68,13 +71,26 @@ class Reporter:
 
 
 def one_line(err: BaseException) -> str:
-    """Why a job failed, in one line: an RnnplayError's own words, else the exception's type and first line."""
+    """Why a job failed, in one line of plain text: an RnnplayError's own words, else the exception's type and first
+    line (Ray's colour codes taken out)."""
     if isinstance(err, RnnplayError):
         return str(err)
     if isinstance(err, MemoryError):
         return "out of memory: choose a smaller --hidden, --layers or --batch-size"
-    first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+    text = COLOURS.sub("", str(err)).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0][:200]}" if text else type(err).__name__
+
+
+def underneath(err: BaseException) -> BaseException:
+    """The exception inside Ray's wrappers: a task's own (``cause``), or the one that kept the task's arguments
+    from being read in its worker (``client_exc``, such as a module the worker cannot import); else ``err``.
+    Ray's own text is the task's name in colour and its PID: "RayTaskError(RaySystemError): ray::run_job()"."""
+    for _ in range(WRAPPERS):
+        inner = getattr(err, "cause", None) or getattr(err, "client_exc", None)
+        if not isinstance(inner, BaseException):
+            break
+        err = inner
+    return err
 
 
 def run_job(job: Job, report: Reporter, *args: Any) -> tuple[str, Any]:
@@ -126,6 +142,6 @@ class TrialRunner:
         except exceptions.TaskCancelledError:
             return Outcome(index, CANCELLED)
         except exceptions.RayError as err:  # its worker died (killed, out of memory), or Ray lost it
-            return Outcome(index, FAILED, error=f"its Ray worker failed: {one_line(err)}")
+            return Outcome(index, FAILED, error=f"its Ray worker failed: {one_line(underneath(err))}")
         return Outcome(index, status, value) if status == FINISHED else Outcome(index, status, error=value)
 

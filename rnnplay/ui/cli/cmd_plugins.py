@@ -2,7 +2,9 @@
 
 Installing and uninstalling run pip in the interpreter that runs rnnplay
 (``sys.executable -m pip``), so a plugin always lands in the environment that
-will load it, whichever ``pip`` is first on PATH.
+will load it, whichever ``pip`` is first on PATH. Each child interpreter runs with ``-P``: without it, ``-m``
+put the current folder first on its path, where a folder named ``rnnplay`` (a clone of the repository)
+or ``pip`` stood in for the installed package.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ def pip(*args: str) -> None:
     """
     if importlib.util.find_spec("pip") is None:
         raise RnnplayError(f"pip is not available in {sys.executable}; add it with `{sys.executable} -m ensurepip`")
-    done = subprocess.run([sys.executable, "-m", "pip", *args], stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run([sys.executable, "-P", "-m", "pip", *args], stderr=subprocess.PIPE, text=True, check=False)
     if done.returncode == 0:
         sys.stderr.write(done.stderr)  # pip's warnings, if any
         return
@@ -260,7 +262,7 @@ def installed_plugins() -> dict[str, str]:
 def listing(only: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """`rnnplay plugins --json` run in a new interpreter, loading ``only`` those plugins when given."""
     env = None if only is None else {**os.environ, "RNNPLAY_LOAD_PLUGINS": ",".join(only)}
-    return subprocess.run([sys.executable, "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-P", "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
                           check=False, env=env)
 
 
