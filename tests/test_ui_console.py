@@ -94,9 +94,9 @@ def test_sample_heat_is_plain_with_no_color_and_coloured_on_a_pipe_with_force_co
     assert re.sub(r"\x1b\[[0-9;]*m", "", forced.stdout) == plain.stdout  # the same text, coloured
 
 
-def test_neurons_colours_a_pipe_unless_no_color(tiny_path: Path, tmp_path: Path) -> None:
+def test_neurons_colours_a_pipe_when_asked_unless_no_color(tiny_path: Path, tmp_path: Path) -> None:
     base = ["neurons", str(tiny_path), "--unit", "0:0", "--text", "To be, or not"]
-    coloured = run(*base, cwd=tmp_path)
+    coloured = run(*base, "--color=always", cwd=tmp_path)
     assert coloured.returncode == 0 and ESCAPE.search(coloured.stdout)  # the colours are the output
     plain = run(*base, cwd=tmp_path, NO_COLOR="1")
     assert plain.returncode == 0 and not ESCAPE.search(plain.stdout) and "To be, or not" in plain.stdout

@@ -123,6 +123,8 @@ def test_pieces_run_on_worker_threads_and_come_back_in_order(monkeypatch: pytest
 
 def test_a_piece_that_fails_fails_the_pass_after_the_others_end(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pieces.threads, "usable_cores", lambda: 4)
+    # a pool that runs the 4 pieces at once, whatever thread count an earlier test in this process fixed
+    monkeypatch.setattr(pieces.parallel_step, "WORKERS", 4)
     finished: list[int] = []
     all_started, release = threading.Barrier(4), threading.Event()
 
