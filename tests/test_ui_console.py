@@ -139,6 +139,29 @@ def test_the_cli_prints_a_skipped_step_and_a_partial_validation_as_lines(plain_e
                               "step 8: validation read 10% of the text (the budget)\n")
 
 
+def test_off_a_terminal_the_watcher_speaks_only_when_a_step_is_late(plain_env: None) -> None:
+    """`rnnplay train … 2>&1 | cat`: steps whose status line is not due yet (the last line printed long ago) are
+    not late; the watcher said "still training: 0s since step 165" of them. Once no step comes, it speaks."""
+    out = Stream(False)
+    progress = TrainingProgress(out, every=2.0)
+    progress.show(STEP)  # step 1 is printed
+    with progress.lock:
+        progress.last_line -= 60  # the last line long ago, as between two lines PRINT_EVERY steps apart
+    step = 1
+    for _ in range(75):  # steps 20 ms apart for 1.5 s: the watcher looks three times meanwhile
+        step += 1
+        progress.show(StepEvent(step, 0.01, 3.0, 0.004, 1.0, 12_345.0, 65.0, 0.0))
+        threading.Event().wait(0.02)
+    assert "still training" not in out.getvalue()
+    for _ in range(100):  # now no step comes: within `every` and the watcher's look after it, it says so
+        if "still training" in out.getvalue():
+            break
+        threading.Event().wait(0.1)
+    progress.finish()
+    still = [line for line in out.getvalue().splitlines() if line.startswith("still training: ")]
+    assert still and all(line.endswith(f"since step {step}") for line in still)
+
+
 def test_a_load_off_a_terminal_prints_one_line_when_done(plain_env: None) -> None:
     out = Stream(False)
     with ProgressBar(out) as bar:

@@ -154,10 +154,11 @@ class TrainingProgress:
     redrawn in place on a terminal, printed each PRINT_EVERY steps elsewhere; the other events' lines above it.
 
     Steps that turn slow (memory short, a busy machine, a huge model) never leave the user without a word: a
-    watcher thread says how long the run has been at work since its last step once ``every`` seconds pass with no
-    line (off a terminal a line of its own, on one the status line's end), and off a terminal a step's status
-    line is printed too when ``every`` seconds have passed since the last one. While ``trainer`` only reads its
-    weights (a validation, a sample) that line names it: the step before it has ended but is not shown yet.
+    watcher thread says how long the run has been at work since its last step once ``every`` seconds pass with
+    neither a line nor a step (off a terminal a line of its own, on one the status line's end), and off a terminal
+    a step's status line is printed too when ``every`` seconds have passed since the last one. While ``trainer``
+    only reads its weights (a validation, a sample) that line names it: the step before it has ended but is not
+    shown yet.
     """
 
     def __init__(self, stream: TextIO | None = None, every: float = STATUS_SECONDS,
@@ -203,12 +204,13 @@ class TrainingProgress:
         self.bar.print(line)
 
     def _watch(self) -> None:
-        """Once ``every`` seconds pass with no line, say how long the run has been at work since its last step."""
+        """Once ``every`` seconds pass with neither a line nor a step, say how long the run has been at work since its
+        last step."""
         while not self.done.wait(min(1.0, self.every / 4)):
             with self.lock:
                 now = time.monotonic()
-                if self.done.is_set() or now - self.last_line < self.every:
-                    continue
+                if self.done.is_set() or now - max(self.last_line, self.last_step_at) < self.every:
+                    continue  # a step not printed (off a terminal) or redrawn in place ended within ``every``
                 since = f"step {self.last_step:,}" if self.last_step else "the run started"
                 waited = f"still {self._doing()}: {duration(now - self.last_step_at)} since {since}"
                 if redraws(self.console):
