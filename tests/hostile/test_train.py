@@ -31,7 +31,7 @@ from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import load_corpus
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.session.output_paths import OutputLock
-from rnnplay.session.training_runs import new_run
+from rnnplay.session.training_runs import TrainingRun, new_run
 
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
@@ -416,6 +416,25 @@ def test_a_resumed_step_too_big_for_memory_advises_what_a_resume_can_change(
     assert_one_line_error(out, mentions=("out of memory", "a resumed run keeps its batch", "--init-from m.npz",
                                          "no step was made"))
     assert (sandbox.work / "m.npz").read_bytes() == resumable.read_bytes()
+
+
+def test_ctrl_c_during_the_final_save_exits_130_with_the_run_saved(
+        sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while the run's last save is written (its budget spent) waits for the save, then ends the command
+    as interrupted (130), saying where the run is, never as a run that finished well (0)."""
+    (sandbox.work / "small.txt").write_text(CORPUS)
+    save = TrainingRun.save_or_rescue
+
+    def pressed(self: TrainingRun, path: str, **kwargs: object) -> object:
+        os.kill(os.getpid(), signal.SIGINT)  # the run's own handler hears it, here on the main thread
+        return save(self, path, **kwargs)
+
+    monkeypatch.setattr(TrainingRun, "save_or_rescue", pressed)
+    out = sandbox.run_in_process([*TRAIN, "--checkpoint-every", "0", "--out", "m.npz"], capsys, monkeypatch)
+    assert out.code == 130, out.stderr
+    assert "interrupted at step 2: saved m.npz; continue with --resume m.npz" in out.stderr
+    assert "final:" not in out.stdout
+    assert load_model(sandbox.work / "m.npz").training["step"] == 2
 
 
 def test_a_pipe_closed_under_the_progress_does_not_lose_the_run(sandbox: Sandbox) -> None:

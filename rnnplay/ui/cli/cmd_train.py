@@ -366,7 +366,7 @@ class TrainingLoop:
         saved = self.final_save()
         where = saved.path
         outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
-        if event.reason == "stopped":
+        if event.reason == "stopped" or (event.reason == "budget" and self.interrupts.presses):  # Ctrl-C in the save
             say(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}")
             return self.interrupts.exit_code
         if event.reason == "diverged":
