@@ -90,15 +90,19 @@ class History:
 class Reading:
     """What the trainer reads the weights for now, without changing them: ``what`` is "the validation" inside
     ``with reading("the validation"):``, "" outside. A watch on a block that does not return names it from this,
-    and a checkpoint may be saved meanwhile (:mod:`rnnplay.session.past_validation`)."""
+    and a checkpoint may be saved meanwhile (:mod:`rnnplay.session.past_validation`). ``ran_out`` names the last
+    block if memory ran out in it ("" once the next one starts), so a front end tells it from a step that did."""
 
     def __init__(self) -> None:
-        self.what = ""
+        self.what = self.ran_out = ""
 
     @contextlib.contextmanager
     def __call__(self, what: str) -> Iterator[None]:
-        self.what = what
+        self.what, self.ran_out = what, ""
         try:
             yield
+        except MemoryError:
+            self.ran_out = what
+            raise
         finally:
             self.what = ""

@@ -418,6 +418,24 @@ def test_a_resumed_step_too_big_for_memory_advises_what_a_resume_can_change(
     assert (sandbox.work / "m.npz").read_bytes() == resumable.read_bytes()
 
 
+def test_a_validation_too_big_for_memory_says_so_and_keeps_the_run(
+        sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The final validation runs out of memory after the last step: the line names the validation (not a step,
+    whose --batch-size would not help) and its flag, and the run up to that step is saved. The MemoryError is raised
+    on purpose, as under `ulimit -v 700000` a 2-layer model of 128 units validating 250,000 characters does."""
+    (sandbox.work / "small.txt").write_text(CORPUS)
+
+    def no_memory(self: object, ids: object, *args: object, **kwargs: object) -> float:
+        raise MemoryError
+
+    monkeypatch.setattr("rnnplay.core.model.Model.evaluate", no_memory)
+    out = sandbox.run_in_process([*TRAIN, "--out", "m.npz"], capsys, monkeypatch)
+    assert_one_line_error(out, mentions=("out of memory in the validation after step 2", "--val-max-chars",
+                                         "the run up to step 2 is saved in m.npz"))
+    assert "--batch-size" not in out.stderr
+    assert load_model(sandbox.work / "m.npz").training["step"] == 2
+
+
 def test_ctrl_c_during_the_final_save_exits_130_with_the_run_saved(
         sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while the run's last save is written (its budget spent) waits for the save, then ends the command

@@ -15,9 +15,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import ctrl_c_raises
-from rnnplay.core.errors import RnnplayError, counted, printable
+from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
     Event,
@@ -52,6 +51,7 @@ from rnnplay.ui.cli.train_flags import (
     add_setting_flags,
     given,
 )
+from rnnplay.ui.cli.train_memory import out_of_memory
 from rnnplay.ui.event_text import duration, loss_text
 from rnnplay.ui.leave_signals import on_leave_signals, raise_terminated
 from rnnplay.ui.plot_file import check_replaceable, write_loss_plot
@@ -284,26 +284,13 @@ class TrainingLoop:
                     self.progress.finish()
                     kept = self.save_after_failure(resumable=isinstance(err, NodeLost))
                     raise RnnplayError(f"{err}; {kept}") from None
-                except MemoryError:
+                except MemoryError:  # in a step, or in a validation or a sample after a whole step
                     self.progress.finish()
-                    advice = f"{address_space.advice()}{self.smaller_steps()}; {self.save_after_failure()}"
-                    raise RnnplayError(f"out of memory in a training step ({self.step_size()}): {advice}") from None
+                    kept = self.save_after_failure()
+                    raise RnnplayError(out_of_memory(self.run_, self.out, self.start_step > 0, kept)) from None
                 if event is None:
                     return code
                 code = self.handle(event) or code
-
-    def smaller_steps(self) -> str:
-        """How to make a step need less memory: a new run's flags, or, for a resumed run (whose batch and sequence
-        length are its checkpoint's), a new run that starts from its weights."""
-        if self.start_step == 0:
-            return "use a smaller --batch-size or --seq-length"
-        return (f"a resumed run keeps its batch and sequence length, so close other programs, or start a new run "
-                f"from its weights: --init-from {self.out} with a smaller --batch-size or --seq-length")
-
-    def step_size(self) -> str:
-        c, model = self.run_.trainer.config, self.run_.model
-        return (f"{counted(c.batch_size, 'stream')} x {counted(c.seq_length, 'character')} through "
-                f"{counted(model.num_layers, 'layer')} of {model.hidden_size} units")
 
     def handle(self, event: Event) -> int | None:
         self.progress.show(event)  # the status line, and the other events' lines (rnnplay.ui.event_text)
