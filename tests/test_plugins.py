@@ -420,6 +420,15 @@ def test_cli_lists_and_trains_despite_broken_plugins(broken_site: Path, small_fi
     assert (meta["cell"], meta["cell_plugin"]) == ("fresh-rnn", "rnnplay-taken-name")
 
 
+def test_the_summary_says_a_plugin_that_failed_to_load_is_installed_but_not_loaded(tmp_path: Path) -> None:
+    site = pip_install_fixtures(["rnnplay-broken-import"], tmp_path)
+    table = cli("plugins", site=site, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "  rnnplay-broken-import: could not be imported" in table.stdout
+    assert table.stdout.endswith("\nno plugins loaded: 1 installed plugin failed to load (listed above)\n")
+    assert "no plugins installed" not in table.stdout
+
+
 def test_cli_install_and_uninstall_refuse_bad_targets(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*RNNPLAY, "plugins", *args], capture_output=True, text=True, cwd=tmp_path)
