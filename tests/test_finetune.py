@@ -122,7 +122,9 @@ def test_a_run_from_a_model_is_compared_with_it_on_the_same_validation_character
     harmed = continue_run(old, corpus, replace(config, lr=3.0))  # far too high: the run undoes what it had
     *_, last = harmed.trainer.run()
     line, worse = harmed.against_start()
-    start_loss = old.evaluate(harmed.trainer.val_ids[: harmed.trainer.val_chars])
+    val_ids = harmed.trainer.val_ids
+    assert harmed.trainer.val_chars == len(val_ids) - 1  # the characters scored: each but the first, as `score` says
+    start_loss = old.evaluate(val_ids)
     assert worse and last.val_loss > start_loss
     assert line.startswith(f"validation loss {last.val_loss:.4f} nats/char, against {start_loss:.4f} for the "
                            f"model it started from (the same {harmed.trainer.val_chars:,} characters): this run made "

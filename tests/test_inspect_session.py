@@ -57,8 +57,8 @@ def test_heat_gives_each_character_of_the_last_continuation_its_probability(sess
     expected = score_text(session.model, "To be" + heat.text)
     assert heat.probs == pytest.approx(expected.probs[4:].tolist())  # p(text[i]) after "To be" + text[:i]
     assert all(len(a) == 5 for a in heat.alternatives)
-    assert [(w.what, w.done) for w in session.events if isinstance(w, Working)] == [("scoring 35 characters", False),
-                                                                                  ("scoring 35 characters", True)]
+    assert [(w.what, w.done) for w in session.events if isinstance(w, Working)] == [("scoring 34 characters", False),
+                                                                                  ("scoring 34 characters", True)]
     assert heat.alternatives[0] == tuple(expected.alternatives(4))
     ch, p = heat.alternatives[0][0]
     assert p >= heat.probs[0] - 1e-6 and ch in session.model.vocab.chars  # float32 vs float64 rounding

@@ -420,6 +420,39 @@ def test_cli_lists_and_trains_despite_broken_plugins(broken_site: Path, small_fi
     assert (meta["cell"], meta["cell_plugin"]) == ("fresh-rnn", "rnnplay-taken-name")
 
 
+def test_the_summary_says_a_plugin_that_failed_to_load_is_installed_but_not_loaded(tmp_path: Path) -> None:
+    site = pip_install_fixtures(["rnnplay-broken-import"], tmp_path)
+    table = cli("plugins", site=site, cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    assert "  rnnplay-broken-import: could not be imported" in table.stdout
+    assert table.stdout.endswith("\nno plugins loaded: 1 installed plugin failed to load (listed above)\n")
+    assert "no plugins installed" not in table.stdout
+
+
+def test_a_checkpoint_whose_plugin_cell_changed_its_parameters_says_both_versions_and_both_sides(
+    small_file: Path, tmp_path: Path
+) -> None:
+    """Saved by rnnplay-taken-name 0.0.0 when its cell's bias was `b`; 0.0.1 installed calls it `b_h`: the line said
+    only 'missing layers.0.b_h'."""
+    site = pip_install_fixtures(["rnnplay-taken-name"], tmp_path)
+    train = cli("train", str(small_file), "--cell", "fresh-rnn", "--layers", "1", "--hidden", "16", "--batch-size",
+                "4", "--seq-length", "16", "--steps", "2", "--out", "m.npz", site=site, cwd=tmp_path)
+    assert train.returncode == 0, train.stderr
+    with np.load(tmp_path / "m.npz") as stored:
+        arrays = {key.replace("layers.0.b_h", "layers.0.b"): stored[key] for key in stored.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["plugins"]["cell"]["version"] = "0.0.0"
+    np.savez(tmp_path / "m.npz", **{**arrays, "__meta__": np.array(json.dumps(meta))})
+    score = cli("score", "m.npz", "--text", "To be, or not", site=site, cwd=tmp_path)
+    assert score.returncode == 1 and score.stdout == ""
+    assert score.stderr == (
+        "rnnplay: error: m.npz: its parameters do not match the cell 'fresh-rnn' from the plugin rnnplay-taken-name "
+        "(saved with 0.0.0, 0.0.1 installed): it has layers.0.b, which the cell does not take; it lacks layers.0.b_h, "
+        "which the cell needs: `rnnplay plugins install 'rnnplay-taken-name==0.0.0'` installs the version it was "
+        "saved with\n"
+    )
+
+
 def test_cli_install_and_uninstall_refuse_bad_targets(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*RNNPLAY, "plugins", *args], capture_output=True, text=True, cwd=tmp_path)

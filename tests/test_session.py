@@ -536,8 +536,8 @@ def test_score_names_the_least_expected_characters_and_shows_work_on_a_long_text
     assert len(result.probs) == len(long) - 1
     assert f"over {len(long) - 1:,} predicted characters" in rec.messages("info")[-1]  # 5,159: as `rnnplay score`
     working = rec.of(Working)  # the start, its progress if it takes a while (on a busy machine), the end
-    assert working[0] == Working(f"scoring {len(long):,} characters")
-    assert working[-1] == Working(f"scoring {len(long):,} characters", done=True)
+    assert working[0] == Working(f"scoring {len(long) - 1:,} characters")  # the first character only primes
+    assert working[-1] == Working(f"scoring {len(long) - 1:,} characters", done=True)
     assert all(not w.done and w.what == working[0].what for w in working[1:-1])
     assert rec.of(ScoreShown)[-1].surprises[0].prob == min(result.probs)
 

@@ -39,7 +39,7 @@ from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.limits import MAX_PARAMS, check_model_size, check_state_size
 from rnnplay.core.model import Model
 from rnnplay.core.param_shapes import param_shapes
-from rnnplay.core.plugin_record import Provider, plugins_meta, read_providers
+from rnnplay.core.plugin_record import Provider, installed_version, plugins_meta, read_providers, shell_quoted
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.vocab import Vocab
 
@@ -192,7 +192,7 @@ def load_checkpoint(path: str | os.PathLike[str], resolve_cell: CellResolver, *,
         spec = stored.spec
         cell = resolve_cell(spec.cell, stored.cell_plugin, stored.cell_provider)
         shapes = param_shapes(cell, spec, len(stored.vocab), stored.cell_plugin)
-        _check_params(members, shapes, spec, path)
+        _check_params(members, shapes, stored, path)
         _check_optimizer_state(members, shapes, bad)
         _check_carried_state(members, cell, spec, bad)
         wanted = {k: m for k, m in members.items() if training_state or k.startswith("param/")}
@@ -279,13 +279,13 @@ def _is_float(member: Member) -> bool:
     return member.dtype.kind == "f" and member.dtype.name in FLOAT_DTYPES
 
 
-def _check_params(members: dict[str, Member], shapes: dict[str, tuple[int, ...]], spec: ModelSpec,
+def _check_params(members: dict[str, Member], shapes: dict[str, tuple[int, ...]], model: StoredModel,
                   path: Path) -> None:
+    spec = model.spec
     stored = {k.removeprefix("param/"): m for k, m in members.items() if k.startswith("param/")}
     missing, extra = sorted(set(shapes) - set(stored)), sorted(set(stored) - set(shapes))
     if missing or extra:
-        what = f"missing {', '.join(missing[:5])}" if missing else f"unexpected {', '.join(extra[:5])}"
-        raise RnnplayError(f"{path} does not match a {spec.layers}-layer {spec.cell} of size {spec.hidden}: {what}")
+        raise RnnplayError(_mismatch(path, model, missing, extra))
     for name, expected in shapes.items():
         got = stored[name]
         if got.shape != expected or not _is_float(got):
@@ -294,6 +294,29 @@ def _check_params(members: dict[str, Member], shapes: dict[str, tuple[int, ...]]
     total = sum(math.prod(shape) for shape in shapes.values())
     if total > MAX_PARAMS:
         raise RnnplayError(f"{path}: its {spec.cell} model has {total:,} parameters (at most {MAX_PARAMS:,})")
+
+
+def _mismatch(path: Path, model: StoredModel, missing: list[str], extra: list[str]) -> str:
+    """The line for parameters that are not the cell's: what the file has that the cell does not take, what it lacks;
+    for a plugin's cell, the version it was saved with beside the installed one and how to get the first back."""
+    spec, plugin, saved = model.spec, model.cell_plugin, model.cell_provider
+    what = "; ".join(([f"it has {_names(extra)}, which the cell does not take"] if extra else [])
+                     + ([f"it lacks {_names(missing)}, which the cell needs"] if missing else []))
+    if plugin is None:
+        return f"{path} does not match a {spec.layers}-layer {spec.cell} of size {spec.hidden}: {what}"
+    now = installed_version(plugin)  # '?': registered in code, or gone
+    versions = ", ".join(([f"saved with {saved.version}"] if saved else [])
+                         + ([f"{now} installed"] if now != "?" else []))
+    fix = (f"`rnnplay plugins install {shell_quoted(saved.requirement)}` installs the version it was saved with"
+           if saved is not None and saved.version != now else f"install the version of {plugin} it was saved with")
+    return (f"{path}: its parameters do not match the cell {spec.cell!r} from the plugin {plugin}"
+            f"{f' ({versions})' if versions else ''}: {what}: {fix}")
+
+
+def _names(keys: list[str]) -> str:
+    """'layers.0.b, layers.1.b' or, past five, the first five and how many more."""
+    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+    return ", ".join(keys[:5]) + more
 
 
 def _check_optimizer_state(members: dict[str, Member], shapes: dict[str, tuple[int, ...]], bad: str) -> None:

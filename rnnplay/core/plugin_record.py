@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError, printable
@@ -23,6 +24,19 @@ MAX_ENTRIES = 16
 def normalize(dist: str) -> str:
     """A distribution name as PEP 503 compares them: 'RNNPlay_GRU' and 'rnnplay-gru' are the same."""
     return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def installed_version(dist: str) -> str:
+    """The installed version of ``dist``, or '?'."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def shell_quoted(text: str) -> str:
+    """``text`` in single quotes, as a POSIX shell reads it back unchanged ('rnnplay-gru==0.1.0')."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 @dataclass(frozen=True)

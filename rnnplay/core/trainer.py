@@ -114,7 +114,7 @@ class Trainer:
         self.states: States = model.initial_state(config.batch_size)
         self.step, self.bad_steps = 0, 0  # steps made; non-finite steps in a row
         self.history = History()
-        self.val_chars = 0  # the characters the last validation read (0: none yet)
+        self.val_chars = 0  # the characters the last validation scored, all its ids but the first (0: none yet)
         self.reading = Reading()  # a validation or a sample under way: it only reads the weights
         self._started: float | None = None  # perf_counter() when run() began
         self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
@@ -279,7 +279,7 @@ class Trainer:
         start = time.perf_counter()
         with self.reading("the validation"):
             val = self.model.evaluate(ids)
-        self.val_chars, self._seconds_per_val_char = len(ids), (time.perf_counter() - start) / len(ids)
+        self.val_chars, self._seconds_per_val_char = len(ids) - 1, (time.perf_counter() - start) / len(ids)
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
@@ -332,8 +332,8 @@ class Trainer:
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
             chars, total = self._final_validation_chars(self.val_ids), min(len(self.val_ids), self.config.val_max_chars)
             val_loss, val_step = self.validate(chars), self.step
-            note = (f"on the first {chars:,} of {total:,} validation characters, what {VALIDATION_SHARE:.0%} of the "
-                    "--time budget validates" if chars < total else "")
+            note = (f"on the first {chars - 1:,} of {total - 1:,} validation characters, what "
+                    f"{VALIDATION_SHARE:.0%} of the --time budget validates" if chars < total else "")
             yield ValidationEvent(self.step, val_loss, note)
         reason = "stopped" if reason == "budget" and self._stop.is_set() else reason
         self._stop.clear()

@@ -30,10 +30,10 @@ from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.core.limits import check_model_size
 from rnnplay.core.model import Model
 from rnnplay.core.params import did_you_mean
-from rnnplay.core.plugin_record import Provider, read_providers
+from rnnplay.core.plugin_record import Provider, installed_version, read_providers
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
-from rnnplay.plugins.discovery import install_hint, installed_version
+from rnnplay.plugins.discovery import install_hint
 from rnnplay.plugins.host import loaded_host
 from rnnplay.plugins.unloaded import CellsWithoutImport
 

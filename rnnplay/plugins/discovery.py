@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from rnnplay.core.plugin_record import Provider, normalize
+from rnnplay.core.plugin_record import Provider, normalize, shell_quoted
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.problems import PluginFailure, one_line
 
@@ -57,19 +57,6 @@ def install_hint(dist: str, provider: Provider | None = None) -> str:
     wanted = shell_quoted(provider.requirement) if provider is not None else dist
     return (f"install the plugin that provides it (`rnnplay plugins install {wanted}` if it is published, or "
             "`rnnplay plugins install PATH` from its source folder)")
-
-
-def shell_quoted(text: str) -> str:
-    """``text`` in single quotes, as a POSIX shell reads it back unchanged ('rnnplay-gru==0.1.0')."""
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def installed_version(dist: str) -> str:
-    """The installed version of ``dist``, or '?'."""
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
 
 
 @dataclass

@@ -42,6 +42,7 @@ from typing import Any
 import pluggy
 
 from rnnplay.core.errors import RnnplayError, flat, printable
+from rnnplay.core.plugin_record import installed_version
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.discovery import (
@@ -50,7 +51,6 @@ from rnnplay.plugins.discovery import (
     chosen_entry_points,
     find_entry_points,
     install_command,
-    installed_version,
     normalize,
     suggest_plugin,
 )

@@ -269,7 +269,7 @@ class Generation:
         if len(text) < LONG_TEXT:
             result = score_text(model, text)
         else:
-            with self.exclusive() as (_, cancel), s.working(f"scoring {len(text):,} characters") as report:
+            with self.exclusive() as (_, cancel), s.working(f"scoring {len(text) - 1:,} characters") as report:
                 result = score_text(model, text, progress=report, cancel=cancel.is_set)
         shown = ScoreShown(surprises(text, result, worst))
         least = "; least expected:" if shown.surprises else ""

@@ -178,7 +178,7 @@ class Inspection:
         if not shown or len(record.seed) + len(shown) < 2:
             raise RnnplayError(f"turn {number} has nothing to colour; continue a longer seed first")
         self._check_known(model, number, record, record.seed + shown)
-        with self.session.working(f"scoring {len(record.seed) + len(shown):,} characters"):
+        with self.session.working(f"scoring {len(record.seed) + len(shown) - 1:,} characters"):
             score = score_text(model, record.seed + shown)
         first = len(record.seed) - 1  # score.probs[j] is p(full[j + 1]) and text[i] is full[len(seed) + i]
         probs = tuple(float(score.probs[first + i]) if first + i >= 0 else None for i in range(len(shown)))

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.plugin_record import installed_version
 from rnnplay.plugins.contracts import MAX_NAME
-from rnnplay.plugins.discovery import installed_version
 
 TEMPLATES = Path(__file__).parent
 # template -> where it goes in the new package ({module} is filled in)

@@ -116,6 +116,9 @@ def list_plugins(args: argparse.Namespace) -> int:
         print(f"\nwarning: {warning}")
     if data["skipped"]:
         print(f"\nnot loaded (RNNPLAY_LOAD_PLUGINS leaves them out): {', '.join(data['skipped'])}")
+    elif len(data["plugins"]) == 1 and data["failed"]:
+        count = len(data["failed"])
+        print(f"\nno plugins loaded: {count} installed plugin{'' if count == 1 else 's'} failed to load (listed above)")
     elif len(data["plugins"]) == 1:
         print(f"\nno plugins installed; {first_plugin_hint()}")
     return 0

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"{what} has {counted(left, 'character')}{gone}: need at least two characters to score "
                            "(the first one only primes the model)")
     ids = (model.vocab.encode(piece, on_unknown="skip") for piece in source.pieces(start))
-    with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", left) as bar:
+    with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", left - 1) as bar:
         estimate = Estimate(f"scoring {left - 1:,} characters of {what}", left - 1, bar)
         nats, scored = score_stream(model, ids, left, progress=estimate)
     if unknown:
