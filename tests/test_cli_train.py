@@ -197,6 +197,22 @@ def test_ctrl_c_only_asks_to_stop_and_a_second_one_while_saving_waits(small_text
     assert interrupts.exit_code == 130
 
 
+def test_ctrl_c_after_the_last_save_says_nothing(small_text: str, capfd) -> None:
+    """Under Ray a second Ctrl-C, while the workers closed, said "still finishing this step; then m.npz is saved"
+    after the run's own line "interrupted at step N: saved m.npz"."""
+    trainer = new_run(Corpus("small", small_text, "test"), ModelSpec("rnn", 1, 8), TrainConfig(2, 8)).trainer
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with Interrupts(trainer, Path("m.npz")) as interrupts:
+            os.kill(os.getpid(), signal.SIGINT)
+            interrupts.done = True  # as TrainingLoop.finish sets it once the run is saved
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert capfd.readouterr().err.strip() == "Ctrl-C: stopping after this step, then saving m.npz"
+    assert interrupts.exit_code == 130
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])  # 2: Ray's worker processes are in the foreground group too
 def test_ctrl_c_in_a_real_terminal_stops_between_steps(small_file: Path, tmp_path: Path, workers: str) -> None:
     """Ctrl-C typed at a pseudo-terminal (the whole foreground group gets SIGINT) while the progress line redraws."""

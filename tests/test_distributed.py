@@ -35,7 +35,7 @@ from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import load_corpus
 from rnnplay.distributed.data_parallel import last_line, worker_cpus
 from rnnplay.models.bundled import load_model
-from rnnplay.session.events import Message, TrainingEnded
+from rnnplay.session.events import Changed, Message, TrainingEnded
 from rnnplay.session.session import Session
 from rnnplay.session.training_runs import TrainingRun, new_run
 
@@ -95,6 +95,25 @@ def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path
     assert_same_weights(job.run.model.params, in_process(20, batch_size=64, **noise).model.params)
     assert_same_weights(load_model(tmp_path / "m.npz").model.params, job.run.model.params)
     assert not pytest.importorskip("ray").is_initialized()  # the job's local Ray went with it
+    session.close()
+
+
+def test_a_stop_while_the_apps_local_ray_starts_saves_nothing(tmp_path: Path, monkeypatch) -> None:
+    """/train ... workers=2 then /stop before Ray was up wrote a 0-step model into the library (named after the
+    corpus, the loaded model's weights); the CLI said "nothing was saved", and now so does the app, in one line."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    (tmp_path / "x.txt").write_text("to be or not to be, that is the question. " * 200)
+    session = Session()
+    events: list[object] = []
+    ended = threading.Event()
+    session.subscribe(lambda e: (events.append(e), isinstance(e, TrainingEnded) and ended.set()))
+    session.subscribe(lambda e: e == Changed("training") and session.training.run.trainer.stop())  # as Ray starts
+    session.submit(f"/train {tmp_path / 'x.txt'} layers=1 hidden=8 batch=8 seq=16 steps=50 workers=2")
+    assert ended.wait(TIMEOUT), events[-3:]
+    texts = [e.text for e in events if isinstance(e, Message)]
+    assert any(t.startswith("each step on 2 workers on local Ray") for t in texts), texts
+    assert texts[-1] == "no step of the training went through, so nothing was saved; no model is loaded"
+    assert not any(t.startswith("training stopped") for t in texts) and not list(tmp_path.rglob("*.npz"))
     session.close()
 
 

@@ -410,6 +410,21 @@ def test_stop_ends_training_and_keeps_a_checkpoint(session: Session, rec: Record
     assert "no model is training" in rec.messages("error")[-1]
 
 
+def test_a_training_stopped_before_its_first_step_saves_nothing(session: Session, rec: Recorder, tmp_path: Path,
+                                                                  data_home: Path) -> None:
+    """A /stop while Ray was still starting (workers=2) wrote a 0-step copy of the loaded model into the library,
+    named after the corpus; here the stop comes as the job is made, before its thread takes a step."""
+    session.subscribe(lambda e: e == Changed("training") and session.training.run.trainer.stop())
+    session.submit(f"/train {write_corpus(tmp_path)} steps=50")
+    ended = finish(session, rec)
+    assert (ended.reason, ended.step, ended.path) == ("stopped", 0, None)
+    assert not list(data_home.rglob("*.npz"))
+    assert rec.messages("info")[-1] == "no step of the training went through, so nothing was saved; tiny.npz is " \
+                                       "loaded, as before"
+    assert not any(m.startswith("training stopped") for m in rec.messages("info"))
+    assert session.model_name == "tiny.npz"
+
+
 def test_train_refuses_a_bad_corpus_in_one_line(session: Session, rec: Recorder, tmp_path: Path) -> None:
     session.submit(f"/train {tmp_path / 'missing.txt'}")
     session.submit(f"/train {tmp_path} stesp=10")

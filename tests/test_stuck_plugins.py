@@ -115,7 +115,9 @@ def test_a_training_that_makes_no_step_leaves_the_loaded_model_loaded(
     heard = Heard(tiny_path)
     try:
         heard.session.submit(f"/train {small_file} cell=stuck {SMALL} out={tmp_path / 'run.npz'}")
-        heard.line("info", "^no step of the training went through, so tiny.npz is loaded, as before$")
+        heard.line("info", "^no step of the training went through, so nothing was saved; tiny.npz is loaded, "
+                           "as before$")
+        assert not (tmp_path / "run.npz").exists()
         assert (heard.session.model_name, heard.session.model_path) == ("tiny.npz", tiny_path)
         assert dict(heard.session.card())["cell"] == "lstm"
         errors = len(heard.said("error"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ from rnnplay.session.training_runs import (
     growth_text,
     new_run,
     periodic_save,
+    released_on_failure,
     shape_text,
 )
 from rnnplay.session.weights_wait import WeightsWait
@@ -60,16 +60,6 @@ if TYPE_CHECKING:
     from rnnplay.session.session import Session
 
 GIVE_WAY_SECONDS = 2.0  # the longest a training step waits for a running generation
-
-
-@contextlib.contextmanager
-def released_on_failure(corpus: Corpus) -> Iterator[None]:
-    """The block sets a run up on ``corpus``: when it fails, no run reads the corpus, and its ids may go."""
-    try:
-        yield
-    except BaseException:
-        corpus.release()
-        raise
 
 
 @dataclass
@@ -97,6 +87,10 @@ class TrainingJob:
     @property
     def alive(self) -> bool:
         return self.thread is not None and self.thread.is_alive() and self.ended is None and not self.abandoned
+
+    def made_a_step(self) -> bool:
+        """Whether a step of the run went through (one given up as non-finite is not): else it saves nothing."""
+        return self.run.trainer.step - self.first_step > self.run.trainer.bad_steps
 
 
 class Runner:
@@ -282,12 +276,11 @@ class Runner:
         """A run of which no step went through (its cell failed or gave NaN at once, or it was stopped first)
         leaves the model that was loaded before it, said in one line."""
         s = self.session
-        trainer = job.run.trainer
-        if trainer.step - job.first_step > trainer.bad_steps or s.model is not job.run.model:  # a step went through
+        if job.made_a_step() or s.model is not job.run.model:
             return
         s.set_model(*job.before)
         kept = f"{printable(s.model_name)} is loaded, as before" if s.model is not None else "no model is loaded"
-        s.info(f"no step of the training went through, so {kept}")
+        s.info(f"no step of the training went through, so nothing was saved; {kept}")
 
     def _forward(self, job: TrainingJob) -> TrainingEnded:
         """Run the job (on its Ray workers, if it has any) until it ends; how it ended."""
@@ -300,7 +293,7 @@ class Runner:
         except BaseException as err:  # a training failure must not take the app down, nor lose the steps made;
             # no Ctrl-C reaches this thread, so a KeyboardInterrupt or SystemExit here is the plugin's own
             message = str(err) if isinstance(err, RnnplayError) else f"{err.__class__.__name__}: {err}"
-            path = self._save(job) if job.run.trainer.step else None
+            path = self._save(job) if job.made_a_step() else None
             kept = f"; the run up to step {job.run.trainer.step} is in {path}" if path else ""
             s.error(f"training failed: {message}{kept}")
             return TrainingEnded(job.run.trainer.step, "error", None if path is None else str(path))
@@ -363,7 +356,9 @@ class Runner:
 
     def _on_finished(self, job: TrainingJob, event: FinishedEvent) -> TrainingEnded:
         self._forward_step(job.steps.flush())
-        path = self._save(job)
+        if not job.made_a_step() and event.reason == "stopped":  # nothing to save: _keep_model says so
+            return TrainingEnded(event.step, event.reason, None)
+        path = self._save(job) if job.made_a_step() else None
         val = f"validation loss {event.val_loss:.3f} nats/char{event.val_at()}" if event.val_loss is not None else ""
         ended = {"stopped": f"stopped at step {event.step}", "diverged": "diverged: " + job.run.divergence(
             event.step, "lr=", "a lower lr= may help")}.get(event.reason, f"done at step {event.step}")

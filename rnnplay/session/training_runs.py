@@ -11,6 +11,7 @@ rnnplay's data folder (:meth:`TrainingRun.save_or_rescue`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -142,6 +143,16 @@ class TrainingRun:
             return Saved(self.save(rescue, **kwargs), problem)
         except (RnnplayError, OSError) as err:
             raise RnnplayError(f"{problem}; the rescue copy failed too ({err})") from None
+
+
+@contextlib.contextmanager
+def released_on_failure(corpus: Corpus) -> Iterator[None]:
+    """The block sets a run up on ``corpus``: when it fails, no run reads the corpus, and its ids may go."""
+    try:
+        yield
+    except BaseException:
+        corpus.release()
+        raise
 
 
 def divergence(step: int, first_step: int, cell: str, rate: str, retry: str) -> str:

@@ -350,7 +350,7 @@ class TrainingLoop:
             raise RnnplayError(f"{err}; {kept}: free some space or fix the folder, then train again") from None
 
     def finish(self, event: FinishedEvent) -> int:
-        saved = self.final_save()
+        saved, self.interrupts.done = self.final_save(), True  # a Ctrl-C from now on says nothing (Interrupts)
         where = saved.path
         outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
         if event.reason == "stopped" or (event.reason == "budget" and self.interrupts.presses):  # Ctrl-C in the save

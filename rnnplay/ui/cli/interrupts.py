@@ -51,6 +51,7 @@ class Interrupts:
         self.watch: StepWatch | None = None  # the run's steps, timed
         self.kept: tuple[Path, int] | None = None  # where and at which step the run was last saved
         self.save_now: Callable[[], Saved] | None = None  # saves the run to --out as it is (and sets ``kept``)
+        self.done = False  # the run's last save is made (its line follows): only Ray's workers may still be closing
 
     @property
     def exit_code(self) -> int:
@@ -78,6 +79,11 @@ class Interrupts:
         self.trainer.stop()
         name = STOP_SIGNALS.get(signum, "signal")
         watch = self.watch
+        if self.done:  # no line after the run's last one; a third signal leaves (Ray closing its workers, stuck)
+            if self.presses >= 3:
+                let_go_of_all()
+                leave_now(self.exit_code)
+            return
         if self.saving is not None:
             note = f"{name}: still saving {self.saving}; waiting for the save to finish"
         elif watch is not None and watch.reads_only() and (self.presses > 1 or signum != signal.SIGINT):
