@@ -91,8 +91,8 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
     env = child_env(site, base=environment(tmp_path), WILD_RESUME=str(tmp_path / "never"))
     library = tmp_path / "data" / "rnnplay" / "models"
     with on_a_terminal([], env) as (proc, master, reader):
-        os.write(master, f"/train {small_file} from=new hidden=8 time=120\r".encode())
-        wait_for(lambda: any(library.glob("*.lock")), "the training to start", TIMEOUT)
+        os.write(master, f"/train {small_file} from=new hidden=8 time=120 checkpoint_every=20\r".encode())
+        wait_for(lambda: any(library.glob("*.npz")), "the training's first checkpoint (steps made)", TIMEOUT)
         os.write(master, b"/sampler pause\r")
         wait_for(lambda: b"sampler: pause" in reader.shown(), "the sampler set", TIMEOUT)
         os.write(master, b"ROMEO:\r")

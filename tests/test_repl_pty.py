@@ -178,10 +178,12 @@ def test_a_turn_quiet_mid_line_spins_on_the_row_below_and_leaves_no_trace(env: d
 
 
 def start_training(child: pexpect.spawn, tmp_path: Path, out: Path) -> None:
-    """A /train in the background that runs until the REPL stops it, its checkpoint going to ``out``."""
+    """A /train in the background that runs until the REPL stops it, its checkpoint going to ``out``, once its first
+    step is made (a training stopped before it saves nothing)."""
     (tmp_path / "corpus.txt").write_text("To be, or not to be: that is the question.\n" * 200)
     run_line(child, f"/train {tmp_path / 'corpus.txt'} from=new hidden=16 layers=1 steps=100000 out={out}",
              b"/stop ends it")
+    child.expect_exact(b"training: step 1 ")
 
 
 @pytest.mark.parametrize("leave", ["ctrl-c-twice", "sigterm"])
