@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rnnplay.core import address_space
 from rnnplay.core.errors import counted
+from rnnplay.session import memory_room
 from rnnplay.session.training_runs import TrainingRun
 
 
@@ -35,6 +36,7 @@ def smaller_steps(out: Path, resumed: bool) -> str:
 
 
 def step_size(run_: TrainingRun) -> str:
-    c, model = run_.trainer.config, run_.model
-    return (f"{counted(c.batch_size, 'stream')} x {counted(c.seq_length, 'character')} through "
-            f"{counted(model.num_layers, 'layer')} of {model.hidden_size} units")
+    """'64 streams x 100 characters through 2 layers of 256 units': the step (memory_room's words) and the model."""
+    model = run_.model
+    return (f"{memory_room.step_size(run_.trainer.config)} through {counted(model.num_layers, 'layer')} of "
+            f"{model.hidden_size} units")
