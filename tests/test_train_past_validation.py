@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +174,24 @@ def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_nev
     for name, value in straight.model.params.items():
         assert np.array_equal(resumed.model.params[name], value), name
 
+
+
+@pytest.mark.parametrize("leave", ["validation-sigterm", "validation-ctrl-c-twice", "step-ctrl-c-thrice"])
+def test_a_run_that_leaves_at_once_still_draws_its_plot(stuck: None, hang_site: Path, folder: Path,
+                                                        leave: str) -> None:
+    """--plot was drawn only on the way out of a run that ended; one left past a held validation (SIGTERM, Ctrl-C
+    twice) or a hung step (Ctrl-C three times) ends with ``os._exit`` from the signal handler, and drew nothing."""
+    budget = BUDGETS["periodic"] if leave.startswith("validation") else ["--steps", "100"]  # step 4 hangs
+    with Run(folder, hang_site, *budget, "--plot", "loss.svg") as run:
+        run.held()
+        if leave == "validation-sigterm":
+            run.proc.send_signal(signal.SIGTERM)
+        for press in range(2 if leave == "validation-ctrl-c-twice" else 3 if leave == "step-ctrl-c-thrice" else 0):
+            run.proc.send_signal(signal.SIGINT)
+            wait_for(lambda n=press + 1: run.said().count("\nCtrl-C: ") >= n or run.proc.poll() is not None,
+                     "its line", TIMEOUT)
+        assert run.ended() == (143 if leave == "validation-sigterm" else 130)
+    said = run.said()
+    assert "wrote the loss curves to loss.svg" in said and "Traceback" not in said, said
+    root = ET.parse(folder / "loss.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and not list(folder.glob("*.lock"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,8 @@ def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
     """Run ``run_`` to its end, saving it to --out (and --best, both locked by run), then draw --plot; the exit code."""
     out, best, plot = outputs
     with lenient_output() as stdout, Interrupts(run_.trainer, out) as interrupts:
+        if plot is not None:  # drawn at the end, or by a signal that leaves at once (a hung step)
+            interrupts.drawing = lambda tell: plotted(run_, plot, tell)
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts, args.status_seconds)
@@ -163,10 +165,10 @@ def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
             with on_workers(run_, cluster):
                 code = loop.run()
         except BaseException:
-            if plot is not None and (failed := plotted(run_, plot)):
+            if failed := interrupts.draw(say):
                 say(f"warning: {failed}")  # before the run's own line, which says where it is saved
             raise
-        failed = plotted(run_, plot) if plot is not None else None
+        failed = interrupts.draw(say)
     problem = failed or (stdout.problem() if stdout is not None else None)  # a plot not drawn, last lines unseen
     if problem and code == 0:
         raise RnnplayError(f"{problem}; the run itself ended well, and its checkpoint is {out}")
@@ -246,16 +248,19 @@ def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) ->
         print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
 
 
-def plotted(run_: TrainingRun, plot: Path) -> str | None:
-    """Draw the run's loss curves into ``plot``; the one line of what went wrong, if it could not be written."""
+def plotted(run_: TrainingRun, plot: Path, tell: Callable[[str], None]) -> str | None:
+    """Draw the run's loss curves into ``plot`` and ``tell`` so; the one line of what went wrong, if it could not be
+    written. A signal handler may draw them between a step's two appends to the history: its pairs are cut even."""
     h, model = run_.trainer.history, run_.model
-    if h.steps or h.val_steps:
+    n, n_val = min(len(h.steps), len(h.losses)), min(len(h.val_steps), len(h.val_losses))
+    if n or n_val:
         title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
         try:
-            path = write_loss_plot(plot, h.steps, h.losses, h.val_steps, h.val_losses, title=title)
+            path = write_loss_plot(plot, h.steps[:n], h.losses[:n], h.val_steps[:n_val], h.val_losses[:n_val],
+                                   title=title)
         except RnnplayError as err:
             return str(err)
-        say(f"wrote the loss curves to {path}")
+        tell(f"wrote the loss curves to {path}")
     return None
 
 

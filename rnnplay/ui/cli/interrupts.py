@@ -40,6 +40,9 @@ class Interrupts:
     press again), saves the run at its last finished step through ``save_now`` and ends the process at once. That
     save runs in the handler itself, on the main thread the validation holds: between two of its bytecodes, so
     with no array half written (:mod:`rnnplay.session.past_validation`).
+
+    What a normal end draws for the run (``drawing``: the --plot of its losses) is drawn before any of these exits
+    too, once: by :meth:`draw`, on the main thread's way out or in the handler that leaves.
     """
 
     def __init__(self, trainer: Trainer, out: Path) -> None:
@@ -52,6 +55,7 @@ class Interrupts:
         self.kept: tuple[Path, int] | None = None  # where and at which step the run was last saved
         self.save_now: Callable[[], Saved] | None = None  # saves the run to --out as it is (and sets ``kept``)
         self.done = False  # the run's last save is made (its line follows): only Ray's workers may still be closing
+        self.drawing: Callable[[Callable[[str], None]], str | None] | None = None  # draws --plot, says its line
 
     @property
     def exit_code(self) -> int:
@@ -81,6 +85,7 @@ class Interrupts:
         watch = self.watch
         if self.done:  # no line after the run's last one; a third signal leaves (Ray closing its workers, stuck)
             if self.presses >= 3:
+                self._draw_then_say()
                 let_go_of_all()
                 leave_now(self.exit_code)
             return
@@ -111,9 +116,19 @@ class Interrupts:
                     f"continue with --resume {kept[0]}")
         else:
             line = watch.left_behind(kept)
+        self._draw_then_say()
         self._say(f"{name}: {line}")
         let_go_of_all()
         leave_now(self.exit_code)
+
+    def draw(self, say: Callable[[str], None]) -> str | None:
+        """Run ``drawing`` (through ``say`` its line) unless it ran already; what went wrong, in one line."""
+        drawing, self.drawing = self.drawing, None
+        return drawing(say) if drawing is not None else None
+
+    def _draw_then_say(self) -> None:
+        if failed := self.draw(self._say):
+            self._say(f"warning: {failed}")
 
     @staticmethod
     def _say(note: str) -> None:
