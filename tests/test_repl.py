@@ -393,6 +393,19 @@ def test_a_piped_transcript_holds_the_branch_and_the_compare(tiny_path: Path, tm
                         f"## Comparison 1: the same seed through {len(compare['samplers'])} samplers"]
 
 
+def test_a_piped_compare_runs_every_sampler_at_the_temperature_set(tiny_path: Path, tmp_path: Path) -> None:
+    """/set temperature reached only the active sampler's row: top-k and top-p compared at their default 0.7."""
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "NO_COLOR": "1",
+           "COLUMNS": "60"}
+    script = "/set temperature 0.3\n/set length 12\n/set seed 4\n/compare To\n"
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl", str(tiny_path)], input=script.encode(),
+                          capture_output=True, env=env, timeout=120)
+    said = done.stdout.decode()
+    assert done.returncode == 0, said + done.stderr.decode()
+    labels = [line.split("│")[0].strip() for line in said.splitlines() if "│" in line and "temperature=" in line]
+    assert sorted(labels) == ["temperature=0.3", "top-k k=10 temperature=0.3", "top-p p=0.9 temperature=0.3"], said
+
+
 def test_a_second_training_shows_its_own_validation_loss_not_the_last_runs(running: Running, tmp_path: Path) -> None:
     """The progress line's 'val' is the run's own: the first run's last validation is not carried into the next."""
     corpus = tmp_path / "small.txt"

@@ -510,17 +510,21 @@ def test_compare_runs_every_sampler_with_one_seed(session: Session, rec: Recorde
 
 def test_compare_shows_the_active_sampler_with_its_settings(session: Session, rec: Recorder) -> None:
     """The active sampler's row was written with its defaults (top-k k=10 temperature=0.7), whatever /sampler and
-    /set had made of it; the others keep theirs."""
+    /set had made of it; the others took a temperature set too (top-p's row was at 0.7 after /set temperature 0.4),
+    and their defaults for what they alone have (top-p's p)."""
     session.submit("/sampler top-k k=3")
     session.submit("/set temperature 0.4")
     session.submit("/set seed 5")
     rows = dict(session.generation.compare("To be", length=15))
-    assert "top-k k=3 temperature=0.4" in rows and "top-p p=0.9 temperature=0.7" in rows
-    alone = generate(session.model, "To be", session.sampler, {"k": 3, "temperature": 0.4}, 15,
-                     np.random.default_rng(5), stop=session.stop)
-    assert rows["top-k k=3 temperature=0.4"] == "".join(alone)  # written with them, not only labelled so
+    assert {"top-k k=3 temperature=0.4", "top-p p=0.9 temperature=0.4", "temperature=0.4", "greedy"} <= set(rows)
+    for label, name, params in (("top-k k=3 temperature=0.4", "top-k", {"k": 3, "temperature": 0.4}),
+                                ("top-p p=0.9 temperature=0.4", "top-p", {"p": 0.9, "temperature": 0.4})):
+        alone = generate(session.model, "To be", session.host.get("samplers", name), params, 15,
+                         np.random.default_rng(5), stop=session.stop)
+        assert rows[label] == "".join(alone)  # written with them, not only labelled so
     kept = {row.label: row.params for row in session.generation.compares[-1].rows}
     assert kept["top-k k=3 temperature=0.4"] == {"k": 3, "temperature": 0.4}  # and so kept for /transcript
+    assert kept["top-p p=0.9 temperature=0.4"] == {"p": 0.9, "temperature": 0.4}
 
 
 def test_compare_reads_a_long_seed_once_for_every_sampler(session: Session, rec: Recorder,

@@ -200,6 +200,17 @@ async def test_compare_stacks_the_samplers_when_narrow(app: RnnplayApp) -> None:
             assert label in lines  # each label on a line of its own
 
 
+async def test_compare_runs_every_sampler_at_the_temperature_set(app: RnnplayApp) -> None:
+    """/set temperature reached only the active sampler's row: top-k and top-p compared at their default 0.7."""
+    async with app.run_test(size=(60, 40)) as pilot:
+        await type_line(pilot, "/set temperature 0.3")
+        await type_line(pilot, "/compare To")
+        await until(pilot, lambda: app.query(CompareView))
+        lines = [line.strip("│ ") for line in shown_lines(app.query_one(CompareView))]
+    labels = sorted(line for line in lines if "temperature=" in line)
+    assert labels == ["temperature=0.3", "top-k k=10 temperature=0.3", "top-p p=0.9 temperature=0.3"], lines
+
+
 async def test_a_cramped_window_gives_the_conversation_its_width_and_f2_brings_the_panel_back(
         app: RnnplayApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = write_corpus(tmp_path)

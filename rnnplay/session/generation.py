@@ -212,11 +212,12 @@ class Generation:
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
         """The same seed and random seed through several samplers (the active one with its settings, as /sampler and
-        /set left them; the others with their defaults): a CompareShown event, and a comparison in the conversation
-        (:attr:`compares`)."""
+        /set left them; each other one with the values set of the parameters it shares, such as a temperature, and
+        its defaults for the rest): a CompareShown event, and a comparison in the conversation (:attr:`compares`)."""
         s = self.session
         samplers = [s.host.get("samplers", n) for n in names or sorted(s.host.samplers)]
-        active, settings = s.sampler, dict(s.params)  # as they are now: a /set while it runs changes no row
+        active = s.sampler  # the settings as they are now: a /set while it runs changes no row
+        chosen = [dict(s.params) if sampler is active else s.params_for(sampler) for sampler in samplers]
         rows: list[CompareRow] = []
         length = min(length, s.length)
         with self.exclusive() as (model, cancel), s.working(f"comparing {len(samplers)} samplers") as report:
@@ -228,7 +229,7 @@ class Generation:
                 if primed is None or cancel.is_set():
                     break
                 report(i / len(samplers), f"comparing samplers: {sampler.name} ({i + 1} of {len(samplers)})")
-                params = dict(settings) if sampler is active else {k: p.default for k, p in sampler.params.items()}
+                params = chosen[i]
                 try:  # one sampler that fails (a plugin's) leaves the others' rows
                     with s.host.blame("samplers", sampler.name, "comparing samplers", cell=model.cell.name):
                         text = "".join(generate(model, primed, sampler, params, length,

@@ -82,7 +82,7 @@ class Session:
         self.spec = ModelSpec()  # what /train builds anew (the declared defaults, as `rnnplay train`); /new changes it
         self.sampler_name = DEFAULT_SAMPLER if DEFAULT_SAMPLER in self.host.samplers else min(self.host.samplers)
         self.user_values: dict[str, Any] = {}  # sampler parameters the user set, kept across samplers
-        self.params: dict[str, Any] = self._params_for(self.sampler)
+        self.params: dict[str, Any] = self.params_for(self.sampler)
         self.length = 300
         self.seed: int | None = None
         self.stop: str | None = None
@@ -334,7 +334,7 @@ class Session:
     def sampler(self) -> Any:
         return self.host.get("samplers", self.sampler_name)
 
-    def _params_for(self, sampler: Any) -> dict[str, Any]:
+    def params_for(self, sampler: Any) -> dict[str, Any]:
         """``sampler``'s defaults, except where the user set a value of the same name that it accepts."""
         params = {k: p.default for k, p in sampler.params.items()}
         for key, value in self.user_values.items():
@@ -352,7 +352,7 @@ class Session:
         sampler = self.host.get("samplers", name)
         given = resolve_params(sampler, pairs)
         self.user_values.update({k: given[k] for k in pairs})
-        self.sampler_name, self.params = name, self._params_for(sampler)
+        self.sampler_name, self.params = name, self.params_for(sampler)
         self.emit(Changed("sampler"))
         self.info(f"sampler: {self.sampler_label()}")
 
