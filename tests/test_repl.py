@@ -466,3 +466,14 @@ def test_what_a_plugin_prints_while_it_samples_stays_out_of_the_text(tiny_path: 
     finally:
         reset_host()
     assert after == f"To be{running.session.turns[-1].text}\n{'<NOISE>' * 5}\n", after
+
+
+@pytest.mark.parametrize("value", ["x", "0", "-1", "inf"])
+def test_a_paste_window_that_is_no_number_of_seconds_is_one_line(tmp_path: Path, value: str) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "RNNPLAY_PASTE_END_SECONDS": value}
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "repl"], input=b"ROMEO:\n", capture_output=True, env=env,
+                          timeout=120)
+    assert done.returncode == 1 and done.stdout == b"", done
+    said = f"RNNPLAY_PASTE_END_SECONDS={value} is not a number of seconds; give one such as RNNPLAY_PASTE_END_SECONDS=3"
+    assert done.stderr.decode().splitlines() == [f"rnnplay: error: {said}, or unset it"]

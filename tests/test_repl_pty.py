@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import termios
-import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -302,15 +301,18 @@ def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[s
 def test_a_paste_a_turn_ends_in_the_middle_of_reaches_the_next_prompt_whole(env: dict[str, str]) -> None:
     """`setsid -w rnnplay repl`, where the REPL reads a turn's keys itself: a paste whose end came after the turn
     ended lost its start (the key reader's paste buffer was dropped) and its rest came as keys typed. Now the turn
-    reads the paste to its end first."""
-    with setsid_repl(env) as (proc, master, reader):
+    reads the paste to its end first. The rest is sent once the turn's reader is seen to be done (the terminal's mode
+    put back, read through the master), not after a guessed 0.5 s, and the paste's window of silence is the test's
+    bound, not PASTE_END's 3 s."""
+    with setsid_repl({**env, "RNNPLAY_PASTE_END_SECONDS": str(TIMEOUT)}) as (proc, master, reader):
         start = long_turn_on(master, reader)
         keys = pasted(PASTE, reader.shown())
         assert keys.startswith(b"\x1b[200~")  # bracketed paste is on during the turn
+        assert not termios.tcgetattr(master)[3] & termios.ICANON  # the turn reads each key itself
         half = keys.index(b"/quit") + len(b"/quit\r")
         os.write(master, b"\x03" + keys[:half])  # Ctrl+C, then a paste that begins as the turn ends
         wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
-        time.sleep(0.5)  # the turn has ended (its reader looks every 0.1 s), within PASTE_END of the paste's start
+        wait_for(lambda: termios.tcgetattr(master)[3] & termios.ICANON, "the turn's keys read to its end", TIMEOUT)
         start = len(reader.chunks)
         os.write(master, keys[half:] + b"\r")  # the paste's rest, then Enter: the three lines run as one seed
         wait_for(lambda: on_terminal(PASTE.encode()) in reader.shown(since=start), "the paste as a seed", TIMEOUT)

@@ -30,9 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
     from rnnplay.ui.leave_signals import Farewell, leave_now
     from rnnplay.ui.repl.app import Repl
+    from rnnplay.ui.repl.typeahead import paste_end_seconds
 
     require_stdin("repl")
     require_terminal_output()
+    paste_end_seconds()  # $RNNPLAY_PASTE_END_SECONDS checked before the model loads
 
     session = Session.open(args.model)
     if not sys.stdin.isatty():  # a script piped in: its stdout holds the script's output alone, the greeting on stderr

@@ -93,7 +93,7 @@ from rnnplay.ui.repl.input import (
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
 from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, mark_pastes, osc52, pastes_marked
-from rnnplay.ui.repl.typeahead import TurnKeys
+from rnnplay.ui.repl.typeahead import TurnKeys, paste_end_seconds
 
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
         '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
@@ -114,6 +114,7 @@ class Repl(TerminalOutput):
         color: bool | None = None,
     ) -> None:
         self.session = session
+        self.paste_end = paste_end_seconds()  # checked before the prompt: a bad value is one line
         # Lines from a pipe or a file (`printf 'ROMEO:\n' | rnnplay repl`) are read as lines: no prompt, no echo.
         self.piped = input is None and sys.stdin is not None and not sys.stdin.isatty()
         out = stdout or sys.stdout
@@ -297,7 +298,7 @@ class Repl(TerminalOutput):
                 while not keys.wait(done, self.stop_turn) and not self.given_up():
                     pass
         finally:
-            keys.keep()
+            keys.keep(self.paste_end)
             self.end_turn()
 
     def stop_turn(self) -> None:

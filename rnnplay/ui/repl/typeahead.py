@@ -22,8 +22,15 @@ from prompt_toolkit.input.typeahead import store_typeahead
 from prompt_toolkit.input.vt100_parser import Vt100Parser
 from prompt_toolkit.key_binding import KeyPress
 
+from rnnplay.corpora.download import seconds_from_env
+
 CTRL_C = "\x03"
 PASTE_END = 3.0  # seconds of silence after which a paste left open (its end mark never came) is given up
+
+
+def paste_end_seconds() -> float:
+    """PASTE_END, or ``$RNNPLAY_PASTE_END_SECONDS``; one line for a value that is no number of seconds."""
+    return seconds_from_env("RNNPLAY_PASTE_END_SECONDS", PASTE_END)
 
 
 def controls(fd: int | None) -> bool:
