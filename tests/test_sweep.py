@@ -182,7 +182,8 @@ def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(corpus:
     """The terminal a sweep runs in closes (its session's terminal goes away, then SIGHUP): it said "Ctrl-C:
     cancelled ..." as if Ctrl-C had been pressed, and exited 1 once its table met the closed terminal (130 where
     stdout was no terminal); now it names SIGHUP and exits 129, as `rnnplay train` does, and results.json keeps the
-    trial that finished."""
+    trial that finished. The signal comes once the sweep has said that trial 1 ended (its checkpoint and best.npz
+    written): the second trial is then queued or running, cancelled either way; no guessed second of sleep."""
     out = tmp_path / "out"
     first = out / "trial-01-steps=20.npz"
     master, slave = os.openpty()
@@ -193,8 +194,9 @@ def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(corpus:
     os.close(slave)
     reader = TerminalReader(master)  # the sweep never blocks on a full pty
     try:
-        wait_for(lambda: first.exists() or proc.poll() is not None, "the first trial to finish", 120)
-        time.sleep(1.0)  # the second trial starts
+        lines = (tmp_path / "stderr").read_text
+        wait_for(lambda: "trial 1 (steps=20) finished: " in lines() or proc.poll() is not None, "trial 1's line", 120)
+        assert proc.poll() is None, lines()
         reader.stop()
         os.close(master)  # the terminal goes away: writes to it fail from now on
         proc.send_signal(signal.SIGHUP)
