@@ -10,6 +10,8 @@ REPL draws only once the line is done.
 from __future__ import annotations
 
 import os
+import platform
+import struct
 import subprocess
 import sys
 import termios
@@ -28,6 +30,7 @@ PROMPT = "›".encode()  # drawn with style codes between it and its space
 EMPTY_PROMPT = PROMPT + b"\x1b[0m"  # the prompt with nothing typed after it
 STARTED = b"type a few characters"  # the banner, in the app and in the REPL
 STOPPED = " ⏹ stopped\r\n".encode()  # the end of a turn that Ctrl+C stopped
+SELECTS = {"x86_64": {"23", "270"}, "aarch64": {"72"}}.get(platform.machine(), set())  # select(2), pselect6(2)
 
 
 def spawn(args: list[str], env: dict[str, str], cwd: Path | None = None, rows: int = 30,
@@ -96,3 +99,18 @@ def on_a_terminal(args: list[str], env: dict[str, str], cwd: Path | None = None,
             proc.kill()
         reader.stop()
         os.close(master)
+
+
+def waits_in_select(pid: int, seconds: int) -> bool:
+    """Whether process ``pid``'s main thread is blocked in select() for up to ``seconds`` (a whole number), read
+    through /proc (Linux, its parent may): the call and its arguments, then the timeout the fifth points to."""
+    try:
+        call = Path(f"/proc/{pid}/syscall").read_text().split()
+        if call[0] not in SELECTS:
+            return False
+        with open(f"/proc/{pid}/mem", "rb") as memory:
+            memory.seek(int(call[5], 16))
+            timeout = struct.unpack("qq", memory.read(16))  # seconds, and micro- or nanoseconds
+    except (OSError, IndexError, ValueError):  # not blocked in a call now, or no timeout
+        return False
+    return timeout == (seconds, 0)

@@ -24,7 +24,18 @@ from pathlib import Path
 
 import pytest
 from child_env import child_env
-from on_a_terminal import EMPTY_PROMPT, PROMPT, STOPPED, ended, on_a_terminal, run_line, started_repl, stop_the_turn
+from on_a_terminal import (
+    EMPTY_PROMPT,
+    PROMPT,
+    SELECTS,
+    STOPPED,
+    ended,
+    on_a_terminal,
+    run_line,
+    started_repl,
+    stop_the_turn,
+    waits_in_select,
+)
 from plugin_fixtures import pip_install_fixtures
 from pty_screen import TIMEOUT, environment, screen_of
 from terminal_reader import TerminalReader
@@ -40,6 +51,7 @@ SEED = "ROMEO:"
 ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # CSI and OSC sequences
 LONG_TURN = re.compile(rb"KING:[^\x1b]{200}")  # the turn's seed and 200 bytes of its text (no escape: not the echo)
 PASTE = "To be, or not to be\n/quit\nthat is the question"  # pasted during a turn: one input, not three lines
+PROMPTED = ["› To be, or not to be", "… /quit", "… that is the question"]  # PASTE at the prompt, on the screen
 
 
 def ground_truth(env: dict[str, str], seed: str, length: int) -> bytes:
@@ -298,23 +310,34 @@ def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[s
         assert proc.wait(TIMEOUT) == 0
 
 
+def paste_shown(reader: TerminalReader) -> list[str] | None:
+    """The rows of the 24 x 80 screen once they show :data:`PASTE` at a prompt, or its end mark typed or echoed."""
+    rows = [row.rstrip() for row in screen_of(reader.shown(), 24, 80).display]
+    last = rows.index(PROMPTED[-1]) + 1 if PROMPTED[-1] in rows else 0
+    return rows if (last and rows[last - len(PROMPTED) : last] == PROMPTED) or any("[201~" in r for r in rows) else None
+
+
+@pytest.mark.skipif(not SELECTS, reason="reads a select()'s timeout through /proc: Linux, on x86_64 or aarch64")
 def test_a_paste_a_turn_ends_in_the_middle_of_reaches_the_next_prompt_whole(env: dict[str, str]) -> None:
-    """`setsid -w rnnplay repl`, where the REPL reads a turn's keys itself: a paste whose end came after the turn
-    ended lost its start (the key reader's paste buffer was dropped) and its rest came as keys typed. Now the turn
-    reads the paste to its end first. The rest is sent once the turn's reader is seen to be done (the terminal's mode
-    put back, read through the master), not after a guessed 0.5 s, and the paste's window of silence is the test's
-    bound, not PASTE_END's 3 s."""
+    """`setsid -w rnnplay repl`, where the REPL reads a turn's keys itself: the rest of a paste that a turn ended in
+    the middle of was read once the terminal's line mode was back, so it was echoed (`that is the question^[[201~`)
+    and, with no Enter after it, not read at all until the paste's window of silence ran out: the next prompt then
+    got `that is the question[201~` as if typed, the paste's start lost. Now the rest is read in the turn's mode.
+    It is sent once the REPL waits for it (blocked in select() for the paste's window, the test's bound), no Enter."""
     with setsid_repl({**env, "RNNPLAY_PASTE_END_SECONDS": str(TIMEOUT)}) as (proc, master, reader):
         start = long_turn_on(master, reader)
         keys = pasted(PASTE, reader.shown())
         assert keys.startswith(b"\x1b[200~")  # bracketed paste is on during the turn
-        assert not termios.tcgetattr(master)[3] & termios.ICANON  # the turn reads each key itself
         half = keys.index(b"/quit") + len(b"/quit\r")
         os.write(master, b"\x03" + keys[:half])  # Ctrl+C, then a paste that begins as the turn ends
         wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
-        wait_for(lambda: termios.tcgetattr(master)[3] & termios.ICANON, "the turn's keys read to its end", TIMEOUT)
+        wait_for(lambda: waits_in_select(proc.pid, TIMEOUT), "the REPL to wait for the paste's rest", TIMEOUT)
         start = len(reader.chunks)
-        os.write(master, keys[half:] + b"\r")  # the paste's rest, then Enter: the three lines run as one seed
+        os.write(master, keys[half:])  # the paste's rest, no Enter
+        rows = wait_for(lambda: paste_shown(reader), "the paste at the next prompt", TIMEOUT)
+        stopped = next(i for i, row in enumerate(rows) if row.endswith(STOPPED.decode().rstrip()))
+        assert rows[stopped + 1 : stopped + 4] == PROMPTED, rows  # whole, and nothing echoed before the prompt
+        os.write(master, b"\r")  # the three lines run as one seed
         wait_for(lambda: on_terminal(PASTE.encode()) in reader.shown(since=start), "the paste as a seed", TIMEOUT)
         os.write(master, b"\x03")
         wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)

@@ -293,12 +293,14 @@ class Repl(TerminalOutput):
         keys = TurnKeys(self.input_fd(), self.prompt.input)  # read here on a terminal not controlled (setsid)
         try:
             with keys_not_echoed(self.input_fd(), keys.own), ctrl_c_calls(self.stop_turn):
-                mark_pastes(self.paste_output)
-                worker.start()
-                while not keys.wait(done, self.stop_turn) and not self.given_up():
-                    pass
+                try:
+                    mark_pastes(self.paste_output)
+                    worker.start()
+                    while not keys.wait(done, self.stop_turn) and not self.given_up():
+                        pass
+                finally:
+                    keys.keep(self.paste_end)  # in the turn's mode: a paste's rest neither echoed nor held for a line
         finally:
-            keys.keep(self.paste_end)
             self.end_turn()
 
     def stop_turn(self) -> None:
