@@ -310,11 +310,15 @@ def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[s
         assert proc.wait(TIMEOUT) == 0
 
 
-def paste_shown(reader: TerminalReader) -> list[str] | None:
-    """The rows of the 24 x 80 screen once they show :data:`PASTE` at a prompt, or its end mark typed or echoed."""
+def under_the_turn(reader: TerminalReader, since: int, prompted: list[str]) -> list[str] | None:
+    """The rows under a turn's `⏹ stopped` on the 24 x 80 screen once they begin with ``prompted`` (the next prompt
+    and what it holds), or once a prompt is drawn empty or a paste's end mark shows (typed or echoed) after chunk
+    ``since`` of what the terminal received."""
     rows = [row.rstrip() for row in screen_of(reader.shown(), 24, 80).display]
-    last = rows.index(PROMPTED[-1]) + 1 if PROMPTED[-1] in rows else 0
-    return rows if (last and rows[last - len(PROMPTED) : last] == PROMPTED) or any("[201~" in r for r in rows) else None
+    stopped = [i for i, row in enumerate(rows) if row.endswith(STOPPED.decode().rstrip())]
+    under = rows[stopped[-1] + 1 :] if stopped else []
+    wrong = EMPTY_PROMPT in reader.shown(since) or b"[201~" in reader.shown(since)
+    return under if under[: len(prompted)] == prompted or wrong else None
 
 
 @pytest.mark.skipif(not SELECTS, reason="reads a select()'s timeout through /proc: Linux, on x86_64 or aarch64")
@@ -334,14 +338,34 @@ def test_a_paste_a_turn_ends_in_the_middle_of_reaches_the_next_prompt_whole(env:
         wait_for(lambda: waits_in_select(proc.pid, TIMEOUT), "the REPL to wait for the paste's rest", TIMEOUT)
         start = len(reader.chunks)
         os.write(master, keys[half:])  # the paste's rest, no Enter
-        rows = wait_for(lambda: paste_shown(reader), "the paste at the next prompt", TIMEOUT)
-        stopped = next(i for i, row in enumerate(rows) if row.endswith(STOPPED.decode().rstrip()))
-        assert rows[stopped + 1 : stopped + 4] == PROMPTED, rows  # whole, and nothing echoed before the prompt
+        under = wait_for(lambda: under_the_turn(reader, start, PROMPTED), "the paste at the next prompt", TIMEOUT)
+        assert under[: len(PROMPTED)] == PROMPTED, under  # whole, and nothing echoed before the prompt
         os.write(master, b"\r")  # the three lines run as one seed
         wait_for(lambda: on_terminal(PASTE.encode()) in reader.shown(since=start), "the paste as a seed", TIMEOUT)
         os.write(master, b"\x03")
         wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
         os.write(master, b"/show\r")
         wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
+        os.write(master, b"\x04")
+        assert proc.wait(TIMEOUT) == 0
+
+
+def test_a_paste_whose_end_never_comes_reaches_the_next_prompt_as_far_as_it_came(env: dict[str, str]) -> None:
+    """`setsid -w rnnplay repl`: a paste that a turn ended in the middle of, and whose end never came. The REPL
+    waited the paste's window of silence (here 0.5 s) and then dropped what had come; now that part reaches the
+    next prompt as a paste, and what is typed next goes on from it."""
+    with setsid_repl({**env, "RNNPLAY_PASTE_END_SECONDS": "0.5"}) as (proc, master, reader):
+        long_turn_on(master, reader)
+        keys = pasted(PASTE, reader.shown())
+        half = keys.index(b"/quit") + len(b"/quit\r")
+        start = len(reader.chunks)
+        os.write(master, b"\x03" + keys[:half])  # Ctrl+C, then a paste cut short
+        came = ["› To be, or not to be", "… /quit", "…"]
+        under = wait_for(lambda: under_the_turn(reader, start, came), "the next prompt", TIMEOUT)
+        assert under[: len(came)] == came, under
+        os.write(master, b"that is the question\r")  # typed, then Enter: the three lines run as one seed
+        wait_for(lambda: on_terminal(PASTE.encode()) in reader.shown(since=start), "the paste as a seed", TIMEOUT)
+        os.write(master, b"\x03")
+        wait_for(lambda: reader.shown(since=start).count(STOPPED) == 2, "the turn to stop", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0

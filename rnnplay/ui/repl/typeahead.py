@@ -25,7 +25,8 @@ from prompt_toolkit.key_binding import KeyPress
 from rnnplay.corpora.download import seconds_from_env
 
 CTRL_C = "\x03"
-PASTE_END = 3.0  # seconds of silence after which a paste left open (its end mark never came) is given up
+PASTE_END_MARK = "\x1b[201~"  # bracketed paste's end
+PASTE_END = 3.0  # seconds of silence after which a paste left open (its end mark never came) is ended
 
 
 def paste_end_seconds() -> float:
@@ -99,9 +100,12 @@ class TurnKeys:
     def keep(self, paste_end: float = PASTE_END) -> None:
         """Hand the keys read during the turn to the next prompt; a paste the turn ended in the middle of is read to
         its end first (for at most ``paste_end`` seconds of silence), or the prompt would read its rest as keys typed,
-        each newline an Enter, and its start would be lost."""
+        each newline an Enter, and its start would be lost. A paste whose end never came ends there: what came of it
+        reaches the prompt as a paste."""
         while self.pasting and self.fd is not None and self.read(lambda: None, paste_end):
             pass
+        if self.pasting:
+            self.parser.feed(PASTE_END_MARK)
         self.parser.flush()
         if self.pressed and self.keep_for is not None:
             store_typeahead(self.keep_for, self.pressed)
