@@ -10,6 +10,13 @@ after it, an empty line. When the pipe closes with a line pending, the process e
 the watcher writes the line on the stderr they share. Once the plugins are loaded, the watcher is told so
 (``done``) and leaves.
 
+The watcher's line races the shell: the shell waits for rnnplay's process only, and shows its prompt as soon as
+that process is gone, while the watcher may not have written yet. So the commonest way out, ``os._exit``, is
+caught in the process itself: while plugin code runs, ``os._exit`` is a stand-in that writes the pending line on
+stderr first, then ends the process with the plugin's status. The line is written before the process the shell
+waits for exits, so it always comes before the prompt. Only what no process can catch (SIGKILL, a crash in C) is
+left to the watcher, whose line then most often, not always, comes first.
+
 The watcher runs in a session of its own, so the Ctrl-C a terminal sends to rnnplay's process group does not
 reach it (rnnplay handles that one, and clears the line on the way out). Where no process can be started
 (no ``sys.executable``, no file descriptors left, not POSIX), plugins load as before, unwatched.
@@ -22,7 +29,9 @@ import select
 import subprocess
 import sys
 import threading
-from typing import IO
+from collections.abc import Callable
+from contextlib import suppress
+from typing import IO, NoReturn
 
 from rnnplay.core.errors import printable
 
@@ -52,11 +61,16 @@ class LastWords:
         self._pipe: int | None = None  # what the watcher reads
         self._ready: IO[bytes] | None = None  # one byte from the watcher once it reads, not yet waited for
         self._watcher: subprocess.Popen[bytes] | None = None
+        self._pending = ""  # the line to say should the process end now ("" between two plugins' code)
+        self._real_exit: Callable[[int], NoReturn] | None = None  # os._exit, while the stand-in replaces it
 
     def __enter__(self) -> LastWords:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._real_exit is not None:
+            os._exit = self._real_exit
+            self._real_exit = None
         self._send("done")  # not only the pipe's end: a process a plugin forked may hold the pipe open
         if self._pipe is not None:
             os.close(self._pipe)
@@ -69,6 +83,9 @@ class LastWords:
 
     def start(self) -> None:
         """Start the watcher (plugin code will run); where no process can be started, plugins load unwatched."""
+        if self._real_exit is None:
+            self._real_exit = os._exit
+            os._exit = self._exit  # type: ignore[assignment]
         if os.name != "posix" or not sys.executable:  # a pipe's end set non-blocking, a session of its own: POSIX
             return
         try:
@@ -93,11 +110,23 @@ class LastWords:
                 if select.select([self._ready], [], [], READY_SECONDS)[0]:
                     self._ready.read(1)
             self._ready = None
-        self._send(printable(line))
+        self._pending = printable(line)
+        self._send(self._pending)
 
     def clear(self) -> None:
         """Nothing to say any more: the plugin code returned (or raised)."""
+        self._pending = ""
         self._send("")
+
+    def _exit(self, code: int) -> NoReturn:
+        """``os._exit`` while plugin code runs: the pending line said by this very process, then its exit."""
+        real = self._real_exit or os._exit
+        caller = str(sys._getframe(1).f_globals.get("__name__", ""))
+        if self._pending and not caller.startswith("rnnplay."):  # rnnplay's own leaving (a signal's): not the plugin's
+            self._send("")  # said here: the watcher keeps quiet
+            with suppress(OSError):
+                os.write(2, self._pending.encode("utf-8", "backslashreplace") + b"\n")
+        real(code)
 
     def _send(self, line: str) -> None:
         if self._pipe is None:
