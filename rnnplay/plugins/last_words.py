@@ -19,7 +19,8 @@ left to the watcher, whose line then most often, not always, comes first.
 
 The watcher runs in a session of its own, so the Ctrl-C a terminal sends to rnnplay's process group does not
 reach it (rnnplay handles that one, and clears the line on the way out). Where no process can be started
-(no ``sys.executable``, no file descriptors left, not POSIX), plugins load as before, unwatched.
+(no ``sys.executable``, no file descriptors left, not POSIX), plugins load without a watcher: only ``os._exit``
+is named then, by the stand-in.
 """
 
 from __future__ import annotations
