@@ -60,13 +60,15 @@ def watchers(pid: int) -> list[int]:
     return found
 
 
-def test_the_line_comes_before_the_exit_is_seen(ending_site: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("hard", "code"), [("1", 3), ("kill", -signal.SIGKILL)], ids=["exit", "kill"])
+def test_the_line_comes_before_the_exit_is_seen(hard: str, code: int, ending_site: Path, tmp_path: Path) -> None:
     """The line came from a watcher process only once rnnplay's process was gone, so after the shell's prompt
     whenever the watcher was not scheduled first (17 of 20 came first at load average 10; 2 of 5 on an idle
     machine). Here the watcher is held stopped, as a busy machine may hold it, from before the plugin ends the
-    process until after its exit is seen: the line must be on stderr by then, written by the process itself."""
+    process (os._exit, or os.kill of itself with SIGKILL) until after its exit is seen: the line must be on stderr
+    by then, written by the process itself."""
     gate = tmp_path / "go"
-    env = child_env(ending_site, RNNPLAY_LOAD_PLUGINS="rnnplay-exit-import,rnnplay-fault-cell", EXIT_IMPORT_HARD="1",
+    env = child_env(ending_site, RNNPLAY_LOAD_PLUGINS="rnnplay-exit-import,rnnplay-fault-cell", EXIT_IMPORT_HARD=hard,
                     EXIT_IMPORT_WHEN=str(gate))
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "sample", "shakespeare", "--seed", "a"], cwd=tmp_path,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -77,7 +79,7 @@ def test_the_line_comes_before_the_exit_is_seen(ending_site: Path, tmp_path: Pat
             os.kill(pid, signal.SIGSTOP)
         try:
             gate.touch()
-            code = proc.wait(timeout=120)
+            ended = proc.wait(timeout=120)
             said = b""
             while select.select([proc.stderr], [], [], 0)[0]:  # what is there now: nothing waited for
                 chunk = os.read(proc.stderr.fileno(), 65536)
@@ -88,7 +90,7 @@ def test_the_line_comes_before_the_exit_is_seen(ending_site: Path, tmp_path: Pat
             for pid in held:
                 os.kill(pid, signal.SIGCONT)
         later = proc.stderr.read()  # what the watcher writes once let go: nothing more
-    assert code == 3
+    assert ended == code
     assert said.decode().startswith("rnnplay: error: the process ended while importing plugin rnnplay-exit-import "
                                     "(entry point fault), with no error to show"), said
     assert said.count(b"\n") == 1 and later == b"", (said, later)
