@@ -50,7 +50,11 @@ class WeightAverage:
         try:
             yield
         finally:
-            copy_into(self.params, self.average)
+            self.averaged()
+
+    def averaged(self) -> None:
+        """The model holds θ̄ again, as after :meth:`raw_weights` (a save while a step that never returns holds θ)."""
+        copy_into(self.params, self.average)
 
     def update(self, t: int) -> None:
         """θ̄ ← d_t·θ̄ + (1 - d_t)·θ after step ``t`` (θ already moved), and the model's weights with it."""

@@ -120,6 +120,8 @@ class Trainer:
         self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
         self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
         self._stop = threading.Event()
+        self.before_step: tuple[dict[str, Any], Any] | None = None  # a step's data position and RNG as it began
+        self.committing = threading.Lock()  # held while a step is applied: a save from another thread waits
 
     # -- control -------------------------------------------------------------------
     def stop(self) -> None:
@@ -223,7 +225,7 @@ class Trainer:
         back, so step, optimizer t, data position, RNG and carried state always agree and a
         checkpoint saved afterwards resumes exactly.
         """
-        position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
+        self.before_step = position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
         freed_memory.keep()  # before the step starts its threads: they share the heap that keeps its memory
         try:  # one BLAS thread for the whole step (the clip's norm too): its bits never depend on the load
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"), self._blas():
@@ -261,13 +263,13 @@ class Trainer:
         return Attempt(loss, norm, states, update)
 
     def _commit(self, attempt: Attempt) -> tuple[float, float] | str:
-        with ctrl_c_held():
+        with ctrl_c_held(), self.committing:
             if attempt.update is not None:
                 self.optimizer.apply(self.weights, attempt.update)
                 if self.average is not None:
                     self.average.update(self.optimizer.t)
             self.states = attempt.states
-            self.step += 1
+            self.step, self.before_step = self.step + 1, None
             self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
         return attempt.skipped or (attempt.loss, attempt.norm)
 
@@ -349,14 +351,16 @@ class Trainer:
 
     # -- resume -------------------------------------------------------------------------
     def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """(JSON-able training state, arrays) that :meth:`restore` takes back."""
+        """(JSON-able training state, arrays) that :meth:`restore` takes back; as of the last finished step, even
+        from another thread while a step runs (its batch and draws not yet taken: ``before_step``)."""
+        data, rng = self.before_step or (self.batcher.state_dict(), self.rng.bit_generator.state)
         meta = {
             "config": asdict(self.config),
             "step": self.step,
             "seconds": self._spent(),
             "optimizer_t": self.optimizer.t,
-            "data": self.batcher.state_dict(),
-            "rng": self.rng.bit_generator.state,
+            "data": data,
+            "rng": rng,
             "history": asdict(self.history),
         }
         arrays = {f"opt/{k}": v for k, v in self.optimizer.state_arrays().items()}

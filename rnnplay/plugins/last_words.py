@@ -10,19 +10,32 @@ after it, an empty line. When the pipe closes with a line pending, the process e
 the watcher writes the line on the stderr they share. Once the plugins are loaded, the watcher is told so
 (``done``) and leaves.
 
+The watcher's line races the shell: the shell waits for rnnplay's process only, and shows its prompt as soon as
+that process is gone, while the watcher may not have written yet. So the commonest way out, ``os._exit``, is
+caught in the process itself: while plugin code runs, ``os._exit`` is a stand-in that writes the pending line on
+stderr first, then ends the process with the plugin's status, and so is ``os.kill`` for a SIGKILL that reaches
+this process. The line is written before the process the shell waits for exits, so it always comes before the
+prompt. Only what goes past them (a crash in C, a kill from C code or another process) is left to the watcher,
+whose line then most often, not always, comes first.
+
 The watcher runs in a session of its own, so the Ctrl-C a terminal sends to rnnplay's process group does not
 reach it (rnnplay handles that one, and clears the line on the way out). Where no process can be started
-(no ``sys.executable``, no file descriptors left, not POSIX), plugins load as before, unwatched.
+(no ``sys.executable``, no file descriptors left, not POSIX), plugins load without a watcher: only ``os._exit``
+is named then, by the stand-in.
 """
 
 from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
-from typing import IO
+from collections.abc import Callable
+from contextlib import suppress
+from types import FrameType
+from typing import IO, Any, NoReturn
 
 from rnnplay.core.errors import printable
 
@@ -52,11 +65,16 @@ class LastWords:
         self._pipe: int | None = None  # what the watcher reads
         self._ready: IO[bytes] | None = None  # one byte from the watcher once it reads, not yet waited for
         self._watcher: subprocess.Popen[bytes] | None = None
+        self._pending = ""  # the line to say should the process end now ("" between two plugins' code)
+        self._real: dict[str, Callable[..., Any]] = {}  # os._exit and os.kill, while the stand-ins replace them
 
     def __enter__(self) -> LastWords:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for name, real in self._real.items():
+            setattr(os, name, real)
+        self._real = {}
         self._send("done")  # not only the pipe's end: a process a plugin forked may hold the pipe open
         if self._pipe is not None:
             os.close(self._pipe)
@@ -69,6 +87,9 @@ class LastWords:
 
     def start(self) -> None:
         """Start the watcher (plugin code will run); where no process can be started, plugins load unwatched."""
+        if not self._real:
+            self._real = {"_exit": os._exit, "kill": os.kill}
+            os._exit, os.kill = self._exit, self._kill  # type: ignore[assignment]
         if os.name != "posix" or not sys.executable:  # a pipe's end set non-blocking, a session of its own: POSIX
             return
         try:
@@ -93,11 +114,33 @@ class LastWords:
                 if select.select([self._ready], [], [], READY_SECONDS)[0]:
                     self._ready.read(1)
             self._ready = None
-        self._send(printable(line))
+        self._pending = printable(line)
+        self._send(self._pending)
 
     def clear(self) -> None:
         """Nothing to say any more: the plugin code returned (or raised)."""
+        self._pending = ""
         self._send("")
+
+    def _exit(self, code: int) -> NoReturn:
+        """``os._exit`` while plugin code runs: the pending line said by this very process, then its exit."""
+        self._say_now(sys._getframe(1))
+        exit_now: Callable[[int], NoReturn] = self._real.get("_exit", os._exit)
+        exit_now(code)
+
+    def _kill(self, pid: int, signum: int) -> None:
+        """``os.kill`` while plugin code runs: a SIGKILL that reaches this process has the pending line said first."""
+        if signum == signal.SIGKILL and pid in (0, os.getpid(), -os.getpgrp()):
+            self._say_now(sys._getframe(1))
+        self._real.get("kill", os.kill)(pid, signum)
+
+    def _say_now(self, caller: FrameType) -> None:
+        """The pending line, said by this very process as it ends (before the shell that waits for it can show its
+        prompt), unless rnnplay's own code ends it (a signal's leaving: not the plugin's doing)."""
+        if self._pending and not str(caller.f_globals.get("__name__", "")).startswith("rnnplay."):
+            self._send("")  # said here: the watcher keeps quiet
+            with suppress(OSError):
+                os.write(2, self._pending.encode("utf-8", "backslashreplace") + b"\n")
 
     def _send(self, line: str) -> None:
         if self._pipe is None:

@@ -7,6 +7,7 @@ one printable line, the names closest to a mistyped one, the setting that leaves
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rnnplay.core.errors import printable
@@ -51,5 +52,17 @@ def skip_hint(others: list[str]) -> str:
 def ended_while(what: str, plugin: str, hint: str) -> str:
     """The line said when the process ends outright while ``what`` runs (a plugin's import or hook): no exception
     to show, so what happened and what to do."""
-    return (f"rnnplay: error: the process ended while {what}, with no error to show (the plugin called os._exit, "
+    return (f"rnnplay: error: {ENDED_WHILE}{what}, with no error to show (the plugin called os._exit, "
             f"or a signal ended it); {what_to_do(plugin)}; {hint}")
+
+
+ENDED_WHILE = "the process ended while "
+_ENDED = re.compile(re.escape(f"rnnplay: error: {ENDED_WHILE}") + r"(?P<what>.*?), with no error to show .*?"
+                    + re.escape("`rnnplay plugins uninstall ") + r"(?P<plugin>[^`]+)`")
+
+
+def ended_in(output: str) -> tuple[str, str] | None:
+    """The plugin and what it was doing (its import, a hook) in the last line :func:`ended_while` wrote in
+    ``output``, a process's stderr; None when there is none."""
+    found = [m for m in map(_ENDED.match, output.splitlines()) if m is not None]
+    return (found[-1]["plugin"], found[-1]["what"]) if found else None

@@ -7,6 +7,10 @@ is left while it is held in either, it is saved at its last finished step: by th
 thread keeps the session's model lock, so the save does without it), and by ``rnnplay train``'s signal handler
 (:mod:`rnnplay.ui.cli.interrupts`), which runs on the very thread the validation holds, between two of its
 bytecodes. The trainer is told to stop first, so no step follows should that validation return after all.
+
+A training step held in compiled code (:mod:`rnnplay.ui.cli.held_signals`) has written nothing a checkpoint holds
+either until it is applied: its batch and random draws are put back in the checkpoint (``Trainer.before_step``),
+so it too is left with the run saved at its last finished step.
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ if TYPE_CHECKING:
 
 
 def kept_past_validation(watch: StepWatch, save: Callable[[], Saved], kept: tuple[Path, int] | None,
-                         warn: Callable[[str], None]) -> tuple[Path, int] | None:
+                         warn: Callable[[str], None], held: bool = False) -> tuple[Path, int] | None:
     """Where and at which step a run is kept when it is left: saved now through ``save`` if what ``watch`` times
-    is a validation or a sample (a failed save said through ``warn``), else ``kept``, its last checkpoint's (path
-    and step; None: none)."""
-    if not watch.reads_only():
+    is a validation or a sample, or (``held``) a step held in compiled code on the main thread (a failed save said
+    through ``warn``), else ``kept``, its last checkpoint's (path and step; None: none)."""
+    if not (held or watch.reads_only()):
         return kept
-    watch.trainer.stop()
+    trainer = watch.trainer
+    trainer.stop()
     try:
-        saved = save()
+        with trainer.committing:  # a step being applied is applied first
+            if held and trainer.average is not None:  # the step holds the raw weights in the model: the average back
+                trainer.average.averaged()
+            saved = save()
     except RnnplayError as err:
         warn(f"the run was not saved as it was left: {err}")
         return kept

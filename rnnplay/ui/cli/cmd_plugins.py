@@ -14,7 +14,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tomllib
@@ -38,6 +37,7 @@ from rnnplay.plugins.host import (
     reset_host,
 )
 from rnnplay.plugins.scaffold import PluginNames, new_plugin
+from rnnplay.ui.cli.plugins_apart import listed, listed_apart, listing, needs_children, why_it_ended
 
 ORDER = 40
 KIND_NAMES = list(HOOK_KINDS.values())
@@ -95,8 +95,7 @@ def provides_text(plugin: dict[str, Any]) -> str:
 
 
 def list_plugins(args: argparse.Namespace) -> int:
-    host = get_host()
-    data = describe(host)
+    data = listed_apart() if needs_children() else describe(get_host())  # a plugin may end the process that loads it
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -262,23 +261,14 @@ def installed_plugins() -> dict[str, str]:
     return {normalize(found.dist): found.version for found in find_entry_points()[0]}
 
 
-def listing(only: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`rnnplay plugins --json` run in a new interpreter, loading ``only`` those plugins when given."""
-    env = None if only is None else {**os.environ, "RNNPLAY_LOAD_PLUGINS": ",".join(only)}
-    return subprocess.run([sys.executable, "-P", "-m", "rnnplay", "plugins", "--json"], capture_output=True, text=True,
-                          check=False, env=env)
-
-
 def fresh_listing(new: list[str]) -> dict[str, Any]:
     """What `rnnplay plugins --json` says in a new interpreter, now that pip installed or upgraded the plugins
     ``new``; when it no longer runs, one line naming them and the command that uninstalls them. The reason is
     read from a run that loads ``new`` alone: what the other plugins print is theirs, not the reason."""
     done = listing()
-    try:
-        if done.returncode == 0:
-            return json.loads(done.stdout)
-    except ValueError:
-        pass
+    data = listed(done)
+    if data is not None:
+        return data
     if not new:
         raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs ({why_it_ended(done)}); "
                            "`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins: uninstall the new one "
@@ -289,22 +279,6 @@ def fresh_listing(new: list[str]) -> dict[str, Any]:
               else f"`rnnplay plugins uninstall NAME` removes each ({', '.join(new)})")
     raise RnnplayError(f"pip finished, but `rnnplay plugins` no longer runs with {', '.join(new)} installed ({why}): "
                        f"{remove} (`RNNPLAY_LOAD_PLUGINS= rnnplay plugins` runs without plugins meanwhile)")
-
-
-def why_it_ended(done: subprocess.CompletedProcess[str]) -> str:
-    """'exit 7', 'killed by SIGSEGV', and what rnnplay's own last line says is wrong (not what to do, said here
-    anew) or a traceback's last line: never what plugins printed."""
-    code = done.returncode
-    why = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
-    if -code in signal.valid_signals():
-        why = f"killed by {signal.Signals(-code).name}"
-    lines = done.stderr.strip().splitlines()
-    last = lines[-1] if lines else ""
-    if last.startswith("rnnplay: "):
-        return f"{why}: {printable(last.removeprefix('rnnplay: ').removeprefix('error: ').split('; ')[0][:200])}"
-    if "Traceback (most recent call last):" in lines:
-        return f"{why}: {printable(last[:200])}"
-    return why
 
 
 def uninstall(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from rnnplay.session.output_paths import let_go_of_all
 from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.step_watch import StepWatch
 from rnnplay.session.training_runs import Saved
+from rnnplay.ui.cli.held_signals import HeldSignals
 from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard, leave_now
 from rnnplay.ui.leave_signals import exit_code as code_for
 
@@ -43,6 +44,11 @@ class Interrupts:
 
     What a normal end draws for the run (``drawing``: the --plot of its losses) is drawn before any of these exits
     too, once: by :meth:`draw`, on the main thread's way out or in the handler that leaves.
+
+    A step held in compiled code never lets that handler run: the signals are heard through
+    :class:`~rnnplay.ui.cli.held_signals.HeldSignals`, which answers them on a thread of its own. There the first
+    Ctrl-C asks the trainer to stop and says what a second one does; a second one, or the first SIGTERM or SIGHUP,
+    saves the run at its last finished step (the held step's batch and draws put back) and ends the process.
     """
 
     def __init__(self, trainer: Trainer, out: Path) -> None:
@@ -56,6 +62,7 @@ class Interrupts:
         self.save_now: Callable[[], Saved] | None = None  # saves the run to --out as it is (and sets ``kept``)
         self.done = False  # the run's last save is made (its line follows): only Ray's workers may still be closing
         self.drawing: Callable[[Callable[[str], None]], str | None] | None = None  # draws --plot, says its line
+        self._held = HeldSignals(set(STOP_SIGNALS), self.held, self.held_by_plugin)
 
     @property
     def exit_code(self) -> int:
@@ -65,9 +72,11 @@ class Interrupts:
     def __enter__(self) -> Interrupts:
         # a hangup ignored already stays ignored: `nohup rnnplay train ...` outlives its terminal
         self._previous = {sig: signal.signal(sig, self.handle) for sig in heard(STOP_SIGNALS)}
+        self._held.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._held.__exit__()
         # After a signal the run is saved and the command is ending: a late second one must not turn
         # its exit code into death by signal, so signals stay ignored until the process exits.
         for sig, previous in self._previous.items():
@@ -78,6 +87,34 @@ class Interrupts:
         self.watch, self.save_now = watch, save_now
 
     def handle(self, signum: int, frame: object) -> None:
+        """The signals' handler, on the main thread between two bytecodes."""
+        if not self._held.ran():  # not for signals :meth:`held` answered already
+            self._answer(signum)
+
+    def held_by_plugin(self) -> bool:
+        """Whether what the main thread is held in, outside the interpreter, is a plugin cell's step, validation or
+        sample in this process: not rnnplay's own cells (they return), a save, the run's end or Ray's workers."""
+        watch = self.watch
+        return (watch is not None and watch.running() and not watch.built_in and not self.done
+                and self.saving is None and self.trainer.gradients is None)
+
+    def held(self, signum: int) -> None:
+        """A signal the handler did not get to: the main thread is held in compiled code (a plugin's cell)."""
+        watch = self.watch
+        if watch is None or watch.reads_only():
+            self._answer(signum)  # as the handler answers it: they only read the weights
+            return
+        self.presses += 1
+        self.signum = signum
+        self.trainer.stop()
+        name = STOP_SIGNALS.get(signum, "signal")
+        if self.presses > 1 or signum != signal.SIGINT:
+            self._leave(name, watch, held=True)  # leaves the process
+        else:
+            self._say(f"{name}: stopping after this step, then saving {self.out}; {watch.doing()} is held in "
+                      f"compiled code, so Ctrl-C again saves the run at step {self.trainer.step} now and leaves")
+
+    def _answer(self, signum: int) -> None:
         self.presses += 1
         self.signum = signum
         self.trainer.stop()
@@ -105,13 +142,13 @@ class Interrupts:
             note = f"{name}: still finishing this step; then {self.out} is saved{then}"
         self._say(note)
 
-    def _leave(self, name: str, watch: StepWatch) -> None:
-        """End the process now, without what ``watch`` times; past a validation or a sample, the run saved first as
-        it is. One line says where the run is kept."""
+    def _leave(self, name: str, watch: StepWatch, held: bool = False) -> None:
+        """End the process now, without what ``watch`` times; past a validation or a sample, or a step ``held`` in
+        compiled code, the run saved first at its last finished step. One line says where the run is kept."""
         kept = self.kept
         if self.save_now is not None:
-            kept = kept_past_validation(watch, self.save_now, kept, lambda text: self._say(f"{name}: {text}"))
-        if watch.reads_only() and kept is not None and kept[1] == self.trainer.step:  # the run as it is, kept
+            kept = kept_past_validation(watch, self.save_now, kept, lambda text: self._say(f"{name}: {text}"), held)
+        if (held or watch.reads_only()) and kept is not None and kept[1] == self.trainer.step:  # as it is, kept
             line = (f"left {watch.doing()} behind, unfinished; interrupted at step {kept[1]}: saved {kept[0]}; "
                     f"continue with --resume {kept[0]}")
         else:
