@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from file_limits import small_disk
 
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.corpora import Corpus
@@ -253,3 +254,53 @@ def test_a_plot_that_cannot_be_written_names_where_the_run_is_saved(tmp_path: Pa
     exported = with_files_of_at_most(2_000, "export", "t.npz", "e.npz", cwd=tmp_path)  # it said no more than why
     assert exported.stderr == ("rnnplay: error: cannot write e.npz: File too large; free some space, or give another "
                                "output file\n")
+
+
+def fill(disk: Path) -> None:
+    """Take every byte left on ``disk`` with a file of zeros."""
+    with (disk / "filler").open("wb", buffering=0) as f:
+        while True:
+            try:
+                f.write(bytes(4096))
+            except OSError:
+                return
+
+
+def test_a_disk_with_room_for_one_checkpoint_and_not_two_is_refused_when_a_save_replaces_one(
+        small_file: Path, tmp_path: Path) -> None:
+    """A save writes its new file beside the old one, then renames it: on a 2 MB disk and a 1.06 MB checkpoint the
+    check counted one file, the first save went through and every later one went to the rescue folder (exit 1).
+    A real tmpfs that takes this model's checkpoint once but not twice."""
+    with small_disk(tmp_path / "disk", "256k") as disk:
+        args = ["train", str(small_file), *SMALL, "--steps", "12", "--out", str(disk / "m.npz")]
+        again = rnnplay(*args, "--checkpoint-every", "5", cwd=tmp_path)
+        assert again.returncode == 1 and again.stderr.count("\n") == 1, again.stderr
+        assert "a save writes the new file beside the one it replaces" in again.stderr
+        assert "are free in" in again.stderr and not (disk / "m.npz").exists()  # refused before the first step
+        once = rnnplay(*args, "--checkpoint-every", "0", cwd=tmp_path)  # saved once, at the end: it fits
+        assert once.returncode == 0, once.stderr
+        best = rnnplay(*args, "--checkpoint-every", "0", "--out", str(tmp_path / "m.npz"), "--best",
+                       str(disk / "b.npz"), "--val-every", "2", cwd=tmp_path)  # each better validation replaces it
+        assert best.returncode == 1 and "--best" in best.stderr and "beside the one" in best.stderr, best.stderr
+
+
+def test_a_save_that_fails_later_says_the_file_at_out_is_stale(small_file: Path, tmp_path: Path) -> None:
+    """A disk filled by another program after the run's first checkpoint: the warning and the last line said where
+    the run went, not that --out still held an earlier step."""
+    with small_disk(tmp_path / "disk", "600k") as disk:
+        out = disk / "m.npz"
+        proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), *SMALL, "--steps",
+                                 "1000000", "--checkpoint-every", "1", "--out", str(out)],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not out.exists():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        fill(disk)
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if line.startswith("warning:"):
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        step = load_model(out).training["step"]
+        assert f"({out} is stale: it holds step {step})" in line, line
+        assert proc.returncode == 130 and f"({out} is stale: it holds step {step}); the run went to " in err, err

@@ -599,12 +599,12 @@ def test_checkpoints_that_will_not_fit_are_refused_before_the_first_step(small_t
     saved = run.save(tmp_path / "m.npz").stat().st_size
     assert saved <= run.checkpoint_bytes() <= saved + (1 << 16)  # its arrays, and room for the metadata
     free = shutil.disk_usage(tmp_path).free
-    check_room([(tmp_path / "new" / "m.npz", "--out")], free // 3)  # fits: nothing said
+    check_room([(tmp_path / "new" / "m.npz", "--out", False)], free // 3)  # fits: nothing said
     with pytest.raises(RnnplayError, match=rf"--out {tmp_path}/new/m\.npz: a checkpoint of this run takes about "
                                            rf"[\d,]+ bytes, and only [\d,]+ are free in {tmp_path}; free some space"):
-        check_room([(tmp_path / "new" / "m.npz", "--out")], free + (1 << 30))
+        check_room([(tmp_path / "new" / "m.npz", "--out", False)], free + (1 << 30))
     with pytest.raises(RnnplayError, match=r"--best .*b\.npz: the checkpoints of this run take about [\d,]+ bytes on "):
-        check_room([(tmp_path / "m.npz", "--out"), (tmp_path / "b.npz", "--best")], free // 2 + (1 << 20))
+        check_room([(tmp_path / "m.npz", "--out", False), (tmp_path / "b.npz", "--best", False)], free // 2 + (1 << 20))
 
 
 def test_a_folder_that_cannot_take_a_byte_is_refused_before_anything_runs(tmp_path) -> None:

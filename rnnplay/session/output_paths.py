@@ -12,15 +12,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import math
 import os
 import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rnnplay.core.errors import RnnplayError, file_size_limit
 from rnnplay.models.library import free_path, library_path, lock_file, models_dir
+
+if TYPE_CHECKING:
+    from rnnplay.core.trainer import Trainer
 
 
 def check_output_path(path: str | os.PathLike[str], what: str, *, checkpoint: bool = False,
@@ -96,23 +100,49 @@ def checkpoint_name(path: str, what: str) -> Path:
     return target if target.suffix else target.with_suffix(".npz")
 
 
-def check_room(outputs: list[tuple[Path, str]], size: int) -> None:
-    """One line now, not when the first checkpoint is due hours later, if ``outputs`` ((path, how the user names it)
-    each getting a checkpoint of about ``size`` bytes) will not fit in the free space where they go. A save writes
-    a new file before it replaces the old one, so each needs the whole size, on top of the others on the same disk."""
-    needed: dict[int, int] = {}
-    for path, key in outputs:
+def check_room(outputs: list[tuple[Path, str, bool]], size: int) -> None:
+    """One line now, not when a checkpoint is due hours later, if ``outputs`` ((path, how the user names it, whether
+    the run may save it more than once) each getting a checkpoint of about ``size`` bytes) will not fit in the free
+    space where they go. A save writes its new file beside the old one before it replaces it, so while a save
+    replaces the run's own earlier one the disk holds both: one more ``size`` on top of the files the outputs end as
+    (a file there before the run frees its own size once replaced, and holds it until then)."""
+    needed: dict[int, list[int]] = {}  # by disk: the bytes the outputs' files add, the most one save holds besides
+    for path, key, again in outputs:
         folder = nearest_folder(path.parent)
         try:
             free, disk = shutil.disk_usage(folder).free, os.stat(folder).st_dev
         except OSError:  # the writability check before this one says what is wrong with the folder
             continue
-        needed[disk] = needed.get(disk, 0) + size
-        if needed[disk] > free:
-            takes = (f"a checkpoint of this run takes about {size:,} bytes" if needed[disk] == size else
-                     f"the checkpoints of this run take about {needed[disk]:,} bytes on that disk")
+        old = _freed_by_replacing(path)
+        files, beside = needed.setdefault(disk, [0, 0])
+        needed[disk] = [files + max(0, size - old), max(beside, size if again else min(old, size))]
+        if sum(needed[disk]) > free:
+            need = sum(needed[disk])
+            takes = (f"a checkpoint of this run takes about {size:,} bytes" if need == size else
+                     f"the checkpoints of this run take about {need:,} bytes on that disk" +
+                     (" (a save writes the new file beside the one it replaces)" if needed[disk][1] else ""))
             raise RnnplayError(f"{key} {path}: {takes}, and only {free:,} are free in {folder}; free some space or "
                                "choose another folder")
+
+
+def _freed_by_replacing(path: Path) -> int:
+    """The bytes the file at ``path`` gives back once a save replaces it: its size, unless another name links it."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else 0
+
+
+def saves_again(trainer: Trainer, every: int) -> bool:
+    """Whether a run saving a checkpoint every ``every`` steps (0: only at its end) may save before its last one,
+    which then replaces it: under a --time budget alone it may, under a steps or epochs budget if that ends at or
+    past the next multiple of ``every``."""
+    c = trainer.config
+    ends = [c.steps] if c.steps is not None else []
+    if c.epochs is not None:
+        ends.append(trainer.step + math.ceil((c.epochs - trainer.epoch) * trainer.batcher.batches_per_epoch))
+    return every > 0 and (not ends or min(ends) >= (trainer.step // every + 1) * every)
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
@@ -190,12 +220,12 @@ class OutputLock:
         self.path = lock_file(out)
         self.key = key  # how the user names this output, for the advice when another run holds it
         self.holder = holder  # one of HOLDERS
-        self.wrote: tuple[int, ...] | None = None  # the file a save may replace (_identity): () for none; None: any
+        self.wrote: tuple[int, ...] | None = None  # the file a save may replace (identity): () for none; None: any
         self._file: Any = None
 
     def __enter__(self) -> OutputLock:
         self._take()
-        self.wrote = _identity(self.out)
+        self.wrote = identity(self.out)
         OutputLock.held[self.path] = self
         return self
 
@@ -215,7 +245,7 @@ class OutputLock:
                 raise RnnplayError(f"{self.path} was removed while this run trained, and {err}") from None
             except RnnplayError:
                 pass  # nothing holds it, but it cannot be made (nor, likely, the checkpoint): the save says why
-        if self.wrote is not None and _identity(self.out) not in ((), self.wrote):
+        if self.wrote is not None and identity(self.out) not in ((), self.wrote):
             what = "was replaced by another file" if self.wrote else "was created by another program"
             raise RnnplayError(f"{self.out} {what} while this run trained; that file is kept")
 
@@ -332,10 +362,10 @@ def saved_to(out: str | os.PathLike[str]) -> None:
     """After a save to ``out``: the file there is this run's (:func:`still_locked` checks it before the next)."""
     lock = OutputLock.held.get(lock_file(out))
     if lock is not None:  # () when moved away the moment it was written: what is there later cannot be told from ours
-        lock.wrote = _identity(out) or None
+        lock.wrote = identity(out) or None
 
 
-def _identity(path: Path | str) -> tuple[int, ...]:
+def identity(path: Path | str) -> tuple[int, ...]:
     """What tells the file at ``path`` from another: device, inode, size and time of its last write (an inode
     number is given again to a file made after one is deleted); () when nothing is there, or out of reach (the save
     says what is wrong)."""

@@ -36,7 +36,7 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import check_room, library_target, lock_outputs, new_file
+from rnnplay.session.output_paths import check_room, library_target, lock_outputs, new_file, saves_again
 from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.step_throttle import StepThrottle
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
@@ -130,8 +130,7 @@ class Runner:
         to ``out``, or to a free name in the model library; an existing file is never replaced. ``best``: also
         keep the lowest validation loss's checkpoint there. ``workers`` > 1 or a ``ray_address``: each step on
         that many Ray workers (:mod:`rnnplay.distributed.data_parallel`). ``encoding``: the text encoding of a
-        corpus read from files. ``checkpoint_every``: save every that many steps (0: only when it ends).
-        """
+        corpus read from files. ``checkpoint_every``: save every that many steps (0: only when it ends)."""
         s = self.session
         self.refuse_while_training("start another")
         CHECKPOINT_EVERY.check(checkpoint_every)
@@ -149,7 +148,8 @@ class Runner:
             for warning in (*corpus.notes[said:], *run.warnings):
                 s.warn(warning)
             target = target or library_target(corpus.name)
-            check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
+            outputs = [(target, "out=", saves_again(run.trainer, checkpoint_every)), (best_path, "best=", True)]
+            check_room([o for o in outputs if o[0] is not None], run.checkpoint_bytes())
             keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
             locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
         watch = StepWatch(s.warn, run.trainer, "Ctrl+D or /quit leaves rnnplay without it", stall)

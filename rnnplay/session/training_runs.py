@@ -41,7 +41,7 @@ from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.problems import what_to_do
 from rnnplay.session.memory_room import check_memory, footprint
-from rnnplay.session.output_paths import check_output_path, saved_to, still_locked
+from rnnplay.session.output_paths import check_output_path, identity, saved_to, still_locked
 
 
 @dataclass
@@ -64,6 +64,7 @@ class TrainingRun:
     start: Model | None = None  # the model a run continues with its vocabulary unchanged, to compare it with
     warnings: list[str] = field(default_factory=list)  # what a face says before the first step (memory to spare)
     first_step: int = field(init=False)  # the trainer's step when the run was set up: where this run's steps begin
+    holds: dict[str, tuple[int, tuple[int, ...]]] = field(default_factory=dict)  # path: (step saved last, identity)
 
     def __post_init__(self) -> None:
         self.first_step = self.trainer.step
@@ -121,6 +122,7 @@ class TrainingRun:
         }
         saved = save_model(path, self.model, training=self.trainer.checkpoint_state(), extra=meta, **kwargs)
         saved_to(path)
+        self.holds[os.fspath(path)] = self.trainer.step, identity(path)
         return saved
 
     def rescue_path(self, path: str | os.PathLike[str]) -> Path:
@@ -138,6 +140,9 @@ class TrainingRun:
             return Saved(self.save(path, **kwargs))
         except (RnnplayError, OSError) as err:  # OSError: any the writer let through is as much a failed save
             problem = str(err) if isinstance(err, RnnplayError) else f"cannot write {path}: {err.strerror or err}"
+        step, kept = self.holds.get(os.fspath(path), (None, ()))
+        if step is not None and identity(path) == kept:  # the file there is still the run's, at an earlier step
+            problem += f" ({path} is stale: it holds step {step})"
         rescue = self.rescue_path(path)
         try:
             return Saved(self.save(rescue, **kwargs), problem)

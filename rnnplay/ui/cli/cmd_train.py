@@ -8,6 +8,7 @@ and every output path before the first step. Ctrl-C (or SIGTERM) only asks the t
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from rnnplay.core.trainer import (
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.session.output_paths import check_output_path, check_room, lock_outputs, same_file
+from rnnplay.session.output_paths import check_output_path, check_room, identity, lock_outputs, same_file, saves_again
 from rnnplay.session.resume import resume_run
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
@@ -142,7 +143,8 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
-    check_room([(out, "--out"), *([(best, "--best")] if best is not None else [])], run_.checkpoint_bytes())
+    again = saves_again(run_.trainer, args.checkpoint_every)  # a later save writes beside the earlier one
+    check_room([(out, "--out", again), *([(best, "--best", True)] if best else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line
     for line in [*(f"rnnplay: note: {n}" for n in corpus.notes[said:]), *(f"warning: {w}" for w in run_.warnings)]:
         say(line)  # a note: the vocabulary's ids kept in memory, the cache had no room (as read_corpus says a load's)
@@ -160,7 +162,7 @@ def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
         loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts, args.status_seconds)
         if args.resume is not None and same_file(args.resume, out):  # until a save, --out holds the step resumed
-            loop.saved_step = run_.trainer.step
+            run_.holds[os.fspath(out)] = run_.trainer.step, identity(out)
         try:
             with on_workers(run_, cluster):
                 code = loop.run()
@@ -274,7 +276,6 @@ class TrainingLoop:
         self.progress = TrainingProgress(sys.stderr, status_every, run_.trainer)
         self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
         self.start_step = run_.trainer.step
-        self.saved_step: int | None = None  # the step of the newest checkpoint written to --out
         self.troubles: dict[str, str] = {}  # what went wrong with the periodic saves ("out") or the best's, said once
 
     def run(self) -> int:
@@ -312,8 +313,6 @@ class TrainingLoop:
     def save(self, path: Path) -> Saved:
         with self.interrupts.writing(path):
             saved = self.run_.save_or_rescue(path, **self.save_kwargs)
-        if path == self.out and saved.problem is None:
-            self.saved_step = self.run_.trainer.step
         if path == self.out:
             self.interrupts.kept = saved.path, self.run_.trainer.step
         return saved
@@ -346,13 +345,18 @@ class TrainingLoop:
             self.warn("rescued", f"warning: {saved.problem}; kept the best checkpoint in {saved.path} instead",
                       of="best")
 
+    @property
+    def saved_step(self) -> int | None:
+        """The step of the newest checkpoint at --out: the run's last save there, or the step it resumed in place."""
+        return self.run_.holds.get(os.fspath(self.out), (None, ()))[0]
+
     def final_save(self) -> Saved:
         """The last save of the run; if both --out and the rescue copy fail, one line says what is left."""
         try:
             return self.save(self.out)
         except RnnplayError as err:
-            kept = f"{self.out} holds step {self.saved_step}" if self.saved_step else "nothing was saved"
-            raise RnnplayError(f"{err}; {kept}: free some space or fix the folder, then train again") from None
+            kept = "" if self.saved_step is not None else "; nothing was saved"  # else the error says what it holds
+            raise RnnplayError(f"{err}{kept}: free some space or fix the folder, then train again") from None
 
     def finish(self, event: FinishedEvent) -> int:
         saved, self.interrupts.done = self.final_save(), True  # a Ctrl-C from now on says nothing (Interrupts)
