@@ -304,3 +304,19 @@ def test_a_save_that_fails_later_says_the_file_at_out_is_stale(small_file: Path,
         step = load_model(out).training["step"]
         assert f"({out} is stale: it holds step {step})" in line, line
         assert proc.returncode == 130 and f"({out} is stale: it holds step {step}); the run went to " in err, err
+
+
+def test_a_resume_whose_time_budget_is_spent_is_refused_and_its_file_left_as_it_was(small_file: Path,
+                                                                                     tmp_path: Path) -> None:
+    """`--resume m.npz --time 1` of a run that trained 2 s said "saved m.npz after N steps in 0s", rewrote the file
+    without a step and exited 0, where a spent --steps is one line and exit 1."""
+    first = rnnplay("train", str(small_file), *SMALL, "--time", "2", "--out", "m.npz", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    saved, info = (tmp_path / "m.npz").read_bytes(), (tmp_path / "m.npz").stat()
+    step, seconds = load_model(tmp_path / "m.npz").training["step"], load_model(tmp_path / "m.npz").training["seconds"]
+    for budget in ("1", "2"):  # less than it trained; as much as it trained, less its final validation
+        r = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", budget, cwd=tmp_path)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith(f"rnnplay: error: m.npz has trained for {seconds:.1f} s (to step {step}), so its "
+                                   f"budget (--time {budget}") and "give a larger --time" in r.stderr, r.stderr
+    assert (tmp_path / "m.npz").read_bytes() == saved and (tmp_path / "m.npz").stat().st_mtime_ns == info.st_mtime_ns

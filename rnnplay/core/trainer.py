@@ -156,7 +156,7 @@ class Trainer:
         """The clock of a --time budget: the run's seconds, a resumed run's earlier pieces included."""
         return self._spent_before + self._elapsed()
 
-    def _budget_done(self) -> bool:
+    def budget_done(self) -> bool:
         c = self.config
         if c.steps is not None and self.step >= c.steps:
             return True
@@ -294,7 +294,7 @@ class Trainer:
         self._started = window_start = time.perf_counter()
         window_chars = steps_done = 0
         last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
-        while not self._budget_done() and not self._stop.is_set():
+        while not self.budget_done() and not self._stop.is_set():
             result = self.train_step()
             yield from (NoteEvent(self.step, note) for note in parallel_step.take_notes())  # fewer worker threads
             steps_done += 1

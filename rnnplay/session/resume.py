@@ -13,6 +13,7 @@ from typing import Any
 
 from rnnplay.core.data import split_ids
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.saved_counts import saved_counts
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Trainer
 from rnnplay.corpora import Corpus
@@ -56,7 +57,7 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
     train_ids, val_ids = split_ids(corpus.encode(model.vocab), config.val_fraction)
     trainer = Trainer(model, train_ids, val_ids, config)
     trainer.restore(training, ckpt.arrays)
-    _check_budget_left(path, trainer)
+    _check_budget_left(path, trainer, saved_counts(training)[2])
     keep = {k: ckpt.meta[k] for k in ("command", "ancestry", "continued_from") if k in ckpt.meta}
     changes = [f"{k} {_setting(getattr(saved, k))} -> {_setting(v)}" for k, v in settings.items()
                if getattr(saved, k) != v]
@@ -93,11 +94,17 @@ def _saved_config(path: str | os.PathLike[str], training: dict[str, Any]) -> Tra
         raise RnnplayError(f"{path}: its training settings are unusable ({err}); start a fresh run") from None
 
 
-def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer) -> None:
-    """A resume whose steps or epochs budget is already spent would do nothing: say what to give instead."""
+def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer, seconds: float) -> None:
+    """A resume whose budget (steps, epochs or seconds: ``seconds`` trained so far) is already spent would do nothing
+    but write its file again: say what to give instead."""
     c = trainer.config
+    if not trainer.budget_done():
+        return
     spent = [f"--steps {c.steps}"] if c.steps is not None and trainer.step >= c.steps else []
     spent += [f"--epochs {c.epochs:g}"] if c.epochs is not None and trainer.epoch >= c.epochs else []
     if spent:
         raise RnnplayError(f"{path} is at step {trainer.step}, so its budget ({' and '.join(spent)}) is spent: "
                            "give a larger --steps or --epochs to continue it")
+    rest = ", less the time its final validation takes" if seconds < (c.seconds or 0) else ""
+    raise RnnplayError(f"{path} has trained for {seconds:.1f} s (to step {trainer.step}), so its budget (--time "
+                       f"{c.seconds:g}{rest}) is spent: give a larger --time to continue it")
