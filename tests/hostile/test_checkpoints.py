@@ -32,6 +32,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import load_model
+from rnnplay.models.library import resumable_step
 from rnnplay.plugins.host import get_host
 
 from .checkpoint_files import (
@@ -369,6 +370,11 @@ ROWS = [
                  id="export-onto-a-fifo"),
     pytest.param(bad(lambda w: (w / "sub").mkdir(), "folder", args=["export", "m.npz", "sub"]),
                  id="export-onto-a-folder"),
+    pytest.param(bad(lambda w: (w / "other.npz").write_bytes((w / "m.npz").read_bytes()),
+                     "other.npz exists and holds a training run at step 3", "or add --force to replace it",
+                     args=["export", "m.npz", "other.npz"]), id="export-onto-another-runs-resumable-checkpoint"),
+    pytest.param(bad(lambda w: (w / "e.npz").write_bytes(b""), "e.npz exists: export does not replace it", "--force",
+                     args=["export", "m.npz", "e.npz"]), id="export-onto-an-existing-file"),
     # handled as they should be (exit 0)
     pytest.param(Row(None, (), code=0), id="the-valid-checkpoint"),
     pytest.param(Row(compressed, (), code=0), id="savez-compressed-checkpoint"),
@@ -397,6 +403,17 @@ def test_hostile_checkpoint(row: Row, valid: bytes, sandbox: Sandbox, capsys: py
         assert_one_line_error(out, mentions=row.mentions, code=row.code)
     assert out.seconds < row.timeout
     assert_nothing_outside(before, sandbox.snapshot(), allowed=row.allowed or ("\0",))
+
+
+def test_export_replaces_an_existing_file_with_force(valid: bytes, sandbox: Sandbox,
+                                                     capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """What --force is for: the file at OUT becomes the weights-only copy."""
+    (sandbox.work / "m.npz").write_bytes(valid)
+    (sandbox.work / "other.npz").write_bytes(valid)
+    out = sandbox.run_in_process(("export", "m.npz", "other.npz", "--force"), capsys, monkeypatch)
+    assert out.code == 0, out.stderr
+    assert resumable_step(sandbox.work / "other.npz") is None and load_model(sandbox.work / "other.npz").model
 
 
 def test_models_lists_hostile_metadata_on_one_line(valid: bytes, sandbox: Sandbox,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
-from rnnplay.models.library import find_model
+from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.session.output_paths import check_output_path, holding, same_file
 from rnnplay.ui.cli.progress import amount
 
@@ -16,9 +17,12 @@ EXAMPLES = """\
 examples:
   rnnplay export run.npz small.npz                 weights only, float16 (an eighth of a training checkpoint)
   rnnplay export run.npz small.npz --dtype float32
+  rnnplay export run.npz small.npz --force         replace small.npz if it is there
 
 The copy keeps the metadata (corpus, command, loss history) but not the optimizer
-state, so it can be sampled, scored and loaded in the app, not resumed."""
+state, so it can be sampled, scored and loaded in the app, not resumed. An existing
+file at out is replaced only with --force (as /save PATH force in the app): it may be
+another run's resumable checkpoint, whose training state the copy would lose."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="float16",
         help="precision of the stored weights (default float16)",
     )
+    p.add_argument("--force", action="store_true", help="replace the file at out if there is one (refused without)")
     p.set_defaults(func=run)
 
 
@@ -46,14 +51,19 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
     out = check_output_path(args.out, "the export", checkpoint=True)  # never the corpus, a device or a folder
+    if os.path.isfile(out) and not args.force:  # False past a folder we may not search: the check above says so
+        step = resumable_step(out)
+        held = f" and holds a training run at step {step:,} that `train --resume` continues" if step is not None else ""
+        raise RnnplayError(f"{args.out} exists{held}: export does not replace it; give another output file (e.g. "
+                           f"{free_path(out)}), or add --force to replace it")
     ckpt = load_model(source, training_state=False)  # the copy keeps no optimizer state
     meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
     training = meta.pop("training", None)
     if training is not None:
         meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
     with holding(out, "output file", "export"):  # never written over a running training's output
-        path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype,
-                          fix="free some space, or give another output file")
+        path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype, replace=args.force,
+                          fix="free some space, or give another output file")  # one made meanwhile is kept
     size = path.stat().st_size
     print(f"wrote {printable(str(path))} ({amount(size, 'B')}, {args.dtype}, {ckpt.model.num_params():,} "
           "parameters)", file=sys.stderr)
