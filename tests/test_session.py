@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from file_limits import small_disk
 from tiny_model import write_corpus
 from waiting import wait_for
 
@@ -334,6 +335,20 @@ def test_train_checkpoint_every_zero_saves_only_at_the_end(session: Session, rec
     rec.wait(lambda e: isinstance(e, StepEvent) and e.step > 1000)
     assert not out.exists()  # the default would have saved at step 1,000
     assert rec.wait(lambda e: isinstance(e, TrainingEnded)).step == 1200 and load_model(out).training["step"] == 1200
+
+
+def test_train_counts_room_for_two_files_where_a_save_replaces_one(session: Session, rec: Recorder,
+                                                                   tmp_path: Path) -> None:
+    """/train checks the room for its checkpoints as `rnnplay train` does: a disk that takes one and not two is
+    refused when a periodic checkpoint comes before the end, and trains when it saves only at the end."""
+    corpus = write_corpus(tmp_path)
+    with small_disk(tmp_path / "disk", "256k") as disk:
+        options = f"steps=5 hidden=32 layers=1 batch=4 seq=8 val_every=0 out={disk / 'm.npz'}"
+        session.submit(f"/train {corpus} {options} checkpoint_every=2")
+        assert "a save writes the new file beside the one it replaces" in rec.messages("error")[-1]
+        assert not (disk / "m.npz").exists()
+        session.submit(f"/train {corpus} {options} checkpoint_every=10")
+        assert rec.wait(lambda e: isinstance(e, TrainingEnded)).step == 5 and load_model(disk / "m.npz").model
 
 
 def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec: Recorder, tmp_path: Path) -> None:
