@@ -36,7 +36,8 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import check_room, library_target, lock_outputs, new_file
+from rnnplay.session.library_claim import claim_outputs
+from rnnplay.session.output_paths import new_file
 from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.step_throttle import StepThrottle
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
@@ -148,10 +149,7 @@ class Runner:
             run, what = self._make_run(corpus_spec, corpus, config, spec)
             for warning in (*corpus.notes[said:], *run.warnings):
                 s.warn(warning)
-            target = target or library_target(corpus.name)
-            check_room([(target, "out="), *([(best_path, "best=")] if best_path else [])], run.checkpoint_bytes())
-            keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
-            locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
+            target, keeper, locks = claim_outputs(target, best_path, corpus.name, run)  # let go when it ends
         watch = StepWatch(s.warn, run.trainer, "Ctrl+D or /quit leaves rnnplay without it", stall)
         job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
                           before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
