@@ -253,3 +253,14 @@ def test_a_plot_that_cannot_be_written_names_where_the_run_is_saved(tmp_path: Pa
     exported = with_files_of_at_most(2_000, "export", "t.npz", "e.npz", cwd=tmp_path)  # it said no more than why
     assert exported.stderr == ("rnnplay: error: cannot write e.npz: File too large; free some space, or give another "
                                "output file\n")
+
+
+def test_train_on_a_folder_says_how_many_binary_files_it_skipped(small_file: Path, tmp_path: Path) -> None:
+    """As `corpus show` does (docs/corpora.md); it said only "on d1: 9,303 chars"."""
+    folder = tmp_path / "d1"
+    folder.mkdir()
+    (folder / "a.txt").write_text(small_file.read_text())
+    (folder / "b.bin").write_bytes(b"\x00\x01binary" * 100)
+    r = rnnplay("train", "dir:d1", *SMALL, "--steps", "1", "--out", "m.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^training: .* on d1 \(1 binary file skipped\): [\d,]+ chars, ", r.stderr, re.M), r.stderr

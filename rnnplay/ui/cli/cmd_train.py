@@ -236,13 +236,14 @@ def say(text: str) -> None:
 
 def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) -> None:
     model, corpus = run_.model, run_.corpus
+    named = f"{corpus.name} ({corpus.left_out})" if corpus.left_out else corpus.name  # "d1 (1 binary file skipped)"
     if base is not None:
         say(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
-            f"on {corpus.name}: {corpus.chars:,} chars, {model.num_params():,} parameters")
+            f"on {named}: {corpus.chars:,} chars, {model.num_params():,} parameters")
         return
     what = f"resuming {resumed}" if resumed else "training"
     say(f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
-        f"({model.num_params():,} parameters) on {corpus.name}: {corpus.chars:,} chars, "
+        f"({model.num_params():,} parameters) on {named}: {corpus.chars:,} chars, "
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}")
     if run_.changes:
         print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
