@@ -43,6 +43,13 @@ def test_resume_continues_the_step_count(small_file: Path, tmp_path: Path) -> No
     r = rnnplay("train", str(small_file), "--resume", str(out), "--steps", "15", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert load_model(out).training["step"] == 15
+    assert re.search(rf"^saved {re.escape(str(out))} at step 15, after 5 more steps in \S+$", r.stderr, re.M), r.stderr
+
+
+def test_one_step_is_said_as_one_step(small_file: Path, tmp_path: Path) -> None:
+    r = rnnplay("train", str(small_file), *SMALL, "--steps", "1", "--out", "one.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^saved one\.npz after 1 step in \S+$", r.stderr, re.M), r.stderr
 
 
 def test_resume_writes_back_to_its_checkpoint_and_names_what_changed(small_file: Path, tmp_path: Path) -> None:

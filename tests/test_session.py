@@ -270,6 +270,31 @@ def test_train_on_a_folder_says_how_many_binary_files_it_skipped(session: Sessio
                for m in rec.messages("info")), rec.messages("info")
 
 
+def test_a_continued_model_says_its_steps_in_all(session: Session, rec: Recorder, tmp_path: Path,
+                                                 tiny_path: Path) -> None:
+    """The card of a /train that continues the loaded model said "trained 3 steps", the earlier ones forgotten."""
+    earlier = load_model(tiny_path).meta["training"]["step"]
+    session.submit(f"/train {write_corpus(tmp_path)} steps=3 batch=2 seq=8 out={tmp_path / 'more.npz'}")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert dict(session.card())["trained"] == f"3 more steps ({earlier + 3:,} in all)"
+    session.submit(f"/load {tmp_path / 'more.npz'}")
+    assert dict(session.card())["trained"] == f"3 more steps ({earlier + 3:,} in all)"
+
+
+def test_a_budget_of_thousands_of_steps_is_said_with_separators(tmp_path: Path) -> None:
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 500)  # 22,000 chars
+    session = Session()
+    rec = Recorder(session)
+    session.submit(f"/train {corpus} hidden=8 layers=1 batch=2 seq=8")
+    job = session.training
+    session.submit("/stop")
+    job.thread.join(TIMEOUT)
+    session.close()
+    steps = job.run.trainer.config.steps
+    assert steps >= 1000 and f"no budget given: {steps:,} steps (one pass" in " ".join(rec.messages("info"))
+
+
 def test_train_says_when_the_cache_could_not_take_the_corpus_ids(session: Session, rec: Recorder, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "afile").write_text("")

@@ -54,7 +54,7 @@ class Model:
         if hidden_size < 1 or num_layers < 1:
             raise RnnplayError("hidden size and number of layers must be at least 1")
         if not 0.0 <= dropout < 1.0:
-            raise RnnplayError(f"dropout must be in [0, 1), got {dropout}")
+            raise RnnplayError(f"dropout must be in [0, 1) (got {dropout})")
         self.cell = cell
         self.vocab = vocab
         self.hidden_size = hidden_size

@@ -221,7 +221,7 @@ class Runner:
             config.batch_size, config.seq_length = batch, seq
         if config.steps is None and config.epochs is None and config.seconds is None:
             config.steps = max(100, n_train // (batch * seq))
-            self.session.info(f"no budget given: {config.steps} steps (one pass, at least 100); set steps= or time=")
+            self.session.info(f"no budget given: {config.steps:,} steps (one pass, at least 100); set steps= or time=")
 
     def stop(self) -> None:
         job = self.job

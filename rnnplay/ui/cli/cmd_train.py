@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
     Event,
@@ -368,7 +368,9 @@ class TrainingLoop:
         if saved.problem:
             raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
                                f"continue with --resume {where}")
-        say(f"{outcome} after {event.step} steps in {duration(event.seconds)}")
+        ran = f"{counted(event.step - self.start_step, 'more step')} in {duration(event.seconds)}"  # this run's
+        say(f"{outcome} at step {event.step:,}, after {ran}" if self.start_step else
+            f"{outcome} after {counted(event.step, 'step')} in {duration(event.seconds)}")
         if self.best is not None and self.best.kept:
             say(self.best.describe(self.run_))
         print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")
