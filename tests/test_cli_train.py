@@ -44,6 +44,13 @@ def test_resume_continues_the_step_count(small_file: Path, tmp_path: Path) -> No
     r = rnnplay("train", str(small_file), "--resume", str(out), "--steps", "15", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert load_model(out).training["step"] == 15
+    assert re.search(rf"^saved {re.escape(str(out))} at step 15, after 5 more steps in \S+$", r.stderr, re.M), r.stderr
+
+
+def test_one_step_is_said_as_one_step(small_file: Path, tmp_path: Path) -> None:
+    r = rnnplay("train", str(small_file), *SMALL, "--steps", "1", "--out", "one.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^saved one\.npz after 1 step in \S+$", r.stderr, re.M), r.stderr
 
 
 def test_resume_writes_back_to_its_checkpoint_and_names_what_changed(small_file: Path, tmp_path: Path) -> None:
@@ -320,3 +327,14 @@ def test_a_resume_whose_time_budget_is_spent_is_refused_and_its_file_left_as_it_
         assert r.stderr.startswith(f"rnnplay: error: m.npz has trained for {seconds:.1f} s (to step {step}), so its "
                                    f"budget (--time {budget}") and "give a larger --time" in r.stderr, r.stderr
     assert (tmp_path / "m.npz").read_bytes() == saved and (tmp_path / "m.npz").stat().st_mtime_ns == info.st_mtime_ns
+
+
+def test_train_on_a_folder_says_how_many_binary_files_it_skipped(small_file: Path, tmp_path: Path) -> None:
+    """As `corpus show` does (docs/corpora.md); it said only "on d1: 9,303 chars"."""
+    folder = tmp_path / "d1"
+    folder.mkdir()
+    (folder / "a.txt").write_text(small_file.read_text())
+    (folder / "b.bin").write_bytes(b"\x00\x01binary" * 100)
+    r = rnnplay("train", "dir:d1", *SMALL, "--steps", "1", "--out", "m.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^training: .* on d1 \(1 binary file skipped\): [\d,]+ chars, ", r.stderr, re.M), r.stderr

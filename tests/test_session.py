@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -258,6 +259,43 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     assert session.model.hidden_size == 24
 
 
+def test_train_on_a_folder_says_how_many_binary_files_it_skipped(session: Session, rec: Recorder,
+                                                                tmp_path: Path) -> None:
+    folder = tmp_path / "d1"
+    folder.mkdir()
+    write_corpus(folder)
+    (folder / "b.bin").write_bytes(b"\x00\x01binary" * 100)
+    session.submit(f"/train dir:{folder} steps=1 hidden=8 layers=1 batch=2 seq=8 out={tmp_path / 'd.npz'}")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert any(re.search(r" on d1 \([\d,]+ chars; 1 binary file skipped\); checkpoint: ", m)
+               for m in rec.messages("info")), rec.messages("info")
+
+
+def test_a_continued_model_says_its_steps_in_all(session: Session, rec: Recorder, tmp_path: Path,
+                                                 tiny_path: Path) -> None:
+    """The card of a /train that continues the loaded model said "trained 3 steps", the earlier ones forgotten."""
+    earlier = load_model(tiny_path).meta["training"]["step"]
+    session.submit(f"/train {write_corpus(tmp_path)} steps=3 batch=2 seq=8 out={tmp_path / 'more.npz'}")
+    rec.wait(lambda e: isinstance(e, TrainingEnded))
+    assert dict(session.card())["trained"] == f"3 more steps ({earlier + 3:,} in all)"
+    session.submit(f"/load {tmp_path / 'more.npz'}")
+    assert dict(session.card())["trained"] == f"3 more steps ({earlier + 3:,} in all)"
+
+
+def test_a_budget_of_thousands_of_steps_is_said_with_separators(tmp_path: Path) -> None:
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 500)  # 22,000 chars
+    session = Session()
+    rec = Recorder(session)
+    session.submit(f"/train {corpus} hidden=8 layers=1 batch=2 seq=8")
+    job = session.training
+    session.submit("/stop")
+    job.thread.join(TIMEOUT)
+    session.close()
+    steps = job.run.trainer.config.steps
+    assert steps >= 1000 and f"no budget given: {steps:,} steps (one pass" in " ".join(rec.messages("info"))
+
+
 def test_train_says_when_the_cache_could_not_take_the_corpus_ids(session: Session, rec: Recorder, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "afile").write_text("")
@@ -329,7 +367,7 @@ def test_train_saves_its_checkpoint_as_it_goes(session: Session, rec: Recorder, 
 def test_train_checkpoint_every_zero_saves_only_at_the_end(session: Session, rec: Recorder, tmp_path: Path) -> None:
     out = tmp_path / "m.npz"
     session.submit(f"/train {write_corpus(tmp_path)} checkpoint_every=-1 steps=5 out={out}")
-    assert rec.messages("error")[-1] == "checkpoint every must be a whole number >= 0, got -1"
+    assert rec.messages("error")[-1] == "checkpoint every must be a whole number >= 0 (got -1)"
     session.submit(f"/train {write_corpus(tmp_path)} steps=1200 hidden=8 layers=1 batch=4 seq=8 val_every=0 "
                    f"checkpoint_every=0 out={out}")
     rec.wait(lambda e: isinstance(e, StepEvent) and e.step > 1000)
@@ -486,7 +524,7 @@ def test_save_never_replaces_a_file_unless_asked(session: Session, rec: Recorder
 
 
 @pytest.mark.parametrize(("options", "expected"), [
-    ("lr=nan", "learning rate must be a finite number > 0, got nan"),
+    ("lr=nan", "learning rate must be a finite number > 0 (got nan)"),
     ("time=-5", "time (seconds) must be a finite number > 0"),
     ("steps=0", "steps must be a whole number >= 1"),
     ("hidden=100000", "hidden size 100,000 is outside"),

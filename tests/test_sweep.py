@@ -271,7 +271,7 @@ def test_a_trial_whose_worker_cannot_read_its_arguments_says_why_in_plain_text(t
     (["hiden=8,16"], "unknown setting 'hiden' (did you mean 'hidden'?)"),
     (["hidden"], "--grid 'hidden' is not KEY=V1,V2,..."),
     (["hidden=8,x"], "hidden must be an integer (got 'x')"),
-    (["dropout=0.2,1.5"], "dropout must be a finite number in [0, 1), got 1.5"),
+    (["dropout=0.2,1.5"], "dropout must be a finite number in [0, 1) (got 1.5)"),
     (["lr=1e-3,1e-3"], "lists a value twice"),
     (["batch=2,4", "batch_size=8"], "gives batch_size twice (batch and batch_size)"),
     (["lr=1e-3,,2e-3"], "has an empty value"),

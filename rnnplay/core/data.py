@@ -52,7 +52,7 @@ def blocks(pieces: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
 def split_ids(ids: np.ndarray, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """First ``1 - val_fraction`` for training, the rest for validation (published numbers use 0.1)."""
     if not 0.0 <= val_fraction < 1.0:
-        raise RnnplayError(f"val fraction must be in [0, 1), got {val_fraction}")
+        raise RnnplayError(f"val fraction must be in [0, 1) (got {val_fraction})")
     n_train = split_point(len(ids), val_fraction)
     return ids[:n_train], ids[n_train:]
 

@@ -44,7 +44,7 @@ def check_model_size(hidden: object, layers: object, vocab: object, where: str =
                               ("vocabulary", 1 if vocab is None else vocab, MAX_VOCAB)):
         if isinstance(value, bool) or not isinstance(value, int):
             shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
-            raise RnnplayError(f"{where}: {label} must be a whole number, got {shown}"
+            raise RnnplayError(f"{where}: {label} must be a whole number (got {shown})"
                                + (f"; {advice}" if advice else ""))
         if not 1 <= value <= top:
             raise RnnplayError(f"{where}: {label} {value:,} is outside 1..{top:,}; "

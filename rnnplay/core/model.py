@@ -54,7 +54,7 @@ class Model:
         if hidden_size < 1 or num_layers < 1:
             raise RnnplayError("hidden size and number of layers must be at least 1")
         if not 0.0 <= dropout < 1.0:
-            raise RnnplayError(f"dropout must be in [0, 1), got {dropout}")
+            raise RnnplayError(f"dropout must be in [0, 1) (got {dropout})")
         self.cell = cell
         self.vocab = vocab
         self.hidden_size = hidden_size
@@ -204,8 +204,10 @@ class Model:
         loss, dl = cross_entropy_with_grad(logits.reshape(T * B, V), targets.reshape(T * B))
         return loss, self.backward(dl.reshape(T, B, V), cache), new_states
 
-    def evaluate(self, ids: np.ndarray, batch_size: int = 32, seq_length: int = 256) -> float:
-        """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1].
+    def evaluate(self, ids: np.ndarray, batch_size: int = 32, seq_length: int = 256,
+                 progress: Callable[[int, int], None] | None = None) -> float:
+        """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1]; ``progress(done, total)`` after each
+        chunk, with the characters predicted so far and in all.
 
         The text is cut into ``batch_size`` contiguous streams whose state is
         carried across chunks, so every character but each stream's first is
@@ -228,11 +230,15 @@ class Model:
             logits, states, _ = self.forward(x, states)
             total += cross_entropy(logits.reshape(-1, self.vocab.size), y.reshape(-1)) * y.size
             count += y.size
+            if progress is not None:
+                progress(count, n)
         tail = ids[B * L :]  # the few characters left over when n is not a multiple of B
         if len(tail) > 1:
             logits, _, _ = self.forward(tail[:-1, None], self.initial_state(1))
             total += cross_entropy(logits.reshape(-1, self.vocab.size), tail[1:]) * (len(tail) - 1)
             count += len(tail) - 1
+        if progress is not None:
+            progress(count, n)
         return total / count
 
     # -- one step at a time (generation) ---------------------------------------------

@@ -123,7 +123,7 @@ def unit_activations(model: Model, text: str, unit: Unit, progress: Progress | N
 def _check_which(model: Model, which: tuple[str, ...]) -> None:
     for w in which:
         if w not in ("h", "c"):
-            raise RnnplayError(f"which must be 'h' or 'c', got {w!r}")
+            raise RnnplayError(f"which must be 'h' or 'c' (got {w!r})")
         if w == "c" and model.cell.state_size < 2:
             raise RnnplayError(f"a {model.cell.name} cell has no cell state c: look at its hidden output h instead")
 
@@ -132,7 +132,7 @@ def _pieces(model: Model, text: str, streams: int) -> tuple[np.ndarray, int]:
     """The text's ids as S consecutive pieces side by side, ``grid[k, t] = ids[k·L + t]`` (S, L), and their number
     n; the last piece is padded at its end (a reader drops the padding)."""
     if streams < 1:
-        raise RnnplayError(f"streams must be at least 1, got {streams}")
+        raise RnnplayError(f"streams must be at least 1 (got {streams})")
     ids = model.vocab.encode(text, on_unknown="error")
     n = len(ids)
     S = max(1, min(streams, n))

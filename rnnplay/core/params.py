@@ -24,7 +24,7 @@ Three uses::
 
 Errors are one line naming the value and what it may be. A Param without a ``label`` (a
 sampler's) words a bound as ``temperature must be in (0, 100] (got 0)``; one with a label (a
-setting's) names the label and the kind, as ``batch size must be a whole number >= 1, got 0``.
+setting's) names the label and the kind, as ``batch size must be a whole number >= 1 (got 0)``.
 """
 
 from __future__ import annotations
@@ -133,11 +133,16 @@ class Param:
             return RnnplayError(f"unknown {self.label} {value!r}: choose one of {', '.join(self.choices)}")
         if self.label:
             bounds = " ".join(filter(None, [KINDS.get(self.type, self.type.__name__), self.bounds()]))
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
-            return RnnplayError(f"{self.label} must be {bounds}, got {shown}")
-        shown = number(value) if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+            return RnnplayError(f"{self.label} must be {bounds} (got {shown_value(value)})")
+        shown = shown_value(value)
         rule = " ".join(filter(None, [kind, self.bounds() if bounded else ""]))
         return RnnplayError(f"{self.name} must be {rule} (got {shown})")
+
+
+def shown_value(value: Any) -> str:
+    """A refused value in its error: a number as typed ('0', not '0.0'), else its repr; cut to 40 characters."""
+    text = number(value) if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def number(x: float) -> str:

@@ -7,6 +7,7 @@ Between its steps a run also says what it only reads the weights for (a validati
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,14 +92,25 @@ class Reading:
     """What the trainer reads the weights for now, without changing them: ``what`` is "the validation" inside
     ``with reading("the validation"):``, "" outside. A watch on a block that does not return names it from this,
     and a checkpoint may be saved meanwhile (:mod:`rnnplay.session.past_validation`). ``ran_out`` names the last
-    block if memory ran out in it ("" once the next one starts), so a front end tells it from a step that did."""
+    block if memory ran out in it ("" once the next one starts), so a front end tells it from a step that did.
+    ``done`` of ``total`` characters are read so far (:meth:`advance`; 0 of 0 until the first chunk is), the last
+    of them at ``moved`` (``time.monotonic()``; the block's start before that): a long validation is shown as it goes,
+    and never taken for one that does not return while it moves."""
 
     def __init__(self) -> None:
         self.what = self.ran_out = ""
+        self.done = self.total = 0
+        self.moved = 0.0
+
+    def advance(self, done: int, total: int) -> None:
+        """``done`` of the block's ``total`` characters are read now."""
+        self.done, self.total, self.moved = done, total, time.monotonic()
 
     @contextlib.contextmanager
     def __call__(self, what: str) -> Iterator[None]:
         self.what, self.ran_out = what, ""
+        self.done = self.total = 0
+        self.moved = time.monotonic()
         try:
             yield
         except MemoryError:

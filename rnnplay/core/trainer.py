@@ -280,7 +280,7 @@ class Trainer:
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
         with self.reading("the validation"):
-            val = self.model.evaluate(ids)
+            val = self.model.evaluate(ids, progress=self.reading.advance)
         self.val_chars, self._seconds_per_val_char = len(ids) - 1, (time.perf_counter() - start) / len(ids)
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)

@@ -26,6 +26,7 @@ class Corpus:
     description: str = ""
     settings: dict[str, Any] = field(default_factory=dict)  # suggested `rnnplay train` options (from a card)
     notes: list[str] = field(default_factory=list)  # what the loader tells the user (a cache it could not use)
+    left_out: str = ""  # what reading it left out ("1 binary file skipped"), said where a training names it
 
     @cached_property
     def sha256(self) -> str:

@@ -51,6 +51,7 @@ class FileCorpus(Corpus):
         self.name, self.source, self.path, self.encoding, self.id_file = name, str(path), path, encoding, id_file
         self.licence = card.get("licence", "unknown")
         self.description = card.get("description", "")
+        self.left_out = card.get("left_out", "")
         self.settings = dict(card.get("settings", {}))
         self.notes: list[str] = []  # what the loader tells the user (Corpus.notes)
 
@@ -167,7 +168,8 @@ class FolderCorpus(FileCorpus):
     asked for."""
 
     def __init__(self, name: str, joined: JoinedStream, id_file: IdFile) -> None:
-        super().__init__(name, joined.root, joined.encoding, id_file, description=joined_summary(joined))
+        super().__init__(name, joined.root, joined.encoding, id_file, description=joined_summary(joined),
+                         left_out=skipped_files(joined))
         self.joined = joined
 
     def read_text(self) -> str:
@@ -207,10 +209,15 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
                 raise
             joined, notes = joined.again(), [in_memory_note(err)]
     text = joined.text(progress, f"reading {name}")
-    return Corpus(name, text, str(joined.root), description=joined_summary(joined), notes=notes)
+    return Corpus(name, text, str(joined.root), description=joined_summary(joined), notes=notes,
+                  left_out=skipped_files(joined))
 
 
 def joined_summary(joined: JoinedStream) -> str:
-    """What a corpus description says of a folder once joined: "3 files, 1 binary files skipped"."""
-    skipped = f", {counted(joined.skipped_binary, 'binary file')} skipped" if joined.skipped_binary else ""
-    return f"{counted(joined.members, 'file')}{skipped}"
+    """What a corpus description says of a folder once joined: "3 files, 1 binary file skipped"."""
+    return ", ".join(filter(None, [counted(joined.members, "file"), skipped_files(joined)]))
+
+
+def skipped_files(joined: JoinedStream) -> str:
+    """What joining a folder left out: "1 binary file skipped", or "" when it took every file."""
+    return f"{counted(joined.skipped_binary, 'binary file')} skipped" if joined.skipped_binary else ""

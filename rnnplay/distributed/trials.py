@@ -110,7 +110,7 @@ class TrialRunner:
 
     def __init__(self, ray: ModuleType, job: Job, workers: int, poll: float = 0.25) -> None:
         if workers < 1:
-            raise RnnplayError(f"--workers must be at least 1, got {workers}")
+            raise RnnplayError(f"--workers must be at least 1 (got {workers})")
         self.ray, self.job, self.workers, self.poll = ray, job, workers, poll
         self.board = ray.remote(num_cpus=0)(Board).remote()
         self.task = ray.remote(num_cpus=1, max_retries=0)(run_job)

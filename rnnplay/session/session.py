@@ -48,6 +48,7 @@ from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
 from rnnplay.session.output_paths import check_output_path, checkpoint_name, holding
 from rnnplay.session.training_job import Runner, TrainingJob
+from rnnplay.session.training_runs import trained_text
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")
@@ -317,9 +318,7 @@ class Session:
                 ("hidden", str(m.hidden_size)), ("parameters", f"{m.num_params():,}"),
                 ("vocabulary", f"{m.vocab.size} chars"), ("corpus", corpus or "?"),
                 ("val loss", f"{val:.3f} nats" if val is not None else "n/a")]
-        if steps is not None:
-            rows.append(("trained", f"{steps:,} steps"))
-        return rows
+        return rows + ([("trained", trained_text(steps, self.meta))] if steps is not None else [])
 
     def snapshot(self) -> Model | None:
         """The model to generate from: the weights themselves, or a copy while they train."""

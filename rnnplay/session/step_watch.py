@@ -7,9 +7,10 @@ cell and its plugin (:meth:`StepWatch.line`). What waits on the step can then gi
 refused in one line, leaving the app or the REPL leaves without that step, a Ctrl-C pressed again ends
 ``rnnplay train``. A thread cannot be killed in Python, so the process leaves with ``os._exit``.
 
-The trainer says when it validates (``Trainer.validating``): a validation that does not return is named as one,
+The trainer says when it validates (``Trainer.reading``): a validation that does not return is named as one,
 "the validation after step 6", not as a step 7 there is not; leaving past it keeps the run
-(:mod:`rnnplay.session.past_validation`).
+(:mod:`rnnplay.session.past_validation`). One that goes on reading its characters is not stalled, however long it
+takes: the time counts from the last chunk it read.
 
 The time is ``STEP_STALL_SECONDS`` or ``$RNNPLAY_STEP_STALL_SECONDS``: a first step that compiles the kernels
 on a busy machine takes a good part of it, and a step that returns later says so and training goes on.
@@ -106,7 +107,7 @@ class StepWatch(Watcher):
         """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in);
         'the validation after step 6 has not returned …; THEN, saving the run at step 6' while it validates (leaving
         past a validation saves the run first: :mod:`rnnplay.session.past_validation`)."""
-        since = self.since
+        since = self._quiet_since()
         waited = 0.0 if since is None else time.monotonic() - since
         why = SLOW_NOT_STUCK if self.built_in else "may never return"
         then = f"{self.then}, saving the run at step {self.trainer.step:,}" if self.reads_only() else self.then
@@ -121,9 +122,18 @@ class StepWatch(Watcher):
             kept = "no checkpoint of this run was saved" + (f" ({back} opens the model it continued)" if back else "")
         return f"left {self.doing()} behind, unfinished ({self.who} has not returned); {kept}"
 
+    def _quiet_since(self) -> float | None:
+        """Since when the block in progress has shown no sign of life: its start, or a validation's last chunk read
+        (a long one that moves is slow, not stalled); None when no block runs."""
+        since = self.since
+        if since is not None and self.reads_only():
+            since = max(since, self.trainer.reading.moved)
+        return since
+
     def tick(self) -> None:
         with self.lock:
-            due = self.since is not None and not self.reported and time.monotonic() - self.since >= self.seconds
+            since = self._quiet_since()
+            due = since is not None and not self.reported and time.monotonic() - since >= self.seconds
             if due:
                 self.reported = self.doing()
         if due:

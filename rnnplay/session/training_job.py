@@ -36,7 +36,8 @@ from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.events import Changed, TrainingEnded
-from rnnplay.session.output_paths import check_room, library_target, lock_outputs, new_file, saves_again
+from rnnplay.session.library_claim import claim_outputs
+from rnnplay.session.output_paths import new_file
 from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.step_throttle import StepThrottle
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
@@ -147,11 +148,8 @@ class Runner:
             run, what = self._make_run(corpus_spec, corpus, config, spec)
             for warning in (*corpus.notes[said:], *run.warnings):
                 s.warn(warning)
-            target = target or library_target(corpus.name)
-            outputs = [(target, "out=", saves_again(run.trainer, checkpoint_every)), (best_path, "best=", True)]
-            check_room([o for o in outputs if o[0] is not None], run.checkpoint_bytes())
-            keeper = BestCheckpoint.for_run(best_path, run, target) if best_path else None
-            locks = lock_outputs((target, "out="), (best_path, "best="))  # let go when it ends
+            target, keeper, locks = claim_outputs(target, best_path, corpus.name, run,
+                                                  checkpoint_every)  # let go when it ends
         watch = StepWatch(s.warn, run.trainer, "Ctrl+D or /quit leaves rnnplay without it", stall)
         job = TrainingJob(run, target, locks, watch, keeper, cluster, checkpoint_every, first_step=run.trainer.step,
                           before=(s.model, s.meta, s.model_name, s.model_path, s.model_sha256))
@@ -161,7 +159,8 @@ class Runner:
                 **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
         s.set_model(run.model, meta, target.name, target)
         s.emit(Changed("training"))
-        s.info(f"{what} on {corpus.name} ({corpus.chars:,} chars); checkpoint: {target}; "
+        left_out = f"; {corpus.left_out}" if corpus.left_out else ""  # "1 binary file skipped"
+        s.info(f"{what} on {corpus.name} ({corpus.chars:,} chars{left_out}); checkpoint: {target}; "
                "/stop ends it, and you can keep generating meanwhile")
         job.thread = threading.Thread(target=self._loop, args=(job,), name="rnnplay-train", daemon=True)
         job.thread.start()
@@ -222,7 +221,7 @@ class Runner:
             config.batch_size, config.seq_length = batch, seq
         if config.steps is None and config.epochs is None and config.seconds is None:
             config.steps = max(100, n_train // (batch * seq))
-            self.session.info(f"no budget given: {config.steps} steps (one pass, at least 100); set steps= or time=")
+            self.session.info(f"no budget given: {config.steps:,} steps (one pass, at least 100); set steps= or time=")
 
     def stop(self) -> None:
         job = self.job

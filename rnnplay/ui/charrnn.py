@@ -51,7 +51,7 @@ class CharRNN:
         seed: int = 0,
     ) -> None:
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int | np.integer) or vocab_size < 1:
-            raise RnnplayError(f"vocab_size must be a whole number of 1 or more (len(set(text))), got {vocab_size!r}")
+            raise RnnplayError(f"vocab_size must be a whole number of 1 or more (len(set(text))) (got {vocab_size!r})")
         self.vocab_size = int(vocab_size)
         self.spec = ModelSpec(cell, num_layers, hidden_size, dropout)  # checked as `rnnplay train` checks it
         self.config = TrainConfig(
@@ -141,7 +141,7 @@ class CharRNN:
             raise RnnplayError(f"seed must be a str, not a {type(seed).__name__}")
         for name, value in (("length", length), ("rng_seed", 0 if rng_seed is None else rng_seed)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise RnnplayError(f"{name} must be a whole number of 0 or more, got {value!r}")
+                raise RnnplayError(f"{name} must be a whole number of 0 or more (got {value!r})")
         unknown = self.model.vocab.unknown(seed)
         if unknown:
             warnings.warn(f"skipping characters the model has never seen: {', '.join(map(describe_char, unknown))}",

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     spec_flags, settings = given(args, MODEL_FIELDS), given(args, CONFIG_FIELDS)
     trials = plan(args.grid, spec_flags, settings)
     if args.workers is not None and args.workers < 1:
-        raise RnnplayError(f"--workers must be at least 1, got {args.workers}")
+        raise RnnplayError(f"--workers must be at least 1 (got {args.workers})")
     require_ray("rnnplay sweep")
     # Ctrl-C's KeyboardInterrupt stops the sweep (below, in Ray's start, or while the corpus loads), also where the
     # shell started it with SIGINT ignored (`rnnplay sweep ... &` in a script), as `rnnplay train` hears it there

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
-from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import (
     Event,
@@ -238,13 +238,14 @@ def say(text: str) -> None:
 
 def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) -> None:
     model, corpus = run_.model, run_.corpus
+    named = f"{corpus.name} ({corpus.left_out})" if corpus.left_out else corpus.name  # "d1 (1 binary file skipped)"
     if base is not None:
         say(f"fine-tuning {base} ({model.num_layers}×{model.hidden_size} {model.cell.name}, {growth_text(run_)}) "
-            f"on {corpus.name}: {corpus.chars:,} chars, {model.num_params():,} parameters")
+            f"on {named}: {corpus.chars:,} chars, {model.num_params():,} parameters")
         return
     what = f"resuming {resumed}" if resumed else "training"
     say(f"{what}: a {model.num_layers}-layer {model.cell.name} of {model.hidden_size} units "
-        f"({model.num_params():,} parameters) on {corpus.name}: {corpus.chars:,} chars, "
+        f"({model.num_params():,} parameters) on {named}: {corpus.chars:,} chars, "
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}")
     if run_.changes:
         print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
@@ -371,7 +372,9 @@ class TrainingLoop:
         if saved.problem:
             raise RnnplayError(f"the run finished at step {event.step} but {outcome}: copy it where you want it, or "
                                f"continue with --resume {where}")
-        say(f"{outcome} after {event.step} steps in {duration(event.seconds)}")
+        ran = f"{counted(event.step - self.start_step, 'more step')} in {duration(event.seconds)}"  # this run's
+        say(f"{outcome} at step {event.step:,}, after {ran}" if self.start_step else
+            f"{outcome} after {counted(event.step, 'step')} in {duration(event.seconds)}")
         if self.best is not None and self.best.kept:
             say(self.best.describe(self.run_))
         print(f"final: train loss {loss_text(event.train_loss)}, validation loss {loss_text(event.val_loss)}")

@@ -172,6 +172,7 @@ class TrainingProgress:
         self.every, self.lock, self.done = every, threading.Lock(), threading.Event()
         self.last_line = self.last_step_at = self.last_status = time.monotonic()
         self.shown: tuple[str, float | None] = ("", None)  # the status line's text and fraction, on a terminal
+        self.reading_shown = False  # a validation's count of characters drawn on the status line since the step's
         threading.Thread(target=self._watch, name="rnnplay-status", daemon=True).start()
 
     def show(self, event: object) -> None:
@@ -186,7 +187,7 @@ class TrainingProgress:
 
     def step(self, e: StepEvent, line: Text) -> None:
         if redraws(self.console):
-            self.shown = (line.plain, e.fraction)
+            self.shown, self.reading_shown = (line.plain, e.fraction), False
             self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
         elif (e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1
               or time.monotonic() - self.last_status >= self.every):
@@ -204,22 +205,29 @@ class TrainingProgress:
         self.bar.print(line)
 
     def _watch(self) -> None:
-        """Once ``every`` seconds pass with neither a line nor a step, say how long the run has been at work since its
-        last step."""
+        """On a terminal, a validation's characters read so far, redrawn as it goes; and once ``every`` seconds pass
+        with neither a line nor a step, how long the run has been at work since its last step (with that count)."""
         while not self.done.wait(min(1.0, self.every / 4)):
             with self.lock:
                 now = time.monotonic()
-                if self.done.is_set() or now - max(self.last_line, self.last_step_at) < self.every:
+                if self.done.is_set():
+                    continue
+                reading = self._reading()
+                if reading is not None and redraws(self.console):
+                    self.bar.update(f"{self._doing()}: {reading[0]}", reading[1], 1.0)
+                    self.reading_shown = True
+                if now - max(self.last_line, self.last_step_at) < self.every:
                     continue  # a step not printed (off a terminal) or redrawn in place ended within ``every``
                 since = f"step {self.last_step:,}" if self.last_step else "the run started"
-                waited = f"still {self._doing()}: {duration(now - self.last_step_at)} since {since}"
-                if redraws(self.console):
+                scored = f", {reading[0]}" if reading is not None else ""
+                waited = f"still {self._doing()}{scored}: {duration(now - self.last_step_at)} since {since}"
+                if not redraws(self.console):
+                    self._print(waited)
+                elif reading is None:
                     self.last_line = now
                     text, fraction = self.shown
                     shown = f"{text} | {waited}" if text else waited
                     self.bar.update(shown, fraction or 0.0, 1.0 if fraction is not None else None)
-                else:
-                    self._print(waited)
 
     def _doing(self) -> str:
         """'training'; 'running the validation after step 3' (or the sample) while the trainer only reads."""
@@ -227,10 +235,21 @@ class TrainingProgress:
             return "training"
         return f"running {self.trainer.reading.what} after step {self.trainer.step:,}"
 
+    def _reading(self) -> tuple[str, float] | None:
+        """('1,234,567 of 29,999,999 characters scored', the fraction) while a validation reads, once it has read a
+        first chunk; else None."""
+        reading = self.trainer.reading if self.trainer is not None else None
+        if reading is None or not reading.what or not reading.total:
+            return None
+        done, total = reading.done, reading.total
+        return f"{done:,} of {total:,} characters scored", done / total
+
     def finish(self) -> None:
-        """The status line stays as it was last drawn; what is printed next starts on a line of its own."""
+        """The status line stays as the last step drew it; what is printed next starts on a line of its own."""
         with self.lock:
             self.done.set()
+            if self.reading_shown and self.shown[0]:  # a validation's count drawn over it: the step's line again
+                self.bar.update(self.shown[0], self.shown[1] or 0.0, 1.0 if self.shown[1] is not None else None)
             self.bar.close()
 
 
