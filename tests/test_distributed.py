@@ -177,6 +177,16 @@ def test_a_local_ray_fits_its_object_store_under_ulimit_v_or_says_it_cannot_star
     assert "raise the limit to " in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "small.npz").exists()
 
 
+@pytest.mark.parametrize("command", [("train", "--workers", "2"), ("sweep", "--grid", "lr=2e-3,4e-3", "--steps", "3")])
+def test_a_limit_too_small_for_a_local_ray_is_said_before_the_corpus_loads(command: tuple[str, ...],
+                                                                           tmp_path: Path) -> None:
+    """The limit was checked as Ray started, after the corpus had loaded (for a large corpus, minutes of
+    encoding): a corpus that is not there was said instead. Now the limit is said first, for train and sweep."""
+    r = under_limit(1_600_000, command[0], "no-such-corpus.txt", *command[1:], cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("rnnplay: error: local Ray cannot start under the address-space limit of 1,562 MiB")
+
+
 class FakeCluster:
     """What worker_cpus reads of Ray: its nodes and their CPUs."""
 
@@ -361,6 +371,11 @@ def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes, 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------
 def shard_workers(driver: int) -> set[int]:
     """PIDs of the ``ray::ShardWorker`` processes below ``driver`` (its local Ray's raylet starts them)."""
+    return processes_below(driver, "ray::ShardWorker")
+
+
+def processes_below(driver: int, command: str) -> set[int]:
+    """PIDs of the processes below ``driver`` whose program (or title, as Ray sets it) holds ``command``."""
     parents: dict[int, int] = {}
     titles: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
@@ -378,7 +393,49 @@ def shard_workers(driver: int) -> set[int]:
                 return True
         return False
 
-    return {pid for pid, title in titles.items() if title.startswith("ray::ShardWorker") and below(pid)}
+    return {pid for pid, title in titles.items() if command in title.split("\0")[0] and below(pid)}
+
+
+def cpu_ticks(pids: set[int]) -> int:
+    """The processor time ``pids`` have used, in clock ticks (user and system)."""
+    stats = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
+    return sum(int(fields[11]) + int(fields[12]) for fields in stats)
+
+
+@needs_corpus
+def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path: Path) -> None:
+    """SIGKILL to a local Ray's raylet mid-run: Ray's core in the driver printed lines of its own on stderr before the
+    run's line (six "task_manager.cc:1545: Failed to push error to driver for task ...", one per retry of each
+    worker's step), and a line that named Ray's logs said /tmp/ray whatever RAY_TMPDIR said. Now the run's line is
+    alone on stderr and names the logs under RAY_TMPDIR, where the driver's log file still holds Ray's lines."""
+    temp = tempfile.mkdtemp(prefix="rnp-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
+                            "--workers", "2", "--checkpoint-every", "0", "--out", "m.npz"], cwd=tmp_path,
+                           env={**os.environ, "RAY_TMPDIR": temp}, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        for line in run.stderr:
+            if line.startswith("each step on 2 workers"):
+                break
+        # the first step under way on the workers (compiling their kernels): the driver has put the weights into
+        # Ray's store and waits for the answers. Killed while it used the store, Ray's core ends it without a word.
+        workers = shard_workers(run.pid)
+        idle = cpu_ticks(workers)
+        wait_for(lambda: cpu_ticks(workers) > idle + 20, "the workers' first step", TIMEOUT)
+        for raylet in processes_below(run.pid, "raylet/raylet"):
+            os.kill(raylet, signal.SIGKILL)
+        out, rest = run.communicate(timeout=TIMEOUT)
+        logged = "".join(p.read_text() for p in Path(temp).glob("ray/session_*/logs/python-core-driver-*.log"))
+    finally:
+        run.kill()
+        for pid in in_session(run.pid):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+    lines = rest.splitlines()
+    assert run.returncode == 1 and out == "" and lines[-1].startswith("rnnplay: error: the Ray cluster lost "), rest
+    assert f"(Ray's logs are in {temp}/ray/session_" in lines[-1], lines[-1]
+    assert "task_manager.cc" not in rest and not [line for line in lines if line.startswith("[")], rest
+    assert "task_manager.cc:" in logged  # Ray's lines kept where Ray keeps them
 
 
 @needs_corpus

@@ -24,6 +24,7 @@ from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.distributed.local_processes import ray_processes_ended
+from rnnplay.distributed.stderr_filter import ray_lines_filtered
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
 UNFINISHED_START = threading.Event()  # set once a ray.init in this process raised: see start_unfinished
@@ -140,6 +141,7 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
     if target:
         check_reachable(target)
     with ExitStack() as stack:
+        stack.enter_context(ray_lines_filtered())  # the driver's copies of Ray's log lines, until Ray has shut down
         if not target:  # the local Ray's processes end with the block, however it ends: even those Ray forgets
             stack.enter_context(ray_processes_ended())
         stack.enter_context(cluster_errors_unprinted(ray))  # until Ray has shut down
@@ -176,6 +178,13 @@ def driver_path_unshared(ray: ModuleType) -> Any:
     return ray.job_config.JobConfig(_client_job=True)
 
 
+def check_local_room(address: str | None) -> None:
+    """For a local Ray (no cluster ``address``, nor RAY_ADDRESS): one line now, before the corpus loads, when the
+    address-space limit leaves its workers no room (:func:`object_store_size`)."""
+    if not cluster_address(address):
+        object_store_size()
+
+
 def object_store_size() -> int | None:
     """Bytes for a local Ray's object store under an address-space limit: a quarter of it, as the raylet and every
     worker map the whole store (Ray's own size, 30% of the memory, made the raylet's mapping fail: it waited for
@@ -201,7 +210,22 @@ def local_advice() -> str:
     if limited := address_space.described():
         return (f"{limited} is too little for Ray's processes, which each map its object store: raise the limit "
                 "(`ulimit -v unlimited`), or join a cluster with --ray-address")
-    return "Ray's logs are in /tmp/ray/session_latest/logs; or join a cluster with --ray-address"
+    return f"{logs_hint()}; or join a cluster with --ray-address"
+
+
+def logs_hint(joined: bool = False) -> str:
+    """Where this process's Ray writes its logs, as Ray says (the session's folder on this machine), or, before its
+    session has one, the folder it makes ($RAY_TMPDIR, else $TMPDIR on Linux, else /tmp; then ray/session_latest/logs).
+    A cluster's (``joined``) other nodes keep theirs under their own temporary folders."""
+    node = getattr(sys.modules.get("ray._private.worker"), "_global_node", None)
+    try:
+        folder = node.get_logs_dir_path() if node is not None else None
+    except Exception:  # a node whose start was cut short: the folder it would have had
+        folder = None
+    if not folder:
+        linux_tmp = os.environ.get("TMPDIR") if sys.platform.startswith("linux") else None
+        folder = os.path.join(os.environ.get("RAY_TMPDIR") or linux_tmp or "/tmp", "ray", "session_latest", "logs")
+    return f"Ray's logs are in {folder}" + (" on this machine (each node keeps its own)" if joined else "")
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted
-from rnnplay.distributed.cluster import ray_session, require_ray
+from rnnplay.distributed.cluster import check_local_room, ray_session, require_ray
 from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, plan, value_text
 from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import add_encoding_option
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise RnnplayError(f"--workers must be at least 1, got {args.workers}")
     require_ray("rnnplay sweep")
+    check_local_room(args.ray_address)  # under ``ulimit -v``: before the corpus loads
     # Ctrl-C's KeyboardInterrupt stops the sweep (below, in Ray's start, or while the corpus loads), also where the
     # shell started it with SIGINT ignored (`rnnplay sweep ... &` in a script), as `rnnplay train` hears it there
     with ctrl_c_raises(), output_dir(args.out, [f"{t.name}.npz" for t in trials]) as out:
