@@ -15,7 +15,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
@@ -154,7 +154,7 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     local = {} if target else {"num_cpus": num_cpus, "object_store_memory": object_store_size()}
     try:
-        with stderr_aside(), sigterm_kept(), start_watched():
+        with stderr_aside(), sigterm_kept(), start_watched(), signals_not_lost():
             ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=True,
                      logging_level=logging.ERROR, job_config=driver_path_unshared(ray), **local)
     except Exception as err:  # Ray's AuthenticationError, ConnectionError; a bare Exception when its node times out
@@ -246,6 +246,43 @@ def start_unfinished() -> bool:
     SIGTERM (about one exit in four), after the command had said its line. A process for which this is true leaves
     with ``os._exit`` once its command is done and its output flushed (``rnnplay.ui.cli.run``)."""
     return UNFINISHED_START.is_set()
+
+
+@contextmanager
+def signals_not_lost() -> Iterator[None]:
+    """A Ctrl-C, SIGTERM or SIGHUP whose handler raised where Python drops the exception: raised again after the block.
+
+    ``ray.init`` starts Ray's processes with ``fork``; a signal handled while Python ran its fork hooks raised there,
+    and Python only printed "Exception ignored in: <function _releaseLock>": the Ctrl-C was lost, and the run went on
+    training. Main thread only (no signal reaches the others)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised: list[BaseException] = []
+
+    def kept(handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
+        def handle(signum: int, frame: Any) -> Any:
+            try:
+                return handler(signum, frame)
+            except BaseException as err:
+                raised.append(err)
+                raise
+        return handle
+
+    wrapped = {sig: kept(h) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+               if callable(h := signal.getsignal(sig))}
+    previous = {sig: signal.signal(sig, handle) for sig, handle in wrapped.items()}
+    try:
+        yield
+    except BaseException:
+        raised.clear()  # it came through
+        raise
+    finally:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is wrapped[sig]:  # not one Ray put in its place (sigterm_kept sees to that)
+                signal.signal(sig, handler)
+    if raised:
+        raise raised[0]
 
 
 @contextmanager
