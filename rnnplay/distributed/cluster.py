@@ -24,7 +24,7 @@ from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.distributed.local_processes import ray_processes_ended
-from rnnplay.distributed.stderr_filter import ray_lines_filtered
+from rnnplay.distributed.stderr_filter import ray_lines_filtered, writes_to_fd_2
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
 UNFINISHED_START = threading.Event()  # set once a ray.init in this process raised: see start_unfinished
@@ -100,12 +100,13 @@ def stderr_aside() -> Iterator[None]:
 
     Ray's C++ core writes its retries and warnings there while it connects, where no
     logging setting reaches them; what goes wrong is said in one line by the caller instead.
-    Inside the app, ``sys.stderr`` is put back to the process's own for the block: Ray hands
-    it to ``faulthandler``, which needs a real file descriptor.
+    ``sys.stderr`` is the process's own for the block (file descriptor 2), so that what Ray's Python code prints
+    goes there too (also past :func:`~.stderr_filter.ray_lines_filtered`, whose ``sys.stderr`` is the terminal),
+    and Ray hands ``faulthandler`` a real file descriptor (the app's stand-in, Textual's, has none).
     """
     sys.stderr.flush()
-    shown = sys.stderr  # the app's (Textual's) stand-in has no file descriptor, and Ray's faulthandler needs one
-    if not has_descriptor(shown) and sys.__stderr__ is not None:
+    shown = sys.stderr
+    if not writes_to_fd_2(shown) and sys.__stderr__ is not None:
         sys.stderr = sys.__stderr__
     saved = os.dup(2)
     with tempfile.TemporaryFile() as scratch:
@@ -116,14 +117,6 @@ def stderr_aside() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             sys.stderr = shown
-
-
-def has_descriptor(stream: object) -> bool:
-    """Whether ``stream`` is backed by a file descriptor (a terminal, a file, a pipe)."""
-    try:
-        return stream.fileno() >= 0  # type: ignore[attr-defined]
-    except (AttributeError, OSError, ValueError):
-        return False
 
 
 @contextmanager

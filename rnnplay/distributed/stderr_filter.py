@@ -12,7 +12,6 @@ for ``isatty``, with no thread in between).
 
 from __future__ import annotations
 
-import faulthandler
 import io
 import os
 import re
@@ -52,12 +51,11 @@ def ray_lines_filtered() -> Iterator[None]:
         os.dup2(terminal, 2)  # the pipe's last write end closed: the thread reads to its end and stops
         os.close(terminal)
         sys.stderr = shown
-        if faulthandler.is_enabled():  # Ray enables it on the standard error of the block
-            faulthandler.enable(sys.stderr, all_threads=False)
         copier.join(DRAIN_SECONDS)
 
 
 def writes_to_fd_2(stream: object) -> bool:
+    """Whether ``stream`` writes to file descriptor 2 (not a stand-in without one, as the app's, nor a closed one)."""
     try:
         return stream.fileno() == 2  # type: ignore[attr-defined]
     except (AttributeError, OSError, ValueError):
