@@ -170,12 +170,15 @@ def test_ctrl_c_says_how_far_each_running_trial_had_got(corpus: Path, tmp_path: 
     """Ctrl-C while a trial runs: it was listed as cancelled with its last validation loss, and nothing said how far
     it had got. Now a line says its step and its best validation loss so far, and results.json keeps both."""
     out = tmp_path / "out"
-    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=300,1000000", *TINY, "--batch", "4",
-                                    "--val-every", "50", "--workers", "2", "--out", str(out)),
+    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4",
+                                    "--val-every", "50", "--workers", "1", "--out", str(out)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-    try:  # results.json is written once the first trial has ended
+    try:  # results.json is written once the first trial has ended; then the second runs
         wait_for(lambda: (out / "results.json").exists() or proc.poll() is not None, "the first trial's end", 120)
-        proc.send_signal(signal.SIGINT)  # the second, started with it, has made about as many steps
+        worker = wait_for(lambda: processes_below(proc.pid, "ray::run_job"), "the second trial at work", 120)
+        started = cpu_ticks(worker)
+        wait_for(lambda: cpu_ticks(worker) > started + 200, "its first validations", 120)  # hundreds of steps
+        proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
