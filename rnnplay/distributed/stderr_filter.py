@@ -48,9 +48,9 @@ def ray_lines_filtered() -> Iterator[None]:
         yield
     finally:
         sys.stderr.flush()
+        sys.stderr = shown  # first: a Ctrl-C in what follows leaves no stream on a closed descriptor
         os.dup2(terminal, 2)  # the pipe's last write end closed: the thread reads to its end and stops
         os.close(terminal)
-        sys.stderr = shown
         copier.join(DRAIN_SECONDS)
 
 
