@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from child_env import child_env
+from process_tree import cpu_ticks, processes_below
 from waiting import wait_for
 
 from rnnplay.core import parallel_step
@@ -175,6 +176,16 @@ def test_a_local_ray_fits_its_object_store_under_ulimit_v_or_says_it_cannot_star
     assert r.returncode == 1 and r.stderr.splitlines()[-1].startswith(
         "rnnplay: error: local Ray cannot start under the address-space limit of 1,562 MiB (ulimit -v): "), r.stderr
     assert "raise the limit to " in r.stderr and "Traceback" not in r.stderr and not (tmp_path / "small.npz").exists()
+
+
+@pytest.mark.parametrize("command", [("train", "--workers", "2"), ("sweep", "--grid", "lr=2e-3,4e-3", "--steps", "3")])
+def test_a_limit_too_small_for_a_local_ray_is_said_before_the_corpus_loads(command: tuple[str, ...],
+                                                                           tmp_path: Path) -> None:
+    """The limit was checked as Ray started, after the corpus had loaded (for a large corpus, minutes of
+    encoding): a corpus that is not there was said instead. Now the limit is said first, for train and sweep."""
+    r = under_limit(1_600_000, command[0], "no-such-corpus.txt", *command[1:], cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("rnnplay: error: local Ray cannot start under the address-space limit of 1,562 MiB")
 
 
 class FakeCluster:
@@ -361,24 +372,43 @@ def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes, 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------
 def shard_workers(driver: int) -> set[int]:
     """PIDs of the ``ray::ShardWorker`` processes below ``driver`` (its local Ray's raylet starts them)."""
-    parents: dict[int, int] = {}
-    titles: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                titles[int(entry.name)] = (entry / "cmdline").read_bytes().decode(errors="replace")
-            except (OSError, IndexError, ValueError):
-                continue
+    return processes_below(driver, "ray::ShardWorker")
 
-    def below(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == driver:
-                return True
-        return False
 
-    return {pid for pid, title in titles.items() if title.startswith("ray::ShardWorker") and below(pid)}
+@needs_corpus
+def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path: Path) -> None:
+    """SIGKILL to a local Ray's raylet mid-run: Ray's core in the driver printed lines of its own on stderr before the
+    run's line (six "task_manager.cc:1545: Failed to push error to driver for task ...", one per retry of each
+    worker's step), and a line that named Ray's logs said /tmp/ray whatever RAY_TMPDIR said. Now the run's line is
+    alone on stderr and names the logs under RAY_TMPDIR, where the driver's log file still holds Ray's lines."""
+    temp = tempfile.mkdtemp(prefix="rnp-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
+    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
+                            "--workers", "2", "--checkpoint-every", "0", "--out", "m.npz"], cwd=tmp_path,
+                           env={**os.environ, "RAY_TMPDIR": temp}, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        for line in run.stderr:
+            if line.startswith("each step on 2 workers"):
+                break
+        # the first step under way on the workers (compiling their kernels): the driver has put the weights into
+        # Ray's store and waits for the answers. Killed while it used the store, Ray's core ends it without a word.
+        workers = shard_workers(run.pid)
+        idle = cpu_ticks(workers)
+        wait_for(lambda: cpu_ticks(workers) > idle + 20, "the workers' first step", TIMEOUT)
+        for raylet in processes_below(run.pid, "raylet/raylet"):
+            os.kill(raylet, signal.SIGKILL)
+        out, rest = run.communicate(timeout=TIMEOUT)
+        logged = "".join(p.read_text() for p in Path(temp).glob("ray/session_*/logs/python-core-driver-*.log"))
+    finally:
+        run.kill()
+        for pid in in_session(run.pid):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(temp, ignore_errors=True)
+    lines = rest.splitlines()
+    assert run.returncode == 1 and out == "" and lines[-1].startswith("rnnplay: error: the Ray cluster lost "), rest
+    assert f"(Ray's logs are in {temp}/ray/session_" in lines[-1], lines[-1]
+    assert "task_manager.cc" not in rest and not [line for line in lines if line.startswith("[")], rest
+    assert "task_manager.cc:" in logged  # Ray's lines kept where Ray keeps them
 
 
 @needs_corpus
@@ -498,6 +528,42 @@ def signal_a_starting_run(signum: int, tmp_path: Path, small_file: Path, *, late
         run.kill()
         for pid in in_session(run.pid):  # the processes of a failed run, not to linger into other tests
             os.kill(pid, signal.SIGKILL)
+
+
+A_FORK_INTERRUPTED = """
+import os, signal, types
+from rnnplay.distributed.cluster import connect
+from rnnplay.distributed.stderr_filter import ray_lines_filtered
+
+def hook():  # Ctrl-C handled while Python runs its fork hooks, as Ray's start forks its processes
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(1000))
+
+def init(**settings):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+os.register_at_fork(after_in_parent=hook)
+ray = types.SimpleNamespace(init=init, job_config=types.SimpleNamespace(JobConfig=lambda **settings: None))
+try:
+    with ray_lines_filtered():  # as ray_session connects
+        connect(ray, None, 1)
+except KeyboardInterrupt:
+    print("interrupted")
+else:
+    print("went on")
+"""
+
+
+def test_a_ctrl_c_at_a_fork_in_rays_start_is_not_lost() -> None:
+    """Ctrl-C in a local Ray's start, now and then under load: Python printed "Exception ignored in: <function
+    _releaseLock>" (the KeyboardInterrupt raised in its fork hooks, and dropped) and the run trained on. Here a fork
+    in a stand-in for ``ray.init`` meets a Ctrl-C in its hooks: ``connect`` raises it, and what Python prints of
+    it goes where the rest of Ray's start goes, not to stderr."""
+    r = subprocess.run([sys.executable, "-c", A_FORK_INTERRUPTED], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "interrupted" and r.stderr == "", r.stdout + r.stderr
 
 
 @pytest.mark.parametrize(("signum", "delay"), [(signal.SIGINT, 0.5), (signal.SIGTERM, 1.5), (signal.SIGINT, 3.0),

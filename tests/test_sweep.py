@@ -20,6 +20,7 @@ import pytest
 from child_env import child_env
 from file_limits import files_no_larger_than
 from plugin_fixtures import pip_install_fixtures
+from process_tree import cpu_ticks, processes_below
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -145,6 +146,50 @@ def test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished(corpus: Path, 
     assert "Traceback" not in stderr
 
 
+def test_a_trial_whose_worker_is_killed_runs_again_and_finishes(corpus: Path, tmp_path: Path) -> None:
+    """SIGKILL to a trial's Ray worker mid-run: the trial failed ("its Ray worker failed: WorkerCrashedError ..."),
+    with the steps it had made. Now Ray runs it again from its start, once, and it finishes."""
+    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "seed=1,2", *TINY, "--batch", "4", "--steps",
+                                    "3000", "--workers", "2", "--json", "--out", str(tmp_path / "out")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    try:
+        running = wait_for(lambda: processes_below(proc.pid, "ray::run_job"), "a trial at work", 120)
+        victim = min(running)
+        started = cpu_ticks({victim})
+        wait_for(lambda: cpu_ticks({victim}) > started + 50, "the trial's first steps", 120)  # training, not starting
+        os.kill(victim, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    trials = json.loads(stdout)["trials"]
+    assert [(t["status"], t["step"]) for t in trials] == [("finished", 3000)] * 2, stderr
+
+
+def test_ctrl_c_says_how_far_each_running_trial_had_got(corpus: Path, tmp_path: Path) -> None:
+    """Ctrl-C while a trial runs: it was listed as cancelled with its last validation loss, and nothing said how far
+    it had got. Now a line says its step and its best validation loss so far, and results.json keeps both."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4",
+                                    "--val-every", "50", "--workers", "1", "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+    try:  # results.json is written once the first trial has ended; then the second runs
+        wait_for(lambda: (out / "results.json").exists() or proc.poll() is not None, "the first trial's end", 120)
+        worker = wait_for(lambda: processes_below(proc.pid, "ray::run_job"), "the second trial at work", 120)
+        started = cpu_ticks(worker)
+        wait_for(lambda: cpu_ticks(worker) > started + 200, "its first validations", 120)  # hundreds of steps
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    said = [line for line in stderr.splitlines() if line.startswith("trial 2 (steps=1000000) cancelled at step ")]
+    assert len(said) == 1 and ": best validation loss " in said[0], stderr
+    trial = {t["trial"]: t for t in json.loads((out / "results.json").read_text())["trials"]}[2]
+    assert trial["status"] == "cancelled" and trial["step"] >= 50 and trial["best_val_loss"] is not None
+    assert f"cancelled at step {trial['step']}: best validation loss {trial['best_val_loss']:.4f}" in said[0]
+
+
 BACKGROUND = """
 "$@" 2>"$OUT.err" >"$OUT.table" &
 sweep=$!
@@ -264,7 +309,8 @@ def test_a_trial_whose_worker_cannot_read_its_arguments_says_why_in_plain_text(t
     proc = subprocess.run([sys.executable, "-c", WORKER_CANNOT_READ, str(tmp_path / "only_here")], cwd=tmp_path,
                           capture_output=True, text=True, env=environment(), timeout=180)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "its Ray worker failed: ModuleNotFoundError: No module named 'driver_only'\n", proc.stdout
+    assert proc.stdout.startswith("its Ray worker failed: ModuleNotFoundError: No module named 'driver_only'; Ray's "
+                                  "logs are in "), proc.stdout
 
 
 @pytest.mark.parametrize(("grid", "words"), [

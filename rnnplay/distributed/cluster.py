@@ -15,7 +15,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
@@ -24,6 +24,7 @@ from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.distributed.local_processes import ray_processes_ended
+from rnnplay.distributed.stderr_filter import ray_lines_filtered, writes_to_fd_2
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
 UNFINISHED_START = threading.Event()  # set once a ray.init in this process raised: see start_unfinished
@@ -99,12 +100,13 @@ def stderr_aside() -> Iterator[None]:
 
     Ray's C++ core writes its retries and warnings there while it connects, where no
     logging setting reaches them; what goes wrong is said in one line by the caller instead.
-    Inside the app, ``sys.stderr`` is put back to the process's own for the block: Ray hands
-    it to ``faulthandler``, which needs a real file descriptor.
+    ``sys.stderr`` is the process's own for the block (file descriptor 2), so that what Ray's Python code prints
+    goes there too (also past :func:`~.stderr_filter.ray_lines_filtered`, whose ``sys.stderr`` is the terminal),
+    and Ray hands ``faulthandler`` a real file descriptor (the app's stand-in, Textual's, has none).
     """
     sys.stderr.flush()
-    shown = sys.stderr  # the app's (Textual's) stand-in has no file descriptor, and Ray's faulthandler needs one
-    if not has_descriptor(shown) and sys.__stderr__ is not None:
+    shown = sys.stderr
+    if not writes_to_fd_2(shown) and sys.__stderr__ is not None:
         sys.stderr = sys.__stderr__
     saved = os.dup(2)
     with tempfile.TemporaryFile() as scratch:
@@ -115,14 +117,6 @@ def stderr_aside() -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             sys.stderr = shown
-
-
-def has_descriptor(stream: object) -> bool:
-    """Whether ``stream`` is backed by a file descriptor (a terminal, a file, a pipe)."""
-    try:
-        return stream.fileno() >= 0  # type: ignore[attr-defined]
-    except (AttributeError, OSError, ValueError):
-        return False
 
 
 @contextmanager
@@ -140,6 +134,7 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
     if target:
         check_reachable(target)
     with ExitStack() as stack:
+        stack.enter_context(ray_lines_filtered())  # the driver's copies of Ray's log lines, until Ray has shut down
         if not target:  # the local Ray's processes end with the block, however it ends: even those Ray forgets
             stack.enter_context(ray_processes_ended())
         stack.enter_context(cluster_errors_unprinted(ray))  # until Ray has shut down
@@ -152,7 +147,7 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     local = {} if target else {"num_cpus": num_cpus, "object_store_memory": object_store_size()}
     try:
-        with stderr_aside(), sigterm_kept(), start_watched():
+        with stderr_aside(), sigterm_kept(), start_watched(), signals_not_lost():
             ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=True,
                      logging_level=logging.ERROR, job_config=driver_path_unshared(ray), **local)
     except Exception as err:  # Ray's AuthenticationError, ConnectionError; a bare Exception when its node times out
@@ -174,6 +169,13 @@ def driver_path_unshared(ray: ModuleType) -> Any:
     comes with its job; a worker finds rnnplay, and the plugins, where this process found them: installed.
     """
     return ray.job_config.JobConfig(_client_job=True)
+
+
+def check_local_room(address: str | None) -> None:
+    """For a local Ray (no cluster ``address``, nor RAY_ADDRESS): one line now, before the corpus loads, when the
+    address-space limit leaves its workers no room (:func:`object_store_size`)."""
+    if not cluster_address(address):
+        object_store_size()
 
 
 def object_store_size() -> int | None:
@@ -201,7 +203,22 @@ def local_advice() -> str:
     if limited := address_space.described():
         return (f"{limited} is too little for Ray's processes, which each map its object store: raise the limit "
                 "(`ulimit -v unlimited`), or join a cluster with --ray-address")
-    return "Ray's logs are in /tmp/ray/session_latest/logs; or join a cluster with --ray-address"
+    return f"{logs_hint()}; or join a cluster with --ray-address"
+
+
+def logs_hint(joined: bool = False) -> str:
+    """Where this process's Ray writes its logs, as Ray says (the session's folder on this machine), or, before its
+    session has one, the folder it makes ($RAY_TMPDIR, else $TMPDIR on Linux, else /tmp; then ray/session_latest/logs).
+    A cluster's (``joined``) other nodes keep theirs under their own temporary folders."""
+    node = getattr(sys.modules.get("ray._private.worker"), "_global_node", None)
+    try:
+        folder = node.get_logs_dir_path() if node is not None else None
+    except Exception:  # a node whose start was cut short: the folder it would have had
+        folder = None
+    if not folder:
+        linux_tmp = os.environ.get("TMPDIR") if sys.platform.startswith("linux") else None
+        folder = os.path.join(os.environ.get("RAY_TMPDIR") or linux_tmp or "/tmp", "ray", "session_latest", "logs")
+    return f"Ray's logs are in {folder}" + (" on this machine (each node keeps its own)" if joined else "")
 
 
 @contextmanager
@@ -222,6 +239,43 @@ def start_unfinished() -> bool:
     SIGTERM (about one exit in four), after the command had said its line. A process for which this is true leaves
     with ``os._exit`` once its command is done and its output flushed (``rnnplay.ui.cli.run``)."""
     return UNFINISHED_START.is_set()
+
+
+@contextmanager
+def signals_not_lost() -> Iterator[None]:
+    """A Ctrl-C, SIGTERM or SIGHUP whose handler raised where Python drops the exception: raised again after the block.
+
+    ``ray.init`` starts Ray's processes with ``fork``; a signal handled while Python ran its fork hooks raised there,
+    and Python only printed "Exception ignored in: <function _releaseLock>": the Ctrl-C was lost, and the run went on
+    training. Main thread only (no signal reaches the others)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised: list[BaseException] = []
+
+    def kept(handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
+        def handle(signum: int, frame: Any) -> Any:
+            try:
+                return handler(signum, frame)
+            except BaseException as err:
+                raised.append(err)
+                raise
+        return handle
+
+    wrapped = {sig: kept(h) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+               if callable(h := signal.getsignal(sig))}
+    previous = {sig: signal.signal(sig, handle) for sig, handle in wrapped.items()}
+    try:
+        yield
+    except BaseException:
+        raised.clear()  # it came through
+        raise
+    finally:
+        for sig, handler in previous.items():
+            if signal.getsignal(sig) is wrapped[sig]:  # not one Ray put in its place (sigterm_kept sees to that)
+                signal.signal(sig, handler)
+    if raised:
+        raise raised[0]
 
 
 @contextmanager

@@ -35,7 +35,15 @@ from rnnplay.core import parallel_step
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.model import Model, States
 from rnnplay.core.trainer import Trainer
-from rnnplay.distributed.cluster import PROBE_SECONDS, check_reachable, cluster_address, ray_session, require_ray
+from rnnplay.distributed.cluster import (
+    PROBE_SECONDS,
+    check_local_room,
+    check_reachable,
+    cluster_address,
+    logs_hint,
+    ray_session,
+    require_ray,
+)
 from rnnplay.distributed.shard_worker import Replica, ShardResult, ShardWorker
 
 MAX_RESTARTS = 3  # times Ray restarts a killed worker (and retries its step) before the run stops
@@ -59,7 +67,8 @@ class Cluster:
         return self.workers > 1 or bool(self.address)
 
     def check(self, batch_size: int | None = None) -> None:
-        """One line, before anything starts: fewer than one worker, Ray missing, or B not split evenly."""
+        """One line, before anything starts: fewer than one worker, Ray missing, a cluster that does not answer, a
+        local Ray that cannot start under the address-space limit, or B not split evenly."""
         if self.workers < 1:
             raise RnnplayError(f"workers must be at least 1 (got {self.workers})")
         if not self.uses_ray:
@@ -67,6 +76,7 @@ class Cluster:
         require_ray("training on Ray workers")
         if cluster_address(self.address):  # before the corpus loads: a wrong or silent address is one line now
             check_reachable(cluster_address(self.address))
+        check_local_room(self.address)  # under ``ulimit -v``: a limit too small for a local Ray is one line now
         if batch_size is not None and batch_size % self.workers:
             n = self.workers
             lower, upper = batch_size - batch_size % n, batch_size + n - batch_size % n
@@ -146,11 +156,12 @@ class DataParallelGradients:
         except exceptions.RayError as err:
             if getattr(err, "actor_init_failed", False):  # its replica could not be built (a plugin's cell missing)
                 raise RnnplayError(f"a Ray worker could not start: {last_line(err)}") from None
+            logs = logs_hint(joined=bool(cluster_address(self.cluster.address)))
             if lost := self.lost_nodes():
                 raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and has no room "
-                               "to start that worker again; this step was not made") from None
+                               f"to start that worker again ({logs}); this step was not made") from None
             raise RnnplayError(f"a Ray worker stopped and Ray could not bring it back in {MAX_RESTARTS} restarts "
-                               f"({type(err).__name__}: {first_line(err)}); this step was not made") from None
+                               f"({type(err).__name__}: {first_line(err)}; {logs}); this step was not made") from None
 
     def lost_nodes(self) -> str:
         """The nodes alive when the workers started that are gone now ('the node 10.0.0.6'), or ''.

@@ -2,9 +2,10 @@
 
 A sweep's trials are such jobs (:mod:`rnnplay.session.sweep` says what one does). Here is only how they run:
 
-* each is a plain Ray task of one CPU (``max_retries=0``: a trial whose worker dies is reported, not run
-  again from its start); :class:`TrialRunner` keeps at most ``workers`` of them submitted, so the others
-  wait on the driver and start in order as places free up;
+* each is a plain Ray task of one CPU; a trial whose worker dies (killed, its node lost) is run again from its
+  start once (``max_retries=RETRIES``; an error the job raises is never retried), then reported failed;
+  :class:`TrialRunner` keeps at most ``workers`` of them submitted, so the others wait on the driver and start
+  in order as places free up;
 * a job reports its progress by calling its ``report(row)`` argument, which sends ``row`` to a
   :class:`Board`, an actor of no CPU, without waiting for an answer; the driver reads the board's rows
   between two waits (every ``poll`` seconds) and hands them on as a :class:`Progress`;
@@ -23,11 +24,13 @@ from typing import Any
 
 from rnnplay.core import parallel_step, threads
 from rnnplay.core.errors import RnnplayError
+from rnnplay.distributed.cluster import logs_hint
 
 FINISHED, FAILED, CANCELLED = "finished", "failed", "cancelled"  # an Outcome's status
 Job = Callable[..., Any]  # job(*args, report=report) -> a picklable value
 COLOURS = re.compile(r"\x1b\[[0-9;]*m")  # a terminal's colour codes, which Ray puts in its errors' text
 WRAPPERS = 4  # the most wrappers looked into: Ray's error around a task's, around its cause
+RETRIES = 1  # times Ray runs a trial again from its start when its worker dies
 
 
 @dataclass
@@ -113,7 +116,7 @@ class TrialRunner:
             raise RnnplayError(f"--workers must be at least 1 (got {workers})")
         self.ray, self.job, self.workers, self.poll = ray, job, workers, poll
         self.board = ray.remote(num_cpus=0)(Board).remote()
-        self.task = ray.remote(num_cpus=1, max_retries=0)(run_job)
+        self.task = ray.remote(num_cpus=1, max_retries=RETRIES)(run_job)
 
     def run(self, arglists: Sequence[tuple[Any, ...]]) -> Iterator[Outcome | Progress]:
         """Each trial's Outcome as it ends, and a Progress every ``poll`` seconds meanwhile."""
@@ -142,6 +145,9 @@ class TrialRunner:
         except exceptions.TaskCancelledError:
             return Outcome(index, CANCELLED)
         except exceptions.RayError as err:  # its worker died (killed, out of memory), or Ray lost it
-            return Outcome(index, FAILED, error=f"its Ray worker failed: {one_line(underneath(err))}")
+            again = " (and again when the trial was run again from its start)" if isinstance(
+                err, exceptions.WorkerCrashedError | exceptions.NodeDiedError) else ""
+            return Outcome(index, FAILED, error=f"its Ray worker failed{again}: {one_line(underneath(err))}; "
+                                                f"{logs_hint()}")
         return Outcome(index, status, value) if status == FINISHED else Outcome(index, status, error=value)
 

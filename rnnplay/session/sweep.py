@@ -80,6 +80,7 @@ class TrialResult:
     step: int = 0
     loss: float | None = None  # the last training loss
     val_loss: float | None = None
+    best_val_loss: float | None = None  # the lowest validation loss so far (what a cancelled trial had reached)
     chars_per_sec: float | None = None
     fraction: float | None = None  # how much of the budget is spent
     seconds: float | None = None
@@ -95,7 +96,8 @@ class TrialResult:
         """The JSON record of this trial (non-finite losses as null)."""
         return {"trial": self.trial.index + 1, "name": self.trial.name, "settings": self.trial.settings,
                 "status": self.status, "step": self.step, "train_loss": _finite(self.loss),
-                "val_loss": _finite(self.val_loss), "chars_per_sec": _finite(self.chars_per_sec),
+                "val_loss": _finite(self.val_loss), "best_val_loss": _finite(self.best_val_loss),
+                "chars_per_sec": _finite(self.chars_per_sec),
                 "seconds": self.seconds, "checkpoint": str(self.checkpoint) if self.checkpoint else None,
                 "error": self.error or None}
 
@@ -217,16 +219,23 @@ def train_trial(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dic
             case StepEvent():
                 row.update(step=event.step, loss=event.loss, chars_per_sec=speed.at(event), fraction=event.fraction)
             case ValidationEvent():
-                row["val_loss"] = event.val_loss
+                row.update(val_loss=event.val_loss, best_val_loss=lowest(row.get("best_val_loss"), event.val_loss))
             case FinishedEvent():
                 row.update(step=event.step, loss=event.train_loss, val_loss=event.val_loss, seconds=event.seconds,
-                           reason=event.reason, fraction=1.0)
+                           reason=event.reason, fraction=1.0,
+                           best_val_loss=lowest(row.get("best_val_loss"), event.val_loss))
         if isinstance(event, ValidationEvent) or time.monotonic() - sent >= REPORT_EVERY:
             report(dict(row))
             sent = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="rnnplay-trial-") as folder:
         row["checkpoint"] = run.save(Path(folder) / "trial.npz").read_bytes()
     return row
+
+
+def lowest(best: float | None, val_loss: float | None) -> float | None:
+    """The lower of two validation losses, a missing or non-finite one left out."""
+    found = [x for x in (best, val_loss) if x is not None and math.isfinite(x)]
+    return min(found) if found else None
 
 
 class Speed:
@@ -255,6 +264,7 @@ class Sweep:
     results: list[TrialResult] = field(init=False)
     best: TrialResult | None = field(init=False, default=None)
     notes: list[str] = field(init=False, default_factory=list)  # what could not be written where it belongs
+    interrupted: list[TrialResult] = field(init=False, default_factory=list)  # running when the sweep stopped
     results_written: bool = field(init=False, default=False)  # results.json holds the latest results
 
     def __post_init__(self) -> None:
@@ -271,6 +281,7 @@ class Sweep:
             for item in runner.run(args):
                 yield self._ended(item) if isinstance(item, Outcome) else self._progress(item)
         finally:
+            self.interrupted = [r for r in self.results if r.status == RUNNING]
             for result in self.results:
                 if result.status in (WAITING, RUNNING):
                     result.status = CANCELLED
@@ -286,7 +297,7 @@ class Sweep:
 
     @staticmethod
     def _take(result: TrialResult, row: dict[str, Any]) -> None:
-        for key in ("step", "loss", "val_loss", "chars_per_sec", "fraction", "seconds"):
+        for key in ("step", "loss", "val_loss", "best_val_loss", "chars_per_sec", "fraction", "seconds"):
             if key in row:
                 setattr(result, key, row[key])
 

@@ -21,8 +21,8 @@ from rich.table import Table
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted
-from rnnplay.distributed.cluster import ray_session, require_ray
-from rnnplay.session.sweep import FAILED, RUNNING, Sweep, TrialResult, plan, value_text
+from rnnplay.distributed.cluster import check_local_room, ray_session, require_ray
+from rnnplay.session.sweep import CANCELLED, FAILED, RUNNING, Sweep, TrialResult, plan, value_text
 from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.interrupts import STOP_SIGNALS
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise RnnplayError(f"--workers must be at least 1 (got {args.workers})")
     require_ray("rnnplay sweep")
+    check_local_room(args.ray_address)  # under ``ulimit -v``: before the corpus loads
     # Ctrl-C's KeyboardInterrupt stops the sweep (below, in Ray's start, or while the corpus loads), also where the
     # shell started it with SIGINT ignored (`rnnplay sweep ... &` in a script), as `rnnplay train` hears it there
     with ctrl_c_raises(), output_dir(args.out, [f"{t.name}.npz" for t in trials]) as out:
@@ -131,6 +132,8 @@ def watch(sweep: Sweep, ray: object, workers: int) -> int:
         kept = sum(r.checkpoint is not None for r in sweep.results)
         console.print(f"{STOP_SIGNALS[stop.signum]}: cancelled the running trials; " + (
             f"kept the {kept} that ended in {sweep.out}" if kept else "none had ended, so nothing was kept"))
+        for result in sweep.interrupted:  # how far each had got (its checkpoint is not kept: see docs/sweeps.md)
+            console.print(ended_line(result))
         return stop.signum
     for sig, handler in previous.items():
         signal.signal(sig, handler)
@@ -142,6 +145,10 @@ def ended_line(result: TrialResult) -> str:
     what = f"trial {result.trial.index + 1} ({settings_text(result)})"
     if result.status == FAILED:
         return f"{what} failed: {result.error}"
+    if result.status == CANCELLED:
+        best = f"best validation loss {result.best_val_loss:.4f}" if result.best_val_loss is not None else \
+            "no validation yet"
+        return f"{what} cancelled at step {result.step}: {best}"
     val = f"validation loss {result.val_loss:.4f}" if result.val_loss is not None else "no validation loss"
     took = f" in {duration(result.seconds)}" if result.seconds is not None else ""
     return f"{what} {result.status}: {val} at step {result.step}{took}"
