@@ -121,17 +121,19 @@ def pool(workers: int | None = None) -> ThreadPoolExecutor | None:
 
 
 def fitting(n: int) -> int:
-    """``n``, or fewer under an address-space limit that leaves no room for ``n`` threads' mappings; a note says so.
+    """``n``, or fewer under an address-space limit that leaves no room for ``n`` threads' mappings beside the
+    training run's arrays (:func:`.address_space.set_aside`); a note says so.
 
     The result is the same on any number of workers (the chunks are summed in order), and on
     none: the calling thread then takes the chunks one by one.
     """
-    each = address_space.thread_room()
+    each = address_space.thread_room(arena=not freed_memory.shared()) + address_space.worker_arrays()
     fit = address_space.threads_fitting(n, each)
     if fit < n:
         instead = counted(fit, "worker thread") if fit else "no worker threads (the step's chunks run one by one)"
-        notes.append(f"{instead} instead of {n}: {address_space.described()} leaves room for no more, as each maps "
-                     f"{each // address_space.MIB} MiB of address space; the results are the same, only slower")
+        notes.append(f"{instead} instead of {n}: {address_space.described()} leaves room for no more beside the "
+                     f"step's arrays, as each maps {each // address_space.MIB} MiB of address space (its stack, its "
+                     "BLAS buffer, its chunk's arrays); the results are the same, only slower")
     return fit
 
 
@@ -151,7 +153,8 @@ def started_pool(n: int) -> ThreadPoolExecutor:
     thread that still cannot start (``RuntimeError``) lets the ones already started go, so none of
     them waits for it when the process ends.
     """
-    address_space.ensure_room(n * address_space.thread_room(), f"starting {n} worker threads")
+    address_space.ensure_room(n * address_space.thread_room(arena=not freed_memory.shared()),
+                              f"starting {n} worker threads")
     executor = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
     ready = threading.Barrier(n)  # n tasks that wait for each other: every thread of the pool starts now
     futures: list[Future[None]] = []
