@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rnnplay.core.memory_estimate import StepShape, training_footprint
 from rnnplay.corpora.memory import MARGIN, _cgroup_limit
 from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
@@ -22,7 +24,6 @@ from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
 RUN = ["--cell", "lstm", "--layers", "1", "--hidden", "64", "--batch-size", "16", "--seq-length", "40",
        "--steps", "2", "--val-every", "0", "--val-max-chars", "500"]
-AUTO = ("--threads", "auto")
 NEEDS = re.compile(r"needs about ([\d,]+) MiB .* beside the ([\d,]+) MiB rnnplay holds")
 
 
@@ -51,20 +52,27 @@ def predicted_peak(tmp_path: Path, *extra: str) -> int:
     return sum(int(n.replace(",", "")) for n in found.groups())
 
 
-def test_the_estimate_is_a_little_above_the_peak_a_real_run_reaches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", ["1", "2", "auto"])
+def test_the_estimate_is_a_little_above_the_peak_a_real_run_reaches(threads: str, tmp_path: Path) -> None:
     """The peak resident memory of a real run (its ru_maxrss, measured by a parent that has no other child) lies
-    under the estimate plus what the process held at the check, and not far under. The step's worker threads are a
-    default run's (the tests' environment fixes one thread), as the estimate's constants were fitted to."""
-    predicted = predicted_peak(tmp_path, *AUTO)
+    under the estimate plus what the process held at the check, and not far under, whatever its worker threads.
+    The constants were fitted to a default run's 8 workers, and a run with one or two was above the estimate
+    (217 MiB against 192 with one): numba's compiler, compiling the LSTM's loops and every cached kernel afresh
+    (a numba cache of its own, as a first run after an install has), is more than 8 threads' share made up for."""
+    if threads == "2" and len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("--threads 2 asks for two cores")
+    cold = {"NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    predicted = predicted_peak(tmp_path, "--threads", threads)
     corpus = tmp_path / "fox.txt"
     measure = ("import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
                "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    command = [sys.executable, "-c", measure, sys.executable, "-m", "rnnplay", "train", str(corpus), *RUN, *AUTO,
-               "--out", str(tmp_path / "m.npz")]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    command = [sys.executable, "-c", measure, sys.executable, "-m", "rnnplay", "train", str(corpus), *RUN,
+               "--threads", threads, "--out", str(tmp_path / "m.npz")]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, **cold})
     code, peak_kib = map(int, done.stdout.splitlines()[-1].split())  # after the run's own "final:" line
     assert code == 0, done.stderr
-    assert peak_kib / 1024 <= predicted <= 1.5 * peak_kib / 1024, (predicted, peak_kib)
+    assert peak_kib / 1024 <= predicted <= 1.25 * peak_kib / 1024, (predicted, peak_kib)
 
 
 def test_a_run_that_cannot_fit_under_the_cgroup_limit_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -203,6 +203,49 @@ def test_a_chunk_s_gradients_are_let_go_once_added(monkeypatch: pytest.MonkeyPat
     assert sets.most <= 3  # the sum (chunk 0's arrays), the chunk the caller is adding, the one just done
 
 
+def test_a_chunk_s_carried_states_own_their_memory() -> None:
+    """A cell's carried-out states are views of its forward's (T+1, b, H) arrays: handed on as they were, they
+    kept every chunk's arrays alive until the step joined them (202 MiB of a 2x512 LSTM at B = 256)."""
+    model = Model(LSTMCell(), VOCAB, 24, 2, 0.0, seed=41)
+    inputs, targets = batch(42)
+    masks = model.dropout_masks(None, T, 8)
+    states = [tuple(s[:8] for s in state) for state in carried(model, 43)]
+    _, _, out = parallel_step.chunk_loss_and_grads(model, inputs[:, :8], targets[:, :8], states, masks, T * 8)
+    assert all(s.base is None for state in out for s in state)
+
+
+class HeldFirst:
+    """Chunk 0 waits, up to WAIT seconds, for chunk 4 to start, and notes whether it did."""
+
+    WAIT = 5.0  # a guard on the code that hands out one chunk a worker: chunk 4 never starts while chunk 0 runs
+
+    def __init__(self, real: Callable[..., parallel_step.ChunkResult]) -> None:
+        self.real, self.calls, self.fourth = real, 0, threading.Event()
+        self.lock = threading.Lock()
+        self.ran_ahead = False
+
+    def __call__(self, *args: Any) -> parallel_step.ChunkResult:
+        with self.lock:
+            k, self.calls = self.calls, self.calls + 1
+        if k == 4:
+            self.fourth.set()
+        if k == 0:
+            self.ran_ahead = self.fourth.wait(self.WAIT)
+        return self.real(*args)
+
+
+def test_no_more_chunks_are_handed_out_than_there_are_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All K chunks went to the pool at once, so while chunk 0 ran the other worker took every later chunk, and each
+    kept its gradients until chunk 0 was added. Now a chunk goes to the pool as one is added."""
+    monkeypatch.setattr(parallel_step, "chunk_size", lambda model: 4)  # 10 chunks
+    held = HeldFirst(parallel_step.chunk_loss_and_grads)
+    monkeypatch.setattr(parallel_step, "chunk_loss_and_grads", held)
+    model = Model(LSTMCell(), VOCAB, 24, 1, 0.0, seed=44)
+    inputs, targets = batch(45)
+    parallel_step.loss_and_grads(model, inputs, targets, carried(model, 46), None, workers=2)
+    assert held.calls == B // 4 and not held.ran_ahead
+
+
 def test_ctrl_c_while_adding_leaves_no_chunk_running(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel_step, "chunk_size", lambda model: 4)  # 10 chunks on 3 workers
     real, added = parallel_step.chunk_loss_and_grads, parallel_step.ChunkSum.add

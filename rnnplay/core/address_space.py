@@ -11,6 +11,12 @@ compiles a kernel (``std::bad_alloc``). So before worker threads start,
 raises ``MemoryError`` if the limit does not leave it; before numba compiles,
 :func:`has_room` asks the same, and the numpy code runs instead. Without a limit nothing is
 checked: a machine's real memory is not what ``mmap`` of untouched pages measures.
+
+Numba and the worker threads are what a training run can go without, and they come first,
+in its first step, before its arrays: taking the room as they found it, they left the step
+none (a run that fitted without them failed in its step). So the check before a run
+(:mod:`rnnplay.session.memory_room`) sets aside what its arrays map (:func:`set_aside`), and
+:func:`has_spare_room` and :func:`threads_fitting` grant only what lies beyond it.
 """
 
 from __future__ import annotations
@@ -24,10 +30,20 @@ except ImportError:  # Windows: no address-space limits to respect
     resource = None  # type: ignore[assignment]
 
 MIB = 1 << 20
-MALLOC_ARENA = 64 * MIB  # glibc's per-thread arena on 64-bit systems (HEAP_MAX_SIZE)
+MALLOC_ARENA = 64 * MIB  # glibc's per-thread arena on 64-bit systems (HEAP_MAX_SIZE), where threads do not share one
 BLAS_BUFFER = 32 * MIB  # OpenBLAS's per-thread buffer (BUFFER_SIZE of its x86-64 builds)
 COMPILER = 64 * MIB  # what LLVM may map while numba compiles a kernel module or loads it from its cache
 NUMBA = 256 * MIB  # importing numba maps LLVM's library and numba's own, then compiles: COMPILER and more
+
+
+_aside = (0, 0)  # (bytes a training run's arrays map with one chunk in flight, and more for each worker's chunk)
+
+
+def set_aside(run: int, per_worker: int) -> None:
+    """Keep ``run`` bytes, and ``per_worker`` more for each worker thread started, out of what :func:`has_spare_room`
+    and :func:`threads_fitting` grant: a training run's arrays (until the next run's check sets its own)."""
+    global _aside
+    _aside = (max(run, 0), max(per_worker, 0))
 
 
 def limit() -> int | None:
@@ -64,13 +80,14 @@ def advice() -> str:
     return f"raise {limited}, or " if limited else ""
 
 
-def thread_room() -> int:
-    """What one more thread that makes BLAS products maps: its stack, its malloc arena, its BLAS buffer."""
+def thread_room(arena: bool = True) -> int:
+    """What one more thread that makes BLAS products maps: its stack, its BLAS buffer and, with ``arena``, its malloc
+    arena (not where the process's threads share one heap: :func:`rnnplay.core.freed_memory.shared`)."""
     stack = threading.stack_size()
     if not stack and resource is not None:
         soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
         stack = soft if soft != resource.RLIM_INFINITY else 0
-    return (stack or 8 * MIB) + MALLOC_ARENA + BLAS_BUFFER
+    return (stack or 8 * MIB) + (MALLOC_ARENA if arena else 0) + BLAS_BUFFER
 
 
 def ensure_room(nbytes: int, doing: str) -> None:
@@ -91,8 +108,18 @@ def has_room(nbytes: int) -> bool:
     return True
 
 
+def has_spare_room(nbytes: int) -> bool:
+    """:func:`has_room` for ``nbytes`` beside what a training run set aside for its arrays (:func:`set_aside`)."""
+    return has_room(nbytes + _aside[0])
+
+
+def worker_arrays() -> int:
+    """What each worker thread's chunk adds to a training run's arrays (:func:`set_aside`)."""
+    return _aside[1]
+
+
 def threads_fitting(wanted: int, each: int) -> int:
-    """How many of ``wanted`` threads that each map ``each`` bytes the limit leaves room for now (0 … ``wanted``);
-    ``wanted`` without a limit."""
+    """How many of ``wanted`` threads that each map ``each`` bytes the limit leaves room for now beside a training
+    run's arrays (:func:`set_aside`; 0 … ``wanted``); ``wanted`` without a limit."""
     left = room()
-    return wanted if left is None else max(0, min(wanted, left // each))
+    return wanted if left is None else max(0, min(wanted, (left - _aside[0]) // each))

@@ -60,6 +60,12 @@ def keep() -> None:
             libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE)
 
 
+def shared() -> bool:
+    """Whether threads started from now on share the heap (:func:`keep` ran, with glibc): they map no arena of their
+    own."""
+    return _kept and _glibc() is not None
+
+
 def give_back() -> None:
     """Return the heaps' free memory to the system: a training has ended and its steps' arrays are gone."""
     libc = _glibc() if _kept else None

@@ -90,8 +90,8 @@ def preload(modules: tuple[str, ...] = BUILT_IN) -> None:
 
 def _import(module: str) -> ModuleType | None:
     first = "numba" not in sys.modules
-    if not address_space.has_room(address_space.NUMBA if first else address_space.COMPILER):
-        return None  # LLVM short of memory would end the process (rnnplay.core.address_space)
+    if not address_space.has_spare_room(address_space.NUMBA if first else address_space.COMPILER):
+        return None  # LLVM short of memory would end the process; the step's arrays come after (address_space)
     try:
         kernels = importlib.import_module(module)
         kernels.warm_up()

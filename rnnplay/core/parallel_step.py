@@ -24,6 +24,7 @@ calling thread takes the chunks (:func:`fitting`; the run says so once, :func:`t
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnplay.core import address_space, blas_buffers, freed_memory, products, step_memo, threads
+from rnnplay.core import address_space, blas_buffers, freed_memory, jit, ops, optim, products, step_memo, threads
 from rnnplay.core.errors import counted
 
 if TYPE_CHECKING:
@@ -120,17 +121,19 @@ def pool(workers: int | None = None) -> ThreadPoolExecutor | None:
 
 
 def fitting(n: int) -> int:
-    """``n``, or fewer under an address-space limit that leaves no room for ``n`` threads' mappings; a note says so.
+    """``n``, or fewer under an address-space limit that leaves no room for ``n`` threads' mappings beside the
+    training run's arrays (:func:`.address_space.set_aside`); a note says so.
 
     The result is the same on any number of workers (the chunks are summed in order), and on
     none: the calling thread then takes the chunks one by one.
     """
-    each = address_space.thread_room()
+    each = address_space.thread_room(arena=not freed_memory.shared()) + address_space.worker_arrays()
     fit = address_space.threads_fitting(n, each)
     if fit < n:
         instead = counted(fit, "worker thread") if fit else "no worker threads (the step's chunks run one by one)"
-        notes.append(f"{instead} instead of {n}: {address_space.described()} leaves room for no more, as each maps "
-                     f"{each // address_space.MIB} MiB of address space; the results are the same, only slower")
+        notes.append(f"{instead} instead of {n}: {address_space.described()} leaves room for no more beside the "
+                     f"step's arrays, as each maps {each // address_space.MIB} MiB of address space (its stack, its "
+                     "BLAS buffer, its chunk's arrays); the results are the same, only slower")
     return fit
 
 
@@ -150,7 +153,8 @@ def started_pool(n: int) -> ThreadPoolExecutor:
     thread that still cannot start (``RuntimeError``) lets the ones already started go, so none of
     them waits for it when the process ends.
     """
-    address_space.ensure_room(n * address_space.thread_room(), f"starting {n} worker threads")
+    address_space.ensure_room(n * address_space.thread_room(arena=not freed_memory.shared()),
+                              f"starting {n} worker threads")
     executor = ThreadPoolExecutor(n, thread_name_prefix="rnnplay-step")
     ready = threading.Barrier(n)  # n tasks that wait for each other: every thread of the pool starts now
     futures: list[Future[None]] = []
@@ -191,6 +195,8 @@ def loss_and_grads(
     """:meth:`Model.loss_and_grads`, chunk by chunk on ``workers`` threads (default: :func:`worker_count`)."""
     T, B = inputs.shape[:2]
     freed_memory.keep()  # the next step reuses this one's memory (freed_memory)
+    for module in (ops.SCATTER_KERNELS, optim.UPDATE_KERNELS):  # compiled before the step's arrays, not in its
+        jit.load(module)  # backward and update beside them (LLVM's peak and theirs added: docs/training.md)
     masks = model.dropout_masks(rng, T, B)
     bounds = chunk_bounds(B, chunk_size(model))
     with threads.one_blas_thread():
@@ -207,6 +213,10 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     """The chunks computed on the pool, each added into the sum, in chunk order, as soon as it and the chunks
     before it are done; its gradients then let go.
 
+    At most one chunk a worker is handed out and not yet added: the next goes to the pool as the first is added.
+    Handed out all at once, the chunks a worker finished while the one before them was still running kept their
+    gradients until it ended, up to all K sets (docs/training.md, "Memory a run needs").
+
     ``total``: the characters the gradients are a mean over (default: these ``inputs``'; a data-parallel
     worker, whose inputs are a shard of the batch, gives the whole batch's).
 
@@ -214,7 +224,8 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
     cancelled and the running ones finish before the interrupt goes on, so no
     worker is still reading the weights when the caller changes them.
     """
-    executor = pool(workers or min(worker_count(), len(bounds)))  # no idle threads in the pool
+    window = workers or min(worker_count(), len(bounds))  # no idle threads in the pool
+    executor = pool(window)
     memo = step_memo.StepMemo()  # what every chunk derives from the weights, made once (step_memo)
     tasks = chunk_tasks(model, inputs, targets, states, masks, bounds, total or inputs.shape[0] * inputs.shape[1],
                         memo)
@@ -225,11 +236,12 @@ def run_chunks(model: Model, inputs: np.ndarray, targets: np.ndarray, states: St
         return summed
     futures: list[Future[ChunkResult]] = []
     with all_finished(futures):
-        for task in tasks:
+        for task in itertools.islice(tasks, window):
             futures.append(executor.submit(chunk_loss_and_grads, *task))
         while futures:
             summed.add(futures[0].result())
             del futures[0]  # the future held the chunk's result: its gradients go with it
+            futures.extend(executor.submit(chunk_loss_and_grads, *task) for task in itertools.islice(tasks, 1))
     return summed
 
 
@@ -265,13 +277,16 @@ def chunk_loss_and_grads(model: Model, inputs: np.ndarray, targets: np.ndarray, 
     """One chunk's summed loss (nats), its share of the gradients of the batch mean, its carried-out states.
 
     Its products run in the model's training precision (``model.products``, :mod:`.products`);
-    ``memo``: the step's arrays made once for all its chunks (:mod:`.step_memo`).
+    ``memo``: the step's arrays made once for all its chunks (:mod:`.step_memo`). The states are
+    copies: a cell's are views of its forward's (T+1, b, H) arrays, which they kept alive with every
+    chunk's result until the step ended, and past it with a one-chunk step's (docs/training.md).
     """
     with products.precision(model.products), step_memo.sharing(memo):
         logits, new_states, cache = model.forward(inputs, states, masks=masks)
         T, b, V = logits.shape
         loss_sum, dlogits = cross_entropy_sum(logits.reshape(T * b, V), targets.reshape(T * b), total)
-        return loss_sum, model.backward(dlogits.reshape(T, b, V), cache), new_states
+        kept = [tuple(s.copy() for s in state) for state in new_states]
+        return loss_sum, model.backward(dlogits.reshape(T, b, V), cache), kept
 
 
 def cross_entropy_sum(logits: np.ndarray, targets: np.ndarray, total: int) -> tuple[float, np.ndarray]:

@@ -6,8 +6,9 @@ to a crawl for minutes; under an address-space limit (``ulimit -v``) its arrays 
 map, and OpenBLAS, when its buffer is what fails, ends the process. So :func:`check_memory`
 weighs the run's estimate (:func:`rnnplay.core.memory_estimate.training_footprint`) against
 the hard limits: the lowest of the cgroup's and the RAM (:func:`rnnplay.corpora.memory.memory_limit`)
-less what the process already holds, and what the address-space limit leaves to map (the
-step's worker threads then start as many as fit beside it). A run that cannot fit is refused in one
+less what the process already holds; and what the address-space limit leaves to map against
+what the run maps with its chunks one by one (``Footprint.mapped``: numba and the step's worker
+threads then start only where they fit beside it). A run that cannot fit is refused in one
 line; one that fits narrowly (within NARROW of its estimate), or not in the memory free
 now (:func:`rnnplay.corpora.memory.available_now`: other programs hold the rest, and may
 free it), gets a warning and goes on. Shared by `rnnplay train`, `/train`, `--resume`
@@ -24,8 +25,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rnnplay.core import address_space, jit, parallel_step
+from rnnplay.core import address_space, freed_memory, jit, parallel_step
 from rnnplay.core.cells.base import Cell
+from rnnplay.core.cells.lstm import LOOPS
 from rnnplay.core.errors import RnnplayError, counted
 from rnnplay.core.memory_estimate import MIB, Footprint, StepShape, training_footprint
 from rnnplay.core.optim import OPTIMIZERS
@@ -45,17 +47,20 @@ def footprint(cell: Cell, shapes: Mapping[str, tuple[int, ...]], spec: ModelSpec
     compiled = hasattr(cell, "compiled_loops") and spec.hidden % 16 == 0 and jit.enabled()  # never loads numba
     step = StepShape(config.batch_size, config.seq_length,
                      parallel_step.chunk_streams(w_hh, lambda: compiled), parallel_step.worker_count(),
-                     np.dtype(dtype).itemsize)
+                     np.dtype(dtype).itemsize, parallel_step.chunk_streams(w_hh, lambda: False))
     in_memory = 0 if isinstance(corpus, FileCorpus) else 2 * corpus.chars * np.dtype(np.uint32).itemsize
     return training_footprint(shapes, spec.hidden, spec.layers, vocab_size, step,
                               slots=len(OPTIMIZERS[config.optimizer].slots),
-                              compiler=jit.enabled() and "numba" not in sys.modules, corpus_bytes=in_memory)
+                              compiler=jit.enabled() and "numba" not in sys.modules,
+                              loops=compiled and LOOPS not in sys.modules, corpus_bytes=in_memory)
 
 
 class Room(NamedTuple):
-    """What a hard limit leaves the run, the limit and that in words, and the first thing to try when it is short."""
+    """What a hard limit leaves the run, what the run needs of it, that in words, and the first thing to try when it
+    is short."""
 
     left: int
+    needed: int
     words: str
     advice: str
 
@@ -63,27 +68,32 @@ class Room(NamedTuple):
 def check_memory(need: Footprint, config: TrainConfig, smaller: str = "") -> str | None:
     """Raise the one line when ``need`` cannot fit under a hard limit; the warning when it fits narrowly or not in
     the memory free now; else None. ``smaller``: how to make the step smaller, where it is not a smaller batch size
-    or sequence length (a resumed run keeps its checkpoint's)."""
-    hard = [room for room in (memory_left(), mappable_left()) if room is not None]
+    or sequence length (a resumed run keeps its checkpoint's). What the run's arrays map is set aside from what
+    numba and the worker threads may take under an address-space limit (:func:`.address_space.set_aside`), and the
+    threads started from now on (the run's status and watch threads, the step's workers) share the heap: each
+    mapped an arena of 64 MiB, two of them 144 MiB of a 425 MiB limit a run had been let through on."""
+    address_space.set_aside(need.mapped, need.worker_mapped)
+    freed_memory.keep()
+    hard = [room for room in (memory_left(need), mappable_left(need)) if room is not None]
     if not hard:
         return None
-    room = min(hard, key=lambda room: room.left)
-    needs = f"this run needs about {mib(need.total)} of memory ({parts(need)}), and {room.words}"
+    room = min(hard, key=lambda room: room.left - room.needed)
     smaller = smaller or f"use a smaller {setting_name('batch_size')} or {setting_name('seq_length')}"
-    if need.total > room.left:
-        raise RnnplayError(f"out of memory for a step of {step_size(config)}: {needs}; {room.advice}{smaller}; "
+    if room.needed > room.left:
+        raise RnnplayError(f"out of memory for a step of {step_size(config)}: {room.words}; {room.advice}{smaller}; "
                            "no step was made, so nothing was saved")
     now = available_now()
     if now is not None and need.total > now[0]:
         return (f"this run needs about {mib(need.total)} of memory, more than the {mib(now[0])} free now "
                 f"({now[1]}): it runs if other programs free some, else it swaps or is killed; to need less, "
                 f"{smaller}")
-    if need.total * (1 + NARROW) > room.left:
-        return f"{needs}: little to spare, so a short estimate means a killed or crawling run; to need less, {smaller}"
+    if room.needed * (1 + NARROW) > room.left:
+        return (f"{room.words}: little to spare, so a short estimate means a killed or crawling run; to need less, "
+                f"{smaller}")
     return None
 
 
-def memory_left() -> Room | None:
+def memory_left(need: Footprint) -> Room | None:
     """What the lowest memory limit (the cgroup's, the RAM) leaves beside what rnnplay holds."""
     limit = memory_limit()
     if limit is None:
@@ -91,19 +101,22 @@ def memory_left() -> Room | None:
     total, source = limit
     held = resident_memory()
     left = total - held
-    return Room(left, f"{source}, {mib(total)}, leaves {mib(max(left, 0))} beside the {mib(held)} rnnplay holds",
+    return Room(left, need.total, f"this run needs about {mib(need.total)} of memory ({parts(need)}), and {source}, "
+                f"{mib(total)}, leaves {mib(max(left, 0))} beside the {mib(held)} rnnplay holds",
                 "raise the limit, or " if source != "the machine's RAM" else "")
 
 
-def mappable_left() -> Room | None:
-    """What the address-space limit leaves to map; None without one. The step's worker threads are not set aside:
-    it starts those whose mappings fit beside the run, and with room for none runs its chunks on the calling thread
-    (:func:`.parallel_step.fitting`), so a run refused for want of room for them would have fitted."""
+def mappable_left(need: Footprint) -> Room | None:
+    """What the address-space limit leaves to map, against what the run maps with no worker thread and without numba;
+    None without a limit. Those the run can go without: the step starts the threads that fit beside its arrays, and
+    with room for none runs its chunks on the calling thread (:func:`.parallel_step.fitting`); numba loads only
+    where it fits beside them, else the numpy code runs (:func:`.address_space.has_spare_room`)."""
     room = address_space.room()
     if room is None:
         return None
-    return Room(room, f"ulimit -v leaves {mib(room)} to map (the step starts the worker threads that fit beside it)",
-                address_space.advice())
+    return Room(room, need.mapped, f"this run maps about {mib(need.mapped)} of address space with its chunks one by "
+                f"one (numba and the worker threads start only where more is left), and ulimit -v leaves "
+                f"{mib(room)} to map", address_space.advice())
 
 
 def step_size(config: TrainConfig) -> str:

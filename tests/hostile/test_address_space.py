@@ -89,7 +89,7 @@ def test_a_piped_text_larger_than_the_limit_is_streamed(command: str, sandbox: S
         assert len(said) == PIPED_MIB * len(LINE) + 6 and said.startswith(LINE)  # the seed as it came, 5 more
 
 
-FEWER_WORKERS_MIB = 1100  # room for a few of the step's 8 worker threads (104 MiB of mappings each), not all
+FEWER_WORKERS_MIB = 800  # room for a few of the step's 8 worker threads (about 50 MiB of mappings each), not all
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="8 workers: 4 a core, on 2 cores or more")
@@ -110,7 +110,7 @@ def test_training_under_a_limit_starts_the_worker_threads_that_fit(threads: list
         assert notes == []
     else:
         assert len(notes) == 1 and re.fullmatch(r"note: [1-7] worker threads? instead of 8: the address-space limit "
-                                                r"of 1,100 MiB \(ulimit -v\) leaves room for no more.*", notes[0])
+                                                r"of 800 MiB \(ulimit -v\) leaves room for no more.*", notes[0])
     with np.load(sandbox.work / "free.npz") as a, np.load(sandbox.work / "capped.npz") as b:
         weights = [name for name in a.files if name.startswith("param/")]
         assert weights and all(np.array_equal(a[name], b[name]) for name in weights)
@@ -147,3 +147,40 @@ def test_the_steps_products_at_once_map_no_blas_buffer(sandbox: Sandbox) -> None
         pytest.skip("BLAS here is not an OpenBLAS whose buffer table can be reached")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["0"], done.stdout  # pages mapped by taking the 5 buffers
+
+
+AT_THE_EDGE = ["train", "t.txt", "--layers", "2", "--hidden", "256", "--batch-size", "64", "--steps", "2",
+               "--val-every", "0", "--val-max-chars", "2000", "--out", "m.npz"]
+PROBE_MIB = 270  # past what starting needs (BLAS's buffers), short of what this run maps
+MAPS = re.compile(r"this run maps about ([\d,]+) MiB .* and ulimit -v leaves ([\d,]+) MiB to map;")
+
+
+def accepted_limit(sandbox: Sandbox) -> tuple[int, int]:
+    """(the lowest limit in MiB the check accepts, the run's estimate in MiB), read from its refusal at PROBE_MIB."""
+    (sandbox.work / "t.txt").write_text(TEXT * 4)
+    refused = sandbox.run(AT_THE_EDGE, env=AS_A_USER_RUNS, address_space=PROBE_MIB * MIB, timeout=120)
+    assert_one_line_error(refused, mentions=("out of memory for a step", "ulimit -v"))
+    maps, leaves = (int(n.replace(",", "")) for n in MAPS.search(refused.stderr).groups())
+    return PROBE_MIB - leaves + maps, maps
+
+
+def test_a_run_at_its_address_space_estimate_trains_and_one_just_below_is_refused(sandbox: Sandbox) -> None:
+    """The check weighed the run's resident estimate (numba's compiler, 8 worker threads' 104 MiB each) against
+    ``ulimit -v``, and refused runs that train in a third of that: numba and the threads are what a run can go
+    without under a limit. Now it weighs what the run maps with its chunks one by one: at that limit (the figures
+    rounded to a MiB, so 2 more) the run trains; 6 MiB below it, it is refused in one line before it starts."""
+    limit, _ = accepted_limit(sandbox)
+    trains = sandbox.run(AT_THE_EDGE, env=AS_A_USER_RUNS, address_space=(limit + 2) * MIB, timeout=300)
+    assert trains.code == 0 and "Traceback" not in trains.stderr, trains.stderr[-2000:]
+    refused = sandbox.run(AT_THE_EDGE, env=AS_A_USER_RUNS, address_space=(limit - 6) * MIB, timeout=120)
+    assert_one_line_error(refused, mentions=("out of memory for a step", "no step was made"))
+
+
+def test_numba_leaves_the_steps_arrays_their_room(sandbox: Sandbox) -> None:
+    """Numba loads in the first step, before its arrays: where the limit left room for numba (256 MiB) but not for
+    numba and the arrays, numba took it and the step ran out ("out of memory in a training step"), a run the check
+    had let through. Now numba loads only where it fits beside what the check set aside for the arrays, so the
+    run trains on the numpy code."""
+    limit, maps = accepted_limit(sandbox)
+    out = sandbox.run(AT_THE_EDGE, env=AS_A_USER_RUNS, address_space=(limit + 256 - maps // 2) * MIB, timeout=300)
+    assert out.code == 0 and "Traceback" not in out.stderr, out.stderr[-2000:]

@@ -21,7 +21,7 @@ process's), so these loops are compiled when first asked for, once per kernel mo
 arrays of one stream and one step, and not at their first real call: that call comes
 in a training step's worker thread beside the step's arrays, and LLVM, short of memory
 under an address-space limit, ends the process (``std::bad_alloc``) where Python would
-raise. So the room is checked first (:func:`.address_space.has_room`); without it the
+raise. So the room is checked first (:func:`.address_space.has_spare_room`); without it the
 loops stay in Python for the rest of the process. Loaded only through
 :mod:`rnnplay.core.jit`.
 """
@@ -60,7 +60,7 @@ def for_kernels(kernels: ModuleType) -> TimeLoops | None:
 
 @functools.cache
 def _compiled(kernels: ModuleType) -> TimeLoops | None:
-    if not address_space.has_room(address_space.COMPILER):
+    if not address_space.has_spare_room(address_space.COMPILER):
         return None
     product, prepare = kernels.product, kernels.prepare
     step, step_back = lstm_kernels.forward_step, lstm_kernels.backward_step
