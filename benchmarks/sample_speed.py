@@ -7,7 +7,10 @@ user's `rnnplay sample` does per character), the same with the compiled gate
 kernels turned off (RNNPLAY_JIT=0: numpy only), greedy, beam search of width 8 (its
 8 beams step as one batch; characters of the final text per second), and PyTorch doing the
 same single-stream loop eagerly (nn.LSTM + nn.Linear under no_grad, multinomial
-sampling, one .item() per character). Random weights: speed does not depend on them.
+sampling, one .item() per character), and the app (`rnnplay MODEL.npz`, the same
+model saved) in a 200x40 pseudo-terminal: the characters of a turn over the seconds
+from its Enter until the terminal has it all (the line typed after it, which runs
+once the turn has ended, has drawn its answer), as a user sees them. Random weights: speed does not depend on them.
 Each row gives the median and the best of --repeat runs (the best is the least
 disturbed by whatever else the machine is doing); the rows take turns, one run each
 per round, so the machine's slow minutes fall on all of them alike. Each round runs
@@ -27,14 +30,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
+import termios
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
 
 from spinner import one_core_busy
 
 SETTLE = 2.0  # seconds after a change of load: four of the thread policy's readings
+APP_SIZE = (40, 200)  # the app's terminal, rows and columns
+APP_WAIT = 600.0  # seconds: a bound on the app's start and on one turn, not a speed claim
 
 
 def main() -> None:
@@ -53,13 +65,17 @@ def main() -> None:
         "rnnplay, greedy, 1 stream": rnnplay_run(args, "greedy", {}),
         "rnnplay, beam width 8 (one batch of 8)": rnnplay_run(args, "beam", {"width": 8}),
         "PyTorch eager, temperature 0.7, 1 stream": torch_run(args),
+        "the app on a terminal, temperature 0.7": app_run(args),
     }
     load = os.getloadavg()[0]
     if args.threads == "auto":
         from rnnplay.core import threads
 
         threads.start("auto")  # as `rnnplay sample` does: BLAS gets the cores other processes leave free
-    rates = round_robin({label: run for label, run in runs.items() if run is not None}, args.repeat)
+    try:
+        rates = round_robin({label: run for label, run in runs.items() if run is not None}, args.repeat)
+    finally:
+        App.close_all()
     print(f"\nsampling from a 2x256 LSTM, vocabulary 65; {args.chars} chars per run, {args.repeat} runs, "
           f"threads: {args.threads}; load average before: {load:.2f}")
     print(f"{'':44}{'median':>10}{'best':>10}{'busy':>10}{'of quiet':>10}  chars/s (busy: one core spinning)")
@@ -97,25 +113,88 @@ def round_robin(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tu
                     statistics.median(rates[label, True])) for label in runs}
 
 
+def lstm() -> Any:
+    """The 2x256 LSTM of every row, random weights, vocabulary 65 printable characters."""
+    from rnnplay.core.cells import LSTMCell
+    from rnnplay.core.model import Model
+    from rnnplay.core.vocab import Vocab
+
+    return Model(LSTMCell(), Vocab(tuple(chr(c) for c in range(32, 32 + 65))), 256, 2, seed=0)
+
+
 def rnnplay_run(args: argparse.Namespace, sampler_name: str, params: dict, jit: bool = True) -> Callable[[], int]:
     import numpy as np
 
     from rnnplay.builtin.samplers import BeamSampler, GreedySampler
-    from rnnplay.core.cells import LSTMCell
     from rnnplay.core.generate import generate
-    from rnnplay.core.model import Model
     from rnnplay.core.sampler import TEMPERATURE
-    from rnnplay.core.vocab import Vocab
 
     sampler = {"temperature": TEMPERATURE, "greedy": GreedySampler(), "beam": BeamSampler()}[sampler_name]
-    vocab = Vocab(tuple(chr(c) for c in range(32, 32 + 65)))
-    model = Model(LSTMCell(), vocab, 256, 2, seed=0)
-    seed = "".join(vocab.chars[:20])
+    model = lstm()
+    seed = "".join(model.vocab.chars[:20])
     rng = np.random.default_rng(0)
 
     def run() -> int:
         os.environ["RNNPLAY_JIT"] = "1" if jit else "0"  # read when generate() makes its stepper
         return sum(1 for _ in generate(model, seed, sampler, params, args.chars, rng))
+
+    return run
+
+
+class App:
+    """``rnnplay MODEL`` in a pseudo-terminal, its home a temporary folder; what it writes kept in :attr:`shown`."""
+
+    started: ClassVar[list[App]] = []  # ended by close_all()
+
+    def __init__(self, model: Path) -> None:
+        self.folder = model.parent
+        env = dict(os.environ, HOME=str(self.folder), XDG_DATA_HOME=str(self.folder / "data"), RNNPLAY_NOHISTORY="1",
+                   TERM="xterm-256color")
+        self.master, slave = os.openpty()
+        termios.tcsetwinsize(slave, APP_SIZE)
+        self.proc = subprocess.Popen([sys.executable, "-m", "rnnplay", str(model)], stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.shown = bytearray()
+        App.started.append(self)
+
+    def type_until(self, keys: str, answer: str) -> None:
+        """Type ``keys``, then read what the app draws until it shows ``answer``."""
+        start = len(self.shown)
+        os.write(self.master, keys.encode())
+        deadline = time.monotonic() + APP_WAIT
+        while answer.encode() not in self.shown[start:]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the app did not show {answer!r}")
+            if select.select([self.master], [], [], 0.05)[0]:
+                self.shown += os.read(self.master, 1 << 20)
+
+    @classmethod
+    def close_all(cls) -> None:
+        for app in cls.started:
+            app.proc.terminate()  # as Ctrl+D
+            app.proc.wait()
+            os.close(app.master)
+            shutil.rmtree(app.folder, ignore_errors=True)
+
+
+def app_run(args: argparse.Namespace) -> Callable[[], int]:
+    """A turn of --chars characters in the app; the first call (the warm-up) starts the app."""
+    from rnnplay.core.checkpoint import save_checkpoint
+
+    model = Path(tempfile.mkdtemp(prefix="sample-speed-")) / "lstm.npz"
+    save_checkpoint(model, lstm())
+    apps: list[App] = []
+    turns = iter(range(1000, 10_000))  # each turn's /set seed answers with its own number
+
+    def run() -> int:
+        if not apps:
+            apps.append(App(model))
+            apps[0].type_until("", "type a few characters")
+            apps[0].type_until(f"/set length {args.chars}\r", f"length = {args.chars} chars")
+        n = next(turns)
+        apps[0].type_until(f"ROMEO:\r/set seed {n}\r", f"seed = {n}")  # drawn once the turn before it has ended
+        return args.chars
 
     return run
 

@@ -19,6 +19,7 @@ from tiny_model import write_corpus
 
 from rnnplay.session.events import Changed, ClipboardCopy, CompareShown, Working
 from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui import messages as tui_messages
 from rnnplay.ui.tui.prompt import PromptInput
 from rnnplay.ui.tui.render import HangingText
 from rnnplay.ui.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
@@ -55,6 +56,7 @@ async def test_the_streamed_turn_shows_exactly_what_rnnplay_sample_prints(tiny_p
         drawn.append(turn.render().plain)
 
     monkeypatch.setattr(Turn, "show", show_and_keep)
+    monkeypatch.setattr(tui_messages, "FRAME", 0.0)  # drawn at every drain: the tiny model writes it within a frame
     app = app_on(tiny_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await type_line(pilot, "/set seed 1")

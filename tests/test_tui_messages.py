@@ -5,11 +5,16 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+from pilot_helpers import until
+
 from rnnplay.core.trainer import StepEvent
-from rnnplay.session.events import Changed, Chunk, Message, TurnEnded
+from rnnplay.session.events import Changed, Chunk, Message, TurnEnded, TurnStarted
 from rnnplay.session.session import Session
+from rnnplay.ui.tui import messages
 from rnnplay.ui.tui.app import RnnplayApp
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, as_message, merged
+from rnnplay.ui.tui.widgets import Turn
 
 
 def test_each_kind_of_event_has_one_message_class() -> None:
@@ -33,6 +38,42 @@ def test_one_drain_at_a_time_is_posted_whatever_the_number_of_events() -> None:
     assert [m.event for m in queue.take()] == [Chunk("abc")]
     queue.put(TurnEnded("done", 3))
     assert len(posted) == 2
+
+
+def test_chunks_wait_for_the_frame_and_another_event_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A drain right after another finds only chunks: it waits out the frame. A turn's end during that wait posts a
+    drain of its own, which takes it at once, with the chunks before it."""
+    monkeypatch.setattr(messages, "FRAME", 60.0)
+    posted: list[object] = []
+    queue = EventQueue(posted.append)
+    queue.put(Chunk("a"))
+    assert queue.wait() == 0 and [m.event for m in queue.take()] == [Chunk("a")]
+    queue.put(Chunk("b"))
+    assert queue.wait() > 50 and len(posted) == 2
+    queue.put(Chunk("c"))
+    assert len(posted) == 2  # held with "b"
+    queue.put(TurnEnded("done", 3))
+    assert len(posted) == 3 and queue.wait() == 0
+    assert [m.event for m in queue.take()] == [Chunk("bc"), TurnEnded("done", 3)]
+
+
+async def test_a_stream_is_drawn_a_frame_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Characters that come within a frame of the last drawing are drawn together, at its end or at the turn's end.
+    The app drew at every drain, nearly every character: laying out the conversation each time took the UI thread's
+    time, and the interpreter's lock from the sampling thread (docs/performance.md, "The app on a terminal")."""
+    monkeypatch.setattr(messages, "FRAME", 60.0, raising=False)  # no frame ends in the test: the turn's end draws
+    app = RnnplayApp(Session())
+    async with app.run_test() as pilot:
+        app.queue.put(TurnStarted("To be", "greedy"))
+        await until(pilot, lambda: app.turn is not None)
+        for ch in "abcdefghij":
+            app.queue.put(Chunk(ch))
+            await pilot.pause()
+        turn = app.query_one(Turn)
+        assert turn.text == "" and str(turn.render()) == "To be"  # the turn's start was the frame's drawing
+        app.queue.put(TurnEnded("done", 10))
+        await until(pilot, lambda: app.turn is None)
+        assert turn.text == "abcdefghij" and str(turn.render()) == "To beabcdefghij"
 
 
 async def test_events_that_come_in_while_the_app_closes_are_dropped() -> None:

@@ -190,8 +190,10 @@ class RnnplayApp(App[None]):
 
     # -- from the session (any thread) to the UI thread: each kind of event is a message with its own handler ------
     def on_drain(self, _: Drain) -> None:
-        for message in self.queue.take():
-            self.post_message(message)
+        if wait := self.queue.wait():  # only a stream's characters, and the last were drawn less than a frame ago
+            self.set_timer(wait, self.queue.hand_over)
+        else:
+            self.queue.hand_over()
 
     @arrived(Chunk)
     def _chunk(self, message: Arrived) -> None:

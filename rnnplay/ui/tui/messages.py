@@ -6,12 +6,18 @@ The session emits from whichever thread did the work. Its events queue up in
 :class:`EventQueue` and one ``Drain`` message at a time (posted thread-safely)
 tells the UI thread to take them; there each becomes its Textual message, in order.
 Characters streamed between two drains arrive as one ``Chunk``, which keeps a fast
-stream from flooding the app's message queue.
+stream from flooding the app's message queue; and a drain that finds only chunks
+waits until a frame (:data:`FRAME`) has passed since the last one, so a fast stream
+is drawn a frame at a time. Each drawing of a growing turn lays out and paints the
+conversation again, on the UI thread, which holds the interpreter's lock meanwhile:
+drawn at every drain, the app spent most of its time drawing, and the sampling
+thread waited for the lock (docs/performance.md, "The app on a terminal").
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import cache, wraps
@@ -23,6 +29,7 @@ from textual.message import Message
 from rnnplay.session.events import Chunk
 
 Handler = TypeVar("Handler", bound=Callable[..., None])
+FRAME = 0.2  # seconds: a stream's characters are handed to the UI at most this often
 
 
 class Drain(Message, bubble=False):
@@ -85,20 +92,38 @@ class EventQueue:
         self.events: deque[Any] = deque()
         self.lock = threading.Lock()
         self.drain_posted = False
+        self.taken_at = -FRAME  # when the UI thread last took the events (monotonic seconds)
+        self.holding = False  # the drain posted waits for the frame's end (only chunks were waiting)
 
     def put(self, event: Any) -> None:
         """Called from any thread (it is the session's subscriber)."""
         with self.lock:
             self.events.append(event)
-            if self.drain_posted:
-                return
-            self.drain_posted = True
+            if self.drain_posted and not (self.holding and not isinstance(event, Chunk)):
+                return  # the drain on its way takes it (a turn's end, an error: not held back with the chunks)
+            self.drain_posted, self.holding = True, False
         self.post(Drain())
+
+    def wait(self) -> float:
+        """Seconds to wait before :meth:`take`, at a ``Drain``: none unless every event waiting is a chunk and the last
+        take was less than a frame ago. Another kind of event (a turn's end, an error) is taken at once with the
+        chunks before it, even when it comes during the wait (it posts a drain of its own)."""
+        with self.lock:
+            chunks_only = all(isinstance(event, Chunk) for event in self.events)
+            wait = max(0.0, self.taken_at + FRAME - time.monotonic()) if chunks_only else 0.0
+            self.holding = wait > 0
+            return wait
 
     def take(self) -> list[Arrived]:
         """On the UI thread, at a ``Drain``: every event waiting, as messages."""
         with self.lock:
+            self.taken_at = time.monotonic()
             events = list(self.events)
             self.events.clear()
             self.drain_posted = False
         return [as_message(event) for event in merged(events)]
+
+    def hand_over(self) -> None:
+        """On the UI thread, at a ``Drain`` or at the end of its wait: every event waiting posted as its message."""
+        for message in self.take():
+            self.post(message)
