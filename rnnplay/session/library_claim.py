@@ -14,8 +14,7 @@ from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.models.library import models_dir
-from rnnplay.session.output_paths import (LockHeld, OutputLock, check_room, library_target, lock_outputs,
-                                          saves_again)
+from rnnplay.session.output_paths import LockHeld, OutputLock, check_room, library_target, lock_outputs, saves_again
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun
 
 CLAIM_TRIES = 100  # names passed over, taken by other sessions meanwhile, before a claim gives up
@@ -49,8 +48,8 @@ def claim_outputs(out: Path | None, best: Path | None, corpus_name: str, run: Tr
         if out is None:
             out, claim = claim_library_target(corpus_name)
             stack.push(claim)
-        outputs = [(out, "out=", saves_again(run.trainer, checkpoint_every)), *([(best, "best=", True)] if best else [])]
-        check_room(outputs, run.checkpoint_bytes())
+        outputs = [(out, "out=", saves_again(run.trainer, checkpoint_every)), (best, "best=", True)]
+        check_room([o for o in outputs if o[0] is not None], run.checkpoint_bytes())
         keeper = BestCheckpoint.for_run(best, run, out) if best else None
         stack.enter_context(lock_outputs((None if claimed else out, "out="), (best, "best=")))
         return out, keeper, stack.pop_all()
