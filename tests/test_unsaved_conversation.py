@@ -8,17 +8,14 @@ screen. The app and the REPL run as a user starts them, in pseudo-terminals.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
 import signal
 import subprocess
 import sys
-import termios
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,7 @@ from child_env import child_env
 from on_a_terminal import PROMPT, ended, on_a_terminal, started_repl
 from on_a_terminal import run_line as turn
 from pty_screen import environment
+from stalled_terminal import output_stopped, writing_to_stderr
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -312,29 +310,6 @@ def test_a_session_killed_outright_has_its_file_named_once_by_the_next(env: dict
     finally:
         child.close(force=True)
     assert told.exists() and killed.exists()
-
-
-@contextmanager
-def output_stopped(pid: int) -> Iterator[None]:
-    """The terminal of process ``pid`` takes no output while the block runs (flow control, as behind a stalled ssh):
-    every write to it waits, and none of it gets through."""
-    terminal = os.open(f"/proc/{pid}/fd/2", os.O_RDWR | os.O_NOCTTY)
-    try:
-        termios.tcflow(terminal, termios.TCOOFF)
-        yield
-    finally:
-        with contextlib.suppress(termios.error):  # hung up meanwhile
-            termios.tcflow(terminal, termios.TCOON)
-        os.close(terminal)
-
-
-def writing_to_stderr(pid: int) -> int:
-    """How many threads of process ``pid`` wait in a write to its stderr now (Linux's /proc/PID/task/*/syscall)."""
-    waiting = 0
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            waiting += (task / "syscall").read_text().split()[:2] == ["1", "0x2"]
-    return waiting
 
 
 def test_the_apps_file_is_named_by_the_next_session_when_its_terminal_took_nothing_more(
