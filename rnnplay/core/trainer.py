@@ -23,7 +23,6 @@ checkpoint saved at any moment holds a whole number of steps.
 from __future__ import annotations
 
 import math
-import threading
 import time
 import timeit
 from collections.abc import Callable, Iterator
@@ -52,6 +51,7 @@ from rnnplay.core.optim import (
     warmed_up_lr,
 )
 from rnnplay.core.saved_counts import saved_counts
+from rnnplay.core.stop_flag import StopFlag
 from rnnplay.core.train_config import TrainConfig
 from rnnplay.core.train_events import (
     Event,
@@ -119,12 +119,13 @@ class Trainer:
         self._started: float | None = None  # perf_counter() when run() began
         self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
         self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
-        self._stop = threading.Event()
+        self._stop = StopFlag()
 
     # -- control -------------------------------------------------------------------
-    def stop(self) -> None:
-        """Ask :meth:`run` to finish after the current step, or before its first (thread- and signal-safe)."""
-        self._stop.set()
+    def stop(self) -> bool:
+        """Ask :meth:`run` to finish after the current step, or before its first (thread- and signal-safe); whether
+        it has begun a step (False: it makes none)."""
+        return self._stop.set()
 
     @property
     def stopping(self) -> bool:
@@ -292,7 +293,7 @@ class Trainer:
         self._started = window_start = time.perf_counter()
         window_chars = steps_done = 0
         last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
-        while not self._budget_done() and not self._stop.is_set():
+        while not self._budget_done() and self._stop.begin(first=steps_done == 0):
             result = self.train_step()
             yield from (NoteEvent(self.step, note) for note in parallel_step.take_notes())  # fewer worker threads
             steps_done += 1
