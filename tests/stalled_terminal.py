@@ -37,9 +37,9 @@ def waits_in(pid: int) -> list[list[str]]:
     return calls
 
 
-def writing_to_stderr(pid: int) -> int:
-    """How many threads of process ``pid`` wait in a write to its stderr now."""
-    return sum(call[:2] == [WRITE, "0x2"] for call in waits_in(pid))
+def writing_to(pid: int, fd: int = 2) -> int:
+    """How many threads of process ``pid`` wait in a write to its file descriptor ``fd`` (stderr) now."""
+    return sum(call[:2] == [WRITE, hex(fd)] for call in waits_in(pid))
 
 
 def main_thread_blocked(pid: int) -> bool:

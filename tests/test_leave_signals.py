@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from child_env import child_env
-from on_a_terminal import STARTED, on_a_terminal
+from on_a_terminal import PROMPT, STARTED, on_a_terminal
 from plugin_fixtures import pip_install_fixtures
-from stalled_terminal import main_thread_blocked, output_stopped, writing_to_stderr
+from stalled_terminal import main_thread_blocked, output_stopped, writing_to
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -108,23 +108,28 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
     assert [p.name for p in library.glob("*.npz")] == [f"{small_file.stem}.npz"] and not list(library.glob("*.lock"))
 
 
+@pytest.mark.parametrize("front", ["tui", "repl"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_the_app_leaves_on_a_signal_while_its_terminal_takes_no_output(signum: signal.Signals, tmp_path: Path,
-                                                                      small_file: Path) -> None:
-    """A stalled ssh: the terminal takes nothing more, Textual's writer waits in its write, and the app's loop waits
-    behind it (its writer's queue full). The signal was not acted on until the terminal read again or hung up. Now
-    the app leaves all the same, the training saved, the conversation's file written and left for the next session
-    to name (its farewell reached no one)."""
+def test_a_signal_leaves_while_the_terminal_takes_no_output(front: str, signum: signal.Signals, tmp_path: Path,
+                                                            small_file: Path) -> None:
+    """A stalled ssh: the terminal takes nothing more. In the app, Textual's writer waits in its write and the loop
+    behind it (the writer's queue full); in the REPL, a turn's write waits, the turn cannot hear that it is to stop,
+    and the REPL's own line saying so waits behind it. The signal was not acted on until the terminal read again or
+    hung up. Now each leaves all the same: the training saved, the conversation's file written and left for the
+    next session to name (the farewell reached no one)."""
     library = tmp_path / "data" / "rnnplay" / "models"
     conversations = tmp_path / "data" / "rnnplay" / "conversations"
-    with on_a_terminal([], environment(tmp_path)) as (proc, master, _):
+    ready = STARTED if front == "tui" else PROMPT
+    with on_a_terminal([front], environment(tmp_path), ready=ready) as (proc, master, _):
         os.write(master, b"to be\r")
         wait_for(lambda: any(conversations.glob("unsaved-*.md")), "the turn kept", TIMEOUT)
         os.write(master, f"/train {small_file} from=new hidden=8 time=120 checkpoint_every=20\r".encode())
         wait_for(lambda: any(library.glob("*.npz")), "the training's first checkpoint (steps made)", TIMEOUT)
+        os.write(master, b"/set length 100000\r")
         with output_stopped(proc.pid):
-            wait_for(lambda: writing_to_stderr(proc.pid) and main_thread_blocked(proc.pid),
-                     "the app's loop to wait behind its writer", TIMEOUT)
+            os.write(master, b"whether\r")  # a long turn, drawn by the app's writer, written by the REPL's turn
+            wait_for(lambda: writing_to(proc.pid) and main_thread_blocked(proc.pid) if front == "tui"
+                     else writing_to(proc.pid, 1), "the front end to wait on the terminal", TIMEOUT)
             proc.send_signal(signum)
             assert proc.wait(TIMEOUT) == 128 + signum  # the terminal still takes nothing
     assert [p.name for p in library.glob("*.npz")] == [f"{small_file.stem}.npz"] and not list(library.glob("*.lock"))

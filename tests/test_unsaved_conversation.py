@@ -23,7 +23,7 @@ from child_env import child_env
 from on_a_terminal import PROMPT, ended, on_a_terminal, started_repl
 from on_a_terminal import run_line as turn
 from pty_screen import environment
-from stalled_terminal import output_stopped, writing_to_stderr
+from stalled_terminal import output_stopped, writing_to
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -322,7 +322,7 @@ def test_the_apps_file_is_named_by_the_next_session_when_its_terminal_took_nothi
         os.write(master, b"/set length 100000\r")
         with output_stopped(proc.pid):
             os.write(master, b"whether\r")  # the turn runs, and its drawing waits
-            wait_for(lambda: writing_to_stderr(proc.pid), "the app's drawing to wait", TIMEOUT)
+            wait_for(lambda: writing_to(proc.pid), "the app's drawing to wait", TIMEOUT)
             proc.send_signal(signal.SIGTERM)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, master)  # the terminal gone, its master end closed (the helper closes /dev/null instead)
@@ -386,7 +386,7 @@ def test_the_apps_farewell_is_said_when_giving_the_terminal_back_hangs(env: dict
         since = len(reader.chunks)
         with output_stopped(proc.pid):
             proc.send_signal(signal.SIGTERM)
-            wait_for(lambda: writing_to_stderr(proc.pid) >= 2 or proc.poll() is not None,
+            wait_for(lambda: writing_to(proc.pid) >= 2 or proc.poll() is not None,
                      "a second write waiting behind the app's own", TIMEOUT)
         assert proc.wait(TIMEOUT) == 128 + signal.SIGTERM
         kept = wait_for(lambda: re.search(KEPT, reader.shown(since)), "the farewell naming the file", TIMEOUT)

@@ -248,7 +248,7 @@ class Runner:
         job.run.trainer.stop()
         assert job.thread is not None
         give_up = time.monotonic() + 120
-        while job.thread.is_alive() and time.monotonic() < give_up:
+        while job.thread.is_alive() and not job.abandoned and time.monotonic() < give_up:  # left by another close
             if job.watch.stalled():
                 self._leave_behind(job)
                 return

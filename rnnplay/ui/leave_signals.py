@@ -152,7 +152,7 @@ def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
 
 class Leaving:
     """The app's SIGTERM and SIGHUP (and a terminal gone): ``leave(signum)`` called once, on a thread of its own,
-    whatever the app's loop is doing.
+    whatever the app's loop is doing (the REPL's watchdog is started the same way: ``rnnplay.ui.cli.cmd_repl``).
 
     The loop cannot be relied on to hear a signal: while the terminal takes no output (a stalled ssh, a pty whose
     other end nobody reads), Textual's writer thread blocks in its write, its queue fills, and the loop blocks on
