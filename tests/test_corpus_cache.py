@@ -207,7 +207,9 @@ def test_a_prune_in_another_pid_namespace_leaves_a_live_build_alone(tmp_path: Pa
 
 def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None:
     """A REPL held every text it had trained on until it left: `corpus cache` listed them all as in use, and no
-    prune could free them. Now a text is held while its training runs (never pruned then), and let go after."""
+    prune could free them. Now a text is held while its training runs (never pruned then), and let go after. Each
+    /stop comes once a periodic checkpoint shows that steps were made (a training stopped before its first saves
+    nothing)."""
     first, second = big(tmp_path / "a.txt"), big(tmp_path / "b.txt", LINE.upper())
     repl = subprocess.Popen([sys.executable, "-m", "rnnplay", "repl"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -224,17 +226,21 @@ def test_a_session_lets_a_text_go_once_its_training_ends(tmp_path: Path) -> None
         return next((line for line in listed.splitlines() if line.endswith(f" {path}")), "")
 
     try:
-        send(f"/train {first} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 out=a.npz")
+        send(f"/train {first} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 checkpoint_every=100 "
+             "out=a.npz")
         wait_for(lambda: "in use" in row(first), "the first text held while it trains", 120)
         pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
         assert f"in use {first}" in squeezed(pruned) and "nothing to remove" in pruned, pruned
+        wait_for(lambda: (tmp_path / "a.npz").exists(), "the first training's first checkpoint", 120)
         send("/stop")
         wait_for(lambda: "unchanged" in row(first), "the first text let go once its training ended", 120)
-        send(f"/train {second} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 out=b.npz")
+        send(f"/train {second} from=new hidden=8 layers=1 batch=2 seq=8 steps=100000 checkpoint_every=100 "
+             "out=b.npz")
         wait_for(lambda: "in use" in row(second), "the second text held while it trains", 120)
         pruned = rnnplay(tmp_path, "corpus", "cache", "--prune", "--all").stdout
         assert f"removed 4.2 MB unchanged {first}" in squeezed(pruned), pruned
         assert f"kept 4.2 MB in use {second}" in squeezed(pruned) and "freed 4.2 MB" in pruned, pruned
+        wait_for(lambda: (tmp_path / "b.npz").exists(), "the second training's first checkpoint", 120)
         send("/stop")
         _, err = repl.communicate(timeout=120)
     finally:

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 from child_env import child_env
-from on_a_terminal import STARTED, on_a_terminal
+from on_a_terminal import PROMPT, STARTED, on_a_terminal
 from plugin_fixtures import pip_install_fixtures
+from stalled_terminal import main_thread_blocked, output_stopped, writing_to
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
 from rnnplay.models.bundled import load_model
+from rnnplay.session.recovery_folder import look_over
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 
@@ -104,6 +106,36 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
         wait_for(lambda: b"it does not stop: the sampler 'pause' from rnnplay-wild never checks for a stop; left "
                  b"without it" in reader.shown(), "the farewell on the shell's screen, naming the plugin", TIMEOUT)
     assert [p.name for p in library.glob("*.npz")] == [f"{small_file.stem}.npz"] and not list(library.glob("*.lock"))
+
+
+@pytest.mark.parametrize("front", ["tui", "repl"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_leaves_while_the_terminal_takes_no_output(front: str, signum: signal.Signals, tmp_path: Path,
+                                                            small_file: Path) -> None:
+    """A stalled ssh: the terminal takes nothing more. In the app, Textual's writer waits in its write and the loop
+    behind it (the writer's queue full); in the REPL, a turn's write waits, the turn cannot hear that it is to stop,
+    and the REPL's own line saying so waits behind it. The signal was not acted on until the terminal read again or
+    hung up. Now each leaves all the same: the training saved, the conversation's file written and left for the
+    next session to name (the farewell reached no one)."""
+    library = tmp_path / "data" / "rnnplay" / "models"
+    conversations = tmp_path / "data" / "rnnplay" / "conversations"
+    ready = STARTED if front == "tui" else PROMPT
+    with on_a_terminal([front], environment(tmp_path), ready=ready) as (proc, master, _):
+        os.write(master, b"to be\r")
+        wait_for(lambda: any(conversations.glob("unsaved-*.md")), "the turn kept", TIMEOUT)
+        os.write(master, f"/train {small_file} from=new hidden=8 time=120 checkpoint_every=20\r".encode())
+        wait_for(lambda: any(library.glob("*.npz")), "the training's first checkpoint (steps made)", TIMEOUT)
+        os.write(master, b"/set length 100000\r")
+        with output_stopped(proc.pid):
+            os.write(master, b"whether\r")  # a long turn, drawn by the app's writer, written by the REPL's turn
+            wait_for(lambda: writing_to(proc.pid) and main_thread_blocked(proc.pid) if front == "tui"
+                     else writing_to(proc.pid, 1), "the front end to wait on the terminal", TIMEOUT)
+            proc.send_signal(signum)
+            assert proc.wait(TIMEOUT) == 128 + signum  # the terminal still takes nothing
+    assert [p.name for p in library.glob("*.npz")] == [f"{small_file.stem}.npz"] and not list(library.glob("*.lock"))
+    assert load_model(library / f"{small_file.stem}.npz").meta["training"]["step"] > 0
+    unnamed = look_over(conversations)
+    assert len(unnamed) == 1 and "```text\nto be\n```" in unnamed[0].read_text()
 
 
 def test_after_a_leave_signal_a_second_one_stays_ignored_until_the_exit() -> None:

@@ -478,6 +478,23 @@ def test_a_training_stopped_before_its_first_step_saves_nothing(session: Session
     assert session.model_name == "tiny.npz"
 
 
+def test_a_stop_before_the_first_step_says_in_one_line_that_nothing_is_saved(
+        session: Session, rec: Recorder, tmp_path: Path, data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/stop before the training's thread takes its first step (here it gives way to a continuation being written,
+    as while a turn streams): it said "stopping after this step; the checkpoint goes to …", then that nothing was
+    saved."""
+    monkeypatch.setattr(training_job, "GIVE_WAY_SECONDS", TIMEOUT)
+    session.generation.steps_may_run.clear()  # a continuation being written: the first step waits for it
+    session.submit(f"/train {write_corpus(tmp_path)} steps=50")
+    session.submit("/stop")
+    session.generation.steps_may_run.set()  # the continuation done
+    ended = finish(session, rec)
+    assert (ended.reason, ended.step, ended.path) == ("stopped", 0, None)
+    said = [m for m in rec.messages("info") if "saved" in m or "stopping" in m]
+    assert said == ["training stopped before its first step, so nothing is saved; tiny.npz is loaded, as before"]
+    assert session.model_name == "tiny.npz" and not list(data_home.rglob("*.npz"))
+
+
 def test_train_refuses_a_bad_corpus_in_one_line(session: Session, rec: Recorder, tmp_path: Path) -> None:
     session.submit(f"/train {tmp_path / 'missing.txt'}")
     session.submit(f"/train {tmp_path} stesp=10")

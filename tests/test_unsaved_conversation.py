@@ -8,17 +8,14 @@ screen. The app and the REPL run as a user starts them, in pseudo-terminals.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import re
 import signal
 import subprocess
 import sys
-import termios
 import time
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,7 @@ from child_env import child_env
 from on_a_terminal import PROMPT, ended, on_a_terminal, started_repl
 from on_a_terminal import run_line as turn
 from pty_screen import environment
+from stalled_terminal import output_stopped, writing_to
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -314,29 +312,6 @@ def test_a_session_killed_outright_has_its_file_named_once_by_the_next(env: dict
     assert told.exists() and killed.exists()
 
 
-@contextmanager
-def output_stopped(pid: int) -> Iterator[None]:
-    """The terminal of process ``pid`` takes no output while the block runs (flow control, as behind a stalled ssh):
-    every write to it waits, and none of it gets through."""
-    terminal = os.open(f"/proc/{pid}/fd/2", os.O_RDWR | os.O_NOCTTY)
-    try:
-        termios.tcflow(terminal, termios.TCOOFF)
-        yield
-    finally:
-        with contextlib.suppress(termios.error):  # hung up meanwhile
-            termios.tcflow(terminal, termios.TCOON)
-        os.close(terminal)
-
-
-def writing_to_stderr(pid: int) -> int:
-    """How many threads of process ``pid`` wait in a write to its stderr now (Linux's /proc/PID/task/*/syscall)."""
-    waiting = 0
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            waiting += (task / "syscall").read_text().split()[:2] == ["1", "0x2"]
-    return waiting
-
-
 def test_the_apps_file_is_named_by_the_next_session_when_its_terminal_took_nothing_more(
         env: dict[str, str], tmp_path: Path, tiny_path: Path) -> None:
     """A terminal that takes nothing more (a stalled ssh) while a turn streams, then SIGTERM, then the terminal gone:
@@ -347,7 +322,7 @@ def test_the_apps_file_is_named_by_the_next_session_when_its_terminal_took_nothi
         os.write(master, b"/set length 100000\r")
         with output_stopped(proc.pid):
             os.write(master, b"whether\r")  # the turn runs, and its drawing waits
-            wait_for(lambda: writing_to_stderr(proc.pid), "the app's drawing to wait", TIMEOUT)
+            wait_for(lambda: writing_to(proc.pid), "the app's drawing to wait", TIMEOUT)
             proc.send_signal(signal.SIGTERM)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, master)  # the terminal gone, its master end closed (the helper closes /dev/null instead)
@@ -411,7 +386,7 @@ def test_the_apps_farewell_is_said_when_giving_the_terminal_back_hangs(env: dict
         since = len(reader.chunks)
         with output_stopped(proc.pid):
             proc.send_signal(signal.SIGTERM)
-            wait_for(lambda: writing_to_stderr(proc.pid) >= 2 or proc.poll() is not None,
+            wait_for(lambda: writing_to(proc.pid) >= 2 or proc.poll() is not None,
                      "a second write waiting behind the app's own", TIMEOUT)
         assert proc.wait(TIMEOUT) == 128 + signal.SIGTERM
         kept = wait_for(lambda: re.search(KEPT, reader.shown(since)), "the farewell naming the file", TIMEOUT)

@@ -36,6 +36,10 @@ from rnnplay.core.vocab import Vocab, count_ids
 EVAL_LOGITS = 1 << 20  # logits in one chunk of Model.evaluate: the batch's streams x time steps x vocabulary
 
 States = list[State]
+# (inputs, targets, carried states, dropout RNG or None) -> (mean loss, gradients, carried-out states):
+# Model.loss_and_grads by default; a data-parallel run passes its workers' instead (the trainer's ``gradients``).
+GradientFn = Callable[[np.ndarray, np.ndarray, States, "np.random.Generator | None"],
+                      tuple[float, dict[str, np.ndarray], States]]
 
 
 class Model:

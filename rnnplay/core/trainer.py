@@ -26,7 +26,7 @@ import math
 import threading
 import time
 import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -40,7 +40,7 @@ from rnnplay.core.data import StreamBatcher
 from rnnplay.core.dropout import Dropout
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import sample_text
-from rnnplay.core.model import Model, States
+from rnnplay.core.model import GradientFn, Model, States
 from rnnplay.core.optim import (
     Optimizer,
     Update,
@@ -52,6 +52,7 @@ from rnnplay.core.optim import (
     warmed_up_lr,
 )
 from rnnplay.core.saved_counts import saved_counts
+from rnnplay.core.stop_flag import StopFlag
 from rnnplay.core.train_config import TrainConfig
 from rnnplay.core.train_events import (
     Event,
@@ -76,12 +77,6 @@ PROBE_RUNS = 2
 # The most of a --time budget the final validation may take; when the whole validation text would take longer,
 # it reads the part that fits, so a short budget still trains.
 VALIDATION_SHARE = 0.25
-
-
-# (inputs, targets, carried states, dropout RNG or None) -> (mean loss, gradients, carried-out states):
-# Model.loss_and_grads by default; a data-parallel run passes its workers' instead.
-GradientFn = Callable[[np.ndarray, np.ndarray, States, "np.random.Generator | None"],
-                      tuple[float, dict[str, np.ndarray], States]]
 
 
 @dataclass
@@ -119,14 +114,15 @@ class Trainer:
         self._started: float | None = None  # perf_counter() when run() began
         self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
         self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self.before_step: tuple[dict[str, Any], Any] | None = None  # a step's data position and RNG as it began
         self.committing = threading.Lock()  # held while a step is applied: a save from another thread waits
 
     # -- control -------------------------------------------------------------------
-    def stop(self) -> None:
-        """Ask :meth:`run` to finish after the current step, or before its first (thread- and signal-safe)."""
-        self._stop.set()
+    def stop(self) -> bool:
+        """Ask :meth:`run` to finish after the current step, or before its first (thread- and signal-safe); whether
+        it has begun a step (False: it makes none)."""
+        return self._stop.set()
 
     @property
     def stopping(self) -> bool:
@@ -294,7 +290,7 @@ class Trainer:
         self._started = window_start = time.perf_counter()
         window_chars = steps_done = 0
         last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
-        while not self.budget_done() and not self._stop.is_set():
+        while not self.budget_done() and self._stop.begin(first=steps_done == 0):
             result = self.train_step()
             yield from (NoteEvent(self.step, note) for note in parallel_step.take_notes())  # fewer worker threads
             steps_done += 1

@@ -1,19 +1,17 @@
 """The session's training job: a run in a background thread, its events forwarded, its checkpoints kept.
 
-:class:`Runner`, a collaborator of :class:`~rnnplay.session.session.Session`, starts at
-most one :class:`TrainingJob` at a time. The training thread owns the model's weights
-while it takes a step (the session's ``model_lock``), so generation copies them under
-that lock (:meth:`Session.snapshot`). The trainer's events are forwarded as they are
-(see :mod:`rnnplay.session.events`), and the checkpoint is saved (or rescued) when the
-run ends, however it ends.
+:class:`Runner`, a collaborator of :class:`~rnnplay.session.session.Session`, starts at most one
+:class:`TrainingJob` at a time. The training thread owns the model's weights while it takes a step (the session's
+``model_lock``), so generation copies them under that lock (:meth:`Session.snapshot`). The trainer's events are
+forwarded as they are (see :mod:`rnnplay.session.events`), and the checkpoint is saved (or rescued) when the run
+ends, however it ends.
 
-A continuation comes first: while one is being written (or a /compare, /score or
-inspection runs), the training waits before its next step, for at most
-GIVE_WAY_SECONDS, then takes one step and waits again. The step in progress finishes
-beside it. Both at once share the cores and the interpreter's lock, and the continuation
-the user is reading would slow to a tenth of its speed (docs/performance.md). A continuation
-that has gone quiet (a plugin's sampler that hangs) is not waited for. A step that does not
-return (a plugin's cell) is noticed and named (:mod:`rnnplay.session.step_watch`).
+A continuation comes first: while one is being written (or a /compare, /score or inspection runs), the training
+waits before its next step, for at most GIVE_WAY_SECONDS, then takes one step and waits again. The step in progress
+finishes beside it. Both at once share the cores and the interpreter's lock, and the continuation the user is
+reading would slow to a tenth of its speed (docs/performance.md). A continuation that has gone quiet (a plugin's
+sampler that hangs) is not waited for. A step that does not return (a plugin's cell) is noticed and named
+(:mod:`rnnplay.session.step_watch`).
 """
 
 from __future__ import annotations
@@ -84,6 +82,7 @@ class TrainingJob:
     first_step: int = 0
     last_saved: tuple[Path, int] | None = None  # where and at which step the run was last saved
     abandoned: bool = False  # the session left while a step had not returned
+    none_said: bool = False  # /stop came before the first step and said that nothing is saved
 
     @property
     def alive(self) -> bool:
@@ -92,6 +91,10 @@ class TrainingJob:
     def made_a_step(self) -> bool:
         """Whether a step of the run went through (one given up as non-finite is not): else it saves nothing."""
         return self.run.trainer.step - self.first_step > self.run.trainer.bad_steps
+
+    def before_kept(self) -> str:
+        """What is loaded when the run saves nothing: the model before it ('tiny.npz is loaded, as before')."""
+        return f"{printable(self.before[2])} is loaded, as before" if self.before[0] else "no model is loaded"
 
 
 class Runner:
@@ -227,9 +230,11 @@ class Runner:
         job = self.job
         if job is None or not job.alive:
             raise RnnplayError("no model is training; /train FILE starts one")
-        job.run.trainer.stop()
+        job.none_said = not (job.run.trainer.stop() or job.made_a_step())  # no step comes now: nothing is saved
         if job.watch.stalled():
             self.session.warn(job.watch.line())
+        elif job.none_said:
+            self.session.info(f"training stopped before its first step, so nothing is saved; {job.before_kept()}")
         else:
             self.session.info(f"stopping after this step; the checkpoint goes to {job.out}")
 
@@ -242,7 +247,7 @@ class Runner:
         job.run.trainer.stop()
         assert job.thread is not None
         give_up = time.monotonic() + 120
-        while job.thread.is_alive() and time.monotonic() < give_up:
+        while job.thread.is_alive() and not job.abandoned and time.monotonic() < give_up:  # left by another close
             if job.watch.stalled():
                 self._leave_behind(job)
                 return
@@ -278,8 +283,8 @@ class Runner:
         if job.made_a_step() or s.model is not job.run.model:
             return
         s.set_model(*job.before)
-        kept = f"{printable(s.model_name)} is loaded, as before" if s.model is not None else "no model is loaded"
-        s.info(f"no step of the training went through, so nothing was saved; {kept}")
+        if not job.none_said:
+            s.info(f"no step of the training went through, so nothing was saved; {job.before_kept()}")
 
     def _forward(self, job: TrainingJob) -> TrainingEnded:
         """Run the job (on its Ray workers, if it has any) until it ends; how it ended."""

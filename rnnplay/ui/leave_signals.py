@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import queue
 import select
 import signal
 import sys
@@ -149,20 +150,44 @@ def on_leave_signals(leave: Callable[[int], None]) -> Iterator[None]:
                 signal.signal(sig, handler)
 
 
-def leave_through_loop(loop: asyncio.AbstractEventLoop, leave: Callable[[int], None]) -> None:
-    """In the running ``loop`` (the app's): SIGTERM or SIGHUP calls ``leave(signum)`` in the loop, however busy.
+class Leaving:
+    """The app's SIGTERM and SIGHUP (and a terminal gone): ``leave(signum)`` called once, on a thread of its own,
+    whatever the app's loop is doing (the REPL's watchdog is started the same way: ``rnnplay.ui.cli.cmd_repl``).
 
-    asyncio hears a signal as a byte on its loop's self-pipe, and a thread that hands the loop work writes a
-    byte there too: a paste typed key by key without bracketed paste (a hundred thousand keys from the
-    terminal driver's thread) fills that pipe, the signal's byte is dropped and the signal lost. So the
-    Python handler, which asyncio leaves as a no-op, hands the signal over as well: it runs in the main
-    thread whatever the pipe holds. ``leave`` may be called twice and must act once. Only the main thread
-    can set handlers: elsewhere (a test driving the app from a thread) this does nothing.
+    The loop cannot be relied on to hear a signal: while the terminal takes no output (a stalled ssh, a pty whose
+    other end nobody reads), Textual's writer thread blocks in its write, its queue fills, and the loop blocks on
+    that queue until the terminal reads or hangs up. Nor can its self-pipe: a paste typed key by key without
+    bracketed paste (a hundred thousand keys from the terminal driver's thread) fills it, and the signal's byte
+    is dropped. The Python handler runs in the main thread all the same (a blocked lock or write is interrupted
+    for it), and it only puts the signal on a queue (``SimpleQueue.put`` may be called from a signal handler);
+    the thread started here, waiting on that queue, calls ``leave`` with the first signal put there.
     """
-    for sig in heard():
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, leave, sig)  # wakes the loop through its self-pipe when the byte fits
-            signal.signal(sig, lambda signum, _frame: loop.call_soon_threadsafe(leave, signum))
+
+    def __init__(self, leave: Callable[[int], None]) -> None:
+        self._signals: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        threading.Thread(target=self._wait, args=(leave,), name="rnnplay-leaving", daemon=True).start()
+
+    def _wait(self, leave: Callable[[int], None]) -> None:
+        signum = self._signals.get()
+        if signum is not None:
+            leave(signum)
+
+    def ask(self, signum: int) -> None:
+        """Leave on ``signum``: from any thread or a signal handler; only the first ask counts."""
+        self._signals.put(signum)
+
+    def close(self) -> None:
+        """The app has left without a signal: the thread ends, and an ask from now on does nothing."""
+        self._signals.put(None)
+
+    def hear(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGTERM and SIGHUP asked for from now on, while ``loop`` (the app's) runs. Its handler for them only
+        sets the wakeup fd, which wakes the main thread when the signal reached another one. Only the main thread
+        can set handlers: elsewhere (a test driving the app from a thread) this does nothing."""
+        for sig in heard():
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.ask, sig)
+                signal.signal(sig, lambda signum, _frame: self.ask(signum))
 
 
 def hung_up(fd: int) -> bool:

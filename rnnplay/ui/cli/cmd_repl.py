@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from typing import TYPE_CHECKING
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.ui.cli import model_command, require_stdin
 from rnnplay.ui.event_text import EventText
+
+if TYPE_CHECKING:
+    from rnnplay.session.session import Session
+    from rnnplay.ui.leave_signals import Farewell
 
 ORDER = 2
 EXAMPLES = '''\
@@ -28,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
-    from rnnplay.ui.leave_signals import Farewell, leave_now
+    from rnnplay.ui.leave_signals import Farewell, Leaving, leave_now
     from rnnplay.ui.repl.app import Repl
     from rnnplay.ui.repl.typeahead import paste_end_seconds
 
@@ -42,15 +48,35 @@ def run(args: argparse.Namespace) -> int:
         session.greet()
         stop()
     repl = Repl(session)
+    saying = Farewell(session.generation.recovery.said)
+    leaving = Leaving(lambda signum: leave_if_stuck(session, saying, signum))  # from a leaving signal on
+    repl.told = leaving.ask
     if not repl.piped:  # a conversation at a terminal kept in its recovery file as it goes (a crash loses none)
         session.generation.recovery.follow()
     code = repl.run()
+    leaving.close()  # no signal came: no watchdog (one that came keeps watching until the exit)
     if not repl.piped or repl.behind:  # a script's stdout holds its turns, unless one was left unfinished
         kept = session.generation.keep_unsaved()  # a conversation not saved, to a recovery file
-        Farewell(session.generation.recovery.said).say([kept] if kept else [])  # the terminal may be gone
+        saying.say([kept] if kept else [])  # the terminal may be gone
     if repl.behind:  # a plugin's thread that never returns: the interpreter's exit would wait on it
         leave_now(code)
     return code
+
+
+def leave_if_stuck(session: Session, saying: Farewell, signum: int) -> None:
+    """The REPL's watchdog, from a SIGTERM or SIGHUP on: while its terminal takes no output (a stalled ssh), a turn's
+    write and then the REPL's own wait there until the terminal reads. Should the process still be here once a
+    turn told to stop has had its time, close the session (a training saves), give the REPL as long again to leave
+    by itself, then keep the conversation in its recovery file and end the process (its farewell said where the
+    terminal takes it: else the next session names the file)."""
+    from rnnplay.session.stall_watch import STOP_GRACE
+    from rnnplay.ui.leave_signals import exit_code
+
+    time.sleep(2 * STOP_GRACE)
+    session.close()
+    time.sleep(STOP_GRACE)
+    kept = session.generation.keep_unsaved()
+    saying.say_then_exit([kept] if kept else [], exit_code(signum), STOP_GRACE)
 
 
 def require_terminal_output() -> None:

@@ -139,6 +139,7 @@ class Repl(TerminalOutput):
         self.behind = False  # run() left a turn or a training step that never returned
         self.errors = 0  # error lines shown so far
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
+        self.told: Callable[[int], None] = lambda signum: None  # of a leaving signal, as it comes (a watchdog)
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
         session.keys_help = KEYS
         session.subscribe(self.render)
@@ -266,6 +267,7 @@ class Repl(TerminalOutput):
     def leave_on_signal(self, signum: int) -> None:
         """SIGTERM or SIGHUP (in the main thread): stop the turn and leave as Ctrl+D does, so that
         ``run`` closes the session and a training saves its checkpoint."""
+        self.told(signum)
         self.left_by = signum
         self.session.cancel()
         if self.piped:  # a blocking read of the pipe: only an exception ends it

@@ -9,6 +9,7 @@ class per kind of event (:mod:`rnnplay.ui.tui.messages`); each kind has its own 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import threading
@@ -41,7 +42,7 @@ from rnnplay.session.events import (
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
 from rnnplay.ui.event_text import EventText
-from rnnplay.ui.leave_signals import Farewell, exit_code, hung_up, leave_through_loop
+from rnnplay.ui.leave_signals import Farewell, Leaving, exit_code, hung_up
 from rnnplay.ui.tui.leave_keys import LeaveKeys
 from rnnplay.ui.tui.line_order import LineOrder
 from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, arrived
@@ -110,12 +111,13 @@ class RnnplayApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.leaving = Leaving(self.close_then_leave)  # ended as the app unmounts
         self.session.keys_help = KEYS
         self.unsubscribe = self.session.subscribe(self.queue.put)
         self.show_cards()
         self.session.greet()
         self.query_one(PromptInput).focus()
-        leave_through_loop(asyncio.get_running_loop(), self.leave_on_signal)  # SIGTERM, SIGHUP: as Ctrl+D
+        self.leaving.hear(asyncio.get_running_loop())  # SIGTERM, SIGHUP: as Ctrl+D, even with the loop blocked
         if not self.is_headless and sys.stdin.isatty():
             self.set_interval(HANGUP_CHECK, self.leave_if_hung_up)
 
@@ -125,10 +127,9 @@ class RnnplayApp(App[None]):
             self.leave_on_signal(signal.SIGHUP)
 
     def leave_on_signal(self, signum: int) -> None:
-        """Close the session (a training saves its checkpoint), then exit; a second signal changes nothing."""
-        if self.left_by is None:
-            self.left_by = signum
-            self.close_then_leave(signum)
+        """Close the session (a training saves its checkpoint), then exit (:meth:`close_then_leave`, on the
+        leaving thread); a second signal changes nothing."""
+        self.leaving.ask(signum)
 
     async def on_event(self, event: events.Event) -> None:
         if self.left_by is not None and isinstance(event, events.Key):
@@ -160,16 +161,18 @@ class RnnplayApp(App[None]):
         if isinstance(event, SessionMessage):
             self.farewell.append(event.text)
 
-    @work(thread=True, group="close")
     def close_then_leave(self, signum: int) -> None:
+        """On the leaving thread (:class:`Leaving`), whatever the app's loop is doing."""
+        self.left_by = signum
         self.close_session()
-        # After SIGHUP the terminal is gone and Textual may wait forever to restore it (or the terminal takes
-        # nothing more): the checkpoint is saved, so a process still here a few seconds after exit() was asked
-        # says its farewell, where the terminal takes it, and ends without waiting.
+        # After SIGHUP the terminal is gone and Textual may wait forever to restore it, or the terminal takes
+        # nothing more and the loop is blocked behind Textual's writer: the checkpoint is saved, so a process still
+        # here a few seconds later says its farewell, where the terminal takes it, and ends without waiting.
         watchdog = threading.Timer(EXIT_GRACE, self.saying.say_then_exit, (self.farewell, exit_code(signum), SAY_GRACE))
         watchdog.daemon = True
         watchdog.start()
-        self.call_from_thread(self.exit)
+        with contextlib.suppress(RuntimeError):  # the app has left meanwhile (/quit typed before the signal)
+            self.call_from_thread(self.exit)
 
     def on_resize(self, event: events.Resize) -> None:
         # the new size is the event's: this handler runs before App._on_resize stores it in self.size
@@ -185,6 +188,7 @@ class RnnplayApp(App[None]):
         self.place_side(self.size.width)
 
     def on_unmount(self) -> None:
+        self.leaving.close()
         self.unsubscribe()
         self.close_session()
 
