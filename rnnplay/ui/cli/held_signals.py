@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
+READER_STACK = 256 * 1024  # it reads a pipe, may save the run; the default 8 MiB is address space no check counts
 CATCH_UP_SECONDS = 1.0  # far longer than a live main thread takes to run a handler: a bound, not a wait
 LATE_READ_SECONDS = 0.5  # how long before the reader read a signal its handler may have run (the reader was slow)
 
@@ -55,7 +56,11 @@ class HeldSignals:
             os.close(write)
             return self
         self._pipe = read, write
-        threading.Thread(target=self._hear, args=(read,), name="rnnplay-held-signals", daemon=True).start()
+        try:
+            reader_thread(self._hear, read)
+        except RuntimeError:  # no room for a thread (ulimit -v): signals are heard as before
+            self.__exit__()
+            os.close(read)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -93,6 +98,15 @@ class HeldSignals:
         with self._lock:
             self._owed = True
         self.on_held(signum)
+
+
+def reader_thread(hear: Callable[[int], None], read: int) -> None:
+    """Start the thread that reads the wakeup pipe, on a small stack of its own (the default maps 8 MiB)."""
+    previous = threading.stack_size(READER_STACK)
+    try:
+        threading.Thread(target=hear, args=(read,), name="rnnplay-held-signals", daemon=True).start()
+    finally:
+        threading.stack_size(previous)
 
 
 def main_position() -> tuple[int, int] | None:

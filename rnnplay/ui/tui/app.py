@@ -127,8 +127,7 @@ class RnnplayApp(App[None]):
             self.leave_on_signal(signal.SIGHUP)
 
     def leave_on_signal(self, signum: int) -> None:
-        """Close the session (a training saves its checkpoint), then exit (:meth:`close_then_leave`, on the
-        leaving thread); a second signal changes nothing."""
+        """Close the session (a training saves) and exit, on the leaving thread; a second signal changes nothing."""
         self.leaving.ask(signum)
 
     async def on_event(self, event: events.Event) -> None:
