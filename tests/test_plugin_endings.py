@@ -91,6 +91,9 @@ def test_the_line_comes_before_the_exit_is_seen(hard: str, code: int, ending_sit
                 os.kill(pid, signal.SIGCONT)
         later = proc.stderr.read()  # what the watcher writes once let go: nothing more
     assert ended == code
-    assert said.decode().startswith("rnnplay: error: the process ended while importing plugin rnnplay-exit-import "
-                                    "(entry point fault), with no error to show"), said
-    assert said.count(b"\n") == 1 and later == b"", (said, later)
+    # the gate holds the import: on a busy machine past the 3 s after which a slow plugin is named, a line of its own
+    lines = [line for line in said.decode().splitlines(keepends=True)
+             if not line.startswith("rnnplay: warning: still importing plugin rnnplay-exit-import after ")]
+    assert len(lines) == 1 and later == b"", (said, later)
+    assert lines[0].startswith("rnnplay: error: the process ended while importing plugin rnnplay-exit-import "
+                               "(entry point fault), with no error to show"), said
