@@ -60,11 +60,11 @@ def load_history(path: Path | None = None, limit: int = MAX_ENTRIES, exact: bool
     return entries[-limit:]
 
 
-def append_history(entry: str, path: Path | None = None) -> None:
-    """Add one entry; a history that cannot be written is skipped without a word (it is a convenience)."""
+def append_history(entry: str, path: Path | None = None) -> str | None:
+    """Add one entry; None when it was kept, else why not (the entry is skipped: a history is a convenience)."""
     path = path or history_path()
     if path is None or not entry.strip():
-        return
+        return None
     stamp = datetime.datetime.now().isoformat(sep=" ", timespec="seconds")
     text = f"\n# {stamp}\n" + "".join(f"+{line}\n" for line in entry.split("\n"))
     try:
@@ -75,8 +75,29 @@ def append_history(entry: str, path: Path | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with regular_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT) as f:
             f.write(data)
-    except OSError:
-        pass
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
+def unwritable(path: Path) -> str | None:
+    """Why entries could not be added to the history file ``path`` (None: they can), found without writing one:
+    the file itself, or, before it exists, the nearest folder above it that does."""
+    if not path.exists():
+        folder = next((p for p in path.parents if p.exists()), None)
+        ok = folder is not None and folder.is_dir() and os.access(folder, os.W_OK | os.X_OK, effective_ids=True)
+        return None if ok else f"the folder {folder} cannot be written"
+    try:
+        with regular_file(path, os.O_WRONLY | os.O_APPEND):
+            return None
+    except OSError as err:
+        return err.strerror or str(err)
+
+
+def not_kept(path: Path, reason: str) -> str:
+    """The one warning line for a history file that cannot be written."""
+    return (f"the input history will not be kept: cannot write {path} ({reason}); make it writable, or set "
+            "RNNPLAY_HISTORY_FILE to a file you can write (RNNPLAY_NOHISTORY=1 keeps none)")
 
 
 @contextlib.contextmanager

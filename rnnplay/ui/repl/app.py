@@ -120,8 +120,8 @@ class Repl(TerminalOutput):
         out = stdout or sys.stdout
         self.prompt_text, continuation = prompts(getattr(out, "encoding", None))
         prompt: PromptSession[str] = PromptSession(
-            history=history or default_history(), completer=SlashCompleter(session), complete_while_typing=True,
-            input=DummyInput() if self.piped else input, output=output, key_bindings=self._key_bindings(),
+            history=history or default_history(session.warn), completer=SlashCompleter(session), output=output,
+            complete_while_typing=True, input=DummyInput() if self.piped else input, key_bindings=self._key_bindings(),
             prompt_continuation=continuation, enable_suspend=True,  # Ctrl+Z at the prompt: the shell's job control
         )
         prompt.default_buffer.on_text_changed += bound_undo

@@ -11,7 +11,7 @@ until a line ends with three double quotes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from prompt_toolkit.buffer import Buffer
@@ -22,7 +22,7 @@ from prompt_toolkit.history import History, InMemoryHistory
 from rnnplay.core.errors import RnnplayError
 from rnnplay.plugins.slash import command_table, complete_line
 from rnnplay.session.session import Session
-from rnnplay.ui.history import append_history, history_path, load_history
+from rnnplay.ui.history import append_history, history_path, load_history, not_kept, unwritable
 
 PROMPT, CONTINUATION = "› ", "… "
 PLAIN_PROMPT, PLAIN_CONTINUATION = "> ", ". "  # where the terminal's encoding holds no "›" (Latin-1, ASCII)
@@ -59,17 +59,27 @@ class SlashCompleter(Completer):
 
 
 class SharedHistory(History):
-    """prompt-toolkit's view of the history file the app shares (:mod:`rnnplay.ui.history` reads and writes it)."""
+    """prompt-toolkit's view of the history file the app shares (:mod:`rnnplay.ui.history` reads and writes it).
 
-    def __init__(self, path: Path) -> None:
+    A file that cannot be written is said once, by ``warn``: as the prompt first loads the history, or at the first
+    entry that could not be added (a disk gone full); the REPL works on without it."""
+
+    def __init__(self, path: Path, warn: Callable[[str], object] | None = None) -> None:
         super().__init__()
         self.path = path
+        self.warn = warn
 
     def load_history_strings(self) -> Iterable[str]:
+        self.said(unwritable(self.path))
         return reversed(load_history(self.path, exact=True))  # prompt-toolkit wants the newest first
 
     def store_string(self, string: str) -> None:
-        append_history(string, self.path)
+        self.said(append_history(string, self.path))
+
+    def said(self, reason: str | None) -> None:
+        if reason is not None and self.warn is not None:
+            self.warn(not_kept(self.path, reason))
+            self.warn = None  # once
 
 
 def piped_line() -> str | None:
@@ -98,10 +108,11 @@ def piped_entry() -> str | None:
     return line
 
 
-def default_history() -> History:
-    """The shared history file, or a history that lasts this run only when RNNPLAY_NOHISTORY is set."""
+def default_history(warn: Callable[[str], object] | None = None) -> History:
+    """The shared history file (``warn`` says once that it cannot be written), or a history that lasts this run
+    only when RNNPLAY_NOHISTORY is set."""
     path = history_path()
-    return InMemoryHistory() if path is None else SharedHistory(path)
+    return InMemoryHistory() if path is None else SharedHistory(path, warn)
 
 
 UNDO_CHARS = 1 << 20  # what the prompt's undo steps may hold, all together, in characters
