@@ -393,7 +393,7 @@ def test_a_checkpoint_or_results_that_cannot_be_written_do_not_end_the_sweep(tmp
 
 
 def test_a_sweep_on_a_folder_says_how_many_binary_files_it_skipped(tmp_path: Path) -> None:
-    """As `train` and `corpus show` do; it said only "on d1 (8,000 chars)"."""
+    """As `train` and `corpus show` do; it said only "on d1 (9,303 chars)"."""
     folder = tmp_path / "d1"
     folder.mkdir()
     (folder / "a.txt").write_text(TEXT)
