@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -389,3 +390,17 @@ def test_a_checkpoint_or_results_that_cannot_be_written_do_not_end_the_sweep(tmp
     assert second.checkpoint.parent == tmp_path / "data" / "rnnplay" / "rescued"
     assert not sweep.results_written and any("results.json" in note for note in sweep.notes)
     assert any(f"kept trial-02-seed=1 in {second.checkpoint} instead" in note for note in sweep.notes)
+
+
+def test_a_sweep_on_a_folder_says_how_many_binary_files_it_skipped(tmp_path: Path) -> None:
+    """As `train` and `corpus show` do; it said only "on d1 (9,303 chars)"."""
+    folder = tmp_path / "d1"
+    folder.mkdir()
+    (folder / "a.txt").write_text(TEXT)
+    (folder / "b.bin").write_bytes(b"\x00\x01binary" * 100)
+    proc = subprocess.run(rnnplay("sweep", "dir:d1", "--grid", "hidden=8", "--layers", "1", "--seq", "16",
+                                  "--steps", "2", "--workers", "1", "--out", "out"),
+                          cwd=tmp_path, capture_output=True, text=True, env=environment(), timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(r"^sweep: 1 trial on d1 \([\d,]+ chars; 1 binary file skipped\), 1 at once", proc.stderr,
+                     re.M), proc.stderr

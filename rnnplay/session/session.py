@@ -317,7 +317,7 @@ class Session:
         rows = [("model", printable(self.model_name)), ("cell", m.cell.name), ("layers", str(m.num_layers)),
                 ("hidden", str(m.hidden_size)), ("parameters", f"{m.num_params():,}"),
                 ("vocabulary", f"{m.vocab.size} chars"), ("corpus", corpus or "?"),
-                ("val loss", f"{val:.3f} nats" if val is not None else "n/a")]
+                ("val loss", f"{val:.3f} nats in training" if val is not None else "n/a")]  # not `rnnplay score`'s
         return rows + ([("trained", trained_text(steps, self.meta))] if steps is not None else [])
 
     def snapshot(self) -> Model | None:

@@ -162,8 +162,7 @@ class Runner:
                 **{k: run.extra[k] for k in ("ancestry",) if k in run.extra}}  # what a later /train passes on
         s.set_model(run.model, meta, target.name, target)
         s.emit(Changed("training"))
-        left_out = f"; {corpus.left_out}" if corpus.left_out else ""  # "1 binary file skipped"
-        s.info(f"{what} on {corpus.name} ({corpus.chars:,} chars{left_out}); checkpoint: {target}; "
+        s.info(f"{what} on {corpus.sized()}; checkpoint: {target}; "
                "/stop ends it, and you can keep generating meanwhile")
         job.thread = threading.Thread(target=self._loop, args=(job,), name="rnnplay-train", daemon=True)
         job.thread.start()

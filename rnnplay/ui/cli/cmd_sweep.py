@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         sweep = Sweep(trials, corpus, out, {"command": "rnnplay " + shlex.join(sys.argv[1:])})
         with ray_session(args.ray_address, what="rnnplay sweep", num_cpus=args.workers) as ray:
             workers = args.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-            print(f"sweep: {counted(len(trials), 'trial')} on {corpus.name} ({corpus.chars:,} chars), "
+            print(f"sweep: {counted(len(trials), 'trial')} on {corpus.sized()}, "
                   f"{min(workers, len(trials))} at once, into {out}", file=sys.stderr)
             stopped_by = watch(sweep, ray, workers)
         with lenient_output() if stopped_by else nullcontext():  # a closed terminal's SIGHUP: no reader, same code
