@@ -245,6 +245,24 @@ async def test_nohistory_keeps_nothing(tiny_path: Path, monkeypatch: pytest.Monk
     assert kept is not None and not kept.exists()
 
 
+async def test_a_history_file_that_cannot_be_written_is_said_once(tiny_path: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app dropped every entry it could not add to the history file without a word, as the REPL did. A file
+    under a regular file cannot be made, even by root; the app works on."""
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("RNNPLAY_HISTORY_FILE", str(tmp_path / "not-a-folder" / "history"))
+    app = app_on(tiny_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/show")
+        await type_line(pilot, "/show")
+        await until(pilot, lambda: messages(app, "warning"))
+        await pilot.press("up")
+        assert prompt_of(app).text == "/show"  # this run still walks back
+        said = messages(app, "warning")
+    assert len(said) == 1 and said[0].startswith(f"the input history will not be kept: cannot write {tmp_path}"), said
+    assert "RNNPLAY_HISTORY_FILE" in said[0]
+
+
 def broken_completer(session: object, argline: str) -> list[str]:
     if argline.startswith("b"):
         return None  # type: ignore[return-value]

@@ -23,7 +23,7 @@ from textual.widgets import OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from rnnplay.plugins.slash import complete_line
-from rnnplay.ui.history import append_history, load_history
+from rnnplay.ui.history import append_history, history_path, load_history, not_kept
 
 IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",
            "down": "down"}  # key -> action, handled in order with the typed characters (PromptInput._on_key)
@@ -87,6 +87,7 @@ class PromptInput(TextArea):
         self.recalled: str | None = None  # the entry ↑ ↓ put here: no menu pops up over it
         self.word = ""  # the word before the cursor that the menu's candidates replace
         self.typed: list[str] = []  # characters typed since the last insert: inserted together
+        self.history_kept = True  # until an entry could not be added to the history file (said once)
 
     async def _on_key(self, event: events.Key) -> None:
         """Keys that edit or run the text act here, in turn with the typing around them.
@@ -173,7 +174,10 @@ class PromptInput(TextArea):
     def remember(self, entry: str) -> None:
         self.earlier.append(entry)
         self.position = len(self.earlier)
-        append_history(entry)
+        path = history_path()  # None: history is off
+        if path is not None and (reason := append_history(entry, path)) is not None and self.history_kept:
+            self.history_kept = False
+            self.session.warn(not_kept(path, reason))
 
     def walk_history(self, delta: int) -> None:
         if self.position == len(self.earlier):
