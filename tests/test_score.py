@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +21,7 @@ from rnnplay.core.model import Model
 from rnnplay.core.ops import log_softmax
 from rnnplay.core.score import RunningScore, score_text, unknown_summary
 from rnnplay.core.vocab import Vocab
+from rnnplay.models.bundled import save_model
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
 
@@ -78,3 +85,31 @@ def test_unknown_characters_are_counted_and_at_most_ten_named(model: Model) -> N
     assert summary.startswith("15 characters the model has never seen (14 distinct: 'Ѐ' 'Ё' ")
     assert summary.endswith("'Љ' and 4 more)")
     assert unknown_summary(model.vocab, "To be") == ""
+
+
+SHAKESPEARE = Path("/work/shared/corpora/tinyshakespeare.txt")
+
+
+@pytest.mark.skipif(not SHAKESPEARE.exists(), reason="needs the tinyshakespeare corpus")
+def test_ctrl_c_while_scoring_a_file_says_the_loss_of_the_part_scored_marked_partial(tmp_path: Path) -> None:
+    text = SHAKESPEARE.read_text() * 8  # long enough that Ctrl-C lands well before the end
+    (tmp_path / "big.txt").write_text(text)
+    model = Model(LSTMCell(), Vocab.from_text(text), 128, 2, seed=2)
+    save_model(tmp_path / "m.npz", model)
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "score", "m.npz", "--file", "big.txt"], cwd=tmp_path,
+                            env={**os.environ, "RNNPLAY_THREADS": "1"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:  # the estimate line comes once the first chunks are scored
+        if line.startswith("rnnplay: scoring"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and out == "" and "Traceback" not in err, err
+    [said] = err.strip().splitlines()
+    match = re.fullmatch(r"rnnplay: interrupted after ([\d,]+) of ([\d,]+) characters of big\.txt: "
+                         r"([\d.]+) nats/char \(([\d.]+) bits\) on the part scored \(partial\)", said)
+    assert match is not None, said
+    done, total = (int(match[i].replace(",", "")) for i in (1, 2))
+    assert 0 < done < total == len(text) - 1
+    part = text[:done + 1]
+    assert float(match[3]) == pytest.approx(score_text(model, part).nats_per_char, abs=2e-4)

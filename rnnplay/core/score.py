@@ -104,17 +104,26 @@ def score_text(model: Model, text: str, top_k: int = 5, progress: Progress | Non
     return Score(text, model.vocab.chars, np.exp(logp), top_ids, top_probs, loss)
 
 
+@dataclass
+class Running:
+    """The running sum of :func:`score_stream`, whole chunks only: what a caller stopped part-way (Ctrl-C) has."""
+
+    nats: float = 0.0
+    scored: int = 0
+
+
 def score_stream(model: Model, id_pieces: Iterable[np.ndarray], total: int,
-                 progress: Progress | None = None) -> tuple[float, int]:
+                 progress: Progress | None = None, running: Running | None = None) -> tuple[float, int]:
     """(nats per character, characters scored) of the text whose ids arrive in ``id_pieces``, ``total`` of them,
-    scored as :func:`score_text` scores it (the same chunks, so the same probabilities) but kept as a running sum:
-    memory for one piece, whatever the text's length. Unseen characters must be left out before."""
-    nats, scored = 0.0, 0
+    scored as :func:`score_text` scores it (the same chunks, so the same probabilities) but kept as a running sum
+    (in ``running``, if given, chunk by chunk): memory for one piece, whatever the text's length. Unseen
+    characters must be left out before."""
+    run = Running() if running is None else running
     for lp, targets in log_probs(model, id_pieces):
-        nats -= float(lp[np.arange(len(targets)), targets].sum())
-        scored += len(targets)
+        run.nats, run.scored = run.nats - float(lp[np.arange(len(targets)), targets].sum()), run.scored + len(targets)
         if progress is not None:
-            progress(scored / max(total - 1, 1))
+            progress(run.scored / max(total - 1, 1))
+    nats, scored = run.nats, run.scored
     if scored < 1:
         raise RnnplayError("need at least two characters to score: the first one only primes the model")
     loss = nats / scored

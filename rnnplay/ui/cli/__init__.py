@@ -196,13 +196,13 @@ def closest_flags(word: str, flags: list[str]) -> list[str]:
     return [f for f in (prefix, *difflib.get_close_matches(name, flags, n=1)) if f is not None]
 
 
-def interrupted(stop: KeyboardInterrupt | None = None) -> int:
-    """Say that Ctrl-C (or the signal of a :class:`Terminated`) ended the command, on a stderr that may be gone,
-    and give its exit code."""
+def interrupted(stop: KeyboardInterrupt | None = None, detail: str = "") -> int:
+    """Say that Ctrl-C (or the signal of a :class:`Terminated`) ended the command, and ``detail`` (what it had done
+    by then), on a stderr that may be gone, and give its exit code."""
     signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
     with contextlib.suppress(OSError, ValueError):
         said = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-        print(f"rnnplay: {said}", file=sys.stderr)
+        print(f"rnnplay: {said}{' ' if detail else ''}{detail}", file=sys.stderr)
     return exit_code(signum)
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from rnnplay.core.data import split_point
 from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.params import ESCAPES_SAID, unescape
-from rnnplay.core.score import describe_unknown, score_stream
+from rnnplay.core.score import Running, describe_unknown, score_stream
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora.text_pieces import Tally, TextFile, TextPieces, stdin_pieces
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
-from rnnplay.ui.cli import add_encoding_option, model_command
+from rnnplay.ui.cli import add_encoding_option, interrupted, model_command
 from rnnplay.ui.cli.cmd_sample import SPOOL_INSTEAD, read_stdin
 from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.event_text import loss_text
@@ -65,9 +65,16 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"{what} has {counted(left, 'character')}{gone}: need at least two characters to score "
                            "(the first one only primes the model)")
     ids = (model.vocab.encode(piece, on_unknown="skip") for piece in source.pieces(start))
-    with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", left - 1) as bar:
-        estimate = Estimate(f"scoring {left - 1:,} characters of {what}", left - 1, bar)
-        nats, scored = score_stream(model, ids, left, progress=estimate)
+    running = Running()
+    try:
+        with get_host().blame("cells", model.cell.name, "scoring"), reading_bar("scoring", left - 1) as bar:
+            estimate = Estimate(f"scoring {left - 1:,} characters of {what}", left - 1, bar)
+            nats, scored = score_stream(model, ids, left, progress=estimate, running=running)
+    except KeyboardInterrupt as stop:  # Ctrl-C: the loss of the part scored, marked partial, is not thrown away
+        if not running.scored:
+            raise
+        return interrupted(stop, f"after {running.scored:,} of {left - 1:,} characters of {what}: "
+                                 f"{loss_text(running.nats / running.scored)} on the part scored (partial)")
     if unknown:
         print(f"rnnplay: left out {unknown}", file=sys.stderr)
     print(f"{loss_text(nats)} on {scored:,} characters of {what}")
