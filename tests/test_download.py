@@ -26,6 +26,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
 from rnnplay.corpora.cards import require_card
 from rnnplay.corpora.download import _refuse_a_web_page, fetch, size_from_env
+from tests.hostile.harness import drop_root_rights
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED / "tinyshakespeare.txt"
@@ -325,7 +326,8 @@ def test_part_files_of_a_killed_download_are_removed_by_the_next(server: str, ca
 
 
 def test_a_full_disk_during_a_download_is_one_line(server: str, cache: Path, tmp_path: Path) -> None:
-    """The file-size limit (ulimit -f) plays a full disk: the write fails, one line, nothing left."""
+    """The file-size limit (ulimit -f) plays a full disk: the write fails, one line that names that limit (not
+    free space: the disk has room), nothing left."""
     def small_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
 
@@ -334,5 +336,24 @@ def test_a_full_disk_during_a_download_is_one_line(server: str, cache: Path, tmp
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, preexec_fn=small_files)
     lines = [ln for ln in done.stderr.replace("\r", "\n").splitlines() if ln.startswith("rnnplay: ")]
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-    assert len(lines) == 1 and "cannot write the download" in lines[0] and "free space" in lines[0], lines
+    assert len(lines) == 1 and "cannot write the download" in lines[0] and "ulimit -f" in lines[0], lines
+    assert files_in(cache) == []
+
+
+def test_a_read_only_cache_says_the_folder_cannot_be_written_not_free_space(server: str, cache: Path,
+                                                                            tmp_path: Path) -> None:
+    """The disk is not full, the cache folder refuses: the one line names the folder and RNNPLAY_CACHE_DIR."""
+    cache.mkdir(parents=True, exist_ok=True)
+    cache.chmod(0o555)
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(cache), "RNNPLAY_LOAD_PLUGINS": ""}
+    try:
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "fetch", f"url:{server}/good/input.txt"],
+                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+                              preexec_fn=drop_root_rights)
+    finally:
+        cache.chmod(0o755)
+    lines = [ln for ln in done.stderr.replace("\r", "\n").splitlines() if ln.startswith("rnnplay: ")]
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and "cannot be written" in lines[0] and "RNNPLAY_CACHE_DIR" in lines[0], lines
+    assert f"{cache} cannot be written" in lines[0] and "free some space" not in lines[0], lines
     assert files_in(cache) == []

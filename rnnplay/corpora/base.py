@@ -5,12 +5,15 @@ The loader contract itself is :class:`rnnplay.plugins.contracts.CorpusLoader`.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from rnnplay.core.errors import file_size_limit
 from rnnplay.core.vocab import Vocab, count_ids
 from rnnplay.corpora.text import text_sha256
 
@@ -85,3 +88,19 @@ class Progress(Protocol):
 def no_progress(label: str, done: int, total: int | None, unit: str = "B") -> None:
     """The progress callback for callers that show none."""
 
+
+
+def cache_advice(folder: Path, err: OSError) -> str:
+    """What to do when ``folder`` in the cache cannot take a file: free space only when the disk or a quota is
+    full; make the folder writable when permission bits or a read-only mount refuse it."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full: free some space in {folder}, or set RNNPLAY_CACHE_DIR to a folder with room"
+    if err.errno == errno.EFBIG:
+        return file_size_limit("set RNNPLAY_CACHE_DIR to another folder")
+    if err.errno == errno.EROFS:
+        return f"{folder} is on a read-only file system: set RNNPLAY_CACHE_DIR to a folder you can write to"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        refusing = next((p for p in (folder, *folder.parents) if p.exists()), folder)  # the one to make writable
+        return (f"{refusing} cannot be written: make it writable (chmod u+w), or set RNNPLAY_CACHE_DIR to a "
+                "folder you can write to")
+    return f"check {folder}, or set RNNPLAY_CACHE_DIR to a folder you can write to"

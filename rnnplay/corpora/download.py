@@ -30,7 +30,7 @@ from typing import Any
 
 from rnnplay.core.atomic_write import as_plainly_opened
 from rnnplay.core.errors import RnnplayError, flat, has_control, printable
-from rnnplay.corpora.base import Progress, no_progress
+from rnnplay.corpora.base import Progress, cache_advice, no_progress
 from rnnplay.corpora.text import is_regular, user_path
 
 MIRROR_ENV = "RNNPLAY_CORPUS_MIRROR"
@@ -166,8 +166,8 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None =
                                f"{sha256[:16]}...; the copy is corrupt or changed: check the source or the mirror")
         _replace(tmp, dest)
     except OSError as err:  # the disk, not the network: full, read-only, a folder in the way
-        raise RnnplayError(f"cannot write the download to {dest}: {err.strerror or err}; check the cache "
-                           "folder (RNNPLAY_CACHE_DIR) and free space") from None
+        raise RnnplayError(f"cannot write the download to {dest}: {err.strerror or err}; "
+                           f"{cache_advice(dest.parent, err)}") from None
     finally:
         discard(tmp)  # already renamed on success; else the partial file goes, and a folder made for it alone
     return dest
@@ -210,8 +210,8 @@ def _temporary(dest: Path) -> Path:
         fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         as_plainly_opened(fd)
     except OSError as err:
-        raise RnnplayError(f"cannot write into {dest.parent}: {err.strerror or err}; check the cache folder "
-                           "(RNNPLAY_CACHE_DIR)") from None
+        raise RnnplayError(f"cannot write into {dest.parent}: {err.strerror or err}; "
+                           f"{cache_advice(dest.parent, err)}") from None
     os.close(fd)
     return Path(name)
 

@@ -36,6 +36,7 @@ import numpy as np
 from rnnplay.core.atomic_write import as_plainly_opened
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
+from rnnplay.corpora.base import cache_advice
 from rnnplay.corpora.id_hold import Hold, hold, new_held, remove_unheld
 from rnnplay.folders import cache_dir
 
@@ -240,8 +241,7 @@ def check_room(folder: Path, size: int) -> None:
 
 
 def cache_error(folder: Path, err: OSError) -> CacheError:
-    return CacheError(f"cannot write the corpus's ids in {folder}: {err.strerror or err}; free some space there, "
-                      "or set RNNPLAY_CACHE_DIR to a folder you can write to")
+    return CacheError(f"cannot write the corpus's ids in {folder}: {err.strerror or err}; {cache_advice(folder, err)}")
 
 
 def remove_stale_temporaries(folder: Path) -> None:

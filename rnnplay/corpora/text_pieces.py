@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab
-from rnnplay.corpora.base import Progress, no_progress
+from rnnplay.corpora.base import Progress, cache_advice, no_progress
 from rnnplay.corpora.folders import as_text
 from rnnplay.corpora.text import decode, open_regular, probe, read_blocks
 from rnnplay.corpora.text_stream import TextStream
@@ -223,8 +223,8 @@ def spool(blocks: Iterable[bytes], instead: str) -> tuple[BinaryIO, int]:
 
 
 def spool_error(folder: Path, err: OSError, instead: str) -> RnnplayError:
-    return RnnplayError(f"cannot keep stdin in {folder} for the passes over it: {err.strerror or err}; free some "
-                        f"space there, set RNNPLAY_CACHE_DIR to a folder you can write to, or {instead}")
+    return RnnplayError(f"cannot keep stdin in {folder} for the passes over it: {err.strerror or err}; "
+                        f"{cache_advice(folder, err)}; or {instead}")
 
 
 def file_state(info: os.stat_result) -> tuple[int, ...]:
