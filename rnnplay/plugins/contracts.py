@@ -59,6 +59,24 @@ def hook_names() -> list[str]:
 HOOK_KINDS: dict[str, str] = {hook: hook.removeprefix("register_") for hook in hook_names()}  # hook -> its registry
 
 
+def hook_argument_problem(plugin: object) -> str | None:
+    """A hook of ``plugin`` that asks for an argument rnnplay does not pass (pluggy refuses to register the plugin),
+    said with the call rnnplay makes; None when each hook asks only for what its hookspec gives."""
+    for hook in HOOK_KINDS:
+        impl = getattr(plugin, hook, None)
+        try:
+            params = inspect.signature(impl).parameters.values() if callable(impl) else []
+        except (TypeError, ValueError):  # no signature to read (a builtin): pluggy's own words then
+            continue
+        asked = [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                                               p.POSITIONAL_OR_KEYWORD)]
+        given = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+        if extra := [name for name in asked if name not in given]:
+            return (f"its {hook} hook asks for {', '.join(extra)}, which rnnplay does not pass (rnnplay calls "
+                    f"{hook}({', '.join(given)}): docs/plugins.md, Hook reference); report it to its authors")
+    return None
+
+
 @dataclass(frozen=True)
 class Contract:
     """The members one Protocol asks for, in the order it declares them."""

@@ -44,7 +44,7 @@ import pluggy
 from rnnplay.core.errors import RnnplayError, flat, printable
 from rnnplay.core.plugin_record import installed_version
 from rnnplay.plugins import hookspecs
-from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
+from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem, hook_argument_problem
 from rnnplay.plugins.discovery import (
     Found,
     bundled_plugin_folder,
@@ -205,7 +205,7 @@ class PluginHost(Registries):
             self.pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as err:
             said = flat(err)  # pluggy's message spans lines; its second half says what is wrong
-            self._fail(dist, f"could not be registered: {printable(said[:300])}")
+            self._fail(dist, hook_argument_problem(plugin) or f"could not be registered: {printable(said[:300])}")
             return False
         self._dist[name] = dist
         self.remember_module(plugin, dist)
