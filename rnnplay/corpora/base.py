@@ -6,6 +6,7 @@ The loader contract itself is :class:`rnnplay.plugins.contracts.CorpusLoader`.
 from __future__ import annotations
 
 import errno
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -100,7 +101,10 @@ def cache_advice(folder: Path, err: OSError) -> str:
     if err.errno == errno.EROFS:
         return f"{folder} is on a read-only file system: set RNNPLAY_CACHE_DIR to a folder you can write to"
     if err.errno in (errno.EACCES, errno.EPERM):
-        refusing = next((p for p in (folder, *folder.parents) if p.exists()), folder)  # the one to make writable
-        return (f"{refusing} cannot be written: make it writable (chmod u+w), or set RNNPLAY_CACHE_DIR to a "
-                "folder you can write to")
+        # the one to give rights to: the nearest that can be seen (os.path.exists says no where a folder above it
+        # cannot be entered, where Path.exists raises)
+        refusing = next((p for p in (folder, *folder.parents) if os.path.exists(p)), folder)
+        how = ("written", "u+w") if os.access(refusing, os.X_OK) else ("entered", "u+rwx")
+        return (f"{refusing} cannot be {how[0]}: give yourself the rights (chmod {how[1]}), or set RNNPLAY_CACHE_DIR "
+                "to a folder you can write to")
     return f"check {folder}, or set RNNPLAY_CACHE_DIR to a folder you can write to"
