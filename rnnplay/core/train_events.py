@@ -88,6 +88,11 @@ class History:
         return history
 
 
+def characters_scored(done: int, total: int) -> str:
+    """'1,234,567 of 29,999,999 characters scored': how far a validation has read, as every front end says it."""
+    return f"{done:,} of {total:,} characters scored"
+
+
 class Reading:
     """What the trainer reads the weights for now, without changing them: ``what`` is "the validation" inside
     ``with reading("the validation"):``, "" outside. A watch on a block that does not return names it from this,
@@ -101,6 +106,14 @@ class Reading:
         self.what = self.ran_out = ""
         self.done = self.total = 0
         self.moved = 0.0
+
+    def scored(self) -> tuple[str, float] | None:
+        """('1,234,567 of 29,999,999 characters scored', the fraction) while a block reads, once it has read a first
+        chunk; else None."""
+        what, done, total = self.what, self.done, self.total  # one look: the trainer's thread changes them
+        if not what or not total:
+            return None
+        return characters_scored(done, total), done / total
 
     def advance(self, done: int, total: int) -> None:
         """``done`` of the block's ``total`` characters are read now."""
