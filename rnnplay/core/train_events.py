@@ -107,13 +107,17 @@ class Reading:
         self.done = self.total = 0
         self.moved = 0.0
 
+    def now(self) -> tuple[str, int, int] | None:
+        """(what, done, total) while a block reads, once it has read a first chunk; else None. One look at the three,
+        which the trainer's thread changes meanwhile."""
+        what, done, total = self.what, self.done, self.total
+        return (what, done, total) if what and total else None
+
     def scored(self) -> tuple[str, float] | None:
         """('1,234,567 of 29,999,999 characters scored', the fraction) while a block reads, once it has read a first
         chunk; else None."""
-        what, done, total = self.what, self.done, self.total  # one look: the trainer's thread changes them
-        if not what or not total:
-            return None
-        return characters_scored(done, total), done / total
+        now = self.now()
+        return None if now is None else (characters_scored(now[1], now[2]), now[1] / now[2])
 
     def advance(self, done: int, total: int) -> None:
         """``done`` of the block's ``total`` characters are read now."""

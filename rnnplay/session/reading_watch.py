@@ -30,9 +30,8 @@ class ReadingWatch(Watcher):
         self.last: tuple[str, int, int] | None = None  # the reading last emitted: (what, done, total)
 
     def tick(self) -> None:
-        reading = self.trainer.reading
-        now = reading.what, reading.done, reading.total
-        if not now[0] or not now[2] or now == self.last:  # no validation, none of it read yet, or no further
+        now = self.trainer.reading.now()
+        if now is None or now == self.last:  # no validation, none of it read yet, or no further since the last look
             return
         self.last = now
         self.emit(ValidationProgress(self.trainer.step, *now))
