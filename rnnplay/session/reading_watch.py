@@ -24,14 +24,16 @@ class ReadingWatch(Watcher):
     """While its ``with`` block runs, emits (through ``emit``) how far ``trainer``'s validation has read, each time
     the count has moved since the last look."""
 
-    def __init__(self, emit: Callable[[Event], None], trainer: Trainer, every: float = EVERY) -> None:
-        super().__init__("rnnplay-reading-watch", every)
+    def __init__(self, emit: Callable[[Event], None], trainer: Trainer) -> None:
+        super().__init__("rnnplay-reading-watch", EVERY)
         self.emit, self.trainer = emit, trainer
-        self.last: tuple[str, int, int] | None = None  # the reading last emitted: (what, done, total)
+        self.last: ValidationProgress | None = None  # the count last emitted
 
     def tick(self) -> None:
         now = self.trainer.reading.now()
-        if now is None or now == self.last:  # no validation, none of it read yet, or no further since the last look
+        if now is None:  # no validation, or none of it read yet
             return
-        self.last = now
-        self.emit(ValidationProgress(self.trainer.step, *now))
+        progress = ValidationProgress(self.trainer.step, *now)
+        if progress != self.last:  # it has moved since the last look (or another validation has begun)
+            self.last = progress
+            self.emit(progress)
