@@ -29,7 +29,9 @@ from plugin_fixtures import hang_loaded
 from pty_screen import environment as pty_environment
 from textual.widgets import ProgressBar, Static
 
+from rnnplay.session.events import ValidationProgress
 from rnnplay.session.session import Session
+from rnnplay.ui.repl.training_lines import TrainingLines
 from rnnplay.ui.tui import RnnplayApp
 
 TIMEOUT = 120  # a bound that catches a hang, not a speed claim
@@ -138,3 +140,12 @@ def test_the_repl_prints_the_validations_count_each_tenth_of_it(hang_site: Path,
     tenths = [count * 10 // 199_999 for count in counts]
     assert len(tenths) == len(set(tenths)) and tenths == sorted(tenths), counts  # at most one a tenth, in order
     assert (tmp_path / "v.npz").exists()
+
+
+def test_the_repl_counts_each_validation_from_its_own_start() -> None:
+    """Each validation's lines start at its first count, whatever the one before it printed; within one, a line a
+    tenth."""
+    lines = TrainingLines()
+    shown = [lines.due(ValidationProgress(step, "the validation", done, 100))
+             for step, done in ((3, 5), (3, 8), (3, 12), (3, 95), (6, 5), (6, 9), (6, 10))]
+    assert shown == [True, False, True, True, True, False, True]
