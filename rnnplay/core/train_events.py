@@ -88,6 +88,11 @@ class History:
         return history
 
 
+def characters_scored(done: int, total: int) -> str:
+    """'1,234,567 of 29,999,999 characters scored': how far a validation has read, as every front end says it."""
+    return f"{done:,} of {total:,} characters scored"
+
+
 class Reading:
     """What the trainer reads the weights for now, without changing them: ``what`` is "the validation" inside
     ``with reading("the validation"):``, "" outside. A watch on a block that does not return names it from this,
@@ -101,6 +106,18 @@ class Reading:
         self.what = self.ran_out = ""
         self.done = self.total = 0
         self.moved = 0.0
+
+    def now(self) -> tuple[str, int, int] | None:
+        """(what, done, total) while a block reads, once it has read a first chunk; else None. One look at the three,
+        which the trainer's thread changes meanwhile."""
+        what, done, total = self.what, self.done, self.total
+        return (what, done, total) if what and total else None
+
+    def scored(self) -> tuple[str, float] | None:
+        """('1,234,567 of 29,999,999 characters scored', the fraction) while a block reads, once it has read a first
+        chunk; else None."""
+        now = self.now()
+        return None if now is None else (characters_scored(now[1], now[2]), now[1] / now[2])
 
     def advance(self, done: int, total: int) -> None:
         """``done`` of the block's ``total`` characters are read now."""

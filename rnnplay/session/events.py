@@ -8,7 +8,8 @@ in type: :class:`StepEvent` for step 1, then at most one each 0.1 s, and the run
 when it ends, its ``loss`` the mean over the steps since the last one forwarded (the others
 are not forwarded);
 :class:`ValidationEvent`, :class:`SampleEvent`, :class:`SkippedEvent` and :class:`NoteEvent` each time; then the
-session's own :class:`TrainingEnded` once the checkpoint is saved.
+session's own :class:`TrainingEnded` once the checkpoint is saved. While a validation reads, the session's own
+:class:`ValidationProgress` says how far it has got, at most twice a second (:mod:`rnnplay.session.reading_watch`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,17 @@ class TrainingEnded:
 
 
 @dataclass(frozen=True)
+class ValidationProgress:
+    """A validation under way: ``done`` of its ``total`` characters scored; ``what`` ("the validation") comes after
+    training step ``step``."""
+
+    step: int
+    what: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class Changed:
     what: str  # "model", "sampler", "settings" or "training" (a job started)
 
@@ -139,6 +151,6 @@ class CompareShown:
     rows: tuple[tuple[str, str], ...]
 
 
-Event = (Message | TurnStarted | Chunk | TurnEnded | TrainingEnded
+Event = (Message | TurnStarted | Chunk | TurnEnded | TrainingEnded | ValidationProgress
          | StepEvent | ValidationEvent | SampleEvent | SkippedEvent | NoteEvent | Changed | Cleared | QuitRequested
          | HeatShown | NeuronsShown | ClipboardCopy | Working | CompareShown | ScoreShown | UnitsFound)

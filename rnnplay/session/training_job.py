@@ -37,6 +37,7 @@ from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.library_claim import claim_outputs
 from rnnplay.session.output_paths import new_file
 from rnnplay.session.past_validation import kept_past_validation
+from rnnplay.session.reading_watch import ReadingWatch
 from rnnplay.session.step_throttle import StepThrottle
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
@@ -266,8 +267,8 @@ class Runner:
     # -- the training thread ------------------------------------------------------------------
     def _loop(self, job: TrainingJob) -> None:
         try:
-            with threads.busy_cores(), job.watch:  # generation meanwhile keeps off BLAS's threads (core.threads)
-                job.ended = self._forward(job)
+            with threads.busy_cores(), job.watch, ReadingWatch(self.session.emit, job.run.trainer):
+                job.ended = self._forward(job)  # generation meanwhile keeps off BLAS's threads (core.threads)
         finally:
             job.locks.close()
         job.run.corpus.release()  # read no more: its ids may go to a prune (the arrays made stay readable)

@@ -16,9 +16,10 @@ from functools import singledispatchmethod
 from rich.text import Text
 
 from rnnplay.builtin.inspect_commands import unit_command
+from rnnplay.core.train_events import characters_scored
 from rnnplay.core.trainer import NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import describe_char
-from rnnplay.session.events import Message, ScoreShown, TrainingEnded, UnitsFound
+from rnnplay.session.events import Message, ScoreShown, TrainingEnded, UnitsFound, ValidationProgress
 from rnnplay.ui.console import DIM, LEVEL_STYLES, visible
 
 DAY, YEAR = 86_400, 365 * 86_400  # seconds
@@ -76,6 +77,10 @@ class EventText:
     def _validation(self, e: ValidationEvent) -> Text | None:
         self.val = e.val_loss
         return Text(f"step {e.step}: validation {e.note}") if e.note else None
+
+    @text.register
+    def _reading(self, e: ValidationProgress) -> Text:
+        return Text(f"{e.what} after step {e.step:,}: {characters_scored(e.done, e.total)}")
 
     @text.register
     def _ended(self, e: TrainingEnded) -> None:

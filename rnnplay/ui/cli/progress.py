@@ -238,11 +238,7 @@ class TrainingProgress:
     def _reading(self) -> tuple[str, float] | None:
         """('1,234,567 of 29,999,999 characters scored', the fraction) while a validation reads, once it has read a
         first chunk; else None."""
-        reading = self.trainer.reading if self.trainer is not None else None
-        if reading is None or not reading.what or not reading.total:
-            return None
-        done, total = reading.done, reading.total
-        return f"{done:,} of {total:,} characters scored", done / total
+        return self.trainer.reading.scored() if self.trainer is not None else None
 
     def finish(self) -> None:
         """The status line stays as the last step drew it; what is printed next starts on a line of its own."""

@@ -51,7 +51,6 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from rich.text import Text
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.trainer import StepEvent
 from rnnplay.session.events import (
     Chunk,
     Cleared,
@@ -93,11 +92,11 @@ from rnnplay.ui.repl.input import (
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
 from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, mark_pastes, osc52, pastes_marked
+from rnnplay.ui.repl.training_lines import TrainingLines, progress
 from rnnplay.ui.repl.typeahead import TurnKeys, paste_end_seconds
 
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
         '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
-PROGRESS_EVERY = 0.1  # print training progress each time another tenth of the budget is done
 
 
 class Repl(TerminalOutput):
@@ -132,7 +131,7 @@ class Repl(TerminalOutput):
         self.events = EventText()
         self.quitting = False
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) that ended the loop
-        self.next_progress = 0.0
+        self.training_lines = TrainingLines()  # which of a training's progress events are printed
         self.stop_asked: float | None = None  # when Ctrl+C (or a signal) told the running turn to stop
         self.give_up = False  # Ctrl+C again, once that turn had not stopped for STOP_GRACE
         self.said_stuck = False
@@ -169,22 +168,14 @@ class Repl(TerminalOutput):
             self.lines(event, self.background)
 
     def lines(self, event: object, write: Callable[[Text], None]) -> None:
-        """An event the shared renderer shows as lines (messages, training), written by ``write``."""
-        if isinstance(event, StepEvent) and not self.progress_due(event):
+        """An event the shared renderer shows as lines (messages, training), written by ``write``; a training's
+        progress only now and then (:class:`TrainingLines`)."""
+        if not self.training_lines.due(event):
             return
         text = self.events.text(event)
         if text is not None:
-            shown = Text.assemble("training: ", text, style=DIM) if isinstance(event, StepEvent) else text
+            shown = Text.assemble("training: ", text, style=DIM) if progress(event) else text
             write(Text.assemble(shown, "\n"))
-
-    def progress_due(self, e: StepEvent) -> bool:
-        """Training progress is shown each time another tenth of the budget is done (and at the first step)."""
-        if e.step == 1:
-            self.next_progress = 0.0
-        if e.fraction is None or e.fraction < self.next_progress:
-            return False
-        self.next_progress = (int(e.fraction / PROGRESS_EVERY) + 1) * PROGRESS_EVERY
-        return True
 
     @singledispatchmethod
     def foreground(self, event: object) -> None:

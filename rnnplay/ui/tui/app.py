@@ -37,6 +37,7 @@ from rnnplay.session.events import (
     TurnEnded,
     TurnStarted,
     UnitsFound,
+    ValidationProgress,
     Working,
 )
 from rnnplay.session.events import Message as SessionMessage
@@ -256,17 +257,12 @@ class RnnplayApp(App[None]):
         self.notify(f"copied {len(message.event.text):,} characters")
 
     @arrived(StepEvent)
-    def _step(self, message: Arrived) -> None:
-        e = message.event
-        panel = self.query_one(TrainingPanel)
-        panel.add_class("active")
-        panel.show_progress(e.step, e.fraction, e.chars_per_sec, e.eta_seconds)
-        self.query_one(LossPlot).add(e.step, e.loss, None)
-        self.query_one("#model-card", Card).show_rows(self.session.card())
-
+    @arrived(ValidationProgress)
     @arrived(ValidationEvent)
-    def _validation(self, message: Arrived) -> None:
-        self.query_one(LossPlot).add(message.event.step, None, message.event.val_loss)
+    def _training(self, message: Arrived) -> None:
+        self.query_one(TrainingPanel).show(message.event)
+        if isinstance(message.event, StepEvent):
+            self.query_one("#model-card", Card).show_rows(self.session.card())
 
     @arrived(SampleEvent)
     def _sample(self, message: Arrived) -> None:

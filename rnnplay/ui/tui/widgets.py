@@ -15,10 +15,11 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
-from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, Working
+from rnnplay.core.train_events import StepEvent, ValidationEvent
+from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, ValidationProgress, Working
 from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
 from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE, visible
-from rnnplay.ui.event_text import duration
+from rnnplay.ui.event_text import EventText, duration
 from rnnplay.ui.tui.heat import HeatView, NeuronView
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.render import CompareTable, HangingText
@@ -134,10 +135,22 @@ class TrainingPanel(Vertical):
         yield ProgressBar(total=1.0, show_eta=False, id="train-bar")
         yield LossPlot(id="loss-plot")
 
-    def show_progress(self, step: int, fraction: float | None, chars_per_sec: float, eta: float | None) -> None:
-        self.query_one("#train-status", Static).update(
-            f"step {step:,} · {chars_per_sec:,.0f} chars/s · ETA {duration(eta)}")
-        show_fraction(self.query_one("#train-bar", ProgressBar), fraction)
+    def show(self, event: StepEvent | ValidationEvent | ValidationProgress) -> None:
+        """A step's progress and loss; a validation's count of characters scored as it reads (status and bar), and
+        its loss once it is done."""
+        status, bar = self.query_one("#train-status", Static), self.query_one("#train-bar", ProgressBar)
+        match event:
+            case StepEvent():
+                self.add_class("active")
+                status.update(f"step {event.step:,} · {event.chars_per_sec:,.0f} chars/s · "
+                              f"ETA {duration(event.eta_seconds)}")
+                show_fraction(bar, event.fraction)
+                self.query_one(LossPlot).add(event.step, event.loss, None)
+            case ValidationProgress():
+                status.update(Content(EventText().text(event).plain))
+                show_fraction(bar, event.done / event.total)
+            case ValidationEvent():
+                self.query_one(LossPlot).add(event.step, None, event.val_loss)
 
     def finish(self, step: int, reason: str) -> None:
         self.query_one("#train-status", Static).update(Content(f"{reason} at step {step:,}"))
