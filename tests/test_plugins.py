@@ -460,8 +460,12 @@ def test_cli_install_and_uninstall_refuse_bad_targets(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*RNNPLAY, "plugins", *args], capture_output=True, text=True, cwd=tmp_path)
 
+    gru = ROOT / "plugins" / "rnnplay-gru"
     for args, message in [
-        (("install", "./nowhere"), "./nowhere is not a Python package folder (no pyproject.toml or setup.py in it)"),
+        (("install", "./nowhere"), "./nowhere does not exist: give a plugin's folder (with its pyproject.toml), a "
+                                   "wheel or a source archive, or a name on the package index"),
+        (("uninstall", str(gru)), f"{gru} is a path: uninstall takes the plugin's distribution name, as `rnnplay "
+                                  "plugins` shows it (`rnnplay plugins uninstall rnnplay-gru`)"),
         (("install", "-e", "rnnplay-gru"), "-e installs a folder in development mode: give a path"),
         (("uninstall", "rnnplay"), "refusing to uninstall rnnplay itself"),
         (("uninstall", "rnnplay-not-installed"), "rnnplay-not-installed is not installed"),

@@ -205,7 +205,8 @@ def package_path(target: str) -> str:
     if os.path.isfile(path) and not path.name.lower().endswith(ARCHIVES):
         raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
     if not os.path.exists(path):
-        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+        raise RnnplayError(f"{target} does not exist: give a plugin's folder (with its pyproject.toml), a wheel or a "
+                           "source archive, or a name on the package index")
     return str(path)
 
 
@@ -284,6 +285,10 @@ def fresh_listing(new: list[str]) -> dict[str, Any]:
 def uninstall(args: argparse.Namespace) -> int:
     name = args.name
     check_name(name, "give its distribution name, as `rnnplay plugins` shows it")
+    if looks_like_path(name) and os.path.exists(name):
+        known = project_name(Path(name)) if os.path.isdir(name) else None
+        raise RnnplayError(f"{name} is a path: uninstall takes the plugin's distribution name, as `rnnplay plugins` "
+                           "shows it" + (f" (`rnnplay plugins uninstall {known}`)" if known else ""))
     if normalize(name) == BUILTIN:
         raise RnnplayError("refusing to uninstall rnnplay itself from `rnnplay plugins`; use pip for that")
     try:
