@@ -179,8 +179,12 @@ def not_on_index(name: str, versions: str) -> str:
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
 
 
+def written_as_path(target: str) -> bool:
+    return target.startswith((".", "/", "~")) or "/" in target or "\\" in target
+
+
 def looks_like_path(target: str) -> bool:
-    return target.startswith((".", "/", "~")) or "/" in target or "\\" in target or os.path.exists(target)
+    return written_as_path(target) or os.path.exists(target)
 
 
 def check_name(text: str, what: str) -> None:
@@ -285,7 +289,7 @@ def fresh_listing(new: list[str]) -> dict[str, Any]:
 def uninstall(args: argparse.Namespace) -> int:
     name = args.name
     check_name(name, "give its distribution name, as `rnnplay plugins` shows it")
-    if looks_like_path(name) and os.path.exists(name):
+    if written_as_path(name) and os.path.exists(name):  # a plugin's folder, not a name (a folder named so is one)
         known = project_name(Path(name)) if os.path.isdir(name) else None
         raise RnnplayError(f"{name} is a path: uninstall takes the plugin's distribution name, as `rnnplay plugins` "
                            "shows it" + (f" (`rnnplay plugins uninstall {known}`)" if known else ""))
