@@ -73,3 +73,11 @@ def slow_down(app: RnnplayApp) -> None:
         return slow_step
 
     model.stepper = slow_stepper
+
+
+def type_fast(app: RnnplayApp, *keys: str) -> None:
+    """Keys arriving together, as a terminal delivers fast typing: none waits for the one before it."""
+    for key in keys:
+        character = {"enter": "\r", "ctrl+j": "\n", "tab": "\t", "space": " ", "backspace": "\x7f", "ctrl+u": "\x15",
+                     "ctrl+w": "\x17", "left": None, "home": None}.get(key, key)
+        app.post_message(events.Key(key, character))

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import pytest
 from inspect_model import build_inspect_model
-from pilot_helpers import app_on, messages, type_line, until
+from pilot_helpers import app_on, messages, type_fast, type_line, until
 from rich.style import Style
 from rich.text import Text
 from textual.pilot import Pilot
@@ -118,6 +118,19 @@ async def test_typing_in_the_heat_view_goes_back_to_the_prompt(app: RnnplayApp) 
         assert app.query_one(HeatView).cursor == 1  # a given text's first character has no probability
         await pilot.press("T", "o")
         assert app.focused is app.query_one(PromptInput) and app.query_one(PromptInput).text == "To"
+
+
+async def test_a_command_typed_in_one_burst_at_the_heat_view_runs_whole(app: RnnplayApp) -> None:
+    """The heat view sent the burst's first character to the prompt, but kept the keys that came before the prompt
+    had the focus: a digit 1-5 branched (/whatif) and Enter only focused the prompt, so `/temp 0.5` sat there as
+    `/temp 0.` until Enter was pressed again."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/heat To be, or not")
+        await until(pilot, lambda: app.query(HeatView))
+        type_fast(app, *"/temp", "space", *"0.5", "enter")
+        prompt = app.query_one(PromptInput)
+        await until(pilot, lambda: app.session.params.get("temperature") == 0.5 and prompt.text == "")
+        assert app.focused is prompt and not app.query(HeatView).first().has_focus
 
 
 async def test_tab_with_nothing_to_complete_stays_in_the_prompt_past_a_heat_view(app: RnnplayApp) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import app_on, messages, send_keys, slow_down, type_line, until
+from pilot_helpers import app_on, messages, send_keys, slow_down, type_fast, type_line, until
 from textual import events
 
 from rnnplay.plugins.host import Registered, get_host, reset_host
@@ -40,14 +40,6 @@ async def test_ctrl_j_and_shift_enter_start_new_lines_and_enter_runs_them_all(ap
         await pilot.press("enter")
         await until(pilot, lambda: app.query(Turn) and app.turn is None)
         assert app.query_one(Turn).seed == "To\nbe\nor" and prompt.text == ""
-
-
-def type_fast(app: RnnplayApp, *keys: str) -> None:
-    """Keys arriving together, as a terminal delivers fast typing: none waits for the one before it."""
-    for key in keys:
-        character = {"enter": "\r", "ctrl+j": "\n", "tab": "\t", "space": " ", "backspace": "\x7f", "ctrl+u": "\x15",
-                     "ctrl+w": "\x17", "left": None, "home": None}.get(key, key)
-        app.post_message(events.Key(key, character))
 
 
 async def test_keys_typed_fast_act_in_the_order_they_came(app: RnnplayApp) -> None:

@@ -51,6 +51,7 @@ class HeatView(Widget, can_focus=True):
         scored = [i for i, p in enumerate(heat.probs) if p is not None]
         self.first = scored[0] if scored else 0
         self.cursor = self.first
+        self.handing_over = False  # keys go to the prompt until this view has the focus again
         self.border_title = f"heat · turn {heat.turn}"
 
     def render(self) -> Text:
@@ -113,12 +114,18 @@ class HeatView(Widget, can_focus=True):
         if pos is not None and pos != self.cursor:
             self.move_to(pos)
 
+    def on_focus(self) -> None:
+        self.handing_over = False
+
     def on_key(self, event: events.Key) -> None:
-        """Typing goes back to the prompt: a character that is not a key of this view starts a new line there."""
-        if event.is_printable and event.character and event.character not in "12345":
-            prompt: Any = self.app.query_one("#prompt")
+        """Typing goes back to the prompt: a character that is not a key of this view starts a new line there, and
+        every key after it that reaches this view before the prompt has the focus (typed in the same burst: a digit,
+        Enter) goes there too, in the order typed, not to this view's bindings."""
+        if self.handing_over or (event.is_printable and event.character and event.character not in "12345"):
+            self.handing_over = True
+            prompt = self.app.query_one("#prompt")
             prompt.focus()
-            prompt.insert(event.character, maintain_selection_offset=False)
+            prompt.post_message(events.Key(event.key, event.character))
             event.stop()
 
 
