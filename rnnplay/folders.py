@@ -24,3 +24,10 @@ def cache_dir() -> Path:
     if os.environ.get("RNNPLAY_CACHE_DIR"):
         return Path(os.environ["RNNPLAY_CACHE_DIR"]).expanduser()
     return user_cache_path("rnnplay", appauthor=False)
+
+
+def nearest_folder(folder: Path) -> Path:
+    """``folder``, or the nearest folder above it that exists (saving creates the rest)."""
+    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
+        folder = folder.parent
+    return folder

@@ -17,6 +17,7 @@ import numpy as np
 from rnnplay.core.errors import file_size_limit
 from rnnplay.core.vocab import Vocab, count_ids
 from rnnplay.corpora.text import text_sha256
+from rnnplay.folders import nearest_folder
 
 
 @dataclass
@@ -101,9 +102,7 @@ def cache_advice(folder: Path, err: OSError) -> str:
     if err.errno == errno.EROFS:
         return f"{folder} is on a read-only file system: set RNNPLAY_CACHE_DIR to a folder you can write to"
     if err.errno in (errno.EACCES, errno.EPERM):
-        # the one to give rights to: the nearest that can be seen (os.path.exists says no where a folder above it
-        # cannot be entered, where Path.exists raises)
-        refusing = next((p for p in (folder, *folder.parents) if os.path.exists(p)), folder)
+        refusing = nearest_folder(folder)  # the one to give rights to: the nearest that can be seen
         how = ("written", "u+w") if os.access(refusing, os.X_OK) else ("entered", "u+rwx")
         return (f"{refusing} cannot be {how[0]}: give yourself the rights (chmod {how[1]}), or set RNNPLAY_CACHE_DIR "
                 "to a folder you can write to")

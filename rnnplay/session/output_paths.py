@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rnnplay.core.errors import RnnplayError, file_size_limit
+from rnnplay.folders import nearest_folder
 from rnnplay.models.library import free_path, library_path, lock_file, models_dir
 
 if TYPE_CHECKING:
@@ -151,13 +152,6 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return os.path.samefile(a, b)
     except (OSError, ValueError):  # one of them does not exist (or is not a valid path): not the same file
         return False
-
-
-def nearest_folder(folder: Path) -> Path:
-    """``folder``, or the nearest folder above it that exists (saving creates the rest)."""
-    while not os.path.exists(folder) and folder != folder.parent:  # Path.exists raises past an unsearchable folder
-        folder = folder.parent
-    return folder
 
 
 def why_unwritable(folder: Path, prefix: str = ".rnnplay-probe.") -> tuple[str, str] | None:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from rnnplay.folders import data_dir
+from rnnplay.folders import data_dir, nearest_folder
 
 MAX_ENTRIES = 1000  # what a front end loads at start
 MAX_BYTES = 4 << 20  # what is read of the file at most: its end (a history file grows without a bound)
@@ -83,9 +83,9 @@ def append_history(entry: str, path: Path | None = None) -> str | None:
 def unwritable(path: Path) -> str | None:
     """Why entries could not be added to the history file ``path`` (None: they can), found without writing one:
     the file itself, or, before it exists, the nearest folder above it that does."""
-    if not path.exists():
-        folder = next((p for p in path.parents if p.exists()), None)
-        ok = folder is not None and folder.is_dir() and os.access(folder, os.W_OK | os.X_OK, effective_ids=True)
+    if not os.path.exists(path):
+        folder = nearest_folder(path.parent)
+        ok = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK, effective_ids=True)
         return None if ok else f"the folder {folder} cannot be written"
     try:
         with regular_file(path, os.O_WRONLY | os.O_APPEND):
