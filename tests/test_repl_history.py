@@ -76,7 +76,7 @@ def test_a_history_that_cannot_be_written_is_said_at_start(tmp_path: Path, make:
             child.expect_exact(WARNING + str(history).encode())
             child.expect_exact(reason)
             child.expect_exact(b"RNNPLAY_HISTORY_FILE")
-            run_line(child, "/show", b"vocabulary")  # the REPL works on
+            run_line(child, "/show", b"vocab ")  # the REPL works on
             run_line(child, "/set seed 1", b"seed = 1")
             child.sendcontrol("d")
             assert ended(child) == 0
@@ -98,7 +98,7 @@ def test_a_disk_gone_full_is_said_at_the_first_line_not_kept(tmp_path: Path) -> 
         with repl_with_history(tmp_path, history) as child:
             child.expect_exact(PROMPT)
             child.send("/show\r")
-            child.expect_exact(b"vocabulary")
+            child.expect_exact(b"vocab ")
             child.expect_exact(WARNING + str(history).encode())
             child.expect_exact(b"No space left on device")
             child.expect_exact(EMPTY_PROMPT)

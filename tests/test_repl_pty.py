@@ -109,14 +109,14 @@ def test_streamed_text_equals_rnnplay_sample_byte_for_byte(
         child.expect_exact(PROMPT)
         assert visible(child.before) == b""  # nothing between the text and the next prompt
         child.send("w\r")  # completes the '/sho' typed ahead
-        child.expect_exact(b"vocabulary")
+        child.expect_exact(b"vocab ")
 
 
 def test_ctrl_c_stops_a_generation_and_the_repl_goes_on(env: dict[str, str]) -> None:
     with repl(env) as child:
         long_turn(child)
         stop_the_turn(child)
-        run_line(child, "/show", b"vocabulary")
+        run_line(child, "/show", b"vocab ")
         child.sendcontrol("d")
         assert ended(child) == 0
 
@@ -143,7 +143,7 @@ def test_a_paste_during_a_turn_is_one_input_at_the_next_prompt(env: dict[str, st
         child.send("\r")  # the three lines run as one seed
         child.expect_exact(on_terminal(PASTE.encode()))
         stop_the_turn(child)
-        run_line(child, "/show", b"vocabulary")  # still here: `/quit` was a line of the seed
+        run_line(child, "/show", b"vocab ")  # still here: `/quit` was a line of the seed
 
 
 def test_a_quoted_block_is_a_three_line_seed(env: dict[str, str]) -> None:
@@ -278,7 +278,7 @@ def test_a_turn_stopped_and_brought_back_sets_its_terminal_mode_again(env: dict[
         child.kill(signal.SIGCONT)
         wait_for(lambda: termios.tcgetattr(child.child_fd)[3] == streaming[3], "the streaming mode again", TIMEOUT)
         stop_the_turn(child)
-        run_line(child, "/show", b"vocabulary")
+        run_line(child, "/show", b"vocab ")
 
 
 def setsid_repl(env: dict[str, str]) -> AbstractContextManager[tuple[subprocess.Popen[bytes], int, TerminalReader]]:
@@ -305,7 +305,7 @@ def test_ctrl_c_stops_a_turn_on_a_terminal_the_repl_does_not_control(env: dict[s
         os.write(master, b"/sho\x03")  # typed ahead, then Ctrl+C
         wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
         os.write(master, b"w\r")  # completes the '/sho' typed ahead
-        wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
+        wait_for(lambda: b"vocab " in reader.shown(since=start), "/show", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0
 
@@ -345,7 +345,7 @@ def test_a_paste_a_turn_ends_in_the_middle_of_reaches_the_next_prompt_whole(env:
         os.write(master, b"\x03")
         wait_for(lambda: STOPPED in reader.shown(since=start), "the turn to stop", TIMEOUT)
         os.write(master, b"/show\r")
-        wait_for(lambda: b"vocabulary" in reader.shown(since=start), "/show", TIMEOUT)
+        wait_for(lambda: b"vocab " in reader.shown(since=start), "/show", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0
 

@@ -214,9 +214,11 @@ def test_ollama_style_aliases(session: Session, rec: Recorder) -> None:
 def test_show_lists_the_model_card_and_sampler(session: Session, rec: Recorder) -> None:
     session.submit("/show")
     card = rec.messages("info")[-1]
-    for word in ("lstm", "layers", "hidden", "32", "parameters", "vocabulary", "tiny.txt", "val loss",
+    for word in ("lstm", "layers", "hidden", "32", "params", "vocab", "tiny.txt", "val",
                  "temperature", "0.7", "length"):
         assert word in card
+    assert card.splitlines()[-1].startswith("val: the validation loss")  # what the card's short row means
+    assert "`rnnplay score FILE --val-split` reads it as one stream" in card
 
 
 def test_cancel_stops_a_long_generation(session: Session, rec: Recorder) -> None:
@@ -254,7 +256,7 @@ def test_train_runs_in_the_background_while_generation_works(session: Session, r
     first = corpus.read_text()[0]  # a sample shows the character it continues, as the corpus it comes from does
     assert rec.of(SampleEvent) and all(e.text.startswith(first) and len(e.text) > 1 for e in rec.of(SampleEvent))
     assert all(0 <= p.fraction <= 1 for p in rec.of(StepEvent))  # the progress the faces draw
-    assert dict(session.card())["trained"] == "40 steps"
+    assert dict(session.card())["steps"] == "40"
     session.submit(f"/load {out}")
     assert session.model.hidden_size == 24
 
@@ -277,9 +279,9 @@ def test_a_continued_model_says_its_steps_in_all(session: Session, rec: Recorder
     earlier = load_model(tiny_path).meta["training"]["step"]
     session.submit(f"/train {write_corpus(tmp_path)} steps=3 batch=2 seq=8 out={tmp_path / 'more.npz'}")
     rec.wait(lambda e: isinstance(e, TrainingEnded))
-    assert dict(session.card())["trained"] == f"3 more steps ({earlier + 3:,} in all)"
+    assert dict(session.card())["steps"] == f"{earlier + 3:,} (3 more)"
     session.submit(f"/load {tmp_path / 'more.npz'}")
-    assert dict(session.card())["trained"] == f"3 more steps ({earlier + 3:,} in all)"
+    assert dict(session.card())["steps"] == f"{earlier + 3:,} (3 more)"
 
 
 def test_a_budget_of_thousands_of_steps_is_said_with_separators(tmp_path: Path) -> None:
@@ -863,7 +865,7 @@ def test_load_finds_models_by_name_and_models_lists_them(session: Session, rec: 
         session.submit("/load shakespeare")
         assert rec.messages("info")[-1].startswith("loaded shakespeare.npz: 2-layer lnlstm of 512 units")
         # the trainer's own validation (32 streams from a zero state), not the README's 1.359 of `rnnplay score`
-        assert ("val loss", "1.363 nats in training") in session.card()
+        assert ("val", "1.363 in training") in session.card()
 
 
 def test_a_value_the_user_set_survives_a_sampler_switch(session: Session) -> None:

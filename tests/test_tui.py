@@ -121,7 +121,7 @@ async def test_train_shows_progress_loss_plot_and_samples_while_generation_works
         assert plot.val and len(plot.train) >= 1
         assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(1.0)
         assert "train" in str(plot.render())
-        assert "60 steps" in card_text(app, "model-card") and out.exists()
+        assert "steps  60" in card_text(app, "model-card") and out.exists()
 
 
 async def test_palette_lists_the_slash_commands(app: RnnplayApp) -> None:

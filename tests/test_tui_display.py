@@ -17,14 +17,17 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 from tiny_model import write_corpus
 
+from rnnplay.models.bundled import BUNDLED_MODEL
 from rnnplay.session.events import Changed, ClipboardCopy, CompareShown, Working
+from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui import messages as tui_messages
 from rnnplay.ui.tui.prompt import PromptInput
 from rnnplay.ui.tui.render import HangingText
-from rnnplay.ui.tui.widgets import CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
+from rnnplay.ui.tui.widgets import Card, CompareView, Conversation, LossPlot, Note, TrainingPanel, Turn, WorkingLine
 
 STREAMED = 2_000
+SIZES = [(100, 30), (80, 24)]  # the app's own size (the README's picture) and many terminals' default
 
 
 @pytest.fixture
@@ -36,6 +39,16 @@ def shown_lines(widget: Widget) -> list[str]:
     """The widget's lines as drawn on screen (border and padding included)."""
     width, height = widget.outer_size
     return [strip.text for strip in widget.render_lines(Region(0, 0, width, height))]
+
+
+def card_lines(app: RnnplayApp) -> dict[str, list[str]]:
+    """Each card's lines as the side panel draws them."""
+    return {card.id or "": [line.rstrip() for line in shown_lines(card)] for card in app.query(Card)}
+
+
+def table(rows: list[tuple[str, str]]) -> list[str]:
+    width = max(len(k) for k, _ in rows)
+    return [f"{k:<{width}} {v}".rstrip() for k, v in rows]
 
 
 def sample_cli(model: Path, seed: str, rng_seed: int, length: int) -> str:
@@ -279,3 +292,32 @@ async def test_a_window_narrowed_to_a_column_and_back_keeps_working(app: Rnnplay
         await pilot.press(*"ab")
         await pilot.pause()
         assert app.is_running and app.query_one(PromptInput).text == "ab"
+
+
+@pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
+@pytest.mark.parametrize("size", SIZES)
+async def test_every_card_row_of_the_bundled_model_is_one_whole_line(size: tuple[int, int]) -> None:
+    """'val loss 1.363 nats in training' and 'corpus tinyshakespeare.txt' took two lines each in the panel."""
+    app = RnnplayApp(Session.open(None))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        assert card_lines(app) == {"model-card": table(app.session.card()),
+                                   "sampler-card": table(app.session.sampler_card())}
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_card_value_too_long_for_the_panel_ends_in_an_ellipsis_on_its_own_line(
+        app: RnnplayApp, size: tuple[int, int]) -> None:
+    long = "a model from the sweep of the night before last.npz"
+    app.session.model_name = long
+    app.session.meta = {**app.session.meta, "ancestry": [{"model": "shakespeare.npz", "sha256": None,
+                                                          "corpus": "tinyshakespeare.txt", "step": 6164}]}
+    async with app.run_test(size=size) as pilot:
+        app.session.emit(Changed("model"))
+        card = app.query_one("#model-card", Card)
+        await until(pilot, lambda: "a model from" in str(card.render()))
+        rows = app.session.card()
+        lines = card_lines(app)["model-card"]
+        assert len(lines) == len(rows) and lines[0].startswith("model") and lines[0].endswith("…"), lines
+        assert lines[1:] == table(rows)[1:]  # the other rows whole, the ancestry's steps too
+        assert dict(rows)["steps"].endswith(" more)") and long in str(card.tooltip)  # the whole name on hover

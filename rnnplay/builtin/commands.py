@@ -147,18 +147,22 @@ def temp(session: SessionAPI, argline: str) -> None:
 
 
 SHOW_WHAT = ("model", "sampler", "info", "parameters")  # the last two Ollama's names for the first two
+VAL_NOTE = ("val: the validation loss (nats per character) as training measured it, the held-out text cut into "
+            "streams that each start from a zero state; `rnnplay score FILE --val-split` reads it as one stream "
+            "and usually gives a little less")
 
 
 def show(session: SessionAPI, argline: str) -> None:
     what = argline.strip().lower()
     if what not in ("", *SHOW_WHAT):
         raise RnnplayError(f"/show takes nothing, 'model' or 'sampler' (got {what!r})")
-    rows = []
+    rows, notes = [], []
     if what in ("", "info", "model"):
         rows += session.card()
+        notes += [VAL_NOTE] if dict(rows).get("val", "n/a") != "n/a" else []
     if what in ("", "parameters", "sampler"):
         rows += session.sampler_card()
-    session.info(_rows(rows))
+    session.info("\n".join([_rows(rows), *notes]))
 
 
 def complete_show(session: SessionAPI, argline: str) -> list[str]:

@@ -304,10 +304,10 @@ class Session:
         return f"{m.num_layers}-layer {m.cell.name} of {m.hidden_size} units, {m.num_params():,} parameters"
 
     def card(self) -> list[tuple[str, str]]:
-        """The model card: (label, value) rows for /show and the side panel."""
+        """The model card: (label, value) rows for /show and the side panel (labels short, to leave values room)."""
         m = self.model
         if m is None:
-            return [("model", "none"), ("get one", "/load PATH, /train FILE")]
+            return [("model", "none"), ("load", "/load PATH"), ("train", "/train FILE")]
         corpus = (self.meta.get("corpus") or {}).get("name", "?")
         val = (self.meta.get("history") or {}).get("val_loss")
         steps = (self.meta.get("training") or self.meta.get("trained") or {}).get("step")
@@ -315,10 +315,10 @@ class Session:
         if job is not None and job.run.model is m:
             val, steps = job.val_loss, job.run.trainer.step
         rows = [("model", printable(self.model_name)), ("cell", m.cell.name), ("layers", str(m.num_layers)),
-                ("hidden", str(m.hidden_size)), ("parameters", f"{m.num_params():,}"),
-                ("vocabulary", f"{m.vocab.size} chars"), ("corpus", corpus or "?"),
-                ("val loss", f"{val:.3f} nats in training" if val is not None else "n/a")]  # not `rnnplay score`'s
-        return rows + ([("trained", trained_text(steps, self.meta))] if steps is not None else [])
+                ("hidden", str(m.hidden_size)), ("params", f"{m.num_params():,}"),
+                ("vocab", f"{m.vocab.size} chars"), ("corpus", corpus or "?"),
+                ("val", f"{val:.3f} in training" if val is not None else "n/a")]  # /show says how it differs
+        return rows + ([("steps", trained_text(steps, self.meta))] if steps is not None else [])
 
     def snapshot(self) -> Model | None:
         """The model to generate from: the weights themselves, or a copy while they train."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from rnnplay.core.cells.base import Cell
 from rnnplay.core.data import split_ids
-from rnnplay.core.errors import RnnplayError, counted
+from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
 from rnnplay.core.limits import MAX_PARAMS, MAX_STATE, MAX_VOCAB, check_model_size, check_state_size
 from rnnplay.core.model import Model
@@ -326,11 +326,11 @@ def ancestry(meta: dict[str, Any], sha256: str | None, name: str) -> list[dict[s
 
 
 def trained_text(steps: int, meta: dict[str, Any]) -> str:
-    """'40 steps'; for a model that continued another (its metadata's ``ancestry``), '5 more steps (6,169 in all)'."""
+    """'40'; for a model that continued another (its metadata's ``ancestry``), '6,169 (5 more)': all its steps."""
     earlier = meta.get("ancestry")
     gens = earlier if isinstance(earlier, list) else []
     before = sum(g["step"] for g in gens if _generation(g) and isinstance(g.get("step"), int))
-    return f"{counted(steps, 'more step')} ({steps + before:,} in all)" if before else counted(steps, "step")
+    return f"{steps + before:,} ({steps:,} more)" if before else f"{steps:,}"
 
 
 def _generation(g: object) -> bool:

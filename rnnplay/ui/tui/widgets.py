@@ -108,7 +108,8 @@ class Conversation(VerticalScroll):
 
 
 class Card(Static):
-    """(label, value) rows as a small table."""
+    """(label, value) rows as a small table, a row to a line: a value too long for the panel ends in '…' (app.tcss),
+    and the tooltip shows every row whole."""
 
     def show_rows(self, rows: list[tuple[str, str]]) -> None:
         width = max((len(k) for k, _ in rows), default=0)
@@ -117,6 +118,7 @@ class Card(Static):
             text.append(f"{key:<{width}} ", style="dim")
             text.append(visible(value) + ("\n" if i < len(rows) - 1 else ""))
         self.update(text)
+        self.tooltip = text
 
 
 def show_fraction(bar: ProgressBar, fraction: float | None) -> None:
