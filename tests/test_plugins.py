@@ -480,9 +480,13 @@ def test_the_first_plugin_hint_offers_the_example_from_its_folder(monkeypatch: p
                                                                    tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     assert first_plugin_hint() == ("try rnnplay's example, `rnnplay plugins install ./plugins/rnnplay-gru`, "
-                                   "or write one with `rnnplay plugins new NAME` (docs/plugins.md)")
-    monkeypatch.setattr(discovery, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: no plugins/ beside it
-    assert first_plugin_hint() == "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
+                                   "or write one with `rnnplay plugins new NAME` (./docs/plugins.md)")
+    monkeypatch.chdir(tmp_path)  # elsewhere: "(docs/plugins.md)" was no file from there
+    assert first_plugin_hint() == (f"try rnnplay's example, `rnnplay plugins install {ROOT}/plugins/rnnplay-gru`, "
+                                   f"or write one with `rnnplay plugins new NAME` ({ROOT}/docs/plugins.md)")
+    monkeypatch.setattr(discovery, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: test_plugin_packages.py
+    assert first_plugin_hint() == ("write one with `rnnplay plugins new NAME` (a working cell plugin, with its tests, "
+                                   "to edit and install)")
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from typing import Any
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
-from rnnplay.plugins.discovery import find_entry_points
+from rnnplay.plugins.discovery import find_entry_points, shown_path
 from rnnplay.plugins.hookspecs import PROJECT
 from rnnplay.plugins.host import (
     BUILTIN,
@@ -52,7 +52,8 @@ examples:
   rnnplay plugins new mycell                    scaffold rnnplay-mycell/, a cell plugin package
 
 RNNPLAY_LOAD_PLUGINS=rnnplay-gru,rnnplay-minp loads only those plugins; RNNPLAY_LOAD_PLUGINS= loads none.
-Writing a plugin: docs/plugins.md."""
+Writing a plugin: `rnnplay plugins new NAME` makes a working one to start from; the guide is docs/plugins.md
+in rnnplay's source."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -124,10 +125,13 @@ def list_plugins(args: argparse.Namespace) -> int:
 
 
 def first_plugin_hint() -> str:
-    """Where a first plugin can come from: the bundled GRU example when this is a checkout, or your own."""
-    write = "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
-    example = "rnnplay-gru"
-    return f"try rnnplay's example, {install_command(example)}, or {write}" if bundled_plugin_folder(example) else write
+    """Where a first plugin can come from. A checkout of rnnplay has the GRU example and docs/plugins.md, named as
+    paths from here; an installed rnnplay has neither (it said "docs/plugins.md" all the same): the scaffold."""
+    example = bundled_plugin_folder("rnnplay-gru")
+    if example is None:
+        return "write one with `rnnplay plugins new NAME` (a working cell plugin, with its tests, to edit and install)"
+    return (f"try rnnplay's example, {install_command(example.name)}, or write one with `rnnplay plugins new NAME` "
+            f"({shown_path(example.parents[1] / 'docs' / 'plugins.md')})")
 
 
 # -- install / uninstall -----------------------------------------------------------------
