@@ -33,7 +33,8 @@ from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.host import PluginHost
 from rnnplay.plugins.scaffold import PluginNames
 from rnnplay.ui.cli import cmd_plugins
-from rnnplay.ui.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
+from rnnplay.ui.cli.cmd_plugins import first_plugin_hint
+from rnnplay.ui.cli.plugin_pip import NOT_ON_INDEX, not_on_index, pip
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ["rnnplay-broken-import", "rnnplay-broken-hook", "rnnplay-taken-name", "rnnplay-bad-contract",
@@ -589,4 +590,4 @@ def test_the_child_interpreters_ignore_folders_named_like_their_modules_where_th
     monkeypatch.chdir(tmp_path)
     done = cmd_plugins.listing()
     assert done.returncode == 0 and "plugins" in json.loads(done.stdout), done.stderr
-    cmd_plugins.pip("--version")  # one line (RnnplayError) if it ran ./pip
+    pip("--version")  # one line (RnnplayError) if it ran ./pip

@@ -1,0 +1,165 @@
+"""What ``rnnplay plugins install PATH`` is given, checked before pip sees it: a folder, a wheel or a source archive.
+
+pip met each of these faults with pages of its own, some of them its traceback (a pyproject.toml that is not TOML,
+a .tar.gz that is not gzip), and rnnplay added only "pip install failed (exit 2)". What can be checked in the file
+itself is checked here and said in one line, and pip is not run: a folder's pyproject.toml must parse and its
+[build-system] table be what PEP 518 asks; a wheel must be a whole zip holding its .dist-info, named as a wheel is,
+for a Python and platform this interpreter runs; a source archive must be what its name says it is.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tarfile
+import tomllib
+import zipfile
+import zlib
+from dataclasses import dataclass
+from operator import methodcaller
+from pathlib import Path
+
+from rnnplay.core.errors import RnnplayError
+from rnnplay.plugins.host import normalize, printable
+
+ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
+MAGIC = {".tar.gz": (b"\x1f\x8b", "gzip"), ".tgz": (b"\x1f\x8b", "gzip"), ".tar.bz2": (b"BZh", "bzip2")}
+
+
+@dataclass(frozen=True)
+class Build:
+    """What a folder's pyproject.toml says its build needs, for pip's failures to be told in those words."""
+
+    requires: tuple[str, ...] = ()
+    backend: str | None = None
+    declared: bool = True  # False: no [build-system], so pip's own choice (PEP 517's fallback)
+
+
+# what pip builds a folder or source archive without [build-system] with (pip 23.2 asks for wheel too)
+FALLBACK = Build(("setuptools>=40.8.0", "wheel"), "setuptools.build_meta:__legacy__", declared=False)
+
+
+def package_path(target: str) -> str:
+    """The absolute path of a plugin folder, wheel or source archive, or a one-line error saying what it is not."""
+    path = Path(target).expanduser().resolve()
+    try:
+        os.listdir(path) if os.path.isdir(path) else os.stat(path)
+    except PermissionError as err:  # the folder, or one on the way to it, is not the user's to read
+        raise RnnplayError(f"cannot read {target}: {err.strerror}; check its permissions and its folders'") from None
+    except OSError:
+        pass  # not there: said below
+    if os.path.isdir(path) and not any(os.path.exists(path / name) for name in ("pyproject.toml", "setup.py")):
+        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
+    if os.path.isfile(path) and not path.name.lower().endswith(ARCHIVES):
+        raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
+    if not os.path.exists(path):
+        raise RnnplayError(f"{target} does not exist: give a plugin's folder (with its pyproject.toml), a wheel or a "
+                           "source archive, or a name on the package index")
+    return str(path)
+
+
+def project_name(folder: Path) -> str | None:
+    """The normalised [project] name in ``folder``'s pyproject.toml, if it can be read."""
+    try:
+        name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # RecursionError: TOML nested too deeply
+        return None
+    return normalize(name) if isinstance(name, str) else None
+
+
+def check_source(path: Path, target: str) -> Build:
+    """Refuse, in one line, a folder, wheel or archive that pip could not install; a folder's build needs."""
+    if path.is_dir():
+        return folder_build(path, target)
+    name = path.name.lower()
+    if name.endswith(".whl"):
+        check_wheel(path, target)
+    elif name.endswith(".zip"):
+        open_zip(path, target, "zip file")
+    else:
+        check_tar(path, target, next(s for s in MAGIC if name.endswith(s)))
+    return Build()
+
+
+def folder_build(folder: Path, target: str) -> Build:
+    """The [build-system] of ``folder``'s pyproject.toml (none: setup.py alone), checked as pip would."""
+    file = folder / "pyproject.toml"
+    if not file.exists():
+        return FALLBACK
+    mend = "mend it and install again"
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise RnnplayError(f"{target}'s pyproject.toml is not UTF-8 text (byte {err.start}); {mend}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise RnnplayError(f"{target}'s pyproject.toml is not valid TOML: {printable(str(err))}; {mend}") from None
+    except RecursionError:
+        raise RnnplayError(f"{target}'s pyproject.toml is not valid TOML: nested too deeply; {mend}") from None
+    except OSError as err:
+        raise RnnplayError(f"cannot read {target}'s pyproject.toml: {err.strerror}") from None
+    system = data.get("build-system")
+    if system is None:
+        return FALLBACK
+    requires = system.get("requires") if isinstance(system, dict) else None
+    if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
+        raise RnnplayError(f"{target}'s pyproject.toml: [build-system] needs requires, a list of strings such as "
+                           f'requires = ["setuptools"] (PEP 518); {mend}')
+    backend = system.get("build-backend")
+    if backend is not None and not isinstance(backend, str):
+        raise RnnplayError(f"{target}'s pyproject.toml: [build-system] build-backend must be a string such as "
+                           f'"setuptools.build_meta"; {mend}')
+    return Build(tuple(requires), backend)
+
+
+def open_zip(path: Path, target: str, what: str) -> list[str]:
+    """The member names of the zip file at ``path``, or one line: it is none, or a cut-off one."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, EOFError, ValueError):
+        raise RnnplayError(f"{target} is not a whole {what}: it is no zip file, or one cut off or damaged (an "
+                           "unfinished download?); download or build it again") from None
+    except OSError as err:
+        raise RnnplayError(f"cannot read {target}: {err.strerror}") from None
+
+
+def check_wheel(path: Path, target: str) -> None:
+    """A wheel: named NAME-VERSION[-BUILD]-PYTHON-ABI-PLATFORM.whl, a whole zip with its .dist-info, for this
+    interpreter's Python and platform."""
+    parts = path.name[: -len(".whl")].split("-")
+    if len(parts) not in (5, 6):
+        raise RnnplayError(f"{target} is not named as a wheel is (NAME-VERSION-PYTHON-ABI-PLATFORM.whl), and pip "
+                           "reads a wheel's Python and platform from its name; give it the name it was built with")
+    tags = {f"{py}-{abi}-{plat}" for py in parts[-3].split(".") for abi in parts[-2].split(".")
+            for plat in parts[-1].split(".")}
+    from packaging.tags import sys_tags  # here: every other command does without it
+
+    if not tags & {str(tag) for tag in sys_tags()}:
+        here = f"Python {sys.version_info.major}.{sys.version_info.minor} on {platform.system()} {platform.machine()}"
+        raise RnnplayError(f"{target} is built for {'-'.join(parts[-3:])}, which this {here} cannot install; "
+                           "use a wheel built for this Python and platform, or the plugin's source folder")
+    names = open_zip(path, target, "wheel")
+    if not {"METADATA", "WHEEL"} <= {tail for head, _, tail in map(methodcaller("partition", "/"), names)
+                                     if head.endswith(".dist-info")}:
+        raise RnnplayError(f"{target} is a zip file but not a wheel: it holds no .dist-info folder with METADATA and "
+                           "WHEEL; build it again (`python -m build --wheel` in the plugin's folder)")
+
+
+def check_tar(path: Path, target: str, suffix: str) -> None:
+    """A .tar.gz, .tgz or .tar.bz2: compressed as its name says, and a tar archive within."""
+    magic, kind = MAGIC[suffix]
+    try:
+        with open(path, "rb") as file:
+            start = file.read(len(magic))
+        if start != magic:
+            raise RnnplayError(f"{target} is not a {kind} file, which a {suffix} is (an HTML page saved under that "
+                               "name? a failed download?); download or build it again")
+        with tarfile.open(path) as archive:
+            while archive.next() is not None:  # to its end: a cut-off archive fails only there, as pip's reading did
+                pass
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        if isinstance(err, OSError) and err.errno is not None:  # reading the file, not what is in it
+            raise RnnplayError(f"cannot read {target}: {err.strerror}") from None
+        raise RnnplayError(f"{target} is not a whole {suffix} source archive: it is cut off or damaged (an "
+                           "unfinished download?); download or build it again") from None
