@@ -51,13 +51,19 @@ def wheel_zip(members: dict[str, str]) -> bytes:
     return out.getvalue()
 
 
-WHEEL = wheel_zip({
-    "rnnplay_hostile/__init__.py": "X = 1\n" * 500,
-    "rnnplay_hostile-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: rnnplay-hostile\nVersion: 0.1\n",
-    "rnnplay_hostile-0.1.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    "rnnplay_hostile-0.1.dist-info/entry_points.txt": "[rnnplay]\nhostile = rnnplay_hostile\n",
-    "rnnplay_hostile-0.1.dist-info/RECORD": "",
-})
+def wheel(metadata: str = "") -> bytes:
+    """A wheel of a plugin, whose METADATA ends with the lines ``metadata``."""
+    return wheel_zip({
+        "rnnplay_hostile/__init__.py": "X = 1\n" * 500,
+        "rnnplay_hostile-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: rnnplay-hostile\nVersion: 0.1\n"
+                                                  + metadata,
+        "rnnplay_hostile-0.1.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        "rnnplay_hostile-0.1.dist-info/entry_points.txt": "[rnnplay]\nhostile = rnnplay_hostile\n",
+        "rnnplay_hostile-0.1.dist-info/RECORD": "",
+    })
+
+
+WHEEL = wheel()
 
 
 def sdist() -> bytes:
@@ -99,6 +105,9 @@ ROWS = [
                  NEVER, ("[build-system] needs requires",), id="build-system-without-requires"),
     pytest.param(folder({"pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = 3\n' + PROJECT}), NEVER,
                  ("build-backend must be a string",), id="build-backend-not-a-string"),
+    pytest.param(folder({"pyproject.toml": SETUPTOOLS + PROJECT + 'requires-python = ">=3.99"\n'}), NEVER,
+                 ("./hostile needs Python >=3.99 (its pyproject.toml's requires-python), and rnnplay runs on Python",),
+                 id="folder-for-a-later-python"),
     # a folder pip gets to build: the backend, then the package's own build code
     pytest.param(folder({"pyproject.toml": SETUPTOOLS.replace("setuptools.build_meta", "nosuchbackend.api") + PROJECT}),
                  QUIET, ("its build-backend 'nosuchbackend.api' cannot be imported from what its [build-system] "
@@ -114,6 +123,9 @@ ROWS = [
     pytest.param(file("rnnplay_hostile-0.1-cp27-cp27m-win32.whl", WHEEL), NEVER,
                  ("is built for cp27-cp27m-win32, which this Python", "use a wheel built for this Python"),
                  id="wheel-for-another-python-and-platform"),
+    pytest.param(file(f"{PY3}.whl", wheel("Requires-Python: >=3.99\n")), NEVER,
+                 ("needs Python >=3.99 (its METADATA's Requires-Python)", "use a version of the plugin made for it"),
+                 id="wheel-for-a-later-python"),
     pytest.param(file("rnnplay_hostile.whl", WHEEL), NEVER, ("is not named as a wheel is",), id="wheel-misnamed"),
     pytest.param(file(f"{PY3}.whl", wheel_zip({"rnnplay_hostile/__init__.py": ""})), NEVER,
                  ("a zip file but not a wheel: it holds no .dist-info",), id="wheel-without-dist-info"),

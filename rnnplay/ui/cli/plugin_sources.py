@@ -17,6 +17,7 @@ import tomllib
 import zipfile
 import zlib
 from dataclasses import dataclass
+from email.parser import HeaderParser
 from operator import methodcaller
 from pathlib import Path
 
@@ -98,6 +99,9 @@ def folder_build(folder: Path, target: str) -> Build:
         raise RnnplayError(f"{target}'s pyproject.toml is not valid TOML: nested too deeply; {mend}") from None
     except OSError as err:
         raise RnnplayError(f"cannot read {target}'s pyproject.toml: {err.strerror}") from None
+    project = data.get("project")
+    if isinstance(project, dict):
+        check_python(project.get("requires-python"), target, "its pyproject.toml's requires-python")
     system = data.get("build-system")
     if system is None:
         return FALLBACK
@@ -112,12 +116,35 @@ def folder_build(folder: Path, target: str) -> Build:
     return Build(tuple(requires), backend)
 
 
-def open_zip(path: Path, target: str, what: str) -> list[str]:
-    """The member names of the zip file at ``path``, or one line: it is none, or a cut-off one."""
+def check_python(spec: object, target: str, where: str) -> None:
+    """Refuse a package whose Requires-Python ``spec`` leaves this interpreter out (pip said it only after building
+    the package's metadata, and rnnplay only "pip install failed (exit 1)"); a spec pip cannot read, pip names."""
+    if not isinstance(spec, str):
+        return
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        fits = SpecifierSet(spec).contains(platform.python_version(), prereleases=True)
+    except InvalidSpecifier:
+        return
+    if not fits:
+        raise RnnplayError(f"{target} needs Python {printable(spec)[:100]} ({where}), and rnnplay runs on Python "
+                           f"{platform.python_version()}; use a version of the plugin made for it, or rnnplay "
+                           "installed with a Python the plugin supports")
+
+
+def open_zip(path: Path, target: str, what: str, member: str = "") -> tuple[list[str], str]:
+    """The member names of the zip file at ``path`` and the text of the first one ending in ``member`` (at most
+    64 KiB of it), or one line: it is no zip file, or a cut-off one."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return archive.namelist()
-    except (zipfile.BadZipFile, EOFError, ValueError):
+            names = archive.namelist()
+            found = next((n for n in names if member and n.endswith(member)), None)
+            if found is None:
+                return names, ""
+            with archive.open(found) as text:
+                return names, text.read(1 << 16).decode("utf-8", "replace")
+    except (zipfile.BadZipFile, EOFError, ValueError, zlib.error):
         raise RnnplayError(f"{target} is not a whole {what}: it is no zip file, or one cut off or damaged (an "
                            "unfinished download?); download or build it again") from None
     except OSError as err:
@@ -139,11 +166,12 @@ def check_wheel(path: Path, target: str) -> None:
         here = f"Python {sys.version_info.major}.{sys.version_info.minor} on {platform.system()} {platform.machine()}"
         raise RnnplayError(f"{target} is built for {'-'.join(parts[-3:])}, which this {here} cannot install; "
                            "use a wheel built for this Python and platform, or the plugin's source folder")
-    names = open_zip(path, target, "wheel")
+    names, metadata = open_zip(path, target, "wheel", ".dist-info/METADATA")
     if not {"METADATA", "WHEEL"} <= {tail for head, _, tail in map(methodcaller("partition", "/"), names)
                                      if head.endswith(".dist-info")}:
         raise RnnplayError(f"{target} is a zip file but not a wheel: it holds no .dist-info folder with METADATA and "
                            "WHEEL; build it again (`python -m build --wheel` in the plugin's folder)")
+    check_python(HeaderParser().parsestr(metadata).get("Requires-Python"), target, "its METADATA's Requires-Python")
 
 
 def check_tar(path: Path, target: str, suffix: str) -> None:
