@@ -43,6 +43,13 @@ def folder(files: dict[str, str | bytes]) -> Callable[[Path], str]:
     return make
 
 
+def fifo(work: Path) -> str:
+    """A plugin folder ./hostile whose pyproject.toml is a named pipe no one writes to."""
+    (work / "hostile").mkdir()
+    os.mkfifo(work / "hostile" / "pyproject.toml")
+    return "./hostile"
+
+
 def wheel_zip(members: dict[str, str]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
@@ -105,6 +112,9 @@ ROWS = [
                  NEVER, ("[build-system] needs requires",), id="build-system-without-requires"),
     pytest.param(folder({"pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = 3\n' + PROJECT}), NEVER,
                  ("build-backend must be a string",), id="build-backend-not-a-string"),
+    pytest.param(fifo, NEVER, ("./hostile's pyproject.toml is not a regular file",), id="pyproject-a-fifo"),
+    pytest.param(folder({"pyproject.toml": SETUPTOOLS + PROJECT + "#" * (1 << 21) + "\n"}), NEVER,
+                 ("./hostile's pyproject.toml is 2,097,"), id="pyproject-of-2-mb"),
     pytest.param(folder({"pyproject.toml": SETUPTOOLS + PROJECT + 'requires-python = ">=3.99"\n'}), NEVER,
                  ("./hostile needs Python >=3.99 (its pyproject.toml's requires-python), and rnnplay runs on Python",),
                  id="folder-for-a-later-python"),

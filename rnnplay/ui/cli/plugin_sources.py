@@ -25,6 +25,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.plugins.host import normalize, printable
 
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
+LARGEST_PYPROJECT = 1 << 20  # bytes
 MAGIC = {".tar.gz": (b"\x1f\x8b", "gzip"), ".tgz": (b"\x1f\x8b", "gzip"), ".tar.bz2": (b"BZh", "bzip2")}
 
 
@@ -63,8 +64,8 @@ def package_path(target: str) -> str:
 def project_name(folder: Path) -> str | None:
     """The normalised [project] name in ``folder``'s pyproject.toml, if it can be read."""
     try:
-        name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # RecursionError: TOML nested too deeply
+        name = tomllib.loads(pyproject_text(folder / "pyproject.toml", str(folder)))["project"]["name"]
+    except (RnnplayError, OSError, ValueError, KeyError, TypeError, RecursionError):  # Recursion: nested too deeply
         return None
     return normalize(name) if isinstance(name, str) else None
 
@@ -90,7 +91,7 @@ def folder_build(folder: Path, target: str) -> Build:
         return FALLBACK
     mend = "mend it and install again"
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(pyproject_text(file, target))
     except UnicodeDecodeError as err:
         raise RnnplayError(f"{target}'s pyproject.toml is not UTF-8 text (byte {err.start}); {mend}") from None
     except tomllib.TOMLDecodeError as err:
@@ -114,6 +115,18 @@ def folder_build(folder: Path, target: str) -> Build:
         raise RnnplayError(f"{target}'s pyproject.toml: [build-system] build-backend must be a string such as "
                            f'"setuptools.build_meta"; {mend}')
     return Build(tuple(requires), backend)
+
+
+def pyproject_text(file: Path, target: str) -> str:
+    """The text of a pyproject.toml that is a regular file of a size a pyproject.toml has (a FIFO blocked the read,
+    rnnplay's and pip's, for ever)."""
+    if not file.is_file():
+        raise RnnplayError(f"{target}'s pyproject.toml is not a regular file (a pipe, a device or a folder): give the "
+                           "folder of a plugin package")
+    if file.stat().st_size > LARGEST_PYPROJECT:
+        raise RnnplayError(f"{target}'s pyproject.toml is {file.stat().st_size:,} bytes, more than a package's "
+                           f"settings take ({LARGEST_PYPROJECT:,} at most): give the folder of a plugin package")
+    return file.read_text(encoding="utf-8")
 
 
 def check_python(spec: object, target: str, where: str) -> None:
