@@ -185,3 +185,10 @@ def assert_after_pip(out: Outcome, mentions: tuple[str, ...]) -> None:
     for words in mentions:
         assert words in errors[0], errors[0]
     assert not [ln for ln in out.stderr.splitlines() if ln.startswith("Traceback")], out.stderr  # pip's own
+
+
+def test_uninstall_given_a_folder_whose_pyproject_is_a_fifo(sandbox: Sandbox) -> None:
+    """Told it is a path, as for any folder; it hung reading the pipe for the package's name to suggest."""
+    target = fifo(sandbox.work)
+    out = sandbox.run(["plugins", "uninstall", target], timeout=60)
+    assert_one_line_error(out, mentions="./hostile is a path: uninstall takes the plugin's distribution name")
