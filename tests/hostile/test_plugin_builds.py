@@ -29,6 +29,8 @@ BUNDLED_WHEELS = str(Path(ensurepip.__file__).parent / "_bundled")  # setuptools
 SETUPTOOLS = '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
 PROJECT = '\n[project]\nname = "rnnplay-hostile"\nversion = "0.1"\n'
 MEND = "mend it and install again"
+NO_LIST = '[build-system]\nrequires = "setuptools"\n' + PROJECT
+NO_BACKEND = '[build-system]\nrequires = ["nosuchbackend"]\nbuild-backend = "nosuchbackend.api"\n' + PROJECT
 AGAIN = "download or build it again"
 
 
@@ -73,11 +75,12 @@ def wheel(metadata: str = "") -> bytes:
 WHEEL = wheel()
 
 
-def sdist() -> bytes:
-    """A gzipped tar of a plugin folder with a module of incompressible text, so that half of it is cut off."""
+def sdist(files: dict[str, bytes] | None = None) -> bytes:
+    """A gzipped tar of a plugin's folder holding ``files`` (by default a pyproject.toml and a module of
+    incompressible text, so that half of it is cut off)."""
+    files = files or {"pyproject.toml": (SETUPTOOLS + PROJECT).encode(), "x.py": os.urandom(30000).hex().encode()}
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        files = {"pyproject.toml": (SETUPTOOLS + PROJECT).encode(), "x.py": os.urandom(30000).hex().encode()}
         for name, data in files.items():
             member = tarfile.TarInfo(f"rnnplay_hostile-0.1/{name}")
             member.size = len(data)
@@ -106,7 +109,7 @@ ROWS = [
                  id="pyproject-not-toml"),
     pytest.param(folder({"pyproject.toml": SETUPTOOLS.encode() + b'\n[project]\nname = "caf\xe9"\n'}), NEVER,
                  ("./hostile's pyproject.toml is not UTF-8 text (byte ", MEND), id="pyproject-not-utf8"),
-    pytest.param(folder({"pyproject.toml": '[build-system]\nrequires = "setuptools"\n' + PROJECT}), NEVER,
+    pytest.param(folder({"pyproject.toml": NO_LIST}), NEVER,
                  ("[build-system] needs requires, a list of strings", MEND), id="build-requires-not-a-list"),
     pytest.param(folder({"pyproject.toml": "[build-system]\nbuild-backend = 'setuptools.build_meta'\n" + PROJECT}),
                  NEVER, ("[build-system] needs requires",), id="build-system-without-requires"),
@@ -114,7 +117,7 @@ ROWS = [
                  ("build-backend must be a string",), id="build-backend-not-a-string"),
     pytest.param(fifo, NEVER, ("./hostile's pyproject.toml is not a regular file",), id="pyproject-a-fifo"),
     pytest.param(folder({"pyproject.toml": SETUPTOOLS + PROJECT + "#" * (1 << 21) + "\n"}), NEVER,
-                 ("./hostile's pyproject.toml is 2,097,"), id="pyproject-of-2-mb"),
+                 ("./hostile's pyproject.toml is over 1,048,576 bytes", MEND), id="pyproject-of-2-mb"),
     pytest.param(folder({"pyproject.toml": SETUPTOOLS + PROJECT + 'requires-python = ">=3.99"\n'}), NEVER,
                  ("./hostile needs Python >=3.99 (its pyproject.toml's requires-python), and rnnplay runs on Python",),
                  id="folder-for-a-later-python"),
@@ -144,6 +147,14 @@ ROWS = [
                  id="sdist-not-gzip"),
     pytest.param(file("rnnplay_hostile-0.1.tar.gz", SDIST[: len(SDIST) // 2]), NEVER,
                  ("is not a whole .tar.gz source archive",), id="sdist-gzip-cut-off"),
+    pytest.param(file("rnnplay_hostile-0.1.tar.gz", sdist({"pyproject.toml": b"[project\n"})), NEVER,
+                 ("./rnnplay_hostile-0.1.tar.gz's pyproject.toml is not valid TOML", "(at line 1, column 9)",
+                  "install the plugin's folder, or another version of it"), id="sdist-pyproject-not-toml"),
+    pytest.param(file("rnnplay_hostile-0.1.zip", wheel_zip({"rnnplay_hostile-0.1/pyproject.toml": NO_LIST})), NEVER,
+                 ("0.1.zip's pyproject.toml: [build-system] needs requires",), id="sdist-zip-requires-not-a-list"),
+    pytest.param(file("rnnplay_hostile-0.1.tar.gz", sdist({"pyproject.toml": NO_BACKEND.encode()})), SHOWN,
+                 ("building ./rnnplay_hostile-0.1.tar.gz needs 'nosuchbackend' (its pyproject.toml's [build-system] "
+                  "requires it), which the package index does not have",), id="sdist-build-requirement-not-on-index"),
     pytest.param(file("rnnplay_hostile-0.1.tar.bz2", HTML), NEVER, ("is not a bzip2 file",), id="sdist-not-bzip2"),
     pytest.param(file("rnnplay_hostile-0.1.zip", HTML), NEVER, ("is not a whole zip file",), id="sdist-zip-not-zip"),
 ]

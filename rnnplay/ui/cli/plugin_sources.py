@@ -16,6 +16,7 @@ import tarfile
 import tomllib
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from operator import methodcaller
@@ -64,42 +65,50 @@ def package_path(target: str) -> str:
 def project_name(folder: Path) -> str | None:
     """The normalised [project] name in ``folder``'s pyproject.toml, if it can be read."""
     try:
-        name = tomllib.loads(pyproject_text(folder / "pyproject.toml", str(folder)))["project"]["name"]
+        name = tomllib.loads(pyproject_bytes(folder / "pyproject.toml", str(folder)).decode())["project"]["name"]
     except (RnnplayError, OSError, ValueError, KeyError, TypeError, RecursionError):  # Recursion: nested too deeply
         return None
     return normalize(name) if isinstance(name, str) else None
 
 
 def check_source(path: Path, target: str) -> Build:
-    """Refuse, in one line, a folder, wheel or archive that pip could not install; a folder's build needs."""
-    if path.is_dir():
-        return folder_build(path, target)
+    """Refuse, in one line, a folder, wheel or archive that pip could not install; what its build needs."""
     name = path.name.lower()
-    if name.endswith(".whl"):
+    if path.is_dir():
+        file = path / "pyproject.toml"
+        raw = pyproject_bytes(file, target) if file.exists() else None
+    elif name.endswith(".whl"):
         check_wheel(path, target)
+        return Build()
     elif name.endswith(".zip"):
-        open_zip(path, target, "zip file")
+        raw = open_zip(path, target, "zip file", top_pyproject)[1]
     else:
-        check_tar(path, target, next(s for s in MAGIC if name.endswith(s)))
-    return Build()
-
-
-def folder_build(folder: Path, target: str) -> Build:
-    """The [build-system] of ``folder``'s pyproject.toml (none: setup.py alone), checked as pip would."""
-    file = folder / "pyproject.toml"
-    if not file.exists():
+        raw = check_tar(path, target, next(s for s in MAGIC if name.endswith(s)))
+    if raw is None:
         return FALLBACK
-    mend = "mend it and install again"
+    return pyproject_build(raw, target, "mend it and install again" if path.is_dir() else
+                           "the archive holds it as its authors built it: install the plugin's folder, or another "
+                           "version of it")
+
+
+def top_pyproject(member: str) -> bool:
+    """Whether ``member`` of a source archive is its pyproject.toml (in the archive's one folder, or at its top)."""
+    return member.count("/") <= 1 and member.rpartition("/")[2] == "pyproject.toml"
+
+
+def pyproject_build(raw: bytes, target: str, mend: str) -> Build:
+    """The [build-system] of the pyproject.toml ``raw`` (none: setup.py alone), checked as pip would."""
+    if len(raw) > LARGEST_PYPROJECT:
+        raise RnnplayError(f"{target}'s pyproject.toml is over {LARGEST_PYPROJECT:,} bytes, more than a package's "
+                           f"settings take; {mend}")
     try:
-        data = tomllib.loads(pyproject_text(file, target))
+        data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise RnnplayError(f"{target}'s pyproject.toml is not UTF-8 text (byte {err.start}); {mend}") from None
     except tomllib.TOMLDecodeError as err:
         raise RnnplayError(f"{target}'s pyproject.toml is not valid TOML: {printable(str(err))}; {mend}") from None
     except RecursionError:
         raise RnnplayError(f"{target}'s pyproject.toml is not valid TOML: nested too deeply; {mend}") from None
-    except OSError as err:
-        raise RnnplayError(f"cannot read {target}'s pyproject.toml: {err.strerror}") from None
     project = data.get("project")
     if isinstance(project, dict):
         check_python(project.get("requires-python"), target, "its pyproject.toml's requires-python")
@@ -117,16 +126,17 @@ def folder_build(folder: Path, target: str) -> Build:
     return Build(tuple(requires), backend)
 
 
-def pyproject_text(file: Path, target: str) -> str:
-    """The text of a pyproject.toml that is a regular file of a size a pyproject.toml has (a FIFO blocked the read,
-    rnnplay's and pip's, for ever)."""
+def pyproject_bytes(file: Path, target: str) -> bytes:
+    """A folder's pyproject.toml, if a regular file (a FIFO blocked the read, rnnplay's and pip's, for ever), up to
+    one byte past the largest taken."""
     if not file.is_file():
         raise RnnplayError(f"{target}'s pyproject.toml is not a regular file (a pipe, a device or a folder): give the "
                            "folder of a plugin package")
-    if file.stat().st_size > LARGEST_PYPROJECT:
-        raise RnnplayError(f"{target}'s pyproject.toml is {file.stat().st_size:,} bytes, more than a package's "
-                           f"settings take ({LARGEST_PYPROJECT:,} at most): give the folder of a plugin package")
-    return file.read_text(encoding="utf-8")
+    try:
+        with open(file, "rb") as text:
+            return text.read(LARGEST_PYPROJECT + 1)
+    except OSError as err:
+        raise RnnplayError(f"cannot read {target}'s pyproject.toml: {err.strerror}") from None
 
 
 def check_python(spec: object, target: str, where: str) -> None:
@@ -146,17 +156,17 @@ def check_python(spec: object, target: str, where: str) -> None:
                            "installed with a Python the plugin supports")
 
 
-def open_zip(path: Path, target: str, what: str, member: str = "") -> tuple[list[str], str]:
-    """The member names of the zip file at ``path`` and the text of the first one ending in ``member`` (at most
-    64 KiB of it), or one line: it is no zip file, or a cut-off one."""
+def open_zip(path: Path, target: str, what: str, wanted: Callable[[str], bool]) -> tuple[list[str], bytes | None]:
+    """The member names of the zip file at ``path`` and the first ``wanted`` member's bytes (at most one past the
+    largest pyproject.toml taken), or one line: it is no zip file, or a cut-off one."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
-            found = next((n for n in names if member and n.endswith(member)), None)
+            found = next(filter(wanted, names), None)
             if found is None:
-                return names, ""
-            with archive.open(found) as text:
-                return names, text.read(1 << 16).decode("utf-8", "replace")
+                return names, None
+            with archive.open(found) as member:
+                return names, member.read(LARGEST_PYPROJECT + 1)
     except (zipfile.BadZipFile, EOFError, ValueError, zlib.error):
         raise RnnplayError(f"{target} is not a whole {what}: it is no zip file, or one cut off or damaged (an "
                            "unfinished download?); download or build it again") from None
@@ -179,16 +189,18 @@ def check_wheel(path: Path, target: str) -> None:
         here = f"Python {sys.version_info.major}.{sys.version_info.minor} on {platform.system()} {platform.machine()}"
         raise RnnplayError(f"{target} is built for {'-'.join(parts[-3:])}, which this {here} cannot install; "
                            "use a wheel built for this Python and platform, or the plugin's source folder")
-    names, metadata = open_zip(path, target, "wheel", ".dist-info/METADATA")
+    names, metadata = open_zip(path, target, "wheel", lambda n: n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
     if not {"METADATA", "WHEEL"} <= {tail for head, _, tail in map(methodcaller("partition", "/"), names)
                                      if head.endswith(".dist-info")}:
         raise RnnplayError(f"{target} is a zip file but not a wheel: it holds no .dist-info folder with METADATA and "
                            "WHEEL; build it again (`python -m build --wheel` in the plugin's folder)")
-    check_python(HeaderParser().parsestr(metadata).get("Requires-Python"), target, "its METADATA's Requires-Python")
+    requires = HeaderParser().parsestr((metadata or b"").decode("utf-8", "replace")).get("Requires-Python")
+    check_python(requires, target, "its METADATA's Requires-Python")
 
 
-def check_tar(path: Path, target: str, suffix: str) -> None:
-    """A .tar.gz, .tgz or .tar.bz2: compressed as its name says, and a tar archive within."""
+def check_tar(path: Path, target: str, suffix: str) -> bytes | None:
+    """A .tar.gz, .tgz or .tar.bz2: compressed as its name says, and a whole tar archive within; its pyproject.toml's
+    bytes, if it has one."""
     magic, kind = MAGIC[suffix]
     try:
         with open(path, "rb") as file:
@@ -197,8 +209,11 @@ def check_tar(path: Path, target: str, suffix: str) -> None:
             raise RnnplayError(f"{target} is not a {kind} file, which a {suffix} is (an HTML page saved under that "
                                "name? a failed download?); download or build it again")
         with tarfile.open(path) as archive:
-            while archive.next() is not None:  # to its end: a cut-off archive fails only there, as pip's reading did
-                pass
+            found = None
+            while (member := archive.next()) is not None:  # to its end: a cut-off archive fails only there
+                found = found or (member if member.isfile() and top_pyproject(member.name) else None)
+            text = archive.extractfile(found) if found is not None else None
+            return text.read(LARGEST_PYPROJECT + 1) if text is not None else None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         if isinstance(err, OSError) and err.errno is not None:  # reading the file, not what is in it
             raise RnnplayError(f"cannot read {target}: {err.strerror}") from None
