@@ -142,6 +142,8 @@ ROWS = [
     pytest.param(file("rnnplay_hostile.whl", WHEEL), NEVER, ("is not named as a wheel is",), id="wheel-misnamed"),
     pytest.param(file(f"{PY3}.whl", wheel_zip({"rnnplay_hostile/__init__.py": ""})), NEVER,
                  ("a zip file but not a wheel: it holds no .dist-info",), id="wheel-without-dist-info"),
+    pytest.param(lambda work: os.mkfifo(work / f"{PY3}.whl") or f"./{PY3}.whl", NEVER,
+                 ("is not a regular file (a pipe or a device)",), id="wheel-a-fifo"),
     # source archives: checked before pip runs
     pytest.param(file("rnnplay_hostile-0.1.tar.gz", HTML), NEVER, ("is not a gzip file, which a .tar.gz is", AGAIN),
                  id="sdist-not-gzip"),

@@ -2,9 +2,11 @@
 
 pip met each of these faults with pages of its own, some of them its traceback (a pyproject.toml that is not TOML,
 a .tar.gz that is not gzip), and rnnplay added only "pip install failed (exit 2)". What can be checked in the file
-itself is checked here and said in one line, and pip is not run: a folder's pyproject.toml must parse and its
-[build-system] table be what PEP 518 asks; a wheel must be a whole zip holding its .dist-info, named as a wheel is,
-for a Python and platform this interpreter runs; a source archive must be what its name says it is.
+itself is checked here and said in one line, and pip is not run: a folder's pyproject.toml must be a regular file
+(a FIFO hung rnnplay and pip) that parses, its [build-system] table what PEP 518 asks; a wheel must be a whole zip
+holding its .dist-info, named as a wheel is, for a Python and platform this interpreter runs; a source archive must be
+what its name says it is, whole, its pyproject.toml checked as a folder's; and the requires-python of a folder or a
+wheel must admit this interpreter.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ MAGIC = {".tar.gz": (b"\x1f\x8b", "gzip"), ".tgz": (b"\x1f\x8b", "gzip"), ".tar.
 
 @dataclass(frozen=True)
 class Build:
-    """What a folder's pyproject.toml says its build needs, for pip's failures to be told in those words."""
+    """What a folder's or source archive's pyproject.toml says its build needs, for pip's failures to be told in
+    those words."""
 
     requires: tuple[str, ...] = ()
     backend: str | None = None
@@ -56,6 +59,9 @@ def package_path(target: str) -> str:
         raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
     if os.path.isfile(path) and not path.name.lower().endswith(ARCHIVES):
         raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
+    if os.path.exists(path) and not os.path.isdir(path) and not os.path.isfile(path):  # reading a FIFO blocks
+        raise RnnplayError(f"{target} is not a regular file (a pipe or a device): give a plugin's folder, a wheel or "
+                           "a source archive")
     if not os.path.exists(path):
         raise RnnplayError(f"{target} does not exist: give a plugin's folder (with its pyproject.toml), a wheel or a "
                            "source archive, or a name on the package index")
