@@ -53,19 +53,38 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     start = time.perf_counter()
     path = tmp_path_factory.mktemp("venv") / "env"
+    e = make_env(path)  # rnnplay itself installed into it, editable
+    e.run("python", "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), cwd=path.parent)
+    print(f"\nfresh venv with rnnplay installed in {time.perf_counter() - start:.1f} s")
+    return e
+
+
+def make_env(path: Path) -> Env:
+    """A new virtual environment whose rnnplay's dependencies, pip, setuptools and pytest come from the environment
+    running these tests, put after the new one's own site-packages (a .pth line adds the folder; its own .pth
+    files, such as the editable rnnplay's, are not read). PyTorch (a test extra out there) is hidden, as a user
+    would not have it."""
     venv.create(path)
     e = Env(path)
-    here = path.parent
-    # rnnplay's dependencies, pip, setuptools and pytest come from the environment running these tests,
-    # put after the new one's own site-packages (a .pth line adds the folder; its own .pth files, such
-    # as the editable rnnplay's, are not read); rnnplay itself is installed into the new one. PyTorch
-    # (a test extra out there) is hidden, as a user would not have it.
     site_of = "import sysconfig; print(sysconfig.get_path('purelib'))"
-    child_site = Path(e.run("python", "-c", site_of, cwd=here).stdout.strip())
+    child_site = Path(e.run("python", "-c", site_of, cwd=path.parent).stdout.strip())
     (child_site / "outer-environment.pth").write_text(sysconfig.get_path("purelib") + "\n")
     (child_site / "torch.py").write_text('raise ModuleNotFoundError("no PyTorch here", name="torch")\n')
-    e.run("python", "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), cwd=here)
-    print(f"\nfresh venv with rnnplay installed in {time.perf_counter() - start:.1f} s")
+    return e
+
+
+@pytest.fixture(scope="module")
+def installed_env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    """rnnplay installed as a user installs it, from a wheel (not editable): no checkout beside the package."""
+    here = tmp_path_factory.mktemp("wheel-venv")
+    source = here / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "rnnplay", source / "rnnplay", ignore=shutil.ignore_patterns("__pycache__"))
+    e = make_env(here / "env")
+    e.run("python", "-m", "pip", "install", "-q", "--no-deps", str(source), cwd=here)
+    shutil.rmtree(source)
     return e
 
 
@@ -168,3 +187,14 @@ def test_from_the_folder_holding_a_clone_plugins_install_and_ray_workers_find_th
                     "--seq-length", "16", "--steps", "3", "--workers", "2", "--out", "w.npz", cwd=work, check=False)
     assert train.returncode == 0 and "each step on 2 workers on local Ray" in train.stderr, train.stderr
     env.run("rnnplay", "plugins", "uninstall", "rnnplay-gru", cwd=work)
+
+
+def test_an_installed_rnnplay_points_a_first_plugin_at_what_it_has(installed_env: Env, tmp_path: Path) -> None:
+    """Installed from a wheel, rnnplay has no plugins/ or docs/ beside it; its hint said "(docs/plugins.md)", a file
+    a user of the wheel does not have. It names the scaffold alone, and the scaffold works there."""
+    listing = installed_env.run("rnnplay", "plugins", cwd=tmp_path)
+    assert listing.stdout.endswith("\nno plugins installed; write one with `rnnplay plugins new NAME` (a working cell "
+                                   "plugin, with its tests, to edit and install)\n"), listing.stdout
+    assert "docs/" not in listing.stdout + listing.stderr and "plugins/" not in listing.stdout
+    made = installed_env.run("rnnplay", "plugins", "new", "demo", cwd=tmp_path)
+    assert "created rnnplay-demo/" in made.stdout and (tmp_path / "rnnplay-demo" / "pyproject.toml").is_file()

@@ -33,7 +33,8 @@ from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.host import PluginHost
 from rnnplay.plugins.scaffold import PluginNames
 from rnnplay.ui.cli import cmd_plugins
-from rnnplay.ui.cli.cmd_plugins import NOT_ON_INDEX, first_plugin_hint, not_on_index
+from rnnplay.ui.cli.cmd_plugins import first_plugin_hint
+from rnnplay.ui.cli.plugin_pip import NOT_ON_INDEX, not_on_index, pip
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = ["rnnplay-broken-import", "rnnplay-broken-hook", "rnnplay-taken-name", "rnnplay-bad-contract",
@@ -480,9 +481,13 @@ def test_the_first_plugin_hint_offers_the_example_from_its_folder(monkeypatch: p
                                                                    tmp_path: Path) -> None:
     monkeypatch.chdir(ROOT)
     assert first_plugin_hint() == ("try rnnplay's example, `rnnplay plugins install ./plugins/rnnplay-gru`, "
-                                   "or write one with `rnnplay plugins new NAME` (docs/plugins.md)")
-    monkeypatch.setattr(discovery, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: no plugins/ beside it
-    assert first_plugin_hint() == "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
+                                   "or write one with `rnnplay plugins new NAME` (./docs/plugins.md)")
+    monkeypatch.chdir(tmp_path)  # elsewhere: "(docs/plugins.md)" was no file from there
+    assert first_plugin_hint() == (f"try rnnplay's example, `rnnplay plugins install {ROOT}/plugins/rnnplay-gru`, "
+                                   f"or write one with `rnnplay plugins new NAME` ({ROOT}/docs/plugins.md)")
+    monkeypatch.setattr(discovery, "BUNDLED_PLUGINS", tmp_path)  # an installed rnnplay: test_plugin_packages.py
+    assert first_plugin_hint() == ("write one with `rnnplay plugins new NAME` (a working cell plugin, with its tests, "
+                                   "to edit and install)")
 
 
 @pytest.mark.parametrize(
@@ -585,4 +590,4 @@ def test_the_child_interpreters_ignore_folders_named_like_their_modules_where_th
     monkeypatch.chdir(tmp_path)
     done = cmd_plugins.listing()
     assert done.returncode == 0 and "plugins" in json.loads(done.stdout), done.stderr
-    cmd_plugins.pip("--version")  # one line (RnnplayError) if it ran ./pip
+    pip("--version")  # one line (RnnplayError) if it ran ./pip

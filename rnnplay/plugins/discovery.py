@@ -39,13 +39,15 @@ def bundled_plugin_folder(dist: str) -> Path | None:
 def install_command(dist: str) -> str:
     """The command that installs ``dist``: from rnnplay's checkout for the unpublished examples, else by name."""
     folder = bundled_plugin_folder(dist)
-    if folder is None:
-        return f"`rnnplay plugins install {dist}`"
+    return f"`rnnplay plugins install {dist if folder is None else shown_path(folder)}`"
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the user can give it from the current folder: ``./plugins/rnnplay-gru`` below it, else whole."""
     try:
-        shown = f"./{folder.relative_to(Path.cwd())}"
+        return f"./{path.relative_to(Path.cwd())}"
     except (ValueError, OSError):  # not below the current folder, or the current folder is gone
-        shown = str(folder)
-    return f"`rnnplay plugins install {shown}`"
+        return str(path)
 
 
 def install_hint(dist: str, provider: Provider | None = None) -> str:

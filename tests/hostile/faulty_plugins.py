@@ -1,8 +1,13 @@
 """The faulty plugin packages of tests/fixtures/, pip-installed once a module into a folder that every row of
-test_plugin_faults.py and test_plugin_advice.py puts on PYTHONPATH, and a model of their cell 'flaky'."""
+test_plugin_faults.py and test_plugin_advice.py puts on PYTHONPATH, and a model of their cell 'flaky'; and an empty
+package index for the rows that run pip (test_plugin_builds.py's too)."""
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +44,16 @@ def flaky_model(faulty_site: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                   env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-fault-cell"})
     assert out.code == 0, out.stderr
     return box.work / MODEL
+
+
+@pytest.fixture(scope="module")
+def empty_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A package index on 127.0.0.1 that has no distributions at all (every project page is a 404)."""
+    root = tmp_path_factory.mktemp("index")
+    (root / "simple").mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
+    server.shutdown()
+    server.server_close()

@@ -1,10 +1,7 @@
 """``rnnplay plugins``: list, install, uninstall and scaffold plugins.
 
-Installing and uninstalling run pip in the interpreter that runs rnnplay
-(``sys.executable -m pip``), so a plugin always lands in the environment that
-will load it, whichever ``pip`` is first on PATH. Each child interpreter runs with ``-P``: without it, ``-m``
-put the current folder first on its path, where a folder named ``rnnplay`` (a clone of the repository)
-or ``pip`` stood in for the installed package.
+Installing and uninstalling run pip in the interpreter that runs rnnplay (``ui/cli/plugin_pip.py``); what
+``install`` is given as a path is checked before pip sees it (``ui/cli/plugin_sources.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +10,7 @@ import argparse
 import importlib.util
 import json
 import os
-import re
-import subprocess
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,7 +18,7 @@ from typing import Any
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
 from rnnplay.plugins.contracts import HOOK_KINDS
-from rnnplay.plugins.discovery import find_entry_points
+from rnnplay.plugins.discovery import find_entry_points, shown_path
 from rnnplay.plugins.hookspecs import PROJECT
 from rnnplay.plugins.host import (
     BUILTIN,
@@ -33,10 +27,11 @@ from rnnplay.plugins.host import (
     get_host,
     install_command,
     normalize,
-    printable,
     reset_host,
 )
 from rnnplay.plugins.scaffold import PluginNames, new_plugin
+from rnnplay.ui.cli.plugin_pip import pip
+from rnnplay.ui.cli.plugin_sources import check_source, package_path, project_name
 from rnnplay.ui.cli.plugins_apart import listed, listed_apart, listing, needs_children, why_it_ended
 
 ORDER = 40
@@ -52,7 +47,8 @@ examples:
   rnnplay plugins new mycell                    scaffold rnnplay-mycell/, a cell plugin package
 
 RNNPLAY_LOAD_PLUGINS=rnnplay-gru,rnnplay-minp loads only those plugins; RNNPLAY_LOAD_PLUGINS= loads none.
-Writing a plugin: docs/plugins.md."""
+Writing a plugin: `rnnplay plugins new NAME` makes a working one to start from; the guide is docs/plugins.md
+in rnnplay's source."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -124,61 +120,16 @@ def list_plugins(args: argparse.Namespace) -> int:
 
 
 def first_plugin_hint() -> str:
-    """Where a first plugin can come from: the bundled GRU example when this is a checkout, or your own."""
-    write = "write one with `rnnplay plugins new NAME` (docs/plugins.md)"
-    example = "rnnplay-gru"
-    return f"try rnnplay's example, {install_command(example)}, or {write}" if bundled_plugin_folder(example) else write
+    """Where a first plugin can come from. A checkout of rnnplay has the GRU example and docs/plugins.md, named as
+    paths from here; an installed rnnplay has neither (it said "docs/plugins.md" all the same): the scaffold."""
+    example = bundled_plugin_folder("rnnplay-gru")
+    if example is None:
+        return "write one with `rnnplay plugins new NAME` (a working cell plugin, with its tests, to edit and install)"
+    return (f"try rnnplay's example, {install_command(example.name)}, or write one with `rnnplay plugins new NAME` "
+            f"({shown_path(example.parents[1] / 'docs' / 'plugins.md')})")
 
 
 # -- install / uninstall -----------------------------------------------------------------
-def pip(*args: str) -> None:
-    """Run pip in this interpreter: its progress goes straight to the terminal, a failure becomes one line.
-
-    pip's own messages are shown too, except when it only found no such distribution: that gets one line.
-    """
-    if importlib.util.find_spec("pip") is None:
-        raise RnnplayError(f"pip is not available in {sys.executable}; add it with `{sys.executable} -m ensurepip`")
-    done = subprocess.run([sys.executable, "-P", "-m", "pip", *args], stderr=subprocess.PIPE, text=True, check=False)
-    if done.returncode == 0:
-        sys.stderr.write(done.stderr)  # pip's warnings, if any
-        return
-    missing = NOT_ON_INDEX.search(done.stderr)
-    asked = args[-1]
-    if missing is not None and not UNREACHABLE.search(done.stderr) and normalize(missing["name"]) != normalize(asked):
-        sys.stderr.write(done.stderr)  # what needed it: a dependency, or a build requirement of a folder
-        raise RnnplayError(f"pip {args[0]} failed: the package index has no {missing['name']}, which installing "
-                           f"{asked} needs; see pip's messages above, and check that pip can reach its index")
-    if missing is not None and not UNREACHABLE.search(done.stderr):
-        raise RnnplayError(not_on_index(missing["name"], missing["versions"]))
-    sys.stderr.write(done.stderr)
-    hint = bundled_hint(missing["name"]) if missing is not None else ""
-    raise RnnplayError(f"pip {args[0]} failed (exit {done.returncode}); see pip's messages above"
-                       + (f"; {hint}" if hint else ""))
-
-
-# what pip says when the index has nothing that fits, and when it could not reach the index at all
-NOT_ON_INDEX = re.compile(
-    r"satisfies the requirement (?P<name>[A-Za-z0-9._-]+)[^\n]*\(from versions: (?P<versions>[^)]*)\)"
-)
-UNREACHABLE = re.compile(r"Retrying|NewConnectionError|Network is unreachable|Temporary failure in name resolution")
-
-
-def bundled_hint(name: str) -> str:
-    if bundled_plugin_folder(name) is None:
-        return ""
-    return f"it is an example plugin of rnnplay, not published yet: run {install_command(name)}"
-
-
-def not_on_index(name: str, versions: str) -> str:
-    """The one line for a name the package index does not have (or has no version of that fits)."""
-    found = (f"the package index has no distribution named {name}" if versions.strip() == "none"
-             else f"no version of {name} on the package index installs here (it has {printable(versions[:200])})")
-    return f"{found}; " + (bundled_hint(name) or "check the name: plugins are usually called rnnplay-NAME")
-
-
-ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
-
-
 def written_as_path(target: str) -> bool:
     return target.startswith((".", "/", "~")) or "/" in target or "\\" in target
 
@@ -195,47 +146,22 @@ def check_name(text: str, what: str) -> None:
         raise RnnplayError(f"{text!r} looks like an option, not a plugin: {what} (pip's own options: use pip)")
 
 
-def package_path(target: str) -> str:
-    """The absolute path of a plugin folder, wheel or source archive, or a one-line error saying what it is not."""
-    path = Path(target).expanduser().resolve()
-    try:
-        os.listdir(path) if os.path.isdir(path) else os.stat(path)
-    except PermissionError as err:  # the folder, or one on the way to it, is not the user's to read
-        raise RnnplayError(f"cannot read {target}: {err.strerror}; check its permissions and its folders'") from None
-    except OSError:
-        pass  # not there: said below
-    if os.path.isdir(path) and not any(os.path.exists(path / name) for name in ("pyproject.toml", "setup.py")):
-        raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
-    if os.path.isfile(path) and not path.name.lower().endswith(ARCHIVES):
-        raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
-    if not os.path.exists(path):
-        raise RnnplayError(f"{target} does not exist: give a plugin's folder (with its pyproject.toml), a wheel or a "
-                           "source archive, or a name on the package index")
-    return str(path)
-
-
-def project_name(folder: Path) -> str | None:
-    """The normalised [project] name in ``folder``'s pyproject.toml, if it can be read."""
-    try:
-        name = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # RecursionError: TOML nested too deeply
-        return None
-    return normalize(name) if isinstance(name, str) else None
-
-
 def install(args: argparse.Namespace) -> int:
     target = args.target
     check_name(target, "give a plugin's name (rnnplay-NAME), or the path of its folder")
     is_url = "://" in target  # https://…/x.whl, git+https://…: pip knows what to do with it
+    build = None
     if looks_like_path(target) and not is_url:
         target = package_path(target)
+        build = check_source(Path(target), args.target)
     elif args.editable and not is_url:
         raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
     if normalize(target) == BUILTIN or (os.path.isdir(target) and project_name(Path(target)) == BUILTIN):
         raise RnnplayError("refusing to install rnnplay itself from `rnnplay plugins` (it would replace the rnnplay "
                            "running now); use pip for that")
     before, dists = describe(get_host()), installed_plugins()
-    pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target)
+    pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target, build=build,
+        asked=args.target)
     reset_host()
     new = [name for name, version in installed_plugins().items() if dists.get(name) != version]
     after = fresh_listing(new)  # a new process: this one cannot see editable installs or re-import upgraded modules
