@@ -53,6 +53,13 @@ def kernels(precision: str) -> ModuleType | None:
     return jit.load(KERNELS[precision])
 
 
+def rows_filling_tiles(precision: str) -> int | None:
+    """The rows that fill the tiles of the kernels running products in ``precision``, where they have a say
+    (AMX's 16: :mod:`rnnplay.core.amx_tiles`); None elsewhere."""
+    compiled = kernels(precision)
+    return getattr(compiled, "ROWS_FILLING_TILES", None) if compiled is not None else None
+
+
 def bf16_available() -> bool:
     """Whether ``--precision bfloat16`` can run here."""
     return kernels("bfloat16") is not None
