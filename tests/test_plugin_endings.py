@@ -97,3 +97,18 @@ def test_the_line_comes_before_the_exit_is_seen(hard: str, code: int, ending_sit
     assert len(lines) == 1 and later == b"", (said, later)
     assert lines[0].startswith("rnnplay: error: the process ended while importing plugin rnnplay-exit-import "
                                "(entry point fault), with no error to show"), said
+
+
+def test_a_watcher_started_after_rnnplay_ended_says_the_line_and_nothing_else() -> None:
+    """On a busy machine the watcher may first run once rnnplay is gone: its "ready" byte then met a closed pipe,
+    and a BrokenPipeError traceback followed rnnplay's line on the shared stderr."""
+    from rnnplay.plugins.last_words import WATCHER
+
+    ready_read, ready_write = os.pipe()
+    os.close(ready_read)  # nobody waits for "ready" any more
+    try:
+        done = subprocess.run([sys.executable, "-I", "-S", "-c", WATCHER], input=b"while importing plugin x\n",
+                              stdout=ready_write, capture_output=False, stderr=subprocess.PIPE, timeout=60, check=False)
+    finally:
+        os.close(ready_write)
+    assert done.stderr == b"while importing plugin x\n"

@@ -29,6 +29,7 @@ import functools
 import numba
 import numpy as np
 
+from rnnplay.core.amx_tiles import TILE_ROWS, product_on_tiles
 from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
 KINDS = frozenset({"step", "weight", "batched"})  # every product (rnnplay.core.products): each gains alike
@@ -51,7 +52,9 @@ _COMPILED = Compiled(functools.partial(loop_body, b_vector="<32 x bfloat>", a_wo
                                        step=pair_dot),
                      "declare <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512(<16 x float>, "
                      "<32 x bfloat>, <32 x bfloat>)")
-product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
+_ON_TILES = product_on_tiles(_COMPILED.product)  # None where the CPU or the system gives us no AMX
+product = _COMPILED.product if _ON_TILES is None else _ON_TILES  # product(prepare(A), pack(B), out); N: 16·n
+ROWS_FILLING_TILES = None if _ON_TILES is None else TILE_ROWS  # rnnplay.core.products.rows_filling_tiles
 
 
 @numba.njit(inline="always", **SETTINGS)
@@ -106,3 +109,6 @@ def pack(b: np.ndarray) -> np.ndarray:
 def warm_up() -> None:
     """Compile the numba loops and check one small product against float32 arithmetic (to bfloat16's rounding)."""
     check_product(prepare, pack, product, tolerance=0.05, what="the bfloat16 product")
+    if _ON_TILES is not None:  # k of 16 words or more: the tiles (the first product ran vdpbf16ps)
+        check_product(prepare, pack, product, tolerance=0.05, what="the bfloat16 product on AMX tiles", rows=33,
+                      depth=64)

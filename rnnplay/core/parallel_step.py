@@ -80,19 +80,25 @@ def chunk_size(model: Model) -> int:
     and chunks of NARROW_CHUNK on THREADS_PER_CORE workers a core keep their speed quiet and
     most of it beside another busy process. A function of the model's shape, its training
     precision and the kernels this machine runs, never of the load: a seed's run repeats bit for bit.
+    Where the products run on AMX tiles of 16 rows (bfloat16, :mod:`.amx_tiles`), a chunk has 16
+    streams, so that the per-step products fill them.
     """
     step = sum(p.size for name, p in model.params.items() if name.endswith("W_hh"))
     compiled = getattr(model.cell, "compiled_loops", None)
     return chunk_streams(step, lambda: compiled is not None and compiled(model.dtype, model.products,
-                                                                         model.hidden_size))
+                                                                         model.hidden_size),
+                         lambda: products.rows_filling_tiles(model.products))
 
 
-def chunk_streams(step: int, compiled: Callable[[], bool]) -> int:
+def chunk_streams(step: int, compiled: Callable[[], bool], tile_rows: Callable[[], int | None] = lambda: None) -> int:
     """:func:`chunk_size` for models whose W_hh hold ``step`` values in all, ``compiled()`` saying whether the
-    cell's loops over time run compiled whole (asked only where it decides)."""
+    cell's loops over time run compiled whole, and ``tile_rows()`` the rows that fill the tiles of the kernels
+    their products run on, where those tiles are larger than NARROW_CHUNK (each asked only where it decides)."""
     if 0 < step < SMALL_STEP:
         return WIDE_CHUNK
-    return NARROW_CHUNK if compiled() else CHUNK
+    if not compiled():
+        return CHUNK
+    return max(NARROW_CHUNK, tile_rows() or 0)
 
 
 def worker_count() -> int:

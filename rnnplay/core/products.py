@@ -22,7 +22,8 @@ And the precisions:
 - **bfloat16**: mixed precision as PyTorch's autocast does it on CPUs with
   AVX512_BF16 (:mod:`rnnplay.core.bf16_kernels`): a product's inputs are rounded to
   bfloat16 (8 bits of mantissa), its sums are float32, and the weights, the
-  optimizer, the gate maths and the loss stay float32. Every product runs there.
+  optimizer, the gate maths and the loss stay float32. Every product runs there, on
+  AMX tiles where the CPU has them (:mod:`rnnplay.core.amx_tiles`).
 
 Outside the switch (validation, scoring, generation, on other threads or on the same
 one outside a chunk), and whenever the kernels cannot run — an array that is not
@@ -51,6 +52,13 @@ _switch = threading.local()
 def kernels(precision: str) -> ModuleType | None:
     """The compiled products of ``precision``, or None where they cannot run (see the module)."""
     return jit.load(KERNELS[precision])
+
+
+def rows_filling_tiles(precision: str) -> int | None:
+    """The rows that fill the tiles of the kernels running products in ``precision``, where they have a say
+    (AMX's 16: :mod:`rnnplay.core.amx_tiles`); None elsewhere."""
+    compiled = kernels(precision)
+    return getattr(compiled, "ROWS_FILLING_TILES", None) if compiled is not None else None
 
 
 def bf16_available() -> bool:

@@ -98,18 +98,30 @@ class Compiled:
     """Every tile of TILES compiled for this CPU from ``step``; :attr:`product` walks them."""
 
     def __init__(self, step: StepIR, declarations: str) -> None:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        machine = llvm.Target.from_default_triple().create_target_machine(
-            cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
-        )
-        module = llvm.parse_assembly("\n".join([declarations, *(micro_kernel_ir(r, b, step) for r, b in TILES)]))
-        module.verify()
-        self.engine = llvm.create_mcjit_compiler(module, machine)  # kept alive: the kernels' code lives in it
-        self.engine.finalize_object()
-        signature = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * 7)  # addresses of C, A, B; kk, lda, ldc, bstride
-        kernels = [signature(self.engine.get_function_address(f"micro_{r}x{b}")) for r, b in TILES]
-        self.product = tile_walk(*kernels)
+        self.engine = compile_ir("\n".join([declarations, *(micro_kernel_ir(r, b, step) for r, b in TILES)]))
+        names = [f"micro_{r}x{b}" for r, b in TILES]
+        self.product = tile_walk(*functions(self.engine, names, arguments=7))  # C, A, B, kk, lda, ldc, bstride
+
+
+def compile_ir(ir: str) -> llvm.ExecutionEngine:
+    """LLVM IR compiled for this CPU; keep the engine alive as long as its functions are called."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    machine = llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
+    )
+    module = llvm.parse_assembly(ir)
+    module.verify()
+    engine = llvm.create_mcjit_compiler(module, machine)
+    engine.finalize_object()
+    return engine
+
+
+def functions(engine: llvm.ExecutionEngine, names: list[str], arguments: int) -> list[Callable[..., None]]:
+    """The compiled functions ``names`` of ``engine``, each taking ``arguments`` 64-bit integers (addresses,
+    counts), as ctypes functions numba can call."""
+    signature = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * arguments)
+    return [signature(engine.get_function_address(name)) for name in names]
 
 
 def tile_walk(micro_8x2: Callable[..., None], micro_8x1: Callable[..., None], micro_1x2: Callable[..., None],
@@ -149,13 +161,15 @@ def tile_walk(micro_8x2: Callable[..., None], micro_8x1: Callable[..., None], mi
 
 
 def check_product(prepare: Callable[[np.ndarray], np.ndarray], pack: Callable[[np.ndarray], np.ndarray],
-                  product: Callable[[np.ndarray, np.ndarray, np.ndarray], None], tolerance: float, what: str) -> None:
-    """A kernel module's warm-up: compile its loops on a small product with every kind of tile, and compare it with
-    numpy's float32 product; ``RuntimeError`` (the module does not load) when it disagrees."""
+                  product: Callable[[np.ndarray, np.ndarray, np.ndarray], None], tolerance: float, what: str,
+                  rows: int = ROWS + 1, depth: int = 5) -> None:  # fmt: skip
+    """A kernel module's warm-up: compile its loops on a small product (``rows`` × ``depth`` by ``depth`` × 48:
+    every kind of tile by default), and compare it with numpy's float32 product; ``RuntimeError`` (the module does
+    not load) when it disagrees."""
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((ROWS + 1, 5), dtype=np.float32)
-    b = rng.standard_normal((5, 48), dtype=np.float32)
-    out = np.empty((ROWS + 1, 48), dtype=np.float32)
+    a = rng.standard_normal((rows, depth), dtype=np.float32)
+    b = rng.standard_normal((depth, 48), dtype=np.float32)
+    out = np.empty((rows, 48), dtype=np.float32)
     product(prepare(a), pack(b), out)
     if not np.allclose(out, a @ b, rtol=tolerance, atol=tolerance):
         raise RuntimeError(f"{what} disagrees with float32 arithmetic")

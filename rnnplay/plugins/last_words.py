@@ -42,7 +42,10 @@ from rnnplay.core.errors import printable
 READY_SECONDS = 5.0  # the longest the first plugin waits for the watcher to read: a bound, not an expected time
 WATCHER = """
 import os, sys
-os.write(1, b"r")
+try:
+    os.write(1, b"r")
+except OSError:  # rnnplay already gone (a busy machine started this late): the pending line is still to say
+    pass
 os.close(1)
 pending = b""
 for line in sys.stdin.buffer:
