@@ -408,11 +408,19 @@ def thirty_seconds_on_a_fake_clock(text: str, monkeypatch: pytest.MonkeyPatch, p
             run.trainer.stop()
         return step(*args, **kwargs)
 
-    def timed_evaluate(ids, *args, **kwargs):
-        clock.now += len(ids) * per_char * (val_factor if clock.now >= since else 1.0)
+    def timed_evaluate(ids, *args, progress=None, **kwargs):
         clock.now += first_evaluation if clock.evaluations == 0 else 0.0
         clock.evaluations += 1
-        return evaluate(ids, *args, **kwargs)
+        read = 0
+
+        def advance(done: int, total: int) -> None:  # a chunk costs its characters' time at the clock's speed then
+            nonlocal read
+            clock.now += (done - read) * per_char * (val_factor if clock.now >= since else 1.0)
+            read = done
+            if progress is not None:
+                progress(done, total)
+
+        return evaluate(ids, *args, progress=advance, **kwargs)
 
     monkeypatch.setattr(model, "loss_and_grads", timed_step)
     monkeypatch.setattr(model, "evaluate", timed_evaluate)
@@ -445,6 +453,18 @@ def test_a_run_that_slows_down_still_ends_with_its_budget(small_text: str, monke
     assert 30.0 - 2 * steps <= finished.seconds <= 30.0 + 1.0
     assert validation.note == "" or "left of the --time budget" in validation.note
     assert sum(isinstance(e, StepEvent) for e in events) > 7  # 7 steps before 10 s: it trained on after them
+
+
+def test_a_final_validation_that_slows_as_it_reads_stops_when_the_budget_runs_out(
+        small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its speed drops threefold as it begins (27.5 s, after the probe near the steps' end: nothing foresaw it). It
+    reads its first chunk, 8,192 characters, and stops there, when the budget ran out, instead of reading on."""
+    run, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4,
+                                                                     slower=(27.5, 1.0, 3.0))
+    assert finished.reason == "budget" and 30.0 <= finished.seconds <= 30.0 + 8_192 * 6e-4
+    assert validation.note == ("on 8,192 of 9,287 validation characters (the start of each of its streams), what it "
+                               "read before the --time budget ran out")
+    assert run.trainer.val_chars == 0  # not the text's first characters: nothing compares a model on them
 
 
 def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from plugin_fixtures import hang_loaded
 
+from rnnplay.core.cells import RNNCell
+from rnnplay.core.model import Model
 from rnnplay.core.time_budget import VALIDATION_SHARE, TimeBudget
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import FinishedEvent, StepEvent, ValidationEvent
+from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import Corpus
 from rnnplay.session.training_runs import new_run
 
@@ -137,5 +140,15 @@ def test_a_run_whose_steps_slow_down_ends_with_its_budget(hang_site: Path, monke
         *events, validation, finished = list(run.trainer.run())
     assert isinstance(finished, FinishedEvent) and finished.reason == "budget"
     assert finished.seconds <= BUDGET + 2.0, (finished.seconds, validation)
-    assert isinstance(validation, ValidationEvent) and "validation characters, what" in validation.note
-    assert sum(isinstance(e, StepEvent) for e in events) > 20
+    assert isinstance(validation, ValidationEvent) and "validation characters" in validation.note  # a part
+    assert sum(isinstance(e, StepEvent) for e in events) > 5  # it trained (about 50 steps on a quiet machine)
+
+
+def test_an_evaluation_told_to_stop_scores_the_chunks_it_read(small_text: str) -> None:
+    model = Model(RNNCell(), Vocab.from_text(small_text), 8, 1, seed=1)
+    ids = model.vocab.encode(small_text * 4)
+    seen: list[int] = []
+    whole = model.evaluate(ids, seq_length=16)
+    first = model.evaluate(ids, seq_length=16, progress=lambda done, total: seen.append(done), stop=lambda: True)
+    assert seen == [32 * 16] and first != whole  # one chunk of 32 streams, 16 characters each
+    assert model.evaluate(ids, seq_length=16, stop=lambda: False) == whole

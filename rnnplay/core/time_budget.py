@@ -130,3 +130,11 @@ class TimeBudget:
         if share <= left:
             return max(2, int(share / per_char)), f"what {VALIDATION_SHARE:.0%} of the --time budget validates"
         return max(2, int(left / per_char)), f"what fits in the {left:.1f} s left of the --time budget"
+
+    def read_note(self, chars: int, why: str, read: int) -> str:
+        """What a final validation of ``chars`` characters (fewer than the whole: ``why``) says of what it read,
+        ``read`` characters predicted ("" for the whole)."""
+        if read < chars - 1:  # the budget ran out while it read
+            return (f"on {read:,} of {self.whole - 1:,} validation characters (the start of each of its streams), "
+                    "what it read before the --time budget ran out")
+        return f"on the first {chars - 1:,} of {self.whole - 1:,} validation characters, {why}" if why else ""

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 import timeit
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -258,19 +258,28 @@ class Trainer:
             self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
         return attempt.skipped or (attempt.loss, attempt.norm)
 
-    def validate(self, chars: int | None = None) -> float | None:
-        """The loss on the validation text's first ``chars`` characters (default: up to val_max_chars)."""
+    def validate(self, chars: int | None = None, stop: Callable[[], bool] | None = None) -> float | None:
+        """The loss on the validation text's first ``chars`` characters (default: up to val_max_chars); ``stop()``
+        True ends it after a chunk (``val_chars`` then 0: what it read is not the text's start)."""
         if self.val_ids is None:
             return None
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
         with self.reading("the validation"):
-            val = self.model.evaluate(ids, progress=self.reading.advance)
-        self.val_chars = len(ids) - 1
-        self.timing.measured(len(ids), time.perf_counter() - start, self._spent())
+            val = self.model.evaluate(ids, progress=self.reading.advance, stop=stop)
+        self.val_chars = len(ids) - 1 if self.reading.done == len(ids) - 1 else 0
+        self.timing.measured(self.reading.done + 1, time.perf_counter() - start, self._spent())
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
+
+    def _validate_last(self) -> tuple[float | None, str]:
+        """The final validation: under a --time budget, the part that fits (:mod:`.time_budget`), read until the
+        budget runs out; and what it read, when that is not the whole."""
+        seconds = self.config.seconds
+        chars, why = self.timing.final_chars(seconds, self._spent())
+        val_loss = self.validate(chars, (lambda: self._spent() >= seconds) if seconds else None)
+        return val_loss, self.timing.read_note(chars, why, self.reading.done)
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -320,10 +329,7 @@ class Trainer:
         h = self.history
         val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
-            chars, why = self.timing.final_chars(self.config.seconds, self._spent())
-            val_loss, val_step = self.validate(chars), self.step
-            whole = self.timing.whole
-            note = f"on the first {chars - 1:,} of {whole - 1:,} validation characters, {why}" if why else ""
+            (val_loss, note), val_step = self._validate_last(), self.step
             yield ValidationEvent(self.step, val_loss, note)
         reason = "stopped" if reason == "budget" and self._stop.is_set() else reason
         self._stop.clear()
