@@ -2,14 +2,15 @@
 so that the run ends with its budget, on what the run measures as it goes.
 
 The final validation's cost is predicted from two speeds the run keeps measuring: a validation's seconds per
-character (a probe of ``Model.evaluate`` before the first step, each validation, and a shorter probe again once the
-steps' end is near) and a step's seconds (the last step's, or the median of the last :data:`STEPS_KEPT` if more).
+character (a probe of ``Model.evaluate`` before the first step, each validation, and a probe again once the steps'
+end is near) and a step's seconds (the last step's, or the median of the last :data:`STEPS_KEPT` if more).
 Between two measurements of the first, it is scaled by how the second has moved since: a run starved of the CPU
 halfway (a busier process beside it at a higher priority) slows its steps and its validations alike, and a
 prediction made at the start let the final validation run on several times longer than foreseen. The probe near the
 end catches a validation that slows more than the steps do (it reads on BLAS's threads, a step on its own workers:
 the threads of a starved process need not slow alike). The steps end one step before the time left would no longer
-hold the final validation, and the final validation reads what fits in the time left.
+hold the final validation, and the final validation reads what fits in the time left, and stops reading a step past
+the budget's end whatever happens meanwhile.
 
 Nothing here reads a clock: the trainer hands in what it measured, so the reckoning is tested on recorded timings.
 """
@@ -29,9 +30,8 @@ STEPS_KEPT = 5
 # Steps on each side of a validation (or a probe) whose median is the step time it is scaled from: a step that the
 # machine held up beside it does not shrink the reserve for the rest of the run, a slowdown just before it is seen.
 AROUND = 2
-# The characters the probe near the steps' end reads, at most (a chunk of a validation's 32 streams, 64 characters
-# each), and at most this share of a whole validation: a run starved of the CPU may read them slowly.
-REFRESH_CHARS = 2048
+# The share of a whole validation the probe near the steps' end reads at most (else as many as the first probe: a
+# shorter one read its characters up to twice as fast as the validation after it did, whose end was then cut).
 REFRESH_SHARE = 0.25
 # Before a step is timed, one is taken to cost this many times what the probe took to read as many characters as a
 # batch holds (a step reads them forward and backward), and a run's first step as much again as the first probe's
@@ -114,8 +114,9 @@ class TimeBudget:
         return self.probes < 2 and spent >= near > self.measured_at
 
     def probe_chars(self, first: int) -> int:
-        """The characters a probe reads: ``first`` for the first, fewer for the one near the steps' end."""
-        return first if self.per_char is None else max(2, min(first, REFRESH_CHARS, int(REFRESH_SHARE * self.whole)))
+        """The characters a probe reads: ``first``, or for the one near the steps' end at most a share of a whole
+        validation."""
+        return first if self.per_char is None else max(2, min(first, int(REFRESH_SHARE * self.whole)))
 
     def final_chars(self, seconds: float | None, spent: float) -> tuple[int, str]:
         """The characters the final validation reads, ``spent`` seconds into a ``seconds`` budget, and why fewer than

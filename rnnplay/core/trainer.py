@@ -275,10 +275,11 @@ class Trainer:
 
     def _validate_last(self) -> tuple[float | None, str]:
         """The final validation: under a --time budget, the part that fits (:mod:`.time_budget`), read until the
-        budget runs out; and what it read, when that is not the whole."""
+        budget runs out (and a step: the steps' end is foreseen to within one); and what it read, when not the whole."""
         seconds = self.config.seconds
         chars, why = self.timing.final_chars(seconds, self._spent())
-        val_loss = self.validate(chars, (lambda: self._spent() >= seconds) if seconds else None)
+        end = (seconds or 0.0) + self.timing.step_seconds()
+        val_loss = self.validate(chars, (lambda: self._spent() >= end) if seconds else None)
         return val_loss, self.timing.read_note(chars, why, self.reading.done)
 
     # -- the loop ----------------------------------------------------------------------
