@@ -14,7 +14,7 @@ import pytest
 from file_limits import files_no_larger_than
 from numpy_updates import numpy_updates
 
-from rnnplay.core import jit
+from rnnplay.core import jit, time_budget
 from rnnplay.core import trainer as trainer_module
 from rnnplay.core.checkpoint import load_checkpoint, save_checkpoint
 from rnnplay.core.errors import RnnplayError
@@ -387,11 +387,15 @@ def test_an_update_that_would_overflow_is_skipped(small_text: str) -> None:
 
 def thirty_seconds_on_a_fake_clock(text: str, monkeypatch: pytest.MonkeyPatch, per_char: float,
                                    first_evaluation: float = 0.0, stop_at: float | None = None,
-                                   resume: tuple | None = None) -> tuple[TrainingRun, list]:
+                                   resume: tuple | None = None, slower: tuple[float, float, float] = (30.0, 1.0, 1.0),
+                                   ) -> tuple[TrainingRun, list]:
     """A 30 s --time run on a clock where a step costs 1 s and validating ``per_char`` s a character, the process's
     first Model.evaluate ``first_evaluation`` s more: the run and its events. ``stop_at``: stopped (as by Ctrl-C)
-    once the clock reaches it; ``resume``: the run begins from that ``checkpoint_state()``."""
+    once the clock reaches it; ``resume``: the run begins from that ``checkpoint_state()``; ``slower``: (from, steps,
+    validations): from that second of the clock on, a step costs ``steps`` times as much and a character validated
+    ``validations`` times (a run starved of the CPU halfway)."""
     clock = types.SimpleNamespace(now=0.0, evaluations=0)
+    since, step_factor, val_factor = slower
     monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock.now))
     run = small_run(text * 10, val_every=0, steps=None, seconds=30.0)
     if resume is not None:
@@ -399,15 +403,24 @@ def thirty_seconds_on_a_fake_clock(text: str, monkeypatch: pytest.MonkeyPatch, p
     model, step, evaluate = run.model, run.model.loss_and_grads, run.model.evaluate
 
     def timed_step(*args, **kwargs):
-        clock.now += 1.0
+        clock.now += step_factor if clock.now >= since else 1.0
         if stop_at is not None and clock.now >= stop_at:
             run.trainer.stop()
         return step(*args, **kwargs)
 
-    def timed_evaluate(ids, *args, **kwargs):
-        clock.now += len(ids) * per_char + (first_evaluation if clock.evaluations == 0 else 0.0)
+    def timed_evaluate(ids, *args, progress=None, **kwargs):
+        clock.now += first_evaluation if clock.evaluations == 0 else 0.0
         clock.evaluations += 1
-        return evaluate(ids, *args, **kwargs)
+        read = 0
+
+        def advance(done: int, total: int) -> None:  # a chunk costs its characters' time at the clock's speed then
+            nonlocal read
+            clock.now += (done - read) * per_char * (val_factor if clock.now >= since else 1.0)
+            read = done
+            if progress is not None:
+                progress(done, total)
+
+        return evaluate(ids, *args, progress=advance, **kwargs)
 
     monkeypatch.setattr(model, "loss_and_grads", timed_step)
     monkeypatch.setattr(model, "evaluate", timed_evaluate)
@@ -423,16 +436,44 @@ def test_a_time_budget_keeps_room_for_the_final_validation(small_text: str, monk
     run, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, per_char)
     assert finished.reason == "budget" and finished.val_loss == validation.val_loss
     assert 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
-    partial = len(run.trainer.val_ids) * per_char > trainer_module.VALIDATION_SHARE * 30.0
+    partial = len(run.trainer.val_ids) * per_char > time_budget.VALIDATION_SHARE * 30.0
     assert ("of 9," in validation.note and "25% of the --time budget" in validation.note) == partial
+
+
+@pytest.mark.parametrize(("steps", "validations"), [(4.0, 4.0), (1.0, 5.0)], ids=["all-slower", "validation-slower"])
+def test_a_run_that_slows_down_still_ends_with_its_budget(small_text: str, monkeypatch: pytest.MonkeyPatch,
+                                                          steps: float, validations: float) -> None:
+    """From 10 s on, steps and validations run several times slower (a run niced to 19 beside a busier process);
+    the final validation's reserve follows what the run measures (the steps' time, a probe when their end is near),
+    so a 30 s run still ends by 30 s and a step, the validation whole or the part that fits. A reserve predicted from
+    the probe at the start ended it near 37.7 s (all 4 times slower) or 37.6 s (the validation 5 times slower)."""
+    _, (*events, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4,
+                                                                        slower=(10.0, steps, validations))
+    assert finished.reason == "budget" and isinstance(validation, ValidationEvent)
+    assert 30.0 - 2 * steps <= finished.seconds <= 30.0 + 1.0
+    assert validation.note == "" or "left of the --time budget" in validation.note
+    assert sum(isinstance(e, StepEvent) for e in events) > 7  # 7 steps before 10 s: it trained on after them
+
+
+def test_a_final_validation_that_slows_as_it_reads_stops_when_the_budget_runs_out(
+        small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its speed drops threefold as it begins (27.5 s, after the probe near the steps' end: nothing foresaw it). It
+    reads its first chunk, 8,192 characters, and stops there, when the budget ran out, instead of reading on."""
+    run, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4,
+                                                                     slower=(27.5, 1.0, 3.0))
+    assert finished.reason == "budget" and 30.0 <= finished.seconds <= 30.0 + 8_192 * 6e-4
+    assert validation.note == ("on 8,192 of 9,287 validation characters (the start of each of its streams), what it "
+                               "read before the --time budget ran out")
+    assert run.trainer.val_chars == 0  # not the text's first characters: nothing compares a model on them
 
 
 def test_a_slow_first_evaluation_does_not_shrink_a_time_budget(small_text: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """A process's first Model.evaluate pays one-time costs (here 20 s of the clock); the reserve for the final
-    validation is made from the faster probe, so a 30 s run still ends within one step of 30 s and validates the
-    whole text (a reserve from the first probe alone would end it near 22.5 s)."""
-    _, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4, first_evaluation=20.0)
+    """A process's first Model.evaluate pays one-time costs (here 5 s of the clock, the most measured); the reserve
+    for the final validation is made from the faster probe, so a 30 s run still ends within one step of 30 s and
+    validates the whole text (a reserve from the first probe alone would end it near 22.5 s). The first step is
+    foretold to pay as much (it compiles kernels too): a budget that cannot hold it makes none."""
+    _, (*_, validation, finished) = thirty_seconds_on_a_fake_clock(small_text, monkeypatch, 2e-4, first_evaluation=5.0)
     assert finished.reason == "budget" and 30.0 - 1.0 <= finished.seconds <= 30.0 + 1.0
     assert validation.note == ""  # the whole validation text: its warm cost is well inside its share
 

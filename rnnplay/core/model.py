@@ -209,9 +209,10 @@ class Model:
         return loss, self.backward(dl.reshape(T, B, V), cache), new_states
 
     def evaluate(self, ids: np.ndarray, batch_size: int = 32, seq_length: int = 256,
-                 progress: Callable[[int, int], None] | None = None) -> float:
+                 progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None) -> float:
         """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1]; ``progress(done, total)`` after each
-        chunk, with the characters predicted so far and in all.
+        chunk, with the characters predicted so far and in all. ``stop()`` True after a chunk ends the reading there:
+        the loss of the characters read (the start of each stream; ``progress`` has the count).
 
         The text is cut into ``batch_size`` contiguous streams whose state is
         carried across chunks, so every character but each stream's first is
@@ -236,6 +237,8 @@ class Model:
             count += y.size
             if progress is not None:
                 progress(count, n)
+            if stop is not None and stop():
+                return total / count
         tail = ids[B * L :]  # the few characters left over when n is not a multiple of B
         if len(tail) > 1:
             logits, _, _ = self.forward(tail[:-1, None], self.initial_state(1))

@@ -26,7 +26,7 @@ import math
 import threading
 import time
 import timeit
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -53,6 +53,7 @@ from rnnplay.core.optim import (
 )
 from rnnplay.core.saved_counts import saved_counts
 from rnnplay.core.stop_flag import StopFlag
+from rnnplay.core.time_budget import TimeBudget
 from rnnplay.core.train_config import TrainConfig
 from rnnplay.core.train_events import (
     Event,
@@ -71,12 +72,9 @@ from rnnplay.core.train_events import (
 MAX_BAD_STEPS = 3
 # Characters a --time budget times Model.evaluate on before it has timed a whole validation (one of its chunks).
 PROBE_CHARS = 32 * 256
-# Times the probe is read, the fastest counting: a process's first evaluation also pays one-time costs (threads
-# started, buffers first touched) that would cut a short budget's training by up to VALIDATION_SHARE of it.
+# Times the first probe is read, the fastest counting: a process's first evaluation also pays one-time costs (threads
+# started, buffers first touched) that would cut a short budget's training by up to its validation's share of it.
 PROBE_RUNS = 2
-# The most of a --time budget the final validation may take; when the whole validation text would take longer,
-# it reads the part that fits, so a short budget still trains.
-VALIDATION_SHARE = 0.25
 
 
 @dataclass
@@ -113,7 +111,8 @@ class Trainer:
         self.reading = Reading()  # a validation or a sample under way: it only reads the weights
         self._started: float | None = None  # perf_counter() when run() began
         self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
-        self._seconds_per_val_char: float | None = None  # measured by the last validation (or a probe)
+        whole = min(len(self.val_ids), config.val_max_chars) if self.val_ids is not None else 0
+        self.timing = TimeBudget(whole, self.batcher.chars_per_batch)  # a --time budget's reckoning
         self._stop = StopFlag()
         self.before_step: tuple[dict[str, Any], Any] | None = None  # a step's data position and RNG as it began
         self.committing = threading.Lock()  # held while a step is applied: a save from another thread waits
@@ -158,29 +157,19 @@ class Trainer:
             return True
         if c.epochs is not None and self.epoch >= c.epochs:
             return True
-        return c.seconds is not None and self._spent() >= self._seconds_for_steps(c.seconds)
+        if c.seconds is None:
+            return False
+        if self.val_ids is not None and self.timing.wants_probe(c.seconds, self._spent()):
+            self._probe(self.val_ids)
+        return self._spent() >= self.timing.steps_until(c.seconds)  # the final validation's reserve kept (.time_budget)
 
-    def _seconds_for_steps(self, seconds: float) -> float:
-        """A --time budget less the final validation's expected time: the run ends within one step of the budget."""
-        if self.val_ids is None:
-            return seconds
-        return max(0.0, seconds - self._final_validation_chars(self.val_ids) * self._validation_speed(self.val_ids))
-
-    def _validation_speed(self, val_ids: np.ndarray) -> float:
-        """Seconds a validation takes per character: the last one's; before any, Model.evaluate's best on a probe."""
-        if self._seconds_per_val_char is None:
-            probe = val_ids[: PROBE_CHARS + 1]
-            evaluation = timeit.Timer(lambda: self.model.evaluate(probe), timer=time.perf_counter)
-            self._seconds_per_val_char = min(evaluation.repeat(repeat=PROBE_RUNS, number=1)) / len(probe)
-        return self._seconds_per_val_char
-
-    def _final_validation_chars(self, val_ids: np.ndarray) -> int:
-        """The validation characters (up to val_max_chars); under a --time budget, those VALIDATION_SHARE of it
-        can validate, if that is fewer."""
-        chars = min(len(val_ids), self.config.val_max_chars)
-        if self.config.seconds is None:
-            return chars
-        return max(2, min(chars, int(VALIDATION_SHARE * self.config.seconds / self._validation_speed(val_ids))))
+    def _probe(self, val_ids: np.ndarray) -> None:
+        """Time Model.evaluate on the validation text's first characters: the fastest of PROBE_RUNS before any
+        validation, once when the steps' end is near (the run may have slowed since)."""
+        probe = val_ids[: self.timing.probe_chars(PROBE_CHARS) + 1]
+        runs = PROBE_RUNS if self.timing.per_char is None else 1
+        evaluation = timeit.Timer(lambda: self.model.evaluate(probe), timer=time.perf_counter)
+        self.timing.probed(len(probe), evaluation.repeat(repeat=runs, number=1), self._spent())
 
     def budget_fraction(self) -> float | None:
         """The largest share of any budget spent so far (the run ends when one reaches 1).
@@ -194,7 +183,7 @@ class Trainer:
         if c.epochs:
             shares.append(self.epoch / c.epochs)
         if c.seconds and self._started is not None:
-            limit = self._seconds_for_steps(c.seconds)
+            limit = self.timing.steps_until(c.seconds)
             shares.append(self._spent() / limit if limit > 0 else 1.0)
         return min(1.0, max(shares)) if shares else None
 
@@ -269,18 +258,29 @@ class Trainer:
             self.bad_steps = 0 if attempt.update is not None else self.bad_steps + 1
         return attempt.skipped or (attempt.loss, attempt.norm)
 
-    def validate(self, chars: int | None = None) -> float | None:
-        """The loss on the validation text's first ``chars`` characters (default: up to val_max_chars)."""
+    def validate(self, chars: int | None = None, stop: Callable[[], bool] | None = None) -> float | None:
+        """The loss on the validation text's first ``chars`` characters (default: up to val_max_chars); ``stop()``
+        True ends it after a chunk (``val_chars`` then 0: what it read is not the text's start)."""
         if self.val_ids is None:
             return None
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
         with self.reading("the validation"):
-            val = self.model.evaluate(ids, progress=self.reading.advance)
-        self.val_chars, self._seconds_per_val_char = len(ids) - 1, (time.perf_counter() - start) / len(ids)
+            val = self.model.evaluate(ids, progress=self.reading.advance, stop=stop)
+        self.val_chars = len(ids) - 1 if self.reading.done == len(ids) - 1 else 0
+        self.timing.measured(self.reading.done + 1, time.perf_counter() - start, self._spent())
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
+
+    def _validate_last(self) -> tuple[float | None, str]:
+        """The final validation: under a --time budget, the part that fits (:mod:`.time_budget`), read until the
+        budget runs out (and a step: the steps' end is foreseen to within one); and what it read, when not the whole."""
+        seconds = self.config.seconds
+        chars, why = self.timing.final_chars(seconds, self._spent())
+        end = (seconds or 0.0) + self.timing.step_seconds()
+        val_loss = self.validate(chars, (lambda: self._spent() >= end) if seconds else None)
+        return val_loss, self.timing.read_note(chars, why, self.reading.done)
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -291,7 +291,9 @@ class Trainer:
         window_chars = steps_done = 0
         last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
         while not self.budget_done() and self._stop.begin(first=steps_done == 0):
+            began = time.perf_counter()
             result = self.train_step()
+            self.timing.stepped(time.perf_counter() - began, warm=steps_done > 0)  # the first loads kernels, memory
             yield from (NoteEvent(self.step, note) for note in parallel_step.take_notes())  # fewer worker threads
             steps_done += 1
             if steps_done == 1:  # the ETA is paced by the steps after it: the first loads kernels and memory
@@ -328,10 +330,7 @@ class Trainer:
         h = self.history
         val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
-            chars, total = self._final_validation_chars(self.val_ids), min(len(self.val_ids), self.config.val_max_chars)
-            val_loss, val_step = self.validate(chars), self.step
-            note = (f"on the first {chars - 1:,} of {total - 1:,} validation characters, what "
-                    f"{VALIDATION_SHARE:.0%} of the --time budget validates" if chars < total else "")
+            (val_loss, note), val_step = self._validate_last(), self.step
             yield ValidationEvent(self.step, val_loss, note)
         reason = "stopped" if reason == "budget" and self._stop.is_set() else reason
         self._stop.clear()

@@ -1,0 +1,141 @@
+"""A --time budget's reckoning: when the steps end, and how much of the validation text the final validation reads,
+so that the run ends with its budget, on what the run measures as it goes.
+
+The final validation's cost is predicted from two speeds the run keeps measuring: a validation's seconds per
+character (a probe of ``Model.evaluate`` before the first step, each validation, and a probe again once the steps'
+end is near) and a step's seconds (the last step's, or the median of the last :data:`STEPS_KEPT` if more).
+Between two measurements of the first, it is scaled by how the second has moved since: a run starved of the CPU
+halfway (a busier process beside it at a higher priority) slows its steps and its validations alike, and a
+prediction made at the start let the final validation run on several times longer than foreseen. The probe near the
+end catches a validation that slows more than the steps do (it reads on BLAS's threads, a step on its own workers:
+the threads of a starved process need not slow alike). The steps end one step before the time left would no longer
+hold the final validation, and the final validation reads what fits in the time left, and stops reading a step past
+the budget's end whatever happens meanwhile.
+
+Nothing here reads a clock: the trainer hands in what it measured, so the reckoning is tested on recorded timings.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+# The most of a --time budget the final validation may take; when the whole validation text would take longer,
+# it reads the part that fits, so a short budget still trains.
+VALIDATION_SHARE = 0.25
+# Steps whose median is "a step's seconds" unless the last took longer: a run that slows is followed at its next
+# step, one quick step does not shrink the estimate.
+STEPS_KEPT = 5
+# Steps on each side of a validation (or a probe) whose median is the step time it is scaled from: a step that the
+# machine held up beside it does not shrink the reserve for the rest of the run, a slowdown just before it is seen.
+AROUND = 2
+# The share of a whole validation the probe near the steps' end reads at most (else as many as the first probe: a
+# shorter one read its characters up to twice as fast as the validation after it did, whose end was then cut).
+REFRESH_SHARE = 0.25
+# Before a step is timed, one is taken to cost this many times what the probe took to read as many characters as a
+# batch holds (a step reads them forward and backward), and a run's first step as much again as the first probe's
+# first reading took over its second (kernels compiled, memory first touched): a run starved from its start does not
+# begin a first step its budget cannot hold.
+STEP_PER_BATCH_READ = 2.0
+
+
+@dataclass
+class TimeBudget:
+    """What a run has measured of its speed (validation and steps), and what that leaves its steps of a budget."""
+
+    whole: int  # the characters a whole validation reads (up to val_max_chars)
+    batch_chars: int  # the characters a step reads
+    per_char: float | None = None  # a validation's seconds per character, as last measured (None: not yet)
+    step_then: float | None = None  # a step's seconds when per_char was measured (None: not known yet)
+    around: list[float] = field(default_factory=list)  # the steps around that measurement, while step_then is None
+    measured_at: float = 0.0  # the budget's seconds spent when per_char was measured
+    probes: int = 0  # probes timed: the first, and one when the steps' end is near
+    warming: float = 0.0  # what the first probe's first reading took over its fastest, until the first step is made
+    steps: deque[float] = field(default_factory=lambda: deque(maxlen=STEPS_KEPT))
+
+    def measured(self, chars: int, seconds: float, spent: float) -> None:
+        """A validation (or a probe) read ``chars`` characters in ``seconds``, ``spent`` seconds into the budget."""
+        self.per_char, self.measured_at = seconds / max(chars, 1), spent
+        self.step_then, self.around = None, list(self.steps)[-AROUND:]  # known once AROUND steps more are made
+
+    def probed(self, chars: int, readings: list[float], spent: float) -> None:
+        """A probe read ``chars`` characters in each of ``readings`` seconds (the fastest counts), ``spent`` seconds
+        into the budget."""
+        self.measured(chars, min(readings), spent)
+        if self.probes == 0 and not self.steps:
+            self.warming = readings[0] - min(readings)
+        self.probes += 1
+
+    def stepped(self, seconds: float, warm: bool = True) -> None:
+        """A step took ``seconds``; not ``warm``: a run's first, which loads and compiles, and is not counted."""
+        self.warming = 0.0
+        if not warm:
+            return
+        self.steps.append(seconds)
+        if self.step_then is None:
+            self.around.append(seconds)
+            if len(self.around) >= 2 * AROUND or len(self.around) == len(self.steps) > AROUND:
+                self.step_then = statistics.median(self.around)
+
+    def _median(self) -> float:
+        return statistics.median(self.steps) if self.steps else 0.0
+
+    def _timed_step(self) -> float:
+        """The last step's seconds, or the median of the last few if more (0 before any)."""
+        return max(self._median(), self.steps[-1]) if self.steps else 0.0
+
+    def step_seconds(self) -> float:
+        """A step's seconds now: as timed, or before any step, what the probe foretells (0 before it)."""
+        return self._timed_step() or STEP_PER_BATCH_READ * self.batch_chars * (self.per_char or 0.0) + self.warming
+
+    def per_char_now(self) -> float:
+        """A validation's seconds per character now: the last measured, scaled by how the step time has moved."""
+        if self.per_char is None:
+            return 0.0
+        now = self._timed_step()
+        return self.per_char * (now / self.step_then if self.step_then and now else 1.0)
+
+    def reserve(self, seconds: float) -> float:
+        """The seconds a ``seconds`` budget keeps for the final validation: a whole one, or its share of the budget."""
+        return min(self.whole * self.per_char_now(), VALIDATION_SHARE * seconds)
+
+    def steps_until(self, seconds: float) -> float:
+        """The budget's seconds after which no step begins: the final validation's reserve and one step before its
+        end."""
+        return max(0.0, seconds - self.reserve(seconds) - self.step_seconds())
+
+    def wants_probe(self, seconds: float, spent: float) -> bool:
+        """Whether to time a probe now: before any measurement, and once (its measure is noisy: probes closer to
+        the end would move it late) when the steps' end is within one reserve, unless a validation came since."""
+        if self.per_char is None:
+            return True
+        near = self.steps_until(seconds) - max(self.reserve(seconds), self.step_seconds())
+        return self.probes < 2 and spent >= near > self.measured_at
+
+    def probe_chars(self, first: int) -> int:
+        """The characters a probe reads: ``first``, or for the one near the steps' end at most a share of a whole
+        validation."""
+        return first if self.per_char is None else max(2, min(first, int(REFRESH_SHARE * self.whole)))
+
+    def final_chars(self, seconds: float | None, spent: float) -> tuple[int, str]:
+        """The characters the final validation reads, ``spent`` seconds into a ``seconds`` budget, and why fewer than
+        the whole validation ("" for the whole): the whole when it fits in its share of the budget and the time left
+        and one step (the steps' end is foreseen to within one); else what fits in its share, or in the time left."""
+        per_char = self.per_char_now()
+        if seconds is None or per_char <= 0:
+            return self.whole, ""
+        share, left = VALIDATION_SHARE * seconds, max(seconds - spent, 0.0)
+        if self.whole * per_char <= min(share, left + self.step_seconds()):
+            return self.whole, ""
+        if share <= left:
+            return max(2, int(share / per_char)), f"what {VALIDATION_SHARE:.0%} of the --time budget validates"
+        return max(2, int(left / per_char)), f"what fits in the {left:.1f} s left of the --time budget"
+
+    def read_note(self, chars: int, why: str, read: int) -> str:
+        """What a final validation of ``chars`` characters (fewer than the whole: ``why``) says of what it read,
+        ``read`` characters predicted ("" for the whole)."""
+        if read < chars - 1:  # the budget ran out while it read
+            return (f"on {read:,} of {self.whole - 1:,} validation characters (the start of each of its streams), "
+                    "what it read before the --time budget ran out")
+        return f"on the first {chars - 1:,} of {self.whole - 1:,} validation characters, {why}" if why else ""

@@ -1,0 +1,153 @@
+"""A --time budget holds on a run that slows down as it goes: the final validation's reserve follows what the run
+measures (its steps' time, a probe when their end is near), not only a probe at its start.
+
+`rnnplay train tinyshakespeare.txt --time 60` niced to 19 beside a `while True: pass` at nice 0 ran 84.8 s (a later
+try, 114 s): the final validation, predicted from the probe at the start to take 2.4 s, took 50 s, its characters
+read 21 times slower than the probe's. The reckoning (rnnplay.core.time_budget) is tested here on recorded timings,
+and a real run's, whose plugin cell (rnnplay-hang's ``slower``, pip-installed) sleeps longer at every forward.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from plugin_fixtures import hang_loaded
+
+from rnnplay.core.cells import RNNCell
+from rnnplay.core.model import Model
+from rnnplay.core.time_budget import VALIDATION_SHARE, TimeBudget
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_events import FinishedEvent, StepEvent, ValidationEvent
+from rnnplay.core.vocab import Vocab
+from rnnplay.corpora import Corpus
+from rnnplay.session.training_runs import new_run
+
+WHOLE, BATCH = 100_001, 6_400  # a validation's characters, a step's
+
+
+def measured_run(per_char: float = 1e-5, step: float = 0.1, steps: int = 5) -> TimeBudget:
+    """A reckoning whose probe read 8,193 characters at ``per_char`` seconds each, then ``steps`` steps of ``step``."""
+    budget = TimeBudget(WHOLE, BATCH)
+    budget.probed(8_193, [8_193 * per_char], spent=0.5)
+    for _ in range(steps):
+        budget.stepped(step)
+    return budget
+
+
+def test_the_reserve_follows_the_step_time() -> None:
+    budget = measured_run()
+    assert budget.reserve(60.0) == pytest.approx(WHOLE * 1e-5)  # 1 s: the whole validation at the probe's speed
+    assert budget.steps_until(60.0) == pytest.approx(60.0 - 1.0 - 0.1)  # and one step before it
+    budget.stepped(0.4)  # the run is starved: its steps four times slower, so are its validations
+    assert budget.step_seconds() == pytest.approx(0.4)  # followed at once
+    assert budget.reserve(60.0) == pytest.approx(4 * WHOLE * 1e-5)
+    assert budget.steps_until(60.0) == pytest.approx(60.0 - 4.0 - 0.4)
+    for _ in range(10):
+        budget.stepped(5.0)  # fifty times slower: its share of the budget
+    assert budget.reserve(60.0) == VALIDATION_SHARE * 60.0
+
+
+def test_one_quick_step_does_not_shrink_the_estimate() -> None:
+    budget = measured_run(step=0.4)
+    budget.stepped(0.1)
+    assert budget.step_seconds() == pytest.approx(0.4) and budget.reserve(60.0) == pytest.approx(WHOLE * 1e-5)
+
+
+def test_a_slow_step_as_a_validation_is_measured_does_not_shrink_the_reserve_after_it() -> None:
+    budget = measured_run(step=0.1)
+    budget.stepped(2.0)  # a hiccup of the machine
+    budget.measured(WHOLE, 1.0, spent=20.0)
+    for _ in range(3):
+        budget.stepped(0.1)
+        assert budget.per_char_now() == pytest.approx(1.0 / WHOLE)  # not a twentieth of it
+
+
+def test_a_slowdown_just_before_a_validation_is_its_base() -> None:
+    budget = measured_run(step=0.1)
+    budget.stepped(0.4)
+    budget.measured(WHOLE, 4.0, spent=20.0)  # the validation ran four times slower too
+    for _ in range(3):
+        budget.stepped(0.4)
+        assert budget.per_char_now() == pytest.approx(4.0 / WHOLE)  # not four times that
+
+
+def test_a_validation_measured_later_is_the_new_base() -> None:
+    budget = measured_run()
+    for _ in range(5):
+        budget.stepped(0.3)
+    budget.measured(WHOLE, 12.0, spent=30.0)  # a validation at step N: 12 s, with steps of 0.3 s
+    assert budget.per_char_now() == pytest.approx(12.0 / WHOLE)
+    assert budget.reserve(100.0) == pytest.approx(12.0)
+
+
+def test_one_probe_more_when_the_steps_end_is_near() -> None:
+    budget = TimeBudget(WHOLE, BATCH)
+    assert budget.wants_probe(60.0, spent=0.0)  # before anything is measured
+    budget = measured_run()
+    assert not budget.wants_probe(60.0, spent=30.0)
+    near = budget.steps_until(60.0) - budget.reserve(60.0)  # one reserve before the steps end
+    assert not budget.wants_probe(60.0, spent=near - 0.1)
+    assert budget.wants_probe(60.0, spent=near)
+    budget.probed(2_000, [2_000 * 1e-5], spent=near)
+    assert not budget.wants_probe(60.0, spent=near + 0.5)
+    budget.measured(2_000, 2_000 * 0.5e-5, spent=near + 0.5)  # a validation: the reserve halves, the end moves later
+    assert not budget.wants_probe(60.0, spent=budget.steps_until(60.0) - 0.1)  # no third probe
+    assert budget.probe_chars(8_192) == 8_192 and TimeBudget(1_000, BATCH, per_char=1.0).probe_chars(8_192) == 250
+
+
+def test_a_first_step_is_foretold_from_the_probe() -> None:
+    budget = TimeBudget(WHOLE, BATCH)
+    budget.probed(8_193, [30.0, 8_193 * 1e-3], spent=38.0)  # starved from the start: 8 s warm, 30 s cold
+    assert budget.step_seconds() == pytest.approx(2 * BATCH * 1e-3 + 30.0 - 8.193)  # the compiling too
+    assert budget.steps_until(60.0) == pytest.approx(60.0 - 15.0 - 12.8 - 21.807)  # below 38: no step begins
+    budget.stepped(40.0, warm=False)  # a first step made all the same (a resumed budget's check came first, say)
+    assert budget.step_seconds() == pytest.approx(2 * BATCH * 1e-3)  # the next is foretold warm
+
+
+@pytest.mark.parametrize(("spent", "chars", "why"), [
+    (59.0, WHOLE, ""),  # the whole one fits in the time left and one step
+    (59.5, 50_000, "what fits in the 0.5 s left of the --time budget"),  # cut short: not a step more
+    (61.0, 2, "what fits in the 0.0 s left of the --time budget"),
+])
+def test_the_final_validation_reads_what_fits_in_the_time_left(spent: float, chars: int, why: str) -> None:
+    budget = measured_run(per_char=1e-5, step=0.1)
+    read, said = budget.final_chars(60.0, spent)
+    assert chars - 1 <= read <= chars and said == why
+
+
+def test_the_final_validation_reads_its_share_of_the_budget() -> None:
+    budget = measured_run(per_char=1e-3)  # 100 s for the whole
+    assert budget.final_chars(60.0, 40.0) == (15_000, "what 25% of the --time budget validates")
+    assert budget.final_chars(None, 40.0) == (WHOLE, "")  # no --time: the whole one
+
+
+BUDGET = 8.0
+
+
+def test_a_run_whose_steps_slow_down_ends_with_its_budget(hang_site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real run whose cell sleeps 4 ms more at every forward (its last steps a quarter of a second, a validation's
+    chunks too): it ends by its budget and a step, its final validation the part that fits (the reserve from the
+    probe at the start, 0.1 s, let the 18 chunks of the whole run 5 s past the budget)."""
+    text = "".join(f"line {i % 997:03}: to be, or not to be, that is the question.\n" for i in range(6_000))
+    monkeypatch.setenv("RNNPLAY_JIT", "0")  # no kernels compiled by the first step: seconds of a short budget
+    monkeypatch.setenv("HANG_DOES", "slower")
+    monkeypatch.setenv("HANG_SLOW", "0.004")
+    with hang_loaded(hang_site, monkeypatch):
+        run = new_run(Corpus("slowing", text, "test"), ModelSpec("stuck", 1, 8, 0.0),
+                      TrainConfig(seconds=BUDGET, batch_size=4, seq_length=16, val_every=0, val_fraction=0.5, seed=1))
+        *events, validation, finished = list(run.trainer.run())
+    assert isinstance(finished, FinishedEvent) and finished.reason == "budget"
+    assert finished.seconds <= BUDGET + 2.0, (finished.seconds, validation)
+    assert isinstance(validation, ValidationEvent) and "validation characters" in validation.note  # a part
+    assert sum(isinstance(e, StepEvent) for e in events) > 5  # it trained (about 50 steps on a quiet machine)
+
+
+def test_an_evaluation_told_to_stop_scores_the_chunks_it_read(small_text: str) -> None:
+    model = Model(RNNCell(), Vocab.from_text(small_text), 8, 1, seed=1)
+    ids = model.vocab.encode(small_text * 4)
+    seen: list[int] = []
+    whole = model.evaluate(ids, seq_length=16)
+    first = model.evaluate(ids, seq_length=16, progress=lambda done, total: seen.append(done), stop=lambda: True)
+    assert seen == [32 * 16] and first != whole  # one chunk of 32 streams, 16 characters each
+    assert model.evaluate(ids, seq_length=16, stop=lambda: False) == whole
