@@ -14,8 +14,12 @@ docs/training.md, "Memory kept between steps").
 by the next step; and it has threads started from then on (the step's workers) share
 the one heap, where what a chunk freed serves the next chunk on any worker, and where
 :func:`give_back` (``malloc_trim``) can return it all when a training ends — malloc
-trims the top of a thread's own heap only when that thread frees into it again. With
-a C library other than glibc, both do nothing.
+trims the top of a thread's own heap only when that thread frees into it again. Under an
+address-space limit (``ulimit -v``) every thread shares that heap from its start
+(:func:`share_heap`): a thread's own arena is 64 MiB of the limit, mapped at its first
+``malloc`` only where the limit leaves room for it, so what a run found mapped had
+depended on when the threads it had started first allocated. With a C library other
+than glibc, all of these do nothing.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ KEPT_FREE = 1 << 30  # free memory at a heap's top that malloc keeps rather than
 
 _lock = threading.Lock()
 _kept = False
+_shared = False
 
 
 @functools.cache
@@ -55,15 +60,26 @@ def keep() -> None:
         _kept = True
         libc = _glibc()
         if libc is not None:
-            libc.mallopt(M_ARENA_MAX, 1)
             libc.mallopt(M_MMAP_THRESHOLD, KEPT_BLOCK)
             libc.mallopt(M_TRIM_THRESHOLD, KEPT_FREE)
+    share_heap()
+
+
+def share_heap() -> None:
+    """Threads that first allocate from now on use the main heap instead of mapping an arena each (a thread that has
+    allocated keeps its arena: call it before any thread starts)."""
+    global _shared
+    libc = _glibc()
+    with _lock:
+        if libc is not None and not _shared:
+            _shared = True
+            libc.mallopt(M_ARENA_MAX, 1)
 
 
 def shared() -> bool:
-    """Whether threads started from now on share the heap (:func:`keep` ran, with glibc): they map no arena of their
-    own."""
-    return _kept and _glibc() is not None
+    """Whether threads started from now on share the heap (:func:`share_heap` ran, with glibc): they map no arena
+    of their own."""
+    return _shared
 
 
 def give_back() -> None:

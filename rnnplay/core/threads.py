@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np  # loads OpenBLAS, so that threadpoolctl finds it
 from threadpoolctl import ThreadpoolController
 
-from rnnplay.core import address_space
+from rnnplay.core import address_space, freed_memory
 from rnnplay.core.errors import RnnplayError
 
 ENV = "RNNPLAY_THREADS"
@@ -267,6 +267,8 @@ def start(flag: str | None = None) -> Policy:
     global _policy
     fixed = requested_threads(flag)
     if _policy is None:
+        if address_space.limit() is not None:
+            freed_memory.share_heap()  # before the policy's and BLAS's threads first allocate
         controller = blas_controller()
         cores = usable_cores()
         ceiling = min(cores, blas_threads(controller))
