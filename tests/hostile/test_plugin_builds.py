@@ -159,6 +159,11 @@ ROWS = [
                   "requires it), which the package index does not have",), id="sdist-build-requirement-not-on-index"),
     pytest.param(file("rnnplay_hostile-0.1.tar.bz2", HTML), NEVER, ("is not a bzip2 file",), id="sdist-not-bzip2"),
     pytest.param(file("rnnplay_hostile-0.1.zip", HTML), NEVER, ("is not a whole zip file",), id="sdist-zip-not-zip"),
+    pytest.param(file("rnnplay_hostile-0.1.zip", wheel_zip({"rnnplay_hostile-0.1/README": "a plugin\n"})), NEVER,
+                 ("0.1.zip holds no Python project: no pyproject.toml or setup.py",), id="sdist-zip-without-a-project"),
+    pytest.param(file("rnnplay_hostile-0.1.tar.gz", sdist({"src/pyproject.toml": (SETUPTOOLS + PROJECT).encode()})),
+                 NEVER, ("0.1.tar.gz holds no Python project", "as its authors published it"),
+                 id="sdist-project-a-folder-too-deep"),
 ]
 
 

@@ -18,7 +18,7 @@ import tarfile
 import tomllib
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from operator import methodcaller
@@ -28,6 +28,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.plugins.host import normalize, printable
 
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
+PROJECT_FILES = ("pyproject.toml", "setup.py")  # what pip builds a source folder or archive from
 LARGEST_PYPROJECT = 1 << 20  # bytes
 MAGIC = {".tar.gz": (b"\x1f\x8b", "gzip"), ".tgz": (b"\x1f\x8b", "gzip"), ".tar.bz2": (b"BZh", "bzip2")}
 
@@ -55,7 +56,7 @@ def package_path(target: str) -> str:
         raise RnnplayError(f"cannot read {target}: {err.strerror}; check its permissions and its folders'") from None
     except OSError:
         pass  # not there: said below
-    if os.path.isdir(path) and not any(os.path.exists(path / name) for name in ("pyproject.toml", "setup.py")):
+    if os.path.isdir(path) and not any(os.path.exists(path / name) for name in PROJECT_FILES):
         raise RnnplayError(f"{target} is not a Python package folder (no pyproject.toml or setup.py in it)")
     if os.path.isfile(path) and not path.name.lower().endswith(ARCHIVES):
         raise RnnplayError(f"{target} is a file, but not a wheel or source archive ({', '.join(ARCHIVES)})")
@@ -87,9 +88,11 @@ def check_source(path: Path, target: str) -> Build:
         check_wheel(path, target)
         return Build()
     elif name.endswith(".zip"):
-        raw = open_zip(path, target, "zip file", top_pyproject)[1]
+        names, raw = open_zip(path, target, "zip file", lambda member: top_file(member) == "pyproject.toml")
+        require_project(map(top_file, names), target)
     else:
-        raw = check_tar(path, target, next(s for s in MAGIC if name.endswith(s)))
+        tops, raw = check_tar(path, target, next(s for s in MAGIC if name.endswith(s)))
+        require_project(tops, target)
     if raw is None:
         return FALLBACK
     return pyproject_build(raw, target, "mend it and install again" if path.is_dir() else
@@ -97,9 +100,19 @@ def check_source(path: Path, target: str) -> Build:
                            "version of it")
 
 
-def top_pyproject(member: str) -> bool:
-    """Whether ``member`` of a source archive is its pyproject.toml (in the archive's one folder, or at its top)."""
-    return member.count("/") <= 1 and member.rpartition("/")[2] == "pyproject.toml"
+def top_file(member: str) -> str | None:
+    """The file name of a source archive's ``member`` at its top or in its one folder (where pip looks for the
+    project's files), else None."""
+    return member.rpartition("/")[2] if member.count("/") <= 1 else None
+
+
+def require_project(top_files: Iterable[str | None], target: str) -> None:
+    """One line when none of a source archive's ``top_files`` is a pyproject.toml or setup.py, which pip builds from:
+    pip said only "does not appear to be a Python project", and rnnplay "pip install failed (exit 1)"."""
+    if not set(top_files) & set(PROJECT_FILES):
+        raise RnnplayError(f"{target} holds no Python project: no pyproject.toml or setup.py at its top or in its one "
+                           "folder; give the plugin's source archive as its authors published it, its folder or a "
+                           "wheel")
 
 
 def pyproject_build(raw: bytes, target: str, mend: str) -> Build:
@@ -204,9 +217,9 @@ def check_wheel(path: Path, target: str) -> None:
     check_python(requires, target, "its METADATA's Requires-Python")
 
 
-def check_tar(path: Path, target: str, suffix: str) -> bytes | None:
-    """A .tar.gz, .tgz or .tar.bz2: compressed as its name says, and a whole tar archive within; its pyproject.toml's
-    bytes, if it has one."""
+def check_tar(path: Path, target: str, suffix: str) -> tuple[set[str], bytes | None]:
+    """A .tar.gz, .tgz or .tar.bz2: compressed as its name says, and a whole tar archive within; which of
+    :data:`PROJECT_FILES` it holds (:func:`top_file`), and its pyproject.toml's bytes, if it has one."""
     magic, kind = MAGIC[suffix]
     try:
         with open(path, "rb") as file:
@@ -215,11 +228,13 @@ def check_tar(path: Path, target: str, suffix: str) -> bytes | None:
             raise RnnplayError(f"{target} is not a {kind} file, which a {suffix} is (an HTML page saved under that "
                                "name? a failed download?); download or build it again")
         with tarfile.open(path) as archive:
-            found = None
+            found, tops = None, set()
             while (member := archive.next()) is not None:  # to its end: a cut-off archive fails only there
-                found = found or (member if member.isfile() and top_pyproject(member.name) else None)
+                if member.isfile() and (top := top_file(member.name)) in PROJECT_FILES:
+                    tops.add(top)
+                    found = found or (member if top == "pyproject.toml" else None)
             text = archive.extractfile(found) if found is not None else None
-            return text.read(LARGEST_PYPROJECT + 1) if text is not None else None
+            return tops, text.read(LARGEST_PYPROJECT + 1) if text is not None else None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         if isinstance(err, OSError) and err.errno is not None:  # reading the file, not what is in it
             raise RnnplayError(f"cannot read {target}: {err.strerror}") from None
