@@ -146,6 +146,8 @@ def test_params_parse_and_check() -> None:
     assert BeamSampler.params["end"].parse("\\n") == "\n"
     assert TEMPERATURE.params["temperature"].check(2) == 2.0  # an int is a fine float
     assert TEMPERATURE.params["temperature"].describe().startswith("temperature (float in (0, 100], default 0.7): ")
+    unset = Param("steps", int, None, "total steps", min=1)  # /help train showed "default None"
+    assert unset.describe() == "steps (int >= 1, unset by default): total steps"
     choice = Param("mode", str, "a", "pick one", choices=("a", "b"))
     with pytest.raises(RnnplayError, match=r"mode must be one of 'a', 'b' \(got 'c'\)"):
         choice.parse("c")

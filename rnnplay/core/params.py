@@ -95,9 +95,11 @@ class Param:
         return ""
 
     def describe(self) -> str:
-        """'temperature (float in (0, 100], default 0.7): help', for help screens."""
+        """'temperature (float in (0, 100], default 0.7): help', for help screens; a setting that is unset by
+        default ('steps (int >= 1, unset by default): help') does not show Python's None."""
         kind = " ".join(filter(None, [self.type.__name__, self.bounds()]))
-        return f"{self.name} ({kind}, default {self.default!r}): {self.help}"
+        default = "unset by default" if self.default is None else f"default {self.default!r}"
+        return f"{self.name} ({kind}, {default}): {self.help}"
 
     def parse(self, text: str) -> Any:
         """Convert a user's string ('0.7', 'yes', 'a\\n') and check it."""
