@@ -156,3 +156,9 @@ def test_count_ids_counts_uint8_pairs_as_bincount_would(length: int) -> None:
         assert np.array_equal(count_ids(ids, size), np.bincount(ids, minlength=size)[:size])
     assert np.array_equal(count_ids(ids[1::2], 200), np.bincount(ids[1::2], minlength=200))  # not contiguous
     assert np.array_equal(count_ids(ids.astype(np.uint16), 200), np.bincount(ids, minlength=200))
+
+
+def test_a_text_too_short_to_batch_says_its_length_in_words() -> None:
+    """A 2-character file leaves 1 training character: "it has 1 characters and needs 6464" read as a typo."""
+    with pytest.raises(RnnplayError, match=r"it has 1 character and needs 6,464; use a smaller batch size"):
+        StreamBatcher(np.zeros(1, dtype=np.int32), batch_size=64, seq_length=100)

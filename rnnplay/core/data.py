@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
-from rnnplay.core.errors import RnnplayError
+from rnnplay.core.errors import RnnplayError, counted
 
 RELEASE_EVERY = 64  # batches between two releases of a mapped corpus's pages
 
@@ -82,7 +82,7 @@ class StreamBatcher:
                    "--seq-length; batch=, seq= in the app), or a longer text")
             raise RnnplayError(
                 f"the training text is too short for batch size {batch_size} x sequence "
-                f"length {seq_length}: it has {len(ids)} characters and needs {need}; {fix}"
+                f"length {seq_length}: it has {counted(len(ids), 'character')} and needs {need:,}; {fix}"
             )
         self.streams = ids[: stream_len * batch_size].reshape(batch_size, stream_len)  # row b is stream b: a view
         self.seq_length = seq_length
