@@ -7,6 +7,7 @@ No timings here: the speed is in docs/training.md (benchmarks/product_speed.py, 
 from __future__ import annotations
 
 import threading
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -63,6 +64,23 @@ def test_walking_w_s_column_blocks_from_the_last_gives_the_same_bits(N: int) -> 
     f32_kernels.product(a, packed, forwards)
     f32_kernels.product_either_way(a, packed, backwards, True)  # the time loops turn at every step (lstm_loops)
     np.testing.assert_array_equal(backwards, forwards)
+
+
+@needs_packed
+def test_a_transposed_weight_is_packed_from_its_view_without_a_copy_first() -> None:
+    W = np.random.default_rng(3).standard_normal((64, 256), dtype=np.float32)
+    with products.precision("float32"):
+        products.Operand(W.T)  # compiled for a transposed view before the count
+        tracemalloc.start()
+        try:
+            operand = products.Operand(W.T)  # W_hhᵀ of the backward loop, dz·W_xhᵀ: a view of the weight
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < W.nbytes * 3 // 2  # the packed array, and no C-order copy of Wᵀ beside it (slow at H = 512)
+        out = np.empty((5, 64), dtype=np.float32)
+        a = np.ones((5, 256), dtype=np.float32)
+        np.testing.assert_array_equal(operand.times(a, out), packed_product(a, np.ascontiguousarray(W.T)))
 
 
 @needs_packed
