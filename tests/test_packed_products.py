@@ -7,6 +7,7 @@ No timings here: the speed is in docs/training.md (benchmarks/product_speed.py, 
 from __future__ import annotations
 
 import threading
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -50,6 +51,36 @@ def test_each_row_comes_out_the_same_whatever_rows_surround_it(precision: str) -
     parts = np.concatenate([packed_product(a[lo:hi], b, precision) for lo, hi in ((0, 16), (16, 32), (32, 37))])
     np.testing.assert_array_equal(parts, whole)  # so the chunked step's result does not depend on the chunks
     np.testing.assert_array_equal(packed_product(a, b.T.copy().T, precision), whole)  # a transposed W packs alike
+
+
+@needs_packed
+@pytest.mark.parametrize("N", [16, 32, 48, 1024])  # one block, one strip of two, two strips the last narrower, many
+def test_walking_w_s_column_blocks_from_the_last_gives_the_same_bits(N: int) -> None:
+    f32_kernels = products.kernels("float32")
+    rng = np.random.default_rng(N)
+    a = rng.standard_normal((9, 40), dtype=np.float32)
+    packed = f32_kernels.pack(rng.standard_normal((40, N), dtype=np.float32))
+    forwards, backwards = np.empty((9, N), dtype=np.float32), np.full((9, N), np.nan, dtype=np.float32)
+    f32_kernels.product(a, packed, forwards)
+    f32_kernels.product_either_way(a, packed, backwards, True)  # the time loops turn at every step (lstm_loops)
+    np.testing.assert_array_equal(backwards, forwards)
+
+
+@needs_packed
+def test_a_transposed_weight_is_packed_from_its_view_without_a_copy_first() -> None:
+    W = np.random.default_rng(3).standard_normal((64, 256), dtype=np.float32)
+    with products.precision("float32"):
+        products.Operand(W.T)  # compiled for a transposed view before the count
+        tracemalloc.start()
+        try:
+            operand = products.Operand(W.T)  # W_hhᵀ of the backward loop, dz·W_xhᵀ: a view of the weight
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < W.nbytes * 3 // 2  # the packed array, and no C-order copy of Wᵀ beside it (slow at H = 512)
+        out = np.empty((5, 64), dtype=np.float32)
+        a = np.ones((5, 256), dtype=np.float32)
+        np.testing.assert_array_equal(operand.times(a, out), packed_product(a, np.ascontiguousarray(W.T)))
 
 
 @needs_packed

@@ -87,11 +87,11 @@ def prepare(a: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, **SETTINGS)
 def pack(b: np.ndarray) -> np.ndarray:
-    """B (K×N float32, C order; N a multiple of 16) as N/16 blocks of ⌈K/2⌉ × 16 words.
+    """B (K×N float32, any order, copied to C order first; N a multiple of 16) as N/16 blocks of ⌈K/2⌉ × 16 words.
 
     Word [j/16, k, j%16] holds (B[2k,j], B[2k+1,j]); an odd K's last word holds (B[K-1,j], 0).
     """
-    bits = b.view(np.uint32)
+    bits = np.ascontiguousarray(b).view(np.uint32)
     K, N = bits.shape
     kp = (K + 1) // 2
     out = np.zeros((N // 16, kp, 16), dtype=np.uint32)
@@ -109,6 +109,7 @@ def pack(b: np.ndarray) -> np.ndarray:
 def warm_up() -> None:
     """Compile the numba loops and check one small product against float32 arithmetic (to bfloat16's rounding)."""
     check_product(prepare, pack, product, tolerance=0.05, what="the bfloat16 product")
+    pack(np.zeros((16, 16), dtype=np.float32).T)  # a transposed weight's view, compiled here rather than in a step
     if _ON_TILES is not None:  # k of 16 words or more: the tiles (the first product ran vdpbf16ps)
         check_product(prepare, pack, product, tolerance=0.05, what="the bfloat16 product on AMX tiles", rows=33,
                       depth=64)

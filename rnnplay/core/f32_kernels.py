@@ -40,6 +40,7 @@ _COMPILED = Compiled(functools.partial(loop_body, b_vector="<16 x float>", a_wor
                                        step=fma),
                      "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)")
 product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
+product_either_way = _COMPILED.product_either_way  # (…, out, backwards): the same, column blocks from the last
 
 
 @numba.njit(cache=True, **SETTINGS)
@@ -50,7 +51,11 @@ def prepare(a: np.ndarray) -> np.ndarray:
 
 @numba.njit(cache=True, **SETTINGS)
 def pack(b: np.ndarray) -> np.ndarray:
-    """B (K×N float32, any order; N a multiple of 16) as N/16 blocks of K × 16: [j/16, k, j%16] holds B[k, j]."""
+    """B (K×N float32, any order; N a multiple of 16) as N/16 blocks of K × 16: [j/16, k, j%16] holds B[k, j].
+
+    A transposed weight (W_hhᵀ) is packed from its view, with no C-order copy of it first: at H = 512
+    numpy's transposing copy of 4 MB took ten times as long as packing from the view (docs/training.md).
+    """
     K, N = b.shape
     out = np.empty((N // 16, K, 16), dtype=np.float32)
     for block in range(N // 16):
@@ -63,3 +68,4 @@ def pack(b: np.ndarray) -> np.ndarray:
 def warm_up() -> None:
     """Compile the numba loops and check one small product against numpy's."""
     check_product(prepare, pack, product, tolerance=1e-4, what="the packed float32 product")
+    pack(np.zeros((16, 16), dtype=np.float32).T)  # a transposed weight's view, compiled here rather than in a step

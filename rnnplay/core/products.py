@@ -102,7 +102,7 @@ class Operand:
         self.b = b
         compiled = _active(b, n=b.shape[1], kind=kind)
         self.kernels = compiled  # the kernel module its products run on, or None: numpy's
-        self.packed = compiled.pack(np.ascontiguousarray(b)) if compiled is not None else None
+        self.packed = compiled.pack(b) if compiled is not None else None  # b in any layout: W_hhᵀ as a view
 
     def times(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = a·B (a: (M, K)); the kernels write ``out`` as one C-order block, numpy any other."""

@@ -95,12 +95,14 @@ def loop_body(rows: int, blocks: int, *, b_vector: str, a_word: str, a_vector: s
 
 
 class Compiled:
-    """Every tile of TILES compiled for this CPU from ``step``; :attr:`product` walks them."""
+    """Every tile of TILES compiled for this CPU from ``step``; :attr:`product` and :attr:`product_either_way` walk
+    them (:func:`tile_walk`)."""
 
     def __init__(self, step: StepIR, declarations: str) -> None:
         self.engine = compile_ir("\n".join([declarations, *(micro_kernel_ir(r, b, step) for r, b in TILES)]))
         names = [f"micro_{r}x{b}" for r, b in TILES]
-        self.product = tile_walk(*functions(self.engine, names, arguments=7))  # C, A, B, kk, lda, ldc, bstride
+        micro = functions(self.engine, names, arguments=7)  # C, A, B, kk, lda, ldc, bstride
+        self.product, self.product_either_way = tile_walk(*micro)
 
 
 def compile_ir(ir: str) -> llvm.ExecutionEngine:
@@ -125,20 +127,27 @@ def functions(engine: llvm.ExecutionEngine, names: list[str], arguments: int) ->
 
 
 def tile_walk(micro_8x2: Callable[..., None], micro_8x1: Callable[..., None], micro_1x2: Callable[..., None],
-              micro_1x1: Callable[..., None]) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:  # fmt: skip
-    """``product(a_words, b_packed, out)``: out = A·B through the four micro-kernels; N a multiple of 16.
+              micro_1x1: Callable[..., None]) -> tuple[Callable[..., None], Callable[..., None]]:  # fmt: skip
+    """``(product, product_either_way)`` through the four micro-kernels, N a multiple of 16:
+    ``product(a_words, b_packed, out)``: out = A·B; ``product_either_way(a_words, b_packed, out, backwards)``
+    the same, its column blocks walked from the last to the first when ``backwards``.
 
     The column blocks are the outer loop, so a block of B stays in cache while every row tile uses it.
+    A B larger than the core's cache, met again at the next call (W_hh at every time step), is
+    streamed in full each time when every call walks it the same way; calls that turn around at
+    each end find its last blocks still in cache (docs/training.md). Every element is the same
+    sum either way.
     """
 
     @numba.njit(**SETTINGS)  # not cached: the micro-kernels' addresses are this process's
-    def product(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
+    def product_either_way(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray, backwards: bool) -> None:
         M, kk = a_words.shape
         N = out.shape[1]
         bstride = kk * 16  # words from one block of 16 columns to the next
         a0, b0, c0 = np.int64(a_words.ctypes.data), np.int64(b_packed.ctypes.data), np.int64(out.ctypes.data)
-        j = 0
-        while j < N:
+        strips = -(-N // (16 * COLUMN_BLOCKS))  # of COLUMN_BLOCKS blocks of 16 columns, the last one maybe narrower
+        for q in range(strips):
+            j = 16 * COLUMN_BLOCKS * (strips - 1 - q if backwards else q)
             blocks = COLUMN_BLOCKS if j + 16 * COLUMN_BLOCKS <= N else 1
             pb = b0 + 4 * (j // 16) * bstride
             i = 0
@@ -155,9 +164,12 @@ def tile_walk(micro_8x2: Callable[..., None], micro_8x1: Callable[..., None], mi
                 else:
                     micro_1x1(pc, pa, pb, kk, kk, N, bstride)
                 i += rows
-            j += 16 * blocks
 
-    return product
+    @numba.njit(**SETTINGS)
+    def product(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
+        product_either_way(a_words, b_packed, out, False)
+
+    return product, product_either_way
 
 
 def check_product(prepare: Callable[[np.ndarray], np.ndarray], pack: Callable[[np.ndarray], np.ndarray],

@@ -9,6 +9,9 @@ same, bit for bit::
     forward,  t = 0 … T-1:     rec = h_{t-1}·(s⊙W_hh)          step(acts_t, rec, s⊙b)  → c_t, tanh(c_t), h_t
     backward, t = T-1 … 0:     step⁻¹(acts_t, …) → dz_t        dh = dz_t·W_hhᵀ           (to h_{t-1})
 
+(the products walk W's column blocks from alternate ends at alternate steps, :func:`either_way`:
+the same sums, with W's last blocks still in cache where W is larger than a core's L2).
+
 What changes is who waits: the Python loop takes the interpreter's lock (the GIL) a
 few times per step, and the threads of a chunked training step
 (:mod:`rnnplay.core.parallel_step`) queue for it; here a thread takes it once per
@@ -62,14 +65,14 @@ def for_kernels(kernels: ModuleType) -> TimeLoops | None:
 def _compiled(kernels: ModuleType) -> TimeLoops | None:
     if not address_space.has_spare_room(address_space.COMPILER):
         return None
-    product, prepare = kernels.product, kernels.prepare
+    product, prepare = either_way(kernels), kernels.prepare
     step, step_back = lstm_kernels.forward_step, lstm_kernels.backward_step
 
     @numba.njit(**SETTINGS)
     def forward(acts: np.ndarray, W_packed: np.ndarray, bias: np.ndarray, hs: np.ndarray, cs: np.ndarray,
                 tanh_c: np.ndarray, rec: np.ndarray) -> None:  # fmt: skip
         for t in range(acts.shape[0]):
-            product(prepare(hs[t]), W_packed, rec)  # s⊙(h_{t-1}·W_hh)
+            product(prepare(hs[t]), W_packed, rec, t % 2 == 1)  # s⊙(h_{t-1}·W_hh), W's blocks back and forth
             step(acts[t], rec, bias, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
 
     @numba.njit(**SETTINGS)
@@ -77,11 +80,27 @@ def _compiled(kernels: ModuleType) -> TimeLoops | None:
                  dc: np.ndarray, dz: np.ndarray, W_T_packed: np.ndarray) -> None:  # fmt: skip
         for t in range(acts.shape[0] - 1, -1, -1):
             step_back(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
-            product(prepare(dz[t]), W_T_packed, dh)  # to h_{t-1}
+            product(prepare(dz[t]), W_T_packed, dh, t % 2 == 1)  # to h_{t-1}
 
     loops = TimeLoops(forward, backward)
     compile_on_one_step(loops, kernels)
     return loops
+
+
+def either_way(kernels: ModuleType) -> Any:
+    """``product(a, b_packed, out, backwards)`` of ``kernels``: their ``product_either_way``, which walks W's column
+    blocks from the last when ``backwards`` — the loops turn at every step, so W's blocks used last are still in
+    cache at the next (:func:`.tile_kernels.tile_walk`) — or their ``product`` one way always."""
+    turning = getattr(kernels, "product_either_way", None)
+    if turning is not None:
+        return turning
+    product = kernels.product
+
+    @numba.njit(**SETTINGS)
+    def one_way(a: np.ndarray, b_packed: np.ndarray, out: np.ndarray, backwards: bool) -> None:
+        product(a, b_packed, out)
+
+    return one_way
 
 
 def compile_on_one_step(loops: TimeLoops, kernels: ModuleType, H: int = 16) -> None:
