@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pilot_helpers import app_on, messages, send_keys, slow_down, type_fast, type_line, until
 from textual import events
+from tiny_model import write_corpus
 
 from rnnplay.plugins.host import Registered, get_host, reset_host
 from rnnplay.plugins.slash import SimpleCommand
@@ -147,6 +148,28 @@ async def test_tab_offers_what_show_shows_and_the_corpus_cards_of_train(
         await until(pilot, lambda: menu.candidates == ["tinyshakespeare"])
         await pilot.press("tab")
         assert prompt.text == "/train tinyshakespeare "
+
+
+async def test_tab_quotes_a_path_with_spaces_so_the_command_reads_it_whole(
+        app: RnnplayApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The menu put `my texts/act one.txt` in the input as it is, which /train read as three words ("expected /train
+    option=value, got 'texts/act'"), and Tab found nothing in the folder after it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my texts").mkdir()
+    write_corpus(tmp_path).rename(tmp_path / "my texts" / "act one.txt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt, menu = prompt_of(app), menu_of(app)
+        await pilot.press(*"/train my")
+        await until(pilot, lambda: menu.candidates == ["'my texts/"])
+        await pilot.press("tab")
+        assert prompt.text == "/train 'my texts/"  # the quote left open: the folder's files complete next
+        await until(pilot, lambda: menu.candidates == ["'my texts/act one.txt'"])
+        await pilot.press("tab")
+        assert prompt.text == "/train 'my texts/act one.txt' "
+        await type_line(pilot, f"steps=2 layers=1 hidden=8 batch=2 seq=8 out={tmp_path / 'm.npz'}")
+        await until(pilot, lambda: (tmp_path / "m.npz").exists() and app.session.training is not None
+                    and not app.session.training.alive)
+        assert not messages(app, "error") and any(" on act one.txt " in m for m in messages(app, "info"))
 
 
 async def test_tab_takes_a_command_with_a_space_then_its_arguments(app: RnnplayApp) -> None:

@@ -233,7 +233,7 @@ class PromptInput(TextArea):
 
     def show_suggestion(self) -> None:
         chosen = self.menu.chosen()
-        self.suggestion = chosen[len(self.word):] if chosen else ""
+        self.suggestion = chosen[len(self.word):] if chosen and chosen.startswith(self.word) else ""
 
     def action_complete(self) -> None:
         """Tab: take the highlighted candidate; with none, do nothing (the focus stays here)."""
@@ -243,9 +243,10 @@ class PromptInput(TextArea):
 
     def take(self, candidate: str) -> None:
         """Replace the word before the cursor with ``candidate``, and a space unless it wants more typed."""
-        rest = candidate[len(self.word):] + ("" if candidate.endswith(OPEN_ENDED) else " ")
+        row, column = self.cursor_location  # a path in quotes replaces the word whole: it may not begin as typed
         self.recalled = None
-        self.insert(rest, maintain_selection_offset=False)
+        self.replace(candidate + ("" if candidate.endswith(OPEN_ENDED) else " "), (row, column - len(self.word)),
+                     self.cursor_location, maintain_selection_offset=False)
 
 
 class PromptArea(Vertical):
