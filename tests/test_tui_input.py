@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
+import termios
+from fcntl import ioctl
 from pathlib import Path
 
 import pytest
 from pilot_helpers import app_on, messages, send_keys, slow_down, type_fast, type_line, until
+from terminal_reader import TerminalReader
 from textual import events
 from tiny_model import write_corpus
+from waiting import wait_for
 
 from rnnplay.plugins.host import Registered, get_host, reset_host
 from rnnplay.plugins.slash import SimpleCommand
@@ -377,3 +385,31 @@ async def test_ctrl_q_with_nothing_to_lose_leaves_at_once(app: RnnplayApp, monke
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running)
         assert said == []
+
+
+def test_a_seed_typed_while_the_model_loads_runs_once_the_app_has_started(tmp_path: Path) -> None:
+    """`rnnplay`, then at once `ROMEO:` and Enter (a first run loads for seconds): the characters went to the
+    conversation, which had the focus before the prompt took it, and the Enter came as the newline the terminal's
+    line mode made of it (Ctrl+J in the app), so the seed never ran."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
+    env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "RNNPLAY_NOHISTORY": "1",
+                "TERM": "xterm-256color"})
+    master, slave = os.openpty()
+    ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    kept = tmp_path / "data" / "rnnplay" / "conversations"
+    try:  # the pty's modes are its slave's: the line mode goes off as the model starts to load
+        wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ICANON, "the line mode off", 120)
+        assert b"\x1b[?1049h" not in reader.shown()  # the app has not taken the screen yet
+        os.write(master, b"ROMEO:\r")
+        wait_for(lambda: any("ROMEO:" in f.read_text() for f in kept.glob("*.md")), "the seed's turn", 120)
+        os.write(master, b"\x11")  # Ctrl+Q
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)

@@ -75,6 +75,7 @@ class RnnplayApp(App[None]):
     TITLE = "rnnplay"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SlashCommands}
+    AUTO_FOCUS = "#prompt"  # keys typed before on_mount (as the app starts) go there, not to the conversation
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+c", "stop", "Stop", show=False, priority=True),
