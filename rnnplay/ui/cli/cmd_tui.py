@@ -30,10 +30,11 @@ def run(args: argparse.Namespace) -> int:
 
     require_stdin("tui")
     require_terminal()
-    with keys_kept_while_starting():  # a seed typed as the model loads runs once the app has started
+    with keys_kept_while_starting() as typed:  # a seed typed as the model loads runs once the app has started
         session = Session.open(args.model)
         session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
         app = RnnplayApp(session)
+    app.typed_ahead = bytes(typed)
     lenient_keys()
     try:
         with stdout_on_the_terminal():  # Textual takes the window's size from stdout

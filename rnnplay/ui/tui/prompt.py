@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from rnnplay.plugins.slash import complete_line
 from rnnplay.ui.history import append_history, history_path, load_history, not_kept
+from rnnplay.ui.tui.terminal import typed_keys
 
 IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",
            "down": "down"}  # key -> action, handled in order with the typed characters (PromptInput._on_key)
@@ -88,6 +89,11 @@ class PromptInput(TextArea):
         self.word = ""  # the word before the cursor that the menu's candidates replace
         self.typed: list[str] = []  # characters typed since the last insert: inserted together
         self.history_kept = True  # until an entry could not be added to the history file (said once)
+
+    def on_mount(self) -> None:
+        """The keys typed as the app started (``App.typed_ahead``), read first: a seed typed at once runs."""
+        for key in typed_keys(self.app.typed_ahead):
+            self.app.post_message(key)
 
     async def _on_key(self, event: events.Key) -> None:
         """Keys that edit or run the text act here, in turn with the typing around them.

@@ -19,8 +19,12 @@ import codecs
 import contextlib
 import functools
 import os
+import select
 import sys
 from collections.abc import Iterator
+
+from textual import events
+from textual._xterm_parser import XTermParser  # what Textual's driver reads the terminal's bytes with
 
 try:
     import termios
@@ -100,17 +104,19 @@ def lenient_decoder(encoding: str) -> functools.partial[codecs.IncrementalDecode
 
 
 @contextlib.contextmanager
-def keys_kept_while_starting(fd: int = 0) -> Iterator[None]:
+def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
     """While the block runs (the model loads), keys typed on the terminal ``fd`` are neither echoed on the shell's
-    screen nor read as lines: an Enter stays the ``\r`` the app reads as Enter, where the line mode made it a
-    newline (Ctrl+J in the app: a seed typed as the app started never ran). The modes are given back after the
-    block, before Textual takes the terminal (it gives back at its end the modes it found)."""
+    screen nor read as lines; the bytearray yielded gets them when the block ends, for the app to read first
+    (:func:`typed_keys`), with the keys typed before the block, each Enter there made a newline by the line mode
+    (Ctrl+J in the app: a seed typed as the app started never ran) made Enter again. The modes are given back after
+    the block, before Textual takes the terminal (it gives back at its end the modes it found)."""
+    typed = bytearray()
     try:
         saved = termios.tcgetattr(fd) if termios is not None else None
     except (termios.error, OSError):
         saved = None
     if saved is None:
-        yield
+        yield typed
         return
     kept = [*saved[:6], list(saved[6])]
     kept[0] &= ~termios.ICRNL  # index 0: the input modes; 3: the local modes (Ctrl+C still interrupts)
@@ -118,7 +124,23 @@ def keys_kept_while_starting(fd: int = 0) -> Iterator[None]:
     kept[6][termios.VMIN], kept[6][termios.VTIME] = 1, 0
     try:
         termios.tcsetattr(fd, termios.TCSANOW, kept)
-        yield
+        typed += pending(fd).replace(b"\n", b"\r")
+        yield typed
+        typed += pending(fd)
     finally:
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def pending(fd: int) -> bytes:
+    """What was typed on the terminal ``fd`` and not yet read (waiting for nothing more)."""
+    chunks = []
+    with contextlib.suppress(OSError):
+        while select.select([fd], [], [], 0)[0] and (chunk := os.read(fd, 65536)):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def typed_keys(typed: bytes) -> list[events.Event]:
+    """The keys (and pastes) of the bytes typed as the app started, read as Textual reads the terminal."""
+    return list(XTermParser().feed(typed.decode("utf-8", "replace"))) if typed else []
