@@ -148,6 +148,19 @@ def test_show_offers_what_it_shows_and_train_the_corpus_cards(tmp_path: Path, mo
     assert completions("/train card:s", session) == [("card:stdlib", -6)]
 
 
+def test_a_path_with_spaces_is_offered_in_quotes_that_replace_the_word(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/save my` offered `my models/` as it is, which /save reads as two words ("usage: /save PATH [force]")."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my models").mkdir()
+    (tmp_path / "my models" / "old one.npz").write_bytes(b"")
+    session = Session()
+    assert completions("/save my", session) == [("'my models/", -2)]
+    assert completions("/save 'my models/o", session) == [("'my models/old one.npz'", -len("'my models/o"))]
+    assert completions("/transcript save 'my models/", session) == []  # no .md in it; 'force' comes after the path
+    assert completions("/transcript save 'my chat.md' f", session) == [("force", -1)]
+
+
 def test_tab_completes_a_command_that_then_runs(running: Running) -> None:
     running.type("/samp")
     running.type("\t")  # '/sampler ', the space included

@@ -407,6 +407,10 @@ def test_train_best_keeps_the_lowest_validation_checkpoint(session: Session, rec
     fresh = tmp_path / "fresh.npz"
     session.submit(f"/train {corpus} steps=5 out={fresh} best={fresh}")
     assert "give the best a name of its own" in rec.messages("error")[-1]
+    session.submit(f"/train {corpus} steps=5 val_fraction=0 out={fresh} best={tmp_path / 'b.npz'}")  # it trained,
+    assert rec.messages("error")[-1].startswith("best= keeps the checkpoint with the lowest validation loss, but "
+                                                "val_fraction=0 holds no text out to validate on")  # never wrote b.npz
+    assert not fresh.exists() and not (tmp_path / "b.npz").exists() and session.training is job
 
 
 def test_training_the_loaded_model_says_when_it_ended_worse_than_it_started(session: Session, rec: Recorder,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
+import termios
+from fcntl import ioctl
 from pathlib import Path
 
 import pytest
 from pilot_helpers import app_on, messages, send_keys, slow_down, type_fast, type_line, until
+from terminal_reader import TerminalReader
 from textual import events
+from tiny_model import write_corpus
+from waiting import wait_for
 
 from rnnplay.plugins.host import Registered, get_host, reset_host
 from rnnplay.plugins.slash import SimpleCommand
@@ -147,6 +156,28 @@ async def test_tab_offers_what_show_shows_and_the_corpus_cards_of_train(
         await until(pilot, lambda: menu.candidates == ["tinyshakespeare"])
         await pilot.press("tab")
         assert prompt.text == "/train tinyshakespeare "
+
+
+async def test_tab_quotes_a_path_with_spaces_so_the_command_reads_it_whole(
+        app: RnnplayApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The menu put `my texts/act one.txt` in the input as it is, which /train read as three words ("expected /train
+    option=value, got 'texts/act'"), and Tab found nothing in the folder after it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my texts").mkdir()
+    write_corpus(tmp_path).rename(tmp_path / "my texts" / "act one.txt")
+    async with app.run_test(size=(80, 24)) as pilot:
+        prompt, menu = prompt_of(app), menu_of(app)
+        await pilot.press(*"/train my")
+        await until(pilot, lambda: menu.candidates == ["'my texts/"])
+        await pilot.press("tab")
+        assert prompt.text == "/train 'my texts/"  # the quote left open: the folder's files complete next
+        await until(pilot, lambda: menu.candidates == ["'my texts/act one.txt'"])
+        await pilot.press("tab")
+        assert prompt.text == "/train 'my texts/act one.txt' "
+        await type_line(pilot, f"steps=2 layers=1 hidden=8 batch=2 seq=8 out={tmp_path / 'm.npz'}")
+        await until(pilot, lambda: (tmp_path / "m.npz").exists() and app.session.training is not None
+                    and not app.session.training.alive)
+        assert not messages(app, "error") and any(" on act one.txt " in m for m in messages(app, "info"))
 
 
 async def test_tab_takes_a_command_with_a_space_then_its_arguments(app: RnnplayApp) -> None:
@@ -354,3 +385,34 @@ async def test_ctrl_q_with_nothing_to_lose_leaves_at_once(app: RnnplayApp, monke
         await pilot.press("ctrl+q")
         await until(pilot, lambda: not app.is_running)
         assert said == []
+
+
+@pytest.mark.parametrize("when", ["at-once", "while-the-model-loads"])
+def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_path: Path) -> None:
+    """`rnnplay`, then at once `ROMEO:` and Enter (a first run loads for seconds): the characters went to the
+    conversation, which had the focus before the prompt took it, and the Enter came as the newline the terminal's
+    line mode made of it (Ctrl+J in the app), so the seed never ran. At once: typed in the line mode, before rnnplay
+    has the terminal; while the model loads: typed once rnnplay holds it, before the app draws."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
+    env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "RNNPLAY_NOHISTORY": "1",
+                "TERM": "xterm-256color"})
+    master, slave = os.openpty()
+    ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    kept = tmp_path / "data" / "rnnplay" / "conversations"
+    try:  # the pty's modes are its slave's: the line mode goes off as the model starts to load
+        if when != "at-once":
+            wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ICANON, "the line mode off", 120)
+            assert b"\x1b[?1049h" not in reader.shown()  # the app has not taken the screen yet
+        os.write(master, b"ROMEO:\r")
+        wait_for(lambda: any("ROMEO:" in f.read_text() for f in kept.glob("*.md")), "the seed's turn", 120)
+        os.write(master, b"\x11")  # Ctrl+Q
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)

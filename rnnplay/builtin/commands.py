@@ -28,6 +28,7 @@ from rnnplay.plugins.slash import (
     last_word,
     parse_pairs,
     split_args,
+    words_before,
 )
 
 
@@ -304,12 +305,10 @@ def transcript(session: SessionAPI, argline: str) -> None:
 
 
 def complete_transcript(session: SessionAPI, argline: str) -> list[str]:
-    words = argline.split()
-    if not words or (len(words) == 1 and not argline.endswith(" ")):
+    before = len(words_before(argline))  # 'save', then the path (perhaps in quotes), then 'force'
+    if before == 0:
         return ["save"]
-    if len(words) == 1 or (len(words) == 2 and not argline.endswith(" ")):
-        return complete_path(last_word(argline), (".md", ".jsonl"))
-    return ["force"] if len(words) == 2 or not argline.endswith(" ") else []
+    return complete_path(last_word(argline), (".md", ".jsonl")) if before == 1 else ["force"] if before == 2 else []
 
 
 def clear(session: SessionAPI, argline: str) -> None:

@@ -22,6 +22,7 @@ from rnnplay.plugins.slash import (
     parse_number,
     parse_pairs,
     split_args,
+    words_before,
 )
 
 TRAIN_PARAMS = params_of(TrainConfig)
@@ -72,7 +73,7 @@ def _trains_new(session: SessionAPI, pairs: dict[str, str]) -> bool:
 
 def complete_train(session: SessionAPI, argline: str) -> list[str]:
     word = last_word(argline)
-    if len(argline.split()) <= 1 and not argline.endswith(" "):
+    if not words_before(argline):  # the corpus, its name perhaps in quotes
         return complete_corpus(word)
     shortest = [min((name, *p.aliases), key=len) for name, p in TRAIN_PARAMS.items()]
     options = {**{k: [] for k in shortest}, **model_options(session), **{k: [] for k in RUN_KEYS},

@@ -144,9 +144,46 @@ def parse_number(key: str, text: str, kind: type, minimum: float | None = None, 
 
 
 # -- completion ---------------------------------------------------------------------
+QUOTES = "'\""  # what keeps a word's spaces in it, as :func:`split_args` reads a line
+
+
 def last_word(text: str) -> str:
-    """The word being typed at the end of ``text`` ('' right after a space)."""
-    return "" if not text or text[-1].isspace() else text.split()[-1]
+    """The word being typed at the end of ``text`` ('' right after a space), from its opening quote when a quote
+    keeps its spaces in it: ``'my no`` of ``/train 'my no``."""
+    start, quote = 0, ""
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in QUOTES:
+            quote = ch
+        elif ch.isspace():
+            start = i + 1
+    return text[start:]
+
+
+def words_before(argline: str) -> list[str]:
+    """The arguments typed before the word being completed (a quoted one with spaces counts as one)."""
+    return split_args(argline[: len(argline) - len(last_word(argline))])
+
+
+def opening_quote(word: str) -> str:
+    """The quote ``word`` begins with, or ''."""
+    return word[0] if word and word[0] in QUOTES else ""
+
+
+def unquoted(word: str) -> str:
+    """``word`` without the quotes around it (the closing one may not be typed yet)."""
+    quote = opening_quote(word)
+    return word[1:].removesuffix(quote) if quote else word
+
+
+def quoted(path: str, quote: str = "") -> str:
+    """``path`` as a command reads it as one word: in quotes when it holds a space or a quote, or when its typing began
+    with one; a folder's quote left open, so that the files in it complete next."""
+    if not quote and not any(ch.isspace() or ch in QUOTES for ch in path):
+        return path
+    quote = quote or ('"' if "'" in path else "'")
+    return quote + path + ("" if path.endswith("/") else quote)
 
 
 def complete_line(session: SessionAPI, text: str, host: PluginHost | None = None) -> tuple[str, list[str]]:
@@ -166,8 +203,9 @@ def complete_line(session: SessionAPI, text: str, host: PluginHost | None = None
     if getattr(command, "complete", None) is None:
         return last_word(text), []
     argline = text.split(" ", 1)[1].lstrip()
-    word = last_word(argline)
-    return word, [c for c in offered(command, session, argline, host) if c.startswith(word) and c != word]
+    word = last_word(argline)  # a candidate in quotes replaces it whole: it may not begin as the word was typed
+    typed = unquoted(word)
+    return word, [c for c in offered(command, session, argline, host) if unquoted(c).startswith(typed) and c != word]
 
 
 def offered(command: Any, session: SessionAPI, argline: str, host: PluginHost | None = None) -> list[str]:
@@ -200,20 +238,22 @@ def complete_pairs(word: str, options: dict[str, Iterable[str]]) -> list[str]:
 
 
 def complete_path(word: str, suffixes: tuple[str, ...] = ()) -> list[str]:
-    """Files and folders starting with ``word`` (folders end in '/'); only ``suffixes`` if given."""
-    folder, _, stem = word.rpartition("/")
-    base = Path(os.path.expanduser(folder or ".")) if folder or not word.startswith("/") else Path("/")
+    """Files and folders starting with ``word`` (folders end in '/'); only ``suffixes`` if given. A name with a space
+    or a quote in it comes in quotes, as the commands read it (:func:`quoted`)."""
+    quote, path = opening_quote(word), unquoted(word)
+    folder, _, stem = path.rpartition("/")
+    base = Path(os.path.expanduser(folder or ".")) if folder or not path.startswith("/") else Path("/")
     try:
         entries = sorted(base.iterdir())
     except OSError:
         return []
-    prefix = f"{folder}/" if folder or word.startswith("/") else ""
+    prefix = f"{folder}/" if folder or path.startswith("/") else ""
     out = []
     for entry in entries:
         if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem.startswith(".")):
             continue
         if entry.is_dir():
-            out.append(f"{prefix}{entry.name}/")
+            out.append(quoted(f"{prefix}{entry.name}/", quote))
         elif not suffixes or entry.name.endswith(suffixes):
-            out.append(f"{prefix}{entry.name}")
+            out.append(quoted(f"{prefix}{entry.name}", quote))
     return out

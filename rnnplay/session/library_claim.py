@@ -13,6 +13,7 @@ import contextlib
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
+from rnnplay.core.train_config import check_best, settings_named
 from rnnplay.models.library import models_dir
 from rnnplay.session.output_paths import LockHeld, OutputLock, check_room, library_target, lock_outputs, saves_again
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun
@@ -43,6 +44,8 @@ def claim_outputs(out: Path | None, best: Path | None, corpus_name: str, run: Tr
     """Where ``run`` saves (``out``, or a new name in the model library claimed for it), checked for room (for two
     files while a save replaces the run's own earlier one: every ``checkpoint_every`` steps, and each better best);
     its best checkpoint (``best``); the locks on both, held until the stack is closed (none, when a check fails)."""
+    with settings_named("{}="):
+        check_best(run.trainer.config, best)
     with contextlib.ExitStack() as stack:
         claimed = out is None
         if out is None:

@@ -168,6 +168,10 @@ ROWS = [
     pytest.param(bad("--best", "small.txt/b.npz", mentions="is a file"), id="best-inside-a-file"),
     pytest.param(bad("--best", "notes.md", mentions="will not overwrite", make=text_file("notes.md")),
                  id="best-would-overwrite-notes"),
+    pytest.param(bad("--val-fraction", "0", "--best", "b.npz", mentions=("--best", "--val-fraction 0 holds no text")),
+                 id="best-with-nothing-held-out-to-validate"),  # it trained, and never wrote b.npz nor said so
+    pytest.param(bad_resume("--steps", "5", "--best", "b.npz", mentions=("--best", "--val-fraction 0 holds no text"),
+                            make=edit_meta(config(val_fraction=0.0))), id="resume-best-with-nothing-held-out"),
     pytest.param(bad("--plot", "loss.txt", mentions=".png or .svg"), id="plot-not-an-image-name"),
     pytest.param(bad("--plot", "", mentions="not a file name"), id="plot-empty"),
     pytest.param(bad("--best", "x.png", "--plot", "x.png", mentions="a name of its own"), id="plot-is-best"),

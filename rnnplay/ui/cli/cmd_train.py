@@ -18,7 +18,7 @@ from typing import Any
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted, printable
-from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.core.train_config import ModelSpec, TrainConfig, check_best
 from rnnplay.core.trainer import (
     Event,
     FinishedEvent,
@@ -143,6 +143,7 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
+    check_best(run_.trainer.config, best)  # a resumed run's val fraction is its checkpoint's, unless given
     again = saves_again(run_.trainer, args.checkpoint_every)  # a later save writes beside the earlier one
     check_room([(out, "--out", again), *([(best, "--best", True)] if best else [])], run_.checkpoint_bytes())
     say_notes(no_budget, args.save_dtype)  # once the model is built: a mistake in its flags is the only line

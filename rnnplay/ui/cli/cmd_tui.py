@@ -26,13 +26,15 @@ def run(args: argparse.Namespace) -> int:
     from rnnplay.session.stall_watch import STOP_GRACE
     from rnnplay.ui.leave_signals import exit_code, leave_now
     from rnnplay.ui.tui import RnnplayApp
-    from rnnplay.ui.tui.terminal import lenient_keys, require_terminal, stdout_on_the_terminal
+    from rnnplay.ui.tui.terminal import keys_kept_while_starting, lenient_keys, require_terminal, stdout_on_the_terminal
 
     require_stdin("tui")
     require_terminal()
-    session = Session.open(args.model)
-    session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes (a crash loses none)
-    app = RnnplayApp(session)
+    with keys_kept_while_starting() as typed:  # a seed typed as the model loads runs once the app has started
+        session = Session.open(args.model)
+        session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
+        app = RnnplayApp(session)
+    app.typed_ahead = bytes(typed)
     lenient_keys()
     try:
         with stdout_on_the_terminal():  # Textual takes the window's size from stdout

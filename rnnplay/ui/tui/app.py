@@ -75,6 +75,8 @@ class RnnplayApp(App[None]):
     TITLE = "rnnplay"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SlashCommands}
+    AUTO_FOCUS = "#prompt"  # keys typed before on_mount (as the app starts) go there, not to the conversation
+    typed_ahead = b""  # keys typed as the model loaded (`rnnplay tui` read them), the first the app reads
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "stop", "Stop"),
         Binding("ctrl+c", "stop", "Stop", show=False, priority=True),

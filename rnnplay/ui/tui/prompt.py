@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from rnnplay.plugins.slash import complete_line
 from rnnplay.ui.history import append_history, history_path, load_history, not_kept
+from rnnplay.ui.tui.terminal import typed_keys
 
 IN_TURN = {"enter": "submit", "ctrl+j": "newline", "shift+enter": "newline", "tab": "complete", "up": "up",
            "down": "down"}  # key -> action, handled in order with the typed characters (PromptInput._on_key)
@@ -88,6 +89,11 @@ class PromptInput(TextArea):
         self.word = ""  # the word before the cursor that the menu's candidates replace
         self.typed: list[str] = []  # characters typed since the last insert: inserted together
         self.history_kept = True  # until an entry could not be added to the history file (said once)
+
+    def on_mount(self) -> None:
+        """The keys typed as the app started (``App.typed_ahead``), read first: a seed typed at once runs."""
+        for key in typed_keys(self.app.typed_ahead):
+            self.app.post_message(key)
 
     async def _on_key(self, event: events.Key) -> None:
         """Keys that edit or run the text act here, in turn with the typing around them.
@@ -233,7 +239,7 @@ class PromptInput(TextArea):
 
     def show_suggestion(self) -> None:
         chosen = self.menu.chosen()
-        self.suggestion = chosen[len(self.word):] if chosen else ""
+        self.suggestion = chosen[len(self.word):] if chosen and chosen.startswith(self.word) else ""
 
     def action_complete(self) -> None:
         """Tab: take the highlighted candidate; with none, do nothing (the focus stays here)."""
@@ -243,9 +249,10 @@ class PromptInput(TextArea):
 
     def take(self, candidate: str) -> None:
         """Replace the word before the cursor with ``candidate``, and a space unless it wants more typed."""
-        rest = candidate[len(self.word):] + ("" if candidate.endswith(OPEN_ENDED) else " ")
+        row, column = self.cursor_location  # a path in quotes replaces the word whole: it may not begin as typed
         self.recalled = None
-        self.insert(rest, maintain_selection_offset=False)
+        self.replace(candidate + ("" if candidate.endswith(OPEN_ENDED) else " "), (row, column - len(self.word)),
+                     self.cursor_location, maintain_selection_offset=False)
 
 
 class PromptArea(Vertical):

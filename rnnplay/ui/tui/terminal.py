@@ -8,7 +8,9 @@ Textual reads keys from stdin, draws on stderr and takes the window's size from 
 * stdout sent to a file or a pipe (``rnnplay > log.txt``) is pointed at stderr's terminal while
   the app runs, so that it draws at the window's size, not at 80x24 (:func:`stdout_on_the_terminal`);
 * a byte from the terminal that is not UTF-8 (a Latin-1 é, line noise) is read as U+FFFD instead
-  of ending Textual's input thread (:func:`lenient_keys`).
+  of ending Textual's input thread (:func:`lenient_keys`);
+* keys typed while the model loads, before Textual reads them, wait for the prompt as the app reads
+  keys: Enter as Enter, not as the newline the terminal's line mode made of it (:func:`keys_kept_while_starting`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ import codecs
 import contextlib
 import functools
 import os
+import select
 import sys
 from collections.abc import Iterator
+
+from textual import events
+from textual._xterm_parser import XTermParser  # what Textual's driver reads the terminal's bytes with
+
+try:
+    import termios
+except ImportError:  # Windows: Textual's own driver reads the keys
+    termios = None  # type: ignore[assignment]
 
 from rnnplay.core.errors import RnnplayError, printable
 
@@ -90,3 +101,46 @@ def lenient_keys() -> None:
 def lenient_decoder(encoding: str) -> functools.partial[codecs.IncrementalDecoder]:
     """``codecs.getincrementaldecoder`` whose decoders replace what they cannot decode."""
     return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
+
+
+@contextlib.contextmanager
+def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
+    """While the block runs (the model loads), keys typed on the terminal ``fd`` are neither echoed on the shell's
+    screen nor read as lines; the bytearray yielded gets them when the block ends, for the app to read first
+    (:func:`typed_keys`), with the keys typed before the block, each Enter there made a newline by the line mode
+    (Ctrl+J in the app: a seed typed as the app started never ran) made Enter again. The modes are given back after
+    the block, before Textual takes the terminal (it gives back at its end the modes it found)."""
+    typed = bytearray()
+    try:
+        saved = termios.tcgetattr(fd) if termios is not None else None
+    except (termios.error, OSError):
+        saved = None
+    if saved is None:
+        yield typed
+        return
+    kept = [*saved[:6], list(saved[6])]
+    kept[0] &= ~termios.ICRNL  # index 0: the input modes; 3: the local modes (Ctrl+C still interrupts)
+    kept[3] &= ~(termios.ICANON | termios.ECHO)
+    kept[6][termios.VMIN], kept[6][termios.VTIME] = 1, 0
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, kept)
+        typed += pending(fd).replace(b"\n", b"\r")
+        yield typed
+        typed += pending(fd)
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def pending(fd: int) -> bytes:
+    """What was typed on the terminal ``fd`` and not yet read (waiting for nothing more)."""
+    chunks = []
+    with contextlib.suppress(OSError):
+        while select.select([fd], [], [], 0)[0] and (chunk := os.read(fd, 65536)):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def typed_keys(typed: bytes) -> list[events.Event]:
+    """The keys (and pastes) of the bytes typed as the app started, read as Textual reads the terminal."""
+    return list(XTermParser().feed(typed.decode("utf-8", "replace"))) if typed else []
