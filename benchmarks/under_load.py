@@ -4,7 +4,8 @@
 
 The step is train_throughput.py's (forward, backward through time, clipping, Adam,
 on batches of tiny shakespeare, B64 T100). rnnplay's step runs its chunks (as many
-streams as parallel_step.chunk_streams gives the model) on its pool of worker threads, BLAS on one thread (rnnplay.core.parallel_step);
+streams as parallel_step.chunk_streams gives the model) on its pool of worker
+threads, BLAS on one thread (rnnplay.core.parallel_step);
 the thread policy is started as the CLI starts it (--threads N pins it; it now only
 matters outside training steps). PyTorch runs as it comes.
 "One core busy" is a spinning process this script starts and stops, like
