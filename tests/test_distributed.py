@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -226,11 +227,10 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.fixture
-def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
-    """A head and a second node of one CPU each (``ray start --block``, each in a process this fixture ends, so
-    no other Ray on the machine is touched); their address and the environment that may join them (its own
-    token)."""
+@contextmanager
+def cluster_of_two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """A head and a second node of one CPU each (``ray start --block``, each in a process this ends, so no other Ray
+    on the machine is touched); their address and the environment that may join them (its own token)."""
     head_port, *agents = free_ports(3)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
            "RAY_USAGE_STATS_ENABLED": "0"}
@@ -255,6 +255,20 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.fixture(scope="class")
+def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """The cluster the tests share that leave it as they found it (runs that end, or that it turns away)."""
+    with cluster_of_two_nodes() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def two_nodes_to_break() -> Iterator[tuple[str, dict[str, str]]]:
+    """A cluster of its own for a test that kills one of its nodes."""
+    with cluster_of_two_nodes() as cluster:
+        yield cluster
+
+
 def wait_for_line(process: subprocess.Popen, text: str) -> None:
     """Read ``process``'s output until a line holds ``text`` (then go on reading it in the background)."""
     seen = threading.Event()
@@ -272,63 +286,70 @@ def wait_for_line(process: subprocess.Popen, text: str) -> None:
     assert any(text in line for line in lines), f"no {text!r} from {process.args}: {''.join(lines[-5:])}"
 
 
-@needs_corpus
-def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: Path) -> None:
-    address, env = two_nodes
-    r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
-                "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz", cwd=tmp_path,
-                env=env)
-    assert r.returncode == 0, r.stderr
-    assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
-    ckpt = load_model(tmp_path / "m.npz")
-    assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
-    reference = in_process(20).model.params
-    assert_same_weights(ckpt.model.params, reference)
-    r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
-                cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
-    assert r.returncode == 0 and "each step on 1 worker on the Ray cluster" in r.stderr, r.stderr
-    assert_same_weights(load_model(tmp_path / "one.npz").model.params, reference)
+class TestOnOneClusterOfTwoNodes:
+    """Runs that join the cluster, or that it turns away, leave it as they found it: one cluster for the three,
+    stopped after the last (a class, so that it does not outlive them beside the local Rays of the tests after)."""
+
+    @needs_corpus
+    def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, tmp_path: Path) -> None:
+        address, env = two_nodes
+        r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
+                    "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz",
+                    cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
+        ckpt = load_model(tmp_path / "m.npz")
+        assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
+        reference = in_process(20).model.params
+        assert_same_weights(ckpt.model.params, reference)
+        r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
+                    cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
+        assert r.returncode == 0 and "each step on 1 worker on the Ray cluster" in r.stderr, r.stderr
+        assert_same_weights(load_model(tmp_path / "one.npz").model.params, reference)
 
 
-# -- a cluster that turns the run away, a node lost mid-run -----------------------------------------------------
-def test_a_token_the_cluster_refuses_is_named_in_one_line(two_nodes, tmp_path: Path) -> None:
-    """A wrong token, one sent without RAY_AUTH_MODE=token, none at all: Ray says "cannot connect" after 20 s of
-    retries; the line names RAY_AUTH_TOKEN and RAY_AUTH_MODE instead of blaming a cluster that is there."""
-    address, env = two_nodes
-    args = ("train", str(CORPUS), "--hidden", "8", "--steps", "1", "--ray-address", address)
-    plain = {k: v for k, v in env.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    cases = {"does not match the cluster's": {**env, "RAY_AUTH_TOKEN": "0" * 64},
-             "RAY_AUTH_MODE is not 'token'": {**plain, "HOME": str(tmp_path)},
-             "none is given: RAY_AUTH_TOKEN is not set": {**plain, "RAY_AUTH_MODE": "token", "HOME": str(tmp_path)}}
-    for said, case in cases.items():
-        r = rnnplay(*args, cwd=tmp_path, env=case)
-        line = r.stderr.splitlines()[-1]
-        assert r.returncode == 1 and line.startswith("rnnplay: error: ") and said in line, r.stderr
-        assert "RAY_AUTH_TOKEN" in line and "RAY_AUTH_MODE=token" in line and "Traceback" not in r.stderr
-        assert not (tmp_path / "model.npz").exists()
+    def test_a_token_the_cluster_refuses_is_named_in_one_line(self, two_nodes, tmp_path: Path) -> None:
+        """A wrong token, one sent without RAY_AUTH_MODE=token, none at all: Ray says "cannot connect" after 20 s of
+        retries; the line names RAY_AUTH_TOKEN and RAY_AUTH_MODE instead of blaming a cluster that is there."""
+        address, env = two_nodes
+        args = ("train", str(CORPUS), "--hidden", "8", "--steps", "1", "--ray-address", address)
+        env = {**env, "RAY_NUM_REDIS_GET_RETRIES": "2"}  # Ray's retries of a refused connection, a second each
+        plain = {k: v for k, v in env.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+        cases = {"does not match the cluster's": {**env, "RAY_AUTH_TOKEN": "0" * 64},
+                 "RAY_AUTH_MODE is not 'token'": {**plain, "HOME": str(tmp_path)},
+                 "none is given: RAY_AUTH_TOKEN is not set": {**plain, "RAY_AUTH_MODE": "token", "HOME": str(tmp_path)}}
+        for said, case in cases.items():
+            r = rnnplay(*args, cwd=tmp_path, env=case)
+            line = r.stderr.splitlines()[-1]
+            assert r.returncode == 1 and line.startswith("rnnplay: error: ") and said in line, r.stderr
+            assert "RAY_AUTH_TOKEN" in line and "RAY_AUTH_MODE=token" in line and "Traceback" not in r.stderr
+            assert not (tmp_path / "model.npz").exists()
 
 
-def test_ctrl_c_or_sigterm_while_ray_connects_ends_the_run_at_once(two_nodes, tmp_path: Path) -> None:
-    """Ray retries a refused connection for 20 s; the run's Ctrl-C handler only asked it to stop after a step, so
-    Ctrl-C went unheard until Ray gave up, and SIGTERM met Ray's own handler (exit 15, no line). Now each ends the
-    command there, with nothing to save."""
-    address, env = two_nodes
-    for sig, said in ((signal.SIGINT, "rnnplay: interrupted"), (signal.SIGTERM, "rnnplay: stopped by SIGTERM"),
-                      (signal.SIGHUP, "rnnplay: stopped by SIGHUP")):
-        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), "--hidden", "8", "--steps",
-                                "1", "--ray-address", address, "--out", "m.npz"], cwd=tmp_path, text=True,
-                               env={**env, "RAY_AUTH_TOKEN": "0" * 64}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            for line in run.stderr:
-                if line.startswith("starting 1 worker on the Ray cluster"):
-                    break
-            run.send_signal(sig)
-            out, rest = run.communicate(timeout=TIMEOUT)
-        finally:
-            run.kill()
-        assert run.returncode == 128 + sig and rest.splitlines() == [said] and out == "", rest
-        assert not (tmp_path / "m.npz").exists()
+    def test_ctrl_c_or_sigterm_while_ray_connects_ends_the_run_at_once(self, two_nodes, tmp_path: Path) -> None:
+        """Ray retries a refused connection for 20 s; the run's Ctrl-C handler only asked it to stop after a step, so
+        Ctrl-C went unheard until Ray gave up, and SIGTERM met Ray's own handler (exit 15, no line). Now each ends the
+        command there, with nothing to save."""
+        address, env = two_nodes
+        for sig, said in ((signal.SIGINT, "rnnplay: interrupted"), (signal.SIGTERM, "rnnplay: stopped by SIGTERM"),
+                          (signal.SIGHUP, "rnnplay: stopped by SIGHUP")):
+            run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), "--hidden", "8", "--steps",
+                                    "1", "--ray-address", address, "--out", "m.npz"], cwd=tmp_path, text=True,
+                                   env={**env, "RAY_AUTH_TOKEN": "0" * 64}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+            try:
+                for line in run.stderr:
+                    if line.startswith("starting 1 worker on the Ray cluster"):
+                        break
+                run.send_signal(sig)
+                out, rest = run.communicate(timeout=TIMEOUT)
+            finally:
+                run.kill()
+            assert run.returncode == 128 + sig and rest.splitlines() == [said] and out == "", rest
+            assert not (tmp_path / "m.npz").exists()
 
+
+# -- a node lost mid-run ----------------------------------------------------------------------------------------
 
 def raylet_of_second_node(address: str) -> int:
     """The PID of the raylet that ``ray start --address ADDRESS`` (the fixture's second node) started."""
@@ -344,11 +365,11 @@ def raylet_of_second_node(address: str) -> int:
 
 
 @needs_corpus
-def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes, tmp_path: Path) -> None:
+def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes_to_break, tmp_path: Path) -> None:
     """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
     run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
     printed by the driver on stdout) is not shown."""
-    address, env = two_nodes
+    address, env = two_nodes_to_break
     run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
                             "--workers", "2", "--ray-address", address, "--checkpoint-every", "0", "--out", "m.npz"],
                            cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
