@@ -40,6 +40,8 @@ from rnnplay.session.events import Changed, Message, TrainingEnded
 from rnnplay.session.session import Session
 from rnnplay.session.training_runs import TrainingRun, new_run
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 CORPUS = Path("/work/shared/corpora/tinyshakespeare.txt")
 needs_corpus = pytest.mark.skipif(not CORPUS.is_file(), reason=f"the benchmark corpus {CORPUS} is not on this machine")
 TIMEOUT = 120  # seconds any one Ray run may take before the test gives up (a bound, not a speed claim)

@@ -21,6 +21,8 @@ from rnnplay.core.memory_estimate import StepShape, training_footprint
 from rnnplay.corpora.memory import MARGIN, _cgroup_limit
 from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
 RUN = ["--cell", "lstm", "--layers", "1", "--hidden", "64", "--batch-size", "16", "--seq-length", "40",
        "--steps", "2", "--val-every", "0", "--val-max-chars", "500"]

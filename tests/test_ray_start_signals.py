@@ -16,6 +16,8 @@ import pytest
 from process_tree import in_session
 from waiting import wait_for
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 TIMEOUT = 120  # seconds any one Ray run may take before the test gives up (a bound, not a speed claim)
 
 

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 from rnnplay.ui.cli import main
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 CARD = "card.toml"
 OTHER = "other.toml"
 
