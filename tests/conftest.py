@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,21 @@ os.environ.setdefault("RNNPLAY_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The order in which .ci/run's workers (``--dist loadfile --no-loadscope-reorder``) are given the test files:
+    those marked ``long_file`` first, then the others, each group by its number of tests, most first (xdist's own
+    order). By number of tests alone, the long files of a few tests came last, one worker busy with one of them
+    while the other had nothing more to do; now each worker starts on long files and short ones fill the end."""
+    counts = Counter(item.nodeid.split("::")[0] for item in items)
+    long_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("long_file")}
+
+    def place(item: pytest.Item) -> tuple[bool, int]:
+        path = item.nodeid.split("::")[0]
+        return path not in long_files, -counts[path]
+
+    items.sort(key=place)  # stable: each file's tests stay together, in the order collected
 
 
 @pytest.fixture(autouse=True)

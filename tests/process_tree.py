@@ -31,3 +31,16 @@ def cpu_ticks(pids: set[int]) -> int:
     """The processor time ``pids`` have used, in clock ticks (user and system)."""
     stats = [Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split() for pid in pids]
     return sum(int(fields[11]) + int(fields[12]) for fields in stats)
+
+
+def in_session(sid: int) -> dict[int, str]:
+    """The live processes (zombies left out) of the session ``sid``, by PID: what each runs."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from child_env import python_path
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT / ".." / "shared" / "corpora"
 needs_mirror = pytest.mark.skipif(not (MIRROR / "tinyshakespeare.txt").exists(), reason=f"no corpus at {MIRROR}")

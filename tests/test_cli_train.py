@@ -20,6 +20,8 @@ from rnnplay.models.bundled import load_model
 from rnnplay.session.training_runs import new_run
 from rnnplay.ui.cli.interrupts import Interrupts
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 
 def rnnplay(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True, **kw)

@@ -19,6 +19,8 @@ from waiting import wait_for
 
 from rnnplay.corpora.file_corpus import ID_FILE_BYTES
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 LINE = "the quick brown fox jumps over the lazy dog\n"
 HOLDER = """import sys
 from rnnplay.corpora import load_corpus

@@ -17,14 +17,14 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from child_env import child_env
-from process_tree import cpu_ticks, processes_below
+from process_tree import cpu_ticks, in_session, processes_below
 from waiting import wait_for
 
 from rnnplay.core import parallel_step
@@ -39,6 +39,8 @@ from rnnplay.models.bundled import load_model
 from rnnplay.session.events import Changed, Message, TrainingEnded
 from rnnplay.session.session import Session
 from rnnplay.session.training_runs import TrainingRun, new_run
+
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
 
 CORPUS = Path("/work/shared/corpora/tinyshakespeare.txt")
 needs_corpus = pytest.mark.skipif(not CORPUS.is_file(), reason=f"the benchmark corpus {CORPUS} is not on this machine")
@@ -226,11 +228,10 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.fixture
-def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
-    """A head and a second node of one CPU each (``ray start --block``, each in a process this fixture ends, so
-    no other Ray on the machine is touched); their address and the environment that may join them (its own
-    token)."""
+@contextmanager
+def cluster_of_two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """A head and a second node of one CPU each (``ray start --block``, each in a process this ends, so no other Ray
+    on the machine is touched); their address and the environment that may join them (its own token)."""
     head_port, *agents = free_ports(3)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
            "RAY_USAGE_STATS_ENABLED": "0"}
@@ -255,6 +256,20 @@ def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
         shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.fixture(scope="class")
+def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+    """The cluster the tests share that leave it as they found it (runs that end, or that it turns away)."""
+    with cluster_of_two_nodes() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def two_nodes_to_break() -> Iterator[tuple[str, dict[str, str]]]:
+    """A cluster of its own for a test that kills one of its nodes."""
+    with cluster_of_two_nodes() as cluster:
+        yield cluster
+
+
 def wait_for_line(process: subprocess.Popen, text: str) -> None:
     """Read ``process``'s output until a line holds ``text`` (then go on reading it in the background)."""
     seen = threading.Event()
@@ -272,63 +287,70 @@ def wait_for_line(process: subprocess.Popen, text: str) -> None:
     assert any(text in line for line in lines), f"no {text!r} from {process.args}: {''.join(lines[-5:])}"
 
 
-@needs_corpus
-def test_training_on_a_two_node_cluster_joined_by_address(two_nodes, tmp_path: Path) -> None:
-    address, env = two_nodes
-    r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
-                "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz", cwd=tmp_path,
-                env=env)
-    assert r.returncode == 0, r.stderr
-    assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
-    ckpt = load_model(tmp_path / "m.npz")
-    assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
-    reference = in_process(20).model.params
-    assert_same_weights(ckpt.model.params, reference)
-    r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
-                cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
-    assert r.returncode == 0 and "each step on 1 worker on the Ray cluster" in r.stderr, r.stderr
-    assert_same_weights(load_model(tmp_path / "one.npz").model.params, reference)
+class TestOnOneClusterOfTwoNodes:
+    """Runs that join the cluster, or that it turns away, leave it as they found it: one cluster for the three,
+    stopped after the last (a class, so that it does not outlive them beside the local Rays of the tests after)."""
+
+    @needs_corpus
+    def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, tmp_path: Path) -> None:
+        address, env = two_nodes
+        r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
+                    "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz",
+                    cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
+        ckpt = load_model(tmp_path / "m.npz")
+        assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
+        reference = in_process(20).model.params
+        assert_same_weights(ckpt.model.params, reference)
+        r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
+                    cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
+        assert r.returncode == 0 and "each step on 1 worker on the Ray cluster" in r.stderr, r.stderr
+        assert_same_weights(load_model(tmp_path / "one.npz").model.params, reference)
 
 
-# -- a cluster that turns the run away, a node lost mid-run -----------------------------------------------------
-def test_a_token_the_cluster_refuses_is_named_in_one_line(two_nodes, tmp_path: Path) -> None:
-    """A wrong token, one sent without RAY_AUTH_MODE=token, none at all: Ray says "cannot connect" after 20 s of
-    retries; the line names RAY_AUTH_TOKEN and RAY_AUTH_MODE instead of blaming a cluster that is there."""
-    address, env = two_nodes
-    args = ("train", str(CORPUS), "--hidden", "8", "--steps", "1", "--ray-address", address)
-    plain = {k: v for k, v in env.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    cases = {"does not match the cluster's": {**env, "RAY_AUTH_TOKEN": "0" * 64},
-             "RAY_AUTH_MODE is not 'token'": {**plain, "HOME": str(tmp_path)},
-             "none is given: RAY_AUTH_TOKEN is not set": {**plain, "RAY_AUTH_MODE": "token", "HOME": str(tmp_path)}}
-    for said, case in cases.items():
-        r = rnnplay(*args, cwd=tmp_path, env=case)
-        line = r.stderr.splitlines()[-1]
-        assert r.returncode == 1 and line.startswith("rnnplay: error: ") and said in line, r.stderr
-        assert "RAY_AUTH_TOKEN" in line and "RAY_AUTH_MODE=token" in line and "Traceback" not in r.stderr
-        assert not (tmp_path / "model.npz").exists()
+    def test_a_token_the_cluster_refuses_is_named_in_one_line(self, two_nodes, tmp_path: Path) -> None:
+        """A wrong token, one sent without RAY_AUTH_MODE=token, none at all: Ray says "cannot connect" after 20 s of
+        retries; the line names RAY_AUTH_TOKEN and RAY_AUTH_MODE instead of blaming a cluster that is there."""
+        address, env = two_nodes
+        args = ("train", str(CORPUS), "--hidden", "8", "--steps", "1", "--ray-address", address)
+        env = {**env, "RAY_NUM_REDIS_GET_RETRIES": "2"}  # Ray's retries of a refused connection, a second each
+        plain = {k: v for k, v in env.items() if k not in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+        cases = {"does not match the cluster's": {**env, "RAY_AUTH_TOKEN": "0" * 64},
+                 "RAY_AUTH_MODE is not 'token'": {**plain, "HOME": str(tmp_path)},
+                 "none is given: RAY_AUTH_TOKEN is not set": {**plain, "RAY_AUTH_MODE": "token", "HOME": str(tmp_path)}}
+        for said, case in cases.items():
+            r = rnnplay(*args, cwd=tmp_path, env=case)
+            line = r.stderr.splitlines()[-1]
+            assert r.returncode == 1 and line.startswith("rnnplay: error: ") and said in line, r.stderr
+            assert "RAY_AUTH_TOKEN" in line and "RAY_AUTH_MODE=token" in line and "Traceback" not in r.stderr
+            assert not (tmp_path / "model.npz").exists()
 
 
-def test_ctrl_c_or_sigterm_while_ray_connects_ends_the_run_at_once(two_nodes, tmp_path: Path) -> None:
-    """Ray retries a refused connection for 20 s; the run's Ctrl-C handler only asked it to stop after a step, so
-    Ctrl-C went unheard until Ray gave up, and SIGTERM met Ray's own handler (exit 15, no line). Now each ends the
-    command there, with nothing to save."""
-    address, env = two_nodes
-    for sig, said in ((signal.SIGINT, "rnnplay: interrupted"), (signal.SIGTERM, "rnnplay: stopped by SIGTERM"),
-                      (signal.SIGHUP, "rnnplay: stopped by SIGHUP")):
-        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), "--hidden", "8", "--steps",
-                                "1", "--ray-address", address, "--out", "m.npz"], cwd=tmp_path, text=True,
-                               env={**env, "RAY_AUTH_TOKEN": "0" * 64}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            for line in run.stderr:
-                if line.startswith("starting 1 worker on the Ray cluster"):
-                    break
-            run.send_signal(sig)
-            out, rest = run.communicate(timeout=TIMEOUT)
-        finally:
-            run.kill()
-        assert run.returncode == 128 + sig and rest.splitlines() == [said] and out == "", rest
-        assert not (tmp_path / "m.npz").exists()
+    def test_ctrl_c_or_sigterm_while_ray_connects_ends_the_run_at_once(self, two_nodes, tmp_path: Path) -> None:
+        """Ray retries a refused connection for 20 s; the run's Ctrl-C handler only asked it to stop after a step, so
+        Ctrl-C went unheard until Ray gave up, and SIGTERM met Ray's own handler (exit 15, no line). Now each ends the
+        command there, with nothing to save."""
+        address, env = two_nodes
+        for sig, said in ((signal.SIGINT, "rnnplay: interrupted"), (signal.SIGTERM, "rnnplay: stopped by SIGTERM"),
+                          (signal.SIGHUP, "rnnplay: stopped by SIGHUP")):
+            run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), "--hidden", "8", "--steps",
+                                    "1", "--ray-address", address, "--out", "m.npz"], cwd=tmp_path, text=True,
+                                   env={**env, "RAY_AUTH_TOKEN": "0" * 64}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+            try:
+                for line in run.stderr:
+                    if line.startswith("starting 1 worker on the Ray cluster"):
+                        break
+                run.send_signal(sig)
+                out, rest = run.communicate(timeout=TIMEOUT)
+            finally:
+                run.kill()
+            assert run.returncode == 128 + sig and rest.splitlines() == [said] and out == "", rest
+            assert not (tmp_path / "m.npz").exists()
 
+
+# -- a node lost mid-run ----------------------------------------------------------------------------------------
 
 def raylet_of_second_node(address: str) -> int:
     """The PID of the raylet that ``ray start --address ADDRESS`` (the fixture's second node) started."""
@@ -344,11 +366,11 @@ def raylet_of_second_node(address: str) -> int:
 
 
 @needs_corpus
-def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes, tmp_path: Path) -> None:
+def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes_to_break, tmp_path: Path) -> None:
     """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
     run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
     printed by the driver on stdout) is not shown."""
-    address, env = two_nodes
+    address, env = two_nodes_to_break
     run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
                             "--workers", "2", "--ray-address", address, "--checkpoint-every", "0", "--out", "m.npz"],
                            cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -478,144 +500,3 @@ def test_ray_can_connect_inside_the_app_whose_stderr_has_no_descriptor() -> None
     """In the app, /train workers=2 failed with "file.fileno() is not a valid file descriptor" (Ray's faulthandler)."""
     r = subprocess.run([sys.executable, "-c", STAND_IN], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
-
-
-# -- a local Ray stopped while it starts ---------------------------------------------------------------------------
-def in_session(sid: int) -> dict[int, str]:
-    """The live processes (zombies left out) of the session ``sid``, by PID: what each runs."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def signal_a_starting_run(signum: int, tmp_path: Path, small_file: Path, *, late: bool, delay: float) -> None:
-    """`rnnplay train --workers 2` in a session of its own (its processes told from other runs'), sent ``signum``
-    ``delay`` seconds after it says it starts a local Ray, or (``late``) after Ray's first worker process
-    (``ray::IDLE``) runs: late in ``ray.init``, as the driver's core worker registers. Then the run's exit code is
-    128 + ``signum`` with its one line (Ray's start cut short, or the run saved if the start was over), and once it
-    has exited no process it started is left."""
-    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), "--workers", "2", "--hidden",
-                            "8", "--layers", "1", "--batch-size", "4", "--seq-length", "16", "--steps", "100000",
-                            "--out", "m.npz"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
-    try:
-        for line in run.stderr:
-            if line.startswith("starting 2 workers on local Ray"):
-                break
-        deadline = time.monotonic() + TIMEOUT
-        while late and not any(c.startswith("ray::IDLE") for c in in_session(run.pid).values()) and (
-                run.poll() is None and time.monotonic() < deadline):
-            time.sleep(0.02)
-        time.sleep(delay)  # somewhere in Ray's start (or, on a fast machine, just after it)
-        run.send_signal(signum)
-        _, err = run.communicate(timeout=TIMEOUT)
-        said = "rnnplay: interrupted" if signum == signal.SIGINT else "rnnplay: stopped by SIGTERM"
-        last = (err.strip().splitlines() or [""])[-1]
-        assert run.returncode == 128 + signum and (last == said or last.startswith("interrupted at step")), err
-        assert "Traceback" not in err
-        deadline = time.monotonic() + 15  # a bound on the wait, not a speed claim: they stayed a minute
-        while (left := in_session(run.pid)) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        names = sorted(" ".join(command.split()) for command in left.values())
-        assert not left, f"left running after rnnplay exited ({run.returncode}): {names}\n{err}"
-    finally:
-        run.kill()
-        for pid in in_session(run.pid):  # the processes of a failed run, not to linger into other tests
-            os.kill(pid, signal.SIGKILL)
-
-
-A_FORK_INTERRUPTED = """
-import os, signal, types
-from rnnplay.distributed.cluster import connect
-from rnnplay.distributed.stderr_filter import ray_lines_filtered
-
-def hook():  # Ctrl-C handled while Python runs its fork hooks, as Ray's start forks its processes
-    os.kill(os.getpid(), signal.SIGINT)
-    sum(range(1000))
-
-def init(**settings):
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-os.register_at_fork(after_in_parent=hook)
-ray = types.SimpleNamespace(init=init, job_config=types.SimpleNamespace(JobConfig=lambda **settings: None))
-try:
-    with ray_lines_filtered():  # as ray_session connects
-        connect(ray, None, 1)
-except KeyboardInterrupt:
-    print("interrupted")
-else:
-    print("went on")
-"""
-
-
-def test_a_ctrl_c_at_a_fork_in_rays_start_is_not_lost() -> None:
-    """Ctrl-C in a local Ray's start, now and then under load: Python printed "Exception ignored in: <function
-    _releaseLock>" (the KeyboardInterrupt raised in its fork hooks, and dropped) and the run trained on. Here a fork
-    in a stand-in for ``ray.init`` meets a Ctrl-C in its hooks: ``connect`` raises it, and what Python prints of
-    it goes where the rest of Ray's start goes, not to stderr."""
-    r = subprocess.run([sys.executable, "-c", A_FORK_INTERRUPTED], capture_output=True, text=True, timeout=60)
-    assert r.stdout.strip() == "interrupted" and r.stderr == "", r.stdout + r.stderr
-
-
-@pytest.mark.parametrize(("signum", "delay"), [(signal.SIGINT, 0.5), (signal.SIGTERM, 1.5), (signal.SIGINT, 3.0),
-                                               (signal.SIGTERM, 4.5), (signal.SIGINT, 6.0)])
-def test_a_local_ray_stopped_while_it_starts_leaves_none_of_its_processes(signum: int, delay: float,
-                                                                          small_file: Path, tmp_path: Path) -> None:
-    """Ctrl-C or SIGTERM at points of a local Ray's start: once `rnnplay train` has exited, no process it started is
-    left. Ray's raylet had started `ray::DashboardAgent` and `ray::RuntimeEnvAgent`, which its shutdown did not
-    end: they stayed a minute."""
-    signal_a_starting_run(signum, tmp_path, small_file, late=False, delay=delay)
-
-
-@pytest.mark.parametrize(("signum", "delay"), [(signal.SIGINT, 0.0), (signal.SIGTERM, 0.1), (signal.SIGINT, 0.2),
-                                               (signal.SIGTERM, 0.3), (signal.SIGINT, 0.4)])
-def test_a_signal_late_in_a_local_rays_start_ends_the_run_with_its_code(signum: int, delay: float,
-                                                                         small_file: Path, tmp_path: Path) -> None:
-    """Ctrl-C or SIGTERM just after Ray's first worker process started: the run said "rnnplay: interrupted", then
-    died of SIGSEGV (SIGABRT after SIGTERM) in most tries, as the interpreter exited beside Ray's core worker, made
-    but never registered, whose thread ray.shutdown had not stopped. Now it leaves with 130 (143)."""
-    signal_a_starting_run(signum, tmp_path, small_file, late=True, delay=delay)
-
-
-ENDS_AS_A_RAY_WORKER = ("import ctypes; ctypes.CDLL(None).prctl(15, b'ray::IDLE', 0, 0, 0)")  # PR_SET_NAME, then exit
-
-
-def ray_zombies_of(pid: int) -> list[int]:
-    """The children of ``pid`` that have ended, named as Ray's processes are (a zombie's command line is gone)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] == "Z" and (entry / "comm").read_text().startswith("ray::"):
-                found.append(int(entry.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a child subreaper is Linux's")
-def test_ray_processes_that_ended_by_themselves_are_reaped_with_the_local_ray() -> None:
-    """A `ray::IDLE` worker is handed to this process (the subreaper) when its raylet goes, and may end by itself
-    before Ray's processes are looked for: zombies were left out of that look, so it stayed a zombie, a child of
-    this process, for the rest of its life (`ray::RuntimeEnv` and `ray::IDLE` after a local Ray interrupted). Here
-    a real orphan of that name, whose parent (a shell) is gone, ends inside the block. A child that rnnplay's own
-    code started in a session of its own (as its regular-expression child) and has not waited for yet is left to it:
-    its exit status stays there to be read."""
-    from rnnplay.distributed.local_processes import ray_processes_ended
-
-    with ray_processes_ended():
-        own = subprocess.Popen([sys.executable, "-c", "raise SystemExit(7)"], start_new_session=True)
-        subprocess.run(["sh", "-c", f'"{sys.executable}" -c "{ENDS_AS_A_RAY_WORKER}" &'], check=True)
-        wait_for(lambda: ray_zombies_of(os.getpid()), "the orphan, handed to this process, to end")
-        wait_for(lambda: Path(f"/proc/{own.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", "its end")
-    assert ray_zombies_of(os.getpid()) == []
-    assert own.wait() == 7  # not reaped by the block (a stolen status reads as 0)

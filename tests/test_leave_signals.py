@@ -28,6 +28,8 @@ from waiting import wait_for
 from rnnplay.models.bundled import load_model
 from rnnplay.session.recovery_folder import look_over
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 
 

@@ -34,6 +34,8 @@ from rnnplay.session.session import Session
 from rnnplay.ui.repl.training_lines import TrainingLines
 from rnnplay.ui.tui import RnnplayApp
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 TIMEOUT = 120  # a bound that catches a hang, not a speed claim
 STALL = "3"  # seconds without a sign of life before the stall line; the validation's chunks take 0.25 s each
 FLAGS = ["--cell", "stuck", "--hidden", "8", "--layers", "1", "--steps", "1", "--val-fraction", "0.5"]

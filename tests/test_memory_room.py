@@ -21,6 +21,8 @@ from rnnplay.core.memory_estimate import StepShape, training_footprint
 from rnnplay.corpora.memory import MARGIN, _cgroup_limit
 from rnnplay.ui.cli.cmd_neurons import UNIT_BYTES
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 TEXT = "".join(f"{i} the quick brown fox jumps over the lazy dog, and then it sleeps.\n" for i in range(400))
 RUN = ["--cell", "lstm", "--layers", "1", "--hidden", "64", "--batch-size", "16", "--seq-length", "40",
        "--steps", "2", "--val-every", "0", "--val-max-chars", "500"]
@@ -172,7 +174,7 @@ def test_neurons_weighs_its_text_against_the_memory_available_now(tmp_path: Path
     """`rnnplay neurons --unit --file` holds about UNIT_BYTES a character: weighed against what is free now (here
     what a cgroup's limit leaves beside its usage), less MARGIN, not the machine's RAM, which let a 23 MB text grow to
     15 GB on a busy machine. A text at the last byte that fits runs; one byte more is refused, naming the figure."""
-    limit, usage = 10 * 2**30, 10 * 2**30 - 60 * 2**20
+    limit, usage = 10 * 2**30, 10 * 2**30 - 6 * 2**20  # the boundary needs no long text
     root = cgroup(tmp_path / "cg", limit)
     (root / "memory" / "jobs" / "memory.usage_in_bytes").write_text(f"{usage}\n")
     fits = int((limit - usage) * (1 - MARGIN)) // UNIT_BYTES

@@ -44,7 +44,8 @@ from waiting import wait_for
 from rnnplay.models.bundled import BUNDLED_MODEL
 
 pexpect = pytest.importorskip("pexpect")
-pytestmark = pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed")
+pytestmark = [pytest.mark.skipif(not BUNDLED_MODEL.exists(), reason="the bundled model is not installed"),
+              pytest.mark.long_file]  # run first (tests/conftest.py)
 
 LENGTH = 2000
 SEED = "ROMEO:"

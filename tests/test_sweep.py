@@ -29,6 +29,8 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import main
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 TINY = ["--hidden", "8", "--layers", "1", "--seq", "16"]
 LINE = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n"
 TEXT = "".join(LINE[i:] + LINE[:i] for i in range(0, 80, 3)) * 4  # 8,000 characters or so

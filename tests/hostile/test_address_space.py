@@ -24,7 +24,8 @@ import pytest
 
 from .harness import Outcome, Sandbox, assert_one_line_error, limit_address_space
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="address-space limits as Linux counts them")
+pytestmark = [pytest.mark.skipif(sys.platform != "linux", reason="address-space limits as Linux counts them"),
+              pytest.mark.long_file]  # run first (tests/conftest.py)
 
 MIB = 1 << 20
 AS_A_USER_RUNS = {"RNNPLAY_JIT": "1", "RNNPLAY_THREADS": ""}  # the sandbox's defaults are one thread, no JIT

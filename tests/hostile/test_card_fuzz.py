@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 from rnnplay.ui.cli import main
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 CARD = "card.toml"
 OTHER = "other.toml"
 
@@ -110,21 +112,24 @@ def peak_before_fuzzing() -> int:
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder with a small text and a FIFO, an empty mirror, a cache, and no way to the network."""
-    work = tmp_path / "work"
-    work.mkdir()
+    """A working folder with a small text and a FIFO, an empty mirror, a cache, and no way to the network: three
+    folders below this test's own, so that a path that climbs out of it stays in a tree the test alone writes (its
+    worker's temporary folder, every earlier test's files in it, took most of the fuzzing's time to list)."""
+    root = tmp_path / "up" / "up" / "up"
+    work = root / "work"
+    work.mkdir(parents=True)
     (work / "small.txt").write_text("a small text, enough to learn from.\n" * 5)
     os.mkfifo(work / "pipe")
-    (tmp_path / "mirror").mkdir()
+    (root / "mirror").mkdir()
     for name in [k for k in os.environ if k.startswith(("RNNPLAY_", "XDG_"))]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("HOME", str(root / "home"))
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("RNNPLAY_CORPUS_MIRROR", str(root / "mirror"))
     for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.setenv(proxy, "http://127.0.0.1:9")
     monkeypatch.chdir(work)
-    return tmp_path
+    return root
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -134,8 +139,9 @@ def test_any_card_ends_in_success_or_one_line(world: Path, card: bytes, other: b
     work = world / "work"
     (work / CARD).write_bytes(card)
     (work / OTHER).write_bytes(other)
+    around = world.parents[2]  # the test's own folder
     before = files_in(world)
-    outside = files_in(world.parent) - before
+    outside = files_in(around) - before
     for args in (["corpus", "show", f"card:{CARD}", "--preview", "0"], ["corpus", "fetch", str(work / CARD)]):
         code = main(args)
         err = capsys.readouterr().err
@@ -144,7 +150,7 @@ def test_any_card_ends_in_success_or_one_line(world: Path, card: bytes, other: b
         assert (code == 0) == (not lines) and len(lines) <= 1, err
     written = files_in(world) - before
     assert all(path.startswith(str(world / "cache")) for path in written), written
-    assert files_in(world.parent) - files_in(world) == outside
+    assert files_in(around) - files_in(world) == outside
     assert not Path("/escaped").exists()
 
 

@@ -31,6 +31,8 @@ from rnnplay.ui import cli
 
 from .harness import Sandbox
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 STEPS = 60
 FLAGS = ["--cell", "lstm", "--layers", "1", "--hidden", "16", "--batch-size", "4", "--seq-length", "16",
          "--dropout", "0.1", "--val-every", "20", "--checkpoint-every", "10"]

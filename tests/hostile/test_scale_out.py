@@ -3,7 +3,7 @@
 Every row is refused in one `rnnplay: …` line before the corpus is trained on and before
 a Ray instance starts (so each takes well under a second or two), and leaves nothing
 behind in the sandbox. What happens once Ray runs (a killed worker, Ctrl-C, a failing
-trial) is tested in tests/test_distributed.py and tests/test_sweep.py.
+trial) is tested in tests/test_distributed.py, tests/test_ray_start_signals.py and tests/test_sweep.py.
 """
 
 from __future__ import annotations

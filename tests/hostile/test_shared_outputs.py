@@ -21,6 +21,8 @@ from rnnplay.models.bundled import load_model
 
 from .harness import Sandbox, assert_one_line_error
 
+pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
+
 LINE = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n"
 CORPUS = "".join(LINE[i:] + LINE[:i] for i in range(0, 80, 7)) * 2
 TINY = ["--cell", "rnn", "--layers", "1", "--hidden", "8", "--batch-size", "2", "--seq-length", "8"]
