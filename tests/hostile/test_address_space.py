@@ -48,7 +48,7 @@ def test_train_under_an_address_space_limit(limit_mib: int, sandbox: Sandbox) ->
 @pytest.mark.parametrize("limit_mib", [200, 300])
 @pytest.mark.parametrize("command", ["sample", "score"])
 def test_bundled_model_under_an_address_space_limit(command: str, limit_mib: int, sandbox: Sandbox) -> None:
-    (sandbox.work / "t.txt").write_text(TEXT)
+    (sandbox.work / "t.txt").write_text(TEXT[:2000])  # the limit is met loading the model, not reading the text
     args = ["sample", "--length", "200"] if command == "sample" else ["score", "--file", "t.txt"]
     outcome_is_sound(sandbox, args, limit_mib)
 
