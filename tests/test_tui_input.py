@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import subprocess
 import sys
 import termios
+from collections.abc import Iterator
 from fcntl import ioctl
 from pathlib import Path
 
@@ -387,12 +389,11 @@ async def test_ctrl_q_with_nothing_to_lose_leaves_at_once(app: RnnplayApp, monke
         assert said == []
 
 
-@pytest.mark.parametrize("when", ["at-once", "while-the-model-loads"])
-def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_path: Path) -> None:
-    """`rnnplay`, then at once `ROMEO:` and Enter (a first run loads for seconds): the characters went to the
-    conversation, which had the focus before the prompt took it, and the Enter came as the newline the terminal's
-    line mode made of it (Ctrl+J in the app), so the seed never ran. At once: typed in the line mode, before rnnplay
-    has the terminal; while the model loads: typed once rnnplay holds it, before the app draws."""
+@contextlib.contextmanager
+def app_in_a_pty(tmp_path: Path, when: str) -> Iterator[int]:
+    """`rnnplay` started in a pseudo-terminal, its master given once keys may be typed: at once, in the line mode,
+    before rnnplay has the terminal; or while the model loads, once rnnplay holds it, before the app draws. Ctrl+Q
+    leaves it at the end of the block (exit 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
     env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "RNNPLAY_NOHISTORY": "1",
                 "TERM": "xterm-256color"})
@@ -402,13 +403,11 @@ def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_
                             start_new_session=True)
     os.close(slave)
     reader = TerminalReader(master)
-    kept = tmp_path / "data" / "rnnplay" / "conversations"
     try:  # the pty's modes are its slave's: the line mode goes off as the model starts to load
         if when != "at-once":
             wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ICANON, "the line mode off", 120)
             assert b"\x1b[?1049h" not in reader.shown()  # the app has not taken the screen yet
-        os.write(master, b"ROMEO:\r")
-        wait_for(lambda: any("ROMEO:" in f.read_text() for f in kept.glob("*.md")), "the seed's turn", 120)
+        yield master
         os.write(master, b"\x11")  # Ctrl+Q
         assert proc.wait(60) == 0
     finally:
@@ -416,3 +415,31 @@ def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_
             proc.kill()
         reader.stop()
         os.close(master)
+
+
+def kept_text(tmp_path: Path) -> str:
+    """The conversation's recovery file as the app keeps it while it runs (empty before it is written)."""
+    return "".join(f.read_text() for f in (tmp_path / "data" / "rnnplay" / "conversations").glob("*.md"))
+
+
+@pytest.mark.parametrize("when", ["at-once", "while-the-model-loads"])
+def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_path: Path) -> None:
+    """`rnnplay`, then at once `ROMEO:` and Enter (a first run loads for seconds): the characters went to the
+    conversation, which had the focus before the prompt took it, and the Enter came as the newline the terminal's
+    line mode made of it (Ctrl+J in the app), so the seed never ran."""
+    with app_in_a_pty(tmp_path, when) as terminal:
+        os.write(terminal, b"ROMEO:\r")
+        wait_for(lambda: "ROMEO:" in kept_text(tmp_path), "the seed's turn", 120)
+
+
+@pytest.mark.parametrize("when", ["at-once", "while-the-model-loads"])
+def test_a_paste_of_three_lines_as_the_app_starts_is_one_seed(when: str, tmp_path: Path) -> None:
+    """The terminal sends a paste without its markers before the app asks for them, each line ending in the Enter
+    the terminal makes of a newline: it ran as three seeds, where the same paste in the running app is one."""
+    with app_in_a_pty(tmp_path, when) as terminal:
+        os.write(terminal, b"line one\rline two\rline three\r")
+        wait_for(lambda: "line one" in kept_text(tmp_path), "the first turn", 120)
+        os.write(terminal, b"END\r")  # runs after every seed typed before it
+        wait_for(lambda: "\nEND\n" in kept_text(tmp_path), "the last turn", 120)
+        text = kept_text(tmp_path)
+    assert text.count("## Turn ") == 2 and "```text\nline one\nline two\nline three\n```" in text, text
