@@ -40,6 +40,7 @@ from rnnplay.session.events import (
     TurnStarted,
 )
 from rnnplay.session.inspection import Branch, TurnRecord, sampler_label
+from rnnplay.session.late_work import SHOW_AFTER, LateWork
 from rnnplay.session.recovery import RecoveryFile
 from rnnplay.session.stall_watch import StallWatch
 from rnnplay.session.transcript import CompareRecord, CompareRow, Conversation, save_transcript
@@ -48,10 +49,9 @@ if TYPE_CHECKING:
     from rnnplay.session.session import Session
 
 
-def long_seed_work(seed: str) -> str | None:
-    """'reading a seed of 100,000 characters': how a seed long enough to show its reading as work is shown; None
-    for a shorter one."""
-    return f"reading a seed of {len(seed):,} characters" if len(seed) >= LONG_TEXT else None
+def seed_work(seed: str) -> str:
+    """'reading a seed of 100,000 characters': how a seed's reading is shown as work."""
+    return f"reading a seed of {len(seed):,} characters"
 
 
 def surprises(text: str, score: Score, worst: int) -> tuple[Surprise, ...]:
@@ -201,14 +201,11 @@ class Generation:
         (self.steps_may_run.set if quiet else self.steps_may_run.clear)()
 
     @contextlib.contextmanager
-    def reading(self, seed: str) -> Iterator[Progress | None]:
-        """A long seed's reading into the model shown as work (its share done), before its continuation starts."""
-        what = long_seed_work(seed)
-        if what is None:
-            yield None
-            return
-        with self.session.working(what) as report:
-            yield report
+    def reading(self, seed: str) -> Iterator[Progress]:
+        """A seed's reading into the model shown as work (its share done), before its continuation starts: a long
+        seed's at once, a shorter one's once it has taken a moment (:mod:`.late_work`)."""
+        with LateWork(self.session.working, seed_work(seed), 0 if len(seed) >= LONG_TEXT else SHOW_AFTER) as work:
+            yield work.progress
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:
         """The same seed and random seed through several samplers (the active one with its settings, as /sampler and
@@ -252,8 +249,8 @@ class Generation:
     def _read_once(self, model: Model, seed: str, cancel: threading.Event,
                    report: Callable[[float, str], None]) -> Primed | None:  # fmt: skip
         """``seed`` read into ``model`` (None when stopped), a long one shown as work (its share read)."""
-        what = long_seed_work(seed)
-        progress = None if what is None else lambda done: report(done, what)
+        what = seed_work(seed)
+        progress = None if len(seed) < LONG_TEXT else lambda done: report(done, what)
         try:
             with self.session.host.blame("cells", model.cell.name, "reading the seed"):
                 return prime_seed(model, seed, cancel=cancel, progress=progress)
