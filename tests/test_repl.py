@@ -26,6 +26,7 @@ from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from prompt_toolkit.utils import get_cwidth
 
+from rnnplay.plugins import slash
 from rnnplay.plugins.host import reset_host
 from rnnplay.session.events import ClipboardCopy, Working
 from rnnplay.session.session import Session
@@ -168,6 +169,21 @@ def test_tab_completes_a_command_that_then_runs(running: Running) -> None:
     running.until(lambda: running.session.sampler_name == "beam")
     assert running.session.params["width"] == 3
     running.until(lambda: "sampler: beam width=3" in running.text())
+
+
+def test_a_fault_in_completion_itself_says_one_line_and_the_line_typed_still_runs(
+        running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plugin completers were guarded, complete_line itself not: a bug there ended the prompt in a traceback."""
+    monkeypatch.setattr(slash, "_said_broken", set())
+    monkeypatch.setattr(slash, "last_word", lambda text: 1 / 0)  # complete_line's own helper fails
+    running.type("/set temperature 0.5\r")
+    running.until(lambda: "sampler: temperature=0.5" in running.text())
+    running.type("/set temperature 0.6\r")
+    running.until(lambda: "sampler: temperature=0.6" in running.text())
+    warned = [line for line in running.text().splitlines() if "completion" in line]
+    assert warned == ["warning: Tab completion failed (ZeroDivisionError: division by zero): it offers nothing now; "
+                      "the line you type still runs (a bug in rnnplay: please report it)"]
+    running.leave()
 
 
 def test_a_seed_streams_its_continuation_whole(running: Running) -> None:

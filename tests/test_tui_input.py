@@ -19,6 +19,7 @@ from textual import events
 from tiny_model import write_corpus
 from waiting import wait_for
 
+from rnnplay.plugins import slash
 from rnnplay.plugins.host import Registered, get_host, reset_host
 from rnnplay.plugins.slash import SimpleCommand
 from rnnplay.ui.history import append_history, history_path, load_history
@@ -312,6 +313,22 @@ async def test_a_plugin_completer_that_fails_offers_nothing_and_says_so_once(tin
             assert "ran a" in messages(app, "info") and not menu_of(app).has_class("open")
     finally:
         reset_host()
+
+
+async def test_a_fault_in_completion_itself_says_one_line_and_the_app_and_the_line_stay(
+        app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plugin completers were guarded, complete_line itself not: a bug there ended the app in a traceback."""
+    monkeypatch.setattr(slash, "_said_broken", set())
+    monkeypatch.setattr(slash, "last_word", lambda text: 1 / 0)  # complete_line's own helper fails
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_line(pilot, "/set temperature 0.5")
+        await until(pilot, lambda: app.session.params["temperature"] == 0.5)
+        await type_line(pilot, "/set temperature 0.6")
+        await until(pilot, lambda: app.session.params["temperature"] == 0.6)
+        assert [m for m in messages(app, "warning") if "completion" in m] == [
+            "Tab completion failed (ZeroDivisionError: division by zero): it offers nothing now; the line you type "
+            "still runs (a bug in rnnplay: please report it)"]
+        assert app.is_running and not menu_of(app).has_class("open")
 
 
 @pytest.mark.parametrize(("keys", "expected"), [

@@ -191,8 +191,21 @@ def complete_line(session: SessionAPI, text: str, host: PluginHost | None = None
 
     Completion looks at the whole line, so '/sa' completes to '/sampler' and
     '/sampler be' to 'beam': the first word is a command, later words are
-    whatever that command's ``complete`` offers.
+    whatever that command's ``complete`` offers. It runs at every key typed, so a fault of its own (a bug in
+    rnnplay) offers nothing, said once, and the app or the REPL and what was typed stay.
     """
+    try:
+        return completions(session, text, host)
+    except Exception as err:
+        if "" not in _said_broken:  # "": completion itself, beside the commands whose completer failed
+            _said_broken.add("")
+            session.warn(f"Tab completion failed ({one_line(err)}): it offers nothing now; the line you type still "
+                         "runs (a bug in rnnplay: please report it)")
+        return "", []
+
+
+def completions(session: SessionAPI, text: str, host: PluginHost | None = None) -> tuple[str, list[str]]:
+    """:func:`complete_line` without its guard."""
     if not text.startswith("/"):
         return "", []
     table = command_table(host)
