@@ -95,6 +95,8 @@ def test_whatif_branches_with_the_alternative_and_keeps_the_original(session: Se
     ("/whatif 3 e turn=7", "there is no turn 7: the turns so far are 1 to 1"),
     ("/whatif 3", "usage: /whatif POS CHAR [turn=N]"),
     ("/neurons 0 99", "no layer 0 unit 99 (h): this model has layers 0-0 of units 0-31"),
+    ("/neurons -1 0", "no layer -1 unit 0 (h): this model has layers 0-0 of units 0-31"),  # was read as a text
+    ("/neurons 0 -1", "no layer 0 unit -1 (h): this model has layers 0-0 of units 0-31"),
     ("/neurons find nowhere", "unknown condition 'nowhere'"),
     ("/neurons find inside-parens no brackets here", "inside-parens never changes in the text given"),
 ])

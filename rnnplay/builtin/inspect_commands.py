@@ -55,7 +55,7 @@ def parse_unit(argline: str, current: Unit, layers: int) -> tuple[Unit | None, s
     rest = argline
     while rest:
         word, _, tail = rest.partition(" ")
-        if word.isdigit() and len(numbers) < 2 and which is None:
+        if is_integer(word) and len(numbers) < 2 and which is None:  # -1 too: check_unit says what is wrong
             numbers.append(int(word))
         elif word in ("state=h", "state=c") and which is None:
             which = word[-1]
@@ -73,6 +73,11 @@ def parse_unit(argline: str, current: Unit, layers: int) -> tuple[Unit | None, s
             raise RnnplayError(f"this model has {layers} layers: give LAYER and UNIT, e.g. /neurons 0 {numbers[0]}")
         numbers.insert(0, 0)
     return Unit(numbers[0], numbers[1], which or "h"), text
+
+
+def is_integer(word: str) -> bool:
+    """'5' and '-1' (a unit out of range, said so, not read as the text to colour)."""
+    return word.removeprefix("-").isdigit()
 
 
 def unit_command(unit: Unit) -> str:
@@ -99,7 +104,7 @@ def complete_neurons(session: SessionAPI, argline: str) -> list[str]:
         return ["find"]
     if words[0] == "find" and (len(words) == 1 or (len(words) == 2 and not argline.endswith(" "))):
         return [*CONDITIONS, "regex:"]
-    numbers = [w for w in words if w.isdigit()]
+    numbers = [w for w in words if is_integer(w)]
     return ["state=c", "state=h"] if len(numbers) == 2 and last_word(argline) in ("", "s", "st") else []
 
 

@@ -84,6 +84,9 @@ ROWS = [
                      ("--streams must be at least 1",)), id="neurons-streams-zero"),
     pytest.param(Row(["neurons", "m.npz", "--find", "after-newline", "--file", "small.txt", "--streams", "-5"],
                      ("--streams must be at least 1",)), id="neurons-streams-negative"),
+    # a negative unit reaches the command's own check (argparse took -1:0 for a flag: "expected one argument")
+    pytest.param(Row(["neurons", "m.npz", "--unit", "-1:0", "--text", "To be"], ("no unit -1:0", "layers 0-")),
+                 id="neurons-unit-negative-layer"),
 ]
 
 

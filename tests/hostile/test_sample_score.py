@@ -36,6 +36,8 @@ ROWS = [
                  id="temp-minus-inf"),
     pytest.param(["sample", MODEL, "--temperature", "1e300"], None, "temperature must be in (0, 100]",
                  id="temp-overflowing-the-noise"),
+    pytest.param(["sample", MODEL, "--temperature", "-1e3"], None, "temperature must be in (0, 100]",
+                 id="temp-negative-exponent"),  # argparse took -1e3 for a flag: "expected one argument"
     pytest.param(["sample", MODEL, "--sampler", "top-p", "--set", "p=nan"], None, "p must be a finite number",
                  id="top-p-nan"),
     pytest.param(["sample", MODEL, "--sampler", "top-k", "--set", "temperature=1e999"], None, "got inf",

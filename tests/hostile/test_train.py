@@ -126,7 +126,7 @@ ROWS = [
     *bad_values("--time", "time", negative="-5", nan="nan", inf="inf"),
     *bad_values("--epochs", "epochs", negative="-1", nan="nan", zero="0"),
     # optimisation
-    *bad_values("--lr", "learning rate", nan="nan", inf="inf", zero="0", negative="-0.1"),
+    *bad_values("--lr", "learning rate", nan="nan", inf="inf", zero="0", negative="-0.1", negative_exponent="-1e-3"),
     *bad_values("--clip", "clip", negative="-1", nan="nan", inf="inf"),
     pytest.param(bad("--clip-mode", "value", "--clip", "-1", mentions="clip"), id="clip-value-negative"),
     *bad_values("--lr-decay", "lr decay", negative="-1", zero="0", growing="2", nan="nan"),

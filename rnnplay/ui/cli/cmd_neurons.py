@@ -36,6 +36,7 @@ from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
 from rnnplay.ui.cli.cmd_sample import colour_console, read_stdin, read_text
+from rnnplay.ui.cli.negative_values import take_negative_values
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, neuron_text
 
@@ -61,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = model_command(sub, "neurons", "find hidden units that track a condition, or colour a text by one unit",
                       "Look inside a model: rank its hidden units by how well they track a condition, "
                       "or colour a text by one unit's activation.", EXAMPLES)
+    take_negative_values(p)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--find", metavar="CONDITION", help="rank units by |correlation| with CONDITION")
     what.add_argument("--unit", metavar="LAYER:UNIT", help="colour the text by this unit, e.g. 0:12")

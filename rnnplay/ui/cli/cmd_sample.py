@@ -30,6 +30,7 @@ from rnnplay.plugins.interrupts import plugin_prints_to_stderr
 from rnnplay.session.events import Chunk, Event, Working
 from rnnplay.session.stall_watch import StallWatch
 from rnnplay.ui.cli import add_encoding_option, model_command
+from rnnplay.ui.cli.negative_values import take_negative_values
 from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, redraws, styled, visible
 from rnnplay.ui.work_line import WorkLine
@@ -60,6 +61,7 @@ T = TypeVar("T")
 def register(sub: argparse._SubParsersAction) -> None:
     p = model_command(sub, "sample", "generate text from a model, streamed as it is written",
                       "Continue a seed text with a trained model, streaming each character as it is picked.", EXAMPLES)
+    take_negative_values(p)
     seed = p.add_mutually_exclusive_group()
     seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
     seed.add_argument("--seed-file", metavar="PATH", help="prime the model with this file's text (- reads stdin)")

@@ -15,6 +15,7 @@ from typing import Any
 from rnnplay.core.params import Param, params_of
 from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
 from rnnplay.ui.cli import add_encoding_option
+from rnnplay.ui.cli.negative_values import take_negative_values
 
 BUDGET_FIELDS = ("steps", "epochs", "seconds")
 REGULARISATION_FIELDS = ("dropout_kind", "weight_drop", "embedding_dropout", "ema")
@@ -46,7 +47,9 @@ def group_of(name: str) -> str:
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
-    """A flag for every ModelSpec and TrainConfig field, in field order, grouped for --help."""
+    """A flag for every ModelSpec and TrainConfig field, in field order, grouped for --help; a value such as
+    ``--lr -1e-3`` reaches the setting's own check (:mod:`.negative_values`)."""
+    take_negative_values(parser)
     groups: dict[str, Any] = {"model": parser.add_argument_group("model")}
     settings = [("model", name, p) for name, p in params_of(ModelSpec).items()]
     settings += [(group_of(name), name, p) for name, p in params_of(TrainConfig).items()]
