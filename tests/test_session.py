@@ -875,6 +875,20 @@ def test_train_refuses_an_existing_out_file(session: Session, rec: Recorder, tmp
     assert mine.read_bytes() == b"precious" and session.training is None
 
 
+@pytest.mark.parametrize("key", ["out", "best"])
+def test_train_names_the_corpus_when_a_checkpoint_would_replace_it(session: Session, rec: Recorder, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    """best=f.txt on the corpus f.txt suggested best=f-2.txt (a text file's name) and never said f.txt is the
+    corpus."""
+    monkeypatch.chdir(tmp_path)
+    corpus = write_corpus(tmp_path)
+    before = corpus.read_bytes()
+    session.submit(f"/train file:{corpus.name} steps=1 {key}=./{corpus.name}")
+    assert rec.messages("error")[-1] == (f"{corpus.name} is the corpus this run reads: give the checkpoint a name of "
+                                         f"its own, e.g. {key}={corpus.stem}.npz")
+    assert corpus.read_bytes() == before and session.training is None
+
+
 def test_load_finds_models_by_name_and_models_lists_them(session: Session, rec: Recorder, tiny_path: Path,
                                                          data_home: Path) -> None:
     (data_home / "models").mkdir(parents=True)

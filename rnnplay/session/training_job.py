@@ -142,8 +142,8 @@ class Runner:
         stall = step_stall_seconds()
         cluster = Cluster(workers, ray_address)
         cluster.check(config.batch_size)  # Ray installed and B split evenly, before the corpus loads
-        target = new_file(out, "out") if out else None
-        best_path = new_file(best, "best") if best else None
+        target = new_file(out, "out", corpus_spec) if out else None
+        best_path = new_file(best, "best", corpus_spec) if best else None
         corpus = self._load_corpus(corpus_spec, encoding)
         said = len(corpus.notes)  # said as it loaded; a model's vocabulary's ids kept in memory are noted later
         with released_on_failure(corpus):
