@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.widgets import Footer
 
 from rnnplay.core.trainer import NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
@@ -50,7 +50,7 @@ from rnnplay.ui.tui.messages import Arrived, Drain, EventQueue, arrived
 from rnnplay.ui.tui.palette import SlashCommands
 from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.prompt import PromptArea, PromptInput
-from rnnplay.ui.tui.widgets import Card, Conversation, TrainingPanel, Turn, WorkingLine
+from rnnplay.ui.tui.widgets import Card, Conversation, SidePanel, TrainingPanel, Turn, WorkingLine
 
 HANGUP_CHECK = 1.0  # seconds between looks at whether the terminal is still there
 EXIT_GRACE = 3.0  # seconds the app may take to exit after a signal, once the session is closed
@@ -105,7 +105,7 @@ class RnnplayApp(App[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield Conversation(id="conversation")
-            with VerticalScroll(id="side"):
+            with SidePanel(id="side"):
                 yield TrainingPanel(id="training")
                 yield Card(id="model-card")
                 yield Card(id="sampler-card")
@@ -280,7 +280,7 @@ class RnnplayApp(App[None]):
         what = message.event.what
         if what == "training":  # a new job: a fresh plot
             self.query_one(LossPlot).reset()
-            self.query_one(TrainingPanel).add_class("active")
+            self.query_one(TrainingPanel).set_active(True)
             if not self.query_one("#side").display:
                 self.notify("training in the background: F2 shows its progress and loss plot")
         elif what == "model" and not self.training_shown():

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
@@ -25,6 +26,8 @@ from rnnplay.ui.tui.plot import LossPlot
 from rnnplay.ui.tui.render import CompareTable, HangingText
 
 TITLE_FRAME = 6  # the border's corners, the title's dashes and spaces around it
+ROOMY = 27  # the side panel's rows from which the training panel (its plot 7 rows) and both cards fit (100x32)
+SHORT = 24  # rows from which they fit with a plot of 5 (100x30's 25); below, the sampler card gives way (80x24's 20)
 
 
 class Turn(Static):
@@ -143,7 +146,7 @@ class TrainingPanel(Vertical):
         status, bar = self.query_one("#train-status", Static), self.query_one("#train-bar", ProgressBar)
         match event:
             case StepEvent():
-                self.add_class("active")
+                self.set_active(True)
                 status.update(f"step {event.step:,} · {event.chars_per_sec:,.0f} chars/s · "
                               f"ETA {duration(event.eta_seconds)}")
                 show_fraction(bar, event.fraction)
@@ -154,15 +157,32 @@ class TrainingPanel(Vertical):
             case ValidationEvent():
                 self.query_one(LossPlot).add(event.step, None, event.val_loss)
 
+    def set_active(self, active: bool) -> None:
+        """Shown (a run started, or its last run's steps stay on show) or not; the side panel makes room for it."""
+        self.set_class(active, "active")
+        if isinstance(self.parent, SidePanel):
+            self.parent.set_class(active, "training")
+
     def finish(self, step: int, reason: str) -> None:
         self.query_one("#train-status", Static).update(Content(f"{reason} at step {step:,}"))
 
     def reset(self) -> None:
         """Another model: no training to show until the next /train."""
-        self.remove_class("active")
+        self.set_active(False)
         self.query_one("#train-status", Static).update("training")
         self.query_one("#train-bar", ProgressBar).update(total=1.0, progress=0)
         self.query_one(LossPlot).reset()
+
+
+class SidePanel(VerticalScroll):
+    """The training panel above the model and sampler cards, fitted to the window's height (app.tcss): its
+    scrollbar took the column a corpus name such as tinyshakespeare.txt needs, and the cards' rows ended in '…'.
+    Below ROOMY rows the loss plot is shorter; below SHORT rows, while a training is shown, the sampler card gives
+    way (each turn's title names its sampler, and /show sampler lists it)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < ROOMY, "short")
+        self.set_class(event.size.height < SHORT, "low")
 
 
 class WorkingLine(Horizontal):
