@@ -51,6 +51,14 @@ def test_visible_shows_every_control_character_one_for_one_and_keeps_newlines_an
     assert visible_text(styled).plain == "x␛y" and visible_text(styled).spans == styled.spans
 
 
+def test_visible_shows_lone_joiners_and_other_invisible_formatting_and_keeps_joined_ones() -> None:
+    """A lone U+200D in a continuation: rich counts it 0 cells and tmux 3.3a 1, so its box lost its right border."""
+    assert visible("ab\u200dcd \u200d") == "ab◌cd ◌"
+    assert visible("a\u200bb\u202ec\u2066d\ufeffe\u200ff") == "a◌b◌c◌d◌e◌f"  # ZWSP, RLO, LRI, BOM, RLM
+    joined = "👩\u200d👩\u200d👧 क्\u200dष می\u200cخواهم"  # an emoji sequence, Devanagari, Persian: the text needs them
+    assert visible(joined) == joined
+
+
 # -- the app ---------------------------------------------------------------------------------------
 async def test_a_continuation_with_escape_codes_is_shown_not_run(tiny_path: Path) -> None:
     app = app_on(tiny_path)
@@ -64,6 +72,15 @@ async def test_a_continuation_with_escape_codes_is_shown_not_run(tiny_path: Path
         await until(pilot, lambda: bool(app.query(".message.error")))
         await pilot.pause()
         assert SHOWN in "".join(shown_lines(app.query(".message.error").last()))
+
+
+async def test_a_lone_joiner_is_shown_on_screen_and_kept_in_the_turn(tiny_path: Path) -> None:
+    app = app_on(tiny_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for event in (TurnStarted("seed", "temperature"), Chunk("ab\u200dcd"), TurnEnded("done", 5)):
+            app.session.emit(event)
+        await until(pilot, lambda: bool(app.query(Turn)) and "ab◌cd" in "".join(shown_lines(app.query_one(Turn))))
+        assert app.query_one(Turn).text == "ab\u200dcd"  # what a transcript saves
 
 
 async def test_brackets_in_a_sampler_parameter_are_text_not_markup(tiny_path: Path) -> None:

@@ -14,6 +14,7 @@ The CLI, the REPL and the TUI take their colours from here, so no face imports a
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TextIO
 
@@ -34,14 +35,25 @@ CLEAR_SCREEN = str(Control.clear()) + str(Control.home())  # the cursor ends at 
 
 
 # Control characters a terminal would act on rather than show (ESC starts a sequence, CR moves the cursor, BEL
-# rings): C0 but newline and tab as their Unicode control pictures (ESC shows as ␛), DEL as ␡, C1 as �. One
-# character for one, so a styled text's spans still fit.
+# rings): C0 but newline and tab as their Unicode control pictures (ESC shows as ␛), DEL as ␡, C1 as �. Invisible
+# formatting characters whose width terminals disagree on, or that reorder a row, as a dotted circle ◌ (one cell
+# wide in every terminal): rich counts a lone ZWJ 0 cells and tmux 3.3a 1, so a box it stood in lost its right
+# border. Zero-width space, LRM and RLM, the bidi embeddings, overrides and isolates, word joiner and the byte-order
+# mark always; the joiners ZWJ and ZWNJ only alone, not between two characters beyond ASCII (👩‍👧's ZWJ, Persian's
+# ZWNJ: the text needs them). One character for one, so a styled text's spans still fit. The screen only: the
+# transcript and saved text keep every character.
+INVISIBLE = (0x200B, 0x200E, 0x200F, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF)
 VISIBLE = {**{c: 0x2400 + c for c in range(0x20) if chr(c) not in "\n\t"}, 0x7F: 0x2421,
-           **{c: 0xFFFD for c in range(0x80, 0xA0)}}
+           **{c: 0xFFFD for c in range(0x80, 0xA0)}, **dict.fromkeys(INVISIBLE, 0x25CC)}
+JOINED = f"[^\\x00-\\x7f\\s\u200c\u200d{''.join(map(chr, INVISIBLE))}]"  # a character a joiner may join
+LONE_JOINER = re.compile(rf"(?<!{JOINED})[\u200c\u200d]|[\u200c\u200d](?!{JOINED})")
 
 
 def visible(text: str) -> str:
-    """``text`` safe to put on a terminal: every control character shown (newline and tab kept), none acted on."""
+    """``text`` safe to put on a terminal: every control character shown (newline and tab kept), none acted on, and
+    no invisible character left whose width a terminal may count otherwise; one character for one."""
+    if "\u200c" in text or "\u200d" in text:
+        text = LONE_JOINER.sub("\u25cc", text)
     return text.translate(VISIBLE)
 
 
