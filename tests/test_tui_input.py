@@ -25,6 +25,7 @@ from rnnplay.plugins.slash import SimpleCommand
 from rnnplay.ui.history import append_history, history_path, load_history
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.prompt import CompletionMenu, PromptInput
+from rnnplay.ui.tui.terminal import typed_keys
 from rnnplay.ui.tui.widgets import Turn
 
 
@@ -447,6 +448,12 @@ def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_
     with app_in_a_pty(tmp_path, when) as terminal:
         os.write(terminal, b"ROMEO:\r")
         wait_for(lambda: "ROMEO:" in kept_text(tmp_path), "the seed's turn", 120)
+
+
+def test_lines_typed_as_the_app_starts_are_one_paste_unless_they_begin_with_a_command() -> None:
+    assert [type(k).__name__ for k in typed_keys(b"a\rb\r")] == ["Paste", "Key"]
+    assert typed_keys(b"a\rb\r")[0].text == "a\nb"
+    assert [k.key for k in typed_keys(b"/set length 4\rab\r")].count("enter") == 2  # a command, then a seed
 
 
 @pytest.mark.parametrize("when", ["at-once", "while-the-model-loads"])

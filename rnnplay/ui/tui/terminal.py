@@ -147,9 +147,10 @@ def typed_keys(typed: bytes) -> list[events.Event]:
     Before the app has drawn, the terminal sends a paste without its markers (the app has not asked for them yet),
     and a paste of three lines came as three lines each with its Enter: three seeds, where the same paste in the
     running app is one. Lines typed blind and a paste cannot be told apart here, so more than one line is read as
-    a paste, one seed; an Enter last runs it, as a lone line with its Enter runs."""
+    a paste, one seed; an Enter last runs it, as a lone line with its Enter runs. Lines that begin with a command
+    (``/set length 40``, then a seed) are the user's own, each run with its Enter."""
     text = typed.decode("utf-8", "replace")
     lines = text.removesuffix("\r")
-    if "\r" in lines and "\x1b" not in text:  # no markers, no arrow keys: keys typed blind, or a paste
+    if "\r" in lines and "\x1b" not in text and not text.startswith("/"):  # no markers, no arrow keys
         return [events.Paste(lines.replace("\r", "\n")), *list(XTermParser().feed(text[len(lines):]))]
     return list(XTermParser().feed(text)) if text else []
