@@ -133,6 +133,9 @@ def test_a_run_that_saves_keeps_room_for_its_last_save() -> None:
     budget.saving = 2.0  # a periodic checkpoint took 2 s
     assert budget.steps_until(60.0) == pytest.approx(60.0 - 1.0 - 2.0 - 0.1)
     assert budget.final_chars(60.0, 58.0)[0] < WHOLE  # nor does the final validation read into the save's time
+    cold = TimeBudget(WHOLE, BATCH, saves=True)
+    cold.probed(8_193, [30.0, 8_193 * 1e-3], spent=38.0)  # starved from the start: its first step foretold cold
+    assert cold.save_seconds() == pytest.approx(2 * BATCH * 1e-3)  # a save compiles nothing: a warm step's time
 
 
 def test_a_final_validation_of_a_handful_of_characters_is_too_few() -> None:

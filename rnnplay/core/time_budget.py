@@ -108,11 +108,13 @@ class TimeBudget:
 
     def save_seconds(self) -> float:
         """What the save after the final validation is foreseen to take (0 for a run that saves none): the run's
-        last save, or before any, a step (a save writes the weights and the optimizer's state, less work than a step
-        does with them)."""
+        last save, or before any, a warm step (a save writes the weights and the optimizer's state, less work than a
+        step does with them, and compiles nothing)."""
         if not self.saves:
             return 0.0
-        return self.saving if self.saving is not None else self.step_seconds()
+        if self.saving is not None:
+            return self.saving
+        return self._timed_step() or STEP_PER_BATCH_READ * self.batch_chars * (self.per_char or 0.0)
 
     def steps_until(self, seconds: float) -> float:
         """The budget's seconds after which no step begins: the final validation's reserve, the last save's and one
