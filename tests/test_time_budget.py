@@ -16,7 +16,7 @@ from plugin_fixtures import hang_loaded
 
 from rnnplay.core.cells import RNNCell
 from rnnplay.core.model import Model
-from rnnplay.core.time_budget import VALIDATION_SHARE, TimeBudget
+from rnnplay.core.time_budget import MIN_FINAL_CHARS, VALIDATION_SHARE, TimeBudget
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.train_events import FinishedEvent, StepEvent, ValidationEvent
 from rnnplay.core.vocab import Vocab
@@ -120,6 +120,32 @@ def test_the_final_validation_reads_its_share_of_the_budget() -> None:
     budget = measured_run(per_char=1e-3)  # 100 s for the whole
     assert budget.final_chars(60.0, 40.0) == (15_000, "what 25% of the --time budget validates")
     assert budget.final_chars(None, 40.0) == (WHOLE, "")  # no --time: the whole one
+
+
+
+def test_a_run_that_saves_keeps_room_for_its_last_save() -> None:
+    """`rnnplay train` saves after its final validation, within the budget: its steps end that much earlier, one
+    step's worth before it has saved once, then what its last save took; a run that saves nothing keeps none."""
+    budget = measured_run(per_char=1e-5, step=0.1)
+    assert budget.save_seconds() == 0.0 and budget.steps_until(60.0) == pytest.approx(60.0 - 1.0 - 0.1)
+    budget.saves = True
+    assert budget.steps_until(60.0) == pytest.approx(60.0 - 1.0 - 0.1 - 0.1)
+    budget.saving = 2.0  # a periodic checkpoint took 2 s
+    assert budget.steps_until(60.0) == pytest.approx(60.0 - 1.0 - 2.0 - 0.1)
+    assert budget.final_chars(60.0, 58.0)[0] < WHOLE  # nor does the final validation read into the save's time
+    cold = TimeBudget(WHOLE, BATCH, saves=True)
+    cold.probed(8_193, [30.0, 8_193 * 1e-3], spent=38.0)  # starved from the start: its first step foretold cold
+    assert cold.save_seconds() == pytest.approx(2 * BATCH * 1e-3)  # a save compiles nothing: a warm step's time
+
+
+def test_a_final_validation_of_a_handful_of_characters_is_too_few() -> None:
+    """A loss on the first character (a 0.5 s budget once validated on 1 of 111,539) means nothing: too few; a text
+    shorter than the least is enough whole."""
+    budget = measured_run(per_char=1e-5, step=0.1)
+    chars, _ = budget.final_chars(60.0, 61.0)
+    assert budget.too_few(chars) and not budget.too_few(WHOLE) and not budget.too_few(MIN_FINAL_CHARS)
+    assert not TimeBudget(500, BATCH).too_few(500) and TimeBudget(500, BATCH).too_few(499)
+    assert TimeBudget(WHOLE, BATCH).final_chars(60.0, 61.0)[0] == 0  # never probed, no time left: none at all
 
 
 BUDGET = 8.0

@@ -9,8 +9,9 @@ halfway (a busier process beside it at a higher priority) slows its steps and it
 prediction made at the start let the final validation run on several times longer than foreseen. The probe near the
 end catches a validation that slows more than the steps do (it reads on BLAS's threads, a step on its own workers:
 the threads of a starved process need not slow alike). The steps end one step before the time left would no longer
-hold the final validation, and the final validation reads what fits in the time left, and stops reading a step past
-the budget's end whatever happens meanwhile.
+hold the final validation and the save after it (as long as the run's last save took, or a step before any), and the
+final validation reads what fits in the time left, and stops reading a step past the budget's end whatever happens
+meanwhile; a time left that holds too few characters for a loss that means anything gets none.
 
 Nothing here reads a clock: the trainer hands in what it measured, so the reckoning is tested on recorded timings.
 """
@@ -38,6 +39,9 @@ REFRESH_SHARE = 0.25
 # first reading took over its second (kernels compiled, memory first touched): a run starved from its start does not
 # begin a first step its budget cannot hold.
 STEP_PER_BATCH_READ = 2.0
+# The fewest characters a final validation under a --time budget reads (or the whole text, when shorter): a loss on
+# fewer is noise (a budget too short for a step validated on one character), so the run says it has none instead.
+MIN_FINAL_CHARS = 1_024
 
 
 @dataclass
@@ -52,6 +56,8 @@ class TimeBudget:
     measured_at: float = 0.0  # the budget's seconds spent when per_char was measured
     probes: int = 0  # probes timed: the first, and one when the steps' end is near
     warming: float = 0.0  # what the first probe's first reading took over its fastest, until the first step is made
+    saves: bool = False  # whether the run saves after its final validation, within the budget (`rnnplay train`)
+    saving: float | None = None  # what the run's last save took (None: none yet), foreseen after the final validation
     steps: deque[float] = field(default_factory=lambda: deque(maxlen=STEPS_KEPT))
 
     def measured(self, chars: int, seconds: float, spent: float) -> None:
@@ -100,16 +106,27 @@ class TimeBudget:
         """The seconds a ``seconds`` budget keeps for the final validation: a whole one, or its share of the budget."""
         return min(self.whole * self.per_char_now(), VALIDATION_SHARE * seconds)
 
+    def save_seconds(self) -> float:
+        """What the save after the final validation is foreseen to take (0 for a run that saves none): the run's
+        last save, or before any, a warm step (a save writes the weights and the optimizer's state, less work than a
+        step does with them, and compiles nothing)."""
+        if not self.saves:
+            return 0.0
+        if self.saving is not None:
+            return self.saving
+        return self._timed_step() or STEP_PER_BATCH_READ * self.batch_chars * (self.per_char or 0.0)
+
     def steps_until(self, seconds: float) -> float:
-        """The budget's seconds after which no step begins: the final validation's reserve and one step before its
-        end."""
-        return max(0.0, seconds - self.reserve(seconds) - self.step_seconds())
+        """The budget's seconds after which no step begins: the final validation's reserve, the last save's and one
+        step before its end."""
+        return max(0.0, seconds - self.reserve(seconds) - self.save_seconds() - self.step_seconds())
 
     def wants_probe(self, seconds: float, spent: float) -> bool:
-        """Whether to time a probe now: before any measurement, and once (its measure is noisy: probes closer to
-        the end would move it late) when the steps' end is within one reserve, unless a validation came since."""
+        """Whether to time a probe now: before any measurement while time is left, and once (its measure is noisy:
+        probes closer to the end would move it late) when the steps' end is within one reserve, unless a validation
+        came since."""
         if self.per_char is None:
-            return True
+            return spent < seconds  # a budget spent before the first step (a starved start-up) is not probed
         near = self.steps_until(seconds) - max(self.reserve(seconds), self.step_seconds())
         return self.probes < 2 and spent >= near > self.measured_at
 
@@ -121,16 +138,24 @@ class TimeBudget:
     def final_chars(self, seconds: float | None, spent: float) -> tuple[int, str]:
         """The characters the final validation reads, ``spent`` seconds into a ``seconds`` budget, and why fewer than
         the whole validation ("" for the whole): the whole when it fits in its share of the budget and the time left
-        and one step (the steps' end is foreseen to within one); else what fits in its share, or in the time left."""
+        (less the save's) and one step (the steps' end is foreseen to within one); else what fits in its share, or in
+        the time left; none when no time is left and no probe was made."""
         per_char = self.per_char_now()
-        if seconds is None or per_char <= 0:
+        if seconds is None:
             return self.whole, ""
-        share, left = VALIDATION_SHARE * seconds, max(seconds - spent, 0.0)
+        share, left = VALIDATION_SHARE * seconds, max(seconds - spent - self.save_seconds(), 0.0)
+        if per_char <= 0:  # never probed: the budget was spent before the first step
+            return (self.whole, "") if left > 0 else (0, "what fits in the 0.0 s left of the --time budget")
         if self.whole * per_char <= min(share, left + self.step_seconds()):
             return self.whole, ""
         if share <= left:
             return max(2, int(share / per_char)), f"what {VALIDATION_SHARE:.0%} of the --time budget validates"
         return max(2, int(left / per_char)), f"what fits in the {left:.1f} s left of the --time budget"
+
+    def too_few(self, chars: int) -> bool:
+        """Whether a final validation of ``chars`` characters would be noise: fewer than :data:`MIN_FINAL_CHARS` and
+        than the whole text."""
+        return chars < min(MIN_FINAL_CHARS, self.whole)
 
     def read_note(self, chars: int, why: str, read: int) -> str:
         """What a final validation of ``chars`` characters (fewer than the whole: ``why``) says of what it read,
@@ -139,3 +164,15 @@ class TimeBudget:
             return (f"on {read:,} of {self.whole - 1:,} validation characters (the start of each of its streams), "
                     "what it read before the --time budget ran out")
         return f"on the first {chars - 1:,} of {self.whole - 1:,} validation characters, {why}" if why else ""
+
+    def no_validation_note(self, chars: int, seconds: float | None, spent: float, val_steps: list[int]) -> str:
+        """What a run says instead of a final validation's loss when its ``seconds`` budget left time for only
+        ``chars`` characters (:meth:`too_few`), ``spent`` seconds into it; ``val_steps``: its earlier validations'."""
+        budget = f"the --time budget of {seconds:g} s"
+        if chars <= 0:
+            what = f"{budget} was spent when the steps ended ({spent:.1f} s, the start-up included)"
+        else:
+            what = (f"{budget} left time for {chars - 1:,} of {self.whole - 1:,} validation characters, too few for "
+                    "a loss that means anything")
+        shown = f"; the validation loss shown is step {val_steps[-1]:,}'s" if val_steps else ""
+        return f"no final validation: {what}{shown}; give a longer --time for one"

@@ -91,9 +91,9 @@ class TrainConfig:
     steps: int | None = setting(None, "total optimisation steps", min=1, label="steps")
     epochs: float | None = setting(None, "total passes over the training split", min=0, min_open=True,
                                    label="epochs")
-    seconds: float | None = setting(None, "wall-clock seconds of training, the final validation included (not "
-                                    "the start-up before the first step, nor the last save); a resumed run "
-                                    "counts its earlier ones", min=0, min_open=True,
+    seconds: float | None = setting(None, "wall-clock seconds of training, the final validation included; for "
+                                    "`rnnplay train` the whole command's, from its start to its exit; a resumed "
+                                    "run counts its earlier ones", min=0, min_open=True,
                                     label="time (seconds)", aliases=("time",))
 
     def __post_init__(self) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import freed_memory, parallel_step, products, threads
+from rnnplay.core import freed_memory, parallel_eval, parallel_step, products, threads
 from rnnplay.core.averaging import SLOT, WeightAverage
 from rnnplay.core.ctrl_c import ctrl_c_held
 from rnnplay.core.data import StreamBatcher
@@ -95,6 +95,7 @@ class Trainer:
             raise RnnplayError(products.why_bf16_unavailable())
         self.model = model
         self.gradients = gradients  # None: the model's own
+        self.reader = parallel_eval.streams_loss if parallel_step.chunked(model) else None  # validations, as steps
         self.config = config
         model.products = config.precision
         model.noise = Dropout(model.dropout, config.dropout_kind == "locked", config.weight_drop,
@@ -109,7 +110,8 @@ class Trainer:
         self.history = History()
         self.val_chars = 0  # the characters the last validation scored, all its ids but the first (0: none yet)
         self.reading = Reading()  # a validation or a sample under way: it only reads the weights
-        self._started: float | None = None  # perf_counter() when run() began
+        self._started: float | None = None  # perf_counter() when run()'s clock started
+        self.clock_from = math.inf  # perf_counter() when a --time budget's clock starts (inf: as run() begins)
         self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
         whole = min(len(self.val_ids), config.val_max_chars) if self.val_ids is not None else 0
         self.timing = TimeBudget(whole, self.batcher.chars_per_batch)  # a --time budget's reckoning
@@ -168,7 +170,7 @@ class Trainer:
         validation, once when the steps' end is near (the run may have slowed since)."""
         probe = val_ids[: self.timing.probe_chars(PROBE_CHARS) + 1]
         runs = PROBE_RUNS if self.timing.per_char is None else 1
-        evaluation = timeit.Timer(lambda: self.model.evaluate(probe), timer=time.perf_counter)
+        evaluation = timeit.Timer(lambda: self.model.evaluate(probe, reader=self.reader), timer=time.perf_counter)
         self.timing.probed(len(probe), evaluation.repeat(repeat=runs, number=1), self._spent())
 
     def budget_fraction(self) -> float | None:
@@ -205,10 +207,9 @@ class Trainer:
     def train_step(self) -> tuple[float, float] | str:
         """One optimisation step, all or nothing. Returns (loss, grad norm), or the reason it was skipped.
 
-        Everything that can fail (the batch, forward and backward, clipping, the optimizer's
-        arithmetic) is computed aside; if it raises, the data position and the RNG are put
-        back, so step, optimizer t, data position, RNG and carried state always agree and a
-        checkpoint saved afterwards resumes exactly.
+        Everything that can fail (the batch, forward and backward, clipping, the optimizer's arithmetic) is computed
+        aside; if it raises, the data position and the RNG are put back, so step, optimizer t, data position, RNG and
+        carried state always agree and a checkpoint saved afterwards resumes exactly.
         """
         self.before_step = position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
         freed_memory.keep()  # before the step starts its threads: they share the heap that keeps its memory
@@ -266,28 +267,31 @@ class Trainer:
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
         with self.reading("the validation"):
-            val = self.model.evaluate(ids, progress=self.reading.advance, stop=stop)
+            val = self.model.evaluate(ids, progress=self.reading.advance, stop=stop, reader=self.reader)
         self.val_chars = len(ids) - 1 if self.reading.done == len(ids) - 1 else 0
         self.timing.measured(self.reading.done + 1, time.perf_counter() - start, self._spent())
         self.history.val_steps.append(self.step)
         self.history.val_losses.append(val)
         return val
 
-    def _validate_last(self) -> tuple[float | None, str]:
+    def _validate_last(self) -> ValidationEvent | NoteEvent:
         """The final validation: under a --time budget, the part that fits (:mod:`.time_budget`), read until the
-        budget runs out (and a step: the steps' end is foreseen to within one); and what it read, when not the whole."""
-        seconds = self.config.seconds
-        chars, why = self.timing.final_chars(seconds, self._spent())
+        budget runs out (and a step: the steps' end is foreseen to within one), its note saying what it read when not
+        the whole; or when that is a handful of characters, whose loss is noise, a note saying why there is none."""
+        seconds, spent = self.config.seconds, self._spent()
+        chars, why = self.timing.final_chars(seconds, spent)
+        if self.timing.too_few(chars):
+            return NoteEvent(self.step, self.timing.no_validation_note(chars, seconds, spent, self.history.val_steps))
         end = (seconds or 0.0) + self.timing.step_seconds()
         val_loss = self.validate(chars, (lambda: self._spent() >= end) if seconds else None)
-        return val_loss, self.timing.read_note(chars, why, self.reading.done)
+        return ValidationEvent(self.step, val_loss, self.timing.read_note(chars, why, self.reading.done))
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
         c = self.config
         if c.steps is None and c.epochs is None and c.seconds is None:
             raise RnnplayError("give a training budget: --steps, --epochs or --time")
-        self._started = window_start = time.perf_counter()
+        self._started = min(self.clock_from, window_start := time.perf_counter())
         window_chars = steps_done = 0
         last_loss, chars_per_sec, first_done = float("nan"), 0.0, window_start
         while not self.budget_done() and self._stop.begin(first=steps_done == 0):
@@ -330,8 +334,9 @@ class Trainer:
         h = self.history
         val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
-            (val_loss, note), val_step = self._validate_last(), self.step
-            yield ValidationEvent(self.step, val_loss, note)
+            yield (last := self._validate_last())
+            if isinstance(last, ValidationEvent):
+                val_loss, val_step = last.val_loss, self.step
         reason = "stopped" if reason == "budget" and self._stop.is_set() else reason
         self._stop.clear()
         freed_memory.give_back()  # the steps' arrays are gone: what malloc kept for them goes back

@@ -11,13 +11,15 @@ import argparse
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted, printable
+from rnnplay.core.process_clock import process_age
 from rnnplay.core.train_config import ModelSpec, TrainConfig, check_best
 from rnnplay.core.trainer import (
     Event,
@@ -27,7 +29,7 @@ from rnnplay.core.trainer import (
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.session.output_paths import check_output_path, check_room, identity, lock_outputs, same_file, saves_again
+from rnnplay.session.output_paths import check_room, identity, lock_outputs, same_file, saves_again
 from rnnplay.session.resume import resume_run
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
@@ -53,9 +55,9 @@ from rnnplay.ui.cli.train_flags import (
     given,
 )
 from rnnplay.ui.cli.train_memory import out_of_memory
+from rnnplay.ui.cli.train_outputs import check_outputs, plotted
 from rnnplay.ui.event_text import duration, loss_text
 from rnnplay.ui.leave_signals import on_leave_signals, raise_terminated
-from rnnplay.ui.plot_file import check_replaceable, write_loss_plot
 
 ORDER = 10
 EXAMPLES = """\
@@ -156,6 +158,8 @@ def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
           outputs: tuple[Path, Path | None, Path | None]) -> int:
     """Run ``run_`` to its end, saving it to --out (and --best, both locked by run), then draw --plot; the exit code."""
     out, best, plot = outputs
+    run_.trainer.clock_from = time.perf_counter() - process_age()  # --time counts the whole command (docs/training.md)
+    run_.trainer.timing.saves = True  # and the last save in it
     with lenient_output() as stdout, Interrupts(run_.trainer, out) as interrupts:
         if plot is not None:  # drawn at the end, or by a signal that leaves at once (a hung step)
             interrupts.drawing = lambda tell: plotted(run_, plot, tell)
@@ -209,28 +213,6 @@ def on_workers(run_: TrainingRun, cluster: Cluster) -> Iterator[None]:
         yield
 
 
-def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
-    """--out (by default the --resume file, or model.npz), --best and --plot: each writable, none the same file
-    as another; an existing file that is not a checkpoint (the corpus, say) is never a checkpoint path."""
-    if args.out is None:
-        args.out = args.resume or "model.npz"
-    resumed_in_place = args.out == args.resume  # the loader says it if that file is not a checkpoint
-    try:
-        out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
-    except RnnplayError as err:
-        if not resumed_in_place:
-            raise
-        raise RnnplayError(f"{err} (or give --out PATH to save the resumed run elsewhere)") from None
-    best = BestCheckpoint.check_paths(args.best, args.out) if args.best is not None else None
-    plot = None
-    if args.plot is not None:
-        plot = check_output_path(args.plot, "--plot", example="loss.png")
-        check_replaceable(plot)  # its format known, and never the corpus or a checkpoint
-    if plot is not None and plot.resolve() in {p.resolve() for p in (out, best) if p is not None}:
-        raise RnnplayError(f"--plot {plot} is also a checkpoint path: give the plot a name of its own")
-    return out, best, plot
-
-
 def say(text: str) -> None:
     """One line on stderr; a file name in it (--out, --init-from, a corpus) may hold a newline or an escape
     sequence, which is written as an escape so that it neither splits the line nor moves the cursor."""
@@ -250,22 +232,6 @@ def announce(run_: TrainingRun, resumed: str | None, base: str | None = None) ->
         f"vocabulary {model.vocab.size}; step {run_.trainer.step}")
     if run_.changes:
         print(f"changed for this run: {', '.join(run_.changes)}", file=sys.stderr)
-
-
-def plotted(run_: TrainingRun, plot: Path, tell: Callable[[str], None]) -> str | None:
-    """Draw the run's loss curves into ``plot`` and ``tell`` so; the one line of what went wrong, if it could not be
-    written. A signal handler may draw them between a step's two appends to the history: its pairs are cut even."""
-    h, model = run_.trainer.history, run_.model
-    n, n_val = min(len(h.steps), len(h.losses)), min(len(h.val_steps), len(h.val_losses))
-    if n or n_val:
-        title = f"{model.num_layers}-layer {model.cell.name} of {model.hidden_size} units on {run_.corpus.name}"
-        try:
-            path = write_loss_plot(plot, h.steps[:n], h.losses[:n], h.val_steps[:n_val], h.val_losses[:n_val],
-                                   title=title)
-        except RnnplayError as err:
-            return str(err)
-        tell(f"wrote the loss curves to {path}")
-    return None
 
 
 class TrainingLoop:
@@ -313,8 +279,10 @@ class TrainingLoop:
         return None
 
     def save(self, path: Path) -> Saved:
+        began = time.perf_counter()
         with self.interrupts.writing(path):
             saved = self.run_.save_or_rescue(path, **self.save_kwargs)
+        self.run_.trainer.timing.saving = time.perf_counter() - began  # a --time budget keeps as long for its last
         if path == self.out:
             self.interrupts.kept = saved.path, self.run_.trainer.step
         return saved
