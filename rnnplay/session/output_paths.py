@@ -370,13 +370,19 @@ def identity(path: Path | str) -> tuple[int, ...]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
+def refuse_the_corpus(target: Path, corpus: str, option: str) -> None:
+    """One line when ``target`` is the file of the run's ``corpus`` (its spec): a checkpoint never replaces the
+    text it is trained on; ``option`` (``out=``, ``--best``) is how the line suggests another name."""
+    if os.path.isfile(target) and same_file(target, os.path.expanduser(corpus.removeprefix("file:"))):
+        raise RnnplayError(f"{target} is the corpus this run reads: give the checkpoint a name of its own, e.g. "
+                           f"{option}{free_path(target.with_suffix('.npz'))}")
+
+
 def new_file(path: str, key: str, corpus: str = "") -> Path:
     """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
     replaces one), said to be the run's ``corpus`` (its spec) when it is that file."""
     target = checkpoint_name(path, f"{key}=")
-    if os.path.isfile(target) and same_file(target, os.path.expanduser(corpus.removeprefix("file:"))):
-        raise RnnplayError(f"{target} is the corpus this run reads: give the checkpoint a name of its own, e.g. "
-                           f"{key}={free_path(target.with_suffix('.npz'))}")
+    refuse_the_corpus(target, corpus, f"{key}=")
     if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
         default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
         raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"

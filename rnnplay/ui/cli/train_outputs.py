@@ -4,11 +4,12 @@ same file as another), and the loss curves drawn into --plot at the end."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.session.output_paths import check_output_path
+from rnnplay.session.output_paths import check_output_path, refuse_the_corpus
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun
 from rnnplay.ui.plot_file import check_replaceable, write_loss_plot
 
@@ -19,6 +20,9 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     if args.out is None:
         args.out = args.resume or "model.npz"
     resumed_in_place = args.out == args.resume  # the loader says it if that file is not a checkpoint
+    for path, option in ((None if resumed_in_place else args.out, "--out "), (args.best, "--best ")):
+        if path is not None:
+            refuse_the_corpus(Path(os.path.expanduser(path)), args.corpus, option)
     try:
         out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
     except RnnplayError as err:
@@ -33,7 +37,6 @@ def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | N
     if plot is not None and plot.resolve() in {p.resolve() for p in (out, best) if p is not None}:
         raise RnnplayError(f"--plot {plot} is also a checkpoint path: give the plot a name of its own")
     return out, best, plot
-
 
 
 def plotted(run_: TrainingRun, plot: Path, tell: Callable[[str], None]) -> str | None:
