@@ -39,7 +39,6 @@ from rnnplay.ui.cli.cmd_sample import colour_console, read_stdin, read_text
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, neuron_text
 
-ORDER = 60
 # Bytes of memory held for each character of the text, found by measuring (docs/inspect.md): --find keeps the text,
 # its ids and a few numbers a character; --unit also builds the coloured text, character by character.
 FIND_BYTES = 32
