@@ -7,6 +7,9 @@ No timings: the speed is in docs/performance.md (benchmarks/under_load.py).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -15,6 +18,7 @@ from rnnplay.core.cells import LSTMCell, lstm
 from rnnplay.core.dropout import Dropout
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
+from tests.child_env import child_env
 
 VOCAB = Vocab.from_text("abcdefghijklmnopqrstuvwxyz .,\n")
 T, B, H = 9, 40, 32  # H a multiple of 16: the products' kernels take both ways; two chunks (a small model's 32)
@@ -59,3 +63,24 @@ def test_the_chunk_size_follows_the_compiled_loops() -> None:
     assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 256, 2)) == parallel_step.NARROW_CHUNK
     assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 200, 2)) == parallel_step.CHUNK  # 200: not 16·k
     assert parallel_step.chunk_size(Model(LSTMCell(), VOCAB, 256, 2, dtype=np.float64)) == parallel_step.CHUNK
+
+
+LOADS_THE_LOOPS = """\
+from rnnplay.core import jit, products
+from rnnplay.core.cells import lstm
+loops = jit.load(lstm.LOOPS)
+assert loops.for_kernels(products.kernels("float32")) is not None
+print(*(sum(f.stats.cache_hits.values()) for f in (loops.forward, loops.backward)),
+      *(sum(f.stats.cache_misses.values()) for f in (loops.forward, loops.backward)))
+"""
+
+
+def test_a_process_loads_the_loops_from_numbas_disk_cache() -> None:
+    """They were compiled again in every training process (about a second of CPU); now the second process finds
+    both loops in the cache the first one wrote (or found)."""
+    needs("float32")
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", LOADS_THE_LOOPS], capture_output=True, text=True,
+                              env=child_env(), timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1", "0", "0"]  # hits of forward and backward, then misses: none

@@ -9,7 +9,6 @@ then the program exits with 128 + the signal's number, as ``rnnplay train`` does
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import queue
@@ -18,9 +17,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import printable
+
+if TYPE_CHECKING:  # the app's event loop, in an annotation: the command line does not import asyncio for it
+    import asyncio
 
 LEAVE_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

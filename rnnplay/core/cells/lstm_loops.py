@@ -18,15 +18,18 @@ few times per step, and the threads of a chunked training step
 sequence and layer, so many threads can share the cores with small chunks of streams
 (docs/performance.md, "time loops compiled whole").
 
-The product's kernels are compiled for this process (their code's addresses are this
-process's), so these loops are compiled when first asked for, once per kernel module
-(float32 or bfloat16), and never cached on disk. They are compiled there and then, on
-arrays of one stream and one step, and not at their first real call: that call comes
-in a training step's worker thread beside the step's arrays, and LLVM, short of memory
-under an address-space limit, ends the process (``std::bad_alloc``) where Python would
-raise. So the room is checked first (:func:`.address_space.has_spare_room`); without it the
-loops stay in Python for the rest of the process. Loaded only through
-:mod:`rnnplay.core.jit`.
+The products' kernels are compiled in each process (their code's addresses are the
+process's), so the loops do not call them by name: the product and its ``prepare`` come
+as the addresses of their compiled code, called through :func:`call_at`, and the loops
+themselves are kept in numba's disk cache like the other kernels, per kind of word
+(float32, or bfloat16 pairs). Loading them costs a fifth of the CPU that compiling them
+did in every training process (figures in docs/performance.md). They are loaded, and
+what they call compiled, there and then, on arrays of one stream and one step, and not
+at their first real call: that call comes in a training step's worker thread beside the
+step's arrays, and LLVM, short of memory under an address-space limit, ends the process
+(``std::bad_alloc``) where Python would raise. So the room is checked first
+(:func:`.address_space.has_spare_room`); without it the loops stay in Python for the rest
+of the process. Loaded only through :mod:`rnnplay.core.jit`.
 """
 
 from __future__ import annotations
@@ -38,25 +41,75 @@ from typing import Any, NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core.typing import Signature
+from numba.extending import intrinsic
 
 from rnnplay.core import address_space
 from rnnplay.core.cells import lstm_kernels
 
-SETTINGS = {"nogil": True, "error_model": "numpy"}  # no cache: see the module's docstring
+SETTINGS = {"cache": True, "nogil": True, "error_model": "numpy"}
 _compiling = threading.Lock()  # one compilation per kernel module, whichever thread asks first
+
+
+@numba.njit(**SETTINGS)
+def forward(product: int, prepare: int, acts: np.ndarray, W_packed: np.ndarray, bias: np.ndarray, hs: np.ndarray,
+            cs: np.ndarray, tanh_c: np.ndarray, rec: np.ndarray) -> None:  # fmt: skip
+    for t in range(acts.shape[0]):
+        call_product(product, call_prepare(prepare, hs[t], W_packed), W_packed, rec, t % 2 == 1)  # s⊙(h_{t-1}·W_hh)
+        lstm_kernels.forward_step(acts[t], rec, bias, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
+
+
+@numba.njit(**SETTINGS)
+def backward(product: int, prepare: int, acts: np.ndarray, tanh_c: np.ndarray, cs: np.ndarray, dh_seq: np.ndarray,
+             dh: np.ndarray, dc: np.ndarray, dz: np.ndarray, W_T_packed: np.ndarray) -> None:  # fmt: skip
+    for t in range(acts.shape[0] - 1, -1, -1):
+        lstm_kernels.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
+        call_product(product, call_prepare(prepare, dz[t], W_T_packed), W_T_packed, dh, t % 2 == 1)  # to h_{t-1}
+
+
+@intrinsic
+def call_product(typingctx: Any, address: types.Integer, a: types.Array, b: types.Array, out: types.Array,
+                 backwards: types.Boolean) -> tuple[Signature, Any]:  # fmt: skip
+    """``product(a, b, out, backwards)``, the compiled function at ``address`` (:func:`address_of`)."""
+    def codegen(context: Any, builder: Any, signature: Signature, args: tuple) -> Any:
+        call_at(context, builder, args[0], types.none, signature.args[1:], args[1:])
+        return context.get_dummy_value()
+
+    return types.none(address, a, b, out, backwards), codegen
+
+
+@intrinsic
+def call_prepare(typingctx: Any, address: types.Integer, a: types.Array, like: types.Array) -> tuple[Signature, Any]:
+    """``prepare(a)``, the compiled function at ``address``: rows of the words of ``like`` (a packed weight)."""
+    words = types.Array(like.dtype, 2, "C")
+
+    def codegen(context: Any, builder: Any, signature: Signature, args: tuple) -> Any:
+        return call_at(context, builder, args[0], words, (a,), (args[1],))  # a new reference, as numba's calls give
+
+    return words(address, a, like), codegen
+
+
+def call_at(context: Any, builder: Any, address: Any, result: types.Type, arguments: tuple, values: tuple) -> Any:
+    """The call of a numba function's C wrapper at ``address``: ``arguments``' types as its values, by value."""
+    kind = ir.FunctionType(context.get_value_type(result), [context.get_value_type(t) for t in arguments])
+    return builder.call(builder.inttoptr(address, kind.as_pointer()), values)
 
 
 class TimeLoops(NamedTuple):
     """``forward(acts, W_packed, bias, hs, cs, tanh_c, rec)`` and ``backward(acts, tanh_c, cs, dh_seq, dh, dc, dz,
-    W_T_packed)``, the arrays as :class:`.lstm.LSTMCell` keeps them, each C-contiguous."""
+    W_T_packed)``, the arrays as :class:`.lstm.LSTMCell` keeps them, each C-contiguous; ``callees``, the compiled
+    product and prepare they call by address, kept alive with them."""
 
     forward: Any
     backward: Any
+    callees: tuple
 
 
 def for_kernels(kernels: ModuleType) -> TimeLoops | None:
-    """The loops on ``kernels``' product (:mod:`rnnplay.core.f32_kernels` or :mod:`.bf16_kernels`), compiled;
-    None, for the rest of the process, when an address-space limit leaves no room to compile them."""
+    """The loops on ``kernels``' product (:mod:`rnnplay.core.f32_kernels` or :mod:`.bf16_kernels`), ready to run;
+    None, for the rest of the process, when an address-space limit leaves no room to compile what they call."""
     with _compiling:
         return _compiled(kernels)
 
@@ -65,26 +118,22 @@ def for_kernels(kernels: ModuleType) -> TimeLoops | None:
 def _compiled(kernels: ModuleType) -> TimeLoops | None:
     if not address_space.has_spare_room(address_space.COMPILER):
         return None
-    product, prepare = either_way(kernels), kernels.prepare
-    step, step_back = lstm_kernels.forward_step, lstm_kernels.backward_step
-
-    @numba.njit(**SETTINGS)
-    def forward(acts: np.ndarray, W_packed: np.ndarray, bias: np.ndarray, hs: np.ndarray, cs: np.ndarray,
-                tanh_c: np.ndarray, rec: np.ndarray) -> None:  # fmt: skip
-        for t in range(acts.shape[0]):
-            product(prepare(hs[t]), W_packed, rec, t % 2 == 1)  # s⊙(h_{t-1}·W_hh), W's blocks back and forth
-            step(acts[t], rec, bias, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
-
-    @numba.njit(**SETTINGS)
-    def backward(acts: np.ndarray, tanh_c: np.ndarray, cs: np.ndarray, dh_seq: np.ndarray, dh: np.ndarray,
-                 dc: np.ndarray, dz: np.ndarray, W_T_packed: np.ndarray) -> None:  # fmt: skip
-        for t in range(acts.shape[0] - 1, -1, -1):
-            step_back(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
-            product(prepare(dz[t]), W_T_packed, dh, t % 2 == 1)  # to h_{t-1}
-
-    loops = TimeLoops(forward, backward)
+    f32 = types.Array(types.float32, 2, "C")
+    words = types.Array(numba.typeof(kernels.pack(np.zeros((2, 16), dtype=np.float32))).dtype, 2, "C")
+    product = address_of(either_way(kernels), types.none(words, types.Array(words.dtype, 3, "C"), f32, types.boolean))
+    prepare = address_of(kernels.prepare, words(f32))
+    addresses = product[0], prepare[0]
+    loops = TimeLoops(functools.partial(forward, *addresses), functools.partial(backward, *addresses),
+                      (product[1], prepare[1]))
     compile_on_one_step(loops, kernels)
     return loops
+
+
+def address_of(function: Any, signature: Signature) -> tuple[int, Any]:
+    """The address of ``function`` (a numba dispatcher) compiled for ``signature`` (compiled now if it is not yet),
+    as :func:`call_product` and :func:`call_prepare` call it, and what keeps its code alive."""
+    compiled = types.CompileResultWAP(function.get_compile_result(signature))
+    return compiled.address, compiled
 
 
 def either_way(kernels: ModuleType) -> Any:
@@ -96,7 +145,7 @@ def either_way(kernels: ModuleType) -> Any:
         return turning
     product = kernels.product
 
-    @numba.njit(**SETTINGS)
+    @numba.njit(nogil=True, error_model="numpy")  # a closure on the process's product: not cached
     def one_way(a: np.ndarray, b_packed: np.ndarray, out: np.ndarray, backwards: bool) -> None:
         product(a, b_packed, out)
 
@@ -104,8 +153,8 @@ def either_way(kernels: ModuleType) -> Any:
 
 
 def compile_on_one_step(loops: TimeLoops, kernels: ModuleType, H: int = 16) -> None:
-    """Call both loops once on one stream, one step and ``H`` units: numba compiles them for the array types
-    every real call passes (float32, C order)."""
+    """Call both loops once on one stream, one step and ``H`` units: numba loads them from its disk cache, or
+    compiles them, for the array types every real call passes (float32, C order; ``kernels``' words)."""
     zeros = functools.partial(np.zeros, dtype=np.float32)
     W_hh = zeros((H, 4 * H))
     (acts, dz), hs, cs, tanh_c = zeros((2, 1, 1, 4 * H)), zeros((2, 1, H)), zeros((2, 1, H)), zeros((1, 1, H))
@@ -115,4 +164,4 @@ def compile_on_one_step(loops: TimeLoops, kernels: ModuleType, H: int = 16) -> N
 
 
 def warm_up() -> None:
-    """Nothing to compile before a kernel module asks: :func:`for_kernels` compiles for it."""
+    """Nothing to load before a kernel module asks: :func:`for_kernels` loads the loops for it."""

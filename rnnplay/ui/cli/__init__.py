@@ -1,8 +1,8 @@
 """The ``rnnplay`` command line.
 
-Each subcommand lives in its own ``rnnplay/ui/cli/cmd_*.py`` module exposing
-``register(subparsers)``; they are discovered here, so adding one touches no
-other file. Every user mistake ends as one line on stderr, never a traceback.
+Each subcommand lives in its own ``rnnplay/ui/cli/cmd_NAME.py`` module exposing
+``register(subparsers)``, named with its line of help in :data:`COMMANDS`; only the
+module of the command a line names is imported. Every user mistake ends as one line on stderr, never a traceback.
 
 May import: every layer below ``rnnplay.ui``, and ``rnnplay.ui``'s faces (``cmd_tui`` and
 ``cmd_repl`` start them) and shared modules. Nothing else in ``rnnplay.ui`` imports it.
@@ -14,12 +14,12 @@ import argparse
 import contextlib
 import difflib
 import importlib
-import pkgutil
 import signal
 import sys
 from typing import NoReturn
 
 from rnnplay import __version__
+from rnnplay.__main__ import command_word
 from rnnplay.core import threads
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
@@ -74,19 +74,37 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"rnnplay: error: {shortened(printable(message))}; see `{self.prog} --help`\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Every subcommand in `rnnplay --help`'s order, with its line there. Its parser and its code are in cmd_NAME.py,
+# imported only when the command line names it: all of them at every start would import training, Ray's glue, the
+# downloads and rich for a `sample`. tests/test_cli_commands.py holds this table to the modules' own parsers.
+COMMANDS = {
+    "tui": "the chat-style app (the default command)",
+    "repl": "the same session at a plain prompt",
+    "train": "train a model on a corpus",
+    "sweep": "train one model per combination of settings, on Ray",
+    "sample": "generate text from a model, streamed as it is written",
+    "score": "the loss of a text under a model (nats and bits per character)",
+    "corpus": "list, inspect and download training corpora",
+    "plugins": "list, install, uninstall or create plugins",
+    "neurons": "find hidden units that track a condition, or colour a text by one unit",
+    "models": "list your models: name, cell, size, corpus, validation loss, date",
+    "export": "write a weights-only copy of a model (smaller; not resumable)",
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser, every command in it registered by its module; or only ``only`` (one of
+    :data:`COMMANDS`), every other command its line of help, enough for ``rnnplay --help`` and argparse's choices."""
     parser = OneLineParser(
         prog="rnnplay", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"rnnplay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    modules = [
-        importlib.import_module(f"{__name__}.{m.name}")
-        for m in pkgutil.iter_modules(__path__)
-        if m.name.startswith("cmd_")
-    ]
-    for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 50)):
-        module.register(sub)
+    for name, line in COMMANDS.items():
+        if only in (None, name):
+            importlib.import_module(f"{__name__}.cmd_{name}").register(sub)
+        else:
+            sub.add_parser(name, help=line)
     add_threads_option(parser)
     return parser
 
@@ -161,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
 def dispatch(argv: list[str]) -> int:
     """Parse ``argv`` and run its command; what it printed is flushed before it returns, so that a stdout that
     cannot take it fails here, in one line, rather than at exit."""
-    parser = build_parser()
+    named = command_word(argv)
+    parser = build_parser(named if named in COMMANDS else "tui")  # the app: no command, or a checkpoint's name
     try:
         args = parse(parser, ["tui", *argv] if opens_a_checkpoint(parser, argv) else argv)
         if args.command is None:

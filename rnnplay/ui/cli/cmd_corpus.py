@@ -24,7 +24,6 @@ from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.progress import ProgressBar, amount, read_corpus
 from rnnplay.ui.console import visible
 
-ORDER = 40
 EXAMPLES = """\
 corpus specs (anywhere a corpus is named, e.g. `rnnplay train SPEC`):
   notes.txt  file:notes.txt          one text file

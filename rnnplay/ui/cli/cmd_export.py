@@ -12,7 +12,6 @@ from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.session.output_paths import check_output_path, holding, same_file
 from rnnplay.ui.cli.progress import amount
 
-ORDER = 70
 EXAMPLES = """\
 examples:
   rnnplay export run.npz small.npz                 weights only, float16 (an eighth of a training checkpoint)

@@ -12,7 +12,6 @@ from rnnplay.core.errors import printable
 from rnnplay.models.library import library_files, list_models, model_table, models_dir
 from rnnplay.session.output_paths import why_unwritable
 
-ORDER = 65
 EXAMPLES = """\
 examples:
   rnnplay models                     name, cell, size (layers×hidden), corpus, validation loss, date

@@ -40,7 +40,6 @@ from rnnplay.ui.cli.negative_values import take_negative_values
 from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, neuron_text
 
-ORDER = 60
 # Bytes of memory held for each character of the text, found by measuring (docs/inspect.md): --find keeps the text,
 # its ids and a few numbers a character; --unit also builds the coloured text, character by character.
 FIND_BYTES = 32

@@ -34,7 +34,6 @@ from rnnplay.ui.cli.plugin_pip import pip
 from rnnplay.ui.cli.plugin_sources import check_source, package_path, project_name
 from rnnplay.ui.cli.plugins_apart import listed, listed_apart, listing, needs_children, why_it_ended
 
-ORDER = 40
 KIND_NAMES = list(HOOK_KINDS.values())
 EXAMPLES = """\
 examples:

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from rnnplay.session.session import Session
     from rnnplay.ui.leave_signals import Farewell
 
-ORDER = 2
 EXAMPLES = '''\
 examples:
   rnnplay repl                   a prompt on the bundled model when it is installed

@@ -35,7 +35,6 @@ from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, redraws, styled, visible
 from rnnplay.ui.work_line import WorkLine
 
-ORDER = 20
 EXAMPLES = f"""\
 examples:
   rnnplay sample model.npz --seed "ROMEO:" --length 300 --rng-seed 1

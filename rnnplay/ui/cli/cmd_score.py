@@ -19,7 +19,6 @@ from rnnplay.ui.cli.cmd_sample import SPOOL_INSTEAD, read_stdin
 from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.event_text import loss_text
 
-ORDER = 30
 VAL_FRACTION = 0.1  # the standard split: the last 10% of a corpus is its validation text
 EXAMPLES = f"""\
 examples:

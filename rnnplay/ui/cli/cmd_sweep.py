@@ -33,7 +33,6 @@ from rnnplay.ui.console import make_console, redraws
 from rnnplay.ui.event_text import duration
 from rnnplay.ui.leave_signals import LEAVE_SIGNALS, heard
 
-ORDER = 12
 EXAMPLES = """\
 examples:
   rnnplay sweep notes.txt --grid hidden=256,512 dropout=0.2,0.4 lr=2e-3,4e-3 --time 300

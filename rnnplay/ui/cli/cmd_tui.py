@@ -6,7 +6,6 @@ import argparse
 
 from rnnplay.ui.cli import model_command, require_stdin
 
-ORDER = 1
 EXAMPLES = """\
 examples:
   rnnplay                        the app, on the bundled model when it is installed
