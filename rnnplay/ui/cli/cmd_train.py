@@ -59,7 +59,6 @@ from rnnplay.ui.cli.train_outputs import check_outputs, plotted
 from rnnplay.ui.event_text import duration, loss_text
 from rnnplay.ui.leave_signals import on_leave_signals, raise_terminated
 
-ORDER = 10
 EXAMPLES = """\
 examples:
   rnnplay train ../shared/corpora/tinyshakespeare.txt --cell lstm --layers 2 --hidden 256 --time 600
