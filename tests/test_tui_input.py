@@ -25,7 +25,7 @@ from rnnplay.plugins.slash import SimpleCommand
 from rnnplay.ui.history import append_history, history_path, load_history
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.prompt import CompletionMenu, PromptInput
-from rnnplay.ui.tui.terminal import typed_keys
+from rnnplay.ui.tui.terminal import typed_before, typed_keys
 from rnnplay.ui.tui.widgets import Turn
 
 
@@ -408,10 +408,10 @@ async def test_ctrl_q_with_nothing_to_lose_leaves_at_once(app: RnnplayApp, monke
 
 
 @contextlib.contextmanager
-def app_in_a_pty(tmp_path: Path, when: str) -> Iterator[int]:
-    """`rnnplay` started in a pseudo-terminal, its master given once keys may be typed: at once, in the line mode,
-    before rnnplay has the terminal; or while the model loads, once rnnplay holds it, before the app draws. Ctrl+Q
-    leaves it at the end of the block (exit 0)."""
+def app_in_a_pty(tmp_path: Path, when: str) -> Iterator[tuple[int, TerminalReader]]:
+    """`rnnplay` started in a pseudo-terminal, its master (and what it shows) given once keys may be typed: at once,
+    in the line mode, before rnnplay has the terminal; or while the model loads, once rnnplay holds it, before the
+    app draws. Ctrl+Q leaves it at the end of the block (exit 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
     env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "RNNPLAY_NOHISTORY": "1",
                 "TERM": "xterm-256color"})
@@ -425,7 +425,7 @@ def app_in_a_pty(tmp_path: Path, when: str) -> Iterator[int]:
         if when != "at-once":
             wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ICANON, "the line mode off", 120)
             assert b"\x1b[?1049h" not in reader.shown()  # the app has not taken the screen yet
-        yield master
+        yield master, reader
         os.write(master, b"\x11")  # Ctrl+Q
         assert proc.wait(60) == 0
     finally:
@@ -445,25 +445,65 @@ def test_a_seed_typed_as_the_app_starts_runs_once_it_has_started(when: str, tmp_
     """`rnnplay`, then at once `ROMEO:` and Enter (a first run loads for seconds): the characters went to the
     conversation, which had the focus before the prompt took it, and the Enter came as the newline the terminal's
     line mode made of it (Ctrl+J in the app), so the seed never ran."""
-    with app_in_a_pty(tmp_path, when) as terminal:
+    with app_in_a_pty(tmp_path, when) as (terminal, _):
         os.write(terminal, b"ROMEO:\r")
         wait_for(lambda: "ROMEO:" in kept_text(tmp_path), "the seed's turn", 120)
 
 
-def test_lines_typed_as_the_app_starts_are_one_paste_unless_they_begin_with_a_command() -> None:
-    assert [type(k).__name__ for k in typed_keys(b"a\rb\r")] == ["Paste", "Key"]
-    assert typed_keys(b"a\rb\r")[0].text == "a\nb"
-    assert [k.key for k in typed_keys(b"/set length 4\rab\r")].count("enter") == 2  # a command, then a seed
+def test_lines_typed_before_rnnplay_has_the_terminal_are_one_paste_unless_they_begin_with_a_command() -> None:
+    assert [type(k).__name__ for k in typed_keys(typed_before(b"a\nb\n"))] == ["Paste", "Key"]
+    assert typed_keys(typed_before(b"a\nb\n"))[0].text == "a\nb"
+    assert [k.key for k in typed_keys(typed_before(b"/set length 4\nab\n"))].count("enter") == 2  # a command, a seed
+
+
+def test_seeds_typed_blind_while_the_model_loads_run_one_by_one(tmp_path: Path) -> None:
+    """`ROMEO:` Enter `JULIET:` Enter typed as the model loads: every line typed then was read as one paste (a
+    terminal sent a paste without markers), and the two seeds ran as one. The terminal is asked for the markers as
+    the model starts to load: a paste comes between them, and lines typed are lines."""
+    with app_in_a_pty(tmp_path, "while-the-model-loads") as (terminal, _):
+        os.write(terminal, b"ROMEO:\rJULIET:\r")
+        wait_for(lambda: "ROMEO:" in kept_text(tmp_path), "the first turn", 120)
+        os.write(terminal, b"END\r")  # runs after every seed typed before it
+        wait_for(lambda: "\nEND\n" in kept_text(tmp_path), "the last turn", 120)
+        text = kept_text(tmp_path)
+    assert text.count("## Turn ") == 3 and "```text\nJULIET:\n```" in text, text
 
 
 @pytest.mark.parametrize("when", ["at-once", "while-the-model-loads"])
 def test_a_paste_of_three_lines_as_the_app_starts_is_one_seed(when: str, tmp_path: Path) -> None:
-    """The terminal sends a paste without its markers before the app asks for them, each line ending in the Enter
-    the terminal makes of a newline: it ran as three seeds, where the same paste in the running app is one."""
-    with app_in_a_pty(tmp_path, when) as terminal:
-        os.write(terminal, b"line one\rline two\rline three\r")
+    """The terminal sends a paste without its markers before rnnplay asks for them (at once), with them once it has
+    (as the model loads), each line ending in the Enter the terminal makes of a newline: it ran as three seeds,
+    where the same paste in the running app is one."""
+    with app_in_a_pty(tmp_path, when) as (terminal, reader):
+        paste = b"line one\rline two\rline three"
+        if when != "at-once":  # as a terminal does once it was asked for the markers
+            wait_for(lambda: b"\x1b[?2004h" in reader.shown(), "the paste markers asked for", 120)
+            paste = b"\x1b[200~" + paste + b"\x1b[201~"
+        os.write(terminal, paste + b"\r")
         wait_for(lambda: "line one" in kept_text(tmp_path), "the first turn", 120)
         os.write(terminal, b"END\r")  # runs after every seed typed before it
         wait_for(lambda: "\nEND\n" in kept_text(tmp_path), "the last turn", 120)
         text = kept_text(tmp_path)
     assert text.count("## Turn ") == 2 and "```text\nline one\nline two\nline three\n```" in text, text
+
+
+def test_a_model_that_does_not_load_leaves_the_shell_without_the_paste_markers(tmp_path: Path) -> None:
+    """The terminal is asked for the paste markers as the model starts to load; if it never loads, they are asked
+    off again before the one-line error, or the shell would get each paste between markers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
+    env.update({"HOME": str(tmp_path), "TERM": "xterm-256color"})
+    master, slave = os.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "tui", str(tmp_path / "nowhere.npz")], stdin=slave,
+                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    reader = TerminalReader(master)
+    try:
+        assert proc.wait(60) == 1
+        shown = wait_for(lambda: reader.shown() if b"nowhere.npz" in reader.shown() else None, "the error", 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.stop()
+        os.close(master)
+    on, off = shown.rfind(b"\x1b[?2004h"), shown.rfind(b"\x1b[?2004l")
+    assert -1 < on < off < shown.index(b"nowhere.npz") and b"Traceback" not in shown, shown

@@ -21,15 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnplay.session.session import Session
-    from rnnplay.session.stall_watch import STOP_GRACE
-    from rnnplay.ui.leave_signals import exit_code, leave_now
-    from rnnplay.ui.tui import RnnplayApp
     from rnnplay.ui.tui.terminal import keys_kept_while_starting, lenient_keys, require_terminal, stdout_on_the_terminal
 
     require_stdin("tui")
     require_terminal()
-    with keys_kept_while_starting() as typed:  # a seed typed as the model loads runs once the app has started
+    with keys_kept_while_starting() as typed:  # a seed typed as Textual and the model load runs once the app starts
+        from rnnplay.session.session import Session
+        from rnnplay.session.stall_watch import STOP_GRACE
+        from rnnplay.ui.leave_signals import exit_code, leave_now
+        from rnnplay.ui.tui import RnnplayApp
+
         session = Session.open(args.model)
         session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
         app = RnnplayApp(session)

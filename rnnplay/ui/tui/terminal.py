@@ -22,9 +22,10 @@ import os
 import select
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from textual import events
-from textual._xterm_parser import XTermParser  # what Textual's driver reads the terminal's bytes with
+if TYPE_CHECKING:
+    from textual import events
 
 try:
     import termios
@@ -103,13 +104,19 @@ def lenient_decoder(encoding: str) -> functools.partial[codecs.IncrementalDecode
     return functools.partial(codecs.getincrementaldecoder(encoding), errors="replace")
 
 
+PASTE_MARKERS_ON, PASTE_MARKERS_OFF = b"\x1b[?2004h", b"\x1b[?2004l"  # bracketed paste, as Textual asks (on fd 2)
+PASTE_START, PASTE_END = b"\x1b[200~", b"\x1b[201~"  # around a paste, once the terminal was asked for them
+
+
 @contextlib.contextmanager
 def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
     """While the block runs (the model loads), keys typed on the terminal ``fd`` are neither echoed on the shell's
     screen nor read as lines; the bytearray yielded gets them when the block ends, for the app to read first
-    (:func:`typed_keys`), with the keys typed before the block, each Enter there made a newline by the line mode
-    (Ctrl+J in the app: a seed typed as the app started never ran) made Enter again. The modes are given back after
-    the block, before Textual takes the terminal (it gives back at its end the modes it found)."""
+    (:func:`typed_keys`). The terminal is asked for bracketed paste at once, as the app asks later: a paste as the
+    model loads comes between its markers, one paste, and lines typed blind stay lines, each run with its Enter.
+    What was typed before (:func:`typed_before`) comes first. The modes are given back after the block, before
+    Textual takes the terminal (it gives back at its end the modes it found); the paste markers stay asked for the
+    app, unless the block ends on an error (the model did not load, Ctrl-C): then the shell gets them off again."""
     typed = bytearray()
     try:
         saved = termios.tcgetattr(fd) if termios is not None else None
@@ -124,12 +131,25 @@ def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
     kept[6][termios.VMIN], kept[6][termios.VTIME] = 1, 0
     try:
         termios.tcsetattr(fd, termios.TCSANOW, kept)
-        typed += pending(fd).replace(b"\n", b"\r")
+        ask_terminal(PASTE_MARKERS_ON)
+        typed += typed_before(pending(fd))
         yield typed
         typed += pending(fd)
+    except BaseException:
+        ask_terminal(PASTE_MARKERS_OFF)
+        raise
     finally:
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def ask_terminal(sequence: bytes) -> None:
+    """Write a mode's escape ``sequence`` to the terminal where Textual writes its own (stderr), if it is one."""
+    if is_terminal(2):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.__stderr__.flush()  # type: ignore[union-attr]
+        with contextlib.suppress(OSError):
+            os.write(2, sequence)
 
 
 def pending(fd: int) -> bytes:
@@ -141,16 +161,24 @@ def pending(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def typed_keys(typed: bytes) -> list[events.Event]:
-    """The keys (and pastes) of the bytes typed as the app started, read as Textual reads the terminal.
+def typed_before(typed: bytes) -> bytes:
+    """The keys typed before the paste markers were asked for (``rnnplay`` Enter, then at once a seed), each Enter
+    made a newline by the line mode (Ctrl+J in the app: a seed typed as the app started never ran) made Enter again.
 
-    Before the app has drawn, the terminal sends a paste without its markers (the app has not asked for them yet),
-    and a paste of three lines came as three lines each with its Enter: three seeds, where the same paste in the
-    running app is one. Lines typed blind and a paste cannot be told apart here, so more than one line is read as
-    a paste, one seed; an Enter last runs it, as a lone line with its Enter runs. Lines that begin with a command
-    (``/set length 40``, then a seed) are the user's own, each run with its Enter."""
-    text = typed.decode("utf-8", "replace")
-    lines = text.removesuffix("\r")
-    if "\r" in lines and "\x1b" not in text and not text.startswith("/"):  # no markers, no arrow keys
-        return [events.Paste(lines.replace("\r", "\n")), *list(XTermParser().feed(text[len(lines):]))]
-    return list(XTermParser().feed(text)) if text else []
+    A paste came then without its markers, a paste of three lines as three lines each with its Enter: three
+    seeds, where the same paste in the running app is one. Lines typed blind and a paste cannot be told apart
+    there, so more than one line is taken as a paste, between markers, one seed; an Enter last runs it, as a lone
+    line with its Enter runs. Lines that begin with a command (``/set length 40``, then a seed) are the user's
+    own, each run with its Enter."""
+    lines = typed.removesuffix(b"\n")
+    if b"\n" in lines and b"\x1b" not in typed and not typed.startswith(b"/"):  # no markers, no arrow keys
+        return PASTE_START + lines + PASTE_END + typed[len(lines):].replace(b"\n", b"\r")
+    return typed.replace(b"\n", b"\r")
+
+
+def typed_keys(typed: bytes) -> list[events.Event]:
+    """The keys (and pastes) of the bytes typed as the app started, read as Textual reads the terminal."""
+    from textual._xterm_parser import XTermParser  # what Textual's driver reads the terminal's bytes with (imported
+    # here: `rnnplay` keeps the keys typed before it has imported Textual)
+
+    return list(XTermParser().feed(typed.decode("utf-8", "replace"))) if typed else []
