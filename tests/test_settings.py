@@ -54,6 +54,12 @@ def test_every_field_is_declared_and_reachable_as_a_flag() -> None:
             assert shown in flags[flag].help, f"{flag}'s help does not show the dataclass's {shown}"
 
 
+@pytest.mark.parametrize(("typed", "seconds"), [("90s", 90), ("10m", 600), ("1.5h", 5400), ("2 M", 120)])
+def test_a_time_takes_seconds_minutes_or_hours_in_the_cli_and_the_app(typed: str, seconds: float) -> None:
+    """`rnnplay train corpus --time 10m` said "invalid float value"; the flag and /train's time= share the parser."""
+    assert cli_settings("--time", typed)[1].seconds == app_settings({"time": typed})[1].seconds == seconds
+
+
 def test_existing_flag_names_still_work() -> None:
     spec, config = cli_settings("--cell", "rnn", "--layers", "1", "--hidden", "32", "--dropout", "0.2",
                                 "--batch-size", "8", "--seq-length", "20", "--optimizer", "sgd", "--lr", "0.1",

@@ -40,7 +40,7 @@ checkpoint_every=N saves the checkpoint every N steps as it trains (default {CHE
 it ends), so a crash loses no more than the steps since.
 workers=N computes each step on N Ray workers (batch= must divide by N), on a local Ray, or on the
 cluster at ray_address=ADDR (or $RAY_ADDRESS); it needs the optional extra: pip install 'rnnplay[ray]'.
-Budget: steps=, time= (seconds), epochs= (default: one pass, at least 100 steps).
+Budget: steps=, time= (seconds, or 90s, 10m, 1.5h), epochs= (default: one pass, at least 100 steps).
 encoding=NAME reads a text that is not UTF-8 (e.g. encoding=latin-1).
 A short text trains on smaller batches (batch=, seq=) than the defaults below, which `rnnplay train` shares.
 """ + "\n".join(p.describe() + (f" (also {', '.join(p.aliases)}=)" if p.aliases else "")
@@ -50,7 +50,7 @@ A short text trains on smaller batches (batch=, seq=) than the defaults below, w
 def train(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if not words or "=" in words[0]:
-        raise RnnplayError("usage: /train CORPUS [steps=N] [time=SECONDS] [from=new hidden=H] [best=PATH] ..., "
+        raise RnnplayError("usage: /train CORPUS [steps=N] [time=10m] [from=new hidden=H] [best=PATH] ..., "
                            "e.g. /train notes.txt steps=500")
     corpus, *rest = words
     train_keys = keys_of(TRAIN_PARAMS)

@@ -80,6 +80,7 @@ class Param:
     label: str = ""
     aliases: tuple[str, ...] = ()
     hint: str = ""
+    time: bool = False  # a float of seconds, typed with a unit too: 90, 90s, 10m, 1.5h (:func:`parse_seconds`)
 
     def bounds(self) -> str:
         """The allowed values in words: '> 0', 'in (0, 1]', '>= 1', "one of 'a', 'b'", or ''."""
@@ -161,6 +162,8 @@ def parse_value(name: str, param: Param, text: str) -> Any:
     if param.optional and text.strip().lower() in NONE:
         return None
     text = text.strip() if param.type is not str else text
+    if param.time:
+        return param.check(parse_seconds(name, text))
     if param.type is bool:
         if text.lower() not in TRUE + FALSE:
             raise RnnplayError(f"{name} must be true or false (got {text!r})")
@@ -181,6 +184,26 @@ def parse_value(name: str, param: Param, text: str) -> Any:
 
 
 INTEGER = re.compile(r"[+-]?\d+(_\d+)*")  # what int() reads, given digits enough
+DURATION = re.compile(r"(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*([smh])", re.IGNORECASE)  # '90s', '10m', '1.5h'
+SECONDS_IN = {"s": 1, "m": 60, "h": 3600}
+TIME_FORMS = "seconds (90 or 90s), minutes (10m) or hours (1.5h)"
+
+
+def parse_seconds(name: str, text: str) -> float:
+    """A time typed for the key ``name`` in seconds: '90' (any number, checked against the bounds afterwards),
+    '90s', '10m' or '1.5h'; anything else (a unit after no number, a sign or a non-finite number, an unknown
+    unit) is one line naming the forms."""
+    text = text.strip()
+    match = DURATION.fullmatch(text)
+    try:
+        if match is None:
+            return float(text)  # a plain number: 'nan', '-5' are refused by the Param's bounds, as for any number
+        value = float(match[1] + (match[2] or "")) * SECONDS_IN[match[3].lower()]
+    except ValueError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise RnnplayError(f"{name} takes {TIME_FORMS} (got {shown_text(text)})")
+    return value
 
 
 def shown_text(text: str, limit: int = 40) -> str:

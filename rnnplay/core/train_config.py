@@ -91,10 +91,10 @@ class TrainConfig:
     steps: int | None = setting(None, "total optimisation steps", min=1, label="steps")
     epochs: float | None = setting(None, "total passes over the training split", min=0, min_open=True,
                                    label="epochs")
-    seconds: float | None = setting(None, "wall-clock seconds of training, the final validation included; for "
-                                    "`rnnplay train` the whole command's, from its start to its exit; a resumed "
-                                    "run counts its earlier ones", min=0, min_open=True,
-                                    label="time (seconds)", aliases=("time",))
+    seconds: float | None = setting(None, "wall-clock time of training in seconds, or with a unit (90s, 10m, 1.5h), "
+                                    "the final validation included; for `rnnplay train` the whole command's, from "
+                                    "its start to its exit; a resumed run counts its earlier ones", min=0,
+                                    min_open=True, label="time (seconds)", aliases=("time",), time=True)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -124,6 +124,9 @@ ROWS = [
     # budgets: finite, positive
     *bad_values("--steps", "steps", negative="-5", zero="0"),
     *bad_values("--time", "time", negative="-5", nan="nan", inf="inf"),
+    *[pytest.param(bad("--time", value, mentions=("time", "10m", "1.5h"), code=2), id=f"time-{key}")
+      for key, value in (("unknown-unit", "10x"), ("negative-minutes", "-1m"), ("nan-minutes", "nanm"),
+                         ("seconds-past-a-float", "1e400s"))],
     *bad_values("--epochs", "epochs", negative="-1", nan="nan", zero="0"),
     # optimisation
     *bad_values("--lr", "learning rate", nan="nan", inf="inf", zero="0", negative="-0.1", negative_exponent="-1e-3"),

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnplay.core.params import Param, params_of
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.params import Param, params_of, parse_seconds
 from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
 from rnnplay.ui.cli import add_encoding_option
 from rnnplay.ui.cli.negative_values import take_negative_values
@@ -55,8 +56,22 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     settings += [(group_of(name), name, p) for name, p in params_of(TrainConfig).items()]
     for title, name, param in settings:
         group = groups.setdefault(title, parser.add_argument_group(title))
-        group.add_argument(*flag_names(name, param), dest=name, type=param.type, choices=param.choices,
+        group.add_argument(*flag_names(name, param), dest=name, type=flag_type(param), choices=param.choices,
                            help=flag_help(param))
+
+
+def flag_type(param: Param) -> Any:
+    """What argparse converts a setting's value with: the Param's type; for a time, :func:`parse_seconds` (``10m``,
+    ``1.5h``), a form it does not take said in argparse's line (the bounds are the dataclass's to check)."""
+    if not param.time:
+        return param.type
+
+    def seconds(text: str) -> float:
+        try:
+            return parse_seconds(param.aliases[0] if param.aliases else param.name, text)
+        except RnnplayError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return seconds
 
 
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
