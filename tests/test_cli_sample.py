@@ -54,6 +54,16 @@ def test_same_rng_seed_same_output(model_path: Path, tmp_path: Path) -> None:
     assert other.stdout != first.stdout
 
 
+def test_n_is_short_for_length_as_in_head(model_path: Path, tmp_path: Path) -> None:
+    """`rnnplay sample -n 100` (as `head -n`) said "unrecognized arguments: -n"."""
+    short = rnnplay("sample", str(model_path), "--seed", "ROMEO:", "-n", "40", "--rng-seed", "7", cwd=tmp_path)
+    assert short.returncode == 0, short.stderr
+    assert short.stdout == rnnplay("sample", str(model_path), "--seed", "ROMEO:", "--length", "40", "--rng-seed", "7",
+                                   cwd=tmp_path).stdout
+    assert len(short.stdout) == len("ROMEO:") + 40 + 1
+    assert "-n N, --length N" in rnnplay("sample", "--help", cwd=tmp_path).stdout
+
+
 @pytest.mark.parametrize(
     "extra",
     [["--sampler", "greedy"], ["--sampler", "top-k", "--set", "k=3"], ["--sampler", "top-p", "--set", "p=0.8",

@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     seed.add_argument("--seed", default="", help="text that primes the model (default: none); - reads it from stdin")
     seed.add_argument("--seed-file", metavar="PATH", help="prime the model with this file's text (- reads stdin)")
     add_encoding_option(p, "--seed-file and stdin")
-    p.add_argument("--length", type=int, default=200, help="characters to generate (default 200)")
+    p.add_argument("-n", "--length", type=int, default=200, metavar="N", help="characters to generate (default 200)")
     p.add_argument("--sampler", default="temperature", help="temperature, greedy, top-k, top-p, beam, or a plugin's")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a sampler parameter (repeatable)")
     p.add_argument("--temperature", metavar="T", help="shortcut for --set temperature=T")
