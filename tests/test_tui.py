@@ -10,6 +10,7 @@ from pilot_helpers import app_on, messages, slow_down, type_line, until
 from textual.widgets import ProgressBar, Static
 from tiny_model import write_corpus
 
+from rnnplay.session.events import ValidationProgress
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.palette import SlashCommands
@@ -190,3 +191,20 @@ async def test_without_a_model_it_says_how_to_get_one() -> None:
         await until(pilot, lambda: messages(app, "info"))
         assert "/load" in messages(app, "info")[0] and "/train" in messages(app, "info")[0]
         assert "none" in card_text(app, "model-card")
+
+
+async def test_a_run_that_spent_its_budget_ends_with_a_full_bar_after_a_validations_count(app: RnnplayApp) -> None:
+    """A fine-tuning's last reading (against the model it started from) left the bar at 95% once the run was done."""
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.query_one(TrainingPanel)
+        panel.show(ValidationProgress(step=20, what="the validation", done=95, total=100))
+        await pilot.pause()
+        assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(0.95)
+        panel.finish(20, "budget")
+        await pilot.pause()
+        assert "budget at step 20" in str(app.query_one("#train-status", Static).render())
+        assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(1.0)
+        panel.show(ValidationProgress(step=20, what="the validation", done=5, total=100))
+        panel.finish(20, "stopped")  # stopped short: the bar says how far it got
+        await pilot.pause()
+        assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(0.05)

@@ -164,7 +164,10 @@ class TrainingPanel(Vertical):
             self.parent.set_class(active, "training")
 
     def finish(self, step: int, reason: str) -> None:
+        """The run's end; its budget spent, the bar full (a validation's count read last may have left it short)."""
         self.query_one("#train-status", Static).update(Content(f"{reason} at step {step:,}"))
+        if reason == "budget":
+            show_fraction(self.query_one("#train-bar", ProgressBar), 1.0)
 
     def reset(self) -> None:
         """Another model: no training to show until the next /train."""
