@@ -22,13 +22,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
-    from rnnplay.session.stall_watch import STOP_GRACE
+    from rnnplay.session.stall_watch import stop_grace
     from rnnplay.ui.leave_signals import exit_code, leave_now
     from rnnplay.ui.tui import RnnplayApp
     from rnnplay.ui.tui.terminal import keys_kept_while_starting, lenient_keys, require_terminal, stdout_on_the_terminal
 
     require_stdin("tui")
     require_terminal()
+    stop_grace()  # $RNNPLAY_STOP_GRACE_SECONDS checked before the model loads
     with keys_kept_while_starting() as typed:  # a seed typed as the model loads runs once the app has started
         session = Session.open(args.model)
         session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             app.run()
     finally:
         kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
-    stuck = app.stuck_lines(STOP_GRACE)  # a plugin's sampler or command that never checks for a stop
+    stuck = app.stuck_lines(stop_grace())  # a plugin's sampler or command that never checks for a stop
     if stuck:
         app.farewell.append(f"{session.at_work.does_not_stop()}; left without it")
     if not kept:
