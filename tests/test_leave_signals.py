@@ -31,6 +31,7 @@ from rnnplay.session.recovery_folder import look_over
 pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
+GRACE = "0.5"  # $RNNPLAY_STOP_GRACE_SECONDS where a test waits the grace out (the REPL leaving a stalled terminal: 4x)
 
 
 def environment(home: Path) -> dict[str, str]:
@@ -92,7 +93,8 @@ def test_the_app_leaves_past_a_plugin_that_never_stops_and_saves_the_training(tm
     after a moment, and Ctrl+D leaves, the training saved. The process stayed alive before, waiting for the
     sampler's thread, at 60% of a core, deaf to SIGTERM."""
     site = str(pip_install_fixtures(["rnnplay-wild"], tmp_path / "site"))
-    env = child_env(site, base=environment(tmp_path), WILD_RESUME=str(tmp_path / "never"))
+    env = child_env(site, base=environment(tmp_path), WILD_RESUME=str(tmp_path / "never"),
+                    RNNPLAY_STOP_GRACE_SECONDS=GRACE)  # Esc's word and the leaving come past the grace
     library = tmp_path / "data" / "rnnplay" / "models"
     with on_a_terminal([], env) as (proc, master, reader):
         os.write(master, f"/train {small_file} from=new hidden=8 time=120 checkpoint_every=20\r".encode())
@@ -122,7 +124,8 @@ def test_a_signal_leaves_while_the_terminal_takes_no_output(front: str, signum: 
     library = tmp_path / "data" / "rnnplay" / "models"
     conversations = tmp_path / "data" / "rnnplay" / "conversations"
     ready = STARTED if front == "tui" else PROMPT
-    with on_a_terminal([front], environment(tmp_path), ready=ready) as (proc, master, _):
+    env = {**environment(tmp_path), "RNNPLAY_STOP_GRACE_SECONDS": GRACE}  # past the grace, whatever its length
+    with on_a_terminal([front], env, ready=ready) as (proc, master, _):
         os.write(master, b"to be\r")
         wait_for(lambda: any(conversations.glob("unsaved-*.md")), "the turn kept", TIMEOUT)
         os.write(master, f"/train {small_file} from=new hidden=8 time=120 checkpoint_every=20\r".encode())

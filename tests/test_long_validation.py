@@ -37,16 +37,16 @@ from rnnplay.ui.tui import RnnplayApp
 pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
 
 TIMEOUT = 120  # a bound that catches a hang, not a speed claim
-STALL = "3"  # seconds without a sign of life before the stall line; the validation's chunks take 0.25 s each
+STALL = "2"  # seconds without a sign of life before the stall line; the validation's chunks take 0.12 s each
 FLAGS = ["--cell", "stuck", "--hidden", "8", "--layers", "1", "--steps", "1", "--val-fraction", "0.5"]
 TRAIN = "cell=stuck hidden=8 layers=1 steps=1 val_fraction=0.5"  # FLAGS as /train takes them
 COUNT = re.compile(r"the validation after step 1: ([\d,]+) of 199,999 characters scored")
-SLOW = {"HANG_AFTER": "1", "HANG_DOES": "slow", "HANG_SLOW": "0.25", "RNNPLAY_STEP_STALL_SECONDS": "1000"}
+SLOW = {"HANG_AFTER": "1", "HANG_DOES": "slow", "HANG_SLOW": "0.12", "RNNPLAY_STEP_STALL_SECONDS": "1000"}
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    """400,000 characters: 200,000 validated, in 25 chunks of 8,192 (over 6 s of sleep in all)."""
+    """400,000 characters: 200,000 validated, in 25 chunks of 8,192 (3 s of sleep in all, over STALL)."""
     path = tmp_path / "big.txt"
     path.write_text("".join(f"line {i % 1000:03}: to be, or not to be, that is the question.\n"
                             for i in range(400_000 // 50))[:400_000])
@@ -54,7 +54,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def environment(hang_site: Path, tmp_path: Path) -> dict[str, str]:
-    return child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", HANG_AFTER="1", HANG_DOES="slow", HANG_SLOW="0.25",
+    return child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", HANG_AFTER="1", HANG_DOES="slow", HANG_SLOW="0.12",
                      RNNPLAY_STEP_STALL_SECONDS=STALL, RNNPLAY_STATUS_SECONDS="1", XDG_DATA_HOME=str(tmp_path / "d"),
                      RNNPLAY_CACHE_DIR=str(tmp_path / "cache"), RNNPLAY_JIT="0")
 

@@ -497,12 +497,14 @@ def test_what_a_plugin_prints_while_it_samples_stays_out_of_the_text(tiny_path: 
     assert after == f"To be{running.session.turns[-1].text}\n{'<NOISE>' * 5}\n", after
 
 
-@pytest.mark.parametrize("value", ["x", "0", "-1", "inf"])
-def test_a_paste_window_that_is_no_number_of_seconds_is_one_line(tmp_path: Path, value: str) -> None:
-    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
-           "RNNPLAY_PASTE_END_SECONDS": value}
+@pytest.mark.parametrize(("name", "value"), [("RNNPLAY_PASTE_END_SECONDS", "x"), ("RNNPLAY_PASTE_END_SECONDS", "0"),
+                                           ("RNNPLAY_PASTE_END_SECONDS", "-1"), ("RNNPLAY_PASTE_END_SECONDS", "inf"),
+                                           ("RNNPLAY_STOP_GRACE_SECONDS", "x"), ("RNNPLAY_STOP_GRACE_SECONDS", "0")])
+def test_a_paste_window_or_stop_grace_that_is_no_number_of_seconds_is_one_line(tmp_path: Path, name: str,
+                                                                                 value: str) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), name: value}
     done = subprocess.run([sys.executable, "-m", "rnnplay", "repl"], input=b"ROMEO:\n", capture_output=True, env=env,
                           timeout=120)
     assert done.returncode == 1 and done.stdout == b"", done
-    said = f"RNNPLAY_PASTE_END_SECONDS={value} is not a number of seconds; give one such as RNNPLAY_PASTE_END_SECONDS=3"
+    said = f"{name}={value} is not a number of seconds; give one such as {name}=3"
     assert done.stderr.decode().splitlines() == [f"rnnplay: error: {said}, or unset it"]

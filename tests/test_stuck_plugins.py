@@ -33,7 +33,7 @@ from rnnplay.models.bundled import load_model
 from rnnplay.session import stall_watch, training_job
 from rnnplay.session.events import Event, Message, Working
 from rnnplay.session.session import Session
-from rnnplay.ui.tui import RnnplayApp, widgets
+from rnnplay.ui.tui import RnnplayApp
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 SMALL = "hidden=8 layers=1 batch=2 seq=8 steps=100000"
@@ -155,7 +155,7 @@ async def test_the_app_names_a_command_that_hangs_and_esc_names_it_again(
         hang: ModuleType, tiny_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """/stuck showed no working bar and no word; Esc's line named no plugin."""
     monkeypatch.setattr(stall_watch, "STALL_SECONDS", 0.2)
-    monkeypatch.setattr(widgets, "STOP_GRACE", 0.2)
+    monkeypatch.setenv("RNNPLAY_STOP_GRACE_SECONDS", "0.2")
     session = Session()
     session.load(str(tiny_path))
     app = RnnplayApp(session)

@@ -257,21 +257,24 @@ async def test_a_wide_window_shows_the_side_panel(app: RnnplayApp) -> None:
         await until(pilot, lambda: not app.query_one("#side").display)
 
 
-@pytest.mark.parametrize("size", SIZES)
 async def test_the_side_panel_fits_the_window_during_a_training_and_names_its_corpus_whole(
-        app: RnnplayApp, tmp_path: Path, size: tuple[int, int]) -> None:
+        app: RnnplayApp, tmp_path: Path) -> None:
     """At 80x24 the training panel and both cards overflowed the side panel (at 100x30 too): its scrollbar took a
-    column, and the corpus showed as 'tinyshakespeare.t…'."""
+    column, and the corpus showed as 'tinyshakespeare.t…'. One training serves every size, the window resized."""
     corpus = write_corpus(tmp_path).rename(tmp_path / "tinyshakespeare.txt")
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=SIZES[-1]) as pilot:
         await type_line(pilot, f"/train {corpus} steps=100000 layers=1 hidden=8 batch=4 seq=8 out={tmp_path / 'x.npz'}")
         side, plot = app.query_one("#side"), app.query_one(LossPlot)
         await until(pilot, lambda: "chars/s" in str(app.query_one("#train-status", Static).render()) and plot.train)
-        await pilot.pause()
-        assert side.max_scroll_y == 0, side.virtual_size  # nothing below the panel's foot
-        assert "corpus tinyshakespeare.txt" in card_lines(app)["model-card"]
-        assert app.query_one("#sampler-card").display == (size[1] >= 30)  # gives way only in the smaller window
-        await type_line(pilot, "/stop")
+        for size in reversed(SIZES):  # the smaller window first, as the app started; then the larger
+            await pilot.resize_terminal(*size)
+            await until(pilot, lambda size=size: tuple(app.size) == size)
+            await pilot.pause()
+            assert side.max_scroll_y == 0, (size, side.virtual_size)  # nothing below the panel's foot
+            assert "corpus tinyshakespeare.txt" in card_lines(app)["model-card"], size
+            assert app.query_one("#sampler-card").display == (size[1] >= 30)  # gives way only in the smaller window
+        app.query_one(PromptInput).insert("/stop")  # typed key by key, each key waits out the training's events
+        await pilot.press("enter")
         await until(pilot, lambda: app.session.training is None or not app.session.training.alive)
 
 

@@ -105,7 +105,7 @@ async def test_a_seed_still_waiting_when_the_app_quits_is_not_run(app: RnnplayAp
 
 async def test_sigterm_while_a_turn_streams_names_the_recovery_file_once(app: RnnplayApp,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rnnplay.ui.tui.app.EXIT_GRACE", 3600)  # the watchdog must not end the test's process
+    monkeypatch.setenv("RNNPLAY_STOP_GRACE_SECONDS", "3600")  # the watchdog must not end the test's process
     async with app.run_test(size=(80, 24)) as pilot:
         await streaming(app, pilot, "To be", 3000)
         app.leave_on_signal(15)

@@ -22,12 +22,20 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from rnnplay.corpora.download import seconds_from_env
 from rnnplay.session.events import Chunk, Event, Working
 
 STALL_SECONDS = 1.5  # quiet time before a turn shows that it is still at work (a test may shorten it)
 STOP_GRACE = 3.0  # seconds a turn told to stop may take before a face says it does not (a plugin that never checks)
 DOES_NOT_STOP = "it does not stop: a plugin never checks for a stop"
 SLOW_NOT_STUCK = "is slow here (a large model, a busy machine, memory short) and may yet return"  # rnnplay's own code
+
+
+def stop_grace() -> float:
+    """STOP_GRACE, or ``$RNNPLAY_STOP_GRACE_SECONDS``: how long work told to stop (a turn, a plugin's command, a
+    front end leaving after SIGTERM or SIGHUP) may take before a face says it does not, or leaves without it. One
+    line for a value that is no number of seconds."""
+    return seconds_from_env("RNNPLAY_STOP_GRACE_SECONDS", STOP_GRACE)
 
 
 class Watcher:

@@ -14,8 +14,11 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from child_env import python_path
+from plugin_fixtures import hang_loaded
 
 from rnnplay.models.bundled import load_model
 
@@ -29,8 +32,8 @@ TINY = ["--cell", "rnn", "--layers", "1", "--hidden", "8", "--batch-size", "2", 
 
 
 def start(sandbox: Sandbox, args: list[str], **kw: object) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rnnplay", *args], env=sandbox.env, text=True,
-                            **{"cwd": sandbox.work, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw})
+    return subprocess.Popen([sys.executable, "-m", "rnnplay", *args], text=True, **{
+        "env": sandbox.env, "cwd": sandbox.work, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kw})
 
 
 def training(sandbox: Sandbox, out: str, *more: str) -> subprocess.Popen:
@@ -59,23 +62,30 @@ def work(sandbox: Sandbox) -> Sandbox:
     return sandbox
 
 
-def test_a_sweep_keeps_off_a_trainings_files_in_its_folder(work: Sandbox) -> None:
+def test_a_sweep_keeps_off_a_trainings_files_in_its_folder(work: Sandbox, hang_site: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """The sweep locked only results.json and checked for its files once, at its start: a training's --out
     best.npz ran (exit 0) and was then replaced by the sweep's best, and a training's --out trial-01-….npz by the
-    trial's checkpoint, without a word. A second sweep into the folder was told "another training"."""
+    trial's checkpoint, without a word. A second sweep into the folder was told "another training".
+    The sweep's trial (rnnplay-hang's cell 'stuck', a plain RNN) waits in its second step until the test is done."""
     (work.work / "sw").mkdir()
-    sweep = start(work, ["sweep", "../small.txt", "--grid", "lr=0.004", *TINY, "--seconds", "20", "--workers", "1",
-                         "--out", "."], cwd=work.work / "sw", stdin=subprocess.DEVNULL)
+    mark, release = work.root / "in-step", work.root / "release"
+    held = {**work.env, "PYTHONPATH": python_path(hang_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-hang",
+            "HANG_AFTER": "1", "HANG_MARK": str(mark), "HANG_RELEASE": str(release),
+            "RNNPLAY_STEP_STALL_SECONDS": "1000"}
+    sweep = start(work, ["sweep", "../small.txt", "--grid", "lr=0.004", *TINY, "--cell", "stuck", "--steps", "3",
+                         "--workers", "1", "--out", "."], cwd=work.work / "sw", stdin=subprocess.DEVNULL, env=held)
     try:
-        while not (work.work / "sw" / "results.json.lock").exists():  # the sweep has its folder
+        while not mark.exists():  # the sweep has its folder, and its trial waits in a step
             assert sweep.poll() is None, sweep.communicate()
         trial = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/trial-01-lr=0.004.npz"])
-        assert trial.code == 0, trial.stderr  # well before the trial's 20 s are over
+        assert trial.code == 0, trial.stderr
         mine = (work.work / "sw" / "trial-01-lr=0.004.npz").read_bytes()
         best = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/best.npz"])
         assert_one_line_error(best, mentions=("another sweep", f"PID {sweep.pid}", "sw/best.npz"))
         again = work.run(["sweep", "small.txt", "--grid", "lr=0.004", *TINY, "--steps", "3", "--out", "sw"])
         assert_one_line_error(again, mentions=("another sweep", f"PID {sweep.pid}", "sw/results.json"))
+        release.touch()  # the trial goes on
         _, err = sweep.communicate(timeout=300)
     finally:
         sweep.kill()
@@ -86,7 +96,8 @@ def test_a_sweep_keeps_off_a_trainings_files_in_its_folder(work: Sandbox) -> Non
     assert said == ["warning: another program made trial-01-lr=0.004.npz while the sweep ran (it is kept as it is), "
                     "so this trial's checkpoint is trial-01-lr=0.004-2.npz"], err
     kept = (work.work / "sw" / "trial-01-lr=0.004-2.npz").read_bytes()
-    assert (work.work / "sw" / "best.npz").read_bytes() == kept and load_model(work.work / "sw" / "best.npz")
+    with hang_loaded(hang_site, monkeypatch):  # the cell 'stuck' known to this process
+        assert (work.work / "sw" / "best.npz").read_bytes() == kept and load_model(work.work / "sw" / "best.npz")
     assert sorted(p.name for p in (work.work / "sw").iterdir()) == [
         "best.npz", "results.json", "trial-01-lr=0.004-2.npz", "trial-01-lr=0.004.npz"]
 

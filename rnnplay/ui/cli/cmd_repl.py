@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rnnplay.session.session import Session
+    from rnnplay.session.stall_watch import stop_grace
     from rnnplay.ui.leave_signals import Farewell, Leaving, leave_now
     from rnnplay.ui.repl.app import Repl
     from rnnplay.ui.repl.typeahead import paste_end_seconds
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     require_stdin("repl")
     require_terminal_output()
     paste_end_seconds()  # $RNNPLAY_PASTE_END_SECONDS checked before the model loads
+    stop_grace()  # and $RNNPLAY_STOP_GRACE_SECONDS
 
     session = Session.open(args.model)
     if not sys.stdin.isatty():  # a script piped in: its stdout holds the script's output alone, the greeting on stderr
@@ -68,14 +70,15 @@ def leave_if_stuck(session: Session, saying: Farewell, signum: int) -> None:
     turn told to stop has had its time, close the session (a training saves), give the REPL as long again to leave
     by itself, then keep the conversation in its recovery file and end the process (its farewell said where the
     terminal takes it: else the next session names the file)."""
-    from rnnplay.session.stall_watch import STOP_GRACE
+    from rnnplay.session.stall_watch import stop_grace
     from rnnplay.ui.leave_signals import exit_code
 
-    time.sleep(2 * STOP_GRACE)
+    grace = stop_grace()
+    time.sleep(2 * grace)
     session.close()
-    time.sleep(STOP_GRACE)
+    time.sleep(grace)
     kept = session.generation.keep_unsaved()
-    saying.say_then_exit([kept] if kept else [], exit_code(signum), STOP_GRACE)
+    saying.say_then_exit([kept] if kept else [], exit_code(signum), grace)
 
 
 def require_terminal_output() -> None:

@@ -27,10 +27,11 @@ def run(args: argparse.Namespace) -> int:
     require_terminal()
     with keys_kept_while_starting() as typed:  # a seed typed as Textual and the model load runs once the app starts
         from rnnplay.session.session import Session
-        from rnnplay.session.stall_watch import STOP_GRACE
+        from rnnplay.session.stall_watch import stop_grace
         from rnnplay.ui.leave_signals import exit_code, leave_now
         from rnnplay.ui.tui import RnnplayApp
 
+        stop_grace()  # $RNNPLAY_STOP_GRACE_SECONDS checked before the model loads
         session = Session.open(args.model)
         session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
         app = RnnplayApp(session)
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             app.run()
     finally:
         kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
-    stuck = app.stuck_lines(STOP_GRACE)  # a plugin's sampler or command that never checks for a stop
+    stuck = app.stuck_lines(stop_grace())  # a plugin's sampler or command that never checks for a stop
     if stuck:
         app.farewell.append(f"{session.at_work.does_not_stop()}; left without it")
     if not kept:

@@ -66,7 +66,7 @@ from rnnplay.session.events import (
     Working,
 )
 from rnnplay.session.session import Session
-from rnnplay.session.stall_watch import STOP_GRACE
+from rnnplay.session.stall_watch import stop_grace
 from rnnplay.ui.console import (
     CLEAR_SCREEN,
     DIM,
@@ -133,7 +133,7 @@ class Repl(TerminalOutput):
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) that ended the loop
         self.training_lines = TrainingLines()  # which of a training's progress events are printed
         self.stop_asked: float | None = None  # when Ctrl+C (or a signal) told the running turn to stop
-        self.give_up = False  # Ctrl+C again, once that turn had not stopped for STOP_GRACE
+        self.give_up = False  # Ctrl+C again, once that turn had not stopped for stop_grace()
         self.said_stuck = False
         self.behind = False  # run() left a turn or a training step that never returned
         self.errors = 0  # error lines shown so far
@@ -268,7 +268,7 @@ class Repl(TerminalOutput):
     def run_turn(self, line: str) -> None:
         """Run one input line in the foreground: the main thread waits, and Ctrl+C meanwhile stops the work.
 
-        A turn that does not stop within STOP_GRACE of being told to (a plugin's sampler or command that never
+        A turn that does not stop within ``stop_grace()`` of being told to (a plugin's sampler or command that never
         checks) is left to its thread at a second Ctrl+C or a leaving signal: the REPL leaves then (it holds the model).
         """
         done = threading.Event()
@@ -297,17 +297,17 @@ class Repl(TerminalOutput):
             self.end_turn()
 
     def stop_turn(self) -> None:
-        """Ctrl+C during a turn: stop it; pressed again once the turn has ignored that for STOP_GRACE, give up."""
-        if self.stop_asked is not None and time.monotonic() - self.stop_asked >= STOP_GRACE:
+        """Ctrl+C during a turn: stop it; pressed again once the turn has ignored that for the stop grace, give up."""
+        if self.stop_asked is not None and time.monotonic() - self.stop_asked >= stop_grace():
             self.give_up = True
         self.stop_asked = self.stop_asked or time.monotonic()
         self.session.cancel()
 
     def given_up(self) -> bool:
-        """Whether to stop waiting for a turn that was told to stop STOP_GRACE ago and has not (said once)."""
+        """Whether to stop waiting for a turn that was told to stop ``stop_grace()`` ago and has not (said once)."""
         if self.left_by is not None and self.stop_asked is None:
             self.stop_asked = time.monotonic()  # SIGTERM, SIGHUP: the turn was cancelled with it
-        if self.stop_asked is None or time.monotonic() - self.stop_asked < STOP_GRACE:
+        if self.stop_asked is None or time.monotonic() - self.stop_asked < stop_grace():
             return False
         if not self.said_stuck:
             self.said_stuck = True

@@ -42,6 +42,7 @@ from rnnplay.session.events import (
 )
 from rnnplay.session.events import Message as SessionMessage
 from rnnplay.session.session import Session
+from rnnplay.session.stall_watch import stop_grace
 from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import Farewell, Leaving, exit_code, hung_up
 from rnnplay.ui.tui.leave_keys import LeaveKeys
@@ -53,8 +54,7 @@ from rnnplay.ui.tui.prompt import PromptArea, PromptInput
 from rnnplay.ui.tui.widgets import Card, Conversation, SidePanel, TrainingPanel, Turn, WorkingLine
 
 HANGUP_CHECK = 1.0  # seconds between looks at whether the terminal is still there
-EXIT_GRACE = 3.0  # seconds the app may take to exit after a signal, once the session is closed
-SAY_GRACE = 2.0  # seconds the watchdog waits for its farewell to be written, then ends the process all the same
+SAY_GRACE = 2.0  # seconds (at most the stop grace) the watchdog waits for its farewell to be written, then ends
 KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl+J in every terminal: many send "
         "Shift+Enter as Enter) · a paste keeps its lines\n"
         "  Tab takes the highlighted completion, ↑ ↓ move in the menu, → takes the grey suggestion; "
@@ -170,7 +170,9 @@ class RnnplayApp(App[None]):
         # After SIGHUP the terminal is gone and Textual may wait forever to restore it, or the terminal takes
         # nothing more and the loop is blocked behind Textual's writer: the checkpoint is saved, so a process still
         # here a few seconds later says its farewell, where the terminal takes it, and ends without waiting.
-        watchdog = threading.Timer(EXIT_GRACE, self.saying.say_then_exit, (self.farewell, exit_code(signum), SAY_GRACE))
+        grace = stop_grace()  # the app may take as long to exit as a turn told to stop
+        farewell = (self.farewell, exit_code(signum), min(SAY_GRACE, grace))
+        watchdog = threading.Timer(grace, self.saying.say_then_exit, farewell)
         watchdog.daemon = True
         watchdog.start()
         with contextlib.suppress(RuntimeError):  # the app has left meanwhile (/quit typed before the signal)

@@ -18,7 +18,7 @@ from textual.widgets import ProgressBar, Static
 
 from rnnplay.core.train_events import StepEvent, ValidationEvent
 from rnnplay.session.events import CompareShown, HeatShown, NeuronsShown, ValidationProgress, Working
-from rnnplay.session.stall_watch import DOES_NOT_STOP, STOP_GRACE
+from rnnplay.session.stall_watch import DOES_NOT_STOP, stop_grace
 from rnnplay.ui.console import LEVEL_STYLES, SEED_STYLE, visible
 from rnnplay.ui.event_text import EventText, duration
 from rnnplay.ui.tui.heat import HeatView, NeuronView
@@ -211,10 +211,10 @@ class WorkingLine(Horizontal):
         show_fraction(self.query_one("#working-bar", ProgressBar), work.fraction)
 
     def stopping(self, stuck_text: Callable[[], str]) -> None:
-        """Esc: say so; ``stuck_text()`` names the work if it has not stopped after STOP_GRACE."""
+        """Esc: say so; ``stuck_text()`` names the work if it has not stopped after ``stop_grace()``."""
         self.halting, self.stuck_text = True, stuck_text
         self.query_one("#working-what", Static).update(self.halt_text())
-        self.set_timer(STOP_GRACE, self.not_stopping)
+        self.set_timer(stop_grace(), self.not_stopping)
 
     def not_stopping(self) -> None:
         if self.halting and self.has_class("active"):
