@@ -36,8 +36,6 @@ from rnnplay.core.vocab import Vocab, count_ids
 EVAL_LOGITS = 1 << 20  # logits in one chunk of Model.evaluate: the batch's streams x time steps x vocabulary
 
 States = list[State]
-# one chunk of Model.evaluate: (model, inputs, targets, states in) -> (summed loss, states out)
-StreamsLoss = Callable[["Model", np.ndarray, np.ndarray, States], tuple[float, States]]
 # (inputs, targets, carried states, dropout RNG or None) -> (mean loss, gradients, carried-out states):
 # Model.loss_and_grads by default; a data-parallel run passes its workers' instead (the trainer's ``gradients``).
 GradientFn = Callable[[np.ndarray, np.ndarray, States, "np.random.Generator | None"],
@@ -211,8 +209,7 @@ class Model:
         return loss, self.backward(dl.reshape(T, B, V), cache), new_states
 
     def evaluate(self, ids: np.ndarray, batch_size: int = 32, seq_length: int = 256,
-                 progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None,
-                 reader: StreamsLoss | None = None) -> float:
+                 progress: Callable[[int, int], None] | None = None, stop: Callable[[], bool] | None = None) -> float:
         """Mean cross-entropy (nats/char) of predicting ids[1:] from ids[:-1]; ``progress(done, total)`` after each
         chunk, with the characters predicted so far and in all. ``stop()`` True after a chunk ends the reading there:
         the loss of the characters read (the start of each stream; ``progress`` has the count).
@@ -221,13 +218,11 @@ class Model:
         carried across chunks, so every character but each stream's first is
         predicted with its full left context within the stream. A chunk holds at most
         EVAL_LOGITS logits (fewer time steps for a large vocabulary): its softmax, in
-        float64, makes a few arrays of that size. ``reader`` reads each chunk (default
-        :func:`streams_loss`, on the calling thread; a training run's, on its step's workers).
+        float64, makes a few arrays of that size.
         """
         n = len(ids) - 1
         if n < 1:
             raise RnnplayError("need at least two characters to compute a loss")
-        read = reader or streams_loss
         B = max(1, min(batch_size, n // 2))
         L = n // B
         seq_length = max(1, min(seq_length, EVAL_LOGITS // (B * self.vocab.size)))
@@ -236,16 +231,18 @@ class Model:
         total, count = 0.0, 0
         states = self.initial_state(B)
         for start in range(0, L, seq_length):
-            loss, states = read(self, inputs[start : start + seq_length], targets[start : start + seq_length], states)
-            total += loss
-            count += targets[start : start + seq_length].size
+            x, y = inputs[start : start + seq_length], targets[start : start + seq_length]
+            logits, states, _ = self.forward(x, states)
+            total += cross_entropy(logits.reshape(-1, self.vocab.size), y.reshape(-1)) * y.size
+            count += y.size
             if progress is not None:
                 progress(count, n)
             if stop is not None and stop():
                 return total / count
         tail = ids[B * L :]  # the few characters left over when n is not a multiple of B
         if len(tail) > 1:
-            total += read(self, tail[:-1, None], tail[1:, None], self.initial_state(1))[0]
+            logits, _, _ = self.forward(tail[:-1, None], self.initial_state(1))
+            total += cross_entropy(logits.reshape(-1, self.vocab.size), tail[1:]) * (len(tail) - 1)
             count += len(tail) - 1
         if progress is not None:
             progress(count, n)
@@ -282,10 +279,3 @@ class Model:
         For many steps in a row, make one :meth:`stepper` and call it instead.
         """
         return self.stepper()(ids, states)
-
-
-def streams_loss(model: Model, inputs: np.ndarray, targets: np.ndarray, states: States) -> tuple[float, States]:
-    """The summed loss (nats) of predicting ``targets`` from ``inputs`` (T, B) of streams carrying ``states`` in,
-    and the states they carry out: one chunk of :meth:`Model.evaluate`, on the calling thread."""
-    logits, states, _ = model.forward(inputs, states)
-    return cross_entropy(logits.reshape(-1, model.vocab.size), targets.reshape(-1)) * targets.size, states

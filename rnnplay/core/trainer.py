@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnplay.core import freed_memory, parallel_eval, parallel_step, products, threads
+from rnnplay.core import freed_memory, parallel_step, products, threads
 from rnnplay.core.averaging import SLOT, WeightAverage
 from rnnplay.core.ctrl_c import ctrl_c_held
 from rnnplay.core.data import StreamBatcher
@@ -95,7 +95,6 @@ class Trainer:
             raise RnnplayError(products.why_bf16_unavailable())
         self.model = model
         self.gradients = gradients  # None: the model's own
-        self.reader = parallel_eval.streams_loss if parallel_step.chunked(model) else None  # validations, as steps
         self.config = config
         model.products = config.precision
         model.noise = Dropout(model.dropout, config.dropout_kind == "locked", config.weight_drop,
@@ -170,7 +169,7 @@ class Trainer:
         validation, once when the steps' end is near (the run may have slowed since)."""
         probe = val_ids[: self.timing.probe_chars(PROBE_CHARS) + 1]
         runs = PROBE_RUNS if self.timing.per_char is None else 1
-        evaluation = timeit.Timer(lambda: self.model.evaluate(probe, reader=self.reader), timer=time.perf_counter)
+        evaluation = timeit.Timer(lambda: self.model.evaluate(probe), timer=time.perf_counter)
         self.timing.probed(len(probe), evaluation.repeat(repeat=runs, number=1), self._spent())
 
     def budget_fraction(self) -> float | None:
@@ -207,9 +206,10 @@ class Trainer:
     def train_step(self) -> tuple[float, float] | str:
         """One optimisation step, all or nothing. Returns (loss, grad norm), or the reason it was skipped.
 
-        Everything that can fail (the batch, forward and backward, clipping, the optimizer's arithmetic) is computed
-        aside; if it raises, the data position and the RNG are put back, so step, optimizer t, data position, RNG and
-        carried state always agree and a checkpoint saved afterwards resumes exactly.
+        Everything that can fail (the batch, forward and backward, clipping, the optimizer's
+        arithmetic) is computed aside; if it raises, the data position and the RNG are put
+        back, so step, optimizer t, data position, RNG and carried state always agree and a
+        checkpoint saved afterwards resumes exactly.
         """
         self.before_step = position, rng_state = self.batcher.state_dict(), self.rng.bit_generator.state
         freed_memory.keep()  # before the step starts its threads: they share the heap that keeps its memory
@@ -267,7 +267,7 @@ class Trainer:
         ids = self.val_ids[: chars or self.config.val_max_chars]
         start = time.perf_counter()
         with self.reading("the validation"):
-            val = self.model.evaluate(ids, progress=self.reading.advance, stop=stop, reader=self.reader)
+            val = self.model.evaluate(ids, progress=self.reading.advance, stop=stop)
         self.val_chars = len(ids) - 1 if self.reading.done == len(ids) - 1 else 0
         self.timing.measured(self.reading.done + 1, time.perf_counter() - start, self._spent())
         self.history.val_steps.append(self.step)

@@ -83,7 +83,7 @@ class TrainingRun:
         t = self.trainer
         if self.start is None or t.val_ids is None or not t.val_chars:
             return None
-        before, after = self.start.evaluate(t.val_ids[: t.val_chars + 1], reader=t.reader), t.history.val_losses[-1]
+        before, after = self.start.evaluate(t.val_ids[: t.val_chars + 1]), t.history.val_losses[-1]
         line = (f"validation loss {after:.4f} nats/char, against {before:.4f} for the model it started from "
                 f"(the same {t.val_chars:,} characters)")
         if after <= before:
