@@ -21,17 +21,18 @@ sequence and layer, so many threads can share the cores with small chunks of str
 The loops do not call the product by name: its walk over the tiles
 (:func:`.tile_kernels.walk`) and the kernels' ``prepare`` come as the addresses of their
 compiled code, called through :func:`call_at`, with the kernels' plan (the addresses of
-the micro-kernels compiled in this process). numba checks a cached function against its
-own file alone, so what the loops called by name would run stale from their cache after
-an edit of its module. The loops are kept in numba's disk cache like the other kernels,
-per kind of word (float32, or bfloat16 pairs). Loading them costs a fifth of the CPU that compiling them
-did in every training process (figures in docs/performance.md). They are loaded, and
-what they call compiled, there and then, on arrays of one stream and one step, and not
-at their first real call: that call comes in a training step's worker thread beside the
-step's arrays, and LLVM, short of memory under an address-space limit, ends the process
-(``std::bad_alloc``) where Python would raise. So the room is checked first
-(:func:`.address_space.has_spare_room`); without it the loops stay in Python for the rest
-of the process. Loaded only through :mod:`rnnplay.core.jit`.
+the micro-kernels compiled in this process). The loops are kept in numba's disk cache like
+the other kernels, per kind of word (float32, or bfloat16 pairs), and numba checks a
+cached function against its own file alone: what they call by address runs as its module
+is now, but the gate maths they call by name (:mod:`.lstm_kernels`) runs from their cache
+as it was until this file changes too (docs/performance.md). Loading them costs a fifth of
+the CPU that compiling them did in every training process (figures in
+docs/performance.md). They are loaded, and what they call compiled, there and then, on
+arrays of one stream and one step, and not at their first real call: that call comes in a
+training step's worker thread beside the step's arrays, and LLVM, short of memory under an
+address-space limit, ends the process (``std::bad_alloc``) where Python would raise. So
+the room is checked first (:func:`.address_space.has_spare_room`); without it the loops
+stay in Python for the rest of the process. Loaded only through :mod:`rnnplay.core.jit`.
 """
 
 from __future__ import annotations
