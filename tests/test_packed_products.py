@@ -57,12 +57,13 @@ def test_each_row_comes_out_the_same_whatever_rows_surround_it(precision: str) -
 @pytest.mark.parametrize("N", [16, 32, 48, 1024])  # one block, one strip of two, two strips the last narrower, many
 def test_walking_w_s_column_blocks_from_the_last_gives_the_same_bits(N: int) -> None:
     f32_kernels = products.kernels("float32")
+    from rnnplay.core.tile_kernels import walk  # numba's: only where the kernels load
     rng = np.random.default_rng(N)
     a = rng.standard_normal((9, 40), dtype=np.float32)
     packed = f32_kernels.pack(rng.standard_normal((40, N), dtype=np.float32))
     forwards, backwards = np.empty((9, N), dtype=np.float32), np.full((9, N), np.nan, dtype=np.float32)
     f32_kernels.product(a, packed, forwards)
-    f32_kernels.product_either_way(a, packed, backwards, True)  # the time loops turn at every step (lstm_loops)
+    walk(f32_kernels.PLAN, True, a, packed, backwards)  # the time loops turn at every step (lstm_loops)
     np.testing.assert_array_equal(backwards, forwards)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnnplay.core import jit
 from rnnplay.core import score as score_module
 from rnnplay.core.cells import LSTMCell
 from rnnplay.core.errors import RnnplayError
@@ -22,6 +23,7 @@ from rnnplay.core.ops import log_softmax
 from rnnplay.core.score import RunningScore, score_text, unknown_summary
 from rnnplay.core.vocab import Vocab
 from rnnplay.models.bundled import save_model
+from rnnplay.ui.cli import cmd_score, main
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
 
@@ -113,3 +115,14 @@ def test_ctrl_c_while_scoring_a_file_says_the_loss_of_the_part_scored_marked_par
     assert 0 < done < total == len(text) - 1
     part = text[:done + 1]
     assert float(match[3]) == pytest.approx(score_text(model, part).nats_per_char, abs=2e-4)
+
+
+@pytest.mark.parametrize("length", [83, cmd_score.COMPILE_FROM])
+def test_score_turns_the_compiled_kernels_off_for_a_short_text_as_sample_does(model: Model, tmp_path: Path,
+                                                                              length: int) -> None:
+    """Loading the kernels cost a short text's score more CPU than they saved (docs/performance.md); a text of
+    COMPILE_FROM characters or more keeps them."""
+    save_model(tmp_path / "m.npz", model)
+    text = (TEXT * (length // len(TEXT) + 1))[:length]
+    assert main(["score", str(tmp_path / "m.npz"), "--text", text]) == 0
+    assert jit.enabled() == (length >= cmd_score.COMPILE_FROM)

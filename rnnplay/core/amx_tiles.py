@@ -28,18 +28,16 @@ is not a multiple of 16 words runs on the ``vdpbf16ps`` kernels instead.
 
 Linux hands AMX's state to a process only when it asks (``arch_prctl``,
 ``ARCH_REQ_XCOMP_PERM``); without that the first instruction raises SIGILL, so
-:func:`product_on_tiles` asks first and answers None when it is refused.
+:func:`plan_on_tiles` asks first and answers None when it is refused.
 """
 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable
 
-import numba
 import numpy as np
 
-from rnnplay.core.tile_kernels import SETTINGS, compile_ir, cpu_features, functions
+from rnnplay.core.tile_kernels import CONFIG_BYTES, MICRO_ARGUMENTS, addresses, compile_ir, cpu_features, plan_row
 
 SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 158, 0x1023, 18  # x86-64 Linux
 TILE_ROWS, TILE_WORDS = 16, 16  # a tile: up to 16 rows of 64 bytes (16 words of bfloat16 pairs, 16 float32)
@@ -54,7 +52,7 @@ declare void @llvm.x86.tilestored64(i8 immarg, ptr, i64)"""
 def tile_config(rows: int) -> np.ndarray:
     """The 64-byte tile configuration (palette 1) of the micro-kernels: C tiles 0–3 and A tiles 4–5 of ``rows``
     rows, B tiles 6–7 of 16; every row 64 bytes."""
-    config = np.zeros(64, dtype=np.uint8)
+    config = np.zeros(CONFIG_BYTES, dtype=np.uint8)
     config[0] = 1  # palette 1
     config[16:32].view(np.uint16)[:] = 64  # bytes per row of tiles 0–7
     config[48:56] = [rows] * 6 + [TILE_WORDS] * 2
@@ -65,8 +63,7 @@ def micro_kernel_ir(row_tiles: int, column_tiles: int) -> str:
     """LLVM IR of ``amx_{R}x{C}(C, A, B, kk, lda, ldc, bstride, config)``: C = A·B on R×C tiles (byte strides)."""
     pairs = [(r, c) for r in range(row_tiles) for c in range(column_tiles)]
     lines = [
-        f"define void @amx_{row_tiles}x{column_tiles}(ptr %C, ptr %A, ptr %B, i64 %kk, i64 %lda, i64 %ldc, "
-        "i64 %bstride, ptr %config) {",
+        f"define void @amx_{row_tiles}x{column_tiles}({MICRO_ARGUMENTS}) {{",
         "entry:",
         "  call void @llvm.x86.ldtilecfg(ptr %config)",
         *(f"  call void @llvm.x86.tilezero(i8 {2 * r + c})" for r, c in pairs),
@@ -103,58 +100,18 @@ def amx_permitted() -> bool:
     return libc.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0  # granted, or already
 
 
-_engines: list[object] = []  # the compiled kernels' code lives as long as the process
+_kept: list[object] = []  # the compiled kernels' code and their tile configurations live as long as the process
 
 
-def product_on_tiles(fallback: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
-                     ) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None:  # fmt: skip
-    """``product(a_words, b_packed, out)`` on AMX tiles, ``fallback`` (the ``vdpbf16ps`` product, same arguments)
-    where k is not a multiple of 16 words; None where AMX cannot run."""
+def plan_on_tiles(fallback: np.ndarray) -> np.ndarray | None:
+    """A plan for :func:`.tile_kernels.walk`: its products on AMX tiles, on ``fallback``'s row 0 (the ``vdpbf16ps``
+    kernels' plan) where k is not a multiple of 16 words; None where AMX cannot run."""
     if not amx_permitted():
         return None
     engine = compile_ir("\n".join([DECLARATIONS, *(micro_kernel_ir(r, c) for r, c in SHAPES)]))
-    _engines.append(engine)
-    kernels = functions(engine, [f"amx_{r}x{c}" for r, c in SHAPES], arguments=8)
     configs = np.stack([tile_config(rows) for rows in range(TILE_ROWS + 1)])  # [rows]: a config of that many rows
-    return tile_walk(*kernels, configs, fallback)
-
-
-def tile_walk(amx_2x2: Callable[..., None], amx_2x1: Callable[..., None], amx_1x2: Callable[..., None],
-              amx_1x1: Callable[..., None], configs: np.ndarray,
-              fallback: Callable[[np.ndarray, np.ndarray, np.ndarray], None]
-              ) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:  # fmt: skip
-    """The product over C's blocks of 32 columns (the outer loop, so B's block stays in cache) and 32 rows."""
-
-    @numba.njit(**SETTINGS)  # not cached: the micro-kernels' addresses are this process's
-    def product(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
-        M, kk = a_words.shape
-        if kk % TILE_WORDS:
-            fallback(a_words, b_packed, out)
-            return
-        N = out.shape[1]
-        lda, ldc, bstride = 4 * kk, 4 * N, 64 * kk  # bytes: a row of A, of C; one block of 16 columns of B
-        a0, b0, c0 = np.int64(a_words.ctypes.data), np.int64(b_packed.ctypes.data), np.int64(out.ctypes.data)
-        full, last = np.int64(configs[TILE_ROWS].ctypes.data), np.int64(configs[M % TILE_ROWS].ctypes.data)
-        j = 0
-        while j < N:
-            two = j + 32 <= N
-            pb = b0 + (j // 16) * bstride
-            i = 0
-            while i < M:
-                pa, pc = a0 + i * lda, c0 + i * ldc + 4 * j
-                if i + 32 <= M:
-                    if two:
-                        amx_2x2(pc, pa, pb, kk, lda, ldc, bstride, full)
-                    else:
-                        amx_2x1(pc, pa, pb, kk, lda, ldc, bstride, full)
-                    i += 32
-                    continue
-                config = full if i + TILE_ROWS <= M else last
-                if two:
-                    amx_1x2(pc, pa, pb, kk, lda, ldc, bstride, config)
-                else:
-                    amx_1x1(pc, pa, pb, kk, lda, ldc, bstride, config)
-                i += TILE_ROWS
-            j += 32 if two else 16
-
-    return product
+    _kept.extend([engine, configs])
+    micro = addresses(engine, [f"amx_{r}x{c}" for r, c in SHAPES])
+    tiles = plan_row(micro, tall=2 * TILE_ROWS, short=TILE_ROWS, in_bytes=True, k_step=TILE_WORDS,
+                     configs=configs.ctypes.data)
+    return np.stack([tiles, fallback[0]])

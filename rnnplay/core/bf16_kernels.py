@@ -29,8 +29,8 @@ import functools
 import numba
 import numpy as np
 
-from rnnplay.core.amx_tiles import TILE_ROWS, product_on_tiles
-from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
+from rnnplay.core.amx_tiles import TILE_ROWS, plan_on_tiles
+from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body, walk
 
 KINDS = frozenset({"step", "weight", "batched"})  # every product (rnnplay.core.products): each gains alike
 
@@ -52,9 +52,14 @@ _COMPILED = Compiled(functools.partial(loop_body, b_vector="<32 x bfloat>", a_wo
                                        step=pair_dot),
                      "declare <16 x float> @llvm.x86.avx512bf16.dpbf16ps.512(<16 x float>, "
                      "<32 x bfloat>, <32 x bfloat>)")
-_ON_TILES = product_on_tiles(_COMPILED.product)  # None where the CPU or the system gives us no AMX
-product = _COMPILED.product if _ON_TILES is None else _ON_TILES  # product(prepare(A), pack(B), out); N: 16·n
+_ON_TILES = plan_on_tiles(_COMPILED.plan)  # None where the CPU or the system gives us no AMX
+PLAN = _COMPILED.plan if _ON_TILES is None else _ON_TILES  # tile_kernels.walk(PLAN, backwards, prepare(A), …)
 ROWS_FILLING_TILES = None if _ON_TILES is None else TILE_ROWS  # rnnplay.core.products.rows_filling_tiles
+
+
+def product(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
+    """out = A·B (``a_words``: :func:`prepare`'s A; ``b_packed``: :func:`pack`'s B; N a multiple of 16)."""
+    walk(PLAN, False, a_words, b_packed, out)
 
 
 @numba.njit(inline="always", **SETTINGS)

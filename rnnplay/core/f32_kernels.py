@@ -39,8 +39,8 @@ if "avx512f" not in cpu_features():
 _COMPILED = Compiled(functools.partial(loop_body, b_vector="<16 x float>", a_word="float", a_vector="<16 x float>",
                                        step=fma),
                      "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)")
+PLAN = _COMPILED.plan  # tile_kernels.walk(PLAN, backwards, prepare(A), pack(B), out), as the time loops call it
 product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
-product_either_way = _COMPILED.product_either_way  # (…, out, backwards): the same, column blocks from the last
 
 
 @numba.njit(cache=True, **SETTINGS)

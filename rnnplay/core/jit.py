@@ -22,8 +22,8 @@ little room to compile. A broken compiler never stops generation or training.
 Loading costs time once per process: importing numba and loading the kernels from
 numba's disk cache (the first run on a machine compiles them, which takes longer).
 The TUI and REPL call :func:`preload` as they start, so that happens while the user
-types; :func:`load` waits for it. A short ``rnnplay sample`` would spend more time
-loading than the kernels save, so it calls :func:`disable`.
+types; :func:`load` waits for it. A short ``rnnplay sample`` or ``rnnplay score`` would spend more
+time loading than the kernels save, so it calls :func:`disable`.
 Whether the kernels are used never depends on timing: the two paths agree to
 ~1e-6 in the logits, not bit for bit, and a seeded text must always be the same.
 

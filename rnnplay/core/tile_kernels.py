@@ -19,16 +19,24 @@ in, so a row's result does not depend on how the rows are chunked.
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable
+from typing import Any
 
 import llvmlite.binding as llvm
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core.typing import Signature
+from numba.extending import intrinsic
 
 SETTINGS = {"nogil": True, "error_model": "numpy"}
 ROWS, COLUMN_BLOCKS = 8, 2  # the main micro-kernel's tile: 8 rows × 2·16 columns, 16 accumulators
 TILES = ((ROWS, COLUMN_BLOCKS), (ROWS, 1), (1, COLUMN_BLOCKS), (1, 1))  # the last rows and columns
+# A plan's row (:func:`plan_row`): the micro-kernels' addresses, tall and two column blocks wide first as in TILES, …
+TALL_TWO, TALL_ONE, SHORT_TWO, SHORT_ONE, TALL, SHORT, UNIT, K_STEP, CONFIGS = range(9)  # … then :func:`plan_row`'s
+CONFIG_BYTES = 64  # a tile configuration (amx_tiles), one for each count of rows from CONFIGS on
+MICRO_ARGUMENTS = "ptr %C, ptr %A, ptr %B, i64 %kk, i64 %lda, i64 %ldc, i64 %bstride, ptr %config"  # :func:`walk`'s
 StepIR = Callable[[int, int], list[str]]  # (rows, blocks) -> the loop body for word %k, defining %sum{r}_{c}
 
 
@@ -38,14 +46,16 @@ def cpu_features() -> set[str]:
 
 
 def micro_kernel_ir(rows: int, blocks: int, step: StepIR) -> str:
-    """LLVM IR of ``micro_{rows}x{blocks}(C, A, B, kk, lda, ldc, bstride)``: one rows×(16·blocks) tile of C = A·B.
+    """LLVM IR of ``micro_{rows}x{blocks}(C, A, B, kk, lda, ldc, bstride, config)``: one rows×(16·blocks) tile of
+    C = A·B.
 
     C: float32, row stride ``ldc``; A: rows of ``lda`` 32-bit words; B: the first column
-    block of a pack (``bstride`` words apart); ``kk`` words of k. ``step`` writes the body.
+    block of a pack (``bstride`` words apart); ``kk`` words of k; ``config`` unused (the
+    arguments of :func:`walk`'s micro-kernels). ``step`` writes the body.
     """
     acc = [(r, c) for r in range(rows) for c in range(blocks)]
     lines = [
-        f"define void @micro_{rows}x{blocks}(ptr %C, ptr %A, ptr %B, i64 %kk, i64 %lda, i64 %ldc, i64 %bstride) {{",
+        f"define void @micro_{rows}x{blocks}({MICRO_ARGUMENTS}) {{",
         "entry:",
         *(f"  %arow{r} = mul i64 {r}, %lda" for r in range(rows)),
         *(f"  %bcol{c} = mul i64 {c}, %bstride" for c in range(blocks)),
@@ -95,81 +105,97 @@ def loop_body(rows: int, blocks: int, *, b_vector: str, a_word: str, a_vector: s
 
 
 class Compiled:
-    """Every tile of TILES compiled for this CPU from ``step``; :attr:`product` and :attr:`product_either_way` walk
-    them (:func:`tile_walk`)."""
+    """Every tile of TILES compiled for this CPU from ``step``, and its ``plan`` for :func:`walk` (two rows of
+    :func:`plan_row`, the same)."""
 
     def __init__(self, step: StepIR, declarations: str) -> None:
         self.engine = compile_ir("\n".join([declarations, *(micro_kernel_ir(r, b, step) for r, b in TILES)]))
-        names = [f"micro_{r}x{b}" for r, b in TILES]
-        micro = functions(self.engine, names, arguments=7)  # C, A, B, kk, lda, ldc, bstride
-        self.product, self.product_either_way = tile_walk(*micro)
+        row = plan_row(addresses(self.engine, [f"micro_{r}x{b}" for r, b in TILES]), tall=ROWS, short=1)
+        self.plan = np.stack([row, row])
+
+    def product(self, a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
+        """out = A·B (``a_words``: the kernel module's ``prepare(A)``; ``b_packed``: its ``pack(B)``)."""
+        walk(self.plan, False, a_words, b_packed, out)
 
 
-def compile_ir(ir: str) -> llvm.ExecutionEngine:
+def compile_ir(source: str) -> llvm.ExecutionEngine:
     """LLVM IR compiled for this CPU; keep the engine alive as long as its functions are called."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     machine = llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3
     )
-    module = llvm.parse_assembly(ir)
+    module = llvm.parse_assembly(source)
     module.verify()
     engine = llvm.create_mcjit_compiler(module, machine)
     engine.finalize_object()
     return engine
 
 
-def functions(engine: llvm.ExecutionEngine, names: list[str], arguments: int) -> list[Callable[..., None]]:
-    """The compiled functions ``names`` of ``engine``, each taking ``arguments`` 64-bit integers (addresses,
-    counts), as ctypes functions numba can call."""
-    signature = ctypes.CFUNCTYPE(None, *[ctypes.c_int64] * arguments)
-    return [signature(engine.get_function_address(name)) for name in names]
+def addresses(engine: llvm.ExecutionEngine, names: list[str]) -> list[int]:
+    """The addresses of the compiled functions ``names`` of ``engine`` (alive as long as it is)."""
+    return [engine.get_function_address(name) for name in names]
 
 
-def tile_walk(micro_8x2: Callable[..., None], micro_8x1: Callable[..., None], micro_1x2: Callable[..., None],
-              micro_1x1: Callable[..., None]) -> tuple[Callable[..., None], Callable[..., None]]:  # fmt: skip
-    """``(product, product_either_way)`` through the four micro-kernels, N a multiple of 16:
-    ``product(a_words, b_packed, out)``: out = A·B; ``product_either_way(a_words, b_packed, out, backwards)``
-    the same, its column blocks walked from the last to the first when ``backwards``.
+def plan_row(micro: list[int], *, tall: int, short: int, in_bytes: bool = False, k_step: int = 1,
+             configs: int = 0) -> np.ndarray:  # fmt: skip
+    """A row of a plan for :func:`walk`: the micro-kernels at ``micro`` (in the order of TILES: ``tall`` rows × two
+    column blocks, one block; ``short`` rows × two, one), their strides in 32-bit words (or bytes: ``in_bytes``),
+    for k a multiple of ``k_step`` words; ``configs`` the address of tile configurations of 0, 1, … ``short`` rows
+    (``CONFIG_BYTES`` each), whose last argument they take (0: none, for kernels that take none)."""
+    return np.array([*micro, tall, short, 4 if in_bytes else 1, k_step, configs], dtype=np.int64)
+
+
+@numba.njit(cache=True, **SETTINGS)
+def walk(plan: np.ndarray, backwards: bool, a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
+    """out = A·B, N a multiple of 16, through the micro-kernels of ``plan``'s row 0 (:func:`plan_row`), or of row 1
+    where k is not a multiple of row 0's ``k_step`` words; C's column blocks from the last to the first when
+    ``backwards``. Cached on disk: the micro-kernels, compiled in each process, come as addresses.
 
     The column blocks are the outer loop, so a block of B stays in cache while every row tile uses it.
     A B larger than the core's cache, met again at the next call (W_hh at every time step), is
     streamed in full each time when every call walks it the same way; calls that turn around at
     each end find its last blocks still in cache (docs/training.md). Every element is the same
-    sum either way.
+    sum either way, each tile being summed alone.
     """
+    M, kk = a_words.shape
+    N = out.shape[1]
+    p = plan[0] if kk % plan[0, K_STEP] == 0 else plan[1]
+    tall, short, scale = p[TALL], p[SHORT], p[UNIT]
+    lda, ldc, bstride = scale * kk, scale * N, scale * 16 * kk  # a row of A, of C; a block of 16 columns of B
+    a0, b0, c0 = np.int64(a_words.ctypes.data), np.int64(b_packed.ctypes.data), np.int64(out.ctypes.data)
+    full = p[CONFIGS] + CONFIG_BYTES * short
+    strips = -(-N // (16 * COLUMN_BLOCKS))  # of COLUMN_BLOCKS blocks of 16 columns, the last one maybe narrower
+    for q in range(strips):
+        j = 16 * COLUMN_BLOCKS * (strips - 1 - q if backwards else q)
+        two = j + 16 * COLUMN_BLOCKS <= N
+        pb = b0 + 64 * kk * (j // 16)
+        i = 0
+        while i < M:
+            pa, pc = a0 + 4 * i * kk, c0 + 4 * (i * N + j)
+            if i + tall <= M:
+                call_micro(p[TALL_TWO] if two else p[TALL_ONE], pc, pa, pb, kk, lda, ldc, bstride, full)
+                i += tall
+            else:
+                config = p[CONFIGS] + CONFIG_BYTES * min(short, M - i)  # the last rows: maybe fewer than short
+                call_micro(p[SHORT_TWO] if two else p[SHORT_ONE], pc, pa, pb, kk, lda, ldc, bstride, config)
+                i += short
 
-    @numba.njit(**SETTINGS)  # not cached: the micro-kernels' addresses are this process's
-    def product_either_way(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray, backwards: bool) -> None:
-        M, kk = a_words.shape
-        N = out.shape[1]
-        bstride = kk * 16  # words from one block of 16 columns to the next
-        a0, b0, c0 = np.int64(a_words.ctypes.data), np.int64(b_packed.ctypes.data), np.int64(out.ctypes.data)
-        strips = -(-N // (16 * COLUMN_BLOCKS))  # of COLUMN_BLOCKS blocks of 16 columns, the last one maybe narrower
-        for q in range(strips):
-            j = 16 * COLUMN_BLOCKS * (strips - 1 - q if backwards else q)
-            blocks = COLUMN_BLOCKS if j + 16 * COLUMN_BLOCKS <= N else 1
-            pb = b0 + 4 * (j // 16) * bstride
-            i = 0
-            while i < M:
-                rows = ROWS if i + ROWS <= M else 1
-                pa, pc = a0 + 4 * i * kk, c0 + 4 * (i * N + j)
-                if rows == ROWS:
-                    if blocks == COLUMN_BLOCKS:
-                        micro_8x2(pc, pa, pb, kk, kk, N, bstride)
-                    else:
-                        micro_8x1(pc, pa, pb, kk, kk, N, bstride)
-                elif blocks == COLUMN_BLOCKS:
-                    micro_1x2(pc, pa, pb, kk, kk, N, bstride)
-                else:
-                    micro_1x1(pc, pa, pb, kk, kk, N, bstride)
-                i += rows
 
-    @numba.njit(**SETTINGS)
-    def product(a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
-        product_either_way(a_words, b_packed, out, False)
+@intrinsic
+def call_micro(typingctx: Any, address: types.Integer, c: types.Integer, a: types.Integer, b: types.Integer,
+               kk: types.Integer, lda: types.Integer, ldc: types.Integer, bstride: types.Integer,
+               config: types.Integer) -> tuple[Signature, Any]:  # fmt: skip
+    """``micro(C, A, B, kk, lda, ldc, bstride, config)``, the micro-kernel at ``address``: eight 64-bit integers."""
+    signature = types.none(address, c, a, b, kk, lda, ldc, bstride, config)
 
-    return product, product_either_way
+    def codegen(context: Any, builder: Any, signature: Signature, args: tuple) -> Any:
+        kind = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * 8)
+        values = [context.cast(builder, v, t, types.int64) for v, t in zip(args[1:], signature.args[1:], strict=True)]
+        builder.call(builder.inttoptr(args[0], kind.as_pointer()), values)
+        return context.get_dummy_value()
+
+    return signature, codegen
 
 
 def check_product(prepare: Callable[[np.ndarray], np.ndarray], pack: Callable[[np.ndarray], np.ndarray],

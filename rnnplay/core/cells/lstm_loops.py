@@ -9,8 +9,8 @@ same, bit for bit::
     forward,  t = 0 … T-1:     rec = h_{t-1}·(s⊙W_hh)          step(acts_t, rec, s⊙b)  → c_t, tanh(c_t), h_t
     backward, t = T-1 … 0:     step⁻¹(acts_t, …) → dz_t        dh = dz_t·W_hhᵀ           (to h_{t-1})
 
-(the products walk W's column blocks from alternate ends at alternate steps, :func:`either_way`:
-the same sums, with W's last blocks still in cache where W is larger than a core's L2).
+(the products walk W's column blocks from alternate ends at alternate steps, :func:`.tile_kernels.walk`'s
+``backwards``: the same sums, with W's last blocks still in cache where W is larger than a core's L2).
 
 What changes is who waits: the Python loop takes the interpreter's lock (the GIL) a
 few times per step, and the threads of a chunked training step
@@ -18,18 +18,21 @@ few times per step, and the threads of a chunked training step
 sequence and layer, so many threads can share the cores with small chunks of streams
 (docs/performance.md, "time loops compiled whole").
 
-The products' kernels are compiled in each process (their code's addresses are the
-process's), so the loops do not call them by name: the product and its ``prepare`` come
-as the addresses of their compiled code, called through :func:`call_at`, and the loops
-themselves are kept in numba's disk cache like the other kernels, per kind of word
-(float32, or bfloat16 pairs). Loading them costs a fifth of the CPU that compiling them
-did in every training process (figures in docs/performance.md). They are loaded, and
-what they call compiled, there and then, on arrays of one stream and one step, and not
-at their first real call: that call comes in a training step's worker thread beside the
-step's arrays, and LLVM, short of memory under an address-space limit, ends the process
-(``std::bad_alloc``) where Python would raise. So the room is checked first
-(:func:`.address_space.has_spare_room`); without it the loops stay in Python for the rest
-of the process. Loaded only through :mod:`rnnplay.core.jit`.
+The loops do not call the product by name: its walk over the tiles
+(:func:`.tile_kernels.walk`) and the kernels' ``prepare`` come as the addresses of their
+compiled code, called through :func:`call_at`, with the kernels' plan (the addresses of
+the micro-kernels compiled in this process). The loops are kept in numba's disk cache like
+the other kernels, per kind of word (float32, or bfloat16 pairs), and numba checks a
+cached function against its own file alone: what they call by address runs as its module
+is now, but the gate maths they call by name (:mod:`.lstm_kernels`) runs from their cache
+as it was until this file changes too (docs/performance.md). Loading them costs a fifth of
+the CPU that compiling them did in every training process (figures in
+docs/performance.md). They are loaded, and what they call compiled, there and then, on
+arrays of one stream and one step, and not at their first real call: that call comes in a
+training step's worker thread beside the step's arrays, and LLVM, short of memory under an
+address-space limit, ends the process (``std::bad_alloc``) where Python would raise. So
+the room is checked first (:func:`.address_space.has_spare_room`); without it the loops
+stay in Python for the rest of the process. Loaded only through :mod:`rnnplay.core.jit`.
 """
 
 from __future__ import annotations
@@ -48,36 +51,39 @@ from numba.extending import intrinsic
 
 from rnnplay.core import address_space
 from rnnplay.core.cells import lstm_kernels
+from rnnplay.core.tile_kernels import walk
 
 SETTINGS = {"cache": True, "nogil": True, "error_model": "numpy"}
 _compiling = threading.Lock()  # one compilation per kernel module, whichever thread asks first
 
 
 @numba.njit(**SETTINGS)
-def forward(product: int, prepare: int, acts: np.ndarray, W_packed: np.ndarray, bias: np.ndarray, hs: np.ndarray,
-            cs: np.ndarray, tanh_c: np.ndarray, rec: np.ndarray) -> None:  # fmt: skip
+def forward(product: int, plan: np.ndarray, prepare: int, acts: np.ndarray, W_packed: np.ndarray, bias: np.ndarray,
+            hs: np.ndarray, cs: np.ndarray, tanh_c: np.ndarray, rec: np.ndarray) -> None:  # fmt: skip
     for t in range(acts.shape[0]):
-        call_product(product, call_prepare(prepare, hs[t], W_packed), W_packed, rec, t % 2 == 1)  # s⊙(h_{t-1}·W_hh)
+        call_product(product, plan, t % 2 == 1, call_prepare(prepare, hs[t], W_packed), W_packed, rec)  # s⊙(h·W_hh)
         lstm_kernels.forward_step(acts[t], rec, bias, cs[t], cs[t + 1], tanh_c[t], hs[t + 1])
 
 
 @numba.njit(**SETTINGS)
-def backward(product: int, prepare: int, acts: np.ndarray, tanh_c: np.ndarray, cs: np.ndarray, dh_seq: np.ndarray,
-             dh: np.ndarray, dc: np.ndarray, dz: np.ndarray, W_T_packed: np.ndarray) -> None:  # fmt: skip
+def backward(product: int, plan: np.ndarray, prepare: int, acts: np.ndarray, tanh_c: np.ndarray, cs: np.ndarray,
+             dh_seq: np.ndarray, dh: np.ndarray, dc: np.ndarray, dz: np.ndarray,
+             W_T_packed: np.ndarray) -> None:  # fmt: skip
     for t in range(acts.shape[0] - 1, -1, -1):
         lstm_kernels.backward_step(acts[t], tanh_c[t], cs[t], dh_seq[t], dh, dc, dz[t])
-        call_product(product, call_prepare(prepare, dz[t], W_T_packed), W_T_packed, dh, t % 2 == 1)  # to h_{t-1}
+        call_product(product, plan, t % 2 == 1, call_prepare(prepare, dz[t], W_T_packed), W_T_packed, dh)  # to h_{t-1}
 
 
 @intrinsic
-def call_product(typingctx: Any, address: types.Integer, a: types.Array, b: types.Array, out: types.Array,
-                 backwards: types.Boolean) -> tuple[Signature, Any]:  # fmt: skip
-    """``product(a, b, out, backwards)``, the compiled function at ``address`` (:func:`address_of`)."""
+def call_product(typingctx: Any, address: types.Integer, plan: types.Array, backwards: types.Boolean, a: types.Array,
+                 b: types.Array, out: types.Array) -> tuple[Signature, Any]:  # fmt: skip
+    """``walk(plan, backwards, a, b, out)``, the compiled :func:`.tile_kernels.walk` at ``address``
+    (:func:`address_of`)."""
     def codegen(context: Any, builder: Any, signature: Signature, args: tuple) -> Any:
         call_at(context, builder, args[0], types.none, signature.args[1:], args[1:])
         return context.get_dummy_value()
 
-    return types.none(address, a, b, out, backwards), codegen
+    return types.none(address, plan, backwards, a, b, out), codegen
 
 
 @intrinsic
@@ -120,10 +126,11 @@ def _compiled(kernels: ModuleType) -> TimeLoops | None:
         return None
     f32 = types.Array(types.float32, 2, "C")
     words = types.Array(numba.typeof(kernels.pack(np.zeros((2, 16), dtype=np.float32))).dtype, 2, "C")
-    product = address_of(either_way(kernels), types.none(words, types.Array(words.dtype, 3, "C"), f32, types.boolean))
+    plan = numba.typeof(kernels.PLAN)
+    product = address_of(walk, types.none(plan, types.boolean, words, types.Array(words.dtype, 3, "C"), f32))
     prepare = address_of(kernels.prepare, words(f32))
-    addresses = product[0], prepare[0]
-    loops = TimeLoops(functools.partial(forward, *addresses), functools.partial(backward, *addresses),
+    arguments = product[0], kernels.PLAN, prepare[0]
+    loops = TimeLoops(functools.partial(forward, *arguments), functools.partial(backward, *arguments),
                       (product[1], prepare[1]))
     compile_on_one_step(loops, kernels)
     return loops
@@ -134,22 +141,6 @@ def address_of(function: Any, signature: Signature) -> tuple[int, Any]:
     as :func:`call_product` and :func:`call_prepare` call it, and what keeps its code alive."""
     compiled = types.CompileResultWAP(function.get_compile_result(signature))
     return compiled.address, compiled
-
-
-def either_way(kernels: ModuleType) -> Any:
-    """``product(a, b_packed, out, backwards)`` of ``kernels``: their ``product_either_way``, which walks W's column
-    blocks from the last when ``backwards`` — the loops turn at every step, so W's blocks used last are still in
-    cache at the next (:func:`.tile_kernels.tile_walk`) — or their ``product`` one way always."""
-    turning = getattr(kernels, "product_either_way", None)
-    if turning is not None:
-        return turning
-    product = kernels.product
-
-    @numba.njit(nogil=True, error_model="numpy")  # a closure on the process's product: not cached
-    def one_way(a: np.ndarray, b_packed: np.ndarray, out: np.ndarray, backwards: bool) -> None:
-        product(a, b_packed, out)
-
-    return one_way
 
 
 def compile_on_one_step(loops: TimeLoops, kernels: ModuleType, H: int = 16) -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rnnplay.core import jit
 from rnnplay.core.data import split_point
 from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.params import ESCAPES_SAID, unescape
@@ -20,6 +21,9 @@ from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.event_text import loss_text
 
 VAL_FRACTION = 0.1  # the standard split: the last 10% of a corpus is its validation text
+# The compiled kernels (rnnplay.core.jit) take a moment to load and then save a little on each character: below this
+# many characters in the part scored they cost more than they save, as for `sample` (docs/performance.md).
+COMPILE_FROM = 2_000
 EXAMPLES = f"""\
 examples:
   rnnplay score model.npz --text "To be, or not to be"
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         gone = " once those the model has never seen are left out" if unknown else ""
         raise RnnplayError(f"{what} has {counted(left, 'character')}{gone}: need at least two characters to score "
                            "(the first one only primes the model)")
+    if tally.chars < COMPILE_FROM:  # as sample counts its seed: the characters read, those left out too
+        jit.disable()  # loading the kernels would take longer than they save (COMPILE_FROM)
     ids = (model.vocab.encode(piece, on_unknown="skip") for piece in source.pieces(start))
     running = Running()
     try:
