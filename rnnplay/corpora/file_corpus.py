@@ -140,7 +140,7 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
     handle, info = open_regular(path, in_memory=False)
     with handle:
         sha = remembered_sha256(folder, path, info, encoding)
-        ids = IdFile.find(sha, folder) if sha is not None else None
+        ids = IdFile.find(sha, folder, progress or no_progress, path.name) if sha is not None else None
         if ids is None:
             try:
                 ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
@@ -196,7 +196,7 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
     if joined.size >= ID_FILE_BYTES:
         folder = ids_folder()
         sha = folder_memo.remembered(folder, joined)
-        ids = IdFile.find(sha, folder) if sha is not None else None
+        ids = IdFile.find(sha, folder, progress, name) if sha is not None else None
         if ids is not None:
             return FolderCorpus(name, joined, ids)
         joined = joined.again()  # counts a memo set are counted again by the read
