@@ -16,6 +16,7 @@ without reading the folder while its listing is unchanged (:mod:`~rnnplay.corpor
 from __future__ import annotations
 
 import codecs
+import os
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from rnnplay.corpora import folder_memo
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.folders import JoinedStream, as_text
 from rnnplay.corpora.id_build import encode_file, encode_text, remember, remembered_sha256
+from rnnplay.corpora.id_cache import superseded
 from rnnplay.corpora.id_file import CacheError, IdFile, ids_folder
 from rnnplay.corpora.memory import usable_memory
 from rnnplay.corpora.text import (
@@ -53,7 +55,7 @@ class FileCorpus(Corpus):
         self.description = card.get("description", "")
         self.left_out = card.get("left_out", "")
         self.settings = dict(card.get("settings", {}))
-        self.notes: list[str] = []  # what the loader tells the user (Corpus.notes)
+        self.notes: list[str] = list(card.get("notes", []))  # what the loader tells the user (Corpus.notes)
 
     def __repr__(self) -> str:
         return f"FileCorpus({self.name!r}, {self.source!r}, {self.chars:,} chars, sha256 {self.sha256[:12]})"
@@ -150,7 +152,18 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
                     raise
                 return Corpus(path.name, read_text_file(path, encoding), str(path), notes=[in_memory_note(err)])
             remember(folder, path, info, encoding, ids.sha256)
+            return FileCorpus(path.name, path, encoding, ids, notes=earlier_versions_note(folder, path, ids.sha256))
     return FileCorpus(path.name, path, encoding, ids)
+
+
+def earlier_versions_note(folder: Path, path: Path, sha256: str) -> list[str]:
+    """What the user is told when ``path``'s text, encoded anew, left the ids of its earlier versions in the cache,
+    each as large as the text: no load reads them again, and nothing removes them unless asked."""
+    size = superseded(folder, os.path.realpath(path), sha256)
+    if not size:
+        return []
+    return [f"the cache also holds {size / 1e6:,.1f} MB of ids of earlier versions of {path.name}, which no load "
+            f"will read again (in {folder}); `rnnplay corpus cache --prune` removes them"]
 
 
 def in_memory_note(err: CacheError) -> str:
