@@ -568,6 +568,17 @@ def test_train_a_card_from_a_local_copy_without_the_network(sandbox: Sandbox, wh
     assert (sandbox.root / CACHE / "corpora" / "tinyshakespeare" / "tinyshakespeare.txt").is_file()
 
 
+def test_a_slow_load_off_a_terminal_says_how_far_it_has_got(sandbox: Sandbox, server: str) -> None:
+    """Off a terminal a load's bar was one line at its end, and nothing before it: a log was silent for the whole
+    first load of a large corpus (20 s to 70 s for 2.5 GB here) or a slow download. A line of how far it has got
+    comes now once $RNNPLAY_STATUS_SECONDS pass without one; the error stays the last line, and the one."""
+    out = sandbox.run([*SHOW, f"url:{server}/slow/s.txt"], timeout=30,
+                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "3", "RNNPLAY_STATUS_SECONDS": "0.5"})
+    assert_one_line_error(out, mentions=("took longer than 3 s",))
+    so_far = [line for line in out.error_lines if line.startswith("downloading s.txt: 0% ")]
+    assert so_far and all(line.endswith(" / 10.0 kB so far") for line in so_far), out.stderr
+
+
 def test_a_plugin_loader_that_raises_is_blamed_on_its_package(sandbox: Sandbox, tmp_path: Path) -> None:
     """A real package installed with pip whose loader raises: `corpus show` and `train` name the package."""
     package = tmp_path / "rnnplay-brokenloader"
