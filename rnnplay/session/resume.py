@@ -102,12 +102,14 @@ def spent_counts(trainer: Trainer) -> list[str]:
 
 
 def continue_hint(path: str | os.PathLike[str], trainer: Trainer) -> str:
-    """How to go on with the run saved in ``path``: ``--resume`` it, with a larger budget once its steps or epochs
-    are all done (a plain ``--resume`` is refused then: :func:`_check_budget_left`)."""
-    if spent := spent_counts(trainer):
-        return (f"its budget ({' and '.join(spent)}) is spent: to train on, --resume {path} with a larger --steps "
-                "or --epochs")
-    return f"continue with --resume {path}"
+    """How to go on with the run saved in ``path``: ``--resume`` it, with a larger budget once the trainer has run
+    it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`)."""
+    if not trainer.ran_out:
+        return f"continue with --resume {path}"
+    spent = spent_counts(trainer)
+    larger = "--steps or --epochs" if spent else "--time"
+    spent = spent or [f"--time {trainer.config.seconds:g}"]
+    return f"its budget ({' and '.join(spent)}) is spent: to train on, --resume {path} with a larger {larger}"
 
 
 def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer, seconds: float) -> None:
