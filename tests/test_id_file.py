@@ -342,6 +342,26 @@ def test_a_folder_gives_the_same_text_and_ids_through_the_id_file(tmp_path: Path
     assert mapped.head(100) == JOINED[:100] and describe(mapped, 300, "x") == describe(memory, 300, "x")
 
 
+def test_a_folder_of_many_small_files_reaches_the_encoder_in_few_pieces(tmp_path: Path, cache: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file of a folder came to the encoder as three pieces (header, text, blank line), each call costing as
+    much as thousands of characters: 20,000 files of 400 bytes (8 MB) took 10.2 s to encode where one 8 MB file
+    takes 0.1 s. Now small pieces are joined first: the same text and ids in a few calls."""
+    (tmp_path / "many").mkdir()
+    for i in range(300):
+        write(tmp_path / "many" / f"f{i:03}.txt", LINE * (1 + i % 3) + ("é" if i == 250 else ""))
+    calls = []
+    encode = id_build.StreamEncoder.encode
+    monkeypatch.setattr(id_build.StreamEncoder, "encode", lambda self, piece, keep: calls.append(piece) or
+                        encode(self, piece, keep))
+    mapped = load_corpus(f"dir:{tmp_path / 'many'}")
+    assert isinstance(mapped, FileCorpus) and len(calls) <= 3, len(calls)
+    monkeypatch.setattr(file_corpus_module, "ID_FILE_BYTES", 1 << 40)
+    memory = load_corpus(f"dir:{tmp_path / 'many'}")
+    assert mapped.sha256 == memory.sha256 and mapped.vocab() == memory.vocab()
+    assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
+
+
 def test_a_folder_with_a_bad_file_is_one_line_and_leaves_no_ids(tmp_path: Path, cache: Path) -> None:
     root = folder(tmp_path / "notes")
     (root / "sub" / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
