@@ -362,6 +362,21 @@ def test_a_folder_of_many_small_files_reaches_the_encoder_in_few_pieces(tmp_path
     assert np.array_equal(mapped.encode(mapped.vocab()), memory.encode(memory.vocab()))
 
 
+def test_listing_a_folder_of_many_files_says_how_many_it_has_found(tmp_path: Path) -> None:
+    """Listing a folder took about 1.3 s per 20,000 files with nothing shown, on a terminal or off it: a folder of
+    200,000 files was some 20 s of silence before the first line. Its count is now shown as the glob goes (off a
+    terminal, a line once $RNNPLAY_STATUS_SECONDS pass without one)."""
+    (tmp_path / "many").mkdir()
+    for i in range(2500):
+        (tmp_path / "many" / f"f{i:04}.txt").write_text(f"file {i}\n")
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "cache"), "RNNPLAY_LOAD_PLUGINS": "",
+           "RNNPLAY_STATUS_SECONDS": "0.000001"}
+    done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", f"dir:{tmp_path / 'many'}", "--preview",
+                           "0"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "many: 2,500 files" in done.stdout, done.stderr
+    assert "listing many: 1,000 files so far\nlisting many: 2,000 files so far\n" in done.stderr, done.stderr
+
+
 def test_a_folder_with_a_bad_file_is_one_line_and_leaves_no_ids(tmp_path: Path, cache: Path) -> None:
     root = folder(tmp_path / "notes")
     (root / "sub" / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
