@@ -580,6 +580,28 @@ def test_memory_limited_by_a_control_group_bounds_what_is_read_into_memory(tmp_p
     assert 0 < memory_module.usable_memory() <= memory_module._ram()
 
 
+def test_a_text_read_into_memory_instead_of_the_cache_is_weighed_as_held_whole(tmp_path: Path) -> None:
+    """With the cache unwritable, a file up to a quarter of the memory rnnplay may use was read into memory; but a
+    text read whole is held about four times over (bytes, str, ids): 300 MB peaked at 1.1 GB here, and under a
+    200 MB memory cgroup a 40 MB file peaked at 235 MB, past the limit that ends a process with no word. A 16 MB
+    file there is now the cache's one-line error; a 4 MiB one still falls back to memory."""
+    (tmp_path / "cg" / "x").mkdir(parents=True)
+    (tmp_path / "cg" / "self.cgroup").write_text("0::/x\n")
+    (tmp_path / "cg" / "x" / "memory.max").write_text("200000000\n")
+    (tmp_path / "afile").write_text("")
+    env = {**os.environ, "RNNPLAY_CACHE_DIR": str(tmp_path / "afile"), "RNNPLAY_LOAD_PLUGINS": "",
+           "RNNPLAY_CGROUP_ROOT": str(tmp_path / "cg")}
+    for size, fits in ((16_000_000, False), (file_corpus_module.ID_FILE_BYTES, True)):
+        big = write(tmp_path / "big.txt", TEXT * (size // len(TEXT.encode()) + 1))
+        done = subprocess.run([sys.executable, "-m", "rnnplay", "corpus", "show", str(big), "--preview", "0"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        errors = [line for line in done.stderr.splitlines() if line.startswith("rnnplay: error:")]
+        if fits:
+            assert done.returncode == 0 and "read into memory instead" in done.stderr, done.stderr
+        else:
+            assert done.returncode == 1 and len(errors) == 1 and "RNNPLAY_CACHE_DIR" in errors[0], done.stderr
+
+
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
     corpus = load_corpus(str(write(tmp_path / "t.txt", TEXT)))

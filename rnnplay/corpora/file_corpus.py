@@ -44,6 +44,7 @@ from rnnplay.corpora.text import (
 
 ID_FILE_BYTES = 1 << 22  # text files from this size on go through an id file; smaller ones are read into memory
 MEMORY_SHARE = 0.25  # the most of the machine's memory a file may have to be read into memory when the cache fails
+TEXT_HELD = 4  # bytes held a byte of a text read whole (its bytes, its str of 1 to 4 bytes a character, its ids)
 
 
 class FileCorpus(Corpus):
@@ -148,7 +149,7 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
                 ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
                                   folder)
             except CacheError as err:
-                if not fits_in_memory(info.st_size):
+                if not fits_in_memory(info.st_size, TEXT_HELD):
                     raise
                 return Corpus(path.name, read_text_file(path, encoding), str(path), notes=[in_memory_note(err)])
             remember(folder, path, info, encoding, ids.sha256)
@@ -171,9 +172,10 @@ def in_memory_note(err: CacheError) -> str:
     return f"{err} (this time the text was read into memory instead)"
 
 
-def fits_in_memory(size: int) -> bool:
-    """Whether a text of ``size`` bytes may be read into memory when the cache cannot take its ids (MEMORY_SHARE)."""
-    return size <= (usable_memory() or 0) * MEMORY_SHARE
+def fits_in_memory(size: int, held: int = 1) -> bool:
+    """Whether ``size`` bytes, held ``held`` times over (TEXT_HELD for a text read whole), may be read into memory
+    when the cache cannot take their ids (MEMORY_SHARE)."""
+    return size * held <= (usable_memory() or 0) * MEMORY_SHARE
 
 
 class FolderCorpus(FileCorpus):
@@ -218,7 +220,7 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
             folder_memo.remember(folder, joined, ids.sha256)
             return FolderCorpus(name, joined, ids)
         except CacheError as err:
-            if not fits_in_memory(joined.size):
+            if not fits_in_memory(joined.size, TEXT_HELD):
                 raise
             joined, notes = joined.again(), [in_memory_note(err)]
     text = joined.text(progress, f"reading {name}")
