@@ -493,6 +493,7 @@ def test_a_second_load_says_it_checked_the_cached_ids_and_where(tmp_path: Path, 
                            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path).stderr
             for _ in range(2)]
     assert "checked the cached ids" not in said[0] and "encoded" in said[0], said[0]
+    assert f"its ids kept in {tmp_path / 'cache' / 'ids'} for the next load" in said[0], said[0]  # where, and why
     name = "notes" if as_folder else "big.txt"
     assert f"checked the cached ids of {name} in " in said[1] and str(tmp_path / "cache" / "ids") in said[1], said[1]
     assert "encoded" not in said[1], said[1]

@@ -83,7 +83,7 @@ def encode_file(handle: BinaryIO, size: int, where: str, name: str, encoding: st
                 folder: Path) -> IdFile:
     """The id file of the text in ``handle`` (``size`` bytes), built in one pass; one line for bad text.
 
-    ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s".
+    ``progress`` hears "encoding NAME" as the bytes are read, and last "encoded N chars in S s, its ids kept in ...".
     """
     return encode_text(TextStream(handle, where, encoding, size, hashed=True), size, name, progress, folder)
 
@@ -120,7 +120,8 @@ def encode_text(stream: TextSource, size: int, name: str, progress: Progress, fo
         use.release()
         raise
     seconds = time.perf_counter() - started
-    progress(f"encoded {ids.chars:,} chars in {seconds:.1f} s", stream.done, stream.done, "B")
+    progress(f"encoded {ids.chars:,} chars in {seconds:.1f} s, its ids kept in {folder} for the next load", stream.done,
+             stream.done, "B")
     return ids
 
 
