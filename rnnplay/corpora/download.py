@@ -134,10 +134,15 @@ def mirror_urls(file_names: list[str]) -> list[str] | None:
     folder = user_path(mirror).resolve()
     found = [(folder / name).as_uri() for name in file_names if is_regular(folder / name)]
     if not found:
-        raise RnnplayError(
-            f"{MIRROR_ENV}={mirror} has none of {', '.join(file_names)}; put one there or unset {MIRROR_ENV}"
-        )
+        raise no_mirror_copy(file_names)
     return found
+
+
+def no_mirror_copy(file_names: list[str], how: str = "") -> RnnplayError:
+    """The mirror (``$RNNPLAY_CORPUS_MIRROR``) has none of ``file_names`` (``how``: how it said so)."""
+    mirror = printable(os.environ.get(MIRROR_ENV, "").strip()[:200])
+    return RnnplayError(f"{MIRROR_ENV}={mirror} has none of {', '.join(file_names)}{how}; put one there or unset "
+                        f"{MIRROR_ENV}")
 
 
 def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None = None, limit: int | None = None,

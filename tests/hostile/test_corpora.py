@@ -494,6 +494,10 @@ ROWS = [
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("ftp:// address", "http:// or https://"),
                      env={"RNNPLAY_CORPUS_MIRROR": "ftp://127.0.0.1:9/corpora"}), id="mirror-ftp-scheme"),
     pytest.param(Row([*SHOW, "url:data://x/t.txt"], ("not an http(s) address",)), id="url-data-scheme"),
+    pytest.param(Row([*FETCH, "tinyshakespeare"], ("RNNPLAY_CORPUS_MIRROR=", "/sub has none of tinyshakespeare.txt, "
+                                                   "input.txt (HTTP 404 for each); put one there"),
+                     env={"RNNPLAY_CORPUS_MIRROR": "{url}/sub"}, subprocess=True),
+                 id="mirror-url-lacks-the-file"),  # said "{url}/sub/input.txt was not found": the last name tried
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("took longer than 2 s",),
                      env={"RNNPLAY_CORPUS_MIRROR": "{url}/slow", "RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True),
                  id="mirror-url-trickles"),
