@@ -34,7 +34,7 @@ from rnnplay.corpora import Corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.plugins.host import get_host
 from rnnplay.session.output_paths import OutputLock, check_output_path, check_room
-from rnnplay.session.resume import resume_run
+from rnnplay.session.resume import continue_hint, resume_run
 from rnnplay.session.training_runs import BestCheckpoint, Saved, TrainingRun, new_run
 
 
@@ -526,6 +526,31 @@ def test_resume_refuses_what_it_cannot_change_and_names_what_it_changes(small_te
     run = resume_run(path, first.corpus, {"lr": 0.01, "lr_floor": 0.0, "steps": 9, "batch_size": 4}, {"layers": 2})
     assert run.changes == ["lr 0.004 -> 0.01", "lr_floor 0.1 -> 0", "steps 5 -> 9"]
     assert (run.trainer.config.lr, run.trainer.config.lr_floor) == (0.01, 0.0)
+
+
+@pytest.mark.parametrize("budget", [{"steps": 5}, {"steps": None, "seconds": 0.5}], ids=["steps", "time"])
+def test_the_way_on_after_a_run_out_budget_is_a_larger_one(small_text: str, tmp_path, budget: dict) -> None:
+    """A run interrupted in its final validation or its last save said "continue with --resume m.npz", and that
+    resume was refused: its budget was spent. The line now names the budget and the larger one a resume needs;
+    a run stopped before its budget still says to resume it, and it resumes."""
+    run = small_run(small_text, val_every=0, **budget)
+    list(run.trainer.run())
+    path = run.save(tmp_path / "m.npz")
+    larger = "--time" if budget["steps"] is None else "--steps or --epochs"
+    spent = "--time 0.5" if budget["steps"] is None else "--steps 5"
+    assert continue_hint(path, run.trainer) == (f"its budget ({spent}) is spent: to train on, --resume {path} with "
+                                                f"a larger {larger}")
+    if budget["steps"] is not None:  # a --time one may have a step left in its final validation's reserve
+        with pytest.raises(RnnplayError, match="is spent"):
+            resume_run(path, run.corpus, budget)
+    stopped = small_run(small_text, val_every=0, steps=5)
+    events = stopped.trainer.run()
+    next(e for e in events if isinstance(e, StepEvent))
+    stopped.trainer.stop()
+    list(events)
+    path = stopped.save(tmp_path / "s.npz")
+    assert continue_hint(path, stopped.trainer) == f"continue with --resume {path}"
+    assert resume_run(path, stopped.corpus, {"steps": 5}).trainer.step == 1
 
 
 # -- output paths ------------------------------------------------------------------------------------------

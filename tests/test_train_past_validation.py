@@ -28,8 +28,9 @@ from rnnplay.models.bundled import load_model
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 FLAGS = ["--cell", "stuck", "--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-length", "8"]
-LEFT = ("{name}: left the validation after step 3 behind, unfinished; interrupted at step 3: saved run.npz; "
-        "continue with --resume run.npz")
+LEFT = "{name}: left the validation after step 3 behind, unfinished; interrupted at step 3: saved run.npz; {hint}"
+HINTS = {"final": "its budget (--steps 3) is spent: to train on, --resume run.npz with a larger --steps or --epochs",
+         "periodic": "continue with --resume run.npz"}  # after the final validation, a plain --resume is refused
 STALLED = re.compile(r"the validation after step 3 has not returned for \d+ s: the cell 'stuck' from rnnplay-hang may "
                      r"never return; Ctrl-C twice leaves without it, saving the run at step 3\n")
 WAITING = ("Ctrl-C: waiting for the validation after step 3 to end, then saving run.npz; Ctrl-C again saves the run "
@@ -113,7 +114,7 @@ def test_leaving_during_a_held_validation_saves_the_run_at_its_last_step(
         assert run.ended() == 128 + signum
     said = run.said()
     name = {"ctrl-c-twice": "Ctrl-C"}.get(leave, leave.upper())
-    assert said.rstrip().splitlines()[-1] == LEFT.format(name=name), said
+    assert said.rstrip().splitlines()[-1] == LEFT.format(name=name, hint=HINTS[validation]), said
     assert "Traceback" not in said and "stopping after this step" not in said
     assert step_of(folder / "run.npz") == 3 and not list(folder.glob("*.lock"))
 
@@ -131,7 +132,7 @@ def test_a_validation_that_returns_after_the_first_ctrl_c_ends_the_run_at_that_s
         run.release()
         assert run.ended() == 130, run.said()
     said = run.said()
-    assert said.rstrip().splitlines()[-1] == "interrupted at step 3: saved run.npz; continue with --resume run.npz"
+    assert said.rstrip().splitlines()[-1] == f"interrupted at step 3: saved run.npz; {HINTS[validation]}"
     assert "Traceback" not in said, said
     assert load_model(folder / "run.npz").meta["training"]["history"]["val_steps"] == [3]
 
@@ -162,7 +163,7 @@ def test_past_the_stall_line_ctrl_c_twice_saves_the_run_and_it_resumes_as_if_nev
         wait_for(lambda: WAITING in run.said(), "the first Ctrl-C's line", TIMEOUT)
         run.proc.send_signal(signal.SIGINT)
         assert run.ended() == 130
-    assert run.said().rstrip().splitlines()[-1] == LEFT.format(name="Ctrl-C")
+    assert run.said().rstrip().splitlines()[-1] == LEFT.format(name="Ctrl-C", hint=HINTS["periodic"])
     assert step_of(folder / "run.npz") == 3
     env = child_env(hang_site, RNNPLAY_LOAD_PLUGINS="rnnplay-hang", HANG_AFTER=str(10**6), RNNPLAY_JIT="0")  # none held
     for args in (["--resume", "run.npz"], ["--steps", "6", "--val-every", "3", "--out", "straight.npz"]):

@@ -60,7 +60,7 @@ class DirLoader:
             raise RnnplayError("dir: needs a folder after it, e.g. dir:notes or dir:notes:*.txt (dir:. is the folder "
                                "you are in)")
         root = user_path(folder)
-        listing = folder_files(root, pattern)
+        listing = folder_files(root, pattern, progress)
         outside = _linked_out(listing.outside, listing.folders_outside, folder)
         if outside:
             none = (f"dir:{printable(folder)}:{printable(pattern)} matched no text files inside {printable(folder)}/ "

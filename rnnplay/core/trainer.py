@@ -105,7 +105,7 @@ class Trainer:
         self.optimizer: Optimizer = make_optimizer(config.optimizer, model.params, config.weight_decay)
         self.rng = np.random.default_rng(config.seed)
         self.states: States = model.initial_state(config.batch_size)
-        self.step, self.bad_steps = 0, 0  # steps made; non-finite steps in a row
+        self.step, self.bad_steps, self.ran_out = 0, 0, False  # steps made; bad steps in a row; budget spent
         self.history = History()
         self.val_chars = 0  # the characters the last validation scored, all its ids but the first (0: none yet)
         self.reading = Reading()  # a validation or a sample under way: it only reads the weights
@@ -331,7 +331,7 @@ class Trainer:
         validation (or while its event is handled) ends the run as stopped too, never as one that ran its budget.
         """
         reason = "diverged" if self.bad_steps >= MAX_BAD_STEPS else "stopped" if self._stop.is_set() else "budget"
-        h = self.history
+        h, self.ran_out = self.history, reason == "budget"  # all that is left: the final validation, the save
         val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
         if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
             yield (last := self._validate_last())

@@ -105,7 +105,12 @@ class Card:
         for url in urls[:-1]:  # a mirror may lack one file name and have the next
             with contextlib.suppress(download.NotFound):
                 return self._fetch_from(url, progress)
-        return self._fetch_from(urls[-1], progress)
+        try:
+            return self._fetch_from(urls[-1], progress)
+        except download.NotFound:
+            if mirrored is None:
+                raise
+            raise download.no_mirror_copy(self.mirror_names, " (HTTP 404 for each)") from None
 
     def local_copies(self) -> list[str]:
         """file:// URLs of files of the card's size under its file names, beside the card or in the working folder."""

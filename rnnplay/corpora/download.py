@@ -134,10 +134,15 @@ def mirror_urls(file_names: list[str]) -> list[str] | None:
     folder = user_path(mirror).resolve()
     found = [(folder / name).as_uri() for name in file_names if is_regular(folder / name)]
     if not found:
-        raise RnnplayError(
-            f"{MIRROR_ENV}={mirror} has none of {', '.join(file_names)}; put one there or unset {MIRROR_ENV}"
-        )
+        raise no_mirror_copy(file_names)
     return found
+
+
+def no_mirror_copy(file_names: list[str], how: str = "") -> RnnplayError:
+    """The mirror (``$RNNPLAY_CORPUS_MIRROR``) has none of ``file_names`` (``how``: how it said so)."""
+    mirror = printable(os.environ.get(MIRROR_ENV, "").strip()[:200])
+    return RnnplayError(f"{MIRROR_ENV}={mirror} has none of {', '.join(file_names)}{how}; put one there or unset "
+                        f"{MIRROR_ENV}")
 
 
 def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None = None, limit: int | None = None,
@@ -238,7 +243,7 @@ def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Prog
     got = 0
     give_up = time.monotonic() + deadline_seconds()
     progress(label, 0, length if length is not None else size)
-    while chunk := _read(response, url):
+    while chunk := _read(response, url, got):
         got += len(chunk)
         if limit is not None and got > limit:
             raise RnnplayError(_too_big(url, got, limit, size, more=True))
@@ -298,6 +303,10 @@ def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or 
     except urllib.error.HTTPError as err:
         if err.code == 404:
             raise NotFound(f"{url} was not found (HTTP 404); check the address") from None
+        if str(err.reason).startswith(_HttpRedirectsOnly.inf_msg):  # urllib's words for a loop, or too many
+            raise RnnplayError(f"{url} redirects in a loop (HTTP {err.code}, or more than "
+                               f"{_HttpRedirectsOnly.max_redirections} redirects); check the address: trying again "
+                               "will not help") from None
         raise RnnplayError(f"{url} answered HTTP {err.code} {flat(err.reason)}; check the address or try "
                            "later") from None
     except urllib.error.URLError as err:
@@ -321,11 +330,16 @@ def _no_answer(url: str, seconds: float) -> RnnplayError:
                         f"or raise {TIMEOUT_ENV} for a slow server")
 
 
-def _read(response: Any, url: str) -> bytes:
+def _read(response: Any, url: str, got: int) -> bytes:
     """What has arrived, up to CHUNK bytes: one read, so a trickling server cannot hold the loop."""
     try:
         return response.read1(CHUNK)
-    except (OSError, ValueError, http.client.HTTPException) as err:  # reset, timeout, IncompleteRead
+    except TimeoutError:  # a server that sent part of the body, then nothing for a whole read's time
+        wait = min(TIMEOUT, deadline_seconds())
+        raise_it = f", or raise {TIMEOUT_ENV} for a slow server" if wait < TIMEOUT else ""
+        raise RnnplayError(f"the download of {url} stalled: nothing arrived for {wait:g} s ({got:,} bytes so far); "
+                           f"try again later, or use a mirror ({MIRROR_ENV}){raise_it}") from None
+    except (OSError, ValueError, http.client.HTTPException) as err:  # reset, IncompleteRead
         raise RnnplayError(f"the download of {url} broke off ({err.__class__.__name__}); try again") from None
 
 

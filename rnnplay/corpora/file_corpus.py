@@ -16,6 +16,7 @@ without reading the folder while its listing is unchanged (:mod:`~rnnplay.corpor
 from __future__ import annotations
 
 import codecs
+import os
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from rnnplay.corpora import folder_memo
 from rnnplay.corpora.base import Corpus, Progress, no_progress
 from rnnplay.corpora.folders import JoinedStream, as_text
 from rnnplay.corpora.id_build import encode_file, encode_text, remember, remembered_sha256
+from rnnplay.corpora.id_cache import superseded
 from rnnplay.corpora.id_file import CacheError, IdFile, ids_folder
 from rnnplay.corpora.memory import usable_memory
 from rnnplay.corpora.text import (
@@ -42,6 +44,7 @@ from rnnplay.corpora.text import (
 
 ID_FILE_BYTES = 1 << 22  # text files from this size on go through an id file; smaller ones are read into memory
 MEMORY_SHARE = 0.25  # the most of the machine's memory a file may have to be read into memory when the cache fails
+TEXT_HELD = 4  # bytes held a byte of a text read whole (its bytes, its str of 1 to 4 bytes a character, its ids)
 
 
 class FileCorpus(Corpus):
@@ -53,7 +56,7 @@ class FileCorpus(Corpus):
         self.description = card.get("description", "")
         self.left_out = card.get("left_out", "")
         self.settings = dict(card.get("settings", {}))
-        self.notes: list[str] = []  # what the loader tells the user (Corpus.notes)
+        self.notes: list[str] = list(card.get("notes", []))  # what the loader tells the user (Corpus.notes)
 
     def __repr__(self) -> str:
         return f"FileCorpus({self.name!r}, {self.source!r}, {self.chars:,} chars, sha256 {self.sha256[:12]})"
@@ -140,17 +143,28 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
     handle, info = open_regular(path, in_memory=False)
     with handle:
         sha = remembered_sha256(folder, path, info, encoding)
-        ids = IdFile.find(sha, folder) if sha is not None else None
+        ids = IdFile.find(sha, folder, progress or no_progress, path.name) if sha is not None else None
         if ids is None:
             try:
                 ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
                                   folder)
             except CacheError as err:
-                if not fits_in_memory(info.st_size):
+                if not fits_in_memory(info.st_size, TEXT_HELD):
                     raise
                 return Corpus(path.name, read_text_file(path, encoding), str(path), notes=[in_memory_note(err)])
             remember(folder, path, info, encoding, ids.sha256)
+            return FileCorpus(path.name, path, encoding, ids, notes=earlier_versions_note(folder, path, ids.sha256))
     return FileCorpus(path.name, path, encoding, ids)
+
+
+def earlier_versions_note(folder: Path, path: Path, sha256: str) -> list[str]:
+    """What the user is told when ``path``'s text, encoded anew, left the ids of its earlier versions in the cache,
+    each as large as the text: no load reads them again, and nothing removes them unless asked."""
+    size = superseded(folder, os.path.realpath(path), sha256)
+    if not size:
+        return []
+    return [f"the cache also holds {size / 1e6:,.1f} MB of ids of earlier versions of {path.name}, which no load "
+            f"will read again (in {folder}); `rnnplay corpus cache --prune` removes them"]
 
 
 def in_memory_note(err: CacheError) -> str:
@@ -158,9 +172,10 @@ def in_memory_note(err: CacheError) -> str:
     return f"{err} (this time the text was read into memory instead)"
 
 
-def fits_in_memory(size: int) -> bool:
-    """Whether a text of ``size`` bytes may be read into memory when the cache cannot take its ids (MEMORY_SHARE)."""
-    return size <= (usable_memory() or 0) * MEMORY_SHARE
+def fits_in_memory(size: int, held: int = 1) -> bool:
+    """Whether ``size`` bytes, held ``held`` times over (TEXT_HELD for a text read whole), may be read into memory
+    when the cache cannot take their ids (MEMORY_SHARE)."""
+    return size * held <= (usable_memory() or 0) * MEMORY_SHARE
 
 
 class FolderCorpus(FileCorpus):
@@ -196,7 +211,7 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
     if joined.size >= ID_FILE_BYTES:
         folder = ids_folder()
         sha = folder_memo.remembered(folder, joined)
-        ids = IdFile.find(sha, folder) if sha is not None else None
+        ids = IdFile.find(sha, folder, progress, name) if sha is not None else None
         if ids is not None:
             return FolderCorpus(name, joined, ids)
         joined = joined.again()  # counts a memo set are counted again by the read
@@ -205,7 +220,7 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
             folder_memo.remember(folder, joined, ids.sha256)
             return FolderCorpus(name, joined, ids)
         except CacheError as err:
-            if not fits_in_memory(joined.size):
+            if not fits_in_memory(joined.size, TEXT_HELD):
                 raise
             joined, notes = joined.again(), [in_memory_note(err)]
     text = joined.text(progress, f"reading {name}")

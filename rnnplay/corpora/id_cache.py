@@ -149,16 +149,28 @@ def _size(entry: os.DirEntry) -> int:
         return 0
 
 
-def _memos(folder: Path) -> list[Memo]:
+def superseded(ids: Path, source: str, sha256: str) -> int:
+    """The bytes of the ids in ``ids`` of earlier texts of the file ``source`` (a real path), whose text is now
+    ``sha256``: texts a memo of ``source`` leads to, that no memo of a source still unchanged (or not judged)
+    leads to, and that no process holds. No load reads them again, and a prune removes them."""
+    memos = _memos(ids / "files", folders=False)
+    earlier = {m.sha256 for m in memos if m.source == source and m.sha256 != sha256 and m.state in ("changed", "gone")}
+    kept = {m.sha256 for m in memos if m.state not in ("changed", "gone")}
+    texts = _texts(ids, [])
+    return sum(texts[sha].size for sha in earlier - kept if sha in texts and not in_use(lock_path(ids, sha)))
+
+
+def _memos(folder: Path, folders: bool = True) -> list[Memo]:
     memos = []
     for entry in _entries(folder):
         if MEMO.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-            memos.append(read_memo(Path(entry.path), _size(entry)))
+            memos.append(read_memo(Path(entry.path), _size(entry), folders))
     return memos
 
 
-def read_memo(path: Path, size: int) -> Memo:
-    """What a memo says, and whether its source is still there unchanged (any content read without failing)."""
+def read_memo(path: Path, size: int, folders: bool = True) -> Memo:
+    """What a memo says, and whether its source is still there unchanged (any content read without failing); a
+    ``dir:`` folder's is judged by listing the folder again, or, without ``folders``, left "unknown"."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO put there: no wait
         with open(fd, "rb") as f:
@@ -171,7 +183,7 @@ def read_memo(path: Path, size: int) -> Memo:
         return Memo(path.name, size, None, None, "damaged")
     source = record.get("source")
     if isinstance(source, dict) and is_folder_source(source):  # a dir: folder's, named as the spec that loads it
-        return Memo(path.name, size, sha, folder_spec(source), listing_state(source))
+        return Memo(path.name, size, sha, folder_spec(source), listing_state(source) if folders else "unknown")
     if not (isinstance(source, dict) and isinstance(source.get("path"), str)):
         return Memo(path.name, size, sha, None, "unknown")
     return Memo(path.name, size, sha, source["path"], source_state(source))

@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -36,13 +37,14 @@ import numpy as np
 from rnnplay.core.atomic_write import as_plainly_opened
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.vocab import Vocab, unknown_error
-from rnnplay.corpora.base import cache_advice
+from rnnplay.corpora.base import Progress, cache_advice, no_progress
 from rnnplay.corpora.id_hold import Hold, hold, new_held, remove_unheld
 from rnnplay.folders import cache_dir
 
 FORMAT = 1  # the sidecar's format: a sidecar of another is ignored (and the ids built again)
 CHUNK_IDS = 1 << 20  # ids read and written at a time when renumbering
 CHECK_IDS = 1 << 22  # ids counted at a time when a file is checked against its sidecar's counts
+SHOWN_CHECK = 1 << 26  # bytes of ids from which a check's progress is shown (a check takes a few seconds a GB)
 TEMP = re.compile(r"\.tmp-(\d+)-")
 
 
@@ -118,8 +120,13 @@ class IdFile:
             out.write(json.dumps(record, ensure_ascii=True).encode("ascii"))
 
     @classmethod
-    def find(cls, sha256: str, folder: Path | None = None) -> IdFile | None:
-        """The text ``sha256``'s ids if the cache has them whole (a damaged or partial entry counts as none)."""
+    def find(cls, sha256: str, folder: Path | None = None, progress: Progress = no_progress,
+             name: str = "") -> IdFile | None:
+        """The text ``sha256``'s ids if the cache has them whole (a damaged or partial entry counts as none).
+
+        Counting them takes a few seconds a GB: from SHOWN_CHECK bytes on, ``progress`` hears it, labelled with the
+        text's ``name``, and last "checked the cached ids of NAME in S s (FOLDER)".
+        """
         folder = folder or ids_folder()
         use = hold(folder, sha256)  # before reading: a prune leaves the text's files alone from now on
         try:
@@ -132,14 +139,34 @@ class IdFile:
                      and len(found.counts) == len(found.first) == len(vocab) >= 2 and found.counts.sum() == found.chars)
         except (OSError, ValueError, KeyError, TypeError):
             sound = False
-        if sound and _sound(found.path(vocab), found.chars, vocab.id_dtype, found.counts):
+        if sound and _sound(found.path(vocab), found.chars, vocab.id_dtype, found.counts,
+                            _check_progress(progress, name, folder, found.chars * vocab.id_dtype.itemsize)):
             return found
         use.release()  # built again by the caller, which holds it anew
         return None
 
 
-def _sound(path: Path, chars: int, dtype: np.dtype, counts: np.ndarray) -> bool:
-    """Whether ``path`` holds ``chars`` ids of ``dtype`` that count up to ``counts``, id by id.
+def _check_progress(progress: Progress, name: str, folder: Path, size: int) -> Callable[[int, bool], None]:
+    """``checked(bytes_done, finished)`` for :func:`_sound`: ``progress`` told of a check of SHOWN_CHECK bytes or
+    more, the last call saying where the ids are and how long the check took."""
+    if size < SHOWN_CHECK:
+        return lambda done, finished: None
+    start = time.monotonic()
+
+    def checked(done: int, finished: bool) -> None:
+        if done >= size and not finished:
+            return  # the last chunk: told once the counts agree
+        label = (f"checked the cached ids of {name} in {time.monotonic() - start:.1f} s ({folder})" if finished
+                 else f"checking the cached ids of {name}")
+        progress(label, done, size, "B")
+
+    return checked
+
+
+def _sound(path: Path, chars: int, dtype: np.dtype, counts: np.ndarray,
+           checked: Callable[[int, bool], None] = lambda done, finished: None) -> bool:
+    """Whether ``path`` holds ``chars`` ids of ``dtype`` that count up to ``counts``, id by id (``checked`` hears
+    the bytes counted, and last that they all were).
 
     One pass of plain reads, a chunk at a time (a memory map would keep every page it touched): a byte changed
     on the disk changes two counts, or gives an id past the vocabulary, which a run would otherwise read as
@@ -156,9 +183,13 @@ def _sound(path: Path, chars: int, dtype: np.dtype, counts: np.ndarray) -> bool:
                 if len(found) > len(seen):  # an id past the vocabulary
                     return False
                 seen[: len(found)] += found
+                checked(f.tell(), False)
     except (OSError, ValueError):
         return False
-    return bool(np.array_equal(seen, counts))
+    sound = bool(np.array_equal(seen, counts))
+    if sound:
+        checked(chars * dtype.itemsize, True)
+    return sound
 
 
 @contextmanager

@@ -94,15 +94,31 @@ def _saved_config(path: str | os.PathLike[str], training: dict[str, Any]) -> Tra
         raise RnnplayError(f"{path}: its training settings are unusable ({err}); start a fresh run") from None
 
 
+def spent_counts(trainer: Trainer) -> list[str]:
+    """The step and epoch budgets ``trainer`` has reached, as flags (``--steps 5``): a resume of it would be refused."""
+    c = trainer.config
+    spent = [f"--steps {c.steps}"] if c.steps is not None and trainer.step >= c.steps else []
+    return spent + ([f"--epochs {c.epochs:g}"] if c.epochs is not None and trainer.epoch >= c.epochs else [])
+
+
+def continue_hint(path: str | os.PathLike[str], trainer: Trainer) -> str:
+    """How to go on with the run saved in ``path``: ``--resume`` it, with a larger budget once the trainer has run
+    it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`)."""
+    if not trainer.ran_out:
+        return f"continue with --resume {path}"
+    spent = spent_counts(trainer)
+    larger = "--steps or --epochs" if spent else "--time"
+    spent = spent or [f"--time {trainer.config.seconds:g}"]
+    return f"its budget ({' and '.join(spent)}) is spent: to train on, --resume {path} with a larger {larger}"
+
+
 def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer, seconds: float) -> None:
     """A resume whose budget (steps, epochs or seconds: ``seconds`` trained so far) is already spent would do nothing
     but write its file again: say what to give instead."""
     c = trainer.config
     if not trainer.budget_done():
         return
-    spent = [f"--steps {c.steps}"] if c.steps is not None and trainer.step >= c.steps else []
-    spent += [f"--epochs {c.epochs:g}"] if c.epochs is not None and trainer.epoch >= c.epochs else []
-    if spent:
+    if spent := spent_counts(trainer):
         raise RnnplayError(f"{path} is at step {trainer.step}, so its budget ({' and '.join(spent)}) is spent: "
                            "give a larger --steps or --epochs to continue it")
     rest = ", less the time its final validation takes" if seconds < (c.seconds or 0) else ""

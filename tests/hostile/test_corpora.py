@@ -52,7 +52,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         special = {"slow": self.slow, "endless": self.endless, "huge": self.huge, "mega": self.mega,
                    "text": self.text, "to-file": self.to_file, "to-ftp": self.to_ftp, "loop": self.loop,
                    "error": self.error, "gzip": self.gzipped, "empty": self.empty, "garbage": self.garbage,
-                   "mute": self.mute}
+                   "mute": self.mute, "stall": self.stall}
         if route in special:
             special[route]()
         else:
@@ -76,6 +76,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             pass
 
     def mute(self) -> None:  # the request read, no answer at all
+        time.sleep(10)
+
+    def stall(self) -> None:  # 40 bytes of 10,000, then nothing (the connection kept open)
+        self.headers_for(10_000)
+        self.wfile.write(b"abc\n" * 10)
+        self.wfile.flush()
         time.sleep(10)
 
     def slow(self) -> None:  # 2 bytes every 0.3 s, never done
@@ -434,6 +440,9 @@ ROWS = [
     # -- downloads that misbehave (items 5 and 6) --
     pytest.param(Row([*SHOW, "url:{url}/slow/s.txt"], ("took longer than 2 s", "RNNPLAY_DOWNLOAD_TIMEOUT"),
                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-trickles"),
+    pytest.param(Row([*SHOW, "url:{url}/stall/s.txt"], ("stalled: nothing arrived for 2 s (40 bytes so far)",
+                                                        "RNNPLAY_DOWNLOAD_TIMEOUT"),
+                     env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-stalls-mid-body"),
     pytest.param(Row([*SHOW, "url:{url}/mute/m.txt"], ("127.0.0.1", "did not answer within 2 s",
                                                        "RNNPLAY_DOWNLOAD_TIMEOUT"),
                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True), id="url-reached-and-silent"),
@@ -456,8 +465,8 @@ ROWS = [
                  id="url-redirect-to-ftp"),
     pytest.param(Row([*SHOW, "url:http://user:secret@127.0.0.1:9/x.txt"], ("user name or password",),
                      lacks="secret"), id="url-with-a-password-is-refused-without-echoing-it"),
-    pytest.param(Row([*SHOW, "url:{url}/loop"], ("http", "infinite loop", "try later"), subprocess=True),
-                 id="url-redirect-loop"),  # urllib's reason has line breaks: all of it on the one line
+    pytest.param(Row([*SHOW, "url:{url}/loop"], ("redirects in a loop (HTTP 302", "will not help"), subprocess=True),
+                 id="url-redirect-loop"),  # urllib's reason (line breaks, "try later") is not repeated
     pytest.param(Row([*SHOW, "url:{url}/garbage/g.txt"], ("BadStatusLine", "HELLO THERE); check the address"),
                      subprocess=True), id="url-not-http"),
     pytest.param(Row([*SHOW, "url:{url}/text/a\nb.txt"], ("control characters", "check the address"),
@@ -485,6 +494,10 @@ ROWS = [
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("ftp:// address", "http:// or https://"),
                      env={"RNNPLAY_CORPUS_MIRROR": "ftp://127.0.0.1:9/corpora"}), id="mirror-ftp-scheme"),
     pytest.param(Row([*SHOW, "url:data://x/t.txt"], ("not an http(s) address",)), id="url-data-scheme"),
+    pytest.param(Row([*FETCH, "tinyshakespeare"], ("RNNPLAY_CORPUS_MIRROR=", "/sub has none of tinyshakespeare.txt, "
+                                                   "input.txt (HTTP 404 for each); put one there"),
+                     env={"RNNPLAY_CORPUS_MIRROR": "{url}/sub"}, subprocess=True),
+                 id="mirror-url-lacks-the-file"),  # said "{url}/sub/input.txt was not found": the last name tried
     pytest.param(Row([*FETCH, "tinyshakespeare"], ("took longer than 2 s",),
                      env={"RNNPLAY_CORPUS_MIRROR": "{url}/slow", "RNNPLAY_DOWNLOAD_TIMEOUT": "2"}, subprocess=True),
                  id="mirror-url-trickles"),
@@ -557,6 +570,17 @@ def test_train_a_card_from_a_local_copy_without_the_network(sandbox: Sandbox, wh
     out = sandbox.run(["train", "tinyshakespeare", *TINY, "--out", "m.npz"], timeout=120, env=env)
     assert out.code == 0, out.stderr[-2000:]
     assert (sandbox.root / CACHE / "corpora" / "tinyshakespeare" / "tinyshakespeare.txt").is_file()
+
+
+def test_a_slow_load_off_a_terminal_says_how_far_it_has_got(sandbox: Sandbox, server: str) -> None:
+    """Off a terminal a load's bar was one line at its end, and nothing before it: a log was silent for the whole
+    first load of a large corpus (20 s to 70 s for 2.5 GB here) or a slow download. A line of how far it has got
+    comes now once $RNNPLAY_STATUS_SECONDS pass without one; the error stays the last line, and the one."""
+    out = sandbox.run([*SHOW, f"url:{server}/slow/s.txt"], timeout=30,
+                      env={"RNNPLAY_DOWNLOAD_TIMEOUT": "3", "RNNPLAY_STATUS_SECONDS": "0.5"})
+    assert_one_line_error(out, mentions=("took longer than 3 s",))
+    so_far = [line for line in out.error_lines if line.startswith("downloading s.txt: 0% ")]
+    assert so_far and all(line.endswith(" / 10.0 kB so far") for line in so_far), out.stderr
 
 
 def test_a_plugin_loader_that_raises_is_blamed_on_its_package(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -138,7 +138,8 @@ def interrupt(sandbox: Sandbox, i: int, delay: float, twice: bool, gap: float) -
     assert "Traceback" not in err, err
     step = assert_consistent(sandbox.work / out)
     if code == 130 and f"saved {out} after {STEPS} steps" not in err:
-        assert f"interrupted at step {step}: saved {out}; continue with --resume {out}" in err, err
+        hint = f"continue with --resume {out}" if step < STEPS else f"its budget (--steps {STEPS}) is spent"
+        assert f"interrupted at step {step}: saved {out}; {hint}" in err, err  # Ctrl-C in the last save: spent
     else:  # the run had finished: the signal came during its last save (0), the final losses after it (130), or
         assert code in (0, 130, -signal.SIGINT) and step == STEPS, err  # as the process was exiting
     return step

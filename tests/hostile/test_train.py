@@ -459,7 +459,8 @@ def test_ctrl_c_during_the_final_save_exits_130_with_the_run_saved(
     monkeypatch.setattr(TrainingRun, "save_or_rescue", pressed)
     out = sandbox.run_in_process([*TRAIN, "--checkpoint-every", "0", "--out", "m.npz"], capsys, monkeypatch)
     assert out.code == 130, out.stderr
-    assert "interrupted at step 2: saved m.npz; continue with --resume m.npz" in out.stderr
+    assert ("interrupted at step 2: saved m.npz; its budget (--steps 2) is spent: to train on, --resume m.npz with a "
+            "larger --steps or --epochs") in out.stderr  # not "continue with --resume m.npz", which is refused
     assert "final:" not in out.stdout
     assert load_model(sandbox.work / "m.npz").training["step"] == 2
 

@@ -30,7 +30,7 @@ from rnnplay.core.trainer import (
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.output_paths import check_room, identity, lock_outputs, same_file, saves_again
-from rnnplay.session.resume import resume_run
+from rnnplay.session.resume import continue_hint, resume_run
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
     BestCheckpoint,
@@ -332,7 +332,7 @@ class TrainingLoop:
         where = saved.path
         outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
         if event.reason == "stopped" or (event.reason == "budget" and self.interrupts.presses):  # Ctrl-C in the save
-            say(f"interrupted at step {event.step}: {outcome}; continue with --resume {where}")
+            say(f"interrupted at step {event.step}: {outcome}; {continue_hint(where, self.run_.trainer)}")
             return self.interrupts.exit_code
         if event.reason == "diverged":
             why = self.run_.divergence(event.step, "--lr", f"continue with --resume {where} and a lower --lr")

@@ -16,6 +16,7 @@ from rnnplay.core.errors import printable
 from rnnplay.core.trainer import Trainer
 from rnnplay.session.output_paths import let_go_of_all
 from rnnplay.session.past_validation import kept_past_validation
+from rnnplay.session.resume import continue_hint
 from rnnplay.session.step_watch import StepWatch
 from rnnplay.session.training_runs import Saved
 from rnnplay.ui.cli.held_signals import HeldSignals
@@ -150,7 +151,7 @@ class Interrupts:
             kept = kept_past_validation(watch, self.save_now, kept, lambda text: self._say(f"{name}: {text}"), held)
         if (held or watch.reads_only()) and kept is not None and kept[1] == self.trainer.step:  # as it is, kept
             line = (f"left {watch.doing()} behind, unfinished; interrupted at step {kept[1]}: saved {kept[0]}; "
-                    f"continue with --resume {kept[0]}")
+                    f"{continue_hint(kept[0], self.trainer)}")
         else:
             line = watch.left_behind(kept)
         self._draw_then_say()

@@ -109,12 +109,17 @@ class BracketedBar(BarColumn):
 
 
 class ProgressBar:
-    """A :class:`rnnplay.corpora.Progress` callback: ``downloading x [━━━━━━━╸━━━━]  45% 0.5 MB / 1.1 MB``."""
+    """A :class:`rnnplay.corpora.Progress` callback: ``downloading x [━━━━━━━╸━━━━]  45% 0.5 MB / 1.1 MB``.
+
+    Off a terminal the bar is a line when the load is done, and before that, once :func:`status_seconds` pass
+    without one, a line of how far it has got (``encoding big.txt: 45% 1.1 GB / 2.5 GB so far``), so a log
+    never goes silent for the minutes a large corpus's first load can take."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.console = make_console(stream if stream is not None else sys.stderr)
         self.bar = LiveBar(self.console, TextColumn("{task.description}"), BracketedBar(bar_width=BAR_WIDTH),
                            TaskProgressColumn(), TextColumn("{task.fields[amount]}"))
+        self.every, self.last_line = status_seconds(), time.monotonic()
 
     def __call__(self, label: str, done: int, total: int | None, unit: str = "B") -> None:
         finished = total is not None and done >= total
@@ -122,12 +127,18 @@ class ProgressBar:
         if not redraws(self.console):
             if finished:
                 full = ansi(self.console, RichBar(total=1.0, completed=1.0, width=BAR_WIDTH), BAR_WIDTH)
-                self.console.file.write(f"{label} [{full}] 100% {shown}\n")
-                self.console.file.flush()
+                self._line(f"{label} [{full}] 100% {shown}")
+            elif time.monotonic() - self.last_line >= self.every:
+                self._line(f"{label}: {f'{done / total:.0%} ' if total else ''}{shown} so far")
             return
         self.bar.update(label, done, total or None, amount=shown)
         if finished:
             self.bar.close()
+
+    def _line(self, line: str) -> None:
+        self.console.file.write(f"{line}\n")
+        self.console.file.flush()
+        self.last_line = time.monotonic()
 
     def __enter__(self) -> ProgressBar:
         return self
