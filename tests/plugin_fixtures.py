@@ -3,10 +3,12 @@ and rnnplay-hang loaded from there into the test's own process."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,22 +19,29 @@ import pytest
 from rnnplay.plugins.host import reset_host
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+INSTALLED: dict[tuple[str, ...], Path] = {}  # the fixture packages installed so far in this process, by names
 
 
 def pip_install_fixtures(names: list[str], work: Path) -> Path:
-    """Install the fixture packages ``names`` into ``work/site`` (no index, no build isolation) and return it.
+    """The fixture packages ``names`` pip-installed (no index, no build isolation) into ``work/site``, returned.
 
-    Each package is copied into ``work`` first, since building writes into the source tree.
+    pip runs once per set of names in a test process, into a folder of its own (the packages copied there first,
+    since building writes into the source tree); each call gets a copy of what pip wrote, byte for byte, to change
+    as it likes (added to what ``work/site`` holds already, as pip's ``--target`` adds).
     """
-    site = work / "site"
-    for name in names:
-        shutil.copytree(FIXTURES / name, work / name)
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
-         "--target", str(site), *(str(work / n) for n in names)],
-        check=True, capture_output=True,
-    )
-    return site
+    key = tuple(sorted(names))
+    if key not in INSTALLED:
+        pristine = Path(tempfile.mkdtemp(prefix="rnnplay-fixtures-"))
+        atexit.register(shutil.rmtree, pristine, ignore_errors=True)
+        for name in key:
+            shutil.copytree(FIXTURES / name, pristine / name)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--no-build-isolation",
+             "--target", str(pristine / "site"), *(str(pristine / n) for n in key)],
+            check=True, capture_output=True,
+        )
+        INSTALLED[key] = pristine / "site"
+    return Path(shutil.copytree(INSTALLED[key], work / "site", symlinks=True, dirs_exist_ok=True))
 
 
 @contextmanager

@@ -258,14 +258,8 @@ def cluster_of_two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
 
 @pytest.fixture(scope="class")
 def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
-    """The cluster the tests share that leave it as they found it (runs that end, or that it turns away)."""
-    with cluster_of_two_nodes() as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def two_nodes_to_break() -> Iterator[tuple[str, dict[str, str]]]:
-    """A cluster of its own for a test that kills one of its nodes."""
+    """The cluster the tests of the class share: runs that end, or that it turns away, then one that kills its second
+    node (the last to use it: the cluster of its own it had cost a second start of two nodes)."""
     with cluster_of_two_nodes() as cluster:
         yield cluster
 
@@ -287,9 +281,23 @@ def wait_for_line(process: subprocess.Popen, text: str) -> None:
     assert any(text in line for line in lines), f"no {text!r} from {process.args}: {''.join(lines[-5:])}"
 
 
+def raylet_of_second_node(address: str) -> int:
+    """The PID of the raylet that ``ray start --address ADDRESS`` (the fixture's second node) started."""
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else 0
+            if b"raylet/raylet" in (entry / "cmdline").read_bytes().split(b"\0")[0] and \
+                    address.encode() in (Path("/proc") / str(parent) / "cmdline").read_bytes():
+                return int(entry.name)
+        except (OSError, IndexError, ValueError):
+            continue
+    raise AssertionError(f"no raylet of a node joined to {address}")
+
+
 class TestOnOneClusterOfTwoNodes:
-    """Runs that join the cluster, or that it turns away, leave it as they found it: one cluster for the three,
-    stopped after the last (a class, so that it does not outlive them beside the local Rays of the tests after)."""
+    """Runs that join the cluster, or that it turns away, leave it as they found it; the last test kills its second
+    node: one cluster for the four, stopped after the last (a class, so that it does not outlive them beside the
+    local Rays of the tests after)."""
 
     @needs_corpus
     def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, tmp_path: Path) -> None:
@@ -350,45 +358,31 @@ class TestOnOneClusterOfTwoNodes:
             assert not (tmp_path / "m.npz").exists()
 
 
-# -- a node lost mid-run ----------------------------------------------------------------------------------------
-
-def raylet_of_second_node(address: str) -> int:
-    """The PID of the raylet that ``ray start --address ADDRESS`` (the fixture's second node) started."""
-    for entry in Path("/proc").iterdir():
+    @needs_corpus
+    def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(self, two_nodes, tmp_path: Path) -> None:
+        """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
+        run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
+        printed by the driver on stdout) is not shown."""
+        address, env = two_nodes
+        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
+                                "--workers", "2", "--ray-address", address, "--checkpoint-every", "0", "--out",
+                                "m.npz"], cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
         try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) if entry.name.isdigit() else 0
-            if b"raylet/raylet" in (entry / "cmdline").read_bytes().split(b"\0")[0] and \
-                    address.encode() in (Path("/proc") / str(parent) / "cmdline").read_bytes():
-                return int(entry.name)
-        except (OSError, IndexError, ValueError):
-            continue
-    raise AssertionError(f"no raylet of a node joined to {address}")
-
-
-@needs_corpus
-def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(two_nodes_to_break, tmp_path: Path) -> None:
-    """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
-    run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
-    printed by the driver on stdout) is not shown."""
-    address, env = two_nodes_to_break
-    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
-                            "--workers", "2", "--ray-address", address, "--checkpoint-every", "0", "--out", "m.npz"],
-                           cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        for line in run.stderr:
-            if line.startswith("step "):  # the progress line: steps have been made on both nodes
-                break
-        os.kill(raylet_of_second_node(address), signal.SIGKILL)
-        out, rest = run.communicate(timeout=TIMEOUT)
-    finally:
-        run.kill()
-    last = rest.splitlines()[-1]
-    assert run.returncode == 1 and out == "", out[:500]
-    assert last.startswith("rnnplay: error: the Ray cluster lost the node "), rest[-1000:]  # one node, by its IP
-    assert last.endswith("continue with --resume m.npz (and --workers the cluster has room for)"), last
-    assert "(raylet)" not in rest
-    step = load_model(tmp_path / "m.npz").training["step"]
-    assert step > 0 and f"the run up to step {step} is saved in m.npz" in last
+            for line in run.stderr:
+                if line.startswith("step "):  # the progress line: steps have been made on both nodes
+                    break
+            os.kill(raylet_of_second_node(address), signal.SIGKILL)
+            out, rest = run.communicate(timeout=TIMEOUT)
+        finally:
+            run.kill()
+        last = rest.splitlines()[-1]
+        assert run.returncode == 1 and out == "", out[:500]
+        assert last.startswith("rnnplay: error: the Ray cluster lost the node "), rest[-1000:]  # one node, by its IP
+        assert last.endswith("continue with --resume m.npz (and --workers the cluster has room for)"), last
+        assert "(raylet)" not in rest
+        step = load_model(tmp_path / "m.npz").training["step"]
+        assert step > 0 and f"the run up to step {step} is saved in m.npz" in last
 
 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------

@@ -16,7 +16,8 @@ import pytest
 
 from rnnplay.core import freed_memory
 
-pytestmark = pytest.mark.skipif(freed_memory._glibc() is None, reason="malloc's settings are glibc's")
+pytestmark = [pytest.mark.skipif(freed_memory._glibc() is None, reason="malloc's settings are glibc's"),
+              pytest.mark.long_file]  # run first (tests/conftest.py): one or two long tests
 
 PROBE = textwrap.dedent("""
     import json, resource, sys

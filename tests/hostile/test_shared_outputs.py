@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from child_env import python_path
 from plugin_fixtures import hang_loaded
+from waiting import wait_for
 
 from rnnplay.models.bundled import load_model
 
@@ -76,8 +77,8 @@ def test_a_sweep_keeps_off_a_trainings_files_in_its_folder(work: Sandbox, hang_s
     sweep = start(work, ["sweep", "../small.txt", "--grid", "lr=0.004", *TINY, "--cell", "stuck", "--steps", "3",
                          "--workers", "1", "--out", "."], cwd=work.work / "sw", stdin=subprocess.DEVNULL, env=held)
     try:
-        while not mark.exists():  # the sweep has its folder, and its trial waits in a step
-            assert sweep.poll() is None, sweep.communicate()
+        wait_for(lambda: mark.exists() or sweep.poll() is not None, "the sweep's trial to wait in its step", 300)
+        assert sweep.poll() is None, sweep.communicate()  # the sweep has its folder, and its trial waits in a step
         trial = work.run(["train", "small.txt", *TINY, "--steps", "3", "--out", "sw/trial-01-lr=0.004.npz"])
         assert trial.code == 0, trial.stderr
         mine = (work.work / "sw" / "trial-01-lr=0.004.npz").read_bytes()
