@@ -157,6 +157,18 @@ def test_set_takes_key_equals_value_as_sampler_does(session: Session, rec: Recor
     assert rec.messages("error") == ["length must be an integer (got '')"]
 
 
+def test_set_takes_several_key_equals_value_pairs_and_ollamas_names(session: Session, rec: Recorder) -> None:
+    """`/set length=40 temperature=0.9` was refused as "unknown setting 'length=40' (did you mean 'length'?)", and
+    Ollama's `/set parameter top_k 5` as "unknown setting 'top_k' (did you mean 'stop'?)"."""
+    session.submit("/set length=40 temperature=0.9")
+    assert session.length == 40 and session.params["temperature"] == 0.9 and not rec.messages("error")
+    session.submit("/set parameter top_k 5")
+    assert rec.messages("error") == ["sampler temperature has no parameter 'k'; top-k has it: /sampler top-k k=5"]
+    session.submit("/sampler top-k")
+    session.submit("/set parameter top_k 5")
+    assert session.params["k"] == 5 and len(rec.messages("error")) == 1
+
+
 def test_a_wrong_value_names_the_bound(session: Session, rec: Recorder) -> None:
     session.submit("/set temperature 0")
     assert rec.messages("error") == ["temperature must be in (0, 100] (got 0); "

@@ -121,10 +121,13 @@ def set_(session: SessionAPI, argline: str) -> None:
     if not words:
         session.info(_rows(session.sampler_card()))
         return
-    words = words[0].split("=", 1) if len(words) == 1 and "=" in words[0] else words  # /set length=50 too
+    if all("=" in word for word in words):  # /set length=50 too, and several: /set length=50 temperature=0.9
+        for key, value in (word.split("=", 1) for word in words):
+            session.set_value(key, value)
+        return
     if len(words) != 2:
         keys = ", ".join(session.setting_names())
-        raise RnnplayError(f"usage: /set KEY VALUE (or KEY=VALUE), e.g. /set temperature 0.7; keys: {keys}")
+        raise RnnplayError(f"usage: /set KEY VALUE (or KEY=VALUE ...), e.g. /set temperature 0.7; keys: {keys}")
     session.set_value(*words)
 
 
