@@ -331,6 +331,14 @@ def test_a_fifo_or_device_as_a_checkpoint_is_refused_not_written_beside(session:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "small.txt"]
 
 
+@pytest.mark.parametrize("line", ["/save ''", "/save '' force"])
+def test_an_empty_save_path_gets_the_usage(session: Session, rec: Recorder, line: str) -> None:
+    """/save '' said "the checkpoint path . is a folder", of a path the user never typed."""
+    session.submit(line)
+    assert rec.messages("error") == ["usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing "
+                                     "file)"]
+
+
 def test_save_force_never_turns_a_resumable_checkpoint_into_weights_only(session: Session, rec: Recorder,
                                                                         tiny_path: Path, tmp_path: Path) -> None:
     """/save own.npz force over the checkpoint it was loaded from dropped its training state: --resume failed."""

@@ -223,7 +223,7 @@ def models(session: SessionAPI, argline: str) -> None:
 
 def save(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
-    if len(words) not in (1, 2) or words[1:] not in ([], ["force"]):
+    if len(words) not in (1, 2) or words[1:] not in ([], ["force"]) or not words[0]:  # '' read as "." before
         raise RnnplayError("usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing file)")
     session.save(words[0], force=len(words) == 2)
 
@@ -301,7 +301,7 @@ An existing file is kept unless you add force."""
 
 def transcript(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
-    if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]):
+    if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]) or not words[1]:
         raise RnnplayError("usage: /transcript save PATH [force], e.g. /transcript save chat.md "
                            "(.md for Markdown, .jsonl for JSON Lines)")
     session.generation.save_transcript(words[1], force=len(words) == 3)
