@@ -127,6 +127,13 @@ def test_bad_sampler_settings_get_one_line(
          "unrecognized arguments: --hiden 5 --dropuot 0.1 (did you mean --hidden or --dropout?); "
          "see `rnnplay train --help`"),
         (["--bogus"], "unrecognized arguments: --bogus; see `rnnplay --help`"),
+        (["sampel", "--seed", "x"], "argument COMMAND: invalid choice: 'sampel' (choose from 'tui', 'repl', 'train', "
+         "'sweep', 'sample', 'score', 'corpus', 'plugins', 'neurons', 'models', 'export') (did you mean 'sample'?); "
+         "see `rnnplay --help`"),
+        ([__file__], f"argument COMMAND: invalid choice: '{__file__}' (choose from 'tui', 'repl', 'train', "
+         "'sweep', 'sample', 'score', 'corpus', 'plugins', 'neurons', 'models', 'export') "
+         f"({__file__} is a file: `rnnplay train {__file__}` "
+         "trains on it); see `rnnplay --help`"),
     ],
 )
 def test_an_unknown_flag_names_its_command_and_the_closest_flags(

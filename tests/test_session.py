@@ -157,6 +157,18 @@ def test_set_takes_key_equals_value_as_sampler_does(session: Session, rec: Recor
     assert rec.messages("error") == ["length must be an integer (got '')"]
 
 
+def test_set_takes_several_key_equals_value_pairs_and_ollamas_names(session: Session, rec: Recorder) -> None:
+    """`/set length=40 temperature=0.9` was refused as "unknown setting 'length=40' (did you mean 'length'?)", and
+    Ollama's `/set parameter top_k 5` as "unknown setting 'top_k' (did you mean 'stop'?)"."""
+    session.submit("/set length=40 temperature=0.9")
+    assert session.length == 40 and session.params["temperature"] == 0.9 and not rec.messages("error")
+    session.submit("/set parameter top_k 5")
+    assert rec.messages("error") == ["sampler temperature has no parameter 'k'; top-k has it: /sampler top-k k=5"]
+    session.submit("/sampler top-k")
+    session.submit("/set parameter top_k 5")
+    assert session.params["k"] == 5 and len(rec.messages("error")) == 1
+
+
 def test_a_wrong_value_names_the_bound(session: Session, rec: Recorder) -> None:
     session.submit("/set temperature 0")
     assert rec.messages("error") == ["temperature must be in (0, 100] (got 0); "
@@ -317,6 +329,14 @@ def test_a_fifo_or_device_as_a_checkpoint_is_refused_not_written_beside(session:
     session.submit(line.format(path=tmp_path / "pipe", corpus=write_corpus(tmp_path)))
     assert any("pipe is not a regular file" in m for m in rec.messages("error")), rec.messages("error")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "small.txt"]
+
+
+@pytest.mark.parametrize("line", ["/save ''", "/save '' force"])
+def test_an_empty_save_path_gets_the_usage(session: Session, rec: Recorder, line: str) -> None:
+    """/save '' said "the checkpoint path . is a folder", of a path the user never typed."""
+    session.submit(line)
+    assert rec.messages("error") == ["usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing "
+                                     "file)"]
 
 
 def test_save_force_never_turns_a_resumable_checkpoint_into_weights_only(session: Session, rec: Recorder,

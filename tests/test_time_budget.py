@@ -9,6 +9,7 @@ and a real run's, whose plugin cell (rnnplay-hang's ``slower``, pip-installed) s
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,19 @@ def test_a_first_step_is_foretold_from_the_probe() -> None:
     assert budget.steps_until(60.0) == pytest.approx(60.0 - 15.0 - 12.8 - 21.807)  # below 38: no step begins
     budget.stepped(40.0, warm=False)  # a first step made all the same (a resumed budget's check came first, say)
     assert budget.step_seconds() == pytest.approx(2 * BATCH * 1e-3)  # the next is foretold warm
+
+
+@pytest.mark.parametrize("whole", [WHOLE, 1_001])  # a validation over its share of the budget, one within it
+def test_a_run_that_made_no_step_is_told_the_least_budget_that_holds_one(whole: int) -> None:
+    budget = TimeBudget(whole, BATCH, saves=True)
+    assert budget.least_seconds() is None  # the start-up spent the budget: nothing was timed
+    assert budget.no_step_note(2.0, 2.5) == ("no training step fitted in the --time budget of 2 s: the start-up took "
+                                             "all of it (2.5 s); give a longer --time")
+    budget.probed(8_193, [2 * 8_193e-3, 8_193e-3], spent=3.0)  # 3 s before the first step, its probe included
+    least = budget.least_seconds()
+    assert least is not None and budget.steps_until(least) == pytest.approx(3.0)  # a step begins in any more
+    note = budget.no_step_note(2.0, 3.0)
+    assert "3.0 s went before the first step" in note and f"give --time {math.ceil(least)} or more" in note, note
 
 
 @pytest.mark.parametrize(("spent", "chars", "why"), [

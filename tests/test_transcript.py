@@ -116,12 +116,14 @@ def test_a_transcript_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_
     ("save {tmp}", "is a folder"),
     ("load chat.md", "usage: /transcript save PATH [force]"),
     ("save chat.md now", "usage: /transcript save PATH [force]"),
+    ("save {tmp}/talks/chat.txt", "e.g. /transcript save {tmp}/talks/chat.md"),  # was "save chat.md": another folder
+    ("save ''", "usage: /transcript save PATH [force]"),  # was "'.' is a folder", of a path never typed
 ])
 def test_bad_transcript_commands_get_one_line(session: Session, tmp_path: Path, args: str, expected: str) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     session.submit("To be")
     session.submit(f"/transcript {args.format(tmp=tmp_path)}")
-    assert expected in errors(session)[-1] and "\n" not in errors(session)[-1]
+    assert expected.format(tmp=tmp_path) in errors(session)[-1] and "\n" not in errors(session)[-1]
 
 
 def test_a_transcript_into_a_new_folder_makes_the_folder_as_save_does(session: Session, tmp_path: Path) -> None:

@@ -121,10 +121,13 @@ def set_(session: SessionAPI, argline: str) -> None:
     if not words:
         session.info(_rows(session.sampler_card()))
         return
-    words = words[0].split("=", 1) if len(words) == 1 and "=" in words[0] else words  # /set length=50 too
+    if all("=" in word for word in words):  # /set length=50 too, and several: /set length=50 temperature=0.9
+        for key, value in (word.split("=", 1) for word in words):
+            session.set_value(key, value)
+        return
     if len(words) != 2:
         keys = ", ".join(session.setting_names())
-        raise RnnplayError(f"usage: /set KEY VALUE (or KEY=VALUE), e.g. /set temperature 0.7; keys: {keys}")
+        raise RnnplayError(f"usage: /set KEY VALUE (or KEY=VALUE ...), e.g. /set temperature 0.7; keys: {keys}")
     session.set_value(*words)
 
 
@@ -220,7 +223,7 @@ def models(session: SessionAPI, argline: str) -> None:
 
 def save(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
-    if len(words) not in (1, 2) or words[1:] not in ([], ["force"]):
+    if len(words) not in (1, 2) or words[1:] not in ([], ["force"]) or not words[0]:  # '' read as "." before
         raise RnnplayError("usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing file)")
     session.save(words[0], force=len(words) == 2)
 
@@ -298,7 +301,7 @@ An existing file is kept unless you add force."""
 
 def transcript(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
-    if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]):
+    if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]) or not words[1]:
         raise RnnplayError("usage: /transcript save PATH [force], e.g. /transcript save chat.md "
                            "(.md for Markdown, .jsonl for JSON Lines)")
     session.generation.save_transcript(words[1], force=len(words) == 3)

@@ -18,6 +18,7 @@ Nothing here reads a clock: the trainer hands in what it measured, so the reckon
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
@@ -176,3 +177,23 @@ class TimeBudget:
                     "a loss that means anything")
         shown = f"; the validation loss shown is step {val_steps[-1]:,}'s" if val_steps else ""
         return f"no final validation: {what}{shown}; give a longer --time for one"
+
+    def least_seconds(self) -> float | None:
+        """The least budget foreseen to hold one step in a run that made none: what it spent before its first (when
+        the probe was read), a step, the final validation's reserve and the save after it (None when nothing was
+        timed to foretell a step: the start-up spent the budget)."""
+        if self.per_char is None:
+            return None
+        need, whole = self.measured_at + self.step_seconds() + self.save_seconds(), self.whole * self.per_char_now()
+        return need + whole if whole <= VALIDATION_SHARE * (need + whole) else need / (1 - VALIDATION_SHARE)
+
+    def no_step_note(self, seconds: float, spent: float) -> str:
+        """Why a run under a ``seconds`` budget made no step (``spent`` seconds of it at its end), and what budget
+        would hold one."""
+        budget = f"no training step fitted in the --time budget of {seconds:g} s"
+        least = self.least_seconds()
+        if least is None:
+            return f"{budget}: the start-up took all of it ({spent:.1f} s); give a longer --time"
+        return (f"{budget}: {self.measured_at:.1f} s went before the first step (the start-up included), and a first "
+                f"step, with the final validation and the save, is foreseen to take {least - self.measured_at:.1f} s "
+                f"more; give --time {math.ceil(least)} or more")

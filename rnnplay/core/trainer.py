@@ -322,18 +322,18 @@ class Trainer:
                             self._eta(steps_done - 1, first_done), self.budget_fraction())
             if c.sample_every and self.step % c.sample_every == 0:
                 yield SampleEvent(self.step, self.sample())
-        yield from self._finish(last_loss)
+        yield from self._finish(last_loss, steps_done > 0)
 
-    def _finish(self, last_loss: float) -> Iterator[Event]:
-        """The final validation (when the budget ran out and this step has none yet), then the FinishedEvent.
-
-        A stopped or diverged run ends at once, with the last validation loss it has; a stop asked during the final
-        validation (or while its event is handled) ends the run as stopped too, never as one that ran its budget.
-        """
+    def _finish(self, last_loss: float, stepped: bool) -> Iterator[Event]:
+        """The final validation (when the budget ran out after a step of this run's with none yet), then the
+        FinishedEvent. A stopped or diverged run ends at once, with the last validation loss it has; a stop asked
+        during the final validation (or while its event is handled) ends the run as stopped, never as one that ran
+        its budget."""
         reason = "diverged" if self.bad_steps >= MAX_BAD_STEPS else "stopped" if self._stop.is_set() else "budget"
         h, self.ran_out = self.history, reason == "budget"  # all that is left: the final validation, the save
         val_loss, val_step = (h.val_losses[-1], h.val_steps[-1]) if h.val_losses else (None, None)
-        if reason == "budget" and self.val_ids is not None and (not h.val_steps or h.val_steps[-1] != self.step):
+        due = reason == "budget" and stepped and self.val_ids is not None  # no step made: nothing new to score
+        if due and (not h.val_steps or h.val_steps[-1] != self.step):
             yield (last := self._validate_last())
             if isinstance(last, ValidationEvent):
                 val_loss, val_step = last.val_loss, self.step

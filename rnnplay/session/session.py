@@ -52,7 +52,7 @@ from rnnplay.session.training_runs import trained_text
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")
-SETTING_ALIASES = {"num_predict": "length", "max_tokens": "length"}  # names people know from Ollama and friends
+SETTING_ALIASES = {"num_predict": "length", "max_tokens": "length", "top_k": "k", "top_p": "p"}  # Ollama's names
 MAX_LENGTH = 100_000
 
 

@@ -199,7 +199,7 @@ def save_transcript(path: Path, conversation: Conversation, force: bool = False)
     render = FORMATS.get(path.suffix.lower())
     if render is None:
         raise RnnplayError(f"{path.name}: name a .md (Markdown) or .jsonl (JSON Lines) file, "
-                           f"e.g. /transcript save {path.stem or 'chat'}.md")
+                           f"e.g. /transcript save {path.with_name((path.stem or 'chat') + '.md')}")
     if os.path.exists(path) and not force:
         raise RnnplayError(f"{path} exists: /transcript save {path} force replaces it, or choose another name")
     check_output_path(path, "the transcript", example="chat.md")  # a file in the way, no rights, a name too long

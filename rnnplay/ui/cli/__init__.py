@@ -14,6 +14,8 @@ import argparse
 import contextlib
 import difflib
 import importlib
+import os
+import re
 import signal
 import sys
 from typing import NoReturn
@@ -71,7 +73,20 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, with a usage mistake as one line (argparse prints the whole usage block first)."""
 
     def error(self, message: str) -> NoReturn:
+        message += command_hint(message)
         self.exit(2, f"rnnplay: error: {shortened(printable(message))}; see `{self.prog} --help`\n")
+
+
+def command_hint(message: str) -> str:
+    """What a first word that is no command most likely meant: the command spelt most like it (``sampel``), or for
+    a file's name (``rnnplay notes.txt``), training on it."""
+    found = re.match(r"argument COMMAND: invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    if found is None:
+        return ""
+    word, names = found[1], re.findall(r"'([^']*)'", found[2])
+    if guess := difflib.get_close_matches(word, names, n=1):
+        return f" (did you mean '{guess[0]}'?)"
+    return f" ({word} is a file: `rnnplay train {word}` trains on it)" if os.path.isfile(word) else ""
 
 
 # Every subcommand in `rnnplay --help`'s order, with its line there. Its parser and its code are in cmd_NAME.py,

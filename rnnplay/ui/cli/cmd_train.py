@@ -328,6 +328,11 @@ class TrainingLoop:
             raise RnnplayError(f"{err}{kept}: free some space or fix the folder, then train again") from None
 
     def finish(self, event: FinishedEvent) -> int:
+        seconds = self.run_.trainer.config.seconds
+        if event.reason == "budget" and event.step == self.start_step and seconds is not None:  # nothing to keep
+            kept = f"{self.out} is as it was" if self.saved_step is not None or self.out.exists() else "nothing saved"
+            note = self.run_.trainer.timing.no_step_note(seconds, event.seconds)
+            raise RnnplayError(f"{note}; {kept}")
         saved, self.interrupts.done = self.final_save(), True  # a Ctrl-C from now on says nothing (Interrupts)
         where = saved.path
         outcome = f"{saved.problem}; the run went to {where} instead" if saved.problem else f"saved {where}"
