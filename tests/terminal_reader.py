@@ -34,6 +34,10 @@ class TerminalReader:
         """Everything read so far, from chunk ``since`` on."""
         return b"".join(self.chunks[since:])
 
+    def ended(self) -> bool:
+        """Whether the reading has ended by itself: every process closed the terminal's other end (EIO)."""
+        return not self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop reading (and wait until the thread has): the master may be closed now."""
         self._stopping.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -487,23 +488,56 @@ def test_a_paste_of_three_lines_as_the_app_starts_is_one_seed(when: str, tmp_pat
     assert text.count("## Turn ") == 2 and "```text\nline one\nline two\nline three\n```" in text, text
 
 
-def test_a_model_that_does_not_load_leaves_the_shell_without_the_paste_markers(tmp_path: Path) -> None:
-    """The terminal is asked for the paste markers as the model starts to load; if it never loads, they are asked
-    off again before the one-line error, or the shell would get each paste between markers."""
+def run_on_a_terminal(args: list[str], home: Path) -> tuple[int, bytes]:
+    """``python ARGS`` in a pseudo-terminal of its own, without rnnplay's settings: its exit code and what the
+    terminal was sent."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
-    env.update({"HOME": str(tmp_path), "TERM": "xterm-256color"})
+    env.update({"HOME": str(home), "TERM": "xterm-256color"})
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "tui", str(tmp_path / "nowhere.npz")], stdin=slave,
-                            stdout=slave, stderr=slave, env=env, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, *args], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
     os.close(slave)
     reader = TerminalReader(master)
     try:
-        assert proc.wait(60) == 1
-        shown = wait_for(lambda: reader.shown() if b"nowhere.npz" in reader.shown() else None, "the error", 60)
+        code = proc.wait(60)
+        wait_for(reader.ended, "the terminal read to its end", 60)
     finally:
         if proc.poll() is None:
             proc.kill()
         reader.stop()
         os.close(master)
-    on, off = shown.rfind(b"\x1b[?2004h"), shown.rfind(b"\x1b[?2004l")
-    assert -1 < on < off < shown.index(b"nowhere.npz") and b"Traceback" not in shown, shown
+    return code, reader.shown()
+
+
+def markers_asked_off(shown: bytes) -> bool:
+    """Whether the last thing asked of the terminal's bracketed paste was off (after an on)."""
+    return -1 < shown.rfind(b"\x1b[?2004h") < shown.rfind(b"\x1b[?2004l")
+
+
+def test_a_model_that_does_not_load_leaves_the_shell_without_the_paste_markers(tmp_path: Path) -> None:
+    """The terminal is asked for the paste markers as the model starts to load; if it never loads, they are asked
+    off again before the one-line error, or the shell would get each paste between markers."""
+    code, shown = run_on_a_terminal(["-m", "rnnplay", "tui", str(tmp_path / "nowhere.npz")], tmp_path)
+    assert code == 1 and b"nowhere.npz" in shown and b"Traceback" not in shown, shown
+    assert markers_asked_off(shown[: shown.index(b"nowhere.npz")]), shown
+
+
+# The app started as `rnnplay tui MODEL` is, SIGTERM coming between the model's load and Textual's start (where the
+# app makes its key decoder lenient): the last instants before Textual takes the terminal.
+SIGNAL_AS_TEXTUAL_STARTS = """
+import os, signal, sys
+from rnnplay.ui.tui import terminal
+terminal.lenient_keys = lambda: os.kill(os.getpid(), signal.SIGTERM)
+sys.argv = ["rnnplay", "tui", sys.argv[1]]
+from rnnplay.ui.cli import run
+run()
+"""
+
+
+def test_a_signal_as_the_model_has_loaded_leaves_the_shell_without_the_paste_markers(tmp_path: Path,
+                                                                                     tiny_path: Path) -> None:
+    """SIGTERM or SIGHUP after the model had loaded and before Textual took the terminal left the markers on: the
+    shell got each paste between ESC[200~ and ESC[201~. Every way out of the start asks them off now."""
+    code, shown = run_on_a_terminal(["-c", SIGNAL_AS_TEXTUAL_STARTS, str(tiny_path)], tmp_path)
+    assert code == 128 + signal.SIGTERM and b"rnnplay: stopped by SIGTERM" in shown, shown
+    assert markers_asked_off(shown) and b"Traceback" not in shown, shown

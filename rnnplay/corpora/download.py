@@ -32,6 +32,7 @@ from rnnplay.core.atomic_write import as_plainly_opened
 from rnnplay.core.errors import RnnplayError, flat, has_control, printable
 from rnnplay.corpora.base import Progress, cache_advice, no_progress
 from rnnplay.corpora.text import is_regular, user_path
+from rnnplay.env_values import seconds_from_env
 
 MIRROR_ENV = "RNNPLAY_CORPUS_MIRROR"
 MAX_DOWNLOAD_ENV = "RNNPLAY_MAX_DOWNLOAD"
@@ -99,20 +100,6 @@ def size_from_env(name: str, default: int) -> int:
         return default
     if (value := parse_size(raw)) is None:
         raise RnnplayError(f"{name}={raw[:40]} is not a size; {SIZE_HINT}, e.g. {name}=2G")
-    return value
-
-
-def seconds_from_env(name: str, default: float) -> float:
-    """A positive number of seconds from $name, or ``default`` when unset."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < float("inf"):
-        raise RnnplayError(f"{name}={raw} is not a number of seconds; give one such as {name}={default:g}, or unset it")
     return value
 
 

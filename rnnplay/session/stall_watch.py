@@ -22,7 +22,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from rnnplay.corpora.download import seconds_from_env
+from rnnplay.env_values import seconds_from_env
 from rnnplay.session.events import Chunk, Event, Working
 
 STALL_SECONDS = 1.5  # quiet time before a turn shows that it is still at work (a test may shorten it)

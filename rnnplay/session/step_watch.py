@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rnnplay.corpora.download import seconds_from_env
+from rnnplay.env_values import seconds_from_env
 from rnnplay.plugins.host import get_host
 from rnnplay.session.stall_watch import SLOW_NOT_STUCK, Watcher
 

@@ -21,27 +21,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rnnplay.ui.tui.terminal import keys_kept_while_starting, lenient_keys, require_terminal, stdout_on_the_terminal
+    from rnnplay.ui.tui.terminal import (
+        keys_kept_while_starting,
+        lenient_keys,
+        paste_markers_off_on_error,
+        require_terminal,
+        stdout_on_the_terminal,
+    )
 
     require_stdin("tui")
     require_terminal()
-    with keys_kept_while_starting() as typed:  # a seed typed as Textual and the model load runs once the app starts
-        from rnnplay.session.session import Session
-        from rnnplay.session.stall_watch import stop_grace
-        from rnnplay.ui.leave_signals import exit_code, leave_now
-        from rnnplay.ui.tui import RnnplayApp
+    with paste_markers_off_on_error():  # asked for while the model loads; off unless the app takes the terminal
+        with keys_kept_while_starting() as typed:  # a seed typed as Textual and the model load runs once it starts
+            from rnnplay.session.session import Session
+            from rnnplay.session.stall_watch import stop_grace
+            from rnnplay.ui.leave_signals import exit_code, leave_now
+            from rnnplay.ui.tui import RnnplayApp
 
-        stop_grace()  # $RNNPLAY_STOP_GRACE_SECONDS checked before the model loads
-        session = Session.open(args.model)
-        session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
-        app = RnnplayApp(session)
-    app.typed_ahead = bytes(typed)
-    lenient_keys()
-    try:
-        with stdout_on_the_terminal():  # Textual takes the window's size from stdout
-            app.run()
-    finally:
-        kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
+            stop_grace()  # $RNNPLAY_STOP_GRACE_SECONDS checked before the model loads
+            session = Session.open(args.model)
+            session.generation.recovery.follow()  # the conversation kept in its recovery file as it goes
+            app = RnnplayApp(session)
+        app.typed_ahead = bytes(typed)
+        lenient_keys()
+        try:
+            with stdout_on_the_terminal():  # Textual takes the window's size from stdout
+                app.run()
+        finally:
+            kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
     stuck = app.stuck_lines(stop_grace())  # a plugin's sampler or command that never checks for a stop
     if stuck:
         app.farewell.append(f"{session.at_work.does_not_stop()}; left without it")

@@ -30,7 +30,7 @@ from rnnplay.core.work import Progress as FractionDone
 from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.base import Progress as BytesDone
 from rnnplay.corpora.base import no_progress
-from rnnplay.corpora.download import seconds_from_env
+from rnnplay.env_values import seconds_from_env
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText, duration
 

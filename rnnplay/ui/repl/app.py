@@ -133,7 +133,8 @@ class Repl(TerminalOutput):
         self.left_by: int | None = None  # the signal (SIGTERM, SIGHUP) that ended the loop
         self.training_lines = TrainingLines()  # which of a training's progress events are printed
         self.stop_asked: float | None = None  # when Ctrl+C (or a signal) told the running turn to stop
-        self.give_up = False  # Ctrl+C again, once that turn had not stopped for stop_grace()
+        self.grace = stop_grace()  # read once: given_up() asks it at each poll of a turn
+        self.give_up = False  # Ctrl+C again, once that turn had not stopped for the grace
         self.said_stuck = False
         self.behind = False  # run() left a turn or a training step that never returned
         self.errors = 0  # error lines shown so far
@@ -298,16 +299,16 @@ class Repl(TerminalOutput):
 
     def stop_turn(self) -> None:
         """Ctrl+C during a turn: stop it; pressed again once the turn has ignored that for the stop grace, give up."""
-        if self.stop_asked is not None and time.monotonic() - self.stop_asked >= stop_grace():
+        if self.stop_asked is not None and time.monotonic() - self.stop_asked >= self.grace:
             self.give_up = True
         self.stop_asked = self.stop_asked or time.monotonic()
         self.session.cancel()
 
     def given_up(self) -> bool:
-        """Whether to stop waiting for a turn that was told to stop ``stop_grace()`` ago and has not (said once)."""
+        """Whether to stop waiting for a turn told to stop the grace (``stop_grace()``) ago that has not (said once)."""
         if self.left_by is not None and self.stop_asked is None:
             self.stop_asked = time.monotonic()  # SIGTERM, SIGHUP: the turn was cancelled with it
-        if self.stop_asked is None or time.monotonic() - self.stop_asked < stop_grace():
+        if self.stop_asked is None or time.monotonic() - self.stop_asked < self.grace:
             return False
         if not self.said_stuck:
             self.said_stuck = True

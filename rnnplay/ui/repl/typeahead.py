@@ -22,7 +22,7 @@ from prompt_toolkit.input.typeahead import store_typeahead
 from prompt_toolkit.input.vt100_parser import Vt100Parser
 from prompt_toolkit.key_binding import KeyPress
 
-from rnnplay.corpora.download import seconds_from_env
+from rnnplay.env_values import seconds_from_env
 
 CTRL_C = "\x03"
 PASTE_END_MARK = "\x1b[201~"  # bracketed paste's end

@@ -116,7 +116,7 @@ def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
     model loads comes between its markers, one paste, and lines typed blind stay lines, each run with its Enter.
     What was typed before (:func:`typed_before`) comes first. The modes are given back after the block, before
     Textual takes the terminal (it gives back at its end the modes it found); the paste markers stay asked for the
-    app, unless the block ends on an error (the model did not load, Ctrl-C): then the shell gets them off again."""
+    app: :func:`paste_markers_off_on_error` asks them off when it never starts."""
     typed = bytearray()
     try:
         saved = termios.tcgetattr(fd) if termios is not None else None
@@ -135,12 +135,22 @@ def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
         typed += typed_before(pending(fd))
         yield typed
         typed += pending(fd)
-    except BaseException:
-        ask_terminal(PASTE_MARKERS_OFF)
-        raise
     finally:
         with contextlib.suppress(termios.error, OSError):
             termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+@contextlib.contextmanager
+def paste_markers_off_on_error() -> Iterator[None]:
+    """Around the app's start, from :func:`keys_kept_while_starting` until Textual has the terminal (as it leaves, it
+    asks the paste markers off itself): a block that ends on an error (the model did not load; Ctrl-C, SIGTERM or
+    SIGHUP, up to the instant Textual takes the terminal) asks them off, or the shell gets each paste between
+    markers."""
+    try:
+        yield
+    except BaseException:
+        ask_terminal(PASTE_MARKERS_OFF)
+        raise
 
 
 def ask_terminal(sequence: bytes) -> None:
