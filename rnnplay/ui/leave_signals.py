@@ -105,11 +105,15 @@ class Farewell:
         self._lock = threading.Lock()
         self._done: set[str] = set()
         self._lost = False
+        self._stderr = stderr_file()  # where the lines must go to be said (not os.devnull put there meanwhile)
 
     def say(self, lines: Iterable[str]) -> None:
         with self._lock:
             new = [line for line in list(lines) if line not in self._done]
             self._done.update(new)
+            # a write that failed meanwhile (the terminal gone) points stderr at os.devnull (ui/cli/streams.py),
+            # where the lines would go through and reach nobody
+            self._lost = self._lost or stderr_file() != self._stderr
             try:  # the process's own stderr: while the app runs, sys.stderr is Textual's, which shows nothing
                 for line in new:
                     print(f"rnnplay: {printable(line)}", file=sys.__stderr__, flush=True)
@@ -125,6 +129,15 @@ class Farewell:
         sayer.start()
         sayer.join(within)
         os._exit(code)
+
+
+def stderr_file() -> tuple[int, int, int] | None:
+    """The file the process's own stderr is open on now (device, inode, special device), or None without one."""
+    try:
+        status = os.fstat(sys.__stderr__.fileno())  # type: ignore[union-attr]
+    except (OSError, ValueError, AttributeError):
+        return None
+    return status.st_dev, status.st_ino, status.st_rdev
 
 
 @contextlib.contextmanager
