@@ -15,9 +15,10 @@ import os
 import signal
 import sys
 
-# the commands that hear `kill -INT` even where the shell started them with SIGINT ignored (`rnnplay train ... &`
-# in a script): they stop between steps and save, or cancel their trials, as Ctrl-C does
-HEAR_KILL_INT = ("train", "sweep")
+# the long-running commands that hear `kill -INT` even where the shell started them with SIGINT ignored
+# (`rnnplay train ... &` in a script): they stop as Ctrl-C stops them (a training saves between steps, a sweep cancels
+# its trials, a download removes its .part file, a long sample or score ends with 130)
+HEAR_KILL_INT = ("train", "sweep", "corpus", "score", "sample")
 # the commands that skip the interpreter's teardown once done (leave_at_once)
 LEAVE_AT_ONCE = ("train",)
 # the exit code of a command that ended by sys.exit (None: it has not, or ended otherwise: a traceback, Ctrl-C)

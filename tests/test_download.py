@@ -12,6 +12,7 @@ import hashlib
 import http.server
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import load_corpus
@@ -238,6 +240,26 @@ def test_corpus_fetch_downloads_a_url_and_again_with_force(server: str, cache: P
     assert "input.txt: already cached, 13 bytes" in corpus_fetch(address)  # a bare address is url: too
     assert f"downloaded from {address}, 1,115,394 bytes" in corpus_fetch(f"url:{address}", "--force")
     assert cached.read_bytes() == SHAKESPEARE.read_bytes()
+
+
+def test_kill_int_to_a_background_corpus_fetch_stops_it_and_leaves_nothing(server: str, cache: Path,
+                                                                            tmp_path: Path) -> None:
+    """Started with SIGINT ignored, as a shell starts ``rnnplay corpus fetch CARD &``: the signal was lost, and
+    the download went on to its end (here the deadline's error, exit 1)."""
+    env = {**child_env(RNNPLAY_CACHE_DIR=str(cache), RNNPLAY_LOAD_PLUGINS=""), "RNNPLAY_DOWNLOAD_TIMEOUT": "30"}
+    child = subprocess.Popen([sys.executable, "-m", "rnnplay", "corpus", "fetch", f"url:{server}/trickle/input.txt"],
+                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        while not list(cache.rglob("*.part")):  # the transfer has begun
+            assert child.poll() is None, child.communicate()
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert (child.returncode, err) == (130, "rnnplay: interrupted\n")
+    assert files_in(cache) == []  # its .part file removed
 
 
 def test_http_errors_are_one_line(server: str, cache: Path) -> None:

@@ -3,7 +3,8 @@
 The child runs with ``-X importtime``, which writes a line to stderr as each import ends; the signal is sent
 once the line for ``rnnplay.ui`` shows, so it lands while ``rnnplay.ui.cli`` (numpy, rich and the rest) is
 being imported. The command must end quietly with 130 and one line. ``rnnplay train`` started with SIGINT
-ignored (as a script's ``rnnplay train ... &`` is) must hear it there too, not train on and exit 0.
+ignored (as a script's ``rnnplay train ... &`` is) must hear it there too, not train on and exit 0, and so must
+the other long-running commands (a long sample, a large file's score or ``corpus show``).
 Both entry points run: ``python -m rnnplay``, and the console script as pip writes it from pyproject.toml.
 """
 
@@ -70,3 +71,14 @@ def test_kill_int_to_a_background_train_is_heard_while_it_imports(kind: str, sma
                                               preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert (done.returncode, lines) == (130, ["rnnplay: interrupted\n"]), done.stderr
     assert not (tmp_path / "m.npz").exists()  # the run had not begun: nothing to save
+
+
+@pytest.mark.parametrize("words", [["sample", "--length", "50"], ["score", "--file", "small.txt"],
+                                   ["corpus", "show", "small.txt"]], ids=lambda words: words[0])
+def test_kill_int_to_a_background_command_is_heard(words: list[str], small_file: Path) -> None:
+    """Started with SIGINT ignored: only train and sweep put Ctrl-C back, so these ran to their end and exited 0
+    (a ``corpus fetch`` ran its whole download: tests/test_download.py)."""
+    done, lines = interrupted_while_importing([*entry("module"), *words], small_file.parent,
+                                              preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert (done.returncode, lines) == (130, ["rnnplay: interrupted\n"]), done.stderr
+    assert done.stdout == ""

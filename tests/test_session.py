@@ -564,16 +564,29 @@ def test_a_model_saved_by_a_bare_name_loads_by_it(session: Session, rec: Recorde
 
 
 def test_save_never_replaces_a_file_unless_asked(session: Session, rec: Recorder, tmp_path: Path) -> None:
-    notes = tmp_path / "notes.txt"
+    notes = tmp_path / "notes.npz"  # no checkpoint, though it is named like one
     notes.write_text("mine")
     session.submit(f"/save {notes}")
     assert rec.messages("error")[-1] == f"{notes} exists: /save {notes} force replaces it, or /save " \
-                                        f"{tmp_path / 'notes-2.txt'} keeps both"
+                                        f"{tmp_path / 'notes-2.npz'} keeps both"
     session.submit(f"/save {notes} force")
     assert "not an rnnplay checkpoint" in rec.messages("error")[-1] and notes.read_text() == "mine"
     session.submit(f"/save {tmp_path / 'model.npz'}")
     session.submit(f"/save {tmp_path / 'model.npz'} force")
     assert len(rec.messages("error")) == 2 and rec.messages("info")[-1] == f"saved {tmp_path / 'model.npz'}"
+
+
+@pytest.mark.parametrize(("name", "meant"), [("out1.txt", "out1"), ("notes.md", "notes"), ("lr0.003", "lr0.003")])
+def test_save_refuses_a_name_that_is_no_checkpoints(session: Session, rec: Recorder, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, name: str, meant: str) -> None:
+    """/save out1.txt wrote a checkpoint (a zip file) named out1.txt, where the conversation was likely meant."""
+    monkeypatch.chdir(tmp_path)
+    session.submit(f"/save {name}")
+    assert rec.messages("error") == [f"{name}: a checkpoint is a .npz file, e.g. /save {meant}.npz "
+                                     f"(/transcript save {meant}.md saves the conversation)"]
+    assert list(tmp_path.iterdir()) == []
+    session.submit(f"/save {meant}.NPZ")  # the suffix in capitals is the same suffix
+    assert rec.messages("info")[-1] == f"saved {meant}.NPZ"
 
 
 @pytest.mark.parametrize(("options", "expected"), [

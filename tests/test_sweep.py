@@ -151,7 +151,8 @@ def test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished(corpus: Path, 
 
 def test_a_trial_whose_worker_is_killed_runs_again_and_finishes(corpus: Path, tmp_path: Path) -> None:
     """SIGKILL to a trial's Ray worker mid-run: the trial failed ("its Ray worker failed: WorkerCrashedError ..."),
-    with the steps it had made. Now Ray runs it again from its start, once, and it finishes."""
+    with the steps it had made. Now Ray runs it again from its start, once, and it finishes; its line and its
+    record say it was run twice (its time is the second run's)."""
     proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "seed=1,2", *TINY, "--batch", "4", "--steps",
                                     "3000", "--workers", "2", "--json", "--out", str(tmp_path / "out")),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
@@ -167,6 +168,10 @@ def test_a_trial_whose_worker_is_killed_runs_again_and_finishes(corpus: Path, tm
     assert proc.returncode == 0, stderr
     trials = json.loads(stdout)["trials"]
     assert [(t["status"], t["step"]) for t in trials] == [("finished", 3000)] * 2, stderr
+    # its line gave the second run's time alone ("finished ... in 1 s"), as if the killed run had never been
+    assert sorted(t["runs"] for t in trials) == [1, 2], stderr
+    again = [line for line in stderr.splitlines() if line.endswith("(its second run: the first one's worker died)")]
+    assert len(again) == 1 and again[0].startswith(f"trial {max(trials, key=lambda t: t['runs'])['trial']} "), stderr
 
 
 def test_ctrl_c_says_how_far_each_running_trial_had_got(corpus: Path, tmp_path: Path) -> None:

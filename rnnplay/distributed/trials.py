@@ -8,7 +8,8 @@ A sweep's trials are such jobs (:mod:`rnnplay.session.sweep` says what one does)
   in order as places free up;
 * a job reports its progress by calling its ``report(row)`` argument, which sends ``row`` to a
   :class:`Board`, an actor of no CPU, without waiting for an answer; the driver reads the board's rows
-  between two waits (every ``poll`` seconds) and hands them on as a :class:`Progress`;
+  between two waits (every ``poll`` seconds) and hands them on as a :class:`Progress`; the board also counts
+  each trial's runs, so an Outcome says whether it was run again;
 * a job that raises ends as a failed :class:`Outcome` with one line saying why, and the others go on;
 * when the driver stops iterating (Ctrl-C, or anything else that ends :meth:`TrialRunner.run`), every
   task still running is cancelled (its worker is ended) and no waiting one starts.
@@ -41,6 +42,7 @@ class Outcome:
     status: str
     value: Any = None
     error: str = ""
+    runs: int = 1  # 2 when its first worker died and Ray ran it again from its start
 
 
 @dataclass
@@ -55,9 +57,16 @@ class Board:
 
     def __init__(self) -> None:
         self.rows: dict[int, dict[str, Any]] = {}
+        self.runs: dict[int, int] = {}  # how many times each trial has started
 
     def report(self, index: int, row: dict[str, Any]) -> None:
         self.rows[index] = row
+
+    def start(self, index: int) -> None:
+        self.runs[index] = self.runs.get(index, 0) + 1
+
+    def runs_of(self, index: int) -> int:
+        return self.runs.get(index, 1)
 
     def snapshot(self) -> dict[int, dict[str, Any]]:
         return dict(self.rows)
@@ -71,6 +80,10 @@ class Reporter:
 
     def __call__(self, row: dict[str, Any]) -> None:
         self.board.report.remote(self.index, row)
+
+    def start(self) -> None:
+        """Count a run of the trial (sent before its rows, so the board has it before the trial can end)."""
+        self.board.start.remote(self.index)
 
 
 def one_line(err: BaseException) -> str:
@@ -102,6 +115,7 @@ def run_job(job: Job, report: Reporter, *args: Any) -> tuple[str, Any]:
     arguments, so Ray hands the job the objects behind any references among them (a corpus put once)."""
     threads.start("1")
     parallel_step.WORKERS = parallel_step.THREADS_PER_CORE
+    report.start()
     try:
         return FINISHED, job(*args, report=report)
     except Exception as err:  # any error of one trial is that trial's alone
@@ -142,6 +156,7 @@ class TrialRunner:
         exceptions = self.ray.exceptions
         try:
             status, value = self.ray.get(ref)
+            runs = self.ray.get(self.board.runs_of.remote(index))
         except exceptions.TaskCancelledError:
             return Outcome(index, CANCELLED)
         except exceptions.RayError as err:  # its worker died (killed, out of memory), or Ray lost it
@@ -149,5 +164,6 @@ class TrialRunner:
                 err, exceptions.WorkerCrashedError | exceptions.NodeDiedError) else ""
             return Outcome(index, FAILED, error=f"its Ray worker failed{again}: {one_line(underneath(err))}; "
                                                 f"{logs_hint()}")
-        return Outcome(index, status, value) if status == FINISHED else Outcome(index, status, error=value)
+        return Outcome(index, status, value, runs=runs) if status == FINISHED else \
+            Outcome(index, status, error=value, runs=runs)
 

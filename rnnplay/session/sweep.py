@@ -83,9 +83,10 @@ class TrialResult:
     best_val_loss: float | None = None  # the lowest validation loss so far (what a cancelled trial had reached)
     chars_per_sec: float | None = None
     fraction: float | None = None  # how much of the budget is spent
-    seconds: float | None = None
+    seconds: float | None = None  # the training's own time, of its last run when it was run again (runs)
     error: str = ""
     checkpoint: Path | None = None
+    runs: int = 1  # 2 when its first worker died and Ray ran it again from its start
 
     def rank(self) -> tuple[Any, ...]:
         """The sort key: status (ORDER), then validation loss (none last), training loss, grid order."""
@@ -98,8 +99,8 @@ class TrialResult:
                 "status": self.status, "step": self.step, "train_loss": _finite(self.loss),
                 "val_loss": _finite(self.val_loss), "best_val_loss": _finite(self.best_val_loss),
                 "chars_per_sec": _finite(self.chars_per_sec),
-                "seconds": self.seconds, "checkpoint": str(self.checkpoint) if self.checkpoint else None,
-                "error": self.error or None}
+                "seconds": self.seconds, "runs": self.runs,
+                "checkpoint": str(self.checkpoint) if self.checkpoint else None, "error": self.error or None}
 
 
 def _finite(x: float | None) -> float | None:
@@ -305,6 +306,7 @@ class Sweep:
         """Record how a trial ended; a finished one's checkpoint is written first (a Ctrl-C during the write
         leaves the trial cancelled, never pointing at a file that is not there)."""
         result = self.results[outcome.index]
+        result.runs = outcome.runs
         if outcome.status == FINISHED:
             row = outcome.value
             self._take(result, row)

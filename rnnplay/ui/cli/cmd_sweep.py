@@ -150,7 +150,8 @@ def ended_line(result: TrialResult) -> str:
         return f"{what} cancelled at step {result.step}: {best}"
     val = f"validation loss {result.val_loss:.4f}" if result.val_loss is not None else "no validation loss"
     took = f" in {duration(result.seconds)}" if result.seconds is not None else ""
-    return f"{what} {result.status}: {val} at step {result.step}{took}"
+    again = " (its second run: the first one's worker died)" if result.runs > 1 else ""
+    return f"{what} {result.status}: {val} at step {result.step}{took}{again}"
 
 
 def settings_text(result: TrialResult) -> str:
