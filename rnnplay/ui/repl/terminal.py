@@ -127,8 +127,8 @@ def typed_ahead_kept(fd: int | None, keep: Callable[[bytes], object]) -> Iterato
     """While the block runs, SIGTSTP (Ctrl+Z) first hands what the terminal ``fd`` holds typed ahead to ``keep``,
     then stops the process. During a turn the terminal keeps those keys for the prompt (NOFLSH), and while the REPL
     was stopped the shell read them as its own commands (a seed ``rm *`` ran). ``keep`` runs in a signal handler:
-    it must only store them. Once the block is over the keys are no longer taken, so whoever hands them on does it
-    after the block (a Ctrl+Z then would find them already handed). Main thread, ``fd`` a terminal: else nothing."""
+    it must only store them, and they are handed on after the block (taken once they were handed on, they would be
+    lost). Main thread, ``fd`` a terminal: else nothing."""
     if fd is None or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTSTP"):
         yield
         return
@@ -147,8 +147,11 @@ def typed_ahead_kept(fd: int | None, keep: Callable[[bytes], object]) -> Iterato
 
 
 def typed_ahead(fd: int) -> bytes:
-    """What the terminal ``fd`` holds typed and not yet read, an unfinished line too, taken off it."""
+    """What the terminal ``fd`` holds typed and not yet read, an unfinished line too, taken off it; nothing when this
+    process is in the background (``bg``), where setting the mode or reading would stop it a second time."""
     try:
+        if os.tcgetpgrp(fd) != os.getpgrp():
+            return b""
         mode = termios.tcgetattr(fd)
     except (termios.error, OSError):
         return b""
