@@ -242,6 +242,21 @@ def test_a_quoted_block_is_one_multi_line_seed_and_one_history_entry(running: Ru
     assert load_history(running.history)[-1] == '"""\nTo be,\nor not"""'
 
 
+def test_ctrl_d_at_the_end_of_an_open_block_ends_it(running: Running) -> None:
+    """Ctrl+D in a block opened with three quotes did nothing and said nothing (prompt-toolkit's delete-char, with
+    nothing after the cursor); as end of input ends a here-document, it ends the block, which then runs."""
+    running.type("/set length 5\r")
+    running.until(lambda: "length = 5 chars" in running.text())
+    running.type('"""\rTo be,\ror not\x04')  # as if `"""` closed it there
+    running.until(lambda: len(running.session.turns) == 1 and running.prompt_up())
+    assert running.session.turns[-1].seed == "To be,\nor not"
+    running.type('"""\rthat is\r\x04')  # on a line of its own: the line's end is the seed's
+    running.until(lambda: len(running.session.turns) == 2 and running.prompt_up())
+    assert running.session.turns[-1].seed == "that is\n"
+    running.leave()
+    assert load_history(running.history)[-2:] == ['"""\nTo be,\nor not"""', '"""\nthat is\n"""']
+
+
 def test_ctrl_c_drops_a_half_typed_line_and_up_brings_it_back(running: Running) -> None:
     running.type("ROMEO: a long seed typed by hand")
     running.type("\x03")

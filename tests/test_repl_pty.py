@@ -12,10 +12,12 @@ bytes) keeps no trace of it once the text goes on.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import termios
@@ -280,6 +282,40 @@ def test_a_turn_stopped_and_brought_back_sets_its_terminal_mode_again(env: dict[
         wait_for(lambda: termios.tcgetattr(child.child_fd)[3] == streaming[3], "the streaming mode again", TIMEOUT)
         stop_the_turn(child)
         run_line(child, "/show", b"vocab ")
+
+
+def typed_ahead(pid: int) -> int:
+    """The bytes of whole lines process ``pid``'s terminal holds typed and not yet read (FIONREAD on its end)."""
+    slave = os.open(os.readlink(f"/proc/{pid}/fd/0"), os.O_RDWR | os.O_NOCTTY)
+    try:
+        return struct.unpack("i", fcntl.ioctl(slave, termios.FIONREAD, b"\0" * 4))[0]
+    finally:
+        os.close(slave)
+
+
+def catches_sigtstp(pid: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for SIGTSTP (the REPL's, set again once Ctrl+Z is over)."""
+    caught = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("SigCgt"))
+    return bool(int(caught.split()[1], 16) >> (signal.SIGTSTP - 1) & 1)
+
+
+def test_lines_typed_ahead_are_not_left_to_the_shell_when_a_turn_is_stopped(env: dict[str, str]) -> None:
+    """Lines typed during a turn, then Ctrl+Z: the terminal held them for the prompt (NOFLSH), so the shell read them
+    as its commands while the REPL was stopped (`JULIET:`: command not found; a seed `rm *` would have run). The
+    REPL now takes them off the terminal as it stops, and its next prompt runs them. (The stop itself is dropped by
+    the kernel in this orphaned process group: the REPL goes on, as after `fg`.) Every step waits for what shows it
+    happened: the line in the terminal, then gone from it with the handler back, then on the screen."""
+    with repl(env) as child:
+        long_turn(child)
+        child.send("JULIET:\r")
+        wait_for(lambda: typed_ahead(child.pid) > 0, "the line typed ahead", TIMEOUT)
+        child.kill(signal.SIGTSTP)
+        wait_for(lambda: typed_ahead(child.pid) == 0 and catches_sigtstp(child.pid), "the line taken", TIMEOUT)
+        child.sendintr()
+        child.expect_exact(STOPPED)
+        child.expect_exact(PROMPT + b" JULIET:")  # the prompt drawn with the line kept (it may never be drawn empty)
+        child.expect(re.compile(rb"JULIET:[^\x1b]{200}"))  # run: its turn streams (Ctrl+C before that is a key)
+        stop_the_turn(child)
 
 
 def setsid_repl(env: dict[str, str]) -> AbstractContextManager[tuple[subprocess.Popen[bytes], int, TerminalReader]]:

@@ -44,10 +44,8 @@ from functools import singledispatchmethod
 from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import History
 from prompt_toolkit.input import DummyInput
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from rich.text import Text
 
 from rnnplay.core.errors import RnnplayError
@@ -82,7 +80,7 @@ from rnnplay.ui.event_text import EventText
 from rnnplay.ui.leave_signals import LeaveSignal, exit_code, hung_up, ignore_leave_signals, on_leave_signals
 from rnnplay.ui.repl.input import (
     SlashCompleter,
-    block_open,
+    block_keys,
     bound_undo,
     default_history,
     piped_entry,
@@ -91,12 +89,12 @@ from rnnplay.ui.repl.input import (
 )
 from rnnplay.ui.repl.layout import compare_layout
 from rnnplay.ui.repl.output import TerminalOutput
-from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, mark_pastes, osc52, pastes_marked
+from rnnplay.ui.repl.terminal import ctrl_c_calls, keys_not_echoed, mark_pastes, osc52, pastes_marked, typed_ahead_kept
 from rnnplay.ui.repl.training_lines import TrainingLines, progress
 from rnnplay.ui.repl.typeahead import TurnKeys, paste_end_seconds
 
 KEYS = ("  Tab completes a /command · ↑ ↓ earlier lines · Ctrl+C stops a generation\n"
-        '  """ opens a multi-line seed, """ closes it · Ctrl+D or /quit leaves')  # each line fits 80 columns
+        '  """ opens a multi-line seed, """ or Ctrl+D ends it · Ctrl+D or /quit leaves')  # each line fits 80 columns
 
 
 class Repl(TerminalOutput):
@@ -120,7 +118,8 @@ class Repl(TerminalOutput):
         self.prompt_text, continuation = prompts(getattr(out, "encoding", None))
         prompt: PromptSession[str] = PromptSession(
             history=history or default_history(session.warn), completer=SlashCompleter(session), output=output,
-            complete_while_typing=True, input=DummyInput() if self.piped else input, key_bindings=self._key_bindings(),
+            complete_while_typing=True, input=DummyInput() if self.piped else input,
+            key_bindings=block_keys(lambda: self.prompt.default_buffer),
             prompt_continuation=continuation, enable_suspend=True,  # Ctrl+Z at the prompt: the shell's job control
         )
         prompt.default_buffer.on_text_changed += bound_undo
@@ -143,15 +142,6 @@ class Repl(TerminalOutput):
         self.owner: threading.Thread | None = None  # the thread that runs the prompt loop
         session.keys_help = KEYS
         session.subscribe(self.render)
-
-    def _key_bindings(self) -> KeyBindings:
-        bindings = KeyBindings()
-
-        @bindings.add("enter", filter=Condition(lambda: block_open(self.prompt.default_buffer.text)))
-        def _next_line(event: KeyPressEvent) -> None:
-            event.current_buffer.insert_text("\n")
-
-        return bindings
 
     def in_foreground(self) -> bool:
         me = threading.current_thread()
@@ -286,12 +276,13 @@ class Repl(TerminalOutput):
         self.turn, self.stop_asked, self.give_up, self.said_stuck = worker, None, False, False
         keys = TurnKeys(self.input_fd(), self.prompt.input)  # read here on a terminal not controlled (setsid)
         try:
-            with keys_not_echoed(self.input_fd(), keys.own), ctrl_c_calls(self.stop_turn):
-                try:
-                    mark_pastes(self.paste_output)
-                    worker.start()
-                    while not keys.wait(done, self.stop_turn) and not self.given_up():
-                        pass
+            with keys_not_echoed(self.input_fd(), keys.own):
+                try:  # Ctrl+Z takes the keys typed ahead until they are handed on: none is left for the shell
+                    with typed_ahead_kept(self.input_fd(), keys.take), ctrl_c_calls(self.stop_turn):
+                        mark_pastes(self.paste_output)
+                        worker.start()
+                        while not keys.wait(done, self.stop_turn) and not self.given_up():
+                            pass
                 finally:
                     keys.keep(self.paste_end)  # in the turn's mode: a paste's rest neither echoed nor held for a line
         finally:

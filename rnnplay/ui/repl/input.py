@@ -17,7 +17,9 @@ from pathlib import Path
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.plugins.slash import command_table, complete_line
@@ -132,6 +134,23 @@ def block_open(text: str) -> bool:
     """True while the input is a block that opened with three double quotes and has not closed yet."""
     body = text.lstrip()
     return body.startswith(QUOTES) and not body[len(QUOTES) :].rstrip().endswith(QUOTES)
+
+
+def block_keys(buffer: Callable[[], Buffer]) -> KeyBindings:
+    """The keys of an open block in the prompt's ``buffer()``: Enter a new line, and Ctrl+D at its end (where it
+    deleted nothing and said nothing) its closing quotes and Enter, as end of input ends a shell's here-document."""
+    bindings = KeyBindings()
+
+    @bindings.add("enter", filter=Condition(lambda: block_open(buffer().text)))
+    def _next_line(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @bindings.add("c-d", filter=Condition(lambda: block_open(buffer().text) and buffer().document.is_cursor_at_the_end))
+    def _close_block(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text(QUOTES)  # as if typed, then Enter: the seed is the same
+        event.current_buffer.validate_and_handle()
+
+    return bindings
 
 
 def unquote_block(line: str) -> str:

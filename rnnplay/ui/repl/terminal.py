@@ -33,7 +33,8 @@ def keys_not_echoed(fd: int | None, own_keys: bool = False) -> Iterator[None]:
     (NOFLSH). Ctrl+\\ sends nothing, as at the prompt (prompt-toolkit's raw mode): its
     SIGQUIT ended the REPL at once, and a training running in it was lost. Stopped
     (Ctrl+Z) and brought back (``fg``), the turn sets that mode again, as the shell
-    put back its own meanwhile. Not a terminal: nothing changes. ``own_keys``: the REPL reads
+    put back its own meanwhile (what was typed ahead is taken off the terminal as it stops:
+    :func:`typed_ahead_kept`). Not a terminal: nothing changes. ``own_keys``: the REPL reads
     the keys itself (:mod:`rnnplay.ui.repl.typeahead`), so no key is a signal or edits a line.
     """
     try:
@@ -119,6 +120,55 @@ def mode_kept_on_continue(fd: int, mode: list) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGCONT, previous)
+
+
+@contextlib.contextmanager
+def typed_ahead_kept(fd: int | None, keep: Callable[[bytes], object]) -> Iterator[None]:
+    """While the block runs, SIGTSTP (Ctrl+Z) first hands what the terminal ``fd`` holds typed ahead to ``keep``,
+    then stops the process. During a turn the terminal keeps those keys for the prompt (NOFLSH), and while the REPL
+    was stopped the shell read them as its own commands (a seed ``rm *`` ran). ``keep`` runs in a signal handler:
+    it must only store them, and they are handed on after the block (taken once they were handed on, they would be
+    lost). Main thread, ``fd`` a terminal: else nothing."""
+    if fd is None or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTSTP"):
+        yield
+        return
+
+    def stop(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        keep(typed_ahead(fd))
+        os.kill(os.getpid(), signal.SIGTSTP)  # stopped here until `fg`
+        signal.signal(signal.SIGTSTP, stop)
+
+    previous = signal.signal(signal.SIGTSTP, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTSTP, previous)
+
+
+def typed_ahead(fd: int) -> bytes:
+    """What the terminal ``fd`` holds typed and not yet read, an unfinished line too, taken off it; nothing when this
+    process is in the background (``bg``), where setting the mode or reading would stop it a second time."""
+    try:
+        if os.tcgetpgrp(fd) != os.getpgrp():
+            return b""
+        mode = termios.tcgetattr(fd)
+    except (termios.error, OSError):
+        return b""
+    each_key = [*mode[:6], list(mode[6])]
+    each_key[3] &= ~termios.ICANON  # a line's start is read too
+    each_key[6][termios.VMIN], each_key[6][termios.VTIME] = 0, 0  # a read returns what there is, or nothing
+    taken: list[bytes] = []
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, each_key)
+        while chunk := os.read(fd, 4096):
+            taken.append(chunk)
+    except (termios.error, OSError):
+        pass
+    finally:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, mode)
+    return b"".join(taken)
 
 
 @contextlib.contextmanager

@@ -6,7 +6,8 @@ and the shell then reads the same terminal as the REPL). So while a turn streams
 terminal's signal keys and line editing are off (:func:`rnnplay.ui.repl.terminal.keys_not_echoed`
 with ``own_keys``) and the REPL reads the keys itself: Ctrl+C stops the turn, as the signal
 does on a controlling terminal, and every other key is handed to the next prompt, as the
-terminal's own type-ahead would be.
+terminal's own type-ahead would be. On a terminal the REPL controls, the keys the terminal holds for the prompt
+are taken off it as Ctrl+Z stops the REPL (:meth:`TurnKeys.take`), or the shell would read them as its commands.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class TurnKeys:
         self.keep_for = keep_for
         self.decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")  # as prompt-toolkit reads them
         self.pressed: list[KeyPress] = []
+        self.taken: list[bytes] = []
         self.parser = Vt100Parser(self.pressed.append)
 
     @property
@@ -92,6 +94,11 @@ class TurnKeys:
                 self.parser.feed(text)
         return bool(data)
 
+    def take(self, typed: bytes) -> None:
+        """Keys the terminal held for the prompt, taken off it as the REPL stops (Ctrl+Z), for :meth:`keep` to hand
+        on. Called in a signal handler, so it only stores them: parsing here could re-enter the parser's own feed."""
+        self.taken.append(typed)
+
     @property
     def pasting(self) -> bool:
         """Whether a paste has begun (bracketed paste's start mark read) and not yet ended."""
@@ -106,6 +113,8 @@ class TurnKeys:
             pass
         if self.pasting:
             self.parser.feed(PASTE_END_MARK)
+        taken, self.taken = b"".join(self.taken), []  # each newline the terminal made of an Enter (ICRNL) an Enter
+        self.parser.feed(self.decoder.decode(taken.replace(b"\n", b"\r")))
         self.parser.flush()
         if self.pressed and self.keep_for is not None:
             store_typeahead(self.keep_for, self.pressed)
