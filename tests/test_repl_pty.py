@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from child_env import child_env
+from folder_swap import replaced_by_a_file
 from on_a_terminal import (
     EMPTY_PROMPT,
     PROMPT,
@@ -234,8 +235,7 @@ def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(env: dict[str, s
     (tmp_path / "o").mkdir()
     with repl(env) as child:
         start_training(child, tmp_path, tmp_path / "o" / "m.npz")
-        (tmp_path / "o").rename(tmp_path / "gone")
-        (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
+        replaced_by_a_file(tmp_path / "o", tmp_path / "gone")  # --out cannot be written
         data = Path(env["XDG_DATA_HOME"])
         data.mkdir(exist_ok=True)
         (data / "rnnplay").write_text("a file where the data folder was")  # nor can the rescue copy

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from file_limits import small_disk
+from folder_swap import put_back, replaced_by_a_file
 from tiny_model import write_corpus
 from waiting import wait_for
 
@@ -358,8 +359,7 @@ def test_closing_says_when_a_trainings_model_could_not_be_saved_until_save_keeps
     (tmp_path / "o").mkdir()
     session.submit(f"/train {write_corpus(tmp_path)} time=600 hidden=8 layers=1 batch=4 seq=8 out={tmp_path}/o/m.npz")
     rec.wait(lambda e: isinstance(e, StepEvent))
-    (tmp_path / "o").rename(tmp_path / "gone")
-    (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
+    replaced_by_a_file(tmp_path / "o", tmp_path / "gone")  # --out cannot be written
     data_home.parent.mkdir(parents=True, exist_ok=True)
     data_home.write_text("a file where rnnplay's data folder was")  # nor can the rescue copy
     assert session.close() is False  # the training stopped, and its model is only in the session
@@ -376,11 +376,9 @@ def test_train_saves_its_checkpoint_as_it_goes(session: Session, rec: Recorder, 
     session.submit(f"/train {write_corpus(tmp_path)} {options} out={out}")
     wait_for(lambda: out.exists(), "the first periodic checkpoint")
     assert load_model(out).training["step"] % 5 == 0
-    (tmp_path / "o").rename(tmp_path / "gone")
-    (tmp_path / "o").write_text("a file where the folder was")
+    replaced_by_a_file(tmp_path / "o", tmp_path / "gone")
     rec.wait(lambda e: isinstance(e, Message) and "instead, and so will the next checkpoints" in e.text)  # rescued
-    (tmp_path / "o").unlink()
-    (tmp_path / "gone").rename(tmp_path / "o")
+    put_back(tmp_path / "o", tmp_path / "gone")
     rec.wait(lambda e: isinstance(e, Message) and e.text.startswith(f"{out} can be written again: saved step "))
     session.submit("/stop")
     rec.wait(lambda e: isinstance(e, TrainingEnded))

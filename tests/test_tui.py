@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from folder_swap import replaced_by_a_file
 from pilot_helpers import app_on, messages, slow_down, type_line, until
 from textual.widgets import ProgressBar, Static
 from tiny_model import write_corpus
@@ -167,8 +168,7 @@ async def test_ctrl_d_stays_once_when_the_training_could_not_be_saved(app: Rnnpl
         await type_line(pilot, f"/train {write_corpus(tmp_path)} steps=100000 layers=1 hidden=16 batch=8 seq=16 "
                                f"out={tmp_path / 'o' / 'm.npz'}")
         await until(pilot, lambda: bool(app.query_one(LossPlot).train))  # a first step: a model to save
-        (tmp_path / "o").rename(tmp_path / "gone")
-        (tmp_path / "o").write_text("a file where the folder was")  # --out cannot be written
+        replaced_by_a_file(tmp_path / "o", tmp_path / "gone")  # --out cannot be written
         (tmp_path / "xdg-data").mkdir(exist_ok=True)
         (tmp_path / "xdg-data" / "rnnplay").write_text("a file where the data folder was")  # nor the rescue copy
         await pilot.press("ctrl+d")
