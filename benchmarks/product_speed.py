@@ -56,13 +56,19 @@ def best_seconds(call: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def sizes_and_repeats(description: str) -> argparse.Namespace:
+    """``--hidden`` sizes and ``--repeats`` from the command line of a product benchmark, checked."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hidden", type=int, nargs="+", default=[256, 512], help="hidden sizes H (default 256 512)")
     ap.add_argument("--repeats", type=int, default=200, help="timed calls per product; the best counts (default 200)")
     args = ap.parse_args()
     if args.repeats < 1 or min(args.hidden) < 1:
         raise SystemExit("--repeats and --hidden must be at least 1")
+    return args
+
+
+def main() -> None:
+    args = sizes_and_repeats(__doc__)
     rng = np.random.default_rng(0)
     with threadpool_limits(1, user_api="blas"):
         square = rng.random((1024, 1024), dtype=np.float32)

@@ -22,10 +22,8 @@ float64 of float32 and of bf16x3.
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
-from product_speed import ROWS, best_seconds
+from product_speed import ROWS, best_seconds, sizes_and_repeats
 from threadpoolctl import threadpool_limits
 
 from rnnplay.core import products
@@ -82,12 +80,7 @@ def one_product(a: np.ndarray, w: np.ndarray, precision: str):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hidden", type=int, nargs="+", default=[256, 512], help="hidden sizes H (default 256 512)")
-    ap.add_argument("--repeats", type=int, default=200, help="timed calls per product; the best counts (default 200)")
-    args = ap.parse_args()
-    if args.repeats < 1 or min(args.hidden) < 1:
-        raise SystemExit("--repeats and --hidden must be at least 1")
+    args = sizes_and_repeats(__doc__)
     if products.kernels("float32") is None or not products.bf16_available():
         raise SystemExit("this needs both kinds of kernels (a CPU with AVX512_BF16, numba on): nothing to compare here")
     rng = np.random.default_rng(0)
