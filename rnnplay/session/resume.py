@@ -106,10 +106,10 @@ def continue_hint(path: str | os.PathLike[str], trainer: Trainer) -> str:
     it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`)."""
     if not trainer.ran_out:
         return f"continue with --resume {path}"
-    spent = spent_counts(trainer)
-    larger = "--steps or --epochs" if spent else "--time"
-    spent = spent or [f"--time {trainer.config.seconds:g}"]
-    return f"its budget ({' and '.join(spent)}) is spent: to train on, --resume {path} with a larger {larger}"
+    counts_reached = spent_counts(trainer)  # the step and epoch budgets reached; none: the time ran out
+    larger = "--steps or --epochs" if counts_reached else "--time"
+    budget_flags = counts_reached or [f"--time {trainer.config.seconds:g}"]  # what the line shows as spent
+    return f"its budget ({' and '.join(budget_flags)}) is spent: to train on, --resume {path} with a larger {larger}"
 
 
 def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer, seconds: float) -> None:
