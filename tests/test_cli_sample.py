@@ -96,8 +96,8 @@ def test_unknown_seed_characters_are_named_and_skipped_or_refused(model_path: Pa
     ("args", "message"),
     [
         (["--temperature", "0"], "temperature must be in (0, 100] (got 0); "
-         "the greedy sampler always takes the most likely character, "
-         "and at 100 every character is already about equally likely"),
+         "for the most likely character every time, use --sampler greedy; "
+         "at 100 every character is already about equally likely"),
         (["--sampler", "top-p", "--set", "p=1.5"], "p must be in (0, 1] (got 1.5)"),
         (["--sampler", "top-k", "--set", "k=0"], "k must be >= 1 (got 0)"),
         (["--sampler", "beam", "--set", "width=0"], "width must be in [1, 256] (got 0)"),

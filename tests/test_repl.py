@@ -279,8 +279,8 @@ def test_history_is_recalled_after_a_restart(tiny_path: Path, tmp_path: Path) ->
 def test_errors_are_one_line_and_ctrl_d_leaves_keeping_history(running: Running) -> None:
     running.type("/set temperature 0\r")
     running.until(lambda: "error: temperature must be in (0, 100] (got 0); "
-                          "the greedy sampler always takes the most likely character, "
-                          "and at 100 every character is already about equally likely\n" in running.text())
+                          "for the most likely character every time, type /sampler greedy; "
+                          "at 100 every character is already about equally likely\n" in running.text())
     running.leave()
     assert "/set temperature 0" in running.history.read_text()
 

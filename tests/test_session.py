@@ -173,12 +173,15 @@ def test_set_takes_several_key_equals_value_pairs_and_ollamas_names(session: Ses
 def test_a_wrong_value_names_the_bound(session: Session, rec: Recorder) -> None:
     session.submit("/set temperature 0")
     assert rec.messages("error") == ["temperature must be in (0, 100] (got 0); "
-                                     "the greedy sampler always takes the most likely character, "
-                                     "and at 100 every character is already about equally likely"]
+                                     "for the most likely character every time, type /sampler greedy; "
+                                     "at 100 every character is already about equally likely"]
     session.submit("/temp -1")
     assert rec.messages("error")[-1] == ("temperature must be in (0, 100] (got -1); "
-                                         "the greedy sampler always takes the most likely character, "
-                                         "and at 100 every character is already about equally likely")
+                                         "for the most likely character every time, type /sampler greedy; "
+                                         "at 100 every character is already about equally likely")
+    session.submit("/temp 0")  # wants greedy decoding: told what to type for it here
+    assert rec.messages("error")[-1].endswith("(got 0); for the most likely character every time, type /sampler "
+                                              "greedy; at 100 every character is already about equally likely")
     session.submit("/set length 0")
     assert "length must be >= 1" in rec.messages("error")[-1]
     assert session.params["temperature"] == 0.7

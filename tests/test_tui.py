@@ -60,8 +60,8 @@ async def test_a_wrong_value_is_one_line_naming_the_bound(app: RnnplayApp) -> No
         await type_line(pilot, "/set temperature 0")
         await until(pilot, lambda: messages(app, "error"))
         assert messages(app, "error") == ["temperature must be in (0, 100] (got 0); "
-                                          "the greedy sampler always takes the most likely character, "
-                                          "and at 100 every character is already about equally likely"]
+                                          "for the most likely character every time, type /sampler greedy; "
+                                          "at 100 every character is already about equally likely"]
 
 
 async def test_an_unknown_command_gets_a_suggestion(app: RnnplayApp) -> None:

@@ -64,7 +64,8 @@ class Param:
     budget not given). ``label``: the words errors use ('learning rate'), which also
     switches them to the settings' wording (module docstring). ``aliases``: other
     keys that reach it in ``key=value`` text (``batch`` for ``batch_size``). ``hint``: what
-    to do instead, added to a refusal of a value out of bounds.
+    to do instead, added to a refusal of a value out of bounds; with ``instead`` (a sampler's name) the hint's
+    ``{sampler}`` names that sampler as each front end chooses it (:class:`ChooseSampler`).
     """
 
     name: str
@@ -80,6 +81,7 @@ class Param:
     label: str = ""
     aliases: tuple[str, ...] = ()
     hint: str = ""
+    instead: str = ""  # the sampler the hint's {sampler} stands for ('greedy' for a temperature of 0)
     time: bool = False  # a float of seconds, typed with a unit too: 90, 90s, 10m, 1.5h (:func:`parse_seconds`)
 
     def bounds(self) -> str:
@@ -127,6 +129,8 @@ class Param:
             above = hi is not None and (value >= hi if self.max_open else value > hi)
             if below or above:
                 error = self._error(value)
+                if self.instead:
+                    raise ChooseSampler(str(error), self.hint, self.instead)
                 raise RnnplayError(f"{error}; {self.hint}") if self.hint else error
         return value
 
@@ -140,6 +144,30 @@ class Param:
         shown = shown_value(value)
         rule = " ".join(filter(None, [kind, self.bounds() if bounded else ""]))
         return RnnplayError(f"{self.name} must be {rule} (got {shown})")
+
+
+class ChooseSampler(RnnplayError):
+    """A value refused with a hint to choose another sampler (:attr:`Param.instead`). Core knows no front end, so
+    ``str()`` names it in plain words ("choose the greedy sampler"); each front end says what to type there
+    (:func:`worded`: ``type /sampler greedy`` in the app and the REPL, ``use --sampler greedy`` on the command
+    line)."""
+
+    def __init__(self, refusal: str, hint: str, sampler: str) -> None:
+        self.refusal, self.hint, self.sampler = refusal, hint, sampler
+        super().__init__(self.worded("choose the {} sampler"))
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (a Ray worker's error) with the parts it was made of
+        return type(self), (self.refusal, self.hint, self.sampler)
+
+    def worded(self, choose: str) -> str:
+        """The line, with ``choose`` ('type /sampler {}': the sampler's name goes in the braces) for the hint's
+        ``{sampler}``."""
+        return f"{self.refusal}; {self.hint.format(sampler=choose.format(self.sampler))}"
+
+
+def worded(err: RnnplayError, choose: str) -> str:
+    """``str(err)``, with a sampler it suggests named as ``choose`` ('use --sampler {}') says, if it suggests one."""
+    return err.worded(choose) if isinstance(err, ChooseSampler) else str(err)
 
 
 def shown_value(value: Any) -> str:

@@ -160,8 +160,8 @@ class TemperatureSampler(StepSampler):
     help = "sample from softmax(logits / T)"
     params = {  # noqa: RUF012 - read-only declaration
         "temperature": Param("temperature", float, 0.7, "T: below 1 is safer, above 1 wilder", min=0.0, min_open=True,
-                             max=100.0, hint="the greedy sampler always takes the most likely character, "
-                             "and at 100 every character is already about equally likely")
+                             max=100.0, instead="greedy", hint="for the most likely character every time, "
+                             "{sampler}; at 100 every character is already about equally likely")
     }
     NOISE_ROWS = 256
 

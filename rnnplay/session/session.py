@@ -33,7 +33,7 @@ import numpy as np
 from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
 from rnnplay.core.model import Model
-from rnnplay.core.params import did_you_mean, unescape
+from rnnplay.core.params import did_you_mean, unescape, worded
 from rnnplay.core.sampler import resolve_params
 from rnnplay.core.train_config import ModelSpec
 from rnnplay.core.work import Cancelled
@@ -153,7 +153,7 @@ class Session:
         except Cancelled as stopped:  # the user stopped it: news, not an error
             self.info(str(stopped))
         except RnnplayError as err:
-            self.error(str(err))
+            self.error(worded(err, "type /sampler {}"))  # a sampler a refusal suggests, as chosen here
         except MemoryError as err:  # raised where nothing could say more (a plugin's sampler, say)
             self.error(out_of_memory(err))
 

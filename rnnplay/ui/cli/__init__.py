@@ -25,6 +25,7 @@ from rnnplay.__main__ import command_word
 from rnnplay.core import threads
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
+from rnnplay.core.params import worded
 from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
 from rnnplay.ui.leave_signals import (
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         except ReaderGone:  # `rnnplay sample | head`: the reader has what it wanted
             return 0
         except RnnplayError as err:
-            print(f"rnnplay: error: {shortened(printable(str(err)))}", file=sys.stderr)
+            print(f"rnnplay: error: {shortened(printable(worded(err, 'use --sampler {}')))}", file=sys.stderr)
             return 1
         except KeyboardInterrupt as stop:
             return interrupted(stop)
