@@ -162,6 +162,33 @@ def test_same_seed_same_model_from_the_cli(small_file: Path, tmp_path: Path) -> 
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
 
 
+@pytest.mark.parametrize("flag", ["--out", "--best"])
+def test_a_checkpoint_named_with_another_suffix_is_refused_before_the_corpus_loads(tmp_path: Path, flag: str) -> None:
+    """`train --out x.txt` wrote a checkpoint (a zip file) named x.txt, where `/save x.txt` is refused; now it is
+    refused too, in one line naming the .npz to give, before anything loads (the corpus is not even there)."""
+    r = rnnplay("train", str(tmp_path / "nope.txt"), "--steps", "1", flag, "x.txt", cwd=tmp_path)
+    assert (r.returncode, r.stderr) == (1, f"rnnplay: error: x.txt: a checkpoint is a .npz file, e.g. {flag} x.npz\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_without_a_suffix_gets_npz_which_resume_init_from_and_sample_find(small_file: Path,
+                                                                                  tmp_path: Path) -> None:
+    """`train --out m` wrote a file named m where `/save m` writes m.npz: now it is m.npz too, said where it saved,
+    and `--resume m`, `--init-from m` and `rnnplay sample m` read it."""
+    r = rnnplay("train", str(small_file), *SMALL, "--steps", "5", "--out", "m", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^saved m\.npz after 5 steps in \S+$", r.stderr, re.M), r.stderr
+    assert not (tmp_path / "m").exists() and load_model(tmp_path / "m.npz").training["step"] == 5
+    r = rnnplay("train", str(small_file), "--resume", "m", "--steps", "8", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^saved m\.npz at step 8, after 3 more steps in \S+$", r.stderr, re.M), r.stderr
+    r = rnnplay("train", str(small_file), "--init-from", "m", "--steps", "2", "--out", "tuned", cwd=tmp_path)
+    assert r.returncode == 0 and (tmp_path / "tuned.npz").is_file(), r.stderr
+    r = rnnplay("sample", "m", "--length", "10", "--rng-seed", "1", cwd=tmp_path)
+    assert r.returncode == 0 and len(r.stdout) >= 10, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.npz", "tuned.npz", small_file.name])
+
+
 def test_best_keeps_the_lowest_validation_checkpoint(small_file: Path, tmp_path: Path) -> None:
     """A run whose validation loss goes up at the end: --best holds the earlier, better weights."""
     args = ["--steps", "45", "--val-every", "5", "--lr", "3e-2", "--lr-schedule", "constant", "--ema", "0",

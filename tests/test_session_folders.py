@@ -12,6 +12,7 @@ import pytest
 from test_session import Recorder
 
 from rnnplay.core import checkpoint
+from rnnplay.models.bundled import load_model
 from rnnplay.session.session import Session
 
 
@@ -44,6 +45,23 @@ def test_train_refuses_a_folder_as_best_or_out(session: Session, tmp_path: Path,
     assert rec.messages("error") == [f"{key}= path {folder} is a folder: name a file in it, "
                                      f"e.g. {folder / 'model.npz'}"]
     assert session.training is None and not (tmp_path / "runs.npz").exists()
+
+
+@pytest.mark.parametrize("key", ["best", "out"])
+def test_train_names_its_checkpoints_as_save_does(session: Session, tmp_path: Path, small_file: Path,
+                                                  key: str) -> None:
+    """/train out=notes.txt wrote a checkpoint (a zip) named notes.txt, where /save notes.txt is refused: now both
+    are refused in one line naming the .npz to give, before the corpus loads; a name with no suffix gets .npz."""
+    rec = Recorder(session)
+    session.submit(f"/train {tmp_path / 'not-yet.txt'} steps=2 {key}={tmp_path / 'notes.txt'}")
+    assert rec.messages("error") == [f"notes.txt: a checkpoint is a .npz file, e.g. {key}={tmp_path / 'notes.npz'}"]
+    assert session.training is None and not (tmp_path / "notes.txt").exists()
+    session.submit(f"/train {small_file} steps=2 hidden=8 layers=1 batch=2 seq=8 val_every=1 {key}={tmp_path / 'run'}")
+    assert session.training is not None
+    session.training.thread.join(120)
+    assert load_model(tmp_path / "run.npz").training is not None and not (tmp_path / "run").exists()
+    if key == "out":
+        assert any(f"checkpoint: {tmp_path / 'run.npz'};" in m for m in rec.messages("info")), rec.messages("info")
 
 
 @pytest.mark.parametrize("links", [True, False], ids=["hard-links", "no-hard-links"])

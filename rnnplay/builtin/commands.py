@@ -10,7 +10,6 @@ the events. Names people know from Ollama's REPL work too: /bye, /?, /show,
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import PurePath
 from typing import Any
 
 from rnnplay.core.errors import RnnplayError, printable
@@ -226,18 +225,7 @@ def save(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if len(words) not in (1, 2) or words[1:] not in ([], ["force"]) or not words[0]:  # '' read as "." before
         raise RnnplayError("usage: /save PATH [force], e.g. /save my-model.npz (force replaces an existing file)")
-    refuse_another_suffix(words[0])
     session.save(words[0], force=len(words) == 2)
-
-
-def refuse_another_suffix(path: str) -> None:
-    """``/save out1.txt`` wrote a checkpoint (a zip file) under a text file's name: a name ending in another suffix
-    than ``.npz`` is refused, with the name it likely meant, and the command that saves the conversation."""
-    target = PurePath(path)
-    if target.suffix and target.suffix.lower() != ".npz":
-        base = printable(str(target.with_suffix("") if target.suffix[1:].isalpha() else target))  # lr0.003: a number
-        raise RnnplayError(f"{printable(target.name)}: a checkpoint is a .npz file, e.g. /save {base}.npz "
-                           f"(/transcript save {base}.md saves the conversation)")
 
 
 def complete_npz(session: SessionAPI, argline: str) -> list[str]:

@@ -267,8 +267,8 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     named = None if is_path else _by_name(name, folder)
     if named is not None:
         return named
-    if not given.suffix and os.path.isfile(given.with_suffix(".npz")):  # what /save NAME wrote
-        return given.with_suffix(".npz")
+    if (saved := saved_as(name)) != given:
+        return saved
     if is_there(given):
         return given  # a folder, a dangling or looping link, a folder we may not enter: loading it says what
     if is_path:
@@ -279,6 +279,15 @@ def find_model(name: str, folder: Path | None = None) -> Path:
     if name.endswith(".npz"):
         raise RnnplayError(f"{name}: no such file, nor a model of that name in {folder}{close}{listed}")
     raise RnnplayError(f"no model {name!r}: not a file, nor a name in {folder}{close}{listed}")
+
+
+def saved_as(name: str) -> Path:
+    """The checkpoint file ``name`` means as a path: ``name`` itself, or, when that is no file and has no suffix,
+    ``name.npz`` if that is one (what ``train --out NAME`` and ``/save NAME`` wrote)."""
+    given = Path(os.path.expanduser(name))
+    if not os.path.isfile(given) and not given.suffix and os.path.isfile(given.with_suffix(".npz")):
+        return given.with_suffix(".npz")
+    return given
 
 
 def _by_name(name: str, folder: Path) -> Path | None:

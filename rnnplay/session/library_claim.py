@@ -15,7 +15,8 @@ from pathlib import Path
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import check_best, settings_named
 from rnnplay.models.library import models_dir
-from rnnplay.session.output_paths import LockHeld, OutputLock, check_room, library_target, lock_outputs, saves_again
+from rnnplay.session.checkpoint_names import library_target
+from rnnplay.session.output_paths import LockHeld, OutputLock, check_room, lock_outputs, saves_again
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun
 
 CLAIM_TRIES = 100  # names passed over, taken by other sessions meanwhile, before a claim gives up

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rnnplay.core.errors import RnnplayError, file_size_limit
 from rnnplay.folders import nearest_folder
-from rnnplay.models.library import free_path, library_path, lock_file, models_dir
+from rnnplay.models.library import lock_file
 
 if TYPE_CHECKING:
     from rnnplay.core.trainer import Trainer
@@ -90,15 +90,6 @@ def _write_test(target: Path, what: str, text: str) -> None:
     why = why_unwritable(target.parent, prefix=f".{target.name}.{os.getpid()}.")
     if why is not None:
         raise RnnplayError(f"cannot write {what} {text}: {why[0]}; {why[1]}")
-
-
-def checkpoint_name(path: str, what: str) -> Path:
-    """``path`` expanded, with ``.npz`` added when it has no suffix; a folder, a device (/dev/null) or a FIFO there
-    is refused as such (:func:`check_output_path`), not taken for a name to put ``.npz`` after."""
-    target = Path(os.path.expanduser(path))
-    if os.path.exists(target) and not os.path.isfile(target):
-        check_output_path(target, what, checkpoint=True)
-    return target if target.suffix else target.with_suffix(".npz")
 
 
 def check_room(outputs: list[tuple[Path, str, bool]], size: int) -> None:
@@ -368,31 +359,3 @@ def identity(path: Path | str) -> tuple[int, ...]:
     except OSError:
         return ()
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
-
-
-def refuse_the_corpus(target: Path, corpus: str, option: str) -> None:
-    """One line when ``target`` is the file of the run's ``corpus`` (its spec): a checkpoint never replaces the
-    text it is trained on; ``option`` (``out=``, ``--best``) is how the line suggests another name."""
-    if os.path.isfile(target) and same_file(target, os.path.expanduser(corpus.removeprefix("file:"))):
-        raise RnnplayError(f"{target} is the corpus this run reads: give the checkpoint a name of its own, e.g. "
-                           f"{option}{free_path(target.with_suffix('.npz'))}")
-
-
-def new_file(path: str, key: str, corpus: str = "") -> Path:
-    """``path`` expanded and writable, refused in one line when a file is there (a new checkpoint never
-    replaces one), said to be the run's ``corpus`` (its spec) when it is that file."""
-    target = checkpoint_name(path, f"{key}=")
-    refuse_the_corpus(target, corpus, f"{key}=")
-    if os.path.isfile(target):  # False too past a folder we may not search: the check below says so
-        default = f" (or leave out= off: a new name in {models_dir()})" if key == "out" else ""
-        raise RnnplayError(f"{target} exists and would be overwritten: {key}={free_path(target)} keeps both"
-                           f"{default}")
-    return check_output_path(target, f"{key}=", checkpoint=True)
-
-
-def library_target(corpus_name: str) -> Path:
-    """A new checkpoint's path in the model library, checked as :func:`new_file` checks ``out=``."""
-    try:
-        return check_output_path(library_path(corpus_name), "the model library", checkpoint=True)
-    except RnnplayError as err:
-        raise RnnplayError(f"{err} (or give /train out=PATH)") from None

@@ -43,10 +43,11 @@ from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.slash import find_command, parse_number, split_command
 from rnnplay.session.at_work import AtWork
+from rnnplay.session.checkpoint_names import TRANSCRIPT_INSTEAD, checkpoint_name
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
 from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
-from rnnplay.session.output_paths import check_output_path, checkpoint_name, holding
+from rnnplay.session.output_paths import check_output_path, holding
 from rnnplay.session.training_job import Runner, TrainingJob
 from rnnplay.session.training_runs import trained_text
 
@@ -259,7 +260,7 @@ class Session:
         """Save the model (with its training state while it trains); an existing file only with ``force``."""
         if self.model is None:
             raise RnnplayError("there is no model to save: /load or /train one first")
-        target = checkpoint_name(path, "the checkpoint")
+        target = checkpoint_name(path, "the checkpoint", "/save ", TRANSCRIPT_INSTEAD)
         if os.path.isfile(target) and not force:  # False past a folder we may not search: the check says so
             raise RnnplayError(f"{target} exists: /save {path} force replaces it, or /save {free_path(target)} "
                                "keeps both")

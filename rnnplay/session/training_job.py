@@ -33,9 +33,9 @@ from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
+from rnnplay.session.checkpoint_names import new_file
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.library_claim import claim_outputs
-from rnnplay.session.output_paths import new_file
 from rnnplay.session.past_validation import kept_past_validation
 from rnnplay.session.reading_watch import ReadingWatch
 from rnnplay.session.step_throttle import StepThrottle

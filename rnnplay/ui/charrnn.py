@@ -28,7 +28,9 @@ from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Event, FinishedEvent, Trainer
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.models.bundled import load_model, save_model
+from rnnplay.models.library import saved_as
 from rnnplay.plugins.host import get_host
+from rnnplay.session.checkpoint_names import checkpoint_name
 from rnnplay.session.output_paths import check_output_path, holding
 from rnnplay.session.training_runs import divergence
 
@@ -158,7 +160,8 @@ class CharRNN:
         """
         if self.model is None:
             raise RnnplayError("nothing to save yet: train the model first")
-        target = check_output_path(path, "the checkpoint", checkpoint=True)
+        target = check_output_path(checkpoint_name(path, "the checkpoint", "save('", "')"), "the checkpoint",
+                                   checkpoint=True)
         if os.path.exists(target) and not overwrite:
             raise RnnplayError(f"{target} exists: save(path, overwrite=True) replaces it, or choose another path")
         with holding(target, "path", "save"):  # never written over a running training's output
@@ -166,7 +169,7 @@ class CharRNN:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CharRNN:
-        model = load_model(path, training_state=False).model
+        model = load_model(saved_as(os.fspath(path)), training_state=False).model  # 'run': what save('run') wrote
         rnn = cls(model.vocab.size, model.hidden_size, cell=model.cell.name, num_layers=model.num_layers)
         rnn.model = model
         return rnn

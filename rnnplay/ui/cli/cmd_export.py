@@ -9,6 +9,7 @@ import sys
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model, free_path, resumable_step
+from rnnplay.session.checkpoint_names import checkpoint_name
 from rnnplay.session.output_paths import check_output_path, holding, same_file
 from rnnplay.ui.cli.progress import amount
 
@@ -46,10 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     source = find_model(args.model)  # a name is compared as the file it names
-    if same_file(source, args.out):
-        raise RnnplayError(f"{args.out} is the checkpoint being exported: writing the weights-only copy over it "
+    named = checkpoint_name(args.out, "the export", f"rnnplay export {args.model} ")  # small -> small.npz
+    if same_file(source, named):
+        raise RnnplayError(f"{named} is the checkpoint being exported: writing the weights-only copy over it "
                            "would lose its training state; give another output file")
-    out = check_output_path(args.out, "the export", checkpoint=True)  # never the corpus, a device or a folder
+    out = check_output_path(named, "the export", checkpoint=True)  # never the corpus, a device or a folder
     if os.path.isfile(out) and not args.force:  # False past a folder we may not search: the check above says so
         step = resumable_step(out)
         held = f" and holds a training run at step {step:,} that `train --resume` continues" if step is not None else ""

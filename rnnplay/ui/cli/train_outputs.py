@@ -9,20 +9,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rnnplay.core.errors import RnnplayError
-from rnnplay.session.output_paths import check_output_path, refuse_the_corpus
+from rnnplay.models.library import saved_as
+from rnnplay.session.checkpoint_names import checkpoint_name, refuse_the_corpus
+from rnnplay.session.output_paths import check_output_path
 from rnnplay.session.training_runs import BestCheckpoint, TrainingRun
 from rnnplay.ui.plot_file import check_replaceable, write_loss_plot
 
 
 def check_outputs(args: argparse.Namespace) -> tuple[Path, Path | None, Path | None]:
     """--out (by default the --resume file, or model.npz), --best and --plot: each writable, none the same file
-    as another; an existing file that is not a checkpoint (the corpus, say) is never a checkpoint path."""
-    if args.out is None:
-        args.out = args.resume or "model.npz"
-    resumed_in_place = args.out == args.resume  # the loader says it if that file is not a checkpoint
-    for path, option in ((None if resumed_in_place else args.out, "--out "), (args.best, "--best ")):
-        if path is not None:
+    as another; an existing file that is not a checkpoint (the corpus, say) is never a checkpoint path. --resume
+    NAME reads NAME.npz when that is what ``--out NAME`` wrote; --out and --best are named by the rule every
+    checkpoint is (:func:`checkpoint_name`: NAME gets .npz, another suffix is refused)."""
+    if args.resume is not None:
+        args.resume = str(saved_as(args.resume))
+    for path, option in ((args.out, "--out "), (args.best, "--best ")):  # as given: the corpus is said to be one
+        if path is not None and path != args.resume:  # the loader says it if that file is not a checkpoint
             refuse_the_corpus(Path(os.path.expanduser(path)), args.corpus, option)
+    if args.out is not None:
+        args.out = str(checkpoint_name(args.out, "--out", "--out "))
+    if args.best is not None:
+        args.best = str(checkpoint_name(args.best, "the best checkpoint", "--best "))
+    args.out = args.out or args.resume or "model.npz"
+    resumed_in_place = args.out == args.resume
     try:
         out = check_output_path(args.out, "--resume" if resumed_in_place else "--out", checkpoint=not resumed_in_place)
     except RnnplayError as err:
