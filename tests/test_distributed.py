@@ -294,6 +294,40 @@ def raylet_of_second_node(address: str) -> int:
     raise AssertionError(f"no raylet of a node joined to {address}")
 
 
+LATE_STARTS = """
+import asyncio, os, sys
+from rnnplay.distributed import trials
+from rnnplay.distributed.cluster import ray_session
+
+class LateStarts(trials.Board):
+    '''Takes the message a trial's worker sends as it starts only after the driver asked how many runs it had: an
+    order Ray allows, since it orders an actor's calls per caller only.'''
+
+    def __init__(self):
+        super().__init__()
+        self.asked, self.counted = asyncio.Event(), {}
+
+    async def start(self, index):
+        await self.asked.wait()
+        self.counted[index] = self.counted.get(index, 0) + 1
+
+    async def runs_of(self, index):
+        self.asked.set()
+        return self.counted.get(index, 1)
+
+def job(marker, report):
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)  # its worker dies: Ray runs the trial again from its start
+    return "done"
+
+trials.Board = LateStarts
+with ray_session(sys.argv[1]) as ray:
+    print(*[(o.status, o.value, o.runs) for o in trials.TrialRunner(ray, job, 1).run([(sys.argv[2],)])
+            if isinstance(o, trials.Outcome)])
+"""
+
+
 class TestOnOneClusterOfTwoNodes:
     """Runs that join the cluster, or that it turns away, leave it as they found it; the last test kills its second
     node: one cluster for the four, stopped after the last (a class, so that it does not outlive them beside the
@@ -334,6 +368,17 @@ class TestOnOneClusterOfTwoNodes:
             assert "RAY_AUTH_TOKEN" in line and "RAY_AUTH_MODE=token" in line and "Traceback" not in r.stderr
             assert not (tmp_path / "model.npz").exists()
 
+
+    def test_a_trial_run_again_is_counted_whatever_order_its_messages_arrive_in(self, two_nodes,
+                                                                                tmp_path: Path) -> None:
+        """A trial's runs were counted by the board: its worker's start went there unanswered, and the driver asked
+        for the count after the result; Ray orders an actor's calls per caller only, so the question could come first
+        ("runs": 1 for a trial run twice). Here a board takes each start only after that question: still 2."""
+        address, env = two_nodes
+        r = subprocess.run([sys.executable, "-c", LATE_STARTS, address, str(tmp_path / "died-once")], cwd=tmp_path,
+                           capture_output=True, text=True, env=env, timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "('finished', 'done', 2)\n", r.stderr
 
     def test_ctrl_c_or_sigterm_while_ray_connects_ends_the_run_at_once(self, two_nodes, tmp_path: Path) -> None:
         """Ray retries a refused connection for 20 s; the run's Ctrl-C handler only asked it to stop after a step, so

@@ -8,8 +8,11 @@ A sweep's trials are such jobs (:mod:`rnnplay.session.sweep` says what one does)
   in order as places free up;
 * a job reports its progress by calling its ``report(row)`` argument, which sends ``row`` to a
   :class:`Board`, an actor of no CPU, without waiting for an answer; the driver reads the board's rows
-  between two waits (every ``poll`` seconds) and hands them on as a :class:`Progress`; the board also counts
-  each trial's runs, so an Outcome says whether it was run again;
+  between two waits (every ``poll`` seconds) and hands them on as a :class:`Progress`;
+* a task returns, with its job's result, which run of it this was (:func:`run_number`, Ray's own count), so an
+  Outcome says whether it was run again. The count once came from the board, asked after the result; but the
+  worker's message that counted a run went to the board without an answer, and Ray orders an actor's calls per
+  caller only, so the driver's question could come first and the second run go uncounted;
 * a job that raises ends as a failed :class:`Outcome` with one line saying why, and the others go on;
 * when the driver stops iterating (Ctrl-C, or anything else that ends :meth:`TrialRunner.run`), every
   task still running is cancelled (its worker is ended) and no waiting one starts.
@@ -57,16 +60,9 @@ class Board:
 
     def __init__(self) -> None:
         self.rows: dict[int, dict[str, Any]] = {}
-        self.runs: dict[int, int] = {}  # how many times each trial has started
 
     def report(self, index: int, row: dict[str, Any]) -> None:
         self.rows[index] = row
-
-    def start(self, index: int) -> None:
-        self.runs[index] = self.runs.get(index, 0) + 1
-
-    def runs_of(self, index: int) -> int:
-        return self.runs.get(index, 1)
 
     def snapshot(self) -> dict[int, dict[str, Any]]:
         return dict(self.rows)
@@ -80,10 +76,6 @@ class Reporter:
 
     def __call__(self, row: dict[str, Any]) -> None:
         self.board.report.remote(self.index, row)
-
-    def start(self) -> None:
-        """Count a run of the trial (sent before its rows, so the board has it before the trial can end)."""
-        self.board.start.remote(self.index)
 
 
 def one_line(err: BaseException) -> str:
@@ -109,17 +101,27 @@ def underneath(err: BaseException) -> BaseException:
     return err
 
 
-def run_job(job: Job, report: Reporter, *args: Any) -> tuple[str, Any]:
+def run_job(job: Job, report: Reporter, *args: Any) -> tuple[str, Any, int]:
     """In the worker: ``job(*args, report=report)`` on one core (BLAS on one thread, the training step's threads
-    for one core); (FINISHED, its value), or (FAILED, one line) when it raises. ``args`` are the task's own
-    arguments, so Ray hands the job the objects behind any references among them (a corpus put once)."""
+    for one core); (FINISHED, its value), or (FAILED, one line) when it raises, and which run of the task this is.
+    ``args`` are the task's own arguments, so Ray hands the job the objects behind any references among them (a
+    corpus put once)."""
     threads.start("1")
     parallel_step.WORKERS = parallel_step.THREADS_PER_CORE
-    report.start()
+    runs = run_number()
     try:
-        return FINISHED, job(*args, report=report)
+        return FINISHED, job(*args, report=report), runs
     except Exception as err:  # any error of one trial is that trial's alone
-        return FAILED, one_line(err)
+        return FAILED, one_line(err), runs
+
+
+def run_number() -> int:
+    """Which run of its task this Ray worker does: 1, or 2 when Ray runs it again from its start after its first
+    worker died (Ray's attempt number, 0 the first, plus one). Ray keeps the count itself, and no public call gives
+    it (2.60): read from the worker's core, which every Ray since 2.40 has."""
+    from ray._private.worker import global_worker
+
+    return int(global_worker.core_worker.get_current_task_attempt_number()) + 1
 
 
 class TrialRunner:
@@ -155,8 +157,7 @@ class TrialRunner:
     def _outcome(self, index: int, ref: Any) -> Outcome:
         exceptions = self.ray.exceptions
         try:
-            status, value = self.ray.get(ref)
-            runs = self.ray.get(self.board.runs_of.remote(index))
+            status, value, runs = self.ray.get(ref)  # the count comes with the result: no message can overtake it
         except exceptions.TaskCancelledError:
             return Outcome(index, CANCELLED)
         except exceptions.RayError as err:  # its worker died (killed, out of memory), or Ray lost it
