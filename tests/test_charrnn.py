@@ -96,6 +96,19 @@ def test_divergence_and_bad_generate_arguments_are_one_line_errors(small_text: s
             rnn.generate(**kwargs)
 
 
+def test_save_names_its_file_as_every_checkpoint_is_named(small_text: str, tmp_path: Path) -> None:
+    """save('m.txt') wrote a checkpoint (a zip) named m.txt, and save('m') a file named m: now the rule of /save and
+    `train --out`, and load('m') reads the m.npz that save('m') wrote."""
+    from rnnplay import CharRNN
+
+    rnn = CharRNN(len(set(small_text)), hidden_size=8)
+    rnn.train(small_text, steps=2)
+    with pytest.raises(RnnplayError, match=r"^m\.txt: a checkpoint is a \.npz file, e\.g\. save\('.*/m\.npz'\)$"):
+        rnn.save(tmp_path / "m.txt")
+    assert rnn.save(tmp_path / "m") == tmp_path / "m.npz" and list(tmp_path.iterdir()) == [tmp_path / "m.npz"]
+    assert CharRNN.load(tmp_path / "m").generate("T", 5, rng_seed=1) == rnn.generate("T", 5, rng_seed=1)
+
+
 def test_save_keeps_an_existing_file_and_a_running_trainings_output(small_text: str, small_file: Path,
                                                                     tmp_path: Path) -> None:
     """save() replaced any file at its path, and wrote over the --out of a running `rnnplay train` (which then

@@ -186,7 +186,10 @@ def test_a_name_without_a_suffix_gets_npz_which_resume_init_from_and_sample_find
     assert r.returncode == 0 and (tmp_path / "tuned.npz").is_file(), r.stderr
     r = rnnplay("sample", "m", "--length", "10", "--rng-seed", "1", cwd=tmp_path)
     assert r.returncode == 0 and len(r.stdout) >= 10, r.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.npz", "tuned.npz", small_file.name])
+    r = rnnplay("export", "m", "small.txt", cwd=tmp_path)  # export names its copy by the same rule
+    assert r.stderr == "rnnplay: error: small.txt: a checkpoint is a .npz file, e.g. rnnplay export m small.npz\n"
+    assert rnnplay("export", "m", "small", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.npz", "tuned.npz", "small.npz", small_file.name])
 
 
 def test_best_keeps_the_lowest_validation_checkpoint(small_file: Path, tmp_path: Path) -> None:
