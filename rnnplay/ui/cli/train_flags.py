@@ -77,7 +77,8 @@ def flag_type(param: Param) -> Any:
 def add_output_flags(parser: argparse.ArgumentParser) -> None:
     """The flags that are no setting of the run: where it goes, what it starts from, how the corpus is read."""
     r = parser.add_argument_group("output")
-    r.add_argument("--out", help="checkpoint to write (default model.npz; with --resume, the checkpoint resumed)")
+    r.add_argument("--out", help="checkpoint to write, a .npz (NAME gets .npz; default model.npz; with --resume, "
+                                 "the checkpoint resumed)")
     r.add_argument("--best", metavar="PATH",
                    help="also keep the checkpoint with the lowest validation loss so far at PATH "
                         "(saved after each validation that beats it; a run that overfits loses nothing)")
