@@ -118,10 +118,12 @@ def run_job(job: Job, report: Reporter, *args: Any) -> tuple[str, Any, int]:
 def run_number() -> int:
     """Which run of its task this Ray worker does: 1, or 2 when Ray runs it again from its start after its first
     worker died (Ray's attempt number, 0 the first, plus one). Ray keeps the count itself, and no public call gives
-    it (2.60): read from the worker's core, which every Ray since 2.40 has."""
+    it (2.60): read from the worker's core; a Ray without that call counts every run as the first (the count only
+    words the trial's line)."""
     from ray._private.worker import global_worker
 
-    return int(global_worker.core_worker.get_current_task_attempt_number()) + 1
+    attempt = getattr(global_worker.core_worker, "get_current_task_attempt_number", None)
+    return int(attempt()) + 1 if attempt is not None else 1
 
 
 class TrialRunner:
