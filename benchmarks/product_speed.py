@@ -12,7 +12,7 @@ beside the one-thread peak (the best of square 1,024 products). Together with th
 phase shares of step_phases.py they bound how fast a step of this shape can get.
 Each row also times the product as a training step runs it (rnnplay/core/products.py):
 "packed" is float32 on W packed once (rnnplay/core/f32_kernels.py, CPUs with
-AVX-512; a step uses it for the per-step products and for those over all rows on a
+AVX-512 or AVX2; a step uses it for the per-step products and for those over all rows on a
 weight, x·W_xh and dz·W_xhᵀ), "bfloat16" is ``--precision
 bfloat16`` (CPUs with AVX512_BF16: W packed once, the left side rounded at every
 call), both still over the float32 peak.
@@ -88,7 +88,7 @@ def main() -> None:
                 print(f"{label:<34}" + "".join(f"{speed:>10.1f}{speed / peak:>11.0%}" for speed in speeds))
         missing = [names[p] for p in products.PRECISIONS if p not in kinds]
         if missing:
-            print(f"(no {' or '.join(missing)} column: this CPU lacks AVX-512 or AVX512_BF16, or numba is off)")
+            print(f"(no {' or '.join(missing)} column: this CPU lacks AVX2 and FMA or AVX512_BF16, or numba is off)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ column compares it with PyTorch in float32 as well. All runners take turns, --st
 steps each, --rounds times, so the shared machine's slow minutes fall on all of them
 alike. "% of peak" is the model's arithmetic per character (:func:`flops_per_char`) times chars/s, over this machine's
 single-precision matrix-multiply peak measured at start (:func:`sgemm_peak`: numpy's
-BLAS on every core, a large square product, best of a few). On CPUs with AVX-512 a
+BLAS on every core, a large square product, best of a few). On CPUs with AVX-512 or AVX2 a
 second figure bounds each LSTM row from above: rnnplay's own packed float32 kernel
 run on every core at once on the products of that row's step (:func:`kernel_peak`),
 faster than BLAS's square product; "ceiling" is that speed over the flops per
@@ -74,7 +74,8 @@ def sgemm_peak(n: int = 2048, repeats: int = 5) -> float:
 def kernel_peak(hidden: int) -> float | None:
     """rnnplay's packed float32 product on every usable core at once, in flops/s: the better of a chunk's per-step
     product (NARROW_CHUNK streams by W_hh, H×4H) and its product over all T·b rows on a weight (x·W_xh, T = 100).
-    None where the kernels cannot run (no AVX-512, no numba)."""
+    None where the kernels cannot run (neither AVX-512 nor AVX2 and FMA, no numba)."""
+    os.environ["RNNPLAY_JIT"] = "1"  # the kernels on, as in the rnnplay row: the "numpy only" runner leaves them off
     if products.kernels("float32") is None:
         return None
     W = np.random.default_rng(0).random((hidden, 4 * hidden), dtype=np.float32)

@@ -1,6 +1,6 @@
 """float32 per-step products on W packed once (rnnplay/core/f32_kernels.py, tile_kernels.py, through products.py).
 
-The kernels need a CPU with AVX-512; their tests skip elsewhere, where every product is numpy's.
+The kernels need a CPU with AVX-512, or AVX2 and FMA; their tests skip elsewhere, where every product is numpy's.
 No timings here: the speed is in docs/training.md (benchmarks/product_speed.py, train_throughput.py).
 """
 
@@ -18,7 +18,8 @@ from rnnplay.core.cells.base import Cell
 from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab
 
-needs_packed = pytest.mark.skipif(products.kernels("float32") is None, reason="this CPU has no AVX-512 (or no numba)")
+needs_packed = pytest.mark.skipif(products.kernels("float32") is None,
+                                  reason="this CPU has no AVX-512 or AVX2 (or no numba)")
 
 
 def packed_product(a: np.ndarray, b: np.ndarray, precision: str = "float32") -> np.ndarray:
@@ -100,7 +101,8 @@ def test_a_float32_step_packs_its_weights_and_leaves_a_chunks_own_arrays_to_blas
         np.testing.assert_array_equal(products.Operand(b[:, :40]).times(a, out[:, :40].copy()), a @ b[:, :40])
         assert products.Operand(b.astype(np.float64)).kernels is None  # float64: the gradient checks
         strided = np.empty((48, 8), dtype=np.float32).T  # an out the kernels cannot write as one block
-        np.testing.assert_array_equal(products.Operand(b).times(a, strided), a @ b)
+        numpy_strided = np.matmul(a, b, out=np.empty((48, 8), dtype=np.float32).T)  # OpenBLAS's bits for that layout
+        np.testing.assert_array_equal(products.Operand(b).times(a, strided), numpy_strided)
         elsewhere: list[object] = []
         thread = threading.Thread(target=lambda: elsewhere.append(products.Operand(b).kernels))
         thread.start()
@@ -126,3 +128,40 @@ def test_a_step_on_packed_products_has_numpys_gradients_and_repeats_bit_for_bit(
     for name, g in grads.items():
         assert np.linalg.norm(packed[1][name] - g) <= 1e-4 * np.linalg.norm(g), name
         np.testing.assert_array_equal(again[1][name], packed[1][name], err_msg=name)  # any worker count, same bits
+
+
+def test_the_float32_kernels_load_on_every_cpu_with_avx512_or_avx2_and_fma() -> None:
+    pytest.importorskip("numba")
+    from rnnplay.core.tile_kernels import cpu_features
+    features = cpu_features()
+    if not ("avx512f" in features or {"avx2", "fma"} <= features):
+        pytest.skip("this CPU has neither AVX-512 nor AVX2 with FMA")
+    assert products.kernels("float32") is not None  # not numpy's products and Python's loops over time
+
+
+@needs_packed
+def test_the_tile_fits_the_cpu_s_registers() -> None:
+    tile_shape = products.kernels("float32").tile_shape
+    assert tile_shape({"avx512f", "avx2", "fma"}) == (8, 2)  # 16 accumulators of AVX-512's 32 registers
+    assert tile_shape({"avx2", "fma", "avx"}) == (4, 1)  # 8 of AVX2's 16: 4 rows × 16 lanes in two registers each
+    with pytest.raises(ImportError):
+        tile_shape({"avx2", "avx"})  # no FMA: numpy's products
+
+
+@needs_packed
+@pytest.mark.parametrize("shape", [(8, 2), (4, 1), (3, 2), (5, 1)])  # AVX-512's, AVX2's, and two more
+def test_every_tile_shape_gives_the_same_bits_whichever_way_it_walks(shape: tuple[int, int]) -> None:
+    f32_kernels = products.kernels("float32")
+    from rnnplay.core.tile_kernels import walk
+    kernels = f32_kernels.compiled(*shape)  # alive while its plan's addresses are called
+    for M, K, N in [(1, 1, 16), (7, 37, 48), (13, 5, 80), (17, 64, 32), (9, 33, 96)]:  # tall, short; strips ± a block
+        rng = np.random.default_rng(M * K * N)
+        a, b = rng.standard_normal((M, K), dtype=np.float32), rng.standard_normal((K, N), dtype=np.float32)
+        packed = f32_kernels.pack(b)
+        reference = np.empty((M, N), dtype=np.float32)
+        f32_kernels.product(a, packed, reference)  # this CPU's own tile
+        for backwards in (False, True):
+            out = np.full((M, N), np.nan, dtype=np.float32)  # a column no tile writes stays NaN
+            walk(kernels.plan, backwards, a, packed, out)
+            np.testing.assert_array_equal(out, reference, err_msg=f"{M}x{K}x{N}, backwards={backwards}")
+    # so a run trained on an AVX-512 host goes on with the same products' bits here, and the other way round

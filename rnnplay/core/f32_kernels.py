@@ -1,4 +1,4 @@
-"""float32 products on a right-hand side packed once, for the per-time-step products of training (AVX-512 CPUs).
+"""float32 products on a right-hand side packed once, for the per-time-step products of training (AVX-512 or AVX2).
 
 At every time step a training chunk multiplies a few dozen rows by W_hh (forward) and
 by W_hhᵀ (backward): products too small for BLAS to reach its peak, because each call
@@ -13,7 +13,10 @@ sum over k in order, so it is the same whichever rows are computed with it. The
 products over all T·B rows on a weight (x·W_xh, dz·W_xhᵀ) run here too, on W packed
 once a step; those on a chunk's own array (xᵀ·dz) stay numpy's (``KINDS``, see
 :mod:`rnnplay.core.products`; docs/training.md measures both).
-Loaded only by :mod:`rnnplay.core.jit`, and only on CPUs with AVX-512 (16 float32 lanes).
+The FMA on 16 lanes is one AVX-512 instruction, or two on AVX2's 8 lanes, with the same
+rounding: the bits are the same on either. Only the tile's shape differs (:data:`TILE_SHAPES`,
+for each CPU's registers: :mod:`rnnplay.core.tile_kernels`).
+Loaded only by :mod:`rnnplay.core.jit`, and only on CPUs with AVX-512, or AVX2 and FMA.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ import numpy as np
 from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
 KINDS = frozenset({"step", "weight"})  # the products that run here (rnnplay.core.products); "batched": BLAS
+# (rows, column blocks of 16) of the main tile, by the first of the CPU's features found: 16 accumulators of AVX-512's
+# 32 registers; 8 of AVX2's 16 (each vector of 16 lanes is two of its registers), as many as its FMAs need in flight
+TILE_SHAPES = {"avx512f": (8, 2), "avx2": (4, 1)}
 
 
 def fma(r: int, c: int) -> str:
@@ -34,11 +40,25 @@ def fma(r: int, c: int) -> str:
             f"<16 x float> %acc{r}_{c})")
 
 
-if "avx512f" not in cpu_features():
-    raise ImportError("this CPU has no AVX-512")  # jit.load answers None: numpy's products
-_COMPILED = Compiled(functools.partial(loop_body, b_vector="<16 x float>", a_word="float", a_vector="<16 x float>",
-                                       step=fma),
-                     "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)")
+def tile_shape(features: set[str]) -> tuple[int, int]:
+    """The main tile's (rows, column blocks) on a CPU with ``features``; ImportError (jit.load answers None: numpy's
+    products) on one with neither AVX-512 nor AVX2 and FMA."""
+    if "avx512f" in features:
+        return TILE_SHAPES["avx512f"]
+    if {"avx2", "fma"} <= features:
+        return TILE_SHAPES["avx2"]
+    raise ImportError("this CPU has neither AVX-512 nor AVX2 with FMA")
+
+
+def compiled(rows: int, blocks: int) -> Compiled:
+    """The float32 micro-kernels of a ``rows`` × ``blocks`` tile compiled for this CPU: any shape runs on it (the
+    same bits), those of TILE_SHAPES fit its registers."""
+    return Compiled(functools.partial(loop_body, b_vector="<16 x float>", a_word="float", a_vector="<16 x float>",
+                                      step=fma),
+                    "declare <16 x float> @llvm.fma.v16f32(<16 x float>, <16 x float>, <16 x float>)", rows, blocks)
+
+
+_COMPILED = compiled(*tile_shape(cpu_features()))
 PLAN = _COMPILED.plan  # tile_kernels.walk(PLAN, backwards, prepare(A), pack(B), out), as the time loops call it
 product = _COMPILED.product  # product(prepare(A), pack(B), out): out = A·B; N a multiple of 16
 

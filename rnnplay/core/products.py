@@ -16,7 +16,7 @@ kinds, and a kernel module declares the kinds it runs (its ``KINDS``):
 And the precisions:
 
 - **float32** (the default): the ``step`` and ``weight`` products on the packed
-  kernels (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512), where BLAS would pack
+  kernels (:mod:`rnnplay.core.f32_kernels`, CPUs with AVX-512 or AVX2), where BLAS would pack
   W again at every call; the ``batched`` ones stay numpy's, since packing their
   right-hand side for one product costs what the kernels gain on it.
 - **bfloat16**: mixed precision as PyTorch's autocast does it on CPUs with

@@ -4,7 +4,7 @@ A training step multiplies the same W_hh by a new h at every time step. BLAS pac
 both operands again at each call; here B is packed once per sequence, into blocks of
 16 columns stored k by k (a :func:`pack` of the kernel module), and each call only
 walks the tiles. A micro-kernel keeps a tile of C — ``rows`` × 16·``blocks`` float32,
-in ``rows·blocks`` vector registers of 16 lanes — for the whole of k::
+in ``rows·blocks`` vectors of 16 lanes — in registers for the whole of k::
 
     for k in 0 … kk-1:                         (kk: k's count in A's words)
         b_c = B[block c][k][0:16]              one vector load per column block
@@ -15,6 +15,12 @@ in ``rows·blocks`` vector registers of 16 lanes — for the whole of k::
 ``step`` is the kernel module's (:mod:`.f32_kernels`, :mod:`.bf16_kernels`). Every
 element of C is summed over k in the same order whatever M, N or the tile it falls
 in, so a row's result does not depend on how the rows are chunked.
+
+The tile's shape is the kernel module's, for its CPU's registers (:class:`Compiled`'s
+``rows`` and ``blocks``), and its plan carries it to :func:`walk`. AVX-512 has 32
+registers of 16 float32: 8 rows × 2 blocks is 16 accumulators. AVX2 has 16 of 8 float32,
+and LLVM splits a vector of 16 lanes into two of them: 4 rows × 1 block is 8 accumulators,
+beside B's two halves and A's broadcast word (8 rows × 2 blocks would need 32 and spill).
 """
 
 from __future__ import annotations
@@ -31,10 +37,9 @@ from numba.core.typing import Signature
 from numba.extending import intrinsic
 
 SETTINGS = {"nogil": True, "error_model": "numpy"}
-ROWS, COLUMN_BLOCKS = 8, 2  # the main micro-kernel's tile: 8 rows × 2·16 columns, 16 accumulators
-TILES = ((ROWS, COLUMN_BLOCKS), (ROWS, 1), (1, COLUMN_BLOCKS), (1, 1))  # the last rows and columns
-# A plan's row (:func:`plan_row`): the micro-kernels' addresses, tall and two column blocks wide first as in TILES, …
-TALL_TWO, TALL_ONE, SHORT_TWO, SHORT_ONE, TALL, SHORT, UNIT, K_STEP, CONFIGS = range(9)  # … then :func:`plan_row`'s
+ROWS, COLUMN_BLOCKS = 8, 2  # the main micro-kernel's tile by default (AVX-512): 8 rows × 2·16 columns
+# A plan's row (:func:`plan_row`): the micro-kernels' addresses, tall and a strip wide first as in :func:`tiles`, …
+TALL_TWO, TALL_ONE, SHORT_TWO, SHORT_ONE, TALL, SHORT, UNIT, K_STEP, CONFIGS, STRIP = range(10)  # … then plan_row's
 CONFIG_BYTES = 64  # a tile configuration (amx_tiles), one for each count of rows from CONFIGS on
 MICRO_ARGUMENTS = "ptr %C, ptr %A, ptr %B, i64 %kk, i64 %lda, i64 %ldc, i64 %bstride, ptr %config"  # :func:`walk`'s
 StepIR = Callable[[int, int], list[str]]  # (rows, blocks) -> the loop body for word %k, defining %sum{r}_{c}
@@ -43,6 +48,12 @@ StepIR = Callable[[int, int], list[str]]  # (rows, blocks) -> the loop body for 
 def cpu_features() -> set[str]:
     """This CPU's features as LLVM names them (``avx512f``, ``avx512bf16``, …)."""
     return {f[1:] for f in llvm.get_host_cpu_features().flatten().split(",") if f.startswith("+")}
+
+
+def tiles(rows: int, blocks: int) -> tuple[tuple[int, int], ...]:
+    """The (rows, column blocks) of the micro-kernels of a ``rows`` × ``blocks`` tile, in a plan's order: the tile,
+    one block wide (a strip's last columns), one row high (the last rows), both."""
+    return (rows, blocks), (rows, 1), (1, blocks), (1, 1)
 
 
 def micro_kernel_ir(rows: int, blocks: int, step: StepIR) -> str:
@@ -105,12 +116,15 @@ def loop_body(rows: int, blocks: int, *, b_vector: str, a_word: str, a_vector: s
 
 
 class Compiled:
-    """Every tile of TILES compiled for this CPU from ``step``, and its ``plan`` for :func:`walk` (two rows of
-    :func:`plan_row`, the same)."""
+    """The micro-kernels of a ``rows`` × ``blocks`` tile (:func:`tiles`) compiled for this CPU from ``step``, and
+    their ``plan`` for :func:`walk` (two rows of :func:`plan_row`, the same)."""
 
-    def __init__(self, step: StepIR, declarations: str) -> None:
-        self.engine = compile_ir("\n".join([declarations, *(micro_kernel_ir(r, b, step) for r, b in TILES)]))
-        row = plan_row(addresses(self.engine, [f"micro_{r}x{b}" for r, b in TILES]), tall=ROWS, short=1)
+    def __init__(self, step: StepIR, declarations: str, rows: int = ROWS, blocks: int = COLUMN_BLOCKS) -> None:
+        shapes = tiles(rows, blocks)  # with one block the tall tile's strip is its one block: compiled once
+        source = [declarations, *(micro_kernel_ir(r, b, step) for r, b in dict.fromkeys(shapes))]
+        self.engine = compile_ir("\n".join(source))
+        row = plan_row(addresses(self.engine, [f"micro_{r}x{b}" for r, b in shapes]), tall=rows, short=1,
+                       blocks=blocks)
         self.plan = np.stack([row, row])
 
     def product(self, a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
@@ -138,19 +152,21 @@ def addresses(engine: llvm.ExecutionEngine, names: list[str]) -> list[int]:
 
 
 def plan_row(micro: list[int], *, tall: int, short: int, in_bytes: bool = False, k_step: int = 1,
-             configs: int = 0) -> np.ndarray:  # fmt: skip
-    """A row of a plan for :func:`walk`: the micro-kernels at ``micro`` (in the order of TILES: ``tall`` rows × two
-    column blocks, one block; ``short`` rows × two, one), their strides in 32-bit words (or bytes: ``in_bytes``),
-    for k a multiple of ``k_step`` words; ``configs`` the address of tile configurations of 0, 1, … ``short`` rows
-    (``CONFIG_BYTES`` each), whose last argument they take (0: none, for kernels that take none)."""
-    return np.array([*micro, tall, short, 4 if in_bytes else 1, k_step, configs], dtype=np.int64)
+             configs: int = 0, blocks: int = COLUMN_BLOCKS) -> np.ndarray:  # fmt: skip
+    """A row of a plan for :func:`walk`: the micro-kernels at ``micro`` (in the order of :func:`tiles`: ``tall`` rows
+    × a strip of ``blocks`` column blocks (1 or 2), × one block; ``short`` rows × a strip, × one), their strides in
+    32-bit words (or bytes: ``in_bytes``), for k a multiple of ``k_step`` words; ``configs`` the address of tile
+    configurations of 0, 1, … ``short`` rows (``CONFIG_BYTES`` each), whose last argument they take (0: none, for
+    kernels that take none)."""
+    return np.array([*micro, tall, short, 4 if in_bytes else 1, k_step, configs, blocks], dtype=np.int64)
 
 
 @numba.njit(cache=True, **SETTINGS)
 def walk(plan: np.ndarray, backwards: bool, a_words: np.ndarray, b_packed: np.ndarray, out: np.ndarray) -> None:
     """out = A·B, N a multiple of 16, through the micro-kernels of ``plan``'s row 0 (:func:`plan_row`), or of row 1
-    where k is not a multiple of row 0's ``k_step`` words; C's column blocks from the last to the first when
-    ``backwards``. Cached on disk: the micro-kernels, compiled in each process, come as addresses.
+    where k is not a multiple of row 0's ``k_step`` words; C's strips of column blocks from the last to the first
+    when ``backwards``. Cached on disk: the micro-kernels, compiled in each process, come as addresses, with their
+    tile's rows and strip width (numba's cache is keyed on the CPU as well: another CPU's is not loaded).
 
     The column blocks are the outer loop, so a block of B stays in cache while every row tile uses it.
     A B larger than the core's cache, met again at the next call (W_hh at every time step), is
@@ -165,10 +181,11 @@ def walk(plan: np.ndarray, backwards: bool, a_words: np.ndarray, b_packed: np.nd
     lda, ldc, bstride = scale * kk, scale * N, scale * 16 * kk  # a row of A, of C; a block of 16 columns of B
     a0, b0, c0 = np.int64(a_words.ctypes.data), np.int64(b_packed.ctypes.data), np.int64(out.ctypes.data)
     full = p[CONFIGS] + CONFIG_BYTES * short
-    strips = -(-N // (16 * COLUMN_BLOCKS))  # of COLUMN_BLOCKS blocks of 16 columns, the last one maybe narrower
+    width = 16 * p[STRIP]
+    strips = -(-N // width)  # of p[STRIP] blocks of 16 columns (1 or 2), the last one maybe a block narrower
     for q in range(strips):
-        j = 16 * COLUMN_BLOCKS * (strips - 1 - q if backwards else q)
-        two = j + 16 * COLUMN_BLOCKS <= N
+        j = width * (strips - 1 - q if backwards else q)
+        two = j + width <= N
         pb = b0 + 64 * kk * (j // 16)
         i = 0
         while i < M:
@@ -202,8 +219,8 @@ def check_product(prepare: Callable[[np.ndarray], np.ndarray], pack: Callable[[n
                   product: Callable[[np.ndarray, np.ndarray, np.ndarray], None], tolerance: float, what: str,
                   rows: int = ROWS + 1, depth: int = 5) -> None:  # fmt: skip
     """A kernel module's warm-up: compile its loops on a small product (``rows`` × ``depth`` by ``depth`` × 48:
-    every kind of tile by default), and compare it with numpy's float32 product; ``RuntimeError`` (the module does
-    not load) when it disagrees."""
+    every kind of tile of ``rows`` - 1 rows or fewer), and compare it with numpy's float32 product; ``RuntimeError``
+    (the module does not load) when it disagrees."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((rows, depth), dtype=np.float32)
     b = rng.standard_normal((depth, 48), dtype=np.float32)
