@@ -603,6 +603,33 @@ def test_a_text_read_into_memory_instead_of_the_cache_is_weighed_as_held_whole(t
             assert done.returncode == 1 and len(errors) == 1 and "RNNPLAY_CACHE_DIR" in errors[0], done.stderr
 
 
+@pytest.mark.parametrize("as_folder", [False, True], ids=["file", "dir"])
+def test_a_text_past_u_ffff_is_weighed_at_four_bytes_a_character(tmp_path: Path, as_folder: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text read whole was weighed at four times its file's size, measured on ASCII; but one character past U+FFFF
+    (an emoji) makes Python's str take four bytes every character, and the text peaked at 6.3 times its size. The
+    weight now follows the widest character and the characters, counted in a pass over the text before it is read:
+    an emoji at the end of 1.8 MB of text is refused where the same text alone (its widest character in the BMP) is
+    read into memory."""
+    (tmp_path / "cg" / "x").mkdir(parents=True)
+    (tmp_path / "cg" / "self.cgroup").write_text("0::/x\n")
+    (tmp_path / "cg" / "x" / "memory.max").write_text("40000000\n")  # a quarter: 10 MB
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("RNNPLAY_CGROUP_ROOT", str(tmp_path / "cg"))
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "afile"))
+    monkeypatch.setattr(file_corpus_module, "ID_FILE_BYTES", 0)
+    bmp = TEXT * (1_800_000 // len(TEXT.encode()))  # held: 3 bytes a byte and 2 a character, 8.6 MB
+    for name, text, fits in (("bmp", bmp, True), ("emoji", bmp[:-1] + "\U0001F600", False)):  # 4 a character: 12 MB
+        (tmp_path / name).mkdir()
+        path = write(tmp_path / name / "t.txt", text)
+        spec = f"dir:{path.parent}" if as_folder else str(path)
+        if fits:
+            assert "read into memory instead" in load_corpus(spec).notes[0]
+        else:
+            with pytest.raises(RnnplayError, match="RNNPLAY_CACHE_DIR"):
+                load_corpus(spec)
+
+
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "cache"))
     corpus = load_corpus(str(write(tmp_path / "t.txt", TEXT)))
