@@ -22,7 +22,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import StepEvent
 from rnnplay.core.vocab import Vocab
-from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
+from rnnplay.corpora import Corpus, id_build, id_cache, load_corpus, text_stream
 from rnnplay.corpora import file_corpus as file_corpus_module
 from rnnplay.corpora import id_file as id_file_module
 from rnnplay.corpora import memory as memory_module
@@ -526,6 +526,33 @@ def test_a_file_encoded_anew_says_what_its_earlier_versions_left_in_the_cache(tm
     assert note.count("MB of ids of earlier versions of big.txt") == 1 and "--prune" in note, note
     rnnplay("corpus", "cache", "--prune")
     assert note_after_edit().count("MB of ids") == 1  # the last edit's, not those a prune removed
+
+
+def test_a_folder_encoded_anew_says_what_its_earlier_versions_left_in_the_cache(tmp_path: Path, cache: Path) -> None:
+    """A single file encoded anew after an edit said how much of the cache its earlier versions' ids held; a dir:
+    folder whose member was edited left its earlier ids there without a word. It says the same line now: not while
+    the folder is unchanged, nor for ids a prune has removed."""
+    (tmp_path / "notes").mkdir()
+    write(tmp_path / "notes" / "a.txt", TEXT)
+    member = write(tmp_path / "notes" / "b.txt", TEXT[::-1] * 300)  # 1 MB of ids: each version's counts in the note
+    spec = f"dir:{tmp_path / 'notes'}"
+
+    def notes() -> list[str]:
+        corpus = load_corpus(spec)
+        corpus.release()  # as a run done with it does: its ids no longer held from a prune
+        return corpus.notes
+
+    def notes_after_edit() -> list[str]:
+        with member.open("a") as f:
+            f.write("an edit\n")
+        return notes()
+
+    assert notes() == [] and notes() == []  # encoded, then found unchanged
+    [note] = notes_after_edit()
+    assert note.startswith("the cache also holds ") and "MB of ids of earlier versions of notes, which no load will " \
+        f"read again (in {cache}); `rnnplay corpus cache --prune` removes them" in note, note
+    id_cache.prune()
+    assert notes_after_edit() == [note], note  # the last edit's, not those the prune removed
 
 
 def test_a_killed_builds_part_file_is_removed_before_the_room_is_measured(tmp_path: Path, cache: Path,

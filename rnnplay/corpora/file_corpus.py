@@ -154,17 +154,19 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
                     raise
                 return Corpus(path.name, read_text_file(path, encoding), str(path), notes=[in_memory_note(err)])
             remember(folder, path, info, encoding, ids.sha256)
-            return FileCorpus(path.name, path, encoding, ids, notes=earlier_versions_note(folder, path, ids.sha256))
+            notes = earlier_versions_note(folder, os.path.realpath(path), path.name, ids.sha256)
+            return FileCorpus(path.name, path, encoding, ids, notes=notes)
     return FileCorpus(path.name, path, encoding, ids)
 
 
-def earlier_versions_note(folder: Path, path: Path, sha256: str) -> list[str]:
-    """What the user is told when ``path``'s text, encoded anew, left the ids of its earlier versions in the cache,
+def earlier_versions_note(folder: Path, source: str | None, name: str, sha256: str) -> list[str]:
+    """What the user is told when the text of ``source`` (a file's real path, or a ``dir:`` folder's spec:
+    :func:`~rnnplay.corpora.id_cache.superseded`), encoded anew, left the ids of its earlier versions in the cache,
     each as large as the text: no load reads them again, and nothing removes them unless asked."""
-    size = superseded(folder, os.path.realpath(path), sha256)
+    size = superseded(folder, source, sha256) if source else 0
     if not size:
         return []
-    return [f"the cache also holds {size / 1e6:,.1f} MB of ids of earlier versions of {path.name}, which no load "
+    return [f"the cache also holds {size / 1e6:,.1f} MB of ids of earlier versions of {name}, which no load "
             f"will read again (in {folder}); `rnnplay corpus cache --prune` removes them"]
 
 
@@ -196,9 +198,9 @@ class FolderCorpus(FileCorpus):
     """A folder's joined text (``dir:``) as a corpus whose ids are :attr:`id_file`; its text is joined again when
     asked for."""
 
-    def __init__(self, name: str, joined: JoinedStream, id_file: IdFile) -> None:
+    def __init__(self, name: str, joined: JoinedStream, id_file: IdFile, notes: list[str] | None = None) -> None:
         super().__init__(name, joined.root, joined.encoding, id_file, description=joined_summary(joined),
-                         left_out=skipped_files(joined))
+                         left_out=skipped_files(joined), notes=notes or [])
         self.joined = joined
 
     def read_text(self) -> str:
@@ -232,7 +234,8 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
         try:
             ids = encode_text(joined, joined.most_chars, name, progress, folder)
             folder_memo.remember(folder, joined, ids.sha256)
-            return FolderCorpus(name, joined, ids)
+            notes = earlier_versions_note(folder, folder_memo.memo_source(joined), name, ids.sha256)
+            return FolderCorpus(name, joined, ids, notes)
         except CacheError as err:
             if not text_fits_in_memory(joined.size, lambda: folder_shape(joined)):
                 raise
