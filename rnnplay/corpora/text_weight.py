@@ -42,7 +42,7 @@ def str_width(text: str) -> int:
         return 1
     except UnicodeEncodeError:
         pass
-    return 4 if len(text.encode("utf-16-le")) > 2 * len(text) else 2
+    return 4 if len(text.encode("utf-16-le", "surrogatepass")) > 2 * len(text) else 2
 
 
 def shape(pieces: Iterable[str | bytes]) -> tuple[int, int]:
