@@ -22,7 +22,7 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import StepEvent
 from rnnplay.core.vocab import Vocab
-from rnnplay.corpora import Corpus, id_build, load_corpus, text_stream
+from rnnplay.corpora import Corpus, id_build, id_cache, load_corpus, text_stream
 from rnnplay.corpora import file_corpus as file_corpus_module
 from rnnplay.corpora import id_file as id_file_module
 from rnnplay.corpora import memory as memory_module
@@ -528,6 +528,33 @@ def test_a_file_encoded_anew_says_what_its_earlier_versions_left_in_the_cache(tm
     assert note_after_edit().count("MB of ids") == 1  # the last edit's, not those a prune removed
 
 
+def test_a_folder_encoded_anew_says_what_its_earlier_versions_left_in_the_cache(tmp_path: Path, cache: Path) -> None:
+    """A single file encoded anew after an edit said how much of the cache its earlier versions' ids held; a dir:
+    folder whose member was edited left its earlier ids there without a word. It says the same line now: not while
+    the folder is unchanged, nor for ids a prune has removed."""
+    (tmp_path / "notes").mkdir()
+    write(tmp_path / "notes" / "a.txt", TEXT)
+    member = write(tmp_path / "notes" / "b.txt", TEXT[::-1] * 300)  # 1 MB of ids: each version's counts in the note
+    spec = f"dir:{tmp_path / 'notes'}"
+
+    def notes() -> list[str]:
+        corpus = load_corpus(spec)
+        corpus.release()  # as a run done with it does: its ids no longer held from a prune
+        return corpus.notes
+
+    def notes_after_edit() -> list[str]:
+        with member.open("a") as f:
+            f.write("an edit\n")
+        return notes()
+
+    assert notes() == [] and notes() == []  # encoded, then found unchanged
+    [note] = notes_after_edit()
+    assert note.startswith("the cache also holds ") and "MB of ids of earlier versions of notes, which no load will " \
+        f"read again (in {cache}); `rnnplay corpus cache --prune` removes them" in note, note
+    id_cache.prune()
+    assert notes_after_edit() == [note], note  # the last edit's, not those the prune removed
+
+
 def test_a_killed_builds_part_file_is_removed_before_the_room_is_measured(tmp_path: Path, cache: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The free space was checked before a killed build's part file was removed: where that file was what filled
@@ -601,6 +628,33 @@ def test_a_text_read_into_memory_instead_of_the_cache_is_weighed_as_held_whole(t
             assert done.returncode == 0 and "read into memory instead" in done.stderr, done.stderr
         else:
             assert done.returncode == 1 and len(errors) == 1 and "RNNPLAY_CACHE_DIR" in errors[0], done.stderr
+
+
+@pytest.mark.parametrize("as_folder", [False, True], ids=["file", "dir"])
+def test_a_text_past_u_ffff_is_weighed_at_four_bytes_a_character(tmp_path: Path, as_folder: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text read whole was weighed at four times its file's size, measured on ASCII; but one character past U+FFFF
+    (an emoji) makes Python's str take four bytes every character, and the text peaked at 6.3 times its size. The
+    weight now follows the widest character and the characters, counted in a pass over the text before it is read:
+    an emoji at the end of 1.8 MB of text is refused where the same text alone (its widest character in the BMP) is
+    read into memory."""
+    (tmp_path / "cg" / "x").mkdir(parents=True)
+    (tmp_path / "cg" / "self.cgroup").write_text("0::/x\n")
+    (tmp_path / "cg" / "x" / "memory.max").write_text("40000000\n")  # a quarter: 10 MB
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("RNNPLAY_CGROUP_ROOT", str(tmp_path / "cg"))
+    monkeypatch.setenv("RNNPLAY_CACHE_DIR", str(tmp_path / "afile"))
+    monkeypatch.setattr(file_corpus_module, "ID_FILE_BYTES", 0)
+    bmp = TEXT * (1_800_000 // len(TEXT.encode()))  # held: 3 bytes a byte and 2 a character, 8.6 MB
+    for name, text, fits in (("bmp", bmp, True), ("emoji", bmp[:-1] + "\U0001F600", False)):  # 4 a character: 12 MB
+        (tmp_path / name).mkdir()
+        path = write(tmp_path / name / "t.txt", text)
+        spec = f"dir:{path.parent}" if as_folder else str(path)
+        if fits:
+            assert "read into memory instead" in load_corpus(spec).notes[0]
+        else:
+            with pytest.raises(RnnplayError, match="RNNPLAY_CACHE_DIR"):
+                load_corpus(spec)
 
 
 def test_small_files_are_read_into_memory_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,12 +41,29 @@ def test_the_reserve_follows_the_step_time() -> None:
     assert budget.reserve(60.0) == pytest.approx(WHOLE * 1e-5)  # 1 s: the whole validation at the probe's speed
     assert budget.steps_until(60.0) == pytest.approx(60.0 - 1.0 - 0.1)  # and one step before it
     budget.stepped(0.4)  # the run is starved: its steps four times slower, so are its validations
-    assert budget.step_seconds() == pytest.approx(0.4)  # followed at once
+    assert budget.step_seconds() == pytest.approx(0.4)  # a step's time followed at once
+    assert budget.reserve(60.0) == pytest.approx(WHOLE * 1e-5)  # the validation's once a second step shows it
+    budget.stepped(0.4)
     assert budget.reserve(60.0) == pytest.approx(4 * WHOLE * 1e-5)
     assert budget.steps_until(60.0) == pytest.approx(60.0 - 4.0 - 0.4)
     for _ in range(10):
         budget.stepped(5.0)  # fifty times slower: its share of the budget
     assert budget.reserve(60.0) == VALIDATION_SHARE * 60.0
+
+
+def test_one_slow_step_does_not_multiply_the_final_validations_estimate() -> None:
+    """`rnnplay train med.txt --time 20 --val-max-chars 3000000 --hidden 128` ended at 16 s of 20: the final
+    validation's estimate was scaled by the last step's time over the steps' time when it was measured, so one slow
+    step made it as many times what the validation took, up to its share of the budget, and the steps ended that
+    much early. A slowdown scales it once two steps in a row show it."""
+    budget = measured_run(step=0.1)
+    budget.stepped(0.5)  # one step five times the others
+    assert budget.step_seconds() == pytest.approx(0.5)  # one step kept before the reserve: this one's
+    assert budget.reserve(20.0) == pytest.approx(WHOLE * 1e-5)  # 1 s, not 5 (its 25% share of 20 s)
+    assert budget.steps_until(20.0) == pytest.approx(20.0 - 1.0 - 0.5)
+    assert budget.final_chars(20.0, spent=18.5) == (WHOLE, "")  # and it reads the whole text
+    budget.stepped(0.5)  # a second: the run has slowed, and so will its validation
+    assert budget.reserve(60.0) == pytest.approx(5 * WHOLE * 1e-5)
 
 
 def test_one_quick_step_does_not_shrink_the_estimate() -> None:

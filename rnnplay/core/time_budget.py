@@ -4,7 +4,9 @@ so that the run ends with its budget, on what the run measures as it goes.
 The final validation's cost is predicted from two speeds the run keeps measuring: a validation's seconds per
 character (a probe of ``Model.evaluate`` before the first step, each validation, and a probe again once the steps'
 end is near) and a step's seconds (the last step's, or the median of the last :data:`STEPS_KEPT` if more).
-Between two measurements of the first, it is scaled by how the second has moved since: a run starved of the CPU
+Between two measurements of the first, it is scaled by how the second has moved since, once two steps in a row show
+it (:meth:`TimeBudget.per_char_now`: one slow step scaled the whole validation's estimate by its own slowness, and
+the steps ended early by as much, up to the validation's share of the budget): a run starved of the CPU
 halfway (a busier process beside it at a higher priority) slows its steps and its validations alike, and a
 prediction made at the start let the final validation run on several times longer than foreseen. The probe near the
 end catches a validation that slows more than the steps do (it reads on BLAS's threads, a step on its own workers:
@@ -97,10 +99,13 @@ class TimeBudget:
         return self._timed_step() or STEP_PER_BATCH_READ * self.batch_chars * (self.per_char or 0.0) + self.warming
 
     def per_char_now(self) -> float:
-        """A validation's seconds per character now: the last measured, scaled by how the step time has moved."""
+        """A validation's seconds per character now: the last measured, scaled by how the step time has moved
+        since, the step time now being the median of the last few or, if more, the quicker of the last two: a
+        slowdown is followed once two steps in a row show it; one slow step, which :meth:`step_seconds` follows at
+        once, does not multiply the whole validation's estimate."""
         if self.per_char is None:
             return 0.0
-        now = self._timed_step()
+        now = max(self._median(), min(list(self.steps)[-2:], default=0.0))
         return self.per_char * (now / self.step_then if self.step_then and now else 1.0)
 
     def reserve(self, seconds: float) -> float:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -41,10 +42,10 @@ from rnnplay.corpora.text import (
     text_codec,
     text_sha256,
 )
+from rnnplay.corpora.text_weight import BASE_HELD, file_pieces, held_bytes, shape
 
 ID_FILE_BYTES = 1 << 22  # text files from this size on go through an id file; smaller ones are read into memory
 MEMORY_SHARE = 0.25  # the most of the machine's memory a file may have to be read into memory when the cache fails
-TEXT_HELD = 4  # bytes held a byte of a text read whole (its bytes, its str of 1 to 4 bytes a character, its ids)
 
 
 class FileCorpus(Corpus):
@@ -149,21 +150,23 @@ def file_corpus(path: Path, encoding: str = "utf-8", progress: Progress | None =
                 ids = encode_file(handle, info.st_size, str(path), path.name, encoding, progress or no_progress,
                                   folder)
             except CacheError as err:
-                if not fits_in_memory(info.st_size, TEXT_HELD):
+                if not text_fits_in_memory(info.st_size, lambda: shape(file_pieces(rewound(handle), encoding))):
                     raise
                 return Corpus(path.name, read_text_file(path, encoding), str(path), notes=[in_memory_note(err)])
             remember(folder, path, info, encoding, ids.sha256)
-            return FileCorpus(path.name, path, encoding, ids, notes=earlier_versions_note(folder, path, ids.sha256))
+            notes = earlier_versions_note(folder, os.path.realpath(path), path.name, ids.sha256)
+            return FileCorpus(path.name, path, encoding, ids, notes=notes)
     return FileCorpus(path.name, path, encoding, ids)
 
 
-def earlier_versions_note(folder: Path, path: Path, sha256: str) -> list[str]:
-    """What the user is told when ``path``'s text, encoded anew, left the ids of its earlier versions in the cache,
+def earlier_versions_note(folder: Path, source: str | None, name: str, sha256: str) -> list[str]:
+    """What the user is told when the text of ``source`` (a file's real path, or a ``dir:`` folder's spec:
+    :func:`~rnnplay.corpora.id_cache.superseded`), encoded anew, left the ids of its earlier versions in the cache,
     each as large as the text: no load reads them again, and nothing removes them unless asked."""
-    size = superseded(folder, os.path.realpath(path), sha256)
+    size = superseded(folder, source, sha256) if source else 0
     if not size:
         return []
-    return [f"the cache also holds {size / 1e6:,.1f} MB of ids of earlier versions of {path.name}, which no load "
+    return [f"the cache also holds {size / 1e6:,.1f} MB of ids of earlier versions of {name}, which no load "
             f"will read again (in {folder}); `rnnplay corpus cache --prune` removes them"]
 
 
@@ -173,18 +176,31 @@ def in_memory_note(err: CacheError) -> str:
 
 
 def fits_in_memory(size: int, held: int = 1) -> bool:
-    """Whether ``size`` bytes, held ``held`` times over (TEXT_HELD for a text read whole), may be read into memory
-    when the cache cannot take their ids (MEMORY_SHARE)."""
+    """Whether ``size`` bytes, held ``held`` times over, may be read into memory when the cache cannot take their
+    ids (MEMORY_SHARE)."""
     return size * held <= (usable_memory() or 0) * MEMORY_SHARE
+
+
+def text_fits_in_memory(size: int, text_shape: Callable[[], tuple[int, int]]) -> bool:
+    """Whether a text of ``size`` bytes may be read whole into memory when the cache cannot take its ids: weighed at
+    :func:`~rnnplay.corpora.text_weight.held_bytes` of its shape (``text_shape()``: its widest character and its
+    characters, a pass over the text before anything as large is allocated), unless its bytes alone do not fit."""
+    return fits_in_memory(size, BASE_HELD) and fits_in_memory(held_bytes(size, *text_shape()))
+
+
+def rewound(handle: BinaryIO) -> BinaryIO:
+    """``handle`` at the start of its file again."""
+    handle.seek(0)
+    return handle
 
 
 class FolderCorpus(FileCorpus):
     """A folder's joined text (``dir:``) as a corpus whose ids are :attr:`id_file`; its text is joined again when
     asked for."""
 
-    def __init__(self, name: str, joined: JoinedStream, id_file: IdFile) -> None:
+    def __init__(self, name: str, joined: JoinedStream, id_file: IdFile, notes: list[str] | None = None) -> None:
         super().__init__(name, joined.root, joined.encoding, id_file, description=joined_summary(joined),
-                         left_out=skipped_files(joined))
+                         left_out=skipped_files(joined), notes=notes or [])
         self.joined = joined
 
     def read_text(self) -> str:
@@ -218,14 +234,22 @@ def folder_corpus(joined: JoinedStream, name: str, progress: Progress | None = N
         try:
             ids = encode_text(joined, joined.most_chars, name, progress, folder)
             folder_memo.remember(folder, joined, ids.sha256)
-            return FolderCorpus(name, joined, ids)
+            notes = earlier_versions_note(folder, folder_memo.memo_source(joined), name, ids.sha256)
+            return FolderCorpus(name, joined, ids, notes)
         except CacheError as err:
-            if not fits_in_memory(joined.size, TEXT_HELD):
+            if not text_fits_in_memory(joined.size, lambda: folder_shape(joined)):
                 raise
             joined, notes = joined.again(), [in_memory_note(err)]
     text = joined.text(progress, f"reading {name}")
     return Corpus(name, text, str(joined.root), description=joined_summary(joined), notes=notes,
                   left_out=skipped_files(joined))
+
+
+def folder_shape(joined: JoinedStream) -> tuple[int, int]:
+    """The shape of a folder's joined text (:func:`~rnnplay.corpora.text_weight.shape`), its files read again a
+    piece at a time."""
+    with closing(joined.again().pieces(no_progress, "")) as pieces:  # closed: no file left open
+        return shape(pieces)
 
 
 def joined_summary(joined: JoinedStream) -> str:

@@ -69,6 +69,11 @@ def remember(folder: Path, joined: JoinedStream, sha256: str) -> None:
                                               "members": joined.members, "skipped_binary": joined.skipped_binary})
 
 
+def memo_source(joined: JoinedStream) -> str | None:
+    """The spec ``joined``'s memos are listed by (:func:`folder_spec`); None for a join of no ``dir:`` glob."""
+    return folder_spec({"path": os.path.realpath(joined.root), "pattern": joined.pattern}) if joined.pattern else None
+
+
 def is_folder_source(source: dict) -> bool:
     """Whether a memo's ``source`` is a folder's (the keys :func:`remember` writes)."""
     return all(isinstance(source.get(key), str) for key in SOURCE_KEYS)

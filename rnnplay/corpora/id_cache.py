@@ -150,10 +150,13 @@ def _size(entry: os.DirEntry) -> int:
 
 
 def superseded(ids: Path, source: str, sha256: str) -> int:
-    """The bytes of the ids in ``ids`` of earlier texts of the file ``source`` (a real path), whose text is now
-    ``sha256``: texts a memo of ``source`` leads to, that no memo of a source still unchanged (or not judged)
-    leads to, and that no process holds. No load reads them again, and a prune removes them."""
-    memos = _memos(ids / "files", folders=False)
+    """The bytes of the ids in ``ids`` of earlier texts of ``source``, whose text is now ``sha256``: texts a memo
+    of ``source`` leads to, that no memo of a source still unchanged (or not judged) leads to, and that no process
+    holds. No load reads them again, and a prune removes them. ``source``: a file's real path, or a ``dir:``
+    folder's spec (:func:`~rnnplay.corpora.folder_memo.folder_spec`), whose memos alone are judged by listing the
+    folder again."""
+    memos = [read_memo(ids / "files" / m.name, m.size) if m.source == source and source.startswith("dir:") else m
+             for m in _memos(ids / "files", folders=False)]
     earlier = {m.sha256 for m in memos if m.source == source and m.sha256 != sha256 and m.state in ("changed", "gone")}
     kept = {m.sha256 for m in memos if m.state not in ("changed", "gone")}
     texts = _texts(ids, [])
