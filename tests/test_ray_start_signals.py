@@ -59,6 +59,7 @@ def signal_a_starting_run(signum: int, tmp_path: Path, small_file: Path, *, late
 
 A_FORK_INTERRUPTED = """
 import os, signal, types
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as `rnnplay train` does when it starts with SIGINT ignored
 from rnnplay.distributed.cluster import connect
 from rnnplay.distributed.stderr_filter import ray_lines_filtered
 
