@@ -412,7 +412,8 @@ async def test_ctrl_q_with_nothing_to_lose_leaves_at_once(app: RnnplayApp, monke
 def app_in_a_pty(tmp_path: Path, when: str) -> Iterator[tuple[int, TerminalReader]]:
     """`rnnplay` started in a pseudo-terminal, its master (and what it shows) given once keys may be typed: at once,
     in the line mode, before rnnplay has the terminal; or while the model loads, once rnnplay holds it, before the
-    app draws. Ctrl+Q leaves it at the end of the block (exit 0)."""
+    app draws. Ctrl+Q leaves it at the end of the block (exit 0), once the recovery file shows no turn still being
+    written (the file holds the turn that streams as it is written, and a Ctrl+Q pressed then only warns)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
     env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "RNNPLAY_NOHISTORY": "1",
                 "TERM": "xterm-256color"})
@@ -427,6 +428,8 @@ def app_in_a_pty(tmp_path: Path, when: str) -> Iterator[tuple[int, TerminalReade
             wait_for(lambda: not termios.tcgetattr(master)[3] & termios.ICANON, "the line mode off", 120)
             assert b"\x1b[?1049h" not in reader.shown()  # the app has not taken the screen yet
         yield master, reader
+        # Ctrl+Q while a turn streams only warns (leave_keys.py): the last turn typed has ended before it is pressed
+        wait_for(lambda: "still being written" not in kept_text(tmp_path), "the last turn's end", 120)
         os.write(master, b"\x11")  # Ctrl+Q
         assert proc.wait(60) == 0
     finally:
