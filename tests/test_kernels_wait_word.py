@@ -1,0 +1,50 @@
+"""A first seed that waits for the compiled kernels says so, instead of 'reading a seed of 6 characters'.
+
+The first run on a machine compiles the kernels (rnnplay.core.jit), for seconds, and tens of seconds on a busy
+2-core machine; a seed typed meanwhile showed "reading a seed of 6 characters" all that time, a bar that named the
+wrong work. Here the kernels' first call is held until the test lets it go (their real module, its warm_up
+wrapped), so the seed surely waits for them.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from pilot_helpers import type_line, until
+
+from rnnplay.core import jit
+from rnnplay.session.session import Session
+from rnnplay.ui.tui import RnnplayApp
+from rnnplay.ui.tui.widgets import WorkingLine
+
+LOADING = "loading the compiled kernels (the first run on a machine compiles them), then reading a seed of 5 characters"
+
+
+@pytest.fixture
+def held_kernels(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The LSTM's kernels not loaded yet in this process, and their loading held until the event is set."""
+    if not jit.enabled() or jit.load(jit.BUILT_IN[0]) is None:
+        pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
+    kernels, release = jit.load(jit.BUILT_IN[0]), threading.Event()
+    warm_up = kernels.warm_up
+    monkeypatch.setattr(jit, "_loaded", {})
+    monkeypatch.setattr(kernels, "warm_up", lambda: (release.wait(60), warm_up()))
+    return release
+
+
+async def test_a_seed_waiting_for_the_kernels_says_so(held_kernels: threading.Event, tiny_path: Path) -> None:
+    session = Session()
+    session.load(str(tiny_path))
+    app = RnnplayApp(session)
+    try:
+        async with app.run_test() as pilot:
+            await type_line(pilot, "to be")
+            line = app.query_one("#working-what")
+            await until(pilot, lambda: str(line.render()).startswith(LOADING))
+            held_kernels.set()
+            await until(pilot, lambda: any(t.seed == "to be" and t.ended == "done" for t in session.turns))
+            assert not app.query_one(WorkingLine).has_class("active")
+    finally:
+        held_kernels.set()
