@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 from pilot_helpers import type_line, until
+from waiting import wait_for
 
 from rnnplay.core import jit
+from rnnplay.models.bundled import BUNDLED_MODEL
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.widgets import WorkingLine
 
+LAYERNORM = "rnnplay.core.cells.layernorm_kernels"
 LOADING = "loading the compiled kernels (the first run on a machine compiles them), then reading a seed of 5 characters"
 
 
@@ -48,3 +51,16 @@ async def test_a_seed_waiting_for_the_kernels_says_so(held_kernels: threading.Ev
             assert not app.query_one(WorkingLine).has_class("active")
     finally:
         held_kernels.set()
+
+
+def test_the_app_loads_the_bundled_model_s_kernels_while_the_user_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled model is a layer-normalised LSTM: its kernels load in the background as the session opens, as
+    the LSTM's do, not at the first seed (on a fresh machine that seed waited for their compilation)."""
+    if not jit.enabled() or jit.load(LAYERNORM) is None:
+        pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
+    if not BUNDLED_MODEL.exists():
+        pytest.skip("the bundled model is not installed")
+    monkeypatch.setattr(jit, "_loaded", {})  # as in a process that has loaded none
+    session = Session.open(None)
+    assert session.model is not None and session.model.cell.name == "lnlstm"
+    wait_for(lambda: jit._loaded.get(LAYERNORM) is not None, "the layer-normalised LSTM's kernels to load", 60)

@@ -46,7 +46,8 @@ import numpy as np
 
 from rnnplay.core import address_space
 
-BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)
+# what the app and the REPL load as they start: the LSTM's, then the layer-normalised LSTM's (the bundled model's)
+BUILT_IN = ("rnnplay.core.cells.lstm_kernels", "rnnplay.core.cells.layernorm_kernels")
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | None] = {}
 _importing: set[str] = set()  # kernel modules being imported (compiled, the first time on a machine) right now
