@@ -54,7 +54,7 @@ def seed_work(seed: str) -> str:
     """'reading a seed of 100,000 characters': how a seed's reading is shown as work; while the compiled kernels
     load (the first run on a machine compiles them, for many seconds on a busy one), what it waits for first."""
     reading = f"reading a seed of {len(seed):,} characters"
-    waits = "loading the compiled kernels (the first run on a machine compiles them), then "
+    waits = "waiting for the compiled kernels, then "  # a first run on a machine compiles them
     return f"{waits}{reading}" if jit.loading() else reading
 
 
