@@ -22,7 +22,7 @@ from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.widgets import WorkingLine
 
 LAYERNORM = "rnnplay.core.cells.layernorm_kernels"
-LOADING = "loading the compiled kernels (the first run on a machine compiles them), then reading a seed of 5 characters"
+LOADING = "waiting for the compiled kernels, then reading a seed of 5 characters"
 
 
 @pytest.fixture
@@ -64,3 +64,25 @@ def test_the_app_loads_the_bundled_model_s_kernels_while_the_user_types(monkeypa
     session = Session.open(None)
     assert session.model is not None and session.model.cell.name == "lnlstm"
     wait_for(lambda: jit._loaded.get(LAYERNORM) is not None, "the layer-normalised LSTM's kernels to load", 60)
+
+
+async def test_esc_while_a_seed_waits_for_the_kernels_names_them(held_kernels: threading.Event, tiny_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seed that has not stopped after Esc because the kernels are still compiling named the sampler as slow."""
+    monkeypatch.setenv("RNNPLAY_STOP_GRACE_SECONDS", "0.2")
+    session = Session()
+    session.load(str(tiny_path))
+    app = RnnplayApp(session)
+    try:
+        async with app.run_test() as pilot:
+            await type_line(pilot, "to be")
+            line = app.query_one("#working-what")
+            await until(pilot, lambda: str(line.render()).startswith(LOADING))
+            await pilot.press("escape")
+            await until(pilot, lambda: app.query_one(WorkingLine).stuck)
+            assert str(line.render()).startswith(
+                "it has not stopped yet: it waits for rnnplay's compiled kernels, which a first run compiles")
+            held_kernels.set()
+            await until(pilot, lambda: any(t.seed == "to be" and t.ended for t in session.turns))
+    finally:
+        held_kernels.set()
