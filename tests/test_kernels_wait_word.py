@@ -9,7 +9,10 @@ wrapped), so the seed surely waits for them.
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pilot_helpers import type_line, until
@@ -20,6 +23,10 @@ from rnnplay.models.bundled import BUNDLED_MODEL
 from rnnplay.session.session import Session
 from rnnplay.ui.tui import RnnplayApp
 from rnnplay.ui.tui.widgets import WorkingLine
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+    from textual.widget import Widget
 
 LAYERNORM = "rnnplay.core.cells.layernorm_kernels"
 LOADING = "waiting for the compiled kernels, then reading a seed of 5 characters"
@@ -37,15 +44,22 @@ def held_kernels(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return release
 
 
-async def test_a_seed_waiting_for_the_kernels_says_so(held_kernels: threading.Event, tiny_path: Path) -> None:
+@asynccontextmanager
+async def seed_waiting(tiny_path: Path) -> AsyncIterator[tuple[Session, RnnplayApp, Pilot, Widget]]:
+    """The app on the tiny model, a seed typed and its line saying that it waits for the held kernels."""
     session = Session()
     session.load(str(tiny_path))
     app = RnnplayApp(session)
+    async with app.run_test() as pilot:
+        await type_line(pilot, "to be")
+        line = app.query_one("#working-what")
+        await until(pilot, lambda: str(line.render()).startswith(LOADING))
+        yield session, app, pilot, line
+
+
+async def test_a_seed_waiting_for_the_kernels_says_so(held_kernels: threading.Event, tiny_path: Path) -> None:
     try:
-        async with app.run_test() as pilot:
-            await type_line(pilot, "to be")
-            line = app.query_one("#working-what")
-            await until(pilot, lambda: str(line.render()).startswith(LOADING))
+        async with seed_waiting(tiny_path) as (session, app, pilot, _):
             held_kernels.set()
             await until(pilot, lambda: any(t.seed == "to be" and t.ended == "done" for t in session.turns))
             assert not app.query_one(WorkingLine).has_class("active")
@@ -70,14 +84,8 @@ async def test_esc_while_a_seed_waits_for_the_kernels_names_them(held_kernels: t
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A seed that has not stopped after Esc because the kernels are still compiling named the sampler as slow."""
     monkeypatch.setenv("RNNPLAY_STOP_GRACE_SECONDS", "0.2")
-    session = Session()
-    session.load(str(tiny_path))
-    app = RnnplayApp(session)
     try:
-        async with app.run_test() as pilot:
-            await type_line(pilot, "to be")
-            line = app.query_one("#working-what")
-            await until(pilot, lambda: str(line.render()).startswith(LOADING))
+        async with seed_waiting(tiny_path) as (session, app, pilot, line):
             await pilot.press("escape")
             await until(pilot, lambda: app.query_one(WorkingLine).stuck)
             assert str(line.render()).startswith(
