@@ -46,7 +46,7 @@ model's, and sampling or scoring a text that has them still works.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -55,6 +55,7 @@ from rnnplay.core.model import Model
 from rnnplay.core.vocab import Vocab, count_ids
 
 LIFT_CHARS = 4096  # characters of the new text read to place the new characters' biases (Z̄ below)
+LIFT_CHUNK = 256  # ... read this many at a time, the state carried, so that the reading can show its share done
 
 
 def grown_vocab(vocab: Vocab, new_chars: Sequence[str]) -> Vocab:
@@ -90,12 +91,15 @@ def input_axes(model: Model, new_size: int, fresh: dict[str, np.ndarray]) -> dic
     return axes
 
 
-def grow_vocab(model: Model, new_chars: Sequence[str], train_ids: np.ndarray, rng: np.random.Generator) -> Model:
+def grow_vocab(model: Model, new_chars: Sequence[str], train_ids: np.ndarray, rng: np.random.Generator,
+               progress: Callable[[float], None] | None = None) -> Model:
     """A new model: ``model``'s weights with ``new_chars`` appended to its vocabulary (maths: the module's docstring).
 
     ``train_ids``: the new text's training split, encoded with the grown vocabulary
     (old characters keep their ids, ``new_chars`` follow in the order given). The
     model's own arrays are never changed; every parameter of the new model is a copy.
+    ``progress(fraction)``: the share of the text read for Z̄ so far (it takes seconds on a large model, and may
+    raise to stop it).
     """
     vocab = grown_vocab(model.vocab, new_chars)
     V, K, H = model.vocab.size, len(vocab) - model.vocab.size, model.hidden_size
@@ -113,16 +117,26 @@ def grow_vocab(model: Model, new_chars: Sequence[str], train_ids: np.ndarray, rn
         freqs = counts[V:] / counts.sum()
         params["head.b_y"] = np.concatenate([params["head.b_y"], np.zeros(K, model.dtype)])
         grown = Model(model.cell, vocab, H, model.num_layers, model.dropout, dtype=model.dtype, params=params)
-        lift = mean_log_normaliser(grown, np.asarray(train_ids)[:LIFT_CHARS], V)
+        lift = mean_log_normaliser(grown, np.asarray(train_ids)[:LIFT_CHARS], V, progress)
         params["head.b_y"][V:] = np.log(freqs) + lift - np.log1p(-freqs.sum())
     return Model(model.cell, vocab, H, model.num_layers, model.dropout, dtype=model.dtype, params=params)
 
 
-def mean_log_normaliser(model: Model, ids: np.ndarray, old: int) -> float:
-    """Z̄: the mean over ``ids`` of log Σ_a exp(y_a), summed over the first ``old`` characters' logits only."""
+def mean_log_normaliser(model: Model, ids: np.ndarray, old: int,
+                        progress: Callable[[float], None] | None = None) -> float:
+    """Z̄: the mean over ``ids`` of log Σ_a exp(y_a), summed over the first ``old`` characters' logits only.
+
+    ``ids`` are read as one stream, LIFT_CHUNK at a time with the state carried from chunk to chunk (the same
+    logits as one reading, to float rounding); ``progress(fraction)`` after each chunk.
+    """
     if len(ids) == 0:
         return 0.0
-    logits, _, _ = model.forward(ids[:, None], model.initial_state(1))
-    y = logits[:, 0, :old].astype(np.float64)
-    top = y.max(axis=1, keepdims=True)
-    return float(np.mean(top[:, 0] + np.log(np.exp(y - top).sum(axis=1))))
+    state, totals = model.initial_state(1), []
+    for start in range(0, len(ids), LIFT_CHUNK):
+        logits, state, _ = model.forward(ids[start : start + LIFT_CHUNK, None], state)
+        y = logits[:, 0, :old].astype(np.float64)
+        top = y.max(axis=1, keepdims=True)
+        totals.append(top[:, 0] + np.log(np.exp(y - top).sum(axis=1)))  # log Σ_a exp(y_a), safe from overflow
+        if progress is not None:
+            progress(min(1.0, (start + LIFT_CHUNK) / len(ids)))
+    return float(np.mean(np.concatenate(totals)))

@@ -46,9 +46,11 @@ import numpy as np
 
 from rnnplay.core import address_space
 
-BUILT_IN = ("rnnplay.core.cells.lstm_kernels",)
+# what the app and the REPL load as they start: the LSTM's, then the layer-normalised LSTM's (the bundled model's)
+BUILT_IN = ("rnnplay.core.cells.lstm_kernels", "rnnplay.core.cells.layernorm_kernels")
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | None] = {}
+_importing: set[str] = set()  # kernel modules being imported (compiled, the first time on a machine) right now
 _disabled = False  # by disable(), for the rest of the process
 
 
@@ -88,13 +90,22 @@ def preload(modules: tuple[str, ...] = BUILT_IN) -> None:
         threading.Thread(target=lambda: [load(m) for m in modules], name="rnnplay-jit", daemon=True).start()
 
 
+def loading() -> bool:
+    """Whether kernels are being loaded right now (compiled, the first run on a machine): work that waits for them
+    says so (:func:`rnnplay.session.generation.seed_work`)."""
+    return bool(_importing)
+
+
 def _import(module: str) -> ModuleType | None:
     first = "numba" not in sys.modules
     if not address_space.has_spare_room(address_space.NUMBA if first else address_space.COMPILER):
         return None  # LLVM short of memory would end the process; the step's arrays come after (address_space)
+    _importing.add(module)
     try:
         kernels = importlib.import_module(module)
         kernels.warm_up()
     except Exception:  # ImportError without numba; any numba/LLVM error while compiling
         return None
+    finally:
+        _importing.discard(module)
     return kernels

@@ -67,12 +67,17 @@ def bf16_available() -> bool:
 
 
 def why_bf16_unavailable() -> str:
-    """What keeps bfloat16 from running here, and what to do, in words for a one-line error."""
+    """What keeps bfloat16 from running here, and what to do, in words for a one-line error, the setting named as
+    the user gives it (``--precision float32`` on the command line, ``precision=float32`` in /train)."""
+    from rnnplay.core.train_config import setting_name  # here: train_config takes PRECISIONS from this module
+
+    name = setting_name("precision")
+    given = f"{name}{'' if name.endswith('=') else ' '}"
     if not jit.enabled():
-        return ("precision bfloat16 runs on compiled kernels, and RNNPLAY_JIT=0 turns them off: unset it, or train "
-                "with precision float32")
-    return ("precision bfloat16 needs a CPU with AVX512_BF16 dot products (and numba); this one has none: train with "
-            "precision float32")
+        return (f"{given}bfloat16 runs on compiled kernels, and RNNPLAY_JIT=0 turns them off: unset it, or train "
+                f"in float32 ({given}float32, the default)")
+    return (f"{given}bfloat16 needs a CPU with AVX512_BF16 dot products (and numba); this one has none: train in "
+            f"float32 ({given}float32, the default)")
 
 
 @contextmanager

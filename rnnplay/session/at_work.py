@@ -15,6 +15,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 
+from rnnplay.core import jit
 from rnnplay.plugins.registries import BUILTIN, Registries
 from rnnplay.session import stall_watch
 from rnnplay.session.events import Event, Working
@@ -86,6 +87,8 @@ class AtWork:
         if culprit is None:
             return stall_watch.DOES_NOT_STOP
         who, plugin = culprit
+        if not plugin and jit.loading():  # what holds it is the kernels' first compilation, not the part at work
+            return "it has not stopped yet: it waits for rnnplay's compiled kernels, which a first run compiles"
         if not plugin:
             return f"it has not stopped yet: {who} {stall_watch.SLOW_NOT_STUCK}"
         return f"it does not stop: {who} never checks for a stop"

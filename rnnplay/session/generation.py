@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnnplay.core import jit
 from rnnplay.core.errors import RnnplayError, out_of_memory
 from rnnplay.core.generate import Cancelled, Primed, generate, prime_seed
 from rnnplay.core.model import Model
@@ -50,8 +51,11 @@ if TYPE_CHECKING:
 
 
 def seed_work(seed: str) -> str:
-    """'reading a seed of 100,000 characters': how a seed's reading is shown as work."""
-    return f"reading a seed of {len(seed):,} characters"
+    """'reading a seed of 100,000 characters': how a seed's reading is shown as work; while the compiled kernels
+    load (the first run on a machine compiles them, for many seconds on a busy one), what it waits for first."""
+    reading = f"reading a seed of {len(seed):,} characters"
+    waits = "waiting for the compiled kernels, then "  # a first run on a machine compiles them
+    return f"{waits}{reading}" if jit.loading() else reading
 
 
 def surprises(text: str, score: Score, worst: int) -> tuple[Surprise, ...]:
@@ -204,7 +208,8 @@ class Generation:
     def reading(self, seed: str) -> Iterator[Progress]:
         """A seed's reading into the model shown as work (its share done), before its continuation starts: a long
         seed's at once, a shorter one's once it has taken a moment (:mod:`.late_work`)."""
-        with LateWork(self.session.working, seed_work(seed), 0 if len(seed) >= LONG_TEXT else SHOW_AFTER) as work:
+        after = 0 if len(seed) >= LONG_TEXT else SHOW_AFTER  # its words said when shown: kernels may hold it up
+        with LateWork(self.session.working, partial(seed_work, seed), after) as work:
             yield work.progress
 
     def compare(self, seed: str, names: list[str] | None = None, length: int = 80) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ class LateWork:
     """``working(what)`` entered ``after`` seconds into the block (at once for 0), left as the block ends."""
 
     def __init__(self, working: Callable[[str], contextlib.AbstractContextManager[Callable[[float], None]]],
-                 what: str, after: float = SHOW_AFTER) -> None:
+                 what: str | Callable[[], str], after: float = SHOW_AFTER) -> None:
         self.working, self.what, self.after = working, what, after
         self.lock = threading.Lock()  # the timer's start of the work and the block's progress and end, in order
         self.shown = contextlib.ExitStack()
@@ -47,8 +47,10 @@ class LateWork:
             self.shown.close()
 
     def show(self) -> None:
+        """Show the work, in words said now (``what()``, when a callable: what holds it up may have changed)."""
         with self.lock:
-            self.report = self.shown.enter_context(self.working(self.what))
+            what = self.what() if callable(self.what) else self.what
+            self.report = self.shown.enter_context(self.working(what))
 
     def progress(self, fraction: float) -> None:
         """The share done, shown once the work is."""

@@ -54,6 +54,7 @@ from rnnplay.session.training_runs import (
     released_on_failure,
     shape_text,
 )
+from rnnplay.session.vocab_growth import growth_work
 from rnnplay.session.weights_wait import WeightsWait
 
 if TYPE_CHECKING:
@@ -124,8 +125,7 @@ class Runner:
     def start(
         self, corpus_spec: str, config: TrainConfig, spec: ModelSpec | None = None, out: str | None = None,
         best: str | None = None, *, workers: int = 1, ray_address: str | None = None, encoding: str = "utf-8",
-        checkpoint_every: int = CHECKPOINT_EVERY.default,
-    ) -> TrainingJob:
+        checkpoint_every: int = CHECKPOINT_EVERY.default) -> TrainingJob:  # fmt: skip
         """Train in a background thread; the model in training becomes the session's current model.
 
         With ``spec`` None the loaded model trains further (its weights, a fresh optimizer;
@@ -179,13 +179,14 @@ class Runner:
                 run = new_run(corpus, spec or s.spec, config, extra)
                 return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
             base, lineage = s.model, ancestry(s.meta, s.model_sha256, s.model_name)
-            run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage})
+            with growth_work(s, base, corpus) as progress:  # a new character's placing reads the text: shown
+                run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage},
+                                   progress)
         grown = f", {growth_text(run)}" if run.added else ""
         return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
 
     def _way_back(self) -> str | None:
-        """'/load NAME' that opens the loaded model again (by name when that finds it, else by path); None when it
-        has no file."""
+        """'/load NAME' that opens the loaded model again (by name when that finds it, else by path), or None."""
         s = self.session
         if s.model_path is None:
             return None

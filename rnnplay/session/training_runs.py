@@ -254,14 +254,14 @@ def new_run(corpus: Corpus, spec: ModelSpec, config: TrainConfig, extra: dict[st
                        warnings=[warning] if warning else [])
 
 
-def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None) -> TrainingRun:
+def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[str, Any] | None = None,
+                 progress: Callable[[float], None] | None = None) -> TrainingRun:
     """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
 
     Characters of the corpus that the model lacks are appended to a copy's vocabulary
-    (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``):
+    (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``; ``progress`` its reading):
     ``run.added`` names them, in code-point order. A float16 model trains as float32 (each step would be
-    skipped in half precision). ``model`` itself is never changed.
-    """
+    skipped in half precision). ``model`` itself is never changed."""
     if model.dtype == np.float16:  # Adam's updates underflow or overflow in half precision: train in float32
         model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=np.float32,
                       params={k: v.astype(np.float32) for k, v in model.params.items()})
@@ -273,7 +273,7 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
     warning = check_memory(footprint(model.cell, shapes, spec, config, corpus), config)
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
     with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
-        copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed))
+        copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed), progress)
     return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added,
                        start=None if added else model, warnings=[warning] if warning else [])
 

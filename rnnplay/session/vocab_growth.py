@@ -1,0 +1,53 @@
+"""The reading that places new characters in a model continued on a text that has them, shown as work.
+
+``/train`` of the loaded model on a text with characters it has never seen grows its vocabulary
+(:func:`rnnplay.core.finetune.grow_vocab`), and placing the new characters' biases reads the first
+``LIFT_CHARS`` characters of the text through the model, one character at a time. On a large model (the bundled
+2×512) and a busy machine that is seconds to minutes, and the first time on a machine it also compiles the cell's
+kernels; the screen said nothing until the run's first line. :func:`growth_work` shows it as work, its share read,
+and Esc (a new cancel, as a corpus's loading takes) stops it before anything is trained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from rnnplay.core.errors import printable
+from rnnplay.core.finetune import LIFT_CHARS
+from rnnplay.core.model import Model
+from rnnplay.core.work import Cancelled
+from rnnplay.corpora import Corpus
+
+if TYPE_CHECKING:
+    from rnnplay.session.session import Session
+
+
+def placing_text(model_name: str, added: int, corpus: Corpus) -> str:
+    """'adding 1 new character to shakespeare.npz: reading 4,096 characters of zen.txt'."""
+    plural = "s" if added != 1 else ""
+    read = min(LIFT_CHARS, corpus.chars)
+    return (f"adding {added:,} new character{plural} to {printable(model_name)}: reading {read:,} characters "
+            f"of {printable(corpus.name)}")
+
+
+@contextlib.contextmanager
+def growth_work(session: Session, model: Model, corpus: Corpus) -> Iterator[Callable[[float], None] | None]:
+    """A ``progress(fraction)`` for the growth's reading, shown as work while the block runs; None (and nothing
+    shown) when ``corpus`` has no character ``model`` lacks. Cancelling raises :class:`Cancelled` at the next
+    fraction."""
+    added = len(corpus.unknown(model.vocab))
+    if not added:
+        yield None
+        return
+    cancel = session.generation.new_cancel()
+    what = placing_text(session.model_name, added, corpus)
+    with session.working(what) as report:
+
+        def progress(fraction: float) -> None:
+            if cancel.is_set():
+                raise Cancelled(f"stopped {what}; nothing was trained")
+            report(fraction)
+
+        yield progress
