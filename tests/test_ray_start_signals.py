@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,9 +33,8 @@ def signal_a_starting_run(signum: int, tmp_path: Path, small_file: Path, *, late
                             "--out", "m.npz"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True, start_new_session=True)
     try:
-        for line in run.stderr:
-            if line.startswith("starting 2 workers on local Ray"):
-                break
+        said_before = said_starting(run)
+        assert said_before.wait(TIMEOUT), f"no 'starting 2 workers on local Ray' within {TIMEOUT} s"
         deadline = time.monotonic() + TIMEOUT
         while late and not any(c.startswith("ray::IDLE") for c in in_session(run.pid).values()) and (
                 run.poll() is None and time.monotonic() < deadline):
@@ -55,6 +55,21 @@ def signal_a_starting_run(signum: int, tmp_path: Path, small_file: Path, *, late
         run.kill()
         for pid in in_session(run.pid):  # the processes of a failed run, not to linger into other tests
             os.kill(pid, signal.SIGKILL)
+
+
+def said_starting(run: subprocess.Popen) -> threading.Event:
+    """Set once ``run`` says it starts a local Ray; its stderr is read up to that line only, on a thread of its own,
+    so that a run that never says it (it trained on instead: 100,000 steps) fails the test rather than holding it."""
+    said = threading.Event()
+
+    def read() -> None:
+        for line in run.stderr:
+            if line.startswith("starting 2 workers on local Ray"):
+                said.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    return said
 
 
 A_FORK_INTERRUPTED = """
