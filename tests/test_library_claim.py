@@ -26,12 +26,12 @@ TIMEOUT = 60  # a bound that catches a hang, not a speed claim
 SESSION = r"""
 import json, sys, threading, time
 from pathlib import Path
-from rnnplay.session import output_paths
+from rnnplay.session import checkpoint_names
 from rnnplay.session.events import Message, TrainingEnded
 from rnnplay.session.session import Session
 
 corpus, gate, stop, budget = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
-choose, held = output_paths.library_path, [gate != "-"]
+choose, held = checkpoint_names.library_path, [gate != "-"]
 
 def choose_then_wait(name):
     path = choose(name)
@@ -42,7 +42,7 @@ def choose_then_wait(name):
             time.sleep(0.02)
     return path
 
-output_paths.library_path = choose_then_wait
+checkpoint_names.library_path = choose_then_wait
 session, said, ended = Session(), [], threading.Event()
 
 def hear(event):
