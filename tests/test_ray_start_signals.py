@@ -162,25 +162,3 @@ def test_ray_processes_that_ended_by_themselves_are_reaped_with_the_local_ray() 
         wait_for(lambda: Path(f"/proc/{own.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", "its end")
     assert ray_zombies_of(os.getpid()) == []
     assert own.wait() == 7  # not reaped by the block (a stolen status reads as 0)
-
-
-LOCAL_RAY_HELPERS = """
-from pathlib import Path
-from rnnplay.distributed.cluster import ray_session
-from rnnplay.distributed.local_processes import descendants
-with ray_session(num_cpus=1) as ray:
-    print(ray.get(ray.remote(lambda x: x + 1).remote(41)))
-    for pid, _ in descendants():
-        print(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\\0", b" ").decode(errors="replace"))
-"""
-
-
-def test_a_local_ray_starts_without_the_autoscaler_monitor_and_the_log_monitor() -> None:
-    """rnnplay's local Ray is one node that never scales, and its driver reads no worker output: Ray's autoscaler
-    monitor and log monitor, each a Python process importing Ray beside the raylet's agents, only slowed its start.
-    The Ray started here runs a task, and none of its processes is either of them."""
-    r = subprocess.run([sys.executable, "-c", LOCAL_RAY_HELPERS], capture_output=True, text=True, timeout=TIMEOUT)
-    assert r.returncode == 0, r.stderr
-    answer, *processes = r.stdout.splitlines()
-    assert answer == "42" and any("raylet" in p for p in processes), r.stdout
-    assert not [p for p in processes if "autoscaler/_private/monitor.py" in p or "log_monitor.py" in p], processes

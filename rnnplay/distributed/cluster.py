@@ -16,14 +16,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
 
 from rnnplay.core import address_space
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
-from rnnplay.distributed.lean_start import idle_helpers_left_out
 from rnnplay.distributed.local_processes import ray_processes_ended
 from rnnplay.distributed.stderr_filter import ray_lines_filtered, writes_to_fd_2
 
@@ -147,9 +146,8 @@ def ray_session(address: str | None = None, *, what: str = "this", num_cpus: int
 def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     local = {} if target else {"num_cpus": num_cpus, "object_store_memory": object_store_size()}
-    lean = nullcontext() if target else idle_helpers_left_out(ray)  # a local Ray: no monitor, no log monitor
     try:
-        with stderr_aside(), sigterm_kept(), start_watched(), signals_not_lost(), lean:
+        with stderr_aside(), sigterm_kept(), start_watched(), signals_not_lost():
             ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=True,
                      logging_level=logging.ERROR, job_config=driver_path_unshared(ray), **local)
     except Exception as err:  # Ray's AuthenticationError, ConnectionError; a bare Exception when its node times out
