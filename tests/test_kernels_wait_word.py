@@ -32,18 +32,6 @@ LAYERNORM = "rnnplay.core.cells.layernorm_kernels"
 LOADING = "waiting for the compiled kernels, then reading a seed of 5 characters"
 
 
-@pytest.fixture
-def held_kernels(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """The LSTM's kernels not loaded yet in this process, and their loading held until the event is set."""
-    if not jit.enabled() or jit.load(jit.BUILT_IN[0]) is None:
-        pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
-    kernels, release = jit.load(jit.BUILT_IN[0]), threading.Event()
-    warm_up = kernels.warm_up
-    monkeypatch.setattr(jit, "_loaded", {})
-    monkeypatch.setattr(kernels, "warm_up", lambda: (release.wait(60), warm_up()))
-    return release
-
-
 @asynccontextmanager
 async def seed_waiting(tiny_path: Path) -> AsyncIterator[tuple[Session, RnnplayApp, Pilot, Widget]]:
     """The app on the tiny model, a seed typed and its line saying that it waits for the held kernels."""
