@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from plugin_fixtures import pip_install_fixtures
 from tiny_model import build_tiny_model
-from waiting import wait_for
 
 from rnnplay.core import jit
 from rnnplay.session.session import Session
@@ -119,10 +118,9 @@ def held_kernels(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     if not jit.enabled() or jit.load(jit.BUILT_IN[0]) is None:
         pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
     kernels, release = jit.load(jit.BUILT_IN[0]), threading.Event()
-    # an earlier test's preload still loading would put its kernels in the dict patched here
-    wait_for(lambda: not any(t.name == "rnnplay-jit" for t in threading.enumerate()), "earlier preloads to end", 60)
     warm_up = kernels.warm_up
-    monkeypatch.setattr(jit, "_loaded", {})
+    with jit._lock:  # a load under way (an earlier test's, released as it ended) puts its module in the old dict
+        monkeypatch.setattr(jit, "_loaded", {})
     monkeypatch.setattr(kernels, "warm_up", lambda: (release.wait(), warm_up()))  # set at the latest as the test ends
     yield release
     release.set()
