@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +109,18 @@ def stop_signals_as_they_were() -> Iterator[None]:
     for sig, handler in saved.items():
         if handler is not None:
             signal.signal(sig, handler)
+
+
+@pytest.fixture
+def held_kernels(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """The LSTM's kernels not loaded yet in this process, and their loading held until the event is set (at the
+    test's end if not before): a seed typed meanwhile is read only then, as on a first run compiling them."""
+    if not jit.enabled() or jit.load(jit.BUILT_IN[0]) is None:
+        pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
+    kernels, release = jit.load(jit.BUILT_IN[0]), threading.Event()
+    warm_up = kernels.warm_up
+    with jit._lock:  # a load under way (an earlier test's, released as it ended) puts its module in the old dict
+        monkeypatch.setattr(jit, "_loaded", {})
+    monkeypatch.setattr(kernels, "warm_up", lambda: (release.wait(), warm_up()))  # set at the latest as the test ends
+    yield release
+    release.set()

@@ -32,18 +32,6 @@ LAYERNORM = "rnnplay.core.cells.layernorm_kernels"
 LOADING = "waiting for the compiled kernels, then reading a seed of 5 characters"
 
 
-@pytest.fixture
-def held_kernels(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """The LSTM's kernels not loaded yet in this process, and their loading held until the event is set."""
-    if not jit.enabled() or jit.load(jit.BUILT_IN[0]) is None:
-        pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
-    kernels, release = jit.load(jit.BUILT_IN[0]), threading.Event()
-    warm_up = kernels.warm_up
-    monkeypatch.setattr(jit, "_loaded", {})
-    monkeypatch.setattr(kernels, "warm_up", lambda: (release.wait(60), warm_up()))
-    return release
-
-
 @asynccontextmanager
 async def seed_waiting(tiny_path: Path) -> AsyncIterator[tuple[Session, RnnplayApp, Pilot, Widget]]:
     """The app on the tiny model, a seed typed and its line saying that it waits for the held kernels."""
@@ -94,3 +82,26 @@ async def test_esc_while_a_seed_waits_for_the_kernels_names_them(held_kernels: t
             await until(pilot, lambda: any(t.seed == "to be" and t.ended for t in session.turns))
     finally:
         held_kernels.set()
+
+
+def test_the_opened_model_s_kernels_load_before_the_others(held_kernels: threading.Event) -> None:
+    """The app and the REPL loaded the LSTM's kernels, then the layer-normalised LSTM's: a seed typed at once into
+    the bundled model (an lnlstm) waited for both to compile on a first run. Here the LSTM's are held: the
+    bundled model's load all the same."""
+    if not BUNDLED_MODEL.exists():
+        pytest.skip("the bundled model is not installed")
+    session = Session.open(None)
+    assert session.model is not None and session.model.cell.name == "lnlstm"
+    wait_for(lambda: jit._loaded.get(LAYERNORM) is not None, "the layer-normalised LSTM's kernels to load", 60)
+    assert not held_kernels.is_set() and jit.BUILT_IN[0] not in jit._loaded  # the LSTM's: still held
+
+
+def test_kernels_loaded_already_do_not_wait_for_others_compiling() -> None:
+    """One lock for every load: a seed's load of its kernels, loaded long before, waited for another module's
+    compilation (a preload's, which holds the lock: here the test holds it) to end."""
+    if not jit.enabled() or jit.load(LAYERNORM) is None:
+        pytest.skip("no compiled kernels here (RNNPLAY_JIT=0 or no numba)")
+    answered = threading.Event()
+    with jit._lock:  # another module compiling
+        threading.Thread(target=lambda: (jit.load(LAYERNORM), answered.set()), daemon=True).start()
+        assert answered.wait(30), "the loaded kernels waited for another module's compilation"

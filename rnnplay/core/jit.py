@@ -21,8 +21,11 @@ little room to compile. A broken compiler never stops generation or training.
 
 Loading costs time once per process: importing numba and loading the kernels from
 numba's disk cache (the first run on a machine compiles them, which takes longer).
-The TUI and REPL call :func:`preload` as they start, so that happens while the user
-types; :func:`load` waits for it. A short ``rnnplay sample`` or ``rnnplay score`` would spend more
+The TUI and REPL call :func:`preload_for` as they start, so that happens while the user
+types; :func:`load` waits for it. The opened model's cell's kernels load first (a seed typed at once waits for
+those alone: the bundled model is a layer-normalised LSTM, and on a first run the LSTM's kernels, compiled before
+them, made it wait for both), and a module loaded already is answered without the lock a later module's
+compilation holds. A short ``rnnplay sample`` or ``rnnplay score`` would spend more
 time loading than the kernels save, so it calls :func:`disable`.
 Whether the kernels are used never depends on timing: the two paths agree to
 ~1e-6 in the logits, not bit for bit, and a seeded text must always be the same.
@@ -46,12 +49,13 @@ import numpy as np
 
 from rnnplay.core import address_space
 
-# what the app and the REPL load as they start: the LSTM's, then the layer-normalised LSTM's (the bundled model's)
+# what the app and the REPL load as they start (the opened model's cell's first: :func:`preload_for`)
 BUILT_IN = ("rnnplay.core.cells.lstm_kernels", "rnnplay.core.cells.layernorm_kernels")
 _lock = threading.Lock()
 _loaded: dict[str, ModuleType | None] = {}
 _importing: set[str] = set()  # kernel modules being imported (compiled, the first time on a machine) right now
 _disabled = False  # by disable(), for the rest of the process
+_NOT_YET = ModuleType("not loaded yet")  # what _loaded answers for a module no load has finished
 
 
 def enabled() -> bool:
@@ -72,6 +76,8 @@ def load(module: str) -> ModuleType | None:
     """
     if not enabled():
         return None
+    if (found := _loaded.get(module, _NOT_YET)) is not _NOT_YET:  # loaded: no wait for another module's compiling
+        return found
     with _lock:
         if module not in _loaded:
             _loaded[module] = _import(module)
@@ -84,10 +90,17 @@ def for_dtype(module: str, dtype: Any, reference: ModuleType) -> ModuleType:
     return compiled if compiled is not None else reference
 
 
-def preload(modules: tuple[str, ...] = BUILT_IN) -> None:
-    """Start loading ``modules`` in a background thread, so that the first :func:`load` finds them ready."""
+def preload(modules: tuple[str, ...] = BUILT_IN, first: str | None = None) -> None:
+    """Start loading ``modules`` in a background thread, ``first`` (when one of them) before the others, so that the
+    first :func:`load` finds them ready."""
     if enabled():
-        threading.Thread(target=lambda: [load(m) for m in modules], name="rnnplay-jit", daemon=True).start()
+        order = sorted(modules, key=lambda module: module != first)  # a stable sort: the others keep their order
+        threading.Thread(target=lambda: [load(m) for m in order], name="rnnplay-jit", daemon=True).start()
+
+
+def preload_for(model: object | None) -> None:
+    """:func:`preload`, the kernels ``model``'s cell steps with (its ``kernels``, when it names some) first."""
+    preload(first=getattr(getattr(model, "cell", None), "kernels", None))
 
 
 def loading() -> bool:

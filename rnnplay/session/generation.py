@@ -85,6 +85,7 @@ class Generation:
         self.compares: list[CompareRecord] = []  # every /compare shown, for /transcript save
         self._records = threading.Lock()  # the turns, the comparisons and the turn being written, saved together
         self._writing: tuple[partial[TurnRecord], list[str]] | None = None  # (its record, its text so far)
+        self.phase: str | None = None  # the turn under way: "reading" its seed, "writing" its text, or None
         self.recovery = RecoveryFile(self.conversation, session.warn)  # what no /transcript save holds
 
     # -- one at a time --------------------------------------------------------------------
@@ -178,14 +179,19 @@ class Generation:
             length, stop = s.length, s.stop
             # a plugin's fault: one line naming it (a plugin cell's too, when a built-in sampler trips on it)
             blame = partial(s.host.blame, "samplers", s.sampler_name, "generating", cell=model.cell.name)
-            with blame(), self.reading(known) as progress:  # the seed is read before the turn starts
-                stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop, cancel=cancel,
-                                  on_unknown="skip", progress=progress)
-            s.emit(TurnStarted(seed, sampler_label(name, params)))  # the header: the settings the turn is written with
             out: list[str] = []
+            self._under_way((record, out), "reading")  # a leave while the seed is read keeps it (the recovery file)
+            try:
+                with blame(), self.reading(known) as progress:  # the seed is read before the turn starts
+                    stream = generate(model, seed, sampler, params, length, self._turn_rng(), stop=stop,
+                                      cancel=cancel, on_unknown="skip", progress=progress)
+            except BaseException:  # a seed refused (NaN scores, a plugin's fault): no turn, as before it was read
+                self._under_way(None, None)
+                raise
+            self.phase = "writing"
+            s.emit(TurnStarted(seed, sampler_label(name, params)))  # the header: the settings the turn is written with
             reason = "error"
             try:
-                self._writing = (record, out)  # /transcript save takes its text so far; the finally below clears it
                 quiet = self.quiet_turn  # a quiet turn says it is at work, and a training stops giving way
                 with StallWatch(s.emit, s.sampler_name, length, quiet) as watch:
                     for chunk in s.host.blamed(stream, "samplers", s.sampler_name, "generating", cell=model.cell.name):
@@ -195,10 +201,16 @@ class Generation:
             finally:
                 with self._records:
                     s.turns.append(record(text="".join(out), ended=reason))
-                    self._writing = None
+                    self._writing, self.phase = None, None
                 s.emit(TurnEnded(reason, sum(map(len, out))))
                 self.recovery.changed()
         return "".join(out)
+
+    def _under_way(self, writing: tuple[partial[TurnRecord], list[str]] | None, phase: str | None) -> None:
+        """The turn under way from now (its record and its text so far) and its ``phase``, which /transcript save,
+        the recovery file and the app's leaving keys see; (None, None) when none is."""
+        with self._records:
+            self._writing, self.phase = writing, phase
 
     def quiet_turn(self, quiet: bool) -> None:
         """The turn being written has gone quiet (True: a training beside it need not wait) or writes again."""

@@ -241,14 +241,14 @@ class Session:
         """A session on the checkpoint at ``path``, or on the bundled model (if installed) when None.
 
         A bad path fails here, as one line, before any front end takes the screen.
-        The compiled kernels start loading in the background (:func:`jit.preload`).
+        The compiled kernels start loading in the background, the model's cell's first (:func:`jit.preload_for`).
         """
-        jit.preload()
         session = cls()
         if path:
             session.load(path)
         else:
             session.load_bundled()
+        jit.preload_for(session.model)
         return session
 
     def load_bundled(self) -> None:

@@ -79,6 +79,7 @@ class Cache(NamedTuple):
 class LSTMCell:
     name = "lstm"
     state_size = 2  # (h, c)
+    kernels = KERNELS  # what its steps load first (jit.preload_for, as the app opens a model)
 
     def init_params(
         self, input_size: int, hidden_size: int, rng: np.random.Generator, dtype: Any = np.float32

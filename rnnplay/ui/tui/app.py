@@ -64,8 +64,8 @@ KEYS = ("  Enter runs the input · Shift+Enter or Ctrl+J starts a new line (Ctrl
         "/transcript save act at once)\n"
         "  Esc or Ctrl+C stops a generation or a slow command · Ctrl+P command palette · F1 help · "
         "Ctrl+D (on an empty input), Ctrl+Q or /quit leaves · F2 shows or hides the side panel\n"
-        "  while a turn streams or the input holds text, a first Ctrl+Q or Ctrl+D says what leaving loses, "
-        "and the second leaves")
+        "  while a turn is under way (its seed read, or streaming) or the input holds text, a first Ctrl+Q or Ctrl+D "
+        "says what leaving loses, and the second leaves")
 
 WIDE = 100  # columns from which the side panel has its full width
 CRAMPED = 70  # columns below which the side panel starts hidden, so the conversation keeps the width
@@ -364,10 +364,10 @@ class RnnplayApp(App[None]):
         self.action_leave()
 
     def action_leave_key(self, key: str) -> None:
-        """Ctrl+Q, or Ctrl+D on an empty input: leave, unless a turn streams or text is typed and this is the
-        first press (:class:`LeaveKeys`). A turn said not to stop is no loss: the line said Ctrl+D leaves."""
-        streaming = self.turn is not None and not self.query_one(WorkingLine).stuck
-        warning = self.leave_keys.first_press(key, streaming, self.query_one(PromptInput).text)
+        """Ctrl+Q, or Ctrl+D on an empty input: leave, unless a turn is under way (its seed read, or its text written)
+        or text is typed and this is the first press (:class:`LeaveKeys`); one said not to stop: Ctrl+D leaves."""
+        turn = None if self.query_one(WorkingLine).stuck else self.session.generation.phase
+        warning = self.leave_keys.first_press(key, turn, self.query_one(PromptInput).text)
         if warning is None:
             self.action_leave()
         else:
