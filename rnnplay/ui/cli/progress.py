@@ -183,7 +183,7 @@ class TrainingProgress:
         self.every, self.lock, self.done = every, threading.Lock(), threading.Event()
         self.last_line = self.last_step_at = self.last_status = time.monotonic()
         self.shown: tuple[str, float | None] = ("", None)  # the status line's text and fraction, on a terminal
-        self.reading_shown = False  # a validation's count of characters drawn on the status line since the step's
+        self.last_event: StepEvent | None = None  # the step the status line shows
         threading.Thread(target=self._watch, name="rnnplay-status", daemon=True).start()
 
     def show(self, event: object) -> None:
@@ -191,14 +191,14 @@ class TrainingProgress:
         line = self.text.text(event)
         if isinstance(event, StepEvent):
             with self.lock:
-                self.last_step, self.last_step_at = event.step, time.monotonic()
+                self.last_step, self.last_step_at, self.last_event = event.step, time.monotonic(), event
                 self.step(event, line or Text())
         elif line is not None:
             self.message(line)
 
     def step(self, e: StepEvent, line: Text) -> None:
         if redraws(self.console):
-            self.shown, self.reading_shown = (line.plain, e.fraction), False
+            self.shown = line.plain, e.fraction
             self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
         elif (e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1
               or time.monotonic() - self.last_status >= self.every):
@@ -226,7 +226,6 @@ class TrainingProgress:
                 reading = self._reading()
                 if reading is not None and redraws(self.console):
                     self.bar.update(f"{self._doing()}: {reading[0]}", reading[1], 1.0)
-                    self.reading_shown = True
                 if now - max(self.last_line, self.last_step_at) < self.every:
                     continue  # a step not printed (off a terminal) or redrawn in place ended within ``every``
                 since = f"step {self.last_step:,}" if self.last_step else "the run started"
@@ -251,12 +250,16 @@ class TrainingProgress:
         first chunk; else None."""
         return self.trainer.reading.scored() if self.trainer is not None else None
 
-    def finish(self) -> None:
-        """The status line stays as the last step drew it; what is printed next starts on a line of its own."""
+    def finish(self, how: str = "ended") -> None:
+        """The status line stays as the last step drew it (a validation's count drawn over it goes), ``how`` the run
+        ended ("steps done", "stopped") in its ETA's place: an ETA left on the screen would foretell an end that
+        came; what is printed next starts on a line of its own."""
         with self.lock:
             self.done.set()
-            if self.reading_shown and self.shown[0]:  # a validation's count drawn over it: the step's line again
-                self.bar.update(self.shown[0], self.shown[1] or 0.0, 1.0 if self.shown[1] is not None else None)
+            if self.last_event is not None and redraws(self.console):
+                fraction = self.last_event.fraction
+                self.bar.update(self.text.ended(self.last_event, how).plain, fraction or 0.0,
+                                1.0 if fraction is not None else None)
             self.bar.close()
 
 
