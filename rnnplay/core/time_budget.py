@@ -127,19 +127,6 @@ class TimeBudget:
         step before its end."""
         return max(0.0, seconds - self.reserve(seconds) - self.save_seconds() - self.step_seconds())
 
-    def time_left(self, seconds: float, spent: float) -> float:
-        """The seconds from ``spent`` to the run's foreseen end, the ETA a progress line shows beside the steps'
-        share (spent / steps_until): the steps until :meth:`steps_until`, then the final validation of
-        :meth:`final_chars` (none when :meth:`too_few`) and the save; at most what is left of the budget.
-
-            left = max(steps_until - spent, 0) + chars · per_char_now + save_seconds
-
-        (the run ends about one step before the budget does, when its validation fills its reserve)."""
-        steps_end = max(self.steps_until(seconds), spent)
-        chars, _ = self.final_chars(seconds, steps_end)
-        validation = 0.0 if self.too_few(chars) else chars * self.per_char_now()
-        return max(0.0, min(seconds - spent, steps_end - spent + validation + self.save_seconds()))
-
     def wants_probe(self, seconds: float, spent: float) -> bool:
         """Whether to time a probe now: before any measurement while time is left, and once (its measure is noisy:
         probes closer to the end would move it late) when the steps' end is within one reserve, unless a validation

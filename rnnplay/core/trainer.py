@@ -199,7 +199,7 @@ class Trainer:
         if c.epochs is not None:
             left.append((c.epochs - self.epoch) * self.batcher.batches_per_epoch * per_step)
         if c.seconds is not None:
-            left.append(self.timing.time_left(c.seconds, self._spent()))  # to the final validation's end
+            left.append(c.seconds - self._spent())
         return max(0.0, min(left)) if left else None
 
     # -- one step --------------------------------------------------------------------

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console, RenderableType
@@ -25,8 +24,6 @@ from rich.table import Table
 from rich.text import Text
 
 from rnnplay.core.errors import printable
-from rnnplay.core.finetune import LIFT_CHARS
-from rnnplay.core.model import Model
 from rnnplay.core.trainer import StepEvent, Trainer
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
@@ -34,7 +31,6 @@ from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.base import Progress as BytesDone
 from rnnplay.corpora.base import no_progress
 from rnnplay.env_values import seconds_from_env
-from rnnplay.session.vocab_growth import placing_text
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText, duration
 
@@ -187,7 +183,7 @@ class TrainingProgress:
         self.every, self.lock, self.done = every, threading.Lock(), threading.Event()
         self.last_line = self.last_step_at = self.last_status = time.monotonic()
         self.shown: tuple[str, float | None] = ("", None)  # the status line's text and fraction, on a terminal
-        self.last_event: StepEvent | None = None  # the step the status line shows
+        self.reading_shown = False  # a validation's count of characters drawn on the status line since the step's
         threading.Thread(target=self._watch, name="rnnplay-status", daemon=True).start()
 
     def show(self, event: object) -> None:
@@ -195,14 +191,14 @@ class TrainingProgress:
         line = self.text.text(event)
         if isinstance(event, StepEvent):
             with self.lock:
-                self.last_step, self.last_step_at, self.last_event = event.step, time.monotonic(), event
+                self.last_step, self.last_step_at = event.step, time.monotonic()
                 self.step(event, line or Text())
         elif line is not None:
             self.message(line)
 
     def step(self, e: StepEvent, line: Text) -> None:
         if redraws(self.console):
-            self.shown = line.plain, e.fraction
+            self.shown, self.reading_shown = (line.plain, e.fraction), False
             self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
         elif (e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1
               or time.monotonic() - self.last_status >= self.every):
@@ -230,6 +226,7 @@ class TrainingProgress:
                 reading = self._reading()
                 if reading is not None and redraws(self.console):
                     self.bar.update(f"{self._doing()}: {reading[0]}", reading[1], 1.0)
+                    self.reading_shown = True
                 if now - max(self.last_line, self.last_step_at) < self.every:
                     continue  # a step not printed (off a terminal) or redrawn in place ended within ``every``
                 since = f"step {self.last_step:,}" if self.last_step else "the run started"
@@ -254,40 +251,13 @@ class TrainingProgress:
         first chunk; else None."""
         return self.trainer.reading.scored() if self.trainer is not None else None
 
-    def finish(self, how: str = "ended") -> None:
-        """The status line stays as the last step drew it (a validation's count drawn over it goes), ``how`` the run
-        ended ("steps done", "stopped") in its ETA's place: an ETA left on the screen would foretell an end that
-        came; what is printed next starts on a line of its own."""
+    def finish(self) -> None:
+        """The status line stays as the last step drew it; what is printed next starts on a line of its own."""
         with self.lock:
             self.done.set()
-            if self.last_event is not None and redraws(self.console):
-                fraction = self.last_event.fraction
-                self.bar.update(self.text.ended(self.last_event, how).plain, fraction or 0.0,
-                                1.0 if fraction is not None else None)
+            if self.reading_shown and self.shown[0]:  # a validation's count drawn over it: the step's line again
+                self.bar.update(self.shown[0], self.shown[1] or 0.0, 1.0 if self.shown[1] is not None else None)
             self.bar.close()
-
-
-@contextlib.contextmanager
-def placing_bar(path: Path, model: Model, corpus: Corpus,
-                stream: TextIO | None = None) -> Iterator[FractionDone | None]:
-    """The reading that places the characters of ``corpus`` that ``model`` (from ``path``) lacks (``--init-from``):
-    one line up front that says it (``rnnplay: adding 1 new character to shakespeare.npz: reading 4,096 characters
-    of zen.txt``), then on a terminal a bar of its share read (``reading zen.txt [━━╸━━]  45% 1,843 chars / 4,096
-    chars``); None, and nothing said, when the corpus has no new character."""
-    added = len(corpus.unknown(model.vocab))
-    if not added:
-        yield None
-        return
-    bar, chars = ProgressBar(stream), min(LIFT_CHARS, corpus.chars)
-    bar.console.file.write(f"rnnplay: {placing_text(path.name, added, corpus)}\n")
-    bar.console.file.flush()
-    if not redraws(bar.console):
-        yield None
-        return
-    label = f"reading {printable(corpus.name)}"
-    with bar:
-        bar(label, 0, chars, "chars")
-        yield lambda fraction: bar(label, round(fraction * chars), chars, "chars")
 
 
 def file_pass(size: int) -> contextlib.AbstractContextManager[BytesDone]:
