@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import ModuleType
 from typing import Any
 
 from rnnplay.core import address_space
-from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError
 from rnnplay.distributed.local_processes import ray_processes_ended
+from rnnplay.distributed.start_signals import signals_not_lost, sigterm_kept
 from rnnplay.distributed.stderr_filter import ray_lines_filtered, writes_to_fd_2
 
 INSTALL_HINT = "pip install 'rnnplay[ray]'"
@@ -147,7 +146,7 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     local = {} if target else {"num_cpus": num_cpus, "object_store_memory": object_store_size()}
     try:
-        with stderr_aside(), sigterm_kept(), start_watched(), signals_not_lost():
+        with stderr_aside(), sigterm_kept(), signals_not_lost(), start_watched():
             ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=True,
                      logging_level=logging.ERROR, job_config=driver_path_unshared(ray), **local)
     except Exception as err:  # Ray's AuthenticationError, ConnectionError; a bare Exception when its node times out
@@ -239,64 +238,6 @@ def start_unfinished() -> bool:
     SIGTERM (about one exit in four), after the command had said its line. A process for which this is true leaves
     with ``os._exit`` once its command is done and its output flushed (``rnnplay.ui.cli.run``)."""
     return UNFINISHED_START.is_set()
-
-
-@contextmanager
-def signals_not_lost() -> Iterator[None]:
-    """A Ctrl-C, SIGTERM or SIGHUP whose handler raised where Python drops the exception: raised again after the block.
-
-    ``ray.init`` starts Ray's processes with ``fork``; a signal handled while Python ran its fork hooks raised there,
-    and Python only printed "Exception ignored in: <function _releaseLock>": the Ctrl-C was lost, and the run went on
-    training. Main thread only (no signal reaches the others)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    raised: list[BaseException] = []
-
-    def kept(handler: Callable[[int, Any], Any]) -> Callable[[int, Any], Any]:
-        def handle(signum: int, frame: Any) -> Any:
-            try:
-                return handler(signum, frame)
-            except BaseException as err:
-                raised.append(err)
-                raise
-        return handle
-
-    wrapped = {sig: kept(h) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-               if callable(h := signal.getsignal(sig))}
-    previous = {sig: signal.signal(sig, handle) for sig, handle in wrapped.items()}
-    try:
-        yield
-    except BaseException:
-        raised.clear()  # it came through
-        raise
-    finally:
-        for sig, handler in previous.items():
-            if signal.getsignal(sig) is wrapped[sig]:  # not one Ray put in its place (sigterm_kept sees to that)
-                signal.signal(sig, handler)
-    if raised:
-        raise raised[0]
-
-
-@contextmanager
-def sigterm_kept() -> Iterator[None]:
-    """The caller's SIGTERM handler kept across ``ray.init``, which sets its own (``sys.exit(15)``, and its C++ core's
-    that prints a stack): after it, the handler before is put back, so that a training saves on SIGTERM as it
-    does without Ray; during it, a SIGTERM ends the start as a :class:`Terminated` (the caller stops Ray's
-    half-started processes). Threads other than the main one are left alone (Ray sets no handler there)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    try:
-        yield
-    except SystemExit as leaving:
-        if leaving.code != signal.SIGTERM:
-            raise
-        raise Terminated(signal.SIGTERM) from None
-    finally:
-        if previous is not None:  # None: a handler set outside Python, which cannot be put back
-            signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
