@@ -22,8 +22,9 @@ from waiting import wait_for
 from rnnplay.core import generate as generate_module
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.generate import generate
+from rnnplay.core.time_budget import TimeBudget
 from rnnplay.core.train_config import ModelSpec, TrainConfig
-from rnnplay.core.train_events import SampleEvent, StepEvent, ValidationEvent
+from rnnplay.core.train_events import NoteEvent, SampleEvent, StepEvent, ValidationEvent
 from rnnplay.corpora import file_corpus, load_corpus
 from rnnplay.models.bundled import BUNDLED_MODEL, load_model
 from rnnplay.plugins.host import Registered
@@ -1015,3 +1016,16 @@ def test_train_without_options_uses_the_declared_defaults(tmp_path: Path) -> Non
     assert job.run.trainer.config.steps == 100 and "no budget given: 100 steps" in " ".join(rec.messages("info"))
     model = job.run.model
     assert ModelSpec(model.cell.name, model.num_layers, model.hidden_size, model.dropout) == ModelSpec() == session.spec
+
+
+def test_a_train_in_the_app_names_its_settings_as_train_takes_them(session: Session, rec: Recorder, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training's own lines, said on its thread (here: a final validation its time budget left no time for),
+    named the command line's flags in the app (--time), where /train takes time=."""
+    monkeypatch.setattr(TimeBudget, "final_chars", lambda self, seconds, spent: (0, ""))  # no time left for it
+    session.submit(f"/train {write_corpus(tmp_path)} time=600 steps=2 hidden=8 layers=1 batch=2 seq=8 "
+                   f"out={tmp_path / 'm.npz'}")
+    finish(session, rec)
+    said = " ".join(note.text for note in rec.of(NoteEvent))
+    assert "no final validation: the time= budget of 600 s was spent" in said, said
+    assert "give a longer time= for one" in said and "--time" not in said, said

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
 from rnnplay.core.errors import RnnplayError, counted
+from rnnplay.core.train_config import setting_name
 
 RELEASE_EVERY = 64  # batches between two releases of a mapped corpus's pages
 
@@ -78,8 +79,8 @@ class StreamBatcher:
         stream_len = len(ids) // batch_size
         if stream_len < seq_length + 1:
             need = batch_size * (seq_length + 1)
-            fix = ("give a longer text" if need <= 2 else "use a smaller batch size or sequence length (--batch-size, "
-                   "--seq-length; batch=, seq= in the app), or a longer text")
+            fix = ("give a longer text" if need <= 2 else "use a smaller batch size or sequence length "
+                   f"({setting_name('batch_size')}, {setting_name('seq_length')}), or a longer text")
             raise RnnplayError(
                 f"the training text is too short for batch size {batch_size} x sequence "
                 f"length {seq_length}: it has {counted(len(ids), 'character')} and needs {need:,}; {fix}"

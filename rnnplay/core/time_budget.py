@@ -25,6 +25,8 @@ import statistics
 from collections import deque
 from dataclasses import dataclass, field
 
+from rnnplay.core.train_config import setting_given, setting_name
+
 # The most of a --time budget the final validation may take; when the whole validation text would take longer,
 # it reads the part that fits, so a short budget still trains.
 VALIDATION_SHARE = 0.25
@@ -151,12 +153,12 @@ class TimeBudget:
             return self.whole, ""
         share, left = VALIDATION_SHARE * seconds, max(seconds - spent - self.save_seconds(), 0.0)
         if per_char <= 0:  # never probed: the budget was spent before the first step
-            return (self.whole, "") if left > 0 else (0, "what fits in the 0.0 s left of the --time budget")
+            return (self.whole, "") if left > 0 else (0, f"what fits in the 0.0 s left of the {budget_name()}")
         if self.whole * per_char <= min(share, left + self.step_seconds()):
             return self.whole, ""
         if share <= left:
-            return max(2, int(share / per_char)), f"what {VALIDATION_SHARE:.0%} of the --time budget validates"
-        return max(2, int(left / per_char)), f"what fits in the {left:.1f} s left of the --time budget"
+            return max(2, int(share / per_char)), f"what {VALIDATION_SHARE:.0%} of the {budget_name()} validates"
+        return max(2, int(left / per_char)), f"what fits in the {left:.1f} s left of the {budget_name()}"
 
     def too_few(self, chars: int) -> bool:
         """Whether a final validation of ``chars`` characters would be noise: fewer than :data:`MIN_FINAL_CHARS` and
@@ -168,20 +170,20 @@ class TimeBudget:
         ``read`` characters predicted ("" for the whole)."""
         if read < chars - 1:  # the budget ran out while it read
             return (f"on {read:,} of {self.whole - 1:,} validation characters (the start of each of its streams), "
-                    "what it read before the --time budget ran out")
+                    f"what it read before the {budget_name()} ran out")
         return f"on the first {chars - 1:,} of {self.whole - 1:,} validation characters, {why}" if why else ""
 
     def no_validation_note(self, chars: int, seconds: float | None, spent: float, val_steps: list[int]) -> str:
         """What a run says instead of a final validation's loss when its ``seconds`` budget left time for only
         ``chars`` characters (:meth:`too_few`), ``spent`` seconds into it; ``val_steps``: its earlier validations'."""
-        budget = f"the --time budget of {seconds:g} s"
+        budget = f"the {budget_name()} of {seconds:g} s"
         if chars <= 0:
             what = f"{budget} was spent when the steps ended ({spent:.1f} s, the start-up included)"
         else:
             what = (f"{budget} left time for {chars - 1:,} of {self.whole - 1:,} validation characters, too few for "
                     "a loss that means anything")
         shown = f"; the validation loss shown is step {val_steps[-1]:,}'s" if val_steps else ""
-        return f"no final validation: {what}{shown}; give a longer --time for one"
+        return f"no final validation: {what}{shown}; give a longer {setting_name('time')} for one"
 
     def least_seconds(self) -> float | None:
         """The least budget foreseen to hold one step in a run that made none: what it spent before its first (when
@@ -195,10 +197,16 @@ class TimeBudget:
     def no_step_note(self, seconds: float, spent: float) -> str:
         """Why a run under a ``seconds`` budget made no step (``spent`` seconds of it at its end), and what budget
         would hold one."""
-        budget = f"no training step fitted in the --time budget of {seconds:g} s"
+        budget = f"no training step fitted in the {budget_name()} of {seconds:g} s"
         least = self.least_seconds()
         if least is None:
-            return f"{budget}: the start-up took all of it ({spent:.1f} s); give a longer --time"
+            return f"{budget}: the start-up took all of it ({spent:.1f} s); give a longer {setting_name('time')}"
         return (f"{budget}: {self.measured_at:.1f} s went before the first step (the start-up included), and a first "
                 f"step, with the final validation and the save, is foreseen to take {least - self.measured_at:.1f} s "
-                f"more; give --time {math.ceil(least)} or more")
+                f"more; give {setting_given('time', math.ceil(least))} or more")
+
+
+def budget_name() -> str:
+    """'--time budget': the budget named as the user gives it here (``--time`` on the command line, ``time=`` in the
+    app's /train)."""
+    return f"{setting_name('time')} budget"

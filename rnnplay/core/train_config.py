@@ -115,19 +115,24 @@ def setting_name(name: str) -> str:
     return form.format(name.replace("_", "-") if form.startswith("--") else name)
 
 
+def setting_given(name: str, value: object) -> str:
+    """A setting with its value as the user types it here: ``--time 12`` on the command line, ``time=12`` in the app."""
+    typed = setting_name(name)
+    return f"{typed}{'' if typed.endswith('=') else ' '}{value}"
+
+
 def check_best(config: TrainConfig, best: object) -> None:
     """A best checkpoint (``best`` not None) is kept at a validation: a run that holds no text out for one never
     writes it, so that is refused in one line, before the first step, instead of the file silently never coming."""
     if best is not None and config.val_fraction == 0:
-        keep, hold = setting_name("best"), setting_name("val_fraction")
-        none = f"{hold}{'' if hold.endswith('=') else ' '}0"
+        keep, hold, none = setting_name("best"), setting_name("val_fraction"), setting_given("val_fraction", 0)
         raise RnnplayError(f"{keep} keeps the checkpoint with the lowest validation loss, but {none} holds no text "
                            f"out to validate on: give {hold} above 0 (the default is 0.1), or leave out {keep}")
 
 
 @contextlib.contextmanager
-def settings_named(form: str) -> Iterator[None]:
-    """Within the block, :func:`setting_name` names settings in ``form`` (``"{}="``: the app's /train)."""
+def settings_named(form: str = "{}=") -> Iterator[None]:
+    """Within the block, :func:`setting_name` names settings in ``form`` (by default ``"{}="``: the app's /train)."""
     token = SETTING_FORM.set(form)
     try:
         yield

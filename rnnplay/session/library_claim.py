@@ -45,7 +45,7 @@ def claim_outputs(out: Path | None, best: Path | None, corpus_name: str, run: Tr
     """Where ``run`` saves (``out``, or a new name in the model library claimed for it), checked for room (for two
     files while a save replaces the run's own earlier one: every ``checkpoint_every`` steps, and each better best);
     its best checkpoint (``best``); the locks on both, held until the stack is closed (none, when a check fails)."""
-    with settings_named("{}="):
+    with settings_named():
         check_best(run.trainer.config, best)
     with contextlib.ExitStack() as stack:
         claimed = out is None

@@ -174,7 +174,7 @@ class Runner:
         """The run (a new model, or the loaded one continued) and what it does, in words."""
         s = self.session
         extra = {"command": f"/train {corpus_spec}"}
-        with settings_named("{}="):  # a run refused for its memory names its sizes as /train takes them
+        with settings_named():  # a run refused for its memory names its sizes as /train takes them
             if spec is not None or s.model is None:
                 run = new_run(corpus, spec or s.spec, config, extra)
                 return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
@@ -268,7 +268,7 @@ class Runner:
     # -- the training thread ------------------------------------------------------------------
     def _loop(self, job: TrainingJob) -> None:
         try:
-            with threads.busy_cores(), job.watch, ReadingWatch(self.session.emit, job.run.trainer):
+            with threads.busy_cores(), job.watch, ReadingWatch(self.session.emit, job.run.trainer), settings_named():
                 job.ended = self._forward(job)  # generation meanwhile keeps off BLAS's threads (core.threads)
         finally:
             job.locks.close()
