@@ -187,7 +187,8 @@ def test_a_leave_signal_in_an_inner_block_leaves_the_outer_one_ignoring_them_too
 # has stopped (the command done, Python joining threads), the thread says so and waits for ever, as a hung atexit
 # would: the process ends only if Ctrl-C ends it.
 IN_SHUTDOWN = """
-import sys, threading, time
+import signal, sys, threading, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal, also where the suite ignores SIGINT
 def wait() -> None:
     while threading.main_thread().is_alive():
         time.sleep(0.01)
