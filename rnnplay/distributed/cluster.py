@@ -146,7 +146,7 @@ def connect(ray: ModuleType, target: str | None, num_cpus: int | None) -> None:
     """``ray.init`` to join ``target``, or to start a local Ray of ``num_cpus`` CPUs; one line if it cannot."""
     local = {} if target else {"num_cpus": num_cpus, "object_store_memory": object_store_size()}
     try:
-        with stderr_aside(), sigterm_kept(), signals_not_lost(), start_watched():
+        with stderr_aside(), sigterm_kept(), start_watched(), signals_not_lost():
             ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=True,
                      logging_level=logging.ERROR, job_config=driver_path_unshared(ray), **local)
     except Exception as err:  # Ray's AuthenticationError, ConnectionError; a bare Exception when its node times out
@@ -222,7 +222,8 @@ def logs_hint(joined: bool = False) -> str:
 
 @contextmanager
 def start_watched() -> Iterator[None]:
-    """Notes a ``ray.init`` that raised (Ctrl-C, a signal, an error) for :func:`start_unfinished`."""
+    """Notes a ``ray.init`` that raised (Ctrl-C, a signal, an error), or went on past a signal that is raised as it
+    returns (:func:`~rnnplay.distributed.start_signals.signals_not_lost`), for :func:`start_unfinished`."""
     try:
         yield
     except BaseException:
