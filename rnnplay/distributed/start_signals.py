@@ -27,7 +27,9 @@ STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the signals that en
 @contextlib.contextmanager
 def signals_not_lost() -> Iterator[None]:
     """A Ctrl-C, SIGTERM or SIGHUP that came during the block and did not end it: raised after the block, as
-    Ctrl-C's KeyboardInterrupt or as :class:`Terminated` (what the run's own handlers raise there).
+    Ctrl-C's KeyboardInterrupt or as :class:`Terminated` (what the run's own handlers raise there), also in place
+    of an error the block then raised: a start that went on past a dropped exception was seen to hang in Ray's
+    threads (the fork hook that raised had not released ``logging``'s lock) until Ray's node timed out.
 
     The wakeup descriptor in place before (``rnnplay train``'s :mod:`~rnnplay.ui.cli.held_signals`, an event
     loop's) is put back after the block and given the signals that came, as it would have been. Main thread only:
@@ -43,8 +45,11 @@ def signals_not_lost() -> Iterator[None]:
     os.set_blocking(read, False)
     os.set_blocking(write, False)  # the C-level handler must never block on it
     previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    failed: Exception | None = None
     try:
         yield
+    except Exception as err:  # Ray's start failed: after a signal it went on past, the signal is the story
+        failed = err
     finally:
         signal.set_wakeup_fd(previous, warn_on_full_buffer=False)
         came = drained(read)
@@ -55,7 +60,9 @@ def signals_not_lost() -> Iterator[None]:
                 os.write(previous, came)
     stops = [signum for signum in came if signum in STOPPING]
     if stops:  # the block went on after it: its exception was dropped (or the signal swallowed)
-        raise KeyboardInterrupt if stops[0] == signal.SIGINT else Terminated(stops[0])
+        raise (KeyboardInterrupt() if stops[0] == signal.SIGINT else Terminated(stops[0])) from None
+    if failed is not None:
+        raise failed
 
 
 def drained(read: int) -> bytes:
