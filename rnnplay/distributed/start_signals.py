@@ -29,7 +29,8 @@ def signals_not_lost() -> Iterator[None]:
     """A Ctrl-C, SIGTERM or SIGHUP that came during the block and did not end it: raised after the block, as
     Ctrl-C's KeyboardInterrupt or as :class:`Terminated` (what the run's own handlers raise there), also in place
     of an error the block then raised: a start that went on past a dropped exception was seen to hang in Ray's
-    threads (the fork hook that raised had not released ``logging``'s lock) until Ray's node timed out.
+    threads (most likely on ``logging``'s lock, which the fork hook that raised had not released) until Ray's
+    node timed out.
 
     The wakeup descriptor in place before (``rnnplay train``'s :mod:`~rnnplay.ui.cli.held_signals`, an event
     loop's) is put back after the block and given the signals that came, as it would have been. Main thread only:
