@@ -111,6 +111,28 @@ def test_a_float32_step_packs_its_weights_and_leaves_a_chunks_own_arrays_to_blas
 
 
 @needs_packed
+def test_the_rnn_1x128_s_per_step_product_stays_on_the_kernels_as_one_compiled_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    f32_kernels = products.kernels("float32")
+    prepared: list[np.ndarray] = []
+    monkeypatch.setattr(f32_kernels, "prepare", lambda a: prepared.append(a) or a)
+    rng = np.random.default_rng(8)
+    W = rng.standard_normal((128, 128), dtype=np.float32)  # the vanilla RNN 1×128's W_hh
+    h = rng.standard_normal((32, 128), dtype=np.float32)  # a chunk's 32 streams
+    expected = np.empty((32, 128), dtype=np.float32)
+    f32_kernels.product(h, f32_kernels.pack(W), expected)
+    with products.precision("float32"):
+        operand = products.operand(W)  # as the cell's loop over time asks for W_hh
+        assert operand.kernels is f32_kernels  # the packed kernels at this size too, on AVX2 as on AVX-512
+        np.testing.assert_array_equal(operand.times(h, np.empty_like(h)), expected)
+        np.testing.assert_array_equal(operand.times(np.asfortranarray(h), np.empty_like(h)), expected)
+    # prepare(h) is h: a second compiled call per time step let the interpreter's lock go and took it back, which
+    # made the RNN's step slower on the kernels than on BLAS; without it the two ran level (docs/training.md)
+    assert prepared == []
+
+
+@needs_packed
 @pytest.mark.parametrize("cell", [LSTMCell(), RNNCell(), LayerNormLSTMCell()], ids=["lstm", "rnn", "lnlstm"])
 def test_a_step_on_packed_products_has_numpys_gradients_and_repeats_bit_for_bit(
     cell: Cell, monkeypatch: pytest.MonkeyPatch

@@ -29,6 +29,8 @@ import numpy as np
 from rnnplay.core.tile_kernels import SETTINGS, Compiled, check_product, cpu_features, loop_body
 
 KINDS = frozenset({"step", "weight"})  # the products that run here (rnnplay.core.products); "batched": BLAS
+# prepare(A) of an A in C order is A itself: a caller holding one skips the call (rnnplay.core.products.Operand)
+ROWS_AS_GIVEN = True
 # (rows, column blocks of 16) of the main tile, by the first of the CPU's features found: 16 accumulators of AVX-512's
 # 32 registers; 8 of AVX2's 16 (each vector of 16 lanes is two of its registers), as many as its FMAs need in flight
 TILE_SHAPES = {"avx512f": (8, 2), "avx2": (4, 1)}

@@ -108,12 +108,20 @@ class Operand:
         compiled = _active(b, n=b.shape[1], kind=kind)
         self.kernels = compiled  # the kernel module its products run on, or None: numpy's
         self.packed = compiled.pack(b) if compiled is not None else None  # b in any layout: W_hhᵀ as a view
+        # A's rows as the kernels read them: its C-order rows themselves (float32), or a compiled conversion
+        self.prepare = None if compiled is None or getattr(compiled, "ROWS_AS_GIVEN", False) else compiled.prepare
 
     def times(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out = a·B (a: (M, K)); the kernels write ``out`` as one C-order block, numpy any other."""
+        """out = a·B (a: (M, K)); the kernels write ``out`` as one C-order block, numpy any other.
+
+        A float32 product is one compiled call: a second one, ``prepare`` returning its C-order A as it is, let
+        the interpreter's lock go and waited for it again, at every time step of the vanilla RNN's loops in
+        Python, which ran slower on the kernels than on BLAS for it (docs/training.md).
+        """
         if self.kernels is None or not out.flags.c_contiguous:
             return np.matmul(a, self.b, out=out)
-        self.kernels.product(self.kernels.prepare(np.ascontiguousarray(a)), self.packed, out)
+        rows = np.ascontiguousarray(a)
+        self.kernels.product(rows if self.prepare is None else self.prepare(rows), self.packed, out)
         return out
 
 
