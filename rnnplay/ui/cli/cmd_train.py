@@ -59,6 +59,8 @@ from rnnplay.ui.cli.train_outputs import check_outputs, plotted
 from rnnplay.ui.event_text import duration, loss_text
 from rnnplay.ui.leave_signals import on_leave_signals, raise_terminated
 
+ENDED = {"budget": "steps done", "stopped": "stopped", "diverged": "diverged"}  # in the ETA's place at the end
+
 EXAMPLES = """\
 examples:
   rnnplay train ../shared/corpora/tinyshakespeare.txt --cell lstm --layers 2 --hidden 256 --time 600
@@ -273,7 +275,7 @@ class TrainingLoop:
             case ValidationEvent() if self.best is not None:
                 self.offer_best(event.val_loss)
             case FinishedEvent():
-                self.progress.finish()
+                self.progress.finish(ENDED.get(event.reason, "ended"))
                 return self.finish(event)
         return None
 
