@@ -13,14 +13,12 @@ never cut: rich's table cut it to `10… step 3 … | steps do…` where it was 
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from child_env import child_env
-from on_a_terminal import ended, spawn
+from on_a_terminal import ended, spawn, terminal_env
 from pty_screen import screen_of
 from tiny_model import TEXT
 
@@ -89,14 +87,6 @@ def test_a_steps_runs_eta_counts_its_final_validation_and_the_save(monkeypatch: 
     assert trainer._eta(9, 1.0) == pytest.approx(SAVE)
 
 
-def on_a_terminal(tmp_path: Path, *extra: Path, **variables: str) -> dict[str, str]:
-    """A child's environment in a pty: colours as on any terminal (NO_COLOR makes rich draw no bar until its end),
-    and the pty's size as the terminal's (rich takes COLUMNS and LINES over it: a suite run with COLUMNS=80 drew
-    a 160-column pty's status line 80 wide)."""
-    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")}
-    return child_env(*extra, base=base, XDG_DATA_HOME=str(tmp_path / "d"), TERM="xterm-256color", **variables)
-
-
 @pytest.fixture
 def small(tmp_path: Path) -> Path:
     path = tmp_path / "small.txt"
@@ -116,7 +106,7 @@ def test_on_a_terminal_the_last_status_line_shows_whole_and_says_the_steps_are_d
                                                                                    columns: int) -> None:
     """At 160 columns the line is one row; at 80 (too narrow for the bar and the text with its validation loss and
     learning rate) its text folds onto a second row: never cut with an ellipsis (it was: `10… step 3 … | steps do…`)."""
-    env = on_a_terminal(tmp_path, RNNPLAY_CACHE_DIR=str(tmp_path / "c"), RNNPLAY_JIT="0")
+    env = terminal_env(tmp_path, RNNPLAY_CACHE_DIR=str(tmp_path / "c"), RNNPLAY_JIT="0")
     shown = io.BytesIO()
     with spawn(["train", str(small), "--cell", "rnn", "--hidden", "8", "--layers", "1", "--steps", "3",
                 "--batch-size", "2", "--seq-length", "8", "--out", str(tmp_path / "t.npz")], env,
