@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 from pty_screen import TIMEOUT
 from terminal_reader import TerminalReader
 from waiting import wait_for
@@ -31,6 +32,14 @@ EMPTY_PROMPT = PROMPT + b"\x1b[0m"  # the prompt with nothing typed after it
 STARTED = b"type a few characters"  # the banner, in the app and in the REPL
 STOPPED = " ⏹ stopped\r\n".encode()  # the end of a turn that Ctrl+C stopped
 SELECTS = {"x86_64": {"23", "270"}, "aarch64": {"72"}}.get(platform.machine(), set())  # select(2), pselect6(2)
+
+
+def terminal_env(tmp_path: Path, *extra: Path, **variables: str) -> dict[str, str]:
+    """A child's environment in a pty: colours as on any terminal (NO_COLOR makes rich draw no bar until its end),
+    and the pty's size as the terminal's (rich takes COLUMNS and LINES over it: a suite run with COLUMNS=80 drew a
+    160-column pty's status line 80 wide)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")}
+    return child_env(*extra, base=base, XDG_DATA_HOME=str(tmp_path / "d"), TERM="xterm-256color", **variables)
 
 
 def spawn(args: list[str], env: dict[str, str], cwd: Path | None = None, rows: int = 30,

@@ -77,5 +77,5 @@ def test_the_reading_in_chunks_gives_the_one_reading_s_value(tiny_path: Path) ->
     whole = float(np.mean(np.log(np.exp(y).sum(axis=1))))
     shares: list[float] = []
     assert mean_log_normaliser(model, ids, model.vocab.size, shares.append) == pytest.approx(whole, rel=1e-6)
-    assert shares[-1] == 1.0 and shares == sorted(shares) and len(shares) == 4
+    assert shares[0] == 0.0 and shares[-1] == 1.0 and shares == sorted(shares) and len(shares) == 5  # start, 4 chunks
 

@@ -127,10 +127,13 @@ def mean_log_normaliser(model: Model, ids: np.ndarray, old: int,
     """Z̄: the mean over ``ids`` of log Σ_a exp(y_a), summed over the first ``old`` characters' logits only.
 
     ``ids`` are read as one stream, LIFT_CHUNK at a time with the state carried from chunk to chunk (the same
-    logits as one reading, to float rounding); ``progress(fraction)`` after each chunk.
+    logits as one reading, to float rounding); ``progress(fraction)`` as it begins (0.0: what shows the reading
+    says it now, after every check of the run) and after each chunk.
     """
     if len(ids) == 0:
         return 0.0
+    if progress is not None:
+        progress(0.0)
     state, totals = model.initial_state(1), []
     for start in range(0, len(ids), LIFT_CHUNK):
         logits, state, _ = model.forward(ids[start : start + LIFT_CHUNK, None], state)

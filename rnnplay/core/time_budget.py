@@ -129,6 +129,35 @@ class TimeBudget:
         step before its end."""
         return max(0.0, seconds - self.reserve(seconds) - self.save_seconds() - self.step_seconds())
 
+    def time_left(self, seconds: float, spent: float) -> float:
+        """The seconds from ``spent`` to the run's foreseen end, the ETA a progress line shows beside the steps'
+        share (spent / steps_until): the steps until :meth:`steps_until`, then the final validation of
+        :meth:`final_chars` (none when :meth:`too_few`) and the save; at most what is left of the budget.
+
+            left = max(steps_until - spent, 0) + chars · per_char_now + save_seconds
+
+        (the run ends about one step before the budget does, when its validation fills its reserve)."""
+        steps_end = max(self.steps_until(seconds), spent)
+        chars, _ = self.final_chars(seconds, steps_end)
+        validation = 0.0 if self.too_few(chars) else chars * self.per_char_now()
+        return max(0.0, min(seconds - spent, steps_end - spent + validation + self.save_seconds()))
+
+    def eta(self, steps_left: list[float], per_step: float, validates: bool, seconds: float | None,
+            spent: float) -> float | None:
+        """The seconds to the run's foreseen end, the ETA of its progress line (None: no limit). Under --steps or
+        --epochs, the ``steps_left`` (one per limit) at ``per_step`` seconds, then the final validation of the whole
+        text, when one is ahead (``validates``), and the save:
+
+            left = steps_left · per_step + whole · per_char_now + save_seconds
+
+        (the validation counts 0 until one was measured: a run without --time makes no probe, and the first
+        validation measures it); under a --time budget :meth:`time_left`; the soonest of them."""
+        after = (self.whole * self.per_char_now() if validates else 0.0) + self.save_seconds()
+        left = [n * per_step + after for n in steps_left]
+        if seconds is not None:
+            left.append(self.time_left(seconds, spent))
+        return max(0.0, min(left)) if left else None
+
     def wants_probe(self, seconds: float, spent: float) -> bool:
         """Whether to time a probe now: before any measurement while time is left, and once (its measure is noisy:
         probes closer to the end would move it late) when the steps' end is within one reserve, unless a validation

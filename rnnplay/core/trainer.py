@@ -192,15 +192,13 @@ class Trainer:
         c = self.config
         if steps_since == 0:
             return None
-        per_step = (time.perf_counter() - since) / steps_since
-        left = []
-        if c.steps is not None:
-            left.append((c.steps - self.step) * per_step)
+        steps_left = [c.steps - self.step] if c.steps is not None else []
         if c.epochs is not None:
-            left.append((c.epochs - self.epoch) * self.batcher.batches_per_epoch * per_step)
-        if c.seconds is not None:
-            left.append(c.seconds - self._spent())
-        return max(0.0, min(left)) if left else None
+            steps_left.append((c.epochs - self.epoch) * self.batcher.batches_per_epoch)
+        validated = self.history.val_steps[-1:] == [self.step] and min(steps_left, default=1) <= 0  # none is ahead
+        per_step = (time.perf_counter() - since) / steps_since
+        return self.timing.eta(steps_left, per_step, self.val_ids is not None and not validated, c.seconds,
+                               self._spent())
 
     # -- one step --------------------------------------------------------------------
     def train_step(self) -> tuple[float, float] | str:

@@ -1,12 +1,10 @@
 """Setting up a training run from a corpus: shared by the CLI and the Session.
 
-A run is a :class:`~rnnplay.core.trainer.Trainer` plus what it needs to be saved
-and resumed: the corpus's name and checksum and the command that started it. A
-fresh run (:func:`new_run`) or fine-tuning (:func:`continue_run`, :func:`init_from_run`)
-starts here; resuming a saved one is :func:`rnnplay.session.resume.resume_run`.
-Its output paths are checked before the first step and locked against a second run
-(:mod:`rnnplay.session.output_paths`), and a save that fails goes to a rescue copy in
-rnnplay's data folder (:meth:`TrainingRun.save_or_rescue`).
+A run is a :class:`~rnnplay.core.trainer.Trainer` plus what it needs to be saved and resumed: the corpus's name
+and checksum and the command that started it. A fresh run (:func:`new_run`) or fine-tuning (:func:`continue_run`,
+:func:`init_from_run`) starts here; resuming a saved one is :func:`rnnplay.session.resume.resume_run`. Its output
+paths are checked before the first step and locked against a second run (:mod:`rnnplay.session.output_paths`),
+and a save that fails goes to a rescue copy in rnnplay's data folder (:meth:`TrainingRun.save_or_rescue`).
 """
 
 from __future__ import annotations
@@ -42,6 +40,7 @@ from rnnplay.plugins.host import get_host
 from rnnplay.plugins.problems import what_to_do
 from rnnplay.session.memory_room import check_memory, footprint
 from rnnplay.session.output_paths import check_output_path, identity, saved_to, still_locked
+from rnnplay.session.vocab_growth import Growth
 
 
 @dataclass
@@ -279,9 +278,10 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
 
 
 def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str, Any] | None = None,
-                  extra: dict[str, Any] | None = None) -> tuple[TrainingRun, Path]:
+                  extra: dict[str, Any] | None = None, growth: Growth | None = None) -> tuple[TrainingRun, Path]:
     """Fine-tuning: the model ``name`` (a path or a library name) trained on ``corpus`` with a fresh optimizer and
-    ``config``; its vocabulary grows to cover the corpus (:func:`continue_run`). Also the model's file.
+    ``config``; its vocabulary grows to cover the corpus (:func:`continue_run`), ``growth(file, model)`` showing
+    that reading (the ``progress`` it gives, None: nothing shown). Also the model's file.
 
     ``spec`` (ModelSpec fields the user gave): the shape is the model's, so a different cell, layers or hidden is
     a one-line error; dropout may change. Any checkpoint works, a weights-only copy too (its training state is
@@ -300,8 +300,8 @@ def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str
         model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, spec["dropout"],
                       dtype=model.dtype, params=model.params)
     lineage = ancestry(ckpt.meta, ckpt.sha256, path.name)
-    run = continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage})
-    return run, path
+    with growth(path, model) if growth is not None else contextlib.nullcontext() as progress:
+        return continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage}, progress), path
 
 
 MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)

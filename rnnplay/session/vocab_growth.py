@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnnplay.core.errors import printable
@@ -22,6 +23,11 @@ from rnnplay.corpora import Corpus
 
 if TYPE_CHECKING:
     from rnnplay.session.session import Session
+
+# What shows the reading that places a model's new characters, given the model's file and the model: a context
+# whose value is the reading's ``progress(fraction)`` (None: not shown). `rnnplay train --init-from` draws a line
+# and a bar (rnnplay.ui.cli.progress.placing_bar); the app's /train its work (:func:`growth_work`).
+Growth = Callable[[Path, Model], contextlib.AbstractContextManager[Callable[[float], None] | None]]
 
 
 def placing_text(model_name: str, added: int, corpus: Corpus) -> str:

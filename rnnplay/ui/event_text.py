@@ -49,12 +49,14 @@ def loss_text(nats: float | None) -> str:
 
 
 def step_text(step: int, epoch: float, loss: float, val: float | None, lr: float | None, chars_per_sec: float,
-              eta: float | None) -> str:
-    """The progress line: step, epoch, loss, validation loss, learning rate, characters per second and ETA."""
+              eta: float | None, ended: str = "") -> str:
+    """The progress line: step, epoch, loss, validation loss, learning rate, characters per second and ETA (the
+    run's foreseen end, its final validation and save included); ``ended`` in the ETA's place once the run's steps
+    are over ("steps done"), so that the line left on the screen foretells nothing."""
     val_s = f" val {val:.3f}" if val is not None else ""
     lr_s = f" lr {lr:.2g}" if lr is not None else ""
     return (f"step {step} epoch {epoch:.2f} loss {loss:.3f}{val_s}{lr_s} | {chars_per_sec:,.0f} chars/s | "
-            f"ETA {duration(eta)}")
+            f"{ended or f'ETA {duration(eta)}'}")
 
 
 class EventText:
@@ -72,6 +74,10 @@ class EventText:
     @text.register
     def _step(self, e: StepEvent) -> Text:
         return Text(step_text(e.step, e.epoch, e.loss, self.val, e.lr, e.chars_per_sec, e.eta_seconds))
+
+    def ended(self, e: StepEvent, how: str) -> Text:
+        """The last step's line once the run's steps are over: ``how`` ("steps done") where its ETA was."""
+        return Text(step_text(e.step, e.epoch, e.loss, self.val, e.lr, e.chars_per_sec, None, how))
 
     @text.register
     def _validation(self, e: ValidationEvent) -> Text | None:

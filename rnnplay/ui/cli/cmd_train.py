@@ -41,8 +41,9 @@ from rnnplay.session.training_runs import (
     new_run,
     periodic_save,
 )
+from rnnplay.ui.cli import interrupted
 from rnnplay.ui.cli.interrupts import Interrupts
-from rnnplay.ui.cli.progress import STATUS_SECONDS, TrainingProgress, read_corpus, status_seconds
+from rnnplay.ui.cli.progress import STATUS_SECONDS, TrainingProgress, placing_bar, read_corpus, status_seconds
 from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
@@ -58,6 +59,8 @@ from rnnplay.ui.cli.train_memory import out_of_memory
 from rnnplay.ui.cli.train_outputs import check_outputs, plotted
 from rnnplay.ui.event_text import duration, loss_text
 from rnnplay.ui.leave_signals import on_leave_signals, raise_terminated
+
+ENDED = {"budget": "steps done", "stopped": "stopped", "diverged": "diverged"}  # in the ETA's place at the end
 
 EXAMPLES = """\
 examples:
@@ -109,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     cluster = Cluster(args.workers, args.ray_address)
     cluster.check(settings.get("batch_size") if args.resume else config.batch_size)  # Ray there; B split evenly
     out, best, plot = check_outputs(args)
+    if args.resume is None:  # a resumed run's val fraction is its checkpoint's (checked once it is read)
+        check_best(config, best)  # before the corpus loads and --init-from's reading: the refusal is the only line
     base = find_model(args.init_from) if args.init_from is not None else None
     for flag, path in (("--out", out), ("--best", best)):  # the model fine-tuning starts from is kept
         if base is not None and path is not None and base.resolve() == path.resolve():
@@ -136,13 +141,16 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
             if no_budget:
                 config.epochs = 1.0
             if args.init_from is not None:
-                run_, base = init_from_run(str(find_model(args.init_from)), corpus, config, spec_flags, extra)
+                run_, base = init_from_run(str(find_model(args.init_from)), corpus, config, spec_flags, extra,
+                                           lambda path, model: placing_bar(path, model, corpus))
                 args.init_from = base.name
             else:
                 run_ = new_run(corpus, ModelSpec(**spec_flags), config, extra)
     except MemoryError:
         raise RnnplayError("not enough memory for this model, its optimizer state and the corpus: choose a "
                            "smaller --hidden or --layers, or a smaller corpus") from None
+    except KeyboardInterrupt as stop:  # Ctrl-C (or SIGTERM) while the model reads the text, to place new characters
+        return interrupted(stop, "before the first step: nothing was trained or saved")
     cluster.check(run_.trainer.config.batch_size)  # a resumed run's batch size is its checkpoint's
     check_best(run_.trainer.config, best)  # a resumed run's val fraction is its checkpoint's, unless given
     again = saves_again(run_.trainer, args.checkpoint_every)  # a later save writes beside the earlier one
@@ -273,7 +281,7 @@ class TrainingLoop:
             case ValidationEvent() if self.best is not None:
                 self.offer_best(event.val_loss)
             case FinishedEvent():
-                self.progress.finish()
+                self.progress.finish(ENDED.get(event.reason, "ended"))
                 return self.finish(event)
         return None
 

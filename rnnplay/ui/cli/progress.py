@@ -15,15 +15,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.progress import BarColumn, Progress, Task, TaskID, TaskProgressColumn, TextColumn
 from rich.progress_bar import ProgressBar as RichBar
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from rnnplay.core.errors import printable
+from rnnplay.core.finetune import LIFT_CHARS
+from rnnplay.core.model import Model
 from rnnplay.core.trainer import StepEvent, Trainer
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
@@ -31,10 +35,13 @@ from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.base import Progress as BytesDone
 from rnnplay.corpora.base import no_progress
 from rnnplay.env_values import seconds_from_env
+from rnnplay.session.vocab_growth import placing_text
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText, duration
 
 BAR_WIDTH = 30
+STATUS_BAR = 20  # a run's status bar's cells, where the terminal has room for it beside the status text
+STATUS_BAR_LEAST = 8  # ... and the fewest it shrinks to on a narrower one (then the text folds onto a second row)
 LARGE_TEXT = 100_000  # characters from which a model's reading says up front how many and about how long
 LARGE_FILE = 1 << 26  # bytes from which a pass over a file before the model reads it shows its progress
 ESTIMATE_AFTER = 16_384  # characters read after the first chunk before the rate is taken for the estimate
@@ -108,6 +115,25 @@ class BracketedBar(BarColumn):
         return grid
 
 
+class StatusBar(BarColumn):
+    """A run's status bar, as wide as ``console`` leaves room for beside the percentage and the status text: the
+    line ``[bar] 100% step 3 … | steps done`` fits one row where it can; else the bar is STATUS_BAR_LEAST wide and
+    the text folds onto the next row (rich's table cut it: ``10… step 3 … | steps do…``). Measured at each redraw,
+    so a resized terminal is followed.
+
+        bar = clamp(width - cells(text) - len(" 100% "), STATUS_BAR_LEAST, STATUS_BAR)
+    """
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(bar_width=STATUS_BAR)
+        self.console = console
+
+    def render(self, task: Task) -> RichBar:
+        room = self.console.width - cell_len(task.description) - len(" 100% ")
+        self.bar_width = max(STATUS_BAR_LEAST, min(STATUS_BAR, room))
+        return super().render(task)
+
+
 class ProgressBar:
     """A :class:`rnnplay.corpora.Progress` callback: ``downloading x [━━━━━━━╸━━━━]  45% 0.5 MB / 1.1 MB``.
 
@@ -177,13 +203,13 @@ class TrainingProgress:
         self.console = make_console(stream if stream is not None else sys.stderr)
         self.trainer = trainer
         self.text = EventText()
-        self.bar = LiveBar(self.console, BarColumn(bar_width=20), TaskProgressColumn(),
-                           TextColumn("{task.description}"))
+        self.bar = LiveBar(self.console, StatusBar(self.console), TaskProgressColumn(),
+                           TextColumn("{task.description}", table_column=Column(overflow="fold")))  # never cut
         self.last_printed_step = self.last_step = 0
         self.every, self.lock, self.done = every, threading.Lock(), threading.Event()
         self.last_line = self.last_step_at = self.last_status = time.monotonic()
         self.shown: tuple[str, float | None] = ("", None)  # the status line's text and fraction, on a terminal
-        self.reading_shown = False  # a validation's count of characters drawn on the status line since the step's
+        self.last_event: StepEvent | None = None  # the step the status line shows
         threading.Thread(target=self._watch, name="rnnplay-status", daemon=True).start()
 
     def show(self, event: object) -> None:
@@ -191,14 +217,14 @@ class TrainingProgress:
         line = self.text.text(event)
         if isinstance(event, StepEvent):
             with self.lock:
-                self.last_step, self.last_step_at = event.step, time.monotonic()
+                self.last_step, self.last_step_at, self.last_event = event.step, time.monotonic(), event
                 self.step(event, line or Text())
         elif line is not None:
             self.message(line)
 
     def step(self, e: StepEvent, line: Text) -> None:
         if redraws(self.console):
-            self.shown, self.reading_shown = (line.plain, e.fraction), False
+            self.shown = line.plain, e.fraction
             self.bar.update(line.plain, e.fraction or 0.0, 1.0 if e.fraction is not None else None)
         elif (e.step - self.last_printed_step >= PRINT_EVERY or e.step == 1
               or time.monotonic() - self.last_status >= self.every):
@@ -226,7 +252,6 @@ class TrainingProgress:
                 reading = self._reading()
                 if reading is not None and redraws(self.console):
                     self.bar.update(f"{self._doing()}: {reading[0]}", reading[1], 1.0)
-                    self.reading_shown = True
                 if now - max(self.last_line, self.last_step_at) < self.every:
                     continue  # a step not printed (off a terminal) or redrawn in place ended within ``every``
                 since = f"step {self.last_step:,}" if self.last_step else "the run started"
@@ -251,13 +276,45 @@ class TrainingProgress:
         first chunk; else None."""
         return self.trainer.reading.scored() if self.trainer is not None else None
 
-    def finish(self) -> None:
-        """The status line stays as the last step drew it; what is printed next starts on a line of its own."""
+    def finish(self, how: str = "ended") -> None:
+        """The status line stays as the last step drew it (a validation's count drawn over it goes), ``how`` the run
+        ended ("steps done", "stopped") in its ETA's place: an ETA left on the screen would foretell an end that
+        came; what is printed next starts on a line of its own."""
         with self.lock:
             self.done.set()
-            if self.reading_shown and self.shown[0]:  # a validation's count drawn over it: the step's line again
-                self.bar.update(self.shown[0], self.shown[1] or 0.0, 1.0 if self.shown[1] is not None else None)
+            if self.last_event is not None and redraws(self.console):
+                fraction = self.last_event.fraction
+                self.bar.update(self.text.ended(self.last_event, how).plain, fraction or 0.0,
+                                1.0 if fraction is not None else None)
             self.bar.close()
+
+
+@contextlib.contextmanager
+def placing_bar(path: Path, model: Model, corpus: Corpus,
+                stream: TextIO | None = None) -> Iterator[FractionDone | None]:
+    """The reading that places the characters of ``corpus`` that ``model`` (from ``path``) lacks (``--init-from``):
+    as it begins, one line that says it (``rnnplay: adding 1 new character to shakespeare.npz: reading 4,096
+    characters of zen.txt``), then on a terminal a bar of its share read (``reading zen.txt [━━╸━━]  45% 1,843 chars
+    / 4,096 chars``); None, and nothing said, when the corpus has no new character. Said at the reading's first
+    ``progress``, not before: the run's checks come first (a vocabulary past its limit is one line, the refusal)."""
+    added = len(corpus.unknown(model.vocab))
+    if not added:
+        yield None
+        return
+    bar, chars, said = ProgressBar(stream), min(LIFT_CHARS, corpus.chars), False
+    label = f"reading {printable(corpus.name)}"
+
+    def progress(fraction: float) -> None:
+        nonlocal said
+        if not said:
+            said = True
+            bar.console.file.write(f"rnnplay: {placing_text(path.name, added, corpus)}\n")
+            bar.console.file.flush()
+        if redraws(bar.console):
+            bar(label, round(fraction * chars), chars, "chars")
+
+    with bar:
+        yield progress
 
 
 def file_pass(size: int) -> contextlib.AbstractContextManager[BytesDone]:
