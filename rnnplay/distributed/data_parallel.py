@@ -15,7 +15,8 @@ worker.
 
 Faults: the workers are actors Ray restarts (``max_restarts``) and asks the step again (``max_task_retries``);
 a step holds no worker state, so the retried one gives the same numbers. When Ray gives up, the step raises a
-one-line error before anything changed, and the run saves its last complete step.
+one-line error before anything changed, and the run saves its last complete step; once a node of the run is gone,
+the step gives Ray LOST_NODE_WAIT seconds to bring its worker back before it gives up itself (Ray may wait for ever).
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class DataParallelGradients:
         return self._get(refs)
 
     def logs(self) -> str:
+        """Where Ray's logs are, for the lines that say a worker or a node was lost."""
         return logs_hint(joined=bool(cluster_address(self.cluster.address)))
 
     def _get(self, refs: list[Any], timeout: float | None = None) -> list[Any]:
