@@ -34,7 +34,7 @@ from rnnplay.core.model import Model
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.vocab import Vocab
 from rnnplay.corpora import load_corpus
-from rnnplay.distributed.data_parallel import last_line, worker_cpus
+from rnnplay.distributed.data_parallel import LOST_NODE_WAIT, last_line, worker_cpus
 from rnnplay.models.bundled import load_model
 from rnnplay.session.events import Changed, Message, TrainingEnded
 from rnnplay.session.session import Session
@@ -229,12 +229,13 @@ def free_ports(n: int) -> list[int]:
 
 
 @contextmanager
-def cluster_of_two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
+def cluster_of_two_nodes(**ray_settings: str) -> Iterator[tuple[str, dict[str, str]]]:
     """A head and a second node of one CPU each (``ray start --block``, each in a process this ends, so no other Ray
-    on the machine is touched); their address and the environment that may join them (its own token)."""
+    on the machine is touched); their address and the environment that may join them (its own token).
+    ``ray_settings``: Ray's own settings for the cluster, as the environment variables Ray reads (RAY_<name>)."""
     head_port, *agents = free_ports(3)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_USAGE_STATS_ENABLED": "0"}
+           "RAY_USAGE_STATS_ENABLED": "0", **ray_settings}
     address = f"127.0.0.1:{head_port}"
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--block"]
     temp = tempfile.mkdtemp(prefix="rnp-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
@@ -408,26 +409,52 @@ class TestOnOneClusterOfTwoNodes:
         """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
         run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
         printed by the driver on stdout) is not shown."""
-        address, env = two_nodes
-        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
-                                "--workers", "2", "--ray-address", address, "--checkpoint-every", "0", "--out",
-                                "m.npz"], cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-        try:
-            for line in run.stderr:
-                if line.startswith("step "):  # the progress line: steps have been made on both nodes
-                    break
-            os.kill(raylet_of_second_node(address), signal.SIGKILL)
-            out, rest = run.communicate(timeout=TIMEOUT)
-        finally:
-            run.kill()
-        last = rest.splitlines()[-1]
-        assert run.returncode == 1 and out == "", out[:500]
-        assert last.startswith("rnnplay: error: the Ray cluster lost the node "), rest[-1000:]  # one node, by its IP
-        assert last.endswith("continue with --resume m.npz (and --workers the cluster has room for)"), last
-        assert "(raylet)" not in rest
-        step = load_model(tmp_path / "m.npz").training["step"]
-        assert step > 0 and f"the run up to step {step} is saved in m.npz" in last
+        assert_node_lost_line(*lose_second_node(*two_nodes, tmp_path), tmp_path)
+
+
+def lose_second_node(address: str, env: dict[str, str], tmp_path: Path) -> tuple[int, str, str]:
+    """A run of ``--workers 2`` on the two-node cluster at ``address``, its second node's raylet killed with SIGKILL
+    once steps have been made on both nodes; its exit code, stdout and stderr after that. The bound: the wait the run
+    gives Ray to start the lost worker elsewhere (LOST_NODE_WAIT), then TIMEOUT for the rest."""
+    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
+                            "--workers", "2", "--ray-address", address, "--checkpoint-every", "0", "--out",
+                            "m.npz"], cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    try:
+        for line in run.stderr:
+            if line.startswith("step "):  # the progress line: steps have been made on both nodes
+                break
+        os.kill(raylet_of_second_node(address), signal.SIGKILL)
+        out, rest = run.communicate(timeout=LOST_NODE_WAIT + TIMEOUT)
+    finally:
+        run.kill()
+    return run.returncode, out, rest
+
+
+def assert_node_lost_line(code: int, out: str, rest: str, tmp_path: Path) -> None:
+    """Exit 1, nothing on stdout, and one last line: the node lost, the step saved, --resume to continue."""
+    last = rest.splitlines()[-1]
+    assert code == 1 and out == "", out[:500]
+    assert last.startswith("rnnplay: error: the Ray cluster lost the node "), rest[-1000:]  # one node, by its IP
+    assert last.endswith("continue with --resume m.npz (and --workers the cluster has room for)"), last
+    assert "(raylet)" not in rest
+    step = load_model(tmp_path / "m.npz").training["step"]
+    assert step > 0 and f"the run up to step {step} is saved in m.npz" in last
+
+
+@needs_corpus
+def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all_the_same(tmp_path: Path) -> None:
+    """The run waited for ever (a CI run: TimeoutExpired) when the head declared the killed node dead before the
+    step's retries had run out: Ray then started the lost worker again, the retry waited for that start, and the
+    head had no CPU for it. A head that declares a node dead after two missed health checks half a second apart
+    (Ray's health_check_period_ms and health_check_failure_threshold) always comes first: the run waits
+    LOST_NODE_WAIT seconds for Ray, then ends in its line, the run saved; no "training goes on" for the step."""
+    fast = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "2"}
+    with cluster_of_two_nodes(**fast) as (address, env):
+        code, out, rest = lose_second_node(address, env, tmp_path)
+    assert_node_lost_line(code, out, rest, tmp_path)
+    assert f"did not start that worker again elsewhere within {LOST_NODE_WAIT:.0f} s" in rest.splitlines()[-1]
+    assert "returned after all" not in rest and "training goes on" not in rest, rest
 
 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------

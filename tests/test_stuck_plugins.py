@@ -29,10 +29,15 @@ from pty_screen import environment
 from textual.widgets import Static
 from waiting import wait_for
 
+from rnnplay.core.errors import RnnplayError
+from rnnplay.core.train_config import ModelSpec, TrainConfig
+from rnnplay.corpora import load_corpus
 from rnnplay.models.bundled import load_model
 from rnnplay.session import stall_watch, training_job
 from rnnplay.session.events import Event, Message, Working
 from rnnplay.session.session import Session
+from rnnplay.session.step_watch import StepWatch
+from rnnplay.session.training_runs import new_run
 from rnnplay.ui.tui import RnnplayApp
 
 TIMEOUT = 60  # a bound that catches a hang, not a speed claim
@@ -328,3 +333,20 @@ def test_a_validation_that_returns_late_says_whether_the_run_goes_on(
         heard.line("info", f"^training done at step {steps}; validation loss .*; saved {re.escape(str(out))}$")
     finally:
         heard.finish(hang)
+
+
+def test_a_step_said_to_stall_that_then_fails_is_not_said_to_return(small_file: Path) -> None:
+    """A step on Ray workers that stalled past the time, then failed (a lost node: the run ends in its error line),
+    was followed by "training step 2 returned after all, after 68 s; training goes on" before that line. Only a
+    step that returns says so now."""
+    run = new_run(load_corpus(str(small_file)), ModelSpec("lstm", 1, 8, 0.0),
+                  TrainConfig(steps=1, batch_size=2, seq_length=8))
+    said: list[str] = []
+    with StepWatch(said.append, run.trainer, "Ctrl-C twice leaves without it", seconds=0.01) as watch:
+        with pytest.raises(RnnplayError), watch.taking(1):
+            wait_for(lambda: said, "the stall line", TIMEOUT)
+            raise RnnplayError("the Ray cluster lost the node 10.0.0.6 during this step")
+        with watch.taking(2):
+            wait_for(lambda: len(said) > 1, "the second step's stall line", TIMEOUT)
+    assert [line.split(" has not returned")[0] for line in said[:2]] == ["training step 1", "training step 2"], said
+    assert len(said) == 3 and said[2].startswith("training step 2 returned after all, after "), said

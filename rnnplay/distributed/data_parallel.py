@@ -15,7 +15,8 @@ worker.
 
 Faults: the workers are actors Ray restarts (``max_restarts``) and asks the step again (``max_task_retries``);
 a step holds no worker state, so the retried one gives the same numbers. When Ray gives up, the step raises a
-one-line error before anything changed, and the run saves its last complete step.
+one-line error before anything changed, and the run saves its last complete step; once a node of the run is gone,
+the step gives Ray LOST_NODE_WAIT seconds to bring its worker back before it gives up itself (Ray may wait for ever).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from rnnplay.distributed.shard_worker import Replica, ShardResult, ShardWorker
 
 MAX_RESTARTS = 3  # times Ray restarts a killed worker (and retries its step) before the run stops
 START_TIMEOUT = 120.0  # seconds the workers may take to start (a cluster may need to fetch or schedule them)
+LOST_NODE_WAIT = 60.0  # seconds a step waits, once a node of the run is gone, for Ray to start its worker elsewhere
+POLL_SECONDS = 5.0  # how often a step that has not answered looks for lost nodes
 
 
 class NodeLost(RnnplayError):
@@ -135,9 +138,35 @@ class DataParallelGradients:
             shard_states, shard_masks = parallel_step.streams_part(states, masks, part)
             refs.append(worker.step.remote(weights, np.ascontiguousarray(inputs[:, part]),
                                            np.ascontiguousarray(targets[:, part]), shard_states, shard_masks, B * T))
-        answers = self._get(refs)
+        answers = self._step_answers(refs)
         self.timing = StepTiming(put, time.perf_counter() - start, max(seconds for _, seconds in answers))
         return parallel_step.sum_chunks((writable(result) for result, _ in answers), B * T)  # one copy at a time
+
+    def _step_answers(self, refs: list[Any]) -> list[Any]:
+        """The workers' answers to a step, or one line; a wait that ends, whatever Ray does after a node is lost.
+
+        Ray retries a step whose worker died (``max_task_retries``), and a retry sent while the worker is being
+        started again waits for that start. When the lost node held the worker and no other node has room for it,
+        that start never comes, and ``ray.get`` waited for ever: it did whenever the head declared the node dead (its
+        health checks) before the retries had run out. So the step waits in slices of POLL_SECONDS, looks for lost
+        nodes after each, and gives Ray LOST_NODE_WAIT seconds from the first sight of one to answer::
+
+            answered by t            → the answers (or the worker's error, as from ray.get)
+            a node gone since t0     → NodeLost at t0 + LOST_NODE_WAIT, this step not made
+        """
+        lost_since: float | None = None
+        while len(self.ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[0]) < len(refs):
+            lost = self.lost_nodes()
+            lost_since = (lost_since or time.monotonic()) if lost else None
+            if lost and time.monotonic() - lost_since >= LOST_NODE_WAIT:
+                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and did not "
+                               f"start that worker again elsewhere within {LOST_NODE_WAIT:.0f} s "
+                               f"({self.logs()}); this step was not made")
+        return self._get(refs)
+
+    def logs(self) -> str:
+        """Where Ray's logs are, for the lines that say a worker or a node was lost."""
+        return logs_hint(joined=bool(cluster_address(self.cluster.address)))
 
     def _get(self, refs: list[Any], timeout: float | None = None) -> list[Any]:
         """``ray.get`` of the workers' answers; what went wrong on a worker as one line (nothing has changed)."""
@@ -156,7 +185,7 @@ class DataParallelGradients:
         except exceptions.RayError as err:
             if getattr(err, "actor_init_failed", False):  # its replica could not be built (a plugin's cell missing)
                 raise RnnplayError(f"a Ray worker could not start: {last_line(err)}") from None
-            logs = logs_hint(joined=bool(cluster_address(self.cluster.address)))
+            logs = self.logs()
             if lost := self.lost_nodes():
                 raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and has no room "
                                f"to start that worker again ({logs}); this step was not made") from None
@@ -167,7 +196,9 @@ class DataParallelGradients:
         """The nodes alive when the workers started that are gone now ('the node 10.0.0.6'), or ''.
 
         Gone: dead to Ray, or its raylet refuses connections. The head marks a node dead only after several missed
-        health checks (15 s by default), well after a step's retries have run out on a node whose raylet was killed.
+        health checks (Ray's health_check_period_ms × health_check_failure_threshold, set where the head starts),
+        usually after a step's retries on a node whose raylet was killed have run out, but not always
+        (:meth:`_step_answers`).
         """
         try:
             dead = {n["NodeID"] for n in self.ray.nodes() if not n["Alive"]}

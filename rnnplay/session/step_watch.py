@@ -60,16 +60,20 @@ class StepWatch(Watcher):
 
     @contextlib.contextmanager
     def taking(self, step: int) -> Iterator[None]:
-        """The block is training step ``step`` (and the validation after it, or after the step before)."""
+        """The block is training step ``step`` (and the validation after it, or after the step before). A step said
+        to have stalled that then returns says so; one that raises leaves its error to say what happened (a lost Ray
+        node ends the run: "training goes on" would be wrong)."""
         with self.lock:
             self.since, self.step = time.monotonic(), step
+        returned = False
         try:
             yield
+            returned = True
         finally:
             with self.lock:
                 late = self.reported and self.since is not None and time.monotonic() - self.since
                 what, self.since, self.reported = self.reported, None, ""
-            if late:
+            if late and returned:
                 self.say(f"{what} returned after all, after {late:.0f} s; {self._after(what)}")
 
     def _after(self, what: str) -> str:
