@@ -16,7 +16,8 @@ worker.
 Faults: the workers are actors Ray restarts (``max_restarts``) and asks the step again (``max_task_retries``);
 a step holds no worker state, so the retried one gives the same numbers. When Ray gives up, the step raises a
 one-line error before anything changed, and the run saves its last complete step; once a node of the run is gone,
-the step gives Ray LOST_NODE_WAIT seconds to bring its worker back before it gives up itself (Ray may wait for ever).
+the step gives Ray LOST_NODE_WAIT seconds ($RNNPLAY_LOST_NODE_WAIT_SECONDS) to bring its worker back before it
+gives up itself (Ray may wait for ever).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from rnnplay.distributed.cluster import (
     require_ray,
 )
 from rnnplay.distributed.shard_worker import Replica, ShardResult, ShardWorker
+from rnnplay.env_values import seconds_from_env
 
 MAX_RESTARTS = 3  # times Ray restarts a killed worker (and retries its step) before the run stops
 START_TIMEOUT = 120.0  # seconds the workers may take to start (a cluster may need to fetch or schedule them)
@@ -111,6 +113,7 @@ class DataParallelGradients:
 
     def __init__(self, ray: ModuleType, model: Model, cluster: Cluster) -> None:
         self.ray, self.model, self.cluster = ray, model, cluster
+        self.lost_node_wait = seconds_from_env("RNNPLAY_LOST_NODE_WAIT_SECONDS", LOST_NODE_WAIT)
         workers = cluster.workers
         self.cpus = worker_cpus(ray, workers)
         actor = ray.remote(ShardWorker).options(num_cpus=self.cpus, max_restarts=MAX_RESTARTS,
@@ -149,18 +152,18 @@ class DataParallelGradients:
         started again waits for that start. When the lost node held the worker and no other node has room for it,
         that start never comes, and ``ray.get`` waited for ever: it did whenever the head declared the node dead (its
         health checks) before the retries had run out. So the step waits in slices of POLL_SECONDS, looks for lost
-        nodes after each, and gives Ray LOST_NODE_WAIT seconds from the first sight of one to answer::
+        nodes after each, and gives Ray ``lost_node_wait`` seconds from the first sight of one to answer::
 
             answered by t            → the answers (or the worker's error, as from ray.get)
-            a node gone since t0     → NodeLost at t0 + LOST_NODE_WAIT, this step not made
+            a node gone since t0     → NodeLost at t0 + lost_node_wait, this step not made
         """
         lost_since: float | None = None
         while len(self.ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[0]) < len(refs):
             lost = self.lost_nodes()
             lost_since = (lost_since or time.monotonic()) if lost else None
-            if lost and time.monotonic() - lost_since >= LOST_NODE_WAIT:
+            if lost and time.monotonic() - lost_since >= self.lost_node_wait:
                 raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and did not "
-                               f"start that worker again elsewhere within {LOST_NODE_WAIT:.0f} s "
+                               f"start that worker again elsewhere within {self.lost_node_wait:g} s "
                                f"({self.logs()}); this step was not made")
         return self._get(refs)
 
