@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import WHEELS, pip_install_fixtures
 from tiny_model import build_tiny_model
 
 from rnnplay.core import jit
@@ -23,6 +25,14 @@ os.environ.setdefault("RNNPLAY_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's folder of fixture wheels (tests/plugin_fixtures.py), made by the process that starts the
+    workers (or runs the tests) before it starts them, so that every worker inherits it in its environment."""
+    if not hasattr(config, "workerinput") and not os.environ.get(WHEELS):
+        os.environ[WHEELS] = tempfile.mkdtemp(prefix="rnnplay-fixture-wheels-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(WHEELS), ignore_errors=True))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
