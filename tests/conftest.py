@@ -22,6 +22,12 @@ from rnnplay.session.session import Session
 # or in the subprocesses that inherit this) keep one count whatever the machine's load.
 os.environ.setdefault("RNNPLAY_THREADS", "1")
 
+# A pytest started as a script's background job (`bash -c '... &'`) has SIGINT ignored, and so has every process it
+# starts (an ignored signal stays ignored across exec): the tests of Ctrl-C failed there, nothing interrupted. They
+# need what a start from a terminal gives: KeyboardInterrupt here, the default action in the processes started.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
