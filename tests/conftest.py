@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from plugin_fixtures import pip_install_fixtures
+from plugin_fixtures import WHEELS, pip_install_fixtures
 from tiny_model import build_tiny_model
 
 from rnnplay.core import jit
@@ -20,9 +22,23 @@ from rnnplay.session.session import Session
 # or in the subprocesses that inherit this) keep one count whatever the machine's load.
 os.environ.setdefault("RNNPLAY_THREADS", "1")
 
+# A pytest started as a script's background job (`bash -c '... &'`) has SIGINT ignored, and so has every process it
+# starts (an ignored signal stays ignored across exec): the tests of Ctrl-C failed there, nothing interrupted. They
+# need what a start from a terminal gives: KeyboardInterrupt here, the default action in the processes started.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The session's folder of fixture wheels (tests/plugin_fixtures.py), made by the process that starts the
+    workers (or runs the tests) before it starts them, so that every worker inherits it in its environment."""
+    if not hasattr(config, "workerinput") and not os.environ.get(WHEELS):
+        os.environ[WHEELS] = tempfile.mkdtemp(prefix="rnnplay-fixture-wheels-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(WHEELS), ignore_errors=True))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
