@@ -28,6 +28,13 @@ os.environ.setdefault("RNNPLAY_THREADS", "1")
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# pytest-xdist's workers are given COLUMNS=80 and LINES=24 (a plain pytest has neither), and every process a test
+# starts inherits them: rich takes them over a pseudo-terminal's own size, so a 250-column pty's status line was drawn
+# 80 wide and folded, only when the suite ran on workers. The processes started see their terminal's size, as a
+# user's do.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT / ".." / "shared" / "corpora"
 SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
