@@ -102,3 +102,14 @@ def test_ctrl_c_while_the_model_reads_ends_the_run_with_nothing_written(hang_sit
     lines = [line.rstrip() for line in screen_of(shown.getvalue(), 30, 160).display if line.strip()]
     assert lines[-1] == "rnnplay: interrupted before the first step: nothing was trained or saved", lines
     assert list(out.parent.iterdir()) == []  # no checkpoint, no rescue copy, no lock file left
+
+
+def test_a_text_too_short_for_the_batches_is_refused_before_the_reading(tiny_path: Path, tmp_path: Path) -> None:
+    """A text shorter than one batch (the default 64 x 100) was refused only after the model had read it to place its
+    new character: the reading line, seconds of reading (5 s on the bundled model), then the refusal."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(TEXT[:3000] + NEW + "\n")  # 2,700 training characters: 64 streams of 101 need 6,464
+    done = train(tmp_path, str(notes), "--init-from", str(tiny_path), "--steps", "1", "--out", "n.npz")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("rnnplay: error: the training text is too short for batch size 64 x sequence length")
+    assert "(--batch-size, --seq-length)" in done.stderr and not (tmp_path / "n.npz").exists()

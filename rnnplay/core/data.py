@@ -70,21 +70,26 @@ class Batch:
     reset: bool  # True when the carried hidden state must be reset before this batch
 
 
+def check_batches(chars: int, batch_size: int, seq_length: int) -> None:
+    """One line unless a training text of ``chars`` characters holds ``batch_size`` streams of ``seq_length`` + 1
+    (each step reads T inputs and their next characters as targets): also before a run reads its text for
+    anything else (placing a fine-tuned model's new characters)."""
+    if batch_size < 1 or seq_length < 1:
+        raise RnnplayError("batch size and sequence length must be at least 1")
+    if chars // batch_size < seq_length + 1:
+        need = batch_size * (seq_length + 1)
+        fix = ("give a longer text" if need <= 2 else "use a smaller batch size or sequence length "
+               f"({setting_name('batch_size')}, {setting_name('seq_length')}), or a longer text")
+        raise RnnplayError(f"the training text is too short for batch size {batch_size} x sequence length "
+                           f"{seq_length}: it has {counted(chars, 'character')} and needs {need:,}; {fix}")
+
+
 class StreamBatcher:
     """Yields (T, B) batches from B parallel streams; its position is resumable."""
 
     def __init__(self, ids: np.ndarray, batch_size: int, seq_length: int) -> None:
-        if batch_size < 1 or seq_length < 1:
-            raise RnnplayError("batch size and sequence length must be at least 1")
+        check_batches(len(ids), batch_size, seq_length)
         stream_len = len(ids) // batch_size
-        if stream_len < seq_length + 1:
-            need = batch_size * (seq_length + 1)
-            fix = ("give a longer text" if need <= 2 else "use a smaller batch size or sequence length "
-                   f"({setting_name('batch_size')}, {setting_name('seq_length')}), or a longer text")
-            raise RnnplayError(
-                f"the training text is too short for batch size {batch_size} x sequence "
-                f"length {seq_length}: it has {counted(len(ids), 'character')} and needs {need:,}; {fix}"
-            )
         self.streams = ids[: stream_len * batch_size].reshape(batch_size, stream_len)  # row b is stream b: a view
         self.seq_length = seq_length
         self.batch_size = batch_size

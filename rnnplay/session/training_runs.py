@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core.cells.base import Cell
-from rnnplay.core.data import split_ids
+from rnnplay.core.data import check_batches, split_ids
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
 from rnnplay.core.limits import MAX_PARAMS, MAX_STATE, MAX_VOCAB, check_model_size, check_state_size
@@ -257,10 +257,9 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
                  progress: Callable[[float], None] | None = None) -> TrainingRun:
     """A copy of ``model``'s weights trained further on ``corpus`` with a fresh optimizer.
 
-    Characters of the corpus that the model lacks are appended to a copy's vocabulary
-    (:func:`~rnnplay.core.finetune.grow_vocab`, the new rows drawn from ``config.seed``; ``progress`` its reading):
-    ``run.added`` names them, in code-point order. A float16 model trains as float32 (each step would be
-    skipped in half precision). ``model`` itself is never changed."""
+    The corpus's characters the model lacks are appended to a copy's vocabulary (``finetune.grow_vocab``, the new
+    rows drawn from ``config.seed``; ``progress`` its reading, once the run's checks pass): ``run.added`` names them,
+    in code-point order. A float16 model trains as float32 (half precision skips each step); ``model`` is kept."""
     if model.dtype == np.float16:  # Adam's updates underflow or overflow in half precision: train in float32
         model = Model(model.cell, model.vocab, model.hidden_size, model.num_layers, model.dropout, dtype=np.float32,
                       params={k: v.astype(np.float32) for k, v in model.params.items()})
@@ -271,6 +270,7 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
     shapes = check_buildable(model.cell, vocab, spec, config)
     warning = check_memory(footprint(model.cell, shapes, spec, config, corpus), config)
     train_ids, val_ids = split_ids(corpus.encode(vocab), config.val_fraction)
+    check_batches(len(train_ids), config.batch_size, config.seq_length)  # before the reading: a refusal, not a wait
     with get_host().blame("cells", model.cell.name, "adding characters to the model"):  # a plugin's init_params
         copy = grow_vocab(model, added, train_ids, np.random.default_rng(config.seed), progress)
     return TrainingRun(Trainer(copy, train_ids, val_ids, config), corpus, dict(extra or {}), added=added,
