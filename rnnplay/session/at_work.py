@@ -87,8 +87,15 @@ class AtWork:
         if culprit is None:
             return stall_watch.DOES_NOT_STOP
         who, plugin = culprit
-        if not plugin and jit.loading():  # what holds it is the kernels' first compilation, not the part at work
+        if self.waits_for_kernels():  # what holds it is the kernels' first compilation, not the part at work
             return "it has not stopped yet: it waits for rnnplay's compiled kernels, which a first run compiles"
         if not plugin:
             return f"it has not stopped yet: {who} {stall_watch.SLOW_NOT_STUCK}"
         return f"it does not stop: {who} never checks for a stop"
+
+    def waits_for_kernels(self) -> bool:
+        """Whether the work at work is rnnplay's own, held by the compiled kernels' loading (on a first run their
+        compilation, which nothing can interrupt): leaving without it loses nothing of the user's, as the numba
+        cache is only written once a kernel is compiled, and the next start compiles them again."""
+        culprit = self.culprit()
+        return culprit is not None and not culprit[1] and jit.loading()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rnnplay.ui.cli import model_command, require_stdin
+
+if TYPE_CHECKING:  # annotations only: the command line imports the app when the command runs
+    from rnnplay.session.session import Session
+    from rnnplay.ui.tui import RnnplayApp
 
 EXAMPLES = """\
 examples:
@@ -35,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
         with keys_kept_while_starting() as typed:  # a seed typed as Textual and the model load runs once it starts
             from rnnplay.session.session import Session
             from rnnplay.session.stall_watch import stop_grace
-            from rnnplay.ui.leave_signals import exit_code, leave_now
             from rnnplay.ui.tui import RnnplayApp
 
             stop_grace()  # $RNNPLAY_STOP_GRACE_SECONDS checked before the model loads
@@ -49,8 +53,25 @@ def run(args: argparse.Namespace) -> int:
                 app.run()
         finally:
             kept = app.close_session()  # whatever ended the app (a signal, a lost terminal), a training saves
-    stuck = app.stuck_lines(stop_grace())  # a plugin's sampler or command that never checks for a stop
-    if stuck:
+    return leaving_code(app, session, kept, stop_grace())
+
+
+def leaving_code(app: RnnplayApp, session: Session, kept: bool, grace: float) -> int:
+    """The app's exit code, its farewell said: 128 + a signal it left on; else 130 when a line (a plugin's sampler
+    that never checks for a stop) or a training step is left behind, the process ended at once without it; else 1
+    when a trained model was lost or the app crashed; else 0.
+
+    A line held only by the compiled kernels' loading (a seed typed on a first run, left with Ctrl+Q twice while
+    they compile) is no work of the user's left unfinished: the seed is kept in the recovery file, the compilation
+    cannot be interrupted and the next start does it again, so the user's leaving ends 0, at once, without it."""
+    from rnnplay.ui.leave_signals import exit_code, leave_now
+
+    stuck = app.stuck_lines(grace)  # a plugin's sampler or command that never checks for a stop
+    compiling = stuck and session.at_work.waits_for_kernels()
+    if compiling:
+        app.farewell.append("left while rnnplay's kernels compiled (a first run compiles them); the next start "
+                            "compiles them again")
+    elif stuck:
         app.farewell.append(f"{session.at_work.does_not_stop()}; left without it")
     if not kept:
         app.farewell.append("the trained model was not saved anywhere, and is gone with the app")
@@ -59,9 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if crashed:
         app.farewell.append("the app ended on an unexpected error (a bug in rnnplay: please report it)")
     app.saying.say(app.farewell)  # on the shell's screen again: where that checkpoint went ("saved PATH")
-    behind = stuck or session.runner.left_behind()  # a thread that never returns: it cannot be ended in Python
+    behind = (stuck and not compiling) or session.runner.left_behind()  # a thread that cannot be ended in Python
     code = exit_code(app.left_by) or (130 if behind else int(not kept or crashed))
-    if behind:  # the session is closed and a training saved (or left behind, its last checkpoint named)
-        leave_now(code)
+    if stuck or behind:  # the session is closed and a training saved (or left behind, its last checkpoint named)
+        leave_now(code)  # the interpreter's exit would wait for what the thread holds
     return code
-
