@@ -119,12 +119,15 @@ class DataParallelGradients:
         actor = ray.remote(ShardWorker).options(num_cpus=self.cpus, max_restarts=MAX_RESTARTS,
                                                 max_task_retries=MAX_RESTARTS)
         self.workers = [actor.remote(Replica.of(model), self.cpus) for _ in range(workers)]
-        self.nodes = {n["NodeID"]: (n["NodeManagerAddress"], n["NodeManagerPort"]) for n in ray.nodes() if n["Alive"]}
         try:
-            self.pids = self._get([w.pid.remote() for w in self.workers], START_TIMEOUT)  # started, or one line
+            where = self._get([w.where.remote() for w in self.workers], START_TIMEOUT)  # started, or one line
         except BaseException:
             self.close()
             raise
+        self.pids = [pid for pid, _ in where]
+        self.nodes: dict[str, tuple[str, int]] = {}  # the nodes the workers run on: ID → the raylet's (host, port)
+        self.follow_workers([node for _, node in where])
+        self.waiting: tuple[str, float] | None = None  # the lost nodes the step in progress waits for, since when
         self.timing: StepTiming | None = None  # the last step's
 
     def __call__(self, inputs: np.ndarray, targets: np.ndarray, states: States,
@@ -142,8 +145,17 @@ class DataParallelGradients:
             refs.append(worker.step.remote(weights, np.ascontiguousarray(inputs[:, part]),
                                            np.ascontiguousarray(targets[:, part]), shard_states, shard_masks, B * T))
         answers = self._step_answers(refs)
-        self.timing = StepTiming(put, time.perf_counter() - start, max(seconds for _, seconds in answers))
-        return parallel_step.sum_chunks((writable(result) for result, _ in answers), B * T)  # one copy at a time
+        self.timing = StepTiming(put, time.perf_counter() - start, max(seconds for _, seconds, _ in answers))
+        self.follow_workers([node for _, _, node in answers])  # a worker Ray started again may be on another node
+        return parallel_step.sum_chunks((writable(result) for result, _, _ in answers), B * T)  # one copy at a time
+
+    def follow_workers(self, nodes: list[str]) -> None:
+        """Watch the ``nodes`` the workers run on now (their IDs) for a loss, and those alone: a node that holds no
+        worker of the run, lost, loses the run nothing."""
+        if set(nodes) == set(self.nodes):
+            return
+        alive = {n["NodeID"]: (n["NodeManagerAddress"], n["NodeManagerPort"]) for n in self.ray.nodes() if n["Alive"]}
+        self.nodes = {node: alive[node] for node in nodes if node in alive}
 
     def _step_answers(self, refs: list[Any]) -> list[Any]:
         """The workers' answers to a step, or one line; a wait that ends, whatever Ray does after a node is lost.
@@ -158,14 +170,33 @@ class DataParallelGradients:
             a node gone since t0     → NodeLost at t0 + lost_node_wait, this step not made
         """
         lost_since: float | None = None
-        while len(self.ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[0]) < len(refs):
-            lost = self.lost_nodes()
-            lost_since = (lost_since or time.monotonic()) if lost else None
-            if lost and time.monotonic() - lost_since >= self.lost_node_wait:
-                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and did not "
-                               f"start that worker again elsewhere within {self.lost_node_wait:g} s "
-                               f"({self.logs()}); this step was not made")
+        try:
+            while len(self.ray.wait(refs, num_returns=len(refs), timeout=POLL_SECONDS)[0]) < len(refs):
+                lost = self.lost_nodes()
+                lost_since = (lost_since or time.monotonic()) if lost else None
+                self.waiting = (lost, lost_since) if lost and lost_since is not None else None
+                if lost and time.monotonic() - lost_since >= self.lost_node_wait:
+                    raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and did not "
+                                   f"start that worker again elsewhere within {self.lost_node_wait:g} s "
+                                   f"({self.logs()}); this step was not made")
+        finally:
+            self.waiting = None
         return self._get(refs)
+
+    def waits_for(self) -> str:
+        """What the step in progress waits for besides the workers' compute, for the line that says a step has not
+        returned (:mod:`rnnplay.session.step_watch`): 'Ray to start the workers of the node 10.0.0.6 again
+        elsewhere, that node gone: the step waits up to 60 s for it ($RNNPLAY_LOST_NODE_WAIT_SECONDS), 35 s more,
+        then ends the run'; '' when it waits for no lost node. The wait ends at the first look for lost nodes (every
+        POLL_SECONDS) past the limit."""
+        waiting = self.waiting
+        if waiting is None:
+            return ""
+        lost, since = waiting
+        more = max(0.0, self.lost_node_wait - (time.monotonic() - since))
+        return (f"Ray to start the workers of {lost} again elsewhere, that node gone: the step waits up to "
+                f"{self.lost_node_wait:g} s for it ($RNNPLAY_LOST_NODE_WAIT_SECONDS), {more:.0f} s more, then ends "
+                "the run")
 
     def logs(self) -> str:
         """Where Ray's logs are, for the lines that say a worker or a node was lost."""
@@ -196,7 +227,8 @@ class DataParallelGradients:
                                f"({type(err).__name__}: {first_line(err)}; {logs}); this step was not made") from None
 
     def lost_nodes(self) -> str:
-        """The nodes alive when the workers started that are gone now ('the node 10.0.0.6'), or ''.
+        """The nodes the workers ran on at their last answer (or start) that are gone now ('the node 10.0.0.6'), or
+        ''.
 
         Gone: dead to Ray, or its raylet refuses connections. The head marks a node dead only after several missed
         health checks (Ray's health_check_period_ms × health_check_failure_threshold, set where the head starts),

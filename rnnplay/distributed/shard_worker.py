@@ -1,7 +1,8 @@
 """One data-parallel worker: a replica of the driver's model that computes a shard of the batch's streams.
 
-A worker is a Ray actor (:mod:`.data_parallel` makes them); this module itself never imports Ray, so the
-class is an ordinary one and the replica is built the way the driver built its model: the cell by name
+A worker is a Ray actor (:mod:`.data_parallel` makes them); this module imports Ray only to ask a worker which
+node it runs on (every step says it: Ray may start a worker again elsewhere), so the class is an ordinary one
+and the replica is built the way the driver built its model: the cell by name
 through the plugin host (a plugin's cell works where the plugin is installed), the vocabulary, the sizes
 and the dtype. The weights arrive with every step, so a worker holds no training state: a step it is
 asked again (after a restart) gives the same numbers.
@@ -78,17 +79,23 @@ class ShardWorker:
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.model = replica.build()
         self.threads = threads
+        self.node = ray_node()
 
     def pid(self) -> int:
         return os.getpid()
 
+    def where(self) -> tuple[int, str]:
+        """This worker's process ID and Ray node."""
+        return os.getpid(), self.node
+
     def step(self, weights: dict[str, np.ndarray], inputs: np.ndarray, targets: np.ndarray, states: States,
-             masks: Masks, total: int) -> tuple[ShardResult, float]:  # fmt: skip
-        """(loss sum, gradient share, carried-out states) of these streams at ``weights``; the seconds it took."""
+             masks: Masks, total: int) -> tuple[ShardResult, float, str]:  # fmt: skip
+        """(loss sum, gradient share, carried-out states) of these streams at ``weights``; the seconds it took; the
+        Ray node it ran on."""
         start = time.perf_counter()
         for name, w in weights.items():
             np.copyto(self.model.params[name], w)
-        return self.compute(inputs, targets, states, masks, total), time.perf_counter() - start
+        return self.compute(inputs, targets, states, masks, total), time.perf_counter() - start, self.node
 
     def compute(self, inputs: np.ndarray, targets: np.ndarray, states: States, masks: Masks,
                 total: int) -> ShardResult:  # fmt: skip
@@ -104,3 +111,12 @@ class ShardWorker:
     def echo(self, weights: dict[str, np.ndarray]) -> dict[str, Any]:
         """Arrays the size of a gradient back, nothing computed: the round trip a step's communication costs."""
         return {name: np.empty_like(w) for name, w in weights.items()}
+
+
+def ray_node() -> str:
+    """The ID of the Ray node this process runs on ('' outside Ray: a worker built in a test)."""
+    try:
+        import ray  # here alone: the module is an ordinary one where Ray is not installed
+    except ImportError:
+        return ""
+    return (ray.get_runtime_context().get_node_id() or "") if ray.is_initialized() else ""

@@ -110,12 +110,23 @@ class StepWatch(Watcher):
     def line(self) -> str:
         """'training step 3 has not returned for 31 s: the cell … may never return; THEN' (is slow, for a built-in);
         'the validation after step 6 has not returned …; THEN, saving the run at step 6' while it validates (leaving
-        past a validation saves the run first: :mod:`rnnplay.session.past_validation`)."""
+        past a validation saves the run first: :mod:`rnnplay.session.past_validation`); 'training step 3 has not
+        returned for 31 s: it waits for Ray to start the workers of the node … again elsewhere …' while a step on Ray
+        workers waits for a lost node."""
         since = self._quiet_since()
         waited = 0.0 if since is None else time.monotonic() - since
-        why = SLOW_NOT_STUCK if self.built_in else "may never return"
+        why = f"{self.who} {SLOW_NOT_STUCK if self.built_in else 'may never return'}"
+        if waits := self._waits_for():  # a step on Ray workers waiting for a lost node: no fault of the cell's
+            why = f"it waits for {waits}"
         then = f"{self.then}, saving the run at step {self.trainer.step:,}" if self.reads_only() else self.then
-        return f"{self.doing()} has not returned for {waited:.0f} s: {self.who} {why}; {then}"
+        return f"{self.doing()} has not returned for {waited:.0f} s: {why}; {then}"
+
+    def _waits_for(self) -> str:
+        """What the training step in progress waits for besides its cell, as the run's gradient function says it
+        (``waits_for()`` of :class:`rnnplay.distributed.data_parallel.DataParallelGradients`: Ray to start the
+        workers of a lost node elsewhere), or ''."""
+        waits_for = getattr(self.trainer.gradients, "waits_for", None)
+        return waits_for() if callable(waits_for) and not self.reads_only() else ""
 
     def left_behind(self, saved: tuple[Path, int] | None, back: str | None = None) -> str:
         """The line for leaving without the step that has not returned: where the run was last ``saved`` (path,
