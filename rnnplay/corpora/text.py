@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
+from rnnplay.corpora.char_width import BytesShape, held_weight, wider
 from rnnplay.corpora.memory import memory_room, usable_memory
 
 BINARY_SNIFF = 8192  # a NUL byte in the first 8 kB means "not text" (what git and grep use too)
@@ -193,16 +194,23 @@ def read_regular_file(path: Path, what: str = "file", limit: int | None = None) 
 def read_stream(stream: BinaryIO, where: str, encoding: str = "utf-8", instead: str = "give a part of it",
                 held: int = STREAM_COPIES) -> str:
     """All of ``stream``'s text (a pipe, a terminal), read a block at a time (:func:`read_blocks`): one that would
-    not fit in this process's memory (held about ``held`` times over, STREAM_COPIES while it is read: the blocks,
-    joined, decoded) is refused before it fills it, saying what to do ``instead``."""
+    not fit in this process's memory is refused before it fills it, saying what to do ``instead``. It is weighed as
+    it comes, as a file is before it is read (:mod:`~rnnplay.corpora.text_weight`), at
+    :func:`~rnnplay.corpora.char_width.held_weight`: ``held`` bytes a byte while it is used (STREAM_COPIES while it
+    is read: the blocks, joined, decoded into a str of one byte a character), and w - 1 bytes more a character when
+    its widest character takes w bytes in a str (one emoji in an ASCII text makes each of its characters 4 bytes)."""
     blocks, size, (memory, whence) = [], 0, memory_room() or (0, "")
+    shape = BytesShape(text_codec(encoding))
     for data in read_blocks(stream, where, encoding):
         blocks.append(data)
         size += len(data)
-        if memory and size > memory // held:
-            raise RnnplayError(f"{where} has sent more than {memory // held:,} bytes, and its text is held whole, "
-                               f"{held} times over while it is used, in the {memory:,} bytes of memory rnnplay may "
-                               f"use now ({whence}); {address_space.advice()}{instead}")
+        shape.add(data)
+        weight = held_weight(held, size, shape.width, shape.chars)
+        if memory and weight > memory:
+            raise RnnplayError(f"{where} has sent {size:,} bytes so far, and its text is held whole: about "
+                               f"{weight:,} bytes while it is used ({held} a byte{wider(shape.width)}), more than the "
+                               f"{memory:,} bytes of memory rnnplay may use now ({whence}); {address_space.advice()}"
+                               f"{instead}")
     return decode(b"".join(blocks), where, encoding)
 
 

@@ -19,6 +19,7 @@ import codecs
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
+from rnnplay.corpora.char_width import str_width
 from rnnplay.corpora.text import text_codec
 
 BASE_HELD = 3  # bytes held a byte of a text read whole, beside its str: its bytes, its ids, the slices on the way
@@ -29,20 +30,6 @@ def held_bytes(size: int, width: int, chars: int) -> int:
     """Bytes held while a text of ``size`` bytes and ``chars`` characters, its widest ``width`` bytes in a str, is
     read whole (see the module)."""
     return BASE_HELD * size + width * chars
-
-
-def str_width(text: str) -> int:
-    """Bytes a character of ``text`` takes in CPython's str: 1 up to U+00FF, 2 up to U+FFFF, 4 past it; found with
-    C-level passes (an encode to Latin-1 fails at the first character past U+00FF; in UTF-16 a character past
-    U+FFFF takes two units)."""
-    if text.isascii():  # O(1): a str knows its widest character
-        return 1
-    try:
-        text.encode("latin-1")
-        return 1
-    except UnicodeEncodeError:
-        pass
-    return 4 if len(text.encode("utf-16-le", "surrogatepass")) > 2 * len(text) else 2
 
 
 def shape(pieces: Iterable[str | bytes]) -> tuple[int, int]:

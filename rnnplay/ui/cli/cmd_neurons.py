@@ -30,8 +30,10 @@ from rnnplay.core.neurons import (
 )
 from rnnplay.core.params import unescape
 from rnnplay.core.vocab import describe_char
+from rnnplay.corpora.char_width import held_weight
 from rnnplay.corpora.memory import memory_room
-from rnnplay.corpora.text import probe, read_stream
+from rnnplay.corpora.text import open_regular, probe, read_stream
+from rnnplay.corpora.text_weight import file_pieces, shape
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
@@ -105,12 +107,27 @@ def read_whole(name: str, encoding: str, per_char: int) -> str:
         return read_stdin("the text", lambda data: read_stream(data, "stdin", encoding, held=per_char))
     path = Path(name)
     info, (room, whence) = probe(path), memory_room() or (0, "")
-    if info is not None and stat.S_ISREG(info.st_mode) and room and info.st_size * per_char > room:
-        raise RnnplayError(f"{path} has {info.st_size:,} bytes, and rnnplay neurons holds about {per_char} bytes for "
-                           f"each character of its text at once, more than the {room:,} bytes of memory it may use "
-                           f"now ({whence}); {address_space.advice()}give a part of it, of at most "
-                           f"{room // per_char:,} bytes")
+    if info is not None and stat.S_ISREG(info.st_mode) and room:
+        size, width = info.st_size, 1
+        weight = held_weight(per_char, size, 1, size)
+        if weight <= room < held_weight(per_char, size, 4, size):  # only wide characters would not fit: find out
+            width, chars = file_shape(path, encoding)
+            weight = held_weight(per_char, size, width, chars)
+        if weight > room:
+            each, widest = per_char + width - 1, f" (its widest takes {width} bytes in a Python str)" * (width > 1)
+            raise RnnplayError(f"{path} has {size:,} bytes, and rnnplay neurons holds about {each} bytes for each "
+                               f"character of its text at once{widest}, more than the {room:,} bytes of memory it may "
+                               f"use now ({whence}); {address_space.advice()}give a part of it, of at most "
+                               f"{room // each:,} bytes")
     return read_text(path, encoding)
+
+
+def file_shape(path: Path, encoding: str) -> tuple[int, int]:
+    """(the width of its widest character, its characters) of the text of the file at ``path``, found a piece at a
+    time (:func:`~rnnplay.corpora.text_weight.shape`)."""
+    handle, _ = open_regular(path)
+    with handle:
+        return shape(file_pieces(handle, encoding))
 
 
 def _unit(spec: str, model: Model) -> tuple[int, int]:
