@@ -179,7 +179,7 @@ class Runner:
                 run = new_run(corpus, spec or s.spec, config, extra)
                 return run, f"training a new {shape_text(run.model)} ({run.model.num_params():,} parameters)"
             base, lineage = s.model, ancestry(s.meta, s.model_sha256, s.model_name)
-            with growth_work(s, base, corpus) as progress:  # a new character's placing reads the text: shown
+            with growth_work(s, base, corpus, config.val_fraction) as progress:  # a new character's placing: shown
                 run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage},
                                    progress)
         grown = f", {growth_text(run)}" if run.added else ""

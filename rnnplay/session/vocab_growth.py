@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rnnplay.core.data import split_point
 from rnnplay.core.errors import printable
 from rnnplay.core.finetune import LIFT_CHARS
 from rnnplay.core.model import Model
@@ -30,25 +31,32 @@ if TYPE_CHECKING:
 Growth = Callable[[Path, Model], contextlib.AbstractContextManager[Callable[[float], None] | None]]
 
 
-def placing_text(model_name: str, added: int, corpus: Corpus) -> str:
+def placing_read(corpus: Corpus, val_fraction: float) -> int:
+    """The characters the placing reads: the first LIFT_CHARS of the text's training split (its first 1 -
+    ``val_fraction``), not of the whole text."""
+    return min(LIFT_CHARS, split_point(corpus.chars, val_fraction))
+
+
+def placing_text(model_name: str, added: int, corpus: Corpus, val_fraction: float) -> str:
     """'adding 1 new character to shakespeare.npz: reading 4,096 characters of zen.txt'."""
     plural = "s" if added != 1 else ""
-    read = min(LIFT_CHARS, corpus.chars)
+    read = placing_read(corpus, val_fraction)
     return (f"adding {added:,} new character{plural} to {printable(model_name)}: reading {read:,} characters "
             f"of {printable(corpus.name)}")
 
 
 @contextlib.contextmanager
-def growth_work(session: Session, model: Model, corpus: Corpus) -> Iterator[Callable[[float], None] | None]:
-    """A ``progress(fraction)`` for the growth's reading, shown as work while the block runs; None (and nothing
-    shown) when ``corpus`` has no character ``model`` lacks. Cancelling raises :class:`Cancelled` at the next
-    fraction."""
+def growth_work(session: Session, model: Model, corpus: Corpus,
+                val_fraction: float) -> Iterator[Callable[[float], None] | None]:
+    """A ``progress(fraction)`` for the growth's reading (of the training split, ``val_fraction`` left out), shown as
+    work while the block runs; None (and nothing shown) when ``corpus`` has no character ``model`` lacks. Cancelling
+    raises :class:`Cancelled` at the next fraction."""
     added = len(corpus.unknown(model.vocab))
     if not added:
         yield None
         return
     cancel = session.generation.new_cancel()
-    what = placing_text(session.model_name, added, corpus)
+    what = placing_text(session.model_name, added, corpus, val_fraction)
     with session.working(what) as report:
 
         def progress(fraction: float) -> None:

@@ -28,7 +28,8 @@ from rnnplay.core.trainer import (
     ValidationEvent,
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
-from rnnplay.models.library import find_model
+from rnnplay.models.library import find_model, open_model
+from rnnplay.session.checkpoint_floor import least_checkpoint_bytes
 from rnnplay.session.output_paths import check_room, identity, lock_outputs, same_file, saves_again
 from rnnplay.session.resume import continue_hint, resume_run
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
@@ -127,6 +128,8 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
           outputs: tuple[Path, Path | None, Path | None]) -> int:
     """The run the flags ask for (new, fine-tuned or resumed) on its corpus, checked to fit, then trained."""
     out, best, _ = outputs
+    if args.init_from is not None:  # before the text is read: a disk too small for even the least checkpoint
+        room_for_least_checkpoint(args.init_from, TrainConfig(**settings), out, best)
     corpus = read_corpus(args.corpus, args.encoding)
     said = len(corpus.notes)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
@@ -142,7 +145,7 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
                 config.epochs = 1.0
             if args.init_from is not None:
                 run_, base = init_from_run(str(find_model(args.init_from)), corpus, config, spec_flags, extra,
-                                           lambda path, model: placing_bar(path, model, corpus))
+                                           lambda path, model: placing_bar(path, model, corpus, config.val_fraction))
                 args.init_from = base.name
             else:
                 run_ = new_run(corpus, ModelSpec(**spec_flags), config, extra)
@@ -159,6 +162,13 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
     for line in [*(f"rnnplay: note: {n}" for n in corpus.notes[said:]), *(f"warning: {w}" for w in run_.warnings)]:
         say(line)  # a note: the vocabulary's ids kept in memory, the cache had no room (as read_corpus says a load's)
     return train(run_, args, cluster, outputs)
+
+
+def room_for_least_checkpoint(model: str, config: TrainConfig, out: Path, best: Path | None) -> None:
+    """One line when --out's disk (and --best's) cannot hold the least checkpoint of a run from ``model`` with
+    ``config`` (:mod:`rnnplay.session.checkpoint_floor`); the run's own size is checked again once it is made."""
+    least = least_checkpoint_bytes(open_model(model), config)
+    check_room([(out, "--out", False), *([(best, "--best", True)] if best else [])], least)
 
 
 def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,

@@ -26,7 +26,6 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from rnnplay.core.errors import printable
-from rnnplay.core.finetune import LIFT_CHARS
 from rnnplay.core.model import Model
 from rnnplay.core.trainer import StepEvent, Trainer
 from rnnplay.core.work import LONG_TEXT
@@ -35,7 +34,7 @@ from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.base import Progress as BytesDone
 from rnnplay.corpora.base import no_progress
 from rnnplay.env_values import seconds_from_env
-from rnnplay.session.vocab_growth import placing_text
+from rnnplay.session.vocab_growth import placing_read, placing_text
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import EventText, duration
 
@@ -290,25 +289,26 @@ class TrainingProgress:
 
 
 @contextlib.contextmanager
-def placing_bar(path: Path, model: Model, corpus: Corpus,
+def placing_bar(path: Path, model: Model, corpus: Corpus, val_fraction: float,
                 stream: TextIO | None = None) -> Iterator[FractionDone | None]:
     """The reading that places the characters of ``corpus`` that ``model`` (from ``path``) lacks (``--init-from``):
     as it begins, one line that says it (``rnnplay: adding 1 new character to shakespeare.npz: reading 4,096
-    characters of zen.txt``), then on a terminal a bar of its share read (``reading zen.txt [━━╸━━]  45% 1,843 chars
-    / 4,096 chars``); None, and nothing said, when the corpus has no new character. Said at the reading's first
-    ``progress``, not before: the run's checks come first (a vocabulary past its limit is one line, the refusal)."""
+    characters of zen.txt``: of its training split, ``val_fraction`` left out), then on a terminal a bar of its share
+    read (``reading zen.txt [━━╸━━]  45% 1,843 chars / 4,096 chars``); None, and nothing said, when the corpus has no
+    new character. Said at the reading's first ``progress``, not before: the run's checks come first (a vocabulary
+    past its limit is one line, the refusal)."""
     added = len(corpus.unknown(model.vocab))
     if not added:
         yield None
         return
-    bar, chars, said = ProgressBar(stream), min(LIFT_CHARS, corpus.chars), False
+    bar, chars, said = ProgressBar(stream), placing_read(corpus, val_fraction), False
     label = f"reading {printable(corpus.name)}"
 
     def progress(fraction: float) -> None:
         nonlocal said
         if not said:
             said = True
-            bar.console.file.write(f"rnnplay: {placing_text(path.name, added, corpus)}\n")
+            bar.console.file.write(f"rnnplay: {placing_text(path.name, added, corpus, val_fraction)}\n")
             bar.console.file.flush()
         if redraws(bar.console):
             bar(label, round(fraction * chars), chars, "chars")
