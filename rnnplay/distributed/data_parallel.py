@@ -154,8 +154,11 @@ class DataParallelGradients:
         worker of the run, lost, loses the run nothing."""
         if set(nodes) == set(self.nodes):
             return
-        alive = {n["NodeID"]: (n["NodeManagerAddress"], n["NodeManagerPort"]) for n in self.ray.nodes() if n["Alive"]}
-        self.nodes = {node: alive[node] for node in nodes if node in alive}
+        known = {n["NodeID"]: (n["NodeManagerAddress"], n["NodeManagerPort"], n["Alive"]) for n in self.ray.nodes()}
+        if all(node in known for node in nodes):
+            self.nodes = {node: known[node][:2] for node in nodes}
+        else:  # a worker that could not name its node: every node alive counts, lest a loss go unseen
+            self.nodes = {node: (host, port) for node, (host, port, alive) in known.items() if alive}
 
     def _step_answers(self, refs: list[Any]) -> list[Any]:
         """The workers' answers to a step, or one line; a wait that ends, whatever Ray does after a node is lost.
