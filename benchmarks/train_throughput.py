@@ -25,12 +25,14 @@ Needs ../shared/corpora/tinyshakespeare.txt; PyTorch is optional
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,8 +118,10 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def rnnplay_steps(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden: int, B: int, T: int,
-                  compiled: bool, precision: str = "float32") -> Iterator[None]:  # fmt: skip
-    """One full rnnplay training step per next(), kernels on or off, products in ``precision``."""
+                  compiled: bool, precision: str = "float32",
+                  cpu: list[float] | None = None) -> Iterator[None]:  # fmt: skip
+    """One full rnnplay training step per next(), kernels on or off, products in ``precision``; ``cpu``: each step's
+    chunks' CPU seconds appended to it (:func:`chunk_cpu`)."""
     model = Model(LSTMCell() if cell == "lstm" else RNNCell(), vocab, hidden, layers)
     model.products = precision
     opt = Adam(model.params)
@@ -126,10 +130,35 @@ def rnnplay_steps(ids: np.ndarray, vocab: Vocab, cell: str, layers: int, hidden:
     while True:
         os.environ["RNNPLAY_JIT"] = "1" if compiled else "0"  # read each time the cell runs forward/backward
         batch = batcher.next()
-        _, grads, states = model.loss_and_grads(batch.inputs, batch.targets, states)
+        chunks: list[float] = []
+        with chunk_cpu(chunks) if cpu is not None else contextlib.nullcontext():
+            _, grads, states = model.loss_and_grads(batch.inputs, batch.targets, states)
+        if cpu is not None:
+            cpu.append(sum(chunks))
         clip_by_global_norm(grads, 5.0)
         opt.step(model.params, grads, 2e-3)
         yield
+
+
+@contextlib.contextmanager
+def chunk_cpu(seconds: list[float]) -> Iterator[None]:
+    """While the body runs, the CPU seconds of each chunk of a training step (``chunk_loss_and_grads`` of
+    :mod:`rnnplay.core.parallel_step`, on whichever thread runs it) are appended to ``seconds``: two readings of the
+    thread's CPU clock a chunk."""
+    original = parallel_step.chunk_loss_and_grads
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            seconds.append(time.thread_time() - start)
+
+    parallel_step.chunk_loss_and_grads = timed
+    try:
+        yield
+    finally:
+        parallel_step.chunk_loss_and_grads = original
 
 
 def torch_steps(ids: np.ndarray, V: int, cell: str, layers: int, hidden: int, B: int, T: int,
@@ -218,8 +247,9 @@ def main() -> None:
     print(f"{'model':<29}{'rnnplay chars/s':>17}{'numpy only':>12}{'torch chars/s':>15}{'ratio':>8}"
           f"{'rnnplay % peak':>16}{'torch % peak':>14}{'vs torch float32':>18}")
     for label, cell, layers, hidden, B, T in CONFIGS:
+        cpu: list[float] = []
         runners = {
-            "rnnplay": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=True),
+            "rnnplay": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=True, cpu=cpu),
             "numpy": rnnplay_steps(ids, vocab, cell, layers, hidden, B, T, compiled=False),
             "torch": torch_steps(ids, vocab.size, cell, layers, hidden, B, T),
         }
@@ -235,6 +265,7 @@ def main() -> None:
             print_row(f"{label}, bf16", rates, "rnnplay bf16", "torch bf16", flops / peak, None)
         if cell == "lstm":
             print_ceiling(hidden, flops, rates)
+        print_floor(statistics.median(cpu), B * T, rates)
     if not with_bf16:
         print("(no bfloat16 rows: this CPU has no AVX512_BF16)")
 
@@ -251,6 +282,15 @@ def print_ceiling(hidden: int, flops: float, rates: dict[str, float]) -> None:
              if "torch" in rates else "")
     print(f"  ceiling: the packed kernel on all {threads.usable_cores()} cores at once, {speed / 1e9:.1f} GFLOP/s, "
           f"is {ceiling:,.0f} chars/s; float32 at {shares} of it{needs}", flush=True)
+
+
+def print_floor(chunk_seconds: float, chars: int, rates: dict[str, float]) -> None:
+    """rnnplay's float32 step beside its floor: ``chunk_seconds``, its chunks' CPU a step, spread over every core."""
+    cores = threads.usable_cores()
+    floor = chars * cores / chunk_seconds  # chars/s of a step that took its chunks' CPU time over the cores, no more
+    needs = f"; 1.5x torch is {150 * rates['torch'] / floor:.0f}% of it" if "torch" in rates else ""
+    print(f"  chunks' CPU: {1e3 * chunk_seconds:,.1f} ms a step; over all {cores} cores with nothing else, a floor of "
+          f"{floor:,.0f} chars/s; rnnplay's step ran at {100 * rates['rnnplay'] / floor:.0f}% of it{needs}", flush=True)
 
 
 def print_row(label: str, rates: dict[str, float], ours: str, theirs: str, flop_share: float,
