@@ -9,22 +9,20 @@ killed with SIGKILL). Each compares its weights with the same run in this proces
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from child_env import child_env
 from process_tree import cpu_ticks, in_session, processes_below
+from ray_cluster import ray_cluster
 from waiting import wait_for
 
 from rnnplay.core import parallel_step
@@ -144,20 +142,6 @@ def test_without_ray_workers_say_how_to_install_it(tmp_path: Path) -> None:
     assert len(errors) == 1 and "pip install 'rnnplay[ray]'" in errors[0] and "Traceback" not in r.stderr
 
 
-def test_a_folder_named_rnnplay_where_the_run_starts_does_not_stand_in_for_it_on_the_workers(tmp_path: Path) -> None:
-    """Ray put the driver's current folder first on each worker's path: from the folder holding a clone of the
-    repository (./rnnplay), every worker imported that folder for rnnplay and the run failed with "a Ray worker
-    could not start: ModuleNotFoundError: No module named 'rnnplay.plugins.host'"."""
-    (tmp_path / "rnnplay" / "plugins").mkdir(parents=True)
-    (tmp_path / "rnnplay" / "__init__.py").write_text("")
-    (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 200)
-    r = subprocess.run([sys.executable, "-P", "-m", "rnnplay", "train", "corpus.txt", "--hidden", "8", "--layers",
-                        "1", "--batch-size", "4", "--seq-length", "16", "--steps", "3", "--workers", "2", "--out",
-                        "m.npz"], cwd=tmp_path, capture_output=True, text=True, env=child_env(), timeout=TIMEOUT)
-    assert r.returncode == 0 and "each step on 2 workers on local Ray" in r.stderr, r.stderr
-    assert load_model(tmp_path / "m.npz").training["step"] == 3
-
-
 def under_limit(kib: int, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """``rnnplay ARGS`` under ``ulimit -v KIB``."""
     return subprocess.run(["bash", "-c", f'ulimit -v {kib} && exec "$@"', "-", sys.executable, "-m", "rnnplay",
@@ -218,68 +202,12 @@ def test_a_worker_that_cannot_start_is_said_by_its_own_error() -> None:
 
 
 # -- a real two-node cluster --------------------------------------------------------------------------------------
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-@contextmanager
-def cluster_of_two_nodes(**ray_settings: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """A head and a second node of one CPU each (``ray start --block``, each in a process this ends, so no other Ray
-    on the machine is touched); their address and the environment that may join them (its own token).
-    ``ray_settings``: Ray's own settings for the cluster, as the environment variables Ray reads (RAY_<name>)."""
-    head_port, *agents = free_ports(3)
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_USAGE_STATS_ENABLED": "0", **ray_settings}
-    address = f"127.0.0.1:{head_port}"
-    common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--block"]
-    temp = tempfile.mkdtemp(prefix="rnp-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes
-    head = ["--head", "--port", str(head_port), "--include-dashboard", "false", "--temp-dir", temp]
-    nodes: list[subprocess.Popen] = []
-    try:
-        for extra, agent in ((head, agents[0]), (["--address", address], agents[1])):
-            node = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", *extra, *common,
-                                     "--dashboard-agent-listen-port", str(agent)], env=env, text=True,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            nodes.append(node)
-            wait_for_line(node, "will now block forever")  # `ray start` says it once its node has joined
-        yield address, env
-    finally:
-        for node in reversed(nodes):
-            node.terminate()  # `ray start --block` stops its node's processes on SIGTERM
-        for node in nodes:
-            node.wait(timeout=TIMEOUT)
-        shutil.rmtree(temp, ignore_errors=True)
-
-
 @pytest.fixture(scope="class")
 def two_nodes() -> Iterator[tuple[str, dict[str, str]]]:
     """The cluster the tests of the class share: runs that end, or that it turns away, then one that kills its second
     node (the last to use it: the cluster of its own it had cost a second start of two nodes)."""
-    with cluster_of_two_nodes() as cluster:
+    with ray_cluster() as cluster:
         yield cluster
-
-
-def wait_for_line(process: subprocess.Popen, text: str) -> None:
-    """Read ``process``'s output until a line holds ``text`` (then go on reading it in the background)."""
-    seen = threading.Event()
-    lines: list[str] = []
-
-    def read() -> None:
-        for line in process.stdout:
-            lines.append(line)
-            if text in line:
-                seen.set()
-        seen.set()  # it ended
-
-    threading.Thread(target=read, daemon=True).start()
-    seen.wait(TIMEOUT)
-    assert any(text in line for line in lines), f"no {text!r} from {process.args}: {''.join(lines[-5:])}"
 
 
 def raylet_of_second_node(address: str) -> int:
@@ -331,7 +259,7 @@ with ray_session(sys.argv[1]) as ray:
 
 class TestOnOneClusterOfTwoNodes:
     """Runs that join the cluster, or that it turns away, leave it as they found it; the last test kills its second
-    node: one cluster for the four, stopped after the last (a class, so that it does not outlive them beside the
+    node: one cluster for them all, stopped after the last (a class, so that it does not outlive them beside the
     local Rays of the tests after)."""
 
     @needs_corpus
@@ -351,6 +279,44 @@ class TestOnOneClusterOfTwoNodes:
         assert r.returncode == 0 and "each step on 1 worker on the Ray cluster" in r.stderr, r.stderr
         assert_same_weights(load_model(tmp_path / "one.npz").model.params, reference)
 
+
+    def test_a_folder_named_rnnplay_where_the_run_starts_does_not_stand_in_for_it_on_the_workers(
+            self, two_nodes, tmp_path: Path) -> None:
+        """Ray put the driver's current folder first on each worker's path (on a local Ray as on a cluster joined by
+        address): from the folder holding a clone of the repository (./rnnplay), every worker imported that folder
+        for rnnplay and the run failed with "a Ray worker could not start: ModuleNotFoundError: No module named
+        'rnnplay.plugins.host'"."""
+        address, env = two_nodes
+        (tmp_path / "rnnplay" / "plugins").mkdir(parents=True)
+        (tmp_path / "rnnplay" / "__init__.py").write_text("")
+        (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog. " * 200)
+        r = subprocess.run([sys.executable, "-P", "-m", "rnnplay", "train", "corpus.txt", "--hidden", "8", "--layers",
+                            "1", "--batch-size", "4", "--seq-length", "16", "--steps", "3", "--workers", "2", "--out",
+                            "m.npz", "--ray-address", address], cwd=tmp_path, capture_output=True, text=True,
+                           env=child_env(base=env), timeout=TIMEOUT)
+        assert r.returncode == 0 and "each step on 2 workers on the Ray cluster at" in r.stderr, r.stderr
+        assert load_model(tmp_path / "m.npz").training["step"] == 3
+
+    @needs_corpus
+    def test_sigterm_mid_run_on_workers_saves_as_without_ray(self, two_nodes, tmp_path: Path) -> None:
+        """ray.init, which starts a local Ray or joins a cluster, put its own SIGTERM handler (sys.exit) in place of
+        the run's, so SIGTERM mid-run ended in "a bug in rnnplay" under Ray's stack lines. Now the run stops after its
+        step and saves, exit 143, as without Ray."""
+        address, env = two_nodes
+        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
+                                "--workers", "2", "--ray-address", address, "--checkpoint-every", "1", "--out",
+                                "m.npz"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+        try:
+            wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
+            run.send_signal(signal.SIGTERM)
+            _, err = run.communicate(timeout=TIMEOUT)
+        finally:
+            run.kill()
+        said = ("SIGTERM: stopping after this step, then saving m.npz", "SIGTERM: still saving m.npz")  # each step
+        assert run.returncode == 143 and any(line in err for line in said), err
+        assert "continue with --resume m.npz" in err.splitlines()[-1] and "bug" not in err and "PC: @" not in err, err
+        assert load_model(tmp_path / "m.npz").training["step"] > 0
 
     def test_a_token_the_cluster_refuses_is_named_in_one_line(self, two_nodes, tmp_path: Path) -> None:
         """A wrong token, one sent without RAY_AUTH_MODE=token, none at all: Ray says "cannot connect" after 20 s of
@@ -452,7 +418,7 @@ def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all
     its wait for Ray ($RNNPLAY_LOST_NODE_WAIT_SECONDS: 10 s here, not the 60 of LOST_NODE_WAIT), then ends in its
     line, the run saved; no "training goes on" for the step."""
     fast = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "2"}
-    with cluster_of_two_nodes(**fast) as (address, env):
+    with ray_cluster(**fast) as (address, env):
         code, out, rest = lose_second_node(address, env, tmp_path, wait=10)
     assert_node_lost_line(code, out, rest, tmp_path)
     assert "did not start that worker again elsewhere within 10 s" in rest.splitlines()[-1]
@@ -528,24 +494,6 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
     r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(70).model.params)
-
-
-def test_sigterm_mid_run_on_workers_saves_as_without_ray(tmp_path: Path) -> None:
-    """ray.init put its own SIGTERM handler (sys.exit) in place of the run's, so SIGTERM mid-run ended in "a bug in
-    rnnplay" under Ray's stack lines. Now the run stops after its step and saves, exit 143, as without Ray."""
-    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "100000",
-                            "--workers", "2", "--checkpoint-every", "1", "--out", "m.npz"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
-        run.send_signal(signal.SIGTERM)
-        _, err = run.communicate(timeout=TIMEOUT)
-    finally:
-        run.kill()
-    said = ("SIGTERM: stopping after this step, then saving m.npz", "SIGTERM: still saving m.npz")  # a save each step
-    assert run.returncode == 143 and any(line in err for line in said), err
-    assert "continue with --resume m.npz" in err.splitlines()[-1] and "bug" not in err and "PC: @" not in err, err
-    assert load_model(tmp_path / "m.npz").training["step"] > 0
 
 
 STAND_IN = """

@@ -1,8 +1,9 @@
-"""``rnnplay sweep``: real sweeps on a local Ray in a subprocess, tiny models on a small corpus the test writes.
+"""``rnnplay sweep``: real sweeps on Ray in a subprocess, tiny models on a small corpus the test writes.
 
 One sweep of five trials (one with an impossible batch size) serves the table, JSON, failure and best-checkpoint
 tests; a second one, with a plugin cell that raises, is stopped with SIGINT; a third process finds a ``ray`` that
-cannot be imported.
+cannot be imported. The sweeps whose claim is about a local Ray (a plugin its workers find, a worker killed, Ctrl-C
+with a trial's worker found below the sweep) start one each; the others join one cluster the module shares.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from child_env import child_env
 from file_limits import files_no_larger_than
 from plugin_fixtures import pip_install_fixtures
 from process_tree import cpu_ticks, processes_below
+from ray_cluster import ray_cluster
 from terminal_reader import TerminalReader
 from waiting import wait_for
 
@@ -44,6 +47,17 @@ def environment(**extra: str) -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", **extra}
 
 
+Joined = tuple[list[str], dict[str, str]]  # the flags that join a cluster, and the environment that may
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Joined]:
+    """A cluster of one node of two CPUs for the sweeps that join it: the flags that join it (``--ray-address``)
+    and the environment that may (:func:`environment` with its token)."""
+    with ray_cluster(nodes=1, cpus=2) as (address, env):
+        yield ["--ray-address", address], environment(**{k: v for k, v in env.items() if k.startswith("RAY_")})
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "small.txt"
@@ -52,12 +66,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def swept(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+def swept(corpus: Path, cluster: Joined,
+          tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Five trials, two at once: batch sizes 2, 4, 8, 16 and 100,000 (more than the corpus has)."""
     out = tmp_path_factory.mktemp("sweep") / "out"
+    joins, env = cluster
     proc = subprocess.run(rnnplay("sweep", str(corpus), "--grid", "batch=2,4,8,16,100000", *TINY, "--steps", "15",
-                                  "--workers", "2", "--json", "--out", str(out)),
-                          capture_output=True, text=True, env=environment(), timeout=180)
+                                  "--workers", "2", "--json", "--out", str(out), *joins),
+                          capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     return proc, out
 
@@ -211,15 +227,17 @@ echo "exit $?"
 """
 
 
-def test_sigint_stops_a_sweep_started_in_the_background_of_a_script(corpus: Path, tmp_path: Path) -> None:
+def test_sigint_stops_a_sweep_started_in_the_background_of_a_script(corpus: Path, cluster: Joined,
+                                                                    tmp_path: Path) -> None:
     """`rnnplay sweep ... &` in a script: the shell starts it with SIGINT ignored, and `kill -INT` did nothing (the
     second trial's million steps went on), where `rnnplay train` in the same place stops and saves. Now the sweep
     stops as at Ctrl-C: the running trial cancelled, the one that ended kept."""
     out = tmp_path / "out"
     first = out / "trial-01-steps=20.npz"
+    joins, env = cluster
     script = subprocess.run(["bash", "-c", BACKGROUND, "script", *rnnplay(
         "sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4", "--workers", "1", "--out",
-        str(out))], env={**environment(), "OUT": str(out), "FIRST": str(first)}, capture_output=True, text=True,
+        str(out), *joins)], env={**env, "OUT": str(out), "FIRST": str(first)}, capture_output=True, text=True,
         timeout=300)
     stderr = Path(f"{out}.err").read_text()
     assert script.stdout.splitlines() == ["exit 130"], script.stdout + stderr
@@ -231,7 +249,8 @@ def test_sigint_stops_a_sweep_started_in_the_background_of_a_script(corpus: Path
     assert "Traceback" not in stderr
 
 
-def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(corpus: Path, tmp_path: Path) -> None:
+def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(
+        corpus: Path, cluster: Joined, tmp_path: Path) -> None:
     """The terminal a sweep runs in closes (its session's terminal goes away, then SIGHUP): it said "Ctrl-C:
     cancelled ..." as if Ctrl-C had been pressed, and exited 1 once its table met the closed terminal (130 where
     stdout was no terminal); now it names SIGHUP and exits 129, as `rnnplay train` does, and results.json keeps the
@@ -240,10 +259,11 @@ def test_sighup_stops_a_sweep_as_train_is_stopped_and_keeps_the_finished(corpus:
     out = tmp_path / "out"
     first = out / "trial-01-steps=20.npz"
     master, slave = os.openpty()
+    joins, env = cluster
     with (tmp_path / "stderr").open("w+") as stderr:  # the table goes to the terminal, the lines to a file
         proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4",
-                                        "--workers", "1", "--out", str(out)),
-                                stdin=slave, stdout=slave, stderr=stderr, env=environment(), start_new_session=True)
+                                        "--workers", "1", "--out", str(out), *joins),
+                                stdin=slave, stdout=slave, stderr=stderr, env=env, start_new_session=True)
     os.close(slave)
     reader = TerminalReader(master)  # the sweep never blocks on a full pty
     try:
@@ -281,15 +301,16 @@ def test_without_ray_one_line(corpus: Path, tmp_path: Path) -> None:
 
 
 def test_a_folder_named_rnnplay_where_the_sweep_starts_does_not_stand_in_for_it_on_the_workers(
-        corpus: Path, tmp_path: Path) -> None:
+        corpus: Path, cluster: Joined, tmp_path: Path) -> None:
     """Ray put the driver's current folder first on each worker's path: from the folder holding a clone of the
     repository (./rnnplay), every trial failed ("its Ray worker failed: RayTaskError(RaySystemError): " and Ray's
     colour codes)."""
     (tmp_path / "rnnplay" / "plugins").mkdir(parents=True)
     (tmp_path / "rnnplay" / "__init__.py").write_text("")
+    joins, env = cluster  # Ray adds the driver's folder to the path of the workers of any cluster it joins
     proc = subprocess.run([sys.executable, "-P", "-m", "rnnplay", "sweep", str(corpus), "--grid", "hidden=8,12",
-                           "--steps", "3", "--workers", "2", "--json", "--out", "out"], cwd=tmp_path,
-                          capture_output=True, text=True, env=child_env(base=environment()), timeout=180)
+                           "--steps", "3", "--workers", "2", "--json", "--out", "out", *joins], cwd=tmp_path,
+                          capture_output=True, text=True, env=child_env(base=env), timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert [t["status"] for t in json.loads(proc.stdout)["trials"]] == ["finished", "finished"]
 
@@ -304,18 +325,20 @@ import driver_only
 def job(thing, report):
     return 1
 
-with ray_session(num_cpus=1) as ray:
+with ray_session(sys.argv[2]) as ray:
     print(*[o.error for o in TrialRunner(ray, job, 1).run([(driver_only.Thing(),)]) if isinstance(o, Outcome)])
 """
 
 
-def test_a_trial_whose_worker_cannot_read_its_arguments_says_why_in_plain_text(tmp_path: Path) -> None:
+def test_a_trial_whose_worker_cannot_read_its_arguments_says_why_in_plain_text(
+        cluster: Joined, tmp_path: Path) -> None:
     """It said "its Ray worker failed: RayTaskError(RaySystemError): \\x1b[36mray::run_job()\\x1b[39m (pid=..."
     in the table and in results.json: Ray's colour codes, and not why."""
     (tmp_path / "only_here").mkdir()
     (tmp_path / "only_here" / "driver_only.py").write_text("class Thing:\n    pass\n")
-    proc = subprocess.run([sys.executable, "-c", WORKER_CANNOT_READ, str(tmp_path / "only_here")], cwd=tmp_path,
-                          capture_output=True, text=True, env=environment(), timeout=180)
+    (_, address), env = cluster
+    proc = subprocess.run([sys.executable, "-c", WORKER_CANNOT_READ, str(tmp_path / "only_here"), address],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("its Ray worker failed: ModuleNotFoundError: No module named 'driver_only'; Ray's "
                                   "logs are in "), proc.stdout
@@ -399,15 +422,17 @@ def test_a_checkpoint_or_results_that_cannot_be_written_do_not_end_the_sweep(tmp
     assert any(f"kept trial-02-seed=1 in {second.checkpoint} instead" in note for note in sweep.notes)
 
 
-def test_a_sweep_on_a_folder_says_how_many_binary_files_it_skipped(tmp_path: Path) -> None:
+def test_a_sweep_on_a_folder_says_how_many_binary_files_it_skipped(cluster: Joined,
+                                                                  tmp_path: Path) -> None:
     """As `train` and `corpus show` do; it said only "on d1 (9,303 chars)"."""
     folder = tmp_path / "d1"
     folder.mkdir()
     (folder / "a.txt").write_text(TEXT)
     (folder / "b.bin").write_bytes(b"\x00\x01binary" * 100)
+    joins, env = cluster
     proc = subprocess.run(rnnplay("sweep", "dir:d1", "--grid", "hidden=8", "--layers", "1", "--seq", "16",
-                                  "--steps", "2", "--workers", "1", "--out", "out"),
-                          cwd=tmp_path, capture_output=True, text=True, env=environment(), timeout=180)
+                                  "--steps", "2", "--workers", "1", "--out", "out", *joins),
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert re.search(r"^sweep: 1 trial on d1 \([\d,]+ chars; 1 binary file skipped\), 1 at once", proc.stderr,
                      re.M), proc.stderr
