@@ -174,7 +174,7 @@ def test_neurons_weighs_its_text_against_the_memory_available_now(tmp_path: Path
     """`rnnplay neurons --unit --file` holds about UNIT_BYTES a character: weighed against what is free now (here
     what a cgroup's limit leaves beside its usage), less MARGIN, not the machine's RAM, which let a 23 MB text grow to
     15 GB on a busy machine. A text at the last byte that fits runs; one byte more is refused, naming the figure."""
-    limit, usage = 10 * 2**30, 10 * 2**30 - 6 * 2**20  # the boundary needs no long text
+    limit, usage = 10 * 2**30, 10 * 2**30 - 2**18  # the boundary needs no long text
     root = cgroup(tmp_path / "cg", limit)
     (root / "memory" / "jobs" / "memory.usage_in_bytes").write_text(f"{usage}\n")
     fits = int((limit - usage) * (1 - MARGIN)) // UNIT_BYTES

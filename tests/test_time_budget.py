@@ -179,17 +179,18 @@ def test_a_final_validation_of_a_handful_of_characters_is_too_few() -> None:
     assert TimeBudget(WHOLE, BATCH).final_chars(60.0, 61.0)[0] == 0  # never probed, no time left: none at all
 
 
-BUDGET = 8.0
+BUDGET = 4.0
 
 
 def test_a_run_whose_steps_slow_down_ends_with_its_budget(hang_site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real run whose cell sleeps 4 ms more at every forward (its last steps a quarter of a second, a validation's
+    """A real run whose cell sleeps 8 ms more at every forward (its last steps a quarter of a second, a validation's
     chunks too): it ends by its budget and a step, its final validation the part that fits (the reserve from the
-    probe at the start, 0.1 s, let the 18 chunks of the whole run 5 s past the budget)."""
+    probe at the start, 0.1 s, let the whole validation run 6 s past this budget). Half the budget and twice the
+    slowing of before: as many seconds a step at the end, in half the time."""
     text = "".join(f"line {i % 997:03}: to be, or not to be, that is the question.\n" for i in range(6_000))
     monkeypatch.setenv("RNNPLAY_JIT", "0")  # no kernels compiled by the first step: seconds of a short budget
     monkeypatch.setenv("HANG_DOES", "slower")
-    monkeypatch.setenv("HANG_SLOW", "0.004")
+    monkeypatch.setenv("HANG_SLOW", "0.008")
     with hang_loaded(hang_site, monkeypatch):
         run = new_run(Corpus("slowing", text, "test"), ModelSpec("stuck", 1, 8, 0.0),
                       TrainConfig(seconds=BUDGET, batch_size=4, seq_length=16, val_every=0, val_fraction=0.5, seed=1))

@@ -222,6 +222,7 @@ def test_ctrl_z_at_the_repl_prompt_suspends_instead_of_typing_a_control_characte
 
 def test_a_long_line_typed_key_by_key_keeps_the_undo_memory_bounded() -> None:
     """A 100 KB paste in a terminal without bracketed paste took the REPL past 5 GB (one undo copy per key)."""
+    from prompt_toolkit.application.current import set_app
     from prompt_toolkit.history import InMemoryHistory
     from prompt_toolkit.output import DummyOutput
 
@@ -233,11 +234,12 @@ def test_a_long_line_typed_key_by_key_keeps_the_undo_memory_bounded() -> None:
     buffer = repl.prompt.default_buffer
     buffer.complete_while_typing = lambda: False  # type: ignore[method-assign]  # completion needs the prompt's loop
 
-    async def type_keys() -> None:  # the buffer's handlers run in an event loop, as at the prompt
-        buffer.insert_text("ROMEO " * 5000)  # a long line so far, then a key at a time
-        for _ in range(100):
-            buffer.save_to_undo_stack()  # what prompt-toolkit does before each key
-            buffer.insert_text("x")
+    async def type_keys() -> None:  # the buffer's handlers run in an event loop, with the prompt's app current,
+        with set_app(repl.prompt.app):  # as at the prompt (with none, each key made a stand-in app and its bindings)
+            buffer.insert_text("ROMEO " * 5000)  # a long line so far, then a key at a time
+            for _ in range(100):
+                buffer.save_to_undo_stack()  # what prompt-toolkit does before each key
+                buffer.insert_text("x")
 
     asyncio.run(type_keys())
     assert sum(len(text) for text, _ in buffer._undo_stack) <= UNDO_CHARS + len(buffer.text)
