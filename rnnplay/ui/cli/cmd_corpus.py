@@ -21,7 +21,8 @@ from rnnplay.corpora.id_cache import STALE_MEMOS, Survey, Text, prune, survey
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
 from rnnplay.ui.cli import add_encoding_option
-from rnnplay.ui.cli.progress import ProgressBar, amount, read_corpus
+from rnnplay.ui.cli.bars import ProgressBar, amount
+from rnnplay.ui.cli.progress import read_corpus
 from rnnplay.ui.console import visible
 
 EXAMPLES = """\
