@@ -71,3 +71,10 @@ def test_commands_that_load_no_corpus_import_none_of_its_machinery(tmp_path: Pat
     modules = imported(tmp_path, *args)
     assert top_level(modules) & (FACES | {"ray", "numba"}) == set()
     assert modules & (HTTP | CORPUS_LOADING | TRAINING) == set()
+
+
+@pytest.mark.parametrize("args", [["corpus", "list"], ["corpus", "cache"]])
+def test_corpus_listings_import_no_trainer_and_no_http(tmp_path: Path, args: list[str]) -> None:
+    modules = imported(tmp_path, *args)
+    assert top_level(modules) & (FACES | {"ray", "numba"}) == set()
+    assert modules & (HTTP | TRAINING) == set()  # nothing downloaded, nothing trained

@@ -1,5 +1,5 @@
 """Progress bars on stderr, drawn by rich: a slow corpus load (a download, a big folder), a pass over a large file,
-and a model reading a long text (with, up front, about how long it takes).
+and a model reading a long text (with, up front, about how long it takes); a corpus read under a bar.
 
 On a terminal a rich :class:`~rich.progress.Progress` redraws in place, and lines
 printed meanwhile go above it; when stderr is a file or a pipe nothing is redrawn
@@ -24,8 +24,8 @@ from rich.table import Table
 
 from rnnplay.core.work import LONG_TEXT
 from rnnplay.core.work import Progress as FractionDone
+from rnnplay.corpora.base import Corpus, no_progress
 from rnnplay.corpora.base import Progress as BytesDone
-from rnnplay.corpora.base import no_progress
 from rnnplay.env_values import seconds_from_env
 from rnnplay.ui.console import ansi, make_console, redraws
 from rnnplay.ui.event_text import duration
@@ -41,6 +41,17 @@ STATUS_SECONDS = 30.0  # ... or when this long has passed since its last line; $
 def status_seconds() -> float:
     """The most seconds a run goes without a status line: STATUS_SECONDS, or ``$RNNPLAY_STATUS_SECONDS``."""
     return seconds_from_env("RNNPLAY_STATUS_SECONDS", STATUS_SECONDS)
+
+
+def read_corpus(spec: str, encoding: str) -> Corpus:
+    """The corpus of ``spec``, read under a progress bar; what its loader notes is said on stderr, a line each."""
+    from rnnplay.corpora import load_corpus  # the cards, downloads and id files: for the commands that load a corpus
+
+    with ProgressBar() as bar:
+        corpus = load_corpus(spec, encoding=encoding, progress=bar)
+    for note in corpus.notes:
+        print(f"rnnplay: note: {note}", file=sys.stderr)
+    return corpus
 
 
 def amount(n: float, unit: str) -> str:

@@ -1,6 +1,6 @@
-"""Progress on stderr, drawn by rich: a training run's status line, a corpus read under a bar (the bars themselves are
-in :mod:`rnnplay.ui.cli.bars`, which ``sample`` and ``score`` import without the trainer and the corpora), and the
-reading that places an ``--init-from`` model's new characters.
+"""Progress on stderr, drawn by rich: a training run's status line, and the reading that places an ``--init-from``
+model's new characters (the bars themselves, and a corpus read under one, are in :mod:`rnnplay.ui.cli.bars`, which
+``sample``, ``score`` and ``corpus`` import without the trainer).
 
 On a terminal a rich :class:`~rich.progress.Progress` redraws in place, and lines
 printed meanwhile go above it; when stderr is a file or a pipe nothing is redrawn
@@ -30,7 +30,7 @@ from rnnplay.core.finetune import LIFT_CHARS
 from rnnplay.core.model import Model
 from rnnplay.core.trainer import StepEvent, Trainer
 from rnnplay.core.work import Progress as FractionDone
-from rnnplay.corpora import Corpus, load_corpus
+from rnnplay.corpora.base import Corpus
 from rnnplay.session.vocab_growth import placing_text
 from rnnplay.ui.cli.bars import STATUS_SECONDS, LiveBar, ProgressBar
 from rnnplay.ui.console import make_console, redraws
@@ -39,15 +39,6 @@ from rnnplay.ui.event_text import EventText, duration
 STATUS_BAR = 20  # a run's status bar's cells, where the terminal has room for it beside the status text
 STATUS_BAR_LEAST = 8  # ... and the fewest it shrinks to on a narrower one (then the text folds onto a second row)
 PRINT_EVERY = 100  # off a terminal, a run's status line is printed at step 1 and then each this many steps
-
-
-def read_corpus(spec: str, encoding: str) -> Corpus:
-    """The corpus of ``spec``, read under a progress bar; what its loader notes is said on stderr, a line each."""
-    with ProgressBar() as bar:
-        corpus = load_corpus(spec, encoding=encoding, progress=bar)
-    for note in corpus.notes:
-        print(f"rnnplay: note: {note}", file=sys.stderr)
-    return corpus
 
 
 class StatusBar(BarColumn):
