@@ -30,7 +30,7 @@ from rnnplay.corpora.folders import JoinedStream
 from rnnplay.corpora.id_build import encode_file
 from rnnplay.corpora.text_pieces import TextFile, TextPieces
 from rnnplay.models.library import open_model
-from rnnplay.ui.cli import cmd_sample, main, progress
+from rnnplay.ui.cli import bars, cmd_sample, main
 from rnnplay.ui.event_text import loss_text
 
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"
@@ -132,7 +132,7 @@ def test_unknown_characters_count_in_the_scored_part_only(model_path: Path, tmp_
 
 def test_a_large_scoring_says_how_many_characters_and_how_long_first(model_path: Path, tmp_path: Path, capsys,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(progress, "LARGE_TEXT", 1000)  # characters: a large text, for this test
+    monkeypatch.setattr(bars, "LARGE_TEXT", 1000)  # characters: a large text, for this test
     (tmp_path / "t.txt").write_text(prose(3000, seed=5))
     out, err = scored(capsys, str(model_path), "--file", str(tmp_path / "t.txt"))
     assert re.fullmatch(rf"rnnplay: scoring 2,999 characters of {re.escape(str(tmp_path))}/t.txt: about \S+ at "

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rnnplay.core.errors import RnnplayError, counted, has_control, printable
-from rnnplay.corpora import PREFIX, Corpus, Progress, load_resolved, resolve, takes_encoding
-from rnnplay.corpora.cards import Card, require_card
+from rnnplay.corpora.base import Corpus, Progress
 from rnnplay.corpora.download import discard, fetch, inside, max_download
-from rnnplay.corpora.file_corpus import folder_corpus, text_file_corpus
 from rnnplay.corpora.folders import JoinedStream, folder_files, split_dir_spec, stdlib_files, stdlib_root
 from rnnplay.corpora.text import (
     BINARY_SNIFF,
@@ -35,6 +34,12 @@ from rnnplay.corpora.text import (
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.hookspecs import Register, hookimpl
 
+if TYPE_CHECKING:
+    from rnnplay.corpora.cards import Card
+
+# Every command builds the plugin host, which imports this module; the corpus loading itself (rnnplay.corpora.loading,
+# .cards, .file_corpus: the id files, the cards' TOML) is imported by the loaders' load() when a corpus is loaded.
+
 BUILT_IN = frozenset({"file", "dir", "url", "stdlib", "card"})  # the prefixes of this module's loaders
 MAX_CARD_DEPTH = 8  # a card whose spec names a card whose spec names a card ...
 _open_cards: ContextVar[tuple[Path, ...]] = ContextVar("open_cards", default=())
@@ -47,6 +52,8 @@ class FileLoader:
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
         if not spec.strip():
             raise RnnplayError("file: needs a path after it, e.g. file:notes.txt")
+        from rnnplay.corpora.file_corpus import text_file_corpus
+
         return text_file_corpus(user_path(spec), encoding, progress)
 
 
@@ -55,6 +62,8 @@ class DirLoader:
     help = "every file in a folder, joined with '==> name <==' headers: dir:FOLDER[:GLOB] (default **/*)"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
+        from rnnplay.corpora.file_corpus import folder_corpus
+
         folder, pattern = split_dir_spec(spec)
         if not folder.strip():  # never the folder the user happens to be in, read whole without a word
             raise RnnplayError("dir: needs a folder after it, e.g. dir:notes or dir:notes:*.txt (dir:. is the folder "
@@ -88,6 +97,8 @@ class UrlLoader:
     help = "a text file on the web, downloaded once into the cache: url:https://HOST/PATH"
 
     def load(self, spec: str, progress: Progress, encoding: str = "utf-8") -> Corpus:
+        from rnnplay.corpora.file_corpus import text_file_corpus
+
         dest = fetch_url(spec, progress)
         with dest.open("rb") as f:
             head = f.read(BINARY_SNIFF)
@@ -124,6 +135,9 @@ class CardLoader:
     help = "a corpus card by name (`rnnplay corpus list`), or card:PATH.toml"
 
     def load(self, spec: str, progress: Progress) -> Corpus:
+        from rnnplay.corpora.cards import require_card
+        from rnnplay.corpora.loading import load_resolved, resolve, takes_encoding
+
         card = require_card(spec)
         if card.spec is not None:
             spec = _beside(card, card.spec)
@@ -163,6 +177,7 @@ def _beside(card: Card, spec: str) -> str:
 
 def _plugin_prefix(spec: str) -> str | None:
     """The prefix of ``spec`` when a plugin's loader reads it (``epub:book.epub``), else None."""
+    from rnnplay.corpora.loading import PREFIX
     from rnnplay.plugins.host import get_host  # the plugins layer: imported late, it imports these loaders
 
     match = PREFIX.fullmatch(spec)

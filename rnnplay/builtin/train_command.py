@@ -11,7 +11,6 @@ from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import keys_of, params_of
 from rnnplay.core.params import parse_pairs as parse_settings
 from rnnplay.core.train_config import CHECKPOINT_EVERY, ModelSpec, TrainConfig
-from rnnplay.corpora.cards import builtin_cards
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.session_api import SessionAPI
 from rnnplay.plugins.slash import (
@@ -84,6 +83,8 @@ def complete_train(session: SessionAPI, argline: str) -> list[str]:
 
 def complete_corpus(word: str) -> list[str]:
     """/train's corpus: files and folders, and the corpus cards by name (``card:NAME`` once ``card:`` is typed)."""
+    from rnnplay.corpora.cards import builtin_cards  # the cards' module (TOML, downloads) only when completing
+
     cards = list(builtin_cards())
     return [*complete_path(word, (".txt", ".md", ".py", ".toml")), *cards,
             *(f"card:{name}" for name in cards if word.startswith("card:"))]

@@ -17,14 +17,11 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
-import http.client
 import os
 import re
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -142,9 +139,11 @@ def fetch(url: str, dest: Path, *, sha256: str | None = None, size: int | None =
     """
     label = label or f"downloading {dest.name}"
     limit = size if size is not None else limit
+    from rnnplay.corpora.http_get import open_url  # urllib's HTTP and ssl: imported by a download alone
+
     tmp = _temporary(dest)
     try:
-        with open(tmp, "wb") as out, _open(url, deadline_seconds()) as response:
+        with open(tmp, "wb") as out, open_url(url, deadline_seconds()) as response:
             got, digest, length = _stream(response, out, url, limit, progress, label, size)
             out.flush()
             os.fsync(out.fileno())
@@ -217,6 +216,8 @@ def _replace(tmp: Path, dest: Path) -> None:
 def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Progress, label: str,
             size: int | None) -> tuple[int, str, int | None]:
     """Copy the body to ``out`` within the limit and the deadline: (bytes, sha256 hex, Content-Length)."""
+    from rnnplay.corpora.http_get import read_chunk  # imported already by the download that opened ``response``
+
     coding = (response.headers.get("Content-Encoding") or "identity").strip().lower()
     if coding not in ("", "identity"):  # urllib asks for none and unpacks none: these bytes are not the file
         raise RnnplayError(f"{url} was sent compressed (Content-Encoding: {flat(coding)[:40]}), which rnnplay does "
@@ -230,7 +231,7 @@ def _stream(response: Any, out: Any, url: str, limit: int | None, progress: Prog
     got = 0
     give_up = time.monotonic() + deadline_seconds()
     progress(label, 0, length if length is not None else size)
-    while chunk := _read(response, url, got):
+    while chunk := read_chunk(response, url, got):
         got += len(chunk)
         if limit is not None and got > limit:
             raise RnnplayError(_too_big(url, got, limit, size, more=True))
@@ -267,70 +268,3 @@ def _too_big(url: str, got: int, limit: int, size: int | None, more: bool = Fals
                 "one: check the card's url and size")
     return (f"{url} sends {amount} bytes, over the {limit:,}-byte limit for url: downloads; raise it with "
             f"{MAX_DOWNLOAD_ENV}=4G (or --max-download) if you mean it")
-
-
-class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only to another http(s) address (urllib's own handler would follow one to ftp://)."""
-
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if urllib.parse.urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, f"a redirect to {flat(newurl)[:100]}, which is not an "
-                                         "http(s) address", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = urllib.request.build_opener(_HttpRedirectsOnly)
-
-
-def _open(url: str, deadline: float) -> Any:  # an http.client.HTTPResponse, or urllib's response for file://
-    """urlopen with one-line errors: 404 (NotFound), other HTTP codes, unreachable hosts."""
-    request = urllib.request.Request(url, headers={"User-Agent": "rnnplay"})
-    try:
-        return _OPENER.open(request, timeout=min(TIMEOUT, deadline))
-    except urllib.error.HTTPError as err:
-        if err.code == 404:
-            raise NotFound(f"{url} was not found (HTTP 404); check the address") from None
-        if str(err.reason).startswith(_HttpRedirectsOnly.inf_msg):  # urllib's words for a loop, or too many
-            raise RnnplayError(f"{url} redirects in a loop (HTTP {err.code}, or more than "
-                               f"{_HttpRedirectsOnly.max_redirections} redirects); check the address: trying again "
-                               "will not help") from None
-        raise RnnplayError(f"{url} answered HTTP {err.code} {flat(err.reason)}; check the address or try "
-                           "later") from None
-    except urllib.error.URLError as err:
-        if isinstance(err.reason, TimeoutError):
-            raise _no_answer(url, min(TIMEOUT, deadline)) from None
-        reason = getattr(err.reason, "strerror", None) or err.reason
-        raise RnnplayError(f"cannot reach {_where(url)} ({reason}); check the address and your connection, "
-                           f"or set {MIRROR_ENV} to a folder or URL holding the corpus") from None
-    except TimeoutError:
-        raise _no_answer(url, min(TIMEOUT, deadline)) from None
-    except OSError as err:
-        raise RnnplayError(f"cannot reach {_where(url)} ({err}); check the address and your connection") from None
-    except (ValueError, OverflowError, http.client.HTTPException) as err:  # a bad port, a garbled answer
-        raise RnnplayError(f"cannot download {flat(url[:200])} ({err.__class__.__name__}: {flat(str(err))[:100]}); "
-                           "check the address") from None
-
-
-def _no_answer(url: str, seconds: float) -> RnnplayError:
-    """A server that did not answer in time: unreachable, or reached and silent (a connection it accepted)."""
-    return RnnplayError(f"{_where(url)} did not answer within {seconds:g} s; check the address and your connection, "
-                        f"or raise {TIMEOUT_ENV} for a slow server")
-
-
-def _read(response: Any, url: str, got: int) -> bytes:
-    """What has arrived, up to CHUNK bytes: one read, so a trickling server cannot hold the loop."""
-    try:
-        return response.read1(CHUNK)
-    except TimeoutError:  # a server that sent part of the body, then nothing for a whole read's time
-        wait = min(TIMEOUT, deadline_seconds())
-        raise_it = f", or raise {TIMEOUT_ENV} for a slow server" if wait < TIMEOUT else ""
-        raise RnnplayError(f"the download of {url} stalled: nothing arrived for {wait:g} s ({got:,} bytes so far); "
-                           f"try again later, or use a mirror ({MIRROR_ENV}){raise_it}") from None
-    except (OSError, ValueError, http.client.HTTPException) as err:  # reset, IncompleteRead
-        raise RnnplayError(f"the download of {url} broke off ({err.__class__.__name__}); try again") from None
-
-
-
-def _where(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return parts.netloc or url

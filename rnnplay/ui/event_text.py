@@ -15,9 +15,14 @@ from functools import singledispatchmethod
 
 from rich.text import Text
 
-from rnnplay.builtin.inspect_commands import unit_command
-from rnnplay.core.train_events import characters_scored
-from rnnplay.core.trainer import NoteEvent, SampleEvent, SkippedEvent, StepEvent, ValidationEvent
+from rnnplay.core.train_events import (
+    NoteEvent,
+    SampleEvent,
+    SkippedEvent,
+    StepEvent,
+    ValidationEvent,
+    characters_scored,
+)
 from rnnplay.core.vocab import describe_char
 from rnnplay.session.events import Message, ScoreShown, TrainingEnded, UnitsFound, ValidationProgress
 from rnnplay.ui.console import DIM, LEVEL_STYLES, visible
@@ -118,5 +123,7 @@ class EventText:
 
     @text.register
     def _units(self, e: UnitsFound) -> Text | None:
+        from rnnplay.builtin.inspect_commands import unit_command  # the slash commands' module, for this event alone
+
         rows = [f"  r={r:+.3f}  {unit}   {unit_command(unit)}" for unit, r in e.units]
         return Text("\n".join(rows)) if rows else None

@@ -7,8 +7,6 @@ import contextlib
 import os
 import shlex
 import textwrap
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 
 from rnnplay.builtin.loaders import fetch_url, url_cache_path
@@ -21,7 +19,7 @@ from rnnplay.corpora.id_cache import STALE_MEMOS, Survey, Text, prune, survey
 from rnnplay.folders import cache_dir
 from rnnplay.plugins.host import BUILTIN, get_host
 from rnnplay.ui.cli import add_encoding_option
-from rnnplay.ui.cli.progress import ProgressBar, amount, read_corpus
+from rnnplay.ui.cli.bars import ProgressBar, amount, read_corpus
 from rnnplay.ui.console import visible
 
 EXAMPLES = """\
@@ -218,6 +216,8 @@ def fetch_address(spec: str, force: bool) -> int:
 def fetched_from(source: str) -> str:
     """'downloaded from https://...', or 'copied from /folder/file' for a local copy (a file:// address)."""
     if source.startswith("file:"):
+        import urllib.request  # urllib's HTTP side with it: only for this line of a copied card
+
         return f"copied from {urllib.request.url2pathname(urllib.parse.urlsplit(source).path)}"
     return f"downloaded from {source}"
 

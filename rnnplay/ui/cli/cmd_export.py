@@ -11,7 +11,7 @@ from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.session.checkpoint_names import checkpoint_name
 from rnnplay.session.output_paths import check_output_path, holding, same_file
-from rnnplay.ui.cli.progress import amount
+from rnnplay.ui.cli.bars import amount
 
 EXAMPLES = """\
 examples:

@@ -37,9 +37,9 @@ from rnnplay.corpora.text_weight import file_pieces, shape
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, model_command
+from rnnplay.ui.cli.bars import ProgressBar
 from rnnplay.ui.cli.cmd_sample import colour_console, read_stdin, read_text
 from rnnplay.ui.cli.negative_values import take_negative_values
-from rnnplay.ui.cli.progress import ProgressBar
 from rnnplay.ui.console import ansi, neuron_text
 
 # Bytes of memory held for each character of the text, found by measuring (docs/inspect.md): --find keeps the text,

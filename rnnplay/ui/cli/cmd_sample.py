@@ -30,8 +30,8 @@ from rnnplay.plugins.interrupts import plugin_prints_to_stderr
 from rnnplay.session.events import Chunk, Event, Working
 from rnnplay.session.stall_watch import StallWatch
 from rnnplay.ui.cli import add_encoding_option, model_command
+from rnnplay.ui.cli.bars import Estimate, file_pass, reading_bar
 from rnnplay.ui.cli.negative_values import take_negative_values
-from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.console import ansi, colours, heat_legend, heat_style, make_console, no_color, redraws, styled, visible
 from rnnplay.ui.work_line import WorkLine
 

@@ -16,8 +16,8 @@ from rnnplay.corpora.text_pieces import Tally, TextFile, TextPieces, stdin_piece
 from rnnplay.models.library import open_model
 from rnnplay.plugins.host import get_host
 from rnnplay.ui.cli import add_encoding_option, interrupted, model_command
+from rnnplay.ui.cli.bars import Estimate, file_pass, reading_bar
 from rnnplay.ui.cli.cmd_sample import SPOOL_INSTEAD, read_stdin
-from rnnplay.ui.cli.progress import Estimate, file_pass, reading_bar
 from rnnplay.ui.event_text import loss_text
 
 VAL_FRACTION = 0.1  # the standard split: the last 10% of a corpus is its validation text

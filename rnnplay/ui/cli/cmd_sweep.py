@@ -25,8 +25,8 @@ from rnnplay.distributed.cluster import check_local_room, ray_session, require_r
 from rnnplay.session.sweep import CANCELLED, FAILED, RUNNING, Sweep, TrialResult, plan, value_text
 from rnnplay.session.sweep_files import output_dir
 from rnnplay.ui.cli import add_encoding_option
+from rnnplay.ui.cli.bars import read_corpus
 from rnnplay.ui.cli.interrupts import STOP_SIGNALS
-from rnnplay.ui.cli.progress import read_corpus
 from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import CONFIG_FIELDS, MODEL_FIELDS, add_setting_flags, given
 from rnnplay.ui.console import make_console, redraws

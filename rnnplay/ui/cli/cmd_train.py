@@ -43,8 +43,9 @@ from rnnplay.session.training_runs import (
     periodic_save,
 )
 from rnnplay.ui.cli import interrupted
+from rnnplay.ui.cli.bars import STATUS_SECONDS, read_corpus, status_seconds
 from rnnplay.ui.cli.interrupts import Interrupts
-from rnnplay.ui.cli.progress import STATUS_SECONDS, TrainingProgress, placing_bar, read_corpus, status_seconds
+from rnnplay.ui.cli.progress import TrainingProgress, placing_bar
 from rnnplay.ui.cli.streams import lenient_output
 from rnnplay.ui.cli.train_flags import (
     BUDGET_FIELDS,
