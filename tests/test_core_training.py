@@ -553,6 +553,24 @@ def test_the_way_on_after_a_run_out_budget_is_a_larger_one(small_text: str, tmp_
     assert resume_run(path, stopped.corpus, {"steps": 5}).trainer.step == 1
 
 
+def test_a_run_stopped_while_its_last_steps_event_is_handled_names_its_spent_budget(small_text: str,
+                                                                                   tmp_path) -> None:
+    """Ctrl-C during the save of the last step (a checkpoint saved every step): the run ended as stopped, and
+    its line said "continue with --resume m.npz", which is refused, as its budget is spent (seen once in the suite's
+    random-moment Ctrl-C test). The way on names the spent budget, as for a run that ran out."""
+    run = small_run(small_text, val_every=0, steps=3)
+    events = run.trainer.run()
+    next(e for e in events if isinstance(e, StepEvent) and e.step == 3)
+    run.trainer.stop()  # as the checkpoint of step 3 is written
+    list(events)
+    assert not run.trainer.ran_out
+    path = run.save(tmp_path / "m.npz")
+    assert continue_hint(path, run.trainer) == (f"its budget (--steps 3) is spent: to train on, --resume {path} "
+                                                "with a larger --steps or --epochs")
+    with pytest.raises(RnnplayError, match="is spent"):
+        resume_run(path, run.corpus, {"steps": 3})
+
+
 # -- output paths ------------------------------------------------------------------------------------------
 def test_a_second_lock_on_the_same_output_is_refused_and_a_stale_one_taken_over(tmp_path) -> None:
     out = tmp_path / "m.npz"

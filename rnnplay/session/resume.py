@@ -103,10 +103,11 @@ def spent_counts(trainer: Trainer) -> list[str]:
 
 def continue_hint(path: str | os.PathLike[str], trainer: Trainer) -> str:
     """How to go on with the run saved in ``path``: ``--resume`` it, with a larger budget once the trainer has run
-    it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`)."""
-    if not trainer.ran_out:
+    it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`) or reached its
+    step or epoch budget before a stop ended it (Ctrl-C during the last step's save: the run ends as stopped)."""
+    counts_reached = spent_counts(trainer)  # the step and epoch budgets reached; none: the time ran out, or none is
+    if not trainer.ran_out and not counts_reached:
         return f"continue with --resume {path}"
-    counts_reached = spent_counts(trainer)  # the step and epoch budgets reached; none: the time ran out
     larger = "--steps or --epochs" if counts_reached else "--time"
     budget_flags = counts_reached or [f"--time {trainer.config.seconds:g}"]  # what the line shows as spent
     return f"its budget ({' and '.join(budget_flags)}) is spent: to train on, --resume {path} with a larger {larger}"
