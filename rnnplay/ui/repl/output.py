@@ -8,9 +8,9 @@ and the one line a slow command's spinner draws.
 * **Background output comes as whole lines.** Lines from other threads (the
   training's progress, its samples, "training done", stderr) are queued. While a
   turn runs they wait and print after it; while the prompt is up they print above
-  it through ``run_in_terminal``. Whoever comes first drains the queue -- the
-  prompt's event loop, the prompt's start, or the main thread when the prompt
-  returns -- so each line prints exactly once.
+  it, the terminal left in raw mode (:meth:`TerminalOutput._print_above_prompt`).
+  Whoever comes first drains the queue -- the prompt's event loop, the prompt's
+  start, or the main thread when the prompt returns -- so each line prints exactly once.
 * **What plugins print is kept out of the text.** ``sys.stdout`` is
   :attr:`TerminalOutput.prints` while the REPL runs (its own text goes to ``out``):
   a sampler printing as it picks each character, or a cell while a training runs,
@@ -27,7 +27,6 @@ from contextlib import AbstractContextManager
 from typing import TextIO
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import run_in_terminal
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
@@ -73,8 +72,16 @@ class TerminalOutput:
                 loop.call_soon_threadsafe(self._print_above_prompt)
 
     def _print_above_prompt(self) -> None:
-        if self.prompt.app.is_running and not self.pending.empty():
-            run_in_terminal(self.drain)
+        """The queued lines above the prompt, in the prompt's event loop: the prompt erased, the lines written, the
+        prompt drawn again below them. Not prompt-toolkit's ``run_in_terminal``: it puts the terminal in cooked mode
+        while the lines are written, and a key pressed in that moment went to the terminal's line discipline, which
+        takes Ctrl+D as its own end of file (the key lost: the prompt never saw it) and Ctrl+C as SIGINT."""
+        app = self.prompt.app
+        if app.is_running and not self.pending.empty():
+            app.renderer.erase(leave_alternate_screen=False)  # the cursor back where the prompt began
+            self.drain()
+            app.renderer.request_absolute_cursor_position()
+            app.invalidate()
 
     def drain(self) -> None:
         """Print the queued background lines (each one once, whoever calls this)."""
