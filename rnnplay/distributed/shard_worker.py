@@ -81,9 +81,6 @@ class ShardWorker:
         self.threads = threads
         self.node = ray_node()
 
-    def pid(self) -> int:
-        return os.getpid()
-
     def where(self) -> tuple[int, str]:
         """This worker's process ID and Ray node."""
         return os.getpid(), self.node
