@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections import Counter
@@ -42,10 +43,16 @@ SHAKESPEARE = SHARED_CORPORA / "tinyshakespeare.txt"
 
 def pytest_configure(config: pytest.Config) -> None:
     """The session's folder of fixture wheels (tests/plugin_fixtures.py), made by the process that starts the
-    workers (or runs the tests) before it starts them, so that every worker inherits it in its environment."""
+    workers (or runs the tests) before it starts them, so that every worker inherits it in its environment; and
+    bytecode written and read again, whatever the host's environment says (below)."""
     if not hasattr(config, "workerinput") and not os.environ.get(WHEELS):
         os.environ[WHEELS] = tempfile.mkdtemp(prefix="rnnplay-fixture-wheels-")
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(WHEELS), ignore_errors=True))
+    # PYTHONDONTWRITEBYTECODE=1 (some hosts set it for every process) made each of the suite's thousand `rnnplay`
+    # processes compile rnnplay's modules from source, and each worker rewrite every test module's asserts again:
+    # the workers, and the processes the tests start, keep bytecode as a default Python does.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
