@@ -19,8 +19,10 @@ from rnnplay.core.model import Model
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.vocab import Vocab, describe_char
 from rnnplay.corpora import Corpus
+from rnnplay.models import bundled
 from rnnplay.models.bundled import load_model
 from rnnplay.session.training_runs import continue_run, growth_text, new_run
+from rnnplay.ui.cli import main
 
 OLD_TEXT = "".join(line[i:] + line[:i] for line in ["To be, or not to be: that is the question.\n"]
                    for i in range(0, 40, 3)) * 2
@@ -254,6 +256,17 @@ def test_init_from_fine_tunes_samples_scores_and_records_ancestry(files: Path) -
     r = rnnplay("train", "more.txt", "--resume", "more.npz", "--steps", "3", cwd=files)  # --resume keeps it
     assert r.returncode == 0, r.stderr
     assert load_model(files / "more.npz").meta["ancestry"] == lineage
+
+
+def test_init_from_reads_the_model_once(files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk's check for the least checkpoint and the run itself share one read of the model's file."""
+    read: list[str] = []
+    real = bundled.load_checkpoint
+    monkeypatch.setattr(bundled, "load_checkpoint", lambda path, *a, **k: read.append(Path(path).name) or
+                        real(path, *a, **k))
+    monkeypatch.chdir(files)
+    assert main(["train", "new.txt", "--init-from", "old.npz", *SMALL, "--steps", "1", "--out", "once.npz"]) == 0
+    assert read.count("old.npz") == 1, read
 
 
 @pytest.mark.parametrize(("args", "says"), [

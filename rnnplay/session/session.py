@@ -42,6 +42,7 @@ from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.slash import find_command, parse_number, split_command
+from rnnplay.session.ancestry import trained_text
 from rnnplay.session.at_work import AtWork
 from rnnplay.session.checkpoint_names import TRANSCRIPT_INSTEAD, checkpoint_name
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
@@ -49,7 +50,6 @@ from rnnplay.session.generation import Generation
 from rnnplay.session.inspection import Inspection, TurnRecord, sampler_label, value_text
 from rnnplay.session.output_paths import check_output_path, holding
 from rnnplay.session.training_job import Runner, TrainingJob
-from rnnplay.session.training_runs import trained_text
 
 DEFAULT_SAMPLER = "temperature"
 SETTINGS = ("length", "seed", "stop")

@@ -33,6 +33,7 @@ from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
+from rnnplay.session.ancestry import ancestry, file_sha256
 from rnnplay.session.checkpoint_names import new_file
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.library_claim import claim_outputs
@@ -44,9 +45,7 @@ from rnnplay.session.training_runs import (
     BestCheckpoint,
     Saved,
     TrainingRun,
-    ancestry,
     continue_run,
-    file_sha256,
     fit_batches,
     growth_text,
     new_run,

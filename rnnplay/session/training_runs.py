@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core.cells.base import Cell
+from rnnplay.core.checkpoint import Checkpoint
 from rnnplay.core.data import check_batches, split_ids
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.finetune import grow_vocab, grown_vocab
@@ -38,6 +39,7 @@ from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.problems import what_to_do
+from rnnplay.session.ancestry import ancestry
 from rnnplay.session.memory_room import check_memory, footprint
 from rnnplay.session.output_paths import check_output_path, identity, saved_to, still_locked
 from rnnplay.session.vocab_growth import Growth
@@ -277,19 +279,26 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
                        start=None if added else model, warnings=[warning] if warning else [])
 
 
-def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str, Any] | None = None,
-                  extra: dict[str, Any] | None = None, growth: Growth | None = None) -> tuple[TrainingRun, Path]:
-    """Fine-tuning: the model ``name`` (a path or a library name) trained on ``corpus`` with a fresh optimizer and
-    ``config``; its vocabulary grows to cover the corpus (:func:`continue_run`), ``growth(file, model)`` showing
-    that reading (the ``progress`` it gives, None: nothing shown). Also the model's file.
+def open_base(name: str) -> tuple[Path, Checkpoint]:
+    """The model ``name`` (a path or a library name) that fine-tuning starts from: its file and its checkpoint,
+    weights only (its training state is not read), hashed for the ancestry (:func:`ancestry`)."""
+    path = find_model(name)
+    return path, load_model(path, training_state=False, with_sha256=True)
+
+
+def init_from_run(name: str, base: tuple[Path, Checkpoint], corpus: Corpus, config: TrainConfig,
+                  spec: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
+                  growth: Growth | None = None) -> TrainingRun:
+    """Fine-tuning: the model ``name`` (its file and checkpoint ``base``: :func:`open_base`) trained on ``corpus``
+    with a fresh optimizer and ``config``; its vocabulary grows to cover the corpus (:func:`continue_run`),
+    ``growth(file, model)`` showing that reading (the ``progress`` it gives, None: nothing shown).
 
     ``spec`` (ModelSpec fields the user gave): the shape is the model's, so a different cell, layers or hidden is
     a one-line error; dropout may change. Any checkpoint works, a weights-only copy too (its training state is
     not read). The run's checkpoint records its ancestry (:func:`ancestry`).
     """
     spec = dict(spec or {})
-    path = find_model(name)
-    ckpt = load_model(path, training_state=False, with_sha256=True)
+    path, ckpt = base
     model = ckpt.model
     have = {"cell": model.cell.name, "layers": model.num_layers, "hidden": model.hidden_size}
     conflicts = [f"--{k} {v} (the model's: {have[k]})" for k, v in spec.items() if k in have and v != have[k]]
@@ -301,47 +310,7 @@ def init_from_run(name: str, corpus: Corpus, config: TrainConfig, spec: dict[str
                       dtype=model.dtype, params=model.params)
     lineage = ancestry(ckpt.meta, ckpt.sha256, path.name)
     with growth(path, model) if growth is not None else contextlib.nullcontext() as progress:
-        return continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage}, progress), path
-
-
-MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)
-
-
-def ancestry(meta: dict[str, Any], sha256: str | None, name: str) -> list[dict[str, Any]]:
-    """The model's own ancestry (its metadata's ``ancestry``) and itself: what a model fine-tuned from it records.
-
-    Each generation is ``{"model": name, "sha256": of its file as it was loaded or saved (None if it has none),
-    "corpus": the corpus name it was trained on, "step": the steps it had}``. A damaged record is left out, not
-    passed on.
-    """
-    earlier = meta.get("ancestry")
-    kept = [dict(g) for g in earlier if _generation(g)] if isinstance(earlier, list) else []
-    corpus = meta.get("corpus")
-    trained = meta.get("training") or meta.get("trained")
-    step = trained.get("step") if isinstance(trained, dict) else None
-    me = {"model": name, "sha256": sha256,
-          "corpus": corpus.get("name") if isinstance(corpus, dict) else None,
-          "step": step if isinstance(step, int) and not isinstance(step, bool) else None}
-    return [*kept, me][-MAX_ANCESTRY:]
-
-
-def trained_text(steps: int, meta: dict[str, Any]) -> str:
-    """'40'; for a model that continued another (its metadata's ``ancestry``), '6,169 (5 more)': all its steps."""
-    earlier = meta.get("ancestry")
-    gens = earlier if isinstance(earlier, list) else []
-    before = sum(g["step"] for g in gens if _generation(g) and isinstance(g.get("step"), int))
-    return f"{steps + before:,} ({steps:,} more)" if before else f"{steps:,}"
-
-
-def _generation(g: object) -> bool:
-    return (isinstance(g, dict) and set(g) <= {"model", "sha256", "corpus", "step"}
-            and all(v is None or (isinstance(v, str | int) and not isinstance(v, bool)) for v in g.values())
-            and all(len(v) <= 1000 for v in g.values() if isinstance(v, str)))
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        return continue_run(model, corpus, config, {**(extra or {}), "ancestry": lineage}, progress)
 
 
 def growth_text(run: TrainingRun, shown: int = 10) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from rnnplay.core.ctrl_c import ctrl_c_raises
 from rnnplay.core.errors import RnnplayError, counted, printable
+from rnnplay.core.model import Model
 from rnnplay.core.process_clock import process_age
 from rnnplay.core.train_config import ModelSpec, TrainConfig, check_best
 from rnnplay.core.trainer import (
@@ -28,7 +29,7 @@ from rnnplay.core.trainer import (
     ValidationEvent,
 )
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
-from rnnplay.models.library import find_model, open_model
+from rnnplay.models.library import find_model
 from rnnplay.session.checkpoint_floor import least_checkpoint_bytes
 from rnnplay.session.output_paths import check_room, identity, lock_outputs, same_file, saves_again
 from rnnplay.session.resume import continue_hint, resume_run
@@ -40,6 +41,7 @@ from rnnplay.session.training_runs import (
     growth_text,
     init_from_run,
     new_run,
+    open_base,
     periodic_save,
 )
 from rnnplay.ui.cli import interrupted
@@ -129,8 +131,9 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
           outputs: tuple[Path, Path | None, Path | None]) -> int:
     """The run the flags ask for (new, fine-tuned or resumed) on its corpus, checked to fit, then trained."""
     out, best, _ = outputs
-    if args.init_from is not None:  # before the text is read: a disk too small for even the least checkpoint
-        room_for_least_checkpoint(args.init_from, TrainConfig(**settings), out, best)
+    base = open_base(args.init_from) if args.init_from is not None else None
+    if base is not None:  # before the text is read: a disk too small for even the least checkpoint
+        room_for_least_checkpoint(base[1].model, TrainConfig(**settings), out, best)
     corpus = read_corpus(args.corpus, args.encoding)
     said = len(corpus.notes)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
@@ -144,10 +147,10 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
             config = TrainConfig(**settings)
             if no_budget:
                 config.epochs = 1.0
-            if args.init_from is not None:
-                run_, base = init_from_run(str(find_model(args.init_from)), corpus, config, spec_flags, extra,
-                                           lambda path, model: placing_bar(path, model, corpus, config.val_fraction))
-                args.init_from = base.name
+            if base is not None:
+                run_ = init_from_run(args.init_from, base, corpus, config, spec_flags, extra,
+                                     lambda path, model: placing_bar(path, model, corpus, config.val_fraction))
+                args.init_from = base[0].name
             else:
                 run_ = new_run(corpus, ModelSpec(**spec_flags), config, extra)
     except MemoryError:
@@ -165,10 +168,10 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
     return train(run_, args, cluster, outputs)
 
 
-def room_for_least_checkpoint(model: str, config: TrainConfig, out: Path, best: Path | None) -> None:
+def room_for_least_checkpoint(model: Model, config: TrainConfig, out: Path, best: Path | None) -> None:
     """One line when --out's disk (and --best's) cannot hold the least checkpoint of a run from ``model`` with
     ``config`` (:mod:`rnnplay.session.checkpoint_floor`); the run's own size is checked again once it is made."""
-    least = least_checkpoint_bytes(open_model(model), config)
+    least = least_checkpoint_bytes(model, config)
     check_room([(out, "--out", False), *([(best, "--best", True)] if best else [])], least)
 
 
