@@ -19,7 +19,7 @@ import codecs
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from rnnplay.corpora.char_width import str_width
+from rnnplay.corpora.char_width import held_weight, str_width
 from rnnplay.corpora.text import text_codec
 
 BASE_HELD = 3  # bytes held a byte of a text read whole, beside its str: its bytes, its ids, the slices on the way
@@ -28,8 +28,9 @@ SCAN_BYTES = 1 << 20  # bytes decoded at a time to find a file's widest characte
 
 def held_bytes(size: int, width: int, chars: int) -> int:
     """Bytes held while a text of ``size`` bytes and ``chars`` characters, its widest ``width`` bytes in a str, is
-    read whole (see the module)."""
-    return BASE_HELD * size + width * chars
+    read whole (see the module): :func:`~rnnplay.corpora.char_width.held_weight` of BASE_HELD bytes a byte, whose
+    str is counted a character (``width`` bytes each), not a byte."""
+    return held_weight(BASE_HELD, size, width, chars) + chars
 
 
 def shape(pieces: Iterable[str | bytes]) -> tuple[int, int]:
