@@ -1,11 +1,12 @@
-"""Ctrl+Q twice while the first seed waits for the kernels' compilation leaves with exit 0, the seed kept.
+"""Ctrl+Q twice (the app) or Ctrl+C twice (the REPL) while the first seed waits for the kernels' compilation leaves
+with exit 0, the seed kept.
 
 On a first run the kernels compile for tens of seconds on a busy machine, and a seed typed meanwhile waits for
 them. Ctrl+Q twice then left after the stop grace without the seed's thread (nothing interrupts a compilation)
 and the app ended 130, as if a plugin had been left behind, though the user asked to leave and lost nothing: the
 seed is in the recovery file, and the next start compiles the kernels again. Here `rnnplay` runs in a
 pseudo-terminal, its kernels' loading held for good (a ``sitecustomize`` the child imports as it starts), so the
-app must leave without the compilation, not wait for it.
+app must leave without the compilation, not wait for it. The REPL had the same 130.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from child_env import child_env
+from on_a_terminal import ended, started_repl
 from pty_screen import TIMEOUT, screen_of
 from terminal_reader import TerminalReader
 from waiting import wait_for
@@ -46,15 +48,24 @@ def shown(reader: TerminalReader) -> str:
     return "\n".join(screen_of(reader.shown(), ROWS, COLUMNS).display)
 
 
-def test_ctrl_q_twice_while_the_kernels_compile_leaves_with_0_and_the_seed_kept(tmp_path: Path) -> None:
+def held_kernels_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment whose rnnplay never finishes loading its kernels (HOLD_KERNELS), a short stop grace."""
     if not BUNDLED_MODEL.exists():
         pytest.skip("the bundled model is not installed")
     hold = tmp_path / "hold"
     hold.mkdir()
     (hold / "sitecustomize.py").write_text(HOLD_KERNELS)
     base = {k: v for k, v in os.environ.items() if not k.startswith(SHELL_ONLY)}
-    env = child_env(hold, base=base, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"), RNNPLAY_NOHISTORY="1",
-                    RNNPLAY_STOP_GRACE_SECONDS="0.2", TERM="xterm-256color")
+    return child_env(hold, base=base, HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"), RNNPLAY_NOHISTORY="1",
+                     RNNPLAY_STOP_GRACE_SECONDS="0.2", TERM="xterm-256color", **extra)
+
+
+def kept_conversations(tmp_path: Path) -> str:
+    return "".join(f.read_text() for f in (tmp_path / "data" / "rnnplay" / "conversations").glob("*.md"))
+
+
+def test_ctrl_q_twice_while_the_kernels_compile_leaves_with_0_and_the_seed_kept(tmp_path: Path) -> None:
+    env = held_kernels_env(tmp_path)
     master, slave = os.openpty()
     ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,
@@ -73,10 +84,23 @@ def test_ctrl_q_twice_while_the_kernels_compile_leaves_with_0_and_the_seed_kept(
         said = reader.shown().decode(errors="replace")
         assert "left while rnnplay's kernels compiled" in said
         assert "left without it" not in said
-        kept = "".join(f.read_text() for f in (tmp_path / "data" / "rnnplay" / "conversations").glob("*.md"))
-        assert "ROMEO:" in kept
+        assert "ROMEO:" in kept_conversations(tmp_path)
     finally:
         if proc.poll() is None:
             proc.kill()
         reader.stop()
         os.close(master)
+
+
+def test_ctrl_c_twice_while_the_kernels_compile_leaves_the_repl_with_0_and_the_seed_kept(tmp_path: Path) -> None:
+    child = started_repl([], held_kernels_env(tmp_path, PROMPT_TOOLKIT_NO_CPR="1", NO_COLOR="1"))
+    with child:
+        child.send("ROMEO:\r")
+        child.expect_exact(b"waiting for the compiled kernels")
+        child.sendintr()  # the turn is told to stop, and cannot: Ctrl+C again leaves
+        child.expect_exact(b"it waits for rnnplay's compiled kernels, which a first run compiles; Ctrl+C again "
+                           b"leaves rnnplay")
+        child.sendintr()
+        child.expect_exact(b"left while rnnplay's kernels compiled")
+        assert ended(child) == 0
+    assert "ROMEO:" in kept_conversations(tmp_path)

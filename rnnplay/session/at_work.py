@@ -93,6 +93,10 @@ class AtWork:
             return f"it has not stopped yet: {who} {stall_watch.SLOW_NOT_STUCK}"
         return f"it does not stop: {who} never checks for a stop"
 
+    # said by the app and the REPL when the user left a seed that only waited for the kernels (exit 0)
+    LEFT_WHILE_COMPILING = ("left while rnnplay's kernels compiled (a first run compiles them); the next start "
+                            "compiles them again")
+
     def waits_for_kernels(self) -> bool:
         """Whether the work at work is rnnplay's own, held by the compiled kernels' loading (on a first run their
         compilation, which nothing can interrupt): leaving without it loses nothing of the user's, as the numba

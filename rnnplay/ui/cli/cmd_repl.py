@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if not repl.piped or repl.behind:  # a script's stdout holds its turns, unless one was left unfinished
         kept = session.generation.keep_unsaved()  # a conversation not saved, to a recovery file
         saying.say([kept] if kept else [])  # the terminal may be gone
-    if repl.behind:  # a plugin's thread that never returns: the interpreter's exit would wait on it
+    if repl.behind or repl.compiling:  # a thread that never returns: the interpreter's exit would wait on it
         leave_now(code)
     return code
 

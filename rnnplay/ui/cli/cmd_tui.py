@@ -69,8 +69,7 @@ def leaving_code(app: RnnplayApp, session: Session, kept: bool, grace: float) ->
     stuck = app.stuck_lines(grace)  # a plugin's sampler or command that never checks for a stop
     compiling = stuck and session.at_work.waits_for_kernels()
     if compiling:
-        app.farewell.append("left while rnnplay's kernels compiled (a first run compiles them); the next start "
-                            "compiles them again")
+        app.farewell.append(session.at_work.LEFT_WHILE_COMPILING)
     elif stuck:
         app.farewell.append(f"{session.at_work.does_not_stop()}; left without it")
     if not kept:

@@ -136,6 +136,7 @@ class Repl(TerminalOutput):
         self.give_up = False  # Ctrl+C again, once that turn had not stopped for the grace
         self.said_stuck = False
         self.behind = False  # run() left a turn or a training step that never returned
+        self.compiling = False  # run() left a turn that waited for the kernels' compilation (which nothing stops)
         self.errors = 0  # error lines shown so far
         self.kept_back = False  # Ctrl+D stayed once, as a training's model could not be saved
         self.told: Callable[[int], None] = lambda signum: None  # of a leaving signal, as it comes (a watchdog)
@@ -363,13 +364,18 @@ class Repl(TerminalOutput):
                 if self.left_by is not None:
                     ignore_leave_signals()  # the terminal gone and a SIGHUP a moment later: the save goes on
                 kept = self.session.close()
+            # a turn given up that only waited for the kernels' compilation: nothing of the user's left unfinished
+            self.compiling = self.give_up and self.session.at_work.waits_for_kernels()
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                if self.compiling:
+                    self.background(self.session.at_work.LEFT_WHILE_COMPILING)
                 if not kept:
                     self.background("the trained model was not saved anywhere, and is gone with the REPL")
                 self.stderr.close_line()
         with contextlib.suppress(OSError, RnnplayError):
             self.drain()
-        self.behind = self.give_up or self.session.runner.left_behind()  # a thread that never returned, still at work
+        # a thread that never returned, still at work
+        self.behind = (self.give_up and not self.compiling) or self.session.runner.left_behind()
         return exit_code(self.left_by) or (130 if self.behind else int(not kept or (self.piped and self.errors > 0)))
 
     def may_leave(self) -> bool:
