@@ -29,6 +29,7 @@ FACES = {"textual", "prompt_toolkit", "matplotlib"}  # the app, the REPL, --plot
 HTTP = {"http.client", "urllib.request", "ssl", "rnnplay.corpora.http_get"}  # a download's
 CORPUS_LOADING = {"rnnplay.corpora.loading", "rnnplay.corpora.cards", "rnnplay.corpora.file_corpus"}
 TRAINING = {"rnnplay.core.trainer", "rnnplay.session.training_runs"}
+BLAS_THREADS = {"threadpoolctl"}  # what sets BLAS's threads (rnnplay.core.threads): for a command that multiplies
 TEXT = "To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer.\n" * 20
 
 
@@ -71,6 +72,11 @@ def test_commands_that_load_no_corpus_import_none_of_its_machinery(tmp_path: Pat
     modules = imported(tmp_path, *args)
     assert top_level(modules) & (FACES | {"ray", "numba"}) == set()
     assert modules & (HTTP | CORPUS_LOADING | TRAINING) == set()
+
+
+@pytest.mark.parametrize("args", [["models"], ["corpus", "list"], ["plugins"], ["--threads", "1", "corpus", "list"]])
+def test_commands_that_multiply_nothing_leave_blas_threads_alone(tmp_path: Path, args: list[str]) -> None:
+    assert top_level(imported(tmp_path, *args)) & BLAS_THREADS == set()
 
 
 def test_the_corpus_list_imports_no_trainer_and_no_http(tmp_path: Path) -> None:

@@ -106,6 +106,9 @@ COMMANDS = {
     "models": "list your models: name, cell, size, corpus, validation loss, date",
     "export": "write a weights-only copy of a model (smaller; not resumable)",
 }
+# The commands that run a model's matrix products: BLAS's threads are set (rnnplay.core.threads) before they begin.
+# The others (corpus, plugins, models, export) multiply nothing and do not import numpy's BLAS for it.
+MULTIPLYING = ("tui", "repl", "train", "sweep", "sample", "score", "neurons")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -128,7 +131,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N`` on ``parser`` and on every subcommand below it, so it goes anywhere on the line.
 
-    Its text is checked by :func:`rnnplay.core.threads.start` (one line for a bad
+    Its text is checked by :func:`rnnplay.core.threads.choose` (one line for a bad
     value); SUPPRESS keeps a subcommand's missing flag from hiding the top level's.
     """
     parser.add_argument(
@@ -204,7 +207,9 @@ def dispatch(argv: list[str]) -> int:
     except SystemExit:  # --help, --version, or a usage error: argparse printed it
         sys.stdout.flush()
         raise
-    threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
+    threads.choose(getattr(args, "threads", None))  # a bad --threads is one line, for every command
+    if args.command in MULTIPLYING:
+        threads.policy()  # BLAS's threads, for training, generation, scoring alike
     code = int(args.func(args) or 0)
     sys.stdout.flush()
     return code
