@@ -74,6 +74,11 @@ def test_commands_that_load_no_corpus_import_none_of_its_machinery(tmp_path: Pat
     assert modules & (HTTP | CORPUS_LOADING | TRAINING) == set()
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["--threads", "1", "--help"]])
+def test_the_help_imports_no_numpy(tmp_path: Path, args: list[str]) -> None:
+    assert top_level(imported(tmp_path, *args)) & {"numpy", *BLAS_THREADS} == set()  # it touches no array
+
+
 @pytest.mark.parametrize("args", [["models"], ["corpus", "list"], ["plugins"], ["--threads", "1", "corpus", "list"]])
 def test_commands_that_multiply_nothing_leave_blas_threads_alone(tmp_path: Path, args: list[str]) -> None:
     assert top_level(imported(tmp_path, *args)) & BLAS_THREADS == set()

@@ -25,8 +25,6 @@ from rnnplay.__main__ import command_word
 from rnnplay.core import threads
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
-from rnnplay.core.params import worded
-from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
 from rnnplay.ui.leave_signals import (
     exit_code,
@@ -152,6 +150,8 @@ def add_encoding_option(parser: argparse.ArgumentParser | argparse._ArgumentGrou
 
 def known_encoding(name: str) -> str:
     """``name`` as given, if :func:`text_codec` knows it as a text encoding; else argparse's one-line error."""
+    from rnnplay.corpora.text import text_codec  # the corpora's text machinery: for the commands that read text
+
     try:
         text_codec(name)
     except RnnplayError as err:
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         except ReaderGone:  # `rnnplay sample | head`: the reader has what it wanted
             return 0
         except RnnplayError as err:
+            from rnnplay.core.params import worded  # params imports dataclasses: `--help` needs neither
+
             print(f"rnnplay: error: {shortened(printable(worded(err, 'use --sampler {}')))}", file=sys.stderr)
             return 1
         except KeyboardInterrupt as stop:
