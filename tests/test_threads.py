@@ -23,10 +23,14 @@ from rnnplay.ui.cli import build_parser
 CORES = threads.usable_cores()
 SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
 SPINNER = [sys.executable, "-c", SPIN]  # keeps a core busy until stopped, or until its parent is gone
+# `corpus list`, a quick command, multiplies no matrix and leaves BLAS alone: the count read is the one its
+# --threads or RNNPLAY_THREADS gives BLAS once a product is asked for (threads.policy(), as train or sample start with)
 READ_BACK = """
 import sys, threadpoolctl
+from rnnplay.core import threads
 from rnnplay.ui.cli import main
 code = main(sys.argv[1:])
+threads.policy()
 print("BLAS", min(lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"))
 sys.exit(code)
 """

@@ -21,8 +21,6 @@ import functools
 import mmap
 from collections.abc import Callable
 
-from threadpoolctl import ThreadpoolController
-
 from rnnplay.core import address_space
 
 Table = tuple[Callable[[int], int | None], Callable[[int], None]]
@@ -49,6 +47,8 @@ def hold(count: int, doing: str) -> None:
 @functools.cache
 def tables() -> tuple[Table, ...]:
     """``blas_memory_alloc`` and ``blas_memory_free`` of each OpenBLAS loaded in this process (numpy's)."""
+    from threadpoolctl import ThreadpoolController  # found as BLAS is used, not by every command that imports this
+
     found = []
     for info in ThreadpoolController().select(internal_api="openblas").info():
         try:

@@ -33,6 +33,7 @@ import dataclasses
 import difflib
 import functools
 import math
+import numbers
 import os
 import re
 import types
@@ -40,8 +41,6 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from rnnplay.core.errors import RnnplayError
 
@@ -113,9 +112,11 @@ class Param:
         else a one-line error naming the bound."""
         if value is None and self.optional:
             return None
-        if self.type is float and isinstance(value, int | np.integer | np.floating) and not isinstance(value, bool):
+        # numpy registers its integers as numbers.Integral and its floats as numbers.Real (this module does not
+        # import numpy for the check: the commands that parse settings without arrays need it nowhere else)
+        if self.type is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
             value = float(value)
-        elif self.type is int and isinstance(value, np.integer):
+        elif self.type is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
             value = int(value)
         if not isinstance(value, self.type) or (self.type is not bool and isinstance(value, bool)):
             raise self._error(value, f"of type {self.type.__name__}", bounded=False)

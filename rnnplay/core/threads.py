@@ -52,13 +52,13 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np  # loads OpenBLAS, so that threadpoolctl finds it
-from threadpoolctl import ThreadpoolController
-
-from rnnplay.core import address_space, freed_memory
+from rnnplay.core import address_space
 from rnnplay.core.errors import RnnplayError
+
+if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
 
 ENV = "RNNPLAY_THREADS"
 INTERVAL = 0.5  # seconds between two readings of the machine's load
@@ -71,6 +71,7 @@ BUSY_FIELDS = (1, 2, 3, 6, 7, 8)
 _claims = 0  # how many busy_cores() blocks are running, in any thread
 _claims_lock = threading.Lock()
 _policy: Policy | None = None  # made by the first start()
+_chosen: str | None = None  # --threads's text, as choose() took it: what policy() starts with
 
 
 def usable_cores() -> int:
@@ -108,7 +109,13 @@ def requested_threads(flag: str | None) -> int | None:
 
 
 def blas_controller() -> ThreadpoolController:
-    """threadpoolctl's handle on the BLAS libraries loaded in this process (numpy's OpenBLAS)."""
+    """threadpoolctl's handle on the BLAS libraries loaded in this process (numpy's OpenBLAS).
+
+    Both are imported here, not with this module: the commands that multiply no matrices (``--help``, ``corpus``,
+    ``plugins``, ``models``) import this module for :func:`choose` and need neither."""
+    import numpy  # noqa: F401  (loads OpenBLAS, so that threadpoolctl finds it)
+    from threadpoolctl import ThreadpoolController
+
     return ThreadpoolController().select(user_api="blas")
 
 
@@ -259,7 +266,8 @@ class Policy:
 
 
 def start(flag: str | None = None) -> Policy:
-    """Apply the thread policy for this process (the CLI's main calls it; again is fine). Returns it.
+    """Apply the thread policy for this process (the CLI's dispatch, through :func:`policy`, for the commands that
+    multiply matrices; again is fine). Returns it.
 
     ``flag`` is ``--threads``'s text, None when it was not given. A bad count raises
     RnnplayError before anything changes.
@@ -267,8 +275,7 @@ def start(flag: str | None = None) -> Policy:
     global _policy
     fixed = requested_threads(flag)
     if _policy is None:
-        if address_space.limit() is not None:
-            freed_memory.share_heap()  # before the policy's and BLAS's threads first allocate
+        share_heap_under_limit()  # before the policy's and BLAS's threads first allocate
         controller = blas_controller()
         cores = usable_cores()
         ceiling = min(cores, blas_threads(controller))
@@ -297,13 +304,34 @@ def map_blas_buffers(controller: ThreadpoolController, threads: int) -> None:
 
 def first_product() -> None:
     """A product large enough for BLAS's packed path (which needs the buffers) and for its threads to share."""
+    import numpy as np
+
     square = np.ones((512, 512), dtype=np.float32)
     square @ square
 
 
+def choose(flag: str | None) -> None:
+    """Take ``--threads``'s text (None: not given) for the policy :func:`policy` starts when first asked; a bad
+    count raises RnnplayError now, whether or not the command multiplies any matrix."""
+    global _chosen
+    requested_threads(flag)
+    _chosen = flag
+    share_heap_under_limit()  # for the threads of a command that starts no policy, too
+
+
+def share_heap_under_limit() -> None:
+    """Under an address-space limit, threads that start from now on share the main heap
+    (:func:`rnnplay.core.freed_memory.share_heap`): a thread's own arena would take 64 MiB of the limit."""
+    if address_space.limit() is not None:
+        from rnnplay.core import freed_memory  # glibc through ctypes: needed under a limit alone
+
+        freed_memory.share_heap()
+
+
 def policy() -> Policy:
-    """The process's policy: the one :func:`start` made, or one started now (``RNNPLAY_THREADS`` or auto)."""
-    return _policy if _policy is not None else start()
+    """The process's policy: the one :func:`start` made, or one started now (``--threads`` as :func:`choose` took
+    it, else ``RNNPLAY_THREADS``, else auto)."""
+    return _policy if _policy is not None else start(_chosen)
 
 
 @contextlib.contextmanager

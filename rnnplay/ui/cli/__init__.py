@@ -25,8 +25,6 @@ from rnnplay.__main__ import command_word
 from rnnplay.core import threads
 from rnnplay.core.ctrl_c import Terminated
 from rnnplay.core.errors import RnnplayError, out_of_memory, printable, shortened
-from rnnplay.core.params import worded
-from rnnplay.corpora.text import text_codec
 from rnnplay.ui.cli.streams import ReaderGone, guarded_streams, open_closed_descriptors
 from rnnplay.ui.leave_signals import (
     exit_code,
@@ -106,6 +104,9 @@ COMMANDS = {
     "models": "list your models: name, cell, size, corpus, validation loss, date",
     "export": "write a weights-only copy of a model (smaller; not resumable)",
 }
+# The commands that run a model's matrix products: BLAS's threads are set (rnnplay.core.threads) before they begin.
+# The others (corpus, plugins, models, export) multiply nothing and do not import numpy's BLAS for it.
+MULTIPLYING = ("tui", "repl", "train", "sweep", "sample", "score", "neurons")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -128,7 +129,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N`` on ``parser`` and on every subcommand below it, so it goes anywhere on the line.
 
-    Its text is checked by :func:`rnnplay.core.threads.start` (one line for a bad
+    Its text is checked by :func:`rnnplay.core.threads.choose` (one line for a bad
     value); SUPPRESS keeps a subcommand's missing flag from hiding the top level's.
     """
     parser.add_argument(
@@ -149,6 +150,8 @@ def add_encoding_option(parser: argparse.ArgumentParser | argparse._ArgumentGrou
 
 def known_encoding(name: str) -> str:
     """``name`` as given, if :func:`text_codec` knows it as a text encoding; else argparse's one-line error."""
+    from rnnplay.corpora.text import text_codec  # the corpora's text machinery: for the commands that read text
+
     try:
         text_codec(name)
     except RnnplayError as err:
@@ -181,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         except ReaderGone:  # `rnnplay sample | head`: the reader has what it wanted
             return 0
         except RnnplayError as err:
+            from rnnplay.core.params import worded  # params imports dataclasses: `--help` needs neither
+
             print(f"rnnplay: error: {shortened(printable(worded(err, 'use --sampler {}')))}", file=sys.stderr)
             return 1
         except KeyboardInterrupt as stop:
@@ -204,7 +209,9 @@ def dispatch(argv: list[str]) -> int:
     except SystemExit:  # --help, --version, or a usage error: argparse printed it
         sys.stdout.flush()
         raise
-    threads.start(getattr(args, "threads", None))  # BLAS's threads, for training, generation, scoring alike
+    threads.choose(getattr(args, "threads", None))  # a bad --threads is one line, for every command
+    if args.command in MULTIPLYING:
+        threads.policy()  # BLAS's threads, for training, generation, scoring alike
     code = int(args.func(args) or 0)
     sys.stdout.flush()
     return code

@@ -13,28 +13,21 @@ import os
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.params import did_you_mean
-from rnnplay.plugins.contracts import HOOK_KINDS
-from rnnplay.plugins.discovery import find_entry_points, shown_path
+from rnnplay.plugins.discovery import bundled_plugin_folder, find_entry_points, install_command, normalize, shown_path
 from rnnplay.plugins.hookspecs import PROJECT
-from rnnplay.plugins.host import (
-    BUILTIN,
-    PluginHost,
-    bundled_plugin_folder,
-    get_host,
-    install_command,
-    normalize,
-    reset_host,
-)
-from rnnplay.plugins.scaffold import PluginNames, new_plugin
 from rnnplay.ui.cli.plugin_pip import pip
 from rnnplay.ui.cli.plugin_sources import check_source, package_path, project_name
 from rnnplay.ui.cli.plugins_apart import listed, listed_apart, listing, needs_children, why_it_ended
 
-KIND_NAMES = list(HOOK_KINDS.values())
+if TYPE_CHECKING:
+    from rnnplay.plugins.host import PluginHost
+
+LISTED = ("name", "version", "builtin", "hooks")  # a listed plugin's fields besides what it provides, kind by kind
 EXAMPLES = """\
 examples:
   rnnplay plugins                               what is loaded, and what failed to load
@@ -73,12 +66,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.set_defaults(func=new)
 
 
+def plugin_host() -> ModuleType:
+    """:mod:`rnnplay.plugins.host`, imported by the commands that load the plugins in this process: with them come
+    the built-in cells and samplers, and numpy. `rnnplay plugins` with third-party plugins installed lists them from
+    a child process (``plugins_apart.py``) and needs none of it."""
+    import rnnplay.plugins.host
+
+    return rnnplay.plugins.host
+
+
 # -- list ------------------------------------------------------------------------------
 def describe(host: PluginHost) -> dict[str, Any]:
     """The loaded plugins and the failures, as plain data (what --json prints)."""
+    from rnnplay.plugins.contracts import HOOK_KINDS
+
+    builtin = plugin_host().BUILTIN
     plugins = [
-        {"name": info.name, "version": info.version, "builtin": info.name == BUILTIN, "hooks": info.hooks,
-         **{kind: info.provides.get(kind, []) for kind in KIND_NAMES}}
+        {"name": info.name, "version": info.version, "builtin": info.name == builtin, "hooks": info.hooks,
+         **{kind: info.provides.get(kind, []) for kind in HOOK_KINDS.values()}}
         for info in host.plugins.values()
     ]
     failed = [{"name": f.plugin, "error": f.reason} for f in host.failures]
@@ -86,11 +91,14 @@ def describe(host: PluginHost) -> dict[str, Any]:
 
 
 def provides_text(plugin: dict[str, Any]) -> str:
-    return "; ".join(f"{kind.replace('_', ' ')}: {', '.join(plugin[kind])}" for kind in KIND_NAMES if plugin[kind])
+    """'cells: gru; samplers: minp': what a listed plugin provides, in the order :func:`describe` lists the kinds."""
+    return "; ".join(f"{kind.replace('_', ' ')}: {', '.join(names)}" for kind, names in plugin.items()
+                     if kind not in LISTED and names)
 
 
 def list_plugins(args: argparse.Namespace) -> int:
-    data = listed_apart() if needs_children() else describe(get_host())  # a plugin may end the process that loads it
+    # a plugin may end the process that loads it: third-party plugins are listed from child processes
+    data = listed_apart() if needs_children() else describe(plugin_host().get_host())
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -155,13 +163,14 @@ def install(args: argparse.Namespace) -> int:
         build = check_source(Path(target), args.target)
     elif args.editable and not is_url:
         raise RnnplayError("-e installs a folder in development mode: give a path, like `-e ./rnnplay-mycell`")
-    if normalize(target) == BUILTIN or (os.path.isdir(target) and project_name(Path(target)) == BUILTIN):
+    host = plugin_host()
+    if normalize(target) == host.BUILTIN or (os.path.isdir(target) and project_name(Path(target)) == host.BUILTIN):
         raise RnnplayError("refusing to install rnnplay itself from `rnnplay plugins` (it would replace the rnnplay "
                            "running now); use pip for that")
-    before, dists = describe(get_host()), installed_plugins()
+    before, dists = describe(host.get_host()), installed_plugins()
     pip("install", *(["-U"] if args.upgrade else []), *(["-e"] if args.editable else []), target, build=build,
         asked=args.target)
-    reset_host()
+    host.reset_host()
     new = [name for name, version in installed_plugins().items() if dists.get(name) != version]
     after = fresh_listing(new)  # a new process: this one cannot see editable installs or re-import upgraded modules
     versions = {normalize(p["name"]): p["version"] for p in before["plugins"]}
@@ -218,28 +227,32 @@ def uninstall(args: argparse.Namespace) -> int:
         known = project_name(Path(name)) if os.path.isdir(name) else None
         raise RnnplayError(f"{name} is a path: uninstall takes the plugin's distribution name, as `rnnplay plugins` "
                            "shows it" + (f" (`rnnplay plugins uninstall {known}`)" if known else ""))
-    if normalize(name) == BUILTIN:
+    host = plugin_host()
+    if normalize(name) == host.BUILTIN:
         raise RnnplayError("refusing to uninstall rnnplay itself from `rnnplay plugins`; use pip for that")
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError:
-        installed = list(dict.fromkeys([n for n in get_host().plugins if n != BUILTIN]
-                                       + [f.plugin for f in get_host().failures]))
+        loaded = host.get_host()
+        installed = list(dict.fromkeys([n for n in loaded.plugins if n != host.BUILTIN]
+                                       + [f.plugin for f in loaded.failures]))
         raise RnnplayError(
             f"{name} is not installed{did_you_mean(name, installed)}; `rnnplay plugins` lists the installed plugins"
         ) from None
     if not any(ep.group == PROJECT for ep in dist.entry_points):
         raise RnnplayError(f"{name} is installed but is not an rnnplay plugin; remove it with pip if you mean to")
     pip("uninstall", "-y", name)
-    reset_host()
+    host.reset_host()
     print(f"uninstalled {name}")
     return 0
 
 
 # -- new -------------------------------------------------------------------------------
 def new(args: argparse.Namespace) -> int:
+    from rnnplay.plugins.scaffold import PluginNames, new_plugin  # (its names' limits are the plugin contracts')
+
     names = PluginNames.from_name(args.name)
-    taken = get_host().cells.get(names.cell)
+    taken = plugin_host().get_host().cells.get(names.cell)
     if taken is not None:
         raise RnnplayError(f"the cell name {names.cell!r} is already provided by {taken.plugin}; choose another name")
     try:  # installing a package of the same name would replace that one, whatever it provides

@@ -15,8 +15,8 @@ import re
 import subprocess
 import sys
 
-from rnnplay.core.errors import RnnplayError
-from rnnplay.plugins.host import bundled_plugin_folder, install_command, normalize, printable
+from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.plugins.discovery import bundled_plugin_folder, install_command, normalize
 from rnnplay.ui.cli.plugin_sources import Build
 
 # what pip says when the index has nothing that fits, and when it could not reach the index at all

@@ -24,8 +24,8 @@ from email.parser import HeaderParser
 from operator import methodcaller
 from pathlib import Path
 
-from rnnplay.core.errors import RnnplayError
-from rnnplay.plugins.host import normalize, printable
+from rnnplay.core.errors import RnnplayError, printable
+from rnnplay.plugins.discovery import normalize
 
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")  # files pip installs: a wheel or a source archive
 PROJECT_FILES = ("pyproject.toml", "setup.py")  # what pip builds a source folder or archive from
