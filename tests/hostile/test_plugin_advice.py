@@ -144,7 +144,7 @@ def test_sigterm_while_a_plugin_imports_ends_the_command(args: list[str], sandbo
     """It was the plugin's failure ("it raised KeyboardInterrupt while importing (no Ctrl-C was pressed)"), and
     `sample` went on to print its text."""
     env = {**sandbox.env, "PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-slow-import",
-           "SLOW_IMPORT_SECONDS": "30"}
+           "SLOW_IMPORT_SECONDS": "30", "RNNPLAY_SLOW_PLUGIN_SECONDS": "0.1"}  # named after 0.1 s, not 3
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay", *args], cwd=sandbox.work, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

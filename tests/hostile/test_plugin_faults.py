@@ -229,6 +229,7 @@ SAMPLE = ["sample", MODEL, "--seed", "To", "--length", "12", "--rng-seed", "1"]
 REPL_HISTORY = ("data/rnnplay/history",)  # the REPL keeps what was typed
 TRAIN_FLAKY = ["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", "m.npz"]
 FAULT_IN = "FAULT_CELL_RAISES_IN"
+SLOW_AFTER = {"RNNPLAY_SLOW_PLUGIN_SECONDS": "0.1"}  # an import or hook is named slow sooner than after 3 s
 ROWS = [
     # used while it fails: one line naming the package
     pytest.param([*SAMPLE, "--sampler", "explode"], "rnnplay-fault-sampler,rnnplay-fault-cell", {},
@@ -344,11 +345,12 @@ ROWS = [
     pytest.param(["sample", "--seed-file", "corpus.txt", "--length", "5"], "rnnplay-sly-names", {"SLY_CHDIR": "1"},
                  works("To be, or not"), id="plugin-changing-the-working-folder-is-undone"),
     # slow to import or to register: named on stderr while the command waits, then it works
-    pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import", {},
+    pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import",
+                 {"SLOW_IMPORT_SECONDS": "0.5", **SLOW_AFTER},
                  works("rnnplay-slow-import", "`RNNPLAY_LOAD_PLUGINS=rnnplay-fault-cell` skips it"),
                  id="slow-import-is-named"),
     pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import",
-                 {"SLOW_IMPORT_SECONDS": "0", "SLOW_HOOK_SECONDS": "4"},
+                 {"SLOW_IMPORT_SECONDS": "0", "SLOW_HOOK_SECONDS": "0.5", **SLOW_AFTER},
                  works("running plugin rnnplay-slow-import's register_samplers hook"), id="slow-hook-is-named"),
     # installing what the index does not have
     pytest.param(["plugins", "install", "rnnplay-gru"], "", {"PIP_NO_INDEX": "1"},
@@ -416,7 +418,7 @@ def assert_worked(out: Outcome, mentions: tuple[str, ...], code: int = 0) -> Non
 # -- Ctrl-C while a slow plugin imports still interrupts -----------------------------------------------------------
 def test_ctrl_c_during_a_slow_import_interrupts(sandbox: Sandbox, faulty_site: Path) -> None:
     env = {**sandbox.env, "PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-slow-import",
-           "SLOW_IMPORT_SECONDS": "30"}
+           "SLOW_IMPORT_SECONDS": "30", **SLOW_AFTER}
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "plugins"], cwd=sandbox.work, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
