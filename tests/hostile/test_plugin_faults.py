@@ -29,7 +29,7 @@ from plugin_fixtures import FIXTURES
 from rnnplay.plugins.host import reset_host
 from rnnplay.ui import cli
 
-from .faulty_plugins import BROKEN_ON_LOAD, CORPUS, FAULTY, MODEL, TINY, on_path
+from .faulty_plugins import BROKEN_ON_LOAD, CORPUS, FAULTY, MODEL, TINY, on_path, run_here
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
 RNNPLAY_CHECKOUT = str(Path(__file__).resolve().parents[2])  # rnnplay's own pyproject.toml
@@ -379,14 +379,7 @@ def test_plugin_fault(args: list[str], load: str, env: dict[str, str], expect: d
     if needs_a_process(args, load, env, stdin):
         out = sandbox.run(args, timeout=90, stdin=stdin, env=env)
     else:  # the same entry point and plugin discovery, the faulty plugins found on this process's sys.path
-        monkeypatch.syspath_prepend(str(faulty_site))
-        for module in [name for name in sys.modules if name.startswith("rnnplay_")]:  # imported afresh, as by a
-            monkeypatch.delitem(sys.modules, module)  # new process (rnnplay-garbage-hook prints as it is imported)
-        reset_host()
-        try:
-            out = sandbox.run_in_process(args, capsys, monkeypatch, env=env)
-        finally:
-            reset_host()
+        out = run_here(sandbox, args, faulty_site, env, capsys, monkeypatch)
     if expect["code"] == 0:
         assert_worked(out, expect["mentions"], code=int(expect["script_failed"]))
         assert expect["not_on_stdout"] is None or expect["not_on_stdout"] not in out.stdout, out.stdout
