@@ -30,6 +30,7 @@ def test_the_epub_plugin_installs_and_passes_its_own_tests(tmp_path: Path) -> No
     assert install.returncode == 0, install.stderr
     assert (target / "rnnplay_epub").is_dir()
     env["PYTHONPATH"] = python_path(target)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # its tests need none of the pytest plugins the suite has installed
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=source,
                            capture_output=True, text=True, env=env, timeout=300)
     assert tests.returncode == 0, tests.stdout + tests.stderr

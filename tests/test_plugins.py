@@ -30,9 +30,10 @@ from rnnplay.corpora import Corpus
 from rnnplay.plugins import discovery, hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem
 from rnnplay.plugins.hookspecs import Register, hookimpl
-from rnnplay.plugins.host import PluginHost
+from rnnplay.plugins.host import PluginHost, reset_host
 from rnnplay.plugins.scaffold import PluginNames
 from rnnplay.ui.cli import cmd_plugins
+from rnnplay.ui.cli import main as cli_main
 from rnnplay.ui.cli.cmd_plugins import first_plugin_hint
 from rnnplay.ui.cli.plugin_pip import NOT_ON_INDEX, not_on_index, pip
 
@@ -591,3 +592,43 @@ def test_the_child_interpreters_ignore_folders_named_like_their_modules_where_th
     done = cmd_plugins.listing()
     assert done.returncode == 0 and "plugins" in json.loads(done.stdout), done.stderr
     pip("--version")  # one line (RnnplayError) if it ran ./pip
+
+
+@pytest.fixture
+def slow_import_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """rnnplay-slow-import on sys.path, the only plugin let load, imported afresh (it sleeps as it is imported)."""
+    site = pip_install_fixtures(["rnnplay-slow-import"], tmp_path)
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delitem(sys.modules, "rnnplay_slow_import", raising=False)
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "rnnplay-slow-import")
+    return site
+
+
+def test_a_plugin_is_named_slow_after_the_seconds_the_environment_gives(slow_import_site: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """$RNNPLAY_SLOW_PLUGIN_SECONDS: an import of 0.3 s is slow past 0.05 s (named in the host's warnings when it
+    ends, whether or not the timer's line came first); it was 3 s, whatever a user or a test wanted."""
+    monkeypatch.setenv("SLOW_IMPORT_SECONDS", "0.3")
+    monkeypatch.setenv("RNNPLAY_SLOW_PLUGIN_SECONDS", "0.05")
+    said: list[str] = []
+    host = PluginHost(warn=said.append)
+    assert [w for w in host.warnings if w.startswith("importing plugin rnnplay-slow-import took ")], host.warnings
+    assert all(line.startswith(("still importing plugin rnnplay-slow-import after 0.05 s (slow); ",
+                                "importing plugin rnnplay-slow-import took ")) for line in said), said
+    assert "sleepy" in host.samplers
+
+
+@pytest.mark.parametrize("given", ["soon", "0", "-1", "inf"])
+def test_slow_plugin_seconds_that_are_no_number_of_seconds_are_one_line(
+    given: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said as the host is built, before any plugin is imported (here none is let load: no process lists them)."""
+    monkeypatch.setenv("RNNPLAY_SLOW_PLUGIN_SECONDS", given)
+    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", "")
+    reset_host()
+    try:
+        assert cli_main(["plugins"]) == 1
+    finally:
+        reset_host()
+    assert capsys.readouterr().err == (f"rnnplay: error: RNNPLAY_SLOW_PLUGIN_SECONDS={given} is not a number of "
+                                       "seconds; give one such as RNNPLAY_SLOW_PLUGIN_SECONDS=3, or unset it\n")

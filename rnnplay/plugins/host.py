@@ -11,8 +11,8 @@ skipped, while everything else keeps working.
 third-party plugins load; set to an empty string, none do. Built-ins always load.
 A name it gives that no installed plugin has is recorded as a failure (and said
 on stderr by :func:`get_host`), and a plugin whose import or hook takes longer
-than :data:`SLOW_PLUGIN_SECONDS` is named while it is still running (plugin code
-cannot be stopped safely, so it is waited for).
+than :data:`SLOW_PLUGIN_SECONDS` (or ``$RNNPLAY_SLOW_PLUGIN_SECONDS``) is named while it is still running
+(plugin code cannot be stopped safely, so it is waited for).
 
 A plugin that raises KeyboardInterrupt or SystemExit (or any BaseException) while
 importing or inside a hook fails like any other; a Ctrl-C the user presses during
@@ -43,6 +43,7 @@ import pluggy
 
 from rnnplay.core.errors import RnnplayError, flat, printable
 from rnnplay.core.plugin_record import installed_version
+from rnnplay.env_values import seconds_from_env
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem, hook_argument_problem
 from rnnplay.plugins.discovery import (
@@ -78,6 +79,7 @@ class PluginHost(Registries):
 
     def __init__(self, load_entry_points: bool = True, warn: Warn | None = None) -> None:
         super().__init__()
+        self._slow_after = slow_plugin_seconds()  # a value that is no number of seconds: one line, before any import
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.warnings: list[str] = []  # what was slow but did not fail (an import or a hook)
@@ -143,8 +145,8 @@ class PluginHost(Registries):
 
     @contextmanager
     def _watch(self, dist: str, what: str, detail: str = "") -> Iterator[None]:
-        """Say ``what`` is going on if it still is after SLOW_PLUGIN_SECONDS (plugin code cannot be stopped safely),
-        and, through the watcher of :class:`LastWords`, if the process ends in it (``os._exit``).
+        """Say ``what`` is going on if it still is after :func:`slow_plugin_seconds` (plugin code cannot be stopped
+        safely), and, through the watcher of :class:`LastWords`, if the process ends in it (``os._exit``).
 
         ``what`` is "importing plugin X" or "running plugin X's register_cells hook"; the note ends with
         the RNNPLAY_LOAD_PLUGINS value that leaves ``dist`` out. ``detail`` is for the line said if it ends.
@@ -154,9 +156,9 @@ class PluginHost(Registries):
 
         def still_running() -> None:
             said.set()
-            self._say(f"still {what} after {SLOW_PLUGIN_SECONDS:g} s (slow); {hint}")
+            self._say(f"still {what} after {self._slow_after:g} s (slow); {hint}")
 
-        timer = threading.Timer(SLOW_PLUGIN_SECONDS, still_running)
+        timer = threading.Timer(self._slow_after, still_running)
         timer.daemon = True
         start = time.monotonic()
         timer.start()
@@ -168,7 +170,7 @@ class PluginHost(Registries):
             timer.cancel()
             timer.join()
             seconds = time.monotonic() - start
-            if seconds >= SLOW_PLUGIN_SECONDS:
+            if seconds >= self._slow_after:
                 self.warnings.append(f"{what} took {seconds:.0f} s (slow); {hint}")
                 if not said.is_set():  # the timer thread did not get to run in time
                     self._say(self.warnings[-1])
@@ -298,6 +300,12 @@ class PluginHost(Registries):
 _host: PluginHost | None = None
 _lock = threading.RLock()  # re-entrant, so that a plugin calling get_host() while it loads fails instead of hanging
 _building = False
+
+
+def slow_plugin_seconds() -> float:
+    """SLOW_PLUGIN_SECONDS, or ``$RNNPLAY_SLOW_PLUGIN_SECONDS``: how long a plugin's import or hook may run before
+    it is named on stderr (a test sets it low rather than wait it out)."""
+    return seconds_from_env("RNNPLAY_SLOW_PLUGIN_SECONDS", SLOW_PLUGIN_SECONDS)
 
 
 def get_host() -> PluginHost:

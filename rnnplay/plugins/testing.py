@@ -76,11 +76,16 @@ class _Problem:
         proj_s = [[rng.normal(size=(B, H)) for _ in range(cell.state_size)] for _ in range(num_layers)]
         return cls(cell, layers, x, states, proj_h, proj_s)
 
-    def loss(self) -> tuple[float, list]:
-        """The loss for the current values of every parameter, input and state, and each layer's cache."""
-        inp, caches, finals = self.x, [], []
-        for i, params in enumerate(self.layers):
-            inp, final, cache = self.cell.forward(params, inp, self.states[i])
+    def loss(self, first: int = 0, below: tuple[np.ndarray, list] | None = None) -> tuple[float, list]:
+        """The loss for the current values of every parameter, input and state, and the cache of each layer run.
+
+        ``below``: what :meth:`below` gave for ``first`` (layer ``first``'s input, the final states of the layers
+        under it), those layers unchanged since, so that only the layers from ``first`` up run again; the sum is
+        taken in the same order, so the loss is the very float a run of every layer gives."""
+        inp, finals = (self.x, []) if below is None else (below[0], list(below[1]))
+        caches = []
+        for i in range(first, len(self.layers)):
+            inp, final, cache = self.cell.forward(self.layers[i], inp, self.states[i])
             caches.append(cache)
             finals.append(final)
         total = float(np.sum(inp * self.proj_h))
@@ -113,8 +118,18 @@ class _Problem:
             found["input"] = self.x
         return found
 
-    def numeric(self, arr: np.ndarray, eps: float) -> np.ndarray:
-        """dL/d``arr`` by the five-point central difference, one entry at a time."""
+    def below(self, first: int) -> tuple[np.ndarray, list]:
+        """Layer ``first``'s input and the final states of the layers under it, for :meth:`loss`."""
+        inp, finals = self.x, []
+        for i in range(first):
+            inp, final, _ = self.cell.forward(self.layers[i], inp, self.states[i])
+            finals.append(final)
+        return inp, finals
+
+    def numeric(self, arr: np.ndarray, eps: float, first: int = 0) -> np.ndarray:
+        """dL/d``arr`` by the five-point central difference, one entry at a time; ``arr`` is in layer ``first`` (or
+        is the input, ``first`` 0), so the layers under it are run once, not for every entry."""
+        below = self.below(first) if first else None
         numeric = np.zeros_like(arr)
         flat, nflat = arr.reshape(-1), numeric.reshape(-1)
         for k in range(flat.size):
@@ -122,7 +137,7 @@ class _Problem:
             value = {}
             for m in (-2, -1, 1, 2):
                 flat[k] = old + m * eps
-                value[m] = self.loss()[0]
+                value[m] = self.loss(first, below)[0]
             flat[k] = old
             nflat[k] = (8 * (value[1] - value[-1]) - (value[2] - value[-2])) / (12 * eps)
         return numeric
@@ -162,7 +177,7 @@ def check_cell(
     analytic = problem.analytic(vector_input)
     errors: dict[str, float] = {}
     for name, arr in problem.targets(carried_state, vector_input).items():
-        numeric = problem.numeric(arr, eps)
+        numeric = problem.numeric(arr, eps, first=0 if name == "input" else int(name.split(".")[1]))
         if name not in analytic:
             raise GradientCheckError(f"{cell.name}: backward returned no gradient for {name}")
         grad = np.asarray(analytic[name])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,9 @@ import pytest
 from child_env import python_path
 from plugin_fixtures import pip_install_fixtures
 
-from .harness import Sandbox
+from rnnplay.plugins.host import reset_host
+
+from .harness import Outcome, Sandbox
 
 FAULTY = ["rnnplay-fault-sampler", "rnnplay-fault-cell", "rnnplay-fault-loader", "rnnplay-slow-import",
           "rnnplay-interrupt-import", "rnnplay-exit-import", "rnnplay-odd-import", "rnnplay-garbage-hook",
@@ -28,6 +31,22 @@ MODEL = "flaky.npz"  # a model of the plugin cell 'flaky', in every sandbox's wo
 def on_path(site: Path) -> str:
     """PYTHONPATH with the installed fixtures first (and whatever it held before)."""
     return python_path(site)
+
+
+def run_here(sandbox: Sandbox, args: list[str], site: Path | None, env: dict[str, str],
+             capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Outcome:
+    """``rnnplay ARGS`` through rnnplay.ui.cli.main in this process (:meth:`Sandbox.run_in_process`), the plugins
+    installed in ``site`` on sys.path (None: none installed) and their modules imported afresh, as a new process
+    finds them (rnnplay-garbage-hook prints as it is imported)."""
+    if site is not None:
+        monkeypatch.syspath_prepend(str(site))
+    for module in [name for name in sys.modules if name.startswith("rnnplay_")]:
+        monkeypatch.delitem(sys.modules, module)
+    reset_host()
+    try:
+        return sandbox.run_in_process(args, capsys, monkeypatch, env=env)
+    finally:
+        reset_host()
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from rnnplay.plugins.host import reset_host
 from rnnplay.session.events import Message, TrainingEnded
 from rnnplay.session.session import Session
 
-from .faulty_plugins import CORPUS, MODEL, TINY, on_path
+from .faulty_plugins import CORPUS, MODEL, TINY, on_path, run_here
 from .harness import Sandbox, assert_nothing_outside, assert_one_line_error
 
 FROM_THE_START = "the model's cell 'flaky' (from rnnplay-fault-cell) gives non-finite values from the start"
@@ -88,7 +88,7 @@ ROWS = [
 
 @pytest.mark.parametrize(("args", "load", "stdin", "expect"), ROWS)
 def test_advice(args: list[str], load: str | None, stdin: str, expect: dict, sandbox: Sandbox, faulty_site: Path,
-                flaky_model: Path) -> None:
+                flaky_model: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(flaky_model, sandbox.work / MODEL)
     (sandbox.work / "corpus.txt").write_text(CORPUS)
     if args == ["models"]:
@@ -97,7 +97,11 @@ def test_advice(args: list[str], load: str | None, stdin: str, expect: dict, san
     # load None: the plugins are not installed at all (not on the path)
     env = {"RNNPLAY_LOAD_PLUGINS": load, "PYTHONPATH": on_path(faulty_site)} if load is not None else {}
     before = sandbox.snapshot()
-    out = sandbox.run(args, timeout=90, stdin=stdin or None, env={**env, **expect.get("env", {})})
+    env = {**env, **expect.get("env", {})}
+    if stdin or args[0] == "train" or "EXIT_IMPORT_HARD" in env:  # the REPL reads stdin; train leaves by os._exit;
+        out = sandbox.run(args, timeout=90, stdin=stdin or None, env=env)  # and a plugin imported would end it
+    else:  # sample, models: the same entry point and plugin discovery in this process
+        out = run_here(sandbox, args, faulty_site if load is not None else None, env, capsys, monkeypatch)
     if expect["code"] and not stdin:
         assert_one_line_error(out, code=expect["code"])
     assert "Traceback" not in out.stdout + out.stderr and out.code == expect["code"], (out.code, out.stderr[-2000:])
@@ -144,7 +148,7 @@ def test_sigterm_while_a_plugin_imports_ends_the_command(args: list[str], sandbo
     """It was the plugin's failure ("it raised KeyboardInterrupt while importing (no Ctrl-C was pressed)"), and
     `sample` went on to print its text."""
     env = {**sandbox.env, "PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-slow-import",
-           "SLOW_IMPORT_SECONDS": "30"}
+           "SLOW_IMPORT_SECONDS": "30", "RNNPLAY_SLOW_PLUGIN_SECONDS": "0.1"}  # named after 0.1 s, not 3
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay", *args], cwd=sandbox.work, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

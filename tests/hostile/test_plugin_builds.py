@@ -8,6 +8,10 @@ package's own error (its build raised); no traceback of pip's; and nothing insta
 the same afterwards. Found: pip ended in its traceback for a pyproject.toml that is not TOML or not UTF-8, a .tar.gz
 that is not gzip, and a build-backend that cannot be imported, and rnnplay said "pip install failed (exit 2)"; for the
 others it said "pip install failed (exit 1); see pip's messages above", whatever they were.
+
+A row that pip never gets to (the package is refused before it runs) runs the command in the test's process through
+rnnplay.ui.cli.main, as do the listings before and after; a row whose pipe could hang the command, and every row that
+runs pip (whose messages go to the command's own stdout and stderr), runs it in a process of its own.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import json
 import os
 import tarfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from rnnplay.plugins.host import reset_host
 
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
@@ -167,25 +173,39 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def plugins_before(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return listing(Sandbox.make(tmp_path_factory.mktemp("before")))
+FIFOS = ("pyproject-a-fifo", "wheel-a-fifo")  # in a process of their own: one reading the pipe would time out
 
 
-def listing(sandbox: Sandbox) -> dict:
-    out = sandbox.run(["plugins", "--json"], timeout=90)
+@pytest.fixture
+def fresh_host() -> Iterator[None]:
+    """This process finds the installed plugins afresh, and leaves them to be found afresh after the test."""
+    reset_host()
+    yield
+    reset_host()
+
+
+def listing(sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> dict:
+    """`rnnplay plugins --json` in this process (whose sys.path is the commands' but for their own PYTHONPATH, this
+    checkout): a package pip installed into the environment, whole or half-way, is found as a new process finds it."""
+    reset_host()
+    out = sandbox.run_in_process(["plugins", "--json"], capsys, monkeypatch)
     assert out.code == 0, out.stderr
     return json.loads(out.stdout)
 
 
 @pytest.mark.parametrize(("make", "pip", "mentions"), ROWS)
 def test_install_refuses(make: Callable[[Path], str], pip: str, mentions: tuple[str, ...], sandbox: Sandbox,
-                         empty_index: str, plugins_before: dict) -> None:
+                         empty_index: str, fresh_host: None, capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     target = make(sandbox.work)
     env = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1", "PIP_INDEX_URL": empty_index,
            "PIP_FIND_LINKS": BUNDLED_WHEELS}
+    plugins_before = listing(sandbox, capsys, monkeypatch)
     before = sandbox.snapshot()
-    out = sandbox.run(["plugins", "install", target], timeout=180, env=env)
+    if pip == NEVER and request.node.callspec.id not in FIFOS:  # refused before pip runs: the same code in process
+        out = sandbox.run_in_process(["plugins", "install", target], capsys, monkeypatch, env=env)
+    else:  # pip's output goes to the command's stdout and stderr, which only a process of its own has to itself
+        out = sandbox.run(["plugins", "install", target], timeout=180, env=env)
     if pip == SHOWN:  # the package's own error, in pip's indented output of its build, stays above rnnplay's line
         assert_after_pip(out, mentions)
     else:
@@ -193,7 +213,7 @@ def test_install_refuses(make: Callable[[Path], str], pip: str, mentions: tuple[
         assert (out.stdout == "") == (pip == NEVER), out.stdout  # pip says "Processing ./hostile" on stdout first
     # pip may cache what it fetched; its User-Agent runs `rustc --version`, and rustup's proxy writes its settings
     assert_nothing_outside(before, sandbox.snapshot(), allowed=("cache/pip/", "home/.rustup/", "work/hostile/"))
-    assert listing(sandbox) == plugins_before  # nothing installed half-way
+    assert listing(sandbox, capsys, monkeypatch) == plugins_before  # nothing installed half-way
 
 
 def assert_after_pip(out: Outcome, mentions: tuple[str, ...]) -> None:

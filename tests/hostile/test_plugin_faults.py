@@ -6,8 +6,10 @@ loads (the slow one would cost every row its sleep). A plugin that fails while
 loading is skipped and the command works; a plugin that fails while it is used
 ends the command with one line naming its package. The `rnnplay plugins` rows
 run in process (loading plugins is the whole of that command, and bad input to
-install/uninstall/new is refused before pip or a file is touched); the others
-are subprocesses in a sandbox, two of them against a package index on 127.0.0.1.
+install/uninstall/new is refused before pip or a file is touched), and so do
+the table's rows for commands that end as they are expected to
+(:func:`needs_a_process`); the others are subprocesses in a sandbox, two of
+them against a package index on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from plugin_fixtures import FIXTURES
 from rnnplay.plugins.host import reset_host
 from rnnplay.ui import cli
 
-from .faulty_plugins import BROKEN_ON_LOAD, CORPUS, FAULTY, MODEL, TINY, on_path
+from .faulty_plugins import BROKEN_ON_LOAD, CORPUS, FAULTY, MODEL, TINY, on_path, run_here
 from .harness import Outcome, Sandbox, assert_nothing_outside, assert_one_line_error
 
 RNNPLAY_CHECKOUT = str(Path(__file__).resolve().parents[2])  # rnnplay's own pyproject.toml
@@ -84,12 +86,23 @@ def host_with(faulty_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     reset_host()
 
 
+@pytest.fixture(scope="module")
+def listings() -> dict[tuple[str, tuple[str, ...]], tuple[int, pytest.CaptureResult[str]]]:
+    """What each command of LISTING gave (its exit status, stdout and stderr), by RNNPLAY_LOAD_PLUGINS and its
+    words: the rows that check another part of the same command's output read it from here (the command, its
+    children included, is the same, and so is what it says)."""
+    return {}
+
+
 @pytest.mark.parametrize(("load", "args", "mentions"), LISTING)
 def test_listing(load: str, args: list[str], mentions: tuple[str, ...], host_with: None,
+                 listings: dict[tuple[str, tuple[str, ...]], tuple[int, pytest.CaptureResult[str]]],
                  monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", load)
-    assert cli.main(args) == 0
-    out = capsys.readouterr()
+    if (load, tuple(args)) not in listings:
+        monkeypatch.setenv("RNNPLAY_LOAD_PLUGINS", load)
+        listings[load, tuple(args)] = cli.main(args), capsys.readouterr()
+    code, out = listings[load, tuple(args)]
+    assert code == 0
     assert "Traceback" not in out.err + out.out
     for words in mentions:
         assert words in out.out, out.out
@@ -227,6 +240,7 @@ SAMPLE = ["sample", MODEL, "--seed", "To", "--length", "12", "--rng-seed", "1"]
 REPL_HISTORY = ("data/rnnplay/history",)  # the REPL keeps what was typed
 TRAIN_FLAKY = ["train", "corpus.txt", "--cell", "flaky", *TINY, "--out", "m.npz"]
 FAULT_IN = "FAULT_CELL_RAISES_IN"
+SLOW_AFTER = {"RNNPLAY_SLOW_PLUGIN_SECONDS": "0.1"}  # an import or hook is named slow sooner than after 3 s
 ROWS = [
     # used while it fails: one line naming the package
     pytest.param([*SAMPLE, "--sampler", "explode"], "rnnplay-fault-sampler,rnnplay-fault-cell", {},
@@ -342,11 +356,12 @@ ROWS = [
     pytest.param(["sample", "--seed-file", "corpus.txt", "--length", "5"], "rnnplay-sly-names", {"SLY_CHDIR": "1"},
                  works("To be, or not"), id="plugin-changing-the-working-folder-is-undone"),
     # slow to import or to register: named on stderr while the command waits, then it works
-    pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import", {},
+    pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import",
+                 {"SLOW_IMPORT_SECONDS": "0.5", **SLOW_AFTER},
                  works("rnnplay-slow-import", "`RNNPLAY_LOAD_PLUGINS=rnnplay-fault-cell` skips it"),
                  id="slow-import-is-named"),
     pytest.param([*SAMPLE, "--sampler", "sleepy"], "rnnplay-fault-cell,rnnplay-slow-import",
-                 {"SLOW_IMPORT_SECONDS": "0", "SLOW_HOOK_SECONDS": "4"},
+                 {"SLOW_IMPORT_SECONDS": "0", "SLOW_HOOK_SECONDS": "0.5", **SLOW_AFTER},
                  works("running plugin rnnplay-slow-import's register_samplers hook"), id="slow-hook-is-named"),
     # installing what the index does not have
     pytest.param(["plugins", "install", "rnnplay-gru"], "", {"PIP_NO_INDEX": "1"},
@@ -363,21 +378,37 @@ ROWS = [
 
 @pytest.mark.parametrize(("args", "load", "env", "expect"), ROWS)
 def test_plugin_fault(args: list[str], load: str, env: dict[str, str], expect: dict, sandbox: Sandbox,
-                      faulty_site: Path, flaky_model: Path, empty_index: str) -> None:
+                      faulty_site: Path, flaky_model: Path, empty_index: str, capsys: pytest.CaptureFixture[str],
+                      monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copy(flaky_model, sandbox.work / MODEL)
     (sandbox.work / "corpus.txt").write_text(CORPUS)
     env = {k: empty_index if v == "EMPTY_INDEX" else v for k, v in env.items()}
     stdin = env.pop("STDIN", None)  # lines for the REPL
-    pip_isolated = {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1"}
+    env = {"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": load, "PIP_CONFIG_FILE": os.devnull,
+           "PIP_NO_INPUT": "1", **env}
     before = sandbox.snapshot()
-    out = sandbox.run(args, timeout=90, stdin=stdin,
-                      env={"PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": load, **pip_isolated, **env})
+    if needs_a_process(args, load, env, stdin):
+        out = sandbox.run(args, timeout=90, stdin=stdin, env=env)
+    else:  # the same entry point and plugin discovery, the faulty plugins found on this process's sys.path
+        out = run_here(sandbox, args, faulty_site, env, capsys, monkeypatch)
     if expect["code"] == 0:
         assert_worked(out, expect["mentions"], code=int(expect["script_failed"]))
         assert expect["not_on_stdout"] is None or expect["not_on_stdout"] not in out.stdout, out.stdout
     else:
         assert_one_line_error(out, mentions=expect["mentions"], code=expect["code"])
     assert_nothing_outside(before, sandbox.snapshot(), allowed=expect.get("allowed", ()))
+
+
+def needs_a_process(args: list[str], load: str, env: dict[str, str], stdin: str | None) -> bool:
+    """Whether a row's command runs in a new interpreter rather than through rnnplay.ui.cli.main in this one."""
+    return (
+        args[0] == "train"  # it leaves by os._exit
+        or args[0] == "plugins"  # pip's output goes to the process's stdout and stderr; one row is the listing's own
+        or stdin is not None  # the REPL reads its lines
+        or "endless" in args  # were the length not kept, it would never end: a process can be timed out
+        or "WILD_CLOSE_STDOUT" in env or "SLY_CHDIR" in env  # what the plugin does is to its process
+        or "rnnplay-slow-import" in load  # named on stderr by a timer as the process waits
+    )
 
 
 def assert_worked(out: Outcome, mentions: tuple[str, ...], code: int = 0) -> None:
@@ -391,7 +422,7 @@ def assert_worked(out: Outcome, mentions: tuple[str, ...], code: int = 0) -> Non
 # -- Ctrl-C while a slow plugin imports still interrupts -----------------------------------------------------------
 def test_ctrl_c_during_a_slow_import_interrupts(sandbox: Sandbox, faulty_site: Path) -> None:
     env = {**sandbox.env, "PYTHONPATH": on_path(faulty_site), "RNNPLAY_LOAD_PLUGINS": "rnnplay-slow-import",
-           "SLOW_IMPORT_SECONDS": "30"}
+           "SLOW_IMPORT_SECONDS": "30", **SLOW_AFTER}
     proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "plugins"], cwd=sandbox.work, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
