@@ -359,6 +359,18 @@ def broken_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return pip_install_fixtures(BROKEN, tmp_path_factory.mktemp("broken"))
 
 
+def test_a_bad_slow_plugin_seconds_is_one_line_where_children_list_the_plugins(broken_site: Path,
+                                                                              tmp_path: Path) -> None:
+    """With third-party plugins installed, `rnnplay plugins` lists them from child processes: the setting is said
+    by the command itself, not as 'failed in the process that loads the plugins'."""
+    env = child_env(broken_site, RNNPLAY_SLOW_PLUGIN_SECONDS="soon")
+    env.pop("RNNPLAY_LOAD_PLUGINS", None)
+    r = subprocess.run([*RNNPLAY, "plugins"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 1 and r.stderr == ("rnnplay: error: RNNPLAY_SLOW_PLUGIN_SECONDS=soon is not a number of "
+                                              "seconds; give one such as RNNPLAY_SLOW_PLUGIN_SECONDS=3, or unset "
+                                              "it\n"), r.stderr
+
+
 @pytest.fixture
 def with_broken(broken_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(broken_site))

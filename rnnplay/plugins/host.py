@@ -11,8 +11,8 @@ skipped, while everything else keeps working.
 third-party plugins load; set to an empty string, none do. Built-ins always load.
 A name it gives that no installed plugin has is recorded as a failure (and said
 on stderr by :func:`get_host`), and a plugin whose import or hook takes longer
-than :data:`SLOW_PLUGIN_SECONDS` (or ``$RNNPLAY_SLOW_PLUGIN_SECONDS``) is named while it is still running
-(plugin code cannot be stopped safely, so it is waited for).
+than :func:`~rnnplay.plugins.slow_plugins.slow_plugin_seconds` (3 s, or ``$RNNPLAY_SLOW_PLUGIN_SECONDS``) is
+named while it is still running (plugin code cannot be stopped safely, so it is waited for).
 
 A plugin that raises KeyboardInterrupt or SystemExit (or any BaseException) while
 importing or inside a hook fails like any other; a Ctrl-C the user presses during
@@ -43,7 +43,6 @@ import pluggy
 
 from rnnplay.core.errors import RnnplayError, flat, printable
 from rnnplay.core.plugin_record import installed_version
-from rnnplay.env_values import seconds_from_env
 from rnnplay.plugins import hookspecs
 from rnnplay.plugins.contracts import HOOK_KINDS, contract_problem, hook_argument_problem
 from rnnplay.plugins.discovery import (
@@ -59,6 +58,7 @@ from rnnplay.plugins.interrupts import UserInterrupts, plugin_prints_to_stderr
 from rnnplay.plugins.last_words import LastWords
 from rnnplay.plugins.problems import PluginFailure, ended_while, import_error, one_line, skip_hint
 from rnnplay.plugins.registries import BUILTIN, PluginInfo, Registered, Registries, label
+from rnnplay.plugins.slow_plugins import slow_plugin_seconds
 
 __all__ = [  # besides what is defined here, the names the layers above import from the host
     "BUILTIN", "PluginFailure", "PluginHost", "Registered", "bundled_plugin_folder", "get_host", "install_command",
@@ -66,7 +66,6 @@ __all__ = [  # besides what is defined here, the names the layers above import f
 ]
 
 BUILTIN_PACKAGE = "rnnplay.builtin"  # every module in it is a plugin
-SLOW_PLUGIN_SECONDS = 3.0  # a plugin's import or hook running longer than this gets it named on stderr
 Warn = Callable[[str], None]
 
 
@@ -300,12 +299,6 @@ class PluginHost(Registries):
 _host: PluginHost | None = None
 _lock = threading.RLock()  # re-entrant, so that a plugin calling get_host() while it loads fails instead of hanging
 _building = False
-
-
-def slow_plugin_seconds() -> float:
-    """SLOW_PLUGIN_SECONDS, or ``$RNNPLAY_SLOW_PLUGIN_SECONDS``: how long a plugin's import or hook may run before
-    it is named on stderr (a test sets it low rather than wait it out)."""
-    return seconds_from_env("RNNPLAY_SLOW_PLUGIN_SECONDS", SLOW_PLUGIN_SECONDS)
 
 
 def get_host() -> PluginHost:

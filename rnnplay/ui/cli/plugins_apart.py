@@ -20,6 +20,7 @@ from typing import Any
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.plugins.discovery import chosen_entry_points, find_entry_points, normalize
 from rnnplay.plugins.problems import ended_in
+from rnnplay.plugins.slow_plugins import slow_plugin_seconds
 
 IN_PROCESS = "RNNPLAY_PLUGINS_IN_PROCESS"  # set for the child: it loads the plugins itself
 
@@ -111,6 +112,7 @@ def needs_children() -> bool:
 def listed_apart() -> dict[str, Any]:
     """What `rnnplay plugins --json` says, each plugin that ends the process listed as failed: read from children,
     one more for each such plugin."""
+    slow_plugin_seconds()  # a bad $RNNPLAY_SLOW_PLUGIN_SECONDS said here, not as each child's failure
     chosen, wanted = chosen_entry_points(find_entry_points()[0])
     names = list(wanted.values()) if wanted is not None else sorted({f.dist for f in chosen})
     shown: set[str] = set()  # the child's lines passed on (a later round's child says some of them again)
