@@ -76,17 +76,25 @@ class _Problem:
         proj_s = [[rng.normal(size=(B, H)) for _ in range(cell.state_size)] for _ in range(num_layers)]
         return cls(cell, layers, x, states, proj_h, proj_s)
 
-    def loss(self) -> tuple[float, list]:
-        """The loss for the current values of every parameter, input and state, and each layer's cache."""
-        inp, caches, finals = self.x, [], []
-        for i, params in enumerate(self.layers):
-            inp, final, cache = self.cell.forward(params, inp, self.states[i])
+    def loss(self, first: int = 0, below: tuple[np.ndarray, list[float]] | None = None) -> tuple[float, list]:
+        """The loss for the current values of every parameter, input and state, and each layer's cache (from layer
+        ``first`` up: ``below`` is what the layers under it gave, their output and their terms of the loss, from
+        :meth:`below`; a change above them leaves it as it was)."""
+        inp, terms = below if below is not None else (self.x, [])
+        caches = []
+        for i in range(first, len(self.layers)):
+            inp, final, cache = self.cell.forward(self.layers[i], inp, self.states[i])
             caches.append(cache)
-            finals.append(final)
-        total = float(np.sum(inp * self.proj_h))
-        total += sum(float(np.sum(s * p)) for final, proj in zip(finals, self.proj_s, strict=True)
-                     for s, p in zip(final, proj, strict=True))
-        return total, caches
+            terms += [float(np.sum(s * p)) for s, p in zip(final, self.proj_s[i], strict=True)]
+        return float(np.sum(inp * self.proj_h)) + sum(terms), caches
+
+    def below(self, first: int) -> tuple[np.ndarray, list[float]]:
+        """The output of the layers under ``first`` and their final states' terms of the loss, in layer order."""
+        inp, terms = self.x, []
+        for i in range(first):
+            inp, final, _ = self.cell.forward(self.layers[i], inp, self.states[i])
+            terms += [float(np.sum(s * p)) for s, p in zip(final, self.proj_s[i], strict=True)]
+        return inp, terms
 
     def analytic(self, vector_input: bool) -> dict[str, np.ndarray]:
         """Every gradient the backward pass gives, top layer first, keyed like :meth:`targets`."""
@@ -113,16 +121,18 @@ class _Problem:
             found["input"] = self.x
         return found
 
-    def numeric(self, arr: np.ndarray, eps: float) -> np.ndarray:
-        """dL/d``arr`` by the five-point central difference, one entry at a time."""
+    def numeric(self, arr: np.ndarray, eps: float, first: int = 0) -> np.ndarray:
+        """dL/d``arr`` by the five-point central difference, one entry at a time; ``arr`` feeds layer ``first``
+        (the layers under it are run once, not at every entry)."""
         numeric = np.zeros_like(arr)
         flat, nflat = arr.reshape(-1), numeric.reshape(-1)
+        below = self.below(first)
         for k in range(flat.size):
             old = flat[k]
             value = {}
             for m in (-2, -1, 1, 2):
                 flat[k] = old + m * eps
-                value[m] = self.loss()[0]
+                value[m] = self.loss(first, (below[0], list(below[1])))[0]
             flat[k] = old
             nflat[k] = (8 * (value[1] - value[-1]) - (value[2] - value[-2])) / (12 * eps)
         return numeric
@@ -135,6 +145,12 @@ class _Problem:
             h, state = self.cell.step(self.layers[0], self.x[t], state)
             worst = max(worst, _rel_error(h, inp_seq[t]))
         return worst
+
+
+def _layer_of(target: str) -> int:
+    """The layer a target of :meth:`_Problem.targets` feeds: ``layers.I.name`` and ``state.I.J`` feed layer I, the
+    input layer 0."""
+    return int(target.split(".")[1]) if target.startswith(("layers.", "state.")) else 0
 
 
 def check_cell(
@@ -162,7 +178,7 @@ def check_cell(
     analytic = problem.analytic(vector_input)
     errors: dict[str, float] = {}
     for name, arr in problem.targets(carried_state, vector_input).items():
-        numeric = problem.numeric(arr, eps)
+        numeric = problem.numeric(arr, eps, _layer_of(name))
         if name not in analytic:
             raise GradientCheckError(f"{cell.name}: backward returned no gradient for {name}")
         grad = np.asarray(analytic[name])
