@@ -23,8 +23,16 @@ from rnnplay.ui.cli.interrupts import Interrupts
 pytestmark = pytest.mark.long_file  # run first (tests/conftest.py)
 
 
-def rnnplay(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True, **kw)
+def numpy_path() -> dict[str, str]:
+    """This test's environment on the numpy path: these tests are about the command, not numba's kernels (their own
+    tests), and a child that imports numba takes twice the CPU of a tiny run's."""
+    return {**os.environ, "RNNPLAY_JIT": "0"}
+
+
+def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:
+    """``rnnplay ARGS`` in ``cwd``, on the numpy path unless ``env`` says otherwise."""
+    return subprocess.run([sys.executable, "-m", "rnnplay", *args], cwd=cwd, capture_output=True, text=True,
+                          env=numpy_path() if env is None else env, **kw)
 
 
 SMALL = ["--layers", "1", "--hidden", "32", "--batch-size", "8", "--seq-length", "20"]
@@ -103,6 +111,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(small_file: Path, tmp_path: Path) -
             "0",
         ],
         cwd=tmp_path,
+        env=numpy_path(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -330,7 +339,8 @@ def test_a_save_that_fails_later_says_the_file_at_out_is_stale(small_file: Path,
         out = disk / "m.npz"
         proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), *SMALL, "--steps",
                                  "1000000", "--checkpoint-every", "1", "--out", str(out)],
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                cwd=tmp_path, env=numpy_path(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
         while not out.exists():
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.05)
@@ -350,12 +360,13 @@ def test_a_resume_whose_time_budget_is_spent_is_refused_and_its_file_left_as_it_
     """`--resume m.npz --time 1` of a run that trained 2 s said "saved m.npz after N steps in 0s", rewrote the file
     without a step and exited 0, where a spent --steps is one line and exit 1. (The first run's budget leaves room for
     a step on a loaded machine: a --time that holds none is refused, and 2 s held none beside other work.)"""
-    first = rnnplay("train", str(small_file), *SMALL, "--time", "8", "--out", "m.npz", cwd=tmp_path)
+    kernels = dict(os.environ)  # as a user runs it: on the numpy path the resume at --time 8 finds no step fits instead
+    first = rnnplay("train", str(small_file), *SMALL, "--time", "8", "--out", "m.npz", cwd=tmp_path, env=kernels)
     assert first.returncode == 0, first.stderr
     saved, info = (tmp_path / "m.npz").read_bytes(), (tmp_path / "m.npz").stat()
     step, seconds = load_model(tmp_path / "m.npz").training["step"], load_model(tmp_path / "m.npz").training["seconds"]
     for budget in ("1", "8"):  # less than it trained; as much as it trained, less its final validation
-        r = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", budget, cwd=tmp_path)
+        r = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", budget, cwd=tmp_path, env=kernels)
         assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
         assert r.stderr.startswith(f"rnnplay: error: m.npz has trained for {seconds:.1f} s (to step {step}), so its "
                                    f"budget (--time {budget}") and "give a larger --time" in r.stderr, r.stderr

@@ -268,7 +268,7 @@ def test_a_long_text_is_read_in_memory_that_follows_the_text_not_the_units() -> 
         finally:
             tracemalloc.stop()
 
-    short, long = PAREN_TEXT * 60, PAREN_TEXT * 240
+    short, long = PAREN_TEXT * 20, PAREN_TEXT * 80
     for read in (lambda text: find_neurons(model, text, "inside-parens", streams=4),
                  lambda text: unit_activations(model, text, Unit(1, 5))):
         read(short)  # what a first reading sets up once (compiled steps, caches) is not the text's

@@ -265,7 +265,7 @@ def test_beam_streams_a_length_too_large_to_hold_in_memory_width_by_length() -> 
         finally:
             tracemalloc.stop()
 
-    short, long = peak_memory(3_000), peak_memory(30_000)
+    short, long = peak_memory(1_000), peak_memory(10_000)
     assert long < 2_000_000 and long < 1.2 * short + 65_536, (short, long)  # ten times the text, the same memory
 
 

@@ -6,6 +6,8 @@ for 3 weighed), so a memory check that under-counted let a text through to an ou
 memory rnnplay may use is a memory cgroup's (a stand-in layout, as in tests/test_memory_room.py), set between the
 two weights of the same text: the one with an emoji is refused, naming its weight; the ASCII one runs. The file
 path weighed its bytes alone (``neurons`` holds FIND_BYTES a byte of ASCII): the same text in a file is refused too.
+The model read is a small one (tests/tiny_model.py): the weighing is the same whatever the model, and the bundled
+one took seconds of CPU to read the ASCII text through.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from child_env import child_env
 from test_memory_room import cgroup
+from tiny_model import save_sharp_model
 
 from rnnplay.corpora.memory import MARGIN
-from rnnplay.models.bundled import BUNDLED_MODEL
 from rnnplay.ui.cli.cmd_neurons import FIND_BYTES
 
 ASCII = 16_000  # characters of ASCII before the emoji
@@ -33,15 +34,15 @@ def neurons_on_stdin(text: str, tmp_path: Path, room: int, file: str = "-") -> s
     free = int(room / (1 - MARGIN))  # what the cgroup leaves: less MARGIN, about room
     root = cgroup(tmp_path / "cg", limit)
     (root / "memory" / "jobs" / "memory.usage_in_bytes").write_text(f"{limit - free}\n")
-    return subprocess.run([sys.executable, "-m", "rnnplay", "neurons", "--find", "line-position", "--file", file],
+    model = save_sharp_model(tmp_path / "small.npz", "a bc\nd" + EMOJI)
+    return subprocess.run([sys.executable, "-m", "rnnplay", "neurons", str(model), "--find", "line-position",
+                           "--file", file],
                           input=text if file == "-" else "", capture_output=True, text=True, encoding="utf-8",
                           cwd=tmp_path, timeout=600,
-                          env=child_env(RNNPLAY_CGROUP_ROOT=str(root), NO_COLOR="1"))
+                          env=child_env(RNNPLAY_CGROUP_ROOT=str(root), NO_COLOR="1", RNNPLAY_JIT="0"))
 
 
 def test_a_piped_text_with_one_emoji_is_weighed_at_four_bytes_a_character(tmp_path: Path) -> None:
-    if not BUNDLED_MODEL.exists():
-        pytest.skip("the bundled model is not installed")
     size, chars = ASCII + 4, ASCII + 1
     weight = FIND_BYTES * size + 3 * chars  # 3 more bytes a character: its str takes 4 where ASCII takes 1
     room = (FIND_BYTES * size + weight) // 2  # between the weight of its bytes and its own
@@ -55,8 +56,6 @@ def test_a_piped_text_with_one_emoji_is_weighed_at_four_bytes_a_character(tmp_pa
 
 
 def test_a_file_with_one_emoji_is_weighed_at_four_bytes_a_character(tmp_path: Path) -> None:
-    if not BUNDLED_MODEL.exists():
-        pytest.skip("the bundled model is not installed")
     size = ASCII + 4
     room = FIND_BYTES * size + 3 * ASCII // 2  # its bytes fit; 3 more bytes a character do not
     (tmp_path / "t.txt").write_text(EMOJI + "a bb cc\n" * (ASCII // 8), encoding="utf-8")

@@ -73,7 +73,7 @@ async def test_keys_typed_fast_act_in_the_order_they_came(app: RnnplayApp) -> No
 async def test_a_long_paste_typed_key_by_key_arrives_whole_and_is_inserted_in_runs(
         app: RnnplayApp, monkeypatch: pytest.MonkeyPatch) -> None:
     """A terminal without bracketed paste types a paste key by key: the keys queued together are one insert."""
-    text = ("But soft, what light through yonder window breaks?\n" * 400)[:20_000]
+    text = ("But soft, what light through yonder window breaks?\n" * 100)[:5_000]
     async with app.run_test(size=(80, 24)) as pilot:
         prompt = prompt_of(app)
         inserts: list[str] = []
