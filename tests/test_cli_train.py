@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from child_env import child_env
 from file_limits import small_disk
 
 from rnnplay.core.train_config import ModelSpec, TrainConfig
@@ -365,11 +366,20 @@ def test_a_resume_whose_time_budget_is_spent_is_refused_and_its_file_left_as_it_
     assert first.returncode == 0, first.stderr
     saved, info = (tmp_path / "m.npz").read_bytes(), (tmp_path / "m.npz").stat()
     step, seconds = load_model(tmp_path / "m.npz").training["step"], load_model(tmp_path / "m.npz").training["seconds"]
-    for budget in ("1", "8"):  # less than it trained; as much as it trained, less its final validation
-        r = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", budget, cwd=tmp_path, env=kernels)
-        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
-        assert r.stderr.startswith(f"rnnplay: error: m.npz has trained for {seconds:.1f} s (to step {step}), so its "
-                                   f"budget (--time {budget}") and "give a larger --time" in r.stderr, r.stderr
+    slow = tmp_path / "slow-start"  # a start-up of a second and more, whatever the machine
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text("import time\ntime.sleep(1.0)\n")
+    late = child_env(slow, base=kernels)
+    # less than it trained; as much as it trained, less its final validation; half a second more than it trained,
+    # which the resume's own start-up spends (the budget counts the command's seconds): that said "no training step
+    # fitted in the --time budget" and named a budget to give, as if the run had made no step at all
+    for budget, env in (("1", kernels), ("8", kernels), (f"{seconds + 0.5:.1f}", late)):
+        r = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", budget, cwd=tmp_path, env=env)
+        refused = env is kernels  # before the run: one line; else after the run's first lines
+        assert r.returncode == 1 and (r.stderr.count("\n") == 1 or not refused), r.stderr
+        said = r.stderr.splitlines()[-1]
+        assert said.startswith(f"rnnplay: error: m.npz has trained for {seconds:.1f} s (to step {step}), so its "
+                               f"budget (--time {budget}") and "give a larger --time" in said, r.stderr
     assert (tmp_path / "m.npz").read_bytes() == saved and (tmp_path / "m.npz").stat().st_mtime_ns == info.st_mtime_ns
 
 

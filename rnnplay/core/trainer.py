@@ -111,7 +111,7 @@ class Trainer:
         self.reading = Reading()  # a validation or a sample under way: it only reads the weights
         self._started: float | None = None  # perf_counter() when run()'s clock started
         self.clock_from = math.inf  # perf_counter() when a --time budget's clock starts (inf: as run() begins)
-        self._spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
+        self.spent_before = 0.0  # seconds the run trained before this piece of it (a resumed run's)
         whole = min(len(self.val_ids), config.val_max_chars) if self.val_ids is not None else 0
         self.timing = TimeBudget(whole, self.batcher.chars_per_batch)  # a --time budget's reckoning
         self._stop = StopFlag()
@@ -150,7 +150,7 @@ class Trainer:
 
     def _spent(self) -> float:
         """The clock of a --time budget: the run's seconds, a resumed run's earlier pieces included."""
-        return self._spent_before + self._elapsed()
+        return self.spent_before + self._elapsed()
 
     def budget_done(self) -> bool:
         c = self.config
@@ -372,7 +372,7 @@ class Trainer:
     def restore(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Take back :meth:`checkpoint_state`; anything missing, mistyped or impossible is a one-line error."""
         try:
-            self.step, t, self._spent_before = saved_counts(meta)
+            self.step, t, self.spent_before = saved_counts(meta)
             self.batcher.load_state_dict(meta["data"])
             self.rng.bit_generator.state = meta["rng"]
             self.history = History.from_dict(meta["history"])

@@ -13,7 +13,6 @@ from typing import Any
 
 from rnnplay.core.data import split_ids
 from rnnplay.core.errors import RnnplayError
-from rnnplay.core.saved_counts import saved_counts
 from rnnplay.core.train_config import ModelSpec, TrainConfig
 from rnnplay.core.trainer import Trainer
 from rnnplay.corpora import Corpus
@@ -57,7 +56,7 @@ def resume_run(path: str | os.PathLike[str], corpus: Corpus, settings: dict[str,
     train_ids, val_ids = split_ids(corpus.encode(model.vocab), config.val_fraction)
     trainer = Trainer(model, train_ids, val_ids, config)
     trainer.restore(training, ckpt.arrays)
-    _check_budget_left(path, trainer, saved_counts(training)[2])
+    _check_budget_left(path, trainer)
     keep = {k: ckpt.meta[k] for k in ("command", "ancestry", "continued_from") if k in ckpt.meta}
     changes = [f"{k} {_setting(getattr(saved, k))} -> {_setting(v)}" for k, v in settings.items()
                if getattr(saved, k) != v]
@@ -113,15 +112,21 @@ def continue_hint(path: str | os.PathLike[str], trainer: Trainer) -> str:
     return f"its budget ({' and '.join(budget_flags)}) is spent: to train on, --resume {path} with a larger {larger}"
 
 
-def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer, seconds: float) -> None:
-    """A resume whose budget (steps, epochs or seconds: ``seconds`` trained so far) is already spent would do nothing
-    but write its file again: say what to give instead."""
-    c = trainer.config
+def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer) -> None:
+    """A resume whose budget (steps, epochs or seconds) is already spent would do nothing but write its file again:
+    say what to give instead."""
     if not trainer.budget_done():
         return
     if spent := spent_counts(trainer):
         raise RnnplayError(f"{path} is at step {trainer.step}, so its budget ({' and '.join(spent)}) is spent: "
                            "give a larger --steps or --epochs to continue it")
-    rest = ", less the time its final validation takes" if seconds < (c.seconds or 0) else ""
-    raise RnnplayError(f"{path} has trained for {seconds:.1f} s (to step {trainer.step}), so its budget (--time "
-                       f"{c.seconds:g}{rest}) is spent: give a larger --time to continue it")
+    raise RnnplayError(time_spent(path, trainer))
+
+
+def time_spent(path: str | os.PathLike[str], trainer: Trainer) -> str:
+    """Why a resumed run of ``path`` makes no step under its --time budget: the seconds it trained before, with the
+    reserve for its final validation (and the command's own start-up, which the budget counts), fill it."""
+    c = trainer.config
+    rest = ", less the time its final validation takes" if trainer.spent_before < (c.seconds or 0) else ""
+    return (f"{path} has trained for {trainer.spent_before:.1f} s (to step {trainer.step}), so its budget (--time "
+            f"{c.seconds:g}{rest}) is spent: give a larger --time to continue it")

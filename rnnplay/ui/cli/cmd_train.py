@@ -32,7 +32,7 @@ from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
 from rnnplay.session.checkpoint_floor import least_checkpoint_bytes
 from rnnplay.session.output_paths import check_room, identity, lock_outputs, same_file, saves_again
-from rnnplay.session.resume import continue_hint, resume_run
+from rnnplay.session.resume import continue_hint, resume_run, time_spent
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
 from rnnplay.session.training_runs import (
     BestCheckpoint,
@@ -186,7 +186,8 @@ def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
             interrupts.drawing = lambda tell: plotted(run_, plot, tell)
         announce(run_, args.resume, args.init_from)  # from here on, Ctrl-C stops the run between two steps
         keeper = BestCheckpoint.for_run(best, run_, out) if best is not None else None
-        loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts, args.status_seconds)
+        loop = TrainingLoop(run_, out, args.checkpoint_every, args.save_dtype, keeper, interrupts, args.status_seconds,
+                            args.resume)
         if args.resume is not None and same_file(args.resume, out):  # until a save, --out holds the step resumed
             run_.holds[os.fspath(out)] = run_.trainer.step, identity(out)
         try:
@@ -259,8 +260,9 @@ class TrainingLoop:
     """One run's events on the terminal: the progress line, checkpoints, the best checkpoint, the ending."""
 
     def __init__(self, run_: TrainingRun, out: Path, checkpoint_every: int, save_dtype: str,
-                 best: BestCheckpoint | None, interrupts: Interrupts, status_every: float = STATUS_SECONDS) -> None:
-        self.run_, self.out, self.checkpoint_every, self.best = run_, out, checkpoint_every, best
+                 best: BestCheckpoint | None, interrupts: Interrupts, status_every: float = STATUS_SECONDS,
+                 resumed: str | None = None) -> None:
+        self.run_, self.out, self.checkpoint_every, self.best, self.resumed = run_, out, checkpoint_every, best, resumed
         self.interrupts = interrupts
         self.progress = TrainingProgress(sys.stderr, status_every, run_.trainer)
         self.save_kwargs = {"dtype": save_dtype} if save_dtype != "float32" else {}
@@ -353,7 +355,9 @@ class TrainingLoop:
         seconds = self.run_.trainer.config.seconds
         if event.reason == "budget" and event.step == self.start_step and seconds is not None:  # nothing to keep
             kept = f"{self.out} is as it was" if self.saved_step is not None or self.out.exists() else "nothing saved"
-            note = self.run_.trainer.timing.no_step_note(seconds, event.seconds)
+            trainer = self.run_.trainer  # a resume whose own start-up spent what its budget had left: as refused
+            note = time_spent(self.resumed, trainer) if self.resumed else trainer.timing.no_step_note(seconds,
+                                                                                                     event.seconds)
             raise RnnplayError(f"{note}; {kept}")
         saved, self.interrupts.done = self.final_save(), True  # a Ctrl-C from now on says nothing (Interrupts)
         where = saved.path
