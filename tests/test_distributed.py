@@ -52,6 +52,14 @@ FLAGS = ["--layers", "2", "--hidden", "32", "--dropout", "0.2", "--batch-size", 
          "--lr-schedule", "constant", "--val-every", "0"]
 
 
+@pytest.fixture
+def numpy_maths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy maths (``RNNPLAY_JIT=0``) for this process, so also in the runs and local Rays it starts and the
+    in-process runs their weights are held to: their claims are about Ray, not the compiled kernels, whose numba
+    import and load cost every process that trains a second of CPU or more (a cluster's: tests/ray_cluster.py)."""
+    monkeypatch.setenv("RNNPLAY_JIT", "0")
+
+
 def in_process(steps: int, **settings: object) -> TrainingRun:
     """The run the flags above describe, trained ``steps`` steps in this process: what Ray's runs must equal."""
     run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, **settings, "steps": steps}))
@@ -75,6 +83,7 @@ def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 
 # -- the same weights on any number of workers ------------------------------------------------------------------
 @needs_corpus
+@pytest.mark.usefixtures("numpy_maths")
 def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path: Path, monkeypatch) -> None:
     """/train ... workers=2: Ray started by the training thread (not the main one) and stopped with the job; 64
     streams, so each worker adds its shard's chunks and the driver the two sums (in process: all chunks in a row)."""
@@ -99,6 +108,7 @@ def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path
     session.close()
 
 
+@pytest.mark.usefixtures("numpy_maths")
 def test_a_stop_while_the_apps_local_ray_starts_saves_nothing(tmp_path: Path, monkeypatch) -> None:
     """/train ... workers=2 then /stop before Ray was up wrote a 0-step model into the library (named after the
     corpus, the loaded model's weights); the CLI said "nothing was saved", and now so does the app, in one line."""
@@ -257,6 +267,7 @@ with ray_session(sys.argv[1]) as ray:
 """
 
 
+@pytest.mark.usefixtures("numpy_maths")
 class TestOnOneClusterOfTwoNodes:
     """Runs that join the cluster, or that it turns away, leave it as they found it; the last test kills its second
     node: one cluster for them all, stopped after the last (a class, so that it does not outlive them beside the
@@ -410,6 +421,7 @@ def assert_node_lost_line(code: int, out: str, rest: str, tmp_path: Path) -> Non
 
 
 @needs_corpus
+@pytest.mark.usefixtures("numpy_maths")
 def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all_the_same(tmp_path: Path) -> None:
     """The run waited for ever (a CI run: TimeoutExpired) when the head declared the killed node dead before the
     step's retries had run out: Ray then started the lost worker again, the retry waited for that start, and the
@@ -432,6 +444,7 @@ def shard_workers(driver: int) -> set[int]:
 
 
 @needs_corpus
+@pytest.mark.usefixtures("numpy_maths")
 def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path: Path) -> None:
     """SIGKILL to a local Ray's raylet mid-run: Ray's core in the driver printed lines of its own on stderr before the
     run's line (six "task_manager.cc:1545: Failed to push error to driver for task ...", one per retry of each
@@ -468,6 +481,7 @@ def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path:
 
 
 @needs_corpus
+@pytest.mark.usefixtures("numpy_maths")
 def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
     """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
     state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1)."""

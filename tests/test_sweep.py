@@ -44,7 +44,10 @@ def rnnplay(*args: str) -> list[str]:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", **extra}
+    """A sweep's environment: plain text 160 columns wide, the numpy maths (``RNNPLAY_JIT=0``: the sweeps' claims
+    are not about the compiled kernels, whose numba import and load cost the sweep and each of its Ray workers a
+    second of CPU or more)."""
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", "RNNPLAY_JIT": "0", **extra}
 
 
 Joined = tuple[list[str], dict[str, str]]  # the flags that join a cluster, and the environment that may
