@@ -68,6 +68,21 @@ def in_process(steps: int, **settings: object) -> TrainingRun:
     return run
 
 
+@pytest.fixture(scope="module")
+def reference_weights() -> dict[int, dict[str, np.ndarray]]:
+    """The weights of :func:`in_process`'s run (the numpy maths) after 20, 60 and 70 steps, by step: one run of 70
+    steps, its weights taken as it passes each (the schedule is constant: a run of 20 steps ends where it passes 20,
+    bit for bit), for the tests whose Ray runs must equal them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RNNPLAY_JIT", "0")
+        run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, "steps": 70}))
+        taken = {}
+        for _ in run.trainer.run():
+            if run.trainer.step in (20, 60) and run.trainer.step not in taken:
+                taken[run.trainer.step] = {name: value.copy() for name, value in run.model.params.items()}
+    return {**taken, 70: run.model.params}
+
+
 def assert_same_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
     """Equal to 1e-5 relative to each parameter's largest value (float summation order aside)."""
     assert a.keys() == b.keys()
@@ -274,7 +289,8 @@ class TestOnOneClusterOfTwoNodes:
     local Rays of the tests after)."""
 
     @needs_corpus
-    def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, tmp_path: Path) -> None:
+    def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, reference_weights,
+                                                              tmp_path: Path) -> None:
         address, env = two_nodes
         r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
                     "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz",
@@ -283,7 +299,7 @@ class TestOnOneClusterOfTwoNodes:
         assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
         ckpt = load_model(tmp_path / "m.npz")
         assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
-        reference = in_process(20).model.params
+        reference = reference_weights[20]
         assert_same_weights(ckpt.model.params, reference)
         r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
                     cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
@@ -482,7 +498,8 @@ def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path:
 
 @needs_corpus
 @pytest.mark.usefixtures("numpy_maths")
-def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(reference_weights,
+                                                                              tmp_path: Path) -> None:
     """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
     state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1)."""
     run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
@@ -504,10 +521,10 @@ def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(t
     assert run.returncode == 0, "".join(stderr)
     assert restarted  # a new process took the killed worker's place
     assert load_model(tmp_path / "m.npz").training["step"] == 60
-    assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(60).model.params)
+    assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[60])
     r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(70).model.params)
+    assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[70])
 
 
 STAND_IN = """
