@@ -398,6 +398,37 @@ class TestOnOneClusterOfTwoNodes:
 
 
     @needs_corpus
+    def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(self, two_nodes, reference_weights,
+                                                                                  tmp_path: Path) -> None:
+        """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
+        state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1). The
+        node lives on, and the cluster is as it was for the test after."""
+        address, env = two_nodes
+        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
+                                "--workers", "2", "--ray-address", address, "--checkpoint-every", "1", "--out",
+                                "m.npz"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+        stderr: list[str] = []  # read by this thread alone (communicate() would close the pipe under it)
+        reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
+            first = wait_for(lambda: len(found := shard_workers(os.getpid())) == 2 and found, "the workers", TIMEOUT)
+            os.kill(min(first), signal.SIGKILL)
+            restarted = wait_for(lambda: shard_workers(os.getpid()) - first, "a restarted worker", TIMEOUT)
+            run.wait(timeout=TIMEOUT)
+        finally:
+            run.kill()
+        reader.join(TIMEOUT)
+        assert run.returncode == 0, "".join(stderr)
+        assert restarted  # a new process took the killed worker's place
+        assert load_model(tmp_path / "m.npz").training["step"] == 60
+        assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[60])
+        r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[70])
+
+    @needs_corpus
     def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(self, two_nodes, tmp_path: Path) -> None:
         """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
         run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
@@ -455,7 +486,8 @@ def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all
 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------
 def shard_workers(driver: int) -> set[int]:
-    """PIDs of the ``ray::ShardWorker`` processes below ``driver`` (its local Ray's raylet starts them)."""
+    """PIDs of the ``ray::ShardWorker`` processes below ``driver``: a run's, whose local Ray's raylet starts them, or
+    this process's, whose cluster's nodes are its children."""
     return processes_below(driver, "ray::ShardWorker")
 
 
@@ -494,37 +526,6 @@ def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path:
     assert f"(Ray's logs are in {temp}/ray/session_" in lines[-1], lines[-1]
     assert "task_manager.cc" not in rest and not [line for line in lines if line.startswith("[")], rest
     assert "task_manager.cc:" in logged  # Ray's lines kept where Ray keeps them
-
-
-@needs_corpus
-@pytest.mark.usefixtures("numpy_maths")
-def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(reference_weights,
-                                                                              tmp_path: Path) -> None:
-    """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
-    state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1)."""
-    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
-                            "--workers", "2", "--checkpoint-every", "1", "--out", "m.npz"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stderr: list[str] = []  # read by this thread alone (communicate() would close the pipe under it)
-    reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
-    reader.start()
-    try:
-        wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
-        first = wait_for(lambda: shard_workers(run.pid), "the workers", TIMEOUT)
-        victim = min(first)
-        os.kill(victim, signal.SIGKILL)
-        restarted = wait_for(lambda: shard_workers(run.pid) - first, "a restarted worker", TIMEOUT)
-        run.wait(timeout=TIMEOUT)
-    finally:
-        run.kill()
-    reader.join(TIMEOUT)
-    assert run.returncode == 0, "".join(stderr)
-    assert restarted  # a new process took the killed worker's place
-    assert load_model(tmp_path / "m.npz").training["step"] == 60
-    assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[60])
-    r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[70])
 
 
 STAND_IN = """
