@@ -36,10 +36,12 @@ def free_ports(n: int) -> list[int]:
 def ray_cluster(nodes: int = 2, cpus: int = 1, **ray_settings: str) -> Iterator[tuple[str, dict[str, str]]]:
     """A head and ``nodes - 1`` more nodes of ``cpus`` CPUs each; their address and the environment that may join
     them (its own token). ``ray_settings``: Ray's own settings for the cluster, as the environment variables Ray
-    reads (RAY_<name>)."""
+    reads (RAY_<name>). Its workers, and the runs that join it with that environment, use the numpy maths
+    (``RNNPLAY_JIT=0``): numba's import and kernels cost each process that trains a second of CPU or more, and the
+    claims made on a cluster are not about them."""
     head_port, *agents = free_ports(1 + nodes)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-           "RAY_USAGE_STATS_ENABLED": "0", **ray_settings}
+           "RAY_USAGE_STATS_ENABLED": "0", "RNNPLAY_JIT": "0", **ray_settings}
     address = f"127.0.0.1:{head_port}"
     common = ["--num-cpus", str(cpus), "--node-ip-address", "127.0.0.1", "--block"]
     temp = tempfile.mkdtemp(prefix="rnp-", dir="/tmp")  # short: Ray's socket paths must fit in 107 bytes

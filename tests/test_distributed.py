@@ -52,12 +52,35 @@ FLAGS = ["--layers", "2", "--hidden", "32", "--dropout", "0.2", "--batch-size", 
          "--lr-schedule", "constant", "--val-every", "0"]
 
 
+@pytest.fixture
+def numpy_maths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The numpy maths (``RNNPLAY_JIT=0``) for this process, so also in the runs and local Rays it starts and the
+    in-process runs their weights are held to: their claims are about Ray, not the compiled kernels, whose numba
+    import and load cost every process that trains a second of CPU or more (a cluster's: tests/ray_cluster.py)."""
+    monkeypatch.setenv("RNNPLAY_JIT", "0")
+
+
 def in_process(steps: int, **settings: object) -> TrainingRun:
     """The run the flags above describe, trained ``steps`` steps in this process: what Ray's runs must equal."""
     run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, **settings, "steps": steps}))
     for _ in run.trainer.run():
         pass
     return run
+
+
+@pytest.fixture(scope="module")
+def reference_weights() -> dict[int, dict[str, np.ndarray]]:
+    """The weights of :func:`in_process`'s run (the numpy maths) after 20, 60 and 70 steps, by step: one run of 70
+    steps, its weights taken as it passes each (the schedule is constant: a run of 20 steps ends where it passes 20,
+    bit for bit), for the tests whose Ray runs must equal them."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RNNPLAY_JIT", "0")
+        run = new_run(load_corpus(str(CORPUS)), SPEC, TrainConfig(**{**SETTINGS, "steps": 70}))
+        taken = {}
+        for _ in run.trainer.run():
+            if run.trainer.step in (20, 60) and run.trainer.step not in taken:
+                taken[run.trainer.step] = {name: value.copy() for name, value in run.model.params.items()}
+    return {**taken, 70: run.model.params}
 
 
 def assert_same_weights(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
@@ -75,6 +98,7 @@ def rnnplay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 
 # -- the same weights on any number of workers ------------------------------------------------------------------
 @needs_corpus
+@pytest.mark.usefixtures("numpy_maths")
 def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path: Path, monkeypatch) -> None:
     """/train ... workers=2: Ray started by the training thread (not the main one) and stopped with the job; 64
     streams, so each worker adds its shard's chunks and the driver the two sums (in process: all chunks in a row)."""
@@ -99,6 +123,7 @@ def test_the_apps_train_on_two_workers_gives_the_weights_of_one_process(tmp_path
     session.close()
 
 
+@pytest.mark.usefixtures("numpy_maths")
 def test_a_stop_while_the_apps_local_ray_starts_saves_nothing(tmp_path: Path, monkeypatch) -> None:
     """/train ... workers=2 then /stop before Ray was up wrote a 0-step model into the library (named after the
     corpus, the loaded model's weights); the CLI said "nothing was saved", and now so does the app, in one line."""
@@ -257,13 +282,15 @@ with ray_session(sys.argv[1]) as ray:
 """
 
 
+@pytest.mark.usefixtures("numpy_maths")
 class TestOnOneClusterOfTwoNodes:
     """Runs that join the cluster, or that it turns away, leave it as they found it; the last test kills its second
     node: one cluster for them all, stopped after the last (a class, so that it does not outlive them beside the
     local Rays of the tests after)."""
 
     @needs_corpus
-    def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, tmp_path: Path) -> None:
+    def test_training_on_a_two_node_cluster_joined_by_address(self, two_nodes, reference_weights,
+                                                              tmp_path: Path) -> None:
         address, env = two_nodes
         r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--workers", "2", "--ray-address", address,
                     "--val-every", "10", "--val-max-chars", "20000", "--best", "best.npz", "--out", "m.npz",
@@ -272,7 +299,7 @@ class TestOnOneClusterOfTwoNodes:
         assert f"each step on 2 workers on the Ray cluster at {address}, 1 CPU each" in r.stderr  # one on each node
         ckpt = load_model(tmp_path / "m.npz")
         assert ckpt.training["step"] == 20 and load_model(tmp_path / "best.npz").training["step"] in (10, 20)
-        reference = in_process(20).model.params
+        reference = reference_weights[20]
         assert_same_weights(ckpt.model.params, reference)
         r = rnnplay("train", str(CORPUS), *FLAGS, "--steps", "20", "--ray-address", address, "--out", "one.npz",
                     cwd=tmp_path, env=env)  # N = 1 on Ray: one worker with all 32 streams
@@ -371,6 +398,37 @@ class TestOnOneClusterOfTwoNodes:
 
 
     @needs_corpus
+    def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(self, two_nodes, reference_weights,
+                                                                                  tmp_path: Path) -> None:
+        """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
+        state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1). The
+        node lives on, and the cluster is as it was for the test after."""
+        address, env = two_nodes
+        run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
+                                "--workers", "2", "--ray-address", address, "--checkpoint-every", "1", "--out",
+                                "m.npz"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+        stderr: list[str] = []  # read by this thread alone (communicate() would close the pipe under it)
+        reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
+            first = wait_for(lambda: len(found := shard_workers(os.getpid())) == 2 and found, "the workers", TIMEOUT)
+            os.kill(min(first), signal.SIGKILL)
+            restarted = wait_for(lambda: shard_workers(os.getpid()) - first, "a restarted worker", TIMEOUT)
+            run.wait(timeout=TIMEOUT)
+        finally:
+            run.kill()
+        reader.join(TIMEOUT)
+        assert run.returncode == 0, "".join(stderr)
+        assert restarted  # a new process took the killed worker's place
+        assert load_model(tmp_path / "m.npz").training["step"] == 60
+        assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[60])
+        r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        assert_same_weights(load_model(tmp_path / "m.npz").model.params, reference_weights[70])
+
+    @needs_corpus
     def test_a_node_lost_mid_run_keeps_the_run_and_says_how_to_resume_it(self, two_nodes, tmp_path: Path) -> None:
         """SIGKILL to the second node's raylet: its worker dies with it and the head has no CPU to start it again. The
         run saves its last complete step and says so in one line; Ray's dump of the dead raylet's log (44 lines,
@@ -410,6 +468,7 @@ def assert_node_lost_line(code: int, out: str, rest: str, tmp_path: Path) -> Non
 
 
 @needs_corpus
+@pytest.mark.usefixtures("numpy_maths")
 def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all_the_same(tmp_path: Path) -> None:
     """The run waited for ever (a CI run: TimeoutExpired) when the head declared the killed node dead before the
     step's retries had run out: Ray then started the lost worker again, the retry waited for that start, and the
@@ -427,7 +486,8 @@ def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all
 
 # -- a worker killed mid-run (Ctrl-C with workers: tests/test_cli_train.py) ----------------------------------------
 def shard_workers(driver: int) -> set[int]:
-    """PIDs of the ``ray::ShardWorker`` processes below ``driver`` (its local Ray's raylet starts them)."""
+    """PIDs of the ``ray::ShardWorker`` processes below ``driver``: a run's, whose local Ray's raylet starts them, or
+    this process's, whose cluster's nodes are its children."""
     return processes_below(driver, "ray::ShardWorker")
 
 
@@ -447,7 +507,8 @@ def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path:
             if line.startswith("each step on 2 workers"):
                 break
         # the first step under way on the workers (compiling their kernels): the driver has put the weights into
-        # Ray's store and waits for the answers. Killed while it used the store, Ray's core ends it without a word.
+        # Ray's store and waits for the answers. Killed while it used the store, Ray's core ends it without a word
+        # (so the kernels stay on here: with the numpy maths the workers' steps were too short to kill it in one).
         workers = shard_workers(run.pid)
         idle = cpu_ticks(workers)
         wait_for(lambda: cpu_ticks(workers) > idle + 20, "the workers' first step", TIMEOUT)
@@ -465,35 +526,6 @@ def test_a_local_rays_raylet_killed_mid_run_leaves_rnnplays_line_alone(tmp_path:
     assert f"(Ray's logs are in {temp}/ray/session_" in lines[-1], lines[-1]
     assert "task_manager.cc" not in rest and not [line for line in lines if line.startswith("[")], rest
     assert "task_manager.cc:" in logged  # Ray's lines kept where Ray keeps them
-
-
-@needs_corpus
-def test_a_killed_worker_is_restarted_and_the_run_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
-    """SIGKILL to one worker after the first step: Ray restarts it and retries the step, which holds no worker
-    state, so the weights are an uninterrupted run's; the checkpoint then resumes in this process (N = 1)."""
-    run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(CORPUS), *FLAGS, "--steps", "60",
-                            "--workers", "2", "--checkpoint-every", "1", "--out", "m.npz"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stderr: list[str] = []  # read by this thread alone (communicate() would close the pipe under it)
-    reader = threading.Thread(target=lambda: stderr.extend(run.stderr), daemon=True)
-    reader.start()
-    try:
-        wait_for(lambda: (tmp_path / "m.npz").exists(), "the first step's checkpoint", TIMEOUT)
-        first = wait_for(lambda: shard_workers(run.pid), "the workers", TIMEOUT)
-        victim = min(first)
-        os.kill(victim, signal.SIGKILL)
-        restarted = wait_for(lambda: shard_workers(run.pid) - first, "a restarted worker", TIMEOUT)
-        run.wait(timeout=TIMEOUT)
-    finally:
-        run.kill()
-    reader.join(TIMEOUT)
-    assert run.returncode == 0, "".join(stderr)
-    assert restarted  # a new process took the killed worker's place
-    assert load_model(tmp_path / "m.npz").training["step"] == 60
-    assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(60).model.params)
-    r = rnnplay("train", str(CORPUS), "--resume", "m.npz", "--steps", "70", cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert_same_weights(load_model(tmp_path / "m.npz").model.params, in_process(70).model.params)
 
 
 STAND_IN = """

@@ -27,11 +27,12 @@ def signal_a_starting_run(signum: int, tmp_path: Path, small_file: Path, *, late
     ``delay`` seconds after it says it starts a local Ray, or (``late``) after Ray's first worker process
     (``ray::IDLE``) runs: late in ``ray.init``, as the driver's core worker registers. Then the run's exit code is
     128 + ``signum`` with its one line (Ray's start cut short, or the run saved if the start was over), and once it
-    has exited no process it started is left."""
+    has exited no process it started is left. The numpy maths (``RNNPLAY_JIT=0``): the claim is about Ray's start,
+    and numba's import and kernels cost the run and each of its workers a second of CPU or more."""
     run = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), "--workers", "2", "--hidden",
                             "8", "--layers", "1", "--batch-size", "4", "--seq-length", "16", "--steps", "100000",
                             "--out", "m.npz"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True, start_new_session=True)
+                           text=True, start_new_session=True, env={**os.environ, "RNNPLAY_JIT": "0"})
     try:
         said_before = said_starting(run)
         assert said_before.wait(TIMEOUT), f"no 'starting 2 workers on local Ray' within {TIMEOUT} s"

@@ -2,8 +2,8 @@
 
 One sweep of five trials (one with an impossible batch size) serves the table, JSON, failure and best-checkpoint
 tests; a second one, with a plugin cell that raises, is stopped with SIGINT; a third process finds a ``ray`` that
-cannot be imported. The sweeps whose claim is about a local Ray (a plugin its workers find, a worker killed, Ctrl-C
-with a trial's worker found below the sweep) start one each; the others join one cluster the module shares.
+cannot be imported. The sweep whose claim is about a local Ray (a plugin its workers find, and Ctrl-C) starts one;
+the others join one cluster the module shares.
 """
 
 from __future__ import annotations
@@ -44,7 +44,10 @@ def rnnplay(*args: str) -> list[str]:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", **extra}
+    """A sweep's environment: plain text 160 columns wide, the numpy maths (``RNNPLAY_JIT=0``: the sweeps' claims
+    are not about the compiled kernels, whose numba import and load cost the sweep and each of its Ray workers a
+    second of CPU or more)."""
+    return {**os.environ, "NO_COLOR": "1", "COLUMNS": "160", "RNNPLAY_JIT": "0", **extra}
 
 
 Joined = tuple[list[str], dict[str, str]]  # the flags that join a cluster, and the environment that may
@@ -165,15 +168,24 @@ def test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished(corpus: Path, 
     assert "Traceback" not in stderr
 
 
-def test_a_trial_whose_worker_is_killed_runs_again_and_finishes(corpus: Path, tmp_path: Path) -> None:
+def trial_workers() -> set[int]:
+    """PIDs of the Ray workers running a trial on the module's cluster, whose nodes are this process's children (a
+    test of the module runs its sweep alone there)."""
+    return processes_below(os.getpid(), "ray::run_job")
+
+
+def test_a_trial_whose_worker_is_killed_runs_again_and_finishes(corpus: Path, cluster: Joined,
+                                                                tmp_path: Path) -> None:
     """SIGKILL to a trial's Ray worker mid-run: the trial failed ("its Ray worker failed: WorkerCrashedError ..."),
     with the steps it had made. Now Ray runs it again from its start, once, and it finishes; its line and its
-    record say it was run twice (its time is the second run's)."""
+    record say it was run twice (its time is the second run's). On the module's cluster, whose node lives on: a
+    worker is what dies, as on a local Ray."""
+    joins, env = cluster
     proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "seed=1,2", *TINY, "--batch", "4", "--steps",
-                                    "3000", "--workers", "2", "--json", "--out", str(tmp_path / "out")),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                                    "3000", "--workers", "2", "--json", "--out", str(tmp_path / "out"), *joins),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        running = wait_for(lambda: processes_below(proc.pid, "ray::run_job"), "a trial at work", 120)
+        running = wait_for(trial_workers, "a trial at work", 120)
         victim = min(running)
         started = cpu_ticks({victim})
         wait_for(lambda: cpu_ticks({victim}) > started + 50, "the trial's first steps", 120)  # training, not starting
@@ -190,16 +202,18 @@ def test_a_trial_whose_worker_is_killed_runs_again_and_finishes(corpus: Path, tm
     assert len(again) == 1 and again[0].startswith(f"trial {max(trials, key=lambda t: t['runs'])['trial']} "), stderr
 
 
-def test_ctrl_c_says_how_far_each_running_trial_had_got(corpus: Path, tmp_path: Path) -> None:
+def test_ctrl_c_says_how_far_each_running_trial_had_got(corpus: Path, cluster: Joined, tmp_path: Path) -> None:
     """Ctrl-C while a trial runs: it was listed as cancelled with its last validation loss, and nothing said how far
-    it had got. Now a line says its step and its best validation loss so far, and results.json keeps both."""
+    it had got. Now a line says its step and its best validation loss so far, and results.json keeps both. (Ctrl-C
+    of a sweep on a local Ray: test_a_raising_cell_fails_alone_and_ctrl_c_keeps_the_finished.)"""
     out = tmp_path / "out"
+    joins, env = cluster
     proc = subprocess.Popen(rnnplay("sweep", str(corpus), "--grid", "steps=20,1000000", *TINY, "--batch", "4",
-                                    "--val-every", "50", "--workers", "1", "--out", str(out)),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
+                                    "--val-every", "50", "--workers", "1", "--out", str(out), *joins),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:  # results.json is written once the first trial has ended; then the second runs
         wait_for(lambda: (out / "results.json").exists() or proc.poll() is not None, "the first trial's end", 120)
-        worker = wait_for(lambda: processes_below(proc.pid, "ray::run_job"), "the second trial at work", 120)
+        worker = wait_for(trial_workers, "the second trial at work", 120)
         started = cpu_ticks(worker)
         wait_for(lambda: cpu_ticks(worker) > started + 200, "its first validations", 120)  # hundreds of steps
         proc.send_signal(signal.SIGINT)
