@@ -123,10 +123,12 @@ def _check_budget_left(path: str | os.PathLike[str], trainer: Trainer) -> None:
     raise RnnplayError(time_spent(path, trainer))
 
 
-def time_spent(path: str | os.PathLike[str], trainer: Trainer) -> str:
+def time_spent(path: str | os.PathLike[str], trainer: Trainer, started: bool = False) -> str:
     """Why a resumed run of ``path`` makes no step under its --time budget: the seconds it trained before, with the
-    reserve for its final validation (and the command's own start-up, which the budget counts), fill it."""
+    reserve for its final validation (and, once the run ``started``, this command's start-up, which the budget
+    counts), fill it."""
     c = trainer.config
-    rest = ", less the time its final validation takes" if trainer.spent_before < (c.seconds or 0) else ""
+    start_up = "this command's start-up and " if started else ""
+    rest = f", less {start_up}the time its final validation takes" if trainer.spent_before < (c.seconds or 0) else ""
     return (f"{path} has trained for {trainer.spent_before:.1f} s (to step {trainer.step}), so its budget (--time "
             f"{c.seconds:g}{rest}) is spent: give a larger --time to continue it")

@@ -356,8 +356,8 @@ class TrainingLoop:
         if event.reason == "budget" and event.step == self.start_step and seconds is not None:  # nothing to keep
             kept = f"{self.out} is as it was" if self.saved_step is not None or self.out.exists() else "nothing saved"
             trainer = self.run_.trainer  # a resume whose own start-up spent what its budget had left: as refused
-            note = time_spent(self.resumed, trainer) if self.resumed else trainer.timing.no_step_note(seconds,
-                                                                                                     event.seconds)
+            note = (time_spent(self.resumed, trainer, started=True) if self.resumed
+                    else trainer.timing.no_step_note(seconds, event.seconds))
             raise RnnplayError(f"{note}; {kept}")
         saved, self.interrupts.done = self.final_save(), True  # a Ctrl-C from now on says nothing (Interrupts)
         where = saved.path
