@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -138,10 +140,14 @@ def test_step_matches_forward_in_float32(cell: Cell) -> None:
         np.testing.assert_allclose(step_logits, logits[t], rtol=1e-4, atol=1e-5)
 
 
-torch = pytest.importorskip("torch")
+@pytest.fixture(scope="module")
+def torch() -> Any:
+    """PyTorch (a test extra), imported only by the worker that runs these parity tests, not by every worker that
+    collects this module."""
+    return pytest.importorskip("torch")
 
 
-def test_lstm_matches_torch_outputs_and_every_gradient() -> None:
+def test_lstm_matches_torch_outputs_and_every_gradient(torch: Any) -> None:
     """Same weights in float64: outputs, final state and every parameter gradient agree to 1e-5."""
     T, B, V, H, L = 7, 3, 6, 5, 2
     vocab = Vocab(tuple("abcdef"))
@@ -190,7 +196,7 @@ def test_lstm_matches_torch_outputs_and_every_gradient() -> None:
     np.testing.assert_allclose(grads["head.b_y"], head.bias.grad.numpy(), atol=1e-5)
 
 
-def test_rnn_matches_torch_rnn() -> None:
+def test_rnn_matches_torch_rnn(torch: Any) -> None:
     T, B, V, H = 5, 2, 4, 3
     vocab = Vocab(tuple("abcd"))
     model = Model(RNNCell(), vocab, H, 1, dtype=np.float64, seed=0)
