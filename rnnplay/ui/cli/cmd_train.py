@@ -120,14 +120,15 @@ def run(args: argparse.Namespace) -> int:
             raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
                                "its own")
     with lock_outputs((out, "--out"), (best, "--best"), (plot, "--plot")):  # held: refused before the corpus loads
-        return build(args, spec_flags, settings, cluster, (out, best, plot))
+        return build(args, spec_flags, settings, cluster, (out, best, plot), base)
 
 
 def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[str, Any], cluster: Cluster,
-          outputs: tuple[Path, Path | None, Path | None]) -> int:
-    """The run the flags ask for (new, fine-tuned or resumed) on its corpus, checked to fit, then trained."""
+          outputs: tuple[Path, Path | None, Path | None], base_path: Path | None = None) -> int:
+    """The run the flags ask for (new, fine-tuned from the model file ``base_path``, or resumed) on its corpus,
+    checked to fit, then trained."""
     out, best, _ = outputs
-    base = open_base(args.init_from) if args.init_from is not None else None
+    base = open_base(base_path) if base_path is not None else None
     if base is not None:  # before the text is read: a disk too small for the checkpoint of any text
         room_for_checkpoint(base[1].model, TrainConfig(**settings), out, best)
     corpus = read_corpus(args.corpus, args.encoding)
