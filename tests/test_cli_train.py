@@ -392,3 +392,71 @@ def test_train_on_a_folder_says_how_many_binary_files_it_skipped(small_file: Pat
     r = rnnplay("train", "dir:d1", *SMALL, "--steps", "1", "--out", "m.npz", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert re.search(r"^training: .* on d1 \(1 binary file skipped\): [\d,]+ chars, ", r.stderr, re.M), r.stderr
+
+
+# the child holds its first periodic save (TrainingLoop.checkpoint's) open until the test says "go" and its --time
+# budget is spent: a Ctrl-C lands in that save, and the budget runs out while it is written (a budget that
+# holds a start-up on a loaded machine)
+HOLD_CHECKPOINT = """\
+import os, sys, time
+from pathlib import Path
+
+marks = Path(os.environ["HOLD_MARKS"])
+
+
+def saving_trainer():
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "checkpoint" and "run_" in getattr(frame.f_locals.get("self"), "__dict__", {}):
+            return frame.f_locals["self"].run_.trainer
+        frame = frame.f_back
+    return None
+
+
+def hold(event, args):
+    if event != "open" or not str(args[0]).endswith(".tmp") or (marks / "saving").exists():
+        return
+    trainer = saving_trainer()
+    if trainer is None:
+        return
+    (marks / "saving").touch()
+    while not (marks / "go").exists() or trainer._spent() < trainer.config.seconds:
+        time.sleep(0.01)
+
+
+sys.addaudithook(hold)
+"""
+
+
+def test_ctrl_c_in_a_save_as_the_time_runs_out_names_the_spent_budget(small_file: Path, tmp_path: Path) -> None:
+    """Ctrl-C during a checkpoint's save, as a --time budget runs out: the run ends as stopped, and its line said
+    "continue with --resume m.npz", which is refused (the time saved is the budget's). The line now says the file
+    is saved and the budget spent, and the larger --time it names resumes it."""
+    marks, site = tmp_path / "marks", tmp_path / "hold"
+    marks.mkdir()
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(HOLD_CHECKPOINT)
+    proc = subprocess.Popen([sys.executable, "-m", "rnnplay", "train", str(small_file), *SMALL, "--time", "20",
+                             "--checkpoint-every", "1", "--out", "m.npz"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            text=True, env=child_env(site, base=numpy_path(), HOLD_MARKS=str(marks)))
+    try:
+        while not (marks / "saving").exists():
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if "still saving" in line:  # the handler ran in the save
+                break
+        (marks / "go").touch()
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        proc.kill()
+    step = load_model(tmp_path / "m.npz").training["step"]
+    assert proc.returncode == 130 and err.splitlines()[-1] == (
+        f"interrupted at step {step}: saved m.npz; its budget (--time 20) is spent: to train on, --resume m.npz with a "
+        "larger --time"), err
+    same = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", "20", cwd=tmp_path)
+    assert same.returncode == 1 and "give a larger --time" in same.stderr, same.stderr
+    larger = rnnplay("train", str(small_file), "--resume", "m.npz", "--time", "600", "--steps", str(step + 2),
+                     cwd=tmp_path)  # a larger --time, and a step budget that ends the run first
+    assert larger.returncode == 0 and load_model(tmp_path / "m.npz").training["step"] > step, larger.stderr

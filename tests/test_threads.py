@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 
 from rnnplay.core import threads
-from rnnplay.ui.cli import build_parser
+from rnnplay.ui.cli import MULTIPLYING, build_parser
 
 CORES = threads.usable_cores()
 SPIN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(100_000): pass"
@@ -82,6 +83,78 @@ def test_the_flag_wins_over_the_environment(tmp_path: Path) -> None:
 
 def test_auto_keeps_within_the_cores(tmp_path: Path) -> None:
     assert 1 <= blas_threads_after(["corpus", "list", "--threads", "auto"], env_for(tmp_path)) <= CORES
+
+
+# In the child, as `rnnplay` starts (a sitecustomize): BLAS's thread count written to $BLAS_REPORT as the command's
+# own function begins (after the dispatch, before any work of the command's: "start N", N the count or "none" when
+# no BLAS is loaded yet) and at exit ("end N"); with $BLAS_STOP set, the command stops there without its work.
+BLAS_AT_START = """\
+import atexit, os
+import threadpoolctl
+import rnnplay.ui.cli as cli
+
+
+def note(when):
+    counts = [lib["num_threads"] for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
+    with open(os.environ["BLAS_REPORT"], "a") as report:
+        report.write(f"{when} {min(counts) if counts else 'none'}\\n")
+
+
+parse = cli.parse
+
+
+def noted(parser, argv):
+    args = parse(parser, argv)
+    command = args.func
+
+    def run(args):
+        note("start")
+        if os.environ.get("BLAS_STOP"):
+            raise SystemExit(0)
+        return command(args)
+
+    args.func = run
+    return args
+
+
+cli.parse = noted
+atexit.register(note, "end")
+"""
+
+
+def blas_report(tmp_path: Path, args: list[str], stop: bool) -> list[str]:
+    """What BLAS_AT_START wrote in a real ``rnnplay --threads 1 ARGS`` (stopped at its command's start if ``stop``)."""
+    site, report = tmp_path / "site", tmp_path / "blas.txt"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLAS_AT_START)
+    env = child_env(site, base=env_for(tmp_path), BLAS_REPORT=str(report), BLAS_STOP="1" if stop else "")
+    proc = subprocess.run([sys.executable, "-m", "rnnplay", "--threads", "1", *args], env=env, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert proc.returncode == 0 and report.exists(), proc.stderr
+    return report.read_text().splitlines()
+
+
+# a line of each command that multiplies matrices, as argparse takes it (the command stops before its work)
+MULTIPLYING_LINES = {"sample": ["sample"], "score": ["score", "--text", "abc"], "train": ["train", "notes.txt"],
+                     "repl": ["repl"], "tui": ["tui"], "sweep": ["sweep", "notes.txt", "--grid", "lr=0.1"],
+                     "neurons": ["neurons", "--unit", "0:0", "--text", "abc"]}
+
+
+@pytest.mark.skipif(CORES < 2, reason="one core: one BLAS thread is what BLAS starts with")
+@pytest.mark.parametrize("command", MULTIPLYING)
+def test_the_dispatch_starts_the_policy_for_a_command_that_multiplies(command: str, tmp_path: Path) -> None:
+    """BLAS has the thread --threads gives it as the command begins: the dispatch started the policy (a training
+    would start it at its first step anyway, a sample or a score never)."""
+    assert blas_report(tmp_path, MULTIPLYING_LINES[command], stop=True)[0] == "start 1"
+
+
+@pytest.mark.skipif(CORES < 2, reason="one core: one BLAS thread is what BLAS starts with")
+@pytest.mark.parametrize("args", [["corpus", "list"], ["models"], ["--help"], ["--version"], ["corpus", "--help"]],
+                         ids=" ".join)
+def test_a_command_that_multiplies_nothing_leaves_blas_alone(args: list[str], tmp_path: Path) -> None:
+    """Neither the dispatch nor the command starts the policy: BLAS keeps its count, or is never loaded."""
+    report = blas_report(tmp_path, args, stop=False)
+    assert report[-1].startswith("end ") and all(not line.endswith(" 1") for line in report), report
 
 
 def test_every_subcommand_takes_threads() -> None:

@@ -102,10 +102,12 @@ def spent_counts(trainer: Trainer) -> list[str]:
 
 def continue_hint(path: str | os.PathLike[str], trainer: Trainer) -> str:
     """How to go on with the run saved in ``path``: ``--resume`` it, with a larger budget once the trainer has run
-    it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`) or reached its
-    step or epoch budget before a stop ended it (Ctrl-C during the last step's save: the run ends as stopped)."""
+    it out (:attr:`Trainer.ran_out`: a plain ``--resume`` is refused then, :func:`_check_budget_left`) or reached a
+    budget before a stop ended it (Ctrl-C during the save of the last step, or of a step in whose save a --time
+    budget ran out: the run ends as stopped, and the time it saved leaves no step to a resume of the same budget)."""
     counts_reached = spent_counts(trainer)  # the step and epoch budgets reached; none: the time ran out, or none is
-    if not trainer.ran_out and not counts_reached:
+    time_reached = trainer.config.seconds is not None and trainer.budget_fraction() == 1.0  # no step would begin
+    if not trainer.ran_out and not counts_reached and not time_reached:
         return f"continue with --resume {path}"
     larger = "--steps or --epochs" if counts_reached else "--time"
     budget_flags = counts_reached or [f"--time {trainer.config.seconds:g}"]  # what the line shows as spent

@@ -36,7 +36,6 @@ from rnnplay.corpora import Corpus
 from rnnplay.corpora.file_corpus import FileCorpus
 from rnnplay.folders import data_dir
 from rnnplay.models.bundled import load_model, save_model
-from rnnplay.models.library import find_model
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.problems import what_to_do
 from rnnplay.session.ancestry import ancestry
@@ -279,10 +278,10 @@ def continue_run(model: Model, corpus: Corpus, config: TrainConfig, extra: dict[
                        start=None if added else model, warnings=[warning] if warning else [])
 
 
-def open_base(name: str) -> tuple[Path, Checkpoint]:
-    """The model ``name`` (a path or a library name) that fine-tuning starts from: its file and its checkpoint,
-    weights only (its training state is not read), hashed for the ancestry (:func:`ancestry`)."""
-    path = find_model(name)
+def open_base(path: Path) -> tuple[Path, Checkpoint]:
+    """The model file ``path`` that fine-tuning starts from (a name the user gave, found by
+    :func:`~rnnplay.models.library.find_model`): the path and its checkpoint, weights only (its training state is not
+    read), hashed for the ancestry (:func:`ancestry`)."""
     return path, load_model(path, training_state=False, with_sha256=True)
 
 

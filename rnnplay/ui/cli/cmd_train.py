@@ -22,15 +22,11 @@ from rnnplay.core.errors import RnnplayError, counted, printable
 from rnnplay.core.model import Model
 from rnnplay.core.process_clock import process_age
 from rnnplay.core.train_config import ModelSpec, TrainConfig, check_best
-from rnnplay.core.trainer import (
-    Event,
-    FinishedEvent,
-    StepEvent,
-    ValidationEvent,
-)
+from rnnplay.core.trainer import Event, FinishedEvent, StepEvent, ValidationEvent
+from rnnplay.corpora import Corpus
 from rnnplay.distributed.data_parallel import Cluster, NodeLost, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.session.checkpoint_floor import least_checkpoint_bytes
+from rnnplay.session.checkpoint_floor import checkpoint_bytes
 from rnnplay.session.output_paths import check_room, identity, lock_outputs, same_file, saves_again
 from rnnplay.session.resume import continue_hint, resume_run, time_spent
 from rnnplay.session.step_watch import StepWatch, step_stall_seconds
@@ -124,17 +120,20 @@ def run(args: argparse.Namespace) -> int:
             raise RnnplayError(f"{flag} {path} is the model --init-from reads: give the fine-tuned model a name of "
                                "its own")
     with lock_outputs((out, "--out"), (best, "--best"), (plot, "--plot")):  # held: refused before the corpus loads
-        return build(args, spec_flags, settings, cluster, (out, best, plot))
+        return build(args, spec_flags, settings, cluster, (out, best, plot), base)
 
 
 def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[str, Any], cluster: Cluster,
-          outputs: tuple[Path, Path | None, Path | None]) -> int:
-    """The run the flags ask for (new, fine-tuned or resumed) on its corpus, checked to fit, then trained."""
+          outputs: tuple[Path, Path | None, Path | None], base_path: Path | None = None) -> int:
+    """The run the flags ask for (new, fine-tuned from the model file ``base_path``, or resumed) on its corpus,
+    checked to fit, then trained."""
     out, best, _ = outputs
-    base = open_base(args.init_from) if args.init_from is not None else None
-    if base is not None:  # before the text is read: a disk too small for even the least checkpoint
-        room_for_least_checkpoint(base[1].model, TrainConfig(**settings), out, best)
+    base = open_base(base_path) if base_path is not None else None
+    if base is not None:  # before the text is read: a disk too small for the checkpoint of any text
+        room_for_checkpoint(base[1].model, TrainConfig(**settings), out, best)
     corpus = read_corpus(args.corpus, args.encoding)
+    if base is not None:  # and for the rows of the text's new characters, before the model reads it to place them
+        room_for_checkpoint(base[1].model, TrainConfig(**settings), out, best, corpus)
     said = len(corpus.notes)
     extra = {"command": "rnnplay " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else None}
     no_budget = args.resume is None and all(k not in settings for k in BUDGET_FIELDS)
@@ -168,11 +167,13 @@ def build(args: argparse.Namespace, spec_flags: dict[str, Any], settings: dict[s
     return train(run_, args, cluster, outputs)
 
 
-def room_for_least_checkpoint(model: Model, config: TrainConfig, out: Path, best: Path | None) -> None:
-    """One line when --out's disk (and --best's) cannot hold the least checkpoint of a run from ``model`` with
-    ``config`` (:mod:`rnnplay.session.checkpoint_floor`); the run's own size is checked again once it is made."""
-    least = least_checkpoint_bytes(model, config)
-    check_room([(out, "--out", False), *([(best, "--best", True)] if best else [])], least)
+def room_for_checkpoint(model: Model, config: TrainConfig, out: Path, best: Path | None,
+                        corpus: Corpus | None = None) -> None:
+    """One line when --out's disk (and --best's) cannot hold the checkpoint of a run from ``model`` with ``config``
+    on ``corpus``, its new characters added to the vocabulary (None: a text without any; the text not read yet):
+    :mod:`rnnplay.session.checkpoint_floor`."""
+    size = checkpoint_bytes(model, config, len(corpus.unknown(model.vocab)) if corpus is not None else 0)
+    check_room([(out, "--out", False), *([(best, "--best", True)] if best else [])], size)
 
 
 def train(run_: TrainingRun, args: argparse.Namespace, cluster: Cluster,
