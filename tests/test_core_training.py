@@ -91,6 +91,28 @@ def test_eta_is_paced_by_the_steps_after_the_first(small_text: str, monkeypatch:
     assert etas[0] is None and etas[1:4] == [28.0, 27.0, 26.0] and etas[-1] == 0.0
 
 
+def test_the_speed_shown_after_the_first_step_is_the_second_steps(small_text: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first step loads kernels: a run of steps shorter than the speed's one-second window (the app's /train of
+    200 steps) showed the first step's speed, a tenth of the real one, on every line. On a clock that moves 100 s in
+    the first step and 0.01 s in each after it, step 1 shows the batch over 100 s and every step after it the batch
+    over 0.01 s."""
+    run = small_run(small_text, val_every=0)
+    clock = [0.0]
+    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    take_step = run.trainer.train_step
+
+    def timed_step() -> tuple[float, float] | str:
+        clock[0] += 100.0 if run.trainer.step == 0 else 0.01
+        return take_step()
+
+    monkeypatch.setattr(run.trainer, "train_step", timed_step)
+    speeds = [e.chars_per_sec for e in run.trainer.run() if isinstance(e, StepEvent)]
+    batch = run.trainer.batcher.chars_per_batch
+    assert speeds[0] == pytest.approx(batch / 100.0)
+    assert speeds[1:] == pytest.approx([batch / 0.01] * (len(speeds) - 1))
+
+
 def test_same_seed_same_weights(small_text: str) -> None:
     a, b = small_run(small_text), small_run(small_text)
     list(a.trainer.run())

@@ -313,7 +313,7 @@ class Trainer:
                 yield ValidationEvent(self.step, val_loss)
             window_chars += self.batcher.chars_per_batch
             now = time.perf_counter()
-            if now - window_start >= 1.0 or chars_per_sec == 0.0:
+            if now - window_start >= 1.0 or steps_done <= 2:  # step 2 alone: the first's speed is its compiling
                 chars_per_sec = window_chars / max(now - window_start, 1e-9)
                 window_start, window_chars = now, 0
             yield StepEvent(self.step, self.epoch, last_loss, self.lr(), norm, chars_per_sec,
