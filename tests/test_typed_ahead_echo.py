@@ -10,19 +10,14 @@ show the echo on a line of its own, the cursor at the start of the next.
 
 from __future__ import annotations
 
+import io
 import os
-import struct
-import subprocess
-import sys
-import termios
-from fcntl import ioctl
 from pathlib import Path
 
 import pyte
 import pytest
-from pty_screen import TIMEOUT, screen_of
-from terminal_reader import TerminalReader
-from waiting import wait_for
+from on_a_terminal import STARTED, ended, spawn
+from pty_screen import screen_of
 
 from rnnplay.models.bundled import BUNDLED_MODEL
 
@@ -31,7 +26,7 @@ ALT_ON, ALT_OFF = b"\x1b[?1049h", b"\x1b[?1049l"  # Textual's alternate screen, 
 
 
 def shells_screen(received: bytes) -> pyte.Screen:
-    """The rows the shell's screen shows after ``received``: what was written outside the alternate screen."""
+    """The screen the shell shows after ``received``: what was written outside the alternate screen."""
     before, _, rest = received.partition(ALT_ON)
     _, _, after = rest.rpartition(ALT_OFF)
     return screen_of(before + after, ROWS, COLUMNS)
@@ -43,28 +38,16 @@ def test_a_seed_typed_before_the_app_has_the_terminal_leaves_the_shells_line_cle
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RNNPLAY_", "XDG_"))}
     env.update({"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "RNNPLAY_NOHISTORY": "1",
                 "TERM": "xterm-256color"})
-    master, slave = os.openpty()
-    ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "rnnplay"], stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)
-    os.close(slave)
-    reader = TerminalReader(master)
-    try:
-        os.write(master, b"ROMEO:")  # at once, in the line mode: echoed on the shell's screen
-        wait_for(lambda: b"ROMEO:" in reader.shown(), "the echo", TIMEOUT)
-        wait_for(lambda: ALT_ON in reader.shown(), "the app's screen", TIMEOUT)
-        wait_for(lambda: b"type a few characters" in reader.shown(), "the app's banner", TIMEOUT)
-        os.write(master, b"\x11")  # Ctrl+Q: the input holds the seed, so the first only says what leaving loses
-        wait_for(lambda: b"Ctrl+Q again leaves" in reader.shown(), "the first Ctrl+Q's warning", TIMEOUT)
-        os.write(master, b"\x11")
-        assert proc.wait(TIMEOUT) == 0
-        wait_for(reader.ended, "the app's last bytes", TIMEOUT)
-        screen = shells_screen(reader.shown())
-        rows = [row.rstrip() for row in screen.display]
-        assert "ROMEO:" in rows, rows  # the echo alone on its row
-        assert (screen.cursor.x, screen.cursor.y) == (0, rows.index("ROMEO:") + 1)  # the next line, from its start
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        reader.stop()
-        os.close(master)
+    received = io.BytesIO()
+    with spawn([], env, rows=ROWS, columns=COLUMNS) as child:
+        child.logfile_read = received
+        child.send("ROMEO:")  # at once, in the line mode: echoed on the shell's screen
+        child.expect_exact(STARTED)
+        child.send("\x11")  # Ctrl+Q: the input holds the seed, so the first only says what leaving loses
+        child.expect_exact(b"Ctrl+Q again leaves")
+        child.send("\x11")
+        assert ended(child) == 0
+    screen = shells_screen(received.getvalue())
+    rows = [row.rstrip() for row in screen.display]
+    assert "ROMEO:" in rows, rows  # the echo alone on its row
+    assert (screen.cursor.x, screen.cursor.y) == (0, rows.index("ROMEO:") + 1)  # the next line, from its start
