@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
+from rnnplay.core.errors import printable
+
 MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)
+UNTRAINED = "untrained"  # the session's name for a model /new made, which has no file
+
+
+def model_named(name: str, path: Path | None) -> str:
+    """The loaded model as a line names it: its file's name, or 'the untrained model' for one /new made ('continuing
+    untrained (1×8 lstm)' read as if a word were missing)."""
+    return "the untrained model" if path is None and name == UNTRAINED else printable(name)
 
 
 def ancestry(meta: dict[str, Any], sha256: str | None, name: str) -> list[dict[str, Any]]:

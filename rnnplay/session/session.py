@@ -42,7 +42,7 @@ from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.slash import find_command, parse_number, split_command
-from rnnplay.session.ancestry import copy_record, trained_text
+from rnnplay.session.ancestry import UNTRAINED, copy_record, trained_text
 from rnnplay.session.at_work import AtWork
 from rnnplay.session.checkpoint_names import TRANSCRIPT_INSTEAD, checkpoint_name
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
@@ -294,7 +294,7 @@ class Session:
         with self.host.blame("cells", spec.cell, "creating its parameters"):  # a plugin's init_params
             model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
         self.runner.job = None
-        self.set_model(model, {"corpus": self.meta.get("corpus")}, "untrained")
+        self.set_model(model, {"corpus": self.meta.get("corpus")}, UNTRAINED)
         self.info(f"new untrained {shape} ({model.num_params():,} parameters) on the same characters: "
                   "it babbles until you /train FILE")
 
