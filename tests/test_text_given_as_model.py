@@ -30,8 +30,9 @@ def test_a_text_as_the_model_of_a_command_says_so(args: list[str], tmp_path: Pat
     (tmp_path / "notes.txt").write_text(TEXT)
     done = rnnplay(args, tmp_path)
     assert done.returncode == 1 and done.stdout == "", done.stderr
-    assert done.stderr == ("rnnplay: error: notes.txt is a text file, not a model (a .npz that training saved): "
-                           "`rnnplay train notes.txt`, or /train notes.txt in the app, trains one on it\n")
+    assert done.stderr == ("rnnplay: error: notes.txt is not a usable rnnplay checkpoint: it is a text file, not a "
+                           "model (a .npz that training saved); `rnnplay train notes.txt`, or /train notes.txt in the "
+                           "app, trains one on it\n")
     assert not (tmp_path / "out.npz").exists()
 
 
@@ -39,7 +40,7 @@ def test_load_of_a_text_in_the_repl_says_so(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text(TEXT)
     done = rnnplay(["repl"], tmp_path, "/load notes.txt\n")
     assert done.returncode == 1
-    assert "error: notes.txt is a text file, not a model (a .npz that training saved)" in done.stdout, done.stdout
+    assert "it is a text file, not a model (a .npz that training saved)" in done.stdout, done.stdout
 
 
 def test_a_damaged_npz_keeps_its_own_line(tmp_path: Path) -> None:

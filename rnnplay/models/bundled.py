@@ -47,8 +47,8 @@ def refuse_a_text(path: Path) -> None:
         return
     if head and b"\0" not in head and not head.startswith(b"PK"):
         name = printable(shortened(str(path)))
-        raise RnnplayError(f"{name} is a text file, not a model (a .npz that training saved): `rnnplay train "
-                           f"{name}`, or /train {name} in the app, trains one on it")
+        raise RnnplayError(f"{name} is not a usable rnnplay checkpoint: it is a text file, not a model (a .npz that "
+                           f"training saved); `rnnplay train {name}`, or /train {name} in the app, trains one on it")
 
 
 def save_model(path: str | os.PathLike[str], model: Model, **kwargs) -> Path:
