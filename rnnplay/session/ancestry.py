@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from typing import Any
 
+from rnnplay.core.errors import printable
+
 MAX_ANCESTRY = 100  # generations kept in a checkpoint's metadata (the oldest are dropped)
+UNTRAINED = "untrained"  # the session's name for a model /new made, which has no file
+
+
+def model_named(name: str, path: Path | None) -> str:
+    """The loaded model as a line names it: its file's name, or 'the untrained model' for one /new made ('continuing
+    untrained (1×8 lstm)' read as if a word were missing)."""
+    return "the untrained model" if path is None and name == UNTRAINED else printable(name)
 
 
 def ancestry(meta: dict[str, Any], sha256: str | None, name: str) -> list[dict[str, Any]]:
@@ -50,3 +60,20 @@ def _generation(g: object) -> bool:
 def file_sha256(path: str | os.PathLike[str]) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+COPY_KEEPS = ("corpus", "history", "command", "ancestry")  # what a weights-only /save keeps of the model's metadata
+
+
+def trained_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """``{"trained": {...}}``: what a weights-only copy keeps of the run that trained the model (its settings, step
+    and loss history), from the metadata's ``training`` (a resumable checkpoint's) or the ``trained`` an earlier copy
+    kept; {} when there is neither."""
+    run = meta.get("training") or meta.get("trained")
+    return {"trained": {k: run[k] for k in ("config", "step", "history") if k in run}} if isinstance(run, dict) else {}
+
+
+def copy_record(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metadata a weights-only /save of the model keeps: its corpus, loss, command, ancestry and how it was
+    trained (the card's steps; the step a model fine-tuned from the copy records)."""
+    return {**{k: meta[k] for k in COPY_KEEPS if k in meta}, **trained_record(meta)}

@@ -88,7 +88,7 @@ class AtWork:
             return stall_watch.DOES_NOT_STOP
         who, plugin = culprit
         if self.waits_for_kernels():  # what holds it is the kernels' first compilation, not the part at work
-            return "it has not stopped yet: it waits for rnnplay's compiled kernels, which a first run compiles"
+            return f"it has not stopped yet: {stall_watch.WAITS_FOR_KERNELS}"
         if not plugin:
             return f"it has not stopped yet: {who} {stall_watch.SLOW_NOT_STUCK}"
         return f"it does not stop: {who} never checks for a stop"

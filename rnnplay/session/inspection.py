@@ -143,11 +143,13 @@ class Inspection:
             raise RnnplayError(no_model())
         return model
 
-    def turn_record(self, turn: int | None = None) -> tuple[int, TurnRecord]:
-        """(number, record) of turn ``turn`` (counting from 1), or of the last one."""
+    def turn_record(self, turn: int | None = None,
+                    instead: str = "or give a text (/heat TEXT)") -> tuple[int, TurnRecord]:
+        """(number, record) of turn ``turn`` (counting from 1), or of the last one; ``instead``: what the command
+        asking may do without a turn (its own form with a text), for the line that says there is none."""
         turns = self.session.turns
         if not turns:
-            raise RnnplayError("nothing written yet: type a seed and press Enter, or give a text (/heat TEXT)")
+            raise RnnplayError(f"nothing written yet: type a seed and press Enter, {instead}")
         if turn is None:
             return len(turns), turns[-1]
         if not 1 <= turn <= len(turns):
@@ -203,7 +205,7 @@ class Inspection:
     def whatif(self, pos: int, char: str, turn: int | None = None) -> str:
         """A branch: continue turn N (default the last) from its seed + text[:pos] + ``char``; the original stays."""
         model = self._require_model()
-        number, record = self.turn_record(turn)
+        number, record = self.turn_record(turn, "then /whatif POS CHAR branches from it")
         if not 0 <= pos < len(record.text):
             raise RnnplayError(f"no position {pos} in turn {number}: "
                                f"its positions run from 0 to {len(record.text) - 1}")
@@ -230,7 +232,7 @@ class Inspection:
         model = self._require_model()
         unit = self.check_unit(unit or self.unit)
         if text is None:
-            _, record = self.turn_record()
+            _, record = self.turn_record(instead="or give a text (/neurons LAYER UNIT TEXT)")
             text = record.seed + record.text
         else:
             text = self.generation.known(model, text)

@@ -42,7 +42,7 @@ from rnnplay.models.library import find_model, free_path, resumable_step
 from rnnplay.plugins.host import get_host
 from rnnplay.plugins.interrupts import UserInterrupts
 from rnnplay.plugins.slash import find_command, parse_number, split_command
-from rnnplay.session.ancestry import trained_text
+from rnnplay.session.ancestry import UNTRAINED, copy_record, trained_text
 from rnnplay.session.at_work import AtWork
 from rnnplay.session.checkpoint_names import TRANSCRIPT_INSTEAD, checkpoint_name
 from rnnplay.session.events import Changed, Cleared, Event, Message, QuitRequested, Working
@@ -275,8 +275,8 @@ class Session:
             if job is not None and job.run.model is self.model:
                 saved = job.run.save(target, replace=force, fix=fix)  # with the training state, for `train --resume`
             else:
-                keep = {k: self.meta[k] for k in ("corpus", "history", "command", "ancestry") if k in self.meta}
-                saved = save_model(target, self.model, extra=keep, replace=force, fix=fix)  # another's save kept
+                saved = save_model(target, self.model, extra=copy_record(self.meta), replace=force,
+                                   fix=fix)  # another's save kept
         self.runner.kept(self.model)
         self.info(f"saved {saved}")
         return saved
@@ -294,7 +294,7 @@ class Session:
         with self.host.blame("cells", spec.cell, "creating its parameters"):  # a plugin's init_params
             model = Model(cell, self.model.vocab, spec.hidden, spec.layers, spec.dropout, seed=seed)
         self.runner.job = None
-        self.set_model(model, {"corpus": self.meta.get("corpus")}, "untrained")
+        self.set_model(model, {"corpus": self.meta.get("corpus")}, UNTRAINED)
         self.info(f"new untrained {shape} ({model.num_params():,} parameters) on the same characters: "
                   "it babbles until you /train FILE")
 

@@ -29,6 +29,7 @@ STALL_SECONDS = 1.5  # quiet time before a turn shows that it is still at work (
 STOP_GRACE = 3.0  # seconds a turn told to stop may take before a face says it does not (a plugin that never checks)
 DOES_NOT_STOP = "it does not stop: a plugin never checks for a stop"
 SLOW_NOT_STUCK = "is slow here (a large model, a busy machine, memory short) and may yet return"  # rnnplay's own code
+WAITS_FOR_KERNELS = "it waits for rnnplay's compiled kernels, which a first run compiles"  # jit.loading()
 
 
 def stop_grace() -> float:

@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rnnplay.core import jit
 from rnnplay.env_values import seconds_from_env
 from rnnplay.plugins.host import get_host
-from rnnplay.session.stall_watch import SLOW_NOT_STUCK, Watcher
+from rnnplay.session.stall_watch import SLOW_NOT_STUCK, WAITS_FOR_KERNELS, Watcher
 
 if TYPE_CHECKING:
     from rnnplay.core.trainer import Trainer
@@ -116,6 +117,8 @@ class StepWatch(Watcher):
         since = self._quiet_since()
         waited = 0.0 if since is None else time.monotonic() - since
         why = f"{self.who} {SLOW_NOT_STUCK if self.built_in else 'may never return'}"
+        if self.built_in and jit.loading():  # a first run's first step compiles the kernels: not the cell's fault
+            why = WAITS_FOR_KERNELS
         if waits := self._waits_for():  # a step on Ray workers waiting for a lost node: no fault of the cell's
             why = f"it waits for {waits}"
         then = f"{self.then}, saving the run at step {self.trainer.step:,}" if self.reads_only() else self.then

@@ -33,7 +33,7 @@ from rnnplay.corpora import Corpus, load_corpus
 from rnnplay.corpora.text import ENCODING_OPTION
 from rnnplay.distributed.data_parallel import Cluster, data_parallel
 from rnnplay.models.library import find_model
-from rnnplay.session.ancestry import ancestry, file_sha256
+from rnnplay.session.ancestry import ancestry, file_sha256, model_named
 from rnnplay.session.checkpoint_names import new_file
 from rnnplay.session.events import Changed, TrainingEnded
 from rnnplay.session.library_claim import claim_outputs
@@ -95,7 +95,7 @@ class TrainingJob:
 
     def before_kept(self) -> str:
         """What is loaded when the run saves nothing: the model before it ('tiny.npz is loaded, as before')."""
-        return f"{printable(self.before[2])} is loaded, as before" if self.before[0] else "no model is loaded"
+        return f"{model_named(*self.before[2:4])} is loaded, as before" if self.before[0] else "no model is loaded"
 
 
 class Runner:
@@ -182,7 +182,7 @@ class Runner:
                 run = continue_run(base, corpus, config, {**extra, "continued_from": s.model_name, "ancestry": lineage},
                                    progress)
         grown = f", {growth_text(run)}" if run.added else ""
-        return run, f"continuing {printable(s.model_name)} ({shape_text(base)}{grown})"
+        return run, f"continuing {model_named(s.model_name, s.model_path)} ({shape_text(base)}{grown})"
 
     def _way_back(self) -> str | None:
         """'/load NAME' that opens the loaded model again (by name when that finds it, else by path), or None."""

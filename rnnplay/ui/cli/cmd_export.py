@@ -9,6 +9,7 @@ import sys
 from rnnplay.core.errors import RnnplayError, printable
 from rnnplay.models.bundled import load_model, save_model
 from rnnplay.models.library import find_model, free_path, resumable_step
+from rnnplay.session.ancestry import trained_record
 from rnnplay.session.checkpoint_names import checkpoint_name
 from rnnplay.session.output_paths import check_output_path, holding, same_file
 from rnnplay.ui.cli.bars import amount
@@ -58,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"{args.out} exists{held}: export does not replace it; give another output file (e.g. "
                            f"{free_path(out)}), or add --force to replace it")
     ckpt = load_model(source, training_state=False)  # the copy keeps no optimizer state
-    meta = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE}
-    training = meta.pop("training", None)
-    if training is not None:
-        meta["trained"] = {k: training[k] for k in ("config", "step", "history") if k in training}
+    kept = {k: v for k, v in ckpt.meta.items() if k not in _WRITTEN_BY_SAVE and k != "training"}
+    meta = {**kept, **trained_record(ckpt.meta)}  # the run's state becomes its summary
     with holding(out, "output file", "export"):  # never written over a running training's output
         path = save_model(out, ckpt.model, extra=meta, dtype=args.dtype, replace=args.force,
                           fix="free some space, or give another output file")  # one made meanwhile is kept

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise RnnplayError(f"--rng-seed must be a whole number >= 0 (got {args.rng_seed})")
     check_request(sampler, params, args.length)  # before a long seed is read for nothing
     seed = read_seed(args)
-    model = open_model(args.model)
+    model = sample_model(args.model, args.set)
     with file_pass(seed.bytes_hint) as progress:  # a pass over a seed file before the model reads it
         tally = seed.tally(model.vocab, 0, progress, "reading the seed file")  # how long, which characters unseen
     if tally.chars + args.length < COMPILE_FROM:  # the seed's characters are model steps too
@@ -124,6 +124,19 @@ def run(args: argparse.Namespace) -> int:
     if heat:  # on stderr, in the colours the text got (a 16-colour terminal gets 16, not the 256 of the palette)
         print(ansi(console, heat_legend()), file=sys.stderr)
     return 0
+
+
+def sample_model(name: str | None, settings: list[str]) -> Model:
+    """:func:`open_model`; a MODEL that is none but a KEY=VALUE (a second pair after one ``--set``, as
+    ``/sampler beam width=2 end=x`` takes them) says where it goes, not that no model has that name."""
+    try:
+        return open_model(name)
+    except RnnplayError:
+        if name is None or "=" not in name:
+            raise
+        where = (f"--set takes one KEY=VALUE, so give each its own (--set {settings[-1]} --set {name})" if settings
+                 else f"a sampler parameter goes after --set (--set {name})")
+        raise RnnplayError(f"{name!r} is no model: {where}") from None
 
 
 def colour_console(wanted: str | None, out: TextIO, force: str) -> tuple[Console, bool]:

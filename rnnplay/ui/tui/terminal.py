@@ -132,7 +132,10 @@ def keys_kept_while_starting(fd: int = 0) -> Iterator[bytearray]:
     try:
         termios.tcsetattr(fd, termios.TCSANOW, kept)
         ask_terminal(PASTE_MARKERS_ON)
-        typed += typed_before(pending(fd))
+        before = pending(fd)
+        if before and not before.endswith(b"\n") and saved[3] & termios.ECHO:  # echoed by the line mode: end the
+            ask_terminal(b"\r\n")  # shell's line, or the farewell (and the next prompt) came glued to it at the end
+        typed += typed_before(before)
         yield typed
         typed += pending(fd)
     finally:
