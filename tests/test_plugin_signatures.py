@@ -1,0 +1,122 @@
+"""What a plugin author gets wrong in the shape of a call, said where they look: a method or function that rnnplay
+cannot call as it calls it is refused when it is registered (``rnnplay plugins`` lists it), not the first time a
+user types the command.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from rnnplay.core.cells import RNNCell
+from rnnplay.plugins.contracts import contract_problem
+from rnnplay.plugins.hookspecs import Register, hookimpl
+from rnnplay.plugins.host import PluginHost
+from rnnplay.plugins.slash import SimpleCommand
+
+
+def one_argument(session: Any) -> None:
+    session.info("hi")
+
+
+def two_arguments(session: Any, argline: str) -> None:
+    session.info(argline)
+
+
+class Ping:
+    name = "ping"
+    help = "answer pong"
+    usage = "/ping"
+    aliases = ()
+
+    def run(self, session: Any, argline: str) -> None:
+        session.info("pong")
+
+
+class Lines:
+    name = "lines"
+    help = "lines:PATH"
+
+    def load(self, spec: str, progress: Any) -> None:
+        raise AssertionError("never called here")
+
+
+class Top:
+    name = "top"
+    help = "the top character"
+    params: ClassVar[dict] = {}
+
+    def generate(self, stepper: Any, logits: Any, state: Any, length: int, rng: Any, **params: Any) -> Any:
+        yield from ()
+
+
+@pytest.mark.parametrize(
+    ("hook", "obj", "problem"),
+    [
+        ("register_commands", SimpleCommand("one", "h", "/one", one_argument),
+         "command 'one': its handler one_argument(session) cannot be called as rnnplay calls it, "
+         "handler(session, argline)"),
+        ("register_commands", SimpleCommand("comp", "h", "/comp", two_arguments, completer=one_argument),
+         "its completer one_argument(session) cannot be called as rnnplay calls it, completer(session, argline)"),
+        ("register_commands", type("K", (Ping,), {"run": lambda self, argline: None})(),
+         "command 'ping': its run <lambda>(argline) cannot be called as rnnplay calls it, run(session, argline)"),
+        ("register_commands", type("K", (Ping,), {"run": lambda self, session, argline, more: None})(),
+         "run <lambda>(session, argline, more) cannot be called"),
+        ("register_corpus_loaders", type("L", (Lines,), {"load": lambda self, spec: None})(),
+         "corpus loader 'lines': its load <lambda>(spec) cannot be called as rnnplay calls it, load(spec, progress)"),
+        ("register_samplers", type("S", (Top,), {"generate": lambda self, stepper, logits: None})(),
+         "sampler 'top': its generate <lambda>(stepper, logits) cannot be called as rnnplay calls it, "
+         "generate(stepper, logits, state, length, rng, **params)"),
+        ("register_cells", type("C", (RNNCell,), {"forward": lambda self, params, x: None})(),
+         "cell 'rnn': its forward <lambda>(params, x) cannot be called as rnnplay calls it, forward(params, x, state)"),
+        ("register_cells", type("C", (RNNCell,), {"init_params": lambda self, i, h, rng: None})(),
+         "init_params(input_size, hidden_size, rng, dtype)"),
+        ("register_commands", type("K", (Ping,), {"run": Ping.run, "complete": lambda self, argline: []})(),
+         "command 'ping': its complete <lambda>(argline) cannot be called"),
+    ],
+)
+def test_a_method_rnnplay_cannot_call_as_it_calls_it_is_refused_at_registration(hook: str, obj: object,
+                                                                                 problem: str) -> None:
+    said = contract_problem(hook, obj) or ""
+    assert problem in said, said
+    assert "docs/plugins.md" in said  # where the calls are written out
+
+
+@pytest.mark.parametrize(
+    ("hook", "obj"),
+    [
+        ("register_commands", SimpleCommand("two", "h", "/two", two_arguments)),
+        ("register_commands", SimpleCommand("star", "h", "/star", lambda *args: None, completer=lambda s, a, x=1: [])),
+        ("register_commands", Ping()),
+        ("register_corpus_loaders", type("L", (Lines,), {"load": lambda self, spec, progress, encoding="utf-8": 0})()),
+        ("register_samplers", Top()),
+        ("register_samplers", type("S", (Top,), {"generate": lambda self, *a, k=3, **kw: iter(())})()),
+        ("register_cells", RNNCell()),
+    ],
+)
+def test_methods_that_take_what_rnnplay_passes_are_accepted(hook: str, obj: object) -> None:
+    assert contract_problem(hook, obj) is None
+
+
+def test_a_command_with_a_bad_signature_is_listed_as_failed_and_its_neighbours_load() -> None:
+    class Plugin:
+        @hookimpl
+        def register_commands(self, register: Register) -> None:
+            register(SimpleCommand("one", "h", "/one", one_argument))
+            register(SimpleCommand("two", "h", "/two", two_arguments))
+
+    host = PluginHost(load_entry_points=False)
+    host.register(Plugin(), "rnnplay-sig")
+    assert "two" in host.commands and "one" not in host.commands
+    assert [f.plugin for f in host.failures] == ["rnnplay-sig"]
+    assert "handler one_argument(session) cannot be called" in host.failures[0].reason
+
+
+def test_a_method_named_as_its_role_is_shown_once() -> None:
+    class Run(Ping):
+        def run(self, argline: str) -> None:
+            pass
+
+    assert "command 'ping': its run(argline) cannot be called as rnnplay calls it, run(session, argline); make it " \
+        "take those arguments" in (contract_problem("register_commands", Run()) or "")
