@@ -1,12 +1,13 @@
 """What a plugin author gets wrong in the shape of a call, said where they look: a method or function that rnnplay
 cannot call as it calls it is refused when it is registered (``rnnplay plugins`` lists it), not the first time a
-user types the command.
+user types the command; and ``check_cell`` names what ``backward`` returned wrong instead of raising numpy's error.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import pytest
 
 from rnnplay.core.cells import RNNCell
@@ -14,6 +15,7 @@ from rnnplay.plugins.contracts import contract_problem
 from rnnplay.plugins.hookspecs import Register, hookimpl
 from rnnplay.plugins.host import PluginHost
 from rnnplay.plugins.slash import SimpleCommand
+from rnnplay.plugins.testing import GradientCheckError, check_cell
 
 
 def one_argument(session: Any) -> None:
@@ -120,3 +122,43 @@ def test_a_method_named_as_its_role_is_shown_once() -> None:
 
     assert "command 'ping': its run(argline) cannot be called as rnnplay calls it, run(session, argline); make it " \
         "take those arguments" in (contract_problem("register_commands", Run()) or "")
+
+
+class Backward(RNNCell):
+    """The vanilla RNN with one thing wrong in what ``backward`` returns, chosen by ``fault``."""
+
+    name = "faulty"
+
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
+
+    def backward(self, params: Any, cache: Any, dh_seq: np.ndarray, dstate: Any) -> Any:
+        dx, grads, dstate0 = super().backward(params, cache, dh_seq, dstate)
+        if self.fault == "dx" and dx is not None:
+            return dx[..., :-1], grads, dstate0
+        if self.fault == "two":
+            return dx, grads
+        if self.fault == "none":
+            return None
+        if self.fault == "states":
+            return dx, grads, (*dstate0, dstate0[0])
+        return dx, grads, dstate0
+
+
+@pytest.mark.parametrize(
+    ("fault", "layers", "said"),
+    [
+        ("dx", 2, "faulty: backward of layer 1 returned dx of shape (4, 3, 3), where its input x was (4, 3, 4)"),
+        ("two", 1, "faulty: backward must return (dx, grads, dstate0), three values; it returned a tuple of 2"),
+        ("none", 1, "faulty: backward must return (dx, grads, dstate0), three values; it returned None"),
+        ("states", 1, "faulty: backward returned 2 arrays for the initial state's gradient; state_size is 1"),
+    ],
+)
+def test_check_cell_names_what_backward_returned_wrong(fault: str, layers: int, said: str) -> None:
+    with pytest.raises(GradientCheckError) as raised:
+        check_cell(Backward(fault), num_layers=layers)
+    assert said in str(raised.value)
+
+
+def test_check_cell_passes_the_cell_it_was_given_unbroken() -> None:
+    assert check_cell(Backward(""), num_layers=2).max_rel_error < 1e-6
