@@ -211,6 +211,9 @@ def _sampler_problem(sampler: Any) -> str | None:
         return (f"sampler {sampler.name!r}: a parameter may not be named {taken[0]!r}, which generate() already "
                 "takes as an argument; give it another name")
     for key, param in sampler.params.items():
+        if param.name != key:  # /set and --set look a key up; /help and Param's errors say the Param's name
+            return (f"sampler {sampler.name!r}: params[{key!r}] is a Param named {param.name!r}, which /help and its "
+                    f"errors would show, where /set and --set take {key!r}; name both the same")
         try:
             param.check(param.default)
         except RnnplayError as err:
