@@ -162,3 +162,23 @@ def test_check_cell_names_what_backward_returned_wrong(fault: str, layers: int, 
 
 def test_check_cell_passes_the_cell_it_was_given_unbroken() -> None:
     assert check_cell(Backward(""), num_layers=2).max_rel_error < 1e-6
+
+
+def test_a_hook_written_without_hookimpl_is_named_and_the_marked_ones_still_run() -> None:
+    """The decorator forgotten: pluggy calls only marked functions, so the plugin loaded with no hook and no word
+    (``rnnplay plugins`` listed it with HOOKS '-', and its /command was unknown)."""
+
+    class Plugin:
+        def register_commands(self, register: Register) -> None:
+            register(SimpleCommand("two", "h", "/two", two_arguments))
+
+        @hookimpl
+        def register_samplers(self, register: Register) -> None:
+            register(Top())
+
+    host = PluginHost(load_entry_points=False)
+    host.register(Plugin(), "rnnplay-bare")
+    assert "top" in host.samplers and "two" not in host.commands
+    assert [(f.plugin, f.reason) for f in host.failures] == [(
+        "rnnplay-bare", "its register_commands is not marked @hookimpl, so rnnplay never calls it: put @hookimpl "
+                        "(from rnnplay.plugins import hookimpl) on the line above `def register_commands`")]
