@@ -182,3 +182,35 @@ def test_a_hook_written_without_hookimpl_is_named_and_the_marked_ones_still_run(
     assert [(f.plugin, f.reason) for f in host.failures] == [(
         "rnnplay-bare", "its register_commands is not marked @hookimpl, so rnnplay never calls it: put @hookimpl "
                         "(from rnnplay.plugins import hookimpl) on the line above `def register_commands`")]
+
+
+class ReadsWhatItIsGiven:
+    """A loader as a stranger writes it first: the path the user typed read as it is, no check of its own."""
+
+    name = "lines"
+    help = "lines:FILE"
+
+    def load(self, spec: str, progress: Any) -> Any:
+        with open(spec, encoding="utf-8") as text:
+            return text.read()
+
+
+def test_a_loader_that_cannot_read_the_path_the_user_typed_says_so_not_report_it(tmp_path: Any) -> None:
+    """A typo in the path was the plugin's bug to 'report to the authors of rnnplay-lines'."""
+
+    class Plugin:
+        @hookimpl
+        def register_corpus_loaders(self, register: Register) -> None:
+            register(ReadsWhatItIsGiven())
+
+    host = PluginHost(load_entry_points=False)
+    host.register(Plugin(), "rnnplay-lines")
+    missing = tmp_path / "notes.txt"
+    for spec, why in ((missing, "No such file or directory"), (tmp_path, "Is a directory")):
+        with pytest.raises(Exception) as raised, host.blame("corpus_loaders", "lines", f"loading 'lines:{spec}'"):
+            ReadsWhatItIsGiven().load(str(spec), lambda *a: None)
+        assert str(raised.value) == (f"the corpus loader 'lines' (from rnnplay-lines) could not read {spec} while "
+                                     f"loading 'lines:{spec}': {why}; check the path")
+    with pytest.raises(Exception) as raised, host.blame("corpus_loaders", "lines", "loading 'lines:x'"):
+        missing.read_text(encoding="utf-8")  # a file of the plugin's own, not in the spec: still its fault
+    assert "report it to the authors of rnnplay-lines" in str(raised.value)
