@@ -74,6 +74,9 @@ class Top:
          "cell 'rnn': its forward <lambda>(params, x) cannot be called as rnnplay calls it, forward(params, x, state)"),
         ("register_cells", type("C", (RNNCell,), {"init_params": lambda self, i, h, rng: None})(),
          "init_params(input_size, hidden_size, rng, dtype)"),
+        ("register_cells", type("C", (RNNCell,), {"prepare_step": lambda self, params: None})(),
+         "cell 'rnn': its prepare_step <lambda>(params) cannot be called as rnnplay calls it, "
+         "prepare_step(params, input_ids)"),
         ("register_commands", type("K", (Ping,), {"run": Ping.run, "complete": lambda self, argline: []})(),
          "command 'ping': its complete <lambda>(argline) cannot be called"),
     ],

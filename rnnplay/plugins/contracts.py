@@ -145,7 +145,10 @@ def contract_problem(hook: str, obj: Any) -> str | None:
     return (check(obj) if check is not None else None) or _calls_problem(contract, obj)
 
 
-COMMAND_CALL = "(session, argline)"  # how a SimpleCommand calls its handler and its completer, and a command's complete
+OPTIONAL_CALLS = {  # per kind, what rnnplay calls besides its Protocol's methods when an object has it
+    "cells": {"prepare_step": "(params, input_ids)"},
+    "commands": {role: "(session, argline)" for role in ("handler", "completer", "complete")},  # SimpleCommand's too
+}
 
 
 def _call_of(method: Callable[..., Any]) -> str:
@@ -174,12 +177,11 @@ def _refuses(fn: Any, call: str) -> str | None:
 
 
 def _calls_problem(contract: Contract, obj: Any) -> str | None:
-    """A method of the Protocol (or a command's handler, completer or complete) that ``obj`` has but rnnplay cannot
-    call as it calls it, said with both signatures."""
+    """A method of the Protocol (or one of :data:`OPTIONAL_CALLS`) that ``obj`` has but rnnplay cannot call as it
+    calls it, said with both signatures."""
     calls = [(m, getattr(obj, m), _call_of(getattr(contract.protocol, m))) for m in contract.methods]
-    if contract.kind == "commands":
-        calls += [(role, getattr(obj, role), COMMAND_CALL) for role in ("handler", "completer", "complete")
-                  if callable(getattr(obj, role, None))]
+    calls += [(role, getattr(obj, role), call) for role, call in OPTIONAL_CALLS.get(contract.kind, {}).items()
+              if callable(getattr(obj, role, None))]
     for role, fn, call in calls:
         shown = _refuses(fn, call)
         if shown is not None:
