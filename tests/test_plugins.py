@@ -339,6 +339,9 @@ def test_blame_names_a_plugin_cell_that_fails_under_a_builtin_sampler(tmp_path: 
          "may not be named 'length', which generate() already takes"),
         ("register_samplers", type("S", (Greedy,), {"params": {"p": Param("p", float, 5.0, "", max=1.0)}})(),
          "the default of p is outside its own bounds"),
+        ("register_samplers", type("S", (Greedy,), {"params": {"k": Param("top_k", int, 5, "")}})(),
+         "sampler 'greedy-test': params['k'] is a Param named 'top_k', which /help and its errors would show, "
+         "where /set and --set take 'k'; name both the same"),
     ],
 )
 def test_contract_checks(hook: str, obj: object, problem: str) -> None:

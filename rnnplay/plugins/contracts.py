@@ -142,7 +142,54 @@ def contract_problem(hook: str, obj: Any) -> str | None:
         if hasattr(obj, attr) and type(getattr(obj, attr)) is not type(default):
             return f"{name!r}: {attr} must be a {type(default).__name__}, like the default {default!r}"
     check = KIND_CHECKS.get(contract.kind)
-    return check(obj) if check is not None else None
+    return (check(obj) if check is not None else None) or _calls_problem(contract, obj)
+
+
+OPTIONAL_CALLS = {  # per kind, what rnnplay calls besides its Protocol's methods when an object has it
+    "cells": {"prepare_step": "(params, input_ids)"},
+    "commands": {role: "(session, argline)" for role in ("handler", "completer", "complete")},  # SimpleCommand's too
+}
+
+
+def _call_of(method: Callable[..., Any]) -> str:
+    """How rnnplay calls a Protocol's method, as a call: '(session, argline)', '(..., rng, **params)'."""
+    params = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
+    return "(" + ", ".join(("**" if p.kind is p.VAR_KEYWORD else "") + p.name for p in params) + ")"
+
+
+def _refuses(fn: Any, call: str) -> str | None:
+    """``fn`` as shown ('one(session)') when it cannot take the positional arguments of ``call``, else None.
+
+    rnnplay passes them by position, so their names are the author's; a keyword-only argument without a default is
+    left to the call (a sampler's parameters come by keyword)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # no signature to read (a builtin): left to the call
+        return None
+    given = len([a for a in call.strip("()").split(", ") if a and not a.startswith("*")])
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if len(required) <= given and (len(positional) >= given or any(p.kind is p.VAR_POSITIONAL for p in params)):
+        return None
+    stars = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}
+    shown = ", ".join(stars.get(p.kind, "") + p.name for p in params)
+    return f"{getattr(fn, '__name__', type(fn).__name__)}({shown})"
+
+
+def _calls_problem(contract: Contract, obj: Any) -> str | None:
+    """A method of the Protocol (or one of :data:`OPTIONAL_CALLS`) that ``obj`` has but rnnplay cannot call as it
+    calls it, said with both signatures."""
+    calls = [(m, getattr(obj, m), _call_of(getattr(contract.protocol, m))) for m in contract.methods]
+    calls += [(role, getattr(obj, role), call) for role, call in OPTIONAL_CALLS.get(contract.kind, {}).items()
+              if callable(getattr(obj, role, None))]
+    for role, fn, call in calls:
+        shown = _refuses(fn, call)
+        if shown is not None:
+            kind = contract.kind[:-1].replace("_", " ")  # 'corpus loader' (registries.label, which imports us)
+            its = shown if shown.startswith(f"{role}(") else f"{role} {shown}"  # run(argline), handler one(session)
+            return (f"{kind} {obj.name!r}: its {its} cannot be called as rnnplay calls it, {role}{call}; make it "
+                    "take those arguments (docs/plugins.md, Contracts)")
+    return None
 
 
 def _cell_problem(cell: Any) -> str | None:
@@ -166,6 +213,9 @@ def _sampler_problem(sampler: Any) -> str | None:
         return (f"sampler {sampler.name!r}: a parameter may not be named {taken[0]!r}, which generate() already "
                 "takes as an argument; give it another name")
     for key, param in sampler.params.items():
+        if param.name != key:  # /set and --set look a key up; /help and Param's errors say the Param's name
+            return (f"sampler {sampler.name!r}: params[{key!r}] is a Param named {param.name!r}, which /help and its "
+                    f"errors would show, where /set and --set take {key!r}; name both the same")
         try:
             param.check(param.default)
         except RnnplayError as err:

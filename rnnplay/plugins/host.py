@@ -202,6 +202,11 @@ class PluginHost(Registries):
         if unknown:
             self._fail(dist, f"implements {', '.join(unknown)}, which is not an rnnplay hook "
                              f"(the hooks are {', '.join(HOOK_KINDS)})")
+        bare = [h for h in HOOK_KINDS if callable(getattr(plugin, h, None)) and self.pm.parse_hookimpl_opts(plugin, h)
+                is None]  # pluggy calls only what @hookimpl marks: the plugin loaded with no hook and no word
+        if bare:
+            self._fail(dist, f"its {', '.join(bare)} is not marked @hookimpl, so rnnplay never calls it: put "
+                             f"@hookimpl (from rnnplay.plugins import hookimpl) on the line above `def {bare[0]}`")
         try:
             self.pm.register(plugin, name=name)
         except (ValueError, pluggy.PluginValidationError) as err:

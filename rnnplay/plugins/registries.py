@@ -9,6 +9,7 @@ what to install.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Iterable, Iterator
@@ -139,6 +140,10 @@ class Registries:
         culprit = self.plugin_in(err) or owner
         if culprit == BUILTIN and cell is not None:  # rnnplay's code failed on what a plugin cell gave it
             culprit = self.cell_plugin(cell) or culprit
+        path = os.fsdecode(err.filename) if isinstance(err, OSError) and err.filename else ""
+        if kind == "corpus_loaders" and culprit == owner and path and path[:40] in doing:  # the path the user typed
+            return RnnplayError(f"the {label(kind)} {name!r} (from {owner}) could not read {path} while {doing}: "
+                                f"{err.strerror or one_line(err)}; check the path")
         what = (f"the {label(kind)} {name!r} (from {owner}) failed while {doing}" if culprit == owner
                 else f"the plugin {culprit} failed while {doing} (with the {label(kind)} {name!r} from {owner})")
         return RnnplayError(f"{what}: {one_line(err)}; {fix_for(culprit)}")

@@ -99,7 +99,12 @@ class _Problem:
         dh = self.proj_h
         grads_of: dict[str, np.ndarray] = {}
         for i in range(len(self.layers) - 1, -1, -1):
-            dx, grads, dstate0 = self.cell.backward(self.layers[i], caches[i], dh, tuple(self.proj_s[i]))
+            dx, grads, dstate0 = _returned(self.cell, self.cell.backward(self.layers[i], caches[i], dh,
+                                                                         tuple(self.proj_s[i])))
+            inp = self.x if i == 0 else dh  # the shape of layer i's input is that of the gradient above it
+            if (i > 0 or vector_input) and np.shape(dx) != inp.shape:
+                raise GradientCheckError(f"{self.cell.name}: backward of layer {i} returned dx of shape "
+                                         f"{np.shape(dx)}, where its input x was {inp.shape}")
             grads_of.update({f"layers.{i}.{k}": g for k, g in grads.items()})
             grads_of.update({f"state.{i}.{j}": d for j, d in enumerate(dstate0)})
             if i == 0 and vector_input:
@@ -150,6 +155,21 @@ class _Problem:
             h, state = self.cell.step(self.layers[0], self.x[t], state)
             worst = max(worst, _rel_error(h, inp_seq[t]))
         return worst
+
+
+def _returned(cell: Cell, returned: object) -> tuple:
+    """What ``backward`` returned, (dx, grads, dstate0), or a :class:`GradientCheckError` saying how it is not that."""
+    if not (isinstance(returned, tuple | list) and len(returned) == 3):
+        got = f"a {type(returned).__name__} of {len(returned)}" if isinstance(returned, tuple | list) else \
+            "None" if returned is None else f"a {type(returned).__name__}"
+        raise GradientCheckError(f"{cell.name}: backward must return (dx, grads, dstate0), three values; it "
+                                 f"returned {got}")
+    dstate0 = returned[2]
+    if not (isinstance(dstate0, tuple | list) and len(dstate0) == cell.state_size):
+        got = f"{len(dstate0)} arrays" if isinstance(dstate0, tuple | list) else f"a {type(dstate0).__name__}"
+        raise GradientCheckError(f"{cell.name}: backward returned {got} for the initial state's gradient; "
+                                 f"state_size is {cell.state_size}")
+    return tuple(returned)
 
 
 def check_cell(

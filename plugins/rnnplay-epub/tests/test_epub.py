@@ -100,6 +100,13 @@ def test_the_cli_trains_on_a_book(tmp_path: Path) -> None:
     assert "epub:" in listed.stdout and "[rnnplay-epub]" in listed.stdout
 
 
+def test_a_spec_with_no_path_says_what_to_give() -> None:
+    """``epub:`` alone was read as the path '.', and said ".: no such file"."""
+    for spec in ("", "  "):
+        with pytest.raises(RnnplayError, match=r"^epub: needs a book's path after it, as in epub:moby-dick\.epub$"):
+            EpubLoader().load(spec, lambda *a, **k: None)
+
+
 def test_broken_books_get_one_line_errors(tmp_path: Path) -> None:
     loader = EpubLoader()
     (tmp_path / "fake.epub").write_text("just text")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rnnplay.core.errors import RnnplayError
 from rnnplay.corpora import Corpus, Progress
 from rnnplay.plugins import Register, hookimpl
 
@@ -21,6 +22,8 @@ class EpubLoader:
     help = "the text of an EPUB book, chapters in reading order: epub:PATH"
 
     def load(self, spec: str, progress: Progress) -> Corpus:
+        if not spec.strip():  # Path("") is ".", which would be said as ".: no such file"
+            raise RnnplayError("epub: needs a book's path after it, as in epub:moby-dick.epub")
         path = Path(spec).expanduser()
         book = read_epub(path, progress)
         by = f" by {book.author}" if book.author else ""
