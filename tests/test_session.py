@@ -47,6 +47,7 @@ from rnnplay.session.output_paths import OutputLock
 from rnnplay.session.session import Session, no_model
 from rnnplay.session.training_job import fit_batches
 from rnnplay.session.training_runs import TrainingRun
+from rnnplay.ui.cli import build_parser
 
 TIMEOUT = 60  # seconds to wait for a background event before failing (a bound, not a speed claim)
 
@@ -236,7 +237,10 @@ def test_show_lists_the_model_card_and_sampler(session: Session, rec: Recorder) 
                  "temperature", "0.7", "length"):
         assert word in card
     assert card.splitlines()[-1].startswith("val: the validation loss")  # what the card's short row means
-    assert "`rnnplay score FILE --val-split` reads it as one stream" in card
+    assert "`rnnplay score MODEL --file TEXT --val-split` reads it as one stream" in card
+    command = re.search(r"`rnnplay (score [^`]*)`", card).group(1).replace("MODEL", "m.npz").replace("TEXT", "t.txt")
+    args = build_parser().parse_args(command.split())  # the line a user copies runs ('score FILE' did not parse)
+    assert (args.model, args.file, args.val_split) == ("m.npz", "t.txt", True)
 
 
 def test_cancel_stops_a_long_generation(session: Session, rec: Recorder) -> None:

@@ -152,8 +152,8 @@ def temp(session: SessionAPI, argline: str) -> None:
 
 SHOW_WHAT = ("model", "sampler", "info", "parameters")  # the last two Ollama's names for the first two
 VAL_NOTE = ("val: the validation loss (nats per character) as training measured it, the held-out text cut into "
-            "streams that each start from a zero state; `rnnplay score FILE --val-split` reads it as one stream "
-            "and usually gives a little less")
+            "streams that each start from a zero state; `rnnplay score MODEL --file TEXT --val-split` reads it as one "
+            "stream and usually gives a little less")
 
 
 def show(session: SessionAPI, argline: str) -> None:
