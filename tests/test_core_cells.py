@@ -78,6 +78,22 @@ def test_training_refuses_a_gradient_of_another_shape(small_text: str) -> None:
         model.loss_and_grads(ids[:-1], ids[1:], model.initial_state(1))
 
 
+class NarrowInputGradient(RNNCell):
+    def backward(self, params, cache, dh_seq, dstate):
+        dx, grads, d0 = super().backward(params, cache, dh_seq, dstate)
+        return (None if dx is None else dx[..., :-1]), grads, d0  # a column short: numpy's broadcast error below
+
+
+def test_training_refuses_an_input_gradient_of_another_shape(small_text: str) -> None:
+    """A plugin cell's dx a column short failed in the layer below as 'operands could not be broadcast together with
+    shapes (40,1,3) (40,1,4)', which says neither that dx is wrong nor whose it is."""
+    model = Model(NarrowInputGradient(), Vocab.from_text(small_text), 4, 2, seed=0)
+    ids = model.vocab.encode(small_text[:41]).reshape(41, 1)
+    with pytest.raises(ValueError, match=r"backward returned dx of shape \(40, 1, 3\), where its input x was "
+                                         r"\(40, 1, 4\)"):
+        model.loss_and_grads(ids[:-1], ids[1:], model.initial_state(1))
+
+
 NOISE = {  # output dropout, and the kinds a trainer adds (rnnplay/core/dropout.py); the same masks on every call
     "dropout": Dropout(0.3),
     "locked": Dropout(0.3, locked=True),

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from rnnplay.core import parallel_step, step_memo
-from rnnplay.core.cells.base import Cell, State, check_grads, checked_params, uniform_init, zero_state
+from rnnplay.core.cells.base import Cell, State, check_dx, check_grads, checked_params, uniform_init, zero_state
 from rnnplay.core.dropout import Dropout, Masks, mask_grads, masked
 from rnnplay.core.errors import RnnplayError
 from rnnplay.core.loss import cross_entropy, cross_entropy_with_grad
@@ -173,6 +173,8 @@ class Model:
             dx = masks.dropped(i, dx)
             dx, layer_grads, _ = self.cell.backward(used[i], caches[i], dx, None)
             check_grads(used[i], layer_grads)
+            if i > 0:  # the first layer's input is the characters' ids: nothing below it takes a gradient
+                check_dx(dx, (T, B, H))
             mask_grads(layer_grads, masks.weights[i])
             grads.update({f"layers.{i}.{k}": g for k, g in layer_grads.items()})
         return grads

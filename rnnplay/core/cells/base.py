@@ -93,6 +93,14 @@ def check_grads(params: Params, grads: object) -> None:
                              f"for {printable(name)}, whose shape is {value.shape}")
 
 
+def check_dx(dx: object, shape: tuple[int, ...]) -> None:
+    """A ValueError unless ``dx`` (what a cell's ``backward`` returned as the gradient of its input, the layer below's
+    output) has that input's ``shape``: numpy's own error, a broadcast between two shapes, named neither."""
+    if getattr(dx, "shape", None) != shape:
+        raise ValueError(f"backward returned dx of shape {getattr(dx, 'shape', type(dx).__name__)}, where its input "
+                         f"x was {shape}")
+
+
 def zero_state(cell: Cell, batch_size: int, hidden_size: int, dtype: Any = np.float32) -> State:
     """The all-zero state a stream starts from."""
     return tuple(np.zeros((batch_size, hidden_size), dtype=dtype) for _ in range(cell.state_size))
