@@ -91,9 +91,9 @@ def load_resolved(spec: str, loader: CorpusLoader, argument: str, encoding: str 
     if isinstance(corpus, FileCorpus):
         return corpus  # checked while its ids were written, and its text is not held to check again
     if not isinstance(corpus, Corpus) or not isinstance(corpus.text, str):
-        what = type(corpus.text if isinstance(corpus, Corpus) else corpus).__name__
-        raise RnnplayError(f"the corpus loader {loader.name!r} (from {owner}) returned {what}, not a Corpus with text; "
-                           f"{report}")
+        what = (f"a Corpus whose text is {type(corpus.text).__name__}, not a str" if isinstance(corpus, Corpus)
+                else f"{type(corpus).__name__}, not a Corpus")
+        raise RnnplayError(f"the corpus loader {loader.name!r} (from {owner}) returned {what}; {report}")
     check_text(corpus.text, corpus.name)
     try:
         corpus.sha256  # noqa: B018 (computed now: it also proves the text is encodable)

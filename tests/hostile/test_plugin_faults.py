@@ -270,7 +270,9 @@ ROWS = [
     pytest.param(["corpus", "show", "boom:x"], f"rnnplay-fault-loader,{BROKEN_ON_LOAD}", {},
                  error("rnnplay-fault-loader"), id="loader-raises-beside-plugins-that-fail-to-load"),
     pytest.param(["corpus", "show", "bytes:x"], "rnnplay-wild", {},
-                 error("the corpus loader 'bytes' (from rnnplay-wild) returned bytes"), id="loader-returns-bytes"),
+                 error("the corpus loader 'bytes' (from rnnplay-wild) returned a Corpus whose text is bytes, "
+                       "not a str;"),
+                 id="loader-returns-bytes"),
     pytest.param(["corpus", "show", "loud:x"], "rnnplay-wild", {}, works("\\x1b[31mnnn", not_on_stdout="n" * 201),
                  id="loader-corpus-name-is-escaped-and-cut"),
     pytest.param(SAMPLE, "rnnplay-fault-cell", {"FAULT_CELL_RETURNS": "none"},
