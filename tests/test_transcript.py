@@ -116,6 +116,7 @@ def test_a_transcript_that_cannot_be_written_whole_leaves_the_earlier_one_as_it_
     ("save {tmp}", "is a folder"),
     ("load chat.md", "usage: /transcript save PATH [force]"),
     ("save chat.md now", "usage: /transcript save PATH [force]"),
+    ("save my chat.md force", '(a path with spaces goes in quotes: /transcript save "my chat.md")'),  # was usage alone
     ("save {tmp}/talks/chat.txt", "e.g. /transcript save {tmp}/talks/chat.md"),  # was "save chat.md": another folder
     ("save ''", "usage: /transcript save PATH [force]"),  # was "'.' is a folder", of a path never typed
 ])

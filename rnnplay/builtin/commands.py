@@ -302,8 +302,11 @@ An existing file is kept unless you add force."""
 def transcript(session: SessionAPI, argline: str) -> None:
     words = split_args(argline)
     if len(words) not in (2, 3) or words[0] != "save" or words[2:] not in ([], ["force"]) or not words[1]:
+        path = words[1:-1] if words[-1:] == ["force"] else words[1:]
+        spaced = f' (a path with spaces goes in quotes: /transcript save "{" ".join(path)}")' \
+            if words[:1] == ["save"] and len(path) > 1 else ""
         raise RnnplayError("usage: /transcript save PATH [force], e.g. /transcript save chat.md "
-                           "(.md for Markdown, .jsonl for JSON Lines)")
+                           f"(.md for Markdown, .jsonl for JSON Lines){spaced}")
     session.generation.save_transcript(words[1], force=len(words) == 3)
 
 
