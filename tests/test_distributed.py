@@ -472,13 +472,18 @@ def assert_node_lost_line(code: int, out: str, rest: str, tmp_path: Path) -> Non
 def test_a_node_the_head_declares_dead_before_the_step_gives_up_ends_the_run_all_the_same(tmp_path: Path) -> None:
     """The run waited for ever (a CI run: TimeoutExpired) when the head declared the killed node dead before the
     step's retries had run out: Ray then started the lost worker again, the retry waited for that start, and the
-    head had no CPU for it. A head that declares a node dead after two missed health checks half a second apart
-    (Ray's health_check_period_ms and health_check_failure_threshold) always comes first: the run waits
-    its wait for Ray ($RNNPLAY_LOST_NODE_WAIT_SECONDS: 10 s here, not the 60 of LOST_NODE_WAIT), then ends in its
-    line, the run saved; no "training goes on" for the step."""
+    head had no CPU for it. Which comes first is a race of two of Ray's settings: the head's health checks
+    (health_check_period_ms, health_check_failure_threshold) and the run's backoff between retries of a step whose
+    worker does not answer (task_actor_unavailable_retry_delay_base_ms, ..._max_delay_ms, Ray's own settings of the
+    process that submits the step). Here the head declares the node dead after two missed checks half a second
+    apart, and the run's first retry waits 120 s: the head always comes first, on any host, however busy, and the
+    run waits its wait for Ray ($RNNPLAY_LOST_NODE_WAIT_SECONDS: 10 s here, not the 60 of LOST_NODE_WAIT), then
+    ends in its line, the run saved; no "training goes on" for the step."""
     fast = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "2"}
+    slow = {"RAY_task_actor_unavailable_retry_delay_base_ms": "120000",
+            "RAY_task_actor_unavailable_retry_max_delay_ms": "120000"}
     with ray_cluster(**fast) as (address, env):
-        code, out, rest = lose_second_node(address, env, tmp_path, wait=10)
+        code, out, rest = lose_second_node(address, {**env, **slow}, tmp_path, wait=10)
     assert_node_lost_line(code, out, rest, tmp_path)
     assert "did not start that worker again elsewhere within 10 s" in rest.splitlines()[-1]
     assert "returned after all" not in rest and "training goes on" not in rest, rest

@@ -166,8 +166,10 @@ class DataParallelGradients:
         Ray retries a step whose worker died (``max_task_retries``), and a retry sent while the worker is being
         started again waits for that start. When the lost node held the worker and no other node has room for it,
         that start never comes, and ``ray.get`` waited for ever: it did whenever the head declared the node dead (its
-        health checks) before the retries had run out. So the step waits in slices of POLL_SECONDS, looks for lost
-        nodes after each, and gives Ray ``lost_node_wait`` seconds from the first sight of one to answer::
+        health checks) before the retries had run out (Ray's backoff between them in this process,
+        ``RAY_task_actor_unavailable_retry_delay_base_ms``; docs/scaling.md). So the step waits in slices of
+        POLL_SECONDS, looks for lost nodes after each, and gives Ray ``lost_node_wait`` seconds from the first sight of
+        one to answer::
 
             answered by t            → the answers (or the worker's error, as from ray.get)
             a node gone since t0     → NodeLost at t0 + lost_node_wait, this step not made
