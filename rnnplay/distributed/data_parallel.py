@@ -225,9 +225,10 @@ class DataParallelGradients:
             if getattr(err, "actor_init_failed", False):  # its replica could not be built (a plugin's cell missing)
                 raise RnnplayError(f"a Ray worker could not start: {last_line(err)}") from None
             logs = self.logs()
-            if lost := self.lost_nodes():
-                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and has no room "
-                               f"to start that worker again ({logs}); this step was not made") from None
+            if lost := self.lost_nodes():  # Ray's retries ran out before it started the worker elsewhere, if it can
+                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and Ray gave the "
+                               f"step up before it started that worker again elsewhere ({logs}); this step was not "
+                               "made") from None
             raise RnnplayError(f"a Ray worker stopped and Ray could not bring it back in {MAX_RESTARTS} restarts "
                                f"({type(err).__name__}: {first_line(err)}; {logs}); this step was not made") from None
 
