@@ -166,8 +166,10 @@ class DataParallelGradients:
         Ray retries a step whose worker died (``max_task_retries``), and a retry sent while the worker is being
         started again waits for that start. When the lost node held the worker and no other node has room for it,
         that start never comes, and ``ray.get`` waited for ever: it did whenever the head declared the node dead (its
-        health checks) before the retries had run out. So the step waits in slices of POLL_SECONDS, looks for lost
-        nodes after each, and gives Ray ``lost_node_wait`` seconds from the first sight of one to answer::
+        health checks) before the retries had run out (Ray's backoff between them in this process,
+        ``RAY_task_actor_unavailable_retry_delay_base_ms``; docs/scaling.md). So the step waits in slices of
+        POLL_SECONDS, looks for lost nodes after each, and gives Ray ``lost_node_wait`` seconds from the first sight of
+        one to answer::
 
             answered by t            → the answers (or the worker's error, as from ray.get)
             a node gone since t0     → NodeLost at t0 + lost_node_wait, this step not made
@@ -223,9 +225,10 @@ class DataParallelGradients:
             if getattr(err, "actor_init_failed", False):  # its replica could not be built (a plugin's cell missing)
                 raise RnnplayError(f"a Ray worker could not start: {last_line(err)}") from None
             logs = self.logs()
-            if lost := self.lost_nodes():
-                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and has no room "
-                               f"to start that worker again ({logs}); this step was not made") from None
+            if lost := self.lost_nodes():  # Ray's retries ran out before it started the worker elsewhere, if it can
+                raise NodeLost(f"the Ray cluster lost {lost} during this step, with the worker there, and Ray gave the "
+                               f"step up before it started that worker again elsewhere ({logs}); this step was not "
+                               "made") from None
             raise RnnplayError(f"a Ray worker stopped and Ray could not bring it back in {MAX_RESTARTS} restarts "
                                f"({type(err).__name__}: {first_line(err)}; {logs}); this step was not made") from None
 
