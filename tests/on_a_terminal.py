@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import struct
 import subprocess
 import sys
@@ -42,16 +43,37 @@ def terminal_env(tmp_path: Path, *extra: Path, **variables: str) -> dict[str, st
     return child_env(*extra, base=base, XDG_DATA_HOME=str(tmp_path / "d"), TERM="xterm-256color", **variables)
 
 
+class Terminal(pexpect.spawn):
+    """pexpect's spawn, whose close waits for the program to leave.
+
+    pexpect's own close hangs the terminal up, then sends SIGHUP, SIGCONT, SIGINT and SIGKILL 0.1 s apart, and raises
+    "Could not terminate the child" when the program is still there 0.1 s after the SIGKILL: a REPL that a busy
+    machine gave little of a core was (it keeps its conversation as it leaves on the hangup), and a test that had
+    passed failed as its ``with`` block closed the terminal. Here the program is waited for until it has left as a
+    closed window has it leave (SIGHUP), within the bound that catches a hang, and only then killed."""
+
+    def close(self, force: bool = True) -> None:
+        if not self.closed:
+            self.ptyproc.fileobj.close()  # the terminal hangs up: the program gets SIGHUP, as when its window closes
+            try:
+                wait_for(lambda: not self.isalive(), "the program to leave as its terminal closed", TIMEOUT)
+            finally:
+                if self.isalive():
+                    self.kill(signal.SIGKILL)
+                    self.wait()
+        super().close(force)
+
+
 def spawn(args: list[str], env: dict[str, str], cwd: Path | None = None, rows: int = 30,
-          columns: int = 250) -> pexpect.spawn:
+          columns: int = 250) -> Terminal:
     """``python -m rnnplay ARGS`` in a rows x columns pseudo-terminal, driven by pexpect (a context manager that
-    closes it)."""
-    return pexpect.spawn(sys.executable, ["-m", "rnnplay", *args], env=env, cwd=None if cwd is None else str(cwd),
-                         dimensions=(rows, columns), timeout=TIMEOUT)
+    closes it, waiting for the program to leave)."""
+    return Terminal(sys.executable, ["-m", "rnnplay", *args], env=env, cwd=None if cwd is None else str(cwd),
+                    dimensions=(rows, columns), timeout=TIMEOUT)
 
 
 def started_repl(args: list[str], env: dict[str, str], cwd: Path | None = None, rows: int = 30,
-                 columns: int = 250) -> pexpect.spawn:
+                 columns: int = 250) -> Terminal:
     """``rnnplay repl ARGS`` (see :func:`spawn`) once its banner and its first prompt are drawn."""
     child = spawn(["repl", *args], env, cwd, rows, columns)
     try:

@@ -426,3 +426,35 @@ def test_a_paste_whose_end_never_comes_reaches_the_next_prompt_as_far_as_it_came
         wait_for(lambda: reader.shown(since=start).count(STOPPED) == 2, "the turn to stop", TIMEOUT)
         os.write(master, b"\x04")
         assert proc.wait(TIMEOUT) == 0
+
+
+# Keeping the conversation as the REPL leaves takes a second here, as a busy machine (or disk) can make it take.
+SLOW_TO_LEAVE = """\
+import time
+from rnnplay.session import recovery
+
+finish = recovery.RecoveryFile.finish
+
+
+def slow(self, *args, **kwargs):
+    time.sleep(1)
+    return finish(self, *args, **kwargs)
+
+
+recovery.RecoveryFile.finish = slow
+"""
+
+
+def test_a_repl_whose_terminal_a_test_closes_is_waited_for_as_it_leaves(env: dict[str, str], tmp_path: Path) -> None:
+    """A test's ``with`` block closes the REPL's terminal as a window closes. pexpect's close sent SIGINT and SIGKILL
+    0.3 and 0.4 s later and raised "Could not terminate the child" when the REPL was still there 0.1 s after that (a
+    busy machine gave it little of a core as it kept its conversation): a test that had passed failed as it ended.
+    Its close (tests/on_a_terminal.py) now waits for the REPL to leave as SIGHUP has it leave."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(SLOW_TO_LEAVE)
+    with repl(child_env(slow, base=env)) as child:
+        run_line(child, "to be")
+    assert (child.exitstatus, child.signalstatus) == (128 + signal.SIGHUP, None)
+    kept = Path(env["XDG_DATA_HOME"]) / "rnnplay" / "conversations"
+    assert any("```text\nto be\n```" in path.read_text() for path in kept.glob("unsaved-*.md"))
