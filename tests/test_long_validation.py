@@ -113,7 +113,7 @@ async def test_the_app_shows_the_validations_count_and_share_as_it_reads(slow: M
         async with app.run_test() as pilot:
             await type_line(pilot, f"/train {corpus} {TRAIN} out={tmp_path / 'v.npz'}")
             await until(pilot, counting)  # two counts, one after the other, while it reads
-            await until(pilot, lambda: "budget at step 1" in str(app.query_one("#train-status", Static).render()))
+            await until(pilot, lambda: "done at step 1" in str(app.query_one("#train-status", Static).render()))
     finally:
         slow.RELEASE.set()
         job = session.training

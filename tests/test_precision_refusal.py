@@ -1,9 +1,9 @@
 """Where bfloat16 cannot run, the refusal names the setting as the user gives it: `--precision float32` on the
 command line, `precision=float32` in /train.
 
-On a CPU without AVX512_BF16 (the project's AMD EPYC since 2026-12-07) `rnnplay train … --precision bfloat16` said
-"train with precision float32", a flag that does not exist. RNNPLAY_JIT=0 refuses bfloat16 on every CPU, so the
-first two tests run anywhere; the third needs a CPU without AVX512_BF16.
+On a CPU without AVX512_BF16 (the project's AVX2 host, an AMD EPYC Zen 3, on 2026-12-07) `rnnplay train …
+--precision bfloat16` said "train with precision float32", a flag that does not exist. RNNPLAY_JIT=0 refuses
+bfloat16 on every CPU, so the first two tests run anywhere; the third needs a CPU without AVX512_BF16.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ async def test_train_shows_progress_loss_plot_and_samples_while_generation_works
         await type_line(pilot, "To")
         await until(pilot, lambda: turns(app) and len(turns(app)[0].text) == 10)
         await until(pilot, lambda: len(app.query(".sample")) > 0)
-        await until(pilot, lambda: "budget" in str(app.query_one("#train-status", Static).render()))
+        await until(pilot, lambda: "done at step" in str(app.query_one("#train-status", Static).render()))
         assert plot.val and len(plot.train) >= 1
         assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(1.0)
         assert "train" in str(plot.render())
@@ -202,7 +202,7 @@ async def test_a_run_that_spent_its_budget_ends_with_a_full_bar_after_a_validati
         assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(0.95)
         panel.finish(20, "budget")
         await pilot.pause()
-        assert "budget at step 20" in str(app.query_one("#train-status", Static).render())
+        assert "done at step 20" in str(app.query_one("#train-status", Static).render())
         assert app.query_one("#train-bar", ProgressBar).progress == pytest.approx(1.0)
         panel.show(ValidationProgress(step=20, what="the validation", done=5, total=100))
         panel.finish(20, "stopped")  # stopped short: the bar says how far it got

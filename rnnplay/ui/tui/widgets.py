@@ -164,8 +164,10 @@ class TrainingPanel(Vertical):
             self.parent.set_class(active, "training")
 
     def finish(self, step: int, reason: str) -> None:
-        """The run's end; its budget spent, the bar full (a validation's count read last may have left it short)."""
-        self.query_one("#train-status", Static).update(Content(f"{reason} at step {step:,}"))
+        """The run's end, in the conversation's words ('done at step 300'; it said the reason's name, 'budget at
+        step 300'); its budget spent, the bar full (a validation's count read last may have left it short)."""
+        ended = {"budget": "done", "error": "failed"}.get(reason, reason)  # "stopped", "diverged" as they are
+        self.query_one("#train-status", Static).update(Content(f"{ended} at step {step:,}"))
         if reason == "budget":
             show_fraction(self.query_one("#train-bar", ProgressBar), 1.0)
 
