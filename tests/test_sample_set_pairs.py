@@ -49,3 +49,12 @@ def test_a_model_whose_name_has_an_equals_sign_still_opens(model_path: Path, tmp
     trial.write_bytes(model_path.read_bytes())
     done = sample(trial.name, "--seed", "RO", "--length", "5", "--set", "temperature=0.5", cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("RO"), done.stderr
+
+
+def test_a_damaged_model_whose_name_has_an_equals_sign_keeps_the_loaders_line(model_path: Path, tmp_path: Path) -> None:
+    """A file that is there is the model the user named: its fault is said, not a hint about --set."""
+    trial = tmp_path / "trial-02-lr=0.01.npz"
+    trial.write_bytes(model_path.read_bytes()[:200])  # cut short
+    done = sample(trial.name, "--seed", "RO", "--length", "5", cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == "", done.stderr
+    assert "is no model" not in done.stderr and "trial-02-lr=0.01.npz" in done.stderr, done.stderr

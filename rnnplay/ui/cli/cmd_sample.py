@@ -132,7 +132,7 @@ def sample_model(name: str | None, settings: list[str]) -> Model:
     try:
         return open_model(name)
     except RnnplayError:
-        if name is None or "=" not in name:
+        if name is None or "=" not in name or os.path.lexists(name):  # a file of that name: its own line
             raise
         where = (f"--set takes one KEY=VALUE, so give each its own (--set {settings[-1]} --set {name})" if settings
                  else f"a sampler parameter goes after --set (--set {name})")
