@@ -74,20 +74,25 @@ def test_a_run_stopped_between_validations_says_which_step_its_validation_loss_i
     assert event.val_loss == run.trainer.history.val_losses[-1] and event.val_at() == " (at step 10)"
 
 
-def test_eta_is_paced_by_the_steps_after_the_first(small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first step loads kernels and memory: paced by it, a run of minutes said 'ETA 7h02m' at step 1. On a
-    clock that moves 100 s in the first step and 1 s in each after it, step 2 of 30 has 28 s to go."""
-    run = small_run(small_text, val_every=0)
+def steps_on_a_clock(run: TrainingRun, monkeypatch: pytest.MonkeyPatch, first: float, after: float) -> list[StepEvent]:
+    """The StepEvents of ``run`` on a clock that moves ``first`` seconds in its first step and ``after`` in each
+    step after it (and not otherwise)."""
     clock = [0.0]
     monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
     take_step = run.trainer.train_step
 
     def timed_step() -> tuple[float, float] | str:
-        clock[0] += 100.0 if run.trainer.step == 0 else 1.0
+        clock[0] += first if run.trainer.step == 0 else after
         return take_step()
 
     monkeypatch.setattr(run.trainer, "train_step", timed_step)
-    etas = [e.eta_seconds for e in run.trainer.run() if isinstance(e, StepEvent)]
+    return [e for e in run.trainer.run() if isinstance(e, StepEvent)]
+
+
+def test_eta_is_paced_by_the_steps_after_the_first(small_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first step loads kernels and memory: paced by it, a run of minutes said 'ETA 7h02m' at step 1. On a
+    clock that moves 100 s in the first step and 1 s in each after it, step 2 of 30 has 28 s to go."""
+    etas = [e.eta_seconds for e in steps_on_a_clock(small_run(small_text, val_every=0), monkeypatch, 100.0, 1.0)]
     assert etas[0] is None and etas[1:4] == [28.0, 27.0, 26.0] and etas[-1] == 0.0
 
 
@@ -98,16 +103,7 @@ def test_the_speed_shown_after_the_first_step_is_the_second_steps(small_text: st
     the first step and 0.01 s in each after it, step 1 shows the batch over 100 s and every step after it the batch
     over 0.01 s."""
     run = small_run(small_text, val_every=0)
-    clock = [0.0]
-    monkeypatch.setattr(trainer_module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
-    take_step = run.trainer.train_step
-
-    def timed_step() -> tuple[float, float] | str:
-        clock[0] += 100.0 if run.trainer.step == 0 else 0.01
-        return take_step()
-
-    monkeypatch.setattr(run.trainer, "train_step", timed_step)
-    speeds = [e.chars_per_sec for e in run.trainer.run() if isinstance(e, StepEvent)]
+    speeds = [e.chars_per_sec for e in steps_on_a_clock(run, monkeypatch, 100.0, 0.01)]
     batch = run.trainer.batcher.chars_per_batch
     assert speeds[0] == pytest.approx(batch / 100.0)
     assert speeds[1:] == pytest.approx([batch / 0.01] * (len(speeds) - 1))
