@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rnnplay.core.cells.base import Cell, State
+from rnnplay.core.cells.base import Cell, State, check_dx
 
 
 class GradientCheckError(AssertionError):
@@ -102,9 +102,11 @@ class _Problem:
             dx, grads, dstate0 = _returned(self.cell, self.cell.backward(self.layers[i], caches[i], dh,
                                                                          tuple(self.proj_s[i])))
             inp = self.x if i == 0 else dh  # the shape of layer i's input is that of the gradient above it
-            if (i > 0 or vector_input) and np.shape(dx) != inp.shape:
-                raise GradientCheckError(f"{self.cell.name}: backward of layer {i} returned dx of shape "
-                                         f"{np.shape(dx)}, where its input x was {inp.shape}")
+            if i > 0 or vector_input:
+                try:
+                    check_dx(dx, inp.shape, f"backward of layer {i}")  # the check training makes (Model.backward)
+                except ValueError as err:
+                    raise GradientCheckError(f"{self.cell.name}: {err}") from None
             grads_of.update({f"layers.{i}.{k}": g for k, g in grads.items()})
             grads_of.update({f"state.{i}.{j}": d for j, d in enumerate(dstate0)})
             if i == 0 and vector_input:

@@ -93,11 +93,12 @@ def check_grads(params: Params, grads: object) -> None:
                              f"for {printable(name)}, whose shape is {value.shape}")
 
 
-def check_dx(dx: object, shape: tuple[int, ...]) -> None:
+def check_dx(dx: object, shape: tuple[int, ...], who: str = "backward") -> None:
     """A ValueError unless ``dx`` (what a cell's ``backward`` returned as the gradient of its input, the layer below's
-    output) has that input's ``shape``: numpy's own error, a broadcast between two shapes, named neither."""
+    output) has that input's ``shape``: numpy's own error, a broadcast between two shapes, named neither. ``who``:
+    the backward the line names ('backward of layer 1' in a gradient check)."""
     if getattr(dx, "shape", None) != shape:
-        raise ValueError(f"backward returned dx of shape {getattr(dx, 'shape', type(dx).__name__)}, where its input "
+        raise ValueError(f"{who} returned dx of shape {getattr(dx, 'shape', type(dx).__name__)}, where its input "
                          f"x was {shape}")
 
 
